@@ -1,0 +1,6 @@
+//! Who the visitor is: passwords, SMS codes, the typed session.
+
+pub mod codes;
+pub mod password;
+pub mod session;
+pub mod sms;

@@ -1,0 +1,54 @@
+//! The typed session: who is logged in, since when, and the CSRF token.
+
+use actix_session::Session;
+use rand::RngCore;
+
+const USER_ID: &str = "uid";
+const AUTH_AT: &str = "auth_at";
+const CSRF: &str = "csrf";
+
+pub struct TypedSession<'a>(pub &'a Session);
+
+impl TypedSession<'_> {
+    /// A fresh session id (the old cookie stops working) holding the user and a new CSRF token.
+    pub fn log_in(&self, user_id: i64, now: i64) -> anyhow::Result<()> {
+        self.0.renew();
+        self.0.insert(USER_ID, user_id)?;
+        self.0.insert(AUTH_AT, now)?;
+        self.0.insert(CSRF, new_token())?;
+        Ok(())
+    }
+
+    /// Deletes the session on the server and the cookie in the browser.
+    pub fn log_out(&self) {
+        self.0.purge();
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        self.0.get(USER_ID).ok().flatten()
+    }
+
+    pub fn authenticated_at(&self) -> Option<i64> {
+        self.0.get(AUTH_AT).ok().flatten()
+    }
+
+    pub fn csrf_token(&self) -> Option<String> {
+        self.0.get(CSRF).ok().flatten()
+    }
+
+    /// The session's CSRF token, created on first use (this starts a session for a visitor).
+    pub fn ensure_csrf_token(&self) -> anyhow::Result<String> {
+        if let Some(token) = self.csrf_token() {
+            return Ok(token);
+        }
+        let token = new_token();
+        self.0.insert(CSRF, &token)?;
+        Ok(token)
+    }
+}
+
+fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

@@ -1,0 +1,146 @@
+//! The published catalog, held in memory: anonymous home, catalog and course pages are served
+//! without a query. Anything that changes catalog rows calls `CatalogCache::reload`.
+
+pub mod query;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::domain::refund_terms::RefundTerms;
+use crate::domain::{Fen, ProductKind};
+use crate::store::Db;
+
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Instructor {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub bio: String,
+    pub avatar_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    pub id: i64,
+    pub title: String,
+    pub kind: String,
+    pub duration_secs: i64,
+    pub free_preview: bool,
+    /// For live sessions: when the session starts (unix seconds).
+    pub starts_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chapter {
+    pub id: i64,
+    pub title: String,
+    pub lessons: Vec<Lesson>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Course {
+    pub id: i64,
+    pub slug: String,
+    pub kind: ProductKind,
+    pub category: Category,
+    pub instructor: Arc<Instructor>,
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub cover_url: String,
+    pub price: Fen,
+    pub original_price: Fen,
+    pub learner_count: i64,
+    pub outcomes: Vec<String>,
+    pub audience: Vec<String>,
+    pub refund_terms: RefundTerms,
+    pub membership_days: Option<i64>,
+    pub consult_minutes: Option<i64>,
+    pub featured: bool,
+    pub created_at: i64,
+    pub chapters: Vec<Chapter>,
+}
+
+impl Course {
+    pub fn lesson_count(&self) -> usize {
+        self.chapters.iter().map(|c| c.lessons.len()).sum()
+    }
+
+    pub fn total_secs(&self) -> i64 {
+        self.chapters.iter().flat_map(|c| &c.lessons).map(|l| l.duration_secs).sum()
+    }
+
+    pub fn has_discount(&self) -> bool {
+        self.original_price > self.price
+    }
+
+    pub fn lessons(&self) -> impl Iterator<Item = &Lesson> {
+        self.chapters.iter().flat_map(|c| c.lessons.iter())
+    }
+
+    /// Live sessions in schedule order.
+    pub fn live_sessions(&self) -> Vec<&Lesson> {
+        let mut sessions: Vec<&Lesson> = self.lessons().filter(|l| l.starts_at.is_some()).collect();
+        sessions.sort_by_key(|l| l.starts_at);
+        sessions
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub categories: Vec<Category>,
+    /// Published courses, newest first.
+    pub courses: Vec<Arc<Course>>,
+    by_slug: HashMap<String, Arc<Course>>,
+}
+
+impl Catalog {
+    pub fn new(categories: Vec<Category>, mut courses: Vec<Arc<Course>>) -> Catalog {
+        courses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
+        Catalog { categories, courses, by_slug }
+    }
+
+    pub fn course(&self, slug: &str) -> Option<&Arc<Course>> {
+        self.by_slug.get(slug)
+    }
+
+    pub fn category(&self, slug: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.slug == slug)
+    }
+
+    pub fn featured(&self) -> Vec<Arc<Course>> {
+        self.courses.iter().filter(|c| c.featured).cloned().collect()
+    }
+}
+
+/// The current catalog snapshot; readers clone an `Arc` and never wait on a reload.
+#[derive(Clone, Default)]
+pub struct CatalogCache {
+    current: Arc<RwLock<Arc<Catalog>>>,
+}
+
+impl CatalogCache {
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub async fn reload(&self, db: &Db) -> anyhow::Result<()> {
+        let catalog = Arc::new(crate::store::catalog::load(db).await?);
+        match self.current.write() {
+            Ok(mut guard) => *guard = catalog,
+            Err(poisoned) => *poisoned.into_inner() = catalog,
+        }
+        Ok(())
+    }
+}

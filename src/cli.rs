@@ -1,0 +1,109 @@
+//! The `kedian` command: `serve` (default), `migrate`, `user create-admin`.
+
+use std::io::{BufRead, IsTerminal};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::auth::password;
+use crate::config::Settings;
+use crate::domain::Phone;
+use crate::domain::text::check_password;
+use crate::domain::time::now;
+use crate::startup::{Application, prepare_database};
+use crate::store::Db;
+use crate::store::users::{self, Role};
+
+#[derive(Parser)]
+#[command(name = "kedian", version, about = "课店 Kedian: a self-hosted H5 course shop")]
+pub struct Cli {
+    /// Do not load the demo catalog into a new database (same as KEDIAN_DEMO=false).
+    #[arg(long, global = true)]
+    no_demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the shop (the default).
+    Serve,
+    /// Create or update the database schema, then exit.
+    Migrate,
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an admin (or make an existing account admin) and set its password, read from a
+    /// prompt, or from the first line of standard input when it is not a terminal.
+    CreateAdmin {
+        #[arg(long)]
+        phone: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    if cli.no_demo {
+        settings.demo = false;
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let db = Db::connect(&settings.database_url).await?;
+            let is_new = db.migrate().await?;
+            println!("{}", if is_new { "schema created" } else { "schema up to date" });
+            Ok(())
+        }
+        Command::User { command: UserCommand::CreateAdmin { phone } } => create_admin(settings, &phone).await,
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let public_url = settings.public_url.clone();
+    let app = Application::build(settings).await?;
+    tracing::info!(port = app.port(), "课店 Kedian is open at {public_url}");
+    app.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn create_admin(mut settings: Settings, phone: &str) -> anyhow::Result<()> {
+    let phone = Phone::parse(phone).map_err(|_| anyhow::anyhow!("not a mainland mobile number: {phone}"))?;
+    settings.demo = false;
+    let db = prepare_database(&settings).await?;
+    let password = read_password()?;
+    check_password(&password).map_err(|e| anyhow::anyhow!("password rejected ({e:?}): at least 8 characters"))?;
+    let hash = password::hash(password).await?;
+    match users::find_by_phone(&db, &phone).await? {
+        Some(user) => {
+            users::set_password_and_role(&db, user.id, &hash, Role::Admin, now()).await?;
+            println!("{} is now an admin; password updated", phone.masked());
+        }
+        None => {
+            users::create(&db, &phone, "管理员", Some(&hash), Role::Admin, now()).await?;
+            println!("admin {} created", phone.masked());
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        return Ok(first);
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -1,0 +1,294 @@
+//! Settings: an optional `kedian.toml`, then `KEDIAN_*` environment variables (environment wins).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Every key, as written in `kedian.toml`; the environment variable is `KEDIAN_` + the key upper-cased.
+pub const KEYS: &[&str] = &[
+    "listen",
+    "database_url",
+    "data_dir",
+    "demo",
+    "public_url",
+    "redis_url",
+    "session_key",
+    "cookie_secure",
+    "session_idle_days",
+    "session_lifetime_days",
+    "sms_sender",
+    "trust_forwarded",
+    "config",
+];
+
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: String,
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub demo: bool,
+    /// Scheme, host and port users reach the shop at, without a trailing slash.
+    pub public_url: String,
+    pub redis_url: Option<String>,
+    /// Master key for the session cookie; `None` means "kept in the data directory".
+    pub session_key: Option<String>,
+    pub cookie_secure: bool,
+    pub session_idle_days: i64,
+    pub session_lifetime_days: i64,
+    pub sms_sender: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_forwarded: bool,
+}
+
+/// What `kedian.toml` may hold; all optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<String>,
+    demo: Option<bool>,
+    public_url: Option<String>,
+    redis_url: Option<String>,
+    session_key: Option<String>,
+    cookie_secure: Option<bool>,
+    session_idle_days: Option<i64>,
+    session_lifetime_days: Option<i64>,
+    sms_sender: Option<String>,
+    trust_forwarded: Option<bool>,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("data_dir", &self.data_dir)
+            .field("demo", &self.demo)
+            .field("public_url", &self.public_url)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("session_key", &self.session_key.as_ref().map(|_| "<set>"))
+            .field("cookie_secure", &self.cookie_secure)
+            .field("session_idle_days", &self.session_idle_days)
+            .field("session_lifetime_days", &self.session_lifetime_days)
+            .field("sms_sender", &self.sms_sender)
+            .field("trust_forwarded", &self.trust_forwarded)
+            .finish()
+    }
+}
+
+/// Hides the password part of `scheme://user:password@host/...`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((creds, host)) => {
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// Reads `kedian.toml` (or the file named by `KEDIAN_CONFIG`) and the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let path = env
+            .get("KEDIAN_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kedian.toml"));
+        let file = if path.exists() {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            Some(text)
+        } else {
+            None
+        };
+        Self::from_sources(file.as_deref(), &env)
+    }
+
+    /// Builds settings from the text of a config file and an environment map.
+    pub fn from_sources(file: Option<&str>, env: &HashMap<String, String>) -> anyhow::Result<Self> {
+        let file: FileSettings = match file {
+            Some(text) => toml::from_str(text).context("kedian.toml is not valid")?,
+            None => FileSettings::default(),
+        };
+        for name in env.keys().filter(|k| k.starts_with("KEDIAN_")) {
+            let key = name["KEDIAN_".len()..].to_ascii_lowercase();
+            if !KEYS.contains(&key.as_str()) {
+                tracing::warn!(variable = %name, "unknown KEDIAN_ variable ignored");
+            }
+        }
+        let var = |key: &str| env.get(&format!("KEDIAN_{}", key.to_ascii_uppercase())).cloned();
+        let flag = |key: &str, from_file: Option<bool>, default: bool| -> anyhow::Result<bool> {
+            match var(key) {
+                Some(v) => parse_bool(&v).with_context(|| format!("KEDIAN_{}", key.to_uppercase())),
+                None => Ok(from_file.unwrap_or(default)),
+            }
+        };
+        let number = |key: &str, from_file: Option<i64>, default: i64| -> anyhow::Result<i64> {
+            match var(key) {
+                Some(v) => v
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("KEDIAN_{} must be a whole number", key.to_uppercase())),
+                None => Ok(from_file.unwrap_or(default)),
+            }
+        };
+
+        let listen = var("listen").or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let data_dir = PathBuf::from(var("data_dir").or(file.data_dir).unwrap_or_else(|| "data".into()));
+        let database_url = var("database_url").or(file.database_url).unwrap_or_else(|| {
+            format!("sqlite://{}", data_dir.join("kedian.db").display())
+        });
+        let public_url = var("public_url")
+            .or(file.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_string();
+        let settings = Settings {
+            demo: flag("demo", file.demo, true)?,
+            cookie_secure: flag("cookie_secure", file.cookie_secure, false)?,
+            trust_forwarded: flag("trust_forwarded", file.trust_forwarded, false)?,
+            session_idle_days: number("session_idle_days", file.session_idle_days, 7)?,
+            session_lifetime_days: number("session_lifetime_days", file.session_lifetime_days, 30)?,
+            redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
+            session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
+            sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_else(|| "console".into()),
+            listen,
+            data_dir,
+            database_url,
+            public_url,
+        };
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.session_idle_days < 1 || self.session_lifetime_days < self.session_idle_days {
+            bail!("session_idle_days must be at least 1 and not above session_lifetime_days");
+        }
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
+            bail!("database_url must start with sqlite:// or postgres://");
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            bail!("public_url must start with http:// or https://");
+        }
+        if let Some(key) = &self.session_key
+            && key.len() < 32
+        {
+            bail!("session_key must be at least 32 characters");
+        }
+        if self.sms_sender != "console" {
+            bail!("sms_sender must be \"console\" (the only sender so far)");
+        }
+        Ok(())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres")
+    }
+
+    pub fn session_key_path(&self) -> PathBuf {
+        self.data_dir.join("session.key")
+    }
+
+    pub fn pages_dir(&self) -> PathBuf {
+        self.data_dir.join("pages")
+    }
+}
+
+fn parse_bool(value: &str) -> anyhow::Result<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        other => bail!("expected true or false, got {other:?}"),
+    }
+}
+
+/// Reads the session master key from the data directory, creating it on first start.
+pub fn load_or_create_session_key(path: &Path) -> anyhow::Result<Vec<u8>> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        let key = hex::decode(text.trim()).context("session.key is not hex")?;
+        if key.len() < 64 {
+            bail!("{} holds fewer than 64 bytes", path.display());
+        }
+        return Ok(key);
+    }
+    use rand::RngCore;
+    let mut key = vec![0u8; 64];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_private(path, hex::encode(&key).as_bytes())?;
+    Ok(key)
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::from_sources(None, &env(&[])).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://data/kedian.db");
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+        assert!(s.demo && !s.cookie_secure);
+        assert_eq!((s.session_idle_days, s.session_lifetime_days), (7, 30));
+    }
+
+    #[test]
+    fn environment_wins_over_file() {
+        let file = "listen = \"0.0.0.0:9000\"\ndemo = true\n";
+        let s = Settings::from_sources(Some(file), &env(&[("KEDIAN_DEMO", "false")])).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert!(!s.demo);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(Settings::from_sources(None, &env(&[("KEDIAN_DEMO", "maybe")])).is_err());
+        assert!(Settings::from_sources(Some("colour = 1"), &env(&[])).is_err());
+        assert!(Settings::from_sources(None, &env(&[("KEDIAN_SESSION_KEY", "short")])).is_err());
+        assert!(Settings::from_sources(None, &env(&[("KEDIAN_DATABASE_URL", "mysql://x")])).is_err());
+    }
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = Settings::from_sources(
+            None,
+            &env(&[
+                ("KEDIAN_DATABASE_URL", "postgres://kd:hunter2@db/kedian"),
+                ("KEDIAN_SESSION_KEY", "0123456789abcdef0123456789abcdef-secret"),
+            ]),
+        )
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2") && !printed.contains("secret"), "{printed}");
+    }
+}

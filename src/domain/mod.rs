@@ -1,0 +1,13 @@
+//! Pure domain rules: no I/O, no framework types.
+
+pub mod money;
+pub mod phone;
+pub mod product;
+pub mod rate;
+pub mod refund_terms;
+pub mod text;
+pub mod time;
+
+pub use money::Fen;
+pub use phone::Phone;
+pub use product::ProductKind;

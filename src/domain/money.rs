@@ -1,0 +1,68 @@
+//! Money is integer fen (1 yuan = 100 fen); it is never a float.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Fen(pub i64);
+
+impl Fen {
+    pub const ZERO: Fen = Fen(0);
+
+    pub fn is_free(self) -> bool {
+        self.0 == 0
+    }
+
+    /// `12.30`, `0.05`, `-1.00`: yuan with exactly two decimals.
+    pub fn yuan_string(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        let abs = self.0.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+
+    /// Like `yuan_string`, but drops a `.00` tail: `99`, `12.30`.
+    pub fn yuan_short(self) -> String {
+        if self.0 % 100 == 0 {
+            (self.0 / 100).to_string()
+        } else {
+            self.yuan_string()
+        }
+    }
+}
+
+/// `¥12.30`
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "¥{}", self.yuan_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_yuan() {
+        let cases = [
+            (0, "¥0.00"),
+            (5, "¥0.05"),
+            (99, "¥0.99"),
+            (100, "¥1.00"),
+            (1230, "¥12.30"),
+            (19900, "¥199.00"),
+            (-150, "¥-1.50"),
+            (i64::MAX, "¥92233720368547758.07"),
+            (i64::MIN, "¥-92233720368547758.08"),
+        ];
+        for (fen, shown) in cases {
+            assert_eq!(Fen(fen).to_string(), shown, "{fen}");
+        }
+    }
+
+    #[test]
+    fn short_form_drops_zero_cents() {
+        assert_eq!(Fen(19900).yuan_short(), "199");
+        assert_eq!(Fen(1990).yuan_short(), "19.90");
+        assert_eq!(Fen(0).yuan_short(), "0");
+        assert!(Fen(0).is_free() && !Fen(1).is_free());
+    }
+}

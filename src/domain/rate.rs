@@ -1,0 +1,56 @@
+//! Sliding-window rate limits, decided from the times of earlier events.
+
+/// A limit of `max` events per `window_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: usize,
+    pub window_secs: i64,
+}
+
+impl Limit {
+    pub const fn new(max: usize, window_secs: i64) -> Limit {
+        Limit { max, window_secs }
+    }
+
+    /// Given the times (oldest first) of the events inside the window ending `now`, returns how
+    /// many seconds to wait before one more event is allowed, or None if it is allowed now.
+    pub fn retry_after(self, times: &[i64], now: i64) -> Option<i64> {
+        let recent: Vec<i64> = times.iter().copied().filter(|t| *t > now - self.window_secs).collect();
+        if recent.len() < self.max {
+            return None;
+        }
+        // The event that must leave the window before there is room for one more.
+        let blocking = recent[recent.len() - self.max];
+        Some((blocking + self.window_secs - now).max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_per_minute() {
+        let limit = Limit::new(1, 60);
+        assert_eq!(limit.retry_after(&[], 1000), None);
+        assert_eq!(limit.retry_after(&[1000], 1000), Some(60));
+        assert_eq!(limit.retry_after(&[1000], 1059), Some(1));
+        assert_eq!(limit.retry_after(&[1000], 1060), None);
+    }
+
+    #[test]
+    fn ten_per_day_waits_for_the_oldest() {
+        let limit = Limit::new(10, 86_400);
+        let times: Vec<i64> = (0..10).map(|i| 100 + i * 1000).collect();
+        assert_eq!(limit.retry_after(&times[..9], 20_000), None);
+        assert_eq!(limit.retry_after(&times, 20_000), Some(100 + 86_400 - 20_000));
+        // Once the oldest leaves the window there is room again.
+        assert_eq!(limit.retry_after(&times, 100 + 86_400), None);
+    }
+
+    #[test]
+    fn more_than_max_recorded_still_waits_correctly() {
+        let limit = Limit::new(2, 100);
+        assert_eq!(limit.retry_after(&[10, 20, 30], 50), Some(20 + 100 - 50));
+    }
+}

@@ -1,0 +1,128 @@
+//! Small text rules shared by forms and pages: nicknames, passwords, SMS codes, durations,
+//! and where a `next` link may lead.
+
+pub const PASSWORD_MIN_CHARS: usize = 8;
+pub const PASSWORD_MAX_CHARS: usize = 128;
+pub const NICKNAME_MAX_CHARS: usize = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextError {
+    Empty,
+    TooShort,
+    TooLong,
+    Invalid,
+}
+
+/// A nickname: 1 to 20 characters after trimming, no control characters.
+pub fn parse_nickname(input: &str) -> Result<String, TextError> {
+    let name = input.trim();
+    if name.is_empty() {
+        return Err(TextError::Empty);
+    }
+    if name.chars().count() > NICKNAME_MAX_CHARS {
+        return Err(TextError::TooLong);
+    }
+    if name.chars().any(|c| c.is_control() || is_invisible(c)) {
+        return Err(TextError::Invalid);
+    }
+    Ok(name.to_string())
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// A password is kept as typed (no trimming): 8 to 128 characters, no control characters.
+pub fn check_password(input: &str) -> Result<(), TextError> {
+    let n = input.chars().count();
+    if n == 0 {
+        Err(TextError::Empty)
+    } else if n < PASSWORD_MIN_CHARS {
+        Err(TextError::TooShort)
+    } else if n > PASSWORD_MAX_CHARS {
+        Err(TextError::TooLong)
+    } else if input.chars().any(char::is_control) {
+        Err(TextError::Invalid)
+    } else {
+        Ok(())
+    }
+}
+
+/// A 6-digit SMS code; surrounding spaces are forgiven.
+pub fn parse_sms_code(input: &str) -> Result<String, TextError> {
+    let code = input.trim();
+    if code.is_empty() {
+        Err(TextError::Empty)
+    } else if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(code.to_string())
+    } else {
+        Err(TextError::Invalid)
+    }
+}
+
+/// A local path to return to after login; anything else (other hosts, `//evil`, `/\evil`) is refused.
+pub fn safe_next(input: &str) -> Option<String> {
+    let ok = input.starts_with('/')
+        && !input.starts_with("//")
+        && !input.contains('\\')
+        && !input.chars().any(|c| c.is_control() || c.is_whitespace())
+        && input.len() <= 512;
+    ok.then(|| input.to_string())
+}
+
+/// `9:05`, `1:02:03`.
+pub fn clock_duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nicknames() {
+        assert_eq!(parse_nickname("  小明 "), Ok("小明".into()));
+        assert_eq!(parse_nickname(""), Err(TextError::Empty));
+        assert_eq!(parse_nickname(&"字".repeat(20)).map(|s| s.chars().count()), Ok(20));
+        assert_eq!(parse_nickname(&"字".repeat(21)), Err(TextError::TooLong));
+        assert_eq!(parse_nickname("a\u{0}b"), Err(TextError::Invalid));
+        assert_eq!(parse_nickname("a\u{202E}b"), Err(TextError::Invalid));
+    }
+
+    #[test]
+    fn passwords() {
+        assert_eq!(check_password(""), Err(TextError::Empty));
+        assert_eq!(check_password("1234567"), Err(TextError::TooShort));
+        assert_eq!(check_password("12345678"), Ok(()));
+        assert_eq!(check_password("密码密码密码密码"), Ok(()));
+        assert_eq!(check_password(&"x".repeat(129)), Err(TextError::TooLong));
+        assert_eq!(check_password("abcdefg\n"), Err(TextError::Invalid));
+    }
+
+    #[test]
+    fn sms_codes() {
+        assert_eq!(parse_sms_code(" 012345 "), Ok("012345".into()));
+        for bad in ["12345", "1234567", "12a456", "１２３４５６"] {
+            assert_eq!(parse_sms_code(bad), Err(TextError::Invalid), "{bad}");
+        }
+        assert_eq!(parse_sms_code(""), Err(TextError::Empty));
+    }
+
+    #[test]
+    fn next_paths() {
+        assert_eq!(safe_next("/courses/x?page=2"), Some("/courses/x?page=2".into()));
+        for bad in ["", "https://evil.example", "//evil.example", "/\\evil", "/a b", "javascript:alert(1)"] {
+            assert_eq!(safe_next(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(clock_duration(0), "0:00");
+        assert_eq!(clock_duration(545), "9:05");
+        assert_eq!(clock_duration(3723), "1:02:03");
+        assert_eq!(clock_duration(-5), "0:00");
+    }
+}

@@ -1,0 +1,72 @@
+//! Errors split by audience: what the visitor can act on gets a status and a localized page
+//! (rendered by `web::error_page`), everything else is logged once with its cause chain and
+//! shown as a plain "something went wrong" page.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::{HttpResponse, ResponseError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("CSRF token missing or wrong, or foreign origin")]
+    Csrf,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("bad request")]
+    BadRequest,
+    #[error("rate limited for {0} s")]
+    RateLimited(i64),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+impl From<askama::Error> for AppError {
+    fn from(e: askama::Error) -> Self {
+        AppError::Internal(e.into())
+    }
+}
+
+/// Attached to error responses so the error-page middleware can say the right thing.
+#[derive(Debug, Clone, Copy)]
+pub enum ErrorPageKind {
+    Csrf,
+    RateLimited(i64),
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::new(self.status_code());
+        match self {
+            AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            AppError::Csrf => {
+                response.extensions_mut().insert(ErrorPageKind::Csrf);
+            }
+            AppError::RateLimited(secs) => {
+                response.extensions_mut().insert(ErrorPageKind::RateLimited(*secs));
+                if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                    response.headers_mut().insert(RETRY_AFTER, value);
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}

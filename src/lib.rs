@@ -1,0 +1,15 @@
+//! 课店 Kedian: a self-hosted, server-rendered H5 storefront for knowledge-payment businesses.
+
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod i18n;
+pub mod jobs;
+pub mod routes;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod web;

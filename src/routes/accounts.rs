@@ -1,0 +1,385 @@
+//! Register, log in (SMS code or password), log out.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::forms::{FieldErrors, code_format_error, nickname_error, password_error, phone_error};
+use super::wait_message;
+use crate::auth::codes::{self, CodeError};
+use crate::auth::password;
+use crate::auth::session::TypedSession;
+use crate::domain::rate::Limit;
+use crate::domain::text::{check_password, parse_nickname, parse_sms_code, safe_next};
+use crate::domain::time::now;
+use crate::domain::{Phone, text::TextError};
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::store::users::{self, CreateUserError, Role};
+use crate::store::{Db, limits};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
+
+pub const PASSWORD_FAILURES: Limit = Limit::new(10, 15 * 60);
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(login_page).service(login).service(register_page).service(register).service(logout);
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AuthForm {
+    method: String,
+    action: String,
+    phone: String,
+    code: String,
+    password: String,
+    password2: String,
+    nickname: String,
+    agree: String,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/login.html")]
+struct LoginPage {
+    ctx: PageContext,
+    meta: Meta,
+    /// "sms" or "password"
+    method: &'static str,
+    phone: String,
+    next: String,
+    notice: String,
+    errors: FieldErrors,
+}
+
+#[derive(Template)]
+#[template(path = "accounts/register.html")]
+struct RegisterPage {
+    ctx: PageContext,
+    meta: Meta,
+    phone: String,
+    nickname: String,
+    agreed: bool,
+    next: String,
+    notice: String,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PageQuery {
+    method: String,
+    next: String,
+}
+
+fn method_of(value: &str) -> &'static str {
+    if value == "password" { "password" } else { "sms" }
+}
+
+fn next_of(value: &str) -> String {
+    safe_next(value).unwrap_or_else(|| "/me".to_string())
+}
+
+fn page_query(req: &HttpRequest) -> PageQuery {
+    serde_urlencoded::from_str(req.query_string()).unwrap_or_default()
+}
+
+#[get("/login")]
+async fn login_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = page_query(&req);
+    if ctx.user.is_some() {
+        return Ok(redirect(&next_of(&q.next)));
+    }
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let page = LoginPage {
+        meta,
+        method: method_of(&q.method),
+        phone: String::new(),
+        next: next_of(&q.next),
+        notice: String::new(),
+        errors: FieldErrors::default(),
+        ctx,
+    };
+    render_with_status(&page, StatusCode::OK)
+}
+
+#[get("/register")]
+async fn register_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, AppError> {
+    let q = page_query(&req);
+    if ctx.user.is_some() {
+        return Ok(redirect(&next_of(&q.next)));
+    }
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let page = RegisterPage {
+        meta,
+        phone: String::new(),
+        nickname: String::new(),
+        agreed: false,
+        next: next_of(&q.next),
+        notice: String::new(),
+        errors: FieldErrors::default(),
+        ctx,
+    };
+    render_with_status(&page, StatusCode::OK)
+}
+
+/// The outcome of a form post that did not log anyone in: the form again, with a status.
+struct Retry {
+    status: StatusCode,
+    notice: String,
+    errors: FieldErrors,
+}
+
+impl Retry {
+    fn error(status: StatusCode, field: &'static str, message: impl Into<String>) -> Retry {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        Retry { status, notice: String::new(), errors }
+    }
+
+    fn invalid(errors: FieldErrors) -> Retry {
+        Retry { status: StatusCode::BAD_REQUEST, notice: String::new(), errors }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(method = %form.method, action = %form.action))]
+#[post("/login")]
+async fn login(
+    ctx: PageContext,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<AuthForm>,
+) -> Result<HttpResponse, AppError> {
+    let ip = client_ip(&req, state.settings.trust_forwarded);
+    let method = method_of(&form.method);
+    let next = next_of(&form.next);
+    let outcome = match (method, form.action.as_str()) {
+        (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &ip).await?,
+        ("sms", _) => login_with_code(&state, ctx.lang, &form).await?,
+        _ => login_with_password(&state, ctx.lang, &form, &ip).await?,
+    };
+    match outcome {
+        Ok(user_id) => {
+            TypedSession(&ctx.session).log_in(user_id, now())?;
+            tracing::info!(user_id, "logged in");
+            Ok(redirect(&next))
+        }
+        Err(retry) => {
+            let ctx = ctx.with_csrf()?;
+            let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
+            let page = LoginPage {
+                meta,
+                method,
+                phone: form.phone.chars().take(32).collect(),
+                next,
+                notice: retry.notice,
+                errors: retry.errors,
+                ctx,
+            };
+            render_with_status(&page, retry.status)
+        }
+    }
+}
+
+type Outcome = Result<Result<i64, Retry>, AppError>;
+
+async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outcome {
+    let phone = match Phone::parse(phone) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "phone", phone_error(lang, e)))),
+    };
+    match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, ip, now()).await {
+        Ok(_) => {
+            tracing::info!(phone = %phone, "verification code sent");
+            let notice = lang.tf("code_sent", &[("phone", &phone.masked())]);
+            Ok(Err(Retry { status: StatusCode::OK, notice, errors: FieldErrors::default() }))
+        }
+        Err(CodeError::RateLimited(secs)) => {
+            let message = format!("{}{}", lang.t("err_code_too_often"), wait_message(lang, secs));
+            Ok(Err(Retry::error(StatusCode::TOO_MANY_REQUESTS, "phone", message)))
+        }
+        Err(e) => Err(AppError::Internal(e.into())),
+    }
+}
+
+/// Checks the code; an error is shown beside the code field.
+async fn check_code(state: &AppState, lang: Lang, phone: &Phone, code: &str) -> Result<Result<(), Retry>, AppError> {
+    let message = match codes::verify(&state.db, &state.code_key, phone, code, now()).await {
+        Ok(()) => return Ok(Ok(())),
+        Err(CodeError::NotSent) => lang.t("err_code_not_sent").to_string(),
+        Err(CodeError::Expired) => lang.t("err_code_expired").to_string(),
+        Err(CodeError::Burned) => lang.t("err_code_burned").to_string(),
+        Err(CodeError::Wrong(left)) => lang.tf("err_code_wrong", &[("n", &left.to_string())]),
+        Err(CodeError::RateLimited(_)) => lang.t("err_code_burned").to_string(),
+        Err(CodeError::Internal(e)) => return Err(AppError::Internal(e)),
+    };
+    Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "code", message)))
+}
+
+/// Logging in with a code proves the phone; an unknown phone gets a new account, as the page says.
+async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outcome {
+    let mut errors = FieldErrors::default();
+    let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
+    let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
+    let (Some(phone), Some(code)) = (phone, code) else { return Ok(Err(Retry::invalid(errors))) };
+    if let Err(retry) = check_code(state, lang, &phone, &code).await? {
+        return Ok(Err(retry));
+    }
+    let user = match users::find_by_phone(&state.db, &phone).await? {
+        Some(user) => user,
+        None => create_account(&state.db, &phone, &users::default_nickname(&phone), None).await?,
+    };
+    Ok(Ok(user.id))
+}
+
+async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&str>) -> Result<users::User, AppError> {
+    match users::create(db, phone, nickname, hash, Role::Learner, now()).await {
+        Ok(user) => {
+            tracing::info!(user_id = user.id, "account created");
+            Ok(user)
+        }
+        // Created by a concurrent request for the same phone a moment ago.
+        Err(CreateUserError::PhoneTaken) => users::find_by_phone(db, phone)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account vanished after unique violation"))),
+        Err(CreateUserError::Db(e)) => Err(e.into()),
+    }
+}
+
+async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: &str) -> Outcome {
+    let mut errors = FieldErrors::default();
+    let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
+    if form.password.is_empty() {
+        errors.add("password", lang.t("err_password_empty"));
+    } else if form.password.chars().count() > crate::domain::text::PASSWORD_MAX_CHARS {
+        errors.add("password", lang.t("err_password_long"));
+    }
+    let Some(phone) = phone.filter(|_| errors.is_empty()) else { return Ok(Err(Retry::invalid(errors))) };
+    let user = users::find_by_phone(&state.db, &phone).await?;
+    let now = now();
+    if let Some(user) = &user {
+        let failures = limits::login_failures_since(&state.db, user.id, now - PASSWORD_FAILURES.window_secs).await?;
+        if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
+            let message = format!("{}{}", lang.t("err_password_locked"), wait_message(lang, secs));
+            return Ok(Err(Retry::error(StatusCode::TOO_MANY_REQUESTS, "password", message)));
+        }
+    }
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    if password::verify(form.password.clone(), stored).await? {
+        if let Some(user) = user {
+            return Ok(Ok(user.id));
+        }
+    }
+    if let Some(user) = &user {
+        limits::record_login_failure(&state.db, user.id, ip, now).await?;
+        tracing::info!(user_id = user.id, "wrong password");
+    }
+    Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "password", lang.t("err_login_failed"))))
+}
+
+#[tracing::instrument(skip_all, fields(action = %form.action))]
+#[post("/register")]
+async fn register(
+    ctx: PageContext,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<AuthForm>,
+) -> Result<HttpResponse, AppError> {
+    let ip = client_ip(&req, state.settings.trust_forwarded);
+    let next = next_of(&form.next);
+    let outcome = if form.action == "send_code" {
+        send_code(&state, ctx.lang, &form.phone, &ip).await?
+    } else {
+        register_account(&state, ctx.lang, &form).await?
+    };
+    match outcome {
+        Ok(user_id) => {
+            TypedSession(&ctx.session).log_in(user_id, now())?;
+            Ok(redirect(&next))
+        }
+        Err(retry) => {
+            let ctx = ctx.with_csrf()?;
+            let meta = ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
+            let page = RegisterPage {
+                meta,
+                phone: form.phone.chars().take(32).collect(),
+                nickname: form.nickname.chars().take(40).collect(),
+                agreed: form.agree == "on",
+                next,
+                notice: retry.notice,
+                errors: retry.errors,
+                ctx,
+            };
+            render_with_status(&page, retry.status)
+        }
+    }
+}
+
+async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outcome {
+    let mut errors = FieldErrors::default();
+    let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
+    let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
+    let password = if form.password.is_empty() && form.password2.is_empty() {
+        None
+    } else {
+        match check_password(&form.password) {
+            Err(e) => {
+                errors.add("password", password_error(lang, e));
+                None
+            }
+            Ok(()) if form.password != form.password2 => {
+                errors.add("password2", lang.t("err_password_mismatch"));
+                None
+            }
+            Ok(()) => Some(form.password.clone()),
+        }
+    };
+    let nickname = match parse_nickname(&form.nickname) {
+        Ok(n) => Some(n),
+        Err(TextError::Empty) => None,
+        Err(e) => {
+            errors.add("nickname", nickname_error(lang, e));
+            None
+        }
+    };
+    if form.agree != "on" {
+        errors.add("agree", lang.t("err_agree"));
+    }
+    let (Some(phone), Some(code)) = (phone, code) else { return Ok(Err(Retry::invalid(errors))) };
+    if !errors.is_empty() {
+        return Ok(Err(Retry::invalid(errors)));
+    }
+    if let Err(retry) = check_code(state, lang, &phone, &code).await? {
+        return Ok(Err(retry));
+    }
+    let hash = match password {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    let nickname = nickname.unwrap_or_else(|| users::default_nickname(&phone));
+    match users::create(&state.db, &phone, &nickname, hash.as_deref(), Role::Learner, now()).await {
+        Ok(user) => {
+            tracing::info!(user_id = user.id, "account registered");
+            Ok(Ok(user.id))
+        }
+        Err(CreateUserError::PhoneTaken) => {
+            Ok(Err(Retry::error(StatusCode::CONFLICT, "phone", lang.t("err_phone_taken"))))
+        }
+        Err(CreateUserError::Db(e)) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct NoFields {}
+
+#[post("/logout")]
+async fn logout(ctx: PageContext, _form: CsrfForm<NoFields>) -> HttpResponse {
+    if let Some(user) = &ctx.user {
+        tracing::info!(user_id = user.id, "logged out");
+    }
+    TypedSession(&ctx.session).log_out();
+    redirect("/")
+}

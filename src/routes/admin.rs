@@ -1,0 +1,47 @@
+//! The back office entrance, for staff with the admin role.
+
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+
+use crate::error::AppError;
+use crate::store::users;
+use crate::web::{AppState, Meta, PageContext, redirect, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(dashboard);
+}
+
+/// Visitors go to the login page; logged-in learners get a 403 page.
+pub fn require_admin(ctx: &PageContext) -> Result<Option<HttpResponse>, AppError> {
+    match &ctx.user {
+        None => Ok(Some(redirect(&ctx.login_href()))),
+        Some(user) if user.is_admin() => Ok(None),
+        Some(_) => Err(AppError::Forbidden),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/index.html")]
+struct Dashboard {
+    ctx: PageContext,
+    meta: Meta,
+    users: i64,
+    courses: usize,
+    categories: usize,
+}
+
+#[get("/admin")]
+async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if let Some(to_login) = require_admin(&ctx)? {
+        return Ok(to_login);
+    }
+    let catalog = state.catalog.snapshot();
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")), ctx.t("site_description"));
+    render(&Dashboard {
+        users: users::count(&state.db).await?,
+        courses: catalog.courses.len(),
+        categories: catalog.categories.len(),
+        ctx,
+        meta,
+    })
+}

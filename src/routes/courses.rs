@@ -1,0 +1,106 @@
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use askama::Template;
+
+use crate::catalog::query::{self, CatalogQuery, ResultPage, Sort};
+use crate::catalog::{Catalog, Course};
+use crate::domain::refund_terms::refund_sentence;
+use crate::domain::text::clock_duration;
+use crate::domain::time::shanghai_minutes;
+use crate::error::AppError;
+use crate::web::{AppState, Meta, PageContext, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(detail);
+}
+
+#[derive(Template)]
+#[template(path = "courses/list.html")]
+struct ListPage {
+    ctx: PageContext,
+    meta: Meta,
+    catalog: Arc<Catalog>,
+    query: CatalogQuery,
+    result: ResultPage,
+    sorts: [Sort; 4],
+}
+
+impl ListPage {
+    /// First, last and the neighbours of the current page; `None` stands for a gap.
+    fn page_links(&self) -> Vec<Option<PageLink>> {
+        let (cur, last) = (self.result.page, self.result.total_pages);
+        let mut links: Vec<Option<PageLink>> = Vec::new();
+        for n in 1..=last {
+            if n == 1 || n == last || n.abs_diff(cur) <= 1 {
+                links.push(Some(PageLink { n, href: self.query.href(n), current: n == cur }));
+            } else if links.last().is_some_and(Option::is_some) {
+                links.push(None);
+            }
+        }
+        links
+    }
+
+    fn sort_links(&self) -> Vec<(String, &'static str, bool)> {
+        self.sorts.iter().map(|s| (self.query.with_sort(*s).href(1), s.label_key(), *s == self.query.sort)).collect()
+    }
+}
+
+struct PageLink {
+    n: usize,
+    href: String,
+    current: bool,
+}
+
+#[get("/courses")]
+async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let catalog = state.catalog.snapshot();
+    let query = CatalogQuery::parse(req.query_string());
+    let result = query::search(&catalog, &query, query::PER_PAGE);
+    let title = match query.category.as_deref().and_then(|slug| catalog.category(slug)) {
+        Some(category) => format!("{} - {}", category.name, ctx.t("site_name")),
+        None => format!("{} - {}", ctx.t("nav_courses"), ctx.t("site_name")),
+    };
+    let mut meta = ctx.meta(&title, ctx.t("catalog_description"));
+    meta.url = ctx.absolute(&query.href(query.page));
+    render(&ListPage { ctx, meta, catalog, query, result, sorts: Sort::ALL })
+}
+
+#[derive(Template)]
+#[template(path = "courses/detail.html")]
+struct DetailPage {
+    ctx: PageContext,
+    meta: Meta,
+    course: Arc<Course>,
+}
+
+impl DetailPage {
+    fn refund_terms(&self) -> String {
+        let s = refund_sentence(self.course.kind, self.course.refund_terms);
+        if self.ctx.is_en() { s.en } else { s.zh }
+    }
+
+    fn duration(&self, secs: &i64) -> String {
+        clock_duration(*secs)
+    }
+
+    fn when(&self, unix: &i64) -> String {
+        shanghai_minutes(*unix)
+    }
+
+    fn total_hours(&self) -> String {
+        let minutes = self.course.total_secs().div_euclid(60);
+        self.ctx.tf("course_total_minutes", &[("n", &minutes.to_string())])
+    }
+}
+
+#[get("/courses/{slug}")]
+async fn detail(ctx: PageContext, slug: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let catalog = state.catalog.snapshot();
+    let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
+    let title = format!("{} - {}", course.title, ctx.t("site_name"));
+    let mut meta = ctx.meta(&title, &course.subtitle);
+    meta.image = ctx.absolute(&course.cover_url);
+    meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
+    render(&DetailPage { ctx, meta, course })
+}

@@ -1,0 +1,58 @@
+//! Field errors shown beside form fields.
+
+use crate::domain::phone::PhoneError;
+use crate::domain::text::TextError;
+use crate::i18n::Lang;
+
+#[derive(Default)]
+pub struct FieldErrors {
+    errors: Vec<(&'static str, String)>,
+}
+
+impl FieldErrors {
+    pub fn add(&mut self, field: &'static str, message: impl Into<String>) {
+        if self.get(field).is_empty() {
+            self.errors.push((field, message.into()));
+        }
+    }
+
+    /// The message for `field`, or "" (templates test `!is_empty()`).
+    pub fn get(&self, field: &str) -> &str {
+        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str()).unwrap_or("")
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+pub fn phone_error(lang: Lang, e: PhoneError) -> &'static str {
+    match e {
+        PhoneError::Empty => lang.t("err_phone_empty"),
+        PhoneError::Invalid => lang.t("err_phone_invalid"),
+    }
+}
+
+pub fn code_format_error(lang: Lang, e: TextError) -> &'static str {
+    match e {
+        TextError::Empty => lang.t("err_code_empty"),
+        _ => lang.t("err_code_format"),
+    }
+}
+
+pub fn password_error(lang: Lang, e: TextError) -> &'static str {
+    match e {
+        TextError::Empty => lang.t("err_password_empty"),
+        TextError::TooShort => lang.t("err_password_short"),
+        TextError::TooLong => lang.t("err_password_long"),
+        TextError::Invalid => lang.t("err_password_invalid"),
+    }
+}
+
+pub fn nickname_error(lang: Lang, e: TextError) -> &'static str {
+    match e {
+        TextError::Empty => lang.t("err_nickname_empty"),
+        TextError::TooLong => lang.t("err_nickname_long"),
+        _ => lang.t("err_nickname_invalid"),
+    }
+}

@@ -1,0 +1,32 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, get, web};
+use askama::Template;
+
+use crate::catalog::{Catalog, Course};
+use crate::error::AppError;
+use crate::web::{AppState, Meta, PageContext, render};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(home);
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    ctx: PageContext,
+    meta: Meta,
+    catalog: Arc<Catalog>,
+    featured: Vec<Arc<Course>>,
+    newest: Vec<Arc<Course>>,
+}
+
+#[get("/")]
+async fn home(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let catalog = state.catalog.snapshot();
+    let featured = catalog.featured();
+    let newest = catalog.courses.iter().take(6).cloned().collect();
+    let mut meta = ctx.meta(ctx.t("site_name"), ctx.t("site_description"));
+    meta.url = ctx.absolute("/");
+    render(&HomePage { meta, ctx, catalog, featured, newest })
+}

@@ -1,0 +1,80 @@
+//! The personal centre.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::forms::{FieldErrors, nickname_error};
+use crate::domain::text::parse_nickname;
+use crate::domain::time::{now, shanghai_minutes};
+use crate::error::AppError;
+use crate::store::users::{self, User};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(me).service(update);
+}
+
+#[derive(Template)]
+#[template(path = "me/index.html")]
+struct MePage {
+    ctx: PageContext,
+    meta: Meta,
+    user: User,
+    nickname: String,
+    saved: bool,
+    errors: FieldErrors,
+}
+
+impl MePage {
+    fn joined(&self) -> String {
+        shanghai_minutes(self.user.created_at)
+    }
+}
+
+fn page(ctx: PageContext, user: User, nickname: String, saved: bool, errors: FieldErrors) -> Result<MePage, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.t("site_name")), ctx.t("site_description"));
+    Ok(MePage { ctx, meta, user, nickname, saved, errors })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MeQuery {
+    saved: String,
+}
+
+#[get("/me")]
+async fn me(ctx: PageContext, q: web::Query<MeQuery>) -> Result<HttpResponse, AppError> {
+    let Some(user) = ctx.user.clone() else { return Ok(redirect(&ctx.login_href())) };
+    let nickname = user.nickname.clone();
+    render_with_status(&page(ctx, user, nickname, q.saved == "1", FieldErrors::default())?, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct NicknameForm {
+    nickname: String,
+}
+
+#[post("/me")]
+async fn update(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<NicknameForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(user) = ctx.user.clone() else { return Ok(redirect("/login?next=/me")) };
+    match parse_nickname(&form.nickname) {
+        Ok(nickname) => {
+            users::set_nickname(&state.db, user.id, &nickname, now()).await?;
+            Ok(redirect("/me?saved=1"))
+        }
+        Err(e) => {
+            let mut errors = FieldErrors::default();
+            errors.add("nickname", nickname_error(ctx.lang, e));
+            let shown = form.nickname.chars().take(40).collect();
+            render_with_status(&page(ctx, user, shown, false, errors)?, StatusCode::BAD_REQUEST)
+        }
+    }
+}

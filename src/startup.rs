@@ -1,0 +1,219 @@
+//! `Application::build` wires settings, database, catalog, sessions and routes; binding port 0
+//! gives tests a free port. `run_until_stopped` serves until SIGTERM/SIGINT, then drains.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::{LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::SessionMiddleware;
+use actix_web::cookie::{Key, SameSite, time::Duration};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlers};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::sms::{ConsoleSender, SmsSender};
+use crate::catalog::CatalogCache;
+use crate::config::{Settings, load_or_create_session_key, redact_url};
+use crate::domain::Phone;
+use crate::domain::time::now;
+use crate::error::AppError;
+use crate::store::sessions::DbSessionStore;
+use crate::store::users::{self, Role};
+use crate::store::{Db, demo};
+use crate::web::AppState;
+
+pub const SESSION_COOKIE: &str = "kedian_session";
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
+     script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: Db,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        Self::build_with_sms(settings, Arc::new(ConsoleSender)).await
+    }
+
+    pub async fn build_with_sms(settings: Settings, sms: Arc<dyn SmsSender>) -> anyhow::Result<Application> {
+        tracing::info!(database = %redact_url(&settings.database_url), "opening database");
+        let db = prepare_database(&settings).await?;
+        let catalog = CatalogCache::default();
+        catalog.reload(&db).await.context("loading the catalog")?;
+
+        let master = match &settings.session_key {
+            Some(key) => key.as_bytes().to_vec(),
+            None => load_or_create_session_key(&settings.session_key_path())?,
+        };
+        let cookie_key = if master.len() >= 64 { Key::from(&master) } else { Key::derive_from(&master) };
+        let code_key = derive(&master, b"kedian sms codes");
+
+        let (store, db_sessions) = match &settings.redis_url {
+            Some(url) => {
+                let redis = RedisSessionStore::new(url.clone()).await.context("cannot connect to Redis")?;
+                tracing::info!(redis = %redact_url(url), "sessions in Redis");
+                (Sessions::Redis(redis), None)
+            }
+            None => {
+                let store = DbSessionStore::new(db.clone());
+                (Sessions::Db(store.clone()), Some(store))
+            }
+        };
+        crate::jobs::spawn_cleanup(db.clone(), db_sessions);
+
+        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let static_dir = static_dir();
+        let state = web::Data::new(AppState { settings: settings.clone(), db: db.clone(), catalog, sms, code_key });
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
+                .cookie_name(SESSION_COOKIE.to_string())
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_secure(settings.cookie_secure)
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(
+                    PersistentSession::default()
+                        .session_ttl(Duration::days(settings.session_idle_days))
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                )
+                .build();
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page))
+                .wrap(sessions)
+                .wrap(Compress::default())
+                .wrap(security_headers())
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(crate::web::csrf::FORM_LIMIT_BYTES))
+                .configure(crate::routes::configure)
+                .service(actix_files::Files::new("/static", &static_dir).prefer_utf8(true))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.db.close().await;
+        result
+    }
+}
+
+fn security_headers() -> DefaultHeaders {
+    DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+}
+
+/// `static/` beside the working directory, else the one in the source tree.
+fn static_dir() -> PathBuf {
+    let local = PathBuf::from("static");
+    if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")) }
+}
+
+fn derive(master: &[u8], label: &[u8]) -> Vec<u8> {
+    match Hmac::<Sha256>::new_from_slice(master) {
+        Ok(mut mac) => {
+            mac.update(label);
+            mac.finalize().into_bytes().to_vec()
+        }
+        Err(_) => master.to_vec(),
+    }
+}
+
+/// Migrates, and loads the demo catalog and demo admin into a new database when asked to.
+pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url).await?;
+    let is_new = db.migrate().await?;
+    if is_new && settings.demo {
+        demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
+        users::create(&db, &demo_phone()?, "课店管理员", None, Role::Admin, now()).await?;
+        tracing::info!("demo catalog loaded; demo admin account created");
+    }
+    if settings.demo && let Some(admin) = users::find_by_phone(&db, &demo_phone()?).await? {
+        if admin.is_admin() {
+            tracing::info!(
+                "demo admin: open {}/login, enter phone {} and tap 获取验证码; the console SMS sender prints the code in this log. To give it a password: kedian user create-admin --phone {}",
+                settings.public_url,
+                demo::DEMO_ADMIN_PHONE,
+                demo::DEMO_ADMIN_PHONE
+            );
+        }
+    }
+    Ok(db)
+}
+
+fn demo_phone() -> anyhow::Result<Phone> {
+    Phone::parse(demo::DEMO_ADMIN_PHONE).map_err(|_| anyhow::anyhow!("demo phone"))
+}
+
+/// The session store chosen at start-up: the application database, or Redis when configured.
+#[derive(Clone)]
+enum Sessions {
+    Db(DbSessionStore),
+    Redis(RedisSessionStore),
+}
+
+impl SessionStore for Sessions {
+    async fn load(&self, key: &SessionKey) -> Result<Option<std::collections::HashMap<String, String>>, LoadError> {
+        match self {
+            Sessions::Db(s) => s.load(key).await,
+            Sessions::Redis(s) => s.load(key).await,
+        }
+    }
+
+    async fn save(&self, state: std::collections::HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+        match self {
+            Sessions::Db(s) => s.save(state, ttl).await,
+            Sessions::Redis(s) => s.save(state, ttl).await,
+        }
+    }
+
+    async fn update(
+        &self,
+        key: SessionKey,
+        state: std::collections::HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        match self {
+            Sessions::Db(s) => s.update(key, state, ttl).await,
+            Sessions::Redis(s) => s.update(key, state, ttl).await,
+        }
+    }
+
+    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        match self {
+            Sessions::Db(s) => s.update_ttl(key, ttl).await,
+            Sessions::Redis(s) => s.update_ttl(key, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
+        match self {
+            Sessions::Db(s) => s.delete(key).await,
+            Sessions::Redis(s) => s.delete(key).await,
+        }
+    }
+}

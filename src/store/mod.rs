@@ -1,0 +1,159 @@
+//! Database access. One SQL dialect subset with `$N` placeholders runs on SQLite and PostgreSQL
+//! through sqlx's `Any` driver; the backend is chosen once from the URL.
+
+pub mod catalog;
+pub mod demo;
+pub mod limits;
+pub mod sessions;
+pub mod sms;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Two handles on one database. On SQLite, `write` holds a single connection, so every write
+/// transaction is the only writer and read-then-write never fails on a lock upgrade; on
+/// PostgreSQL both are the same pool.
+#[derive(Clone)]
+pub struct Db {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+impl Db {
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        if url.starts_with("postgres") {
+            let options = AnyConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres });
+        }
+        let url = sqlite_url(url)?;
+        let options = AnyConnectOptions::from_str(&url).context("invalid SQLite URL")?;
+        let write = sqlite_pool(1).connect_with(options.clone()).await.context("cannot open SQLite")?;
+        // journal_mode is a property of the file: set it once, before the readers open.
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
+        let read = sqlite_pool(4).connect_with(options).await?;
+        Ok(Db { read, write, backend: Backend::Sqlite })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// For queries that only read.
+    pub fn read(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// For every statement or transaction that writes.
+    pub fn write(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Applies pending migrations. Returns true when the database had none applied before, that
+    /// is, when it is new.
+    pub async fn migrate(&self) -> anyhow::Result<bool> {
+        let applied: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&self.write)
+            .await;
+        let is_new = !matches!(applied, Ok(n) if n > 0);
+        let migrator = match self.backend {
+            Backend::Sqlite => &MIGRATE_SQLITE,
+            Backend::Postgres => &MIGRATE_POSTGRES,
+        };
+        migrator.run(&self.write).await.context("running migrations")?;
+        Ok(is_new)
+    }
+
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.read.execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+fn sqlite_pool(max: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(15))
+        .after_connect(|conn, _meta| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA foreign_keys = ON",
+                    "PRAGMA synchronous = FULL",
+                    "PRAGMA busy_timeout = 5000",
+                ] {
+                    conn.execute(pragma).await?;
+                }
+                Ok(())
+            })
+        })
+}
+
+/// `sqlite://data/kedian.db` → the same with `mode=rwc`, after creating the file's directory.
+fn sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .context("not a sqlite URL")?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut params: Vec<&str> = query.split('&').filter(|p| !p.is_empty()).collect();
+    if !params.iter().any(|p| p.starts_with("mode=")) {
+        params.push("mode=rwc");
+    }
+    Ok(format!("sqlite://{path}?{}", params.join("&")))
+}
+
+/// True when a write failed on a unique constraint (the database is the judge of uniqueness).
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Flags are stored as 0/1 integers on both backends.
+pub fn flag(value: i64) -> bool {
+    value != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_get_create_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sub/k.db", dir.path().display());
+        let fixed = sqlite_url(&url).unwrap();
+        assert!(fixed.ends_with("/sub/k.db?mode=rwc"), "{fixed}");
+        assert!(dir.path().join("sub").is_dir());
+        assert!(sqlite_url("sqlite://x.db?mode=ro").unwrap().ends_with("?mode=ro"));
+    }
+}

@@ -1,0 +1,116 @@
+//! SMS verification codes. Only a keyed hash of each code is stored.
+
+use sqlx::Row;
+
+use super::Db;
+
+/// Codes sent for login and registration share one purpose: both prove the phone is yours.
+pub const PURPOSE_AUTH: &str = "auth";
+
+#[derive(Debug, Clone)]
+pub struct StoredCode {
+    pub id: i64,
+    pub code_hash: String,
+    pub expires_at: i64,
+    pub attempts: i64,
+    pub consumed: bool,
+}
+
+pub async fn insert(
+    db: &Db,
+    phone: &str,
+    purpose: &str,
+    code_hash: &str,
+    ip: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO sms_codes (phone, purpose, code_hash, ip, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(phone)
+    .bind(purpose)
+    .bind(code_hash)
+    .bind(ip)
+    .bind(now)
+    .bind(expires_at)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+/// Send times for one phone since `since`, oldest first.
+pub async fn sent_to_phone_since(db: &Db, phone: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at")
+        .bind(phone)
+        .bind(since)
+        .fetch_all(db.read())
+        .await
+}
+
+/// Send times requested from one client address since `since`, oldest first.
+pub async fn sent_from_ip_since(db: &Db, ip: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE ip = $1 AND created_at > $2 ORDER BY created_at")
+        .bind(ip)
+        .bind(since)
+        .fetch_all(db.read())
+        .await
+}
+
+/// The newest code sent to this phone for this purpose, if any.
+pub async fn latest(db: &Db, phone: &str, purpose: &str) -> Result<Option<StoredCode>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, code_hash, expires_at, attempts, consumed_at FROM sms_codes \
+         WHERE phone = $1 AND purpose = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(phone)
+    .bind(purpose)
+    .fetch_optional(db.write())
+    .await?;
+    row.map(|row| {
+        Ok(StoredCode {
+            id: row.try_get("id")?,
+            code_hash: row.try_get("code_hash")?,
+            expires_at: row.try_get("expires_at")?,
+            attempts: row.try_get("attempts")?,
+            consumed: row.try_get::<Option<i64>, _>("consumed_at")?.is_some(),
+        })
+    })
+    .transpose()
+}
+
+/// Counts a wrong try; returns the attempts now recorded, or None if the code was already burned
+/// or used (a concurrent try got there first).
+pub async fn record_wrong_attempt(db: &Db, id: i64, max_attempts: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "UPDATE sms_codes SET attempts = attempts + 1 \
+         WHERE id = $1 AND attempts < $2 AND consumed_at IS NULL RETURNING attempts",
+    )
+    .bind(id)
+    .bind(max_attempts)
+    .fetch_optional(db.write())
+    .await
+}
+
+/// Marks a code used; false when another request used or burned it first.
+pub async fn consume(db: &Db, id: i64, max_attempts: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE sms_codes SET consumed_at = $1 \
+         WHERE id = $2 AND consumed_at IS NULL AND attempts < $3 AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(max_attempts)
+    .execute(db.write())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn delete_older_than(db: &Db, cutoff: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM sms_codes WHERE created_at < $1")
+        .bind(cutoff)
+        .execute(db.write())
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,119 @@
+//! `PageContext`: what every page template receives (language, user, CSRF token, URLs).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_session::{Session, SessionExt};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+
+use super::AppState;
+use crate::auth::session::TypedSession;
+use crate::domain::time::now;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::store::users::{self, User};
+
+pub struct PageContext {
+    pub lang: Lang,
+    pub user: Option<User>,
+    /// Path and query of this request, for `next=` links.
+    pub path: String,
+    pub public_url: String,
+    /// The session's CSRF token; empty on pages without forms for visitors without a session.
+    pub csrf: String,
+    pub session: Session,
+}
+
+/// Share and search metadata of a page.
+pub struct Meta {
+    pub title: String,
+    pub description: String,
+    /// Absolute URL of the share image.
+    pub image: String,
+    /// Absolute canonical URL.
+    pub url: String,
+}
+
+impl PageContext {
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.lang.tf(key, args)
+    }
+
+    pub fn is_en(&self) -> bool {
+        self.lang == Lang::En
+    }
+
+    pub fn absolute(&self, path: &str) -> String {
+        if path.starts_with("http://") || path.starts_with("https://") {
+            path.to_string()
+        } else {
+            format!("{}{}", self.public_url, path)
+        }
+    }
+
+    /// Makes sure the page has a CSRF token for its forms (starting a session if needed).
+    pub fn with_csrf(mut self) -> Result<Self, AppError> {
+        self.csrf = TypedSession(&self.session).ensure_csrf_token()?;
+        Ok(self)
+    }
+
+    /// `/login?next=<this page>`
+    pub fn login_href(&self) -> String {
+        let next = serde_urlencoded::to_string([("next", self.path.as_str())]).unwrap_or_default();
+        format!("/login?{next}")
+    }
+
+    pub fn meta(&self, title: &str, description: &str) -> Meta {
+        Meta {
+            title: title.to_string(),
+            description: description.to_string(),
+            image: self.absolute("/static/img/share.png"),
+            url: self.absolute(&self.path),
+        }
+    }
+}
+
+impl FromRequest for PageContext {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing")))?
+                .clone();
+            let session = req.get_session();
+            let typed = TypedSession(&session);
+            let mut user = None;
+            if let Some(uid) = typed.user_id() {
+                let lifetime = state.settings.session_lifetime_days * 86_400;
+                let fresh = typed.authenticated_at().is_some_and(|at| now() - at < lifetime);
+                if fresh {
+                    user = users::find_by_id(&state.db, uid).await?;
+                }
+                if user.is_none() {
+                    // Past its absolute lifetime, or the account is gone: end the session.
+                    typed.log_out();
+                }
+            }
+            let path = match req.uri().path_and_query() {
+                Some(pq) => pq.as_str().to_string(),
+                None => req.path().to_string(),
+            };
+            Ok(PageContext {
+                lang: Lang::from_request(&req),
+                csrf: typed.csrf_token().unwrap_or_default(),
+                user,
+                path,
+                public_url: state.settings.public_url.clone(),
+                session,
+            })
+        })
+    }
+}

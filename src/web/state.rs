@@ -1,0 +1,15 @@
+use std::sync::Arc;
+
+use crate::auth::sms::SmsSender;
+use crate::catalog::CatalogCache;
+use crate::config::Settings;
+use crate::store::Db;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Db,
+    pub catalog: CatalogCache,
+    pub sms: Arc<dyn SmsSender>,
+    /// Key for hashing SMS codes, derived from the session master key.
+    pub code_key: Vec<u8>,
+}

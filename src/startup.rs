@@ -5,9 +5,11 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::{LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
+use actix_session::storage::{
+    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError,
+};
 use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::Server;
 use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlers};
@@ -37,6 +39,7 @@ pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    catalog: CatalogCache,
 }
 
 impl Application {
@@ -44,7 +47,10 @@ impl Application {
         Self::build_with_sms(settings, Arc::new(ConsoleSender)).await
     }
 
-    pub async fn build_with_sms(settings: Settings, sms: Arc<dyn SmsSender>) -> anyhow::Result<Application> {
+    pub async fn build_with_sms(
+        settings: Settings,
+        sms: Arc<dyn SmsSender>,
+    ) -> anyhow::Result<Application> {
         tracing::info!(database = %redact_url(&settings.database_url), "opening database");
         let db = prepare_database(&settings).await?;
         let catalog = CatalogCache::default();
@@ -54,12 +60,18 @@ impl Application {
             Some(key) => key.as_bytes().to_vec(),
             None => load_or_create_session_key(&settings.session_key_path())?,
         };
-        let cookie_key = if master.len() >= 64 { Key::from(&master) } else { Key::derive_from(&master) };
+        let cookie_key = if master.len() >= 64 {
+            Key::from(&master)
+        } else {
+            Key::derive_from(&master)
+        };
         let code_key = derive(&master, b"kedian sms codes");
 
         let (store, db_sessions) = match &settings.redis_url {
             Some(url) => {
-                let redis = RedisSessionStore::new(url.clone()).await.context("cannot connect to Redis")?;
+                let redis = RedisSessionStore::new(url.clone())
+                    .await
+                    .context("cannot connect to Redis")?;
                 tracing::info!(redis = %redact_url(url), "sessions in Redis");
                 (Sessions::Redis(redis), None)
             }
@@ -70,10 +82,17 @@ impl Application {
         };
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
 
-        let listener = TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let static_dir = static_dir();
-        let state = web::Data::new(AppState { settings: settings.clone(), db: db.clone(), catalog, sms, code_key });
+        let state = web::Data::new(AppState {
+            settings: settings.clone(),
+            db: db.clone(),
+            catalog: catalog.clone(),
+            sms,
+            code_key,
+        });
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
                 .cookie_name(SESSION_COOKIE.to_string())
@@ -88,7 +107,9 @@ impl Application {
                 )
                 .build();
             App::new()
-                .wrap(ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page))
+                .wrap(
+                    ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page),
+                )
                 .wrap(sessions)
                 .wrap(Compress::default())
                 .wrap(security_headers())
@@ -97,11 +118,18 @@ impl Application {
                 .app_data(web::FormConfig::default().limit(crate::web::csrf::FORM_LIMIT_BYTES))
                 .configure(crate::routes::configure)
                 .service(actix_files::Files::new("/static", &static_dir).prefer_utf8(true))
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                }))
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, server, db })
+        Ok(Application {
+            port,
+            server,
+            db,
+            catalog,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -110,6 +138,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The in-memory catalog, for whoever changes catalog rows and must reload it.
+    pub fn catalog(&self) -> CatalogCache {
+        self.catalog.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -130,7 +163,11 @@ fn security_headers() -> DefaultHeaders {
 /// `static/` beside the working directory, else the one in the source tree.
 fn static_dir() -> PathBuf {
     let local = PathBuf::from("static");
-    if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")) }
+    if local.is_dir() {
+        local
+    } else {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
+    }
 }
 
 fn derive(master: &[u8], label: &[u8]) -> Vec<u8> {
@@ -148,11 +185,15 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
     let db = Db::connect(&settings.database_url).await?;
     let is_new = db.migrate().await?;
     if is_new && settings.demo {
-        demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
+        demo::seed_catalog(&db, now())
+            .await
+            .context("loading the demo catalog")?;
         users::create(&db, &demo_phone()?, "课店管理员", None, Role::Admin, now()).await?;
         tracing::info!("demo catalog loaded; demo admin account created");
     }
-    if settings.demo && let Some(admin) = users::find_by_phone(&db, &demo_phone()?).await? {
+    if settings.demo
+        && let Some(admin) = users::find_by_phone(&db, &demo_phone()?).await?
+    {
         if admin.is_admin() {
             tracing::info!(
                 "demo admin: open {}/login, enter phone {} and tap 获取验证码; the console SMS sender prints the code in this log. To give it a password: kedian user create-admin --phone {}",
@@ -177,14 +218,21 @@ enum Sessions {
 }
 
 impl SessionStore for Sessions {
-    async fn load(&self, key: &SessionKey) -> Result<Option<std::collections::HashMap<String, String>>, LoadError> {
+    async fn load(
+        &self,
+        key: &SessionKey,
+    ) -> Result<Option<std::collections::HashMap<String, String>>, LoadError> {
         match self {
             Sessions::Db(s) => s.load(key).await,
             Sessions::Redis(s) => s.load(key).await,
         }
     }
 
-    async fn save(&self, state: std::collections::HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
+    async fn save(
+        &self,
+        state: std::collections::HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, SaveError> {
         match self {
             Sessions::Db(s) => s.save(state, ttl).await,
             Sessions::Redis(s) => s.save(state, ttl).await,

@@ -74,7 +74,11 @@ impl Course {
     }
 
     pub fn total_secs(&self) -> i64 {
-        self.chapters.iter().flat_map(|c| &c.lessons).map(|l| l.duration_secs).sum()
+        self.chapters
+            .iter()
+            .flat_map(|c| &c.lessons)
+            .map(|l| l.duration_secs)
+            .sum()
     }
 
     pub fn has_discount(&self) -> bool {
@@ -104,8 +108,15 @@ pub struct Catalog {
 impl Catalog {
     pub fn new(categories: Vec<Category>, mut courses: Vec<Arc<Course>>) -> Catalog {
         courses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
-        Catalog { categories, courses, by_slug }
+        let by_slug = courses
+            .iter()
+            .map(|c| (c.slug.clone(), c.clone()))
+            .collect();
+        Catalog {
+            categories,
+            courses,
+            by_slug,
+        }
     }
 
     pub fn course(&self, slug: &str) -> Option<&Arc<Course>> {
@@ -117,7 +128,11 @@ impl Catalog {
     }
 
     pub fn featured(&self) -> Vec<Arc<Course>> {
-        self.courses.iter().filter(|c| c.featured).cloned().collect()
+        self.courses
+            .iter()
+            .filter(|c| c.featured)
+            .cloned()
+            .collect()
     }
 }
 

@@ -26,14 +26,24 @@ impl Phone {
         let digits = compact
             .strip_prefix("+86")
             .or_else(|| compact.strip_prefix("0086"))
-            .or_else(|| if compact.len() == 13 { compact.strip_prefix("86") } else { None })
+            .or_else(|| {
+                if compact.len() == 13 {
+                    compact.strip_prefix("86")
+                } else {
+                    None
+                }
+            })
             .unwrap_or(&compact);
         let bytes = digits.as_bytes();
         let valid = bytes.len() == 11
             && bytes.iter().all(u8::is_ascii_digit)
             && bytes[0] == b'1'
             && (b'3'..=b'9').contains(&bytes[1]);
-        if valid { Ok(Phone(digits.to_string())) } else { Err(PhoneError::Invalid) }
+        if valid {
+            Ok(Phone(digits.to_string()))
+        } else {
+            Err(PhoneError::Invalid)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -73,7 +83,11 @@ mod tests {
             "8613800138000",
             "(138)00138000",
         ] {
-            assert_eq!(Phone::parse(input).unwrap().as_str(), "13800138000", "{input}");
+            assert_eq!(
+                Phone::parse(input).unwrap().as_str(),
+                "13800138000",
+                "{input}"
+            );
         }
     }
 

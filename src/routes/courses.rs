@@ -33,7 +33,11 @@ impl ListPage {
         let mut links: Vec<Option<PageLink>> = Vec::new();
         for n in 1..=last {
             if n == 1 || n == last || n.abs_diff(cur) <= 1 {
-                links.push(Some(PageLink { n, href: self.query.href(n), current: n == cur }));
+                links.push(Some(PageLink {
+                    n,
+                    href: self.query.href(n),
+                    current: n == cur,
+                }));
             } else if links.last().is_some_and(Option::is_some) {
                 links.push(None);
             }
@@ -42,7 +46,16 @@ impl ListPage {
     }
 
     fn sort_links(&self) -> Vec<(String, &'static str, bool)> {
-        self.sorts.iter().map(|s| (self.query.with_sort(*s).href(1), s.label_key(), *s == self.query.sort)).collect()
+        self.sorts
+            .iter()
+            .map(|s| {
+                (
+                    self.query.with_sort(*s).href(1),
+                    s.label_key(),
+                    *s == self.query.sort,
+                )
+            })
+            .collect()
     }
 }
 
@@ -53,17 +66,32 @@ struct PageLink {
 }
 
 #[get("/courses")]
-async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn list(
+    ctx: PageContext,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let query = CatalogQuery::parse(req.query_string());
     let result = query::search(&catalog, &query, query::PER_PAGE);
-    let title = match query.category.as_deref().and_then(|slug| catalog.category(slug)) {
+    let title = match query
+        .category
+        .as_deref()
+        .and_then(|slug| catalog.category(slug))
+    {
         Some(category) => format!("{} - {}", category.name, ctx.t("site_name")),
         None => format!("{} - {}", ctx.t("nav_courses"), ctx.t("site_name")),
     };
     let mut meta = ctx.meta(&title, ctx.t("catalog_description"));
     meta.url = ctx.absolute(&query.href(query.page));
-    render(&ListPage { ctx, meta, catalog, query, result, sorts: Sort::ALL })
+    render(&ListPage {
+        ctx,
+        meta,
+        catalog,
+        query,
+        result,
+        sorts: Sort::ALL,
+    })
 }
 
 #[derive(Template)]
@@ -90,12 +118,17 @@ impl DetailPage {
 
     fn total_hours(&self) -> String {
         let minutes = self.course.total_secs().div_euclid(60);
-        self.ctx.tf("course_total_minutes", &[("n", &minutes.to_string())])
+        self.ctx
+            .tf("course_total_minutes", &[("n", &minutes.to_string())])
     }
 }
 
 #[get("/courses/{slug}")]
-async fn detail(ctx: PageContext, slug: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn detail(
+    ctx: PageContext,
+    slug: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
     let title = format!("{} - {}", course.title, ctx.t("site_name"));

@@ -28,5 +28,11 @@ async fn home(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
     let newest = catalog.courses.iter().take(6).cloned().collect();
     let mut meta = ctx.meta(ctx.t("site_name"), ctx.t("site_description"));
     meta.url = ctx.absolute("/");
-    render(&HomePage { meta, ctx, catalog, featured, newest })
+    render(&HomePage {
+        meta,
+        ctx,
+        catalog,
+        featured,
+        newest,
+    })
 }

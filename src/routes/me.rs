@@ -33,10 +33,26 @@ impl MePage {
     }
 }
 
-fn page(ctx: PageContext, user: User, nickname: String, saved: bool, errors: FieldErrors) -> Result<MePage, AppError> {
+fn page(
+    ctx: PageContext,
+    user: User,
+    nickname: String,
+    saved: bool,
+    errors: FieldErrors,
+) -> Result<MePage, AppError> {
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.t("site_name")), ctx.t("site_description"));
-    Ok(MePage { ctx, meta, user, nickname, saved, errors })
+    let meta = ctx.meta(
+        &format!("{} - {}", ctx.t("me_title"), ctx.t("site_name")),
+        ctx.t("site_description"),
+    );
+    Ok(MePage {
+        ctx,
+        meta,
+        user,
+        nickname,
+        saved,
+        errors,
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -47,9 +63,14 @@ struct MeQuery {
 
 #[get("/me")]
 async fn me(ctx: PageContext, q: web::Query<MeQuery>) -> Result<HttpResponse, AppError> {
-    let Some(user) = ctx.user.clone() else { return Ok(redirect(&ctx.login_href())) };
+    let Some(user) = ctx.user.clone() else {
+        return Ok(redirect(&ctx.login_href()));
+    };
     let nickname = user.nickname.clone();
-    render_with_status(&page(ctx, user, nickname, q.saved == "1", FieldErrors::default())?, StatusCode::OK)
+    render_with_status(
+        &page(ctx, user, nickname, q.saved == "1", FieldErrors::default())?,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -64,7 +85,9 @@ async fn update(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<NicknameForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = ctx.user.clone() else { return Ok(redirect("/login?next=/me")) };
+    let Some(user) = ctx.user.clone() else {
+        return Ok(redirect("/login?next=/me"));
+    };
     match parse_nickname(&form.nickname) {
         Ok(nickname) => {
             users::set_nickname(&state.db, user.id, &nickname, now()).await?;
@@ -74,7 +97,10 @@ async fn update(
             let mut errors = FieldErrors::default();
             errors.add("nickname", nickname_error(ctx.lang, e));
             let shown = form.nickname.chars().take(40).collect();
-            render_with_status(&page(ctx, user, shown, false, errors)?, StatusCode::BAD_REQUEST)
+            render_with_status(
+                &page(ctx, user, shown, false, errors)?,
+                StatusCode::BAD_REQUEST,
+            )
         }
     }
 }

@@ -25,7 +25,10 @@ struct DemoCourse {
     membership_days: Option<i64>,
     consult_minutes: Option<i64>,
     /// (chapter title, [(lesson title, lesson kind, minutes, free preview)])
-    chapters: &'static [(&'static str, &'static [(&'static str, &'static str, i64, bool)])],
+    chapters: &'static [(
+        &'static str,
+        &'static [(&'static str, &'static str, i64, bool)],
+    )],
 }
 
 const CATEGORIES: &[(&str, &str)] = &[
@@ -36,10 +39,26 @@ const CATEGORIES: &[(&str, &str)] = &[
 ];
 
 const INSTRUCTORS: &[(&str, &str, &str)] = &[
-    ("林晓", "前咨询公司数据分析经理", "十年商业数据分析经验，带过 3000 多名职场学员，擅长把复杂的数据问题讲得简单。"),
-    ("周明远", "资深后端工程师", "在互联网公司写了十二年代码，业余时间教零基础的朋友编程。"),
-    ("陈一凡", "经济学博士、大学讲师", "研究方向为行为经济学，喜欢用生活里的故事讲清楚经济学原理。"),
-    ("苏禾", "独立摄影师、短视频创作者", "作品发表于多家杂志，运营的短视频账号累计粉丝超过 50 万。"),
+    (
+        "林晓",
+        "前咨询公司数据分析经理",
+        "十年商业数据分析经验，带过 3000 多名职场学员，擅长把复杂的数据问题讲得简单。",
+    ),
+    (
+        "周明远",
+        "资深后端工程师",
+        "在互联网公司写了十二年代码，业余时间教零基础的朋友编程。",
+    ),
+    (
+        "陈一凡",
+        "经济学博士、大学讲师",
+        "研究方向为行为经济学，喜欢用生活里的故事讲清楚经济学原理。",
+    ),
+    (
+        "苏禾",
+        "独立摄影师、短视频创作者",
+        "作品发表于多家杂志，运营的短视频账号累计粉丝超过 50 万。",
+    ),
 ];
 
 const COURSES: &[DemoCourse] = &[
@@ -61,9 +80,28 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            ("第一章 打好基础", &[("课程导学：这门课怎么学", "video", 6, true), ("数据录入与表格规范", "video", 18, true), ("常用快捷键", "video", 12, false)]),
-            ("第二章 函数与公式", &[("查找函数 VLOOKUP 与 XLOOKUP", "video", 24, false), ("条件汇总 SUMIFS", "video", 21, false)]),
-            ("第三章 透视表与图表", &[("数据透视表入门", "video", 26, false), ("动态图表与仪表盘", "video", 31, false)]),
+            (
+                "第一章 打好基础",
+                &[
+                    ("课程导学：这门课怎么学", "video", 6, true),
+                    ("数据录入与表格规范", "video", 18, true),
+                    ("常用快捷键", "video", 12, false),
+                ],
+            ),
+            (
+                "第二章 函数与公式",
+                &[
+                    ("查找函数 VLOOKUP 与 XLOOKUP", "video", 24, false),
+                    ("条件汇总 SUMIFS", "video", 21, false),
+                ],
+            ),
+            (
+                "第三章 透视表与图表",
+                &[
+                    ("数据透视表入门", "video", 26, false),
+                    ("动态图表与仪表盘", "video", 31, false),
+                ],
+            ),
         ],
     },
     DemoCourse {
@@ -84,9 +122,28 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            ("第一章 准备环境", &[("为什么学 Python", "video", 8, true), ("安装 Python 与编辑器", "video", 15, false)]),
-            ("第二章 基本语法", &[("变量与数据类型", "video", 22, false), ("条件与循环", "video", 25, false), ("函数", "video", 23, false)]),
-            ("第三章 动手做项目", &[("批量重命名文件", "video", 28, false), ("自动生成 Excel 报表", "video", 33, false)]),
+            (
+                "第一章 准备环境",
+                &[
+                    ("为什么学 Python", "video", 8, true),
+                    ("安装 Python 与编辑器", "video", 15, false),
+                ],
+            ),
+            (
+                "第二章 基本语法",
+                &[
+                    ("变量与数据类型", "video", 22, false),
+                    ("条件与循环", "video", 25, false),
+                    ("函数", "video", 23, false),
+                ],
+            ),
+            (
+                "第三章 动手做项目",
+                &[
+                    ("批量重命名文件", "video", 28, false),
+                    ("自动生成 Excel 报表", "video", 33, false),
+                ],
+            ),
         ],
     },
     DemoCourse {
@@ -107,8 +164,21 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            ("第一季 身边的经济学", &[("爆米花为什么这么贵", "audio", 14, true), ("打折背后的定价策略", "audio", 15, false), ("沉没成本：该不该看完一场烂电影", "audio", 13, false)]),
-            ("第二季 个人决策", &[("机会成本与职业选择", "audio", 16, false), ("为什么我们总是存不下钱", "audio", 15, false)]),
+            (
+                "第一季 身边的经济学",
+                &[
+                    ("爆米花为什么这么贵", "audio", 14, true),
+                    ("打折背后的定价策略", "audio", 15, false),
+                    ("沉没成本：该不该看完一场烂电影", "audio", 13, false),
+                ],
+            ),
+            (
+                "第二季 个人决策",
+                &[
+                    ("机会成本与职业选择", "audio", 16, false),
+                    ("为什么我们总是存不下钱", "audio", 15, false),
+                ],
+            ),
         ],
     },
     DemoCourse {
@@ -129,8 +199,21 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            ("需求篇", &[("好需求的三个标准", "article", 8, true), ("用户访谈怎么做", "article", 10, false)]),
-            ("执行篇", &[("原型不是画图", "article", 9, false), ("上线前的检查清单", "article", 7, false), ("第一次数据复盘", "article", 11, false)]),
+            (
+                "需求篇",
+                &[
+                    ("好需求的三个标准", "article", 8, true),
+                    ("用户访谈怎么做", "article", 10, false),
+                ],
+            ),
+            (
+                "执行篇",
+                &[
+                    ("原型不是画图", "article", 9, false),
+                    ("上线前的检查清单", "article", 7, false),
+                    ("第一次数据复盘", "article", 11, false),
+                ],
+            ),
         ],
     },
     DemoCourse {
@@ -152,7 +235,15 @@ const COURSES: &[DemoCourse] = &[
         consult_minutes: None,
         chapters: &[
             ("开营", &[("开营导学（录播）", "video", 10, true)]),
-            ("直播课", &[("第 1 场：选题与定位", "live", 90, false), ("第 2 场：手机拍摄技巧", "live", 90, false), ("第 3 场：剪辑与包装", "live", 90, false), ("第 4 场：数据复盘", "live", 90, false)]),
+            (
+                "直播课",
+                &[
+                    ("第 1 场：选题与定位", "live", 90, false),
+                    ("第 2 场：手机拍摄技巧", "live", 90, false),
+                    ("第 3 场：剪辑与包装", "live", 90, false),
+                    ("第 4 场：数据复盘", "live", 90, false),
+                ],
+            ),
         ],
     },
     DemoCourse {
@@ -172,7 +263,13 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: Some(365),
         consult_minutes: None,
-        chapters: &[("会员权益", &[("会员权益说明", "article", 3, true), ("如何高效使用会员", "video", 7, false)])],
+        chapters: &[(
+            "会员权益",
+            &[
+                ("会员权益说明", "article", 3, true),
+                ("如何高效使用会员", "video", 7, false),
+            ],
+        )],
     },
     DemoCourse {
         slug: "career-consultation",
@@ -211,7 +308,14 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            ("构图基础", &[("三分法", "video", 9, true), ("引导线", "video", 8, false), ("框架构图", "video", 7, false)]),
+            (
+                "构图基础",
+                &[
+                    ("三分法", "video", 9, true),
+                    ("引导线", "video", 8, false),
+                    ("框架构图", "video", 7, false),
+                ],
+            ),
             ("光线与色彩", &[("顺光、侧光与逆光", "video", 11, false)]),
         ],
     },
@@ -232,7 +336,14 @@ const COURSES: &[DemoCourse] = &[
         featured: false,
         membership_days: None,
         consult_minutes: None,
-        chapters: &[("真题精讲", &[("长难句拆解方法", "video", 20, true), ("主旨题", "video", 25, false), ("推理题", "video", 27, false)])],
+        chapters: &[(
+            "真题精讲",
+            &[
+                ("长难句拆解方法", "video", 20, true),
+                ("主旨题", "video", 25, false),
+                ("推理题", "video", 27, false),
+            ],
+        )],
     },
 ];
 
@@ -241,12 +352,14 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
     let mut tx = db.write().begin().await?;
     let mut category_ids = Vec::new();
     for (i, (slug, name)) in CATEGORIES.iter().enumerate() {
-        let id: i64 = sqlx::query_scalar("INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id")
-            .bind(*slug)
-            .bind(*name)
-            .bind(i as i64)
-            .fetch_one(&mut *tx)
-            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(*slug)
+        .bind(*name)
+        .bind(i as i64)
+        .fetch_one(&mut *tx)
+        .await?;
         category_ids.push((*slug, id));
     }
     let mut instructor_ids = Vec::new();
@@ -263,10 +376,22 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
         instructor_ids.push(id);
     }
     for (age, course) in COURSES.iter().enumerate() {
-        let category_id = category_ids.iter().find(|(s, _)| *s == course.category).map(|(_, id)| *id);
-        let category_id = category_id.ok_or_else(|| anyhow::anyhow!("demo category {}", course.category))?;
+        let category_id = category_ids
+            .iter()
+            .find(|(s, _)| *s == course.category)
+            .map(|(_, id)| *id);
+        let category_id =
+            category_id.ok_or_else(|| anyhow::anyhow!("demo category {}", course.category))?;
         let created_at = now - (age as i64) * 86_400;
-        insert_course(&mut tx, course, category_id, instructor_ids[course.instructor], created_at, now).await?;
+        insert_course(
+            &mut tx,
+            course,
+            category_id,
+            instructor_ids[course.instructor],
+            created_at,
+            now,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -308,13 +433,14 @@ async fn insert_course(
     .await?;
     let mut live_index = 0;
     for (ci, (chapter, lessons)) in c.chapters.iter().enumerate() {
-        let chapter_id: i64 =
-            sqlx::query_scalar("INSERT INTO chapters (course_id, title, position) VALUES ($1, $2, $3) RETURNING id")
-                .bind(course_id)
-                .bind(*chapter)
-                .bind(ci as i64)
-                .fetch_one(&mut **tx)
-                .await?;
+        let chapter_id: i64 = sqlx::query_scalar(
+            "INSERT INTO chapters (course_id, title, position) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(course_id)
+        .bind(*chapter)
+        .bind(ci as i64)
+        .fetch_one(&mut **tx)
+        .await?;
         for (li, (title, kind, minutes, free)) in lessons.iter().enumerate() {
             // Live sessions are weekly, the first one three days after the demo was created,
             // at 20:00 Shanghai time (12:00 UTC).
@@ -356,7 +482,11 @@ mod tests {
         for c in COURSES {
             let lessons: Vec<_> = c.chapters.iter().flat_map(|(_, l)| l.iter()).collect();
             assert!(!lessons.is_empty(), "{}", c.slug);
-            assert!(lessons.iter().any(|l| l.3), "{} has no free preview", c.slug);
+            assert!(
+                lessons.iter().any(|l| l.3),
+                "{} has no free preview",
+                c.slug
+            );
             assert!(lessons.iter().all(|l| l.2 > 0), "{}", c.slug);
             assert!(c.original_price_fen >= c.price_fen, "{}", c.slug);
             assert!(CATEGORIES.iter().any(|(s, _)| *s == c.category));

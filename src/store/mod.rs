@@ -45,15 +45,28 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres });
+            return Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+            });
         }
         let url = sqlite_url(url)?;
         let options = AnyConnectOptions::from_str(&url).context("invalid SQLite URL")?;
-        let write = sqlite_pool(1).connect_with(options.clone()).await.context("cannot open SQLite")?;
+        let write = sqlite_pool(1)
+            .connect_with(options.clone())
+            .await
+            .context("cannot open SQLite")?;
         // journal_mode is a property of the file: set it once, before the readers open.
-        sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&write)
+            .await?;
         let read = sqlite_pool(4).connect_with(options).await?;
-        Ok(Db { read, write, backend: Backend::Sqlite })
+        Ok(Db {
+            read,
+            write,
+            backend: Backend::Sqlite,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -81,7 +94,10 @@ impl Db {
             Backend::Sqlite => &MIGRATE_SQLITE,
             Backend::Postgres => &MIGRATE_POSTGRES,
         };
-        migrator.run(&self.write).await.context("running migrations")?;
+        migrator
+            .run(&self.write)
+            .await
+            .context("running migrations")?;
         Ok(is_new)
     }
 
@@ -154,6 +170,10 @@ mod tests {
         let fixed = sqlite_url(&url).unwrap();
         assert!(fixed.ends_with("/sub/k.db?mode=rwc"), "{fixed}");
         assert!(dir.path().join("sub").is_dir());
-        assert!(sqlite_url("sqlite://x.db?mode=ro").unwrap().ends_with("?mode=ro"));
+        assert!(
+            sqlite_url("sqlite://x.db?mode=ro")
+                .unwrap()
+                .ends_with("?mode=ro")
+        );
     }
 }

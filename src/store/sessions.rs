@@ -37,7 +37,11 @@ impl DbSessionStore {
 
     async fn insert(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let body = serde_json::to_string(state)?;
-        let key: String = rand::thread_rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
+        let key: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(64)
+            .map(char::from)
+            .collect();
         sqlx::query("INSERT INTO sessions (id, state, expires_at) VALUES ($1, $2, $3)")
             .bind(hash_key(&key))
             .bind(body)
@@ -74,16 +78,24 @@ impl SessionStore for DbSessionStore {
         self.insert(&state, ttl).await.map_err(SaveError::Other)
     }
 
-    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
-        let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
-        let done = sqlx::query("UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4")
-            .bind(body)
-            .bind(expiry(ttl))
-            .bind(hash_key(session_key.as_ref()))
-            .bind(now())
-            .execute(self.db.write())
-            .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
+    async fn update(
+        &self,
+        session_key: SessionKey,
+        state: State,
+        ttl: &Duration,
+    ) -> Result<SessionKey, UpdateError> {
+        let body =
+            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let done = sqlx::query(
+            "UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4",
+        )
+        .bind(body)
+        .bind(expiry(ttl))
+        .bind(hash_key(session_key.as_ref()))
+        .bind(now())
+        .execute(self.db.write())
+        .await
+        .map_err(|e| UpdateError::Other(e.into()))?;
         if done.rows_affected() == 1 {
             Ok(session_key)
         } else {

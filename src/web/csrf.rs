@@ -36,8 +36,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             if body.len() > FORM_LIMIT_BYTES {
                 return Err(AppError::BadRequest);
             }
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
-            let sent = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
+            let sent = pairs
+                .iter()
+                .find(|(k, _)| k == "csrf_token")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("");
             let session = req.get_session();
             let expected = TypedSession(&session).csrf_token().unwrap_or_default();
             if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
@@ -52,8 +57,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 /// No Origin header (older browsers, some in-app browsers) passes on the token alone; a present
 /// one must be this shop's public origin or the origin the request was addressed to.
 fn origin_allowed(req: &HttpRequest) -> bool {
-    let Some(origin) = req.headers().get(ORIGIN) else { return true };
-    let Ok(origin) = origin.to_str() else { return false };
+    let Some(origin) = req.headers().get(ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
     let origin = origin.trim_end_matches('/');
     if let Some(state) = req.app_data::<Data<AppState>>()
         && origin.eq_ignore_ascii_case(&state.settings.public_url)

@@ -17,10 +17,10 @@ use actix_web::HttpRequest;
 /// The client address used for rate limits. `X-Forwarded-For` is believed only when the shop is
 /// configured to sit behind a trusted reverse proxy.
 pub fn client_ip(req: &HttpRequest, trust_forwarded: bool) -> String {
-    if trust_forwarded
-        && let Some(ip) = req.connection_info().realip_remote_addr()
-    {
+    if trust_forwarded && let Some(ip) = req.connection_info().realip_remote_addr() {
         return ip.to_string();
     }
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }

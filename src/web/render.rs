@@ -12,7 +12,10 @@ pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
 }
 
 /// Pages are personal or carry a CSRF token, so shared caches must not keep them.
-pub fn render_with_status<T: Template>(page: &T, status: StatusCode) -> Result<HttpResponse, AppError> {
+pub fn render_with_status<T: Template>(
+    page: &T,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let body = page.render()?;
     Ok(HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HTML))
@@ -22,5 +25,7 @@ pub fn render_with_status<T: Template>(page: &T, status: StatusCode) -> Result<H
 
 /// 303 See Other: after a form POST the browser follows with a GET.
 pub fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((LOCATION, to)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, to))
+        .finish()
 }

@@ -1,0 +1,188 @@
+//! Headless Chromium at 375x812 loads pages, saves screenshots under target/screenshots, and
+//! fails on console errors. Skipped with a notice when chromedriver is missing; `.ci/run`
+//! installs it so it always runs in CI.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::helpers::{Backend, spawn_app};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn chromedriver_path() -> Option<String> {
+    let candidates = [
+        std::env::var("CHROMEDRIVER").unwrap_or_default(),
+        "/usr/bin/chromedriver".into(),
+    ];
+    candidates
+        .into_iter()
+        .find(|p| !p.is_empty() && std::path::Path::new(p).exists())
+}
+
+/// Chrome's console messages since the last call (the legacy log endpoint chromedriver keeps).
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
+    let Some(path) = chromedriver_path() else {
+        eprintln!("skipped: no chromedriver (install Debian's chromium and chromium-driver)");
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let child = Command::new(path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let driver = Driver(child);
+    let mut caps = Capabilities::new();
+    let mut options = json!({ "args": [
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--disable-dev-shm-usage", "--lang=zh-CN", "--hide-scrollbars", format!("--window-size={width},{height}"),
+    ], "prefs": { "intl.accept_languages": "zh-CN,zh" } });
+    if width < 500 {
+        // Headless windows are at least 500 px wide; a phone is emulated instead.
+        options["mobileEmulation"] = json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
+    }
+    caps.insert("goog:chromeOptions".into(), options);
+    caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..50 {
+        if let Ok(client) = ClientBuilder::rustls()
+            .ok()?
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            return Some((driver, client));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn console_errors(client: &Client) -> Vec<String> {
+    let log = client.issue_cmd(BrowserLog).await.expect("browser log");
+    log.as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn save(name: &str, png: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    std::fs::write(dir.join(name), png).expect("write screenshot");
+}
+
+#[tokio::test]
+async fn phone_sized_pages_render_without_console_errors() {
+    let Some((_driver, client)) = start_browser(375, 812).await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    for (name, path, must_show) in [
+        ("home-375.png", "/", ".grid .card"),
+        (
+            "course-375.png",
+            "/courses/excel-data-analysis",
+            ".buy-bar .button",
+        ),
+        ("catalog-375.png", "/courses?category=career", ".grid .card"),
+        ("login-375.png", "/login", "#phone"),
+    ] {
+        client.goto(&app.url(path)).await.unwrap();
+        let element = client
+            .find(Locator::Css(must_show))
+            .await
+            .unwrap_or_else(|_| panic!("{path}: {must_show}"));
+        assert!(
+            element.is_displayed().await.unwrap(),
+            "{path}: {must_show} hidden"
+        );
+        // Nothing wider than the phone: no sideways scrolling.
+        let overflow = client
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_u64().unwrap_or(9999) <= 375,
+            "{path} scrolls sideways: {overflow}"
+        );
+        save(name, &client.screenshot().await.unwrap());
+        let errors = console_errors(&client).await;
+        assert!(errors.is_empty(), "{path}: console errors {errors:?}");
+    }
+    // The buy button is a real touch target.
+    client
+        .goto(&app.url("/courses/excel-data-analysis"))
+        .await
+        .unwrap();
+    let height = client
+        .execute(
+            "return document.querySelector('.buy-bar .button').getBoundingClientRect().height",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        height.as_f64().unwrap_or(0.0) >= 44.0,
+        "buy button {height}px"
+    );
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn desktop_pages_render_without_console_errors() {
+    let Some((_driver, client)) = start_browser(1280, 900).await else {
+        return;
+    };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    for (name, path) in [
+        ("home-1280.png", "/"),
+        ("course-1280.png", "/courses/short-video-bootcamp"),
+    ] {
+        client.goto(&app.url(path)).await.unwrap();
+        save(name, &client.screenshot().await.unwrap());
+        let errors = console_errors(&client).await;
+        assert!(errors.is_empty(), "{path}: console errors {errors:?}");
+    }
+    client.close().await.unwrap();
+}

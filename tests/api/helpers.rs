@@ -1,0 +1,350 @@
+//! `spawn_app` starts the real server on port 0 with a fresh database (SQLite in a temp dir, or
+//! a new PostgreSQL database when KEDIAN_TEST_POSTGRES_URL is set) and a cookie-keeping client
+//! that does not follow redirects. Helpers read like the user's story.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+use kedian::auth::sms::SmsSender;
+use kedian::catalog::CatalogCache;
+use kedian::config::Settings;
+use kedian::domain::Phone;
+use kedian::startup::{Application, SESSION_COOKIE};
+use kedian::store::Db;
+use reqwest::cookie::{CookieStore, Jar};
+use reqwest::{Response, StatusCode};
+use sqlx::Connection;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body on SQLite, and again on PostgreSQL when it is configured.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.expect("sqlite app");
+                super::$name(app).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
+                    Some(app) => super::$name(app).await,
+                    None => eprintln!("skipped: KEDIAN_TEST_POSTGRES_URL is not set"),
+                }
+            }
+        }
+    )*};
+}
+
+/// Keeps every text message instead of sending it.
+#[derive(Default)]
+pub struct RecordingSms {
+    pub sent: Mutex<Vec<(String, String)>>,
+}
+
+impl SmsSender for RecordingSms {
+    fn send<'a>(&'a self, phone: &'a Phone, text: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            self.sent
+                .lock()
+                .unwrap()
+                .push((phone.as_str().to_string(), text.to_string()));
+            Ok(())
+        })
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+    pub sms: Arc<RecordingSms>,
+    pub db: Db,
+    pub catalog: CatalogCache,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
+    let env: HashMap<String, String> = [
+        ("KEDIAN_LISTEN", "127.0.0.1:0".to_string()),
+        ("KEDIAN_DATA_DIR", dir.display().to_string()),
+        ("KEDIAN_DATABASE_URL", database_url.to_string()),
+        ("KEDIAN_PUBLIC_URL", "http://kedian.test".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Settings::from_sources(None, &env).expect("test settings")
+}
+
+/// A new, empty PostgreSQL database for one test.
+async fn fresh_postgres_database() -> Option<String> {
+    let base = std::env::var("KEDIAN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let name = format!("kedian_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .expect("connect to KEDIAN_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let _ = admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("database URL with a path");
+    Some(format!("{prefix}/{name}"))
+}
+
+/// Warnings and errors only, unless RUST_LOG asks for more.
+fn init_test_logs() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    init_test_logs();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => format!("sqlite://{}/kedian.db", dir.path().display()),
+        Backend::Postgres => fresh_postgres_database().await?,
+    };
+    let mut settings = test_settings(dir.path(), &url);
+    adjust(&mut settings);
+    let sms = Arc::new(RecordingSms::default());
+    let app = Application::build_with_sms(settings, sms.clone())
+        .await
+        .expect("application builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let db = app.db().clone();
+    let catalog = app.catalog();
+    tokio::spawn(app.run_until_stopped());
+    let jar = Arc::new(Jar::default());
+    Some(TestApp {
+        client: client(jar.clone()),
+        jar,
+        address,
+        sms,
+        db,
+        catalog,
+        _dir: dir,
+    })
+}
+
+pub fn client(jar: Arc<Jar>) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_provider(jar)
+        .build()
+        .expect("client")
+}
+
+/// The value of `name="csrf_token"` in a page.
+pub fn csrf_in(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF token") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// HTML as text: askama writes `&` as `&#38;` and so on.
+pub fn unescape(html: &str) -> String {
+    [
+        ("&#38;", "&"),
+        ("&#60;", "<"),
+        ("&#62;", ">"),
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&amp;", "&"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&quot;", "\""),
+    ]
+    .iter()
+    .fold(html.to_string(), |text, (from, to)| text.replace(from, to))
+}
+
+pub fn location(response: &Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Posts a form the way a browser does: fetch the page, take its CSRF token, submit.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (_, html) = self.get_html(page).await;
+        let token = csrf_in(&html);
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(self.url(action))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn post_raw(&self, action: &str, fields: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(action))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    /// The cookie header this client would send now.
+    pub fn cookie_header(&self) -> String {
+        let url = self.address.parse().expect("url");
+        self.jar
+            .cookies(&url)
+            .and_then(|v| v.to_str().ok().map(String::from))
+            .unwrap_or_default()
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookie_header()
+            .split("; ")
+            .find(|c| c.starts_with(&format!("{SESSION_COOKIE}=")))
+            .map(String::from)
+    }
+
+    /// The newest code texted to `phone`.
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let sent = self.sms.sent.lock().unwrap();
+        let (_, text) = sent.iter().rev().find(|(p, _)| p == phone)?;
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        (digits.len() >= 6).then(|| digits[..6].to_string())
+    }
+
+    pub fn sms_count(&self) -> usize {
+        self.sms.sent.lock().unwrap().len()
+    }
+
+    pub async fn request_code(&self, page: &str, phone: &str) -> Response {
+        self.submit(
+            page,
+            page,
+            &[("method", "sms"), ("action", "send_code"), ("phone", phone)],
+        )
+        .await
+    }
+
+    /// Logs in by SMS code; returns the final response (a redirect when it worked).
+    pub async fn login_by_code(&self, phone: &str) -> Response {
+        let sent = self.request_code("/login", phone).await;
+        assert_eq!(sent.status(), StatusCode::OK, "code sent");
+        let normalized = Phone::parse(phone).expect("valid phone");
+        let code = self
+            .last_code(normalized.as_str())
+            .expect("a code was texted");
+        self.submit(
+            "/login",
+            "/login",
+            &[
+                ("method", "sms"),
+                ("action", "login"),
+                ("phone", phone),
+                ("code", &code),
+            ],
+        )
+        .await
+    }
+
+    pub async fn register(&self, phone: &str, password: &str, nickname: &str) -> Response {
+        let sent = self.request_code("/register", phone).await;
+        assert_eq!(sent.status(), StatusCode::OK, "code sent");
+        let code = self
+            .last_code(Phone::parse(phone).expect("phone").as_str())
+            .expect("code");
+        self.submit(
+            "/register",
+            "/register",
+            &[
+                ("action", "register"),
+                ("phone", phone),
+                ("code", &code),
+                ("password", password),
+                ("password2", password),
+                ("nickname", nickname),
+                ("agree", "on"),
+            ],
+        )
+        .await
+    }
+
+    pub async fn login_by_password(&self, phone: &str, password: &str) -> Response {
+        self.submit(
+            "/login?method=password",
+            "/login",
+            &[
+                ("method", "password"),
+                ("action", "login"),
+                ("phone", phone),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+
+    pub async fn logout(&self) -> Response {
+        self.submit("/me", "/logout", &[]).await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(self.db.read())
+            .await
+            .expect("count")
+    }
+
+    /// Moves every stored SMS send back in time, as if `secs` had passed.
+    pub async fn age_codes(&self, secs: i64) {
+        sqlx::query(
+            "UPDATE sms_codes SET created_at = created_at - $1, expires_at = expires_at - $1",
+        )
+        .bind(secs)
+        .execute(self.db.write())
+        .await
+        .expect("age codes");
+    }
+}

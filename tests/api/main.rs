@@ -1,0 +1,13 @@
+//! The one integration-test binary: every test starts the real server on port 0 with a fresh
+//! database and talks to it over HTTP like a browser.
+
+mod helpers;
+
+mod accounts;
+mod browser;
+mod catalog;
+mod csrf;
+mod malformed;
+mod operations;
+mod rate_limits;
+mod sessions;

@@ -1,0 +1,124 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+use crate::on_both_backends;
+
+on_both_backends!(healthz_checks_the_database, security_headers_are_sent);
+
+async fn healthz_checks_the_database(app: TestApp) {
+    let response = app.get("/healthz").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "ok");
+    app.db.close().await;
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+async fn security_headers_are_sent(app: TestApp) {
+    let response = app.get("/").await;
+    let h = response.headers();
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
+    assert!(
+        h.get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
+    let css = app.get("/static/css/site.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(
+        css.headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+}
+
+#[tokio::test]
+async fn demo_catalog_only_in_a_new_database_and_only_when_asked() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.demo = false)
+        .await
+        .unwrap();
+    assert_eq!(app.count("courses").await, 0);
+    assert_eq!(app.count("users").await, 0);
+    let (status, html) = app.get_html("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("还没有上架的课程"));
+
+    // Restarting on an existing database never loads the demo again.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/kedian.db", dir.path().display());
+    let settings = crate::helpers::test_settings(dir.path(), &url);
+    let first = kedian::startup::prepare_database(&settings).await.unwrap();
+    let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses")
+        .fetch_one(first.read())
+        .await
+        .unwrap();
+    assert!(courses >= 8);
+    sqlx::query("DELETE FROM lessons")
+        .execute(first.write())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM chapters")
+        .execute(first.write())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM courses")
+        .execute(first.write())
+        .await
+        .unwrap();
+    first.close().await;
+    let second = kedian::startup::prepare_database(&settings).await.unwrap();
+    let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses")
+        .fetch_one(second.read())
+        .await
+        .unwrap();
+    assert_eq!(
+        courses, 0,
+        "the demo is not reloaded into an existing database"
+    );
+}
+
+#[tokio::test]
+async fn session_key_is_generated_once_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.key");
+    let first = kedian::config::load_or_create_session_key(&path).unwrap();
+    let second = kedian::config::load_or_create_session_key(&path).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(first.len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_full_sync() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(app.db.write())
+        .await
+        .unwrap();
+    assert_eq!(sync, 2, "FULL");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(fk, 1);
+}

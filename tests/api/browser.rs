@@ -54,7 +54,7 @@ impl WebDriverCompatibleCommand for BrowserLog {
 
 async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
     let Some(path) = chromedriver_path() else {
-        eprintln!("skipped: no chromedriver (install Debian's chromium and chromium-driver)");
+        crate::helpers::skip("no chromedriver (install Debian's chromium and chromium-driver)");
         return None;
     };
     let port = TcpListener::bind("127.0.0.1:0")

@@ -37,11 +37,19 @@ macro_rules! on_both_backends {
             async fn postgres() {
                 match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
                     Some(app) => super::$name(app).await,
-                    None => eprintln!("skipped: KEDIAN_TEST_POSTGRES_URL is not set"),
+                    None => $crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
                 }
             }
         }
     )*};
+}
+
+/// Prints a skip notice, or fails when CI demands every suite (KEDIAN_TEST_REQUIRE_ALL=1).
+pub fn skip(why: &str) {
+    if std::env::var("KEDIAN_TEST_REQUIRE_ALL").is_ok_and(|v| v == "1") {
+        panic!("required suite cannot run: {why}");
+    }
+    eprintln!("skipped: {why}");
 }
 
 /// Keeps every text message instead of sending it.

@@ -149,7 +149,7 @@ async fn cookie_is_secure_when_configured() {
 #[tokio::test]
 async fn sessions_live_in_redis_when_configured() {
     let Ok(url) = std::env::var("KEDIAN_TEST_REDIS_URL") else {
-        eprintln!("skipped: KEDIAN_TEST_REDIS_URL is not set");
+        crate::helpers::skip("KEDIAN_TEST_REDIS_URL is not set");
         return;
     };
     let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {

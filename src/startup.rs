@@ -12,6 +12,7 @@ use actix_session::storage::{
 };
 use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::Server;
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::middleware::{Compress, DefaultHeaders, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -117,7 +118,11 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(crate::web::csrf::FORM_LIMIT_BYTES))
                 .configure(crate::routes::configure)
-                .service(actix_files::Files::new("/static", &static_dir).prefer_utf8(true))
+                .service(
+                    web::scope("/static")
+                        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=3600")))
+                        .service(actix_files::Files::new("", &static_dir).prefer_utf8(true)),
+                )
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(AppError::NotFound)
                 }))

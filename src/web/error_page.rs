@@ -34,7 +34,8 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if is_page {
+    // Load balancers read /healthz as plain text.
+    if is_page || res.request().path() == "/healthz" {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let lang = Lang::from_request(res.request());

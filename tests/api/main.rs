@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod browser;
 mod catalog;
+mod cli;
 mod csrf;
 mod malformed;
 mod operations;

@@ -15,11 +15,7 @@ use crate::store::Db;
 use crate::store::users::{self, Role};
 
 #[derive(Parser)]
-#[command(
-    name = "kedian",
-    version,
-    about = "课店 Kedian: a self-hosted H5 course shop"
-)]
+#[command(name = "kedian", version, about = "课店 Kedian: a self-hosted H5 course shop")]
 pub struct Cli {
     /// Do not load the demo catalog into a new database (same as KEDIAN_DEMO=false).
     #[arg(long, global = true)]
@@ -61,19 +57,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             let db = Db::connect(&settings.database_url).await?;
             let is_new = db.migrate().await?;
-            println!(
-                "{}",
-                if is_new {
-                    "schema created"
-                } else {
-                    "schema up to date"
-                }
-            );
+            println!("{}", if is_new { "schema created" } else { "schema up to date" });
             Ok(())
         }
-        Command::User {
-            command: UserCommand::CreateAdmin { phone },
-        } => create_admin(settings, &phone).await,
+        Command::User { command: UserCommand::CreateAdmin { phone } } => create_admin(settings, &phone).await,
     }
 }
 
@@ -87,13 +74,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 async fn create_admin(mut settings: Settings, phone: &str) -> anyhow::Result<()> {
-    let phone = Phone::parse(phone)
-        .map_err(|_| anyhow::anyhow!("not a mainland mobile number: {phone}"))?;
+    let phone = Phone::parse(phone).map_err(|_| anyhow::anyhow!("not a mainland mobile number: {phone}"))?;
     settings.demo = false;
     let db = prepare_database(&settings).await?;
     let password = read_password()?;
-    check_password(&password)
-        .map_err(|e| anyhow::anyhow!("password rejected ({e:?}): at least 8 characters"))?;
+    check_password(&password).map_err(|e| anyhow::anyhow!("password rejected ({e:?}): at least 8 characters"))?;
     let hash = password::hash(password).await?;
     match users::find_by_phone(&db, &phone).await? {
         Some(user) => {
@@ -119,9 +104,6 @@ fn read_password() -> anyhow::Result<String> {
         return Ok(first);
     }
     let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password from stdin")?;
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from stdin")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }

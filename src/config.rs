@@ -97,13 +97,9 @@ impl Settings {
     /// Reads `kedian.toml` (or the file named by `KEDIAN_CONFIG`) and the process environment.
     pub fn load() -> anyhow::Result<Self> {
         let env: HashMap<String, String> = std::env::vars().collect();
-        let path = env
-            .get("KEDIAN_CONFIG")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("kedian.toml"));
+        let path = env.get("KEDIAN_CONFIG").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("kedian.toml"));
         let file = if path.exists() {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             Some(text)
         } else {
             None
@@ -123,10 +119,7 @@ impl Settings {
                 tracing::warn!(variable = %name, "unknown KEDIAN_ variable ignored");
             }
         }
-        let var = |key: &str| {
-            env.get(&format!("KEDIAN_{}", key.to_ascii_uppercase()))
-                .cloned()
-        };
+        let var = |key: &str| env.get(&format!("KEDIAN_{}", key.to_ascii_uppercase())).cloned();
         let flag = |key: &str, from_file: Option<bool>, default: bool| -> anyhow::Result<bool> {
             match var(key) {
                 Some(v) => parse_bool(&v).with_context(|| format!("KEDIAN_{}", key.to_uppercase())),
@@ -135,21 +128,15 @@ impl Settings {
         };
         let number = |key: &str, from_file: Option<i64>, default: i64| -> anyhow::Result<i64> {
             match var(key) {
-                Some(v) => v.trim().parse().with_context(|| {
-                    format!("KEDIAN_{} must be a whole number", key.to_uppercase())
-                }),
+                Some(v) => {
+                    v.trim().parse().with_context(|| format!("KEDIAN_{} must be a whole number", key.to_uppercase()))
+                }
                 None => Ok(from_file.unwrap_or(default)),
             }
         };
 
-        let listen = var("listen")
-            .or(file.listen)
-            .unwrap_or_else(|| "127.0.0.1:8080".into());
-        let data_dir = PathBuf::from(
-            var("data_dir")
-                .or(file.data_dir)
-                .unwrap_or_else(|| "data".into()),
-        );
+        let listen = var("listen").or(file.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let data_dir = PathBuf::from(var("data_dir").or(file.data_dir).unwrap_or_else(|| "data".into()));
         let database_url = var("database_url")
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("kedian.db").display()));
@@ -164,15 +151,9 @@ impl Settings {
             trust_forwarded: flag("trust_forwarded", file.trust_forwarded, false)?,
             session_idle_days: number("session_idle_days", file.session_idle_days, 7)?,
             session_lifetime_days: number("session_lifetime_days", file.session_lifetime_days, 30)?,
-            redis_url: var("redis_url")
-                .or(file.redis_url)
-                .filter(|s| !s.trim().is_empty()),
-            session_key: var("session_key")
-                .or(file.session_key)
-                .filter(|s| !s.trim().is_empty()),
-            sms_sender: var("sms_sender")
-                .or(file.sms_sender)
-                .unwrap_or_else(|| "console".into()),
+            redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
+            session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
+            sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_else(|| "console".into()),
             listen,
             data_dir,
             database_url,
@@ -186,8 +167,7 @@ impl Settings {
         if self.session_idle_days < 1 || self.session_lifetime_days < self.session_idle_days {
             bail!("session_idle_days must be at least 1 and not above session_lifetime_days");
         }
-        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres"))
-        {
+        if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
             bail!("database_url must start with sqlite:// or postgres://");
         }
         if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
@@ -253,9 +233,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
     file.write_all(bytes)?;
     file.sync_all()?;
     Ok(())
@@ -266,10 +244,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -295,9 +270,7 @@ mod tests {
         assert!(Settings::from_sources(None, &env(&[("KEDIAN_DEMO", "maybe")])).is_err());
         assert!(Settings::from_sources(Some("colour = 1"), &env(&[])).is_err());
         assert!(Settings::from_sources(None, &env(&[("KEDIAN_SESSION_KEY", "short")])).is_err());
-        assert!(
-            Settings::from_sources(None, &env(&[("KEDIAN_DATABASE_URL", "mysql://x")])).is_err()
-        );
+        assert!(Settings::from_sources(None, &env(&[("KEDIAN_DATABASE_URL", "mysql://x")])).is_err());
     }
 
     #[test]
@@ -306,17 +279,11 @@ mod tests {
             None,
             &env(&[
                 ("KEDIAN_DATABASE_URL", "postgres://kd:hunter2@db/kedian"),
-                (
-                    "KEDIAN_SESSION_KEY",
-                    "0123456789abcdef0123456789abcdef-secret",
-                ),
+                ("KEDIAN_SESSION_KEY", "0123456789abcdef0123456789abcdef-secret"),
             ]),
         )
         .unwrap();
         let printed = format!("{s:?}");
-        assert!(
-            !printed.contains("hunter2") && !printed.contains("secret"),
-            "{printed}"
-        );
+        assert!(!printed.contains("hunter2") && !printed.contains("secret"), "{printed}");
     }
 }

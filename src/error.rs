@@ -60,9 +60,7 @@ impl ResponseError for AppError {
                 response.extensions_mut().insert(ErrorPageKind::Csrf);
             }
             AppError::RateLimited(secs) => {
-                response
-                    .extensions_mut()
-                    .insert(ErrorPageKind::RateLimited(*secs));
+                response.extensions_mut().insert(ErrorPageKind::RateLimited(*secs));
                 if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
                     response.headers_mut().insert(RETRY_AFTER, value);
                 }

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::{
-    LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError,
-};
+use actix_session::storage::{LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError};
 use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::Server;
 use actix_web::http::header::CACHE_CONTROL;
@@ -48,10 +46,7 @@ impl Application {
         Self::build_with_sms(settings, Arc::new(ConsoleSender)).await
     }
 
-    pub async fn build_with_sms(
-        settings: Settings,
-        sms: Arc<dyn SmsSender>,
-    ) -> anyhow::Result<Application> {
+    pub async fn build_with_sms(settings: Settings, sms: Arc<dyn SmsSender>) -> anyhow::Result<Application> {
         tracing::info!(database = %redact_url(&settings.database_url), "opening database");
         let db = prepare_database(&settings).await?;
         let catalog = CatalogCache::default();
@@ -61,18 +56,12 @@ impl Application {
             Some(key) => key.as_bytes().to_vec(),
             None => load_or_create_session_key(&settings.session_key_path())?,
         };
-        let cookie_key = if master.len() >= 64 {
-            Key::from(&master)
-        } else {
-            Key::derive_from(&master)
-        };
+        let cookie_key = if master.len() >= 64 { Key::from(&master) } else { Key::derive_from(&master) };
         let code_key = derive(&master, b"kedian sms codes");
 
         let (store, db_sessions) = match &settings.redis_url {
             Some(url) => {
-                let redis = RedisSessionStore::new(url.clone())
-                    .await
-                    .context("cannot connect to Redis")?;
+                let redis = RedisSessionStore::new(url.clone()).await.context("cannot connect to Redis")?;
                 tracing::info!(redis = %redact_url(url), "sessions in Redis");
                 (Sessions::Redis(redis), None)
             }
@@ -83,8 +72,8 @@ impl Application {
         };
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
 
-        let listener = TcpListener::bind(&settings.listen)
-            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let listener =
+            TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let static_dir = static_dir();
         let state = web::Data::new(AppState {
@@ -108,9 +97,7 @@ impl Application {
                 )
                 .build();
             App::new()
-                .wrap(
-                    ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page),
-                )
+                .wrap(ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page))
                 .wrap(sessions)
                 .wrap(Compress::default())
                 .wrap(security_headers())
@@ -123,18 +110,11 @@ impl Application {
                         .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=3600")))
                         .service(actix_files::Files::new("", &static_dir).prefer_utf8(true)),
                 )
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
-                }))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
         .listen(listener)?
         .run();
-        Ok(Application {
-            port,
-            server,
-            db,
-            catalog,
-        })
+        Ok(Application { port, server, db, catalog })
     }
 
     pub fn port(&self) -> u16 {
@@ -168,11 +148,7 @@ fn security_headers() -> DefaultHeaders {
 /// `static/` beside the working directory, else the one in the source tree.
 fn static_dir() -> PathBuf {
     let local = PathBuf::from("static");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
-    }
+    if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")) }
 }
 
 fn derive(master: &[u8], label: &[u8]) -> Vec<u8> {
@@ -190,9 +166,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
     let db = Db::connect(&settings.database_url).await?;
     let is_new = db.migrate().await?;
     if is_new && settings.demo {
-        demo::seed_catalog(&db, now())
-            .await
-            .context("loading the demo catalog")?;
+        demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
         users::create(&db, &demo_phone()?, "课店管理员", None, Role::Admin, now()).await?;
         tracing::info!("demo catalog loaded; demo admin account created");
     }
@@ -223,10 +197,7 @@ enum Sessions {
 }
 
 impl SessionStore for Sessions {
-    async fn load(
-        &self,
-        key: &SessionKey,
-    ) -> Result<Option<std::collections::HashMap<String, String>>, LoadError> {
+    async fn load(&self, key: &SessionKey) -> Result<Option<std::collections::HashMap<String, String>>, LoadError> {
         match self {
             Sessions::Db(s) => s.load(key).await,
             Sessions::Redis(s) => s.load(key).await,

@@ -60,8 +60,7 @@ pub async fn send(
     ip: &str,
     now: i64,
 ) -> Result<i64, CodeError> {
-    let to_phone =
-        sms::sent_to_phone_since(db, phone.as_str(), now - PER_PHONE_DAY.window_secs).await?;
+    let to_phone = sms::sent_to_phone_since(db, phone.as_str(), now - PER_PHONE_DAY.window_secs).await?;
     let from_ip = sms::sent_from_ip_since(db, ip, now - PER_IP_HOUR.window_secs).await?;
     let wait = [
         PER_PHONE_MINUTE.retry_after(&to_phone, now),
@@ -75,32 +74,16 @@ pub async fn send(
         return Err(CodeError::RateLimited(secs));
     }
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
-    sms::insert(
-        db,
-        phone.as_str(),
-        sms::PURPOSE_AUTH,
-        &code_hash(key, phone, &code),
-        ip,
-        now,
-        now + CODE_TTL_SECS,
-    )
-    .await?;
+    sms::insert(db, phone.as_str(), sms::PURPOSE_AUTH, &code_hash(key, phone, &code), ip, now, now + CODE_TTL_SECS)
+        .await?;
     let text = format!("【课店】您的验证码是 {code}，5 分钟内有效。请勿告诉他人。");
     sender.send(phone, &text).await?;
     Ok(CODE_TTL_SECS)
 }
 
 /// Verifies and uses up the newest code sent to `phone`.
-pub async fn verify(
-    db: &Db,
-    key: &[u8],
-    phone: &Phone,
-    code: &str,
-    now: i64,
-) -> Result<(), CodeError> {
-    let stored = sms::latest(db, phone.as_str(), sms::PURPOSE_AUTH)
-        .await?
-        .ok_or(CodeError::NotSent)?;
+pub async fn verify(db: &Db, key: &[u8], phone: &Phone, code: &str, now: i64) -> Result<(), CodeError> {
+    let stored = sms::latest(db, phone.as_str(), sms::PURPOSE_AUTH).await?.ok_or(CodeError::NotSent)?;
     if stored.consumed {
         return Err(CodeError::NotSent);
     }

@@ -5,22 +5,18 @@
 use std::sync::OnceLock;
 
 use anyhow::Context;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params =
-        Params::new(19 * 1024, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 params: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    let hash = argon2()?
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
+    let hash =
+        argon2()?.hash_password(password.as_bytes(), &salt).map_err(|e| anyhow::anyhow!("hashing password: {e}"))?;
     Ok(hash.to_string())
 }
 
@@ -30,9 +26,7 @@ fn dummy_hash() -> &'static str {
 }
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .context("password hashing task")?
+    tokio::task::spawn_blocking(move || hash_now(&password)).await.context("password hashing task")?
 }
 
 /// True when `password` matches `stored`; an absent hash (unknown account, or an account
@@ -44,9 +38,7 @@ pub async fn verify(password: String, stored: Option<String>) -> anyhow::Result<
             None => (dummy_hash(), false),
         };
         let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-        let ok = argon2()?
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let ok = argon2()?.verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(ok && real)
     })
     .await
@@ -61,20 +53,12 @@ mod tests {
     async fn hashes_with_argon2id_and_verifies() {
         let h = hash("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(
-            verify("correct horse".into(), Some(h.clone()))
-                .await
-                .unwrap()
-        );
+        assert!(verify("correct horse".into(), Some(h.clone())).await.unwrap());
         assert!(!verify("wrong horse".into(), Some(h)).await.unwrap());
     }
 
     #[tokio::test]
     async fn unknown_account_never_verifies() {
-        assert!(
-            !verify("kedian dummy password for timing".into(), None)
-                .await
-                .unwrap()
-        );
+        assert!(!verify("kedian dummy password for timing".into(), None).await.unwrap());
     }
 }

@@ -4,7 +4,9 @@
 pub mod query;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+
+use actix_web::web::Bytes;
 
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};
@@ -74,11 +76,7 @@ impl Course {
     }
 
     pub fn total_secs(&self) -> i64 {
-        self.chapters
-            .iter()
-            .flat_map(|c| &c.lessons)
-            .map(|l| l.duration_secs)
-            .sum()
+        self.chapters.iter().flat_map(|c| &c.lessons).map(|l| l.duration_secs).sum()
     }
 
     pub fn has_discount(&self) -> bool {
@@ -103,20 +101,46 @@ pub struct Catalog {
     /// Published courses, newest first.
     pub courses: Vec<Arc<Course>>,
     by_slug: HashMap<String, Arc<Course>>,
+    /// Pages rendered for anonymous visitors from this snapshot; a reload starts a new, empty one.
+    pub pages: PageCache,
+}
+
+/// Rendered HTML by language and path (with query). Bounded: arbitrary query strings must not
+/// grow it without limit, so once full it stops taking new pages until the next reload.
+#[derive(Debug, Default)]
+pub struct PageCache {
+    entries: Mutex<HashMap<String, Bytes>>,
+}
+
+const MAX_CACHED_PAGES: usize = 2000;
+
+impl PageCache {
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        self.entries.lock().ok()?.get(key).cloned()
+    }
+
+    pub fn put(&self, key: String, page: Bytes) {
+        if let Ok(mut entries) = self.entries.lock()
+            && entries.len() < MAX_CACHED_PAGES
+        {
+            entries.insert(key, page);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl Catalog {
     pub fn new(categories: Vec<Category>, mut courses: Vec<Arc<Course>>) -> Catalog {
         courses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        let by_slug = courses
-            .iter()
-            .map(|c| (c.slug.clone(), c.clone()))
-            .collect();
-        Catalog {
-            categories,
-            courses,
-            by_slug,
-        }
+        let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
+        Catalog { categories, courses, by_slug, pages: PageCache::default() }
     }
 
     pub fn course(&self, slug: &str) -> Option<&Arc<Course>> {
@@ -128,11 +152,7 @@ impl Catalog {
     }
 
     pub fn featured(&self) -> Vec<Arc<Course>> {
-        self.courses
-            .iter()
-            .filter(|c| c.featured)
-            .cloned()
-            .collect()
+        self.courses.iter().filter(|c| c.featured).cloned().collect()
     }
 }
 
@@ -157,5 +177,21 @@ impl CatalogCache {
             Err(poisoned) => *poisoned.into_inner() = catalog,
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_cache_is_bounded() {
+        let cache = PageCache::default();
+        for i in 0..MAX_CACHED_PAGES + 10 {
+            cache.put(format!("zh|/courses?q={i}"), Bytes::from_static(b"x"));
+        }
+        assert_eq!(cache.len(), MAX_CACHED_PAGES);
+        assert!(cache.get("zh|/courses?q=1").is_some());
+        assert!(cache.get(&format!("zh|/courses?q={}", MAX_CACHED_PAGES + 5)).is_none());
     }
 }

@@ -40,10 +40,7 @@ impl Sort {
     }
 
     fn parse(value: &str) -> Sort {
-        Sort::ALL
-            .into_iter()
-            .find(|s| s.as_str() == value)
-            .unwrap_or_default()
+        Sort::ALL.into_iter().find(|s| s.as_str() == value).unwrap_or_default()
     }
 }
 
@@ -57,36 +54,20 @@ pub struct CatalogQuery {
 
 impl Default for CatalogQuery {
     fn default() -> Self {
-        CatalogQuery {
-            category: None,
-            q: String::new(),
-            sort: Sort::default(),
-            page: 1,
-        }
+        CatalogQuery { category: None, q: String::new(), sort: Sort::default(), page: 1 }
     }
 }
 
 impl CatalogQuery {
     /// Reads `?category=&q=&sort=&page=` from a raw query string.
     pub fn parse(query_string: &str) -> CatalogQuery {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query_string).unwrap_or_default();
-        let get = |name: &str| {
-            pairs
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.trim().to_string())
-        };
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string).unwrap_or_default();
+        let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string());
         CatalogQuery {
             category: get("category").filter(|c| !c.is_empty()),
-            q: get("q")
-                .map(|q| q.chars().take(MAX_QUERY_CHARS).collect())
-                .unwrap_or_default(),
+            q: get("q").map(|q| q.chars().take(MAX_QUERY_CHARS).collect()).unwrap_or_default(),
             sort: get("sort").map(|s| Sort::parse(&s)).unwrap_or_default(),
-            page: get("page")
-                .and_then(|p| p.parse().ok())
-                .filter(|p| *p >= 1)
-                .unwrap_or(1),
+            page: get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1),
         }
     }
 
@@ -107,27 +88,15 @@ impl CatalogQuery {
             pairs.push(("page", page.to_string()));
         }
         let qs = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-        if qs.is_empty() {
-            "/courses".to_string()
-        } else {
-            format!("/courses?{qs}")
-        }
+        if qs.is_empty() { "/courses".to_string() } else { format!("/courses?{qs}") }
     }
 
     pub fn with_sort(&self, sort: Sort) -> CatalogQuery {
-        CatalogQuery {
-            sort,
-            page: 1,
-            ..self.clone()
-        }
+        CatalogQuery { sort, page: 1, ..self.clone() }
     }
 
     pub fn with_category(&self, category: Option<&str>) -> CatalogQuery {
-        CatalogQuery {
-            category: category.map(String::from),
-            page: 1,
-            ..self.clone()
-        }
+        CatalogQuery { category: category.map(String::from), page: 1, ..self.clone() }
     }
 }
 
@@ -144,12 +113,7 @@ pub fn search(catalog: &Catalog, query: &CatalogQuery, per_page: usize) -> Resul
     let mut found: Vec<Arc<Course>> = catalog
         .courses
         .iter()
-        .filter(|c| {
-            query
-                .category
-                .as_deref()
-                .is_none_or(|slug| c.category.slug == slug)
-        })
+        .filter(|c| query.category.as_deref().is_none_or(|slug| c.category.slug == slug))
         .filter(|c| {
             let text = format!("{} {}", c.title, c.subtitle).to_lowercase();
             words.iter().all(|w| text.contains(w.as_str()))
@@ -165,17 +129,8 @@ pub fn search(catalog: &Catalog, query: &CatalogQuery, per_page: usize) -> Resul
     }
     let total = found.len();
     let total_pages = total.div_ceil(per_page).max(1);
-    let items = found
-        .into_iter()
-        .skip(query.page.saturating_sub(1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
-    ResultPage {
-        items,
-        total,
-        page: query.page,
-        total_pages,
-    }
+    let items = found.into_iter().skip(query.page.saturating_sub(1).saturating_mul(per_page)).take(per_page).collect();
+    ResultPage { items, total, page: query.page, total_pages }
 }
 
 #[cfg(test)]
@@ -190,11 +145,7 @@ mod tests {
             id,
             slug: format!("c{id}"),
             kind: ProductKind::Recorded,
-            category: Category {
-                id: 1,
-                slug: cat.into(),
-                name: cat.into(),
-            },
+            category: Category { id: 1, slug: cat.into(), name: cat.into() },
             instructor: Arc::new(Instructor {
                 id: 1,
                 name: "T".into(),
@@ -223,13 +174,7 @@ mod tests {
     fn catalog() -> Catalog {
         let courses = (1..=30)
             .map(|i| {
-                course(
-                    i,
-                    if i % 2 == 0 { "even" } else { "odd" },
-                    &format!("Course {i} Excel"),
-                    i * 100,
-                    1000 - i,
-                )
+                course(i, if i % 2 == 0 { "even" } else { "odd" }, &format!("Course {i} Excel"), i * 100, 1000 - i)
             })
             .chain([course(31, "odd", "Python 入门", 5000, 5000)])
             .collect();
@@ -243,41 +188,18 @@ mod tests {
     #[test]
     fn parses_leniently() {
         let q = CatalogQuery::parse("category=tech&q=%20excel%20&sort=bogus&page=-3");
-        assert_eq!(
-            q,
-            CatalogQuery {
-                category: Some("tech".into()),
-                q: "excel".into(),
-                sort: Sort::Newest,
-                page: 1
-            }
-        );
-        assert_eq!(
-            CatalogQuery::parse("page=abc&sort=price_desc").sort,
-            Sort::PriceDesc
-        );
+        assert_eq!(q, CatalogQuery { category: Some("tech".into()), q: "excel".into(), sort: Sort::Newest, page: 1 });
+        assert_eq!(CatalogQuery::parse("page=abc&sort=price_desc").sort, Sort::PriceDesc);
         assert_eq!(CatalogQuery::parse("%zz=&&&").page, 1);
-        assert_eq!(
-            CatalogQuery::parse(&format!("q={}", "长".repeat(80)))
-                .q
-                .chars()
-                .count(),
-            50
-        );
+        assert_eq!(CatalogQuery::parse(&format!("q={}", "长".repeat(80))).q.chars().count(), 50);
     }
 
     #[test]
     fn links_keep_filters() {
         let q = CatalogQuery::parse("category=tech&q=数据 分析&sort=popular&page=2");
-        assert_eq!(
-            q.href(3),
-            "/courses?category=tech&q=%E6%95%B0%E6%8D%AE+%E5%88%86%E6%9E%90&sort=popular&page=3"
-        );
+        assert_eq!(q.href(3), "/courses?category=tech&q=%E6%95%B0%E6%8D%AE+%E5%88%86%E6%9E%90&sort=popular&page=3");
         assert_eq!(CatalogQuery::default().href(1), "/courses");
-        assert_eq!(
-            q.with_sort(Sort::Newest).href(1),
-            "/courses?category=tech&q=%E6%95%B0%E6%8D%AE+%E5%88%86%E6%9E%90"
-        );
+        assert_eq!(q.with_sort(Sort::Newest).href(1), "/courses?category=tech&q=%E6%95%B0%E6%8D%AE+%E5%88%86%E6%9E%90");
     }
 
     #[test]
@@ -286,74 +208,30 @@ mod tests {
         let first = search(&c, &CatalogQuery::default(), 12);
         assert_eq!((first.total, first.total_pages), (31, 3));
         assert_eq!(ids(&first)[..3], [31, 30, 29]);
-        let last = search(
-            &c,
-            &CatalogQuery {
-                page: 3,
-                ..Default::default()
-            },
-            12,
-        );
+        let last = search(&c, &CatalogQuery { page: 3, ..Default::default() }, 12);
         assert_eq!(ids(&last), [7, 6, 5, 4, 3, 2, 1]);
-        let beyond = search(
-            &c,
-            &CatalogQuery {
-                page: 9,
-                ..Default::default()
-            },
-            12,
-        );
+        let beyond = search(&c, &CatalogQuery { page: 9, ..Default::default() }, 12);
         assert!(beyond.items.is_empty());
     }
 
     #[test]
     fn filters_and_sorts() {
         let c = catalog();
-        let q = CatalogQuery {
-            category: Some("even".into()),
-            sort: Sort::PriceAsc,
-            ..Default::default()
-        };
+        let q = CatalogQuery { category: Some("even".into()), sort: Sort::PriceAsc, ..Default::default() };
         let page = search(&c, &q, 12);
         assert_eq!(page.total, 15);
         assert_eq!(ids(&page)[..3], [2, 4, 6]);
-        let q = CatalogQuery {
-            sort: Sort::PriceDesc,
-            ..Default::default()
-        };
+        let q = CatalogQuery { sort: Sort::PriceDesc, ..Default::default() };
         assert_eq!(ids(&search(&c, &q, 2)), [31, 30]);
-        let q = CatalogQuery {
-            sort: Sort::Popular,
-            ..Default::default()
-        };
+        let q = CatalogQuery { sort: Sort::Popular, ..Default::default() };
         assert_eq!(ids(&search(&c, &q, 3)), [31, 1, 2]);
-        assert_eq!(
-            search(
-                &c,
-                &CatalogQuery {
-                    category: Some("none".into()),
-                    ..Default::default()
-                },
-                12
-            )
-            .total,
-            0
-        );
+        assert_eq!(search(&c, &CatalogQuery { category: Some("none".into()), ..Default::default() }, 12).total, 0);
     }
 
     #[test]
     fn keywords_match_title_and_subtitle_case_insensitively() {
         let c = catalog();
-        let q = |text: &str| {
-            search(
-                &c,
-                &CatalogQuery {
-                    q: text.into(),
-                    ..Default::default()
-                },
-                50,
-            )
-        };
+        let q = |text: &str| search(&c, &CatalogQuery { q: text.into(), ..Default::default() }, 50);
         assert_eq!(ids(&q("python")), [31]);
         assert_eq!(ids(&q("入门")), [31]);
         assert_eq!(ids(&q("SUBTITLE of python")), [31]);

@@ -21,11 +21,7 @@ impl Fen {
 
     /// Like `yuan_string`, but drops a `.00` tail: `99`, `12.30`.
     pub fn yuan_short(self) -> String {
-        if self.0 % 100 == 0 {
-            (self.0 / 100).to_string()
-        } else {
-            self.yuan_string()
-        }
+        if self.0 % 100 == 0 { (self.0 / 100).to_string() } else { self.yuan_string() }
     }
 }
 

@@ -15,35 +15,22 @@ impl Phone {
     /// Accepts spaces, dashes, dots and a `+86` / `0086` / `86` prefix; the rest must be a mainland
     /// mobile number: 11 digits starting with 1 and a second digit from 3 to 9.
     pub fn parse(input: &str) -> Result<Phone, PhoneError> {
-        let compact: String = input
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{3000}'))
-            .collect();
+        let compact: String =
+            input.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '\u{3000}')).collect();
         if compact.is_empty() {
             return Err(PhoneError::Empty);
         }
         let digits = compact
             .strip_prefix("+86")
             .or_else(|| compact.strip_prefix("0086"))
-            .or_else(|| {
-                if compact.len() == 13 {
-                    compact.strip_prefix("86")
-                } else {
-                    None
-                }
-            })
+            .or_else(|| if compact.len() == 13 { compact.strip_prefix("86") } else { None })
             .unwrap_or(&compact);
         let bytes = digits.as_bytes();
         let valid = bytes.len() == 11
             && bytes.iter().all(u8::is_ascii_digit)
             && bytes[0] == b'1'
             && (b'3'..=b'9').contains(&bytes[1]);
-        if valid {
-            Ok(Phone(digits.to_string()))
-        } else {
-            Err(PhoneError::Invalid)
-        }
+        if valid { Ok(Phone(digits.to_string())) } else { Err(PhoneError::Invalid) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -83,11 +70,7 @@ mod tests {
             "8613800138000",
             "(138)00138000",
         ] {
-            assert_eq!(
-                Phone::parse(input).unwrap().as_str(),
-                "13800138000",
-                "{input}"
-            );
+            assert_eq!(Phone::parse(input).unwrap().as_str(), "13800138000", "{input}");
         }
     }
 

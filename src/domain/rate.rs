@@ -15,11 +15,7 @@ impl Limit {
     /// Given the times (oldest first) of the events inside the window ending `now`, returns how
     /// many seconds to wait before one more event is allowed, or None if it is allowed now.
     pub fn retry_after(self, times: &[i64], now: i64) -> Option<i64> {
-        let recent: Vec<i64> = times
-            .iter()
-            .copied()
-            .filter(|t| *t > now - self.window_secs)
-            .collect();
+        let recent: Vec<i64> = times.iter().copied().filter(|t| *t > now - self.window_secs).collect();
         if recent.len() < self.max {
             return None;
         }
@@ -47,10 +43,7 @@ mod tests {
         let limit = Limit::new(10, 86_400);
         let times: Vec<i64> = (0..10).map(|i| 100 + i * 1000).collect();
         assert_eq!(limit.retry_after(&times[..9], 20_000), None);
-        assert_eq!(
-            limit.retry_after(&times, 20_000),
-            Some(100 + 86_400 - 20_000)
-        );
+        assert_eq!(limit.retry_after(&times, 20_000), Some(100 + 86_400 - 20_000));
         // Once the oldest leaves the window there is room again.
         assert_eq!(limit.retry_after(&times, 100 + 86_400), None);
     }

@@ -15,11 +15,7 @@ pub struct RefundTerms {
 
 impl Default for RefundTerms {
     fn default() -> Self {
-        RefundTerms {
-            non_refundable: false,
-            window_days: 7,
-            max_consumed_pct: 20,
-        }
+        RefundTerms { non_refundable: false, window_days: 7, max_consumed_pct: 20 }
     }
 }
 
@@ -68,11 +64,7 @@ mod tests {
     fn recorded_terms_name_window_and_threshold() {
         let s = refund_sentence(
             ProductKind::Recorded,
-            RefundTerms {
-                window_days: 14,
-                max_consumed_pct: 30,
-                ..Default::default()
-            },
+            RefundTerms { window_days: 14, max_consumed_pct: 30, ..Default::default() },
         );
         assert!(s.zh.contains("14 天") && s.zh.contains("30%"), "{}", s.zh);
         assert!(s.en.contains("14 days") && s.en.contains("30%"), "{}", s.en);
@@ -81,13 +73,7 @@ mod tests {
     #[test]
     fn non_refundable_mark_wins_for_every_kind() {
         for kind in ProductKind::ALL {
-            let s = refund_sentence(
-                kind,
-                RefundTerms {
-                    non_refundable: true,
-                    ..Default::default()
-                },
-            );
+            let s = refund_sentence(kind, RefundTerms { non_refundable: true, ..Default::default() });
             assert!(s.zh.contains("不支持退款"), "{kind:?}");
         }
     }

@@ -74,11 +74,7 @@ pub fn safe_next(input: &str) -> Option<String> {
 pub fn clock_duration(secs: i64) -> String {
     let secs = secs.max(0);
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
-    }
+    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
 }
 
 #[cfg(test)]
@@ -89,10 +85,7 @@ mod tests {
     fn nicknames() {
         assert_eq!(parse_nickname("  小明 "), Ok("小明".into()));
         assert_eq!(parse_nickname(""), Err(TextError::Empty));
-        assert_eq!(
-            parse_nickname(&"字".repeat(20)).map(|s| s.chars().count()),
-            Ok(20)
-        );
+        assert_eq!(parse_nickname(&"字".repeat(20)).map(|s| s.chars().count()), Ok(20));
         assert_eq!(parse_nickname(&"字".repeat(21)), Err(TextError::TooLong));
         assert_eq!(parse_nickname("a\u{0}b"), Err(TextError::Invalid));
         assert_eq!(parse_nickname("a\u{202E}b"), Err(TextError::Invalid));
@@ -119,18 +112,8 @@ mod tests {
 
     #[test]
     fn next_paths() {
-        assert_eq!(
-            safe_next("/courses/x?page=2"),
-            Some("/courses/x?page=2".into())
-        );
-        for bad in [
-            "",
-            "https://evil.example",
-            "//evil.example",
-            "/\\evil",
-            "/a b",
-            "javascript:alert(1)",
-        ] {
+        assert_eq!(safe_next("/courses/x?page=2"), Some("/courses/x?page=2".into()));
+        for bad in ["", "https://evil.example", "//evil.example", "/\\evil", "/a b", "javascript:alert(1)"] {
             assert_eq!(safe_next(bad), None, "{bad}");
         }
     }

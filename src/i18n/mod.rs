@@ -20,12 +20,7 @@ type Table = HashMap<String, String>;
 
 fn tables() -> &'static (Table, Table) {
     static TABLES: OnceLock<(Table, Table)> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        (
-            parse(include_str!("zh-CN.toml")),
-            parse(include_str!("en.toml")),
-        )
-    })
+    TABLES.get_or_init(|| (parse(include_str!("zh-CN.toml")), parse(include_str!("en.toml"))))
 }
 
 fn parse(text: &str) -> Table {
@@ -98,10 +93,7 @@ fn from_accept_language(header: &str) -> Option<Lang> {
         let Some(lang) = pieces.next().and_then(Lang::parse) else {
             continue;
         };
-        let q = pieces
-            .find_map(|p| p.trim().strip_prefix("q="))
-            .and_then(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let q = pieces.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
         if best.is_none_or(|(_, bq)| q > bq) {
             best = Some((lang, q));
         }
@@ -120,16 +112,8 @@ mod tests {
         assert!(zh.len() > 50, "zh-CN.toml did not parse");
         let zk: BTreeSet<_> = zh.keys().collect();
         let ek: BTreeSet<_> = en.keys().collect();
-        assert_eq!(
-            zk.difference(&ek).collect::<Vec<_>>(),
-            Vec::<&&String>::new(),
-            "missing in en"
-        );
-        assert_eq!(
-            ek.difference(&zk).collect::<Vec<_>>(),
-            Vec::<&&String>::new(),
-            "missing in zh-CN"
-        );
+        assert_eq!(zk.difference(&ek).collect::<Vec<_>>(), Vec::<&&String>::new(), "missing in en");
+        assert_eq!(ek.difference(&zk).collect::<Vec<_>>(), Vec::<&&String>::new(), "missing in zh-CN");
     }
 
     /// Every `t("key")` / `tf("key"` in the templates and the sources names a key that exists.
@@ -148,11 +132,7 @@ mod tests {
                 }
             }
         }
-        assert!(
-            missing.is_empty(),
-            "untranslated keys:\n{}",
-            missing.join("\n")
-        );
+        assert!(missing.is_empty(), "untranslated keys:\n{}", missing.join("\n"));
     }
 
     fn used_keys(text: &str) -> Vec<String> {
@@ -163,10 +143,7 @@ mod tests {
                 rest = &rest[i + marker.len()..];
                 if let Some(end) = rest.find('"') {
                     let key = &rest[..end];
-                    if !key.is_empty()
-                        && key
-                            .chars()
-                            .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
                     {
                         keys.push(key.to_string());
                     }
@@ -194,20 +171,13 @@ mod tests {
     #[test]
     fn accept_language_by_quality() {
         assert_eq!(from_accept_language("en-US,en;q=0.9"), Some(Lang::En));
-        assert_eq!(
-            from_accept_language("fr, en;q=0.5, zh-CN;q=0.8"),
-            Some(Lang::Zh)
-        );
+        assert_eq!(from_accept_language("fr, en;q=0.5, zh-CN;q=0.8"), Some(Lang::Zh));
         assert_eq!(from_accept_language("fr-FR"), None);
         assert_eq!(from_accept_language("en;q=0"), None);
     }
 
     #[test]
     fn fills_placeholders() {
-        assert!(
-            Lang::En
-                .tf("retry_in_seconds", &[("n", "42")])
-                .contains("42")
-        );
+        assert!(Lang::En.tf("retry_in_seconds", &[("n", "42")]).contains("42"));
     }
 }

@@ -23,11 +23,7 @@ use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, ren
 pub const PASSWORD_FAILURES: Limit = Limit::new(10, 15 * 60);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(login_page)
-        .service(login)
-        .service(register_page)
-        .service(register)
-        .service(logout);
+    cfg.service(login_page).service(login).service(register_page).service(register).service(logout);
 }
 
 #[derive(Deserialize, Default)]
@@ -78,11 +74,7 @@ struct PageQuery {
 }
 
 fn method_of(value: &str) -> &'static str {
-    if value == "password" {
-        "password"
-    } else {
-        "sms"
-    }
+    if value == "password" { "password" } else { "sms" }
 }
 
 fn next_of(value: &str) -> String {
@@ -100,10 +92,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, 
         return Ok(redirect(&next_of(&q.next)));
     }
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(
-        &format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")),
-        ctx.t("site_description"),
-    );
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
     let page = LoginPage {
         meta,
         method: method_of(&q.method),
@@ -123,10 +112,7 @@ async fn register_page(ctx: PageContext, req: HttpRequest) -> Result<HttpRespons
         return Ok(redirect(&next_of(&q.next)));
     }
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(
-        &format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")),
-        ctx.t("site_description"),
-    );
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
     let page = RegisterPage {
         meta,
         phone: String::new(),
@@ -151,19 +137,11 @@ impl Retry {
     fn error(status: StatusCode, field: &'static str, message: impl Into<String>) -> Retry {
         let mut errors = FieldErrors::default();
         errors.add(field, message);
-        Retry {
-            status,
-            notice: String::new(),
-            errors,
-        }
+        Retry { status, notice: String::new(), errors }
     }
 
     fn invalid(errors: FieldErrors) -> Retry {
-        Retry {
-            status: StatusCode::BAD_REQUEST,
-            notice: String::new(),
-            errors,
-        }
+        Retry { status: StatusCode::BAD_REQUEST, notice: String::new(), errors }
     }
 }
 
@@ -191,10 +169,8 @@ async fn login(
         }
         Err(retry) => {
             let ctx = ctx.with_csrf()?;
-            let meta = ctx.meta(
-                &format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")),
-                ctx.t("site_description"),
-            );
+            let meta =
+                ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
             let page = LoginPage {
                 meta,
                 method,
@@ -215,55 +191,25 @@ async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outco
     let phone = match Phone::parse(phone) {
         Ok(p) => p,
         Err(e) => {
-            return Ok(Err(Retry::error(
-                StatusCode::BAD_REQUEST,
-                "phone",
-                phone_error(lang, e),
-            )));
+            return Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "phone", phone_error(lang, e))));
         }
     };
-    match codes::send(
-        &state.db,
-        state.sms.as_ref(),
-        &state.code_key,
-        &phone,
-        ip,
-        now(),
-    )
-    .await
-    {
+    match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, ip, now()).await {
         Ok(_) => {
             tracing::info!(phone = %phone, "verification code sent");
             let notice = lang.tf("code_sent", &[("phone", &phone.masked())]);
-            Ok(Err(Retry {
-                status: StatusCode::OK,
-                notice,
-                errors: FieldErrors::default(),
-            }))
+            Ok(Err(Retry { status: StatusCode::OK, notice, errors: FieldErrors::default() }))
         }
         Err(CodeError::RateLimited(secs)) => {
-            let message = format!(
-                "{}{}",
-                lang.t("err_code_too_often"),
-                wait_message(lang, secs)
-            );
-            Ok(Err(Retry::error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "phone",
-                message,
-            )))
+            let message = format!("{}{}", lang.t("err_code_too_often"), wait_message(lang, secs));
+            Ok(Err(Retry::error(StatusCode::TOO_MANY_REQUESTS, "phone", message)))
         }
         Err(e) => Err(AppError::Internal(e.into())),
     }
 }
 
 /// Checks the code; an error is shown beside the code field.
-async fn check_code(
-    state: &AppState,
-    lang: Lang,
-    phone: &Phone,
-    code: &str,
-) -> Result<Result<(), Retry>, AppError> {
+async fn check_code(state: &AppState, lang: Lang, phone: &Phone, code: &str) -> Result<Result<(), Retry>, AppError> {
     let message = match codes::verify(&state.db, &state.code_key, phone, code, now()).await {
         Ok(()) => return Ok(Ok(())),
         Err(CodeError::NotSent) => lang.t("err_code_not_sent").to_string(),
@@ -279,12 +225,8 @@ async fn check_code(
 /// Logging in with a code proves the phone; an unknown phone gets a new account, as the page says.
 async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outcome {
     let mut errors = FieldErrors::default();
-    let phone = Phone::parse(&form.phone)
-        .map_err(|e| errors.add("phone", phone_error(lang, e)))
-        .ok();
-    let code = parse_sms_code(&form.code)
-        .map_err(|e| errors.add("code", code_format_error(lang, e)))
-        .ok();
+    let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
+    let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
     let (Some(phone), Some(code)) = (phone, code) else {
         return Ok(Err(Retry::invalid(errors)));
     };
@@ -298,32 +240,23 @@ async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outco
     Ok(Ok(user.id))
 }
 
-async fn create_account(
-    db: &Db,
-    phone: &Phone,
-    nickname: &str,
-    hash: Option<&str>,
-) -> Result<users::User, AppError> {
+async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&str>) -> Result<users::User, AppError> {
     match users::create(db, phone, nickname, hash, Role::Learner, now()).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, "account created");
             Ok(user)
         }
         // Created by a concurrent request for the same phone a moment ago.
-        Err(CreateUserError::PhoneTaken) => {
-            users::find_by_phone(db, phone).await?.ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("account vanished after unique violation"))
-            })
-        }
+        Err(CreateUserError::PhoneTaken) => users::find_by_phone(db, phone)
+            .await?
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("account vanished after unique violation"))),
         Err(CreateUserError::Db(e)) => Err(e.into()),
     }
 }
 
 async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: &str) -> Outcome {
     let mut errors = FieldErrors::default();
-    let phone = Phone::parse(&form.phone)
-        .map_err(|e| errors.add("phone", phone_error(lang, e)))
-        .ok();
+    let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
     if form.password.is_empty() {
         errors.add("password", lang.t("err_password_empty"));
     } else if form.password.chars().count() > crate::domain::text::PASSWORD_MAX_CHARS {
@@ -335,20 +268,10 @@ async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: 
     let user = users::find_by_phone(&state.db, &phone).await?;
     let now = now();
     if let Some(user) = &user {
-        let failures =
-            limits::login_failures_since(&state.db, user.id, now - PASSWORD_FAILURES.window_secs)
-                .await?;
+        let failures = limits::login_failures_since(&state.db, user.id, now - PASSWORD_FAILURES.window_secs).await?;
         if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
-            let message = format!(
-                "{}{}",
-                lang.t("err_password_locked"),
-                wait_message(lang, secs)
-            );
-            return Ok(Err(Retry::error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "password",
-                message,
-            )));
+            let message = format!("{}{}", lang.t("err_password_locked"), wait_message(lang, secs));
+            return Ok(Err(Retry::error(StatusCode::TOO_MANY_REQUESTS, "password", message)));
         }
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -361,11 +284,7 @@ async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: 
         limits::record_login_failure(&state.db, user.id, ip, now).await?;
         tracing::info!(user_id = user.id, "wrong password");
     }
-    Ok(Err(Retry::error(
-        StatusCode::BAD_REQUEST,
-        "password",
-        lang.t("err_login_failed"),
-    )))
+    Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "password", lang.t("err_login_failed"))))
 }
 
 #[tracing::instrument(skip_all, fields(action = %form.action))]
@@ -390,10 +309,8 @@ async fn register(
         }
         Err(retry) => {
             let ctx = ctx.with_csrf()?;
-            let meta = ctx.meta(
-                &format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")),
-                ctx.t("site_description"),
-            );
+            let meta =
+                ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
             let page = RegisterPage {
                 meta,
                 phone: form.phone.chars().take(32).collect(),
@@ -411,12 +328,8 @@ async fn register(
 
 async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outcome {
     let mut errors = FieldErrors::default();
-    let phone = Phone::parse(&form.phone)
-        .map_err(|e| errors.add("phone", phone_error(lang, e)))
-        .ok();
-    let code = parse_sms_code(&form.code)
-        .map_err(|e| errors.add("code", code_format_error(lang, e)))
-        .ok();
+    let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
+    let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
     let password = if form.password.is_empty() && form.password2.is_empty() {
         None
     } else {
@@ -457,25 +370,14 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outc
         None => None,
     };
     let nickname = nickname.unwrap_or_else(|| users::default_nickname(&phone));
-    match users::create(
-        &state.db,
-        &phone,
-        &nickname,
-        hash.as_deref(),
-        Role::Learner,
-        now(),
-    )
-    .await
-    {
+    match users::create(&state.db, &phone, &nickname, hash.as_deref(), Role::Learner, now()).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, "account registered");
             Ok(Ok(user.id))
         }
-        Err(CreateUserError::PhoneTaken) => Ok(Err(Retry::error(
-            StatusCode::CONFLICT,
-            "phone",
-            lang.t("err_phone_taken"),
-        ))),
+        Err(CreateUserError::PhoneTaken) => {
+            Ok(Err(Retry::error(StatusCode::CONFLICT, "phone", lang.t("err_phone_taken"))))
+        }
         Err(CreateUserError::Db(e)) => Err(e.into()),
     }
 }

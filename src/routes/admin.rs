@@ -36,10 +36,7 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
         return Ok(to_login);
     }
     let catalog = state.catalog.snapshot();
-    let meta = ctx.meta(
-        &format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")),
-        ctx.t("site_description"),
-    );
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")), ctx.t("site_description"));
     render(&Dashboard {
         users: users::count(&state.db).await?,
         courses: catalog.courses.len(),

@@ -9,7 +9,7 @@ use crate::domain::refund_terms::refund_sentence;
 use crate::domain::text::clock_duration;
 use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
-use crate::web::{AppState, Meta, PageContext, render};
+use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list).service(detail);
@@ -17,8 +17,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Template)]
 #[template(path = "courses/list.html")]
-struct ListPage {
-    ctx: PageContext,
+struct ListPage<'a> {
+    ctx: &'a PageContext,
     meta: Meta,
     catalog: Arc<Catalog>,
     query: CatalogQuery,
@@ -26,18 +26,14 @@ struct ListPage {
     sorts: [Sort; 4],
 }
 
-impl ListPage {
+impl ListPage<'_> {
     /// First, last and the neighbours of the current page; `None` stands for a gap.
     fn page_links(&self) -> Vec<Option<PageLink>> {
         let (cur, last) = (self.result.page, self.result.total_pages);
         let mut links: Vec<Option<PageLink>> = Vec::new();
         for n in 1..=last {
             if n == 1 || n == last || n.abs_diff(cur) <= 1 {
-                links.push(Some(PageLink {
-                    n,
-                    href: self.query.href(n),
-                    current: n == cur,
-                }));
+                links.push(Some(PageLink { n, href: self.query.href(n), current: n == cur }));
             } else if links.last().is_some_and(Option::is_some) {
                 links.push(None);
             }
@@ -46,16 +42,7 @@ impl ListPage {
     }
 
     fn sort_links(&self) -> Vec<(String, &'static str, bool)> {
-        self.sorts
-            .iter()
-            .map(|s| {
-                (
-                    self.query.with_sort(*s).href(1),
-                    s.label_key(),
-                    *s == self.query.sort,
-                )
-            })
-            .collect()
+        self.sorts.iter().map(|s| (self.query.with_sort(*s).href(1), s.label_key(), *s == self.query.sort)).collect()
     }
 }
 
@@ -66,43 +53,31 @@ struct PageLink {
 }
 
 #[get("/courses")]
-async fn list(
-    ctx: PageContext,
-    req: HttpRequest,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, AppError> {
+async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
-    let query = CatalogQuery::parse(req.query_string());
-    let result = query::search(&catalog, &query, query::PER_PAGE);
-    let title = match query
-        .category
-        .as_deref()
-        .and_then(|slug| catalog.category(slug))
-    {
-        Some(category) => format!("{} - {}", category.name, ctx.t("site_name")),
-        None => format!("{} - {}", ctx.t("nav_courses"), ctx.t("site_name")),
-    };
-    let mut meta = ctx.meta(&title, ctx.t("catalog_description"));
-    meta.url = ctx.absolute(&query.href(query.page));
-    render(&ListPage {
-        ctx,
-        meta,
-        catalog,
-        query,
-        result,
-        sorts: Sort::ALL,
+    render_catalog_page(&ctx, &catalog, || {
+        let query = CatalogQuery::parse(req.query_string());
+        let result = query::search(&catalog, &query, query::PER_PAGE);
+        let category = query.category.as_deref().and_then(|slug| catalog.category(slug));
+        let title = match category {
+            Some(category) => format!("{} - {}", category.name, ctx.t("site_name")),
+            None => format!("{} - {}", ctx.t("nav_courses"), ctx.t("site_name")),
+        };
+        let mut meta = ctx.meta(&title, ctx.t("catalog_description"));
+        meta.url = ctx.absolute(&query.href(query.page));
+        ListPage { ctx: &ctx, meta, catalog: catalog.clone(), query, result, sorts: Sort::ALL }
     })
 }
 
 #[derive(Template)]
 #[template(path = "courses/detail.html")]
-struct DetailPage {
-    ctx: PageContext,
+struct DetailPage<'a> {
+    ctx: &'a PageContext,
     meta: Meta,
     course: Arc<Course>,
 }
 
-impl DetailPage {
+impl DetailPage<'_> {
     fn refund_terms(&self) -> String {
         let s = refund_sentence(self.course.kind, self.course.refund_terms);
         if self.ctx.is_en() { s.en } else { s.zh }
@@ -118,8 +93,7 @@ impl DetailPage {
 
     fn total_hours(&self) -> String {
         let minutes = self.course.total_secs().div_euclid(60);
-        self.ctx
-            .tf("course_total_minutes", &[("n", &minutes.to_string())])
+        self.ctx.tf("course_total_minutes", &[("n", &minutes.to_string())])
     }
 }
 
@@ -131,9 +105,11 @@ async fn detail(
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
-    let title = format!("{} - {}", course.title, ctx.t("site_name"));
-    let mut meta = ctx.meta(&title, &course.subtitle);
-    meta.image = ctx.absolute(&course.cover_url);
-    meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
-    render(&DetailPage { ctx, meta, course })
+    render_catalog_page(&ctx, &catalog, || {
+        let title = format!("{} - {}", course.title, ctx.t("site_name"));
+        let mut meta = ctx.meta(&title, &course.subtitle);
+        meta.image = ctx.absolute(&course.cover_url);
+        meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
+        DetailPage { ctx: &ctx, meta, course }
+    })
 }

@@ -18,11 +18,7 @@ impl FieldErrors {
 
     /// The message for `field`, or "" (templates test `!is_empty()`).
     pub fn get(&self, field: &str) -> &str {
-        self.errors
-            .iter()
-            .find(|(f, _)| *f == field)
-            .map(|(_, m)| m.as_str())
-            .unwrap_or("")
+        self.errors.iter().find(|(f, _)| *f == field).map(|(_, m)| m.as_str()).unwrap_or("")
     }
 
     pub fn is_empty(&self) -> bool {

@@ -11,15 +11,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/healthz")]
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok()
-            .insert_header((CACHE_CONTROL, "no-store"))
-            .content_type("text/plain")
-            .body("ok"),
+        Ok(()) => HttpResponse::Ok().insert_header((CACHE_CONTROL, "no-store")).content_type("text/plain").body("ok"),
         Err(e) => {
-            tracing::error!(
-                error = format!("{e:#}"),
-                "health check: database unreachable"
-            );
+            tracing::error!(error = format!("{e:#}"), "health check: database unreachable");
             HttpResponse::ServiceUnavailable()
                 .insert_header((CACHE_CONTROL, "no-store"))
                 .content_type("text/plain")

@@ -5,7 +5,7 @@ use askama::Template;
 
 use crate::catalog::{Catalog, Course};
 use crate::error::AppError;
-use crate::web::{AppState, Meta, PageContext, render};
+use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(home);
@@ -13,8 +13,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Template)]
 #[template(path = "home.html")]
-struct HomePage {
-    ctx: PageContext,
+struct HomePage<'a> {
+    ctx: &'a PageContext,
     meta: Meta,
     catalog: Arc<Catalog>,
     featured: Vec<Arc<Course>>,
@@ -24,15 +24,15 @@ struct HomePage {
 #[get("/")]
 async fn home(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
-    let featured = catalog.featured();
-    let newest = catalog.courses.iter().take(6).cloned().collect();
-    let mut meta = ctx.meta(ctx.t("site_name"), ctx.t("site_description"));
-    meta.url = ctx.absolute("/");
-    render(&HomePage {
-        meta,
-        ctx,
-        catalog,
-        featured,
-        newest,
+    render_catalog_page(&ctx, &catalog, || {
+        let mut meta = ctx.meta(ctx.t("site_name"), ctx.t("site_description"));
+        meta.url = ctx.absolute("/");
+        HomePage {
+            meta,
+            ctx: &ctx,
+            featured: catalog.featured(),
+            newest: catalog.courses.iter().take(6).cloned().collect(),
+            catalog: catalog.clone(),
+        }
     })
 }

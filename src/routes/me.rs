@@ -33,26 +33,10 @@ impl MePage {
     }
 }
 
-fn page(
-    ctx: PageContext,
-    user: User,
-    nickname: String,
-    saved: bool,
-    errors: FieldErrors,
-) -> Result<MePage, AppError> {
+fn page(ctx: PageContext, user: User, nickname: String, saved: bool, errors: FieldErrors) -> Result<MePage, AppError> {
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(
-        &format!("{} - {}", ctx.t("me_title"), ctx.t("site_name")),
-        ctx.t("site_description"),
-    );
-    Ok(MePage {
-        ctx,
-        meta,
-        user,
-        nickname,
-        saved,
-        errors,
-    })
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.t("site_name")), ctx.t("site_description"));
+    Ok(MePage { ctx, meta, user, nickname, saved, errors })
 }
 
 #[derive(Deserialize, Default)]
@@ -67,10 +51,7 @@ async fn me(ctx: PageContext, q: web::Query<MeQuery>) -> Result<HttpResponse, Ap
         return Ok(redirect(&ctx.login_href()));
     };
     let nickname = user.nickname.clone();
-    render_with_status(
-        &page(ctx, user, nickname, q.saved == "1", FieldErrors::default())?,
-        StatusCode::OK,
-    )
+    render_with_status(&page(ctx, user, nickname, q.saved == "1", FieldErrors::default())?, StatusCode::OK)
 }
 
 #[derive(Deserialize, Default)]
@@ -97,10 +78,7 @@ async fn update(
             let mut errors = FieldErrors::default();
             errors.add("nickname", nickname_error(ctx.lang, e));
             let shown = form.nickname.chars().take(40).collect();
-            render_with_status(
-                &page(ctx, user, shown, false, errors)?,
-                StatusCode::BAD_REQUEST,
-            )
+            render_with_status(&page(ctx, user, shown, false, errors)?, StatusCode::BAD_REQUEST)
         }
     }
 }

@@ -30,15 +30,9 @@ pub fn wait_message(lang: Lang, secs: i64) -> String {
     if secs < 120 {
         lang.tf("retry_in_seconds", &[("n", &secs.to_string())])
     } else if secs < 2 * 3600 {
-        lang.tf(
-            "retry_in_minutes",
-            &[("n", &((secs + 59) / 60).to_string())],
-        )
+        lang.tf("retry_in_minutes", &[("n", &((secs + 59) / 60).to_string())])
     } else {
-        lang.tf(
-            "retry_in_hours",
-            &[("n", &((secs + 3599) / 3600).to_string())],
-        )
+        lang.tf("retry_in_hours", &[("n", &((secs + 3599) / 3600).to_string())])
     }
 }
 

@@ -14,16 +14,11 @@ use crate::error::AppError;
 use crate::i18n::{LANG_COOKIE, Lang};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
 
-pub const POLICY_PAGES: [(&str, &str); 3] = [
-    ("agreement", "footer_agreement"),
-    ("privacy", "footer_privacy"),
-    ("refund-policy", "footer_refund_policy"),
-];
+pub const POLICY_PAGES: [(&str, &str); 3] =
+    [("agreement", "footer_agreement"), ("privacy", "footer_privacy"), ("refund-policy", "footer_refund_policy")];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(policy)
-        .service(language_page)
-        .service(set_language);
+    cfg.service(policy).service(language_page).service(set_language);
 }
 
 pub enum Block {
@@ -73,28 +68,15 @@ async fn policy(
     name: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let (name, title_key) = POLICY_PAGES
-        .iter()
-        .find(|(n, _)| *n == name.as_str())
-        .ok_or(AppError::NotFound)?;
-    let custom = state
-        .settings
-        .pages_dir()
-        .join(format!("{name}.{}.txt", ctx.lang.code()));
+    let (name, title_key) = POLICY_PAGES.iter().find(|(n, _)| *n == name.as_str()).ok_or(AppError::NotFound)?;
+    let custom = state.settings.pages_dir().join(format!("{name}.{}.txt", ctx.lang.code()));
     let text = match tokio::fs::read_to_string(&custom).await {
         Ok(text) => text,
-        Err(_) => ctx
-            .t(&format!("policy_{}", name.replace('-', "_")))
-            .to_string(),
+        Err(_) => ctx.t(&format!("policy_{}", name.replace('-', "_"))).to_string(),
     };
     let title = ctx.t(title_key);
     let meta = ctx.meta(&format!("{title} - {}", ctx.t("site_name")), title);
-    render(&PolicyPage {
-        ctx,
-        meta,
-        title,
-        blocks: parse_blocks(&text),
-    })
+    render(&PolicyPage { ctx, meta, title, blocks: parse_blocks(&text) })
 }
 
 #[derive(Template)]
@@ -116,10 +98,7 @@ struct LanguageForm {
 async fn language_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q: LanguageForm = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(
-        &format!("{} - {}", ctx.t("language_title"), ctx.t("site_name")),
-        ctx.t("site_description"),
-    );
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("language_title"), ctx.t("site_name")), ctx.t("site_description"));
     let next = safe_next(&q.next).unwrap_or_else(|| "/".into());
     render(&LanguagePage { ctx, meta, next })
 }
@@ -134,9 +113,7 @@ async fn set_language(CsrfForm(form): CsrfForm<LanguageForm>) -> Result<HttpResp
         .max_age(Duration::days(365))
         .finish();
     let mut response = redirect(&safe_next(&form.next).unwrap_or_else(|| "/".into()));
-    response
-        .add_cookie(&cookie)
-        .map_err(|e| AppError::Internal(e.into()))?;
+    response.add_cookie(&cookie).map_err(|e| AppError::Internal(e.into()))?;
     Ok(response)
 }
 

@@ -13,19 +13,12 @@ use crate::domain::{Fen, ProductKind};
 
 pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     let pool = db.read();
-    let categories: Vec<Category> =
-        sqlx::query("SELECT id, slug, name FROM categories ORDER BY position, id")
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(Category {
-                    id: r.try_get("id")?,
-                    slug: r.try_get("slug")?,
-                    name: r.try_get("name")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()?;
+    let categories: Vec<Category> = sqlx::query("SELECT id, slug, name FROM categories ORDER BY position, id")
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| Ok(Category { id: r.try_get("id")?, slug: r.try_get("slug")?, name: r.try_get("name")? }))
+        .collect::<Result<_, sqlx::Error>>()?;
 
     let instructors: HashMap<i64, Arc<Instructor>> =
         sqlx::query("SELECT id, name, title, bio, avatar_url FROM instructors")
@@ -53,17 +46,14 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     .fetch_all(pool)
     .await?;
     for r in &lesson_rows {
-        lessons_by_chapter
-            .entry(r.try_get("chapter_id")?)
-            .or_default()
-            .push(Lesson {
-                id: r.try_get("id")?,
-                title: r.try_get("title")?,
-                kind: r.try_get("kind")?,
-                duration_secs: r.try_get("duration_secs")?,
-                free_preview: flag(r.try_get("free_preview")?),
-                starts_at: r.try_get("starts_at")?,
-            });
+        lessons_by_chapter.entry(r.try_get("chapter_id")?).or_default().push(Lesson {
+            id: r.try_get("id")?,
+            title: r.try_get("title")?,
+            kind: r.try_get("kind")?,
+            duration_secs: r.try_get("duration_secs")?,
+            free_preview: flag(r.try_get("free_preview")?),
+            starts_at: r.try_get("starts_at")?,
+        });
     }
 
     let mut chapters_by_course: HashMap<i64, Vec<Chapter>> = HashMap::new();
@@ -75,14 +65,11 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     .await?;
     for r in &chapter_rows {
         let id: i64 = r.try_get("id")?;
-        chapters_by_course
-            .entry(r.try_get("course_id")?)
-            .or_default()
-            .push(Chapter {
-                id,
-                title: r.try_get("title")?,
-                lessons: lessons_by_chapter.remove(&id).unwrap_or_default(),
-            });
+        chapters_by_course.entry(r.try_get("course_id")?).or_default().push(Chapter {
+            id,
+            title: r.try_get("title")?,
+            lessons: lessons_by_chapter.remove(&id).unwrap_or_default(),
+        });
     }
 
     let category_by_id: HashMap<i64, &Category> = categories.iter().map(|c| (c.id, c)).collect();
@@ -102,8 +89,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
         let category_id: i64 = r.try_get("category_id")?;
         let instructor_id: i64 = r.try_get("instructor_id")?;
         courses.push(Arc::new(Course {
-            kind: ProductKind::parse(&kind)
-                .with_context(|| format!("course {slug}: unknown kind {kind}"))?,
+            kind: ProductKind::parse(&kind).with_context(|| format!("course {slug}: unknown kind {kind}"))?,
             category: category_by_id
                 .get(&category_id)
                 .map(|c| (*c).clone())
@@ -139,9 +125,5 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
 }
 
 fn lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
 }

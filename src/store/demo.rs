@@ -25,40 +25,17 @@ struct DemoCourse {
     membership_days: Option<i64>,
     consult_minutes: Option<i64>,
     /// (chapter title, [(lesson title, lesson kind, minutes, free preview)])
-    chapters: &'static [(
-        &'static str,
-        &'static [(&'static str, &'static str, i64, bool)],
-    )],
+    chapters: &'static [(&'static str, &'static [(&'static str, &'static str, i64, bool)])],
 }
 
-const CATEGORIES: &[(&str, &str)] = &[
-    ("career", "职场技能"),
-    ("tech", "编程与数据"),
-    ("humanities", "人文通识"),
-    ("lifestyle", "生活兴趣"),
-];
+const CATEGORIES: &[(&str, &str)] =
+    &[("career", "职场技能"), ("tech", "编程与数据"), ("humanities", "人文通识"), ("lifestyle", "生活兴趣")];
 
 const INSTRUCTORS: &[(&str, &str, &str)] = &[
-    (
-        "林晓",
-        "前咨询公司数据分析经理",
-        "十年商业数据分析经验，带过 3000 多名职场学员，擅长把复杂的数据问题讲得简单。",
-    ),
-    (
-        "周明远",
-        "资深后端工程师",
-        "在互联网公司写了十二年代码，业余时间教零基础的朋友编程。",
-    ),
-    (
-        "陈一凡",
-        "经济学博士、大学讲师",
-        "研究方向为行为经济学，喜欢用生活里的故事讲清楚经济学原理。",
-    ),
-    (
-        "苏禾",
-        "独立摄影师、短视频创作者",
-        "作品发表于多家杂志，运营的短视频账号累计粉丝超过 50 万。",
-    ),
+    ("林晓", "前咨询公司数据分析经理", "十年商业数据分析经验，带过 3000 多名职场学员，擅长把复杂的数据问题讲得简单。"),
+    ("周明远", "资深后端工程师", "在互联网公司写了十二年代码，业余时间教零基础的朋友编程。"),
+    ("陈一凡", "经济学博士、大学讲师", "研究方向为行为经济学，喜欢用生活里的故事讲清楚经济学原理。"),
+    ("苏禾", "独立摄影师、短视频创作者", "作品发表于多家杂志，运营的短视频账号累计粉丝超过 50 万。"),
 ];
 
 const COURSES: &[DemoCourse] = &[
@@ -90,17 +67,11 @@ const COURSES: &[DemoCourse] = &[
             ),
             (
                 "第二章 函数与公式",
-                &[
-                    ("查找函数 VLOOKUP 与 XLOOKUP", "video", 24, false),
-                    ("条件汇总 SUMIFS", "video", 21, false),
-                ],
+                &[("查找函数 VLOOKUP 与 XLOOKUP", "video", 24, false), ("条件汇总 SUMIFS", "video", 21, false)],
             ),
             (
                 "第三章 透视表与图表",
-                &[
-                    ("数据透视表入门", "video", 26, false),
-                    ("动态图表与仪表盘", "video", 31, false),
-                ],
+                &[("数据透视表入门", "video", 26, false), ("动态图表与仪表盘", "video", 31, false)],
             ),
         ],
     },
@@ -122,13 +93,7 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            (
-                "第一章 准备环境",
-                &[
-                    ("为什么学 Python", "video", 8, true),
-                    ("安装 Python 与编辑器", "video", 15, false),
-                ],
-            ),
+            ("第一章 准备环境", &[("为什么学 Python", "video", 8, true), ("安装 Python 与编辑器", "video", 15, false)]),
             (
                 "第二章 基本语法",
                 &[
@@ -139,10 +104,7 @@ const COURSES: &[DemoCourse] = &[
             ),
             (
                 "第三章 动手做项目",
-                &[
-                    ("批量重命名文件", "video", 28, false),
-                    ("自动生成 Excel 报表", "video", 33, false),
-                ],
+                &[("批量重命名文件", "video", 28, false), ("自动生成 Excel 报表", "video", 33, false)],
             ),
         ],
     },
@@ -174,10 +136,7 @@ const COURSES: &[DemoCourse] = &[
             ),
             (
                 "第二季 个人决策",
-                &[
-                    ("机会成本与职业选择", "audio", 16, false),
-                    ("为什么我们总是存不下钱", "audio", 15, false),
-                ],
+                &[("机会成本与职业选择", "audio", 16, false), ("为什么我们总是存不下钱", "audio", 15, false)],
             ),
         ],
     },
@@ -199,13 +158,7 @@ const COURSES: &[DemoCourse] = &[
         membership_days: None,
         consult_minutes: None,
         chapters: &[
-            (
-                "需求篇",
-                &[
-                    ("好需求的三个标准", "article", 8, true),
-                    ("用户访谈怎么做", "article", 10, false),
-                ],
-            ),
+            ("需求篇", &[("好需求的三个标准", "article", 8, true), ("用户访谈怎么做", "article", 10, false)]),
             (
                 "执行篇",
                 &[
@@ -263,13 +216,7 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: Some(365),
         consult_minutes: None,
-        chapters: &[(
-            "会员权益",
-            &[
-                ("会员权益说明", "article", 3, true),
-                ("如何高效使用会员", "video", 7, false),
-            ],
-        )],
+        chapters: &[("会员权益", &[("会员权益说明", "article", 3, true), ("如何高效使用会员", "video", 7, false)])],
     },
     DemoCourse {
         slug: "career-consultation",
@@ -310,11 +257,7 @@ const COURSES: &[DemoCourse] = &[
         chapters: &[
             (
                 "构图基础",
-                &[
-                    ("三分法", "video", 9, true),
-                    ("引导线", "video", 8, false),
-                    ("框架构图", "video", 7, false),
-                ],
+                &[("三分法", "video", 9, true), ("引导线", "video", 8, false), ("框架构图", "video", 7, false)],
             ),
             ("光线与色彩", &[("顺光、侧光与逆光", "video", 11, false)]),
         ],
@@ -338,11 +281,7 @@ const COURSES: &[DemoCourse] = &[
         consult_minutes: None,
         chapters: &[(
             "真题精讲",
-            &[
-                ("长难句拆解方法", "video", 20, true),
-                ("主旨题", "video", 25, false),
-                ("推理题", "video", 27, false),
-            ],
+            &[("长难句拆解方法", "video", 20, true), ("主旨题", "video", 25, false), ("推理题", "video", 27, false)],
         )],
     },
 ];
@@ -352,14 +291,13 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
     let mut tx = db.write().begin().await?;
     let mut category_ids = Vec::new();
     for (i, (slug, name)) in CATEGORIES.iter().enumerate() {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(*slug)
-        .bind(*name)
-        .bind(i as i64)
-        .fetch_one(&mut *tx)
-        .await?;
+        let id: i64 =
+            sqlx::query_scalar("INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id")
+                .bind(*slug)
+                .bind(*name)
+                .bind(i as i64)
+                .fetch_one(&mut *tx)
+                .await?;
         category_ids.push((*slug, id));
     }
     let mut instructor_ids = Vec::new();
@@ -376,22 +314,10 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
         instructor_ids.push(id);
     }
     for (age, course) in COURSES.iter().enumerate() {
-        let category_id = category_ids
-            .iter()
-            .find(|(s, _)| *s == course.category)
-            .map(|(_, id)| *id);
-        let category_id =
-            category_id.ok_or_else(|| anyhow::anyhow!("demo category {}", course.category))?;
+        let category_id = category_ids.iter().find(|(s, _)| *s == course.category).map(|(_, id)| *id);
+        let category_id = category_id.ok_or_else(|| anyhow::anyhow!("demo category {}", course.category))?;
         let created_at = now - (age as i64) * 86_400;
-        insert_course(
-            &mut tx,
-            course,
-            category_id,
-            instructor_ids[course.instructor],
-            created_at,
-            now,
-        )
-        .await?;
+        insert_course(&mut tx, course, category_id, instructor_ids[course.instructor], created_at, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -433,14 +359,13 @@ async fn insert_course(
     .await?;
     let mut live_index = 0;
     for (ci, (chapter, lessons)) in c.chapters.iter().enumerate() {
-        let chapter_id: i64 = sqlx::query_scalar(
-            "INSERT INTO chapters (course_id, title, position) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(course_id)
-        .bind(*chapter)
-        .bind(ci as i64)
-        .fetch_one(&mut **tx)
-        .await?;
+        let chapter_id: i64 =
+            sqlx::query_scalar("INSERT INTO chapters (course_id, title, position) VALUES ($1, $2, $3) RETURNING id")
+                .bind(course_id)
+                .bind(*chapter)
+                .bind(ci as i64)
+                .fetch_one(&mut **tx)
+                .await?;
         for (li, (title, kind, minutes, free)) in lessons.iter().enumerate() {
             // Live sessions are weekly, the first one three days after the demo was created,
             // at 20:00 Shanghai time (12:00 UTC).
@@ -482,11 +407,7 @@ mod tests {
         for c in COURSES {
             let lessons: Vec<_> = c.chapters.iter().flat_map(|(_, l)| l.iter()).collect();
             assert!(!lessons.is_empty(), "{}", c.slug);
-            assert!(
-                lessons.iter().any(|l| l.3),
-                "{} has no free preview",
-                c.slug
-            );
+            assert!(lessons.iter().any(|l| l.3), "{} has no free preview", c.slug);
             assert!(lessons.iter().all(|l| l.2 > 0), "{}", c.slug);
             assert!(c.original_price_fen >= c.price_fen, "{}", c.slug);
             assert!(CATEGORIES.iter().any(|(s, _)| *s == c.category));

@@ -45,28 +45,15 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            return Ok(Db {
-                read: pool.clone(),
-                write: pool,
-                backend: Backend::Postgres,
-            });
+            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres });
         }
         let url = sqlite_url(url)?;
         let options = AnyConnectOptions::from_str(&url).context("invalid SQLite URL")?;
-        let write = sqlite_pool(1)
-            .connect_with(options.clone())
-            .await
-            .context("cannot open SQLite")?;
+        let write = sqlite_pool(1).connect_with(options.clone()).await.context("cannot open SQLite")?;
         // journal_mode is a property of the file: set it once, before the readers open.
-        sqlx::query("PRAGMA journal_mode = WAL")
-            .execute(&write)
-            .await?;
+        sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         let read = sqlite_pool(4).connect_with(options).await?;
-        Ok(Db {
-            read,
-            write,
-            backend: Backend::Sqlite,
-        })
+        Ok(Db { read, write, backend: Backend::Sqlite })
     }
 
     pub fn backend(&self) -> Backend {
@@ -86,18 +73,14 @@ impl Db {
     /// Applies pending migrations. Returns true when the database had none applied before, that
     /// is, when it is new.
     pub async fn migrate(&self) -> anyhow::Result<bool> {
-        let applied: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-            .fetch_one(&self.write)
-            .await;
+        let applied: Result<i64, _> =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations").fetch_one(&self.write).await;
         let is_new = !matches!(applied, Ok(n) if n > 0);
         let migrator = match self.backend {
             Backend::Sqlite => &MIGRATE_SQLITE,
             Backend::Postgres => &MIGRATE_POSTGRES,
         };
-        migrator
-            .run(&self.write)
-            .await
-            .context("running migrations")?;
+        migrator.run(&self.write).await.context("running migrations")?;
         Ok(is_new)
     }
 
@@ -113,29 +96,19 @@ impl Db {
 }
 
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(Duration::from_secs(15))
-        .after_connect(|conn, _meta| {
-            Box::pin(async move {
-                for pragma in [
-                    "PRAGMA foreign_keys = ON",
-                    "PRAGMA synchronous = FULL",
-                    "PRAGMA busy_timeout = 5000",
-                ] {
-                    conn.execute(pragma).await?;
-                }
-                Ok(())
-            })
+    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(15)).after_connect(|conn, _meta| {
+        Box::pin(async move {
+            for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 5000"] {
+                conn.execute(pragma).await?;
+            }
+            Ok(())
         })
+    })
 }
 
 /// `sqlite://data/kedian.db` → the same with `mode=rwc`, after creating the file's directory.
 fn sqlite_url(url: &str) -> anyhow::Result<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .context("not a sqlite URL")?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).context("not a sqlite URL")?;
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()
@@ -170,10 +143,6 @@ mod tests {
         let fixed = sqlite_url(&url).unwrap();
         assert!(fixed.ends_with("/sub/k.db?mode=rwc"), "{fixed}");
         assert!(dir.path().join("sub").is_dir());
-        assert!(
-            sqlite_url("sqlite://x.db?mode=ro")
-                .unwrap()
-                .ends_with("?mode=ro")
-        );
+        assert!(sqlite_url("sqlite://x.db?mode=ro").unwrap().ends_with("?mode=ro"));
     }
 }

@@ -28,20 +28,14 @@ impl DbSessionStore {
 
     /// Removes expired sessions; returns how many.
     pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now())
-            .execute(self.db.write())
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(self.db.write()).await?;
         Ok(done.rows_affected())
     }
 
     async fn insert(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let body = serde_json::to_string(state)?;
-        let key: String = rand::thread_rng()
-            .sample_iter(&Alphanumeric)
-            .take(64)
-            .map(char::from)
-            .collect();
+        let key: String = rand::thread_rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
         sqlx::query("INSERT INTO sessions (id, state, expires_at) VALUES ($1, $2, $3)")
             .bind(hash_key(&key))
             .bind(body)
@@ -62,40 +56,29 @@ fn expiry(ttl: &Duration) -> i64 {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT state FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(hash_key(session_key.as_ref()))
-                .bind(now())
-                .fetch_optional(self.db.read())
-                .await
-                .map_err(|e| LoadError::Other(e.into()))?;
-        body.map(|b| serde_json::from_str(&b).context("session state"))
-            .transpose()
-            .map_err(LoadError::Deserialization)
+        let body: Option<String> = sqlx::query_scalar("SELECT state FROM sessions WHERE id = $1 AND expires_at > $2")
+            .bind(hash_key(session_key.as_ref()))
+            .bind(now())
+            .fetch_optional(self.db.read())
+            .await
+            .map_err(|e| LoadError::Other(e.into()))?;
+        body.map(|b| serde_json::from_str(&b).context("session state")).transpose().map_err(LoadError::Deserialization)
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
         self.insert(&state, ttl).await.map_err(SaveError::Other)
     }
 
-    async fn update(
-        &self,
-        session_key: SessionKey,
-        state: State,
-        ttl: &Duration,
-    ) -> Result<SessionKey, UpdateError> {
-        let body =
-            serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
-        let done = sqlx::query(
-            "UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4",
-        )
-        .bind(body)
-        .bind(expiry(ttl))
-        .bind(hash_key(session_key.as_ref()))
-        .bind(now())
-        .execute(self.db.write())
-        .await
-        .map_err(|e| UpdateError::Other(e.into()))?;
+    async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
+        let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let done = sqlx::query("UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4")
+            .bind(body)
+            .bind(expiry(ttl))
+            .bind(hash_key(session_key.as_ref()))
+            .bind(now())
+            .execute(self.db.write())
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
         if done.rows_affected() == 1 {
             Ok(session_key)
         } else {

@@ -41,37 +41,25 @@ pub async fn insert(
 }
 
 /// Send times for one phone since `since`, oldest first.
-pub async fn sent_to_phone_since(
-    db: &Db,
-    phone: &str,
-    since: i64,
-) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at",
-    )
-    .bind(phone)
-    .bind(since)
-    .fetch_all(db.read())
-    .await
+pub async fn sent_to_phone_since(db: &Db, phone: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at")
+        .bind(phone)
+        .bind(since)
+        .fetch_all(db.read())
+        .await
 }
 
 /// Send times requested from one client address since `since`, oldest first.
 pub async fn sent_from_ip_since(db: &Db, ip: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT created_at FROM sms_codes WHERE ip = $1 AND created_at > $2 ORDER BY created_at",
-    )
-    .bind(ip)
-    .bind(since)
-    .fetch_all(db.read())
-    .await
+    sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE ip = $1 AND created_at > $2 ORDER BY created_at")
+        .bind(ip)
+        .bind(since)
+        .fetch_all(db.read())
+        .await
 }
 
 /// The newest code sent to this phone for this purpose, if any.
-pub async fn latest(
-    db: &Db,
-    phone: &str,
-    purpose: &str,
-) -> Result<Option<StoredCode>, sqlx::Error> {
+pub async fn latest(db: &Db, phone: &str, purpose: &str) -> Result<Option<StoredCode>, sqlx::Error> {
     let row = sqlx::query(
         "SELECT id, code_hash, expires_at, attempts, consumed_at FROM sms_codes \
          WHERE phone = $1 AND purpose = $2 ORDER BY id DESC LIMIT 1",
@@ -94,11 +82,7 @@ pub async fn latest(
 
 /// Counts a wrong try; returns the attempts now recorded, or None if the code was already burned
 /// or used (a concurrent try got there first).
-pub async fn record_wrong_attempt(
-    db: &Db,
-    id: i64,
-    max_attempts: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+pub async fn record_wrong_attempt(db: &Db, id: i64, max_attempts: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE sms_codes SET attempts = attempts + 1 \
          WHERE id = $1 AND attempts < $2 AND consumed_at IS NULL RETURNING attempts",
@@ -124,9 +108,6 @@ pub async fn consume(db: &Db, id: i64, max_attempts: i64, now: i64) -> Result<bo
 }
 
 pub async fn delete_older_than(db: &Db, cutoff: i64) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM sms_codes WHERE created_at < $1")
-        .bind(cutoff)
-        .execute(db.write())
-        .await?;
+    let done = sqlx::query("DELETE FROM sms_codes WHERE created_at < $1").bind(cutoff).execute(db.write()).await?;
     Ok(done.rows_affected())
 }

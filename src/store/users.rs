@@ -21,11 +21,7 @@ impl Role {
     }
 
     fn parse(value: &str) -> Role {
-        if value == "admin" {
-            Role::Admin
-        } else {
-            Role::Learner
-        }
+        if value == "admin" { Role::Admin } else { Role::Learner }
     }
 }
 
@@ -68,10 +64,7 @@ fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
 
 pub async fn find_by_phone(db: &Db, phone: &Phone) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE phone = $1");
-    let row = sqlx::query(&sql)
-        .bind(phone.as_str())
-        .fetch_optional(db.read())
-        .await?;
+    let row = sqlx::query(&sql).bind(phone.as_str()).fetch_optional(db.read()).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -136,9 +129,7 @@ pub async fn set_password_and_role(
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM users")
-        .fetch_one(db.read())
-        .await
+    sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(db.read()).await
 }
 
 /// A default nickname for a new account: 学员 + the last four digits.

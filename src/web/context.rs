@@ -93,9 +93,7 @@ impl FromRequest for PageContext {
             let mut user = None;
             if let Some(uid) = typed.user_id() {
                 let lifetime = state.settings.session_lifetime_days * 86_400;
-                let fresh = typed
-                    .authenticated_at()
-                    .is_some_and(|at| now() - at < lifetime);
+                let fresh = typed.authenticated_at().is_some_and(|at| now() - at < lifetime);
                 if fresh {
                     user = users::find_by_id(&state.db, uid).await?;
                 }

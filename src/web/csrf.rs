@@ -36,13 +36,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             if body.len() > FORM_LIMIT_BYTES {
                 return Err(AppError::BadRequest);
             }
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
-            let sent = pairs
-                .iter()
-                .find(|(k, _)| k == "csrf_token")
-                .map(|(_, v)| v.as_str())
-                .unwrap_or("");
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
+            let sent = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
             let session = req.get_session();
             let expected = TypedSession(&session).csrf_token().unwrap_or_default();
             if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {

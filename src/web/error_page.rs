@@ -29,11 +29,8 @@ impl ErrorPage {
 }
 
 pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_page = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/html"));
+    let is_page =
+        res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     // Load balancers read /healthz as plain text.
     if is_page || res.request().path() == "/healthz" {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
@@ -42,48 +39,28 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     let status = res.status();
     let kind = res.response().extensions().get::<ErrorPageKind>().copied();
     let (heading, message) = describe(lang, status, kind);
-    let page = ErrorPage {
-        lang,
-        status: status.as_u16(),
-        heading,
-        message,
-    };
-    let body = page
-        .render()
-        .unwrap_or_else(|_| format!("{} {}", status.as_u16(), heading));
+    let page = ErrorPage { lang, status: status.as_u16(), heading, message };
+    let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), heading));
     let (req, mut response) = res.into_parts();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(HTML));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let response = response
-        .set_body(BoxBody::new(body))
-        .map_into_right_body::<B>();
+    let response = response.set_body(BoxBody::new(body)).map_into_right_body::<B>();
     let response: actix_web::HttpResponse<EitherBody<B, BoxBody>> = response;
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(
-        req, response,
-    )))
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response)))
 }
 
 fn describe(lang: Lang, status: StatusCode, kind: Option<ErrorPageKind>) -> (&'static str, String) {
     match (status, kind) {
-        (_, Some(ErrorPageKind::Csrf)) => {
-            (lang.t("error_csrf_title"), lang.t("error_csrf_body").into())
+        (_, Some(ErrorPageKind::Csrf)) => (lang.t("error_csrf_title"), lang.t("error_csrf_body").into()),
+        (_, Some(ErrorPageKind::RateLimited(secs))) => {
+            (lang.t("error_429_title"), crate::routes::wait_message(lang, secs))
         }
-        (_, Some(ErrorPageKind::RateLimited(secs))) => (
-            lang.t("error_429_title"),
-            crate::routes::wait_message(lang, secs),
-        ),
         (StatusCode::NOT_FOUND, _) => (lang.t("error_404_title"), lang.t("error_404_body").into()),
         (StatusCode::FORBIDDEN, _) => (lang.t("error_403_title"), lang.t("error_403_body").into()),
-        (StatusCode::TOO_MANY_REQUESTS, _) => {
-            (lang.t("error_429_title"), lang.t("error_429_body").into())
-        }
-        (StatusCode::PAYLOAD_TOO_LARGE, _) => {
-            (lang.t("error_413_title"), lang.t("error_413_body").into())
-        }
-        (s, _) if s.is_client_error() => {
-            (lang.t("error_400_title"), lang.t("error_400_body").into())
-        }
+        (StatusCode::TOO_MANY_REQUESTS, _) => (lang.t("error_429_title"), lang.t("error_429_body").into()),
+        (StatusCode::PAYLOAD_TOO_LARGE, _) => (lang.t("error_413_title"), lang.t("error_413_body").into()),
+        (s, _) if s.is_client_error() => (lang.t("error_400_title"), lang.t("error_400_body").into()),
         _ => (lang.t("error_500_title"), lang.t("error_500_body").into()),
     }
 }

@@ -9,7 +9,7 @@ pub mod state;
 
 pub use context::{Meta, PageContext};
 pub use csrf::CsrfForm;
-pub use render::{redirect, render, render_with_status};
+pub use render::{redirect, render, render_catalog_page, render_with_status};
 pub use state::AppState;
 
 use actix_web::HttpRequest;
@@ -20,7 +20,5 @@ pub fn client_ip(req: &HttpRequest, trust_forwarded: bool) -> String {
     if trust_forwarded && let Some(ip) = req.connection_info().realip_remote_addr() {
         return ip.to_string();
     }
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }

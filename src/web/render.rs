@@ -1,8 +1,11 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY};
+use actix_web::web::Bytes;
 use askama::Template;
 
+use super::PageContext;
+use crate::catalog::Catalog;
 use crate::error::AppError;
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -12,10 +15,7 @@ pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
 }
 
 /// Pages are personal or carry a CSRF token, so shared caches must not keep them.
-pub fn render_with_status<T: Template>(
-    page: &T,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
+pub fn render_with_status<T: Template>(page: &T, status: StatusCode) -> Result<HttpResponse, AppError> {
     let body = page.render()?;
     Ok(HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HTML))
@@ -23,9 +23,34 @@ pub fn render_with_status<T: Template>(
         .body(body))
 }
 
+/// Catalog pages: an anonymous visitor gets the HTML rendered for the first anonymous visitor of
+/// the same language and URL since the catalog was last loaded; logged-in pages are personal and
+/// always rendered.
+pub fn render_catalog_page<T: Template>(
+    ctx: &PageContext,
+    catalog: &Catalog,
+    page: impl FnOnce() -> T,
+) -> Result<HttpResponse, AppError> {
+    if ctx.user.is_some() {
+        return render(&page());
+    }
+    let key = format!("{}|{}", ctx.lang.code(), ctx.path);
+    let body = match catalog.pages.get(&key) {
+        Some(body) => body,
+        None => {
+            let body = Bytes::from(page().render()?);
+            catalog.pages.put(key, body.clone());
+            body
+        }
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, HTML))
+        .insert_header((CACHE_CONTROL, "private, no-cache"))
+        .insert_header((VARY, "Cookie, Accept-Language"))
+        .body(body))
+}
+
 /// 303 See Other: after a form POST the browser follows with a GET.
 pub fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, to))
-        .finish()
+    HttpResponse::SeeOther().insert_header((LOCATION, to)).finish()
 }

@@ -23,31 +23,21 @@ async fn register_with_code_and_password_then_log_in_both_ways(app: TestApp) {
     let (status, html) = app.get_html("/me").await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("139****5678") && html.contains("小林") && html.contains("已设置"));
-    assert!(
-        !html.contains("13912345678"),
-        "the full number is never shown"
-    );
-    let hash: String =
-        sqlx::query_scalar("SELECT password_hash FROM users WHERE phone = '13912345678'")
-            .fetch_one(app.db.read())
-            .await
-            .unwrap();
+    assert!(!html.contains("13912345678"), "the full number is never shown");
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE phone = '13912345678'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     assert!(hash.starts_with("$argon2id$"));
 
     assert_eq!(app.logout().await.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&app.get("/me").await), "/login?next=%2Fme");
 
-    let wrong = app
-        .login_by_password("13912345678", "not-the-password")
-        .await;
+    let wrong = app.login_by_password("13912345678", "not-the-password").await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     assert!(wrong.text().await.unwrap().contains("手机号或密码不正确"));
     let unknown = app.login_by_password("13700000001", "s3cret-pass").await;
-    assert_eq!(
-        unknown.status(),
-        StatusCode::BAD_REQUEST,
-        "same answer for an unknown number"
-    );
+    assert_eq!(unknown.status(), StatusCode::BAD_REQUEST, "same answer for an unknown number");
     assert!(unknown.text().await.unwrap().contains("手机号或密码不正确"));
 
     let ok = app.login_by_password("139 1234 5678", "s3cret-pass").await;
@@ -58,11 +48,7 @@ async fn register_with_code_and_password_then_log_in_both_ways(app: TestApp) {
     app.age_codes(61).await;
     let ok = app.login_by_code("13912345678").await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        app.count("users").await,
-        2,
-        "the demo admin and this learner"
-    );
+    assert_eq!(app.count("users").await, 2, "the demo admin and this learner");
 }
 
 async fn login_by_code_creates_an_account_for_a_new_number(app: TestApp) {
@@ -84,33 +70,15 @@ async fn phone_formats_are_normalized(app: TestApp) {
         app.logout().await;
         app.age_codes(61).await;
     }
-    assert_eq!(
-        app.count("users").await,
-        2,
-        "one learner, whatever the format"
-    );
+    assert_eq!(app.count("users").await, 2, "one learner, whatever the format");
 }
 
 async fn code_form(app: &TestApp, phone: &str, code: &str) -> reqwest::Response {
-    app.submit(
-        "/login",
-        "/login",
-        &[
-            ("method", "sms"),
-            ("action", "login"),
-            ("phone", phone),
-            ("code", code),
-        ],
-    )
-    .await
+    app.submit("/login", "/login", &[("method", "sms"), ("action", "login"), ("phone", phone), ("code", code)]).await
 }
 
 fn wrong_code_for(right: &str) -> String {
-    if right == "000000" {
-        "000001".into()
-    } else {
-        "000000".into()
-    }
+    if right == "000000" { "000001".into() } else { "000000".into() }
 }
 
 async fn wrong_code_counts_down_then_burns(app: TestApp) {
@@ -120,13 +88,7 @@ async fn wrong_code_counts_down_then_burns(app: TestApp) {
     for left in (1..=4).rev() {
         let response = code_form(&app, "13800138002", &wrong).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-        assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains(&format!("还可以再试 {left} 次"))
-        );
+        assert!(response.text().await.unwrap().contains(&format!("还可以再试 {left} 次")));
     }
     let fifth = code_form(&app, "13800138002", &wrong).await;
     assert!(fifth.text().await.unwrap().contains("已失效"));
@@ -149,17 +111,11 @@ async fn expired_code_is_refused(app: TestApp) {
     app.request_code("/login", "13800138003").await;
     let code = app.last_code("13800138003").unwrap();
     app.age_codes(5 * 60 - 5).await;
-    assert_eq!(
-        code_form(&app, "13800138003", &code).await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(code_form(&app, "13800138003", &code).await.status(), StatusCode::SEE_OTHER);
 }
 
 async fn code_is_single_use(app: TestApp) {
-    assert_eq!(
-        app.login_by_code("13800138004").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.login_by_code("13800138004").await.status(), StatusCode::SEE_OTHER);
     let code = app.last_code("13800138004").unwrap();
     app.logout().await;
     let again = code_form(&app, "13800138004", &code).await;
@@ -170,10 +126,7 @@ async fn code_is_single_use(app: TestApp) {
 }
 
 async fn register_refuses_a_taken_number(app: TestApp) {
-    assert_eq!(
-        app.register("13800138005", "", "").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.register("13800138005", "", "").await.status(), StatusCode::SEE_OTHER);
     app.logout().await;
     app.age_codes(61).await;
     let again = app.register("13800138005", "another-pass", "").await;
@@ -188,9 +141,7 @@ async fn nickname_can_be_changed(app: TestApp) {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let (_, html) = app.get_html("/me?saved=1").await;
     assert!(html.contains("value=\"新昵称\"") && html.contains("已保存"));
-    let bad = app
-        .submit("/me", "/me", &[("nickname", &"长".repeat(21))])
-        .await;
+    let bad = app.submit("/me", "/me", &[("nickname", &"长".repeat(21))]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("昵称最多 20 个字"));
     // Markup in a nickname is shown as text, never run.

@@ -22,13 +22,8 @@ impl Drop for Driver {
 }
 
 fn chromedriver_path() -> Option<String> {
-    let candidates = [
-        std::env::var("CHROMEDRIVER").unwrap_or_default(),
-        "/usr/bin/chromedriver".into(),
-    ];
-    candidates
-        .into_iter()
-        .find(|p| !p.is_empty() && std::path::Path::new(p).exists())
+    let candidates = [std::env::var("CHROMEDRIVER").unwrap_or_default(), "/usr/bin/chromedriver".into()];
+    candidates.into_iter().find(|p| !p.is_empty() && std::path::Path::new(p).exists())
 }
 
 /// Chrome's console messages since the last call (the legacy log endpoint chromedriver keeps).
@@ -36,19 +31,12 @@ fn chromedriver_path() -> Option<String> {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(
-        &self,
-        base: &url::Url,
-        session: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (
-            http::Method::POST,
-            Some(json!({ "type": "browser" }).to_string()),
-        )
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
     }
 }
 
@@ -57,17 +45,9 @@ async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
         crate::helpers::skip("no chromedriver (install Debian's chromium and chromium-driver)");
         return None;
     };
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new(path)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+    let child =
+        Command::new(path).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
     let driver = Driver(child);
     let mut caps = Capabilities::new();
     let mut options = json!({ "args": [
@@ -77,18 +57,14 @@ async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
     ], "prefs": { "intl.accept_languages": "zh-CN,zh" } });
     if width < 500 {
         // Headless windows are at least 500 px wide; a phone is emulated instead.
-        options["mobileEmulation"] = json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
+        options["mobileEmulation"] =
+            json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
     }
     caps.insert("goog:chromeOptions".into(), options);
     caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
     let url = format!("http://127.0.0.1:{port}");
     for _ in 0..50 {
-        if let Ok(client) = ClientBuilder::rustls()
-            .ok()?
-            .capabilities(caps.clone())
-            .connect(&url)
-            .await
-        {
+        if let Ok(client) = ClientBuilder::rustls().ok()?.capabilities(caps.clone()).connect(&url).await {
             return Some((driver, client));
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -120,52 +96,27 @@ async fn phone_sized_pages_render_without_console_errors() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     for (name, path, must_show) in [
         ("home-375.png", "/", ".grid .card"),
-        (
-            "course-375.png",
-            "/courses/excel-data-analysis",
-            ".buy-bar .button",
-        ),
+        ("course-375.png", "/courses/excel-data-analysis", ".buy-bar .button"),
         ("catalog-375.png", "/courses?category=career", ".grid .card"),
         ("login-375.png", "/login", "#phone"),
     ] {
         client.goto(&app.url(path)).await.unwrap();
-        let element = client
-            .find(Locator::Css(must_show))
-            .await
-            .unwrap_or_else(|_| panic!("{path}: {must_show}"));
-        assert!(
-            element.is_displayed().await.unwrap(),
-            "{path}: {must_show} hidden"
-        );
+        let element = client.find(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
+        assert!(element.is_displayed().await.unwrap(), "{path}: {must_show} hidden");
         // Nothing wider than the phone: no sideways scrolling.
-        let overflow = client
-            .execute("return document.documentElement.scrollWidth", vec![])
-            .await
-            .unwrap();
-        assert!(
-            overflow.as_u64().unwrap_or(9999) <= 375,
-            "{path} scrolls sideways: {overflow}"
-        );
+        let overflow = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        assert!(overflow.as_u64().unwrap_or(9999) <= 375, "{path} scrolls sideways: {overflow}");
         save(name, &client.screenshot().await.unwrap());
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{path}: console errors {errors:?}");
     }
     // The buy button is a real touch target.
-    client
-        .goto(&app.url("/courses/excel-data-analysis"))
-        .await
-        .unwrap();
+    client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
     let height = client
-        .execute(
-            "return document.querySelector('.buy-bar .button').getBoundingClientRect().height",
-            vec![],
-        )
+        .execute("return document.querySelector('.buy-bar .button').getBoundingClientRect().height", vec![])
         .await
         .unwrap();
-    assert!(
-        height.as_f64().unwrap_or(0.0) >= 44.0,
-        "buy button {height}px"
-    );
+    assert!(height.as_f64().unwrap_or(0.0) >= 44.0, "buy button {height}px");
     client.close().await.unwrap();
 }
 
@@ -175,10 +126,7 @@ async fn desktop_pages_render_without_console_errors() {
         return;
     };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
-    for (name, path) in [
-        ("home-1280.png", "/"),
-        ("course-1280.png", "/courses/short-video-bootcamp"),
-    ] {
+    for (name, path) in [("home-1280.png", "/"), ("course-1280.png", "/courses/short-video-bootcamp")] {
         client.goto(&app.url(path)).await.unwrap();
         save(name, &client.screenshot().await.unwrap());
         let errors = console_errors(&client).await;

@@ -12,7 +12,23 @@ on_both_backends!(
     english_locale_from_accept_language,
     policy_pages_render,
     pagination_survives_filters,
+    cached_pages_stay_per_language_and_per_visitor,
 );
+
+async fn cached_pages_stay_per_language_and_per_visitor(app: TestApp) {
+    for _ in 0..2 {
+        let (_, html) = app.get_html("/courses/excel-data-analysis").await;
+        assert!(html.contains("你将学到") && html.contains(">登录<"));
+    }
+    let english =
+        app.client.get(app.url("/courses/excel-data-analysis")).header("Accept-Language", "en").send().await.unwrap();
+    assert_eq!(english.headers().get("vary").unwrap(), "Cookie, Accept-Language");
+    assert!(english.text().await.unwrap().contains("What you will learn"));
+    app.login_by_code("13800138050").await;
+    let (_, html) = app.get_html("/courses/excel-data-analysis").await;
+    assert!(html.contains(">我的<") && !html.contains(">登录<"), "a logged-in page is never the cached one");
+    assert!(html.contains("在线购买即将开放"));
+}
 
 async fn home_shows_featured_courses_and_categories(app: TestApp) {
     let (status, html) = app.get_html("/").await;
@@ -54,14 +70,8 @@ async fn catalog_filters_searches_sorts_and_paginates(app: TestApp) {
     let (_, html) = app.get_html("/courses?q=%E7%BB%8F%E6%B5%8E%E5%AD%A6").await; // 经济学
     assert_eq!(slugs(&html), ["economics-in-15-minutes"]);
     let (_, html) = app.get_html("/courses?q=EXCEL").await;
-    assert_eq!(
-        slugs(&html),
-        ["excel-data-analysis"],
-        "case-insensitive title match"
-    );
-    let (_, html) = app
-        .get_html("/courses?q=%E8%87%AA%E5%8A%A8%E5%8C%96%E8%84%9A%E6%9C%AC")
-        .await; // 自动化脚本: subtitle only
+    assert_eq!(slugs(&html), ["excel-data-analysis"], "case-insensitive title match");
+    let (_, html) = app.get_html("/courses?q=%E8%87%AA%E5%8A%A8%E5%8C%96%E8%84%9A%E6%9C%AC").await; // 自动化脚本: subtitle only
     assert_eq!(slugs(&html), ["python-zero-to-one"]);
     let (status, html) = app.get_html("/courses?q=nothing-matches-this").await;
     assert_eq!(status, StatusCode::OK);
@@ -69,36 +79,20 @@ async fn catalog_filters_searches_sorts_and_paginates(app: TestApp) {
 
     let (_, html) = app.get_html("/courses?sort=price_asc").await;
     let order = slugs(&html);
-    assert_eq!(
-        order.first().map(String::as_str),
-        Some("photography-composition"),
-        "free first"
-    );
+    assert_eq!(order.first().map(String::as_str), Some("photography-composition"), "free first");
     assert_eq!(order.last().map(String::as_str), Some("annual-membership"));
     let (_, html) = app.get_html("/courses?sort=price_desc").await;
     assert_eq!(slugs(&html)[0], "annual-membership");
     let (_, html) = app.get_html("/courses?sort=popular").await;
-    assert_eq!(
-        slugs(&html)[..2],
-        ["photography-composition", "economics-in-15-minutes"]
-    );
+    assert_eq!(slugs(&html)[..2], ["photography-composition", "economics-in-15-minutes"]);
 
     // Filters combine, and bad parameters fall back to defaults instead of failing.
-    let (_, html) = app
-        .get_html("/courses?category=career&sort=price_asc")
-        .await;
+    let (_, html) = app.get_html("/courses?category=career&sort=price_asc").await;
     assert_eq!(
         slugs(&html),
-        [
-            "product-manager-notes",
-            "excel-data-analysis",
-            "career-consultation",
-            "annual-membership"
-        ]
+        ["product-manager-notes", "excel-data-analysis", "career-consultation", "annual-membership"]
     );
-    let (status, html) = app
-        .get_html("/courses?sort=%3Cscript%3E&page=-1&category=")
-        .await;
+    let (status, html) = app.get_html("/courses?sort=%3Cscript%3E&page=-1&category=").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(slugs(&html).len(), 9);
     assert!(!html.contains("<script>"));
@@ -106,14 +100,9 @@ async fn catalog_filters_searches_sorts_and_paginates(app: TestApp) {
 
 async fn pagination_survives_filters(app: TestApp) {
     // Twelve courses per page: add enough courses to one category to need three pages.
-    let category: i64 = sqlx::query_scalar("SELECT id FROM categories WHERE slug = 'tech'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
-    let instructor: i64 = sqlx::query_scalar("SELECT MIN(id) FROM instructors")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let category: i64 =
+        sqlx::query_scalar("SELECT id FROM categories WHERE slug = 'tech'").fetch_one(app.db.read()).await.unwrap();
+    let instructor: i64 = sqlx::query_scalar("SELECT MIN(id) FROM instructors").fetch_one(app.db.read()).await.unwrap();
     for i in 0..25i64 {
         sqlx::query(
             "INSERT INTO courses (slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
@@ -132,32 +121,20 @@ async fn pagination_survives_filters(app: TestApp) {
     }
     // The catalog is held in memory; writers reload it explicitly.
     let (_, html) = app.get_html("/courses?category=tech").await;
-    assert!(
-        html.contains("共 1 门课程"),
-        "not visible before the reload"
-    );
+    assert!(html.contains("共 1 门课程"), "not visible before the reload");
     app.catalog.reload(&app.db).await.unwrap();
 
-    let (_, html) = app
-        .get_html("/courses?category=tech&sort=price_desc&q=%E7%BB%83%E4%B9%A0")
-        .await; // 练习
+    let (_, html) = app.get_html("/courses?category=tech&sort=price_desc&q=%E7%BB%83%E4%B9%A0").await; // 练习
     assert!(html.contains("共 25 门课程"));
     assert_eq!(slugs(&html).len(), 12);
     assert_eq!(slugs(&html)[0], "drill-24");
     let html = unescape(&html);
     let next = "/courses?category=tech&q=%E7%BB%83%E4%B9%A0&sort=price_desc&page=2";
-    assert!(
-        html.contains(&format!("rel=\"next\" href=\"{next}\"")),
-        "next link keeps the filters"
-    );
-    let (_, html) = app
-        .get_html("/courses?category=tech&q=%E7%BB%83%E4%B9%A0&sort=price_desc&page=3")
-        .await;
+    assert!(html.contains(&format!("rel=\"next\" href=\"{next}\"")), "next link keeps the filters");
+    let (_, html) = app.get_html("/courses?category=tech&q=%E7%BB%83%E4%B9%A0&sort=price_desc&page=3").await;
     assert_eq!(slugs(&html), ["drill-00"]);
     let html = unescape(&html);
-    assert!(html.contains(
-        "rel=\"prev\" href=\"/courses?category=tech&q=%E7%BB%83%E4%B9%A0&sort=price_desc&page=2\""
-    ));
+    assert!(html.contains("rel=\"prev\" href=\"/courses?category=tech&q=%E7%BB%83%E4%B9%A0&sort=price_desc&page=2\""));
     assert!(!html.contains("rel=\"next\""));
     let (status, html) = app.get_html("/courses?category=tech&page=99").await;
     assert_eq!(status, StatusCode::OK);
@@ -192,10 +169,7 @@ async fn course_page_shows_everything_a_buyer_needs(app: TestApp) {
     }
     // A live course lists its sessions in Beijing time; a promotion says "no refunds" up front.
     let (_, html) = app.get_html("/courses/short-video-bootcamp").await;
-    assert!(
-        html.contains("直播安排") && html.contains("20:00</time> 第 1 场"),
-        "live schedule"
-    );
+    assert!(html.contains("直播安排") && html.contains("20:00</time> 第 1 场"), "live schedule");
     let (_, html) = app.get_html("/courses/exam-english-sprint").await;
     assert!(html.contains("不支持退款：") && html.contains("购买后不支持退款"));
     let (_, html) = app.get_html("/courses/photography-composition").await;
@@ -203,18 +177,10 @@ async fn course_page_shows_everything_a_buyer_needs(app: TestApp) {
 }
 
 async fn unknown_course_gets_a_friendly_404(app: TestApp) {
-    for path in [
-        "/courses/no-such-course",
-        "/no/such/page",
-        "/courses/%00",
-        "/pages/nothing",
-    ] {
+    for path in ["/courses/no-such-course", "/no/such/page", "/courses/%00", "/pages/nothing"] {
         let (status, html) = app.get_html(path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
-        assert!(
-            html.contains("页面不存在") && html.contains("返回首页"),
-            "{path}: {html}"
-        );
+        assert!(html.contains("页面不存在") && html.contains("返回首页"), "{path}: {html}");
     }
 }
 
@@ -227,37 +193,18 @@ fn meta_content(html: &str, attr: &str, name: &str) -> Option<String> {
 async fn pages_are_share_ready(app: TestApp) {
     for (path, canonical) in [
         ("/", "http://kedian.test/"),
-        (
-            "/courses?sort=popular&page=1",
-            "http://kedian.test/courses?sort=popular",
-        ),
-        (
-            "/courses/python-zero-to-one",
-            "http://kedian.test/courses/python-zero-to-one",
-        ),
+        ("/courses?sort=popular&page=1", "http://kedian.test/courses?sort=popular"),
+        ("/courses/python-zero-to-one", "http://kedian.test/courses/python-zero-to-one"),
     ] {
         let (_, html) = app.get_html(path).await;
-        assert!(
-            html.contains("<title>") && !html.contains("<title></title>"),
-            "{path}"
-        );
-        assert!(
-            meta_content(&html, "name", "description").is_some_and(|d| !d.is_empty()),
-            "{path}"
-        );
+        assert!(html.contains("<title>") && !html.contains("<title></title>"), "{path}");
+        assert!(meta_content(&html, "name", "description").is_some_and(|d| !d.is_empty()), "{path}");
         for og in ["og:title", "og:description", "og:image", "og:url"] {
             let value = meta_content(&html, "property", og).unwrap_or_default();
             assert!(!value.is_empty(), "{path} lacks {og}");
         }
-        assert_eq!(
-            meta_content(&html, "property", "og:url").as_deref(),
-            Some(canonical),
-            "{path}"
-        );
-        assert!(
-            html.contains(&format!("<link rel=\"canonical\" href=\"{canonical}\">")),
-            "{path}"
-        );
+        assert_eq!(meta_content(&html, "property", "og:url").as_deref(), Some(canonical), "{path}");
+        assert!(html.contains(&format!("<link rel=\"canonical\" href=\"{canonical}\">")), "{path}");
     }
     let (_, html) = app.get_html("/courses/python-zero-to-one").await;
     assert_eq!(
@@ -280,13 +227,7 @@ async fn english_locale_from_accept_language(app: TestApp) {
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("What you will learn") && html.contains("Full refund within 7 days"));
     // The language page sets a cookie that wins over the header.
-    let response = app
-        .submit(
-            "/language",
-            "/language",
-            &[("lang", "en"), ("next", "/courses")],
-        )
-        .await;
+    let response = app.submit("/language", "/language", &[("lang", "en"), ("next", "/courses")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(crate::helpers::location(&response), "/courses");
     let (_, html) = app.get_html("/courses").await;
@@ -294,11 +235,9 @@ async fn english_locale_from_accept_language(app: TestApp) {
 }
 
 async fn policy_pages_render(app: TestApp) {
-    for (path, text) in [
-        ("/pages/agreement", "用户协议"),
-        ("/pages/privacy", "隐私政策"),
-        ("/pages/refund-policy", "促销商品"),
-    ] {
+    for (path, text) in
+        [("/pages/agreement", "用户协议"), ("/pages/privacy", "隐私政策"), ("/pages/refund-policy", "促销商品")]
+    {
         let (status, html) = app.get_html(path).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert!(html.contains(text), "{path}");

@@ -20,18 +20,11 @@ fn kedian(dir: &std::path::Path) -> Command {
 #[tokio::test]
 async fn migrate_and_create_admin_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
-    let out = kedian(dir.path())
-        .arg("migrate")
-        .env("KEDIAN_COLOUR", "blue")
-        .output()
-        .unwrap();
+    let out = kedian(dir.path()).arg("migrate").env("KEDIAN_COLOUR", "blue").output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("schema created"), "{stdout}");
-    assert!(
-        stdout.contains("unknown KEDIAN_ variable") && stdout.contains("KEDIAN_COLOUR"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("unknown KEDIAN_ variable") && stdout.contains("KEDIAN_COLOUR"), "{stdout}");
     let again = kedian(dir.path()).arg("migrate").output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("schema up to date"));
 
@@ -41,19 +34,11 @@ async fn migrate_and_create_admin_from_stdin() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"admin-password-1\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"admin-password-1\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("137****0001") && !stdout.contains("admin-password-1"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("137****0001") && !stdout.contains("admin-password-1"), "{stdout}");
 
     let short = kedian(dir.path())
         .args(["user", "create-admin", "--phone", "13700000002"])
@@ -65,21 +50,13 @@ async fn migrate_and_create_admin_from_stdin() {
         })
         .unwrap();
     assert!(!short.status.success(), "a short password is refused");
-    let bad_phone = kedian(dir.path())
-        .args(["user", "create-admin", "--phone", "12345"])
-        .output()
-        .unwrap();
+    let bad_phone = kedian(dir.path()).args(["user", "create-admin", "--phone", "12345"]).output().unwrap();
     assert!(!bad_phone.status.success());
 
     // The admin logs in with that password and reaches the back office.
     let url = format!("sqlite://{}/data/kedian.db", dir.path().display());
-    let app =
-        crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| s.database_url = url)
-            .await
-            .unwrap();
-    let login = app
-        .login_by_password("13700000001", "admin-password-1")
-        .await;
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| s.database_url = url).await.unwrap();
+    let login = app.login_by_password("13700000001", "admin-password-1").await;
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
 }
@@ -89,12 +66,8 @@ async fn migrate_and_create_admin_from_stdin() {
 #[tokio::test]
 async fn serve_logs_where_it_listens_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = kedian(dir.path())
-        .arg("serve")
-        .env("KEDIAN_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        kedian(dir.path()).arg("serve").env("KEDIAN_LISTEN", "127.0.0.1:0").stdout(Stdio::piped()).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
     let mut port = None;
@@ -103,29 +76,18 @@ async fn serve_logs_where_it_listens_and_stops_on_sigterm() {
         let Some(Ok(line)) = lines.next() else { break };
         demo_hint |= line.contains("demo admin") && line.contains("13800000000");
         if let Some(rest) = line.split("port=").nth(1) {
-            port = rest
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse::<u16>().ok());
+            port = rest.split_whitespace().next().and_then(|p| p.parse::<u16>().ok());
         }
     }
     let port = port.expect("the log says where the shop listens");
     assert!(demo_hint, "the log says how to log in as the demo admin");
     std::thread::spawn(move || for _ in lines {});
 
-    let home = reqwest::get(format!("http://127.0.0.1:{port}/"))
-        .await
-        .unwrap();
+    let home = reqwest::get(format!("http://127.0.0.1:{port}/")).await.unwrap();
     assert_eq!(home.status(), StatusCode::OK);
-    assert!(
-        home.text().await.unwrap().contains("Excel 数据分析实战"),
-        "demo catalog"
-    );
+    assert!(home.text().await.unwrap().contains("Excel 数据分析实战"), "demo catalog");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -61,10 +61,7 @@ pub struct RecordingSms {
 impl SmsSender for RecordingSms {
     fn send<'a>(&'a self, phone: &'a Phone, text: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.sent
-                .lock()
-                .unwrap()
-                .push((phone.as_str().to_string(), text.to_string()));
+            self.sent.lock().unwrap().push((phone.as_str().to_string(), text.to_string()));
             Ok(())
         })
     }
@@ -95,17 +92,10 @@ pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
 
 /// A new, empty PostgreSQL database for one test.
 async fn fresh_postgres_database() -> Option<String> {
-    let base = std::env::var("KEDIAN_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())?;
+    let base = std::env::var("KEDIAN_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
     let name = format!("kedian_test_{}", hex::encode(rand::random::<[u8; 8]>()));
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to KEDIAN_TEST_POSTGRES_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
+    let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to KEDIAN_TEST_POSTGRES_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("create test database");
     let _ = admin.close().await;
     let (prefix, _) = base.rsplit_once('/').expect("database URL with a path");
     Some(format!("{prefix}/{name}"))
@@ -113,22 +103,15 @@ async fn fresh_postgres_database() -> Option<String> {
 
 /// Warnings and errors only, unless RUST_LOG asks for more.
 fn init_test_logs() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(
-    backend: Backend,
-    adjust: impl FnOnce(&mut Settings),
-) -> Option<TestApp> {
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     init_test_logs();
     let dir = tempfile::tempdir().expect("temp dir");
     let url = match backend {
@@ -138,42 +121,24 @@ pub async fn spawn_app_with(
     let mut settings = test_settings(dir.path(), &url);
     adjust(&mut settings);
     let sms = Arc::new(RecordingSms::default());
-    let app = Application::build_with_sms(settings, sms.clone())
-        .await
-        .expect("application builds");
+    let app = Application::build_with_sms(settings, sms.clone()).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     let catalog = app.catalog();
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
-    Some(TestApp {
-        client: client(jar.clone()),
-        jar,
-        address,
-        sms,
-        db,
-        catalog,
-        _dir: dir,
-    })
+    Some(TestApp { client: client(jar.clone()), jar, address, sms, db, catalog, _dir: dir })
 }
 
 pub fn client(jar: Arc<Jar>) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .cookie_provider(jar)
-        .build()
-        .expect("client")
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_provider(jar).build().expect("client")
 }
 
 /// The value of `name="csrf_token"` in a page.
 pub fn csrf_in(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
     let start = html.find(marker).expect("page has a CSRF token") + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    html[start..].split('"').next().unwrap_or_default().to_string()
 }
 
 /// HTML as text: askama writes `&` as `&#38;` and so on.
@@ -194,12 +159,7 @@ pub fn unescape(html: &str) -> String {
 }
 
 pub fn location(response: &Response) -> String {
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string()
+    response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
 }
 
 impl TestApp {
@@ -223,37 +183,21 @@ impl TestApp {
         let token = csrf_in(&html);
         let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
         form.extend_from_slice(fields);
-        self.client
-            .post(self.url(action))
-            .form(&form)
-            .send()
-            .await
-            .expect("POST")
+        self.client.post(self.url(action)).form(&form).send().await.expect("POST")
     }
 
     pub async fn post_raw(&self, action: &str, fields: &[(&str, &str)]) -> Response {
-        self.client
-            .post(self.url(action))
-            .form(fields)
-            .send()
-            .await
-            .expect("POST")
+        self.client.post(self.url(action)).form(fields).send().await.expect("POST")
     }
 
     /// The cookie header this client would send now.
     pub fn cookie_header(&self) -> String {
         let url = self.address.parse().expect("url");
-        self.jar
-            .cookies(&url)
-            .and_then(|v| v.to_str().ok().map(String::from))
-            .unwrap_or_default()
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(String::from)).unwrap_or_default()
     }
 
     pub fn session_cookie(&self) -> Option<String> {
-        self.cookie_header()
-            .split("; ")
-            .find(|c| c.starts_with(&format!("{SESSION_COOKIE}=")))
-            .map(String::from)
+        self.cookie_header().split("; ").find(|c| c.starts_with(&format!("{SESSION_COOKIE}="))).map(String::from)
     }
 
     /// The newest code texted to `phone`.
@@ -269,12 +213,7 @@ impl TestApp {
     }
 
     pub async fn request_code(&self, page: &str, phone: &str) -> Response {
-        self.submit(
-            page,
-            page,
-            &[("method", "sms"), ("action", "send_code"), ("phone", phone)],
-        )
-        .await
+        self.submit(page, page, &[("method", "sms"), ("action", "send_code"), ("phone", phone)]).await
     }
 
     /// Logs in by SMS code; returns the final response (a redirect when it worked).
@@ -282,28 +221,15 @@ impl TestApp {
         let sent = self.request_code("/login", phone).await;
         assert_eq!(sent.status(), StatusCode::OK, "code sent");
         let normalized = Phone::parse(phone).expect("valid phone");
-        let code = self
-            .last_code(normalized.as_str())
-            .expect("a code was texted");
-        self.submit(
-            "/login",
-            "/login",
-            &[
-                ("method", "sms"),
-                ("action", "login"),
-                ("phone", phone),
-                ("code", &code),
-            ],
-        )
-        .await
+        let code = self.last_code(normalized.as_str()).expect("a code was texted");
+        self.submit("/login", "/login", &[("method", "sms"), ("action", "login"), ("phone", phone), ("code", &code)])
+            .await
     }
 
     pub async fn register(&self, phone: &str, password: &str, nickname: &str) -> Response {
         let sent = self.request_code("/register", phone).await;
         assert_eq!(sent.status(), StatusCode::OK, "code sent");
-        let code = self
-            .last_code(Phone::parse(phone).expect("phone").as_str())
-            .expect("code");
+        let code = self.last_code(Phone::parse(phone).expect("phone").as_str()).expect("code");
         self.submit(
             "/register",
             "/register",
@@ -324,12 +250,7 @@ impl TestApp {
         self.submit(
             "/login?method=password",
             "/login",
-            &[
-                ("method", "password"),
-                ("action", "login"),
-                ("phone", phone),
-                ("password", password),
-            ],
+            &[("method", "password"), ("action", "login"), ("phone", phone), ("password", password)],
         )
         .await
     }
@@ -339,20 +260,15 @@ impl TestApp {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(self.db.read())
-            .await
-            .expect("count")
+        sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(self.db.read()).await.expect("count")
     }
 
     /// Moves every stored SMS send back in time, as if `secs` had passed.
     pub async fn age_codes(&self, secs: i64) {
-        sqlx::query(
-            "UPDATE sms_codes SET created_at = created_at - $1, expires_at = expires_at - $1",
-        )
-        .bind(secs)
-        .execute(self.db.write())
-        .await
-        .expect("age codes");
+        sqlx::query("UPDATE sms_codes SET created_at = created_at - $1, expires_at = expires_at - $1")
+            .bind(secs)
+            .execute(self.db.write())
+            .await
+            .expect("age codes");
     }
 }

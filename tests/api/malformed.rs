@@ -30,18 +30,8 @@ const BAD_PHONES: &[&str] = &[
     "null",
 ];
 
-const BAD_CODES: &[&str] = &[
-    "",
-    " ",
-    "12345",
-    "1234567",
-    "abcdef",
-    "12a456",
-    "１２３４５６",
-    "-12345",
-    "12345\u{0}",
-    "999999999999999999999",
-];
+const BAD_CODES: &[&str] =
+    &["", " ", "12345", "1234567", "abcdef", "12a456", "１２３４５６", "-12345", "12345\u{0}", "999999999999999999999"];
 
 struct Case {
     page: &'static str,
@@ -52,12 +42,7 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
-    let f = |pairs: &[(&'static str, &str)]| {
-        pairs
-            .iter()
-            .map(|(k, v)| (*k, v.to_string()))
-            .collect::<Vec<_>>()
-    };
+    let f = |pairs: &[(&'static str, &str)]| pairs.iter().map(|(k, v)| (*k, v.to_string())).collect::<Vec<_>>();
     for phone in BAD_PHONES {
         cases.push(Case {
             page: "/login",
@@ -74,23 +59,13 @@ fn cases() -> Vec<Case> {
         cases.push(Case {
             page: "/login",
             action: "/login",
-            fields: f(&[
-                ("method", "sms"),
-                ("action", "login"),
-                ("phone", phone),
-                ("code", "123456"),
-            ]),
+            fields: f(&[("method", "sms"), ("action", "login"), ("phone", phone), ("code", "123456")]),
             field: "phone",
         });
         cases.push(Case {
             page: "/login?method=password",
             action: "/login",
-            fields: f(&[
-                ("method", "password"),
-                ("action", "login"),
-                ("phone", phone),
-                ("password", "long-enough-pw"),
-            ]),
+            fields: f(&[("method", "password"), ("action", "login"), ("phone", phone), ("password", "long-enough-pw")]),
             field: "phone",
         });
     }
@@ -98,37 +73,17 @@ fn cases() -> Vec<Case> {
         cases.push(Case {
             page: "/login",
             action: "/login",
-            fields: f(&[
-                ("method", "sms"),
-                ("action", "login"),
-                ("phone", "13800138040"),
-                ("code", code),
-            ]),
+            fields: f(&[("method", "sms"), ("action", "login"), ("phone", "13800138040"), ("code", code)]),
             field: "code",
         });
-        let register = [
-            ("action", "register"),
-            ("phone", "13800138040"),
-            ("code", *code),
-            ("agree", "on"),
-        ];
-        cases.push(Case {
-            page: "/register",
-            action: "/register",
-            fields: f(&register),
-            field: "code",
-        });
+        let register = [("action", "register"), ("phone", "13800138040"), ("code", *code), ("agree", "on")];
+        cases.push(Case { page: "/register", action: "/register", fields: f(&register), field: "code" });
     }
     for password in ["", &"x".repeat(129)] {
         cases.push(Case {
             page: "/login?method=password",
             action: "/login",
-            fields: f(&[
-                ("method", "password"),
-                ("action", "login"),
-                ("phone", "13800138040"),
-                ("password", password),
-            ]),
+            fields: f(&[("method", "password"), ("action", "login"), ("phone", "13800138040"), ("password", password)]),
             field: "password",
         });
     }
@@ -150,21 +105,10 @@ fn cases() -> Vec<Case> {
             ("password2", password2),
             ("agree", "on"),
         ];
-        cases.push(Case {
-            page: "/register",
-            action: "/register",
-            fields: f(&fields),
-            field,
-        });
+        cases.push(Case { page: "/register", action: "/register", fields: f(&fields), field });
     }
     let too_long = "名".repeat(21);
-    for nickname in [
-        too_long.as_str(),
-        "bad\u{7}bell",
-        "a\u{202E}b",
-        "zero\u{200B}width",
-        "line\nbreak",
-    ] {
+    for nickname in [too_long.as_str(), "bad\u{7}bell", "a\u{202E}b", "zero\u{200B}width", "line\nbreak"] {
         let fields = [
             ("action", "register"),
             ("phone", "13800138040"),
@@ -172,26 +116,11 @@ fn cases() -> Vec<Case> {
             ("nickname", nickname),
             ("agree", "on"),
         ];
-        cases.push(Case {
-            page: "/register",
-            action: "/register",
-            fields: f(&fields),
-            field: "nickname",
-        });
+        cases.push(Case { page: "/register", action: "/register", fields: f(&fields), field: "nickname" });
     }
     for agree in ["", "off", "yes", "1"] {
-        let fields = [
-            ("action", "register"),
-            ("phone", "13800138040"),
-            ("code", "123456"),
-            ("agree", agree),
-        ];
-        cases.push(Case {
-            page: "/register",
-            action: "/register",
-            fields: f(&fields),
-            field: "agree",
-        });
+        let fields = [("action", "register"), ("phone", "13800138040"), ("code", "123456"), ("agree", agree)];
+        cases.push(Case { page: "/register", action: "/register", fields: f(&fields), field: "agree" });
     }
     cases
 }
@@ -211,10 +140,7 @@ async fn malformed_inputs_are_refused_beside_the_field(app: TestApp) {
             case.field,
             case.fields
         );
-        assert!(
-            !html.contains("<script>alert(1)</script>"),
-            "input echoed unescaped"
-        );
+        assert!(!html.contains("<script>alert(1)</script>"), "input echoed unescaped");
     }
     assert_eq!(app.count("users").await, 1, "only the demo admin");
     assert_eq!(app.count("sms_codes").await, 0);
@@ -237,10 +163,7 @@ async fn malformed_inputs_are_refused_beside_the_field(app: TestApp) {
             .await
             .unwrap();
         assert!(response.status().is_client_error(), "{}", response.status());
-        assert!(
-            response.text().await.unwrap().contains("<html"),
-            "a page, not a bare status"
-        );
+        assert!(response.text().await.unwrap().contains("<html"), "a page, not a bare status");
     }
 
     // The nickname form of a logged-in user.
@@ -249,24 +172,15 @@ async fn malformed_inputs_are_refused_beside_the_field(app: TestApp) {
     for nickname in ["", "   ", &"名".repeat(21), "bell\u{7}", "rtl\u{202E}x"] {
         let response = app.submit("/me", "/me", &[("nickname", nickname)]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{nickname:?}");
-        assert!(
-            response
-                .text()
-                .await
-                .unwrap()
-                .contains("id=\"nickname-error\"")
-        );
+        assert!(response.text().await.unwrap().contains("id=\"nickname-error\""));
     }
-    let nickname: String =
-        sqlx::query_scalar("SELECT nickname FROM users WHERE phone = '13800138041'")
-            .fetch_one(app.db.read())
-            .await
-            .unwrap();
+    let nickname: String = sqlx::query_scalar("SELECT nickname FROM users WHERE phone = '13800138041'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     assert_eq!(nickname, "学员8041", "unchanged");
     assert_eq!(app.count("users").await, users);
 
-    let response = app
-        .submit("/language", "/language", &[("lang", "klingon")])
-        .await;
+    let response = app.submit("/language", "/language", &[("lang", "klingon")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }

@@ -10,10 +10,7 @@ async fn healthz_checks_the_database(app: TestApp) {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "ok");
     app.db.close().await;
-    assert_eq!(
-        app.get("/healthz").await.status(),
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
 async fn security_headers_are_sent(app: TestApp) {
@@ -21,30 +18,15 @@ async fn security_headers_are_sent(app: TestApp) {
     let h = response.headers();
     assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
     assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
-    assert!(
-        h.get("content-security-policy")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .contains("default-src 'self'")
-    );
+    assert!(h.get("content-security-policy").unwrap().to_str().unwrap().contains("default-src 'self'"));
     let css = app.get("/static/css/site.css").await;
     assert_eq!(css.status(), StatusCode::OK);
-    assert!(
-        css.headers()
-            .get("content-type")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("text/css")
-    );
+    assert!(css.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
 }
 
 #[tokio::test]
 async fn demo_catalog_only_in_a_new_database_and_only_when_asked() {
-    let app = spawn_app_with(Backend::Sqlite, |s| s.demo = false)
-        .await
-        .unwrap();
+    let app = spawn_app_with(Backend::Sqlite, |s| s.demo = false).await.unwrap();
     assert_eq!(app.count("courses").await, 0);
     assert_eq!(app.count("users").await, 0);
     let (status, html) = app.get_html("/").await;
@@ -56,33 +38,15 @@ async fn demo_catalog_only_in_a_new_database_and_only_when_asked() {
     let url = format!("sqlite://{}/kedian.db", dir.path().display());
     let settings = crate::helpers::test_settings(dir.path(), &url);
     let first = kedian::startup::prepare_database(&settings).await.unwrap();
-    let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses")
-        .fetch_one(first.read())
-        .await
-        .unwrap();
+    let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses").fetch_one(first.read()).await.unwrap();
     assert!(courses >= 8);
-    sqlx::query("DELETE FROM lessons")
-        .execute(first.write())
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM chapters")
-        .execute(first.write())
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM courses")
-        .execute(first.write())
-        .await
-        .unwrap();
+    sqlx::query("DELETE FROM lessons").execute(first.write()).await.unwrap();
+    sqlx::query("DELETE FROM chapters").execute(first.write()).await.unwrap();
+    sqlx::query("DELETE FROM courses").execute(first.write()).await.unwrap();
     first.close().await;
     let second = kedian::startup::prepare_database(&settings).await.unwrap();
-    let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses")
-        .fetch_one(second.read())
-        .await
-        .unwrap();
-    assert_eq!(
-        courses, 0,
-        "the demo is not reloaded into an existing database"
-    );
+    let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses").fetch_one(second.read()).await.unwrap();
+    assert_eq!(courses, 0, "the demo is not reloaded into an existing database");
 }
 
 #[tokio::test]
@@ -96,29 +60,17 @@ async fn session_key_is_generated_once_and_kept() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
 }
 
 #[tokio::test]
 async fn sqlite_runs_in_wal_mode_with_full_sync() {
     let app = crate::helpers::spawn_app(Backend::Sqlite).await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(mode, "wal");
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(app.db.write())
-        .await
-        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous").fetch_one(app.db.write()).await.unwrap();
     assert_eq!(sync, 2, "FULL");
-    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(fk, 1);
 }

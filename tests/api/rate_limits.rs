@@ -11,41 +11,21 @@ on_both_backends!(
 );
 
 async fn one_code_per_phone_per_minute(app: TestApp) {
-    assert_eq!(
-        app.request_code("/login", "13800138010").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.request_code("/login", "13800138010").await.status(), StatusCode::OK);
     let again = app.request_code("/register", "13800138010").await;
     assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(
-        again
-            .headers()
-            .get("content-type")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(again.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
     let html = again.text().await.unwrap();
-    assert!(
-        html.contains("验证码发送太频繁") && html.contains("秒后再试"),
-        "{html}"
-    );
+    assert!(html.contains("验证码发送太频繁") && html.contains("秒后再试"), "{html}");
     assert_eq!(app.sms_count(), 1);
     assert_eq!(app.count("sms_codes").await, 1);
     app.age_codes(60).await;
-    assert_eq!(
-        app.request_code("/login", "13800138010").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.request_code("/login", "13800138010").await.status(), StatusCode::OK);
 }
 
 async fn ten_codes_per_phone_per_day(app: TestApp) {
     for _ in 0..10 {
-        assert_eq!(
-            app.request_code("/login", "13800138011").await.status(),
-            StatusCode::OK
-        );
+        assert_eq!(app.request_code("/login", "13800138011").await.status(), StatusCode::OK);
         app.age_codes(61).await;
     }
     let refused = app.request_code("/login", "13800138011").await;
@@ -53,20 +33,13 @@ async fn ten_codes_per_phone_per_day(app: TestApp) {
     assert!(refused.text().await.unwrap().contains("小时后再试"));
     assert_eq!(app.sms_count(), 10);
     // Another number is not affected.
-    assert_eq!(
-        app.request_code("/login", "13800138012").await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.request_code("/login", "13800138012").await.status(), StatusCode::OK);
 }
 
 async fn twenty_codes_per_address_per_hour(app: TestApp) {
     for i in 0..20 {
         let phone = format!("138001381{i:02}");
-        assert_eq!(
-            app.request_code("/login", &phone).await.status(),
-            StatusCode::OK,
-            "{phone}"
-        );
+        assert_eq!(app.request_code("/login", &phone).await.status(), StatusCode::OK, "{phone}");
     }
     let refused = app.request_code("/login", "13800138199").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
@@ -82,36 +55,14 @@ async fn ten_wrong_passwords_lock_password_login(app: TestApp) {
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
     let locked = app.login_by_password("13800138013", "right-password").await;
-    assert_eq!(
-        locked.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "even the right password waits"
-    );
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
     let html = locked.text().await.unwrap();
-    assert!(
-        html.contains("密码错误次数过多") && html.contains("短信验证码登录"),
-        "{html}"
-    );
-    assert_eq!(
-        app.get("/me").await.status(),
-        StatusCode::SEE_OTHER,
-        "not logged in"
-    );
+    assert!(html.contains("密码错误次数过多") && html.contains("短信验证码登录"), "{html}");
+    assert_eq!(app.get("/me").await.status(), StatusCode::SEE_OTHER, "not logged in");
     // SMS login still works, and after 15 minutes so does the password.
     app.age_codes(61).await;
-    assert_eq!(
-        app.login_by_code("13800138013").await.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(app.login_by_code("13800138013").await.status(), StatusCode::SEE_OTHER);
     app.logout().await;
-    sqlx::query("UPDATE login_failures SET created_at = created_at - 900")
-        .execute(app.db.write())
-        .await
-        .unwrap();
-    assert_eq!(
-        app.login_by_password("13800138013", "right-password")
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    sqlx::query("UPDATE login_failures SET created_at = created_at - 900").execute(app.db.write()).await.unwrap();
+    assert_eq!(app.login_by_password("13800138013", "right-password").await.status(), StatusCode::SEE_OTHER);
 }

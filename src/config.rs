@@ -147,7 +147,8 @@ impl Settings {
             .to_string();
         let settings = Settings {
             demo: flag("demo", file.demo, true)?,
-            cookie_secure: flag("cookie_secure", file.cookie_secure, false)?,
+            // Secure by default when the shop is served over HTTPS; plain HTTP is the dev default.
+            cookie_secure: flag("cookie_secure", file.cookie_secure, public_url.starts_with("https://"))?,
             trust_forwarded: flag("trust_forwarded", file.trust_forwarded, false)?,
             session_idle_days: number("session_idle_days", file.session_idle_days, 7)?,
             session_lifetime_days: number("session_lifetime_days", file.session_lifetime_days, 30)?,
@@ -263,6 +264,19 @@ mod tests {
         let s = Settings::from_sources(Some(file), &env(&[("KEDIAN_DEMO", "false")])).unwrap();
         assert_eq!(s.listen, "0.0.0.0:9000");
         assert!(!s.demo);
+    }
+
+    #[test]
+    fn cookie_is_secure_by_default_behind_https() {
+        let s = Settings::from_sources(None, &env(&[("KEDIAN_PUBLIC_URL", "https://shop.example/")])).unwrap();
+        assert!(s.cookie_secure);
+        assert_eq!(s.public_url, "https://shop.example");
+        let s = Settings::from_sources(
+            None,
+            &env(&[("KEDIAN_PUBLIC_URL", "https://shop.example"), ("KEDIAN_COOKIE_SECURE", "false")]),
+        )
+        .unwrap();
+        assert!(!s.cookie_secure);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Register, log in (SMS code or password), log out.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -131,18 +132,42 @@ struct Retry {
     status: StatusCode,
     notice: String,
     errors: FieldErrors,
+    /// For 429: seconds until the limit lets the visitor try again (sent as `Retry-After`).
+    retry_after: Option<i64>,
 }
 
 impl Retry {
     fn error(status: StatusCode, field: &'static str, message: impl Into<String>) -> Retry {
         let mut errors = FieldErrors::default();
         errors.add(field, message);
-        Retry { status, notice: String::new(), errors }
+        Retry { status, notice: String::new(), errors, retry_after: None }
     }
 
     fn invalid(errors: FieldErrors) -> Retry {
-        Retry { status: StatusCode::BAD_REQUEST, notice: String::new(), errors }
+        Retry::with_errors(StatusCode::BAD_REQUEST, errors)
     }
+
+    fn with_errors(status: StatusCode, errors: FieldErrors) -> Retry {
+        Retry { status, notice: String::new(), errors, retry_after: None }
+    }
+
+    fn limited(lang: Lang, field: &'static str, reason: &str, secs: i64) -> Retry {
+        let mut retry =
+            Retry::error(StatusCode::TOO_MANY_REQUESTS, field, format!("{reason}{}", wait_message(lang, secs)));
+        retry.retry_after = Some(secs);
+        retry
+    }
+}
+
+/// The form page again, with the outcome's status and, for a limit, `Retry-After`.
+fn respond<T: Template>(page: &T, status: StatusCode, retry_after: Option<i64>) -> Result<HttpResponse, AppError> {
+    let mut response = render_with_status(page, status)?;
+    if let Some(secs) = retry_after
+        && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+    {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    Ok(response)
 }
 
 #[tracing::instrument(skip_all, fields(method = %form.method, action = %form.action))]
@@ -168,6 +193,7 @@ async fn login(
             Ok(redirect(&next))
         }
         Err(retry) => {
+            let (status, retry_after) = (retry.status, retry.retry_after);
             let ctx = ctx.with_csrf()?;
             let meta =
                 ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
@@ -180,7 +206,7 @@ async fn login(
                 errors: retry.errors,
                 ctx,
             };
-            render_with_status(&page, retry.status)
+            respond(&page, status, retry_after)
         }
     }
 }
@@ -198,12 +224,9 @@ async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outco
         Ok(_) => {
             tracing::info!(phone = %phone, "verification code sent");
             let notice = lang.tf("code_sent", &[("phone", &phone.masked())]);
-            Ok(Err(Retry { status: StatusCode::OK, notice, errors: FieldErrors::default() }))
+            Ok(Err(Retry { notice, ..Retry::with_errors(StatusCode::OK, FieldErrors::default()) }))
         }
-        Err(CodeError::RateLimited(secs)) => {
-            let message = format!("{}{}", lang.t("err_code_too_often"), wait_message(lang, secs));
-            Ok(Err(Retry::error(StatusCode::TOO_MANY_REQUESTS, "phone", message)))
-        }
+        Err(CodeError::RateLimited(secs)) => Ok(Err(Retry::limited(lang, "phone", lang.t("err_code_too_often"), secs))),
         Err(e) => Err(AppError::Internal(e.into())),
     }
 }
@@ -270,8 +293,7 @@ async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: 
     if let Some(user) = &user {
         let failures = limits::login_failures_since(&state.db, user.id, now - PASSWORD_FAILURES.window_secs).await?;
         if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
-            let message = format!("{}{}", lang.t("err_password_locked"), wait_message(lang, secs));
-            return Ok(Err(Retry::error(StatusCode::TOO_MANY_REQUESTS, "password", message)));
+            return Ok(Err(Retry::limited(lang, "password", lang.t("err_password_locked"), secs)));
         }
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
@@ -308,6 +330,7 @@ async fn register(
             Ok(redirect(&next))
         }
         Err(retry) => {
+            let (status, retry_after) = (retry.status, retry.retry_after);
             let ctx = ctx.with_csrf()?;
             let meta =
                 ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
@@ -321,7 +344,7 @@ async fn register(
                 errors: retry.errors,
                 ctx,
             };
-            render_with_status(&page, retry.status)
+            respond(&page, status, retry_after)
         }
     }
 }

@@ -15,6 +15,8 @@ async fn one_code_per_phone_per_minute(app: TestApp) {
     let again = app.request_code("/register", "13800138010").await;
     assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(again.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/html"));
+    let wait: i64 = again.headers().get("retry-after").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
     let html = again.text().await.unwrap();
     assert!(html.contains("验证码发送太频繁") && html.contains("秒后再试"), "{html}");
     assert_eq!(app.sms_count(), 1);
@@ -56,6 +58,7 @@ async fn ten_wrong_passwords_lock_password_login(app: TestApp) {
     }
     let locked = app.login_by_password("13800138013", "right-password").await;
     assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "even the right password waits");
+    assert!(locked.headers().get("retry-after").is_some());
     let html = locked.text().await.unwrap();
     assert!(html.contains("密码错误次数过多") && html.contains("短信验证码登录"), "{html}");
     assert_eq!(app.get("/me").await.status(), StatusCode::SEE_OTHER, "not logged in");

@@ -19,7 +19,8 @@ async fn me_with_cookie(app: &TestApp, cookie: &str) -> reqwest::Response {
 }
 
 async fn session_is_renewed_at_login(app: TestApp) {
-    app.get("/login").await;
+    let (_, html) = app.get_html("/login").await;
+    let token_before = crate::helpers::csrf_in(&html);
     let before = app.session_cookie().expect("the login form starts a session");
     app.login_by_code("13800138020").await;
     let after = app.session_cookie().expect("logged-in session");
@@ -27,6 +28,10 @@ async fn session_is_renewed_at_login(app: TestApp) {
     assert_eq!(me_with_cookie(&app, &after).await.status(), StatusCode::OK);
     let stale = me_with_cookie(&app, &before).await;
     assert_eq!(stale.status(), StatusCode::SEE_OTHER, "the pre-login cookie is not logged in");
+    // The pre-login session itself is gone from the server: its CSRF token is not served again.
+    let page = client(Arc::new(Jar::default())).get(app.url("/login")).header("Cookie", &before).send().await.unwrap();
+    let token_with_old_cookie = crate::helpers::csrf_in(&page.text().await.unwrap());
+    assert_ne!(token_with_old_cookie, token_before, "the old session was deleted at login");
 }
 
 async fn copied_cookie_is_dead_after_logout(app: TestApp) {

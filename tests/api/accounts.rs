@@ -163,39 +163,22 @@ async fn admin_area_is_guarded(app: TestApp) {
     assert!(html.contains("管理后台"));
 }
 
-async fn next_cannot_leave_the_site(app: TestApp) {
-    app.request_code("/login", "13800138008").await;
-    let code = app.last_code("13800138008").unwrap();
-    let response = app
-        .submit(
-            "/login",
-            "/login",
-            &[
-                ("method", "sms"),
-                ("action", "login"),
-                ("phone", "13800138008"),
-                ("code", &code),
-                ("next", "//evil.example/x"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&response), "/me");
-    app.logout().await;
+/// Logs in by code with a `next` field; returns where the shop sends the browser.
+async fn login_with_next(app: &TestApp, phone: &str, next: &str) -> String {
     app.age_codes(61).await;
-    app.request_code("/login", "13800138008").await;
-    let code = app.last_code("13800138008").unwrap();
-    let response = app
-        .submit(
-            "/login",
-            "/login",
-            &[
-                ("method", "sms"),
-                ("action", "login"),
-                ("phone", "13800138008"),
-                ("code", &code),
-                ("next", "/courses/excel-data-analysis"),
-            ],
-        )
-        .await;
-    assert_eq!(location(&response), "/courses/excel-data-analysis");
+    app.request_code("/login", phone).await;
+    let code = app.last_code(phone).unwrap();
+    let fields = [("method", "sms"), ("action", "login"), ("phone", phone), ("code", &code), ("next", next)];
+    let response = app.submit("/login", "/login", &fields).await;
+    app.logout().await;
+    location(&response)
+}
+
+async fn next_cannot_leave_the_site(app: TestApp) {
+    assert_eq!(login_with_next(&app, "13800138008", "//evil.example/x").await, "/me");
+    assert_eq!(login_with_next(&app, "13800138008", "https://evil.example/").await, "/me");
+    assert_eq!(
+        login_with_next(&app, "13800138008", "/courses/excel-data-analysis").await,
+        "/courses/excel-data-analysis"
+    );
 }

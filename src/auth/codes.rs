@@ -60,22 +60,31 @@ pub async fn send(
     ip: &str,
     now: i64,
 ) -> Result<i64, CodeError> {
-    let to_phone = sms::sent_to_phone_since(db, phone.as_str(), now - PER_PHONE_DAY.window_secs).await?;
-    let from_ip = sms::sent_from_ip_since(db, ip, now - PER_IP_HOUR.window_secs).await?;
-    let wait = [
-        PER_PHONE_MINUTE.retry_after(&to_phone, now),
-        PER_PHONE_DAY.retry_after(&to_phone, now),
-        PER_IP_HOUR.retry_after(&from_ip, now),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    if let Some(secs) = wait {
+    let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
+    let hash = code_hash(key, phone, &code);
+    let new = sms::NewCode {
+        phone: phone.as_str(),
+        purpose: sms::PURPOSE_AUTH,
+        code_hash: &hash,
+        ip,
+        now,
+        expires_at: now + CODE_TTL_SECS,
+        phone_since: now - PER_PHONE_DAY.window_secs,
+        ip_since: now - PER_IP_HOUR.window_secs,
+    };
+    let limits = |to_phone: &[i64], from_ip: &[i64]| {
+        [
+            PER_PHONE_MINUTE.retry_after(to_phone, now),
+            PER_PHONE_DAY.retry_after(to_phone, now),
+            PER_IP_HOUR.retry_after(from_ip, now),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+    };
+    if let Err(secs) = sms::insert_unless_limited(db, &new, limits).await? {
         return Err(CodeError::RateLimited(secs));
     }
-    let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
-    sms::insert(db, phone.as_str(), sms::PURPOSE_AUTH, &code_hash(key, phone, &code), ip, now, now + CODE_TTL_SECS)
-        .await?;
     let text = format!("【课店】您的验证码是 {code}，5 分钟内有效。请勿告诉他人。");
     sender.send(phone, &text).await?;
     Ok(CODE_TTL_SECS)

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{Backend, Db};
 
 /// Codes sent for login and registration share one purpose: both prove the phone is yours.
 pub const PURPOSE_AUTH: &str = "auth";
@@ -16,46 +16,64 @@ pub struct StoredCode {
     pub consumed: bool,
 }
 
-pub async fn insert(
+/// Stores a new code unless a rate limit says to wait. The check and the insert are one
+/// transaction on the single writer (SQLite) or under advisory locks on the address and the phone
+/// (PostgreSQL), so concurrent requests cannot slip past a limit together.
+///
+/// `wait` gets the send times (oldest first) to this phone since `phone_since` and from this address
+/// since `ip_since`, and returns the seconds to wait, if any.
+pub async fn insert_unless_limited(
     db: &Db,
-    phone: &str,
-    purpose: &str,
-    code_hash: &str,
-    ip: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<(), sqlx::Error> {
+    new: &NewCode<'_>,
+    wait: impl FnOnce(&[i64], &[i64]) -> Option<i64>,
+) -> Result<Result<(), i64>, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    if db.backend() == Backend::Postgres {
+        for key in [new.ip, new.phone] {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key).execute(&mut *tx).await?;
+        }
+    }
+    let to_phone: Vec<i64> =
+        sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at")
+            .bind(new.phone)
+            .bind(new.phone_since)
+            .fetch_all(&mut *tx)
+            .await?;
+    let from_ip: Vec<i64> =
+        sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE ip = $1 AND created_at > $2 ORDER BY created_at")
+            .bind(new.ip)
+            .bind(new.ip_since)
+            .fetch_all(&mut *tx)
+            .await?;
+    if let Some(secs) = wait(&to_phone, &from_ip) {
+        tx.rollback().await?;
+        return Ok(Err(secs));
+    }
     sqlx::query(
         "INSERT INTO sms_codes (phone, purpose, code_hash, ip, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(phone)
-    .bind(purpose)
-    .bind(code_hash)
-    .bind(ip)
-    .bind(now)
-    .bind(expires_at)
-    .execute(db.write())
+    .bind(new.phone)
+    .bind(new.purpose)
+    .bind(new.code_hash)
+    .bind(new.ip)
+    .bind(new.now)
+    .bind(new.expires_at)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await?;
+    Ok(Ok(()))
 }
 
-/// Send times for one phone since `since`, oldest first.
-pub async fn sent_to_phone_since(db: &Db, phone: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at")
-        .bind(phone)
-        .bind(since)
-        .fetch_all(db.read())
-        .await
-}
-
-/// Send times requested from one client address since `since`, oldest first.
-pub async fn sent_from_ip_since(db: &Db, ip: &str, since: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE ip = $1 AND created_at > $2 ORDER BY created_at")
-        .bind(ip)
-        .bind(since)
-        .fetch_all(db.read())
-        .await
+pub struct NewCode<'a> {
+    pub phone: &'a str,
+    pub purpose: &'a str,
+    pub code_hash: &'a str,
+    pub ip: &'a str,
+    pub now: i64,
+    pub expires_at: i64,
+    pub phone_since: i64,
+    pub ip_since: i64,
 }
 
 /// The newest code sent to this phone for this purpose, if any.

@@ -8,7 +8,21 @@ on_both_backends!(
     ten_codes_per_phone_per_day,
     twenty_codes_per_address_per_hour,
     ten_wrong_passwords_lock_password_login,
+    concurrent_requests_cannot_slip_past_a_limit,
 );
+
+async fn concurrent_requests_cannot_slip_past_a_limit(app: TestApp) {
+    let (_, html) = app.get_html("/login").await;
+    let token = crate::helpers::csrf_in(&html);
+    let form = [("csrf_token", token.as_str()), ("method", "sms"), ("action", "send_code"), ("phone", "13800138014")];
+    let requests = (0..10).map(|_| app.client.post(app.url("/login")).form(&form).send());
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(requests).await.into_iter().map(|r| r.unwrap().status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 9);
+    assert_eq!(app.count("sms_codes").await, 1);
+    assert_eq!(app.sms_count(), 1);
+}
 
 async fn one_code_per_phone_per_minute(app: TestApp) {
     assert_eq!(app.request_code("/login", "13800138010").await.status(), StatusCode::OK);

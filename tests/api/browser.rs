@@ -134,3 +134,44 @@ async fn desktop_pages_render_without_console_errors() {
     }
     client.close().await.unwrap();
 }
+
+/// A visitor on a phone logs in by SMS code with nothing but taps and typing.
+#[tokio::test]
+async fn phone_visitor_logs_in_by_code() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
+    client.find(Locator::Css(".buy-bar .button")).await.unwrap().click().await.unwrap();
+
+    let phone = client.wait().for_element(Locator::Id("phone")).await.unwrap();
+    phone.send_keys("138 0013").await.unwrap();
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    let error = client.wait().for_element(Locator::Id("phone-error")).await.unwrap();
+    assert!(error.text().await.unwrap().contains("11 位"));
+    save("login-error-375.png", &client.screenshot().await.unwrap());
+    // Chrome logs the deliberate 400 as a failed load; drain the log before the happy path.
+    let expected = console_errors(&client).await;
+    assert!(expected.iter().all(|e| e.contains("400")), "{expected:?}");
+
+    let phone = client.find(Locator::Id("phone")).await.unwrap();
+    phone.clear().await.unwrap();
+    phone.send_keys("138 0013 8000").await.unwrap();
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    let notice = client.wait().for_element(Locator::Css(".notice")).await.unwrap();
+    assert!(notice.text().await.unwrap().contains("138****8000"));
+    let code = app.last_code("13800138000").expect("code texted");
+    client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
+    client.find(Locator::Css("button.primary[value=login]")).await.unwrap().click().await.unwrap();
+
+    client.wait().for_element(Locator::Css(".course-title")).await.unwrap();
+    let url = client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/courses/excel-data-analysis", "back to the course after login");
+    let bar = client.find(Locator::Css(".buy-bar")).await.unwrap().text().await.unwrap();
+    assert!(bar.contains("在线购买即将开放"), "{bar}");
+    client.goto(&app.url("/me")).await.unwrap();
+    assert!(client.source().await.unwrap().contains("138****8000"));
+    save("me-375.png", &client.screenshot().await.unwrap());
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}

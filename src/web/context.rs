@@ -71,7 +71,7 @@ impl PageContext {
         Meta {
             title: title.to_string(),
             description: description.to_string(),
-            image: self.absolute("/static/img/share.png"),
+            image: self.absolute("/static/img/share.jpg"),
             url: self.absolute(&self.path),
         }
     }

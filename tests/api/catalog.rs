@@ -205,6 +205,10 @@ async fn pages_are_share_ready(app: TestApp) {
         }
         assert_eq!(meta_content(&html, "property", "og:url").as_deref(), Some(canonical), "{path}");
         assert!(html.contains(&format!("<link rel=\"canonical\" href=\"{canonical}\">")), "{path}");
+        // The share image is really there.
+        let image = meta_content(&html, "property", "og:image").unwrap();
+        let image_path = image.strip_prefix("http://kedian.test").expect("absolute on the public URL");
+        assert_eq!(app.get(image_path).await.status(), StatusCode::OK, "{image}");
     }
     let (_, html) = app.get_html("/courses/python-zero-to-one").await;
     assert_eq!(

@@ -20,6 +20,9 @@ pub const KEYS: &[&str] = &[
     "session_lifetime_days",
     "sms_sender",
     "trust_forwarded",
+    "order_ttl_minutes",
+    "allow_sandbox",
+    "job_interval_secs",
     "config",
 ];
 
@@ -40,6 +43,12 @@ pub struct Settings {
     pub sms_sender: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded: bool,
+    /// How long an unpaid order stays payable.
+    pub order_ttl_minutes: i64,
+    /// Offer the sandbox (模拟支付) even though the shop runs over HTTPS.
+    pub allow_sandbox: bool,
+    /// How often background jobs (order expiry, payment reconciliation) run.
+    pub job_interval_secs: i64,
 }
 
 /// What `kedian.toml` may hold; all optional.
@@ -58,6 +67,9 @@ struct FileSettings {
     session_lifetime_days: Option<i64>,
     sms_sender: Option<String>,
     trust_forwarded: Option<bool>,
+    order_ttl_minutes: Option<i64>,
+    allow_sandbox: Option<bool>,
+    job_interval_secs: Option<i64>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -75,6 +87,9 @@ impl std::fmt::Debug for Settings {
             .field("session_lifetime_days", &self.session_lifetime_days)
             .field("sms_sender", &self.sms_sender)
             .field("trust_forwarded", &self.trust_forwarded)
+            .field("order_ttl_minutes", &self.order_ttl_minutes)
+            .field("allow_sandbox", &self.allow_sandbox)
+            .field("job_interval_secs", &self.job_interval_secs)
             .finish()
     }
 }
@@ -152,6 +167,9 @@ impl Settings {
             trust_forwarded: flag("trust_forwarded", file.trust_forwarded, false)?,
             session_idle_days: number("session_idle_days", file.session_idle_days, 7)?,
             session_lifetime_days: number("session_lifetime_days", file.session_lifetime_days, 30)?,
+            order_ttl_minutes: number("order_ttl_minutes", file.order_ttl_minutes, 30)?,
+            allow_sandbox: flag("allow_sandbox", file.allow_sandbox, false)?,
+            job_interval_secs: number("job_interval_secs", file.job_interval_secs, 30)?,
             redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
             sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_else(|| "console".into()),
@@ -167,6 +185,12 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         if self.session_idle_days < 1 || self.session_lifetime_days < self.session_idle_days {
             bail!("session_idle_days must be at least 1 and not above session_lifetime_days");
+        }
+        if !(1..=24 * 60).contains(&self.order_ttl_minutes) {
+            bail!("order_ttl_minutes must be between 1 and 1440");
+        }
+        if !(1..=3600).contains(&self.job_interval_secs) {
+            bail!("job_interval_secs must be between 1 and 3600");
         }
         if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
             bail!("database_url must start with sqlite:// or postgres://");
@@ -187,6 +211,12 @@ impl Settings {
 
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres")
+    }
+
+    /// A shop served over HTTPS is taken to be in production: no sandbox payments there unless
+    /// `allow_sandbox` says so.
+    pub fn is_production(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     pub fn session_key_path(&self) -> PathBuf {

@@ -24,12 +24,15 @@ use crate::config::{Settings, load_or_create_session_key, redact_url};
 use crate::domain::Phone;
 use crate::domain::time::now;
 use crate::error::AppError;
+use crate::pay::Providers;
+use crate::pay::sandbox::Sandbox;
 use crate::store::sessions::DbSessionStore;
 use crate::store::users::{self, Role};
 use crate::store::{Db, demo};
 use crate::web::AppState;
 
 pub const SESSION_COOKIE: &str = "kedian_session";
+pub const SANDBOX_KEY_LABEL: &[u8] = b"kedian sandbox payments";
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
      script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
@@ -39,6 +42,7 @@ pub struct Application {
     server: Server,
     db: Db,
     catalog: CatalogCache,
+    providers: Providers,
 }
 
 impl Application {
@@ -72,16 +76,37 @@ impl Application {
         };
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
 
+        let mut providers = Providers::default();
+        let sandbox = if settings.is_production() && !settings.allow_sandbox {
+            tracing::warn!(
+                "sandbox payments (模拟支付) are off: the shop runs over HTTPS and KEDIAN_ALLOW_SANDBOX is not set"
+            );
+            None
+        } else {
+            let sandbox = Arc::new(Sandbox::new(derive(&master, SANDBOX_KEY_LABEL), db.clone()));
+            providers.add(sandbox.clone());
+            tracing::info!("sandbox payments (模拟支付) are on: no real money moves");
+            Some(sandbox)
+        };
+        if providers.is_empty() {
+            tracing::warn!("no payment provider is configured: courses cannot be bought");
+        }
+        let every = std::time::Duration::from_secs(settings.job_interval_secs.unsigned_abs());
+        crate::jobs::orders::spawn(db.clone(), providers.clone(), catalog.clone(), every);
+
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let static_dir = static_dir();
+        let app_providers = providers.clone();
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             db: db.clone(),
             catalog: catalog.clone(),
             sms,
             code_key,
+            providers,
+            sandbox,
         });
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
@@ -114,7 +139,7 @@ impl Application {
         })
         .listen(listener)?
         .run();
-        Ok(Application { port, server, db, catalog })
+        Ok(Application { port, server, db, catalog, providers: app_providers })
     }
 
     pub fn port(&self) -> u16 {
@@ -123,6 +148,11 @@ impl Application {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The payment providers on offer.
+    pub fn providers(&self) -> Providers {
+        self.providers.clone()
     }
 
     /// The in-memory catalog, for whoever changes catalog rows and must reload it.
@@ -151,7 +181,8 @@ fn static_dir() -> PathBuf {
     if local.is_dir() { local } else { PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static")) }
 }
 
-fn derive(master: &[u8], label: &[u8]) -> Vec<u8> {
+/// A key for one purpose, derived from the master key (HMAC-SHA256 over the label).
+pub fn derive(master: &[u8], label: &[u8]) -> Vec<u8> {
     match Hmac::<Sha256>::new_from_slice(master) {
         Ok(mut mac) => {
             mac.update(label);

@@ -1,6 +1,8 @@
 //! Pure domain rules: no I/O, no framework types.
 
+pub mod coupon;
 pub mod money;
+pub mod order;
 pub mod phone;
 pub mod product;
 pub mod rate;

@@ -1,5 +1,7 @@
 //! Background work that runs beside the web server.
 
+pub mod orders;
+
 use std::time::Duration;
 
 use crate::domain::time::now;

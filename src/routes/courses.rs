@@ -9,6 +9,7 @@ use crate::domain::refund_terms::refund_sentence;
 use crate::domain::text::clock_duration;
 use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
+use crate::store::orders;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -75,6 +76,7 @@ struct DetailPage<'a> {
     ctx: &'a PageContext,
     meta: Meta,
     course: Arc<Course>,
+    owned: bool,
 }
 
 impl DetailPage<'_> {
@@ -105,11 +107,16 @@ async fn detail(
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
+    // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
+    let (ctx, owned) = match ctx.user.as_ref().map(|u| u.id) {
+        Some(user_id) => (ctx.with_csrf()?, orders::owns(&state.db, user_id, course.id).await?),
+        None => (ctx, false),
+    };
     render_catalog_page(&ctx, &catalog, || {
         let title = format!("{} - {}", course.title, ctx.t("site_name"));
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
-        DetailPage { ctx: &ctx, meta, course }
+        DetailPage { ctx: &ctx, meta, course, owned }
     })
 }

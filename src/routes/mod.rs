@@ -8,7 +8,9 @@ pub mod forms;
 pub mod health;
 pub mod home;
 pub mod me;
+pub mod orders;
 pub mod pages;
+pub mod payments;
 
 use actix_web::web;
 
@@ -17,6 +19,8 @@ use crate::i18n::Lang;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     courses::configure(cfg);
+    orders::configure(cfg);
+    payments::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
     pages::configure(cfg);

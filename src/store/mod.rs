@@ -2,8 +2,10 @@
 //! through sqlx's `Any` driver; the backend is chosen once from the URL.
 
 pub mod catalog;
+pub mod coupons;
 pub mod demo;
 pub mod limits;
+pub mod orders;
 pub mod sessions;
 pub mod sms;
 pub mod users;

@@ -3,6 +3,8 @@ use std::sync::Arc;
 use crate::auth::sms::SmsSender;
 use crate::catalog::CatalogCache;
 use crate::config::Settings;
+use crate::pay::Providers;
+use crate::pay::sandbox::Sandbox;
 use crate::store::Db;
 
 pub struct AppState {
@@ -12,4 +14,7 @@ pub struct AppState {
     pub sms: Arc<dyn SmsSender>,
     /// Key for hashing SMS codes, derived from the session master key.
     pub code_key: Vec<u8>,
+    pub providers: Providers,
+    /// The sandbox gateway, when it is on offer (its cashier page needs it directly).
+    pub sandbox: Option<Arc<Sandbox>>,
 }

@@ -10,6 +10,7 @@ use kedian::auth::sms::SmsSender;
 use kedian::catalog::CatalogCache;
 use kedian::config::Settings;
 use kedian::domain::Phone;
+use kedian::pay::Providers;
 use kedian::startup::{Application, SESSION_COOKIE};
 use kedian::store::Db;
 use reqwest::cookie::{CookieStore, Jar};
@@ -74,6 +75,8 @@ pub struct TestApp {
     pub sms: Arc<RecordingSms>,
     pub db: Db,
     pub catalog: CatalogCache,
+    pub providers: Providers,
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -125,9 +128,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     let catalog = app.catalog();
+    let providers = app.providers();
+    let data_dir = dir.path().to_path_buf();
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
-    Some(TestApp { client: client(jar.clone()), jar, address, sms, db, catalog, _dir: dir })
+    Some(TestApp { client: client(jar.clone()), jar, address, sms, db, catalog, providers, data_dir, _dir: dir })
 }
 
 pub fn client(jar: Arc<Jar>) -> reqwest::Client {
@@ -257,6 +262,60 @@ impl TestApp {
 
     pub async fn logout(&self) -> Response {
         self.submit("/me", "/logout", &[]).await
+    }
+
+    /// Presses the buy button on a course page; returns the response to the POST.
+    pub async fn buy(&self, slug: &str) -> Response {
+        let page = format!("/courses/{slug}");
+        self.submit(&page, &format!("{page}/buy"), &[]).await
+    }
+
+    /// Buys and returns the new (or reused) order number.
+    pub async fn order_for(&self, slug: &str) -> String {
+        let response = self.buy(slug).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "buy {slug}");
+        let to = location(&response);
+        to.trim_start_matches("/orders/").trim_end_matches("/pay").to_string()
+    }
+
+    /// On the pay page, chooses the sandbox; returns the response (a redirect to the cashier).
+    pub async fn choose_sandbox(&self, order_no: &str) -> Response {
+        let page = format!("/orders/{order_no}/pay");
+        self.submit(&page, &page, &[("channel", "sandbox")]).await
+    }
+
+    /// At the sandbox cashier, presses a button (`confirm`, `confirm_lost`, `cancel`).
+    pub async fn cashier(&self, order_no: &str, action: &str) -> Response {
+        let page = format!("/pay/sandbox/{order_no}");
+        self.submit(&page, &page, &[("action", action)]).await
+    }
+
+    /// The whole way from the pay page to a confirmed sandbox payment.
+    pub async fn pay_sandbox(&self, order_no: &str) -> Response {
+        let to_cashier = self.choose_sandbox(order_no).await;
+        assert_eq!(location(&to_cashier), format!("/pay/sandbox/{order_no}"));
+        self.cashier(order_no, "confirm").await
+    }
+
+    pub async fn order_status(&self, order_no: &str) -> String {
+        sqlx::query_scalar("SELECT status FROM orders WHERE order_no = $1")
+            .bind(order_no)
+            .fetch_one(self.db.read())
+            .await
+            .expect("order status")
+    }
+
+    /// A sandbox gateway with this shop's key, to sign notifications the way the cashier does.
+    pub fn sandbox_gateway(&self) -> kedian::pay::sandbox::Sandbox {
+        let master =
+            kedian::config::load_or_create_session_key(&self.data_dir.join("session.key")).expect("session key");
+        let key = kedian::startup::derive(&master, kedian::startup::SANDBOX_KEY_LABEL);
+        kedian::pay::sandbox::Sandbox::new(key, self.db.clone())
+    }
+
+    /// Runs the order jobs once, as if at `now`.
+    pub async fn run_order_jobs(&self, now: i64) {
+        kedian::jobs::orders::run_once(&self.db, &self.providers, &self.catalog, now).await.expect("order jobs");
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -10,5 +10,7 @@ mod cli;
 mod csrf;
 mod malformed;
 mod operations;
+mod orders;
+mod payments;
 mod rate_limits;
 mod sessions;

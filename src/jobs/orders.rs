@@ -1,0 +1,70 @@
+//! Order upkeep: complete payments whose notification never came (reconciliation), and close
+//! orders that expired unpaid. A payment racing the expiry is settled by the conditional updates
+//! in `store::orders`: whichever commits first wins, and a payment that loses is kept as late.
+
+use std::time::Duration;
+
+use crate::catalog::CatalogCache;
+use crate::domain::time::now;
+use crate::pay::{Providers, QueryResult};
+use crate::store::Db;
+use crate::store::orders::{self, Order, PaymentOutcome};
+
+/// A payment is queried once its notification is this late.
+pub const RECONCILE_AFTER_SECS: i64 = 120;
+const BATCH: i64 = 100;
+
+pub fn spawn(db: Db, providers: Providers, catalog: CatalogCache, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = run_once(&db, &providers, &catalog, now()).await {
+                tracing::warn!(error = format!("{e:#}"), "order jobs failed; will retry");
+            }
+        }
+    });
+}
+
+pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, now: i64) -> anyhow::Result<()> {
+    let mut sold = false;
+    for order in orders::unconfirmed_payments(db, now - RECONCILE_AFTER_SECS, BATCH).await? {
+        sold |= reconcile(db, providers, &order, now).await?;
+    }
+    for order in orders::expired_pending(db, now, BATCH).await? {
+        // Ask the gateway one last time before closing: the buyer may have paid at the last second.
+        if reconcile(db, providers, &order, now).await? {
+            sold = true;
+            continue;
+        }
+        if let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p))
+            && let Err(e) = provider.close(&order.order_no).await
+        {
+            tracing::warn!(order_no = %order.order_no, error = format!("{e:#}"), "closing at the provider failed");
+        }
+        if orders::close(db, order.id, "expired", now).await? {
+            tracing::info!(order_no = %order.order_no, "unpaid order expired");
+        }
+    }
+    if sold {
+        catalog.reload(db).await?;
+    }
+    Ok(())
+}
+
+/// Queries the order's provider; applies the payment if it went through. True when it did.
+async fn reconcile(db: &Db, providers: &Providers, order: &Order, now: i64) -> anyhow::Result<bool> {
+    let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p)) else { return Ok(false) };
+    match provider.query(&order.order_no).await {
+        Ok(QueryResult::Paid(notice)) => {
+            let outcome = orders::apply_payment(db, provider.name(), &notice, now).await?;
+            tracing::info!(order_no = %order.order_no, ?outcome, "payment found by reconciliation");
+            Ok(matches!(outcome, PaymentOutcome::Applied { .. }))
+        }
+        Ok(_) => Ok(false),
+        Err(e) => {
+            tracing::warn!(order_no = %order.order_no, error = format!("{e:#}"), "payment query failed");
+            Ok(false)
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::forms::FieldErrors;
+use crate::catalog::Course;
+use crate::domain::ProductKind;
+use crate::domain::coupon::{Breakdown, apply_coupon};
+use crate::domain::order::{OrderStatus, looks_like_order_no};
+use crate::domain::refund_terms::refund_sentence;
+use crate::domain::time::{now, shanghai_minutes};
+use crate::error::AppError;
+use crate::pay::{Channel, PaidNotice, PayAction, PayRequest};
+use crate::store::orders::{self, NewOrder, Order};
+use crate::store::{coupons, users::User};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render, render_with_status};
+
+pub const PER_PAGE: i64 = 20;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(buy)
+        .service(list)
+        .service(detail)
+        .service(pay_page)
+        .service(start_payment)
+        .service(coupon)
+        .service(cancel)
+        .service(return_page);
+}
+
+#[derive(Deserialize, Default)]
+pub struct NoFields {}
+
+fn logged_in(ctx: &PageContext) -> Result<&User, HttpResponse> {
+    ctx.user.as_ref().ok_or_else(|| redirect(&ctx.login_href()))
+}
+
+/// The buyer's own order by number; anything else is a 404, exactly like a missing order.
+async fn own_order(state: &AppState, order_no: &str, user: &User) -> Result<Order, AppError> {
+    if !looks_like_order_no(order_no) {
+        return Err(AppError::NotFound);
+    }
+    orders::find_for_user(&state.db, order_no, user.id).await?.ok_or(AppError::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "orders/owned.html")]
+struct OwnedPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    course: &'a Course,
+}
+
+#[tracing::instrument(skip_all, fields(slug = %slug))]
+#[post("/courses/{slug}/buy")]
+async fn buy(
+    ctx: PageContext,
+    slug: web::Path<String>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let catalog = state.catalog.snapshot();
+    let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
+    let Some(user) = &ctx.user else {
+        return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
+    };
+    if orders::owns(&state.db, user.id, course.id).await? {
+        let meta = ctx.meta(&course.title, &course.subtitle);
+        return render(&OwnedPage { ctx: &ctx, meta, course: &course });
+    }
+    let terms = refund_sentence(course.kind, course.refund_terms);
+    let new = NewOrder {
+        user_id: user.id,
+        course_id: course.id,
+        title: &course.title,
+        kind: course.kind.as_str(),
+        price: course.price,
+        refund_terms: course.refund_terms,
+        refund_terms_shown: &terms.zh,
+        ttl_secs: state.settings.order_ttl_minutes * 60,
+    };
+    if course.price.is_free() {
+        let order = orders::claim_free(&state.db, &new, now()).await?;
+        tracing::info!(order_no = %order.order_no, user_id = user.id, "free course claimed");
+        state.catalog.reload(&state.db).await?;
+        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    let order = orders::create_or_reuse_pending(&state.db, &new, now()).await?;
+    tracing::info!(order_no = %order.order_no, user_id = user.id, "order ready to pay");
+    Ok(redirect(&format!("/orders/{}/pay", order.order_no)))
+}
+
+/// An order with what the page needs to say about it.
+pub struct OrderView {
+    pub order: Order,
+    pub status_key: &'static str,
+    pub kind_key: &'static str,
+    pub created: String,
+    pub paid: String,
+    pub closed: String,
+    pub expires: String,
+}
+
+impl OrderView {
+    pub fn new(order: Order) -> OrderView {
+        let at = |t: Option<i64>| t.map(shanghai_minutes).unwrap_or_default();
+        OrderView {
+            status_key: order.status.label_key(),
+            kind_key: ProductKind::parse(&order.item_kind).map(ProductKind::label_key).unwrap_or("kind_recorded"),
+            created: shanghai_minutes(order.created_at),
+            paid: at(order.paid_at),
+            closed: at(order.closed_at),
+            expires: shanghai_minutes(order.expires_at),
+            order,
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        self.order.status.as_str()
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.order.status == OrderStatus::Pending
+    }
+
+    pub fn can_learn(&self) -> bool {
+        self.order.status.grants_access()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "orders/list.html")]
+struct ListPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    orders: Vec<OrderView>,
+    page: i64,
+    total_pages: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ListQuery {
+    page: String,
+}
+
+#[get("/orders")]
+async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let q: ListQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let total = orders::count_for_user(&state.db, user.id).await?;
+    let total_pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = q.page.parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1);
+    let list = orders::list_for_user(&state.db, user.id, PER_PAGE, (page - 1).saturating_mul(PER_PAGE)).await?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("orders_title"), ctx.t("site_name")), ctx.t("site_description"));
+    render(&ListPage { ctx: &ctx, meta, orders: list.into_iter().map(OrderView::new).collect(), page, total_pages })
+}
+
+#[derive(Template)]
+#[template(path = "orders/detail.html")]
+struct DetailPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: OrderView,
+    slug: String,
+    provider_label: &'static str,
+}
+
+#[get("/orders/{order_no}")]
+async fn detail(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let order = own_order(&state, &order_no, user).await?;
+    let slug = course_slug(&state, order.course_id);
+    let provider_label = provider_label(order.pay_provider.as_deref());
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.t("site_name")), &order.item_title);
+    render(&DetailPage { ctx: &ctx, meta, view: OrderView::new(order), slug, provider_label })
+}
+
+fn course_slug(state: &AppState, course_id: i64) -> String {
+    let catalog = state.catalog.snapshot();
+    catalog.courses.iter().find(|c| c.id == course_id).map(|c| c.slug.clone()).unwrap_or_default()
+}
+
+fn provider_label(provider: Option<&str>) -> &'static str {
+    match provider {
+        Some("sandbox") => "channel_sandbox",
+        Some("free") => "channel_free",
+        Some(_) => "channel_other",
+        None => "",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "orders/pay.html")]
+struct PayPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: OrderView,
+    coupon_code: String,
+    channels: Vec<Channel>,
+    errors: FieldErrors,
+}
+
+async fn pay_page_for(
+    ctx: PageContext,
+    state: &AppState,
+    order: Order,
+    coupon_input: Option<String>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let coupon_code = match (coupon_input, order.coupon_id) {
+        (Some(input), _) => input,
+        (None, Some(id)) => coupons::find_by_id(&state.db, id).await?.unwrap_or_default(),
+        (None, None) => String::new(),
+    };
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.t("site_name")), &order.item_title);
+    let channels = state.providers.channels().into_iter().map(|(c, _)| c).collect();
+    render_with_status(&PayPage { ctx: &ctx, meta, view: OrderView::new(order), coupon_code, channels, errors }, status)
+}
+
+#[get("/orders/{order_no}/pay")]
+async fn pay_page(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let order = own_order(&state, &order_no, user).await?;
+    if order.status != OrderStatus::Pending {
+        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    pay_page_for(ctx, &state, order, None, FieldErrors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PayForm {
+    channel: String,
+}
+
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
+#[post("/orders/{order_no}/pay")]
+async fn start_payment(
+    ctx: PageContext,
+    req: HttpRequest,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<PayForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let order = own_order(&state, &order_no, user).await?;
+    if order.status != OrderStatus::Pending || order.expires_at <= now() {
+        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    if order.amount.is_free() {
+        // A coupon took the whole price: nothing to collect, so the order completes here.
+        let notice = PaidNotice {
+            order_no: order.order_no.clone(),
+            txn_id: format!("free-{}", order.order_no),
+            amount: order.amount,
+            currency: "CNY".into(),
+            paid_at: now(),
+        };
+        orders::apply_payment(&state.db, "free", &notice, now()).await?;
+        state.catalog.reload(&state.db).await?;
+        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    let offered = state.providers.channels();
+    let Some((channel, provider)) =
+        Channel::parse(&form.channel).and_then(|c| offered.into_iter().find(|(o, _)| *o == c))
+    else {
+        let mut errors = FieldErrors::default();
+        errors.add("channel", ctx.t("err_channel"));
+        return pay_page_for(ctx, &state, order, None, errors, StatusCode::BAD_REQUEST).await;
+    };
+    // A payment already started with another provider keeps its amount and provider.
+    if order.pay_provider.as_deref().is_some_and(|p| p != provider.name()) {
+        let mut errors = FieldErrors::default();
+        errors.add("channel", ctx.t("err_channel_started"));
+        return pay_page_for(ctx, &state, order, None, errors, StatusCode::CONFLICT).await;
+    }
+    orders::start_payment(&state.db, order.id, provider.name(), channel.as_str(), now()).await?;
+    let ip = client_ip(&req, state.settings.trust_forwarded);
+    let request =
+        PayRequest { order_no: &order.order_no, amount: order.amount, description: &order.item_title, client_ip: &ip };
+    match provider.create(&request, channel).await? {
+        PayAction::Redirect(url) => Ok(redirect(&url)),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CouponForm {
+    code: String,
+    action: String,
+}
+
+#[post("/orders/{order_no}/coupon")]
+async fn coupon(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<CouponForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let order = own_order(&state, &order_no, user).await?;
+    if order.status != OrderStatus::Pending {
+        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    let now = now();
+    let mut errors = FieldErrors::default();
+    if order.pay_provider.is_some() {
+        errors.add("code", ctx.t("coupon_locked"));
+        return pay_page_for(ctx, &state, order, Some(form.code), errors, StatusCode::CONFLICT).await;
+    }
+    if form.action == "remove" {
+        orders::detach_coupon(&state.db, &order, now).await?;
+        return Ok(redirect(&format!("/orders/{}/pay", order.order_no)));
+    }
+    let code = form.code.trim().to_uppercase();
+    if code.is_empty() || code.chars().count() > 32 {
+        errors.add("code", ctx.t(if code.is_empty() { "coupon_empty" } else { "coupon_unknown" }));
+        let shown = form.code.chars().take(32).collect();
+        return pay_page_for(ctx, &state, order, Some(shown), errors, StatusCode::BAD_REQUEST).await;
+    }
+    let Some(found) = coupons::find_by_code(&state.db, &code).await? else {
+        errors.add("code", ctx.t("coupon_unknown"));
+        return pay_page_for(ctx, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await;
+    };
+    let check = |usage| apply_coupon(order.price, order.course_id, &found.rule, usage, now);
+    match orders::attach_coupon(&state.db, &order, found.id, now, check).await? {
+        Ok(Breakdown { .. }) => Ok(redirect(&format!("/orders/{}/pay", order.order_no))),
+        Err(reason) => {
+            let message = match reason {
+                Some(e) => match e {
+                    crate::domain::coupon::CouponError::BelowMinimum(min) => {
+                        ctx.tf("coupon_below_minimum", &[("min", &min.to_string())])
+                    }
+                    other => ctx.t(other.message_key()).to_string(),
+                },
+                None => ctx.t("coupon_locked").to_string(),
+            };
+            errors.add("code", message);
+            pay_page_for(ctx, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await
+        }
+    }
+}
+
+#[tracing::instrument(skip_all, fields(order_no = %order_no))]
+#[post("/orders/{order_no}/cancel")]
+async fn cancel(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let order = own_order(&state, &order_no, user).await?;
+    if let Some(provider) = order.pay_provider.as_deref().and_then(|p| state.providers.get(p)) {
+        // Close at the gateway first, so the buyer cannot pay a cancelled order.
+        if let Err(e) = provider.close(&order.order_no).await {
+            tracing::warn!(error = format!("{e:#}"), "closing the payment at the provider failed");
+        }
+    }
+    if orders::close(&state.db, order.id, "cancelled", now()).await? {
+        tracing::info!(order_no = %order.order_no, "order cancelled by the buyer");
+    }
+    Ok(redirect(&format!("/orders/{}", order.order_no)))
+}
+
+#[derive(Template)]
+#[template(path = "orders/return.html")]
+struct ReturnPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: OrderView,
+}
+
+/// Where the buyer lands after paying. The browser's word is never taken: the page waits for the
+/// server to see the payment, refreshing itself every two seconds.
+#[get("/orders/{order_no}/return")]
+async fn return_page(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let user = match logged_in(&ctx) {
+        Ok(u) => u,
+        Err(to_login) => return Ok(to_login),
+    };
+    let order = own_order(&state, &order_no, user).await?;
+    if order.status != OrderStatus::Pending {
+        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("confirming_title"), ctx.t("site_name")), &order.item_title);
+    render(&ReturnPage { ctx: &ctx, meta, view: OrderView::new(order) })
+}

@@ -1,0 +1,78 @@
+//! Coupon codes.
+
+use sqlx::Row;
+
+use super::Db;
+use crate::domain::Fen;
+use crate::domain::coupon::{CouponRule, CouponValue};
+
+#[derive(Debug, Clone)]
+pub struct Coupon {
+    pub id: i64,
+    pub code: String,
+    pub rule: CouponRule,
+}
+
+pub async fn find_by_code(db: &Db, code: &str) -> Result<Option<Coupon>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, code, kind, value, min_spend_fen, valid_from, valid_until, total_limit, per_user_limit, course_id \
+         FROM coupons WHERE code = $1",
+    )
+    .bind(code)
+    .fetch_optional(db.read())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    let kind: String = r.try_get("kind")?;
+    let value: i64 = r.try_get("value")?;
+    Ok(Some(Coupon {
+        id: r.try_get("id")?,
+        code: r.try_get("code")?,
+        rule: CouponRule {
+            value: if kind == "percent" { CouponValue::PercentOff(value) } else { CouponValue::Fixed(Fen(value)) },
+            min_spend: Fen(r.try_get("min_spend_fen")?),
+            valid_from: r.try_get("valid_from")?,
+            valid_until: r.try_get("valid_until")?,
+            total_limit: r.try_get("total_limit")?,
+            per_user_limit: r.try_get("per_user_limit")?,
+            course_id: r.try_get("course_id")?,
+        },
+    }))
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT code FROM coupons WHERE id = $1").bind(id).fetch_optional(db.read()).await
+}
+
+pub struct NewCoupon<'a> {
+    pub code: &'a str,
+    pub value: CouponValue,
+    pub min_spend: Fen,
+    pub valid_from: i64,
+    pub valid_until: i64,
+    pub total_limit: Option<i64>,
+    pub per_user_limit: Option<i64>,
+    pub course_id: Option<i64>,
+}
+
+pub async fn create(db: &Db, c: &NewCoupon<'_>, now: i64) -> Result<i64, sqlx::Error> {
+    let (kind, value) = match c.value {
+        CouponValue::Fixed(f) => ("fixed", f.0),
+        CouponValue::PercentOff(p) => ("percent", p),
+    };
+    sqlx::query_scalar(
+        "INSERT INTO coupons (code, kind, value, min_spend_fen, valid_from, valid_until, total_limit, per_user_limit, course_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(c.code)
+    .bind(kind)
+    .bind(value)
+    .bind(c.min_spend.0)
+    .bind(c.valid_from)
+    .bind(c.valid_until)
+    .bind(c.total_limit)
+    .bind(c.per_user_limit)
+    .bind(c.course_id)
+    .bind(now)
+    .fetch_one(db.write())
+    .await
+}

@@ -1,0 +1,462 @@
+//! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
+//! affected; paying, granting the course and consuming the coupon commit together.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{Backend, Db, flag, is_unique_violation};
+use crate::domain::Fen;
+use crate::domain::coupon::Breakdown;
+use crate::domain::order::{OrderStatus, new_order_no};
+use crate::domain::refund_terms::RefundTerms;
+use crate::pay::PaidNotice;
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: i64,
+    pub order_no: String,
+    pub user_id: i64,
+    pub course_id: i64,
+    pub item_title: String,
+    pub item_kind: String,
+    pub price: Fen,
+    pub discount: Fen,
+    pub amount: Fen,
+    pub refund_terms: RefundTerms,
+    pub refund_terms_shown: String,
+    pub coupon_id: Option<i64>,
+    pub status: OrderStatus,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub close_reason: Option<String>,
+    pub pay_provider: Option<String>,
+    pub pay_channel: Option<String>,
+    pub provider_txn_id: Option<String>,
+}
+
+const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
+     non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
+     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id";
+
+fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(Order {
+        id: r.try_get("id")?,
+        order_no: r.try_get("order_no")?,
+        user_id: r.try_get("user_id")?,
+        course_id: r.try_get("course_id")?,
+        item_title: r.try_get("item_title")?,
+        item_kind: r.try_get("item_kind")?,
+        price: Fen(r.try_get("price_fen")?),
+        discount: Fen(r.try_get("discount_fen")?),
+        amount: Fen(r.try_get("amount_fen")?),
+        refund_terms: RefundTerms {
+            non_refundable: flag(r.try_get("non_refundable")?),
+            window_days: r.try_get("refund_window_days")?,
+            max_consumed_pct: r.try_get("refund_max_consumed_pct")?,
+        },
+        refund_terms_shown: r.try_get("refund_terms_shown")?,
+        coupon_id: r.try_get("coupon_id")?,
+        status: OrderStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("order status {status}").into()))?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        paid_at: r.try_get("paid_at")?,
+        closed_at: r.try_get("closed_at")?,
+        close_reason: r.try_get("close_reason")?,
+        pay_provider: r.try_get("pay_provider")?,
+        pay_channel: r.try_get("pay_channel")?,
+        provider_txn_id: r.try_get("provider_txn_id")?,
+    })
+}
+
+/// The course as it is sold now, frozen onto the order.
+pub struct NewOrder<'a> {
+    pub user_id: i64,
+    pub course_id: i64,
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub price: Fen,
+    pub refund_terms: RefundTerms,
+    pub refund_terms_shown: &'a str,
+    pub ttl_secs: i64,
+}
+
+async fn insert(
+    tx: &mut Transaction<'static, Any>,
+    new: &NewOrder<'_>,
+    status: OrderStatus,
+    provider: Option<&str>,
+    now: i64,
+) -> Result<Order, sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO orders (order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
+         non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, status, created_at, expires_at, \
+         paid_at, pay_provider, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $12) RETURNING {COLUMNS}"
+    );
+    let paid_at = (status == OrderStatus::Paid).then_some(now);
+    let row = sqlx::query(&sql)
+        .bind(new_order_no(now))
+        .bind(new.user_id)
+        .bind(new.course_id)
+        .bind(new.title)
+        .bind(new.kind)
+        .bind(new.price.0)
+        .bind(i64::from(new.refund_terms.non_refundable))
+        .bind(new.refund_terms.window_days)
+        .bind(new.refund_terms.max_consumed_pct)
+        .bind(new.refund_terms_shown)
+        .bind(status.as_str())
+        .bind(now)
+        .bind(now + new.ttl_secs)
+        .bind(paid_at)
+        .bind(provider)
+        .fetch_one(&mut **tx)
+        .await?;
+    from_row(&row)
+}
+
+/// Creates a pending order, or returns the buyer's pending order for the same course (a second
+/// click, or two tabs at once: the partial unique index decides).
+pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, sqlx::Error> {
+    if let Some(order) = pending_for(db, new.user_id, new.course_id).await? {
+        return Ok(order);
+    }
+    let mut tx = db.write().begin().await?;
+    match insert(&mut tx, new, OrderStatus::Pending, None, now).await {
+        Ok(order) => {
+            tx.commit().await?;
+            Ok(order)
+        }
+        Err(e) if is_unique_violation(&e) => {
+            tx.rollback().await?;
+            pending_for(db, new.user_id, new.course_id).await?.ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A free course: the order is paid at once (no provider) and the course granted.
+pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let order = insert(&mut tx, new, OrderStatus::Paid, Some("free"), now).await?;
+    grant(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    bump_learners(&mut tx, order.course_id).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+pub async fn pending_for(db: &Db, user_id: i64, course_id: i64) -> Result<Option<Order>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'");
+    let row = sqlx::query(&sql).bind(user_id).bind(course_id).fetch_optional(db.write()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn find(db: &Db, order_no: &str) -> Result<Option<Order>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE order_no = $1");
+    let row = sqlx::query(&sql).bind(order_no).fetch_optional(db.read()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The order if it belongs to this user; someone else's answers exactly like a missing one.
+pub async fn find_for_user(db: &Db, order_no: &str, user_id: i64) -> Result<Option<Order>, sqlx::Error> {
+    Ok(find(db, order_no).await?.filter(|o| o.user_id == user_id))
+}
+
+pub async fn list_for_user(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<Order>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3");
+    let rows = sqlx::query(&sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE user_id = $1").bind(user_id).fetch_one(db.read()).await
+}
+
+/// Records that the buyer started paying with this provider; from then on the amount is fixed.
+pub async fn start_payment(
+    db: &Db,
+    order_id: i64,
+    provider: &str,
+    channel: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE orders SET pay_provider = $1, pay_channel = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'",
+    )
+    .bind(provider)
+    .bind(channel)
+    .bind(now)
+    .bind(order_id)
+    .execute(db.write())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// pending → closed (cancelled or expired); the coupon goes back. False when the order was no
+/// longer pending (paid or closed meanwhile).
+pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let done = sqlx::query(
+        "UPDATE orders SET status = 'closed', closed_at = $1, close_reason = $2, updated_at = $1 \
+         WHERE id = $3 AND status = 'pending'",
+    )
+    .bind(now)
+    .bind(reason)
+    .bind(order_id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE coupon_redemptions SET status = 'released', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
+        .bind(now)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Pending orders past their expiry, oldest first.
+pub async fn expired_pending(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
+    );
+    let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Pending orders whose payment started before `before`: candidates for a provider query.
+pub async fn unconfirmed_payments(db: &Db, before: i64, limit: i64) -> Result<Vec<Order>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE status = 'pending' AND pay_provider IS NOT NULL AND updated_at <= $1 \
+         ORDER BY updated_at LIMIT $2"
+    );
+    let rows = sqlx::query(&sql).bind(before).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// The order is now paid and the course granted.
+    Applied {
+        course_id: i64,
+    },
+    /// This transaction was already recorded; nothing changed.
+    Duplicate,
+    /// The money arrived for an order that is no longer pending: recorded, to be refunded.
+    Late,
+    UnknownOrder,
+    AmountMismatch,
+}
+
+/// Fulfils a verified payment exactly once. The (provider, transaction id) key makes a repeated
+/// notification a no-op; the amount and currency must be the order's.
+pub async fn apply_payment(
+    db: &Db,
+    provider: &str,
+    notice: &PaidNotice,
+    now: i64,
+) -> Result<PaymentOutcome, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    if db.backend() == Backend::Postgres {
+        // Serializes notifications for one order, so the duplicate check below sees committed rows.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&notice.order_no).execute(&mut *tx).await?;
+    }
+    let sql = format!("SELECT {COLUMNS} FROM orders WHERE order_no = $1");
+    let Some(order) = sqlx::query(&sql).bind(&notice.order_no).fetch_optional(&mut *tx).await? else {
+        tx.rollback().await?;
+        return Ok(PaymentOutcome::UnknownOrder);
+    };
+    let order = from_row(&order)?;
+    if notice.amount != order.amount || notice.currency != "CNY" {
+        tx.rollback().await?;
+        return Ok(PaymentOutcome::AmountMismatch);
+    }
+    let recorded: Option<i64> = sqlx::query_scalar(
+        "INSERT INTO payments (order_id, provider, provider_txn_id, amount_fen, currency, outcome, paid_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'applied', $6, $7) ON CONFLICT (provider, provider_txn_id) DO NOTHING RETURNING id",
+    )
+    .bind(order.id)
+    .bind(provider)
+    .bind(&notice.txn_id)
+    .bind(notice.amount.0)
+    .bind(&notice.currency)
+    .bind(notice.paid_at)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(payment_id) = recorded else {
+        tx.rollback().await?;
+        return Ok(PaymentOutcome::Duplicate);
+    };
+    let paid = sqlx::query(
+        "UPDATE orders SET status = 'paid', paid_at = $1, pay_provider = $2, provider_txn_id = $3, updated_at = $4 \
+         WHERE id = $5 AND status = 'pending'",
+    )
+    .bind(notice.paid_at)
+    .bind(provider)
+    .bind(&notice.txn_id)
+    .bind(now)
+    .bind(order.id)
+    .execute(&mut *tx)
+    .await?;
+    if paid.rows_affected() != 1 {
+        sqlx::query("UPDATE payments SET outcome = 'late' WHERE id = $1").bind(payment_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        tracing::warn!(order_no = %order.order_no, status = order.status.as_str(), "payment for an order that is not pending; queued for refund");
+        return Ok(PaymentOutcome::Late);
+    }
+    grant(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    sqlx::query("UPDATE coupon_redemptions SET status = 'consumed', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
+        .bind(now)
+        .bind(order.id)
+        .execute(&mut *tx)
+        .await?;
+    bump_learners(&mut tx, order.course_id).await?;
+    tx.commit().await?;
+    Ok(PaymentOutcome::Applied { course_id: order.course_id })
+}
+
+async fn grant(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    course_id: i64,
+    source: &str,
+    order_id: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, course_id) DO UPDATE SET source = $3, order_id = $4, granted_at = $5, revoked_at = NULL",
+    )
+    .bind(user_id)
+    .bind(course_id)
+    .bind(source)
+    .bind(order_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE courses SET learner_count = learner_count + 1 WHERE id = $1")
+        .bind(course_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// True when the user may learn this course now.
+pub async fn owns(db: &Db, user_id: i64, course_id: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM entitlements WHERE user_id = $1 AND course_id = $2 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(course_id)
+            .fetch_optional(db.read())
+            .await?;
+    Ok(found.is_some())
+}
+
+/// Payments that arrived for orders no longer pending, newest first: staff refund these.
+pub async fn late_payments(db: &Db, limit: i64) -> Result<Vec<(String, String, String, Fen, i64)>, sqlx::Error> {
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT o.order_no, p.provider, p.provider_txn_id, p.amount_fen, p.created_at FROM payments p \
+         JOIN orders o ON o.id = p.order_id WHERE p.outcome = 'late' ORDER BY p.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    Ok(rows.into_iter().map(|(no, provider, txn, amount, at)| (no, provider, txn, Fen(amount), at)).collect())
+}
+
+/// Puts a coupon on a pending order whose payment has not started, if `check` (run inside the
+/// transaction, with the coupon's current usage) allows it. Returns the check's verdict.
+pub async fn attach_coupon<E>(
+    db: &Db,
+    order: &Order,
+    coupon_id: i64,
+    now: i64,
+    check: impl FnOnce(crate::domain::coupon::CouponUsage) -> Result<Breakdown, E>,
+) -> Result<Result<Breakdown, Option<E>>, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    if db.backend() == Backend::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(coupon_id).execute(&mut *tx).await?;
+    }
+    let counts: (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN user_id = $2 THEN 1 ELSE 0 END), 0) FROM coupon_redemptions \
+         WHERE coupon_id = $1 AND status IN ('reserved', 'consumed') AND order_id <> $3",
+    )
+    .bind(coupon_id)
+    .bind(order.user_id)
+    .bind(order.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let usage = crate::domain::coupon::CouponUsage { total: counts.0, by_this_user: counts.1 };
+    let breakdown = match check(usage) {
+        Ok(b) => b,
+        Err(e) => {
+            tx.rollback().await?;
+            return Ok(Err(Some(e)));
+        }
+    };
+    let updated = sqlx::query(
+        "UPDATE orders SET coupon_id = $1, discount_fen = $2, amount_fen = $3, updated_at = $4 \
+         WHERE id = $5 AND status = 'pending' AND pay_provider IS NULL",
+    )
+    .bind(coupon_id)
+    .bind(breakdown.discount.0)
+    .bind(breakdown.amount.0)
+    .bind(now)
+    .bind(order.id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(Err(None));
+    }
+    sqlx::query(
+        "INSERT INTO coupon_redemptions (coupon_id, order_id, user_id, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'reserved', $4, $4) \
+         ON CONFLICT (order_id) DO UPDATE SET coupon_id = $1, status = 'reserved', updated_at = $4",
+    )
+    .bind(coupon_id)
+    .bind(order.id)
+    .bind(order.user_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(breakdown))
+}
+
+/// Takes the coupon off a pending order whose payment has not started.
+pub async fn detach_coupon(db: &Db, order: &Order, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let updated = sqlx::query(
+        "UPDATE orders SET coupon_id = NULL, discount_fen = 0, amount_fen = price_fen, updated_at = $1 \
+         WHERE id = $2 AND status = 'pending' AND pay_provider IS NULL",
+    )
+    .bind(now)
+    .bind(order.id)
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE coupon_redemptions SET status = 'released', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
+        .bind(now)
+        .bind(order.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,156 @@
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, location, unescape};
+use crate::on_both_backends;
+
+on_both_backends!(
+    buy_pay_in_the_sandbox_and_start_learning,
+    buying_while_logged_out_leads_to_login,
+    a_second_click_reuses_the_pending_order,
+    free_courses_are_claimed_without_payment,
+    the_buyer_can_cancel_a_pending_order,
+    another_users_order_is_a_404,
+    order_history_is_paginated_newest_first,
+);
+
+async fn buy_pay_in_the_sandbox_and_start_learning(app: TestApp) {
+    app.login_by_code("13800138060").await;
+    let response = app.buy("excel-data-analysis").await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let order_no = location(&response).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    assert!(order_no.len() == 20 && order_no.starts_with("20"), "{order_no}");
+
+    let (status, html) = app.get_html(&format!("/orders/{order_no}/pay")).await;
+    assert_eq!(status, StatusCode::OK);
+    for text in ["Excel 数据分析实战", "¥199.00", "模拟支付", "购买后 7 天内", "优惠券"] {
+        assert!(html.contains(text), "pay page lacks {text}");
+    }
+    let to_cashier = app.choose_sandbox(&order_no).await;
+    assert_eq!(location(&to_cashier), format!("/pay/sandbox/{order_no}"));
+    let (_, cashier) = app.get_html(&format!("/pay/sandbox/{order_no}")).await;
+    assert!(cashier.contains("模拟支付") && cashier.contains("确认支付") && cashier.contains("¥199.00"));
+
+    let paid = app.cashier(&order_no, "confirm").await;
+    assert_eq!(location(&paid), format!("/orders/{order_no}/return"));
+    let back = app.get(&format!("/orders/{order_no}/return")).await;
+    assert_eq!(location(&back), format!("/orders/{order_no}"), "paid: the return page moves on");
+
+    let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
+    for text in ["已支付", "开始学习", "实付金额", "¥199.00", "模拟支付", "SBX", "购买时的退款说明"]
+    {
+        assert!(html.contains(text), "order page lacks {text}");
+    }
+    assert!(!html.contains("取消订单"));
+    let (_, course) = app.get_html("/courses/excel-data-analysis").await;
+    assert!(course.contains("已购买 · 开始学习") && course.contains("12851 人已学"));
+    // The page shows no buy button now; a stale tab posting the form is told the same.
+    let again = app.submit("/me", "/courses/excel-data-analysis/buy", &[]).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(again.text().await.unwrap().contains("你已经拥有这门课程"));
+
+    assert_eq!(app.count("payments").await, 1);
+    assert_eq!(app.count("entitlements").await, 1);
+    let verdicts: Vec<String> =
+        sqlx::query_scalar("SELECT verdict FROM payment_notifications").fetch_all(app.db.read()).await.unwrap();
+    assert_eq!(verdicts, ["applied"]);
+    let (_, list) = app.get_html("/orders").await;
+    assert!(list.contains(&order_no) && list.contains("已支付"));
+}
+
+async fn buying_while_logged_out_leads_to_login(app: TestApp) {
+    let (_, html) = app.get_html("/courses/excel-data-analysis").await;
+    assert!(!html.contains("/buy\""), "no buy form for visitors, a login link instead");
+    let (_, login) = app.get_html("/login").await;
+    let token = crate::helpers::csrf_in(&login);
+    let response = app.post_raw("/courses/excel-data-analysis/buy", &[("csrf_token", &token)]).await;
+    assert_eq!(location(&response), "/login?next=/courses/excel-data-analysis");
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(location(&app.get("/orders").await), "/login?next=%2Forders");
+}
+
+async fn a_second_click_reuses_the_pending_order(app: TestApp) {
+    app.login_by_code("13800138061").await;
+    let first = app.order_for("python-zero-to-one").await;
+    let second = app.order_for("python-zero-to-one").await;
+    assert_eq!(first, second);
+    assert_eq!(app.count("orders").await, 1);
+    // A different course is a different order.
+    assert_ne!(app.order_for("excel-data-analysis").await, first);
+}
+
+async fn free_courses_are_claimed_without_payment(app: TestApp) {
+    app.login_by_code("13800138062").await;
+    let response = app.buy("photography-composition").await;
+    let to = location(&response);
+    assert!(to.starts_with("/orders/") && !to.ends_with("/pay"), "{to}");
+    let (_, html) = app.get_html(&to).await;
+    assert!(
+        html.contains("已支付") && html.contains("开始学习") && html.contains("¥0.00") && html.contains("免费领取")
+    );
+    assert_eq!(app.count("entitlements").await, 1);
+    assert_eq!(app.count("payments").await, 0, "no money moved");
+}
+
+async fn the_buyer_can_cancel_a_pending_order(app: TestApp) {
+    app.login_by_code("13800138063").await;
+    let order_no = app.order_for("python-zero-to-one").await;
+    app.choose_sandbox(&order_no).await;
+    let response = app.submit(&format!("/orders/{order_no}"), &format!("/orders/{order_no}/cancel"), &[]).await;
+    assert_eq!(location(&response), format!("/orders/{order_no}"));
+    assert_eq!(app.order_status(&order_no).await, "closed");
+    let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
+    assert!(html.contains("已关闭") && !html.contains("去支付"));
+    assert_eq!(location(&app.get(&format!("/orders/{order_no}/pay")).await), format!("/orders/{order_no}"));
+    // The gateway was told too: the cashier no longer takes the money.
+    assert_eq!(location(&app.get(&format!("/pay/sandbox/{order_no}")).await), format!("/orders/{order_no}"));
+    let state: String = sqlx::query_scalar("SELECT state FROM sandbox_gateway WHERE order_no = $1")
+        .bind(&order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(state, "closed");
+    // Buying again makes a new order.
+    assert_ne!(app.order_for("python-zero-to-one").await, order_no);
+}
+
+async fn another_users_order_is_a_404(app: TestApp) {
+    app.login_by_code("13800138064").await;
+    let order_no = app.order_for("python-zero-to-one").await;
+    app.choose_sandbox(&order_no).await;
+    app.logout().await;
+    app.age_codes(61).await;
+    app.login_by_code("13800138065").await;
+    let missing = "20260101ABCDEFGHJKLM";
+    for path in ["/orders/{}", "/orders/{}/pay", "/orders/{}/return", "/pay/sandbox/{}"] {
+        let (theirs, theirs_html) = app.get_html(&path.replace("{}", &order_no)).await;
+        let (none, none_html) = app.get_html(&path.replace("{}", missing)).await;
+        assert_eq!((theirs, none), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND), "{path}");
+        assert_eq!(theirs_html, none_html, "{path}: indistinguishable from a missing order");
+    }
+    let cancel = app.submit("/me", &format!("/orders/{order_no}/cancel"), &[]).await;
+    assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
+    let pay = app.submit("/me", &format!("/pay/sandbox/{order_no}"), &[("action", "confirm")]).await;
+    assert_eq!(pay.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.order_status(&order_no).await, "pending");
+}
+
+async fn order_history_is_paginated_newest_first(app: TestApp) {
+    app.login_by_code("13800138066").await;
+    let mut numbers = Vec::new();
+    for _ in 0..23 {
+        let no = app.order_for("python-zero-to-one").await;
+        app.submit(&format!("/orders/{no}"), &format!("/orders/{no}/cancel"), &[]).await;
+        numbers.push(no);
+    }
+    let (_, first) = app.get_html("/orders").await;
+    let shown = |html: &str| html.matches("class=\"order-row\"").count();
+    assert_eq!(shown(&first), 20);
+    assert!(first.find(&numbers[22]).unwrap() < first.find(&numbers[21]).unwrap(), "newest first");
+    assert!(unescape(&first).contains("rel=\"next\" href=\"/orders?page=2\""));
+    let (_, second) = app.get_html("/orders?page=2").await;
+    assert_eq!(shown(&second), 3);
+    assert!(second.contains(&numbers[0]) && second.contains("已关闭"));
+    let (status, junk) = app.get_html("/orders?page=abc").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown(&junk), 20);
+}

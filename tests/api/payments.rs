@@ -1,0 +1,187 @@
+//! Notifications: exactly-once fulfilment, forgeries refused, lost ones reconciled, late ones kept.
+
+use kedian::domain::time::now;
+use kedian::pay::sandbox::{NONCE_HEADER, SIGNATURE_HEADER, SandboxNotification, SignedNotification, TIMESTAMP_HEADER};
+use reqwest::StatusCode;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+on_both_backends!(
+    fifty_identical_notifications_pay_once,
+    forged_notifications_change_nothing,
+    a_lost_notification_is_completed_by_reconciliation,
+    a_payment_that_loses_the_race_with_expiry_is_kept_for_refund,
+    expiry_closes_unpaid_orders_but_not_paid_ones,
+);
+
+/// Logs in, buys the Excel course and starts a sandbox payment; returns the order number.
+async fn started_order(app: &TestApp, phone: &str) -> String {
+    app.login_by_code(phone).await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    app.choose_sandbox(&order_no).await;
+    order_no
+}
+
+fn wire(order_no: &str, amount_fen: i64) -> SandboxNotification {
+    SandboxNotification {
+        out_trade_no: order_no.into(),
+        transaction_id: format!("SBXTEST{order_no}"),
+        trade_state: "SUCCESS".into(),
+        amount_fen,
+        currency: "CNY".into(),
+        paid_at: now(),
+    }
+}
+
+async fn deliver(app: &TestApp, signed: &SignedNotification) -> (StatusCode, String) {
+    let mut request = app.client.post(app.url("/pay/notify/sandbox")).body(signed.body.clone());
+    for (name, value) in &signed.headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+async fn fifty_identical_notifications_pay_once(app: TestApp) {
+    let order_no = started_order(&app, "13800138070").await;
+    let signed = app.sandbox_gateway().signed(&wire(&order_no, 19900), now()).unwrap();
+    let answers = futures_util::future::join_all((0..50).map(|_| deliver(&app, &signed))).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+        assert!(body.contains("SUCCESS"));
+    }
+    assert_eq!(app.order_status(&order_no).await, "paid");
+    assert_eq!(app.count("payments").await, 1);
+    assert_eq!(app.count("entitlements").await, 1);
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_notifications WHERE verdict = 'applied'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(applied, 1);
+    assert_eq!(app.count("payment_notifications").await, 50, "every one kept for audit");
+    let learners: i64 = sqlx::query_scalar("SELECT learner_count FROM courses WHERE slug = 'excel-data-analysis'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(learners, 12851, "counted once");
+}
+
+async fn forged_notifications_change_nothing(app: TestApp) {
+    let order_no = started_order(&app, "13800138071").await;
+    let gateway = app.sandbox_gateway();
+    let good = gateway.signed(&wire(&order_no, 19900), now()).unwrap();
+
+    let mut flipped = good.body.clone().into_bytes();
+    let at = flipped.iter().position(|b| *b == b'9').unwrap();
+    flipped[at] = b'8';
+    let flipped = SignedNotification { headers: good.headers.clone(), body: String::from_utf8(flipped).unwrap() };
+
+    let mut wrong_signature = SignedNotification { headers: good.headers.clone(), body: good.body.clone() };
+    wrong_signature.headers.retain(|(n, _)| *n != SIGNATURE_HEADER);
+    wrong_signature.headers.push((SIGNATURE_HEADER, "0".repeat(64)));
+
+    let mut no_nonce = SignedNotification { headers: good.headers.clone(), body: good.body.clone() };
+    no_nonce.headers.retain(|(n, _)| *n != NONCE_HEADER);
+
+    let stale = gateway.signed(&wire(&order_no, 19900), now() - 301).unwrap();
+    let future = gateway.signed(&wire(&order_no, 19900), now() + 301).unwrap();
+    let other_key = kedian::pay::sandbox::Sandbox::new(b"not the shop's key".to_vec(), app.db.clone());
+    let wrong_key = other_key.signed(&wire(&order_no, 19900), now()).unwrap();
+    let wrong_amount = gateway.signed(&wire(&order_no, 19800), now()).unwrap();
+    let unknown_order = gateway.signed(&wire("20260101ABCDEFGHJKLM", 19900), now()).unwrap();
+    let mut other_currency = wire(&order_no, 19900);
+    other_currency.currency = "USD".into();
+    let other_currency = gateway.signed(&other_currency, now()).unwrap();
+    let garbage = gateway
+        .signed(&wire(&order_no, 19900), now())
+        .map(|s| SignedNotification { headers: s.headers, body: "{".into() })
+        .unwrap();
+
+    for (what, forged) in [
+        ("flipped byte", &flipped),
+        ("wrong signature", &wrong_signature),
+        ("missing nonce", &no_nonce),
+        ("stale timestamp", &stale),
+        ("future timestamp", &future),
+        ("wrong key", &wrong_key),
+        ("amount mismatch", &wrong_amount),
+        ("unknown order", &unknown_order),
+        ("other currency", &other_currency),
+        ("body changed", &garbage),
+    ] {
+        let (status, body) = deliver(&app, forged).await;
+        assert!(status.is_client_error(), "{what}: {status}");
+        assert!(!body.contains("SUCCESS"), "{what} answered success");
+    }
+    assert_eq!(app.order_status(&order_no).await, "pending");
+    assert_eq!(app.count("payments").await, 0);
+    assert_eq!(app.count("entitlements").await, 0);
+    let rejected: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_notifications WHERE verdict LIKE 'rejected%'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(rejected, 10, "each forgery kept with its verdict");
+    // An unknown provider is not a thing.
+    let response = app.client.post(app.url("/pay/notify/paypal")).body("{}").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    // And the genuine one still works afterwards.
+    assert_eq!(deliver(&app, &good).await.0, StatusCode::OK);
+    assert_eq!(app.order_status(&order_no).await, "paid");
+    let _ = TIMESTAMP_HEADER;
+}
+
+async fn a_lost_notification_is_completed_by_reconciliation(app: TestApp) {
+    let order_no = started_order(&app, "13800138072").await;
+    let response = app.cashier(&order_no, "confirm_lost").await;
+    assert_eq!(crate::helpers::location(&response), format!("/orders/{order_no}/return"));
+    let (status, html) = app.get_html(&format!("/orders/{order_no}/return")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("正在确认支付结果") && html.contains("http-equiv=\"refresh\""),
+        "the page waits, never trusting the browser"
+    );
+    assert_eq!(app.order_status(&order_no).await, "pending");
+    // Too early to ask the gateway.
+    app.run_order_jobs(now()).await;
+    assert_eq!(app.order_status(&order_no).await, "pending");
+    app.run_order_jobs(now() + kedian::jobs::orders::RECONCILE_AFTER_SECS + 1).await;
+    assert_eq!(app.order_status(&order_no).await, "paid");
+    assert_eq!(app.count("entitlements").await, 1);
+    let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
+    assert!(html.contains("开始学习"));
+}
+
+async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestApp) {
+    let order_no = started_order(&app, "13800138073").await;
+    // The buyer pays at the gateway just as the order expires; the expiry job commits first.
+    let late = app.sandbox_gateway().signed(&wire(&order_no, 19900), now()).unwrap();
+    app.run_order_jobs(now() + 31 * 60).await;
+    assert_eq!(app.order_status(&order_no).await, "closed");
+    let (status, body) = deliver(&app, &late).await;
+    assert_eq!(status, StatusCode::OK, "recorded, so the gateway need not retry: {body}");
+    assert_eq!(app.order_status(&order_no).await, "closed");
+    assert_eq!(app.count("entitlements").await, 0, "no access without a paid order");
+    let late_payments = kedian::store::orders::late_payments(&app.db, 10).await.unwrap();
+    assert_eq!(late_payments.len(), 1);
+    assert_eq!(late_payments[0].0, order_no);
+    assert_eq!(late_payments[0].3.0, 19900);
+}
+
+async fn expiry_closes_unpaid_orders_but_not_paid_ones(app: TestApp) {
+    let unpaid = started_order(&app, "13800138074").await;
+    let paid = app.order_for("python-zero-to-one").await;
+    app.pay_sandbox(&paid).await;
+    assert_eq!(app.order_status(&paid).await, "paid");
+    app.run_order_jobs(now() + 29 * 60).await;
+    assert_eq!(app.order_status(&unpaid).await, "pending", "30 minutes to pay");
+    app.run_order_jobs(now() + 31 * 60).await;
+    assert_eq!(app.order_status(&unpaid).await, "closed");
+    assert_eq!(app.order_status(&paid).await, "paid");
+    let reason: String = sqlx::query_scalar("SELECT close_reason FROM orders WHERE order_no = $1")
+        .bind(&unpaid)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(reason, "expired");
+}

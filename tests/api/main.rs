@@ -7,6 +7,7 @@ mod accounts;
 mod browser;
 mod catalog;
 mod cli;
+mod coupons;
 mod csrf;
 mod malformed;
 mod operations;

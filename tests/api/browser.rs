@@ -135,11 +135,12 @@ async fn desktop_pages_render_without_console_errors() {
     client.close().await.unwrap();
 }
 
-/// A visitor on a phone logs in by SMS code with nothing but taps and typing.
+/// A new visitor on a phone logs in by SMS code and buys a course, with nothing but taps and typing.
 #[tokio::test]
-async fn phone_visitor_logs_in_by_code() {
+async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     let Some((_driver, client)) = start_browser(375, 812).await else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let started = std::time::Instant::now();
     client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
     client.find(Locator::Css(".buy-bar .button")).await.unwrap().click().await.unwrap();
 
@@ -168,6 +169,21 @@ async fn phone_visitor_logs_in_by_code() {
     assert_eq!(url.path(), "/courses/excel-data-analysis", "back to the course after login");
     let bar = client.find(Locator::Css(".buy-bar")).await.unwrap().text().await.unwrap();
     assert!(bar.contains("立即购买"), "{bar}");
+
+    // Buy: course page → pay page → sandbox cashier → paid order with 开始学习.
+    client.find(Locator::Css(".buy-bar button")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".channels button")).await.unwrap();
+    save("pay-375.png", &client.screenshot().await.unwrap());
+    client.find(Locator::Css(".channels button")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".sandbox-label")).await.unwrap();
+    save("cashier-375.png", &client.screenshot().await.unwrap());
+    client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
+    let learn = client.wait().for_element(Locator::Css(".actions .button.primary")).await.unwrap();
+    assert_eq!(learn.text().await.unwrap(), "开始学习");
+    assert!(client.source().await.unwrap().contains("已支付"));
+    save("order-paid-375.png", &client.screenshot().await.unwrap());
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+
     client.goto(&app.url("/me")).await.unwrap();
     assert!(client.source().await.unwrap().contains("138****8000"));
     save("me-375.png", &client.screenshot().await.unwrap());

@@ -35,7 +35,8 @@ async fn add_coupon(app: &TestApp, code: &str, value: CouponValue, tweak: impl F
 
 async fn apply(app: &TestApp, order_no: &str, code: &str) -> (StatusCode, String) {
     let page = format!("/orders/{order_no}/pay");
-    let response = app.submit(&page, &format!("/orders/{order_no}/coupon"), &[("code", code), ("action", "apply")]).await;
+    let response =
+        app.submit(&page, &format!("/orders/{order_no}/coupon"), &[("code", code), ("action", "apply")]).await;
     let status = response.status();
     if status == StatusCode::SEE_OTHER {
         return (status, app.get_html(&page).await.1);
@@ -59,22 +60,27 @@ async fn fixed_and_percentage_coupons_change_what_is_paid(app: TestApp) {
 
     app.pay_sandbox(&order_no).await;
     assert_eq!(app.order_status(&order_no).await, "paid");
-    let (amount, discount): (i64, i64) = sqlx::query_as("SELECT amount_fen, discount_fen FROM orders WHERE order_no = $1")
-        .bind(&order_no)
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let (amount, discount): (i64, i64) =
+        sqlx::query_as("SELECT amount_fen, discount_fen FROM orders WHERE order_no = $1")
+            .bind(&order_no)
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
     assert_eq!((amount, discount), (15920, 3980));
     let paid: i64 = sqlx::query_scalar("SELECT amount_fen FROM payments").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(paid, 15920, "the gateway was asked for what was due");
-    let state: String = sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
+    let state: String =
+        sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(state, "consumed");
     let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(html.contains("-¥39.80") && html.contains("¥159.20"));
 }
 
 async fn coupon_rules_are_enforced_beside_the_field(app: TestApp) {
-    let python: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'python-zero-to-one'").fetch_one(app.db.read()).await.unwrap();
+    let python: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'python-zero-to-one'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     add_coupon(&app, "BIGSPEND", CouponValue::Fixed(Fen(1000)), |c| c.min_spend = Fen(50000)).await;
     add_coupon(&app, "EXACT", CouponValue::Fixed(Fen(1000)), |c| c.min_spend = Fen(19900)).await;
     add_coupon(&app, "OLD", CouponValue::Fixed(Fen(1000)), |c| c.valid_until = now() - 1).await;
@@ -105,7 +111,8 @@ async fn coupon_rules_are_enforced_beside_the_field(app: TestApp) {
     app.submit(&page, &format!("/orders/{order_no}/coupon"), &[("action", "remove")]).await;
     let (_, html) = app.get_html(&page).await;
     assert!(html.contains("-¥0.00"));
-    let state: String = sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
+    let state: String =
+        sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(state, "released");
 }
 
@@ -168,6 +175,7 @@ async fn a_coupon_that_covers_the_price_completes_the_order(app: TestApp) {
     assert_eq!(crate::helpers::location(&response), format!("/orders/{order_no}"));
     assert_eq!(app.order_status(&order_no).await, "paid");
     assert_eq!(app.count("entitlements").await, 1);
-    let state: String = sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
+    let state: String =
+        sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(state, "consumed");
 }

@@ -23,6 +23,7 @@ pub const KEYS: &[&str] = &[
     "order_ttl_minutes",
     "allow_sandbox",
     "job_interval_secs",
+    "wechatpay_config",
     "config",
 ];
 
@@ -49,6 +50,8 @@ pub struct Settings {
     pub allow_sandbox: bool,
     /// How often background jobs (order expiry, payment reconciliation) run.
     pub job_interval_secs: i64,
+    /// The WeChat Pay merchant file (see README); WeChat Pay is offered when it is complete.
+    pub wechatpay_config: Option<PathBuf>,
 }
 
 /// What `kedian.toml` may hold; all optional.
@@ -70,6 +73,7 @@ struct FileSettings {
     order_ttl_minutes: Option<i64>,
     allow_sandbox: Option<bool>,
     job_interval_secs: Option<i64>,
+    wechatpay_config: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -90,6 +94,7 @@ impl std::fmt::Debug for Settings {
             .field("order_ttl_minutes", &self.order_ttl_minutes)
             .field("allow_sandbox", &self.allow_sandbox)
             .field("job_interval_secs", &self.job_interval_secs)
+            .field("wechatpay_config", &self.wechatpay_config)
             .finish()
     }
 }
@@ -170,6 +175,10 @@ impl Settings {
             order_ttl_minutes: number("order_ttl_minutes", file.order_ttl_minutes, 30)?,
             allow_sandbox: flag("allow_sandbox", file.allow_sandbox, false)?,
             job_interval_secs: number("job_interval_secs", file.job_interval_secs, 30)?,
+            wechatpay_config: var("wechatpay_config")
+                .or(file.wechatpay_config)
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
             redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
             sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_else(|| "console".into()),

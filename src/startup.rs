@@ -26,6 +26,7 @@ use crate::domain::time::now;
 use crate::error::AppError;
 use crate::pay::Providers;
 use crate::pay::sandbox::Sandbox;
+use crate::pay::wechatpay::WechatPay;
 use crate::store::sessions::DbSessionStore;
 use crate::store::users::{self, Role};
 use crate::store::{Db, demo};
@@ -77,9 +78,29 @@ impl Application {
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
 
         let mut providers = Providers::default();
-        let sandbox = if settings.is_production() && !settings.allow_sandbox {
+        let wechat = match &settings.wechatpay_config {
+            Some(path) => match crate::pay::wechatpay::config::load(path, &settings.public_url) {
+                Ok(cfg) => {
+                    let wechat = Arc::new(WechatPay::new(cfg)?);
+                    providers.add(wechat.clone());
+                    tracing::info!(jsapi = wechat.has_jsapi(), "WeChat Pay is on");
+                    Some(wechat)
+                }
+                Err(why) => {
+                    tracing::warn!(file = %path.display(), "WeChat Pay is off: {why}");
+                    None
+                }
+            },
+            None => None,
+        };
+        // The sandbox stands in while no real provider is configured, and never takes money in
+        // production (HTTPS) unless explicitly allowed.
+        let sandbox_wanted = providers.is_empty() || settings.allow_sandbox;
+        let sandbox = if !sandbox_wanted {
+            None
+        } else if settings.is_production() && !settings.allow_sandbox {
             tracing::warn!(
-                "sandbox payments (模拟支付) are off: the shop runs over HTTPS and KEDIAN_ALLOW_SANDBOX is not set"
+                "sandbox payments (模拟支付) refused: the shop runs over HTTPS and KEDIAN_ALLOW_SANDBOX is not set"
             );
             None
         } else {
@@ -107,6 +128,7 @@ impl Application {
             code_key,
             providers,
             sandbox,
+            wechat,
         });
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())

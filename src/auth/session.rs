@@ -6,6 +6,8 @@ use rand::RngCore;
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const CSRF: &str = "csrf";
+const WECHAT_OPENID: &str = "wx_openid";
+const WECHAT_OAUTH: &str = "wx_oauth";
 
 pub struct TypedSession<'a>(pub &'a Session);
 
@@ -44,6 +46,33 @@ impl TypedSession<'_> {
         let token = new_token();
         self.0.insert(CSRF, &token)?;
         Ok(token)
+    }
+}
+
+impl TypedSession<'_> {
+    /// The payer's openid for the official account, once OAuth has given it.
+    pub fn wechat_openid(&self) -> Option<String> {
+        self.0.get(WECHAT_OPENID).ok().flatten()
+    }
+
+    pub fn set_wechat_openid(&self, openid: &str) -> anyhow::Result<()> {
+        self.0.insert(WECHAT_OPENID, openid)?;
+        Ok(())
+    }
+
+    /// Remembers an OAuth round trip for this order; returns the `state` to send along.
+    pub fn start_wechat_oauth(&self, order_no: &str) -> anyhow::Result<String> {
+        let token = new_token();
+        self.0.insert(WECHAT_OAUTH, format!("{token}:{order_no}"))?;
+        Ok(token)
+    }
+
+    /// The order the OAuth round trip was for, if `state` is the one we sent (used once).
+    pub fn finish_wechat_oauth(&self, state: &str) -> Option<String> {
+        let stored: String = self.0.remove_as(WECHAT_OAUTH).and_then(Result::ok)?;
+        let (token, order_no) = stored.split_once(':')?;
+        use subtle::ConstantTimeEq;
+        bool::from(token.as_bytes().ct_eq(state.as_bytes())).then(|| order_no.to_string())
     }
 }
 

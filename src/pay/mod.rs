@@ -4,6 +4,7 @@
 
 pub mod notify;
 pub mod sandbox;
+pub mod wechatpay;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,25 +20,65 @@ use crate::domain::Fen;
 pub enum Channel {
     /// The sandbox cashier page (模拟支付).
     Sandbox,
+    /// WeChat Pay inside the WeChat browser (WeixinJSBridge).
+    WechatJsapi,
+    /// WeChat Pay from another mobile browser (MWEB h5_url).
+    WechatH5,
+    /// WeChat Pay by scanning a QR code shown on a PC.
+    WechatNative,
+}
+
+/// What kind of browser the buyer is in, from its User-Agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    WeChat,
+    Mobile,
+    Desktop,
+}
+
+impl Browser {
+    pub fn from_user_agent(ua: &str) -> Browser {
+        if ua.contains("MicroMessenger") {
+            Browser::WeChat
+        } else if ["Mobile", "Android", "iPhone", "iPad", "HarmonyOS"].iter().any(|m| ua.contains(m)) {
+            Browser::Mobile
+        } else {
+            Browser::Desktop
+        }
+    }
 }
 
 impl Channel {
+    pub const ALL: [Channel; 4] = [Channel::WechatJsapi, Channel::WechatH5, Channel::WechatNative, Channel::Sandbox];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Sandbox => "sandbox",
+            Channel::WechatJsapi => "wechat_jsapi",
+            Channel::WechatH5 => "wechat_h5",
+            Channel::WechatNative => "wechat_native",
         }
     }
 
     pub fn parse(value: &str) -> Option<Channel> {
-        match value {
-            "sandbox" => Some(Channel::Sandbox),
-            _ => None,
-        }
+        Channel::ALL.into_iter().find(|c| c.as_str() == value)
     }
 
     pub fn label_key(self) -> &'static str {
         match self {
             Channel::Sandbox => "channel_sandbox",
+            Channel::WechatJsapi | Channel::WechatH5 => "channel_wechat",
+            Channel::WechatNative => "channel_wechat_native",
+        }
+    }
+
+    /// The channels that work in this browser, best first (the sandbox works everywhere).
+    pub fn fits(self, browser: Browser) -> bool {
+        match self {
+            Channel::Sandbox => true,
+            Channel::WechatJsapi => browser == Browser::WeChat,
+            Channel::WechatH5 => browser == Browser::Mobile,
+            Channel::WechatNative => browser == Browser::Desktop,
         }
     }
 }
@@ -47,12 +88,30 @@ pub struct PayRequest<'a> {
     pub amount: Fen,
     pub description: &'a str,
     pub client_ip: &'a str,
+    /// The payer's openid for JSAPI.
+    pub openid: Option<&'a str>,
+    /// Where the buyer comes back to after paying (absolute URL).
+    pub return_url: String,
 }
 
 /// What the browser does next to pay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PayAction {
     Redirect(String),
+    /// Show this as a QR code to scan with WeChat (Native).
+    QrCode(String),
+    /// Call WeixinJSBridge getBrandWCPayRequest with these (JSAPI).
+    JsApi(JsapiParams),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsapiParams {
+    pub app_id: String,
+    pub time_stamp: String,
+    pub nonce_str: String,
+    pub package: String,
+    pub sign_type: String,
+    pub pay_sign: String,
 }
 
 /// A payment the provider says succeeded.
@@ -140,12 +199,38 @@ impl Providers {
         self.by_name.get(name)
     }
 
-    /// Every channel on offer, with its provider.
+    /// Every channel on offer, with its provider, in the order of `Channel::ALL`.
     pub fn channels(&self) -> Vec<(Channel, &Arc<dyn PaymentProvider>)> {
-        self.by_name.values().flat_map(|p| p.channels().into_iter().map(move |c| (c, p))).collect()
+        let mut all: Vec<(Channel, &Arc<dyn PaymentProvider>)> =
+            self.by_name.values().flat_map(|p| p.channels().into_iter().map(move |c| (c, p))).collect();
+        all.sort_by_key(|(c, _)| Channel::ALL.iter().position(|x| x == c));
+        all
     }
 
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_and_their_channels() {
+        let wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47";
+        let phone = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
+        let pc = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
+        assert_eq!(Browser::from_user_agent(wechat), Browser::WeChat);
+        assert_eq!(Browser::from_user_agent(phone), Browser::Mobile);
+        assert_eq!(Browser::from_user_agent(pc), Browser::Desktop);
+        assert_eq!(Browser::from_user_agent(""), Browser::Desktop);
+        let fits = |b| Channel::ALL.into_iter().filter(|c| c.fits(b)).collect::<Vec<_>>();
+        assert_eq!(fits(Browser::WeChat), [Channel::WechatJsapi, Channel::Sandbox]);
+        assert_eq!(fits(Browser::Mobile), [Channel::WechatH5, Channel::Sandbox]);
+        assert_eq!(fits(Browser::Desktop), [Channel::WechatNative, Channel::Sandbox]);
+        for c in Channel::ALL {
+            assert_eq!(Channel::parse(c.as_str()), Some(c));
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod me;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod wechat;
 
 use actix_web::web;
 
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     courses::configure(cfg);
     orders::configure(cfg);
     payments::configure(cfg);
+    wechat::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
     pages::configure(cfg);

@@ -1,11 +1,13 @@
 //! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
+use crate::auth::session::TypedSession;
 use crate::catalog::Course;
 use crate::domain::ProductKind;
 use crate::domain::coupon::{Breakdown, apply_coupon};
@@ -13,7 +15,7 @@ use crate::domain::order::{OrderStatus, looks_like_order_no};
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
-use crate::pay::{Channel, PaidNotice, PayAction, PayRequest};
+use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
 use crate::store::orders::{self, NewOrder, Order};
 use crate::store::{coupons, users::User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render, render_with_status};
@@ -28,7 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(start_payment)
         .service(coupon)
         .service(cancel)
-        .service(return_page);
+        .service(return_page)
+        .service(order_status);
 }
 
 #[derive(Deserialize, Default)]
@@ -217,6 +220,7 @@ struct PayPage<'a> {
 
 async fn pay_page_for(
     ctx: PageContext,
+    req: &HttpRequest,
     state: &AppState,
     order: Order,
     coupon_input: Option<String>,
@@ -230,13 +234,19 @@ async fn pay_page_for(
     };
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.t("site_name")), &order.item_title);
-    let channels = state.providers.channels().into_iter().map(|(c, _)| c).collect();
+    let browser = browser_of(req);
+    let channels = state.providers.channels().into_iter().map(|(c, _)| c).filter(|c| c.fits(browser)).collect();
     render_with_status(&PayPage { ctx: &ctx, meta, view: OrderView::new(order), coupon_code, channels, errors }, status)
+}
+
+fn browser_of(req: &HttpRequest) -> Browser {
+    Browser::from_user_agent(req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or(""))
 }
 
 #[get("/orders/{order_no}/pay")]
 async fn pay_page(
     ctx: PageContext,
+    req: HttpRequest,
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -248,7 +258,7 @@ async fn pay_page(
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
-    pay_page_for(ctx, &state, order, None, FieldErrors::default(), StatusCode::OK).await
+    pay_page_for(ctx, &req, &state, order, None, FieldErrors::default(), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -293,21 +303,92 @@ async fn start_payment(
     else {
         let mut errors = FieldErrors::default();
         errors.add("channel", ctx.t("err_channel"));
-        return pay_page_for(ctx, &state, order, None, errors, StatusCode::BAD_REQUEST).await;
+        return pay_page_for(ctx, &req, &state, order, None, errors, StatusCode::BAD_REQUEST).await;
     };
     // A payment already started with another provider keeps its amount and provider.
     if order.pay_provider.as_deref().is_some_and(|p| p != provider.name()) {
         let mut errors = FieldErrors::default();
         errors.add("channel", ctx.t("err_channel_started"));
-        return pay_page_for(ctx, &state, order, None, errors, StatusCode::CONFLICT).await;
+        return pay_page_for(ctx, &req, &state, order, None, errors, StatusCode::CONFLICT).await;
+    }
+    let openid = TypedSession(&ctx.session).wechat_openid();
+    if channel == Channel::WechatJsapi
+        && openid.is_none()
+        && let Some(wechat) = &state.wechat
+    {
+        // First the payer's openid, from the official account's silent OAuth; then pay again.
+        let token = TypedSession(&ctx.session).start_wechat_oauth(&order.order_no)?;
+        let callback = format!("{}/pay/wechat/oauth", state.settings.public_url);
+        return Ok(redirect(&wechat.authorize_url(&callback, &token)));
     }
     orders::start_payment(&state.db, order.id, provider.name(), channel.as_str(), now()).await?;
     let ip = client_ip(&req, state.settings.trust_forwarded);
-    let request =
-        PayRequest { order_no: &order.order_no, amount: order.amount, description: &order.item_title, client_ip: &ip };
-    match provider.create(&request, channel).await? {
+    let request = PayRequest {
+        order_no: &order.order_no,
+        amount: order.amount,
+        description: &order.item_title,
+        client_ip: &ip,
+        openid: openid.as_deref(),
+        return_url: format!("{}/orders/{}/return", state.settings.public_url, order.order_no),
+    };
+    let action = match provider.create(&request, channel).await {
+        Ok(action) => action,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), provider = provider.name(), "creating the payment failed");
+            let mut errors = FieldErrors::default();
+            errors.add("channel", ctx.t("err_pay_failed"));
+            return pay_page_for(ctx, &req, &state, order, None, errors, StatusCode::BAD_GATEWAY).await;
+        }
+    };
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.t("site_name")), &order.item_title);
+    match action {
         PayAction::Redirect(url) => Ok(redirect(&url)),
+        PayAction::QrCode(code_url) => {
+            let qr_data_uri = qr_svg_data_uri(&code_url)?;
+            render(&QrPage { ctx: &ctx, meta, view: OrderView::new(order), qr_data_uri })
+        }
+        PayAction::JsApi(params) => render(&JsapiPage { ctx: &ctx, meta, view: OrderView::new(order), params }),
     }
+}
+
+/// The QR code as an `<img>` source, so no markup is ever inserted unescaped.
+fn qr_svg_data_uri(text: &str) -> Result<String, AppError> {
+    use base64::Engine;
+    let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| AppError::Internal(anyhow::anyhow!("QR code: {e}")))?;
+    let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(220, 220).quiet_zone(true).build();
+    Ok(format!("data:image/svg+xml;base64,{}", base64::engine::general_purpose::STANDARD.encode(svg)))
+}
+
+#[derive(Template)]
+#[template(path = "orders/qr.html")]
+struct QrPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: OrderView,
+    qr_data_uri: String,
+}
+
+#[derive(Template)]
+#[template(path = "orders/jsapi.html")]
+struct JsapiPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: OrderView,
+    params: JsapiParams,
+}
+
+/// The order's status as JSON, for the QR page to poll.
+#[get("/orders/{order_no}/status")]
+async fn order_status(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let user = ctx.user.as_ref().ok_or(AppError::NotFound)?;
+    let order = own_order(&state, &order_no, user).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "status": order.status.as_str() })))
 }
 
 #[derive(Deserialize, Default)]
@@ -320,6 +401,7 @@ struct CouponForm {
 #[post("/orders/{order_no}/coupon")]
 async fn coupon(
     ctx: PageContext,
+    req: HttpRequest,
     order_no: web::Path<String>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CouponForm>,
@@ -336,7 +418,7 @@ async fn coupon(
     let mut errors = FieldErrors::default();
     if order.pay_provider.is_some() {
         errors.add("code", ctx.t("coupon_locked"));
-        return pay_page_for(ctx, &state, order, Some(form.code), errors, StatusCode::CONFLICT).await;
+        return pay_page_for(ctx, &req, &state, order, Some(form.code), errors, StatusCode::CONFLICT).await;
     }
     if form.action == "remove" {
         orders::detach_coupon(&state.db, &order, now).await?;
@@ -346,11 +428,11 @@ async fn coupon(
     if code.is_empty() || code.chars().count() > 32 {
         errors.add("code", ctx.t(if code.is_empty() { "coupon_empty" } else { "coupon_unknown" }));
         let shown = form.code.chars().take(32).collect();
-        return pay_page_for(ctx, &state, order, Some(shown), errors, StatusCode::BAD_REQUEST).await;
+        return pay_page_for(ctx, &req, &state, order, Some(shown), errors, StatusCode::BAD_REQUEST).await;
     }
     let Some(found) = coupons::find_by_code(&state.db, &code).await? else {
         errors.add("code", ctx.t("coupon_unknown"));
-        return pay_page_for(ctx, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await;
+        return pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await;
     };
     let check = |usage| apply_coupon(order.price, order.course_id, &found.rule, usage, now);
     match orders::attach_coupon(&state.db, &order, found.id, now, check).await? {
@@ -366,7 +448,7 @@ async fn coupon(
                 None => ctx.t("coupon_locked").to_string(),
             };
             errors.add("code", message);
-            pay_page_for(ctx, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await
+            pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await
         }
     }
 }

@@ -29,10 +29,12 @@ impl ErrorPage {
 }
 
 pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_page =
-        res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
+    // A page or a deliberate API answer (JSON to a payment gateway) stays as it is; only bare
+    // statuses and actix's own plain-text errors become pages.
+    let deliberate =
+        res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| !v.starts_with("text/plain"));
     // Load balancers read /healthz as plain text.
-    if is_page || res.request().path() == "/healthz" {
+    if deliberate || res.request().path() == "/healthz" {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let lang = Lang::from_request(res.request());

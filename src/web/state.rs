@@ -5,6 +5,7 @@ use crate::catalog::CatalogCache;
 use crate::config::Settings;
 use crate::pay::Providers;
 use crate::pay::sandbox::Sandbox;
+use crate::pay::wechatpay::WechatPay;
 use crate::store::Db;
 
 pub struct AppState {
@@ -17,4 +18,6 @@ pub struct AppState {
     pub providers: Providers,
     /// The sandbox gateway, when it is on offer (its cashier page needs it directly).
     pub sandbox: Option<Arc<Sandbox>>,
+    /// WeChat Pay, when configured (its OAuth callback needs it directly).
+    pub wechat: Option<Arc<WechatPay>>,
 }

@@ -45,6 +45,8 @@ async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
         crate::helpers::skip("no chromedriver (install Debian's chromium and chromium-driver)");
         return None;
     };
+    // Two TLS backends are linked into the test binary; say which one WebDriver's client uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let port = TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
     let child =
         Command::new(path).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;

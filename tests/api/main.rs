@@ -15,3 +15,5 @@ mod orders;
 mod payments;
 mod rate_limits;
 mod sessions;
+mod wechat_sim;
+mod wechatpay;

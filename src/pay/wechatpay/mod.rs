@@ -1,0 +1,359 @@
+//! WeChat Pay API v3: JSAPI (inside WeChat, with the payer's openid from the official account's
+//! OAuth), H5 (other mobile browsers) and Native (a QR code on a PC); query, close, refund.
+//! Requests are signed WECHATPAY2-SHA256-RSA2048; responses and notifications are verified with
+//! the platform certificate or the WeChat Pay public key, within a 5-minute timestamp window;
+//! notification resources are decrypted with AEAD_AES_256_GCM.
+
+pub mod config;
+pub mod crypto;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::HeaderMap;
+use anyhow::{Context, anyhow, bail};
+use futures_util::future::BoxFuture;
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub use config::WechatConfig;
+
+use super::{
+    Channel, JsapiParams, Notice, PaidNotice, PayAction, PayRequest, PaymentProvider, QueryResult, RefundRequest,
+    RefundState, VerifyError,
+};
+use crate::domain::Fen;
+use crate::domain::time::now;
+
+pub const NAME: &str = "wechatpay";
+const WINDOW_SECS: i64 = 300;
+
+pub struct WechatPay {
+    cfg: WechatConfig,
+    http: reqwest::Client,
+}
+
+fn nonce() -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(32).map(char::from).collect()
+}
+
+#[derive(Deserialize)]
+struct Amount {
+    total: i64,
+    currency: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Transaction {
+    appid: String,
+    mchid: String,
+    out_trade_no: String,
+    transaction_id: Option<String>,
+    trade_state: String,
+    success_time: Option<String>,
+    amount: Option<Amount>,
+}
+
+#[derive(Deserialize)]
+struct Resource {
+    algorithm: String,
+    ciphertext: String,
+    associated_data: Option<String>,
+    nonce: String,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    event_type: String,
+    resource: Resource,
+}
+
+fn rfc3339(value: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp())
+}
+
+impl WechatPay {
+    pub fn new(cfg: WechatConfig) -> anyhow::Result<WechatPay> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("kedian/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(WechatPay { cfg, http })
+    }
+
+    /// Whether JSAPI can be offered (it needs the official account's secret for openids).
+    pub fn has_jsapi(&self) -> bool {
+        self.cfg.app_secret.is_some()
+    }
+
+    fn authorization(&self, method: &str, path: &str, body: &str) -> String {
+        let (ts, nonce) = (now().to_string(), nonce());
+        let signature = crypto::sign(&self.cfg.private_key, &crypto::message(&[method, path, &ts, &nonce, body]));
+        format!(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{ts}\",serial_no=\"{}\"",
+            self.cfg.mchid, self.cfg.serial_no
+        )
+    }
+
+    /// Checks `Wechatpay-Serial/Timestamp/Nonce/Signature` over a body.
+    fn verify_signed(&self, headers: &HeaderMap, body: &str, now: i64) -> Result<(), VerifyError> {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).ok_or(VerifyError::BadSignature);
+        let key = self.cfg.platform.key_for(get("Wechatpay-Serial")?).ok_or(VerifyError::BadSignature)?;
+        let ts = get("Wechatpay-Timestamp")?;
+        let at: i64 = ts.parse().map_err(|_| VerifyError::Stale)?;
+        if (now - at).abs() > WINDOW_SECS {
+            return Err(VerifyError::Stale);
+        }
+        let message = crypto::message(&[ts, get("Wechatpay-Nonce")?, body]);
+        if crypto::verify(key, &message, get("Wechatpay-Signature")?) { Ok(()) } else { Err(VerifyError::BadSignature) }
+    }
+
+    /// A signed API call; a response with a body must carry a valid platform signature.
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> anyhow::Result<(u16, Value)> {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.cfg.base_url))
+            .header("Authorization", self.authorization(method.as_str(), path, &body))
+            .header("Accept", "application/json");
+        if !body.is_empty() {
+            request = request.header("Content-Type", "application/json").body(body);
+        }
+        let response = request.send().await.with_context(|| format!("WeChat Pay {path}"))?;
+        let status = response.status().as_u16();
+        let headers = convert_headers(response.headers());
+        let text = response.text().await?;
+        if text.is_empty() {
+            return Ok((status, Value::Null));
+        }
+        self.verify_signed(&headers, &text, now())
+            .map_err(|e| anyhow!("WeChat Pay response to {path} not trusted: {e}"))?;
+        Ok((status, serde_json::from_str(&text).context("WeChat Pay response is not JSON")?))
+    }
+
+    fn jsapi_params(&self, prepay_id: &str) -> JsapiParams {
+        let (ts, nonce) = (now().to_string(), nonce());
+        let package = format!("prepay_id={prepay_id}");
+        let pay_sign = crypto::sign(&self.cfg.private_key, &crypto::message(&[&self.cfg.appid, &ts, &nonce, &package]));
+        JsapiParams {
+            app_id: self.cfg.appid.clone(),
+            time_stamp: ts,
+            nonce_str: nonce,
+            package,
+            sign_type: "RSA".into(),
+            pay_sign,
+        }
+    }
+
+    /// Where to send the buyer for the official account's silent OAuth (snsapi_base).
+    pub fn authorize_url(&self, redirect_uri: &str, state: &str) -> String {
+        let q = serde_urlencoded::to_string([
+            ("appid", self.cfg.appid.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("scope", "snsapi_base"),
+            ("state", state),
+        ])
+        .unwrap_or_default();
+        format!("{}?{q}#wechat_redirect", self.cfg.oauth_authorize_url)
+    }
+
+    /// Exchanges an OAuth code for the payer's openid.
+    pub async fn openid_for_code(&self, code: &str) -> anyhow::Result<String> {
+        let secret = self.cfg.app_secret.as_deref().context("app_secret is not configured")?;
+        let q = serde_urlencoded::to_string([
+            ("appid", self.cfg.appid.as_str()),
+            ("secret", secret),
+            ("code", code),
+            ("grant_type", "authorization_code"),
+        ])?;
+        let reply: Value = self
+            .http
+            .get(format!("{}/sns/oauth2/access_token?{q}", self.cfg.oauth_api_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        match reply.get("openid").and_then(Value::as_str) {
+            Some(openid) => Ok(openid.to_string()),
+            None => bail!("OAuth code refused: {}", reply.get("errmsg").and_then(Value::as_str).unwrap_or("no openid")),
+        }
+    }
+
+    fn transaction(&self, t: Transaction) -> Result<QueryResult, VerifyError> {
+        if t.appid != self.cfg.appid || t.mchid != self.cfg.mchid {
+            return Err(VerifyError::WrongMerchant);
+        }
+        Ok(match t.trade_state.as_str() {
+            "SUCCESS" => {
+                let amount = t.amount.ok_or_else(|| VerifyError::Malformed("no amount".into()))?;
+                QueryResult::Paid(PaidNotice {
+                    order_no: t.out_trade_no,
+                    txn_id: t.transaction_id.ok_or_else(|| VerifyError::Malformed("no transaction_id".into()))?,
+                    amount: Fen(amount.total),
+                    currency: amount.currency.unwrap_or_else(|| "CNY".into()),
+                    paid_at: t.success_time.as_deref().and_then(rfc3339).unwrap_or_else(now),
+                })
+            }
+            "CLOSED" | "REVOKED" | "PAYERROR" => QueryResult::Closed,
+            _ => QueryResult::NotPaid,
+        })
+    }
+}
+
+fn convert_headers(from: &reqwest::header::HeaderMap) -> HeaderMap {
+    let mut to = HeaderMap::new();
+    for (name, value) in from {
+        if let (Ok(n), Ok(v)) = (
+            actix_web::http::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            to.insert(n, v);
+        }
+    }
+    to
+}
+
+fn refund_state(reply: &Value) -> RefundState {
+    match reply.get("status").and_then(Value::as_str) {
+        Some("SUCCESS") => RefundState::Succeeded,
+        Some("PROCESSING") => RefundState::Processing,
+        Some(other) => RefundState::Failed(other.to_string()),
+        None => RefundState::Failed(reply.get("message").and_then(Value::as_str).unwrap_or("no status").to_string()),
+    }
+}
+
+impl PaymentProvider for WechatPay {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn channels(&self) -> Vec<Channel> {
+        let mut channels = vec![Channel::WechatH5, Channel::WechatNative];
+        if self.has_jsapi() {
+            channels.insert(0, Channel::WechatJsapi);
+        }
+        channels
+    }
+
+    fn create<'a>(&'a self, req: &'a PayRequest<'a>, channel: Channel) -> BoxFuture<'a, anyhow::Result<PayAction>> {
+        Box::pin(async move {
+            let mut body = json!({
+                "appid": self.cfg.appid,
+                "mchid": self.cfg.mchid,
+                "description": req.description.chars().take(120).collect::<String>(),
+                "out_trade_no": req.order_no,
+                "notify_url": self.cfg.notify_url,
+                "amount": { "total": req.amount.0, "currency": "CNY" },
+            });
+            let path = match channel {
+                Channel::WechatJsapi => {
+                    body["payer"] = json!({ "openid": req.openid.context("JSAPI needs the payer's openid")? });
+                    "/v3/pay/transactions/jsapi"
+                }
+                Channel::WechatH5 => {
+                    body["scene_info"] = json!({ "payer_client_ip": req.client_ip, "h5_info": { "type": "Wap" } });
+                    "/v3/pay/transactions/h5"
+                }
+                Channel::WechatNative => "/v3/pay/transactions/native",
+                other => bail!("WeChat Pay does not offer {other:?}"),
+            };
+            let (status, reply) = self.call(Method::POST, path, Some(&body)).await?;
+            if !(200..300).contains(&status) {
+                bail!("WeChat Pay refused the payment ({status}): {reply}");
+            }
+            let field = |name: &str| {
+                reply.get(name).and_then(Value::as_str).map(String::from).with_context(|| format!("no {name}"))
+            };
+            Ok(match channel {
+                Channel::WechatJsapi => PayAction::JsApi(self.jsapi_params(&field("prepay_id")?)),
+                Channel::WechatH5 => {
+                    let back = serde_urlencoded::to_string([("redirect_url", req.return_url.as_str())])?;
+                    PayAction::Redirect(format!("{}&{back}", field("h5_url")?))
+                }
+                _ => PayAction::QrCode(field("code_url")?),
+            })
+        })
+    }
+
+    fn verify_notification(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Notice, VerifyError> {
+        let body = std::str::from_utf8(body).map_err(|_| VerifyError::Malformed("body is not UTF-8".into()))?;
+        self.verify_signed(headers, body, now)?;
+        let event: Event = serde_json::from_str(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        if event.resource.algorithm != "AEAD_AES_256_GCM" {
+            return Err(VerifyError::Malformed(format!("algorithm {}", event.resource.algorithm)));
+        }
+        let plain = crypto::decrypt_resource(
+            &self.cfg.api_v3_key,
+            &event.resource.nonce,
+            event.resource.associated_data.as_deref().unwrap_or(""),
+            &event.resource.ciphertext,
+        )
+        .map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let t: Transaction = serde_json::from_slice(&plain).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let order_no = t.out_trade_no.clone();
+        match self.transaction(t)? {
+            QueryResult::Paid(notice) if event.event_type == "TRANSACTION.SUCCESS" => Ok(Notice::Paid(notice)),
+            _ => Ok(Notice::Other { order_no, state: event.event_type }),
+        }
+    }
+
+    fn acknowledge(&self) -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+
+    fn refuse(&self, why: &VerifyError) -> HttpResponse {
+        HttpResponse::BadRequest().json(json!({ "code": "FAIL", "message": why.to_string() }))
+    }
+
+    fn query<'a>(&'a self, order_no: &'a str) -> BoxFuture<'a, anyhow::Result<QueryResult>> {
+        Box::pin(async move {
+            let path = format!("/v3/pay/transactions/out-trade-no/{order_no}?mchid={}", self.cfg.mchid);
+            let (status, reply) = self.call(Method::GET, &path, None).await?;
+            if status == 404 {
+                return Ok(QueryResult::NotPaid);
+            }
+            if !(200..300).contains(&status) {
+                bail!("WeChat Pay query failed ({status}): {reply}");
+            }
+            let t: Transaction = serde_json::from_value(reply)?;
+            if t.out_trade_no != order_no {
+                bail!("WeChat Pay answered for another order");
+            }
+            self.transaction(t).map_err(|e| anyhow!("{e}"))
+        })
+    }
+
+    fn close<'a>(&'a self, order_no: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let path = format!("/v3/pay/transactions/out-trade-no/{order_no}/close");
+            let (status, reply) = self.call(Method::POST, &path, Some(&json!({ "mchid": self.cfg.mchid }))).await?;
+            if !(200..300).contains(&status) {
+                bail!("WeChat Pay close failed ({status}): {reply}");
+            }
+            Ok(())
+        })
+    }
+
+    fn refund<'a>(&'a self, req: &'a RefundRequest<'a>) -> BoxFuture<'a, anyhow::Result<RefundState>> {
+        Box::pin(async move {
+            let body = json!({
+                "out_trade_no": req.order_no,
+                "out_refund_no": req.out_refund_no,
+                "reason": req.reason,
+                "amount": { "refund": req.amount.0, "total": req.order_amount.0, "currency": "CNY" },
+            });
+            let (_, reply) = self.call(Method::POST, "/v3/refund/domestic/refunds", Some(&body)).await?;
+            Ok(refund_state(&reply))
+        })
+    }
+
+    fn query_refund<'a>(&'a self, out_refund_no: &'a str) -> BoxFuture<'a, anyhow::Result<RefundState>> {
+        Box::pin(async move {
+            let (_, reply) =
+                self.call(Method::GET, &format!("/v3/refund/domestic/refunds/{out_refund_no}"), None).await?;
+            Ok(refund_state(&reply))
+        })
+    }
+}

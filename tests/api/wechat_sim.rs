@@ -1,0 +1,340 @@
+//! A local WeChat Pay API v3 simulator: its own platform key (certificate or public-key mode),
+//! the endpoints the shop calls, request signatures checked with the merchant's public key,
+//! responses signed, and notifications encrypted and signed exactly as the real gateway does.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use kedian::domain::time::now;
+use kedian::pay::wechatpay::crypto;
+use rand::Rng;
+use rand::distributions::Alphanumeric;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde_json::{Value, json};
+
+pub const MCHID: &str = "1900000109";
+pub const APPID: &str = "wxd678efh567hg6787";
+pub const APP_SECRET: &str = "sim-app-secret";
+pub const API_V3_KEY: &str = "0123456789abcdefghijklmnopqrstuv";
+pub const MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD********";
+pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wechatpay");
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Certificate,
+    PublicKey,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimOrder {
+    pub amount: i64,
+    pub notify_url: String,
+    pub trade_type: String,
+    pub state: String,
+    pub transaction_id: Option<String>,
+    pub openid: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+pub struct SimState {
+    platform_key: RsaPrivateKey,
+    pub platform_serial: String,
+    merchant_pub: RsaPublicKey,
+    pub orders: Mutex<HashMap<String, SimOrder>>,
+    pub refunds: Mutex<HashMap<String, i64>>,
+    pub refused: Mutex<Vec<String>>,
+}
+
+pub struct WechatSim {
+    pub base_url: String,
+    pub state: Arc<SimState>,
+    pub mode: Mode,
+}
+
+/// A notification as the gateway sends it.
+pub struct Event {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+pub fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{FIXTURES}/{name}")).expect("fixture")
+}
+
+fn random(n: usize) -> String {
+    rand::thread_rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+}
+
+impl SimState {
+    /// Signs a response or notification body with the platform key.
+    pub fn signed_headers(&self, key: &RsaPrivateKey, serial: &str, body: &str, ts: i64) -> Vec<(String, String)> {
+        let (ts, nonce) = (ts.to_string(), random(32));
+        let signature = crypto::sign(key, &crypto::message(&[&ts, &nonce, body]));
+        vec![
+            ("Wechatpay-Timestamp".into(), ts),
+            ("Wechatpay-Nonce".into(), nonce),
+            ("Wechatpay-Signature".into(), signature),
+            ("Wechatpay-Serial".into(), serial.into()),
+        ]
+    }
+
+    fn reply(&self, status: u16, body: Value) -> HttpResponse {
+        let text = body.to_string();
+        let mut response = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+        for (name, value) in self.signed_headers(&self.platform_key, &self.platform_serial, &text, now()) {
+            response.insert_header((name, value));
+        }
+        response.content_type("application/json").body(text)
+    }
+
+    /// Checks the merchant's WECHATPAY2-SHA256-RSA2048 Authorization header.
+    fn authorized(&self, req: &HttpRequest, body: &str) -> bool {
+        let Some(auth) = req.headers().get("Authorization").and_then(|v| v.to_str().ok()) else { return false };
+        let Some(params) = auth.strip_prefix("WECHATPAY2-SHA256-RSA2048 ") else { return false };
+        let field = |name: &str| {
+            params
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        let (Some(mchid), Some(nonce), Some(signature), Some(ts), Some(serial)) =
+            (field("mchid"), field("nonce_str"), field("signature"), field("timestamp"), field("serial_no"))
+        else {
+            return false;
+        };
+        let path = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("");
+        let message = crypto::message(&[req.method().as_str(), path, &ts, &nonce, body]);
+        mchid == MCHID && serial == MERCHANT_SERIAL && crypto::verify(&self.merchant_pub, &message, &signature)
+    }
+
+    pub fn transaction_json(&self, out_trade_no: &str, order: &SimOrder) -> Value {
+        let mut t = json!({
+            "appid": APPID,
+            "mchid": MCHID,
+            "out_trade_no": out_trade_no,
+            "trade_type": order.trade_type,
+            "trade_state": order.state,
+            "amount": { "total": order.amount, "payer_total": order.amount, "currency": "CNY", "payer_currency": "CNY" },
+        });
+        if let Some(id) = &order.transaction_id {
+            t["transaction_id"] = json!(id);
+            t["success_time"] = json!("2026-11-21T19:30:00+08:00");
+        }
+        if let Some(openid) = &order.openid {
+            t["payer"] = json!({ "openid": openid });
+        }
+        t
+    }
+
+    /// A TRANSACTION.SUCCESS event carrying `transaction`, encrypted and signed with `key`.
+    pub fn event(&self, transaction: &Value, key: &RsaPrivateKey, serial: &str, ts: i64) -> Event {
+        let nonce = random(12);
+        let ciphertext =
+            crypto::encrypt_resource(API_V3_KEY.as_bytes(), &nonce, "transaction", transaction.to_string().as_bytes())
+                .unwrap();
+        let body = json!({
+            "id": format!("EV-{}", random(16)),
+            "create_time": "2026-11-21T19:30:01+08:00",
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction",
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": ciphertext,
+                "associated_data": "transaction",
+                "nonce": nonce,
+            },
+        })
+        .to_string();
+        Event { headers: self.signed_headers(key, serial, &body, ts), body }
+    }
+
+    pub fn platform_event(&self, transaction: &Value) -> Event {
+        self.event(transaction, &self.platform_key, &self.platform_serial, now())
+    }
+}
+
+async fn create(req: HttpRequest, kind: web::Path<String>, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        sim.refused.lock().unwrap().push(req.path().to_string());
+        return sim.reply(401, json!({ "code": "SIGN_ERROR", "message": "签名错误" }));
+    }
+    let Ok(b) = serde_json::from_str::<Value>(&body) else { return sim.reply(400, json!({ "code": "PARAM_ERROR" })) };
+    if b["appid"] != APPID || b["mchid"] != MCHID {
+        return sim.reply(400, json!({ "code": "APPID_MCHID_NOT_MATCH" }));
+    }
+    let out_trade_no = b["out_trade_no"].as_str().unwrap_or_default().to_string();
+    let amount = b["amount"]["total"].as_i64().unwrap_or(0);
+    let mut orders = sim.orders.lock().unwrap();
+    if let Some(existing) = orders.get(&out_trade_no)
+        && existing.amount != amount
+    {
+        return sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "订单号重复" }));
+    }
+    let order = orders.entry(out_trade_no.clone()).or_insert_with(|| SimOrder {
+        amount,
+        notify_url: b["notify_url"].as_str().unwrap_or_default().to_string(),
+        trade_type: kind.to_uppercase(),
+        state: "NOTPAY".into(),
+        transaction_id: None,
+        openid: b["payer"]["openid"].as_str().map(String::from),
+        client_ip: b["scene_info"]["payer_client_ip"].as_str().map(String::from),
+    });
+    order.trade_type = kind.to_uppercase();
+    let prepay = format!("wx{}", random(30));
+    match kind.as_str() {
+        "jsapi" => sim.reply(200, json!({ "prepay_id": prepay })),
+        "h5" => sim.reply(200, json!({ "h5_url": format!("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay}&package=2150917749") })),
+        _ => sim.reply(200, json!({ "code_url": format!("weixin://wxpay/bizpayurl?pr={}", random(8)) })),
+    }
+}
+
+async fn query(req: HttpRequest, no: web::Path<String>, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, "") {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let orders = sim.orders.lock().unwrap();
+    match orders.get(no.as_str()) {
+        Some(order) => sim.reply(200, sim.transaction_json(&no, order)),
+        None => sim.reply(404, json!({ "code": "ORDER_NOT_EXIST", "message": "订单不存在" })),
+    }
+}
+
+async fn close(req: HttpRequest, no: web::Path<String>, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    if let Some(order) = sim.orders.lock().unwrap().get_mut(no.as_str())
+        && order.state == "NOTPAY"
+    {
+        order.state = "CLOSED".into();
+    }
+    HttpResponse::NoContent().finish()
+}
+
+async fn refund(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let b: Value = serde_json::from_str(&body).unwrap_or_default();
+    let no = b["out_refund_no"].as_str().unwrap_or_default().to_string();
+    sim.refunds.lock().unwrap().insert(no.clone(), b["amount"]["refund"].as_i64().unwrap_or(0));
+    sim.reply(200, json!({ "out_refund_no": no, "status": "SUCCESS" }))
+}
+
+async fn refund_query(req: HttpRequest, no: web::Path<String>, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, "") {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    match sim.refunds.lock().unwrap().get(no.as_str()) {
+        Some(_) => sim.reply(200, json!({ "out_refund_no": no.as_str(), "status": "SUCCESS" })),
+        None => sim.reply(404, json!({ "code": "RESOURCE_NOT_EXISTS" })),
+    }
+}
+
+async fn oauth_token(req: HttpRequest) -> HttpResponse {
+    let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let ok = q.get("appid").map(String::as_str) == Some(APPID)
+        && q.get("secret").map(String::as_str) == Some(APP_SECRET)
+        && q.get("grant_type").map(String::as_str) == Some("authorization_code");
+    match q.get("code") {
+        Some(code) if ok && !code.is_empty() => HttpResponse::Ok()
+            .json(json!({ "access_token": "AT", "openid": format!("o_sim_{code}"), "scope": "snsapi_base" })),
+        _ => HttpResponse::Ok().json(json!({ "errcode": 40029, "errmsg": "invalid code" })),
+    }
+}
+
+impl WechatSim {
+    pub async fn start(mode: Mode) -> WechatSim {
+        let platform_key = crypto::private_key_from_pem(&fixture("platform_key.pem")).unwrap();
+        let platform_serial = match mode {
+            Mode::Certificate => crypto::certificate_from_pem(&fixture("platform_cert.pem")).unwrap().0,
+            Mode::PublicKey => PUBLIC_KEY_ID.to_string(),
+        };
+        let state = Arc::new(SimState {
+            platform_key,
+            platform_serial,
+            merchant_pub: crypto::public_key_from_pem(&fixture("merchant_pub.pem")).unwrap(),
+            orders: Mutex::default(),
+            refunds: Mutex::default(),
+            refused: Mutex::default(),
+        });
+        let data = web::Data::from(state.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base_url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/v3/pay/transactions/{kind}", web::post().to(create))
+                .route("/v3/pay/transactions/out-trade-no/{no}", web::get().to(query))
+                .route("/v3/pay/transactions/out-trade-no/{no}/close", web::post().to(close))
+                .route("/v3/refund/domestic/refunds", web::post().to(refund))
+                .route("/v3/refund/domestic/refunds/{no}", web::get().to(refund_query))
+                .route("/sns/oauth2/access_token", web::get().to(oauth_token))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        WechatSim { base_url, state, mode }
+    }
+
+    /// Writes the merchant's configuration file for this simulator into `dir`.
+    pub fn write_config(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        std::fs::write(dir.join("apiclient_key.pem"), fixture("merchant_key.pem")).unwrap();
+        let verification = match self.mode {
+            Mode::Certificate => {
+                std::fs::write(dir.join("wechatpay_cert.pem"), fixture("platform_cert.pem")).unwrap();
+                "platform_certificate_file = \"wechatpay_cert.pem\"".to_string()
+            }
+            Mode::PublicKey => {
+                std::fs::write(dir.join("pub_key.pem"), fixture("platform_pub.pem")).unwrap();
+                format!("public_key_file = \"pub_key.pem\"\npublic_key_id = \"{PUBLIC_KEY_ID}\"")
+            }
+        };
+        let path = dir.join("wechatpay.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "mchid = \"{MCHID}\"\nappid = \"{APPID}\"\napp_secret = \"{APP_SECRET}\"\nmerchant_serial_no = \"{MERCHANT_SERIAL}\"\n\
+                 private_key_file = \"apiclient_key.pem\"\napi_v3_key = \"{API_V3_KEY}\"\n{verification}\n\
+                 base_url = \"{b}\"\noauth_authorize_url = \"{b}/connect/oauth2/authorize\"\noauth_api_url = \"{b}\"\n",
+                b = self.base_url
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    /// The payer pays: the gateway records it and (if `deliver_to` is set) sends the notification.
+    pub async fn pay(&self, out_trade_no: &str, deliver_to: Option<&str>) -> Event {
+        let transaction = {
+            let mut orders = self.state.orders.lock().unwrap();
+            let order = orders.get_mut(out_trade_no).expect("the shop created this payment");
+            order.state = "SUCCESS".into();
+            order.transaction_id =
+                Some(format!("42000{}", rand::thread_rng().gen_range(10_000_000_000u64..99_999_999_999)));
+            self.state.transaction_json(out_trade_no, order)
+        };
+        let event = self.state.platform_event(&transaction);
+        if let Some(url) = deliver_to {
+            let mut request =
+                reqwest::Client::new().post(url).header("Content-Type", "application/json").body(event.body.clone());
+            for (name, value) in &event.headers {
+                request = request.header(name.as_str(), value.as_str());
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 204, "the shop acknowledges a genuine notification");
+        }
+        event
+    }
+
+    pub fn order(&self, out_trade_no: &str) -> Option<SimOrder> {
+        self.state.orders.lock().unwrap().get(out_trade_no).cloned()
+    }
+}

@@ -24,6 +24,7 @@ pub const KEYS: &[&str] = &[
     "allow_sandbox",
     "job_interval_secs",
     "wechatpay_config",
+    "alipay_config",
     "config",
 ];
 
@@ -52,6 +53,8 @@ pub struct Settings {
     pub job_interval_secs: i64,
     /// The WeChat Pay merchant file (see README); WeChat Pay is offered when it is complete.
     pub wechatpay_config: Option<PathBuf>,
+    /// The Alipay merchant file (see README); Alipay is offered when it is complete.
+    pub alipay_config: Option<PathBuf>,
 }
 
 /// What `kedian.toml` may hold; all optional.
@@ -74,6 +77,7 @@ struct FileSettings {
     allow_sandbox: Option<bool>,
     job_interval_secs: Option<i64>,
     wechatpay_config: Option<String>,
+    alipay_config: Option<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -95,6 +99,7 @@ impl std::fmt::Debug for Settings {
             .field("allow_sandbox", &self.allow_sandbox)
             .field("job_interval_secs", &self.job_interval_secs)
             .field("wechatpay_config", &self.wechatpay_config)
+            .field("alipay_config", &self.alipay_config)
             .finish()
     }
 }
@@ -179,6 +184,7 @@ impl Settings {
                 .or(file.wechatpay_config)
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            alipay_config: var("alipay_config").or(file.alipay_config).filter(|s| !s.is_empty()).map(PathBuf::from),
             redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
             sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_else(|| "console".into()),

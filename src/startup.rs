@@ -93,6 +93,15 @@ impl Application {
             },
             None => None,
         };
+        if let Some(path) = &settings.alipay_config {
+            match crate::pay::alipay::load_config(path, &settings.public_url) {
+                Ok(cfg) => {
+                    providers.add(Arc::new(crate::pay::alipay::Alipay::new(cfg)?));
+                    tracing::info!("Alipay is on");
+                }
+                Err(why) => tracing::warn!(file = %path.display(), "Alipay is off: {why}"),
+            }
+        }
         // The sandbox stands in while no real provider is configured, and never takes money in
         // production (HTTPS) unless explicitly allowed.
         let sandbox_wanted = providers.is_empty() || settings.allow_sandbox;

@@ -19,6 +19,24 @@ impl Fen {
         format!("{sign}{}.{:02}", abs / 100, abs % 100)
     }
 
+    /// Reads a yuan amount as gateways write it (`199`, `199.5`, `199.00`): digits, and at most
+    /// two decimals. Anything else (signs, exponents, spaces, a third decimal) is refused.
+    pub fn parse_yuan(text: &str) -> Option<Fen> {
+        let (whole, cents) = match text.split_once('.') {
+            Some((w, c)) => (w, c),
+            None => (text, ""),
+        };
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || whole.len() > 15 || cents.len() > 2 || !digits(whole) || !digits(cents) {
+            return None;
+        }
+        if text.contains('.') && cents.is_empty() {
+            return None;
+        }
+        let cents: i64 = format!("{cents:0<2}").parse().ok()?;
+        Some(Fen(whole.parse::<i64>().ok()? * 100 + cents))
+    }
+
     /// Like `yuan_string`, but drops a `.00` tail: `99`, `12.30`.
     pub fn yuan_short(self) -> String {
         if self.0 % 100 == 0 { (self.0 / 100).to_string() } else { self.yuan_string() }
@@ -51,6 +69,19 @@ mod tests {
         ];
         for (fen, shown) in cases {
             assert_eq!(Fen(fen).to_string(), shown, "{fen}");
+        }
+    }
+
+    #[test]
+    fn parses_gateway_amounts() {
+        for (text, fen) in [("199.00", 19900), ("199", 19900), ("199.5", 19950), ("0.01", 1), ("0", 0), ("0.10", 10)] {
+            assert_eq!(Fen::parse_yuan(text), Some(Fen(fen)), "{text}");
+        }
+        for bad in ["", ".5", "1.", "1.234", "-1.00", "+1", "1e3", " 1.00", "1,00", "１.00", "9999999999999999"] {
+            assert_eq!(Fen::parse_yuan(bad), None, "{bad}");
+        }
+        for fen in [0, 1, 99, 19900, 123_456_789] {
+            assert_eq!(Fen::parse_yuan(&Fen(fen).yuan_string()), Some(Fen(fen)));
         }
     }
 

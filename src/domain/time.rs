@@ -21,6 +21,16 @@ pub fn shanghai_minutes(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `2026-11-21 19:30:05` in Shanghai time (the timestamp format Alipay's API wants).
+pub fn shanghai_seconds(unix: i64) -> String {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(SHANGHAI))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 /// `20261121`: the Shanghai calendar date.
 pub fn shanghai_date_compact(unix: i64) -> String {
     let format = format_description!("[year][month][day]");

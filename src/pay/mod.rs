@@ -2,8 +2,10 @@
 //! parses its notifications, and answers queries, closes and refunds. Fulfilment itself
 //! (`store::orders::apply_payment`) is the same for every provider.
 
+pub mod alipay;
 pub mod notify;
 pub mod sandbox;
+pub mod signing;
 pub mod wechatpay;
 
 use std::collections::BTreeMap;
@@ -26,6 +28,10 @@ pub enum Channel {
     WechatH5,
     /// WeChat Pay by scanning a QR code shown on a PC.
     WechatNative,
+    /// Alipay's mobile web cashier (alipay.trade.wap.pay).
+    AlipayWap,
+    /// Alipay's PC cashier (alipay.trade.page.pay).
+    AlipayPage,
 }
 
 /// What kind of browser the buyer is in, from its User-Agent.
@@ -49,7 +55,14 @@ impl Browser {
 }
 
 impl Channel {
-    pub const ALL: [Channel; 4] = [Channel::WechatJsapi, Channel::WechatH5, Channel::WechatNative, Channel::Sandbox];
+    pub const ALL: [Channel; 6] = [
+        Channel::WechatJsapi,
+        Channel::WechatH5,
+        Channel::WechatNative,
+        Channel::AlipayWap,
+        Channel::AlipayPage,
+        Channel::Sandbox,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -57,6 +70,8 @@ impl Channel {
             Channel::WechatJsapi => "wechat_jsapi",
             Channel::WechatH5 => "wechat_h5",
             Channel::WechatNative => "wechat_native",
+            Channel::AlipayWap => "alipay_wap",
+            Channel::AlipayPage => "alipay_page",
         }
     }
 
@@ -69,6 +84,7 @@ impl Channel {
             Channel::Sandbox => "channel_sandbox",
             Channel::WechatJsapi | Channel::WechatH5 => "channel_wechat",
             Channel::WechatNative => "channel_wechat_native",
+            Channel::AlipayWap | Channel::AlipayPage => "channel_alipay",
         }
     }
 
@@ -79,6 +95,9 @@ impl Channel {
             Channel::WechatJsapi => browser == Browser::WeChat,
             Channel::WechatH5 => browser == Browser::Mobile,
             Channel::WechatNative => browser == Browser::Desktop,
+            // Alipay's pages are blocked inside WeChat: there the pay page explains how to leave.
+            Channel::AlipayWap => browser == Browser::Mobile,
+            Channel::AlipayPage => browser == Browser::Desktop,
         }
     }
 }
@@ -181,7 +200,11 @@ pub trait PaymentProvider: Send + Sync + 'static {
     fn query<'a>(&'a self, order_no: &'a str) -> BoxFuture<'a, anyhow::Result<QueryResult>>;
     fn close<'a>(&'a self, order_no: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
     fn refund<'a>(&'a self, req: &'a RefundRequest<'a>) -> BoxFuture<'a, anyhow::Result<RefundState>>;
-    fn query_refund<'a>(&'a self, out_refund_no: &'a str) -> BoxFuture<'a, anyhow::Result<RefundState>>;
+    fn query_refund<'a>(
+        &'a self,
+        order_no: &'a str,
+        out_refund_no: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<RefundState>>;
 }
 
 /// The providers this shop offers, by name.
@@ -227,8 +250,8 @@ mod tests {
         assert_eq!(Browser::from_user_agent(""), Browser::Desktop);
         let fits = |b| Channel::ALL.into_iter().filter(|c| c.fits(b)).collect::<Vec<_>>();
         assert_eq!(fits(Browser::WeChat), [Channel::WechatJsapi, Channel::Sandbox]);
-        assert_eq!(fits(Browser::Mobile), [Channel::WechatH5, Channel::Sandbox]);
-        assert_eq!(fits(Browser::Desktop), [Channel::WechatNative, Channel::Sandbox]);
+        assert_eq!(fits(Browser::Mobile), [Channel::WechatH5, Channel::AlipayWap, Channel::Sandbox]);
+        assert_eq!(fits(Browser::Desktop), [Channel::WechatNative, Channel::AlipayPage, Channel::Sandbox]);
         for c in Channel::ALL {
             assert_eq!(Channel::parse(c.as_str()), Some(c));
         }

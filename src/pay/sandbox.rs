@@ -237,7 +237,11 @@ impl PaymentProvider for Sandbox {
         })
     }
 
-    fn query_refund<'a>(&'a self, out_refund_no: &'a str) -> BoxFuture<'a, anyhow::Result<RefundState>> {
+    fn query_refund<'a>(
+        &'a self,
+        _order_no: &'a str,
+        out_refund_no: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<RefundState>> {
         Box::pin(async move {
             let found: Option<i64> =
                 sqlx::query_scalar("SELECT amount_fen FROM sandbox_refunds WHERE out_refund_no = $1")

@@ -3,8 +3,10 @@
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
+use crate::domain::Fen;
+use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
-use crate::store::users;
+use crate::store::{orders, users};
 use crate::web::{AppState, Meta, PageContext, redirect, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -28,6 +30,16 @@ struct Dashboard {
     users: i64,
     courses: usize,
     categories: usize,
+    late_payments: Vec<LatePayment>,
+}
+
+/// Money that arrived for an order no longer payable: staff refund it (issue #5 automates this).
+struct LatePayment {
+    order_no: String,
+    provider: String,
+    txn_id: String,
+    amount: Fen,
+    at: String,
 }
 
 #[get("/admin")]
@@ -37,7 +49,19 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
     }
     let catalog = state.catalog.snapshot();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let late_payments = orders::late_payments(&state.db, 50)
+        .await?
+        .into_iter()
+        .map(|(order_no, provider, txn_id, amount, at)| LatePayment {
+            order_no,
+            provider,
+            txn_id,
+            amount,
+            at: shanghai_minutes(at),
+        })
+        .collect();
     render(&Dashboard {
+        late_payments,
         users: users::count(&state.db).await?,
         courses: catalog.courses.len(),
         categories: catalog.categories.len(),

@@ -201,6 +201,8 @@ fn course_slug(state: &AppState, course_id: i64) -> String {
 fn provider_label(provider: Option<&str>) -> &'static str {
     match provider {
         Some("sandbox") => "channel_sandbox",
+        Some("wechatpay") => "channel_wechat",
+        Some("alipay") => "channel_alipay",
         Some("free") => "channel_free",
         Some(_) => "channel_other",
         None => "",
@@ -215,6 +217,8 @@ struct PayPage<'a> {
     view: OrderView,
     coupon_code: String,
     channels: Vec<Channel>,
+    /// Inside WeChat, where Alipay is blocked: explain how to open the page in a browser.
+    alipay_guide: bool,
     errors: FieldErrors,
 }
 
@@ -236,7 +240,11 @@ async fn pay_page_for(
     let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.t("site_name")), &order.item_title);
     let browser = browser_of(req);
     let channels = state.providers.channels().into_iter().map(|(c, _)| c).filter(|c| c.fits(browser)).collect();
-    render_with_status(&PayPage { ctx: &ctx, meta, view: OrderView::new(order), coupon_code, channels, errors }, status)
+    let alipay_guide = browser == Browser::WeChat && state.providers.get(crate::pay::alipay::NAME).is_some();
+    render_with_status(
+        &PayPage { ctx: &ctx, meta, view: OrderView::new(order), coupon_code, channels, alipay_guide, errors },
+        status,
+    )
 }
 
 fn browser_of(req: &HttpRequest) -> Browser {

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod accounts;
+mod alipay;
+mod alipay_sim;
 mod browser;
 mod catalog;
 mod cli;

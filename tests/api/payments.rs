@@ -166,6 +166,12 @@ async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestA
     assert_eq!(late_payments.len(), 1);
     assert_eq!(late_payments[0].0, order_no);
     assert_eq!(late_payments[0].3.0, 19900);
+    // Staff see it in the back office.
+    app.logout().await;
+    app.age_codes(61).await;
+    app.login_by_code("13800000000").await;
+    let (_, html) = app.get_html("/admin").await;
+    assert!(html.contains("待退款的迟到付款") && html.contains(&order_no) && html.contains("¥199.00"));
 }
 
 async fn expiry_closes_unpaid_orders_but_not_paid_ones(app: TestApp) {
@@ -184,4 +190,19 @@ async fn expiry_closes_unpaid_orders_but_not_paid_ones(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(reason, "expired");
+}
+
+#[tokio::test]
+async fn sandbox_is_refused_in_production_unless_allowed() {
+    use crate::helpers::{Backend, spawn_app_with};
+    let https = |s: &mut kedian::config::Settings| s.public_url = "https://shop.example".into();
+    let app = spawn_app_with(Backend::Sqlite, https).await.unwrap();
+    assert!(app.providers.is_empty(), "no sandbox money in production");
+    let allowed = spawn_app_with(Backend::Sqlite, |s| {
+        https(s);
+        s.allow_sandbox = true;
+    })
+    .await
+    .unwrap();
+    assert!(allowed.providers.get("sandbox").is_some());
 }

@@ -252,9 +252,11 @@ async fn refunds_go_through_the_api(app: TestApp, sim: WechatSim) {
         reason: "测试",
     };
     assert_eq!(provider.refund(&req).await.unwrap(), RefundState::Succeeded);
-    assert_eq!(provider.query_refund("R20261121X").await.unwrap(), RefundState::Succeeded);
+    assert_eq!(provider.query_refund("20261121ABCDEFGHJKLM", "R20261121X").await.unwrap(), RefundState::Succeeded);
     assert_eq!(sim.state.refunds.lock().unwrap().get("R20261121X"), Some(&500));
-    assert!(provider.query_refund("R-unknown").await.is_ok_and(|s| s != RefundState::Succeeded));
+    assert!(
+        provider.query_refund("20261121ABCDEFGHJKLM", "R-unknown").await.is_ok_and(|s| s != RefundState::Succeeded)
+    );
 }
 
 #[tokio::test]

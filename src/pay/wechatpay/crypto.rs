@@ -1,16 +1,15 @@
 //! The cryptography of WeChat Pay API v3: SHA256-RSA2048 (PKCS#1 v1.5) signatures over
 //! newline-joined messages, and AEAD_AES_256_GCM for notification resources.
 
+pub use crate::pay::signing::{private_key_from_pem, public_key_from_pem, public_key_to_pem, sign, verify};
+
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePublicKey};
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
-use rsa::{RsaPrivateKey, RsaPublicKey};
-use sha2::Sha256;
+use rsa::RsaPublicKey;
+use rsa::pkcs8::DecodePublicKey;
 use x509_cert::Certificate;
 use x509_cert::der::{DecodePem, Encode};
 
@@ -24,25 +23,6 @@ pub fn message(parts: &[&str]) -> String {
     m
 }
 
-pub fn sign(key: &RsaPrivateKey, message: &str) -> String {
-    let signer = SigningKey::<Sha256>::new(key.clone());
-    B64.encode(signer.sign(message.as_bytes()).to_bytes())
-}
-
-pub fn verify(key: &RsaPublicKey, message: &str, signature_b64: &str) -> bool {
-    let Ok(bytes) = B64.decode(signature_b64.trim()) else { return false };
-    let Ok(signature) = Signature::try_from(bytes.as_slice()) else { return false };
-    VerifyingKey::<Sha256>::new(key.clone()).verify(message.as_bytes(), &signature).is_ok()
-}
-
-pub fn private_key_from_pem(pem: &str) -> anyhow::Result<RsaPrivateKey> {
-    RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| anyhow!("not a PKCS#8 RSA private key: {e}"))
-}
-
-pub fn public_key_from_pem(pem: &str) -> anyhow::Result<RsaPublicKey> {
-    RsaPublicKey::from_public_key_pem(pem).map_err(|e| anyhow!("not an RSA public key: {e}"))
-}
-
 /// The serial number (upper-case hex, as WeChat Pay writes it) and RSA key of a certificate.
 pub fn certificate_from_pem(pem: &str) -> anyhow::Result<(String, RsaPublicKey)> {
     let cert = Certificate::from_pem(pem.as_bytes()).map_err(|e| anyhow!("not an X.509 certificate: {e}"))?;
@@ -50,10 +30,6 @@ pub fn certificate_from_pem(pem: &str) -> anyhow::Result<(String, RsaPublicKey)>
     let spki = cert.tbs_certificate.subject_public_key_info.to_der().context("certificate key")?;
     let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| anyhow!("certificate key is not RSA: {e}"))?;
     Ok((serial, key))
-}
-
-pub fn public_key_to_pem(key: &RsaPublicKey) -> anyhow::Result<String> {
-    key.to_public_key_pem(Default::default()).map_err(|e| anyhow!("{e}"))
 }
 
 /// Decrypts a notification resource (ciphertext with its 16-byte tag, base64).

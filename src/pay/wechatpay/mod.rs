@@ -349,7 +349,11 @@ impl PaymentProvider for WechatPay {
         })
     }
 
-    fn query_refund<'a>(&'a self, out_refund_no: &'a str) -> BoxFuture<'a, anyhow::Result<RefundState>> {
+    fn query_refund<'a>(
+        &'a self,
+        _order_no: &'a str,
+        out_refund_no: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<RefundState>> {
         Box::pin(async move {
             let (_, reply) =
                 self.call(Method::GET, &format!("/v3/refund/domestic/refunds/{out_refund_no}"), None).await?;

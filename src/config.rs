@@ -238,6 +238,11 @@ impl Settings {
         self.data_dir.join("session.key")
     }
 
+    /// Where lesson media is kept (never served as static files).
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+
     pub fn pages_dir(&self) -> PathBuf {
         self.data_dir.join("pages")
     }

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod i18n;
 pub mod jobs;
+pub mod media;
 pub mod pay;
 pub mod routes;
 pub mod startup;

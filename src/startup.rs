@@ -138,6 +138,8 @@ impl Application {
             providers,
             sandbox,
             wechat,
+            media: Arc::new(crate::media::storage::LocalStore::new(settings.media_dir())),
+            media_key: derive(&master, b"kedian media urls"),
         });
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
@@ -229,6 +231,8 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
     let is_new = db.migrate().await?;
     if is_new && settings.demo {
         demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
+        let media = crate::media::storage::LocalStore::new(settings.media_dir());
+        demo::seed_media(&db, &media).await.context("loading the demo media")?;
         users::create(&db, &demo_phone()?, "课店管理员", None, Role::Admin, now()).await?;
         tracing::info!("demo catalog loaded; demo admin account created");
     }

@@ -87,6 +87,15 @@ impl Course {
         self.chapters.iter().flat_map(|c| c.lessons.iter())
     }
 
+    /// The lessons before and after this one, in syllabus order.
+    pub fn neighbours(&self, lesson_id: i64) -> (Option<&Lesson>, Option<&Lesson>) {
+        let all: Vec<&Lesson> = self.lessons().collect();
+        match all.iter().position(|l| l.id == lesson_id) {
+            Some(i) => (i.checked_sub(1).map(|p| all[p]), all.get(i + 1).copied()),
+            None => (None, None),
+        }
+    }
+
     /// Live sessions in schedule order.
     pub fn live_sessions(&self) -> Vec<&Lesson> {
         let mut sessions: Vec<&Lesson> = self.lessons().filter(|l| l.starts_at.is_some()).collect();
@@ -101,6 +110,8 @@ pub struct Catalog {
     /// Published courses, newest first.
     pub courses: Vec<Arc<Course>>,
     by_slug: HashMap<String, Arc<Course>>,
+    /// Lesson id → (course, chapter index, lesson index).
+    lessons: HashMap<i64, (Arc<Course>, usize, usize)>,
     /// Pages rendered for anonymous visitors from this snapshot; a reload starts a new, empty one.
     pub pages: PageCache,
 }
@@ -140,11 +151,25 @@ impl Catalog {
     pub fn new(categories: Vec<Category>, mut courses: Vec<Arc<Course>>) -> Catalog {
         courses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
-        Catalog { categories, courses, by_slug, pages: PageCache::default() }
+        let mut lessons = HashMap::new();
+        for course in &courses {
+            for (ci, chapter) in course.chapters.iter().enumerate() {
+                for (li, lesson) in chapter.lessons.iter().enumerate() {
+                    lessons.insert(lesson.id, (course.clone(), ci, li));
+                }
+            }
+        }
+        Catalog { categories, courses, by_slug, lessons, pages: PageCache::default() }
     }
 
     pub fn course(&self, slug: &str) -> Option<&Arc<Course>> {
         self.by_slug.get(slug)
+    }
+
+    /// A published lesson and the course it belongs to.
+    pub fn lesson(&self, id: i64) -> Option<(&Arc<Course>, &Lesson)> {
+        let (course, ci, li) = self.lessons.get(&id)?;
+        Some((course, course.chapters.get(*ci)?.lessons.get(*li)?))
     }
 
     pub fn category(&self, slug: &str) -> Option<&Category> {

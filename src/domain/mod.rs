@@ -1,10 +1,12 @@
 //! Pure domain rules: no I/O, no framework types.
 
 pub mod coupon;
+pub mod media;
 pub mod money;
 pub mod order;
 pub mod phone;
 pub mod product;
+pub mod range;
 pub mod rate;
 pub mod refund_terms;
 pub mod text;

@@ -9,7 +9,10 @@ use crate::domain::refund_terms::refund_sentence;
 use crate::domain::text::clock_duration;
 use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
+use crate::routes::learn::continue_with;
+use crate::store::lessons::{self, Progress};
 use crate::store::orders;
+use std::collections::HashMap;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -77,9 +80,19 @@ struct DetailPage<'a> {
     meta: Meta,
     course: Arc<Course>,
     owned: bool,
+    progress: HashMap<i64, Progress>,
+    continue_href: String,
 }
 
 impl DetailPage<'_> {
+    fn done(&self, lesson_id: &i64) -> bool {
+        self.progress.get(lesson_id).is_some_and(|p| p.completed)
+    }
+
+    fn completed_count(&self) -> usize {
+        self.progress.values().filter(|p| p.completed).count()
+    }
+
     fn refund_terms(&self) -> String {
         let s = refund_sentence(self.course.kind, self.course.refund_terms);
         if self.ctx.is_en() { s.en } else { s.zh }
@@ -112,11 +125,19 @@ async fn detail(
         Some(user_id) => (ctx.with_csrf()?, orders::owns(&state.db, user_id, course.id).await?),
         None => (ctx, false),
     };
+    let progress = match (owned, ctx.user.as_ref()) {
+        (true, Some(user)) => lessons::course_progress(&state.db, user.id, course.id).await?,
+        _ => HashMap::new(),
+    };
+    let continue_href = match continue_with(&course, &progress) {
+        Some(lesson) => format!("/courses/{}/lessons/{}", course.slug, lesson.id),
+        None => format!("/courses/{}#syllabus", course.slug),
+    };
     render_catalog_page(&ctx, &catalog, || {
         let title = format!("{} - {}", course.title, ctx.t("site_name"));
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
-        DetailPage { ctx: &ctx, meta, course, owned }
+        DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href }
     })
 }

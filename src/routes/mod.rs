@@ -7,6 +7,7 @@ pub mod courses;
 pub mod forms;
 pub mod health;
 pub mod home;
+pub mod learn;
 pub mod me;
 pub mod orders;
 pub mod pages;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     wechat::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
+    learn::configure(cfg);
     pages::configure(cfg);
     health::configure(cfg);
     admin::configure(cfg);

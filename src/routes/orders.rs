@@ -171,7 +171,6 @@ struct DetailPage<'a> {
     ctx: &'a PageContext,
     meta: Meta,
     view: OrderView,
-    slug: String,
     provider_label: &'static str,
 }
 
@@ -186,16 +185,10 @@ async fn detail(
         Err(to_login) => return Ok(to_login),
     };
     let order = own_order(&state, &order_no, user).await?;
-    let slug = course_slug(&state, order.course_id);
     let provider_label = provider_label(order.pay_provider.as_deref());
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.t("site_name")), &order.item_title);
-    render(&DetailPage { ctx: &ctx, meta, view: OrderView::new(order), slug, provider_label })
-}
-
-fn course_slug(state: &AppState, course_id: i64) -> String {
-    let catalog = state.catalog.snapshot();
-    catalog.courses.iter().find(|c| c.id == course_id).map(|c| c.slug.clone()).unwrap_or_default()
+    render(&DetailPage { ctx: &ctx, meta, view: OrderView::new(order), provider_label })
 }
 
 fn provider_label(provider: Option<&str>) -> &'static str {

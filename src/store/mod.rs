@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod coupons;
 pub mod demo;
+pub mod lessons;
 pub mod limits;
 pub mod orders;
 pub mod sessions;

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use crate::auth::sms::SmsSender;
 use crate::catalog::CatalogCache;
 use crate::config::Settings;
+use crate::media::storage::MediaStore;
 use crate::pay::Providers;
 use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
@@ -18,6 +19,10 @@ pub struct AppState {
     pub providers: Providers,
     /// The sandbox gateway, when it is on offer (its cashier page needs it directly).
     pub sandbox: Option<Arc<Sandbox>>,
+    /// Where lesson media is kept.
+    pub media: Arc<dyn MediaStore>,
+    /// Key for signing media URLs, derived from the master key.
+    pub media_key: Vec<u8>,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).
     pub wechat: Option<Arc<WechatPay>>,
 }

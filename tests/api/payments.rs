@@ -85,7 +85,7 @@ async fn forged_notifications_change_nothing(app: TestApp) {
     no_nonce.headers.retain(|(n, _)| *n != NONCE_HEADER);
 
     let stale = gateway.signed(&wire(&order_no, 19900), now() - 301).unwrap();
-    let future = gateway.signed(&wire(&order_no, 19900), now() + 301).unwrap();
+    let future = gateway.signed(&wire(&order_no, 19900), now() + 400).unwrap();
     let other_key = kedian::pay::sandbox::Sandbox::new(b"not the shop's key".to_vec(), app.db.clone());
     let wrong_key = other_key.signed(&wire(&order_no, 19900), now()).unwrap();
     let wrong_amount = gateway.signed(&wire(&order_no, 19800), now()).unwrap();

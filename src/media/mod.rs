@@ -1,0 +1,4 @@
+//! Protected media: where lesson files are kept, and who may have them.
+
+pub mod article;
+pub mod storage;

@@ -1,0 +1,110 @@
+//! Media storage behind a trait. `LocalStore` keeps files in a directory under the data dir
+//! (never mounted as static files); an S3-compatible store will implement the same trait.
+
+use std::path::{Path, PathBuf};
+
+use futures_util::future::BoxFuture;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+pub trait MediaStore: Send + Sync + 'static {
+    /// The size of the object, or None when there is none.
+    fn len<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>>;
+    /// Bytes `start..=end` of the object.
+    fn read_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
+    fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// A key is a relative path of plain segments: letters, digits, `_`, `-` and `.`, no `..`.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 255
+        && key.split('/').all(|seg| {
+            !seg.is_empty() && seg != "." && seg != ".." && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        })
+}
+
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(root: PathBuf) -> LocalStore {
+        LocalStore { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, key: &str) -> anyhow::Result<PathBuf> {
+        if !valid_key(key) {
+            anyhow::bail!("invalid media key {key:?}");
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+impl MediaStore for LocalStore {
+    fn len<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>> {
+        Box::pin(async move {
+            match tokio::fs::metadata(self.path(key)?).await {
+                Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+                Ok(_) => Ok(None),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn read_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<Vec<u8>>> {
+        Box::pin(async move {
+            let mut file = tokio::fs::File::open(self.path(key)?).await?;
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+            let len = end.saturating_sub(start).saturating_add(1);
+            let mut buf = Vec::with_capacity(usize::try_from(len.min(8 << 20)).unwrap_or(0));
+            file.take(len).read_to_end(&mut buf).await?;
+            Ok(buf)
+        })
+    }
+
+    fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            let tmp = path.with_extension("part");
+            tokio::fs::write(&tmp, bytes).await?;
+            tokio::fs::rename(&tmp, &path).await?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        for ok in ["demo/video.mp4", "lessons/12/hls/seg000.ts", "a.b-c_d"] {
+            assert!(valid_key(ok), "{ok}");
+        }
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a\\b", "a/b/", "%2e%2e/x", "a b", "..", "ä"] {
+            assert!(!valid_key(bad), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn put_len_and_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf());
+        store.put("x/y.bin", b"0123456789").await.unwrap();
+        assert_eq!(store.len("x/y.bin").await.unwrap(), Some(10));
+        assert_eq!(store.len("x/none").await.unwrap(), None);
+        assert_eq!(store.len("x").await.unwrap(), None, "a directory is not an object");
+        assert_eq!(store.read_range("x/y.bin", 2, 4).await.unwrap(), b"234");
+        assert_eq!(store.read_range("x/y.bin", 8, 100).await.unwrap(), b"89");
+        assert!(store.len("../etc/passwd").await.is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE,
+    X_CONTENT_TYPE_OPTIONS,
+};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::catalog::{Course, Lesson};
+use crate::domain::media::{self, Grant, URL_TTL_SECS};
+use crate::domain::range::{self, RangeAnswer};
+use crate::domain::text::clock_duration;
+use crate::domain::time::{now, shanghai_minutes};
+use crate::error::AppError;
+use crate::media::article::SanitizedHtml;
+use crate::store::lessons::{self, Progress};
+use crate::store::orders;
+use crate::web::{AppState, Meta, PageContext, redirect, render};
+
+/// Progress reports closer together than this are refused (players report every 10–15 s).
+pub const PROGRESS_MIN_INTERVAL_SECS: i64 = 3;
+/// How long before and after its start a live session counts as "live".
+const LIVE_EARLY_SECS: i64 = 15 * 60;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(lesson_page).service(media_file).service(report_progress).service(my_courses);
+}
+
+/// May this viewer have this lesson's content? Free previews are open to anyone.
+async fn can_learn(state: &AppState, user_id: Option<i64>, course: &Course, lesson: &Lesson) -> Result<bool, AppError> {
+    if lesson.free_preview {
+        return Ok(true);
+    }
+    match user_id {
+        Some(uid) => Ok(orders::owns(&state.db, uid, course.id).await?),
+        None => Ok(false),
+    }
+}
+
+pub enum LiveState {
+    Upcoming,
+    Live,
+    Replay,
+}
+
+#[derive(Template)]
+#[template(path = "learn/lesson.html")]
+struct LessonPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    course: Arc<Course>,
+    lesson: Lesson,
+    allowed: bool,
+    owner: bool,
+    media_url: String,
+    hls_url: String,
+    article: Option<SanitizedHtml>,
+    notes: String,
+    live_url: String,
+    live_state: Option<LiveState>,
+    watermark: String,
+    resume_secs: i64,
+    progress: HashMap<i64, Progress>,
+    prev: Option<Lesson>,
+    next: Option<Lesson>,
+}
+
+impl LessonPage<'_> {
+    fn duration(&self, secs: &i64) -> String {
+        clock_duration(*secs)
+    }
+
+    fn done(&self, lesson_id: &i64) -> bool {
+        self.progress.get(lesson_id).is_some_and(|p| p.completed)
+    }
+
+    fn starts(&self) -> String {
+        self.lesson.starts_at.map(shanghai_minutes).unwrap_or_default()
+    }
+
+    fn completed_count(&self) -> usize {
+        self.progress.values().filter(|p| p.completed).count()
+    }
+}
+
+#[get("/courses/{slug}/lessons/{id}")]
+async fn lesson_page(
+    ctx: PageContext,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, id) = path.into_inner();
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let catalog = state.catalog.snapshot();
+    let (course, lesson) = catalog.lesson(id).ok_or(AppError::NotFound)?;
+    if course.slug != slug {
+        return Err(AppError::NotFound);
+    }
+    let (course, lesson) = (course.clone(), lesson.clone());
+    let user_id = ctx.user.as_ref().map(|u| u.id);
+    let owner = match user_id {
+        Some(uid) => orders::owns(&state.db, uid, course.id).await?,
+        None => false,
+    };
+    let allowed = lesson.free_preview || owner;
+    let content = if allowed { lessons::content(&state.db, lesson.id).await?.unwrap_or_default() } else { Default::default() };
+    let grant = Grant { user_id: user_id.unwrap_or(0), lesson_id: lesson.id, expires_at: now() + URL_TTL_SECS };
+    let query = media::sign_query(&state.media_key, &grant);
+    // A paid lesson's page carries no media URL at all for someone who may not watch it.
+    let media_url = match (&content.media_key, lesson.kind.as_str()) {
+        (Some(_), "audio") => format!("/media/{}/main.m4a?{query}", lesson.id),
+        (Some(_), _) => format!("/media/{}/main.mp4?{query}", lesson.id),
+        (None, _) => String::new(),
+    };
+    let hls_url = if content.hls_dir.is_some() { format!("/media/{}/index.m3u8?{query}", lesson.id) } else { String::new() };
+    let progress = match user_id {
+        Some(uid) if owner || lesson.free_preview => lessons::course_progress(&state.db, uid, course.id).await?,
+        _ => HashMap::new(),
+    };
+    let resume_secs = progress.get(&lesson.id).map(|p| p.last_position_secs).unwrap_or(0);
+    let watermark = match &ctx.user {
+        Some(u) => format!("{} · ID {}", u.phone.masked(), u.id),
+        None => ctx.t("watermark_guest").to_string(),
+    };
+    let live_state = lesson.starts_at.map(|at| {
+        let t = now();
+        if t < at - LIVE_EARLY_SECS {
+            LiveState::Upcoming
+        } else if t <= at + lesson.duration_secs {
+            LiveState::Live
+        } else {
+            LiveState::Replay
+        }
+    });
+    let (prev, next) = course.neighbours(lesson.id);
+    let (prev, next) = (prev.cloned(), next.cloned());
+    let ctx = if allowed && ctx.user.is_some() { ctx.with_csrf()? } else { ctx };
+    let title = format!("{} - {}", lesson.title, course.title);
+    let meta = ctx.meta(&title, &course.subtitle);
+    render(&LessonPage {
+        meta,
+        article: content.body.as_deref().map(SanitizedHtml::from_markdown),
+        notes: content.notes,
+        live_url: if owner { content.live_url.unwrap_or_default() } else { String::new() },
+        ctx: &ctx,
+        course,
+        lesson,
+        allowed,
+        owner,
+        media_url,
+        hls_url,
+        live_state,
+        watermark,
+        resume_secs,
+        progress,
+        prev,
+        next,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MediaQuery {
+    u: String,
+    e: String,
+    s: String,
+}
+
+fn denied() -> AppError {
+    AppError::Forbidden
+}
+
+/// Lesson media: every request (GET, HEAD, any range) checks the signature, that the cookie's
+/// viewer is the one the URL was signed for, and the entitlement, before a byte is read.
+#[actix_web::route("/media/{lesson_id}/{file}", method = "GET", method = "HEAD")]
+async fn media_file(
+    ctx: PageContext,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (lesson_id, file) = path.into_inner();
+    let lesson_id: i64 = lesson_id.parse().map_err(|_| AppError::NotFound)?;
+    if !media::is_media_file(&file) {
+        return Err(AppError::NotFound);
+    }
+    let q: MediaQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let (Ok(user_id), Ok(expires_at)) = (q.u.parse::<i64>(), q.e.parse::<i64>()) else { return Err(denied()) };
+    let grant = Grant { user_id, lesson_id, expires_at };
+    if !media::verify(&state.media_key, &grant, &q.s, now()) {
+        return Err(denied());
+    }
+    let viewer = ctx.user.as_ref().map(|u| u.id);
+    if user_id != 0 && viewer != Some(user_id) {
+        return Err(denied());
+    }
+    let catalog = state.catalog.snapshot();
+    let (course, lesson) = catalog.lesson(lesson_id).ok_or(AppError::NotFound)?;
+    let allowed = if user_id == 0 { lesson.free_preview } else { can_learn(&state, viewer, course, lesson).await? };
+    if !allowed {
+        return Err(denied());
+    }
+    let content = lessons::content(&state.db, lesson_id).await?.unwrap_or_default();
+    if file == "key" {
+        let key = lessons::hls_key(&state.db, lesson_id).await?.ok_or(AppError::NotFound)?;
+        return Ok(protected(HttpResponse::Ok(), "application/octet-stream").body(key));
+    }
+    if file == "index.m3u8" {
+        let dir = content.hls_dir.ok_or(AppError::NotFound)?;
+        let key = format!("{dir}/index.m3u8");
+        let len = state.media.len(&key).await?.ok_or(AppError::NotFound)?;
+        let playlist = String::from_utf8_lossy(&state.media.read_range(&key, 0, len.saturating_sub(1)).await?).into_owned();
+        let signed = sign_playlist(&playlist, &media::sign_query(&state.media_key, &grant));
+        return Ok(protected(HttpResponse::Ok(), media::content_type(&file)).body(signed));
+    }
+    let key = match file.as_str() {
+        "main.mp4" | "main.m4a" => content.media_key.ok_or(AppError::NotFound)?,
+        _ => format!("{}/{file}", content.hls_dir.ok_or(AppError::NotFound)?),
+    };
+    let len = state.media.len(&key).await?.ok_or(AppError::NotFound)?;
+    let range_header = req.headers().get(RANGE).and_then(|v| v.to_str().ok());
+    let head = req.method() == actix_web::http::Method::HEAD;
+    let content_type = media::content_type(&file);
+    match range::answer(range_header, len) {
+        RangeAnswer::Unsatisfiable => {
+            let mut response = protected(HttpResponse::RangeNotSatisfiable(), content_type);
+            response.insert_header((CONTENT_RANGE, format!("bytes */{len}")));
+            Ok(response.finish())
+        }
+        RangeAnswer::Full => {
+            let body = if head || len == 0 { Vec::new() } else { state.media.read_range(&key, 0, len - 1).await? };
+            let mut response = protected(HttpResponse::Ok(), content_type);
+            if head {
+                response.no_chunking(len);
+                return Ok(response.finish());
+            }
+            Ok(response.body(body))
+        }
+        RangeAnswer::Partial { start, end } => {
+            let mut response = protected(HttpResponse::build(StatusCode::PARTIAL_CONTENT), content_type);
+            response.insert_header((CONTENT_RANGE, format!("bytes {start}-{end}/{len}")));
+            if head {
+                response.no_chunking(end - start + 1);
+                return Ok(response.finish());
+            }
+            Ok(response.body(state.media.read_range(&key, start, end).await?))
+        }
+    }
+}
+
+fn protected(mut builder: actix_web::HttpResponseBuilder, content_type: &'static str) -> actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((CONTENT_TYPE, content_type))
+        .insert_header((CACHE_CONTROL, "private, no-store"))
+        .insert_header((X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .insert_header((CONTENT_DISPOSITION, "inline"))
+        .insert_header((ACCEPT_RANGES, "bytes"));
+    builder
+}
+
+/// Appends the viewer's signature to every segment and key URI of an HLS playlist.
+pub fn sign_playlist(playlist: &str, query: &str) -> String {
+    playlist
+        .lines()
+        .map(|line| {
+            if line.starts_with("#EXT-X-KEY") {
+                line.replace("URI=\"key\"", &format!("URI=\"key?{query}\""))
+            } else if !line.starts_with('#') && media::is_media_file(line.trim()) {
+                format!("{}?{query}", line.trim())
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[derive(Deserialize)]
+struct ProgressReport {
+    position: i64,
+    duration: i64,
+}
+
+#[post("/progress/{lesson_id}")]
+async fn report_progress(
+    ctx: PageContext,
+    req: HttpRequest,
+    lesson_id: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    crate::web::csrf::check_header(&req)?;
+    let user = ctx.user.as_ref().ok_or(AppError::Forbidden)?;
+    let lesson_id: i64 = lesson_id.parse().map_err(|_| AppError::NotFound)?;
+    let report: ProgressReport = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest)?;
+    if report.duration <= 0 || report.duration > 24 * 3600 || report.position < 0 || report.position > report.duration + 5 {
+        return Err(AppError::BadRequest);
+    }
+    let catalog = state.catalog.snapshot();
+    let (course, lesson) = catalog.lesson(lesson_id).ok_or(AppError::NotFound)?;
+    if !can_learn(&state, Some(user.id), course, lesson).await? {
+        return Err(AppError::Forbidden);
+    }
+    let position = report.position.min(report.duration);
+    let recorded = lessons::record_progress(
+        &state.db,
+        &lessons::Report {
+            user_id: user.id,
+            lesson_id,
+            course_id: course.id,
+            position_secs: position,
+            duration_secs: report.duration,
+            completed: media::is_complete(position, report.duration),
+            now: now(),
+            min_interval_secs: PROGRESS_MIN_INTERVAL_SECS,
+        },
+    )
+    .await?;
+    if !recorded {
+        return Err(AppError::RateLimited(PROGRESS_MIN_INTERVAL_SECS));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub struct OwnedCourse {
+    pub course: Arc<Course>,
+    pub completed: usize,
+    pub total: usize,
+    pub continue_lesson: Option<Lesson>,
+    pub last_studied: String,
+}
+
+#[derive(Template)]
+#[template(path = "learn/my_courses.html")]
+struct MyCoursesPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    courses: Vec<OwnedCourse>,
+}
+
+/// The lesson to continue with: the one studied last if unfinished, else the first not completed.
+pub fn continue_with(course: &Course, progress: &HashMap<i64, Progress>) -> Option<Lesson> {
+    let last = progress.iter().max_by_key(|(_, p)| p.updated_at).map(|(id, p)| (*id, p.completed));
+    if let Some((id, false)) = last
+        && let Some(l) = course.lessons().find(|l| l.id == id)
+    {
+        return Some(l.clone());
+    }
+    course.lessons().find(|l| !progress.get(&l.id).is_some_and(|p| p.completed)).or_else(|| course.lessons().next()).cloned()
+}
+
+#[get("/me/courses")]
+async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let Some(user) = ctx.user.as_ref() else { return Ok(redirect(&ctx.login_href())) };
+    let catalog = state.catalog.snapshot();
+    let mut courses = Vec::new();
+    for course_id in lessons::owned_course_ids(&state.db, user.id).await? {
+        let Some(course) = catalog.courses.iter().find(|c| c.id == course_id) else { continue };
+        let progress = lessons::course_progress(&state.db, user.id, course_id).await?;
+        let last = progress.values().map(|p| p.updated_at).max();
+        courses.push(OwnedCourse {
+            completed: course.lessons().filter(|l| progress.get(&l.id).is_some_and(|p| p.completed)).count(),
+            total: course.lesson_count(),
+            continue_lesson: continue_with(course, &progress),
+            last_studied: last.map(shanghai_minutes).unwrap_or_default(),
+            course: course.clone(),
+        });
+    }
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("my_courses_title"), ctx.t("site_name")), ctx.t("site_description"));
+    render(&MyCoursesPage { ctx: &ctx, meta, courses })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn playlists_get_signed_uris() {
+        let playlist = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-KEY:METHOD=AES-128,URI=\"key\",IV=0x00000000000000000000000000000001\n#EXTINF:4.0,\nseg000.ts\n#EXTINF:2.0,\nseg001.ts\n#EXT-X-ENDLIST\n";
+        let signed = sign_playlist(playlist, "u=1&e=2&s=ab");
+        assert!(signed.contains("URI=\"key?u=1&e=2&s=ab\""));
+        assert!(signed.contains("\nseg000.ts?u=1&e=2&s=ab\n") && signed.contains("\nseg001.ts?u=1&e=2&s=ab\n"));
+        assert!(signed.contains("#EXT-X-ENDLIST"));
+    }
+}

@@ -1,0 +1,150 @@
+//! Lesson content (media keys, article bodies, notes, live links), HLS keys and learning progress.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::{Backend, Db};
+
+#[derive(Debug, Clone, Default)]
+pub struct LessonContent {
+    pub media_key: Option<String>,
+    pub hls_dir: Option<String>,
+    pub body: Option<String>,
+    pub notes: String,
+    pub live_url: Option<String>,
+}
+
+pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
+    let row = sqlx::query("SELECT media_key, hls_dir, body, notes, live_url FROM lessons WHERE id = $1")
+        .bind(lesson_id)
+        .fetch_optional(db.read())
+        .await?;
+    row.map(|r| {
+        Ok(LessonContent {
+            media_key: r.try_get("media_key")?,
+            hls_dir: r.try_get("hls_dir")?,
+            body: r.try_get("body")?,
+            notes: r.try_get("notes")?,
+            live_url: r.try_get("live_url")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET media_key = $1 WHERE id = $2").bind(key).bind(lesson_id).execute(db.write()).await?;
+    Ok(())
+}
+
+/// Records a packaged HLS rendition and its key together.
+pub async fn set_hls(db: &Db, lesson_id: i64, dir: &str, key_hex: &str, now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    sqlx::query(
+        "INSERT INTO hls_keys (lesson_id, key_hex, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (lesson_id) DO UPDATE SET key_hex = $2, created_at = $3",
+    )
+    .bind(lesson_id)
+    .bind(key_hex)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE lessons SET hls_dir = $1 WHERE id = $2").bind(dir).bind(lesson_id).execute(&mut *tx).await?;
+    tx.commit().await
+}
+
+pub async fn hls_key(db: &Db, lesson_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    let hex_key: Option<String> = sqlx::query_scalar("SELECT key_hex FROM hls_keys WHERE lesson_id = $1")
+        .bind(lesson_id)
+        .fetch_optional(db.read())
+        .await?;
+    Ok(hex_key.and_then(|k| hex::decode(k).ok()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub last_position_secs: i64,
+    pub furthest_secs: i64,
+    pub completed: bool,
+    pub updated_at: i64,
+}
+
+pub struct Report {
+    pub user_id: i64,
+    pub lesson_id: i64,
+    pub course_id: i64,
+    pub position_secs: i64,
+    pub duration_secs: i64,
+    pub completed: bool,
+    pub now: i64,
+    /// Reports closer together than this are refused (a player reports every 10–15 s).
+    pub min_interval_secs: i64,
+}
+
+/// One upsert: keeps the last and the furthest position and the first completion. Returns false
+/// when the report came too soon after the previous one (nothing written).
+pub async fn record_progress(db: &Db, r: &Report) -> Result<bool, sqlx::Error> {
+    let furthest = match db.backend() {
+        Backend::Sqlite => "MAX(lesson_progress.furthest_secs, excluded.furthest_secs)",
+        Backend::Postgres => "GREATEST(lesson_progress.furthest_secs, excluded.furthest_secs)",
+    };
+    let sql = format!(
+        "INSERT INTO lesson_progress (user_id, lesson_id, course_id, last_position_secs, furthest_secs, duration_secs, completed_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7) \
+         ON CONFLICT (user_id, lesson_id) DO UPDATE SET last_position_secs = excluded.last_position_secs, \
+         furthest_secs = {furthest}, duration_secs = excluded.duration_secs, \
+         completed_at = COALESCE(lesson_progress.completed_at, excluded.completed_at), updated_at = excluded.updated_at \
+         WHERE lesson_progress.updated_at <= $8"
+    );
+    let done = sqlx::query(&sql)
+        .bind(r.user_id)
+        .bind(r.lesson_id)
+        .bind(r.course_id)
+        .bind(r.position_secs)
+        .bind(r.duration_secs)
+        .bind(r.completed.then_some(r.now))
+        .bind(r.now)
+        .bind(r.now - r.min_interval_secs)
+        .execute(db.write())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The learner's progress in one course, by lesson.
+pub async fn course_progress(db: &Db, user_id: i64, course_id: i64) -> Result<HashMap<i64, Progress>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT lesson_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
+         WHERE user_id = $1 AND course_id = $2",
+    )
+    .bind(user_id)
+    .bind(course_id)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("lesson_id")?,
+                Progress {
+                    last_position_secs: r.try_get("last_position_secs")?,
+                    furthest_secs: r.try_get("furthest_secs")?,
+                    completed: r.try_get::<Option<i64>, _>("completed_at")?.is_some(),
+                    updated_at: r.try_get("updated_at")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Courses the user may learn now (bought, claimed or imported), most recently studied first.
+pub async fn owned_course_ids(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT e.course_id FROM entitlements e \
+         LEFT JOIN (SELECT course_id, MAX(updated_at) AS studied FROM lesson_progress WHERE user_id = $1 GROUP BY course_id) p \
+         ON p.course_id = e.course_id \
+         WHERE e.user_id = $1 AND e.revoked_at IS NULL \
+         ORDER BY COALESCE(p.studied, e.granted_at) DESC, e.course_id",
+    )
+    .bind(user_id)
+    .fetch_all(db.read())
+    .await
+}

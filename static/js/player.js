@@ -1,0 +1,65 @@
+// Lesson player: HLS (native or hls.js) with an MP4 fallback, speed, resume, progress reports
+// every 12 s and on pause or leave, and a watermark that moves about every 20 s.
+(function () {
+  var root = document.querySelector("[data-lesson]");
+  if (!root) return;
+  var d = root.dataset;
+  var media = document.getElementById("media");
+
+  if (media && d.hls) {
+    if (media.canPlayType("application/vnd.apple.mpegurl")) {
+      media.src = d.hls;
+    } else if (window.Hls && window.Hls.isSupported()) {
+      var hls = new window.Hls();
+      hls.loadSource(d.hls);
+      hls.attachMedia(media);
+    }
+  }
+
+  function send(position, duration) {
+    if (!d.progressUrl || !(duration > 0)) return;
+    fetch(d.progressUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      keepalive: true,
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": d.csrf },
+      body: JSON.stringify({ position: Math.floor(position), duration: Math.floor(duration) })
+    }).catch(function () {});
+  }
+
+  if (media) {
+    var resume = Number(d.resume || 0);
+    media.addEventListener("loadedmetadata", function () {
+      if (resume > 0 && resume < media.duration - 3) media.currentTime = resume;
+    });
+    var report = function () { send(media.currentTime, media.duration); };
+    setInterval(function () { if (!media.paused) report(); }, 12000);
+    media.addEventListener("pause", report);
+    media.addEventListener("ended", report);
+    window.addEventListener("pagehide", report);
+    document.querySelectorAll("[data-speed]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        media.playbackRate = Number(b.dataset.speed);
+        document.querySelectorAll("[data-speed]").forEach(function (o) { o.classList.toggle("on", o === b); });
+      });
+    });
+  }
+
+  var end = document.getElementById("article-end");
+  if (end && "IntersectionObserver" in window) {
+    var seen = false;
+    new IntersectionObserver(function (entries) {
+      if (!seen && entries[0].isIntersecting) { seen = true; send(1, 1); }
+    }).observe(end);
+  }
+
+  var mark = document.querySelector(".watermark");
+  if (mark) {
+    var move = function () {
+      mark.style.left = Math.floor(Math.random() * 60 + 5) + "%";
+      mark.style.top = Math.floor(Math.random() * 70 + 5) + "%";
+    };
+    move();
+    setInterval(move, 20000);
+  }
+})();

@@ -34,7 +34,10 @@ pub fn verify(key: &[u8], grant: &Grant, signature: &str, now: i64) -> bool {
 /// The file names a lesson may have; anything else (paths, `..`, odd names) is not served.
 pub fn is_media_file(name: &str) -> bool {
     matches!(name, "main.mp4" | "main.m4a" | "index.m3u8" | "key")
-        || name.strip_prefix("seg").and_then(|r| r.strip_suffix(".ts")).is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()))
+        || name
+            .strip_prefix("seg")
+            .and_then(|r| r.strip_suffix(".ts"))
+            .is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub fn content_type(name: &str) -> &'static str {
@@ -80,7 +83,9 @@ mod tests {
         for ok in ["main.mp4", "main.m4a", "index.m3u8", "key", "seg000.ts", "seg123.ts"] {
             assert!(is_media_file(ok), "{ok}");
         }
-        for bad in ["", "../main.mp4", "main.mp4/../../x", "seg1.ts", "seg0001.ts", "segabc.ts", "MAIN.MP4", "x.mp4", "%2e%2e"] {
+        for bad in
+            ["", "../main.mp4", "main.mp4/../../x", "seg1.ts", "seg0001.ts", "segabc.ts", "MAIN.MP4", "x.mp4", "%2e%2e"]
+        {
             assert!(!is_media_file(bad), "{bad}");
         }
     }

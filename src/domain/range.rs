@@ -41,7 +41,9 @@ pub fn answer(header: Option<&str>, len: u64) -> RangeAnswer {
             _ => RangeAnswer::Unsatisfiable,
         },
         (false, false) => match (number(first), number(last)) {
-            (Some(start), Some(end)) if start <= end && start < len => RangeAnswer::Partial { start, end: end.min(len - 1) },
+            (Some(start), Some(end)) if start <= end && start < len => {
+                RangeAnswer::Partial { start, end: end.min(len - 1) }
+            }
             _ => RangeAnswer::Unsatisfiable,
         },
         (true, true) => RangeAnswer::Unsatisfiable,

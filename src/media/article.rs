@@ -11,7 +11,9 @@ impl SanitizedHtml {
         let mut html = String::new();
         let parser = pulldown_cmark::Parser::new_ext(source, pulldown_cmark::Options::ENABLE_TABLES);
         pulldown_cmark::html::push_html(&mut html, parser);
-        SanitizedHtml(ammonia::Builder::default().link_rel(Some("noopener noreferrer nofollow")).clean(&html).to_string())
+        SanitizedHtml(
+            ammonia::Builder::default().link_rel(Some("noopener noreferrer nofollow")).clean(&html).to_string(),
+        )
     }
 
     pub fn as_str(&self) -> &str {
@@ -31,7 +33,9 @@ mod tests {
 
     #[test]
     fn markdown_renders_and_scripts_never_pass() {
-        let html = SanitizedHtml::from_markdown("## 标题\n\n**粗体** [链接](https://example.com)\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n<iframe src=\"https://evil\"></iframe>");
+        let html = SanitizedHtml::from_markdown(
+            "## 标题\n\n**粗体** [链接](https://example.com)\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(1)>\n\n[x](javascript:alert(1))\n\n<iframe src=\"https://evil\"></iframe>",
+        );
         let h = html.as_str();
         assert!(h.contains("<h2>标题</h2>") && h.contains("<strong>粗体</strong>"), "{h}");
         assert!(h.contains("rel=\"noopener noreferrer nofollow\""));

@@ -19,7 +19,10 @@ pub fn valid_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 255
         && key.split('/').all(|seg| {
-            !seg.is_empty() && seg != "." && seg != ".." && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
         })
 }
 
@@ -90,7 +93,9 @@ mod tests {
         for ok in ["demo/video.mp4", "lessons/12/hls/seg000.ts", "a.b-c_d"] {
             assert!(valid_key(ok), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a\\b", "a/b/", "%2e%2e/x", "a b", "..", "ä"] {
+        for bad in
+            ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a/./b", "a\\b", "a/b/", "%2e%2e/x", "a b", "..", "ä"]
+        {
             assert!(!valid_key(bad), "{bad}");
         }
     }

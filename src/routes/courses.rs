@@ -12,8 +12,8 @@ use crate::error::AppError;
 use crate::routes::learn::continue_with;
 use crate::store::lessons::{self, Progress};
 use crate::store::orders;
-use std::collections::HashMap;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
+use std::collections::HashMap;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list).service(detail);

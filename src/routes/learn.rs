@@ -109,7 +109,8 @@ async fn lesson_page(
         None => false,
     };
     let allowed = lesson.free_preview || owner;
-    let content = if allowed { lessons::content(&state.db, lesson.id).await?.unwrap_or_default() } else { Default::default() };
+    let content =
+        if allowed { lessons::content(&state.db, lesson.id).await?.unwrap_or_default() } else { Default::default() };
     let grant = Grant { user_id: user_id.unwrap_or(0), lesson_id: lesson.id, expires_at: now() + URL_TTL_SECS };
     let query = media::sign_query(&state.media_key, &grant);
     // A paid lesson's page carries no media URL at all for someone who may not watch it.
@@ -118,7 +119,8 @@ async fn lesson_page(
         (Some(_), _) => format!("/media/{}/main.mp4?{query}", lesson.id),
         (None, _) => String::new(),
     };
-    let hls_url = if content.hls_dir.is_some() { format!("/media/{}/index.m3u8?{query}", lesson.id) } else { String::new() };
+    let hls_url =
+        if content.hls_dir.is_some() { format!("/media/{}/index.m3u8?{query}", lesson.id) } else { String::new() };
     let progress = match user_id {
         Some(uid) if owner || lesson.free_preview => lessons::course_progress(&state.db, uid, course.id).await?,
         _ => HashMap::new(),
@@ -215,7 +217,8 @@ async fn media_file(
         let dir = content.hls_dir.ok_or(AppError::NotFound)?;
         let key = format!("{dir}/index.m3u8");
         let len = state.media.len(&key).await?.ok_or(AppError::NotFound)?;
-        let playlist = String::from_utf8_lossy(&state.media.read_range(&key, 0, len.saturating_sub(1)).await?).into_owned();
+        let playlist =
+            String::from_utf8_lossy(&state.media.read_range(&key, 0, len.saturating_sub(1)).await?).into_owned();
         let signed = sign_playlist(&playlist, &media::sign_query(&state.media_key, &grant));
         return Ok(protected(HttpResponse::Ok(), media::content_type(&file)).body(signed));
     }
@@ -237,8 +240,7 @@ async fn media_file(
             let body = if head || len == 0 { Vec::new() } else { state.media.read_range(&key, 0, len - 1).await? };
             let mut response = protected(HttpResponse::Ok(), content_type);
             if head {
-                response.no_chunking(len);
-                return Ok(response.finish());
+                return Ok(response.body(head_body(len)));
             }
             Ok(response.body(body))
         }
@@ -246,15 +248,24 @@ async fn media_file(
             let mut response = protected(HttpResponse::build(StatusCode::PARTIAL_CONTENT), content_type);
             response.insert_header((CONTENT_RANGE, format!("bytes {start}-{end}/{len}")));
             if head {
-                response.no_chunking(end - start + 1);
-                return Ok(response.finish());
+                return Ok(response.body(head_body(end - start + 1)));
             }
             Ok(response.body(state.media.read_range(&key, start, end).await?))
         }
     }
 }
 
-fn protected(mut builder: actix_web::HttpResponseBuilder, content_type: &'static str) -> actix_web::HttpResponseBuilder {
+/// A body of known size that is never read: actix sends only the headers for HEAD.
+fn head_body(
+    len: u64,
+) -> actix_web::body::SizedStream<futures_util::stream::Empty<Result<actix_web::web::Bytes, actix_web::Error>>> {
+    actix_web::body::SizedStream::new(len, futures_util::stream::empty())
+}
+
+fn protected(
+    mut builder: actix_web::HttpResponseBuilder,
+    content_type: &'static str,
+) -> actix_web::HttpResponseBuilder {
     builder
         .insert_header((CONTENT_TYPE, content_type))
         .insert_header((CACHE_CONTROL, "private, no-store"))
@@ -300,7 +311,11 @@ async fn report_progress(
     let user = ctx.user.as_ref().ok_or(AppError::Forbidden)?;
     let lesson_id: i64 = lesson_id.parse().map_err(|_| AppError::NotFound)?;
     let report: ProgressReport = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest)?;
-    if report.duration <= 0 || report.duration > 24 * 3600 || report.position < 0 || report.position > report.duration + 5 {
+    if report.duration <= 0
+        || report.duration > 24 * 3600
+        || report.position < 0
+        || report.position > report.duration + 5
+    {
         return Err(AppError::BadRequest);
     }
     let catalog = state.catalog.snapshot();
@@ -353,7 +368,11 @@ pub fn continue_with(course: &Course, progress: &HashMap<i64, Progress>) -> Opti
     {
         return Some(l.clone());
     }
-    course.lessons().find(|l| !progress.get(&l.id).is_some_and(|p| p.completed)).or_else(|| course.lessons().next()).cloned()
+    course
+        .lessons()
+        .find(|l| !progress.get(&l.id).is_some_and(|p| p.completed))
+        .or_else(|| course.lessons().next())
+        .cloned()
 }
 
 #[get("/me/courses")]

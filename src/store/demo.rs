@@ -410,7 +410,9 @@ pub async fn seed_media(db: &Db, store: &dyn MediaStore) -> anyhow::Result<()> {
     sqlx::query("UPDATE lessons SET media_key = 'demo/video.mp4' WHERE kind = 'video'").execute(&mut *tx).await?;
     sqlx::query("UPDATE lessons SET media_key = 'demo/audio.m4a' WHERE kind = 'audio'").execute(&mut *tx).await?;
     sqlx::query("UPDATE lessons SET body = $1 WHERE kind = 'article'").bind(DEMO_ARTICLE).execute(&mut *tx).await?;
-    sqlx::query("UPDATE lessons SET notes = '讲师笔记：先看完再动手练习，遇到问题记下时间点，方便回看。'").execute(&mut *tx).await?;
+    sqlx::query("UPDATE lessons SET notes = '讲师笔记：先看完再动手练习，遇到问题记下时间点，方便回看。'")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

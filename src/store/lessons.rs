@@ -33,7 +33,11 @@ pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, s
 }
 
 pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE lessons SET media_key = $1 WHERE id = $2").bind(key).bind(lesson_id).execute(db.write()).await?;
+    sqlx::query("UPDATE lessons SET media_key = $1 WHERE id = $2")
+        .bind(key)
+        .bind(lesson_id)
+        .execute(db.write())
+        .await?;
     Ok(())
 }
 

@@ -3,6 +3,8 @@
 
 mod helpers;
 
+mod learning;
+
 mod accounts;
 mod alipay;
 mod alipay_sim;

@@ -1,0 +1,329 @@
+//! Learning: who gets pages, media and keys; signed URL tampering; ranges; traversal; progress.
+
+use kedian::domain::media::{Grant, sign_query};
+use kedian::domain::time::now;
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, unescape};
+use crate::on_both_backends;
+
+on_both_backends!(
+    entitlement_matrix,
+    tampered_media_urls_are_refused,
+    ranges_are_served_exactly,
+    traversal_payloads_get_nothing,
+    progress_is_kept_and_resumed,
+    articles_and_live_sessions_render,
+);
+
+const SLUG: &str = "excel-data-analysis";
+
+/// (free preview lesson id, paid lesson id) of the Excel course.
+async fn lesson_ids(app: &TestApp) -> (i64, i64) {
+    let catalog = app.catalog.snapshot();
+    let course = catalog.course(SLUG).unwrap();
+    let free = course.lessons().find(|l| l.free_preview).unwrap().id;
+    let paid = course.lessons().find(|l| !l.free_preview).unwrap().id;
+    (free, paid)
+}
+
+fn media_key(app: &TestApp) -> Vec<u8> {
+    let master = kedian::config::load_or_create_session_key(&app.data_dir.join("session.key")).unwrap();
+    kedian::startup::derive(&master, b"kedian media urls")
+}
+
+/// A correctly signed URL, as if the page had handed it out.
+fn signed(app: &TestApp, user_id: i64, lesson_id: i64, file: &str) -> String {
+    let grant = Grant { user_id, lesson_id, expires_at: now() + 600 };
+    format!("/media/{lesson_id}/{file}?{}", sign_query(&media_key(app), &grant))
+}
+
+/// The media URL a lesson page hands out, if any.
+async fn media_url_on_page(app: &TestApp, lesson_id: i64) -> Option<String> {
+    let (status, html) = app.get_html(&format!("/courses/{SLUG}/lessons/{lesson_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let html = unescape(&html);
+    html.split("src=\"/media/").nth(1).map(|rest| format!("/media/{}", rest.split('"').next().unwrap()))
+}
+
+async fn user_id(app: &TestApp, phone: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(phone).fetch_one(app.db.read()).await.unwrap()
+}
+
+async fn give_hls_key(app: &TestApp, lesson_id: i64) {
+    kedian::store::lessons::set_hls(&app.db, lesson_id, "lessons/x/hls", &"11".repeat(16), now()).await.unwrap();
+}
+
+async fn entitlement_matrix(app: TestApp) {
+    let (free, paid) = lesson_ids(&app).await;
+    give_hls_key(&app, free).await;
+    give_hls_key(&app, paid).await;
+    let status = |r: reqwest::Response| r.status();
+
+    // Anonymous.
+    let url = media_url_on_page(&app, free).await.expect("a free preview plays for anyone");
+    assert!(url.contains("u=0&"));
+    assert_eq!(status(app.get(&url).await), StatusCode::OK);
+    assert_eq!(status(app.get(&signed(&app, 0, free, "key")).await), StatusCode::OK);
+    assert_eq!(media_url_on_page(&app, paid).await, None, "no media URL for a paid lesson");
+    let (_, page) = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await;
+    assert!(page.contains("购买课程后即可学习本节内容"));
+    assert_eq!(status(app.get(&signed(&app, 0, paid, "main.mp4")).await), StatusCode::FORBIDDEN);
+    assert_eq!(status(app.get(&signed(&app, 0, paid, "key")).await), StatusCode::FORBIDDEN);
+
+    // Logged in, not an owner.
+    app.login_by_code("13800138110").await;
+    let me = user_id(&app, "13800138110").await;
+    let url = media_url_on_page(&app, free).await.unwrap();
+    assert!(url.contains(&format!("u={me}&")));
+    assert_eq!(status(app.get(&url).await), StatusCode::OK);
+    assert_eq!(media_url_on_page(&app, paid).await, None);
+    assert_eq!(
+        status(app.get(&signed(&app, me, paid, "main.mp4")).await),
+        StatusCode::FORBIDDEN,
+        "a valid signature is not an entitlement"
+    );
+    assert_eq!(status(app.get(&signed(&app, me, paid, "key")).await), StatusCode::FORBIDDEN);
+
+    // Owner.
+    let order_no = app.order_for(SLUG).await;
+    app.pay_sandbox(&order_no).await;
+    let url = media_url_on_page(&app, paid).await.expect("owners get the media");
+    let video = app.get(&url).await;
+    assert_eq!(video.status(), StatusCode::OK);
+    assert_eq!(
+        video.bytes().await.unwrap().len(),
+        std::fs::metadata(app.data_dir.join("media/demo/video.mp4")).unwrap().len() as usize
+    );
+    let key = app.get(&signed(&app, me, paid, "key")).await;
+    assert_eq!(key.status(), StatusCode::OK);
+    assert_eq!(key.bytes().await.unwrap().as_ref(), [0x11u8; 16]);
+
+    // Owner whose order was refunded: the entitlement is revoked and everything paid stops at once.
+    sqlx::query("UPDATE entitlements SET revoked_at = $1").bind(now()).execute(app.db.write()).await.unwrap();
+    assert_eq!(status(app.get(&url).await), StatusCode::FORBIDDEN, "the URL they had stops working");
+    assert_eq!(status(app.get(&signed(&app, me, paid, "key")).await), StatusCode::FORBIDDEN);
+    assert_eq!(media_url_on_page(&app, paid).await, None);
+    assert!(media_url_on_page(&app, free).await.is_some(), "free previews stay open");
+}
+
+async fn tampered_media_urls_are_refused(app: TestApp) {
+    let (free, paid) = lesson_ids(&app).await;
+    app.login_by_code("13800138111").await;
+    let me = user_id(&app, "13800138111").await;
+    let order_no = app.order_for(SLUG).await;
+    app.pay_sandbox(&order_no).await;
+    let url = media_url_on_page(&app, paid).await.unwrap();
+    assert_eq!(app.get(&url).await.status(), StatusCode::OK);
+
+    let key = media_key(&app);
+    let expired = format!(
+        "/media/{paid}/main.mp4?{}",
+        sign_query(&key, &Grant { user_id: me, lesson_id: paid, expires_at: now() - 1 })
+    );
+    let other_lesson = url.replacen(&format!("/media/{paid}/"), &format!("/media/{free}/"), 1);
+    let other_user = url.replacen(&format!("u={me}&"), &format!("u={}&", me + 1), 1);
+    let anyone = url.replacen(&format!("u={me}&"), "u=0&", 1);
+    let later = url.replacen("&e=", "&e=9", 1);
+    let altered = {
+        let (head, sig) = url.rsplit_once("s=").unwrap();
+        let flipped: String = sig.chars().rev().collect();
+        format!("{head}s={flipped}")
+    };
+    let unsigned = url.split('?').next().unwrap().to_string();
+    for (what, bad) in [
+        ("expired", expired),
+        ("other lesson", other_lesson),
+        ("other user", other_user),
+        ("anyone", anyone),
+        ("later expiry", later),
+        ("altered signature", altered),
+        ("no signature", unsigned),
+    ] {
+        let response = app.get(&bad).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{what}");
+        assert!(response.bytes().await.unwrap().len() < 5000, "{what}: nothing of the file");
+    }
+    // The owner's URL in someone else's browser, logged in or not.
+    let stranger = crate::helpers::client(std::sync::Arc::new(reqwest::cookie::Jar::default()));
+    assert_eq!(stranger.get(app.url(&url)).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    app.logout().await;
+    app.age_codes(61).await;
+    app.login_by_code("13800138112").await;
+    assert_eq!(app.get(&url).await.status(), StatusCode::FORBIDDEN);
+}
+
+async fn ranges_are_served_exactly(app: TestApp) {
+    let (free, _) = lesson_ids(&app).await;
+    let url = media_url_on_page(&app, free).await.unwrap();
+    let len = std::fs::metadata(app.data_dir.join("media/demo/video.mp4")).unwrap().len();
+    let get = |range: &str| app.client.get(app.url(&url)).header("Range", range.to_string()).send();
+
+    let full = app.get(&url).await;
+    let h = full.headers();
+    assert_eq!(h.get("content-type").unwrap(), "video/mp4");
+    assert_eq!(h.get("cache-control").unwrap(), "private, no-store");
+    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+    assert_eq!(h.get("content-disposition").unwrap(), "inline");
+    assert_eq!(h.get("accept-ranges").unwrap(), "bytes");
+
+    let first = get("bytes=0-99").await.unwrap();
+    assert_eq!(first.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(first.headers().get("content-range").unwrap().to_str().unwrap(), format!("bytes 0-99/{len}"));
+    assert_eq!(first.bytes().await.unwrap().len(), 100);
+    let suffix = get("bytes=-10").await.unwrap();
+    assert_eq!(
+        suffix.headers().get("content-range").unwrap().to_str().unwrap(),
+        format!("bytes {}-{}/{len}", len - 10, len - 1)
+    );
+    let open = get(&format!("bytes={}-", len - 5)).await.unwrap();
+    assert_eq!(open.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(open.bytes().await.unwrap().len(), 5);
+    for unsatisfiable in
+        [format!("bytes={len}-"), "bytes=99999999999999999999999-".into(), "bytes=50-10".into(), "bytes=-0".into()]
+    {
+        let r = get(&unsatisfiable).await.unwrap();
+        assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE, "{unsatisfiable}");
+        assert_eq!(r.headers().get("content-range").unwrap().to_str().unwrap(), format!("bytes */{len}"));
+    }
+    let many = format!("bytes={}", vec!["0-1"; 3000].join(","));
+    let r = app.client.get(app.url(&url)).header("Range", many).send().await.unwrap();
+    assert!(r.status() == StatusCode::OK || r.status().is_client_error(), "{}", r.status());
+    let head = app.client.head(app.url(&url)).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(head.headers().get("content-length").unwrap().to_str().unwrap(), len.to_string());
+    let head = app.client.head(app.url(&url)).header("Range", "bytes=0-9").send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::PARTIAL_CONTENT);
+}
+
+async fn traversal_payloads_get_nothing(app: TestApp) {
+    let (free, _) = lesson_ids(&app).await;
+    let url = media_url_on_page(&app, free).await.unwrap();
+    let query = url.split_once('?').unwrap().1.to_string();
+    for path in [
+        format!("/media/{free}/..%2F..%2F..%2Fetc%2Fpasswd"),
+        format!("/media/{free}/%2e%2e"),
+        format!("/media/{free}/..%5Csession.key"),
+        format!("/media/{free}/main.mp4%00.txt"),
+        format!("/media/{free}/..%252Fsession.key"),
+        "/media/..%2Fsession.key/main.mp4".into(),
+        "/media/-1/main.mp4".into(),
+        "/media/99999999999999999999/main.mp4".into(),
+        format!("/media/{free}/session.key"),
+        format!("/media/{free}/seg1.ts"),
+        format!("/media/{free}/index.m3u8"),
+        format!("/media/{free}/"),
+    ] {
+        let response = app.get(&format!("{path}?{query}")).await;
+        let status = response.status();
+        assert!(status == StatusCode::NOT_FOUND || status == StatusCode::FORBIDDEN, "{path}: {status}");
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("root:") && !body.contains("ftyp"), "{path} leaked");
+    }
+    for path in [
+        "/courses/excel-data-analysis/lessons/..%2F1",
+        "/courses/excel-data-analysis/lessons/abc",
+        "/courses/python-zero-to-one/lessons/1",
+    ] {
+        assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+}
+
+async fn progress_is_kept_and_resumed(app: TestApp) {
+    let (free, paid) = lesson_ids(&app).await;
+    app.login_by_code("13800138113").await;
+    let post = |lesson: i64, token: Option<String>, body: &'static str| {
+        let mut r = app
+            .client
+            .post(app.url(&format!("/progress/{lesson}")))
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(t) = token {
+            r = r.header("X-CSRF-Token", t);
+        }
+        r.send()
+    };
+    let (_, html) = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await;
+    assert!(!html.contains("data-progress-url"), "nothing to report before buying");
+    let token = crate::helpers::csrf_in(&app.get_html("/me").await.1);
+    assert_eq!(
+        post(paid, Some(token.clone()), r#"{"position":1,"duration":10}"#).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let order_no = app.order_for(SLUG).await;
+    app.pay_sandbox(&order_no).await;
+    let html = unescape(&app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await.1);
+    let token = html.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert_eq!(
+        post(paid, None, r#"{"position":30,"duration":100}"#).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "no CSRF header"
+    );
+    for bad in [
+        r#"{"position":-1,"duration":100}"#,
+        r#"{"position":500,"duration":100}"#,
+        r#"{"position":1,"duration":0}"#,
+        r#"{"position":"x"}"#,
+        "not json",
+    ] {
+        assert_eq!(post(paid, Some(token.clone()), bad).await.unwrap().status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(
+        post(paid, Some(token.clone()), r#"{"position":30,"duration":100}"#).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        post(paid, Some(token.clone()), r#"{"position":31,"duration":100}"#).await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let age = || sqlx::query("UPDATE lesson_progress SET updated_at = updated_at - 10").execute(app.db.write());
+    age().await.unwrap();
+    assert_eq!(
+        post(paid, Some(token.clone()), r#"{"position":95,"duration":100}"#).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    age().await.unwrap();
+    assert_eq!(
+        post(paid, Some(token.clone()), r#"{"position":12,"duration":100}"#).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let (last, furthest, completed): (i64, i64, Option<i64>) =
+        sqlx::query_as("SELECT last_position_secs, furthest_secs, completed_at FROM lesson_progress")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!((last, furthest), (12, 95));
+    assert!(completed.is_some(), "90% watched counts as completed, and stays so");
+
+    let html = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await.1;
+    assert!(html.contains("data-resume=\"12\""), "resumes where they stopped");
+    assert!(html.contains("已学 1/7 节") && html.contains("class=\"done\""));
+    let (_, mine) = app.get_html("/me/courses").await;
+    assert!(mine.contains("Excel 数据分析实战") && mine.contains("已学 1/7 节") && mine.contains("继续学习"));
+    let (_, course) = app.get_html(&format!("/courses/{SLUG}")).await;
+    assert!(course.contains("已学 1/7 节"));
+    assert!(
+        course.contains(&format!("/courses/{SLUG}/lessons/{free}\">已购买")),
+        "continue with the first lesson not yet done"
+    );
+}
+
+async fn articles_and_live_sessions_render(app: TestApp) {
+    let catalog = app.catalog.snapshot();
+    let column = catalog.course("product-manager-notes").unwrap();
+    let article = column.lessons().find(|l| l.free_preview).unwrap().id;
+    let (_, html) = app.get_html(&format!("/courses/product-manager-notes/lessons/{article}")).await;
+    assert!(
+        html.contains("<h2>三个标准</h2>") && html.contains("<strong>做什么、为什么做、做到什么程度算完成</strong>")
+    );
+    assert!(html.contains("id=\"article-end\""));
+
+    let live = catalog.course("short-video-bootcamp").unwrap();
+    let session = live.lessons().find(|l| l.starts_at.is_some()).unwrap().id;
+    app.login_by_code("13800138114").await;
+    let order_no = app.order_for("short-video-bootcamp").await;
+    app.pay_sandbox(&order_no).await;
+    let (_, html) = app.get_html(&format!("/courses/short-video-bootcamp/lessons/{session}")).await;
+    assert!(html.contains("即将开播") && html.contains("20:00"), "upcoming, in Beijing time");
+}

@@ -35,6 +35,23 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Lesson media.
+    Media {
+        #[command(subcommand)]
+        command: MediaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Package a lesson as AES-128 encrypted HLS with ffmpeg (a new key for the lesson).
+    Package {
+        /// The lesson's id (shown in its URL: /courses/<slug>/lessons/<id>).
+        lesson: i64,
+        /// A video file to package instead of the lesson's current one.
+        #[arg(long)]
+        input: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -61,6 +78,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command: UserCommand::CreateAdmin { phone } } => create_admin(settings, &phone).await,
+        Command::Media { command: MediaCommand::Package { lesson, input } } => {
+            settings.demo = false;
+            let db = prepare_database(&settings).await?;
+            let store = crate::media::storage::LocalStore::new(settings.media_dir());
+            let done = crate::media::package::package(&db, &store, lesson, input).await?;
+            println!("lesson {lesson}: {} encrypted segments in {}", done.segments, done.dir);
+            db.close().await;
+            Ok(())
+        }
     }
 }
 

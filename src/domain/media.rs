@@ -37,7 +37,7 @@ pub fn is_media_file(name: &str) -> bool {
         || name
             .strip_prefix("seg")
             .and_then(|r| r.strip_suffix(".ts"))
-            .is_some_and(|n| n.len() == 3 && n.bytes().all(|b| b.is_ascii_digit()))
+            .is_some_and(|n| (3..=5).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub fn content_type(name: &str) -> &'static str {
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn only_known_file_names() {
-        for ok in ["main.mp4", "main.m4a", "index.m3u8", "key", "seg000.ts", "seg123.ts"] {
+        for ok in ["main.mp4", "main.m4a", "index.m3u8", "key", "seg000.ts", "seg123.ts", "seg1000.ts"] {
             assert!(is_media_file(ok), "{ok}");
         }
         for bad in

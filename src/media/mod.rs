@@ -1,4 +1,5 @@
 //! Protected media: where lesson files are kept, and who may have them.
 
 pub mod article;
+pub mod package;
 pub mod storage;

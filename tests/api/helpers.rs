@@ -77,6 +77,7 @@ pub struct TestApp {
     pub catalog: CatalogCache,
     pub providers: Providers,
     pub data_dir: std::path::PathBuf,
+    pub database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -123,6 +124,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     };
     let mut settings = test_settings(dir.path(), &url);
     adjust(&mut settings);
+    let database_url = settings.database_url.clone();
     let sms = Arc::new(RecordingSms::default());
     let app = Application::build_with_sms(settings, sms.clone()).await.expect("application builds");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -132,7 +134,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let data_dir = dir.path().to_path_buf();
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
-    Some(TestApp { client: client(jar.clone()), jar, address, sms, db, catalog, providers, data_dir, _dir: dir })
+    Some(TestApp { client: client(jar.clone()), jar, address, sms, db, catalog, providers, data_dir, database_url, _dir: dir })
 }
 
 pub fn client(jar: Arc<Jar>) -> reqwest::Client {

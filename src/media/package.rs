@@ -1,0 +1,81 @@
+//! `kedian media package <lesson>`: AES-128 encrypted HLS with ffmpeg. A fresh key per lesson is
+//! kept only in the database (served by the key endpoint to entitled viewers); the key file ffmpeg
+//! needs lives in a temporary directory that is removed afterwards.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+
+use super::storage::{LocalStore, MediaStore};
+use crate::domain::time::now;
+use crate::store::{Db, lessons};
+
+pub struct Packaged {
+    pub segments: usize,
+    pub dir: String,
+}
+
+pub fn ffmpeg_available() -> bool {
+    Command::new("ffmpeg").arg("-version").output().is_ok_and(|o| o.status.success())
+}
+
+/// Packages `input` (or the lesson's current media file) for `lesson_id`.
+pub async fn package(db: &Db, store: &LocalStore, lesson_id: i64, input: Option<PathBuf>) -> anyhow::Result<Packaged> {
+    if !ffmpeg_available() {
+        bail!("ffmpeg is not installed (Debian: apt-get install ffmpeg)");
+    }
+    let content = lessons::content(db, lesson_id).await?.with_context(|| format!("no lesson {lesson_id}"))?;
+    let input = match input {
+        Some(path) => path,
+        None => store.path(content.media_key.as_deref().context("the lesson has no media file; pass --input")?)?,
+    };
+    let work = tempfile::tempdir().context("temporary directory")?;
+    let mut key = [0u8; 16];
+    let mut iv = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut key);
+    rand::rngs::OsRng.fill_bytes(&mut iv);
+    let key_file = work.path().join("enc.key");
+    std::fs::write(&key_file, key)?;
+    let key_info = work.path().join("enc.keyinfo");
+    // Line 1 is the key's URI as written in the playlist; the shop signs it per viewer.
+    std::fs::write(&key_info, format!("key\n{}\n{}\n", key_file.display(), hex::encode(iv)))?;
+    let out = work.path().join("out");
+    std::fs::create_dir_all(&out)?;
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
+        .arg(&input)
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-f", "hls", "-hls_time", "6"])
+        .args(["-hls_playlist_type", "vod", "-hls_key_info_file"])
+        .arg(&key_info)
+        .arg("-hls_segment_filename")
+        .arg(out.join("seg%03d.ts"))
+        .arg(out.join("index.m3u8"))
+        .status()
+        .context("running ffmpeg")?;
+    if !status.success() {
+        bail!("ffmpeg failed ({status}) on {}", input.display());
+    }
+    let dir = format!("lessons/{lesson_id}/hls");
+    let segments = copy_rendition(&out, store, &dir).await?;
+    lessons::set_hls(db, lesson_id, &dir, &hex::encode(key), now()).await?;
+    Ok(Packaged { segments, dir })
+}
+
+async fn copy_rendition(from: &Path, store: &LocalStore, dir: &str) -> anyhow::Result<usize> {
+    let mut segments = 0;
+    let mut names: Vec<String> =
+        std::fs::read_dir(from)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    // Segments first, the playlist last: a viewer never sees a playlist naming missing segments.
+    names.sort_by_key(|n| n == "index.m3u8");
+    for name in names {
+        if !crate::domain::media::is_media_file(&name) {
+            continue;
+        }
+        let bytes = std::fs::read(from.join(&name))?;
+        store.put(&format!("{dir}/{name}"), &bytes).await?;
+        segments += usize::from(name.ends_with(".ts"));
+    }
+    Ok(segments)
+}

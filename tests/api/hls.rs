@@ -1,0 +1,101 @@
+//! HLS: ffmpeg makes a few seconds of video, `kedian media package` encrypts it, the segments
+//! decrypt with the key the shop serves to an owner, and a non-owner gets no key.
+
+use std::process::Command;
+
+use aes::cipher::{BlockDecryptMut, KeyIvInit, block_padding::Pkcs7};
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, unescape};
+use crate::on_both_backends;
+
+on_both_backends!(packaged_lessons_stream_encrypted_hls);
+
+fn attr(text: &str, name: &str) -> String {
+    text.split(&format!("{name}=\"")).nth(1).and_then(|r| r.split('"').next()).unwrap_or_default().to_string()
+}
+
+async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
+    if !kedian::media::package::ffmpeg_available() {
+        crate::helpers::skip("ffmpeg is not installed (Debian: apt-get install ffmpeg)");
+        return;
+    }
+    let clip = app.data_dir.join("clip.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10:duration=3", "-pix_fmt", "yuv420p"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let catalog = app.catalog.snapshot();
+    let course = catalog.course("excel-data-analysis").unwrap();
+    let paid = course.lessons().find(|l| !l.free_preview).unwrap().id;
+
+    let out = Command::new(env!("CARGO_BIN_EXE_kedian"))
+        .args(["media", "package", &paid.to_string(), "--input"])
+        .arg(&clip)
+        .env("KEDIAN_DATA_DIR", &app.data_dir)
+        .env("KEDIAN_DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("encrypted segments"));
+    let leftovers = walk(&app.data_dir).into_iter().filter(|p| p.ends_with("enc.key") || p.ends_with(".keyinfo")).count();
+    assert_eq!(leftovers, 0, "the key exists only in the database");
+
+    app.login_by_code("13800138120").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    app.pay_sandbox(&order_no).await;
+    let page = unescape(&app.get_html(&format!("/courses/excel-data-analysis/lessons/{paid}")).await.1);
+    assert!(page.contains("/static/vendor/hls.min.js"), "hls.js for browsers without native HLS");
+    assert!(page.contains("src=\"/media/") && page.contains("main.mp4"), "MP4 stays as the fallback");
+    let playlist_url = attr(&page, "data-hls");
+    let playlist_response = app.get(&playlist_url).await;
+    assert_eq!(playlist_response.status(), StatusCode::OK);
+    assert_eq!(playlist_response.headers().get("content-type").unwrap(), "application/vnd.apple.mpegurl");
+    let playlist = playlist_response.text().await.unwrap();
+    let key_line = playlist.lines().find(|l| l.starts_with("#EXT-X-KEY")).expect("an encrypted playlist");
+    assert!(key_line.contains("METHOD=AES-128"));
+    let base = playlist_url.rsplit_once('/').unwrap().0.to_string();
+    let key_uri = attr(key_line, "URI");
+    let iv_hex = key_line.split("IV=0x").nth(1).unwrap().trim();
+    let segment = playlist.lines().find(|l| l.starts_with("seg")).unwrap();
+    assert!(key_uri.starts_with("key?u=") && segment.contains("?u="), "every URI is signed for this viewer");
+
+    let key = app.get(&format!("{base}/{key_uri}")).await.bytes().await.unwrap();
+    assert_eq!(key.len(), 16);
+    let encrypted = app.get(&format!("{base}/{segment}")).await.bytes().await.unwrap().to_vec();
+    assert!(!encrypted.is_empty() && encrypted[0] != 0x47, "segments are not plain MPEG-TS");
+    let iv: [u8; 16] = hex::decode(iv_hex).unwrap().try_into().unwrap();
+    let key: [u8; 16] = key.as_ref().try_into().unwrap();
+    let mut buf = encrypted.clone();
+    let plain = cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into()).decrypt_padded_mut::<Pkcs7>(&mut buf).expect("decrypts with the served key");
+    assert_eq!(plain[0], 0x47, "MPEG-TS sync byte after decryption");
+    assert_eq!(plain.len() % 188, 0);
+
+    // A learner who does not own the course gets no key, even with a correctly signed URL.
+    app.logout().await;
+    app.age_codes(61).await;
+    app.login_by_code("13800138121").await;
+    let stranger: i64 = sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138121'").fetch_one(app.db.read()).await.unwrap();
+    let master = kedian::config::load_or_create_session_key(&app.data_dir.join("session.key")).unwrap();
+    let grant = kedian::domain::media::Grant { user_id: stranger, lesson_id: paid, expires_at: kedian::domain::time::now() + 60 };
+    let query = kedian::domain::media::sign_query(&kedian::startup::derive(&master, b"kedian media urls"), &grant);
+    for file in ["key", "index.m3u8", "seg000.ts"] {
+        assert_eq!(app.get(&format!("/media/{paid}/{file}?{query}")).await.status(), StatusCode::FORBIDDEN, "{file}");
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -56,6 +56,7 @@ async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--disable-dev-shm-usage", "--lang=zh-CN", "--hide-scrollbars", format!("--window-size={width},{height}"),
+        "--autoplay-policy=no-user-gesture-required",
     ], "prefs": { "intl.accept_languages": "zh-CN,zh" } });
     if width < 500 {
         // Headless windows are at least 500 px wide; a phone is emulated instead.
@@ -192,4 +193,50 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
+}
+
+/// The demo video plays on a phone, and the watermark with the viewer's masked phone shows over it.
+#[tokio::test]
+async fn lesson_video_plays_with_a_watermark() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    browser_login(&client, &app, "13800138130").await;
+    // The same learner buys from another device.
+    app.age_codes(61).await;
+    app.login_by_code("13800138130").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    app.pay_sandbox(&order_no).await;
+    let catalog = app.catalog.snapshot();
+    let lesson = catalog.course("excel-data-analysis").unwrap().lessons().find(|l| !l.free_preview).unwrap().id;
+    client.goto(&app.url(&format!("/courses/excel-data-analysis/lessons/{lesson}"))).await.unwrap();
+    let video = client.wait().for_element(Locator::Id("media")).await.unwrap();
+    assert!(video.is_displayed().await.unwrap());
+    let played = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; const v = document.getElementById('media'); v.muted = true; \
+             v.play().then(() => setTimeout(() => done(v.currentTime), 1500)).catch(e => done('error: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(played.as_f64().is_some_and(|t| t > 0.2), "currentTime did not advance: {played}");
+    let mark = client.find(Locator::Css(".watermark")).await.unwrap();
+    assert!(mark.is_displayed().await.unwrap());
+    assert!(mark.text().await.unwrap().contains("138****8130"));
+    save("lesson-375.png", &client.screenshot().await.unwrap());
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}
+
+/// Logs the browser in by SMS code through the login form.
+async fn browser_login(client: &Client, app: &crate::helpers::TestApp, phone: &str) {
+    client.goto(&app.url("/login")).await.unwrap();
+    client.find(Locator::Id("phone")).await.unwrap().send_keys(phone).await.unwrap();
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".notice")).await.unwrap();
+    let code = app.last_code(phone).expect("code texted");
+    client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
+    client.find(Locator::Css("button.primary[value=login]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".account")).await.unwrap();
 }

@@ -134,7 +134,18 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let data_dir = dir.path().to_path_buf();
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
-    Some(TestApp { client: client(jar.clone()), jar, address, sms, db, catalog, providers, data_dir, database_url, _dir: dir })
+    Some(TestApp {
+        client: client(jar.clone()),
+        jar,
+        address,
+        sms,
+        db,
+        catalog,
+        providers,
+        data_dir,
+        database_url,
+        _dir: dir,
+    })
 }
 
 pub fn client(jar: Arc<Jar>) -> reqwest::Client {

@@ -22,7 +22,17 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
     }
     let clip = app.data_dir.join("clip.mp4");
     let made = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=160x90:rate=10:duration=3", "-pix_fmt", "yuv420p"])
+        .args([
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x90:rate=10:duration=3",
+            "-pix_fmt",
+            "yuv420p",
+        ])
         .arg(&clip)
         .status()
         .unwrap();
@@ -41,7 +51,8 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("encrypted segments"));
-    let leftovers = walk(&app.data_dir).into_iter().filter(|p| p.ends_with("enc.key") || p.ends_with(".keyinfo")).count();
+    let leftovers =
+        walk(&app.data_dir).into_iter().filter(|p| p.ends_with("enc.key") || p.ends_with(".keyinfo")).count();
     assert_eq!(leftovers, 0, "the key exists only in the database");
 
     app.login_by_code("13800138120").await;
@@ -70,7 +81,9 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
     let iv: [u8; 16] = hex::decode(iv_hex).unwrap().try_into().unwrap();
     let key: [u8; 16] = key.as_ref().try_into().unwrap();
     let mut buf = encrypted.clone();
-    let plain = cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into()).decrypt_padded_mut::<Pkcs7>(&mut buf).expect("decrypts with the served key");
+    let plain = cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+        .decrypt_padded_mut::<Pkcs7>(&mut buf)
+        .expect("decrypts with the served key");
     assert_eq!(plain[0], 0x47, "MPEG-TS sync byte after decryption");
     assert_eq!(plain.len() % 188, 0);
 
@@ -78,9 +91,14 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
     app.logout().await;
     app.age_codes(61).await;
     app.login_by_code("13800138121").await;
-    let stranger: i64 = sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138121'").fetch_one(app.db.read()).await.unwrap();
+    let stranger: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138121'").fetch_one(app.db.read()).await.unwrap();
     let master = kedian::config::load_or_create_session_key(&app.data_dir.join("session.key")).unwrap();
-    let grant = kedian::domain::media::Grant { user_id: stranger, lesson_id: paid, expires_at: kedian::domain::time::now() + 60 };
+    let grant = kedian::domain::media::Grant {
+        user_id: stranger,
+        lesson_id: paid,
+        expires_at: kedian::domain::time::now() + 60,
+    };
     let query = kedian::domain::media::sign_query(&kedian::startup::derive(&master, b"kedian media urls"), &grant);
     for file in ["key", "index.m3u8", "seg000.ts"] {
         assert_eq!(app.get(&format!("/media/{paid}/{file}?{query}")).await.status(), StatusCode::FORBIDDEN, "{file}");

@@ -8,6 +8,7 @@ pub mod phone;
 pub mod product;
 pub mod range;
 pub mod rate;
+pub mod refund_policy;
 pub mod refund_terms;
 pub mod text;
 pub mod time;

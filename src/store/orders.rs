@@ -214,13 +214,19 @@ pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<boo
         tx.rollback().await?;
         return Ok(false);
     }
+    release_coupon(&mut tx, order_id, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The order's reserved coupon goes back to the pool.
+async fn release_coupon(tx: &mut Transaction<'static, Any>, order_id: i64, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE coupon_redemptions SET status = 'released', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
         .bind(now)
         .bind(order_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-    tx.commit().await?;
-    Ok(true)
+    Ok(())
 }
 
 /// Pending orders past their expiry, oldest first.
@@ -452,11 +458,7 @@ pub async fn detach_coupon(db: &Db, order: &Order, now: i64) -> Result<bool, sql
         tx.rollback().await?;
         return Ok(false);
     }
-    sqlx::query("UPDATE coupon_redemptions SET status = 'released', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
-        .bind(now)
-        .bind(order.id)
-        .execute(&mut *tx)
-        .await?;
+    release_coupon(&mut tx, order.id, now).await?;
     tx.commit().await?;
     Ok(true)
 }

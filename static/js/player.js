@@ -45,12 +45,27 @@
     });
   }
 
+  // Articles: the reading position is the share scrolled, in percent (of 100); the end completes.
   var end = document.getElementById("article-end");
-  if (end && "IntersectionObserver" in window) {
-    var seen = false;
-    new IntersectionObserver(function (entries) {
-      if (!seen && entries[0].isIntersecting) { seen = true; send(1, 1); }
-    }).observe(end);
+  if (end) {
+    var scrolled = function () {
+      var h = document.documentElement.scrollHeight - window.innerHeight;
+      return h > 0 ? Math.min(100, Math.round((window.scrollY / h) * 100)) : 100;
+    };
+    var resumeAt = Number(d.resume || 0);
+    if (resumeAt > 0 && resumeAt < 100) {
+      window.scrollTo(0, (document.documentElement.scrollHeight - window.innerHeight) * resumeAt / 100);
+    }
+    var last = -1;
+    var keep = function () { var p = scrolled(); if (p !== last) { last = p; send(p, 100); } };
+    setInterval(keep, 12000);
+    window.addEventListener("pagehide", keep);
+    if ("IntersectionObserver" in window) {
+      var seen = false;
+      new IntersectionObserver(function (entries) {
+        if (!seen && entries[0].isIntersecting) { seen = true; last = 100; send(100, 100); }
+      }).observe(end);
+    }
   }
 
   var mark = document.querySelector(".watermark");

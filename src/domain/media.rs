@@ -84,7 +84,7 @@ mod tests {
             assert!(is_media_file(ok), "{ok}");
         }
         for bad in
-            ["", "../main.mp4", "main.mp4/../../x", "seg1.ts", "seg0001.ts", "segabc.ts", "MAIN.MP4", "x.mp4", "%2e%2e"]
+            ["", "../main.mp4", "main.mp4/../../x", "seg1.ts", "seg000001.ts", "segabc.ts", "MAIN.MP4", "x.mp4", "%2e%2e"]
         {
             assert!(!is_media_file(bad), "{bad}");
         }

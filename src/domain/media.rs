@@ -83,9 +83,17 @@ mod tests {
         for ok in ["main.mp4", "main.m4a", "index.m3u8", "key", "seg000.ts", "seg123.ts", "seg1000.ts"] {
             assert!(is_media_file(ok), "{ok}");
         }
-        for bad in
-            ["", "../main.mp4", "main.mp4/../../x", "seg1.ts", "seg000001.ts", "segabc.ts", "MAIN.MP4", "x.mp4", "%2e%2e"]
-        {
+        for bad in [
+            "",
+            "../main.mp4",
+            "main.mp4/../../x",
+            "seg1.ts",
+            "seg000001.ts",
+            "segabc.ts",
+            "MAIN.MP4",
+            "x.mp4",
+            "%2e%2e",
+        ] {
             assert!(!is_media_file(bad), "{bad}");
         }
     }

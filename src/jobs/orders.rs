@@ -1,12 +1,12 @@
-//! Order upkeep: complete payments whose notification never came (reconciliation), and close
-//! orders that expired unpaid. A payment racing the expiry is settled by the conditional updates
+//! Order upkeep: complete payments whose notification never came (reconciliation), close
+//! orders that expired unpaid, and refund money that arrived for closed orders. A payment racing the expiry is settled by the conditional updates
 //! in `store::orders`: whichever commits first wins, and a payment that loses is kept as late.
 
 use std::time::Duration;
 
 use crate::catalog::CatalogCache;
 use crate::domain::time::now;
-use crate::pay::{Providers, QueryResult};
+use crate::pay::{Providers, QueryResult, RefundRequest, RefundState};
 use crate::store::Db;
 use crate::store::orders::{self, Order, PaymentOutcome};
 
@@ -48,6 +48,44 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
     }
     if sold {
         catalog.reload(db).await?;
+    }
+    refund_late_payments(db, providers, now).await
+}
+
+/// Money that arrived for a closed order goes back automatically, under one refund number that
+/// every retry reuses, so the gateway refunds it once.
+async fn refund_late_payments(db: &Db, providers: &Providers, now: i64) -> anyhow::Result<()> {
+    for late in orders::late_payments_to_refund(db, BATCH).await? {
+        let Some(provider) = providers.get(&late.provider) else { continue };
+        let refund_no = orders::late_refund_no(db, late.payment_id).await?;
+        let result = if late.refund_state.as_deref() == Some("processing") {
+            provider.query_refund(&late.order_no, &refund_no).await
+        } else {
+            let reason = "订单已关闭，款项原路退回";
+            let req = RefundRequest {
+                order_no: &late.order_no,
+                out_refund_no: &refund_no,
+                amount: late.amount,
+                order_amount: late.amount,
+                reason,
+            };
+            provider.refund(&req).await
+        };
+        let state = match result {
+            Ok(RefundState::Succeeded) => "succeeded",
+            Ok(RefundState::Processing) => "processing",
+            Ok(RefundState::Failed(why)) => {
+                tracing::warn!(order_no = %late.order_no, refund_no, why, "automatic refund of a late payment failed; staff must act");
+                "failed"
+            }
+            Err(e) => {
+                // Not recorded: the next run tries again with the same refund number.
+                tracing::warn!(order_no = %late.order_no, error = format!("{e:#}"), "automatic refund will be retried");
+                continue;
+            }
+        };
+        orders::set_late_refund_state(db, late.payment_id, state, now).await?;
+        tracing::info!(order_no = %late.order_no, refund_no, state, "late payment refund");
     }
     Ok(())
 }

@@ -3,10 +3,10 @@
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
-use crate::domain::Fen;
 use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
-use crate::store::{orders, users};
+use crate::store::orders::{self, LatePayment};
+use crate::store::users;
 use crate::web::{AppState, Meta, PageContext, redirect, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -30,16 +30,7 @@ struct Dashboard {
     users: i64,
     courses: usize,
     categories: usize,
-    late_payments: Vec<LatePayment>,
-}
-
-/// Money that arrived for an order no longer payable: staff refund it (issue #5 automates this).
-struct LatePayment {
-    order_no: String,
-    provider: String,
-    txn_id: String,
-    amount: Fen,
-    at: String,
+    late_payments: Vec<(LatePayment, String)>,
 }
 
 #[get("/admin")]
@@ -52,12 +43,9 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
     let late_payments = orders::late_payments(&state.db, 50)
         .await?
         .into_iter()
-        .map(|(order_no, provider, txn_id, amount, at)| LatePayment {
-            order_no,
-            provider,
-            txn_id,
-            amount,
-            at: shanghai_minutes(at),
+        .map(|p| {
+            let at = shanghai_minutes(p.received_at);
+            (p, at)
         })
         .collect();
     render(&Dashboard {

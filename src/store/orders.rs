@@ -371,16 +371,74 @@ pub async fn owns(db: &Db, user_id: i64, course_id: i64) -> Result<bool, sqlx::E
     Ok(found.is_some())
 }
 
-/// Payments that arrived for orders no longer pending, newest first: staff refund these.
-pub async fn late_payments(db: &Db, limit: i64) -> Result<Vec<(String, String, String, Fen, i64)>, sqlx::Error> {
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT o.order_no, p.provider, p.provider_txn_id, p.amount_fen, p.created_at FROM payments p \
-         JOIN orders o ON o.id = p.order_id WHERE p.outcome = 'late' ORDER BY p.id DESC LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db.read())
-    .await?;
-    Ok(rows.into_iter().map(|(no, provider, txn, amount, at)| (no, provider, txn, Fen(amount), at)).collect())
+#[derive(Debug, Clone)]
+pub struct LatePayment {
+    pub payment_id: i64,
+    pub order_no: String,
+    pub provider: String,
+    pub txn_id: String,
+    pub amount: Fen,
+    pub received_at: i64,
+    /// None until the refund is first tried; then processing, succeeded or failed.
+    pub refund_state: Option<String>,
+    pub refund_no: Option<String>,
+}
+
+const LATE_COLUMNS: &str =
+    "p.id, o.order_no, p.provider, p.provider_txn_id, p.amount_fen, p.created_at, p.refund_state, p.refund_no";
+
+fn late_from_row(r: &AnyRow) -> Result<LatePayment, sqlx::Error> {
+    Ok(LatePayment {
+        payment_id: r.try_get(0)?,
+        order_no: r.try_get(1)?,
+        provider: r.try_get(2)?,
+        txn_id: r.try_get(3)?,
+        amount: Fen(r.try_get(4)?),
+        received_at: r.try_get(5)?,
+        refund_state: r.try_get(6)?,
+        refund_no: r.try_get(7)?,
+    })
+}
+
+/// Payments that arrived for orders no longer pending, newest first (staff see these).
+pub async fn late_payments(db: &Db, limit: i64) -> Result<Vec<LatePayment>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {LATE_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id \
+         WHERE p.outcome = 'late' ORDER BY p.id DESC LIMIT $1"
+    );
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(late_from_row).collect()
+}
+
+/// Late payments whose refund is not finished, oldest first.
+pub async fn late_payments_to_refund(db: &Db, limit: i64) -> Result<Vec<LatePayment>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {LATE_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id \
+         WHERE p.outcome = 'late' AND (p.refund_state IS NULL OR p.refund_state = 'processing') ORDER BY p.id LIMIT $1"
+    );
+    let rows = sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(late_from_row).collect()
+}
+
+/// Fixes the refund number of a late payment (once; later calls return the same number).
+pub async fn late_refund_no(db: &Db, payment_id: i64) -> Result<String, sqlx::Error> {
+    let candidate = format!("LATE{payment_id:08}");
+    sqlx::query("UPDATE payments SET refund_no = $1 WHERE id = $2 AND refund_no IS NULL")
+        .bind(&candidate)
+        .bind(payment_id)
+        .execute(db.write())
+        .await?;
+    sqlx::query_scalar("SELECT refund_no FROM payments WHERE id = $1").bind(payment_id).fetch_one(db.write()).await
+}
+
+pub async fn set_late_refund_state(db: &Db, payment_id: i64, state: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE payments SET refund_state = $1, refund_updated_at = $2 WHERE id = $3")
+        .bind(state)
+        .bind(now)
+        .bind(payment_id)
+        .execute(db.write())
+        .await?;
+    Ok(())
 }
 
 /// Puts a coupon on a pending order whose payment has not started, if `check` (run inside the

@@ -164,14 +164,31 @@ async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestA
     assert_eq!(app.count("entitlements").await, 0, "no access without a paid order");
     let late_payments = kedian::store::orders::late_payments(&app.db, 10).await.unwrap();
     assert_eq!(late_payments.len(), 1);
-    assert_eq!(late_payments[0].0, order_no);
-    assert_eq!(late_payments[0].3.0, 19900);
-    // Staff see it in the back office.
+    assert_eq!(late_payments[0].order_no, order_no);
+    assert_eq!(late_payments[0].amount.0, 19900);
+    // Staff see it in the back office, queued for the automatic refund.
     app.logout().await;
     app.age_codes(61).await;
     app.login_by_code("13800000000").await;
     let (_, html) = app.get_html("/admin").await;
-    assert!(html.contains("待退款的迟到付款") && html.contains(&order_no) && html.contains("¥199.00"));
+    assert!(
+        html.contains("迟到的付款")
+            && html.contains(&order_no)
+            && html.contains("¥199.00")
+            && html.contains("等待退款")
+    );
+    // The next job run refunds it, once, under a refund number that retries reuse.
+    app.run_order_jobs(now()).await;
+    app.run_order_jobs(now()).await;
+    let refunds: Vec<(String, i64)> =
+        sqlx::query_as("SELECT out_refund_no, amount_fen FROM sandbox_refunds").fetch_all(app.db.read()).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].1, 19900);
+    let late = kedian::store::orders::late_payments(&app.db, 10).await.unwrap();
+    assert_eq!(late[0].refund_state.as_deref(), Some("succeeded"));
+    assert_eq!(late[0].refund_no.as_deref(), Some(refunds[0].0.as_str()));
+    let (_, html) = app.get_html("/admin").await;
+    assert!(html.contains("已退款"));
 }
 
 async fn expiry_closes_unpaid_orders_but_not_paid_ones(app: TestApp) {

@@ -41,6 +41,18 @@ fn logged_in(ctx: &PageContext) -> Result<&User, HttpResponse> {
     ctx.user.as_ref().ok_or_else(|| redirect(&ctx.login_href()))
 }
 
+/// The logged-in buyer's own order, or the way to the login page for a visitor.
+async fn buyers_order(
+    ctx: &PageContext,
+    state: &AppState,
+    order_no: &str,
+) -> Result<Result<Order, HttpResponse>, AppError> {
+    match logged_in(ctx) {
+        Ok(user) => Ok(Ok(own_order(state, order_no, user).await?)),
+        Err(to_login) => Ok(Err(to_login)),
+    }
+}
+
 /// The buyer's own order by number; anything else is a 404, exactly like a missing order.
 async fn own_order(state: &AppState, order_no: &str, user: &User) -> Result<Order, AppError> {
     if !looks_like_order_no(order_no) {
@@ -180,11 +192,10 @@ async fn detail(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
+    let order = match buyers_order(&ctx, &state, &order_no).await? {
+        Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    let order = own_order(&state, &order_no, user).await?;
     let provider_label = provider_label(order.pay_provider.as_deref());
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.t("site_name")), &order.item_title);
@@ -251,11 +262,10 @@ async fn pay_page(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
+    let order = match buyers_order(&ctx, &state, &order_no).await? {
+        Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    let order = own_order(&state, &order_no, user).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -277,11 +287,10 @@ async fn start_payment(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PayForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
+    let order = match buyers_order(&ctx, &state, &order_no).await? {
+        Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    let order = own_order(&state, &order_no, user).await?;
     if order.status != OrderStatus::Pending || order.expires_at <= now() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -407,11 +416,10 @@ async fn coupon(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CouponForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
+    let order = match buyers_order(&ctx, &state, &order_no).await? {
+        Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    let order = own_order(&state, &order_no, user).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -462,11 +470,10 @@ async fn cancel(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
+    let order = match buyers_order(&ctx, &state, &order_no).await? {
+        Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    let order = own_order(&state, &order_no, user).await?;
     if let Some(provider) = order.pay_provider.as_deref().and_then(|p| state.providers.get(p)) {
         // Close at the gateway first, so the buyer cannot pay a cancelled order.
         if let Err(e) = provider.close(&order.order_no).await {
@@ -495,11 +502,10 @@ async fn return_page(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
+    let order = match buyers_order(&ctx, &state, &order_no).await? {
+        Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    let order = own_order(&state, &order_no, user).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }

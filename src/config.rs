@@ -23,6 +23,10 @@ pub const KEYS: &[&str] = &[
     "order_ttl_minutes",
     "allow_sandbox",
     "job_interval_secs",
+    "refund_auto_approve_fen",
+    "complaint_reply_hours",
+    "membership_refund_current_period",
+    "consultation_cancel_hours",
     "wechatpay_config",
     "alipay_config",
     "config",
@@ -51,6 +55,15 @@ pub struct Settings {
     pub allow_sandbox: bool,
     /// How often background jobs (order expiry, payment reconciliation) run.
     pub job_interval_secs: i64,
+    /// Policy-eligible refund requests up to this amount (fen) are approved without staff; 0 turns
+    /// automatic approval off. Exceptions always wait for staff.
+    pub refund_auto_approve_fen: i64,
+    /// The first reply to a complaint is due within this many hours.
+    pub complaint_reply_hours: i64,
+    /// Refund the current membership period pro rata (by default it is kept).
+    pub membership_refund_current_period: bool,
+    /// Consultations are refunded in full up to this many hours before the slot.
+    pub consultation_cancel_hours: i64,
     /// The WeChat Pay merchant file (see README); WeChat Pay is offered when it is complete.
     pub wechatpay_config: Option<PathBuf>,
     /// The Alipay merchant file (see README); Alipay is offered when it is complete.
@@ -76,6 +89,10 @@ struct FileSettings {
     order_ttl_minutes: Option<i64>,
     allow_sandbox: Option<bool>,
     job_interval_secs: Option<i64>,
+    refund_auto_approve_fen: Option<i64>,
+    complaint_reply_hours: Option<i64>,
+    membership_refund_current_period: Option<bool>,
+    consultation_cancel_hours: Option<i64>,
     wechatpay_config: Option<String>,
     alipay_config: Option<String>,
 }
@@ -98,6 +115,10 @@ impl std::fmt::Debug for Settings {
             .field("order_ttl_minutes", &self.order_ttl_minutes)
             .field("allow_sandbox", &self.allow_sandbox)
             .field("job_interval_secs", &self.job_interval_secs)
+            .field("refund_auto_approve_fen", &self.refund_auto_approve_fen)
+            .field("complaint_reply_hours", &self.complaint_reply_hours)
+            .field("membership_refund_current_period", &self.membership_refund_current_period)
+            .field("consultation_cancel_hours", &self.consultation_cancel_hours)
             .field("wechatpay_config", &self.wechatpay_config)
             .field("alipay_config", &self.alipay_config)
             .finish()
@@ -180,6 +201,14 @@ impl Settings {
             order_ttl_minutes: number("order_ttl_minutes", file.order_ttl_minutes, 30)?,
             allow_sandbox: flag("allow_sandbox", file.allow_sandbox, false)?,
             job_interval_secs: number("job_interval_secs", file.job_interval_secs, 30)?,
+            refund_auto_approve_fen: number("refund_auto_approve_fen", file.refund_auto_approve_fen, 10_000)?,
+            complaint_reply_hours: number("complaint_reply_hours", file.complaint_reply_hours, 24)?,
+            membership_refund_current_period: flag(
+                "membership_refund_current_period",
+                file.membership_refund_current_period,
+                false,
+            )?,
+            consultation_cancel_hours: number("consultation_cancel_hours", file.consultation_cancel_hours, 24)?,
             wechatpay_config: var("wechatpay_config")
                 .or(file.wechatpay_config)
                 .filter(|s| !s.is_empty())
@@ -206,6 +235,15 @@ impl Settings {
         }
         if !(1..=3600).contains(&self.job_interval_secs) {
             bail!("job_interval_secs must be between 1 and 3600");
+        }
+        if self.refund_auto_approve_fen < 0 {
+            bail!("refund_auto_approve_fen must not be negative");
+        }
+        if !(1..=24 * 14).contains(&self.complaint_reply_hours) {
+            bail!("complaint_reply_hours must be between 1 and 336");
+        }
+        if !(0..=24 * 30).contains(&self.consultation_cancel_hours) {
+            bail!("consultation_cancel_hours must be between 0 and 720");
         }
         if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
             bail!("database_url must start with sqlite:// or postgres://");
@@ -241,6 +279,19 @@ impl Settings {
     /// Where lesson media is kept (never served as static files).
     pub fn media_dir(&self) -> PathBuf {
         self.data_dir.join("media")
+    }
+
+    /// Evidence and complaint files (never served as static files).
+    pub fn uploads_dir(&self) -> PathBuf {
+        self.data_dir.join("uploads")
+    }
+
+    /// The shop-wide part of the refund policy.
+    pub fn policy(&self) -> crate::domain::refund_policy::PolicySettings {
+        crate::domain::refund_policy::PolicySettings {
+            membership_refund_current_period: self.membership_refund_current_period,
+            consultation_cancel_hours: self.consultation_cancel_hours,
+        }
     }
 
     pub fn pages_dir(&self) -> PathBuf {

@@ -16,6 +16,8 @@ pub enum AppError {
     Forbidden,
     #[error("bad request")]
     BadRequest,
+    #[error("request body too large")]
+    TooLarge,
     #[error("rate limited for {0} s")]
     RateLimited(i64),
     #[error(transparent)]
@@ -47,6 +49,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

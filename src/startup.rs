@@ -19,6 +19,7 @@ use sha2::Sha256;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::sms::{ConsoleSender, SmsSender};
+use crate::pay::refunds::Refunder;
 use crate::catalog::CatalogCache;
 use crate::config::{Settings, load_or_create_session_key, redact_url};
 use crate::domain::Phone;
@@ -123,6 +124,8 @@ impl Application {
         }
         let every = std::time::Duration::from_secs(settings.job_interval_secs.unsigned_abs());
         crate::jobs::orders::spawn(db.clone(), providers.clone(), catalog.clone(), every);
+        let refunder = Refunder { db: db.clone(), providers: providers.clone(), sms: sms.clone() };
+        crate::jobs::refunds::spawn(refunder.clone(), every);
 
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -139,6 +142,8 @@ impl Application {
             sandbox,
             wechat,
             media: Arc::new(crate::media::storage::LocalStore::new(settings.media_dir())),
+            uploads: Arc::new(crate::media::storage::LocalStore::new(settings.uploads_dir())),
+            refunder,
             media_key: derive(&master, b"kedian media urls"),
         });
         let server = HttpServer::new(move || {

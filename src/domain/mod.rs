@@ -1,5 +1,6 @@
 //! Pure domain rules: no I/O, no framework types.
 
+pub mod complaint;
 pub mod coupon;
 pub mod media;
 pub mod money;
@@ -7,11 +8,13 @@ pub mod order;
 pub mod phone;
 pub mod product;
 pub mod range;
+pub mod refund;
 pub mod rate;
 pub mod refund_policy;
 pub mod refund_terms;
 pub mod text;
 pub mod time;
+pub mod upload;
 
 pub use money::Fen;
 pub use phone::Phone;

@@ -12,6 +12,9 @@ pub trait MediaStore: Send + Sync + 'static {
     /// Bytes `start..=end` of the object.
     fn read_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
     fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// Moves a finished local file into the store under `key`.
+    fn put_file<'a>(&'a self, key: &'a str, file: &'a Path) -> BoxFuture<'a, anyhow::Result<()>>;
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
 }
 
 /// A key is a relative path of plain segments: letters, digits, `_`, `-` and `.`, no `..`.
@@ -80,6 +83,31 @@ impl MediaStore for LocalStore {
             tokio::fs::write(&tmp, bytes).await?;
             tokio::fs::rename(&tmp, &path).await?;
             Ok(())
+        })
+    }
+
+    fn put_file<'a>(&'a self, key: &'a str, file: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let path = self.path(key)?;
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir).await?;
+            }
+            if tokio::fs::rename(file, &path).await.is_err() {
+                // Another filesystem: copy, then let the caller's temp file go.
+                let tmp = path.with_extension("part");
+                tokio::fs::copy(file, &tmp).await?;
+                tokio::fs::rename(&tmp, &path).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            match tokio::fs::remove_file(self.path(key)?).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+                _ => Ok(()),
+            }
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod alipay;
 pub mod notify;
+pub mod refunds;
 pub mod sandbox;
 pub mod signing;
 pub mod wechatpay;
@@ -150,6 +151,17 @@ pub enum Notice {
     Other {
         order_no: String,
         state: String,
+    },
+    /// A refund finished (or failed) at the provider.
+    Refund {
+        order_no: String,
+        out_refund_no: String,
+        state: RefundState,
+    },
+    /// A payer complained to the platform (WeChat Pay 消费者投诉); the details are fetched by id.
+    Complaint {
+        complaint_id: String,
+        action: String,
     },
 }
 

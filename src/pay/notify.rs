@@ -4,10 +4,12 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
 
-use super::{Notice, PaymentProvider, VerifyError};
+use anyhow::Context;
+
+use super::{Notice, PaymentProvider, RefundState, VerifyError};
 use crate::domain::time::now;
-use crate::store::Db;
 use crate::store::orders::{self, PaymentOutcome};
+use crate::store::{Db, complaints, refunds};
 use crate::web::AppState;
 
 /// Headers worth keeping (never cookies or credentials).
@@ -58,6 +60,29 @@ pub async fn handle(
             record(&state.db, name, headers, body, &format!("ignored: {trade_state}"), Some(&order_no)).await;
             return provider.acknowledge();
         }
+        Notice::Refund { order_no, out_refund_no, state: refund_state } => {
+            let verdict = match refund_notice(state, &out_refund_no, refund_state).await {
+                Ok(verdict) => verdict,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), out_refund_no, "refund notification not applied");
+                    return try_again();
+                }
+            };
+            record(&state.db, name, headers, body, &verdict, Some(&order_no)).await;
+            return provider.acknowledge();
+        }
+        Notice::Complaint { complaint_id, action } => {
+            return match complaint_notice(state, &complaint_id, &action).await {
+                Ok(verdict) => {
+                    record(&state.db, name, headers, body, &verdict, None).await;
+                    provider.acknowledge()
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), complaint_id, "complaint notification not applied");
+                    try_again()
+                }
+            };
+        }
     };
     match orders::apply_payment(&state.db, name, &paid, now()).await {
         Ok(outcome) => {
@@ -78,9 +103,57 @@ pub async fn handle(
             if ok { provider.acknowledge() } else { provider.refuse(&VerifyError::Malformed(verdict.into())) }
         }
         Err(e) => {
-            // Not recorded as handled: the provider will send it again.
             tracing::error!(error = %e, order_no = %paid.order_no, "fulfilment failed");
-            HttpResponse::InternalServerError().json(serde_json::json!({ "code": "FAIL", "message": "try again" }))
+            try_again()
         }
     }
+}
+
+/// Not recorded as handled: the provider will send it again.
+fn try_again() -> HttpResponse {
+    HttpResponse::InternalServerError().json(serde_json::json!({ "code": "FAIL", "message": "try again" }))
+}
+
+/// A refund's outcome: a learner's refund request, or the automatic refund of a late payment.
+async fn refund_notice(state: &AppState, out_refund_no: &str, outcome: RefundState) -> anyhow::Result<String> {
+    if let Some(refund) = refunds::find(&state.db, out_refund_no).await? {
+        let before = refund.status;
+        state.refunder.settle(refund.id, outcome.clone(), now()).await?;
+        return Ok(format!("refund {out_refund_no}: {outcome:?} (was {})", before.as_str()));
+    }
+    if orders::set_late_refund_state_by_no(&state.db, out_refund_no, late_state(&outcome), now()).await? {
+        return Ok(format!("late payment refund {out_refund_no}: {outcome:?}"));
+    }
+    Ok(format!("ignored: unknown refund {out_refund_no}"))
+}
+
+fn late_state(outcome: &RefundState) -> &'static str {
+    match outcome {
+        RefundState::Succeeded => "succeeded",
+        RefundState::Processing => "processing",
+        RefundState::Failed(_) => "failed",
+    }
+}
+
+/// A payer complained to WeChat Pay: fetch the details and put it in the shop's queue.
+async fn complaint_notice(state: &AppState, complaint_id: &str, action: &str) -> anyhow::Result<String> {
+    let wechat = state.wechat.as_ref().context("WeChat Pay is not configured")?;
+    let c = wechat.complaint(complaint_id).await?;
+    let description = if c.problem_description.is_empty() {
+        c.complaint_detail.clone()
+    } else {
+        format!("{}\n{}", c.problem_description, c.complaint_detail)
+    };
+    let at = now();
+    let external = complaints::External {
+        external_id: &c.complaint_id,
+        state: &c.complaint_state,
+        description: &description,
+        order_no: c.order_no(),
+        reply_due: at + state.settings.complaint_reply_hours * 3600,
+    };
+    let note = format!("微信支付投诉通知 {action}（{}）", c.complaint_state);
+    let (complaint_no, created) = complaints::upsert_external(&state.db, &external, &note, at).await?;
+    tracing::info!(complaint_no, complaint_id, action, created, "platform complaint recorded");
+    Ok(format!("complaint {complaint_no}: {action}"))
 }

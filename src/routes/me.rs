@@ -9,11 +9,13 @@ use super::forms::{FieldErrors, nickname_error};
 use crate::domain::text::parse_nickname;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::store::messages;
 use crate::store::users::{self, User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(me).service(update);
+    cfg.service(me).service(update).service(messages_page);
 }
 
 #[derive(Template)]
@@ -81,4 +83,43 @@ async fn update(
             render_with_status(&page(ctx, user, shown, false, errors)?, StatusCode::BAD_REQUEST)
         }
     }
+}
+
+/// A site message in the reader's language.
+pub struct Shown {
+    pub text: String,
+    pub link: String,
+    pub at: String,
+}
+
+fn word(lang: Lang, m: &messages::Message) -> String {
+    let key = match m.kind.as_str() {
+        "refund_refunded" => "msg_refund_refunded",
+        "refund_rejected" => "msg_refund_rejected",
+        "complaint_reply" => "msg_complaint_reply",
+        "complaint_resolved" => "msg_complaint_resolved",
+        _ => "msg_other",
+    };
+    let amount = m.amount.map(|a| a.to_string()).unwrap_or_default();
+    lang.tf(key, &[("no", &m.ref_no), ("amount", &amount), ("note", &m.note)])
+}
+
+#[derive(Template)]
+#[template(path = "me/messages.html")]
+struct MessagesPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    messages: Vec<Shown>,
+}
+
+#[get("/me/messages")]
+async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
+    let messages = messages::recent(&state.db, user.id, 100)
+        .await?
+        .iter()
+        .map(|m| Shown { text: word(ctx.lang, m), link: m.link.clone(), at: shanghai_minutes(m.created_at) })
+        .collect();
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("messages_title"), ctx.t("site_name")), ctx.t("site_description"));
+    render_with_status(&MessagesPage { ctx: &ctx, meta, messages }, StatusCode::OK)
 }

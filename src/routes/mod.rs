@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod complaints;
 pub mod courses;
 pub mod forms;
 pub mod health;
@@ -12,6 +13,7 @@ pub mod me;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod refunds;
 pub mod wechat;
 
 use actix_web::web;
@@ -22,6 +24,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     courses::configure(cfg);
     orders::configure(cfg);
+    refunds::configure(cfg);
+    complaints::configure(cfg);
     payments::configure(cfg);
     wechat::configure(cfg);
     accounts::configure(cfg);

@@ -17,6 +17,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
 use crate::store::orders::{self, NewOrder, Order};
+use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render, render_with_status};
 
@@ -37,12 +38,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize, Default)]
 pub struct NoFields {}
 
-fn logged_in(ctx: &PageContext) -> Result<&User, HttpResponse> {
+pub(crate) fn logged_in(ctx: &PageContext) -> Result<&User, HttpResponse> {
     ctx.user.as_ref().ok_or_else(|| redirect(&ctx.login_href()))
 }
 
 /// The logged-in buyer's own order, or the way to the login page for a visitor.
-async fn buyers_order(
+pub(crate) async fn buyers_order(
     ctx: &PageContext,
     state: &AppState,
     order_no: &str,
@@ -184,6 +185,9 @@ struct DetailPage<'a> {
     meta: Meta,
     view: OrderView,
     provider_label: &'static str,
+    refunds: Vec<Refund>,
+    open_refund: Option<String>,
+    can_refund: bool,
 }
 
 #[get("/orders/{order_no}")]
@@ -197,9 +201,13 @@ async fn detail(
         Err(to_login) => return Ok(to_login),
     };
     let provider_label = provider_label(order.pay_provider.as_deref());
+    let refunds = refunds::for_order(&state.db, order.id).await?;
+    let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
+    let can_refund = order.status.grants_access() && order.refunded < order.amount;
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.t("site_name")), &order.item_title);
-    render(&DetailPage { ctx: &ctx, meta, view: OrderView::new(order), provider_label })
+    let view = OrderView::new(order);
+    render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund })
 }
 
 fn provider_label(provider: Option<&str>) -> &'static str {

@@ -1,12 +1,16 @@
 //! Database access. One SQL dialect subset with `$N` placeholders runs on SQLite and PostgreSQL
 //! through sqlx's `Any` driver; the backend is chosen once from the URL.
 
+pub mod attachments;
 pub mod catalog;
+pub mod complaints;
 pub mod coupons;
 pub mod demo;
 pub mod lessons;
 pub mod limits;
+pub mod messages;
 pub mod orders;
+pub mod refunds;
 pub mod sessions;
 pub mod sms;
 pub mod users;

@@ -34,11 +34,13 @@ pub struct Order {
     pub pay_provider: Option<String>,
     pub pay_channel: Option<String>,
     pub provider_txn_id: Option<String>,
+    /// Refunded so far (the total of completed refunds).
+    pub refunded: Fen,
 }
 
 const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
      non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
-     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id";
+     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen";
 
 fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
     let status: String = r.try_get("status")?;
@@ -69,6 +71,7 @@ fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
         pay_provider: r.try_get("pay_provider")?,
         pay_channel: r.try_get("pay_channel")?,
         provider_txn_id: r.try_get("provider_txn_id")?,
+        refunded: Fen(r.try_get("refunded_fen")?),
     })
 }
 
@@ -519,4 +522,24 @@ pub async fn detach_coupon(db: &Db, order: &Order, now: i64) -> Result<bool, sql
     release_coupon(&mut tx, order.id, now).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A provider's word on a late payment's refund, by refund number; false when none has it.
+/// A finished refund stays finished.
+pub async fn set_late_refund_state_by_no(db: &Db, refund_no: &str, state: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE payments SET refund_state = $1, refund_updated_at = $2 \
+         WHERE refund_no = $3 AND (refund_state IS NULL OR refund_state = 'processing')",
+    )
+    .bind(state)
+    .bind(now)
+    .bind(refund_no)
+    .execute(db.write())
+    .await?;
+    if done.rows_affected() == 1 {
+        return Ok(true);
+    }
+    let known: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM payments WHERE refund_no = $1").bind(refund_no).fetch_optional(db.read()).await?;
+    Ok(known.is_some())
 }

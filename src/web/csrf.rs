@@ -38,11 +38,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             }
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
             let sent = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
-            let session = req.get_session();
-            let expected = TypedSession(&session).csrf_token().unwrap_or_default();
-            if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
-                return Err(AppError::Csrf);
-            }
+            check_token(&req, sent)?;
             let form = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
             Ok(CsrfForm(form))
         })
@@ -51,10 +47,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
 
 /// For small JSON posts from page scripts: the token travels in `X-CSRF-Token`.
 pub fn check_header(req: &HttpRequest) -> Result<(), AppError> {
+    let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    check_token(req, sent)
+}
+
+/// The Origin (when sent) is this shop and `sent` is the session's token.
+pub fn check_token(req: &HttpRequest, sent: &str) -> Result<(), AppError> {
     if !origin_allowed(req) {
         return Err(AppError::Csrf);
     }
-    let sent = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
     let session = req.get_session();
     let expected = TypedSession(&session).csrf_token().unwrap_or_default();
     if expected.is_empty() || !bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {

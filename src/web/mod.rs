@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod error_page;
 pub mod render;
 pub mod state;
+pub mod uploads;
 
 pub use context::{Meta, PageContext};
 pub use csrf::CsrfForm;

@@ -5,6 +5,7 @@ use crate::catalog::CatalogCache;
 use crate::config::Settings;
 use crate::media::storage::MediaStore;
 use crate::pay::Providers;
+use crate::pay::refunds::Refunder;
 use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
 use crate::store::Db;
@@ -23,6 +24,9 @@ pub struct AppState {
     pub media: Arc<dyn MediaStore>,
     /// Key for signing media URLs, derived from the master key.
     pub media_key: Vec<u8>,
+    /// Evidence and complaint files (private: served only through owner-checking handlers).
+    pub uploads: Arc<dyn MediaStore>,
+    pub refunder: Refunder,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).
     pub wechat: Option<Arc<WechatPay>>,
 }

@@ -287,6 +287,10 @@ impl PaymentProvider for Alipay {
                 "refund_reason": req.reason,
             });
             let reply = self.call("alipay.trade.refund", biz).await?;
+            if reply.get("sub_code").and_then(Value::as_str) == Some("ACQ.SYSTEM_ERROR") {
+                // Alipay asks for a retry under the same out_request_no.
+                bail!("Alipay refund: system error, will retry");
+            }
             Ok(if code_ok(&reply) {
                 RefundState::Succeeded
             } else {

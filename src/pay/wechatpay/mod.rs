@@ -4,6 +4,7 @@
 //! the platform certificate or the WeChat Pay public key, within a 5-minute timestamp window;
 //! notification resources are decrypted with AEAD_AES_256_GCM.
 
+pub mod complaints;
 pub mod config;
 pub mod crypto;
 
@@ -61,6 +62,22 @@ struct Resource {
     ciphertext: String,
     associated_data: Option<String>,
     nonce: String,
+}
+
+/// The resource of a REFUND.* notification.
+#[derive(Deserialize)]
+struct RefundResource {
+    mchid: String,
+    out_trade_no: String,
+    out_refund_no: String,
+    refund_status: String,
+}
+
+/// The resource of a COMPLAINT.* notification.
+#[derive(Deserialize)]
+struct ComplaintResource {
+    complaint_id: String,
+    action_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -291,7 +308,24 @@ impl PaymentProvider for WechatPay {
             &event.resource.ciphertext,
         )
         .map_err(|e| VerifyError::Malformed(e.to_string()))?;
-        let t: Transaction = serde_json::from_slice(&plain).map_err(|e| VerifyError::Malformed(e.to_string()))?;
+        let malformed = |e: serde_json::Error| VerifyError::Malformed(e.to_string());
+        if event.event_type.starts_with("REFUND.") {
+            let r: RefundResource = serde_json::from_slice(&plain).map_err(malformed)?;
+            if r.mchid != self.cfg.mchid {
+                return Err(VerifyError::WrongMerchant);
+            }
+            let state = match (event.event_type.as_str(), r.refund_status.as_str()) {
+                ("REFUND.SUCCESS", "SUCCESS") => RefundState::Succeeded,
+                (_, status) => RefundState::Failed(status.to_string()),
+            };
+            return Ok(Notice::Refund { order_no: r.out_trade_no, out_refund_no: r.out_refund_no, state });
+        }
+        if event.event_type.starts_with("COMPLAINT.") {
+            let c: ComplaintResource = serde_json::from_slice(&plain).map_err(malformed)?;
+            let action = c.action_type.unwrap_or_else(|| event.event_type.clone());
+            return Ok(Notice::Complaint { complaint_id: c.complaint_id, action });
+        }
+        let t: Transaction = serde_json::from_slice(&plain).map_err(malformed)?;
         let order_no = t.out_trade_no.clone();
         match self.transaction(t)? {
             QueryResult::Paid(notice) if event.event_type == "TRANSACTION.SUCCESS" => Ok(Notice::Paid(notice)),
@@ -344,7 +378,11 @@ impl PaymentProvider for WechatPay {
                 "reason": req.reason,
                 "amount": { "refund": req.amount.0, "total": req.order_amount.0, "currency": "CNY" },
             });
-            let (_, reply) = self.call(Method::POST, "/v3/refund/domestic/refunds", Some(&body)).await?;
+            let (status, reply) = self.call(Method::POST, "/v3/refund/domestic/refunds", Some(&body)).await?;
+            if status >= 500 || status == 429 {
+                // SYSTEM_ERROR, FREQUENCY_LIMITED: WeChat asks for a retry under the same out_refund_no.
+                bail!("WeChat Pay refund not accepted yet ({status}): {reply}");
+            }
             Ok(refund_state(&reply))
         })
     }
@@ -355,8 +393,11 @@ impl PaymentProvider for WechatPay {
         out_refund_no: &'a str,
     ) -> BoxFuture<'a, anyhow::Result<RefundState>> {
         Box::pin(async move {
-            let (_, reply) =
+            let (status, reply) =
                 self.call(Method::GET, &format!("/v3/refund/domestic/refunds/{out_refund_no}"), None).await?;
+            if status >= 500 || status == 429 {
+                bail!("WeChat Pay refund query failed ({status}): {reply}");
+            }
             Ok(refund_state(&reply))
         })
     }

@@ -1,9 +1,12 @@
-//! The back office entrance, for staff with the admin role.
+//! The back office, for staff with the admin role: the dashboard, refunds and complaints.
+
+pub mod complaints;
+pub mod refunds;
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
-use crate::domain::time::shanghai_minutes;
+use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::store::orders::{self, LatePayment};
 use crate::store::users;
@@ -11,6 +14,8 @@ use crate::web::{AppState, Meta, PageContext, redirect, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard);
+    refunds::configure(cfg);
+    complaints::configure(cfg);
 }
 
 /// Visitors go to the login page; logged-in learners get a 403 page.
@@ -31,6 +36,9 @@ struct Dashboard {
     courses: usize,
     categories: usize,
     late_payments: Vec<(LatePayment, String)>,
+    open_refunds: i64,
+    waiting_complaints: i64,
+    overdue_complaints: i64,
 }
 
 #[get("/admin")]
@@ -48,7 +56,11 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
             (p, at)
         })
         .collect();
+    let (waiting_complaints, overdue_complaints) = crate::store::complaints::waiting(&state.db, now()).await?;
     render(&Dashboard {
+        open_refunds: crate::store::refunds::count_open(&state.db).await?,
+        waiting_complaints,
+        overdue_complaints,
         late_payments,
         users: users::count(&state.db).await?,
         courses: catalog.courses.len(),

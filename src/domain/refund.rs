@@ -1,0 +1,149 @@
+//! Refund requests: numbers, states and the legal moves between them, and the reasons offered.
+
+use super::order::{looks_like_order_no, new_order_no};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefundStatus {
+    /// Submitted, waiting for staff (or for automatic approval).
+    Pending,
+    /// Approved and sent to the payment provider.
+    Refunding,
+    Refunded,
+    Rejected,
+    Withdrawn,
+    /// The provider refused or gave up; staff retry under the same refund number.
+    Failed,
+}
+
+impl RefundStatus {
+    pub const ALL: [RefundStatus; 6] = [
+        RefundStatus::Pending,
+        RefundStatus::Refunding,
+        RefundStatus::Refunded,
+        RefundStatus::Rejected,
+        RefundStatus::Withdrawn,
+        RefundStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "pending",
+            RefundStatus::Refunding => "refunding",
+            RefundStatus::Refunded => "refunded",
+            RefundStatus::Rejected => "rejected",
+            RefundStatus::Withdrawn => "withdrawn",
+            RefundStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<RefundStatus> {
+        RefundStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "refund_status_pending",
+            RefundStatus::Refunding => "refund_status_refunding",
+            RefundStatus::Refunded => "refund_status_refunded",
+            RefundStatus::Rejected => "refund_status_rejected",
+            RefundStatus::Withdrawn => "refund_status_withdrawn",
+            RefundStatus::Failed => "refund_status_failed",
+        }
+    }
+
+    /// Open requests block a second one on the same order.
+    pub fn is_open(self) -> bool {
+        matches!(self, RefundStatus::Pending | RefundStatus::Refunding | RefundStatus::Failed)
+    }
+
+    /// pending → refunding | rejected | withdrawn; refunding → refunded | failed;
+    /// failed → refunding (a retry) | rejected. Nothing leaves refunded, rejected or withdrawn.
+    pub fn can_become(self, next: RefundStatus) -> bool {
+        use RefundStatus::*;
+        matches!(
+            (self, next),
+            (Pending, Refunding)
+                | (Pending, Rejected)
+                | (Pending, Withdrawn)
+                | (Refunding, Refunded)
+                | (Refunding, Failed)
+                | (Failed, Refunding)
+                | (Failed, Rejected)
+        )
+    }
+}
+
+/// The reasons a learner can pick; the text box says the rest.
+pub const REASONS: [&str; 6] =
+    ["not_as_described", "quality", "bought_by_mistake", "duplicate", "cannot_play", "other"];
+
+pub fn reason_label_key(code: &str) -> &'static str {
+    match code {
+        "not_as_described" => "refund_reason_not_as_described",
+        "quality" => "refund_reason_quality",
+        "bought_by_mistake" => "refund_reason_bought_by_mistake",
+        "duplicate" => "refund_reason_duplicate",
+        "cannot_play" => "refund_reason_cannot_play",
+        _ => "refund_reason_other",
+    }
+}
+
+/// `R` and an order-style number: the Shanghai date and 12 random characters.
+pub fn new_refund_no(now: i64) -> String {
+    format!("R{}", new_order_no(now))
+}
+
+pub fn looks_like_refund_no(value: &str) -> bool {
+    value.strip_prefix('R').is_some_and(looks_like_order_no)
+}
+
+/// Share of the lessons completed, in whole percent rounded down (0 when there are none).
+pub fn consumed_pct(completed: usize, total: usize) -> i64 {
+    if total == 0 { 0 } else { (completed.min(total) * 100 / total) as i64 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RefundStatus::*;
+
+    #[test]
+    fn transitions() {
+        let legal = [
+            (Pending, Refunding),
+            (Pending, Rejected),
+            (Pending, Withdrawn),
+            (Refunding, Refunded),
+            (Refunding, Failed),
+            (Failed, Refunding),
+            (Failed, Rejected),
+        ];
+        for from in RefundStatus::ALL {
+            assert_eq!(RefundStatus::parse(from.as_str()), Some(from));
+            for to in RefundStatus::ALL {
+                assert_eq!(from.can_become(to), legal.contains(&(from, to)), "{from:?} -> {to:?}");
+            }
+        }
+        let open: Vec<_> = RefundStatus::ALL.into_iter().filter(|s| s.is_open()).collect();
+        assert_eq!(open, [Pending, Refunding, Failed]);
+    }
+
+    #[test]
+    fn refund_numbers() {
+        let no = new_refund_no(1_795_278_600);
+        assert!(no.starts_with("R20261122") && no.len() == 21, "{no}");
+        assert!(looks_like_refund_no(&no));
+        assert!(!looks_like_refund_no(&no[1..]));
+        assert!(!looks_like_refund_no("R../../etc/passwd"));
+        assert!(!looks_like_refund_no(""));
+    }
+
+    #[test]
+    fn consumption_share_rounds_down() {
+        assert_eq!(consumed_pct(0, 0), 0);
+        assert_eq!(consumed_pct(1, 5), 20);
+        assert_eq!(consumed_pct(1, 6), 16);
+        assert_eq!(consumed_pct(2, 3), 66);
+        assert_eq!(consumed_pct(9, 3), 100);
+    }
+}

@@ -1,0 +1,100 @@
+//! What an uploaded file is, judged by its first bytes (never by its name or the browser's
+//! word), and the name it may be shown and downloaded under.
+
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Jpeg,
+    Png,
+    Gif,
+    Webp,
+    Pdf,
+}
+
+impl FileKind {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FileKind::Jpeg => "image/jpeg",
+            FileKind::Png => "image/png",
+            FileKind::Gif => "image/gif",
+            FileKind::Webp => "image/webp",
+            FileKind::Pdf => "application/pdf",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            FileKind::Jpeg => "jpg",
+            FileKind::Png => "png",
+            FileKind::Gif => "gif",
+            FileKind::Webp => "webp",
+            FileKind::Pdf => "pdf",
+        }
+    }
+
+    pub fn is_image(self) -> bool {
+        self != FileKind::Pdf
+    }
+}
+
+/// The kind of file these leading bytes start, if it is one we accept.
+pub fn sniff(head: &[u8]) -> Option<FileKind> {
+    if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some(FileKind::Jpeg)
+    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some(FileKind::Png)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        Some(FileKind::Gif)
+    } else if head.len() >= 12 && &head[..4] == b"RIFF" && &head[8..12] == b"WEBP" {
+        Some(FileKind::Webp)
+    } else if head.starts_with(b"%PDF-") {
+        Some(FileKind::Pdf)
+    } else {
+        None
+    }
+}
+
+/// A display name from what the browser sent: the last path segment, without control, quote,
+/// slash or backslash characters, at most 60 characters, with the extension the content has.
+pub fn display_name(sent: &str, kind: FileKind) -> String {
+    let last = sent.rsplit(['/', '\\']).next().unwrap_or("");
+    let stem = last.rsplit_once('.').map_or(last, |(stem, _)| stem);
+    let clean: String = stem
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\'' | '/' | '\\' | '<' | '>' | ':' | '*' | '?' | '|' | ';'))
+        .take(60)
+        .collect();
+    let clean = clean.trim().trim_start_matches('.');
+    let stem = if clean.is_empty() { "file" } else { clean };
+    format!("{stem}.{}", kind.extension())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_come_from_the_content() {
+        assert_eq!(sniff(b"\xFF\xD8\xFF\xE0\x00\x10JFIF"), Some(FileKind::Jpeg));
+        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Some(FileKind::Png));
+        assert_eq!(sniff(b"GIF89a...."), Some(FileKind::Gif));
+        assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Some(FileKind::Webp));
+        assert_eq!(sniff(b"%PDF-1.7\n"), Some(FileKind::Pdf));
+        assert_eq!(sniff(b"<html><script>alert(1)</script>"), None);
+        assert_eq!(sniff(b"RIFF\x10\0\0\0WAVEfmt "), None);
+        assert_eq!(sniff(b""), None);
+        assert_eq!(sniff(b"MZ\x90\0"), None);
+    }
+
+    #[test]
+    fn hostile_names_are_tamed() {
+        assert_eq!(display_name("../../etc/passwd", FileKind::Png), "passwd.png");
+        assert_eq!(display_name("C:\\Users\\a\\收据.exe", FileKind::Pdf), "收据.pdf");
+        assert_eq!(display_name("\"><script>.jpg", FileKind::Jpeg), "script.jpg");
+        assert_eq!(display_name("", FileKind::Gif), "file.gif");
+        assert_eq!(display_name(".htaccess", FileKind::Png), "file.png");
+        assert_eq!(display_name("a\r\nSet-Cookie: x.png", FileKind::Png), "aSet-Cookie x.png");
+        assert_eq!(display_name(&"长".repeat(100), FileKind::Png).chars().count(), 64);
+    }
+}

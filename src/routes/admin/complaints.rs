@@ -1,0 +1,226 @@
+//! The staff side of complaints: the queue with its first-reply clock, a complaint with its
+//! conversation, replying (also to WeChat Pay for platform complaints), resolving, and linking
+//! the refund that settles it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::require_admin;
+use crate::domain::complaint::{ComplaintStatus, Sla, looks_like_complaint_no, sla};
+use crate::domain::refund::looks_like_refund_no;
+use crate::domain::time::now;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::routes::complaints::{ComplaintView, Said, conversation};
+use crate::routes::forms::FieldErrors;
+use crate::store::attachments::{self, Attachment, Owner};
+use crate::store::complaints::{self, Complaint};
+use crate::store::refunds;
+use crate::web::uploads;
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+
+const QUEUE_LIMIT: i64 = 200;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(queue).service(detail).service(reply).service(link_refund).service(file);
+}
+
+/// The SLA clock as staff read it: "due in 5 h", "overdue by 2 h", "answered".
+pub struct Clock {
+    pub text: String,
+    pub overdue: bool,
+}
+
+fn clock(lang: Lang, c: &Complaint, now: i64) -> Clock {
+    let hours = |secs: i64| ((secs + 3599) / 3600).to_string();
+    match sla(c.first_reply_due, c.first_replied_at, now) {
+        Sla::Met => Clock { text: lang.t("sla_met").into(), overdue: false },
+        Sla::Late => Clock { text: lang.t("sla_late").into(), overdue: false },
+        Sla::Due(left) => Clock { text: lang.tf("sla_due_in", &[("n", &hours(left))]), overdue: false },
+        Sla::Overdue(by) => Clock { text: lang.tf("sla_overdue", &[("n", &hours(by))]), overdue: true },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/complaints.html")]
+struct QueuePage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    filter: String,
+    filters: Vec<(&'static str, &'static str)>,
+    rows: Vec<(ComplaintView, Clock)>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct QueueQuery {
+    status: String,
+}
+
+#[get("/admin/complaints")]
+async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if let Some(to_login) = require_admin(&ctx)? {
+        return Ok(to_login);
+    }
+    let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let status = ComplaintStatus::parse(&q.status);
+    let at = now();
+    let rows = complaints::queue(&state.db, status, QUEUE_LIMIT)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let clock = clock(ctx.lang, &c, at);
+            (ComplaintView::new(ctx.lang, c), clock)
+        })
+        .collect();
+    let mut filters = vec![("", ctx.t("admin_filter_waiting"))];
+    filters.extend(ComplaintStatus::ALL.iter().map(|s| (s.as_str(), ctx.t(s.label_key()))));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_complaints"), ctx.t("site_name")), "");
+    let filter = status.map(|s| s.as_str().to_string()).unwrap_or_default();
+    render_with_status(&QueuePage { ctx: &ctx, meta, filter, filters, rows }, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "admin/complaint.html")]
+struct DetailPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: ComplaintView,
+    clock: Clock,
+    said: Vec<Said>,
+    files: Vec<Attachment>,
+    body_input: String,
+    refund_input: String,
+    errors: FieldErrors,
+}
+
+async fn staff_complaint(state: &AppState, no: &str) -> Result<Complaint, AppError> {
+    if !looks_like_complaint_no(no) {
+        return Err(AppError::NotFound);
+    }
+    complaints::find(&state.db, no).await?.ok_or(AppError::NotFound)
+}
+
+async fn detail_page(
+    ctx: PageContext,
+    state: &AppState,
+    c: Complaint,
+    inputs: (String, String),
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let said = conversation(ctx.lang, complaints::messages(&state.db, c.id).await?);
+    let files = attachments::list(&state.db, Owner::Complaint(c.id)).await?;
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_complaints"), c.complaint_no, ctx.t("site_name")), "");
+    let clock = clock(ctx.lang, &c, now());
+    let view = ComplaintView::new(ctx.lang, c);
+    let (body_input, refund_input) = inputs;
+    let page = DetailPage { ctx: &ctx, meta, view, clock, said, files, body_input, refund_input, errors };
+    render_with_status(&page, status)
+}
+
+#[get("/admin/complaints/{no}")]
+async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if let Some(to_login) = require_admin(&ctx)? {
+        return Ok(to_login);
+    }
+    let c = staff_complaint(&state, &no).await?;
+    detail_page(ctx, &state, c, Default::default(), FieldErrors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize)]
+struct ReplyForm {
+    body: String,
+    #[serde(default)]
+    resolve: String,
+}
+
+#[post("/admin/complaints/{no}/reply")]
+async fn reply(
+    ctx: PageContext,
+    no: web::Path<String>,
+    state: web::Data<AppState>,
+    form: CsrfForm<ReplyForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(to_login) = require_admin(&ctx)? {
+        return Ok(to_login);
+    }
+    let Some(staff_id) = ctx.user.as_ref().map(|u| u.id) else { return Err(AppError::Forbidden) };
+    let c = staff_complaint(&state, &no).await?;
+    let body = form.0.body.trim().to_string();
+    let resolve = form.0.resolve == "1";
+    let n = body.chars().count();
+    let mut errors = FieldErrors::default();
+    if n == 0 {
+        errors.add("body", ctx.t("err_text_empty"));
+    } else if n > 1000 {
+        errors.add("body", ctx.tf("err_text_long", &[("n", "1000")]));
+    }
+    if !errors.is_empty() {
+        return detail_page(ctx, &state, c, (body, String::new()), errors, StatusCode::BAD_REQUEST).await;
+    }
+    // A platform complaint is answered on the platform too; if WeChat refuses, nothing is recorded.
+    if let Some(external_id) = c.external_id.as_deref() {
+        let sent = match &state.wechat {
+            Some(wechat) => {
+                let replied = wechat.respond_to_complaint(external_id, &body).await;
+                match replied {
+                    Ok(()) if resolve => wechat.complete_complaint(external_id).await,
+                    other => other,
+                }
+            }
+            None => Err(anyhow::anyhow!("WeChat Pay is not configured")),
+        };
+        if let Err(e) = sent {
+            tracing::warn!(complaint_no = %c.complaint_no, error = format!("{e:#}"), "reply to WeChat Pay failed");
+            errors.add("body", ctx.t("err_platform_reply"));
+            return detail_page(ctx, &state, c, (body, String::new()), errors, StatusCode::BAD_GATEWAY).await;
+        }
+    }
+    complaints::reply(&state.db, &c, staff_id, &body, resolve, now()).await?;
+    tracing::info!(complaint_no = %c.complaint_no, staff_id, resolve, "complaint answered");
+    Ok(redirect(&format!("/admin/complaints/{}", c.complaint_no)))
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    refund_no: String,
+}
+
+#[post("/admin/complaints/{no}/link-refund")]
+async fn link_refund(
+    ctx: PageContext,
+    no: web::Path<String>,
+    state: web::Data<AppState>,
+    form: CsrfForm<LinkForm>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(to_login) = require_admin(&ctx)? {
+        return Ok(to_login);
+    }
+    let c = staff_complaint(&state, &no).await?;
+    let refund_no = form.0.refund_no.trim().to_string();
+    let refund = if looks_like_refund_no(&refund_no) { refunds::find(&state.db, &refund_no).await? } else { None };
+    // Only a refund of the complaining learner (or of the complaint's order) can settle it.
+    let fits = refund.as_ref().filter(|r| Some(r.user_id) == c.user_id || c.order_no.as_deref() == Some(&r.order_no));
+    let Some(refund) = fits else {
+        let mut errors = FieldErrors::default();
+        errors.add("refund_no", ctx.t("err_link_refund"));
+        return detail_page(ctx, &state, c, (String::new(), refund_no), errors, StatusCode::BAD_REQUEST).await;
+    };
+    complaints::link_refund(&state.db, c.id, refund.id, now()).await?;
+    Ok(redirect(&format!("/admin/complaints/{}", c.complaint_no)))
+}
+
+#[get("/admin/complaints/{no}/files/{id}")]
+async fn file(ctx: PageContext, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if let Some(to_login) = require_admin(&ctx)? {
+        return Ok(to_login);
+    }
+    let (no, id) = path.into_inner();
+    let c = staff_complaint(&state, &no).await?;
+    let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;
+    uploads::download(state.uploads.as_ref(), &found).await
+}

@@ -1,0 +1,91 @@
+//! Files attached to refund requests and complaints. The bytes live in the uploads store under
+//! generated keys; this table says whose they are.
+
+use sqlx::{Any, Row, Transaction};
+
+use super::Db;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Refund(i64),
+    Complaint(i64),
+}
+
+impl Owner {
+    fn parts(self) -> (&'static str, i64) {
+        match self {
+            Owner::Refund(id) => ("refund", id),
+            Owner::Complaint(id) => ("complaint", id),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    pub id: i64,
+    pub user_id: i64,
+    pub storage_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub file_name: String,
+}
+
+pub struct NewAttachment<'a> {
+    pub user_id: i64,
+    pub storage_key: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+    pub file_name: &'a str,
+}
+
+pub async fn add(
+    tx: &mut Transaction<'static, Any>,
+    owner: Owner,
+    a: &NewAttachment<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let (kind, id) = owner.parts();
+    sqlx::query(
+        "INSERT INTO attachments (owner_kind, owner_id, user_id, storage_key, content_type, size_bytes, file_name, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(kind)
+    .bind(id)
+    .bind(a.user_id)
+    .bind(a.storage_key)
+    .bind(a.content_type)
+    .bind(a.size_bytes)
+    .bind(a.file_name)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "id, user_id, storage_key, content_type, size_bytes, file_name";
+
+fn from_row(r: &sqlx::any::AnyRow) -> Result<Attachment, sqlx::Error> {
+    Ok(Attachment {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        storage_key: r.try_get("storage_key")?,
+        content_type: r.try_get("content_type")?,
+        size_bytes: r.try_get("size_bytes")?,
+        file_name: r.try_get("file_name")?,
+    })
+}
+
+pub async fn list(db: &Db, owner: Owner) -> Result<Vec<Attachment>, sqlx::Error> {
+    let (kind, id) = owner.parts();
+    let sql = format!("SELECT {COLUMNS} FROM attachments WHERE owner_kind = $1 AND owner_id = $2 ORDER BY id");
+    let rows = sqlx::query(&sql).bind(kind).bind(id).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// One attachment of this owner (an id from another request answers None).
+pub async fn find(db: &Db, owner: Owner, attachment_id: i64) -> Result<Option<Attachment>, sqlx::Error> {
+    let (kind, id) = owner.parts();
+    let sql = format!("SELECT {COLUMNS} FROM attachments WHERE owner_kind = $1 AND owner_id = $2 AND id = $3");
+    let row = sqlx::query(&sql).bind(kind).bind(id).bind(attachment_id).fetch_optional(db.read()).await?;
+    row.as_ref().map(from_row).transpose()
+}

@@ -1,0 +1,320 @@
+//! Complaints from learners and from the payment platform, with their conversation. Status
+//! moves: open (waiting for the shop) → answered (waiting for the learner) → open again on a
+//! follow-up; resolved ends it (a follow-up reopens it).
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::attachments::{self, NewAttachment, Owner};
+use super::{Db, is_unique_violation, messages};
+use crate::domain::complaint::{ComplaintStatus, new_complaint_no};
+
+#[derive(Debug, Clone)]
+pub struct Complaint {
+    pub id: i64,
+    pub complaint_no: String,
+    pub user_id: Option<i64>,
+    pub source: String,
+    pub category: String,
+    pub order_no: Option<String>,
+    pub lesson_id: Option<i64>,
+    pub description: String,
+    pub contact_phone: String,
+    pub status: ComplaintStatus,
+    pub refund_no: Option<String>,
+    pub external_id: Option<String>,
+    pub external_state: Option<String>,
+    pub first_reply_due: i64,
+    pub first_replied_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "c.id, c.complaint_no, c.user_id, c.source, c.category, o.order_no, c.lesson_id, c.description, \
+     c.contact_phone, c.status, r.refund_no, c.external_id, c.external_state, c.first_reply_due, c.first_replied_at, \
+     c.created_at, c.updated_at";
+const FROM: &str = "FROM complaints c LEFT JOIN orders o ON o.id = c.order_id LEFT JOIN refund_requests r ON r.id = c.refund_id";
+
+fn from_row(r: &AnyRow) -> Result<Complaint, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(Complaint {
+        id: r.try_get("id")?,
+        complaint_no: r.try_get("complaint_no")?,
+        user_id: r.try_get("user_id")?,
+        source: r.try_get("source")?,
+        category: r.try_get("category")?,
+        order_no: r.try_get("order_no")?,
+        lesson_id: r.try_get("lesson_id")?,
+        description: r.try_get("description")?,
+        contact_phone: r.try_get("contact_phone")?,
+        status: ComplaintStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("complaint status {status}").into()))?,
+        refund_no: r.try_get("refund_no")?,
+        external_id: r.try_get("external_id")?,
+        external_state: r.try_get("external_state")?,
+        first_reply_due: r.try_get("first_reply_due")?,
+        first_replied_at: r.try_get("first_replied_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub async fn find(db: &Db, complaint_no: &str) -> Result<Option<Complaint>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.complaint_no = $1");
+    let row = sqlx::query(&sql).bind(complaint_no).fetch_optional(db.read()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The complaint if it is this user's; anyone else's answers exactly like a missing one.
+pub async fn find_for_user(db: &Db, complaint_no: &str, user_id: i64) -> Result<Option<Complaint>, sqlx::Error> {
+    Ok(find(db, complaint_no).await?.filter(|c| c.user_id == Some(user_id)))
+}
+
+pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2");
+    let rows = sqlx::query(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The staff queue: the ones waiting for the shop first, the earliest deadline first.
+pub async fn queue(db: &Db, status: Option<ComplaintStatus>, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
+    let rows = match status {
+        Some(status) => {
+            let sql =
+                format!("SELECT {COLUMNS} {FROM} WHERE c.status = $1 ORDER BY c.first_reply_due, c.id LIMIT $2");
+            sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await?
+        }
+        None => {
+            let sql = format!(
+                "SELECT {COLUMNS} {FROM} WHERE c.status <> 'resolved' \
+                 ORDER BY CASE WHEN c.status = 'open' THEN 0 ELSE 1 END, c.first_reply_due, c.id LIMIT $1"
+            );
+            sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub author: String,
+    pub body: String,
+    pub created_at: i64,
+}
+
+pub async fn messages(db: &Db, complaint_id: i64) -> Result<Vec<Message>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT author, body, created_at FROM complaint_messages WHERE complaint_id = $1 ORDER BY id")
+            .bind(complaint_id)
+            .fetch_all(db.read())
+            .await?;
+    rows.iter()
+        .map(|r| Ok(Message { author: r.try_get("author")?, body: r.try_get("body")?, created_at: r.try_get("created_at")? }))
+        .collect()
+}
+
+async fn add_message(
+    tx: &mut Transaction<'static, Any>,
+    complaint_id: i64,
+    author: &str,
+    staff_id: Option<i64>,
+    body: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO complaint_messages (complaint_id, author, staff_id, body, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(complaint_id)
+    .bind(author)
+    .bind(staff_id)
+    .bind(body)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub struct NewComplaint<'a> {
+    pub user_id: i64,
+    pub category: &'a str,
+    pub order_id: Option<i64>,
+    pub lesson_id: Option<i64>,
+    pub description: &'a str,
+    pub contact_phone: &'a str,
+    /// When the first reply is due.
+    pub reply_due: i64,
+}
+
+pub async fn create(
+    db: &Db,
+    new: &NewComplaint<'_>,
+    files: &[NewAttachment<'_>],
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let complaint_no = new_complaint_no(now);
+    let mut tx = db.write().begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO complaints (complaint_no, user_id, source, category, order_id, lesson_id, description, contact_phone, \
+         status, first_reply_due, created_at, updated_at) VALUES ($1, $2, 'site', $3, $4, $5, $6, $7, 'open', $8, $9, $9) RETURNING id",
+    )
+    .bind(&complaint_no)
+    .bind(new.user_id)
+    .bind(new.category)
+    .bind(new.order_id)
+    .bind(new.lesson_id)
+    .bind(new.description)
+    .bind(new.contact_phone)
+    .bind(new.reply_due)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await?;
+    for file in files {
+        attachments::add(&mut tx, Owner::Complaint(id), file, now).await?;
+    }
+    tx.commit().await?;
+    Ok(complaint_no)
+}
+
+/// The learner adds to their complaint: it waits for the shop again.
+pub async fn follow_up(db: &Db, id: i64, body: &str, files: &[NewAttachment<'_>], now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    add_message(&mut tx, id, "learner", None, body, now).await?;
+    for file in files {
+        attachments::add(&mut tx, Owner::Complaint(id), file, now).await?;
+    }
+    sqlx::query("UPDATE complaints SET status = 'open', resolved_at = NULL, updated_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// A staff reply: the first one stops the SLA clock; the learner gets a site message.
+pub async fn reply(db: &Db, c: &Complaint, staff_id: i64, body: &str, resolve: bool, now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    add_message(&mut tx, c.id, "staff", Some(staff_id), body, now).await?;
+    let status = if resolve { ComplaintStatus::Resolved } else { ComplaintStatus::Answered };
+    sqlx::query(
+        "UPDATE complaints SET status = $1, first_replied_at = COALESCE(first_replied_at, $2), updated_at = $2, \
+         resolved_at = CASE WHEN $1 = 'resolved' THEN $2 ELSE NULL END WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(c.id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(user_id) = c.user_id {
+        let kind = if resolve { "complaint_resolved" } else { "complaint_reply" };
+        let link = format!("/complaints/{}", c.complaint_no);
+        let message =
+            messages::NewMessage { user_id, kind, ref_no: &c.complaint_no, amount: None, note: body, link: &link };
+        messages::send(&mut tx, &message, now).await?;
+    }
+    tx.commit().await
+}
+
+pub async fn link_refund(db: &Db, id: i64, refund_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE complaints SET refund_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(refund_id)
+        .bind(now)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// A complaint as the payment platform reports it.
+pub struct External<'a> {
+    pub external_id: &'a str,
+    pub state: &'a str,
+    pub description: &'a str,
+    pub order_no: Option<&'a str>,
+    pub reply_due: i64,
+}
+
+/// Creates the complaint on first sight of the platform's id, or updates its state; returns its
+/// number and whether it is new. A note goes into the conversation either way.
+pub async fn upsert_external(db: &Db, e: &External<'_>, note: &str, now: i64) -> Result<(String, bool), sqlx::Error> {
+    let existing: Option<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, complaint_no, external_state FROM complaints WHERE external_id = $1")
+            .bind(e.external_id)
+            .fetch_optional(db.write())
+            .await?;
+    let mut tx = db.write().begin().await?;
+    let (id, complaint_no, created) = match existing {
+        Some((id, no, state)) => {
+            let last: Option<String> = sqlx::query_scalar(
+                "SELECT body FROM complaint_messages WHERE complaint_id = $1 AND author = 'platform' ORDER BY id DESC LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if state.as_deref() == Some(e.state) && last.as_deref() == Some(note) {
+                // The platform sent the same notification again.
+                tx.rollback().await?;
+                return Ok((no, false));
+            }
+            sqlx::query("UPDATE complaints SET external_state = $1, updated_at = $2 WHERE id = $3")
+                .bind(e.state)
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            (id, no, false)
+        }
+        None => {
+            let order: Option<(i64, i64, String)> = match e.order_no {
+                Some(no) => sqlx::query_as(
+                    "SELECT o.id, o.user_id, u.phone FROM orders o JOIN users u ON u.id = o.user_id WHERE o.order_no = $1",
+                )
+                .bind(no)
+                .fetch_optional(&mut *tx)
+                .await?,
+                None => None,
+            };
+            let complaint_no = new_complaint_no(now);
+            let inserted = sqlx::query_scalar(
+                "INSERT INTO complaints (complaint_no, user_id, source, category, order_id, description, contact_phone, \
+                 status, external_id, external_state, first_reply_due, created_at, updated_at) \
+                 VALUES ($1, $2, 'wechatpay', 'payment', $3, $4, $5, 'open', $6, $7, $8, $9, $9) RETURNING id",
+            )
+            .bind(&complaint_no)
+            .bind(order.as_ref().map(|o| o.1))
+            .bind(order.as_ref().map(|o| o.0))
+            .bind(e.description)
+            .bind(order.as_ref().map(|o| o.2.clone()).unwrap_or_default())
+            .bind(e.external_id)
+            .bind(e.state)
+            .bind(e.reply_due)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await;
+            match inserted {
+                Ok(id) => (id, complaint_no, true),
+                // The same platform complaint arrived twice at once: the other one made it.
+                Err(err) if is_unique_violation(&err) => {
+                    tx.rollback().await?;
+                    return Box::pin(upsert_external(db, e, note, now)).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    };
+    add_message(&mut tx, id, "platform", None, note, now).await?;
+    tx.commit().await?;
+    Ok((complaint_no, created))
+}
+
+/// Complaints waiting for the shop, and how many of them have missed their first-reply deadline.
+pub async fn waiting(db: &Db, now: i64) -> Result<(i64, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS waiting, \
+         COALESCE(SUM(CASE WHEN first_replied_at IS NULL AND first_reply_due < $1 THEN 1 ELSE 0 END), 0) AS overdue \
+         FROM complaints WHERE status = 'open'",
+    )
+    .bind(now)
+    .fetch_one(db.read())
+    .await?;
+    Ok((row.try_get("waiting")?, row.try_get("overdue")?))
+}

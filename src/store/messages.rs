@@ -1,0 +1,65 @@
+//! Site messages to one learner: what happened to their refund or complaint. The page words each
+//! kind in the reader's language.
+
+use sqlx::{Any, Row, Transaction};
+
+use super::Db;
+use crate::domain::Fen;
+
+pub struct NewMessage<'a> {
+    pub user_id: i64,
+    pub kind: &'a str,
+    pub ref_no: &'a str,
+    pub amount: Option<Fen>,
+    pub note: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: String,
+    pub ref_no: String,
+    pub amount: Option<Fen>,
+    pub note: String,
+    pub link: String,
+    pub created_at: i64,
+}
+
+/// Sent inside the transaction that made the news, so the message exists exactly when it happened.
+pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO user_messages (user_id, kind, ref_no, amount_fen, note, link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(m.user_id)
+    .bind(m.kind)
+    .bind(m.ref_no)
+    .bind(m.amount.map(|a| a.0))
+    .bind(m.note)
+    .bind(m.link)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT kind, ref_no, amount_fen, note, link, created_at FROM user_messages WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(user_id)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Message {
+                kind: r.try_get("kind")?,
+                ref_no: r.try_get("ref_no")?,
+                amount: r.try_get::<Option<i64>, _>("amount_fen")?.map(Fen),
+                note: r.try_get("note")?,
+                link: r.try_get("link")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,513 @@
+//! Refund requests and their timeline. Every move is a conditional UPDATE on the current status,
+//! checked by rows affected, so a double click, twenty staff clicking at once, or a provider
+//! notification arriving twice each change the request once.
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::attachments::{self, NewAttachment, Owner};
+use super::{Db, flag, is_unique_violation, messages};
+use crate::domain::Fen;
+use crate::domain::refund::{RefundStatus, new_refund_no};
+use crate::domain::refund_policy::Decision;
+use crate::domain::refund_terms::Localized;
+
+#[derive(Debug, Clone)]
+pub struct Refund {
+    pub id: i64,
+    pub refund_no: String,
+    pub order_id: i64,
+    pub order_no: String,
+    pub item_title: String,
+    pub user_id: i64,
+    pub status: RefundStatus,
+    pub reason_code: String,
+    pub reason_text: String,
+    pub exception: bool,
+    pub policy_eligible: bool,
+    pub policy_amount: Fen,
+    pub policy_rule: Localized,
+    pub consumed_pct: i64,
+    pub amount: Option<Fen>,
+    pub staff_note: Option<String>,
+    pub reject_reason: Option<String>,
+    pub auto_approved: bool,
+    pub provider: Option<String>,
+    pub provider_state: Option<String>,
+    pub provider_message: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+impl Refund {
+    /// The amount the learner will get or got: the approved one, else what the policy computed.
+    pub fn shown_amount(&self) -> Fen {
+        self.amount.unwrap_or(self.policy_amount)
+    }
+}
+
+const COLUMNS: &str = "r.id, r.refund_no, r.order_id, o.order_no, o.item_title, r.user_id, r.status, r.reason_code, r.reason_text, \
+     r.exception, r.policy_eligible, r.policy_amount_fen, r.policy_rule_zh, r.policy_rule_en, r.consumed_pct, \
+     r.amount_fen, r.staff_note, r.reject_reason, r.auto_approved, r.provider, r.provider_state, r.provider_message, \
+     r.created_at, r.updated_at, r.completed_at";
+const FROM: &str = "FROM refund_requests r JOIN orders o ON o.id = r.order_id";
+
+fn from_row(r: &AnyRow) -> Result<Refund, sqlx::Error> {
+    let status: String = r.try_get("status")?;
+    Ok(Refund {
+        id: r.try_get("id")?,
+        refund_no: r.try_get("refund_no")?,
+        order_id: r.try_get("order_id")?,
+        order_no: r.try_get("order_no")?,
+        item_title: r.try_get("item_title")?,
+        user_id: r.try_get("user_id")?,
+        status: RefundStatus::parse(&status)
+            .ok_or_else(|| sqlx::Error::Decode(format!("refund status {status}").into()))?,
+        reason_code: r.try_get("reason_code")?,
+        reason_text: r.try_get("reason_text")?,
+        exception: flag(r.try_get("exception")?),
+        policy_eligible: flag(r.try_get("policy_eligible")?),
+        policy_amount: Fen(r.try_get("policy_amount_fen")?),
+        policy_rule: Localized { zh: r.try_get("policy_rule_zh")?, en: r.try_get("policy_rule_en")? },
+        consumed_pct: r.try_get("consumed_pct")?,
+        amount: r.try_get::<Option<i64>, _>("amount_fen")?.map(Fen),
+        staff_note: r.try_get("staff_note")?,
+        reject_reason: r.try_get("reject_reason")?,
+        auto_approved: flag(r.try_get("auto_approved")?),
+        provider: r.try_get("provider")?,
+        provider_state: r.try_get("provider_state")?,
+        provider_message: r.try_get("provider_message")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        completed_at: r.try_get("completed_at")?,
+    })
+}
+
+async fn one(db: &Db, condition: &str, value: &str) -> Result<Option<Refund>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE {condition}");
+    let row = sqlx::query(&sql).bind(value).fetch_optional(db.read()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn find(db: &Db, refund_no: &str) -> Result<Option<Refund>, sqlx::Error> {
+    one(db, "r.refund_no = $1", refund_no).await
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Refund>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The request if it is this user's; anyone else's answers exactly like a missing one.
+pub async fn find_for_user(db: &Db, refund_no: &str, user_id: i64) -> Result<Option<Refund>, sqlx::Error> {
+    Ok(find(db, refund_no).await?.filter(|r| r.user_id == user_id))
+}
+
+/// Every request on an order, newest first.
+pub async fn for_order(db: &Db, order_id: i64) -> Result<Vec<Refund>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.order_id = $1 ORDER BY r.id DESC");
+    let rows = sqlx::query(&sql).bind(order_id).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.user_id = $1 ORDER BY r.id DESC LIMIT $2");
+    let rows = sqlx::query(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The staff queue: by status (all open ones when None), oldest first so nobody waits longest.
+pub async fn queue(db: &Db, status: Option<RefundStatus>, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
+    let rows = match status {
+        Some(status) => {
+            let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.status = $1 ORDER BY r.id LIMIT $2");
+            sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await?
+        }
+        None => {
+            let sql = format!(
+                "SELECT {COLUMNS} {FROM} WHERE r.status IN ('pending', 'refunding', 'failed') ORDER BY r.id LIMIT $1"
+            );
+            sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?
+        }
+    };
+    rows.iter().map(from_row).collect()
+}
+
+/// Approved requests still waiting on the provider, last touched before `before`.
+pub async fn in_flight(db: &Db, before: i64, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
+    let sql =
+        format!("SELECT {COLUMNS} {FROM} WHERE r.status = 'refunding' AND r.updated_at <= $1 ORDER BY r.id LIMIT $2");
+    let rows = sqlx::query(&sql).bind(before).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub kind: String,
+    pub note: String,
+    pub actor: String,
+    pub created_at: i64,
+}
+
+pub async fn events(db: &Db, refund_id: i64) -> Result<Vec<Event>, sqlx::Error> {
+    let rows = sqlx::query("SELECT kind, note, actor, created_at FROM refund_events WHERE refund_id = $1 ORDER BY id")
+        .bind(refund_id)
+        .fetch_all(db.read())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Event {
+                kind: r.try_get("kind")?,
+                note: r.try_get("note")?,
+                actor: r.try_get("actor")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn event(
+    tx: &mut Transaction<'static, Any>,
+    refund_id: i64,
+    kind: &str,
+    note: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO refund_events (refund_id, kind, note, actor, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(refund_id)
+        .bind(kind)
+        .bind(note)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub struct NewRefund<'a> {
+    pub order_id: i64,
+    pub user_id: i64,
+    pub reason_code: &'a str,
+    pub reason_text: &'a str,
+    pub decision: &'a Decision,
+    pub consumed_pct: i64,
+}
+
+pub enum Created {
+    New(i64, String),
+    /// The order already had an open request (a double submit): that one.
+    Existing(String),
+}
+
+/// Opens a request with its evidence, or finds the open one: the partial unique index keeps one
+/// per order.
+pub async fn create(
+    db: &Db,
+    new: &NewRefund<'_>,
+    files: &[NewAttachment<'_>],
+    now: i64,
+) -> Result<Created, sqlx::Error> {
+    let refund_no = new_refund_no(now);
+    let mut tx = db.write().begin().await?;
+    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+        "INSERT INTO refund_requests (refund_no, order_id, user_id, status, reason_code, reason_text, exception, \
+         policy_eligible, policy_amount_fen, policy_rule_zh, policy_rule_en, consumed_pct, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+    )
+    .bind(&refund_no)
+    .bind(new.order_id)
+    .bind(new.user_id)
+    .bind(new.reason_code)
+    .bind(new.reason_text)
+    .bind(i64::from(!new.decision.eligible))
+    .bind(i64::from(new.decision.eligible))
+    .bind(new.decision.amount.0)
+    .bind(&new.decision.rule.zh)
+    .bind(&new.decision.rule.en)
+    .bind(new.consumed_pct)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await;
+    match inserted {
+        Ok(id) => {
+            for file in files {
+                attachments::add(&mut tx, Owner::Refund(id), file, now).await?;
+            }
+            event(&mut tx, id, "submitted", "", "learner", now).await?;
+            tx.commit().await?;
+            Ok(Created::New(id, refund_no))
+        }
+        Err(e) if is_unique_violation(&e) => {
+            tx.rollback().await?;
+            let open: Option<String> = sqlx::query_scalar(
+                "SELECT refund_no FROM refund_requests WHERE order_id = $1 AND status IN ('pending', 'refunding', 'failed')",
+            )
+            .bind(new.order_id)
+            .fetch_optional(db.write())
+            .await?;
+            open.map(Created::Existing).ok_or(e)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Moves `from` → `to` with extra assignments; true when this call made the move.
+async fn transition(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+    from: &[RefundStatus],
+    to: RefundStatus,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    debug_assert!(from.iter().all(|f| f.can_become(to)));
+    let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    let sql = format!(
+        "UPDATE refund_requests SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
+        allowed.join(", ")
+    );
+    let done = sqlx::query(&sql).bind(to.as_str()).bind(now).bind(id).execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn withdraw(db: &Db, id: i64, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let owner: Option<i64> =
+        sqlx::query_scalar("SELECT user_id FROM refund_requests WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
+    if owner != Some(user_id) || !transition(&mut tx, id, &[RefundStatus::Pending], RefundStatus::Withdrawn, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    event(&mut tx, id, "withdrawn", "", "learner", now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn reject(db: &Db, id: i64, staff_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let from = [RefundStatus::Pending, RefundStatus::Failed];
+    if !transition(&mut tx, id, &from, RefundStatus::Rejected, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE refund_requests SET reject_reason = $1, decided_by = $2, decided_at = $3 WHERE id = $4")
+        .bind(reason)
+        .bind(staff_id)
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    event(&mut tx, id, "rejected", reason, "staff", now).await?;
+    notify_learner(&mut tx, id, "refund_rejected", reason, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub struct Approval<'a> {
+    pub amount: Fen,
+    pub note: &'a str,
+    /// None for automatic approval.
+    pub staff_id: Option<i64>,
+    pub provider: &'a str,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Approved {
+    Yes,
+    /// Someone else decided first, or the request is no longer pending.
+    NotPending,
+    /// More than the order has left to refund.
+    TooMuch,
+}
+
+/// pending → refunding with the amount fixed. The amount may not exceed what is left of the
+/// order after completed refunds (one open request per order keeps the rest consistent).
+pub async fn approve(db: &Db, id: i64, a: &Approval<'_>, now: i64) -> Result<Approved, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let left: Option<i64> = sqlx::query_scalar(
+        "SELECT o.amount_fen - o.refunded_fen FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if a.amount.0 <= 0 || a.amount.0 > left.unwrap_or(0) {
+        tx.rollback().await?;
+        return Ok(Approved::TooMuch);
+    }
+    if !transition(&mut tx, id, &[RefundStatus::Pending], RefundStatus::Refunding, now).await? {
+        tx.rollback().await?;
+        return Ok(Approved::NotPending);
+    }
+    sqlx::query(
+        "UPDATE refund_requests SET amount_fen = $1, staff_note = $2, decided_by = $3, decided_at = $4, \
+         auto_approved = $5, provider = $6, provider_state = NULL WHERE id = $7",
+    )
+    .bind(a.amount.0)
+    .bind(a.note)
+    .bind(a.staff_id)
+    .bind(now)
+    .bind(i64::from(a.staff_id.is_none()))
+    .bind(a.provider)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    let (kind, actor) = if a.staff_id.is_some() { ("approved", "staff") } else { ("auto_approved", "system") };
+    event(&mut tx, id, kind, a.note, actor, now).await?;
+    tx.commit().await?;
+    Ok(Approved::Yes)
+}
+
+/// failed → refunding again, under the same refund number.
+pub async fn retry(db: &Db, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    if !transition(&mut tx, id, &[RefundStatus::Failed], RefundStatus::Refunding, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE refund_requests SET provider_state = NULL, provider_message = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    event(&mut tx, id, "retried", "", "staff", now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The provider accepted the refund and is working on it.
+pub async fn mark_processing(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let done = sqlx::query(
+        "UPDATE refund_requests SET provider_state = 'processing', updated_at = $1 \
+         WHERE id = $2 AND status = 'refunding' AND provider_state IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 1 {
+        event(&mut tx, id, "processing", "", "provider", now).await?;
+    }
+    tx.commit().await
+}
+
+/// Touches an in-flight request so the retry job waits before asking again.
+pub async fn touch(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE refund_requests SET updated_at = $1 WHERE id = $2 AND status = 'refunding'")
+        .bind(now)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// refunding → failed, with the provider's words, for staff to retry or reject.
+pub async fn fail(db: &Db, id: i64, why: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    if !transition(&mut tx, id, &[RefundStatus::Refunding], RefundStatus::Failed, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("UPDATE refund_requests SET provider_state = 'failed', provider_message = $1 WHERE id = $2")
+        .bind(why)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    event(&mut tx, id, "failed", why, "provider", now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// What a completed refund did.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    pub user_id: i64,
+    pub refund_no: String,
+    pub amount: Fen,
+    /// The order is now refunded in full and the course access was revoked.
+    pub full: bool,
+}
+
+/// refunding → refunded, once: the order's refunded total and status move with it, a full
+/// refund revokes the course, and the learner gets a site message, all in one transaction.
+/// None when it was already completed (a repeated notification).
+pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    if !transition(&mut tx, id, &[RefundStatus::Refunding], RefundStatus::Refunded, now).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT r.refund_no, r.user_id, r.order_id, r.amount_fen, o.amount_fen AS paid, o.refunded_fen, o.course_id \
+         FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let refund_no: String = row.try_get("refund_no")?;
+    let user_id: i64 = row.try_get("user_id")?;
+    let order_id: i64 = row.try_get("order_id")?;
+    let amount: i64 = row.try_get::<Option<i64>, _>("amount_fen")?.unwrap_or(0);
+    let paid: i64 = row.try_get("paid")?;
+    let refunded = row.try_get::<i64, _>("refunded_fen")? + amount;
+    let full = refunded >= paid;
+    sqlx::query("UPDATE refund_requests SET provider_state = 'succeeded', completed_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("UPDATE orders SET refunded_fen = $1, status = $2, updated_at = $3 WHERE id = $4")
+        .bind(refunded)
+        .bind(if full { "refunded" } else { "partially_refunded" })
+        .bind(now)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    if full {
+        let course_id: i64 = row.try_get("course_id")?;
+        sqlx::query(
+            "UPDATE entitlements SET revoked_at = $1 WHERE user_id = $2 AND course_id = $3 AND order_id = $4 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(course_id)
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    event(&mut tx, id, "refunded", "", "provider", now).await?;
+    notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
+    tx.commit().await?;
+    Ok(Some(Completion { user_id, refund_no, amount: Fen(amount), full }))
+}
+
+async fn notify_learner(
+    tx: &mut Transaction<'static, Any>,
+    id: i64,
+    kind: &str,
+    note: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let row = sqlx::query("SELECT user_id, refund_no, COALESCE(amount_fen, policy_amount_fen) AS amount FROM refund_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await?;
+    let refund_no: String = row.try_get("refund_no")?;
+    let message = messages::NewMessage {
+        user_id: row.try_get("user_id")?,
+        kind,
+        ref_no: &refund_no,
+        amount: Some(Fen(row.try_get("amount")?)),
+        note,
+        link: &format!("/refunds/{refund_no}"),
+    };
+    messages::send(tx, &message, now).await
+}
+
+/// Requests waiting for staff or the provider.
+pub async fn count_open(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM refund_requests WHERE status IN ('pending', 'refunding', 'failed')")
+        .fetch_one(db.read())
+        .await
+}

@@ -78,7 +78,7 @@ pub struct TestApp {
     pub providers: Providers,
     pub data_dir: std::path::PathBuf,
     pub database_url: String,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
@@ -144,7 +144,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         providers,
         data_dir,
         database_url,
-        _dir: dir,
+        _dir: Arc::new(dir),
     })
 }
 
@@ -181,6 +181,64 @@ pub fn location(response: &Response) -> String {
 }
 
 impl TestApp {
+    /// The same shop seen from another browser (its own cookies).
+    pub fn another_browser(&self) -> TestApp {
+        let jar = Arc::new(Jar::default());
+        TestApp {
+            address: self.address.clone(),
+            client: client(jar.clone()),
+            jar,
+            sms: self.sms.clone(),
+            db: self.db.clone(),
+            catalog: self.catalog.clone(),
+            providers: self.providers.clone(),
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            _dir: self._dir.clone(),
+        }
+    }
+
+    /// Another browser, logged in as the demo admin.
+    pub async fn staff(&self) -> TestApp {
+        let staff = self.another_browser();
+        let response = staff.login_by_code("13800000000").await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "the demo admin logs in");
+        staff
+    }
+
+    /// Buys `slug` and pays at the sandbox cashier; returns the order number.
+    pub async fn bought(&self, slug: &str) -> String {
+        let order_no = self.order_for(slug).await;
+        self.pay_sandbox(&order_no).await;
+        assert_eq!(self.order_status(&order_no).await, "paid");
+        order_no
+    }
+
+    /// Posts a multipart form (with files) the way a browser does, with the page's CSRF token.
+    pub async fn submit_multipart(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        files: Vec<(&str, &str, Vec<u8>)>,
+    ) -> Response {
+        let (_, html) = self.get_html(page).await;
+        let mut form = reqwest::multipart::Form::new().text("csrf_token", csrf_in(&html));
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        for (field, file_name, bytes) in files {
+            form = form.part(field.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+        }
+        self.client.post(self.url(action)).multipart(form).send().await.expect("POST multipart")
+    }
+
+    /// Asks for a refund of an order; returns the response (a redirect to the request's page).
+    pub async fn request_refund(&self, order_no: &str, reason: &str, files: Vec<(&str, &str, Vec<u8>)>) -> Response {
+        let page = format!("/orders/{order_no}/refund");
+        self.submit_multipart(&page, &page, &[("reason", reason), ("detail", "")], files).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

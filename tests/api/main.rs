@@ -22,5 +22,6 @@ mod payments;
 mod rate_limits;
 mod refunds;
 mod sessions;
+mod wechat_refunds;
 mod wechat_sim;
 mod wechatpay;

@@ -46,6 +46,22 @@ pub struct SimState {
     pub orders: Mutex<HashMap<String, SimOrder>>,
     pub refunds: Mutex<HashMap<String, i64>>,
     pub refused: Mutex<Vec<String>>,
+    /// How the next refund calls are answered: SUCCESS, PROCESSING, or a 500 (SYSTEM_ERROR).
+    pub refund_answers: Mutex<Vec<RefundAnswer>>,
+    /// The out_refund_no of every refund call, in order.
+    pub refund_calls: Mutex<Vec<String>>,
+    /// Complaints payers made, by complaint id (the details the merchant API returns).
+    pub complaints: Mutex<HashMap<String, Value>>,
+    /// Replies (complaint id, text) and completions the merchant sent.
+    pub complaint_replies: Mutex<Vec<(String, String)>>,
+    pub complaints_completed: Mutex<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefundAnswer {
+    Success,
+    Processing,
+    SystemError,
 }
 
 pub struct WechatSim {
@@ -131,26 +147,66 @@ impl SimState {
 
     /// A TRANSACTION.SUCCESS event carrying `transaction`, encrypted and signed with `key`.
     pub fn event(&self, transaction: &Value, key: &RsaPrivateKey, serial: &str, ts: i64) -> Event {
+        self.any_event("TRANSACTION.SUCCESS", "transaction", transaction, key, serial, ts)
+    }
+
+    /// Any notification: `resource` encrypted with the APIv3 key, the body signed with `key`.
+    pub fn any_event(
+        &self,
+        event_type: &str,
+        original_type: &str,
+        resource: &Value,
+        key: &RsaPrivateKey,
+        serial: &str,
+        ts: i64,
+    ) -> Event {
         let nonce = random(12);
         let ciphertext =
-            crypto::encrypt_resource(API_V3_KEY.as_bytes(), &nonce, "transaction", transaction.to_string().as_bytes())
+            crypto::encrypt_resource(API_V3_KEY.as_bytes(), &nonce, original_type, resource.to_string().as_bytes())
                 .unwrap();
         let body = json!({
             "id": format!("EV-{}", random(16)),
             "create_time": "2026-11-21T19:30:01+08:00",
             "resource_type": "encrypt-resource",
-            "event_type": "TRANSACTION.SUCCESS",
-            "summary": "支付成功",
+            "event_type": event_type,
+            "summary": "通知",
             "resource": {
-                "original_type": "transaction",
+                "original_type": original_type,
                 "algorithm": "AEAD_AES_256_GCM",
                 "ciphertext": ciphertext,
-                "associated_data": "transaction",
+                "associated_data": original_type,
                 "nonce": nonce,
             },
         })
         .to_string();
         Event { headers: self.signed_headers(key, serial, &body, ts), body }
+    }
+
+    /// A REFUND.* notification for a refund the shop asked for.
+    pub fn refund_event(&self, event_type: &str, out_trade_no: &str, out_refund_no: &str) -> Event {
+        let status = event_type.trim_start_matches("REFUND.");
+        let resource = json!({
+            "mchid": MCHID, "out_trade_no": out_trade_no, "transaction_id": "4200000000000000000000000000",
+            "out_refund_no": out_refund_no, "refund_id": format!("50000{}", random(10)), "refund_status": status,
+            "success_time": "2026-11-21T20:00:00+08:00", "user_received_account": "支付用户零钱",
+            "amount": { "total": 19900, "refund": 19900, "payer_total": 19900, "payer_refund": 19900 },
+        });
+        self.any_event(event_type, "refund", &resource, &self.platform_key, &self.platform_serial, now())
+    }
+
+    /// A payer complains about an order: the complaint is kept and its COMPLAINT.CREATE returned.
+    pub fn complain(&self, complaint_id: &str, out_trade_no: &str, detail: &str) -> Event {
+        self.complaints.lock().unwrap().insert(
+            complaint_id.to_string(),
+            json!({
+                "complaint_id": complaint_id, "complaint_time": "2026-11-21T20:10:00+08:00", "complaint_detail": detail,
+                "complaint_state": "PENDING", "complainted_mchid": MCHID, "problem_description": "课程无法观看",
+                "complaint_order_info": [{ "transaction_id": "4200000000000000000000000000", "out_trade_no": out_trade_no, "amount": 19900 }],
+                "complaint_full_refunded": false, "incoming_user_response": false, "user_complaint_times": 1,
+            }),
+        );
+        let resource = json!({ "complaint_id": complaint_id, "action_type": "CREATE_COMPLAINT" });
+        self.any_event("COMPLAINT.CREATE", "payscore", &resource, &self.platform_key, &self.platform_serial, now())
     }
 
     pub fn platform_event(&self, transaction: &Value) -> Event {
@@ -222,8 +278,18 @@ async fn refund(req: HttpRequest, body: String, sim: web::Data<SimState>) -> Htt
     }
     let b: Value = serde_json::from_str(&body).unwrap_or_default();
     let no = b["out_refund_no"].as_str().unwrap_or_default().to_string();
-    sim.refunds.lock().unwrap().insert(no.clone(), b["amount"]["refund"].as_i64().unwrap_or(0));
-    sim.reply(200, json!({ "out_refund_no": no, "status": "SUCCESS" }))
+    sim.refund_calls.lock().unwrap().push(no.clone());
+    let answer = {
+        let mut answers = sim.refund_answers.lock().unwrap();
+        if answers.is_empty() { RefundAnswer::Success } else { answers.remove(0) }
+    };
+    if answer == RefundAnswer::SystemError {
+        return sim.reply(500, json!({ "code": "SYSTEM_ERROR", "message": "系统繁忙" }));
+    }
+    // The same out_refund_no is one refund, however often it is asked for.
+    sim.refunds.lock().unwrap().entry(no.clone()).or_insert(b["amount"]["refund"].as_i64().unwrap_or(0));
+    let status = if answer == RefundAnswer::Processing { "PROCESSING" } else { "SUCCESS" };
+    sim.reply(200, json!({ "out_refund_no": no, "status": status }))
 }
 
 async fn refund_query(req: HttpRequest, no: web::Path<String>, sim: web::Data<SimState>) -> HttpResponse {
@@ -234,6 +300,37 @@ async fn refund_query(req: HttpRequest, no: web::Path<String>, sim: web::Data<Si
         Some(_) => sim.reply(200, json!({ "out_refund_no": no.as_str(), "status": "SUCCESS" })),
         None => sim.reply(404, json!({ "code": "RESOURCE_NOT_EXISTS" })),
     }
+}
+
+async fn complaint(req: HttpRequest, id: web::Path<String>, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, "") {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    match sim.complaints.lock().unwrap().get(id.as_str()) {
+        Some(c) => sim.reply(200, c.clone()),
+        None => sim.reply(404, json!({ "code": "RESOURCE_NOT_EXISTS" })),
+    }
+}
+
+async fn complaint_response(req: HttpRequest, id: web::Path<String>, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let b: Value = serde_json::from_str(&body).unwrap_or_default();
+    if b["complainted_mchid"] != MCHID || !sim.complaints.lock().unwrap().contains_key(id.as_str()) {
+        return sim.reply(400, json!({ "code": "PARAM_ERROR" }));
+    }
+    let text = b["response_content"].as_str().unwrap_or_default().to_string();
+    sim.complaint_replies.lock().unwrap().push((id.to_string(), text));
+    HttpResponse::NoContent().finish()
+}
+
+async fn complaint_complete(req: HttpRequest, id: web::Path<String>, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    sim.complaints_completed.lock().unwrap().push(id.to_string());
+    HttpResponse::NoContent().finish()
 }
 
 async fn oauth_token(req: HttpRequest) -> HttpResponse {
@@ -262,6 +359,11 @@ impl WechatSim {
             orders: Mutex::default(),
             refunds: Mutex::default(),
             refused: Mutex::default(),
+            refund_answers: Mutex::default(),
+            refund_calls: Mutex::default(),
+            complaints: Mutex::default(),
+            complaint_replies: Mutex::default(),
+            complaints_completed: Mutex::default(),
         });
         let data = web::Data::from(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -275,6 +377,9 @@ impl WechatSim {
                 .route("/v3/refund/domestic/refunds", web::post().to(refund))
                 .route("/v3/refund/domestic/refunds/{no}", web::get().to(refund_query))
                 .route("/sns/oauth2/access_token", web::get().to(oauth_token))
+                .route("/v3/merchant-service/complaints-v2/{id}", web::get().to(complaint))
+                .route("/v3/merchant-service/complaints-v2/{id}/response", web::post().to(complaint_response))
+                .route("/v3/merchant-service/complaints-v2/{id}/complete", web::post().to(complaint_complete))
         })
         .workers(1)
         .listen(listener)

@@ -11,10 +11,10 @@ use crate::helpers::{Backend, TestApp, csrf_in, location, spawn_app_with, unesca
 use crate::wechat_sim::{Event, Mode, WechatSim, fixture};
 
 const PC: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
-const PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
+pub const PHONE: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
 const WECHAT: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47(0x18002f2f) NetType/WIFI";
 
-async fn wechat_app(backend: Backend, mode: Mode) -> Option<(TestApp, WechatSim)> {
+pub async fn wechat_app(backend: Backend, mode: Mode) -> Option<(TestApp, WechatSim)> {
     let sim = WechatSim::start(mode).await;
     let app = spawn_app_with(backend, |s| s.wechatpay_config = Some(sim.write_config(&s.data_dir))).await?;
     Some((app, sim))
@@ -53,7 +53,7 @@ async fn get_as(app: &TestApp, ua: &str, path: &str) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-async fn choose(app: &TestApp, ua: &str, order_no: &str, channel: &str) -> reqwest::Response {
+pub async fn choose(app: &TestApp, ua: &str, order_no: &str, channel: &str) -> reqwest::Response {
     let page = format!("/orders/{order_no}/pay");
     let (_, html) = get_as(app, ua, &page).await;
     let token = csrf_in(&html);
@@ -61,7 +61,7 @@ async fn choose(app: &TestApp, ua: &str, order_no: &str, channel: &str) -> reqwe
     app.client.post(app.url(&page)).header("User-Agent", ua).form(&form).send().await.unwrap()
 }
 
-async fn deliver(app: &TestApp, event: &Event) -> (StatusCode, String) {
+pub async fn deliver(app: &TestApp, event: &Event) -> (StatusCode, String) {
     let mut request = app
         .client
         .post(app.url("/pay/notify/wechatpay"))

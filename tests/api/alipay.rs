@@ -49,6 +49,7 @@ alipay_tests!(
     forged_notifications_are_refused,
     lost_notification_found_by_query_and_expiry_closes_the_trade,
     refunds_go_through_the_api,
+    a_learners_refund_goes_back_through_alipay,
 );
 
 async fn get_as(app: &TestApp, ua: &str, path: &str) -> String {
@@ -207,4 +208,21 @@ async fn refunds_go_through_the_api(app: TestApp, sim: AlipaySim) {
     assert_eq!(sim.state.refunds.lock().unwrap().get("R1").map(String::as_str), Some("9.90"));
     assert_eq!(provider.query_refund("20261121ABCDEFGHJKLM", "R1").await.unwrap(), RefundState::Succeeded);
     assert_eq!(provider.query_refund("20261121ABCDEFGHJKLM", "R2").await.unwrap(), RefundState::Processing);
+}
+
+async fn a_learners_refund_goes_back_through_alipay(app: TestApp, sim: AlipaySim) {
+    app.login_by_code("13800138106").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    to_cashier(&app, PHONE, &order_no, "alipay_wap").await;
+    sim.pay(&order_no, Some(&app.url("/pay/notify/alipay"))).await;
+    let asked = app.request_refund(&order_no, "quality", vec![]).await;
+    let refund_no = location(&asked).trim_start_matches("/refunds/").to_string();
+    let staff = app.staff().await;
+    let detail = format!("/admin/refunds/{refund_no}");
+    let approve = format!("{detail}/approve");
+    staff.submit(&detail, &approve, &[("amount", "50"), ("note", "按未学部分协商")]).await;
+    assert_eq!(sim.state.refunds.lock().unwrap().get(&refund_no).map(String::as_str), Some("50.00"), "out_request_no is the refund number");
+    assert_eq!(app.order_status(&order_no).await, "partially_refunded");
+    let (_, page) = app.get_html(&format!("/refunds/{refund_no}")).await;
+    assert!(page.contains("已退款") && page.contains("¥50.00"));
 }

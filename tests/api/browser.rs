@@ -240,3 +240,48 @@ async fn browser_login(client: &Client, app: &crate::helpers::TestApp, phone: &s
     client.find(Locator::Css("button.primary[value=login]")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css(".account")).await.unwrap();
 }
+
+/// On a phone, a learner asks for a refund of a paid order, attaches a picture, and follows the
+/// request on its timeline; the staff pages render on a PC.
+#[tokio::test]
+async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.refund_auto_approve_fen = 0).await.unwrap();
+    browser_login(&client, &app, "13800138131").await;
+    app.age_codes(61).await;
+    app.login_by_code("13800138131").await;
+    let order_no = app.bought("excel-data-analysis").await;
+
+    client.goto(&app.url(&format!("/orders/{order_no}"))).await.unwrap();
+    client.find(Locator::Css(&format!("a[href=\"/orders/{order_no}/refund\"]"))).await.unwrap().click().await.unwrap();
+    let quote = client.wait().for_element(Locator::Css(".refund-quote")).await.unwrap();
+    assert!(quote.text().await.unwrap().contains("¥199.00"), "the amount is impossible to miss");
+    client.find(Locator::Css("input[value=cannot_play]")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("detail")).await.unwrap().send_keys("第二课一直加载不出来").await.unwrap();
+    let picture = std::env::temp_dir().join(format!("kedian-evidence-{}.png", std::process::id()));
+    std::fs::write(&picture, crate::refunds::PNG).unwrap();
+    client.find(Locator::Id("evidence")).await.unwrap().send_keys(&picture.display().to_string()).await.unwrap();
+    save("refund-form-375.png", &client.screenshot().await.unwrap());
+    client.find(Locator::Css(".refund button.primary")).await.unwrap().click().await.unwrap();
+
+    client.wait().for_element(Locator::Css(".timeline")).await.unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("待审核") && page.contains("提交退款申请") && page.contains("kedian-evidence"), "status, timeline, evidence");
+    save("refund-status-375.png", &client.screenshot().await.unwrap());
+    let width: i64 = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+    assert!(width <= 375, "no sideways scrolling: {width}px");
+
+    // Staff approve from another device; the learner's timeline shows the refund done.
+    let refund_no: String = sqlx::query_scalar("SELECT refund_no FROM refund_requests").fetch_one(app.db.read()).await.unwrap();
+    let staff = app.staff().await;
+    let detail = format!("/admin/refunds/{refund_no}");
+    staff.submit(&detail, &format!("{detail}/approve"), &[("amount", "199"), ("note", "")]).await;
+    client.refresh().await.unwrap();
+    let done = client.wait().for_element(Locator::Css(".status-refunded")).await.unwrap();
+    assert_eq!(done.text().await.unwrap(), "已退款");
+    save("refund-done-375.png", &client.screenshot().await.unwrap());
+    let _ = std::fs::remove_file(&picture);
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}

@@ -19,13 +19,13 @@ use sha2::Sha256;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::sms::{ConsoleSender, SmsSender};
-use crate::pay::refunds::Refunder;
 use crate::catalog::CatalogCache;
 use crate::config::{Settings, load_or_create_session_key, redact_url};
 use crate::domain::Phone;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::pay::Providers;
+use crate::pay::refunds::Refunder;
 use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
 use crate::store::sessions::DbSessionStore;

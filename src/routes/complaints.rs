@@ -225,7 +225,11 @@ pub struct ComplaintView {
 
 impl ComplaintView {
     pub fn new(lang: Lang, c: Complaint) -> ComplaintView {
-        ComplaintView { category_label: lang.t(category_label_key(&c.category)), created: shanghai_minutes(c.created_at), c }
+        ComplaintView {
+            category_label: lang.t(category_label_key(&c.category)),
+            created: shanghai_minutes(c.created_at),
+            c,
+        }
     }
 }
 
@@ -243,8 +247,11 @@ async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
         Ok(user) => user,
         Err(to_login) => return Ok(to_login),
     };
-    let complaints =
-        complaints::for_user(&state.db, user.id, 100).await?.into_iter().map(|c| ComplaintView::new(ctx.lang, c)).collect();
+    let complaints = complaints::for_user(&state.db, user.id, 100)
+        .await?
+        .into_iter()
+        .map(|c| ComplaintView::new(ctx.lang, c))
+        .collect();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("complaints_mine"), ctx.t("site_name")), ctx.t("complaint_intro"));
     render_with_status(&ListPage { ctx: &ctx, meta, complaints }, StatusCode::OK)
 }
@@ -346,7 +353,11 @@ async fn follow_up(
 }
 
 #[get("/complaints/{no}/files/{id}")]
-async fn file(ctx: PageContext, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn file(
+    ctx: PageContext,
+    path: web::Path<(String, i64)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let user = match logged_in(&ctx) {
         Ok(user) => user,
         Err(to_login) => return Ok(to_login),

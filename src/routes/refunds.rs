@@ -113,7 +113,11 @@ async fn form_page(
 }
 
 #[get("/orders/{order_no}/refund")]
-async fn form(ctx: PageContext, order_no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn form(
+    ctx: PageContext,
+    order_no: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let order = match buyers_order(&ctx, &state, &order_no).await? {
         Ok(order) => order,
         Err(to_login) => return Ok(to_login),

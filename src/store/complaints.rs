@@ -33,7 +33,8 @@ pub struct Complaint {
 const COLUMNS: &str = "c.id, c.complaint_no, c.user_id, c.source, c.category, o.order_no, c.lesson_id, c.description, \
      c.contact_phone, c.status, r.refund_no, c.external_id, c.external_state, c.first_reply_due, c.first_replied_at, \
      c.created_at, c.updated_at";
-const FROM: &str = "FROM complaints c LEFT JOIN orders o ON o.id = c.order_id LEFT JOIN refund_requests r ON r.id = c.refund_id";
+const FROM: &str =
+    "FROM complaints c LEFT JOIN orders o ON o.id = c.order_id LEFT JOIN refund_requests r ON r.id = c.refund_id";
 
 fn from_row(r: &AnyRow) -> Result<Complaint, sqlx::Error> {
     let status: String = r.try_get("status")?;
@@ -80,8 +81,7 @@ pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Complaint
 pub async fn queue(db: &Db, status: Option<ComplaintStatus>, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
     let rows = match status {
         Some(status) => {
-            let sql =
-                format!("SELECT {COLUMNS} {FROM} WHERE c.status = $1 ORDER BY c.first_reply_due, c.id LIMIT $2");
+            let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.status = $1 ORDER BY c.first_reply_due, c.id LIMIT $2");
             sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await?
         }
         None => {
@@ -109,7 +109,9 @@ pub async fn messages(db: &Db, complaint_id: i64) -> Result<Vec<Message>, sqlx::
             .fetch_all(db.read())
             .await?;
     rows.iter()
-        .map(|r| Ok(Message { author: r.try_get("author")?, body: r.try_get("body")?, created_at: r.try_get("created_at")? }))
+        .map(|r| {
+            Ok(Message { author: r.try_get("author")?, body: r.try_get("body")?, created_at: r.try_get("created_at")? })
+        })
         .collect()
 }
 
@@ -191,7 +193,14 @@ pub async fn follow_up(db: &Db, id: i64, body: &str, files: &[NewAttachment<'_>]
 }
 
 /// A staff reply: the first one stops the SLA clock; the learner gets a site message.
-pub async fn reply(db: &Db, c: &Complaint, staff_id: i64, body: &str, resolve: bool, now: i64) -> Result<(), sqlx::Error> {
+pub async fn reply(
+    db: &Db,
+    c: &Complaint,
+    staff_id: i64,
+    body: &str,
+    resolve: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.write().begin().await?;
     add_message(&mut tx, c.id, "staff", Some(staff_id), body, now).await?;
     let status = if resolve { ComplaintStatus::Resolved } else { ComplaintStatus::Answered };

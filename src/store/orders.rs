@@ -539,7 +539,9 @@ pub async fn set_late_refund_state_by_no(db: &Db, refund_no: &str, state: &str, 
     if done.rows_affected() == 1 {
         return Ok(true);
     }
-    let known: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM payments WHERE refund_no = $1").bind(refund_no).fetch_optional(db.read()).await?;
+    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM payments WHERE refund_no = $1")
+        .bind(refund_no)
+        .fetch_optional(db.read())
+        .await?;
     Ok(known.is_some())
 }

@@ -274,9 +274,13 @@ async fn transition(
 
 pub async fn withdraw(db: &Db, id: i64, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let owner: Option<i64> =
-        sqlx::query_scalar("SELECT user_id FROM refund_requests WHERE id = $1").bind(id).fetch_optional(&mut *tx).await?;
-    if owner != Some(user_id) || !transition(&mut tx, id, &[RefundStatus::Pending], RefundStatus::Withdrawn, now).await? {
+    let owner: Option<i64> = sqlx::query_scalar("SELECT user_id FROM refund_requests WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if owner != Some(user_id)
+        || !transition(&mut tx, id, &[RefundStatus::Pending], RefundStatus::Withdrawn, now).await?
+    {
         tx.rollback().await?;
         return Ok(false);
     }

@@ -12,8 +12,8 @@ use actix_web::http::header::{
     X_CONTENT_TYPE_OPTIONS,
 };
 use actix_web::{HttpRequest, HttpResponse, web};
-use rand::Rng;
 use futures_util::StreamExt;
+use rand::Rng;
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
@@ -118,10 +118,8 @@ async fn store_file(
     total: &mut u64,
     body_cap: u64,
 ) -> Result<Stored, AppError> {
-    let temp = tempfile::Builder::new()
-        .prefix("upload-")
-        .tempfile_in(tmp_dir)
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let temp =
+        tempfile::Builder::new().prefix("upload-").tempfile_in(tmp_dir).map_err(|e| AppError::Internal(e.into()))?;
     let (file, path) = temp.into_parts();
     let mut file = tokio::fs::File::from_std(file);
     let (mut size, mut head, mut too_large) = (0u64, Vec::with_capacity(16), false);

@@ -221,7 +221,11 @@ async fn a_learners_refund_goes_back_through_alipay(app: TestApp, sim: AlipaySim
     let detail = format!("/admin/refunds/{refund_no}");
     let approve = format!("{detail}/approve");
     staff.submit(&detail, &approve, &[("amount", "50"), ("note", "按未学部分协商")]).await;
-    assert_eq!(sim.state.refunds.lock().unwrap().get(&refund_no).map(String::as_str), Some("50.00"), "out_request_no is the refund number");
+    assert_eq!(
+        sim.state.refunds.lock().unwrap().get(&refund_no).map(String::as_str),
+        Some("50.00"),
+        "out_request_no is the refund number"
+    );
     assert_eq!(app.order_status(&order_no).await, "partially_refunded");
     let (_, page) = app.get_html(&format!("/refunds/{refund_no}")).await;
     assert!(page.contains("已退款") && page.contains("¥50.00"));

@@ -266,13 +266,18 @@ async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
 
     client.wait().for_element(Locator::Css(".timeline")).await.unwrap();
     let page = client.source().await.unwrap();
-    assert!(page.contains("待审核") && page.contains("提交退款申请") && page.contains("kedian-evidence"), "status, timeline, evidence");
+    assert!(
+        page.contains("待审核") && page.contains("提交退款申请") && page.contains("kedian-evidence"),
+        "status, timeline, evidence"
+    );
     save("refund-status-375.png", &client.screenshot().await.unwrap());
-    let width: i64 = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+    let width: i64 =
+        client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
     assert!(width <= 375, "no sideways scrolling: {width}px");
 
     // Staff approve from another device; the learner's timeline shows the refund done.
-    let refund_no: String = sqlx::query_scalar("SELECT refund_no FROM refund_requests").fetch_one(app.db.read()).await.unwrap();
+    let refund_no: String =
+        sqlx::query_scalar("SELECT refund_no FROM refund_requests").fetch_one(app.db.read()).await.unwrap();
     let staff = app.staff().await;
     let detail = format!("/admin/refunds/{refund_no}");
     staff.submit(&detail, &format!("{detail}/approve"), &[("amount", "199"), ("note", "")]).await;

@@ -27,7 +27,12 @@ async fn a_complaint_is_answered_and_resolved(app: TestApp) {
 
     let sent = complain(
         &app,
-        &[("category", "course_quality"), ("order_no", &order_no), ("description", "第三课的视频没有声音"), ("phone", "13800138020")],
+        &[
+            ("category", "course_quality"),
+            ("order_no", &order_no),
+            ("description", "第三课的视频没有声音"),
+            ("phone", "13800138020"),
+        ],
     )
     .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER);
@@ -54,8 +59,7 @@ async fn a_complaint_is_answered_and_resolved(app: TestApp) {
     let detail = format!("/admin/complaints/{complaint_no}");
     let empty = staff.submit(&detail, &format!("{detail}/reply"), &[("body", " ")]).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
-    let replied =
-        staff.submit(&detail, &format!("{detail}/reply"), &[("body", "已修复音轨，请刷新后重试")]).await;
+    let replied = staff.submit(&detail, &format!("{detail}/reply"), &[("body", "已修复音轨，请刷新后重试")]).await;
     assert_eq!(replied.status(), StatusCode::SEE_OTHER);
     let (_, html) = app.get_html(&page).await;
     assert!(html.contains("已回复") && html.contains("已修复音轨"), "the learner sees the reply");
@@ -70,7 +74,8 @@ async fn a_complaint_is_answered_and_resolved(app: TestApp) {
     // Staff link a refund of this learner and resolve.
     let refund = app.request_refund(&order_no, "quality", vec![]).await;
     let refund_no = location(&refund).trim_start_matches("/refunds/").to_string();
-    let wrong = staff.submit(&detail, &format!("{detail}/link-refund"), &[("refund_no", "R20261122AAAAAAAAAAAA")]).await;
+    let wrong =
+        staff.submit(&detail, &format!("{detail}/link-refund"), &[("refund_no", "R20261122AAAAAAAAAAAA")]).await;
     assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
     let linked = staff.submit(&detail, &format!("{detail}/link-refund"), &[("refund_no", &refund_no)]).await;
     assert_eq!(linked.status(), StatusCode::SEE_OTHER);
@@ -86,29 +91,36 @@ async fn a_complaint_is_answered_and_resolved(app: TestApp) {
 async fn reporting_a_lesson(app: TestApp) {
     app.login_by_code("13800138021").await;
     let lesson_id: i64 = sqlx::query_scalar("SELECT MIN(id) FROM lessons").fetch_one(app.db.read()).await.unwrap();
-    let slug: String = sqlx::query_scalar("SELECT c.slug FROM courses c JOIN lessons l ON l.course_id = c.id WHERE l.id = $1")
-        .bind(lesson_id)
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let slug: String =
+        sqlx::query_scalar("SELECT c.slug FROM courses c JOIN lessons l ON l.course_id = c.id WHERE l.id = $1")
+            .bind(lesson_id)
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
     let (_, lesson_page) = app.get_html(&format!("/courses/{slug}/lessons/{lesson_id}")).await;
     assert!(lesson_page.contains(&format!("/complaints/new?lesson={lesson_id}")), "every lesson has 举报");
     let form_page = format!("/complaints/new?lesson={lesson_id}");
     let (_, form) = app.get_html(&form_page).await;
-    assert!(form.contains("value=\"content_report\" checked") && form.contains("举报内容："), "a report of this lesson");
+    assert!(
+        form.contains("value=\"content_report\" checked") && form.contains("举报内容："),
+        "a report of this lesson"
+    );
     let sent = app
         .submit_multipart(
             &form_page,
             "/complaints/new",
-            &[("category", "content_report"), ("lesson_id", &lesson_id.to_string()), ("description", "内容涉嫌抄袭"), ("phone", "13800138021")],
+            &[
+                ("category", "content_report"),
+                ("lesson_id", &lesson_id.to_string()),
+                ("description", "内容涉嫌抄袭"),
+                ("phone", "13800138021"),
+            ],
             vec![],
         )
         .await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER);
-    let stored: (String, Option<i64>) = sqlx::query_as("SELECT category, lesson_id FROM complaints")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let stored: (String, Option<i64>) =
+        sqlx::query_as("SELECT category, lesson_id FROM complaints").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(stored, ("content_report".to_string(), Some(lesson_id)));
 }
 
@@ -123,7 +135,12 @@ async fn bad_complaints_change_nothing(app: TestApp) {
         (vec![("category", "other"), ("description", "短"), ("phone", "13800138022")], "请至少写 5 个字"),
         (vec![("category", "other"), ("description", "有问题需要处理"), ("phone", "123")], "手机号"),
         (
-            vec![("category", "payment"), ("order_no", &someone_elses), ("description", "有问题需要处理"), ("phone", "13800138022")],
+            vec![
+                ("category", "payment"),
+                ("order_no", &someone_elses),
+                ("description", "有问题需要处理"),
+                ("phone", "13800138022"),
+            ],
             "请选择你自己的订单",
         ),
     ] {

@@ -228,7 +228,8 @@ impl TestApp {
             form = form.text(name.to_string(), value.to_string());
         }
         for (field, file_name, bytes) in files {
-            form = form.part(field.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+            form =
+                form.part(field.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
         }
         self.client.post(self.url(action)).multipart(form).send().await.expect("POST multipart")
     }

@@ -201,7 +201,8 @@ async fn partial_refund_needs_a_note_and_keeps_the_course(app: TestApp) {
     assert!(unescape(&form).contains("¥149.00"), "the policy refunds what is left");
     let rest = refund_no_from(&app.request_refund(&order_no, "quality", vec![]).await);
     let rest_detail = format!("/admin/refunds/{rest}");
-    let too_much = staff.submit(&rest_detail, &format!("{rest_detail}/approve"), &[("amount", "150"), ("note", "")]).await;
+    let too_much =
+        staff.submit(&rest_detail, &format!("{rest_detail}/approve"), &[("amount", "150"), ("note", "")]).await;
     assert_eq!(too_much.status(), StatusCode::BAD_REQUEST, "never more than was paid in total");
     staff.submit(&rest_detail, &format!("{rest_detail}/approve"), &[("amount", "149"), ("note", "")]).await;
     assert_eq!(app.order_status(&order_no).await, "refunded");
@@ -301,7 +302,8 @@ async fn evidence_is_checked_by_content_and_served_as_attachment(app: TestApp) {
     let refund_no = refund_no_from(&app.request_refund(&order_no, "quality", files).await);
     let (_, page) = app.get_html(&format!("/refunds/{refund_no}")).await;
     assert!(page.contains("passwd.png") && page.contains("收据.pdf"), "names are tamed, extensions follow content");
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM attachments ORDER BY id").fetch_all(app.db.read()).await.unwrap();
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM attachments ORDER BY id").fetch_all(app.db.read()).await.unwrap();
     let response = app.get(&format!("/refunds/{refund_no}/files/{}", ids[0])).await;
     assert_eq!(response.status(), StatusCode::OK);
     let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
@@ -357,7 +359,8 @@ async fn bad_refund_forms_change_nothing(app: TestApp) {
 async fn other_peoples_refunds_are_not_found(app: TestApp) {
     app.login_by_code("13800138010").await;
     let order_no = app.bought(COURSE).await;
-    let refund_no = refund_no_from(&app.request_refund(&order_no, "quality", vec![("evidence", "a.png", PNG.to_vec())]).await);
+    let refund_no =
+        refund_no_from(&app.request_refund(&order_no, "quality", vec![("evidence", "a.png", PNG.to_vec())]).await);
     let complaint = app
         .submit_multipart(
             "/complaints/new",
@@ -387,8 +390,9 @@ async fn other_peoples_refunds_are_not_found(app: TestApp) {
     let token = crate::helpers::csrf_in(&html);
     let withdraw = other.post_raw(&format!("/refunds/{refund_no}/withdraw"), &[("csrf_token", &token)]).await;
     assert_eq!(withdraw.status(), StatusCode::NOT_FOUND);
-    let follow_up =
-        other.post_raw(&format!("/complaints/{complaint_no}/messages"), &[("csrf_token", &token), ("body", "hi")]).await;
+    let follow_up = other
+        .post_raw(&format!("/complaints/{complaint_no}/messages"), &[("csrf_token", &token), ("body", "hi")])
+        .await;
     assert_eq!(follow_up.status(), StatusCode::NOT_FOUND);
     assert_eq!(app.count("complaint_messages").await, 0);
     // Learners are kept out of the staff pages.

@@ -83,7 +83,11 @@ async fn a_refund_completes_on_its_notification_once(app: TestApp, sim: WechatSi
     }
     assert_eq!(refund_status(&app, &refund_no).await, "refunded");
     assert_eq!(app.order_status(&order_no).await, "refunded");
-    assert_eq!(*sim.state.refund_calls.lock().unwrap(), vec![refund_no.clone()], "one call, the refund number as out_refund_no");
+    assert_eq!(
+        *sim.state.refund_calls.lock().unwrap(),
+        vec![refund_no.clone()],
+        "one call, the refund number as out_refund_no"
+    );
     let completions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refund_events WHERE kind = 'refunded'")
         .fetch_one(app.db.read())
         .await
@@ -135,7 +139,8 @@ async fn a_platform_complaint_is_answered_from_the_shop(app: TestApp, sim: Wecha
     // A notification signed with another key is refused and creates nothing.
     let wrong_key = crypto::private_key_from_pem(&fixture("merchant_key.pem")).unwrap();
     let resource = serde_json::json!({ "complaint_id": complaint_id, "action_type": "CREATE_COMPLAINT" });
-    let forged = sim.state.any_event("COMPLAINT.CREATE", "payscore", &resource, &wrong_key, &sim.state.platform_serial, now());
+    let forged =
+        sim.state.any_event("COMPLAINT.CREATE", "payscore", &resource, &wrong_key, &sim.state.platform_serial, now());
     let (status, _) = deliver(&app, &forged).await;
     assert!(status.is_client_error(), "{status}");
     assert_eq!(app.count("complaints").await, 0);
@@ -159,9 +164,8 @@ async fn a_platform_complaint_is_answered_from_the_shop(app: TestApp, sim: Wecha
     let detail = format!("/admin/complaints/{complaint_no}");
     let (_, page) = staff.get_html(&detail).await;
     assert!(page.contains("买了以后一直看不了") && page.contains(&order_no));
-    let reply = staff
-        .submit(&detail, &format!("{detail}/reply"), &[("body", "已为你全额退款，抱歉"), ("resolve", "1")])
-        .await;
+    let reply =
+        staff.submit(&detail, &format!("{detail}/reply"), &[("body", "已为你全额退款，抱歉"), ("resolve", "1")]).await;
     assert_eq!(reply.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         *sim.state.complaint_replies.lock().unwrap(),

@@ -312,7 +312,12 @@ async fn complaint(req: HttpRequest, id: web::Path<String>, sim: web::Data<SimSt
     }
 }
 
-async fn complaint_response(req: HttpRequest, id: web::Path<String>, body: String, sim: web::Data<SimState>) -> HttpResponse {
+async fn complaint_response(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: String,
+    sim: web::Data<SimState>,
+) -> HttpResponse {
     if !sim.authorized(&req, &body) {
         return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
     }
@@ -325,7 +330,12 @@ async fn complaint_response(req: HttpRequest, id: web::Path<String>, body: Strin
     HttpResponse::NoContent().finish()
 }
 
-async fn complaint_complete(req: HttpRequest, id: web::Path<String>, body: String, sim: web::Data<SimState>) -> HttpResponse {
+async fn complaint_complete(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: String,
+    sim: web::Data<SimState>,
+) -> HttpResponse {
     if !sim.authorized(&req, &body) {
         return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
     }

@@ -215,7 +215,11 @@ async fn link_refund(
 }
 
 #[get("/admin/complaints/{no}/files/{id}")]
-async fn file(ctx: PageContext, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn file(
+    ctx: PageContext,
+    path: web::Path<(String, i64)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     if let Some(to_login) = require_admin(&ctx)? {
         return Ok(to_login);
     }

@@ -174,6 +174,11 @@ async fn approve(
     }
     let Some(staff_id) = ctx.user.as_ref().map(|u| u.id) else { return Err(AppError::Forbidden) };
     let refund = staff_refund(&state, &no).await?;
+    let decided = redirect(&format!("/admin/refunds/{}", refund.refund_no));
+    if refund.status != RefundStatus::Pending {
+        // Someone decided first (a second click, another colleague): show the outcome.
+        return Ok(decided);
+    }
     let order = orders::find(&state.db, &refund.order_no).await?.ok_or(AppError::NotFound)?;
     let left = Fen(order.amount.0 - order.refunded.0);
     let (amount_text, note) = (form.0.amount.trim().to_string(), form.0.note.trim().to_string());
@@ -189,6 +194,11 @@ async fn approve(
         Some(_) => {}
     }
     let (Some(amount), true) = (amount, errors.is_empty()) else {
+        let still_pending =
+            refunds::find_by_id(&state.db, refund.id).await?.is_some_and(|r| r.status == RefundStatus::Pending);
+        if !still_pending {
+            return Ok(decided);
+        }
         let inputs = Inputs { amount: amount_text, note, reason: String::new() };
         return detail_page(ctx, &state, refund, Some(inputs), errors, StatusCode::BAD_REQUEST).await;
     };
@@ -210,7 +220,7 @@ async fn approve(
             tracing::info!(refund_no = %refund.refund_no, "refund already decided; approval ignored");
         }
     }
-    Ok(redirect(&format!("/admin/refunds/{}", refund.refund_no)))
+    Ok(decided)
 }
 
 #[derive(Deserialize)]
@@ -266,7 +276,11 @@ async fn retry(
 }
 
 #[get("/admin/refunds/{refund_no}/files/{id}")]
-async fn file(ctx: PageContext, path: web::Path<(String, i64)>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn file(
+    ctx: PageContext,
+    path: web::Path<(String, i64)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     if let Some(to_login) = require_admin(&ctx)? {
         return Ok(to_login);
     }

@@ -203,7 +203,7 @@ async fn detail(
     let provider_label = provider_label(order.pay_provider.as_deref());
     let refunds = refunds::for_order(&state.db, order.id).await?;
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
-    let can_refund = order.status.grants_access() && order.refunded < order.amount;
+    let can_refund = order.is_refundable();
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.t("site_name")), &order.item_title);
     let view = OrderView::new(order);

@@ -58,10 +58,6 @@ pub async fn assess(state: &AppState, order: &Order) -> Result<(Decision, i64), 
     Ok((decide(&case), pct))
 }
 
-fn refundable(order: &Order) -> bool {
-    order.status.grants_access() && order.refunded < order.amount
-}
-
 #[derive(Template)]
 #[template(path = "refunds/form.html")]
 struct FormPage<'a> {
@@ -122,10 +118,10 @@ async fn form(
         Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    if let Some(open) = refunds::for_order(&state.db, order.id).await?.into_iter().find(|r| r.status.is_open()) {
-        return Ok(redirect(&format!("/refunds/{}", open.refund_no)));
+    if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {
+        return Ok(redirect(&format!("/refunds/{open}")));
     }
-    if !refundable(&order) {
+    if !order.is_refundable() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
     form_page(ctx, &state, order, String::new(), String::new(), FieldErrors::default(), StatusCode::OK).await
@@ -145,10 +141,10 @@ async fn submit(
         Ok(order) => order,
         Err(to_login) => return Ok(to_login),
     };
-    if let Some(open) = refunds::for_order(&state.db, order.id).await?.into_iter().find(|r| r.status.is_open()) {
-        return Ok(redirect(&format!("/refunds/{}", open.refund_no)));
+    if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {
+        return Ok(redirect(&format!("/refunds/{open}")));
     }
-    if !refundable(&order) {
+    if !order.is_refundable() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
     let lang = ctx.lang;

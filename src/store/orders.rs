@@ -38,6 +38,13 @@ pub struct Order {
     pub refunded: Fen,
 }
 
+impl Order {
+    /// Paid, not fully refunded: a refund can be asked for.
+    pub fn is_refundable(&self) -> bool {
+        self.status.grants_access() && self.refunded < self.amount
+    }
+}
+
 const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
      non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
      expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen";

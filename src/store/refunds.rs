@@ -105,6 +105,16 @@ pub async fn find_for_user(db: &Db, refund_no: &str, user_id: i64) -> Result<Opt
     Ok(find(db, refund_no).await?.filter(|r| r.user_id == user_id))
 }
 
+/// The number of the order's open request (pending, refunding or failed), if it has one.
+pub async fn open_for_order(db: &Db, order_id: i64) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT refund_no FROM refund_requests WHERE order_id = $1 AND status IN ('pending', 'refunding', 'failed')",
+    )
+    .bind(order_id)
+    .fetch_optional(db.read())
+    .await
+}
+
 /// Every request on an order, newest first.
 pub async fn for_order(db: &Db, order_id: i64) -> Result<Vec<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.order_id = $1 ORDER BY r.id DESC");
@@ -242,13 +252,7 @@ pub async fn create(
         }
         Err(e) if is_unique_violation(&e) => {
             tx.rollback().await?;
-            let open: Option<String> = sqlx::query_scalar(
-                "SELECT refund_no FROM refund_requests WHERE order_id = $1 AND status IN ('pending', 'refunding', 'failed')",
-            )
-            .bind(new.order_id)
-            .fetch_optional(db.write())
-            .await?;
-            open.map(Created::Existing).ok_or(e)
+            open_for_order(db, new.order_id).await?.map(Created::Existing).ok_or(e)
         }
         Err(e) => Err(e),
     }

@@ -145,6 +145,7 @@ impl Application {
             uploads: Arc::new(crate::media::storage::LocalStore::new(settings.uploads_dir())),
             refunder,
             media_key: derive(&master, b"kedian media urls"),
+            totp_key: derive(&master, b"kedian totp secrets"),
         });
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
@@ -238,20 +239,20 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
         demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
         let media = crate::media::storage::LocalStore::new(settings.media_dir());
         demo::seed_media(&db, &media).await.context("loading the demo media")?;
-        users::create(&db, &demo_phone()?, "课店管理员", None, Role::Admin, now()).await?;
-        tracing::info!("demo catalog loaded; demo admin account created");
-    }
-    if settings.demo
-        && let Some(admin) = users::find_by_phone(&db, &demo_phone()?).await?
-    {
-        if admin.is_admin() {
-            tracing::info!(
-                "demo admin: open {}/login, enter phone {} and tap 获取验证码; the console SMS sender prints the code in this log. To give it a password: kedian user create-admin --phone {}",
-                settings.public_url,
-                demo::DEMO_ADMIN_PHONE,
-                demo::DEMO_ADMIN_PHONE
-            );
-        }
+        // A random first password, shown once in this log: a known one would open every shop
+        // that forgot to turn the demo off.
+        let password: String = rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)
+            .take(12)
+            .map(char::from)
+            .collect();
+        let hash = crate::auth::password::hash(password.clone()).await?;
+        users::create(&db, &demo_phone()?, "课店管理员", Some(&hash), Role::Admin, now()).await?;
+        tracing::info!(
+            "demo catalog loaded. Back office: open {}/admin/login, phone {}, password {password}; the first sign-in enrols an authenticator app (TOTP). Change it with: kedian user create-admin --phone {}",
+            settings.public_url,
+            demo::DEMO_ADMIN_PHONE,
+            demo::DEMO_ADMIN_PHONE
+        );
     }
     Ok(db)
 }

@@ -4,3 +4,4 @@ pub mod codes;
 pub mod password;
 pub mod session;
 pub mod sms;
+pub mod totp;

@@ -6,6 +6,10 @@ use rand::RngCore;
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 const CSRF: &str = "csrf";
+const VERSION: &str = "sv";
+const STAFF_PENDING: &str = "staff_pending";
+const STAFF_AT: &str = "staff_at";
+const STAFF_SEEN: &str = "staff_seen";
 const WECHAT_OPENID: &str = "wx_openid";
 const WECHAT_OAUTH: &str = "wx_oauth";
 
@@ -13,11 +17,52 @@ pub struct TypedSession<'a>(pub &'a Session);
 
 impl TypedSession<'_> {
     /// A fresh session id (the old cookie stops working) holding the user and a new CSRF token.
-    pub fn log_in(&self, user_id: i64, now: i64) -> anyhow::Result<()> {
+    /// `version` is the account's session version: bumping it later ends this session.
+    pub fn log_in(&self, user_id: i64, version: i64, now: i64) -> anyhow::Result<()> {
         self.0.renew();
+        self.0.remove(STAFF_PENDING);
+        self.0.remove(STAFF_AT);
+        self.0.remove(STAFF_SEEN);
         self.0.insert(USER_ID, user_id)?;
+        self.0.insert(VERSION, version)?;
         self.0.insert(AUTH_AT, now)?;
         self.0.insert(CSRF, new_token())?;
+        Ok(())
+    }
+
+    pub fn session_version(&self) -> i64 {
+        self.0.get(VERSION).ok().flatten().unwrap_or(0)
+    }
+
+    /// The password was right: remember who is to give the second factor, and since when.
+    pub fn begin_staff_challenge(&self, user_id: i64, now: i64) -> anyhow::Result<()> {
+        self.0.insert(STAFF_PENDING, (user_id, now))?;
+        Ok(())
+    }
+
+    /// The account waiting for its second factor, if the password step was within 10 minutes.
+    pub fn staff_challenge(&self, now: i64) -> Option<i64> {
+        let (user_id, at): (i64, i64) = self.0.get(STAFF_PENDING).ok().flatten()?;
+        (now - at < 600).then_some(user_id)
+    }
+
+    /// Both factors given: a fresh session that carries the staff sign-in time.
+    pub fn log_in_staff(&self, user_id: i64, version: i64, now: i64) -> anyhow::Result<()> {
+        self.log_in(user_id, version, now)?;
+        self.0.insert(STAFF_AT, now)?;
+        self.0.insert(STAFF_SEEN, now)?;
+        Ok(())
+    }
+
+    /// (signed in at, last seen at) of a staff session.
+    pub fn staff_times(&self) -> Option<(i64, i64)> {
+        let at = self.0.get(STAFF_AT).ok().flatten()?;
+        let seen = self.0.get(STAFF_SEEN).ok().flatten()?;
+        Some((at, seen))
+    }
+
+    pub fn touch_staff(&self, now: i64) -> anyhow::Result<()> {
+        self.0.insert(STAFF_SEEN, now)?;
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub mod rate;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_terms;
+pub mod staff;
 pub mod text;
 pub mod time;
 pub mod upload;

@@ -41,9 +41,36 @@ pub fn shanghai_date_compact(unix: i64) -> String {
         .unwrap_or_else(|| "00000000".into())
 }
 
+/// The start (00:00 Shanghai) of a `2026-11-21` date, as unix seconds.
+pub fn shanghai_day_start(date: &str) -> Option<i64> {
+    let format = format_description!("[year]-[month]-[day]");
+    let day = time::Date::parse(date.trim(), &format).ok()?;
+    Some(day.with_hms(0, 0, 0).ok()?.assume_offset(SHANGHAI).unix_timestamp())
+}
+
+/// `2026-11-21`: the Shanghai date of a moment.
+pub fn shanghai_date(unix: i64) -> String {
+    let format = format_description!("[year]-[month]-[day]");
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(SHANGHAI))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shanghai_days_start_at_local_midnight() {
+        // 2026-11-22 00:00 in Shanghai is 2026-11-21 16:00 UTC.
+        assert_eq!(shanghai_day_start("2026-11-22"), Some(1_795_276_800));
+        assert_eq!(shanghai_date(1_795_276_800), "2026-11-22");
+        assert_eq!(shanghai_date(1_795_276_799), "2026-11-21");
+        assert_eq!(shanghai_day_start("2026-13-01"), None);
+        assert_eq!(shanghai_day_start("yesterday"), None);
+    }
 
     #[test]
     fn shows_shanghai_time() {

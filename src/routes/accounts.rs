@@ -32,13 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct AuthForm {
     method: String,
     action: String,
-    phone: String,
+    pub phone: String,
     code: String,
-    password: String,
+    pub password: String,
     password2: String,
     nickname: String,
     agree: String,
-    next: String,
+    pub next: String,
 }
 
 #[derive(Template)]
@@ -128,10 +128,10 @@ async fn register_page(ctx: PageContext, req: HttpRequest) -> Result<HttpRespons
 }
 
 /// The outcome of a form post that did not log anyone in: the form again, with a status.
-struct Retry {
-    status: StatusCode,
+pub(crate) struct Retry {
+    pub status: StatusCode,
     notice: String,
-    errors: FieldErrors,
+    pub errors: FieldErrors,
     /// For 429: seconds until the limit lets the visitor try again (sent as `Retry-After`).
     retry_after: Option<i64>,
 }
@@ -186,10 +186,14 @@ async fn login(
         ("sms", _) => login_with_code(&state, ctx.lang, &form).await?,
         _ => login_with_password(&state, ctx.lang, &form, &ip).await?,
     };
+    let outcome = match outcome {
+        Ok(user) if user.is_banned() => Err(Retry::error(StatusCode::FORBIDDEN, "phone", ctx.t("err_account_banned"))),
+        other => other,
+    };
     match outcome {
-        Ok(user_id) => {
-            TypedSession(&ctx.session).log_in(user_id, now())?;
-            tracing::info!(user_id, "logged in");
+        Ok(user) => {
+            start_session(&ctx, &req, &state, &user, method).await?;
+            tracing::info!(user_id = user.id, "logged in");
             Ok(redirect(&next))
         }
         Err(retry) => {
@@ -211,7 +215,26 @@ async fn login(
     }
 }
 
-type Outcome = Result<Result<i64, Retry>, AppError>;
+/// A fresh session for `user`, and a line in the account's login history.
+pub async fn start_session(
+    ctx: &PageContext,
+    req: &HttpRequest,
+    state: &AppState,
+    user: &users::User,
+    method: &str,
+) -> Result<(), AppError> {
+    let ip = client_ip(req, state.settings.trust_forwarded);
+    let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    users::record_login(&state.db, user, method, &ip, agent, now()).await?;
+    if method == "staff" {
+        TypedSession(&ctx.session).log_in_staff(user.id, user.session_version, now())?;
+    } else {
+        TypedSession(&ctx.session).log_in(user.id, user.session_version, now())?;
+    }
+    Ok(())
+}
+
+pub(crate) type Outcome = Result<Result<users::User, Retry>, AppError>;
 
 async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outcome {
     let phone = match Phone::parse(phone) {
@@ -260,7 +283,7 @@ async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outco
         Some(user) => user,
         None => create_account(&state.db, &phone, &users::default_nickname(&phone), None).await?,
     };
-    Ok(Ok(user.id))
+    Ok(Ok(user))
 }
 
 async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&str>) -> Result<users::User, AppError> {
@@ -277,7 +300,7 @@ async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&st
     }
 }
 
-async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: &str) -> Outcome {
+pub(crate) async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: &str) -> Outcome {
     let mut errors = FieldErrors::default();
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
     if form.password.is_empty() {
@@ -299,7 +322,7 @@ async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: 
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if password::verify(form.password.clone(), stored).await? {
         if let Some(user) = user {
-            return Ok(Ok(user.id));
+            return Ok(Ok(user));
         }
     }
     if let Some(user) = &user {
@@ -325,8 +348,8 @@ async fn register(
         register_account(&state, ctx.lang, &form).await?
     };
     match outcome {
-        Ok(user_id) => {
-            TypedSession(&ctx.session).log_in(user_id, now())?;
+        Ok(user) => {
+            start_session(&ctx, &req, &state, &user, "register").await?;
             Ok(redirect(&next))
         }
         Err(retry) => {
@@ -396,7 +419,7 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outc
     match users::create(&state.db, &phone, &nickname, hash.as_deref(), Role::Learner, now()).await {
         Ok(user) => {
             tracing::info!(user_id = user.id, "account registered");
-            Ok(Ok(user.id))
+            Ok(Ok(user))
         }
         Err(CreateUserError::PhoneTaken) => {
             Ok(Err(Retry::error(StatusCode::CONFLICT, "phone", lang.t("err_phone_taken"))))

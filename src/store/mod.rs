@@ -2,6 +2,7 @@
 //! through sqlx's `Any` driver; the backend is chosen once from the URL.
 
 pub mod attachments;
+pub mod audit;
 pub mod catalog;
 pub mod complaints;
 pub mod coupons;
@@ -13,6 +14,7 @@ pub mod orders;
 pub mod refunds;
 pub mod sessions;
 pub mod sms;
+pub mod staff;
 pub mod users;
 
 use std::str::FromStr;

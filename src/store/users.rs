@@ -6,24 +6,7 @@ use sqlx::any::AnyRow;
 use super::{Db, is_unique_violation};
 use crate::domain::Phone;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Learner,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Learner => "learner",
-            Role::Admin => "admin",
-        }
-    }
-
-    fn parse(value: &str) -> Role {
-        if value == "admin" { Role::Admin } else { Role::Learner }
-    }
-}
+pub use crate::domain::staff::{AccountStatus, Role};
 
 #[derive(Debug, Clone)]
 pub struct User {
@@ -33,11 +16,23 @@ pub struct User {
     pub password_hash: Option<String>,
     pub role: Role,
     pub created_at: i64,
+    pub status: AccountStatus,
+    /// Sessions that began with another version have been signed out.
+    pub session_version: i64,
+    pub totp_enabled: bool,
 }
 
 impl User {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    pub fn is_staff(&self) -> bool {
+        self.role.is_staff()
+    }
+
+    pub fn is_banned(&self) -> bool {
+        self.status == AccountStatus::Banned
     }
 }
 
@@ -49,16 +44,20 @@ pub enum CreateUserError {
     Db(#[from] sqlx::Error),
 }
 
-const COLUMNS: &str = "id, phone, nickname, password_hash, role, created_at";
+pub(crate) const COLUMNS: &str =
+    "id, phone, nickname, password_hash, role, created_at, status, session_version, totp_enabled_at";
 
-fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
+pub(crate) fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
         id: row.try_get("id")?,
         phone: Phone::from_stored(row.try_get("phone")?),
         nickname: row.try_get("nickname")?,
         password_hash: row.try_get("password_hash")?,
-        role: Role::parse(&row.try_get::<String, _>("role")?),
+        role: Role::parse(&row.try_get::<String, _>("role")?).unwrap_or(Role::Learner),
         created_at: row.try_get("created_at")?,
+        status: AccountStatus::parse(&row.try_get::<String, _>("status")?).unwrap_or(AccountStatus::Active),
+        session_version: row.try_get("session_version")?,
+        totp_enabled: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
     })
 }
 
@@ -126,6 +125,70 @@ pub async fn set_password_and_role(
         .execute(db.write())
         .await?;
     Ok(())
+}
+
+/// Accounts whose phone contains `digits` (all accounts when empty), newest first.
+pub async fn search(db: &Db, digits: &str, limit: i64) -> Result<Vec<User>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE phone LIKE $1 ORDER BY id DESC LIMIT $2");
+    let pattern = format!("%{}%", digits.chars().filter(char::is_ascii_digit).collect::<String>());
+    let rows = sqlx::query(&sql).bind(pattern).bind(limit).fetch_all(db.read()).await?;
+    rows.iter().map(from_row).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub method: String,
+    pub ip: String,
+    pub user_agent: String,
+    /// The session from this login still counts (no sign-out-everywhere since).
+    pub current: bool,
+    pub created_at: i64,
+}
+
+/// Remembers a login for the account's page (`method`: sms, password, staff).
+pub async fn record_login(
+    db: &Db,
+    user: &User,
+    method: &str,
+    ip: &str,
+    user_agent: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let agent: String = user_agent.chars().take(200).collect();
+    sqlx::query(
+        "INSERT INTO logins (user_id, method, ip, user_agent, session_version, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user.id)
+    .bind(method)
+    .bind(ip)
+    .bind(agent)
+    .bind(user.session_version)
+    .bind(now)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+pub async fn recent_logins(db: &Db, user: &User, limit: i64) -> Result<Vec<Login>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT method, ip, user_agent, session_version, created_at FROM logins WHERE user_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(user.id)
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Login {
+                method: r.try_get("method")?,
+                ip: r.try_get("ip")?,
+                user_agent: r.try_get("user_agent")?,
+                current: r.try_get::<i64, _>("session_version")? == user.session_version,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {

@@ -67,6 +67,33 @@ impl PageContext {
         format!("/login?{next}")
     }
 
+    /// The back office sections this staff member may open: (href, label).
+    pub fn admin_links(&self) -> Vec<(&'static str, &'static str)> {
+        use crate::domain::staff::Area;
+        let Some(user) = &self.user else { return Vec::new() };
+        [
+            ("/admin", "admin_title", Area::Dashboard),
+            ("/admin/orders", "admin_orders", Area::Orders),
+            ("/admin/refunds", "admin_refunds", Area::Refunds),
+            ("/admin/complaints", "admin_complaints", Area::Complaints),
+            ("/admin/users", "admin_users_nav", Area::Users),
+            ("/admin/courses", "admin_catalog", Area::Catalog),
+            ("/admin/stats", "admin_stats", Area::Statistics),
+            ("/admin/staff", "admin_staff", Area::Administration),
+            ("/admin/audit", "admin_audit", Area::Administration),
+        ]
+        .into_iter()
+        .filter(|(_, _, area)| user.role.may(*area))
+        .map(|(href, key, _)| (href, self.t(key)))
+        .collect()
+    }
+
+    /// True when this page belongs to the back office section at `href`.
+    pub fn in_section(&self, href: &str) -> bool {
+        let path = self.path.split('?').next().unwrap_or_default();
+        if href == "/admin" { path == "/admin" } else { path == href || path.starts_with(&format!("{href}/")) }
+    }
+
     pub fn meta(&self, title: &str, description: &str) -> Meta {
         Meta {
             title: title.to_string(),
@@ -95,10 +122,13 @@ impl FromRequest for PageContext {
                 let lifetime = state.settings.session_lifetime_days * 86_400;
                 let fresh = typed.authenticated_at().is_some_and(|at| now() - at < lifetime);
                 if fresh {
-                    user = users::find_by_id(&state.db, uid).await?;
+                    user = users::find_by_id(&state.db, uid)
+                        .await?
+                        .filter(|u| u.session_version == typed.session_version() && !u.is_banned());
                 }
                 if user.is_none() {
-                    // Past its absolute lifetime, or the account is gone: end the session.
+                    // Past its absolute lifetime, signed out everywhere, banned, or the account is
+                    // gone: end the session.
                     typed.log_out();
                 }
             }

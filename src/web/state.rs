@@ -22,6 +22,8 @@ pub struct AppState {
     pub sandbox: Option<Arc<Sandbox>>,
     /// Where lesson media is kept.
     pub media: Arc<dyn MediaStore>,
+    /// Key sealing staff TOTP secrets, derived from the master key.
+    pub totp_key: Vec<u8>,
     /// Key for signing media URLs, derived from the master key.
     pub media_key: Vec<u8>,
     /// Evidence and complaint files (private: served only through owner-checking handlers).

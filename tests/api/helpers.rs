@@ -78,7 +78,25 @@ pub struct TestApp {
     pub providers: Providers,
     pub data_dir: std::path::PathBuf,
     pub database_url: String,
+    /// TOTP secrets enrolled in this shop, by phone, with the last time step used.
+    pub totp: Arc<Mutex<HashMap<String, (String, i64)>>>,
     _dir: Arc<tempfile::TempDir>,
+}
+
+pub const ADMIN_PHONE: &str = "13800000000";
+pub const STAFF_PASSWORD: &str = "staff-pass-2026";
+
+/// The code an authenticator app shows for `secret` at unix time `t`.
+pub fn totp_code(secret: &str, t: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().expect("base32 secret");
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).expect("totp").generate(t as u64)
+}
+
+/// The base32 secret an enrolment page shows for typing in by hand.
+pub fn totp_secret_in(html: &str) -> Option<String> {
+    let marker = "id=\"totp-secret\">";
+    let start = html.find(marker)? + marker.len();
+    html[start..].split('<').next().map(String::from)
 }
 
 pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
@@ -144,6 +162,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         providers,
         data_dir,
         database_url,
+        totp: Arc::default(),
         _dir: Arc::new(dir),
     })
 }
@@ -194,16 +213,67 @@ impl TestApp {
             providers: self.providers.clone(),
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            totp: self.totp.clone(),
             _dir: self._dir.clone(),
         }
     }
 
-    /// Another browser, logged in as the demo admin.
+    /// Another browser, signed in to the back office as the demo admin (password, then TOTP).
     pub async fn staff(&self) -> TestApp {
-        let staff = self.another_browser();
-        let response = staff.login_by_code("13800000000").await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "the demo admin logs in");
-        staff
+        self.make_staff(ADMIN_PHONE, kedian::domain::staff::Role::Admin).await;
+        self.staff_as(ADMIN_PHONE).await
+    }
+
+    /// Makes `phone` a staff member with `role` and the test staff password (fixture set-up).
+    pub async fn make_staff(&self, phone: &str, role: kedian::domain::staff::Role) {
+        use kedian::store::users;
+        let phone = Phone::parse(phone).expect("phone");
+        let hash = kedian::auth::password::hash(STAFF_PASSWORD.to_string()).await.expect("hash");
+        let now = kedian::domain::time::now();
+        match users::find_by_phone(&self.db, &phone).await.expect("find") {
+            Some(user) => users::set_password_and_role(&self.db, user.id, &hash, role, now).await.expect("update"),
+            None => {
+                users::create(&self.db, &phone, "员工", Some(&hash), role, now).await.expect("create");
+            }
+        }
+    }
+
+    /// The next TOTP code for an enrolled phone: never one already used (a code is good once).
+    pub async fn next_totp(&self, phone: &str) -> String {
+        loop {
+            let now = kedian::domain::time::now();
+            let current = now / 30;
+            let picked = {
+                let mut map = self.totp.lock().unwrap();
+                let (secret, last) = map.get_mut(phone).expect("phone enrolled in this test");
+                let step = current.max(*last + 1);
+                (step <= current + 1).then(|| {
+                    *last = step;
+                    totp_code(secret, step * 30)
+                })
+            };
+            match picked {
+                Some(code) => return code,
+                None => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+            }
+        }
+    }
+
+    /// Another browser that signs in as staff member `phone`, enrolling TOTP on first sign-in.
+    pub async fn staff_as(&self, phone: &str) -> TestApp {
+        let browser = self.another_browser();
+        let sent =
+            browser.submit("/admin/login", "/admin/login", &[("phone", phone), ("password", STAFF_PASSWORD)]).await;
+        assert_eq!(sent.status(), StatusCode::SEE_OTHER, "password accepted");
+        let (status, html) = browser.get_html("/admin/login/verify").await;
+        assert_eq!(status, StatusCode::OK);
+        if let Some(secret) = totp_secret_in(&html) {
+            self.totp.lock().unwrap().insert(phone.to_string(), (secret, 0));
+        }
+        let code = self.next_totp(phone).await;
+        let done = browser.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
+        assert!(done.status() == StatusCode::SEE_OTHER || done.status() == StatusCode::OK, "TOTP accepted");
+        browser
     }
 
     /// Buys `slug` and pays at the sandbox cashier; returns the order number.

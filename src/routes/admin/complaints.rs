@@ -7,9 +7,10 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
+use super::gate::{Change, audit};
 use crate::domain::complaint::{ComplaintStatus, Sla, looks_like_complaint_no, sla};
 use crate::domain::refund::looks_like_refund_no;
+use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -61,9 +62,7 @@ struct QueueQuery {
 
 #[get("/admin/complaints")]
 async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Complaints);
     let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let status = ComplaintStatus::parse(&q.status);
     let at = now();
@@ -124,9 +123,7 @@ async fn detail_page(
 
 #[get("/admin/complaints/{no}")]
 async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Complaints);
     let c = staff_complaint(&state, &no).await?;
     detail_page(ctx, &state, c, Default::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -141,14 +138,13 @@ struct ReplyForm {
 #[post("/admin/complaints/{no}/reply")]
 async fn reply(
     ctx: PageContext,
+    req: HttpRequest,
     no: web::Path<String>,
     state: web::Data<AppState>,
     form: CsrfForm<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
-    let Some(staff_id) = ctx.user.as_ref().map(|u| u.id) else { return Err(AppError::Forbidden) };
+    let staff = staff_only!(ctx, Area::Complaints);
+    let staff_id = staff.id;
     let c = staff_complaint(&state, &no).await?;
     let body = form.0.body.trim().to_string();
     let resolve = form.0.resolve == "1";
@@ -182,6 +178,15 @@ async fn reply(
     }
     complaints::reply(&state.db, &c, staff_id, &body, resolve, now()).await?;
     tracing::info!(complaint_no = %c.complaint_no, staff_id, resolve, "complaint answered");
+    let change = Change {
+        action: if resolve { "complaint.resolve" } else { "complaint.reply" },
+        target_type: "complaint",
+        target_id: c.complaint_no.clone(),
+        before: serde_json::json!({ "status": c.status.as_str() }),
+        after: serde_json::json!({ "status": if resolve { "resolved" } else { "answered" } }),
+        note: &body,
+    };
+    audit(&state, &req, &staff, change).await?;
     Ok(redirect(&format!("/admin/complaints/{}", c.complaint_no)))
 }
 
@@ -193,13 +198,12 @@ struct LinkForm {
 #[post("/admin/complaints/{no}/link-refund")]
 async fn link_refund(
     ctx: PageContext,
+    req: HttpRequest,
     no: web::Path<String>,
     state: web::Data<AppState>,
     form: CsrfForm<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    let staff = staff_only!(ctx, Area::Complaints);
     let c = staff_complaint(&state, &no).await?;
     let refund_no = form.0.refund_no.trim().to_string();
     let refund = if looks_like_refund_no(&refund_no) { refunds::find(&state.db, &refund_no).await? } else { None };
@@ -211,6 +215,15 @@ async fn link_refund(
         return detail_page(ctx, &state, c, (String::new(), refund_no), errors, StatusCode::BAD_REQUEST).await;
     };
     complaints::link_refund(&state.db, c.id, refund.id, now()).await?;
+    let change = Change {
+        action: "complaint.link_refund",
+        target_type: "complaint",
+        target_id: c.complaint_no.clone(),
+        before: serde_json::json!({ "refund_no": c.refund_no }),
+        after: serde_json::json!({ "refund_no": refund.refund_no }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
     Ok(redirect(&format!("/admin/complaints/{}", c.complaint_no)))
 }
 
@@ -220,9 +233,7 @@ async fn file(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Complaints);
     let (no, id) = path.into_inner();
     let c = staff_complaint(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;

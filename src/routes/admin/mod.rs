@@ -1,30 +1,41 @@
-//! The back office, for staff with the admin role: the dashboard, refunds and complaints.
+//! The back office. Staff sign in with password and TOTP (`login`); each handler opens with
+//! `staff_only!(ctx, Area::…)`, which admits only staff whose role covers that area (`gate`), and
+//! every change is written to the audit log.
 
+/// The signed-in staff member allowed into `area`, or an early return (sign-in redirect or 403).
+macro_rules! staff_only {
+    ($ctx:expr, $area:expr) => {
+        match crate::routes::admin::gate::gate(&$ctx, $area)? {
+            Ok(user) => user,
+            Err(response) => return Ok(response),
+        }
+    };
+}
+
+pub mod audit_log;
 pub mod complaints;
+pub mod gate;
+pub mod login;
 pub mod refunds;
+pub mod staff;
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
+use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::store::orders::{self, LatePayment};
 use crate::store::users;
-use crate::web::{AppState, Meta, PageContext, redirect, render};
+use crate::web::{AppState, Meta, PageContext, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard);
+    login::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);
-}
-
-/// Visitors go to the login page; logged-in learners get a 403 page.
-pub fn require_admin(ctx: &PageContext) -> Result<Option<HttpResponse>, AppError> {
-    match &ctx.user {
-        None => Ok(Some(redirect(&ctx.login_href()))),
-        Some(user) if user.is_admin() => Ok(None),
-        Some(_) => Err(AppError::Forbidden),
-    }
+    staff::configure(cfg);
+    audit_log::configure(cfg);
 }
 
 #[derive(Template)]
@@ -43,9 +54,7 @@ struct Dashboard {
 
 #[get("/admin")]
 async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Dashboard);
     let catalog = state.catalog.snapshot();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")), ctx.t("site_description"));
     let late_payments = orders::late_payments(&state.db, 50)

@@ -6,10 +6,11 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::require_admin;
+use super::gate::{Change, audit};
 use crate::domain::Fen;
 use crate::domain::refund::{RefundStatus, looks_like_refund_no, reason_label_key};
 use crate::domain::refund_policy::Decision;
+use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -46,9 +47,7 @@ struct QueueQuery {
 
 #[get("/admin/refunds")]
 async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Refunds);
     let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let status = RefundStatus::parse(&q.status);
     let rows = refunds::queue(&state.db, status, QUEUE_LIMIT)
@@ -148,9 +147,7 @@ async fn detail_page(
 
 #[get("/admin/refunds/{refund_no}")]
 async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Refunds);
     let refund = staff_refund(&state, &no).await?;
     detail_page(ctx, &state, refund, None, FieldErrors::default(), StatusCode::OK).await
 }
@@ -165,14 +162,13 @@ struct ApproveForm {
 #[post("/admin/refunds/{refund_no}/approve")]
 async fn approve(
     ctx: PageContext,
+    req: HttpRequest,
     no: web::Path<String>,
     state: web::Data<AppState>,
     form: CsrfForm<ApproveForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
-    let Some(staff_id) = ctx.user.as_ref().map(|u| u.id) else { return Err(AppError::Forbidden) };
+    let staff = staff_only!(ctx, Area::Refunds);
+    let staff_id = staff.id;
     let refund = staff_refund(&state, &no).await?;
     let decided = redirect(&format!("/admin/refunds/{}", refund.refund_no));
     if refund.status != RefundStatus::Pending {
@@ -212,6 +208,15 @@ async fn approve(
     match refunds::approve(&state.db, refund.id, &approval, at).await? {
         Approved::Yes => {
             tracing::info!(refund_no = %refund.refund_no, %amount, staff_id, "refund approved");
+            let change = Change {
+                action: "refund.approve",
+                target_type: "refund",
+                target_id: refund.refund_no.clone(),
+                before: serde_json::json!({ "status": refund.status.as_str() }),
+                after: serde_json::json!({ "status": "refunding", "amount_fen": amount.0 }),
+                note: &note,
+            };
+            audit(&state, &req, &staff, change).await?;
             if let Some(fresh) = refunds::find_by_id(&state.db, refund.id).await? {
                 state.refunder.push(&fresh, at).await?;
             }
@@ -231,14 +236,13 @@ struct RejectForm {
 #[post("/admin/refunds/{refund_no}/reject")]
 async fn reject(
     ctx: PageContext,
+    req: HttpRequest,
     no: web::Path<String>,
     state: web::Data<AppState>,
     form: CsrfForm<RejectForm>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
-    let Some(staff_id) = ctx.user.as_ref().map(|u| u.id) else { return Err(AppError::Forbidden) };
+    let staff = staff_only!(ctx, Area::Refunds);
+    let staff_id = staff.id;
     let refund = staff_refund(&state, &no).await?;
     let reason = form.0.reason.trim().to_string();
     let n = reason.chars().count();
@@ -250,6 +254,15 @@ async fn reject(
     }
     if refunds::reject(&state.db, refund.id, staff_id, &reason, now()).await? {
         tracing::info!(refund_no = %refund.refund_no, staff_id, "refund rejected");
+        let change = Change {
+            action: "refund.reject",
+            target_type: "refund",
+            target_id: refund.refund_no.clone(),
+            before: serde_json::json!({ "status": refund.status.as_str() }),
+            after: serde_json::json!({ "status": "rejected" }),
+            note: &reason,
+        };
+        audit(&state, &req, &staff, change).await?;
     }
     Ok(redirect(&format!("/admin/refunds/{}", refund.refund_no)))
 }
@@ -257,19 +270,27 @@ async fn reject(
 #[post("/admin/refunds/{refund_no}/retry")]
 async fn retry(
     ctx: PageContext,
+    req: HttpRequest,
     no: web::Path<String>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    let staff = staff_only!(ctx, Area::Refunds);
     let refund = staff_refund(&state, &no).await?;
     let at = now();
     if refunds::retry(&state.db, refund.id, at).await?
         && let Some(fresh) = refunds::find_by_id(&state.db, refund.id).await?
     {
         tracing::info!(refund_no = %refund.refund_no, "refund retried under the same number");
+        let change = Change {
+            action: "refund.retry",
+            target_type: "refund",
+            target_id: refund.refund_no.clone(),
+            before: serde_json::json!({ "status": refund.status.as_str() }),
+            after: serde_json::json!({ "status": "refunding" }),
+            note: "",
+        };
+        audit(&state, &req, &staff, change).await?;
         state.refunder.push(&fresh, at).await?;
     }
     Ok(redirect(&format!("/admin/refunds/{}", refund.refund_no)))
@@ -281,9 +302,7 @@ async fn file(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    if let Some(to_login) = require_admin(&ctx)? {
-        return Ok(to_login);
-    }
+    staff_only!(ctx, Area::Refunds);
     let (no, id) = path.into_inner();
     let refund = staff_refund(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;

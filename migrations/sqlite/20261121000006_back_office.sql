@@ -1,0 +1,51 @@
+-- The back office: staff second factor (TOTP and recovery codes), sign-out-everywhere, account
+-- status, login history, the audit log, and course ordering and scheduled publishing.
+-- The TOTP secret is stored encrypted with a key derived from the master key.
+ALTER TABLE users ADD COLUMN totp_secret TEXT;
+ALTER TABLE users ADD COLUMN totp_enabled_at BIGINT;
+-- The last accepted TOTP time step: a code is good once.
+ALTER TABLE users ADD COLUMN totp_last_step BIGINT NOT NULL DEFAULT 0;
+-- Bumped to end every session of the account (sessions remember the version they began with).
+ALTER TABLE users ADD COLUMN session_version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+ALTER TABLE users ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE recovery_codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    code_hash TEXT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX recovery_codes_user ON recovery_codes (user_id);
+
+CREATE TABLE logins (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    method TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL,
+    session_version BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX logins_user ON logins (user_id, created_at);
+
+-- Every change a staff member makes: who, what, when, before and after (JSON).
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    staff_id BIGINT NOT NULL REFERENCES users (id),
+    action TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    before_json TEXT NOT NULL,
+    after_json TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    ip TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX audit_log_created ON audit_log (created_at);
+CREATE INDEX audit_log_target ON audit_log (target_type, target_id);
+
+ALTER TABLE courses ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
+-- When set and published = 0, the course goes on sale at that time.
+ALTER TABLE courses ADD COLUMN publish_at BIGINT;
+ALTER TABLE entitlements ADD COLUMN note TEXT NOT NULL DEFAULT '';

@@ -1,0 +1,162 @@
+//! Staff roles and what each may do, and the staff session's lifetime rule.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Learner,
+    Admin,
+    Operator,
+    Support,
+}
+
+/// The parts of the back office; each admin route belongs to exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Area {
+    /// The dashboard: every staff member.
+    Dashboard,
+    Catalog,
+    Announcements,
+    Statistics,
+    Orders,
+    Refunds,
+    Complaints,
+    Users,
+    /// Staff accounts, the audit log and shop settings.
+    Administration,
+}
+
+impl Role {
+    pub const STAFF: [Role; 3] = [Role::Admin, Role::Operator, Role::Support];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Learner => "learner",
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Support => "support",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Role> {
+        match value {
+            "learner" => Some(Role::Learner),
+            "admin" => Some(Role::Admin),
+            "operator" => Some(Role::Operator),
+            "support" => Some(Role::Support),
+            _ => None,
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Role::Learner => "role_learner",
+            Role::Admin => "role_admin",
+            Role::Operator => "role_operator",
+            Role::Support => "role_support",
+        }
+    }
+
+    pub fn is_staff(self) -> bool {
+        self != Role::Learner
+    }
+
+    /// Admin: everything. Operator: catalog, announcements, statistics. Support: orders, refunds,
+    /// complaints, users.
+    pub fn may(self, area: Area) -> bool {
+        match self {
+            Role::Learner => false,
+            Role::Admin => true,
+            Role::Operator => matches!(area, Area::Dashboard | Area::Catalog | Area::Announcements | Area::Statistics),
+            Role::Support => {
+                matches!(area, Area::Dashboard | Area::Orders | Area::Refunds | Area::Complaints | Area::Users)
+            }
+        }
+    }
+}
+
+/// What an account may still do: muted accounts cannot post public text; banned ones cannot
+/// log in at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    Muted,
+    Banned,
+}
+
+impl AccountStatus {
+    pub const ALL: [AccountStatus; 3] = [AccountStatus::Active, AccountStatus::Muted, AccountStatus::Banned];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::Muted => "muted",
+            AccountStatus::Banned => "banned",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AccountStatus> {
+        AccountStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "account_active",
+            AccountStatus::Muted => "account_muted",
+            AccountStatus::Banned => "account_banned",
+        }
+    }
+}
+
+/// A staff session lasts 12 hours from sign-in, and ends after 30 minutes without a request.
+pub const STAFF_SESSION_SECS: i64 = 12 * 3600;
+pub const STAFF_IDLE_SECS: i64 = 30 * 60;
+
+pub fn staff_session_alive(signed_in_at: i64, last_seen_at: i64, now: i64) -> bool {
+    now - signed_in_at < STAFF_SESSION_SECS && now - last_seen_at < STAFF_IDLE_SECS
+}
+
+/// Recovery codes are typed by hand: case, spaces and dashes do not matter.
+pub fn normalize_recovery_code(input: &str) -> String {
+    input.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_reach_their_areas_only() {
+        use Area::*;
+        let all = [Dashboard, Catalog, Announcements, Statistics, Orders, Refunds, Complaints, Users, Administration];
+        assert!(all.iter().all(|a| Role::Admin.may(*a)));
+        assert!(all.iter().all(|a| !Role::Learner.may(*a)));
+        let operator: Vec<Area> = all.iter().copied().filter(|a| Role::Operator.may(*a)).collect();
+        assert_eq!(operator, vec![Dashboard, Catalog, Announcements, Statistics]);
+        let support: Vec<Area> = all.iter().copied().filter(|a| Role::Support.may(*a)).collect();
+        assert_eq!(support, vec![Dashboard, Orders, Refunds, Complaints, Users]);
+    }
+
+    #[test]
+    fn roles_round_trip() {
+        for role in [Role::Learner, Role::Admin, Role::Operator, Role::Support] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(Role::parse("root"), None);
+        assert!(Role::STAFF.iter().all(|r| r.is_staff()));
+    }
+
+    #[test]
+    fn staff_sessions_end_after_12_hours_or_30_idle_minutes() {
+        let t = 1_000_000;
+        assert!(staff_session_alive(t, t, t));
+        assert!(staff_session_alive(t, t + 11 * 3600, t + 11 * 3600 + 29 * 60));
+        assert!(!staff_session_alive(t, t, t + 30 * 60), "30 idle minutes end it");
+        assert!(staff_session_alive(t, t + 60, t + 60 + 30 * 60 - 1));
+        assert!(!staff_session_alive(t, t + 12 * 3600 - 1, t + 12 * 3600), "12 hours end it, busy or not");
+    }
+
+    #[test]
+    fn recovery_codes_forgive_typing() {
+        assert_eq!(normalize_recovery_code(" AB12-cd34 ef "), "ab12cd34ef");
+        assert_eq!(normalize_recovery_code("——"), "");
+    }
+}

@@ -1,0 +1,73 @@
+//! Who may enter the back office: a staff account, signed in with both factors less than 12 hours
+//! ago and active in the last 30 minutes, whose role covers the area. Also the audit helper every
+//! mutating staff handler calls.
+
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::Value;
+
+use crate::auth::session::TypedSession;
+use crate::domain::staff::{Area, staff_session_alive};
+use crate::domain::time::now;
+use crate::error::AppError;
+use crate::store::audit::{self, NewEntry};
+use crate::store::users::User;
+use crate::web::{AppState, PageContext, client_ip, redirect};
+
+/// The staff member, or the response to send instead (to the staff sign-in page). Learners and
+/// staff outside their role get 403.
+pub fn gate(ctx: &PageContext, area: Area) -> Result<Result<User, HttpResponse>, AppError> {
+    let Some(user) = &ctx.user else {
+        return Ok(Err(redirect(&staff_login_href(&ctx.path))));
+    };
+    if !user.is_staff() {
+        return Err(AppError::Forbidden);
+    }
+    let typed = TypedSession(&ctx.session);
+    let now = now();
+    match typed.staff_times() {
+        Some((at, seen)) if staff_session_alive(at, seen, now) => {}
+        Some(_) => {
+            // Expired: the whole session ends, not only its staff part.
+            typed.log_out();
+            return Ok(Err(redirect(&format!("{}&expired=1", staff_login_href(&ctx.path)))));
+        }
+        None => return Ok(Err(redirect(&staff_login_href(&ctx.path)))),
+    }
+    if !user.role.may(area) {
+        return Err(AppError::Forbidden);
+    }
+    typed.touch_staff(now)?;
+    Ok(Ok(user.clone()))
+}
+
+pub fn staff_login_href(next: &str) -> String {
+    let next = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+    format!("/admin/login?{next}")
+}
+
+/// One change, for the audit log.
+pub struct Change<'a> {
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: String,
+    pub before: Value,
+    pub after: Value,
+    pub note: &'a str,
+}
+
+pub async fn audit(state: &AppState, req: &HttpRequest, staff: &User, change: Change<'_>) -> Result<(), AppError> {
+    let ip = client_ip(req, state.settings.trust_forwarded);
+    let entry = NewEntry {
+        staff_id: staff.id,
+        action: change.action,
+        target_type: change.target_type,
+        target_id: &change.target_id,
+        before: change.before,
+        after: change.after,
+        note: change.note,
+        ip: &ip,
+    };
+    audit::record(&state.db, entry, now()).await?;
+    tracing::info!(staff = staff.id, action = change.action, target = %change.target_id, "staff change");
+    Ok(())
+}

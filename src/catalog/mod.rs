@@ -66,6 +66,8 @@ pub struct Course {
     pub membership_days: Option<i64>,
     pub consult_minutes: Option<i64>,
     pub featured: bool,
+    /// Staff's sort order: lower first, then newest first.
+    pub position: i64,
     pub created_at: i64,
     pub chapters: Vec<Chapter>,
 }
@@ -149,7 +151,7 @@ impl PageCache {
 
 impl Catalog {
     pub fn new(categories: Vec<Category>, mut courses: Vec<Arc<Course>>) -> Catalog {
-        courses.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        courses.sort_by(|a, b| a.position.cmp(&b.position).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)));
         let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
         let mut lessons = HashMap::new();
         for course in &courses {

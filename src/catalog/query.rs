@@ -166,6 +166,7 @@ mod tests {
             membership_days: None,
             consult_minutes: None,
             featured: false,
+            position: 0,
             created_at: id,
             chapters: vec![],
         })

@@ -2,6 +2,7 @@
 
 pub mod complaint;
 pub mod coupon;
+pub mod course_form;
 pub mod media;
 pub mod money;
 pub mod order;

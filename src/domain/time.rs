@@ -58,6 +58,18 @@ pub fn shanghai_date(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A `2026-11-22T09:30` (an HTML datetime-local value) read as Shanghai time.
+pub fn parse_shanghai_datetime(value: &str) -> Option<i64> {
+    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]");
+    let t = time::PrimitiveDateTime::parse(value.trim(), &format).ok()?;
+    Some(t.assume_offset(SHANGHAI).unix_timestamp())
+}
+
+/// The datetime-local value of a moment, in Shanghai time.
+pub fn shanghai_datetime_value(unix: i64) -> String {
+    shanghai_minutes(unix).replace(' ', "T")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +82,9 @@ mod tests {
         assert_eq!(shanghai_date(1_795_276_799), "2026-11-21");
         assert_eq!(shanghai_day_start("2026-13-01"), None);
         assert_eq!(shanghai_day_start("yesterday"), None);
+        assert_eq!(parse_shanghai_datetime("2026-11-22T00:00"), Some(1_795_276_800));
+        assert_eq!(shanghai_datetime_value(1_795_276_800), "2026-11-22T00:00");
+        assert_eq!(parse_shanghai_datetime("2026-11-22 00:00"), None);
     }
 
     #[test]

@@ -46,7 +46,12 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
             tracing::info!(order_no = %order.order_no, "unpaid order expired");
         }
     }
-    if sold {
+    // Scheduled courses go on sale when their time comes.
+    let published = crate::store::course_admin::publish_due(db, now).await?;
+    if published > 0 {
+        tracing::info!(published, "scheduled courses put on sale");
+    }
+    if sold || published > 0 {
         catalog.reload(db).await?;
     }
     refund_late_payments(db, providers, now).await

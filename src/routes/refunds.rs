@@ -175,6 +175,7 @@ async fn submit(
         reason_text: &detail,
         decision: &decision,
         consumed_pct: pct,
+        submitted_by: "learner",
     };
     let at = now();
     let (id, refund_no) = match refunds::create(&state.db, &new, &files, at).await? {

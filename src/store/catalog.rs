@@ -76,7 +76,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     let course_rows = sqlx::query(
         "SELECT id, slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, \
-         refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, created_at \
+         refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, position, created_at \
          FROM courses WHERE published = 1",
     )
     .fetch_all(pool)
@@ -115,6 +115,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
             membership_days: r.try_get("membership_days")?,
             consult_minutes: r.try_get("consult_minutes")?,
             featured: flag(r.try_get("featured")?),
+            position: r.try_get("position")?,
             created_at: r.try_get("created_at")?,
             chapters: chapters_by_course.remove(&id).unwrap_or_default(),
             id,

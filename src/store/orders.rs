@@ -45,11 +45,11 @@ impl Order {
     }
 }
 
-const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
+pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
      non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
      expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen";
 
-fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
+pub(crate) fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
     let status: String = r.try_get("status")?;
     Ok(Order {
         id: r.try_get("id")?,

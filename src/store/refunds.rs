@@ -204,6 +204,8 @@ pub struct NewRefund<'a> {
     pub reason_text: &'a str,
     pub decision: &'a Decision,
     pub consumed_pct: i64,
+    /// `learner`, or `staff` for a refund made from the back office.
+    pub submitted_by: &'a str,
 }
 
 pub enum Created {
@@ -246,7 +248,7 @@ pub async fn create(
             for file in files {
                 attachments::add(&mut tx, Owner::Refund(id), file, now).await?;
             }
-            event(&mut tx, id, "submitted", "", "learner", now).await?;
+            event(&mut tx, id, "submitted", "", new.submitted_by, now).await?;
             tx.commit().await?;
             Ok(Created::New(id, refund_no))
         }

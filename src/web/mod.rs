@@ -3,6 +3,7 @@
 
 pub mod context;
 pub mod csrf;
+pub mod csv;
 pub mod error_page;
 pub mod render;
 pub mod state;

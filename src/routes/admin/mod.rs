@@ -13,11 +13,14 @@ macro_rules! staff_only {
 }
 
 pub mod audit_log;
+pub mod catalog;
 pub mod complaints;
 pub mod gate;
 pub mod login;
+pub mod orders;
 pub mod refunds;
 pub mod staff;
+pub mod users;
 
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
@@ -25,17 +28,20 @@ use askama::Template;
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
-use crate::store::orders::{self, LatePayment};
-use crate::store::users;
+use crate::store::orders::{LatePayment, late_payments};
+
 use crate::web::{AppState, Meta, PageContext, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard);
     login::configure(cfg);
+    catalog::configure(cfg);
+    orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);
     staff::configure(cfg);
     audit_log::configure(cfg);
+    users::configure(cfg);
 }
 
 #[derive(Template)]
@@ -57,7 +63,7 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
     staff_only!(ctx, Area::Dashboard);
     let catalog = state.catalog.snapshot();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")), ctx.t("site_description"));
-    let late_payments = orders::late_payments(&state.db, 50)
+    let late_payments = late_payments(&state.db, 50)
         .await?
         .into_iter()
         .map(|p| {
@@ -71,7 +77,7 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
         waiting_complaints,
         overdue_complaints,
         late_payments,
-        users: users::count(&state.db).await?,
+        users: crate::store::users::count(&state.db).await?,
         courses: catalog.courses.len(),
         categories: catalog.categories.len(),
         ctx,

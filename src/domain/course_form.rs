@@ -1,0 +1,269 @@
+//! What staff type into the course editor, checked: every rule a course must satisfy before the
+//! shop sells it. Errors are (field, translation key) pairs shown beside the fields.
+
+use super::{Fen, ProductKind};
+
+/// The editor's fields as typed (prices in yuan, flags as "1").
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RawCourse {
+    pub slug: String,
+    pub kind: String,
+    pub category_id: String,
+    pub instructor_id: String,
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub cover_url: String,
+    pub price: String,
+    pub original_price: String,
+    pub outcomes: String,
+    pub audience: String,
+    pub non_refundable: String,
+    pub refund_window_days: String,
+    pub refund_max_consumed_pct: String,
+    pub membership_days: String,
+    pub consult_minutes: String,
+    pub featured: String,
+    pub position: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CourseInput {
+    pub slug: String,
+    pub kind: &'static str,
+    pub category_id: i64,
+    pub instructor_id: i64,
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub cover_url: String,
+    pub price_fen: i64,
+    pub original_price_fen: i64,
+    pub outcomes: String,
+    pub audience: String,
+    pub non_refundable: bool,
+    pub refund_window_days: i64,
+    pub refund_max_consumed_pct: i64,
+    pub membership_days: Option<i64>,
+    pub consult_minutes: Option<i64>,
+    pub featured: bool,
+    pub position: i64,
+}
+
+impl RawCourse {
+    /// The form filled in with a saved course.
+    pub fn from_input(c: &CourseInput) -> RawCourse {
+        let flag = |b: bool| if b { "1".to_string() } else { String::new() };
+        RawCourse {
+            slug: c.slug.clone(),
+            kind: c.kind.to_string(),
+            category_id: c.category_id.to_string(),
+            instructor_id: c.instructor_id.to_string(),
+            title: c.title.clone(),
+            subtitle: c.subtitle.clone(),
+            description: c.description.clone(),
+            cover_url: c.cover_url.clone(),
+            price: Fen(c.price_fen).yuan_string(),
+            original_price: Fen(c.original_price_fen).yuan_string(),
+            outcomes: c.outcomes.clone(),
+            audience: c.audience.clone(),
+            non_refundable: flag(c.non_refundable),
+            refund_window_days: c.refund_window_days.to_string(),
+            refund_max_consumed_pct: c.refund_max_consumed_pct.to_string(),
+            membership_days: c.membership_days.map(|d| d.to_string()).unwrap_or_default(),
+            consult_minutes: c.consult_minutes.map(|m| m.to_string()).unwrap_or_default(),
+            featured: flag(c.featured),
+            position: c.position.to_string(),
+        }
+    }
+
+    /// A new course's defaults: the shop's usual refund terms.
+    pub fn blank() -> RawCourse {
+        RawCourse {
+            kind: "recorded".into(),
+            refund_window_days: "7".into(),
+            refund_max_consumed_pct: "20".into(),
+            position: "0".into(),
+            ..RawCourse::default()
+        }
+    }
+}
+
+pub type FieldError = (&'static str, &'static str);
+
+fn text(value: &str, max: usize, field: &'static str, required: bool, errors: &mut Vec<FieldError>) -> String {
+    let value = value.trim().to_string();
+    if required && value.is_empty() {
+        errors.push((field, "err_required"));
+    } else if value.chars().count() > max {
+        errors.push((field, "err_too_long"));
+    } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        errors.push((field, "err_invalid_chars"));
+    }
+    value
+}
+
+fn number(value: &str, range: std::ops::RangeInclusive<i64>, field: &'static str, errors: &mut Vec<FieldError>) -> i64 {
+    match value.trim().parse::<i64>() {
+        Ok(n) if range.contains(&n) => n,
+        _ => {
+            errors.push((field, "err_number_range"));
+            0
+        }
+    }
+}
+
+fn money(value: &str, field: &'static str, errors: &mut Vec<FieldError>) -> i64 {
+    match Fen::parse_yuan(value.trim()) {
+        Some(f) if f.0 >= 0 && f.0 <= 100_000_000 => f.0,
+        _ => {
+            errors.push((field, "err_amount_format"));
+            0
+        }
+    }
+}
+
+/// Lower-case letters, digits and dashes, 2 to 60 long, not starting or ending with a dash: it
+/// becomes the course's URL, which must never change once shared.
+pub fn is_valid_slug(slug: &str) -> bool {
+    (2..=60).contains(&slug.len())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+}
+
+pub fn validate(raw: &RawCourse) -> Result<CourseInput, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let slug = raw.slug.trim().to_string();
+    if !is_valid_slug(&slug) {
+        errors.push(("slug", "err_slug"));
+    }
+    let kind = ProductKind::parse(raw.kind.trim());
+    if kind.is_none() {
+        errors.push(("kind", "err_required"));
+    }
+    let category_id = raw.category_id.trim().parse().unwrap_or(0);
+    if category_id <= 0 {
+        errors.push(("category_id", "err_required"));
+    }
+    let instructor_id = raw.instructor_id.trim().parse().unwrap_or(0);
+    if instructor_id <= 0 {
+        errors.push(("instructor_id", "err_required"));
+    }
+    let price_fen = money(&raw.price, "price", &mut errors);
+    let original_price_fen = if raw.original_price.trim().is_empty() {
+        price_fen
+    } else {
+        money(&raw.original_price, "original_price", &mut errors)
+    };
+    if original_price_fen < price_fen {
+        errors.push(("original_price", "err_original_below_price"));
+    }
+    let membership_days = match kind {
+        Some(ProductKind::Membership) => Some(number(&raw.membership_days, 1..=3660, "membership_days", &mut errors)),
+        _ => None,
+    };
+    let consult_minutes = match kind {
+        Some(ProductKind::Consultation) => Some(number(&raw.consult_minutes, 5..=600, "consult_minutes", &mut errors)),
+        _ => None,
+    };
+    let input = CourseInput {
+        kind: kind.map(ProductKind::as_str).unwrap_or("recorded"),
+        category_id,
+        instructor_id,
+        title: text(&raw.title, 60, "title", true, &mut errors),
+        subtitle: text(&raw.subtitle, 120, "subtitle", false, &mut errors),
+        description: text(&raw.description, 20_000, "description", true, &mut errors),
+        cover_url: text(&raw.cover_url, 500, "cover_url", false, &mut errors),
+        price_fen,
+        original_price_fen,
+        outcomes: text(&raw.outcomes, 2000, "outcomes", false, &mut errors),
+        audience: text(&raw.audience, 2000, "audience", false, &mut errors),
+        non_refundable: raw.non_refundable == "1",
+        refund_window_days: number(&raw.refund_window_days, 0..=365, "refund_window_days", &mut errors),
+        refund_max_consumed_pct: number(&raw.refund_max_consumed_pct, 0..=100, "refund_max_consumed_pct", &mut errors),
+        membership_days,
+        consult_minutes,
+        featured: raw.featured == "1",
+        position: if raw.position.trim().is_empty() {
+            0
+        } else {
+            number(&raw.position, -9999..=9999, "position", &mut errors)
+        },
+        slug,
+    };
+    if errors.is_empty() { Ok(input) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> RawCourse {
+        RawCourse {
+            slug: "rust-basics".into(),
+            kind: "recorded".into(),
+            category_id: "1".into(),
+            instructor_id: "2".into(),
+            title: "Rust 入门".into(),
+            description: "从零开始".into(),
+            price: "99".into(),
+            original_price: "199.00".into(),
+            refund_window_days: "7".into(),
+            refund_max_consumed_pct: "20".into(),
+            ..RawCourse::default()
+        }
+    }
+
+    fn fields(raw: &RawCourse) -> Vec<&'static str> {
+        validate(raw).err().unwrap_or_default().into_iter().map(|(f, _)| f).collect()
+    }
+
+    #[test]
+    fn a_complete_course_passes_with_prices_in_fen() {
+        let input = validate(&good()).unwrap();
+        assert_eq!((input.price_fen, input.original_price_fen), (9900, 19900));
+        assert_eq!((input.membership_days, input.consult_minutes), (None, None));
+        let mut free = good();
+        free.price = "0".into();
+        free.original_price = String::new();
+        assert_eq!(validate(&free).map(|c| (c.price_fen, c.original_price_fen)), Ok((0, 0)));
+    }
+
+    #[test]
+    fn a_saved_course_fills_the_form_it_came_from() {
+        let input = validate(&good()).unwrap();
+        assert_eq!(validate(&RawCourse::from_input(&input)), Ok(input));
+    }
+
+    #[test]
+    fn slugs_are_url_safe() {
+        for ok in ["ab", "rust-101", "a1"] {
+            assert!(is_valid_slug(ok), "{ok}");
+        }
+        for bad in ["", "a", "Rust", "rust 101", "-rust", "rust-", "课程", "../x"] {
+            assert!(!is_valid_slug(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let mut raw = good();
+        raw.price = "-1".into();
+        assert_eq!(fields(&raw), vec!["price"]);
+        let mut raw = good();
+        raw.original_price = "50".into();
+        assert_eq!(fields(&raw), vec!["original_price"]);
+        let mut raw = good();
+        raw.refund_max_consumed_pct = "101".into();
+        raw.title = " ".into();
+        assert_eq!(fields(&raw), vec!["title", "refund_max_consumed_pct"]);
+        let mut raw = good();
+        raw.kind = "membership".into();
+        assert_eq!(fields(&raw), vec!["membership_days"], "a membership needs its length");
+        raw.membership_days = "365".into();
+        assert_eq!(validate(&raw).map(|c| c.membership_days), Ok(Some(365)));
+        assert!(fields(&RawCourse::default()).len() >= 6, "an empty form names every required field");
+    }
+}

@@ -1,0 +1,240 @@
+//! The catalog as staff edit it: every course (published or not), and changes to courses.
+//! Anything that changes catalog rows reloads the in-memory catalog afterwards.
+
+use sqlx::Row;
+
+use super::{Db, flag, is_unique_violation};
+use crate::domain::ProductKind;
+use crate::domain::course_form::CourseInput;
+
+#[derive(Debug, Clone)]
+pub struct CourseRow {
+    pub id: i64,
+    pub slug: String,
+    pub title: String,
+    pub kind: String,
+    pub price_fen: i64,
+    pub published: bool,
+    pub publish_at: Option<i64>,
+    pub featured: bool,
+    pub position: i64,
+}
+
+impl CourseRow {
+    pub fn price(&self) -> crate::domain::Fen {
+        crate::domain::Fen(self.price_fen)
+    }
+}
+
+/// Every course, in shop order (position, then newest).
+pub async fn list(db: &Db) -> Result<Vec<CourseRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, slug, title, kind, price_fen, published, publish_at, featured, position FROM courses \
+         ORDER BY position, created_at DESC, id DESC",
+    )
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CourseRow {
+                id: r.try_get("id")?,
+                slug: r.try_get("slug")?,
+                title: r.try_get("title")?,
+                kind: r.try_get("kind")?,
+                price_fen: r.try_get("price_fen")?,
+                published: flag(r.try_get("published")?),
+                publish_at: r.try_get("publish_at")?,
+                featured: flag(r.try_get("featured")?),
+                position: r.try_get("position")?,
+            })
+        })
+        .collect()
+}
+
+const EDIT_COLUMNS: &str = "slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, price_fen, \
+     original_price_fen, outcomes, audience, non_refundable, refund_window_days, refund_max_consumed_pct, \
+     membership_days, consult_minutes, featured, position";
+
+/// A course as the editor shows it, with its publication state.
+pub struct Editable {
+    pub input: CourseInput,
+    pub published: bool,
+    pub publish_at: Option<i64>,
+}
+
+pub async fn find(db: &Db, id: i64) -> Result<Option<Editable>, sqlx::Error> {
+    let sql = format!("SELECT {EDIT_COLUMNS}, published, publish_at FROM courses WHERE id = $1");
+    let Some(r) = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await? else { return Ok(None) };
+    let kind: String = r.try_get("kind")?;
+    let input = CourseInput {
+        slug: r.try_get("slug")?,
+        kind: ProductKind::parse(&kind).map(ProductKind::as_str).unwrap_or("recorded"),
+        category_id: r.try_get("category_id")?,
+        instructor_id: r.try_get("instructor_id")?,
+        title: r.try_get("title")?,
+        subtitle: r.try_get("subtitle")?,
+        description: r.try_get("description")?,
+        cover_url: r.try_get("cover_url")?,
+        price_fen: r.try_get("price_fen")?,
+        original_price_fen: r.try_get("original_price_fen")?,
+        outcomes: r.try_get("outcomes")?,
+        audience: r.try_get("audience")?,
+        non_refundable: flag(r.try_get("non_refundable")?),
+        refund_window_days: r.try_get("refund_window_days")?,
+        refund_max_consumed_pct: r.try_get("refund_max_consumed_pct")?,
+        membership_days: r.try_get("membership_days")?,
+        consult_minutes: r.try_get("consult_minutes")?,
+        featured: flag(r.try_get("featured")?),
+        position: r.try_get("position")?,
+    };
+    Ok(Some(Editable { input, published: flag(r.try_get("published")?), publish_at: r.try_get("publish_at")? }))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("slug taken")]
+    SlugTaken,
+    #[error("category or instructor missing")]
+    MissingReference,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn save_error(e: sqlx::Error) -> SaveError {
+    if is_unique_violation(&e) {
+        SaveError::SlugTaken
+    } else if e.as_database_error().is_some_and(|d| d.is_foreign_key_violation()) {
+        SaveError::MissingReference
+    } else {
+        SaveError::Db(e)
+    }
+}
+
+async fn references_exist(db: &Db, c: &CourseInput) -> Result<bool, sqlx::Error> {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM categories WHERE id = $1) + (SELECT COUNT(*) FROM instructors WHERE id = $2)",
+    )
+    .bind(c.category_id)
+    .bind(c.instructor_id)
+    .fetch_one(db.read())
+    .await?;
+    Ok(found == 2)
+}
+
+/// A new course, unpublished (a draft until staff publish it).
+pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<i64, SaveError> {
+    if !references_exist(db, c).await? {
+        return Err(SaveError::MissingReference);
+    }
+    let sql = format!(
+        "INSERT INTO courses ({EDIT_COLUMNS}, published, created_at, updated_at) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20, $20) RETURNING id"
+    );
+    bind_input(sqlx::query_scalar(&sql), c).bind(now).fetch_one(db.write()).await.map_err(save_error)
+}
+
+pub async fn update(db: &Db, id: i64, c: &CourseInput, now: i64) -> Result<(), SaveError> {
+    if !references_exist(db, c).await? {
+        return Err(SaveError::MissingReference);
+    }
+    let sql = "UPDATE courses SET slug = $1, kind = $2, category_id = $3, instructor_id = $4, title = $5, subtitle = $6, \
+               description = $7, cover_url = $8, price_fen = $9, original_price_fen = $10, outcomes = $11, audience = $12, \
+               non_refundable = $13, refund_window_days = $14, refund_max_consumed_pct = $15, membership_days = $16, \
+               consult_minutes = $17, featured = $18, position = $19, updated_at = $20 WHERE id = $21";
+    bind_input(sqlx::query(sql), c).bind(now).bind(id).execute(db.write()).await.map_err(save_error)?;
+    Ok(())
+}
+
+type Query<'q, O> = sqlx::query::QueryScalar<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>;
+
+trait BindInput<'q>: Sized {
+    fn bind_i64(self, v: i64) -> Self;
+    fn bind_opt(self, v: Option<i64>) -> Self;
+    fn bind_str(self, v: &'q str) -> Self;
+}
+
+impl<'q, O> BindInput<'q> for Query<'q, O> {
+    fn bind_i64(self, v: i64) -> Self {
+        self.bind(v)
+    }
+    fn bind_opt(self, v: Option<i64>) -> Self {
+        self.bind(v)
+    }
+    fn bind_str(self, v: &'q str) -> Self {
+        self.bind(v)
+    }
+}
+
+impl<'q> BindInput<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn bind_i64(self, v: i64) -> Self {
+        self.bind(v)
+    }
+    fn bind_opt(self, v: Option<i64>) -> Self {
+        self.bind(v)
+    }
+    fn bind_str(self, v: &'q str) -> Self {
+        self.bind(v)
+    }
+}
+
+/// Binds the 19 editable columns in `EDIT_COLUMNS` order.
+fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
+    q.bind_str(&c.slug)
+        .bind_str(c.kind)
+        .bind_i64(c.category_id)
+        .bind_i64(c.instructor_id)
+        .bind_str(&c.title)
+        .bind_str(&c.subtitle)
+        .bind_str(&c.description)
+        .bind_str(&c.cover_url)
+        .bind_i64(c.price_fen)
+        .bind_i64(c.original_price_fen)
+        .bind_str(&c.outcomes)
+        .bind_str(&c.audience)
+        .bind_i64(i64::from(c.non_refundable))
+        .bind_i64(c.refund_window_days)
+        .bind_i64(c.refund_max_consumed_pct)
+        .bind_opt(c.membership_days)
+        .bind_opt(c.consult_minutes)
+        .bind_i64(i64::from(c.featured))
+        .bind_i64(c.position)
+}
+
+/// Publish now, unpublish, or schedule (`publish_at` in the future, unpublished until then).
+pub async fn set_publication(
+    db: &Db,
+    id: i64,
+    published: bool,
+    publish_at: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE courses SET published = $1, publish_at = $2, updated_at = $3 WHERE id = $4")
+        .bind(i64::from(published))
+        .bind(publish_at)
+        .bind(now)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Publishes the scheduled courses whose time has come; returns how many.
+pub async fn publish_due(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE courses SET published = 1, publish_at = NULL, updated_at = $1 \
+         WHERE published = 0 AND publish_at IS NOT NULL AND publish_at <= $1",
+    )
+    .bind(now)
+    .execute(db.write())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// (id, name) pairs for the editor's category and instructor menus.
+pub async fn categories(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM categories ORDER BY position, id").fetch_all(db.read()).await
+}
+
+pub async fn instructors(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name FROM instructors ORDER BY id").fetch_all(db.read()).await
+}

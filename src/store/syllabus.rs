@@ -1,0 +1,143 @@
+//! Chapters and lessons as staff edit them: add, rename, reorder, free-preview flag. Positions are
+//! renumbered 1..n on every move, so a move is a swap with the neighbour.
+
+use sqlx::Row;
+
+use super::{Db, flag};
+
+#[derive(Debug, Clone)]
+pub struct LessonRow {
+    pub id: i64,
+    pub chapter_id: i64,
+    pub title: String,
+    pub kind: String,
+    pub duration_secs: i64,
+    pub free_preview: bool,
+    pub has_media: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChapterRow {
+    pub id: i64,
+    pub title: String,
+    pub lessons: Vec<LessonRow>,
+}
+
+pub async fn for_course(db: &Db, course_id: i64) -> Result<Vec<ChapterRow>, sqlx::Error> {
+    let chapters = sqlx::query("SELECT id, title FROM chapters WHERE course_id = $1 ORDER BY position, id")
+        .bind(course_id)
+        .fetch_all(db.read())
+        .await?;
+    let lessons = sqlx::query(
+        "SELECT id, chapter_id, title, kind, duration_secs, free_preview, media_key, hls_dir FROM lessons \
+         WHERE course_id = $1 ORDER BY position, id",
+    )
+    .bind(course_id)
+    .fetch_all(db.read())
+    .await?;
+    let mut rows = Vec::with_capacity(chapters.len());
+    for c in &chapters {
+        rows.push(ChapterRow { id: c.try_get("id")?, title: c.try_get("title")?, lessons: Vec::new() });
+    }
+    for l in &lessons {
+        let lesson = LessonRow {
+            id: l.try_get("id")?,
+            chapter_id: l.try_get("chapter_id")?,
+            title: l.try_get("title")?,
+            kind: l.try_get("kind")?,
+            duration_secs: l.try_get("duration_secs")?,
+            free_preview: flag(l.try_get("free_preview")?),
+            has_media: l.try_get::<Option<String>, _>("media_key")?.is_some()
+                || l.try_get::<Option<String>, _>("hls_dir")?.is_some(),
+        };
+        if let Some(chapter) = rows.iter_mut().find(|c| c.id == lesson.chapter_id) {
+            chapter.lessons.push(lesson);
+        }
+    }
+    Ok(rows)
+}
+
+pub async fn add_chapter(db: &Db, course_id: i64, title: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO chapters (course_id, title, position) \
+         VALUES ($1, $2, (SELECT COALESCE(MAX(position), 0) + 1 FROM chapters WHERE course_id = $1)) RETURNING id",
+    )
+    .bind(course_id)
+    .bind(title)
+    .fetch_one(db.write())
+    .await
+}
+
+/// The course a chapter belongs to.
+pub async fn chapter_course(db: &Db, chapter_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT course_id FROM chapters WHERE id = $1").bind(chapter_id).fetch_optional(db.read()).await
+}
+
+pub async fn lesson_course(db: &Db, lesson_id: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT course_id FROM lessons WHERE id = $1").bind(lesson_id).fetch_optional(db.read()).await
+}
+
+pub struct NewLesson<'a> {
+    pub title: &'a str,
+    pub kind: &'a str,
+    pub duration_secs: i64,
+    pub free_preview: bool,
+}
+
+pub async fn add_lesson(db: &Db, course_id: i64, chapter_id: i64, l: &NewLesson<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO lessons (course_id, chapter_id, title, kind, duration_secs, free_preview, position) \
+         VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(position), 0) + 1 FROM lessons WHERE chapter_id = $2)) RETURNING id",
+    )
+    .bind(course_id)
+    .bind(chapter_id)
+    .bind(l.title)
+    .bind(l.kind)
+    .bind(l.duration_secs)
+    .bind(i64::from(l.free_preview))
+    .fetch_one(db.write())
+    .await
+}
+
+pub async fn update_lesson(db: &Db, lesson_id: i64, l: &NewLesson<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET title = $1, kind = $2, duration_secs = $3, free_preview = $4 WHERE id = $5")
+        .bind(l.title)
+        .bind(l.kind)
+        .bind(l.duration_secs)
+        .bind(i64::from(l.free_preview))
+        .bind(lesson_id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+pub async fn rename_chapter(db: &Db, chapter_id: i64, title: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE chapters SET title = $1 WHERE id = $2")
+        .bind(title)
+        .bind(chapter_id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Moves a chapter (table `chapters`, scope column `course_id`) or a lesson (`lessons`,
+/// `chapter_id`) one place up or down among its siblings, in one transaction.
+pub async fn move_item(db: &Db, lessons: bool, id: i64, up: bool) -> Result<(), sqlx::Error> {
+    let (table, scope) = if lessons { ("lessons", "chapter_id") } else { ("chapters", "course_id") };
+    let mut tx = db.write().begin().await?;
+    let sql = format!(
+        "SELECT id FROM {table} WHERE {scope} = (SELECT {scope} FROM {table} WHERE id = $1) ORDER BY position, id"
+    );
+    let mut ids: Vec<i64> = sqlx::query_scalar(&sql).bind(id).fetch_all(&mut *tx).await?;
+    if let Some(i) = ids.iter().position(|x| *x == id) {
+        let j = if up { i.checked_sub(1) } else { Some(i + 1).filter(|j| *j < ids.len()) };
+        if let Some(j) = j {
+            ids.swap(i, j);
+        }
+    }
+    let update = format!("UPDATE {table} SET position = $1 WHERE id = $2");
+    for (position, item) in ids.iter().enumerate() {
+        sqlx::query(&update).bind(position as i64 + 1).bind(item).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}

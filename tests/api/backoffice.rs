@@ -1,0 +1,459 @@
+//! The back office: staff sign-in with password and TOTP (enrolment, replay, recovery codes),
+//! staff session limits, the role matrix, and support's work on orders and users, each change
+//! leaving an audit entry.
+
+use kedian::domain::staff::Role;
+use reqwest::StatusCode;
+
+use crate::helpers::{ADMIN_PHONE, STAFF_PASSWORD, TestApp, location, totp_code, totp_secret_in, unescape};
+use crate::on_both_backends;
+
+on_both_backends!(
+    staff_sign_in_needs_totp_and_recovery_codes_work,
+    staff_sessions_end_when_idle_or_too_old,
+    every_admin_route_checks_the_role,
+    support_searches_closes_and_refunds_orders,
+    support_manages_a_learner,
+    admins_manage_staff,
+);
+
+pub async fn audit_actions(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id").fetch_all(app.db.read()).await.unwrap()
+}
+
+async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
+}
+
+async fn password_step(browser: &TestApp, phone: &str, password: &str) -> reqwest::Response {
+    browser.submit("/admin/login", "/admin/login", &[("phone", phone), ("password", password)]).await
+}
+
+async fn staff_sign_in_needs_totp_and_recovery_codes_work(app: TestApp) {
+    app.make_staff(ADMIN_PHONE, Role::Admin).await;
+    let browser = app.another_browser();
+    assert_eq!(location(&browser.get("/admin").await), "/admin/login?next=%2Fadmin");
+
+    let wrong = password_step(&browser, ADMIN_PHONE, "not-the-password").await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    assert!(wrong.text().await.unwrap().contains("手机号或密码不正确"));
+
+    let right = password_step(&browser, ADMIN_PHONE, STAFF_PASSWORD).await;
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    assert!(location(&right).starts_with("/admin/login/verify"));
+    assert_eq!(browser.get("/admin").await.status(), StatusCode::SEE_OTHER, "a password alone does not open it");
+
+    let (_, enrol) = browser.get_html("/admin/login/verify").await;
+    assert!(enrol.contains("src=\"data:image/svg+xml;base64,"), "a QR code to scan");
+    let secret = totp_secret_in(&enrol).expect("the secret for typing in");
+    let (_, again) = browser.get_html("/admin/login/verify").await;
+    assert_eq!(totp_secret_in(&again).as_deref(), Some(secret.as_str()), "a reload keeps the same secret");
+
+    let now = kedian::domain::time::now();
+    let bad = browser.submit("/admin/login/verify", "/admin/login/verify", &[("code", "12345")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("动态码不正确"));
+    let code = totp_code(&secret, now);
+    let enrolled = browser.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
+    assert_eq!(enrolled.status(), StatusCode::OK);
+    let page = enrolled.text().await.unwrap();
+    assert!(page.contains("只显示这一次"));
+    let codes: Vec<String> = page
+        .split("<ul class=\"recovery-codes mono\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</ul>").next())
+        .map(|list| list.split("<li>").skip(1).map(|li| li.trim_end_matches("</li>").to_string()).collect())
+        .unwrap_or_default();
+    assert_eq!(codes.len(), 10, "ten recovery codes");
+    assert_eq!(browser.get("/admin").await.status(), StatusCode::OK, "both factors open the back office");
+    assert_eq!(audit_count(&app, "staff.totp_enrol").await, 1);
+
+    // The same code cannot be used twice, even from another browser.
+    let thief = app.another_browser();
+    password_step(&thief, ADMIN_PHONE, STAFF_PASSWORD).await;
+    let (_, verify) = thief.get_html("/admin/login/verify").await;
+    assert!(totp_secret_in(&verify).is_none(), "enrolled: no secret shown again");
+    let replay = thief.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST, "a used code is refused");
+
+    // A recovery code works once.
+    let lost_phone = app.another_browser();
+    password_step(&lost_phone, ADMIN_PHONE, STAFF_PASSWORD).await;
+    let typed = codes[3].to_uppercase().replace('-', " ");
+    let used = lost_phone.submit("/admin/login/verify", "/admin/login/verify", &[("recovery", &typed)]).await;
+    assert_eq!(used.status(), StatusCode::SEE_OTHER);
+    assert_eq!(lost_phone.get("/admin").await.status(), StatusCode::OK);
+    let twice = app.another_browser();
+    password_step(&twice, ADMIN_PHONE, STAFF_PASSWORD).await;
+    let again = twice.submit("/admin/login/verify", "/admin/login/verify", &[("recovery", &codes[3])]).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    assert!(again.text().await.unwrap().contains("恢复码不正确"));
+
+    // A learner with the right password is not staff.
+    app.register("13800138111", "learner-pass-1", "学员").await;
+    let learner = app.another_browser();
+    let refused = password_step(&learner, "13800138111", "learner-pass-1").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("不是员工账号"));
+
+    // Signing in with SMS on the learner login gives no back office.
+    let sms = app.another_browser();
+    sms.login_by_code(ADMIN_PHONE).await;
+    assert!(location(&sms.get("/admin").await).starts_with("/admin/login"));
+}
+
+/// Rewrites a staff time stored in every session (the default store keeps sessions in the
+/// database), as if the clock had moved on.
+async fn age_staff_sessions(app: &TestApp, key: &str, secs: i64) {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, state FROM sessions").fetch_all(app.db.read()).await.unwrap();
+    for (id, state) in rows {
+        let mut map: std::collections::HashMap<String, String> = serde_json::from_str(&state).unwrap();
+        if let Some(value) = map.get(key) {
+            let aged = value.parse::<i64>().unwrap() - secs;
+            map.insert(key.to_string(), aged.to_string());
+            sqlx::query("UPDATE sessions SET state = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&map).unwrap())
+                .bind(id)
+                .execute(app.db.write())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn staff_sessions_end_when_idle_or_too_old(app: TestApp) {
+    let staff = app.staff().await;
+    assert_eq!(staff.get("/admin").await.status(), StatusCode::OK);
+    age_staff_sessions(&app, "staff_seen", 29 * 60).await;
+    assert_eq!(staff.get("/admin").await.status(), StatusCode::OK, "29 idle minutes are fine, and reset the clock");
+    age_staff_sessions(&app, "staff_seen", 31 * 60).await;
+    let expired = staff.get("/admin/orders").await;
+    assert_eq!(location(&expired), "/admin/login?next=%2Fadmin%2Forders&expired=1");
+    assert!(location(&staff.get("/me").await).starts_with("/login"), "the whole session ended");
+    let (_, page) = staff.get_html(&location(&expired)).await;
+    assert!(page.contains("后台登录已过期"));
+
+    let busy = app.staff_as(ADMIN_PHONE).await;
+    age_staff_sessions(&app, "staff_at", 12 * 3600 + 60).await;
+    assert_eq!(busy.get("/admin").await.status(), StatusCode::SEE_OTHER, "12 hours end it even when busy");
+}
+
+/// What a learner buys and asks about, for the staff pages to show.
+struct Fixture {
+    order_no: String,
+    refund_no: String,
+    complaint_no: String,
+    learner_id: i64,
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let learner = app.another_browser();
+    learner.login_by_code("13800138200").await;
+    let order_no = learner.bought("excel-data-analysis").await;
+    let asked = learner.request_refund(&order_no, "quality", vec![]).await;
+    let refund_no = location(&asked).trim_start_matches("/refunds/").to_string();
+    let complained = learner
+        .submit_multipart(
+            "/complaints/new",
+            "/complaints/new",
+            &[("category", "other"), ("description", "客服回复太慢"), ("phone", "13800138200")],
+            vec![],
+        )
+        .await;
+    let complaint_no = location(&complained).trim_start_matches("/complaints/").to_string();
+    let learner_id =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138200'").fetch_one(app.db.read()).await.unwrap();
+    Fixture { order_no, refund_no, complaint_no, learner_id }
+}
+
+/// (path, who may open it) for every GET page of the back office.
+fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
+    use Role::*;
+    const ALL: &[Role] = &[Admin, Operator, Support];
+    const SUPPORT: &[Role] = &[Admin, Support];
+    const OPERATOR: &[Role] = &[Admin, Operator];
+    const ADMIN: &[Role] = &[Admin];
+    vec![
+        ("/admin".into(), ALL),
+        ("/admin/orders".into(), SUPPORT),
+        ("/admin/orders?format=csv".into(), SUPPORT),
+        (format!("/admin/orders/{}", f.order_no), SUPPORT),
+        ("/admin/refunds".into(), SUPPORT),
+        (format!("/admin/refunds/{}", f.refund_no), SUPPORT),
+        ("/admin/complaints".into(), SUPPORT),
+        (format!("/admin/complaints/{}", f.complaint_no), SUPPORT),
+        ("/admin/users".into(), SUPPORT),
+        (format!("/admin/users/{}", f.learner_id), SUPPORT),
+        ("/admin/courses".into(), OPERATOR),
+        ("/admin/courses/new".into(), OPERATOR),
+        ("/admin/courses/1".into(), OPERATOR),
+        ("/admin/stats".into(), OPERATOR),
+        ("/admin/stats?format=csv&table=daily".into(), OPERATOR),
+        ("/admin/staff".into(), ADMIN),
+        ("/admin/audit".into(), ADMIN),
+    ]
+}
+
+/// (action, who may post it) for every form of the back office; posted empty, so that nothing
+/// changes for those allowed (they get a form error) and the rest get 403.
+fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
+    use Role::*;
+    const SUPPORT: &[Role] = &[Admin, Support];
+    const OPERATOR: &[Role] = &[Admin, Operator];
+    const ADMIN: &[Role] = &[Admin];
+    let (o, r, c, u) = (&f.order_no, &f.refund_no, &f.complaint_no, f.learner_id);
+    vec![
+        (format!("/admin/orders/{o}/close"), SUPPORT),
+        (format!("/admin/orders/{o}/refund"), SUPPORT),
+        (format!("/admin/refunds/{r}/approve"), SUPPORT),
+        (format!("/admin/refunds/{r}/reject"), SUPPORT),
+        (format!("/admin/complaints/{c}/reply"), SUPPORT),
+        (format!("/admin/complaints/{c}/link-refund"), SUPPORT),
+        (format!("/admin/users/{u}/grant"), SUPPORT),
+        (format!("/admin/users/{u}/revoke"), SUPPORT),
+        (format!("/admin/users/{u}/status"), SUPPORT),
+        ("/admin/courses/new".into(), OPERATOR),
+        ("/admin/courses/1".into(), OPERATOR),
+        ("/admin/courses/1/chapters".into(), OPERATOR),
+        ("/admin/staff".into(), ADMIN),
+        (format!("/admin/staff/{u}/role"), ADMIN),
+    ]
+}
+
+async fn every_admin_route_checks_the_role(app: TestApp) {
+    let f = fixture(&app).await;
+    let learner = app.another_browser();
+    learner.login_by_code("13800138201").await;
+    app.make_staff("13900000001", Role::Operator).await;
+    app.make_staff("13900000002", Role::Support).await;
+    let browsers = [
+        (Role::Admin, app.staff().await),
+        (Role::Operator, app.staff_as("13900000001").await),
+        (Role::Support, app.staff_as("13900000002").await),
+    ];
+    let anonymous = app.another_browser();
+    let (_, form) = learner.get_html("/complaints/new").await;
+    let learner_token = crate::helpers::csrf_in(&form);
+    for (path, allowed) in pages(&f) {
+        let to_login = anonymous.get(&path).await;
+        assert_eq!(to_login.status(), StatusCode::SEE_OTHER, "anonymous GET {path}");
+        assert!(location(&to_login).starts_with("/admin/login?next="), "anonymous GET {path}");
+        assert_eq!(learner.get(&path).await.status(), StatusCode::FORBIDDEN, "learner GET {path}");
+        for (role, browser) in &browsers {
+            let expected = if allowed.contains(role) { StatusCode::OK } else { StatusCode::FORBIDDEN };
+            assert_eq!(browser.get(&path).await.status(), expected, "{role:?} GET {path}");
+        }
+    }
+    let audit_before = audit_actions(&app).await.len();
+    for (path, allowed) in forms(&f) {
+        assert_eq!(anonymous.post_raw(&path, &[]).await.status(), StatusCode::FORBIDDEN, "anonymous POST {path}");
+        let as_learner = learner.post_raw(&path, &[("csrf_token", &learner_token)]).await;
+        assert_eq!(as_learner.status(), StatusCode::FORBIDDEN, "learner POST {path}");
+        for (role, browser) in &browsers {
+            let (_, page) = browser.get_html("/admin").await;
+            let token = crate::helpers::csrf_in(&page);
+            let status = browser.post_raw(&path, &[("csrf_token", &token)]).await.status();
+            if allowed.contains(role) {
+                assert!(status.is_client_error() && status != StatusCode::FORBIDDEN, "{role:?} POST {path}: {status}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
+            }
+        }
+    }
+    assert_eq!(audit_actions(&app).await.len(), audit_before, "refused and invalid posts change nothing");
+}
+
+async fn support_searches_closes_and_refunds_orders(app: TestApp) {
+    let learner = app.another_browser();
+    learner.login_by_code("13800138300").await;
+    let paid = learner.bought("excel-data-analysis").await;
+    let pending = learner.order_for("python-zero-to-one").await;
+    app.make_staff("13900000002", Role::Support).await;
+    let support = app.staff_as("13900000002").await;
+
+    let (_, by_phone) = support.get_html("/admin/orders?q=0138300").await;
+    assert!(by_phone.contains(&paid) && by_phone.contains(&pending));
+    let (_, by_no) = support.get_html(&format!("/admin/orders?q={paid}")).await;
+    assert!(by_no.contains(&paid) && !by_no.contains(&pending));
+    let (_, by_status) = support.get_html("/admin/orders?status=pending").await;
+    assert!(by_status.contains(&pending) && !by_status.contains(&paid));
+    let (_, by_course) = support.get_html("/admin/orders?course=python-zero-to-one").await;
+    assert!(by_course.contains(&pending) && !by_course.contains(&paid));
+    let today = kedian::domain::time::shanghai_date(kedian::domain::time::now());
+    let (_, in_range) = support.get_html(&format!("/admin/orders?from={today}&to={today}")).await;
+    assert!(in_range.contains(&paid));
+    let (_, before) = support.get_html("/admin/orders?to=2020-01-01").await;
+    assert!(!before.contains(&paid), "the date range filters");
+
+    let csv = support.get("/admin/orders?q=0138300&format=csv").await;
+    assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 3, "a header and the two orders");
+    assert!(lines[0].starts_with("order_no,phone,item,status,amount_yuan"));
+    let paid_line = lines.iter().find(|l| l.starts_with(&paid)).expect("the paid order");
+    assert!(paid_line.contains(",13800138300,") && paid_line.contains(",paid,199.00,0.00,"), "{paid_line}");
+
+    // Closing needs a reason; then the pending order is closed and audited.
+    let page = format!("/admin/orders/{pending}");
+    let no_reason = support.submit(&page, &format!("{page}/close"), &[("reason", " ")]).await;
+    assert_eq!(no_reason.status(), StatusCode::BAD_REQUEST);
+    assert!(no_reason.text().await.unwrap().contains("请填写原因"));
+    assert_eq!(learner.order_status(&pending).await, "pending");
+    let closed = support.submit(&page, &format!("{page}/close"), &[("reason", "用户电话要求取消")]).await;
+    assert_eq!(closed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(learner.order_status(&pending).await, "closed");
+    let again = support.submit(&page, &format!("{page}/close"), &[("reason", "再关一次")]).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+
+    // A manual refund: too much is refused; the right amount goes back and takes the course.
+    let page = format!("/admin/orders/{paid}");
+    let (_, detail) = support.get_html(&page).await;
+    assert!(detail.contains("sandbox") && detail.contains("支付记录"));
+    let too_much = support.submit(&page, &format!("{page}/refund"), &[("amount", "300"), ("reason", "重复购买")]).await;
+    assert_eq!(too_much.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(app.count("sandbox_refunds").await, 0);
+    let refunded = support.submit(&page, &format!("{page}/refund"), &[("amount", "199"), ("reason", "重复购买")]).await;
+    assert_eq!(refunded.status(), StatusCode::SEE_OTHER);
+    assert_eq!(learner.order_status(&paid).await, "refunded");
+    assert_eq!(app.count("sandbox_refunds").await, 1);
+    let (_, mine) = learner.get_html("/me/courses").await;
+    assert!(!mine.contains("href=\"/courses/excel-data-analysis\""), "a full refund takes the course back");
+
+    let actions = audit_actions(&app).await;
+    assert!(actions.ends_with(&["order.close".to_string(), "order.refund".to_string()]), "{actions:?}");
+    let admin = app.staff().await;
+    let (_, log) = admin.get_html(&format!("/admin/audit?target=order:{pending}")).await;
+    let log = unescape(&log);
+    assert!(log.contains("order.close") && log.contains("用户电话要求取消") && log.contains("\"status\":\"pending\""));
+    assert!(!log.contains("order.refund"), "filtered by target");
+    let (_, by_action) = admin.get_html("/admin/audit?action=order").await;
+    assert!(by_action.contains("order.close") && by_action.contains("order.refund"));
+}
+
+async fn support_manages_a_learner(app: TestApp) {
+    let learner = app.another_browser();
+    learner.login_by_code("13800138400").await;
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138400'").fetch_one(app.db.read()).await.unwrap();
+    let course_id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'python-zero-to-one'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    app.make_staff("13900000002", Role::Support).await;
+    let support = app.staff_as("13900000002").await;
+    let (_, found) = support.get_html("/admin/users?phone=0138400").await;
+    assert!(found.contains(&format!("/admin/users/{id}")));
+
+    let page = format!("/admin/users/{id}");
+    let (_, detail) = support.get_html(&page).await;
+    assert!(detail.contains("登录记录") && detail.contains("sms"), "the login history shows");
+    let course = course_id.to_string();
+    let no_reason = support.submit(&page, &format!("{page}/grant"), &[("course", &course), ("reason", "")]).await;
+    assert_eq!(no_reason.status(), StatusCode::BAD_REQUEST);
+    let has_course = || async {
+        let (_, mine) = learner.get_html("/me/courses").await;
+        mine.contains("href=\"/courses/python-zero-to-one\"")
+    };
+    assert!(!has_course().await, "not granted");
+    let granted =
+        support.submit(&page, &format!("{page}/grant"), &[("course", &course), ("reason", "直播抽奖赠送")]).await;
+    assert_eq!(granted.status(), StatusCode::SEE_OTHER);
+    assert!(has_course().await, "granted: the learner finds it in their courses");
+    let twice = support.submit(&page, &format!("{page}/grant"), &[("course", &course), ("reason", "再送一次")]).await;
+    assert_eq!(twice.status(), StatusCode::CONFLICT);
+    let revoked = support.submit(&page, &format!("{page}/revoke"), &[("course", &course), ("reason", "误操作")]).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert!(!has_course().await, "revoked");
+
+    let out = support.submit(&page, &format!("{page}/sign-out"), &[]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(location(&learner.get("/me").await).starts_with("/login"), "signed out everywhere");
+    app.age_codes(61).await;
+    learner.login_by_code("13800138400").await;
+    assert_eq!(learner.get("/me").await.status(), StatusCode::OK, "and can log in again");
+
+    let no_reason = support.submit(&page, &format!("{page}/status"), &[("status", "banned"), ("reason", "")]).await;
+    assert_eq!(no_reason.status(), StatusCode::BAD_REQUEST);
+    let banned =
+        support.submit(&page, &format!("{page}/status"), &[("status", "banned"), ("reason", "恶意退款")]).await;
+    assert_eq!(banned.status(), StatusCode::SEE_OTHER);
+    assert!(location(&learner.get("/me").await).starts_with("/login"), "a ban ends the sessions");
+    app.age_codes(61).await;
+    let refused = learner.login_by_code("13800138400").await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.text().await.unwrap().contains("该账号已被停用"));
+    let restored = support.submit(&page, &format!("{page}/status"), &[("status", "active"), ("reason", "")]).await;
+    assert_eq!(restored.status(), StatusCode::SEE_OTHER);
+
+    // Support cannot act on staff accounts.
+    let admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
+        .bind(ADMIN_PHONE)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let admin_page = format!("/admin/users/{admin_id}");
+    let refused =
+        support.submit(&admin_page, &format!("{admin_page}/status"), &[("status", "banned"), ("reason", "x")]).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let actions: Vec<String> = audit_actions(&app).await.into_iter().filter(|a| a.starts_with("user.")).collect();
+    let expected = ["user.grant", "user.revoke", "user.sign_out", "user.status", "user.status"];
+    assert_eq!(actions, expected, "one audit entry per change, none for refused ones");
+}
+
+async fn admins_manage_staff(app: TestApp) {
+    let admin = app.staff().await;
+    let bad = admin
+        .submit("/admin/staff", "/admin/staff", &[("phone", "123"), ("role", "operator"), ("password", "short")])
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let page = bad.text().await.unwrap();
+    assert!(page.contains("手机号") && page.contains("至少 8 位"), "errors by the fields");
+    let added = admin
+        .submit(
+            "/admin/staff",
+            "/admin/staff",
+            &[("phone", "13900000005"), ("role", "operator"), ("password", STAFF_PASSWORD)],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let operator = app.staff_as("13900000005").await;
+    assert_eq!(operator.get("/admin/courses").await.status(), StatusCode::OK);
+    assert_eq!(operator.get("/admin/orders").await.status(), StatusCode::FORBIDDEN);
+    let (_, nav) = operator.get_html("/admin").await;
+    assert!(
+        nav.contains("href=\"/admin/courses\"") && !nav.contains("href=\"/admin/orders\""),
+        "the menu follows the role"
+    );
+
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13900000005'").fetch_one(app.db.read()).await.unwrap();
+    let role = admin.submit("/admin/staff", &format!("/admin/staff/{id}/role"), &[("role", "support")]).await;
+    assert_eq!(role.status(), StatusCode::SEE_OTHER);
+    assert!(location(&operator.get("/admin").await).starts_with("/admin/login"), "a role change signs them out");
+    let reset = admin.submit("/admin/staff", &format!("/admin/staff/{id}/reset-totp"), &[]).await;
+    assert_eq!(reset.status(), StatusCode::SEE_OTHER);
+    let again = app.another_browser();
+    password_step(&again, "13900000005", STAFF_PASSWORD).await;
+    let (_, verify) = again.get_html("/admin/login/verify").await;
+    assert!(totp_secret_in(&verify).is_some(), "enrols again after a reset");
+
+    let admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
+        .bind(ADMIN_PHONE)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let own = admin.submit("/admin/staff", &format!("/admin/staff/{admin_id}/role"), &[("role", "support")]).await;
+    assert_eq!(own.status(), StatusCode::CONFLICT, "an admin cannot demote themselves");
+
+    let actions = audit_actions(&app).await;
+    for action in ["staff.add", "staff.role", "staff.totp_reset"] {
+        assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action} in {actions:?}");
+    }
+}

@@ -1,0 +1,205 @@
+//! The course editor: an operator creates a course as a draft, fills its syllabus, publishes it
+//! now or on a schedule, edits it, and the public pages follow at once; each change is audited.
+
+use kedian::domain::staff::Role;
+use reqwest::StatusCode;
+
+use crate::backoffice::audit_actions;
+use crate::helpers::{TestApp, location};
+use crate::on_both_backends;
+
+on_both_backends!(an_operator_builds_and_publishes_a_course, courses_go_on_sale_on_schedule);
+
+async fn ids(app: &TestApp) -> (String, String) {
+    let category: i64 = sqlx::query_scalar("SELECT MIN(id) FROM categories").fetch_one(app.db.read()).await.unwrap();
+    let instructor: i64 = sqlx::query_scalar("SELECT MIN(id) FROM instructors").fetch_one(app.db.read()).await.unwrap();
+    (category.to_string(), instructor.to_string())
+}
+
+async fn operator(app: &TestApp) -> TestApp {
+    app.make_staff("13900000001", Role::Operator).await;
+    app.staff_as("13900000001").await
+}
+
+async fn create_course(app: &TestApp, staff: &TestApp, slug: &str, title: &str) -> String {
+    let (category, instructor) = ids(app).await;
+    let fields = [
+        ("title", title),
+        ("subtitle", "三周写出第一个命令行工具"),
+        ("slug", slug),
+        ("kind", "recorded"),
+        ("category_id", category.as_str()),
+        ("instructor_id", instructor.as_str()),
+        ("price", "129.00"),
+        ("original_price", "199"),
+        ("position", "0"),
+        ("description", "从所有权讲起，**每一课**都有练习。"),
+        ("outcomes", "读懂借用检查器\n写出命令行工具"),
+        ("audience", "有一门语言基础的开发者"),
+        ("refund_window_days", "7"),
+        ("refund_max_consumed_pct", "20"),
+    ];
+    let created = staff.submit("/admin/courses/new", "/admin/courses/new", &fields).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    location(&created)
+}
+
+async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
+    let staff = operator(&app).await;
+    let empty = staff.submit("/admin/courses/new", "/admin/courses/new", &[("price", "abc")]).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let page = empty.text().await.unwrap();
+    assert!(
+        page.contains("id=\"title-error\"")
+            && page.contains("id=\"price-error\"")
+            && page.contains("id=\"slug-error\"")
+    );
+    assert_eq!(app.count("courses").await, 9, "nothing saved");
+
+    let editor = create_course(&app, &staff, "rust-cli", "Rust 命令行实战").await;
+    assert!(editor.starts_with("/admin/courses/"));
+    assert_eq!(app.get("/courses/rust-cli").await.status(), StatusCode::NOT_FOUND, "a draft is not on sale");
+    let (category, instructor) = ids(&app).await;
+    let dup = staff
+        .submit(
+            "/admin/courses/new",
+            "/admin/courses/new",
+            &[
+                ("title", "另一门"),
+                ("slug", "rust-cli"),
+                ("kind", "recorded"),
+                ("category_id", &category),
+                ("instructor_id", &instructor),
+                ("price", "1"),
+                ("description", "x"),
+                ("refund_window_days", "7"),
+                ("refund_max_consumed_pct", "20"),
+            ],
+        )
+        .await;
+    assert_eq!(dup.status(), StatusCode::CONFLICT);
+    assert!(dup.text().await.unwrap().contains("这个链接名已被其他课程使用"));
+
+    // The syllabus: two chapters, lessons, a free preview, a reorder.
+    let id = editor.trim_start_matches("/admin/courses/").to_string();
+    let chapters = format!("/admin/courses/{id}/chapters");
+    assert_eq!(staff.submit(&editor, &chapters, &[("title", " ")]).await.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(staff.submit(&editor, &chapters, &[("title", "第一章 所有权")]).await.status(), StatusCode::SEE_OTHER);
+    let chapter_id: i64 = sqlx::query_scalar("SELECT id FROM chapters WHERE title = '第一章 所有权'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let lessons = format!("/admin/courses/{id}/lessons");
+    let chapter = chapter_id.to_string();
+    let add = |title: &'static str, preview: &'static str| {
+        let (editor, lessons, chapter) = (editor.clone(), lessons.clone(), chapter.clone());
+        let staff = &staff;
+        async move {
+            staff
+                .submit(
+                    &editor,
+                    &lessons,
+                    &[
+                        ("chapter_id", chapter.as_str()),
+                        ("title", title),
+                        ("kind", "video"),
+                        ("minutes", "12"),
+                        ("free_preview", preview),
+                    ],
+                )
+                .await
+                .status()
+        }
+    };
+    assert_eq!(add("借用与生命周期", "").await, StatusCode::SEE_OTHER);
+    assert_eq!(add("为什么要有所有权", "1").await, StatusCode::SEE_OTHER);
+    let bad_minutes = staff
+        .submit(&editor, &lessons, &[("chapter_id", &chapter), ("title", "x"), ("kind", "video"), ("minutes", "abc")])
+        .await;
+    assert_eq!(bad_minutes.status(), StatusCode::BAD_REQUEST);
+    let second: i64 = sqlx::query_scalar("SELECT id FROM lessons WHERE title = '为什么要有所有权'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let moved = staff.submit(&editor, &format!("/admin/lessons/{second}"), &[("move", "up")]).await;
+    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+
+    let publish = format!("/admin/courses/{id}/publication");
+    assert_eq!(staff.submit(&editor, &publish, &[("action", "publish")]).await.status(), StatusCode::SEE_OTHER);
+    let (status, public) = app.get_html("/courses/rust-cli").await;
+    assert_eq!(status, StatusCode::OK, "published: on sale at once");
+    assert!(public.contains("Rust 命令行实战") && public.contains("¥129.00"));
+    let first = public.find("为什么要有所有权").expect("the moved lesson");
+    let then = public.find("借用与生命周期").expect("the other lesson");
+    assert!(first < then, "the reorder shows on the course page");
+    let (_, catalog) = app.get_html("/courses").await;
+    assert!(catalog.contains("/courses/rust-cli"));
+
+    // An edit shows at once, even on pages cached for visitors.
+    let (_, form) = staff.get_html(&editor).await;
+    assert!(form.contains("value=\"Rust 命令行实战\""));
+    let (category, instructor) = ids(&app).await;
+    let edited = staff
+        .submit(
+            &editor,
+            &editor,
+            &[
+                ("title", "Rust 命令行实战（第二版）"),
+                ("slug", "rust-cli"),
+                ("kind", "recorded"),
+                ("category_id", &category),
+                ("instructor_id", &instructor),
+                ("price", "99"),
+                ("original_price", "199"),
+                ("description", "新版"),
+                ("refund_window_days", "7"),
+                ("refund_max_consumed_pct", "20"),
+                ("non_refundable", "1"),
+                ("featured", "1"),
+                ("position", "-1"),
+            ],
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
+    let (_, public) = app.get_html("/courses/rust-cli").await;
+    assert!(public.contains("Rust 命令行实战（第二版）") && public.contains("¥99.00"));
+    assert!(public.contains("不支持退款"), "the non-refundable mark shows");
+    let (_, home) = app.get_html("/courses").await;
+    let ours = home.find("/courses/rust-cli").unwrap();
+    assert!(home.find("/courses/excel-data-analysis").is_some_and(|other| ours < other), "sort order -1 comes first");
+
+    assert_eq!(staff.submit(&editor, &publish, &[("action", "unpublish")]).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/courses/rust-cli").await.status(), StatusCode::NOT_FOUND, "off sale at once");
+
+    let actions = audit_actions(&app).await;
+    for action in [
+        "course.create",
+        "course.chapter_add",
+        "course.lesson_add",
+        "course.lesson_move",
+        "course.publication",
+        "course.update",
+    ] {
+        assert!(actions.iter().any(|a| a == action), "{action} audited: {actions:?}");
+    }
+    assert_eq!(actions.iter().filter(|a| *a == "course.lesson_add").count(), 2, "refused posts are not audited");
+}
+
+async fn courses_go_on_sale_on_schedule(app: TestApp) {
+    let staff = operator(&app).await;
+    let editor = create_course(&app, &staff, "go-async", "Go 并发编程").await;
+    let id = editor.trim_start_matches("/admin/courses/").to_string();
+    let publish = format!("/admin/courses/{id}/publication");
+    let past = staff.submit(&editor, &publish, &[("action", "schedule"), ("at", "2020-01-01T09:00")]).await;
+    assert_eq!(past.status(), StatusCode::BAD_REQUEST);
+    assert!(past.text().await.unwrap().contains("请选择一个将来的时间"));
+    let soon = kedian::domain::time::shanghai_datetime_value(kedian::domain::time::now() + 3600);
+    let scheduled = staff.submit(&editor, &publish, &[("action", "schedule"), ("at", &soon)]).await;
+    assert_eq!(scheduled.status(), StatusCode::SEE_OTHER);
+    let (_, list) = staff.get_html("/admin/courses").await;
+    assert!(list.contains("定时上架"));
+    app.run_order_jobs(kedian::domain::time::now()).await;
+    assert_eq!(app.get("/courses/go-async").await.status(), StatusCode::NOT_FOUND, "not yet");
+    app.run_order_jobs(kedian::domain::time::now() + 3700).await;
+    assert_eq!(app.get("/courses/go-async").await.status(), StatusCode::OK, "on sale when the time comes");
+}

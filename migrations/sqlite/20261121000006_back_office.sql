@@ -49,3 +49,11 @@ ALTER TABLE courses ADD COLUMN position BIGINT NOT NULL DEFAULT 0;
 -- When set and published = 0, the course goes on sale at that time.
 ALTER TABLE courses ADD COLUMN publish_at BIGINT;
 ALTER TABLE entitlements ADD COLUMN note TEXT NOT NULL DEFAULT '';
+
+-- Days on which a learner studied (Shanghai calendar day number, unix days shifted by +8 h):
+-- daily and weekly active learners for the statistics page.
+CREATE TABLE learner_days (
+    user_id BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    day BIGINT NOT NULL,
+    PRIMARY KEY (day, user_id)
+);

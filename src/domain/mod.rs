@@ -14,6 +14,7 @@ pub mod refund;
 pub mod refund_policy;
 pub mod refund_terms;
 pub mod staff;
+pub mod stats;
 pub mod text;
 pub mod time;
 pub mod upload;

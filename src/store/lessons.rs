@@ -111,6 +111,13 @@ pub async fn record_progress(db: &Db, r: &Report) -> Result<bool, sqlx::Error> {
         .bind(r.now - r.min_interval_secs)
         .execute(db.write())
         .await?;
+    if done.rows_affected() == 1 {
+        sqlx::query("INSERT INTO learner_days (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(r.user_id)
+            .bind(crate::domain::stats::shanghai_day(r.now))
+            .execute(db.write())
+            .await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 

@@ -18,6 +18,7 @@ pub mod refunds;
 pub mod sessions;
 pub mod sms;
 pub mod staff;
+pub mod stats;
 pub mod syllabus;
 pub mod users;
 

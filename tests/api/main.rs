@@ -24,6 +24,7 @@ mod payments;
 mod rate_limits;
 mod refunds;
 mod sessions;
+mod stats;
 mod wechat_refunds;
 mod wechat_sim;
 mod wechatpay;

@@ -128,7 +128,8 @@ async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppSta
     detail_page(ctx, &state, c, Default::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ReplyForm {
     body: String,
     #[serde(default)]
@@ -190,7 +191,8 @@ async fn reply(
     Ok(redirect(&format!("/admin/complaints/{}", c.complaint_no)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct LinkForm {
     refund_no: String,
 }

@@ -20,6 +20,7 @@ pub mod login;
 pub mod orders;
 pub mod refunds;
 pub mod staff;
+pub mod stats;
 pub mod users;
 
 use actix_web::{HttpResponse, get, web};
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     staff::configure(cfg);
     audit_log::configure(cfg);
     users::configure(cfg);
+    stats::configure(cfg);
 }
 
 #[derive(Template)]

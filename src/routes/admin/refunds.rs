@@ -152,7 +152,8 @@ async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppSta
     detail_page(ctx, &state, refund, None, FieldErrors::default(), StatusCode::OK).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ApproveForm {
     amount: String,
     #[serde(default)]
@@ -228,7 +229,8 @@ async fn approve(
     Ok(decided)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct RejectForm {
     reason: String,
 }

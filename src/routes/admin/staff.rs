@@ -114,7 +114,8 @@ async fn add(
     Ok(redirect("/admin/staff"))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct RoleForm {
     role: String,
 }

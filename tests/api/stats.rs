@@ -1,0 +1,91 @@
+//! Statistics on a dataset made the way the shop makes it: three learners buy, one is refunded,
+//! one order stays unpaid, one learner finishes a course. The page, its charts and the CSV
+//! exports must show exactly those numbers.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, unescape};
+use crate::on_both_backends;
+
+on_both_backends!(statistics_match_the_seeded_dataset);
+
+async fn learner(app: &TestApp, phone: &str) -> TestApp {
+    let browser = app.another_browser();
+    browser.login_by_code(phone).await;
+    browser
+}
+
+/// Reports every lesson of a course as watched to the end, as the player does.
+async fn finish_course(app: &TestApp, browser: &TestApp, slug: &str) {
+    let lessons: Vec<i64> = sqlx::query_scalar(
+        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 ORDER BY l.id",
+    )
+    .bind(slug)
+    .fetch_all(app.db.read())
+    .await
+    .unwrap();
+    for lesson in lessons {
+        let html = unescape(&browser.get_html(&format!("/courses/{slug}/lessons/{lesson}")).await.1);
+        let token = html.split("data-csrf=\"").nth(1).map(|t| t.split('"').next().unwrap_or_default().to_string());
+        let token = token.unwrap_or_else(|| crate::helpers::csrf_in(&html));
+        let sent = browser
+            .client
+            .post(browser.url(&format!("/progress/{lesson}")))
+            .header("Content-Type", "application/json")
+            .header("X-CSRF-Token", token)
+            .body(r#"{"position":600,"duration":600}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::NO_CONTENT, "lesson {lesson}");
+    }
+}
+
+async fn statistics_match_the_seeded_dataset(app: TestApp) {
+    let one = learner(&app, "13800138501").await;
+    let two = learner(&app, "13800138502").await;
+    let three = learner(&app, "13800138503").await;
+    one.bought("excel-data-analysis").await;
+    let refunded = two.bought("excel-data-analysis").await;
+    three.bought("python-zero-to-one").await;
+    three.order_for("economics-in-15-minutes").await;
+    finish_course(&app, &three, "python-zero-to-one").await;
+
+    let admin = app.staff().await;
+    let page = format!("/admin/orders/{refunded}");
+    let done = admin.submit(&page, &format!("{page}/refund"), &[("amount", "199"), ("reason", "七天无理由")]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+
+    let (status, html) = admin.get_html("/admin/stats").await;
+    assert_eq!(status, StatusCode::OK);
+    let stat = |id: &str| {
+        let marker = format!("id=\"{id}\">");
+        html.split(&marker).nth(1).and_then(|rest| rest.split('<').next()).unwrap_or_default().to_string()
+    };
+    assert_eq!(stat("stat-revenue"), "¥697.00", "three paid orders");
+    assert_eq!(stat("stat-paid"), "3");
+    assert_eq!(stat("stat-conversion"), "75.0%", "3 of 4 orders paid");
+    assert_eq!(stat("stat-refund-rate"), "33.3%", "1 of 3 paid orders refunded");
+    assert_eq!(stat("stat-new-users"), "4", "three learners and the demo admin");
+    assert_eq!(stat("stat-active"), "1 / 1", "one learner studied today and this week");
+    assert!(html.contains("<svg class=\"chart\""), "charts are drawn on the server");
+    assert!(html.contains("<title>") && html.contains(": ¥697.00</title>"), "today's bar carries its value");
+
+    let courses = admin.get("/admin/stats?format=csv&table=courses").await.text().await.unwrap();
+    let rows: Vec<&str> = courses.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(rows[0], "course,paid_orders,revenue_yuan,refunded_yuan,refund_rate,learners,completed,completion_rate");
+    let excel = rows.iter().find(|r| r.contains(",2,398.00,")).expect("the Excel course");
+    assert!(excel.ends_with(",2,398.00,199.00,50.0%,1,0,0.0%"), "{excel}");
+    let python = rows.iter().find(|r| r.contains(",1,299.00,")).expect("the Python course");
+    assert!(python.ends_with(",1,299.00,0.00,0.0%,1,1,100.0%"), "{python}: 完课率 100%");
+    assert_eq!(rows.len(), 3, "only courses with sales or learners");
+
+    let daily = admin.get("/admin/stats?format=csv").await.text().await.unwrap();
+    let today = kedian::domain::time::shanghai_date(kedian::domain::time::now());
+    let line = daily.lines().find(|l| l.starts_with(&today)).expect("today's row");
+    assert_eq!(line, format!("{today},4,4,3,697.00,199.00,1"));
+    assert_eq!(daily.lines().count(), 31, "a header and the last 30 days");
+
+    let (_, before) = admin.get_html("/admin/stats?from=2020-01-01&to=2020-01-31").await;
+    assert!(before.contains("id=\"stat-revenue\">¥0.00<"), "the range filters");
+}

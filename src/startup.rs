@@ -57,6 +57,8 @@ impl Application {
         let db = prepare_database(&settings).await?;
         let catalog = CatalogCache::default();
         catalog.reload(&db).await.context("loading the catalog")?;
+        let banners = crate::web::banner::BannerCache::default();
+        banners.reload(&db, now()).await.context("loading the banners")?;
 
         let master = match &settings.session_key {
             Some(key) => key.as_bytes().to_vec(),
@@ -136,6 +138,7 @@ impl Application {
             settings: settings.clone(),
             db: db.clone(),
             catalog: catalog.clone(),
+            banners,
             sms,
             code_key,
             providers,

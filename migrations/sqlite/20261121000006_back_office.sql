@@ -57,3 +57,23 @@ CREATE TABLE learner_days (
     day BIGINT NOT NULL,
     PRIMARY KEY (day, user_id)
 );
+
+-- Announcements: a site banner (scheduled, dismissible) or a message to learners (everyone or
+-- a course's buyers), fanned out into user_messages when sent.
+CREATE TABLE announcements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK (kind IN ('banner', 'message')),
+    title TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    link TEXT NOT NULL DEFAULT '',
+    audience TEXT NOT NULL DEFAULT 'all',
+    course_id BIGINT REFERENCES courses (id),
+    starts_at BIGINT NOT NULL,
+    ends_at BIGINT,
+    recipients BIGINT NOT NULL DEFAULT 0,
+    created_by BIGINT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX announcements_kind ON announcements (kind, starts_at);
+ALTER TABLE user_messages ADD COLUMN announcement_id BIGINT REFERENCES announcements (id);
+CREATE INDEX user_messages_unread ON user_messages (user_id, read_at);

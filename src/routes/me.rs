@@ -15,7 +15,7 @@ use crate::store::users::{self, User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(me).service(update).service(messages_page);
+    cfg.service(me).service(update).service(messages_page).service(mark_read);
 }
 
 #[derive(Template)]
@@ -88,11 +88,16 @@ async fn update(
 /// A site message in the reader's language.
 pub struct Shown {
     pub text: String,
+    pub body: String,
+    pub unread: bool,
     pub link: String,
     pub at: String,
 }
 
 fn word(lang: Lang, m: &messages::Message) -> String {
+    if m.kind == "announcement" {
+        return m.note.clone();
+    }
     let key = match m.kind.as_str() {
         "refund_refunded" => "msg_refund_refunded",
         "refund_rejected" => "msg_refund_rejected",
@@ -118,8 +123,25 @@ async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<H
     let messages = messages::recent(&state.db, user.id, 100)
         .await?
         .iter()
-        .map(|m| Shown { text: word(ctx.lang, m), link: m.link.clone(), at: shanghai_minutes(m.created_at) })
+        .map(|m| Shown {
+            text: word(ctx.lang, m),
+            body: m.body.clone(),
+            unread: m.unread,
+            link: m.link.clone(),
+            at: shanghai_minutes(m.created_at),
+        })
         .collect();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("messages_title"), ctx.t("site_name")), ctx.t("site_description"));
     render_with_status(&MessagesPage { ctx: &ctx, meta, messages }, StatusCode::OK)
+}
+
+#[post("/me/messages/read")]
+async fn mark_read(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    _form: CsrfForm<crate::routes::orders::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
+    messages::mark_all_read(&state.db, user.id, now()).await?;
+    Ok(redirect("/me/messages"))
 }

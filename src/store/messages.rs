@@ -22,6 +22,9 @@ pub struct Message {
     pub amount: Option<Fen>,
     pub note: String,
     pub link: String,
+    /// An announcement's text (empty for other kinds).
+    pub body: String,
+    pub unread: bool,
     pub created_at: i64,
 }
 
@@ -44,7 +47,8 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
 
 pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT kind, ref_no, amount_fen, note, link, created_at FROM user_messages WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
+        "SELECT m.kind, m.ref_no, m.amount_fen, m.note, m.link, m.created_at, m.read_at, a.body FROM user_messages m \
+         LEFT JOIN announcements a ON a.id = m.announcement_id WHERE m.user_id = $1 ORDER BY m.id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)
@@ -58,8 +62,26 @@ pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, s
                 amount: r.try_get::<Option<i64>, _>("amount_fen")?.map(Fen),
                 note: r.try_get("note")?,
                 link: r.try_get("link")?,
+                body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+                unread: r.try_get::<Option<i64>, _>("read_at")?.is_none(),
                 created_at: r.try_get("created_at")?,
             })
         })
         .collect()
+}
+
+pub async fn unread_count(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM user_messages WHERE user_id = $1 AND read_at IS NULL")
+        .bind(user_id)
+        .fetch_one(db.read())
+        .await
+}
+
+pub async fn mark_all_read(db: &Db, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("UPDATE user_messages SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(db.write())
+        .await?;
+    Ok(done.rows_affected())
 }

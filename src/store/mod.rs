@@ -1,6 +1,7 @@
 //! Database access. One SQL dialect subset with `$N` placeholders runs on SQLite and PostgreSQL
 //! through sqlx's `Any` driver; the backend is chosen once from the URL.
 
+pub mod announcements;
 pub mod attachments;
 pub mod audit;
 pub mod catalog;

@@ -22,6 +22,10 @@ pub struct PageContext {
     /// The session's CSRF token; empty on pages without forms for visitors without a session.
     pub csrf: String,
     pub session: Session,
+    /// The live site banner, unless this visitor closed it.
+    pub banner: Option<crate::store::announcements::Announcement>,
+    /// Unread site messages of the logged-in learner.
+    pub unread: i64,
 }
 
 /// Share and search metadata of a page.
@@ -78,6 +82,7 @@ impl PageContext {
             ("/admin/complaints", "admin_complaints", Area::Complaints),
             ("/admin/users", "admin_users_nav", Area::Users),
             ("/admin/courses", "admin_catalog", Area::Catalog),
+            ("/admin/announcements", "admin_announcements", Area::Announcements),
             ("/admin/stats", "admin_stats", Area::Statistics),
             ("/admin/staff", "admin_staff", Area::Administration),
             ("/admin/audit", "admin_audit", Area::Administration),
@@ -136,7 +141,13 @@ impl FromRequest for PageContext {
                 Some(pq) => pq.as_str().to_string(),
                 None => req.path().to_string(),
             };
+            let unread = match &user {
+                Some(u) => crate::store::messages::unread_count(&state.db, u.id).await?,
+                None => 0,
+            };
             Ok(PageContext {
+                banner: state.banners.for_request(&req, now()),
+                unread,
                 lang: Lang::from_request(&req),
                 csrf: typed.csrf_token().unwrap_or_default(),
                 user,

@@ -1,6 +1,7 @@
 //! Request plumbing shared by every route: application state, the page context, CSRF-checked
 //! forms, rendering and error pages.
 
+pub mod banner;
 pub mod context;
 pub mod csrf;
 pub mod csv;

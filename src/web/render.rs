@@ -34,7 +34,8 @@ pub fn render_catalog_page<T: Template>(
     if ctx.user.is_some() {
         return render(&page());
     }
-    let key = format!("{}|{}", ctx.lang.code(), ctx.path);
+    let banner = ctx.banner.as_ref().map_or(0, |b| b.id);
+    let key = format!("{}|{banner}|{}", ctx.lang.code(), ctx.path);
     let body = match catalog.pages.get(&key) {
         Some(body) => body,
         None => {

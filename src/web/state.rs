@@ -14,6 +14,8 @@ pub struct AppState {
     pub settings: Settings,
     pub db: Db,
     pub catalog: CatalogCache,
+    /// Site banners, in memory.
+    pub banners: crate::web::banner::BannerCache,
     pub sms: Arc<dyn SmsSender>,
     /// Key for hashing SMS codes, derived from the session master key.
     pub code_key: Vec<u8>,

@@ -9,6 +9,7 @@ mod learning;
 mod accounts;
 mod alipay;
 mod alipay_sim;
+mod announcements;
 mod backoffice;
 mod browser;
 mod catalog;

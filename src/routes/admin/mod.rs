@@ -12,6 +12,7 @@ macro_rules! staff_only {
     };
 }
 
+pub mod announcements;
 pub mod audit_log;
 pub mod catalog;
 pub mod complaints;
@@ -36,6 +37,7 @@ use crate::web::{AppState, Meta, PageContext, render};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard);
     login::configure(cfg);
+    announcements::configure(cfg);
     catalog::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);

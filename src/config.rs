@@ -25,6 +25,7 @@ pub const KEYS: &[&str] = &[
     "job_interval_secs",
     "refund_auto_approve_fen",
     "complaint_reply_hours",
+    "media_upload_mb",
     "membership_refund_current_period",
     "consultation_cancel_hours",
     "wechatpay_config",
@@ -60,6 +61,8 @@ pub struct Settings {
     pub refund_auto_approve_fen: i64,
     /// The first reply to a complaint is due within this many hours.
     pub complaint_reply_hours: i64,
+    /// The largest lesson video or audio the back office accepts, in MiB.
+    pub media_upload_mb: i64,
     /// Refund the current membership period pro rata (by default it is kept).
     pub membership_refund_current_period: bool,
     /// Consultations are refunded in full up to this many hours before the slot.
@@ -91,6 +94,7 @@ struct FileSettings {
     job_interval_secs: Option<i64>,
     refund_auto_approve_fen: Option<i64>,
     complaint_reply_hours: Option<i64>,
+    media_upload_mb: Option<i64>,
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
     wechatpay_config: Option<String>,
@@ -117,6 +121,7 @@ impl std::fmt::Debug for Settings {
             .field("job_interval_secs", &self.job_interval_secs)
             .field("refund_auto_approve_fen", &self.refund_auto_approve_fen)
             .field("complaint_reply_hours", &self.complaint_reply_hours)
+            .field("media_upload_mb", &self.media_upload_mb)
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
             .field("wechatpay_config", &self.wechatpay_config)
@@ -203,6 +208,7 @@ impl Settings {
             job_interval_secs: number("job_interval_secs", file.job_interval_secs, 30)?,
             refund_auto_approve_fen: number("refund_auto_approve_fen", file.refund_auto_approve_fen, 10_000)?,
             complaint_reply_hours: number("complaint_reply_hours", file.complaint_reply_hours, 24)?,
+            media_upload_mb: number("media_upload_mb", file.media_upload_mb, 2048)?,
             membership_refund_current_period: flag(
                 "membership_refund_current_period",
                 file.membership_refund_current_period,
@@ -241,6 +247,9 @@ impl Settings {
         }
         if !(1..=24 * 14).contains(&self.complaint_reply_hours) {
             bail!("complaint_reply_hours must be between 1 and 336");
+        }
+        if !(1..=20 * 1024).contains(&self.media_upload_mb) {
+            bail!("media_upload_mb must be between 1 and 20480");
         }
         if !(0..=24 * 30).contains(&self.consultation_cancel_hours) {
             bail!("consultation_cancel_hours must be between 0 and 720");
@@ -292,6 +301,11 @@ impl Settings {
             membership_refund_current_period: self.membership_refund_current_period,
             consultation_cancel_hours: self.consultation_cancel_hours,
         }
+    }
+
+    /// Public pictures staff uploaded (covers, logo), served under `/files/`.
+    pub fn public_dir(&self) -> PathBuf {
+        self.data_dir.join("public")
     }
 
     pub fn pages_dir(&self) -> PathBuf {

@@ -126,19 +126,24 @@ impl Application {
         }
         let every = std::time::Duration::from_secs(settings.job_interval_secs.unsigned_abs());
         crate::jobs::orders::spawn(db.clone(), providers.clone(), catalog.clone(), every);
-        let refunder = Refunder { db: db.clone(), providers: providers.clone(), sms: sms.clone() };
+        let shop = crate::web::shop::ShopCache::default();
+        shop.reload(&db).await.context("loading the shop settings")?;
+        let refunder = Refunder { db: db.clone(), providers: providers.clone(), sms: sms.clone(), shop: shop.clone() };
         crate::jobs::refunds::spawn(refunder.clone(), every);
 
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let static_dir = static_dir();
+        let public_dir = settings.public_dir();
+        std::fs::create_dir_all(&public_dir).with_context(|| format!("cannot create {}", public_dir.display()))?;
         let app_providers = providers.clone();
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             db: db.clone(),
             catalog: catalog.clone(),
             banners,
+            shop,
             sms,
             code_key,
             providers,
@@ -172,6 +177,12 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(crate::web::csrf::FORM_LIMIT_BYTES))
                 .configure(crate::routes::configure)
+                .service(
+                    // Names carry a content hash: a changed picture gets a new name.
+                    web::scope("/files")
+                        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=31536000, immutable")))
+                        .service(actix_files::Files::new("", &public_dir)),
+                )
                 .service(
                     web::scope("/static")
                         .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=3600")))

@@ -77,3 +77,11 @@ CREATE TABLE announcements (
 CREATE INDEX announcements_kind ON announcements (kind, starts_at);
 ALTER TABLE user_messages ADD COLUMN announcement_id BIGINT REFERENCES announcements (id);
 CREATE INDEX user_messages_unread ON user_messages (user_id, read_at);
+
+-- Shop settings operators change in the back office (name, logo, policy texts, refund defaults,
+-- SMS wording); a missing key means the built-in default.
+CREATE TABLE shop_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);

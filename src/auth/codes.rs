@@ -58,6 +58,7 @@ pub async fn send(
     key: &[u8],
     phone: &Phone,
     ip: &str,
+    template: &str,
     now: i64,
 ) -> Result<i64, CodeError> {
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
@@ -85,7 +86,7 @@ pub async fn send(
     if let Err(secs) = sms::insert_unless_limited(db, &new, limits).await? {
         return Err(CodeError::RateLimited(secs));
     }
-    let text = format!("【课店】您的验证码是 {code}，5 分钟内有效。请勿告诉他人。");
+    let text = crate::domain::shop::fill(template, &[("code", &code)]);
     sender.send(phone, &text).await?;
     Ok(CODE_TTL_SECS)
 }

@@ -81,6 +81,11 @@ impl Course {
         self.chapters.iter().flat_map(|c| &c.lessons).map(|l| l.duration_secs).sum()
     }
 
+    /// The cover at card size, when staff uploaded it (else the one cover there is).
+    pub fn card_cover(&self) -> String {
+        crate::media::images::card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
+    }
+
     pub fn has_discount(&self) -> bool {
         self.original_price > self.price
     }

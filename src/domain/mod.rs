@@ -13,6 +13,7 @@ pub mod rate;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_terms;
+pub mod shop;
 pub mod staff;
 pub mod stats;
 pub mod text;

@@ -10,7 +10,30 @@ pub enum FileKind {
     Gif,
     Webp,
     Pdf,
+    /// MP4 video (ISO base media with a video brand).
+    Mp4,
+    /// AAC audio in an MP4 container.
+    M4a,
+    Mp3,
 }
+
+/// What a form accepts: which kinds, and how large each file may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Accept {
+    pub kinds: &'static [FileKind],
+    pub max_bytes: u64,
+}
+
+/// Refund evidence and complaint pictures.
+pub const EVIDENCE: Accept = Accept {
+    kinds: &[FileKind::Jpeg, FileKind::Png, FileKind::Gif, FileKind::Webp, FileKind::Pdf],
+    max_bytes: MAX_FILE_BYTES,
+};
+/// Covers and logos (resized before use).
+pub const PICTURES: Accept =
+    Accept { kinds: &[FileKind::Jpeg, FileKind::Png, FileKind::Webp], max_bytes: MAX_FILE_BYTES };
+/// Lesson video and audio; the size limit comes from the settings.
+pub const LESSON_MEDIA: &[FileKind] = &[FileKind::Mp4, FileKind::M4a, FileKind::Mp3];
 
 impl FileKind {
     pub fn content_type(self) -> &'static str {
@@ -20,6 +43,9 @@ impl FileKind {
             FileKind::Gif => "image/gif",
             FileKind::Webp => "image/webp",
             FileKind::Pdf => "application/pdf",
+            FileKind::Mp4 => "video/mp4",
+            FileKind::M4a => "audio/mp4",
+            FileKind::Mp3 => "audio/mpeg",
         }
     }
 
@@ -30,11 +56,14 @@ impl FileKind {
             FileKind::Gif => "gif",
             FileKind::Webp => "webp",
             FileKind::Pdf => "pdf",
+            FileKind::Mp4 => "mp4",
+            FileKind::M4a => "m4a",
+            FileKind::Mp3 => "mp3",
         }
     }
 
     pub fn is_image(self) -> bool {
-        self != FileKind::Pdf
+        matches!(self, FileKind::Jpeg | FileKind::Png | FileKind::Gif | FileKind::Webp)
     }
 }
 
@@ -50,6 +79,10 @@ pub fn sniff(head: &[u8]) -> Option<FileKind> {
         Some(FileKind::Webp)
     } else if head.starts_with(b"%PDF-") {
         Some(FileKind::Pdf)
+    } else if head.len() >= 12 && &head[4..8] == b"ftyp" {
+        Some(if &head[8..12] == b"M4A " { FileKind::M4a } else { FileKind::Mp4 })
+    } else if head.starts_with(b"ID3") || (head.len() >= 2 && head[0] == 0xFF && (head[1] & 0xE0) == 0xE0) {
+        Some(FileKind::Mp3)
     } else {
         None
     }
@@ -85,6 +118,11 @@ mod tests {
         assert_eq!(sniff(b"RIFF\x10\0\0\0WAVEfmt "), None);
         assert_eq!(sniff(b""), None);
         assert_eq!(sniff(b"MZ\x90\0"), None);
+        assert_eq!(sniff(b"\0\0\0\x20ftypisom\0\0\x02\0"), Some(FileKind::Mp4));
+        assert_eq!(sniff(b"\0\0\0\x20ftypM4A \0\0\0\0"), Some(FileKind::M4a));
+        assert_eq!(sniff(b"ID3\x04\0\0\0\0"), Some(FileKind::Mp3));
+        assert_eq!(sniff(b"\xFF\xFB\x90\x64"), Some(FileKind::Mp3));
+        assert!(!EVIDENCE.kinds.contains(&FileKind::Mp4), "evidence stays pictures and PDFs");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Protected media: where lesson files are kept, and who may have them.
 
 pub mod article;
+pub mod images;
 pub mod package;
 pub mod storage;

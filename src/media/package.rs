@@ -43,7 +43,8 @@ pub async fn package(db: &Db, store: &LocalStore, lesson_id: i64, input: Option<
     std::fs::write(&key_info, format!("key\n{}\n{}\n", key_file.display(), hex::encode(iv)))?;
     let out = work.path().join("out");
     std::fs::create_dir_all(&out)?;
-    let status = Command::new("ffmpeg")
+    // tokio's Command: a long encode must not hold a server thread.
+    let status = tokio::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-i"])
         .arg(&input)
         .args(["-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-f", "hls", "-hls_time", "6"])
@@ -53,6 +54,7 @@ pub async fn package(db: &Db, store: &LocalStore, lesson_id: i64, input: Option<
         .arg(out.join("seg%03d.ts"))
         .arg(out.join("index.m3u8"))
         .status()
+        .await
         .context("running ffmpeg")?;
     if !status.success() {
         bail!("ffmpeg failed ({status}) on {}", input.display());

@@ -150,7 +150,7 @@ async fn complaint_notice(state: &AppState, complaint_id: &str, action: &str) ->
         state: &c.complaint_state,
         description: &description,
         order_no: c.order_no(),
-        reply_due: at + state.settings.complaint_reply_hours * 3600,
+        reply_due: at + state.complaint_reply_hours() * 3600,
     };
     let note = format!("微信支付投诉通知 {action}（{}）", c.complaint_state);
     let (complaint_no, created) = complaints::upsert_external(&state.db, &external, &note, at).await?;

@@ -18,6 +18,8 @@ pub struct Refunder {
     pub db: Db,
     pub providers: Providers,
     pub sms: Arc<dyn SmsSender>,
+    /// For the SMS wording operators chose.
+    pub shop: crate::web::shop::ShopCache,
 }
 
 impl Refunder {
@@ -78,12 +80,10 @@ impl Refunder {
             Ok(Some(user)) => user.phone,
             _ => return,
         };
-        let text = format!(
-            "【课店】您的退款 {} 已于 {} 原路退回 {}，请留意支付账户到账。",
-            done.refund_no,
-            shanghai_minutes(now),
-            done.amount
-        );
+        let template = self.shop.get().sms_refund.clone();
+        let (time, amount) = (shanghai_minutes(now), done.amount.to_string());
+        let text =
+            crate::domain::shop::fill(&template, &[("no", &done.refund_no), ("time", &time), ("amount", &amount)]);
         if let Err(e) = self.sms.send(&phone, &text).await {
             tracing::warn!(refund_no = %done.refund_no, error = format!("{e:#}"), "refund SMS not sent");
         }

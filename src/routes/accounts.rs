@@ -93,7 +93,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, 
         return Ok(redirect(&next_of(&q.next)));
     }
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.shop_name()), ctx.t("site_description"));
     let page = LoginPage {
         meta,
         method: method_of(&q.method),
@@ -113,7 +113,7 @@ async fn register_page(ctx: PageContext, req: HttpRequest) -> Result<HttpRespons
         return Ok(redirect(&next_of(&q.next)));
     }
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.shop_name()), ctx.t("site_description"));
     let page = RegisterPage {
         meta,
         phone: String::new(),
@@ -199,8 +199,7 @@ async fn login(
         Err(retry) => {
             let (status, retry_after) = (retry.status, retry.retry_after);
             let ctx = ctx.with_csrf()?;
-            let meta =
-                ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.t("site_name")), ctx.t("site_description"));
+            let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.shop_name()), ctx.t("site_description"));
             let page = LoginPage {
                 meta,
                 method,
@@ -243,7 +242,9 @@ async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outco
             return Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "phone", phone_error(lang, e))));
         }
     };
-    match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, ip, now()).await {
+    match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, ip, &state.shop.get().sms_code, now())
+        .await
+    {
         Ok(_) => {
             tracing::info!(phone = %phone, "verification code sent");
             let notice = lang.tf("code_sent", &[("phone", &phone.masked())]);
@@ -356,7 +357,7 @@ async fn register(
             let (status, retry_after) = (retry.status, retry.retry_after);
             let ctx = ctx.with_csrf()?;
             let meta =
-                ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.t("site_name")), ctx.t("site_description"));
+                ctx.meta(&format!("{} - {}", ctx.t("register_title"), ctx.shop_name()), ctx.t("site_description"));
             let page = RegisterPage {
                 meta,
                 phone: form.phone.chars().take(32).collect(),

@@ -85,7 +85,7 @@ async fn new_page(
         .and_then(|id| state.catalog.snapshot().lesson(id).map(|(_, l)| l.title.clone()))
         .unwrap_or_default();
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("complaint_title"), ctx.t("site_name")), ctx.t("complaint_intro"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("complaint_title"), ctx.shop_name()), ctx.t("complaint_intro"));
     let page = NewPage {
         categories: categories(ctx.lang),
         ctx: &ctx,
@@ -131,7 +131,7 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES).await?;
+    let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES, &crate::domain::upload::EVIDENCE).await?;
     let user = match logged_in(&ctx) {
         Ok(user) => user.clone(),
         Err(to_login) => return Ok(to_login),
@@ -193,7 +193,7 @@ async fn create(
         lesson_id,
         description: &f.description,
         contact_phone: phone.as_str(),
-        reply_due: at + state.settings.complaint_reply_hours * 3600,
+        reply_due: at + state.complaint_reply_hours() * 3600,
     };
     let complaint_no = complaints::create(&state.db, &new, &files, at).await?;
     tracing::info!(complaint_no, category = %f.category, "complaint received");
@@ -252,7 +252,7 @@ async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
         .into_iter()
         .map(|c| ComplaintView::new(ctx.lang, c))
         .collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("complaints_mine"), ctx.t("site_name")), ctx.t("complaint_intro"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("complaints_mine"), ctx.shop_name()), ctx.t("complaint_intro"));
     render_with_status(&ListPage { ctx: &ctx, meta, complaints }, StatusCode::OK)
 }
 
@@ -310,7 +310,7 @@ async fn show_page(
     let said = conversation(ctx.lang, complaints::messages(&state.db, c.id).await?);
     let files = attachments::list(&state.db, Owner::Complaint(c.id)).await?;
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("complaint_title"), c.complaint_no, ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("complaint_title"), c.complaint_no, ctx.shop_name()), "");
     let view = ComplaintView::new(ctx.lang, c);
     render_with_status(&ShowPage { ctx: &ctx, meta, view, said, files, reply, errors }, status)
 }

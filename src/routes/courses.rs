@@ -64,8 +64,8 @@ async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
         let result = query::search(&catalog, &query, query::PER_PAGE);
         let category = query.category.as_deref().and_then(|slug| catalog.category(slug));
         let title = match category {
-            Some(category) => format!("{} - {}", category.name, ctx.t("site_name")),
-            None => format!("{} - {}", ctx.t("nav_courses"), ctx.t("site_name")),
+            Some(category) => format!("{} - {}", category.name, ctx.shop_name()),
+            None => format!("{} - {}", ctx.t("nav_courses"), ctx.shop_name()),
         };
         let mut meta = ctx.meta(&title, ctx.t("catalog_description"));
         meta.url = ctx.absolute(&query.href(query.page));
@@ -134,7 +134,7 @@ async fn detail(
         None => format!("/courses/{}#syllabus", course.slug),
     };
     render_catalog_page(&ctx, &catalog, || {
-        let title = format!("{} - {}", course.title, ctx.t("site_name"));
+        let title = format!("{} - {}", course.title, ctx.shop_name());
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));

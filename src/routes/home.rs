@@ -25,7 +25,7 @@ struct HomePage<'a> {
 async fn home(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     render_catalog_page(&ctx, &catalog, || {
-        let mut meta = ctx.meta(ctx.t("site_name"), ctx.t("site_description"));
+        let mut meta = ctx.meta(ctx.shop_name(), ctx.t("site_description"));
         meta.url = ctx.absolute("/");
         HomePage {
             meta,

@@ -392,7 +392,7 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
             course: course.clone(),
         });
     }
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("my_courses_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("my_courses_title"), ctx.shop_name()), ctx.t("site_description"));
     render(&MyCoursesPage { ctx: &ctx, meta, courses })
 }
 

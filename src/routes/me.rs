@@ -37,7 +37,7 @@ impl MePage {
 
 fn page(ctx: PageContext, user: User, nickname: String, saved: bool, errors: FieldErrors) -> Result<MePage, AppError> {
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.shop_name()), ctx.t("site_description"));
     Ok(MePage { ctx, meta, user, nickname, saved, errors })
 }
 
@@ -131,7 +131,7 @@ async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<H
             at: shanghai_minutes(m.created_at),
         })
         .collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("messages_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("messages_title"), ctx.shop_name()), ctx.t("site_description"));
     render_with_status(&MessagesPage { ctx: &ctx, meta, messages }, StatusCode::OK)
 }
 

@@ -174,7 +174,7 @@ async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
     let total_pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let page = q.page.parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1);
     let list = orders::list_for_user(&state.db, user.id, PER_PAGE, (page - 1).saturating_mul(PER_PAGE)).await?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("orders_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("orders_title"), ctx.shop_name()), ctx.t("site_description"));
     render(&ListPage { ctx: &ctx, meta, orders: list.into_iter().map(OrderView::new).collect(), page, total_pages })
 }
 
@@ -205,7 +205,7 @@ async fn detail(
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
     let can_refund = order.is_refundable();
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
     render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund })
 }
@@ -249,7 +249,7 @@ async fn pay_page_for(
         (None, None) => String::new(),
     };
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.shop_name()), &order.item_title);
     let browser = browser_of(req);
     let channels = state.providers.channels().into_iter().map(|(c, _)| c).filter(|c| c.fits(browser)).collect();
     let alipay_guide = browser == Browser::WeChat && state.providers.get(crate::pay::alipay::NAME).is_some();
@@ -358,7 +358,7 @@ async fn start_payment(
             return pay_page_for(ctx, &req, &state, order, None, errors, StatusCode::BAD_GATEWAY).await;
         }
     };
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.shop_name()), &order.item_title);
     match action {
         PayAction::Redirect(url) => Ok(redirect(&url)),
         PayAction::QrCode(code_url) => {
@@ -517,6 +517,6 @@ async fn return_page(
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("confirming_title"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("confirming_title"), ctx.shop_name()), &order.item_title);
     render(&ReturnPage { ctx: &ctx, meta, view: OrderView::new(order) })
 }

@@ -69,13 +69,17 @@ async fn policy(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (name, title_key) = POLICY_PAGES.iter().find(|(n, _)| *n == name.as_str()).ok_or(AppError::NotFound)?;
+    // Text saved in the back office, else a file in the pages directory, else the default.
     let custom = state.settings.pages_dir().join(format!("{name}.{}.txt", ctx.lang.code()));
-    let text = match tokio::fs::read_to_string(&custom).await {
-        Ok(text) => text,
-        Err(_) => ctx.t(&format!("policy_{}", name.replace('-', "_"))).to_string(),
+    let text = match ctx.shop.policy(name, ctx.lang.code()) {
+        Some(text) => text.to_string(),
+        None => match tokio::fs::read_to_string(&custom).await {
+            Ok(text) => text,
+            Err(_) => ctx.t(&format!("policy_{}", name.replace('-', "_"))).to_string(),
+        },
     };
     let title = ctx.t(title_key);
-    let meta = ctx.meta(&format!("{title} - {}", ctx.t("site_name")), title);
+    let meta = ctx.meta(&format!("{title} - {}", ctx.shop_name()), title);
     render(&PolicyPage { ctx, meta, title, blocks: parse_blocks(&text) })
 }
 
@@ -98,7 +102,7 @@ struct LanguageForm {
 async fn language_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, AppError> {
     let q: LanguageForm = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("language_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("language_title"), ctx.shop_name()), ctx.t("site_description"));
     let next = safe_next(&q.next).unwrap_or_else(|| "/".into());
     render(&LanguagePage { ctx, meta, next })
 }

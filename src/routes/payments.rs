@@ -65,7 +65,7 @@ async fn cashier(
         return Ok(redirect(&format!("/orders/{order_no}")));
     };
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("channel_sandbox"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("channel_sandbox"), ctx.shop_name()), &order.item_title);
     render(&CashierPage { ctx: &ctx, meta, view: OrderView::new(order) })
 }
 

@@ -92,7 +92,7 @@ async fn form_page(
 ) -> Result<HttpResponse, AppError> {
     let (decision, _) = assess(state, &order).await?;
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("refund_title"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("refund_title"), ctx.shop_name()), &order.item_title);
     let page = FormPage {
         rule: rule_text(ctx.lang, &decision.rule),
         reasons: reasons(ctx.lang),
@@ -136,7 +136,7 @@ async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    let upload = uploads::read(&req, payload, &tmp, MAX_EVIDENCE_FILES).await?;
+    let upload = uploads::read(&req, payload, &tmp, MAX_EVIDENCE_FILES, &crate::domain::upload::EVIDENCE).await?;
     let order = match buyers_order(&ctx, &state, &order_no).await? {
         Ok(order) => order,
         Err(to_login) => return Ok(to_login),
@@ -192,7 +192,7 @@ async fn submit(
 
 /// Policy-eligible requests up to the configured amount are approved and sent at once.
 async fn auto_approve(state: &AppState, id: i64, order: &Order, decision: &Decision, at: i64) -> Result<(), AppError> {
-    let limit = Fen(state.settings.refund_auto_approve_fen);
+    let limit = Fen(state.refund_auto_approve_fen());
     let Some(provider) = order.pay_provider.as_deref() else { return Ok(()) };
     if !decision.eligible || decision.amount.0 <= 0 || decision.amount > limit {
         return Ok(());
@@ -294,7 +294,7 @@ async fn status_page(
     let steps = timeline(ctx.lang, &refunds::events(&state.db, refund.id).await?);
     let files = attachments::list(&state.db, Owner::Refund(refund.id)).await?;
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("refund_status_title"), ctx.t("site_name")), &order.item_title);
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("refund_status_title"), ctx.shop_name()), &order.item_title);
     let page = StatusPage {
         rule: rule_text(ctx.lang, &refund.policy_rule),
         reason_label: ctx.t(reason_label_key(&refund.reason_code)),

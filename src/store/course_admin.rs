@@ -238,3 +238,13 @@ pub async fn categories(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
 pub async fn instructors(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM instructors ORDER BY id").fetch_all(db.read()).await
 }
+
+pub async fn set_cover(db: &Db, id: i64, url: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE courses SET cover_url = $1, updated_at = $2 WHERE id = $3")
+        .bind(url)
+        .bind(now)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}

@@ -32,8 +32,10 @@ pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, s
     .transpose()
 }
 
+/// A new media file for the lesson; any older HLS rendition stops being served (a new one is
+/// packaged from this file).
 pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE lessons SET media_key = $1 WHERE id = $2")
+    sqlx::query("UPDATE lessons SET media_key = $1, hls_dir = NULL WHERE id = $2")
         .bind(key)
         .bind(lesson_id)
         .execute(db.write())

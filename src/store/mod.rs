@@ -17,6 +17,7 @@ pub mod order_search;
 pub mod orders;
 pub mod refunds;
 pub mod sessions;
+pub mod shop_settings;
 pub mod sms;
 pub mod staff;
 pub mod stats;

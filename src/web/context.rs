@@ -26,6 +26,7 @@ pub struct PageContext {
     pub banner: Option<crate::store::announcements::Announcement>,
     /// Unread site messages of the logged-in learner.
     pub unread: i64,
+    pub shop: std::sync::Arc<crate::domain::shop::ShopSettings>,
 }
 
 /// Share and search metadata of a page.
@@ -45,6 +46,11 @@ impl PageContext {
 
     pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
         self.lang.tf(key, args)
+    }
+
+    /// The shop's name: the one staff set, else the default in this language.
+    pub fn shop_name(&self) -> &str {
+        if self.shop.name.is_empty() { self.t("site_name") } else { &self.shop.name }
     }
 
     pub fn is_en(&self) -> bool {
@@ -85,6 +91,7 @@ impl PageContext {
             ("/admin/announcements", "admin_announcements", Area::Announcements),
             ("/admin/stats", "admin_stats", Area::Statistics),
             ("/admin/staff", "admin_staff", Area::Administration),
+            ("/admin/settings", "admin_settings", Area::Administration),
             ("/admin/audit", "admin_audit", Area::Administration),
         ]
         .into_iter()
@@ -147,6 +154,7 @@ impl FromRequest for PageContext {
             };
             Ok(PageContext {
                 banner: state.banners.for_request(&req, now()),
+                shop: state.shop.get(),
                 unread,
                 lang: Lang::from_request(&req),
                 csrf: typed.csrf_token().unwrap_or_default(),

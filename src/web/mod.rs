@@ -7,6 +7,8 @@ pub mod csrf;
 pub mod csv;
 pub mod error_page;
 pub mod render;
+pub mod shared;
+pub mod shop;
 pub mod state;
 pub mod uploads;
 

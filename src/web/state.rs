@@ -16,6 +16,8 @@ pub struct AppState {
     pub catalog: CatalogCache,
     /// Site banners, in memory.
     pub banners: crate::web::banner::BannerCache,
+    /// Settings operators change in the back office.
+    pub shop: crate::web::shop::ShopCache,
     pub sms: Arc<dyn SmsSender>,
     /// Key for hashing SMS codes, derived from the session master key.
     pub code_key: Vec<u8>,
@@ -33,4 +35,16 @@ pub struct AppState {
     pub refunder: Refunder,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).
     pub wechat: Option<Arc<WechatPay>>,
+}
+
+impl AppState {
+    /// Policy-eligible refunds up to this amount are approved without staff (0: never).
+    pub fn refund_auto_approve_fen(&self) -> i64 {
+        self.shop.get().refund_auto_approve_fen.unwrap_or(self.settings.refund_auto_approve_fen)
+    }
+
+    /// Hours to the first reply to a complaint.
+    pub fn complaint_reply_hours(&self) -> i64 {
+        self.shop.get().complaint_reply_hours.unwrap_or(self.settings.complaint_reply_hours)
+    }
 }

@@ -18,7 +18,7 @@ use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
 use super::csrf;
-use crate::domain::upload::{FileKind, MAX_FILE_BYTES, display_name, sniff};
+use crate::domain::upload::{Accept, FileKind, display_name, sniff};
 use crate::error::AppError;
 use crate::media::storage::MediaStore;
 use crate::store::attachments::{Attachment, NewAttachment};
@@ -59,8 +59,9 @@ pub async fn read(
     payload: web::Payload,
     tmp_dir: &Path,
     max_files: usize,
+    accept: &Accept,
 ) -> Result<UploadForm, AppError> {
-    let body_cap = max_files as u64 * (MAX_FILE_BYTES + 64 * 1024) + MAX_TEXT_BYTES as u64;
+    let body_cap = max_files as u64 * (accept.max_bytes + 64 * 1024) + MAX_TEXT_BYTES as u64;
     let declared = req
         .headers()
         .get(actix_web::http::header::CONTENT_LENGTH)
@@ -91,7 +92,7 @@ pub async fn read(
                 form.fields.push((name, String::from_utf8(value).map_err(|_| AppError::BadRequest)?));
             }
             Some(sent_name) => {
-                let stored = store_file(&mut field, tmp_dir, &mut total, body_cap).await?;
+                let stored = store_file(&mut field, tmp_dir, &mut total, body_cap, accept).await?;
                 match stored {
                     // No file chosen: browsers still send an empty part.
                     Err(None) => {}
@@ -117,6 +118,7 @@ async fn store_file(
     tmp_dir: &Path,
     total: &mut u64,
     body_cap: u64,
+    accept: &Accept,
 ) -> Result<Stored, AppError> {
     let temp =
         tempfile::Builder::new().prefix("upload-").tempfile_in(tmp_dir).map_err(|e| AppError::Internal(e.into()))?;
@@ -130,7 +132,7 @@ async fn store_file(
             return Err(AppError::TooLarge);
         }
         size += chunk.len() as u64;
-        if size > MAX_FILE_BYTES {
+        if size > accept.max_bytes {
             too_large = true;
             continue;
         }
@@ -147,8 +149,8 @@ async fn store_file(
         return Ok(Err(Some(Rejected::TooLarge)));
     }
     match sniff(&head) {
-        Some(kind) => Ok(Ok((kind, size, path))),
-        None => Ok(Err(Some(Rejected::NotAllowed))),
+        Some(kind) if accept.kinds.contains(&kind) => Ok(Ok((kind, size, path))),
+        _ => Ok(Err(Some(Rejected::NotAllowed))),
     }
 }
 

@@ -64,7 +64,12 @@ async fn refund_status(app: &TestApp, refund_no: &str) -> String {
 }
 
 async fn run_refund_job(app: &TestApp, at: i64) {
-    let refunder = Refunder { db: app.db.clone(), providers: app.providers.clone(), sms: app.sms.clone() };
+    let refunder = Refunder {
+        db: app.db.clone(),
+        providers: app.providers.clone(),
+        sms: app.sms.clone(),
+        shop: kedian::web::shop::ShopCache::default(),
+    };
     kedian::jobs::refunds::run_once(&refunder, at).await.expect("refund job");
 }
 

@@ -70,7 +70,7 @@ async fn page(
             (a, when, live)
         })
         .collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_announcements"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_announcements"), ctx.shop_name()), "");
     let courses = course_admin::list(&state.db).await?;
     render_with_status(&ListPage { ctx, meta, rows, courses, banner, message, errors }, status)
 }

@@ -68,7 +68,7 @@ async fn audit_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
             (e, at)
         })
         .collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_audit"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_audit"), ctx.shop_name()), "");
     let staff = staff::list(&state.db).await?;
     render_with_status(&AuditPage { ctx, meta, q, staff, rows }, StatusCode::OK)
 }

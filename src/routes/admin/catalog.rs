@@ -51,7 +51,7 @@ async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
             (c, at)
         })
         .collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_catalog"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_catalog"), ctx.shop_name()), "");
     render_with_status(&ListPage { ctx, meta, rows }, StatusCode::OK)
 }
 
@@ -69,6 +69,7 @@ struct EditPage {
     published: bool,
     publish_at: String,
     chapters: Vec<ChapterRow>,
+    media_limit_mb: i64,
     errors: FieldErrors,
 }
 
@@ -88,7 +89,7 @@ async fn edit_form(
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let title = if form.title.is_empty() { ctx.t("admin_course_new").to_string() } else { form.title.clone() };
-    let meta = ctx.meta(&format!("{title} - {}", ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{title} - {}", ctx.shop_name()), "");
     let chapters = match id {
         Some(id) => syllabus::for_course(&state.db, id).await?,
         None => Vec::new(),
@@ -102,6 +103,7 @@ async fn edit_form(
         published: publication.published,
         publish_at: publication.publish_at.map(shanghai_datetime_value).unwrap_or_default(),
         chapters,
+        media_limit_mb: state.settings.media_upload_mb,
         form,
         errors,
         ctx,
@@ -124,7 +126,7 @@ async fn new_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRe
     edit_form(ctx, &state, None, RawCourse::blank(), draft, FieldErrors::default(), StatusCode::OK).await
 }
 
-async fn reload(state: &AppState) -> Result<(), AppError> {
+pub(crate) async fn reload(state: &AppState) -> Result<(), AppError> {
     state.catalog.reload(&state.db).await.map_err(AppError::Internal)
 }
 
@@ -292,10 +294,21 @@ async fn syllabus_error(
     course_id: i64,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
+    editor_with_errors(ctx, state, course_id, errors, StatusCode::BAD_REQUEST).await
+}
+
+/// The saved course's editor with errors (from a form other than the course's own).
+pub(crate) async fn editor_with_errors(
+    ctx: PageContext,
+    state: &AppState,
+    course_id: i64,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let course = editable(state, course_id).await?;
     let publication = Publication { published: course.published, publish_at: course.publish_at };
     let form = RawCourse::from_input(&course.input);
-    edit_form(ctx, state, Some(course_id), form, publication, errors, StatusCode::BAD_REQUEST).await
+    edit_form(ctx, state, Some(course_id), form, publication, errors, status).await
 }
 
 async fn syllabus_changed(

@@ -76,7 +76,7 @@ async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -
         .collect();
     let mut filters = vec![("", ctx.t("admin_filter_waiting"))];
     filters.extend(ComplaintStatus::ALL.iter().map(|s| (s.as_str(), ctx.t(s.label_key()))));
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_complaints"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_complaints"), ctx.shop_name()), "");
     let filter = status.map(|s| s.as_str().to_string()).unwrap_or_default();
     render_with_status(&QueuePage { ctx: &ctx, meta, filter, filters, rows }, StatusCode::OK)
 }
@@ -113,7 +113,7 @@ async fn detail_page(
     let said = conversation(ctx.lang, complaints::messages(&state.db, c.id).await?);
     let files = attachments::list(&state.db, Owner::Complaint(c.id)).await?;
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_complaints"), c.complaint_no, ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_complaints"), c.complaint_no, ctx.shop_name()), "");
     let clock = clock(ctx.lang, &c, now());
     let view = ComplaintView::new(ctx.lang, c);
     let (body_input, refund_input) = inputs;

@@ -73,7 +73,7 @@ fn is_signed_in_staff(ctx: &PageContext) -> bool {
 }
 
 fn meta(ctx: &PageContext) -> Meta {
-    ctx.meta(&format!("{} - {}", ctx.t("admin_login_title"), ctx.t("site_name")), "")
+    ctx.meta(&format!("{} - {}", ctx.t("admin_login_title"), ctx.shop_name()), "")
 }
 
 #[get("/admin/login")]
@@ -165,7 +165,7 @@ async fn verify_form(
         None
     } else {
         let secret = enrolment_secret(state, user).await?;
-        let url = totp::otpauth_url(&secret, ctx.t("site_name"), &user.phone.masked());
+        let url = totp::otpauth_url(&secret, ctx.shop_name(), &user.phone.masked());
         Some((totp::qr_data_url(&url).unwrap_or_default(), secret))
     };
     let ctx = ctx.with_csrf()?;

@@ -18,8 +18,10 @@ pub mod catalog;
 pub mod complaints;
 pub mod gate;
 pub mod login;
+pub mod media;
 pub mod orders;
 pub mod refunds;
+pub mod settings;
 pub mod staff;
 pub mod stats;
 pub mod users;
@@ -39,10 +41,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     login::configure(cfg);
     announcements::configure(cfg);
     catalog::configure(cfg);
+    media::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);
     staff::configure(cfg);
+    settings::configure(cfg);
     audit_log::configure(cfg);
     users::configure(cfg);
     stats::configure(cfg);
@@ -66,7 +70,7 @@ struct Dashboard {
 async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     staff_only!(ctx, Area::Dashboard);
     let catalog = state.catalog.snapshot();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.t("site_name")), ctx.t("site_description"));
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.shop_name()), ctx.t("site_description"));
     let late_payments = late_payments(&state.db, 50)
         .await?
         .into_iter()

@@ -121,7 +121,7 @@ async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) 
     let catalog = state.catalog.snapshot();
     let courses = catalog.courses.iter().map(|c| (c.slug.clone(), c.title.clone())).collect();
     let statuses = OrderStatus::ALL.iter().map(|s| (s.as_str(), ctx.t(s.label_key()))).collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_orders"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_orders"), ctx.shop_name()), "");
     render_with_status(&SearchPage { ctx, meta, q, courses, statuses, rows }, StatusCode::OK)
 }
 
@@ -169,7 +169,7 @@ async fn detail_page(
         let at = shanghai_minutes(n.received_at);
         (n, at)
     });
-    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_order"), order.order_no, ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_order"), order.order_no, ctx.shop_name()), "");
     let page = DetailPage {
         meta,
         buyer,

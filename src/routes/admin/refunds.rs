@@ -60,7 +60,7 @@ async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -
         .collect();
     let mut filters = vec![("", ctx.t("admin_filter_open"))];
     filters.extend(RefundStatus::ALL.iter().map(|s| (s.as_str(), ctx.t(s.label_key()))));
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_refunds"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_refunds"), ctx.shop_name()), "");
     let filter = status.map(|s| s.as_str().to_string()).unwrap_or_default();
     render_with_status(&QueuePage { ctx: &ctx, meta, filter, filters, rows }, StatusCode::OK)
 }
@@ -123,7 +123,7 @@ async fn detail_page(
         reason: String::new(),
     });
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_refunds"), refund.refund_no, ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} {} - {}", ctx.t("admin_refunds"), refund.refund_no, ctx.shop_name()), "");
     let page = DetailPage {
         buyer: users::find_by_id(&state.db, refund.user_id).await?,
         reason_label: ctx.t(reason_label_key(&refund.reason_code)),

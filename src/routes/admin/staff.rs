@@ -53,7 +53,7 @@ async fn page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_staff"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_staff"), ctx.shop_name()), "");
     let roles = Role::STAFF.iter().map(|r| (r.as_str(), ctx.t(r.label_key()))).collect();
     let staff = staff::list(&state.db).await?;
     render_with_status(&StaffPage { ctx, meta, staff, me, roles, phone: form.phone, role: form.role, errors }, status)

@@ -158,7 +158,7 @@ async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
         .unwrap_or_default();
         format!("/admin/stats?{query}")
     };
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_stats"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_stats"), ctx.shop_name()), "");
     let charts = vec![(ctx.t("stats_revenue_by_day"), revenue_bars), (ctx.t("stats_active_by_day"), active_bars)];
     let page = StatsPage {
         charts,

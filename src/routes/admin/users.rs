@@ -51,7 +51,7 @@ async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) 
             (u, at)
         })
         .collect();
-    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_users_nav"), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_users_nav"), ctx.shop_name()), "");
     render_with_status(&SearchPage { ctx, meta, phone: q.phone, rows }, StatusCode::OK)
 }
 
@@ -95,7 +95,7 @@ async fn detail_page(
         let at = shanghai_minutes(l.created_at);
         (l, at)
     });
-    let meta = ctx.meta(&format!("{} - {}", user.phone.masked(), ctx.t("site_name")), "");
+    let meta = ctx.meta(&format!("{} - {}", user.phone.masked(), ctx.shop_name()), "");
     let page = DetailPage {
         meta,
         created: shanghai_minutes(user.created_at),

@@ -1,0 +1,119 @@
+//! Shop settings operators change themselves (name, logo, policy texts, refund defaults, SMS
+//! wording), read from the settings table's key/value pairs, and the SMS template rules.
+
+use std::collections::HashMap;
+
+pub const SMS_CODE_DEFAULT: &str = "【课店】您的验证码是 {code}，5 分钟内有效。请勿告诉他人。";
+pub const SMS_REFUND_DEFAULT: &str = "【课店】您的退款 {no} 已于 {time} 原路退回 {amount}，请留意支付账户到账。";
+/// The placeholders each SMS template must keep.
+pub const SMS_CODE_FIELDS: &[&str] = &["{code}"];
+pub const SMS_REFUND_FIELDS: &[&str] = &["{no}", "{amount}"];
+pub const SMS_MAX_CHARS: usize = 140;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShopSettings {
+    /// Empty: the default name of the interface language.
+    pub name: String,
+    pub logo_url: String,
+    /// Policy page texts by `page.lang` (`agreement.zh-CN`); missing ones use the defaults.
+    pub policies: HashMap<String, String>,
+    pub refund_auto_approve_fen: Option<i64>,
+    pub complaint_reply_hours: Option<i64>,
+    pub sms_code: String,
+    pub sms_refund: String,
+}
+
+impl ShopSettings {
+    pub fn from_pairs(pairs: &[(String, String)]) -> ShopSettings {
+        let map: HashMap<&str, &str> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let text =
+            |key: &str, default: &str| map.get(key).filter(|v| !v.trim().is_empty()).unwrap_or(&default).to_string();
+        ShopSettings {
+            name: text("shop_name", ""),
+            logo_url: text("logo_url", ""),
+            policies: pairs
+                .iter()
+                .filter_map(|(k, v)| k.strip_prefix("policy.").map(|page| (page.to_string(), v.clone())))
+                .filter(|(_, v)| !v.trim().is_empty())
+                .collect(),
+            refund_auto_approve_fen: map.get("refund_auto_approve_fen").and_then(|v| v.parse().ok()),
+            complaint_reply_hours: map.get("complaint_reply_hours").and_then(|v| v.parse().ok()),
+            sms_code: text("sms_code", SMS_CODE_DEFAULT),
+            sms_refund: text("sms_refund", SMS_REFUND_DEFAULT),
+        }
+    }
+
+    pub fn policy(&self, page: &str, lang: &str) -> Option<&str> {
+        self.policies.get(&format!("{page}.{lang}")).map(String::as_str)
+    }
+}
+
+/// `{name}` placeholders replaced by values.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values.iter().fold(template.to_string(), |text, (name, value)| text.replace(&format!("{{{name}}}"), value))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateError {
+    Empty,
+    TooLong,
+    /// Chinese carriers require the signature, like 【课店】, at the start.
+    NoSignature,
+    Missing(&'static str),
+}
+
+pub fn check_sms_template(template: &str, fields: &[&'static str]) -> Result<(), TemplateError> {
+    let t = template.trim();
+    if t.is_empty() {
+        return Err(TemplateError::Empty);
+    }
+    if t.chars().count() > SMS_MAX_CHARS {
+        return Err(TemplateError::TooLong);
+    }
+    if !(t.starts_with('【') && t.contains('】')) {
+        return Err(TemplateError::NoSignature);
+    }
+    match fields.iter().find(|f| !t.contains(**f)) {
+        Some(missing) => Err(TemplateError::Missing(missing)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_fill_the_gaps() {
+        let s = ShopSettings::from_pairs(&[]);
+        assert_eq!((s.name.as_str(), s.sms_code.as_str()), ("", SMS_CODE_DEFAULT));
+        assert_eq!((s.refund_auto_approve_fen, s.complaint_reply_hours), (None, None));
+        let pairs = vec![
+            ("shop_name".to_string(), "老王讲 Excel".to_string()),
+            ("policy.refund-policy.zh-CN".to_string(), "七天内可退。".to_string()),
+            ("policy.privacy.zh-CN".to_string(), "  ".to_string()),
+            ("refund_auto_approve_fen".to_string(), "0".to_string()),
+            ("sms_code".to_string(), "".to_string()),
+        ];
+        let s = ShopSettings::from_pairs(&pairs);
+        assert_eq!(s.name, "老王讲 Excel");
+        assert_eq!(s.policy("refund-policy", "zh-CN"), Some("七天内可退。"));
+        assert_eq!(s.policy("privacy", "zh-CN"), None, "blank means default");
+        assert_eq!(s.refund_auto_approve_fen, Some(0));
+        assert_eq!(s.sms_code, SMS_CODE_DEFAULT);
+    }
+
+    #[test]
+    fn templates_keep_signature_and_placeholders() {
+        assert_eq!(check_sms_template(SMS_CODE_DEFAULT, SMS_CODE_FIELDS), Ok(()));
+        assert_eq!(check_sms_template(SMS_REFUND_DEFAULT, SMS_REFUND_FIELDS), Ok(()));
+        assert_eq!(check_sms_template("验证码 {code}", SMS_CODE_FIELDS), Err(TemplateError::NoSignature));
+        assert_eq!(check_sms_template("【店】验证码", SMS_CODE_FIELDS), Err(TemplateError::Missing("{code}")));
+        assert_eq!(check_sms_template(" ", SMS_CODE_FIELDS), Err(TemplateError::Empty));
+        assert_eq!(
+            check_sms_template(&format!("【店】{}{{code}}", "长".repeat(140)), SMS_CODE_FIELDS),
+            Err(TemplateError::TooLong)
+        );
+        assert_eq!(fill("【店】{code}，{code}", &[("code", "123456")]), "【店】123456，123456");
+    }
+}

@@ -1,0 +1,102 @@
+//! Pictures staff upload (course covers, the shop logo), decoded with size limits and re-encoded
+//! at the sizes the pages use, under names that carry a content hash so they can be cached for
+//! good. Re-encoding also drops whatever else the file carried (metadata, trailing data).
+
+use std::io::Cursor;
+use std::path::Path;
+
+use anyhow::Context;
+use image::codecs::jpeg::JpegEncoder;
+use image::imageops::FilterType;
+use image::{DynamicImage, ImageFormat, ImageReader, Limits};
+use sha2::{Digest, Sha256};
+
+/// 16:9 covers: the course page (1280×720, shown at 640 wide on a 2× screen) and cards (640×360).
+pub const COVER_SIZES: [(u32, u32); 2] = [(1280, 720), (640, 360)];
+pub const LOGO_SIZE: u32 = 128;
+const MAX_SIDE: u32 = 8000;
+
+fn decode(bytes: &[u8]) -> anyhow::Result<DynamicImage> {
+    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().context("unknown picture format")?;
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(256 * 1024 * 1024);
+    reader.limits(limits);
+    reader.decode().context("the picture does not decode")
+}
+
+fn jpeg(image: &DynamicImage) -> anyhow::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    image.to_rgb8().write_with_encoder(JpegEncoder::new_with_quality(&mut out, 85))?;
+    Ok(out)
+}
+
+fn short_hash(bytes: &[u8]) -> String {
+    hex::encode(&Sha256::digest(bytes)[..6])
+}
+
+/// Writes the cover sizes into `dir`; returns the file names, largest first.
+pub fn save_cover(dir: &Path, course_id: i64, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+    let image = decode(bytes)?;
+    let hash = short_hash(bytes);
+    std::fs::create_dir_all(dir)?;
+    COVER_SIZES
+        .iter()
+        .map(|(w, h)| {
+            let name = format!("cover-{course_id}-{hash}-{w}.jpg");
+            std::fs::write(dir.join(&name), jpeg(&image.resize_to_fill(*w, *h, FilterType::Lanczos3))?)?;
+            Ok(name)
+        })
+        .collect()
+}
+
+/// Writes a square PNG logo into `dir`; returns its file name.
+pub fn save_logo(dir: &Path, bytes: &[u8]) -> anyhow::Result<String> {
+    let image = decode(bytes)?.resize_to_fill(LOGO_SIZE, LOGO_SIZE, FilterType::Lanczos3);
+    let name = format!("logo-{}.png", short_hash(bytes));
+    std::fs::create_dir_all(dir)?;
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, ImageFormat::Png)?;
+    std::fs::write(dir.join(&name), out.into_inner())?;
+    Ok(name)
+}
+
+/// The card-sized cover of a cover this module made (`…-1280.jpg` → `…-640.jpg`).
+pub fn card_cover(cover_url: &str) -> Option<String> {
+    let stem = cover_url.strip_prefix("/files/")?.strip_suffix("-1280.jpg")?;
+    Some(format!("/files/{stem}-640.jpg"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32) -> Vec<u8> {
+        let image = DynamicImage::new_rgb8(w, h);
+        let mut out = Cursor::new(Vec::new());
+        image.write_to(&mut out, ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn covers_come_out_at_the_page_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = save_cover(dir.path(), 7, &png(3000, 3000)).unwrap();
+        assert_eq!(names.len(), 2);
+        for (name, (w, h)) in names.iter().zip(COVER_SIZES) {
+            let saved = image::open(dir.path().join(name)).unwrap();
+            assert_eq!((saved.width(), saved.height()), (w, h), "{name}");
+        }
+        assert_eq!(card_cover(&format!("/files/{}", names[0])), Some(format!("/files/{}", names[1])));
+        assert_eq!(card_cover("/static/img/x.jpg"), None);
+    }
+
+    #[test]
+    fn junk_and_giants_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(save_cover(dir.path(), 1, b"\x89PNG\r\n\x1a\nnot really").is_err());
+        assert!(save_logo(dir.path(), &png(9000, 10)).is_err(), "wider than 8000 px");
+        assert!(save_logo(dir.path(), &png(300, 200)).is_ok());
+    }
+}

@@ -1,0 +1,266 @@
+//! Shop settings for admins, kept in the database: the shop's name and logo, the policy pages'
+//! text, refund and complaint defaults, and the wording of the SMS the shop sends. Saving takes
+//! effect at once; an empty field means the built-in default.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::{Deserialize, Serialize};
+
+use super::gate::{Change, audit};
+use crate::domain::Fen;
+use crate::domain::shop::{
+    SMS_CODE_DEFAULT, SMS_CODE_FIELDS, SMS_REFUND_DEFAULT, SMS_REFUND_FIELDS, ShopSettings, TemplateError,
+    check_sms_template,
+};
+use crate::domain::staff::Area;
+use crate::domain::time::now;
+use crate::domain::upload::PICTURES;
+use crate::error::AppError;
+use crate::media::images;
+use crate::routes::forms::FieldErrors;
+use crate::store::shop_settings;
+use crate::web::uploads;
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(show).service(save).service(logo);
+}
+
+/// The form; each field is one key of the settings table.
+#[derive(Deserialize, Serialize, Default, Clone)]
+#[serde(default)]
+struct SettingsForm {
+    shop_name: String,
+    agreement_zh: String,
+    privacy_zh: String,
+    refund_policy_zh: String,
+    agreement_en: String,
+    privacy_en: String,
+    refund_policy_en: String,
+    refund_auto_approve_yuan: String,
+    complaint_reply_hours: String,
+    sms_code: String,
+    sms_refund: String,
+}
+
+const POLICY_FIELDS: [(&str, &str); 6] = [
+    ("agreement_zh", "policy.agreement.zh-CN"),
+    ("privacy_zh", "policy.privacy.zh-CN"),
+    ("refund_policy_zh", "policy.refund-policy.zh-CN"),
+    ("agreement_en", "policy.agreement.en"),
+    ("privacy_en", "policy.privacy.en"),
+    ("refund_policy_en", "policy.refund-policy.en"),
+];
+
+impl SettingsForm {
+    fn from_settings(s: &ShopSettings) -> SettingsForm {
+        let policy = |key: &str| s.policies.get(key.trim_start_matches("policy.")).cloned().unwrap_or_default();
+        SettingsForm {
+            shop_name: s.name.clone(),
+            agreement_zh: policy(POLICY_FIELDS[0].1),
+            privacy_zh: policy(POLICY_FIELDS[1].1),
+            refund_policy_zh: policy(POLICY_FIELDS[2].1),
+            agreement_en: policy(POLICY_FIELDS[3].1),
+            privacy_en: policy(POLICY_FIELDS[4].1),
+            refund_policy_en: policy(POLICY_FIELDS[5].1),
+            refund_auto_approve_yuan: s.refund_auto_approve_fen.map(|f| Fen(f).yuan_string()).unwrap_or_default(),
+            complaint_reply_hours: s.complaint_reply_hours.map(|h| h.to_string()).unwrap_or_default(),
+            sms_code: if s.sms_code == SMS_CODE_DEFAULT { String::new() } else { s.sms_code.clone() },
+            sms_refund: if s.sms_refund == SMS_REFUND_DEFAULT { String::new() } else { s.sms_refund.clone() },
+        }
+    }
+
+    fn policy(&self, field: &str) -> &str {
+        match field {
+            "agreement_zh" => &self.agreement_zh,
+            "privacy_zh" => &self.privacy_zh,
+            "refund_policy_zh" => &self.refund_policy_zh,
+            "agreement_en" => &self.agreement_en,
+            "privacy_en" => &self.privacy_en,
+            _ => &self.refund_policy_en,
+        }
+    }
+
+    /// The key/value pairs to save, or the errors by field.
+    fn pairs(&self, ctx: &PageContext) -> Result<Vec<(String, String)>, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = self.shop_name.trim();
+        if name.chars().count() > 20 || name.chars().any(char::is_control) {
+            errors.add("shop_name", ctx.tf("err_text_long", &[("n", "20")]));
+        }
+        let mut pairs = vec![("shop_name".to_string(), name.to_string())];
+        for (field, key) in POLICY_FIELDS {
+            let text = self.policy(field).trim();
+            if text.chars().count() > 20_000 {
+                errors.add(field, ctx.tf("err_text_long", &[("n", "20000")]));
+            }
+            pairs.push((key.to_string(), text.to_string()));
+        }
+        let auto = self.refund_auto_approve_yuan.trim();
+        let auto_fen =
+            if auto.is_empty() { Some(String::new()) } else { Fen::parse_yuan(auto).map(|f| f.0.to_string()) };
+        match auto_fen {
+            Some(v) => pairs.push(("refund_auto_approve_fen".into(), v)),
+            None => errors.add("refund_auto_approve_yuan", ctx.t("err_amount_format")),
+        }
+        let hours = self.complaint_reply_hours.trim();
+        match hours.parse::<i64>() {
+            _ if hours.is_empty() => pairs.push(("complaint_reply_hours".into(), String::new())),
+            Ok(h) if (1..=336).contains(&h) => pairs.push(("complaint_reply_hours".into(), h.to_string())),
+            _ => errors.add("complaint_reply_hours", ctx.t("err_number_range")),
+        }
+        for (field, value, fields) in
+            [("sms_code", &self.sms_code, SMS_CODE_FIELDS), ("sms_refund", &self.sms_refund, SMS_REFUND_FIELDS)]
+        {
+            let value = value.trim();
+            if !value.is_empty()
+                && let Err(e) = check_sms_template(value, fields)
+            {
+                errors.add(field, template_error(ctx, e));
+            }
+            pairs.push((field.to_string(), value.to_string()));
+        }
+        if errors.is_empty() { Ok(pairs) } else { Err(errors) }
+    }
+}
+
+fn template_error(ctx: &PageContext, e: TemplateError) -> String {
+    match e {
+        TemplateError::Empty => ctx.t("err_required").to_string(),
+        TemplateError::TooLong => ctx.tf("err_text_long", &[("n", "140")]),
+        TemplateError::NoSignature => ctx.t("err_sms_signature").to_string(),
+        TemplateError::Missing(field) => ctx.tf("err_sms_missing", &[("field", field)]),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    ctx: PageContext,
+    meta: Meta,
+    form: SettingsForm,
+    policies: Vec<(&'static str, &'static str)>,
+    logo_url: String,
+    /// The configured refund auto-approval limit (yuan) and complaint reply hours.
+    defaults: (String, i64),
+    sms_defaults: (&'static str, &'static str),
+    saved: bool,
+    errors: FieldErrors,
+}
+
+impl SettingsPage {
+    fn policy_title(&self, field: &str) -> &'static str {
+        match field.trim_end_matches("_zh").trim_end_matches("_en") {
+            "agreement" => "footer_agreement",
+            "privacy" => "footer_privacy",
+            _ => "footer_refund_policy",
+        }
+    }
+}
+
+async fn render_page(
+    ctx: PageContext,
+    state: &AppState,
+    form: SettingsForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_settings"), ctx.shop_name()), "");
+    let policies = POLICY_FIELDS
+        .iter()
+        .map(|(field, key)| {
+            (*field, if key.ends_with(".en") { ctx.t("admin_policy_en") } else { ctx.t("admin_policy_zh") })
+        })
+        .collect();
+    let page = SettingsPage {
+        saved: ctx.path.contains("saved=1"),
+        logo_url: ctx.shop.logo_url.clone(),
+        defaults: (Fen(state.settings.refund_auto_approve_fen).yuan_string(), state.settings.complaint_reply_hours),
+        sms_defaults: (SMS_CODE_DEFAULT, SMS_REFUND_DEFAULT),
+        meta,
+        form,
+        policies,
+        errors,
+        ctx,
+    };
+    render_with_status(&page, status)
+}
+
+#[get("/admin/settings")]
+async fn show(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    staff_only!(ctx, Area::Administration);
+    let form = SettingsForm::from_settings(&state.shop.get());
+    render_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+#[post("/admin/settings")]
+async fn save(
+    ctx: PageContext,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = staff_only!(ctx, Area::Administration);
+    let pairs = match form.pairs(&ctx) {
+        Ok(pairs) => pairs,
+        Err(errors) => return render_page(ctx, &state, form, errors, StatusCode::BAD_REQUEST).await,
+    };
+    let before = SettingsForm::from_settings(&state.shop.get());
+    shop_settings::save(&state.db, &pairs, now()).await?;
+    state.shop.reload(&state.db).await?;
+    let change = Change {
+        action: "settings.update",
+        target_type: "settings",
+        target_id: "shop".into(),
+        before: serde_json::to_value(&before).unwrap_or_default(),
+        after: serde_json::to_value(SettingsForm::from_settings(&state.shop.get())).unwrap_or_default(),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    Ok(redirect("/admin/settings?saved=1"))
+}
+
+#[post("/admin/settings/logo")]
+async fn logo(
+    ctx: PageContext,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let staff = staff_only!(ctx, Area::Administration);
+    let form = uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), 1, &PICTURES).await?;
+    let current = SettingsForm::from_settings(&state.shop.get());
+    let mut errors = FieldErrors::default();
+    let Some(file) = form.files.first() else {
+        let (key, status) = match form.rejected {
+            Some(uploads::Rejected::TooLarge) => ("err_file_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            Some(_) => ("err_file_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            None => ("err_file_missing", StatusCode::BAD_REQUEST),
+        };
+        errors.add("logo", ctx.t(key));
+        return render_page(ctx, &state, current, errors, status).await;
+    };
+    let bytes = tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?;
+    let dir = state.settings.public_dir();
+    let saved = web::block(move || images::save_logo(&dir, &bytes)).await.map_err(|e| AppError::Internal(e.into()))?;
+    let Ok(name) = saved else {
+        errors.add("logo", ctx.t("err_picture_unreadable"));
+        return render_page(ctx, &state, current, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let url = format!("/files/{name}");
+    let before = state.shop.get().logo_url.clone();
+    shop_settings::save(&state.db, &[("logo_url".to_string(), url.clone())], now()).await?;
+    state.shop.reload(&state.db).await?;
+    let change = Change {
+        action: "settings.logo",
+        target_type: "settings",
+        target_id: "shop".into(),
+        before: serde_json::json!({ "logo_url": before }),
+        after: serde_json::json!({ "logo_url": url }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    Ok(redirect("/admin/settings?saved=1"))
+}

@@ -128,6 +128,8 @@ impl Application {
         crate::jobs::orders::spawn(db.clone(), providers.clone(), catalog.clone(), every);
         let shop = crate::web::shop::ShopCache::default();
         shop.reload(&db).await.context("loading the shop settings")?;
+        let screen = crate::web::screen::Screen::default();
+        screen.reload(&db).await.context("loading the keyword filter")?;
         let refunder = Refunder { db: db.clone(), providers: providers.clone(), sms: sms.clone(), shop: shop.clone() };
         crate::jobs::refunds::spawn(refunder.clone(), every);
 
@@ -144,6 +146,7 @@ impl Application {
             catalog: catalog.clone(),
             banners,
             shop,
+            screen,
             sms,
             code_key,
             providers,

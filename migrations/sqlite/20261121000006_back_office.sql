@@ -85,3 +85,25 @@ CREATE TABLE shop_settings (
     value TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- The keyword filter and what it held for review. A held nickname waits here until staff
+-- approve it; held complaint or refund text is accepted and listed for staff to read.
+CREATE TABLE content_keywords (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    word TEXT NOT NULL UNIQUE,
+    action TEXT NOT NULL CHECK (action IN ('reject', 'hold')),
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE moderation_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    kind TEXT NOT NULL CHECK (kind IN ('nickname', 'complaint', 'refund')),
+    text TEXT NOT NULL,
+    matched TEXT NOT NULL,
+    link TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('held', 'approved', 'hidden')),
+    created_at BIGINT NOT NULL,
+    decided_by BIGINT REFERENCES users (id),
+    decided_at BIGINT
+);
+CREATE INDEX moderation_items_status ON moderation_items (status, id);

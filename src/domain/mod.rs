@@ -4,6 +4,7 @@ pub mod complaint;
 pub mod coupon;
 pub mod course_form;
 pub mod media;
+pub mod moderation;
 pub mod money;
 pub mod order;
 pub mod phone;

@@ -170,6 +170,7 @@ async fn create(
         }
     };
     check_text(lang, &f.description, MIN_DESCRIPTION_CHARS, "description", &mut errors);
+    let held = crate::routes::forms::screen(&state, lang, &f.description, "description", &mut errors);
     let phone = match Phone::parse(&f.phone) {
         Ok(phone) => Some(phone),
         Err(e) => {
@@ -197,6 +198,8 @@ async fn create(
     };
     let complaint_no = complaints::create(&state.db, &new, &files, at).await?;
     tracing::info!(complaint_no, category = %f.category, "complaint received");
+    let link = format!("/admin/complaints/{complaint_no}");
+    crate::routes::forms::record_held(&state, user.id, "complaint", &f.description, held, &link).await?;
     Ok(redirect(&format!("/complaints/{complaint_no}")))
 }
 
@@ -345,10 +348,13 @@ async fn follow_up(
     let body = form.0.body.trim().to_string();
     let mut errors = FieldErrors::default();
     check_text(ctx.lang, &body, 1, "body", &mut errors);
+    let held = crate::routes::forms::screen(&state, ctx.lang, &body, "body", &mut errors);
     if !errors.is_empty() {
         return show_page(ctx, &state, c, body, errors, StatusCode::BAD_REQUEST).await;
     }
     complaints::follow_up(&state.db, c.id, &body, &[], now()).await?;
+    let link = format!("/admin/complaints/{}", c.complaint_no);
+    crate::routes::forms::record_held(&state, user.id, "complaint", &body, held, &link).await?;
     Ok(redirect(&format!("/complaints/{}", c.complaint_no)))
 }
 

@@ -56,3 +56,38 @@ pub fn nickname_error(lang: Lang, e: TextError) -> &'static str {
         _ => lang.t("err_nickname_invalid"),
     }
 }
+
+/// Runs the keyword filter on a learner's text: a rejecting word becomes the field's error; a
+/// holding word is returned, for the caller to record once the text is saved.
+pub fn screen(
+    state: &crate::web::AppState,
+    lang: Lang,
+    text: &str,
+    field: &'static str,
+    errors: &mut FieldErrors,
+) -> Option<String> {
+    use crate::domain::moderation::Verdict;
+    match state.screen.check(text) {
+        Verdict::Pass => None,
+        Verdict::Hold(word) => Some(word),
+        Verdict::Reject(word) => {
+            errors.add(field, lang.tf("err_keyword", &[("word", &word)]));
+            None
+        }
+    }
+}
+
+/// Lists held text for staff to read (`kind`: nickname, complaint or refund).
+pub async fn record_held(
+    state: &crate::web::AppState,
+    user_id: i64,
+    kind: &str,
+    text: &str,
+    word: Option<String>,
+    link: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(matched) = word else { return Ok(()) };
+    let item = crate::store::moderation::NewItem { user_id, kind, text, matched: &matched, link };
+    tracing::info!(user_id, kind, "text held for review");
+    crate::store::moderation::hold(&state.db, &item, crate::domain::time::now()).await
+}

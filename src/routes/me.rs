@@ -71,18 +71,32 @@ async fn update(
     let Some(user) = ctx.user.clone() else {
         return Ok(redirect("/login?next=/me"));
     };
-    match parse_nickname(&form.nickname) {
-        Ok(nickname) => {
-            users::set_nickname(&state.db, user.id, &nickname, now()).await?;
-            Ok(redirect("/me?saved=1"))
-        }
-        Err(e) => {
-            let mut errors = FieldErrors::default();
-            errors.add("nickname", nickname_error(ctx.lang, e));
-            let shown = form.nickname.chars().take(40).collect();
-            render_with_status(&page(ctx, user, shown, false, errors)?, StatusCode::BAD_REQUEST)
-        }
+    let mut errors = FieldErrors::default();
+    let parsed = parse_nickname(&form.nickname).map_err(|e| errors.add("nickname", nickname_error(ctx.lang, e))).ok();
+    let held = match &parsed {
+        Some(nickname) => crate::routes::forms::screen(&state, ctx.lang, nickname, "nickname", &mut errors),
+        None => None,
+    };
+    if user.status == crate::domain::staff::AccountStatus::Muted {
+        errors.add("nickname", ctx.t("err_muted"));
     }
+    let (Some(nickname), true) = (parsed, errors.is_empty()) else {
+        let status = if user.status == crate::domain::staff::AccountStatus::Muted {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let shown = form.nickname.chars().take(40).collect();
+        return render_with_status(&page(ctx, user, shown, false, errors)?, status);
+    };
+    if held.is_some() {
+        // A public name with a held word waits for staff; the old one stays meanwhile.
+        let link = format!("/admin/users/{}", user.id);
+        crate::routes::forms::record_held(&state, user.id, "nickname", &nickname, held, &link).await?;
+        return Ok(redirect("/me?saved=held"));
+    }
+    users::set_nickname(&state.db, user.id, &nickname, now()).await?;
+    Ok(redirect("/me?saved=1"))
 }
 
 /// A site message in the reader's language.

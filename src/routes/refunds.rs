@@ -154,6 +154,7 @@ async fn submit(
     if !REASONS.contains(&reason.as_str()) {
         errors.add("reason", lang.t("err_refund_reason"));
     }
+    let held = crate::routes::forms::screen(&state, lang, &detail, "detail", &mut errors);
     if detail.chars().count() > MAX_REASON_CHARS {
         errors.add("detail", lang.t("err_refund_detail_long"));
     } else if detail.is_empty() && reason == "other" {
@@ -186,6 +187,8 @@ async fn submit(
         }
     };
     tracing::info!(refund_no, order_no = %order.order_no, eligible = decision.eligible, "refund requested");
+    let link = format!("/admin/refunds/{refund_no}");
+    crate::routes::forms::record_held(&state, order.user_id, "refund", &detail, held, &link).await?;
     auto_approve(&state, id, &order, &decision, at).await?;
     Ok(redirect(&format!("/refunds/{refund_no}")))
 }

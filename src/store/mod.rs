@@ -13,6 +13,7 @@ pub mod entitlements;
 pub mod lessons;
 pub mod limits;
 pub mod messages;
+pub mod moderation;
 pub mod order_search;
 pub mod orders;
 pub mod refunds;

@@ -87,6 +87,7 @@ impl PageContext {
             ("/admin/refunds", "admin_refunds", Area::Refunds),
             ("/admin/complaints", "admin_complaints", Area::Complaints),
             ("/admin/users", "admin_users_nav", Area::Users),
+            ("/admin/content", "admin_content", Area::Users),
             ("/admin/courses", "admin_catalog", Area::Catalog),
             ("/admin/announcements", "admin_announcements", Area::Announcements),
             ("/admin/stats", "admin_stats", Area::Statistics),

@@ -7,6 +7,7 @@ pub mod csrf;
 pub mod csv;
 pub mod error_page;
 pub mod render;
+pub mod screen;
 pub mod shared;
 pub mod shop;
 pub mod state;

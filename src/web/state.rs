@@ -18,6 +18,8 @@ pub struct AppState {
     pub banners: crate::web::banner::BannerCache,
     /// Settings operators change in the back office.
     pub shop: crate::web::shop::ShopCache,
+    /// The keyword filter for learner text.
+    pub screen: crate::web::screen::Screen,
     pub sms: Arc<dyn SmsSender>,
     /// Key for hashing SMS codes, derived from the session master key.
     pub code_key: Vec<u8>,

@@ -17,6 +17,7 @@ mod catalog_admin;
 mod catalog_uploads;
 mod cli;
 mod complaints;
+mod content;
 mod coupons;
 mod csrf;
 mod malformed;

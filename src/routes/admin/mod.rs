@@ -16,6 +16,7 @@ pub mod announcements;
 pub mod audit_log;
 pub mod catalog;
 pub mod complaints;
+pub mod content;
 pub mod gate;
 pub mod login;
 pub mod media;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);
+    content::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
     audit_log::configure(cfg);

@@ -1,0 +1,95 @@
+//! The keyword filter on text learners submit: a word can reject the text outright, or let it
+//! through held for staff review. Matching ignores case, spaces and punctuation put between the
+//! characters ("微 信", "V.X" still match "微信", "vx").
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeywordAction {
+    Reject,
+    Hold,
+}
+
+impl KeywordAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeywordAction::Reject => "reject",
+            KeywordAction::Hold => "hold",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<KeywordAction> {
+        match value {
+            "reject" => Some(KeywordAction::Reject),
+            "hold" => Some(KeywordAction::Hold),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyword {
+    pub id: i64,
+    pub word: String,
+    pub action: KeywordAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// Accepted, but staff must look (the matched word).
+    Hold(String),
+    /// Refused (the matched word).
+    Reject(String),
+}
+
+/// Lower case, without whitespace, punctuation or symbols: what the filter compares.
+pub fn normalize(text: &str) -> String {
+    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+}
+
+/// The strongest verdict any keyword gives: a rejecting word wins over a holding one.
+pub fn check(text: &str, keywords: &[Keyword]) -> Verdict {
+    let text = normalize(text);
+    let hit = |action: KeywordAction| {
+        keywords.iter().filter(|k| k.action == action).find(|k| {
+            let word = normalize(&k.word);
+            !word.is_empty() && text.contains(&word)
+        })
+    };
+    if let Some(k) = hit(KeywordAction::Reject) {
+        Verdict::Reject(k.word.clone())
+    } else if let Some(k) = hit(KeywordAction::Hold) {
+        Verdict::Hold(k.word.clone())
+    } else {
+        Verdict::Pass
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words() -> Vec<Keyword> {
+        vec![
+            Keyword { id: 1, word: "加微信".into(), action: KeywordAction::Hold },
+            Keyword { id: 2, word: "VX".into(), action: KeywordAction::Hold },
+            Keyword { id: 3, word: "傻瓜".into(), action: KeywordAction::Reject },
+            Keyword { id: 4, word: " . ".into(), action: KeywordAction::Reject },
+        ]
+    }
+
+    #[test]
+    fn spacing_and_case_do_not_hide_a_word() {
+        assert_eq!(check("课程不错，加 微-信 聊", &words()), Verdict::Hold("加微信".into()));
+        assert_eq!(check("私我 v.x", &words()), Verdict::Hold("VX".into()));
+        assert_eq!(check("老师讲得很清楚", &words()), Verdict::Pass);
+    }
+
+    #[test]
+    fn reject_wins_and_empty_words_match_nothing() {
+        assert_eq!(check("傻 瓜才加微信", &words()), Verdict::Reject("傻瓜".into()));
+        assert_eq!(check("", &words()), Verdict::Pass);
+        assert_eq!(check("...", &words()), Verdict::Pass, "a word of punctuation only is ignored");
+        assert_eq!(KeywordAction::parse("hold"), Some(KeywordAction::Hold));
+        assert_eq!(KeywordAction::parse("ban"), None);
+    }
+}

@@ -1,0 +1,154 @@
+//! Keywords and the items they held.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, is_unique_violation};
+use crate::domain::moderation::{Keyword, KeywordAction};
+
+pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT id, word, action FROM content_keywords ORDER BY action, word").fetch_all(db.read()).await?;
+    rows.iter()
+        .map(|r| {
+            let action: String = r.try_get("action")?;
+            Ok(Keyword {
+                id: r.try_get("id")?,
+                word: r.try_get("word")?,
+                action: KeywordAction::parse(&action).unwrap_or(KeywordAction::Hold),
+            })
+        })
+        .collect()
+}
+
+/// False when the word is already on the list.
+pub async fn add_keyword(db: &Db, word: &str, action: KeywordAction, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("INSERT INTO content_keywords (word, action, created_at) VALUES ($1, $2, $3)")
+        .bind(word)
+        .bind(action.as_str())
+        .bind(now)
+        .execute(db.write())
+        .await;
+    match done {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn remove_keyword(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+    let word: Option<String> = sqlx::query_scalar("SELECT word FROM content_keywords WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?;
+    sqlx::query("DELETE FROM content_keywords WHERE id = $1").bind(id).execute(db.write()).await?;
+    Ok(word)
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: i64,
+    pub user_id: i64,
+    pub phone: String,
+    pub kind: String,
+    pub text: String,
+    pub matched: String,
+    pub link: String,
+    pub status: String,
+    pub created_at: i64,
+}
+
+fn from_row(r: &AnyRow) -> Result<Item, sqlx::Error> {
+    Ok(Item {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        phone: r.try_get("phone")?,
+        kind: r.try_get("kind")?,
+        text: r.try_get("text")?,
+        matched: r.try_get("matched")?,
+        link: r.try_get("link")?,
+        status: r.try_get("status")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub struct NewItem<'a> {
+    pub user_id: i64,
+    pub kind: &'a str,
+    pub text: &'a str,
+    pub matched: &'a str,
+    pub link: &'a str,
+}
+
+pub async fn hold(db: &Db, item: &NewItem<'_>, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO moderation_items (user_id, kind, text, matched, link, status, created_at) VALUES ($1, $2, $3, $4, $5, 'held', $6)",
+    )
+    .bind(item.user_id)
+    .bind(item.kind)
+    .bind(item.text)
+    .bind(item.matched)
+    .bind(item.link)
+    .bind(now)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+/// Held items first (oldest first), then the latest decided ones.
+pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Item>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT m.id, m.user_id, u.phone, m.kind, m.text, m.matched, m.link, m.status, m.created_at \
+         FROM moderation_items m JOIN users u ON u.id = m.user_id \
+         ORDER BY CASE WHEN m.status = 'held' THEN 0 ELSE 1 END, CASE WHEN m.status = 'held' THEN m.id ELSE -m.id END LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn find(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT m.id, m.user_id, u.phone, m.kind, m.text, m.matched, m.link, m.status, m.created_at \
+         FROM moderation_items m JOIN users u ON u.id = m.user_id WHERE m.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Moves an item from one status to another; false when it was no longer in `from`. An
+/// approved nickname is applied in the same transaction.
+pub async fn decide(db: &Db, item: &Item, from: &str, to: &str, staff_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let done = sqlx::query(
+        "UPDATE moderation_items SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND status = $5",
+    )
+    .bind(to)
+    .bind(staff_id)
+    .bind(now)
+    .bind(item.id)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    if item.kind == "nickname" && to == "approved" {
+        sqlx::query("UPDATE users SET nickname = $1, updated_at = $2 WHERE id = $3")
+            .bind(&item.text)
+            .bind(now)
+            .bind(item.user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn held_count(db: &Db) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM moderation_items WHERE status = 'held'").fetch_one(db.read()).await
+}

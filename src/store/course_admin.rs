@@ -248,3 +248,75 @@ pub async fn set_cover(db: &Db, id: i64, url: &str, now: i64) -> Result<(), sqlx
         .await?;
     Ok(())
 }
+
+#[derive(Debug, Clone)]
+pub struct CategoryRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub position: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct InstructorRow {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub bio: String,
+}
+
+pub async fn category_rows(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, slug, name, position FROM categories ORDER BY position, id").fetch_all(db.read()).await?;
+    rows.iter()
+        .map(|r| Ok(CategoryRow { id: r.try_get("id")?, slug: r.try_get("slug")?, name: r.try_get("name")?, position: r.try_get("position")? }))
+        .collect()
+}
+
+pub async fn instructor_rows(db: &Db) -> Result<Vec<InstructorRow>, sqlx::Error> {
+    let rows = sqlx::query("SELECT id, name, title, bio FROM instructors ORDER BY id").fetch_all(db.read()).await?;
+    rows.iter()
+        .map(|r| Ok(InstructorRow { id: r.try_get("id")?, name: r.try_get("name")?, title: r.try_get("title")?, bio: r.try_get("bio")? }))
+        .collect()
+}
+
+/// A new category; SlugTaken when the slug is in use.
+pub async fn add_category(db: &Db, slug: &str, name: &str, position: i64) -> Result<i64, SaveError> {
+    sqlx::query_scalar("INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id")
+        .bind(slug)
+        .bind(name)
+        .bind(position)
+        .fetch_one(db.write())
+        .await
+        .map_err(save_error)
+}
+
+/// False when there is no such category.
+pub async fn update_category(db: &Db, id: i64, name: &str, position: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE categories SET name = $1, position = $2 WHERE id = $3")
+        .bind(name)
+        .bind(position)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn add_instructor(db: &Db, name: &str, title: &str, bio: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("INSERT INTO instructors (name, title, bio, avatar_url) VALUES ($1, $2, $3, '') RETURNING id")
+        .bind(name)
+        .bind(title)
+        .bind(bio)
+        .fetch_one(db.write())
+        .await
+}
+
+pub async fn update_instructor(db: &Db, id: i64, name: &str, title: &str, bio: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE instructors SET name = $1, title = $2, bio = $3 WHERE id = $4")
+        .bind(name)
+        .bind(title)
+        .bind(bio)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -8,7 +8,7 @@ use crate::backoffice::audit_actions;
 use crate::helpers::{TestApp, location};
 use crate::on_both_backends;
 
-on_both_backends!(an_operator_builds_and_publishes_a_course, courses_go_on_sale_on_schedule);
+on_both_backends!(an_operator_builds_and_publishes_a_course, courses_go_on_sale_on_schedule, categories_and_instructors);
 
 async fn ids(app: &TestApp) -> (String, String) {
     let category: i64 = sqlx::query_scalar("SELECT MIN(id) FROM categories").fetch_one(app.db.read()).await.unwrap();
@@ -202,4 +202,35 @@ async fn courses_go_on_sale_on_schedule(app: TestApp) {
     assert_eq!(app.get("/courses/go-async").await.status(), StatusCode::NOT_FOUND, "not yet");
     app.run_order_jobs(kedian::domain::time::now() + 3700).await;
     assert_eq!(app.get("/courses/go-async").await.status(), StatusCode::OK, "on sale when the time comes");
+}
+
+async fn categories_and_instructors(app: TestApp) {
+    let staff = operator(&app).await;
+    let page = "/admin/categories";
+    let bad = staff.submit(page, page, &[("name", "设计"), ("slug", "设 计")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let added = staff.submit(page, page, &[("name", "设计"), ("slug", "design"), ("position", "9")]).await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let (_, catalog) = app.get_html("/courses").await;
+    assert!(catalog.contains("设计"), "the new category shows on the catalog at once");
+    let taken = staff.submit(page, page, &[("name", "又一个"), ("slug", "design")]).await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT);
+    let id: i64 = sqlx::query_scalar("SELECT id FROM categories WHERE slug = 'design'").fetch_one(app.db.read()).await.unwrap();
+    let renamed = staff.submit(page, &format!("/admin/categories/{id}"), &[("name", "平面设计"), ("position", "9")]).await;
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+    let (_, catalog) = app.get_html("/courses").await;
+    assert!(catalog.contains("平面设计"));
+
+    let empty = staff.submit(page, "/admin/instructors", &[("instructor_name", " ")]).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let teacher = staff
+        .submit(page, "/admin/instructors", &[("instructor_name", "林老师"), ("instructor_title", "资深设计师"), ("bio", "十年品牌设计经验")])
+        .await;
+    assert_eq!(teacher.status(), StatusCode::SEE_OTHER);
+    let (_, editor) = staff.get_html("/admin/courses/new").await;
+    assert!(editor.contains(">林老师</option>") && editor.contains(">平面设计</option>"), "the editor offers them");
+    let actions = audit_actions(&app).await;
+    for action in ["category.add", "category.update", "instructor.add"] {
+        assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action}");
+    }
 }

@@ -24,6 +24,7 @@ pub mod orders;
 pub mod refunds;
 pub mod settings;
 pub mod staff;
+pub mod taxonomy;
 pub mod stats;
 pub mod users;
 
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     announcements::configure(cfg);
     catalog::configure(cfg);
     media::configure(cfg);
+    taxonomy::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

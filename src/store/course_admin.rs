@@ -266,16 +266,32 @@ pub struct InstructorRow {
 }
 
 pub async fn category_rows(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, slug, name, position FROM categories ORDER BY position, id").fetch_all(db.read()).await?;
+    let rows = sqlx::query("SELECT id, slug, name, position FROM categories ORDER BY position, id")
+        .fetch_all(db.read())
+        .await?;
     rows.iter()
-        .map(|r| Ok(CategoryRow { id: r.try_get("id")?, slug: r.try_get("slug")?, name: r.try_get("name")?, position: r.try_get("position")? }))
+        .map(|r| {
+            Ok(CategoryRow {
+                id: r.try_get("id")?,
+                slug: r.try_get("slug")?,
+                name: r.try_get("name")?,
+                position: r.try_get("position")?,
+            })
+        })
         .collect()
 }
 
 pub async fn instructor_rows(db: &Db) -> Result<Vec<InstructorRow>, sqlx::Error> {
     let rows = sqlx::query("SELECT id, name, title, bio FROM instructors ORDER BY id").fetch_all(db.read()).await?;
     rows.iter()
-        .map(|r| Ok(InstructorRow { id: r.try_get("id")?, name: r.try_get("name")?, title: r.try_get("title")?, bio: r.try_get("bio")? }))
+        .map(|r| {
+            Ok(InstructorRow {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                title: r.try_get("title")?,
+                bio: r.try_get("bio")?,
+            })
+        })
         .collect()
 }
 

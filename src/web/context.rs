@@ -82,7 +82,7 @@ impl PageContext {
         use crate::domain::staff::Area;
         let Some(user) = &self.user else { return Vec::new() };
         [
-            ("/admin", "admin_title", Area::Dashboard),
+            ("/admin", "admin_overview", Area::Dashboard),
             ("/admin/orders", "admin_orders", Area::Orders),
             ("/admin/refunds", "admin_refunds", Area::Refunds),
             ("/admin/complaints", "admin_complaints", Area::Complaints),

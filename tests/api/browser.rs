@@ -290,3 +290,60 @@ async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
 }
+
+/// On a PC, the demo admin signs in with password and an authenticator code (enrolling it the
+/// first time), and the dashboard, the course editor and the statistics render at 1280 px.
+#[tokio::test]
+async fn staff_sign_in_and_back_office_pages_on_a_pc() {
+    let Some((_driver, client)) = start_browser(1280, 900).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    app.make_staff(crate::helpers::ADMIN_PHONE, kedian::domain::staff::Role::Admin).await;
+    app.login_by_code("13800138140").await;
+    app.bought("excel-data-analysis").await;
+    app.order_for("python-zero-to-one").await;
+
+    client.goto(&app.url("/admin")).await.unwrap();
+    client.wait().for_element(Locator::Id("password")).await.unwrap();
+    client.find(Locator::Id("phone")).await.unwrap().send_keys(crate::helpers::ADMIN_PHONE).await.unwrap();
+    client.find(Locator::Id("password")).await.unwrap().send_keys(crate::helpers::STAFF_PASSWORD).await.unwrap();
+    client.find(Locator::Css(".admin form button.primary")).await.unwrap().click().await.unwrap();
+    let secret = client.wait().for_element(Locator::Id("totp-secret")).await.unwrap().text().await.unwrap();
+    let qr = client.find(Locator::Css(".totp-qr img")).await.unwrap();
+    let qr_width: i64 = client
+        .execute("return arguments[0].naturalWidth", vec![serde_json::to_value(&qr).unwrap()])
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap();
+    assert!(qr_width >= 200, "the QR code renders ({qr_width}px)");
+    save("admin-totp-enrol-1280.png", &client.screenshot().await.unwrap());
+    let code = crate::helpers::totp_code(&secret, kedian::domain::time::now());
+    client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
+    client.find(Locator::Css(".admin form button.primary")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".recovery-codes")).await.unwrap();
+    client.find(Locator::Css(".admin a.button.primary")).await.unwrap().click().await.unwrap();
+
+    client.wait().for_element(Locator::Css(".admin-nav")).await.unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("¥199.00") && page.contains("退款审核"), "today's sales and the menu");
+    save("admin-dashboard-1280.png", &client.screenshot().await.unwrap());
+    let course_id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    for (path, shot) in [
+        (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
+        ("/admin/stats".to_string(), "admin-stats-1280.png"),
+        ("/admin/orders".to_string(), "admin-orders-1280.png"),
+    ] {
+        client.goto(&app.url(&path)).await.unwrap();
+        client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();
+        let width: i64 =
+            client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+        assert!(width <= 1280, "{path}: no sideways scrolling ({width}px)");
+        save(shot, &client.screenshot().await.unwrap());
+    }
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}

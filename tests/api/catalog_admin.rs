@@ -8,7 +8,11 @@ use crate::backoffice::audit_actions;
 use crate::helpers::{TestApp, location};
 use crate::on_both_backends;
 
-on_both_backends!(an_operator_builds_and_publishes_a_course, courses_go_on_sale_on_schedule, categories_and_instructors);
+on_both_backends!(
+    an_operator_builds_and_publishes_a_course,
+    courses_go_on_sale_on_schedule,
+    categories_and_instructors
+);
 
 async fn ids(app: &TestApp) -> (String, String) {
     let category: i64 = sqlx::query_scalar("SELECT MIN(id) FROM categories").fetch_one(app.db.read()).await.unwrap();
@@ -215,8 +219,10 @@ async fn categories_and_instructors(app: TestApp) {
     assert!(catalog.contains("设计"), "the new category shows on the catalog at once");
     let taken = staff.submit(page, page, &[("name", "又一个"), ("slug", "design")]).await;
     assert_eq!(taken.status(), StatusCode::CONFLICT);
-    let id: i64 = sqlx::query_scalar("SELECT id FROM categories WHERE slug = 'design'").fetch_one(app.db.read()).await.unwrap();
-    let renamed = staff.submit(page, &format!("/admin/categories/{id}"), &[("name", "平面设计"), ("position", "9")]).await;
+    let id: i64 =
+        sqlx::query_scalar("SELECT id FROM categories WHERE slug = 'design'").fetch_one(app.db.read()).await.unwrap();
+    let renamed =
+        staff.submit(page, &format!("/admin/categories/{id}"), &[("name", "平面设计"), ("position", "9")]).await;
     assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
     let (_, catalog) = app.get_html("/courses").await;
     assert!(catalog.contains("平面设计"));
@@ -224,7 +230,11 @@ async fn categories_and_instructors(app: TestApp) {
     let empty = staff.submit(page, "/admin/instructors", &[("instructor_name", " ")]).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
     let teacher = staff
-        .submit(page, "/admin/instructors", &[("instructor_name", "林老师"), ("instructor_title", "资深设计师"), ("bio", "十年品牌设计经验")])
+        .submit(
+            page,
+            "/admin/instructors",
+            &[("instructor_name", "林老师"), ("instructor_title", "资深设计师"), ("bio", "十年品牌设计经验")],
+        )
         .await;
     assert_eq!(teacher.status(), StatusCode::SEE_OTHER);
     let (_, editor) = staff.get_html("/admin/courses/new").await;

@@ -24,8 +24,8 @@ pub mod orders;
 pub mod refunds;
 pub mod settings;
 pub mod staff;
-pub mod taxonomy;
 pub mod stats;
+pub mod taxonomy;
 pub mod users;
 
 use actix_web::{HttpResponse, get, web};
@@ -68,6 +68,9 @@ struct Dashboard {
     open_refunds: i64,
     waiting_complaints: i64,
     overdue_complaints: i64,
+    held_content: i64,
+    /// Today so far: sales, paid orders, new users, active learners.
+    today: (crate::domain::Fen, i64, i64, i64),
 }
 
 #[get("/admin")]
@@ -84,7 +87,18 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
         })
         .collect();
     let (waiting_complaints, overdue_complaints) = crate::store::complaints::waiting(&state.db, now()).await?;
+    let day = crate::domain::stats::shanghai_day(now());
+    let start = crate::domain::stats::day_start(day);
+    let today = crate::store::stats::daily(&state.db, start, start + 86_400, day, day).await?;
+    let first = |rows: &[(i64, i64)]| rows.first().map_or(0, |(_, v)| *v);
     render(&Dashboard {
+        today: (
+            crate::domain::Fen(first(&today.revenue_fen)),
+            first(&today.paid_orders),
+            first(&today.new_users),
+            first(&today.active_learners),
+        ),
+        held_content: crate::store::moderation::held_count(&state.db).await?,
         open_refunds: crate::store::refunds::count_open(&state.db).await?,
         waiting_complaints,
         overdue_complaints,

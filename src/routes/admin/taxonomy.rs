@@ -70,7 +70,14 @@ async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
     render_page(ctx, &state, empty, InstructorForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
-fn text(ctx: &PageContext, errors: &mut FieldErrors, field: &'static str, value: &str, max: usize, required: bool) -> String {
+fn text(
+    ctx: &PageContext,
+    errors: &mut FieldErrors,
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> String {
     let value = value.trim().to_string();
     let n = value.chars().count();
     if required && n == 0 {
@@ -120,7 +127,14 @@ async fn add_category(
     };
     reload(&state).await?;
     let after = serde_json::json!({ "slug": slug, "name": name, "position": position });
-    let change = Change { action: "category.add", target_type: "category", target_id: id.to_string(), before: serde_json::Value::Null, after, note: "" };
+    let change = Change {
+        action: "category.add",
+        target_type: "category",
+        target_id: id.to_string(),
+        before: serde_json::Value::Null,
+        after,
+        note: "",
+    };
     audit(&state, &req, &staff, change).await?;
     Ok(redirect("/admin/categories"))
 }
@@ -134,12 +148,21 @@ async fn edit_category(
     CsrfForm(form): CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = staff_only!(ctx, Area::Catalog);
-    let before = course_admin::category_rows(&state.db).await?.into_iter().find(|c| c.id == *id).ok_or(AppError::NotFound)?;
+    let before =
+        course_admin::category_rows(&state.db).await?.into_iter().find(|c| c.id == *id).ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
     let name = text(&ctx, &mut errors, "name", &form.name, 20, true);
     let position = position(&ctx, &mut errors, &form.position);
     if !errors.is_empty() {
-        return render_page(ctx, &state, CategoryForm::default(), InstructorForm::default(), errors, StatusCode::BAD_REQUEST).await;
+        return render_page(
+            ctx,
+            &state,
+            CategoryForm::default(),
+            InstructorForm::default(),
+            errors,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     course_admin::update_category(&state.db, *id, &name, position).await?;
     reload(&state).await?;
@@ -174,12 +197,21 @@ async fn add_instructor(
     let staff = staff_only!(ctx, Area::Catalog);
     let (name, title, bio) = match instructor_fields(&ctx, &form) {
         Ok(fields) => fields,
-        Err(errors) => return render_page(ctx, &state, CategoryForm::default(), form, errors, StatusCode::BAD_REQUEST).await,
+        Err(errors) => {
+            return render_page(ctx, &state, CategoryForm::default(), form, errors, StatusCode::BAD_REQUEST).await;
+        }
     };
     let id = course_admin::add_instructor(&state.db, &name, &title, &bio).await?;
     reload(&state).await?;
     let after = serde_json::json!({ "name": name, "title": title });
-    let change = Change { action: "instructor.add", target_type: "instructor", target_id: id.to_string(), before: serde_json::Value::Null, after, note: "" };
+    let change = Change {
+        action: "instructor.add",
+        target_type: "instructor",
+        target_id: id.to_string(),
+        before: serde_json::Value::Null,
+        after,
+        note: "",
+    };
     audit(&state, &req, &staff, change).await?;
     Ok(redirect("/admin/categories"))
 }
@@ -193,10 +225,13 @@ async fn edit_instructor(
     CsrfForm(form): CsrfForm<InstructorForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = staff_only!(ctx, Area::Catalog);
-    let before = course_admin::instructor_rows(&state.db).await?.into_iter().find(|i| i.id == *id).ok_or(AppError::NotFound)?;
+    let before =
+        course_admin::instructor_rows(&state.db).await?.into_iter().find(|i| i.id == *id).ok_or(AppError::NotFound)?;
     let (name, title, bio) = match instructor_fields(&ctx, &form) {
         Ok(fields) => fields,
-        Err(errors) => return render_page(ctx, &state, CategoryForm::default(), form, errors, StatusCode::BAD_REQUEST).await,
+        Err(errors) => {
+            return render_page(ctx, &state, CategoryForm::default(), form, errors, StatusCode::BAD_REQUEST).await;
+        }
     };
     course_admin::update_instructor(&state.db, *id, &name, &title, &bio).await?;
     reload(&state).await?;

@@ -1,4 +1,5 @@
-//! The `kedian` command: `serve` (default), `migrate`, `user create-admin`.
+//! The `kedian` command: `serve` (default), `migrate`, `user create-admin`, `user reset-totp`,
+//! `media package`.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -62,6 +63,12 @@ enum UserCommand {
         #[arg(long)]
         phone: String,
     },
+    /// Clear a staff member's authenticator and recovery codes (the next sign-in enrols again)
+    /// and end their sessions: for a lost phone when no other admin can do it in the back office.
+    ResetTotp {
+        #[arg(long)]
+        phone: String,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -78,6 +85,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User { command: UserCommand::CreateAdmin { phone } } => create_admin(settings, &phone).await,
+        Command::User { command: UserCommand::ResetTotp { phone } } => reset_totp(settings, &phone).await,
         Command::Media { command: MediaCommand::Package { lesson, input } } => {
             settings.demo = false;
             let db = prepare_database(&settings).await?;
@@ -116,6 +124,18 @@ async fn create_admin(mut settings: Settings, phone: &str) -> anyhow::Result<()>
             println!("admin {} created", phone.masked());
         }
     }
+    db.close().await;
+    Ok(())
+}
+
+async fn reset_totp(mut settings: Settings, phone: &str) -> anyhow::Result<()> {
+    let phone = Phone::parse(phone).map_err(|_| anyhow::anyhow!("not a mainland mobile number: {phone}"))?;
+    settings.demo = false;
+    let db = prepare_database(&settings).await?;
+    let user = users::find_by_phone(&db, &phone).await?.filter(|u| u.is_staff());
+    let Some(user) = user else { bail!("{} is not a staff account", phone.masked()) };
+    crate::store::staff::reset_totp(&db, user.id, now()).await?;
+    println!("{}: authenticator cleared; the next sign-in sets it up again", phone.masked());
     db.close().await;
     Ok(())
 }

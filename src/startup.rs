@@ -265,7 +265,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
         let hash = crate::auth::password::hash(password.clone()).await?;
         users::create(&db, &demo_phone()?, "课店管理员", Some(&hash), Role::Admin, now()).await?;
         tracing::info!(
-            "demo catalog loaded. Back office: open {}/admin/login, phone {}, password {password}; the first sign-in enrols an authenticator app (TOTP). Change it with: kedian user create-admin --phone {}",
+            "demo catalog loaded; demo admin: open {}/admin/login, phone {}, password {password} (shown once; the first sign-in sets up an authenticator app). Change it with: kedian user create-admin --phone {}",
             settings.public_url,
             demo::DEMO_ADMIN_PHONE,
             demo::DEMO_ADMIN_PHONE

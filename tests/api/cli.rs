@@ -53,12 +53,30 @@ async fn migrate_and_create_admin_from_stdin() {
     let bad_phone = kedian(dir.path()).args(["user", "create-admin", "--phone", "12345"]).output().unwrap();
     assert!(!bad_phone.status.success());
 
-    // The admin logs in with that password and reaches the back office.
+    // The admin signs in with that password and an authenticator code, and reaches the back office.
     let url = format!("sqlite://{}/data/kedian.db", dir.path().display());
     let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| s.database_url = url).await.unwrap();
-    let login = app.login_by_password("13700000001", "admin-password-1").await;
-    assert_eq!(login.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.get("/admin").await.status(), StatusCode::OK);
+    let first = staff_sign_in(&app, "13700000001", "admin-password-1").await;
+    assert!(first.is_some(), "the first sign-in enrols an authenticator");
+    let stdout = kedian(dir.path()).args(["user", "reset-totp", "--phone", "13700000001"]).output().unwrap();
+    assert!(stdout.status.success(), "{stdout:?}");
+    assert!(staff_sign_in(&app, "13700000001", "admin-password-1").await.is_some(), "enrols again after a reset");
+    let learner = kedian(dir.path()).args(["user", "reset-totp", "--phone", "13700000009"]).output().unwrap();
+    assert!(!learner.status.success(), "only staff have an authenticator");
+}
+
+/// Signs in to the back office in a new browser; returns the secret when it had to enrol.
+async fn staff_sign_in(app: &crate::helpers::TestApp, phone: &str, password: &str) -> Option<String> {
+    let browser = app.another_browser();
+    let sent = browser.submit("/admin/login", "/admin/login", &[("phone", phone), ("password", password)]).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER, "password accepted");
+    let (_, page) = browser.get_html("/admin/login/verify").await;
+    let secret = crate::helpers::totp_secret_in(&page);
+    let code = crate::helpers::totp_code(secret.as_deref().expect("enrolment page"), kedian::domain::time::now());
+    let done = browser.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
+    assert_eq!(done.status(), StatusCode::OK, "enrolled: the recovery codes");
+    assert_eq!(browser.get("/admin").await.status(), StatusCode::OK);
+    secret
 }
 
 /// Starts `kedian serve` on a free port, logs in as the admin made from the command line,
@@ -71,21 +89,34 @@ async fn serve_logs_where_it_listens_and_stops_on_sigterm() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let started = Instant::now();
     let mut port = None;
-    let mut demo_hint = false;
+    let mut demo_password = None;
     while port.is_none() && started.elapsed() < Duration::from_secs(30) {
         let Some(Ok(line)) = lines.next() else { break };
-        demo_hint |= line.contains("demo admin") && line.contains("13800000000");
+        if line.contains("demo admin") && line.contains("13800000000") {
+            demo_password =
+                line.split("password ").nth(1).and_then(|rest| rest.split_whitespace().next()).map(String::from);
+        }
         if let Some(rest) = line.split("port=").nth(1) {
             port = rest.split_whitespace().next().and_then(|p| p.parse::<u16>().ok());
         }
     }
     let port = port.expect("the log says where the shop listens");
-    assert!(demo_hint, "the log says how to log in as the demo admin");
+    let demo_password = demo_password.expect("the log says how to sign in as the demo admin");
     std::thread::spawn(move || for _ in lines {});
 
     let home = reqwest::get(format!("http://127.0.0.1:{port}/")).await.unwrap();
     assert_eq!(home.status(), StatusCode::OK);
     assert!(home.text().await.unwrap().contains("Excel 数据分析实战"), "demo catalog");
+    // The password from the log opens the back office's first step, as the README says.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = crate::helpers::client(jar);
+    let login = format!("http://127.0.0.1:{port}/admin/login");
+    let page = browser.get(&login).send().await.unwrap().text().await.unwrap();
+    let token = crate::helpers::csrf_in(&page);
+    let form = [("csrf_token", token.as_str()), ("phone", "13800000000"), ("password", demo_password.as_str())];
+    let sent = browser.post(&login).form(&form).send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    assert!(crate::helpers::location(&sent).starts_with("/admin/login/verify"), "the demo password works");
 
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());

@@ -167,10 +167,8 @@ async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestA
     assert_eq!(late_payments[0].order_no, order_no);
     assert_eq!(late_payments[0].amount.0, 19900);
     // Staff see it in the back office, queued for the automatic refund.
-    app.logout().await;
-    app.age_codes(61).await;
-    app.login_by_code("13800000000").await;
-    let (_, html) = app.get_html("/admin").await;
+    let staff = app.staff().await;
+    let (_, html) = staff.get_html("/admin").await;
     assert!(
         html.contains("迟到的付款")
             && html.contains(&order_no)
@@ -187,7 +185,7 @@ async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestA
     let late = kedian::store::orders::late_payments(&app.db, 10).await.unwrap();
     assert_eq!(late[0].refund_state.as_deref(), Some("succeeded"));
     assert_eq!(late[0].refund_no.as_deref(), Some(refunds[0].0.as_str()));
-    let (_, html) = app.get_html("/admin").await;
+    let (_, html) = staff.get_html("/admin").await;
     assert!(html.contains("已退款"));
 }
 

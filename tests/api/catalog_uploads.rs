@@ -8,7 +8,7 @@ use kedian::domain::staff::Role;
 use reqwest::StatusCode;
 
 use crate::backoffice::audit_actions;
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::TestApp;
 use crate::shop_settings::png;
 
 async fn course_id(app: &TestApp) -> i64 {
@@ -68,13 +68,25 @@ mod covers {
 }
 
 /// A 1 MB limit, so the test can go over it without sending gigabytes.
-async fn small_limit_app() -> TestApp {
-    spawn_app_with(crate::helpers::Backend::Sqlite, |s| s.media_upload_mb = 1).await.expect("app")
+mod lesson_media {
+    use crate::helpers::{Backend, spawn_app_with};
+
+    #[tokio::test]
+    async fn sqlite() {
+        let app = spawn_app_with(Backend::Sqlite, |s| s.media_upload_mb = 1).await.expect("app");
+        super::lesson_media_is_limited_judged_and_packaged(app).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        match spawn_app_with(Backend::Postgres, |s| s.media_upload_mb = 1).await {
+            Some(app) => super::lesson_media_is_limited_judged_and_packaged(app).await,
+            None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
+        }
+    }
 }
 
-#[tokio::test]
-async fn lesson_media_is_limited_judged_and_packaged() {
-    let app = small_limit_app().await;
+async fn lesson_media_is_limited_judged_and_packaged(app: TestApp) {
     app.make_staff("13900000001", Role::Operator).await;
     let staff = app.staff_as("13900000001").await;
     let id = course_id(&app).await;

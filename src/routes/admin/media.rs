@@ -67,7 +67,8 @@ async fn cover(
             return editor_with_errors(ctx, &state, *id, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let url = format!("/files/{}", names[0]);
+    let Some(largest) = names.first() else { return Err(AppError::Internal(anyhow::anyhow!("no cover sizes"))) };
+    let url = format!("/files/{largest}");
     course_admin::set_cover(&state.db, *id, &url, now()).await?;
     reload(&state).await?;
     let change = Change {

@@ -140,12 +140,18 @@ async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
         dau: active.last().copied().unwrap_or(0),
         wau: stats::active_between(&state.db, last - 6, last).await?,
     };
-    let revenue_bars =
-        bars(&days.iter().map(|d| (d.date[5..].to_string(), d.revenue.0, d.revenue.to_string())).collect::<Vec<_>>());
+    let revenue_bars = bars(
+        &days
+            .iter()
+            .map(|d| (d.date.get(5..).unwrap_or_default().to_string(), d.revenue.0, d.revenue.to_string()))
+            .collect::<Vec<_>>(),
+    );
     let active_bars = bars(
         &days
             .iter()
-            .map(|d| (d.date[5..].to_string(), d.active_learners, d.active_learners.to_string()))
+            .map(|d| {
+                (d.date.get(5..).unwrap_or_default().to_string(), d.active_learners, d.active_learners.to_string())
+            })
             .collect::<Vec<_>>(),
     );
     let link = |table: &str| {

@@ -127,13 +127,28 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
         .unwrap();
     let moved = staff.submit(&editor, &format!("/admin/lessons/{second}"), &[("move", "up")]).await;
     assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+    let renamed_lesson = staff
+        .submit(
+            &editor,
+            &format!("/admin/lessons/{second}"),
+            &[("title", "为什么要有所有权？"), ("kind", "video"), ("minutes", "15"), ("free_preview", "1")],
+        )
+        .await;
+    assert_eq!(renamed_lesson.status(), StatusCode::SEE_OTHER);
+    let chapter_page = format!("/admin/chapters/{chapter_id}");
+    assert_eq!(
+        staff.submit(&editor, &chapter_page, &[("title", "第一章 所有权与借用")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(staff.submit(&editor, &chapter_page, &[("move", "down")]).await.status(), StatusCode::SEE_OTHER);
 
     let publish = format!("/admin/courses/{id}/publication");
     assert_eq!(staff.submit(&editor, &publish, &[("action", "publish")]).await.status(), StatusCode::SEE_OTHER);
     let (status, public) = app.get_html("/courses/rust-cli").await;
     assert_eq!(status, StatusCode::OK, "published: on sale at once");
     assert!(public.contains("Rust 命令行实战") && public.contains("¥129.00"));
-    let first = public.find("为什么要有所有权").expect("the moved lesson");
+    assert!(public.contains("第一章 所有权与借用") && public.contains("15:00"), "renamed chapter, edited lesson");
+    let first = public.find("为什么要有所有权？").expect("the moved lesson");
     let then = public.find("借用与生命周期").expect("the other lesson");
     assert!(first < then, "the reorder shows on the course page");
     let (_, catalog) = app.get_html("/courses").await;
@@ -179,6 +194,9 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
     for action in [
         "course.create",
         "course.chapter_add",
+        "course.chapter_rename",
+        "course.chapter_move",
+        "course.lesson_update",
         "course.lesson_add",
         "course.lesson_move",
         "course.publication",
@@ -239,8 +257,18 @@ async fn categories_and_instructors(app: TestApp) {
     assert_eq!(teacher.status(), StatusCode::SEE_OTHER);
     let (_, editor) = staff.get_html("/admin/courses/new").await;
     assert!(editor.contains(">林老师</option>") && editor.contains(">平面设计</option>"), "the editor offers them");
+    let teacher_id: i64 =
+        sqlx::query_scalar("SELECT id FROM instructors WHERE name = '林老师'").fetch_one(app.db.read()).await.unwrap();
+    let edited = staff
+        .submit(
+            page,
+            &format!("/admin/instructors/{teacher_id}"),
+            &[("name", "林晓老师"), ("title", "品牌设计师"), ("bio", "")],
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::SEE_OTHER);
     let actions = audit_actions(&app).await;
-    for action in ["category.add", "category.update", "instructor.add"] {
+    for action in ["category.add", "category.update", "instructor.add", "instructor.update"] {
         assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action}");
     }
 }

@@ -86,6 +86,9 @@ async fn a_complaint_is_answered_and_resolved(app: TestApp) {
     assert!(list.contains(&complaint_no));
     let (_, queue) = staff.get_html("/admin/complaints").await;
     assert!(!queue.contains(&complaint_no), "resolved ones leave the waiting queue");
+    let actions: Vec<String> =
+        crate::backoffice::audit_actions(&app).await.into_iter().filter(|a| a.starts_with("complaint.")).collect();
+    assert_eq!(actions, ["complaint.reply", "complaint.link_refund", "complaint.resolve"], "each staff step audited");
 }
 
 async fn reporting_a_lesson(app: TestApp) {

@@ -106,7 +106,17 @@ async fn the_keyword_filter_rejects_and_holds(app: TestApp) {
     assert_eq!(muted.status(), StatusCode::FORBIDDEN);
     assert!(muted.text().await.unwrap().contains("已被禁言"));
 
+    let word: i64 = sqlx::query_scalar("SELECT id FROM content_keywords WHERE word = '傻瓜'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let removed = support.submit(PAGE, &format!("/admin/content/keywords/{word}/delete"), &[]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    let unblocked = complain("你们客服都是傻瓜，气死我了").await;
+    assert_eq!(unblocked.status(), StatusCode::SEE_OTHER, "a removed word no longer rejects");
+
     let actions = audit_actions(&app).await;
+    assert_eq!(actions.iter().filter(|a| *a == "content.keyword_remove").count(), 1);
     assert_eq!(actions.iter().filter(|a| *a == "content.keyword_add").count(), 2);
     assert_eq!(actions.iter().filter(|a| *a == "content.decide").count(), 3);
 }

@@ -103,6 +103,12 @@ async fn staff_approve_a_full_refund_and_the_course_is_revoked(app: TestApp) {
     assert!(texted, "and a text message: {sent:?}");
     let (_, order_page) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(order_page.contains("已退款") && !order_page.contains(&format!("/orders/{order_no}/refund\"")));
+    let (target, after): (String, String) =
+        sqlx::query_as("SELECT target_id, after_json FROM audit_log WHERE action = 'refund.approve'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert!(target == refund_no && after.contains("19900"), "the approval is in the audit log");
 }
 
 async fn small_eligible_requests_are_refunded_at_once(app: TestApp) {
@@ -172,6 +178,9 @@ async fn withdraw_and_reject(app: TestApp) {
     assert!(page.contains("未通过"));
     assert_eq!(app.order_status(&order_no).await, "paid");
     assert!(owns(&app, "13800138004").await);
+    let actions: Vec<String> =
+        crate::backoffice::audit_actions(&app).await.into_iter().filter(|a| a.starts_with("refund.")).collect();
+    assert_eq!(actions, ["refund.reject"], "one audit entry, none for the empty reason");
 }
 
 async fn partial_refund_needs_a_note_and_keeps_the_course(app: TestApp) {

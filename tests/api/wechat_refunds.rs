@@ -136,6 +136,7 @@ async fn an_abnormal_refund_waits_for_staff_and_is_retried(app: TestApp, sim: We
     assert_eq!(refund_status(&app, &refund_no).await, "refunded");
     assert_eq!(*sim.state.refund_calls.lock().unwrap(), vec![refund_no.clone(); 2]);
     assert_eq!(app.order_status(&order_no).await, "refunded");
+    assert!(crate::backoffice::audit_actions(&app).await.contains(&"refund.retry".to_string()));
 }
 
 async fn a_platform_complaint_is_answered_from_the_shop(app: TestApp, sim: WechatSim) {

@@ -141,3 +141,67 @@ pub async fn move_item(db: &Db, lessons: bool, id: i64, up: bool) -> Result<(), 
     }
     tx.commit().await
 }
+
+/// A lesson with everything its page can show, for the lesson editor.
+#[derive(Debug, Clone)]
+pub struct LessonDetail {
+    pub id: i64,
+    pub course_id: i64,
+    pub title: String,
+    pub kind: String,
+    pub duration_secs: i64,
+    pub free_preview: bool,
+    pub body: String,
+    pub notes: String,
+    pub live_url: String,
+    pub starts_at: Option<i64>,
+    pub media_key: Option<String>,
+    pub hls_dir: Option<String>,
+}
+
+pub async fn lesson_detail(db: &Db, id: i64) -> Result<Option<LessonDetail>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, course_id, title, kind, duration_secs, free_preview, body, notes, live_url, starts_at, media_key, hls_dir \
+         FROM lessons WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db.read())
+    .await?;
+    row.map(|r| {
+        Ok(LessonDetail {
+            id: r.try_get("id")?,
+            course_id: r.try_get("course_id")?,
+            title: r.try_get("title")?,
+            kind: r.try_get("kind")?,
+            duration_secs: r.try_get("duration_secs")?,
+            free_preview: flag(r.try_get("free_preview")?),
+            body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
+            notes: r.try_get("notes")?,
+            live_url: r.try_get::<Option<String>, _>("live_url")?.unwrap_or_default(),
+            starts_at: r.try_get("starts_at")?,
+            media_key: r.try_get("media_key")?,
+            hls_dir: r.try_get("hls_dir")?,
+        })
+    })
+    .transpose()
+}
+
+pub struct LessonContentInput<'a> {
+    /// An article's text (Markdown); None clears it.
+    pub body: Option<&'a str>,
+    pub notes: &'a str,
+    pub live_url: Option<&'a str>,
+    pub starts_at: Option<i64>,
+}
+
+pub async fn update_lesson_content(db: &Db, id: i64, c: &LessonContentInput<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4 WHERE id = $5")
+        .bind(c.body)
+        .bind(c.notes)
+        .bind(c.live_url)
+        .bind(c.starts_at)
+        .bind(id)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}

@@ -193,6 +193,7 @@ fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/courses".into(), OPERATOR),
         ("/admin/courses/new".into(), OPERATOR),
         ("/admin/courses/1".into(), OPERATOR),
+        ("/admin/lessons/1".into(), OPERATOR),
         ("/admin/stats".into(), OPERATOR),
         ("/admin/categories".into(), OPERATOR),
         ("/admin/announcements".into(), OPERATOR),

@@ -135,6 +135,12 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
         )
         .await;
     assert_eq!(renamed_lesson.status(), StatusCode::SEE_OTHER);
+    let content = format!("/admin/lessons/{second}/content");
+    let lesson_page = format!("/admin/lessons/{second}");
+    let bad_link = staff.submit(&lesson_page, &content, &[("notes", "x"), ("live_url", "http://live.example")]).await;
+    assert_eq!(bad_link.status(), StatusCode::BAD_REQUEST);
+    let notes = staff.submit(&lesson_page, &content, &[("notes", "本课练习：写一个 greet 函数")]).await;
+    assert_eq!(notes.status(), StatusCode::SEE_OTHER);
     let chapter_page = format!("/admin/chapters/{chapter_id}");
     assert_eq!(
         staff.submit(&editor, &chapter_page, &[("title", "第一章 所有权与借用")]).await.status(),
@@ -153,6 +159,8 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
     assert!(first < then, "the reorder shows on the course page");
     let (_, catalog) = app.get_html("/courses").await;
     assert!(catalog.contains("/courses/rust-cli"));
+    let (_, preview) = app.get_html(&format!("/courses/rust-cli/lessons/{second}")).await;
+    assert!(preview.contains("本课练习：写一个 greet 函数"), "the lesson's notes show under the free preview");
 
     // An edit shows at once, even on pages cached for visitors.
     let (_, form) = staff.get_html(&editor).await;
@@ -197,6 +205,7 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
         "course.chapter_rename",
         "course.chapter_move",
         "course.lesson_update",
+        "lesson.content",
         "course.lesson_add",
         "course.lesson_move",
         "course.publication",

@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod complaints;
 pub mod content;
 pub mod gate;
+pub mod lesson;
 pub mod login;
 pub mod media;
 pub mod orders;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     announcements::configure(cfg);
     catalog::configure(cfg);
     media::configure(cfg);
+    lesson::configure(cfg);
     taxonomy::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);

@@ -1,0 +1,123 @@
+//! One lesson's page in the editor: an article's text, the notes under the player, a live
+//! session's link and start time, and its media (upload, HLS state).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::catalog::reload;
+use super::gate::{Change, audit};
+use crate::domain::staff::Area;
+use crate::domain::time::{parse_shanghai_datetime, shanghai_datetime_value};
+use crate::error::AppError;
+use crate::routes::forms::FieldErrors;
+use crate::store::syllabus::{self, LessonContentInput, LessonDetail};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(page).service(save);
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ContentForm {
+    body: String,
+    notes: String,
+    live_url: String,
+    starts_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/lesson.html")]
+struct LessonPage {
+    ctx: PageContext,
+    meta: Meta,
+    lesson: LessonDetail,
+    form: ContentForm,
+    media_limit_mb: i64,
+    errors: FieldErrors,
+}
+
+async fn render_page(
+    ctx: PageContext,
+    state: &AppState,
+    lesson: LessonDetail,
+    form: ContentForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", lesson.title, ctx.shop_name()), "");
+    let media_limit_mb = state.settings.media_upload_mb;
+    render_with_status(&LessonPage { ctx, meta, lesson, form, media_limit_mb, errors }, status)
+}
+
+async fn find(state: &AppState, id: i64) -> Result<LessonDetail, AppError> {
+    syllabus::lesson_detail(&state.db, id).await?.ok_or(AppError::NotFound)
+}
+
+#[get("/admin/lessons/{id}")]
+async fn page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    staff_only!(ctx, Area::Catalog);
+    let lesson = find(&state, *id).await?;
+    let form = ContentForm {
+        body: lesson.body.clone(),
+        notes: lesson.notes.clone(),
+        live_url: lesson.live_url.clone(),
+        starts_at: lesson.starts_at.map(shanghai_datetime_value).unwrap_or_default(),
+    };
+    render_page(ctx, &state, lesson, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+#[post("/admin/lessons/{id}/content")]
+async fn save(
+    ctx: PageContext,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<ContentForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = staff_only!(ctx, Area::Catalog);
+    let lesson = find(&state, *id).await?;
+    let mut errors = FieldErrors::default();
+    let (body, notes, live_url) = (form.body.trim(), form.notes.trim(), form.live_url.trim());
+    if body.chars().count() > 100_000 {
+        errors.add("body", ctx.tf("err_text_long", &[("n", "100000")]));
+    }
+    if notes.chars().count() > 5000 {
+        errors.add("notes", ctx.tf("err_text_long", &[("n", "5000")]));
+    }
+    if !live_url.is_empty() && !(live_url.starts_with("https://") && live_url.len() <= 500) {
+        errors.add("live_url", ctx.t("err_live_url"));
+    }
+    let starts_at = if form.starts_at.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse_shanghai_datetime(&form.starts_at).map(Some).ok_or(())
+    };
+    if starts_at.is_err() {
+        errors.add("starts_at", ctx.t("err_schedule_time"));
+    }
+    let (Ok(starts_at), true) = (starts_at, errors.is_empty()) else {
+        return render_page(ctx, &state, lesson, form, errors, StatusCode::BAD_REQUEST).await;
+    };
+    let content = LessonContentInput {
+        body: (!body.is_empty()).then_some(body),
+        notes,
+        live_url: (!live_url.is_empty()).then_some(live_url),
+        starts_at,
+    };
+    syllabus::update_lesson_content(&state.db, *id, &content).await?;
+    reload(&state).await?;
+    let change = Change {
+        action: "lesson.content",
+        target_type: "lesson",
+        target_id: id.to_string(),
+        before: serde_json::json!({ "body_chars": lesson.body.chars().count(), "live_url": lesson.live_url, "starts_at": lesson.starts_at }),
+        after: serde_json::json!({ "body_chars": body.chars().count(), "live_url": live_url, "starts_at": starts_at }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    Ok(redirect(&format!("/admin/lessons/{id}?saved=1")))
+}

@@ -68,6 +68,8 @@ pub struct Course {
     pub featured: bool,
     /// Staff's sort order: lower first, then newest first.
     pub position: i64,
+    /// On sale. Off-sale courses stay in the catalog for the learners who own them.
+    pub published: bool,
     pub created_at: i64,
     pub chapters: Vec<Chapter>,
 }
@@ -114,9 +116,12 @@ impl Course {
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub categories: Vec<Category>,
-    /// Published courses, newest first.
+    /// Published courses, in shop order.
     pub courses: Vec<Arc<Course>>,
+    /// Published courses by slug.
     by_slug: HashMap<String, Arc<Course>>,
+    /// Every course, on sale or not, by id.
+    by_id: HashMap<i64, Arc<Course>>,
     /// Lesson id → (course, chapter index, lesson index).
     lessons: HashMap<i64, (Arc<Course>, usize, usize)>,
     /// Pages rendered for anonymous visitors from this snapshot; a reload starts a new, empty one.
@@ -155,25 +160,33 @@ impl PageCache {
 }
 
 impl Catalog {
-    pub fn new(categories: Vec<Category>, mut courses: Vec<Arc<Course>>) -> Catalog {
-        courses.sort_by(|a, b| a.position.cmp(&b.position).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)));
-        let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
+    pub fn new(categories: Vec<Category>, mut all: Vec<Arc<Course>>) -> Catalog {
+        all.sort_by(|a, b| a.position.cmp(&b.position).then(b.created_at.cmp(&a.created_at)).then(b.id.cmp(&a.id)));
+        let by_id = all.iter().map(|c| (c.id, c.clone())).collect();
         let mut lessons = HashMap::new();
-        for course in &courses {
+        for course in &all {
             for (ci, chapter) in course.chapters.iter().enumerate() {
                 for (li, lesson) in chapter.lessons.iter().enumerate() {
                     lessons.insert(lesson.id, (course.clone(), ci, li));
                 }
             }
         }
-        Catalog { categories, courses, by_slug, lessons, pages: PageCache::default() }
+        let courses: Vec<Arc<Course>> = all.into_iter().filter(|c| c.published).collect();
+        let by_slug = courses.iter().map(|c| (c.slug.clone(), c.clone())).collect();
+        Catalog { categories, courses, by_slug, by_id, lessons, pages: PageCache::default() }
     }
 
+    /// A course on sale.
     pub fn course(&self, slug: &str) -> Option<&Arc<Course>> {
         self.by_slug.get(slug)
     }
 
-    /// A published lesson and the course it belongs to.
+    /// Any course, on sale or not (for its owners' pages, refunds, statistics).
+    pub fn course_by_id(&self, id: i64) -> Option<&Arc<Course>> {
+        self.by_id.get(&id)
+    }
+
+    /// A lesson and the course it belongs to, on sale or not: learning pages check ownership.
     pub fn lesson(&self, id: i64) -> Option<(&Arc<Course>, &Lesson)> {
         let (course, ci, li) = self.lessons.get(&id)?;
         Some((course, course.chapters.get(*ci)?.lessons.get(*li)?))

@@ -167,6 +167,7 @@ mod tests {
             consult_minutes: None,
             featured: false,
             position: 0,
+            published: true,
             created_at: id,
             chapters: vec![],
         })

@@ -33,8 +33,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// May this viewer have this lesson's content? Free previews are open to anyone.
+/// Owners may learn every lesson; others the free previews of courses on sale.
 async fn can_learn(state: &AppState, user_id: Option<i64>, course: &Course, lesson: &Lesson) -> Result<bool, AppError> {
-    if lesson.free_preview {
+    if lesson.free_preview && course.published {
         return Ok(true);
     }
     match user_id {
@@ -108,6 +109,10 @@ async fn lesson_page(
         Some(uid) => orders::owns(&state.db, uid, course.id).await?,
         None => false,
     };
+    if !course.published && !owner {
+        // Off sale: only the learners who bought it still see it.
+        return Err(AppError::NotFound);
+    }
     let allowed = lesson.free_preview || owner;
     let content =
         if allowed { lessons::content(&state.db, lesson.id).await?.unwrap_or_default() } else { Default::default() };
@@ -204,7 +209,11 @@ async fn media_file(
     }
     let catalog = state.catalog.snapshot();
     let (course, lesson) = catalog.lesson(lesson_id).ok_or(AppError::NotFound)?;
-    let allowed = if user_id == 0 { lesson.free_preview } else { can_learn(&state, viewer, course, lesson).await? };
+    let allowed = if user_id == 0 {
+        lesson.free_preview && course.published
+    } else {
+        can_learn(&state, viewer, course, lesson).await?
+    };
     if !allowed {
         return Err(denied());
     }
@@ -381,7 +390,7 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
     let catalog = state.catalog.snapshot();
     let mut courses = Vec::new();
     for course_id in lessons::owned_course_ids(&state.db, user.id).await? {
-        let Some(course) = catalog.courses.iter().find(|c| c.id == course_id) else { continue };
+        let Some(course) = catalog.course_by_id(course_id) else { continue };
         let progress = lessons::course_progress(&state.db, user.id, course_id).await?;
         let last = progress.values().map(|p| p.updated_at).max();
         courses.push(OwnedCourse {

@@ -30,7 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// What the policy says about this order now, with the figures it used.
 pub async fn assess(state: &AppState, order: &Order) -> Result<(Decision, i64), AppError> {
     let catalog = state.catalog.snapshot();
-    let course = catalog.courses.iter().find(|c| c.id == order.course_id).cloned();
+    let course = catalog.course_by_id(order.course_id).cloned();
     let progress = lessons::course_progress(&state.db, order.user_id, order.course_id).await?;
     let completed = progress.values().filter(|p| p.completed).count();
     let total = course.as_ref().map_or(0, |c| c.lesson_count());

@@ -40,7 +40,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     let mut lessons_by_chapter: HashMap<i64, Vec<Lesson>> = HashMap::new();
     let lesson_rows = sqlx::query(
         "SELECT l.id, l.chapter_id, l.title, l.kind, l.duration_secs, l.free_preview, l.starts_at \
-         FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.published = 1 \
+         FROM lessons l JOIN courses c ON c.id = l.course_id \
          ORDER BY l.chapter_id, l.position, l.id",
     )
     .fetch_all(pool)
@@ -59,7 +59,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     let mut chapters_by_course: HashMap<i64, Vec<Chapter>> = HashMap::new();
     let chapter_rows = sqlx::query(
         "SELECT ch.id, ch.course_id, ch.title FROM chapters ch JOIN courses c ON c.id = ch.course_id \
-         WHERE c.published = 1 ORDER BY ch.course_id, ch.position, ch.id",
+         ORDER BY ch.course_id, ch.position, ch.id",
     )
     .fetch_all(pool)
     .await?;
@@ -76,8 +76,8 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     let course_rows = sqlx::query(
         "SELECT id, slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, \
-         refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, position, created_at \
-         FROM courses WHERE published = 1",
+         refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, position, published, created_at \
+         FROM courses",
     )
     .fetch_all(pool)
     .await?;
@@ -116,6 +116,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
             consult_minutes: r.try_get("consult_minutes")?,
             featured: flag(r.try_get("featured")?),
             position: r.try_get("position")?,
+            published: flag(r.try_get("published")?),
             created_at: r.try_get("created_at")?,
             chapters: chapters_by_course.remove(&id).unwrap_or_default(),
             id,

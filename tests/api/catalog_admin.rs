@@ -195,8 +195,16 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
     let ours = home.find("/courses/rust-cli").unwrap();
     assert!(home.find("/courses/excel-data-analysis").is_some_and(|other| ours < other), "sort order -1 comes first");
 
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138901").await;
+    buyer.bought("rust-cli").await;
     assert_eq!(staff.submit(&editor, &publish, &[("action", "unpublish")]).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/courses/rust-cli").await.status(), StatusCode::NOT_FOUND, "off sale at once");
+    let preview = format!("/courses/rust-cli/lessons/{second}");
+    assert_eq!(app.get(&preview).await.status(), StatusCode::NOT_FOUND, "no more free previews");
+    let (_, mine) = buyer.get_html("/me/courses").await;
+    assert!(mine.contains("Rust 命令行实战（第二版）"), "the buyer still has it");
+    assert_eq!(buyer.get(&preview).await.status(), StatusCode::OK, "and can still learn");
 
     let actions = audit_actions(&app).await;
     for action in [

@@ -36,6 +36,15 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Import the mini program's export (docs/import-format.md): a directory of users, courses,
+    /// orders, entitlements and progress files (.csv or .jsonl). Running it again updates what
+    /// changed and adds nothing twice. Exits with 2 when rows were rejected.
+    Import {
+        path: std::path::PathBuf,
+        /// Check everything and print the report without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Lesson media.
     Media {
         #[command(subcommand)]
@@ -86,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command: UserCommand::CreateAdmin { phone } } => create_admin(settings, &phone).await,
         Command::User { command: UserCommand::ResetTotp { phone } } => reset_totp(settings, &phone).await,
+        Command::Import { path, dry_run } => import(settings, &path, dry_run).await,
         Command::Media { command: MediaCommand::Package { lesson, input } } => {
             settings.demo = false;
             let db = prepare_database(&settings).await?;
@@ -94,6 +104,55 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("lesson {lesson}: {} encrypted segments in {}", done.segments, done.dir);
             db.close().await;
             Ok(())
+        }
+    }
+}
+
+async fn import(mut settings: Settings, path: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {
+    settings.demo = false;
+    let db = prepare_database(&settings).await?;
+    let started = std::time::Instant::now();
+    let report = crate::import::run(&db, path, dry_run, &Bars::default()).await?;
+    db.close().await;
+    print!("{}", report.text());
+    println!("took {:.1} s", started.elapsed().as_secs_f64());
+    if report.total_rejected() > 0 {
+        std::process::exit(2);
+    }
+    Ok(())
+}
+
+/// A progress bar per phase, on standard error when it is a terminal.
+#[derive(Default)]
+struct Bars(std::sync::Mutex<Option<indicatif::ProgressBar>>);
+
+impl crate::import::Progress for Bars {
+    fn start(&self, phase: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(phase.to_string());
+        if let Ok(mut current) = self.0.lock() {
+            *current = Some(bar);
+        }
+    }
+
+    fn advance(&self, done: u64) {
+        if let Ok(current) = self.0.lock()
+            && let Some(bar) = current.as_ref()
+        {
+            bar.inc(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut current) = self.0.lock()
+            && let Some(bar) = current.take()
+        {
+            bar.finish();
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod i18n;
+pub mod import;
 pub mod jobs;
 pub mod media;
 pub mod pay;

@@ -3,6 +3,7 @@
 pub mod complaint;
 pub mod coupon;
 pub mod course_form;
+pub mod import;
 pub mod media;
 pub mod moderation;
 pub mod money;

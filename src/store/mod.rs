@@ -10,6 +10,7 @@ pub mod coupons;
 pub mod course_admin;
 pub mod demo;
 pub mod entitlements;
+pub mod import;
 pub mod lessons;
 pub mod limits;
 pub mod messages;

@@ -3,6 +3,7 @@
 
 mod helpers;
 mod hls;
+mod import;
 
 mod learning;
 

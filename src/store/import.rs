@@ -1,0 +1,53 @@
+//! What an import needs to know about the shop, and the record of each run.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
+
+use super::Db;
+use crate::import::{Report, ShopCourse};
+
+type ShopState = (HashMap<String, ShopCourse>, HashMap<String, i64>, HashSet<String>);
+
+/// Courses by slug with their lessons in syllabus order, saved mappings, registered phones.
+pub async fn shop(db: &Db) -> Result<ShopState, sqlx::Error> {
+    let mut courses: HashMap<String, ShopCourse> = HashMap::new();
+    let mut slugs: HashMap<i64, String> = HashMap::new();
+    for r in sqlx::query("SELECT id, slug FROM courses").fetch_all(db.read()).await? {
+        let (id, slug): (i64, String) = (r.try_get("id")?, r.try_get("slug")?);
+        slugs.insert(id, slug.clone());
+        courses.insert(slug, ShopCourse { id, lessons: Vec::new() });
+    }
+    let lessons = sqlx::query(
+        "SELECT l.id, l.course_id, l.duration_secs FROM lessons l JOIN chapters ch ON ch.id = l.chapter_id \
+         ORDER BY l.course_id, ch.position, ch.id, l.position, l.id",
+    )
+    .fetch_all(db.read())
+    .await?;
+    for r in lessons {
+        let course_id: i64 = r.try_get("course_id")?;
+        if let Some(course) = slugs.get(&course_id).and_then(|slug| courses.get_mut(slug)) {
+            course.lessons.push((r.try_get("id")?, r.try_get("duration_secs")?));
+        }
+    }
+    let mappings = sqlx::query_as::<_, (String, i64)>("SELECT product_id, course_id FROM course_mappings")
+        .fetch_all(db.read())
+        .await?
+        .into_iter()
+        .collect();
+    let phones =
+        sqlx::query_scalar::<_, String>("SELECT phone FROM users").fetch_all(db.read()).await?.into_iter().collect();
+    Ok((courses, mappings, phones))
+}
+
+pub async fn record(db: &Db, source: &str, report: &Report, now: i64) -> Result<(), sqlx::Error> {
+    let body = serde_json::to_string(report).unwrap_or_default();
+    sqlx::query("INSERT INTO imports (source, dry_run, report, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(source)
+        .bind(i64::from(report.dry_run))
+        .bind(body)
+        .bind(now)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}

@@ -15,6 +15,8 @@ pub enum FileKind {
     /// AAC audio in an MP4 container.
     M4a,
     Mp3,
+    /// UTF-8 text (import files: CSV, JSON Lines).
+    Text,
 }
 
 /// What a form accepts: which kinds, and how large each file may be.
@@ -32,6 +34,8 @@ pub const EVIDENCE: Accept = Accept {
 /// Covers and logos (resized before use).
 pub const PICTURES: Accept =
     Accept { kinds: &[FileKind::Jpeg, FileKind::Png, FileKind::Webp], max_bytes: MAX_FILE_BYTES };
+/// The back office's import upload: text files.
+pub const EXPORT_FILES: Accept = Accept { kinds: &[FileKind::Text], max_bytes: 20 * 1024 * 1024 };
 /// Lesson video and audio; the size limit comes from the settings.
 pub const LESSON_MEDIA: &[FileKind] = &[FileKind::Mp4, FileKind::M4a, FileKind::Mp3];
 
@@ -46,6 +50,7 @@ impl FileKind {
             FileKind::Mp4 => "video/mp4",
             FileKind::M4a => "audio/mp4",
             FileKind::Mp3 => "audio/mpeg",
+            FileKind::Text => "text/plain; charset=utf-8",
         }
     }
 
@@ -59,6 +64,7 @@ impl FileKind {
             FileKind::Mp4 => "mp4",
             FileKind::M4a => "m4a",
             FileKind::Mp3 => "mp3",
+            FileKind::Text => "txt",
         }
     }
 
@@ -83,9 +89,22 @@ pub fn sniff(head: &[u8]) -> Option<FileKind> {
         Some(if &head[8..12] == b"M4A " { FileKind::M4a } else { FileKind::Mp4 })
     } else if head.starts_with(b"ID3") || (head.len() >= 2 && head[0] == 0xFF && (head[1] & 0xE0) == 0xE0) {
         Some(FileKind::Mp3)
+    } else if is_text(head) {
+        Some(FileKind::Text)
     } else {
         None
     }
+}
+
+/// UTF-8 without NUL or other control bytes than tab and line breaks (a multi-byte character may be
+/// cut at the end of the sample).
+fn is_text(head: &[u8]) -> bool {
+    let valid = match std::str::from_utf8(head) {
+        Ok(text) => text,
+        Err(e) if e.error_len().is_none() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or(""),
+        Err(_) => return false,
+    };
+    !head.is_empty() && valid.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
 }
 
 /// A display name from what the browser sent: the last path segment, without control, quote,
@@ -100,7 +119,14 @@ pub fn display_name(sent: &str, kind: FileKind) -> String {
         .collect();
     let clean = clean.trim().trim_start_matches('.');
     let stem = if clean.is_empty() { "file" } else { clean };
-    format!("{stem}.{}", kind.extension())
+    // Text keeps a data extension the importer reads by.
+    let sent_ext = last.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase()).unwrap_or_default();
+    let ext = if kind == FileKind::Text && matches!(sent_ext.as_str(), "csv" | "jsonl" | "ndjson" | "json") {
+        sent_ext.as_str()
+    } else {
+        kind.extension()
+    };
+    format!("{stem}.{ext}")
 }
 
 #[cfg(test)]
@@ -114,7 +140,9 @@ mod tests {
         assert_eq!(sniff(b"GIF89a...."), Some(FileKind::Gif));
         assert_eq!(sniff(b"RIFF\x10\0\0\0WEBPVP8 "), Some(FileKind::Webp));
         assert_eq!(sniff(b"%PDF-1.7\n"), Some(FileKind::Pdf));
-        assert_eq!(sniff(b"<html><script>alert(1)</script>"), None);
+        // Markup is text: only the import upload takes text, never evidence or pictures.
+        assert_eq!(sniff(b"<html><script>alert(1)</script>"), Some(FileKind::Text));
+        assert!(!EVIDENCE.kinds.contains(&FileKind::Text) && !PICTURES.kinds.contains(&FileKind::Text));
         assert_eq!(sniff(b"RIFF\x10\0\0\0WAVEfmt "), None);
         assert_eq!(sniff(b""), None);
         assert_eq!(sniff(b"MZ\x90\0"), None);
@@ -123,6 +151,11 @@ mod tests {
         assert_eq!(sniff(b"ID3\x04\0\0\0\0"), Some(FileKind::Mp3));
         assert_eq!(sniff(b"\xFF\xFB\x90\x64"), Some(FileKind::Mp3));
         assert!(!EVIDENCE.kinds.contains(&FileKind::Mp4), "evidence stays pictures and PDFs");
+        assert_eq!(sniff("phone,nickname\n139".as_bytes()), Some(FileKind::Text));
+        assert_eq!(sniff(&"手机号,昵".as_bytes()[..13]), Some(FileKind::Text), "a character cut at the end is fine");
+        assert_eq!(sniff(b"ab\0cd"), None);
+        assert_eq!(display_name("users.CSV", FileKind::Text), "users.csv");
+        assert_eq!(display_name("users.exe", FileKind::Text), "users.txt");
     }
 
     #[test]

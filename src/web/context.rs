@@ -93,6 +93,7 @@ impl PageContext {
             ("/admin/stats", "admin_stats", Area::Statistics),
             ("/admin/staff", "admin_staff", Area::Administration),
             ("/admin/settings", "admin_settings", Area::Administration),
+            ("/admin/import", "admin_import", Area::Administration),
             ("/admin/audit", "admin_audit", Area::Administration),
         ]
         .into_iter()

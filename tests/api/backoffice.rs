@@ -201,6 +201,7 @@ fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/staff".into(), ADMIN),
         ("/admin/audit".into(), ADMIN),
         ("/admin/settings".into(), ADMIN),
+        ("/admin/import".into(), ADMIN),
     ]
 }
 
@@ -246,6 +247,7 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         (format!("/admin/staff/{u}/role"), ADMIN),
         (format!("/admin/staff/{u}/reset-totp"), ADMIN),
         ("/admin/settings/logo".into(), ADMIN),
+        ("/admin/import".into(), ADMIN),
     ]
 }
 

@@ -11,7 +11,11 @@ use reqwest::StatusCode;
 use crate::helpers::{TestApp, unescape};
 use crate::on_both_backends;
 
-on_both_backends!(the_example_export_imports_once_and_buyers_find_their_courses, bad_rows_are_reported_and_skipped);
+on_both_backends!(
+    the_example_export_imports_once_and_buyers_find_their_courses,
+    bad_rows_are_reported_and_skipped,
+    admins_import_from_the_back_office
+);
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/import")
@@ -141,4 +145,28 @@ async fn bad_rows_are_reported_and_skipped(app: TestApp) {
     std::fs::write(newer.path().join("users.csv"), "phone\n13900139103\n").unwrap();
     let refused = run(&app.db, newer.path(), true, &Silent).await;
     assert!(refused.is_err_and(|e| e.to_string().contains("version 2")), "a newer format is refused whole");
+}
+
+async fn admins_import_from_the_back_office(app: TestApp) {
+    let admin = app.staff().await;
+    let files: Vec<(&str, &str, Vec<u8>)> =
+        ["courses.csv", "users.csv", "orders.csv", "entitlements.jsonl", "progress.csv"]
+            .iter()
+            .map(|name| ("files", *name, std::fs::read(examples().join(name)).unwrap()))
+            .collect();
+    let page = "/admin/import";
+    let checked = admin.submit_multipart(page, page, &[("dry_run", "1")], files.clone()).await;
+    assert_eq!(checked.status(), StatusCode::OK);
+    let html = checked.text().await.unwrap();
+    assert!(html.contains("检查结果（未写入）") && html.contains("id=\"import-report\""));
+    assert_eq!(app.count("orders").await, 0, "checked only");
+    let done = admin.submit_multipart(page, page, &[], files).await;
+    let html = done.text().await.unwrap();
+    assert!(html.contains("导入完成"), "{html}");
+    assert_eq!(app.count("orders").await, 3);
+    let binary =
+        admin.submit_multipart(page, page, &[], vec![("files", "users.csv", b"\x89PNG\r\n\x1a\n\0\0".to_vec())]).await;
+    assert_eq!(binary.status(), StatusCode::BAD_REQUEST);
+    let actions = crate::backoffice::audit_actions(&app).await;
+    assert_eq!(actions.iter().filter(|a| *a == "import.run").count(), 1, "the real import is audited");
 }

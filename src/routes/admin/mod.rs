@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod complaints;
 pub mod content;
 pub mod gate;
+pub mod import;
 pub mod lesson;
 pub mod login;
 pub mod media;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     content::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
+    import::configure(cfg);
     audit_log::configure(cfg);
     users::configure(cfg);
     stats::configure(cfg);

@@ -1,0 +1,113 @@
+//! The import from the back office, for admins: upload the export's files, check them (dry run)
+//! or import them, and read the report. Large exports belong on the command line
+//! (`kedian import`), which shows a progress bar.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+
+use super::gate::{Change, audit};
+use crate::domain::staff::Area;
+use crate::domain::upload::EXPORT_FILES;
+use crate::error::AppError;
+use crate::import::{Report, Silent, finish, read_files};
+use crate::routes::forms::FieldErrors;
+use crate::web::uploads;
+use crate::web::{AppState, Meta, PageContext, render_with_status};
+
+const MAX_FILES: usize = 6;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(page).service(upload);
+}
+
+#[derive(Template)]
+#[template(path = "admin/import.html")]
+struct ImportPage {
+    ctx: PageContext,
+    meta: Meta,
+    report: Option<Report>,
+    errors: FieldErrors,
+}
+
+impl ImportPage {
+    fn rows(&self) -> Vec<(&'static str, &crate::import::Counts)> {
+        match &self.report {
+            Some(r) => vec![
+                ("courses", &r.courses),
+                ("users", &r.users),
+                ("orders", &r.orders),
+                ("entitlements", &r.entitlements),
+                ("progress", &r.progress),
+            ],
+            None => Vec::new(),
+        }
+    }
+}
+
+fn render(
+    ctx: PageContext,
+    report: Option<Report>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_import"), ctx.shop_name()), "");
+    render_with_status(&ImportPage { ctx, meta, report, errors }, status)
+}
+
+#[get("/admin/import")]
+async fn page(ctx: PageContext) -> Result<HttpResponse, AppError> {
+    staff_only!(ctx, Area::Administration);
+    render(ctx, None, FieldErrors::default(), StatusCode::OK)
+}
+
+#[post("/admin/import")]
+async fn upload(
+    ctx: PageContext,
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let staff = staff_only!(ctx, Area::Administration);
+    let form =
+        uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), MAX_FILES, &EXPORT_FILES).await?;
+    let mut errors = FieldErrors::default();
+    if form.files.is_empty() || form.rejected.is_some() {
+        errors.add("files", ctx.t("err_import_files"));
+        return render(ctx, None, errors, StatusCode::BAD_REQUEST);
+    }
+    let mut files = Vec::with_capacity(form.files.len());
+    for file in &form.files {
+        files.push((
+            file.file_name.clone(),
+            tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?,
+        ));
+    }
+    let dry_run = form.text("dry_run") == "1";
+    let mut report = Report { dry_run, ..Report::default() };
+    let data = match read_files(files, &mut report) {
+        Ok(data) => data,
+        Err(e) => {
+            errors.add("files", format!("{}{e}", ctx.t("err_import_unreadable")));
+            return render(ctx, None, errors, StatusCode::BAD_REQUEST);
+        }
+    };
+    let report = finish(&state.db, "web", data, report, &Silent).await.map_err(AppError::Internal)?;
+    if !dry_run {
+        let change = Change {
+            action: "import.run",
+            target_type: "import",
+            target_id: "web".into(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({
+                "users": report.users.inserted + report.users.updated,
+                "orders": report.orders.inserted + report.orders.updated,
+                "rejected": report.total_rejected(),
+            }),
+            note: "",
+        };
+        audit(&state, &req, &staff, change).await?;
+    }
+    render(ctx, Some(report), errors, StatusCode::OK)
+}

@@ -45,6 +45,12 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Takedown mode: a notice on every page that the mini program is paused and this shop is
+    /// where learners' courses are (a running shop picks the change up within a job interval).
+    Takedown {
+        #[command(subcommand)]
+        command: TakedownCommand,
+    },
     /// Lesson media.
     Media {
         #[command(subcommand)]
@@ -62,6 +68,18 @@ enum MediaCommand {
         #[arg(long)]
         input: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TakedownCommand {
+    /// Turn it on, with the message to show (the default one when omitted).
+    On {
+        #[arg(long, default_value = "")]
+        message: String,
+    },
+    Off,
+    /// Say whether it is on.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -96,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command: UserCommand::CreateAdmin { phone } } => create_admin(settings, &phone).await,
         Command::User { command: UserCommand::ResetTotp { phone } } => reset_totp(settings, &phone).await,
         Command::Import { path, dry_run } => import(settings, &path, dry_run).await,
+        Command::Takedown { command } => takedown(settings, command).await,
         Command::Media { command: MediaCommand::Package { lesson, input } } => {
             settings.demo = false;
             let db = prepare_database(&settings).await?;
@@ -106,6 +125,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn takedown(mut settings: Settings, command: TakedownCommand) -> anyhow::Result<()> {
+    use crate::domain::shop::ShopSettings;
+    use crate::store::shop_settings;
+    settings.demo = false;
+    let db = prepare_database(&settings).await?;
+    let pairs = match &command {
+        TakedownCommand::On { message } => {
+            if message.chars().count() > 200 {
+                bail!("the message is longer than 200 characters");
+            }
+            Some(crate::routes::admin::takedown::takedown_pairs(true, message))
+        }
+        TakedownCommand::Off => Some(crate::routes::admin::takedown::takedown_pairs(false, "")),
+        TakedownCommand::Status => None,
+    };
+    if let Some(pairs) = pairs {
+        shop_settings::save(&db, &pairs, now()).await?;
+    }
+    let current = ShopSettings::from_pairs(&shop_settings::all(&db).await?);
+    match current.takedown {
+        Some(message) => println!("takedown mode is on: {message}"),
+        None => println!("takedown mode is off"),
+    }
+    db.close().await;
+    Ok(())
 }
 
 async fn import(mut settings: Settings, path: &std::path::Path, dry_run: bool) -> anyhow::Result<()> {

@@ -158,6 +158,7 @@ impl Application {
             media_key: derive(&master, b"kedian media urls"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });
+        spawn_refresh(state.clone(), every);
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
                 .cookie_name(SESSION_COOKIE.to_string())
@@ -229,6 +230,26 @@ fn security_headers() -> DefaultHeaders {
         .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+}
+
+/// Re-reads what other instances (or `kedian takedown`) may have changed: shop settings, banners
+/// and the keyword list.
+fn spawn_refresh(state: web::Data<AppState>, every: std::time::Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let reloaded = async {
+                state.shop.reload(&state.db).await?;
+                state.banners.reload(&state.db, now()).await?;
+                state.screen.reload(&state.db).await
+            };
+            if let Err(e) = reloaded.await {
+                tracing::warn!(error = %e, "refreshing settings failed; will retry");
+            }
+        }
+    });
 }
 
 /// `static/` beside the working directory, else the one in the source tree.

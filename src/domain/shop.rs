@@ -9,6 +9,8 @@ pub const SMS_REFUND_DEFAULT: &str = "【课店】您的退款 {no} 已于 {time
 pub const SMS_CODE_FIELDS: &[&str] = &["{code}"];
 pub const SMS_REFUND_FIELDS: &[&str] = &["{no}", "{amount}"];
 pub const SMS_MAX_CHARS: usize = 140;
+pub const TAKEDOWN_DEFAULT: &str =
+    "小程序暂停服务期间，你购买的课程都在这里，学习进度也已保留。请收藏本页，以后直接从这里学习。";
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ShopSettings {
@@ -21,6 +23,10 @@ pub struct ShopSettings {
     pub complaint_reply_hours: Option<i64>,
     pub sms_code: String,
     pub sms_refund: String,
+    /// Takedown mode: the mini program is gone; every page says where learners are now.
+    pub takedown: Option<String>,
+    /// Changes whenever any setting does (pages cached for visitors are keyed by it).
+    pub revision: u64,
 }
 
 impl ShopSettings {
@@ -40,6 +46,13 @@ impl ShopSettings {
             complaint_reply_hours: map.get("complaint_reply_hours").and_then(|v| v.parse().ok()),
             sms_code: text("sms_code", SMS_CODE_DEFAULT),
             sms_refund: text("sms_refund", SMS_REFUND_DEFAULT),
+            takedown: (map.get("takedown").copied() == Some("on")).then(|| text("takedown_message", TAKEDOWN_DEFAULT)),
+            revision: {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                pairs.hash(&mut hasher);
+                hasher.finish()
+            },
         }
     }
 
@@ -101,6 +114,10 @@ mod tests {
         assert_eq!(s.policy("privacy", "zh-CN"), None, "blank means default");
         assert_eq!(s.refund_auto_approve_fen, Some(0));
         assert_eq!(s.sms_code, SMS_CODE_DEFAULT);
+        assert_eq!(s.takedown, None);
+        let on = ShopSettings::from_pairs(&[("takedown".to_string(), "on".to_string())]);
+        assert_eq!(on.takedown.as_deref(), Some(TAKEDOWN_DEFAULT));
+        assert_ne!(on.revision, s.revision, "any change gives a new revision");
     }
 
     #[test]

@@ -35,7 +35,7 @@ pub fn render_catalog_page<T: Template>(
         return render(&page());
     }
     let banner = ctx.banner.as_ref().map_or(0, |b| b.id);
-    let key = format!("{}|{banner}|{}", ctx.lang.code(), ctx.path);
+    let key = format!("{}|{banner}|{}|{}", ctx.lang.code(), ctx.shop.revision, ctx.path);
     let body = match catalog.pages.get(&key) {
         Some(body) => body,
         None => {

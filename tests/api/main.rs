@@ -30,6 +30,7 @@ mod refunds;
 mod sessions;
 mod shop_settings;
 mod stats;
+mod takedown;
 mod wechat_refunds;
 mod wechat_sim;
 mod wechatpay;

@@ -27,6 +27,7 @@ pub mod refunds;
 pub mod settings;
 pub mod staff;
 pub mod stats;
+pub mod takedown;
 pub mod taxonomy;
 pub mod users;
 
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     media::configure(cfg);
     lesson::configure(cfg);
     taxonomy::configure(cfg);
+    takedown::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

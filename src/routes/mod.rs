@@ -13,6 +13,7 @@ pub mod me;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod pwa;
 pub mod refunds;
 pub mod wechat;
 
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     learn::configure(cfg);
     pages::configure(cfg);
     health::configure(cfg);
+    pwa::configure(cfg);
     admin::configure(cfg);
 }
 

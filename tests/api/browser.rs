@@ -347,3 +347,44 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
 }
+
+/// The shop installs as a web app: the manifest is valid with loadable icons, and the service
+/// worker registers, activates and keeps the offline page (never personal pages or media).
+#[tokio::test]
+async fn the_shop_installs_as_a_web_app() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    client.goto(&app.url("/")).await.unwrap();
+    let manifest = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const link = document.querySelector('link[rel=manifest]');
+             fetch(link.href).then(r => r.json()).then(async m => {
+               const icons = await Promise.all(m.icons.map(i => fetch(i.src).then(r => r.ok && r.headers.get('content-type'))));
+               done({ name: m.name, display: m.display, start: m.start_url, icons });
+             }).catch(e => done({ error: String(e) }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(manifest["name"], "课店", "{manifest}");
+    assert_eq!(manifest["display"], "standalone");
+    assert!(manifest["icons"].as_array().unwrap().iter().all(|t| t == "image/png"), "icons load: {manifest}");
+    let worker = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.serviceWorker.ready
+               .then(reg => caches.open('kedian-shell-v1').then(c => c.match('/offline')).then(hit =>
+                 done({ state: reg.active && reg.active.state, scope: reg.scope, offline: !!hit })))
+               .catch(e => done({ error: String(e) }));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(worker["state"], "activated", "{worker}");
+    assert_eq!(worker["scope"], app.url("/"));
+    assert_eq!(worker["offline"], true, "the offline page is kept");
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}

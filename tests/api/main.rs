@@ -25,6 +25,7 @@ mod malformed;
 mod operations;
 mod orders;
 mod payments;
+mod pwa;
 mod rate_limits;
 mod refunds;
 mod sessions;

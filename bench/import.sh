@@ -36,7 +36,7 @@ run() {
 dry=$(run dry --dry-run)
 first=$(run first)
 second=$(run second)
-db_size=$(du -h "$work/data/kedian.db" | cut -f1)
+db_size=$(du -ch "$work"/data/kedian.db* | tail -1 | cut -f1)
 
 out="bench/import-results-$(date +%F).md"
 {

@@ -63,7 +63,7 @@ async fn mappings(
     progress: &dyn Progress,
 ) -> anyhow::Result<()> {
     progress.start("courses", data.mappings.len() as u64);
-    let mut tx = db.write().begin().await?;
+    let mut batch = Batch::begin(db).await?;
     for m in &data.mappings {
         let Some(course) = shop.courses.get(&m.row.course_slug) else { continue };
         let counts = report.counts(Entity::Courses);
@@ -82,24 +82,52 @@ async fn mappings(
                 .bind(&m.row.product_id)
                 .bind(course.id)
                 .bind(now())
-                .execute(&mut *tx)
+                .execute(&mut **batch.tx()?)
                 .await?;
                 mapped.insert(m.row.product_id.clone(), course.id);
             }
         }
         progress.advance(1);
     }
-    tx.commit().await?;
+    batch.finish().await?;
     progress.finish();
     Ok(())
 }
 
-async fn commit_every(tx: &mut Transaction<'static, Any>, db: &Db, done: usize) -> anyhow::Result<()> {
-    if done % BATCH == 0 {
-        let full = std::mem::replace(tx, db.write().begin().await?);
-        full.commit().await?;
+/// One transaction per `BATCH` rows. The write pool may hold a single connection (SQLite), so a
+/// batch is committed before the next one begins.
+struct Batch<'a> {
+    db: &'a Db,
+    tx: Option<Transaction<'static, Any>>,
+    rows: usize,
+}
+
+impl<'a> Batch<'a> {
+    async fn begin(db: &'a Db) -> anyhow::Result<Batch<'a>> {
+        Ok(Batch { db, tx: Some(db.write().begin().await?), rows: 0 })
     }
-    Ok(())
+
+    fn tx(&mut self) -> anyhow::Result<&mut Transaction<'static, Any>> {
+        self.tx.as_mut().ok_or_else(|| anyhow::anyhow!("import batch already finished"))
+    }
+
+    async fn row_done(&mut self) -> anyhow::Result<()> {
+        self.rows += 1;
+        if self.rows % BATCH == 0 {
+            if let Some(tx) = self.tx.take() {
+                tx.commit().await?;
+            }
+            self.tx = Some(self.db.write().begin().await?);
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.tx.take() {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 /// Creates the accounts that do not exist and adds WeChat identities; returns phone → user id.
@@ -116,8 +144,8 @@ async fn users(
         .collect();
     progress.start("users", data.users.len() as u64);
     let at = now();
-    let mut tx = db.write().begin().await?;
-    for (i, u) in data.users.iter().enumerate() {
+    let mut batch = Batch::begin(db).await?;
+    for u in &data.users {
         let phone = u.row.phone.as_str();
         let (user_id, existed) = match ids.get(phone) {
             Some(id) => (*id, true),
@@ -132,7 +160,7 @@ async fn users(
                 .bind(&nickname)
                 .bind(created)
                 .bind(at)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **batch.tx()?)
                 .await?;
                 ids.insert(phone.to_string(), id);
                 (id, false)
@@ -151,7 +179,7 @@ async fn users(
             .bind(provider)
             .bind(value)
             .bind(at)
-            .execute(&mut *tx)
+            .execute(&mut **batch.tx()?)
             .await?;
             added |= done.rows_affected() == 1;
         }
@@ -162,9 +190,9 @@ async fn users(
             (true, false) => counts.unchanged += 1,
         }
         progress.advance(1);
-        commit_every(&mut tx, db, i + 1).await?;
+        batch.row_done().await?;
     }
-    tx.commit().await?;
+    batch.finish().await?;
     progress.finish();
     Ok(ids)
 }
@@ -245,8 +273,8 @@ async fn orders(
     let courses = course_info(db).await?;
     progress.start("orders", data.orders.len() as u64);
     let at = now();
-    let mut tx = db.write().begin().await?;
-    for (i, o) in data.orders.iter().enumerate() {
+    let mut batch = Batch::begin(db).await?;
+    for o in &data.orders {
         let row = &o.row;
         let (Some(user_id), Some(course_id)) = (ids.get(row.phone.as_str()), mapped.get(&row.product_id)) else {
             continue;
@@ -270,9 +298,9 @@ async fn orders(
                 .bind(row.refunded.0)
                 .bind(at)
                 .bind(order_id)
-                .execute(&mut *tx)
+                .execute(&mut **batch.tx()?)
                 .await?;
-                order_access(&mut tx, *user_id, *course_id, *order_id, row.status.grants_access(), at).await?;
+                order_access(batch.tx()?, *user_id, *course_id, *order_id, row.status.grants_access(), at).await?;
             }
             None => {
                 counts.inserted += 1;
@@ -298,15 +326,16 @@ async fn orders(
                 .bind(row.refunded.0)
                 .bind(at)
                 .bind(&external)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **batch.tx()?)
                 .await?;
-                order_access(&mut tx, *user_id, *course_id, order_id, row.status.grants_access(), row.paid_at).await?;
+                order_access(batch.tx()?, *user_id, *course_id, order_id, row.status.grants_access(), row.paid_at)
+                    .await?;
             }
         }
         progress.advance(1);
-        commit_every(&mut tx, db, i + 1).await?;
+        batch.row_done().await?;
     }
-    tx.commit().await?;
+    batch.finish().await?;
     progress.finish();
     Ok(())
 }
@@ -321,8 +350,8 @@ async fn entitlements(
 ) -> anyhow::Result<()> {
     progress.start("entitlements", data.entitlements.len() as u64);
     let at = now();
-    let mut tx = db.write().begin().await?;
-    for (i, e) in data.entitlements.iter().enumerate() {
+    let mut batch = Batch::begin(db).await?;
+    for e in &data.entitlements {
         let (Some(user_id), Some(course_id)) = (ids.get(e.row.phone.as_str()), mapped.get(&e.row.product_id)) else {
             continue;
         };
@@ -333,7 +362,7 @@ async fn entitlements(
             .bind(at)
             .bind(user_id)
             .bind(course_id)
-            .execute(&mut *tx)
+            .execute(&mut **batch.tx()?)
             .await?
         } else {
             sqlx::query(
@@ -343,7 +372,7 @@ async fn entitlements(
             .bind(user_id)
             .bind(course_id)
             .bind(e.row.granted_at.unwrap_or(at))
-            .execute(&mut *tx)
+            .execute(&mut **batch.tx()?)
             .await?
         };
         let counts = report.counts(Entity::Entitlements);
@@ -353,9 +382,9 @@ async fn entitlements(
             (_, false) => counts.inserted += 1,
         }
         progress.advance(1);
-        commit_every(&mut tx, db, i + 1).await?;
+        batch.row_done().await?;
     }
-    tx.commit().await?;
+    batch.finish().await?;
     progress.finish();
     Ok(())
 }
@@ -390,8 +419,8 @@ async fn lesson_progress(
     );
     progress.start("progress", data.progress.len() as u64);
     let at = now();
-    let mut tx = db.write().begin().await?;
-    for (i, p) in data.progress.iter().enumerate() {
+    let mut batch = Batch::begin(db).await?;
+    for p in &data.progress {
         let row = &p.row;
         let (Some(user_id), Some(course_id)) = (ids.get(row.phone.as_str()), mapped.get(&row.product_id)) else {
             continue;
@@ -410,7 +439,7 @@ async fn lesson_progress(
             .bind(duration)
             .bind(completed.then_some(updated))
             .bind(updated)
-            .execute(&mut *tx)
+            .execute(&mut **batch.tx()?)
             .await?;
         let counts = report.counts(Entity::Progress);
         match (done.rows_affected(), existing.contains(&(*user_id, lesson_id))) {
@@ -419,9 +448,9 @@ async fn lesson_progress(
             (_, false) => counts.inserted += 1,
         }
         progress.advance(1);
-        commit_every(&mut tx, db, i + 1).await?;
+        batch.row_done().await?;
     }
-    tx.commit().await?;
+    batch.finish().await?;
     progress.finish();
     Ok(())
 }

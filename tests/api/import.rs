@@ -140,6 +140,13 @@ async fn bad_rows_are_reported_and_skipped(app: TestApp) {
     assert_eq!((report.users.inserted, report.orders.inserted), (2, 1), "{text}");
     assert_eq!(app.count("orders").await, 1, "only the good order");
 
+    // More rows than one write batch (1,000): batches follow one another on SQLite's single writer.
+    let many = tempfile::tempdir().unwrap();
+    let users: String = (0..1500).map(|i| format!("139{:08}\n", 20_000_000 + i)).collect();
+    std::fs::write(many.path().join("users.csv"), format!("phone\n{users}")).unwrap();
+    let report = import(&app, many.path(), false).await;
+    assert_eq!(report.users.inserted, 1500, "{}", report.text());
+
     let newer = tempfile::tempdir().unwrap();
     std::fs::write(newer.path().join("manifest.json"), r#"{"version": 2}"#).unwrap();
     std::fs::write(newer.path().join("users.csv"), "phone\n13900139103\n").unwrap();

@@ -51,6 +51,19 @@ enum Command {
         #[command(subcommand)]
         command: TakedownCommand,
     },
+    /// Back up the database now (SQLite: VACUUM INTO plus the uploaded files; PostgreSQL:
+    /// pg_dump) into <data_dir>/backups, pruned to 24 hourly and 14 daily; or check a backup.
+    Backup {
+        #[command(subcommand)]
+        command: Option<BackupCommand>,
+    },
+    /// Put a SQLite backup in place of the database (the shop must be stopped). An existing
+    /// database is replaced only with --force, and kept aside.
+    Restore {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Lesson media.
     Media {
         #[command(subcommand)]
@@ -68,6 +81,12 @@ enum MediaCommand {
         #[arg(long)]
         input: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Integrity check and row counts of a SQLite backup.
+    Verify { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +134,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command: UserCommand::ResetTotp { phone } } => reset_totp(settings, &phone).await,
         Command::Import { path, dry_run } => import(settings, &path, dry_run).await,
         Command::Takedown { command } => takedown(settings, command).await,
+        Command::Backup { command: None } => backup(settings).await,
+        Command::Backup { command: Some(BackupCommand::Verify { file }) } => {
+            let verified = crate::backup::verify(&file).await?;
+            println!("integrity: {}", verified.integrity);
+            for (table, n) in &verified.counts {
+                println!("{table:<16} {n}");
+            }
+            if verified.integrity != "ok" {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            let target = crate::backup::restore(&settings, &file, force, now()).await?;
+            println!("restored {} to {}", file.display(), target.display());
+            Ok(())
+        }
         Command::Media { command: MediaCommand::Package { lesson, input } } => {
             settings.demo = false;
             let db = prepare_database(&settings).await?;
@@ -125,6 +161,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn backup(mut settings: Settings) -> anyhow::Result<()> {
+    settings.demo = false;
+    let db = prepare_database(&settings).await?;
+    let dir = settings.backups_dir();
+    let made = crate::backup::make(&db, &settings, &dir, now()).await?;
+    db.close().await;
+    println!("database: {}", made.database.display());
+    if let Some(files) = made.files {
+        println!("files: {}", files.display());
+    }
+    let pruned = crate::backup::prune(&dir, now())?;
+    if pruned > 0 {
+        println!("{pruned} older backups removed (kept: 24 hourly, 14 daily)");
+    }
+    Ok(())
 }
 
 async fn takedown(mut settings: Settings, command: TakedownCommand) -> anyhow::Result<()> {

@@ -26,6 +26,7 @@ pub const KEYS: &[&str] = &[
     "refund_auto_approve_fen",
     "complaint_reply_hours",
     "media_upload_mb",
+    "backup_every_hours",
     "membership_refund_current_period",
     "consultation_cancel_hours",
     "wechatpay_config",
@@ -63,6 +64,8 @@ pub struct Settings {
     pub complaint_reply_hours: i64,
     /// The largest lesson video or audio the back office accepts, in MiB.
     pub media_upload_mb: i64,
+    /// Hours between automatic SQLite backups into `<data_dir>/backups` (0: none).
+    pub backup_every_hours: i64,
     /// Refund the current membership period pro rata (by default it is kept).
     pub membership_refund_current_period: bool,
     /// Consultations are refunded in full up to this many hours before the slot.
@@ -95,6 +98,7 @@ struct FileSettings {
     refund_auto_approve_fen: Option<i64>,
     complaint_reply_hours: Option<i64>,
     media_upload_mb: Option<i64>,
+    backup_every_hours: Option<i64>,
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
     wechatpay_config: Option<String>,
@@ -122,6 +126,7 @@ impl std::fmt::Debug for Settings {
             .field("refund_auto_approve_fen", &self.refund_auto_approve_fen)
             .field("complaint_reply_hours", &self.complaint_reply_hours)
             .field("media_upload_mb", &self.media_upload_mb)
+            .field("backup_every_hours", &self.backup_every_hours)
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
             .field("wechatpay_config", &self.wechatpay_config)
@@ -209,6 +214,7 @@ impl Settings {
             refund_auto_approve_fen: number("refund_auto_approve_fen", file.refund_auto_approve_fen, 10_000)?,
             complaint_reply_hours: number("complaint_reply_hours", file.complaint_reply_hours, 24)?,
             media_upload_mb: number("media_upload_mb", file.media_upload_mb, 2048)?,
+            backup_every_hours: number("backup_every_hours", file.backup_every_hours, 1)?,
             membership_refund_current_period: flag(
                 "membership_refund_current_period",
                 file.membership_refund_current_period,
@@ -247,6 +253,9 @@ impl Settings {
         }
         if !(1..=24 * 14).contains(&self.complaint_reply_hours) {
             bail!("complaint_reply_hours must be between 1 and 336");
+        }
+        if !(0..=24 * 7).contains(&self.backup_every_hours) {
+            bail!("backup_every_hours must be between 0 and 168");
         }
         if !(1..=20 * 1024).contains(&self.media_upload_mb) {
             bail!("media_upload_mb must be between 1 and 20480");
@@ -306,6 +315,10 @@ impl Settings {
     /// Public pictures staff uploaded (covers, logo), served under `/files/`.
     pub fn public_dir(&self) -> PathBuf {
         self.data_dir.join("public")
+    }
+
+    pub fn backups_dir(&self) -> PathBuf {
+        self.data_dir.join("backups")
     }
 
     pub fn pages_dir(&self) -> PathBuf {

@@ -1,6 +1,7 @@
 //! 课店 Kedian: a self-hosted, server-rendered H5 storefront for knowledge-payment businesses.
 
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -79,6 +79,7 @@ impl Application {
             }
         };
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
+        crate::backup::spawn_scheduled(db.clone(), settings.clone());
 
         let mut providers = Providers::default();
         let wechat = match &settings.wechatpay_config {

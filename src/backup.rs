@@ -1,0 +1,188 @@
+//! Backups. On SQLite, `VACUUM INTO` writes a consistent snapshot of the live database (never a
+//! file copy, which can catch a half-written page) plus a tar of the uploaded files (refund
+//! evidence, complaint pictures, covers, logo); old backups are pruned to 24 hourly and 14 daily.
+//! On PostgreSQL, `pg_dump` writes a custom-format dump (restore it with `pg_restore`).
+//! `verify` checks a backup's integrity and counts its rows; `restore` puts one in place and
+//! refuses to overwrite a database without `--force`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use sqlx::Connection;
+
+use crate::config::Settings;
+use crate::domain::retention::to_delete;
+use crate::domain::time::shanghai_seconds;
+use crate::store::{Backend, Db};
+
+/// The tables whose rows `verify` counts: what must never be lost.
+pub const COUNTED: [&str; 8] =
+    ["users", "orders", "payments", "entitlements", "refund_requests", "complaints", "lesson_progress", "audit_log"];
+
+pub struct Made {
+    pub database: PathBuf,
+    pub files: Option<PathBuf>,
+}
+
+fn stamp(now: i64) -> String {
+    shanghai_seconds(now).replace(['-', ':'], "").replace(' ', "-")
+}
+
+/// Writes a backup of the database (and, on SQLite, the uploaded files) into `dir`.
+pub async fn make(db: &Db, settings: &Settings, dir: &Path, now: i64) -> anyhow::Result<Made> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let stamp = stamp(now);
+    match db.backend() {
+        Backend::Sqlite => {
+            let database = dir.join(format!("kedian-{stamp}.db"));
+            if database.exists() {
+                bail!("{} exists already", database.display());
+            }
+            let target = database.to_str().context("backup path is not UTF-8")?.to_string();
+            // A read connection: the snapshot does not hold up the writer.
+            sqlx::query("VACUUM INTO $1").bind(target).execute(db.read()).await.context("VACUUM INTO")?;
+            let files = dir.join(format!("kedian-{stamp}.files.tar"));
+            let roots = [("uploads", settings.uploads_dir()), ("public", settings.public_dir())];
+            tokio::task::spawn_blocking({
+                let files = files.clone();
+                move || archive(&files, &roots)
+            })
+            .await??;
+            Ok(Made { database, files: Some(files) })
+        }
+        Backend::Postgres => {
+            let database = dir.join(format!("kedian-{stamp}.pgdump"));
+            let status = tokio::process::Command::new("pg_dump")
+                .args(["--format=custom", "--no-owner", "--file"])
+                .arg(&database)
+                .arg(&settings.database_url)
+                .status()
+                .await
+                .context("running pg_dump (Debian: postgresql-client)")?;
+            if !status.success() {
+                bail!("pg_dump failed ({status})");
+            }
+            Ok(Made { database, files: None })
+        }
+    }
+}
+
+fn archive(target: &Path, roots: &[(&str, PathBuf)]) -> anyhow::Result<()> {
+    let mut tar = tar::Builder::new(std::fs::File::create(target)?);
+    for (name, root) in roots {
+        if root.is_dir() {
+            tar.append_dir_all(name, root).with_context(|| format!("archiving {}", root.display()))?;
+        }
+    }
+    tar.finish()?;
+    Ok(())
+}
+
+/// Deletes backups in `dir` beyond 24 hourly and 14 daily ones; returns how many went.
+pub fn prune(dir: &Path, now: i64) -> anyhow::Result<usize> {
+    let mut backups: Vec<(PathBuf, i64)> = Vec::new();
+    for entry in std::fs::read_dir(dir)?.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with("kedian-") && (name.ends_with(".db") || name.ends_with(".pgdump")) {
+            let modified = entry.metadata()?.modified()?;
+            let taken = modified.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+            backups.push((path, taken));
+        }
+    }
+    let times: Vec<i64> = backups.iter().map(|(_, t)| *t).collect();
+    let gone = to_delete(&times, now);
+    for i in &gone {
+        let path = &backups[*i].0;
+        std::fs::remove_file(path)?;
+        let files = path.with_extension("files.tar");
+        if files.exists() {
+            std::fs::remove_file(files)?;
+        }
+    }
+    Ok(gone.len())
+}
+
+pub struct Verified {
+    pub integrity: String,
+    pub counts: Vec<(&'static str, i64)>,
+}
+
+/// Opens a SQLite backup read-only, runs the integrity check and counts the rows that matter.
+pub async fn verify(file: &Path) -> anyhow::Result<Verified> {
+    if !file.is_file() {
+        bail!("{} is not a file", file.display());
+    }
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}?mode=ro", file.display());
+    let mut conn = sqlx::AnyConnection::connect(&url).await.with_context(|| format!("cannot open {}", file.display()))?;
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.context("not a database")?;
+    let mut counts = Vec::new();
+    for table in COUNTED {
+        let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await?;
+        counts.push((table, n));
+    }
+    conn.close().await?;
+    Ok(Verified { integrity, counts })
+}
+
+/// The SQLite file a `sqlite://` URL names.
+fn sqlite_file(url: &str) -> anyhow::Result<PathBuf> {
+    let path = url.strip_prefix("sqlite://").context("not a SQLite database URL")?;
+    Ok(PathBuf::from(path.split('?').next().unwrap_or(path)))
+}
+
+/// Puts a verified backup in place of the database. An existing database is moved aside
+/// (`…before-restore-<time>`) only with `force`; the shop must be stopped meanwhile.
+pub async fn restore(settings: &Settings, file: &Path, force: bool, now: i64) -> anyhow::Result<PathBuf> {
+    if settings.database_url.starts_with("postgres") {
+        bail!("on PostgreSQL, restore a dump with pg_restore (see README, Backups)");
+    }
+    let verified = verify(file).await?;
+    if verified.integrity != "ok" {
+        bail!("{} fails the integrity check: {}", file.display(), verified.integrity);
+    }
+    let target = sqlite_file(&settings.database_url)?;
+    if target.exists() {
+        if !force {
+            bail!("{} exists; stop the shop and add --force to replace it (it is kept aside)", target.display());
+        }
+        let aside = PathBuf::from(format!("{}.before-restore-{}", target.display(), stamp(now)));
+        std::fs::rename(&target, &aside)?;
+        for suffix in ["-wal", "-shm"] {
+            let extra = PathBuf::from(format!("{}{suffix}", target.display()));
+            if extra.exists() {
+                std::fs::rename(&extra, format!("{}{suffix}", aside.display()))?;
+            }
+        }
+    }
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::copy(file, &target).with_context(|| format!("copying to {}", target.display()))?;
+    Ok(target)
+}
+
+/// Hourly backups (when `backup_every_hours` is set) into `<data_dir>/backups`, pruned each time.
+pub fn spawn_scheduled(db: Db, settings: Settings) {
+    if settings.backup_every_hours <= 0 || db.backend() != Backend::Sqlite {
+        return;
+    }
+    let every = std::time::Duration::from_secs(settings.backup_every_hours.unsigned_abs() * 3600);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let dir = settings.backups_dir();
+            let now = crate::domain::time::now();
+            match make(&db, &settings, &dir, now).await {
+                Ok(made) => {
+                    let pruned = prune(&dir, now).unwrap_or(0);
+                    tracing::info!(file = %made.database.display(), pruned, "backup made");
+                }
+                Err(e) => tracing::error!(error = format!("{e:#}"), "backup failed"),
+            }
+        }
+    });
+}

@@ -115,8 +115,10 @@ pub async fn verify(file: &Path) -> anyhow::Result<Verified> {
     }
     sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}?mode=ro", file.display());
-    let mut conn = sqlx::AnyConnection::connect(&url).await.with_context(|| format!("cannot open {}", file.display()))?;
-    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.context("not a database")?;
+    let mut conn =
+        sqlx::AnyConnection::connect(&url).await.with_context(|| format!("cannot open {}", file.display()))?;
+    let integrity: String =
+        sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.context("not a database")?;
     let mut counts = Vec::new();
     for table in COUNTED {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(&mut conn).await?;

@@ -12,6 +12,7 @@ mod alipay;
 mod alipay_sim;
 mod announcements;
 mod backoffice;
+mod backup;
 mod browser;
 mod catalog;
 mod catalog_admin;

@@ -30,3 +30,23 @@ CREATE TABLE imports (
     created_by BIGINT REFERENCES users (id),
     created_at BIGINT NOT NULL
 );
+
+-- Phones that asked not to receive broadcast text messages.
+CREATE TABLE sms_optouts (
+    phone TEXT PRIMARY KEY,
+    created_at BIGINT NOT NULL
+);
+
+-- Text messages to every learner or a course's holders, sent throttled in the background.
+CREATE TABLE sms_broadcasts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    text TEXT NOT NULL,
+    course_id BIGINT REFERENCES courses (id),
+    total BIGINT NOT NULL DEFAULT 0,
+    sent BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('sending', 'done')),
+    created_by BIGINT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    finished_at BIGINT
+);

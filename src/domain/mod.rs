@@ -1,5 +1,6 @@
 //! Pure domain rules: no I/O, no framework types.
 
+pub mod broadcast;
 pub mod complaint;
 pub mod coupon;
 pub mod course_form;

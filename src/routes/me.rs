@@ -15,7 +15,7 @@ use crate::store::users::{self, User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(me).service(update).service(messages_page).service(mark_read);
+    cfg.service(me).service(update).service(messages_page).service(mark_read).service(sms_preference);
 }
 
 #[derive(Template)]
@@ -26,6 +26,7 @@ struct MePage {
     user: User,
     nickname: String,
     saved: bool,
+    sms_opted_out: bool,
     errors: FieldErrors,
 }
 
@@ -35,10 +36,18 @@ impl MePage {
     }
 }
 
-fn page(ctx: PageContext, user: User, nickname: String, saved: bool, errors: FieldErrors) -> Result<MePage, AppError> {
+async fn page(
+    ctx: PageContext,
+    state: &AppState,
+    user: User,
+    nickname: String,
+    saved: bool,
+    errors: FieldErrors,
+) -> Result<MePage, AppError> {
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.shop_name()), ctx.t("site_description"));
-    Ok(MePage { ctx, meta, user, nickname, saved, errors })
+    let sms_opted_out = crate::store::broadcasts::opted_out(&state.db, user.phone.as_str()).await?;
+    Ok(MePage { ctx, meta, user, nickname, saved, sms_opted_out, errors })
 }
 
 #[derive(Deserialize, Default)]
@@ -48,12 +57,15 @@ struct MeQuery {
 }
 
 #[get("/me")]
-async fn me(ctx: PageContext, q: web::Query<MeQuery>) -> Result<HttpResponse, AppError> {
+async fn me(ctx: PageContext, q: web::Query<MeQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let Some(user) = ctx.user.clone() else {
         return Ok(redirect(&ctx.login_href()));
     };
     let nickname = user.nickname.clone();
-    render_with_status(&page(ctx, user, nickname, q.saved == "1", FieldErrors::default())?, StatusCode::OK)
+    render_with_status(
+        &page(ctx, &state, user, nickname, q.saved == "1", FieldErrors::default()).await?,
+        StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize, Default)]
@@ -87,7 +99,7 @@ async fn update(
             StatusCode::BAD_REQUEST
         };
         let shown = form.nickname.chars().take(40).collect();
-        return render_with_status(&page(ctx, user, shown, false, errors)?, status);
+        return render_with_status(&page(ctx, &state, user, shown, false, errors).await?, status);
     };
     if held.is_some() {
         // A public name with a held word waits for staff; the old one stays meanwhile.
@@ -158,4 +170,28 @@ async fn mark_read(
     let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
     messages::mark_all_read(&state.db, user.id, now()).await?;
     Ok(redirect("/me/messages"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SmsForm {
+    /// 1: receive broadcast texts; 0: opt out.
+    receive: String,
+}
+
+/// Opting out of (or back into) the shop's broadcast text messages.
+#[post("/me/sms")]
+async fn sms_preference(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<SmsForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
+    let out = match form.receive.as_str() {
+        "0" => true,
+        "1" => false,
+        _ => return Err(AppError::BadRequest),
+    };
+    crate::store::broadcasts::set_opt_out(&state.db, user.phone.as_str(), out, now()).await?;
+    Ok(redirect("/me?saved=1"))
 }

@@ -4,6 +4,7 @@
 pub mod announcements;
 pub mod attachments;
 pub mod audit;
+pub mod broadcasts;
 pub mod catalog;
 pub mod complaints;
 pub mod coupons;

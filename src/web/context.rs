@@ -90,6 +90,7 @@ impl PageContext {
             ("/admin/content", "admin_content", Area::Users),
             ("/admin/courses", "admin_catalog", Area::Catalog),
             ("/admin/announcements", "admin_announcements", Area::Announcements),
+            ("/admin/broadcast", "admin_broadcast", Area::Announcements),
             ("/admin/takedown", "admin_takedown", Area::Announcements),
             ("/admin/stats", "admin_stats", Area::Statistics),
             ("/admin/staff", "admin_staff", Area::Administration),

@@ -13,6 +13,7 @@ mod alipay_sim;
 mod announcements;
 mod backoffice;
 mod backup;
+mod broadcast;
 mod browser;
 mod catalog;
 mod catalog_admin;

@@ -14,6 +14,7 @@ macro_rules! staff_only {
 
 pub mod announcements;
 pub mod audit_log;
+pub mod broadcast;
 pub mod catalog;
 pub mod complaints;
 pub mod content;
@@ -45,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard);
     login::configure(cfg);
     announcements::configure(cfg);
+    broadcast::configure(cfg);
     catalog::configure(cfg);
     media::configure(cfg);
     lesson::configure(cfg);

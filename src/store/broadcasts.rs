@@ -1,0 +1,118 @@
+//! Broadcast text messages and the opt-out list.
+
+use sqlx::Row;
+
+use super::Db;
+
+pub async fn set_opt_out(db: &Db, phone: &str, out: bool, now: i64) -> Result<(), sqlx::Error> {
+    if out {
+        sqlx::query("INSERT INTO sms_optouts (phone, created_at) VALUES ($1, $2) ON CONFLICT (phone) DO NOTHING")
+            .bind(phone)
+            .bind(now)
+            .execute(db.write())
+            .await?;
+    } else {
+        sqlx::query("DELETE FROM sms_optouts WHERE phone = $1").bind(phone).execute(db.write()).await?;
+    }
+    Ok(())
+}
+
+pub async fn opted_out(db: &Db, phone: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<String> = sqlx::query_scalar("SELECT phone FROM sms_optouts WHERE phone = $1")
+        .bind(phone)
+        .fetch_optional(db.read())
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Learners to text: not banned, not opted out; a course's current holders when given.
+pub async fn recipients(db: &Db, course_id: Option<i64>) -> Result<Vec<String>, sqlx::Error> {
+    let base = "FROM users u WHERE u.role = 'learner' AND u.status <> 'banned' \
+                AND NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.phone = u.phone)";
+    match course_id {
+        Some(course) => {
+            let sql = format!(
+                "SELECT u.phone {base} AND EXISTS (SELECT 1 FROM entitlements e WHERE e.user_id = u.id AND e.course_id = $1 \
+                 AND e.revoked_at IS NULL) ORDER BY u.id"
+            );
+            sqlx::query_scalar(&sql).bind(course).fetch_all(db.read()).await
+        }
+        None => sqlx::query_scalar(&format!("SELECT u.phone {base} ORDER BY u.id")).fetch_all(db.read()).await,
+    }
+}
+
+pub async fn create(
+    db: &Db,
+    text: &str,
+    course_id: Option<i64>,
+    total: i64,
+    staff_id: i64,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO sms_broadcasts (text, course_id, total, status, created_by, created_at) VALUES ($1, $2, $3, 'sending', $4, $5) RETURNING id",
+    )
+    .bind(text)
+    .bind(course_id)
+    .bind(total)
+    .bind(staff_id)
+    .bind(now)
+    .fetch_one(db.write())
+    .await
+}
+
+pub async fn record_progress(
+    db: &Db,
+    id: i64,
+    sent: i64,
+    failed: i64,
+    done_at: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sms_broadcasts SET sent = $1, failed = $2, status = CASE WHEN $3 > 0 THEN 'done' ELSE status END, \
+         finished_at = CASE WHEN $3 > 0 THEN $3 ELSE finished_at END WHERE id = $4",
+    )
+    .bind(sent)
+    .bind(failed)
+    .bind(done_at.unwrap_or(0))
+    .bind(id)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Broadcast {
+    pub id: i64,
+    pub text: String,
+    pub course_title: Option<String>,
+    pub total: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub status: String,
+    pub created_at: i64,
+}
+
+pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Broadcast>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT b.id, b.text, c.title, b.total, b.sent, b.failed, b.status, b.created_at FROM sms_broadcasts b \
+         LEFT JOIN courses c ON c.id = b.course_id ORDER BY b.id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db.read())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Broadcast {
+                id: r.try_get("id")?,
+                text: r.try_get("text")?,
+                course_title: r.try_get("title")?,
+                total: r.try_get("total")?,
+                sent: r.try_get("sent")?,
+                failed: r.try_get("failed")?,
+                status: r.try_get("status")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}

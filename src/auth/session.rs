@@ -12,6 +12,8 @@ const STAFF_AT: &str = "staff_at";
 const STAFF_SEEN: &str = "staff_seen";
 const WECHAT_OPENID: &str = "wx_openid";
 const WECHAT_OAUTH: &str = "wx_oauth";
+const WECHAT_LOGIN: &str = "wx_login";
+const WECHAT_PENDING: &str = "wx_pending";
 
 pub struct TypedSession<'a>(pub &'a Session);
 
@@ -118,6 +120,33 @@ impl TypedSession<'_> {
         let (token, order_no) = stored.split_once(':')?;
         use subtle::ConstantTimeEq;
         bool::from(token.as_bytes().ct_eq(state.as_bytes())).then(|| order_no.to_string())
+    }
+}
+
+impl TypedSession<'_> {
+    /// Remembers a WeChat sign-in round trip and where to go after; returns the `state`.
+    pub fn start_wechat_login(&self, next: &str) -> anyhow::Result<String> {
+        let token = new_token();
+        self.0.insert(WECHAT_LOGIN, format!("{token}:{next}"))?;
+        Ok(token)
+    }
+
+    /// Where to go after the sign-in, if `state` is the one we sent (used once).
+    pub fn finish_wechat_login(&self, state: &str) -> Option<String> {
+        let stored: String = self.0.remove_as(WECHAT_LOGIN).and_then(Result::ok)?;
+        let (token, next) = stored.split_once(':')?;
+        use subtle::ConstantTimeEq;
+        bool::from(token.as_bytes().ct_eq(state.as_bytes())).then(|| next.to_string())
+    }
+
+    /// A WeChat identity (openid, unionid) no account has yet: linked at the next login.
+    pub fn set_pending_wechat(&self, openid: &str, unionid: Option<&str>) -> anyhow::Result<()> {
+        self.0.insert(WECHAT_PENDING, (openid.to_string(), unionid.map(String::from)))?;
+        Ok(())
+    }
+
+    pub fn take_pending_wechat(&self) -> Option<(String, Option<String>)> {
+        self.0.remove_as(WECHAT_PENDING).and_then(Result::ok)
     }
 }
 

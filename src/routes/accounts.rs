@@ -51,6 +51,8 @@ struct LoginPage {
     phone: String,
     next: String,
     notice: String,
+    /// Inside WeChat, with WeChat configured: offer the one-tap sign-in.
+    wechat: bool,
     errors: FieldErrors,
 }
 
@@ -72,6 +74,7 @@ struct RegisterPage {
 struct PageQuery {
     method: String,
     next: String,
+    wechat: String,
 }
 
 fn method_of(value: &str) -> &'static str {
@@ -87,7 +90,7 @@ fn page_query(req: &HttpRequest) -> PageQuery {
 }
 
 #[get("/login")]
-async fn login_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, AppError> {
+async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let q = page_query(&req);
     if ctx.user.is_some() {
         return Ok(redirect(&next_of(&q.next)));
@@ -99,7 +102,12 @@ async fn login_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, 
         method: method_of(&q.method),
         phone: String::new(),
         next: next_of(&q.next),
-        notice: String::new(),
+        notice: match q.wechat.as_str() {
+            "pending" => ctx.t("wechat_login_pending").to_string(),
+            "declined" => ctx.t("wechat_login_declined").to_string(),
+            _ => String::new(),
+        },
+        wechat: crate::routes::wechat_login::offered(&req, &state),
         errors: FieldErrors::default(),
         ctx,
     };
@@ -206,6 +214,7 @@ async fn login(
                 phone: form.phone.chars().take(32).collect(),
                 next,
                 notice: retry.notice,
+                wechat: false,
                 errors: retry.errors,
                 ctx,
             };
@@ -225,10 +234,15 @@ pub async fn start_session(
     let ip = client_ip(req, state.settings.trust_forwarded);
     let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     users::record_login(&state.db, user, method, &ip, agent, now()).await?;
+    let session = TypedSession(&ctx.session);
     if method == "staff" {
-        TypedSession(&ctx.session).log_in_staff(user.id, user.session_version, now())?;
+        session.log_in_staff(user.id, user.session_version, now())?;
     } else {
-        TypedSession(&ctx.session).log_in(user.id, user.session_version, now())?;
+        session.log_in(user.id, user.session_version, now())?;
+        // A WeChat sign-in that found no account: this login is that person, link them.
+        if let Some((openid, unionid)) = session.take_pending_wechat() {
+            crate::routes::wechat_login::link(state, user.id, &openid, unionid.as_deref()).await?;
+        }
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod pwa;
 pub mod refunds;
 pub mod wechat;
+pub mod wechat_login;
 
 use actix_web::web;
 
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     complaints::configure(cfg);
     payments::configure(cfg);
     wechat::configure(cfg);
+    wechat_login::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
     learn::configure(cfg);

@@ -11,6 +11,7 @@ pub mod coupons;
 pub mod course_admin;
 pub mod demo;
 pub mod entitlements;
+pub mod identities;
 pub mod import;
 pub mod lessons;
 pub mod limits;

@@ -34,6 +34,7 @@ mod sessions;
 mod shop_settings;
 mod stats;
 mod takedown;
+mod wechat_login;
 mod wechat_refunds;
 mod wechat_sim;
 mod wechatpay;

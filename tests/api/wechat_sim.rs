@@ -350,7 +350,7 @@ async fn oauth_token(req: HttpRequest) -> HttpResponse {
         && q.get("grant_type").map(String::as_str) == Some("authorization_code");
     match q.get("code") {
         Some(code) if ok && !code.is_empty() => HttpResponse::Ok()
-            .json(json!({ "access_token": "AT", "openid": format!("o_sim_{code}"), "scope": "snsapi_base" })),
+            .json(json!({ "access_token": "AT", "openid": format!("o_sim_{code}"), "unionid": format!("u_sim_{code}"), "scope": "snsapi_base" })),
         _ => HttpResponse::Ok().json(json!({ "errcode": 40029, "errmsg": "invalid code" })),
     }
 }

@@ -165,11 +165,16 @@ impl WechatPay {
 
     /// Where to send the buyer for the official account's silent OAuth (snsapi_base).
     pub fn authorize_url(&self, redirect_uri: &str, state: &str) -> String {
+        self.authorize_url_with_scope(redirect_uri, state, "snsapi_base")
+    }
+
+    /// OAuth with a scope: `snsapi_userinfo` asks the learner's consent and gives the unionid.
+    pub fn authorize_url_with_scope(&self, redirect_uri: &str, state: &str, scope: &str) -> String {
         let q = serde_urlencoded::to_string([
             ("appid", self.cfg.appid.as_str()),
             ("redirect_uri", redirect_uri),
             ("response_type", "code"),
-            ("scope", "snsapi_base"),
+            ("scope", scope),
             ("state", state),
         ])
         .unwrap_or_default();
@@ -178,6 +183,12 @@ impl WechatPay {
 
     /// Exchanges an OAuth code for the payer's openid.
     pub async fn openid_for_code(&self, code: &str) -> anyhow::Result<String> {
+        Ok(self.identity_for_code(code).await?.0)
+    }
+
+    /// Exchanges an OAuth code for (openid, unionid when the account is bound to an open
+    /// platform).
+    pub async fn identity_for_code(&self, code: &str) -> anyhow::Result<(String, Option<String>)> {
         let secret = self.cfg.app_secret.as_deref().context("app_secret is not configured")?;
         let q = serde_urlencoded::to_string([
             ("appid", self.cfg.appid.as_str()),
@@ -192,8 +203,9 @@ impl WechatPay {
             .await?
             .json()
             .await?;
+        let unionid = reply.get("unionid").and_then(Value::as_str).map(String::from);
         match reply.get("openid").and_then(Value::as_str) {
-            Some(openid) => Ok(openid.to_string()),
+            Some(openid) => Ok((openid.to_string(), unionid)),
             None => bail!("OAuth code refused: {}", reply.get("errmsg").and_then(Value::as_str).unwrap_or("no openid")),
         }
     }

@@ -3,4 +3,5 @@
 pub mod article;
 pub mod images;
 pub mod package;
+pub mod poster;
 pub mod storage;

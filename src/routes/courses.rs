@@ -85,6 +85,11 @@ struct DetailPage<'a> {
 }
 
 impl DetailPage<'_> {
+    /// Posters need a CJK font on the server; without one the link is left out.
+    fn poster(&self) -> bool {
+        crate::media::poster::font().is_some()
+    }
+
     fn done(&self, lesson_id: &i64) -> bool {
         self.progress.get(lesson_id).is_some_and(|p| p.completed)
     }

@@ -13,6 +13,7 @@ pub mod me;
 pub mod orders;
 pub mod pages;
 pub mod payments;
+pub mod poster;
 pub mod pwa;
 pub mod refunds;
 pub mod wechat;
@@ -25,6 +26,7 @@ use crate::i18n::Lang;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     home::configure(cfg);
     courses::configure(cfg);
+    poster::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

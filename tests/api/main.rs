@@ -27,6 +27,7 @@ mod malformed;
 mod operations;
 mod orders;
 mod payments;
+mod poster;
 mod pwa;
 mod rate_limits;
 mod refunds;

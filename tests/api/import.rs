@@ -177,3 +177,29 @@ async fn admins_import_from_the_back_office(app: TestApp) {
     let actions = crate::backoffice::audit_actions(&app).await;
     assert_eq!(actions.iter().filter(|a| *a == "import.run").count(), 1, "the real import is audited");
 }
+
+/// `kedian import` as an operator runs it: the dry run's report on standard output, exit 0 for a
+/// clean export and 2 when rows were rejected.
+#[tokio::test]
+async fn the_command_reports_and_signals_rejections() {
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await.unwrap();
+    let kedian = |path: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kedian"))
+            .args(["import", path.to_str().unwrap(), "--dry-run"])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KEDIAN_DATA_DIR", &app.data_dir)
+            .output()
+            .unwrap()
+    };
+    let clean = kedian(&examples());
+    let text = String::from_utf8_lossy(&clean.stdout);
+    assert_eq!(clean.status.code(), Some(0), "{text}");
+    assert!(text.contains("dry run: nothing written") && text.contains("orders"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.csv"), "phone\n12345\n").unwrap();
+    let bad = kedian(dir.path());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("rejected users.csv:2: phone"));
+    assert_eq!(app.count("orders").await, 0);
+}

@@ -160,6 +160,8 @@ impl Application {
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);
+        // The poster font is large: load it now, off the request path.
+        tokio::task::spawn_blocking(|| crate::media::poster::font().is_some());
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
                 .cookie_name(SESSION_COOKIE.to_string())

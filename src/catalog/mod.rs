@@ -4,13 +4,14 @@
 pub mod query;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use actix_web::web::Bytes;
 
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};
 use crate::store::Db;
+use crate::web::shared::Shared;
 
 #[derive(Debug, Clone)]
 pub struct Category {
@@ -203,24 +204,15 @@ impl Catalog {
 
 /// The current catalog snapshot; readers clone an `Arc` and never wait on a reload.
 #[derive(Clone, Default)]
-pub struct CatalogCache {
-    current: Arc<RwLock<Arc<Catalog>>>,
-}
+pub struct CatalogCache(Shared<Catalog>);
 
 impl CatalogCache {
     pub fn snapshot(&self) -> Arc<Catalog> {
-        match self.current.read() {
-            Ok(guard) => guard.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.0.get()
     }
 
     pub async fn reload(&self, db: &Db) -> anyhow::Result<()> {
-        let catalog = Arc::new(crate::store::catalog::load(db).await?);
-        match self.current.write() {
-            Ok(mut guard) => *guard = catalog,
-            Err(poisoned) => *poisoned.into_inner() = catalog,
-        }
+        self.0.set(crate::store::catalog::load(db).await?);
         Ok(())
     }
 }

@@ -70,13 +70,6 @@ pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, s
         .collect()
 }
 
-pub async fn unread_count(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM user_messages WHERE user_id = $1 AND read_at IS NULL")
-        .bind(user_id)
-        .fetch_one(db.read())
-        .await
-}
-
 pub async fn mark_all_read(db: &Db, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("UPDATE user_messages SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
         .bind(now)

@@ -73,6 +73,16 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     row.as_ref().map(from_row).transpose()
 }
 
+/// The logged-in user with their unread site messages, in one query (it runs on every request).
+pub async fn find_with_unread(db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, (SELECT COUNT(*) FROM user_messages m WHERE m.user_id = users.id AND m.read_at IS NULL) AS unread \
+         FROM users WHERE id = $1"
+    );
+    let row = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await?;
+    row.as_ref().map(|r| Ok((from_row(r)?, r.try_get("unread")?))).transpose()
+}
+
 pub async fn create(
     db: &Db,
     phone: &Phone,

@@ -133,14 +133,17 @@ impl FromRequest for PageContext {
                 .clone();
             let session = req.get_session();
             let typed = TypedSession(&session);
-            let mut user = None;
+            let (mut user, mut unread) = (None, 0);
             if let Some(uid) = typed.user_id() {
                 let lifetime = state.settings.session_lifetime_days * 86_400;
                 let fresh = typed.authenticated_at().is_some_and(|at| now() - at < lifetime);
-                if fresh {
-                    user = users::find_by_id(&state.db, uid)
-                        .await?
-                        .filter(|u| u.session_version == typed.session_version() && !u.is_banned());
+                if fresh
+                    && let Some((found, n)) = users::find_with_unread(&state.db, uid).await?
+                    && found.session_version == typed.session_version()
+                    && !found.is_banned()
+                {
+                    user = Some(found);
+                    unread = n;
                 }
                 if user.is_none() {
                     // Past its absolute lifetime, signed out everywhere, banned, or the account is
@@ -151,10 +154,6 @@ impl FromRequest for PageContext {
             let path = match req.uri().path_and_query() {
                 Some(pq) => pq.as_str().to_string(),
                 None => req.path().to_string(),
-            };
-            let unread = match &user {
-                Some(u) => crate::store::messages::unread_count(&state.db, u.id).await?,
-                None => 0,
             };
             Ok(PageContext {
                 banner: state.banners.for_request(&req, now()),

@@ -1,4 +1,5 @@
-//! A value every request reads and a few writers replace whole: banners, shop settings.
+//! A value every request reads and a few writers replace whole: the catalog, banners, shop
+//! settings, the keyword list.
 
 use std::sync::{Arc, RwLock};
 

@@ -155,7 +155,7 @@ async fn send_message(
     let course_id = if form.course.is_empty() {
         None
     } else {
-        let found = course_admin::list(&state.db).await?.into_iter().find(|c| c.id.to_string() == form.course);
+        let found = super::chosen_course(&state, &form.course);
         if found.is_none() {
             errors.add("course", ctx.t("err_course_choose"));
         }

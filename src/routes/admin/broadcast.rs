@@ -100,7 +100,7 @@ async fn send(
     let course_id = match form.course.as_str() {
         "" => None,
         id => {
-            let found = course_admin::list(&state.db).await?.into_iter().find(|c| c.id.to_string() == id);
+            let found = super::chosen_course(&state, id);
             if found.is_none() {
                 errors.add("course", ctx.t("err_course_choose"));
             }

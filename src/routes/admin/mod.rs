@@ -42,6 +42,12 @@ use crate::store::orders::{LatePayment, late_payments};
 
 use crate::web::{AppState, Meta, PageContext, render};
 
+/// The course a back-office form chose by its id (any course, on sale or not).
+pub(crate) fn chosen_course(state: &AppState, id: &str) -> Option<std::sync::Arc<crate::catalog::Course>> {
+    let parsed: i64 = id.parse().ok().filter(|n: &i64| n.to_string() == id)?;
+    state.catalog.snapshot().course_by_id(parsed).cloned()
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(dashboard);
     login::configure(cfg);

@@ -142,9 +142,9 @@ async fn checked(
     ctx: &PageContext,
     state: &AppState,
     form: &GrantForm,
-) -> Result<(Option<CourseRow>, String, FieldErrors), AppError> {
+) -> Result<(Option<std::sync::Arc<crate::catalog::Course>>, String, FieldErrors), AppError> {
     let mut errors = FieldErrors::default();
-    let course = course_admin::list(&state.db).await?.into_iter().find(|c| c.id.to_string() == form.course);
+    let course = super::chosen_course(state, &form.course);
     if course.is_none() {
         errors.add("course", ctx.t("err_course_choose"));
     }

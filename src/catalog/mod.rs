@@ -187,6 +187,13 @@ impl Catalog {
         self.by_id.get(&id)
     }
 
+    /// Every course, on sale or not, newest first (for back-office filters).
+    pub fn all_courses(&self) -> Vec<&Arc<Course>> {
+        let mut all: Vec<&Arc<Course>> = self.by_id.values().collect();
+        all.sort_by(|a, b| b.id.cmp(&a.id));
+        all
+    }
+
     /// A lesson and the course it belongs to, on sale or not: learning pages check ownership.
     pub fn lesson(&self, id: i64) -> Option<(&Arc<Course>, &Lesson)> {
         let (course, ci, li) = self.lessons.get(&id)?;

@@ -44,7 +44,7 @@ impl SearchQuery {
         let catalog = state.catalog.snapshot();
         OrderQuery {
             text: self.q.trim().to_string(),
-            course_id: catalog.courses.iter().find(|c| c.slug == self.course).map(|c| c.id),
+            course_id: catalog.all_courses().into_iter().find(|c| c.slug == self.course).map(|c| c.id),
             status: OrderStatus::parse(&self.status),
             from: shanghai_day_start(&self.from),
             until: shanghai_day_start(&self.to).map(|t| t + 86_400),
@@ -119,7 +119,7 @@ async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) 
         })
         .collect();
     let catalog = state.catalog.snapshot();
-    let courses = catalog.courses.iter().map(|c| (c.slug.clone(), c.title.clone())).collect();
+    let courses = catalog.all_courses().into_iter().map(|c| (c.slug.clone(), c.title.clone())).collect();
     let statuses = OrderStatus::ALL.iter().map(|s| (s.as_str(), ctx.t(s.label_key()))).collect();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_orders"), ctx.shop_name()), "");
     render_with_status(&SearchPage { ctx, meta, q, courses, statuses, rows }, StatusCode::OK)

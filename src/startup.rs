@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, TtlExtensionPolicy};
-use actix_session::storage::{LoadError, RedisSessionStore, SaveError, SessionKey, SessionStore, UpdateError};
+use actix_session::storage::RedisSessionStore;
 use actix_web::cookie::{Key, SameSite, time::Duration};
 use actix_web::dev::Server;
 use actix_web::http::header::CACHE_CONTROL;
@@ -18,6 +18,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tracing_actix_web::TracingLogger;
 
+use crate::auth::session_store::Sessions;
 use crate::auth::sms::{ConsoleSender, SmsSender};
 use crate::catalog::CatalogCache;
 use crate::config::{Settings, load_or_create_session_key, redact_url};
@@ -45,6 +46,7 @@ pub struct Application {
     db: Db,
     catalog: CatalogCache,
     providers: Providers,
+    progress: Arc<crate::jobs::progress::ProgressBuffer>,
 }
 
 impl Application {
@@ -141,6 +143,8 @@ impl Application {
         let public_dir = settings.public_dir();
         std::fs::create_dir_all(&public_dir).with_context(|| format!("cannot create {}", public_dir.display()))?;
         let app_providers = providers.clone();
+        let progress = Arc::new(crate::jobs::progress::ProgressBuffer::default());
+        crate::jobs::progress::spawn(progress.clone(), db.clone(), crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS);
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             db: db.clone(),
@@ -156,6 +160,7 @@ impl Application {
             media: Arc::new(crate::media::storage::LocalStore::new(settings.media_dir())),
             uploads: Arc::new(crate::media::storage::LocalStore::new(settings.uploads_dir())),
             refunder,
+            progress: progress.clone(),
             media_key: derive(&master, b"kedian media urls"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });
@@ -172,7 +177,7 @@ impl Application {
                 .session_lifecycle(
                     PersistentSession::default()
                         .session_ttl(Duration::days(settings.session_idle_days))
-                        .session_ttl_extension_policy(TtlExtensionPolicy::OnEveryRequest),
+                        .session_ttl_extension_policy(TtlExtensionPolicy::OnStateChanges),
                 )
                 .build();
             App::new()
@@ -197,9 +202,12 @@ impl Application {
                 )
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
         })
+        // Without it, a compressed page (sent chunked, in several writes) waits on Nagle and the
+        // browser's delayed ACK: about 40 ms per page on a kept-alive connection.
+        .tcp_nodelay(true)
         .listen(listener)?
         .run();
-        Ok(Application { port, server, db, catalog, providers: app_providers })
+        Ok(Application { port, server, db, catalog, providers: app_providers, progress })
     }
 
     pub fn port(&self) -> u16 {
@@ -220,8 +228,17 @@ impl Application {
         self.catalog.clone()
     }
 
+    /// Progress reports waiting for their batch (tests flush it to look at the table).
+    pub fn progress(&self) -> Arc<crate::jobs::progress::ProgressBuffer> {
+        self.progress.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        let min = crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS;
+        if let Err(e) = self.progress.flush(&self.db, now(), min).await {
+            tracing::error!(error = %e, pending = self.progress.pending(), "progress reports lost at shutdown");
+        }
         self.db.close().await;
         result
     }
@@ -300,57 +317,4 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
 
 fn demo_phone() -> anyhow::Result<Phone> {
     Phone::parse(demo::DEMO_ADMIN_PHONE).map_err(|_| anyhow::anyhow!("demo phone"))
-}
-
-/// The session store chosen at start-up: the application database, or Redis when configured.
-#[derive(Clone)]
-enum Sessions {
-    Db(DbSessionStore),
-    Redis(RedisSessionStore),
-}
-
-impl SessionStore for Sessions {
-    async fn load(&self, key: &SessionKey) -> Result<Option<std::collections::HashMap<String, String>>, LoadError> {
-        match self {
-            Sessions::Db(s) => s.load(key).await,
-            Sessions::Redis(s) => s.load(key).await,
-        }
-    }
-
-    async fn save(
-        &self,
-        state: std::collections::HashMap<String, String>,
-        ttl: &Duration,
-    ) -> Result<SessionKey, SaveError> {
-        match self {
-            Sessions::Db(s) => s.save(state, ttl).await,
-            Sessions::Redis(s) => s.save(state, ttl).await,
-        }
-    }
-
-    async fn update(
-        &self,
-        key: SessionKey,
-        state: std::collections::HashMap<String, String>,
-        ttl: &Duration,
-    ) -> Result<SessionKey, UpdateError> {
-        match self {
-            Sessions::Db(s) => s.update(key, state, ttl).await,
-            Sessions::Redis(s) => s.update(key, state, ttl).await,
-        }
-    }
-
-    async fn update_ttl(&self, key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
-        match self {
-            Sessions::Db(s) => s.update_ttl(key, ttl).await,
-            Sessions::Redis(s) => s.update_ttl(key, ttl).await,
-        }
-    }
-
-    async fn delete(&self, key: &SessionKey) -> anyhow::Result<()> {
-        match self {
-            Sessions::Db(s) => s.delete(key).await,
-            Sessions::Redis(s) => s.delete(key).await,
-        }
-    }
 }

@@ -5,8 +5,13 @@ use rand::RngCore;
 
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
-const CSRF: &str = "csrf";
+pub const CSRF: &str = "csrf";
 const VERSION: &str = "sv";
+const SEEN: &str = "seen";
+
+/// A logged-in session's expiry is pushed back at most this often: a page view usually writes
+/// nothing, and the idle limit is kept to within this much.
+pub const EXTEND_EVERY_SECS: i64 = 5 * 60;
 const STAFF_PENDING: &str = "staff_pending";
 const STAFF_AT: &str = "staff_at";
 const STAFF_SEEN: &str = "staff_seen";
@@ -28,7 +33,18 @@ impl TypedSession<'_> {
         self.0.insert(USER_ID, user_id)?;
         self.0.insert(VERSION, version)?;
         self.0.insert(AUTH_AT, now)?;
+        self.0.insert(SEEN, now)?;
         self.0.insert(CSRF, new_token())?;
+        Ok(())
+    }
+
+    /// Marks the session used. It changes (and so is saved with a new expiry) only when the last
+    /// mark is `EXTEND_EVERY_SECS` old.
+    pub fn keep_alive(&self, now: i64) -> anyhow::Result<()> {
+        let seen: i64 = self.0.get(SEEN).ok().flatten().unwrap_or(0);
+        if now - seen >= EXTEND_EVERY_SECS {
+            self.0.insert(SEEN, now)?;
+        }
         Ok(())
     }
 

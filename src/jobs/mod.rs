@@ -1,6 +1,7 @@
 //! Background work that runs beside the web server.
 
 pub mod orders;
+pub mod progress;
 pub mod refunds;
 
 use std::time::Duration;

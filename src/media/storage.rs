@@ -2,15 +2,37 @@
 //! (never mounted as static files); an S3-compatible store will implement the same trait.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
+use actix_web::web::Bytes;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+/// Bytes of an object, read a bounded chunk at a time as the client takes them.
+pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+
+/// How much of a file one read takes: memory per download is about this, whatever the file size.
+pub const STREAM_CHUNK_BYTES: usize = 128 * 1024;
+
+/// What a store knows of an object without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub len: u64,
+    pub modified: Option<SystemTime>,
+}
+
 pub trait MediaStore: Send + Sync + 'static {
+    /// The object's size and time, or None when there is none.
+    fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<ObjectMeta>>>;
     /// The size of the object, or None when there is none.
-    fn len<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>>;
-    /// Bytes `start..=end` of the object.
+    fn len<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>> {
+        Box::pin(async move { Ok(self.stat(key).await?.map(|m| m.len)) })
+    }
+    /// Bytes `start..=end` of the object, whole in memory: only for small objects (playlists).
     fn read_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<Vec<u8>>>;
+    /// Bytes `start..=end` of the object as a stream of bounded chunks.
+    fn stream_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<ByteStream>>;
     fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>>;
     /// Moves a finished local file into the store under `key`.
     fn put_file<'a>(&'a self, key: &'a str, file: &'a Path) -> BoxFuture<'a, anyhow::Result<()>>;
@@ -51,14 +73,24 @@ impl LocalStore {
 }
 
 impl MediaStore for LocalStore {
-    fn len<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<u64>>> {
+    fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<ObjectMeta>>> {
         Box::pin(async move {
             match tokio::fs::metadata(self.path(key)?).await {
-                Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+                Ok(meta) if meta.is_file() => Ok(Some(ObjectMeta { len: meta.len(), modified: meta.modified().ok() })),
                 Ok(_) => Ok(None),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e.into()),
             }
+        })
+    }
+
+    fn stream_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<ByteStream>> {
+        Box::pin(async move {
+            let mut file = tokio::fs::File::open(self.path(key)?).await?;
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+            let len = end.saturating_sub(start).saturating_add(1);
+            let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), STREAM_CHUNK_BYTES);
+            Ok(Box::pin(stream) as ByteStream)
         })
     }
 
@@ -139,5 +171,24 @@ mod tests {
         assert_eq!(store.read_range("x/y.bin", 2, 4).await.unwrap(), b"234");
         assert_eq!(store.read_range("x/y.bin", 8, 100).await.unwrap(), b"89");
         assert!(store.len("../etc/passwd").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn streams_come_in_bounded_chunks_and_add_up() {
+        use futures_util::StreamExt;
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(dir.path().to_path_buf());
+        let data: Vec<u8> = (0..(STREAM_CHUNK_BYTES * 3 + 17)).map(|i| (i % 251) as u8).collect();
+        store.put("big.bin", &data).await.unwrap();
+        let (start, end) = (5u64, data.len() as u64 - 3);
+        let mut stream = store.stream_range("big.bin", start, end).await.unwrap();
+        let mut got = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.unwrap();
+            assert!(chunk.len() <= STREAM_CHUNK_BYTES);
+            got.extend_from_slice(&chunk);
+        }
+        assert_eq!(got, data[5..=(data.len() - 3)]);
+        assert_eq!(store.stat("big.bin").await.unwrap().map(|m| m.len), Some(data.len() as u64));
     }
 }

@@ -361,6 +361,7 @@ async fn follow_up(
 #[get("/complaints/{no}/files/{id}")]
 async fn file(
     ctx: PageContext,
+    req: actix_web::HttpRequest,
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -371,5 +372,5 @@ async fn file(
     let (no, id) = path.into_inner();
     let c = own_complaint(&state, user, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;
-    uploads::download(state.uploads.as_ref(), &found).await
+    uploads::download(&req, state.uploads.as_ref(), &found).await
 }

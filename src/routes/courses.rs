@@ -10,7 +10,7 @@ use crate::domain::text::clock_duration;
 use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
 use crate::routes::learn::continue_with;
-use crate::store::lessons::{self, Progress};
+use crate::store::lessons::Progress;
 use crate::store::orders;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 use std::collections::HashMap;
@@ -131,7 +131,7 @@ async fn detail(
         None => (ctx, false),
     };
     let progress = match (owned, ctx.user.as_ref()) {
-        (true, Some(user)) => lessons::course_progress(&state.db, user.id, course.id).await?,
+        (true, Some(user)) => state.progress.course_progress(&state.db, user.id, course.id).await?,
         _ => HashMap::new(),
     };
     let continue_href = match continue_with(&course, &progress) {

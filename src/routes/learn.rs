@@ -3,10 +3,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_RANGE, CONTENT_TYPE, HeaderValue, RANGE,
-    X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue, X_CONTENT_TYPE_OPTIONS,
 };
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -14,7 +12,6 @@ use serde::Deserialize;
 
 use crate::catalog::{Course, Lesson};
 use crate::domain::media::{self, Grant, URL_TTL_SECS};
-use crate::domain::range::{self, RangeAnswer};
 use crate::domain::text::clock_duration;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -127,7 +124,7 @@ async fn lesson_page(
     let hls_url =
         if content.hls_dir.is_some() { format!("/media/{}/index.m3u8?{query}", lesson.id) } else { String::new() };
     let progress = match user_id {
-        Some(uid) if owner || lesson.free_preview => lessons::course_progress(&state.db, uid, course.id).await?,
+        Some(uid) if owner || lesson.free_preview => state.progress.course_progress(&state.db, uid, course.id).await?,
         _ => HashMap::new(),
     };
     let resume_secs = progress.get(&lesson.id).map(|p| p.last_position_secs).unwrap_or(0);
@@ -235,53 +232,28 @@ async fn media_file(
         "main.mp4" | "main.m4a" => content.media_key.ok_or(AppError::NotFound)?,
         _ => format!("{}/{file}", content.hls_dir.ok_or(AppError::NotFound)?),
     };
-    let len = state.media.len(&key).await?.ok_or(AppError::NotFound)?;
-    let range_header = req.headers().get(RANGE).and_then(|v| v.to_str().ok());
-    let head = req.method() == actix_web::http::Method::HEAD;
     let content_type = media::content_type(&file);
-    match range::answer(range_header, len) {
-        RangeAnswer::Unsatisfiable => {
-            let mut response = protected(HttpResponse::RangeNotSatisfiable(), content_type);
-            response.insert_header((CONTENT_RANGE, format!("bytes */{len}")));
-            Ok(response.finish())
-        }
-        RangeAnswer::Full => {
-            let body = if head || len == 0 { Vec::new() } else { state.media.read_range(&key, 0, len - 1).await? };
-            let mut response = protected(HttpResponse::Ok(), content_type);
-            if head {
-                return Ok(response.body(head_body(len)));
-            }
-            Ok(response.body(body))
-        }
-        RangeAnswer::Partial { start, end } => {
-            let mut response = protected(HttpResponse::build(StatusCode::PARTIAL_CONTENT), content_type);
-            response.insert_header((CONTENT_RANGE, format!("bytes {start}-{end}/{len}")));
-            if head {
-                return Ok(response.body(head_body(end - start + 1)));
-            }
-            Ok(response.body(state.media.read_range(&key, start, end).await?))
-        }
-    }
-}
-
-/// A body of known size that is never read: actix sends only the headers for HEAD.
-fn head_body(
-    len: u64,
-) -> actix_web::body::SizedStream<futures_util::stream::Empty<Result<actix_web::web::Bytes, actix_web::Error>>> {
-    actix_web::body::SizedStream::new(len, futures_util::stream::empty())
+    crate::web::stream::object_response(&req, state.media.as_ref(), &key, |b| {
+        decorate(b, content_type);
+    })
+    .await
 }
 
 fn protected(
     mut builder: actix_web::HttpResponseBuilder,
     content_type: &'static str,
 ) -> actix_web::HttpResponseBuilder {
+    decorate(&mut builder, content_type);
+    builder
+}
+
+fn decorate(builder: &mut actix_web::HttpResponseBuilder, content_type: &'static str) {
     builder
         .insert_header((CONTENT_TYPE, content_type))
         .insert_header((CACHE_CONTROL, "private, no-store"))
         .insert_header((X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .insert_header((CONTENT_DISPOSITION, "inline"))
         .insert_header((ACCEPT_RANGES, "bytes"));
-    builder
 }
 
 /// Appends the viewer's signature to every segment and key URI of an HLS playlist.
@@ -333,20 +305,20 @@ async fn report_progress(
         return Err(AppError::Forbidden);
     }
     let position = report.position.min(report.duration);
-    let recorded = lessons::record_progress(
-        &state.db,
-        &lessons::Report {
+    let t = now();
+    let recorded = state.progress.offer(
+        lessons::ProgressRow {
             user_id: user.id,
             lesson_id,
             course_id: course.id,
-            position_secs: position,
+            last_position_secs: position,
+            furthest_secs: position,
             duration_secs: report.duration,
-            completed: media::is_complete(position, report.duration),
-            now: now(),
-            min_interval_secs: PROGRESS_MIN_INTERVAL_SECS,
+            completed_at: media::is_complete(position, report.duration).then_some(t),
+            updated_at: t,
         },
-    )
-    .await?;
+        PROGRESS_MIN_INTERVAL_SECS,
+    );
     if !recorded {
         return Err(AppError::RateLimited(PROGRESS_MIN_INTERVAL_SECS));
     }
@@ -391,7 +363,7 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
     let mut courses = Vec::new();
     for course_id in lessons::owned_course_ids(&state.db, user.id).await? {
         let Some(course) = catalog.course_by_id(course_id) else { continue };
-        let progress = lessons::course_progress(&state.db, user.id, course_id).await?;
+        let progress = state.progress.course_progress(&state.db, user.id, course_id).await?;
         let last = progress.values().map(|p| p.updated_at).max();
         courses.push(OwnedCourse {
             completed: course.lessons().filter(|l| progress.get(&l.id).is_some_and(|p| p.completed)).count(),

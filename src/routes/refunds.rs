@@ -16,7 +16,7 @@ use crate::i18n::Lang;
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::orders::Order;
 use crate::store::refunds::{self, Approval, Approved, Created, NewRefund, Refund};
-use crate::store::{lessons, users::User};
+use crate::store::users::User;
 use crate::web::uploads::{self, Rejected};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
@@ -31,7 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn assess(state: &AppState, order: &Order) -> Result<(Decision, i64), AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course_by_id(order.course_id).cloned();
-    let progress = lessons::course_progress(&state.db, order.user_id, order.course_id).await?;
+    let progress = state.progress.course_progress(&state.db, order.user_id, order.course_id).await?;
     let completed = progress.values().filter(|p| p.completed).count();
     let total = course.as_ref().map_or(0, |c| c.lesson_count());
     let pct = consumed_pct(completed, total);
@@ -333,6 +333,7 @@ async fn withdraw(
 #[get("/refunds/{refund_no}/files/{id}")]
 async fn evidence(
     ctx: PageContext,
+    req: actix_web::HttpRequest,
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -343,5 +344,5 @@ async fn evidence(
     let (refund_no, id) = path.into_inner();
     let refund = own_refund(&state, user, &refund_no).await?;
     let file = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;
-    uploads::download(state.uploads.as_ref(), &file).await
+    uploads::download(&req, state.uploads.as_ref(), &file).await
 }

@@ -75,52 +75,86 @@ pub struct Progress {
     pub updated_at: i64,
 }
 
-pub struct Report {
+/// One learner's position in one lesson, as written to `lesson_progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgressRow {
     pub user_id: i64,
     pub lesson_id: i64,
     pub course_id: i64,
-    pub position_secs: i64,
+    pub last_position_secs: i64,
+    pub furthest_secs: i64,
     pub duration_secs: i64,
-    pub completed: bool,
-    pub now: i64,
-    /// Reports closer together than this are refused (a player reports every 10–15 s).
-    pub min_interval_secs: i64,
+    pub completed_at: Option<i64>,
+    pub updated_at: i64,
 }
 
-/// One upsert: keeps the last and the furthest position and the first completion. Returns false
-/// when the report came too soon after the previous one (nothing written).
-pub async fn record_progress(db: &Db, r: &Report) -> Result<bool, sqlx::Error> {
+/// Rows per statement: 100 × 8 parameters stays under every SQLite build's limit.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Writes gathered reports in one transaction, a multi-row upsert per 100 rows. Keeps the furthest
+/// position and the first completion; a row never goes back to an older report. `rows` holds one
+/// row per (user, lesson).
+pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), sqlx::Error> {
     let furthest = match db.backend() {
         Backend::Sqlite => "MAX(lesson_progress.furthest_secs, excluded.furthest_secs)",
         Backend::Postgres => "GREATEST(lesson_progress.furthest_secs, excluded.furthest_secs)",
     };
-    let sql = format!(
-        "INSERT INTO lesson_progress (user_id, lesson_id, course_id, last_position_secs, furthest_secs, duration_secs, completed_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7) \
-         ON CONFLICT (user_id, lesson_id) DO UPDATE SET last_position_secs = excluded.last_position_secs, \
-         furthest_secs = {furthest}, duration_secs = excluded.duration_secs, \
-         completed_at = COALESCE(lesson_progress.completed_at, excluded.completed_at), updated_at = excluded.updated_at \
-         WHERE lesson_progress.updated_at <= $8"
-    );
-    let done = sqlx::query(&sql)
-        .bind(r.user_id)
-        .bind(r.lesson_id)
-        .bind(r.course_id)
-        .bind(r.position_secs)
-        .bind(r.duration_secs)
-        .bind(r.completed.then_some(r.now))
-        .bind(r.now)
-        .bind(r.now - r.min_interval_secs)
-        .execute(db.write())
-        .await?;
-    if done.rows_affected() == 1 {
-        sqlx::query("INSERT INTO learner_days (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(r.user_id)
-            .bind(crate::domain::stats::shanghai_day(r.now))
-            .execute(db.write())
-            .await?;
+    let mut tx = db.write().begin().await?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 8;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6,
+                    p + 7,
+                    p + 8
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO lesson_progress (user_id, lesson_id, course_id, last_position_secs, furthest_secs, duration_secs, completed_at, updated_at) \
+             VALUES {} \
+             ON CONFLICT (user_id, lesson_id) DO UPDATE SET last_position_secs = excluded.last_position_secs, \
+             furthest_secs = {furthest}, duration_secs = excluded.duration_secs, \
+             completed_at = COALESCE(lesson_progress.completed_at, excluded.completed_at), updated_at = excluded.updated_at \
+             WHERE lesson_progress.updated_at <= excluded.updated_at",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query
+                .bind(r.user_id)
+                .bind(r.lesson_id)
+                .bind(r.course_id)
+                .bind(r.last_position_secs)
+                .bind(r.furthest_secs)
+                .bind(r.duration_secs)
+                .bind(r.completed_at)
+                .bind(r.updated_at);
+        }
+        query.execute(&mut *tx).await?;
     }
-    Ok(done.rows_affected() == 1)
+    let mut days: Vec<(i64, i64)> =
+        rows.iter().map(|r| (r.user_id, crate::domain::stats::shanghai_day(r.updated_at))).collect();
+    days.sort_unstable();
+    days.dedup();
+    for chunk in days.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2)).collect();
+        let sql =
+            format!("INSERT INTO learner_days (user_id, day) VALUES {} ON CONFLICT DO NOTHING", values.join(", "));
+        let mut query = sqlx::query(&sql);
+        for (user_id, day) in chunk {
+            query = query.bind(*user_id).bind(*day);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
 }
 
 /// The learner's progress in one course, by lesson.

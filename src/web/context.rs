@@ -144,6 +144,7 @@ impl FromRequest for PageContext {
                 {
                     user = Some(found);
                     unread = n;
+                    typed.keep_alive(now())?;
                 }
                 if user.is_none() {
                     // Past its absolute lifetime, signed out everywhere, banned, or the account is

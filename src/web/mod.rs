@@ -11,6 +11,7 @@ pub mod screen;
 pub mod shared;
 pub mod shop;
 pub mod state;
+pub mod stream;
 pub mod uploads;
 
 pub use context::{Meta, PageContext};

@@ -35,6 +35,8 @@ pub struct AppState {
     /// Evidence and complaint files (private: served only through owner-checking handlers).
     pub uploads: Arc<dyn MediaStore>,
     pub refunder: Refunder,
+    /// Progress reports waiting to be written in the next batch.
+    pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).
     pub wechat: Option<Arc<WechatPay>>,
 }

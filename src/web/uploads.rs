@@ -201,9 +201,7 @@ pub async fn discard(store: &dyn MediaStore, kept: &[Kept]) {
 }
 
 /// An attachment as a download: its own type, never sniffed, never cached by others.
-pub async fn download(store: &dyn MediaStore, a: &Attachment) -> Result<HttpResponse, AppError> {
-    let len = store.len(&a.storage_key).await?.ok_or(AppError::NotFound)?;
-    let bytes = if len == 0 { Vec::new() } else { store.read_range(&a.storage_key, 0, len - 1).await? };
+pub async fn download(req: &HttpRequest, store: &dyn MediaStore, a: &Attachment) -> Result<HttpResponse, AppError> {
     let disposition = ContentDisposition {
         disposition: DispositionType::Attachment,
         parameters: vec![DispositionParam::FilenameExt(ExtendedValue {
@@ -212,11 +210,12 @@ pub async fn download(store: &dyn MediaStore, a: &Attachment) -> Result<HttpResp
             value: a.file_name.clone().into_bytes(),
         })],
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, a.content_type.as_str()))
-        .insert_header(disposition)
-        .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((CACHE_CONTROL, "private, no-store"))
-        .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"))
-        .body(bytes))
+    super::stream::object_response(req, store, &a.storage_key, |b| {
+        b.insert_header((CONTENT_TYPE, a.content_type.as_str()))
+            .insert_header(disposition.clone())
+            .insert_header((X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((CACHE_CONTROL, "private, no-store"))
+            .insert_header(("Content-Security-Policy", "default-src 'none'; sandbox"));
+    })
+    .await
 }

@@ -76,6 +76,8 @@ pub struct TestApp {
     pub db: Db,
     pub catalog: CatalogCache,
     pub providers: Providers,
+    /// Progress reports waiting for their batch.
+    pub progress: Arc<kedian::jobs::progress::ProgressBuffer>,
     pub data_dir: std::path::PathBuf,
     pub database_url: String,
     /// TOTP secrets enrolled in this shop, by phone, with the last time step used.
@@ -149,6 +151,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let db = app.db().clone();
     let catalog = app.catalog();
     let providers = app.providers();
+    let progress = app.progress();
     let data_dir = dir.path().to_path_buf();
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
@@ -160,6 +163,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         db,
         catalog,
         providers,
+        progress,
         data_dir,
         database_url,
         totp: Arc::default(),
@@ -211,11 +215,18 @@ impl TestApp {
             db: self.db.clone(),
             catalog: self.catalog.clone(),
             providers: self.providers.clone(),
+            progress: self.progress.clone(),
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             totp: self.totp.clone(),
             _dir: self._dir.clone(),
         }
+    }
+
+    /// Writes the progress reports gathered so far, as the next batch would.
+    pub async fn flush_progress(&self) {
+        let min = kedian::routes::learn::PROGRESS_MIN_INTERVAL_SECS;
+        self.progress.flush(&self.db, kedian::domain::time::now(), min).await.expect("progress batch");
     }
 
     /// Another browser, signed in to the back office as the demo admin (password, then TOTP).

@@ -11,6 +11,8 @@ on_both_backends!(
     copied_cookie_is_dead_after_logout,
     cookie_flags_are_strict,
     absolute_lifetime_ends_a_session,
+    page_views_write_nothing_to_sessions,
+    visitors_on_the_login_page_store_no_session,
 );
 
 /// A second browser that sends exactly this cookie header.
@@ -28,10 +30,81 @@ async fn session_is_renewed_at_login(app: TestApp) {
     assert_eq!(me_with_cookie(&app, &after).await.status(), StatusCode::OK);
     let stale = me_with_cookie(&app, &before).await;
     assert_eq!(stale.status(), StatusCode::SEE_OTHER, "the pre-login cookie is not logged in");
-    // The pre-login session itself is gone from the server: its CSRF token is not served again.
-    let page = client(Arc::new(Jar::default())).get(app.url("/login")).header("Cookie", &before).send().await.unwrap();
-    let token_with_old_cookie = crate::helpers::csrf_in(&page.text().await.unwrap());
-    assert_ne!(token_with_old_cookie, token_before, "the old session was deleted at login");
+    // The logged-in session has a CSRF token of its own.
+    let page = client(Arc::new(Jar::default())).get(app.url("/me")).header("Cookie", &after).send().await.unwrap();
+    let token_after = crate::helpers::csrf_in(&page.text().await.unwrap());
+    assert_ne!(token_after, token_before, "a new CSRF token at login");
+}
+
+type SessionRow = (String, String, i64);
+
+async fn session_rows(app: &TestApp) -> Vec<SessionRow> {
+    sqlx::query_as("SELECT id, state, expires_at FROM sessions ORDER BY id").fetch_all(app.db.read()).await.unwrap()
+}
+
+async fn page_views_write_nothing_to_sessions(app: TestApp) {
+    app.login_by_code("13800138024").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    app.pay_sandbox(&order_no).await;
+    let before = session_rows(&app).await;
+    assert!(!before.is_empty());
+    for path in ["/me", "/me/courses", "/orders", "/courses/excel-data-analysis", "/", &format!("/orders/{order_no}")] {
+        assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
+    }
+    assert_eq!(session_rows(&app).await, before, "no write, not even the expiry");
+    // Once the last extension is old enough, the next view pushes the expiry back (one write).
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, state FROM sessions").fetch_all(app.db.read()).await.unwrap();
+    for (id, state) in rows {
+        let mut map: std::collections::HashMap<String, String> = serde_json::from_str(&state).unwrap();
+        let old = kedian::domain::time::now() - kedian::auth::session::EXTEND_EVERY_SECS - 1;
+        map.insert("seen".into(), old.to_string());
+        sqlx::query("UPDATE sessions SET state = $1, expires_at = expires_at - 100 WHERE id = $2")
+            .bind(serde_json::to_string(&map).unwrap())
+            .bind(id)
+            .execute(app.db.write())
+            .await
+            .unwrap();
+    }
+    let aged = session_rows(&app).await;
+    assert_eq!(app.get("/me").await.status(), StatusCode::OK);
+    let extended = session_rows(&app).await;
+    assert_eq!(extended.len(), aged.len());
+    assert!(extended.iter().zip(&aged).all(|(new, old)| new.0 == old.0 && new.2 > old.2), "expiry extended");
+    // Revocation is still exact: logging out ends it at once.
+    let copied = app.session_cookie().unwrap();
+    app.logout().await;
+    assert_eq!(me_with_cookie(&app, &copied).await.status(), StatusCode::SEE_OTHER);
+}
+
+async fn visitors_on_the_login_page_store_no_session(app: TestApp) {
+    let before = app.count("sessions").await;
+    for _ in 0..20 {
+        let fresh = client(Arc::new(Jar::default()));
+        for path in ["/login", "/register"] {
+            let page = fresh.get(app.url(path)).send().await.unwrap();
+            assert_eq!(page.status(), StatusCode::OK);
+            if path == "/login" {
+                assert!(page.headers().get("set-cookie").is_some(), "the form's token travels in the cookie");
+            }
+        }
+    }
+    assert_eq!(app.count("sessions").await, before, "no row per visitor");
+    // The stateless token works for the form it was made for, and only with its cookie.
+    let (_, html) = app.get_html("/login").await;
+    let token = crate::helpers::csrf_in(&html);
+    let stranger = client(Arc::new(Jar::default()));
+    let forged = stranger
+        .post(app.url("/login"))
+        .form(&[("csrf_token", token.as_str()), ("method", "sms"), ("phone", "13800138025"), ("code", "123456")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "a token without its cookie is refused");
+    let done = app.login_by_code("13800138025").await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/me").await.status(), StatusCode::OK);
+    assert_eq!(app.count("sessions").await, before + 1, "the login stores one session");
 }
 
 async fn copied_cookie_is_dead_after_logout(app: TestApp) {

@@ -39,6 +39,7 @@ async fn finish_course(app: &TestApp, browser: &TestApp, slug: &str) {
             .unwrap();
         assert_eq!(sent.status(), StatusCode::NO_CONTENT, "lesson {lesson}");
     }
+    app.flush_progress().await;
 }
 
 async fn statistics_match_the_seeded_dataset(app: TestApp) {

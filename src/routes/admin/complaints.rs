@@ -232,6 +232,7 @@ async fn link_refund(
 #[get("/admin/complaints/{no}/files/{id}")]
 async fn file(
     ctx: PageContext,
+    req: actix_web::HttpRequest,
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -239,5 +240,5 @@ async fn file(
     let (no, id) = path.into_inner();
     let c = staff_complaint(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;
-    uploads::download(state.uploads.as_ref(), &found).await
+    uploads::download(&req, state.uploads.as_ref(), &found).await
 }

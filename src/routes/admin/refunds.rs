@@ -301,6 +301,7 @@ async fn retry(
 #[get("/admin/refunds/{refund_no}/files/{id}")]
 async fn file(
     ctx: PageContext,
+    req: actix_web::HttpRequest,
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -308,5 +309,5 @@ async fn file(
     let (no, id) = path.into_inner();
     let refund = staff_refund(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;
-    uploads::download(state.uploads.as_ref(), &found).await
+    uploads::download(&req, state.uploads.as_ref(), &found).await
 }

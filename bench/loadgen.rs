@@ -1,0 +1,478 @@
+//! A native load generator that behaves like learners in browsers: each virtual learner has its
+//! own cookie jar, logs in by SMS code (read from the shop's console-sender log), opens 我的课程,
+//! its last lesson, fetches the media and reports progress. `bench/run.sh` drives it.
+//!
+//!   cargo run --release --example loadgen -- drill --base http://127.0.0.1:18080 --log shop.log
+//!   cargo run --release --example loadgen -- buy --base … --log shop.log
+//!   cargo run --release --example loadgen -- cookie --base … --log shop.log --phone 13900000001
+
+use std::collections::HashMap;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use reqwest::StatusCode;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    #[arg(long)]
+    base: String,
+    /// The shop's log, where the console sender writes each text.
+    #[arg(long)]
+    log: std::path::PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Takedown day: learners arrive, log in, open their last lesson, watch and report.
+    Drill {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 2000)]
+        learners: usize,
+        #[arg(long, default_value_t = 300)]
+        secs: u64,
+        /// Imported phones are 139 followed by this many-th number and up.
+        #[arg(long, default_value_t = 100_000)]
+        phones: u64,
+        /// How long each learner watches (fetching media and reporting every 10 s) before leaving.
+        #[arg(long, default_value_t = 30)]
+        watch_secs: u64,
+    },
+    /// Paid orders: each learner buys every course on the home page (buy, pay, confirm).
+    Buy {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long, default_value_t = 64)]
+        learners: usize,
+        #[arg(long, default_value_t = 30)]
+        secs: u64,
+    },
+    /// Logs one phone in and prints its cookie header (for wrk).
+    Cookie {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        phone: String,
+    },
+}
+
+/// Codes seen in the log so far, by phone.
+#[derive(Clone, Default)]
+struct Codes(Arc<Mutex<HashMap<String, String>>>);
+
+impl Codes {
+    /// Follows the log file, remembering the newest code texted to each phone.
+    fn follow(&self, path: std::path::PathBuf) {
+        let codes = self.clone();
+        std::thread::spawn(move || {
+            let mut offset = 0u64;
+            let mut rest = String::new();
+            loop {
+                if let Ok(mut file) = std::fs::File::open(&path)
+                    && file.seek(SeekFrom::Start(offset)).is_ok()
+                {
+                    let mut buf = String::new();
+                    if let Ok(n) = file.read_to_string(&mut buf) {
+                        offset += n as u64;
+                        rest.push_str(&buf);
+                        let (done, tail) = match rest.rfind('\n') {
+                            Some(i) => (rest[..i].to_string(), rest[i + 1..].to_string()),
+                            None => (String::new(), rest.clone()),
+                        };
+                        rest = tail;
+                        let mut map = codes.0.lock().unwrap_or_else(|p| p.into_inner());
+                        for line in done.lines().filter(|l| l.contains("console sender")) {
+                            if let Some((phone, code)) = parse_text(line) {
+                                map.insert(phone, code);
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+    }
+
+    async fn wait(&self, phone: &str) -> Option<String> {
+        for _ in 0..500 {
+            if let Some(code) = self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(phone) {
+                return Some(code);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}
+
+/// `… phone="139…" text="…123456…"` → (phone, the first six digits in a row of the text).
+fn parse_text(line: &str) -> Option<(String, String)> {
+    let phone = line.split("phone=").nth(1)?.trim_start_matches('"').get(..11)?.to_string();
+    let text = line.split("text=").nth(1)?;
+    let digits: Vec<char> = text.chars().collect();
+    let code = digits.windows(6).find(|w| w.iter().all(char::is_ascii_digit))?.iter().collect();
+    Some((phone, code))
+}
+
+/// Latencies (µs) per step, and errors.
+#[derive(Default)]
+struct Stats {
+    steps: Mutex<HashMap<&'static str, Vec<u32>>>,
+    errors: Mutex<HashMap<String, u64>>,
+    logins: AtomicU64,
+    orders: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self, step: &'static str, since: Instant) {
+        let us = u32::try_from(since.elapsed().as_micros()).unwrap_or(u32::MAX);
+        self.steps.lock().unwrap_or_else(|p| p.into_inner()).entry(step).or_default().push(us);
+    }
+
+    fn error(&self, what: String) {
+        *self.errors.lock().unwrap_or_else(|p| p.into_inner()).entry(what).or_default() += 1;
+    }
+
+    fn report(&self, secs: f64) {
+        let mut steps: Vec<_> = self.steps.lock().unwrap_or_else(|p| p.into_inner()).drain().collect();
+        steps.sort_by_key(|(name, _)| *name);
+        println!("| step | count | per s | p50 ms | p99 ms | max ms |");
+        println!("|---|---|---|---|---|---|");
+        for (name, mut v) in steps {
+            v.sort_unstable();
+            let pct = |p: f64| v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0;
+            println!(
+                "| {name} | {} | {:.1} | {:.1} | {:.1} | {:.1} |",
+                v.len(),
+                v.len() as f64 / secs,
+                pct(0.5),
+                pct(0.99),
+                pct(1.0)
+            );
+        }
+        let errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        let total: u64 = errors.values().sum();
+        println!();
+        println!(
+            "logins: {} ({:.1}/s)",
+            self.logins.load(Ordering::Relaxed),
+            self.logins.load(Ordering::Relaxed) as f64 / secs
+        );
+        println!(
+            "paid orders: {} ({:.1}/s)",
+            self.orders.load(Ordering::Relaxed),
+            self.orders.load(Ordering::Relaxed) as f64 / secs
+        );
+        println!("errors: {total}");
+        for (what, n) in errors.iter() {
+            println!("  {n} × {what}");
+        }
+    }
+}
+
+fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = html.find(start)? + start.len();
+    html[from..].split(end).next()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#38;", "&").replace("&amp;", "&")
+}
+
+struct Learner {
+    client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    base: String,
+    /// A distinct client address for the shop's per-IP limits (it trusts X-Forwarded-For in
+    /// the benchmark); never an address anything is sent to.
+    ip: String,
+}
+
+impl Learner {
+    fn new(base: &str, n: u64) -> Learner {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .gzip(true)
+            .pool_max_idle_per_host(1)
+            .build()
+            .unwrap_or_default();
+        let ip = format!("127.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, (n & 255).max(1));
+        Learner { client, jar, base: base.to_string(), ip }
+    }
+
+    async fn get(&self, path: &str) -> Result<(StatusCode, String), String> {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("X-Forwarded-For", &self.ip)
+            .send()
+            .await
+            .map_err(|e| format!("GET {}: {e}", path.split('?').next().unwrap_or(path)))?;
+        let status = r.status();
+        Ok((status, r.text().await.map_err(|e| format!("body: {e}"))?))
+    }
+
+    async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Result<reqwest::Response, String> {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("X-Forwarded-For", &self.ip)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| format!("POST {path}: {e}"))
+    }
+
+    async fn login(&self, stats: &Stats, codes: &Codes, phone: &str) -> Result<(), String> {
+        let t = Instant::now();
+        let (_, html) = self.get("/login").await?;
+        let token = between(&html, "name=\"csrf_token\" value=\"", "\"").ok_or("login page without token")?.to_string();
+        let sent = self
+            .post_form(
+                "/login",
+                &[("csrf_token", &token), ("method", "sms"), ("action", "send_code"), ("phone", phone)],
+            )
+            .await?;
+        if sent.status() != StatusCode::OK {
+            return Err(format!("send code: {}", sent.status()));
+        }
+        stats.record("1 send code", t);
+        let code = codes.wait(phone).await.ok_or("no code in the log")?;
+        let t = Instant::now();
+        let done = self
+            .post_form(
+                "/login",
+                &[("csrf_token", &token), ("method", "sms"), ("action", "login"), ("phone", phone), ("code", &code)],
+            )
+            .await?;
+        if done.status() != StatusCode::SEE_OTHER {
+            return Err(format!("login: {}", done.status()));
+        }
+        stats.record("2 log in", t);
+        stats.logins.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn timed_get(&self, stats: &Stats, step: &'static str, path: &str) -> Result<String, String> {
+        let t = Instant::now();
+        let (status, body) = self.get(path).await?;
+        if status != StatusCode::OK {
+            return Err(format!("{step}: {status}"));
+        }
+        stats.record(step, t);
+        Ok(body)
+    }
+
+    async fn fetch_media(&self, stats: &Stats, url: &str, offset: u64) -> Result<(), String> {
+        let t = Instant::now();
+        let r = self
+            .client
+            .get(format!("{}{url}", self.base))
+            .header("Range", format!("bytes={offset}-{}", offset + 1_048_575))
+            .send()
+            .await
+            .map_err(|e| format!("media: {e}"))?;
+        if r.status() != StatusCode::PARTIAL_CONTENT && r.status() != StatusCode::OK {
+            return Err(format!("media: {}", r.status()));
+        }
+        r.bytes().await.map_err(|e| format!("media body: {e}"))?;
+        stats.record("5 media 1 MB", t);
+        Ok(())
+    }
+
+    async fn report(&self, stats: &Stats, url: &str, csrf: &str, position: u64) -> Result<(), String> {
+        let t = Instant::now();
+        let r = self
+            .client
+            .post(format!("{}{url}", self.base))
+            .header("X-CSRF-Token", csrf)
+            .header("Content-Type", "application/json")
+            .body(format!("{{\"position\":{position},\"duration\":600}}"))
+            .send()
+            .await
+            .map_err(|e| format!("progress: {e}"))?;
+        if r.status() != StatusCode::NO_CONTENT {
+            return Err(format!("progress: {}", r.status()));
+        }
+        stats.record("6 progress", t);
+        Ok(())
+    }
+
+    /// One learner's visit: log in, 我的课程, the last lesson, its media and progress, then watch.
+    async fn visit(&self, stats: &Stats, codes: &Codes, phone: &str, watch: Duration) -> Result<(), String> {
+        self.login(stats, codes, phone).await?;
+        let mine = self.timed_get(stats, "3 my courses", "/me/courses").await?;
+        let lesson =
+            between(&mine, "class=\"button primary\" href=\"", "\"").ok_or("no lesson to continue")?.to_string();
+        let page = self.timed_get(stats, "4 lesson page", &lesson).await?;
+        let media = unescape(
+            between(
+                &page,
+                "id=\"media\" controls playsinline preload=\"metadata\" controlslist=\"nodownload\" src=\"",
+                "\"",
+            )
+            .or_else(|| between(&page, " src=\"/media/", "\"").map(|_| ""))
+            .ok_or("no media on the lesson page")?,
+        );
+        let progress_url = between(&page, "data-progress-url=\"", "\"").ok_or("no progress URL")?.to_string();
+        let csrf = between(&page, "data-csrf=\"", "\"").ok_or("no csrf")?.to_string();
+        let resume: u64 = between(&page, "data-resume=\"", "\"").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let until = Instant::now() + watch;
+        let mut position = resume.min(590);
+        let mut offset = 0;
+        loop {
+            if !media.is_empty() {
+                self.fetch_media(stats, &media, offset).await?;
+            }
+            self.report(stats, &progress_url, &csrf, position).await?;
+            if Instant::now() + Duration::from_secs(10) > until {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            position = (position + 10).min(600);
+            offset += 1_048_576;
+        }
+    }
+
+    /// Buys every course shown on the home page, paying in the sandbox.
+    async fn buy_all(&self, stats: &Stats, slugs: &[String], stop: Instant) -> Result<(), String> {
+        for slug in slugs {
+            if Instant::now() >= stop {
+                return Ok(());
+            }
+            let t = Instant::now();
+            let (_, page) = self.get(&format!("/courses/{slug}")).await?;
+            let Some(token) = between(&page, "name=\"csrf_token\" value=\"", "\"").map(String::from) else { continue };
+            if !page.contains(&format!("action=\"/courses/{slug}/buy\"")) {
+                continue;
+            }
+            let bought = self.post_form(&format!("/courses/{slug}/buy"), &[("csrf_token", &token)]).await?;
+            let to = bought.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            let Some(order_no) = to.strip_prefix("/orders/").and_then(|s| s.strip_suffix("/pay")) else {
+                return Err(format!("buy {slug}: {} {to}", bought.status()));
+            };
+            let pay = format!("/orders/{order_no}/pay");
+            let chosen = self.post_form(&pay, &[("csrf_token", &token), ("channel", "sandbox")]).await?;
+            if chosen.status() != StatusCode::SEE_OTHER {
+                return Err(format!("pay: {}", chosen.status()));
+            }
+            let cashier = format!("/pay/sandbox/{order_no}");
+            let confirmed = self.post_form(&cashier, &[("csrf_token", &token), ("action", "confirm")]).await?;
+            if confirmed.status() != StatusCode::SEE_OTHER {
+                return Err(format!("confirm: {}", confirmed.status()));
+            }
+            let (status, order) = self.get(&format!("/orders/{order_no}")).await?;
+            if status != StatusCode::OK || !order.contains(&format!("/courses/{slug}/lessons/")) {
+                return Err("paid order without access".into());
+            }
+            stats.record("order: buy, pay, fulfil", t);
+            stats.orders.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let stats = Arc::new(Stats::default());
+    let codes = Codes::default();
+    match cli.mode {
+        Mode::Cookie { common, phone } => {
+            codes.follow(common.log.clone());
+            let learner = Learner::new(&common.base, 1);
+            if let Err(e) = learner.login(&stats, &codes, &phone).await {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+            use reqwest::cookie::CookieStore;
+            let cookie = common
+                .base
+                .parse()
+                .ok()
+                .and_then(|url| learner.jar.cookies(&url))
+                .and_then(|v| v.to_str().ok().map(String::from))
+                .unwrap_or_default();
+            // Line 1: the cookie header; line 2: the lesson to continue.
+            let (_, me) = learner.get("/me/courses").await.unwrap_or_default();
+            println!("{cookie}");
+            println!("{}", between(&me, "class=\"button primary\" href=\"", "\"").unwrap_or(""));
+        }
+        Mode::Drill { common, learners, secs, phones, watch_secs } => {
+            codes.follow(common.log.clone());
+            let next_phone = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let stop = start + Duration::from_secs(secs);
+            let mut tasks = Vec::new();
+            for n in 0..learners {
+                let (stats, codes, next_phone, base) =
+                    (stats.clone(), codes.clone(), next_phone.clone(), common.base.clone());
+                tasks.push(tokio::spawn(async move {
+                    // Arrivals spread over the first 20 s, as a broadcast lands on phones.
+                    tokio::time::sleep(Duration::from_millis((n as u64 * 20_000) / learners.max(1) as u64)).await;
+                    while Instant::now() < stop {
+                        let i = next_phone.fetch_add(1, Ordering::Relaxed) % phones;
+                        let learner = Learner::new(&base, i);
+                        let phone = format!("139{i:08}");
+                        if let Err(e) = learner.visit(&stats, &codes, &phone, Duration::from_secs(watch_secs)).await {
+                            stats.error(e);
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+            stats.report(start.elapsed().as_secs_f64());
+        }
+        Mode::Buy { common, learners, secs } => {
+            codes.follow(common.log.clone());
+            let probe = Learner::new(&common.base, 0);
+            let (_, home) = probe.get("/courses").await.unwrap_or_default();
+            let mut slugs: Vec<String> = home
+                .split("href=\"/courses/")
+                .skip(1)
+                .filter_map(|s| s.split('"').next())
+                .filter(|s| !s.contains('/') && !s.contains('?'))
+                .map(String::from)
+                .collect();
+            slugs.sort();
+            slugs.dedup();
+            let next = Arc::new(AtomicU64::new(0));
+            let start = Instant::now();
+            let stop = start + Duration::from_secs(secs);
+            let mut tasks = Vec::new();
+            for _ in 0..learners {
+                let (stats, codes, next, base, slugs) =
+                    (stats.clone(), codes.clone(), next.clone(), common.base.clone(), slugs.clone());
+                tasks.push(tokio::spawn(async move {
+                    while Instant::now() < stop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let learner = Learner::new(&base, 70_000 + i);
+                        let phone = format!("137{i:08}");
+                        let done = async {
+                            learner.login(&stats, &codes, &phone).await?;
+                            learner.buy_all(&stats, &slugs, stop).await
+                        };
+                        if let Err(e) = done.await {
+                            stats.error(e);
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                let _ = t.await;
+            }
+            stats.report(start.elapsed().as_secs_f64());
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Progress reports, gathered in memory and written in one transaction per short interval.
+//! Thousands of players report every few seconds; one write each would queue them all behind
+//! SQLite's single writer. A crash loses at most the last interval, never an older position, and
+//! every read of progress sees the reports still waiting here.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::store::Db;
+use crate::store::lessons::{self, Progress, ProgressRow};
+
+/// How often gathered reports are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+type Key = (i64, i64);
+
+#[derive(Default)]
+pub struct ProgressBuffer {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    /// Reports not yet written, one per (user, lesson), merged.
+    pending: HashMap<Key, ProgressRow>,
+    /// When each (user, lesson) last had a report accepted, for the minimum interval.
+    accepted_at: HashMap<Key, i64>,
+}
+
+/// `newer` over `older` for the same learner and lesson: the newer position, the furthest
+/// position of both, the first completion.
+pub fn merge(older: &ProgressRow, newer: &ProgressRow) -> ProgressRow {
+    let (older, newer) = if newer.updated_at >= older.updated_at { (older, newer) } else { (newer, older) };
+    ProgressRow {
+        furthest_secs: older.furthest_secs.max(newer.furthest_secs),
+        completed_at: match (older.completed_at, newer.completed_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        },
+        ..*newer
+    }
+}
+
+impl ProgressBuffer {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind: keep using it.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Takes a report unless the same lesson had one less than `min_interval_secs` ago.
+    pub fn offer(&self, row: ProgressRow, min_interval_secs: i64) -> bool {
+        let key = (row.user_id, row.lesson_id);
+        let mut inner = self.lock();
+        if inner.accepted_at.get(&key).is_some_and(|at| row.updated_at - at < min_interval_secs) {
+            return false;
+        }
+        inner.accepted_at.insert(key, row.updated_at);
+        let merged = match inner.pending.get(&key) {
+            Some(older) => merge(older, &row),
+            None => row,
+        };
+        inner.pending.insert(key, merged);
+        true
+    }
+
+    /// The learner's stored progress in a course with the reports still waiting here laid over it.
+    pub async fn course_progress(
+        &self,
+        db: &Db,
+        user_id: i64,
+        course_id: i64,
+    ) -> Result<HashMap<i64, Progress>, sqlx::Error> {
+        let mut progress = lessons::course_progress(db, user_id, course_id).await?;
+        let inner = self.lock();
+        for row in inner.pending.values().filter(|r| r.user_id == user_id && r.course_id == course_id) {
+            let stored = progress.get(&row.lesson_id).copied();
+            let furthest = stored.map_or(row.furthest_secs, |p| p.furthest_secs.max(row.furthest_secs));
+            progress.insert(
+                row.lesson_id,
+                Progress {
+                    last_position_secs: row.last_position_secs,
+                    furthest_secs: furthest,
+                    completed: row.completed_at.is_some() || stored.is_some_and(|p| p.completed),
+                    updated_at: row.updated_at,
+                },
+            );
+        }
+        Ok(progress)
+    }
+
+    /// How many reports wait to be written.
+    pub fn pending(&self) -> usize {
+        self.lock().pending.len()
+    }
+
+    /// Writes what has gathered in one transaction. On failure the reports go back, under any
+    /// that arrived meanwhile, to be tried at the next flush.
+    pub async fn flush(&self, db: &Db, now: i64, min_interval_secs: i64) -> Result<usize, sqlx::Error> {
+        let batch: Vec<ProgressRow> = {
+            let mut inner = self.lock();
+            inner.accepted_at.retain(|_, at| now - *at < min_interval_secs);
+            inner.pending.drain().map(|(_, row)| row).collect()
+        };
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        match lessons::record_progress_batch(db, &batch).await {
+            Ok(()) => Ok(batch.len()),
+            Err(e) => {
+                let mut inner = self.lock();
+                for row in batch {
+                    let key = (row.user_id, row.lesson_id);
+                    let merged = match inner.pending.get(&key) {
+                        Some(newer) => merge(&row, newer),
+                        None => row,
+                    };
+                    inner.pending.insert(key, merged);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Flushes every `FLUSH_EVERY` until the process ends (the server flushes once more on shutdown).
+pub fn spawn(buffer: Arc<ProgressBuffer>, db: Db, min_interval_secs: i64) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = buffer.flush(&db, crate::domain::time::now(), min_interval_secs).await {
+                tracing::warn!(error = %e, pending = buffer.pending(), "writing progress failed; will retry");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(at: i64, position: i64, furthest: i64, completed_at: Option<i64>) -> ProgressRow {
+        ProgressRow {
+            user_id: 1,
+            lesson_id: 2,
+            course_id: 3,
+            last_position_secs: position,
+            furthest_secs: furthest,
+            duration_secs: 100,
+            completed_at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn the_newest_position_wins_and_the_furthest_and_first_completion_stay() {
+        let a = row(10, 95, 95, Some(10));
+        let b = row(20, 12, 12, None);
+        let merged = merge(&a, &b);
+        assert_eq!((merged.last_position_secs, merged.furthest_secs, merged.completed_at), (12, 95, Some(10)));
+        assert_eq!(merge(&b, &a), merged, "the order of the arguments does not matter");
+        let c = row(30, 99, 99, Some(30));
+        assert_eq!(merge(&merged, &c).completed_at, Some(10), "the first completion is kept");
+    }
+
+    #[test]
+    fn reports_too_close_together_are_refused() {
+        let buffer = ProgressBuffer::default();
+        assert!(buffer.offer(row(100, 1, 1, None), 3));
+        assert!(!buffer.offer(row(102, 2, 2, None), 3));
+        assert!(buffer.offer(row(103, 3, 3, None), 3));
+        assert!(buffer.offer(ProgressRow { lesson_id: 9, ..row(103, 3, 3, None) }, 3), "another lesson");
+        assert_eq!(buffer.pending(), 2, "one row per learner and lesson");
+    }
+}

@@ -115,11 +115,30 @@ impl Codes {
 
 /// `… phone="139…" text="…123456…"` → (phone, the first six digits in a row of the text).
 fn parse_text(line: &str) -> Option<(String, String)> {
+    let line = &strip_ansi(line);
     let phone = line.split("phone=").nth(1)?.trim_start_matches('"').get(..11)?.to_string();
     let text = line.split("text=").nth(1)?;
     let digits: Vec<char> = text.chars().collect();
     let code = digits.windows(6).find(|w| w.iter().all(char::is_ascii_digit))?.iter().collect();
     Some((phone, code))
+}
+
+/// The log without terminal colours.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Latencies (µs) per step, and errors.
@@ -202,7 +221,6 @@ impl Learner {
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
-            .gzip(true)
             .pool_max_idle_per_host(1)
             .build()
             .unwrap_or_default();

@@ -161,6 +161,7 @@ impl Application {
             uploads: Arc::new(crate::media::storage::LocalStore::new(settings.uploads_dir())),
             refunder,
             progress: progress.clone(),
+            users: Default::default(),
             media_key: derive(&master, b"kedian media urls"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });

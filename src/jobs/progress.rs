@@ -74,17 +74,21 @@ impl ProgressBuffer {
         let mut progress = lessons::course_progress(db, user_id, course_id).await?;
         let inner = self.lock();
         for row in inner.pending.values().filter(|r| r.user_id == user_id && r.course_id == course_id) {
-            let stored = progress.get(&row.lesson_id).copied();
-            let furthest = stored.map_or(row.furthest_secs, |p| p.furthest_secs.max(row.furthest_secs));
-            progress.insert(
-                row.lesson_id,
-                Progress {
-                    last_position_secs: row.last_position_secs,
-                    furthest_secs: furthest,
-                    completed: row.completed_at.is_some() || stored.is_some_and(|p| p.completed),
-                    updated_at: row.updated_at,
-                },
-            );
+            lay_over(&mut progress, row);
+        }
+        Ok(progress)
+    }
+
+    /// The same for every course of the learner: course → lesson → progress.
+    pub async fn all_progress(
+        &self,
+        db: &Db,
+        user_id: i64,
+    ) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
+        let mut progress = lessons::all_progress(db, user_id).await?;
+        let inner = self.lock();
+        for row in inner.pending.values().filter(|r| r.user_id == user_id) {
+            lay_over(progress.entry(row.course_id).or_default(), row);
         }
         Ok(progress)
     }
@@ -121,6 +125,21 @@ impl ProgressBuffer {
             }
         }
     }
+}
+
+/// A report not yet written, over what is stored for its lesson.
+fn lay_over(progress: &mut HashMap<i64, Progress>, row: &ProgressRow) {
+    let stored = progress.get(&row.lesson_id).copied();
+    let furthest = stored.map_or(row.furthest_secs, |p| p.furthest_secs.max(row.furthest_secs));
+    progress.insert(
+        row.lesson_id,
+        Progress {
+            last_position_secs: row.last_position_secs,
+            furthest_secs: furthest,
+            completed: row.completed_at.is_some() || stored.is_some_and(|p| p.completed),
+            updated_at: row.updated_at,
+        },
+    );
 }
 
 /// Flushes every `FLUSH_EVERY` until the process ends (the server flushes once more on shutdown).

@@ -361,9 +361,10 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
     let Some(user) = ctx.user.as_ref() else { return Ok(redirect(&ctx.login_href())) };
     let catalog = state.catalog.snapshot();
     let mut courses = Vec::new();
+    let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;
     for course_id in lessons::owned_course_ids(&state.db, user.id).await? {
         let Some(course) = catalog.course_by_id(course_id) else { continue };
-        let progress = state.progress.course_progress(&state.db, user.id, course_id).await?;
+        let progress = all_progress.remove(&course_id).unwrap_or_default();
         let last = progress.values().map(|p| p.updated_at).max();
         courses.push(OwnedCourse {
             completed: course.lessons().filter(|l| progress.get(&l.id).is_some_and(|p| p.completed)).count(),

@@ -157,5 +157,6 @@ pub async fn send_message(db: &Db, m: &NewMessage<'_>, now: i64) -> Result<(i64,
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
+    db.users_changed();
     Ok((id, recipients))
 }

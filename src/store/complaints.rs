@@ -220,7 +220,9 @@ pub async fn reply(
             messages::NewMessage { user_id, kind, ref_no: &c.complaint_no, amount: None, note: body, link: &link };
         messages::send(&mut tx, &message, now).await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    db.users_changed();
+    Ok(())
 }
 
 pub async fn link_refund(db: &Db, id: i64, refund_id: i64, now: i64) -> Result<(), sqlx::Error> {

@@ -160,16 +160,38 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
 /// The learner's progress in one course, by lesson.
 pub async fn course_progress(db: &Db, user_id: i64, course_id: i64) -> Result<HashMap<i64, Progress>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT lesson_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
+        "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1 AND course_id = $2",
     )
     .bind(user_id)
     .bind(course_id)
     .fetch_all(db.read())
     .await?;
+    Ok(progress_rows(&rows)?.into_iter().map(|(_, lesson, p)| (lesson, p)).collect())
+}
+
+/// The learner's progress in every course: course → lesson → progress.
+pub async fn all_progress(db: &Db, user_id: i64) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
+         WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(db.read())
+    .await?;
+    let mut by_course: HashMap<i64, HashMap<i64, Progress>> = HashMap::new();
+    for (course, lesson, p) in progress_rows(&rows)? {
+        by_course.entry(course).or_default().insert(lesson, p);
+    }
+    Ok(by_course)
+}
+
+/// (course, lesson, progress) of each row.
+fn progress_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(i64, i64, Progress)>, sqlx::Error> {
     rows.iter()
         .map(|r| {
             Ok((
+                r.try_get("course_id")?,
                 r.try_get("lesson_id")?,
                 Progress {
                     last_position_secs: r.try_get("last_position_secs")?,

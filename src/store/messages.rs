@@ -76,5 +76,6 @@ pub async fn mark_all_read(db: &Db, user_id: i64, now: i64) -> Result<u64, sqlx:
         .bind(user_id)
         .execute(db.write())
         .await?;
+    db.users_changed();
     Ok(done.rows_affected())
 }

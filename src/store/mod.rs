@@ -29,6 +29,8 @@ pub mod syllabus;
 pub mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -49,6 +51,11 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
+    /// Bumped after every write to `users` or `user_messages` in this process: in-memory copies
+    /// of accounts (`users::UserCache`) made before it are stale.
+    users_epoch: Arc<AtomicU64>,
+    /// Bumped by whoever changes `sessions` rows behind the session store's back (tests do).
+    sessions_epoch: Arc<AtomicU64>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -65,7 +72,13 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres });
+            return Ok(Db {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+                users_epoch: Arc::default(),
+                sessions_epoch: Arc::default(),
+            });
         }
         let url = sqlite_url(url)?;
         let options = AnyConnectOptions::from_str(&url).context("invalid SQLite URL")?;
@@ -73,11 +86,29 @@ impl Db {
         // journal_mode is a property of the file: set it once, before the readers open.
         sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         let read = sqlite_pool(4).connect_with(options).await?;
-        Ok(Db { read, write, backend: Backend::Sqlite })
+        Ok(Db { read, write, backend: Backend::Sqlite, users_epoch: Arc::default(), sessions_epoch: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Call after changing `users` or `user_messages` rows.
+    pub fn users_changed(&self) {
+        self.users_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn users_epoch(&self) -> u64 {
+        self.users_epoch.load(Ordering::Acquire)
+    }
+
+    /// Call after changing `sessions` rows other than through the session store.
+    pub fn sessions_changed(&self) {
+        self.sessions_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn sessions_epoch(&self) -> u64 {
+        self.sessions_epoch.load(Ordering::Acquire)
     }
 
     /// For queries that only read.

@@ -146,6 +146,7 @@ pub async fn decide(db: &Db, item: &Item, from: &str, to: &str, staff_id: i64, n
             .await?;
     }
     tx.commit().await?;
+    db.users_changed();
     Ok(true)
 }
 

@@ -312,6 +312,7 @@ pub async fn reject(db: &Db, id: i64, staff_id: i64, reason: &str, now: i64) -> 
     event(&mut tx, id, "rejected", reason, "staff", now).await?;
     notify_learner(&mut tx, id, "refund_rejected", reason, now).await?;
     tx.commit().await?;
+    db.users_changed();
     Ok(true)
 }
 
@@ -489,6 +490,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     event(&mut tx, id, "refunded", "", "provider", now).await?;
     notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
     tx.commit().await?;
+    db.users_changed();
     Ok(Some(Completion { user_id, refund_no, amount: Fen(amount), full }))
 }
 

@@ -11,7 +11,9 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 use sha2::{Digest, Sha256};
 
-use super::Db;
+use std::sync::{Arc, RwLock};
+
+use super::{Backend, Db};
 use crate::domain::time::now;
 
 type State = HashMap<String, String>;
@@ -19,29 +21,92 @@ type State = HashMap<String, String>;
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
+    /// On SQLite every session write goes through this store in this one process, so the rows
+    /// can be kept in memory too and a page view reads none. Not on PostgreSQL, where other
+    /// instances may write (several instances keep sessions in Redis anyway).
+    cache: Option<Arc<RwLock<Cache>>>,
 }
+
+#[derive(Default)]
+struct Cache {
+    /// `Db::sessions_epoch` when these entries were read.
+    epoch: u64,
+    entries: HashMap<String, Cached>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    state: State,
+    expires_at: i64,
+}
+
+/// Sessions kept in memory at most; past it, the oldest half is let go (they are read again
+/// from the table when used).
+const CACHE_MAX: usize = 200_000;
 
 impl DbSessionStore {
     pub fn new(db: Db) -> Self {
-        DbSessionStore { db }
+        let cache = (db.backend() == Backend::Sqlite).then(Arc::default);
+        DbSessionStore { db, cache }
     }
 
     /// Removes expired sessions; returns how many.
     pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
+        let now = now();
         let done =
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(self.db.write()).await?;
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.db.write()).await?;
+        if let Some(cache) = &self.cache
+            && let Ok(mut cache) = cache.write()
+        {
+            cache.entries.retain(|_, c| c.expires_at > now);
+        }
         Ok(done.rows_affected())
+    }
+
+    fn cached(&self, id: &str) -> Option<Cached> {
+        let cache = self.cache.as_ref()?.read().ok()?;
+        if cache.epoch != self.db.sessions_epoch() {
+            return None;
+        }
+        cache.entries.get(id).filter(|c| c.expires_at > now()).cloned()
+    }
+
+    fn remember(&self, id: String, entry: Option<Cached>) {
+        let Some(cache) = &self.cache else { return };
+        let Ok(mut cache) = cache.write() else { return };
+        let epoch = self.db.sessions_epoch();
+        if cache.epoch != epoch {
+            cache.entries.clear();
+            cache.epoch = epoch;
+        }
+        let entries = &mut cache.entries;
+        match entry {
+            Some(entry) => {
+                if entries.len() >= CACHE_MAX {
+                    let mut expiries: Vec<i64> = entries.values().map(|c| c.expires_at).collect();
+                    let (_, median, _) = expiries.select_nth_unstable(CACHE_MAX / 2);
+                    let median = *median;
+                    entries.retain(|_, c| c.expires_at > median);
+                }
+                entries.insert(id, entry);
+            }
+            None => {
+                entries.remove(&id);
+            }
+        }
     }
 
     async fn insert(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let body = serde_json::to_string(state)?;
         let key: String = rand::thread_rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
+        let (id, expires_at) = (hash_key(&key), expiry(ttl));
         sqlx::query("INSERT INTO sessions (id, state, expires_at) VALUES ($1, $2, $3)")
-            .bind(hash_key(&key))
+            .bind(&id)
             .bind(body)
-            .bind(expiry(ttl))
+            .bind(expires_at)
             .execute(self.db.write())
             .await?;
+        self.remember(id, Some(Cached { state: state.clone(), expires_at }));
         SessionKey::try_from(key).map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
@@ -56,13 +121,21 @@ fn expiry(ttl: &Duration) -> i64 {
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let body: Option<String> = sqlx::query_scalar("SELECT state FROM sessions WHERE id = $1 AND expires_at > $2")
-            .bind(hash_key(session_key.as_ref()))
-            .bind(now())
-            .fetch_optional(self.db.read())
-            .await
-            .map_err(|e| LoadError::Other(e.into()))?;
-        body.map(|b| serde_json::from_str(&b).context("session state")).transpose().map_err(LoadError::Deserialization)
+        let id = hash_key(session_key.as_ref());
+        if let Some(hit) = self.cached(&id) {
+            return Ok(Some(hit.state));
+        }
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT state, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(&id)
+                .bind(now())
+                .fetch_optional(self.db.read())
+                .await
+                .map_err(|e| LoadError::Other(e.into()))?;
+        let Some((body, expires_at)) = row else { return Ok(None) };
+        let state: State = serde_json::from_str(&body).context("session state").map_err(LoadError::Deserialization)?;
+        self.remember(id, Some(Cached { state: state.clone(), expires_at }));
+        Ok(Some(state))
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
@@ -71,37 +144,45 @@ impl SessionStore for DbSessionStore {
 
     async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
         let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let (id, expires_at) = (hash_key(session_key.as_ref()), expiry(ttl));
         let done = sqlx::query("UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4")
             .bind(body)
-            .bind(expiry(ttl))
-            .bind(hash_key(session_key.as_ref()))
+            .bind(expires_at)
+            .bind(&id)
             .bind(now())
             .execute(self.db.write())
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
         if done.rows_affected() == 1 {
+            self.remember(id, Some(Cached { state, expires_at }));
             Ok(session_key)
         } else {
+            self.remember(id, None);
             // Expired or purged meanwhile: never resurrect the old key, start a new session.
             self.insert(&state, ttl).await.map_err(UpdateError::Other)
         }
     }
 
     async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
+        let (id, expires_at) = (hash_key(session_key.as_ref()), expiry(ttl));
         sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
-            .bind(expiry(ttl))
-            .bind(hash_key(session_key.as_ref()))
+            .bind(expires_at)
+            .bind(&id)
             .bind(now())
             .execute(self.db.write())
             .await?;
+        if let Some(mut hit) = self.cached(&id) {
+            hit.expires_at = expires_at;
+            self.remember(id, Some(hit));
+        }
         Ok(())
     }
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(hash_key(session_key.as_ref()))
-            .execute(self.db.write())
-            .await?;
+        let id = hash_key(session_key.as_ref());
+        // Forget it first: from here on no request may use it, whatever the database says.
+        self.remember(id.clone(), None);
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&id).execute(self.db.write()).await?;
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ pub async fn start_enrolment(db: &Db, user_id: i64, sealed: &str, now: i64) -> R
     .bind(user_id)
     .execute(db.write())
     .await?;
+    db.users_changed();
     Ok(())
 }
 
@@ -53,7 +54,9 @@ pub async fn finish_enrolment(db: &Db, user_id: i64, code_hashes: &[String], now
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await
+    tx.commit().await?;
+    db.users_changed();
+    Ok(())
 }
 
 /// Spends a recovery code; false when it is unknown or already used.
@@ -84,7 +87,9 @@ pub async fn reset_totp(db: &Db, user_id: i64, now: i64) -> Result<(), sqlx::Err
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
-    tx.commit().await
+    tx.commit().await?;
+    db.users_changed();
+    Ok(())
 }
 
 /// Everyone with a staff role, admins first.
@@ -105,6 +110,7 @@ pub async fn set_role(db: &Db, user_id: i64, role: Role, now: i64) -> Result<(),
         .bind(user_id)
         .execute(db.write())
         .await?;
+    db.users_changed();
     Ok(())
 }
 
@@ -115,6 +121,7 @@ pub async fn sign_out_everywhere(db: &Db, user_id: i64, now: i64) -> Result<(), 
         .bind(user_id)
         .execute(db.write())
         .await?;
+    db.users_changed();
     Ok(())
 }
 
@@ -137,5 +144,6 @@ pub async fn set_status(
     .bind(user_id)
     .execute(db.write())
     .await?;
+    db.users_changed();
     Ok(())
 }

@@ -73,6 +73,55 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     row.as_ref().map(from_row).transpose()
 }
 
+/// Logged-in accounts with their unread count, kept in memory so that a page view reads no
+/// account row. Only on SQLite, where this process is the database's only web server: every
+/// write here bumps `Db::users_changed`, which empties it for the next reader. Changes from
+/// another process (the `kedian` CLI) are seen within `USER_CACHE_TTL`. On PostgreSQL, where
+/// other instances write too, every request reads the row.
+#[derive(Default)]
+pub struct UserCache {
+    entries: std::sync::RwLock<std::collections::HashMap<i64, CachedUser>>,
+}
+
+struct CachedUser {
+    user: User,
+    unread: i64,
+    epoch: u64,
+    loaded: std::time::Instant,
+}
+
+pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const USER_CACHE_MAX: usize = 100_000;
+
+impl UserCache {
+    pub async fn find_with_unread(&self, db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
+        if db.backend() != super::Backend::Sqlite {
+            return find_with_unread(db, id).await;
+        }
+        let epoch = db.users_epoch();
+        if let Ok(entries) = self.entries.read()
+            && let Some(c) = entries.get(&id)
+            && c.epoch == epoch
+            && c.loaded.elapsed() < USER_CACHE_TTL
+        {
+            return Ok(Some((c.user.clone(), c.unread)));
+        }
+        let found = find_with_unread(db, id).await?;
+        if let Some((user, unread)) = &found
+            && let Ok(mut entries) = self.entries.write()
+        {
+            if entries.len() >= USER_CACHE_MAX {
+                entries.retain(|_, c| c.epoch == epoch && c.loaded.elapsed() < USER_CACHE_TTL);
+            }
+            if entries.len() < USER_CACHE_MAX {
+                let loaded = std::time::Instant::now();
+                entries.insert(id, CachedUser { user: user.clone(), unread: *unread, epoch, loaded });
+            }
+        }
+        Ok(found)
+    }
+}
+
 /// The logged-in user with their unread site messages, in one query (it runs on every request).
 pub async fn find_with_unread(db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
     let sql = format!(
@@ -103,6 +152,7 @@ pub async fn create(
         .bind(now)
         .fetch_one(db.write())
         .await;
+    db.users_changed();
     match result {
         Ok(row) => Ok(from_row(&row)?),
         Err(e) if is_unique_violation(&e) => Err(CreateUserError::PhoneTaken),
@@ -117,6 +167,7 @@ pub async fn set_nickname(db: &Db, id: i64, nickname: &str, now: i64) -> Result<
         .bind(id)
         .execute(db.write())
         .await?;
+    db.users_changed();
     Ok(())
 }
 
@@ -134,6 +185,7 @@ pub async fn set_password_and_role(
         .bind(id)
         .execute(db.write())
         .await?;
+    db.users_changed();
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::auth::session::TypedSession;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::store::users::{self, User};
+use crate::store::users::User;
 
 pub struct PageContext {
     pub lang: Lang,
@@ -138,7 +138,7 @@ impl FromRequest for PageContext {
                 let lifetime = state.settings.session_lifetime_days * 86_400;
                 let fresh = typed.authenticated_at().is_some_and(|at| now() - at < lifetime);
                 if fresh
-                    && let Some((found, n)) = users::find_with_unread(&state.db, uid).await?
+                    && let Some((found, n)) = state.users.find_with_unread(&state.db, uid).await?
                     && found.session_version == typed.session_version()
                     && !found.is_banned()
                 {

@@ -35,6 +35,8 @@ pub struct AppState {
     /// Evidence and complaint files (private: served only through owner-checking handlers).
     pub uploads: Arc<dyn MediaStore>,
     pub refunder: Refunder,
+    /// Logged-in accounts in memory (SQLite only).
+    pub users: crate::store::users::UserCache,
     /// Progress reports waiting to be written in the next batch.
     pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).

@@ -122,6 +122,7 @@ async fn age_staff_sessions(app: &TestApp, key: &str, secs: i64) {
                 .execute(app.db.write())
                 .await
                 .unwrap();
+            app.db.sessions_changed();
         }
     }
 }

@@ -52,6 +52,7 @@ async fn broadcasts_reach_those_who_want_them(app: TestApp) {
         .execute(app.db.write())
         .await
         .unwrap();
+    app.db.users_changed();
 
     app.make_staff("13900000001", Role::Operator).await;
     let staff = app.staff_as("13900000001").await;

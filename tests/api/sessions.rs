@@ -65,6 +65,7 @@ async fn page_views_write_nothing_to_sessions(app: TestApp) {
             .execute(app.db.write())
             .await
             .unwrap();
+        app.db.sessions_changed();
     }
     let aged = session_rows(&app).await;
     assert_eq!(app.get("/me").await.status(), StatusCode::OK);
@@ -154,6 +155,7 @@ async fn absolute_lifetime_ends_a_session(app: TestApp) {
                 .execute(app.db.write())
                 .await
                 .unwrap();
+            app.db.sessions_changed();
         }
     }
     assert_eq!(app.get("/me").await.status(), StatusCode::SEE_OTHER, "past the 30-day lifetime");

@@ -162,6 +162,8 @@ impl Application {
             refunder,
             progress: progress.clone(),
             users: Default::default(),
+            access: Default::default(),
+            lessons: Default::default(),
             media_key: derive(&master, b"kedian media urls"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });

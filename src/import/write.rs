@@ -116,6 +116,7 @@ impl<'a> Batch<'a> {
         if self.rows % BATCH == 0 {
             if let Some(tx) = self.tx.take() {
                 tx.commit().await?;
+                self.committed();
             }
             self.tx = Some(self.db.write().begin().await?);
         }
@@ -125,8 +126,15 @@ impl<'a> Batch<'a> {
     async fn finish(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.tx.take() {
             tx.commit().await?;
+            self.committed();
         }
         Ok(())
+    }
+
+    /// Accounts and access may have changed: in-memory copies are stale.
+    fn committed(&self) {
+        self.db.users_changed();
+        self.db.access_changed();
     }
 }
 

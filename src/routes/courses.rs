@@ -11,7 +11,6 @@ use crate::domain::time::shanghai_minutes;
 use crate::error::AppError;
 use crate::routes::learn::continue_with;
 use crate::store::lessons::Progress;
-use crate::store::orders;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 use std::collections::HashMap;
 
@@ -127,7 +126,7 @@ async fn detail(
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
     let (ctx, owned) = match ctx.user.as_ref().map(|u| u.id) {
-        Some(user_id) => (ctx.with_csrf()?, orders::owns(&state.db, user_id, course.id).await?),
+        Some(user_id) => (ctx.with_csrf()?, state.access.owns(&state.db, user_id, course.id).await?),
         None => (ctx, false),
     };
     let progress = match (owned, ctx.user.as_ref()) {

@@ -17,7 +17,6 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::media::article::SanitizedHtml;
 use crate::store::lessons::{self, Progress};
-use crate::store::orders;
 use crate::web::{AppState, Meta, PageContext, redirect, render};
 
 /// Progress reports closer together than this are refused (players report every 10–15 s).
@@ -36,7 +35,7 @@ async fn can_learn(state: &AppState, user_id: Option<i64>, course: &Course, less
         return Ok(true);
     }
     match user_id {
-        Some(uid) => Ok(orders::owns(&state.db, uid, course.id).await?),
+        Some(uid) => Ok(state.access.owns(&state.db, uid, course.id).await?),
         None => Ok(false),
     }
 }
@@ -103,7 +102,7 @@ async fn lesson_page(
     let (course, lesson) = (course.clone(), lesson.clone());
     let user_id = ctx.user.as_ref().map(|u| u.id);
     let owner = match user_id {
-        Some(uid) => orders::owns(&state.db, uid, course.id).await?,
+        Some(uid) => state.access.owns(&state.db, uid, course.id).await?,
         None => false,
     };
     if !course.published && !owner {
@@ -111,8 +110,11 @@ async fn lesson_page(
         return Err(AppError::NotFound);
     }
     let allowed = lesson.free_preview || owner;
-    let content =
-        if allowed { lessons::content(&state.db, lesson.id).await?.unwrap_or_default() } else { Default::default() };
+    let content = if allowed {
+        state.lessons.content(&state.db, lesson.id).await?.unwrap_or_default()
+    } else {
+        Default::default()
+    };
     let grant = Grant { user_id: user_id.unwrap_or(0), lesson_id: lesson.id, expires_at: now() + URL_TTL_SECS };
     let query = media::sign_query(&state.media_key, &grant);
     // A paid lesson's page carries no media URL at all for someone who may not watch it.
@@ -214,9 +216,9 @@ async fn media_file(
     if !allowed {
         return Err(denied());
     }
-    let content = lessons::content(&state.db, lesson_id).await?.unwrap_or_default();
+    let content = state.lessons.content(&state.db, lesson_id).await?.unwrap_or_default();
     if file == "key" {
-        let key = lessons::hls_key(&state.db, lesson_id).await?.ok_or(AppError::NotFound)?;
+        let key = state.lessons.hls_key(&state.db, lesson_id).await?.ok_or(AppError::NotFound)?;
         return Ok(protected(HttpResponse::Ok(), "application/octet-stream").body(key));
     }
     if file == "index.m3u8" {
@@ -362,7 +364,19 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
     let catalog = state.catalog.snapshot();
     let mut courses = Vec::new();
     let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;
-    for course_id in lessons::owned_course_ids(&state.db, user.id).await? {
+    // Most recently studied first, then most recently granted.
+    let mut owned: Vec<(i64, i64)> = state
+        .access
+        .owned(&state.db, user.id)
+        .await?
+        .iter()
+        .map(|(course, granted)| {
+            let studied = all_progress.get(course).and_then(|p| p.values().map(|p| p.updated_at).max());
+            (*course, studied.unwrap_or(*granted))
+        })
+        .collect();
+    owned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (course_id, _) in owned {
         let Some(course) = catalog.course_by_id(course_id) else { continue };
         let progress = all_progress.remove(&course_id).unwrap_or_default();
         let last = progress.values().map(|p| p.updated_at).max();

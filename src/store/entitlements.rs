@@ -5,6 +5,33 @@ use sqlx::Row;
 
 use super::Db;
 
+/// The courses each learner may learn now, in memory (see `store::cache`): (course, granted at).
+pub struct AccessCache(super::cache::EpochCache<i64, std::sync::Arc<Vec<(i64, i64)>>>);
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        AccessCache(super::cache::EpochCache::new(super::Topic::Access))
+    }
+}
+
+impl AccessCache {
+    pub async fn owned(&self, db: &Db, user_id: i64) -> Result<std::sync::Arc<Vec<(i64, i64)>>, sqlx::Error> {
+        self.0.get_or_load(db, user_id, || async move { Ok(std::sync::Arc::new(owned(db, user_id).await?)) }).await
+    }
+
+    pub async fn owns(&self, db: &Db, user_id: i64, course_id: i64) -> Result<bool, sqlx::Error> {
+        Ok(self.owned(db, user_id).await?.iter().any(|(c, _)| *c == course_id))
+    }
+}
+
+/// (course, granted at) of every course the learner may learn now.
+pub async fn owned(db: &Db, user_id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT course_id, granted_at FROM entitlements WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .fetch_all(db.read())
+        .await
+}
+
 #[derive(Debug, Clone)]
 pub struct Entitlement {
     pub course_id: i64,
@@ -53,6 +80,7 @@ pub async fn grant(db: &Db, user_id: i64, course_id: i64, note: &str, now: i64) 
     .bind(note)
     .execute(db.write())
     .await?;
+    db.access_changed();
     Ok(done.rows_affected() == 1)
 }
 
@@ -67,5 +95,6 @@ pub async fn revoke(db: &Db, user_id: i64, course_id: i64, note: &str, now: i64)
     .bind(course_id)
     .execute(db.write())
     .await?;
+    db.access_changed();
     Ok(done.rows_affected() == 1)
 }

@@ -15,6 +15,31 @@ pub struct LessonContent {
     pub live_url: Option<String>,
 }
 
+/// Lesson content and HLS keys in memory (see `store::cache`).
+pub struct LessonCache {
+    content: super::cache::EpochCache<i64, Option<LessonContent>>,
+    keys: super::cache::EpochCache<i64, Option<Vec<u8>>>,
+}
+
+impl Default for LessonCache {
+    fn default() -> Self {
+        LessonCache {
+            content: super::cache::EpochCache::new(super::Topic::Lessons),
+            keys: super::cache::EpochCache::new(super::Topic::Lessons),
+        }
+    }
+}
+
+impl LessonCache {
+    pub async fn content(&self, db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
+        self.content.get_or_load(db, lesson_id, || content(db, lesson_id)).await
+    }
+
+    pub async fn hls_key(&self, db: &Db, lesson_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+        self.keys.get_or_load(db, lesson_id, || hls_key(db, lesson_id)).await
+    }
+}
+
 pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
     let row = sqlx::query("SELECT media_key, hls_dir, body, notes, live_url FROM lessons WHERE id = $1")
         .bind(lesson_id)
@@ -40,6 +65,7 @@ pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str) -> Result<(), sql
         .bind(lesson_id)
         .execute(db.write())
         .await?;
+    db.lessons_changed();
     Ok(())
 }
 
@@ -56,7 +82,9 @@ pub async fn set_hls(db: &Db, lesson_id: i64, dir: &str, key_hex: &str, now: i64
     .execute(&mut *tx)
     .await?;
     sqlx::query("UPDATE lessons SET hls_dir = $1 WHERE id = $2").bind(dir).bind(lesson_id).execute(&mut *tx).await?;
-    tx.commit().await
+    tx.commit().await?;
+    db.lessons_changed();
+    Ok(())
 }
 
 pub async fn hls_key(db: &Db, lesson_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
@@ -202,18 +230,4 @@ fn progress_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(i64, i64, Progress)>
             ))
         })
         .collect()
-}
-
-/// Courses the user may learn now (bought, claimed or imported), most recently studied first.
-pub async fn owned_course_ids(db: &Db, user_id: i64) -> Result<Vec<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT e.course_id FROM entitlements e \
-         LEFT JOIN (SELECT course_id, MAX(updated_at) AS studied FROM lesson_progress WHERE user_id = $1 GROUP BY course_id) p \
-         ON p.course_id = e.course_id \
-         WHERE e.user_id = $1 AND e.revoked_at IS NULL \
-         ORDER BY COALESCE(p.studied, e.granted_at) DESC, e.course_id",
-    )
-    .bind(user_id)
-    .fetch_all(db.read())
-    .await
 }

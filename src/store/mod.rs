@@ -5,6 +5,7 @@ pub mod announcements;
 pub mod attachments;
 pub mod audit;
 pub mod broadcasts;
+pub mod cache;
 pub mod catalog;
 pub mod complaints;
 pub mod coupons;
@@ -51,11 +52,25 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
-    /// Bumped after every write to `users` or `user_messages` in this process: in-memory copies
-    /// of accounts (`users::UserCache`) made before it are stale.
-    users_epoch: Arc<AtomicU64>,
-    /// Bumped by whoever changes `sessions` rows behind the session store's back (tests do).
-    sessions_epoch: Arc<AtomicU64>,
+    /// One counter per `Topic`, bumped after each write of it in this process (see `cache`).
+    epochs: Arc<[AtomicU64; Topic::COUNT]>,
+}
+
+/// What an in-memory copy may be of; each has its epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topic {
+    /// `users` and `user_messages` (the account and its unread count).
+    Users,
+    /// `entitlements`: who may learn what.
+    Access,
+    /// `lessons` content and `hls_keys`.
+    Lessons,
+    /// `sessions` rows changed other than through the session store (tests do).
+    Sessions,
+}
+
+impl Topic {
+    const COUNT: usize = 4;
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -72,13 +87,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            return Ok(Db {
-                read: pool.clone(),
-                write: pool,
-                backend: Backend::Postgres,
-                users_epoch: Arc::default(),
-                sessions_epoch: Arc::default(),
-            });
+            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, epochs: Arc::default() });
         }
         let url = sqlite_url(url)?;
         let options = AnyConnectOptions::from_str(&url).context("invalid SQLite URL")?;
@@ -86,29 +95,36 @@ impl Db {
         // journal_mode is a property of the file: set it once, before the readers open.
         sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         let read = sqlite_pool(4).connect_with(options).await?;
-        Ok(Db { read, write, backend: Backend::Sqlite, users_epoch: Arc::default(), sessions_epoch: Arc::default() })
+        Ok(Db { read, write, backend: Backend::Sqlite, epochs: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Call after changing `users` or `user_messages` rows.
+    /// Call after a write of `topic`: in-memory copies made before it are not used again.
+    pub fn changed(&self, topic: Topic) {
+        self.epochs[topic as usize].fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn epoch(&self, topic: Topic) -> u64 {
+        self.epochs[topic as usize].load(Ordering::Acquire)
+    }
+
     pub fn users_changed(&self) {
-        self.users_epoch.fetch_add(1, Ordering::AcqRel);
+        self.changed(Topic::Users);
     }
 
-    pub fn users_epoch(&self) -> u64 {
-        self.users_epoch.load(Ordering::Acquire)
+    pub fn access_changed(&self) {
+        self.changed(Topic::Access);
     }
 
-    /// Call after changing `sessions` rows other than through the session store.
+    pub fn lessons_changed(&self) {
+        self.changed(Topic::Lessons);
+    }
+
     pub fn sessions_changed(&self) {
-        self.sessions_epoch.fetch_add(1, Ordering::AcqRel);
-    }
-
-    pub fn sessions_epoch(&self) -> u64 {
-        self.sessions_epoch.load(Ordering::Acquire)
+        self.changed(Topic::Sessions);
     }
 
     /// For queries that only read.

@@ -156,6 +156,7 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
     grant(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
     bump_learners(&mut tx, order.course_id).await?;
     tx.commit().await?;
+    db.access_changed();
     Ok(order)
 }
 
@@ -337,6 +338,7 @@ pub async fn apply_payment(
         .await?;
     bump_learners(&mut tx, order.course_id).await?;
     tx.commit().await?;
+    db.access_changed();
     Ok(PaymentOutcome::Applied { course_id: order.course_id })
 }
 

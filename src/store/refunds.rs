@@ -491,6 +491,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
     tx.commit().await?;
     db.users_changed();
+    db.access_changed();
     Ok(Some(Completion { user_id, refund_no, amount: Fen(amount), full }))
 }
 

@@ -65,7 +65,7 @@ impl DbSessionStore {
 
     fn cached(&self, id: &str) -> Option<Cached> {
         let cache = self.cache.as_ref()?.read().ok()?;
-        if cache.epoch != self.db.sessions_epoch() {
+        if cache.epoch != self.db.epoch(super::Topic::Sessions) {
             return None;
         }
         cache.entries.get(id).filter(|c| c.expires_at > now()).cloned()
@@ -74,7 +74,7 @@ impl DbSessionStore {
     fn remember(&self, id: String, entry: Option<Cached>) {
         let Some(cache) = &self.cache else { return };
         let Ok(mut cache) = cache.write() else { return };
-        let epoch = self.db.sessions_epoch();
+        let epoch = self.db.epoch(super::Topic::Sessions);
         if cache.epoch != epoch {
             cache.entries.clear();
             cache.epoch = epoch;

@@ -85,7 +85,7 @@ pub struct NewLesson<'a> {
 }
 
 pub async fn add_lesson(db: &Db, course_id: i64, chapter_id: i64, l: &NewLesson<'_>) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
+    let id = sqlx::query_scalar(
         "INSERT INTO lessons (course_id, chapter_id, title, kind, duration_secs, free_preview, position) \
          VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(position), 0) + 1 FROM lessons WHERE chapter_id = $2)) RETURNING id",
     )
@@ -96,7 +96,9 @@ pub async fn add_lesson(db: &Db, course_id: i64, chapter_id: i64, l: &NewLesson<
     .bind(l.duration_secs)
     .bind(i64::from(l.free_preview))
     .fetch_one(db.write())
-    .await
+    .await;
+    db.lessons_changed();
+    id
 }
 
 pub async fn update_lesson(db: &Db, lesson_id: i64, l: &NewLesson<'_>) -> Result<(), sqlx::Error> {
@@ -108,6 +110,7 @@ pub async fn update_lesson(db: &Db, lesson_id: i64, l: &NewLesson<'_>) -> Result
         .bind(lesson_id)
         .execute(db.write())
         .await?;
+    db.lessons_changed();
     Ok(())
 }
 
@@ -203,5 +206,6 @@ pub async fn update_lesson_content(db: &Db, id: i64, c: &LessonContentInput<'_>)
         .bind(id)
         .execute(db.write())
         .await?;
+    db.lessons_changed();
     Ok(())
 }

@@ -73,52 +73,18 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     row.as_ref().map(from_row).transpose()
 }
 
-/// Logged-in accounts with their unread count, kept in memory so that a page view reads no
-/// account row. Only on SQLite, where this process is the database's only web server: every
-/// write here bumps `Db::users_changed`, which empties it for the next reader. Changes from
-/// another process (the `kedian` CLI) are seen within `USER_CACHE_TTL`. On PostgreSQL, where
-/// other instances write too, every request reads the row.
-#[derive(Default)]
-pub struct UserCache {
-    entries: std::sync::RwLock<std::collections::HashMap<i64, CachedUser>>,
-}
+/// Logged-in accounts with their unread count, in memory (see `store::cache`).
+pub struct UserCache(super::cache::EpochCache<i64, Option<(User, i64)>>);
 
-struct CachedUser {
-    user: User,
-    unread: i64,
-    epoch: u64,
-    loaded: std::time::Instant,
+impl Default for UserCache {
+    fn default() -> Self {
+        UserCache(super::cache::EpochCache::new(super::Topic::Users))
+    }
 }
-
-pub const USER_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-const USER_CACHE_MAX: usize = 100_000;
 
 impl UserCache {
     pub async fn find_with_unread(&self, db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
-        if db.backend() != super::Backend::Sqlite {
-            return find_with_unread(db, id).await;
-        }
-        let epoch = db.users_epoch();
-        if let Ok(entries) = self.entries.read()
-            && let Some(c) = entries.get(&id)
-            && c.epoch == epoch
-            && c.loaded.elapsed() < USER_CACHE_TTL
-        {
-            return Ok(Some((c.user.clone(), c.unread)));
-        }
-        let found = find_with_unread(db, id).await?;
-        if let Some((user, unread)) = &found
-            && let Ok(mut entries) = self.entries.write()
-        {
-            if entries.len() >= USER_CACHE_MAX {
-                entries.retain(|_, c| c.epoch == epoch && c.loaded.elapsed() < USER_CACHE_TTL);
-            }
-            if entries.len() < USER_CACHE_MAX {
-                let loaded = std::time::Instant::now();
-                entries.insert(id, CachedUser { user: user.clone(), unread: *unread, epoch, loaded });
-            }
-        }
-        Ok(found)
+        self.0.get_or_load(db, id, || find_with_unread(db, id)).await
     }
 }
 

@@ -37,6 +37,10 @@ pub struct AppState {
     pub refunder: Refunder,
     /// Logged-in accounts in memory (SQLite only).
     pub users: crate::store::users::UserCache,
+    /// Who may learn what, in memory (SQLite only).
+    pub access: crate::store::entitlements::AccessCache,
+    /// Lesson content and HLS keys in memory (SQLite only).
+    pub lessons: crate::store::lessons::LessonCache,
     /// Progress reports waiting to be written in the next batch.
     pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).

@@ -102,6 +102,7 @@ async fn entitlement_matrix(app: TestApp) {
 
     // Owner whose order was refunded: the entitlement is revoked and everything paid stops at once.
     sqlx::query("UPDATE entitlements SET revoked_at = $1").bind(now()).execute(app.db.write()).await.unwrap();
+    app.db.access_changed();
     assert_eq!(status(app.get(&url).await), StatusCode::FORBIDDEN, "the URL they had stops working");
     assert_eq!(status(app.get(&signed(&app, me, paid, "key")).await), StatusCode::FORBIDDEN);
     assert_eq!(media_url_on_page(&app, paid).await, None);

@@ -226,14 +226,14 @@ async fn import(mut settings: Settings, path: &std::path::Path, dry_run: bool) -
 struct Bars(std::sync::Mutex<Option<indicatif::ProgressBar>>);
 
 impl crate::import::Progress for Bars {
-    fn start(&self, phase: &str, total: u64) {
-        let bar = indicatif::ProgressBar::new(total);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
-        {
+    fn start(&self, file: &str, bytes: u64) {
+        let bar = indicatif::ProgressBar::new(bytes);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg:>18} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
-        bar.set_message(phase.to_string());
+        bar.set_message(file.to_string());
         if let Ok(mut current) = self.0.lock() {
             *current = Some(bar);
         }

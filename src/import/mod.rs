@@ -5,15 +5,15 @@
 mod read;
 mod write;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use crate::domain::import::{EntitlementRow, MappingRow, OrderRow, ProgressRow, UserRow};
 use crate::store::Db;
-
-pub use read::{Entity, read_dir, read_files};
+pub use read::{Entity, Source, from_files, open_dir};
+use read::{Line, Rows};
+use write::Parsed;
 pub use write::{Progress, Silent};
 
 /// Where a row came from.
@@ -99,139 +99,91 @@ impl Report {
     }
 }
 
-/// A checked row with where it came from.
-pub struct Row<T> {
-    pub file: String,
-    pub line: usize,
-    pub row: T,
-}
-
-/// Every row that passed its own checks, before the checks against the shop.
-#[derive(Default)]
-pub struct Dataset {
-    pub mappings: Vec<Row<MappingRow>>,
-    pub users: Vec<Row<UserRow>>,
-    pub orders: Vec<Row<OrderRow>>,
-    pub entitlements: Vec<Row<EntitlementRow>>,
-    pub progress: Vec<Row<ProgressRow>>,
-}
-
-/// The shop's side of the checks: courses by slug (id, lessons in syllabus order), mappings
-/// already saved, and phones already registered.
+/// The shop's side of the checks: courses by slug (id, lessons in syllabus order) and the
+/// product mappings already saved.
 pub struct Shop {
     pub courses: HashMap<String, ShopCourse>,
     pub mappings: HashMap<String, i64>,
-    pub phones: HashSet<String>,
 }
 
 pub struct ShopCourse {
     pub id: i64,
+    /// (lesson id, duration) in syllabus order.
     pub lessons: Vec<(i64, i64)>,
 }
 
 impl Shop {
     pub async fn load(db: &Db) -> anyhow::Result<Shop> {
-        let (courses, mappings, phones) = crate::store::import::shop(db).await?;
-        Ok(Shop { courses, mappings, phones })
+        let (courses, mappings) = crate::store::import::shop(db).await?;
+        Ok(Shop { courses, mappings })
     }
-}
 
-/// Checks rows against each other and the shop; drops (and reports) those that cannot be
-/// imported: unknown courses, products without a mapping, phones that are nowhere, lessons past
-/// the end of the course.
-pub fn check(mut data: Dataset, shop: &Shop, report: &mut Report) -> Dataset {
-    let mut mapped: HashMap<String, i64> = shop.mappings.clone();
-    data.mappings.retain(|m| match shop.courses.get(&m.row.course_slug) {
-        Some(course) => {
-            mapped.insert(m.row.product_id.clone(), course.id);
-            true
-        }
-        None => {
-            report.reject(
-                Entity::Courses,
-                &m.file,
-                m.line,
-                format!("course_slug: no course {} in the shop", m.row.course_slug),
-            );
-            false
-        }
-    });
-    let mut phones: HashSet<String> = shop.phones.clone();
-    phones.extend(data.users.iter().map(|u| u.row.phone.as_str().to_string()));
-    let known = |phone: &str, product: &str| -> Result<(), String> {
-        if !phones.contains(phone) {
-            return Err(format!("phone: {phone} is neither in users nor registered"));
-        }
-        if !mapped.contains_key(product) {
-            return Err(format!("product_id: {product} has no course mapping"));
-        }
-        Ok(())
-    };
-    let mut keep_orders = Vec::with_capacity(data.orders.len());
-    let mut seen_orders = HashSet::new();
-    for o in data.orders.drain(..) {
-        let check = known(o.row.phone.as_str(), &o.row.product_id).and_then(|()| {
-            if seen_orders.insert(o.row.order_id.clone()) {
-                Ok(())
-            } else {
-                Err(format!("order_id: {} twice in the export", o.row.order_id))
-            }
-        });
-        match check {
-            Ok(()) => keep_orders.push(o),
-            Err(why) => report.reject(Entity::Orders, &o.file, o.line, why),
-        }
+    pub fn course_by_id(&self, id: i64) -> Option<&ShopCourse> {
+        self.courses.values().find(|c| c.id == id)
     }
-    data.orders = keep_orders;
-    data.entitlements.retain(|e| match known(e.row.phone.as_str(), &e.row.product_id) {
-        Ok(()) => true,
-        Err(why) => {
-            report.reject(Entity::Entitlements, &e.file, e.line, why);
-            false
-        }
-    });
-    let lessons_of = |product: &str| {
-        let id = mapped.get(product)?;
-        shop.courses.values().find(|c| c.id == *id).map(|c| c.lessons.len())
-    };
-    data.progress.retain(|p| {
-        let why =
-            known(p.row.phone.as_str(), &p.row.product_id).err().or_else(|| match lessons_of(&p.row.product_id) {
-                Some(n) if p.row.lesson_no <= n => None,
-                Some(n) => Some(format!("lesson_no: the course has {n} lessons")),
-                None => Some("product_id: the course is gone".to_string()),
-            });
-        match why {
-            None => true,
-            Some(why) => {
-                report.reject(Entity::Progress, &p.file, p.line, why);
-                false
-            }
-        }
-    });
-    data
 }
 
 /// Reads, checks and (unless `dry_run`) writes an export; the report says what happened.
 pub async fn run(db: &Db, path: &Path, dry_run: bool, progress: &dyn Progress) -> anyhow::Result<Report> {
-    let mut report = Report { dry_run, ..Report::default() };
-    let data = read_dir(path, &mut report)?;
-    finish(db, "cli", data, report, progress).await
+    let sources = read::open_dir(path)?;
+    import(db, "cli", sources, dry_run, progress).await
 }
 
-/// Checks and writes rows already read (the back office's upload reads them from the form).
-pub async fn finish(
+/// Imports export files a batch at a time, kind by kind (courses, users, orders, entitlements,
+/// progress), and records the run.
+pub async fn import(
     db: &Db,
-    source: &str,
-    data: Dataset,
-    mut report: Report,
+    label: &str,
+    mut sources: Vec<Source>,
+    dry_run: bool,
     progress: &dyn Progress,
 ) -> anyhow::Result<Report> {
+    let mut report = Report { dry_run, ..Report::default() };
     let shop = Shop::load(db).await?;
-    let data = check(data, &shop, &mut report);
-    if !report.dry_run {
-        write::all(db, &data, &shop, &mut report, progress).await?;
+    let mut run = write::Run::new(db, &shop, dry_run).await?;
+    sources.sort_by_key(|s| s.entity);
+    for source in sources {
+        let (entity, name) = (source.entity, source.name.clone());
+        progress.start(&name, source.len);
+        let mut rows = Rows::open(source)?;
+        let mut batch = Vec::with_capacity(write::BATCH);
+        let mut reported = 0;
+        loop {
+            let line = rows.next_line()?;
+            let end = line.is_none();
+            if let Some(line) = line {
+                report.counts(entity).read += 1;
+                match line {
+                    Line::Unreadable(n, why) => report.reject(entity, &name, n, why),
+                    Line::Fields(n, fields) => match parse(entity, &fields) {
+                        Ok(row) => batch.push((n, row)),
+                        Err(why) => report.reject(entity, &name, n, why),
+                    },
+                }
+            }
+            if batch.len() >= write::BATCH || (end && !batch.is_empty()) {
+                run.batch(entity, &name, std::mem::take(&mut batch), &mut report).await?;
+                let at = rows.position();
+                progress.advance(at.saturating_sub(reported));
+                reported = at;
+            }
+            if end {
+                break;
+            }
+        }
+        progress.finish();
     }
-    crate::store::import::record(db, source, &report, crate::domain::time::now()).await?;
+    crate::store::import::record(db, label, &report, crate::domain::time::now()).await?;
     Ok(report)
+}
+
+fn parse(entity: Entity, f: &crate::domain::import::Fields) -> Result<Parsed, String> {
+    use crate::domain::import as rows;
+    Ok(match entity {
+        Entity::Courses => Parsed::Mapping(rows::mapping(f)?),
+        Entity::Users => Parsed::User(rows::user(f)?),
+        Entity::Orders => Parsed::Order(rows::order(f)?),
+        Entity::Entitlements => Parsed::Entitlement(rows::entitlement(f)?),
+        Entity::Progress => Parsed::Progress(rows::progress(f)?),
+    })
 }

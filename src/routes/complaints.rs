@@ -72,8 +72,9 @@ async fn new_page(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let orders = orders::list_for_user(&state.db, user.id, 50, 0)
+    let orders = orders::page_for_user(&state.db, user.id, 50, 0)
         .await?
+        .0
         .into_iter()
         .filter(|o| o.paid_at.is_some())
         .map(|o| (o.order_no, o.item_title))

@@ -1,15 +1,15 @@
 //! What an import needs to know about the shop, and the record of each run.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use sqlx::Row;
 
 use super::Db;
 use crate::import::{Report, ShopCourse};
 
-type ShopState = (HashMap<String, ShopCourse>, HashMap<String, i64>, HashSet<String>);
+type ShopState = (HashMap<String, ShopCourse>, HashMap<String, i64>);
 
-/// Courses by slug with their lessons in syllabus order, saved mappings, registered phones.
+/// Courses by slug with their lessons in syllabus order, and saved mappings.
 pub async fn shop(db: &Db) -> Result<ShopState, sqlx::Error> {
     let mut courses: HashMap<String, ShopCourse> = HashMap::new();
     let mut slugs: HashMap<i64, String> = HashMap::new();
@@ -35,9 +35,7 @@ pub async fn shop(db: &Db) -> Result<ShopState, sqlx::Error> {
         .await?
         .into_iter()
         .collect();
-    let phones =
-        sqlx::query_scalar::<_, String>("SELECT phone FROM users").fetch_all(db.read()).await?.into_iter().collect();
-    Ok((courses, mappings, phones))
+    Ok((courses, mappings))
 }
 
 pub async fn record(db: &Db, source: &str, report: &Report, now: i64) -> Result<(), sqlx::Error> {

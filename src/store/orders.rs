@@ -177,11 +177,19 @@ pub async fn find_for_user(db: &Db, order_no: &str, user_id: i64) -> Result<Opti
     Ok(find(db, order_no).await?.filter(|o| o.user_id == user_id))
 }
 
-pub async fn list_for_user(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<Vec<Order>, sqlx::Error> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3");
+/// One page of the learner's orders, newest first, and how many there are in all (one query;
+/// a second only when the page is past the end).
+pub async fn page_for_user(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<(Vec<Order>, i64), sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, COUNT(*) OVER () AS total FROM orders WHERE user_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+    );
     let rows = sqlx::query(&sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    let total = match rows.first() {
+        Some(row) => row.try_get("total")?,
+        None => count_for_user(db, user_id).await?,
+    };
+    Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
 }
 
 pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {

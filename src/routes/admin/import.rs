@@ -10,7 +10,7 @@ use super::gate::{Change, audit};
 use crate::domain::staff::Area;
 use crate::domain::upload::EXPORT_FILES;
 use crate::error::AppError;
-use crate::import::{Report, Silent, finish, read_files};
+use crate::import::{Report, Silent, from_files, import};
 use crate::routes::forms::FieldErrors;
 use crate::web::uploads;
 use crate::web::{AppState, Meta, PageContext, render_with_status};
@@ -85,15 +85,22 @@ async fn upload(
         ));
     }
     let dry_run = form.text("dry_run") == "1";
-    let mut report = Report { dry_run, ..Report::default() };
-    let data = match read_files(files, &mut report) {
-        Ok(data) => data,
+    let sources = match from_files(files) {
+        Ok(sources) => sources,
         Err(e) => {
             errors.add("files", format!("{}{e}", ctx.t("err_import_unreadable")));
             return render(ctx, None, errors, StatusCode::BAD_REQUEST);
         }
     };
-    let report = finish(&state.db, "web", data, report, &Silent).await.map_err(AppError::Internal)?;
+    let report = match import(&state.db, "web", sources, dry_run, &Silent).await {
+        Ok(report) => report,
+        // A file that turns out unreadable part-way (broken CSV): what came before it is in.
+        Err(e) if !e.is::<sqlx::Error>() => {
+            errors.add("files", format!("{}{e}", ctx.t("err_import_unreadable")));
+            return render(ctx, None, errors, StatusCode::BAD_REQUEST);
+        }
+        Err(e) => return Err(AppError::Internal(e)),
+    };
     if !dry_run {
         let change = Change {
             action: "import.run",

@@ -83,7 +83,7 @@ async fn detail_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
-    let orders = orders::list_for_user(&state.db, user.id, 50, 0).await?.into_iter().map(|o| {
+    let orders = orders::page_for_user(&state.db, user.id, 50, 0).await?.0.into_iter().map(|o| {
         let at = shanghai_minutes(o.created_at);
         (o, at)
     });

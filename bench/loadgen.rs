@@ -56,6 +56,24 @@ enum Mode {
         #[arg(long, default_value_t = 30)]
         secs: u64,
     },
+    /// Back office pages on a big shop: signs in as staff (password, then a TOTP code, enrolling
+    /// on the first sign-in) and times each page.
+    Admin {
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        password: String,
+        /// An order number to search for.
+        #[arg(long)]
+        order_no: String,
+        /// Digits of a buyer's phone to search for.
+        #[arg(long)]
+        buyer: String,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
     /// Logs one phone in and prints its cookie header (for wrk).
     Cookie {
         #[command(flatten)]
@@ -402,12 +420,77 @@ impl Learner {
     }
 }
 
+/// The code an authenticator shows now for a base32 secret.
+fn totp_now(secret: &str) -> Option<String> {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string()).to_bytes().ok()?;
+    totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).ok()?.generate_current().ok()
+}
+
+async fn admin(
+    base: &str,
+    phone: &str,
+    password: &str,
+    pages: &[(&'static str, String)],
+    rounds: usize,
+) -> Result<(), String> {
+    let staff = Learner::new(base, 1);
+    let (_, html) = staff.get("/admin/login").await?;
+    let token = between(&html, "name=\"csrf_token\" value=\"", "\"").ok_or("no token")?.to_string();
+    let sent =
+        staff.post_form("/admin/login", &[("csrf_token", &token), ("phone", phone), ("password", password)]).await?;
+    if sent.status() != StatusCode::SEE_OTHER {
+        return Err(format!("password refused: {}", sent.status()));
+    }
+    let (_, html) = staff.get("/admin/login/verify").await?;
+    let secret = between(&html, "id=\"totp-secret\">", "<").ok_or("no authenticator secret (already enrolled?)")?;
+    let code = totp_now(secret).ok_or("bad secret")?;
+    let token = between(&html, "name=\"csrf_token\" value=\"", "\"").ok_or("no token")?.to_string();
+    let done = staff.post_form("/admin/login/verify", &[("csrf_token", &token), ("code", &code)]).await?;
+    if !(done.status().is_success() || done.status().is_redirection()) {
+        return Err(format!("code refused: {}", done.status()));
+    }
+    println!("| page | p50 ms | p99 ms | max ms |");
+    println!("|---|---|---|---|");
+    for (label, path) in pages {
+        let mut times = Vec::with_capacity(rounds);
+        for _ in 0..rounds {
+            let t = Instant::now();
+            let (status, _) = staff.get(path).await?;
+            if status != StatusCode::OK {
+                return Err(format!("{path}: {status}"));
+            }
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        let pct = |p: f64| times[((times.len() - 1) as f64 * p) as usize];
+        println!("| {label} | {:.1} | {:.1} | {:.1} |", pct(0.5), pct(0.99), pct(1.0));
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
     let stats = Arc::new(Stats::default());
     let codes = Codes::default();
     match cli.mode {
+        Mode::Admin { base, phone, password, order_no, buyer, rounds } => {
+            let pages = [
+                ("dashboard `/admin`", "/admin".to_string()),
+                ("statistics, last 30 days", "/admin/stats".to_string()),
+                (
+                    "statistics, a year (first view counts the days)",
+                    "/admin/stats?from=2023-11-13&to=2024-11-12".to_string(),
+                ),
+                ("order search by number", format!("/admin/orders?q={order_no}")),
+                ("order search by phone digits", format!("/admin/orders?q={buyer}")),
+                ("orders, newest first", "/admin/orders".to_string()),
+            ];
+            if let Err(e) = admin(&base, &phone, &password, &pages, rounds).await {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
         Mode::Cookie { common, phone } => {
             codes.follow(common.log.clone());
             let learner = Learner::new(&common.base, 1);

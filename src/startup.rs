@@ -164,6 +164,7 @@ impl Application {
             users: Default::default(),
             access: Default::default(),
             lessons: Default::default(),
+            learners: crate::store::cache::EpochCache::new(crate::store::Topic::Access),
             media_key: derive(&master, b"kedian media urls"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });

@@ -433,6 +433,8 @@ impl<'a> Run<'a> {
             }
             query.execute(&mut *tx).await?;
         }
+        // Orders of any day may have come or changed: stored daily sales are counted again.
+        crate::store::sales_days::forget_all(self.db, &mut tx).await?;
         tx.commit().await?;
         Ok(())
     }

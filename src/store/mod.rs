@@ -21,6 +21,7 @@ pub mod moderation;
 pub mod order_search;
 pub mod orders;
 pub mod refunds;
+pub mod sales_days;
 pub mod sessions;
 pub mod shop_settings;
 pub mod sms;

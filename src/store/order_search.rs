@@ -22,28 +22,59 @@ fn order_columns() -> String {
     orders::COLUMNS.split(", ").map(|c| format!("o.{}", c.trim())).collect::<Vec<_>>().join(", ")
 }
 
-/// Matching orders with the buyer's phone, newest first.
+/// Matching orders with the buyer's phone, newest first. The text is an order number, or at
+/// least 4 digits of a phone; each filter becomes a condition only when given, so that the
+/// indexes serve it (an order number is one index lookup however many orders there are).
 pub async fn search(db: &Db, q: &OrderQuery, limit: i64) -> Result<Vec<(Order, String)>, sqlx::Error> {
     let text = q.text.trim();
     let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+    let mut conditions: Vec<String> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    let param = |value: Bind, binds: &mut Vec<Bind>| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    if !text.is_empty() {
+        if crate::domain::order::looks_like_order_no(text) || digits.len() < 4 {
+            conditions.push(format!("o.order_no = {}", param(Bind::Text(text.to_string()), &mut binds)));
+        } else {
+            let like = param(Bind::Text(format!("%{digits}%")), &mut binds);
+            conditions.push(format!("o.user_id IN (SELECT id FROM users WHERE phone LIKE {like})"));
+        }
+    }
+    if let Some(course_id) = q.course_id {
+        conditions.push(format!("o.course_id = {}", param(Bind::Int(course_id), &mut binds)));
+    }
+    if let Some(status) = q.status {
+        conditions.push(format!("o.status = {}", param(Bind::Text(status.as_str().to_string()), &mut binds)));
+    }
+    if let Some(from) = q.from {
+        conditions.push(format!("o.created_at >= {}", param(Bind::Int(from), &mut binds)));
+    }
+    if let Some(until) = q.until {
+        conditions.push(format!("o.created_at < {}", param(Bind::Int(until), &mut binds)));
+    }
+    let limit_param = param(Bind::Int(limit), &mut binds);
     let sql = format!(
         "SELECT {}, u.phone AS buyer_phone FROM orders o JOIN users u ON u.id = o.user_id \
-         WHERE ($1 = '' OR o.order_no = $1 OR ($2 <> '' AND u.phone LIKE $3)) AND ($4 = 0 OR o.course_id = $4) \
-         AND ($5 = '' OR o.status = $5) AND o.created_at >= $6 AND o.created_at < $7 ORDER BY o.id DESC LIMIT $8",
-        order_columns()
+         WHERE {} ORDER BY o.id DESC LIMIT {limit_param}",
+        order_columns(),
+        if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") }
     );
-    let rows = sqlx::query(&sql)
-        .bind(text)
-        .bind(if digits.len() >= 4 { digits.clone() } else { String::new() })
-        .bind(format!("%{digits}%"))
-        .bind(q.course_id.unwrap_or(0))
-        .bind(q.status.map(|s| s.as_str()).unwrap_or(""))
-        .bind(q.from.unwrap_or(0))
-        .bind(q.until.unwrap_or(i64::MAX))
-        .bind(limit)
-        .fetch_all(db.read())
-        .await?;
+    let mut query = sqlx::query(&sql);
+    for b in binds {
+        query = match b {
+            Bind::Text(t) => query.bind(t),
+            Bind::Int(i) => query.bind(i),
+        };
+    }
+    let rows = query.fetch_all(db.read()).await?;
     rows.iter().map(|r| Ok((orders::from_row(r)?, r.try_get("buyer_phone")?))).collect()
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
 }
 
 #[derive(Debug, Clone)]

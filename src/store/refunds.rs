@@ -450,8 +450,8 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
         return Ok(None);
     }
     let row = sqlx::query(
-        "SELECT r.refund_no, r.user_id, r.order_id, r.amount_fen, o.amount_fen AS paid, o.refunded_fen, o.course_id \
-         FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
+        "SELECT r.refund_no, r.user_id, r.order_id, r.amount_fen, o.amount_fen AS paid, o.refunded_fen, o.course_id, \
+         o.paid_at FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
     )
     .bind(id)
     .fetch_one(&mut *tx)
@@ -475,6 +475,10 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
+    // The order's day of payment counts its refunds: that day's stored sales are stale.
+    if let Some(paid_at) = row.try_get::<Option<i64>, _>("paid_at")? {
+        super::sales_days::forget_paid_day(db, &mut tx, paid_at).await?;
+    }
     if full {
         let course_id: i64 = row.try_get("course_id")?;
         sqlx::query(

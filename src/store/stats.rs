@@ -20,40 +20,38 @@ pub struct Daily {
     pub active_learners: Vec<(i64, i64)>,
 }
 
-pub async fn daily(db: &Db, from: i64, until: i64, first_day: i64, last_day: i64) -> Result<Daily, sqlx::Error> {
+/// Daily figures between two unix times (the Shanghai days `first_day..=last_day`); `sales` is
+/// `sales_days::between` for the same days.
+pub async fn daily(
+    db: &Db,
+    from: i64,
+    until: i64,
+    first_day: i64,
+    last_day: i64,
+    sales: &[super::sales_days::SalesDay],
+) -> Result<Daily, sqlx::Error> {
     let day = |col: &str| format!("({col} + 28800) / 86400");
+    let sum = |value: fn(&super::sales_days::SalesDay) -> i64| {
+        let mut by_day: std::collections::BTreeMap<i64, i64> = std::collections::BTreeMap::new();
+        for s in sales {
+            *by_day.entry(s.day).or_default() += value(s);
+        }
+        by_day.into_iter().filter(|(_, v)| *v != 0).collect::<Vec<_>>()
+    };
     Ok(Daily {
         new_users: per_day(
             db,
-            &format!("SELECT {d} AS day, COUNT(*) FROM users WHERE created_at >= $1 AND created_at < $2 GROUP BY {d}", d = day("created_at")),
-            from,
-            until,
-        )
-        .await?,
-        orders: per_day(
-            db,
-            &format!("SELECT {d} AS day, COUNT(*) FROM orders WHERE created_at >= $1 AND created_at < $2 GROUP BY {d}", d = day("created_at")),
-            from,
-            until,
-        )
-        .await?,
-        paid_orders: per_day(
-            db,
-            &format!("SELECT {d} AS day, COUNT(*) FROM orders WHERE paid_at >= $1 AND paid_at < $2 GROUP BY {d}", d = day("paid_at")),
-            from,
-            until,
-        )
-        .await?,
-        revenue_fen: per_day(
-            db,
             &format!(
-                "SELECT {d} AS day, CAST(SUM(amount_fen) AS BIGINT) FROM orders WHERE paid_at >= $1 AND paid_at < $2 GROUP BY {d}",
-                d = day("paid_at")
+                "SELECT {d} AS day, COUNT(*) FROM users WHERE created_at >= $1 AND created_at < $2 GROUP BY {d}",
+                d = day("created_at")
             ),
             from,
             until,
         )
         .await?,
+        orders: sum(|s| s.orders),
+        paid_orders: sum(|s| s.paid_orders),
+        revenue_fen: sum(|s| s.revenue_fen),
         refunded_fen: per_day(
             db,
             &format!(
@@ -108,45 +106,73 @@ impl CourseSales {
     }
 }
 
-/// Every course with sales in the range or learners at all, best sellers first.
-pub async fn by_course(db: &Db, from: i64, until: i64) -> Result<Vec<CourseSales>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT c.id, c.title, \
-           COALESCE(s.paid, 0) AS paid, COALESCE(s.revenue, 0) AS revenue, COALESCE(s.refunded, 0) AS refunded, \
-           COALESCE(s.refunded_orders, 0) AS refunded_orders, COALESCE(e.learners, 0) AS learners, \
-           COALESCE(f.finished, 0) AS finished \
-         FROM courses c \
-         LEFT JOIN (SELECT course_id, COUNT(*) AS paid, CAST(SUM(amount_fen) AS BIGINT) AS revenue, \
-                      CAST(SUM(refunded_fen) AS BIGINT) AS refunded, \
-                      SUM(CASE WHEN refunded_fen > 0 THEN 1 ELSE 0 END) AS refunded_orders \
-                    FROM orders WHERE paid_at >= $1 AND paid_at < $2 GROUP BY course_id) s ON s.course_id = c.id \
-         LEFT JOIN (SELECT course_id, COUNT(*) AS learners FROM entitlements WHERE revoked_at IS NULL GROUP BY course_id) e \
-           ON e.course_id = c.id \
-         LEFT JOIN (SELECT p.course_id, COUNT(*) AS finished FROM \
-                      (SELECT course_id, user_id, COUNT(*) AS n FROM lesson_progress WHERE completed_at IS NOT NULL \
-                       GROUP BY course_id, user_id) p \
-                    JOIN (SELECT course_id, COUNT(*) AS total FROM lessons GROUP BY course_id) l ON l.course_id = p.course_id \
-                    JOIN entitlements en ON en.user_id = p.user_id AND en.course_id = p.course_id AND en.revoked_at IS NULL \
-                    WHERE p.n >= l.total GROUP BY p.course_id) f ON f.course_id = c.id \
-         WHERE COALESCE(s.paid, 0) > 0 OR COALESCE(e.learners, 0) > 0 \
-         ORDER BY revenue DESC, paid DESC, c.id",
+/// Learners who hold each course now, and those who completed every lesson: course → (learners,
+/// completed). Two scans of indexes (the statistics page keeps the answer in a `cache::EpochCache`).
+pub async fn learners_by_course(db: &Db) -> Result<std::collections::HashMap<i64, (i64, i64)>, sqlx::Error> {
+    let mut out: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
+    let holders: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT course_id, COUNT(*) FROM entitlements WHERE revoked_at IS NULL GROUP BY course_id")
+            .fetch_all(db.read())
+            .await?;
+    for (course, n) in holders {
+        out.entry(course).or_default().0 = n;
+    }
+    let finished: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT p.course_id, COUNT(*) FROM \
+           (SELECT course_id, user_id, COUNT(*) AS n FROM lesson_progress WHERE completed_at IS NOT NULL \
+            GROUP BY course_id, user_id) p \
+         JOIN (SELECT course_id, COUNT(*) AS total FROM lessons GROUP BY course_id) l ON l.course_id = p.course_id \
+         JOIN entitlements en ON en.user_id = p.user_id AND en.course_id = p.course_id AND en.revoked_at IS NULL \
+         WHERE p.n >= l.total GROUP BY p.course_id",
     )
-    .bind(from)
-    .bind(until)
     .fetch_all(db.read())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CourseSales {
-                course_id: r.try_get("id")?,
-                title: r.try_get("title")?,
-                paid_orders: r.try_get("paid")?,
-                revenue_fen: r.try_get("revenue")?,
-                refunded_fen: r.try_get("refunded")?,
-                refunded_orders: r.try_get("refunded_orders")?,
-                learners: r.try_get("learners")?,
-                completed: r.try_get("finished")?,
-            })
+    for (course, n) in finished {
+        out.entry(course).or_default().1 = n;
+    }
+    Ok(out)
+}
+
+/// Every course with sales in the range or learners at all, best sellers first. `titles` names
+/// the courses; `learners` is `learners_by_course`.
+pub fn by_course(
+    sales: &[super::sales_days::SalesDay],
+    learners: &std::collections::HashMap<i64, (i64, i64)>,
+    titles: impl Fn(i64) -> Option<String>,
+) -> Vec<CourseSales> {
+    let mut by_id: std::collections::HashMap<i64, CourseSales> = std::collections::HashMap::new();
+    let blank = |course_id: i64| CourseSales {
+        course_id,
+        title: String::new(),
+        paid_orders: 0,
+        revenue_fen: 0,
+        refunded_fen: 0,
+        refunded_orders: 0,
+        learners: 0,
+        completed: 0,
+    };
+    for s in sales {
+        let c = by_id.entry(s.course_id).or_insert_with(|| blank(s.course_id));
+        c.paid_orders += s.paid_orders;
+        c.revenue_fen += s.revenue_fen;
+        c.refunded_fen += s.refunded_fen;
+        c.refunded_orders += s.refunded_orders;
+    }
+    for (course_id, (held, completed)) in learners {
+        let c = by_id.entry(*course_id).or_insert_with(|| blank(*course_id));
+        c.learners = *held;
+        c.completed = *completed;
+    }
+    let mut out: Vec<CourseSales> = by_id
+        .into_values()
+        .filter(|c| c.paid_orders > 0 || c.learners > 0)
+        .filter_map(|mut c| {
+            c.title = titles(c.course_id)?;
+            Some(c)
         })
-        .collect()
+        .collect();
+    out.sort_by(|a, b| {
+        b.revenue_fen.cmp(&a.revenue_fen).then(b.paid_orders.cmp(&a.paid_orders)).then(a.course_id.cmp(&b.course_id))
+    });
+    out
 }

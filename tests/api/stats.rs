@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use crate::helpers::{TestApp, unescape};
 use crate::on_both_backends;
 
-on_both_backends!(statistics_match_the_seeded_dataset);
+on_both_backends!(statistics_match_the_seeded_dataset, past_days_are_stored_and_refunds_restate_them);
 
 async fn learner(app: &TestApp, phone: &str) -> TestApp {
     let browser = app.another_browser();
@@ -89,4 +89,56 @@ async fn statistics_match_the_seeded_dataset(app: TestApp) {
 
     let (_, before) = admin.get_html("/admin/stats?from=2020-01-01&to=2020-01-31").await;
     assert!(before.contains("id=\"stat-revenue\">¥0.00<"), "the range filters");
+}
+
+/// Days that are over are counted once and stored; a refund of an order paid on such a day makes
+/// the day count again, so the page never shows a stale refund.
+async fn past_days_are_stored_and_refunds_restate_them(app: TestApp) {
+    let one = learner(&app, "13800138511").await;
+    let two = learner(&app, "13800138512").await;
+    let excel = one.bought("excel-data-analysis").await;
+    two.bought("python-zero-to-one").await;
+    // Both orders were made and paid three days ago.
+    sqlx::query("UPDATE orders SET created_at = created_at - 259200, paid_at = paid_at - 259200")
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    let day = kedian::domain::stats::shanghai_day(kedian::domain::time::now()) - 3;
+    let date = kedian::domain::time::shanghai_date(kedian::domain::time::now() - 259_200);
+    let stored = || async {
+        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sales_days_done WHERE day = $1")
+            .bind(day)
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sales_days WHERE day = $1")
+            .bind(day)
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+        (done, rows)
+    };
+    assert_eq!(stored().await, (0, 0), "nothing stored before anyone asks");
+
+    let admin = app.staff().await;
+    let daily = admin.get("/admin/stats?format=csv").await.text().await.unwrap();
+    let line = daily.lines().find(|l| l.starts_with(&date)).expect("the day's row");
+    assert!(line.starts_with(&format!("{date},")) && line.contains(",2,2,498.00,0.00,"), "{line}");
+    assert_eq!(stored().await, (1, 2), "the day is stored: one row per course");
+    assert!(stored().await.0 == 1);
+
+    // Read from storage from now on: a change behind its back is not seen...
+    sqlx::query("UPDATE orders SET amount_fen = amount_fen + 100").execute(app.db.write()).await.unwrap();
+    let again = admin.get("/admin/stats?format=csv").await.text().await.unwrap();
+    assert!(again.lines().any(|l| l.starts_with(&date) && l.contains(",498.00,")), "stored, not recounted");
+
+    // ...but a refund of an order paid that day restates it.
+    let page = format!("/admin/orders/{excel}");
+    let done = admin.submit(&page, &format!("{page}/refund"), &[("amount", "200"), ("reason", "七天无理由")]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(stored().await, (0, 0), "the refund forgot the day");
+    let courses = admin.get("/admin/stats?format=csv&table=courses").await.text().await.unwrap();
+    let excel_row = courses.lines().find(|r| r.contains(",1,200.00,")).expect("the Excel course, counted again");
+    assert!(excel_row.contains(",1,200.00,200.00,100.0%,"), "{excel_row}");
+    assert_eq!(stored().await, (1, 2));
 }

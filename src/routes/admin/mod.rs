@@ -103,7 +103,8 @@ async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpR
     let (waiting_complaints, overdue_complaints) = crate::store::complaints::waiting(&state.db, now()).await?;
     let day = crate::domain::stats::shanghai_day(now());
     let start = crate::domain::stats::day_start(day);
-    let today = crate::store::stats::daily(&state.db, start, start + 86_400, day, day).await?;
+    let sales = crate::store::sales_days::between(&state.db, day, day, now()).await?;
+    let today = crate::store::stats::daily(&state.db, start, start + 86_400, day, day, &sales).await?;
     let first = |rows: &[(i64, i64)]| rows.first().map_or(0, |(_, v)| *v);
     render(&Dashboard {
         today: (

@@ -12,6 +12,7 @@ use crate::domain::staff::Area;
 use crate::domain::stats::{Bar, bars, day_start, fill_days, percent, shanghai_day};
 use crate::domain::time::{now, shanghai_date, shanghai_day_start};
 use crate::error::AppError;
+use crate::store::sales_days;
 use crate::store::stats::{self, CourseSales};
 use crate::web::csv::Csv;
 use crate::web::{AppState, Meta, PageContext, render_with_status};
@@ -97,8 +98,11 @@ async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
     let q: StatsQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let (first, last) = range(&q, shanghai_day(now()));
     let (from, until) = (day_start(first), day_start(last + 1));
-    let daily = stats::daily(&state.db, from, until, first, last).await?;
-    let courses = stats::by_course(&state.db, from, until).await?;
+    let sales = sales_days::between(&state.db, first, last, now()).await?;
+    let daily = stats::daily(&state.db, from, until, first, last, &sales).await?;
+    let learners = state.learners.get_or_load(&state.db, (), || stats::learners_by_course(&state.db)).await?;
+    let catalog = state.catalog.snapshot();
+    let courses = stats::by_course(&sales, &learners, |id| catalog.course_by_id(id).map(|c| c.title.clone()));
     let series = |rows: &[(i64, i64)]| fill_days(first, last, rows).into_iter().map(|(_, v)| v).collect::<Vec<_>>();
     let (users, orders, paid, revenue, refunded, active) = (
         series(&daily.new_users),

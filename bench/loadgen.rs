@@ -308,7 +308,8 @@ impl Learner {
         Ok(body)
     }
 
-    async fn fetch_media(&self, stats: &Stats, url: &str, offset: u64) -> Result<(), String> {
+    /// Fetches 1 MB of the media from `offset`, as a player does; returns the file's size.
+    async fn fetch_media(&self, stats: &Stats, url: &str, offset: u64) -> Result<u64, String> {
         let t = Instant::now();
         let r = self
             .client
@@ -320,9 +321,16 @@ impl Learner {
         if r.status() != StatusCode::PARTIAL_CONTENT && r.status() != StatusCode::OK {
             return Err(format!("media: {}", r.status()));
         }
+        let size = r
+            .headers()
+            .get("content-range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit('/').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         r.bytes().await.map_err(|e| format!("media body: {e}"))?;
         stats.record("5 media 1 MB", t);
-        Ok(())
+        Ok(size)
     }
 
     async fn report(&self, stats: &Stats, url: &str, csrf: &str, position: u64) -> Result<(), String> {
@@ -367,7 +375,9 @@ impl Learner {
         let mut offset = 0;
         loop {
             if !media.is_empty() {
-                self.fetch_media(stats, &media, offset).await?;
+                let size = self.fetch_media(stats, &media, offset).await?;
+                // The next second of the film, starting over at the end.
+                offset = if size > 0 { (offset + 1_048_576) % size } else { 0 };
             }
             self.report(stats, &progress_url, &csrf, position).await?;
             if Instant::now() + Duration::from_secs(10) > until {
@@ -375,7 +385,6 @@ impl Learner {
             }
             tokio::time::sleep(Duration::from_secs(10)).await;
             position = (position + 10).min(600);
-            offset += 1_048_576;
         }
     }
 

@@ -13,6 +13,7 @@ DRILL_SECS=${DRILL_SECS:-300}
 DRILL_LEARNERS=${DRILL_LEARNERS:-2000}
 BUY_SECS=${BUY_SECS:-30}
 MEDIA_MB=${MEDIA_MB:-1024}
+MEDIA_SECS=${MEDIA_SECS:-15}
 KPORT=18080
 NPORT=18081
 
@@ -30,7 +31,7 @@ spid=""
 cleanup() {
   [ -n "$kpid" ] && kill "$kpid" 2>/dev/null
   [ -n "$spid" ] && kill "$spid" 2>/dev/null
-  nginx -p "$work" -c nginx.conf -s stop 2>/dev/null
+  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; sleep 0.5
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -41,10 +42,15 @@ export RUST_LOG="warn,kedian::auth::sms=info"
 wait_up() { for _ in $(seq 150); do curl -sf "http://127.0.0.1:$KPORT/healthz" >/dev/null && return; sleep 0.2; done; echo "shop did not start" >&2; exit 1; }
 start_shop() { "$bin" serve >>"$work/shop.log" 2>&1 & kpid=$!; wait_up; }
 stop_shop() { kill "$kpid"; wait "$kpid" 2>/dev/null || true; kpid=""; }
-rss_mb() { awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$kpid/status"; }
+rss_mb() { awk '/VmRSS/ {printf "%.0f\n", $2 / 1024}' "/proc/$kpid/status"; }
 # Samples the shop's RSS every 100 ms into $work/rss until stopped; peak_mb reads the highest.
 sample_rss() { : >"$work/rss"; (while kill -0 "$kpid" 2>/dev/null; do rss_mb >>"$work/rss"; sleep 0.1; done) & spid=$!; }
 peak_mb() { kill "$spid" 2>/dev/null || true; wait "$spid" 2>/dev/null || true; spid=""; sort -n "$work/rss" | tail -1; }
+# MB/s received by 100 concurrent downloads of one URL for $2 seconds.
+downloads() {
+  (for _ in $(seq 100); do curl -s -o /dev/null --max-time "$2" -w "%{size_download}\n" "$1" & done; wait) >"$work/dl" || true
+  awk -v secs="$2" '{ total += $1 } END { printf "%.0f", total / secs / 1048576 }' "$work/dl"
+}
 ratio() { awk -v k="$1" -v n="$2" 'BEGIN { if (n > 0) printf "%.2f", k / n; else print "-" }'; }
 # wrk: requests/s, transfer MB/s and p99 ms of one run.
 wrk_run() {
@@ -65,7 +71,7 @@ python3 bench/gen_export.py "$work/export" "$USERS" "$ORDERS" "$PROGRESS"
 import_start=$(date +%s.%N)
 /usr/bin/time -f "%M" -o "$work/import.rss" "$bin" import "$work/export" >"$work/import.out" 2>&1 || true
 import_secs=$(awk -v s="$import_start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
-import_rss=$(awk '{printf "%.0f", $1 / 1024}' "$work/import.rss")
+import_rss=$(awk '{printf "%.0f\n", $1 / 1024}' "$work/import.rss")
 
 start_shop
 idle=$(rss_mb)
@@ -90,6 +96,7 @@ events { worker_connections 4096; }
 http {
   access_log off;
   default_type text/html;
+  types { text/html html; video/mp4 mp4; }
   sendfile on;
   gzip on;
   gzip_types text/html;
@@ -99,6 +106,8 @@ CONF
 nginx -p "$work" -c nginx.conf
 
 out="bench/results-$(date -u +%Y-%m-%d).md"
+say() { tee -a "$out"; }
+: >"$out"
 {
 echo "# Takedown day on one small machine"
 echo
@@ -110,13 +119,14 @@ echo "## Pages"
 echo
 echo "| page | connections | encoding | kedian req/s | nginx req/s | ratio | kedian p99 ms | nginx p99 ms |"
 echo "|---|---|---|---|---|---|---|---|"
+} | say
 row() { # label path cookie file connections encoding
   local extra=()
   [ -n "$3" ] && extra+=(-H "Cookie: $3")
   [ "$6" = gzip ] && extra+=(-H "Accept-Encoding: gzip")
   read -r krps _ kp99 kerr <<<"$(wrk_run -c"$5" -d"$DURATION" "${extra[@]}" "http://127.0.0.1:$KPORT$2")"
   read -r nrps _ np99 _ <<<"$(wrk_run -c"$5" -d"$DURATION" "${extra[@]}" "http://127.0.0.1:$NPORT/$4")"
-  echo "| $1 | $5 | $6 | $krps | $nrps | $(ratio "$krps" "$nrps") | $kp99 | $np99 |${kerr:+ $kerr}"
+  echo "| $1 | $5 | $6 | $krps | $nrps | $(ratio "$krps" "$nrps") | $kp99 | $np99 |${kerr:+ $kerr}" | say
 }
 sample_rss
 row "anonymous course page" /courses/excel-data-analysis "" anon.html 64 identity
@@ -124,25 +134,28 @@ row "logged-in 我的课程" /me/courses "$cookie" mycourses.html 64 identity
 row "logged-in orders" /orders "$cookie" orders.html 64 identity
 row "logged-in lesson page" "$lesson" "$cookie" lesson.html 64 identity
 row "anonymous course page" /courses/excel-data-analysis "" anon.html 64 gzip
+row "logged-in 我的课程" /me/courses "$cookie" mycourses.html 64 gzip
 row "logged-in lesson page" "$lesson" "$cookie" lesson.html 64 gzip
 row "anonymous course page" /courses/excel-data-analysis "" anon.html 1000 identity
+row "anonymous course page" /courses/excel-data-analysis "" anon.html 1000 gzip
 row "logged-in lesson page" "$lesson" "$cookie" lesson.html 1000 identity
 row "logged-in lesson page" "$lesson" "$cookie" lesson.html 1000 gzip
 pages_peak=$(peak_mb)
+{
 echo
 echo "### As a browser fetches them: compressed, 30 loads on one kept-alive connection"
 echo
 echo "| page | kedian median ms | kedian max ms | nginx median ms | nginx max ms |"
 echo "|---|---|---|---|---|"
+} | say
 browser_row() { # label url-kedian url-nginx cookie
   local k n
   k=$(curl -s --compressed -H "Cookie: $4" $(for _ in $(seq 30); do echo "-o /dev/null -w %{time_total}\n $2"; done) | sort -n)
   n=$(curl -s --compressed -H "Cookie: $4" $(for _ in $(seq 30); do echo "-o /dev/null -w %{time_total}\n $3"; done) | sort -n)
-  echo "| $1 | $(sed -n 15p <<<"$k" | awk '{printf "%.2f", $1*1000}') | $(tail -1 <<<"$k" | awk '{printf "%.2f", $1*1000}') | $(sed -n 15p <<<"$n" | awk '{printf "%.2f", $1*1000}') | $(tail -1 <<<"$n" | awk '{printf "%.2f", $1*1000}') |"
+  echo "| $1 | $(sed -n 15p <<<"$k" | awk '{printf "%.2f", $1*1000}') | $(tail -1 <<<"$k" | awk '{printf "%.2f", $1*1000}') | $(sed -n 15p <<<"$n" | awk '{printf "%.2f", $1*1000}') | $(tail -1 <<<"$n" | awk '{printf "%.2f", $1*1000}') |" | say
 }
 browser_row "anonymous course page" "http://127.0.0.1:$KPORT/courses/excel-data-analysis" "http://127.0.0.1:$NPORT/anon.html" ""
 browser_row "logged-in lesson page" "http://127.0.0.1:$KPORT$lesson" "http://127.0.0.1:$NPORT/lesson.html" "$cookie"
-} | tee "$out"
 
 # Lesson media: a free preview replaced by a large file, 100 downloaders at once.
 free_lesson=$(python3 - "$work/data/kedian.db" <<'PY'
@@ -153,7 +166,7 @@ PY
 )
 mkdir -p "$work/data/media/bench"
 head -c "$((MEDIA_MB * 1024 * 1024))" /dev/urandom >"$work/data/media/bench/big.mp4"
-ln "$work/data/media/bench/big.mp4" "$work/html/big.mp4" 2>/dev/null || cp "$work/data/media/bench/big.mp4" "$work/html/big.mp4"
+cp "$work/data/media/bench/big.mp4" "$work/html/big.mp4"
 python3 - "$work/data/kedian.db" "$free_lesson" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
@@ -165,22 +178,23 @@ media=$(curl -sf "http://127.0.0.1:$KPORT/courses/excel-data-analysis/lessons/$f
 sleep 2
 idle_media=$(rss_mb)
 sample_rss
-read -r _ kmbs _ kerr <<<"$(wrk_run -c100 -d"$DURATION" "http://127.0.0.1:$KPORT$media")"
+kmbs=$(downloads "http://127.0.0.1:$KPORT$media" "$MEDIA_SECS")
 media_peak=$(peak_mb)
-read -r _ nmbs _ _ <<<"$(wrk_run -c100 -d"$DURATION" "http://127.0.0.1:$NPORT/big.mp4")"
+nmbs=$(downloads "http://127.0.0.1:$NPORT/big.mp4" "$MEDIA_SECS")
 sleep 2
 after_media=$(rss_mb)
 {
 echo
-echo "## Lesson media: a $MEDIA_MB MB file, 100 concurrent downloads"
+echo "## Lesson media: a $MEDIA_MB MB file, 100 concurrent downloads (the free preview, so no login)"
 echo
 echo "| | kedian | nginx | ratio |"
 echo "|---|---|---|---|"
 echo "| throughput MB/s | $kmbs | $nmbs | $(ratio "$kmbs" "$nmbs") |"
 echo
-echo "Shop RSS: $idle_media MB before, **$media_peak MB at peak** (+$((media_peak - idle_media)) MB), $after_media MB after.${kerr:+ wrk: $kerr}"
-} | tee -a "$out"
-rm -f "$work/data/media/bench/big.mp4" "$work/html/big.mp4"
+echo "Each of 100 clients downloads the whole file for $MEDIA_SECS s (curl, to /dev/null); the figure is"
+echo "all bytes received in that time. Shop RSS: $idle_media MB before, **$media_peak MB at peak**"
+echo "(+$((media_peak - idle_media)) MB), $after_media MB after."
+} | say
 
 echo "== paid orders"
 sample_rss
@@ -193,7 +207,7 @@ echo
 echo "$buy"
 echo
 echo "Peak RSS $buy_peak MB."
-} | tee -a "$out"
+} | say
 
 echo "== the drill"
 sample_rss
@@ -221,5 +235,5 @@ echo "| peak during the drill | $drill_peak |"
 echo "| 5 s after the drill | $after |"
 echo
 echo "Import of the export ($USERS users, $ORDERS orders, $PROGRESS progress rows): ${import_secs} s, peak RSS ${import_rss} MB."
-} | tee -a "$out"
+} | say
 echo "written to $out"

@@ -165,10 +165,12 @@ impl Application {
             access: Default::default(),
             lessons: Default::default(),
             learners: crate::store::cache::EpochCache::new(crate::store::Topic::Access),
+            order_pages: crate::store::cache::EpochCache::new(crate::store::Topic::Orders),
             media_key: derive(&master, b"kedian media urls"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);
+        crate::jobs::memory::spawn_trim();
         // The poster font is large: load it now, off the request path.
         tokio::task::spawn_blocking(|| crate::media::poster::font().is_some());
         let server = HttpServer::new(move || {
@@ -187,7 +189,7 @@ impl Application {
             App::new()
                 .wrap(ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page))
                 .wrap(sessions)
-                .wrap(Compress::default())
+                .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip_pages))
                 .wrap(security_headers())
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
@@ -201,6 +203,7 @@ impl Application {
                 )
                 .service(
                     web::scope("/static")
+                        .wrap(Compress::default())
                         .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=3600")))
                         .service(actix_files::Files::new("", &static_dir).prefer_utf8(true)),
                 )

@@ -129,21 +129,36 @@ pub struct Catalog {
     pub pages: PageCache,
 }
 
-/// Rendered HTML by language and path (with query). Bounded: arbitrary query strings must not
-/// grow it without limit, so once full it stops taking new pages until the next reload.
+/// Rendered HTML by language and path (with query), plain and gzip-compressed. Bounded: arbitrary
+/// query strings must not grow it without limit, so once full it stops taking new pages until the
+/// next reload.
 #[derive(Debug, Default)]
 pub struct PageCache {
-    entries: Mutex<HashMap<String, Bytes>>,
+    entries: Mutex<HashMap<String, CachedPage>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CachedPage {
+    pub plain: Bytes,
+    pub gzip: Bytes,
+}
+
+impl CachedPage {
+    /// Compressed once here instead of on every request.
+    pub fn new(plain: Bytes) -> CachedPage {
+        let gzip = crate::web::compress::gzip(&plain).unwrap_or_default();
+        CachedPage { plain, gzip }
+    }
 }
 
 const MAX_CACHED_PAGES: usize = 2000;
 
 impl PageCache {
-    pub fn get(&self, key: &str) -> Option<Bytes> {
+    pub fn get(&self, key: &str) -> Option<CachedPage> {
         self.entries.lock().ok()?.get(key).cloned()
     }
 
-    pub fn put(&self, key: String, page: Bytes) {
+    pub fn put(&self, key: String, page: CachedPage) {
         if let Ok(mut entries) = self.entries.lock()
             && entries.len() < MAX_CACHED_PAGES
         {
@@ -232,7 +247,7 @@ mod tests {
     fn page_cache_is_bounded() {
         let cache = PageCache::default();
         for i in 0..MAX_CACHED_PAGES + 10 {
-            cache.put(format!("zh|/courses?q={i}"), Bytes::from_static(b"x"));
+            cache.put(format!("zh|/courses?q={i}"), CachedPage::new(Bytes::from_static(b"x")));
         }
         assert_eq!(cache.len(), MAX_CACHED_PAGES);
         assert!(cache.get("zh|/courses?q=1").is_some());

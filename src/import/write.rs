@@ -18,8 +18,8 @@ use crate::domain::import::{EntitlementRow, MappingRow, OrderRow, ProgressRow, U
 use crate::domain::media::is_complete;
 use crate::domain::order::new_order_no;
 use crate::domain::time::now;
-use crate::store::Db;
 use crate::store::users::default_nickname;
+use crate::store::{Db, Topic};
 
 /// Rows per transaction.
 pub const BATCH: usize = 1000;
@@ -119,8 +119,9 @@ impl<'a> Run<'a> {
             Entity::Progress => self.progress(file, rows, report).await,
         };
         if !self.dry_run {
-            self.db.users_changed();
-            self.db.access_changed();
+            for topic in [Topic::Users, Topic::Access, Topic::Orders, Topic::Progress] {
+                self.db.changed(topic);
+            }
         }
         result
     }

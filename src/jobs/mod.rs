@@ -1,5 +1,6 @@
 //! Background work that runs beside the web server.
 
+pub mod memory;
 pub mod orders;
 pub mod progress;
 pub mod refunds;

@@ -7,17 +7,26 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::store::Db;
+use crate::store::cache::EpochCache;
 use crate::store::lessons::{self, Progress, ProgressRow};
+use crate::store::{Db, Topic};
 
 /// How often gathered reports are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 type Key = (i64, i64);
 
-#[derive(Default)]
 pub struct ProgressBuffer {
     inner: Mutex<Inner>,
+    /// Each learner's stored progress (course → lesson → progress), in memory on SQLite; every
+    /// batch written bumps `Topic::Progress`, so a copy older than the last write is not used.
+    stored: EpochCache<i64, Arc<HashMap<i64, HashMap<i64, Progress>>>>,
+}
+
+impl Default for ProgressBuffer {
+    fn default() -> Self {
+        ProgressBuffer { inner: Mutex::default(), stored: EpochCache::new(Topic::Progress) }
+    }
 }
 
 #[derive(Default)]
@@ -71,12 +80,7 @@ impl ProgressBuffer {
         user_id: i64,
         course_id: i64,
     ) -> Result<HashMap<i64, Progress>, sqlx::Error> {
-        let mut progress = lessons::course_progress(db, user_id, course_id).await?;
-        let inner = self.lock();
-        for row in inner.pending.values().filter(|r| r.user_id == user_id && r.course_id == course_id) {
-            lay_over(&mut progress, row);
-        }
-        Ok(progress)
+        Ok(self.all_progress(db, user_id).await?.remove(&course_id).unwrap_or_default())
     }
 
     /// The same for every course of the learner: course → lesson → progress.
@@ -85,7 +89,11 @@ impl ProgressBuffer {
         db: &Db,
         user_id: i64,
     ) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
-        let mut progress = lessons::all_progress(db, user_id).await?;
+        let stored = self
+            .stored
+            .get_or_load(db, user_id, || async move { Ok(Arc::new(lessons::all_progress(db, user_id).await?)) })
+            .await?;
+        let mut progress = (*stored).clone();
         let inner = self.lock();
         for row in inner.pending.values().filter(|r| r.user_id == user_id) {
             lay_over(progress.entry(row.course_id).or_default(), row);
@@ -110,7 +118,10 @@ impl ProgressBuffer {
             return Ok(0);
         }
         match lessons::record_progress_batch(db, &batch).await {
-            Ok(()) => Ok(batch.len()),
+            Ok(()) => {
+                db.changed(Topic::Progress);
+                Ok(batch.len())
+            }
             Err(e) => {
                 let mut inner = self.lock();
                 for row in batch {

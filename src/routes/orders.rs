@@ -171,8 +171,12 @@ async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
     };
     let q: ListQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let page = q.page.parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1);
-    let (list, total) =
-        orders::page_for_user(&state.db, user.id, PER_PAGE, (page - 1).saturating_mul(PER_PAGE)).await?;
+    let (list, total) = state
+        .order_pages
+        .get_or_load(&state.db, (user.id, page), || {
+            orders::page_for_user(&state.db, user.id, PER_PAGE, (page - 1).saturating_mul(PER_PAGE))
+        })
+        .await?;
     let total_pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let meta = ctx.meta(&format!("{} - {}", ctx.t("orders_title"), ctx.shop_name()), ctx.t("site_description"));
     render(&ListPage { ctx: &ctx, meta, orders: list.into_iter().map(OrderView::new).collect(), page, total_pages })

@@ -68,10 +68,14 @@ pub enum Topic {
     Lessons,
     /// `sessions` rows changed other than through the session store (tests do).
     Sessions,
+    /// `lesson_progress`.
+    Progress,
+    /// `orders`.
+    Orders,
 }
 
 impl Topic {
-    const COUNT: usize = 4;
+    const COUNT: usize = 6;
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -126,6 +130,10 @@ impl Db {
 
     pub fn sessions_changed(&self) {
         self.changed(Topic::Sessions);
+    }
+
+    pub fn orders_changed(&self) {
+        self.changed(Topic::Orders);
     }
 
     /// For queries that only read.

@@ -139,6 +139,7 @@ pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> R
     match insert(&mut tx, new, OrderStatus::Pending, None, now).await {
         Ok(order) => {
             tx.commit().await?;
+            db.orders_changed();
             Ok(order)
         }
         Err(e) if is_unique_violation(&e) => {
@@ -156,13 +157,16 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
     grant(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
     bump_learners(&mut tx, order.course_id).await?;
     tx.commit().await?;
+    db.orders_changed();
     db.access_changed();
     Ok(order)
 }
 
+/// The buyer's pending order for the course. Read from the reader pool: a committed order is
+/// visible to every new read, and the partial unique index settles a race anyway.
 pub async fn pending_for(db: &Db, user_id: i64, course_id: i64) -> Result<Option<Order>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'");
-    let row = sqlx::query(&sql).bind(user_id).bind(course_id).fetch_optional(db.write()).await?;
+    let row = sqlx::query(&sql).bind(user_id).bind(course_id).fetch_optional(db.read()).await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -213,6 +217,7 @@ pub async fn start_payment(
     .bind(order_id)
     .execute(db.write())
     .await?;
+    db.orders_changed();
     Ok(done.rows_affected() == 1)
 }
 
@@ -235,6 +240,7 @@ pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<boo
     }
     release_coupon(&mut tx, order_id, now).await?;
     tx.commit().await?;
+    db.orders_changed();
     Ok(true)
 }
 
@@ -335,6 +341,7 @@ pub async fn apply_payment(
     if paid.rows_affected() != 1 {
         sqlx::query("UPDATE payments SET outcome = 'late' WHERE id = $1").bind(payment_id).execute(&mut *tx).await?;
         tx.commit().await?;
+        db.orders_changed();
         tracing::warn!(order_no = %order.order_no, status = order.status.as_str(), "payment for an order that is not pending; queued for refund");
         return Ok(PaymentOutcome::Late);
     }
@@ -346,6 +353,7 @@ pub async fn apply_payment(
         .await?;
     bump_learners(&mut tx, order.course_id).await?;
     tx.commit().await?;
+    db.orders_changed();
     db.access_changed();
     Ok(PaymentOutcome::Applied { course_id: order.course_id })
 }
@@ -448,6 +456,7 @@ pub async fn late_refund_no(db: &Db, payment_id: i64) -> Result<String, sqlx::Er
         .bind(payment_id)
         .execute(db.write())
         .await?;
+    db.orders_changed();
     sqlx::query_scalar("SELECT refund_no FROM payments WHERE id = $1").bind(payment_id).fetch_one(db.write()).await
 }
 
@@ -458,6 +467,7 @@ pub async fn set_late_refund_state(db: &Db, payment_id: i64, state: &str, now: i
         .bind(payment_id)
         .execute(db.write())
         .await?;
+    db.orders_changed();
     Ok(())
 }
 
@@ -518,6 +528,7 @@ pub async fn attach_coupon<E>(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    db.orders_changed();
     Ok(Ok(breakdown))
 }
 
@@ -538,6 +549,7 @@ pub async fn detach_coupon(db: &Db, order: &Order, now: i64) -> Result<bool, sql
     }
     release_coupon(&mut tx, order.id, now).await?;
     tx.commit().await?;
+    db.orders_changed();
     Ok(true)
 }
 
@@ -553,6 +565,7 @@ pub async fn set_late_refund_state_by_no(db: &Db, refund_no: &str, state: &str, 
     .bind(refund_no)
     .execute(db.write())
     .await?;
+    db.orders_changed();
     if done.rows_affected() == 1 {
         return Ok(true);
     }

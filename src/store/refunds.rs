@@ -496,6 +496,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     tx.commit().await?;
     db.users_changed();
     db.access_changed();
+    db.orders_changed();
     Ok(Some(Completion { user_id, refund_no, amount: Fen(amount), full }))
 }
 

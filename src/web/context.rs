@@ -27,6 +27,8 @@ pub struct PageContext {
     /// Unread site messages of the logged-in learner.
     pub unread: i64,
     pub shop: std::sync::Arc<crate::domain::shop::ShopSettings>,
+    /// The browser takes gzip (cached pages are kept compressed too).
+    pub gzip: bool,
 }
 
 /// Share and search metadata of a page.
@@ -120,6 +122,16 @@ impl PageContext {
     }
 }
 
+/// `Accept-Encoding` lists gzip, and not with `q=0`.
+pub fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|entry| {
+        let mut parts = entry.split(';').map(str::trim);
+        parts.next() == Some("gzip")
+            && !parts
+                .any(|p| p.replace(' ', "").starts_with("q=0") && !p.contains(|c: char| c.is_ascii_digit() && c != '0'))
+    })
+}
+
 impl FromRequest for PageContext {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -156,7 +168,13 @@ impl FromRequest for PageContext {
                 Some(pq) => pq.as_str().to_string(),
                 None => req.path().to_string(),
             };
+            let gzip = req
+                .headers()
+                .get(actix_web::http::header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(accepts_gzip);
             Ok(PageContext {
+                gzip,
                 banner: state.banners.for_request(&req, now()),
                 shop: state.shop.get(),
                 unread,
@@ -168,5 +186,21 @@ impl FromRequest for PageContext {
                 session,
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_gzip;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip;q=0.000"));
+        assert!(accepts_gzip("gzip;q=0.5"));
+        assert!(!accepts_gzip("x-gzip"));
     }
 }

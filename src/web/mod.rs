@@ -2,6 +2,7 @@
 //! forms, rendering and error pages.
 
 pub mod banner;
+pub mod compress;
 pub mod context;
 pub mod csrf;
 pub mod csv;

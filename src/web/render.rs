@@ -1,11 +1,11 @@
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, VARY};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, LOCATION, VARY};
 use actix_web::web::Bytes;
 use askama::Template;
 
 use super::PageContext;
-use crate::catalog::Catalog;
+use crate::catalog::{CachedPage, Catalog};
 use crate::error::AppError;
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -36,19 +36,23 @@ pub fn render_catalog_page<T: Template>(
     }
     let banner = ctx.banner.as_ref().map_or(0, |b| b.id);
     let key = format!("{}|{banner}|{}|{}", ctx.lang.code(), ctx.shop.revision, ctx.path);
-    let body = match catalog.pages.get(&key) {
-        Some(body) => body,
+    let page = match catalog.pages.get(&key) {
+        Some(page) => page,
         None => {
-            let body = Bytes::from(page().render()?);
-            catalog.pages.put(key, body.clone());
-            body
+            let page = CachedPage::new(Bytes::from(page().render()?));
+            catalog.pages.put(key, page.clone());
+            page
         }
     };
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .insert_header((CONTENT_TYPE, HTML))
         .insert_header((CACHE_CONTROL, "private, no-cache"))
-        .insert_header((VARY, "Cookie, Accept-Language"))
-        .body(body))
+        .insert_header((VARY, "Cookie, Accept-Language, Accept-Encoding"));
+    if ctx.gzip && !page.gzip.is_empty() {
+        return Ok(response.insert_header((CONTENT_ENCODING, "gzip")).body(page.gzip));
+    }
+    Ok(response.body(page.plain))
 }
 
 /// 303 See Other: after a form POST the browser follows with a GET.

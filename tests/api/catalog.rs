@@ -22,7 +22,7 @@ async fn cached_pages_stay_per_language_and_per_visitor(app: TestApp) {
     }
     let english =
         app.client.get(app.url("/courses/excel-data-analysis")).header("Accept-Language", "en").send().await.unwrap();
-    assert_eq!(english.headers().get("vary").unwrap(), "Cookie, Accept-Language");
+    assert_eq!(english.headers().get("vary").unwrap(), "Cookie, Accept-Language, Accept-Encoding");
     assert!(english.text().await.unwrap().contains("What you will learn"));
     app.login_by_code("13800138050").await;
     let (_, html) = app.get_html("/courses/excel-data-analysis").await;

@@ -20,6 +20,7 @@ mod catalog_admin;
 mod catalog_uploads;
 mod cli;
 mod complaints;
+mod compression;
 mod content;
 mod coupons;
 mod csrf;

@@ -91,8 +91,10 @@ impl Codes {
     /// Follows the log file, remembering the newest code texted to each phone.
     fn follow(&self, path: std::path::PathBuf) {
         let codes = self.clone();
+        // Only texts sent from now on: an older code for the same phone is not this login's.
+        let start = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         std::thread::spawn(move || {
-            let mut offset = 0u64;
+            let mut offset = start;
             let mut rest = String::new();
             loop {
                 if let Ok(mut file) = std::fs::File::open(&path)
@@ -291,7 +293,13 @@ impl Learner {
             )
             .await?;
         if done.status() != StatusCode::SEE_OTHER {
-            return Err(format!("login: {}", done.status()));
+            let status = done.status();
+            let page = done.text().await.unwrap_or_default();
+            let why = between(&page, "id=\"code-error\"", "</")
+                .or_else(|| between(&page, "id=\"phone-error\"", "</"))
+                .map(|s| s.rsplit('>').next().unwrap_or(s).trim().to_string())
+                .unwrap_or_default();
+            return Err(format!("login: {status} {why}"));
         }
         stats.record("2 log in", t);
         stats.logins.fetch_add(1, Ordering::Relaxed);

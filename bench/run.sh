@@ -26,12 +26,14 @@ bin=./target/release/kedian
 loadgen=./target/release/examples/loadgen
 
 work=$(mktemp -d)
+# nginx's workers run as an unprivileged user: they must be able to read the files.
+chmod 755 "$work"
 kpid=""
 spid=""
 cleanup() {
-  [ -n "$kpid" ] && kill "$kpid" 2>/dev/null
-  [ -n "$spid" ] && kill "$spid" 2>/dev/null
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; sleep 0.5
+  if [ -n "$kpid" ]; then kill "$kpid" 2>/dev/null || true; fi
+  if [ -n "$spid" ]; then kill "$spid" 2>/dev/null || true; fi
+  if [ -f "$work/nginx.pid" ]; then kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; sleep 0.5; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -104,6 +106,9 @@ http {
 }
 CONF
 nginx -p "$work" -c nginx.conf
+for f in anon.html mycourses.html orders.html lesson.html; do
+  cmp -s <(curl -sf "http://127.0.0.1:$NPORT/$f") "$work/html/$f" || { echo "nginx does not serve $f" >&2; exit 1; }
+done
 
 out="bench/results-$(date -u +%Y-%m-%d).md"
 say() { tee -a "$out"; }
@@ -125,8 +130,8 @@ row() { # label path cookie file connections encoding
   [ -n "$3" ] && extra+=(-H "Cookie: $3")
   [ "$6" = gzip ] && extra+=(-H "Accept-Encoding: gzip")
   read -r krps _ kp99 kerr <<<"$(wrk_run -c"$5" -d"$DURATION" "${extra[@]}" "http://127.0.0.1:$KPORT$2")"
-  read -r nrps _ np99 _ <<<"$(wrk_run -c"$5" -d"$DURATION" "${extra[@]}" "http://127.0.0.1:$NPORT/$4")"
-  echo "| $1 | $5 | $6 | $krps | $nrps | $(ratio "$krps" "$nrps") | $kp99 | $np99 |${kerr:+ $kerr}" | say
+  read -r nrps _ np99 nerr <<<"$(wrk_run -c"$5" -d"$DURATION" "${extra[@]}" "http://127.0.0.1:$NPORT/$4")"
+  echo "| $1 | $5 | $6 | $krps | $nrps | $(ratio "$krps" "$nrps") | $kp99 | $np99 |${kerr:+ kedian: $kerr}${nerr:+ nginx: $nerr}" | say
 }
 sample_rss
 row "anonymous course page" /courses/excel-data-analysis "" anon.html 64 identity
@@ -165,6 +170,7 @@ print(db.execute("SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_i
 PY
 )
 mkdir -p "$work/data/media/bench"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$NPORT/anon.html")" = 200 ] || { echo "nginx is not serving" >&2; exit 1; }
 head -c "$((MEDIA_MB * 1024 * 1024))" /dev/urandom >"$work/data/media/bench/big.mp4"
 cp "$work/data/media/bench/big.mp4" "$work/html/big.mp4"
 python3 - "$work/data/kedian.db" "$free_lesson" <<'PY'
@@ -213,8 +219,10 @@ echo "== the drill"
 sample_rss
 drill=$("$loadgen" drill --base "http://127.0.0.1:$KPORT" --log "$work/shop.log" --learners "$DRILL_LEARNERS" --secs "$DRILL_SECS" --phones "$USERS")
 drill_peak=$(peak_mb)
-sleep 5
-after=$(rss_mb)
+sleep 15
+after15=$(rss_mb)
+sleep 60
+after75=$(rss_mb)
 {
 echo
 echo "## The takedown-day drill: $DRILL_LEARNERS virtual learners for $DRILL_SECS s"
@@ -232,7 +240,8 @@ echo "|---|---|"
 echo "| shop RSS idle after start | $idle |"
 echo "| peak during the page runs | $pages_peak |"
 echo "| peak during the drill | $drill_peak |"
-echo "| 5 s after the drill | $after |"
+echo "| 15 s after the drill | $after15 |"
+echo "| 75 s after the drill (sessions kept in memory 60 s) | $after75 |"
 echo
 echo "Import of the export ($USERS users, $ORDERS orders, $PROGRESS progress rows): ${import_secs} s, peak RSS ${import_rss} MB."
 } | say

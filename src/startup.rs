@@ -80,6 +80,7 @@ impl Application {
                 (Sessions::Db(store.clone()), Some(store))
             }
         };
+        let db_sessions_for_sweep = db_sessions.clone();
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
         crate::backup::spawn_scheduled(db.clone(), settings.clone());
 
@@ -170,7 +171,13 @@ impl Application {
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);
-        crate::jobs::memory::spawn_trim();
+        let (swept, swept_sessions) = (state.clone(), db_sessions_for_sweep);
+        crate::jobs::memory::spawn_trim(move || {
+            swept.sweep_caches();
+            if let Some(sessions) = &swept_sessions {
+                sessions.sweep();
+            }
+        });
         // The poster font is large: load it now, off the request path.
         tokio::task::spawn_blocking(|| crate::media::poster::font().is_some());
         let server = HttpServer::new(move || {

@@ -19,7 +19,7 @@ use crate::domain::media::is_complete;
 use crate::domain::order::new_order_no;
 use crate::domain::time::now;
 use crate::store::users::default_nickname;
-use crate::store::{Db, Topic};
+use crate::store::{Db, Topic, in_list, values_list};
 
 /// Rows per transaction.
 pub const BATCH: usize = 1000;
@@ -68,16 +68,6 @@ pub struct Run<'a> {
     unknown: HashSet<String>,
     /// Hashes of the order ids met so far, to refuse an order id twice in the export.
     seen_orders: HashSet<u64>,
-}
-
-fn placeholders(rows: usize, per_row: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let cols: Vec<String> = (1..=per_row).map(|c| format!("${}", r * per_row + c)).collect();
-            format!("({})", cols.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -133,8 +123,7 @@ impl<'a> Run<'a> {
         wanted.sort_unstable();
         wanted.dedup();
         for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT phone, id FROM users WHERE phone IN ({})", list.join(", "));
+            let sql = format!("SELECT phone, id FROM users WHERE phone IN ({})", in_list(chunk.len()));
             let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for phone in chunk {
                 query = query.bind(*phone);
@@ -255,7 +244,7 @@ impl<'a> Run<'a> {
             let sql = format!(
                 "INSERT INTO user_identities (user_id, provider, value, created_at) VALUES {} \
                  ON CONFLICT (provider, value) DO NOTHING RETURNING user_id",
-                placeholders(chunk.len(), 4)
+                values_list(chunk.len(), 4)
             );
             let mut query = sqlx::query_scalar::<_, i64>(&sql);
             for (id, provider, value) in chunk {
@@ -302,10 +291,9 @@ impl<'a> Run<'a> {
         let externals: Vec<String> = good.iter().map(|(o, ..)| format!("mp:{}", o.order_id)).collect();
         let mut existing: HashMap<String, (i64, String, i64, i64)> = HashMap::new();
         for chunk in externals.chunks(ROWS_PER_STATEMENT) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id, external_id, status, amount_fen, refunded_fen FROM orders WHERE external_id IN ({})",
-                list.join(", ")
+                in_list(chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for e in chunk {
@@ -544,8 +532,8 @@ impl<'a> Run<'a> {
         users.dedup();
         let mut existing: HashSet<(i64, i64)> = HashSet::new();
         for chunk in users.chunks(ROWS_PER_STATEMENT) {
-            let list: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT user_id, lesson_id FROM lesson_progress WHERE user_id IN ({})", list.join(", "));
+            let sql =
+                format!("SELECT user_id, lesson_id FROM lesson_progress WHERE user_id IN ({})", in_list(chunk.len()));
             let mut query = sqlx::query_as::<_, (i64, i64)>(&sql);
             for u in chunk {
                 query = query.bind(*u);

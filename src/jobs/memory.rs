@@ -1,17 +1,18 @@
-//! Gives freed memory back to the system after a burst. glibc's allocator keeps what a load
-//! peak freed in per-thread arenas (a bench run left the shop at 224 MB); trimming them every few
-//! seconds brings the process back near its idle size. Elsewhere this does nothing.
+//! Gives memory back after a burst: the in-memory copies of rows let go of what is past its
+//! time, then glibc's allocator returns freed pages, which it otherwise keeps in per-thread
+//! arenas (a bench run left the shop at 224 MB). Elsewhere than glibc the trim does nothing.
 
 use std::time::Duration;
 
 const TRIM_EVERY: Duration = Duration::from_secs(10);
 
-pub fn spawn_trim() {
-    tokio::spawn(async {
+pub fn spawn_trim(sweep: impl Fn() + Send + 'static) {
+    tokio::spawn(async move {
         let mut tick = tokio::time::interval(TRIM_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            sweep();
             trim();
         }
     });

@@ -101,6 +101,10 @@ impl ProgressBuffer {
         Ok(progress)
     }
 
+    pub fn sweep(&self) {
+        self.stored.sweep();
+    }
+
     /// How many reports wait to be written.
     pub fn pending(&self) -> usize {
         self.lock().pending.len()

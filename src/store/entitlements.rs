@@ -15,6 +15,10 @@ impl Default for AccessCache {
 }
 
 impl AccessCache {
+    pub fn sweep(&self) {
+        self.0.sweep();
+    }
+
     pub async fn owned(&self, db: &Db, user_id: i64) -> Result<std::sync::Arc<Vec<(i64, i64)>>, sqlx::Error> {
         self.0.get_or_load(db, user_id, || async move { Ok(std::sync::Arc::new(owned(db, user_id).await?)) }).await
     }

@@ -31,6 +31,11 @@ impl Default for LessonCache {
 }
 
 impl LessonCache {
+    pub fn sweep(&self) {
+        self.content.sweep();
+        self.keys.sweep();
+    }
+
     pub async fn content(&self, db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
         self.content.get_or_load(db, lesson_id, || content(db, lesson_id)).await
     }
@@ -129,22 +134,6 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
     };
     let mut tx = db.write().begin().await?;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 8;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6,
-                    p + 7,
-                    p + 8
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO lesson_progress (user_id, lesson_id, course_id, last_position_secs, furthest_secs, duration_secs, completed_at, updated_at) \
              VALUES {} \
@@ -152,7 +141,7 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
              furthest_secs = {furthest}, duration_secs = excluded.duration_secs, \
              completed_at = COALESCE(lesson_progress.completed_at, excluded.completed_at), updated_at = excluded.updated_at \
              WHERE lesson_progress.updated_at <= excluded.updated_at",
-            values.join(", ")
+            super::values_list(chunk.len(), 8)
         );
         let mut query = sqlx::query(&sql);
         for r in chunk {
@@ -173,9 +162,10 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
     days.sort_unstable();
     days.dedup();
     for chunk in days.chunks(ROWS_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("(${}, ${})", i * 2 + 1, i * 2 + 2)).collect();
-        let sql =
-            format!("INSERT INTO learner_days (user_id, day) VALUES {} ON CONFLICT DO NOTHING", values.join(", "));
+        let sql = format!(
+            "INSERT INTO learner_days (user_id, day) VALUES {} ON CONFLICT DO NOTHING",
+            super::values_list(chunk.len(), 2)
+        );
         let mut query = sqlx::query(&sql);
         for (user_id, day) in chunk {
             query = query.bind(*user_id).bind(*day);

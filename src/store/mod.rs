@@ -198,6 +198,23 @@ fn sqlite_url(url: &str) -> anyhow::Result<String> {
     Ok(format!("sqlite://{path}?{}", params.join("&")))
 }
 
+/// `($1, $2), ($3, $4), …`: the placeholders of a multi-row `VALUES` of `rows` rows of `per_row`
+/// values each, bound row after row.
+pub fn values_list(rows: usize, per_row: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=per_row).map(|c| format!("${}", r * per_row + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `$1, $2, …, $n`: the placeholders of an `IN (…)` list.
+pub fn in_list(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// True when a write failed on a unique constraint (the database is the judge of uniqueness).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
@@ -211,6 +228,13 @@ pub fn flag(value: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholder_lists() {
+        assert_eq!(values_list(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_list(1, 1), "($1)");
+        assert_eq!(in_list(3), "$1, $2, $3");
+    }
 
     #[test]
     fn sqlite_urls_get_create_mode() {

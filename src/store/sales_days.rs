@@ -86,15 +86,9 @@ async fn store_missing(db: &Db, first: i64, last: i64) -> Result<(), sqlx::Error
         let rows = count(&mut *tx, a, b).await?;
         sqlx::query("DELETE FROM sales_days WHERE day >= $1 AND day <= $2").bind(a).bind(b).execute(&mut *tx).await?;
         for chunk in rows.chunks(100) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let p = i * 7;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7)
-                })
-                .collect();
             let sql = format!(
                 "INSERT INTO sales_days (day, course_id, orders, paid_orders, revenue_fen, refunded_orders, refunded_fen) VALUES {}",
-                values.join(", ")
+                super::values_list(chunk.len(), 7)
             );
             let mut query = sqlx::query(&sql);
             for s in chunk {
@@ -111,8 +105,7 @@ async fn store_missing(db: &Db, first: i64, last: i64) -> Result<(), sqlx::Error
         }
         let days: Vec<i64> = (a..=b).collect();
         for chunk in days.chunks(200) {
-            let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();
-            let sql = format!("INSERT INTO sales_days_done (day) VALUES {}", values.join(", "));
+            let sql = format!("INSERT INTO sales_days_done (day) VALUES {}", super::values_list(chunk.len(), 1));
             let mut query = sqlx::query(&sql);
             for d in chunk {
                 query = query.bind(*d);

@@ -38,7 +38,11 @@ struct Cache {
 struct Cached {
     state: State,
     expires_at: i64,
+    /// When it was read or written: kept `CACHE_SECS` after, then read again from the table.
+    at: std::time::Instant,
 }
+
+const CACHE_SECS: u64 = 60;
 
 /// Sessions kept in memory at most; past it, the oldest half is let go (they are read again
 /// from the table when used).
@@ -63,12 +67,22 @@ impl DbSessionStore {
         Ok(done.rows_affected())
     }
 
+    /// Lets go of sessions not read or written for `CACHE_SECS`.
+    pub fn sweep(&self) {
+        if let Some(cache) = &self.cache
+            && let Ok(mut cache) = cache.write()
+        {
+            cache.entries.retain(|_, c| c.at.elapsed().as_secs() < CACHE_SECS);
+            cache.entries.shrink_to_fit();
+        }
+    }
+
     fn cached(&self, id: &str) -> Option<Cached> {
         let cache = self.cache.as_ref()?.read().ok()?;
         if cache.epoch != self.db.epoch(super::Topic::Sessions) {
             return None;
         }
-        cache.entries.get(id).filter(|c| c.expires_at > now()).cloned()
+        cache.entries.get(id).filter(|c| c.expires_at > now() && c.at.elapsed().as_secs() < CACHE_SECS).cloned()
     }
 
     fn remember(&self, id: String, entry: Option<Cached>) {
@@ -106,7 +120,7 @@ impl DbSessionStore {
             .bind(expires_at)
             .execute(self.db.write())
             .await?;
-        self.remember(id, Some(Cached { state: state.clone(), expires_at }));
+        self.remember(id, Some(Cached { state: state.clone(), expires_at, at: std::time::Instant::now() }));
         SessionKey::try_from(key).map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
@@ -134,7 +148,7 @@ impl SessionStore for DbSessionStore {
                 .map_err(|e| LoadError::Other(e.into()))?;
         let Some((body, expires_at)) = row else { return Ok(None) };
         let state: State = serde_json::from_str(&body).context("session state").map_err(LoadError::Deserialization)?;
-        self.remember(id, Some(Cached { state: state.clone(), expires_at }));
+        self.remember(id, Some(Cached { state: state.clone(), expires_at, at: std::time::Instant::now() }));
         Ok(Some(state))
     }
 
@@ -154,7 +168,7 @@ impl SessionStore for DbSessionStore {
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
         if done.rows_affected() == 1 {
-            self.remember(id, Some(Cached { state, expires_at }));
+            self.remember(id, Some(Cached { state, expires_at, at: std::time::Instant::now() }));
             Ok(session_key)
         } else {
             self.remember(id, None);

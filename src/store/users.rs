@@ -83,6 +83,10 @@ impl Default for UserCache {
 }
 
 impl UserCache {
+    pub fn sweep(&self) {
+        self.0.sweep();
+    }
+
     pub async fn find_with_unread(&self, db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
         self.0.get_or_load(db, id, || find_with_unread(db, id)).await
     }

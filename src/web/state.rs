@@ -52,6 +52,16 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Lets the in-memory copies of rows go of what is past its time.
+    pub fn sweep_caches(&self) {
+        self.users.sweep();
+        self.access.sweep();
+        self.lessons.sweep();
+        self.order_pages.sweep();
+        self.learners.sweep();
+        self.progress.sweep();
+    }
+
     /// Policy-eligible refunds up to this amount are approved without staff (0: never).
     pub fn refund_auto_approve_fen(&self) -> i64 {
         self.shop.get().refund_auto_approve_fen.unwrap_or(self.settings.refund_auto_approve_fen)

@@ -106,25 +106,9 @@ async fn staff_sign_in_needs_totp_and_recovery_codes_work(app: TestApp) {
     assert!(location(&sms.get("/admin").await).starts_with("/admin/login"));
 }
 
-/// Rewrites a staff time stored in every session (the default store keeps sessions in the
-/// database), as if the clock had moved on.
+/// Rewrites a staff time stored in every session, as if the clock had moved on.
 async fn age_staff_sessions(app: &TestApp, key: &str, secs: i64) {
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, state FROM sessions").fetch_all(app.db.read()).await.unwrap();
-    for (id, state) in rows {
-        let mut map: std::collections::HashMap<String, String> = serde_json::from_str(&state).unwrap();
-        if let Some(value) = map.get(key) {
-            let aged = value.parse::<i64>().unwrap() - secs;
-            map.insert(key.to_string(), aged.to_string());
-            sqlx::query("UPDATE sessions SET state = $1 WHERE id = $2")
-                .bind(serde_json::to_string(&map).unwrap())
-                .bind(id)
-                .execute(app.db.write())
-                .await
-                .unwrap();
-            app.db.sessions_changed();
-        }
-    }
+    app.age_sessions(key, secs).await;
 }
 
 async fn staff_sessions_end_when_idle_or_too_old(app: TestApp) {

@@ -223,6 +223,26 @@ impl TestApp {
         }
     }
 
+    /// Moves a time stored in every session that has it `secs` into the past, as if the clock had
+    /// moved on (the default store keeps sessions in the database).
+    pub async fn age_sessions(&self, key: &str, secs: i64) {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, state FROM sessions").fetch_all(self.db.read()).await.expect("sessions");
+        for (id, state) in rows {
+            let mut map: HashMap<String, String> = serde_json::from_str(&state).expect("session state");
+            let Some(value) = map.get(key) else { continue };
+            let aged = value.parse::<i64>().expect("a time") - secs;
+            map.insert(key.to_string(), aged.to_string());
+            sqlx::query("UPDATE sessions SET state = $1 WHERE id = $2")
+                .bind(serde_json::to_string(&map).expect("json"))
+                .bind(id)
+                .execute(self.db.write())
+                .await
+                .expect("age session");
+        }
+        self.db.sessions_changed();
+    }
+
     /// Writes the progress reports gathered so far, as the next batch would.
     pub async fn flush_progress(&self) {
         let min = kedian::routes::learn::PROGRESS_MIN_INTERVAL_SECS;

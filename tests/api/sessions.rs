@@ -53,20 +53,9 @@ async fn page_views_write_nothing_to_sessions(app: TestApp) {
     }
     assert_eq!(session_rows(&app).await, before, "no write, not even the expiry");
     // Once the last extension is old enough, the next view pushes the expiry back (one write).
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, state FROM sessions").fetch_all(app.db.read()).await.unwrap();
-    for (id, state) in rows {
-        let mut map: std::collections::HashMap<String, String> = serde_json::from_str(&state).unwrap();
-        let old = kedian::domain::time::now() - kedian::auth::session::EXTEND_EVERY_SECS - 1;
-        map.insert("seen".into(), old.to_string());
-        sqlx::query("UPDATE sessions SET state = $1, expires_at = expires_at - 100 WHERE id = $2")
-            .bind(serde_json::to_string(&map).unwrap())
-            .bind(id)
-            .execute(app.db.write())
-            .await
-            .unwrap();
-        app.db.sessions_changed();
-    }
+    app.age_sessions("seen", kedian::auth::session::EXTEND_EVERY_SECS + 1).await;
+    sqlx::query("UPDATE sessions SET expires_at = expires_at - 100").execute(app.db.write()).await.unwrap();
+    app.db.sessions_changed();
     let aged = session_rows(&app).await;
     assert_eq!(app.get("/me").await.status(), StatusCode::OK);
     let extended = session_rows(&app).await;
@@ -141,23 +130,8 @@ async fn cookie_flags_are_strict(app: TestApp) {
 async fn absolute_lifetime_ends_a_session(app: TestApp) {
     app.login_by_code("13800138022").await;
     assert_eq!(app.get("/me").await.status(), StatusCode::OK);
-    // Rewrite the login time stored in the session to 31 days ago.
-    let rows: Vec<(String, String)> =
-        sqlx::query_as("SELECT id, state FROM sessions").fetch_all(app.db.read()).await.unwrap();
-    for (id, state) in rows {
-        let mut map: std::collections::HashMap<String, String> = serde_json::from_str(&state).unwrap();
-        if map.contains_key("auth_at") {
-            let old = kedian::domain::time::now() - 31 * 86_400;
-            map.insert("auth_at".into(), old.to_string());
-            sqlx::query("UPDATE sessions SET state = $1 WHERE id = $2")
-                .bind(serde_json::to_string(&map).unwrap())
-                .bind(id)
-                .execute(app.db.write())
-                .await
-                .unwrap();
-            app.db.sessions_changed();
-        }
-    }
+    // The login time stored in the session, 31 days ago.
+    app.age_sessions("auth_at", 31 * 86_400).await;
     assert_eq!(app.get("/me").await.status(), StatusCode::SEE_OTHER, "past the 30-day lifetime");
 }
 

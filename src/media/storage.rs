@@ -2,6 +2,7 @@
 //! (never mounted as static files); an S3-compatible store will implement the same trait.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use actix_web::web::Bytes;
@@ -13,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// How much of a file one read takes: memory per download is about this, whatever the file size.
-pub const STREAM_CHUNK_BYTES: usize = 128 * 1024;
+pub const STREAM_CHUNK_BYTES: usize = 256 * 1024;
 
 /// What a store knows of an object without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +38,35 @@ pub trait MediaStore: Send + Sync + 'static {
     /// Moves a finished local file into the store under `key`.
     fn put_file<'a>(&'a self, key: &'a str, file: &'a Path) -> BoxFuture<'a, anyhow::Result<()>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+}
+
+/// Reads `start..=end` of an open file a chunk at a time, each read on the blocking pool straight
+/// into the buffer that is sent (positioned reads: no seek, no second copy).
+fn read_chunks(file: Arc<std::fs::File>, start: u64, end: u64) -> ByteStream {
+    let stream = futures_util::stream::unfold(start, move |at| {
+        let file = file.clone();
+        async move {
+            if at > end {
+                return None;
+            }
+            let len = usize::try_from((end - at + 1).min(STREAM_CHUNK_BYTES as u64)).unwrap_or(STREAM_CHUNK_BYTES);
+            let read = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; len];
+                file.read_exact_at(&mut buf, at).map(|()| Bytes::from(buf))
+            })
+            .await;
+            let chunk = match read {
+                Ok(Ok(bytes)) => Ok(bytes),
+                Ok(Err(e)) => Err(e),
+                Err(e) => Err(std::io::Error::other(e)),
+            };
+            // An error ends the stream after it is passed on.
+            let next = if chunk.is_ok() { at + len as u64 } else { end + 1 };
+            Some((chunk, next))
+        }
+    });
+    Box::pin(stream)
 }
 
 /// A key is a relative path of plain segments: letters, digits, `_`, `-` and `.`, no `..`.
@@ -86,11 +116,9 @@ impl MediaStore for LocalStore {
 
     fn stream_range<'a>(&'a self, key: &'a str, start: u64, end: u64) -> BoxFuture<'a, anyhow::Result<ByteStream>> {
         Box::pin(async move {
-            let mut file = tokio::fs::File::open(self.path(key)?).await?;
-            file.seek(std::io::SeekFrom::Start(start)).await?;
-            let len = end.saturating_sub(start).saturating_add(1);
-            let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), STREAM_CHUNK_BYTES);
-            Ok(Box::pin(stream) as ByteStream)
+            let path = self.path(key)?;
+            let file = tokio::task::spawn_blocking(move || std::fs::File::open(path)).await??;
+            Ok(read_chunks(Arc::new(file), start, end))
         })
     }
 

@@ -11,6 +11,7 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 use sha2::{Digest, Sha256};
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::{Backend, Db};
@@ -34,15 +35,21 @@ struct Cache {
     entries: HashMap<String, Cached>,
 }
 
-#[derive(Clone)]
 struct Cached {
     state: State,
     expires_at: i64,
-    /// When it was read or written: kept `CACHE_SECS` after, then read again from the table.
-    at: std::time::Instant,
+    /// When it was last used (unix seconds): `sweep` lets go of it `IDLE_SECS` after.
+    used: AtomicI64,
 }
 
-const CACHE_SECS: u64 = 60;
+impl Cached {
+    fn new(state: State, expires_at: i64) -> Cached {
+        Cached { state, expires_at, used: AtomicI64::new(now()) }
+    }
+}
+
+/// A session unused this long is let go from memory (it is read from the table when it comes back).
+const IDLE_SECS: i64 = 60;
 
 /// Sessions kept in memory at most; past it, the oldest half is let go (they are read again
 /// from the table when used).
@@ -67,22 +74,27 @@ impl DbSessionStore {
         Ok(done.rows_affected())
     }
 
-    /// Lets go of sessions not read or written for `CACHE_SECS`.
+    /// Lets go of sessions unused for `IDLE_SECS`.
     pub fn sweep(&self) {
+        let now = now();
         if let Some(cache) = &self.cache
             && let Ok(mut cache) = cache.write()
         {
-            cache.entries.retain(|_, c| c.at.elapsed().as_secs() < CACHE_SECS);
+            cache.entries.retain(|_, c| now - c.used.load(Ordering::Relaxed) < IDLE_SECS);
             cache.entries.shrink_to_fit();
         }
     }
 
-    fn cached(&self, id: &str) -> Option<Cached> {
+    /// The session's state and expiry, when it is in memory and current.
+    fn cached(&self, id: &str) -> Option<(State, i64)> {
         let cache = self.cache.as_ref()?.read().ok()?;
         if cache.epoch != self.db.epoch(super::Topic::Sessions) {
             return None;
         }
-        cache.entries.get(id).filter(|c| c.expires_at > now() && c.at.elapsed().as_secs() < CACHE_SECS).cloned()
+        let now = now();
+        let c = cache.entries.get(id).filter(|c| c.expires_at > now)?;
+        c.used.store(now, Ordering::Relaxed);
+        Some((c.state.clone(), c.expires_at))
     }
 
     fn remember(&self, id: String, entry: Option<Cached>) {
@@ -120,7 +132,7 @@ impl DbSessionStore {
             .bind(expires_at)
             .execute(self.db.write())
             .await?;
-        self.remember(id, Some(Cached { state: state.clone(), expires_at, at: std::time::Instant::now() }));
+        self.remember(id, Some(Cached::new(state.clone(), expires_at)));
         SessionKey::try_from(key).map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
@@ -136,8 +148,8 @@ fn expiry(ttl: &Duration) -> i64 {
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
         let id = hash_key(session_key.as_ref());
-        if let Some(hit) = self.cached(&id) {
-            return Ok(Some(hit.state));
+        if let Some((state, _)) = self.cached(&id) {
+            return Ok(Some(state));
         }
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT state, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
@@ -148,7 +160,7 @@ impl SessionStore for DbSessionStore {
                 .map_err(|e| LoadError::Other(e.into()))?;
         let Some((body, expires_at)) = row else { return Ok(None) };
         let state: State = serde_json::from_str(&body).context("session state").map_err(LoadError::Deserialization)?;
-        self.remember(id, Some(Cached { state: state.clone(), expires_at, at: std::time::Instant::now() }));
+        self.remember(id, Some(Cached::new(state.clone(), expires_at)));
         Ok(Some(state))
     }
 
@@ -168,7 +180,7 @@ impl SessionStore for DbSessionStore {
             .await
             .map_err(|e| UpdateError::Other(e.into()))?;
         if done.rows_affected() == 1 {
-            self.remember(id, Some(Cached { state, expires_at, at: std::time::Instant::now() }));
+            self.remember(id, Some(Cached::new(state, expires_at)));
             Ok(session_key)
         } else {
             self.remember(id, None);
@@ -185,9 +197,8 @@ impl SessionStore for DbSessionStore {
             .bind(now())
             .execute(self.db.write())
             .await?;
-        if let Some(mut hit) = self.cached(&id) {
-            hit.expires_at = expires_at;
-            self.remember(id, Some(hit));
+        if let Some((state, _)) = self.cached(&id) {
+            self.remember(id, Some(Cached::new(state, expires_at)));
         }
         Ok(())
     }

@@ -42,13 +42,14 @@ pub trait MediaStore: Send + Sync + 'static {
 
 /// Reads `start..=end` of an open file a chunk at a time, each read on the blocking pool straight
 /// into the buffer that is sent (positioned reads: no seek, no second copy).
-fn read_chunks(file: Arc<std::fs::File>, start: u64, end: u64) -> ByteStream {
+fn read_chunks(file: Arc<std::fs::File>, start: u64, end: u64, reads: Arc<tokio::sync::Semaphore>) -> ByteStream {
     let stream = futures_util::stream::unfold(start, move |at| {
-        let file = file.clone();
+        let (file, reads) = (file.clone(), reads.clone());
         async move {
             if at > end {
                 return None;
             }
+            let permit = reads.acquire_owned().await;
             let len = usize::try_from((end - at + 1).min(STREAM_CHUNK_BYTES as u64)).unwrap_or(STREAM_CHUNK_BYTES);
             let read = tokio::task::spawn_blocking(move || {
                 use std::os::unix::fs::FileExt;
@@ -56,6 +57,7 @@ fn read_chunks(file: Arc<std::fs::File>, start: u64, end: u64) -> ByteStream {
                 file.read_exact_at(&mut buf, at).map(|()| Bytes::from(buf))
             })
             .await;
+            drop(permit);
             let chunk = match read {
                 Ok(Ok(bytes)) => Ok(bytes),
                 Ok(Err(e)) => Err(e),
@@ -83,11 +85,18 @@ pub fn valid_key(key: &str) -> bool {
 
 pub struct LocalStore {
     root: PathBuf,
+    /// Reads in flight at once, whatever the number of viewers: each takes a thread of the
+    /// blocking pool, and a thread is memory (its stack and its allocator arena).
+    reads: Arc<tokio::sync::Semaphore>,
 }
+
+/// Reads of lesson files in flight at once. Reads come from the page cache in microseconds, so a
+/// few threads keep up with many viewers.
+const READS_AT_ONCE: usize = 8;
 
 impl LocalStore {
     pub fn new(root: PathBuf) -> LocalStore {
-        LocalStore { root }
+        LocalStore { root, reads: Arc::new(tokio::sync::Semaphore::new(READS_AT_ONCE)) }
     }
 
     pub fn root(&self) -> &Path {
@@ -118,7 +127,7 @@ impl MediaStore for LocalStore {
         Box::pin(async move {
             let path = self.path(key)?;
             let file = tokio::task::spawn_blocking(move || std::fs::File::open(path)).await??;
-            Ok(read_chunks(Arc::new(file), start, end))
+            Ok(read_chunks(Arc::new(file), start, end, self.reads.clone()))
         })
     }
 

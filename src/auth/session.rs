@@ -7,7 +7,7 @@ const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";
 pub const CSRF: &str = "csrf";
 const VERSION: &str = "sv";
-const SEEN: &str = "seen";
+const SEEN: &str = crate::store::sessions::SEEN_KEY;
 
 /// A logged-in session's expiry is pushed back at most this often: a page view usually writes
 /// nothing, and the idle limit is kept to within this much.

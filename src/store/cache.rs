@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{Backend, Db, Topic};
@@ -18,6 +18,7 @@ const MAX_ENTRIES: usize = 100_000;
 pub struct EpochCache<K, V> {
     topic: Topic,
     entries: RwLock<HashMap<K, Entry<V>>>,
+    flights: LoadLocks<K>,
 }
 
 struct Entry<V> {
@@ -29,9 +30,69 @@ struct Entry<V> {
     refreshing: bool,
 }
 
-impl<K: Eq + Hash, V: Clone> EpochCache<K, V> {
+/// One load per key at a time: when many requests miss the same key at once (a cold start, a
+/// write that emptied the cache), one reads the row and the others wait for it and are all woken
+/// together when it is in, instead of all queueing the same query on the database.
+pub struct LoadLocks<K> {
+    loading: Mutex<HashMap<K, Arc<tokio::sync::Notify>>>,
+}
+
+impl<K> Default for LoadLocks<K> {
+    fn default() -> Self {
+        LoadLocks { loading: Mutex::default() }
+    }
+}
+
+/// The one request loading a key; dropping it (loaded or failed) wakes the others.
+pub struct Loading<'a, K: Eq + Hash> {
+    locks: &'a LoadLocks<K>,
+    key: Option<K>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl<K: Eq + Hash + Clone> LoadLocks<K> {
+    /// Either this request loads `key` (Some), or it waited for the one that did (None): then
+    /// the value is in the cache, unless that load failed.
+    pub async fn load_or_wait(&self, key: &K) -> Option<Loading<'_, K>> {
+        let (notify, leader) = match self.loading.lock() {
+            Ok(mut loading) => match loading.get(key) {
+                Some(n) => (n.clone(), false),
+                None => {
+                    let n = Arc::new(tokio::sync::Notify::new());
+                    loading.insert(key.clone(), n.clone());
+                    (n, true)
+                }
+            },
+            Err(_) => (Arc::new(tokio::sync::Notify::new()), true),
+        };
+        if leader {
+            return Some(Loading { locks: self, key: Some(key.clone()), notify });
+        }
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        // The load may have finished between the lookup and `enable`.
+        let still_loading =
+            self.loading.lock().map(|l| l.get(key).is_some_and(|n| Arc::ptr_eq(n, &notify))).unwrap_or(false);
+        if still_loading {
+            notified.await;
+        }
+        None
+    }
+}
+
+impl<K: Eq + Hash> Drop for Loading<'_, K> {
+    fn drop(&mut self) {
+        if let (Some(key), Ok(mut loading)) = (self.key.take(), self.locks.loading.lock()) {
+            loading.remove(&key);
+        }
+        self.notify.notify_waiters();
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
     pub fn new(topic: Topic) -> Self {
-        EpochCache { topic, entries: RwLock::default() }
+        EpochCache { topic, entries: RwLock::default(), flights: LoadLocks::default() }
     }
 
     /// Lets go of entries past their TTL (they would be read again anyway): after a burst, memory
@@ -72,6 +133,16 @@ impl<K: Eq + Hash, V: Clone> EpochCache<K, V> {
                 return Ok(e.value.clone());
             }
             e.refreshing = true;
+        }
+        let _loading = if refreshing { None } else { self.flights.load_or_wait(&key).await };
+        if !refreshing
+            && let Ok(entries) = self.entries.read()
+            && let Some(e) = entries.get(&key)
+            && e.epoch == epoch
+            && e.loaded.elapsed() < TTL
+        {
+            // Loaded by the request this one waited for.
+            return Ok(e.value.clone());
         }
         // The epoch was read before the load: a write meanwhile makes this entry stale at once.
         let value = match load().await {

@@ -26,6 +26,8 @@ pub struct DbSessionStore {
     /// can be kept in memory too and a page view reads none. Not on PostgreSQL, where other
     /// instances may write (several instances keep sessions in Redis anyway).
     cache: Option<Arc<RwLock<Cache>>>,
+    /// One read of a session at a time when it is not in memory.
+    flights: Arc<super::cache::LoadLocks<String>>,
 }
 
 #[derive(Default)]
@@ -48,6 +50,17 @@ impl Cached {
     }
 }
 
+/// The key a logged-in session's keep-alive mark is kept under (`auth::session`).
+pub const SEEN_KEY: &str = "seen";
+
+/// A keep-alive within this long of the last extension is already done.
+const EXTENDED_WITHIN_SECS: i64 = 60;
+
+/// The two states are the same but for the keep-alive mark.
+fn only_seen_differs(a: &State, b: &State) -> bool {
+    a.len() == b.len() && a.iter().all(|(k, v)| k == SEEN_KEY || b.get(k) == Some(v))
+}
+
 /// A session unused this long is let go from memory (it is read from the table when it comes back).
 const IDLE_SECS: i64 = 60;
 
@@ -58,7 +71,7 @@ const CACHE_MAX: usize = 200_000;
 impl DbSessionStore {
     pub fn new(db: Db) -> Self {
         let cache = (db.backend() == Backend::Sqlite).then(Arc::default);
-        DbSessionStore { db, cache }
+        DbSessionStore { db, cache, flights: Arc::default() }
     }
 
     /// Removes expired sessions; returns how many.
@@ -151,6 +164,13 @@ impl SessionStore for DbSessionStore {
         if let Some((state, _)) = self.cached(&id) {
             return Ok(Some(state));
         }
+        let _loading = match self.cache {
+            Some(_) => self.flights.load_or_wait(&id).await,
+            None => None,
+        };
+        if let Some((state, _)) = self.cached(&id) {
+            return Ok(Some(state));
+        }
         let row: Option<(String, i64)> =
             sqlx::query_as("SELECT state, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
                 .bind(&id)
@@ -171,16 +191,30 @@ impl SessionStore for DbSessionStore {
     async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
         let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
         let (id, expires_at) = (hash_key(session_key.as_ref()), expiry(ttl));
+        if let Some((cached, cached_expiry)) = self.cached(&id)
+            && only_seen_differs(&cached, &state)
+            && cached_expiry + EXTENDED_WITHIN_SECS >= expires_at
+        {
+            // A keep-alive that a concurrent request of the same session has just written.
+            return Ok(session_key);
+        }
+        // In memory first, so that the session's other requests in flight see it extended.
+        self.remember(id.clone(), Some(Cached::new(state.clone(), expires_at)));
         let done = sqlx::query("UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4")
             .bind(body)
             .bind(expires_at)
             .bind(&id)
             .bind(now())
             .execute(self.db.write())
-            .await
-            .map_err(|e| UpdateError::Other(e.into()))?;
+            .await;
+        let done = match done {
+            Ok(done) => done,
+            Err(e) => {
+                self.remember(id, None);
+                return Err(UpdateError::Other(e.into()));
+            }
+        };
         if done.rows_affected() == 1 {
-            self.remember(id, Some(Cached::new(state, expires_at)));
             Ok(session_key)
         } else {
             self.remember(id, None);
@@ -209,5 +243,27 @@ impl SessionStore for DbSessionStore {
         self.remember(id.clone(), None);
         sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&id).execute(self.db.write()).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keep_alive_differs_only_in_its_mark() {
+        let base: State = [("uid", "1"), ("csrf", "\"t\""), (SEEN_KEY, "100")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut later = base.clone();
+        later.insert(SEEN_KEY.into(), "400".into());
+        assert!(only_seen_differs(&base, &later));
+        let mut other = later.clone();
+        other.insert("uid".into(), "2".into());
+        assert!(!only_seen_differs(&base, &other), "another user");
+        let mut more = later.clone();
+        more.insert("staff_at".into(), "1".into());
+        assert!(!only_seen_differs(&base, &more), "a key added");
     }
 }

@@ -16,6 +16,8 @@ done
 cargo build --release -q
 
 work=$(mktemp -d)
+# nginx's workers run as an unprivileged user: they must be able to read the files.
+chmod 755 "$work"
 cleanup() { kill "$kpid" 2>/dev/null || true; nginx -p "$work" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 

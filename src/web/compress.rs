@@ -13,7 +13,15 @@ use actix_web::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, H
 use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 
-use super::context::accepts_gzip;
+/// `Accept-Encoding` lists gzip, and not with `q=0`.
+pub fn accepts_gzip(header: &str) -> bool {
+    header.split(',').any(|entry| {
+        let mut parts = entry.split(';').map(str::trim);
+        parts.next() == Some("gzip")
+            && !parts
+                .any(|p| p.replace(' ', "").starts_with("q=0") && !p.contains(|c: char| c.is_ascii_digit() && c != '0'))
+    })
+}
 
 /// Smaller bodies are not worth it; larger ones are exports, sent as they are.
 const MIN_BYTES: usize = 512;
@@ -73,6 +81,17 @@ mod tests {
         assert!(t("text/html; charset=utf-8") && t("text/csv") && t("application/manifest+json") && t("image/svg+xml"));
         assert!(!t("video/mp4") && !t("audio/mp4") && !t("image/png") && !t("application/octet-stream"));
         assert!(!compressible(None));
+    }
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
+        assert!(!accepts_gzip("identity"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("gzip;q=0.000"));
+        assert!(accepts_gzip("gzip;q=0.5"));
+        assert!(!accepts_gzip("x-gzip"));
     }
 
     #[test]

@@ -122,16 +122,6 @@ impl PageContext {
     }
 }
 
-/// `Accept-Encoding` lists gzip, and not with `q=0`.
-pub fn accepts_gzip(header: &str) -> bool {
-    header.split(',').any(|entry| {
-        let mut parts = entry.split(';').map(str::trim);
-        parts.next() == Some("gzip")
-            && !parts
-                .any(|p| p.replace(' ', "").starts_with("q=0") && !p.contains(|c: char| c.is_ascii_digit() && c != '0'))
-    })
-}
-
 impl FromRequest for PageContext {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -172,7 +162,7 @@ impl FromRequest for PageContext {
                 .headers()
                 .get(actix_web::http::header::ACCEPT_ENCODING)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(accepts_gzip);
+                .is_some_and(super::compress::accepts_gzip);
             Ok(PageContext {
                 gzip,
                 banner: state.banners.for_request(&req, now()),
@@ -186,21 +176,5 @@ impl FromRequest for PageContext {
                 session,
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::accepts_gzip;
-
-    #[test]
-    fn gzip_is_taken_unless_refused() {
-        assert!(accepts_gzip("gzip, deflate, br"));
-        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8"));
-        assert!(!accepts_gzip("identity"));
-        assert!(!accepts_gzip("gzip;q=0"));
-        assert!(!accepts_gzip("gzip;q=0.000"));
-        assert!(accepts_gzip("gzip;q=0.5"));
-        assert!(!accepts_gzip("x-gzip"));
     }
 }

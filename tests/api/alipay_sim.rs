@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use kedian::pay::alipay::signing_string;
+use kedian::pay::signing::{PrivateKey, PublicKey};
 use kedian::pay::signing::{private_key_from_pem, public_key_from_pem, sign, verify};
 use rand::Rng;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 
 pub const APP_ID: &str = "2021000117600001";
@@ -33,8 +33,8 @@ pub struct Trade {
 }
 
 pub struct SimState {
-    alipay_key: RsaPrivateKey,
-    app_public: RsaPublicKey,
+    alipay_key: PrivateKey,
+    app_public: PublicKey,
     pub trades: Mutex<HashMap<String, Trade>>,
     pub refunds: Mutex<HashMap<String, String>>,
 }
@@ -66,7 +66,7 @@ impl SimState {
         &self,
         out_trade_no: &str,
         trade: &Trade,
-        key: &RsaPrivateKey,
+        key: &PrivateKey,
         tweak: impl FnOnce(&mut BTreeMap<String, String>),
     ) -> BTreeMap<String, String> {
         let mut p: BTreeMap<String, String> = [
@@ -226,7 +226,7 @@ impl AlipaySim {
         fields
     }
 
-    pub fn alipay_key(&self) -> &RsaPrivateKey {
+    pub fn alipay_key(&self) -> &PrivateKey {
         &self.state.alipay_key
     }
 }

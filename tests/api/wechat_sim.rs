@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use kedian::domain::time::now;
+use kedian::pay::signing::{PrivateKey, PublicKey};
 use kedian::pay::wechatpay::crypto;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde_json::{Value, json};
 
 pub const MCHID: &str = "1900000109";
@@ -40,9 +40,9 @@ pub struct SimOrder {
 }
 
 pub struct SimState {
-    platform_key: RsaPrivateKey,
+    platform_key: PrivateKey,
     pub platform_serial: String,
-    merchant_pub: RsaPublicKey,
+    merchant_pub: PublicKey,
     pub orders: Mutex<HashMap<String, SimOrder>>,
     pub refunds: Mutex<HashMap<String, i64>>,
     pub refused: Mutex<Vec<String>>,
@@ -86,7 +86,7 @@ fn random(n: usize) -> String {
 
 impl SimState {
     /// Signs a response or notification body with the platform key.
-    pub fn signed_headers(&self, key: &RsaPrivateKey, serial: &str, body: &str, ts: i64) -> Vec<(String, String)> {
+    pub fn signed_headers(&self, key: &PrivateKey, serial: &str, body: &str, ts: i64) -> Vec<(String, String)> {
         let (ts, nonce) = (ts.to_string(), random(32));
         let signature = crypto::sign(key, &crypto::message(&[&ts, &nonce, body]));
         vec![
@@ -146,7 +146,7 @@ impl SimState {
     }
 
     /// A TRANSACTION.SUCCESS event carrying `transaction`, encrypted and signed with `key`.
-    pub fn event(&self, transaction: &Value, key: &RsaPrivateKey, serial: &str, ts: i64) -> Event {
+    pub fn event(&self, transaction: &Value, key: &PrivateKey, serial: &str, ts: i64) -> Event {
         self.any_event("TRANSACTION.SUCCESS", "transaction", transaction, key, serial, ts)
     }
 
@@ -156,7 +156,7 @@ impl SimState {
         event_type: &str,
         original_type: &str,
         resource: &Value,
-        key: &RsaPrivateKey,
+        key: &PrivateKey,
         serial: &str,
         ts: i64,
     ) -> Event {

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::pay::signing::{PrivateKey, PublicKey};
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
 use anyhow::{Context, anyhow, bail};
 use futures_util::future::BoxFuture;
-use rsa::{RsaPrivateKey, RsaPublicKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -28,8 +28,8 @@ pub struct AlipayConfig {
     pub app_id: String,
     /// The merchant's PID (2088…): notifications must name it as seller_id.
     pub seller_id: String,
-    pub private_key: RsaPrivateKey,
-    pub alipay_public_key: RsaPublicKey,
+    pub private_key: PrivateKey,
+    pub alipay_public_key: PublicKey,
     pub gateway_url: String,
     pub notify_url: String,
 }

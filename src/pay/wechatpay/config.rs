@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rsa::{RsaPrivateKey, RsaPublicKey};
+use crate::pay::signing::{PrivateKey, PublicKey};
 use serde::Deserialize;
 
 use super::crypto;
@@ -29,13 +29,13 @@ struct File {
 /// or (since 2024) the WeChat Pay public key with its id.
 #[derive(Clone)]
 pub enum PlatformKey {
-    Certificate { serial: String, key: RsaPublicKey },
-    PublicKey { id: String, key: RsaPublicKey },
+    Certificate { serial: String, key: PublicKey },
+    PublicKey { id: String, key: PublicKey },
 }
 
 impl PlatformKey {
     /// The key for the `Wechatpay-Serial` a message names, if it is ours.
-    pub fn key_for(&self, serial: &str) -> Option<&RsaPublicKey> {
+    pub fn key_for(&self, serial: &str) -> Option<&PublicKey> {
         match self {
             PlatformKey::Certificate { serial: s, key } | PlatformKey::PublicKey { id: s, key } => {
                 (s.eq_ignore_ascii_case(serial)).then_some(key)
@@ -51,7 +51,7 @@ pub struct WechatConfig {
     /// The official account's secret, for the payer's openid (JSAPI); without it JSAPI is off.
     pub app_secret: Option<String>,
     pub serial_no: String,
-    pub private_key: RsaPrivateKey,
+    pub private_key: PrivateKey,
     pub api_v3_key: Vec<u8>,
     pub platform: PlatformKey,
     pub base_url: String,

@@ -1,15 +1,14 @@
 //! The cryptography of WeChat Pay API v3: SHA256-RSA2048 (PKCS#1 v1.5) signatures over
 //! newline-joined messages, and AEAD_AES_256_GCM for notification resources.
 
-pub use crate::pay::signing::{private_key_from_pem, public_key_from_pem, public_key_to_pem, sign, verify};
+pub use crate::pay::signing::{private_key_from_pem, public_key_from_pem, sign, verify};
 
+use crate::pay::signing::{PublicKey, public_key_from_spki_der};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rsa::RsaPublicKey;
-use rsa::pkcs8::DecodePublicKey;
 use x509_cert::Certificate;
 use x509_cert::der::{DecodePem, Encode};
 
@@ -24,11 +23,11 @@ pub fn message(parts: &[&str]) -> String {
 }
 
 /// The serial number (upper-case hex, as WeChat Pay writes it) and RSA key of a certificate.
-pub fn certificate_from_pem(pem: &str) -> anyhow::Result<(String, RsaPublicKey)> {
+pub fn certificate_from_pem(pem: &str) -> anyhow::Result<(String, PublicKey)> {
     let cert = Certificate::from_pem(pem.as_bytes()).map_err(|e| anyhow!("not an X.509 certificate: {e}"))?;
     let serial = hex::encode_upper(cert.tbs_certificate.serial_number.as_bytes());
     let spki = cert.tbs_certificate.subject_public_key_info.to_der().context("certificate key")?;
-    let key = RsaPublicKey::from_public_key_der(&spki).map_err(|e| anyhow!("certificate key is not RSA: {e}"))?;
+    let key = public_key_from_spki_der(&spki).context("certificate key is not RSA")?;
     Ok((serial, key))
 }
 

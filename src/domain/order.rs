@@ -87,6 +87,19 @@ pub fn looks_like_order_no(value: &str) -> bool {
         && value[8..].bytes().all(|b| ORDER_NO_ALPHABET.contains(&b))
 }
 
+/// A started payment is first asked about at the gateway this long after it started, in case
+/// its notification was lost.
+pub const RECONCILE_AFTER_SECS: i64 = 120;
+const RECONCILE_MAX_GAP_SECS: i64 = 600;
+
+/// Seconds until a pending payment is asked about again after `checks` queries found it unpaid:
+/// 1, 2, 4, 8 minutes, then every 10 minutes. Backing off keeps abandoned payments from crowding
+/// out fresh ones; the cap keeps a slow payer's order from waiting long once the money is there.
+pub fn reconcile_backoff(checks: i64) -> i64 {
+    let doubling = checks.clamp(1, 10) - 1;
+    (60_i64 << doubling).min(RECONCILE_MAX_GAP_SECS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +141,15 @@ mod tests {
         for bad in ["", "20261122", "2026112", "20261122ABCDEFGHJKL0", "2026112XABCDEFGHJKLM", "20261122abcdefghjklm"] {
             assert!(!looks_like_order_no(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn reconciliation_backs_off_to_a_cap() {
+        let gaps: Vec<i64> = (1..=7).map(reconcile_backoff).collect();
+        assert_eq!(gaps, [60, 120, 240, 480, 600, 600, 600]);
+        // Nonsense counts stay within the bounds instead of overflowing.
+        assert_eq!(reconcile_backoff(0), 60);
+        assert_eq!(reconcile_backoff(-3), 60);
+        assert_eq!(reconcile_backoff(i64::MAX), 600);
     }
 }

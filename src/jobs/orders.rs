@@ -10,8 +10,7 @@ use crate::pay::{Providers, QueryResult, RefundRequest, RefundState};
 use crate::store::Db;
 use crate::store::orders::{self, Order, PaymentOutcome};
 
-/// A payment is queried once its notification is this late.
-pub const RECONCILE_AFTER_SECS: i64 = 120;
+pub use crate::domain::order::RECONCILE_AFTER_SECS;
 const BATCH: i64 = 100;
 
 pub fn spawn(db: Db, providers: Providers, catalog: CatalogCache, every: Duration) {
@@ -28,8 +27,14 @@ pub fn spawn(db: Db, providers: Providers, catalog: CatalogCache, every: Duratio
 
 pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, now: i64) -> anyhow::Result<()> {
     let mut sold = false;
-    for order in orders::unconfirmed_payments(db, now - RECONCILE_AFTER_SECS, BATCH).await? {
-        sold |= reconcile(db, providers, &order, now).await?;
+    // Each check moves the order to the back of the queue (reconcile_at backs off), so every
+    // waiting payment is reached within a few runs however many are abandoned.
+    for order in orders::payments_due_for_check(db, now, BATCH).await? {
+        if reconcile(db, providers, &order, now).await? {
+            sold = true;
+        } else {
+            orders::payment_checked(db, order.id, now).await?;
+        }
     }
     for order in orders::expired_pending(db, now, BATCH).await? {
         // Ask the gateway one last time before closing: the buyer may have paid at the last second.

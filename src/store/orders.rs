@@ -209,11 +209,13 @@ pub async fn start_payment(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE orders SET pay_provider = $1, pay_channel = $2, updated_at = $3 WHERE id = $4 AND status = 'pending'",
+        "UPDATE orders SET pay_provider = $1, pay_channel = $2, updated_at = $3, reconcile_at = $4, reconcile_checks = 0 \
+         WHERE id = $5 AND status = 'pending'",
     )
     .bind(provider)
     .bind(channel)
     .bind(now)
+    .bind(now + crate::domain::order::RECONCILE_AFTER_SECS)
     .bind(order_id)
     .execute(db.write())
     .await?;
@@ -264,13 +266,33 @@ pub async fn expired_pending(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>
 }
 
 /// Pending orders whose payment started before `before`: candidates for a provider query.
-pub async fn unconfirmed_payments(db: &Db, before: i64, limit: i64) -> Result<Vec<Order>, sqlx::Error> {
+/// Pending payments due to be asked about at their gateway, the longest-due first.
+pub async fn payments_due_for_check(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM orders WHERE status = 'pending' AND pay_provider IS NOT NULL AND updated_at <= $1 \
-         ORDER BY updated_at LIMIT $2"
+        "SELECT {COLUMNS} FROM orders WHERE status = 'pending' AND reconcile_at <= $1 \
+         ORDER BY reconcile_at, id LIMIT $2"
     );
-    let rows = sqlx::query(&sql).bind(before).bind(limit).fetch_all(db.read()).await?;
+    let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(db.read()).await?;
     rows.iter().map(from_row).collect()
+}
+
+/// The gateway was asked and the payment was not there (yet): ask again later, less often.
+pub async fn payment_checked(db: &Db, order_id: i64, now: i64) -> Result<(), sqlx::Error> {
+    let checks: Option<i64> = sqlx::query_scalar(
+        "UPDATE orders SET reconcile_checks = reconcile_checks + 1 WHERE id = $1 AND status = 'pending' \
+         RETURNING reconcile_checks",
+    )
+    .bind(order_id)
+    .fetch_optional(db.write())
+    .await?;
+    if let Some(checks) = checks {
+        sqlx::query("UPDATE orders SET reconcile_at = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(now + crate::domain::order::reconcile_backoff(checks))
+            .bind(order_id)
+            .execute(db.write())
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,6 +11,7 @@ on_both_backends!(
     fifty_identical_notifications_pay_once,
     forged_notifications_change_nothing,
     a_lost_notification_is_completed_by_reconciliation,
+    a_lost_notification_is_not_starved_by_abandoned_payments,
     a_payment_that_loses_the_race_with_expiry_is_kept_for_refund,
     expiry_closes_unpaid_orders_but_not_paid_ones,
 );
@@ -150,6 +151,61 @@ async fn a_lost_notification_is_completed_by_reconciliation(app: TestApp) {
     assert_eq!(app.count("entitlements").await, 1);
     let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(html.contains("开始学习"));
+}
+
+/// 150 older payments that were started and abandoned stand ahead of the one whose notification
+/// was lost; the paid order still completes within two job intervals.
+async fn a_lost_notification_is_not_starved_by_abandoned_payments(app: TestApp) {
+    let abandoned = started_order(&app, "13800138074").await;
+    let paid = app.order_for("python-zero-to-one").await;
+    app.choose_sandbox(&paid).await;
+    let start = now();
+    let mut tx = app.db.write().begin().await.unwrap();
+    for i in 0..150 {
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (phone, nickname, role, created_at, updated_at) VALUES ($1, 'x', 'learner', $2, $2) RETURNING id",
+        )
+        .bind(format!("1390000{i:04}"))
+        .bind(start - 3600)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        // Copies of a real started payment, begun earlier, still within their 30 minutes.
+        sqlx::query(
+            "INSERT INTO orders (order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
+             non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, status, created_at, \
+             expires_at, pay_provider, pay_channel, updated_at, reconcile_at) \
+             SELECT $1, $2, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, non_refundable, \
+             refund_window_days, refund_max_consumed_pct, refund_terms_shown, 'pending', $3, $4, pay_provider, \
+             pay_channel, $3, $5 FROM orders WHERE order_no = $6",
+        )
+        .bind(format!("{abandoned}{i:03}"))
+        .bind(user_id)
+        .bind(start - 600 + i)
+        .bind(start + 1800)
+        .bind(start - 480 + i)
+        .bind(&abandoned)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(crate::helpers::location(&app.cashier(&paid, "confirm_lost").await), format!("/orders/{paid}/return"));
+    let interval = 30;
+    let first_run = start + kedian::jobs::orders::RECONCILE_AFTER_SECS + 1;
+    app.run_order_jobs(first_run).await;
+    app.run_order_jobs(first_run + interval).await;
+    assert_eq!(app.order_status(&paid).await, "paid", "reached within two job intervals");
+    // Every abandoned one was asked about once, and waits longer before the next question.
+    let (checked, next_due): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(reconcile_at) FROM orders WHERE status = 'pending' AND reconcile_checks = 1",
+    )
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    assert_eq!(checked, 151, "the 150 copies and the first abandoned order");
+    assert!(next_due >= first_run + 60);
+    assert_eq!(app.order_status(&abandoned).await, "pending");
 }
 
 async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestApp) {

@@ -31,6 +31,13 @@ pub fn shanghai_seconds(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A `2026-11-21 19:30:05` written in Shanghai time (as Alipay writes its times).
+pub fn parse_shanghai_seconds(value: &str) -> Option<i64> {
+    let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    let t = time::PrimitiveDateTime::parse(value.trim(), &format).ok()?;
+    Some(t.assume_offset(SHANGHAI).unix_timestamp())
+}
+
 /// `20261121`: the Shanghai calendar date.
 pub fn shanghai_date_compact(unix: i64) -> String {
     let format = format_description!("[year][month][day]");
@@ -73,6 +80,16 @@ pub fn shanghai_datetime_value(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shanghai_seconds_round_trip() {
+        let at = 1_795_276_805;
+        assert_eq!(shanghai_seconds(at), "2026-11-22 00:00:05");
+        assert_eq!(parse_shanghai_seconds("2026-11-22 00:00:05"), Some(at));
+        assert_eq!(parse_shanghai_seconds("2026-11-22T00:00:05"), None);
+        assert_eq!(parse_shanghai_seconds("2026-13-01 00:00:00"), None);
+        assert_eq!(parse_shanghai_seconds(""), None);
+    }
 
     #[test]
     fn shanghai_days_start_at_local_midnight() {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use kedian::domain::Fen;
-use kedian::domain::time::now;
+use kedian::domain::time::{now, shanghai_seconds};
 use kedian::pay::signing::private_key_from_pem;
 use kedian::pay::{RefundRequest, RefundState};
 use reqwest::StatusCode;
@@ -160,6 +160,24 @@ async fn forged_notifications_are_refused(app: TestApp, sim: AlipaySim) {
             }),
         ),
         ("unknown order", s.notification("20260101ABCDEFGHJKLM", &trade, &alipay, |_| {})),
+        (
+            "sent an hour ago",
+            s.notification(&order_no, &trade, &alipay, |p| {
+                p.insert("notify_time".into(), shanghai_seconds(now() - 3600));
+            }),
+        ),
+        (
+            "sent in the future",
+            s.notification(&order_no, &trade, &alipay, |p| {
+                p.insert("notify_time".into(), shanghai_seconds(now() + 3600));
+            }),
+        ),
+        (
+            "no time",
+            s.notification(&order_no, &trade, &alipay, |p| {
+                p.remove("notify_time");
+            }),
+        ),
     ];
     for (what, fields) in &cases {
         let (status, body) = deliver(&app, fields).await;

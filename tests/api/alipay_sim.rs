@@ -70,7 +70,6 @@ impl SimState {
         tweak: impl FnOnce(&mut BTreeMap<String, String>),
     ) -> BTreeMap<String, String> {
         let mut p: BTreeMap<String, String> = [
-            ("notify_time", "2026-11-21 19:30:05"),
             ("notify_type", "trade_status_sync"),
             ("notify_id", "ac05099524730693a8b330c5ecf72da9786"),
             ("app_id", APP_ID),
@@ -86,6 +85,8 @@ impl SimState {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+        // The time of sending, in Beijing time, as every (re)send carries it.
+        p.insert("notify_time".into(), kedian::domain::time::shanghai_seconds(kedian::domain::time::now()));
         p.insert("out_trade_no".into(), out_trade_no.into());
         p.insert("trade_no".into(), trade.trade_no.clone().unwrap_or_default());
         p.insert("total_amount".into(), trade.total_amount.clone());

@@ -19,9 +19,11 @@ use super::{
     VerifyError,
 };
 use crate::domain::Fen;
-use crate::domain::time::{now, shanghai_seconds};
+use crate::domain::time::{now, parse_shanghai_seconds, shanghai_seconds};
 
 pub const NAME: &str = "alipay";
+/// How far a notification's `notify_time` may be from the shop's clock (as for WeChat Pay).
+const NOTIFY_WINDOW_SECS: i64 = 300;
 
 #[derive(Clone)]
 pub struct AlipayConfig {
@@ -220,7 +222,7 @@ impl PaymentProvider for Alipay {
         })
     }
 
-    fn verify_notification(&self, _headers: &HeaderMap, body: &[u8], _now: i64) -> Result<Notice, VerifyError> {
+    fn verify_notification(&self, _headers: &HeaderMap, body: &[u8], now: i64) -> Result<Notice, VerifyError> {
         let fields: BTreeMap<String, String> =
             serde_urlencoded::from_bytes(body).map_err(|e| VerifyError::Malformed(e.to_string()))?;
         let signature = fields.get("sign").ok_or(VerifyError::BadSignature)?;
@@ -229,6 +231,11 @@ impl PaymentProvider for Alipay {
         }
         if !verify(&self.cfg.alipay_public_key, &signing_string(&fields, true), signature) {
             return Err(VerifyError::BadSignature);
+        }
+        // Each (re)send carries the time it was sent: one far from now is a replay, or a clock to fix.
+        let sent = fields.get("notify_time").and_then(|t| parse_shanghai_seconds(t)).ok_or(VerifyError::Stale)?;
+        if (now - sent).abs() > NOTIFY_WINDOW_SECS {
+            return Err(VerifyError::Stale);
         }
         self.paid_notice(&fields)
     }

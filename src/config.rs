@@ -290,6 +290,12 @@ impl Settings {
         self.public_url.starts_with("https://")
     }
 
+    /// `__Host-` when the cookie is Secure: browsers then refuse it unless it came over HTTPS from
+    /// this very host with `Path=/` (no subdomain or plain-HTTP page can plant or shadow it).
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.cookie_secure { "__Host-kedian_session" } else { "kedian_session" }
+    }
+
     pub fn session_key_path(&self) -> PathBuf {
         self.data_dir.join("session.key")
     }

@@ -34,7 +34,12 @@ use crate::store::users::{self, Role};
 use crate::store::{Db, demo};
 use crate::web::AppState;
 
+/// The session cookie's name on plain HTTP (a lab or a test); behind HTTPS it is
+/// `Settings::session_cookie_name`'s `__Host-` form.
 pub const SESSION_COOKIE: &str = "kedian_session";
+/// HSTS for a shop served over HTTPS: a year, for this host only (the operator's other
+/// subdomains may not all be on HTTPS).
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 pub const SANDBOX_KEY_LABEL: &[u8] = b"kedian sandbox payments";
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
@@ -182,7 +187,7 @@ impl Application {
         tokio::task::spawn_blocking(|| crate::media::poster::font().is_some());
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
-                .cookie_name(SESSION_COOKIE.to_string())
+                .cookie_name(settings.session_cookie_name().to_string())
                 .cookie_http_only(true)
                 .cookie_same_site(SameSite::Lax)
                 .cookie_secure(settings.cookie_secure)
@@ -197,7 +202,7 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page))
                 .wrap(sessions)
                 .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip_pages))
-                .wrap(security_headers())
+                .wrap(security_headers(settings.is_production()))
                 .wrap(TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(crate::web::csrf::FORM_LIMIT_BYTES))
@@ -258,12 +263,13 @@ impl Application {
     }
 }
 
-fn security_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("Referrer-Policy", "strict-origin-when-cross-origin"))
         .add(("X-Frame-Options", "DENY"))
-        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY))
+        .add(("Content-Security-Policy", CONTENT_SECURITY_POLICY));
+    if https { headers.add(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)) } else { headers }
 }
 
 /// Re-reads what other instances (or `kedian takedown`) may have changed: shop settings, banners

@@ -159,3 +159,28 @@ async fn sessions_live_in_redis_when_configured() {
     app.logout().await;
     assert_eq!(me_with_cookie(&app, &copied).await.status(), StatusCode::SEE_OTHER, "purged from Redis");
 }
+
+/// Behind HTTPS the shop sends HSTS on every response and its cookie is Secure and host-only;
+/// on plain HTTP (a lab) neither, since browsers would drop a Secure cookie there.
+#[tokio::test]
+async fn behind_https_cookies_are_host_only_and_hsts_is_sent() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.public_url = "https://shop.example".into();
+        s.cookie_secure = true;
+        s.allow_sandbox = true;
+    })
+    .await
+    .expect("app");
+    for path in ["/login", "/", "/static/css/site.css", "/healthz", "/no-such-page"] {
+        let response = app.get(path).await;
+        if path == "/login" {
+            let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
+            assert!(set_cookie.starts_with("__Host-kedian_session="), "{set_cookie}");
+            assert!(set_cookie.contains("; Secure") && set_cookie.contains("Path=/") && !set_cookie.contains("Domain="));
+        }
+        let hsts = response.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(hsts.as_deref(), Some("max-age=31536000"), "{path}");
+    }
+    let lab = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await.expect("app");
+    assert!(lab.get("/").await.headers().get("strict-transport-security").is_none());
+}

@@ -1,5 +1,6 @@
 //! Who the visitor is: passwords, SMS codes, the typed session.
 
+pub mod attempts;
 pub mod codes;
 pub mod password;
 pub mod session;

@@ -25,9 +25,39 @@ impl Limit {
     }
 }
 
+/// The network an address belongs to for per-network limits: its /24 for IPv4, its /64 for IPv6
+/// (one subscriber's usual allocation). Anything unparseable stands for itself.
+pub fn network_of(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => network_of(&v4.to_string()),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => ip.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn networks_are_slash_24_and_slash_64() {
+        assert_eq!(network_of("203.0.113.7"), "203.0.113.0/24");
+        assert_eq!(network_of("203.0.113.250"), "203.0.113.0/24");
+        assert_eq!(network_of("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(network_of("2001:db8:1:2:ffff:ffff:ffff:ffff"), "2001:db8:1:2::/64");
+        assert_ne!(network_of("2001:db8:1:3::1"), network_of("2001:db8:1:2::1"));
+        assert_eq!(network_of("::ffff:198.51.100.9"), "198.51.100.0/24");
+        assert_eq!(network_of("unknown"), "unknown");
+    }
 
     #[test]
     fn one_per_minute() {

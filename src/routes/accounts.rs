@@ -8,10 +8,10 @@ use serde::Deserialize;
 
 use super::forms::{FieldErrors, code_format_error, nickname_error, password_error, phone_error};
 use super::wait_message;
+use crate::auth::attempts;
 use crate::auth::codes::{self, CodeError};
 use crate::auth::password;
 use crate::auth::session::TypedSession;
-use crate::domain::rate::Limit;
 use crate::domain::text::{check_password, parse_nickname, parse_sms_code, safe_next};
 use crate::domain::time::now;
 use crate::domain::{Phone, text::TextError};
@@ -20,8 +20,6 @@ use crate::i18n::Lang;
 use crate::store::users::{self, CreateUserError, Role};
 use crate::store::{Db, limits};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
-
-pub const PASSWORD_FAILURES: Limit = Limit::new(10, 15 * 60);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(login_page).service(login).service(register_page).service(register).service(logout);
@@ -141,7 +139,7 @@ pub(crate) struct Retry {
     notice: String,
     pub errors: FieldErrors,
     /// For 429: seconds until the limit lets the visitor try again (sent as `Retry-After`).
-    retry_after: Option<i64>,
+    pub retry_after: Option<i64>,
 }
 
 impl Retry {
@@ -168,7 +166,11 @@ impl Retry {
 }
 
 /// The form page again, with the outcome's status and, for a limit, `Retry-After`.
-fn respond<T: Template>(page: &T, status: StatusCode, retry_after: Option<i64>) -> Result<HttpResponse, AppError> {
+pub(crate) fn respond<T: Template>(
+    page: &T,
+    status: StatusCode,
+    retry_after: Option<i64>,
+) -> Result<HttpResponse, AppError> {
     let mut response = render_with_status(page, status)?;
     if let Some(secs) = retry_after
         && let Ok(value) = HeaderValue::from_str(&secs.to_string())
@@ -192,7 +194,7 @@ async fn login(
     let outcome = match (method, form.action.as_str()) {
         (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &ip).await?,
         ("sms", _) => login_with_code(&state, ctx.lang, &form).await?,
-        _ => login_with_password(&state, ctx.lang, &form, &ip).await?,
+        _ => login_with_password(&state, ctx.lang, &form, &ip, false).await?,
     };
     let outcome = match outcome {
         Ok(user) if user.is_banned() => Err(Retry::error(StatusCode::FORBIDDEN, "phone", ctx.t("err_account_banned"))),
@@ -298,6 +300,8 @@ async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outco
         Some(user) => user,
         None => create_account(&state.db, &phone, &users::default_nickname(&phone), None).await?,
     };
+    // The code proved the phone: a password lock someone else caused ends for its owner.
+    limits::clear_login_failures(&state.db, user.id).await?;
     Ok(Ok(user))
 }
 
@@ -315,7 +319,15 @@ async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&st
     }
 }
 
-pub(crate) async fn login_with_password(state: &AppState, lang: Lang, form: &AuthForm, ip: &str) -> Outcome {
+/// A password sign-in, within the per-account and per-source limits (`staff` picks the wording:
+/// learners are told an SMS code still gets them in).
+pub(crate) async fn login_with_password(
+    state: &AppState,
+    lang: Lang,
+    form: &AuthForm,
+    ip: &str,
+    staff: bool,
+) -> Outcome {
     let mut errors = FieldErrors::default();
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
     if form.password.is_empty() {
@@ -328,11 +340,8 @@ pub(crate) async fn login_with_password(state: &AppState, lang: Lang, form: &Aut
     };
     let user = users::find_by_phone(&state.db, &phone).await?;
     let now = now();
-    if let Some(user) = &user {
-        let failures = limits::login_failures_since(&state.db, user.id, now - PASSWORD_FAILURES.window_secs).await?;
-        if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
-            return Ok(Err(Retry::limited(lang, "password", lang.t("err_password_locked"), secs)));
-        }
+    if let Some(blocked) = attempts::check(&state.db, user.as_ref().map(|u| u.id), ip, now).await? {
+        return Ok(Err(Retry::limited(lang, "password", lang.t(blocked.message_key(staff)), blocked.secs())));
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if password::verify(form.password.clone(), stored).await? {
@@ -340,8 +349,8 @@ pub(crate) async fn login_with_password(state: &AppState, lang: Lang, form: &Aut
             return Ok(Ok(user));
         }
     }
+    attempts::failed(&state.db, user.as_ref().map(|u| u.id), ip, now).await?;
     if let Some(user) = &user {
-        limits::record_login_failure(&state.db, user.id, ip, now).await?;
         tracing::info!(user_id = user.id, "wrong password");
     }
     Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "password", lang.t("err_login_failed"))))

@@ -1,4 +1,5 @@
-//! Failed password logins, counted per account for the lockout rule.
+//! Failed sign-ins: per account for the lockout rule, and per address and network for the
+//! limits that stop one source guessing across many accounts.
 
 use super::Db;
 
@@ -23,7 +24,50 @@ pub async fn login_failures_since(db: &Db, user_id: i64, since: i64) -> Result<V
     .await
 }
 
+/// A correct SMS code proves the phone: its owner's password lock is lifted.
+pub async fn clear_login_failures(db: &Db, user_id: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_failures WHERE user_id = $1").bind(user_id).execute(db.write()).await?;
+    Ok(())
+}
+
+/// Any failed password or second-factor attempt, known account or not.
+pub async fn record_auth_failure(db: &Db, ip: &str, net: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO auth_failures (ip, net, created_at) VALUES ($1, $2, $3)")
+        .bind(ip)
+        .bind(net)
+        .bind(now)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Failure times from one address and from its network since `since`, each oldest first.
+pub async fn auth_failures_since(
+    db: &Db,
+    ip: &str,
+    net: &str,
+    since: i64,
+) -> Result<(Vec<i64>, Vec<i64>), sqlx::Error> {
+    let by_ip = sqlx::query_scalar(
+        "SELECT created_at FROM auth_failures WHERE ip = $1 AND created_at > $2 ORDER BY created_at",
+    )
+    .bind(ip)
+    .bind(since)
+    .fetch_all(db.write())
+    .await?;
+    let by_net = sqlx::query_scalar(
+        "SELECT created_at FROM auth_failures WHERE net = $1 AND created_at > $2 ORDER BY created_at",
+    )
+    .bind(net)
+    .bind(since)
+    .fetch_all(db.write())
+    .await?;
+    Ok((by_ip, by_net))
+}
+
 pub async fn delete_older_than(db: &Db, cutoff: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("DELETE FROM login_failures WHERE created_at < $1").bind(cutoff).execute(db.write()).await?;
-    Ok(done.rows_affected())
+    let by_source =
+        sqlx::query("DELETE FROM auth_failures WHERE created_at < $1").bind(cutoff).execute(db.write()).await?;
+    Ok(done.rows_affected() + by_source.rows_affected())
 }

@@ -10,6 +10,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     staff_sign_in_needs_totp_and_recovery_codes_work,
+    staff_guesses_are_limited_with_the_wait_shown,
     staff_sessions_end_when_idle_or_too_old,
     every_admin_route_checks_the_role,
     support_searches_closes_and_refunds_orders,
@@ -27,6 +28,34 @@ async fn audit_count(app: &TestApp, action: &str) -> i64 {
         .fetch_one(app.db.read())
         .await
         .unwrap()
+}
+
+/// Wrong second-factor codes pause the account's sign-in with the wait shown; wrong guesses from
+/// one address pause sign-in from there, whichever staff account they aim at.
+async fn staff_guesses_are_limited_with_the_wait_shown(app: TestApp) {
+    app.make_staff(ADMIN_PHONE, kedian::domain::staff::Role::Admin).await;
+    let browser = app.another_browser();
+    assert_eq!(password_step(&browser, ADMIN_PHONE, STAFF_PASSWORD).await.status(), StatusCode::SEE_OTHER);
+    for _ in 0..10 {
+        let wrong = browser.submit("/admin/login/verify", "/admin/login/verify", &[("code", "000000")]).await;
+        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    }
+    let paused = browser.submit("/admin/login/verify", "/admin/login/verify", &[("code", "000000")]).await;
+    assert_eq!(paused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(paused.headers().get("retry-after").is_some());
+    let html = paused.text().await.unwrap();
+    assert!(html.contains("已暂停登录") && html.contains("15 分钟后再试"), "{html}");
+    let password_too = password_step(&app.another_browser(), ADMIN_PHONE, STAFF_PASSWORD).await;
+    assert_eq!(password_too.status(), StatusCode::TOO_MANY_REQUESTS, "the account is paused for its password too");
+    assert!(!password_too.text().await.unwrap().contains("短信验证码"), "staff are not offered SMS sign-in");
+    // Twenty more misses at other staff phones from this address reach its limit of 30.
+    for i in 0..20 {
+        let miss = password_step(&app.another_browser(), &format!("1390014{i:04}"), "guess").await;
+        assert_eq!(miss.status(), StatusCode::BAD_REQUEST, "miss {i}");
+    }
+    let here = password_step(&app.another_browser(), "13900150000", "guess").await;
+    assert_eq!(here.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(here.text().await.unwrap().contains("当前网络尝试次数过多"));
 }
 
 async fn password_step(browser: &TestApp, phone: &str, password: &str) -> reqwest::Response {

@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Backend, TestApp, csrf_in, spawn_app_with};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -8,6 +8,7 @@ on_both_backends!(
     ten_codes_per_phone_per_day,
     twenty_codes_per_address_per_hour,
     ten_wrong_passwords_lock_password_login,
+    the_owner_gets_in_by_sms_during_a_lock,
     concurrent_requests_cannot_slip_past_a_limit,
 );
 
@@ -76,10 +77,102 @@ async fn ten_wrong_passwords_lock_password_login(app: TestApp) {
     let html = locked.text().await.unwrap();
     assert!(html.contains("密码错误次数过多") && html.contains("短信验证码登录"), "{html}");
     assert_eq!(app.get("/me").await.status(), StatusCode::SEE_OTHER, "not logged in");
-    // SMS login still works, and after 15 minutes so does the password.
-    app.age_codes(61).await;
-    assert_eq!(app.login_by_code("13800138013").await.status(), StatusCode::SEE_OTHER);
-    app.logout().await;
+    assert!(html.contains("15 分钟后再试"), "the remaining wait is shown");
+    // After 15 minutes the password works again.
     sqlx::query("UPDATE login_failures SET created_at = created_at - 900").execute(app.db.write()).await.unwrap();
     assert_eq!(app.login_by_password("13800138013", "right-password").await.status(), StatusCode::SEE_OTHER);
+}
+
+/// Whoever locked the password out, the phone's owner gets in by SMS code at once, and the code
+/// ends the lock.
+async fn the_owner_gets_in_by_sms_during_a_lock(app: TestApp) {
+    app.register("13800138015", "right-password", "").await;
+    app.logout().await;
+    for _ in 0..10 {
+        app.login_by_password("13800138015", "guessing").await;
+    }
+    assert_eq!(app.login_by_password("13800138015", "right-password").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.age_codes(61).await;
+    assert_eq!(app.login_by_code("13800138015").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/me").await.status(), StatusCode::OK);
+    app.logout().await;
+    assert_eq!(app.login_by_password("13800138015", "right-password").await.status(), StatusCode::SEE_OTHER);
+}
+
+async fn forwarded_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |s| s.trust_forwarded = true).await
+}
+
+mod one_source_cannot_guess_across_accounts {
+    use super::*;
+    #[tokio::test]
+    async fn sqlite() {
+        super::one_source_cannot_guess_across_accounts(forwarded_app(Backend::Sqlite).await.unwrap()).await
+    }
+    #[tokio::test]
+    async fn postgres() {
+        match forwarded_app(Backend::Postgres).await {
+            Some(app) => super::one_source_cannot_guess_across_accounts(app).await,
+            None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
+        }
+    }
+}
+
+/// A password login posted from `ip` (the shop trusts X-Forwarded-For here, as behind a proxy).
+async fn password_from(app: &TestApp, ip: &str, phone: &str, password: &str) -> reqwest::Response {
+    let page = app.client.get(app.url("/login?method=password")).header("X-Forwarded-For", ip).send().await.unwrap();
+    let token = csrf_in(&page.text().await.unwrap());
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("method", "password"),
+        ("action", "login"),
+        ("phone", phone),
+        ("password", password),
+    ];
+    app.client.post(app.url("/login")).header("X-Forwarded-For", ip).form(&form).send().await.unwrap()
+}
+
+/// One address trying one password on each of many phones is stopped after 30 tries; its /24
+/// (or /64) after 100. The limit is per source: other networks and SMS login are unaffected.
+async fn one_source_cannot_guess_across_accounts(app: TestApp) {
+    app.register("13800138016", "right-password", "").await;
+    app.logout().await;
+    let attacker = "203.0.113.7";
+    for i in 0..30 {
+        let response = password_from(&app, attacker, &format!("1390013{i:04}"), "123456").await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "try {i}");
+    }
+    let refused = password_from(&app, attacker, "13900139999", "123456").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().get("retry-after").is_some());
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("当前网络密码尝试过于频繁") && html.contains("分钟后再试"), "{html}");
+    // Even a right password waits from that address; the account itself is not locked.
+    assert_eq!(
+        password_from(&app, attacker, "13800138016", "right-password").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        password_from(&app, "198.51.100.20", "13800138016", "right-password").await.status(),
+        StatusCode::SEE_OTHER
+    );
+    app.logout().await;
+    // A neighbour in the same /24 still may, until the network as a whole has failed 100 times.
+    let neighbour = "203.0.113.99";
+    assert_eq!(password_from(&app, neighbour, "13800138016", "wrong").await.status(), StatusCode::BAD_REQUEST);
+    let mut tx = app.db.write().begin().await.unwrap();
+    for i in 0..69 {
+        sqlx::query("INSERT INTO auth_failures (ip, net, created_at) VALUES ($1, '203.0.113.0/24', $2)")
+            .bind(format!("203.0.113.{}", 100 + i))
+            .bind(kedian::domain::time::now())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    assert_eq!(
+        password_from(&app, neighbour, "13800138016", "right-password").await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(app.count("login_failures").await, 1, "only the real account's one wrong password counts against it");
 }

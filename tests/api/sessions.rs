@@ -176,7 +176,9 @@ async fn behind_https_cookies_are_host_only_and_hsts_is_sent() {
         if path == "/login" {
             let set_cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_string();
             assert!(set_cookie.starts_with("__Host-kedian_session="), "{set_cookie}");
-            assert!(set_cookie.contains("; Secure") && set_cookie.contains("Path=/") && !set_cookie.contains("Domain="));
+            assert!(
+                set_cookie.contains("; Secure") && set_cookie.contains("Path=/") && !set_cookie.contains("Domain=")
+            );
         }
         let hsts = response.headers().get("strict-transport-security").map(|v| v.to_str().unwrap().to_string());
         assert_eq!(hsts.as_deref(), Some("max-age=31536000"), "{path}");

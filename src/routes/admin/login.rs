@@ -6,17 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::attempts;
 use crate::auth::session::TypedSession;
 use crate::auth::totp;
 use crate::domain::staff::{Area, staff_session_alive};
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
 use crate::error::AppError;
-use crate::routes::accounts::{AuthForm, PASSWORD_FAILURES, login_with_password, start_session};
+use crate::routes::accounts::{AuthForm, login_with_password, respond, start_session};
 use crate::routes::forms::FieldErrors;
 use crate::routes::orders::NoFields;
+use crate::store::staff;
 use crate::store::users::{self, User};
-use crate::store::{limits, staff};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
 
 use super::gate::{Change, audit};
@@ -104,7 +105,7 @@ async fn login(
 ) -> Result<HttpResponse, AppError> {
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let next = next_of(&form.next);
-    let refused = match login_with_password(&state, ctx.lang, &form, &ip).await? {
+    let refused = match login_with_password(&state, ctx.lang, &form, &ip, true).await? {
         Ok(user) if user.is_banned() => (StatusCode::FORBIDDEN, ctx.t("err_account_banned")),
         Ok(user) if !user.is_staff() => (StatusCode::FORBIDDEN, ctx.t("err_not_staff")),
         Ok(user) => {
@@ -122,7 +123,7 @@ async fn login(
                 errors: retry.errors,
                 ctx,
             };
-            return render_with_status(&page, retry.status);
+            return respond(&page, retry.status, retry.retry_after);
         }
     };
     let (status, message) = refused;
@@ -202,11 +203,15 @@ async fn verify(
     };
     let now = now();
     let ip = client_ip(&req, state.settings.trust_forwarded);
-    let failures = limits::login_failures_since(&state.db, user.id, now - PASSWORD_FAILURES.window_secs).await?;
-    if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
+    if let Some(blocked) = attempts::check(&state.db, Some(user.id), &ip, now).await? {
+        let (reason, secs) = (blocked.message_key(true), blocked.secs());
         let mut errors = FieldErrors::default();
-        errors.add("code", format!("{}{}", ctx.t("err_password_locked"), crate::routes::wait_message(ctx.lang, secs)));
-        return verify_form(ctx, &state, &user, next, errors, StatusCode::TOO_MANY_REQUESTS).await;
+        errors.add("code", format!("{}{}", ctx.t(reason), crate::routes::wait_message(ctx.lang, secs)));
+        let mut response = verify_form(ctx, &state, &user, next, errors, StatusCode::TOO_MANY_REQUESTS).await?;
+        if let Ok(value) = secs.to_string().parse() {
+            response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);
+        }
+        return Ok(response);
     }
     let recovery = form.recovery.trim();
     let passed = if user.totp_enabled && !recovery.is_empty() {
@@ -224,7 +229,7 @@ async fn verify(
         }
     };
     if !passed {
-        limits::record_login_failure(&state.db, user.id, &ip, now).await?;
+        attempts::failed(&state.db, Some(user.id), &ip, now).await?;
         let mut errors = FieldErrors::default();
         let (field, key) =
             if recovery.is_empty() { ("code", "err_totp_wrong") } else { ("recovery", "err_recovery_wrong") };

@@ -26,6 +26,8 @@ pub const KEYS: &[&str] = &[
     "refund_auto_approve_fen",
     "complaint_reply_hours",
     "media_upload_mb",
+    "media_streams_per_viewer",
+    "media_streams_per_ip",
     "backup_every_hours",
     "membership_refund_current_period",
     "consultation_cancel_hours",
@@ -64,6 +66,10 @@ pub struct Settings {
     pub complaint_reply_hours: i64,
     /// The largest lesson video or audio the back office accepts, in MiB.
     pub media_upload_mb: i64,
+    /// Lesson media responses one viewer (an account, or an address when anonymous) may have
+    /// streaming at once, and one address for all its viewers (a school or carrier NAT).
+    pub media_streams_per_viewer: i64,
+    pub media_streams_per_ip: i64,
     /// Hours between automatic SQLite backups into `<data_dir>/backups` (0: none).
     pub backup_every_hours: i64,
     /// Refund the current membership period pro rata (by default it is kept).
@@ -98,6 +104,8 @@ struct FileSettings {
     refund_auto_approve_fen: Option<i64>,
     complaint_reply_hours: Option<i64>,
     media_upload_mb: Option<i64>,
+    media_streams_per_viewer: Option<i64>,
+    media_streams_per_ip: Option<i64>,
     backup_every_hours: Option<i64>,
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
@@ -126,6 +134,8 @@ impl std::fmt::Debug for Settings {
             .field("refund_auto_approve_fen", &self.refund_auto_approve_fen)
             .field("complaint_reply_hours", &self.complaint_reply_hours)
             .field("media_upload_mb", &self.media_upload_mb)
+            .field("media_streams_per_viewer", &self.media_streams_per_viewer)
+            .field("media_streams_per_ip", &self.media_streams_per_ip)
             .field("backup_every_hours", &self.backup_every_hours)
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
@@ -214,6 +224,8 @@ impl Settings {
             refund_auto_approve_fen: number("refund_auto_approve_fen", file.refund_auto_approve_fen, 10_000)?,
             complaint_reply_hours: number("complaint_reply_hours", file.complaint_reply_hours, 24)?,
             media_upload_mb: number("media_upload_mb", file.media_upload_mb, 2048)?,
+            media_streams_per_viewer: number("media_streams_per_viewer", file.media_streams_per_viewer, 6)?,
+            media_streams_per_ip: number("media_streams_per_ip", file.media_streams_per_ip, 64)?,
             backup_every_hours: number("backup_every_hours", file.backup_every_hours, 1)?,
             membership_refund_current_period: flag(
                 "membership_refund_current_period",
@@ -259,6 +271,9 @@ impl Settings {
         }
         if !(1..=20 * 1024).contains(&self.media_upload_mb) {
             bail!("media_upload_mb must be between 1 and 20480");
+        }
+        if !(1..=1000).contains(&self.media_streams_per_viewer) || !(1..=100_000).contains(&self.media_streams_per_ip) {
+            bail!("media_streams_per_viewer must be 1 to 1000 and media_streams_per_ip 1 to 100000");
         }
         if !(0..=24 * 30).contains(&self.consultation_cancel_hours) {
             bail!("consultation_cancel_hours must be between 0 and 720");

@@ -167,6 +167,7 @@ impl Application {
             uploads: Arc::new(crate::media::storage::LocalStore::new(settings.uploads_dir())),
             refunder,
             progress: progress.clone(),
+            streams: Default::default(),
             users: Default::default(),
             access: Default::default(),
             lessons: Default::default(),

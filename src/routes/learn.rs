@@ -178,6 +178,9 @@ struct MediaQuery {
     s: String,
 }
 
+/// What a viewer over the stream limit is told to wait: streams end as segments finish.
+const STREAM_RETRY_SECS: i64 = 5;
+
 fn denied() -> AppError {
     AppError::Forbidden
 }
@@ -235,9 +238,26 @@ async fn media_file(
         _ => format!("{}/{file}", content.hls_dir.ok_or(AppError::NotFound)?),
     };
     let content_type = media::content_type(&file);
-    crate::web::stream::object_response(&req, state.media.as_ref(), &key, |b| {
-        decorate(b, content_type);
-    })
+    // A body takes a stream slot for as long as it is being sent; HEAD sends none.
+    let ip = crate::web::client_ip(&req, state.settings.trust_forwarded);
+    let viewer = viewer.map_or_else(|| format!("ip:{ip}"), |id| id.to_string());
+    let per_viewer = usize::try_from(state.settings.media_streams_per_viewer).unwrap_or(1);
+    let per_ip = usize::try_from(state.settings.media_streams_per_ip).unwrap_or(1);
+    let slot = if req.method() == actix_web::http::Method::HEAD {
+        None
+    } else {
+        let slot = state.streams.acquire(viewer, ip, per_viewer, per_ip);
+        Some(slot.ok_or(AppError::RateLimited(STREAM_RETRY_SECS))?)
+    };
+    crate::web::stream::object_response_holding(
+        &req,
+        state.media.as_ref(),
+        &key,
+        |b| {
+            decorate(b, content_type);
+        },
+        slot,
+    )
     .await
 }
 

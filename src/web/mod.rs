@@ -13,6 +13,7 @@ pub mod shared;
 pub mod shop;
 pub mod state;
 pub mod stream;
+pub mod stream_slots;
 pub mod uploads;
 
 pub use context::{Meta, PageContext};

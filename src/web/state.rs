@@ -47,6 +47,8 @@ pub struct AppState {
     pub learners: crate::store::cache::EpochCache<(), std::collections::HashMap<i64, (i64, i64)>>,
     /// Progress reports waiting to be written in the next batch.
     pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
+    /// Lesson media streams open now, per viewer and per address.
+    pub streams: Arc<crate::web::stream_slots::StreamSlots>,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).
     pub wechat: Option<Arc<WechatPay>>,
 }

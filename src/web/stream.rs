@@ -11,6 +11,7 @@ use actix_web::http::header::{
     CONTENT_RANGE, ETAG, EntityTag, Header, HttpDate, IF_RANGE, IfRange, LAST_MODIFIED, RANGE,
 };
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
+use futures_util::StreamExt;
 
 use crate::domain::range::{self, RangeAnswer};
 use crate::error::AppError;
@@ -22,6 +23,18 @@ pub async fn object_response(
     store: &dyn MediaStore,
     key: &str,
     decorate: impl Fn(&mut HttpResponseBuilder),
+) -> Result<HttpResponse, AppError> {
+    object_response_holding(req, store, key, decorate, ()).await
+}
+
+/// `object_response`, keeping `hold` alive until the body has been sent or the client has gone
+/// (a stream slot, say).
+pub async fn object_response_holding<H: Send + 'static>(
+    req: &HttpRequest,
+    store: &dyn MediaStore,
+    key: &str,
+    decorate: impl Fn(&mut HttpResponseBuilder),
+    hold: H,
 ) -> Result<HttpResponse, AppError> {
     let meta = store.stat(key).await?.ok_or(AppError::NotFound)?;
     let etag = entity_tag(&meta);
@@ -58,7 +71,10 @@ pub async fn object_response(
         // A body of known size that is never read: actix sends only the headers for HEAD.
         return Ok(response.body(SizedStream::new(size, futures_util::stream::empty::<Result<_, actix_web::Error>>())));
     }
-    let stream = store.stream_range(key, start, end).await?;
+    let stream = store.stream_range(key, start, end).await?.map(move |chunk| {
+        let _held = &hold;
+        chunk
+    });
     Ok(response.body(SizedStream::new(size, stream)))
 }
 

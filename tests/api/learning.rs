@@ -248,6 +248,71 @@ async fn large_media_streams_exactly_and_lets_go(app: TestApp) {
     assert!(closes(&file).await, "the file is closed once the client has gone");
 }
 
+mod media_streams_are_limited_per_viewer_and_address {
+    use crate::helpers::{Backend, spawn_app_with};
+    async fn app(backend: Backend) -> Option<crate::helpers::TestApp> {
+        spawn_app_with(backend, |s| {
+            s.media_streams_per_viewer = 2;
+            s.media_streams_per_ip = 3;
+        })
+        .await
+    }
+    #[tokio::test]
+    async fn sqlite() {
+        super::media_streams_are_limited_per_viewer_and_address(app(Backend::Sqlite).await.unwrap()).await
+    }
+    #[tokio::test]
+    async fn postgres() {
+        match app(Backend::Postgres).await {
+            Some(app) => super::media_streams_are_limited_per_viewer_and_address(app).await,
+            None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
+        }
+    }
+}
+
+/// Two streams per viewer and three per address here: a third stream of the same viewer, or a
+/// fourth from the address, gets 429 until one of the open ones ends.
+async fn media_streams_are_limited_per_viewer_and_address(app: TestApp) {
+    let (free, _) = lesson_ids(&app).await;
+    let data = vec![7u8; 40_000_000];
+    std::fs::write(app.data_dir.join("media/demo/video.mp4"), &data).unwrap();
+    app.login_by_code("13800138115").await;
+    let other = app.another_browser();
+    other.login_by_code("13800138116").await;
+    let mine = media_url_on_page(&app, free).await.unwrap();
+    let theirs = media_url_on_page(&other, free).await.unwrap();
+
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let response = app.get(&mine).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        open.push(response);
+    }
+    let third = app.get(&mine).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS, "the viewer's limit");
+    assert!(third.headers().get("retry-after").is_some());
+    assert_eq!(app.client.head(app.url(&mine)).send().await.unwrap().status(), StatusCode::OK, "HEAD streams nothing");
+    let theirs_open = other.get(&theirs).await;
+    assert_eq!(theirs_open.status(), StatusCode::OK, "another viewer at the same address");
+    assert_eq!(other.get(&theirs).await.status(), StatusCode::TOO_MANY_REQUESTS, "the address's limit");
+    // A short range finishes at once and gives its slot back.
+    drop(open.pop());
+    let mut again = StatusCode::TOO_MANY_REQUESTS;
+    for _ in 0..50 {
+        again = app.client.get(app.url(&mine)).header("Range", "bytes=0-99").send().await.unwrap().status();
+        if again != StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(again, StatusCode::PARTIAL_CONTENT, "a slot came back when a viewer went away");
+    assert_eq!(
+        app.client.get(app.url(&mine)).header("Range", "bytes=0-99").send().await.unwrap().status(),
+        StatusCode::PARTIAL_CONTENT
+    );
+    drop((open, theirs_open));
+}
+
 /// Waits up to 5 s for the server to close every handle on `path`.
 async fn closes(path: &std::path::Path) -> bool {
     for _ in 0..50 {

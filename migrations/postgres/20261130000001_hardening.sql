@@ -15,3 +15,7 @@ CREATE TABLE auth_failures (
 );
 CREATE INDEX auth_failures_ip ON auth_failures (ip, created_at);
 CREATE INDEX auth_failures_net ON auth_failures (net, created_at);
+
+-- A learner who deleted their account (个人信息保护法): the row stays, anonymized, because orders
+-- and payments must be kept for accounting; this says when.
+ALTER TABLE users ADD COLUMN deleted_at BIGINT;

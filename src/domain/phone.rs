@@ -39,7 +39,11 @@ impl Phone {
 
     /// `138****0000`: what any page or log line may show.
     pub fn masked(&self) -> String {
-        format!("{}****{}", &self.0[..3], &self.0[7..])
+        match (self.0.get(..3), self.0.get(7..)) {
+            (Some(head), Some(tail)) if self.0.len() == 11 => format!("{head}****{tail}"),
+            // Not a number any more: a deleted account's placeholder.
+            _ => self.0.clone(),
+        }
     }
 
     /// Trusted value from the database (already normalized when stored).

@@ -80,9 +80,12 @@ pub enum AccountStatus {
     Active,
     Muted,
     Banned,
+    /// Deleted by its owner: anonymized, never signed in again. Not a status staff can set.
+    Deleted,
 }
 
 impl AccountStatus {
+    /// The statuses staff can choose.
     pub const ALL: [AccountStatus; 3] = [AccountStatus::Active, AccountStatus::Muted, AccountStatus::Banned];
 
     pub fn as_str(self) -> &'static str {
@@ -90,11 +93,21 @@ impl AccountStatus {
             AccountStatus::Active => "active",
             AccountStatus::Muted => "muted",
             AccountStatus::Banned => "banned",
+            AccountStatus::Deleted => "deleted",
         }
     }
 
+    /// A status staff chose (never `deleted`).
     pub fn parse(value: &str) -> Option<AccountStatus> {
         AccountStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// A status as stored: any of them.
+    pub fn from_stored(value: &str) -> AccountStatus {
+        if value == AccountStatus::Deleted.as_str() {
+            return AccountStatus::Deleted;
+        }
+        AccountStatus::parse(value).unwrap_or(AccountStatus::Active)
     }
 
     pub fn label_key(self) -> &'static str {
@@ -102,6 +115,7 @@ impl AccountStatus {
             AccountStatus::Active => "account_active",
             AccountStatus::Muted => "account_muted",
             AccountStatus::Banned => "account_banned",
+            AccountStatus::Deleted => "account_deleted",
         }
     }
 }

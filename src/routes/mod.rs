@@ -14,6 +14,7 @@ pub mod orders;
 pub mod pages;
 pub mod payments;
 pub mod poster;
+pub mod privacy;
 pub mod pwa;
 pub mod refunds;
 pub mod wechat;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     wechat_login::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
+    privacy::configure(cfg);
     learn::configure(cfg);
     pages::configure(cfg);
     health::configure(cfg);

@@ -32,7 +32,7 @@ impl User {
     }
 
     pub fn is_banned(&self) -> bool {
-        self.status == AccountStatus::Banned
+        matches!(self.status, AccountStatus::Banned | AccountStatus::Deleted)
     }
 }
 
@@ -55,7 +55,7 @@ pub(crate) fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         password_hash: row.try_get("password_hash")?,
         role: Role::parse(&row.try_get::<String, _>("role")?).unwrap_or(Role::Learner),
         created_at: row.try_get("created_at")?,
-        status: AccountStatus::parse(&row.try_get::<String, _>("status")?).unwrap_or(AccountStatus::Active),
+        status: AccountStatus::from_stored(&row.try_get::<String, _>("status")?),
         session_version: row.try_get("session_version")?,
         totp_enabled: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
     })

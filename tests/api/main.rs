@@ -29,6 +29,7 @@ mod operations;
 mod orders;
 mod payments;
 mod poster;
+mod privacy;
 mod pwa;
 mod rate_limits;
 mod refunds;

@@ -1,0 +1,177 @@
+//! 我的数据与注销: a learner downloads what the shop holds about them, or deletes their account
+//! (confirmed by an SMS code to the account's phone, and a box ticked knowing it is final).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::forms::{FieldErrors, code_format_error};
+use crate::auth::codes::{self, CodeError};
+use crate::auth::session::TypedSession;
+use crate::domain::text::parse_sms_code;
+use crate::domain::time::{now, shanghai_date_compact};
+use crate::error::AppError;
+use crate::store::audit::{self, NewEntry};
+use crate::store::personal_data::{self, EraseRefused};
+use crate::store::users::User;
+use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(privacy_page).service(export).service(delete).service(deleted_page);
+}
+
+#[derive(Template)]
+#[template(path = "me/privacy.html")]
+struct PrivacyPage {
+    ctx: PageContext,
+    meta: Meta,
+    user: User,
+    notice: String,
+    confirmed: bool,
+    errors: FieldErrors,
+}
+
+fn render_page(
+    ctx: PageContext,
+    user: User,
+    notice: String,
+    confirmed: bool,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("privacy_title"), ctx.shop_name()), ctx.t("site_description"));
+    render_with_status(&PrivacyPage { ctx, meta, user, notice, confirmed, errors }, status)
+}
+
+#[get("/me/privacy")]
+async fn privacy_page(ctx: PageContext) -> Result<HttpResponse, AppError> {
+    let Some(user) = ctx.user.clone() else {
+        return Ok(redirect("/login?next=%2Fme%2Fprivacy"));
+    };
+    render_page(ctx, user, String::new(), false, FieldErrors::default(), StatusCode::OK)
+}
+
+/// The learner's data as a JSON file. Reading only; never cached on the way.
+#[get("/me/privacy/export")]
+async fn export(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let Some(user) = ctx.user.clone() else {
+        return Ok(redirect("/login?next=%2Fme%2Fprivacy"));
+    };
+    let now = now();
+    let min = crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS;
+    // Progress reported in the last second is included too.
+    state.progress.flush(&state.db, now, min).await?;
+    let data = personal_data::export(&state.db, user.id, now).await?;
+    let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
+    tracing::info!(user_id = user.id, "personal data exported");
+    let file = format!("attachment; filename=\"kedian-my-data-{}.json\"", shanghai_date_compact(now));
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/json; charset=utf-8"))
+        .insert_header((CONTENT_DISPOSITION, file))
+        .insert_header((CACHE_CONTROL, "private, no-store"))
+        .body(body))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DeleteForm {
+    action: String,
+    code: String,
+    confirm: String,
+}
+
+#[post("/me/privacy/delete")]
+async fn delete(
+    ctx: PageContext,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(user) = ctx.user.clone() else {
+        return Ok(redirect("/login?next=%2Fme%2Fprivacy"));
+    };
+    let ip = client_ip(&req, state.settings.trust_forwarded);
+    let confirmed = form.confirm == "on";
+    let mut errors = FieldErrors::default();
+    if form.action == "send_code" {
+        let template = state.shop.get().sms_code.clone();
+        return match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &user.phone, &ip, &template, now())
+            .await
+        {
+            Ok(_) => {
+                let notice = ctx.lang.tf("code_sent", &[("phone", &user.phone.masked())]);
+                render_page(ctx, user, notice, confirmed, errors, StatusCode::OK)
+            }
+            Err(CodeError::RateLimited(secs)) => {
+                let message = format!("{}{}", ctx.t("err_code_too_often"), super::wait_message(ctx.lang, secs));
+                errors.add("code", message);
+                render_page(ctx, user, String::new(), confirmed, errors, StatusCode::TOO_MANY_REQUESTS)
+            }
+            Err(e) => Err(AppError::Internal(e.into())),
+        };
+    }
+    let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(ctx.lang, e))).ok();
+    if !confirmed {
+        errors.add("confirm", ctx.t("err_delete_confirm"));
+    }
+    let Some(code) = code.filter(|_| errors.is_empty()) else {
+        return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
+    };
+    if let Err(e) = codes::verify(&state.db, &state.code_key, &user.phone, &code, now()).await {
+        let message = match e {
+            CodeError::Expired => ctx.t("err_code_expired").to_string(),
+            CodeError::Burned | CodeError::RateLimited(_) => ctx.t("err_code_burned").to_string(),
+            CodeError::Wrong(left) => ctx.lang.tf("err_code_wrong", &[("n", &left.to_string())]),
+            CodeError::NotSent => ctx.t("err_code_not_sent").to_string(),
+            CodeError::Internal(e) => return Err(AppError::Internal(e)),
+        };
+        errors.add("code", message);
+        return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
+    }
+    let now = now();
+    state.progress.flush(&state.db, now, crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS).await?;
+    let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
+    match personal_data::erase(&state.db, user.id, now).await? {
+        Ok(()) => {}
+        // Deleted a moment ago by a double submit.
+        Err(EraseRefused::Gone) => return Ok(redirect("/me/privacy/deleted")),
+        Err(refused) => {
+            let (key, status) = match refused {
+                EraseRefused::Staff => ("err_delete_staff", StatusCode::FORBIDDEN),
+                _ => ("err_delete_refund_open", StatusCode::CONFLICT),
+            };
+            errors.add("confirm", ctx.t(key));
+            return render_page(ctx, user, String::new(), confirmed, errors, status);
+        }
+    }
+    let entry = NewEntry {
+        staff_id: user.id,
+        action: "user.delete",
+        target_type: "user",
+        target_id: &user.id.to_string(),
+        before: serde_json::json!({ "status": user.status.as_str(), "orders_kept": orders }),
+        after: serde_json::json!({ "status": "deleted" }),
+        note: "本人申请注销（短信验证码确认）",
+        ip: &ip,
+    };
+    audit::record(&state.db, entry, now).await?;
+    tracing::info!(user_id = user.id, orders_kept = orders, "account deleted by its owner");
+    TypedSession(&ctx.session).log_out();
+    Ok(redirect("/me/privacy/deleted"))
+}
+
+#[derive(Template)]
+#[template(path = "me/deleted.html")]
+struct DeletedPage {
+    ctx: PageContext,
+    meta: Meta,
+}
+
+#[get("/me/privacy/deleted")]
+async fn deleted_page(ctx: PageContext) -> Result<HttpResponse, AppError> {
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("account_deleted_title"), ctx.shop_name()), "");
+    render_with_status(&DeletedPage { ctx, meta }, StatusCode::OK)
+}

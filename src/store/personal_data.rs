@@ -1,0 +1,260 @@
+//! A learner's rights under the Personal Information Protection Law (个人信息保护法): a copy of
+//! what the shop holds about them, and deleting the account.
+//!
+//! Deletion removes what the shop no longer needs and anonymizes the account row. Orders,
+//! payments, refunds and complaints stay (the E-Commerce Law, art. 31, wants transaction records
+//! kept three years, and a dispute may still come), but they then point at an account with no
+//! phone, name, password or outside identity.
+
+use serde_json::{Value, json};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::Db;
+use crate::domain::time::shanghai_seconds;
+
+/// What a deleted account is called wherever its orders are shown.
+pub const DELETED_NICKNAME: &str = "已注销用户";
+
+fn time(at: Option<i64>) -> Value {
+    at.map_or(Value::Null, |t| Value::String(format!("{} (UTC+8)", shanghai_seconds(t))))
+}
+
+fn text(row: &AnyRow, column: &str) -> Result<Value, sqlx::Error> {
+    Ok(row.try_get::<Option<String>, _>(column)?.map_or(Value::Null, Value::String))
+}
+
+fn number(row: &AnyRow, column: &str) -> Result<Value, sqlx::Error> {
+    Ok(row.try_get::<Option<i64>, _>(column)?.map_or(Value::Null, Value::from))
+}
+
+fn at(row: &AnyRow, column: &str) -> Result<Value, sqlx::Error> {
+    Ok(time(row.try_get::<Option<i64>, _>(column)?))
+}
+
+/// Rows of `sql` (bound to `user_id`) as JSON objects, each column read by `kinds`:
+/// `t` text, `n` number, `@` a time.
+async fn rows(db: &Db, sql: &str, id: i64, columns: &[(&str, char)]) -> Result<Vec<Value>, sqlx::Error> {
+    let found = sqlx::query(sql).bind(id).fetch_all(db.read()).await?;
+    let mut out = Vec::with_capacity(found.len());
+    for row in &found {
+        let mut object = serde_json::Map::new();
+        for (column, kind) in columns {
+            let value = match kind {
+                'n' => number(row, column)?,
+                '@' => at(row, column)?,
+                _ => text(row, column)?,
+            };
+            object.insert((*column).to_string(), value);
+        }
+        out.push(Value::Object(object));
+    }
+    Ok(out)
+}
+
+/// Everything the shop holds about one learner, in one JSON document. Money is in fen (分).
+pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Error> {
+    let account = sqlx::query("SELECT id, phone, nickname, password_hash, created_at, status FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(db.read())
+        .await?;
+    let phone: String = account.try_get("phone")?;
+    let sms_opted_out: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM sms_optouts WHERE phone = $1").bind(&phone).fetch_optional(db.read()).await?;
+    let orders = rows(
+        db,
+        "SELECT order_no, item_title, price_fen, discount_fen, amount_fen, refunded_fen, status, pay_provider, \
+         created_at, paid_at, closed_at FROM orders WHERE user_id = $1 ORDER BY id",
+        user_id,
+        &[
+            ("order_no", 't'),
+            ("item_title", 't'),
+            ("price_fen", 'n'),
+            ("discount_fen", 'n'),
+            ("amount_fen", 'n'),
+            ("refunded_fen", 'n'),
+            ("status", 't'),
+            ("pay_provider", 't'),
+            ("created_at", '@'),
+            ("paid_at", '@'),
+            ("closed_at", '@'),
+        ],
+    )
+    .await?;
+    let refunds = rows(
+        db,
+        "SELECT r.refund_no, o.order_no, r.status, r.reason_code, r.reason_text, r.amount_fen, r.reject_reason, \
+         r.created_at, r.completed_at FROM refund_requests r JOIN orders o ON o.id = r.order_id \
+         WHERE r.user_id = $1 ORDER BY r.id",
+        user_id,
+        &[
+            ("refund_no", 't'),
+            ("order_no", 't'),
+            ("status", 't'),
+            ("reason_code", 't'),
+            ("reason_text", 't'),
+            ("amount_fen", 'n'),
+            ("reject_reason", 't'),
+            ("created_at", '@'),
+            ("completed_at", '@'),
+        ],
+    )
+    .await?;
+    let learning = rows(
+        db,
+        "SELECT c.title AS course, l.title AS lesson, p.last_position_secs, p.furthest_secs, p.duration_secs, \
+         p.completed_at, p.updated_at FROM lesson_progress p JOIN lessons l ON l.id = p.lesson_id \
+         JOIN courses c ON c.id = p.course_id WHERE p.user_id = $1 ORDER BY p.updated_at",
+        user_id,
+        &[
+            ("course", 't'),
+            ("lesson", 't'),
+            ("last_position_secs", 'n'),
+            ("furthest_secs", 'n'),
+            ("duration_secs", 'n'),
+            ("completed_at", '@'),
+            ("updated_at", '@'),
+        ],
+    )
+    .await?;
+    let mut complaints = rows(
+        db,
+        "SELECT id, complaint_no, category, description, contact_phone, status, created_at, resolved_at \
+         FROM complaints WHERE user_id = $1 ORDER BY id",
+        user_id,
+        &[
+            ("id", 'n'),
+            ("complaint_no", 't'),
+            ("category", 't'),
+            ("description", 't'),
+            ("contact_phone", 't'),
+            ("status", 't'),
+            ("created_at", '@'),
+            ("resolved_at", '@'),
+        ],
+    )
+    .await?;
+    for complaint in &mut complaints {
+        let id = complaint.get("id").and_then(Value::as_i64).unwrap_or_default();
+        let messages = rows(
+            db,
+            "SELECT author, body, created_at FROM complaint_messages WHERE complaint_id = $1 ORDER BY id",
+            id,
+            &[("author", 't'), ("body", 't'), ("created_at", '@')],
+        )
+        .await?;
+        if let Some(object) = complaint.as_object_mut() {
+            object.remove("id");
+            object.insert("messages".into(), Value::Array(messages));
+        }
+    }
+    let messages = rows(
+        db,
+        "SELECT kind, ref_no, amount_fen, note, created_at, read_at FROM user_messages WHERE user_id = $1 ORDER BY id",
+        user_id,
+        &[("kind", 't'), ("ref_no", 't'), ("amount_fen", 'n'), ("note", 't'), ("created_at", '@'), ("read_at", '@')],
+    )
+    .await?;
+    let logins = rows(
+        db,
+        "SELECT method, ip, user_agent, created_at FROM logins WHERE user_id = $1 ORDER BY id",
+        user_id,
+        &[("method", 't'), ("ip", 't'), ("user_agent", 't'), ("created_at", '@')],
+    )
+    .await?;
+    let identities = rows(
+        db,
+        "SELECT provider, value, created_at FROM user_identities WHERE user_id = $1 ORDER BY id",
+        user_id,
+        &[("provider", 't'), ("value", 't'), ("created_at", '@')],
+    )
+    .await?;
+    Ok(json!({
+        "exported_at": time(Some(now)),
+        "account": {
+            "id": user_id,
+            "phone": phone,
+            "nickname": text(&account, "nickname")?,
+            "password_set": account.try_get::<Option<String>, _>("password_hash")?.is_some(),
+            "created_at": at(&account, "created_at")?,
+            "status": text(&account, "status")?,
+            "marketing_sms_refused": sms_opted_out.is_some(),
+        },
+        "wechat_identities": identities,
+        "orders": orders,
+        "refunds": refunds,
+        "learning_progress": learning,
+        "complaints": complaints,
+        "site_messages": messages,
+        "logins": logins,
+    }))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EraseRefused {
+    /// A refund is still being decided or paid out: its result must reach the learner.
+    RefundInProgress,
+    /// Staff accounts are removed by an administrator, not deleted by their owner.
+    Staff,
+    Gone,
+}
+
+/// Deletes a learner's account: personal data removed, the row anonymized, every session ended.
+/// One transaction: it happens entirely or not at all. The caller records the audit entry.
+pub async fn erase(db: &Db, user_id: i64, now: i64) -> Result<Result<(), EraseRefused>, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let found: Option<(String, String, String)> = sqlx::query_as("SELECT phone, role, status FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some((phone, role, status)) = found else { return Ok(Err(EraseRefused::Gone)) };
+    if status == "deleted" {
+        return Ok(Err(EraseRefused::Gone));
+    }
+    if role != "learner" {
+        return Ok(Err(EraseRefused::Staff));
+    }
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM refund_requests WHERE user_id = $1 AND status IN ('pending', 'refunding', 'failed')",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if open > 0 {
+        return Ok(Err(EraseRefused::RefundInProgress));
+    }
+    for sql in [
+        "DELETE FROM user_identities WHERE user_id = $1",
+        "DELETE FROM lesson_progress WHERE user_id = $1",
+        "DELETE FROM logins WHERE user_id = $1",
+        "DELETE FROM login_failures WHERE user_id = $1",
+        "DELETE FROM recovery_codes WHERE user_id = $1",
+        "DELETE FROM user_messages WHERE user_id = $1",
+        "DELETE FROM moderation_items WHERE user_id = $1 AND kind = 'nickname'",
+        "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+    }
+    for sql in ["DELETE FROM sms_codes WHERE phone = $1", "DELETE FROM sms_optouts WHERE phone = $1"] {
+        sqlx::query(sql).bind(&phone).execute(&mut *tx).await?;
+    }
+    // Not a phone number (so nobody can sign in as it), unique, and the phone is free to register
+    // again as a new account. Bumping the session version ends every session at once.
+    sqlx::query(
+        "UPDATE users SET phone = $1, nickname = $2, password_hash = NULL, totp_secret = NULL, totp_enabled_at = NULL, \
+         status = 'deleted', status_reason = '', session_version = session_version + 1, deleted_at = $3, \
+         updated_at = $3 WHERE id = $4",
+    )
+    .bind(format!("deleted:{user_id}"))
+    .bind(DELETED_NICKNAME)
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    db.users_changed();
+    db.sessions_changed();
+    db.access_changed();
+    db.changed(super::Topic::Progress);
+    Ok(Ok(()))
+}

@@ -14,12 +14,14 @@ pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
     render_with_status(page, StatusCode::OK)
 }
 
-/// Pages are personal or carry a CSRF token, so shared caches must not keep them.
+/// Pages rendered per request are personal or carry a CSRF token: no cache keeps them, not even
+/// the browser's on a shared computer (ASVS 8.2.1). Anonymous catalog pages, which are neither,
+/// are `render_catalog_page`'s.
 pub fn render_with_status<T: Template>(page: &T, status: StatusCode) -> Result<HttpResponse, AppError> {
     let body = page.render()?;
     Ok(HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HTML))
-        .insert_header((CACHE_CONTROL, "private, no-cache"))
+        .insert_header((CACHE_CONTROL, "private, no-store"))
         .body(body))
 }
 

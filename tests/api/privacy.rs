@@ -66,6 +66,8 @@ async fn a_learner_downloads_everything_kept_about_them(app: TestApp) {
     app.login_by_code("13800138301").await;
     let order_no = app.bought(SLUG).await;
     study(&app, 40).await;
+    let response = app.get("/me").await;
+    assert_eq!(response.headers()["cache-control"], "private, no-store", "personal pages are never stored");
     let (status, me) = app.get_html("/me").await;
     assert_eq!(status, StatusCode::OK);
     assert!(me.contains("href=\"/me/privacy\""), "reachable from 我的");

@@ -190,6 +190,20 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     client.goto(&app.url("/me")).await.unwrap();
     assert!(client.source().await.unwrap().contains("138****8000"));
     save("me-375.png", &client.screenshot().await.unwrap());
+    // 我的数据与注销账号, in both languages, fits the phone.
+    for (lang, name) in [("zh-CN", "privacy-375.png"), ("en", "privacy-en-375.png")] {
+        client.goto(&app.url("/language?next=/me/privacy")).await.unwrap();
+        client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
+        client.wait().for_element(Locator::Css("button.danger")).await.unwrap();
+        let width = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        assert!(width.as_u64().unwrap_or(9999) <= 375, "/me/privacy ({lang}) scrolls sideways: {width}");
+        let tall = client
+            .execute("return document.querySelector('button.danger').getBoundingClientRect().height", vec![])
+            .await
+            .unwrap();
+        assert!(tall.as_f64().unwrap_or(0.0) >= 44.0);
+        save(name, &client.screenshot().await.unwrap());
+    }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();

@@ -186,6 +186,13 @@ async fn deletion_needs_the_code_and_the_box_and_keeps_the_orders(app: TestApp) 
     let (_, detail) = staff.get_html(&format!("/admin/orders?q={order_no}")).await;
     assert!(!detail.contains("138****8303") && !detail.contains(phone));
 
+    // Staff see the account as deleted and cannot act on it.
+    let (_, page) = staff.get_html(&format!("/admin/users/{id}")).await;
+    assert!(page.contains("该账号已由本人注销") && !page.contains(&format!("/admin/users/{id}/grant")));
+    let grant =
+        staff.submit("/admin/settings", &format!("/admin/users/{id}/grant"), &[("course", "1"), ("reason", "x")]).await;
+    assert_eq!(grant.status(), StatusCode::FORBIDDEN);
+
     // The phone can register again: a new, empty account.
     app.age_codes(61).await;
     app.login_by_code(phone).await;

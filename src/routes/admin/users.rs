@@ -118,9 +118,11 @@ async fn find_user(state: &AppState, id: i64) -> Result<User, AppError> {
     users::find_by_id(&state.db, id).await?.ok_or(AppError::NotFound)
 }
 
-/// Support may act on learners; only admins may act on staff accounts.
+/// Support may act on learners; only admins may act on staff accounts; nobody acts on an
+/// account its owner deleted (it has no one behind it, and its data is gone by their wish).
 fn may_act_on(staff: &User, user: &User) -> Result<(), AppError> {
-    if user.is_staff() && staff.role != Role::Admin { Err(AppError::Forbidden) } else { Ok(()) }
+    let deleted = user.status == crate::domain::staff::AccountStatus::Deleted;
+    if deleted || (user.is_staff() && staff.role != Role::Admin) { Err(AppError::Forbidden) } else { Ok(()) }
 }
 
 #[get("/admin/users/{id}")]
@@ -167,6 +169,9 @@ async fn change_course(
 ) -> Result<HttpResponse, AppError> {
     let staff = staff_only!(ctx, Area::Users);
     let user = find_user(state, id).await?;
+    if user.status == crate::domain::staff::AccountStatus::Deleted {
+        return Err(AppError::Forbidden);
+    }
     let (course, reason, mut errors) = checked(&ctx, state, &form).await?;
     let (Some(course), true) = (course, errors.is_empty()) else {
         return detail_page(ctx, state, user, form, errors, StatusCode::BAD_REQUEST).await;

@@ -32,6 +32,7 @@ pub const KEYS: &[&str] = &[
     "membership_refund_current_period",
     "consultation_cancel_hours",
     "wechatpay_config",
+    "sms_config",
     "alipay_config",
     "config",
 ];
@@ -78,6 +79,8 @@ pub struct Settings {
     pub consultation_cancel_hours: i64,
     /// The WeChat Pay merchant file (see README); WeChat Pay is offered when it is complete.
     pub wechatpay_config: Option<PathBuf>,
+    /// The SMS providers' TOML file (`sms::config`); without it texts go to the console.
+    pub sms_config: Option<PathBuf>,
     /// The Alipay merchant file (see README); Alipay is offered when it is complete.
     pub alipay_config: Option<PathBuf>,
 }
@@ -110,6 +113,7 @@ struct FileSettings {
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
     wechatpay_config: Option<String>,
+    sms_config: Option<String>,
     alipay_config: Option<String>,
 }
 
@@ -140,6 +144,7 @@ impl std::fmt::Debug for Settings {
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
             .field("wechatpay_config", &self.wechatpay_config)
+            .field("sms_config", &self.sms_config)
             .field("alipay_config", &self.alipay_config)
             .finish()
     }
@@ -238,9 +243,10 @@ impl Settings {
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
             alipay_config: var("alipay_config").or(file.alipay_config).filter(|s| !s.is_empty()).map(PathBuf::from),
+            sms_config: var("sms_config").or(file.sms_config).filter(|s| !s.is_empty()).map(PathBuf::from),
             redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
-            sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_else(|| "console".into()),
+            sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_default(),
             listen,
             data_dir,
             database_url,
@@ -289,10 +295,17 @@ impl Settings {
         {
             bail!("session_key must be at least 32 characters");
         }
-        if self.sms_sender != "console" {
-            bail!("sms_sender must be \"console\" (the only sender so far)");
+        match (self.sms_sender.as_str(), &self.sms_config) {
+            ("" | "console", _) | ("providers", Some(_)) => {}
+            ("providers", None) => bail!("sms_sender = \"providers\" needs sms_config (the providers' TOML file)"),
+            _ => bail!("sms_sender must be \"console\" or \"providers\""),
         }
         Ok(())
+    }
+
+    /// Texts reach phones through the providers in `sms_config` unless `sms_sender = "console"`.
+    pub fn sms_to_console(&self) -> bool {
+        self.sms_config.is_none() || self.sms_sender == "console"
     }
 
     pub fn is_postgres(&self) -> bool {

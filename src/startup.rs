@@ -19,7 +19,6 @@ use sha2::Sha256;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::session_store::Sessions;
-use crate::auth::sms::{ConsoleSender, SmsSender};
 use crate::catalog::CatalogCache;
 use crate::config::{Settings, load_or_create_session_key, redact_url};
 use crate::domain::Phone;
@@ -29,6 +28,7 @@ use crate::pay::Providers;
 use crate::pay::refunds::Refunder;
 use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
+use crate::sms::{ConsoleSender, SmsSender};
 use crate::store::sessions::DbSessionStore;
 use crate::store::users::{self, Role};
 use crate::store::{Db, demo};
@@ -55,8 +55,21 @@ pub struct Application {
 }
 
 impl Application {
+    /// With the SMS sender the settings name: the providers in `sms_config`, else the console.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        Self::build_with_sms(settings, Arc::new(ConsoleSender)).await
+        let sms: Arc<dyn SmsSender> = if settings.sms_to_console() {
+            if settings.is_production() {
+                tracing::warn!(
+                    "texts go to the CONSOLE: no learner receives a login code or notice. Set sms_config to \
+                     the SMS providers' file (README: SMS)"
+                );
+            }
+            Arc::new(ConsoleSender)
+        } else {
+            let path = settings.sms_config.as_deref().context("sms_config")?;
+            Arc::new(crate::sms::config::load(path).with_context(|| format!("SMS providers in {}", path.display()))?)
+        };
+        Self::build_with_sms(settings, sms).await
     }
 
     pub async fn build_with_sms(settings: Settings, sms: Arc<dyn SmsSender>) -> anyhow::Result<Application> {
@@ -139,8 +152,9 @@ impl Application {
         shop.reload(&db).await.context("loading the shop settings")?;
         let screen = crate::web::screen::Screen::default();
         screen.reload(&db).await.context("loading the keyword filter")?;
-        let refunder = Refunder { db: db.clone(), providers: providers.clone(), sms: sms.clone(), shop: shop.clone() };
+        let refunder = Refunder { db: db.clone(), providers: providers.clone() };
         crate::jobs::refunds::spawn(refunder.clone(), every);
+        crate::jobs::sms::spawn(db.clone(), sms.clone(), shop.clone());
 
         let listener =
             TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;

@@ -27,6 +27,9 @@ pub enum CodeError {
     Burned,
     #[error("wrong code, {0} tries left")]
     Wrong(i64),
+    /// Every provider refused or was down: the learner may ask again (the code counts).
+    #[error("the text could not be sent")]
+    NotDelivered,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -54,7 +57,7 @@ pub fn code_hash(key: &[u8], phone: &Phone, code: &str) -> String {
 /// code's validity in seconds.
 pub async fn send(
     db: &Db,
-    sender: &dyn crate::auth::sms::SmsSender,
+    sender: &dyn crate::sms::SmsSender,
     key: &[u8],
     phone: &Phone,
     ip: &str,
@@ -86,9 +89,23 @@ pub async fn send(
     if let Err(secs) = sms::insert_unless_limited(db, &new, limits).await? {
         return Err(CodeError::RateLimited(secs));
     }
-    let text = crate::domain::shop::fill(template, &[("code", &code)]);
-    sender.send(phone, &text).await?;
-    Ok(CODE_TTL_SECS)
+    let message = crate::sms::Message::new(crate::sms::Kind::LoginCode, template, &[("code", &code)]);
+    let sent = sender.send(phone, &message).await;
+    let attempt = crate::store::sms_outbox::Attempt {
+        kind: message.kind,
+        phone: phone.as_str(),
+        provider: sent.as_ref().map_or_else(|e| e.provider, |r| r.provider),
+        send_id: sent.as_ref().map_or("", |r| r.send_id.as_str()),
+        error: sent.as_ref().err().map(|e| (e.code.as_str(), e.message.as_str())),
+    };
+    crate::store::sms_outbox::record_direct(db, &attempt, now).await?;
+    match sent {
+        Ok(_) => Ok(CODE_TTL_SECS),
+        Err(e) => {
+            tracing::warn!(provider = e.provider, code = %e.code, phone = %phone, "login code not sent");
+            Err(CodeError::NotDelivered)
+        }
+    }
 }
 
 /// Verifies and uses up the newest code sent to `phone`.

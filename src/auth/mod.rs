@@ -5,5 +5,4 @@ pub mod codes;
 pub mod password;
 pub mod session;
 pub mod session_store;
-pub mod sms;
 pub mod totp;

@@ -4,12 +4,13 @@ pub mod memory;
 pub mod orders;
 pub mod progress;
 pub mod refunds;
+pub mod sms;
 
 use std::time::Duration;
 
 use crate::domain::time::now;
 use crate::store::sessions::DbSessionStore;
-use crate::store::{Db, limits, sms};
+use crate::store::{Db, limits, sms as sms_codes};
 
 /// Hourly: forget expired sessions, old SMS codes and old login failures. Nothing here is
 /// business data; the windows kept are longer than any rule that reads them.
@@ -27,7 +28,7 @@ pub fn spawn_cleanup(db: Db, sessions: Option<DbSessionStore>) {
 
 pub async fn cleanup(db: &Db, sessions: Option<&DbSessionStore>) -> anyhow::Result<()> {
     let now = now();
-    let codes = sms::delete_older_than(db, now - 2 * 86_400).await?;
+    let codes = sms_codes::delete_older_than(db, now - 2 * 86_400).await?;
     let failures = limits::delete_older_than(db, now - 86_400).await?;
     let expired = match sessions {
         Some(store) => store.purge_expired().await?,

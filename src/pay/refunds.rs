@@ -2,24 +2,17 @@
 //! out_refund_no (the same on every try, so the provider refunds once). The answer, a later
 //! notification, or the retry job's query settles the request; completion tells the learner.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 
 use super::{Providers, RefundRequest, RefundState};
-use crate::auth::sms::SmsSender;
-use crate::domain::time::shanghai_minutes;
-use crate::store::refunds::{self, Completion, Refund};
-use crate::store::{Db, orders, users};
+use crate::store::refunds::{self, Refund};
+use crate::store::{Db, orders};
 
 /// What refunds need to reach the outside world.
 #[derive(Clone)]
 pub struct Refunder {
     pub db: Db,
     pub providers: Providers,
-    pub sms: Arc<dyn SmsSender>,
-    /// For the SMS wording operators chose.
-    pub shop: crate::web::shop::ShopCache,
 }
 
 impl Refunder {
@@ -60,8 +53,8 @@ impl Refunder {
         match state {
             RefundState::Succeeded => {
                 if let Some(done) = refunds::complete(&self.db, refund_id, now).await? {
+                    // The learner's site message and text were committed with the completion.
                     tracing::info!(refund_no = %done.refund_no, amount = %done.amount, full = done.full, "refund completed");
-                    self.tell_learner(&done, now).await;
                 }
             }
             RefundState::Processing => refunds::mark_processing(&self.db, refund_id, now).await?,
@@ -72,20 +65,5 @@ impl Refunder {
             }
         }
         Ok(())
-    }
-
-    /// A text message besides the site message; a failed SMS never undoes the refund.
-    async fn tell_learner(&self, done: &Completion, now: i64) {
-        let phone = match users::find_by_id(&self.db, done.user_id).await {
-            Ok(Some(user)) => user.phone,
-            _ => return,
-        };
-        let template = self.shop.get().sms_refund.clone();
-        let (time, amount) = (shanghai_minutes(now), done.amount.to_string());
-        let text =
-            crate::domain::shop::fill(&template, &[("no", &done.refund_no), ("time", &time), ("amount", &amount)]);
-        if let Err(e) = self.sms.send(&phone, &text).await {
-            tracing::warn!(refund_no = %done.refund_no, error = format!("{e:#}"), "refund SMS not sent");
-        }
     }
 }

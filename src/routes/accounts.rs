@@ -267,6 +267,9 @@ async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outco
             Ok(Err(Retry { notice, ..Retry::with_errors(StatusCode::OK, FieldErrors::default()) }))
         }
         Err(CodeError::RateLimited(secs)) => Ok(Err(Retry::limited(lang, "phone", lang.t("err_code_too_often"), secs))),
+        Err(CodeError::NotDelivered) => {
+            Ok(Err(Retry::error(StatusCode::SERVICE_UNAVAILABLE, "phone", lang.t("err_sms_not_delivered"))))
+        }
         Err(e) => Err(AppError::Internal(e.into())),
     }
 }
@@ -280,6 +283,7 @@ async fn check_code(state: &AppState, lang: Lang, phone: &Phone, code: &str) -> 
         Err(CodeError::Burned) => lang.t("err_code_burned").to_string(),
         Err(CodeError::Wrong(left)) => lang.tf("err_code_wrong", &[("n", &left.to_string())]),
         Err(CodeError::RateLimited(_)) => lang.t("err_code_burned").to_string(),
+        Err(CodeError::NotDelivered) => lang.t("err_sms_not_delivered").to_string(),
         Err(CodeError::Internal(e)) => return Err(AppError::Internal(e)),
     };
     Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "code", message)))

@@ -110,6 +110,10 @@ async fn delete(
                 errors.add("code", message);
                 render_page(ctx, user, String::new(), confirmed, errors, StatusCode::TOO_MANY_REQUESTS)
             }
+            Err(CodeError::NotDelivered) => {
+                errors.add("code", ctx.t("err_sms_not_delivered"));
+                render_page(ctx, user, String::new(), confirmed, errors, StatusCode::SERVICE_UNAVAILABLE)
+            }
             Err(e) => Err(AppError::Internal(e.into())),
         };
     }
@@ -125,7 +129,7 @@ async fn delete(
             CodeError::Expired => ctx.t("err_code_expired").to_string(),
             CodeError::Burned | CodeError::RateLimited(_) => ctx.t("err_code_burned").to_string(),
             CodeError::Wrong(left) => ctx.lang.tf("err_code_wrong", &[("n", &left.to_string())]),
-            CodeError::NotSent => ctx.t("err_code_not_sent").to_string(),
+            CodeError::NotSent | CodeError::NotDelivered => ctx.t("err_code_not_sent").to_string(),
             CodeError::Internal(e) => return Err(AppError::Internal(e)),
         };
         errors.add("code", message);

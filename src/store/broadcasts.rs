@@ -2,7 +2,8 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{Db, sms_outbox};
+use crate::sms::Kind;
 
 pub async fn set_opt_out(db: &Db, phone: &str, out: bool, now: i64) -> Result<(), sqlx::Error> {
     if out {
@@ -27,7 +28,7 @@ pub async fn opted_out(db: &Db, phone: &str) -> Result<bool, sqlx::Error> {
 
 /// Learners to text: not banned, not opted out; a course's current holders when given.
 pub async fn recipients(db: &Db, course_id: Option<i64>) -> Result<Vec<String>, sqlx::Error> {
-    let base = "FROM users u WHERE u.role = 'learner' AND u.status <> 'banned' \
+    let base = "FROM users u WHERE u.role = 'learner' AND u.status NOT IN ('banned', 'deleted') \
                 AND NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.phone = u.phone)";
     match course_id {
         Some(course) => {
@@ -41,44 +42,36 @@ pub async fn recipients(db: &Db, course_id: Option<i64>) -> Result<Vec<String>, 
     }
 }
 
-pub async fn create(
-    db: &Db,
-    text: &str,
-    course_id: Option<i64>,
-    total: i64,
-    staff_id: i64,
-    now: i64,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO sms_broadcasts (text, course_id, total, status, created_by, created_at) VALUES ($1, $2, $3, 'sending', $4, $5) RETURNING id",
-    )
-    .bind(text)
-    .bind(course_id)
-    .bind(total)
-    .bind(staff_id)
-    .bind(now)
-    .fetch_one(db.write())
-    .await
+/// The broadcast and one outbox text per recipient, in one transaction: a restart resumes it,
+/// and nobody gets it twice.
+pub struct NewBroadcast<'a> {
+    pub text: &'a str,
+    pub course_id: Option<i64>,
+    pub kind: Kind,
+    pub url: &'a str,
+    pub staff_id: i64,
 }
 
-pub async fn record_progress(
-    db: &Db,
-    id: i64,
-    sent: i64,
-    failed: i64,
-    done_at: Option<i64>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE sms_broadcasts SET sent = $1, failed = $2, status = CASE WHEN $3 > 0 THEN 'done' ELSE status END, \
-         finished_at = CASE WHEN $3 > 0 THEN $3 ELSE finished_at END WHERE id = $4",
+pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64) -> Result<i64, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sms_broadcasts (text, course_id, total, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
-    .bind(sent)
-    .bind(failed)
-    .bind(done_at.unwrap_or(0))
-    .bind(id)
-    .execute(db.write())
+    .bind(new.text)
+    .bind(new.course_id)
+    .bind(i64::try_from(phones.len()).unwrap_or(i64::MAX))
+    .bind(if phones.is_empty() { "done" } else { "sending" })
+    .bind(new.staff_id)
+    .bind(now)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(())
+    let params = [("text", new.text), ("url", new.url)];
+    for phone in phones {
+        sms_outbox::enqueue(&mut tx, &format!("broadcast:{id}:{phone}"), new.kind, phone, &params, Some(id), now)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
 }
 
 #[derive(Debug, Clone)]

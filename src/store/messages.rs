@@ -3,8 +3,10 @@
 
 use sqlx::{Any, Row, Transaction};
 
-use super::Db;
+use super::{Db, sms_outbox};
 use crate::domain::Fen;
+use crate::domain::time::shanghai_minutes;
+use crate::sms::Kind;
 
 pub struct NewMessage<'a> {
     pub user_id: i64,
@@ -28,10 +30,22 @@ pub struct Message {
     pub created_at: i64,
 }
 
-/// Sent inside the transaction that made the news, so the message exists exactly when it happened.
+/// The text that goes with a site message of this kind, if any.
+fn text_kind(kind: &str) -> Option<Kind> {
+    match kind {
+        "refund_refunded" => Some(Kind::RefundRefunded),
+        "refund_rejected" => Some(Kind::RefundRejected),
+        "complaint_reply" => Some(Kind::ComplaintReplied),
+        _ => None,
+    }
+}
+
+/// Sent inside the transaction that made the news, so the message exists exactly when it happened;
+/// its text, for the kinds that have one, is queued in the same transaction (once per message).
 pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO user_messages (user_id, kind, ref_no, amount_fen, note, link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO user_messages (user_id, kind, ref_no, amount_fen, note, link, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING id",
     )
     .bind(m.user_id)
     .bind(m.kind)
@@ -40,9 +54,18 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
     .bind(m.note)
     .bind(m.link)
     .bind(now)
-    .execute(&mut **tx)
+    .fetch_one(&mut **tx)
     .await?;
-    Ok(())
+    let Some(kind) = text_kind(m.kind) else { return Ok(()) };
+    let phone: Option<String> = sqlx::query_scalar("SELECT phone FROM users WHERE id = $1 AND status <> 'deleted'")
+        .bind(m.user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(phone) = phone else { return Ok(()) };
+    let (amount, time) = (m.amount.map(|a| a.to_string()).unwrap_or_default(), shanghai_minutes(now));
+    let params = [("no", m.ref_no), ("amount", amount.as_str()), ("time", time.as_str())];
+    let params: Vec<(&str, &str)> = params.into_iter().filter(|(name, _)| kind.params().contains(name)).collect();
+    sms_outbox::enqueue(tx, &format!("message:{id}"), kind, &phone, &params, None, now).await
 }
 
 pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, sqlx::Error> {

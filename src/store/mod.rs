@@ -26,6 +26,7 @@ pub mod sales_days;
 pub mod sessions;
 pub mod shop_settings;
 pub mod sms;
+pub mod sms_outbox;
 pub mod staff;
 pub mod stats;
 pub mod syllabus;

@@ -1,6 +1,5 @@
 use std::sync::Arc;
 
-use crate::auth::sms::SmsSender;
 use crate::catalog::CatalogCache;
 use crate::config::Settings;
 use crate::media::storage::MediaStore;
@@ -8,6 +7,7 @@ use crate::pay::Providers;
 use crate::pay::refunds::Refunder;
 use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
+use crate::sms::SmsSender;
 use crate::store::Db;
 
 pub struct AppState {

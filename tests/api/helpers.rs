@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
-use kedian::auth::sms::SmsSender;
 use kedian::catalog::CatalogCache;
 use kedian::config::Settings;
 use kedian::domain::Phone;
 use kedian::pay::Providers;
+use kedian::sms::SmsSender;
 use kedian::startup::{Application, SESSION_COOKIE};
 use kedian::store::Db;
 use reqwest::cookie::{CookieStore, Jar};
@@ -60,10 +60,14 @@ pub struct RecordingSms {
 }
 
 impl SmsSender for RecordingSms {
-    fn send<'a>(&'a self, phone: &'a Phone, text: &'a str) -> BoxFuture<'a, anyhow::Result<()>> {
+    fn send<'a>(
+        &'a self,
+        phone: &'a Phone,
+        message: &'a kedian::sms::Message,
+    ) -> BoxFuture<'a, Result<kedian::sms::Receipt, kedian::sms::SendError>> {
         Box::pin(async move {
-            self.sent.lock().unwrap().push((phone.as_str().to_string(), text.to_string()));
-            Ok(())
+            self.sent.lock().unwrap().push((phone.as_str().to_string(), message.text.clone()));
+            Ok(kedian::sms::Receipt { provider: "recording", send_id: String::new() })
         })
     }
 }
@@ -146,7 +150,12 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     adjust(&mut settings);
     let database_url = settings.database_url.clone();
     let sms = Arc::new(RecordingSms::default());
-    let app = Application::build_with_sms(settings, sms.clone()).await.expect("application builds");
+    // With SMS providers configured (a simulator), the shop builds its own senders.
+    let app = if settings.sms_config.is_some() {
+        Application::build(settings).await.expect("application builds")
+    } else {
+        Application::build_with_sms(settings, sms.clone()).await.expect("application builds")
+    };
     let address = format!("http://127.0.0.1:{}", app.port());
     let db = app.db().clone();
     let catalog = app.catalog();
@@ -489,6 +498,24 @@ impl TestApp {
     /// Runs the order jobs once, as if at `now`.
     pub async fn run_order_jobs(&self, now: i64) {
         kedian::jobs::orders::run_once(&self.db, &self.providers, &self.catalog, now).await.expect("order jobs");
+    }
+
+    /// Waits (up to 10 s) until the SMS outbox job has handled every text that is due.
+    pub async fn deliver_texts(&self) {
+        for _ in 0..200 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sms_outbox WHERE status = 'sending' OR (status = 'queued' AND next_attempt_at <= $1)",
+            )
+            .bind(kedian::domain::time::now())
+            .fetch_one(self.db.read())
+            .await
+            .expect("outbox");
+            if waiting == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the SMS outbox did not empty");
     }
 
     pub async fn count(&self, table: &str) -> i64 {

@@ -98,6 +98,7 @@ async fn staff_approve_a_full_refund_and_the_course_is_revoked(app: TestApp) {
     assert!(!owns(&app, "13800138001").await, "a full refund revokes the course");
     let (_, messages) = app.get_html("/me/messages").await;
     assert!(messages.contains(&refund_no) && messages.contains("¥199.00"), "a site message tells the learner");
+    app.deliver_texts().await;
     let sent = app.sms.sent.lock().unwrap().clone();
     let texted = sent.iter().any(|(to, text)| to == "13800138001" && text.contains(&refund_no));
     assert!(texted, "and a text message: {sent:?}");

@@ -64,12 +64,7 @@ async fn refund_status(app: &TestApp, refund_no: &str) -> String {
 }
 
 async fn run_refund_job(app: &TestApp, at: i64) {
-    let refunder = Refunder {
-        db: app.db.clone(),
-        providers: app.providers.clone(),
-        sms: app.sms.clone(),
-        shop: kedian::web::shop::ShopCache::default(),
-    };
+    let refunder = Refunder { db: app.db.clone(), providers: app.providers.clone() };
     kedian::jobs::refunds::run_once(&refunder, at).await.expect("refund job");
 }
 
@@ -99,6 +94,7 @@ async fn a_refund_completes_on_its_notification_once(app: TestApp, sim: WechatSi
         .unwrap();
     assert_eq!(completions, 1, "the duplicate notification changed nothing");
     assert_eq!(app.count("user_messages").await, 1);
+    app.deliver_texts().await;
     let texts = app.sms.sent.lock().unwrap().iter().filter(|(_, t)| t.contains(&refund_no)).count();
     assert_eq!(texts, 1);
 }

@@ -2,29 +2,21 @@
 //! everyone must learn where the shop is now): the shop's link and the opt-out line are always in
 //! them, opted-out and banned learners are skipped, and sending is throttled in the background.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, audit};
-use crate::auth::sms::SmsSender;
-use crate::domain::Phone;
 use crate::domain::broadcast::{BroadcastError, compose};
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::store::Db;
+use crate::sms::Kind;
 use crate::store::broadcasts::{self, Broadcast};
 use crate::store::course_admin::{self, CourseRow};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
-
-/// Carriers throttle bulk senders; 20 messages a second stays well inside common limits.
-const PAUSE: Duration = Duration::from_millis(50);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(page).service(send);
@@ -35,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct BroadcastForm {
     text: String,
     course: String,
+    kind: String,
 }
 
 #[derive(Template)]
@@ -72,7 +65,7 @@ async fn render_page(
 #[get("/admin/broadcast")]
 async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     staff_only!(ctx, Area::Announcements);
-    let form = BroadcastForm { text: format!("【{}】", ctx.shop_name()), course: String::new() };
+    let form = BroadcastForm { text: format!("【{}】", ctx.shop_name()), ..BroadcastForm::default() };
     render_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -107,46 +100,25 @@ async fn send(
             found.map(|c| c.id)
         }
     };
+    // A service notice (where the shop is now) or marketing, each its own approved template.
+    let kind = if form.kind == Kind::TakedownNotice.key() { Kind::TakedownNotice } else { Kind::Marketing };
     let Some(text) = text.filter(|_| errors.is_empty()) else {
         return render_page(ctx, &state, form, errors, StatusCode::BAD_REQUEST).await;
     };
     let phones = broadcasts::recipients(&state.db, course_id).await?;
-    let id = broadcasts::create(&state.db, &text, course_id, phones.len() as i64, staff.id, now()).await?;
-    tokio::spawn(deliver(state.db.clone(), state.sms.clone(), id, text.clone(), phones.clone()));
+    // Queued as texts in the same transaction; the outbox job sends them, throttled, and a
+    // restart carries on where it stopped.
+    let new =
+        broadcasts::NewBroadcast { text: &text, course_id, kind, url: &state.settings.public_url, staff_id: staff.id };
+    let id = broadcasts::create(&state.db, &new, &phones, now()).await?;
     let change = Change {
         action: "broadcast.send",
         target_type: "broadcast",
         target_id: id.to_string(),
         before: serde_json::Value::Null,
-        after: serde_json::json!({ "text": text, "course_id": course_id, "recipients": phones.len() }),
+        after: serde_json::json!({ "text": text, "kind": kind.key(), "course_id": course_id, "recipients": phones.len() }),
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
     Ok(redirect("/admin/broadcast"))
-}
-
-/// Sends one message after another, recording progress as it goes.
-async fn deliver(db: Db, sms: Arc<dyn SmsSender>, id: i64, text: String, phones: Vec<String>) {
-    let (mut sent, mut failed) = (0i64, 0i64);
-    for (i, phone) in phones.iter().enumerate() {
-        let delivered = match Phone::parse(phone) {
-            Ok(phone) => sms.send(&phone, &text).await.is_ok(),
-            Err(_) => false,
-        };
-        if delivered {
-            sent += 1
-        } else {
-            failed += 1
-        }
-        if (i + 1) % 20 == 0
-            && let Err(e) = broadcasts::record_progress(&db, id, sent, failed, None).await
-        {
-            tracing::warn!(broadcast = id, error = %e, "broadcast progress not recorded");
-        }
-        tokio::time::sleep(PAUSE).await;
-    }
-    if let Err(e) = broadcasts::record_progress(&db, id, sent, failed, Some(now())).await {
-        tracing::warn!(broadcast = id, error = %e, "broadcast result not recorded");
-    }
-    tracing::info!(broadcast = id, sent, failed, "broadcast finished");
 }

@@ -23,5 +23,6 @@ CREATE TABLE sms_outbox (
     sent_at BIGINT
 );
 CREATE INDEX sms_outbox_due ON sms_outbox (next_attempt_at) WHERE status = 'queued';
+CREATE INDEX sms_outbox_sending ON sms_outbox (updated_at) WHERE status = 'sending';
 CREATE INDEX sms_outbox_broadcast ON sms_outbox (broadcast_id, status);
 CREATE INDEX sms_outbox_created ON sms_outbox (created_at, kind, status);

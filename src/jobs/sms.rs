@@ -1,7 +1,7 @@
 //! Sends the SMS outbox: due rows are claimed one sender at a time, sent in the shop's wording
 //! through the configured provider(s), and marked sent, queued again (a transient refusal, with
-//! a growing wait) or failed. At start-up a row left mid-send is settled as uncertain rather
-//! than sent twice.
+//! a growing wait) or failed. A row a stopped process left mid-send is settled as uncertain
+//! rather than sent twice.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,11 +18,6 @@ const PER_RUN: i64 = 20;
 
 pub fn spawn(db: Db, sender: Arc<dyn SmsSender>, shop: ShopCache) {
     tokio::spawn(async move {
-        match sms_outbox::settle_interrupted(&db, now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::warn!(texts = n, "texts interrupted mid-send at the last stop are marked uncertain"),
-            Err(e) => tracing::warn!(error = %e, "settling interrupted texts failed"),
-        }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
@@ -50,6 +45,13 @@ fn retry_delay(attempts: i64) -> i64 {
 
 /// Sends what is due; returns how many texts it handled.
 pub async fn run_once(db: &Db, sender: &dyn SmsSender, shop: &ShopCache, now: i64) -> anyhow::Result<usize> {
+    let interrupted = sms_outbox::settle_interrupted(db, now).await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            texts = interrupted,
+            "texts left mid-send by a stopped process are marked uncertain, not resent"
+        );
+    }
     let due = sms_outbox::claim_due(db, now, PER_RUN).await?;
     let mut broadcasts = Vec::new();
     for item in &due {

@@ -12,6 +12,18 @@ pub struct Failover {
 }
 
 impl SmsSender for Failover {
+    fn providers(&self) -> Vec<&'static str> {
+        let mut out = self.primary.providers();
+        out.extend(self.secondary.iter().flat_map(|s| s.providers()));
+        out
+    }
+
+    fn templates(&self) -> Vec<super::TemplateUse> {
+        let mut out = self.primary.templates();
+        out.extend(self.secondary.iter().flat_map(|s| s.templates()));
+        out
+    }
+
     fn send<'a>(&'a self, phone: &'a Phone, message: &'a Message) -> BoxFuture<'a, Result<Receipt, SendError>> {
         Box::pin(async move {
             let first = match self.primary.send(phone, message).await {

@@ -132,8 +132,27 @@ impl SendError {
     }
 }
 
+/// A provider's approved template for a kind, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateUse {
+    pub provider: &'static str,
+    pub kind: Kind,
+    pub id: String,
+    pub params: Vec<String>,
+}
+
 pub trait SmsSender: Send + Sync + 'static {
     fn send<'a>(&'a self, phone: &'a Phone, message: &'a Message) -> BoxFuture<'a, Result<Receipt, SendError>>;
+
+    /// The providers behind this sender, primary first (none: texts go nowhere real).
+    fn providers(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    /// The approved templates this sender sends, for the back office's mapping.
+    fn templates(&self) -> Vec<TemplateUse> {
+        Vec::new()
+    }
 }
 
 /// Development sender: the full text, with the phone number, goes to the log. It reaches no phone.

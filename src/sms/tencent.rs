@@ -117,6 +117,25 @@ impl Tencent {
 }
 
 impl SmsSender for Tencent {
+    fn providers(&self) -> Vec<&'static str> {
+        vec![NAME]
+    }
+
+    fn templates(&self) -> Vec<super::TemplateUse> {
+        let mut out: Vec<super::TemplateUse> = self
+            .templates
+            .iter()
+            .map(|(kind, t)| super::TemplateUse {
+                provider: NAME,
+                kind: *kind,
+                id: t.id.clone(),
+                params: t.params.clone(),
+            })
+            .collect();
+        out.sort_by_key(|t| Kind::ALL.iter().position(|k| *k == t.kind));
+        out
+    }
+
     fn send<'a>(&'a self, phone: &'a Phone, message: &'a Message) -> BoxFuture<'a, Result<Receipt, SendError>> {
         Box::pin(async move {
             let template = self

@@ -366,6 +366,22 @@ pub async fn approve(db: &Db, id: i64, a: &Approval<'_>, now: i64) -> Result<App
     .await?;
     let (kind, actor) = if a.staff_id.is_some() { ("approved", "staff") } else { ("auto_approved", "system") };
     event(&mut tx, id, kind, a.note, actor, now).await?;
+    if a.staff_id.is_some() {
+        // A decision by staff can take a while: the learner hears of it before the money arrives.
+        let to: Option<(String, String)> = sqlx::query_as(
+            "SELECT u.phone, r.refund_no FROM refund_requests r JOIN users u ON u.id = r.user_id \
+             WHERE r.id = $1 AND u.status <> 'deleted'",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((phone, refund_no)) = to {
+            let params = [("no", refund_no.as_str()), ("amount", &a.amount.to_string())];
+            let key = format!("refund_approved:{id}");
+            super::sms_outbox::enqueue(&mut tx, &key, crate::sms::Kind::RefundApproved, &phone, &params, None, now)
+                .await?;
+        }
+    }
     tx.commit().await?;
     Ok(Approved::Yes)
 }

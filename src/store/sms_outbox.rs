@@ -176,13 +176,19 @@ pub async fn mark_failed(
     Ok(())
 }
 
-/// At start-up: a row left `sending` was handed to a provider by a process that then stopped.
-/// It may have reached the phone, so it is not sent again; staff see it as uncertain.
+/// A live sender settles a row within seconds (providers time out after 5); one `sending` for
+/// longer was handed to a provider by a process that then stopped.
+pub const INTERRUPTED_AFTER_SECS: i64 = 300;
+
+/// Rows a stopped process left mid-send. Each may have reached the phone, so it is not sent
+/// again (never twice); staff see it as uncertain.
 pub async fn settle_interrupted(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE sms_outbox SET status = 'uncertain', error_code = 'interrupted', updated_at = $1 WHERE status = 'sending'",
+        "UPDATE sms_outbox SET status = 'uncertain', error_code = 'interrupted', updated_at = $1 \
+         WHERE status = 'sending' AND updated_at < $2",
     )
     .bind(now)
+    .bind(now - INTERRUPTED_AFTER_SECS)
     .execute(db.write())
     .await?;
     Ok(done.rows_affected())

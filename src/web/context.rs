@@ -93,6 +93,7 @@ impl PageContext {
             ("/admin/courses", "admin_catalog", Area::Catalog),
             ("/admin/announcements", "admin_announcements", Area::Announcements),
             ("/admin/broadcast", "admin_broadcast", Area::Announcements),
+            ("/admin/sms", "admin_sms", Area::Announcements),
             ("/admin/takedown", "admin_takedown", Area::Announcements),
             ("/admin/stats", "admin_stats", Area::Statistics),
             ("/admin/staff", "admin_staff", Area::Administration),

@@ -349,6 +349,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
         ("/admin/stats".to_string(), "admin-stats-1280.png"),
         ("/admin/orders".to_string(), "admin-orders-1280.png"),
+        ("/admin/sms".to_string(), "admin-sms-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();

@@ -413,6 +413,15 @@ impl TestApp {
             .await
     }
 
+    /// Logs in by a code that reached the phone through the SMS simulators.
+    pub async fn login_by_code_from(&self, sim: &crate::sms_sim::SmsSim, phone: &str) -> Response {
+        self.age_codes(61).await;
+        assert_eq!(self.request_code("/login", phone).await.status(), StatusCode::OK, "code sent");
+        let code = sim.code_for(phone).expect("the code reached the phone");
+        self.submit("/login", "/login", &[("method", "sms"), ("action", "login"), ("phone", phone), ("code", &code)])
+            .await
+    }
+
     pub async fn register(&self, phone: &str, password: &str, nickname: &str) -> Response {
         let sent = self.request_code("/register", phone).await;
         assert_eq!(sent.status(), StatusCode::OK, "code sent");

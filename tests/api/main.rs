@@ -35,6 +35,8 @@ mod rate_limits;
 mod refunds;
 mod sessions;
 mod shop_settings;
+mod sms;
+mod sms_sim;
 mod stats;
 mod takedown;
 mod wechat_login;

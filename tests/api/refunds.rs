@@ -102,6 +102,8 @@ async fn staff_approve_a_full_refund_and_the_course_is_revoked(app: TestApp) {
     let sent = app.sms.sent.lock().unwrap().clone();
     let texted = sent.iter().any(|(to, text)| to == "13800138001" && text.contains(&refund_no));
     assert!(texted, "and a text message: {sent:?}");
+    let approved = sent.iter().filter(|(to, text)| to == "13800138001" && text.contains("已同意")).count();
+    assert_eq!(approved, 1, "staff's approval is texted too, once: {sent:?}");
     let (_, order_page) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(order_page.contains("已退款") && !order_page.contains(&format!("/orders/{order_no}/refund\"")));
     let (target, after): (String, String) =

@@ -26,6 +26,7 @@ pub mod media;
 pub mod orders;
 pub mod refunds;
 pub mod settings;
+pub mod sms;
 pub mod staff;
 pub mod stats;
 pub mod takedown;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     login::configure(cfg);
     announcements::configure(cfg);
     broadcast::configure(cfg);
+    sms::configure(cfg);
     catalog::configure(cfg);
     media::configure(cfg);
     lesson::configure(cfg);

@@ -154,8 +154,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Media { command: MediaCommand::Package { lesson, input } } => {
             settings.demo = false;
             let db = prepare_database(&settings).await?;
-            let store = crate::media::storage::LocalStore::new(settings.media_dir());
-            let done = crate::media::package::package(&db, &store, lesson, input).await?;
+            let store = crate::media::storage::open_store(&settings, "media")?;
+            let done = crate::media::package::package(&db, store.as_ref(), lesson, input).await?;
             println!("lesson {lesson}: {} encrypted segments in {}", done.segments, done.dir);
             db.close().await;
             Ok(())

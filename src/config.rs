@@ -33,6 +33,7 @@ pub const KEYS: &[&str] = &[
     "consultation_cancel_hours",
     "wechatpay_config",
     "sms_config",
+    "storage_config",
     "alipay_config",
     "config",
 ];
@@ -81,6 +82,8 @@ pub struct Settings {
     pub wechatpay_config: Option<PathBuf>,
     /// The SMS providers' TOML file (`sms::config`); without it texts go to the console.
     pub sms_config: Option<PathBuf>,
+    /// Object storage for media and uploads (`media::object_store`); without it, the data dir.
+    pub storage_config: Option<PathBuf>,
     /// The Alipay merchant file (see README); Alipay is offered when it is complete.
     pub alipay_config: Option<PathBuf>,
 }
@@ -114,6 +117,7 @@ struct FileSettings {
     consultation_cancel_hours: Option<i64>,
     wechatpay_config: Option<String>,
     sms_config: Option<String>,
+    storage_config: Option<String>,
     alipay_config: Option<String>,
 }
 
@@ -145,6 +149,7 @@ impl std::fmt::Debug for Settings {
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
             .field("wechatpay_config", &self.wechatpay_config)
             .field("sms_config", &self.sms_config)
+            .field("storage_config", &self.storage_config)
             .field("alipay_config", &self.alipay_config)
             .finish()
     }
@@ -244,6 +249,7 @@ impl Settings {
                 .map(PathBuf::from),
             alipay_config: var("alipay_config").or(file.alipay_config).filter(|s| !s.is_empty()).map(PathBuf::from),
             sms_config: var("sms_config").or(file.sms_config).filter(|s| !s.is_empty()).map(PathBuf::from),
+            storage_config: var("storage_config").or(file.storage_config).filter(|s| !s.is_empty()).map(PathBuf::from),
             redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
             sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_default(),

@@ -20,6 +20,9 @@ pub enum AppError {
     TooLarge,
     #[error("rate limited for {0} s")]
     RateLimited(i64),
+    /// Media or upload storage did not answer: a 503 that says so, never half a file.
+    #[error("storage unavailable: {0:#}")]
+    StorageUnavailable(anyhow::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -41,6 +44,13 @@ impl From<askama::Error> for AppError {
 pub enum ErrorPageKind {
     Csrf,
     RateLimited(i64),
+    Storage,
+}
+
+impl AppError {
+    pub fn storage(e: anyhow::Error) -> AppError {
+        AppError::StorageUnavailable(e)
+    }
 }
 
 impl ResponseError for AppError {
@@ -51,6 +61,7 @@ impl ResponseError for AppError {
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -59,6 +70,11 @@ impl ResponseError for AppError {
         let mut response = HttpResponse::new(self.status_code());
         match self {
             AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            AppError::StorageUnavailable(e) => {
+                tracing::error!(error = format!("{e:#}"), "storage unavailable");
+                response.extensions_mut().insert(ErrorPageKind::Storage);
+                response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("30"));
+            }
             AppError::Csrf => {
                 response.extensions_mut().insert(ErrorPageKind::Csrf);
             }

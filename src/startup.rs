@@ -177,8 +177,8 @@ impl Application {
             providers,
             sandbox,
             wechat,
-            media: Arc::new(crate::media::storage::LocalStore::new(settings.media_dir())),
-            uploads: Arc::new(crate::media::storage::LocalStore::new(settings.uploads_dir())),
+            media: crate::media::storage::open_store(&settings, "media")?,
+            uploads: crate::media::storage::open_store(&settings, "uploads")?,
             refunder,
             progress: progress.clone(),
             streams: Default::default(),
@@ -330,8 +330,8 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
     let is_new = db.migrate().await?;
     if is_new && settings.demo {
         demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
-        let media = crate::media::storage::LocalStore::new(settings.media_dir());
-        demo::seed_media(&db, &media).await.context("loading the demo media")?;
+        let media = crate::media::storage::open_store(settings, "media")?;
+        demo::seed_media(&db, media.as_ref()).await.context("loading the demo media")?;
         // A random first password, shown once in this log: a known one would open every shop
         // that forgot to turn the demo off.
         let password: String = rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)

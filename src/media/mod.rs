@@ -2,6 +2,7 @@
 
 pub mod article;
 pub mod images;
+pub mod object_store;
 pub mod package;
 pub mod poster;
 pub mod storage;

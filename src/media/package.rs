@@ -8,7 +8,7 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use rand::RngCore;
 
-use super::storage::{LocalStore, MediaStore};
+use super::storage::MediaStore;
 use crate::domain::time::now;
 use crate::store::{Db, lessons};
 
@@ -22,16 +22,28 @@ pub fn ffmpeg_available() -> bool {
 }
 
 /// Packages `input` (or the lesson's current media file) for `lesson_id`.
-pub async fn package(db: &Db, store: &LocalStore, lesson_id: i64, input: Option<PathBuf>) -> anyhow::Result<Packaged> {
+pub async fn package(
+    db: &Db,
+    store: &dyn MediaStore,
+    lesson_id: i64,
+    input: Option<PathBuf>,
+) -> anyhow::Result<Packaged> {
     if !ffmpeg_available() {
         bail!("ffmpeg is not installed (Debian: apt-get install ffmpeg)");
     }
     let content = lessons::content(db, lesson_id).await?.with_context(|| format!("no lesson {lesson_id}"))?;
+    let work = tempfile::tempdir().context("temporary directory")?;
     let input = match input {
         Some(path) => path,
-        None => store.path(content.media_key.as_deref().context("the lesson has no media file; pass --input")?)?,
+        None => {
+            let key = content.media_key.as_deref().context("the lesson has no media file; pass --input")?;
+            match store.local_path(key) {
+                Some(path) => path,
+                // In a bucket: ffmpeg reads a copy in the work directory, fetched a chunk at a time.
+                None => download(store, key, &work.path().join("source")).await?,
+            }
+        }
     };
-    let work = tempfile::tempdir().context("temporary directory")?;
     let mut key = [0u8; 16];
     let mut iv = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut key);
@@ -65,7 +77,20 @@ pub async fn package(db: &Db, store: &LocalStore, lesson_id: i64, input: Option<
     Ok(Packaged { segments, dir })
 }
 
-async fn copy_rendition(from: &Path, store: &LocalStore, dir: &str) -> anyhow::Result<usize> {
+async fn download(store: &dyn MediaStore, key: &str, to: &Path) -> anyhow::Result<PathBuf> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let len = store.len(key).await?.with_context(|| format!("{key} is not in storage"))?;
+    let mut file = tokio::fs::File::create(to).await?;
+    let mut stream = store.stream_range(key, 0, len.saturating_sub(1)).await?;
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk?).await?;
+    }
+    file.flush().await?;
+    Ok(to.to_path_buf())
+}
+
+async fn copy_rendition(from: &Path, store: &dyn MediaStore, dir: &str) -> anyhow::Result<usize> {
     let mut segments = 0;
     let mut names: Vec<String> =
         std::fs::read_dir(from)?.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();

@@ -1,5 +1,5 @@
 //! Media storage behind a trait. `LocalStore` keeps files in a directory under the data dir
-//! (never mounted as static files); an S3-compatible store will implement the same trait.
+//! (never mounted as static files); `object_store::ObjectStore` keeps them in a bucket.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +38,21 @@ pub trait MediaStore: Send + Sync + 'static {
     /// Moves a finished local file into the store under `key`.
     fn put_file<'a>(&'a self, key: &'a str, file: &'a Path) -> BoxFuture<'a, anyhow::Result<()>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<()>>;
+    /// The object as a file on this machine, when it is one (for ffmpeg).
+    fn local_path(&self, _key: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+/// The store for `media` or `uploads`: the bucket in `storage_config`, else the data directory.
+pub fn open_store(settings: &crate::config::Settings, prefix: &str) -> anyhow::Result<Arc<dyn MediaStore>> {
+    match &settings.storage_config {
+        Some(path) => {
+            let cfg = super::object_store::StorageConfig::load(path)?;
+            Ok(Arc::new(super::object_store::ObjectStore::open(&cfg, prefix)?))
+        }
+        None => Ok(Arc::new(LocalStore::new(settings.data_dir.join(prefix)))),
+    }
 }
 
 /// Reads `start..=end` of an open file a chunk at a time, each read on the blocking pool straight
@@ -112,6 +127,10 @@ impl LocalStore {
 }
 
 impl MediaStore for LocalStore {
+    fn local_path(&self, key: &str) -> Option<PathBuf> {
+        self.path(key).ok()
+    }
+
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<ObjectMeta>>> {
         Box::pin(async move {
             match tokio::fs::metadata(self.path(key)?).await {

@@ -227,9 +227,9 @@ async fn media_file(
     if file == "index.m3u8" {
         let dir = content.hls_dir.ok_or(AppError::NotFound)?;
         let key = format!("{dir}/index.m3u8");
-        let len = state.media.len(&key).await?.ok_or(AppError::NotFound)?;
-        let playlist =
-            String::from_utf8_lossy(&state.media.read_range(&key, 0, len.saturating_sub(1)).await?).into_owned();
+        let len = state.media.len(&key).await.map_err(AppError::storage)?.ok_or(AppError::NotFound)?;
+        let bytes = state.media.read_range(&key, 0, len.saturating_sub(1)).await.map_err(AppError::storage)?;
+        let playlist = String::from_utf8_lossy(&bytes).into_owned();
         let signed = sign_playlist(&playlist, &media::sign_query(&state.media_key, &grant));
         return Ok(protected(HttpResponse::Ok(), media::content_type(&file)).body(signed));
     }

@@ -36,7 +36,7 @@ pub async fn object_response_holding<H: Send + 'static>(
     decorate: impl Fn(&mut HttpResponseBuilder),
     hold: H,
 ) -> Result<HttpResponse, AppError> {
-    let meta = store.stat(key).await?.ok_or(AppError::NotFound)?;
+    let meta = store.stat(key).await.map_err(AppError::storage)?.ok_or(AppError::NotFound)?;
     let etag = entity_tag(&meta);
     let last_modified = meta.modified.map(HttpDate::from);
     let builder = |status: StatusCode| {
@@ -71,7 +71,7 @@ pub async fn object_response_holding<H: Send + 'static>(
         // A body of known size that is never read: actix sends only the headers for HEAD.
         return Ok(response.body(SizedStream::new(size, futures_util::stream::empty::<Result<_, actix_web::Error>>())));
     }
-    let stream = store.stream_range(key, start, end).await?.map(move |chunk| {
+    let stream = store.stream_range(key, start, end).await.map_err(AppError::storage)?.map(move |chunk| {
         let _held = &hold;
         chunk
     });

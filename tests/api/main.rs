@@ -38,6 +38,7 @@ mod shop_settings;
 mod sms;
 mod sms_sim;
 mod stats;
+mod storage;
 mod takedown;
 mod wechat_login;
 mod wechat_refunds;

@@ -13,7 +13,6 @@ use crate::domain::upload::{Accept, LESSON_MEDIA, PICTURES};
 use crate::error::AppError;
 use crate::media::images;
 use crate::media::package::{ffmpeg_available, package};
-use crate::media::storage::LocalStore;
 use crate::routes::forms::FieldErrors;
 use crate::store::{course_admin, lessons, syllabus};
 use crate::web::uploads::{self, Rejected, UploadForm};
@@ -104,14 +103,15 @@ async fn lesson_media(
     let Some(file) = form.files.first() else { return Err(AppError::BadRequest) };
     let random: [u8; 8] = rand::random();
     let key = format!("lessons/{id}/upload-{}.{}", hex::encode(random), file.kind.extension());
-    state.media.put_file(&key, &file.temp).await?;
+    // The lesson points at the new file only once storage holds all of it.
+    state.media.put_file(&key, &file.temp).await.map_err(AppError::storage)?;
     lessons::set_media_key(&state.db, *id, &key).await?;
     let hls = ffmpeg_available();
     if hls {
         // Encoding can take minutes: the page answers now; the lesson switches to HLS when done.
-        let (db, store, lesson_id) = (state.db.clone(), LocalStore::new(state.settings.media_dir()), *id);
+        let (db, store, lesson_id) = (state.db.clone(), state.media.clone(), *id);
         tokio::spawn(async move {
-            match package(&db, &store, lesson_id, None).await {
+            match package(&db, store.as_ref(), lesson_id, None).await {
                 Ok(done) => tracing::info!(lesson_id, segments = done.segments, "lesson packaged as HLS"),
                 Err(e) => {
                     tracing::warn!(lesson_id, error = format!("{e:#}"), "HLS packaging failed; the upload plays as is")

@@ -13,6 +13,8 @@ use sqlx::Connection;
 use crate::config::Settings;
 use crate::domain::retention::to_delete;
 use crate::domain::time::shanghai_seconds;
+use crate::media::object_store::{ObjectStore, StorageConfig};
+use crate::media::storage::MediaStore;
 use crate::store::{Backend, Db};
 
 /// The tables whose rows `verify` counts: what must never be lost.
@@ -165,7 +167,75 @@ pub async fn restore(settings: &Settings, file: &Path, force: bool, now: i64) ->
     Ok(target)
 }
 
-/// Hourly backups (when `backup_every_hours` is set) into `<data_dir>/backups`, pruned each time.
+/// The bucket's `backups/` when object storage is configured: backups go off-site too.
+pub fn offsite(settings: &Settings) -> anyhow::Result<Option<ObjectStore>> {
+    match &settings.storage_config {
+        Some(path) => Ok(Some(ObjectStore::open(&StorageConfig::load(path)?, "backups")?)),
+        None => Ok(None),
+    }
+}
+
+/// When a backup was taken, from its name (`kedian-20261130-102233.db`, Shanghai time).
+fn taken_at(name: &str) -> Option<i64> {
+    let rest = name.strip_prefix("kedian-")?;
+    let stamp = rest.strip_suffix(".db").or_else(|| rest.strip_suffix(".pgdump"))?;
+    let (date, time) = stamp.split_once('-')?;
+    if date.len() != 8 || time.len() != 6 {
+        return None;
+    }
+    let value = format!("{}-{}-{} {}:{}:{}", &date[..4], &date[4..6], &date[6..], &time[..2], &time[2..4], &time[4..]);
+    crate::domain::time::parse_shanghai_seconds(&value)
+}
+
+/// Copies a backup (and its files) to the bucket, then prunes the bucket to the same 24 hourly
+/// and 14 daily. Returns how many older backups went.
+pub async fn ship(store: &ObjectStore, made: &Made, now: i64) -> anyhow::Result<usize> {
+    for file in std::iter::once(&made.database).chain(made.files.iter()) {
+        let name = file.file_name().and_then(|n| n.to_str()).context("backup name")?;
+        store.copy_file(name, file).await.with_context(|| format!("copying {name} off-site"))?;
+    }
+    let names: Vec<String> = store.list().await?.into_iter().filter(|n| taken_at(n).is_some()).collect();
+    let times: Vec<i64> = names.iter().filter_map(|n| taken_at(n)).collect();
+    let gone = to_delete(&times, now);
+    for i in &gone {
+        store.delete(&names[*i]).await?;
+        let files = names[*i].replace(".db", ".files.tar");
+        if files != names[*i] {
+            store.delete(&files).await?;
+        }
+    }
+    Ok(gone.len())
+}
+
+/// Downloads the named backup (and its files) from the bucket into `dir`; returns the database.
+pub async fn fetch(settings: &Settings, name: &str, dir: &Path) -> anyhow::Result<PathBuf> {
+    let store = offsite(settings)?.context("no storage_config: backups are only on this machine")?;
+    if taken_at(name).is_none() {
+        bail!("{name} is not a backup's name (kedian-YYYYMMDD-HHMMSS.db)");
+    }
+    std::fs::create_dir_all(dir)?;
+    let database = dir.join(name);
+    store.download(name, &database).await?;
+    let files = name.replace(".db", ".files.tar");
+    if files != name && store.stat(&files).await?.is_some() {
+        store.download(&files, &dir.join(&files)).await?;
+    }
+    Ok(database)
+}
+
+/// Makes a backup, prunes, and copies it off-site when object storage is configured.
+pub async fn make_and_ship(db: &Db, settings: &Settings, now: i64) -> anyhow::Result<(Made, usize)> {
+    let dir = settings.backups_dir();
+    let made = make(db, settings, &dir, now).await?;
+    let mut pruned = prune(&dir, now)?;
+    if let Some(store) = offsite(settings)? {
+        pruned += ship(&store, &made, now).await?;
+    }
+    Ok((made, pruned))
+}
+
+/// Hourly backups (when `backup_every_hours` is set) into `<data_dir>/backups` and the bucket,
+/// pruned each time.
 pub fn spawn_scheduled(db: Db, settings: Settings) {
     if settings.backup_every_hours <= 0 || db.backend() != Backend::Sqlite {
         return;
@@ -176,15 +246,28 @@ pub fn spawn_scheduled(db: Db, settings: Settings) {
         tick.tick().await;
         loop {
             tick.tick().await;
-            let dir = settings.backups_dir();
             let now = crate::domain::time::now();
-            match make(&db, &settings, &dir, now).await {
-                Ok(made) => {
-                    let pruned = prune(&dir, now).unwrap_or(0);
+            match make_and_ship(&db, &settings, now).await {
+                Ok((made, pruned)) => {
                     tracing::info!(file = %made.database.display(), pruned, "backup made");
                 }
                 Err(e) => tracing::error!(error = format!("{e:#}"), "backup failed"),
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_say_when_they_were_taken() {
+        let at = 1_795_276_805; // 2026-11-22 00:00:05 in Shanghai
+        assert_eq!(taken_at(&format!("kedian-{}.db", stamp(at))), Some(at));
+        assert_eq!(taken_at(&format!("kedian-{}.pgdump", stamp(at))), Some(at));
+        assert_eq!(taken_at(&format!("kedian-{}.files.tar", stamp(at))), None, "files go with their database");
+        assert_eq!(taken_at("kedian-2026.db"), None);
+        assert_eq!(taken_at("notes.txt"), None);
+    }
 }

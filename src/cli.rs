@@ -60,9 +60,13 @@ enum Command {
     /// Put a SQLite backup in place of the database (the shop must be stopped). An existing
     /// database is replaced only with --force, and kept aside.
     Restore {
+        /// A backup file, or with --from-bucket the name of one in the bucket's backups/.
         file: std::path::PathBuf,
         #[arg(long)]
         force: bool,
+        /// Take the backup from object storage (storage_config) instead of this machine.
+        #[arg(long)]
+        from_bucket: bool,
     },
     /// Lesson media.
     Media {
@@ -146,7 +150,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Restore { file, force } => {
+        Command::Restore { file, force, from_bucket } => {
+            let file = if from_bucket {
+                let name = file.to_str().context("backup name")?;
+                crate::backup::fetch(&settings, name, &settings.backups_dir()).await?
+            } else {
+                file
+            };
             let target = crate::backup::restore(&settings, &file, force, now()).await?;
             println!("restored {} to {}", file.display(), target.display());
             Ok(())
@@ -166,14 +176,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn backup(mut settings: Settings) -> anyhow::Result<()> {
     settings.demo = false;
     let db = prepare_database(&settings).await?;
-    let dir = settings.backups_dir();
-    let made = crate::backup::make(&db, &settings, &dir, now()).await?;
+    let (made, pruned) = crate::backup::make_and_ship(&db, &settings, now()).await?;
     db.close().await;
     println!("database: {}", made.database.display());
     if let Some(files) = made.files {
         println!("files: {}", files.display());
     }
-    let pruned = crate::backup::prune(&dir, now())?;
+    if settings.storage_config.is_some() {
+        println!("copied to the bucket's backups/");
+    }
     if pruned > 0 {
         println!("{pruned} older backups removed (kept: 24 hourly, 14 daily)");
     }

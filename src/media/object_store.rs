@@ -121,6 +121,53 @@ fn checked(key: &str) -> anyhow::Result<&str> {
     Ok(key)
 }
 
+impl ObjectStore {
+    /// A multipart upload read from the file a part at a time; a failure aborts it, so no partial
+    /// object is ever visible. The local file stays.
+    pub async fn copy_file(&self, key: &str, file: &Path) -> anyhow::Result<()> {
+        let mut writer = self.op.writer_with(checked(key)?).chunk(UPLOAD_PART_BYTES).await?;
+        let mut source = tokio::fs::File::open(file).await?;
+        let copied = async {
+            loop {
+                let mut part = Vec::with_capacity(UPLOAD_PART_BYTES);
+                let n = (&mut source).take(UPLOAD_PART_BYTES as u64).read_to_end(&mut part).await?;
+                if n == 0 {
+                    break;
+                }
+                writer.write(part).await?;
+            }
+            writer.close().await?;
+            anyhow::Ok(())
+        };
+        if let Err(e) = copied.await {
+            if let Err(abort) = writer.abort().await {
+                tracing::warn!(key, error = %abort, "aborting a failed upload failed");
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// The names directly under this store's root (backups), or under `dir/`.
+    pub async fn list(&self) -> anyhow::Result<Vec<String>> {
+        let entries = self.op.list("/").await?;
+        Ok(entries.into_iter().map(|e| e.name().to_string()).filter(|n| !n.ends_with('/')).collect())
+    }
+
+    /// Downloads an object to a local file, a chunk at a time.
+    pub async fn download(&self, key: &str, to: &Path) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let len = self.stat(key).await?.with_context(|| format!("{key} is not in the bucket"))?.len;
+        let mut file = tokio::fs::File::create(to).await?;
+        let mut stream = self.stream_range(key, 0, len.saturating_sub(1)).await?;
+        while let Some(chunk) = stream.next().await {
+            file.write_all(&chunk?).await?;
+        }
+        file.flush().await?;
+        Ok(())
+    }
+}
+
 impl MediaStore for ObjectStore {
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<ObjectMeta>>> {
         Box::pin(async move {
@@ -155,30 +202,10 @@ impl MediaStore for ObjectStore {
         })
     }
 
-    /// A multipart upload read from the file a part at a time; a failure aborts it, so no partial
-    /// object is ever visible.
+    /// Moves a file into the bucket: `copy_file`, then the local file goes.
     fn put_file<'a>(&'a self, key: &'a str, file: &'a Path) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            let mut writer = self.op.writer_with(checked(key)?).chunk(UPLOAD_PART_BYTES).await?;
-            let mut source = tokio::fs::File::open(file).await?;
-            let copied = async {
-                loop {
-                    let mut part = Vec::with_capacity(UPLOAD_PART_BYTES);
-                    let n = (&mut source).take(UPLOAD_PART_BYTES as u64).read_to_end(&mut part).await?;
-                    if n == 0 {
-                        break;
-                    }
-                    writer.write(part).await?;
-                }
-                writer.close().await?;
-                anyhow::Ok(())
-            };
-            if let Err(e) = copied.await {
-                if let Err(abort) = writer.abort().await {
-                    tracing::warn!(key, error = %abort, "aborting a failed upload failed");
-                }
-                return Err(e);
-            }
+            self.copy_file(key, file).await?;
             tokio::fs::remove_file(file).await.ok();
             Ok(())
         })

@@ -227,3 +227,37 @@ async fn uploads_go_to_the_bucket_and_an_outage_changes_nothing(b: Bucketed) {
     assert!(String::from_utf8_lossy(&playlist).contains("seg000.ts"));
     assert!(in_bucket(&b, &format!("{dir}/seg000.ts")).await.is_some());
 }
+
+/// A scheduled backup also goes to the bucket; another machine restores it from there.
+#[tokio::test]
+async fn backups_go_off_site_and_restore_from_the_bucket() {
+    let Some(b) = storage_app(Backend::Sqlite).await else { return };
+    let app = &b.app;
+    app.login_by_code("13800138601").await;
+    let order_no = app.bought("excel-data-analysis").await;
+    let mut settings = crate::helpers::test_settings(&app.data_dir, &app.database_url);
+    settings.storage_config = Some(app.data_dir.join("storage.toml"));
+    let now = kedian::domain::time::now();
+    let (made, _) = kedian::backup::make_and_ship(&app.db, &settings, now).await.unwrap();
+    let name = made.database.file_name().unwrap().to_str().unwrap().to_string();
+    let store = kedian::backup::offsite(&settings).unwrap().unwrap();
+    assert!(store.list().await.unwrap().contains(&name), "the backup is in the bucket");
+
+    // Another machine: an empty data directory, the same bucket.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/kedian.db", elsewhere.path().display());
+    let mut there = crate::helpers::test_settings(elsewhere.path(), &url);
+    there.storage_config = settings.storage_config.clone();
+    let fetched = kedian::backup::fetch(&there, &name, &there.backups_dir()).await.unwrap();
+    let restored = kedian::backup::restore(&there, &fetched, false, now).await.unwrap();
+    let verified = kedian::backup::verify(&restored).await.unwrap();
+    assert_eq!(verified.integrity, "ok");
+    let db = kedian::store::Db::connect(&url).await.unwrap();
+    let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE order_no = $1")
+        .bind(&order_no)
+        .fetch_one(db.read())
+        .await
+        .unwrap();
+    assert_eq!(status, "paid", "the paid order came back from the bucket");
+    assert!(kedian::backup::fetch(&there, "kedian-20200101-000000.db", &there.backups_dir()).await.is_err());
+}

@@ -179,6 +179,7 @@ impl Application {
             wechat,
             media: crate::media::storage::open_store(&settings, "media")?,
             uploads: crate::media::storage::open_store(&settings, "uploads")?,
+            public: crate::media::storage::open_store(&settings, "public")?,
             refunder,
             progress: progress.clone(),
             streams: Default::default(),
@@ -200,6 +201,7 @@ impl Application {
         });
         // The poster font is large: load it now, off the request path.
         tokio::task::spawn_blocking(|| crate::media::poster::font().is_some());
+        let in_bucket = settings.storage_config.is_some();
         let server = HttpServer::new(move || {
             let sessions = SessionMiddleware::builder(store.clone(), cookie_key.clone())
                 .cookie_name(settings.session_cookie_name().to_string())
@@ -222,12 +224,23 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(crate::web::csrf::FORM_LIMIT_BYTES))
                 .configure(crate::routes::configure)
-                .service(
+                .configure(|cfg| {
                     // Names carry a content hash: a changed picture gets a new name.
-                    web::scope("/files")
-                        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=31536000, immutable")))
-                        .service(actix_files::Files::new("", &public_dir)),
-                )
+                    let immutable = (CACHE_CONTROL, "public, max-age=31536000, immutable");
+                    if in_bucket {
+                        cfg.service(
+                            web::scope("/files")
+                                .wrap(DefaultHeaders::new().add(immutable))
+                                .default_service(web::to(crate::routes::files::from_store)),
+                        );
+                    } else {
+                        cfg.service(
+                            web::scope("/files")
+                                .wrap(DefaultHeaders::new().add(immutable))
+                                .service(actix_files::Files::new("", &public_dir)),
+                        );
+                    }
+                })
                 .service(
                     web::scope("/static")
                         .wrap(Compress::default())

@@ -3,7 +3,6 @@
 //! good. Re-encoding also drops whatever else the file carried (metadata, trailing data).
 
 use std::io::Cursor;
-use std::path::Path;
 
 use anyhow::Context;
 use image::codecs::jpeg::JpegEncoder;
@@ -36,30 +35,27 @@ fn short_hash(bytes: &[u8]) -> String {
     hex::encode(&Sha256::digest(bytes)[..6])
 }
 
-/// Writes the cover sizes into `dir`; returns the file names, largest first.
-pub fn save_cover(dir: &Path, course_id: i64, bytes: &[u8]) -> anyhow::Result<Vec<String>> {
+/// The cover at each page size, as (file name, JPEG), largest first. Names carry a content hash.
+pub fn cover_sizes(course_id: i64, bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let image = decode(bytes)?;
     let hash = short_hash(bytes);
-    std::fs::create_dir_all(dir)?;
     COVER_SIZES
         .iter()
         .map(|(w, h)| {
-            let name = format!("cover-{course_id}-{hash}-{w}.jpg");
-            std::fs::write(dir.join(&name), jpeg(&image.resize_to_fill(*w, *h, FilterType::Lanczos3))?)?;
-            Ok(name)
+            Ok((
+                format!("cover-{course_id}-{hash}-{w}.jpg"),
+                jpeg(&image.resize_to_fill(*w, *h, FilterType::Lanczos3))?,
+            ))
         })
         .collect()
 }
 
-/// Writes a square PNG logo into `dir`; returns its file name.
-pub fn save_logo(dir: &Path, bytes: &[u8]) -> anyhow::Result<String> {
+/// A square PNG logo, as (file name, PNG).
+pub fn logo_png(bytes: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
     let image = decode(bytes)?.resize_to_fill(LOGO_SIZE, LOGO_SIZE, FilterType::Lanczos3);
-    let name = format!("logo-{}.png", short_hash(bytes));
-    std::fs::create_dir_all(dir)?;
     let mut out = Cursor::new(Vec::new());
     image.write_to(&mut out, ImageFormat::Png)?;
-    std::fs::write(dir.join(&name), out.into_inner())?;
-    Ok(name)
+    Ok((format!("logo-{}.png", short_hash(bytes)), out.into_inner()))
 }
 
 /// The card-sized cover of a cover this module made (`…-1280.jpg` → `…-640.jpg`).
@@ -81,22 +77,21 @@ mod tests {
 
     #[test]
     fn covers_come_out_at_the_page_sizes() {
-        let dir = tempfile::tempdir().unwrap();
-        let names = save_cover(dir.path(), 7, &png(3000, 3000)).unwrap();
-        assert_eq!(names.len(), 2);
-        for (name, (w, h)) in names.iter().zip(COVER_SIZES) {
-            let saved = image::open(dir.path().join(name)).unwrap();
+        let sizes = cover_sizes(7, &png(3000, 3000)).unwrap();
+        assert_eq!(sizes.len(), 2);
+        for ((name, jpeg), (w, h)) in sizes.iter().zip(COVER_SIZES) {
+            let saved = image::load_from_memory(jpeg).unwrap();
             assert_eq!((saved.width(), saved.height()), (w, h), "{name}");
         }
+        let names: Vec<&String> = sizes.iter().map(|(n, _)| n).collect();
         assert_eq!(card_cover(&format!("/files/{}", names[0])), Some(format!("/files/{}", names[1])));
         assert_eq!(card_cover("/static/img/x.jpg"), None);
     }
 
     #[test]
     fn junk_and_giants_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(save_cover(dir.path(), 1, b"\x89PNG\r\n\x1a\nnot really").is_err());
-        assert!(save_logo(dir.path(), &png(9000, 10)).is_err(), "wider than 8000 px");
-        assert!(save_logo(dir.path(), &png(300, 200)).is_ok());
+        assert!(cover_sizes(1, b"\x89PNG\r\n\x1a\nnot really").is_err());
+        assert!(logo_png(&png(9000, 10)).is_err(), "wider than 8000 px");
+        assert!(logo_png(&png(300, 200)).is_ok());
     }
 }

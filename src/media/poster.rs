@@ -2,7 +2,6 @@
 //! on the server (image for pixels, ab_glyph for the CJK text from Debian's fonts-noto-cjk,
 //! qrcode for the code) and kept on disk under a name that changes when any of them does.
 
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontArc, PxScale, ScaleFont};
@@ -38,41 +37,37 @@ pub fn font() -> Option<&'static FontArc> {
     .as_ref()
 }
 
-pub struct PosterInput<'a> {
+pub struct PosterInput {
     pub course_id: i64,
-    pub title: &'a str,
-    pub price: &'a str,
-    pub original_price: Option<&'a str>,
-    pub shop_name: &'a str,
-    pub url: &'a str,
-    /// An uploaded cover file, when there is one (others get a coloured band).
-    pub cover_file: Option<PathBuf>,
+    pub title: String,
+    pub price: String,
+    pub original_price: Option<String>,
+    pub shop_name: String,
+    pub url: String,
+    /// The name of the uploaded cover, when there is one (others get a coloured band).
+    pub cover_name: Option<String>,
+    /// Its bytes, read only when the poster must be drawn.
+    pub cover: Option<Vec<u8>>,
 }
 
-/// The poster's file in `dir`, drawn now if it is not there yet.
-pub fn poster(dir: &Path, input: &PosterInput<'_>) -> anyhow::Result<PathBuf> {
+/// The poster's name: it changes with anything drawn on it, so a stored one is always current.
+pub fn poster_name(input: &PosterInput) -> String {
     let key = format!(
         "{}|{}|{}|{:?}|{}|{}|{:?}",
-        input.course_id, input.title, input.price, input.original_price, input.shop_name, input.url, input.cover_file
+        input.course_id, input.title, input.price, input.original_price, input.shop_name, input.url, input.cover_name
     );
-    let name = format!("poster-{}-{}.png", input.course_id, hex::encode(&Sha256::digest(key.as_bytes())[..6]));
-    let path = dir.join(name);
-    if path.exists() {
-        return Ok(path);
-    }
-    let font = font().context("no CJK font (Debian: fonts-noto-cjk)")?;
-    let png = draw(font, input)?;
-    std::fs::create_dir_all(dir)?;
-    // Written aside, then renamed: a reader never sees half a picture.
-    let partial = path.with_extension("png.part");
-    std::fs::write(&partial, png)?;
-    std::fs::rename(&partial, &path)?;
-    Ok(path)
+    format!("poster-{}-{}.png", input.course_id, hex::encode(&Sha256::digest(key.as_bytes())[..6]))
 }
 
-fn draw(font: &FontArc, input: &PosterInput<'_>) -> anyhow::Result<Vec<u8>> {
+/// The poster as a PNG.
+pub fn draw_poster(input: &PosterInput) -> anyhow::Result<Vec<u8>> {
+    let font = font().context("no CJK font (Debian: fonts-noto-cjk)")?;
+    draw(font, input)
+}
+
+fn draw(font: &FontArc, input: &PosterInput) -> anyhow::Result<Vec<u8>> {
     let mut img = RgbaImage::from_pixel(WIDTH, HEIGHT, Rgba([255, 255, 255, 255]));
-    match input.cover_file.as_ref().and_then(|p| image::open(p).ok()) {
+    match input.cover.as_deref().and_then(|bytes| image::load_from_memory(bytes).ok()) {
         Some(cover) => {
             let cover = cover.resize_to_fill(WIDTH, COVER_HEIGHT, FilterType::Lanczos3).to_rgba8();
             image::imageops::overlay(&mut img, &cover, 0, 0);
@@ -81,7 +76,7 @@ fn draw(font: &FontArc, input: &PosterInput<'_>) -> anyhow::Result<Vec<u8>> {
             // No picture of its own: the title, large, on the shop's colour.
             fill(&mut img, 0, 0, WIDTH, COVER_HEIGHT, TEAL);
             let white = Rgba([255, 255, 255, 255]);
-            let lines = wrap(font, input.title, 60.0, WIDTH as f32 - 120.0);
+            let lines = wrap(font, &input.title, 60.0, WIDTH as f32 - 120.0);
             let mut y = (COVER_HEIGHT as f32 - 80.0 * lines.len().min(2) as f32) / 2.0;
             for line in lines.iter().take(2) {
                 text(&mut img, font, line, 60.0, y, 60.0, white);
@@ -90,13 +85,13 @@ fn draw(font: &FontArc, input: &PosterInput<'_>) -> anyhow::Result<Vec<u8>> {
         }
     }
     let mut y = COVER_HEIGHT as f32 + 40.0;
-    for line in wrap(font, input.title, 46.0, WIDTH as f32 - 80.0).into_iter().take(2) {
+    for line in wrap(font, &input.title, 46.0, WIDTH as f32 - 80.0).into_iter().take(2) {
         text(&mut img, font, &line, 40.0, y, 46.0, INK);
         y += 62.0;
     }
     y += 16.0;
-    let price_end = text(&mut img, font, input.price, 40.0, y, 60.0, RED);
-    if let Some(original) = input.original_price {
+    let price_end = text(&mut img, font, &input.price, 40.0, y, 60.0, RED);
+    if let Some(original) = input.original_price.as_deref() {
         let x = price_end + 20.0;
         let end = text(&mut img, font, original, x, y + 24.0, 30.0, MUTED);
         fill(&mut img, x as u32, (y + 42.0) as u32, (end - x) as u32, 2, MUTED);
@@ -116,7 +111,7 @@ fn draw(font: &FontArc, input: &PosterInput<'_>) -> anyhow::Result<Vec<u8>> {
     }
     text(&mut img, font, "长按识别二维码", 40.0, (qy + size / 2) as f32 - 50.0, 34.0, INK);
     text(&mut img, font, "立即学习", 40.0, (qy + size / 2) as f32, 34.0, TEAL);
-    text(&mut img, font, input.shop_name, 40.0, (HEIGHT - 80) as f32, 28.0, MUTED);
+    text(&mut img, font, &input.shop_name, 40.0, (HEIGHT - 80) as f32, 28.0, MUTED);
     let mut out = std::io::Cursor::new(Vec::new());
     img.write_to(&mut out, ImageFormat::Png)?;
     Ok(out.into_inner())

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod complaints;
 pub mod courses;
+pub mod files;
 pub mod forms;
 pub mod health;
 pub mod home;

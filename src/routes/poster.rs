@@ -1,9 +1,10 @@
-//! `/courses/{slug}/poster.png`: the course's share poster (drawn once, then served from disk).
+//! `/courses/{slug}/poster.png`: the course's share poster, drawn once into the public store
+//! (the data directory or the bucket) and then served from there under `/files/posters/`.
 
 use actix_web::{HttpResponse, get, web};
 
 use crate::error::AppError;
-use crate::media::poster::{PosterInput, font, poster};
+use crate::media::poster::{PosterInput, draw_poster, font, poster_name};
 use crate::web::{AppState, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -21,37 +22,35 @@ async fn course_poster(
     if font().is_none() {
         return Err(AppError::NotFound);
     }
-    let public = state.settings.public_dir();
-    // Only covers this shop resized (plain file names under /files/) are read from disk.
-    let cover_file = course
+    // Only covers this shop resized (plain names under /files/) are read back.
+    let cover_name = course
         .cover_url
         .strip_prefix("/files/")
-        .filter(|name| !name.contains('/') && !name.contains(".."))
-        .map(|name| public.join(name));
-    let (title, price, original, shop, url) = (
-        course.title.clone(),
-        if course.price.is_free() { ctx.t("price_free").to_string() } else { course.price.to_string() },
-        course.has_discount().then(|| course.original_price.to_string()),
-        ctx.shop_name().to_string(),
-        format!("{}/courses/{}", state.settings.public_url, course.slug),
-    );
-    let dir = public.join("posters");
-    let course_id = course.id;
-    let drawn = web::block(move || {
-        let input = PosterInput {
-            course_id,
-            title: &title,
-            price: &price,
-            original_price: original.as_deref(),
-            shop_name: &shop,
-            url: &url,
-            cover_file,
-        };
-        poster(&dir, &input)
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
-    .map_err(AppError::Internal)?;
-    let name = drawn.file_name().and_then(|n| n.to_str()).ok_or(AppError::NotFound)?;
-    Ok(redirect(&format!("/files/posters/{name}")))
+        .filter(|name| crate::media::storage::valid_key(name) && !name.contains('/'))
+        .map(str::to_string);
+    let mut input = PosterInput {
+        course_id: course.id,
+        title: course.title.clone(),
+        price: if course.price.is_free() { ctx.t("price_free").to_string() } else { course.price.to_string() },
+        original_price: course.has_discount().then(|| course.original_price.to_string()),
+        shop_name: ctx.shop_name().to_string(),
+        url: format!("{}/courses/{}", state.settings.public_url, course.slug),
+        cover_name,
+        cover: None,
+    };
+    let key = format!("posters/{}", poster_name(&input));
+    if state.public.stat(&key).await.map_err(AppError::storage)?.is_none() {
+        if let Some(name) = &input.cover_name
+            && let Some(len) = state.public.len(name).await.map_err(AppError::storage)?
+        {
+            input.cover =
+                Some(state.public.read_range(name, 0, len.saturating_sub(1)).await.map_err(AppError::storage)?);
+        }
+        let png = web::block(move || draw_poster(&input))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?
+            .map_err(AppError::Internal)?;
+        state.public.put(&key, &png).await.map_err(AppError::storage)?;
+    }
+    Ok(redirect(&format!("/files/{key}")))
 }

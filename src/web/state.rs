@@ -46,6 +46,8 @@ pub struct AppState {
     /// Learners and completions by course for the statistics page (SQLite only).
     pub learners: crate::store::cache::EpochCache<(), std::collections::HashMap<i64, (i64, i64)>>,
     /// Progress reports waiting to be written in the next batch.
+    /// Covers, the logo and posters, served under /files (the data dir's public/ or the bucket).
+    pub public: Arc<dyn crate::media::storage::MediaStore>,
     pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
     /// Lesson media streams open now, per viewer and per address.
     pub streams: Arc<crate::web::stream_slots::StreamSlots>,

@@ -94,10 +94,56 @@ macro_rules! storage_tests {
     )*};
 }
 
-storage_tests!(lessons_stream_from_the_bucket_with_ranges, uploads_go_to_the_bucket_and_an_outage_changes_nothing);
+storage_tests!(
+    lessons_stream_from_the_bucket_with_ranges,
+    uploads_go_to_the_bucket_and_an_outage_changes_nothing,
+    covers_and_posters_are_served_from_the_bucket,
+);
+
+async fn covers_and_posters_are_served_from_the_bucket(b: Bucketed) {
+    let app = &b.app;
+    app.make_staff("13900000001", Role::Operator).await;
+    let staff = app.staff_as("13900000001").await;
+    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let editor = format!("/admin/courses/{course}");
+    let picture = crate::shop_settings::png(1000, 1000);
+    let done =
+        staff.submit_multipart(&editor, &format!("{editor}/cover"), &[], vec![("cover", "c.png", picture)]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (_, page) = app.get_html("/courses/excel-data-analysis").await;
+    let cover =
+        page.split("class=\"course-cover\" src=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    let name = cover.strip_prefix("/files/").unwrap();
+    assert!(in_bucket_under(&b, "public", name).await.is_some(), "the cover is in the bucket");
+    assert!(!app.data_dir.join("public").join(name).exists());
+    let served = app.get(&cover).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    assert!(served.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert_eq!(image::load_from_memory(&served.bytes().await.unwrap()).unwrap().width(), 1280);
+    // Nothing but pictures under plain names: no way into the rest of the bucket.
+    for path in ["/files/../media/demo/video.mp4", "/files/x.mp4", "/files/%2e%2e/media/demo/video.mp4"] {
+        assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    if kedian::media::poster::font().is_some() {
+        let poster = app.get("/courses/excel-data-analysis/poster.png").await;
+        let to = crate::helpers::location(&poster);
+        assert!(to.starts_with("/files/posters/poster-"), "{to}");
+        assert!(in_bucket_under(&b, "public", to.strip_prefix("/files/").unwrap()).await.is_some());
+        let png = app.get(&to).await;
+        assert_eq!(png.headers()["content-type"], "image/png");
+    }
+}
 
 /// The object under `shop/media/` as the bucket holds it, read straight from the S3 server.
 async fn in_bucket(b: &Bucketed, key: &str) -> Option<Vec<u8>> {
+    in_bucket_under(b, "media", key).await
+}
+
+async fn in_bucket_under(b: &Bucketed, prefix: &str, key: &str) -> Option<Vec<u8>> {
     use kedian::media::storage::MediaStore;
     let cfg = kedian::media::object_store::StorageConfig {
         service: "s3".into(),
@@ -108,7 +154,7 @@ async fn in_bucket(b: &Bucketed, key: &str) -> Option<Vec<u8>> {
         secret_access_key: "test".into(),
         root: "/shop".into(),
     };
-    let store = kedian::media::object_store::ObjectStore::open(&cfg, "media").unwrap();
+    let store = kedian::media::object_store::ObjectStore::open(&cfg, prefix).unwrap();
     let len = store.len(key).await.unwrap()?;
     Some(store.read_range(key, 0, len.saturating_sub(1)).await.unwrap())
 }

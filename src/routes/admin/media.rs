@@ -54,19 +54,21 @@ async fn cover(
     }
     let Some(file) = form.files.first() else { return Err(AppError::BadRequest) };
     let bytes = tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?;
-    let (dir, course_id) = (state.settings.public_dir(), *id);
-    let saved = web::block(move || images::save_cover(&dir, course_id, &bytes))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let names = match saved {
-        Ok(names) => names,
+    let course_id = *id;
+    let saved =
+        web::block(move || images::cover_sizes(course_id, &bytes)).await.map_err(|e| AppError::Internal(e.into()))?;
+    let sizes = match saved {
+        Ok(sizes) => sizes,
         Err(e) => {
             tracing::info!(course_id, error = format!("{e:#}"), "cover refused");
             errors.add("cover", ctx.t("err_picture_unreadable"));
             return editor_with_errors(ctx, &state, *id, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }
     };
-    let Some(largest) = names.first() else { return Err(AppError::Internal(anyhow::anyhow!("no cover sizes"))) };
+    for (name, jpeg) in &sizes {
+        state.public.put(name, jpeg).await.map_err(AppError::storage)?;
+    }
+    let Some((largest, _)) = sizes.first() else { return Err(AppError::Internal(anyhow::anyhow!("no cover sizes"))) };
     let url = format!("/files/{largest}");
     course_admin::set_cover(&state.db, *id, &url, now()).await?;
     reload(&state).await?;

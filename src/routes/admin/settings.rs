@@ -243,12 +243,12 @@ async fn logo(
         return render_page(ctx, &state, current, errors, status).await;
     };
     let bytes = tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?;
-    let dir = state.settings.public_dir();
-    let saved = web::block(move || images::save_logo(&dir, &bytes)).await.map_err(|e| AppError::Internal(e.into()))?;
-    let Ok(name) = saved else {
+    let saved = web::block(move || images::logo_png(&bytes)).await.map_err(|e| AppError::Internal(e.into()))?;
+    let Ok((name, png)) = saved else {
         errors.add("logo", ctx.t("err_picture_unreadable"));
         return render_page(ctx, &state, current, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
     };
+    state.public.put(&name, &png).await.map_err(AppError::storage)?;
     let url = format!("/files/{name}");
     let before = state.shop.get().logo_url.clone();
     shop_settings::save(&state.db, &[("logo_url".to_string(), url.clone())], now()).await?;

@@ -128,6 +128,18 @@ async fn covers_and_posters_are_served_from_the_bucket(b: Bucketed) {
     for path in ["/files/../media/demo/video.mp4", "/files/x.mp4", "/files/%2e%2e/media/demo/video.mp4"] {
         assert_eq!(app.get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
     }
+    // A learner's evidence goes to the bucket's uploads/, and only its owner gets it back.
+    let learner = app.another_browser();
+    learner.login_by_code("13800138602").await;
+    let order_no = learner.bought("excel-data-analysis").await;
+    let asked = learner
+        .request_refund(&order_no, "quality", vec![("evidence", "截图.png", crate::refunds::PNG.to_vec())])
+        .await;
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    let key: String = sqlx::query_scalar("SELECT storage_key FROM attachments").fetch_one(app.db.read()).await.unwrap();
+    assert!(same(in_bucket_under(&b, "uploads", &key).await, crate::refunds::PNG), "the evidence is in the bucket");
+    assert!(!app.data_dir.join("uploads").join(&key).exists());
+
     if kedian::media::poster::font().is_some() {
         let poster = app.get("/courses/excel-data-analysis/poster.png").await;
         let to = crate::helpers::location(&poster);

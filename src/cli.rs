@@ -211,6 +211,9 @@ async fn takedown(mut settings: Settings, command: TakedownCommand) -> anyhow::R
     }
     let current = ShopSettings::from_pairs(&shop_settings::all(&db).await?);
     match current.takedown {
+        Some(message) if message.is_empty() => {
+            println!("takedown mode is on: {}", crate::domain::shop::TAKEDOWN_DEFAULT)
+        }
         Some(message) => println!("takedown mode is on: {message}"),
         None => println!("takedown mode is off"),
     }

@@ -23,7 +23,8 @@ pub struct ShopSettings {
     pub complaint_reply_hours: Option<i64>,
     pub sms_code: String,
     pub sms_refund: String,
-    /// Takedown mode: the mini program is gone; every page says where learners are now.
+    /// Takedown mode: the mini program is gone; every page says where learners are now. The
+    /// operator's message, or empty for the default in the reader's language.
     pub takedown: Option<String>,
     /// Changes whenever any setting does (pages cached for visitors are keyed by it).
     pub revision: u64,
@@ -46,7 +47,7 @@ impl ShopSettings {
             complaint_reply_hours: map.get("complaint_reply_hours").and_then(|v| v.parse().ok()),
             sms_code: text("sms_code", SMS_CODE_DEFAULT),
             sms_refund: text("sms_refund", SMS_REFUND_DEFAULT),
-            takedown: (map.get("takedown").copied() == Some("on")).then(|| text("takedown_message", TAKEDOWN_DEFAULT)),
+            takedown: (map.get("takedown").copied() == Some("on")).then(|| text("takedown_message", "")),
             revision: {
                 use std::hash::{Hash, Hasher};
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -116,7 +117,7 @@ mod tests {
         assert_eq!(s.sms_code, SMS_CODE_DEFAULT);
         assert_eq!(s.takedown, None);
         let on = ShopSettings::from_pairs(&[("takedown".to_string(), "on".to_string())]);
-        assert_eq!(on.takedown.as_deref(), Some(TAKEDOWN_DEFAULT));
+        assert_eq!(on.takedown.as_deref(), Some(""), "the default, in the reader's language");
         assert_ne!(on.revision, s.revision, "any change gives a new revision");
     }
 

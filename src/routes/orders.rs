@@ -145,6 +145,15 @@ impl OrderView {
     pub fn can_learn(&self) -> bool {
         self.order.status.grants_access()
     }
+
+    /// What the amount is: still due, paid (refunded or not), or only the order's (closed unpaid).
+    pub fn amount_label_key(&self) -> &'static str {
+        match self.order.status {
+            OrderStatus::Pending => "order_amount_due",
+            OrderStatus::Closed => "order_amount",
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded => "order_paid_amount",
+        }
+    }
 }
 
 #[derive(Template)]
@@ -357,6 +366,12 @@ async fn start_payment(
         Ok(action) => action,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), provider = provider.name(), "creating the payment failed");
+            // The buyer never got a way to pay this attempt: close it at the gateway (in case it
+            // exists there) and let the order be paid another way, as the page suggests.
+            if let Err(e) = provider.close(&order.order_no).await {
+                tracing::warn!(order_no = %order.order_no, error = format!("{e:#}"), "closing the failed attempt failed");
+            }
+            orders::abandon_payment(&state.db, order.id, provider.name()).await?;
             let mut errors = FieldErrors::default();
             errors.add("channel", ctx.t("err_pay_failed"));
             return pay_page_for(ctx, &req, &state, order, None, errors, StatusCode::BAD_GATEWAY).await;

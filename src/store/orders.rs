@@ -223,6 +223,21 @@ pub async fn start_payment(
     Ok(done.rows_affected() == 1)
 }
 
+/// Forgets a payment attempt that never reached the buyer (the gateway call failed), so the
+/// order can be paid with another provider.
+pub async fn abandon_payment(db: &Db, order_id: i64, provider: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE orders SET pay_provider = NULL, pay_channel = NULL, reconcile_at = NULL \
+         WHERE id = $1 AND status = 'pending' AND pay_provider = $2",
+    )
+    .bind(order_id)
+    .bind(provider)
+    .execute(db.write())
+    .await?;
+    db.orders_changed();
+    Ok(())
+}
+
 /// pending → closed (cancelled or expired); the coupon goes back. False when the order was no
 /// longer pending (paid or closed meanwhile).
 pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {

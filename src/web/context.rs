@@ -80,6 +80,21 @@ impl PageContext {
     }
 
     /// The back office sections this staff member may open: (href, label).
+    /// A stored code in words (`label("provider", "sandbox")` → 模拟支付), or the code itself when
+    /// there is no wording for it.
+    pub fn label(&self, prefix: &str, code: &str) -> String {
+        match self.lang.t(&format!("{prefix}_{code}")) {
+            "" => code.to_string(),
+            words => words.to_string(),
+        }
+    }
+
+    /// The takedown banner's text: the operator's, or the default in the reader's language.
+    pub fn takedown(&self) -> Option<String> {
+        let message = self.shop.takedown.as_deref()?;
+        Some(if message.trim().is_empty() { self.t("takedown_default").to_string() } else { message.to_string() })
+    }
+
     pub fn admin_links(&self) -> Vec<(&'static str, &'static str)> {
         use crate::domain::staff::Area;
         let Some(user) = &self.user else { return Vec::new() };

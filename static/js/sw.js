@@ -1,7 +1,7 @@
 // The installable shop's service worker. It keeps the app shell (styles, scripts, icons) and an
 // offline page, so the shop opens from the home screen even on a bad network. It never stores
 // paid media or personal pages: only the files listed here and under /static/.
-const CACHE = 'kedian-shell-v1';
+const CACHE = 'kedian-shell-v2';
 const SHELL = ['/offline', '/static/css/site.css', '/static/img/icon-192.png', '/static/img/favicon.svg'];
 
 self.addEventListener('install', (event) => {

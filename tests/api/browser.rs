@@ -204,6 +204,28 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
         assert!(tall.as_f64().unwrap_or(0.0) >= 44.0);
         save(name, &client.screenshot().await.unwrap());
     }
+    // English, with unread messages: the bar still fits the phone, and 我的/Me is on screen.
+    let user: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138000'").fetch_one(app.db.read()).await.unwrap();
+    sqlx::query("INSERT INTO user_messages (user_id, kind, ref_no, note, link, created_at) VALUES ($1, 'refund_rejected', 'R1', '', '/me/messages', $2)")
+        .bind(user)
+        .bind(kedian::domain::time::now())
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    app.db.users_changed();
+    for (path, name) in [("/", "home-en-unread-375.png"), ("/courses/python-zero-to-one", "course-en-unread-375.png")] {
+        client.goto(&app.url(path)).await.unwrap();
+        client.wait().for_element(Locator::Css(".nav-msg")).await.unwrap();
+        let width = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        assert!(width.as_u64().unwrap_or(9999) <= 375, "{path} in English scrolls sideways: {width}");
+        let me_right = client
+            .execute("return document.querySelector('.nav-me').getBoundingClientRect().right", vec![])
+            .await
+            .unwrap();
+        assert!(me_right.as_f64().unwrap_or(9999.0) <= 375.0, "Me is on screen ({me_right})");
+        save(name, &client.screenshot().await.unwrap());
+    }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
@@ -318,6 +340,15 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
 
     client.goto(&app.url("/admin")).await.unwrap();
     client.wait().for_element(Locator::Id("password")).await.unwrap();
+    let width = |css: &'static str| {
+        let client = client.clone();
+        async move {
+            let script = format!("return document.querySelector('{css}').getBoundingClientRect().width");
+            client.execute(&script, vec![]).await.unwrap().as_f64().unwrap_or(0.0)
+        }
+    };
+    assert!(width("#password").await >= 280.0, "sign-in is not squeezed into the menu's column");
+    save("admin-login-1280.png", &client.screenshot().await.unwrap());
     client.find(Locator::Id("phone")).await.unwrap().send_keys(crate::helpers::ADMIN_PHONE).await.unwrap();
     client.find(Locator::Id("password")).await.unwrap().send_keys(crate::helpers::STAFF_PASSWORD).await.unwrap();
     client.find(Locator::Css(".admin form button.primary")).await.unwrap().click().await.unwrap();
@@ -335,6 +366,18 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
     client.find(Locator::Css(".admin form button.primary")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css(".recovery-codes")).await.unwrap();
+    assert!(width(".recovery-codes").await >= 280.0, "recovery codes get the page's width");
+    let wrapped: bool = client
+        .execute(
+            "return [...document.querySelectorAll('.recovery-codes li')].some(li => li.getClientRects().length > 1 || li.scrollWidth > li.clientWidth)",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_bool()
+        .unwrap_or(true);
+    assert!(!wrapped, "no recovery code breaks mid-code");
+    save("admin-recovery-1280.png", &client.screenshot().await.unwrap());
     client.find(Locator::Css(".admin a.button.primary")).await.unwrap().click().await.unwrap();
 
     client.wait().for_element(Locator::Css(".admin-nav")).await.unwrap();
@@ -389,7 +432,7 @@ async fn the_shop_installs_as_a_web_app() {
         .execute_async(
             "const done = arguments[arguments.length - 1];
              navigator.serviceWorker.ready
-               .then(reg => caches.open('kedian-shell-v1').then(c => c.match('/offline')).then(hit =>
+               .then(reg => caches.open('kedian-shell-v2').then(c => c.match('/offline')).then(hit =>
                  done({ state: reg.active && reg.active.state, scope: reg.scope, offline: !!hit })))
                .catch(e => done({ error: String(e) }));",
             vec![],

@@ -38,6 +38,16 @@ async fn the_switch_puts_the_notice_on_every_page(app: TestApp) {
     learner.login_by_code("13800138950").await;
     let (_, mine) = learner.get_html("/me/courses").await;
     assert!(mine.contains("takedown-banner"));
+    let (_, offline) = app.get_html("/offline").await;
+    assert!(!offline.contains("takedown-banner"), "the offline page is kept for days: no banner to go stale");
+    // With no message of its own, the banner speaks the reader's language.
+    staff.submit(PAGE, PAGE, &[("mode", "on"), ("message", "")]).await;
+    let english = app.another_browser();
+    english.submit("/language", "/language", &[("lang", "en"), ("next", "/")]).await;
+    let (_, page) = english.get_html("/courses").await;
+    assert!(page.contains("While the mini program is suspended"), "the English default");
+    let (_, page) = app.get_html("/courses").await;
+    assert!(page.contains("小程序暂停服务期间"), "the Chinese default");
 
     let off = staff.submit(PAGE, PAGE, &[("mode", "off")]).await;
     assert_eq!(off.status(), StatusCode::SEE_OTHER);

@@ -274,3 +274,35 @@ async fn incomplete_configuration_is_not_offered() {
     let (_, html) = app.get_html(&format!("/orders/{order_no}/pay")).await;
     assert!(html.contains("value=\"sandbox\"") && !html.contains("wechat"), "the sandbox stands in");
 }
+
+/// The gateway cannot be reached: the pay page says so and suggests another method, and that
+/// other method then works (the failed attempt is closed, not left blocking the order).
+#[tokio::test]
+async fn after_a_failed_gateway_call_another_method_works() {
+    let sim = WechatSim::start(Mode::Certificate).await;
+    let alipay = crate::alipay_sim::AlipaySim::start().await;
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        let path = sim.write_config(&s.data_dir);
+        let text = std::fs::read_to_string(&path).unwrap().replace(&sim.base_url, "http://127.0.0.1:9");
+        std::fs::write(&path, text).unwrap();
+        s.wechatpay_config = Some(path);
+        s.alipay_config = Some(alipay.write_config(&s.data_dir));
+    })
+    .await
+    .unwrap();
+    app.login_by_code("13800138090").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    let page = format!("/orders/{order_no}/pay");
+    let failed = app.submit(&page, &page, &[("channel", "wechat_native")]).await;
+    assert_eq!(failed.status(), StatusCode::BAD_GATEWAY);
+    assert!(failed.text().await.unwrap().contains("换一种支付方式"));
+    let switched = app.submit(&page, &page, &[("channel", "alipay_page")]).await;
+    assert_eq!(switched.status(), StatusCode::SEE_OTHER, "the suggested switch is allowed");
+    assert!(location(&switched).starts_with(&alipay.gateway_url), "on to Alipay's cashier");
+    let provider: Option<String> = sqlx::query_scalar("SELECT pay_provider FROM orders WHERE order_no = $1")
+        .bind(&order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(provider.as_deref(), Some("alipay"));
+}

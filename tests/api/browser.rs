@@ -85,6 +85,37 @@ async fn console_errors(client: &Client) -> Vec<String> {
         .collect()
 }
 
+/// `rgb(r, g, b)` or `rgba(…)` as three channels, as browsers report computed colours.
+fn rgb(css: &str) -> Vec<[f64; 3]> {
+    css.split("rgb")
+        .skip(1)
+        .filter_map(|part| {
+            let inner = part.trim_start_matches('a').strip_prefix('(')?.split(')').next()?;
+            let v: Vec<f64> = inner.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+            (v.len() >= 3).then(|| [v[0], v[1], v[2]])
+        })
+        .collect()
+}
+
+/// WCAG 2 contrast ratio of two colours.
+fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+    let lum = |c: [f64; 3]| {
+        let f = |x: f64| {
+            let x = x / 255.0;
+            if x <= 0.03928 { x / 12.92 } else { ((x + 0.055) / 1.055).powf(2.4) }
+        };
+        0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2])
+    };
+    let (x, y) = (lum(a), lum(b));
+    (x.max(y) + 0.05) / (x.min(y) + 0.05)
+}
+
+/// The computed style `prop` of the first element matching `css`.
+async fn style(client: &fantoccini::Client, css: &str, prop: &str) -> String {
+    let script = format!("return getComputedStyle(document.querySelector('{css}')).getPropertyValue('{prop}')");
+    client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
+}
+
 fn save(name: &str, png: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -120,6 +151,19 @@ async fn phone_sized_pages_render_without_console_errors() {
         .await
         .unwrap();
     assert!(height.as_f64().unwrap_or(0.0) >= 44.0, "buy button {height}px");
+    // The main colour pairs meet WCAG AA (4.5:1): prices on white, the buy button's label, the
+    // hero's text over every stop of its gradient.
+    let white = [255.0, 255.0, 255.0];
+    let price = rgb(&style(&client, ".price-box .price", "color").await)[0];
+    assert!(contrast(price, white) >= 4.5, "price on white: {:.2}", contrast(price, white));
+    let button_bg = rgb(&style(&client, ".buy-bar .button", "background-color").await)[0];
+    let button_fg = rgb(&style(&client, ".buy-bar .button", "color").await)[0];
+    assert!(contrast(button_bg, button_fg) >= 4.5, "buy button: {:.2}", contrast(button_bg, button_fg));
+    client.goto(&app.url("/")).await.unwrap();
+    let text = rgb(&style(&client, ".hero p", "color").await)[0];
+    for stop in rgb(&style(&client, ".hero", "background-image").await) {
+        assert!(contrast(text, stop) >= 4.5, "hero text on {stop:?}: {:.2}", contrast(text, stop));
+    }
     client.close().await.unwrap();
 }
 

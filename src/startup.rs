@@ -160,6 +160,7 @@ impl Application {
             TcpListener::bind(&settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
         let static_dir = static_dir();
+        crate::web::assets::load(&static_dir);
         let public_dir = settings.public_dir();
         std::fs::create_dir_all(&public_dir).with_context(|| format!("cannot create {}", public_dir.display()))?;
         let app_providers = providers.clone();
@@ -244,7 +245,7 @@ impl Application {
                 .service(
                     web::scope("/static")
                         .wrap(Compress::default())
-                        .wrap(DefaultHeaders::new().add((CACHE_CONTROL, "public, max-age=3600")))
+                        .wrap(actix_web::middleware::from_fn(static_caching))
                         .service(actix_files::Files::new("", &static_dir).prefer_utf8(true)),
                 )
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
@@ -318,6 +319,19 @@ fn spawn_refresh(state: web::Data<AppState>, every: std::time::Duration) {
             }
         }
     });
+}
+
+/// A year and immutable for a versioned static URL, an hour otherwise.
+async fn static_caching(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let policy = crate::web::assets::cache_control(req.query_string());
+    let mut res = next.call(req).await?;
+    if res.status().is_success() || res.status() == actix_web::http::StatusCode::NOT_MODIFIED {
+        res.headers_mut().insert(CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static(policy));
+    }
+    Ok(res)
 }
 
 /// `static/` beside the working directory, else the one in the source tree.

@@ -1,6 +1,7 @@
 //! Request plumbing shared by every route: application state, the page context, CSRF-checked
 //! forms, rendering and error pages.
 
+pub mod assets;
 pub mod banner;
 pub mod compress;
 pub mod context;

@@ -34,7 +34,9 @@ self.addEventListener('fetch', (event) => {
           caches.open(CACHE).then((cache) => cache.put(request, copy));
         }
         return response;
-      }))
+      // Offline with a version not kept yet (the offline page links a versioned stylesheet):
+      // any kept version of the file is better than none.
+      }).catch(() => caches.match(request, { ignoreSearch: true })))
     );
   }
   // Everything else (media, keys, progress, files) goes to the network untouched.

@@ -41,7 +41,10 @@ async fn a_banner_shows_everywhere_until_closed_or_ended(app: TestApp) {
     for path in ["/", "/courses", "/courses/excel-data-analysis", "/login"] {
         let (_, html) = app.get_html(path).await;
         assert!(html.contains("双十一全场 8 折") && html.contains("href=\"/courses\""), "banner on {path}");
-        assert!(html.contains("src=\"/static/js/banner.js\" defer"), "closing needs no render-blocking script");
+        assert!(
+            html.contains("src=\"/static/js/banner.js?v=") && html.contains("\" defer></script>"),
+            "closing needs no render-blocking script"
+        );
     }
     let id: i64 = sqlx::query_scalar("SELECT id FROM announcements WHERE title = '双十一全场 8 折'")
         .fetch_one(app.db.read())

@@ -22,6 +22,15 @@ async fn security_headers_are_sent(app: TestApp) {
     let css = app.get("/static/css/site.css").await;
     assert_eq!(css.status(), StatusCode::OK);
     assert!(css.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
+    assert_eq!(css.headers()["cache-control"], "public, max-age=3600", "unversioned: an hour");
+    // Pages link static files by content version, cached for a year as immutable.
+    let html = app.get("/").await.text().await.unwrap();
+    let versioned = html.split("href=\"/static/css/site.css?v=").nth(1).and_then(|r| r.split('"').next()).unwrap();
+    let css = app.get(&format!("/static/css/site.css?v={versioned}")).await;
+    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
+    let bytes = css.bytes().await.unwrap();
+    use sha2::Digest;
+    assert_eq!(hex::encode(&sha2::Sha256::digest(&bytes)[..5]), versioned, "the version is the content's");
 }
 
 #[tokio::test]

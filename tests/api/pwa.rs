@@ -26,5 +26,5 @@ async fn manifest_worker_and_offline_page(app: TestApp) {
     assert!(offline.contains("网络不可用"));
     assert!(offline.contains("href=\"\">"), "重试 reloads the page the learner wanted, not /");
     let (_, home) = app.get_html("/").await;
-    assert!(home.contains("rel=\"manifest\"") && home.contains("src=\"/static/js/pwa.js\" defer"));
+    assert!(home.contains("rel=\"manifest\"") && home.contains("src=\"/static/js/pwa.js?v="));
 }

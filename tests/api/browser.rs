@@ -207,6 +207,10 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
     let notice = client.wait().for_element(Locator::Css(".notice")).await.unwrap();
     assert!(notice.text().await.unwrap().contains("138****8000"));
+    // 获取验证码 counts down its 60 s before it can be pressed again.
+    let again = client.find(Locator::Css("button[value=send_code]")).await.unwrap();
+    assert!(!again.is_enabled().await.unwrap(), "waits before another code");
+    assert!(again.text().await.unwrap().contains("秒后重新获取"));
     let code = app.last_code("13800138000").expect("code texted");
     client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
     client.find(Locator::Css("button.primary[value=login]")).await.unwrap().click().await.unwrap();
@@ -221,6 +225,9 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     client.find(Locator::Css(".buy-bar button")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css(".channels button")).await.unwrap();
     save("pay-375.png", &client.screenshot().await.unwrap());
+    let deadline = client.find(Locator::Css(".deadline")).await.unwrap().text().await.unwrap();
+    assert!(deadline.contains("剩余 29:") || deadline.contains("剩余 30:"), "a live countdown: {deadline}");
+    assert!(!client.source().await.unwrap().contains("-¥0.00"), "no −¥0.00 discount row");
     client.find(Locator::Css(".channels button")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css(".sandbox-label")).await.unwrap();
     save("cashier-375.png", &client.screenshot().await.unwrap());

@@ -37,6 +37,8 @@ pub struct AuthForm {
     nickname: String,
     agree: String,
     pub next: String,
+    /// A course the visitor was buying when asked to log in: login goes on to its order.
+    buy: String,
 }
 
 #[derive(Template)]
@@ -48,6 +50,8 @@ struct LoginPage {
     method: &'static str,
     phone: String,
     next: String,
+    /// The course being bought, carried through the form (see `AuthForm::buy`).
+    buy: String,
     notice: String,
     /// Inside WeChat, with WeChat configured: offer the one-tap sign-in.
     wechat: bool,
@@ -73,6 +77,7 @@ struct PageQuery {
     method: String,
     next: String,
     wechat: String,
+    buy: String,
 }
 
 fn method_of(value: &str) -> &'static str {
@@ -100,6 +105,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
         method: method_of(&q.method),
         phone: String::new(),
         next: next_of(&q.next),
+        buy: q.buy.chars().take(100).collect(),
         notice: match q.wechat.as_str() {
             "pending" => ctx.t("wechat_login_pending").to_string(),
             "declined" => ctx.t("wechat_login_declined").to_string(),
@@ -204,7 +210,15 @@ async fn login(
         Ok(user) => {
             start_session(&ctx, &req, &state, &user, method).await?;
             tracing::info!(user_id = user.id, "logged in");
-            Ok(redirect(&next))
+            // Logging in to buy goes straight on to the order (this POST carries the CSRF token).
+            let course = state.catalog.snapshot().course(&form.buy).cloned().filter(|c| c.published);
+            let to = match course {
+                Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
+                    crate::routes::orders::begin_purchase(&state, &user, &course).await?
+                }
+                _ => next,
+            };
+            Ok(redirect(&to))
         }
         Err(retry) => {
             let (status, retry_after) = (retry.status, retry.retry_after);
@@ -215,6 +229,7 @@ async fn login(
                 method,
                 phone: form.phone.chars().take(32).collect(),
                 next,
+                buy: form.buy.chars().take(100).collect(),
                 notice: retry.notice,
                 wechat: false,
                 errors: retry.errors,

@@ -133,10 +133,7 @@ async fn detail(
         (true, Some(user)) => state.progress.course_progress(&state.db, user.id, course.id).await?,
         _ => HashMap::new(),
     };
-    let continue_href = match continue_with(&course, &progress) {
-        Some(lesson) => format!("/courses/{}/lessons/{}", course.slug, lesson.id),
-        None => format!("/courses/{}#syllabus", course.slug),
-    };
+    let continue_href = continue_href(&course, &progress);
     render_catalog_page(&ctx, &catalog, || {
         let title = format!("{} - {}", course.title, ctx.shop_name());
         let mut meta = ctx.meta(&title, &course.subtitle);
@@ -144,4 +141,12 @@ async fn detail(
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
         DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href }
     })
+}
+
+/// Where 开始学习 / 继续学习 goes: the first unfinished lesson, else the syllabus.
+pub(crate) fn continue_href(course: &Course, progress: &HashMap<i64, crate::store::lessons::Progress>) -> String {
+    match continue_with(course, progress) {
+        Some(lesson) => format!("/courses/{}/lessons/{}", course.slug, lesson.id),
+        None => format!("/courses/{}#syllabus", course.slug),
+    }
 }

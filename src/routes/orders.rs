@@ -87,6 +87,12 @@ async fn buy(
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
+    Ok(redirect(&begin_purchase(&state, user, &course).await?))
+}
+
+/// Makes (or reuses) the buyer's order for `course` and says where to go: its pay page, or the
+/// order itself for a free course. Also where login continues when it was for a purchase.
+pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Course) -> Result<String, AppError> {
     let terms = refund_sentence(course.kind, course.refund_terms);
     let new = NewOrder {
         user_id: user.id,
@@ -102,11 +108,11 @@ async fn buy(
         let order = orders::claim_free(&state.db, &new, now()).await?;
         tracing::info!(order_no = %order.order_no, user_id = user.id, "free course claimed");
         state.catalog.reload(&state.db).await?;
-        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+        return Ok(format!("/orders/{}", order.order_no));
     }
     let order = orders::create_or_reuse_pending(&state.db, &new, now()).await?;
     tracing::info!(order_no = %order.order_no, user_id = user.id, "order ready to pay");
-    Ok(redirect(&format!("/orders/{}/pay", order.order_no)))
+    Ok(format!("/orders/{}/pay", order.order_no))
 }
 
 /// An order with what the page needs to say about it.
@@ -201,6 +207,8 @@ struct DetailPage<'a> {
     refunds: Vec<Refund>,
     open_refund: Option<String>,
     can_refund: bool,
+    /// 开始学习 opens the first (or next) lesson of the course bought.
+    learn_href: String,
 }
 
 #[get("/orders/{order_no}")]
@@ -217,10 +225,17 @@ async fn detail(
     let refunds = refunds::for_order(&state.db, order.id).await?;
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
     let can_refund = order.is_refundable();
+    let learn_href = match (state.catalog.snapshot().course_by_id(order.course_id).cloned(), &ctx.user) {
+        (Some(course), Some(user)) => {
+            let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
+            crate::routes::courses::continue_href(&course, &progress)
+        }
+        _ => "/me/courses".to_string(),
+    };
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
-    render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund })
+    render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund, learn_href })
 }
 
 fn provider_label(provider: Option<&str>) -> &'static str {

@@ -215,27 +215,33 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
     client.find(Locator::Css("button.primary[value=login]")).await.unwrap().click().await.unwrap();
 
-    client.wait().for_element(Locator::Css(".course-title")).await.unwrap();
-    let url = client.current_url().await.unwrap();
-    assert_eq!(url.path(), "/courses/excel-data-analysis", "back to the course after login");
-    let bar = client.find(Locator::Css(".buy-bar")).await.unwrap().text().await.unwrap();
-    assert!(bar.contains("立即购买"), "{bar}");
-
-    // Buy: course page → pay page → sandbox cashier → paid order with 开始学习.
-    client.find(Locator::Css(".buy-bar button")).await.unwrap().click().await.unwrap();
+    // Login goes straight on to the order it was for: no second 立即购买.
+    let mut taps = 3;
     client.wait().for_element(Locator::Css(".channels button")).await.unwrap();
     save("pay-375.png", &client.screenshot().await.unwrap());
     let deadline = client.find(Locator::Css(".deadline")).await.unwrap().text().await.unwrap();
     assert!(deadline.contains("剩余 29:") || deadline.contains("剩余 30:"), "a live countdown: {deadline}");
     assert!(!client.source().await.unwrap().contains("-¥0.00"), "no −¥0.00 discount row");
+    let url = client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/orders/") && url.path().ends_with("/pay"), "on the pay page: {url}");
     client.find(Locator::Css(".channels button")).await.unwrap().click().await.unwrap();
+    taps += 1;
     client.wait().for_element(Locator::Css(".sandbox-label")).await.unwrap();
     save("cashier-375.png", &client.screenshot().await.unwrap());
+    // The sandbox cashier's 确认支付 stands for the buyer confirming at the real gateway.
     client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
     let learn = client.wait().for_element(Locator::Css(".actions .button.primary")).await.unwrap();
     assert_eq!(learn.text().await.unwrap(), "开始学习");
     assert!(client.source().await.unwrap().contains("已支付"));
     save("order-paid-375.png", &client.screenshot().await.unwrap());
+    // 开始学习 opens the first lesson itself, not a list to choose from.
+    learn.click().await.unwrap();
+    taps += 1;
+    client.wait().for_element(Locator::Css(".lesson-page")).await.unwrap();
+    let url = client.current_url().await.unwrap();
+    assert!(url.path().starts_with("/courses/excel-data-analysis/lessons/"), "in the lesson: {url}");
+    assert_eq!(taps, 5, "立即购买, 获取验证码, 登录, 支付, 开始学习 (plus the gateway's own confirm)");
+    save("first-lesson-375.png", &client.screenshot().await.unwrap());
     assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
 
     client.goto(&app.url("/me")).await.unwrap();

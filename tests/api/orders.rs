@@ -66,6 +66,41 @@ async fn buying_while_logged_out_leads_to_login(app: TestApp) {
     assert_eq!(location(&response), "/login?next=/courses/excel-data-analysis");
     assert_eq!(app.count("orders").await, 0);
     assert_eq!(location(&app.get("/orders").await), "/login?next=%2Forders");
+
+    // The login link says what was being bought, and logging in goes on to that order's pay page.
+    let html = unescape(&html);
+    let link = html.split("class=\"button primary\" href=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    assert!(link.starts_with("/login?next=") && link.ends_with("&buy=excel-data-analysis"), "{link}");
+    let (_, page) = app.get_html(&link).await;
+    assert!(page.contains("name=\"buy\" value=\"excel-data-analysis\""));
+    app.request_code(&link, "13800138069").await;
+    let code = app.last_code("13800138069").unwrap();
+    let fields = [
+        ("method", "sms"),
+        ("action", "login"),
+        ("phone", "13800138069"),
+        ("code", code.as_str()),
+        ("next", "/courses/excel-data-analysis"),
+        ("buy", "excel-data-analysis"),
+    ];
+    let logged_in = app.submit(&link, "/login", &fields).await;
+    let to = location(&logged_in);
+    assert!(to.starts_with("/orders/") && to.ends_with("/pay"), "straight to the order: {to}");
+    assert_eq!(app.count("orders").await, 1);
+    // A course already owned, or no such course, just goes where login was asked to go.
+    let other = app.another_browser();
+    other.request_code("/login", "13800138068").await;
+    let code = app.last_code("13800138068").unwrap();
+    let fields = [
+        ("method", "sms"),
+        ("action", "login"),
+        ("phone", "13800138068"),
+        ("code", code.as_str()),
+        ("next", "/courses"),
+        ("buy", "no-such-course"),
+    ];
+    assert_eq!(location(&other.submit("/login", "/login", &fields).await), "/courses");
+    assert_eq!(app.count("orders").await, 1);
 }
 
 async fn a_second_click_reuses_the_pending_order(app: TestApp) {

@@ -37,12 +37,49 @@
     media.addEventListener("pause", report);
     media.addEventListener("ended", report);
     window.addEventListener("pagehide", report);
+    // Speed: chosen once, kept for this learner's next lessons (in this browser).
+    var speedKey = "kedian.speed";
+    var setSpeed = function (rate) {
+      media.playbackRate = rate;
+      document.querySelectorAll("[data-speed]").forEach(function (o) { o.classList.toggle("on", Number(o.dataset.speed) === rate); });
+    };
+    var kept = Number((window.localStorage && localStorage.getItem(speedKey)) || 0);
+    if (kept > 0) {
+      setSpeed(kept);
+      // Loading a source resets the rate; put it back.
+      media.addEventListener("loadedmetadata", function () { media.playbackRate = kept; });
+    }
     document.querySelectorAll("[data-speed]").forEach(function (b) {
       b.addEventListener("click", function () {
-        media.playbackRate = Number(b.dataset.speed);
-        document.querySelectorAll("[data-speed]").forEach(function (o) { o.classList.toggle("on", o === b); });
+        var rate = Number(b.dataset.speed);
+        setSpeed(rate);
+        try { localStorage.setItem(speedKey, String(rate)); } catch (e) {}
       });
     });
+    // 15 s back and forward.
+    document.querySelectorAll("[data-skip]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        var to = media.currentTime + Number(b.dataset.skip);
+        media.currentTime = Math.max(0, Math.min(isFinite(media.duration) ? media.duration : to, to));
+      });
+    });
+    // Picture-in-picture, where the browser allows it.
+    var pip = document.querySelector("[data-pip]");
+    if (pip && document.pictureInPictureEnabled && media.requestPictureInPicture) {
+      pip.hidden = false;
+      pip.addEventListener("click", function () {
+        if (document.pictureInPictureElement) document.exitPictureInPicture();
+        else media.requestPictureInPicture().catch(function () {});
+      });
+    }
+    // "上次看到 12:34": where playback resumes, said for a few seconds.
+    var toast = document.getElementById("resume-toast");
+    if (toast && resume > 0) {
+      var m = Math.floor(resume / 60), s = Math.floor(resume % 60);
+      toast.textContent = (toast.dataset.label || "{t}").replace("{t}", m + ":" + (s < 10 ? "0" : "") + s);
+      toast.hidden = false;
+      setTimeout(function () { toast.hidden = true; }, 5000);
+    }
   }
 
   // Articles: the reading position is the share scrolled, in percent (of 100); the end completes.

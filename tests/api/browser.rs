@@ -317,6 +317,27 @@ async fn lesson_video_plays_with_a_watermark() {
     assert!(mark.is_displayed().await.unwrap());
     assert!(mark.text().await.unwrap().contains("138****8130"));
     save("lesson-375.png", &client.screenshot().await.unwrap());
+    // 15 s forward and back, and a speed that is kept for the next lesson.
+    let at = |client: Client| async move {
+        client.execute("return document.getElementById('media').currentTime", vec![]).await.unwrap().as_f64().unwrap()
+    };
+    client.execute("const v = document.getElementById('media'); v.pause(); v.currentTime = 1;", vec![]).await.unwrap();
+    client.find(Locator::Css("[data-skip='15']")).await.unwrap().click().await.unwrap();
+    let forward = at(client.clone()).await;
+    assert!(forward > 1.0, "+15 s moves on (to the end of a short clip at most): {forward}");
+    client.find(Locator::Css("[data-skip='-15']")).await.unwrap().click().await.unwrap();
+    assert!(at(client.clone()).await < forward, "−15 s goes back");
+    client.find(Locator::Css("[data-speed='1.5']")).await.unwrap().click().await.unwrap();
+    client.refresh().await.unwrap();
+    client.wait().for_element(Locator::Css("[data-speed='1.5'].on")).await.unwrap();
+    let rate = client.execute("return document.getElementById('media').playbackRate", vec![]).await.unwrap();
+    assert_eq!(rate.as_f64(), Some(1.5), "the chosen speed is kept");
+    let height = client
+        .execute("return document.querySelector(\"[data-skip='15']\").getBoundingClientRect().height", vec![])
+        .await
+        .unwrap();
+    assert!(height.as_f64().unwrap_or(0.0) >= 44.0, "skip buttons are touch targets");
+    save("lesson-controls-375.png", &client.screenshot().await.unwrap());
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();

@@ -122,6 +122,23 @@ impl PageContext {
         .collect()
     }
 
+    /// The bottom tab for this page: the most specific of `/`, `/courses`, `/me/courses`, `/me`.
+    pub fn tab_is(&self, href: &str) -> bool {
+        let path = self.path.split('?').next().unwrap_or_default();
+        let tab = if path.starts_with("/me/courses") {
+            "/me/courses"
+        } else if path.starts_with("/me") || path.starts_with("/orders") {
+            "/me"
+        } else if path.starts_with("/courses") {
+            "/courses"
+        } else if path == "/" {
+            "/"
+        } else {
+            ""
+        };
+        tab == href
+    }
+
     /// True when this page belongs to the back office section at `href`.
     pub fn in_section(&self, href: &str) -> bool {
         let path = self.path.split('?').next().unwrap_or_default();

@@ -271,16 +271,34 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
         .await
         .unwrap();
     app.db.users_changed();
-    for (path, name) in [("/", "home-en-unread-375.png"), ("/courses/python-zero-to-one", "course-en-unread-375.png")] {
+    for (path, name) in [
+        ("/", "home-en-unread-375.png"),
+        ("/courses/python-zero-to-one", "course-en-unread-375.png"),
+        ("/me", "me-en-unread-375.png"),
+    ] {
         client.goto(&app.url(path)).await.unwrap();
         client.wait().for_element(Locator::Css(".nav-msg")).await.unwrap();
         let width = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
         assert!(width.as_u64().unwrap_or(9999) <= 375, "{path} in English scrolls sideways: {width}");
-        let me_right = client
-            .execute("return document.querySelector('.nav-me').getBoundingClientRect().right", vec![])
+        // Me is at the thumb, in the tab bar (or, where a page has its own bottom bar, in the menu).
+        let me = client
+            .execute(
+                "const t = document.querySelector('.tabbar a[href=\"/me\"]'); const r = t && t.getBoundingClientRect(); \
+                 return r && r.width > 0 ? [r.right, r.bottom, r.height] : null",
+                vec![],
+            )
             .await
             .unwrap();
-        assert!(me_right.as_f64().unwrap_or(9999.0) <= 375.0, "Me is on screen ({me_right})");
+        if let Some(rect) = me.as_array() {
+            let (right, bottom, height) =
+                (rect[0].as_f64().unwrap(), rect[1].as_f64().unwrap(), rect[2].as_f64().unwrap());
+            assert!(right <= 375.0 && bottom <= 812.0 && height >= 44.0, "the Me tab is on screen: {rect:?}");
+        } else {
+            assert!(
+                client.find(Locator::Css(".buy-bar")).await.is_ok(),
+                "{path}: no tab bar only where a page has its own bar"
+            );
+        }
         save(name, &client.screenshot().await.unwrap());
     }
     let errors = console_errors(&client).await;

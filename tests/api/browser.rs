@@ -41,6 +41,11 @@ impl WebDriverCompatibleCommand for BrowserLog {
 }
 
 async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
+    start_browser_as(width, height, None).await
+}
+
+/// A browser with another user agent (the WeChat in-app browser's, say).
+async fn start_browser_as(width: u32, height: u32, user_agent: Option<&str>) -> Option<(Driver, Client)> {
     let Some(path) = chromedriver_path() else {
         crate::helpers::skip("no chromedriver (install Debian's chromium and chromium-driver)");
         return None;
@@ -62,6 +67,11 @@ async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
         // Headless windows are at least 500 px wide; a phone is emulated instead.
         options["mobileEmulation"] =
             json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true } });
+        if let Some(ua) = user_agent {
+            options["mobileEmulation"]["userAgent"] = json!(ua);
+        }
+    } else if let Some(ua) = user_agent {
+        options["args"].as_array_mut().unwrap().push(json!(format!("--user-agent={ua}")));
     }
     caps.insert("goog:chromeOptions".into(), options);
     caps.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
@@ -598,4 +608,61 @@ async fn takedown_drill_on_a_phone() {
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
+}
+
+const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+                         Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
+
+/// The buying journey as a new visitor makes it, from the course page to the first lesson:
+/// 立即购买, 获取验证码, 登录, pay, (the gateway's confirm), 开始学习. Every page fits the
+/// width, shows no console errors, and is saved as a screenshot.
+async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) {
+    let Some((_driver, client)) = start_browser_as(width, 812, ua).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let check = |client: Client, shot: String| async move {
+        let wide = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        assert!(wide.as_u64().unwrap_or(9999) <= u64::from(width), "{shot}: scrolls sideways ({wide})");
+        save(&shot, &client.screenshot().await.unwrap());
+    };
+    client.goto(&app.url("/language?next=/courses/excel-data-analysis")).await.unwrap();
+    client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".buy-bar .button")).await.unwrap();
+    check(client.clone(), format!("walk-{tag}-1-course.png")).await;
+    client.find(Locator::Css(".buy-bar .button")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("phone")).await.unwrap().send_keys(phone).await.unwrap();
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".notice")).await.unwrap();
+    let code = app.last_code(phone).expect("code texted");
+    client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
+    check(client.clone(), format!("walk-{tag}-2-login.png")).await;
+    client.find(Locator::Css("button.primary[value=login]")).await.unwrap().click().await.unwrap();
+    let pay = client.wait().for_element(Locator::Css(".channels button")).await.unwrap();
+    let tall = client
+        .execute("return document.querySelector('.channels button').getBoundingClientRect().height", vec![])
+        .await
+        .unwrap();
+    assert!(tall.as_f64().unwrap_or(0.0) >= 44.0, "the pay button is a touch target");
+    check(client.clone(), format!("walk-{tag}-3-pay.png")).await;
+    pay.click().await.unwrap();
+    client.wait().for_element(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
+    let learn = client.wait().for_element(Locator::Css(".actions .button.primary")).await.unwrap();
+    check(client.clone(), format!("walk-{tag}-4-paid.png")).await;
+    learn.click().await.unwrap();
+    client.wait().for_element(Locator::Css(".lesson-page")).await.unwrap();
+    check(client.clone(), format!("walk-{tag}-5-lesson.png")).await;
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "{tag}: console errors {errors:?}");
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_buying_journey_in_wechat_and_in_english() {
+    walk(375, "zh-CN", Some(WECHAT_UA), "13800138150", "wechat-375").await;
+    walk(375, "en", None, "13800138151", "en-375").await;
+}
+
+#[tokio::test]
+async fn the_buying_journey_on_a_pc_in_both_languages() {
+    walk(1280, "zh-CN", None, "13800138152", "zh-1280").await;
+    walk(1280, "en", None, "13800138153", "en-1280").await;
 }

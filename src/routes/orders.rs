@@ -152,6 +152,15 @@ impl OrderView {
         self.order.status.grants_access()
     }
 
+    /// The refund terms in the reader's language. In Chinese, the sentence kept with the order (what
+    /// the buyer was shown); in English, the same terms worded from the order's stored rule.
+    pub fn refund_terms(&self, lang: crate::i18n::Lang) -> String {
+        match (lang, ProductKind::parse(&self.order.item_kind)) {
+            (crate::i18n::Lang::En, Some(kind)) => refund_sentence(kind, self.order.refund_terms).en,
+            _ => self.order.refund_terms_shown.clone(),
+        }
+    }
+
     /// What the amount is: still due, paid (refunded or not), or only the order's (closed unpaid).
     pub fn amount_label_key(&self) -> &'static str {
         match self.order.status {

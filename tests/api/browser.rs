@@ -642,6 +642,10 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
         .await
         .unwrap();
     assert!(tall.as_f64().unwrap_or(0.0) >= 44.0, "the pay button is a touch target");
+    if lang == "en" {
+        let terms = client.find(Locator::Css(".refund-terms")).await.unwrap().text().await.unwrap();
+        assert!(terms.contains("refund") && !terms.contains("退款"), "terms in English: {terms}");
+    }
     check(client.clone(), format!("walk-{tag}-3-pay.png")).await;
     pay.click().await.unwrap();
     client.wait().for_element(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();

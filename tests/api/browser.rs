@@ -537,7 +537,11 @@ async fn the_shop_installs_as_a_web_app() {
     let worker = client
         .execute_async(
             "const done = arguments[arguments.length - 1];
+             const activated = w => w.state === 'activated' ? Promise.resolve() : new Promise(ok =>
+               w.addEventListener('statechange', () => { if (w.state === 'activated') ok(); }));
              navigator.serviceWorker.ready
+               // `ready` can come while the worker is still activating (a loaded machine): wait it out.
+               .then(reg => activated(reg.active).then(() => reg))
                .then(reg => caches.open('kedian-shell-v2').then(c => c.match('/offline')).then(hit =>
                  done({ state: reg.active && reg.active.state, scope: reg.scope, offline: !!hit })))
                .catch(e => done({ error: String(e) }));",

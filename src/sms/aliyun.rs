@@ -9,7 +9,7 @@ use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{Kind, Message, Receipt, SendError, SmsSender};
+use super::{Kind, Message, Receipt, SendError, SmsSender, Template};
 use crate::domain::Phone;
 
 pub const NAME: &str = "aliyun";
@@ -17,14 +17,6 @@ pub const DEFAULT_ENDPOINT: &str = "https://dysmsapi.aliyuncs.com";
 const ACTION: &str = "SendSms";
 const VERSION: &str = "2017-05-25";
 pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
-
-/// An approved template: its code (`SMS_123456789`) and which of the kind's parameters it uses,
-/// sent under the same names (`${code}` in the template for `code`).
-#[derive(Debug, Clone)]
-pub struct Template {
-    pub id: String,
-    pub params: Vec<String>,
-}
 
 pub struct Aliyun {
     pub access_key_id: String,
@@ -127,18 +119,7 @@ impl SmsSender for Aliyun {
     }
 
     fn templates(&self) -> Vec<super::TemplateUse> {
-        let mut out: Vec<super::TemplateUse> = self
-            .templates
-            .iter()
-            .map(|(kind, t)| super::TemplateUse {
-                provider: NAME,
-                kind: *kind,
-                id: t.id.clone(),
-                params: t.params.clone(),
-            })
-            .collect();
-        out.sort_by_key(|t| Kind::ALL.iter().position(|k| *k == t.kind));
-        out
+        super::template_uses(NAME, &self.templates)
     }
 
     fn send<'a>(&'a self, phone: &'a Phone, message: &'a Message) -> BoxFuture<'a, Result<Receipt, SendError>> {

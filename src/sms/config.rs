@@ -30,7 +30,7 @@ use serde::Deserialize;
 use super::aliyun::{self, Aliyun};
 use super::failover::Failover;
 use super::tencent::{self, Tencent};
-use super::{Kind, SmsSender};
+use super::{Kind, SmsSender, Template};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,7 +105,7 @@ pub fn load(path: &Path) -> anyhow::Result<Failover> {
     if let Some(a) = file.aliyun {
         let templates = templates(aliyun::NAME, a.templates)?
             .into_iter()
-            .map(|(k, (id, params))| (k, aliyun::Template { id, params }))
+            .map(|(k, (id, params))| (k, Template { id, params }))
             .collect();
         providers.insert(
             aliyun::NAME,
@@ -122,7 +122,7 @@ pub fn load(path: &Path) -> anyhow::Result<Failover> {
     if let Some(t) = file.tencent {
         let templates = templates(tencent::NAME, t.templates)?
             .into_iter()
-            .map(|(k, (id, params))| (k, tencent::Template { id, params }))
+            .map(|(k, (id, params))| (k, Template { id, params }))
             .collect();
         providers.insert(
             tencent::NAME,

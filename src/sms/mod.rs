@@ -11,6 +11,8 @@ pub mod config;
 pub mod failover;
 pub mod tencent;
 
+use std::collections::HashMap;
+
 use futures_util::future::BoxFuture;
 
 use crate::domain::Phone;
@@ -130,6 +132,24 @@ impl SendError {
     pub fn unreachable(provider: &'static str, e: impl std::fmt::Display) -> SendError {
         SendError { provider, code: "network".into(), message: e.to_string(), transient: true }
     }
+}
+
+/// An approved template at a provider: its id and which of the kind's parameters it takes, in
+/// its order (Alibaba sends them by name, Tencent in this order).
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub id: String,
+    pub params: Vec<String>,
+}
+
+/// A provider's templates as the back office lists them, in the order of `Kind::ALL`.
+pub(crate) fn template_uses(provider: &'static str, templates: &HashMap<Kind, Template>) -> Vec<TemplateUse> {
+    let mut out: Vec<TemplateUse> = templates
+        .iter()
+        .map(|(kind, t)| TemplateUse { provider, kind: *kind, id: t.id.clone(), params: t.params.clone() })
+        .collect();
+    out.sort_by_key(|t| Kind::ALL.iter().position(|k| *k == t.kind));
+    out
 }
 
 /// A provider's approved template for a kind, as configured.

@@ -8,7 +8,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{Kind, Message, Receipt, SendError, SmsSender};
+use super::{Kind, Message, Receipt, SendError, SmsSender, Template};
 use crate::domain::Phone;
 
 pub const NAME: &str = "tencent";
@@ -18,13 +18,6 @@ const ACTION: &str = "SendSms";
 const VERSION: &str = "2021-01-11";
 pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
 pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
-
-/// An approved template: its id and the kind's parameters in the template's `{1}`, `{2}` order.
-#[derive(Debug, Clone)]
-pub struct Template {
-    pub id: String,
-    pub params: Vec<String>,
-}
 
 pub struct Tencent {
     pub secret_id: String,
@@ -122,18 +115,7 @@ impl SmsSender for Tencent {
     }
 
     fn templates(&self) -> Vec<super::TemplateUse> {
-        let mut out: Vec<super::TemplateUse> = self
-            .templates
-            .iter()
-            .map(|(kind, t)| super::TemplateUse {
-                provider: NAME,
-                kind: *kind,
-                id: t.id.clone(),
-                params: t.params.clone(),
-            })
-            .collect();
-        out.sort_by_key(|t| Kind::ALL.iter().position(|k| *k == t.kind));
-        out
+        super::template_uses(NAME, &self.templates)
     }
 
     fn send<'a>(&'a self, phone: &'a Phone, message: &'a Message) -> BoxFuture<'a, Result<Receipt, SendError>> {

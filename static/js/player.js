@@ -89,6 +89,16 @@
       var h = document.documentElement.scrollHeight - window.innerHeight;
       return h > 0 ? Math.min(100, Math.round((window.scrollY / h) * 100)) : 100;
     };
+    // How far the reader is, as a bar across the top.
+    var bar = document.getElementById("read-bar");
+    if (bar) {
+      var queued = false;
+      var draw = function () { queued = false; bar.style.width = scrolled() + "%"; };
+      window.addEventListener("scroll", function () {
+        if (!queued) { queued = true; window.requestAnimationFrame(draw); }
+      }, { passive: true });
+      draw();
+    }
     var resumeAt = Number(d.resume || 0);
     if (resumeAt > 0 && resumeAt < 100) {
       window.scrollTo(0, (document.documentElement.scrollHeight - window.innerHeight) * resumeAt / 100);

@@ -674,3 +674,28 @@ async fn the_buying_journey_on_a_pc_in_both_languages() {
     walk(1280, "zh-CN", None, "13800138152", "zh-1280").await;
     walk(1280, "en", None, "13800138153", "en-1280").await;
 }
+
+/// An article shows how far the reader is: a bar across the top that fills as they scroll.
+#[tokio::test]
+async fn articles_show_reading_progress() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let catalog = app.catalog.snapshot();
+    let article = catalog.course("product-manager-notes").unwrap().lessons().find(|l| l.free_preview).unwrap().id;
+    client.goto(&app.url(&format!("/courses/product-manager-notes/lessons/{article}"))).await.unwrap();
+    client.wait().for_element(Locator::Id("read-bar")).await.unwrap();
+    let share = |client: Client| async move {
+        let script = "return document.getElementById('read-bar').getBoundingClientRect().width / \
+                      document.querySelector('.read-progress').getBoundingClientRect().width";
+        client.execute(script, vec![]).await.unwrap().as_f64().unwrap()
+    };
+    let top = share(client.clone()).await;
+    client.execute("window.scrollTo(0, document.documentElement.scrollHeight)", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let bottom = share(client.clone()).await;
+    assert!(top < 0.5 && bottom > 0.95, "the bar fills as the reader scrolls: {top} → {bottom}");
+    save("article-375.png", &client.screenshot().await.unwrap());
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}

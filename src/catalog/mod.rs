@@ -222,6 +222,14 @@ impl Catalog {
     pub fn featured(&self) -> Vec<Arc<Course>> {
         self.courses.iter().filter(|c| c.featured).cloned().collect()
     }
+
+    /// The latest courses on sale that the featured list does not already show, newest first.
+    pub fn newest_not_featured(&self, n: usize) -> Vec<Arc<Course>> {
+        let mut rest: Vec<Arc<Course>> = self.courses.iter().filter(|c| !c.featured).cloned().collect();
+        rest.sort_by_key(|c| std::cmp::Reverse((c.created_at, c.id)));
+        rest.truncate(n);
+        rest
+    }
 }
 
 /// The current catalog snapshot; readers clone an `Arc` and never wait on a reload.

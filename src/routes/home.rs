@@ -31,7 +31,7 @@ async fn home(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
             meta,
             ctx: &ctx,
             featured: catalog.featured(),
-            newest: catalog.courses.iter().take(6).cloned().collect(),
+            newest: catalog.newest_not_featured(6),
             catalog: catalog.clone(),
         }
     })

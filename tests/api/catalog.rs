@@ -50,6 +50,13 @@ async fn home_shows_featured_courses_and_categories(app: TestApp) {
     ] {
         assert!(html.contains(text), "home lacks {text}");
     }
+    // The two lists do not repeat each other: no course shows twice.
+    let listed = slugs(&html);
+    let mut unique = listed.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(listed.len(), unique.len(), "a course listed twice on the home page: {listed:?}");
+    assert!(listed.len() >= 4, "both sections have courses: {listed:?}");
 }
 
 /// Course slugs in the order the page lists them.

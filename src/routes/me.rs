@@ -27,12 +27,20 @@ struct MePage {
     nickname: String,
     saved: bool,
     sms_opted_out: bool,
+    /// Courses the learner may study now, and orders of every state.
+    owned: usize,
+    orders: i64,
     errors: FieldErrors,
 }
 
 impl MePage {
     fn joined(&self) -> String {
         shanghai_minutes(self.user.created_at)
+    }
+
+    /// The letter in the avatar circle: the nickname's first character.
+    fn initial(&self) -> String {
+        self.user.nickname.chars().next().map(String::from).unwrap_or_default()
     }
 }
 
@@ -47,7 +55,9 @@ async fn page(
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("me_title"), ctx.shop_name()), ctx.t("site_description"));
     let sms_opted_out = crate::store::broadcasts::opted_out(&state.db, user.phone.as_str()).await?;
-    Ok(MePage { ctx, meta, user, nickname, saved, sms_opted_out, errors })
+    let owned = state.access.owned(&state.db, user.id).await?.len();
+    let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
+    Ok(MePage { ctx, meta, user, nickname, saved, sms_opted_out, owned, orders, errors })
 }
 
 #[derive(Deserialize, Default)]

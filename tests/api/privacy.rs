@@ -71,6 +71,7 @@ async fn a_learner_downloads_everything_kept_about_them(app: TestApp) {
     let (status, me) = app.get_html("/me").await;
     assert_eq!(status, StatusCode::OK);
     assert!(me.contains("href=\"/me/privacy\""), "reachable from 我的");
+    assert!(me.contains("<strong>1</strong><span>已购课程</span>"), "the 个人中心 counts what the learner has");
     let (status, page) = app.get_html("/me/privacy").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("下载我的数据") && page.contains("注销账号") && page.contains("依法保留"));

@@ -215,10 +215,10 @@ pub async fn fetch(settings: &Settings, name: &str, dir: &Path) -> anyhow::Resul
     }
     std::fs::create_dir_all(dir)?;
     let database = dir.join(name);
-    store.download(name, &database).await?;
+    crate::media::storage::download(&store, name, &database).await?;
     let files = name.replace(".db", ".files.tar");
     if files != name && store.stat(&files).await?.is_some() {
-        store.download(&files, &dir.join(&files)).await?;
+        crate::media::storage::download(&store, &files, &dir.join(&files)).await?;
     }
     Ok(database)
 }

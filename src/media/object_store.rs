@@ -153,19 +153,6 @@ impl ObjectStore {
         let entries = self.op.list("/").await?;
         Ok(entries.into_iter().map(|e| e.name().to_string()).filter(|n| !n.ends_with('/')).collect())
     }
-
-    /// Downloads an object to a local file, a chunk at a time.
-    pub async fn download(&self, key: &str, to: &Path) -> anyhow::Result<()> {
-        use tokio::io::AsyncWriteExt;
-        let len = self.stat(key).await?.with_context(|| format!("{key} is not in the bucket"))?.len;
-        let mut file = tokio::fs::File::create(to).await?;
-        let mut stream = self.stream_range(key, 0, len.saturating_sub(1)).await?;
-        while let Some(chunk) = stream.next().await {
-            file.write_all(&chunk?).await?;
-        }
-        file.flush().await?;
-        Ok(())
-    }
 }
 
 impl MediaStore for ObjectStore {

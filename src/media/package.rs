@@ -40,7 +40,11 @@ pub async fn package(
             match store.local_path(key) {
                 Some(path) => path,
                 // In a bucket: ffmpeg reads a copy in the work directory, fetched a chunk at a time.
-                None => download(store, key, &work.path().join("source")).await?,
+                None => {
+                    let source = work.path().join("source");
+                    super::storage::download(store, key, &source).await?;
+                    source
+                }
             }
         }
     };
@@ -75,19 +79,6 @@ pub async fn package(
     let segments = copy_rendition(&out, store, &dir).await?;
     lessons::set_hls(db, lesson_id, &dir, &hex::encode(key), now()).await?;
     Ok(Packaged { segments, dir })
-}
-
-async fn download(store: &dyn MediaStore, key: &str, to: &Path) -> anyhow::Result<PathBuf> {
-    use futures_util::StreamExt;
-    use tokio::io::AsyncWriteExt;
-    let len = store.len(key).await?.with_context(|| format!("{key} is not in storage"))?;
-    let mut file = tokio::fs::File::create(to).await?;
-    let mut stream = store.stream_range(key, 0, len.saturating_sub(1)).await?;
-    while let Some(chunk) = stream.next().await {
-        file.write_all(&chunk?).await?;
-    }
-    file.flush().await?;
-    Ok(to.to_path_buf())
 }
 
 async fn copy_rendition(from: &Path, store: &dyn MediaStore, dir: &str) -> anyhow::Result<usize> {

@@ -44,6 +44,20 @@ pub trait MediaStore: Send + Sync + 'static {
     }
 }
 
+/// Copies an object to a local file, a chunk at a time (never whole in memory).
+pub async fn download(store: &dyn MediaStore, key: &str, to: &Path) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let len = store.len(key).await?.ok_or_else(|| anyhow::anyhow!("{key} is not in storage"))?;
+    let mut file = tokio::fs::File::create(to).await?;
+    let mut stream = store.stream_range(key, 0, len.saturating_sub(1)).await?;
+    while let Some(chunk) = stream.next().await {
+        file.write_all(&chunk?).await?;
+    }
+    file.flush().await?;
+    Ok(())
+}
+
 /// The store for `media` or `uploads`: the bucket in `storage_config`, else the data directory.
 pub fn open_store(settings: &crate::config::Settings, prefix: &str) -> anyhow::Result<Arc<dyn MediaStore>> {
     match &settings.storage_config {

@@ -293,13 +293,7 @@ async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outco
 async fn check_code(state: &AppState, lang: Lang, phone: &Phone, code: &str) -> Result<Result<(), Retry>, AppError> {
     let message = match codes::verify(&state.db, &state.code_key, phone, code, now()).await {
         Ok(()) => return Ok(Ok(())),
-        Err(CodeError::NotSent) => lang.t("err_code_not_sent").to_string(),
-        Err(CodeError::Expired) => lang.t("err_code_expired").to_string(),
-        Err(CodeError::Burned) => lang.t("err_code_burned").to_string(),
-        Err(CodeError::Wrong(left)) => lang.tf("err_code_wrong", &[("n", &left.to_string())]),
-        Err(CodeError::RateLimited(_)) => lang.t("err_code_burned").to_string(),
-        Err(CodeError::NotDelivered) => lang.t("err_sms_not_delivered").to_string(),
-        Err(CodeError::Internal(e)) => return Err(AppError::Internal(e)),
+        Err(e) => super::forms::code_error(lang, e)?,
     };
     Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "code", message)))
 }

@@ -33,6 +33,19 @@ pub fn phone_error(lang: Lang, e: PhoneError) -> &'static str {
     }
 }
 
+/// What a refused SMS code says beside the code field (an internal failure is passed on).
+pub fn code_error(lang: Lang, e: crate::auth::codes::CodeError) -> Result<String, crate::error::AppError> {
+    use crate::auth::codes::CodeError;
+    Ok(match e {
+        CodeError::NotSent => lang.t("err_code_not_sent").to_string(),
+        CodeError::Expired => lang.t("err_code_expired").to_string(),
+        CodeError::Burned | CodeError::RateLimited(_) => lang.t("err_code_burned").to_string(),
+        CodeError::Wrong(left) => lang.tf("err_code_wrong", &[("n", &left.to_string())]),
+        CodeError::NotDelivered => lang.t("err_sms_not_delivered").to_string(),
+        CodeError::Internal(e) => return Err(crate::error::AppError::Internal(e)),
+    })
+}
+
 pub fn code_format_error(lang: Lang, e: TextError) -> &'static str {
     match e {
         TextError::Empty => lang.t("err_code_empty"),

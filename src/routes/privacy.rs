@@ -125,14 +125,7 @@ async fn delete(
         return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
     };
     if let Err(e) = codes::verify(&state.db, &state.code_key, &user.phone, &code, now()).await {
-        let message = match e {
-            CodeError::Expired => ctx.t("err_code_expired").to_string(),
-            CodeError::Burned | CodeError::RateLimited(_) => ctx.t("err_code_burned").to_string(),
-            CodeError::Wrong(left) => ctx.lang.tf("err_code_wrong", &[("n", &left.to_string())]),
-            CodeError::NotSent | CodeError::NotDelivered => ctx.t("err_code_not_sent").to_string(),
-            CodeError::Internal(e) => return Err(AppError::Internal(e)),
-        };
-        errors.add("code", message);
+        errors.add("code", super::forms::code_error(ctx.lang, e)?);
         return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
     }
     let now = now();

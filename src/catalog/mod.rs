@@ -60,6 +60,8 @@ pub struct Course {
     pub cover_url: String,
     pub price: Fen,
     pub original_price: Fen,
+    /// When the discounted price ends (the job then restores the original price).
+    pub sale_ends_at: Option<i64>,
     pub learner_count: i64,
     pub outcomes: Vec<String>,
     pub audience: Vec<String>,
@@ -87,6 +89,12 @@ impl Course {
     /// The cover at card size, when staff uploaded it (else the one cover there is).
     pub fn card_cover(&self) -> String {
         crate::media::images::card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
+    }
+
+    /// The price a buyer pays at `now`: the original price once a limited-time price has ended,
+    /// even in the moments before the job has written that down.
+    pub fn price_at(&self, now: i64) -> Fen {
+        crate::domain::product::price_at(self.price, self.original_price, self.sale_ends_at, now)
     }
 
     pub fn has_discount(&self) -> bool {

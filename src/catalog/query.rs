@@ -159,6 +159,7 @@ mod tests {
             cover_url: String::new(),
             price: Fen(price),
             original_price: Fen(price),
+            sale_ends_at: None,
             learner_count: learners,
             outcomes: vec![],
             audience: vec![],

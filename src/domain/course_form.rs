@@ -1,6 +1,7 @@
 //! What staff type into the course editor, checked: every rule a course must satisfy before the
 //! shop sells it. Errors are (field, translation key) pairs shown beside the fields.
 
+use super::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use super::{Fen, ProductKind};
 
 /// The editor's fields as typed (prices in yuan, flags as "1").
@@ -17,6 +18,8 @@ pub struct RawCourse {
     pub cover_url: String,
     pub price: String,
     pub original_price: String,
+    /// When the limited-time price ends, as `datetime-local` in Beijing time; empty for none.
+    pub sale_ends_at: String,
     pub outcomes: String,
     pub audience: String,
     pub non_refundable: String,
@@ -40,6 +43,7 @@ pub struct CourseInput {
     pub cover_url: String,
     pub price_fen: i64,
     pub original_price_fen: i64,
+    pub sale_ends_at: Option<i64>,
     pub outcomes: String,
     pub audience: String,
     pub non_refundable: bool,
@@ -66,6 +70,7 @@ impl RawCourse {
             cover_url: c.cover_url.clone(),
             price: Fen(c.price_fen).yuan_string(),
             original_price: Fen(c.original_price_fen).yuan_string(),
+            sale_ends_at: c.sale_ends_at.map(shanghai_datetime_value).unwrap_or_default(),
             outcomes: c.outcomes.clone(),
             audience: c.audience.clone(),
             non_refundable: flag(c.non_refundable),
@@ -133,7 +138,22 @@ pub fn is_valid_slug(slug: &str) -> bool {
         && !slug.ends_with('-')
 }
 
-pub fn validate(raw: &RawCourse) -> Result<CourseInput, Vec<FieldError>> {
+/// A limited-time price needs a discount to end and an end still to come.
+fn sale_end(raw: &str, discounted: bool, now: i64, errors: &mut Vec<FieldError>) -> Option<i64> {
+    if raw.trim().is_empty() {
+        return None;
+    }
+    match parse_shanghai_datetime(raw.trim()) {
+        None => errors.push(("sale_ends_at", "err_datetime")),
+        Some(_) if !discounted => errors.push(("sale_ends_at", "err_sale_needs_discount")),
+        Some(at) if at <= now => errors.push(("sale_ends_at", "err_sale_end_past")),
+        Some(at) => return Some(at),
+    }
+    None
+}
+
+/// Checks the editor's fields; `now` dates the limited-time price's end.
+pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError>> {
     let mut errors = Vec::new();
     let slug = raw.slug.trim().to_string();
     if !is_valid_slug(&slug) {
@@ -160,6 +180,7 @@ pub fn validate(raw: &RawCourse) -> Result<CourseInput, Vec<FieldError>> {
     if original_price_fen < price_fen {
         errors.push(("original_price", "err_original_below_price"));
     }
+    let sale_ends_at = sale_end(&raw.sale_ends_at, price_fen < original_price_fen, now, &mut errors);
     let membership_days = match kind {
         Some(ProductKind::Membership) => Some(number(&raw.membership_days, 1..=3660, "membership_days", &mut errors)),
         _ => None,
@@ -178,6 +199,7 @@ pub fn validate(raw: &RawCourse) -> Result<CourseInput, Vec<FieldError>> {
         cover_url: text(&raw.cover_url, 500, "cover_url", false, &mut errors),
         price_fen,
         original_price_fen,
+        sale_ends_at,
         outcomes: text(&raw.outcomes, 2000, "outcomes", false, &mut errors),
         audience: text(&raw.audience, 2000, "audience", false, &mut errors),
         non_refundable: raw.non_refundable == "1",
@@ -200,6 +222,9 @@ pub fn validate(raw: &RawCourse) -> Result<CourseInput, Vec<FieldError>> {
 mod tests {
     use super::*;
 
+    /// 2026-11-30 12:00 Beijing time.
+    const NOW: i64 = 1_796_011_200;
+
     fn good() -> RawCourse {
         RawCourse {
             slug: "rust-basics".into(),
@@ -217,24 +242,24 @@ mod tests {
     }
 
     fn fields(raw: &RawCourse) -> Vec<&'static str> {
-        validate(raw).err().unwrap_or_default().into_iter().map(|(f, _)| f).collect()
+        validate(raw, NOW).err().unwrap_or_default().into_iter().map(|(f, _)| f).collect()
     }
 
     #[test]
     fn a_complete_course_passes_with_prices_in_fen() {
-        let input = validate(&good()).unwrap();
+        let input = validate(&good(), NOW).unwrap();
         assert_eq!((input.price_fen, input.original_price_fen), (9900, 19900));
         assert_eq!((input.membership_days, input.consult_minutes), (None, None));
         let mut free = good();
         free.price = "0".into();
         free.original_price = String::new();
-        assert_eq!(validate(&free).map(|c| (c.price_fen, c.original_price_fen)), Ok((0, 0)));
+        assert_eq!(validate(&free, NOW).map(|c| (c.price_fen, c.original_price_fen)), Ok((0, 0)));
     }
 
     #[test]
     fn a_saved_course_fills_the_form_it_came_from() {
-        let input = validate(&good()).unwrap();
-        assert_eq!(validate(&RawCourse::from_input(&input)), Ok(input));
+        let input = validate(&good(), NOW).unwrap();
+        assert_eq!(validate(&RawCourse::from_input(&input), NOW), Ok(input));
     }
 
     #[test]
@@ -263,7 +288,25 @@ mod tests {
         raw.kind = "membership".into();
         assert_eq!(fields(&raw), vec!["membership_days"], "a membership needs its length");
         raw.membership_days = "365".into();
-        assert_eq!(validate(&raw).map(|c| c.membership_days), Ok(Some(365)));
+        assert_eq!(validate(&raw, NOW).map(|c| c.membership_days), Ok(Some(365)));
         assert!(fields(&RawCourse::default()).len() >= 6, "an empty form names every required field");
+    }
+
+    #[test]
+    fn a_limited_time_price_ends_in_the_future_on_a_discount() {
+        let mut raw = good();
+        raw.sale_ends_at = "2026-12-01T20:00".into();
+        let input = validate(&raw, NOW).unwrap();
+        assert_eq!(input.sale_ends_at, parse_shanghai_datetime("2026-12-01T20:00"));
+        assert_eq!(validate(&RawCourse::from_input(&input), NOW), Ok(input), "the form shows it back");
+        raw.sale_ends_at = "2026-11-30T12:00".into();
+        assert_eq!(validate(&raw, NOW), Err(vec![("sale_ends_at", "err_sale_end_past")]), "the very second is past");
+        raw.sale_ends_at = "明天".into();
+        assert_eq!(validate(&raw, NOW), Err(vec![("sale_ends_at", "err_datetime")]));
+        raw.sale_ends_at = "2026-12-01T20:00".into();
+        raw.original_price = "99".into();
+        assert_eq!(validate(&raw, NOW), Err(vec![("sale_ends_at", "err_sale_needs_discount")]));
+        raw.sale_ends_at = " ".into();
+        assert_eq!(validate(&raw, NOW).map(|c| c.sale_ends_at), Ok(None));
     }
 }

@@ -33,11 +33,18 @@ pub fn verify(key: &[u8], grant: &Grant, signature: &str, now: i64) -> bool {
 
 /// The file names a lesson may have; anything else (paths, `..`, odd names) is not served.
 pub fn is_media_file(name: &str) -> bool {
-    matches!(name, "main.mp4" | "main.m4a" | "index.m3u8" | "key")
-        || name
-            .strip_prefix("seg")
-            .and_then(|r| r.strip_suffix(".ts"))
-            .is_some_and(|n| (3..=5).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+    matches!(name, "main.mp4" | "main.m4a" | "key")
+        || is_playlist(name)
+        || ["seg", "hd", "sd"].iter().any(|prefix| {
+            name.strip_prefix(prefix)
+                .and_then(|r| r.strip_suffix(".ts"))
+                .is_some_and(|n| (3..=5).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+/// HLS playlists: the one served first (a master or the only rendition) and the HD and SD ones.
+pub fn is_playlist(name: &str) -> bool {
+    matches!(name, "index.m3u8" | "hd.m3u8" | "sd.m3u8")
 }
 
 pub fn content_type(name: &str) -> &'static str {
@@ -80,7 +87,18 @@ mod tests {
 
     #[test]
     fn only_known_file_names() {
-        for ok in ["main.mp4", "main.m4a", "index.m3u8", "key", "seg000.ts", "seg123.ts", "seg1000.ts"] {
+        for ok in [
+            "main.mp4",
+            "main.m4a",
+            "index.m3u8",
+            "hd.m3u8",
+            "sd.m3u8",
+            "key",
+            "seg000.ts",
+            "seg1000.ts",
+            "hd000.ts",
+            "sd012.ts",
+        ] {
             assert!(is_media_file(ok), "{ok}");
         }
         for bad in [
@@ -88,6 +106,10 @@ mod tests {
             "../main.mp4",
             "main.mp4/../../x",
             "seg1.ts",
+            "xd000.ts",
+            "hd.ts",
+            "sd.m3u",
+            "hd0.m3u8",
             "seg000001.ts",
             "segabc.ts",
             "MAIN.MP4",

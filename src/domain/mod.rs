@@ -16,6 +16,7 @@ pub mod rate;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_terms;
+pub mod renditions;
 pub mod retention;
 pub mod shop;
 pub mod staff;

@@ -48,9 +48,29 @@ impl ProductKind {
     }
 }
 
+/// What a course costs at `now`: its (discounted) price, or the original price once a
+/// limited-time price has ended. Never more than the original, never a raise on a plain price.
+pub fn price_at(price: super::Fen, original: super::Fen, sale_ends_at: Option<i64>, now: i64) -> super::Fen {
+    match sale_ends_at {
+        Some(end) if now >= end && original.0 > price.0 => original,
+        _ => price,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Fen;
+
+    #[test]
+    fn a_limited_time_price_ends_at_its_second() {
+        let (sale, was) = (Fen(9900), Fen(19900));
+        assert_eq!(price_at(sale, was, Some(100), 99), sale);
+        assert_eq!(price_at(sale, was, Some(100), 100), was, "ends at the second it names");
+        assert_eq!(price_at(sale, was, None, i64::MAX), sale, "no end, no change");
+        assert_eq!(price_at(was, sale, Some(100), 200), was, "an original below the price never lowers it");
+        assert_eq!(price_at(sale, sale, Some(100), 200), sale);
+    }
 
     #[test]
     fn round_trips() {

@@ -56,7 +56,12 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
     if published > 0 {
         tracing::info!(published, "scheduled courses put on sale");
     }
-    if sold || published > 0 {
+    // Limited-time prices end when their time comes.
+    let ended = crate::store::course_admin::end_due_sales(db, now).await?;
+    if ended > 0 {
+        tracing::info!(ended, "limited-time prices ended");
+    }
+    if sold || published > 0 || ended > 0 {
         catalog.reload(db).await?;
     }
     refund_late_payments(db, providers, now).await

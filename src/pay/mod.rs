@@ -80,6 +80,24 @@ impl Channel {
         Channel::ALL.into_iter().find(|c| c.as_str() == value)
     }
 
+    /// Which payment brand's mark stands beside the choice on the pay page.
+    pub fn provider_mark(self) -> &'static str {
+        match self {
+            Channel::Sandbox => "sandbox",
+            Channel::WechatJsapi | Channel::WechatH5 | Channel::WechatNative => "wechat",
+            Channel::AlipayWap | Channel::AlipayPage => "alipay",
+        }
+    }
+
+    /// The one glyph drawn in that mark (支 for Alipay, as on its own logo).
+    pub fn mark_key(self) -> &'static str {
+        match self.provider_mark() {
+            "wechat" => "mark_wechat",
+            "alipay" => "mark_alipay",
+            _ => "mark_sandbox",
+        }
+    }
+
     pub fn label_key(self) -> &'static str {
         match self {
             Channel::Sandbox => "channel_sandbox",

@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 
 use crate::catalog::query::{self, CatalogQuery, ResultPage, Sort};
-use crate::catalog::{Catalog, Course};
+use crate::catalog::{Catalog, Course, Lesson};
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::text::clock_duration;
-use crate::domain::time::shanghai_minutes;
+use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::learn::continue_with;
 use crate::store::lessons::Progress;
@@ -81,6 +81,10 @@ struct DetailPage<'a> {
     owned: bool,
     progress: HashMap<i64, Progress>,
     continue_href: String,
+    /// The first free-preview lesson, for 免费试看.
+    preview: Option<Lesson>,
+    /// The next live session still to start, counted down to.
+    next_live: Option<Lesson>,
 }
 
 impl DetailPage<'_> {
@@ -110,6 +114,16 @@ impl DetailPage<'_> {
         shanghai_minutes(*unix)
     }
 
+    /// The end of a limited-time price still running, to count down to.
+    fn sale_ends(&self) -> Option<i64> {
+        self.course.sale_ends_at.filter(|_| self.course.has_discount())
+    }
+
+    /// Without script: when the limited-time price ends, in Beijing time.
+    fn sale_left(&self, end: &i64) -> String {
+        self.ctx.tf("sale_until", &[("t", &shanghai_minutes(*end))])
+    }
+
     fn total_hours(&self) -> String {
         let minutes = self.course.total_secs().div_euclid(60);
         self.ctx.tf("course_total_minutes", &[("n", &minutes.to_string())])
@@ -134,12 +148,15 @@ async fn detail(
         _ => HashMap::new(),
     };
     let continue_href = continue_href(&course, &progress);
+    let preview = course.lessons().find(|l| l.free_preview).cloned();
+    let started = now();
+    let next_live = course.live_sessions().into_iter().find(|l| l.starts_at.is_some_and(|at| at > started)).cloned();
     render_catalog_page(&ctx, &catalog, || {
         let title = format!("{} - {}", course.title, ctx.shop_name());
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
-        DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href }
+        DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href, preview, next_live }
     })
 }
 

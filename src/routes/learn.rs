@@ -224,9 +224,9 @@ async fn media_file(
         let key = state.lessons.hls_key(&state.db, lesson_id).await?.ok_or(AppError::NotFound)?;
         return Ok(protected(HttpResponse::Ok(), "application/octet-stream").body(key));
     }
-    if file == "index.m3u8" {
+    if media::is_playlist(&file) {
         let dir = content.hls_dir.ok_or(AppError::NotFound)?;
-        let key = format!("{dir}/index.m3u8");
+        let key = format!("{dir}/{file}");
         let len = state.media.len(&key).await.map_err(AppError::storage)?.ok_or(AppError::NotFound)?;
         let bytes = state.media.read_range(&key, 0, len.saturating_sub(1)).await.map_err(AppError::storage)?;
         let playlist = String::from_utf8_lossy(&bytes).into_owned();

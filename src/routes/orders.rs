@@ -94,17 +94,18 @@ async fn buy(
 /// order itself for a free course. Also where login continues when it was for a purchase.
 pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Course) -> Result<String, AppError> {
     let terms = refund_sentence(course.kind, course.refund_terms);
+    let price = course.price_at(now());
     let new = NewOrder {
         user_id: user.id,
         course_id: course.id,
         title: &course.title,
         kind: course.kind.as_str(),
-        price: course.price,
+        price,
         refund_terms: course.refund_terms,
         refund_terms_shown: &terms.zh,
         ttl_secs: state.settings.order_ttl_minutes * 60,
     };
-    if course.price.is_free() {
+    if price.is_free() {
         let order = orders::claim_free(&state.db, &new, now()).await?;
         tracing::info!(order_no = %order.order_no, user_id = user.id, "free course claimed");
         state.catalog.reload(&state.db).await?;

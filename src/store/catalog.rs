@@ -76,8 +76,8 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
     let course_rows = sqlx::query(
         "SELECT id, slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, \
-         refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, position, published, created_at \
-         FROM courses",
+         refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, position, published, created_at, \
+         sale_ends_at FROM courses",
     )
     .fetch_all(pool)
     .await?;
@@ -104,6 +104,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
             cover_url: r.try_get("cover_url")?,
             price: Fen(r.try_get("price_fen")?),
             original_price: Fen(r.try_get("original_price_fen")?),
+            sale_ends_at: r.try_get("sale_ends_at")?,
             learner_count: r.try_get("learner_count")?,
             outcomes: lines(&r.try_get::<String, _>("outcomes")?),
             audience: lines(&r.try_get::<String, _>("audience")?),

@@ -53,7 +53,7 @@ pub async fn list(db: &Db) -> Result<Vec<CourseRow>, sqlx::Error> {
 
 const EDIT_COLUMNS: &str = "slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, price_fen, \
      original_price_fen, outcomes, audience, non_refundable, refund_window_days, refund_max_consumed_pct, \
-     membership_days, consult_minutes, featured, position";
+     membership_days, consult_minutes, featured, position, sale_ends_at";
 
 /// A course as the editor shows it, with its publication state.
 pub struct Editable {
@@ -86,6 +86,7 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Editable>, sqlx::Error> {
         consult_minutes: r.try_get("consult_minutes")?,
         featured: flag(r.try_get("featured")?),
         position: r.try_get("position")?,
+        sale_ends_at: r.try_get("sale_ends_at")?,
     };
     Ok(Some(Editable { input, published: flag(r.try_get("published")?), publish_at: r.try_get("publish_at")? }))
 }
@@ -128,7 +129,7 @@ pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<i64, SaveError
     }
     let sql = format!(
         "INSERT INTO courses ({EDIT_COLUMNS}, published, created_at, updated_at) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 0, $20, $20) RETURNING id"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 0, $21, $21) RETURNING id"
     );
     bind_input(sqlx::query_scalar(&sql), c).bind(now).fetch_one(db.write()).await.map_err(save_error)
 }
@@ -140,7 +141,7 @@ pub async fn update(db: &Db, id: i64, c: &CourseInput, now: i64) -> Result<(), S
     let sql = "UPDATE courses SET slug = $1, kind = $2, category_id = $3, instructor_id = $4, title = $5, subtitle = $6, \
                description = $7, cover_url = $8, price_fen = $9, original_price_fen = $10, outcomes = $11, audience = $12, \
                non_refundable = $13, refund_window_days = $14, refund_max_consumed_pct = $15, membership_days = $16, \
-               consult_minutes = $17, featured = $18, position = $19, updated_at = $20 WHERE id = $21";
+               consult_minutes = $17, featured = $18, position = $19, sale_ends_at = $20, updated_at = $21 WHERE id = $22";
     bind_input(sqlx::query(sql), c).bind(now).bind(id).execute(db.write()).await.map_err(save_error)?;
     Ok(())
 }
@@ -177,7 +178,7 @@ impl<'q> BindInput<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgum
     }
 }
 
-/// Binds the 19 editable columns in `EDIT_COLUMNS` order.
+/// Binds the 20 editable columns in `EDIT_COLUMNS` order.
 fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
     q.bind_str(&c.slug)
         .bind_str(c.kind)
@@ -198,6 +199,7 @@ fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
         .bind_opt(c.consult_minutes)
         .bind_i64(i64::from(c.featured))
         .bind_i64(c.position)
+        .bind_opt(c.sale_ends_at)
 }
 
 /// Publish now, unpublish, or schedule (`publish_at` in the future, unpublished until then).
@@ -223,6 +225,18 @@ pub async fn publish_due(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE courses SET published = 1, publish_at = NULL, updated_at = $1 \
          WHERE published = 0 AND publish_at IS NOT NULL AND publish_at <= $1",
+    )
+    .bind(now)
+    .execute(db.write())
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends the limited-time prices whose time has come: back to the original price; returns how many.
+pub async fn end_due_sales(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE courses SET price_fen = original_price_fen, sale_ends_at = NULL, updated_at = $1 \
+         WHERE sale_ends_at IS NOT NULL AND sale_ends_at <= $1",
     )
     .bind(now)
     .execute(db.write())

@@ -324,6 +324,9 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One demo course runs a limited-time price (限时价), ending this long after the shop is seeded.
+const DEMO_SALE: (&str, i64) = ("python-zero-to-one", 3 * 86_400);
+
 async fn insert_course(
     tx: &mut Transaction<'static, Any>,
     c: &DemoCourse,
@@ -335,8 +338,8 @@ async fn insert_course(
     let course_id: i64 = sqlx::query_scalar(
         "INSERT INTO courses (slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, membership_days, \
-         consult_minutes, featured, published, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, 1, $18, $18) RETURNING id",
+         consult_minutes, featured, sale_ends_at, published, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1, $19, $19) RETURNING id",
     )
     .bind(c.slug)
     .bind(c.kind)
@@ -355,6 +358,7 @@ async fn insert_course(
     .bind(c.membership_days)
     .bind(c.consult_minutes)
     .bind(i64::from(c.featured))
+    .bind((c.slug == DEMO_SALE.0).then_some(now + DEMO_SALE.1))
     .bind(created_at)
     .fetch_one(&mut **tx)
     .await?;

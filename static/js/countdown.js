@@ -1,6 +1,6 @@
 // Countdowns, without blocking the page: a button that may be pressed again only after a wait
 // (data-wait="60": 获取验证码 after a code was sent), and a deadline shown as the time left
-// (data-until="<unix seconds>": the pay deadline). Without script the server's own limits and the
+// (data-until="<unix seconds>": the pay deadline, the next live session; data-day names days). Without script the server's own limits and the
 // printed deadline still hold.
 (function () {
   var pad = function (n) { return (n < 10 ? '0' : '') + n; };
@@ -21,10 +21,13 @@
     var until = parseInt(el.getAttribute('data-until'), 10) || 0;
     var template = el.getAttribute('data-left') || '{t}';
     var expired = el.getAttribute('data-expired') || '';
+    var day = el.getAttribute('data-day') || 'd';
     var tick = function () {
       var secs = until - Math.floor(Date.now() / 1000);
       if (secs <= 0) { el.textContent = expired; return; }
-      el.textContent = template.replace('{t}', Math.floor(secs / 60) + ':' + pad(secs % 60));
+      var d = Math.floor(secs / 86400), h = Math.floor(secs % 86400 / 3600), m = Math.floor(secs % 3600 / 60), s = secs % 60;
+      var left = secs < 3600 ? m + ':' + pad(s) : (d > 0 ? d + day + ' ' : '') + pad(h) + ':' + pad(m) + ':' + pad(s);
+      el.textContent = template.replace('{t}', left);
       setTimeout(tick, 1000);
     };
     tick();

@@ -1,5 +1,6 @@
-// Lesson player: HLS (native or hls.js) with an MP4 fallback, speed, resume, progress reports
-// every 12 s and on pause or leave, and a watermark that moves about every 20 s.
+// Lesson player: HLS (native or hls.js) with an MP4 fallback, speed, HD/SD where the lesson has
+// both, resume, lock-screen controls, progress reports every 12 s and on pause or leave, and a
+// watermark that moves about every 20 s.
 (function () {
   var root = document.querySelector("[data-lesson]");
   if (!root) return;
@@ -7,13 +8,38 @@
   var media = document.getElementById("media");
 
   if (media && d.hls) {
-    if (media.canPlayType("application/vnd.apple.mpegurl")) {
-      media.src = d.hls;
-    } else if (window.Hls && window.Hls.isSupported()) {
+    if (window.Hls && window.Hls.isSupported()) {
       var hls = new window.Hls();
       hls.loadSource(d.hls);
       hls.attachMedia(media);
+      offerQuality(hls);
+    } else if (media.canPlayType("application/vnd.apple.mpegurl")) {
+      // Safari plays HLS itself and picks HD or SD by the network; it offers no choice to script.
+      media.src = d.hls;
     }
+  }
+
+  // 自动 / 高清 / 标清 when the playlist has more than one rendition.
+  function offerQuality(hls) {
+    var pick = document.querySelector("[data-quality-pick]");
+    var select = document.querySelector("[data-quality]");
+    if (!pick || !select) return;
+    hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
+      if (hls.levels.length < 2) return;
+      var option = function (value, label) {
+        var o = document.createElement("option");
+        o.value = String(value);
+        o.textContent = label;
+        select.appendChild(o);
+      };
+      option(-1, select.dataset.auto);
+      hls.levels.forEach(function (level, i) {
+        option(i, (level.height > 480 ? select.dataset.hd : select.dataset.sd) + " " + level.height + "p");
+      });
+      select.value = "-1";
+      pick.hidden = false;
+      select.addEventListener("change", function () { hls.currentLevel = Number(select.value); });
+    });
   }
 
   function send(position, duration) {
@@ -39,30 +65,42 @@
     window.addEventListener("pagehide", report);
     // Speed: chosen once, kept for this learner's next lessons (in this browser).
     var speedKey = "kedian.speed";
-    var setSpeed = function (rate) {
-      media.playbackRate = rate;
-      document.querySelectorAll("[data-speed]").forEach(function (o) { o.classList.toggle("on", Number(o.dataset.speed) === rate); });
-    };
+    var speed = document.querySelector("[data-speed-select]");
     var kept = Number((window.localStorage && localStorage.getItem(speedKey)) || 0);
     if (kept > 0) {
-      setSpeed(kept);
+      media.playbackRate = kept;
+      if (speed) speed.value = String(kept);
       // Loading a source resets the rate; put it back.
       media.addEventListener("loadedmetadata", function () { media.playbackRate = kept; });
     }
-    document.querySelectorAll("[data-speed]").forEach(function (b) {
-      b.addEventListener("click", function () {
-        var rate = Number(b.dataset.speed);
-        setSpeed(rate);
-        try { localStorage.setItem(speedKey, String(rate)); } catch (e) {}
+    if (speed) {
+      speed.addEventListener("change", function () {
+        kept = Number(speed.value);
+        media.playbackRate = kept;
+        try { localStorage.setItem(speedKey, String(kept)); } catch (e) {}
       });
-    });
+    }
     // 15 s back and forward.
+    var skip = function (by) {
+      var to = media.currentTime + by;
+      media.currentTime = Math.max(0, Math.min(isFinite(media.duration) ? media.duration : to, to));
+    };
     document.querySelectorAll("[data-skip]").forEach(function (b) {
-      b.addEventListener("click", function () {
-        var to = media.currentTime + Number(b.dataset.skip);
-        media.currentTime = Math.max(0, Math.min(isFinite(media.duration) ? media.duration : to, to));
-      });
+      b.addEventListener("click", function () { skip(Number(b.dataset.skip)); });
     });
+    // The lock screen and the notification shade show the lesson and skip 15 s; audio keeps
+    // playing with the screen off, as the browser allows for an <audio> element.
+    var box = document.querySelector(".player");
+    if ("mediaSession" in navigator && box && window.MediaMetadata) {
+      navigator.mediaSession.metadata = new window.MediaMetadata({
+        title: box.dataset.title, album: box.dataset.album,
+        artwork: box.dataset.artwork ? [{ src: box.dataset.artwork }] : []
+      });
+      try {
+        navigator.mediaSession.setActionHandler("seekbackward", function () { skip(-15); });
+        navigator.mediaSession.setActionHandler("seekforward", function () { skip(15); });
+      } catch (e) {}
+    }
     // Picture-in-picture, where the browser allows it.
     var pip = document.querySelector("[data-pip]");
     if (pip && document.pictureInPictureEnabled && media.requestPictureInPicture) {

@@ -140,7 +140,7 @@ async fn phone_sized_pages_render_without_console_errors() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     for (name, path, must_show) in [
         ("home-375.png", "/", ".grid .card"),
-        ("course-375.png", "/courses/excel-data-analysis", ".buy-bar .button"),
+        ("course-375.png", "/courses/excel-data-analysis", ".buy-bar .button.primary"),
         ("catalog-375.png", "/courses?category=career", ".grid .card"),
         ("login-375.png", "/login", "#phone"),
     ] {
@@ -157,7 +157,7 @@ async fn phone_sized_pages_render_without_console_errors() {
     // The buy button is a real touch target.
     client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
     let height = client
-        .execute("return document.querySelector('.buy-bar .button').getBoundingClientRect().height", vec![])
+        .execute("return document.querySelector('.buy-bar .button.primary').getBoundingClientRect().height", vec![])
         .await
         .unwrap();
     assert!(height.as_f64().unwrap_or(0.0) >= 44.0, "buy button {height}px");
@@ -166,8 +166,8 @@ async fn phone_sized_pages_render_without_console_errors() {
     let white = [255.0, 255.0, 255.0];
     let price = rgb(&style(&client, ".price-box .price", "color").await)[0];
     assert!(contrast(price, white) >= 4.5, "price on white: {:.2}", contrast(price, white));
-    let button_bg = rgb(&style(&client, ".buy-bar .button", "background-color").await)[0];
-    let button_fg = rgb(&style(&client, ".buy-bar .button", "color").await)[0];
+    let button_bg = rgb(&style(&client, ".buy-bar .button.primary", "background-color").await)[0];
+    let button_fg = rgb(&style(&client, ".buy-bar .button.primary", "color").await)[0];
     assert!(contrast(button_bg, button_fg) >= 4.5, "buy button: {:.2}", contrast(button_bg, button_fg));
     client.goto(&app.url("/")).await.unwrap();
     let text = rgb(&style(&client, ".hero p", "color").await)[0];
@@ -186,8 +186,12 @@ async fn desktop_pages_render_without_console_errors() {
     for (name, path) in [("home-1280.png", "/"), ("course-1280.png", "/courses/short-video-bootcamp")] {
         client.goto(&app.url(path)).await.unwrap();
         if path.starts_with("/courses/") {
-            let share = client.find(Locator::Css(".share a")).await.unwrap().text().await.unwrap();
-            assert!(!share.contains("长按"), "long-press is a phone gesture, not said on a PC: {share}");
+            client.find(Locator::Css(".share-sheet summary")).await.unwrap().click().await.unwrap();
+            let sheet = client.find(Locator::Css(".share-sheet .sheet")).await.unwrap().text().await.unwrap();
+            assert!(
+                !sheet.contains("长按") && sheet.contains("下载海报"),
+                "long-press is a phone gesture, not said on a PC: {sheet}"
+            );
         }
         save(name, &client.screenshot().await.unwrap());
         let errors = console_errors(&client).await;
@@ -203,7 +207,7 @@ async fn phone_visitor_logs_in_and_buys_in_under_a_minute() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let started = std::time::Instant::now();
     client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
-    client.find(Locator::Css(".buy-bar .button")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Css(".buy-bar .button.primary")).await.unwrap().click().await.unwrap();
 
     let phone = client.wait().for_element(Locator::Id("phone")).await.unwrap();
     phone.send_keys("138 0013").await.unwrap();
@@ -359,11 +363,22 @@ async fn lesson_video_plays_with_a_watermark() {
     assert!(forward > 1.0, "+15 s moves on (to the end of a short clip at most): {forward}");
     client.find(Locator::Css("[data-skip='-15']")).await.unwrap().click().await.unwrap();
     assert!(at(client.clone()).await < forward, "−15 s goes back");
-    client.find(Locator::Css("[data-speed='1.5']")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Css("[data-speed-select] option[value='1.5']")).await.unwrap().click().await.unwrap();
     client.refresh().await.unwrap();
-    client.wait().for_element(Locator::Css("[data-speed='1.5'].on")).await.unwrap();
-    let rate = client.execute("return document.getElementById('media').playbackRate", vec![]).await.unwrap();
-    assert_eq!(rate.as_f64(), Some(1.5), "the chosen speed is kept");
+    client.wait().for_element(Locator::Css("[data-speed-select]")).await.unwrap();
+    let rate = client
+        .execute(
+            "return [document.getElementById('media').playbackRate, document.querySelector('[data-speed-select]').value]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rate, json!([1.5, "1.5"]), "the chosen speed is kept, and shown in the player");
+    let inside = client
+        .execute("return document.querySelector('[data-speed-select]').closest('.player') !== null", vec![])
+        .await
+        .unwrap();
+    assert_eq!(inside, json!(true), "speed is part of the player");
     let height = client
         .execute("return document.querySelector(\"[data-skip='15']\").getBoundingClientRect().height", vec![])
         .await
@@ -634,9 +649,43 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
     };
     client.goto(&app.url("/language?next=/courses/excel-data-analysis")).await.unwrap();
     client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
-    client.wait().for_element(Locator::Css(".buy-bar .button")).await.unwrap();
+    client.wait().for_element(Locator::Css(".buy-bar .button.primary")).await.unwrap();
     check(client.clone(), format!("walk-{tag}-1-course.png")).await;
-    client.find(Locator::Css(".buy-bar .button")).await.unwrap().click().await.unwrap();
+    // 免费试看 beside the buy button, and tabs that lead to the course's sections.
+    let try_free = client.find(Locator::Css(".buy-bar .try")).await.unwrap();
+    assert!(try_free.attr("href").await.unwrap().unwrap_or_default().contains("/lessons/"));
+    let tabs = client
+        .execute("return [...document.querySelectorAll('.course-tabs a')].map(a => a.hash)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(tabs, json!(["#intro", "#syllabus", "#instructor"]));
+    if width >= 1024 {
+        // The buy box stays in view while the course is read.
+        client.execute("window.scrollTo(0, document.documentElement.scrollHeight)", vec![]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let top = client
+            .execute("return document.querySelector('.buy-bar .button.primary').getBoundingClientRect().top", vec![])
+            .await
+            .unwrap();
+        assert!(top.as_f64().is_some_and(|t| (0.0..812.0).contains(&t)), "buy box off screen at the bottom: {top}");
+        check(client.clone(), format!("walk-{tag}-1b-course-bottom.png")).await;
+        client.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    }
+    // The share poster opens in a sheet on the page, not as a bare PNG.
+    client.find(Locator::Css(".share-sheet summary")).await.unwrap().click().await.unwrap();
+    let mut loaded = json!(0);
+    for _ in 0..50 {
+        loaded =
+            client.execute("return document.querySelector('.share-sheet img').naturalWidth", vec![]).await.unwrap();
+        if loaded.as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(loaded, json!(750), "the poster shows in the sheet");
+    check(client.clone(), format!("walk-{tag}-1c-share.png")).await;
+    client.find(Locator::Css(".share-sheet summary")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Css(".buy-bar .button.primary")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Id("phone")).await.unwrap().send_keys(phone).await.unwrap();
     client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css(".notice")).await.unwrap();
@@ -650,6 +699,21 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
         .await
         .unwrap();
     assert!(tall.as_f64().unwrap_or(0.0) >= 44.0, "the pay button is a touch target");
+    let choice = client
+        .execute(
+            "const c = document.querySelector('.pay-choice'); \
+             return [c.getBoundingClientRect().height, document.querySelectorAll('.pay-choice input:checked').length, \
+                     document.querySelectorAll('.channels button').length]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(choice[0].as_f64().unwrap_or(0.0) >= 44.0, "pay choices are touch targets: {choice}");
+    assert_eq!(
+        (choice[1].as_i64(), choice[2].as_i64()),
+        (Some(1), Some(1)),
+        "one choice made for the buyer, one 立即支付"
+    );
     if lang == "en" {
         let terms = client.find(Locator::Css(".refund-terms")).await.unwrap().text().await.unwrap();
         assert!(terms.contains("refund") && !terms.contains("退款"), "terms in English: {terms}");
@@ -662,6 +726,21 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
     learn.click().await.unwrap();
     client.wait().for_element(Locator::Css(".lesson-page")).await.unwrap();
     check(client.clone(), format!("walk-{tag}-5-lesson.png")).await;
+    let place = client
+        .execute(
+            "const p = document.querySelector('.player').getBoundingClientRect(); \
+             const s = document.querySelector('.lesson-syllabus').getBoundingClientRect(); \
+             return [p.left, p.right, s.left, s.top, p.top]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let at = |i: usize| place[i].as_f64().unwrap_or(-1.0);
+    if width >= 1024 {
+        assert!(at(2) >= at(1) && at(3) < 400.0, "the syllabus stands beside the player: {place}");
+    } else {
+        assert!(at(0) == 0.0 && at(1) == f64::from(width), "the video runs edge to edge: {place}");
+    }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "{tag}: console errors {errors:?}");
     client.close().await.unwrap();

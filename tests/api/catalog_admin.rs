@@ -11,6 +11,7 @@ use crate::on_both_backends;
 on_both_backends!(
     an_operator_builds_and_publishes_a_course,
     courses_go_on_sale_on_schedule,
+    a_limited_time_price_counts_down_and_ends,
     categories_and_instructors
 );
 
@@ -241,6 +242,91 @@ async fn courses_go_on_sale_on_schedule(app: TestApp) {
     assert_eq!(app.get("/courses/go-async").await.status(), StatusCode::NOT_FOUND, "not yet");
     app.run_order_jobs(kedian::domain::time::now() + 3700).await;
     assert_eq!(app.get("/courses/go-async").await.status(), StatusCode::OK, "on sale when the time comes");
+}
+
+async fn amount_of(app: &TestApp, order_no: &str) -> i64 {
+    sqlx::query_scalar("SELECT amount_fen FROM orders WHERE order_no = $1")
+        .bind(order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
+}
+
+async fn save_sale_end(app: &TestApp, staff: &TestApp, editor: &str, end: &str) -> reqwest::Response {
+    let (category, instructor) = ids(app).await;
+    let fields = [
+        ("title", "Go 并发编程"),
+        ("slug", "go-async"),
+        ("kind", "recorded"),
+        ("category_id", category.as_str()),
+        ("instructor_id", instructor.as_str()),
+        ("price", "129.00"),
+        ("original_price", "199"),
+        ("sale_ends_at", end),
+        ("description", "从 goroutine 讲起。"),
+        ("refund_window_days", "7"),
+        ("refund_max_consumed_pct", "20"),
+    ];
+    staff.submit(editor, editor, &fields).await
+}
+
+/// 限时价: the operator sets when the discount ends; the course page counts down to it; after it
+/// the course sells at its original price, even before the job has written that down.
+async fn a_limited_time_price_counts_down_and_ends(app: TestApp) {
+    use kedian::domain::time::{now, shanghai_datetime_value};
+    let staff = operator(&app).await;
+    let editor = create_course(&app, &staff, "go-async", "Go 并发编程").await;
+    let id = editor.trim_start_matches("/admin/courses/").to_string();
+    let (_, form) = staff.get_html(&editor).await;
+    assert!(form.contains("name=\"sale_ends_at\"") && form.contains("type=\"datetime-local\""));
+    let past = save_sale_end(&app, &staff, &editor, "2020-01-01T09:00").await;
+    assert_eq!(past.status(), StatusCode::BAD_REQUEST);
+    assert!(past.text().await.unwrap().contains("请选择一个将来的结束时间"), "said beside the field");
+    let unchanged: Option<i64> = sqlx::query_scalar("SELECT sale_ends_at FROM courses WHERE slug = 'go-async'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(unchanged, None, "a refused form changes nothing");
+    let end = now() + 3600;
+    assert_eq!(
+        save_sale_end(&app, &staff, &editor, &shanghai_datetime_value(end)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (_, form) = staff.get_html(&editor).await;
+    assert!(form.contains(&shanghai_datetime_value(end)), "the editor shows the end it saved");
+    let publish = format!("/admin/courses/{id}/publication");
+    assert_eq!(staff.submit(&editor, &publish, &[("action", "publish")]).await.status(), StatusCode::SEE_OTHER);
+
+    let (_, page) = app.get_html("/courses/go-async").await;
+    let minute_end = end - end.rem_euclid(60);
+    assert!(page.contains("sale-ends") && page.contains("限时价"), "the page counts down");
+    assert!(page.contains(&format!("data-until=\"{minute_end}\"")), "to the minute saved");
+    app.login_by_code("13800138300").await;
+    let during = app.order_for("go-async").await;
+    assert_eq!(amount_of(&app, &during).await, 12900, "the limited-time price while it lasts");
+
+    // Past the end, before the job: a new order is at the original price already.
+    sqlx::query("UPDATE courses SET sale_ends_at = $1 WHERE slug = 'go-async'")
+        .bind(now() - 1)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    app.catalog.reload(&app.db).await.unwrap();
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138301").await;
+    assert_eq!(amount_of(&app, &buyer.order_for("go-async").await).await, 19900, "no sale price after its end");
+    assert_eq!(amount_of(&app, &during).await, 12900, "an order made during the sale keeps its price");
+
+    // The job puts the original price back for good, and the page stops counting.
+    app.run_order_jobs(now()).await;
+    let (price, left): (i64, Option<i64>) =
+        sqlx::query_as("SELECT price_fen, sale_ends_at FROM courses WHERE slug = 'go-async'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!((price, left), (19900, None));
+    let (_, page) = app.get_html("/courses/go-async").await;
+    assert!(!page.contains("sale-ends") && page.contains("¥199.00"));
 }
 
 async fn categories_and_instructors(app: TestApp) {

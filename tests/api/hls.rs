@@ -21,36 +21,12 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
         return;
     }
     let clip = app.data_dir.join("clip.mp4");
-    let made = Command::new("ffmpeg")
-        .args([
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc=size=160x90:rate=10:duration=3",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .arg(&clip)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    make_clip(&clip, "160x90");
     let catalog = app.catalog.snapshot();
     let course = catalog.course("excel-data-analysis").unwrap();
     let paid = course.lessons().find(|l| !l.free_preview).unwrap().id;
 
-    let out = Command::new(env!("CARGO_BIN_EXE_kedian"))
-        .args(["media", "package", &paid.to_string(), "--input"])
-        .arg(&clip)
-        .env("KEDIAN_DATA_DIR", &app.data_dir)
-        .env("KEDIAN_DATABASE_URL", &app.database_url)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("encrypted segments"));
+    assert!(package(&app, paid, &clip).contains("encrypted segments"));
     let leftovers =
         walk(&app.data_dir).into_iter().filter(|p| p.ends_with("enc.key") || p.ends_with(".keyinfo")).count();
     assert_eq!(leftovers, 0, "the key exists only in the database");
@@ -74,18 +50,28 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
     let segment = playlist.lines().find(|l| l.starts_with("seg")).unwrap();
     assert!(key_uri.starts_with("key?u=") && segment.contains("?u="), "every URI is signed for this viewer");
 
-    let key = app.get(&format!("{base}/{key_uri}")).await.bytes().await.unwrap();
-    assert_eq!(key.len(), 16);
-    let encrypted = app.get(&format!("{base}/{segment}")).await.bytes().await.unwrap().to_vec();
-    assert!(!encrypted.is_empty() && encrypted[0] != 0x47, "segments are not plain MPEG-TS");
-    let iv: [u8; 16] = hex::decode(iv_hex).unwrap().try_into().unwrap();
-    let key: [u8; 16] = key.as_ref().try_into().unwrap();
-    let mut buf = encrypted.clone();
-    let plain = cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into())
-        .decrypt_padded_mut::<Pkcs7>(&mut buf)
-        .expect("decrypts with the served key");
-    assert_eq!(plain[0], 0x47, "MPEG-TS sync byte after decryption");
-    assert_eq!(plain.len() % 188, 0);
+    decrypts(&app, &base, &key_uri, iv_hex, segment).await;
+
+    // A 720p source is packaged twice, HD and SD, under a master playlist the player offers as 清晰度.
+    let clip = app.data_dir.join("clip720.mp4");
+    make_clip(&clip, "1280x720");
+    package(&app, paid, &clip);
+    // The CLI's write reaches a running server within `store::cache::TTL`; this test does not wait.
+    app.db.lessons_changed();
+    let master = app.get(&playlist_url).await.text().await.unwrap();
+    let variants: Vec<&str> = master.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
+    assert_eq!(variants.len(), 2, "{master}");
+    assert!(variants[0].starts_with("hd.m3u8?u=") && variants[1].starts_with("sd.m3u8?u="), "{master}");
+    assert!(master.contains("RESOLUTION=1280x720") && master.contains("RESOLUTION=640x360"), "{master}");
+    for (variant, prefix) in variants.iter().zip(["hd", "sd"]) {
+        let playlist = app.get(&format!("{base}/{variant}")).await.text().await.unwrap();
+        let key_line = playlist.lines().find(|l| l.starts_with("#EXT-X-KEY")).expect("each rendition is encrypted");
+        let segment = playlist.lines().find(|l| l.starts_with(prefix)).expect("its own segments");
+        assert!(segment.contains("?u="), "signed");
+        decrypts(&app, &base, &attr(key_line, "URI"), key_line.split("IV=0x").nth(1).unwrap().trim(), segment).await;
+    }
+    let unsigned = app.get(&format!("{base}/hd.m3u8")).await;
+    assert_eq!(unsigned.status(), StatusCode::FORBIDDEN, "a rendition's playlist needs the viewer's signature");
 
     // A learner who does not own the course gets no key, even with a correctly signed URL.
     app.logout().await;
@@ -100,9 +86,49 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
         expires_at: kedian::domain::time::now() + 60,
     };
     let query = kedian::domain::media::sign_query(&kedian::startup::derive(&master, b"kedian media urls"), &grant);
-    for file in ["key", "index.m3u8", "seg000.ts"] {
+    for file in ["key", "index.m3u8", "hd.m3u8", "sd000.ts"] {
         assert_eq!(app.get(&format!("/media/{paid}/{file}?{query}")).await.status(), StatusCode::FORBIDDEN, "{file}");
     }
+}
+
+fn make_clip(path: &std::path::Path, size: &str) {
+    let made = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc=size={size}:rate=10:duration=2"))
+        .args(["-pix_fmt", "yuv420p"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+}
+
+fn package(app: &TestApp, lesson: i64, clip: &std::path::Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kedian"))
+        .args(["media", "package", &lesson.to_string(), "--input"])
+        .arg(clip)
+        .env("KEDIAN_DATA_DIR", &app.data_dir)
+        .env("KEDIAN_DATABASE_URL", &app.database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Fetches the key and a segment as the player would, and decrypts the segment to MPEG-TS.
+async fn decrypts(app: &TestApp, base: &str, key_uri: &str, iv_hex: &str, segment: &str) {
+    let key = app.get(&format!("{base}/{key_uri}")).await.bytes().await.unwrap();
+    assert_eq!(key.len(), 16);
+    let encrypted = app.get(&format!("{base}/{segment}")).await.bytes().await.unwrap().to_vec();
+    assert!(!encrypted.is_empty() && encrypted[0] != 0x47, "segments are not plain MPEG-TS");
+    let iv: [u8; 16] = hex::decode(iv_hex).unwrap().try_into().unwrap();
+    let key: [u8; 16] = key.as_ref().try_into().unwrap();
+    let mut buf = encrypted.clone();
+    let plain = cbc::Decryptor::<aes::Aes128>::new(&key.into(), &iv.into())
+        .decrypt_padded_mut::<Pkcs7>(&mut buf)
+        .expect("decrypts with the served key");
+    assert_eq!(plain[0], 0x47, "MPEG-TS sync byte after decryption");
+    assert_eq!(plain.len() % 188, 0);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -149,7 +149,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     let staff = staff_only!(ctx, Area::Catalog);
     let draft = || Publication { published: false, publish_at: None };
-    let input = match validate(&form) {
+    let input = match validate(&form, now()) {
         Ok(input) => input,
         Err(errors) => {
             let errors = field_errors(&ctx, errors);
@@ -199,7 +199,7 @@ async fn update(
     let staff = staff_only!(ctx, Area::Catalog);
     let before = editable(&state, *id).await?;
     let publication = Publication { published: before.published, publish_at: before.publish_at };
-    let input = match validate(&form) {
+    let input = match validate(&form, now()) {
         Ok(input) => input,
         Err(errors) => {
             let errors = field_errors(&ctx, errors);

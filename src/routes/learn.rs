@@ -221,7 +221,7 @@ async fn media_file(
     }
     let content = state.lessons.content(&state.db, lesson_id).await?.unwrap_or_default();
     if file == "key" {
-        let key = state.lessons.hls_key(&state.db, lesson_id).await?.ok_or(AppError::NotFound)?;
+        let key = lessons::hls_key(&state.db, lesson_id).await?.ok_or(AppError::NotFound)?;
         return Ok(protected(HttpResponse::Ok(), "application/octet-stream").body(key));
     }
     if media::is_playlist(&file) {

@@ -348,7 +348,7 @@ async fn insert_course(
     .bind(c.title)
     .bind(c.subtitle)
     .bind(c.description)
-    .bind(format!("/static/covers/{}.svg", c.slug))
+    .bind(format!("/static/covers/{}-1280.jpg", c.slug))
     .bind(c.price_fen)
     .bind(c.original_price_fen)
     .bind(c.learners)

@@ -15,33 +15,27 @@ pub struct LessonContent {
     pub live_url: Option<String>,
 }
 
-/// Lesson content and HLS keys in memory (see `store::cache`).
+/// Lesson content in memory (see `store::cache`). HLS keys are not kept: a player asks for one
+/// once per playback, and a key read fresh always matches the playlist and segments read fresh
+/// from storage, also in the seconds after `kedian media package` re-encrypted a lesson from
+/// another process.
 pub struct LessonCache {
     content: super::cache::EpochCache<i64, Option<LessonContent>>,
-    keys: super::cache::EpochCache<i64, Option<Vec<u8>>>,
 }
 
 impl Default for LessonCache {
     fn default() -> Self {
-        LessonCache {
-            content: super::cache::EpochCache::new(super::Topic::Lessons),
-            keys: super::cache::EpochCache::new(super::Topic::Lessons),
-        }
+        LessonCache { content: super::cache::EpochCache::new(super::Topic::Lessons) }
     }
 }
 
 impl LessonCache {
     pub fn sweep(&self) {
         self.content.sweep();
-        self.keys.sweep();
     }
 
     pub async fn content(&self, db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
         self.content.get_or_load(db, lesson_id, || content(db, lesson_id)).await
-    }
-
-    pub async fn hls_key(&self, db: &Db, lesson_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
-        self.keys.get_or_load(db, lesson_id, || hls_key(db, lesson_id)).await
     }
 }
 

@@ -39,7 +39,7 @@ pub struct AppState {
     pub users: crate::store::users::UserCache,
     /// Who may learn what, in memory (SQLite only).
     pub access: crate::store::entitlements::AccessCache,
-    /// Lesson content and HLS keys in memory (SQLite only).
+    /// Lesson content in memory (SQLite only).
     pub lessons: crate::store::lessons::LessonCache,
     /// Pages of each learner's order list: (user, page) → (orders, total) (SQLite only).
     pub order_pages: crate::store::cache::EpochCache<(i64, i64), (Vec<crate::store::orders::Order>, i64)>,

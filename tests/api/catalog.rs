@@ -117,7 +117,7 @@ async fn pagination_survives_filters(app: TestApp) {
         sqlx::query(
             "INSERT INTO courses (slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
              price_fen, original_price_fen, learner_count, outcomes, audience, created_at, updated_at) \
-             VALUES ($1, 'recorded', $2, $3, $4, '练习', '', '/static/covers/python-zero-to-one.svg', $5, $5, 0, '', '', $6, $6)",
+             VALUES ($1, 'recorded', $2, $3, $4, '练习', '', '/static/covers/python-zero-to-one-1280.jpg', $5, $5, 0, '', '', $6, $6)",
         )
         .bind(format!("drill-{i:02}"))
         .bind(category)
@@ -157,7 +157,7 @@ async fn course_page_shows_everything_a_buyer_needs(app: TestApp) {
     for text in [
         "Excel 数据分析实战",
         "从函数到透视表",
-        "/static/covers/excel-data-analysis.svg",
+        "/static/covers/excel-data-analysis-1280.jpg",
         "¥199.00",
         "<s class=\"was\">原价 ¥399.00</s>",
         "12850 人已学",
@@ -223,7 +223,7 @@ async fn pages_are_share_ready(app: TestApp) {
     let (_, html) = app.get_html("/courses/python-zero-to-one").await;
     assert_eq!(
         meta_content(&html, "property", "og:image").as_deref(),
-        Some("http://kedian.test/static/covers/python-zero-to-one.svg")
+        Some("http://kedian.test/static/covers/python-zero-to-one-1280.jpg")
     );
 }
 

@@ -301,6 +301,8 @@ async fn a_limited_time_price_counts_down_and_ends(app: TestApp) {
     let minute_end = end - end.rem_euclid(60);
     assert!(page.contains("sale-ends") && page.contains("限时价"), "the page counts down");
     assert!(page.contains(&format!("data-until=\"{minute_end}\"")), "to the minute saved");
+    let (_, cards) = app.get_html("/courses?q=%E5%B9%B6%E5%8F%91").await;
+    assert!(cards.contains("Go 并发编程") && cards.contains("badge sale"), "its card says 限时价");
     app.login_by_code("13800138300").await;
     let during = app.order_for("go-async").await;
     assert_eq!(amount_of(&app, &during).await, 12900, "the limited-time price while it lasts");
@@ -327,6 +329,8 @@ async fn a_limited_time_price_counts_down_and_ends(app: TestApp) {
     assert_eq!((price, left), (19900, None));
     let (_, page) = app.get_html("/courses/go-async").await;
     assert!(!page.contains("sale-ends") && page.contains("¥199.00"));
+    let (_, cards) = app.get_html("/courses?q=%E5%B9%B6%E5%8F%91").await;
+    assert!(cards.contains("Go 并发编程") && !cards.contains("badge sale"));
 }
 
 async fn categories_and_instructors(app: TestApp) {

@@ -56,8 +56,8 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
     let clip = app.data_dir.join("clip720.mp4");
     make_clip(&clip, "1280x720");
     package(&app, paid, &clip);
-    // The CLI's write reaches a running server within `store::cache::TTL`; this test does not wait.
-    app.db.lessons_changed();
+    // Re-encrypted by another process while the server runs: the new playlist and the new key
+    // are served together at once, not after the cache's TTL.
     let master = app.get(&playlist_url).await.text().await.unwrap();
     let variants: Vec<&str> = master.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).collect();
     assert_eq!(variants.len(), 2, "{master}");

@@ -22,12 +22,17 @@ async fn course_poster(
     if font().is_none() {
         return Err(AppError::NotFound);
     }
-    // Only covers this shop resized (plain names under /files/) are read back.
-    let cover_name = course
-        .cover_url
-        .strip_prefix("/files/")
-        .filter(|name| crate::media::storage::valid_key(name) && !name.contains('/'))
-        .map(str::to_string);
+    // Only covers this shop resized (plain names under /files/) or shipped (the demo's, under
+    // /static/) are read back.
+    let shipped = crate::web::assets::shipped_file(&course.cover_url);
+    let cover_name = match &shipped {
+        Some(_) => Some(course.cover_url.clone()),
+        None => course
+            .cover_url
+            .strip_prefix("/files/")
+            .filter(|name| crate::media::storage::valid_key(name) && !name.contains('/'))
+            .map(str::to_string),
+    };
     let mut input = PosterInput {
         course_id: course.id,
         title: course.title.clone(),
@@ -40,7 +45,9 @@ async fn course_poster(
     };
     let key = format!("posters/{}", poster_name(&input));
     if state.public.stat(&key).await.map_err(AppError::storage)?.is_none() {
-        if let Some(name) = &input.cover_name
+        if let Some(path) = shipped {
+            input.cover = web::block(move || std::fs::read(path)).await.ok().and_then(Result::ok);
+        } else if let Some(name) = &input.cover_name
             && let Some(len) = state.public.len(name).await.map_err(AppError::storage)?
         {
             input.cover =

@@ -3,12 +3,13 @@
 //! URL at the next start. Unversioned URLs (old pages, the service worker's shell) keep an hour.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
 static VERSIONS: OnceLock<HashMap<String, String>> = OnceLock::new();
+static DIR: OnceLock<PathBuf> = OnceLock::new();
 
 /// Hashes every file under `dir` once, at start-up.
 pub fn load(dir: &Path) {
@@ -28,6 +29,17 @@ pub fn load(dir: &Path) {
     }
     // A second start in one process (tests) keeps the first map: the files are the same.
     let _ = VERSIONS.set(versions);
+    let _ = DIR.set(dir.to_path_buf());
+}
+
+/// Where the file a `/static/…` URL names lies on disk: only files found at start-up, so no
+/// URL reaches outside `static/`.
+pub fn shipped_file(url: &str) -> Option<PathBuf> {
+    let path = url.strip_prefix("/static/")?;
+    if !VERSIONS.get()?.contains_key(path) {
+        return None;
+    }
+    DIR.get().map(|dir| dir.join(path))
 }
 
 /// The URL of `static/<path>`, versioned by its content.

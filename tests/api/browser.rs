@@ -154,6 +154,29 @@ async fn phone_sized_pages_render_without_console_errors() {
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{path}: console errors {errors:?}");
     }
+    // An audio lesson: the course's cover beside the title, skips and speed in the player.
+    let catalog = app.catalog.snapshot();
+    let audio = catalog.course("economics-in-15-minutes").unwrap().lessons().find(|l| l.free_preview).unwrap().id;
+    client.goto(&app.url(&format!("/courses/economics-in-15-minutes/lessons/{audio}"))).await.unwrap();
+    let cover = client.wait().for_element(Locator::Css(".player.audio .audio-cover")).await.unwrap();
+    assert!(cover.is_displayed().await.unwrap());
+    client.find(Locator::Css(".player.audio [data-skip='15']")).await.unwrap();
+    client.find(Locator::Css(".player.audio [data-speed-select]")).await.unwrap();
+    save("audio-lesson-375.png", &client.screenshot().await.unwrap());
+    // A live course counts down to its next session, and a limited-time price to its end.
+    client.goto(&app.url("/courses/short-video-bootcamp")).await.unwrap();
+    let live = client.wait().for_element(Locator::Css(".next-live strong")).await.unwrap().text().await.unwrap();
+    assert!(live.starts_with("距开播 ") && live.contains(':'), "a live countdown: {live}");
+    save("course-live-375.png", &client.screenshot().await.unwrap());
+    client.goto(&app.url("/courses/python-zero-to-one")).await.unwrap();
+    let sale = client.wait().for_element(Locator::Css(".sale-ends strong")).await.unwrap().text().await.unwrap();
+    assert!(
+        sale.starts_with("限时价 · 还剩 2天 ") || sale.starts_with("限时价 · 还剩 3天 "),
+        "a sale countdown: {sale}"
+    );
+    save("course-sale-375.png", &client.screenshot().await.unwrap());
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
     // The buy button is a real touch target.
     client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
     let height = client

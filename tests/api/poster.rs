@@ -27,6 +27,10 @@ async fn each_course_has_a_poster_with_its_qr_code(app: TestApp) {
     std::fs::write(shots.join("poster-excel.png"), &bytes).unwrap();
     let poster = image::load_from_memory(&bytes).unwrap().to_luma8();
     assert_eq!((poster.width(), poster.height()), (750, 1180));
+    // The demo's photographic cover (shipped under /static/covers) heads the poster: its top rows
+    // are a picture with many shades, where a poster without a cover is one flat colour.
+    let shades: std::collections::HashSet<u8> = poster.rows().take(40).flatten().map(|p| p[0]).collect();
+    assert!(shades.len() > 16, "the cover is drawn: {} shades", shades.len());
     let mut prepared = rqrr::PreparedImage::prepare(poster);
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1, "one QR code");

@@ -238,19 +238,37 @@ pub async fn abandon_payment(db: &Db, order_id: i64, provider: &str) -> Result<(
     Ok(())
 }
 
+/// The one way an order changes state: `UPDATE orders SET status = <to>, <assignments> WHERE
+/// id = $<id_param> AND status IN (<from>)`. Refused unless `OrderStatus::can_become` allows every
+/// move; the states written into the SQL are the enum's own words, never input.
+pub(crate) fn transition_sql(
+    from: &[OrderStatus],
+    to: OrderStatus,
+    assignments: &str,
+    id_param: usize,
+) -> Result<String, sqlx::Error> {
+    if from.is_empty() || !from.iter().all(|f| f.can_become(to)) {
+        return Err(sqlx::Error::Protocol(format!("illegal order transition {from:?} -> {to:?}")));
+    }
+    let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    Ok(format!(
+        "UPDATE orders SET status = '{}', {assignments} WHERE id = ${id_param} AND status IN ({})",
+        to.as_str(),
+        from.join(", ")
+    ))
+}
+
 /// pending → closed (cancelled or expired); the coupon goes back. False when the order was no
 /// longer pending (paid or closed meanwhile).
 pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'closed', closed_at = $1, close_reason = $2, updated_at = $1 \
-         WHERE id = $3 AND status = 'pending'",
-    )
-    .bind(now)
-    .bind(reason)
-    .bind(order_id)
-    .execute(&mut *tx)
-    .await?;
+    let sql = transition_sql(
+        &[OrderStatus::Pending],
+        OrderStatus::Closed,
+        "closed_at = $1, close_reason = $2, updated_at = $1",
+        3,
+    )?;
+    let done = sqlx::query(&sql).bind(now).bind(reason).bind(order_id).execute(&mut *tx).await?;
     if done.rows_affected() != 1 {
         tx.rollback().await?;
         return Ok(false);
@@ -364,17 +382,20 @@ pub async fn apply_payment(
         tx.rollback().await?;
         return Ok(PaymentOutcome::Duplicate);
     };
-    let paid = sqlx::query(
-        "UPDATE orders SET status = 'paid', paid_at = $1, pay_provider = $2, provider_txn_id = $3, updated_at = $4 \
-         WHERE id = $5 AND status = 'pending'",
-    )
-    .bind(notice.paid_at)
-    .bind(provider)
-    .bind(&notice.txn_id)
-    .bind(now)
-    .bind(order.id)
-    .execute(&mut *tx)
-    .await?;
+    let sql = transition_sql(
+        &[OrderStatus::Pending],
+        OrderStatus::Paid,
+        "paid_at = $1, pay_provider = $2, provider_txn_id = $3, updated_at = $4",
+        5,
+    )?;
+    let paid = sqlx::query(&sql)
+        .bind(notice.paid_at)
+        .bind(provider)
+        .bind(&notice.txn_id)
+        .bind(now)
+        .bind(order.id)
+        .execute(&mut *tx)
+        .await?;
     if paid.rows_affected() != 1 {
         sqlx::query("UPDATE payments SET outcome = 'late' WHERE id = $1").bind(payment_id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -611,4 +632,22 @@ pub async fn set_late_refund_state_by_no(db: &Db, refund_no: &str, state: &str, 
         .fetch_optional(db.read())
         .await?;
     Ok(known.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use OrderStatus::*;
+
+    #[test]
+    fn transitions_follow_the_order_state_machine() {
+        let sql = transition_sql(&[Pending], Paid, "paid_at = $1", 2).unwrap();
+        assert_eq!(sql, "UPDATE orders SET status = 'paid', paid_at = $1 WHERE id = $2 AND status IN ('pending')");
+        let sql = transition_sql(&[Paid, PartiallyRefunded], Refunded, "refunded_fen = $1", 2).unwrap();
+        assert!(sql.ends_with("status IN ('paid', 'partially_refunded')"), "{sql}");
+        assert!(transition_sql(&[Closed], Paid, "x = 1", 1).is_err(), "nothing leaves closed");
+        assert!(transition_sql(&[Pending, Refunded], Closed, "x = 1", 1).is_err(), "every source must be legal");
+        assert!(transition_sql(&[Pending], Refunded, "x = 1", 1).is_err(), "no refund before payment");
+        assert!(transition_sql(&[], Paid, "x = 1", 1).is_err());
+    }
 }

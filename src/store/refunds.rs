@@ -8,6 +8,7 @@ use sqlx::{Any, Row, Transaction};
 use super::attachments::{self, NewAttachment, Owner};
 use super::{Db, flag, is_unique_violation, messages};
 use crate::domain::Fen;
+use crate::domain::order::OrderStatus;
 use crate::domain::refund::{RefundStatus, new_refund_no};
 use crate::domain::refund_policy::Decision;
 use crate::domain::refund_terms::Localized;
@@ -484,13 +485,21 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE orders SET refunded_fen = $1, status = $2, updated_at = $3 WHERE id = $4")
-        .bind(refunded)
-        .bind(if full { "refunded" } else { "partially_refunded" })
-        .bind(now)
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await?;
+    let to = if full { OrderStatus::Refunded } else { OrderStatus::PartiallyRefunded };
+    let sql = super::orders::transition_sql(
+        &[OrderStatus::Paid, OrderStatus::PartiallyRefunded],
+        to,
+        "refunded_fen = $1, updated_at = $2",
+        3,
+    )?;
+    let moved = sqlx::query(&sql).bind(refunded).bind(now).bind(order_id).execute(&mut *tx).await?;
+    if moved.rows_affected() != 1 {
+        // Refunds are only ever opened on paid orders; anything else is a broken invariant, and
+        // the refund stays `refunding` (and retried) rather than rewrite a closed order.
+        return Err(sqlx::Error::Protocol(format!(
+            "refund {refund_no} completes on order {order_id}, which is not paid"
+        )));
+    }
     // The order's day of payment counts its refunds: that day's stored sales are stale.
     if let Some(paid_at) = row.try_get::<Option<i64>, _>("paid_at")? {
         super::sales_days::forget_paid_day(db, &mut tx, paid_at).await?;

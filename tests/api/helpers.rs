@@ -119,7 +119,7 @@ pub fn test_settings(dir: &std::path::Path, database_url: &str) -> Settings {
 }
 
 /// A new, empty PostgreSQL database for one test.
-async fn fresh_postgres_database() -> Option<String> {
+pub async fn fresh_postgres_database() -> Option<String> {
     let base = std::env::var("KEDIAN_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())?;
     let name = format!("kedian_test_{}", hex::encode(rand::random::<[u8; 8]>()));
     let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to KEDIAN_TEST_POSTGRES_URL");

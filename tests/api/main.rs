@@ -25,6 +25,7 @@ mod content;
 mod coupons;
 mod csrf;
 mod malformed;
+mod migrations;
 mod operations;
 mod orders;
 mod payments;

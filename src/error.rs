@@ -14,6 +14,9 @@ pub enum AppError {
     Csrf,
     #[error("forbidden")]
     Forbidden,
+    /// Not signed in (or not as staff): a 303 to the sign-in page, which comes back afterwards.
+    #[error("sign in first at {0}")]
+    SignIn(String),
     #[error("bad request")]
     BadRequest,
     #[error("request body too large")]
@@ -58,6 +61,7 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::SignIn(_) => StatusCode::SEE_OTHER,
             AppError::BadRequest => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -67,6 +71,9 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let AppError::SignIn(to) = self {
+            return crate::web::redirect(to);
+        }
         let mut response = HttpResponse::new(self.status_code());
         match self {
             AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),

@@ -44,6 +44,24 @@ impl Fen {
 }
 
 /// `¥12.30`
+/// Sums and differences of amounts (what is left to refund, a discount taken off), in fen; shop
+/// amounts are far inside i64.
+impl std::ops::Sub for Fen {
+    type Output = Fen;
+
+    fn sub(self, other: Fen) -> Fen {
+        Fen(self.0 - other.0)
+    }
+}
+
+impl std::ops::Add for Fen {
+    type Output = Fen;
+
+    fn add(self, other: Fen) -> Fen {
+        Fen(self.0 + other.0)
+    }
+}
+
 impl fmt::Display for Fen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "¥{}", self.yuan_string())
@@ -53,6 +71,13 @@ impl fmt::Display for Fen {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_add_and_subtract_in_fen() {
+        assert_eq!(Fen(19900) - Fen(5000), Fen(14900));
+        assert_eq!(Fen(100) - Fen(250), Fen(-150), "a difference may be negative; callers floor it");
+        assert_eq!(Fen(1) + Fen(99), Fen(100));
+    }
 
     #[test]
     fn formats_yuan() {

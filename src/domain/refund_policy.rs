@@ -71,7 +71,7 @@ fn share(paid: Fen, numerator: i64, denominator: i64) -> Fen {
 }
 
 pub fn decide(c: &Case) -> Decision {
-    let remaining = Fen((c.paid.0 - c.refunded.0).max(0));
+    let remaining = (c.paid - c.refunded).max(Fen::ZERO);
     if c.paid.0 <= 0 {
         return no(
             "这笔订单没有实际付款，无需退款。".into(),

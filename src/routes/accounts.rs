@@ -11,7 +11,6 @@ use super::wait_message;
 use crate::auth::attempts;
 use crate::auth::codes::{self, CodeError};
 use crate::auth::password;
-use crate::auth::session::TypedSession;
 use crate::domain::text::{check_password, parse_nickname, parse_sms_code, safe_next};
 use crate::domain::time::now;
 use crate::domain::{Phone, text::TextError};
@@ -251,7 +250,7 @@ pub async fn start_session(
     let ip = client_ip(req, state.settings.trust_forwarded);
     let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     users::record_login(&state.db, user, method, &ip, agent, now()).await?;
-    let session = TypedSession(&ctx.session);
+    let session = ctx.typed_session();
     if method == "staff" {
         session.log_in_staff(user.id, user.session_version, now())?;
     } else {
@@ -473,6 +472,6 @@ async fn logout(ctx: PageContext, _form: CsrfForm<NoFields>) -> HttpResponse {
     if let Some(user) = &ctx.user {
         tracing::info!(user_id = user.id, "logged out");
     }
-    TypedSession(&ctx.session).log_out();
+    ctx.typed_session().log_out();
     redirect("/")
 }

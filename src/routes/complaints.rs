@@ -102,10 +102,7 @@ async fn new_page(
 
 #[get("/complaints/new")]
 async fn new_form(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user.clone(),
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?.clone();
     let q: Prefill = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let category = if !q.lesson.is_empty() {
         "content_report".to_string()
@@ -133,10 +130,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES, &crate::domain::upload::EVIDENCE).await?;
-    let user = match logged_in(&ctx) {
-        Ok(user) => user.clone(),
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?.clone();
     let lang = ctx.lang;
     let f = Fields {
         category: upload.text("category").trim().to_string(),
@@ -247,10 +241,7 @@ struct ListPage<'a> {
 
 #[get("/complaints")]
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let complaints = complaints::for_user(&state.db, user.id, 100)
         .await?
         .into_iter()
@@ -321,10 +312,7 @@ async fn show_page(
 
 #[get("/complaints/{no}")]
 async fn show(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let c = own_complaint(&state, user, &no).await?;
     show_page(ctx, &state, c, String::new(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -341,10 +329,7 @@ async fn follow_up(
     state: web::Data<AppState>,
     form: CsrfForm<FollowUp>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let c = own_complaint(&state, user, &no).await?;
     let body = form.0.body.trim().to_string();
     let mut errors = FieldErrors::default();
@@ -366,10 +351,7 @@ async fn file(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let (no, id) = path.into_inner();
     let c = own_complaint(&state, user, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;

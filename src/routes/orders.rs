@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
-use crate::auth::session::TypedSession;
 use crate::catalog::Course;
 use crate::domain::ProductKind;
 use crate::domain::coupon::{Breakdown, apply_coupon};
@@ -38,20 +37,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize, Default)]
 pub struct NoFields {}
 
-pub(crate) fn logged_in(ctx: &PageContext) -> Result<&User, HttpResponse> {
-    ctx.user.as_ref().ok_or_else(|| redirect(&ctx.login_href()))
+pub(crate) fn logged_in(ctx: &PageContext) -> Result<&User, AppError> {
+    ctx.user.as_ref().ok_or_else(|| AppError::SignIn(ctx.login_href()))
 }
 
-/// The logged-in buyer's own order, or the way to the login page for a visitor.
-pub(crate) async fn buyers_order(
-    ctx: &PageContext,
-    state: &AppState,
-    order_no: &str,
-) -> Result<Result<Order, HttpResponse>, AppError> {
-    match logged_in(ctx) {
-        Ok(user) => Ok(Ok(own_order(state, order_no, user).await?)),
-        Err(to_login) => Ok(Err(to_login)),
-    }
+/// The logged-in buyer's own order; a visitor is sent to sign in.
+pub(crate) async fn buyers_order(ctx: &PageContext, state: &AppState, order_no: &str) -> Result<Order, AppError> {
+    own_order(state, order_no, logged_in(ctx)?).await
 }
 
 /// The buyer's own order by number; anything else is a 404, exactly like a missing order.
@@ -190,10 +182,7 @@ struct ListQuery {
 
 #[get("/orders")]
 async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(u) => u,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let q: ListQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let page = q.page.parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1);
     let (list, total) = state
@@ -227,10 +216,7 @@ async fn detail(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     let provider_label = provider_label(order.pay_provider.as_deref());
     let refunds = refunds::for_order(&state.db, order.id).await?;
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
@@ -308,10 +294,7 @@ async fn pay_page(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -333,10 +316,7 @@ async fn start_payment(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PayForm>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if order.status != OrderStatus::Pending || order.expires_at <= now() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -367,13 +347,13 @@ async fn start_payment(
         errors.add("channel", ctx.t("err_channel_started"));
         return pay_page_for(ctx, &req, &state, order, None, errors, StatusCode::CONFLICT).await;
     }
-    let openid = TypedSession(&ctx.session).wechat_openid();
+    let openid = ctx.typed_session().wechat_openid();
     if channel == Channel::WechatJsapi
         && openid.is_none()
         && let Some(wechat) = &state.wechat
     {
         // First the payer's openid, from the official account's silent OAuth; then pay again.
-        let token = TypedSession(&ctx.session).start_wechat_oauth(&order.order_no)?;
+        let token = ctx.typed_session().start_wechat_oauth(&order.order_no)?;
         let callback = format!("{}/pay/wechat/oauth", state.settings.public_url);
         return Ok(redirect(&wechat.authorize_url(&callback, &token)));
     }
@@ -468,10 +448,7 @@ async fn coupon(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CouponForm>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -522,10 +499,7 @@ async fn cancel(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if let Some(provider) = order.pay_provider.as_deref().and_then(|p| state.providers.get(p)) {
         // Close at the gateway first, so the buyer cannot pay a cancelled order.
         if let Err(e) = provider.close(&order.order_no).await {
@@ -554,10 +528,7 @@ async fn return_page(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }

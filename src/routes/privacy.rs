@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use super::forms::{FieldErrors, code_format_error};
 use crate::auth::codes::{self, CodeError};
-use crate::auth::session::TypedSession;
 use crate::domain::text::parse_sms_code;
 use crate::domain::time::{now, shanghai_date_compact};
 use crate::error::AppError;
@@ -156,7 +155,7 @@ async fn delete(
     };
     audit::record(&state.db, entry, now).await?;
     tracing::info!(user_id = user.id, orders_kept = orders, "account deleted by its owner");
-    TypedSession(&ctx.session).log_out();
+    ctx.typed_session().log_out();
     Ok(redirect("/me/privacy/deleted"))
 }
 

@@ -114,10 +114,7 @@ async fn form(
     order_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {
         return Ok(redirect(&format!("/refunds/{open}")));
     }
@@ -137,10 +134,7 @@ async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     let upload = uploads::read(&req, payload, &tmp, MAX_EVIDENCE_FILES, &crate::domain::upload::EVIDENCE).await?;
-    let order = match buyers_order(&ctx, &state, &order_no).await? {
-        Ok(order) => order,
-        Err(to_login) => return Ok(to_login),
-    };
+    let order = buyers_order(&ctx, &state, &order_no).await?;
     if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {
         return Ok(redirect(&format!("/refunds/{open}")));
     }
@@ -288,10 +282,7 @@ async fn status_page(
     refund_no: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let refund = own_refund(&state, user, &refund_no).await?;
     let order = crate::store::orders::find(&state.db, &refund.order_no).await?.ok_or(AppError::NotFound)?;
     let steps = timeline(ctx.lang, &refunds::events(&state.db, refund.id).await?);
@@ -319,10 +310,7 @@ async fn withdraw(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let refund = own_refund(&state, user, &refund_no).await?;
     if refunds::withdraw(&state.db, refund.id, user.id, now()).await? {
         tracing::info!(refund_no = %refund.refund_no, "refund request withdrawn");
@@ -337,10 +325,7 @@ async fn evidence(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = match logged_in(&ctx) {
-        Ok(user) => user,
-        Err(to_login) => return Ok(to_login),
-    };
+    let user = logged_in(&ctx)?;
     let (refund_no, id) = path.into_inner();
     let refund = own_refund(&state, user, &refund_no).await?;
     let file = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;

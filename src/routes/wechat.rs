@@ -3,7 +3,6 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 
-use crate::auth::session::TypedSession;
 use crate::error::AppError;
 use crate::web::{AppState, PageContext, redirect};
 
@@ -28,7 +27,7 @@ async fn oauth_callback(
 ) -> Result<HttpResponse, AppError> {
     let q: Callback = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let (Some(_), Some(wechat)) = (&ctx.user, &state.wechat) else { return Err(AppError::NotFound) };
-    let session = TypedSession(&ctx.session);
+    let session = ctx.typed_session();
     let order_no = session.finish_wechat_oauth(&q.state).ok_or(AppError::Forbidden)?;
     if q.code.is_empty() {
         // The user declined; they can still pay another way.

@@ -8,7 +8,6 @@ use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 
-use crate::auth::session::TypedSession;
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
 use crate::error::AppError;
@@ -60,7 +59,7 @@ fn next_of(value: &str) -> String {
 async fn start(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
     let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let token = TypedSession(&ctx.session).start_wechat_login(&next_of(&q.next))?;
+    let token = ctx.typed_session().start_wechat_login(&next_of(&q.next))?;
     let back = format!("{}/login/wechat/callback", state.settings.public_url);
     Ok(redirect(&wechat.authorize_url_with_scope(&back, &token, "snsapi_userinfo")))
 }
@@ -69,7 +68,7 @@ async fn start(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -
 async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
     let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let session = TypedSession(&ctx.session);
+    let session = ctx.typed_session();
     let next = session.finish_wechat_login(&q.state).ok_or(AppError::Forbidden)?;
     let login_href = |why: &str| {
         let query = serde_urlencoded::to_string([("next", next.as_str()), ("wechat", why)]).unwrap_or_default();

@@ -43,6 +43,11 @@ impl Order {
     pub fn is_refundable(&self) -> bool {
         self.status.grants_access() && self.refunded < self.amount
     }
+
+    /// What is paid and not yet refunded: the most a refund can return.
+    pub fn left_to_refund(&self) -> Fen {
+        (self.amount - self.refunded).max(Fen::ZERO)
+    }
 }
 
 pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \

@@ -67,9 +67,14 @@ impl PageContext {
         }
     }
 
+    /// The session's typed keys: login, staff sign-in, CSRF, WeChat hand-offs.
+    pub fn typed_session(&self) -> TypedSession<'_> {
+        TypedSession(&self.session)
+    }
+
     /// Makes sure the page has a CSRF token for its forms (starting a session if needed).
     pub fn with_csrf(mut self) -> Result<Self, AppError> {
-        self.csrf = TypedSession(&self.session).ensure_csrf_token()?;
+        self.csrf = self.typed_session().ensure_csrf_token()?;
         Ok(self)
     }
 

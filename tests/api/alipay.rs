@@ -94,6 +94,7 @@ async fn wap_pay_in_a_mobile_browser(app: TestApp, sim: AlipaySim) {
     assert!(url.starts_with(&sim.gateway_url) && url.contains("method=alipay.trade.wap.pay"), "{url}");
     let trade = sim.trade(&order_no).unwrap();
     assert_eq!((trade.total_amount.as_str(), trade.product_code.as_str()), ("199.00", "QUICK_WAP_WAY"));
+    assert_eq!(trade.method, "alipay.trade.wap.pay", "the gateway saw the WAP method in the signed request");
     assert_eq!(trade.notify_url, "http://kedian.test/pay/notify/alipay");
     assert_eq!(trade.return_url, format!("http://kedian.test/orders/{order_no}/return"));
     sim.pay(&order_no, Some(&app.url("/pay/notify/alipay"))).await;
@@ -107,7 +108,11 @@ async fn page_pay_on_a_pc(app: TestApp, sim: AlipaySim) {
     let order_no = app.order_for("python-zero-to-one").await;
     let url = to_cashier(&app, PC, &order_no, "alipay_page").await;
     assert!(url.contains("method=alipay.trade.page.pay"));
-    assert_eq!(sim.trade(&order_no).unwrap().product_code, "FAST_INSTANT_TRADE_PAY");
+    let trade = sim.trade(&order_no).unwrap();
+    assert_eq!(
+        (trade.method.as_str(), trade.product_code.as_str()),
+        ("alipay.trade.page.pay", "FAST_INSTANT_TRADE_PAY")
+    );
     sim.pay(&order_no, Some(&app.url("/pay/notify/alipay"))).await;
     assert_eq!(app.order_status(&order_no).await, "paid");
 }

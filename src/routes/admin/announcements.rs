@@ -77,7 +77,7 @@ async fn page(
 
 #[get("/admin/announcements")]
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Announcements);
+    ctx.staff(Area::Announcements)?;
     page(ctx, &state, BannerForm::default(), MessageForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -98,7 +98,7 @@ async fn publish_banner(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<BannerForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Announcements);
+    let staff = ctx.staff(Area::Announcements)?;
     let at = now();
     let mut errors = FieldErrors::default();
     let title = required_text(&ctx, &mut errors, "title", &form.title, 80);
@@ -148,7 +148,7 @@ async fn send_message(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<MessageForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Announcements);
+    let staff = ctx.staff(Area::Announcements)?;
     let mut errors = FieldErrors::default();
     let title = required_text(&ctx, &mut errors, "subject", &form.subject, 80);
     let body = required_text(&ctx, &mut errors, "body", &form.body, 2000);
@@ -186,7 +186,7 @@ async fn end_banner(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Announcements);
+    let staff = ctx.staff(Area::Announcements)?;
     let at = now();
     if !announcements::end_banner(&state.db, *id, at).await? {
         return Err(AppError::NotFound);

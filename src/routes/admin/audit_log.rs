@@ -58,7 +58,7 @@ fn filter_of(q: &AuditQuery) -> Filter {
 
 #[get("/admin/audit")]
 async fn audit_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Administration);
+    ctx.staff(Area::Administration)?;
     let q: AuditQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let rows = audit::search(&state.db, &filter_of(&q), PAGE_LIMIT)
         .await?

@@ -64,7 +64,7 @@ async fn render_page(
 
 #[get("/admin/broadcast")]
 async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Announcements);
+    ctx.staff(Area::Announcements)?;
     let form = BroadcastForm { text: format!("【{}】", ctx.shop_name()), ..BroadcastForm::default() };
     render_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -76,7 +76,7 @@ async fn send(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<BroadcastForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Announcements);
+    let staff = ctx.staff(Area::Announcements)?;
     let mut errors = FieldErrors::default();
     let text = match compose(&form.text, &state.settings.public_url) {
         Ok(text) => Some(text),

@@ -42,7 +42,7 @@ struct ListPage {
 
 #[get("/admin/courses")]
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Catalog);
+    ctx.staff(Area::Catalog)?;
     let rows = course_admin::list(&state.db)
         .await?
         .into_iter()
@@ -121,7 +121,7 @@ fn field_errors(ctx: &PageContext, errors: Vec<(&'static str, &'static str)>) ->
 
 #[get("/admin/courses/new")]
 async fn new_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Catalog);
+    ctx.staff(Area::Catalog)?;
     let draft = Publication { published: false, publish_at: None };
     edit_form(ctx, &state, None, RawCourse::blank(), draft, FieldErrors::default(), StatusCode::OK).await
 }
@@ -147,7 +147,7 @@ async fn create(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RawCourse>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let draft = || Publication { published: false, publish_at: None };
     let input = match validate(&form, now()) {
         Ok(input) => input,
@@ -181,7 +181,7 @@ async fn editable(state: &AppState, id: i64) -> Result<course_admin::Editable, A
 
 #[get("/admin/courses/{id}")]
 async fn edit_page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Catalog);
+    ctx.staff(Area::Catalog)?;
     let course = editable(&state, *id).await?;
     let publication = Publication { published: course.published, publish_at: course.publish_at };
     let form = RawCourse::from_input(&course.input);
@@ -196,7 +196,7 @@ async fn update(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RawCourse>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let before = editable(&state, *id).await?;
     let publication = Publication { published: before.published, publish_at: before.publish_at };
     let input = match validate(&form, now()) {
@@ -238,7 +238,7 @@ async fn set_publication(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PublicationForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let course = editable(&state, *id).await?;
     let at = now();
     let wanted = match form.action.as_str() {
@@ -340,7 +340,7 @@ async fn add_chapter(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChapterForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     editable(&state, *id).await?;
     let title = match title_of(&ctx, &form.title, "chapter_title") {
         Ok(title) => title,
@@ -359,7 +359,7 @@ async fn edit_chapter(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChapterForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::chapter_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
         syllabus::move_item(&state.db, false, *id, form.r#move == "up").await?;
@@ -419,7 +419,7 @@ async fn add_lesson(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<LessonForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     editable(&state, *id).await?;
     let chapter_id: i64 = form.chapter_id.parse().unwrap_or(0);
     let in_course = syllabus::chapter_course(&state.db, chapter_id).await? == Some(*id);
@@ -453,7 +453,7 @@ async fn edit_lesson(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<LessonForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::lesson_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
         syllabus::move_item(&state.db, true, *id, form.r#move == "up").await?;

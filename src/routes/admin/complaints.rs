@@ -62,7 +62,7 @@ struct QueueQuery {
 
 #[get("/admin/complaints")]
 async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Complaints);
+    ctx.staff(Area::Complaints)?;
     let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let status = ComplaintStatus::parse(&q.status);
     let at = now();
@@ -123,7 +123,7 @@ async fn detail_page(
 
 #[get("/admin/complaints/{no}")]
 async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Complaints);
+    ctx.staff(Area::Complaints)?;
     let c = staff_complaint(&state, &no).await?;
     detail_page(ctx, &state, c, Default::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -144,7 +144,7 @@ async fn reply(
     state: web::Data<AppState>,
     form: CsrfForm<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Complaints);
+    let staff = ctx.staff(Area::Complaints)?;
     let staff_id = staff.id;
     let c = staff_complaint(&state, &no).await?;
     let body = form.0.body.trim().to_string();
@@ -205,7 +205,7 @@ async fn link_refund(
     state: web::Data<AppState>,
     form: CsrfForm<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Complaints);
+    let staff = ctx.staff(Area::Complaints)?;
     let c = staff_complaint(&state, &no).await?;
     let refund_no = form.0.refund_no.trim().to_string();
     let refund = if looks_like_refund_no(&refund_no) { refunds::find(&state.db, &refund_no).await? } else { None };
@@ -236,7 +236,7 @@ async fn file(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Complaints);
+    ctx.staff(Area::Complaints)?;
     let (no, id) = path.into_inner();
     let c = staff_complaint(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;

@@ -62,7 +62,7 @@ async fn render_page(
 
 #[get("/admin/content")]
 async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Users);
+    ctx.staff(Area::Users)?;
     render_page(
         ctx,
         &state,
@@ -80,7 +80,7 @@ async fn add_word(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<WordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Users);
+    let staff = ctx.staff(Area::Users)?;
     let mut errors = FieldErrors::default();
     let word = form.word.trim().to_string();
     if crate::domain::moderation::normalize(&word).is_empty() {
@@ -120,7 +120,7 @@ async fn remove_word(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Users);
+    let staff = ctx.staff(Area::Users)?;
     let word = moderation::remove_keyword(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     state.screen.reload(&state.db).await?;
     let change = Change {
@@ -150,7 +150,7 @@ async fn decide(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Users);
+    let staff = ctx.staff(Area::Users)?;
     let item = moderation::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let (from, to) = match form.decision.as_str() {
         "approve" => ("held", "approved"),

@@ -2,42 +2,48 @@
 //! ago and active in the last 30 minutes, whose role covers the area. Also the audit helper every
 //! mutating staff handler calls.
 
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::HttpRequest;
 use serde_json::Value;
 
-use crate::auth::session::TypedSession;
 use crate::domain::staff::{Area, staff_session_alive};
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::store::audit::{self, NewEntry};
 use crate::store::users::User;
-use crate::web::{AppState, PageContext, client_ip, redirect};
+use crate::web::{AppState, PageContext, client_ip};
 
-/// The staff member, or the response to send instead (to the staff sign-in page). Learners and
-/// staff outside their role get 403.
-pub fn gate(ctx: &PageContext, area: Area) -> Result<Result<User, HttpResponse>, AppError> {
+impl PageContext {
+    /// The signed-in staff member allowed into `area`: every back-office handler starts here.
+    pub fn staff(&self, area: Area) -> Result<User, AppError> {
+        gate(self, area)
+    }
+}
+
+/// The staff member; else a sign-in redirect to the staff sign-in page (`AppError::SignIn`).
+/// Learners and staff outside their role get 403.
+fn gate(ctx: &PageContext, area: Area) -> Result<User, AppError> {
     let Some(user) = &ctx.user else {
-        return Ok(Err(redirect(&staff_login_href(&ctx.path))));
+        return Err(AppError::SignIn(staff_login_href(&ctx.path)));
     };
     if !user.is_staff() {
         return Err(AppError::Forbidden);
     }
-    let typed = TypedSession(&ctx.session);
+    let typed = ctx.typed_session();
     let now = now();
     match typed.staff_times() {
         Some((at, seen)) if staff_session_alive(at, seen, now) => {}
         Some(_) => {
             // Expired: the whole session ends, not only its staff part.
             typed.log_out();
-            return Ok(Err(redirect(&format!("{}&expired=1", staff_login_href(&ctx.path)))));
+            return Err(AppError::SignIn(format!("{}&expired=1", staff_login_href(&ctx.path))));
         }
-        None => return Ok(Err(redirect(&staff_login_href(&ctx.path)))),
+        None => return Err(AppError::SignIn(staff_login_href(&ctx.path))),
     }
     if !user.role.may(area) {
         return Err(AppError::Forbidden);
     }
     typed.touch_staff(now)?;
-    Ok(Ok(user.clone()))
+    Ok(user.clone())
 }
 
 pub fn staff_login_href(next: &str) -> String {

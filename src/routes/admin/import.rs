@@ -58,7 +58,7 @@ fn render(
 
 #[get("/admin/import")]
 async fn page(ctx: PageContext) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Administration);
+    ctx.staff(Area::Administration)?;
     render(ctx, None, FieldErrors::default(), StatusCode::OK)
 }
 
@@ -69,7 +69,7 @@ async fn upload(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Administration);
+    let staff = ctx.staff(Area::Administration)?;
     let form =
         uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), MAX_FILES, &EXPORT_FILES).await?;
     let mut errors = FieldErrors::default();

@@ -59,7 +59,7 @@ async fn find(state: &AppState, id: i64) -> Result<LessonDetail, AppError> {
 
 #[get("/admin/lessons/{id}")]
 async fn page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Catalog);
+    ctx.staff(Area::Catalog)?;
     let lesson = find(&state, *id).await?;
     let form = ContentForm {
         body: lesson.body.clone(),
@@ -78,7 +78,7 @@ async fn save(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ContentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let lesson = find(&state, *id).await?;
     let mut errors = FieldErrors::default();
     let (body, notes, live_url) = (form.body.trim(), form.notes.trim(), form.live_url.trim());

@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::attempts;
-use crate::auth::session::TypedSession;
 use crate::auth::totp;
 use crate::domain::staff::{Area, staff_session_alive};
 use crate::domain::text::safe_next;
@@ -69,7 +68,7 @@ fn next_of(value: &str) -> String {
 }
 
 fn is_signed_in_staff(ctx: &PageContext) -> bool {
-    let alive = TypedSession(&ctx.session).staff_times().is_some_and(|(at, seen)| staff_session_alive(at, seen, now()));
+    let alive = ctx.typed_session().staff_times().is_some_and(|(at, seen)| staff_session_alive(at, seen, now()));
     alive && ctx.user.as_ref().is_some_and(|u| u.role.may(Area::Dashboard))
 }
 
@@ -109,7 +108,7 @@ async fn login(
         Ok(user) if user.is_banned() => (StatusCode::FORBIDDEN, ctx.t("err_account_banned")),
         Ok(user) if !user.is_staff() => (StatusCode::FORBIDDEN, ctx.t("err_not_staff")),
         Ok(user) => {
-            TypedSession(&ctx.session).begin_staff_challenge(user.id, now())?;
+            ctx.typed_session().begin_staff_challenge(user.id, now())?;
             let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
             return Ok(redirect(&format!("/admin/login/verify?{query}")));
         }
@@ -137,7 +136,7 @@ async fn login(
 
 /// The account that gave its password in this session within the last 10 minutes.
 async fn challenged(ctx: &PageContext, state: &AppState) -> Result<Option<User>, AppError> {
-    let Some(user_id) = TypedSession(&ctx.session).staff_challenge(now()) else { return Ok(None) };
+    let Some(user_id) = ctx.typed_session().staff_challenge(now()) else { return Ok(None) };
     Ok(users::find_by_id(&state.db, user_id).await?.filter(|u| u.is_staff() && !u.is_banned()))
 }
 
@@ -260,6 +259,6 @@ async fn verify(
 
 #[post("/admin/logout")]
 async fn logout(ctx: PageContext, _form: CsrfForm<NoFields>) -> HttpResponse {
-    TypedSession(&ctx.session).log_out();
+    ctx.typed_session().log_out();
     redirect("/admin/login")
 }

@@ -44,7 +44,7 @@ async fn cover(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let course = course_admin::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let form = uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), 1, &PICTURES).await?;
     let mut errors = FieldErrors::default();
@@ -92,7 +92,7 @@ async fn lesson_media(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::lesson_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let max_mb = state.settings.media_upload_mb.unsigned_abs();
     let accept = Accept { kinds: LESSON_MEDIA, max_bytes: max_mb << 20 };

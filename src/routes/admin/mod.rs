@@ -1,16 +1,6 @@
 //! The back office. Staff sign in with password and TOTP (`login`); each handler opens with
-//! `staff_only!(ctx, Area::…)`, which admits only staff whose role covers that area (`gate`), and
+//! `ctx.staff(Area::…)?`, which admits only staff whose role covers that area (`gate`), and
 //! every change is written to the audit log.
-
-/// The signed-in staff member allowed into `area`, or an early return (sign-in redirect or 403).
-macro_rules! staff_only {
-    ($ctx:expr, $area:expr) => {
-        match crate::routes::admin::gate::gate(&$ctx, $area)? {
-            Ok(user) => user,
-            Err(response) => return Ok(response),
-        }
-    };
-}
 
 pub mod announcements;
 pub mod audit_log;
@@ -91,7 +81,7 @@ struct Dashboard {
 
 #[get("/admin")]
 async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Dashboard);
+    ctx.staff(Area::Dashboard)?;
     let catalog = state.catalog.snapshot();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.shop_name()), ctx.t("site_description"));
     let late_payments = late_payments(&state.db, 50)

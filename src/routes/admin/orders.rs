@@ -79,7 +79,7 @@ struct SearchPage {
 
 #[get("/admin/orders")]
 async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Orders);
+    ctx.staff(Area::Orders)?;
     let q: SearchQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let found = order_search::search(&state.db, &q.to_query(&state), SEARCH_LIMIT).await?;
     if q.format == "csv" {
@@ -177,7 +177,7 @@ async fn detail_page(
         notifications: notifications.collect(),
         refunds: refunds::for_order(&state.db, order.id).await?,
         open_refund: refunds::open_for_order(&state.db, order.id).await?,
-        left: Fen(order.amount.0 - order.refunded.0),
+        left: order.left_to_refund(),
         created: shanghai_minutes(order.created_at),
         paid: order.paid_at.map(shanghai_minutes).unwrap_or_default(),
         closed: order.closed_at.map(shanghai_minutes).unwrap_or_default(),
@@ -198,7 +198,7 @@ async fn find_order(state: &AppState, no: &str) -> Result<Order, AppError> {
 
 #[get("/admin/orders/{no}")]
 async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Orders);
+    ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     detail_page(ctx, &state, order, Inputs::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -228,7 +228,7 @@ async fn close(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Orders);
+    let staff = ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     let mut errors = FieldErrors::default();
     let reason = reason_of(&ctx, &mut errors, &form.reason);
@@ -261,11 +261,11 @@ async fn refund(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<Inputs>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Orders);
+    let staff = ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     let mut errors = FieldErrors::default();
     let reason = reason_of(&ctx, &mut errors, &form.reason);
-    let left = Fen(order.amount.0 - order.refunded.0);
+    let left = order.left_to_refund();
     let amount = Fen::parse_yuan(form.amount.trim());
     match amount {
         None => errors.add("amount", ctx.t("err_amount_format")),

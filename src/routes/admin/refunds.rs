@@ -47,7 +47,7 @@ struct QueueQuery {
 
 #[get("/admin/refunds")]
 async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Refunds);
+    ctx.staff(Area::Refunds)?;
     let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let status = RefundStatus::parse(&q.status);
     let rows = refunds::queue(&state.db, status, QUEUE_LIMIT)
@@ -116,7 +116,7 @@ async fn detail_page(
         .filter(|e| !e.note.is_empty())
         .map(|e| (shanghai_minutes(e.created_at), format!("{}: {}", e.kind, e.note)))
         .collect();
-    let left = Fen(order.amount.0 - order.refunded.0);
+    let left = order.left_to_refund();
     let inputs = inputs.unwrap_or_else(|| Inputs {
         amount: if refund.policy_eligible { refund.policy_amount } else { left }.yuan_string(),
         note: String::new(),
@@ -147,7 +147,7 @@ async fn detail_page(
 
 #[get("/admin/refunds/{refund_no}")]
 async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Refunds);
+    ctx.staff(Area::Refunds)?;
     let refund = staff_refund(&state, &no).await?;
     detail_page(ctx, &state, refund, None, FieldErrors::default(), StatusCode::OK).await
 }
@@ -168,7 +168,7 @@ async fn approve(
     state: web::Data<AppState>,
     form: CsrfForm<ApproveForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Refunds);
+    let staff = ctx.staff(Area::Refunds)?;
     let staff_id = staff.id;
     let refund = staff_refund(&state, &no).await?;
     let decided = redirect(&format!("/admin/refunds/{}", refund.refund_no));
@@ -177,7 +177,7 @@ async fn approve(
         return Ok(decided);
     }
     let order = orders::find(&state.db, &refund.order_no).await?.ok_or(AppError::NotFound)?;
-    let left = Fen(order.amount.0 - order.refunded.0);
+    let left = order.left_to_refund();
     let (amount_text, note) = (form.0.amount.trim().to_string(), form.0.note.trim().to_string());
     let mut errors = FieldErrors::default();
     let amount = Fen::parse_yuan(&amount_text);
@@ -243,7 +243,7 @@ async fn reject(
     state: web::Data<AppState>,
     form: CsrfForm<RejectForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Refunds);
+    let staff = ctx.staff(Area::Refunds)?;
     let staff_id = staff.id;
     let refund = staff_refund(&state, &no).await?;
     let reason = form.0.reason.trim().to_string();
@@ -277,7 +277,7 @@ async fn retry(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Refunds);
+    let staff = ctx.staff(Area::Refunds)?;
     let refund = staff_refund(&state, &no).await?;
     let at = now();
     if refunds::retry(&state.db, refund.id, at).await?
@@ -305,7 +305,7 @@ async fn file(
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Refunds);
+    ctx.staff(Area::Refunds)?;
     let (no, id) = path.into_inner();
     let refund = staff_refund(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;

@@ -190,7 +190,7 @@ async fn render_page(
 
 #[get("/admin/settings")]
 async fn show(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Administration);
+    ctx.staff(Area::Administration)?;
     let form = SettingsForm::from_settings(&state.shop.get());
     render_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -202,7 +202,7 @@ async fn save(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Administration);
+    let staff = ctx.staff(Area::Administration)?;
     let pairs = match form.pairs(&ctx) {
         Ok(pairs) => pairs,
         Err(errors) => return render_page(ctx, &state, form, errors, StatusCode::BAD_REQUEST).await,
@@ -229,7 +229,7 @@ async fn logo(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Administration);
+    let staff = ctx.staff(Area::Administration)?;
     let form = uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), 1, &PICTURES).await?;
     let current = SettingsForm::from_settings(&state.shop.get());
     let mut errors = FieldErrors::default();

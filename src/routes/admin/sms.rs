@@ -49,7 +49,7 @@ fn sample(name: &str, url: &str) -> String {
 
 #[get("/admin/sms")]
 async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Announcements);
+    ctx.staff(Area::Announcements)?;
     let templates = state.sms.templates();
     let url = &state.settings.public_url;
     let rows = Kind::ALL

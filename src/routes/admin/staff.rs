@@ -61,7 +61,7 @@ async fn page(
 
 #[get("/admin/staff")]
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let me = staff_only!(ctx, Area::Administration);
+    let me = ctx.staff(Area::Administration)?;
     page(ctx, &state, me.id, AddForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -72,7 +72,7 @@ async fn add(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = staff_only!(ctx, Area::Administration);
+    let me = ctx.staff(Area::Administration)?;
     let mut errors = FieldErrors::default();
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(ctx.lang, e))).ok();
     let role = Role::parse(&form.role).filter(|r| r.is_staff());
@@ -132,7 +132,7 @@ async fn set_role(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = staff_only!(ctx, Area::Administration);
+    let me = ctx.staff(Area::Administration)?;
     let user = colleague(&state, *id).await?;
     let Some(role) = Role::parse(&form.role) else {
         let mut errors = FieldErrors::default();
@@ -166,7 +166,7 @@ async fn reset_totp(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let me = staff_only!(ctx, Area::Administration);
+    let me = ctx.staff(Area::Administration)?;
     let user = colleague(&state, *id).await?;
     staff::reset_totp(&state.db, user.id, now()).await?;
     let change = Change {

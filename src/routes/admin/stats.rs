@@ -94,7 +94,7 @@ fn range(q: &StatsQuery, today: i64) -> (i64, i64) {
 
 #[get("/admin/stats")]
 async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Statistics);
+    ctx.staff(Area::Statistics)?;
     let q: StatsQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let (first, last) = range(&q, shanghai_day(now()));
     let (from, until) = (day_start(first), day_start(last + 1));

@@ -33,7 +33,7 @@ struct TakedownPage {
 
 #[get("/admin/takedown")]
 async fn show(ctx: PageContext) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Announcements);
+    ctx.staff(Area::Announcements)?;
     let ctx = ctx.with_csrf()?;
     let on = ctx.shop.takedown.is_some();
     let message = ctx.shop.takedown.clone().unwrap_or_default();
@@ -66,7 +66,7 @@ async fn switch(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Announcements);
+    let staff = ctx.staff(Area::Announcements)?;
     let on = match form.mode.as_str() {
         "on" => true,
         "off" => false,

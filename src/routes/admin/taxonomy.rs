@@ -65,7 +65,7 @@ async fn render_page(
 
 #[get("/admin/categories")]
 async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Catalog);
+    ctx.staff(Area::Catalog)?;
     let empty = CategoryForm { position: "0".into(), ..CategoryForm::default() };
     render_page(ctx, &state, empty, InstructorForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -105,7 +105,7 @@ async fn add_category(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let mut errors = FieldErrors::default();
     let slug = form.slug.trim().to_string();
     if !is_valid_slug(&slug) {
@@ -147,7 +147,7 @@ async fn edit_category(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let before =
         course_admin::category_rows(&state.db).await?.into_iter().find(|c| c.id == *id).ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
@@ -194,7 +194,7 @@ async fn add_instructor(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<InstructorForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let (name, title, bio) = match instructor_fields(&ctx, &form) {
         Ok(fields) => fields,
         Err(errors) => {
@@ -224,7 +224,7 @@ async fn edit_instructor(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<InstructorForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Catalog);
+    let staff = ctx.staff(Area::Catalog)?;
     let before =
         course_admin::instructor_rows(&state.db).await?.into_iter().find(|i| i.id == *id).ok_or(AppError::NotFound)?;
     let (name, title, bio) = match instructor_fields(&ctx, &form) {

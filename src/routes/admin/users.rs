@@ -41,7 +41,7 @@ struct SearchPage {
 
 #[get("/admin/users")]
 async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Users);
+    ctx.staff(Area::Users)?;
     let q: SearchQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let rows = users::search(&state.db, &q.phone, 100)
         .await?
@@ -127,7 +127,7 @@ fn may_act_on(staff: &User, user: &User) -> Result<(), AppError> {
 
 #[get("/admin/users/{id}")]
 async fn detail(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    staff_only!(ctx, Area::Users);
+    ctx.staff(Area::Users)?;
     let user = find_user(&state, *id).await?;
     detail_page(ctx, &state, user, GrantForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -167,7 +167,7 @@ async fn change_course(
     form: GrantForm,
     give: bool,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Users);
+    let staff = ctx.staff(Area::Users)?;
     let user = find_user(state, id).await?;
     if user.status == crate::domain::staff::AccountStatus::Deleted {
         return Err(AppError::Forbidden);
@@ -228,7 +228,7 @@ async fn sign_out(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Users);
+    let staff = ctx.staff(Area::Users)?;
     let user = find_user(&state, *id).await?;
     may_act_on(&staff, &user)?;
     staff::sign_out_everywhere(&state.db, user.id, now()).await?;
@@ -259,7 +259,7 @@ async fn set_status(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = staff_only!(ctx, Area::Users);
+    let staff = ctx.staff(Area::Users)?;
     let user = find_user(&state, *id).await?;
     may_act_on(&staff, &user)?;
     let mut errors = FieldErrors::default();

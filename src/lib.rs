@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod media;
 pub mod pay;
 pub mod routes;
+pub mod services;
 pub mod sms;
 pub mod startup;
 pub mod store;

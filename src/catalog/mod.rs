@@ -4,7 +4,9 @@
 pub mod query;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 
@@ -62,7 +64,9 @@ pub struct Course {
     pub original_price: Fen,
     /// When the discounted price ends (the job then restores the original price).
     pub sale_ends_at: Option<i64>,
-    pub learner_count: i64,
+    /// "N 人已学": counted up in place by each sale (`CatalogCache::count_sale`), so a sale does
+    /// not reload the catalog or empty the page cache.
+    pub learners: Arc<AtomicI64>,
     pub outcomes: Vec<String>,
     pub audience: Vec<String>,
     pub refund_terms: RefundTerms,
@@ -78,6 +82,10 @@ pub struct Course {
 }
 
 impl Course {
+    pub fn learner_count(&self) -> i64 {
+        self.learners.load(Ordering::Relaxed)
+    }
+
     pub fn lesson_count(&self) -> usize {
         self.chapters.iter().map(|c| c.lessons.len()).sum()
     }
@@ -142,8 +150,11 @@ pub struct Catalog {
 /// next reload.
 #[derive(Debug, Default)]
 pub struct PageCache {
-    entries: Mutex<HashMap<String, CachedPage>>,
+    entries: Mutex<HashMap<String, (Instant, CachedPage)>>,
 }
+
+/// How long a cached page may show counts ("N 人已学") that sales have moved on since.
+const PAGE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct CachedPage {
@@ -163,14 +174,18 @@ const MAX_CACHED_PAGES: usize = 2000;
 
 impl PageCache {
     pub fn get(&self, key: &str) -> Option<CachedPage> {
-        self.entries.lock().ok()?.get(key).cloned()
+        let entries = self.entries.lock().ok()?;
+        let (made, page) = entries.get(key)?;
+        (made.elapsed() < PAGE_TTL).then(|| page.clone())
     }
 
     pub fn put(&self, key: String, page: CachedPage) {
-        if let Ok(mut entries) = self.entries.lock()
-            && entries.len() < MAX_CACHED_PAGES
-        {
-            entries.insert(key, page);
+        let Ok(mut entries) = self.entries.lock() else { return };
+        if entries.len() >= MAX_CACHED_PAGES {
+            entries.retain(|_, (made, _)| made.elapsed() < PAGE_TTL);
+        }
+        if entries.len() < MAX_CACHED_PAGES || entries.contains_key(&key) {
+            entries.insert(key, (Instant::now(), page));
         }
     }
 
@@ -252,6 +267,13 @@ impl CatalogCache {
     pub async fn reload(&self, db: &Db) -> anyhow::Result<()> {
         self.0.set(crate::store::catalog::load(db).await?);
         Ok(())
+    }
+
+    /// A sale (already counted in the database, in its own transaction) shown in the snapshot.
+    pub fn count_sale(&self, course_id: i64) {
+        if let Some(course) = self.snapshot().course_by_id(course_id) {
+            course.learners.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

@@ -123,7 +123,7 @@ pub fn search(catalog: &Catalog, query: &CatalogQuery, per_page: usize) -> Resul
     // `catalog.courses` is newest first, and the sort is stable, so ties stay newest first.
     match query.sort {
         Sort::Newest => {}
-        Sort::Popular => found.sort_by(|a, b| b.learner_count.cmp(&a.learner_count)),
+        Sort::Popular => found.sort_by_key(|c| std::cmp::Reverse(c.learner_count())),
         Sort::PriceAsc => found.sort_by(|a, b| a.price.cmp(&b.price)),
         Sort::PriceDesc => found.sort_by(|a, b| b.price.cmp(&a.price)),
     }
@@ -160,7 +160,7 @@ mod tests {
             price: Fen(price),
             original_price: Fen(price),
             sale_ends_at: None,
-            learner_count: learners,
+            learners: Arc::new(learners.into()),
             outcomes: vec![],
             audience: vec![],
             refund_terms: RefundTerms::default(),

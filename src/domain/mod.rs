@@ -9,6 +9,7 @@ pub mod media;
 pub mod moderation;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod phone;
 pub mod product;
 pub mod range;

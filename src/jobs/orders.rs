@@ -26,20 +26,16 @@ pub fn spawn(db: Db, providers: Providers, catalog: CatalogCache, every: Duratio
 }
 
 pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, now: i64) -> anyhow::Result<()> {
-    let mut sold = false;
     // Each check moves the order to the back of the queue (reconcile_at backs off), so every
     // waiting payment is reached within a few runs however many are abandoned.
     for order in orders::payments_due_for_check(db, now, BATCH).await? {
-        if reconcile(db, providers, &order, now).await? {
-            sold = true;
-        } else {
+        if !reconcile(db, providers, catalog, &order, now).await? {
             orders::payment_checked(db, order.id, now).await?;
         }
     }
     for order in orders::expired_pending(db, now, BATCH).await? {
         // Ask the gateway one last time before closing: the buyer may have paid at the last second.
-        if reconcile(db, providers, &order, now).await? {
-            sold = true;
+        if reconcile(db, providers, catalog, &order, now).await? {
             continue;
         }
         if let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p))
@@ -61,7 +57,7 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
     if ended > 0 {
         tracing::info!(ended, "limited-time prices ended");
     }
-    if sold || published > 0 || ended > 0 {
+    if published > 0 || ended > 0 {
         catalog.reload(db).await?;
     }
     refund_late_payments(db, providers, now).await
@@ -106,13 +102,23 @@ async fn refund_late_payments(db: &Db, providers: &Providers, now: i64) -> anyho
 }
 
 /// Queries the order's provider; applies the payment if it went through. True when it did.
-async fn reconcile(db: &Db, providers: &Providers, order: &Order, now: i64) -> anyhow::Result<bool> {
+async fn reconcile(
+    db: &Db,
+    providers: &Providers,
+    catalog: &CatalogCache,
+    order: &Order,
+    now: i64,
+) -> anyhow::Result<bool> {
     let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p)) else { return Ok(false) };
     match provider.query(&order.order_no).await {
         Ok(QueryResult::Paid(notice)) => {
             let outcome = orders::apply_payment(db, provider.name(), &notice, now).await?;
             tracing::info!(order_no = %order.order_no, ?outcome, "payment found by reconciliation");
-            Ok(matches!(outcome, PaymentOutcome::Applied { .. }))
+            if let PaymentOutcome::Applied { course_id } = outcome {
+                catalog.count_sale(course_id);
+                return Ok(true);
+            }
+            Ok(false)
         }
         Ok(_) => Ok(false),
         Err(e) => {

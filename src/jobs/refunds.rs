@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::domain::time::now;
-use crate::pay::refunds::Refunder;
+use crate::services::refunds::Refunder;
 use crate::store::refunds;
 
 /// A refund is asked about again once it has waited this long.

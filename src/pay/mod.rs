@@ -3,8 +3,6 @@
 //! (`store::orders::apply_payment`) is the same for every provider.
 
 pub mod alipay;
-pub mod notify;
-pub mod refunds;
 pub mod sandbox;
 pub mod signing;
 pub mod wechatpay;
@@ -152,15 +150,7 @@ pub struct JsapiParams {
     pub pay_sign: String,
 }
 
-/// A payment the provider says succeeded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PaidNotice {
-    pub order_no: String,
-    pub txn_id: String,
-    pub amount: Fen,
-    pub currency: String,
-    pub paid_at: i64,
-}
+pub use crate::domain::payment::PaidNotice;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {

@@ -15,7 +15,8 @@ use crate::domain::refund_terms::refund_sentence;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
-use crate::store::orders::{self, NewOrder, Order};
+use crate::services::checkout::{self, Checkout};
+use crate::store::orders::{self, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render, render_with_status};
@@ -75,7 +76,7 @@ async fn buy(
     let Some(user) = &ctx.user else {
         return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
     };
-    if orders::owns(&state.db, user.id, course.id).await? {
+    if crate::store::entitlements::owns_now(&state.db, user.id, course.id).await? {
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
@@ -85,27 +86,11 @@ async fn buy(
 /// Makes (or reuses) the buyer's order for `course` and says where to go: its pay page, or the
 /// order itself for a free course. Also where login continues when it was for a purchase.
 pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Course) -> Result<String, AppError> {
-    let terms = refund_sentence(course.kind, course.refund_terms);
-    let price = course.price_at(now());
-    let new = NewOrder {
-        user_id: user.id,
-        course_id: course.id,
-        title: &course.title,
-        kind: course.kind.as_str(),
-        price,
-        refund_terms: course.refund_terms,
-        refund_terms_shown: &terms.zh,
-        ttl_secs: state.settings.order_ttl_minutes * 60,
-    };
-    if price.is_free() {
-        let order = orders::claim_free(&state.db, &new, now()).await?;
-        tracing::info!(order_no = %order.order_no, user_id = user.id, "free course claimed");
-        state.catalog.reload(&state.db).await?;
-        return Ok(format!("/orders/{}", order.order_no));
-    }
-    let order = orders::create_or_reuse_pending(&state.db, &new, now()).await?;
-    tracing::info!(order_no = %order.order_no, user_id = user.id, "order ready to pay");
-    Ok(format!("/orders/{}/pay", order.order_no))
+    let ttl = state.settings.order_ttl_minutes * 60;
+    Ok(match checkout::begin(&state.db, &state.catalog, user.id, course, ttl, now()).await? {
+        Checkout::ToPay(order) => format!("/orders/{}/pay", order.order_no),
+        Checkout::Claimed(order) => format!("/orders/{}", order.order_no),
+    })
 }
 
 /// An order with what the page needs to say about it.
@@ -329,8 +314,9 @@ async fn start_payment(
             currency: "CNY".into(),
             paid_at: now(),
         };
-        orders::apply_payment(&state.db, "free", &notice, now()).await?;
-        state.catalog.reload(&state.db).await?;
+        if let PaymentOutcome::Applied { course_id } = orders::apply_payment(&state.db, "free", &notice, now()).await? {
+            state.catalog.count_sale(course_id);
+        }
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
     let offered = state.providers.channels();

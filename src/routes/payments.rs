@@ -9,7 +9,7 @@ use super::orders::OrderView;
 use crate::domain::order::{OrderStatus, looks_like_order_no};
 use crate::domain::time::now;
 use crate::error::AppError;
-use crate::pay::notify;
+use crate::services::fulfilment;
 use crate::store::orders::{self, Order};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
 
@@ -31,7 +31,7 @@ async fn notification(
     if body.len() > NOTIFY_LIMIT_BYTES {
         return Err(AppError::BadRequest);
     }
-    Ok(notify::handle(&state, provider.as_ref(), req.headers(), &body).await)
+    Ok(fulfilment::handle(&state.fulfilment(), provider.as_ref(), req.headers(), &body).await)
 }
 
 #[derive(Template)]
@@ -103,7 +103,7 @@ async fn cashier_action(
                         headers.insert(n, v);
                     }
                 }
-                notify::handle(&state, provider.as_ref(), &headers, signed.body.as_bytes()).await;
+                fulfilment::handle(&state.fulfilment(), provider.as_ref(), &headers, signed.body.as_bytes()).await;
             }
             Ok(redirect(&format!("/orders/{}/return", order.order_no)))
         }

@@ -7,15 +7,15 @@ use askama::Template;
 
 use super::forms::FieldErrors;
 use super::orders::{NoFields, buyers_order, logged_in};
-use crate::domain::refund::{REASONS, RefundStatus, consumed_pct, looks_like_refund_no, reason_label_key};
-use crate::domain::refund_policy::{Case, Consumption, Decision, decide};
+use crate::domain::Fen;
+use crate::domain::refund::{REASONS, RefundStatus, looks_like_refund_no, reason_label_key};
+use crate::domain::refund_policy::Decision;
 use crate::domain::time::{now, shanghai_minutes};
-use crate::domain::{Fen, ProductKind};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::orders::Order;
-use crate::store::refunds::{self, Approval, Approved, Created, NewRefund, Refund};
+use crate::store::refunds::{self, Approval, Created, NewRefund, Refund};
 use crate::store::users::User;
 use crate::web::uploads::{self, Rejected};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
@@ -25,37 +25,6 @@ const MAX_REASON_CHARS: usize = 500;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(form).service(submit).service(status_page).service(withdraw).service(evidence);
-}
-
-/// What the policy says about this order now, with the figures it used.
-pub async fn assess(state: &AppState, order: &Order) -> Result<(Decision, i64), AppError> {
-    let catalog = state.catalog.snapshot();
-    let course = catalog.course_by_id(order.course_id).cloned();
-    let progress = state.progress.course_progress(&state.db, order.user_id, order.course_id).await?;
-    let completed = progress.values().filter(|p| p.completed).count();
-    let total = course.as_ref().map_or(0, |c| c.lesson_count());
-    let pct = consumed_pct(completed, total);
-    let consumption = Consumption {
-        consumed_pct: pct,
-        live_sessions: course
-            .as_ref()
-            .map(|c| c.live_sessions().iter().filter_map(|l| l.starts_at).collect())
-            .unwrap_or_default(),
-        membership_period_days: course.as_ref().and_then(|c| c.membership_days).unwrap_or(30),
-        membership_periods: 1,
-        consultation_slot: None,
-    };
-    let case = Case {
-        kind: ProductKind::parse(&order.item_kind).unwrap_or(ProductKind::Recorded),
-        terms: order.refund_terms,
-        paid: order.amount,
-        refunded: order.refunded,
-        paid_at: order.paid_at.unwrap_or(order.created_at),
-        now: now(),
-        consumption: &consumption,
-        settings: state.settings.policy(),
-    };
-    Ok((decide(&case), pct))
 }
 
 #[derive(Template)]
@@ -90,7 +59,7 @@ async fn form_page(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let (decision, _) = assess(state, &order).await?;
+    let (decision, _) = state.assess_refund(&order).await?;
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("refund_title"), ctx.shop_name()), &order.item_title);
     let page = FormPage {
@@ -160,7 +129,7 @@ async fn submit(
     if !errors.is_empty() {
         return form_page(ctx, &state, order, reason, detail, errors, StatusCode::BAD_REQUEST).await;
     }
-    let (decision, pct) = assess(&state, &order).await?;
+    let (decision, pct) = state.assess_refund(&order).await?;
     let kept = uploads::keep(state.uploads.as_ref(), "evidence", &upload.files).await?;
     let files: Vec<_> = kept.iter().map(|k| k.as_new(order.user_id)).collect();
     let new = NewRefund {
@@ -195,11 +164,7 @@ async fn auto_approve(state: &AppState, id: i64, order: &Order, decision: &Decis
         return Ok(());
     }
     let approval = Approval { amount: decision.amount, note: "", staff_id: None, provider };
-    if refunds::approve(&state.db, id, &approval, at).await? == Approved::Yes
-        && let Some(refund) = refunds::find_by_id(&state.db, id).await?
-    {
-        state.refunder.push(&refund, at).await?;
-    }
+    state.refunder.approve_and_send(id, &approval, at).await?;
     Ok(())
 }
 

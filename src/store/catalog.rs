@@ -105,7 +105,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
             price: Fen(r.try_get("price_fen")?),
             original_price: Fen(r.try_get("original_price_fen")?),
             sale_ends_at: r.try_get("sale_ends_at")?,
-            learner_count: r.try_get("learner_count")?,
+            learners: Arc::new(r.try_get::<i64, _>("learner_count")?.into()),
             outcomes: lines(&r.try_get::<String, _>("outcomes")?),
             audience: lines(&r.try_get::<String, _>("audience")?),
             refund_terms: RefundTerms {

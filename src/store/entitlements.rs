@@ -1,7 +1,8 @@
-//! Who may learn what, from the back office's side: a learner's courses, and grants and
-//! revocations by staff (with the reason kept on the row).
+//! Who may learn what: every write to `entitlements` (an order's grant, a full refund's
+//! revocation, staff grants and revocations with their reason) and the access checks. The import
+//! writes its own in bulk (`import::write`).
 
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use super::Db;
 
@@ -101,4 +102,60 @@ pub async fn revoke(db: &Db, user_id: i64, course_id: i64, note: &str, now: i64)
     .await?;
     db.access_changed();
     Ok(done.rows_affected() == 1)
+}
+
+/// An order's course, granted in the order's own transaction (payment, a free claim): one row per
+/// learner and course, brought back if it had been revoked.
+pub(crate) async fn grant_for_order(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    course_id: i64,
+    source: &str,
+    order_id: Option<i64>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (user_id, course_id) DO UPDATE SET source = $3, order_id = $4, granted_at = $5, revoked_at = NULL",
+    )
+    .bind(user_id)
+    .bind(course_id)
+    .bind(source)
+    .bind(order_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A full refund takes back what its order granted (not a grant by staff or by another order).
+pub(crate) async fn revoke_for_order(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    course_id: i64,
+    order_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE entitlements SET revoked_at = $1 WHERE user_id = $2 AND course_id = $3 AND order_id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(course_id)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// True when the user may learn this course now, read fresh (the buy button's check); pages use
+/// `AccessCache::owns`.
+pub async fn owns_now(db: &Db, user_id: i64, course_id: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM entitlements WHERE user_id = $1 AND course_id = $2 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(course_id)
+            .fetch_optional(db.read())
+            .await?;
+    Ok(found.is_some())
 }

@@ -20,6 +20,7 @@ pub mod messages;
 pub mod moderation;
 pub mod order_search;
 pub mod orders;
+pub mod payment_notifications;
 pub mod personal_data;
 pub mod refunds;
 pub mod sales_days;

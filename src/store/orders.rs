@@ -8,8 +8,8 @@ use super::{Backend, Db, flag, is_unique_violation};
 use crate::domain::Fen;
 use crate::domain::coupon::Breakdown;
 use crate::domain::order::{OrderStatus, new_order_no};
+use crate::domain::payment::PaidNotice;
 use crate::domain::refund_terms::RefundTerms;
-use crate::pay::PaidNotice;
 
 #[derive(Debug, Clone)]
 pub struct Order {
@@ -159,7 +159,7 @@ pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> R
 pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let order = insert(&mut tx, new, OrderStatus::Paid, Some("free"), now).await?;
-    grant(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
     bump_learners(&mut tx, order.course_id).await?;
     tx.commit().await?;
     db.orders_changed();
@@ -408,7 +408,7 @@ pub async fn apply_payment(
         tracing::warn!(order_no = %order.order_no, status = order.status.as_str(), "payment for an order that is not pending; queued for refund");
         return Ok(PaymentOutcome::Late);
     }
-    grant(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
     sqlx::query("UPDATE coupon_redemptions SET status = 'consumed', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
         .bind(now)
         .bind(order.id)
@@ -421,45 +421,12 @@ pub async fn apply_payment(
     Ok(PaymentOutcome::Applied { course_id: order.course_id })
 }
 
-async fn grant(
-    tx: &mut Transaction<'static, Any>,
-    user_id: i64,
-    course_id: i64,
-    source: &str,
-    order_id: Option<i64>,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (user_id, course_id) DO UPDATE SET source = $3, order_id = $4, granted_at = $5, revoked_at = NULL",
-    )
-    .bind(user_id)
-    .bind(course_id)
-    .bind(source)
-    .bind(order_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE courses SET learner_count = learner_count + 1 WHERE id = $1")
         .bind(course_id)
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-/// True when the user may learn this course now.
-pub async fn owns(db: &Db, user_id: i64, course_id: i64) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT id FROM entitlements WHERE user_id = $1 AND course_id = $2 AND revoked_at IS NULL")
-            .bind(user_id)
-            .bind(course_id)
-            .fetch_optional(db.read())
-            .await?;
-    Ok(found.is_some())
 }
 
 #[derive(Debug, Clone)]

@@ -506,15 +506,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     }
     if full {
         let course_id: i64 = row.try_get("course_id")?;
-        sqlx::query(
-            "UPDATE entitlements SET revoked_at = $1 WHERE user_id = $2 AND course_id = $3 AND order_id = $4 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(course_id)
-        .bind(order_id)
-        .execute(&mut *tx)
-        .await?;
+        super::entitlements::revoke_for_order(&mut tx, user_id, course_id, order_id, now).await?;
     }
     event(&mut tx, id, "refunded", "", "provider", now).await?;
     notify_learner(&mut tx, id, "refund_refunded", "", now).await?;

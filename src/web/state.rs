@@ -4,9 +4,9 @@ use crate::catalog::CatalogCache;
 use crate::config::Settings;
 use crate::media::storage::MediaStore;
 use crate::pay::Providers;
-use crate::pay::refunds::Refunder;
 use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
+use crate::services::refunds::Refunder;
 use crate::sms::SmsSender;
 use crate::store::Db;
 
@@ -72,6 +72,33 @@ impl AppState {
     }
 
     /// Hours to the first reply to a complaint.
+    /// What the refund policy says about `order` now, with the share consumed
+    /// (`services::refunds::assess` with this shop's catalog, progress and settings).
+    pub async fn assess_refund(
+        &self,
+        order: &crate::store::orders::Order,
+    ) -> Result<(crate::domain::refund_policy::Decision, i64), crate::error::AppError> {
+        let catalog = self.catalog.snapshot();
+        let inputs = crate::services::refunds::PolicyInputs {
+            db: &self.db,
+            catalog: &catalog,
+            progress: &self.progress,
+            settings: self.settings.policy(),
+        };
+        Ok(crate::services::refunds::assess(&inputs, order, crate::domain::time::now()).await?)
+    }
+
+    /// The fulfilment service over this shop's database, providers' refunder and catalog.
+    pub fn fulfilment(&self) -> crate::services::fulfilment::Fulfilment<'_> {
+        crate::services::fulfilment::Fulfilment {
+            db: &self.db,
+            refunder: &self.refunder,
+            catalog: &self.catalog,
+            wechat: self.wechat.as_deref(),
+            complaint_reply_hours: self.complaint_reply_hours(),
+        }
+    }
+
     pub fn complaint_reply_hours(&self) -> i64 {
         self.shop.get().complaint_reply_hours.unwrap_or(self.settings.complaint_reply_hours)
     }

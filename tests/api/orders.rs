@@ -11,7 +11,28 @@ on_both_backends!(
     the_buyer_can_cancel_a_pending_order,
     another_users_order_is_a_404,
     order_history_is_paginated_newest_first,
+    a_sale_counts_a_learner_without_reloading_the_catalog,
 );
+
+/// "N 人已学" moves with each sale in place: the catalog snapshot (and the page cache it holds
+/// for visitors) is not thrown away and read again for it.
+async fn a_sale_counts_a_learner_without_reloading_the_catalog(app: TestApp) {
+    let before = app.catalog.snapshot();
+    let count = before.course("excel-data-analysis").unwrap().learner_count();
+    app.login_by_code("13800138069").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    app.pay_sandbox(&order_no).await;
+    let after = app.catalog.snapshot();
+    assert!(std::sync::Arc::ptr_eq(&before, &after), "the same snapshot: no reload for a sale");
+    assert_eq!(after.course("excel-data-analysis").unwrap().learner_count(), count + 1);
+    let stored: i64 = sqlx::query_scalar("SELECT learner_count FROM courses WHERE slug = 'excel-data-analysis'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(stored, count + 1, "and the database agrees");
+    let (_, page) = app.get_html("/courses/excel-data-analysis").await;
+    assert!(page.contains(&format!("{} 人已学", count + 1)), "the buyer's own page shows it");
+}
 
 async fn buy_pay_in_the_sandbox_and_start_learning(app: TestApp) {
     app.login_by_code("13800138060").await;

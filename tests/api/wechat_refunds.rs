@@ -3,8 +3,8 @@
 //! COMPLAINT.CREATE landing in the shop's queue and answered from it.
 
 use kedian::domain::time::now;
-use kedian::pay::refunds::Refunder;
 use kedian::pay::wechatpay::crypto;
+use kedian::services::refunds::Refunder;
 use reqwest::StatusCode;
 
 use crate::helpers::{Backend, TestApp, location};

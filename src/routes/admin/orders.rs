@@ -14,7 +14,6 @@ use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_day_start, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::routes::refunds::assess;
 use crate::store::order_search::{self, Notification, OrderQuery, Payment};
 use crate::store::orders::{self, Order};
 use crate::store::refunds::{self, Approval, Approved, Created, NewRefund, Refund};
@@ -284,7 +283,7 @@ async fn refund(
         let inputs = Inputs { amount: form.amount.trim().to_string(), reason };
         return detail_page(ctx, &state, order, inputs, errors, status).await;
     };
-    let (decision, pct) = assess(&state, &order).await?;
+    let (decision, pct) = state.assess_refund(&order).await?;
     let new = NewRefund {
         order_id: order.id,
         user_id: order.user_id,
@@ -300,7 +299,7 @@ async fn refund(
         return Ok(redirect(&format!("/admin/orders/{}", order.order_no)));
     };
     let approval = Approval { amount, note: &reason, staff_id: Some(staff.id), provider: &provider };
-    if refunds::approve(&state.db, id, &approval, at).await? == Approved::Yes {
+    if state.refunder.approve_and_send(id, &approval, at).await? == Approved::Yes {
         let change = Change {
             action: "order.refund",
             target_type: "order",
@@ -310,9 +309,6 @@ async fn refund(
             note: &reason,
         };
         audit(&state, &req, &staff, change).await?;
-        if let Some(fresh) = refunds::find_by_id(&state.db, id).await? {
-            state.refunder.push(&fresh, at).await?;
-        }
     }
     Ok(redirect(&format!("/admin/orders/{}", order.order_no)))
 }

@@ -15,7 +15,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::routes::orders::NoFields;
-use crate::routes::refunds::{Step, assess, timeline};
+use crate::routes::refunds::{Step, timeline};
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::orders::{self, Order};
 use crate::store::refunds::{self, Approval, Approved, Refund};
@@ -109,7 +109,7 @@ async fn detail_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let order = orders::find(&state.db, &refund.order_no).await?.ok_or(AppError::NotFound)?;
-    let (now_decision, now_pct) = assess(state, &order).await?;
+    let (now_decision, now_pct) = state.assess_refund(&order).await?;
     let events = refunds::events(&state.db, refund.id).await?;
     let notes = events
         .iter()
@@ -206,7 +206,7 @@ async fn approve(
     };
     let at = now();
     let approval = Approval { amount, note: &note, staff_id: Some(staff_id), provider };
-    match refunds::approve(&state.db, refund.id, &approval, at).await? {
+    match state.refunder.approve_and_send(refund.id, &approval, at).await? {
         Approved::Yes => {
             tracing::info!(refund_no = %refund.refund_no, %amount, staff_id, "refund approved");
             let change = Change {
@@ -218,9 +218,6 @@ async fn approve(
                 note: &note,
             };
             audit(&state, &req, &staff, change).await?;
-            if let Some(fresh) = refunds::find_by_id(&state.db, refund.id).await? {
-                state.refunder.push(&fresh, at).await?;
-            }
         }
         Approved::NotPending | Approved::TooMuch => {
             tracing::info!(refund_no = %refund.refund_no, "refund already decided; approval ignored");
@@ -280,9 +277,7 @@ async fn retry(
     let staff = ctx.staff(Area::Refunds)?;
     let refund = staff_refund(&state, &no).await?;
     let at = now();
-    if refunds::retry(&state.db, refund.id, at).await?
-        && let Some(fresh) = refunds::find_by_id(&state.db, refund.id).await?
-    {
+    if state.refunder.retry_and_send(refund.id, at).await? {
         tracing::info!(refund_no = %refund.refund_no, "refund retried under the same number");
         let change = Change {
             action: "refund.retry",
@@ -293,7 +288,6 @@ async fn retry(
             note: "",
         };
         audit(&state, &req, &staff, change).await?;
-        state.refunder.push(&fresh, at).await?;
     }
     Ok(redirect(&format!("/admin/refunds/{}", refund.refund_no)))
 }

@@ -1,16 +1,30 @@
-//! Payment notifications: verify first, keep every one for audit, then fulfil idempotently.
-//! Only a notification that was verified and recorded is ever answered with success.
+//! Provider notifications: verify first, keep every one for audit, then fulfil idempotently (a
+//! paid order, a settled refund, a platform complaint in the queue). Only a notification that
+//! was verified and recorded is ever answered with success.
 
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
 
 use anyhow::Context;
 
-use super::{Notice, PaymentProvider, RefundState, VerifyError};
+use super::refunds::Refunder;
+use crate::catalog::CatalogCache;
 use crate::domain::time::now;
+use crate::pay::wechatpay::WechatPay;
+use crate::pay::{Notice, PaymentProvider, RefundState, VerifyError};
 use crate::store::orders::{self, PaymentOutcome};
-use crate::store::{Db, complaints, refunds};
-use crate::web::AppState;
+use crate::store::{Db, complaints, payment_notifications, refunds};
+
+/// What fulfilment needs, and nothing more.
+pub struct Fulfilment<'a> {
+    pub db: &'a Db,
+    pub refunder: &'a Refunder,
+    pub catalog: &'a CatalogCache,
+    /// For the details of a complaint made at WeChat Pay.
+    pub wechat: Option<&'a WechatPay>,
+    /// Hours the shop gives itself to answer a complaint (its setting now).
+    pub complaint_reply_hours: i64,
+}
 
 /// Headers worth keeping (never cookies or credentials).
 fn headers_json(headers: &HeaderMap) -> String {
@@ -23,24 +37,16 @@ fn headers_json(headers: &HeaderMap) -> String {
 }
 
 async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdict: &str, order_no: Option<&str>) {
-    let result = sqlx::query(
-        "INSERT INTO payment_notifications (provider, received_at, headers, body, verdict, order_no) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(provider)
-    .bind(now())
-    .bind(headers_json(headers))
-    .bind(String::from_utf8_lossy(body).into_owned())
-    .bind(verdict)
-    .bind(order_no)
-    .execute(db.write())
-    .await;
-    if let Err(e) = result {
+    let body = String::from_utf8_lossy(body);
+    if let Err(e) =
+        payment_notifications::record(db, provider, &headers_json(headers), &body, verdict, order_no, now()).await
+    {
         tracing::error!(error = %e, provider, verdict, "could not record a payment notification");
     }
 }
 
 pub async fn handle(
-    state: &AppState,
+    state: &Fulfilment<'_>,
     provider: &dyn PaymentProvider,
     headers: &HeaderMap,
     body: &[u8],
@@ -50,14 +56,14 @@ pub async fn handle(
         Ok(notice) => notice,
         Err(e) => {
             tracing::warn!(provider = name, error = %e, "payment notification rejected");
-            record(&state.db, name, headers, body, &format!("rejected: {e}"), None).await;
+            record(state.db, name, headers, body, &format!("rejected: {e}"), None).await;
             return provider.refuse(&e);
         }
     };
     let paid = match notice {
         Notice::Paid(paid) => paid,
         Notice::Other { order_no, state: trade_state } => {
-            record(&state.db, name, headers, body, &format!("ignored: {trade_state}"), Some(&order_no)).await;
+            record(state.db, name, headers, body, &format!("ignored: {trade_state}"), Some(&order_no)).await;
             return provider.acknowledge();
         }
         Notice::Refund { order_no, out_refund_no, state: refund_state } => {
@@ -68,13 +74,13 @@ pub async fn handle(
                     return try_again();
                 }
             };
-            record(&state.db, name, headers, body, &verdict, Some(&order_no)).await;
+            record(state.db, name, headers, body, &verdict, Some(&order_no)).await;
             return provider.acknowledge();
         }
         Notice::Complaint { complaint_id, action } => {
             return match complaint_notice(state, &complaint_id, &action).await {
                 Ok(verdict) => {
-                    record(&state.db, name, headers, body, &verdict, None).await;
+                    record(state.db, name, headers, body, &verdict, None).await;
                     provider.acknowledge()
                 }
                 Err(e) => {
@@ -84,7 +90,7 @@ pub async fn handle(
             };
         }
     };
-    match orders::apply_payment(&state.db, name, &paid, now()).await {
+    match orders::apply_payment(state.db, name, &paid, now()).await {
         Ok(outcome) => {
             let (verdict, ok) = match &outcome {
                 PaymentOutcome::Applied { .. } => ("applied", true),
@@ -93,12 +99,10 @@ pub async fn handle(
                 PaymentOutcome::UnknownOrder => ("rejected: unknown order", false),
                 PaymentOutcome::AmountMismatch => ("rejected: amount or currency mismatch", false),
             };
-            record(&state.db, name, headers, body, verdict, Some(&paid.order_no)).await;
+            record(state.db, name, headers, body, verdict, Some(&paid.order_no)).await;
             tracing::info!(provider = name, order_no = %paid.order_no, verdict, "payment notification");
-            if let PaymentOutcome::Applied { .. } = outcome
-                && let Err(e) = state.catalog.reload(&state.db).await
-            {
-                tracing::warn!(error = format!("{e:#}"), "catalog reload after a sale failed");
+            if let PaymentOutcome::Applied { course_id } = outcome {
+                state.catalog.count_sale(course_id);
             }
             if ok { provider.acknowledge() } else { provider.refuse(&VerifyError::Malformed(verdict.into())) }
         }
@@ -115,13 +119,13 @@ fn try_again() -> HttpResponse {
 }
 
 /// A refund's outcome: a learner's refund request, or the automatic refund of a late payment.
-async fn refund_notice(state: &AppState, out_refund_no: &str, outcome: RefundState) -> anyhow::Result<String> {
-    if let Some(refund) = refunds::find(&state.db, out_refund_no).await? {
+async fn refund_notice(state: &Fulfilment<'_>, out_refund_no: &str, outcome: RefundState) -> anyhow::Result<String> {
+    if let Some(refund) = refunds::find(state.db, out_refund_no).await? {
         let before = refund.status;
         state.refunder.settle(refund.id, outcome.clone(), now()).await?;
         return Ok(format!("refund {out_refund_no}: {outcome:?} (was {})", before.as_str()));
     }
-    if orders::set_late_refund_state_by_no(&state.db, out_refund_no, late_state(&outcome), now()).await? {
+    if orders::set_late_refund_state_by_no(state.db, out_refund_no, late_state(&outcome), now()).await? {
         return Ok(format!("late payment refund {out_refund_no}: {outcome:?}"));
     }
     Ok(format!("ignored: unknown refund {out_refund_no}"))
@@ -136,8 +140,8 @@ fn late_state(outcome: &RefundState) -> &'static str {
 }
 
 /// A payer complained to WeChat Pay: fetch the details and put it in the shop's queue.
-async fn complaint_notice(state: &AppState, complaint_id: &str, action: &str) -> anyhow::Result<String> {
-    let wechat = state.wechat.as_ref().context("WeChat Pay is not configured")?;
+async fn complaint_notice(state: &Fulfilment<'_>, complaint_id: &str, action: &str) -> anyhow::Result<String> {
+    let wechat = state.wechat.context("WeChat Pay is not configured")?;
     let c = wechat.complaint(complaint_id).await?;
     let description = if c.problem_description.is_empty() {
         c.complaint_detail.clone()
@@ -150,10 +154,10 @@ async fn complaint_notice(state: &AppState, complaint_id: &str, action: &str) ->
         state: &c.complaint_state,
         description: &description,
         order_no: c.order_no(),
-        reply_due: at + state.complaint_reply_hours() * 3600,
+        reply_due: at + state.complaint_reply_hours * 3600,
     };
     let note = format!("微信支付投诉通知 {action}（{}）", c.complaint_state);
-    let (complaint_no, created) = complaints::upsert_external(&state.db, &external, &note, at).await?;
+    let (complaint_no, created) = complaints::upsert_external(state.db, &external, &note, at).await?;
     tracing::info!(complaint_no, complaint_id, action, created, "platform complaint recorded");
     Ok(format!("complaint {complaint_no}: {action}"))
 }

@@ -1,0 +1,143 @@
+//! Refunds: what the policy allows for an order now (`assess`), and approved refunds sent to the
+//! provider that took the money, under the refund number as out_refund_no (the same on every
+//! try, so the provider refunds once). The answer, a later notification, or the retry job's query
+//! settles the request; completion tells the learner.
+
+use anyhow::Context;
+
+use crate::catalog::Catalog;
+use crate::domain::ProductKind;
+use crate::domain::refund::consumed_pct;
+use crate::domain::refund_policy::{Case, Consumption, Decision, PolicySettings, decide};
+use crate::jobs::progress::ProgressBuffer;
+use crate::store::orders::Order;
+use crate::store::refunds::{Approval, Approved};
+
+use crate::pay::{Providers, RefundRequest, RefundState};
+use crate::store::refunds::{self, Refund};
+use crate::store::{Db, orders};
+
+/// What refunds need to reach the outside world.
+#[derive(Clone)]
+pub struct Refunder {
+    pub db: Db,
+    pub providers: Providers,
+}
+
+/// What deciding a refund reads: the order's course and the learner's progress.
+pub struct PolicyInputs<'a> {
+    pub db: &'a Db,
+    pub catalog: &'a Catalog,
+    pub progress: &'a ProgressBuffer,
+    pub settings: PolicySettings,
+}
+
+/// What the policy says about this order at `now`, with the share of the course consumed.
+pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyhow::Result<(Decision, i64)> {
+    let course = inputs.catalog.course_by_id(order.course_id).cloned();
+    let progress = inputs.progress.course_progress(inputs.db, order.user_id, order.course_id).await?;
+    let completed = progress.values().filter(|p| p.completed).count();
+    let total = course.as_ref().map_or(0, |c| c.lesson_count());
+    let pct = consumed_pct(completed, total);
+    let consumption = Consumption {
+        consumed_pct: pct,
+        live_sessions: course
+            .as_ref()
+            .map(|c| c.live_sessions().iter().filter_map(|l| l.starts_at).collect())
+            .unwrap_or_default(),
+        membership_period_days: course.as_ref().and_then(|c| c.membership_days).unwrap_or(30),
+        membership_periods: 1,
+        consultation_slot: None,
+    };
+    let case = Case {
+        kind: ProductKind::parse(&order.item_kind).unwrap_or(ProductKind::Recorded),
+        terms: order.refund_terms,
+        paid: order.amount,
+        refunded: order.refunded,
+        paid_at: order.paid_at.unwrap_or(order.created_at),
+        now,
+        consumption: &consumption,
+        settings: inputs.settings,
+    };
+    Ok((decide(&case), pct))
+}
+
+impl Refunder {
+    /// Approves a pending refund and, when this call approved it, sends it at once.
+    pub async fn approve_and_send(
+        &self,
+        refund_id: i64,
+        approval: &Approval<'_>,
+        now: i64,
+    ) -> anyhow::Result<Approved> {
+        let approved = refunds::approve(&self.db, refund_id, approval, now).await?;
+        if approved == Approved::Yes
+            && let Some(fresh) = refunds::find_by_id(&self.db, refund_id).await?
+        {
+            self.push(&fresh, now).await?;
+        }
+        Ok(approved)
+    }
+
+    /// A failed refund tried again under the same number; true when this call restarted it.
+    pub async fn retry_and_send(&self, refund_id: i64, now: i64) -> anyhow::Result<bool> {
+        if !refunds::retry(&self.db, refund_id, now).await? {
+            return Ok(false);
+        }
+        if let Some(fresh) = refunds::find_by_id(&self.db, refund_id).await? {
+            self.push(&fresh, now).await?;
+        }
+        Ok(true)
+    }
+
+    /// Sends (or, once the provider has it, asks about) a refund in `refunding`. Provider or
+    /// network errors leave it in flight for the retry job.
+    pub async fn push(&self, refund: &Refund, now: i64) -> anyhow::Result<()> {
+        let order = orders::find(&self.db, &refund.order_no).await?.context("the refund's order is gone")?;
+        let amount = refund.amount.context("an approved refund has an amount")?;
+        let Some(provider) = refund.provider.as_deref().and_then(|p| self.providers.get(p)) else {
+            refunds::fail(&self.db, refund.id, "payment provider not configured", now).await?;
+            return Ok(());
+        };
+        let answer = if refund.provider_state.as_deref() == Some("processing") {
+            provider.query_refund(&order.order_no, &refund.refund_no).await
+        } else {
+            let reason = format!("课程退款 {}", refund.refund_no);
+            let req = RefundRequest {
+                order_no: &order.order_no,
+                out_refund_no: &refund.refund_no,
+                amount,
+                order_amount: order.amount,
+                reason: &reason,
+            };
+            provider.refund(&req).await
+        };
+        match answer {
+            Ok(state) => self.settle(refund.id, state, now).await,
+            Err(e) => {
+                tracing::warn!(refund_no = %refund.refund_no, error = format!("{e:#}"), "refund not settled; will retry");
+                refunds::touch(&self.db, refund.id, now).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Records what the provider said about a refund in flight; idempotent.
+    pub async fn settle(&self, refund_id: i64, state: RefundState, now: i64) -> anyhow::Result<()> {
+        match state {
+            RefundState::Succeeded => {
+                if let Some(done) = refunds::complete(&self.db, refund_id, now).await? {
+                    // The learner's site message and text were committed with the completion.
+                    tracing::info!(refund_no = %done.refund_no, amount = %done.amount, full = done.full, "refund completed");
+                }
+            }
+            RefundState::Processing => refunds::mark_processing(&self.db, refund_id, now).await?,
+            RefundState::Failed(why) => {
+                if refunds::fail(&self.db, refund_id, &why, now).await? {
+                    tracing::warn!(refund_id, why, "refund failed at the provider; staff must act");
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -22,27 +22,8 @@ async fn alipay_app(backend: Backend) -> Option<(TestApp, AlipaySim)> {
     Some((app, sim))
 }
 
-macro_rules! alipay_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                let (app, sim) = alipay_app(Backend::Sqlite).await.unwrap();
-                super::$name(app, sim).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                match alipay_app(Backend::Postgres).await {
-                    Some((app, sim)) => super::$name(app, sim).await,
-                    None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
-                }
-            }
-        }
-    )*};
-}
-
-alipay_tests!(
+crate::on_both_backends!(
+    setup = alipay_app;
     wap_pay_in_a_mobile_browser,
     page_pay_on_a_pc,
     inside_wechat_a_guide_replaces_alipay,
@@ -83,7 +64,7 @@ async fn deliver(app: &TestApp, fields: &BTreeMap<String, String>) -> (StatusCod
     (response.status(), response.text().await.unwrap())
 }
 
-async fn wap_pay_in_a_mobile_browser(app: TestApp, sim: AlipaySim) {
+async fn wap_pay_in_a_mobile_browser((app, sim): (TestApp, AlipaySim)) {
     app.login_by_code("13800138100").await;
     let order_no = app.order_for("excel-data-analysis").await;
     let html = get_as(&app, PHONE, &format!("/orders/{order_no}/pay")).await;
@@ -103,7 +84,7 @@ async fn wap_pay_in_a_mobile_browser(app: TestApp, sim: AlipaySim) {
     assert!(html.contains("支付宝") && html.contains("开始学习") && html.contains(">2026112122001"));
 }
 
-async fn page_pay_on_a_pc(app: TestApp, sim: AlipaySim) {
+async fn page_pay_on_a_pc((app, sim): (TestApp, AlipaySim)) {
     app.login_by_code("13800138101").await;
     let order_no = app.order_for("python-zero-to-one").await;
     let url = to_cashier(&app, PC, &order_no, "alipay_page").await;
@@ -117,7 +98,7 @@ async fn page_pay_on_a_pc(app: TestApp, sim: AlipaySim) {
     assert_eq!(app.order_status(&order_no).await, "paid");
 }
 
-async fn inside_wechat_a_guide_replaces_alipay(app: TestApp, _sim: AlipaySim) {
+async fn inside_wechat_a_guide_replaces_alipay((app, _sim): (TestApp, AlipaySim)) {
     app.login_by_code("13800138102").await;
     let order_no = app.order_for("excel-data-analysis").await;
     let html = get_as(&app, WECHAT, &format!("/orders/{order_no}/pay")).await;
@@ -125,7 +106,7 @@ async fn inside_wechat_a_guide_replaces_alipay(app: TestApp, _sim: AlipaySim) {
     assert!(html.contains("在浏览器打开"), "explains how to leave WeChat to use Alipay");
 }
 
-async fn forged_notifications_are_refused(app: TestApp, sim: AlipaySim) {
+async fn forged_notifications_are_refused((app, sim): (TestApp, AlipaySim)) {
     app.login_by_code("13800138103").await;
     let order_no = app.order_for("excel-data-analysis").await;
     to_cashier(&app, PHONE, &order_no, "alipay_wap").await;
@@ -201,7 +182,7 @@ async fn forged_notifications_are_refused(app: TestApp, sim: AlipaySim) {
     assert_eq!(app.order_status(&order_no).await, "paid");
 }
 
-async fn lost_notification_found_by_query_and_expiry_closes_the_trade(app: TestApp, sim: AlipaySim) {
+async fn lost_notification_found_by_query_and_expiry_closes_the_trade((app, sim): (TestApp, AlipaySim)) {
     app.login_by_code("13800138104").await;
     let lost = app.order_for("excel-data-analysis").await;
     to_cashier(&app, PHONE, &lost, "alipay_wap").await;
@@ -218,7 +199,7 @@ async fn lost_notification_found_by_query_and_expiry_closes_the_trade(app: TestA
     assert_eq!(app.order_status(&never_opened).await, "closed", "a trade Alipay never saw closes too");
 }
 
-async fn refunds_go_through_the_api(app: TestApp, sim: AlipaySim) {
+async fn refunds_go_through_the_api((app, sim): (TestApp, AlipaySim)) {
     let provider = app.providers.get("alipay").unwrap().clone();
     let req = RefundRequest {
         order_no: "20261121ABCDEFGHJKLM",
@@ -233,7 +214,7 @@ async fn refunds_go_through_the_api(app: TestApp, sim: AlipaySim) {
     assert_eq!(provider.query_refund("20261121ABCDEFGHJKLM", "R2").await.unwrap(), RefundState::Processing);
 }
 
-async fn a_learners_refund_goes_back_through_alipay(app: TestApp, sim: AlipaySim) {
+async fn a_learners_refund_goes_back_through_alipay((app, sim): (TestApp, AlipaySim)) {
     app.login_by_code("13800138106").await;
     let order_no = app.order_for("excel-data-analysis").await;
     to_cashier(&app, PHONE, &order_no, "alipay_wap").await;

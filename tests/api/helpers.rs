@@ -23,26 +23,45 @@ pub enum Backend {
     Postgres,
 }
 
-/// Runs a test body on SQLite, and again on PostgreSQL when it is configured.
+/// Runs each test on SQLite and again on PostgreSQL. A test takes a `TestApp`; with
+/// `setup = <fn(Backend) -> impl Future<Output = Option<T>>>;` it takes what the setup makes
+/// instead (a tuple is taken apart in the test's parameters). A setup answers None when its
+/// backend or service is not configured, and the run is skipped (a failure in CI).
 #[macro_export]
 macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
+    (setup = $setup:expr; $($name:ident),* $(,)?) => {$(
         mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run(backend: $crate::helpers::Backend) {
+                match ($setup)(backend).await {
+                    Some(fixture) => super::$name(fixture).await,
+                    None => $crate::helpers::skip(&format!("{backend:?} is not configured (KEDIAN_TEST_POSTGRES_URL)")),
+                }
+            }
+
             #[tokio::test]
             async fn sqlite() {
-                let app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await.expect("sqlite app");
-                super::$name(app).await;
+                run($crate::helpers::Backend::Sqlite).await
             }
 
             #[tokio::test]
             async fn postgres() {
-                match $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await {
-                    Some(app) => super::$name(app).await,
-                    None => $crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
-                }
+                run($crate::helpers::Backend::Postgres).await
             }
         }
     )*};
+    ($($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(setup = $crate::helpers::spawn_app; $($name),*);
+    };
+}
+
+/// The backend itself, for tests that start their own app: None for PostgreSQL when it is not
+/// configured.
+pub async fn configured(backend: Backend) -> Option<Backend> {
+    let postgres = std::env::var("KEDIAN_TEST_POSTGRES_URL").is_ok_and(|v| !v.is_empty());
+    (backend == Backend::Sqlite || postgres).then_some(backend)
 }
 
 /// Prints a skip notice, or fails when CI demands every suite (KEDIAN_TEST_REQUIRE_ALL=1).

@@ -14,26 +14,8 @@ async fn app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |s| s.refund_auto_approve_fen = 0).await
 }
 
-macro_rules! privacy_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(app(Backend::Sqlite).await.unwrap()).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                match app(Backend::Postgres).await {
-                    Some(app) => super::$name(app).await,
-                    None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
-                }
-            }
-        }
-    )*};
-}
-
-privacy_tests!(
+crate::on_both_backends!(
+    setup = app;
     a_learner_downloads_everything_kept_about_them,
     deletion_needs_the_code_and_the_box_and_keeps_the_orders,
     deletion_waits_for_an_open_refund,

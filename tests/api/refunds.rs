@@ -9,32 +9,30 @@ use crate::on_both_backends;
 const COURSE: &str = "excel-data-analysis"; // recorded, ¥199
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 
-/// Tests here decide by hand unless they say otherwise: automatic approval off.
-macro_rules! refund_tests {
-    ($($name:ident: $auto:expr),* $(,)?) => {$(
-        mod $name {
-            async fn run(backend: crate::helpers::Backend) {
-                match crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = $auto).await {
-                    Some(app) => super::$name(app).await,
-                    None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
-                }
-            }
-            #[tokio::test] async fn sqlite() { run(crate::helpers::Backend::Sqlite).await }
-            #[tokio::test] async fn postgres() { run(crate::helpers::Backend::Postgres).await }
-        }
-    )*};
+/// Staff decide every request (automatic approval off).
+async fn by_hand(backend: crate::helpers::Backend) -> Option<TestApp> {
+    crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 0).await
 }
 
-refund_tests!(
-    staff_approve_a_full_refund_and_the_course_is_revoked: 0,
-    small_eligible_requests_are_refunded_at_once: 1_000_000,
-    a_double_submit_makes_one_request: 0,
-    withdraw_and_reject: 0,
-    partial_refund_needs_a_note_and_keeps_the_course: 0,
-    when_the_rule_says_no_the_learner_can_still_ask: 1_000_000,
-    twenty_concurrent_approvals_refund_once: 0,
-    evidence_is_checked_by_content_and_served_as_attachment: 0,
-    bad_refund_forms_change_nothing: 0,
+/// Eligible requests up to 10,000 yuan are approved and sent at once.
+async fn automatic(backend: crate::helpers::Backend) -> Option<TestApp> {
+    crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 1_000_000).await
+}
+
+on_both_backends!(
+    setup = by_hand;
+    staff_approve_a_full_refund_and_the_course_is_revoked,
+    a_double_submit_makes_one_request,
+    withdraw_and_reject,
+    partial_refund_needs_a_note_and_keeps_the_course,
+    twenty_concurrent_approvals_refund_once,
+    evidence_is_checked_by_content_and_served_as_attachment,
+    bad_refund_forms_change_nothing,
+);
+on_both_backends!(
+    setup = automatic;
+    small_eligible_requests_are_refunded_at_once,
+    when_the_rule_says_no_the_learner_can_still_ask,
 );
 on_both_backends!(other_peoples_refunds_are_not_found);
 

@@ -17,26 +17,8 @@ async fn sms_app(backend: Backend, sim: &SmsSim, primary: &str, secret: &str) ->
     .await
 }
 
-macro_rules! sms_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                super::$name(Backend::Sqlite).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if std::env::var("KEDIAN_TEST_POSTGRES_URL").is_err() {
-                    return crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set");
-                }
-                super::$name(Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-sms_tests!(
+crate::on_both_backends!(
+    setup = crate::helpers::configured;
     codes_reach_phones_through_the_primary,
     a_throttled_primary_fails_over_once,
     a_wrong_key_is_refused_and_nothing_is_sent,
@@ -194,7 +176,14 @@ async fn broadcasts_use_the_marketing_template(backend: Backend) {
     let marketing: Vec<_> = sim.delivered().into_iter().filter(|d| d.template == "1000007").collect();
     assert_eq!(marketing.len(), 1);
     assert_eq!((marketing[0].phone.as_str(), marketing[0].params[0].as_str()), ("13800138506", "http://kedian.test"));
-    let status: String =
-        sqlx::query_scalar("SELECT status FROM sms_broadcasts").fetch_one(app.db.read()).await.unwrap();
+    // The worker counts the broadcast just after marking its last text sent.
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = sqlx::query_scalar("SELECT status FROM sms_broadcasts").fetch_one(app.db.read()).await.unwrap();
+        if status == "done" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(status, "done");
 }

@@ -78,23 +78,8 @@ async fn storage_app(backend: Backend) -> Option<Bucketed> {
     Some(Bucketed { app, proxy, s3, bucket })
 }
 
-macro_rules! storage_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                if let Some(b) = storage_app(Backend::Sqlite).await { super::$name(b).await }
-            }
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(b) = storage_app(Backend::Postgres).await { super::$name(b).await }
-            }
-        }
-    )*};
-}
-
-storage_tests!(
+crate::on_both_backends!(
+    setup = storage_app;
     lessons_stream_from_the_bucket_with_ranges,
     uploads_go_to_the_bucket_and_an_outage_changes_nothing,
     covers_and_posters_are_served_from_the_bucket,

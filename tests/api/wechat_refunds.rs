@@ -7,27 +7,12 @@ use kedian::pay::wechatpay::crypto;
 use kedian::services::refunds::Refunder;
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, TestApp, location};
+use crate::helpers::{TestApp, location};
 use crate::wechat_sim::{RefundAnswer, WechatSim, fixture};
 use crate::wechatpay::{PHONE, choose, deliver, wechat_app};
 
-macro_rules! wechat_refund_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend) {
-                match wechat_app(backend, crate::wechat_sim::Mode::PublicKey).await {
-                    Some((app, sim)) => super::$name(app, sim).await,
-                    None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
-                }
-            }
-            #[tokio::test] async fn sqlite() { run(Backend::Sqlite).await }
-            #[tokio::test] async fn postgres() { run(Backend::Postgres).await }
-        }
-    )*};
-}
-
-wechat_refund_tests!(
+crate::on_both_backends!(
+    setup = |backend| wechat_app(backend, crate::wechat_sim::Mode::PublicKey);
     a_refund_completes_on_its_notification_once,
     failed_calls_are_retried_under_the_same_refund_number,
     an_abnormal_refund_waits_for_staff_and_is_retried,
@@ -68,7 +53,7 @@ async fn run_refund_job(app: &TestApp, at: i64) {
     kedian::jobs::refunds::run_once(&refunder, at).await.expect("refund job");
 }
 
-async fn a_refund_completes_on_its_notification_once(app: TestApp, sim: WechatSim) {
+async fn a_refund_completes_on_its_notification_once((app, sim): (TestApp, WechatSim)) {
     let order_no = paid_with_wechat(&app, &sim, "13800138030").await;
     sim.state.refund_answers.lock().unwrap().push(RefundAnswer::Processing);
     let (refund_no, _) = asked_and_approved(&app, &order_no).await;
@@ -100,7 +85,7 @@ async fn a_refund_completes_on_its_notification_once(app: TestApp, sim: WechatSi
     assert_eq!(refunded, 1, "one text says the money is back: {sent:?}");
 }
 
-async fn failed_calls_are_retried_under_the_same_refund_number(app: TestApp, sim: WechatSim) {
+async fn failed_calls_are_retried_under_the_same_refund_number((app, sim): (TestApp, WechatSim)) {
     let order_no = paid_with_wechat(&app, &sim, "13800138031").await;
     sim.state.refund_answers.lock().unwrap().extend([RefundAnswer::SystemError, RefundAnswer::SystemError]);
     let (refund_no, _) = asked_and_approved(&app, &order_no).await;
@@ -116,7 +101,7 @@ async fn failed_calls_are_retried_under_the_same_refund_number(app: TestApp, sim
     assert_eq!(sim.state.refunds.lock().unwrap().len(), 1, "the gateway refunded once");
 }
 
-async fn an_abnormal_refund_waits_for_staff_and_is_retried(app: TestApp, sim: WechatSim) {
+async fn an_abnormal_refund_waits_for_staff_and_is_retried((app, sim): (TestApp, WechatSim)) {
     let order_no = paid_with_wechat(&app, &sim, "13800138032").await;
     sim.state.refund_answers.lock().unwrap().push(RefundAnswer::Processing);
     let (refund_no, staff) = asked_and_approved(&app, &order_no).await;
@@ -136,7 +121,7 @@ async fn an_abnormal_refund_waits_for_staff_and_is_retried(app: TestApp, sim: We
     assert!(crate::backoffice::audit_actions(&app).await.contains(&"refund.retry".to_string()));
 }
 
-async fn a_platform_complaint_is_answered_from_the_shop(app: TestApp, sim: WechatSim) {
+async fn a_platform_complaint_is_answered_from_the_shop((app, sim): (TestApp, WechatSim)) {
     let order_no = paid_with_wechat(&app, &sim, "13800138033").await;
     let complaint_id = "200201820261121000000001";
     // A notification signed with another key is refused and creates nothing.

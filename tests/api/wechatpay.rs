@@ -20,33 +20,32 @@ pub async fn wechat_app(backend: Backend, mode: Mode) -> Option<(TestApp, Wechat
     Some((app, sim))
 }
 
-/// Runs a test on SQLite and PostgreSQL, in certificate mode and public-key mode.
-macro_rules! wechat_tests {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend, mode: Mode) {
-                match wechat_app(backend, mode).await {
-                    Some((app, sim)) => super::$name(app, sim).await,
-                    None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
-                }
-            }
-            #[tokio::test] async fn sqlite_certificate() { run(Backend::Sqlite, Mode::Certificate).await }
-            #[tokio::test] async fn sqlite_public_key() { run(Backend::Sqlite, Mode::PublicKey).await }
-            #[tokio::test] async fn postgres_certificate() { run(Backend::Postgres, Mode::Certificate).await }
-            #[tokio::test] async fn postgres_public_key() { run(Backend::Postgres, Mode::PublicKey).await }
-        }
-    )*};
+/// Every test in certificate mode and in public-key mode, on both backends.
+mod certificate {
+    use super::*;
+    crate::on_both_backends!(
+        setup = |backend| wechat_app(backend, Mode::Certificate);
+        native_qr_code_on_a_pc,
+        h5_in_a_mobile_browser,
+        jsapi_inside_wechat,
+        forged_notifications_are_refused,
+        lost_notification_found_by_query_and_expiry_closes_at_the_gateway,
+        refunds_go_through_the_api,
+    );
 }
 
-wechat_tests!(
-    native_qr_code_on_a_pc,
-    h5_in_a_mobile_browser,
-    jsapi_inside_wechat,
-    forged_notifications_are_refused,
-    lost_notification_found_by_query_and_expiry_closes_at_the_gateway,
-    refunds_go_through_the_api,
-);
+mod public_key {
+    use super::*;
+    crate::on_both_backends!(
+        setup = |backend| wechat_app(backend, Mode::PublicKey);
+        native_qr_code_on_a_pc,
+        h5_in_a_mobile_browser,
+        jsapi_inside_wechat,
+        forged_notifications_are_refused,
+        lost_notification_found_by_query_and_expiry_closes_at_the_gateway,
+        refunds_go_through_the_api,
+    );
+}
 
 async fn get_as(app: &TestApp, ua: &str, path: &str) -> (StatusCode, String) {
     let response = app.client.get(app.url(path)).header("User-Agent", ua).send().await.unwrap();
@@ -74,7 +73,7 @@ pub async fn deliver(app: &TestApp, event: &Event) -> (StatusCode, String) {
     (response.status(), response.text().await.unwrap())
 }
 
-async fn native_qr_code_on_a_pc(app: TestApp, sim: WechatSim) {
+async fn native_qr_code_on_a_pc((app, sim): (TestApp, WechatSim)) {
     app.login_by_code("13800138090").await;
     let order_no = app.order_for("excel-data-analysis").await;
     let (_, html) = get_as(&app, PC, &format!("/orders/{order_no}/pay")).await;
@@ -107,7 +106,7 @@ async fn native_qr_code_on_a_pc(app: TestApp, sim: WechatSim) {
     assert!(sim.state.refused.lock().unwrap().is_empty(), "every request was signed right");
 }
 
-async fn h5_in_a_mobile_browser(app: TestApp, sim: WechatSim) {
+async fn h5_in_a_mobile_browser((app, sim): (TestApp, WechatSim)) {
     app.login_by_code("13800138091").await;
     let order_no = app.order_for("excel-data-analysis").await;
     let (_, html) = get_as(&app, PHONE, &format!("/orders/{order_no}/pay")).await;
@@ -125,7 +124,7 @@ async fn h5_in_a_mobile_browser(app: TestApp, sim: WechatSim) {
     assert_eq!(app.order_status(&order_no).await, "paid");
 }
 
-async fn jsapi_inside_wechat(app: TestApp, sim: WechatSim) {
+async fn jsapi_inside_wechat((app, sim): (TestApp, WechatSim)) {
     app.login_by_code("13800138092").await;
     let order_no = app.order_for("excel-data-analysis").await;
     let (_, html) = get_as(&app, WECHAT, &format!("/orders/{order_no}/pay")).await;
@@ -178,7 +177,7 @@ async fn jsapi_inside_wechat(app: TestApp, sim: WechatSim) {
     assert_eq!(app.order_status(&order_no).await, "paid");
 }
 
-async fn forged_notifications_are_refused(app: TestApp, sim: WechatSim) {
+async fn forged_notifications_are_refused((app, sim): (TestApp, WechatSim)) {
     app.login_by_code("13800138093").await;
     let order_no = app.order_for("excel-data-analysis").await;
     choose(&app, PC, &order_no, "wechat_native").await;
@@ -227,7 +226,7 @@ async fn forged_notifications_are_refused(app: TestApp, sim: WechatSim) {
     assert_eq!(app.order_status(&order_no).await, "paid");
 }
 
-async fn lost_notification_found_by_query_and_expiry_closes_at_the_gateway(app: TestApp, sim: WechatSim) {
+async fn lost_notification_found_by_query_and_expiry_closes_at_the_gateway((app, sim): (TestApp, WechatSim)) {
     app.login_by_code("13800138094").await;
     let lost = app.order_for("excel-data-analysis").await;
     choose(&app, PC, &lost, "wechat_native").await;
@@ -242,7 +241,7 @@ async fn lost_notification_found_by_query_and_expiry_closes_at_the_gateway(app: 
     assert_eq!(sim.order(&unpaid).unwrap().state, "CLOSED", "closed at the gateway too");
 }
 
-async fn refunds_go_through_the_api(app: TestApp, sim: WechatSim) {
+async fn refunds_go_through_the_api((app, sim): (TestApp, WechatSim)) {
     let provider = app.providers.get("wechatpay").unwrap().clone();
     let req = RefundRequest {
         order_no: "20261121ABCDEFGHJKLM",

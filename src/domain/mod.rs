@@ -8,6 +8,7 @@ pub mod import;
 pub mod media;
 pub mod moderation;
 pub mod money;
+pub mod numbers;
 pub mod order;
 pub mod payment;
 pub mod phone;

@@ -10,7 +10,8 @@ use super::forms::{FieldErrors, phone_error};
 use super::orders::logged_in;
 use super::refunds::file_error;
 use crate::domain::Phone;
-use crate::domain::complaint::{CATEGORIES, category_label_key, looks_like_complaint_no};
+use crate::domain::complaint::{CATEGORIES, category_label_key};
+use crate::domain::numbers::ComplaintNo;
 use crate::domain::order::looks_like_order_no;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -287,10 +288,7 @@ struct ShowPage<'a> {
     errors: FieldErrors,
 }
 
-async fn own_complaint(state: &AppState, user: &User, no: &str) -> Result<Complaint, AppError> {
-    if !looks_like_complaint_no(no) {
-        return Err(AppError::NotFound);
-    }
+async fn own_complaint(state: &AppState, user: &User, no: &ComplaintNo) -> Result<Complaint, AppError> {
     complaints::find_for_user(&state.db, no, user.id).await?.ok_or(AppError::NotFound)
 }
 
@@ -311,7 +309,11 @@ async fn show_page(
 }
 
 #[get("/complaints/{no}")]
-async fn show(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn show(
+    ctx: PageContext,
+    no: web::Path<ComplaintNo>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let user = logged_in(&ctx)?;
     let c = own_complaint(&state, user, &no).await?;
     show_page(ctx, &state, c, String::new(), FieldErrors::default(), StatusCode::OK).await
@@ -325,7 +327,7 @@ struct FollowUp {
 #[post("/complaints/{no}/messages")]
 async fn follow_up(
     ctx: PageContext,
-    no: web::Path<String>,
+    no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
     form: CsrfForm<FollowUp>,
 ) -> Result<HttpResponse, AppError> {
@@ -348,7 +350,7 @@ async fn follow_up(
 async fn file(
     ctx: PageContext,
     req: actix_web::HttpRequest,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(ComplaintNo, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let user = logged_in(&ctx)?;

@@ -10,7 +10,8 @@ use super::forms::FieldErrors;
 use crate::catalog::Course;
 use crate::domain::ProductKind;
 use crate::domain::coupon::{Breakdown, apply_coupon};
-use crate::domain::order::{OrderStatus, looks_like_order_no};
+use crate::domain::numbers::OrderNo;
+use crate::domain::order::OrderStatus;
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -43,15 +44,12 @@ pub(crate) fn logged_in(ctx: &PageContext) -> Result<&User, AppError> {
 }
 
 /// The logged-in buyer's own order; a visitor is sent to sign in.
-pub(crate) async fn buyers_order(ctx: &PageContext, state: &AppState, order_no: &str) -> Result<Order, AppError> {
+pub(crate) async fn buyers_order(ctx: &PageContext, state: &AppState, order_no: &OrderNo) -> Result<Order, AppError> {
     own_order(state, order_no, logged_in(ctx)?).await
 }
 
 /// The buyer's own order by number; anything else is a 404, exactly like a missing order.
-async fn own_order(state: &AppState, order_no: &str, user: &User) -> Result<Order, AppError> {
-    if !looks_like_order_no(order_no) {
-        return Err(AppError::NotFound);
-    }
+async fn own_order(state: &AppState, order_no: &OrderNo, user: &User) -> Result<Order, AppError> {
     orders::find_for_user(&state.db, order_no, user.id).await?.ok_or(AppError::NotFound)
 }
 
@@ -198,7 +196,7 @@ struct DetailPage<'a> {
 #[get("/orders/{order_no}")]
 async fn detail(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
@@ -276,7 +274,7 @@ fn browser_of(req: &HttpRequest) -> Browser {
 async fn pay_page(
     ctx: PageContext,
     req: HttpRequest,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
@@ -297,7 +295,7 @@ struct PayForm {
 async fn start_payment(
     ctx: PageContext,
     req: HttpRequest,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PayForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -409,7 +407,7 @@ struct JsapiPage<'a> {
 #[get("/orders/{order_no}/status")]
 async fn order_status(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let user = ctx.user.as_ref().ok_or(AppError::NotFound)?;
@@ -430,7 +428,7 @@ struct CouponForm {
 async fn coupon(
     ctx: PageContext,
     req: HttpRequest,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CouponForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -481,7 +479,7 @@ async fn coupon(
 #[post("/orders/{order_no}/cancel")]
 async fn cancel(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -511,7 +509,7 @@ struct ReturnPage<'a> {
 #[get("/orders/{order_no}/return")]
 async fn return_page(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;

@@ -6,7 +6,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::orders::OrderView;
-use crate::domain::order::{OrderStatus, looks_like_order_no};
+use crate::domain::numbers::OrderNo;
+use crate::domain::order::OrderStatus;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::services::fulfilment;
@@ -43,11 +44,8 @@ struct CashierPage<'a> {
 }
 
 /// The sandbox cashier serves only the buyer of the order, and only while it is pending.
-async fn cashier_order(ctx: &PageContext, state: &AppState, order_no: &str) -> Result<Option<Order>, AppError> {
+async fn cashier_order(ctx: &PageContext, state: &AppState, order_no: &OrderNo) -> Result<Option<Order>, AppError> {
     let (Some(user), Some(_)) = (&ctx.user, &state.sandbox) else { return Err(AppError::NotFound) };
-    if !looks_like_order_no(order_no) {
-        return Err(AppError::NotFound);
-    }
     let order = orders::find_for_user(&state.db, order_no, user.id).await?.ok_or(AppError::NotFound)?;
     Ok((order.status == OrderStatus::Pending && order.pay_provider.as_deref() == Some("sandbox")).then_some(order))
 }
@@ -55,7 +53,7 @@ async fn cashier_order(ctx: &PageContext, state: &AppState, order_no: &str) -> R
 #[get("/pay/sandbox/{order_no}")]
 async fn cashier(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     if ctx.user.is_none() {
@@ -79,7 +77,7 @@ struct CashierForm {
 #[post("/pay/sandbox/{order_no}")]
 async fn cashier_action(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CashierForm>,
 ) -> Result<HttpResponse, AppError> {

@@ -8,7 +8,8 @@ use askama::Template;
 use super::forms::FieldErrors;
 use super::orders::{NoFields, buyers_order, logged_in};
 use crate::domain::Fen;
-use crate::domain::refund::{REASONS, RefundStatus, looks_like_refund_no, reason_label_key};
+use crate::domain::numbers::{OrderNo, RefundNo};
+use crate::domain::refund::{REASONS, RefundStatus, reason_label_key};
 use crate::domain::refund_policy::Decision;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -80,7 +81,7 @@ async fn form_page(
 #[get("/orders/{order_no}/refund")]
 async fn form(
     ctx: PageContext,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
@@ -98,7 +99,7 @@ async fn submit(
     ctx: PageContext,
     req: HttpRequest,
     payload: web::Payload,
-    order_no: web::Path<String>,
+    order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
@@ -234,17 +235,14 @@ fn stage(status: RefundStatus) -> usize {
     }
 }
 
-async fn own_refund(state: &AppState, user: &User, refund_no: &str) -> Result<Refund, AppError> {
-    if !looks_like_refund_no(refund_no) {
-        return Err(AppError::NotFound);
-    }
+async fn own_refund(state: &AppState, user: &User, refund_no: &RefundNo) -> Result<Refund, AppError> {
     refunds::find_for_user(&state.db, refund_no, user.id).await?.ok_or(AppError::NotFound)
 }
 
 #[get("/refunds/{refund_no}")]
 async fn status_page(
     ctx: PageContext,
-    refund_no: web::Path<String>,
+    refund_no: web::Path<RefundNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let user = logged_in(&ctx)?;
@@ -271,7 +269,7 @@ async fn status_page(
 #[post("/refunds/{refund_no}/withdraw")]
 async fn withdraw(
     ctx: PageContext,
-    refund_no: web::Path<String>,
+    refund_no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -287,7 +285,7 @@ async fn withdraw(
 async fn evidence(
     ctx: PageContext,
     req: actix_web::HttpRequest,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(RefundNo, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let user = logged_in(&ctx)?;

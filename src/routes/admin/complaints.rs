@@ -8,7 +8,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, audit};
-use crate::domain::complaint::{ComplaintStatus, Sla, looks_like_complaint_no, sla};
+use crate::domain::complaint::{ComplaintStatus, Sla, sla};
+use crate::domain::numbers::ComplaintNo;
 use crate::domain::refund::looks_like_refund_no;
 use crate::domain::staff::Area;
 use crate::domain::time::now;
@@ -95,10 +96,7 @@ struct DetailPage<'a> {
     errors: FieldErrors,
 }
 
-async fn staff_complaint(state: &AppState, no: &str) -> Result<Complaint, AppError> {
-    if !looks_like_complaint_no(no) {
-        return Err(AppError::NotFound);
-    }
+async fn staff_complaint(state: &AppState, no: &ComplaintNo) -> Result<Complaint, AppError> {
     complaints::find(&state.db, no).await?.ok_or(AppError::NotFound)
 }
 
@@ -122,7 +120,11 @@ async fn detail_page(
 }
 
 #[get("/admin/complaints/{no}")]
-async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn detail(
+    ctx: PageContext,
+    no: web::Path<ComplaintNo>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Complaints)?;
     let c = staff_complaint(&state, &no).await?;
     detail_page(ctx, &state, c, Default::default(), FieldErrors::default(), StatusCode::OK).await
@@ -140,7 +142,7 @@ struct ReplyForm {
 async fn reply(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
     form: CsrfForm<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -201,7 +203,7 @@ struct LinkForm {
 async fn link_refund(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
     form: CsrfForm<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -233,7 +235,7 @@ async fn link_refund(
 async fn file(
     ctx: PageContext,
     req: actix_web::HttpRequest,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(ComplaintNo, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Complaints)?;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::Fen;
+use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_day_start, shanghai_minutes};
@@ -188,15 +189,16 @@ async fn detail_page(
     render_with_status(&page, status)
 }
 
-async fn find_order(state: &AppState, no: &str) -> Result<Order, AppError> {
-    if !crate::domain::order::looks_like_order_no(no) {
-        return Err(AppError::NotFound);
-    }
+async fn find_order(state: &AppState, no: &OrderNo) -> Result<Order, AppError> {
     orders::find(&state.db, no).await?.ok_or(AppError::NotFound)
 }
 
 #[get("/admin/orders/{no}")]
-async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn detail(
+    ctx: PageContext,
+    no: web::Path<OrderNo>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     detail_page(ctx, &state, order, Inputs::default(), FieldErrors::default(), StatusCode::OK).await
@@ -223,7 +225,7 @@ fn reason_of(ctx: &PageContext, errors: &mut FieldErrors, text: &str) -> String 
 async fn close(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -256,7 +258,7 @@ async fn close(
 async fn refund(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<Inputs>,
 ) -> Result<HttpResponse, AppError> {

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::Fen;
-use crate::domain::refund::{RefundStatus, looks_like_refund_no, reason_label_key};
+use crate::domain::numbers::RefundNo;
+use crate::domain::refund::{RefundStatus, reason_label_key};
 use crate::domain::refund_policy::Decision;
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
@@ -87,10 +88,7 @@ struct DetailPage<'a> {
     errors: FieldErrors,
 }
 
-async fn staff_refund(state: &AppState, refund_no: &str) -> Result<Refund, AppError> {
-    if !looks_like_refund_no(refund_no) {
-        return Err(AppError::NotFound);
-    }
+async fn staff_refund(state: &AppState, refund_no: &RefundNo) -> Result<Refund, AppError> {
     refunds::find(&state.db, refund_no).await?.ok_or(AppError::NotFound)
 }
 
@@ -146,7 +144,11 @@ async fn detail_page(
 }
 
 #[get("/admin/refunds/{refund_no}")]
-async fn detail(ctx: PageContext, no: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn detail(
+    ctx: PageContext,
+    no: web::Path<RefundNo>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Refunds)?;
     let refund = staff_refund(&state, &no).await?;
     detail_page(ctx, &state, refund, None, FieldErrors::default(), StatusCode::OK).await
@@ -164,7 +166,7 @@ struct ApproveForm {
 async fn approve(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     form: CsrfForm<ApproveForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -236,7 +238,7 @@ struct RejectForm {
 async fn reject(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     form: CsrfForm<RejectForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -270,7 +272,7 @@ async fn reject(
 async fn retry(
     ctx: PageContext,
     req: HttpRequest,
-    no: web::Path<String>,
+    no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -296,7 +298,7 @@ async fn retry(
 async fn file(
     ctx: PageContext,
     req: actix_web::HttpRequest,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(RefundNo, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Refunds)?;

@@ -19,6 +19,7 @@ const WECHAT_OPENID: &str = "wx_openid";
 const WECHAT_OAUTH: &str = "wx_oauth";
 const WECHAT_LOGIN: &str = "wx_login";
 const WECHAT_PENDING: &str = "wx_pending";
+const FLASH: &str = "flash";
 
 pub struct TypedSession<'a>(pub &'a Session);
 
@@ -46,6 +47,20 @@ impl TypedSession<'_> {
             self.0.insert(SEEN, now)?;
         }
         Ok(())
+    }
+
+    /// A notice for the next page this visitor sees ("已保存"), by its translation key.
+    pub fn set_flash(&self, key: &'static str) -> anyhow::Result<()> {
+        self.0.insert(FLASH, key)?;
+        Ok(())
+    }
+
+    /// The notice left for this page, taken so that it shows once. Looked at first: removing
+    /// marks the session changed, and an ordinary page view must write nothing.
+    pub fn take_flash(&self) -> Option<String> {
+        let flash: String = self.0.get(FLASH).ok().flatten()?;
+        self.0.remove(FLASH);
+        Some(flash)
     }
 
     pub fn session_version(&self) -> i64 {

@@ -25,7 +25,6 @@ struct MePage {
     meta: Meta,
     user: User,
     nickname: String,
-    saved: bool,
     sms_opted_out: bool,
     /// Courses the learner may study now, and orders of every state.
     owned: usize,
@@ -49,7 +48,6 @@ async fn page(
     state: &AppState,
     user: User,
     nickname: String,
-    saved: bool,
     errors: FieldErrors,
 ) -> Result<MePage, AppError> {
     let ctx = ctx.with_csrf()?;
@@ -57,25 +55,16 @@ async fn page(
     let sms_opted_out = crate::store::broadcasts::opted_out(&state.db, user.phone.as_str()).await?;
     let owned = state.access.owned(&state.db, user.id).await?.len();
     let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
-    Ok(MePage { ctx, meta, user, nickname, saved, sms_opted_out, owned, orders, errors })
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct MeQuery {
-    saved: String,
+    Ok(MePage { ctx, meta, user, nickname, sms_opted_out, owned, orders, errors })
 }
 
 #[get("/me")]
-async fn me(ctx: PageContext, q: web::Query<MeQuery>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn me(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let Some(user) = ctx.user.clone() else {
         return Ok(redirect(&ctx.login_href()));
     };
     let nickname = user.nickname.clone();
-    render_with_status(
-        &page(ctx, &state, user, nickname, q.saved == "1", FieldErrors::default()).await?,
-        StatusCode::OK,
-    )
+    render_with_status(&page(ctx, &state, user, nickname, FieldErrors::default()).await?, StatusCode::OK)
 }
 
 #[derive(Deserialize, Default)]
@@ -109,16 +98,18 @@ async fn update(
             StatusCode::BAD_REQUEST
         };
         let shown = form.nickname.chars().take(40).collect();
-        return render_with_status(&page(ctx, &state, user, shown, false, errors).await?, status);
+        return render_with_status(&page(ctx, &state, user, shown, errors).await?, status);
     };
     if held.is_some() {
         // A public name with a held word waits for staff; the old one stays meanwhile.
         let link = format!("/admin/users/{}", user.id);
         crate::routes::forms::record_held(&state, user.id, "nickname", &nickname, held, &link).await?;
-        return Ok(redirect("/me?saved=held"));
+        ctx.typed_session().set_flash("nickname_held")?;
+        return Ok(redirect("/me"));
     }
     users::set_nickname(&state.db, user.id, &nickname, now()).await?;
-    Ok(redirect("/me?saved=1"))
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect("/me"))
 }
 
 /// A site message in the reader's language.
@@ -203,5 +194,6 @@ async fn sms_preference(
         _ => return Err(AppError::BadRequest),
     };
     crate::store::broadcasts::set_opt_out(&state.db, user.phone.as_str(), out, now()).await?;
-    Ok(redirect("/me?saved=1"))
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect("/me"))
 }

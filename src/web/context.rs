@@ -29,6 +29,8 @@ pub struct PageContext {
     pub shop: std::sync::Arc<crate::domain::shop::ShopSettings>,
     /// The browser takes gzip (cached pages are kept compressed too).
     pub gzip: bool,
+    /// A one-time notice left by the last form ("已保存"), as a translation key.
+    pub flash: Option<String>,
 }
 
 /// Share and search metadata of a page.
@@ -202,6 +204,7 @@ impl FromRequest for PageContext {
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(super::compress::accepts_gzip);
             Ok(PageContext {
+                flash: typed.take_flash(),
                 gzip,
                 banner: state.banners.for_request(&req, now()),
                 shop: state.shop.get(),

@@ -139,8 +139,13 @@ async fn nickname_can_be_changed(app: TestApp) {
     app.login_by_code("13800138006").await;
     let response = app.submit("/me", "/me", &[("nickname", "  新昵称 ")]).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let (_, html) = app.get_html("/me?saved=1").await;
+    assert_eq!(location(&response), "/me");
+    let (_, html) = app.get_html("/me").await;
     assert!(html.contains("value=\"新昵称\"") && html.contains("已保存"));
+    let (_, again) = app.get_html("/me").await;
+    assert!(!again.contains("已保存"), "the notice shows once");
+    let (_, forged) = app.get_html("/me?saved=1").await;
+    assert!(!forged.contains("已保存"), "a link cannot claim something was saved");
     let bad = app.submit("/me", "/me", &[("nickname", &"长".repeat(21))]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     assert!(bad.text().await.unwrap().contains("昵称最多 20 个字"));

@@ -294,6 +294,8 @@ async fn a_limited_time_price_counts_down_and_ends(app: TestApp) {
     );
     let (_, form) = staff.get_html(&editor).await;
     assert!(form.contains(&shanghai_datetime_value(end)), "the editor shows the end it saved");
+    assert!(form.contains("已保存，前台页面已更新"), "and says it was saved, once");
+    assert!(!staff.get_html(&editor).await.1.contains("已保存，前台页面已更新"));
     let publish = format!("/admin/courses/{id}/publication");
     assert_eq!(staff.submit(&editor, &publish, &[("action", "publish")]).await.status(), StatusCode::SEE_OTHER);
 

@@ -56,8 +56,8 @@ async fn the_keyword_filter_rejects_and_holds(app: TestApp) {
     assert_eq!(rejected.status(), StatusCode::BAD_REQUEST);
     assert!(rejected.text().await.unwrap().contains("不允许的词"));
     let held = learner.submit("/me", "/me", &[("nickname", "加微信学Excel")]).await;
-    assert_eq!(location(&held), "/me?saved=held");
-    let (_, me) = learner.get_html("/me?saved=held").await;
+    assert_eq!(location(&held), "/me");
+    let (_, me) = learner.get_html("/me").await;
     assert!(me.contains("审核通过后生效"));
     assert_eq!(nickname(&app, phone).await, before, "a held name waits");
     let (_, queue) = support.get_html(PAGE).await;

@@ -220,7 +220,8 @@ async fn update(
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
-    Ok(redirect(&format!("/admin/courses/{id}?saved=1")))
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/courses/{id}")))
 }
 
 #[derive(Deserialize, Default)]

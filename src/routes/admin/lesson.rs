@@ -119,5 +119,6 @@ async fn save(
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
-    Ok(redirect(&format!("/admin/lessons/{id}?saved=1")))
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/lessons/{id}")))
 }

@@ -145,7 +145,6 @@ struct SettingsPage {
     /// The configured refund auto-approval limit (yuan) and complaint reply hours.
     defaults: (String, i64),
     sms_defaults: (&'static str, &'static str),
-    saved: bool,
     errors: FieldErrors,
 }
 
@@ -175,7 +174,6 @@ async fn render_page(
         })
         .collect();
     let page = SettingsPage {
-        saved: ctx.path.contains("saved=1"),
         logo_url: ctx.shop.logo_url.clone(),
         defaults: (Fen(state.settings.refund_auto_approve_fen).yuan_string(), state.settings.complaint_reply_hours),
         sms_defaults: (SMS_CODE_DEFAULT, SMS_REFUND_DEFAULT),
@@ -219,7 +217,8 @@ async fn save(
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
-    Ok(redirect("/admin/settings?saved=1"))
+    ctx.typed_session().set_flash("admin_settings_saved")?;
+    Ok(redirect("/admin/settings"))
 }
 
 #[post("/admin/settings/logo")]
@@ -262,5 +261,6 @@ async fn logo(
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
-    Ok(redirect("/admin/settings?saved=1"))
+    ctx.typed_session().set_flash("admin_settings_saved")?;
+    Ok(redirect("/admin/settings"))
 }

@@ -540,10 +540,11 @@ impl<'a> Run<'a> {
             }
             existing.extend(query.fetch_all(&mut *tx).await?);
         }
-        let furthest = match self.db.backend() {
-            crate::store::Backend::Sqlite => "MAX(lesson_progress.furthest_secs, excluded.furthest_secs)",
-            crate::store::Backend::Postgres => "GREATEST(lesson_progress.furthest_secs, excluded.furthest_secs)",
-        };
+        let furthest = crate::store::dialect::greatest(
+            self.db.backend(),
+            "lesson_progress.furthest_secs",
+            "excluded.furthest_secs",
+        );
         let entries: Vec<_> = latest.into_iter().collect();
         let mut written: HashSet<(i64, i64)> = HashSet::new();
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {

@@ -8,7 +8,6 @@ use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
-use crate::domain::ProductKind;
 use crate::domain::coupon::{Breakdown, apply_coupon};
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
@@ -107,7 +106,7 @@ impl OrderView {
         let at = |t: Option<i64>| t.map(shanghai_minutes).unwrap_or_default();
         OrderView {
             status_key: order.status.label_key(),
-            kind_key: ProductKind::parse(&order.item_kind).map(ProductKind::label_key).unwrap_or("kind_recorded"),
+            kind_key: order.item_kind.label_key(),
             created: shanghai_minutes(order.created_at),
             paid: at(order.paid_at),
             closed: at(order.closed_at),
@@ -131,8 +130,8 @@ impl OrderView {
     /// The refund terms in the reader's language. In Chinese, the sentence kept with the order (what
     /// the buyer was shown); in English, the same terms worded from the order's stored rule.
     pub fn refund_terms(&self, lang: crate::i18n::Lang) -> String {
-        match (lang, ProductKind::parse(&self.order.item_kind)) {
-            (crate::i18n::Lang::En, Some(kind)) => refund_sentence(kind, self.order.refund_terms).en,
+        match lang {
+            crate::i18n::Lang::En => refund_sentence(self.order.item_kind, self.order.refund_terms).en,
             _ => self.order.refund_terms_shown.clone(),
         }
     }

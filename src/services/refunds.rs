@@ -6,7 +6,6 @@
 use anyhow::Context;
 
 use crate::catalog::Catalog;
-use crate::domain::ProductKind;
 use crate::domain::refund::consumed_pct;
 use crate::domain::refund_policy::{Case, Consumption, Decision, PolicySettings, decide};
 use crate::jobs::progress::ProgressBuffer;
@@ -50,7 +49,7 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
         consultation_slot: None,
     };
     let case = Case {
-        kind: ProductKind::parse(&order.item_kind).unwrap_or(ProductKind::Recorded),
+        kind: order.item_kind,
         terms: order.refund_terms,
         paid: order.amount,
         refunded: order.refunded,

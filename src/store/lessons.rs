@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{Backend, Db};
+use super::Db;
 
 #[derive(Debug, Clone, Default)]
 pub struct LessonContent {
@@ -122,10 +122,7 @@ const ROWS_PER_STATEMENT: usize = 100;
 /// position and the first completion; a row never goes back to an older report. `rows` holds one
 /// row per (user, lesson).
 pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), sqlx::Error> {
-    let furthest = match db.backend() {
-        Backend::Sqlite => "MAX(lesson_progress.furthest_secs, excluded.furthest_secs)",
-        Backend::Postgres => "GREATEST(lesson_progress.furthest_secs, excluded.furthest_secs)",
-    };
+    let furthest = super::dialect::greatest(db.backend(), "lesson_progress.furthest_secs", "excluded.furthest_secs");
     let mut tx = db.write().begin().await?;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(

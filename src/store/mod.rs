@@ -11,6 +11,7 @@ pub mod complaints;
 pub mod coupons;
 pub mod course_admin;
 pub mod demo;
+pub mod dialect;
 pub mod entitlements;
 pub mod identities;
 pub mod import;

@@ -4,12 +4,12 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Backend, Db, flag, is_unique_violation};
-use crate::domain::Fen;
+use super::{Db, flag, is_unique_violation};
 use crate::domain::coupon::Breakdown;
 use crate::domain::order::{OrderStatus, new_order_no};
 use crate::domain::payment::PaidNotice;
 use crate::domain::refund_terms::RefundTerms;
+use crate::domain::{Fen, ProductKind};
 
 #[derive(Debug, Clone)]
 pub struct Order {
@@ -18,7 +18,8 @@ pub struct Order {
     pub user_id: i64,
     pub course_id: i64,
     pub item_title: String,
-    pub item_kind: String,
+    /// What was sold; an unknown word in an old or imported row reads as a recorded course.
+    pub item_kind: ProductKind,
     pub price: Fen,
     pub discount: Fen,
     pub amount: Fen,
@@ -62,7 +63,7 @@ pub(crate) fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
         user_id: r.try_get("user_id")?,
         course_id: r.try_get("course_id")?,
         item_title: r.try_get("item_title")?,
-        item_kind: r.try_get("item_kind")?,
+        item_kind: ProductKind::parse(&r.try_get::<String, _>("item_kind")?).unwrap_or(ProductKind::Recorded),
         price: Fen(r.try_get("price_fen")?),
         discount: Fen(r.try_get("discount_fen")?),
         amount: Fen(r.try_get("amount_fen")?),
@@ -356,10 +357,8 @@ pub async fn apply_payment(
     now: i64,
 ) -> Result<PaymentOutcome, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    if db.backend() == Backend::Postgres {
-        // Serializes notifications for one order, so the duplicate check below sees committed rows.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(&notice.order_no).execute(&mut *tx).await?;
-    }
+    // Serializes notifications for one order, so the duplicate check below sees committed rows.
+    super::dialect::lock(db.backend(), &mut tx, &notice.order_no).await?;
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE order_no = $1");
     let Some(order) = sqlx::query(&sql).bind(&notice.order_no).fetch_optional(&mut *tx).await? else {
         tx.rollback().await?;
@@ -511,9 +510,7 @@ pub async fn attach_coupon<E>(
     check: impl FnOnce(crate::domain::coupon::CouponUsage) -> Result<Breakdown, E>,
 ) -> Result<Result<Breakdown, Option<E>>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(coupon_id).execute(&mut *tx).await?;
-    }
+    super::dialect::lock(db.backend(), &mut tx, &format!("coupon:{coupon_id}")).await?;
     let counts: (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), COALESCE(SUM(CASE WHEN user_id = $2 THEN 1 ELSE 0 END), 0) FROM coupon_redemptions \
          WHERE coupon_id = $1 AND status IN ('reserved', 'consumed') AND order_id <> $3",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{Backend, Db};
+use super::Db;
 use crate::domain::stats::{day_start, shanghai_day};
 
 /// A day is stored only once it has been over this long (a payment begun before midnight may
@@ -168,10 +168,7 @@ async fn count(conn: &mut sqlx::AnyConnection, first: i64, last: i64) -> Result<
 
 /// Serializes storing and forgetting days on PostgreSQL (SQLite has one writer already).
 async fn lock(db: &Db, tx: &mut Transaction<'static, Any>) -> Result<(), sqlx::Error> {
-    if db.backend() == Backend::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('sales_days'))").execute(&mut **tx).await?;
-    }
-    Ok(())
+    super::dialect::lock(db.backend(), tx, "sales_days").await
 }
 
 /// Forgets the stored days that an order paid at `paid_at` counts in (its sales changed).

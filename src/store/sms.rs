@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Backend, Db};
+use super::Db;
 
 /// Codes sent for login and registration share one purpose: both prove the phone is yours.
 pub const PURPOSE_AUTH: &str = "auth";
@@ -28,10 +28,8 @@ pub async fn insert_unless_limited(
     wait: impl FnOnce(&[i64], &[i64]) -> Option<i64>,
 ) -> Result<Result<(), i64>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    if db.backend() == Backend::Postgres {
-        for key in [new.ip, new.phone] {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))").bind(key).execute(&mut *tx).await?;
-        }
+    for key in [new.ip, new.phone] {
+        super::dialect::lock(db.backend(), &mut tx, key).await?;
     }
     let to_phone: Vec<i64> =
         sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at")

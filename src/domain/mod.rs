@@ -1,6 +1,7 @@
 //! Pure domain rules: no I/O, no framework types.
 
 pub mod broadcast;
+pub mod catalog;
 pub mod complaint;
 pub mod coupon;
 pub mod course_form;

@@ -3,6 +3,7 @@
 //! only what changed.
 
 mod read;
+mod shop;
 mod write;
 
 use std::collections::HashMap;
@@ -114,7 +115,7 @@ pub struct ShopCourse {
 
 impl Shop {
     pub async fn load(db: &Db) -> anyhow::Result<Shop> {
-        let (courses, mappings) = crate::store::import::shop(db).await?;
+        let (courses, mappings) = shop::shop(db).await?;
         Ok(Shop { courses, mappings })
     }
 
@@ -173,7 +174,7 @@ pub async fn import(
         }
         progress.finish();
     }
-    crate::store::import::record(db, label, &report, crate::domain::time::now()).await?;
+    shop::record(db, label, &report, crate::domain::time::now()).await?;
     Ok(report)
 }
 

@@ -1,4 +1,4 @@
-//! Loads the published catalog in four queries.
+//! Reads the catalog's rows in four queries; `catalog::Catalog` indexes them for the pages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,11 +7,12 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::{Db, flag};
-use crate::catalog::{Catalog, Category, Chapter, Course, Instructor, Lesson};
+use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson};
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};
 
-pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
+/// Categories in shop order, and every course (published or not) with its syllabus.
+pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> {
     let pool = db.read();
     let categories: Vec<Category> = sqlx::query("SELECT id, slug, name FROM categories ORDER BY position, id")
         .fetch_all(pool)
@@ -124,7 +125,7 @@ pub async fn load(db: &Db) -> anyhow::Result<Catalog> {
             slug,
         }));
     }
-    Ok(Catalog::new(categories, courses))
+    Ok((categories, courses))
 }
 
 fn lines(text: &str) -> Vec<String> {

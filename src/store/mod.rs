@@ -14,7 +14,6 @@ pub mod demo;
 pub mod dialect;
 pub mod entitlements;
 pub mod identities;
-pub mod import;
 pub mod lessons;
 pub mod limits;
 pub mod messages;

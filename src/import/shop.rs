@@ -1,11 +1,12 @@
-//! What an import needs to know about the shop, and the record of each run.
+//! The import's reads of the shop (courses, lessons and saved mappings) and the record of each
+//! run; its writes are in `write`.
 
 use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::Db;
-use crate::import::{Report, ShopCourse};
+use super::{Report, ShopCourse};
+use crate::store::Db;
 
 type ShopState = (HashMap<String, ShopCourse>, HashMap<String, i64>);
 

@@ -1,0 +1,124 @@
+//! What the shop sells, as pages show it: categories, instructors, courses with their chapters
+//! and lessons. Plain data with the rules that read it (the price in force, live sessions, the
+//! lesson after this one); `catalog` keeps the published ones in memory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use super::refund_terms::RefundTerms;
+use super::{Fen, ProductKind};
+
+#[derive(Debug, Clone)]
+pub struct Category {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Instructor {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub bio: String,
+    pub avatar_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lesson {
+    pub id: i64,
+    pub title: String,
+    pub kind: String,
+    pub duration_secs: i64,
+    pub free_preview: bool,
+    /// For live sessions: when the session starts (unix seconds).
+    pub starts_at: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Chapter {
+    pub id: i64,
+    pub title: String,
+    pub lessons: Vec<Lesson>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Course {
+    pub id: i64,
+    pub slug: String,
+    pub kind: ProductKind,
+    pub category: Category,
+    pub instructor: Arc<Instructor>,
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub cover_url: String,
+    pub price: Fen,
+    pub original_price: Fen,
+    /// When the discounted price ends (the job then restores the original price).
+    pub sale_ends_at: Option<i64>,
+    /// "N 人已学": counted up in place by each sale (`CatalogCache::count_sale`), so a sale does
+    /// not reload the catalog or empty the page cache.
+    pub learners: Arc<AtomicI64>,
+    pub outcomes: Vec<String>,
+    pub audience: Vec<String>,
+    pub refund_terms: RefundTerms,
+    pub membership_days: Option<i64>,
+    pub consult_minutes: Option<i64>,
+    pub featured: bool,
+    /// Staff's sort order: lower first, then newest first.
+    pub position: i64,
+    /// On sale. Off-sale courses stay in the catalog for the learners who own them.
+    pub published: bool,
+    pub created_at: i64,
+    pub chapters: Vec<Chapter>,
+}
+
+impl Course {
+    pub fn learner_count(&self) -> i64 {
+        self.learners.load(Ordering::Relaxed)
+    }
+
+    pub fn lesson_count(&self) -> usize {
+        self.chapters.iter().map(|c| c.lessons.len()).sum()
+    }
+
+    pub fn total_secs(&self) -> i64 {
+        self.chapters.iter().flat_map(|c| &c.lessons).map(|l| l.duration_secs).sum()
+    }
+
+    /// The cover at card size, when staff uploaded it (else the one cover there is).
+    pub fn card_cover(&self) -> String {
+        crate::media::images::card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
+    }
+
+    /// The price a buyer pays at `now`: the original price once a limited-time price has ended,
+    /// even in the moments before the job has written that down.
+    pub fn price_at(&self, now: i64) -> Fen {
+        crate::domain::product::price_at(self.price, self.original_price, self.sale_ends_at, now)
+    }
+
+    pub fn has_discount(&self) -> bool {
+        self.original_price > self.price
+    }
+
+    pub fn lessons(&self) -> impl Iterator<Item = &Lesson> {
+        self.chapters.iter().flat_map(|c| c.lessons.iter())
+    }
+
+    /// The lessons before and after this one, in syllabus order.
+    pub fn neighbours(&self, lesson_id: i64) -> (Option<&Lesson>, Option<&Lesson>) {
+        let all: Vec<&Lesson> = self.lessons().collect();
+        match all.iter().position(|l| l.id == lesson_id) {
+            Some(i) => (i.checked_sub(1).map(|p| all[p]), all.get(i + 1).copied()),
+            None => (None, None),
+        }
+    }
+
+    /// Live sessions in schedule order.
+    pub fn live_sessions(&self) -> Vec<&Lesson> {
+        let mut sessions: Vec<&Lesson> = self.lessons().filter(|l| l.starts_at.is_some()).collect();
+        sessions.sort_by_key(|l| l.starts_at);
+        sessions
+    }
+}

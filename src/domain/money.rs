@@ -44,6 +44,12 @@ impl Fen {
 }
 
 /// `¥12.30`
+impl From<i64> for Fen {
+    fn from(fen: i64) -> Fen {
+        Fen(fen)
+    }
+}
+
 /// Sums and differences of amounts (what is left to refund, a discount taken off), in fen; shop
 /// amounts are far inside i64.
 impl std::ops::Sub for Fen {

@@ -67,6 +67,15 @@ impl OrderStatus {
     }
 }
 
+/// An order status as stored; any other word is an error (the database's CHECK forbids it).
+impl TryFrom<String> for OrderStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        OrderStatus::parse(&value).ok_or_else(|| format!("order status {value}"))
+    }
+}
+
 const ORDER_NO_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 const ORDER_NO_RANDOM_LEN: usize = 12;
 

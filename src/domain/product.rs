@@ -10,6 +10,14 @@ pub enum ProductKind {
     Consultation,
 }
 
+/// A kind as stored on an order: a word this shop does not know (an old or imported row) reads
+/// as a recorded course, the kind whose rules are the plainest.
+impl From<String> for ProductKind {
+    fn from(value: String) -> ProductKind {
+        ProductKind::parse(&value).unwrap_or(ProductKind::Recorded)
+    }
+}
+
 impl ProductKind {
     pub const ALL: [ProductKind; 6] = [
         ProductKind::Recorded,

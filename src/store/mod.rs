@@ -23,6 +23,7 @@ pub mod orders;
 pub mod payment_notifications;
 pub mod personal_data;
 pub mod refunds;
+mod rows;
 pub mod sales_days;
 pub mod sessions;
 pub mod shop_settings;

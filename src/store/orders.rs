@@ -4,14 +4,14 @@
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
-use super::{Db, flag, is_unique_violation};
+use super::{Db, is_unique_violation};
 use crate::domain::coupon::Breakdown;
 use crate::domain::order::{OrderStatus, new_order_no};
 use crate::domain::payment::PaidNotice;
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Order {
     pub id: i64,
     pub order_no: String,
@@ -19,13 +19,19 @@ pub struct Order {
     pub course_id: i64,
     pub item_title: String,
     /// What was sold; an unknown word in an old or imported row reads as a recorded course.
+    #[sqlx(try_from = "String")]
     pub item_kind: ProductKind,
+    #[sqlx(rename = "price_fen", try_from = "i64")]
     pub price: Fen,
+    #[sqlx(rename = "discount_fen", try_from = "i64")]
     pub discount: Fen,
+    #[sqlx(rename = "amount_fen", try_from = "i64")]
     pub amount: Fen,
+    #[sqlx(flatten)]
     pub refund_terms: RefundTerms,
     pub refund_terms_shown: String,
     pub coupon_id: Option<i64>,
+    #[sqlx(try_from = "String")]
     pub status: OrderStatus,
     pub created_at: i64,
     pub expires_at: i64,
@@ -36,6 +42,7 @@ pub struct Order {
     pub pay_channel: Option<String>,
     pub provider_txn_id: Option<String>,
     /// Refunded so far (the total of completed refunds).
+    #[sqlx(rename = "refunded_fen", try_from = "i64")]
     pub refunded: Fen,
 }
 
@@ -56,36 +63,7 @@ pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, 
      expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen";
 
 pub(crate) fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
-    let status: String = r.try_get("status")?;
-    Ok(Order {
-        id: r.try_get("id")?,
-        order_no: r.try_get("order_no")?,
-        user_id: r.try_get("user_id")?,
-        course_id: r.try_get("course_id")?,
-        item_title: r.try_get("item_title")?,
-        item_kind: ProductKind::parse(&r.try_get::<String, _>("item_kind")?).unwrap_or(ProductKind::Recorded),
-        price: Fen(r.try_get("price_fen")?),
-        discount: Fen(r.try_get("discount_fen")?),
-        amount: Fen(r.try_get("amount_fen")?),
-        refund_terms: RefundTerms {
-            non_refundable: flag(r.try_get("non_refundable")?),
-            window_days: r.try_get("refund_window_days")?,
-            max_consumed_pct: r.try_get("refund_max_consumed_pct")?,
-        },
-        refund_terms_shown: r.try_get("refund_terms_shown")?,
-        coupon_id: r.try_get("coupon_id")?,
-        status: OrderStatus::parse(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("order status {status}").into()))?,
-        created_at: r.try_get("created_at")?,
-        expires_at: r.try_get("expires_at")?,
-        paid_at: r.try_get("paid_at")?,
-        closed_at: r.try_get("closed_at")?,
-        close_reason: r.try_get("close_reason")?,
-        pay_provider: r.try_get("pay_provider")?,
-        pay_channel: r.try_get("pay_channel")?,
-        provider_txn_id: r.try_get("provider_txn_id")?,
-        refunded: Fen(r.try_get("refunded_fen")?),
-    })
+    sqlx::FromRow::from_row(r)
 }
 
 /// The course as it is sold now, frozen onto the order.

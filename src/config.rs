@@ -19,6 +19,7 @@ pub const KEYS: &[&str] = &[
     "session_idle_days",
     "session_lifetime_days",
     "sms_sender",
+    "log_format",
     "trust_forwarded",
     "order_ttl_minutes",
     "allow_sandbox",
@@ -53,6 +54,8 @@ pub struct Settings {
     pub session_idle_days: i64,
     pub session_lifetime_days: i64,
     pub sms_sender: String,
+    /// `text` (the default) or `json`: one JSON object per line, for log collectors.
+    pub log_format: String,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded: bool,
     /// How long an unpaid order stays payable.
@@ -103,6 +106,7 @@ struct FileSettings {
     session_idle_days: Option<i64>,
     session_lifetime_days: Option<i64>,
     sms_sender: Option<String>,
+    log_format: Option<String>,
     trust_forwarded: Option<bool>,
     order_ttl_minutes: Option<i64>,
     allow_sandbox: Option<bool>,
@@ -135,6 +139,7 @@ impl std::fmt::Debug for Settings {
             .field("session_idle_days", &self.session_idle_days)
             .field("session_lifetime_days", &self.session_lifetime_days)
             .field("sms_sender", &self.sms_sender)
+            .field("log_format", &self.log_format)
             .field("trust_forwarded", &self.trust_forwarded)
             .field("order_ttl_minutes", &self.order_ttl_minutes)
             .field("allow_sandbox", &self.allow_sandbox)
@@ -253,6 +258,7 @@ impl Settings {
             redis_url: var("redis_url").or(file.redis_url).filter(|s| !s.trim().is_empty()),
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
             sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_default(),
+            log_format: var("log_format").or(file.log_format).unwrap_or_default(),
             listen,
             data_dir,
             database_url,
@@ -300,6 +306,9 @@ impl Settings {
             && key.len() < 32
         {
             bail!("session_key must be at least 32 characters");
+        }
+        if !matches!(self.log_format.as_str(), "" | "text" | "json") {
+            bail!("log_format must be \"text\" or \"json\"");
         }
         match (self.sms_sender.as_str(), &self.sms_config) {
             ("" | "console", _) | ("providers", Some(_)) => {}

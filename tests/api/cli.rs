@@ -12,8 +12,7 @@ fn kedian(dir: &std::path::Path) -> Command {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("KEDIAN_DATA_DIR", dir.join("data"))
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1");
+        .env("RUST_LOG", "info");
     cmd
 }
 
@@ -92,6 +91,7 @@ async fn serve_logs_where_it_listens_and_stops_on_sigterm() {
     let mut demo_password = None;
     while port.is_none() && started.elapsed() < Duration::from_secs(30) {
         let Some(Ok(line)) = lines.next() else { break };
+        assert!(!line.contains('\u{1b}'), "no colour codes when stdout is not a terminal: {line:?}");
         if line.contains("demo admin") && line.contains("13800000000") {
             demo_password =
                 line.split("password ").nth(1).and_then(|rest| rest.split_whitespace().next()).map(String::from);
@@ -131,4 +131,51 @@ async fn serve_logs_where_it_listens_and_stops_on_sigterm() {
     }
     assert!(dir.path().join("data/kedian.db").exists());
     assert!(dir.path().join("data/session.key").exists());
+}
+
+/// `log_format = "json"`: one JSON object per line, and one line per request with its request id,
+/// route pattern (never the path with its query), status and latency.
+#[tokio::test]
+async fn json_logs_say_one_line_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = kedian(dir.path())
+        .arg("serve")
+        .env("KEDIAN_LISTEN", "127.0.0.1:0")
+        .env("KEDIAN_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let value: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            if tx.send(value).is_err() {
+                break;
+            }
+        }
+    });
+    let mut port = None;
+    while port.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("the shop says where it listens");
+        port = line["port"].as_u64();
+    }
+    let port = port.unwrap();
+    let page =
+        reqwest::get(format!("http://127.0.0.1:{port}/courses/excel-data-analysis?secret=s3cr3t")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let request = loop {
+        let line = rx.recv_timeout(Duration::from_secs(10)).expect("a line for the request");
+        if line["message"] == "request" && line["route"] == "/courses/{slug}" {
+            break line;
+        }
+    };
+    assert_eq!(request["status"], 200);
+    assert_eq!(request["method"], "GET");
+    assert!(request["latency_ms"].is_u64(), "{request}");
+    assert!(request["span"]["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{request}");
+    assert!(!request.to_string().contains("s3cr3t"), "the query is not logged: {request}");
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
 }

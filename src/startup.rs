@@ -167,6 +167,7 @@ impl Application {
         let progress = Arc::new(crate::jobs::progress::ProgressBuffer::default());
         crate::jobs::progress::spawn(progress.clone(), db.clone(), crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS);
         let state = web::Data::new(AppState {
+            redis: settings.redis_url.as_deref().and_then(|url| redis::Client::open(url).ok()),
             settings: settings.clone(),
             db: db.clone(),
             catalog: catalog.clone(),

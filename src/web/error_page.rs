@@ -33,8 +33,8 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     // statuses and actix's own plain-text errors become pages.
     let deliberate =
         res.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| !v.starts_with("text/plain"));
-    // Load balancers read /healthz as plain text.
-    if deliberate || res.request().path() == "/healthz" {
+    // Load balancers read /healthz and /readyz as plain text.
+    if deliberate || matches!(res.request().path(), "/healthz" | "/readyz") {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let lang = Lang::from_request(res.request());

@@ -28,6 +28,8 @@ pub struct AppState {
     pub sandbox: Option<Arc<Sandbox>>,
     /// Where lesson media is kept.
     pub media: Arc<dyn MediaStore>,
+    /// Redis, when sessions live there: the readiness check asks it.
+    pub redis: Option<redis::Client>,
     /// Key sealing staff TOTP secrets, derived from the master key.
     pub totp_key: Vec<u8>,
     /// Key for signing media URLs, derived from the master key.

@@ -3,7 +3,7 @@ use reqwest::StatusCode;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
 
-on_both_backends!(healthz_checks_the_database, security_headers_are_sent);
+on_both_backends!(healthz_checks_the_database, readyz_names_what_is_down, security_headers_are_sent);
 
 async fn healthz_checks_the_database(app: TestApp) {
     let response = app.get("/healthz").await;
@@ -11,6 +11,19 @@ async fn healthz_checks_the_database(app: TestApp) {
     assert_eq!(response.text().await.unwrap(), "ok");
     app.db.close().await;
     assert_eq!(app.get("/healthz").await.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Readiness asks every dependency and names the one that failed, in plain text.
+async fn readyz_names_what_is_down(app: TestApp) {
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.headers()["cache-control"], "no-store");
+    assert_eq!(ready.text().await.unwrap(), "database: ok\nstorage: ok\n", "no Redis line without Redis");
+    app.db.close().await;
+    let down = app.get("/readyz").await;
+    assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.headers()["content-type"].to_str().unwrap().starts_with("text/plain"), "not an HTML error page");
+    assert_eq!(down.text().await.unwrap(), "database: unavailable\nstorage: ok\n");
 }
 
 async fn security_headers_are_sent(app: TestApp) {

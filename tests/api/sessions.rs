@@ -155,6 +155,7 @@ async fn sessions_live_in_redis_when_configured() {
     };
     let app =
         crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| s.redis_url = Some(url)).await.unwrap();
+    assert!(app.get("/readyz").await.text().await.unwrap().contains("redis: ok"), "readiness asks Redis");
     app.login_by_code("13800138023").await;
     assert_eq!(app.get("/me").await.status(), StatusCode::OK);
     assert_eq!(app.count("sessions").await, 0, "nothing in the database");

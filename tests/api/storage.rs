@@ -230,7 +230,11 @@ async fn uploads_go_to_the_bucket_and_an_outage_changes_nothing(b: Bucketed) {
     assert_eq!(viewer.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(viewer.headers().get("retry-after").is_some());
     assert!(viewer.text().await.unwrap().contains("不会丢失"));
+    let readiness = app.get("/readyz").await;
+    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE, "not ready without storage");
+    assert!(readiness.text().await.unwrap().contains("storage: unavailable"));
     b.proxy.down.store(false, Ordering::SeqCst);
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK, "ready again once it answers");
     let listed = reqwest::get(format!("{}/{}?list-type=2&prefix=shop/media/lessons/", b.s3, b.bucket))
         .await
         .unwrap()

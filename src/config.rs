@@ -20,6 +20,7 @@ pub const KEYS: &[&str] = &[
     "session_lifetime_days",
     "sms_sender",
     "log_format",
+    "metrics_token",
     "trust_forwarded",
     "order_ttl_minutes",
     "allow_sandbox",
@@ -56,6 +57,8 @@ pub struct Settings {
     pub sms_sender: String,
     /// `text` (the default) or `json`: one JSON object per line, for log collectors.
     pub log_format: String,
+    /// `GET /metrics` answers only `Authorization: Bearer <this>`; unset, it is not served.
+    pub metrics_token: Option<String>,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
     pub trust_forwarded: bool,
     /// How long an unpaid order stays payable.
@@ -107,6 +110,7 @@ struct FileSettings {
     session_lifetime_days: Option<i64>,
     sms_sender: Option<String>,
     log_format: Option<String>,
+    metrics_token: Option<String>,
     trust_forwarded: Option<bool>,
     order_ttl_minutes: Option<i64>,
     allow_sandbox: Option<bool>,
@@ -140,6 +144,7 @@ impl std::fmt::Debug for Settings {
             .field("session_lifetime_days", &self.session_lifetime_days)
             .field("sms_sender", &self.sms_sender)
             .field("log_format", &self.log_format)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<set>"))
             .field("trust_forwarded", &self.trust_forwarded)
             .field("order_ttl_minutes", &self.order_ttl_minutes)
             .field("allow_sandbox", &self.allow_sandbox)
@@ -259,6 +264,7 @@ impl Settings {
             session_key: var("session_key").or(file.session_key).filter(|s| !s.trim().is_empty()),
             sms_sender: var("sms_sender").or(file.sms_sender).unwrap_or_default(),
             log_format: var("log_format").or(file.log_format).unwrap_or_default(),
+            metrics_token: var("metrics_token").or(file.metrics_token).filter(|s| !s.trim().is_empty()),
             listen,
             data_dir,
             database_url,

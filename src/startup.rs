@@ -166,6 +166,8 @@ impl Application {
         let app_providers = providers.clone();
         let progress = Arc::new(crate::jobs::progress::ProgressBuffer::default());
         crate::jobs::progress::spawn(progress.clone(), db.clone(), crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS);
+        // Installed before anything counts.
+        crate::telemetry::metrics();
         let state = web::Data::new(AppState {
             redis: settings.redis_url.as_deref().and_then(|url| redis::Client::open(url).ok()),
             settings: settings.clone(),

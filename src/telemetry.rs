@@ -5,12 +5,14 @@
 //! patterns (`/orders/{order_no}`), never as the path and query, which can carry signatures.
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
@@ -50,6 +52,21 @@ pub fn init(format: LogFormat) {
     };
 }
 
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use (one per process: tests start many
+/// shops in one); its handle renders `/metrics`.
+pub fn metrics() -> Option<&'static PrometheusHandle> {
+    const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+    PROMETHEUS.get_or_init(|| PrometheusBuilder::new().set_buckets(&BUCKETS).ok()?.install_recorder().ok()).as_ref()
+}
+
+/// A background job's run: counted, and its time kept, so lag is now minus the last run.
+pub fn job_ran(job: &'static str) {
+    metrics::counter!("job_runs_total", "job" => job).increment(1);
+    metrics::gauge!("job_last_run_timestamp_seconds", "job" => job).set(crate::domain::time::now() as f64);
+}
+
 /// Each request's span: its id, method and route pattern, and later its status. Not the target
 /// with its query (tracing-actix-web's default): signed media URLs and `next=` links would land
 /// in the logs.
@@ -82,7 +99,11 @@ pub async fn access_log(
     let method = req.method().to_string();
     let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".to_string());
     let response = next.call(req).await?;
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    tracing::info!(method, route, status = response.status().as_u16(), latency_ms, "request");
+    let elapsed = started.elapsed();
+    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    let status = response.status().as_u16();
+    tracing::info!(method, route, status, latency_ms, "request");
+    metrics::counter!("http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
     Ok(response)
 }

@@ -150,6 +150,7 @@ impl CatalogCache {
 
     pub async fn reload(&self, db: &Db) -> anyhow::Result<()> {
         let (categories, courses) = crate::store::catalog::load(db).await?;
+        metrics::counter!("catalog_reloads_total").increment(1);
         self.0.set(Catalog::new(categories, courses));
         Ok(())
     }

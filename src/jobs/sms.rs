@@ -21,6 +21,7 @@ pub fn spawn(db: Db, sender: Arc<dyn SmsSender>, shop: ShopCache) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
+            crate::telemetry::job_ran("sms");
             if let Err(e) = run_once(&db, sender.as_ref(), &shop, now()).await {
                 tracing::warn!(error = format!("{e:#}"), "SMS outbox run failed; will retry");
             }
@@ -62,10 +63,14 @@ pub async fn run_once(db: &Db, sender: &dyn SmsSender, shop: &ShopCache, now: i6
         let params: Vec<(&str, &str)> = item.params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let message = Message::new(kind, &wording(shop, kind), &params);
         match sender.send(&phone, &message).await {
-            Ok(receipt) => sms_outbox::mark_sent(db, item.id, receipt.provider, &receipt.send_id, now).await?,
+            Ok(receipt) => {
+                metrics::counter!("sms_sent_total", "provider" => receipt.provider.to_string()).increment(1);
+                sms_outbox::mark_sent(db, item.id, receipt.provider, &receipt.send_id, now).await?
+            }
             Err(e) => {
                 let retry = (e.transient && item.attempts < MAX_ATTEMPTS).then(|| now + retry_delay(item.attempts));
                 tracing::warn!(outbox = item.id, provider = e.provider, code = %e.code, retry = retry.is_some(), "text not sent");
+                metrics::counter!("sms_failed_total", "provider" => e.provider.to_string()).increment(1);
                 sms_outbox::mark_failed(db, item.id, e.provider, &e.code, &e.message, retry, now).await?;
             }
         }

@@ -5,13 +5,14 @@
 use std::future::Future;
 use std::time::Duration;
 
-use actix_web::http::header::CACHE_CONTROL;
-use actix_web::{HttpResponse, HttpResponseBuilder, get, web};
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
+use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, get, web};
+use subtle::ConstantTimeEq;
 
 use crate::web::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(prometheus);
 }
 
 /// 200 when the database answers, 503 otherwise. Plain text for load balancers.
@@ -47,6 +48,27 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     check("storage", within(storage).await);
     let builder = if ready { HttpResponse::Ok() } else { HttpResponse::ServiceUnavailable() };
     plain(builder, lines.join("\n") + "\n")
+}
+
+/// Prometheus metrics, for the bearer of `metrics_token` only (404 when none is set, so the shop
+/// does not say it has them).
+#[get("/metrics")]
+async fn prometheus(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(token) = state.settings.metrics_token.as_deref() else { return HttpResponse::NotFound().finish() };
+    let presented = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let expected = format!("Bearer {token}");
+    if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
+        return HttpResponse::Unauthorized().insert_header((WWW_AUTHENTICATE, "Bearer")).finish();
+    }
+    for (pool, handle) in [("read", state.db.read()), ("write", state.db.write())] {
+        metrics::gauge!("db_pool_connections", "pool" => pool).set(f64::from(handle.size()));
+        metrics::gauge!("db_pool_idle_connections", "pool" => pool).set(handle.num_idle() as f64);
+    }
+    let Some(handle) = crate::telemetry::metrics() else { return HttpResponse::NotFound().finish() };
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .content_type("text/plain; version=0.0.4")
+        .body(handle.render())
 }
 
 async fn ping_redis(client: &redis::Client) -> anyhow::Result<()> {

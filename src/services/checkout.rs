@@ -34,6 +34,7 @@ pub async fn begin(
         refund_terms_shown: &terms.zh,
         ttl_secs,
     };
+    metrics::counter!("orders_created_total", "free" => price.is_free().to_string()).increment(1);
     if price.is_free() {
         let order = orders::claim_free(db, &new, now).await?;
         tracing::info!(order_no = %order.order_no, user_id, "free course claimed");

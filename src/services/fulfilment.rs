@@ -37,6 +37,10 @@ fn headers_json(headers: &HeaderMap) -> String {
 }
 
 async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdict: &str, order_no: Option<&str>) {
+    // The verdict's first word (applied, duplicate, late, rejected, ignored, refund, complaint).
+    let kind = verdict.split([':', ' ']).next().unwrap_or_default().to_string();
+    metrics::counter!("payment_notifications_total", "provider" => provider.to_string(), "verdict" => kind)
+        .increment(1);
     let body = String::from_utf8_lossy(body);
     if let Err(e) =
         payment_notifications::record(db, provider, &headers_json(headers), &body, verdict, order_no, now()).await
@@ -103,6 +107,7 @@ pub async fn handle(
             tracing::info!(provider = name, order_no = %paid.order_no, verdict, "payment notification");
             if let PaymentOutcome::Applied { course_id } = outcome {
                 state.catalog.count_sale(course_id);
+                metrics::counter!("orders_paid_total", "provider" => name.to_string()).increment(1);
             }
             if ok { provider.acknowledge() } else { provider.refuse(&VerifyError::Malformed(verdict.into())) }
         }

@@ -70,6 +70,10 @@ impl Refunder {
         now: i64,
     ) -> anyhow::Result<Approved> {
         let approved = refunds::approve(&self.db, refund_id, approval, now).await?;
+        if approved == Approved::Yes {
+            metrics::counter!("refunds_approved_total", "by" => if approval.staff_id.is_some() { "staff" } else { "auto" })
+                .increment(1);
+        }
         if approved == Approved::Yes
             && let Some(fresh) = refunds::find_by_id(&self.db, refund_id).await?
         {
@@ -123,6 +127,12 @@ impl Refunder {
 
     /// Records what the provider said about a refund in flight; idempotent.
     pub async fn settle(&self, refund_id: i64, state: RefundState, now: i64) -> anyhow::Result<()> {
+        let label = match &state {
+            RefundState::Succeeded => "succeeded",
+            RefundState::Processing => "processing",
+            RefundState::Failed(_) => "failed",
+        };
+        metrics::counter!("refund_answers_total", "state" => label).increment(1);
         match state {
             RefundState::Succeeded => {
                 if let Some(done) = refunds::complete(&self.db, refund_id, now).await? {

@@ -4,8 +4,46 @@ use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
 
 on_both_backends!(healthz_checks_the_database, readyz_names_what_is_down, security_headers_are_sent);
+on_both_backends!(
+    setup = |backend| spawn_app_with(backend, |s| s.metrics_token = Some("scrape-token-0123456789".into()));
+    metrics_are_served_to_the_token_bearer_only,
+);
+
+/// Prometheus text for the bearer of `metrics_token`: requests by route and status with latency
+/// buckets, sales, the database pool.
+async fn metrics_are_served_to_the_token_bearer_only(app: TestApp) {
+    let metrics = |auth: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(auth) = auth {
+            request = request.header("Authorization", auth);
+        }
+        request.send()
+    };
+    assert_eq!(metrics(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(metrics(Some("Bearer wrong")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    app.login_by_code("13800138401").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    app.pay_sandbox(&order_no).await;
+    let response = metrics(Some("Bearer scrape-token-0123456789")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let text = response.text().await.unwrap();
+    for expected in [
+        "http_requests_total{route=\"/\",status=\"200\"}",
+        "http_request_duration_seconds_bucket{route=\"/\",le=\"0.005\"}",
+        "orders_created_total{free=\"false\"}",
+        "orders_paid_total{provider=\"sandbox\"}",
+        "payment_notifications_total{provider=\"sandbox\",verdict=\"applied\"}",
+        "db_pool_connections{pool=\"read\"}",
+    ] {
+        assert!(text.contains(expected), "{expected} in:\n{text}");
+    }
+    assert!(!text.contains(&order_no), "no order numbers in labels");
+}
 
 async fn healthz_checks_the_database(app: TestApp) {
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND, "no metrics without a token");
     let response = app.get("/healthz").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "ok");

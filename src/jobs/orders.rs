@@ -18,6 +18,9 @@ pub fn spawn(db: Db, providers: Providers, catalog: CatalogCache, every: Duratio
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if !super::hold(&db, "orders", every).await {
+                continue;
+            }
             crate::telemetry::job_ran("orders");
             if let Err(e) = run_once(&db, &providers, &catalog, now()).await {
                 tracing::warn!(error = format!("{e:#}"), "order jobs failed; will retry");

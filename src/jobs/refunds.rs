@@ -16,6 +16,9 @@ pub fn spawn(refunder: Refunder, every: Duration) {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if !super::hold(&refunder.db, "refunds", every).await {
+                continue;
+            }
             crate::telemetry::job_ran("refunds");
             if let Err(e) = run_once(&refunder, now()).await {
                 tracing::warn!(error = format!("{e:#}"), "refund job failed; will retry");

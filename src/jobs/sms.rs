@@ -21,6 +21,9 @@ pub fn spawn(db: Db, sender: Arc<dyn SmsSender>, shop: ShopCache) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             tick.tick().await;
+            if !super::hold(&db, "sms", Duration::from_secs(1)).await {
+                continue;
+            }
             crate::telemetry::job_ran("sms");
             if let Err(e) = run_once(&db, sender.as_ref(), &shop, now()).await {
                 tracing::warn!(error = format!("{e:#}"), "SMS outbox run failed; will retry");

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod dialect;
 pub mod entitlements;
 pub mod identities;
+pub mod leases;
 pub mod lessons;
 pub mod limits;
 pub mod messages;

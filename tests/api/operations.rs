@@ -3,7 +3,49 @@ use reqwest::StatusCode;
 use crate::helpers::{Backend, TestApp, spawn_app_with};
 use crate::on_both_backends;
 
-on_both_backends!(healthz_checks_the_database, readyz_names_what_is_down, security_headers_are_sent);
+on_both_backends!(
+    healthz_checks_the_database,
+    readyz_names_what_is_down,
+    security_headers_are_sent,
+    one_instance_holds_each_job_until_it_stops_renewing,
+);
+
+/// With several instances on one database, a job's lease has one holder; it renews while it
+/// runs, and once it stops renewing another instance takes the job over.
+async fn one_instance_holds_each_job_until_it_stops_renewing(app: TestApp) {
+    use kedian::store::leases::take;
+    let t = 1_796_011_200;
+    assert!(take(&app.db, "nightly-report", "instance-a", t, 60).await.unwrap(), "the first instance takes it");
+    assert!(!take(&app.db, "nightly-report", "instance-b", t + 1, 60).await.unwrap(), "the second waits");
+    assert!(take(&app.db, "weekly-digest", "instance-b", t + 1, 60).await.unwrap(), "another job is free");
+    assert!(take(&app.db, "nightly-report", "instance-a", t + 30, 60).await.unwrap(), "the holder renews");
+    assert!(!take(&app.db, "nightly-report", "instance-b", t + 89, 60).await.unwrap(), "renewed: still a's");
+    assert!(
+        take(&app.db, "nightly-report", "instance-b", t + 90, 60).await.unwrap(),
+        "a stopped renewing: b takes over"
+    );
+    assert!(!take(&app.db, "nightly-report", "instance-a", t + 91, 60).await.unwrap(), "and a, back, waits");
+    let holders: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_leases WHERE job IN ('nightly-report', 'weekly-digest')")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!(holders, 2, "one row per job");
+    // The shop's own jobs run under leases on PostgreSQL; SQLite, one instance by design, writes none.
+    let jobs = "SELECT job FROM job_leases WHERE job IN ('orders', 'refunds', 'sms') ORDER BY job";
+    let mut held: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        held = sqlx::query_scalar(jobs).fetch_all(app.db.read()).await.unwrap();
+        if held.len() == 3 || app.db.backend() == kedian::store::Backend::Sqlite {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    match app.db.backend() {
+        kedian::store::Backend::Postgres => assert_eq!(held, ["orders", "refunds", "sms"]),
+        kedian::store::Backend::Sqlite => assert!(held.is_empty(), "{held:?}"),
+    }
+}
 on_both_backends!(
     setup = |backend| spawn_app_with(backend, |s| s.metrics_token = Some("scrape-token-0123456789".into()));
     metrics_are_served_to_the_token_bearer_only,

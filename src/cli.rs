@@ -208,6 +208,8 @@ async fn takedown(mut settings: Settings, command: TakedownCommand) -> anyhow::R
     };
     if let Some(pairs) = pairs {
         shop_settings::save(&db, &pairs, now()).await?;
+        // Running shops on PostgreSQL switch at once; on SQLite the shop's refresh picks it up.
+        crate::store::changes::announce(&db, crate::store::changes::SETTINGS).await?;
     }
     let current = ShopSettings::from_pairs(&shop_settings::all(&db).await?);
     match current.takedown {
@@ -226,6 +228,9 @@ async fn import(mut settings: Settings, path: &std::path::Path, dry_run: bool) -
     let db = prepare_database(&settings).await?;
     let started = std::time::Instant::now();
     let report = crate::import::run(&db, path, dry_run, &Bars::default()).await?;
+    if !dry_run {
+        crate::store::changes::announce(&db, crate::store::changes::CATALOG).await?;
+    }
     db.close().await;
     print!("{}", report.text());
     println!("took {:.1} s", started.elapsed().as_secs_f64());

@@ -196,6 +196,11 @@ impl Application {
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);
+        if state.db.backend() == crate::store::Backend::Postgres {
+            // Serving starts once announcements are heard (or after 5 s, with the refresh as net).
+            let listening = spawn_change_listener(state.clone(), settings.database_url.clone());
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), listening).await;
+        }
         let (swept, swept_sessions) = (state.clone(), db_sessions_for_sweep);
         crate::jobs::memory::spawn_trim(move || {
             swept.sweep_caches();
@@ -306,23 +311,75 @@ fn security_headers(https: bool) -> DefaultHeaders {
 }
 
 /// Re-reads what other instances (or `kedian takedown`) may have changed: shop settings, banners
-/// and the keyword list.
+/// and the keyword list, and on PostgreSQL the catalog.
 fn spawn_refresh(state: web::Data<AppState>, every: std::time::Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.tick().await;
         loop {
             tick.tick().await;
-            let reloaded = async {
-                state.shop.reload(&state.db).await?;
-                state.banners.reload(&state.db, now()).await?;
-                state.screen.reload(&state.db).await
+            // On PostgreSQL the catalog too: the safety net under the change listener.
+            let reloaded = if state.db.backend() == crate::store::Backend::Postgres {
+                reload_everything(&state).await
+            } else {
+                reload_settings(&state).await
             };
-            if let Err(e) = reloaded.await {
+            if let Err(e) = reloaded {
                 tracing::warn!(error = %e, "refreshing settings failed; will retry");
             }
         }
     });
+}
+
+/// On PostgreSQL, reloads what another instance announced (`store::changes`) within moments.
+/// After a reconnection everything is reloaded once, for announcements missed meanwhile (start-up
+/// has just loaded it all).
+fn spawn_change_listener(state: web::Data<AppState>, database_url: String) -> tokio::sync::oneshot::Receiver<()> {
+    use crate::store::changes::{CATALOG, SETTINGS};
+    let (listening, heard) = tokio::sync::oneshot::channel();
+    let mut listening = Some(listening);
+    tokio::spawn(async move {
+        let mut reconnecting = false;
+        loop {
+            let listening = async {
+                let mut listener = sqlx::postgres::PgListener::connect(&database_url).await?;
+                listener.listen_all([CATALOG, SETTINGS]).await?;
+                if let Some(listening) = listening.take() {
+                    let _ = listening.send(());
+                }
+                if reconnecting {
+                    reload_everything(&state).await?;
+                }
+                loop {
+                    let notice = listener.recv().await?;
+                    match notice.channel() {
+                        CATALOG => state.catalog.reload(&state.db).await?,
+                        _ => reload_settings(&state).await?,
+                    }
+                }
+                #[allow(unreachable_code)]
+                Ok::<(), anyhow::Error>(())
+            };
+            if let Err(e) = listening.await {
+                tracing::warn!(error = format!("{e:#}"), "listening for other instances' changes failed; reconnecting");
+            }
+            reconnecting = true;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    });
+    heard
+}
+
+async fn reload_settings(state: &AppState) -> anyhow::Result<()> {
+    state.shop.reload(&state.db).await?;
+    state.banners.reload(&state.db, now()).await?;
+    state.screen.reload(&state.db).await?;
+    Ok(())
+}
+
+async fn reload_everything(state: &AppState) -> anyhow::Result<()> {
+    reload_settings(state).await?;
+    state.catalog.reload(&state.db).await
 }
 
 /// A year and immutable for a versioned static URL, an hour otherwise.

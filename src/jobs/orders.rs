@@ -63,6 +63,7 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
     }
     if published > 0 || ended > 0 {
         catalog.reload(db).await?;
+        crate::store::changes::announce(db, crate::store::changes::CATALOG).await?;
     }
     refund_late_payments(db, providers, now).await
 }

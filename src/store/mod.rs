@@ -7,6 +7,7 @@ pub mod audit;
 pub mod broadcasts;
 pub mod cache;
 pub mod catalog;
+pub mod changes;
 pub mod complaints;
 pub mod coupons;
 pub mod course_admin;

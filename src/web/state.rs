@@ -101,6 +101,14 @@ impl AppState {
         }
     }
 
+    /// Tells the other instances to reload what this one just changed (`store::changes`). A
+    /// failure is logged, not the request's: the periodic refresh catches up.
+    pub async fn announce(&self, channel: &str) {
+        if let Err(e) = crate::store::changes::announce(&self.db, channel).await {
+            tracing::warn!(channel, error = %e, "could not announce a change to other instances");
+        }
+    }
+
     pub fn complaint_reply_hours(&self) -> i64 {
         self.shop.get().complaint_reply_hours.unwrap_or(self.settings.complaint_reply_hours)
     }

@@ -176,3 +176,43 @@ async fn sqlite_runs_in_wal_mode_with_full_sync() {
     let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(fk, 1);
 }
+
+/// Two instances on one PostgreSQL database: a change staff make on one shows on the other within
+/// a second (announced on a channel), not at its next periodic refresh.
+#[tokio::test]
+async fn changes_on_one_instance_show_on_another_within_a_second() {
+    let Some(first) = crate::helpers::spawn_app(Backend::Postgres).await else {
+        return crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set");
+    };
+    let url = first.database_url.clone();
+    // The second instance's periodic refresh is an hour away: only the announcement can reach it.
+    let second = spawn_app_with(Backend::Postgres, |s| {
+        s.database_url = url;
+        s.job_interval_secs = 3600;
+    })
+    .await
+    .expect("a second instance");
+    let shows = |needle: &'static str, path: &'static str| {
+        let second = &second;
+        async move {
+            for _ in 0..20 {
+                if second.get_html(path).await.1.contains(needle) {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    assert!(!shows("设计与排版", "/courses").await);
+    let staff = first.staff().await;
+    let page = "/admin/categories";
+    let added = staff.submit(page, page, &[("name", "设计与排版"), ("slug", "design"), ("position", "9")]).await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    assert!(shows("设计与排版", "/courses").await, "the catalog edit reached the other instance within a second");
+    let on = staff
+        .submit("/admin/takedown", "/admin/takedown", &[("mode", "on"), ("message", "小程序维护中，请在本站学习")])
+        .await;
+    assert_eq!(on.status(), StatusCode::SEE_OTHER);
+    assert!(shows("小程序维护中，请在本站学习", "/").await, "and so did takedown mode");
+}

@@ -129,6 +129,7 @@ async fn publish_banner(
     let new = NewBanner { title: &title, link: &link, starts_at, ends_at, staff_id: staff.id };
     let id = announcements::create_banner(&state.db, &new, at).await?;
     state.banners.reload(&state.db, at).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "announcement.banner",
         target_type: "announcement",
@@ -192,6 +193,7 @@ async fn end_banner(
         return Err(AppError::NotFound);
     }
     state.banners.reload(&state.db, at).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "announcement.end",
         target_type: "announcement",

@@ -127,7 +127,9 @@ async fn new_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRe
 }
 
 pub(crate) async fn reload(state: &AppState) -> Result<(), AppError> {
-    state.catalog.reload(&state.db).await.map_err(AppError::Internal)
+    state.catalog.reload(&state.db).await.map_err(AppError::Internal)?;
+    state.announce(crate::store::changes::CATALOG).await;
+    Ok(())
 }
 
 fn save_failed(ctx: &PageContext, e: SaveError) -> Result<(FieldErrors, StatusCode), AppError> {

@@ -100,6 +100,7 @@ async fn add_word(
         return render_page(ctx, &state, form, errors, StatusCode::CONFLICT).await;
     }
     state.screen.reload(&state.db).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "content.keyword_add",
         target_type: "keyword",
@@ -123,6 +124,7 @@ async fn remove_word(
     let staff = ctx.staff(Area::Users)?;
     let word = moderation::remove_keyword(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     state.screen.reload(&state.db).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "content.keyword_remove",
         target_type: "keyword",

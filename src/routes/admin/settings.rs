@@ -208,6 +208,7 @@ async fn save(
     let before = SettingsForm::from_settings(&state.shop.get());
     shop_settings::save(&state.db, &pairs, now()).await?;
     state.shop.reload(&state.db).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "settings.update",
         target_type: "settings",
@@ -252,6 +253,7 @@ async fn logo(
     let before = state.shop.get().logo_url.clone();
     shop_settings::save(&state.db, &[("logo_url".to_string(), url.clone())], now()).await?;
     state.shop.reload(&state.db).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "settings.logo",
         target_type: "settings",

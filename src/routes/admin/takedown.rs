@@ -91,6 +91,7 @@ async fn switch(
     let before = state.shop.get().takedown.clone();
     shop_settings::save(&state.db, &takedown_pairs(on, message), now()).await?;
     state.shop.reload(&state.db).await?;
+    state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: if on { "takedown.on" } else { "takedown.off" },
         target_type: "settings",

@@ -34,14 +34,18 @@ pub async fn begin(
         refund_terms_shown: &terms.zh,
         ttl_secs,
     };
-    metrics::counter!("orders_created_total", "free" => price.is_free().to_string()).increment(1);
     if price.is_free() {
         let order = orders::claim_free(db, &new, now).await?;
+        metrics::counter!("orders_created_total", "free" => "true").increment(1);
         tracing::info!(order_no = %order.order_no, user_id, "free course claimed");
         catalog.count_sale(course.id);
         return Ok(Checkout::Claimed(order));
     }
-    let order = orders::create_or_reuse_pending(db, &new, now).await?;
+    let (order, created) = orders::create_or_reuse_pending(db, &new, now).await?;
+    if created {
+        // A second click reuses the pending order; only a new one is counted.
+        metrics::counter!("orders_created_total", "free" => "false").increment(1);
+    }
     tracing::info!(order_no = %order.order_no, user_id, "order ready to pay");
     Ok(Checkout::ToPay(order))
 }

@@ -115,20 +115,21 @@ async fn insert(
 
 /// Creates a pending order, or returns the buyer's pending order for the same course (a second
 /// click, or two tabs at once: the partial unique index decides).
-pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, sqlx::Error> {
+/// The buyer's pending order for the course, and whether this call created it.
+pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<(Order, bool), sqlx::Error> {
     if let Some(order) = pending_for(db, new.user_id, new.course_id).await? {
-        return Ok(order);
+        return Ok((order, false));
     }
     let mut tx = db.write().begin().await?;
     match insert(&mut tx, new, OrderStatus::Pending, None, now).await {
         Ok(order) => {
             tx.commit().await?;
             db.orders_changed();
-            Ok(order)
+            Ok((order, true))
         }
         Err(e) if is_unique_violation(&e) => {
             tx.rollback().await?;
-            pending_for(db, new.user_id, new.course_id).await?.ok_or(e)
+            Ok((pending_for(db, new.user_id, new.course_id).await?.ok_or(e)?, false))
         }
         Err(e) => Err(e),
     }

@@ -17,6 +17,8 @@ pub struct ShopSettings {
     /// Empty: the default name of the interface language.
     pub name: String,
     pub logo_url: String,
+    /// The ICP filing number (备案号) the footer must show in mainland China; empty: none shown.
+    pub icp_number: String,
     /// Policy page texts by `page.lang` (`agreement.zh-CN`); missing ones use the defaults.
     pub policies: HashMap<String, String>,
     pub refund_auto_approve_fen: Option<i64>,
@@ -38,6 +40,7 @@ impl ShopSettings {
         ShopSettings {
             name: text("shop_name", ""),
             logo_url: text("logo_url", ""),
+            icp_number: text("icp_number", ""),
             policies: pairs
                 .iter()
                 .filter_map(|(k, v)| k.strip_prefix("policy.").map(|page| (page.to_string(), v.clone())))
@@ -60,6 +63,15 @@ impl ShopSettings {
     pub fn policy(&self, page: &str, lang: &str) -> Option<&str> {
         self.policies.get(&format!("{page}.{lang}")).map(String::as_str)
     }
+}
+
+/// An ICP filing number as the MIIT issues it: 京ICP备12345678号-1, or a licence, 沪ICP证123456号.
+pub fn is_icp_number(text: &str) -> bool {
+    let text = text.trim();
+    (text.contains("ICP备") || text.contains("ICP证"))
+        && text.ends_with(|c: char| c == '号' || c.is_ascii_digit())
+        && text.chars().count() <= 40
+        && !text.chars().any(|c| c.is_control() || c == '<' || c == '>')
 }
 
 /// `{name}` placeholders replaced by values.
@@ -96,6 +108,18 @@ pub fn check_sms_template(template: &str, fields: &[&'static str]) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn icp_numbers_as_issued() {
+        for ok in ["京ICP备12345678号-1", "京ICP备12345678号", "沪ICP证123456号", " 粤ICP备2023012345号-2 "]
+        {
+            assert!(is_icp_number(ok), "{ok}");
+        }
+        for bad in ["", "12345678", "ICP", "京ICP备", "京ICP备1号<script>", &format!("京ICP备{}号", "1".repeat(40))]
+        {
+            assert!(!is_icp_number(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn defaults_fill_the_gaps() {

@@ -48,6 +48,7 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
             tracing::warn!(order_no = %order.order_no, error = format!("{e:#}"), "closing at the provider failed");
         }
         if orders::close(db, order.id, "expired", now).await? {
+            metrics::counter!("orders_expired_total").increment(1);
             tracing::info!(order_no = %order.order_no, "unpaid order expired");
         }
     }

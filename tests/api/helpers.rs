@@ -92,9 +92,8 @@ impl SmsSender for RecordingSms {
 }
 
 pub struct TestApp {
-    pub address: String,
-    pub client: reqwest::Client,
-    pub jar: Arc<Jar>,
+    /// This test's browser (its cookies) on this shop; `app.client`, `app.submit(…)` reach it.
+    pub browser: Browser,
     pub sms: Arc<RecordingSms>,
     pub db: Db,
     pub catalog: CatalogCache,
@@ -184,9 +183,7 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     tokio::spawn(app.run_until_stopped());
     let jar = Arc::new(Jar::default());
     Some(TestApp {
-        client: client(jar.clone()),
-        jar,
-        address,
+        browser: Browser { client: client(jar.clone()), jar, address },
         sms,
         db,
         catalog,
@@ -197,6 +194,141 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
         totp: Arc::default(),
         _dir: Arc::new(dir),
     })
+}
+
+/// One browser: its own cookies, on one address (a test's shop, or nginx in front of several).
+pub struct Browser {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub jar: Arc<Jar>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+impl Browser {
+    pub fn new(address: &str) -> Browser {
+        let jar = Arc::new(Jar::default());
+        Browser { address: address.to_string(), client: client(jar.clone()), jar }
+    }
+
+    /// The same cookies (the same browser), on another address of the same host.
+    pub fn at(&self, address: &str) -> Browser {
+        Browser { address: address.to_string(), client: self.client.clone(), jar: self.jar.clone() }
+    }
+
+    /// Posts a multipart form (with files) the way a browser does, with the page's CSRF token.
+    pub async fn submit_multipart(
+        &self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        files: Vec<(&str, &str, Vec<u8>)>,
+    ) -> Response {
+        let (_, html) = self.get_html(page).await;
+        let mut form = reqwest::multipart::Form::new().text("csrf_token", csrf_in(&html));
+        for (name, value) in fields {
+            form = form.text(name.to_string(), value.to_string());
+        }
+        for (field, file_name, bytes) in files {
+            form =
+                form.part(field.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
+        }
+        self.client.post(self.url(action)).multipart(form).send().await.expect("POST multipart")
+    }
+
+    /// Asks for a refund of an order; returns the response (a redirect to the request's page).
+    pub async fn request_refund(&self, order_no: &str, reason: &str, files: Vec<(&str, &str, Vec<u8>)>) -> Response {
+        let page = format!("/orders/{order_no}/refund");
+        self.submit_multipart(&page, &page, &[("reason", reason), ("detail", "")], files).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// Posts a form the way a browser does: fetch the page, take its CSRF token, submit.
+    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
+        let (_, html) = self.get_html(page).await;
+        let token = csrf_in(&html);
+        let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.client.post(self.url(action)).form(&form).send().await.expect("POST")
+    }
+
+    pub async fn post_raw(&self, action: &str, fields: &[(&str, &str)]) -> Response {
+        self.client.post(self.url(action)).form(fields).send().await.expect("POST")
+    }
+
+    /// The cookie header this client would send now.
+    pub fn cookie_header(&self) -> String {
+        let url = self.address.parse().expect("url");
+        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(String::from)).unwrap_or_default()
+    }
+
+    pub fn session_cookie(&self) -> Option<String> {
+        self.cookie_header().split("; ").find(|c| c.starts_with(&format!("{SESSION_COOKIE}="))).map(String::from)
+    }
+
+    pub async fn login_by_password(&self, phone: &str, password: &str) -> Response {
+        self.submit(
+            "/login?method=password",
+            "/login",
+            &[("method", "password"), ("action", "login"), ("phone", phone), ("password", password)],
+        )
+        .await
+    }
+
+    pub async fn logout(&self) -> Response {
+        self.submit("/me", "/logout", &[]).await
+    }
+
+    /// Presses the buy button on a course page; returns the response to the POST.
+    pub async fn buy(&self, slug: &str) -> Response {
+        let page = format!("/courses/{slug}");
+        self.submit(&page, &format!("{page}/buy"), &[]).await
+    }
+
+    /// Buys and returns the new (or reused) order number.
+    pub async fn order_for(&self, slug: &str) -> String {
+        let response = self.buy(slug).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "buy {slug}");
+        let to = location(&response);
+        to.trim_start_matches("/orders/").trim_end_matches("/pay").to_string()
+    }
+
+    /// On the pay page, chooses the sandbox; returns the response (a redirect to the cashier).
+    pub async fn choose_sandbox(&self, order_no: &str) -> Response {
+        let page = format!("/orders/{order_no}/pay");
+        self.submit(&page, &page, &[("channel", "sandbox")]).await
+    }
+
+    /// At the sandbox cashier, presses a button (`confirm`, `confirm_lost`, `cancel`).
+    pub async fn cashier(&self, order_no: &str, action: &str) -> Response {
+        let page = format!("/pay/sandbox/{order_no}");
+        self.submit(&page, &page, &[("action", action)]).await
+    }
+
+    /// The whole way from the pay page to a confirmed sandbox payment.
+    pub async fn pay_sandbox(&self, order_no: &str) -> Response {
+        let to_cashier = self.choose_sandbox(order_no).await;
+        assert_eq!(location(&to_cashier), format!("/pay/sandbox/{order_no}"));
+        self.cashier(order_no, "confirm").await
+    }
 }
 
 pub fn client(jar: Arc<Jar>) -> reqwest::Client {
@@ -234,11 +366,8 @@ pub fn location(response: &Response) -> String {
 impl TestApp {
     /// The same shop seen from another browser (its own cookies).
     pub fn another_browser(&self) -> TestApp {
-        let jar = Arc::new(Jar::default());
         TestApp {
-            address: self.address.clone(),
-            client: client(jar.clone()),
-            jar,
+            browser: Browser::new(&self.address),
             sms: self.sms.clone(),
             db: self.db.clone(),
             catalog: self.catalog.clone(),
@@ -343,69 +472,6 @@ impl TestApp {
         order_no
     }
 
-    /// Posts a multipart form (with files) the way a browser does, with the page's CSRF token.
-    pub async fn submit_multipart(
-        &self,
-        page: &str,
-        action: &str,
-        fields: &[(&str, &str)],
-        files: Vec<(&str, &str, Vec<u8>)>,
-    ) -> Response {
-        let (_, html) = self.get_html(page).await;
-        let mut form = reqwest::multipart::Form::new().text("csrf_token", csrf_in(&html));
-        for (name, value) in fields {
-            form = form.text(name.to_string(), value.to_string());
-        }
-        for (field, file_name, bytes) in files {
-            form =
-                form.part(field.to_string(), reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_string()));
-        }
-        self.client.post(self.url(action)).multipart(form).send().await.expect("POST multipart")
-    }
-
-    /// Asks for a refund of an order; returns the response (a redirect to the request's page).
-    pub async fn request_refund(&self, order_no: &str, reason: &str, files: Vec<(&str, &str, Vec<u8>)>) -> Response {
-        let page = format!("/orders/{order_no}/refund");
-        self.submit_multipart(&page, &page, &[("reason", reason), ("detail", "")], files).await
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
-    pub async fn get(&self, path: &str) -> Response {
-        self.client.get(self.url(path)).send().await.expect("GET")
-    }
-
-    pub async fn get_html(&self, path: &str) -> (StatusCode, String) {
-        let response = self.get(path).await;
-        let status = response.status();
-        (status, response.text().await.expect("body"))
-    }
-
-    /// Posts a form the way a browser does: fetch the page, take its CSRF token, submit.
-    pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Response {
-        let (_, html) = self.get_html(page).await;
-        let token = csrf_in(&html);
-        let mut form: Vec<(&str, &str)> = vec![("csrf_token", token.as_str())];
-        form.extend_from_slice(fields);
-        self.client.post(self.url(action)).form(&form).send().await.expect("POST")
-    }
-
-    pub async fn post_raw(&self, action: &str, fields: &[(&str, &str)]) -> Response {
-        self.client.post(self.url(action)).form(fields).send().await.expect("POST")
-    }
-
-    /// The cookie header this client would send now.
-    pub fn cookie_header(&self) -> String {
-        let url = self.address.parse().expect("url");
-        self.jar.cookies(&url).and_then(|v| v.to_str().ok().map(String::from)).unwrap_or_default()
-    }
-
-    pub fn session_cookie(&self) -> Option<String> {
-        self.cookie_header().split("; ").find(|c| c.starts_with(&format!("{SESSION_COOKIE}="))).map(String::from)
-    }
-
     /// The newest code texted to `phone`.
     pub fn last_code(&self, phone: &str) -> Option<String> {
         let sent = self.sms.sent.lock().unwrap();
@@ -459,52 +525,6 @@ impl TestApp {
             ],
         )
         .await
-    }
-
-    pub async fn login_by_password(&self, phone: &str, password: &str) -> Response {
-        self.submit(
-            "/login?method=password",
-            "/login",
-            &[("method", "password"), ("action", "login"), ("phone", phone), ("password", password)],
-        )
-        .await
-    }
-
-    pub async fn logout(&self) -> Response {
-        self.submit("/me", "/logout", &[]).await
-    }
-
-    /// Presses the buy button on a course page; returns the response to the POST.
-    pub async fn buy(&self, slug: &str) -> Response {
-        let page = format!("/courses/{slug}");
-        self.submit(&page, &format!("{page}/buy"), &[]).await
-    }
-
-    /// Buys and returns the new (or reused) order number.
-    pub async fn order_for(&self, slug: &str) -> String {
-        let response = self.buy(slug).await;
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "buy {slug}");
-        let to = location(&response);
-        to.trim_start_matches("/orders/").trim_end_matches("/pay").to_string()
-    }
-
-    /// On the pay page, chooses the sandbox; returns the response (a redirect to the cashier).
-    pub async fn choose_sandbox(&self, order_no: &str) -> Response {
-        let page = format!("/orders/{order_no}/pay");
-        self.submit(&page, &page, &[("channel", "sandbox")]).await
-    }
-
-    /// At the sandbox cashier, presses a button (`confirm`, `confirm_lost`, `cancel`).
-    pub async fn cashier(&self, order_no: &str, action: &str) -> Response {
-        let page = format!("/pay/sandbox/{order_no}");
-        self.submit(&page, &page, &[("action", action)]).await
-    }
-
-    /// The whole way from the pay page to a confirmed sandbox payment.
-    pub async fn pay_sandbox(&self, order_no: &str) -> Response {
-        let to_cashier = self.choose_sandbox(order_no).await;
-        assert_eq!(location(&to_cashier), format!("/pay/sandbox/{order_no}"));
-        self.cashier(order_no, "confirm").await
     }
 
     pub async fn order_status(&self, order_no: &str) -> String {

@@ -19,6 +19,7 @@ mod catalog;
 mod catalog_admin;
 mod catalog_uploads;
 mod cli;
+mod cluster;
 mod complaints;
 mod compression;
 mod content;

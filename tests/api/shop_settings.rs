@@ -25,12 +25,18 @@ async fn admins_change_the_shop_settings(app: TestApp) {
         .submit(
             PAGE,
             PAGE,
-            &[("sms_code", "验证码 {code}"), ("sms_refund", "【店】退款到了"), ("refund_auto_approve_yuan", "abc")],
+            &[
+                ("sms_code", "验证码 {code}"),
+                ("sms_refund", "【店】退款到了"),
+                ("refund_auto_approve_yuan", "abc"),
+                ("icp_number", "12345678"),
+            ],
         )
         .await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let page = bad.text().await.unwrap();
     assert!(page.contains("短信须以签名开头") && page.contains("文案中必须保留 {no}") && page.contains("请输入金额"));
+    assert!(page.contains("id=\"icp_number-error\"") && page.contains("例如 京ICP备12345678号-1"));
     assert_eq!(app.count("shop_settings").await, 0, "nothing saved");
 
     let saved = admin
@@ -39,6 +45,7 @@ async fn admins_change_the_shop_settings(app: TestApp) {
             PAGE,
             &[
                 ("shop_name", "老王讲 Excel"),
+                ("icp_number", "京ICP备12345678号-1"),
                 ("refund_policy_zh", "# 退款\n\n购买七天内、学习不到两成可退。"),
                 ("refund_auto_approve_yuan", "0"),
                 ("complaint_reply_hours", "48"),
@@ -50,6 +57,11 @@ async fn admins_change_the_shop_settings(app: TestApp) {
     let (_, home) = app.get_html("/").await;
     assert!(home.contains("<a class=\"brand\" href=\"/\">老王讲 Excel</a>"), "the name shows at once");
     assert!(home.contains("<title>") && home.contains("老王讲 Excel</title>"));
+    assert!(
+        home.contains(
+            "<a href=\"https://beian.miit.gov.cn/\" rel=\"noopener\" target=\"_blank\">京ICP备12345678号-1</a>"
+        )
+    );
     let (_, policy) = app.get_html("/pages/refund-policy").await;
     assert!(policy.contains("购买七天内、学习不到两成可退。"));
 

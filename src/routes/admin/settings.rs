@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[serde(default)]
 struct SettingsForm {
     shop_name: String,
+    icp_number: String,
     agreement_zh: String,
     privacy_zh: String,
     refund_policy_zh: String,
@@ -58,6 +59,7 @@ impl SettingsForm {
         let policy = |key: &str| s.policies.get(key.trim_start_matches("policy.")).cloned().unwrap_or_default();
         SettingsForm {
             shop_name: s.name.clone(),
+            icp_number: s.icp_number.clone(),
             agreement_zh: policy(POLICY_FIELDS[0].1),
             privacy_zh: policy(POLICY_FIELDS[1].1),
             refund_policy_zh: policy(POLICY_FIELDS[2].1),
@@ -90,6 +92,11 @@ impl SettingsForm {
             errors.add("shop_name", ctx.tf("err_text_long", &[("n", "20")]));
         }
         let mut pairs = vec![("shop_name".to_string(), name.to_string())];
+        let icp = self.icp_number.trim();
+        if !icp.is_empty() && !crate::domain::shop::is_icp_number(icp) {
+            errors.add("icp_number", ctx.t("err_icp_number"));
+        }
+        pairs.push(("icp_number".to_string(), icp.to_string()));
         for (field, key) in POLICY_FIELDS {
             let text = self.policy(field).trim();
             if text.chars().count() > 20_000 {

@@ -49,6 +49,14 @@ impl ComplaintStatus {
     }
 }
 
+impl TryFrom<String> for ComplaintStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        ComplaintStatus::parse(&value).ok_or_else(|| format!("complaint status {value}"))
+    }
+}
+
 /// `C` and an order-style number.
 pub fn new_complaint_no(now: i64) -> String {
     format!("C{}", new_order_no(now))

@@ -73,6 +73,14 @@ impl RefundStatus {
     }
 }
 
+impl TryFrom<String> for RefundStatus {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        RefundStatus::parse(&value).ok_or_else(|| format!("refund status {value}"))
+    }
+}
+
 /// The reasons a learner can pick; the text box says the rest.
 pub const REASONS: [&str; 6] =
     ["not_as_described", "quality", "bought_by_mistake", "duplicate", "cannot_play", "other"];

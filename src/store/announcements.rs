@@ -1,12 +1,9 @@
 //! Announcements: site banners, and messages fanned out to learners' message centres in one
 //! INSERT … SELECT (one row per recipient, inside the transaction that records the message).
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::Db;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Announcement {
     pub id: i64,
     pub kind: String,
@@ -31,26 +28,9 @@ const COLUMNS: &str = "a.id, a.kind, a.title, a.body, a.link, a.audience, c.titl
      a.ends_at, a.recipients, a.created_at";
 const FROM: &str = "FROM announcements a LEFT JOIN courses c ON c.id = a.course_id";
 
-fn from_row(r: &AnyRow) -> Result<Announcement, sqlx::Error> {
-    Ok(Announcement {
-        id: r.try_get("id")?,
-        kind: r.try_get("kind")?,
-        title: r.try_get("title")?,
-        body: r.try_get("body")?,
-        link: r.try_get("link")?,
-        audience: r.try_get("audience")?,
-        course_title: r.try_get("course_title")?,
-        starts_at: r.try_get("starts_at")?,
-        ends_at: r.try_get("ends_at")?,
-        recipients: r.try_get("recipients")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Announcement>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} ORDER BY a.id DESC LIMIT $1");
-    let rows = sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
 }
 
 /// Banners that have not ended (current or scheduled), soonest first.
@@ -58,8 +38,7 @@ pub async fn banners(db: &Db, now: i64) -> Result<Vec<Announcement>, sqlx::Error
     let sql = format!(
         "SELECT {COLUMNS} {FROM} WHERE a.kind = 'banner' AND (a.ends_at IS NULL OR a.ends_at > $1) ORDER BY a.starts_at, a.id"
     );
-    let rows = sqlx::query(&sql).bind(now).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(now).fetch_all(db.read()).await
 }
 
 pub struct NewBanner<'a> {

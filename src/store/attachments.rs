@@ -1,7 +1,7 @@
 //! Files attached to refund requests and complaints. The bytes live in the uploads store under
 //! generated keys; this table says whose they are.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::Db;
 
@@ -20,7 +20,7 @@ impl Owner {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Attachment {
     pub id: i64,
     pub user_id: i64,
@@ -64,28 +64,15 @@ pub async fn add(
 
 const COLUMNS: &str = "id, user_id, storage_key, content_type, size_bytes, file_name";
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<Attachment, sqlx::Error> {
-    Ok(Attachment {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        storage_key: r.try_get("storage_key")?,
-        content_type: r.try_get("content_type")?,
-        size_bytes: r.try_get("size_bytes")?,
-        file_name: r.try_get("file_name")?,
-    })
-}
-
 pub async fn list(db: &Db, owner: Owner) -> Result<Vec<Attachment>, sqlx::Error> {
     let (kind, id) = owner.parts();
     let sql = format!("SELECT {COLUMNS} FROM attachments WHERE owner_kind = $1 AND owner_id = $2 ORDER BY id");
-    let rows = sqlx::query(&sql).bind(kind).bind(id).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(kind).bind(id).fetch_all(db.read()).await
 }
 
 /// One attachment of this owner (an id from another request answers None).
 pub async fn find(db: &Db, owner: Owner, attachment_id: i64) -> Result<Option<Attachment>, sqlx::Error> {
     let (kind, id) = owner.parts();
     let sql = format!("SELECT {COLUMNS} FROM attachments WHERE owner_kind = $1 AND owner_id = $2 AND id = $3");
-    let row = sqlx::query(&sql).bind(kind).bind(id).bind(attachment_id).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(kind).bind(id).bind(attachment_id).fetch_optional(db.read()).await
 }

@@ -1,8 +1,6 @@
 //! The audit log: every change a staff member makes, with the state before and after.
 
 use serde_json::Value;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::Db;
 
@@ -18,16 +16,20 @@ pub struct NewEntry<'a> {
     pub ip: &'a str,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {
     pub id: i64,
     pub staff_id: i64,
+    #[sqlx(rename = "phone")]
     pub staff_phone: String,
+    #[sqlx(rename = "nickname")]
     pub staff_name: String,
     pub action: String,
     pub target_type: String,
     pub target_id: String,
+    #[sqlx(rename = "before_json")]
     pub before: String,
+    #[sqlx(rename = "after_json")]
     pub after: String,
     pub note: String,
     pub ip: String,
@@ -64,23 +66,6 @@ pub struct Filter {
     pub until: Option<i64>,
 }
 
-fn from_row(r: &AnyRow) -> Result<Entry, sqlx::Error> {
-    Ok(Entry {
-        id: r.try_get("id")?,
-        staff_id: r.try_get("staff_id")?,
-        staff_phone: r.try_get("phone")?,
-        staff_name: r.try_get("nickname")?,
-        action: r.try_get("action")?,
-        target_type: r.try_get("target_type")?,
-        target_id: r.try_get("target_id")?,
-        before: r.try_get("before_json")?,
-        after: r.try_get("after_json")?,
-        note: r.try_get("note")?,
-        ip: r.try_get("ip")?,
-        created_at: r.try_get("created_at")?,
-    })
-}
-
 /// Newest first. Every condition is optional; an empty value means "any".
 pub async fn search(db: &Db, filter: &Filter, limit: i64) -> Result<Vec<Entry>, sqlx::Error> {
     let sql = "SELECT a.id, a.staff_id, u.phone, u.nickname, a.action, a.target_type, a.target_id, a.before_json, \
@@ -88,7 +73,7 @@ pub async fn search(db: &Db, filter: &Filter, limit: i64) -> Result<Vec<Entry>, 
                WHERE ($1 = 0 OR a.staff_id = $1) AND ($2 = '' OR a.action = $2 OR a.action LIKE $3) \
                AND ($4 = '' OR a.target_type = $4) AND ($5 = '' OR a.target_id = $5) \
                AND a.created_at >= $6 AND a.created_at < $7 ORDER BY a.id DESC LIMIT $8";
-    let rows = sqlx::query(sql)
+    sqlx::query_as(sql)
         .bind(filter.staff_id.unwrap_or(0))
         .bind(&filter.action)
         .bind(format!("{}.%", filter.action))
@@ -98,6 +83,5 @@ pub async fn search(db: &Db, filter: &Filter, limit: i64) -> Result<Vec<Entry>, 
         .bind(filter.until.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(db.read())
-        .await?;
-    rows.iter().map(from_row).collect()
+        .await
 }

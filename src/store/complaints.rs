@@ -2,14 +2,13 @@
 //! moves: open (waiting for the shop) → answered (waiting for the learner) → open again on a
 //! follow-up; resolved ends it (a follow-up reopens it).
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
 use super::{Db, is_unique_violation, messages};
 use crate::domain::complaint::{ComplaintStatus, new_complaint_no};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Complaint {
     pub id: i64,
     pub complaint_no: String,
@@ -20,6 +19,7 @@ pub struct Complaint {
     pub lesson_id: Option<i64>,
     pub description: String,
     pub contact_phone: String,
+    #[sqlx(try_from = "String")]
     pub status: ComplaintStatus,
     pub refund_no: Option<String>,
     pub external_id: Option<String>,
@@ -36,34 +36,9 @@ const COLUMNS: &str = "c.id, c.complaint_no, c.user_id, c.source, c.category, o.
 const FROM: &str =
     "FROM complaints c LEFT JOIN orders o ON o.id = c.order_id LEFT JOIN refund_requests r ON r.id = c.refund_id";
 
-fn from_row(r: &AnyRow) -> Result<Complaint, sqlx::Error> {
-    let status: String = r.try_get("status")?;
-    Ok(Complaint {
-        id: r.try_get("id")?,
-        complaint_no: r.try_get("complaint_no")?,
-        user_id: r.try_get("user_id")?,
-        source: r.try_get("source")?,
-        category: r.try_get("category")?,
-        order_no: r.try_get("order_no")?,
-        lesson_id: r.try_get("lesson_id")?,
-        description: r.try_get("description")?,
-        contact_phone: r.try_get("contact_phone")?,
-        status: ComplaintStatus::parse(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("complaint status {status}").into()))?,
-        refund_no: r.try_get("refund_no")?,
-        external_id: r.try_get("external_id")?,
-        external_state: r.try_get("external_state")?,
-        first_reply_due: r.try_get("first_reply_due")?,
-        first_replied_at: r.try_get("first_replied_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
 pub async fn find(db: &Db, complaint_no: &str) -> Result<Option<Complaint>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.complaint_no = $1");
-    let row = sqlx::query(&sql).bind(complaint_no).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(complaint_no).fetch_optional(db.read()).await
 }
 
 /// The complaint if it is this user's; anyone else's answers exactly like a missing one.
@@ -73,29 +48,27 @@ pub async fn find_for_user(db: &Db, complaint_no: &str, user_id: i64) -> Result<
 
 pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2");
-    let rows = sqlx::query(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await
 }
 
 /// The staff queue: the ones waiting for the shop first, the earliest deadline first.
 pub async fn queue(db: &Db, status: Option<ComplaintStatus>, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
-    let rows = match status {
+    match status {
         Some(status) => {
             let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.status = $1 ORDER BY c.first_reply_due, c.id LIMIT $2");
-            sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await?
+            sqlx::query_as(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await
         }
         None => {
             let sql = format!(
                 "SELECT {COLUMNS} {FROM} WHERE c.status <> 'resolved' \
                  ORDER BY CASE WHEN c.status = 'open' THEN 0 ELSE 1 END, c.first_reply_due, c.id LIMIT $1"
             );
-            sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?
+            sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
         }
-    };
-    rows.iter().map(from_row).collect()
+    }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Message {
     pub author: String,
     pub body: String,
@@ -103,16 +76,10 @@ pub struct Message {
 }
 
 pub async fn messages(db: &Db, complaint_id: i64) -> Result<Vec<Message>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT author, body, created_at FROM complaint_messages WHERE complaint_id = $1 ORDER BY id")
-            .bind(complaint_id)
-            .fetch_all(db.read())
-            .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Message { author: r.try_get("author")?, body: r.try_get("body")?, created_at: r.try_get("created_at")? })
-        })
-        .collect()
+    sqlx::query_as("SELECT author, body, created_at FROM complaint_messages WHERE complaint_id = $1 ORDER BY id")
+        .bind(complaint_id)
+        .fetch_all(db.read())
+        .await
 }
 
 async fn add_message(
@@ -319,13 +286,12 @@ pub async fn upsert_external(db: &Db, e: &External<'_>, note: &str, now: i64) ->
 
 /// Complaints waiting for the shop, and how many of them have missed their first-reply deadline.
 pub async fn waiting(db: &Db, now: i64) -> Result<(i64, i64), sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT COUNT(*) AS waiting, \
-         COALESCE(SUM(CASE WHEN first_replied_at IS NULL AND first_reply_due < $1 THEN 1 ELSE 0 END), 0) AS overdue \
+    sqlx::query_as(
+        "SELECT COUNT(*), \
+         COALESCE(SUM(CASE WHEN first_replied_at IS NULL AND first_reply_due < $1 THEN 1 ELSE 0 END), 0) \
          FROM complaints WHERE status = 'open'",
     )
     .bind(now)
     .fetch_one(db.read())
-    .await?;
-    Ok((row.try_get("waiting")?, row.try_get("overdue")?))
+    .await
 }

@@ -1,21 +1,22 @@
 //! The catalog as staff edit it: every course (published or not), and changes to courses.
 //! Anything that changes catalog rows reloads the in-memory catalog afterwards.
 
-use sqlx::Row;
-
-use super::{Db, flag, is_unique_violation};
+use super::rows::Flag;
+use super::{Db, is_unique_violation};
 use crate::domain::ProductKind;
 use crate::domain::course_form::CourseInput;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourseRow {
     pub id: i64,
     pub slug: String,
     pub title: String,
     pub kind: String,
     pub price_fen: i64,
+    #[sqlx(try_from = "Flag")]
     pub published: bool,
     pub publish_at: Option<i64>,
+    #[sqlx(try_from = "Flag")]
     pub featured: bool,
     pub position: i64,
 }
@@ -28,27 +29,12 @@ impl CourseRow {
 
 /// Every course, in shop order (position, then newest).
 pub async fn list(db: &Db) -> Result<Vec<CourseRow>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT id, slug, title, kind, price_fen, published, publish_at, featured, position FROM courses \
          ORDER BY position, created_at DESC, id DESC",
     )
     .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CourseRow {
-                id: r.try_get("id")?,
-                slug: r.try_get("slug")?,
-                title: r.try_get("title")?,
-                kind: r.try_get("kind")?,
-                price_fen: r.try_get("price_fen")?,
-                published: flag(r.try_get("published")?),
-                publish_at: r.try_get("publish_at")?,
-                featured: flag(r.try_get("featured")?),
-                position: r.try_get("position")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 const EDIT_COLUMNS: &str = "slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, price_fen, \
@@ -64,31 +50,64 @@ pub struct Editable {
 
 pub async fn find(db: &Db, id: i64) -> Result<Option<Editable>, sqlx::Error> {
     let sql = format!("SELECT {EDIT_COLUMNS}, published, publish_at FROM courses WHERE id = $1");
-    let Some(r) = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await? else { return Ok(None) };
-    let kind: String = r.try_get("kind")?;
-    let input = CourseInput {
-        slug: r.try_get("slug")?,
-        kind: ProductKind::parse(&kind).map(ProductKind::as_str).unwrap_or("recorded"),
-        category_id: r.try_get("category_id")?,
-        instructor_id: r.try_get("instructor_id")?,
-        title: r.try_get("title")?,
-        subtitle: r.try_get("subtitle")?,
-        description: r.try_get("description")?,
-        cover_url: r.try_get("cover_url")?,
-        price_fen: r.try_get("price_fen")?,
-        original_price_fen: r.try_get("original_price_fen")?,
-        outcomes: r.try_get("outcomes")?,
-        audience: r.try_get("audience")?,
-        non_refundable: flag(r.try_get("non_refundable")?),
-        refund_window_days: r.try_get("refund_window_days")?,
-        refund_max_consumed_pct: r.try_get("refund_max_consumed_pct")?,
-        membership_days: r.try_get("membership_days")?,
-        consult_minutes: r.try_get("consult_minutes")?,
-        featured: flag(r.try_get("featured")?),
-        position: r.try_get("position")?,
-        sale_ends_at: r.try_get("sale_ends_at")?,
-    };
-    Ok(Some(Editable { input, published: flag(r.try_get("published")?), publish_at: r.try_get("publish_at")? }))
+    let row: Option<EditRow> = sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await?;
+    Ok(row.map(|r| Editable {
+        input: CourseInput {
+            slug: r.slug,
+            kind: r.kind.as_str(),
+            category_id: r.category_id,
+            instructor_id: r.instructor_id,
+            title: r.title,
+            subtitle: r.subtitle,
+            description: r.description,
+            cover_url: r.cover_url,
+            price_fen: r.price_fen,
+            original_price_fen: r.original_price_fen,
+            outcomes: r.outcomes,
+            audience: r.audience,
+            non_refundable: r.non_refundable,
+            refund_window_days: r.refund_window_days,
+            refund_max_consumed_pct: r.refund_max_consumed_pct,
+            membership_days: r.membership_days,
+            consult_minutes: r.consult_minutes,
+            featured: r.featured,
+            position: r.position,
+            sale_ends_at: r.sale_ends_at,
+        },
+        published: r.published,
+        publish_at: r.publish_at,
+    }))
+}
+
+/// A course's editable columns as stored.
+#[derive(sqlx::FromRow)]
+struct EditRow {
+    slug: String,
+    #[sqlx(try_from = "String")]
+    kind: ProductKind,
+    category_id: i64,
+    instructor_id: i64,
+    title: String,
+    subtitle: String,
+    description: String,
+    cover_url: String,
+    price_fen: i64,
+    original_price_fen: i64,
+    outcomes: String,
+    audience: String,
+    #[sqlx(try_from = "Flag")]
+    non_refundable: bool,
+    refund_window_days: i64,
+    refund_max_consumed_pct: i64,
+    membership_days: Option<i64>,
+    consult_minutes: Option<i64>,
+    #[sqlx(try_from = "Flag")]
+    featured: bool,
+    position: i64,
+    sale_ends_at: Option<i64>,
+    #[sqlx(try_from = "Flag")]
+    published: bool,
+    publish_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -263,7 +282,7 @@ pub async fn set_cover(db: &Db, id: i64, url: &str, now: i64) -> Result<(), sqlx
     Ok(())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CategoryRow {
     pub id: i64,
     pub slug: String,
@@ -271,7 +290,7 @@ pub struct CategoryRow {
     pub position: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InstructorRow {
     pub id: i64,
     pub name: String,
@@ -280,33 +299,11 @@ pub struct InstructorRow {
 }
 
 pub async fn category_rows(db: &Db) -> Result<Vec<CategoryRow>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, slug, name, position FROM categories ORDER BY position, id")
-        .fetch_all(db.read())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(CategoryRow {
-                id: r.try_get("id")?,
-                slug: r.try_get("slug")?,
-                name: r.try_get("name")?,
-                position: r.try_get("position")?,
-            })
-        })
-        .collect()
+    sqlx::query_as("SELECT id, slug, name, position FROM categories ORDER BY position, id").fetch_all(db.read()).await
 }
 
 pub async fn instructor_rows(db: &Db) -> Result<Vec<InstructorRow>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id, name, title, bio FROM instructors ORDER BY id").fetch_all(db.read()).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(InstructorRow {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                title: r.try_get("title")?,
-                bio: r.try_get("bio")?,
-            })
-        })
-        .collect()
+    sqlx::query_as("SELECT id, name, title, bio FROM instructors ORDER BY id").fetch_all(db.read()).await
 }
 
 /// A new category; SlugTaken when the slug is in use.

@@ -1,24 +1,21 @@
 //! Keywords and the items they held.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
 use super::{Db, is_unique_violation};
 use crate::domain::moderation::{Keyword, KeywordAction};
 
 pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {
-    let rows =
-        sqlx::query("SELECT id, word, action FROM content_keywords ORDER BY action, word").fetch_all(db.read()).await?;
-    rows.iter()
-        .map(|r| {
-            let action: String = r.try_get("action")?;
-            Ok(Keyword {
-                id: r.try_get("id")?,
-                word: r.try_get("word")?,
-                action: KeywordAction::parse(&action).unwrap_or(KeywordAction::Hold),
-            })
+    let rows: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, word, action FROM content_keywords ORDER BY action, word")
+            .fetch_all(db.read())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, word, action)| Keyword {
+            id,
+            word,
+            action: KeywordAction::parse(&action).unwrap_or(KeywordAction::Hold),
         })
-        .collect()
+        .collect())
 }
 
 /// False when the word is already on the list.
@@ -45,7 +42,7 @@ pub async fn remove_keyword(db: &Db, id: i64) -> Result<Option<String>, sqlx::Er
     Ok(word)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Item {
     pub id: i64,
     pub user_id: i64,
@@ -56,20 +53,6 @@ pub struct Item {
     pub link: String,
     pub status: String,
     pub created_at: i64,
-}
-
-fn from_row(r: &AnyRow) -> Result<Item, sqlx::Error> {
-    Ok(Item {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        phone: r.try_get("phone")?,
-        kind: r.try_get("kind")?,
-        text: r.try_get("text")?,
-        matched: r.try_get("matched")?,
-        link: r.try_get("link")?,
-        status: r.try_get("status")?,
-        created_at: r.try_get("created_at")?,
-    })
 }
 
 pub struct NewItem<'a> {
@@ -97,26 +80,23 @@ pub async fn hold(db: &Db, item: &NewItem<'_>, now: i64) -> Result<(), sqlx::Err
 
 /// Held items first (oldest first), then the latest decided ones.
 pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Item>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT m.id, m.user_id, u.phone, m.kind, m.text, m.matched, m.link, m.status, m.created_at \
          FROM moderation_items m JOIN users u ON u.id = m.user_id \
          ORDER BY CASE WHEN m.status = 'held' THEN 0 ELSE 1 END, CASE WHEN m.status = 'held' THEN m.id ELSE -m.id END LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(db.read())
-    .await?;
-    rows.iter().map(from_row).collect()
+    .fetch_all(db.read()).await
 }
 
 pub async fn find(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT m.id, m.user_id, u.phone, m.kind, m.text, m.matched, m.link, m.status, m.created_at \
          FROM moderation_items m JOIN users u ON u.id = m.user_id WHERE m.id = $1",
     )
     .bind(id)
     .fetch_optional(db.read())
-    .await?;
-    row.as_ref().map(from_row).transpose()
+    .await
 }
 
 /// Moves an item from one status to another; false when it was no longer in `from`. An

@@ -1,7 +1,5 @@
 //! The back office's view of orders: search, and an order's payments and notifications.
 
-use sqlx::Row;
-
 use super::Db;
 use super::orders::{self, Order};
 use crate::domain::Fen;
@@ -61,7 +59,7 @@ pub async fn search(db: &Db, q: &OrderQuery, limit: i64) -> Result<Vec<(Order, S
         order_columns(),
         if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") }
     );
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query_as::<_, Found>(&sql);
     for b in binds {
         query = match b {
             Bind::Text(t) => query.bind(t),
@@ -69,7 +67,14 @@ pub async fn search(db: &Db, q: &OrderQuery, limit: i64) -> Result<Vec<(Order, S
         };
     }
     let rows = query.fetch_all(db.read()).await?;
-    rows.iter().map(|r| Ok((orders::from_row(r)?, r.try_get("buyer_phone")?))).collect()
+    Ok(rows.into_iter().map(|f| (f.order, f.buyer_phone)).collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct Found {
+    #[sqlx(flatten)]
+    order: Order,
+    buyer_phone: String,
 }
 
 enum Bind {
@@ -77,7 +82,7 @@ enum Bind {
     Int(i64),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Payment {
     pub provider: String,
     pub txn_id: String,
@@ -87,26 +92,16 @@ pub struct Payment {
 }
 
 pub async fn payments_for(db: &Db, order_id: i64) -> Result<Vec<Payment>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT provider, provider_txn_id, amount_fen, outcome, paid_at FROM payments WHERE order_id = $1 ORDER BY id",
+    sqlx::query_as(
+        "SELECT provider, provider_txn_id AS txn_id, amount_fen AS amount, outcome, paid_at FROM payments \
+         WHERE order_id = $1 ORDER BY id",
     )
     .bind(order_id)
     .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Payment {
-                provider: r.try_get("provider")?,
-                txn_id: r.try_get("provider_txn_id")?,
-                amount: Fen(r.try_get("amount_fen")?),
-                outcome: r.try_get("outcome")?,
-                paid_at: r.try_get("paid_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Notification {
     pub provider: String,
     pub verdict: String,
@@ -116,7 +111,7 @@ pub struct Notification {
 
 /// Payment notifications received for the order, as logged (newest first).
 pub async fn notifications_for(db: &Db, order_no: &str, limit: i64) -> Result<Vec<Notification>, sqlx::Error> {
-    let rows = sqlx::query(
+    let mut found: Vec<Notification> = sqlx::query_as(
         "SELECT provider, verdict, body, received_at FROM payment_notifications WHERE order_no = $1 \
          ORDER BY id DESC LIMIT $2",
     )
@@ -124,14 +119,10 @@ pub async fn notifications_for(db: &Db, order_no: &str, limit: i64) -> Result<Ve
     .bind(limit)
     .fetch_all(db.read())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Notification {
-                provider: r.try_get("provider")?,
-                verdict: r.try_get("verdict")?,
-                body: r.try_get::<String, _>("body")?.chars().take(2000).collect(),
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .collect()
+    for n in &mut found {
+        if let Some((cut, _)) = n.body.char_indices().nth(2000) {
+            n.body.truncate(cut);
+        }
+    }
+    Ok(found)
 }

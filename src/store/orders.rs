@@ -1,8 +1,7 @@
 //! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
 //! affected; paying, granting the course and consuming the coupon commit together.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{Db, is_unique_violation};
 use crate::domain::coupon::Breakdown;
@@ -62,10 +61,6 @@ pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, 
      non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
      expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen";
 
-pub(crate) fn from_row(r: &AnyRow) -> Result<Order, sqlx::Error> {
-    sqlx::FromRow::from_row(r)
-}
-
 /// The course as it is sold now, frozen onto the order.
 pub struct NewOrder<'a> {
     pub user_id: i64,
@@ -92,7 +87,7 @@ async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $12) RETURNING {COLUMNS}"
     );
     let paid_at = (status == OrderStatus::Paid).then_some(now);
-    let row = sqlx::query(&sql)
+    sqlx::query_as(&sql)
         .bind(new_order_no(now))
         .bind(new.user_id)
         .bind(new.course_id)
@@ -109,8 +104,7 @@ async fn insert(
         .bind(paid_at)
         .bind(provider)
         .fetch_one(&mut **tx)
-        .await?;
-    from_row(&row)
+        .await
 }
 
 /// Creates a pending order, or returns the buyer's pending order for the same course (a second
@@ -151,14 +145,12 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
 /// visible to every new read, and the partial unique index settles a race anyway.
 pub async fn pending_for(db: &Db, user_id: i64, course_id: i64) -> Result<Option<Order>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'");
-    let row = sqlx::query(&sql).bind(user_id).bind(course_id).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(user_id).bind(course_id).fetch_optional(db.read()).await
 }
 
 pub async fn find(db: &Db, order_no: &str) -> Result<Option<Order>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE order_no = $1");
-    let row = sqlx::query(&sql).bind(order_no).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(order_no).fetch_optional(db.read()).await
 }
 
 /// The order if it belongs to this user; someone else's answers exactly like a missing one.
@@ -173,12 +165,20 @@ pub async fn page_for_user(db: &Db, user_id: i64, limit: i64, offset: i64) -> Re
         "SELECT {COLUMNS}, COUNT(*) OVER () AS total FROM orders WHERE user_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
     );
-    let rows = sqlx::query(&sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.read()).await?;
+    let rows: Vec<Counted> = sqlx::query_as(&sql).bind(user_id).bind(limit).bind(offset).fetch_all(db.read()).await?;
     let total = match rows.first() {
-        Some(row) => row.try_get("total")?,
+        Some(row) => row.total,
         None => count_for_user(db, user_id).await?,
     };
-    Ok((rows.iter().map(from_row).collect::<Result<_, _>>()?, total))
+    Ok((rows.into_iter().map(|row| row.order).collect(), total))
+}
+
+/// An order with the number of rows its query would return without LIMIT.
+#[derive(sqlx::FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    order: Order,
+    total: i64,
 }
 
 pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
@@ -279,8 +279,7 @@ pub async fn expired_pending(db: &Db, now: i64, limit: i64) -> Result<Vec<Order>
     let sql = format!(
         "SELECT {COLUMNS} FROM orders WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2"
     );
-    let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(db.read()).await
 }
 
 /// Pending orders whose payment started before `before`: candidates for a provider query.
@@ -290,8 +289,7 @@ pub async fn payments_due_for_check(db: &Db, now: i64, limit: i64) -> Result<Vec
         "SELECT {COLUMNS} FROM orders WHERE status = 'pending' AND reconcile_at <= $1 \
          ORDER BY reconcile_at, id LIMIT $2"
     );
-    let rows = sqlx::query(&sql).bind(now).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(db.read()).await
 }
 
 /// The gateway was asked and the payment was not there (yet): ask again later, less often.
@@ -339,11 +337,11 @@ pub async fn apply_payment(
     // Serializes notifications for one order, so the duplicate check below sees committed rows.
     super::dialect::lock(db.backend(), &mut tx, &notice.order_no).await?;
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE order_no = $1");
-    let Some(order) = sqlx::query(&sql).bind(&notice.order_no).fetch_optional(&mut *tx).await? else {
+    let found: Option<Order> = sqlx::query_as(&sql).bind(&notice.order_no).fetch_optional(&mut *tx).await?;
+    let Some(order) = found else {
         tx.rollback().await?;
         return Ok(PaymentOutcome::UnknownOrder);
     };
-    let order = from_row(&order)?;
     if notice.amount != order.amount || notice.currency != "CNY" {
         tx.rollback().await?;
         return Ok(PaymentOutcome::AmountMismatch);
@@ -407,7 +405,7 @@ async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: i64) -> Re
     Ok(())
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LatePayment {
     pub payment_id: i64,
     pub order_no: String,
@@ -420,21 +418,8 @@ pub struct LatePayment {
     pub refund_no: Option<String>,
 }
 
-const LATE_COLUMNS: &str =
-    "p.id, o.order_no, p.provider, p.provider_txn_id, p.amount_fen, p.created_at, p.refund_state, p.refund_no";
-
-fn late_from_row(r: &AnyRow) -> Result<LatePayment, sqlx::Error> {
-    Ok(LatePayment {
-        payment_id: r.try_get(0)?,
-        order_no: r.try_get(1)?,
-        provider: r.try_get(2)?,
-        txn_id: r.try_get(3)?,
-        amount: Fen(r.try_get(4)?),
-        received_at: r.try_get(5)?,
-        refund_state: r.try_get(6)?,
-        refund_no: r.try_get(7)?,
-    })
-}
+const LATE_COLUMNS: &str = "p.id AS payment_id, o.order_no, p.provider, p.provider_txn_id AS txn_id, p.amount_fen AS amount, \
+     p.created_at AS received_at, p.refund_state, p.refund_no";
 
 /// Payments that arrived for orders no longer pending, newest first (staff see these).
 pub async fn late_payments(db: &Db, limit: i64) -> Result<Vec<LatePayment>, sqlx::Error> {
@@ -442,8 +427,7 @@ pub async fn late_payments(db: &Db, limit: i64) -> Result<Vec<LatePayment>, sqlx
         "SELECT {LATE_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id \
          WHERE p.outcome = 'late' ORDER BY p.id DESC LIMIT $1"
     );
-    let rows = sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(late_from_row).collect()
+    sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
 }
 
 /// Late payments whose refund is not finished, oldest first.
@@ -452,8 +436,7 @@ pub async fn late_payments_to_refund(db: &Db, limit: i64) -> Result<Vec<LatePaym
         "SELECT {LATE_COLUMNS} FROM payments p JOIN orders o ON o.id = p.order_id \
          WHERE p.outcome = 'late' AND (p.refund_state IS NULL OR p.refund_state = 'processing') ORDER BY p.id LIMIT $1"
     );
-    let rows = sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(late_from_row).collect()
+    sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
 }
 
 /// Fixes the refund number of a late payment (once; later calls return the same number).

@@ -2,18 +2,18 @@
 //! checked by rows affected, so a double click, twenty staff clicking at once, or a provider
 //! notification arriving twice each change the request once.
 
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
-use super::{Db, flag, is_unique_violation, messages};
+use super::rows::Flag;
+use super::{Db, is_unique_violation, messages};
 use crate::domain::Fen;
 use crate::domain::order::OrderStatus;
 use crate::domain::refund::{RefundStatus, new_refund_no};
 use crate::domain::refund_policy::Decision;
 use crate::domain::refund_terms::Localized;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Refund {
     pub id: i64,
     pub refund_no: String,
@@ -21,17 +21,24 @@ pub struct Refund {
     pub order_no: String,
     pub item_title: String,
     pub user_id: i64,
+    #[sqlx(try_from = "String")]
     pub status: RefundStatus,
     pub reason_code: String,
     pub reason_text: String,
+    #[sqlx(try_from = "Flag")]
     pub exception: bool,
+    #[sqlx(try_from = "Flag")]
     pub policy_eligible: bool,
+    #[sqlx(rename = "policy_amount_fen")]
     pub policy_amount: Fen,
+    #[sqlx(flatten)]
     pub policy_rule: Localized,
     pub consumed_pct: i64,
+    #[sqlx(rename = "amount_fen")]
     pub amount: Option<Fen>,
     pub staff_note: Option<String>,
     pub reject_reason: Option<String>,
+    #[sqlx(try_from = "Flag")]
     pub auto_approved: bool,
     pub provider: Option<String>,
     pub provider_state: Option<String>,
@@ -49,46 +56,14 @@ impl Refund {
 }
 
 const COLUMNS: &str = "r.id, r.refund_no, r.order_id, o.order_no, o.item_title, r.user_id, r.status, r.reason_code, r.reason_text, \
-     r.exception, r.policy_eligible, r.policy_amount_fen, r.policy_rule_zh, r.policy_rule_en, r.consumed_pct, \
+     r.exception, r.policy_eligible, r.policy_amount_fen, r.policy_rule_zh AS zh, r.policy_rule_en AS en, r.consumed_pct, \
      r.amount_fen, r.staff_note, r.reject_reason, r.auto_approved, r.provider, r.provider_state, r.provider_message, \
      r.created_at, r.updated_at, r.completed_at";
 const FROM: &str = "FROM refund_requests r JOIN orders o ON o.id = r.order_id";
 
-fn from_row(r: &AnyRow) -> Result<Refund, sqlx::Error> {
-    let status: String = r.try_get("status")?;
-    Ok(Refund {
-        id: r.try_get("id")?,
-        refund_no: r.try_get("refund_no")?,
-        order_id: r.try_get("order_id")?,
-        order_no: r.try_get("order_no")?,
-        item_title: r.try_get("item_title")?,
-        user_id: r.try_get("user_id")?,
-        status: RefundStatus::parse(&status)
-            .ok_or_else(|| sqlx::Error::Decode(format!("refund status {status}").into()))?,
-        reason_code: r.try_get("reason_code")?,
-        reason_text: r.try_get("reason_text")?,
-        exception: flag(r.try_get("exception")?),
-        policy_eligible: flag(r.try_get("policy_eligible")?),
-        policy_amount: Fen(r.try_get("policy_amount_fen")?),
-        policy_rule: Localized { zh: r.try_get("policy_rule_zh")?, en: r.try_get("policy_rule_en")? },
-        consumed_pct: r.try_get("consumed_pct")?,
-        amount: r.try_get::<Option<i64>, _>("amount_fen")?.map(Fen),
-        staff_note: r.try_get("staff_note")?,
-        reject_reason: r.try_get("reject_reason")?,
-        auto_approved: flag(r.try_get("auto_approved")?),
-        provider: r.try_get("provider")?,
-        provider_state: r.try_get("provider_state")?,
-        provider_message: r.try_get("provider_message")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-        completed_at: r.try_get("completed_at")?,
-    })
-}
-
 async fn one(db: &Db, condition: &str, value: &str) -> Result<Option<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE {condition}");
-    let row = sqlx::query(&sql).bind(value).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(value).fetch_optional(db.read()).await
 }
 
 pub async fn find(db: &Db, refund_no: &str) -> Result<Option<Refund>, sqlx::Error> {
@@ -97,8 +72,7 @@ pub async fn find(db: &Db, refund_no: &str) -> Result<Option<Refund>, sqlx::Erro
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
 
 /// The request if it is this user's; anyone else's answers exactly like a missing one.
@@ -119,42 +93,38 @@ pub async fn open_for_order(db: &Db, order_id: i64) -> Result<Option<String>, sq
 /// Every request on an order, newest first.
 pub async fn for_order(db: &Db, order_id: i64) -> Result<Vec<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.order_id = $1 ORDER BY r.id DESC");
-    let rows = sqlx::query(&sql).bind(order_id).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(order_id).fetch_all(db.read()).await
 }
 
 pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.user_id = $1 ORDER BY r.id DESC LIMIT $2");
-    let rows = sqlx::query(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await
 }
 
 /// The staff queue: by status (all open ones when None), oldest first so nobody waits longest.
 pub async fn queue(db: &Db, status: Option<RefundStatus>, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
-    let rows = match status {
+    match status {
         Some(status) => {
             let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.status = $1 ORDER BY r.id LIMIT $2");
-            sqlx::query(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await?
+            sqlx::query_as(&sql).bind(status.as_str()).bind(limit).fetch_all(db.read()).await
         }
         None => {
             let sql = format!(
                 "SELECT {COLUMNS} {FROM} WHERE r.status IN ('pending', 'refunding', 'failed') ORDER BY r.id LIMIT $1"
             );
-            sqlx::query(&sql).bind(limit).fetch_all(db.read()).await?
+            sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
         }
-    };
-    rows.iter().map(from_row).collect()
+    }
 }
 
 /// Approved requests still waiting on the provider, last touched before `before`.
 pub async fn in_flight(db: &Db, before: i64, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
     let sql =
         format!("SELECT {COLUMNS} {FROM} WHERE r.status = 'refunding' AND r.updated_at <= $1 ORDER BY r.id LIMIT $2");
-    let rows = sqlx::query(&sql).bind(before).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(before).bind(limit).fetch_all(db.read()).await
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Event {
     pub kind: String,
     pub note: String,
@@ -163,20 +133,10 @@ pub struct Event {
 }
 
 pub async fn events(db: &Db, refund_id: i64) -> Result<Vec<Event>, sqlx::Error> {
-    let rows = sqlx::query("SELECT kind, note, actor, created_at FROM refund_events WHERE refund_id = $1 ORDER BY id")
+    sqlx::query_as("SELECT kind, note, actor, created_at FROM refund_events WHERE refund_id = $1 ORDER BY id")
         .bind(refund_id)
         .fetch_all(db.read())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Event {
-                kind: r.try_get("kind")?,
-                note: r.try_get("note")?,
-                actor: r.try_get("actor")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+        .await
 }
 
 async fn event(
@@ -466,19 +426,15 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
         tx.rollback().await?;
         return Ok(None);
     }
-    let row = sqlx::query(
+    let Completing { refund_no, user_id, order_id, amount, paid, refunded, course_id, paid_at } = sqlx::query_as(
         "SELECT r.refund_no, r.user_id, r.order_id, r.amount_fen, o.amount_fen AS paid, o.refunded_fen, o.course_id, \
          o.paid_at FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
     )
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
-    let refund_no: String = row.try_get("refund_no")?;
-    let user_id: i64 = row.try_get("user_id")?;
-    let order_id: i64 = row.try_get("order_id")?;
-    let amount: i64 = row.try_get::<Option<i64>, _>("amount_fen")?.unwrap_or(0);
-    let paid: i64 = row.try_get("paid")?;
-    let refunded = row.try_get::<i64, _>("refunded_fen")? + amount;
+    let amount = amount.unwrap_or(Fen::ZERO);
+    let refunded = refunded + amount;
     let full = refunded >= paid;
     sqlx::query("UPDATE refund_requests SET provider_state = 'succeeded', completed_at = $1 WHERE id = $2")
         .bind(now)
@@ -492,7 +448,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
         "refunded_fen = $1, updated_at = $2",
         3,
     )?;
-    let moved = sqlx::query(&sql).bind(refunded).bind(now).bind(order_id).execute(&mut *tx).await?;
+    let moved = sqlx::query(&sql).bind(refunded.0).bind(now).bind(order_id).execute(&mut *tx).await?;
     if moved.rows_affected() != 1 {
         // Refunds are only ever opened on paid orders; anything else is a broken invariant, and
         // the refund stays `refunding` (and retried) rather than rewrite a closed order.
@@ -501,11 +457,10 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
         )));
     }
     // The order's day of payment counts its refunds: that day's stored sales are stale.
-    if let Some(paid_at) = row.try_get::<Option<i64>, _>("paid_at")? {
+    if let Some(paid_at) = paid_at {
         super::sales_days::forget_paid_day(db, &mut tx, paid_at).await?;
     }
     if full {
-        let course_id: i64 = row.try_get("course_id")?;
         super::entitlements::revoke_for_order(&mut tx, user_id, course_id, order_id, now).await?;
     }
     event(&mut tx, id, "refunded", "", "provider", now).await?;
@@ -514,7 +469,21 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     db.users_changed();
     db.access_changed();
     db.orders_changed();
-    Ok(Some(Completion { user_id, refund_no, amount: Fen(amount), full }))
+    Ok(Some(Completion { user_id, refund_no, amount, full }))
+}
+
+#[derive(sqlx::FromRow)]
+struct Completing {
+    refund_no: String,
+    user_id: i64,
+    order_id: i64,
+    #[sqlx(rename = "amount_fen")]
+    amount: Option<Fen>,
+    paid: Fen,
+    #[sqlx(rename = "refunded_fen")]
+    refunded: Fen,
+    course_id: i64,
+    paid_at: Option<i64>,
 }
 
 async fn notify_learner(
@@ -524,16 +493,17 @@ async fn notify_learner(
     note: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let row = sqlx::query("SELECT user_id, refund_no, COALESCE(amount_fen, policy_amount_fen) AS amount FROM refund_requests WHERE id = $1")
-        .bind(id)
-        .fetch_one(&mut **tx)
-        .await?;
-    let refund_no: String = row.try_get("refund_no")?;
+    let (user_id, refund_no, amount): (i64, String, Fen) = sqlx::query_as(
+        "SELECT user_id, refund_no, COALESCE(amount_fen, policy_amount_fen) FROM refund_requests WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
     let message = messages::NewMessage {
-        user_id: row.try_get("user_id")?,
+        user_id,
         kind,
         ref_no: &refund_no,
-        amount: Some(Fen(row.try_get("amount")?)),
+        amount: Some(amount),
         note,
         link: &format!("/refunds/{refund_no}"),
     };

@@ -1,19 +1,117 @@
-//! Row mapping for domain types spread over several columns.
+//! Row mapping: how columns become domain values, so that row types can
+//! `#[derive(sqlx::FromRow)]` instead of reading columns one by one.
+//!
+//! - money columns (`…_fen`, BIGINT) decode straight into `Fen`, and NULL into `Option<Fen>`;
+//! - 0/1 columns become `bool` with `#[sqlx(try_from = "Flag")]` (both dialects store BIGINT);
+//! - a NULL-or-time column becomes "has it happened" with `#[sqlx(try_from = "Present")]`;
+//! - words stored by the shop itself (phone, role, account status) read leniently through
+//!   `#[sqlx(try_from = "Text")]`, with the fallbacks their types define;
+//! - types spread over several columns (`RefundTerms`, `Localized`) are `#[sqlx(flatten)]`.
 
-use sqlx::any::AnyRow;
-use sqlx::{FromRow, Row};
+use sqlx::any::{Any, AnyRow, AnyTypeInfo, AnyValueRef};
+use sqlx::error::BoxDynError;
+use sqlx::{Decode, FromRow, Row, Type};
 
-use super::flag;
-use crate::domain::refund_terms::RefundTerms;
+use crate::domain::refund_terms::{Localized, RefundTerms};
+use crate::domain::staff::{AccountStatus, Role};
+use crate::domain::{Fen, Phone};
+
+/// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
+macro_rules! decodes_as {
+    ($ty:ty, $inner:ty, $wrap:expr) => {
+        impl Type<Any> for $ty {
+            fn type_info() -> AnyTypeInfo {
+                <$inner as Type<Any>>::type_info()
+            }
+
+            fn compatible(ty: &AnyTypeInfo) -> bool {
+                <$inner as Type<Any>>::compatible(ty)
+            }
+        }
+
+        impl<'r> Decode<'r, Any> for $ty {
+            fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+                <$inner as Decode<Any>>::decode(value).map($wrap)
+            }
+        }
+    };
+}
+
+decodes_as!(Fen, i64, Fen);
+
+/// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.
+pub struct Flag(i64);
+decodes_as!(Flag, i64, Flag);
+
+impl From<Flag> for bool {
+    fn from(flag: Flag) -> bool {
+        flag.0 != 0
+    }
+}
+
+/// A nullable column read as whether it holds a value (`totp_enabled_at` → enabled).
+pub struct Present(bool);
+
+impl Type<Any> for Present {
+    fn type_info() -> AnyTypeInfo {
+        <i64 as Type<Any>>::type_info()
+    }
+
+    fn compatible(ty: &AnyTypeInfo) -> bool {
+        <i64 as Type<Any>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Any> for Present {
+    fn decode(value: AnyValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Present(!sqlx::ValueRef::is_null(&value)))
+    }
+}
+
+impl From<Present> for bool {
+    fn from(present: Present) -> bool {
+        present.0
+    }
+}
+
+/// A word the shop wrote itself, read back without validation.
+pub struct Text(String);
+decodes_as!(Text, String, Text);
+
+impl From<Text> for Phone {
+    fn from(text: Text) -> Phone {
+        Phone::from_stored(text.0)
+    }
+}
+
+/// An unknown role reads as a learner: the least a row can grant.
+impl From<Text> for Role {
+    fn from(text: Text) -> Role {
+        Role::parse(&text.0).unwrap_or(Role::Learner)
+    }
+}
+
+impl From<Text> for AccountStatus {
+    fn from(text: Text) -> AccountStatus {
+        AccountStatus::from_stored(&text.0)
+    }
+}
 
 /// `non_refundable`, `refund_window_days` and `refund_max_consumed_pct`, as courses and orders
 /// store them.
 impl FromRow<'_, AnyRow> for RefundTerms {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(RefundTerms {
-            non_refundable: flag(r.try_get("non_refundable")?),
+            non_refundable: r.try_get::<Flag, _>("non_refundable")?.into(),
             window_days: r.try_get("refund_window_days")?,
             max_consumed_pct: r.try_get("refund_max_consumed_pct")?,
         })
+    }
+}
+
+/// A text kept in both interface languages, selected `AS zh` and `AS en`.
+impl FromRow<'_, AnyRow> for Localized {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Localized { zh: r.try_get("zh")?, en: r.try_get("en")? })
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::Db;
 use crate::domain::stats::{day_start, shanghai_day};
@@ -14,7 +14,7 @@ use crate::domain::stats::{day_start, shanghai_day};
 /// still commit just after it).
 const GRACE_SECS: i64 = 300;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct SalesDay {
     pub day: i64,
     pub course_id: i64,
@@ -35,7 +35,7 @@ pub async fn between(db: &Db, first: i64, last: i64, now: i64) -> Result<Vec<Sal
     let closed_last = last.min(open_from - 1);
     if first <= closed_last {
         store_missing(db, first, closed_last).await?;
-        let rows = sqlx::query(
+        let stored: Vec<SalesDay> = sqlx::query_as(
             "SELECT day, course_id, orders, paid_orders, revenue_fen, refunded_orders, refunded_fen FROM sales_days \
              WHERE day >= $1 AND day <= $2",
         )
@@ -43,17 +43,7 @@ pub async fn between(db: &Db, first: i64, last: i64, now: i64) -> Result<Vec<Sal
         .bind(closed_last)
         .fetch_all(db.read())
         .await?;
-        for r in rows {
-            out.push(SalesDay {
-                day: r.try_get("day")?,
-                course_id: r.try_get("course_id")?,
-                orders: r.try_get("orders")?,
-                paid_orders: r.try_get("paid_orders")?,
-                revenue_fen: r.try_get("revenue_fen")?,
-                refunded_orders: r.try_get("refunded_orders")?,
-                refunded_fen: r.try_get("refunded_fen")?,
-            });
-        }
+        out.extend(stored);
     }
     let live_first = first.max(open_from);
     if live_first <= last {
@@ -132,7 +122,7 @@ fn runs(days: &[i64]) -> Vec<(i64, i64)> {
 async fn count(conn: &mut sqlx::AnyConnection, first: i64, last: i64) -> Result<Vec<SalesDay>, sqlx::Error> {
     let (from, until) = (day_start(first), day_start(last + 1));
     let mut by_key: BTreeMap<(i64, i64), SalesDay> = BTreeMap::new();
-    let made = sqlx::query(
+    let made: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT (created_at + 28800) / 86400 AS day, course_id, COUNT(*) AS n FROM orders \
          WHERE created_at >= $1 AND created_at < $2 GROUP BY (created_at + 28800) / 86400, course_id",
     )
@@ -140,12 +130,10 @@ async fn count(conn: &mut sqlx::AnyConnection, first: i64, last: i64) -> Result<
     .bind(until)
     .fetch_all(&mut *conn)
     .await?;
-    for r in made {
-        let (day, course_id): (i64, i64) = (r.try_get("day")?, r.try_get("course_id")?);
-        by_key.entry((day, course_id)).or_insert(SalesDay { day, course_id, ..SalesDay::default() }).orders =
-            r.try_get("n")?;
+    for (day, course_id, n) in made {
+        by_key.entry((day, course_id)).or_insert(SalesDay { day, course_id, ..SalesDay::default() }).orders = n;
     }
-    let paid = sqlx::query(
+    let paid: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT (paid_at + 28800) / 86400 AS day, course_id, COUNT(*) AS n, CAST(SUM(amount_fen) AS BIGINT) AS revenue, \
          CAST(SUM(refunded_fen) AS BIGINT) AS refunded, \
          CAST(SUM(CASE WHEN refunded_fen > 0 THEN 1 ELSE 0 END) AS BIGINT) AS refunded_orders \
@@ -155,13 +143,12 @@ async fn count(conn: &mut sqlx::AnyConnection, first: i64, last: i64) -> Result<
     .bind(until)
     .fetch_all(&mut *conn)
     .await?;
-    for r in paid {
-        let (day, course_id): (i64, i64) = (r.try_get("day")?, r.try_get("course_id")?);
+    for (day, course_id, n, revenue, refunded, refunded_orders) in paid {
         let s = by_key.entry((day, course_id)).or_insert(SalesDay { day, course_id, ..SalesDay::default() });
-        s.paid_orders = r.try_get("n")?;
-        s.revenue_fen = r.try_get("revenue")?;
-        s.refunded_fen = r.try_get("refunded")?;
-        s.refunded_orders = r.try_get("refunded_orders")?;
+        s.paid_orders = n;
+        s.revenue_fen = revenue;
+        s.refunded_fen = refunded;
+        s.refunded_orders = refunded_orders;
     }
     Ok(by_key.into_values().collect())
 }

@@ -98,8 +98,7 @@ pub async fn list(db: &Db) -> Result<Vec<User>, sqlx::Error> {
         "SELECT {} FROM users WHERE role <> 'learner' ORDER BY CASE role WHEN 'admin' THEN 0 WHEN 'operator' THEN 1 ELSE 2 END, id",
         users::COLUMNS
     );
-    let rows = sqlx::query(&sql).fetch_all(db.read()).await?;
-    rows.iter().map(users::from_row).collect()
+    sqlx::query_as(&sql).fetch_all(db.read()).await
 }
 
 /// Changes the role; any role change signs the account out everywhere.

@@ -1,18 +1,19 @@
 //! Chapters and lessons as staff edit them: add, rename, reorder, free-preview flag. Positions are
 //! renumbered 1..n on every move, so a move is a swap with the neighbour.
 
-use sqlx::Row;
+use super::Db;
+use super::rows::Flag;
 
-use super::{Db, flag};
-
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonRow {
     pub id: i64,
     pub chapter_id: i64,
     pub title: String,
     pub kind: String,
     pub duration_secs: i64,
+    #[sqlx(try_from = "Flag")]
     pub free_preview: bool,
+    #[sqlx(try_from = "Flag")]
     pub has_media: bool,
 }
 
@@ -24,32 +25,22 @@ pub struct ChapterRow {
 }
 
 pub async fn for_course(db: &Db, course_id: i64) -> Result<Vec<ChapterRow>, sqlx::Error> {
-    let chapters = sqlx::query("SELECT id, title FROM chapters WHERE course_id = $1 ORDER BY position, id")
-        .bind(course_id)
-        .fetch_all(db.read())
-        .await?;
-    let lessons = sqlx::query(
-        "SELECT id, chapter_id, title, kind, duration_secs, free_preview, media_key, hls_dir FROM lessons \
-         WHERE course_id = $1 ORDER BY position, id",
+    let chapters: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, title FROM chapters WHERE course_id = $1 ORDER BY position, id")
+            .bind(course_id)
+            .fetch_all(db.read())
+            .await?;
+    let lessons: Vec<LessonRow> = sqlx::query_as(
+        "SELECT id, chapter_id, title, kind, duration_secs, free_preview, \
+         CASE WHEN media_key IS NOT NULL OR hls_dir IS NOT NULL THEN 1 ELSE 0 END AS has_media \
+         FROM lessons WHERE course_id = $1 ORDER BY position, id",
     )
     .bind(course_id)
     .fetch_all(db.read())
     .await?;
-    let mut rows = Vec::with_capacity(chapters.len());
-    for c in &chapters {
-        rows.push(ChapterRow { id: c.try_get("id")?, title: c.try_get("title")?, lessons: Vec::new() });
-    }
-    for l in &lessons {
-        let lesson = LessonRow {
-            id: l.try_get("id")?,
-            chapter_id: l.try_get("chapter_id")?,
-            title: l.try_get("title")?,
-            kind: l.try_get("kind")?,
-            duration_secs: l.try_get("duration_secs")?,
-            free_preview: flag(l.try_get("free_preview")?),
-            has_media: l.try_get::<Option<String>, _>("media_key")?.is_some()
-                || l.try_get::<Option<String>, _>("hls_dir")?.is_some(),
-        };
+    let mut rows: Vec<ChapterRow> =
+        chapters.into_iter().map(|(id, title)| ChapterRow { id, title, lessons: Vec::new() }).collect();
+    for lesson in lessons {
         if let Some(chapter) = rows.iter_mut().find(|c| c.id == lesson.chapter_id) {
             chapter.lessons.push(lesson);
         }
@@ -146,13 +137,14 @@ pub async fn move_item(db: &Db, lessons: bool, id: i64, up: bool) -> Result<(), 
 }
 
 /// A lesson with everything its page can show, for the lesson editor.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonDetail {
     pub id: i64,
     pub course_id: i64,
     pub title: String,
     pub kind: String,
     pub duration_secs: i64,
+    #[sqlx(try_from = "Flag")]
     pub free_preview: bool,
     pub body: String,
     pub notes: String,
@@ -163,30 +155,13 @@ pub struct LessonDetail {
 }
 
 pub async fn lesson_detail(db: &Db, id: i64) -> Result<Option<LessonDetail>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT id, course_id, title, kind, duration_secs, free_preview, body, notes, live_url, starts_at, media_key, hls_dir \
-         FROM lessons WHERE id = $1",
+    sqlx::query_as(
+        "SELECT id, course_id, title, kind, duration_secs, free_preview, COALESCE(body, '') AS body, notes, \
+         COALESCE(live_url, '') AS live_url, starts_at, media_key, hls_dir FROM lessons WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.read())
-    .await?;
-    row.map(|r| {
-        Ok(LessonDetail {
-            id: r.try_get("id")?,
-            course_id: r.try_get("course_id")?,
-            title: r.try_get("title")?,
-            kind: r.try_get("kind")?,
-            duration_secs: r.try_get("duration_secs")?,
-            free_preview: flag(r.try_get("free_preview")?),
-            body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
-            notes: r.try_get("notes")?,
-            live_url: r.try_get::<Option<String>, _>("live_url")?.unwrap_or_default(),
-            starts_at: r.try_get("starts_at")?,
-            media_key: r.try_get("media_key")?,
-            hls_dir: r.try_get("hls_dir")?,
-        })
-    })
-    .transpose()
+    .await
 }
 
 pub struct LessonContentInput<'a> {

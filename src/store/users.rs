@@ -1,24 +1,26 @@
 //! Accounts.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
-
+use super::rows::{Present, Text};
 use super::{Db, is_unique_violation};
 use crate::domain::Phone;
 
 pub use crate::domain::staff::{AccountStatus, Role};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
     pub id: i64,
+    #[sqlx(try_from = "Text")]
     pub phone: Phone,
     pub nickname: String,
     pub password_hash: Option<String>,
+    #[sqlx(try_from = "Text")]
     pub role: Role,
     pub created_at: i64,
+    #[sqlx(try_from = "Text")]
     pub status: AccountStatus,
     /// Sessions that began with another version have been signed out.
     pub session_version: i64,
+    #[sqlx(rename = "totp_enabled_at", try_from = "Present")]
     pub totp_enabled: bool,
 }
 
@@ -47,30 +49,14 @@ pub enum CreateUserError {
 pub(crate) const COLUMNS: &str =
     "id, phone, nickname, password_hash, role, created_at, status, session_version, totp_enabled_at";
 
-pub(crate) fn from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
-    Ok(User {
-        id: row.try_get("id")?,
-        phone: Phone::from_stored(row.try_get("phone")?),
-        nickname: row.try_get("nickname")?,
-        password_hash: row.try_get("password_hash")?,
-        role: Role::parse(&row.try_get::<String, _>("role")?).unwrap_or(Role::Learner),
-        created_at: row.try_get("created_at")?,
-        status: AccountStatus::from_stored(&row.try_get::<String, _>("status")?),
-        session_version: row.try_get("session_version")?,
-        totp_enabled: row.try_get::<Option<i64>, _>("totp_enabled_at")?.is_some(),
-    })
-}
-
 pub async fn find_by_phone(db: &Db, phone: &Phone) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE phone = $1");
-    let row = sqlx::query(&sql).bind(phone.as_str()).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(phone.as_str()).fetch_optional(db.read()).await
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await?;
-    row.as_ref().map(from_row).transpose()
+    sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
 
 /// Logged-in accounts with their unread count, in memory (see `store::cache`).
@@ -98,8 +84,15 @@ pub async fn find_with_unread(db: &Db, id: i64) -> Result<Option<(User, i64)>, s
         "SELECT {COLUMNS}, (SELECT COUNT(*) FROM user_messages m WHERE m.user_id = users.id AND m.read_at IS NULL) AS unread \
          FROM users WHERE id = $1"
     );
-    let row = sqlx::query(&sql).bind(id).fetch_optional(db.read()).await?;
-    row.as_ref().map(|r| Ok((from_row(r)?, r.try_get("unread")?))).transpose()
+    let found: Option<WithUnread> = sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await?;
+    Ok(found.map(|f| (f.user, f.unread)))
+}
+
+#[derive(sqlx::FromRow)]
+struct WithUnread {
+    #[sqlx(flatten)]
+    user: User,
+    unread: i64,
 }
 
 pub async fn create(
@@ -114,7 +107,7 @@ pub async fn create(
         "INSERT INTO users (phone, nickname, password_hash, role, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5) RETURNING {COLUMNS}"
     );
-    let result = sqlx::query(&sql)
+    let result = sqlx::query_as(&sql)
         .bind(phone.as_str())
         .bind(nickname)
         .bind(password_hash)
@@ -124,7 +117,7 @@ pub async fn create(
         .await;
     db.users_changed();
     match result {
-        Ok(row) => Ok(from_row(&row)?),
+        Ok(user) => Ok(user),
         Err(e) if is_unique_violation(&e) => Err(CreateUserError::PhoneTaken),
         Err(e) => Err(e.into()),
     }
@@ -163,8 +156,7 @@ pub async fn set_password_and_role(
 pub async fn search(db: &Db, digits: &str, limit: i64) -> Result<Vec<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE phone LIKE $1 ORDER BY id DESC LIMIT $2");
     let pattern = format!("%{}%", digits.chars().filter(char::is_ascii_digit).collect::<String>());
-    let rows = sqlx::query(&sql).bind(pattern).bind(limit).fetch_all(db.read()).await?;
-    rows.iter().map(from_row).collect()
+    sqlx::query_as(&sql).bind(pattern).bind(limit).fetch_all(db.read()).await
 }
 
 #[derive(Debug, Clone)]
@@ -202,7 +194,7 @@ pub async fn record_login(
 }
 
 pub async fn recent_logins(db: &Db, user: &User, limit: i64) -> Result<Vec<Login>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
         "SELECT method, ip, user_agent, session_version, created_at FROM logins WHERE user_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2",
     )
@@ -210,17 +202,16 @@ pub async fn recent_logins(db: &Db, user: &User, limit: i64) -> Result<Vec<Login
     .bind(limit)
     .fetch_all(db.read())
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Login {
-                method: r.try_get("method")?,
-                ip: r.try_get("ip")?,
-                user_agent: r.try_get("user_agent")?,
-                current: r.try_get::<i64, _>("session_version")? == user.session_version,
-                created_at: r.try_get("created_at")?,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|(method, ip, user_agent, version, created_at)| Login {
+            method,
+            ip,
+            user_agent,
+            current: version == user.session_version,
+            created_at,
         })
-        .collect()
+        .collect())
 }
 
 pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {

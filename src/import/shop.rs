@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::{Report, ShopCourse};
 use crate::store::Db;
 
@@ -14,21 +12,19 @@ type ShopState = (HashMap<String, ShopCourse>, HashMap<String, i64>);
 pub async fn shop(db: &Db) -> Result<ShopState, sqlx::Error> {
     let mut courses: HashMap<String, ShopCourse> = HashMap::new();
     let mut slugs: HashMap<i64, String> = HashMap::new();
-    for r in sqlx::query("SELECT id, slug FROM courses").fetch_all(db.read()).await? {
-        let (id, slug): (i64, String) = (r.try_get("id")?, r.try_get("slug")?);
+    for (id, slug) in sqlx::query_as::<_, (i64, String)>("SELECT id, slug FROM courses").fetch_all(db.read()).await? {
         slugs.insert(id, slug.clone());
         courses.insert(slug, ShopCourse { id, lessons: Vec::new() });
     }
-    let lessons = sqlx::query(
+    let lessons: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT l.id, l.course_id, l.duration_secs FROM lessons l JOIN chapters ch ON ch.id = l.chapter_id \
          ORDER BY l.course_id, ch.position, ch.id, l.position, l.id",
     )
     .fetch_all(db.read())
     .await?;
-    for r in lessons {
-        let course_id: i64 = r.try_get("course_id")?;
+    for (id, course_id, duration_secs) in lessons {
         if let Some(course) = slugs.get(&course_id).and_then(|slug| courses.get_mut(slug)) {
-            course.lessons.push((r.try_get("id")?, r.try_get("duration_secs")?));
+            course.lessons.push((id, duration_secs));
         }
     }
     let mappings = sqlx::query_as::<_, (String, i64)>("SELECT product_id, course_id FROM course_mappings")

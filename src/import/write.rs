@@ -11,7 +11,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{Entity, Report, Shop};
 use crate::domain::import::{EntitlementRow, MappingRow, OrderRow, ProgressRow, UserRow};
@@ -218,15 +218,14 @@ impl<'a> Run<'a> {
         let at = now();
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
             let sql = users_insert_sql(chunk.len());
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
             for u in chunk {
                 let nickname = if u.nickname.is_empty() { default_nickname(&u.phone) } else { u.nickname.clone() };
                 query = query.bind(u.phone.as_str()).bind(nickname).bind(u.created_at.unwrap_or(at)).bind(at);
             }
-            for row in query.fetch_all(&mut *tx).await? {
-                let phone: String = row.try_get("phone")?;
+            for (id, phone) in query.fetch_all(&mut *tx).await? {
                 self.unknown.remove(&phone);
-                self.ids.insert(phone, row.try_get("id")?);
+                self.ids.insert(phone, id);
             }
         }
         let identities: Vec<(i64, &str, &str)> = users
@@ -292,18 +291,15 @@ impl<'a> Run<'a> {
         let mut existing: HashMap<String, (i64, String, i64, i64)> = HashMap::new();
         for chunk in externals.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
-                "SELECT id, external_id, status, amount_fen, refunded_fen FROM orders WHERE external_id IN ({})",
+                "SELECT external_id, id, status, amount_fen, refunded_fen FROM orders WHERE external_id IN ({})",
                 in_list(chunk.len())
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query_as::<_, (String, i64, String, i64, i64)>(&sql);
             for e in chunk {
                 query = query.bind(e);
             }
-            for r in query.fetch_all(&mut *tx).await? {
-                existing.insert(
-                    r.try_get("external_id")?,
-                    (r.try_get("id")?, r.try_get("status")?, r.try_get("amount_fen")?, r.try_get("refunded_fen")?),
-                );
+            for (external_id, id, status, amount, refunded) in query.fetch_all(&mut *tx).await? {
+                existing.insert(external_id, (id, status, amount, refunded));
             }
         }
         let at = now();
@@ -369,10 +365,10 @@ impl<'a> Run<'a> {
                 "INSERT INTO orders (order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
                  non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, status, created_at, \
                  expires_at, paid_at, pay_channel, provider_txn_id, refunded_fen, updated_at, external_id) \
-                 VALUES {} RETURNING id, external_id",
+                 VALUES {} RETURNING external_id, id",
                 values.join(", ")
             );
-            let mut query = sqlx::query(&sql);
+            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
             for (row, user_id, course_id, external) in chunk {
                 let Some(course) = self.courses.get(course_id) else { continue };
                 query = query
@@ -393,12 +389,7 @@ impl<'a> Run<'a> {
                     .bind(at)
                     .bind(*external);
             }
-            let ids: HashMap<String, i64> = query
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("external_id")?, r.try_get("id")?)))
-                .collect::<Result<_, sqlx::Error>>()?;
+            let ids: HashMap<String, i64> = query.fetch_all(&mut *tx).await?.into_iter().collect();
             // A full refund takes the course back: a new refunded order grants nothing.
             let grants: Vec<(i64, i64, i64, i64)> = chunk
                 .iter()
@@ -602,24 +593,17 @@ fn users_insert_sql(rows: usize) -> String {
 }
 
 async fn course_info(db: &Db) -> anyhow::Result<HashMap<i64, CourseInfo>> {
-    let rows =
-        sqlx::query("SELECT id, title, kind, non_refundable, refund_window_days, refund_max_consumed_pct FROM courses")
-            .fetch_all(db.read())
-            .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("id")?,
-                CourseInfo {
-                    title: r.try_get("title")?,
-                    kind: r.try_get("kind")?,
-                    non_refundable: r.try_get("non_refundable")?,
-                    window_days: r.try_get("refund_window_days")?,
-                    max_pct: r.try_get("refund_max_consumed_pct")?,
-                },
-            ))
+    let rows: Vec<(i64, String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT id, title, kind, non_refundable, refund_window_days, refund_max_consumed_pct FROM courses",
+    )
+    .fetch_all(db.read())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, title, kind, non_refundable, window_days, max_pct)| {
+            (id, CourseInfo { title, kind, non_refundable, window_days, max_pct })
         })
-        .collect()
+        .collect())
 }
 
 /// Grants the course for an order unless the learner ever had it revoked; or takes back what

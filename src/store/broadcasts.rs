@@ -1,7 +1,5 @@
 //! Broadcast text messages and the opt-out list.
 
-use sqlx::Row;
-
 use super::{Db, sms_outbox};
 use crate::sms::Kind;
 
@@ -74,7 +72,7 @@ pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64
     Ok(id)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Broadcast {
     pub id: i64,
     pub text: String,
@@ -87,25 +85,11 @@ pub struct Broadcast {
 }
 
 pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Broadcast>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT b.id, b.text, c.title, b.total, b.sent, b.failed, b.status, b.created_at FROM sms_broadcasts b \
-         LEFT JOIN courses c ON c.id = b.course_id ORDER BY b.id DESC LIMIT $1",
+    sqlx::query_as(
+        "SELECT b.id, b.text, c.title AS course_title, b.total, b.sent, b.failed, b.status, b.created_at \
+         FROM sms_broadcasts b LEFT JOIN courses c ON c.id = b.course_id ORDER BY b.id DESC LIMIT $1",
     )
     .bind(limit)
     .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Broadcast {
-                id: r.try_get("id")?,
-                text: r.try_get("text")?,
-                course_title: r.try_get("title")?,
-                total: r.try_get("total")?,
-                sent: r.try_get("sent")?,
-                failed: r.try_get("failed")?,
-                status: r.try_get("status")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }

@@ -1,7 +1,5 @@
 //! Coupon codes.
 
-use sqlx::Row;
-
 use super::Db;
 use crate::domain::Fen;
 use crate::domain::coupon::{CouponRule, CouponValue};
@@ -14,29 +12,44 @@ pub struct Coupon {
 }
 
 pub async fn find_by_code(db: &Db, code: &str) -> Result<Option<Coupon>, sqlx::Error> {
-    let row = sqlx::query(
+    let row: Option<CouponRow> = sqlx::query_as(
         "SELECT id, code, kind, value, min_spend_fen, valid_from, valid_until, total_limit, per_user_limit, course_id \
          FROM coupons WHERE code = $1",
     )
     .bind(code)
     .fetch_optional(db.read())
     .await?;
-    let Some(r) = row else { return Ok(None) };
-    let kind: String = r.try_get("kind")?;
-    let value: i64 = r.try_get("value")?;
-    Ok(Some(Coupon {
-        id: r.try_get("id")?,
-        code: r.try_get("code")?,
+    Ok(row.map(|r| Coupon {
+        id: r.id,
+        code: r.code,
         rule: CouponRule {
-            value: if kind == "percent" { CouponValue::PercentOff(value) } else { CouponValue::Fixed(Fen(value)) },
-            min_spend: Fen(r.try_get("min_spend_fen")?),
-            valid_from: r.try_get("valid_from")?,
-            valid_until: r.try_get("valid_until")?,
-            total_limit: r.try_get("total_limit")?,
-            per_user_limit: r.try_get("per_user_limit")?,
-            course_id: r.try_get("course_id")?,
+            value: if r.kind == "percent" {
+                CouponValue::PercentOff(r.value)
+            } else {
+                CouponValue::Fixed(Fen(r.value))
+            },
+            min_spend: r.min_spend_fen,
+            valid_from: r.valid_from,
+            valid_until: r.valid_until,
+            total_limit: r.total_limit,
+            per_user_limit: r.per_user_limit,
+            course_id: r.course_id,
         },
     }))
+}
+
+#[derive(sqlx::FromRow)]
+struct CouponRow {
+    id: i64,
+    code: String,
+    kind: String,
+    value: i64,
+    min_spend_fen: Fen,
+    valid_from: i64,
+    valid_until: i64,
+    total_limit: Option<i64>,
+    per_user_limit: Option<i64>,
+    course_id: Option<i64>,
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {

@@ -2,7 +2,7 @@
 //! revocation, staff grants and revocations with their reason) and the access checks. The import
 //! writes its own in bulk (`import::write`).
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::Db;
 
@@ -37,10 +37,12 @@ pub async fn owned(db: &Db, user_id: i64) -> Result<Vec<(i64, i64)>, sqlx::Error
         .await
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entitlement {
     pub course_id: i64,
+    #[sqlx(rename = "title")]
     pub course_title: String,
+    #[sqlx(rename = "slug")]
     pub course_slug: String,
     /// order, staff, free, import…
     pub source: String,
@@ -50,26 +52,13 @@ pub struct Entitlement {
 }
 
 pub async fn for_user(db: &Db, user_id: i64) -> Result<Vec<Entitlement>, sqlx::Error> {
-    let rows = sqlx::query(
+    sqlx::query_as(
         "SELECT e.course_id, c.title, c.slug, e.source, e.granted_at, e.revoked_at, e.note FROM entitlements e \
          JOIN courses c ON c.id = e.course_id WHERE e.user_id = $1 ORDER BY e.granted_at DESC",
     )
     .bind(user_id)
     .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Entitlement {
-                course_id: r.try_get("course_id")?,
-                course_title: r.try_get("title")?,
-                course_slug: r.try_get("slug")?,
-                source: r.try_get("source")?,
-                granted_at: r.try_get("granted_at")?,
-                revoked_at: r.try_get("revoked_at")?,
-                note: r.try_get("note")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 /// Gives the course by hand; false when the learner already has it.

@@ -2,11 +2,10 @@
 
 use std::collections::HashMap;
 
-use sqlx::Row;
-
 use super::Db;
+use super::rows::Present;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct LessonContent {
     pub media_key: Option<String>,
     pub hls_dir: Option<String>,
@@ -40,20 +39,10 @@ impl LessonCache {
 }
 
 pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
-    let row = sqlx::query("SELECT media_key, hls_dir, body, notes, live_url FROM lessons WHERE id = $1")
+    sqlx::query_as("SELECT media_key, hls_dir, body, notes, live_url FROM lessons WHERE id = $1")
         .bind(lesson_id)
         .fetch_optional(db.read())
-        .await?;
-    row.map(|r| {
-        Ok(LessonContent {
-            media_key: r.try_get("media_key")?,
-            hls_dir: r.try_get("hls_dir")?,
-            body: r.try_get("body")?,
-            notes: r.try_get("notes")?,
-            live_url: r.try_get("live_url")?,
-        })
-    })
-    .transpose()
+        .await
 }
 
 /// A new media file for the lesson; any older HLS rendition stops being served (a new one is
@@ -94,10 +83,11 @@ pub async fn hls_key(db: &Db, lesson_id: i64) -> Result<Option<Vec<u8>>, sqlx::E
     Ok(hex_key.and_then(|k| hex::decode(k).ok()))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct Progress {
     pub last_position_secs: i64,
     pub furthest_secs: i64,
+    #[sqlx(rename = "completed_at", try_from = "Present")]
     pub completed: bool,
     pub updated_at: i64,
 }
@@ -168,7 +158,7 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
 
 /// The learner's progress in one course, by lesson.
 pub async fn course_progress(db: &Db, user_id: i64, course_id: i64) -> Result<HashMap<i64, Progress>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1 AND course_id = $2",
     )
@@ -176,12 +166,12 @@ pub async fn course_progress(db: &Db, user_id: i64, course_id: i64) -> Result<Ha
     .bind(course_id)
     .fetch_all(db.read())
     .await?;
-    Ok(progress_rows(&rows)?.into_iter().map(|(_, lesson, p)| (lesson, p)).collect())
+    Ok(rows.into_iter().map(|r| (r.lesson_id, r.progress)).collect())
 }
 
 /// The learner's progress in every course: course → lesson → progress.
 pub async fn all_progress(db: &Db, user_id: i64) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1",
     )
@@ -189,26 +179,17 @@ pub async fn all_progress(db: &Db, user_id: i64) -> Result<HashMap<i64, HashMap<
     .fetch_all(db.read())
     .await?;
     let mut by_course: HashMap<i64, HashMap<i64, Progress>> = HashMap::new();
-    for (course, lesson, p) in progress_rows(&rows)? {
-        by_course.entry(course).or_default().insert(lesson, p);
+    for r in rows {
+        by_course.entry(r.course_id).or_default().insert(r.lesson_id, r.progress);
     }
     Ok(by_course)
 }
 
-/// (course, lesson, progress) of each row.
-fn progress_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<(i64, i64, Progress)>, sqlx::Error> {
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("course_id")?,
-                r.try_get("lesson_id")?,
-                Progress {
-                    last_position_secs: r.try_get("last_position_secs")?,
-                    furthest_secs: r.try_get("furthest_secs")?,
-                    completed: r.try_get::<Option<i64>, _>("completed_at")?.is_some(),
-                    updated_at: r.try_get("updated_at")?,
-                },
-            ))
-        })
-        .collect()
+/// A lesson's progress with where it belongs.
+#[derive(sqlx::FromRow)]
+struct Located {
+    course_id: i64,
+    lesson_id: i64,
+    #[sqlx(flatten)]
+    progress: Progress,
 }

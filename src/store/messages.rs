@@ -1,8 +1,9 @@
 //! Site messages to one learner: what happened to their refund or complaint. The page words each
 //! kind in the reader's language.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
+use super::rows::Flag;
 use super::{Db, sms_outbox};
 use crate::domain::Fen;
 use crate::domain::time::shanghai_minutes;
@@ -17,15 +18,17 @@ pub struct NewMessage<'a> {
     pub link: &'a str,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Message {
     pub kind: String,
     pub ref_no: String,
+    #[sqlx(rename = "amount_fen")]
     pub amount: Option<Fen>,
     pub note: String,
     pub link: String,
     /// An announcement's text (empty for other kinds).
     pub body: String,
+    #[sqlx(try_from = "Flag")]
     pub unread: bool,
     pub created_at: i64,
 }
@@ -69,28 +72,15 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
 }
 
 pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT m.kind, m.ref_no, m.amount_fen, m.note, m.link, m.created_at, m.read_at, a.body FROM user_messages m \
+    sqlx::query_as(
+        "SELECT m.kind, m.ref_no, m.amount_fen, m.note, m.link, m.created_at, \
+         CASE WHEN m.read_at IS NULL THEN 1 ELSE 0 END AS unread, COALESCE(a.body, '') AS body FROM user_messages m \
          LEFT JOIN announcements a ON a.id = m.announcement_id WHERE m.user_id = $1 ORDER BY m.id DESC LIMIT $2",
     )
     .bind(user_id)
     .bind(limit)
     .fetch_all(db.read())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Message {
-                kind: r.try_get("kind")?,
-                ref_no: r.try_get("ref_no")?,
-                amount: r.try_get::<Option<i64>, _>("amount_fen")?.map(Fen),
-                note: r.try_get("note")?,
-                link: r.try_get("link")?,
-                body: r.try_get::<Option<String>, _>("body")?.unwrap_or_default(),
-                unread: r.try_get::<Option<i64>, _>("read_at")?.is_none(),
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+    .await
 }
 
 pub async fn mark_all_read(db: &Db, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {

@@ -226,11 +226,6 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
-/// Flags are stored as 0/1 integers on both backends.
-pub fn flag(value: i64) -> bool {
-    value != 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,3 +115,48 @@ impl FromRow<'_, AnyRow> for Localized {
         Ok(Localized { zh: r.try_get("zh")?, en: r.try_get("en")? })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Db;
+
+    #[derive(sqlx::FromRow)]
+    struct Sample {
+        #[sqlx(try_from = "Flag")]
+        enabled: bool,
+        #[sqlx(try_from = "Flag")]
+        disabled: bool,
+        #[sqlx(try_from = "Present")]
+        happened: bool,
+        #[sqlx(try_from = "Present")]
+        pending: bool,
+        price: Fen,
+        refund: Option<Fen>,
+        none: Option<Fen>,
+        #[sqlx(try_from = "Text")]
+        role: Role,
+        #[sqlx(try_from = "Text")]
+        unknown_role: Role,
+        #[sqlx(flatten)]
+        title: Localized,
+    }
+
+    #[tokio::test]
+    async fn columns_become_domain_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
+        let s: Sample = sqlx::query_as(
+            "SELECT 1 AS enabled, 0 AS disabled, 1764000000 AS happened, NULL AS pending, 19900 AS price, 500 AS refund, \
+             NULL AS none, 'admin' AS role, 'owner' AS unknown_role, '标题' AS zh, 'Title' AS en",
+        )
+        .fetch_one(db.read())
+        .await
+        .unwrap();
+        assert!(s.enabled && !s.disabled);
+        assert!(s.happened && !s.pending);
+        assert_eq!((s.price, s.refund, s.none), (Fen(19900), Some(Fen(500)), None));
+        assert_eq!((s.role, s.unknown_role), (Role::Admin, Role::Learner), "an unknown role grants nothing");
+        assert_eq!(s.title, Localized { zh: "标题".into(), en: "Title".into() });
+    }
+}

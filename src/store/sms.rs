@@ -1,18 +1,19 @@
 //! SMS verification codes. Only a keyed hash of each code is stored.
 
-use sqlx::Row;
+use super::rows::Present;
 
 use super::Db;
 
 /// Codes sent for login and registration share one purpose: both prove the phone is yours.
 pub const PURPOSE_AUTH: &str = "auth";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredCode {
     pub id: i64,
     pub code_hash: String,
     pub expires_at: i64,
     pub attempts: i64,
+    #[sqlx(rename = "consumed_at", try_from = "Present")]
     pub consumed: bool,
 }
 
@@ -76,24 +77,14 @@ pub struct NewCode<'a> {
 
 /// The newest code sent to this phone for this purpose, if any.
 pub async fn latest(db: &Db, phone: &str, purpose: &str) -> Result<Option<StoredCode>, sqlx::Error> {
-    let row = sqlx::query(
+    sqlx::query_as(
         "SELECT id, code_hash, expires_at, attempts, consumed_at FROM sms_codes \
          WHERE phone = $1 AND purpose = $2 ORDER BY id DESC LIMIT 1",
     )
     .bind(phone)
     .bind(purpose)
     .fetch_optional(db.write())
-    .await?;
-    row.map(|row| {
-        Ok(StoredCode {
-            id: row.try_get("id")?,
-            code_hash: row.try_get("code_hash")?,
-            expires_at: row.try_get("expires_at")?,
-            attempts: row.try_get("attempts")?,
-            consumed: row.try_get::<Option<i64>, _>("consumed_at")?.is_some(),
-        })
-    })
-    .transpose()
+    .await
 }
 
 /// Counts a wrong try; returns the attempts now recorded, or None if the code was already burned

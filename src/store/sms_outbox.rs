@@ -3,8 +3,7 @@
 //! it is enqueued; a row is claimed (queued → sending) by one sender only.
 
 use serde_json::{Map, Value};
-use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::Db;
 use crate::sms::Kind;
@@ -88,28 +87,40 @@ pub async fn record_direct(db: &Db, attempt: &Attempt<'_>, now: i64) -> Result<(
     Ok(())
 }
 
-fn queued(row: &AnyRow) -> Result<Queued, sqlx::Error> {
-    let params: String = row.try_get("params")?;
-    let params = match serde_json::from_str::<Value>(&params) {
-        Ok(Value::Object(map)) => {
-            map.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect()
+/// An outbox row as stored: its kind by key, its parameters as a JSON object.
+#[derive(sqlx::FromRow)]
+struct QueuedRow {
+    id: i64,
+    kind: String,
+    phone: String,
+    params: String,
+    broadcast_id: Option<i64>,
+    attempts: i64,
+}
+
+impl From<QueuedRow> for Queued {
+    fn from(row: QueuedRow) -> Queued {
+        let params = match serde_json::from_str::<Value>(&row.params) {
+            Ok(Value::Object(map)) => {
+                map.into_iter().map(|(k, v)| (k, v.as_str().unwrap_or_default().to_string())).collect()
+            }
+            _ => Vec::new(),
+        };
+        Queued {
+            id: row.id,
+            kind: Kind::parse(&row.kind),
+            phone: row.phone,
+            params,
+            broadcast_id: row.broadcast_id,
+            attempts: row.attempts,
         }
-        _ => Vec::new(),
-    };
-    Ok(Queued {
-        id: row.try_get("id")?,
-        kind: Kind::parse(&row.try_get::<String, _>("kind")?),
-        phone: row.try_get("phone")?,
-        params,
-        broadcast_id: row.try_get("broadcast_id")?,
-        attempts: row.try_get("attempts")?,
-    })
+    }
 }
 
 /// Claims up to `limit` due rows for this sender: each moves from queued to sending once, so two
 /// senders never send the same row.
 pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
-    let rows = sqlx::query(
+    let rows: Vec<QueuedRow> = sqlx::query_as(
         "SELECT id, kind, phone, params, broadcast_id, attempts FROM sms_outbox \
          WHERE status = 'queued' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2",
     )
@@ -118,8 +129,8 @@ pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, sql
     .fetch_all(db.read())
     .await?;
     let mut claimed = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let mut item = queued(row)?;
+    for row in rows {
+        let mut item = Queued::from(row);
         let done = sqlx::query(
             "UPDATE sms_outbox SET status = 'sending', attempts = attempts + 1, updated_at = $1 \
              WHERE id = $2 AND status = 'queued'",
@@ -226,14 +237,14 @@ pub struct FailureCount {
 
 pub async fn failures_by_day(db: &Db, since: i64) -> Result<Vec<FailureCount>, sqlx::Error> {
     // Shanghai days as numbers (UTC+8, no daylight saving), counted by the database.
-    let rows = sqlx::query(
+    let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
         "SELECT (created_at + 28800) / 86400 AS day, kind, status, COUNT(*) AS n FROM sms_outbox \
          WHERE created_at >= $1 AND status IN ('sent', 'failed', 'uncertain') GROUP BY 1, 2, 3",
     )
     .bind(since)
     .fetch_all(db.read())
     .await?;
-    let recent_errors = sqlx::query(
+    let recent_errors: Vec<(i64, String, String, String)> = sqlx::query_as(
         "SELECT (created_at + 28800) / 86400 AS day, kind, COALESCE(provider, '') AS provider, \
          COALESCE(error_code, '') AS error_code FROM sms_outbox \
          WHERE created_at >= $1 AND status IN ('failed', 'uncertain') ORDER BY id DESC LIMIT 200",
@@ -242,10 +253,7 @@ pub async fn failures_by_day(db: &Db, since: i64) -> Result<Vec<FailureCount>, s
     .fetch_all(db.read())
     .await?;
     let mut out: Vec<FailureCount> = Vec::new();
-    for row in &rows {
-        let day: i64 = row.try_get("day")?;
-        let kind: String = row.try_get("kind")?;
-        let (status, n): (String, i64) = (row.try_get("status")?, row.try_get("n")?);
+    for (day, kind, status, n) in rows {
         let index = match out.iter().position(|c| c.day_number == day && c.kind == kind) {
             Some(i) => i,
             None => {
@@ -262,10 +270,8 @@ pub async fn failures_by_day(db: &Db, since: i64) -> Result<Vec<FailureCount>, s
         };
         if status == "sent" { out[index].sent += n } else { out[index].failed += n }
     }
-    for row in &recent_errors {
-        let (day, kind): (i64, String) = (row.try_get("day")?, row.try_get("kind")?);
+    for (day, kind, provider, code) in recent_errors {
         if let Some(entry) = out.iter_mut().find(|c| c.day_number == day && c.kind == kind && c.last_error.is_empty()) {
-            let (provider, code): (String, String) = (row.try_get("provider")?, row.try_get("error_code")?);
             entry.last_error = format!("{provider} {code}").trim().to_string();
         }
     }

@@ -1,17 +1,14 @@
 //! Staff accounts: their second factor, recovery codes, roles, and account status changes.
 
-use sqlx::Row;
-
 use super::Db;
 use super::users::{self, AccountStatus, Role, User};
 
 /// The sealed TOTP secret and the last step used, if a secret was ever made.
 pub async fn totp_state(db: &Db, user_id: i64) -> Result<Option<(String, i64)>, sqlx::Error> {
-    let row = sqlx::query("SELECT totp_secret, totp_last_step FROM users WHERE id = $1 AND totp_secret IS NOT NULL")
+    sqlx::query_as("SELECT totp_secret, totp_last_step FROM users WHERE id = $1 AND totp_secret IS NOT NULL")
         .bind(user_id)
         .fetch_optional(db.read())
-        .await?;
-    row.map(|r| Ok((r.try_get("totp_secret")?, r.try_get("totp_last_step")?))).transpose()
+        .await
 }
 
 /// Stores a new secret awaiting confirmation (enrolment starts over).

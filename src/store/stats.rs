@@ -1,14 +1,11 @@
 //! The numbers behind the statistics page, grouped in SQL by Shanghai day number
 //! (`(t + 28800) / 86400`, the same on SQLite and PostgreSQL) or by course.
 
-use sqlx::Row;
-
 use super::Db;
 
 /// (day, value) rows of one daily measure between two unix times.
 async fn per_day(db: &Db, sql: &str, from: i64, until: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
-    let rows = sqlx::query(sql).bind(from).bind(until).fetch_all(db.read()).await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    sqlx::query_as(sql).bind(from).bind(until).fetch_all(db.read()).await
 }
 
 pub struct Daily {

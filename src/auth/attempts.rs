@@ -2,6 +2,7 @@
 //! SMS code still gets past), and per source address and its network, so that one source
 //! cannot try one password on each of many accounts.
 
+use crate::domain::UserId;
 use crate::domain::rate::{Limit, network_of};
 use crate::store::{Db, limits};
 
@@ -39,7 +40,7 @@ impl Blocked {
 }
 
 /// Whether a guess from `ip` at `user_id`'s account (if it is one) may be checked now.
-pub async fn check(db: &Db, user_id: Option<i64>, ip: &str, now: i64) -> Result<Option<Blocked>, sqlx::Error> {
+pub async fn check(db: &Db, user_id: Option<UserId>, ip: &str, now: i64) -> Result<Option<Blocked>, sqlx::Error> {
     let net = network_of(ip);
     let since = now - ADDRESS_FAILURES.window_secs.max(NETWORK_FAILURES.window_secs);
     let (by_ip, by_net) = limits::auth_failures_since(db, ip, &net, since).await?;
@@ -56,7 +57,7 @@ pub async fn check(db: &Db, user_id: Option<i64>, ip: &str, now: i64) -> Result<
 }
 
 /// Counts a wrong guess against the source, and against the account when there is one.
-pub async fn failed(db: &Db, user_id: Option<i64>, ip: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn failed(db: &Db, user_id: Option<UserId>, ip: &str, now: i64) -> Result<(), sqlx::Error> {
     limits::record_auth_failure(db, ip, &network_of(ip), now).await?;
     if let Some(user_id) = user_id {
         limits::record_login_failure(db, user_id, ip, now).await?;

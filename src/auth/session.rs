@@ -1,5 +1,6 @@
 //! The typed session: who is logged in, since when, and the CSRF token.
 
+use crate::domain::UserId;
 use actix_session::Session;
 use rand::RngCore;
 
@@ -26,7 +27,7 @@ pub struct TypedSession<'a>(pub &'a Session);
 impl TypedSession<'_> {
     /// A fresh session id (the old cookie stops working) holding the user and a new CSRF token.
     /// `version` is the account's session version: bumping it later ends this session.
-    pub fn log_in(&self, user_id: i64, version: i64, now: i64) -> anyhow::Result<()> {
+    pub fn log_in(&self, user_id: UserId, version: i64, now: i64) -> anyhow::Result<()> {
         self.0.renew();
         self.0.remove(STAFF_PENDING);
         self.0.remove(STAFF_AT);
@@ -68,19 +69,19 @@ impl TypedSession<'_> {
     }
 
     /// The password was right: remember who is to give the second factor, and since when.
-    pub fn begin_staff_challenge(&self, user_id: i64, now: i64) -> anyhow::Result<()> {
+    pub fn begin_staff_challenge(&self, user_id: UserId, now: i64) -> anyhow::Result<()> {
         self.0.insert(STAFF_PENDING, (user_id, now))?;
         Ok(())
     }
 
     /// The account waiting for its second factor, if the password step was within 10 minutes.
-    pub fn staff_challenge(&self, now: i64) -> Option<i64> {
-        let (user_id, at): (i64, i64) = self.0.get(STAFF_PENDING).ok().flatten()?;
+    pub fn staff_challenge(&self, now: i64) -> Option<UserId> {
+        let (user_id, at): (UserId, i64) = self.0.get(STAFF_PENDING).ok().flatten()?;
         (now - at < 600).then_some(user_id)
     }
 
     /// Both factors given: a fresh session that carries the staff sign-in time.
-    pub fn log_in_staff(&self, user_id: i64, version: i64, now: i64) -> anyhow::Result<()> {
+    pub fn log_in_staff(&self, user_id: UserId, version: i64, now: i64) -> anyhow::Result<()> {
         self.log_in(user_id, version, now)?;
         self.0.insert(STAFF_AT, now)?;
         self.0.insert(STAFF_SEEN, now)?;
@@ -104,7 +105,7 @@ impl TypedSession<'_> {
         self.0.purge();
     }
 
-    pub fn user_id(&self) -> Option<i64> {
+    pub fn user_id(&self) -> Option<UserId> {
         self.0.get(USER_ID).ok().flatten()
     }
 

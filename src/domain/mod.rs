@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod complaint;
 pub mod coupon;
 pub mod course_form;
+pub mod ids;
 pub mod import;
 pub mod media;
 pub mod moderation;
@@ -28,6 +29,7 @@ pub mod text;
 pub mod time;
 pub mod upload;
 
+pub use ids::{CourseId, UserId};
 pub use money::Fen;
 pub use phone::Phone;
 pub use product::ProductKind;

@@ -7,6 +7,7 @@
 //! revoked in the shop (a refund, staff) is never granted again by an import; progress made in
 //! the shop after the export is never overwritten by older imported progress.
 
+use crate::domain::UserId;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -324,7 +325,7 @@ impl<'a> Run<'a> {
                     .bind(order_id)
                     .execute(&mut *tx)
                     .await?;
-                    order_access(&mut tx, *user_id, *course_id, *order_id, row.status.grants_access(), at).await?;
+                    order_access(&mut tx, UserId(*user_id), *course_id, *order_id, row.status.grants_access(), at).await?;
                 }
                 None => {
                     counts.inserted += 1;
@@ -610,7 +611,7 @@ async fn course_info(db: &Db) -> anyhow::Result<HashMap<i64, CourseInfo>> {
 /// this order granted.
 async fn order_access(
     tx: &mut Transaction<'static, Any>,
-    user_id: i64,
+    user_id: UserId,
     course_id: i64,
     order_id: i64,
     grants: bool,

@@ -3,6 +3,7 @@
 //! SQLite's single writer. A crash loses at most the last interval, never an older position, and
 //! every read of progress sees the reports still waiting here.
 
+use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -14,13 +15,13 @@ use crate::store::{Db, Topic};
 /// How often gathered reports are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-type Key = (i64, i64);
+type Key = (UserId, i64);
 
 pub struct ProgressBuffer {
     inner: Mutex<Inner>,
     /// Each learner's stored progress (course → lesson → progress), in memory on SQLite; every
     /// batch written bumps `Topic::Progress`, so a copy older than the last write is not used.
-    stored: EpochCache<i64, Arc<HashMap<i64, HashMap<i64, Progress>>>>,
+    stored: EpochCache<UserId, Arc<HashMap<i64, HashMap<i64, Progress>>>>,
 }
 
 impl Default for ProgressBuffer {
@@ -77,7 +78,7 @@ impl ProgressBuffer {
     pub async fn course_progress(
         &self,
         db: &Db,
-        user_id: i64,
+        user_id: UserId,
         course_id: i64,
     ) -> Result<HashMap<i64, Progress>, sqlx::Error> {
         Ok(self.all_progress(db, user_id).await?.remove(&course_id).unwrap_or_default())
@@ -87,7 +88,7 @@ impl ProgressBuffer {
     pub async fn all_progress(
         &self,
         db: &Db,
-        user_id: i64,
+        user_id: UserId,
     ) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
         let stored = self
             .stored
@@ -177,7 +178,7 @@ mod tests {
 
     fn row(at: i64, position: i64, furthest: i64, completed_at: Option<i64>) -> ProgressRow {
         ProgressRow {
-            user_id: 1,
+            user_id: crate::domain::UserId(1),
             lesson_id: 2,
             course_id: 3,
             last_position_secs: position,

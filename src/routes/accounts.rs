@@ -208,7 +208,7 @@ async fn login(
     match outcome {
         Ok(user) => {
             start_session(&ctx, &req, &state, &user, method).await?;
-            tracing::info!(user_id = user.id, "logged in");
+            tracing::info!(user_id = %user.id, "logged in");
             // Logging in to buy goes straight on to the order (this POST carries the CSRF token).
             let course = state.catalog.snapshot().course(&form.buy).cloned().filter(|c| c.published);
             let to = match course {
@@ -320,7 +320,7 @@ async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outco
 async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&str>) -> Result<users::User, AppError> {
     match users::create(db, phone, nickname, hash, Role::Learner, now()).await {
         Ok(user) => {
-            tracing::info!(user_id = user.id, "account created");
+            tracing::info!(user_id = %user.id, "account created");
             Ok(user)
         }
         // Created by a concurrent request for the same phone a moment ago.
@@ -363,7 +363,7 @@ pub(crate) async fn login_with_password(
     }
     attempts::failed(&state.db, user.as_ref().map(|u| u.id), ip, now).await?;
     if let Some(user) = &user {
-        tracing::info!(user_id = user.id, "wrong password");
+        tracing::info!(user_id = %user.id, "wrong password");
     }
     Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "password", lang.t("err_login_failed"))))
 }
@@ -454,7 +454,7 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outc
     let nickname = nickname.unwrap_or_else(|| users::default_nickname(&phone));
     match users::create(&state.db, &phone, &nickname, hash.as_deref(), Role::Learner, now()).await {
         Ok(user) => {
-            tracing::info!(user_id = user.id, "account registered");
+            tracing::info!(user_id = %user.id, "account registered");
             Ok(Ok(user))
         }
         Err(CreateUserError::PhoneTaken) => {
@@ -470,7 +470,7 @@ struct NoFields {}
 #[post("/logout")]
 async fn logout(ctx: PageContext, _form: CsrfForm<NoFields>) -> HttpResponse {
     if let Some(user) = &ctx.user {
-        tracing::info!(user_id = user.id, "logged out");
+        tracing::info!(user_id = %user.id, "logged out");
     }
     ctx.typed_session().log_out();
     redirect("/")

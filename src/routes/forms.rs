@@ -1,5 +1,6 @@
 //! Field errors shown beside form fields.
 
+use crate::domain::UserId;
 use crate::domain::phone::PhoneError;
 use crate::domain::text::TextError;
 use crate::i18n::Lang;
@@ -93,7 +94,7 @@ pub fn screen(
 /// Lists held text for staff to read (`kind`: nickname, complaint or refund).
 pub async fn record_held(
     state: &crate::web::AppState,
-    user_id: i64,
+    user_id: UserId,
     kind: &str,
     text: &str,
     word: Option<String>,
@@ -101,6 +102,6 @@ pub async fn record_held(
 ) -> Result<(), sqlx::Error> {
     let Some(matched) = word else { return Ok(()) };
     let item = crate::store::moderation::NewItem { user_id, kind, text, matched: &matched, link };
-    tracing::info!(user_id, kind, "text held for review");
+    tracing::info!(%user_id, kind, "text held for review");
     crate::store::moderation::hold(&state.db, &item, crate::domain::time::now()).await
 }

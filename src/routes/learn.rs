@@ -1,5 +1,6 @@
 //! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
 
+use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -30,7 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// May this viewer have this lesson's content? Free previews are open to anyone.
 /// Owners may learn every lesson; others the free previews of courses on sale.
-async fn can_learn(state: &AppState, user_id: Option<i64>, course: &Course, lesson: &Lesson) -> Result<bool, AppError> {
+async fn can_learn(state: &AppState, user_id: Option<UserId>, course: &Course, lesson: &Lesson) -> Result<bool, AppError> {
     if lesson.free_preview && course.published {
         return Ok(true);
     }
@@ -115,7 +116,7 @@ async fn lesson_page(
     } else {
         Default::default()
     };
-    let grant = Grant { user_id: user_id.unwrap_or(0), lesson_id: lesson.id, expires_at: now() + URL_TTL_SECS };
+    let grant = Grant { user_id: user_id.map_or(0, |u| u.0), lesson_id: lesson.id, expires_at: now() + URL_TTL_SECS };
     let query = media::sign_query(&state.media_key, &grant);
     // A paid lesson's page carries no media URL at all for someone who may not watch it.
     let media_url = match (&content.media_key, lesson.kind.as_str()) {
@@ -206,7 +207,7 @@ async fn media_file(
         return Err(denied());
     }
     let viewer = ctx.user.as_ref().map(|u| u.id);
-    if user_id != 0 && viewer != Some(user_id) {
+    if user_id != 0 && viewer != Some(UserId(user_id)) {
         return Err(denied());
     }
     let catalog = state.catalog.snapshot();

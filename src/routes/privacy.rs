@@ -65,7 +65,7 @@ async fn export(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResp
     state.progress.flush(&state.db, now, min).await?;
     let data = personal_data::export(&state.db, user.id, now).await?;
     let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
-    tracing::info!(user_id = user.id, "personal data exported");
+    tracing::info!(user_id = %user.id, "personal data exported");
     let file = format!("attachment; filename=\"kedian-my-data-{}.json\"", shanghai_date_compact(now));
     Ok(HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json; charset=utf-8"))
@@ -154,7 +154,7 @@ async fn delete(
         ip: &ip,
     };
     audit::record(&state.db, entry, now).await?;
-    tracing::info!(user_id = user.id, orders_kept = orders, "account deleted by its owner");
+    tracing::info!(user_id = %user.id, orders_kept = orders, "account deleted by its owner");
     ctx.typed_session().log_out();
     Ok(redirect("/me/privacy/deleted"))
 }

@@ -4,6 +4,7 @@
 //! in with one tap; an unknown one is linked to the account the learner logs in to next (or is
 //! logged in to now).
 
+use crate::domain::UserId;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
@@ -37,9 +38,9 @@ fn identity_pairs<'a>(openid: &'a str, unionid: Option<&'a str>) -> Vec<(&'stati
 }
 
 /// Links a WeChat identity to an account (kept by whoever had it first).
-pub async fn link(state: &AppState, user_id: i64, openid: &str, unionid: Option<&str>) -> Result<(), AppError> {
+pub async fn link(state: &AppState, user_id: UserId, openid: &str, unionid: Option<&str>) -> Result<(), AppError> {
     identities::link(&state.db, user_id, &identity_pairs(openid, unionid), now()).await?;
-    tracing::info!(user_id, unionid = unionid.is_some(), "WeChat identity linked");
+    tracing::info!(%user_id, unionid = unionid.is_some(), "WeChat identity linked");
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! with the refund terms the buyer was shown frozen on it, and reused while one is pending. A free
 //! course is claimed at once.
 
+use crate::domain::UserId;
 use crate::catalog::{CatalogCache, Course};
 use crate::domain::refund_terms::refund_sentence;
 use crate::store::Db;
@@ -17,7 +18,7 @@ pub enum Checkout {
 pub async fn begin(
     db: &Db,
     catalog: &CatalogCache,
-    user_id: i64,
+    user_id: UserId,
     course: &Course,
     ttl_secs: i64,
     now: i64,
@@ -37,7 +38,7 @@ pub async fn begin(
     if price.is_free() {
         let order = orders::claim_free(db, &new, now).await?;
         metrics::counter!("orders_created_total", "free" => "true").increment(1);
-        tracing::info!(order_no = %order.order_no, user_id, "free course claimed");
+        tracing::info!(order_no = %order.order_no, %user_id, "free course claimed");
         catalog.count_sale(course.id);
         return Ok(Checkout::Claimed(order));
     }
@@ -46,6 +47,6 @@ pub async fn begin(
         // A second click reuses the pending order; only a new one is counted.
         metrics::counter!("orders_created_total", "free" => "false").increment(1);
     }
-    tracing::info!(order_no = %order.order_no, user_id, "order ready to pay");
+    tracing::info!(order_no = %order.order_no, %user_id, "order ready to pay");
     Ok(Checkout::ToPay(order))
 }

@@ -1,6 +1,7 @@
 //! Announcements: site banners, and messages fanned out to learners' message centres in one
 //! INSERT … SELECT (one row per recipient, inside the transaction that records the message).
 
+use crate::domain::UserId;
 use super::Db;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -46,7 +47,7 @@ pub struct NewBanner<'a> {
     pub link: &'a str,
     pub starts_at: i64,
     pub ends_at: Option<i64>,
-    pub staff_id: i64,
+    pub staff_id: UserId,
 }
 
 pub async fn create_banner(db: &Db, b: &NewBanner<'_>, now: i64) -> Result<i64, sqlx::Error> {
@@ -81,7 +82,7 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     /// None: every learner; Some: the course's current holders.
     pub course_id: Option<i64>,
-    pub staff_id: i64,
+    pub staff_id: UserId,
 }
 
 /// Records the message and puts it in each recipient's message centre; returns (id, recipients).

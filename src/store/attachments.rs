@@ -1,6 +1,7 @@
 //! Files attached to refund requests and complaints. The bytes live in the uploads store under
 //! generated keys; this table says whose they are.
 
+use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -23,7 +24,7 @@ impl Owner {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Attachment {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub storage_key: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -31,7 +32,7 @@ pub struct Attachment {
 }
 
 pub struct NewAttachment<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub storage_key: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,

@@ -1,11 +1,12 @@
 //! The audit log: every change a staff member makes, with the state before and after.
 
+use crate::domain::UserId;
 use serde_json::Value;
 
 use super::Db;
 
 pub struct NewEntry<'a> {
-    pub staff_id: i64,
+    pub staff_id: UserId,
     /// `course.update`, `order.close`, `user.grant`, …
     pub action: &'a str,
     pub target_type: &'a str,
@@ -19,7 +20,7 @@ pub struct NewEntry<'a> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {
     pub id: i64,
-    pub staff_id: i64,
+    pub staff_id: UserId,
     #[sqlx(rename = "phone")]
     pub staff_phone: String,
     #[sqlx(rename = "nickname")]
@@ -57,7 +58,7 @@ pub async fn record(db: &Db, entry: NewEntry<'_>, now: i64) -> Result<(), sqlx::
 
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
-    pub staff_id: Option<i64>,
+    pub staff_id: Option<UserId>,
     /// An action, or its prefix (`order` matches `order.close`).
     pub action: String,
     pub target_type: String,
@@ -74,7 +75,7 @@ pub async fn search(db: &Db, filter: &Filter, limit: i64) -> Result<Vec<Entry>, 
                AND ($4 = '' OR a.target_type = $4) AND ($5 = '' OR a.target_id = $5) \
                AND a.created_at >= $6 AND a.created_at < $7 ORDER BY a.id DESC LIMIT $8";
     sqlx::query_as(sql)
-        .bind(filter.staff_id.unwrap_or(0))
+        .bind(filter.staff_id.map_or(0, |id| id.0))
         .bind(&filter.action)
         .bind(format!("{}.%", filter.action))
         .bind(&filter.target_type)

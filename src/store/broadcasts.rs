@@ -1,5 +1,6 @@
 //! Broadcast text messages and the opt-out list.
 
+use crate::domain::UserId;
 use super::{Db, sms_outbox};
 use crate::sms::Kind;
 
@@ -47,7 +48,7 @@ pub struct NewBroadcast<'a> {
     pub course_id: Option<i64>,
     pub kind: Kind,
     pub url: &'a str,
-    pub staff_id: i64,
+    pub staff_id: UserId,
 }
 
 pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64) -> Result<i64, sqlx::Error> {

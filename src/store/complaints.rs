@@ -2,6 +2,7 @@
 //! moves: open (waiting for the shop) → answered (waiting for the learner) → open again on a
 //! follow-up; resolved ends it (a follow-up reopens it).
 
+use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
@@ -12,7 +13,7 @@ use crate::domain::complaint::{ComplaintStatus, new_complaint_no};
 pub struct Complaint {
     pub id: i64,
     pub complaint_no: String,
-    pub user_id: Option<i64>,
+    pub user_id: Option<UserId>,
     pub source: String,
     pub category: String,
     pub order_no: Option<String>,
@@ -42,11 +43,11 @@ pub async fn find(db: &Db, complaint_no: &str) -> Result<Option<Complaint>, sqlx
 }
 
 /// The complaint if it is this user's; anyone else's answers exactly like a missing one.
-pub async fn find_for_user(db: &Db, complaint_no: &str, user_id: i64) -> Result<Option<Complaint>, sqlx::Error> {
+pub async fn find_for_user(db: &Db, complaint_no: &str, user_id: UserId) -> Result<Option<Complaint>, sqlx::Error> {
     Ok(find(db, complaint_no).await?.filter(|c| c.user_id == Some(user_id)))
 }
 
-pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
+pub async fn for_user(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2");
     sqlx::query_as(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await
 }
@@ -86,7 +87,7 @@ async fn add_message(
     tx: &mut Transaction<'static, Any>,
     complaint_id: i64,
     author: &str,
-    staff_id: Option<i64>,
+    staff_id: Option<UserId>,
     body: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -104,7 +105,7 @@ async fn add_message(
 }
 
 pub struct NewComplaint<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub category: &'a str,
     pub order_id: Option<i64>,
     pub lesson_id: Option<i64>,
@@ -163,7 +164,7 @@ pub async fn follow_up(db: &Db, id: i64, body: &str, files: &[NewAttachment<'_>]
 pub async fn reply(
     db: &Db,
     c: &Complaint,
-    staff_id: i64,
+    staff_id: UserId,
     body: &str,
     resolve: bool,
     now: i64,

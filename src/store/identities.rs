@@ -1,6 +1,7 @@
 //! Outside identities of an account: the WeChat unionid (the same person across the mini program
 //! and the official account) and openids.
 
+use crate::domain::UserId;
 use super::Db;
 
 pub const UNIONID: &str = "wechat_unionid";
@@ -8,9 +9,9 @@ pub const UNIONID: &str = "wechat_unionid";
 pub const OPENID_OA: &str = "wechat_openid_oa";
 
 /// The account holding any of these (provider, value) identities, unionid first.
-pub async fn find_user(db: &Db, ids: &[(&str, &str)]) -> Result<Option<i64>, sqlx::Error> {
+pub async fn find_user(db: &Db, ids: &[(&str, &str)]) -> Result<Option<UserId>, sqlx::Error> {
     for (provider, value) in ids {
-        let found: Option<i64> =
+        let found: Option<UserId> =
             sqlx::query_scalar("SELECT user_id FROM user_identities WHERE provider = $1 AND value = $2")
                 .bind(provider)
                 .bind(value)
@@ -24,7 +25,7 @@ pub async fn find_user(db: &Db, ids: &[(&str, &str)]) -> Result<Option<i64>, sql
 }
 
 /// Links identities to an account; one already linked to someone else stays theirs.
-pub async fn link(db: &Db, user_id: i64, ids: &[(&str, &str)], now: i64) -> Result<(), sqlx::Error> {
+pub async fn link(db: &Db, user_id: UserId, ids: &[(&str, &str)], now: i64) -> Result<(), sqlx::Error> {
     for (provider, value) in ids {
         sqlx::query(
             "INSERT INTO user_identities (user_id, provider, value, created_at) VALUES ($1, $2, $3, $4) \
@@ -40,7 +41,7 @@ pub async fn link(db: &Db, user_id: i64, ids: &[(&str, &str)], now: i64) -> Resu
     Ok(())
 }
 
-pub async fn has_wechat(db: &Db, user_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn has_wechat(db: &Db, user_id: UserId) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM user_identities WHERE user_id = $1 AND provider IN ('wechat_unionid', 'wechat_openid_oa')",
     )

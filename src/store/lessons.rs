@@ -1,5 +1,6 @@
 //! Lesson content (media keys, article bodies, notes, live links), HLS keys and learning progress.
 
+use crate::domain::UserId;
 use std::collections::HashMap;
 
 use super::Db;
@@ -95,7 +96,7 @@ pub struct Progress {
 /// One learner's position in one lesson, as written to `lesson_progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressRow {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub lesson_id: i64,
     pub course_id: i64,
     pub last_position_secs: i64,
@@ -138,7 +139,7 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
         }
         query.execute(&mut *tx).await?;
     }
-    let mut days: Vec<(i64, i64)> =
+    let mut days: Vec<(UserId, i64)> =
         rows.iter().map(|r| (r.user_id, crate::domain::stats::shanghai_day(r.updated_at))).collect();
     days.sort_unstable();
     days.dedup();
@@ -157,7 +158,7 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
 }
 
 /// The learner's progress in one course, by lesson.
-pub async fn course_progress(db: &Db, user_id: i64, course_id: i64) -> Result<HashMap<i64, Progress>, sqlx::Error> {
+pub async fn course_progress(db: &Db, user_id: UserId, course_id: i64) -> Result<HashMap<i64, Progress>, sqlx::Error> {
     let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1 AND course_id = $2",
@@ -170,7 +171,7 @@ pub async fn course_progress(db: &Db, user_id: i64, course_id: i64) -> Result<Ha
 }
 
 /// The learner's progress in every course: course → lesson → progress.
-pub async fn all_progress(db: &Db, user_id: i64) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
+pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
     let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1",

@@ -1,9 +1,10 @@
 //! Failed sign-ins: per account for the lockout rule, and per address and network for the
 //! limits that stop one source guessing across many accounts.
 
+use crate::domain::UserId;
 use super::Db;
 
-pub async fn record_login_failure(db: &Db, user_id: i64, ip: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn record_login_failure(db: &Db, user_id: UserId, ip: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO login_failures (user_id, ip, created_at) VALUES ($1, $2, $3)")
         .bind(user_id)
         .bind(ip)
@@ -14,7 +15,7 @@ pub async fn record_login_failure(db: &Db, user_id: i64, ip: &str, now: i64) -> 
 }
 
 /// Failure times for one account since `since`, oldest first.
-pub async fn login_failures_since(db: &Db, user_id: i64, since: i64) -> Result<Vec<i64>, sqlx::Error> {
+pub async fn login_failures_since(db: &Db, user_id: UserId, since: i64) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT created_at FROM login_failures WHERE user_id = $1 AND created_at > $2 ORDER BY created_at",
     )
@@ -25,7 +26,7 @@ pub async fn login_failures_since(db: &Db, user_id: i64, since: i64) -> Result<V
 }
 
 /// A correct SMS code proves the phone: its owner's password lock is lifted.
-pub async fn clear_login_failures(db: &Db, user_id: i64) -> Result<(), sqlx::Error> {
+pub async fn clear_login_failures(db: &Db, user_id: UserId) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_failures WHERE user_id = $1").bind(user_id).execute(db.write()).await?;
     Ok(())
 }

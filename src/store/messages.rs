@@ -1,6 +1,7 @@
 //! Site messages to one learner: what happened to their refund or complaint. The page words each
 //! kind in the reader's language.
 
+use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::rows::Flag;
@@ -10,7 +11,7 @@ use crate::domain::time::shanghai_minutes;
 use crate::sms::Kind;
 
 pub struct NewMessage<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub kind: &'a str,
     pub ref_no: &'a str,
     pub amount: Option<Fen>,
@@ -71,7 +72,7 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
     sms_outbox::enqueue(tx, &format!("message:{id}"), kind, &phone, &params, None, now).await
 }
 
-pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
+pub async fn recent(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as(
         "SELECT m.kind, m.ref_no, m.amount_fen, m.note, m.link, m.created_at, \
          CASE WHEN m.read_at IS NULL THEN 1 ELSE 0 END AS unread, COALESCE(a.body, '') AS body FROM user_messages m \
@@ -83,7 +84,7 @@ pub async fn recent(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Message>, s
     .await
 }
 
-pub async fn mark_all_read(db: &Db, user_id: i64, now: i64) -> Result<u64, sqlx::Error> {
+pub async fn mark_all_read(db: &Db, user_id: UserId, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query("UPDATE user_messages SET read_at = $1 WHERE user_id = $2 AND read_at IS NULL")
         .bind(now)
         .bind(user_id)

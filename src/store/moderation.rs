@@ -1,5 +1,6 @@
 //! Keywords and the items they held.
 
+use crate::domain::UserId;
 use super::{Db, is_unique_violation};
 use crate::domain::moderation::{Keyword, KeywordAction};
 
@@ -45,7 +46,7 @@ pub async fn remove_keyword(db: &Db, id: i64) -> Result<Option<String>, sqlx::Er
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Item {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub phone: String,
     pub kind: String,
     pub text: String,
@@ -56,7 +57,7 @@ pub struct Item {
 }
 
 pub struct NewItem<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub kind: &'a str,
     pub text: &'a str,
     pub matched: &'a str,
@@ -101,7 +102,7 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
 
 /// Moves an item from one status to another; false when it was no longer in `from`. An
 /// approved nickname is applied in the same transaction.
-pub async fn decide(db: &Db, item: &Item, from: &str, to: &str, staff_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn decide(db: &Db, item: &Item, from: &str, to: &str, staff_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let done = sqlx::query(
         "UPDATE moderation_items SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND status = $5",

@@ -1,6 +1,7 @@
 //! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
 //! affected; paying, granting the course and consuming the coupon commit together.
 
+use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::{Db, is_unique_violation};
@@ -14,7 +15,7 @@ use crate::domain::{Fen, ProductKind};
 pub struct Order {
     pub id: i64,
     pub order_no: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub course_id: i64,
     pub item_title: String,
     /// What was sold; an unknown word in an old or imported row reads as a recorded course.
@@ -63,7 +64,7 @@ pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, 
 
 /// The course as it is sold now, frozen onto the order.
 pub struct NewOrder<'a> {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub course_id: i64,
     pub title: &'a str,
     pub kind: &'a str,
@@ -143,7 +144,7 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
 
 /// The buyer's pending order for the course. Read from the reader pool: a committed order is
 /// visible to every new read, and the partial unique index settles a race anyway.
-pub async fn pending_for(db: &Db, user_id: i64, course_id: i64) -> Result<Option<Order>, sqlx::Error> {
+pub async fn pending_for(db: &Db, user_id: UserId, course_id: i64) -> Result<Option<Order>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'");
     sqlx::query_as(&sql).bind(user_id).bind(course_id).fetch_optional(db.read()).await
 }
@@ -154,13 +155,13 @@ pub async fn find(db: &Db, order_no: &str) -> Result<Option<Order>, sqlx::Error>
 }
 
 /// The order if it belongs to this user; someone else's answers exactly like a missing one.
-pub async fn find_for_user(db: &Db, order_no: &str, user_id: i64) -> Result<Option<Order>, sqlx::Error> {
+pub async fn find_for_user(db: &Db, order_no: &str, user_id: UserId) -> Result<Option<Order>, sqlx::Error> {
     Ok(find(db, order_no).await?.filter(|o| o.user_id == user_id))
 }
 
 /// One page of the learner's orders, newest first, and how many there are in all (one query;
 /// a second only when the page is past the end).
-pub async fn page_for_user(db: &Db, user_id: i64, limit: i64, offset: i64) -> Result<(Vec<Order>, i64), sqlx::Error> {
+pub async fn page_for_user(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Result<(Vec<Order>, i64), sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS}, COUNT(*) OVER () AS total FROM orders WHERE user_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
@@ -181,7 +182,7 @@ struct Counted {
     total: i64,
 }
 
-pub async fn count_for_user(db: &Db, user_id: i64) -> Result<i64, sqlx::Error> {
+pub async fn count_for_user(db: &Db, user_id: UserId) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE user_id = $1").bind(user_id).fetch_one(db.read()).await
 }
 

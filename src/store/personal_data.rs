@@ -6,6 +6,7 @@
 //! kept three years, and a dispute may still come), but they then point at an account with no
 //! phone, name, password or outside identity.
 
+use crate::domain::UserId;
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -53,7 +54,7 @@ async fn rows(db: &Db, sql: &str, id: i64, columns: &[(&str, char)]) -> Result<V
 }
 
 /// Everything the shop holds about one learner, in one JSON document. Money is in fen (分).
-pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Error> {
+pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::Error> {
     let account = sqlx::query("SELECT id, phone, nickname, password_hash, created_at, status FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(db.read())
@@ -65,7 +66,7 @@ pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Erro
         db,
         "SELECT order_no, item_title, price_fen, discount_fen, amount_fen, refunded_fen, status, pay_provider, \
          created_at, paid_at, closed_at FROM orders WHERE user_id = $1 ORDER BY id",
-        user_id,
+        user_id.0,
         &[
             ("order_no", 't'),
             ("item_title", 't'),
@@ -86,7 +87,7 @@ pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Erro
         "SELECT r.refund_no, o.order_no, r.status, r.reason_code, r.reason_text, r.amount_fen, r.reject_reason, \
          r.created_at, r.completed_at FROM refund_requests r JOIN orders o ON o.id = r.order_id \
          WHERE r.user_id = $1 ORDER BY r.id",
-        user_id,
+        user_id.0,
         &[
             ("refund_no", 't'),
             ("order_no", 't'),
@@ -105,7 +106,7 @@ pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Erro
         "SELECT c.title AS course, l.title AS lesson, p.last_position_secs, p.furthest_secs, p.duration_secs, \
          p.completed_at, p.updated_at FROM lesson_progress p JOIN lessons l ON l.id = p.lesson_id \
          JOIN courses c ON c.id = p.course_id WHERE p.user_id = $1 ORDER BY p.updated_at",
-        user_id,
+        user_id.0,
         &[
             ("course", 't'),
             ("lesson", 't'),
@@ -121,7 +122,7 @@ pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Erro
         db,
         "SELECT id, complaint_no, category, description, contact_phone, status, created_at, resolved_at \
          FROM complaints WHERE user_id = $1 ORDER BY id",
-        user_id,
+        user_id.0,
         &[
             ("id", 'n'),
             ("complaint_no", 't'),
@@ -151,21 +152,21 @@ pub async fn export(db: &Db, user_id: i64, now: i64) -> Result<Value, sqlx::Erro
     let messages = rows(
         db,
         "SELECT kind, ref_no, amount_fen, note, created_at, read_at FROM user_messages WHERE user_id = $1 ORDER BY id",
-        user_id,
+        user_id.0,
         &[("kind", 't'), ("ref_no", 't'), ("amount_fen", 'n'), ("note", 't'), ("created_at", '@'), ("read_at", '@')],
     )
     .await?;
     let logins = rows(
         db,
         "SELECT method, ip, user_agent, created_at FROM logins WHERE user_id = $1 ORDER BY id",
-        user_id,
+        user_id.0,
         &[("method", 't'), ("ip", 't'), ("user_agent", 't'), ("created_at", '@')],
     )
     .await?;
     let identities = rows(
         db,
         "SELECT provider, value, created_at FROM user_identities WHERE user_id = $1 ORDER BY id",
-        user_id,
+        user_id.0,
         &[("provider", 't'), ("value", 't'), ("created_at", '@')],
     )
     .await?;
@@ -201,7 +202,7 @@ pub enum EraseRefused {
 
 /// Deletes a learner's account: personal data removed, the row anonymized, every session ended.
 /// One transaction: it happens entirely or not at all. The caller records the audit entry.
-pub async fn erase(db: &Db, user_id: i64, now: i64) -> Result<Result<(), EraseRefused>, sqlx::Error> {
+pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), EraseRefused>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let found: Option<(String, String, String)> = sqlx::query_as("SELECT phone, role, status FROM users WHERE id = $1")
         .bind(user_id)

@@ -2,6 +2,7 @@
 //! checked by rows affected, so a double click, twenty staff clicking at once, or a provider
 //! notification arriving twice each change the request once.
 
+use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
@@ -20,7 +21,7 @@ pub struct Refund {
     pub order_id: i64,
     pub order_no: String,
     pub item_title: String,
-    pub user_id: i64,
+    pub user_id: UserId,
     #[sqlx(try_from = "String")]
     pub status: RefundStatus,
     pub reason_code: String,
@@ -76,7 +77,7 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Refund>, sqlx::Error>
 }
 
 /// The request if it is this user's; anyone else's answers exactly like a missing one.
-pub async fn find_for_user(db: &Db, refund_no: &str, user_id: i64) -> Result<Option<Refund>, sqlx::Error> {
+pub async fn find_for_user(db: &Db, refund_no: &str, user_id: UserId) -> Result<Option<Refund>, sqlx::Error> {
     Ok(find(db, refund_no).await?.filter(|r| r.user_id == user_id))
 }
 
@@ -96,7 +97,7 @@ pub async fn for_order(db: &Db, order_id: i64) -> Result<Vec<Refund>, sqlx::Erro
     sqlx::query_as(&sql).bind(order_id).fetch_all(db.read()).await
 }
 
-pub async fn for_user(db: &Db, user_id: i64, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
+pub async fn for_user(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.user_id = $1 ORDER BY r.id DESC LIMIT $2");
     sqlx::query_as(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await
 }
@@ -160,7 +161,7 @@ async fn event(
 
 pub struct NewRefund<'a> {
     pub order_id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub reason_code: &'a str,
     pub reason_text: &'a str,
     pub decision: &'a Decision,
@@ -239,9 +240,9 @@ async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn withdraw(db: &Db, id: i64, user_id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn withdraw(db: &Db, id: i64, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let owner: Option<i64> = sqlx::query_scalar("SELECT user_id FROM refund_requests WHERE id = $1")
+    let owner: Option<UserId> = sqlx::query_scalar("SELECT user_id FROM refund_requests WHERE id = $1")
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
@@ -256,7 +257,7 @@ pub async fn withdraw(db: &Db, id: i64, user_id: i64, now: i64) -> Result<bool, 
     Ok(true)
 }
 
-pub async fn reject(db: &Db, id: i64, staff_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn reject(db: &Db, id: i64, staff_id: UserId, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let from = [RefundStatus::Pending, RefundStatus::Failed];
     if !transition(&mut tx, id, &from, RefundStatus::Rejected, now).await? {
@@ -281,7 +282,7 @@ pub struct Approval<'a> {
     pub amount: Fen,
     pub note: &'a str,
     /// None for automatic approval.
-    pub staff_id: Option<i64>,
+    pub staff_id: Option<UserId>,
     pub provider: &'a str,
 }
 
@@ -410,7 +411,7 @@ pub async fn fail(db: &Db, id: i64, why: &str, now: i64) -> Result<bool, sqlx::E
 /// What a completed refund did.
 #[derive(Debug, Clone)]
 pub struct Completion {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub refund_no: String,
     pub amount: Fen,
     /// The order is now refunded in full and the course access was revoked.
@@ -475,7 +476,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
 #[derive(sqlx::FromRow)]
 struct Completing {
     refund_no: String,
-    user_id: i64,
+    user_id: UserId,
     order_id: i64,
     #[sqlx(rename = "amount_fen")]
     amount: Option<Fen>,
@@ -493,7 +494,7 @@ async fn notify_learner(
     note: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    let (user_id, refund_no, amount): (i64, String, Fen) = sqlx::query_as(
+    let (user_id, refund_no, amount): (UserId, String, Fen) = sqlx::query_as(
         "SELECT user_id, refund_no, COALESCE(amount_fen, policy_amount_fen) FROM refund_requests WHERE id = $1",
     )
     .bind(id)

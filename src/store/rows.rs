@@ -10,11 +10,12 @@
 
 use sqlx::any::{Any, AnyRow, AnyTypeInfo, AnyValueRef};
 use sqlx::error::BoxDynError;
-use sqlx::{Decode, FromRow, Row, Type};
+use sqlx::encode::IsNull;
+use sqlx::{Decode, Encode, FromRow, Row, Type};
 
 use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
-use crate::domain::{Fen, Phone};
+use crate::domain::{CourseId, Fen, Phone, UserId};
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
 macro_rules! decodes_as {
@@ -38,6 +39,20 @@ macro_rules! decodes_as {
 }
 
 decodes_as!(Fen, i64, Fen);
+decodes_as!(UserId, i64, UserId);
+decodes_as!(CourseId, i64, CourseId);
+
+/// Ids are bound as the BIGINT they are.
+macro_rules! encodes_as_i64 {
+    ($($ty:ty),*) => {$(
+        impl<'q> Encode<'q, Any> for $ty {
+            fn encode_by_ref(&self, buf: &mut <Any as sqlx::Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
+                <i64 as Encode<'q, Any>>::encode_by_ref(&self.0, buf)
+            }
+        }
+    )*};
+}
+encodes_as_i64!(UserId, CourseId);
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.
 pub struct Flag(i64);

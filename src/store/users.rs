@@ -2,13 +2,13 @@
 
 use super::rows::{Present, Text};
 use super::{Db, is_unique_violation};
-use crate::domain::Phone;
+use crate::domain::{Phone, UserId};
 
 pub use crate::domain::staff::{AccountStatus, Role};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     #[sqlx(try_from = "Text")]
     pub phone: Phone,
     pub nickname: String,
@@ -54,13 +54,13 @@ pub async fn find_by_phone(db: &Db, phone: &Phone) -> Result<Option<User>, sqlx:
     sqlx::query_as(&sql).bind(phone.as_str()).fetch_optional(db.read()).await
 }
 
-pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<User>, sqlx::Error> {
+pub async fn find_by_id(db: &Db, id: UserId) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
 
 /// Logged-in accounts with their unread count, in memory (see `store::cache`).
-pub struct UserCache(super::cache::EpochCache<i64, Option<(User, i64)>>);
+pub struct UserCache(super::cache::EpochCache<UserId, Option<(User, i64)>>);
 
 impl Default for UserCache {
     fn default() -> Self {
@@ -73,13 +73,13 @@ impl UserCache {
         self.0.sweep();
     }
 
-    pub async fn find_with_unread(&self, db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
+    pub async fn find_with_unread(&self, db: &Db, id: UserId) -> Result<Option<(User, i64)>, sqlx::Error> {
         self.0.get_or_load(db, id, || find_with_unread(db, id)).await
     }
 }
 
 /// The logged-in user with their unread site messages, in one query (it runs on every request).
-pub async fn find_with_unread(db: &Db, id: i64) -> Result<Option<(User, i64)>, sqlx::Error> {
+pub async fn find_with_unread(db: &Db, id: UserId) -> Result<Option<(User, i64)>, sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS}, (SELECT COUNT(*) FROM user_messages m WHERE m.user_id = users.id AND m.read_at IS NULL) AS unread \
          FROM users WHERE id = $1"
@@ -123,7 +123,7 @@ pub async fn create(
     }
 }
 
-pub async fn set_nickname(db: &Db, id: i64, nickname: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_nickname(db: &Db, id: UserId, nickname: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET nickname = $1, updated_at = $2 WHERE id = $3")
         .bind(nickname)
         .bind(now)
@@ -136,7 +136,7 @@ pub async fn set_nickname(db: &Db, id: i64, nickname: &str, now: i64) -> Result<
 
 pub async fn set_password_and_role(
     db: &Db,
-    id: i64,
+    id: UserId,
     password_hash: &str,
     role: Role,
     now: i64,

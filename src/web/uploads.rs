@@ -4,6 +4,7 @@
 //! `CsrfForm` does; temporary files vanish unless kept. Kept files live under random keys and go
 //! back out only as downloads with nosniff, through handlers that check who is asking.
 
+use crate::domain::UserId;
 use std::path::Path;
 
 use actix_multipart::Multipart;
@@ -163,7 +164,7 @@ pub struct Kept {
 }
 
 impl Kept {
-    pub fn as_new(&self, user_id: i64) -> NewAttachment<'_> {
+    pub fn as_new(&self, user_id: UserId) -> NewAttachment<'_> {
         NewAttachment {
             user_id,
             storage_key: &self.key,

@@ -47,7 +47,7 @@ fn filter_of(q: &AuditQuery) -> Filter {
         None => (String::new(), q.target.trim().to_string()),
     };
     Filter {
-        staff_id: q.staff.parse().ok(),
+        staff_id: q.staff.parse().ok().map(crate::domain::UserId),
         action: q.action.trim().to_string(),
         target_type,
         target_id,

@@ -180,7 +180,7 @@ async fn reply(
         }
     }
     complaints::reply(&state.db, &c, staff_id, &body, resolve, now()).await?;
-    tracing::info!(complaint_no = %c.complaint_no, staff_id, resolve, "complaint answered");
+    tracing::info!(complaint_no = %c.complaint_no, %staff_id, resolve, "complaint answered");
     let change = Change {
         action: if resolve { "complaint.resolve" } else { "complaint.reply" },
         target_type: "complaint",

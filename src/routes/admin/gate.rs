@@ -74,6 +74,6 @@ pub async fn audit(state: &AppState, req: &HttpRequest, staff: &User, change: Ch
         ip: &ip,
     };
     audit::record(&state.db, entry, now()).await?;
-    tracing::info!(staff = staff.id, action = change.action, target = %change.target_id, "staff change");
+    tracing::info!(staff = %staff.id, action = change.action, target = %change.target_id, "staff change");
     Ok(())
 }

@@ -237,7 +237,7 @@ async fn verify(
     }
     if user.totp_enabled {
         start_session(&ctx, &req, &state, &user, "staff").await?;
-        tracing::info!(user_id = user.id, recovery = !recovery.is_empty(), "staff signed in");
+        tracing::info!(user_id = %user.id, recovery = !recovery.is_empty(), "staff signed in");
         return Ok(redirect(&next));
     }
     let codes = totp::new_recovery_codes();

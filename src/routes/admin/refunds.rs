@@ -210,7 +210,7 @@ async fn approve(
     let approval = Approval { amount, note: &note, staff_id: Some(staff_id), provider };
     match state.refunder.approve_and_send(refund.id, &approval, at).await? {
         Approved::Yes => {
-            tracing::info!(refund_no = %refund.refund_no, %amount, staff_id, "refund approved");
+            tracing::info!(refund_no = %refund.refund_no, %amount, %staff_id, "refund approved");
             let change = Change {
                 action: "refund.approve",
                 target_type: "refund",
@@ -254,7 +254,7 @@ async fn reject(
         return detail_page(ctx, &state, refund, Some(inputs), errors, StatusCode::BAD_REQUEST).await;
     }
     if refunds::reject(&state.db, refund.id, staff_id, &reason, now()).await? {
-        tracing::info!(refund_no = %refund.refund_no, staff_id, "refund rejected");
+        tracing::info!(refund_no = %refund.refund_no, %staff_id, "refund rejected");
         let change = Change {
             action: "refund.reject",
             target_type: "refund",

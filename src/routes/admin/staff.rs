@@ -1,6 +1,7 @@
 //! Staff accounts, for admins: add a colleague with a role and a first password (they enrol
 //! TOTP at their first sign-in), change roles, reset a lost authenticator.
 
+use crate::domain::UserId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -37,7 +38,7 @@ struct StaffPage {
     ctx: PageContext,
     meta: Meta,
     staff: Vec<User>,
-    me: i64,
+    me: UserId,
     roles: Vec<(&'static str, &'static str)>,
     phone: String,
     role: String,
@@ -47,7 +48,7 @@ struct StaffPage {
 async fn page(
     ctx: PageContext,
     state: &AppState,
-    me: i64,
+    me: UserId,
     form: AddForm,
     errors: FieldErrors,
     status: StatusCode,
@@ -120,7 +121,7 @@ struct RoleForm {
     role: String,
 }
 
-async fn colleague(state: &AppState, id: i64) -> Result<User, AppError> {
+async fn colleague(state: &AppState, id: UserId) -> Result<User, AppError> {
     users::find_by_id(&state.db, id).await?.filter(|u| u.is_staff()).ok_or(AppError::NotFound)
 }
 
@@ -128,7 +129,7 @@ async fn colleague(state: &AppState, id: i64) -> Result<User, AppError> {
 async fn set_role(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -162,7 +163,7 @@ async fn set_role(
 async fn reset_totp(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {

@@ -2,6 +2,7 @@
 //! grant or revoke a course with a reason; sign out everywhere; mute, ban or restore. Every change
 //! is audited. Staff accounts can be signed out or banned by admins only.
 
+use crate::domain::UserId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -114,7 +115,7 @@ async fn detail_page(
     render_with_status(&page, status)
 }
 
-async fn find_user(state: &AppState, id: i64) -> Result<User, AppError> {
+async fn find_user(state: &AppState, id: UserId) -> Result<User, AppError> {
     users::find_by_id(&state.db, id).await?.ok_or(AppError::NotFound)
 }
 
@@ -126,7 +127,7 @@ fn may_act_on(staff: &User, user: &User) -> Result<(), AppError> {
 }
 
 #[get("/admin/users/{id}")]
-async fn detail(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn detail(ctx: PageContext, id: web::Path<UserId>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Users)?;
     let user = find_user(&state, *id).await?;
     detail_page(ctx, &state, user, GrantForm::default(), FieldErrors::default(), StatusCode::OK).await
@@ -163,7 +164,7 @@ async fn change_course(
     ctx: PageContext,
     req: HttpRequest,
     state: &AppState,
-    id: i64,
+    id: UserId,
     form: GrantForm,
     give: bool,
 ) -> Result<HttpResponse, AppError> {
@@ -202,7 +203,7 @@ async fn change_course(
 async fn grant(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<GrantForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -213,7 +214,7 @@ async fn grant(
 async fn revoke(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<GrantForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -224,7 +225,7 @@ async fn revoke(
 async fn sign_out(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -255,7 +256,7 @@ struct StatusForm {
 async fn set_status(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {

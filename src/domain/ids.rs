@@ -1,0 +1,28 @@
+//! Row ids that must not be mixed up: `grant(user, course)` with the two swapped does not compile.
+//! The database reads and writes them as the BIGINT they are (`store::rows`).
+
+use std::fmt;
+
+macro_rules! id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id!(
+    /// An account: learner or staff.
+    UserId
+);
+id!(
+    /// A course (any product kind).
+    CourseId
+);

@@ -3,6 +3,7 @@
 
 pub mod query;
 
+use crate::domain::CourseId;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ pub struct Catalog {
     /// Published courses by slug.
     by_slug: HashMap<String, Arc<Course>>,
     /// Every course, on sale or not, by id.
-    by_id: HashMap<i64, Arc<Course>>,
+    by_id: HashMap<CourseId, Arc<Course>>,
     /// Lesson id → (course, chapter index, lesson index).
     lessons: HashMap<i64, (Arc<Course>, usize, usize)>,
     /// Pages rendered for anonymous visitors from this snapshot; a reload starts a new, empty one.
@@ -105,7 +106,7 @@ impl Catalog {
     }
 
     /// Any course, on sale or not (for its owners' pages, refunds, statistics).
-    pub fn course_by_id(&self, id: i64) -> Option<&Arc<Course>> {
+    pub fn course_by_id(&self, id: CourseId) -> Option<&Arc<Course>> {
         self.by_id.get(&id)
     }
 
@@ -156,7 +157,7 @@ impl CatalogCache {
     }
 
     /// A sale (already counted in the database, in its own transaction) shown in the snapshot.
-    pub fn count_sale(&self, course_id: i64) {
+    pub fn count_sale(&self, course_id: CourseId) {
         if let Some(course) = self.snapshot().course_by_id(course_id) {
             course.learners.fetch_add(1, Ordering::Relaxed);
         }

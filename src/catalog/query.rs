@@ -142,7 +142,7 @@ mod tests {
 
     fn course(id: i64, cat: &str, title: &str, price: i64, learners: i64) -> Arc<Course> {
         Arc::new(Course {
-            id,
+            id: crate::domain::CourseId(id),
             slug: format!("c{id}"),
             kind: ProductKind::Recorded,
             category: Category { id: 1, slug: cat.into(), name: cat.into() },
@@ -185,7 +185,7 @@ mod tests {
     }
 
     fn ids(page: &ResultPage) -> Vec<i64> {
-        page.items.iter().map(|c| c.id).collect()
+        page.items.iter().map(|c| c.id.0).collect()
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! and lessons. Plain data with the rules that read it (the price in force, live sessions, the
 //! lesson after this one); `catalog` keeps the published ones in memory.
 
+use crate::domain::CourseId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -44,7 +45,7 @@ pub struct Chapter {
 
 #[derive(Debug, Clone)]
 pub struct Course {
-    pub id: i64,
+    pub id: CourseId,
     pub slug: String,
     pub kind: ProductKind,
     pub category: Category,

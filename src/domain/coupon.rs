@@ -2,6 +2,7 @@
 //! what the browser shows is never trusted.
 
 use super::Fen;
+use crate::domain::CourseId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CouponValue {
@@ -21,7 +22,7 @@ pub struct CouponRule {
     pub total_limit: Option<i64>,
     pub per_user_limit: Option<i64>,
     /// Only for this course, when set.
-    pub course_id: Option<i64>,
+    pub course_id: Option<CourseId>,
 }
 
 /// Redemptions held by orders that are pending or paid (closed orders give theirs back).
@@ -70,7 +71,7 @@ impl Breakdown {
 /// Applies a coupon to a course's price for one buyer at `now`.
 pub fn apply_coupon(
     price: Fen,
-    course_id: i64,
+    course_id: CourseId,
     rule: &CouponRule,
     usage: CouponUsage,
     now: i64,
@@ -123,7 +124,7 @@ mod tests {
     }
 
     fn apply(price: i64, r: &CouponRule) -> Result<(i64, i64), CouponError> {
-        apply_coupon(Fen(price), 7, r, CouponUsage::default(), NOW).map(|b| (b.discount.0, b.amount.0))
+        apply_coupon(Fen(price), CourseId(7), r, CouponUsage::default(), NOW).map(|b| (b.discount.0, b.amount.0))
     }
 
     #[test]
@@ -145,7 +146,7 @@ mod tests {
     #[test]
     fn validity_window_edges() {
         let r = rule(CouponValue::Fixed(Fen(100)));
-        let at = |t| apply_coupon(Fen(1000), 7, &r, CouponUsage::default(), t).map(|b| b.amount.0);
+        let at = |t| apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage::default(), t).map(|b| b.amount.0);
         assert_eq!(at(NOW - 11), Err(CouponError::NotStarted));
         assert_eq!(at(NOW - 10), Ok(900), "from is inclusive");
         assert_eq!(at(NOW + 9), Ok(900));
@@ -161,22 +162,24 @@ mod tests {
 
     #[test]
     fn course_restriction() {
-        let r = CouponRule { course_id: Some(8), ..rule(CouponValue::Fixed(Fen(100))) };
+        let r = CouponRule { course_id: Some(CourseId(8)), ..rule(CouponValue::Fixed(Fen(100))) };
         assert_eq!(apply(1000, &r), Err(CouponError::WrongCourse));
-        assert!(apply_coupon(Fen(1000), 8, &r, CouponUsage::default(), NOW).is_ok());
+        assert!(apply_coupon(Fen(1000), CourseId(8), &r, CouponUsage::default(), NOW).is_ok());
     }
 
     #[test]
     fn limits() {
         let r = CouponRule { total_limit: Some(3), per_user_limit: Some(1), ..rule(CouponValue::Fixed(Fen(100))) };
-        let with = |total, mine| apply_coupon(Fen(1000), 7, &r, CouponUsage { total, by_this_user: mine }, NOW).is_ok();
+        let with = |total, mine| {
+            apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage { total, by_this_user: mine }, NOW).is_ok()
+        };
         assert!(with(2, 0));
         assert_eq!(
-            apply_coupon(Fen(1000), 7, &r, CouponUsage { total: 3, by_this_user: 0 }, NOW),
+            apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage { total: 3, by_this_user: 0 }, NOW),
             Err(CouponError::UsedUp)
         );
         assert_eq!(
-            apply_coupon(Fen(1000), 7, &r, CouponUsage { total: 1, by_this_user: 1 }, NOW),
+            apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage { total: 1, by_this_user: 1 }, NOW),
             Err(CouponError::UserLimitReached)
         );
     }

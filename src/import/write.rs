@@ -7,6 +7,7 @@
 //! revoked in the shop (a refund, staff) is never granted again by an import; progress made in
 //! the shop after the export is never overwritten by older imported progress.
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -325,7 +326,15 @@ impl<'a> Run<'a> {
                     .bind(order_id)
                     .execute(&mut *tx)
                     .await?;
-                    order_access(&mut tx, UserId(*user_id), *course_id, *order_id, row.status.grants_access(), at).await?;
+                    order_access(
+                        &mut tx,
+                        UserId(*user_id),
+                        CourseId(*course_id),
+                        *order_id,
+                        row.status.grants_access(),
+                        at,
+                    )
+                    .await?;
                 }
                 None => {
                     counts.inserted += 1;
@@ -612,7 +621,7 @@ async fn course_info(db: &Db) -> anyhow::Result<HashMap<i64, CourseInfo>> {
 async fn order_access(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
-    course_id: i64,
+    course_id: CourseId,
     order_id: i64,
     grants: bool,
     at: i64,

@@ -3,6 +3,7 @@
 //! SQLite's single writer. A crash loses at most the last interval, never an older position, and
 //! every read of progress sees the reports still waiting here.
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ pub struct ProgressBuffer {
     inner: Mutex<Inner>,
     /// Each learner's stored progress (course → lesson → progress), in memory on SQLite; every
     /// batch written bumps `Topic::Progress`, so a copy older than the last write is not used.
-    stored: EpochCache<UserId, Arc<HashMap<i64, HashMap<i64, Progress>>>>,
+    stored: EpochCache<UserId, Arc<HashMap<CourseId, HashMap<i64, Progress>>>>,
 }
 
 impl Default for ProgressBuffer {
@@ -79,7 +80,7 @@ impl ProgressBuffer {
         &self,
         db: &Db,
         user_id: UserId,
-        course_id: i64,
+        course_id: CourseId,
     ) -> Result<HashMap<i64, Progress>, sqlx::Error> {
         Ok(self.all_progress(db, user_id).await?.remove(&course_id).unwrap_or_default())
     }
@@ -89,7 +90,7 @@ impl ProgressBuffer {
         &self,
         db: &Db,
         user_id: UserId,
-    ) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
+    ) -> Result<HashMap<CourseId, HashMap<i64, Progress>>, sqlx::Error> {
         let stored = self
             .stored
             .get_or_load(db, user_id, || async move { Ok(Arc::new(lessons::all_progress(db, user_id).await?)) })
@@ -180,7 +181,7 @@ mod tests {
         ProgressRow {
             user_id: crate::domain::UserId(1),
             lesson_id: 2,
-            course_id: 3,
+            course_id: crate::domain::CourseId(3),
             last_position_secs: position,
             furthest_secs: furthest,
             duration_secs: 100,

@@ -2,6 +2,7 @@
 //! at the sizes the pages use, under names that carry a content hash so they can be cached for
 //! good. Re-encoding also drops whatever else the file carried (metadata, trailing data).
 
+use crate::domain::CourseId;
 use std::io::Cursor;
 
 use anyhow::Context;
@@ -36,7 +37,7 @@ fn short_hash(bytes: &[u8]) -> String {
 }
 
 /// The cover at each page size, as (file name, JPEG), largest first. Names carry a content hash.
-pub fn cover_sizes(course_id: i64, bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+pub fn cover_sizes(course_id: CourseId, bytes: &[u8]) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let image = decode(bytes)?;
     let hash = short_hash(bytes);
     COVER_SIZES
@@ -80,7 +81,7 @@ mod tests {
 
     #[test]
     fn covers_come_out_at_the_page_sizes() {
-        let sizes = cover_sizes(7, &png(3000, 3000)).unwrap();
+        let sizes = cover_sizes(crate::domain::CourseId(7), &png(3000, 3000)).unwrap();
         assert_eq!(sizes.len(), 2);
         for ((name, jpeg), (w, h)) in sizes.iter().zip(COVER_SIZES) {
             let saved = image::load_from_memory(jpeg).unwrap();
@@ -96,7 +97,7 @@ mod tests {
 
     #[test]
     fn junk_and_giants_are_refused() {
-        assert!(cover_sizes(1, b"\x89PNG\r\n\x1a\nnot really").is_err());
+        assert!(cover_sizes(crate::domain::CourseId(1), b"\x89PNG\r\n\x1a\nnot really").is_err());
         assert!(logo_png(&png(9000, 10)).is_err(), "wider than 8000 px");
         assert!(logo_png(&png(300, 200)).is_ok());
     }

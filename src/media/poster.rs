@@ -2,6 +2,7 @@
 //! on the server (image for pixels, ab_glyph for the CJK text from Debian's fonts-noto-cjk,
 //! qrcode for the code) and kept on disk under a name that changes when any of them does.
 
+use crate::domain::CourseId;
 use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontArc, PxScale, ScaleFont};
@@ -38,7 +39,7 @@ pub fn font() -> Option<&'static FontArc> {
 }
 
 pub struct PosterInput {
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub title: String,
     pub price: String,
     pub original_price: Option<String>,

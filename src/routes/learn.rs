@@ -1,5 +1,6 @@
 //! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +32,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// May this viewer have this lesson's content? Free previews are open to anyone.
 /// Owners may learn every lesson; others the free previews of courses on sale.
-async fn can_learn(state: &AppState, user_id: Option<UserId>, course: &Course, lesson: &Lesson) -> Result<bool, AppError> {
+async fn can_learn(
+    state: &AppState,
+    user_id: Option<UserId>,
+    course: &Course,
+    lesson: &Lesson,
+) -> Result<bool, AppError> {
     if lesson.free_preview && course.published {
         return Ok(true);
     }
@@ -386,7 +392,7 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
     let mut courses = Vec::new();
     let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;
     // Most recently studied first, then most recently granted.
-    let mut owned: Vec<(i64, i64)> = state
+    let mut owned: Vec<(CourseId, i64)> = state
         .access
         .owned(&state.db, user.id)
         .await?

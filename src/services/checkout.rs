@@ -2,8 +2,8 @@
 //! with the refund terms the buyer was shown frozen on it, and reused while one is pending. A free
 //! course is claimed at once.
 
-use crate::domain::UserId;
 use crate::catalog::{CatalogCache, Course};
+use crate::domain::UserId;
 use crate::domain::refund_terms::refund_sentence;
 use crate::store::Db;
 use crate::store::orders::{self, NewOrder, Order};

@@ -1,8 +1,9 @@
 //! Announcements: site banners, and messages fanned out to learners' message centres in one
 //! INSERT … SELECT (one row per recipient, inside the transaction that records the message).
 
-use crate::domain::UserId;
 use super::Db;
+use crate::domain::CourseId;
+use crate::domain::UserId;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Announcement {
@@ -81,7 +82,7 @@ pub struct NewMessage<'a> {
     pub title: &'a str,
     pub body: &'a str,
     /// None: every learner; Some: the course's current holders.
-    pub course_id: Option<i64>,
+    pub course_id: Option<CourseId>,
     pub staff_id: UserId,
 }
 

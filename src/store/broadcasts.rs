@@ -1,7 +1,8 @@
 //! Broadcast text messages and the opt-out list.
 
-use crate::domain::UserId;
 use super::{Db, sms_outbox};
+use crate::domain::CourseId;
+use crate::domain::UserId;
 use crate::sms::Kind;
 
 pub async fn set_opt_out(db: &Db, phone: &str, out: bool, now: i64) -> Result<(), sqlx::Error> {
@@ -26,7 +27,7 @@ pub async fn opted_out(db: &Db, phone: &str) -> Result<bool, sqlx::Error> {
 }
 
 /// Learners to text: not banned, not opted out; a course's current holders when given.
-pub async fn recipients(db: &Db, course_id: Option<i64>) -> Result<Vec<String>, sqlx::Error> {
+pub async fn recipients(db: &Db, course_id: Option<CourseId>) -> Result<Vec<String>, sqlx::Error> {
     let base = "FROM users u WHERE u.role = 'learner' AND u.status NOT IN ('banned', 'deleted') \
                 AND NOT EXISTS (SELECT 1 FROM sms_optouts o WHERE o.phone = u.phone)";
     match course_id {
@@ -45,7 +46,7 @@ pub async fn recipients(db: &Db, course_id: Option<i64>) -> Result<Vec<String>, 
 /// and nobody gets it twice.
 pub struct NewBroadcast<'a> {
     pub text: &'a str,
-    pub course_id: Option<i64>,
+    pub course_id: Option<CourseId>,
     pub kind: Kind,
     pub url: &'a str,
     pub staff_id: UserId,

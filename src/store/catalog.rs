@@ -1,5 +1,6 @@
 //! Reads the catalog's rows in four queries; `catalog::Catalog` indexes them for the pages.
 
+use crate::domain::CourseId;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -44,8 +45,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         lessons_by_chapter.entry(chapter_id).or_default().push(lesson);
     }
 
-    let mut chapters_by_course: HashMap<i64, Vec<Chapter>> = HashMap::new();
-    let chapter_rows: Vec<(i64, i64, String)> = sqlx::query_as(
+    let mut chapters_by_course: HashMap<CourseId, Vec<Chapter>> = HashMap::new();
+    let chapter_rows: Vec<(i64, CourseId, String)> = sqlx::query_as(
         "SELECT ch.id, ch.course_id, ch.title FROM chapters ch JOIN courses c ON c.id = ch.course_id \
          ORDER BY ch.course_id, ch.position, ch.id",
     )
@@ -106,7 +107,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
 /// A course as stored; the catalog joins its category, instructor and syllabus to it.
 #[derive(sqlx::FromRow)]
 struct CourseRow {
-    id: i64,
+    id: CourseId,
     slug: String,
     kind: String,
     category_id: i64,

@@ -1,6 +1,7 @@
 //! Coupon codes.
 
 use super::Db;
+use crate::domain::CourseId;
 use crate::domain::Fen;
 use crate::domain::coupon::{CouponRule, CouponValue};
 
@@ -49,7 +50,7 @@ struct CouponRow {
     valid_until: i64,
     total_limit: Option<i64>,
     per_user_limit: Option<i64>,
-    course_id: Option<i64>,
+    course_id: Option<CourseId>,
 }
 
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
@@ -64,7 +65,7 @@ pub struct NewCoupon<'a> {
     pub valid_until: i64,
     pub total_limit: Option<i64>,
     pub per_user_limit: Option<i64>,
-    pub course_id: Option<i64>,
+    pub course_id: Option<CourseId>,
 }
 
 pub async fn create(db: &Db, c: &NewCoupon<'_>, now: i64) -> Result<i64, sqlx::Error> {

@@ -3,12 +3,13 @@
 
 use super::rows::Flag;
 use super::{Db, is_unique_violation};
+use crate::domain::CourseId;
 use crate::domain::ProductKind;
 use crate::domain::course_form::CourseInput;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourseRow {
-    pub id: i64,
+    pub id: CourseId,
     pub slug: String,
     pub title: String,
     pub kind: String,
@@ -48,7 +49,7 @@ pub struct Editable {
     pub publish_at: Option<i64>,
 }
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<Editable>, sqlx::Error> {
+pub async fn find(db: &Db, id: CourseId) -> Result<Option<Editable>, sqlx::Error> {
     let sql = format!("SELECT {EDIT_COLUMNS}, published, publish_at FROM courses WHERE id = $1");
     let row: Option<EditRow> = sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await?;
     Ok(row.map(|r| Editable {
@@ -142,7 +143,7 @@ async fn references_exist(db: &Db, c: &CourseInput) -> Result<bool, sqlx::Error>
 }
 
 /// A new course, unpublished (a draft until staff publish it).
-pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<i64, SaveError> {
+pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<CourseId, SaveError> {
     if !references_exist(db, c).await? {
         return Err(SaveError::MissingReference);
     }
@@ -153,7 +154,7 @@ pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<i64, SaveError
     bind_input(sqlx::query_scalar(&sql), c).bind(now).fetch_one(db.write()).await.map_err(save_error)
 }
 
-pub async fn update(db: &Db, id: i64, c: &CourseInput, now: i64) -> Result<(), SaveError> {
+pub async fn update(db: &Db, id: CourseId, c: &CourseInput, now: i64) -> Result<(), SaveError> {
     if !references_exist(db, c).await? {
         return Err(SaveError::MissingReference);
     }
@@ -224,7 +225,7 @@ fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
 /// Publish now, unpublish, or schedule (`publish_at` in the future, unpublished until then).
 pub async fn set_publication(
     db: &Db,
-    id: i64,
+    id: CourseId,
     published: bool,
     publish_at: Option<i64>,
     now: i64,
@@ -272,7 +273,7 @@ pub async fn instructors(db: &Db) -> Result<Vec<(i64, String)>, sqlx::Error> {
     sqlx::query_as("SELECT id, name FROM instructors ORDER BY id").fetch_all(db.read()).await
 }
 
-pub async fn set_cover(db: &Db, id: i64, url: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_cover(db: &Db, id: CourseId, url: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE courses SET cover_url = $1, updated_at = $2 WHERE id = $3")
         .bind(url)
         .bind(now)

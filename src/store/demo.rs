@@ -1,6 +1,7 @@
 //! The demo catalog loaded into a new database: every product kind, with chapters, lessons,
 //! free previews, instructors, prices and original prices.
 
+use crate::domain::CourseId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -335,7 +336,7 @@ async fn insert_course(
     created_at: i64,
     now: i64,
 ) -> anyhow::Result<()> {
-    let course_id: i64 = sqlx::query_scalar(
+    let course_id: CourseId = sqlx::query_scalar(
         "INSERT INTO courses (slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, membership_days, \
          consult_minutes, featured, sale_ends_at, published, created_at, updated_at) \

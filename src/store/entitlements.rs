@@ -2,13 +2,14 @@
 //! revocation, staff grants and revocations with their reason) and the access checks. The import
 //! writes its own in bulk (`import::write`).
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
 
 /// The courses each learner may learn now, in memory (see `store::cache`): (course, granted at).
-pub struct AccessCache(super::cache::EpochCache<UserId, std::sync::Arc<Vec<(i64, i64)>>>);
+pub struct AccessCache(super::cache::EpochCache<UserId, std::sync::Arc<Vec<(CourseId, i64)>>>);
 
 impl Default for AccessCache {
     fn default() -> Self {
@@ -21,17 +22,17 @@ impl AccessCache {
         self.0.sweep();
     }
 
-    pub async fn owned(&self, db: &Db, user_id: UserId) -> Result<std::sync::Arc<Vec<(i64, i64)>>, sqlx::Error> {
+    pub async fn owned(&self, db: &Db, user_id: UserId) -> Result<std::sync::Arc<Vec<(CourseId, i64)>>, sqlx::Error> {
         self.0.get_or_load(db, user_id, || async move { Ok(std::sync::Arc::new(owned(db, user_id).await?)) }).await
     }
 
-    pub async fn owns(&self, db: &Db, user_id: UserId, course_id: i64) -> Result<bool, sqlx::Error> {
+    pub async fn owns(&self, db: &Db, user_id: UserId, course_id: CourseId) -> Result<bool, sqlx::Error> {
         Ok(self.owned(db, user_id).await?.iter().any(|(c, _)| *c == course_id))
     }
 }
 
 /// (course, granted at) of every course the learner may learn now.
-pub async fn owned(db: &Db, user_id: UserId) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+pub async fn owned(db: &Db, user_id: UserId) -> Result<Vec<(CourseId, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT course_id, granted_at FROM entitlements WHERE user_id = $1 AND revoked_at IS NULL")
         .bind(user_id)
         .fetch_all(db.read())
@@ -40,7 +41,7 @@ pub async fn owned(db: &Db, user_id: UserId) -> Result<Vec<(i64, i64)>, sqlx::Er
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entitlement {
-    pub course_id: i64,
+    pub course_id: CourseId,
     #[sqlx(rename = "title")]
     pub course_title: String,
     #[sqlx(rename = "slug")]
@@ -63,7 +64,7 @@ pub async fn for_user(db: &Db, user_id: UserId) -> Result<Vec<Entitlement>, sqlx
 }
 
 /// Gives the course by hand; false when the learner already has it.
-pub async fn grant(db: &Db, user_id: UserId, course_id: i64, note: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn grant(db: &Db, user_id: UserId, course_id: CourseId, note: &str, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at, note) VALUES ($1, $2, 'staff', NULL, $3, $4) \
          ON CONFLICT (user_id, course_id) DO UPDATE SET source = 'staff', order_id = NULL, granted_at = $3, revoked_at = NULL, note = $4 \
@@ -80,7 +81,7 @@ pub async fn grant(db: &Db, user_id: UserId, course_id: i64, note: &str, now: i6
 }
 
 /// Takes the course away; false when the learner did not have it.
-pub async fn revoke(db: &Db, user_id: UserId, course_id: i64, note: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn revoke(db: &Db, user_id: UserId, course_id: CourseId, note: &str, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE entitlements SET revoked_at = $1, note = $2 WHERE user_id = $3 AND course_id = $4 AND revoked_at IS NULL",
     )
@@ -99,7 +100,7 @@ pub async fn revoke(db: &Db, user_id: UserId, course_id: i64, note: &str, now: i
 pub(crate) async fn grant_for_order(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
-    course_id: i64,
+    course_id: CourseId,
     source: &str,
     order_id: Option<i64>,
     now: i64,
@@ -122,7 +123,7 @@ pub(crate) async fn grant_for_order(
 pub(crate) async fn revoke_for_order(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
-    course_id: i64,
+    course_id: CourseId,
     order_id: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -140,7 +141,7 @@ pub(crate) async fn revoke_for_order(
 
 /// True when the user may learn this course now, read fresh (the buy button's check); pages use
 /// `AccessCache::owns`.
-pub async fn owns_now(db: &Db, user_id: UserId, course_id: i64) -> Result<bool, sqlx::Error> {
+pub async fn owns_now(db: &Db, user_id: UserId, course_id: CourseId) -> Result<bool, sqlx::Error> {
     let found: Option<i64> =
         sqlx::query_scalar("SELECT id FROM entitlements WHERE user_id = $1 AND course_id = $2 AND revoked_at IS NULL")
             .bind(user_id)

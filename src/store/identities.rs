@@ -1,8 +1,8 @@
 //! Outside identities of an account: the WeChat unionid (the same person across the mini program
 //! and the official account) and openids.
 
-use crate::domain::UserId;
 use super::Db;
+use crate::domain::UserId;
 
 pub const UNIONID: &str = "wechat_unionid";
 /// The official account's openid (the mini program's is `wechat_openid_mp`).

@@ -1,5 +1,6 @@
 //! Lesson content (media keys, article bodies, notes, live links), HLS keys and learning progress.
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use std::collections::HashMap;
 
@@ -98,7 +99,7 @@ pub struct Progress {
 pub struct ProgressRow {
     pub user_id: UserId,
     pub lesson_id: i64,
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub last_position_secs: i64,
     pub furthest_secs: i64,
     pub duration_secs: i64,
@@ -158,7 +159,11 @@ pub async fn record_progress_batch(db: &Db, rows: &[ProgressRow]) -> Result<(), 
 }
 
 /// The learner's progress in one course, by lesson.
-pub async fn course_progress(db: &Db, user_id: UserId, course_id: i64) -> Result<HashMap<i64, Progress>, sqlx::Error> {
+pub async fn course_progress(
+    db: &Db,
+    user_id: UserId,
+    course_id: CourseId,
+) -> Result<HashMap<i64, Progress>, sqlx::Error> {
     let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1 AND course_id = $2",
@@ -171,7 +176,7 @@ pub async fn course_progress(db: &Db, user_id: UserId, course_id: i64) -> Result
 }
 
 /// The learner's progress in every course: course → lesson → progress.
-pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<i64, HashMap<i64, Progress>>, sqlx::Error> {
+pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<CourseId, HashMap<i64, Progress>>, sqlx::Error> {
     let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1",
@@ -179,7 +184,7 @@ pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<i64, HashM
     .bind(user_id)
     .fetch_all(db.read())
     .await?;
-    let mut by_course: HashMap<i64, HashMap<i64, Progress>> = HashMap::new();
+    let mut by_course: HashMap<CourseId, HashMap<i64, Progress>> = HashMap::new();
     for r in rows {
         by_course.entry(r.course_id).or_default().insert(r.lesson_id, r.progress);
     }
@@ -189,7 +194,7 @@ pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<i64, HashM
 /// A lesson's progress with where it belongs.
 #[derive(sqlx::FromRow)]
 struct Located {
-    course_id: i64,
+    course_id: CourseId,
     lesson_id: i64,
     #[sqlx(flatten)]
     progress: Progress,

@@ -1,8 +1,8 @@
 //! Failed sign-ins: per account for the lockout rule, and per address and network for the
 //! limits that stop one source guessing across many accounts.
 
-use crate::domain::UserId;
 use super::Db;
+use crate::domain::UserId;
 
 pub async fn record_login_failure(db: &Db, user_id: UserId, ip: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO login_failures (user_id, ip, created_at) VALUES ($1, $2, $3)")

@@ -1,7 +1,7 @@
 //! Keywords and the items they held.
 
-use crate::domain::UserId;
 use super::{Db, is_unique_violation};
+use crate::domain::UserId;
 use crate::domain::moderation::{Keyword, KeywordAction};
 
 pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {
@@ -102,7 +102,14 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
 
 /// Moves an item from one status to another; false when it was no longer in `from`. An
 /// approved nickname is applied in the same transaction.
-pub async fn decide(db: &Db, item: &Item, from: &str, to: &str, staff_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn decide(
+    db: &Db,
+    item: &Item,
+    from: &str,
+    to: &str,
+    staff_id: UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let done = sqlx::query(
         "UPDATE moderation_items SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND status = $5",

@@ -2,6 +2,7 @@
 
 use super::Db;
 use super::orders::{self, Order};
+use crate::domain::CourseId;
 use crate::domain::Fen;
 use crate::domain::order::OrderStatus;
 
@@ -9,7 +10,7 @@ use crate::domain::order::OrderStatus;
 pub struct OrderQuery {
     /// An order number, or digits of the buyer's phone.
     pub text: String,
-    pub course_id: Option<i64>,
+    pub course_id: Option<CourseId>,
     pub status: Option<OrderStatus>,
     pub from: Option<i64>,
     pub until: Option<i64>,
@@ -41,7 +42,7 @@ pub async fn search(db: &Db, q: &OrderQuery, limit: i64) -> Result<Vec<(Order, S
         }
     }
     if let Some(course_id) = q.course_id {
-        conditions.push(format!("o.course_id = {}", param(Bind::Int(course_id), &mut binds)));
+        conditions.push(format!("o.course_id = {}", param(Bind::Int(course_id.0), &mut binds)));
     }
     if let Some(status) = q.status {
         conditions.push(format!("o.status = {}", param(Bind::Text(status.as_str().to_string()), &mut binds)));

@@ -1,6 +1,7 @@
 //! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
 //! affected; paying, granting the course and consuming the coupon commit together.
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
@@ -16,7 +17,7 @@ pub struct Order {
     pub id: i64,
     pub order_no: String,
     pub user_id: UserId,
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub item_title: String,
     /// What was sold; an unknown word in an old or imported row reads as a recorded course.
     #[sqlx(try_from = "String")]
@@ -65,7 +66,7 @@ pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, 
 /// The course as it is sold now, frozen onto the order.
 pub struct NewOrder<'a> {
     pub user_id: UserId,
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub title: &'a str,
     pub kind: &'a str,
     pub price: Fen,
@@ -144,7 +145,7 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
 
 /// The buyer's pending order for the course. Read from the reader pool: a committed order is
 /// visible to every new read, and the partial unique index settles a race anyway.
-pub async fn pending_for(db: &Db, user_id: UserId, course_id: i64) -> Result<Option<Order>, sqlx::Error> {
+pub async fn pending_for(db: &Db, user_id: UserId, course_id: CourseId) -> Result<Option<Order>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'");
     sqlx::query_as(&sql).bind(user_id).bind(course_id).fetch_optional(db.read()).await
 }
@@ -161,7 +162,12 @@ pub async fn find_for_user(db: &Db, order_no: &str, user_id: UserId) -> Result<O
 
 /// One page of the learner's orders, newest first, and how many there are in all (one query;
 /// a second only when the page is past the end).
-pub async fn page_for_user(db: &Db, user_id: UserId, limit: i64, offset: i64) -> Result<(Vec<Order>, i64), sqlx::Error> {
+pub async fn page_for_user(
+    db: &Db,
+    user_id: UserId,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Order>, i64), sqlx::Error> {
     let sql = format!(
         "SELECT {COLUMNS}, COUNT(*) OVER () AS total FROM orders WHERE user_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
@@ -316,7 +322,7 @@ pub async fn payment_checked(db: &Db, order_id: i64, now: i64) -> Result<(), sql
 pub enum PaymentOutcome {
     /// The order is now paid and the course granted.
     Applied {
-        course_id: i64,
+        course_id: CourseId,
     },
     /// This transaction was already recorded; nothing changed.
     Duplicate,
@@ -398,7 +404,7 @@ pub async fn apply_payment(
     Ok(PaymentOutcome::Applied { course_id: order.course_id })
 }
 
-async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: i64) -> Result<(), sqlx::Error> {
+async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: CourseId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE courses SET learner_count = learner_count + 1 WHERE id = $1")
         .bind(course_id)
         .execute(&mut **tx)

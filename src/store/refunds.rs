@@ -2,6 +2,7 @@
 //! checked by rows affected, so a double click, twenty staff clicking at once, or a provider
 //! notification arriving twice each change the request once.
 
+use crate::domain::CourseId;
 use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
@@ -483,7 +484,7 @@ struct Completing {
     paid: Fen,
     #[sqlx(rename = "refunded_fen")]
     refunded: Fen,
-    course_id: i64,
+    course_id: CourseId,
     paid_at: Option<i64>,
 }
 

@@ -9,8 +9,8 @@
 //! - types spread over several columns (`RefundTerms`, `Localized`) are `#[sqlx(flatten)]`.
 
 use sqlx::any::{Any, AnyRow, AnyTypeInfo, AnyValueRef};
-use sqlx::error::BoxDynError;
 use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
 use sqlx::{Decode, Encode, FromRow, Row, Type};
 
 use crate::domain::refund_terms::{Localized, RefundTerms};

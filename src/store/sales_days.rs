@@ -3,6 +3,7 @@
 //! and a grace period after midnight for payments in flight) are always counted live. A refund of
 //! an older order, or an import, deletes the days it changes.
 
+use crate::domain::CourseId;
 use std::collections::BTreeMap;
 
 use sqlx::{Any, Transaction};
@@ -17,7 +18,7 @@ const GRACE_SECS: i64 = 300;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct SalesDay {
     pub day: i64,
-    pub course_id: i64,
+    pub course_id: CourseId,
     /// Orders made that day.
     pub orders: i64,
     /// Orders paid that day, what they brought in, and how many of them were refunded since (and
@@ -121,8 +122,8 @@ fn runs(days: &[i64]) -> Vec<(i64, i64)> {
 /// Counts sales of `first..=last` from `orders`.
 async fn count(conn: &mut sqlx::AnyConnection, first: i64, last: i64) -> Result<Vec<SalesDay>, sqlx::Error> {
     let (from, until) = (day_start(first), day_start(last + 1));
-    let mut by_key: BTreeMap<(i64, i64), SalesDay> = BTreeMap::new();
-    let made: Vec<(i64, i64, i64)> = sqlx::query_as(
+    let mut by_key: BTreeMap<(i64, CourseId), SalesDay> = BTreeMap::new();
+    let made: Vec<(i64, CourseId, i64)> = sqlx::query_as(
         "SELECT (created_at + 28800) / 86400 AS day, course_id, COUNT(*) AS n FROM orders \
          WHERE created_at >= $1 AND created_at < $2 GROUP BY (created_at + 28800) / 86400, course_id",
     )
@@ -133,7 +134,7 @@ async fn count(conn: &mut sqlx::AnyConnection, first: i64, last: i64) -> Result<
     for (day, course_id, n) in made {
         by_key.entry((day, course_id)).or_insert(SalesDay { day, course_id, ..SalesDay::default() }).orders = n;
     }
-    let paid: Vec<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+    let paid: Vec<(i64, CourseId, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT (paid_at + 28800) / 86400 AS day, course_id, COUNT(*) AS n, CAST(SUM(amount_fen) AS BIGINT) AS revenue, \
          CAST(SUM(refunded_fen) AS BIGINT) AS refunded, \
          CAST(SUM(CASE WHEN refunded_fen > 0 THEN 1 ELSE 0 END) AS BIGINT) AS refunded_orders \

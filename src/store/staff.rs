@@ -1,8 +1,8 @@
 //! Staff accounts: their second factor, recovery codes, roles, and account status changes.
 
-use crate::domain::UserId;
 use super::Db;
 use super::users::{self, AccountStatus, Role, User};
+use crate::domain::UserId;
 
 /// The sealed TOTP secret and the last step used, if a secret was ever made.
 pub async fn totp_state(db: &Db, user_id: UserId) -> Result<Option<(String, i64)>, sqlx::Error> {

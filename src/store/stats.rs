@@ -2,6 +2,7 @@
 //! (`(t + 28800) / 86400`, the same on SQLite and PostgreSQL) or by course.
 
 use super::Db;
+use crate::domain::CourseId;
 
 /// (day, value) rows of one daily measure between two unix times.
 async fn per_day(db: &Db, sql: &str, from: i64, until: i64) -> Result<Vec<(i64, i64)>, sqlx::Error> {
@@ -81,7 +82,7 @@ pub async fn active_between(db: &Db, first: i64, last: i64) -> Result<i64, sqlx:
 
 #[derive(Debug, Clone)]
 pub struct CourseSales {
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub title: String,
     pub paid_orders: i64,
     pub revenue_fen: i64,
@@ -105,16 +106,16 @@ impl CourseSales {
 
 /// Learners who hold each course now, and those who completed every lesson: course → (learners,
 /// completed). Two scans of indexes (the statistics page keeps the answer in a `cache::EpochCache`).
-pub async fn learners_by_course(db: &Db) -> Result<std::collections::HashMap<i64, (i64, i64)>, sqlx::Error> {
-    let mut out: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
-    let holders: Vec<(i64, i64)> =
+pub async fn learners_by_course(db: &Db) -> Result<std::collections::HashMap<CourseId, (i64, i64)>, sqlx::Error> {
+    let mut out: std::collections::HashMap<CourseId, (i64, i64)> = std::collections::HashMap::new();
+    let holders: Vec<(CourseId, i64)> =
         sqlx::query_as("SELECT course_id, COUNT(*) FROM entitlements WHERE revoked_at IS NULL GROUP BY course_id")
             .fetch_all(db.read())
             .await?;
     for (course, n) in holders {
         out.entry(course).or_default().0 = n;
     }
-    let finished: Vec<(i64, i64)> = sqlx::query_as(
+    let finished: Vec<(CourseId, i64)> = sqlx::query_as(
         "SELECT p.course_id, COUNT(*) FROM \
            (SELECT course_id, user_id, COUNT(*) AS n FROM lesson_progress WHERE completed_at IS NOT NULL \
             GROUP BY course_id, user_id) p \
@@ -134,11 +135,11 @@ pub async fn learners_by_course(db: &Db) -> Result<std::collections::HashMap<i64
 /// the courses; `learners` is `learners_by_course`.
 pub fn by_course(
     sales: &[super::sales_days::SalesDay],
-    learners: &std::collections::HashMap<i64, (i64, i64)>,
-    titles: impl Fn(i64) -> Option<String>,
+    learners: &std::collections::HashMap<CourseId, (i64, i64)>,
+    titles: impl Fn(CourseId) -> Option<String>,
 ) -> Vec<CourseSales> {
-    let mut by_id: std::collections::HashMap<i64, CourseSales> = std::collections::HashMap::new();
-    let blank = |course_id: i64| CourseSales {
+    let mut by_id: std::collections::HashMap<CourseId, CourseSales> = std::collections::HashMap::new();
+    let blank = |course_id: CourseId| CourseSales {
         course_id,
         title: String::new(),
         paid_orders: 0,

@@ -3,6 +3,7 @@
 
 use super::Db;
 use super::rows::Flag;
+use crate::domain::CourseId;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonRow {
@@ -24,7 +25,7 @@ pub struct ChapterRow {
     pub lessons: Vec<LessonRow>,
 }
 
-pub async fn for_course(db: &Db, course_id: i64) -> Result<Vec<ChapterRow>, sqlx::Error> {
+pub async fn for_course(db: &Db, course_id: CourseId) -> Result<Vec<ChapterRow>, sqlx::Error> {
     let chapters: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, title FROM chapters WHERE course_id = $1 ORDER BY position, id")
             .bind(course_id)
@@ -48,7 +49,7 @@ pub async fn for_course(db: &Db, course_id: i64) -> Result<Vec<ChapterRow>, sqlx
     Ok(rows)
 }
 
-pub async fn add_chapter(db: &Db, course_id: i64, title: &str) -> Result<i64, sqlx::Error> {
+pub async fn add_chapter(db: &Db, course_id: CourseId, title: &str) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO chapters (course_id, title, position) \
          VALUES ($1, $2, (SELECT COALESCE(MAX(position), 0) + 1 FROM chapters WHERE course_id = $1)) RETURNING id",
@@ -60,11 +61,11 @@ pub async fn add_chapter(db: &Db, course_id: i64, title: &str) -> Result<i64, sq
 }
 
 /// The course a chapter belongs to.
-pub async fn chapter_course(db: &Db, chapter_id: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn chapter_course(db: &Db, chapter_id: i64) -> Result<Option<CourseId>, sqlx::Error> {
     sqlx::query_scalar("SELECT course_id FROM chapters WHERE id = $1").bind(chapter_id).fetch_optional(db.read()).await
 }
 
-pub async fn lesson_course(db: &Db, lesson_id: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn lesson_course(db: &Db, lesson_id: i64) -> Result<Option<CourseId>, sqlx::Error> {
     sqlx::query_scalar("SELECT course_id FROM lessons WHERE id = $1").bind(lesson_id).fetch_optional(db.read()).await
 }
 
@@ -75,7 +76,7 @@ pub struct NewLesson<'a> {
     pub free_preview: bool,
 }
 
-pub async fn add_lesson(db: &Db, course_id: i64, chapter_id: i64, l: &NewLesson<'_>) -> Result<i64, sqlx::Error> {
+pub async fn add_lesson(db: &Db, course_id: CourseId, chapter_id: i64, l: &NewLesson<'_>) -> Result<i64, sqlx::Error> {
     let id = sqlx::query_scalar(
         "INSERT INTO lessons (course_id, chapter_id, title, kind, duration_secs, free_preview, position) \
          VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(position), 0) + 1 FROM lessons WHERE chapter_id = $2)) RETURNING id",
@@ -140,7 +141,7 @@ pub async fn move_item(db: &Db, lessons: bool, id: i64, up: bool) -> Result<(), 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonDetail {
     pub id: i64,
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub title: String,
     pub kind: String,
     pub duration_secs: i64,

@@ -44,9 +44,10 @@ pub struct AppState {
     /// Lesson content in memory (SQLite only).
     pub lessons: crate::store::lessons::LessonCache,
     /// Pages of each learner's order list: (user, page) → (orders, total) (SQLite only).
-    pub order_pages: crate::store::cache::EpochCache<(crate::domain::UserId, i64), (Vec<crate::store::orders::Order>, i64)>,
+    pub order_pages:
+        crate::store::cache::EpochCache<(crate::domain::UserId, i64), (Vec<crate::store::orders::Order>, i64)>,
     /// Learners and completions by course for the statistics page (SQLite only).
-    pub learners: crate::store::cache::EpochCache<(), std::collections::HashMap<i64, (i64, i64)>>,
+    pub learners: crate::store::cache::EpochCache<(), std::collections::HashMap<crate::domain::CourseId, (i64, i64)>>,
     /// Progress reports waiting to be written in the next batch.
     /// Covers, the logo and posters, served under /files (the data dir's public/ or the bucket).
     pub public: Arc<dyn crate::media::storage::MediaStore>,

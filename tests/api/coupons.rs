@@ -85,7 +85,8 @@ async fn coupon_rules_are_enforced_beside_the_field(app: TestApp) {
     add_coupon(&app, "EXACT", CouponValue::Fixed(Fen(1000)), |c| c.min_spend = Fen(19900)).await;
     add_coupon(&app, "OLD", CouponValue::Fixed(Fen(1000)), |c| c.valid_until = now() - 1).await;
     add_coupon(&app, "SOON", CouponValue::Fixed(Fen(1000)), |c| c.valid_from = now() + 3600).await;
-    add_coupon(&app, "PYONLY", CouponValue::Fixed(Fen(1000)), |c| c.course_id = Some(python)).await;
+    add_coupon(&app, "PYONLY", CouponValue::Fixed(Fen(1000)), |c| c.course_id = Some(kedian::domain::CourseId(python)))
+        .await;
     app.login_by_code("13800138081").await;
     let order_no = app.order_for("excel-data-analysis").await;
     for (code, message) in [

@@ -2,6 +2,7 @@
 //! schedule, and the syllabus (chapters and lessons: add, rename, reorder, free preview). Each
 //! change reloads the in-memory catalog, so the public pages show it at once, and is audited.
 
+use crate::domain::CourseId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -61,7 +62,7 @@ struct EditPage {
     ctx: PageContext,
     meta: Meta,
     /// None for a new course.
-    id: Option<i64>,
+    id: Option<CourseId>,
     form: RawCourse,
     kinds: Vec<(&'static str, &'static str)>,
     categories: Vec<(i64, String)>,
@@ -81,7 +82,7 @@ struct Publication {
 async fn edit_form(
     ctx: PageContext,
     state: &AppState,
-    id: Option<i64>,
+    id: Option<CourseId>,
     form: RawCourse,
     publication: Publication,
     errors: FieldErrors,
@@ -177,12 +178,16 @@ async fn create(
     Ok(redirect(&format!("/admin/courses/{id}")))
 }
 
-async fn editable(state: &AppState, id: i64) -> Result<course_admin::Editable, AppError> {
+async fn editable(state: &AppState, id: CourseId) -> Result<course_admin::Editable, AppError> {
     course_admin::find(&state.db, id).await?.ok_or(AppError::NotFound)
 }
 
 #[get("/admin/courses/{id}")]
-async fn edit_page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn edit_page(
+    ctx: PageContext,
+    id: web::Path<CourseId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
     let course = editable(&state, *id).await?;
     let publication = Publication { published: course.published, publish_at: course.publish_at };
@@ -194,7 +199,7 @@ async fn edit_page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppSta
 async fn update(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RawCourse>,
 ) -> Result<HttpResponse, AppError> {
@@ -237,7 +242,7 @@ struct PublicationForm {
 async fn set_publication(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PublicationForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -294,7 +299,7 @@ fn title_of(ctx: &PageContext, value: &str, field: &'static str) -> Result<Strin
 async fn syllabus_error(
     ctx: PageContext,
     state: &AppState,
-    course_id: i64,
+    course_id: CourseId,
     errors: FieldErrors,
 ) -> Result<HttpResponse, AppError> {
     editor_with_errors(ctx, state, course_id, errors, StatusCode::BAD_REQUEST).await
@@ -304,7 +309,7 @@ async fn syllabus_error(
 pub(crate) async fn editor_with_errors(
     ctx: PageContext,
     state: &AppState,
-    course_id: i64,
+    course_id: CourseId,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
@@ -319,7 +324,7 @@ async fn syllabus_changed(
     req: &HttpRequest,
     staff: &User,
     action: &str,
-    course_id: i64,
+    course_id: CourseId,
     after: serde_json::Value,
 ) -> Result<HttpResponse, AppError> {
     reload(state).await?;
@@ -339,7 +344,7 @@ async fn syllabus_changed(
 async fn add_chapter(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChapterForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -418,7 +423,7 @@ fn lesson_of<'a>(ctx: &PageContext, form: &'a LessonForm, title: &'a str) -> Res
 async fn add_lesson(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<LessonForm>,
 ) -> Result<HttpResponse, AppError> {

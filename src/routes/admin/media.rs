@@ -2,6 +2,7 @@
 //! lesson's video or audio (streamed to disk within the size limit, judged by its first bytes,
 //! then packaged as encrypted HLS in the background when ffmpeg is present).
 
+use crate::domain::CourseId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
@@ -40,7 +41,7 @@ fn refused(ctx: &PageContext, form: &UploadForm, max_mb: u64) -> Option<(String,
 async fn cover(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CourseId>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -60,7 +61,7 @@ async fn cover(
     let sizes = match saved {
         Ok(sizes) => sizes,
         Err(e) => {
-            tracing::info!(course_id, error = format!("{e:#}"), "cover refused");
+            tracing::info!(%course_id, error = format!("{e:#}"), "cover refused");
             errors.add("cover", ctx.t("err_picture_unreadable"));
             return editor_with_errors(ctx, &state, *id, errors, StatusCode::UNPROCESSABLE_ENTITY).await;
         }

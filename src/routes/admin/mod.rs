@@ -36,7 +36,7 @@ use crate::web::{AppState, Meta, PageContext, render};
 /// The course a back-office form chose by its id (any course, on sale or not).
 pub(crate) fn chosen_course(state: &AppState, id: &str) -> Option<std::sync::Arc<crate::catalog::Course>> {
     let parsed: i64 = id.parse().ok().filter(|n: &i64| n.to_string() == id)?;
-    state.catalog.snapshot().course_by_id(parsed).cloned()
+    state.catalog.snapshot().course_by_id(crate::domain::CourseId(parsed)).cloned()
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

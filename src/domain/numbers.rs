@@ -1,5 +1,5 @@
-//! Order, refund and complaint numbers as they arrive in URLs, parsed at the edge: a path segment
-//! that is not one is a 404 before any handler or query runs.
+//! Order, refund and complaint numbers and course slugs as they arrive in URLs, parsed at the
+//! edge: a path segment that is not one is a 404 before any handler or query runs.
 
 macro_rules! number_type {
     ($name:ident, $check:path, $what:literal) => {
@@ -42,6 +42,7 @@ macro_rules! number_type {
 number_type!(OrderNo, super::order::looks_like_order_no, "an order number");
 number_type!(RefundNo, super::refund::looks_like_refund_no, "a refund number");
 number_type!(ComplaintNo, super::complaint::looks_like_complaint_no, "a complaint number");
+number_type!(Slug, super::course_form::is_valid_slug, "a course's link name");
 
 #[cfg(test)]
 mod tests {

@@ -133,7 +133,7 @@ impl DetailPage<'_> {
 #[get("/courses/{slug}")]
 async fn detail(
     ctx: PageContext,
-    slug: web::Path<String>,
+    slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();

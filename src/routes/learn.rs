@@ -19,7 +19,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::media::article::SanitizedHtml;
 use crate::store::lessons::{self, Progress};
-use crate::web::{AppState, Meta, PageContext, redirect, render};
+use crate::web::{AppState, Meta, PageContext, render};
 
 /// Progress reports closer together than this are refused (players report every 10–15 s).
 pub const PROGRESS_MIN_INTERVAL_SECS: i64 = 3;
@@ -96,14 +96,13 @@ impl LessonPage<'_> {
 #[get("/courses/{slug}/lessons/{id}")]
 async fn lesson_page(
     ctx: PageContext,
-    path: web::Path<(String, String)>,
+    path: web::Path<(crate::domain::numbers::Slug, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
-    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
     let catalog = state.catalog.snapshot();
     let (course, lesson) = catalog.lesson(id).ok_or(AppError::NotFound)?;
-    if course.slug != slug {
+    if course.slug != slug.as_str() {
         return Err(AppError::NotFound);
     }
     let (course, lesson) = (course.clone(), lesson.clone());
@@ -198,11 +197,10 @@ fn denied() -> AppError {
 async fn media_file(
     ctx: PageContext,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<(i64, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (lesson_id, file) = path.into_inner();
-    let lesson_id: i64 = lesson_id.parse().map_err(|_| AppError::NotFound)?;
     if !media::is_media_file(&file) {
         return Err(AppError::NotFound);
     }
@@ -387,7 +385,7 @@ pub fn continue_with(course: &Course, progress: &HashMap<i64, Progress>) -> Opti
 
 #[get("/me/courses")]
 async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let Some(user) = ctx.user.as_ref() else { return Ok(redirect(&ctx.login_href())) };
+    let user = crate::routes::orders::logged_in(&ctx)?;
     let catalog = state.catalog.snapshot();
     let mut courses = Vec::new();
     let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;

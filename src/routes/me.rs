@@ -146,7 +146,7 @@ struct MessagesPage<'a> {
 
 #[get("/me/messages")]
 async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
+    let user = crate::routes::orders::logged_in(&ctx)?;
     let messages = messages::recent(&state.db, user.id, 100)
         .await?
         .iter()
@@ -168,7 +168,7 @@ async fn mark_read(
     state: web::Data<AppState>,
     _form: CsrfForm<crate::routes::orders::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
+    let user = crate::routes::orders::logged_in(&ctx)?;
     messages::mark_all_read(&state.db, user.id, now()).await?;
     Ok(redirect("/me/messages"))
 }
@@ -187,7 +187,7 @@ async fn sms_preference(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SmsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = &ctx.user else { return Ok(redirect(&ctx.login_href())) };
+    let user = crate::routes::orders::logged_in(&ctx)?;
     let out = match form.receive.as_str() {
         "0" => true,
         "1" => false,

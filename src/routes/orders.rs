@@ -64,7 +64,7 @@ struct OwnedPage<'a> {
 #[post("/courses/{slug}/buy")]
 async fn buy(
     ctx: PageContext,
-    slug: web::Path<String>,
+    slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {

@@ -14,7 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/courses/{slug}/poster.png")]
 async fn course_poster(
     ctx: PageContext,
-    slug: web::Path<String>,
+    slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();

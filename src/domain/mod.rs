@@ -2,6 +2,7 @@
 
 pub mod broadcast;
 pub mod catalog;
+pub mod commission;
 pub mod complaint;
 pub mod coupon;
 pub mod course_form;

@@ -19,6 +19,8 @@ const STAFF_SEEN: &str = "staff_seen";
 const WECHAT_OPENID: &str = "wx_openid";
 const WECHAT_OAUTH: &str = "wx_oauth";
 const WECHAT_LOGIN: &str = "wx_login";
+/// A distributor's `?ref=` followed before signing in: (code, when).
+const REFERRAL: &str = "ref";
 const WECHAT_PENDING: &str = "wx_pending";
 const FLASH: &str = "flash";
 
@@ -62,6 +64,19 @@ impl TypedSession<'_> {
         let flash: String = self.0.get(FLASH).ok().flatten()?;
         self.0.remove(FLASH);
         Some(flash)
+    }
+
+    pub fn note_referral(&self, code: &str, at: i64) -> anyhow::Result<()> {
+        self.0.insert(REFERRAL, (code, at))?;
+        Ok(())
+    }
+
+    pub fn referral(&self) -> Option<(String, i64)> {
+        self.0.get(REFERRAL).ok().flatten()
+    }
+
+    pub fn forget_referral(&self) {
+        self.0.remove(REFERRAL);
     }
 
     pub fn session_version(&self) -> i64 {

@@ -9,6 +9,52 @@
 
 use super::{Fen, UserId};
 
+/// How the shop runs distribution: the back office's settings, with their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Program {
+    /// Off: no applications, `?ref=` links bind nobody, and no new commissions.
+    pub enabled: bool,
+    pub default_rate: Rate,
+    pub cap: Rate,
+    pub window_secs: i64,
+    pub rule: BindingRule,
+}
+
+impl Default for Program {
+    fn default() -> Self {
+        Program {
+            enabled: false,
+            default_rate: Rate(1000),
+            cap: DEFAULT_CAP,
+            window_secs: DEFAULT_WINDOW_SECS,
+            rule: BindingRule::LastClick,
+        }
+    }
+}
+
+impl Program {
+    /// From the settings table's words; anything unreadable keeps its default, and the rate is
+    /// held under the cap whatever was stored.
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Program {
+        let d = Program::default();
+        let bp = |key: &str| get(key).and_then(|v| v.parse::<u32>().ok()).and_then(Rate::from_bp);
+        let cap = bp("distribution_cap_bp").unwrap_or(d.cap);
+        let days =
+            get("distribution_window_days").and_then(|v| v.parse::<i64>().ok()).filter(|d| (1..=365).contains(d));
+        Program {
+            enabled: get("distribution").as_deref() == Some("on"),
+            default_rate: bp("distribution_rate_bp").unwrap_or(d.default_rate).min(cap),
+            cap,
+            window_secs: days.map_or(d.window_secs, |d| d * 86_400),
+            rule: get("distribution_rule").as_deref().and_then(BindingRule::parse).unwrap_or(d.rule),
+        }
+    }
+
+    pub fn rate_for(&self, course_rate: Option<Rate>) -> Rate {
+        rate_for(course_rate, self.default_rate, self.cap)
+    }
+}
+
 /// Basis points: 100 = 1%, 10 000 = 100%.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rate(u32);
@@ -209,12 +255,28 @@ pub fn settles_at(paid_at: i64, refund_window_days: i64, non_refundable: bool) -
 /// One line of a distributor's ledger. Balances are sums of these; nothing is ever edited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Entry {
-    /// Earned on an order, pending until the order settles.
-    Earned { amount: Fen, settled: bool },
-    /// Taken back by a refund (a positive amount that is subtracted), before or after settling.
+    /// Earned on an order: pending until the order settles.
+    Earned { amount: Fen },
+    /// The order's refund window closed: what was still pending becomes available.
+    Settled { amount: Fen },
+    /// Taken back by a refund, from pending or, after settling, from available (which may then
+    /// go below zero: the distributor owes it back from later earnings).
     Reversed { amount: Fen, settled: bool },
     /// Paid out to the distributor (a withdrawal, or a WeChat profit-sharing split).
     PaidOut { amount: Fen },
+}
+
+impl Entry {
+    /// The stored form: `kind` and whether a reversal came after settling.
+    pub fn from_stored(kind: &str, amount: Fen, settled: bool) -> Option<Entry> {
+        match kind {
+            "earned" => Some(Entry::Earned { amount }),
+            "settled" => Some(Entry::Settled { amount }),
+            "reversed" => Some(Entry::Reversed { amount, settled }),
+            "paid_out" => Some(Entry::PaidOut { amount }),
+            _ => None,
+        }
+    }
 }
 
 /// Pending (not yet the distributor's), available (settled, not paid out) and paid out.
@@ -235,8 +297,11 @@ impl Balances {
 pub fn balances(entries: &[Entry]) -> Balances {
     entries.iter().fold(Balances::default(), |mut b, entry| {
         match *entry {
-            Entry::Earned { amount, settled: false } => b.pending = b.pending + amount,
-            Entry::Earned { amount, settled: true } => b.available = b.available + amount,
+            Entry::Earned { amount } => b.pending = b.pending + amount,
+            Entry::Settled { amount } => {
+                b.pending = b.pending - amount;
+                b.available = b.available + amount;
+            }
             Entry::Reversed { amount, settled: false } => b.pending = b.pending - amount,
             Entry::Reversed { amount, settled: true } => b.available = b.available - amount,
             Entry::PaidOut { amount } => {
@@ -246,6 +311,11 @@ pub fn balances(entries: &[Entry]) -> Balances {
         }
         b
     })
+}
+
+/// What settling an order moves to available: what it earned less what refunds took back.
+pub fn to_settle(earned: Fen, reversed: Fen) -> Fen {
+    (earned - reversed).max(Fen::ZERO)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -483,18 +553,24 @@ mod tests {
     fn balances_are_sums_of_the_ledger() {
         use Entry::*;
         let entries = [
-            Earned { amount: Fen(1_000), settled: true },
-            Earned { amount: Fen(500), settled: false },
-            Reversed { amount: Fen(200), settled: false }, // partial refund inside the window
-            Earned { amount: Fen(300), settled: true },
-            Reversed { amount: Fen(300), settled: true }, // refund after settlement: negative entry
+            // Order 1: earned, settled after its window, then refunded in part: a negative entry.
+            Earned { amount: Fen(1_000) },
+            Settled { amount: Fen(1_000) },
+            Reversed { amount: Fen(300), settled: true },
+            // Order 2: earned, refunded in part inside the window.
+            Earned { amount: Fen(500) },
+            Reversed { amount: Fen(200), settled: false },
             PaidOut { amount: Fen(600) },
         ];
         let b = balances(&entries);
-        assert_eq!(b, Balances { pending: Fen(300), available: Fen(400), paid_out: Fen(600) });
-        assert_eq!(b.liability(), Fen(700));
+        assert_eq!(b, Balances { pending: Fen(300), available: Fen(100), paid_out: Fen(600) });
+        assert_eq!(b.liability(), Fen(400));
+        assert_eq!(to_settle(Fen(500), Fen(200)), Fen(300));
+        assert_eq!(to_settle(Fen(500), Fen(500)), Fen::ZERO, "a full refund inside the window leaves nothing");
         let overdrawn = balances(&[PaidOut { amount: Fen(100) }, Reversed { amount: Fen(50), settled: true }]);
         assert_eq!(overdrawn.available, Fen(-150), "a refund after payout leaves the distributor owing");
+        assert_eq!(Entry::from_stored("settled", Fen(5), false), Some(Settled { amount: Fen(5) }));
+        assert_eq!(Entry::from_stored("bonus", Fen(5), false), None);
     }
 
     #[test]

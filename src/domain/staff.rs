@@ -20,6 +20,8 @@ pub enum Area {
     Refunds,
     Complaints,
     Users,
+    /// Distributors, their commissions and payouts.
+    Distribution,
     /// Staff accounts, the audit log and shop settings.
     Administration,
 }
@@ -67,7 +69,15 @@ impl Role {
             Role::Admin => true,
             Role::Operator => matches!(area, Area::Dashboard | Area::Catalog | Area::Announcements | Area::Statistics),
             Role::Support => {
-                matches!(area, Area::Dashboard | Area::Orders | Area::Refunds | Area::Complaints | Area::Users)
+                matches!(
+                    area,
+                    Area::Dashboard
+                        | Area::Orders
+                        | Area::Refunds
+                        | Area::Complaints
+                        | Area::Users
+                        | Area::Distribution
+                )
             }
         }
     }

@@ -57,6 +57,11 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
     if published > 0 {
         tracing::info!(published, "scheduled courses put on sale");
     }
+    // Commissions become the distributors' when their orders' refund windows close.
+    let settled = crate::store::commissions::settle_due(db, now, BATCH).await?;
+    if settled > 0 {
+        tracing::info!(settled, "commissions settled");
+    }
     // Limited-time prices end when their time comes.
     let ended = crate::store::course_admin::end_due_sales(db, now).await?;
     if ended > 0 {

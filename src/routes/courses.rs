@@ -133,11 +133,13 @@ impl DetailPage<'_> {
 #[get("/courses/{slug}")]
 async fn detail(
     ctx: PageContext,
+    req: actix_web::HttpRequest,
     slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
+    super::distribution::note_visit(&ctx, &req, &state).await?;
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
     let (ctx, owned) = match ctx.user.as_ref().map(|u| u.id) {
         Some(user_id) => (ctx.with_csrf()?, state.access.owns(&state.db, user_id, course.id).await?),

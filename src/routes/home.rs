@@ -22,7 +22,12 @@ struct HomePage<'a> {
 }
 
 #[get("/")]
-async fn home(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn home(
+    ctx: PageContext,
+    req: actix_web::HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    super::distribution::note_visit(&ctx, &req, &state).await?;
     let catalog = state.catalog.snapshot();
     render_catalog_page(&ctx, &catalog, || {
         let mut meta = ctx.meta(ctx.shop_name(), ctx.t("site_description"));

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod complaints;
 pub mod courses;
+pub mod distribution;
 pub mod files;
 pub mod forms;
 pub mod health;
@@ -37,6 +38,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     wechat_login::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
+    distribution::configure(cfg);
     privacy::configure(cfg);
     learn::configure(cfg);
     pages::configure(cfg);

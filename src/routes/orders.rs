@@ -64,6 +64,7 @@ struct OwnedPage<'a> {
 #[post("/courses/{slug}/buy")]
 async fn buy(
     ctx: PageContext,
+    req: HttpRequest,
     slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
@@ -77,6 +78,7 @@ async fn buy(
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
+    super::distribution::bind_noted(&ctx, &req, &state, user).await?;
     Ok(redirect(&begin_purchase(&state, user, &course).await?))
 }
 

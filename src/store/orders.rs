@@ -398,6 +398,7 @@ pub async fn apply_payment(
         .execute(&mut *tx)
         .await?;
     bump_learners(&mut tx, order.course_id).await?;
+    super::commissions::record_for_order(db, &mut tx, &order, notice.paid_at, now).await?;
     tx.commit().await?;
     db.orders_changed();
     db.access_changed();

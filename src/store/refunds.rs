@@ -462,6 +462,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     if let Some(paid_at) = paid_at {
         super::sales_days::forget_paid_day(db, &mut tx, paid_at).await?;
     }
+    super::commissions::reverse_for_refund(db, &mut tx, order_id, id, refunded - amount, amount, now).await?;
     if full {
         super::entitlements::revoke_for_order(&mut tx, user_id, course_id, order_id, now).await?;
     }

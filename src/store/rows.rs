@@ -93,6 +93,12 @@ impl From<Present> for bool {
 pub struct Text(String);
 decodes_as!(Text, String, Text);
 
+impl Text {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl From<Text> for Phone {
     fn from(text: Text) -> Phone {
         Phone::from_stored(text.0)

@@ -25,6 +25,7 @@ mod compression;
 mod content;
 mod coupons;
 mod csrf;
+mod distribution;
 mod malformed;
 mod migrations;
 mod operations;

@@ -36,7 +36,7 @@ on_both_backends!(
 );
 on_both_backends!(other_peoples_refunds_are_not_found);
 
-fn refund_no_from(response: &reqwest::Response) -> String {
+pub fn refund_no_from(response: &reqwest::Response) -> String {
     let to = location(response);
     assert!(to.starts_with("/refunds/R"), "redirected to the request: {to}");
     to.trim_start_matches("/refunds/").to_string()

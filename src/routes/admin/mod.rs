@@ -8,6 +8,7 @@ pub mod broadcast;
 pub mod catalog;
 pub mod complaints;
 pub mod content;
+pub mod distributors;
 pub mod gate;
 pub mod import;
 pub mod lesson;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     refunds::configure(cfg);
     complaints::configure(cfg);
     content::configure(cfg);
+    distributors::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
     import::configure(cfg);

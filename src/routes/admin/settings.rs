@@ -2,6 +2,7 @@
 //! text, refund and complaint defaults, and the wording of the SMS the shop sends. Saving takes
 //! effect at once; an empty field means the built-in default.
 
+use crate::domain::commission::{BindingRule, CapError, DEFAULT_CAP, Rate, check_cap};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -43,6 +44,14 @@ struct SettingsForm {
     complaint_reply_hours: String,
     sms_code: String,
     sms_refund: String,
+    /// `on` runs the referral programme.
+    distribution: String,
+    distribution_rate: String,
+    distribution_cap: String,
+    /// `on`: the operator knowingly sets the cap above 25%.
+    distribution_cap_above: String,
+    distribution_window_days: String,
+    distribution_rule: String,
 }
 
 const POLICY_FIELDS: [(&str, &str); 6] = [
@@ -70,6 +79,12 @@ impl SettingsForm {
             complaint_reply_hours: s.complaint_reply_hours.map(|h| h.to_string()).unwrap_or_default(),
             sms_code: if s.sms_code == SMS_CODE_DEFAULT { String::new() } else { s.sms_code.clone() },
             sms_refund: if s.sms_refund == SMS_REFUND_DEFAULT { String::new() } else { s.sms_refund.clone() },
+            distribution: if s.distribution.enabled { "on".into() } else { String::new() },
+            distribution_rate: s.distribution.default_rate.percent_string(),
+            distribution_cap: s.distribution.cap.percent_string(),
+            distribution_cap_above: if s.distribution.cap > DEFAULT_CAP { "on".into() } else { String::new() },
+            distribution_window_days: (s.distribution.window_secs / 86_400).to_string(),
+            distribution_rule: s.distribution.rule.as_str().to_string(),
         }
     }
 
@@ -128,7 +143,57 @@ impl SettingsForm {
             }
             pairs.push((field.to_string(), value.to_string()));
         }
+        self.distribution_pairs(ctx, &mut pairs, &mut errors);
         if errors.is_empty() { Ok(pairs) } else { Err(errors) }
+    }
+
+    /// The referral programme's settings: the cap first (above 25% only with consent), then a
+    /// default rate within it.
+    fn distribution_pairs(&self, ctx: &PageContext, pairs: &mut Vec<(String, String)>, errors: &mut FieldErrors) {
+        let mut put = |key: &str, value: String| pairs.push((key.to_string(), value));
+        put("distribution", if self.distribution == "on" { "on".into() } else { String::new() });
+        // An empty field goes back to its default (as every setting on this page does).
+        let cap_text = self.distribution_cap.trim();
+        let cap = if cap_text.is_empty() {
+            Some(DEFAULT_CAP)
+        } else {
+            match Rate::parse_percent(cap_text).map(|cap| check_cap(cap, self.distribution_cap_above == "on")) {
+                Some(Ok(cap)) => Some(cap),
+                Some(Err(CapError::AboveDefaultWithoutConsent)) => {
+                    errors.add("distribution_cap", ctx.t("err_cap_consent"));
+                    None
+                }
+                Some(Err(CapError::AboveHundred)) | None => {
+                    errors.add("distribution_cap", ctx.t("err_percent"));
+                    None
+                }
+            }
+        };
+        put(
+            "distribution_cap_bp",
+            if cap_text.is_empty() { String::new() } else { cap.map(|c| c.bp().to_string()).unwrap_or_default() },
+        );
+        let rate_text = self.distribution_rate.trim();
+        let default_rate = crate::domain::commission::Program::default().default_rate;
+        match (if rate_text.is_empty() { Some(default_rate) } else { Rate::parse_percent(rate_text) }, cap) {
+            (Some(rate), Some(cap)) if rate > cap && !rate_text.is_empty() => {
+                errors.add("distribution_rate", ctx.t("err_rate_above_cap"))
+            }
+            (Some(rate), _) => {
+                put("distribution_rate_bp", if rate_text.is_empty() { String::new() } else { rate.bp().to_string() })
+            }
+            (None, _) => errors.add("distribution_rate", ctx.t("err_percent")),
+        }
+        let days = self.distribution_window_days.trim();
+        match days.parse::<i64>() {
+            _ if days.is_empty() => put("distribution_window_days", String::new()),
+            Ok(d) if (1..=365).contains(&d) => put("distribution_window_days", d.to_string()),
+            _ => errors.add("distribution_window_days", ctx.t("err_number_range")),
+        }
+        match BindingRule::parse(&self.distribution_rule) {
+            Some(rule) => put("distribution_rule", rule.as_str().to_string()),
+            None => put("distribution_rule", String::new()),
+        }
     }
 }
 

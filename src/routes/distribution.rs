@@ -1,0 +1,197 @@
+//! The distributor centre (推广中心) in 我的: apply, then a link, a poster and what it earned.
+//! And `?ref=CODE` on the home and course pages, which binds the visitor to that distributor.
+//! The copy invites and never pressures (seed 004 lesson 16): no "share to unlock", no red
+//! packets, no countdown to share.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::forms::FieldErrors;
+use crate::domain::Phone;
+use crate::domain::commission::{Balances, Program};
+use crate::domain::time::{now, shanghai_date, shanghai_minutes};
+use crate::error::AppError;
+use crate::routes::orders::logged_in;
+use crate::store::commissions::{self, Referred};
+use crate::store::distributors::{self, Application, Distributor};
+use crate::store::users::User;
+use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(centre).service(apply);
+}
+
+/// A referral code as the shop makes them: 8 of the order-number alphabet.
+fn looks_like_code(code: &str) -> bool {
+    code.len() == 8 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn new_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::thread_rng();
+    (0..8).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RefQuery {
+    r#ref: String,
+}
+
+/// A page visited with `?ref=CODE` of a distributor: a signed-in learner is bound now; a visitor
+/// is remembered in the session and bound at their first purchase.
+pub(crate) async fn note_visit(ctx: &PageContext, req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
+    let program = state.shop.get().distribution;
+    if !program.enabled {
+        return Ok(());
+    }
+    let q: RefQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    if !looks_like_code(&q.r#ref) {
+        return Ok(());
+    }
+    let Some(distributor) = distributors::find_by_code(&state.db, &q.r#ref).await? else { return Ok(()) };
+    if !distributor.status.is_distributor() {
+        return Ok(());
+    }
+    match &ctx.user {
+        Some(user) => {
+            let ip = client_ip(req, state.settings.trust_forwarded);
+            distributors::follow(&state.db, user.id, distributor.user_id, &program, &ip, now()).await?;
+        }
+        None => ctx.typed_session().note_referral(&distributor.code, now())?,
+    }
+    Ok(())
+}
+
+/// At a purchase: the link the buyer followed before signing in, bound now (as of when they
+/// followed it).
+pub(crate) async fn bind_noted(
+    ctx: &PageContext,
+    req: &HttpRequest,
+    state: &AppState,
+    user: &User,
+) -> Result<(), AppError> {
+    let session = ctx.typed_session();
+    let Some((code, at)) = session.referral() else { return Ok(()) };
+    session.forget_referral();
+    let program = state.shop.get().distribution;
+    let Some(distributor) = distributors::find_by_code(&state.db, &code).await? else { return Ok(()) };
+    if program.enabled && distributor.status.is_distributor() {
+        let ip = client_ip(req, state.settings.trust_forwarded);
+        distributors::follow(&state.db, user.id, distributor.user_id, &program, &ip, at.min(now())).await?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct ApplyForm {
+    real_name: String,
+    contact_phone: String,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "me/distribution.html")]
+struct CentrePage {
+    ctx: PageContext,
+    meta: Meta,
+    program: Program,
+    me: Option<Distributor>,
+    form: ApplyForm,
+    errors: FieldErrors,
+    link: String,
+    balances: Balances,
+    referred: Vec<Referred>,
+}
+
+impl CentrePage {
+    fn applied_at(&self) -> String {
+        self.me.as_ref().map(|d| shanghai_minutes(d.applied_at)).unwrap_or_default()
+    }
+
+    fn settles_on(&self, r: &Referred) -> String {
+        shanghai_date(r.settles_at)
+    }
+
+    fn is(&self, status: &str) -> bool {
+        self.me.as_ref().is_some_and(|d| d.status.as_str() == status)
+    }
+}
+
+async fn page(
+    ctx: PageContext,
+    state: &AppState,
+    user: &User,
+    form: ApplyForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("dist_title"), ctx.shop_name()), ctx.t("site_description"));
+    let program = state.shop.get().distribution;
+    let me = distributors::find(&state.db, user.id).await?;
+    let (link, balances, referred) = match &me {
+        Some(d) if d.status.is_distributor() => (
+            ctx.absolute(&format!("/?ref={}", d.code)),
+            commissions::balances(&state.db, user.id).await?,
+            commissions::referred(&state.db, user.id, 50).await?,
+        ),
+        _ => (String::new(), Balances::default(), Vec::new()),
+    };
+    let page = CentrePage { ctx, meta, program, me, form, errors, link, balances, referred };
+    render_with_status(&page, status)
+}
+
+#[get("/me/distribution")]
+async fn centre(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let user = logged_in(&ctx)?.clone();
+    let form = ApplyForm { contact_phone: user.phone.as_str().to_string(), ..ApplyForm::default() };
+    page(ctx, &state, &user, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+#[post("/me/distribution/apply")]
+async fn apply(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<ApplyForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = logged_in(&ctx)?.clone();
+    if !state.shop.get().distribution.enabled {
+        return Err(AppError::NotFound);
+    }
+    let mut errors = FieldErrors::default();
+    let real_name = form.real_name.trim();
+    if real_name.is_empty() || real_name.chars().count() > 20 || real_name.chars().any(char::is_control) {
+        errors.add("real_name", ctx.t("dist_err_name"));
+    }
+    let phone = Phone::parse(form.contact_phone.trim());
+    if phone.is_err() {
+        errors.add("contact_phone", ctx.t("err_phone_invalid"));
+    }
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        errors.add("reason", ctx.tf("err_text_long", &[("n", "200")]));
+    }
+    let (Ok(phone), true) = (phone, errors.is_empty()) else {
+        return page(ctx, &state, &user, form.clone(), errors, StatusCode::BAD_REQUEST).await;
+    };
+    let application = Application { real_name, contact_phone: phone.as_str(), reason };
+    if distributors::apply(&state.db, user.id, &application, &new_code(), now()).await? {
+        tracing::info!(user_id = %user.id, "distributor application");
+        ctx.typed_session().set_flash("dist_applied")?;
+    }
+    Ok(redirect("/me/distribution"))
+}
+
+/// The 待结算 / 已结算 word of a referred order.
+pub fn state_key(r: &Referred) -> &'static str {
+    match (r.state.as_str(), r.reversed >= r.commission) {
+        (_, true) => "dist_state_reversed",
+        ("settled", _) => "dist_state_settled",
+        _ => "dist_state_pending",
+    }
+}

@@ -1,0 +1,257 @@
+//! Distribution (推广员), as a learner, a distributor and staff use it: the programme is set in
+//! the back office, a learner applies and is approved, a buyer follows the link and pays, the
+//! commission is pending until the refund window closes, then settled; refunds take their share
+//! back, before settlement or after (a negative entry); self-referrals and frozen distributors
+//! earn nothing.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, location, unescape};
+use crate::on_both_backends;
+use crate::refunds::refund_no_from;
+
+const COURSE: &str = "excel-data-analysis"; // ¥199, refunds within 7 days
+const DAY: i64 = 86_400;
+
+async fn by_hand(backend: crate::helpers::Backend) -> Option<TestApp> {
+    crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 0).await
+}
+
+on_both_backends!(
+    setup = by_hand;
+    a_referred_purchase_earns_once_the_refund_window_closes,
+    refunds_take_their_share_of_the_commission_back,
+    own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing,
+);
+
+/// The back office turns the programme on (10%, capped at 25%); a cap above 25% needs consent.
+async fn open_programme(staff: &TestApp) {
+    let page = "/admin/settings";
+    let too_high = staff
+        .submit(page, page, &[("distribution", "on"), ("distribution_rate", "10"), ("distribution_cap", "30")])
+        .await;
+    assert_eq!(too_high.status(), StatusCode::BAD_REQUEST);
+    let html = unescape(&too_high.text().await.unwrap());
+    assert!(html.contains("id=\"distribution_cap-error\"") && html.contains("最高 25%"), "the cap needs consent");
+    let above_cap = staff.submit(page, page, &[("distribution", "on"), ("distribution_rate", "26")]).await;
+    assert_eq!(above_cap.status(), StatusCode::BAD_REQUEST, "the rate never above the cap");
+    let saved = staff
+        .submit(
+            page,
+            page,
+            &[
+                ("distribution", "on"),
+                ("distribution_rate", "10"),
+                ("distribution_cap", "25"),
+                ("distribution_window_days", "15"),
+                ("distribution_rule", "last_click"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+}
+
+async fn user_id(app: &TestApp, phone: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(phone).fetch_one(app.db.read()).await.unwrap()
+}
+
+/// A learner applies from 我的 (a bad form first), staff approve; returns the browser and the
+/// referral code shown in the centre.
+async fn distributor(app: &TestApp, staff: &TestApp, phone: &str) -> (TestApp, String) {
+    let me = app.another_browser();
+    me.login_by_code(phone).await;
+    let (_, home) = me.get_html("/me").await;
+    assert!(home.contains("href=\"/me/distribution\""), "the centre is in 我的 while the programme runs");
+    let centre = "/me/distribution";
+    let bad = me
+        .submit(centre, "/me/distribution/apply", &[("real_name", ""), ("contact_phone", "123"), ("reason", "")])
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(html.contains("id=\"real_name-error\"") && html.contains("id=\"contact_phone-error\""));
+    assert_eq!(app.count("distributors").await, 0, "a bad application changes nothing");
+    let applied = me
+        .submit(
+            centre,
+            "/me/distribution/apply",
+            &[("real_name", "王小明"), ("contact_phone", phone), ("reason", "同事都想学 Excel")],
+        )
+        .await;
+    assert_eq!(location(&applied), centre);
+    let (_, waiting) = me.get_html(centre).await;
+    assert!(waiting.contains("正在审核"));
+
+    let id = user_id(app, phone).await;
+    let (_, queue) = staff.get_html("/admin/distributors").await;
+    assert!(queue.contains("同事都想学 Excel") && queue.contains("待审核"));
+    let approve = format!("/admin/distributors/{id}");
+    let approved = staff.submit("/admin/distributors", &approve, &[("decision", "approve"), ("note", "")]).await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let (_, page) = me.get_html(centre).await;
+    let code = page.split("/?ref=").nth(1).and_then(|r| r.get(..8)).expect("a referral link").to_string();
+    assert!(page.contains("推荐的订单"));
+    (me, code)
+}
+
+async fn commission_of(app: &TestApp, order_no: &str) -> Option<(i64, String)> {
+    sqlx::query_as(
+        "SELECT c.amount_fen, c.state FROM commissions c JOIN orders o ON o.id = c.order_id WHERE o.order_no = $1",
+    )
+    .bind(order_no)
+    .fetch_optional(app.db.read())
+    .await
+    .unwrap()
+}
+
+async fn ledger(app: &TestApp, order_no: &str) -> Vec<(String, i64, i64)> {
+    sqlx::query_as(
+        "SELECT e.kind, e.amount_fen, e.settled FROM commission_entries e JOIN orders o ON o.id = e.order_id \
+         WHERE o.order_no = $1 ORDER BY e.id",
+    )
+    .bind(order_no)
+    .fetch_all(app.db.read())
+    .await
+    .unwrap()
+}
+
+async fn balances(app: &TestApp, phone: &str) -> kedian::domain::commission::Balances {
+    let id = kedian::domain::UserId(user_id(app, phone).await);
+    kedian::store::commissions::balances(&app.db, id).await.unwrap()
+}
+
+fn yuan(fen: i64) -> kedian::domain::Fen {
+    kedian::domain::Fen(fen)
+}
+
+async fn a_referred_purchase_earns_once_the_refund_window_closes(app: TestApp) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let (me, code) = distributor(&app, &staff, "13800138201").await;
+
+    // A visitor follows the link, signs in later, and buys.
+    let buyer = app.another_browser();
+    assert_eq!(buyer.get(&format!("/courses/{COURSE}?ref={code}")).await.status(), StatusCode::OK);
+    buyer.login_by_code("13800138202").await;
+    let order_no = buyer.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &order_no).await, Some((1990, "pending".into())), "10% of ¥199, pending");
+    let (_, centre) = me.get_html("/me/distribution").await;
+    let centre = unescape(&centre);
+    assert!(centre.contains("138****8202"), "the buyer is masked");
+    assert!(centre.contains("¥19.90") && centre.contains("待结算"));
+    assert_eq!(balances(&app, "13800138201").await.pending, yuan(1990));
+
+    // Inside the refund window nothing settles; after it, once.
+    let paid_at = kedian::domain::time::now();
+    app.run_order_jobs(paid_at + 6 * DAY).await;
+    assert_eq!(commission_of(&app, &order_no).await.unwrap().1, "pending");
+    app.run_order_jobs(paid_at + 8 * DAY).await;
+    app.run_order_jobs(paid_at + 9 * DAY).await;
+    assert_eq!(commission_of(&app, &order_no).await.unwrap().1, "settled");
+    assert_eq!(ledger(&app, &order_no).await, vec![("earned".into(), 1990, 0), ("settled".into(), 1990, 0)]);
+    let b = balances(&app, "13800138201").await;
+    assert_eq!((b.pending, b.available), (yuan(0), yuan(1990)));
+    let (_, centre) = me.get_html("/me/distribution").await;
+    assert!(unescape(&centre).contains("已结算"));
+
+    // Twenty settlement runs at once (several instances, say) settle another order once.
+    let second = app.another_browser();
+    second.login_by_code("13800138203").await;
+    second.get(&format!("/?ref={code}")).await;
+    let order_no = second.bought(COURSE).await;
+    let runs = (0..20).map(|_| kedian::store::commissions::settle_due(&app.db, paid_at + 8 * DAY, 100));
+    let settled: u64 = futures_util::future::join_all(runs).await.into_iter().map(|r| r.unwrap()).sum();
+    assert_eq!(settled, 1, "one run settles it");
+    assert_eq!(ledger(&app, &order_no).await.iter().filter(|(kind, ..)| kind == "settled").count(), 1);
+
+    let (_, admin) = staff.get_html("/admin/distributors").await;
+    let admin = unescape(&admin);
+    assert!(admin.contains("应付佣金共 ¥39.80") && admin.contains("推广中"), "the liability and the figures");
+}
+
+async fn refunds_take_their_share_of_the_commission_back(app: TestApp) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let (_, code) = distributor(&app, &staff, "13800138211").await;
+
+    // A full refund inside the window: nothing is left to settle.
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138212").await;
+    buyer.get(&format!("/courses/{COURSE}?ref={code}")).await;
+    let order_no = buyer.bought(COURSE).await;
+    let refund_no = refund_no_from(&buyer.request_refund(&order_no, "quality", vec![]).await);
+    let detail = format!("/admin/refunds/{refund_no}");
+    let done = staff.submit(&detail, &format!("{detail}/approve"), &[("amount", "199.00"), ("note", "")]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.order_status(&order_no).await, "refunded");
+    let now = kedian::domain::time::now();
+    app.run_order_jobs(now + 8 * DAY).await;
+    assert_eq!(
+        ledger(&app, &order_no).await,
+        vec![("earned".into(), 1990, 0), ("reversed".into(), 1990, 0), ("settled".into(), 0, 0)],
+        "a refund inside the window leaves nothing to pay"
+    );
+
+    // Settled first, then refunded in part: a negative entry against what is available.
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138213").await;
+    buyer.get(&format!("/?ref={code}")).await;
+    let order_no = buyer.bought(COURSE).await;
+    app.run_order_jobs(now + 8 * DAY).await;
+    assert_eq!(balances(&app, "13800138211").await.available, yuan(1990));
+    let refund_no = refund_no_from(&buyer.request_refund(&order_no, "quality", vec![]).await);
+    let detail = format!("/admin/refunds/{refund_no}");
+    let done =
+        staff.submit(&detail, &format!("{detail}/approve"), &[("amount", "50.00"), ("note", "协商退一部分")]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.order_status(&order_no).await, "partially_refunded");
+    // 10% of ¥199 less 10% of the ¥149 left: ¥5.00 back.
+    assert_eq!(ledger(&app, &order_no).await.last(), Some(&("reversed".to_string(), 500, 1)));
+    let b = balances(&app, "13800138211").await;
+    assert_eq!((b.pending, b.available), (yuan(0), yuan(1490)));
+}
+
+async fn own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing(app: TestApp) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let (me, code) = distributor(&app, &staff, "13800138221").await;
+
+    // Buying through one's own link earns nothing.
+    me.get(&format!("/courses/{COURSE}?ref={code}")).await;
+    let own = me.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &own).await, None, "no self-referral");
+
+    // Frozen: staff must say why; the link still sells, and earns nothing.
+    let id = user_id(&app, "13800138221").await;
+    let action = format!("/admin/distributors/{id}");
+    let silent = staff.submit("/admin/distributors", &action, &[("decision", "freeze"), ("note", "")]).await;
+    assert_eq!(silent.status(), StatusCode::BAD_REQUEST);
+    assert!(silent.text().await.unwrap().contains("请写明原因"));
+    let frozen = staff
+        .submit("/admin/distributors", &action, &[("decision", "freeze"), ("note", "同一 IP 大量购买，核查中")])
+        .await;
+    assert_eq!(frozen.status(), StatusCode::SEE_OTHER);
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'distributor.decide'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(audited, 2, "approval and freeze are in the audit log");
+    let (_, centre) = me.get_html("/me/distribution").await;
+    assert!(centre.contains("暂停"));
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138222").await;
+    buyer.get(&format!("/courses/{COURSE}?ref={code}")).await;
+    let order_no = buyer.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &order_no).await, None, "a frozen distributor earns nothing");
+
+    // Unfrozen, then the programme closed: links bind nobody and nothing is earned.
+    staff.submit("/admin/distributors", &action, &[("decision", "unfreeze"), ("note", "核查无误")]).await;
+    let closed = staff.submit("/admin/settings", "/admin/settings", &[("distribution", "")]).await;
+    assert_eq!(closed.status(), StatusCode::SEE_OTHER);
+    let late = app.another_browser();
+    late.login_by_code("13800138223").await;
+    late.get(&format!("/courses/{COURSE}?ref={code}")).await;
+    let order_no = late.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &order_no).await, None);
+    let (_, home) = late.get_html("/me").await;
+    assert!(!home.contains("/me/distribution"), "no centre while the programme is closed");
+}

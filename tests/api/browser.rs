@@ -423,6 +423,51 @@ async fn browser_login(client: &Client, app: &crate::helpers::TestApp, phone: &s
     client.wait().for_element(Locator::Css(".account")).await.unwrap();
 }
 
+/// Distribution switched on by a second admin, `distributor` approved, and `buyer` buying the
+/// Excel course through the distributor's link.
+async fn referral_fixture(app: &crate::helpers::TestApp, distributor: &str, buyer: &str) {
+    app.make_staff("13900000002", kedian::domain::staff::Role::Admin).await;
+    let staff = app.staff_as("13900000002").await;
+    let on = [("distribution", "on"), ("distribution_rate", "10")];
+    assert_eq!(staff.submit("/admin/settings", "/admin/settings", &on).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let me = app.another_browser();
+    me.login_by_code(distributor).await;
+    let apply = [("real_name", "王小明"), ("contact_phone", distributor), ("reason", "同事都想学 Excel")];
+    me.submit("/me/distribution", "/me/distribution/apply", &apply).await;
+    let id: i64 = sqlx::query_scalar("SELECT user_id FROM distributors").fetch_one(app.db.read()).await.unwrap();
+    let decided =
+        staff.submit("/admin/distributors", &format!("/admin/distributors/{id}"), &[("decision", "approve")]).await;
+    assert_eq!(decided.status(), reqwest::StatusCode::SEE_OTHER);
+    let code: String = sqlx::query_scalar("SELECT code FROM distributors").fetch_one(app.db.read()).await.unwrap();
+    let friend = app.another_browser();
+    friend.login_by_code(buyer).await;
+    friend.get(&format!("/courses/excel-data-analysis?ref={code}")).await;
+    friend.bought("excel-data-analysis").await;
+}
+
+/// The distributor centre on a phone: balances, the link and a referred order, with nothing
+/// wider than the screen.
+#[tokio::test]
+async fn distributor_centre_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    referral_fixture(&app, "13800138160", "13800138161").await;
+    app.age_codes(61).await;
+    browser_login(&client, &app, "13800138160").await;
+    client.goto(&app.url("/me")).await.unwrap();
+    client.find(Locator::Css("a[href=\"/me/distribution\"]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("dist-link")).await.unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("¥19.90") && page.contains("138****8161") && page.contains("待结算"));
+    save("distributor-centre-375.png", &client.screenshot().await.unwrap());
+    let width: i64 =
+        client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+    assert!(width <= 375, "no sideways scrolling: {width}px");
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}
+
 /// On a phone, a learner asks for a refund of a paid order, attaches a picture, and follows the
 /// request on its timeline; the staff pages render on a PC.
 #[tokio::test]
@@ -530,6 +575,13 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     let page = client.source().await.unwrap();
     assert!(page.contains("¥199.00") && page.contains("退款审核"), "today's sales and the menu");
     save("admin-dashboard-1280.png", &client.screenshot().await.unwrap());
+    // A distributor with a referred sale, and an application waiting, for the distributors page.
+    referral_fixture(&app, "13800138150", "13800138151").await;
+    let applicant = app.another_browser();
+    applicant.login_by_code("13800138152").await;
+    let apply = [("real_name", "李四"), ("contact_phone", "13800138152"), ("reason", "带过几期训练营的学员")];
+    applicant.submit("/me/distribution", "/me/distribution/apply", &apply).await;
+
     let course_id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
         .fetch_one(app.db.read())
         .await
@@ -539,6 +591,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/stats".to_string(), "admin-stats-1280.png"),
         ("/admin/orders".to_string(), "admin-orders-1280.png"),
         ("/admin/sms".to_string(), "admin-sms-1280.png"),
+        ("/admin/distributors".to_string(), "admin-distributors-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();

@@ -65,3 +65,21 @@ CREATE TABLE commission_entries (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX commission_entries_distributor ON commission_entries (distributor_id, id);
+
+-- Withdrawals of settled commission (orders not paid by WeChat Pay's profit sharing): requested
+-- by the distributor, paid out by staff with the transfer's reference (a paid_out ledger entry
+-- then), or rejected with a reason. Status: requested, paid, rejected.
+CREATE TABLE payouts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    distributor_id BIGINT NOT NULL REFERENCES distributors (user_id),
+    amount_fen BIGINT NOT NULL CHECK (amount_fen > 0),
+    status TEXT NOT NULL,
+    account TEXT NOT NULL,
+    reference TEXT NOT NULL DEFAULT '',
+    staff_note TEXT NOT NULL DEFAULT '',
+    decided_by BIGINT REFERENCES users (id),
+    requested_at BIGINT NOT NULL,
+    decided_at BIGINT
+);
+CREATE INDEX payouts_status ON payouts (status, requested_at);
+CREATE INDEX payouts_distributor ON payouts (distributor_id, requested_at);

@@ -18,6 +18,9 @@ pub struct Program {
     pub cap: Rate,
     pub window_secs: i64,
     pub rule: BindingRule,
+    /// The smallest withdrawal, and the most a distributor may withdraw in a Shanghai month.
+    pub payout_min: Fen,
+    pub payout_monthly: Fen,
 }
 
 impl Default for Program {
@@ -28,6 +31,8 @@ impl Default for Program {
             cap: DEFAULT_CAP,
             window_secs: DEFAULT_WINDOW_SECS,
             rule: BindingRule::LastClick,
+            payout_min: Fen(1_000),
+            payout_monthly: Fen(500_000),
         }
     }
 }
@@ -47,6 +52,10 @@ impl Program {
             cap,
             window_secs: days.map_or(d.window_secs, |d| d * 86_400),
             rule: get("distribution_rule").as_deref().and_then(BindingRule::parse).unwrap_or(d.rule),
+            payout_min: get("distribution_payout_min_fen").and_then(|v| v.parse().ok()).map_or(d.payout_min, Fen),
+            payout_monthly: get("distribution_payout_month_fen")
+                .and_then(|v| v.parse().ok())
+                .map_or(d.payout_monthly, Fen),
         }
     }
 

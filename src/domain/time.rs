@@ -55,6 +55,17 @@ pub fn shanghai_day_start(date: &str) -> Option<i64> {
     Some(day.with_hms(0, 0, 0).ok()?.assume_offset(SHANGHAI).unix_timestamp())
 }
 
+/// 00:00 Shanghai on the first day of the month of `unix`: monthly limits count from here.
+pub fn shanghai_month_start(unix: i64) -> i64 {
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(SHANGHAI))
+        .ok()
+        .and_then(|t| t.date().replace_day(1).ok())
+        .and_then(|d| d.with_hms(0, 0, 0).ok())
+        .map(|t| t.assume_offset(SHANGHAI).unix_timestamp())
+        .unwrap_or(unix)
+}
+
 /// `2026-11-21`: the Shanghai date of a moment.
 pub fn shanghai_date(unix: i64) -> String {
     let format = format_description!("[year]-[month]-[day]");
@@ -80,6 +91,16 @@ pub fn shanghai_datetime_value(unix: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn months_begin_at_shanghai_midnight() {
+        let start = shanghai_day_start("2026-12-01").unwrap();
+        assert_eq!(shanghai_month_start(start), start);
+        assert_eq!(shanghai_month_start(start + 20 * 86_400 + 3_600), start);
+        assert_eq!(shanghai_month_start(start - 1), shanghai_day_start("2026-11-01").unwrap(), "23:59:59 on 30 Nov");
+        // 16:30 UTC on 30 November is already 1 December in Shanghai.
+        assert_eq!(shanghai_month_start(start + 30 * 60), start);
+    }
 
     #[test]
     fn shanghai_seconds_round_trip() {

@@ -9,18 +9,19 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
-use crate::domain::Phone;
-use crate::domain::commission::{Balances, Program};
+use crate::domain::commission::{Balances, Program, WithdrawalError};
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
+use crate::domain::{Fen, Phone};
 use crate::error::AppError;
 use crate::routes::orders::logged_in;
 use crate::store::commissions::{self, Referred};
 use crate::store::distributors::{self, Application, Distributor};
+use crate::store::payouts::{self, Payout};
 use crate::store::users::User;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(centre).service(apply);
+    cfg.service(centre).service(apply).service(withdraw);
 }
 
 /// A referral code as the shop makes them: 8 of the order-number alphabet.
@@ -106,6 +107,10 @@ struct CentrePage {
     link: String,
     balances: Balances,
     referred: Vec<Referred>,
+    /// What may be asked for now, the withdrawal form and past withdrawals.
+    requestable: Fen,
+    withdrawal: WithdrawForm,
+    payouts: Vec<Payout>,
 }
 
 impl CentrePage {
@@ -117,6 +122,10 @@ impl CentrePage {
         shanghai_date(r.settles_at)
     }
 
+    fn when(&self, at: &i64) -> String {
+        shanghai_minutes(*at)
+    }
+
     fn is(&self, status: &str) -> bool {
         self.me.as_ref().is_some_and(|d| d.status.as_str() == status)
     }
@@ -126,7 +135,7 @@ async fn page(
     ctx: PageContext,
     state: &AppState,
     user: &User,
-    form: ApplyForm,
+    (form, withdrawal): (ApplyForm, WithdrawForm),
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
@@ -134,15 +143,18 @@ async fn page(
     let meta = ctx.meta(&format!("{} - {}", ctx.t("dist_title"), ctx.shop_name()), ctx.t("site_description"));
     let program = state.shop.get().distribution;
     let me = distributors::find(&state.db, user.id).await?;
-    let (link, balances, referred) = match &me {
+    let (link, balances, referred, requestable, payouts) = match &me {
         Some(d) if d.status.is_distributor() => (
             ctx.absolute(&format!("/?ref={}", d.code)),
             commissions::balances(&state.db, user.id).await?,
             commissions::referred(&state.db, user.id, 50).await?,
+            payouts::requestable(&state.db, user.id).await?,
+            payouts::for_distributor(&state.db, user.id, 20).await?,
         ),
-        _ => (String::new(), Balances::default(), Vec::new()),
+        _ => (String::new(), Balances::default(), Vec::new(), Fen::ZERO, Vec::new()),
     };
-    let page = CentrePage { ctx, meta, program, me, form, errors, link, balances, referred };
+    let page =
+        CentrePage { ctx, meta, program, me, form, errors, link, balances, referred, requestable, withdrawal, payouts };
     render_with_status(&page, status)
 }
 
@@ -150,7 +162,7 @@ async fn page(
 async fn centre(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let user = logged_in(&ctx)?.clone();
     let form = ApplyForm { contact_phone: user.phone.as_str().to_string(), ..ApplyForm::default() };
-    page(ctx, &state, &user, form, FieldErrors::default(), StatusCode::OK).await
+    page(ctx, &state, &user, (form, WithdrawForm::default()), FieldErrors::default(), StatusCode::OK).await
 }
 
 #[post("/me/distribution/apply")]
@@ -177,7 +189,8 @@ async fn apply(
         errors.add("reason", ctx.tf("err_text_long", &[("n", "200")]));
     }
     let (Ok(phone), true) = (phone, errors.is_empty()) else {
-        return page(ctx, &state, &user, form.clone(), errors, StatusCode::BAD_REQUEST).await;
+        return page(ctx, &state, &user, (form.clone(), WithdrawForm::default()), errors, StatusCode::BAD_REQUEST)
+            .await;
     };
     let application = Application { real_name, contact_phone: phone.as_str(), reason };
     if distributors::apply(&state.db, user.id, &application, &new_code(), now()).await? {
@@ -185,6 +198,72 @@ async fn apply(
         ctx.typed_session().set_flash("dist_applied")?;
     }
     Ok(redirect("/me/distribution"))
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct WithdrawForm {
+    /// Yuan, as typed.
+    amount: String,
+    /// Where to send it: an Alipay account, a bank card (as the distributor writes it).
+    account: String,
+}
+
+/// A withdrawal of settled commission (frozen distributors cannot withdraw).
+#[post("/me/distribution/withdraw")]
+async fn withdraw(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<WithdrawForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = logged_in(&ctx)?.clone();
+    let me = distributors::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
+    if me.status != distributors::Status::Approved {
+        return Err(AppError::Forbidden);
+    }
+    let program = state.shop.get().distribution;
+    let mut errors = FieldErrors::default();
+    let amount = Fen::parse_yuan(form.amount.trim());
+    if amount.is_none() {
+        errors.add("amount", ctx.t("err_amount_format"));
+    }
+    let account = form.account.trim();
+    if account.is_empty() || account.chars().count() > 100 || account.chars().any(char::is_control) {
+        errors.add("account", ctx.t("dist_err_account"));
+    }
+    if let (Some(amount), true) = (amount, errors.is_empty()) {
+        let limits = payouts::Limits { minimum: program.payout_min, monthly: program.payout_monthly };
+        match payouts::request(&state.db, user.id, amount, account, &limits, now()).await? {
+            Ok(_) => {
+                tracing::info!(user_id = %user.id, %amount, "withdrawal requested");
+                ctx.typed_session().set_flash("dist_withdrawal_requested")?;
+                return Ok(redirect("/me/distribution"));
+            }
+            Err(why) => {
+                let message = match why {
+                    WithdrawalError::BelowMinimum => {
+                        ctx.tf("dist_err_minimum", &[("min", &program.payout_min.yuan_string())])
+                    }
+                    WithdrawalError::MoreThanAvailable => ctx.t("dist_err_available").to_string(),
+                    WithdrawalError::MonthlyLimit => {
+                        ctx.tf("dist_err_monthly", &[("limit", &program.payout_monthly.yuan_string())])
+                    }
+                };
+                errors.add("amount", message);
+            }
+        }
+    }
+    let blank = ApplyForm::default();
+    page(ctx, &state, &user, (blank, form.clone()), errors, StatusCode::BAD_REQUEST).await
+}
+
+/// The word for a withdrawal's status.
+pub fn payout_key(p: &Payout) -> &'static str {
+    match p.status.as_str() {
+        "paid" => "dist_payout_paid",
+        "rejected" => "dist_payout_rejected",
+        _ => "dist_payout_requested",
+    }
 }
 
 /// The 待结算 / 已结算 word of a referred order.

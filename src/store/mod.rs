@@ -25,6 +25,7 @@ pub mod moderation;
 pub mod order_search;
 pub mod orders;
 pub mod payment_notifications;
+pub mod payouts;
 pub mod personal_data;
 pub mod refunds;
 mod rows;

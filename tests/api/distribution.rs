@@ -20,6 +20,7 @@ async fn by_hand(backend: crate::helpers::Backend) -> Option<TestApp> {
 on_both_backends!(
     setup = by_hand;
     a_referred_purchase_earns_once_the_refund_window_closes,
+    settled_commission_is_withdrawn_within_the_limits,
     refunds_take_their_share_of_the_commission_back,
     own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing,
 );
@@ -254,4 +255,87 @@ async fn own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing(a
     assert_eq!(commission_of(&app, &order_no).await, None);
     let (_, home) = late.get_html("/me").await;
     assert!(!home.contains("/me/distribution"), "no centre while the programme is closed");
+}
+
+async fn settled_commission_is_withdrawn_within_the_limits(app: TestApp) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let (me, code) = distributor(&app, &staff, "13800138231").await;
+    let centre = "/me/distribution";
+    let withdraw = "/me/distribution/withdraw";
+    // Nothing settled yet: nothing to withdraw.
+    let early = me.submit(centre, withdraw, &[("amount", "10.00"), ("account", "支付宝 wang@example.com")]).await;
+    assert_eq!(early.status(), StatusCode::BAD_REQUEST);
+    assert!(early.text().await.unwrap().contains("超过了可提现金额"));
+
+    for phone in ["13800138232", "13800138233"] {
+        let buyer = app.another_browser();
+        buyer.login_by_code(phone).await;
+        buyer.get(&format!("/?ref={code}")).await;
+        buyer.bought(COURSE).await;
+    }
+    app.run_order_jobs(kedian::domain::time::now() + 8 * DAY).await;
+    assert_eq!(balances(&app, "13800138231").await.available, yuan(3980));
+
+    // Bad forms say why beside the field and change nothing.
+    for (amount, account, error) in [
+        ("abc", "支付宝 wang@example.com", "请输入金额"),
+        ("5.00", "支付宝 wang@example.com", "单笔提现最低 ¥10.00"),
+        ("39.81", "支付宝 wang@example.com", "超过了可提现金额"),
+        ("20.00", "", "请填写 100 字以内的收款账户"),
+    ] {
+        let bad = me.submit(centre, withdraw, &[("amount", amount), ("account", account)]).await;
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "{amount}");
+        assert!(bad.text().await.unwrap().contains(error), "{amount}: {error}");
+    }
+    assert_eq!(app.count("payouts").await, 0);
+
+    // Two requests at once for more than half each: only one fits.
+    let (_, html) = me.get_html(centre).await;
+    let token = crate::helpers::csrf_in(&html);
+    let url = me.url(withdraw);
+    let clicks = (0..2).map(|_| {
+        let form = [("csrf_token", token.as_str()), ("amount", "30.00"), ("account", "支付宝 wang@example.com")];
+        me.client.post(&url).form(&form).send()
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(clicks).await.into_iter().map(|r| r.unwrap().status()).collect();
+    assert_eq!(app.count("payouts").await, 1, "the same money is not requested twice: {statuses:?}");
+    let (_, page) = me.get_html(centre).await;
+    assert!(unescape(&page).contains("可申请提现 ¥9.80") && page.contains("待转账"));
+
+    // Staff transfer it and record the reference (required); the ledger pays it out once.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM payouts").fetch_one(app.db.read()).await.unwrap();
+    let action = format!("/admin/payouts/{id}");
+    let blank = staff.submit("/admin/distributors", &action, &[("decision", "paid"), ("reference", "")]).await;
+    assert_eq!(blank.status(), StatusCode::BAD_REQUEST);
+    assert!(blank.text().await.unwrap().contains("请填写转账流水号"));
+    let paid =
+        staff.submit("/admin/distributors", &action, &[("decision", "paid"), ("reference", "ALI20261207001")]).await;
+    assert_eq!(paid.status(), StatusCode::SEE_OTHER);
+    staff.submit("/admin/distributors", &action, &[("decision", "paid"), ("reference", "ALI20261207001")]).await;
+    let b = balances(&app, "13800138231").await;
+    assert_eq!((b.available, b.paid_out), (yuan(980), yuan(3000)), "paid out once");
+    let (_, page) = me.get_html(centre).await;
+    assert!(page.contains("已转账") && page.contains("ALI20261207001"));
+
+    // The month's limit counts what was already withdrawn.
+    let limit = staff
+        .submit(
+            "/admin/settings",
+            "/admin/settings",
+            &[
+                ("distribution", "on"),
+                ("distribution_rate", "10"),
+                ("distribution_payout_min", "1.00"),
+                ("distribution_payout_month", "35.00"),
+            ],
+        )
+        .await;
+    assert_eq!(limit.status(), StatusCode::SEE_OTHER);
+    let over = me.submit(centre, withdraw, &[("amount", "5.01"), ("account", "支付宝 wang@example.com")]).await;
+    assert_eq!(over.status(), StatusCode::BAD_REQUEST);
+    assert!(over.text().await.unwrap().contains("本月提现合计不能超过 ¥35.00"));
+    let fits = me.submit(centre, withdraw, &[("amount", "5.00"), ("account", "支付宝 wang@example.com")]).await;
+    assert_eq!(fits.status(), StatusCode::SEE_OTHER, "exactly up to the limit");
 }

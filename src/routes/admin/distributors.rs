@@ -15,10 +15,11 @@ use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::commissions;
 use crate::store::distributors::{self, Distributor, Status};
+use crate::store::payouts::{self, Payout};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(decide);
+    cfg.service(list).service(decide).service(pay);
 }
 
 #[derive(Template)]
@@ -31,11 +32,17 @@ struct ListPage {
     errors: FieldErrors,
     /// The row whose form the errors belong to.
     errored: Option<UserId>,
+    payouts: Vec<(Payout, String)>,
+    errored_payout: Option<i64>,
 }
 
 impl ListPage {
     fn errored_on(&self, user: &UserId) -> bool {
         self.errored == Some(*user)
+    }
+
+    fn payout_errored(&self, id: &i64) -> bool {
+        self.errored_payout == Some(*id)
     }
 }
 
@@ -43,7 +50,7 @@ async fn page(
     ctx: PageContext,
     state: &AppState,
     errors: FieldErrors,
-    errored: Option<UserId>,
+    (errored, errored_payout): (Option<UserId>, Option<i64>),
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
@@ -55,13 +62,22 @@ async fn page(
         rows.push((d, balances, applied));
     }
     let liability = commissions::liability(&state.db).await?;
-    render_with_status(&ListPage { ctx, meta, rows, liability, errors, errored }, status)
+    let payouts = payouts::queue(&state.db, 200)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let at = shanghai_minutes(p.requested_at);
+            (p, at)
+        })
+        .collect();
+    let page = ListPage { ctx, meta, rows, liability, errors, errored, payouts, errored_payout };
+    render_with_status(&page, status)
 }
 
 #[get("/admin/distributors")]
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Distribution)?;
-    page(ctx, &state, FieldErrors::default(), None, StatusCode::OK).await
+    page(ctx, &state, FieldErrors::default(), (None, None), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -94,7 +110,7 @@ async fn decide(
     if (to != Status::Approved || from == Status::Frozen) && note.is_empty() || note.chars().count() > 200 {
         let mut errors = FieldErrors::default();
         errors.add("note", ctx.t("admin_dist_note_required"));
-        return page(ctx, &state, errors, Some(d.user_id), StatusCode::BAD_REQUEST).await;
+        return page(ctx, &state, errors, (Some(d.user_id), None), StatusCode::BAD_REQUEST).await;
     }
     if !distributors::decide(&state.db, d.user_id, from, to, note, staff.id, now()).await? {
         // Someone decided first: show where it stands.
@@ -106,6 +122,59 @@ async fn decide(
         target_id: d.user_id.to_string(),
         before: serde_json::json!({ "status": from.as_str() }),
         after: serde_json::json!({ "status": to.as_str() }),
+        note,
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect("/admin/distributors"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct PayForm {
+    /// paid or reject
+    decision: String,
+    /// The transfer's reference (required when paid).
+    reference: String,
+    note: String,
+}
+
+/// Staff transferred a withdrawal (and record its reference) or reject it with a reason.
+#[post("/admin/payouts/{id}")]
+async fn pay(
+    ctx: PageContext,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<PayForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = ctx.staff(Area::Distribution)?.clone();
+    let payout = payouts::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
+    let paid = match form.decision.as_str() {
+        "paid" => true,
+        "reject" => false,
+        _ => return Err(AppError::BadRequest),
+    };
+    let (reference, note) = (form.reference.trim(), form.note.trim());
+    let mut errors = FieldErrors::default();
+    if paid && (reference.is_empty() || reference.chars().count() > 100) {
+        errors.add("reference", ctx.t("admin_payout_reference_required"));
+    }
+    if !paid && (note.is_empty() || note.chars().count() > 200) {
+        errors.add("reference", ctx.t("admin_dist_note_required"));
+    }
+    if !errors.is_empty() {
+        return page(ctx, &state, errors, (None, Some(payout.id)), StatusCode::BAD_REQUEST).await;
+    }
+    if !payouts::decide(&state.db, &payout, paid, reference, note, staff.id, now()).await? {
+        return Ok(redirect("/admin/distributors"));
+    }
+    let change = Change {
+        action: if paid { "payout.paid" } else { "payout.reject" },
+        target_type: "payout",
+        target_id: payout.id.to_string(),
+        before: serde_json::json!({ "status": payout.status, "amount_fen": payout.amount.0 }),
+        after: serde_json::json!({ "status": if paid { "paid" } else { "rejected" }, "reference": reference }),
         note,
     };
     audit(&state, &req, &staff, change).await?;

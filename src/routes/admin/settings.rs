@@ -52,6 +52,9 @@ struct SettingsForm {
     distribution_cap_above: String,
     distribution_window_days: String,
     distribution_rule: String,
+    /// Yuan: the smallest withdrawal and a month's most.
+    distribution_payout_min: String,
+    distribution_payout_month: String,
 }
 
 const POLICY_FIELDS: [(&str, &str); 6] = [
@@ -85,6 +88,8 @@ impl SettingsForm {
             distribution_cap_above: if s.distribution.cap > DEFAULT_CAP { "on".into() } else { String::new() },
             distribution_window_days: (s.distribution.window_secs / 86_400).to_string(),
             distribution_rule: s.distribution.rule.as_str().to_string(),
+            distribution_payout_min: s.distribution.payout_min.yuan_string(),
+            distribution_payout_month: s.distribution.payout_monthly.yuan_string(),
         }
     }
 
@@ -193,6 +198,22 @@ impl SettingsForm {
         match BindingRule::parse(&self.distribution_rule) {
             Some(rule) => put("distribution_rule", rule.as_str().to_string()),
             None => put("distribution_rule", String::new()),
+        }
+        for (field, key) in [
+            ("distribution_payout_min", "distribution_payout_min_fen"),
+            ("distribution_payout_month", "distribution_payout_month_fen"),
+        ] {
+            let text = if field == "distribution_payout_min" {
+                &self.distribution_payout_min
+            } else {
+                &self.distribution_payout_month
+            };
+            let text = text.trim();
+            match Fen::parse_yuan(text) {
+                _ if text.is_empty() => put(key, String::new()),
+                Some(fen) if fen.0 > 0 => put(key, fen.0.to_string()),
+                _ => errors.add(field, ctx.t("err_amount_format")),
+            }
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct RawCourse {
     pub consult_minutes: String,
     pub featured: String,
     pub position: String,
+    /// The course's own commission (percent); empty for the shop's default.
+    pub commission: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -53,6 +55,8 @@ pub struct CourseInput {
     pub consult_minutes: Option<i64>,
     pub featured: bool,
     pub position: i64,
+    /// Basis points; None: the shop's default commission applies.
+    pub commission_bp: Option<i64>,
 }
 
 impl RawCourse {
@@ -80,6 +84,12 @@ impl RawCourse {
             consult_minutes: c.consult_minutes.map(|m| m.to_string()).unwrap_or_default(),
             featured: flag(c.featured),
             position: c.position.to_string(),
+            commission: c
+                .commission_bp
+                .and_then(|bp| u32::try_from(bp).ok())
+                .and_then(super::commission::Rate::from_bp)
+                .map(super::commission::Rate::percent_string)
+                .unwrap_or_default(),
         }
     }
 
@@ -212,6 +222,17 @@ pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError
             0
         } else {
             number(&raw.position, -9999..=9999, "position", &mut errors)
+        },
+        commission_bp: if raw.commission.trim().is_empty() {
+            None
+        } else {
+            match super::commission::Rate::parse_percent(&raw.commission) {
+                Some(rate) => Some(i64::from(rate.bp())),
+                None => {
+                    errors.push(("commission", "err_percent"));
+                    None
+                }
+            }
         },
         slug,
     };

@@ -40,7 +40,7 @@ pub async fn list(db: &Db) -> Result<Vec<CourseRow>, sqlx::Error> {
 
 const EDIT_COLUMNS: &str = "slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, price_fen, \
      original_price_fen, outcomes, audience, non_refundable, refund_window_days, refund_max_consumed_pct, \
-     membership_days, consult_minutes, featured, position, sale_ends_at";
+     membership_days, consult_minutes, featured, position, sale_ends_at, commission_bp";
 
 /// A course as the editor shows it, with its publication state.
 pub struct Editable {
@@ -74,6 +74,7 @@ pub async fn find(db: &Db, id: CourseId) -> Result<Option<Editable>, sqlx::Error
             featured: r.featured,
             position: r.position,
             sale_ends_at: r.sale_ends_at,
+            commission_bp: r.commission_bp,
         },
         published: r.published,
         publish_at: r.publish_at,
@@ -106,6 +107,7 @@ struct EditRow {
     featured: bool,
     position: i64,
     sale_ends_at: Option<i64>,
+    commission_bp: Option<i64>,
     #[sqlx(try_from = "Flag")]
     published: bool,
     publish_at: Option<i64>,
@@ -149,7 +151,7 @@ pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<CourseId, Save
     }
     let sql = format!(
         "INSERT INTO courses ({EDIT_COLUMNS}, published, created_at, updated_at) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 0, $21, $21) RETURNING id"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 0, $22, $22) RETURNING id"
     );
     bind_input(sqlx::query_scalar(&sql), c).bind(now).fetch_one(db.write()).await.map_err(save_error)
 }
@@ -161,7 +163,8 @@ pub async fn update(db: &Db, id: CourseId, c: &CourseInput, now: i64) -> Result<
     let sql = "UPDATE courses SET slug = $1, kind = $2, category_id = $3, instructor_id = $4, title = $5, subtitle = $6, \
                description = $7, cover_url = $8, price_fen = $9, original_price_fen = $10, outcomes = $11, audience = $12, \
                non_refundable = $13, refund_window_days = $14, refund_max_consumed_pct = $15, membership_days = $16, \
-               consult_minutes = $17, featured = $18, position = $19, sale_ends_at = $20, updated_at = $21 WHERE id = $22";
+               consult_minutes = $17, featured = $18, position = $19, sale_ends_at = $20, commission_bp = $21, updated_at = $22 \
+               WHERE id = $23";
     bind_input(sqlx::query(sql), c).bind(now).bind(id).execute(db.write()).await.map_err(save_error)?;
     Ok(())
 }
@@ -198,7 +201,7 @@ impl<'q> BindInput<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgum
     }
 }
 
-/// Binds the 20 editable columns in `EDIT_COLUMNS` order.
+/// Binds the 21 editable columns in `EDIT_COLUMNS` order.
 fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
     q.bind_str(&c.slug)
         .bind_str(c.kind)
@@ -220,6 +223,7 @@ fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
         .bind_i64(i64::from(c.featured))
         .bind_i64(c.position)
         .bind_opt(c.sale_ends_at)
+        .bind_opt(c.commission_bp)
 }
 
 /// Publish now, unpublish, or schedule (`publish_at` in the future, unpublished until then).

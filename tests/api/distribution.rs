@@ -21,6 +21,7 @@ on_both_backends!(
     setup = by_hand;
     a_referred_purchase_earns_once_the_refund_window_closes,
     settled_commission_is_withdrawn_within_the_limits,
+    a_course_rate_beats_the_default_within_the_cap,
     refunds_take_their_share_of_the_commission_back,
     own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing,
 );
@@ -338,4 +339,51 @@ async fn settled_commission_is_withdrawn_within_the_limits(app: TestApp) {
     assert!(over.text().await.unwrap().contains("本月提现合计不能超过 ¥35.00"));
     let fits = me.submit(centre, withdraw, &[("amount", "5.00"), ("account", "支付宝 wang@example.com")]).await;
     assert_eq!(fits.status(), StatusCode::SEE_OTHER, "exactly up to the limit");
+}
+
+/// Saves the Excel course in the editor with `commission` (everything else as it was).
+async fn save_course_commission(app: &TestApp, staff: &TestApp, commission: &str) -> reqwest::Response {
+    let (id, title, category, instructor, description): (i64, String, i64, i64, String) =
+        sqlx::query_as("SELECT id, title, category_id, instructor_id, description FROM courses WHERE slug = $1")
+            .bind(COURSE)
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    let editor = format!("/admin/courses/{id}");
+    let (category, instructor) = (category.to_string(), instructor.to_string());
+    let fields = [
+        ("title", title.as_str()),
+        ("slug", COURSE),
+        ("kind", "recorded"),
+        ("category_id", category.as_str()),
+        ("instructor_id", instructor.as_str()),
+        ("price", "199.00"),
+        ("original_price", "399.00"),
+        ("description", description.as_str()),
+        ("refund_window_days", "7"),
+        ("refund_max_consumed_pct", "20"),
+        ("commission", commission),
+    ];
+    staff.submit(&editor, &editor, &fields).await
+}
+
+async fn a_course_rate_beats_the_default_within_the_cap(app: TestApp) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let (_, code) = distributor(&app, &staff, "13800138241").await;
+    let bad = save_course_commission(&app, &staff, "abc").await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("id=\"commission-error\""));
+    assert_eq!(save_course_commission(&app, &staff, "30").await.status(), StatusCode::SEE_OTHER);
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138242").await;
+    buyer.get(&format!("/courses/{COURSE}?ref={code}")).await;
+    let order_no = buyer.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &order_no).await, Some((4975, "pending".into())), "30% held to the 25% cap");
+    assert_eq!(save_course_commission(&app, &staff, "5").await.status(), StatusCode::SEE_OTHER);
+    let buyer = app.another_browser();
+    buyer.login_by_code("13800138243").await;
+    buyer.get(&format!("/courses/{COURSE}?ref={code}")).await;
+    let order_no = buyer.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &order_no).await, Some((995, "pending".into())), "the course's own 5%");
 }

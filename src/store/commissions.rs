@@ -245,6 +245,33 @@ pub async fn liability(db: &Db) -> Result<Balances, sqlx::Error> {
     Ok(commission::balances(&entries))
 }
 
+/// One ledger line for the back office's export.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LedgerLine {
+    pub created_at: i64,
+    #[sqlx(try_from = "Text")]
+    pub phone: crate::domain::Phone,
+    pub real_name: String,
+    pub kind: String,
+    #[sqlx(rename = "amount_fen")]
+    pub amount: Fen,
+    #[sqlx(try_from = "Flag")]
+    pub settled: bool,
+    pub order_no: Option<String>,
+    pub note: String,
+}
+
+/// Every ledger line, oldest first.
+pub async fn ledger(db: &Db) -> Result<Vec<LedgerLine>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.created_at, u.phone, d.real_name, e.kind, e.amount_fen, e.settled, o.order_no, e.note \
+         FROM commission_entries e JOIN distributors d ON d.user_id = e.distributor_id JOIN users u ON u.id = e.distributor_id \
+         LEFT JOIN orders o ON o.id = e.order_id ORDER BY e.id",
+    )
+    .fetch_all(db.read())
+    .await
+}
+
 /// A referred order as its distributor sees it (the buyer masked).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Referred {

@@ -168,6 +168,12 @@ async fn a_referred_purchase_earns_once_the_refund_window_closes(app: TestApp) {
     let (_, admin) = staff.get_html("/admin/distributors").await;
     let admin = unescape(&admin);
     assert!(admin.contains("应付佣金共 ¥39.80") && admin.contains("推广中"), "the liability and the figures");
+    let csv = staff.get("/admin/distributors/ledger.csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains(&format!("获得佣金,19.90,待结算,{order_no}")), "{csv}");
+    assert_eq!(csv.lines().filter(|l| l.contains(",结算,")).count(), 2, "two settlements: {csv}");
+    assert_ne!(me.get("/admin/distributors/ledger.csv").await.status(), StatusCode::OK, "staff only");
 }
 
 async fn refunds_take_their_share_of_the_commission_back(app: TestApp) {

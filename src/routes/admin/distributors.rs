@@ -16,10 +16,11 @@ use crate::routes::forms::FieldErrors;
 use crate::store::commissions;
 use crate::store::distributors::{self, Distributor, Status};
 use crate::store::payouts::{self, Payout};
+use crate::web::csv::Csv;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(decide).service(pay);
+    cfg.service(list).service(ledger_csv).service(decide).service(pay);
 }
 
 #[derive(Template)]
@@ -78,6 +79,46 @@ async fn page(
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Distribution)?;
     page(ctx, &state, FieldErrors::default(), (None, None), StatusCode::OK).await
+}
+
+/// The whole commission ledger as CSV: every movement, signed as it moves the distributor's money.
+#[get("/admin/distributors/ledger.csv")]
+async fn ledger_csv(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.staff(Area::Distribution)?;
+    let mut csv = Csv::new(&[
+        ctx.t("admin_when"),
+        ctx.t("phone"),
+        ctx.t("dist_real_name"),
+        ctx.t("admin_ledger_kind"),
+        ctx.t("admin_amount"),
+        ctx.t("admin_ledger_balance"),
+        ctx.t("admin_ledger_order"),
+        ctx.t("admin_ledger_note"),
+    ]);
+    for line in commissions::ledger(&state.db).await? {
+        let (sign, balance) = match (line.kind.as_str(), line.settled) {
+            ("earned", _) => ("", "dist_pending"),
+            ("settled", _) => ("", "dist_available"),
+            ("reversed", false) => ("-", "dist_pending"),
+            ("reversed", true) => ("-", "dist_available"),
+            _ => ("-", "dist_available"),
+        };
+        let amount = format!("{sign}{}", line.amount.yuan_string());
+        let kind = ctx.t(&format!("ledger_{}", line.kind));
+        let at = shanghai_minutes(line.created_at);
+        let cells = [
+            at.as_str(),
+            line.phone.as_str(),
+            line.real_name.as_str(),
+            kind,
+            amount.as_str(),
+            ctx.t(balance),
+            line.order_no.as_deref().unwrap_or(""),
+            line.note.as_str(),
+        ];
+        csv.row(&cells);
+    }
+    Ok(csv.response("commission-ledger.csv"))
 }
 
 #[derive(Deserialize, Default)]

@@ -245,6 +245,63 @@ pub async fn liability(db: &Db) -> Result<Balances, sqlx::Error> {
     Ok(commission::balances(&entries))
 }
 
+/// The figures the risk flags read (domain::commission::risk_flags) for one distributor.
+pub async fn referrals(db: &Db, distributor: UserId) -> Result<commission::Referrals, sqlx::Error> {
+    let orders: Vec<(UserId, String, Fen, String)> = sqlx::query_as(
+        "SELECT c.buyer_id, c.buyer_ip, c.amount_fen, o.status FROM commissions c JOIN orders o ON o.id = c.order_id \
+         WHERE c.distributor_id = $1",
+    )
+    .bind(distributor)
+    .fetch_all(db.read())
+    .await?;
+    let learners: Vec<(UserId, i64)> = sqlx::query_as(
+        "SELECT b.user_id, CASE WHEN EXISTS (SELECT 1 FROM lesson_progress p WHERE p.user_id = b.user_id) THEN 1 ELSE 0 END \
+         FROM referral_bindings b WHERE b.distributor_id = $1",
+    )
+    .bind(distributor)
+    .fetch_all(db.read())
+    .await?;
+    let mut by_ip: std::collections::HashMap<&str, std::collections::HashSet<UserId>> = Default::default();
+    let mut by_subnet: std::collections::HashMap<String, std::collections::HashSet<UserId>> = Default::default();
+    let mut by_buyer: std::collections::HashMap<UserId, Fen> = Default::default();
+    for (buyer, ip, amount, _) in &orders {
+        if !ip.is_empty() {
+            by_ip.entry(ip.as_str()).or_default().insert(*buyer);
+            by_subnet.entry(subnet(ip)).or_default().insert(*buyer);
+        }
+        let sum = by_buyer.entry(*buyer).or_insert(Fen::ZERO);
+        *sum = *sum + *amount;
+    }
+    let mut shares: Vec<Fen> = by_buyer.values().copied().collect();
+    shares.sort_unstable_by(|a, b| b.cmp(a));
+    let widest = |sets: Vec<usize>| sets.into_iter().max().unwrap_or(0) as i64;
+    Ok(commission::Referrals {
+        orders: orders.len() as i64,
+        refunded_orders: orders.iter().filter(|(.., status)| status.contains("refunded")).count() as i64,
+        buyers_from_one_ip: widest(by_ip.values().map(|s| s.len()).collect()),
+        buyers_from_one_subnet: widest(by_subnet.values().map(|s| s.len()).collect()),
+        signups: learners.len() as i64,
+        signups_never_learned: learners.iter().filter(|(_, learned)| *learned == 0).count() as i64,
+        top_buyers_commission: shares.iter().take(3).fold(Fen::ZERO, |a, b| a + *b),
+        total_commission: shares.iter().fold(Fen::ZERO, |a, b| a + *b),
+    })
+}
+
+/// The /24 (IPv4) or /48 (IPv6) an address belongs to.
+fn subnet(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/24")
+        }
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+        Err(_) => ip.to_string(),
+    }
+}
+
 /// One ledger line for the back office's export.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerLine {

@@ -22,6 +22,7 @@ on_both_backends!(
     a_referred_purchase_earns_once_the_refund_window_closes,
     settled_commission_is_withdrawn_within_the_limits,
     a_course_rate_beats_the_default_within_the_cap,
+    many_buyers_from_one_address_raise_a_flag,
     refunds_take_their_share_of_the_commission_back,
     own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing,
 );
@@ -392,4 +393,18 @@ async fn a_course_rate_beats_the_default_within_the_cap(app: TestApp) {
     buyer.get(&format!("/courses/{COURSE}?ref={code}")).await;
     let order_no = buyer.bought(COURSE).await;
     assert_eq!(commission_of(&app, &order_no).await, Some((995, "pending".into())), "the course's own 5%");
+}
+
+async fn many_buyers_from_one_address_raise_a_flag(app: TestApp) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let (_, code) = distributor(&app, &staff, "13800138251").await;
+    for n in 0..5 {
+        let buyer = app.another_browser();
+        buyer.login_by_code(&format!("1380013826{n}")).await;
+        buyer.get(&format!("/?ref={code}")).await;
+        buyer.bought(COURSE).await;
+        let (_, page) = staff.get_html("/admin/distributors").await;
+        assert_eq!(page.contains("同一 IP 多个买家"), n == 4, "flagged at the fifth buyer from one address");
+    }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::UserId;
-use crate::domain::commission::Balances;
+use crate::domain::commission::{Balances, RiskFlag, RiskThresholds, risk_flags};
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -28,7 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 struct ListPage {
     ctx: PageContext,
     meta: Meta,
-    rows: Vec<(Distributor, Balances, String)>,
+    rows: Vec<(Distributor, Balances, String, Vec<&'static str>)>,
     liability: Balances,
     errors: FieldErrors,
     /// The row whose form the errors belong to.
@@ -60,7 +60,13 @@ async fn page(
     for d in distributors::all(&state.db, 500).await? {
         let balances = commissions::balances(&state.db, d.user_id).await?;
         let applied = shanghai_minutes(d.applied_at);
-        rows.push((d, balances, applied));
+        let flags = if d.status.is_distributor() {
+            let referrals = commissions::referrals(&state.db, d.user_id).await?;
+            risk_flags(&referrals, &RiskThresholds::default()).into_iter().map(flag_key).collect()
+        } else {
+            Vec::new()
+        };
+        rows.push((d, balances, applied, flags));
     }
     let liability = commissions::liability(&state.db).await?;
     let payouts = payouts::queue(&state.db, 200)
@@ -73,6 +79,16 @@ async fn page(
         .collect();
     let page = ListPage { ctx, meta, rows, liability, errors, errored, payouts, errored_payout };
     render_with_status(&page, status)
+}
+
+fn flag_key(flag: RiskFlag) -> &'static str {
+    match flag {
+        RiskFlag::ManyBuyersFromOneAddress => "risk_one_address",
+        RiskFlag::ManyBuyersFromOneSubnet => "risk_one_subnet",
+        RiskFlag::HighRefundRate => "risk_refunds",
+        RiskFlag::SignupsThatNeverLearn => "risk_idle_signups",
+        RiskFlag::ConcentratedOnFewBuyers => "risk_concentrated",
+    }
 }
 
 #[get("/admin/distributors")]

@@ -85,6 +85,8 @@ struct DetailPage<'a> {
     preview: Option<Lesson>,
     /// The next live session still to start, counted down to.
     next_live: Option<Lesson>,
+    /// `?ref=CODE` for a distributor's own poster; empty for everyone else.
+    referral: String,
 }
 
 impl DetailPage<'_> {
@@ -150,6 +152,14 @@ async fn detail(
         _ => HashMap::new(),
     };
     let continue_href = continue_href(&course, &progress);
+    let referral = match &ctx.user {
+        Some(user) if state.shop.get().distribution.enabled => crate::store::distributors::find(&state.db, user.id)
+            .await?
+            .filter(|d| d.status == crate::store::distributors::Status::Approved)
+            .map(|d| format!("?ref={}", d.code))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
     let preview = course.lessons().find(|l| l.free_preview).cloned();
     let started = now();
     let next_live = course.live_sessions().into_iter().find(|l| l.starts_at.is_some_and(|at| at > started)).cloned();
@@ -158,7 +168,7 @@ async fn detail(
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
-        DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href, preview, next_live }
+        DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href, preview, next_live, referral }
     })
 }
 

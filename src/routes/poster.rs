@@ -14,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[get("/courses/{slug}/poster.png")]
 async fn course_poster(
     ctx: PageContext,
+    req: actix_web::HttpRequest,
     slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -39,7 +40,7 @@ async fn course_poster(
         price: if course.price.is_free() { ctx.t("price_free").to_string() } else { course.price.to_string() },
         original_price: course.has_discount().then(|| course.original_price.to_string()),
         shop_name: ctx.shop_name().to_string(),
-        url: format!("{}/courses/{}", state.settings.public_url, course.slug),
+        url: format!("{}/courses/{}{}", state.settings.public_url, course.slug, referral(&req, &state).await?),
         cover_name,
         cover: None,
     };
@@ -60,4 +61,19 @@ async fn course_poster(
         state.public.put(&key, &png).await.map_err(AppError::storage)?;
     }
     Ok(redirect(&format!("/files/{key}")))
+}
+
+/// `?ref=CODE` of an active distributor, carried into the poster's QR code; empty otherwise.
+async fn referral(req: &actix_web::HttpRequest, state: &AppState) -> Result<String, AppError> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(default)]
+    struct Query {
+        r#ref: String,
+    }
+    let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    if q.r#ref.is_empty() || !state.shop.get().distribution.enabled {
+        return Ok(String::new());
+    }
+    let found = crate::store::distributors::find_by_code(&state.db, &q.r#ref).await?;
+    Ok(found.filter(|d| d.status.is_distributor()).map(|d| format!("?ref={}", d.code)).unwrap_or_default())
 }

@@ -96,6 +96,25 @@ async fn distributor(app: &TestApp, staff: &TestApp, phone: &str) -> (TestApp, S
     (me, code)
 }
 
+/// The distributor's own poster: the course page's share sheet offers it, and its QR code carries
+/// the referral.
+async fn poster_carries_the_referral(me: &TestApp, code: &str) {
+    if kedian::media::poster::font().is_none() {
+        crate::helpers::skip("no CJK font (Debian: fonts-noto-cjk)");
+        return;
+    }
+    let (_, page) = me.get_html(&format!("/courses/{COURSE}")).await;
+    let poster = format!("/courses/{COURSE}/poster.png?ref={code}");
+    assert!(page.contains(&format!("src=\"{poster}\"")) && page.contains("专属海报"), "the share sheet is theirs");
+    let file = location(&me.get(&poster).await);
+    let bytes = me.get(&file).await.bytes().await.unwrap();
+    let mut prepared = rqrr::PreparedImage::prepare(image::load_from_memory(&bytes).unwrap().to_luma8());
+    let (_, content) = prepared.detect_grids()[0].decode().unwrap();
+    assert_eq!(content, format!("http://kedian.test/courses/{COURSE}?ref={code}"));
+    let plain = location(&me.get(&format!("/courses/{COURSE}/poster.png?ref=NOTACODE")).await);
+    assert_ne!(plain, file, "an unknown code draws the shop's own poster");
+}
+
 async fn commission_of(app: &TestApp, order_no: &str) -> Option<(i64, String)> {
     sqlx::query_as(
         "SELECT c.amount_fen, c.state FROM commissions c JOIN orders o ON o.id = c.order_id WHERE o.order_no = $1",
@@ -130,6 +149,7 @@ async fn a_referred_purchase_earns_once_the_refund_window_closes(app: TestApp) {
     let staff = app.staff().await;
     open_programme(&staff).await;
     let (me, code) = distributor(&app, &staff, "13800138201").await;
+    poster_carries_the_referral(&me, &code).await;
 
     // A visitor follows the link, signs in later, and buys.
     let buyer = app.another_browser();

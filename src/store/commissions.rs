@@ -220,12 +220,15 @@ pub async fn settle_due(db: &Db, now: i64, limit: i64) -> Result<u64, sqlx::Erro
     Ok(settled)
 }
 
-/// A distributor's balances, summed from their ledger.
-pub async fn balances(db: &Db, distributor: UserId) -> Result<Balances, sqlx::Error> {
+/// Balances summed from the ledger: one distributor's, or (None) every distributor's together.
+pub(crate) async fn ledger_balances<'e, E: sqlx::Executor<'e, Database = Any>>(
+    executor: E,
+    distributor: Option<UserId>,
+) -> Result<Balances, sqlx::Error> {
     let rows: Vec<(String, Fen, Flag)> =
-        sqlx::query_as("SELECT kind, amount_fen, settled FROM commission_entries WHERE distributor_id = $1")
-            .bind(distributor)
-            .fetch_all(db.read())
+        sqlx::query_as("SELECT kind, amount_fen, settled FROM commission_entries WHERE $1 = 0 OR distributor_id = $1")
+            .bind(distributor.map_or(0, |d| d.0))
+            .fetch_all(executor)
             .await?;
     let entries: Vec<Entry> = rows
         .into_iter()
@@ -234,15 +237,14 @@ pub async fn balances(db: &Db, distributor: UserId) -> Result<Balances, sqlx::Er
     Ok(commission::balances(&entries))
 }
 
+/// A distributor's balances.
+pub async fn balances(db: &Db, distributor: UserId) -> Result<Balances, sqlx::Error> {
+    ledger_balances(db.read(), Some(distributor)).await
+}
+
 /// Every distributor's balances together: what the shop owes.
 pub async fn liability(db: &Db) -> Result<Balances, sqlx::Error> {
-    let rows: Vec<(String, Fen, Flag)> =
-        sqlx::query_as("SELECT kind, amount_fen, settled FROM commission_entries").fetch_all(db.read()).await?;
-    let entries: Vec<Entry> = rows
-        .into_iter()
-        .filter_map(|(kind, amount, settled)| Entry::from_stored(&kind, amount, settled.into()))
-        .collect();
-    Ok(commission::balances(&entries))
+    ledger_balances(db.read(), None).await
 }
 
 /// The figures the risk flags read (domain::commission::risk_flags) for one distributor.

@@ -88,19 +88,8 @@ pub async fn request(
 ) -> Result<Result<i64, WithdrawalError>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     dialect::lock(db.backend(), &mut tx, &format!("payout:{distributor}")).await?;
-    let rows: Vec<(String, Fen, super::rows::Flag)> =
-        sqlx::query_as("SELECT kind, amount_fen, settled FROM commission_entries WHERE distributor_id = $1")
-            .bind(distributor)
-            .fetch_all(&mut *tx)
-            .await?;
-    let entries: Vec<_> = rows
-        .into_iter()
-        .filter_map(|(kind, amount, settled)| {
-            crate::domain::commission::Entry::from_stored(&kind, amount, settled.into())
-        })
-        .collect();
-    let available =
-        crate::domain::commission::balances(&entries).available - requested_total(&mut *tx, distributor).await?;
+    let settled = super::commissions::ledger_balances(&mut *tx, Some(distributor)).await?.available;
+    let available = settled - requested_total(&mut *tx, distributor).await?;
     let this_month: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM payouts \
          WHERE distributor_id = $1 AND status <> 'rejected' AND requested_at >= $2",

@@ -154,6 +154,9 @@ impl Application {
         screen.reload(&db).await.context("loading the keyword filter")?;
         let refunder = Refunder { db: db.clone(), providers: providers.clone() };
         crate::jobs::refunds::spawn(refunder.clone(), every);
+        if let Some(wechat) = &wechat {
+            crate::jobs::profit_sharing::spawn(db.clone(), wechat.clone(), every);
+        }
         crate::jobs::sms::spawn(db.clone(), sms.clone(), shop.clone());
 
         let listener =

@@ -83,3 +83,23 @@ CREATE TABLE payouts (
 );
 CREATE INDEX payouts_status ON payouts (status, requested_at);
 CREATE INDEX payouts_distributor ON payouts (distributor_id, requested_at);
+
+-- WeChat Pay profit sharing (分账): a WeChat payment of a referred buyer is made with
+-- `settle_info.profit_sharing`, which holds its funds until the shop splits or releases them.
+ALTER TABLE orders ADD COLUMN profit_sharing BIGINT NOT NULL DEFAULT 0;
+
+-- One split (the commission to the distributor's WeChat) or release (解冻, nothing to share) per
+-- such order, under an out_order_no that every retry reuses. State: requested, finished, failed.
+CREATE TABLE profit_splits (
+    order_id BIGINT PRIMARY KEY REFERENCES orders (id),
+    out_order_no TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    distributor_id BIGINT REFERENCES distributors (user_id),
+    receiver TEXT NOT NULL DEFAULT '',
+    amount_fen BIGINT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX profit_splits_state ON profit_splits (state, updated_at);

@@ -2,6 +2,7 @@
 
 pub mod memory;
 pub mod orders;
+pub mod profit_sharing;
 pub mod progress;
 pub mod refunds;
 pub mod sms;

@@ -128,6 +128,8 @@ pub struct PayRequest<'a> {
     pub openid: Option<&'a str>,
     /// Where the buyer comes back to after paying (absolute URL).
     pub return_url: String,
+    /// Hold the funds for a distributor's share (WeChat Pay's profit sharing; others ignore it).
+    pub profit_sharing: bool,
 }
 
 /// What the browser does next to pay.

@@ -343,8 +343,13 @@ async fn start_payment(
         return Ok(redirect(&wechat.authorize_url(&callback, &token)));
     }
     orders::start_payment(&state.db, order.id, provider.name(), channel.as_str(), now()).await?;
+    // A referred buyer's WeChat payment holds the distributor's share for profit sharing.
+    let profit_sharing = provider.name() == "wechatpay"
+        && crate::store::commissions::held_for_sharing(&state.db, &order, &state.shop.get().distribution, now())
+            .await?;
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let request = PayRequest {
+        profit_sharing,
         order_no: &order.order_no,
         amount: order.amount,
         description: &order.item_title,

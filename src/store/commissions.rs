@@ -98,6 +98,31 @@ pub async fn record_for_order(
     Ok(Some(amount))
 }
 
+/// Whether a WeChat payment starting now should hold funds for profit sharing: the programme
+/// runs and the buyer is bound to an approved distributor other than themselves. Marks the order
+/// so that its funds are later split or released.
+pub async fn held_for_sharing(db: &Db, order: &Order, program: &Program, now: i64) -> Result<bool, sqlx::Error> {
+    if !program.enabled {
+        return Ok(false);
+    }
+    let bound: Option<(UserId, i64, Text)> = sqlx::query_as(
+        "SELECT b.distributor_id, b.bound_at, d.status FROM referral_bindings b \
+         JOIN distributors d ON d.user_id = b.distributor_id WHERE b.user_id = $1",
+    )
+    .bind(order.user_id)
+    .fetch_optional(db.read())
+    .await?;
+    let held = bound.is_some_and(|(distributor, bound_at, status)| {
+        distributor != order.user_id
+            && super::distributors::Status::from(status) == super::distributors::Status::Approved
+            && commission::Binding { distributor, bound_at }.is_live(now, program.window_secs)
+    });
+    if held {
+        sqlx::query("UPDATE orders SET profit_sharing = 1 WHERE id = $1").bind(order.id).execute(db.write()).await?;
+    }
+    Ok(held)
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn entry(
     tx: &mut Transaction<'static, Any>,
@@ -214,6 +239,7 @@ pub async fn settle_due(db: &Db, now: i64, limit: i64) -> Result<u64, sqlx::Erro
             now,
         )
         .await?;
+        super::profit_splits::claim_for_settlement(&mut tx, order_id, held.distributor_id, amount, now).await?;
         tx.commit().await?;
         settled += 1;
     }

@@ -27,6 +27,7 @@ pub mod orders;
 pub mod payment_notifications;
 pub mod payouts;
 pub mod personal_data;
+pub mod profit_splits;
 pub mod refunds;
 mod rows;
 pub mod sales_days;

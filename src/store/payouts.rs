@@ -56,7 +56,8 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Payout>, sqlx::Error> {
 /// What the distributor may still ask for: available, less what is requested and not yet paid.
 pub async fn requestable(db: &Db, distributor: UserId) -> Result<Fen, sqlx::Error> {
     let available = super::commissions::balances(db, distributor).await?.available;
-    Ok(available - requested_total(db.read(), distributor).await?)
+    let splitting = super::profit_splits::splitting(db.read(), distributor).await?;
+    Ok(available - requested_total(db.read(), distributor).await? - splitting)
 }
 
 async fn requested_total<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
@@ -89,7 +90,8 @@ pub async fn request(
     let mut tx = db.write().begin().await?;
     dialect::lock(db.backend(), &mut tx, &format!("payout:{distributor}")).await?;
     let settled = super::commissions::ledger_balances(&mut *tx, Some(distributor)).await?.available;
-    let available = settled - requested_total(&mut *tx, distributor).await?;
+    let splitting = super::profit_splits::splitting(&mut *tx, distributor).await?;
+    let available = settled - requested_total(&mut *tx, distributor).await? - splitting;
     let this_month: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM payouts \
          WHERE distributor_id = $1 AND status <> 'rejected' AND requested_at >= $2",

@@ -28,7 +28,7 @@ on_both_backends!(
 );
 
 /// The back office turns the programme on (10%, capped at 25%); a cap above 25% needs consent.
-async fn open_programme(staff: &TestApp) {
+pub async fn open_programme(staff: &TestApp) {
     let page = "/admin/settings";
     let too_high = staff
         .submit(page, page, &[("distribution", "on"), ("distribution_rate", "10"), ("distribution_cap", "30")])
@@ -54,13 +54,13 @@ async fn open_programme(staff: &TestApp) {
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
 }
 
-async fn user_id(app: &TestApp, phone: &str) -> i64 {
+pub async fn user_id(app: &TestApp, phone: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(phone).fetch_one(app.db.read()).await.unwrap()
 }
 
 /// A learner applies from 我的 (a bad form first), staff approve; returns the browser and the
 /// referral code shown in the centre.
-async fn distributor(app: &TestApp, staff: &TestApp, phone: &str) -> (TestApp, String) {
+pub async fn distributor(app: &TestApp, staff: &TestApp, phone: &str) -> (TestApp, String) {
     let me = app.another_browser();
     me.login_by_code(phone).await;
     let (_, home) = me.get_html("/me").await;
@@ -115,7 +115,7 @@ async fn poster_carries_the_referral(me: &TestApp, code: &str) {
     assert_ne!(plain, file, "an unknown code draws the shop's own poster");
 }
 
-async fn commission_of(app: &TestApp, order_no: &str) -> Option<(i64, String)> {
+pub async fn commission_of(app: &TestApp, order_no: &str) -> Option<(i64, String)> {
     sqlx::query_as(
         "SELECT c.amount_fen, c.state FROM commissions c JOIN orders o ON o.id = c.order_id WHERE o.order_no = $1",
     )
@@ -125,7 +125,7 @@ async fn commission_of(app: &TestApp, order_no: &str) -> Option<(i64, String)> {
     .unwrap()
 }
 
-async fn ledger(app: &TestApp, order_no: &str) -> Vec<(String, i64, i64)> {
+pub async fn ledger(app: &TestApp, order_no: &str) -> Vec<(String, i64, i64)> {
     sqlx::query_as(
         "SELECT e.kind, e.amount_fen, e.settled FROM commission_entries e JOIN orders o ON o.id = e.order_id \
          WHERE o.order_no = $1 ORDER BY e.id",

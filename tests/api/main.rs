@@ -33,6 +33,7 @@ mod orders;
 mod payments;
 mod poster;
 mod privacy;
+mod profit_sharing;
 mod pwa;
 mod rate_limits;
 mod refunds;

@@ -37,6 +37,10 @@ pub struct SimOrder {
     pub transaction_id: Option<String>,
     pub openid: Option<String>,
     pub client_ip: Option<String>,
+    /// Created with `settle_info.profit_sharing`: funds held until split or released.
+    pub profit_sharing: bool,
+    /// When the payer paid (unix seconds).
+    pub paid_at: Option<i64>,
 }
 
 pub struct SimState {
@@ -55,6 +59,12 @@ pub struct SimState {
     /// Replies (complaint id, text) and completions the merchant sent.
     pub complaint_replies: Mutex<Vec<(String, String)>>,
     pub complaints_completed: Mutex<Vec<String>>,
+    /// Profit sharing: receivers added, and splits and releases by out_order_no (with the
+    /// transaction, the amounts and whether a query has seen it finish).
+    pub receivers: Mutex<Vec<String>>,
+    pub splits: Mutex<HashMap<String, Value>>,
+    /// Every split or release call, in order (retries included).
+    pub split_calls: Mutex<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +147,8 @@ impl SimState {
         });
         if let Some(id) = &order.transaction_id {
             t["transaction_id"] = json!(id);
-            t["success_time"] = json!("2026-11-21T19:30:00+08:00");
+            let paid_at = kedian::domain::time::shanghai_seconds(order.paid_at.unwrap_or_else(now));
+            t["success_time"] = json!(format!("{}+08:00", paid_at.replace(' ', "T")));
         }
         if let Some(openid) = &order.openid {
             t["payer"] = json!({ "openid": openid });
@@ -239,6 +250,8 @@ async fn create(req: HttpRequest, kind: web::Path<String>, body: String, sim: we
         transaction_id: None,
         openid: b["payer"]["openid"].as_str().map(String::from),
         client_ip: b["scene_info"]["payer_client_ip"].as_str().map(String::from),
+        profit_sharing: b["settle_info"]["profit_sharing"] == true,
+        paid_at: None,
     });
     order.trade_type = kind.to_uppercase();
     let prepay = format!("wx{}", random(30));
@@ -246,6 +259,106 @@ async fn create(req: HttpRequest, kind: web::Path<String>, body: String, sim: we
         "jsapi" => sim.reply(200, json!({ "prepay_id": prepay })),
         "h5" => sim.reply(200, json!({ "h5_url": format!("https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={prepay}&package=2150917749") })),
         _ => sim.reply(200, json!({ "code_url": format!("weixin://wxpay/bizpayurl?pr={}", random(8)) })),
+    }
+}
+
+/// The most a merchant may share of a payment (WeChat Pay's default ratio, 30%).
+pub const MAX_SHARE_PCT: i64 = 30;
+
+async fn add_receiver(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let Ok(b) = serde_json::from_str::<Value>(&body) else { return sim.reply(400, json!({ "code": "PARAM_ERROR" })) };
+    if b["appid"] != APPID || b["type"] != "PERSONAL_OPENID" || b["relation_type"].as_str().is_none() {
+        return sim.reply(400, json!({ "code": "PARAM_ERROR" }));
+    }
+    let account = b["account"].as_str().unwrap_or_default().to_string();
+    let mut receivers = sim.receivers.lock().unwrap();
+    if !receivers.contains(&account) {
+        receivers.push(account.clone());
+    }
+    sim.reply(200, json!({ "type": "PERSONAL_OPENID", "account": account }))
+}
+
+/// The held payment with this transaction id: (out_trade_no, amount).
+fn held_payment(sim: &SimState, transaction_id: &str) -> Option<(String, i64)> {
+    let orders = sim.orders.lock().unwrap();
+    orders
+        .iter()
+        .find(|(_, o)| o.transaction_id.as_deref() == Some(transaction_id) && o.state == "SUCCESS" && o.profit_sharing)
+        .map(|(no, o)| (no.clone(), o.amount))
+}
+
+async fn split(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let Ok(b) = serde_json::from_str::<Value>(&body) else { return sim.reply(400, json!({ "code": "PARAM_ERROR" })) };
+    let out_order_no = b["out_order_no"].as_str().unwrap_or_default().to_string();
+    let transaction_id = b["transaction_id"].as_str().unwrap_or_default().to_string();
+    sim.split_calls.lock().unwrap().push(out_order_no.clone());
+    if let Some(existing) = sim.splits.lock().unwrap().get(&out_order_no) {
+        return sim.reply(200, existing.clone());
+    }
+    let Some((_, amount)) = held_payment(&sim, &transaction_id) else {
+        return sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "订单不支持分账或未支付" }));
+    };
+    let receivers = b["receivers"].as_array().cloned().unwrap_or_default();
+    let total: i64 = receivers.iter().map(|r| r["amount"].as_i64().unwrap_or(0)).sum();
+    if total <= 0 || total * 100 > amount * MAX_SHARE_PCT {
+        return sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "分账金额超出最大分账比例" }));
+    }
+    let known = sim.receivers.lock().unwrap().clone();
+    if receivers.iter().any(|r| !known.iter().any(|k| r["account"] == k.as_str())) {
+        return sim.reply(400, json!({ "code": "RECEIVER_INVALID", "message": "分账接收方不存在" }));
+    }
+    let record = json!({
+        "transaction_id": transaction_id, "out_order_no": out_order_no, "order_id": format!("3008{}", random(20)),
+        "state": "PROCESSING", "receivers": receivers.iter().map(|r| json!({
+            "amount": r["amount"], "account": r["account"], "type": r["type"], "result": "PENDING", "description": r["description"],
+        })).collect::<Vec<_>>(),
+    });
+    sim.splits.lock().unwrap().insert(out_order_no, record.clone());
+    sim.reply(200, record)
+}
+
+async fn unfreeze(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, &body) {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let Ok(b) = serde_json::from_str::<Value>(&body) else { return sim.reply(400, json!({ "code": "PARAM_ERROR" })) };
+    let out_order_no = b["out_order_no"].as_str().unwrap_or_default().to_string();
+    let transaction_id = b["transaction_id"].as_str().unwrap_or_default().to_string();
+    sim.split_calls.lock().unwrap().push(out_order_no.clone());
+    if let Some(existing) = sim.splits.lock().unwrap().get(&out_order_no) {
+        return sim.reply(200, existing.clone());
+    }
+    if held_payment(&sim, &transaction_id).is_none() {
+        return sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "订单不支持分账或未支付" }));
+    }
+    let record = json!({ "transaction_id": transaction_id, "out_order_no": out_order_no, "state": "PROCESSING", "receivers": [] });
+    sim.splits.lock().unwrap().insert(out_order_no, record.clone());
+    sim.reply(200, record)
+}
+
+/// A query sees the split done (the real gateway finishes within a minute or so).
+async fn split_query(req: HttpRequest, no: web::Path<String>, sim: web::Data<SimState>) -> HttpResponse {
+    if !sim.authorized(&req, "") {
+        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+    }
+    let mut splits = sim.splits.lock().unwrap();
+    match splits.get_mut(no.as_str()) {
+        Some(record) => {
+            record["state"] = json!("FINISHED");
+            if let Some(receivers) = record["receivers"].as_array_mut() {
+                for r in receivers {
+                    r["result"] = json!("SUCCESS");
+                }
+            }
+            sim.reply(200, record.clone())
+        }
+        None => sim.reply(404, json!({ "code": "RESOURCE_NOT_EXISTS", "message": "记录不存在" })),
     }
 }
 
@@ -374,6 +487,9 @@ impl WechatSim {
             complaints: Mutex::default(),
             complaint_replies: Mutex::default(),
             complaints_completed: Mutex::default(),
+            receivers: Mutex::default(),
+            splits: Mutex::default(),
+            split_calls: Mutex::default(),
         });
         let data = web::Data::from(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -390,6 +506,10 @@ impl WechatSim {
                 .route("/v3/merchant-service/complaints-v2/{id}", web::get().to(complaint))
                 .route("/v3/merchant-service/complaints-v2/{id}/response", web::post().to(complaint_response))
                 .route("/v3/merchant-service/complaints-v2/{id}/complete", web::post().to(complaint_complete))
+                .route("/v3/profitsharing/receivers/add", web::post().to(add_receiver))
+                .route("/v3/profitsharing/orders", web::post().to(split))
+                .route("/v3/profitsharing/orders/unfreeze", web::post().to(unfreeze))
+                .route("/v3/profitsharing/orders/{no}", web::get().to(split_query))
         })
         .workers(1)
         .listen(listener)
@@ -432,6 +552,7 @@ impl WechatSim {
             let mut orders = self.state.orders.lock().unwrap();
             let order = orders.get_mut(out_trade_no).expect("the shop created this payment");
             order.state = "SUCCESS".into();
+            order.paid_at = Some(now());
             order.transaction_id =
                 Some(format!("42000{}", rand::thread_rng().gen_range(10_000_000_000u64..99_999_999_999)));
             self.state.transaction_json(out_trade_no, order)

@@ -7,6 +7,7 @@
 pub mod complaints;
 pub mod config;
 pub mod crypto;
+pub mod profit_sharing;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
@@ -276,6 +277,9 @@ impl PaymentProvider for WechatPay {
                 "notify_url": self.cfg.notify_url,
                 "amount": { "total": req.amount.0, "currency": "CNY" },
             });
+            if req.profit_sharing {
+                body["settle_info"] = json!({ "profit_sharing": true });
+            }
             let path = match channel {
                 Channel::WechatJsapi => {
                     body["payer"] = json!({ "openid": req.openid.context("JSAPI needs the payer's openid")? });

@@ -173,6 +173,13 @@ pub enum Notice {
         complaint_id: String,
         action: String,
     },
+    /// Money moved by profit sharing (WeChat Pay PROFITSHARING.SUCCESS / RETURN).
+    ProfitSharing {
+        out_order_no: String,
+        event: String,
+        account: String,
+        amount: Fen,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

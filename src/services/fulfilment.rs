@@ -81,6 +81,18 @@ pub async fn handle(
             record(state.db, name, headers, body, &verdict, Some(&order_no)).await;
             return provider.acknowledge();
         }
+        Notice::ProfitSharing { out_order_no, event, account, amount } => {
+            return match sharing_notice(state, &out_order_no, &event, &account, amount).await {
+                Ok(verdict) => {
+                    record(state.db, name, headers, body, &verdict, None).await;
+                    provider.acknowledge()
+                }
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), out_order_no, "profit-sharing notification not applied");
+                    try_again()
+                }
+            };
+        }
         Notice::Complaint { complaint_id, action } => {
             return match complaint_notice(state, &complaint_id, &action).await {
                 Ok(verdict) => {
@@ -165,4 +177,23 @@ async fn complaint_notice(state: &Fulfilment<'_>, complaint_id: &str, action: &s
     let (complaint_no, created) = complaints::upsert_external(state.db, &external, &note, at).await?;
     tracing::info!(complaint_no, complaint_id, action, created, "platform complaint recorded");
     Ok(format!("complaint {complaint_no}: {action}"))
+}
+
+/// A split reached its receiver: the split is finished (the same as the job's query would find).
+/// Anything that does not match a split in flight (a return, another amount) is only recorded.
+async fn sharing_notice(
+    state: &Fulfilment<'_>,
+    out_order_no: &str,
+    event: &str,
+    account: &str,
+    amount: crate::domain::Fen,
+) -> anyhow::Result<String> {
+    let Some(split) = crate::store::profit_splits::find_requested(state.db, out_order_no).await? else {
+        return Ok(format!("ignored: {event} for no split in flight"));
+    };
+    if event != "PROFITSHARING.SUCCESS" || split.receiver != account || split.amount != amount {
+        return Ok(format!("ignored: {event} does not match the split"));
+    }
+    crate::store::profit_splits::finish(state.db, &split, true, "", now()).await?;
+    Ok("profit_sharing: finished".to_string())
 }

@@ -83,6 +83,16 @@ pub async fn claim_releases(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     Ok(done.rows_affected())
 }
 
+pub async fn find_requested(db: &Db, out_order_no: &str) -> Result<Option<Split>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.order_id, o.order_no, p.out_order_no, p.kind, p.receiver, p.amount_fen, o.provider_txn_id AS transaction_id \
+         FROM profit_splits p JOIN orders o ON o.id = p.order_id WHERE p.out_order_no = $1 AND p.state = 'requested'",
+    )
+    .bind(out_order_no)
+    .fetch_optional(db.read())
+    .await
+}
+
 pub async fn requested(db: &Db, limit: i64) -> Result<Vec<Split>, sqlx::Error> {
     sqlx::query_as(
         "SELECT p.order_id, o.order_no, p.out_order_no, p.kind, p.receiver, p.amount_fen, o.provider_txn_id AS transaction_id \

@@ -570,6 +570,30 @@ impl WechatSim {
         event
     }
 
+    /// The split reaches its receiver: the record finishes and a PROFITSHARING.SUCCESS is signed.
+    pub fn profit_sharing_success(&self, out_order_no: &str) -> Event {
+        let resource = {
+            let mut splits = self.state.splits.lock().unwrap();
+            let record = splits.get_mut(out_order_no).expect("a split the shop requested");
+            record["state"] = json!("FINISHED");
+            let receiver = record["receivers"][0].clone();
+            json!({
+                "mchid": MCHID, "transaction_id": record["transaction_id"], "order_id": record["order_id"],
+                "out_order_no": out_order_no,
+                "receiver": { "type": receiver["type"], "account": receiver["account"], "amount": receiver["amount"], "description": receiver["description"] },
+                "success_time": "2026-12-08T10:00:00+08:00",
+            })
+        };
+        self.state.any_event(
+            "PROFITSHARING.SUCCESS",
+            "profitsharing",
+            &resource,
+            &self.state.platform_key,
+            &self.state.platform_serial,
+            now(),
+        )
+    }
+
     pub fn order(&self, out_trade_no: &str) -> Option<SimOrder> {
         self.state.orders.lock().unwrap().get(out_trade_no).cloned()
     }

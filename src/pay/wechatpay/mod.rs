@@ -82,6 +82,19 @@ struct ComplaintResource {
 }
 
 #[derive(Deserialize)]
+struct ProfitSharingResource {
+    mchid: String,
+    out_order_no: String,
+    receiver: SharingReceiver,
+}
+
+#[derive(Deserialize)]
+struct SharingReceiver {
+    account: String,
+    amount: i64,
+}
+
+#[derive(Deserialize)]
 struct Event {
     event_type: String,
     resource: Resource,
@@ -335,6 +348,18 @@ impl PaymentProvider for WechatPay {
                 (_, status) => RefundState::Failed(status.to_string()),
             };
             return Ok(Notice::Refund { order_no: r.out_trade_no, out_refund_no: r.out_refund_no, state });
+        }
+        if event.event_type.starts_with("PROFITSHARING.") {
+            let p: ProfitSharingResource = serde_json::from_slice(&plain).map_err(malformed)?;
+            if p.mchid != self.cfg.mchid {
+                return Err(VerifyError::WrongMerchant);
+            }
+            return Ok(Notice::ProfitSharing {
+                out_order_no: p.out_order_no,
+                event: event.event_type,
+                account: p.receiver.account,
+                amount: Fen(p.receiver.amount),
+            });
         }
         if event.event_type.starts_with("COMPLAINT.") {
             let c: ComplaintResource = serde_json::from_slice(&plain).map_err(malformed)?;

@@ -400,6 +400,24 @@ impl Default for RiskThresholds {
     }
 }
 
+impl RiskThresholds {
+    /// The defaults, with what the operator changed in the settings (`risk_buyers_per_ip`,
+    /// `risk_refund_pct`, `risk_concentration_pct`).
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> RiskThresholds {
+        let d = RiskThresholds::default();
+        let number = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| {
+            get(key).and_then(|v| v.parse::<i64>().ok()).filter(|n| range.contains(n)).unwrap_or(default)
+        };
+        RiskThresholds {
+            buyers_per_ip: number("risk_buyers_per_ip", d.buyers_per_ip, 2..=1000),
+            buyers_per_subnet: number("risk_buyers_per_ip", d.buyers_per_ip, 2..=1000).saturating_mul(2),
+            refund_rate_pct: number("risk_refund_pct", d.refund_rate_pct, 1..=100),
+            concentration_pct: number("risk_concentration_pct", d.concentration_pct, 1..=100),
+            ..d
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RiskFlag {
     ManyBuyersFromOneAddress,

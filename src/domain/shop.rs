@@ -28,8 +28,10 @@ pub struct ShopSettings {
     /// Takedown mode: the mini program is gone; every page says where learners are now. The
     /// operator's message, or empty for the default in the reader's language.
     pub takedown: Option<String>,
-    /// Distribution (推广员): whether it runs, its rates and attribution.
+    /// Distribution (推广员): whether it runs, its rates and attribution, and when a distributor
+    /// is flagged.
     pub distribution: super::commission::Program,
+    pub risk: super::commission::RiskThresholds,
     /// Changes whenever any setting does (pages cached for visitors are keyed by it).
     pub revision: u64,
 }
@@ -54,6 +56,7 @@ impl ShopSettings {
             sms_refund: text("sms_refund", SMS_REFUND_DEFAULT),
             takedown: (map.get("takedown").copied() == Some("on")).then(|| text("takedown_message", "")),
             distribution: super::commission::Program::from_settings(|key| map.get(key).map(|v| v.to_string())),
+            risk: super::commission::RiskThresholds::from_settings(|key| map.get(key).map(|v| v.to_string())),
             revision: {
                 use std::hash::{Hash, Hasher};
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();

@@ -419,12 +419,24 @@ async fn many_buyers_from_one_address_raise_a_flag(app: TestApp) {
     let staff = app.staff().await;
     open_programme(&staff).await;
     let (_, code) = distributor(&app, &staff, "13800138251").await;
-    for n in 0..5 {
+    let settings = |threshold: &'static str| {
+        [("distribution", "on"), ("distribution_rate", "10"), ("risk_buyers_per_ip", threshold)]
+    };
+    let bad = staff.submit("/admin/settings", "/admin/settings", &settings("1")).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("id=\"risk_buyers_per_ip-error\""));
+    let saved = staff.submit("/admin/settings", "/admin/settings", &settings("3")).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    for n in 0..3 {
         let buyer = app.another_browser();
         buyer.login_by_code(&format!("1380013826{n}")).await;
         buyer.get(&format!("/?ref={code}")).await;
         buyer.bought(COURSE).await;
         let (_, page) = staff.get_html("/admin/distributors").await;
-        assert_eq!(page.contains("同一 IP 多个买家"), n == 4, "flagged at the fifth buyer from one address");
+        assert_eq!(
+            page.contains("同一 IP 多个买家"),
+            n == 2,
+            "flagged at the third buyer from one address (the setting)"
+        );
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::UserId;
-use crate::domain::commission::{Balances, RiskFlag, RiskThresholds, risk_flags};
+use crate::domain::commission::{Balances, RiskFlag, risk_flags};
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -62,7 +62,7 @@ async fn page(
         let applied = shanghai_minutes(d.applied_at);
         let flags = if d.status.is_distributor() {
             let referrals = commissions::referrals(&state.db, d.user_id).await?;
-            risk_flags(&referrals, &RiskThresholds::default()).into_iter().map(flag_key).collect()
+            risk_flags(&referrals, &state.shop.get().risk).into_iter().map(flag_key).collect()
         } else {
             Vec::new()
         };

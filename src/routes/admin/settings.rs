@@ -55,6 +55,10 @@ struct SettingsForm {
     /// Yuan: the smallest withdrawal and a month's most.
     distribution_payout_min: String,
     distribution_payout_month: String,
+    /// Risk flags: buyers from one address, refund rate and concentration (percent).
+    risk_buyers_per_ip: String,
+    risk_refund_pct: String,
+    risk_concentration_pct: String,
 }
 
 const POLICY_FIELDS: [(&str, &str); 6] = [
@@ -90,6 +94,9 @@ impl SettingsForm {
             distribution_rule: s.distribution.rule.as_str().to_string(),
             distribution_payout_min: s.distribution.payout_min.yuan_string(),
             distribution_payout_month: s.distribution.payout_monthly.yuan_string(),
+            risk_buyers_per_ip: s.risk.buyers_per_ip.to_string(),
+            risk_refund_pct: s.risk.refund_rate_pct.to_string(),
+            risk_concentration_pct: s.risk.concentration_pct.to_string(),
         }
     }
 
@@ -198,6 +205,18 @@ impl SettingsForm {
         match BindingRule::parse(&self.distribution_rule) {
             Some(rule) => put("distribution_rule", rule.as_str().to_string()),
             None => put("distribution_rule", String::new()),
+        }
+        for (field, value, range) in [
+            ("risk_buyers_per_ip", &self.risk_buyers_per_ip, 2..=1000),
+            ("risk_refund_pct", &self.risk_refund_pct, 1..=100),
+            ("risk_concentration_pct", &self.risk_concentration_pct, 1..=100),
+        ] {
+            let value = value.trim();
+            match value.parse::<i64>() {
+                _ if value.is_empty() => put(field, String::new()),
+                Ok(n) if range.contains(&n) => put(field, n.to_string()),
+                _ => errors.add(field, ctx.t("err_number_range")),
+            }
         }
         for (field, key) in [
             ("distribution_payout_min", "distribution_payout_min_fen"),

@@ -463,6 +463,14 @@ async fn distributor_centre_on_a_phone() {
     let width: i64 =
         client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
     assert!(width <= 375, "no sideways scrolling: {width}px");
+    client.goto(&app.url("/language?next=/me/distribution")).await.unwrap();
+    client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("dist-link")).await.unwrap();
+    assert!(client.source().await.unwrap().contains("Referred orders"));
+    save("distributor-centre-en-375.png", &client.screenshot().await.unwrap());
+    let width: i64 =
+        client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+    assert!(width <= 375, "no sideways scrolling in English: {width}px");
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
@@ -592,6 +600,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/orders".to_string(), "admin-orders-1280.png"),
         ("/admin/sms".to_string(), "admin-sms-1280.png"),
         ("/admin/distributors".to_string(), "admin-distributors-1280.png"),
+        ("/admin/settings".to_string(), "admin-settings-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();

@@ -202,10 +202,12 @@ pub async fn reverse_for_refund(
 }
 
 /// Settles every commission whose refund window has closed by `now`: each once, however many
-/// instances or runs race for it. Returns how many were settled.
+/// instances or runs race for it. A frozen distributor's commissions wait until they are unfrozen.
+/// Returns how many were settled.
 pub async fn settle_due(db: &Db, now: i64, limit: i64) -> Result<u64, sqlx::Error> {
     let due: Vec<i64> = sqlx::query_scalar(
-        "SELECT order_id FROM commissions WHERE state = 'pending' AND settles_at <= $1 ORDER BY settles_at LIMIT $2",
+        "SELECT c.order_id FROM commissions c JOIN distributors d ON d.user_id = c.distributor_id \
+         WHERE c.state = 'pending' AND c.settles_at <= $1 AND d.status = 'approved' ORDER BY c.settles_at LIMIT $2",
     )
     .bind(now)
     .bind(limit)

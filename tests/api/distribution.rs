@@ -249,6 +249,13 @@ async fn own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing(a
     let own = me.bought(COURSE).await;
     assert_eq!(commission_of(&app, &own).await, None, "no self-referral");
 
+    // A referred sale before the freeze: its commission waits while the distributor is frozen.
+    let earlier = app.another_browser();
+    earlier.login_by_code("13800138224").await;
+    earlier.get(&format!("/?ref={code}")).await;
+    let held = earlier.bought(COURSE).await;
+    assert_eq!(commission_of(&app, &held).await, Some((1990, "pending".into())));
+
     // Frozen: staff must say why; the link still sells, and earns nothing.
     let id = user_id(&app, "13800138221").await;
     let action = format!("/admin/distributors/{id}");
@@ -272,8 +279,14 @@ async fn own_purchases_frozen_distributors_and_a_closed_programme_earn_nothing(a
     let order_no = buyer.bought(COURSE).await;
     assert_eq!(commission_of(&app, &order_no).await, None, "a frozen distributor earns nothing");
 
-    // Unfrozen, then the programme closed: links bind nobody and nothing is earned.
+    let after_window = kedian::domain::time::now() + 8 * DAY;
+    app.run_order_jobs(after_window).await;
+    assert_eq!(commission_of(&app, &held).await.unwrap().1, "pending", "settlement waits while frozen");
+
+    // Unfrozen: it settles; then the programme closed: links bind nobody and nothing is earned.
     staff.submit("/admin/distributors", &action, &[("decision", "unfreeze"), ("note", "核查无误")]).await;
+    app.run_order_jobs(after_window).await;
+    assert_eq!(commission_of(&app, &held).await.unwrap().1, "settled");
     let closed = staff.submit("/admin/settings", "/admin/settings", &[("distribution", "")]).await;
     assert_eq!(closed.status(), StatusCode::SEE_OTHER);
     let late = app.another_browser();

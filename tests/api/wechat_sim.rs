@@ -290,19 +290,34 @@ fn held_payment(sim: &SimState, transaction_id: &str) -> Option<(String, i64)> {
         .map(|(no, o)| (no.clone(), o.amount))
 }
 
-async fn split(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
-    if !sim.authorized(&req, &body) {
-        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
+/// What splits and releases share: a signed JSON body, the call recorded, a repeat of an
+/// out_order_no answered as before, and a payment held for sharing. Ok: (body, out_order_no,
+/// transaction id, the payment's amount).
+fn sharing_request(
+    req: &HttpRequest,
+    body: &str,
+    sim: &SimState,
+) -> Result<(Value, String, String, i64), HttpResponse> {
+    if !sim.authorized(req, body) {
+        return Err(sim.reply(401, json!({ "code": "SIGN_ERROR" })));
     }
-    let Ok(b) = serde_json::from_str::<Value>(&body) else { return sim.reply(400, json!({ "code": "PARAM_ERROR" })) };
+    let b = serde_json::from_str::<Value>(body).map_err(|_| sim.reply(400, json!({ "code": "PARAM_ERROR" })))?;
     let out_order_no = b["out_order_no"].as_str().unwrap_or_default().to_string();
     let transaction_id = b["transaction_id"].as_str().unwrap_or_default().to_string();
     sim.split_calls.lock().unwrap().push(out_order_no.clone());
     if let Some(existing) = sim.splits.lock().unwrap().get(&out_order_no) {
-        return sim.reply(200, existing.clone());
+        return Err(sim.reply(200, existing.clone()));
     }
-    let Some((_, amount)) = held_payment(&sim, &transaction_id) else {
-        return sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "订单不支持分账或未支付" }));
+    let Some((_, amount)) = held_payment(sim, &transaction_id) else {
+        return Err(sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "订单不支持分账或未支付" })));
+    };
+    Ok((b, out_order_no, transaction_id, amount))
+}
+
+async fn split(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
+    let (b, out_order_no, transaction_id, amount) = match sharing_request(&req, &body, &sim) {
+        Ok(request) => request,
+        Err(answer) => return answer,
     };
     let receivers = b["receivers"].as_array().cloned().unwrap_or_default();
     let total: i64 = receivers.iter().map(|r| r["amount"].as_i64().unwrap_or(0)).sum();
@@ -324,19 +339,10 @@ async fn split(req: HttpRequest, body: String, sim: web::Data<SimState>) -> Http
 }
 
 async fn unfreeze(req: HttpRequest, body: String, sim: web::Data<SimState>) -> HttpResponse {
-    if !sim.authorized(&req, &body) {
-        return sim.reply(401, json!({ "code": "SIGN_ERROR" }));
-    }
-    let Ok(b) = serde_json::from_str::<Value>(&body) else { return sim.reply(400, json!({ "code": "PARAM_ERROR" })) };
-    let out_order_no = b["out_order_no"].as_str().unwrap_or_default().to_string();
-    let transaction_id = b["transaction_id"].as_str().unwrap_or_default().to_string();
-    sim.split_calls.lock().unwrap().push(out_order_no.clone());
-    if let Some(existing) = sim.splits.lock().unwrap().get(&out_order_no) {
-        return sim.reply(200, existing.clone());
-    }
-    if held_payment(&sim, &transaction_id).is_none() {
-        return sim.reply(400, json!({ "code": "INVALID_REQUEST", "message": "订单不支持分账或未支付" }));
-    }
+    let (_, out_order_no, transaction_id, _) = match sharing_request(&req, &body, &sim) {
+        Ok(request) => request,
+        Err(answer) => return answer,
+    };
     let record = json!({ "transaction_id": transaction_id, "out_order_no": out_order_no, "state": "PROCESSING", "receivers": [] });
     sim.splits.lock().unwrap().insert(out_order_no, record.clone());
     sim.reply(200, record)

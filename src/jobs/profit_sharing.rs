@@ -41,8 +41,9 @@ pub async fn run_once(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<(
                 tracing::info!(order_no = %split.order_no, kind = %split.kind, "profit sharing finished");
             }
             SplitState::Failed(reason) => {
+                // A refused split is released next run instead; a refused release stays failed.
                 profit_splits::finish(db, &split, false, &reason, now).await?;
-                tracing::warn!(order_no = %split.order_no, kind = %split.kind, %reason, "profit sharing failed");
+                tracing::warn!(order_no = %split.order_no, kind = %split.kind, %reason, "profit sharing refused");
             }
         }
     }

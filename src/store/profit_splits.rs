@@ -103,8 +103,23 @@ pub async fn requested(db: &Db, limit: i64) -> Result<Vec<Split>, sqlx::Error> {
     .await
 }
 
-/// WeChat Pay's final answer, once: a finished split is paid out in the distributor's ledger.
+/// WeChat Pay's final answer, once: a finished split is paid out in the distributor's ledger. A
+/// refused split becomes a release of the held funds (under its own number), and the commission
+/// stays in the distributor's balance, to be withdrawn like any other.
 pub async fn finish(db: &Db, split: &Split, finished: bool, detail: &str, now: i64) -> Result<bool, sqlx::Error> {
+    if !finished && split.kind == "split" {
+        let done = sqlx::query(
+            "UPDATE profit_splits SET kind = 'unfreeze', out_order_no = $1, amount_fen = 0, detail = $2, updated_at = $3 \
+             WHERE order_id = $4 AND state = 'requested' AND kind = 'split'",
+        )
+        .bind(format!("U{}", split.order_no))
+        .bind(detail)
+        .bind(now)
+        .bind(split.order_id)
+        .execute(db.write())
+        .await?;
+        return Ok(done.rows_affected() == 1);
+    }
     let mut tx = db.write().begin().await?;
     let done = sqlx::query(
         "UPDATE profit_splits SET state = $1, detail = $2, updated_at = $3 WHERE order_id = $4 AND state = 'requested'",

@@ -19,6 +19,7 @@ crate::on_both_backends!(
     setup = |backend: Backend| wechat_app(backend, Mode::PublicKey);
     a_settled_commission_is_split_to_the_distributors_wechat,
     held_funds_with_nothing_to_share_are_released,
+    a_refused_split_releases_the_funds_and_keeps_the_commission,
 );
 
 /// The shop's own WeChat Pay client, as the profit-sharing job uses it.
@@ -114,4 +115,48 @@ async fn held_funds_with_nothing_to_share_are_released((app, sim): (TestApp, Wec
     assert_eq!(*sim.state.split_calls.lock().unwrap(), vec![format!("U{order_no}")], "released once");
     let state: String = sqlx::query_scalar("SELECT state FROM profit_splits").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(state, "finished");
+}
+
+/// WeChat Pay refuses a split above its ratio (here a 35% course rate, which the operator allowed):
+/// the held funds are released instead, and the commission stays withdrawable.
+async fn a_refused_split_releases_the_funds_and_keeps_the_commission((app, sim): (TestApp, WechatSim)) {
+    let staff = app.staff().await;
+    open_programme(&staff).await;
+    let above = [
+        ("distribution", "on"),
+        ("distribution_rate", "10"),
+        ("distribution_cap", "40"),
+        ("distribution_cap_above", "on"),
+    ];
+    assert_eq!(
+        staff.submit("/admin/settings", "/admin/settings", &above).await.status(),
+        reqwest::StatusCode::SEE_OTHER
+    );
+    sqlx::query("UPDATE courses SET commission_bp = 3500 WHERE slug = $1")
+        .bind(COURSE)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    let (me, code) = distributor(&app, &staff, "13800138321").await;
+    let id = UserId(user_id(&app, "13800138321").await);
+    let openid = [(kedian::store::identities::OPENID_OA, DISTRIBUTOR_OPENID)];
+    kedian::store::identities::link(&app.db, id, &openid, now()).await.unwrap();
+    let order_no = referred_wechat_purchase(&app, &sim, &code, "13800138322").await;
+    sim.pay(&order_no, Some(&app.url("/pay/notify/wechatpay"))).await;
+    assert_eq!(commission_of(&app, &order_no).await, Some((6965, "pending".into())), "35% of ¥199");
+
+    let after_window = now() + 8 * DAY;
+    app.run_order_jobs(after_window).await;
+    let wechat = client(&app);
+    for _ in 0..3 {
+        kedian::jobs::profit_sharing::run_once(&app.db, &wechat, after_window).await.unwrap();
+    }
+    let calls = sim.state.split_calls.lock().unwrap().clone();
+    assert_eq!(calls, vec![format!("S{order_no}"), format!("U{order_no}")], "refused, then released");
+    assert!(sim.state.splits.lock().unwrap().get(&format!("S{order_no}")).is_none(), "WeChat kept no split");
+    let (kind, state): (String, String) =
+        sqlx::query_as("SELECT kind, state FROM profit_splits").fetch_one(app.db.read()).await.unwrap();
+    assert_eq!((kind.as_str(), state.as_str()), ("unfreeze", "finished"));
+    let (_, centre) = me.get_html("/me/distribution").await;
+    assert!(crate::helpers::unescape(&centre).contains("可申请提现 ¥69.65"), "the commission is withdrawable");
 }

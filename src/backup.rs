@@ -235,9 +235,16 @@ pub async fn make_and_ship(db: &Db, settings: &Settings, now: i64) -> anyhow::Re
 }
 
 /// Hourly backups (when `backup_every_hours` is set) into `<data_dir>/backups` and the bucket,
-/// pruned each time.
+/// pruned each time. On PostgreSQL they need `pg_dump`, and one instance makes them: the holder of
+/// the `backups` lease.
 pub fn spawn_scheduled(db: Db, settings: Settings) {
-    if settings.backup_every_hours <= 0 || db.backend() != Backend::Sqlite {
+    if settings.backup_every_hours <= 0 {
+        return;
+    }
+    if db.backend() == Backend::Postgres && !pg_dump_installed() {
+        tracing::warn!(
+            "scheduled backups need pg_dump (Debian: postgresql-client); run `kedian backup` from cron instead"
+        );
         return;
     }
     let every = std::time::Duration::from_secs(settings.backup_every_hours.unsigned_abs() * 3600);
@@ -246,15 +253,38 @@ pub fn spawn_scheduled(db: Db, settings: Settings) {
         tick.tick().await;
         loop {
             tick.tick().await;
-            let now = crate::domain::time::now();
-            match make_and_ship(&db, &settings, now).await {
-                Ok((made, pruned)) => {
+            match scheduled_once(&db, &settings, every, crate::domain::time::now()).await {
+                Ok(Some((made, pruned))) => {
                     tracing::info!(file = %made.database.display(), pruned, "backup made");
                 }
+                Ok(None) => {}
                 Err(e) => tracing::error!(error = format!("{e:#}"), "backup failed"),
             }
         }
     });
+}
+
+/// One scheduled backup, if this instance holds the `backups` lease (always on SQLite).
+pub async fn scheduled_once(
+    db: &Db,
+    settings: &Settings,
+    every: std::time::Duration,
+    now: i64,
+) -> anyhow::Result<Option<(Made, usize)>> {
+    if !crate::jobs::hold(db, "backups", every).await {
+        return Ok(None);
+    }
+    crate::telemetry::job_ran("backups");
+    make_and_ship(db, settings, now).await.map(Some)
+}
+
+fn pg_dump_installed() -> bool {
+    std::process::Command::new("pg_dump")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 #[cfg(test)]

@@ -142,3 +142,37 @@ async fn the_backup_command_writes_prunes_and_dumps_postgres() {
         None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
     }
 }
+
+/// On PostgreSQL, scheduled backups are made by the instance holding the `backups` lease: while
+/// another instance holds it, this one makes none.
+#[tokio::test]
+async fn scheduled_postgres_backups_run_on_one_instance() {
+    let Some(pg) = spawn_app(Backend::Postgres).await else {
+        return crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set");
+    };
+    let settings = crate::helpers::test_settings(&pg.data_dir, &pg.database_url);
+    let hour = std::time::Duration::from_secs(3600);
+    let now = kedian::domain::time::now();
+    sqlx::query("INSERT INTO job_leases (job, holder, expires_at) VALUES ('backups', 'another-instance', $1)")
+        .bind(now + 600)
+        .execute(pg.db.write())
+        .await
+        .unwrap();
+    let skipped = kedian::backup::scheduled_once(&pg.db, &settings, hour, now).await.unwrap();
+    assert!(skipped.is_none(), "another instance holds the backups");
+    // The other instance stopped renewing: its lease lapses, and this one takes the backups over.
+    sqlx::query("UPDATE job_leases SET expires_at = $1 WHERE job = 'backups'")
+        .bind(now - 1)
+        .execute(pg.db.write())
+        .await
+        .unwrap();
+    let taken = kedian::backup::scheduled_once(&pg.db, &settings, hour, now).await.unwrap();
+    let (made, _) = taken.expect("its lease lapsed");
+    assert!(made.database.extension().is_some_and(|x| x == "pgdump"), "{}", made.database.display());
+    assert!(made.database.exists());
+    let holder: String = sqlx::query_scalar("SELECT holder FROM job_leases WHERE job = 'backups'")
+        .fetch_one(pg.db.read())
+        .await
+        .unwrap();
+    assert_eq!(holder, kedian::jobs::instance_id());
+}

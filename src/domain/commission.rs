@@ -9,6 +9,21 @@
 
 use super::{Fen, UserId};
 
+const CODE_LEN: usize = 8;
+
+/// A new referral code (`?ref=`): 8 characters of the order-number alphabet.
+pub fn new_referral_code() -> String {
+    use rand::Rng;
+    let alphabet = super::order::ORDER_NO_ALPHABET;
+    let mut rng = rand::rngs::OsRng;
+    (0..CODE_LEN).map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())])).collect()
+}
+
+/// Whether a `?ref=` value can be a referral code at all (saves a query on junk).
+pub fn looks_like_referral_code(value: &str) -> bool {
+    value.len() == CODE_LEN && value.bytes().all(|b| super::order::ORDER_NO_ALPHABET.contains(&b))
+}
+
 /// How the shop runs distribution: the back office's settings, with their defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Program {
@@ -408,9 +423,11 @@ impl RiskThresholds {
         let number = |key: &str, default: i64, range: std::ops::RangeInclusive<i64>| {
             get(key).and_then(|v| v.parse::<i64>().ok()).filter(|n| range.contains(n)).unwrap_or(default)
         };
+        let buyers_per_ip = number("risk_buyers_per_ip", d.buyers_per_ip, 2..=1000);
         RiskThresholds {
-            buyers_per_ip: number("risk_buyers_per_ip", d.buyers_per_ip, 2..=1000),
-            buyers_per_subnet: number("risk_buyers_per_ip", d.buyers_per_ip, 2..=1000).saturating_mul(2),
+            buyers_per_ip,
+            // A /24 holds a household or an office: twice as many before it is worth a look.
+            buyers_per_subnet: buyers_per_ip.saturating_mul(2),
             refund_rate_pct: number("risk_refund_pct", d.refund_rate_pct, 1..=100),
             concentration_pct: number("risk_concentration_pct", d.concentration_pct, 1..=100),
             ..d

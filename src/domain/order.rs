@@ -76,7 +76,8 @@ impl TryFrom<String> for OrderStatus {
     }
 }
 
-const ORDER_NO_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+/// Digits and capitals without look-alikes (no 0/O, 1/I): order numbers and referral codes.
+pub(crate) const ORDER_NO_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 const ORDER_NO_RANDOM_LEN: usize = 12;
 
 /// `20261121` (the Shanghai date) followed by 12 random characters from an alphabet without

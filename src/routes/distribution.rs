@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
-use crate::domain::commission::{Balances, Program, WithdrawalError};
+use crate::domain::commission::{Balances, Program, WithdrawalError, looks_like_referral_code, new_referral_code};
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
 use crate::domain::{Fen, Phone};
 use crate::error::AppError;
@@ -24,42 +24,35 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(centre).service(apply).service(withdraw);
 }
 
-/// A referral code as the shop makes them: 8 of the order-number alphabet.
-fn looks_like_code(code: &str) -> bool {
-    code.len() == 8 && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
-
-fn new_code() -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-    let mut rng = rand::thread_rng();
-    (0..8).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
-}
-
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RefQuery {
     r#ref: String,
 }
 
+/// The active distributor whose `?ref=CODE` this request carries, while the programme runs.
+pub(crate) async fn referring_distributor(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<Distributor>, AppError> {
+    if !state.shop.get().distribution.enabled {
+        return Ok(None);
+    }
+    let q: RefQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    if !looks_like_referral_code(&q.r#ref) {
+        return Ok(None);
+    }
+    Ok(distributors::find_by_code(&state.db, &q.r#ref).await?.filter(|d| d.status.is_distributor()))
+}
+
 /// A page visited with `?ref=CODE` of a distributor: a signed-in learner is bound now; a visitor
 /// is remembered in the session and bound at their first purchase.
 pub(crate) async fn note_visit(ctx: &PageContext, req: &HttpRequest, state: &AppState) -> Result<(), AppError> {
-    let program = state.shop.get().distribution;
-    if !program.enabled {
-        return Ok(());
-    }
-    let q: RefQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    if !looks_like_code(&q.r#ref) {
-        return Ok(());
-    }
-    let Some(distributor) = distributors::find_by_code(&state.db, &q.r#ref).await? else { return Ok(()) };
-    if !distributor.status.is_distributor() {
-        return Ok(());
-    }
+    let Some(distributor) = referring_distributor(req, state).await? else { return Ok(()) };
     match &ctx.user {
         Some(user) => {
             let ip = client_ip(req, state.settings.trust_forwarded);
+            let program = state.shop.get().distribution;
             distributors::follow(&state.db, user.id, distributor.user_id, &program, &ip, now()).await?;
         }
         None => ctx.typed_session().note_referral(&distributor.code, now())?,
@@ -193,7 +186,7 @@ async fn apply(
             .await;
     };
     let application = Application { real_name, contact_phone: phone.as_str(), reason };
-    if distributors::apply(&state.db, user.id, &application, &new_code(), now()).await? {
+    if distributors::apply(&state.db, user.id, &application, &new_referral_code(), now()).await? {
         tracing::info!(user_id = %user.id, "distributor application");
         ctx.typed_session().set_flash("dist_applied")?;
     }

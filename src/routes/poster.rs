@@ -65,15 +65,6 @@ async fn course_poster(
 
 /// `?ref=CODE` of an active distributor, carried into the poster's QR code; empty otherwise.
 async fn referral(req: &actix_web::HttpRequest, state: &AppState) -> Result<String, AppError> {
-    #[derive(serde::Deserialize, Default)]
-    #[serde(default)]
-    struct Query {
-        r#ref: String,
-    }
-    let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    if q.r#ref.is_empty() || !state.shop.get().distribution.enabled {
-        return Ok(String::new());
-    }
-    let found = crate::store::distributors::find_by_code(&state.db, &q.r#ref).await?;
-    Ok(found.filter(|d| d.status.is_distributor()).map(|d| format!("?ref={}", d.code)).unwrap_or_default())
+    let found = super::distribution::referring_distributor(req, state).await?;
+    Ok(found.map(|d| format!("?ref={}", d.code)).unwrap_or_default())
 }

@@ -8,14 +8,10 @@ use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, location, unescape};
 use crate::on_both_backends;
-use crate::refunds::refund_no_from;
+use crate::refunds::{by_hand, refund_no_from};
 
 const COURSE: &str = "excel-data-analysis"; // ¥199, refunds within 7 days
 const DAY: i64 = 86_400;
-
-async fn by_hand(backend: crate::helpers::Backend) -> Option<TestApp> {
-    crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 0).await
-}
 
 on_both_backends!(
     setup = by_hand;

@@ -10,7 +10,7 @@ const COURSE: &str = "excel-data-analysis"; // recorded, ¥199
 pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
 
 /// Staff decide every request (automatic approval off).
-async fn by_hand(backend: crate::helpers::Backend) -> Option<TestApp> {
+pub async fn by_hand(backend: crate::helpers::Backend) -> Option<TestApp> {
     crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 0).await
 }
 

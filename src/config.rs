@@ -33,6 +33,9 @@ pub const KEYS: &[&str] = &[
     "backup_every_hours",
     "membership_refund_current_period",
     "consultation_cancel_hours",
+    "review_min_progress_pct",
+    "membership_reminder_days",
+    "reminder_lead_minutes",
     "wechatpay_config",
     "sms_config",
     "storage_config",
@@ -84,6 +87,12 @@ pub struct Settings {
     pub membership_refund_current_period: bool,
     /// Consultations are refunded in full up to this many hours before the slot.
     pub consultation_cancel_hours: i64,
+    /// A buyer may review a course once they have studied this share of it.
+    pub review_min_progress_pct: i64,
+    /// Members are reminded this many days before their membership ends.
+    pub membership_reminder_days: i64,
+    /// Live sessions and consultations are announced this many minutes before they start.
+    pub reminder_lead_minutes: i64,
     /// The WeChat Pay merchant file (see README); WeChat Pay is offered when it is complete.
     pub wechatpay_config: Option<PathBuf>,
     /// The SMS providers' TOML file (`sms::config`); without it texts go to the console.
@@ -123,6 +132,9 @@ struct FileSettings {
     backup_every_hours: Option<i64>,
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
+    review_min_progress_pct: Option<i64>,
+    membership_reminder_days: Option<i64>,
+    reminder_lead_minutes: Option<i64>,
     wechatpay_config: Option<String>,
     sms_config: Option<String>,
     storage_config: Option<String>,
@@ -157,6 +169,9 @@ impl std::fmt::Debug for Settings {
             .field("backup_every_hours", &self.backup_every_hours)
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
+            .field("review_min_progress_pct", &self.review_min_progress_pct)
+            .field("membership_reminder_days", &self.membership_reminder_days)
+            .field("reminder_lead_minutes", &self.reminder_lead_minutes)
             .field("wechatpay_config", &self.wechatpay_config)
             .field("sms_config", &self.sms_config)
             .field("storage_config", &self.storage_config)
@@ -253,6 +268,9 @@ impl Settings {
                 false,
             )?,
             consultation_cancel_hours: number("consultation_cancel_hours", file.consultation_cancel_hours, 24)?,
+            review_min_progress_pct: number("review_min_progress_pct", file.review_min_progress_pct, 20)?,
+            membership_reminder_days: number("membership_reminder_days", file.membership_reminder_days, 7)?,
+            reminder_lead_minutes: number("reminder_lead_minutes", file.reminder_lead_minutes, 60)?,
             wechatpay_config: var("wechatpay_config")
                 .or(file.wechatpay_config)
                 .filter(|s| !s.is_empty())

@@ -148,6 +148,11 @@ impl Application {
         }
         let every = std::time::Duration::from_secs(settings.job_interval_secs.unsigned_abs());
         crate::jobs::orders::spawn(db.clone(), providers.clone(), catalog.clone(), every);
+        let leads = crate::jobs::reminders::Leads {
+            membership_days: settings.membership_reminder_days,
+            event_secs: settings.reminder_lead_minutes * 60,
+        };
+        crate::jobs::reminders::spawn(db.clone(), catalog.clone(), leads, every);
         let shop = crate::web::shop::ShopCache::default();
         shop.reload(&db).await.context("loading the shop settings")?;
         let screen = crate::web::screen::Screen::default();

@@ -66,6 +66,12 @@ pub struct Course {
     pub refund_terms: RefundTerms,
     pub membership_days: Option<i64>,
     pub consult_minutes: Option<i64>,
+    /// A membership product's period and scope.
+    pub plan: Option<super::membership::Plan>,
+    /// What members get on this course.
+    pub member_rule: super::membership::MemberRule,
+    /// Shown reviews, counted in place when one changes (like `learners`).
+    pub rating: Arc<Rating>,
     pub featured: bool,
     /// Staff's sort order: lower first, then newest first.
     pub position: i64,
@@ -73,6 +79,34 @@ pub struct Course {
     pub published: bool,
     pub created_at: i64,
     pub chapters: Vec<Chapter>,
+}
+
+/// A course's shown reviews: how many and their stars added up.
+#[derive(Debug, Default)]
+pub struct Rating {
+    pub count: AtomicI64,
+    pub star_total: AtomicI64,
+}
+
+impl Rating {
+    pub fn new(count: i64, star_total: i64) -> Rating {
+        Rating { count: count.into(), star_total: star_total.into() }
+    }
+
+    pub fn set(&self, count: i64, star_total: i64) {
+        self.count.store(count, Ordering::Relaxed);
+        self.star_total.store(star_total, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> i64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The average as shown ("4.6"), once there are enough reviews (`review::MIN_SHOWN`).
+    pub fn average(&self) -> Option<String> {
+        super::review::shown_average(self.star_total.load(Ordering::Relaxed), self.count(), super::review::MIN_SHOWN)
+            .map(|tenths| format!("{}.{}", tenths / 10, tenths % 10))
+    }
 }
 
 impl Course {
@@ -97,6 +131,20 @@ impl Course {
     /// even in the moments before the job has written that down.
     pub fn price_at(&self, now: i64) -> Fen {
         crate::domain::product::price_at(self.price, self.original_price, self.sale_ends_at, now)
+    }
+
+    /// The badge members see on this course (a translation key), if any.
+    pub fn member_badge(&self) -> Option<&'static str> {
+        match self.member_rule {
+            super::membership::MemberRule::None => None,
+            super::membership::MemberRule::Free => Some("member_free"),
+            super::membership::MemberRule::Only => Some("member_only"),
+            super::membership::MemberRule::Price(_) => Some("member_price_badge"),
+        }
+    }
+
+    pub fn member_price(&self) -> Option<Fen> {
+        self.member_rule.member_price()
     }
 
     pub fn has_discount(&self) -> bool {

@@ -1,28 +1,35 @@
 //! Consultations (一对一咨询, #19): a slot is held while its order is pending, taken when paid,
 //! and may be moved up to the cancellation limit before it starts.
 
+use super::order::OrderStatus;
+
 const HOUR: i64 = 3_600;
 
-/// Where a slot stands for a buyer who wants it at `now`.
+/// Where a slot stands, from the order that holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Slot {
     Free,
-    /// Held by a pending order until `until` (its payment deadline).
-    Held {
-        until: i64,
-    },
+    /// Held by a pending order: a payment may still arrive until the order is closed, so the
+    /// hold lasts until then, not merely until the payment deadline.
+    Held,
     Booked,
 }
 
-/// Whether a buyer may pick the slot starting at `starts_at`: free (or its hold lapsed), and
-/// still ahead of the cancellation limit (a slot too close to book cannot be cancelled either).
+impl Slot {
+    /// No order, or one closed or refunded in full: free again.
+    pub fn of(order: Option<OrderStatus>) -> Slot {
+        match order {
+            Some(OrderStatus::Pending) => Slot::Held,
+            Some(status) if status.grants_access() => Slot::Booked,
+            _ => Slot::Free,
+        }
+    }
+}
+
+/// Whether a buyer may pick the slot starting at `starts_at`: free, and still ahead of the
+/// cancellation limit (a slot too close to book could not be cancelled either).
 pub fn may_pick(slot: Slot, starts_at: i64, now: i64, cancel_hours: i64) -> bool {
-    let open = match slot {
-        Slot::Free => true,
-        Slot::Held { until } => until <= now,
-        Slot::Booked => false,
-    };
-    open && now < starts_at - cancel_hours.max(0) * HOUR
+    slot == Slot::Free && now < starts_at - cancel_hours.max(0) * HOUR
 }
 
 /// Moving a booked slot: allowed until the cancellation limit before it starts.
@@ -46,8 +53,13 @@ mod tests {
         let early = START - 48 * HOUR;
         assert!(may_pick(Slot::Free, START, early, 24));
         assert!(!may_pick(Slot::Booked, START, early, 24), "never double-booked");
-        assert!(!may_pick(Slot::Held { until: early + 60 }, START, early, 24), "held by a pending order");
-        assert!(may_pick(Slot::Held { until: early }, START, early, 24), "the hold lapsed with its order");
+        assert!(!may_pick(Slot::Held, START, early, 24), "held by a pending order");
+        assert_eq!(Slot::of(Some(OrderStatus::Pending)), Slot::Held, "held until the order is closed");
+        assert_eq!(Slot::of(Some(OrderStatus::Closed)), Slot::Free, "its order closed unpaid");
+        assert_eq!(Slot::of(Some(OrderStatus::Refunded)), Slot::Free, "refunded in full");
+        assert_eq!(Slot::of(Some(OrderStatus::PartiallyRefunded)), Slot::Booked);
+        assert_eq!(Slot::of(Some(OrderStatus::Paid)), Slot::Booked);
+        assert_eq!(Slot::of(None), Slot::Free);
         assert!(!may_pick(Slot::Free, START, START - 24 * HOUR, 24), "too close to cancel, so too close to book");
         assert!(may_pick(Slot::Free, START, START - 24 * HOUR - 1, 24));
     }

@@ -2,6 +2,7 @@
 //! shop sells it. Errors are (field, translation key) pairs shown beside the fields.
 
 use super::time::{parse_shanghai_datetime, shanghai_datetime_value};
+use super::membership::{Period, Scope};
 use super::{Fen, ProductKind};
 
 /// The editor's fields as typed (prices in yuan, flags as "1").
@@ -25,7 +26,12 @@ pub struct RawCourse {
     pub non_refundable: String,
     pub refund_window_days: String,
     pub refund_max_consumed_pct: String,
-    pub membership_days: String,
+    /// Membership products: month, quarter or year, and all or selected courses.
+    pub membership_period: String,
+    pub membership_scope: String,
+    /// none, free, only or price; with price, the member price in yuan.
+    pub member_rule: String,
+    pub member_price: String,
     pub consult_minutes: String,
     pub featured: String,
     pub position: String,
@@ -51,7 +57,12 @@ pub struct CourseInput {
     pub non_refundable: bool,
     pub refund_window_days: i64,
     pub refund_max_consumed_pct: i64,
+    /// Derived from the period (kept for older readers of the column).
     pub membership_days: Option<i64>,
+    pub membership_period: Option<&'static str>,
+    pub membership_scope: &'static str,
+    pub member_rule: &'static str,
+    pub member_price_fen: Option<i64>,
     pub consult_minutes: Option<i64>,
     pub featured: bool,
     pub position: i64,
@@ -80,7 +91,10 @@ impl RawCourse {
             non_refundable: flag(c.non_refundable),
             refund_window_days: c.refund_window_days.to_string(),
             refund_max_consumed_pct: c.refund_max_consumed_pct.to_string(),
-            membership_days: c.membership_days.map(|d| d.to_string()).unwrap_or_default(),
+            membership_period: c.membership_period.unwrap_or_default().to_string(),
+            membership_scope: c.membership_scope.to_string(),
+            member_rule: c.member_rule.to_string(),
+            member_price: c.member_price_fen.map(|f| Fen(f).yuan_string()).unwrap_or_default(),
             consult_minutes: c.consult_minutes.map(|m| m.to_string()).unwrap_or_default(),
             featured: flag(c.featured),
             position: c.position.to_string(),
@@ -97,6 +111,9 @@ impl RawCourse {
     pub fn blank() -> RawCourse {
         RawCourse {
             kind: "recorded".into(),
+            membership_period: "month".into(),
+            membership_scope: "selected".into(),
+            member_rule: "none".into(),
             refund_window_days: "7".into(),
             refund_max_consumed_pct: "20".into(),
             position: "0".into(),
@@ -162,6 +179,31 @@ fn sale_end(raw: &str, discounted: bool, now: i64, errors: &mut Vec<FieldError>)
     None
 }
 
+/// What members get on this course: never anything on a membership or a consultation; a member
+/// price must be below the price.
+fn member_terms(
+    raw: &RawCourse,
+    kind: Option<ProductKind>,
+    price_fen: i64,
+    errors: &mut Vec<FieldError>,
+) -> (&'static str, Option<i64>) {
+    if matches!(kind, Some(ProductKind::Membership | ProductKind::Consultation)) {
+        return ("none", None);
+    }
+    match raw.member_rule.trim() {
+        "free" => ("free", None),
+        "only" => ("only", None),
+        "price" => {
+            let member = money(&raw.member_price, "member_price", errors);
+            if raw.member_price.trim().is_empty() || member >= price_fen {
+                errors.push(("member_price", "err_member_price"));
+            }
+            ("price", Some(member))
+        }
+        _ => ("none", None),
+    }
+}
+
 /// Checks the editor's fields; `now` dates the limited-time price's end.
 pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError>> {
     let mut errors = Vec::new();
@@ -191,10 +233,17 @@ pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError
         errors.push(("original_price", "err_original_below_price"));
     }
     let sale_ends_at = sale_end(&raw.sale_ends_at, price_fen < original_price_fen, now, &mut errors);
-    let membership_days = match kind {
-        Some(ProductKind::Membership) => Some(number(&raw.membership_days, 1..=3660, "membership_days", &mut errors)),
+    let plan = match kind {
+        Some(ProductKind::Membership) => match Period::parse(raw.membership_period.trim()) {
+            Some(period) => Some(period),
+            None => {
+                errors.push(("membership_period", "err_required"));
+                None
+            }
+        },
         _ => None,
     };
+    let (member_rule, member_price_fen) = member_terms(raw, kind, price_fen, &mut errors);
     let consult_minutes = match kind {
         Some(ProductKind::Consultation) => Some(number(&raw.consult_minutes, 5..=600, "consult_minutes", &mut errors)),
         _ => None,
@@ -215,7 +264,11 @@ pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError
         non_refundable: raw.non_refundable == "1",
         refund_window_days: number(&raw.refund_window_days, 0..=365, "refund_window_days", &mut errors),
         refund_max_consumed_pct: number(&raw.refund_max_consumed_pct, 0..=100, "refund_max_consumed_pct", &mut errors),
-        membership_days,
+        membership_days: plan.map(|p| i64::from(p.months()) * 30),
+        membership_period: plan.map(Period::as_str),
+        membership_scope: Scope::parse(raw.membership_scope.trim()).as_str(),
+        member_rule,
+        member_price_fen,
         consult_minutes,
         featured: raw.featured == "1",
         position: if raw.position.trim().is_empty() {
@@ -307,9 +360,21 @@ mod tests {
         assert_eq!(fields(&raw), vec!["title", "refund_max_consumed_pct"]);
         let mut raw = good();
         raw.kind = "membership".into();
-        assert_eq!(fields(&raw), vec!["membership_days"], "a membership needs its length");
-        raw.membership_days = "365".into();
-        assert_eq!(validate(&raw, NOW).map(|c| c.membership_days), Ok(Some(365)));
+        assert_eq!(fields(&raw), vec!["membership_period"], "a membership needs its period");
+        raw.membership_period = "year".into();
+        raw.member_rule = "free".into();
+        let plan = validate(&raw, NOW).unwrap();
+        assert_eq!((plan.membership_period, plan.membership_scope, plan.member_rule), (Some("year"), "selected", "none"));
+        assert_eq!(validate(&RawCourse::from_input(&plan), NOW), Ok(plan), "the form shows it back");
+        let mut raw = good();
+        raw.member_rule = "price".into();
+        assert_eq!(fields(&raw), vec!["member_price"], "a member price is needed");
+        raw.member_price = "99".into();
+        assert_eq!(fields(&raw), vec!["member_price"], "and below the price");
+        raw.member_price = "49.5".into();
+        let input = validate(&raw, NOW).unwrap();
+        assert_eq!((input.member_rule, input.member_price_fen), ("price", Some(4950)));
+        assert_eq!(validate(&RawCourse::from_input(&input), NOW), Ok(input));
         assert!(fields(&RawCourse::default()).len() >= 6, "an empty form names every required field");
     }
 

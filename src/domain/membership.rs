@@ -4,6 +4,8 @@
 
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 
+use super::{Fen, ProductKind};
+
 const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Ok(offset) => offset,
     Err(_) => UtcOffset::UTC,
@@ -40,6 +42,95 @@ impl Period {
             Period::Quarter => "quarter",
             Period::Year => "year",
         }
+    }
+}
+
+/// Which courses a membership opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every course sold on its own (not memberships or consultations).
+    All,
+    /// The courses marked for members (`MemberRule::Free` or `Only`).
+    Selected,
+}
+
+impl Scope {
+    pub fn parse(value: &str) -> Scope {
+        if value == "all" { Scope::All } else { Scope::Selected }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::All => "all",
+            Scope::Selected => "selected",
+        }
+    }
+}
+
+/// A membership product: how long one purchase lasts and what it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub period: Period,
+    pub scope: Scope,
+}
+
+/// What members get on a course.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemberRule {
+    #[default]
+    None,
+    /// 会员免费: members learn it free; others may buy it.
+    Free,
+    /// 会员专享: only members learn it; it is not sold on its own.
+    Only,
+    /// 会员价: members pay this price.
+    Price(Fen),
+}
+
+impl MemberRule {
+    /// From the stored word and member price; a price rule without a price is no rule.
+    pub fn from_parts(rule: &str, price: Option<i64>) -> MemberRule {
+        match (rule, price) {
+            ("free", _) => MemberRule::Free,
+            ("only", _) => MemberRule::Only,
+            ("price", Some(fen)) if fen >= 0 => MemberRule::Price(Fen(fen)),
+            _ => MemberRule::None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberRule::None => "none",
+            MemberRule::Free => "free",
+            MemberRule::Only => "only",
+            MemberRule::Price(_) => "price",
+        }
+    }
+
+    pub fn member_price(self) -> Option<Fen> {
+        match self {
+            MemberRule::Price(fen) => Some(fen),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a membership of this scope opens a course of this kind and rule.
+pub fn covers(scope: Scope, kind: ProductKind, rule: MemberRule) -> bool {
+    if matches!(kind, ProductKind::Membership | ProductKind::Consultation) {
+        return false;
+    }
+    match scope {
+        Scope::All => !matches!(rule, MemberRule::Price(_)),
+        Scope::Selected => matches!(rule, MemberRule::Free | MemberRule::Only),
+    }
+}
+
+/// What a buyer pays: the member price when they are a member and it is lower.
+pub fn price_for(price: Fen, rule: MemberRule, is_member: bool) -> Fen {
+    match rule {
+        MemberRule::Price(member) if is_member && member < price => member,
+        _ => price,
     }
 }
 
@@ -84,6 +175,39 @@ pub fn reminder_due(ends_at: i64, days: i64, now: i64, already_reminded: bool) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_open_the_courses_they_name() {
+        use ProductKind::*;
+        let price = MemberRule::Price(Fen(100));
+        let table = [
+            (Scope::All, Recorded, MemberRule::None, true),
+            (Scope::All, Live, MemberRule::Only, true),
+            (Scope::All, Audio, price, false),
+            (Scope::All, Membership, MemberRule::None, false),
+            (Scope::All, Consultation, MemberRule::Free, false),
+            (Scope::Selected, Recorded, MemberRule::None, false),
+            (Scope::Selected, Article, MemberRule::Free, true),
+            (Scope::Selected, Recorded, MemberRule::Only, true),
+            (Scope::Selected, Recorded, price, false),
+        ];
+        for (scope, kind, rule, opens) in table {
+            assert_eq!(covers(scope, kind, rule), opens, "{scope:?} {kind:?} {rule:?}");
+        }
+    }
+
+    #[test]
+    fn member_prices_apply_to_members_only_and_never_raise() {
+        let rule = MemberRule::Price(Fen(4900));
+        assert_eq!(price_for(Fen(9900), rule, true), Fen(4900));
+        assert_eq!(price_for(Fen(9900), rule, false), Fen(9900));
+        assert_eq!(price_for(Fen(3900), rule, true), Fen(3900), "a sale below the member price wins");
+        assert_eq!(price_for(Fen(9900), MemberRule::Free, true), Fen(9900));
+        assert_eq!(MemberRule::from_parts("price", None), MemberRule::None);
+        assert_eq!(MemberRule::from_parts("price", Some(-1)), MemberRule::None);
+        assert_eq!(MemberRule::from_parts("only", None), MemberRule::Only);
+        assert_eq!(MemberRule::from_parts("bogus", Some(1)), MemberRule::None);
+    }
     use crate::domain::time::shanghai_minutes;
 
     fn at(text: &str) -> i64 {

@@ -154,6 +154,16 @@ fn live(c: &Case) -> Decision {
 
 fn membership(c: &Case) -> Decision {
     let (period, periods) = (c.consumption.membership_period_days.max(1), c.consumption.membership_periods.max(1));
+    if c.now < c.paid_at {
+        return Decision {
+            eligible: true,
+            amount: c.paid,
+            rule: Localized {
+                zh: "这段会员期尚未开始，全额退款。".into(),
+                en: "This membership period has not started yet: full refund.".into(),
+            },
+        };
+    }
     let elapsed_days = ((c.now - c.paid_at).max(0)) / DAY;
     let started = (elapsed_days / period + 1).min(periods);
     if c.settings.membership_refund_current_period {
@@ -318,6 +328,19 @@ mod tests {
         let mut k = case(ProductKind::Membership, 36500, T0 + 100 * DAY, &one);
         k.settings.membership_refund_current_period = true;
         assert_eq!(verdict(decide(&k)), (true, 26500), "265 days left of 365 when configured");
+    }
+
+    #[test]
+    fn a_membership_bought_ahead_is_refunded_in_full_until_it_starts() {
+        let c = Consumption { membership_period_days: 30, membership_periods: 1, ..Default::default() };
+        let ahead = case(ProductKind::Membership, 3000, T0 - 1, &c);
+        let d = decide(&ahead);
+        assert_eq!((d.eligible, d.amount), (true, Fen(3000)), "{}", d.rule.en);
+        let started = case(ProductKind::Membership, 3000, T0, &c);
+        assert!(!decide(&started).eligible, "from its first second the current period is kept");
+        let mut pro_rata = case(ProductKind::Membership, 3000, T0 + 10 * DAY, &c);
+        pro_rata.settings.membership_refund_current_period = true;
+        assert_eq!(decide(&pro_rata).amount, Fen(2000), "20 of 30 days left");
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub fn check(stars: &str, text: &str) -> Result<(u8, String), ReviewError> {
     Ok((stars, text.to_string()))
 }
 
+/// Below this many shown reviews a course shows no average (one or two reviews say little).
+pub const MIN_SHOWN: i64 = 3;
+
 /// The average to show, in tenths (`46` is 4.6), or None below `min_count` reviews.
 pub fn shown_average(star_total: i64, count: i64, min_count: i64) -> Option<i64> {
     (count > 0 && count >= min_count.max(1)).then(|| (star_total * 10 + count / 2) / count)

@@ -5,6 +5,7 @@ pub mod orders;
 pub mod profit_sharing;
 pub mod progress;
 pub mod refunds;
+pub mod reminders;
 pub mod sms;
 
 use std::time::Duration;

@@ -144,7 +144,7 @@ async fn detail(
     super::distribution::note_visit(&ctx, &req, &state).await?;
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
     let (ctx, owned) = match ctx.user.as_ref().map(|u| u.id) {
-        Some(user_id) => (ctx.with_csrf()?, state.access.owns(&state.db, user_id, course.id).await?),
+        Some(user_id) => (ctx.with_csrf()?, state.access.may_learn(&state.db, user_id, &course, now()).await?),
         None => (ctx, false),
     };
     let progress = match (owned, ctx.user.as_ref()) {

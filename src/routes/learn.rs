@@ -42,7 +42,7 @@ async fn can_learn(
         return Ok(true);
     }
     match user_id {
-        Some(uid) => Ok(state.access.owns(&state.db, uid, course.id).await?),
+        Some(uid) => Ok(state.access.may_learn(&state.db, uid, &course, now()).await?),
         None => Ok(false),
     }
 }
@@ -108,7 +108,7 @@ async fn lesson_page(
     let (course, lesson) = (course.clone(), lesson.clone());
     let user_id = ctx.user.as_ref().map(|u| u.id);
     let owner = match user_id {
-        Some(uid) => state.access.owns(&state.db, uid, course.id).await?,
+        Some(uid) => state.access.may_learn(&state.db, uid, &course, now()).await?,
         None => false,
     };
     if !course.published && !owner {
@@ -150,6 +150,11 @@ async fn lesson_page(
             LiveState::Replay
         }
     });
+    // After the session its recording, once staff attach it, plays like a recorded lesson.
+    let mut lesson = lesson;
+    if matches!(live_state, Some(LiveState::Replay)) && content.media_key.is_some() {
+        lesson.kind = "video".into();
+    }
     let (prev, next) = course.neighbours(lesson.id);
     let (prev, next) = (prev.cloned(), next.cloned());
     let ctx = if allowed && ctx.user.is_some() { ctx.with_csrf()? } else { ctx };

@@ -130,6 +130,10 @@ fn word(lang: Lang, m: &messages::Message) -> String {
         "refund_rejected" => "msg_refund_rejected",
         "complaint_reply" => "msg_complaint_reply",
         "complaint_resolved" => "msg_complaint_resolved",
+        "membership_ending" => "msg_membership_ending",
+        "live_starting" => "msg_live_starting",
+        "consultation_starting" => "msg_consultation_starting",
+        "review_reply" => "msg_review_reply",
         _ => "msg_other",
     };
     let amount = m.amount.map(|a| a.to_string()).unwrap_or_default();

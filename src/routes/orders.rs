@@ -15,7 +15,9 @@ use crate::domain::refund_terms::refund_sentence;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
-use crate::services::checkout::{self, Checkout};
+use crate::domain::ProductKind;
+use crate::domain::membership::{MemberRule, covers, price_for};
+use crate::services::checkout::{self, Checkout, Purchase};
 use crate::store::orders::{self, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
@@ -74,7 +76,8 @@ async fn buy(
     let Some(user) = &ctx.user else {
         return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
     };
-    if crate::store::entitlements::owns_now(&state.db, user.id, course.id).await? {
+    // A consultation is bought again for each session; anything else once.
+    if course.kind != ProductKind::Consultation && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await? {
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
@@ -83,12 +86,32 @@ async fn buy(
 }
 
 /// Makes (or reuses) the buyer's order for `course` and says where to go: its pay page, or the
-/// order itself for a free course. Also where login continues when it was for a purchase.
+/// order itself for a free course. Also where login continues when it was for a purchase. A
+/// consultation goes to its slots first; a course the buyer's membership opens, or one sold to
+/// members only, back to its page (to learn, or to join).
 pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Course) -> Result<String, AppError> {
+    let at = now();
+    if course.kind == ProductKind::Consultation {
+        return Ok(format!("/courses/{}/book", course.slug));
+    }
+    let membership = crate::store::memberships::timeline(&state.db, user.id).await?;
+    let term = membership.at(at);
+    if term.is_some_and(|t| covers(t.scope.0, course.kind, course.member_rule)) || course.member_rule == MemberRule::Only {
+        return Ok(format!("/courses/{}", course.slug));
+    }
+    let price = price_for(course.price_at(at), course.member_rule, term.is_some());
+    let purchase = Purchase { user_id: user.id, course, price, slot: None };
+    purchase_href(state, &purchase, at).await?.ok_or(AppError::NotFound)
+}
+
+/// Where a purchase continues: its pay page, or the order when it was free; None when the
+/// consultation slot it picked was taken meanwhile.
+pub(crate) async fn purchase_href(state: &AppState, purchase: &Purchase<'_>, at: i64) -> Result<Option<String>, AppError> {
     let ttl = state.settings.order_ttl_minutes * 60;
-    Ok(match checkout::begin(&state.db, &state.catalog, user.id, course, ttl, now()).await? {
-        Checkout::ToPay(order) => format!("/orders/{}/pay", order.order_no),
-        Checkout::Claimed(order) => format!("/orders/{}", order.order_no),
+    Ok(match checkout::begin(&state.db, &state.catalog, purchase, ttl, at).await? {
+        Checkout::ToPay(order) => Some(format!("/orders/{}/pay", order.order_no)),
+        Checkout::Claimed(order) => Some(format!("/orders/{}", order.order_no)),
+        Checkout::SlotTaken => None,
     })
 }
 

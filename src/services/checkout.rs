@@ -5,7 +5,7 @@
 use crate::catalog::{CatalogCache, Course};
 use crate::domain::UserId;
 use crate::domain::refund_terms::refund_sentence;
-use crate::store::Db;
+use crate::store::{Db, consultations};
 use crate::store::orders::{self, NewOrder, Order};
 
 pub enum Checkout {
@@ -13,18 +13,28 @@ pub enum Checkout {
     ToPay(Order),
     /// Free: paid and granted already.
     Claimed(Order),
+    /// The consultation slot picked was taken meanwhile (or is now too close).
+    SlotTaken,
+}
+
+/// What is being bought and at what price: the buyer's price (a member price where it applies)
+/// and, for a consultation, the slot picked with the earliest start still bookable.
+pub struct Purchase<'a> {
+    pub user_id: UserId,
+    pub course: &'a Course,
+    pub price: crate::domain::Fen,
+    pub slot: Option<(i64, i64)>,
 }
 
 pub async fn begin(
     db: &Db,
     catalog: &CatalogCache,
-    user_id: UserId,
-    course: &Course,
+    purchase: &Purchase<'_>,
     ttl_secs: i64,
     now: i64,
 ) -> anyhow::Result<Checkout> {
+    let Purchase { user_id, course, price, slot } = *purchase;
     let terms = refund_sentence(course.kind, course.refund_terms);
-    let price = course.price_at(now);
     let new = NewOrder {
         user_id,
         course_id: course.id,
@@ -35,6 +45,17 @@ pub async fn begin(
         refund_terms_shown: &terms.zh,
         ttl_secs,
     };
+    if let Some((slot_id, earliest)) = slot {
+        let Some(order) = consultations::order_with_slot(db, &new, slot_id, earliest, now).await? else {
+            return Ok(Checkout::SlotTaken);
+        };
+        tracing::info!(order_no = %order.order_no, %user_id, slot_id, "consultation slot held");
+        if order.status.grants_access() {
+            catalog.count_sale(course.id);
+            return Ok(Checkout::Claimed(order));
+        }
+        return Ok(Checkout::ToPay(order));
+    }
     if price.is_free() {
         let order = orders::claim_free(db, &new, now).await?;
         metrics::counter!("orders_created_total", "free" => "true").increment(1);

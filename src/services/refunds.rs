@@ -14,7 +14,8 @@ use crate::store::refunds::{Approval, Approved};
 
 use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::store::refunds::{self, Refund};
-use crate::store::{Db, orders};
+use crate::domain::ProductKind;
+use crate::store::{Db, consultations, memberships, orders};
 
 /// What refunds need to reach the outside world.
 #[derive(Clone)]
@@ -38,22 +39,33 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
     let completed = progress.values().filter(|p| p.completed).count();
     let total = course.as_ref().map_or(0, |c| c.lesson_count());
     let pct = consumed_pct(completed, total);
+    // One order buys one period of its plan: the term it started, as long as it really is.
+    let term = match order.item_kind {
+        ProductKind::Membership => memberships::term_of_order(inputs.db, order.id).await?,
+        _ => None,
+    };
+    let slot = match order.item_kind {
+        ProductKind::Consultation => consultations::of_order(inputs.db, order.id).await?,
+        _ => None,
+    };
     let consumption = Consumption {
         consumed_pct: pct,
         live_sessions: course
             .as_ref()
             .map(|c| c.live_sessions().iter().filter_map(|l| l.starts_at).collect())
             .unwrap_or_default(),
-        membership_period_days: course.as_ref().and_then(|c| c.membership_days).unwrap_or(30),
+        membership_period_days: term.map_or(30, |(start, end)| ((end - start) / 86_400).max(1)),
         membership_periods: 1,
-        consultation_slot: None,
+        consultation_slot: slot.map(|s| s.starts_at),
     };
+    let paid_at = order.paid_at.unwrap_or(order.created_at);
     let case = Case {
         kind: order.item_kind,
         terms: order.refund_terms,
         paid: order.amount,
         refunded: order.refunded,
-        paid_at: order.paid_at.unwrap_or(order.created_at),
+        // A membership bought ahead starts at the end of the one before: its use counts from then.
+        paid_at: term.map_or(paid_at, |(start, _)| start),
         now,
         consumption: &consumption,
         settings: inputs.settings,

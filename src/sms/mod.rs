@@ -25,18 +25,21 @@ pub enum Kind {
     RefundRejected,
     ComplaintReplied,
     TakedownNotice,
+    /// A membership ending, a live session or a consultation coming up (only with consent).
+    Reminder,
     /// Broadcasts: a marketing template, which carriers require to carry an opt-out line.
     Marketing,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::LoginCode,
         Kind::RefundApproved,
         Kind::RefundRefunded,
         Kind::RefundRejected,
         Kind::ComplaintReplied,
         Kind::TakedownNotice,
+        Kind::Reminder,
         Kind::Marketing,
     ];
 
@@ -49,6 +52,7 @@ impl Kind {
             Kind::RefundRejected => "refund_rejected",
             Kind::ComplaintReplied => "complaint_replied",
             Kind::TakedownNotice => "takedown_notice",
+            Kind::Reminder => "reminder",
             Kind::Marketing => "marketing",
         }
     }
@@ -65,6 +69,7 @@ impl Kind {
             Kind::RefundRefunded => &["no", "amount", "time"],
             Kind::RefundRejected => &["no"],
             Kind::ComplaintReplied => &["no"],
+            Kind::Reminder => &["text", "time"],
             Kind::TakedownNotice | Kind::Marketing => &["text", "url"],
         }
     }
@@ -78,6 +83,7 @@ impl Kind {
             Kind::RefundRejected => "【课店】您的退款申请 {no} 未通过，原因见“我的消息”。",
             Kind::ComplaintReplied => "【课店】您的投诉 {no} 有了新回复，请到“我的投诉”查看。",
             Kind::TakedownNotice => "{text}",
+            Kind::Reminder => "【课店】提醒：{text}，时间 {time}。",
             Kind::Marketing => "{text}",
         }
     }

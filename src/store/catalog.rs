@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::Db;
 use super::rows::Flag;
-use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson};
+use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, Rating};
+use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};
 use anyhow::Context;
@@ -62,10 +63,18 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         "SELECT id, slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, \
          refund_window_days, refund_max_consumed_pct, membership_days, consult_minutes, featured, position, published, created_at, \
-         sale_ends_at FROM courses",
+         sale_ends_at, membership_period, membership_scope, member_rule, member_price_fen FROM courses",
     )
     .fetch_all(pool)
     .await?;
+    let ratings: HashMap<CourseId, (i64, i64)> = sqlx::query_as::<_, (CourseId, i64, i64)>(
+        "SELECT course_id, COUNT(*), COALESCE(SUM(stars), 0) FROM reviews WHERE status = 'shown' GROUP BY course_id",
+    )
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|(id, count, stars)| (id, (count, stars)))
+    .collect();
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -92,6 +101,12 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             refund_terms: r.refund_terms,
             membership_days: r.membership_days,
             consult_minutes: r.consult_minutes,
+            plan: r.membership_period.as_deref().and_then(Period::parse).map(|period| Plan {
+                period,
+                scope: Scope::parse(&r.membership_scope),
+            }),
+            member_rule: MemberRule::from_parts(&r.member_rule, r.member_price_fen),
+            rating: Arc::new(ratings.get(&r.id).map_or_else(Rating::default, |(n, stars)| Rating::new(*n, *stars))),
             featured: r.featured,
             position: r.position,
             published: r.published,
@@ -134,6 +149,10 @@ struct CourseRow {
     published: bool,
     created_at: i64,
     sale_ends_at: Option<i64>,
+    membership_period: Option<String>,
+    membership_scope: String,
+    member_rule: String,
+    member_price_fen: Option<i64>,
 }
 
 fn lines(text: &str) -> Vec<String> {

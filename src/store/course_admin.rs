@@ -40,7 +40,8 @@ pub async fn list(db: &Db) -> Result<Vec<CourseRow>, sqlx::Error> {
 
 const EDIT_COLUMNS: &str = "slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, price_fen, \
      original_price_fen, outcomes, audience, non_refundable, refund_window_days, refund_max_consumed_pct, \
-     membership_days, consult_minutes, featured, position, sale_ends_at, commission_bp";
+     membership_days, consult_minutes, featured, position, sale_ends_at, commission_bp, membership_period, membership_scope, \
+     member_rule, member_price_fen";
 
 /// A course as the editor shows it, with its publication state.
 pub struct Editable {
@@ -70,6 +71,10 @@ pub async fn find(db: &Db, id: CourseId) -> Result<Option<Editable>, sqlx::Error
             refund_window_days: r.refund_window_days,
             refund_max_consumed_pct: r.refund_max_consumed_pct,
             membership_days: r.membership_days,
+            membership_period: r.membership_period.as_deref().and_then(crate::domain::membership::Period::parse).map(|p| p.as_str()),
+            membership_scope: crate::domain::membership::Scope::parse(&r.membership_scope).as_str(),
+            member_rule: crate::domain::membership::MemberRule::from_parts(&r.member_rule, r.member_price_fen).as_str(),
+            member_price_fen: r.member_price_fen,
             consult_minutes: r.consult_minutes,
             featured: r.featured,
             position: r.position,
@@ -108,6 +113,10 @@ struct EditRow {
     position: i64,
     sale_ends_at: Option<i64>,
     commission_bp: Option<i64>,
+    membership_period: Option<String>,
+    membership_scope: String,
+    member_rule: String,
+    member_price_fen: Option<i64>,
     #[sqlx(try_from = "Flag")]
     published: bool,
     publish_at: Option<i64>,
@@ -151,7 +160,7 @@ pub async fn create(db: &Db, c: &CourseInput, now: i64) -> Result<CourseId, Save
     }
     let sql = format!(
         "INSERT INTO courses ({EDIT_COLUMNS}, published, created_at, updated_at) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, 0, $22, $22) RETURNING id"
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, 0, $26, $26) RETURNING id"
     );
     bind_input(sqlx::query_scalar(&sql), c).bind(now).fetch_one(db.write()).await.map_err(save_error)
 }
@@ -163,8 +172,9 @@ pub async fn update(db: &Db, id: CourseId, c: &CourseInput, now: i64) -> Result<
     let sql = "UPDATE courses SET slug = $1, kind = $2, category_id = $3, instructor_id = $4, title = $5, subtitle = $6, \
                description = $7, cover_url = $8, price_fen = $9, original_price_fen = $10, outcomes = $11, audience = $12, \
                non_refundable = $13, refund_window_days = $14, refund_max_consumed_pct = $15, membership_days = $16, \
-               consult_minutes = $17, featured = $18, position = $19, sale_ends_at = $20, commission_bp = $21, updated_at = $22 \
-               WHERE id = $23";
+               consult_minutes = $17, featured = $18, position = $19, sale_ends_at = $20, commission_bp = $21, \
+               membership_period = $22, membership_scope = $23, member_rule = $24, member_price_fen = $25, updated_at = $26 \
+               WHERE id = $27";
     bind_input(sqlx::query(sql), c).bind(now).bind(id).execute(db.write()).await.map_err(save_error)?;
     Ok(())
 }
@@ -175,6 +185,7 @@ trait BindInput<'q>: Sized {
     fn bind_i64(self, v: i64) -> Self;
     fn bind_opt(self, v: Option<i64>) -> Self;
     fn bind_str(self, v: &'q str) -> Self;
+    fn bind_opt_str(self, v: Option<&'q str>) -> Self;
 }
 
 impl<'q, O> BindInput<'q> for Query<'q, O> {
@@ -185,6 +196,9 @@ impl<'q, O> BindInput<'q> for Query<'q, O> {
         self.bind(v)
     }
     fn bind_str(self, v: &'q str) -> Self {
+        self.bind(v)
+    }
+    fn bind_opt_str(self, v: Option<&'q str>) -> Self {
         self.bind(v)
     }
 }
@@ -199,9 +213,12 @@ impl<'q> BindInput<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgum
     fn bind_str(self, v: &'q str) -> Self {
         self.bind(v)
     }
+    fn bind_opt_str(self, v: Option<&'q str>) -> Self {
+        self.bind(v)
+    }
 }
 
-/// Binds the 21 editable columns in `EDIT_COLUMNS` order.
+/// Binds the 25 editable columns in `EDIT_COLUMNS` order.
 fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
     q.bind_str(&c.slug)
         .bind_str(c.kind)
@@ -224,6 +241,10 @@ fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
         .bind_i64(c.position)
         .bind_opt(c.sale_ends_at)
         .bind_opt(c.commission_bp)
+        .bind_opt_str(c.membership_period)
+        .bind_str(c.membership_scope)
+        .bind_str(c.member_rule)
+        .bind_opt(c.member_price_fen)
 }
 
 /// Publish now, unpublish, or schedule (`publish_at` in the future, unpublished until then).

@@ -363,6 +363,27 @@ async fn insert_course(
     .bind(created_at)
     .fetch_one(&mut **tx)
     .await?;
+    if c.kind == "membership" {
+        sqlx::query("UPDATE courses SET membership_period = 'year', membership_scope = 'all' WHERE id = $1")
+            .bind(course_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(minutes) = c.consult_minutes {
+        // Evenings at 20:00 Shanghai time (12:00 UTC) over the coming two weeks.
+        for day in 2..16 {
+            sqlx::query(
+                "INSERT INTO consultation_slots (course_id, starts_at, minutes, meeting, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(course_id)
+            .bind((now / 86_400 + day) * 86_400 + 12 * 3600)
+            .bind(minutes)
+            .bind("腾讯会议 123 456 789")
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
     let mut live_index = 0;
     for (ci, (chapter, lessons)) in c.chapters.iter().enumerate() {
         let chapter_id: i64 =

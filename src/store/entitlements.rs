@@ -4,30 +4,63 @@
 
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use std::sync::Arc;
+
 use sqlx::{Any, Transaction};
+
+use super::memberships::{self, Timeline};
+use crate::domain::catalog::Course;
+use crate::domain::membership::covers;
 
 use super::Db;
 
-/// The courses each learner may learn now, in memory (see `store::cache`): (course, granted at).
-pub struct AccessCache(super::cache::EpochCache<UserId, std::sync::Arc<Vec<(CourseId, i64)>>>);
+/// The courses each learner may learn now, in memory (see `store::cache`): (course, granted at);
+/// and their membership terms.
+pub struct AccessCache {
+    owned: super::cache::EpochCache<UserId, Arc<Vec<(CourseId, i64)>>>,
+    memberships: super::cache::EpochCache<UserId, Arc<Timeline>>,
+}
 
 impl Default for AccessCache {
     fn default() -> Self {
-        AccessCache(super::cache::EpochCache::new(super::Topic::Access))
+        AccessCache {
+            owned: super::cache::EpochCache::new(super::Topic::Access),
+            memberships: super::cache::EpochCache::new(super::Topic::Access),
+        }
     }
 }
 
 impl AccessCache {
     pub fn sweep(&self) {
-        self.0.sweep();
+        self.owned.sweep();
+        self.memberships.sweep();
     }
 
-    pub async fn owned(&self, db: &Db, user_id: UserId) -> Result<std::sync::Arc<Vec<(CourseId, i64)>>, sqlx::Error> {
-        self.0.get_or_load(db, user_id, || async move { Ok(std::sync::Arc::new(owned(db, user_id).await?)) }).await
+    pub async fn owned(&self, db: &Db, user_id: UserId) -> Result<Arc<Vec<(CourseId, i64)>>, sqlx::Error> {
+        self.owned.get_or_load(db, user_id, || async move { Ok(Arc::new(owned(db, user_id).await?)) }).await
     }
 
+    /// Bought or given: the course is the learner's whatever their membership does.
     pub async fn owns(&self, db: &Db, user_id: UserId, course_id: CourseId) -> Result<bool, sqlx::Error> {
         Ok(self.owned(db, user_id).await?.iter().any(|(c, _)| *c == course_id))
+    }
+
+    pub async fn membership(&self, db: &Db, user_id: UserId) -> Result<Arc<Timeline>, sqlx::Error> {
+        self.memberships.get_or_load(db, user_id, || async move { Ok(Arc::new(memberships::timeline(db, user_id).await?)) }).await
+    }
+
+    /// Owned, or opened by the membership term running at `now`.
+    pub async fn may_learn(&self, db: &Db, user_id: UserId, course: &Course, now: i64) -> Result<bool, sqlx::Error> {
+        if self.owns(db, user_id, course.id).await? {
+            return Ok(true);
+        }
+        Ok(self.member_covers(db, user_id, course, now).await?)
+    }
+
+    /// The running term's plan opens this course.
+    pub async fn member_covers(&self, db: &Db, user_id: UserId, course: &Course, now: i64) -> Result<bool, sqlx::Error> {
+        let timeline = self.membership(db, user_id).await?;
+        Ok(timeline.at(now).is_some_and(|term| covers(term.scope.0, course.kind, course.member_rule)))
     }
 }
 

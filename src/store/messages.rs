@@ -40,6 +40,7 @@ fn text_kind(kind: &str) -> Option<Kind> {
         "refund_refunded" => Some(Kind::RefundRefunded),
         "refund_rejected" => Some(Kind::RefundRejected),
         "complaint_reply" => Some(Kind::ComplaintReplied),
+        "membership_ending" | "live_starting" | "consultation_starting" => Some(Kind::Reminder),
         _ => None,
     }
 }
@@ -61,13 +62,21 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
     .fetch_one(&mut **tx)
     .await?;
     let Some(kind) = text_kind(m.kind) else { return Ok(()) };
-    let phone: Option<String> = sqlx::query_scalar("SELECT phone FROM users WHERE id = $1 AND status <> 'deleted'")
-        .bind(m.user_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(phone) = phone else { return Ok(()) };
+    let (phone, agreed): (Option<String>, i64) = sqlx::query_as(
+        "SELECT phone, sms_reminders FROM users WHERE id = $1 AND status <> 'deleted'",
+    )
+    .bind(m.user_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or((None, 0));
+    // Reminders go by text only to learners who asked for them; the news of their own money always.
+    let Some(phone) = phone.filter(|_| kind != Kind::Reminder || agreed == 1) else { return Ok(()) };
     let (amount, time) = (m.amount.map(|a| a.to_string()).unwrap_or_default(), shanghai_minutes(now));
-    let params = [("no", m.ref_no), ("amount", amount.as_str()), ("time", time.as_str())];
+    // A reminder's text is its note and its time the event's (in `ref_no`).
+    let params = match kind {
+        Kind::Reminder => [("text", m.note), ("time", m.ref_no), ("no", "")],
+        _ => [("no", m.ref_no), ("amount", amount.as_str()), ("time", time.as_str())],
+    };
     let params: Vec<(&str, &str)> = params.into_iter().filter(|(name, _)| kind.params().contains(name)).collect();
     sms_outbox::enqueue(tx, &format!("message:{id}"), kind, &phone, &params, None, now).await
 }

@@ -133,6 +133,17 @@ pub async fn decide(
             .execute(&mut *tx)
             .await?;
     }
+    // A held review comes out (or stays out) with the decision; its link names it.
+    if item.kind == "review"
+        && let Some(review_id) = item.link.rsplit_once("#review-").and_then(|(_, id)| id.parse::<i64>().ok())
+    {
+        sqlx::query("UPDATE reviews SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ('held', 'shown', 'hidden')")
+            .bind(if to == "approved" { "shown" } else { "hidden" })
+            .bind(now)
+            .bind(review_id)
+            .execute(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
     db.users_changed();
     Ok(true)

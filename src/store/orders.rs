@@ -75,7 +75,7 @@ pub struct NewOrder<'a> {
     pub ttl_secs: i64,
 }
 
-async fn insert(
+pub(crate) async fn insert(
     tx: &mut Transaction<'static, Any>,
     new: &NewOrder<'_>,
     status: OrderStatus,
@@ -136,6 +136,9 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
     let mut tx = db.write().begin().await?;
     let order = insert(&mut tx, new, OrderStatus::Paid, Some("free"), now).await?;
     super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    if order.item_kind == ProductKind::Membership {
+        super::memberships::start_for_order(db, &mut tx, order.user_id, order.course_id, order.id, now, now).await?;
+    }
     bump_learners(&mut tx, order.course_id).await?;
     tx.commit().await?;
     db.orders_changed();
@@ -392,6 +395,10 @@ pub async fn apply_payment(
         return Ok(PaymentOutcome::Late);
     }
     super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    if order.item_kind == ProductKind::Membership {
+        super::memberships::start_for_order(db, &mut tx, order.user_id, order.course_id, order.id, notice.paid_at, now)
+            .await?;
+    }
     sqlx::query("UPDATE coupon_redemptions SET status = 'consumed', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
         .bind(now)
         .bind(order.id)

@@ -466,6 +466,8 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     if full {
         super::entitlements::revoke_for_order(&mut tx, user_id, course_id, order_id, now).await?;
     }
+    // A membership refund is its cancellation: whatever part was refunded, its term ends now.
+    super::memberships::end_for_refund(&mut tx, order_id, now).await?;
     event(&mut tx, id, "refunded", "", "provider", now).await?;
     notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
     tx.commit().await?;

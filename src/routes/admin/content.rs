@@ -176,6 +176,9 @@ async fn decide(
         after: serde_json::json!({ "status": to }),
         note: &item.text,
     };
+    if item.kind == "review" {
+        super::catalog::reload(&state).await?;
+    }
     audit(&state, &req, &staff, change).await?;
     Ok(redirect("/admin/content"))
 }

@@ -1,0 +1,68 @@
+//! Reminders: a membership about to end, a live session or a booked consultation about to start.
+//! Each is a site message (and a text, for learners who agreed) sent once per event.
+
+use std::time::Duration;
+
+use crate::catalog::CatalogCache;
+use crate::domain::time::{now, shanghai_minutes};
+use crate::store::messages::NewMessage;
+use crate::store::{Db, consultations, memberships, reminders};
+
+/// How far ahead each kind is announced.
+#[derive(Debug, Clone, Copy)]
+pub struct Leads {
+    pub membership_days: i64,
+    pub event_secs: i64,
+}
+
+pub fn spawn(db: Db, catalog: CatalogCache, leads: Leads, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if !super::hold(&db, "reminders", every).await {
+                continue;
+            }
+            crate::telemetry::job_ran("reminders");
+            if let Err(e) = run_once(&db, &catalog, leads, now()).await {
+                tracing::warn!(error = format!("{e:#}"), "reminders failed; will retry");
+            }
+        }
+    });
+}
+
+/// Sends the reminders due at `now`; returns how many went out.
+pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -> anyhow::Result<usize> {
+    let mut sent = 0;
+    for (user_id, ends_at) in memberships::ending_within(db, now, leads.membership_days).await? {
+        let end = shanghai_minutes(ends_at);
+        let message = NewMessage { user_id, kind: "membership_ending", ref_no: &end, amount: None, note: "", link: "/me" };
+        sent += usize::from(reminders::send_once(db, &format!("membership:{user_id}:{ends_at}"), &message, now).await?);
+    }
+    let snapshot = catalog.snapshot();
+    for course in snapshot.all_courses() {
+        for lesson in course.live_sessions() {
+            let Some(starts_at) = lesson.starts_at.filter(|at| *at > now && *at <= now + leads.event_secs) else { continue };
+            let (when, link) = (shanghai_minutes(starts_at), format!("/courses/{}/lessons/{}", course.slug, lesson.id));
+            for user_id in reminders::owners(db, course.id).await? {
+                let message =
+                    NewMessage { user_id, kind: "live_starting", ref_no: &when, amount: None, note: &lesson.title, link: &link };
+                let key = format!("live:{}:{starts_at}:{user_id}", lesson.id);
+                sent += usize::from(reminders::send_once(db, &key, &message, now).await?);
+            }
+        }
+    }
+    for slot in consultations::starting_soon(db, now, leads.event_secs).await? {
+        let (Some(user_id), Some(order_no)) = (slot.buyer_id, slot.order_no.as_deref()) else { continue };
+        let title = snapshot.course_by_id(slot.course_id).map(|c| c.title.clone()).unwrap_or_default();
+        let (when, link) = (shanghai_minutes(slot.starts_at), format!("/orders/{order_no}"));
+        let message =
+            NewMessage { user_id, kind: "consultation_starting", ref_no: &when, amount: None, note: &title, link: &link };
+        let key = format!("consultation:{}:{}:{order_no}", slot.id, slot.starts_at);
+        sent += usize::from(reminders::send_once(db, &key, &message, now).await?);
+    }
+    if sent > 0 {
+        tracing::info!(sent, "reminders sent");
+    }
+    Ok(sent)
+}

@@ -11,6 +11,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::learn::continue_with;
 use crate::store::lessons::Progress;
+use crate::web::render::render_catalog_page_loading;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
 use std::collections::HashMap;
 
@@ -87,6 +88,14 @@ struct DetailPage<'a> {
     next_live: Option<Lesson>,
     /// `?ref=CODE` for a distributor's own poster; empty for everyone else.
     referral: String,
+    /// The viewer's membership: when it ends (Beijing time) and whether it runs now.
+    membership: Option<(String, bool)>,
+    /// Membership products on sale, for 开通会员 / 续费.
+    plans: Vec<Arc<Course>>,
+    reviews: Vec<crate::store::reviews::Review>,
+    review_order: &'static str,
+    /// The viewer may write (or edit) a review.
+    can_review: bool,
 }
 
 impl DetailPage<'_> {
@@ -114,6 +123,31 @@ impl DetailPage<'_> {
 
     fn when(&self, unix: &i64) -> String {
         shanghai_minutes(*unix)
+    }
+
+    fn day(&self, unix: &i64) -> String {
+        shanghai_minutes(*unix).chars().take(10).collect()
+    }
+
+    fn stars(&self, n: &i64) -> String {
+        "★".repeat(usize::try_from(*n).unwrap_or(0).min(5))
+    }
+
+    /// Where 开通会员 / 续费 goes: the first membership on sale.
+    fn plan_href(&self) -> Option<String> {
+        self.plans.first().map(|p| format!("/courses/{}", p.slug))
+    }
+
+    fn is_consultation(&self) -> bool {
+        self.course.kind == crate::domain::ProductKind::Consultation
+    }
+
+    fn is_membership(&self) -> bool {
+        self.course.kind == crate::domain::ProductKind::Membership
+    }
+
+    fn members_only(&self) -> bool {
+        self.course.member_rule == crate::domain::membership::MemberRule::Only
     }
 
     /// The end of a limited-time price still running, to count down to.
@@ -163,13 +197,46 @@ async fn detail(
     let preview = course.lessons().find(|l| l.free_preview).cloned();
     let started = now();
     let next_live = course.live_sessions().into_iter().find(|l| l.starts_at.is_some_and(|at| at > started)).cloned();
-    render_catalog_page(&ctx, &catalog, || {
+    let (membership, can_review) = match ctx.user.as_ref() {
+        Some(user) => {
+            let timeline = state.access.membership(&state.db, user.id).await?;
+            let membership = timeline.ends_at().map(|end| (shanghai_minutes(end), timeline.at(started).is_some()));
+            let can_review = owned && crate::routes::reviews::eligibility(&state, user.id, &course).await?.is_ok();
+            (membership, can_review)
+        }
+        None => (None, false),
+    };
+    let plans: Vec<Arc<Course>> =
+        catalog.courses.iter().filter(|c| c.kind == crate::domain::ProductKind::Membership).cloned().collect();
+    let order = crate::store::reviews::Order::parse(&web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.get("reviews").cloned().unwrap_or_default())
+        .unwrap_or_default());
+    let review_order = if order == crate::store::reviews::Order::Highest { "highest" } else { "newest" };
+    let db = state.db.clone();
+    render_catalog_page_loading(&ctx, &catalog, || async {
+        let reviews = crate::store::reviews::shown(&db, course.id, order, 20, 0).await?;
         let title = format!("{} - {}", course.title, ctx.shop_name());
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
-        DetailPage { ctx: &ctx, meta, course, owned, progress, continue_href, preview, next_live, referral }
+        Ok(DetailPage {
+            ctx: &ctx,
+            meta,
+            course,
+            owned,
+            progress,
+            continue_href,
+            preview,
+            next_live,
+            referral,
+            membership,
+            plans,
+            reviews,
+            review_order,
+            can_review,
+        })
     })
+    .await
 }
 
 /// Where 开始学习 / 继续学习 goes: the first unfinished lesson, else the syllabus.

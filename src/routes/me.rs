@@ -15,7 +15,7 @@ use crate::store::users::{self, User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(me).service(update).service(messages_page).service(mark_read).service(sms_preference);
+    cfg.service(me).service(update).service(messages_page).service(mark_read).service(sms_preference).service(reminder_preference);
 }
 
 #[derive(Template)]
@@ -26,6 +26,10 @@ struct MePage {
     user: User,
     nickname: String,
     sms_opted_out: bool,
+    /// Reminders (membership ending, live sessions, consultations) by text too.
+    sms_reminders: bool,
+    /// When the membership ends (Beijing time) and whether it runs now.
+    membership: Option<(String, bool)>,
     /// Courses the learner may study now, and orders of every state.
     owned: usize,
     orders: i64,
@@ -55,7 +59,10 @@ async fn page(
     let sms_opted_out = crate::store::broadcasts::opted_out(&state.db, user.phone.as_str()).await?;
     let owned = state.access.owned(&state.db, user.id).await?.len();
     let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
-    Ok(MePage { ctx, meta, user, nickname, sms_opted_out, owned, orders, errors })
+    let sms_reminders = crate::store::reminders::sms_agreed(&state.db, user.id).await?;
+    let timeline = state.access.membership(&state.db, user.id).await?;
+    let membership = timeline.ends_at().map(|end| (shanghai_minutes(end), timeline.at(now()).is_some()));
+    Ok(MePage { ctx, meta, user, nickname, sms_opted_out, sms_reminders, membership, owned, orders, errors })
 }
 
 #[get("/me")]
@@ -182,6 +189,24 @@ async fn mark_read(
 struct SmsForm {
     /// 1: receive broadcast texts; 0: opt out.
     receive: String,
+}
+
+/// Reminders by text as well as on the site, or on the site only.
+#[post("/me/reminders")]
+async fn reminder_preference(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<SmsForm>,
+) -> Result<HttpResponse, AppError> {
+    let user = crate::routes::orders::logged_in(&ctx)?;
+    let agreed = match form.receive.as_str() {
+        "1" => true,
+        "0" => false,
+        _ => return Err(AppError::BadRequest),
+    };
+    crate::store::reminders::set_sms_agreed(&state.db, user.id, agreed, now()).await?;
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect("/me"))
 }
 
 /// Opting out of (or back into) the shop's broadcast text messages.

@@ -19,6 +19,8 @@ pub mod poster;
 pub mod privacy;
 pub mod pwa;
 pub mod refunds;
+pub mod reviews;
+pub mod consultations;
 pub mod wechat;
 pub mod wechat_login;
 
@@ -38,6 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     wechat_login::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
+    reviews::configure(cfg);
+    consultations::configure(cfg);
     distribution::configure(cfg);
     privacy::configure(cfg);
     learn::configure(cfg);

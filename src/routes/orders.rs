@@ -76,8 +76,8 @@ async fn buy(
     let Some(user) = &ctx.user else {
         return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
     };
-    // A consultation is bought again for each session; anything else once.
-    if course.kind != ProductKind::Consultation && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await? {
+    // A consultation is bought again for each session, a membership for each period; the rest once.
+    if !matches!(course.kind, ProductKind::Consultation | ProductKind::Membership) && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await? {
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
@@ -215,6 +215,40 @@ struct DetailPage<'a> {
     can_refund: bool,
     /// 开始学习 opens the first (or next) lesson of the course bought.
     learn_href: String,
+    booking: Option<Booking>,
+}
+
+/// A consultation order's slot: when, the meeting details around it, and where it may move.
+pub struct Booking {
+    pub when: String,
+    pub minutes: i64,
+    /// Shown from a day before the slot until it ends; empty otherwise.
+    pub meeting: String,
+    pub can_move: bool,
+    pub choices: Vec<crate::routes::consultations::SlotChoice>,
+}
+
+/// The meeting details show from this long before a slot.
+const MEETING_SHOWN_BEFORE_SECS: i64 = 24 * 3600;
+
+async fn booking(state: &AppState, order: &Order) -> Result<Option<Booking>, AppError> {
+    if order.item_kind != ProductKind::Consultation {
+        return Ok(None);
+    }
+    let Some(slot) = crate::store::consultations::of_order(&state.db, order.id).await? else { return Ok(None) };
+    let at = now();
+    let booked = order.status.grants_access();
+    let meeting = if booked && crate::domain::consultation::shows_meeting(slot.starts_at, slot.minutes, at, MEETING_SHOWN_BEFORE_SECS) {
+        slot.meeting.clone()
+    } else {
+        String::new()
+    };
+    let can_move = booked && crate::domain::consultation::may_reschedule(slot.starts_at, at, state.settings.consultation_cancel_hours);
+    let choices = match (can_move, state.catalog.snapshot().course_by_id(order.course_id)) {
+        (true, Some(course)) => crate::routes::consultations::open_choices(state, course, at).await?,
+        _ => Vec::new(),
+    };
+    Ok(Some(Booking { when: shanghai_minutes(slot.starts_at), minutes: slot.minutes, meeting, can_move, choices }))
 }
 
 #[get("/orders/{order_no}")]
@@ -235,10 +269,11 @@ async fn detail(
         }
         _ => "/me/courses".to_string(),
     };
+    let booking = booking(&state, &order).await?;
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
-    render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund, learn_href })
+    render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund, learn_href, booking })
 }
 
 fn provider_label(provider: Option<&str>) -> &'static str {

@@ -25,6 +25,24 @@ pub async fn send_once(db: &Db, event_key: &str, message: &NewMessage<'_>, now: 
     Ok(true)
 }
 
+/// Whether the learner agreed to reminders by text.
+pub async fn sms_agreed(db: &Db, user_id: crate::domain::UserId) -> Result<bool, sqlx::Error> {
+    let agreed: Option<i64> =
+        sqlx::query_scalar("SELECT sms_reminders FROM users WHERE id = $1").bind(user_id).fetch_optional(db.read()).await?;
+    Ok(agreed == Some(1))
+}
+
+pub async fn set_sms_agreed(db: &Db, user_id: crate::domain::UserId, agreed: bool, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET sms_reminders = $1, updated_at = $2 WHERE id = $3")
+        .bind(i64::from(agreed))
+        .bind(now)
+        .bind(user_id)
+        .execute(db.write())
+        .await?;
+    db.users_changed();
+    Ok(())
+}
+
 /// Learners who own the course now (bought or given), for a live session's reminder.
 pub async fn owners(db: &Db, course_id: crate::domain::CourseId) -> Result<Vec<crate::domain::UserId>, sqlx::Error> {
     sqlx::query_scalar("SELECT user_id FROM entitlements WHERE course_id = $1 AND revoked_at IS NULL")

@@ -112,6 +112,8 @@ impl PageContext {
             ("/admin/complaints", "admin_complaints", Area::Complaints),
             ("/admin/users", "admin_users_nav", Area::Users),
             ("/admin/content", "admin_content", Area::Users),
+            ("/admin/reviews", "admin_reviews", Area::Users),
+            ("/admin/members", "admin_members", Area::Users),
             ("/admin/distributors", "admin_distributors", Area::Distribution),
             ("/admin/courses", "admin_catalog", Area::Catalog),
             ("/admin/announcements", "admin_announcements", Area::Announcements),

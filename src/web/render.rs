@@ -36,8 +36,7 @@ pub fn render_catalog_page<T: Template>(
     if ctx.user.is_some() {
         return render(&page());
     }
-    let banner = ctx.banner.as_ref().map_or(0, |b| b.id);
-    let key = format!("{}|{banner}|{}|{}", ctx.lang.code(), ctx.shop.revision, ctx.path);
+    let key = catalog_page_key(ctx);
     let page = match catalog.pages.get(&key) {
         Some(page) => page,
         None => {
@@ -46,15 +45,49 @@ pub fn render_catalog_page<T: Template>(
             page
         }
     };
+    Ok(cached_response(ctx, page))
+}
+
+fn catalog_page_key(ctx: &PageContext) -> String {
+    let banner = ctx.banner.as_ref().map_or(0, |b| b.id);
+    format!("{}|{banner}|{}|{}", ctx.lang.code(), ctx.shop.revision, ctx.path)
+}
+
+/// `render_catalog_page` for a page that reads the database too (a course's reviews): the read
+/// happens only when the page is not cached.
+pub async fn render_catalog_page_loading<T: Template, Fut>(
+    ctx: &PageContext,
+    catalog: &Catalog,
+    page: impl FnOnce() -> Fut,
+) -> Result<HttpResponse, AppError>
+where
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    if ctx.user.is_some() {
+        return render(&page().await?);
+    }
+    let key = catalog_page_key(ctx);
+    let page = match catalog.pages.get(&key) {
+        Some(page) => page,
+        None => {
+            let page = CachedPage::new(Bytes::from(page().await?.render()?));
+            catalog.pages.put(key, page.clone());
+            page
+        }
+    };
+    Ok(cached_response(ctx, page))
+}
+
+fn cached_response(ctx: &PageContext, page: CachedPage) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     response
         .insert_header((CONTENT_TYPE, HTML))
         .insert_header((CACHE_CONTROL, "private, no-cache"))
         .insert_header((VARY, "Cookie, Accept-Language, Accept-Encoding"));
     if ctx.gzip && !page.gzip.is_empty() {
-        return Ok(response.insert_header((CONTENT_ENCODING, "gzip")).body(page.gzip));
+        return response.insert_header((CONTENT_ENCODING, "gzip")).body(page.gzip);
     }
-    Ok(response.body(page.plain))
+    response.body(page.plain)
 }
 
 /// 303 See Other: after a form POST the browser follows with a GET.

@@ -15,6 +15,7 @@ pub mod lesson;
 pub mod login;
 pub mod media;
 pub mod orders;
+pub mod products;
 pub mod refunds;
 pub mod settings;
 pub mod sms;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     complaints::configure(cfg);
     content::configure(cfg);
     distributors::configure(cfg);
+    products::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
     import::configure(cfg);

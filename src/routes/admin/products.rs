@@ -1,0 +1,298 @@
+//! What the special products need from staff: the members and when they end, a consultation's
+//! slots (publish, withdraw, meeting details), and reviews (reply, hide, restore).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::gate::{Change, audit};
+use crate::catalog::Course;
+use crate::domain::ProductKind;
+use crate::domain::staff::Area;
+use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
+use crate::error::AppError;
+use crate::routes::forms::FieldErrors;
+use crate::store::consultations::{self, SlotRow};
+use crate::store::memberships::{self, Member};
+use crate::store::reviews::{self, Review};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(members)
+        .service(slots_page)
+        .service(add_slot)
+        .service(remove_slot)
+        .service(slot_meeting)
+        .service(reviews_page)
+        .service(review_decide);
+}
+
+#[derive(Template)]
+#[template(path = "admin/members.html")]
+struct MembersPage {
+    ctx: PageContext,
+    meta: Meta,
+    rows: Vec<(Member, String, String, bool)>,
+}
+
+#[get("/admin/members")]
+async fn members(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.staff(Area::Users)?;
+    let at = now();
+    let rows = memberships::list(&state.db, at, 500)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let (since, ends, running) = (shanghai_minutes(m.since), shanghai_minutes(m.ends_at), m.ends_at > at);
+            (m, since, ends, running)
+        })
+        .collect();
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_members"), ctx.shop_name()), "");
+    render_with_status(&MembersPage { ctx, meta, rows }, StatusCode::OK)
+}
+
+#[derive(Template)]
+#[template(path = "admin/slots.html")]
+struct SlotsPage {
+    ctx: PageContext,
+    meta: Meta,
+    course: std::sync::Arc<Course>,
+    slots: Vec<(SlotRow, String)>,
+    form: SlotForm,
+    errors: FieldErrors,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct SlotForm {
+    starts_at: String,
+    minutes: String,
+    meeting: String,
+}
+
+fn consultation(state: &AppState, id: &str) -> Result<std::sync::Arc<Course>, AppError> {
+    super::chosen_course(state, id).filter(|c| c.kind == ProductKind::Consultation).ok_or(AppError::NotFound)
+}
+
+async fn render_slots(
+    ctx: PageContext,
+    state: &AppState,
+    course: std::sync::Arc<Course>,
+    form: SlotForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let slots = consultations::for_course(&state.db, course.id, now() - 7 * 86_400)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let when = shanghai_minutes(s.starts_at);
+            (s, when)
+        })
+        .collect();
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_slots"), course.title), "");
+    render_with_status(&SlotsPage { ctx, meta, course, slots, form, errors }, status)
+}
+
+#[get("/admin/courses/{id}/slots")]
+async fn slots_page(ctx: PageContext, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.staff(Area::Catalog)?;
+    let course = consultation(&state, &id)?;
+    let form = SlotForm { minutes: course.consult_minutes.unwrap_or(60).to_string(), ..SlotForm::default() };
+    render_slots(ctx, &state, course, form, FieldErrors::default(), StatusCode::OK).await
+}
+
+#[post("/admin/courses/{id}/slots")]
+async fn add_slot(
+    ctx: PageContext,
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<SlotForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = ctx.staff(Area::Catalog)?.clone();
+    let course = consultation(&state, &id)?;
+    let mut errors = FieldErrors::default();
+    let at = now();
+    let starts_at = parse_shanghai_datetime(form.starts_at.trim());
+    match starts_at {
+        None => errors.add("starts_at", ctx.t("err_datetime")),
+        Some(t) if t <= at => errors.add("starts_at", ctx.t("err_slot_past")),
+        Some(_) => {}
+    }
+    let minutes = form.minutes.trim().parse::<i64>().ok().filter(|m| (5..=600).contains(m));
+    if minutes.is_none() {
+        errors.add("minutes", ctx.t("err_number_range"));
+    }
+    let meeting = form.meeting.trim();
+    if meeting.chars().count() > 300 || meeting.chars().any(char::is_control) {
+        errors.add("meeting", ctx.t("err_invalid_chars"));
+    }
+    let (Some(starts_at), Some(minutes), true) = (starts_at, minutes, errors.is_empty()) else {
+        return render_slots(ctx, &state, course, form, errors, StatusCode::BAD_REQUEST).await;
+    };
+    if !consultations::add(&state.db, course.id, starts_at, minutes, meeting, staff.id, at).await? {
+        errors.add("starts_at", ctx.t("err_slot_exists"));
+        return render_slots(ctx, &state, course, form, errors, StatusCode::CONFLICT).await;
+    }
+    let change = Change {
+        action: "slot.add",
+        target_type: "course",
+        target_id: course.id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({ "starts_at": starts_at, "minutes": minutes }),
+        note: meeting,
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect(&format!("/admin/courses/{}/slots", course.id)))
+}
+
+#[post("/admin/courses/{id}/slots/{slot}/delete")]
+async fn remove_slot(
+    ctx: PageContext,
+    req: HttpRequest,
+    path: web::Path<(String, i64)>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<crate::routes::orders::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let staff = ctx.staff(Area::Catalog)?.clone();
+    let (id, slot) = path.into_inner();
+    let course = consultation(&state, &id)?;
+    let removed = consultations::remove(&state.db, course.id, slot).await?;
+    if removed {
+        let change = Change {
+            action: "slot.remove",
+            target_type: "course",
+            target_id: course.id.to_string(),
+            before: serde_json::json!({ "slot": slot }),
+            after: serde_json::Value::Null,
+            note: "",
+        };
+        audit(&state, &req, &staff, change).await?;
+    }
+    ctx.typed_session().set_flash(if removed { "saved" } else { "slot_booked_kept" })?;
+    Ok(redirect(&format!("/admin/courses/{}/slots", course.id)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MeetingForm {
+    meeting: String,
+}
+
+#[post("/admin/courses/{id}/slots/{slot}/meeting")]
+async fn slot_meeting(
+    ctx: PageContext,
+    path: web::Path<(String, i64)>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<MeetingForm>,
+) -> Result<HttpResponse, AppError> {
+    ctx.staff(Area::Catalog)?;
+    let (id, slot) = path.into_inner();
+    let course = consultation(&state, &id)?;
+    let meeting = form.meeting.trim();
+    if meeting.chars().count() > 300 || meeting.chars().any(char::is_control) {
+        return Err(AppError::BadRequest);
+    }
+    if !consultations::set_meeting(&state.db, course.id, slot, meeting).await? {
+        return Err(AppError::NotFound);
+    }
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect(&format!("/admin/courses/{}/slots", course.id)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/reviews.html")]
+struct ReviewsPage {
+    ctx: PageContext,
+    meta: Meta,
+    rows: Vec<(Review, String, String)>,
+}
+
+#[get("/admin/reviews")]
+async fn reviews_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.staff(Area::Users)?;
+    let ctx = ctx.with_csrf()?;
+    let rows = reviews::for_staff(&state.db, 200)
+        .await?
+        .into_iter()
+        .map(|(r, title)| {
+            let at = shanghai_minutes(r.updated_at);
+            (r, title, at)
+        })
+        .collect();
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_reviews"), ctx.shop_name()), "");
+    render_with_status(&ReviewsPage { ctx, meta, rows }, StatusCode::OK)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ReviewDecision {
+    decision: String,
+    reply: String,
+}
+
+#[post("/admin/reviews/{id}")]
+async fn review_decide(
+    ctx: PageContext,
+    req: HttpRequest,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<ReviewDecision>,
+) -> Result<HttpResponse, AppError> {
+    let staff = ctx.staff(Area::Users)?.clone();
+    let review = reviews::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
+    let at = now();
+    let changed = match form.decision.as_str() {
+        "hide" => reviews::set_status(&state.db, review.id, &["shown", "held"], "hidden", at).await?,
+        "restore" => reviews::set_status(&state.db, review.id, &["hidden", "held"], "shown", at).await?,
+        "reply" => {
+            let reply = form.reply.trim();
+            if reply.chars().count() > 500 || reply.chars().any(|c| c.is_control() && c != '\n') {
+                return Err(AppError::BadRequest);
+            }
+            let done = reviews::reply(&state.db, review.id, reply, at).await?;
+            if done && !reply.is_empty() {
+                let link = state
+                    .catalog
+                    .snapshot()
+                    .course_by_id(review.course_id)
+                    .map(|c| format!("/courses/{}#review-{}", c.slug, review.id))
+                    .unwrap_or_default();
+                crate::store::reminders::send_once(
+                    &state.db,
+                    &format!("review_reply:{}:{at}", review.id),
+                    &crate::store::messages::NewMessage {
+                        user_id: review.user_id,
+                        kind: "review_reply",
+                        ref_no: "",
+                        amount: None,
+                        note: reply,
+                        link: &link,
+                    },
+                    at,
+                )
+                .await?;
+            }
+            done
+        }
+        _ => return Err(AppError::BadRequest),
+    };
+    if changed {
+        let change = Change {
+            action: "review.decide",
+            target_type: "review",
+            target_id: review.id.to_string(),
+            before: serde_json::json!({ "status": review.status }),
+            after: serde_json::json!({ "decision": form.decision }),
+            note: &review.body,
+        };
+        audit(&state, &req, &staff, change).await?;
+        super::catalog::reload(&state).await?;
+    }
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect("/admin/reviews"))
+}

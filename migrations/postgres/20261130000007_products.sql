@@ -75,3 +75,7 @@ CREATE TABLE reminders_sent (
 
 -- The learner agreed to reminders by text as well as on the site.
 ALTER TABLE users ADD COLUMN sms_reminders BIGINT NOT NULL DEFAULT 0;
+
+-- Held reviews join the moderation queue: its kind check gains 'review'.
+ALTER TABLE moderation_items DROP CONSTRAINT moderation_items_kind_check;
+ALTER TABLE moderation_items ADD CONSTRAINT moderation_items_kind_check CHECK (kind IN ('nickname', 'complaint', 'refund', 'review'));

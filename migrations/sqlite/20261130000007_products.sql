@@ -75,3 +75,22 @@ CREATE TABLE reminders_sent (
 
 -- The learner agreed to reminders by text as well as on the site.
 ALTER TABLE users ADD COLUMN sms_reminders BIGINT NOT NULL DEFAULT 0;
+
+-- Held reviews join the moderation queue: its kind check gains 'review' (SQLite rebuilds the
+-- table to change a check).
+CREATE TABLE moderation_items_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    kind TEXT NOT NULL CHECK (kind IN ('nickname', 'complaint', 'refund', 'review')),
+    text TEXT NOT NULL,
+    matched TEXT NOT NULL,
+    link TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('held', 'approved', 'hidden')),
+    created_at BIGINT NOT NULL,
+    decided_by BIGINT REFERENCES users (id),
+    decided_at BIGINT
+);
+INSERT INTO moderation_items_new SELECT id, user_id, kind, text, matched, link, status, created_at, decided_by, decided_at FROM moderation_items;
+DROP TABLE moderation_items;
+ALTER TABLE moderation_items_new RENAME TO moderation_items;
+CREATE INDEX moderation_items_status ON moderation_items (status, id);

@@ -114,18 +114,14 @@ async fn save(
         Ok(ok) => Some(ok),
         Err(ReviewError::Stars) => {
             errors.add("stars", ctx.t("err_review_stars"));
+            // The text is checked too, so every field's error shows at once.
+            if let Err(text_error) = check("1", &form.body) {
+                errors.add("body", review_text_error(&ctx, text_error));
+            }
             None
         }
-        Err(ReviewError::TextEmpty) => {
-            errors.add("body", ctx.t("err_review_empty"));
-            None
-        }
-        Err(ReviewError::TextTooLong) => {
-            errors.add("body", ctx.t("err_review_long"));
-            None
-        }
-        Err(ReviewError::TextControl) => {
-            errors.add("body", ctx.t("err_invalid_chars"));
+        Err(text_error) => {
+            errors.add("body", review_text_error(&ctx, text_error));
             None
         }
     };
@@ -143,6 +139,15 @@ async fn save(
     course.rating.set(count, total);
     ctx.typed_session().set_flash(if status == "held" { "review_held" } else { "review_saved" })?;
     Ok(redirect(&format!("/courses/{}#reviews", course.slug)))
+}
+
+fn review_text_error(ctx: &PageContext, e: ReviewError) -> &'static str {
+    match e {
+        ReviewError::Stars => ctx.t("err_review_stars"),
+        ReviewError::TextEmpty => ctx.t("err_review_empty"),
+        ReviewError::TextTooLong => ctx.t("err_review_long"),
+        ReviewError::TextControl => ctx.t("err_invalid_chars"),
+    }
 }
 
 #[post("/reviews/{id}/report")]

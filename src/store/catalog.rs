@@ -68,7 +68,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .fetch_all(pool)
     .await?;
     let ratings: HashMap<CourseId, (i64, i64)> = sqlx::query_as::<_, (CourseId, i64, i64)>(
-        "SELECT course_id, COUNT(*), COALESCE(SUM(stars), 0) FROM reviews WHERE status = 'shown' GROUP BY course_id",
+        "SELECT course_id, COUNT(*), CAST(COALESCE(SUM(stars), 0) AS BIGINT) FROM reviews WHERE status = 'shown' GROUP BY course_id",
     )
     .fetch_all(pool)
     .await?

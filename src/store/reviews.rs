@@ -88,7 +88,7 @@ pub async fn save(
 
 /// (count, star total) of a course's shown reviews.
 pub async fn stats(db: &Db, course_id: CourseId) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(stars), 0) FROM reviews WHERE course_id = $1 AND status = 'shown'")
+    sqlx::query_as("SELECT COUNT(*), CAST(COALESCE(SUM(stars), 0) AS BIGINT) FROM reviews WHERE course_id = $1 AND status = 'shown'")
         .bind(course_id)
         .fetch_one(db.write())
         .await

@@ -43,6 +43,7 @@ mod sms;
 mod sms_sim;
 mod stats;
 mod storage;
+mod products;
 mod takedown;
 mod wechat_login;
 mod wechat_refunds;

@@ -1,0 +1,379 @@
+//! Products that work as sold (#19): a membership opens its courses until it ends and a refund
+//! ends it; a consultation is bought with a slot, moved, reminded of and refunded by its limit;
+//! twenty buyers racing for one slot make one booking; reviews need study and pass the filter.
+
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, location, unescape};
+use crate::on_both_backends;
+
+const PLAN: &str = "annual-membership"; // ¥698 a year, every course
+const COURSE: &str = "excel-data-analysis";
+const CONSULTATION: &str = "career-consultation"; // ¥500, slots at 20:00 from the day after tomorrow
+const DAY: i64 = 86_400;
+
+/// Eligible refunds are approved and sent at once.
+async fn automatic(backend: crate::helpers::Backend) -> Option<TestApp> {
+    crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 1_000_000).await
+}
+
+on_both_backends!(
+    setup = automatic;
+    a_membership_opens_courses_until_it_ends,
+    renewing_extends_and_a_refund_of_the_period_ahead_is_full,
+    members_only_courses_and_member_prices,
+    a_consultation_is_booked_moved_and_refunded_by_its_limit,
+    twenty_buyers_race_for_one_slot,
+    reminders_go_out_once,
+    reviews_need_study_and_pass_the_filter,
+);
+
+fn now() -> i64 {
+    kedian::domain::time::now()
+}
+
+async fn learner(app: &TestApp, phone: &str) -> TestApp {
+    let browser = app.another_browser();
+    browser.login_by_code(phone).await;
+    browser
+}
+
+async fn first_paid_lesson(app: &TestApp, slug: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
+    )
+    .bind(slug)
+    .fetch_one(app.db.read())
+    .await
+    .unwrap()
+}
+
+/// Whether the lesson page lets this browser learn (the locked panel is absent).
+async fn may_learn(browser: &TestApp, slug: &str, lesson: i64) -> bool {
+    let (status, html) = browser.get_html(&format!("/courses/{slug}/lessons/{lesson}")).await;
+    assert_eq!(status, StatusCode::OK);
+    !html.contains("class=\"panel locked\"")
+}
+
+async fn terms(app: &TestApp, phone: &str) -> Vec<(i64, i64)> {
+    sqlx::query_as(
+        "SELECT t.starts_at, t.ends_at FROM membership_terms t JOIN users u ON u.id = t.user_id WHERE u.phone = $1 ORDER BY t.id",
+    )
+    .bind(phone)
+    .fetch_all(app.db.read())
+    .await
+    .unwrap()
+}
+
+/// Moves every term of the learner by `secs` (time passing), as the database would see it.
+async fn shift_terms(app: &TestApp, phone: &str, secs: i64) {
+    sqlx::query(
+        "UPDATE membership_terms SET starts_at = starts_at + $1, ends_at = ends_at + $1 \
+         WHERE user_id = (SELECT id FROM users WHERE phone = $2)",
+    )
+    .bind(secs)
+    .bind(phone)
+    .execute(app.db.write())
+    .await
+    .unwrap();
+    app.db.access_changed();
+}
+
+async fn a_membership_opens_courses_until_it_ends(app: TestApp) {
+    let phone = "13800139001";
+    let me = learner(&app, phone).await;
+    let lesson = first_paid_lesson(&app, COURSE).await;
+    assert!(!may_learn(&me, COURSE, lesson).await, "not a member yet");
+    let bought_alone = me.bought("economics-in-15-minutes").await;
+    me.bought(PLAN).await;
+    assert!(may_learn(&me, COURSE, lesson).await, "the membership opens every course");
+    let (_, course_page) = me.get_html(&format!("/courses/{COURSE}")).await;
+    assert!(course_page.contains("开始学习"), "the course page offers learning, not buying");
+    let (_, mine) = me.get_html("/me").await;
+    assert!(mine.contains("会员中") && mine.contains("有效期至"), "我的 shows the badge and the end");
+    let got = terms(&app, phone).await;
+    assert_eq!(got.len(), 1);
+    let (start, end) = got[0];
+    assert!((365 * DAY..=366 * DAY).contains(&(end - start)), "a year, as Beijing calendar months");
+    let bought = me.submit("/me", &format!("/courses/{COURSE}/buy"), &[]).await;
+    assert_eq!(location(&bought), format!("/courses/{COURSE}"), "nothing to pay for a course the membership opens");
+
+    // A second before the end the member still learns; at the end access stops, except for
+    // what was bought on its own.
+    shift_terms(&app, phone, -(end - now()) + 60).await;
+    assert!(may_learn(&me, COURSE, lesson).await, "on the last day");
+    shift_terms(&app, phone, -120).await;
+    assert!(!may_learn(&me, COURSE, lesson).await, "over at the end");
+    let photo = first_paid_lesson(&app, "economics-in-15-minutes").await;
+    assert!(may_learn(&me, "economics-in-15-minutes", photo).await, "a course bought alone stays ({bought_alone})");
+    let (_, mine) = me.get_html("/me").await;
+    assert!(mine.contains("会员已到期"), "an expired member is told");
+    let (_, plan_page) = me.get_html(&format!("/courses/{PLAN}")).await;
+    assert!(plan_page.contains("续费会员"), "and offered renewal, not a lock");
+    let staff = app.staff().await;
+    let (_, members) = staff.get_html("/admin/members").await;
+    assert!(members.contains("会员已到期") && members.contains("/admin/users/"), "the back office lists members and ends");
+}
+
+async fn renewing_extends_and_a_refund_of_the_period_ahead_is_full(app: TestApp) {
+    let phone = "13800139002";
+    let me = learner(&app, phone).await;
+    me.bought(PLAN).await;
+    let renewal = me.order_for(PLAN).await;
+    me.pay_sandbox(&renewal).await;
+    let got = terms(&app, phone).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].0, got[0].1, "the renewal starts where the first year ends");
+
+    let (_, form) = me.get_html(&format!("/orders/{renewal}/refund")).await;
+    assert!(unescape(&form).contains("尚未开始，全额退款"), "the engine gets the true start");
+    let refunded = me.request_refund(&renewal, "quality", vec![]).await;
+    assert_eq!(refunded.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.order_status(&renewal).await, "refunded");
+    let got = terms(&app, phone).await;
+    assert_eq!(got[1].0, got[1].1, "the refunded year never runs");
+    let lesson = first_paid_lesson(&app, COURSE).await;
+    assert!(may_learn(&me, COURSE, lesson).await, "the current year goes on");
+
+    // The current year is kept by default: nothing is due on it.
+    let first: String = sqlx::query_scalar(
+        "SELECT o.order_no FROM orders o JOIN users u ON u.id = o.user_id WHERE u.phone = $1 AND o.status = 'paid'",
+    )
+    .bind(phone)
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    let (_, form) = me.get_html(&format!("/orders/{first}/refund")).await;
+    assert!(unescape(&form).contains("当前会员周期不退"), "the current period is not refunded");
+}
+
+async fn members_only_courses_and_member_prices(app: TestApp) {
+    sqlx::query("UPDATE courses SET member_rule = 'only' WHERE slug = $1").bind(COURSE).execute(app.db.write()).await.unwrap();
+    sqlx::query("UPDATE courses SET membership_scope = 'selected' WHERE slug = $1").bind(PLAN).execute(app.db.write()).await.unwrap();
+    sqlx::query("UPDATE courses SET member_rule = 'price', member_price_fen = 4900 WHERE slug = 'python-zero-to-one'")
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    app.catalog.reload(&app.db).await.unwrap();
+    let (_, card_list) = app.get_html("/courses").await;
+    assert!(card_list.contains("会员专享") && card_list.contains("会员价"), "cards carry the member badges");
+
+    let me = learner(&app, "13800139003").await;
+    let (_, page) = me.get_html(&format!("/courses/{COURSE}")).await;
+    assert!(page.contains("开通会员") && !page.contains(&format!("/courses/{COURSE}/buy")), "members only: join, not buy");
+    let forged = me.submit("/me", &format!("/courses/{COURSE}/buy"), &[]).await;
+    assert_eq!(location(&forged), format!("/courses/{COURSE}"), "a forged buy sells nothing");
+
+    let full = me.order_for("python-zero-to-one").await;
+    let (_, pay) = me.get_html(&format!("/orders/{full}/pay")).await;
+    assert!(!pay.contains("¥49.00"), "no member price before joining");
+    me.submit(&format!("/orders/{full}"), &format!("/orders/{full}/cancel"), &[]).await;
+    me.bought(PLAN).await;
+    let lesson = first_paid_lesson(&app, COURSE).await;
+    assert!(may_learn(&me, COURSE, lesson).await, "a selected plan opens a members-only course");
+    let python = first_paid_lesson(&app, "python-zero-to-one").await;
+    assert!(!may_learn(&me, "python-zero-to-one", python).await, "a member-price course is not free");
+    let member = me.order_for("python-zero-to-one").await;
+    let (_, pay) = me.get_html(&format!("/orders/{member}/pay")).await;
+    assert!(pay.contains("¥49.00"), "members pay the member price");
+}
+
+async fn slot_ids(app: &TestApp) -> Vec<i64> {
+    sqlx::query_scalar(
+        "SELECT s.id FROM consultation_slots s JOIN courses c ON c.id = s.course_id WHERE c.slug = $1 ORDER BY s.starts_at",
+    )
+    .bind(CONSULTATION)
+    .fetch_all(app.db.read())
+    .await
+    .unwrap()
+}
+
+async fn slot_order(app: &TestApp, slot: i64) -> Option<i64> {
+    sqlx::query_scalar("SELECT order_id FROM consultation_slots WHERE id = $1").bind(slot).fetch_one(app.db.read()).await.unwrap()
+}
+
+async fn book(me: &TestApp, slot: i64) -> reqwest::Response {
+    let page = format!("/courses/{CONSULTATION}/book");
+    me.submit(&page, &page, &[("slot_id", &slot.to_string())]).await
+}
+
+async fn a_consultation_is_booked_moved_and_refunded_by_its_limit(app: TestApp) {
+    let slots = slot_ids(&app).await;
+    let me = learner(&app, "13800139004").await;
+    let (_, page) = me.get_html(&format!("/courses/{CONSULTATION}")).await;
+    assert!(page.contains(&format!("/courses/{CONSULTATION}/book")), "the course page books a time");
+    let missing = book(&me, 0).await;
+    assert_eq!(missing.status(), StatusCode::CONFLICT, "a slot that is not there");
+    let empty = me.submit(&format!("/courses/{CONSULTATION}/book"), &format!("/courses/{CONSULTATION}/book"), &[]).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    assert!(unescape(&empty.text().await.unwrap()).contains("id=\"slot_id-error\""), "the error sits by the field");
+
+    let booked = book(&me, slots[0]).await;
+    let pay = location(&booked);
+    let order_no = pay.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    assert!(slot_order(&app, slots[0]).await.is_some(), "held while the order is pending");
+    let other = learner(&app, "13800139005").await;
+    assert_eq!(book(&other, slots[0]).await.status(), StatusCode::CONFLICT, "a held slot is not offered twice");
+    me.pay_sandbox(&order_no).await;
+    let (_, order) = me.get_html(&format!("/orders/{order_no}")).await;
+    assert!(order.contains("预约时间") && order.contains("改约到其他时间"), "the booking and a way to move it");
+
+    let moved = me.submit(&format!("/orders/{order_no}"), &format!("/orders/{order_no}/reschedule"), &[("slot_id", &slots[1].to_string())]).await;
+    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(slot_order(&app, slots[0]).await, None, "the old slot is free again");
+    assert!(slot_order(&app, slots[1]).await.is_some());
+    assert_eq!(book(&other, slots[0]).await.status(), StatusCode::SEE_OTHER, "and bookable by someone else");
+
+    // More than 24 hours ahead: a full refund, and the slot is free again.
+    let refunded = me.request_refund(&order_no, "quality", vec![]).await;
+    assert_eq!(refunded.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.order_status(&order_no).await, "refunded");
+    let page = format!("/courses/{CONSULTATION}/book");
+    let (_, offered) = me.get_html(&page).await;
+    assert!(offered.contains(&format!("value=\"{}\"", slots[1])), "a refunded booking frees its slot");
+
+    // Inside the limit: no refund, and the meeting details show.
+    let again = book(&me, slots[2]).await;
+    let order_no = location(&again).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    me.pay_sandbox(&order_no).await;
+    sqlx::query("UPDATE consultation_slots SET starts_at = $1 WHERE id = $2")
+        .bind(now() + 3600)
+        .bind(slots[2])
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    let (_, order) = me.get_html(&format!("/orders/{order_no}")).await;
+    assert!(order.contains("腾讯会议") && !order.contains("改约到其他时间"), "details near the time; no moving");
+    let (_, form) = me.get_html(&format!("/orders/{order_no}/refund")).await;
+    assert!(unescape(&form).contains("不足 24 小时"), "the real slot time decides");
+}
+
+async fn twenty_buyers_race_for_one_slot(app: TestApp) {
+    use kedian::domain::Fen;
+    use kedian::store::{consultations, orders::NewOrder, users};
+    let slot = slot_ids(&app).await[3];
+    let course_id: kedian::domain::CourseId =
+        sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1").bind(CONSULTATION).fetch_one(app.db.read()).await.unwrap();
+    let mut buyers = Vec::new();
+    for i in 0..20 {
+        let phone = kedian::domain::phone::Phone::parse(&format!("1390000{i:04}")).unwrap();
+        buyers.push(users::create(&app.db, &phone, "买家", None, kedian::domain::staff::Role::Learner, now()).await.unwrap().id);
+    }
+    let races = buyers.into_iter().map(|user_id| {
+        let db = app.db.clone();
+        tokio::spawn(async move {
+            let new = NewOrder {
+                user_id,
+                course_id,
+                title: "一对一职业规划咨询",
+                kind: "consultation",
+                price: Fen(50000),
+                refund_terms: Default::default(),
+                refund_terms_shown: "",
+                ttl_secs: 1800,
+            };
+            consultations::order_with_slot(&db, &new, slot, now(), now()).await.unwrap().is_some()
+        })
+    });
+    let won = futures_util::future::join_all(races).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "one booking");
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE item_kind = 'consultation'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(orders, 1, "the others left no order behind");
+}
+
+async fn unread_of_kind(app: &TestApp, kind: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM user_messages WHERE kind = $1").bind(kind).fetch_one(app.db.read()).await.unwrap()
+}
+
+async fn reminders_go_out_once(app: TestApp) {
+    let leads = kedian::jobs::reminders::Leads { membership_days: 7, event_secs: 3600 };
+    let phone = "13800139006";
+    let me = learner(&app, phone).await;
+    let live = me.bought("short-video-bootcamp").await;
+    me.bought(PLAN).await;
+    let slots = slot_ids(&app).await;
+    let booked = book(&me, slots[4]).await;
+    let consult = location(&booked).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    me.pay_sandbox(&consult).await;
+    sqlx::query("UPDATE users SET sms_reminders = 0").execute(app.db.write()).await.unwrap();
+    let agreed = me.submit("/me", "/me/reminders", &[("receive", "1")]).await;
+    assert_eq!(agreed.status(), StatusCode::SEE_OTHER);
+
+    // Time passes until three days before the membership ends.
+    let (_, end) = terms(&app, phone).await[0];
+    shift_terms(&app, phone, -(end - now()) + 3 * DAY).await;
+    let at = now();
+    let session: i64 = sqlx::query_scalar(
+        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = 'short-video-bootcamp' AND l.starts_at IS NOT NULL ORDER BY l.starts_at LIMIT 1",
+    )
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    for (table, id) in [("lessons", session), ("consultation_slots", slots[4])] {
+        sqlx::query(&format!("UPDATE {table} SET starts_at = $1 WHERE id = $2")).bind(at + 1800).bind(id).execute(app.db.write()).await.unwrap();
+    }
+    app.catalog.reload(&app.db).await.unwrap();
+    let first = kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, at).await.unwrap();
+    let second = kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, at).await.unwrap();
+    assert_eq!((first, second), (3, 0), "membership, live session and consultation, once each ({live})");
+    for kind in ["membership_ending", "live_starting", "consultation_starting"] {
+        assert_eq!(unread_of_kind(&app, kind).await, 1, "{kind}");
+    }
+    let (_, messages) = me.get_html("/me/messages").await;
+    assert!(messages.contains("会员将于") && messages.contains("直播") && messages.contains("会议信息见订单"));
+    app.deliver_texts().await;
+    let texts = app.sms.sent.lock().unwrap().iter().filter(|(_, text)| text.contains("提醒")).count();
+    assert_eq!(texts, 3, "by text too, as the learner agreed");
+}
+
+async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
+    let me = learner(&app, "13800139007").await;
+    let page = format!("/courses/{COURSE}/review");
+    let (_, form) = me.get_html(&page).await;
+    assert!(form.contains("购买课程后才能评价"));
+    me.bought(COURSE).await;
+    let early = me.submit("/me", &page, &[("stars", "5"), ("body", "很好")]).await;
+    assert_eq!(early.status(), StatusCode::FORBIDDEN, "not studied enough yet");
+    crate::stats::finish_course(&app, &me, COURSE).await;
+    let bad = me.submit(&page, &page, &[("stars", "6"), ("body", "")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = unescape(&bad.text().await.unwrap());
+    assert!(html.contains("id=\"stars-error\"") && html.contains("id=\"body-error\""), "errors by their fields");
+    for (i, stars) in ["4", "5"].iter().enumerate() {
+        let saved = me.submit(&page, &page, &[("stars", stars), ("body", &format!("讲得清楚，第 {i} 版"))]).await;
+        assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    }
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews").fetch_one(app.db.read()).await.unwrap();
+    assert_eq!(count, 1, "one review per buyer and course, edited");
+    let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=highest")).await;
+    assert!(course.contains("第 1 版") && course.contains("1 条评价"), "listed on the course page");
+    assert!(!course.contains("★ 5.0"), "no average below three reviews");
+
+    let staff = app.staff().await;
+    let held_word = staff.submit("/admin/content", "/admin/content/keywords", &[("word", "加微信"), ("action", "hold")]).await;
+    assert_eq!(held_word.status(), StatusCode::SEE_OTHER);
+    let other = learner(&app, "13800139008").await;
+    other.bought(COURSE).await;
+    crate::stats::finish_course(&app, &other, COURSE).await;
+    let held = other.submit(&page, &page, &[("stars", "1"), ("body", "加微信领资料")]).await;
+    assert_eq!(held.status(), StatusCode::SEE_OTHER);
+    let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest")).await;
+    assert!(!course.contains("领资料"), "a held review waits for staff");
+
+    let review: i64 = sqlx::query_scalar("SELECT id FROM reviews WHERE body = '讲得清楚，第 1 版'").fetch_one(app.db.read()).await.unwrap();
+    let reported = other.submit(&format!("/courses/{COURSE}"), &format!("/reviews/{review}/report"), &[]).await;
+    assert_eq!(reported.status(), StatusCode::SEE_OTHER);
+    let (_, queue) = staff.get_html("/admin/reviews").await;
+    assert!(queue.contains("1 次举报") && queue.contains("待审核"), "staff see reports and held reviews");
+    let replied = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", "谢谢支持")]).await;
+    assert_eq!(replied.status(), StatusCode::SEE_OTHER);
+    let hidden = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "hide"), ("reply", "")]).await;
+    assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
+    let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest&x=1")).await;
+    assert!(!course.contains("第 1 版"), "a hidden review is gone from the page");
+    let (_, messages) = me.get_html("/me/messages").await;
+    assert!(messages.contains("谢谢支持"), "the author hears the shop's reply");
+}

@@ -320,6 +320,15 @@ impl Settings {
         if !(0..=24 * 30).contains(&self.consultation_cancel_hours) {
             bail!("consultation_cancel_hours must be between 0 and 720");
         }
+        if !(0..=100).contains(&self.review_min_progress_pct) {
+            bail!("review_min_progress_pct must be between 0 and 100");
+        }
+        if !(1..=90).contains(&self.membership_reminder_days) {
+            bail!("membership_reminder_days must be between 1 and 90");
+        }
+        if !(5..=24 * 60 * 7).contains(&self.reminder_lead_minutes) {
+            bail!("reminder_lead_minutes must be between 5 and 10080");
+        }
         if !(self.database_url.starts_with("sqlite:") || self.database_url.starts_with("postgres")) {
             bail!("database_url must start with sqlite:// or postgres://");
         }

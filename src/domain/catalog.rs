@@ -139,7 +139,8 @@ impl Course {
             super::membership::MemberRule::None => None,
             super::membership::MemberRule::Free => Some("member_free"),
             super::membership::MemberRule::Only => Some("member_only"),
-            super::membership::MemberRule::Price(_) => Some("member_price_badge"),
+            // The member price is shown beside the price instead.
+            super::membership::MemberRule::Price(_) => None,
         }
     }
 

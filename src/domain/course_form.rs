@@ -194,11 +194,11 @@ fn member_terms(
         "free" => ("free", None),
         "only" => ("only", None),
         "price" => {
-            let member = money(&raw.member_price, "member_price", errors);
-            if raw.member_price.trim().is_empty() || member >= price_fen {
+            let member = Fen::parse_yuan(raw.member_price.trim()).map(|f| f.0).filter(|f| (0..price_fen).contains(f));
+            if member.is_none() {
                 errors.push(("member_price", "err_member_price"));
             }
-            ("price", Some(member))
+            ("price", member)
         }
         _ => ("none", None),
     }

@@ -130,7 +130,8 @@ impl DetailPage<'_> {
     }
 
     fn stars(&self, n: &i64) -> String {
-        "★".repeat(usize::try_from(*n).unwrap_or(0).min(5))
+        let filled = usize::try_from(*n).unwrap_or(0).min(5);
+        format!("{}{}", "★".repeat(filled), "☆".repeat(5 - filled))
     }
 
     /// Where 开通会员 / 续费 goes: the first membership on sale.

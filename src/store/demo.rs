@@ -363,6 +363,20 @@ async fn insert_course(
     .bind(created_at)
     .fetch_one(&mut **tx)
     .await?;
+    // Members learn these free, and pay a member price for Python: the badges show on the cards.
+    let member = match c.slug {
+        "excel-data-analysis" | "economics-in-15-minutes" => Some(("free", None)),
+        "python-zero-to-one" => Some(("price", Some(19_900_i64))),
+        _ => None,
+    };
+    if let Some((rule, price)) = member {
+        sqlx::query("UPDATE courses SET member_rule = $1, member_price_fen = $2 WHERE id = $3")
+            .bind(rule)
+            .bind(price)
+            .bind(course_id)
+            .execute(&mut **tx)
+            .await?;
+    }
     if c.kind == "membership" {
         sqlx::query("UPDATE courses SET membership_period = 'year', membership_scope = 'all' WHERE id = $1")
             .bind(course_id)

@@ -476,6 +476,49 @@ async fn distributor_centre_on_a_phone() {
     client.close().await.unwrap();
 }
 
+/// On a phone, in both languages: a consultation's booking page, the order with its booking,
+/// a course page with reviews and member badges, and 我的 with the membership.
+#[tokio::test]
+async fn products_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let phone = "13800138170";
+    browser_login(&client, &app, phone).await;
+    app.age_codes(61).await;
+    app.login_by_code(phone).await;
+    app.bought("annual-membership").await;
+    crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
+    let review = [("stars", "4"), ("body", "案例很实用，节奏稍快，建议边看边练。")];
+    app.submit("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review).await;
+    let order_no = crate::products::book_and_pay(&app, 1).await;
+    for lang in ["zh-CN", "en"] {
+        if lang == "en" {
+            client.goto(&app.url("/language?next=/me")).await.unwrap();
+            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css(".account")).await.unwrap();
+        }
+        for (path, must_show, shot) in [
+            ("/courses/career-consultation/book".to_string(), ".slots .choice", "book"),
+            (format!("/orders/{order_no}"), "#booking", "order-booking"),
+            ("/courses/excel-data-analysis#reviews".to_string(), ".review-list .review", "course-reviews"),
+            ("/courses/excel-data-analysis/review".to_string(), "#body", "review-form"),
+            ("/me".to_string(), ".member-card", "me-member"),
+            ("/courses".to_string(), ".badge.member", "catalog-member"),
+        ] {
+            client.goto(&app.url(&path)).await.unwrap();
+            let element = client.wait().for_element(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
+            assert!(element.is_displayed().await.unwrap(), "{path}: {must_show} hidden");
+            let width: i64 =
+                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
+            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
+        }
+    }
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}
+
 /// On a phone, a learner asks for a refund of a paid order, attaches a picture, and follows the
 /// request on its timeline; the staff pages render on a PC.
 #[tokio::test]
@@ -594,12 +637,25 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         .fetch_one(app.db.read())
         .await
         .unwrap();
+    let consultation_id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'career-consultation'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    // A member, a booked consultation and a review, for the members, slots and reviews pages.
+    app.bought("annual-membership").await;
+    crate::products::book_and_pay(&app, 0).await;
+    crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
+    app.submit("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &[("stars", "5"), ("body", "案例贴近工作，讲得很清楚")])
+        .await;
     for (path, shot) in [
         (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
         ("/admin/stats".to_string(), "admin-stats-1280.png"),
         ("/admin/orders".to_string(), "admin-orders-1280.png"),
         ("/admin/sms".to_string(), "admin-sms-1280.png"),
         ("/admin/distributors".to_string(), "admin-distributors-1280.png"),
+        ("/admin/members".to_string(), "admin-members-1280.png"),
+        ("/admin/reviews".to_string(), "admin-reviews-1280.png"),
+        (format!("/admin/courses/{consultation_id}/slots"), "admin-slots-1280.png"),
         ("/admin/settings".to_string(), "admin-settings-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();

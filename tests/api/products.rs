@@ -197,6 +197,15 @@ async fn book(me: &TestApp, slot: i64) -> reqwest::Response {
     me.submit(&page, &page, &[("slot_id", &slot.to_string())]).await
 }
 
+/// Books the `n`th open slot of the demo consultation and pays; returns the order number.
+pub async fn book_and_pay(me: &TestApp, n: usize) -> String {
+    let slot = slot_ids(me).await[n];
+    let booked = book(me, slot).await;
+    let order_no = location(&booked).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    me.pay_sandbox(&order_no).await;
+    order_no
+}
+
 async fn a_consultation_is_booked_moved_and_refunded_by_its_limit(app: TestApp) {
     let slots = slot_ids(&app).await;
     let me = learner(&app, "13800139004").await;

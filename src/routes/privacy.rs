@@ -131,7 +131,8 @@ async fn delete(
     state.progress.flush(&state.db, now, crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS).await?;
     let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
     match personal_data::erase(&state.db, user.id, now).await? {
-        Ok(()) => {}
+        // Their reviews are gone: the averages on the cards are counted again.
+        Ok(()) => crate::routes::admin::catalog::reload(&state).await?,
         // Deleted a moment ago by a double submit.
         Err(EraseRefused::Gone) => return Ok(redirect("/me/privacy/deleted")),
         Err(refused) => {

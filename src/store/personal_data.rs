@@ -156,6 +156,22 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         &[("kind", 't'), ("ref_no", 't'), ("amount_fen", 'n'), ("note", 't'), ("created_at", '@'), ("read_at", '@')],
     )
     .await?;
+    let reviews = rows(
+        db,
+        "SELECT c.title AS course, r.stars, r.body, r.status, r.created_at, r.updated_at FROM reviews r \
+         JOIN courses c ON c.id = r.course_id WHERE r.user_id = $1 ORDER BY r.id",
+        user_id.0,
+        &[("course", 't'), ("stars", 'n'), ("body", 't'), ("status", 't'), ("created_at", '@'), ("updated_at", '@')],
+    )
+    .await?;
+    let memberships = rows(
+        db,
+        "SELECT c.title AS plan, o.order_no, t.starts_at, t.ends_at FROM membership_terms t JOIN courses c ON c.id = t.plan_id \
+         JOIN orders o ON o.id = t.order_id WHERE t.user_id = $1 ORDER BY t.id",
+        user_id.0,
+        &[("plan", 't'), ("order_no", 't'), ("starts_at", '@'), ("ends_at", '@')],
+    )
+    .await?;
     let logins = rows(
         db,
         "SELECT method, ip, user_agent, created_at FROM logins WHERE user_id = $1 ORDER BY id",
@@ -187,6 +203,8 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "learning_progress": learning,
         "complaints": complaints,
         "site_messages": messages,
+        "reviews": reviews,
+        "membership_terms": memberships,
         "logins": logins,
     }))
 }
@@ -231,7 +249,10 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
         "DELETE FROM login_failures WHERE user_id = $1",
         "DELETE FROM recovery_codes WHERE user_id = $1",
         "DELETE FROM user_messages WHERE user_id = $1",
-        "DELETE FROM moderation_items WHERE user_id = $1 AND kind = 'nickname'",
+        "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('nickname', 'review')",
+        "DELETE FROM review_reports WHERE user_id = $1 OR review_id IN (SELECT id FROM reviews WHERE user_id = $1)",
+        "DELETE FROM reviews WHERE user_id = $1",
+        "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",
     ] {
         sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;

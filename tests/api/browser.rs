@@ -797,7 +797,7 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
         .execute("return [...document.querySelectorAll('.course-tabs a')].map(a => a.hash)", vec![])
         .await
         .unwrap();
-    assert_eq!(tabs, json!(["#intro", "#syllabus", "#instructor"]));
+    assert_eq!(tabs, json!(["#intro", "#syllabus", "#instructor", "#reviews"]));
     if width >= 1024 {
         // The buy box stays in view while the course is read.
         client.execute("window.scrollTo(0, document.documentElement.scrollHeight)", vec![]).await.unwrap();

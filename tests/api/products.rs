@@ -26,6 +26,7 @@ on_both_backends!(
     twenty_buyers_race_for_one_slot,
     reminders_go_out_once,
     reviews_need_study_and_pass_the_filter,
+    a_live_course_replays_its_sessions_and_refunds_the_ones_not_held,
 );
 
 fn now() -> i64 {
@@ -385,4 +386,36 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     assert!(!course.contains("第 1 版"), "a hidden review is gone from the page");
     let (_, messages) = me.get_html("/me/messages").await;
     assert!(messages.contains("谢谢支持"), "the author hears the shop's reply");
+    let export: serde_json::Value = me.get("/me/privacy/export").await.json().await.unwrap();
+    assert_eq!(export["reviews"][0]["body"], "讲得清楚，第 1 版", "a learner's reviews are in their data export");
+}
+
+async fn a_live_course_replays_its_sessions_and_refunds_the_ones_not_held(app: TestApp) {
+    let slug = "short-video-bootcamp";
+    let me = learner(&app, "13800139009").await;
+    let order_no = me.bought(slug).await;
+    let sessions: Vec<i64> = sqlx::query_scalar(
+        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND l.starts_at IS NOT NULL ORDER BY l.starts_at",
+    )
+    .bind(slug)
+    .fetch_all(app.db.read())
+    .await
+    .unwrap();
+    assert!(sessions.len() >= 2, "the demo's live course has sessions");
+    let (_, before) = me.get_html(&format!("/courses/{slug}/lessons/{}", sessions[0])).await;
+    assert!(!before.contains("<video"), "nothing to play before the session");
+    // The first session was held yesterday, and staff attached its recording.
+    sqlx::query("UPDATE lessons SET starts_at = $1, media_key = 'demo/video.mp4' WHERE id = $2")
+        .bind(now() - DAY)
+        .bind(sessions[0])
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    app.catalog.reload(&app.db).await.unwrap();
+    app.db.lessons_changed();
+    let (_, replay) = me.get_html(&format!("/courses/{slug}/lessons/{}", sessions[0])).await;
+    assert!(replay.contains("<video"), "the replay plays like a recorded lesson");
+    let (_, form) = me.get_html(&format!("/orders/{order_no}/refund")).await;
+    let total = sessions.len();
+    assert!(unescape(&form).contains(&format!("1/{total}")), "refunded pro rata for the sessions not held");
 }

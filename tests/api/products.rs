@@ -27,6 +27,7 @@ on_both_backends!(
     reminders_go_out_once,
     reviews_need_study_and_pass_the_filter,
     a_live_course_replays_its_sessions_and_refunds_the_ones_not_held,
+    staff_set_plans_member_benefits_and_slots,
 );
 
 fn now() -> i64 {
@@ -418,4 +419,76 @@ async fn a_live_course_replays_its_sessions_and_refunds_the_ones_not_held(app: T
     let (_, form) = me.get_html(&format!("/orders/{order_no}/refund")).await;
     let total = sessions.len();
     assert!(unescape(&form).contains(&format!("1/{total}")), "refunded pro rata for the sessions not held");
+}
+
+async fn staff_set_plans_member_benefits_and_slots(app: TestApp) {
+    let staff = app.staff().await;
+    let category: i64 = sqlx::query_scalar("SELECT MIN(id) FROM categories").fetch_one(app.db.read()).await.unwrap();
+    let instructor: i64 = sqlx::query_scalar("SELECT MIN(id) FROM instructors").fetch_one(app.db.read()).await.unwrap();
+    let (category, instructor) = (category.to_string(), instructor.to_string());
+    let course = |slug: &'static str, kind: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let mut fields = vec![
+            ("title", "月卡会员"),
+            ("slug", slug),
+            ("kind", kind),
+            ("category_id", category.as_str()),
+            ("instructor_id", instructor.as_str()),
+            ("price", "30"),
+            ("description", "会员期内畅学标注的课程"),
+            ("refund_window_days", "7"),
+            ("refund_max_consumed_pct", "20"),
+        ];
+        fields.extend(extra);
+        fields
+    };
+    let new = "/admin/courses/new";
+    let plan = course("monthly", "membership", vec![("membership_period", "bogus")]);
+    let refused = staff.submit(new, new, &plan).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("id=\"membership_period-error\""), "a period is needed");
+    let plan = course("monthly", "membership", vec![("membership_period", "month"), ("membership_scope", "selected")]);
+    assert_eq!(staff.submit(new, new, &plan).await.status(), StatusCode::SEE_OTHER);
+    let saved: (Option<String>, String) =
+        sqlx::query_as("SELECT membership_period, membership_scope FROM courses WHERE slug = 'monthly'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!(saved, (Some("month".to_string()), "selected".to_string()));
+
+    let priced = course("sql-basics", "recorded", vec![("member_rule", "price"), ("member_price", "30")]);
+    let refused = staff.submit(new, new, &priced).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(unescape(&refused.text().await.unwrap()).contains("请填写低于现价的会员价"), "the error by the field");
+    let priced = course("sql-basics", "recorded", vec![("member_rule", "price"), ("member_price", "19.9")]);
+    assert_eq!(staff.submit(new, new, &priced).await.status(), StatusCode::SEE_OTHER);
+    let member_price: Option<i64> = sqlx::query_scalar("SELECT member_price_fen FROM courses WHERE slug = 'sql-basics'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(member_price, Some(1990));
+
+    // Slots: one in the past is refused by its field, a time taken twice is refused, a free one
+    // is withdrawn, a booked one stays.
+    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1").bind(CONSULTATION).fetch_one(app.db.read()).await.unwrap();
+    let page = format!("/admin/courses/{id}/slots");
+    let past = staff.submit(&page, &page, &[("starts_at", "2020-01-01T20:00"), ("minutes", "60"), ("meeting", "")]).await;
+    assert_eq!(past.status(), StatusCode::BAD_REQUEST);
+    assert!(past.text().await.unwrap().contains("id=\"starts_at-error\""));
+    let fields = [("starts_at", "2099-06-01T09:30"), ("minutes", "45"), ("meeting", "腾讯会议 888")];
+    assert_eq!(staff.submit(&page, &page, &fields).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(staff.submit(&page, &page, &fields).await.status(), StatusCode::CONFLICT, "one slot per time");
+    let added: (i64, i64) = sqlx::query_as("SELECT id, minutes FROM consultation_slots WHERE meeting = '腾讯会议 888'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(added.1, 45);
+    let me = learner(&app, "13800139010").await;
+    book_and_pay(&me, 0).await;
+    let booked = slot_ids(&app).await[0];
+    for slot in [added.0, booked] {
+        let removed = staff.submit(&page, &format!("{page}/{slot}/delete"), &[]).await;
+        assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    }
+    let left: Vec<i64> = slot_ids(&app).await;
+    assert!(!left.contains(&added.0) && left.contains(&booked), "a free slot is withdrawn, a booked one kept");
 }

@@ -34,6 +34,7 @@ pub const KEYS: &[&str] = &[
     "membership_refund_current_period",
     "consultation_cancel_hours",
     "review_min_progress_pct",
+    "review_photos",
     "membership_reminder_days",
     "reminder_lead_minutes",
     "wechatpay_config",
@@ -89,6 +90,8 @@ pub struct Settings {
     pub consultation_cancel_hours: i64,
     /// A buyer may review a course once they have studied this share of it.
     pub review_min_progress_pct: i64,
+    /// How many photos a review may carry (0: none).
+    pub review_photos: i64,
     /// Members are reminded this many days before their membership ends.
     pub membership_reminder_days: i64,
     /// Live sessions and consultations are announced this many minutes before they start.
@@ -133,6 +136,7 @@ struct FileSettings {
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
     review_min_progress_pct: Option<i64>,
+    review_photos: Option<i64>,
     membership_reminder_days: Option<i64>,
     reminder_lead_minutes: Option<i64>,
     wechatpay_config: Option<String>,
@@ -170,6 +174,7 @@ impl std::fmt::Debug for Settings {
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
             .field("review_min_progress_pct", &self.review_min_progress_pct)
+            .field("review_photos", &self.review_photos)
             .field("membership_reminder_days", &self.membership_reminder_days)
             .field("reminder_lead_minutes", &self.reminder_lead_minutes)
             .field("wechatpay_config", &self.wechatpay_config)
@@ -269,6 +274,7 @@ impl Settings {
             )?,
             consultation_cancel_hours: number("consultation_cancel_hours", file.consultation_cancel_hours, 24)?,
             review_min_progress_pct: number("review_min_progress_pct", file.review_min_progress_pct, 20)?,
+            review_photos: number("review_photos", file.review_photos, 3)?,
             membership_reminder_days: number("membership_reminder_days", file.membership_reminder_days, 7)?,
             reminder_lead_minutes: number("reminder_lead_minutes", file.reminder_lead_minutes, 60)?,
             wechatpay_config: var("wechatpay_config")
@@ -322,6 +328,9 @@ impl Settings {
         }
         if !(0..=100).contains(&self.review_min_progress_pct) {
             bail!("review_min_progress_pct must be between 0 and 100");
+        }
+        if !(0..=9).contains(&self.review_photos) {
+            bail!("review_photos must be between 0 and 9");
         }
         if !(1..=90).contains(&self.membership_reminder_days) {
             bail!("membership_reminder_days must be between 1 and 90");

@@ -94,3 +94,20 @@ INSERT INTO moderation_items_new SELECT id, user_id, kind, text, matched, link, 
 DROP TABLE moderation_items;
 ALTER TABLE moderation_items_new RENAME TO moderation_items;
 CREATE INDEX moderation_items_status ON moderation_items (status, id);
+
+-- Reviews may carry photos: attachments' owner check gains 'review' (rebuilt, as above).
+CREATE TABLE attachments_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner_kind TEXT NOT NULL CHECK (owner_kind IN ('refund', 'complaint', 'review')),
+    owner_id BIGINT NOT NULL,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    storage_key TEXT NOT NULL UNIQUE,
+    content_type TEXT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    file_name TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+INSERT INTO attachments_new SELECT id, owner_kind, owner_id, user_id, storage_key, content_type, size_bytes, file_name, created_at FROM attachments;
+DROP TABLE attachments;
+ALTER TABLE attachments_new RENAME TO attachments;
+CREATE INDEX attachments_owner ON attachments (owner_kind, owner_id);

@@ -51,6 +51,21 @@ pub fn cover_sizes(course_id: CourseId, bytes: &[u8]) -> anyhow::Result<Vec<(Str
         .collect()
 }
 
+/// The longest side of a review photo as kept.
+pub const REVIEW_PHOTO_SIDE: u32 = 1280;
+
+/// A learner's photo as kept: JPEG, at most `REVIEW_PHOTO_SIDE` on its longest side, with
+/// everything else the file carried (location and camera metadata) left behind.
+pub fn review_photo(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let image = decode(bytes)?;
+    let image = if image.width().max(image.height()) > REVIEW_PHOTO_SIDE {
+        image.resize(REVIEW_PHOTO_SIDE, REVIEW_PHOTO_SIDE, FilterType::Lanczos3)
+    } else {
+        image
+    };
+    jpeg(&image)
+}
+
 /// A square PNG logo, as (file name, PNG).
 pub fn logo_png(bytes: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
     let image = decode(bytes)?.resize_to_fill(LOGO_SIZE, LOGO_SIZE, FilterType::Lanczos3);

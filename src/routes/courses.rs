@@ -93,7 +93,11 @@ struct DetailPage<'a> {
     /// Membership products on sale, for 开通会员 / 续费.
     plans: Vec<Arc<Course>>,
     reviews: Vec<crate::store::reviews::Review>,
+    /// Each listed review's photo ids.
+    review_photos: HashMap<i64, Vec<i64>>,
     review_order: &'static str,
+    /// Reviews may carry photos (the 有图 filter is offered).
+    photos_allowed: bool,
     /// The viewer may write (or edit) a review.
     can_review: bool,
 }
@@ -137,6 +141,10 @@ impl DetailPage<'_> {
     /// Where 开通会员 / 续费 goes: the first membership on sale.
     fn plan_href(&self) -> Option<String> {
         self.plans.first().map(|p| format!("/courses/{}", p.slug))
+    }
+
+    fn photos_of(&self, review_id: &i64) -> &[i64] {
+        self.review_photos.get(review_id).map_or(&[], Vec::as_slice)
     }
 
     fn is_consultation(&self) -> bool {
@@ -212,10 +220,16 @@ async fn detail(
     let order = crate::store::reviews::Order::parse(&web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map(|q| q.get("reviews").cloned().unwrap_or_default())
         .unwrap_or_default());
-    let review_order = if order == crate::store::reviews::Order::Highest { "highest" } else { "newest" };
+    let review_order = order.as_str();
+    let photos_allowed = state.settings.review_photos > 0;
     let db = state.db.clone();
     render_catalog_page_loading(&ctx, &catalog, || async {
         let reviews = crate::store::reviews::shown(&db, course.id, order, 20, 0).await?;
+        let ids: Vec<i64> = reviews.iter().map(|r| r.id).collect();
+        let mut review_photos: HashMap<i64, Vec<i64>> = HashMap::new();
+        for (review, photo) in crate::store::attachments::review_photos(&db, &ids).await? {
+            review_photos.entry(review).or_default().push(photo);
+        }
         let title = format!("{} - {}", course.title, ctx.shop_name());
         let mut meta = ctx.meta(&title, &course.subtitle);
         meta.image = ctx.absolute(&course.cover_url);
@@ -233,7 +247,9 @@ async fn detail(
             membership,
             plans,
             reviews,
+            review_photos,
             review_order,
+            photos_allowed,
             can_review,
         })
     })

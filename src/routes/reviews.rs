@@ -2,9 +2,9 @@
 //! signed in may report one. Course pages list them (`routes::courses`).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
-use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use super::orders::logged_in;
@@ -15,11 +15,13 @@ use crate::domain::refund::consumed_pct;
 use crate::domain::review::{NotYet, ReviewError, check, may_review};
 use crate::domain::time::now;
 use crate::error::AppError;
+use crate::store::attachments::{self, Owner};
 use crate::store::reviews;
+use crate::web::uploads;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(review_page).service(save).service(report);
+    cfg.service(review_page).service(save).service(report).service(review_photo);
 }
 
 /// Whether this learner may review the course now.
@@ -41,6 +43,7 @@ struct ReviewPage<'a> {
     stars: String,
     body: String,
     status: String,
+    max_photos: i64,
     errors: FieldErrors,
 }
 
@@ -71,7 +74,8 @@ async fn render_form(
         .unwrap_or_default();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("review_title"), course.title), &course.subtitle);
     let status_word = mine.map(|r| r.status).unwrap_or_default();
-    let page = ReviewPage { ctx, meta, course, not_yet, stars, body, status: status_word, errors };
+    let max_photos = state.settings.review_photos;
+    let page = ReviewPage { ctx, meta, course, not_yet, stars, body, status: status_word, max_photos, errors };
     render_with_status(&page, status)
 }
 
@@ -87,8 +91,7 @@ async fn review_page(ctx: PageContext, slug: web::Path<Slug>, state: web::Data<A
     render_form(&ctx, &state, &course, user_id, None, FieldErrors::default(), StatusCode::OK).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+/// The review form's fields.
 struct ReviewForm {
     stars: String,
     body: String,
@@ -97,10 +100,15 @@ struct ReviewForm {
 #[post("/courses/{slug}/review")]
 async fn save(
     ctx: PageContext,
+    req: HttpRequest,
+    payload: web::Payload,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
-    CsrfForm(form): CsrfForm<ReviewForm>,
 ) -> Result<HttpResponse, AppError> {
+    let tmp = state.settings.uploads_dir().join("tmp");
+    let max_photos = usize::try_from(state.settings.review_photos).unwrap_or(0);
+    let upload = uploads::read(&req, payload, &tmp, max_photos, &crate::domain::upload::PICTURES).await?;
+    let form = ReviewForm { stars: upload.text("stars").to_string(), body: upload.text("body").to_string() };
     let course = course_of(&state, &slug)?;
     let user_id = logged_in(&ctx)?.id;
     let entered = Some((form.stars.clone(), form.body.chars().take(2000).collect::<String>()));
@@ -126,11 +134,24 @@ async fn save(
         }
     };
     let held = checked.as_ref().and_then(|(_, text)| super::forms::screen(&state, ctx.lang, text, "body", &mut errors));
+    if let Some(why) = upload.rejected {
+        errors.add("photos", super::refunds::file_error(ctx.lang, why, max_photos));
+    }
+    let photos = match photos_of(&upload.files).await {
+        Ok(photos) => photos,
+        Err(_) => {
+            errors.add("photos", ctx.t("err_review_photo"));
+            Vec::new()
+        }
+    };
     let Some((stars, text)) = checked.filter(|_| errors.is_empty()) else {
         return render_form(&ctx, &state, &course, user_id, entered, errors, StatusCode::BAD_REQUEST).await;
     };
     let status = if held.is_some() { "held" } else { "shown" };
     let id = reviews::save(&state.db, course.id, user_id, stars, &text, status, now()).await?;
+    if !photos.is_empty() {
+        replace_photos(&state, user_id, id, &photos).await?;
+    }
     if held.is_some() {
         let link = format!("/courses/{}#review-{id}", course.slug);
         super::forms::record_held(&state, user_id, "review", &text, held, &link).await?;
@@ -139,6 +160,68 @@ async fn save(
     course.rating.set(count, total);
     ctx.typed_session().set_flash(if status == "held" { "review_held" } else { "review_saved" })?;
     Ok(redirect(&format!("/courses/{}#reviews", course.slug)))
+}
+
+/// The uploaded pictures re-encoded (`media::images::review_photo`); an error when one does not
+/// decode as a picture.
+async fn photos_of(files: &[uploads::Upload]) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut photos = Vec::with_capacity(files.len());
+    for file in files {
+        let bytes = tokio::fs::read(&file.temp).await?;
+        photos.push(tokio::task::spawn_blocking(move || crate::media::images::review_photo(&bytes)).await??);
+    }
+    Ok(photos)
+}
+
+/// New photos take the place of the review's earlier ones.
+async fn replace_photos(state: &AppState, user_id: UserId, review_id: i64, photos: &[Vec<u8>]) -> Result<(), AppError> {
+    let mut keys = Vec::with_capacity(photos.len());
+    for bytes in photos {
+        let random: [u8; 16] = rand::random();
+        let key = format!("reviews/{}.jpg", hex::encode(random));
+        state.uploads.put(&key, bytes).await.map_err(AppError::Internal)?;
+        keys.push((key, i64::try_from(bytes.len()).unwrap_or(i64::MAX)));
+    }
+    let at = now();
+    let mut tx = state.db.write().begin().await?;
+    let old = attachments::remove_all(&mut tx, Owner::Review(review_id)).await?;
+    for (n, (key, size)) in keys.iter().enumerate() {
+        let name = format!("photo-{}.jpg", n + 1);
+        let new = attachments::NewAttachment { user_id, storage_key: key, content_type: "image/jpeg", size_bytes: *size, file_name: &name };
+        attachments::add(&mut tx, Owner::Review(review_id), &new, at).await?;
+    }
+    tx.commit().await?;
+    for key in old {
+        if let Err(e) = state.uploads.delete(&key).await {
+            tracing::warn!(key, error = format!("{e:#}"), "replaced review photo not deleted");
+        }
+    }
+    Ok(())
+}
+
+/// A review's photo, for anyone while the review is shown (its author and staff always).
+#[get("/reviews/{id}/photos/{photo}")]
+async fn review_photo(
+    ctx: PageContext,
+    req: HttpRequest,
+    path: web::Path<(i64, i64)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (id, photo_id) = path.into_inner();
+    let review = reviews::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    let viewer = ctx.user.as_ref();
+    let may_see = review.status == "shown"
+        || viewer.is_some_and(|u| u.id == review.user_id || u.role.is_staff());
+    if !may_see {
+        return Err(AppError::NotFound);
+    }
+    let file = attachments::find(&state.db, Owner::Review(review.id), photo_id).await?.ok_or(AppError::NotFound)?;
+    crate::web::stream::object_response(&req, state.uploads.as_ref(), &file.storage_key, |b| {
+        b.insert_header((header::CONTENT_TYPE, "image/jpeg"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((header::CACHE_CONTROL, "private, max-age=300"));
+    })
+    .await
 }
 
 fn review_text_error(ctx: &PageContext, e: ReviewError) -> &'static str {

@@ -1,4 +1,4 @@
-//! Files attached to refund requests and complaints. The bytes live in the uploads store under
+//! Files attached to refund requests, complaints and reviews. The bytes live in the uploads store under
 //! generated keys; this table says whose they are.
 
 use crate::domain::UserId;
@@ -10,6 +10,7 @@ use super::Db;
 pub enum Owner {
     Refund(i64),
     Complaint(i64),
+    Review(i64),
 }
 
 impl Owner {
@@ -17,6 +18,7 @@ impl Owner {
         match self {
             Owner::Refund(id) => ("refund", id),
             Owner::Complaint(id) => ("complaint", id),
+            Owner::Review(id) => ("review", id),
         }
     }
 }
@@ -76,4 +78,41 @@ pub async fn find(db: &Db, owner: Owner, attachment_id: i64) -> Result<Option<At
     let (kind, id) = owner.parts();
     let sql = format!("SELECT {COLUMNS} FROM attachments WHERE owner_kind = $1 AND owner_id = $2 AND id = $3");
     sqlx::query_as(&sql).bind(kind).bind(id).bind(attachment_id).fetch_optional(db.read()).await
+}
+
+/// Takes every attachment off an owner; returns their storage keys, for the caller to delete.
+pub async fn remove_all(tx: &mut Transaction<'static, Any>, owner: Owner) -> Result<Vec<String>, sqlx::Error> {
+    let (kind, id) = owner.parts();
+    let keys: Vec<String> = sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind = $1 AND owner_id = $2")
+        .bind(kind)
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM attachments WHERE owner_kind = $1 AND owner_id = $2").bind(kind).bind(id).execute(&mut **tx).await?;
+    Ok(keys)
+}
+
+/// The photos of these reviews: (review, attachment) pairs in upload order.
+pub async fn review_photos(db: &Db, review_ids: &[i64]) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    if review_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=review_ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT owner_id, id FROM attachments WHERE owner_kind = 'review' AND owner_id IN ({}) ORDER BY owner_id, id",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in review_ids {
+        query = query.bind(*id);
+    }
+    query.fetch_all(db.read()).await
+}
+
+/// The storage keys of a learner's review photos (deleted with their account).
+pub async fn review_photo_keys_of(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind = 'review' AND user_id = $1")
+        .bind(user_id)
+        .fetch_all(db.read())
+        .await
 }

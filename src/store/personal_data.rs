@@ -251,6 +251,7 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
         "DELETE FROM user_messages WHERE user_id = $1",
         "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('nickname', 'review')",
         "DELETE FROM review_reports WHERE user_id = $1 OR review_id IN (SELECT id FROM reviews WHERE user_id = $1)",
+        "DELETE FROM attachments WHERE owner_kind = 'review' AND user_id = $1",
         "DELETE FROM reviews WHERE user_id = $1",
         "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",

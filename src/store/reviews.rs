@@ -25,11 +25,25 @@ pub enum Order {
     #[default]
     Newest,
     Highest,
+    /// Only reviews with photos, newest first.
+    WithPhotos,
 }
 
 impl Order {
     pub fn parse(value: &str) -> Order {
-        if value == "highest" { Order::Highest } else { Order::Newest }
+        match value {
+            "highest" => Order::Highest,
+            "photos" => Order::WithPhotos,
+            _ => Order::Newest,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Newest => "newest",
+            Order::Highest => "highest",
+            Order::WithPhotos => "photos",
+        }
     }
 }
 
@@ -40,13 +54,17 @@ const COLUMNS: &str = "r.id, r.course_id, r.user_id, \
 
 /// A course's shown reviews, one page, and how many there are.
 pub async fn shown(db: &Db, course_id: CourseId, order: Order, limit: i64, offset: i64) -> Result<Vec<Review>, sqlx::Error> {
-    let by = match order {
-        Order::Newest => "r.updated_at DESC, r.id DESC",
-        Order::Highest => "r.stars DESC, r.updated_at DESC, r.id DESC",
+    let (only, by) = match order {
+        Order::Newest => ("", "r.updated_at DESC, r.id DESC"),
+        Order::Highest => ("", "r.stars DESC, r.updated_at DESC, r.id DESC"),
+        Order::WithPhotos => (
+            "AND EXISTS (SELECT 1 FROM attachments a WHERE a.owner_kind = 'review' AND a.owner_id = r.id)",
+            "r.updated_at DESC, r.id DESC",
+        ),
     };
     let sql = format!(
         "SELECT {COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id \
-         WHERE r.course_id = $1 AND r.status = 'shown' ORDER BY {by} LIMIT $2 OFFSET $3"
+         WHERE r.course_id = $1 AND r.status = 'shown' {only} ORDER BY {by} LIMIT $2 OFFSET $3"
     );
     sqlx::query_as(&sql).bind(course_id).bind(limit).bind(offset).fetch_all(db.read()).await
 }

@@ -489,7 +489,8 @@ async fn products_on_a_phone() {
     app.bought("annual-membership").await;
     crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
     let review = [("stars", "4"), ("body", "案例很实用，节奏稍快，建议边看边练。")];
-    app.submit("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review).await;
+    let photos = vec![("photos", "作业.png", crate::products::photo_png())];
+    app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, photos).await;
     let order_no = crate::products::book_and_pay(&app, 1).await;
     for lang in ["zh-CN", "en"] {
         if lang == "en" {
@@ -645,8 +646,8 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     app.bought("annual-membership").await;
     crate::products::book_and_pay(&app, 0).await;
     crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
-    app.submit("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &[("stars", "5"), ("body", "案例贴近工作，讲得很清楚")])
-        .await;
+    let review = [("stars", "5"), ("body", "案例贴近工作，讲得很清楚")];
+    app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, vec![]).await;
     for (path, shot) in [
         (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
         ("/admin/stats".to_string(), "admin-stats-1280.png"),

@@ -346,19 +346,33 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     let (_, form) = me.get_html(&page).await;
     assert!(form.contains("购买课程后才能评价"));
     me.bought(COURSE).await;
-    let early = me.submit("/me", &page, &[("stars", "5"), ("body", "很好")]).await;
+    let early = me.submit_multipart("/me", &page, &[("stars", "5"), ("body", "很好")], vec![]).await;
     assert_eq!(early.status(), StatusCode::FORBIDDEN, "not studied enough yet");
     crate::stats::finish_course(&app, &me, COURSE).await;
-    let bad = me.submit(&page, &page, &[("stars", "6"), ("body", "")]).await;
+    let bad = me.submit_multipart(&page, &page, &[("stars", "6"), ("body", "")], vec![]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let html = unescape(&bad.text().await.unwrap());
     assert!(html.contains("id=\"stars-error\"") && html.contains("id=\"body-error\""), "errors by their fields");
     for (i, stars) in ["4", "5"].iter().enumerate() {
-        let saved = me.submit(&page, &page, &[("stars", stars), ("body", &format!("讲得清楚，第 {i} 版"))]).await;
+        let body = format!("讲得清楚，第 {i} 版");
+        let photos = if i == 1 { vec![("photos", "截图.png", photo_png())] } else { vec![] };
+        let saved = me.submit_multipart(&page, &page, &[("stars", stars), ("body", &body)], photos).await;
         assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     }
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(count, 1, "one review per buyer and course, edited");
+    let not_a_picture = me
+        .submit_multipart(&page, &page, &[("stars", "5"), ("body", "再改一次")], vec![("photos", "x.png", b"not a picture".to_vec())])
+        .await;
+    assert_eq!(not_a_picture.status(), StatusCode::BAD_REQUEST);
+    assert!(not_a_picture.text().await.unwrap().contains("id=\"photos-error\""), "a bad file is refused by its field");
+    let (_, with_photos) = app.get_html(&format!("/courses/{COURSE}?reviews=photos")).await;
+    let photo = with_photos.split("<img src=\"/reviews/").nth(1).and_then(|rest| rest.split('"').next()).map(|p| format!("/reviews/{p}"));
+    let photo = photo.expect("the 有图 filter lists the review with its photo");
+    let served = app.get(&photo).await;
+    assert_eq!(served.headers()["content-type"], "image/jpeg");
+    let bytes = served.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xFF, 0xD8]), "kept as a re-encoded JPEG, not the file as sent");
     let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=highest")).await;
     assert!(course.contains("第 1 版") && course.contains("1 条评价"), "listed on the course page");
     assert!(!course.contains("★ 5.0"), "no average below three reviews");
@@ -369,7 +383,7 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     let other = learner(&app, "13800139008").await;
     other.bought(COURSE).await;
     crate::stats::finish_course(&app, &other, COURSE).await;
-    let held = other.submit(&page, &page, &[("stars", "1"), ("body", "加微信领资料")]).await;
+    let held = other.submit_multipart(&page, &page, &[("stars", "1"), ("body", "加微信领资料")], vec![]).await;
     assert_eq!(held.status(), StatusCode::SEE_OTHER);
     let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest")).await;
     assert!(!course.contains("领资料"), "a held review waits for staff");
@@ -385,6 +399,8 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
     let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest&x=1")).await;
     assert!(!course.contains("第 1 版"), "a hidden review is gone from the page");
+    assert_eq!(app.get(&photo).await.status(), StatusCode::NOT_FOUND, "and so are its photos");
+    assert_eq!(me.get(&photo).await.status(), StatusCode::OK, "except to their author");
     let (_, messages) = me.get_html("/me/messages").await;
     assert!(messages.contains("谢谢支持"), "the author hears the shop's reply");
     let export: serde_json::Value = me.get("/me/privacy/export").await.json().await.unwrap();
@@ -491,4 +507,12 @@ async fn staff_set_plans_member_benefits_and_slots(app: TestApp) {
     }
     let left: Vec<i64> = slot_ids(&app).await;
     assert!(!left.contains(&added.0) && left.contains(&booked), "a free slot is withdrawn, a booked one kept");
+}
+
+/// A small picture as a phone would send it.
+pub fn photo_png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 160]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
 }

@@ -209,19 +209,22 @@ async fn slot_meeting(
 struct ReviewsPage {
     ctx: PageContext,
     meta: Meta,
-    rows: Vec<(Review, String, String)>,
+    rows: Vec<(Review, String, String, Vec<i64>)>,
 }
 
 #[get("/admin/reviews")]
 async fn reviews_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Users)?;
     let ctx = ctx.with_csrf()?;
-    let rows = reviews::for_staff(&state.db, 200)
-        .await?
+    let listed = reviews::for_staff(&state.db, 200).await?;
+    let ids: Vec<i64> = listed.iter().map(|(r, _)| r.id).collect();
+    let photos = crate::store::attachments::review_photos(&state.db, &ids).await?;
+    let rows = listed
         .into_iter()
         .map(|(r, title)| {
             let at = shanghai_minutes(r.updated_at);
-            (r, title, at)
+            let mine = photos.iter().filter(|(review, _)| *review == r.id).map(|(_, photo)| *photo).collect();
+            (r, title, at, mine)
         })
         .collect();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_reviews"), ctx.shop_name()), "");

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::catalog::CatalogCache;
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::membership::covers;
 use crate::store::messages::NewMessage;
 use crate::store::{Db, consultations, memberships, reminders};
 
@@ -44,7 +45,14 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
         for lesson in course.live_sessions() {
             let Some(starts_at) = lesson.starts_at.filter(|at| *at > now && *at <= now + leads.event_secs) else { continue };
             let (when, link) = (shanghai_minutes(starts_at), format!("/courses/{}/lessons/{}", course.slug, lesson.id));
-            for user_id in reminders::owners(db, course.id).await? {
+            // Those who bought it, and the members whose membership opens it when it starts.
+            let mut audience = reminders::owners(db, course.id).await?;
+            for (user_id, scope) in memberships::members_at(db, starts_at).await? {
+                if covers(scope, course.kind, course.member_rule) && !audience.contains(&user_id) {
+                    audience.push(user_id);
+                }
+            }
+            for user_id in audience {
                 let message =
                     NewMessage { user_id, kind: "live_starting", ref_no: &when, amount: None, note: &lesson.title, link: &link };
                 let key = format!("live:{}:{starts_at}:{user_id}", lesson.id);

@@ -174,6 +174,18 @@ pub async fn list(db: &Db, now: i64, limit: i64) -> Result<Vec<Member>, sqlx::Er
     .await
 }
 
+/// Members at `at`, with the scope of the term they are in.
+pub async fn members_at(db: &Db, at: i64) -> Result<Vec<(UserId, Scope)>, sqlx::Error> {
+    let rows: Vec<(UserId, String)> = sqlx::query_as(
+        "SELECT t.user_id, c.membership_scope FROM membership_terms t JOIN courses c ON c.id = t.plan_id \
+         WHERE t.starts_at <= $1 AND t.ends_at > $1",
+    )
+    .bind(at)
+    .fetch_all(db.read())
+    .await?;
+    Ok(rows.into_iter().map(|(user_id, scope)| (user_id, Scope::parse(&scope))).collect())
+}
+
 /// Learners whose membership ends within `days` from now: (learner, end).
 pub async fn ending_within(db: &Db, now: i64, days: i64) -> Result<Vec<(UserId, i64)>, sqlx::Error> {
     sqlx::query_as(

@@ -17,6 +17,17 @@ async fn automatic(backend: crate::helpers::Backend) -> Option<TestApp> {
     crate::helpers::spawn_app_with(backend, |s| s.refund_auto_approve_fen = 1_000_000).await
 }
 
+/// The shop refunds the current membership period pro rata too.
+async fn pro_rata(backend: crate::helpers::Backend) -> Option<TestApp> {
+    crate::helpers::spawn_app_with(backend, |s| {
+        s.refund_auto_approve_fen = 1_000_000;
+        s.membership_refund_current_period = true;
+    })
+    .await
+}
+
+on_both_backends!(setup = pro_rata; cancelling_a_running_membership_refunds_the_days_left);
+
 on_both_backends!(
     setup = automatic;
     a_membership_opens_courses_until_it_ends,
@@ -24,6 +35,7 @@ on_both_backends!(
     members_only_courses_and_member_prices,
     a_consultation_is_booked_moved_and_refunded_by_its_limit,
     twenty_buyers_race_for_one_slot,
+    twenty_browsers_race_for_one_slot,
     reminders_go_out_once,
     reviews_need_study_and_pass_the_filter,
     a_live_course_replays_its_sessions_and_refunds_the_ones_not_held,
@@ -295,6 +307,29 @@ async fn twenty_buyers_race_for_one_slot(app: TestApp) {
     assert_eq!(orders, 1, "the others left no order behind");
 }
 
+/// The same race through the site: twenty signed-in buyers press 预约并付款 on one slot at once.
+async fn twenty_browsers_race_for_one_slot(app: TestApp) {
+    let slot = slot_ids(&app).await[5];
+    let mut buyers = Vec::new();
+    for i in 0..20 {
+        buyers.push(learner(&app, &format!("1370000{i:04}")).await);
+    }
+    let page = format!("/courses/{CONSULTATION}/book");
+    let presses = buyers.iter().map(|b| {
+        let (page, slot) = (page.clone(), slot.to_string());
+        async move { b.submit(&page, &page, &[("slot_id", &slot)]).await.status() }
+    });
+    let answers = futures_util::future::join_all(presses).await;
+    let won = answers.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+    let refused = answers.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+    assert_eq!((won, refused), (1, 19), "one booking; everyone else is told the time was taken: {answers:?}");
+    let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE item_kind = 'consultation'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(orders, 1, "the refused presses left no order behind");
+}
+
 async fn unread_of_kind(app: &TestApp, kind: &str) -> i64 {
     sqlx::query_scalar("SELECT COUNT(*) FROM user_messages WHERE kind = $1").bind(kind).fetch_one(app.db.read()).await.unwrap()
 }
@@ -327,17 +362,21 @@ async fn reminders_go_out_once(app: TestApp) {
         sqlx::query(&format!("UPDATE {table} SET starts_at = $1 WHERE id = $2")).bind(at + 1800).bind(id).execute(app.db.write()).await.unwrap();
     }
     app.catalog.reload(&app.db).await.unwrap();
+    // A member who never bought the live course is reminded too: their membership opens it.
+    let member = learner(&app, "13800139011").await;
+    member.bought(PLAN).await;
+    shift_terms(&app, "13800139011", -(end - now()) + 13 * DAY).await;
     let first = kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, at).await.unwrap();
     let second = kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, at).await.unwrap();
-    assert_eq!((first, second), (3, 0), "membership, live session and consultation, once each ({live})");
-    for kind in ["membership_ending", "live_starting", "consultation_starting"] {
-        assert_eq!(unread_of_kind(&app, kind).await, 1, "{kind}");
+    assert_eq!((first, second), (4, 0), "membership, live session (buyer and member) and consultation, once each ({live})");
+    for (kind, n) in [("membership_ending", 1), ("live_starting", 2), ("consultation_starting", 1)] {
+        assert_eq!(unread_of_kind(&app, kind).await, n, "{kind}");
     }
     let (_, messages) = me.get_html("/me/messages").await;
     assert!(messages.contains("会员将于") && messages.contains("直播") && messages.contains("会议信息见订单"));
     app.deliver_texts().await;
     let texts = app.sms.sent.lock().unwrap().iter().filter(|(_, text)| text.contains("提醒")).count();
-    assert_eq!(texts, 3, "by text too, as the learner agreed");
+    assert_eq!(texts, 3, "by text too, as the learner agreed; not to the member who did not");
 }
 
 async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
@@ -515,4 +554,28 @@ pub fn photo_png() -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
+}
+
+async fn cancelling_a_running_membership_refunds_the_days_left(app: TestApp) {
+    let phone = "13800139012";
+    let me = learner(&app, phone).await;
+    let order_no = me.bought(PLAN).await;
+    let (start, end) = terms(&app, phone).await[0];
+    assert_eq!(end - start, 365 * DAY, "2026-11-30 to 2027-11-30");
+    shift_terms(&app, phone, -73 * DAY).await; // 73 days used
+    let lesson = first_paid_lesson(&app, COURSE).await;
+    assert!(may_learn(&me, COURSE, lesson).await);
+    let (_, form) = me.get_html(&format!("/orders/{order_no}/refund")).await;
+    assert!(unescape(&form).contains("¥558.40") && unescape(&form).contains("剩余的 292 天"), "698 × 292 / 365");
+    let refunded = me.request_refund(&order_no, "quality", vec![]).await;
+    assert_eq!(refunded.status(), StatusCode::SEE_OTHER);
+    let paid_back: i64 = sqlx::query_scalar("SELECT refunded_fen FROM orders WHERE order_no = $1")
+        .bind(&order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(paid_back, 55_840);
+    assert!(!may_learn(&me, COURSE, lesson).await, "cancelled: the membership ends with the refund");
+    let (_, mine) = me.get_html("/me").await;
+    assert!(mine.contains("会员已到期"));
 }

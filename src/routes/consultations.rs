@@ -124,9 +124,18 @@ async fn reschedule(
     CsrfForm(form): CsrfForm<SlotForm>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
-    let slot_id = form.slot_id.trim().parse::<i64>().unwrap_or(0);
+    let Ok(slot_id) = form.slot_id.trim().parse::<i64>() else {
+        let mut errors = FieldErrors::default();
+        errors.add("slot_id", ctx.t("err_slot_required"));
+        return super::orders::render_detail(ctx, &state, order, errors, StatusCode::BAD_REQUEST).await;
+    };
     let moved = order.status.grants_access()
         && consultations::reschedule(&state.db, order.id, slot_id, earliest(&state, now())).await?;
-    ctx.typed_session().set_flash(if moved { "slot_moved" } else { "slot_not_moved" })?;
+    if !moved {
+        let mut errors = FieldErrors::default();
+        errors.add("slot_id", ctx.t("slot_not_moved"));
+        return super::orders::render_detail(ctx, &state, order, errors, StatusCode::CONFLICT).await;
+    }
+    ctx.typed_session().set_flash("slot_moved")?;
     Ok(redirect(&format!("/orders/{}", order.order_no)))
 }

@@ -216,6 +216,7 @@ struct DetailPage<'a> {
     /// 开始学习 opens the first (or next) lesson of the course bought.
     learn_href: String,
     booking: Option<Booking>,
+    errors: FieldErrors,
 }
 
 /// A consultation order's slot: when, the meeting details around it, and where it may move.
@@ -258,6 +259,17 @@ async fn detail(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
+    render_detail(ctx, &state, order, FieldErrors::default(), StatusCode::OK).await
+}
+
+/// The order page; `errors` (a refused move of a booking) show beside their field.
+pub(crate) async fn render_detail(
+    ctx: PageContext,
+    state: &AppState,
+    order: Order,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let provider_label = provider_label(order.pay_provider.as_deref());
     let refunds = refunds::for_order(&state.db, order.id).await?;
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
@@ -269,11 +281,12 @@ async fn detail(
         }
         _ => "/me/courses".to_string(),
     };
-    let booking = booking(&state, &order).await?;
+    let booking = booking(state, &order).await?;
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
-    render(&DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund, learn_href, booking })
+    let page = DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund, learn_href, booking, errors };
+    render_with_status(&page, status)
 }
 
 fn provider_label(provider: Option<&str>) -> &'static str {

@@ -241,6 +241,15 @@ async fn a_consultation_is_booked_moved_and_refunded_by_its_limit(app: TestApp) 
     let (_, order) = me.get_html(&format!("/orders/{order_no}")).await;
     assert!(order.contains("预约时间") && order.contains("改约到其他时间"), "the booking and a way to move it");
 
+    let order_page = format!("/orders/{order_no}");
+    let move_to = format!("/orders/{order_no}/reschedule");
+    let junk = me.submit(&order_page, &move_to, &[("slot_id", "明天")]).await;
+    assert_eq!(junk.status(), StatusCode::BAD_REQUEST);
+    assert!(junk.text().await.unwrap().contains("id=\"slot_id-error\""), "the error by the field");
+    let other_booking = book_and_pay(&other, 3).await;
+    let taken = me.submit(&order_page, &move_to, &[("slot_id", &slots[3].to_string())]).await;
+    assert_eq!(taken.status(), StatusCode::CONFLICT, "a slot someone booked ({other_booking}) cannot be moved to");
+    assert!(slot_order(&app, slots[0]).await.is_some(), "and the booking stays where it was");
     let moved = me.submit(&format!("/orders/{order_no}"), &format!("/orders/{order_no}/reschedule"), &[("slot_id", &slots[1].to_string())]).await;
     assert_eq!(moved.status(), StatusCode::SEE_OTHER);
     assert_eq!(slot_order(&app, slots[0]).await, None, "the old slot is free again");
@@ -432,6 +441,10 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     assert_eq!(reported.status(), StatusCode::SEE_OTHER);
     let (_, queue) = staff.get_html("/admin/reviews").await;
     assert!(queue.contains("1 次举报") && queue.contains("待审核"), "staff see reports and held reviews");
+    let too_long = "长".repeat(501);
+    let refused = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", &too_long)]).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("id=\"reply-error\""), "the error by the reply");
     let replied = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", "谢谢支持")]).await;
     assert_eq!(replied.status(), StatusCode::SEE_OTHER);
     let hidden = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "hide"), ("reply", "")]).await;

@@ -210,11 +210,24 @@ struct ReviewsPage {
     ctx: PageContext,
     meta: Meta,
     rows: Vec<(Review, String, String, Vec<i64>)>,
+    errors: FieldErrors,
+    /// The review whose reply the errors belong to.
+    errored: Option<i64>,
 }
 
 #[get("/admin/reviews")]
 async fn reviews_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Users)?;
+    render_reviews(ctx, &state, FieldErrors::default(), None, StatusCode::OK).await
+}
+
+async fn render_reviews(
+    ctx: PageContext,
+    state: &AppState,
+    errors: FieldErrors,
+    errored: Option<i64>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let listed = reviews::for_staff(&state.db, 200).await?;
     let ids: Vec<i64> = listed.iter().map(|(r, _)| r.id).collect();
@@ -228,7 +241,7 @@ async fn reviews_page(ctx: PageContext, state: web::Data<AppState>) -> Result<Ht
         })
         .collect();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_reviews"), ctx.shop_name()), "");
-    render_with_status(&ReviewsPage { ctx, meta, rows }, StatusCode::OK)
+    render_with_status(&ReviewsPage { ctx, meta, rows, errors, errored }, status)
 }
 
 #[derive(Deserialize, Default)]
@@ -254,8 +267,10 @@ async fn review_decide(
         "restore" => reviews::set_status(&state.db, review.id, &["hidden", "held"], "shown", at).await?,
         "reply" => {
             let reply = form.reply.trim();
-            if reply.chars().count() > 500 || reply.chars().any(|c| c.is_control() && c != '\n') {
-                return Err(AppError::BadRequest);
+            if reply.chars().count() > 500 || reply.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+                let mut errors = FieldErrors::default();
+                errors.add("reply", ctx.t("err_reply_text"));
+                return render_reviews(ctx, &state, errors, Some(review.id), StatusCode::BAD_REQUEST).await;
             }
             let done = reviews::reply(&state.db, review.id, reply, at).await?;
             if done && !reply.is_empty() {
@@ -282,7 +297,11 @@ async fn review_decide(
             }
             done
         }
-        _ => return Err(AppError::BadRequest),
+        _ => {
+            let mut errors = FieldErrors::default();
+            errors.add("reply", ctx.t("err_required"));
+            return render_reviews(ctx, &state, errors, Some(review.id), StatusCode::BAD_REQUEST).await;
+        }
     };
     if changed {
         let change = Change {

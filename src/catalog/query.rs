@@ -169,6 +169,7 @@ mod tests {
             plan: None,
             member_rule: Default::default(),
             rating: Default::default(),
+            group: None,
             featured: false,
             position: 0,
             published: true,

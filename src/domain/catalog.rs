@@ -72,6 +72,8 @@ pub struct Course {
     pub member_rule: super::membership::MemberRule,
     /// Shown reviews, counted in place when one changes (like `learners`).
     pub rating: Arc<Rating>,
+    /// The group-buy offer, if staff set one.
+    pub group: Option<super::group::Offer>,
     pub featured: bool,
     /// Staff's sort order: lower first, then newest first.
     pub position: i64,

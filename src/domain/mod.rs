@@ -7,6 +7,7 @@ pub mod complaint;
 pub mod consultation;
 pub mod coupon;
 pub mod course_form;
+pub mod group;
 pub mod ids;
 pub mod import;
 pub mod media;

@@ -92,6 +92,8 @@ pub fn reason_label_key(code: &str) -> &'static str {
         "bought_by_mistake" => "refund_reason_bought_by_mistake",
         "duplicate" => "refund_reason_duplicate",
         "cannot_play" => "refund_reason_cannot_play",
+        "group_failed" => "refund_reason_group_failed",
+        "group_late" => "refund_reason_group_late",
         _ => "refund_reason_other",
     }
 }

@@ -52,6 +52,15 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
             tracing::info!(order_no = %order.order_no, "unpaid order expired");
         }
     }
+    // Groups whose time is up fill (one short, if the shop completes them) or fail; every seat
+    // whose payment goes back gets its refund, once.
+    crate::store::groups::settle_due(db, now).await?;
+    let refunder = crate::services::refunds::Refunder { db: db.clone(), providers: providers.clone() };
+    for seat in crate::store::groups::seats_to_refund(db, BATCH).await? {
+        if let Err(e) = crate::services::refunds::refund_group_seat(&refunder, &seat, now).await {
+            tracing::warn!(order_no = %seat.order_no, error = format!("{e:#}"), "group seat refund failed; will retry");
+        }
+    }
     // Scheduled courses go on sale when their time comes.
     let published = crate::store::course_admin::publish_due(db, now).await?;
     if published > 0 {

@@ -100,6 +100,8 @@ struct DetailPage<'a> {
     photos_allowed: bool,
     /// The viewer may write (or edit) a review.
     can_review: bool,
+    /// Groups taking members (group-buy).
+    groups: Vec<crate::routes::groups::OpenGroup>,
 }
 
 impl DetailPage<'_> {
@@ -145,6 +147,11 @@ impl DetailPage<'_> {
 
     fn photos_of(&self, review_id: &i64) -> &[i64] {
         self.review_photos.get(review_id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The group offer, while groups may be opened.
+    fn group_offer(&self) -> Option<&crate::domain::group::Offer> {
+        self.course.group.as_ref().filter(|o| o.is_on(now()))
     }
 
     fn is_consultation(&self) -> bool {
@@ -225,6 +232,7 @@ async fn detail(
     let db = state.db.clone();
     render_catalog_page_loading(&ctx, &catalog, || async {
         let reviews = crate::store::reviews::shown(&db, course.id, order, 20, 0).await?;
+        let groups = crate::routes::groups::open_groups(&db, &course).await?;
         let ids: Vec<i64> = reviews.iter().map(|r| r.id).collect();
         let mut review_photos: HashMap<i64, Vec<i64>> = HashMap::new();
         for (review, photo) in crate::store::attachments::review_photos(&db, &ids).await? {
@@ -251,6 +259,7 @@ async fn detail(
             review_order,
             photos_allowed,
             can_review,
+            groups,
         })
     })
     .await

@@ -141,6 +141,8 @@ fn word(lang: Lang, m: &messages::Message) -> String {
         "live_starting" => "msg_live_starting",
         "consultation_starting" => "msg_consultation_starting",
         "review_reply" => "msg_review_reply",
+        "group_full" => "msg_group_full",
+        "group_failed" => "msg_group_failed",
         _ => "msg_other",
     };
     let amount = m.amount.map(|a| a.to_string()).unwrap_or_default();

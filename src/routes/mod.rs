@@ -9,6 +9,7 @@ pub mod distribution;
 pub mod files;
 pub mod forms;
 pub mod health;
+pub mod groups;
 pub mod home;
 pub mod learn;
 pub mod me;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     me::configure(cfg);
     reviews::configure(cfg);
     consultations::configure(cfg);
+    groups::configure(cfg);
     distribution::configure(cfg);
     privacy::configure(cfg);
     learn::configure(cfg);

@@ -73,6 +73,42 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
     Ok((decide(&case), pct))
 }
 
+/// A group seat's payment goes back in full, under one refund request for the order: made once
+/// (a request still open is the same one), recorded on the seat, approved and sent.
+pub async fn refund_group_seat(refunder: &Refunder, seat: &crate::store::groups::SeatToRefund, now: i64) -> anyhow::Result<()> {
+    let db = &refunder.db;
+    let order = orders::find(db, &seat.order_no).await?.context("the seat's order is gone")?;
+    let amount = order.left_to_refund();
+    let (zh, en, reason) = if seat.group_status == "failed" {
+        ("拼团未在时限内成团，全额退款。", "The group did not fill in time: full refund.", "group_failed")
+    } else {
+        ("付款时拼团已满或已结束，全额退款。", "The group was full or closed when the payment came: full refund.", "group_late")
+    };
+    let decision = Decision {
+        eligible: true,
+        amount,
+        rule: crate::domain::refund_terms::Localized { zh: zh.into(), en: en.into() },
+    };
+    let new = refunds::NewRefund {
+        order_id: order.id,
+        user_id: order.user_id,
+        reason_code: reason,
+        reason_text: "",
+        decision: &decision,
+        consumed_pct: 0,
+        submitted_by: "system",
+    };
+    let refund_no = match refunds::create(db, &new, &[], now).await? {
+        refunds::Created::New(_, no) | refunds::Created::Existing(no) => no,
+    };
+    crate::store::groups::refund_made(db, &order.order_no, &refund_no).await?;
+    let refund = refunds::find(db, &refund_no).await?.context("the refund just made is gone")?;
+    let provider = order.pay_provider.as_deref().unwrap_or_default();
+    let approval = Approval { amount, note: zh, staff_id: None, provider };
+    refunder.approve_and_send(refund.id, &approval, now).await?;
+    Ok(())
+}
+
 impl Refunder {
     /// Approves a pending refund and, when this call approved it, sends it at once.
     pub async fn approve_and_send(

@@ -75,6 +75,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .into_iter()
     .map(|(id, count, stars)| (id, (count, stars)))
     .collect();
+    let mut offers: HashMap<CourseId, crate::domain::group::Offer> =
+        super::groups::offers(db).await?.into_iter().map(|o| (o.course_id, o)).collect();
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -106,6 +108,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
                 scope: Scope::parse(&r.membership_scope),
             }),
             member_rule: MemberRule::from_parts(&r.member_rule, r.member_price_fen),
+            group: offers.remove(&r.id),
             rating: Arc::new(ratings.get(&r.id).map_or_else(Rating::default, |(n, stars)| Rating::new(*n, *stars))),
             featured: r.featured,
             position: r.position,

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod dialect;
 pub mod distributors;
 pub mod entitlements;
+pub mod groups;
 pub mod identities;
 pub mod leases;
 pub mod lessons;

@@ -45,6 +45,8 @@ pub struct Order {
     /// Refunded so far (the total of completed refunds).
     #[sqlx(rename = "refunded_fen", try_from = "i64")]
     pub refunded: Fen,
+    /// A group-buy seat: the group it buys into.
+    pub group_id: Option<i64>,
 }
 
 impl Order {
@@ -61,7 +63,7 @@ impl Order {
 
 pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
      non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
-     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen";
+     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen, group_id";
 
 /// The course as it is sold now, frozen onto the order.
 pub struct NewOrder<'a> {
@@ -394,7 +396,17 @@ pub async fn apply_payment(
         tracing::warn!(order_no = %order.order_no, status = order.status.as_str(), "payment for an order that is not pending; queued for refund");
         return Ok(PaymentOutcome::Late);
     }
-    super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    match order.group_id {
+        // A group seat: the course comes when the group fills (maybe with this very payment).
+        Some(group_id) => {
+            super::groups::seat_for_payment(db, &mut tx, &order, group_id, notice.paid_at, now).await?;
+        }
+        None => {
+            super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now)
+                .await?;
+            bump_learners(&mut tx, order.course_id).await?;
+        }
+    }
     if order.item_kind == ProductKind::Membership {
         super::memberships::start_for_order(db, &mut tx, order.user_id, order.course_id, order.id, notice.paid_at, now)
             .await?;
@@ -404,7 +416,6 @@ pub async fn apply_payment(
         .bind(order.id)
         .execute(&mut *tx)
         .await?;
-    bump_learners(&mut tx, order.course_id).await?;
     super::commissions::record_for_order(db, &mut tx, &order, notice.paid_at, now).await?;
     tx.commit().await?;
     db.orders_changed();

@@ -468,6 +468,11 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
     }
     // A membership refund is its cancellation: whatever part was refunded, its term ends now.
     super::memberships::end_for_refund(&mut tx, order_id, now).await?;
+    // A refunded group seat is given up: it no longer counts towards filling the group.
+    sqlx::query("UPDATE group_members SET status = 'left' WHERE order_id = $1 AND status = 'joined'")
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?;
     event(&mut tx, id, "refunded", "", "provider", now).await?;
     notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
     tx.commit().await?;

@@ -25,7 +25,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(remove_slot)
         .service(slot_meeting)
         .service(reviews_page)
-        .service(review_decide);
+        .service(review_decide)
+        .service(group_page)
+        .service(save_group);
 }
 
 #[derive(Template)]
@@ -317,4 +319,148 @@ async fn review_decide(
     }
     ctx.typed_session().set_flash("saved")?;
     Ok(redirect("/admin/reviews"))
+}
+
+#[derive(Template)]
+#[template(path = "admin/group.html")]
+struct GroupOfferPage {
+    ctx: PageContext,
+    meta: Meta,
+    course: std::sync::Arc<Course>,
+    form: GroupForm,
+    errors: FieldErrors,
+    saved: bool,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct GroupForm {
+    price: String,
+    size: String,
+    fill_hours: String,
+    starts_at: String,
+    ends_at: String,
+    complete_one_short: String,
+    action: String,
+}
+
+impl GroupForm {
+    fn of(offer: &crate::domain::group::Offer) -> GroupForm {
+        GroupForm {
+            price: offer.price.yuan_string(),
+            size: offer.size.to_string(),
+            fill_hours: offer.fill_hours.to_string(),
+            starts_at: crate::domain::time::shanghai_datetime_value(offer.starts_at),
+            ends_at: crate::domain::time::shanghai_datetime_value(offer.ends_at),
+            complete_one_short: if offer.complete_one_short { "1".into() } else { String::new() },
+            action: String::new(),
+        }
+    }
+
+    /// The offer, or each bad field's error.
+    fn check(&self, ctx: &PageContext, course: &Course, now: i64) -> Result<crate::domain::group::Offer, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let price = crate::domain::Fen::parse_yuan(self.price.trim()).filter(|p| p.0 > 0 && *p < course.price);
+        if price.is_none() {
+            errors.add("price", ctx.t("err_group_price"));
+        }
+        let size = self.size.trim().parse::<i64>().ok().filter(|n| (2..=10).contains(n));
+        if size.is_none() {
+            errors.add("size", ctx.t("err_group_size"));
+        }
+        let hours = self.fill_hours.trim().parse::<i64>().ok().filter(|n| (1..=168).contains(n));
+        if hours.is_none() {
+            errors.add("fill_hours", ctx.t("err_group_hours"));
+        }
+        let starts = if self.starts_at.trim().is_empty() { Some(now) } else { parse_shanghai_datetime(self.starts_at.trim()) };
+        if starts.is_none() {
+            errors.add("starts_at", ctx.t("err_datetime"));
+        }
+        let ends = parse_shanghai_datetime(self.ends_at.trim()).filter(|e| *e > now && starts.is_none_or(|s| *e > s));
+        if ends.is_none() {
+            errors.add("ends_at", ctx.t("err_group_ends"));
+        }
+        match (price, size, hours, starts, ends) {
+            (Some(price), Some(size), Some(fill_hours), Some(starts_at), Some(ends_at)) if errors.is_empty() => {
+                Ok(crate::domain::group::Offer {
+                    course_id: course.id,
+                    price,
+                    size,
+                    fill_hours,
+                    starts_at,
+                    ends_at,
+                    complete_one_short: self.complete_one_short == "1",
+                })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
+fn any_course(state: &AppState, id: &str) -> Result<std::sync::Arc<Course>, AppError> {
+    super::chosen_course(state, id)
+        .filter(|c| !matches!(c.kind, ProductKind::Membership | ProductKind::Consultation))
+        .ok_or(AppError::NotFound)
+}
+
+fn render_group(
+    ctx: PageContext,
+    course: std::sync::Arc<Course>,
+    form: GroupForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_group"), course.title), "");
+    let saved = course.group.is_some();
+    render_with_status(&GroupOfferPage { ctx, meta, course, form, errors, saved }, status)
+}
+
+#[get("/admin/courses/{id}/group")]
+async fn group_page(ctx: PageContext, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    ctx.staff(Area::Catalog)?;
+    let course = any_course(&state, &id)?;
+    let form = course.group.as_ref().map(GroupForm::of).unwrap_or_else(|| GroupForm {
+        size: "3".into(),
+        fill_hours: "24".into(),
+        ..GroupForm::default()
+    });
+    render_group(ctx, course, form, FieldErrors::default(), StatusCode::OK)
+}
+
+#[post("/admin/courses/{id}/group")]
+async fn save_group(
+    ctx: PageContext,
+    req: HttpRequest,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<GroupForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = ctx.staff(Area::Catalog)?.clone();
+    let course = any_course(&state, &id)?;
+    let at = now();
+    let after = if form.action == "remove" {
+        crate::store::groups::remove_offer(&state.db, course.id).await?;
+        serde_json::Value::Null
+    } else {
+        let offer = match form.check(&ctx, &course, at) {
+            Ok(offer) => offer,
+            Err(errors) => return render_group(ctx, course, form, errors, StatusCode::BAD_REQUEST),
+        };
+        crate::store::groups::save_offer(&state.db, &offer, at).await?;
+        serde_json::json!({ "price_fen": offer.price.0, "size": offer.size, "fill_hours": offer.fill_hours,
+            "starts_at": offer.starts_at, "ends_at": offer.ends_at, "complete_one_short": offer.complete_one_short })
+    };
+    let change = Change {
+        action: "group_offer.save",
+        target_type: "course",
+        target_id: course.id.to_string(),
+        before: serde_json::Value::Null,
+        after,
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    super::catalog::reload(&state).await?;
+    ctx.typed_session().set_flash("saved")?;
+    Ok(redirect(&format!("/admin/courses/{}/group", course.id)))
 }

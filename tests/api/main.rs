@@ -2,6 +2,7 @@
 //! database and talks to it over HTTP like a browser.
 
 mod helpers;
+mod groups;
 mod hls;
 mod import;
 

@@ -24,7 +24,7 @@ async fn started_order(app: &TestApp, phone: &str) -> String {
     order_no
 }
 
-fn wire(order_no: &str, amount_fen: i64) -> SandboxNotification {
+pub(crate) fn wire(order_no: &str, amount_fen: i64) -> SandboxNotification {
     SandboxNotification {
         out_trade_no: order_no.into(),
         transaction_id: format!("SBXTEST{order_no}"),
@@ -35,7 +35,7 @@ fn wire(order_no: &str, amount_fen: i64) -> SandboxNotification {
     }
 }
 
-async fn deliver(app: &TestApp, signed: &SignedNotification) -> (StatusCode, String) {
+pub(crate) async fn deliver(app: &TestApp, signed: &SignedNotification) -> (StatusCode, String) {
     let mut request = app.client.post(app.url("/pay/notify/sandbox")).body(signed.body.clone());
     for (name, value) in &signed.headers {
         request = request.header(*name, value);

@@ -166,7 +166,6 @@ pub struct OpenGroup {
     pub opener: String,
     pub seats_left: i64,
     pub deadline: String,
-    pub until: i64,
 }
 
 /// The course's groups taking members, for its page.
@@ -179,8 +178,8 @@ pub async fn open_groups(db: &crate::store::Db, course: &Course) -> Result<Vec<O
         let names = groups::member_names(db, g.id).await?;
         let opener = names.first().map(|(_, n)| masked_name(n)).unwrap_or_else(|| masked_name(""));
         let group: Group = g.group();
-        let until = g.deadline.unwrap_or_default();
-        shown.push(OpenGroup { id: g.id, opener, seats_left: group.seats_left(), deadline: shanghai_minutes(until), until });
+        let deadline = g.deadline.map(shanghai_minutes).unwrap_or_default();
+        shown.push(OpenGroup { id: g.id, opener, seats_left: group.seats_left(), deadline });
     }
     Ok(shown)
 }

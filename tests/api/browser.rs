@@ -476,6 +476,47 @@ async fn distributor_centre_on_a_phone() {
     client.close().await.unwrap();
 }
 
+/// On a phone, in both languages: a course with a group offer, and a group's page with its
+/// seats and time left; a joining buyer sees the join button.
+#[tokio::test]
+async fn group_buy_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let staff = app.staff().await;
+    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'").fetch_one(app.db.read()).await.unwrap();
+    let page = format!("/admin/courses/{course}/group");
+    let fields = [("price", "99"), ("size", "3"), ("fill_hours", "24"), ("starts_at", ""), ("ends_at", "2099-01-01T00:00"), ("action", "save")];
+    staff.submit(&page, &page, &fields).await;
+    app.login_by_code("13800138180").await;
+    let opened = app.submit("/courses/excel-data-analysis", "/courses/excel-data-analysis/group", &[]).await;
+    let order_no = crate::helpers::location(&opened).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    app.pay_sandbox(&order_no).await;
+    let group: i64 = sqlx::query_scalar("SELECT group_id FROM orders WHERE order_no = $1").bind(&order_no).fetch_one(app.db.read()).await.unwrap();
+    browser_login(&client, &app, "13800138181").await;
+    for lang in ["zh-CN", "en"] {
+        if lang == "en" {
+            client.goto(&app.url("/language?next=/me")).await.unwrap();
+            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css(".account")).await.unwrap();
+        }
+        for (path, must_show, shot) in [
+            ("/courses/excel-data-analysis".to_string(), ".group-offer .group-list a", "course-group"),
+            (format!("/groups/{group}"), "form[action$='/join'] button", "group"),
+        ] {
+            client.goto(&app.url(&path)).await.unwrap();
+            let element = client.wait().for_element(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
+            client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
+            let width: i64 =
+                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
+            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
+        }
+    }
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}
+
 /// On a phone, in both languages: a consultation's booking page, the order with its booking,
 /// a course page with reviews and member badges, and 我的 with the membership.
 #[tokio::test]
@@ -657,6 +698,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/members".to_string(), "admin-members-1280.png"),
         ("/admin/reviews".to_string(), "admin-reviews-1280.png"),
         (format!("/admin/courses/{consultation_id}/slots"), "admin-slots-1280.png"),
+        (format!("/admin/courses/{course_id}/group"), "admin-group-1280.png"),
         ("/admin/settings".to_string(), "admin-settings-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();

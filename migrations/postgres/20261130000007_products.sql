@@ -78,8 +78,8 @@ ALTER TABLE users ADD COLUMN sms_reminders BIGINT NOT NULL DEFAULT 0;
 
 -- Held reviews join the moderation queue: its kind check gains 'review'.
 ALTER TABLE moderation_items DROP CONSTRAINT moderation_items_kind_check;
-ALTER TABLE moderation_items ADD CONSTRAINT moderation_items_kind_check CHECK (kind IN ('nickname', 'complaint', 'refund', 'review'));
+ALTER TABLE moderation_items ADD CONSTRAINT moderation_items_kind_check CHECK (kind IN ('nickname', 'complaint', 'refund', 'review', 'checkin', 'homework'));
 
 -- Reviews may carry photos: attachments' owner check gains 'review'.
 ALTER TABLE attachments DROP CONSTRAINT attachments_owner_kind_check;
-ALTER TABLE attachments ADD CONSTRAINT attachments_owner_kind_check CHECK (owner_kind IN ('refund', 'complaint', 'review'));
+ALTER TABLE attachments ADD CONSTRAINT attachments_owner_kind_check CHECK (owner_kind IN ('refund', 'complaint', 'review', 'homework'));

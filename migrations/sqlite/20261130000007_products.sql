@@ -81,7 +81,7 @@ ALTER TABLE users ADD COLUMN sms_reminders BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE moderation_items_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     user_id BIGINT NOT NULL REFERENCES users (id),
-    kind TEXT NOT NULL CHECK (kind IN ('nickname', 'complaint', 'refund', 'review')),
+    kind TEXT NOT NULL CHECK (kind IN ('nickname', 'complaint', 'refund', 'review', 'checkin', 'homework')),
     text TEXT NOT NULL,
     matched TEXT NOT NULL,
     link TEXT NOT NULL DEFAULT '',
@@ -98,7 +98,7 @@ CREATE INDEX moderation_items_status ON moderation_items (status, id);
 -- Reviews may carry photos: attachments' owner check gains 'review' (rebuilt, as above).
 CREATE TABLE attachments_new (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    owner_kind TEXT NOT NULL CHECK (owner_kind IN ('refund', 'complaint', 'review')),
+    owner_kind TEXT NOT NULL CHECK (owner_kind IN ('refund', 'complaint', 'review', 'homework')),
     owner_id BIGINT NOT NULL,
     user_id BIGINT NOT NULL REFERENCES users (id),
     storage_key TEXT NOT NULL UNIQUE,

@@ -2,6 +2,7 @@
 
 pub mod broadcast;
 pub mod catalog;
+pub mod checkin;
 pub mod commission;
 pub mod complaint;
 pub mod consultation;

@@ -102,6 +102,8 @@ struct DetailPage<'a> {
     can_review: bool,
     /// Groups taking members (group-buy).
     groups: Vec<crate::routes::groups::OpenGroup>,
+    /// The check-in wall, when the course runs a challenge.
+    checkins: Option<Vec<(crate::store::checkins::Post, String)>>,
 }
 
 impl DetailPage<'_> {
@@ -233,6 +235,7 @@ async fn detail(
     render_catalog_page_loading(&ctx, &catalog, || async {
         let reviews = crate::store::reviews::shown(&db, course.id, order, 20, 0).await?;
         let groups = crate::routes::groups::open_groups(&db, &course).await?;
+        let checkins = crate::routes::checkins::wall(&db, &course).await?;
         let ids: Vec<i64> = reviews.iter().map(|r| r.id).collect();
         let mut review_photos: HashMap<i64, Vec<i64>> = HashMap::new();
         for (review, photo) in crate::store::attachments::review_photos(&db, &ids).await? {
@@ -260,6 +263,7 @@ async fn detail(
             photos_allowed,
             can_review,
             groups,
+            checkins,
         })
     })
     .await

@@ -68,6 +68,8 @@ struct LessonPage<'a> {
     notes: String,
     live_url: String,
     live_state: Option<LiveState>,
+    /// The lesson carries an assignment (课后作业).
+    has_assignment: bool,
     watermark: String,
     resume_secs: i64,
     progress: HashMap<i64, Progress>,
@@ -173,6 +175,7 @@ async fn lesson_page(
         media_url,
         hls_url,
         live_state,
+        has_assignment: content.assignment.is_some(),
         watermark,
         resume_secs,
         progress,

@@ -143,6 +143,7 @@ fn word(lang: Lang, m: &messages::Message) -> String {
         "review_reply" => "msg_review_reply",
         "group_full" => "msg_group_full",
         "group_failed" => "msg_group_failed",
+        "homework_reviewed" => "msg_homework_reviewed",
         _ => "msg_other",
     };
     let amount = m.amount.map(|a| a.to_string()).unwrap_or_default();

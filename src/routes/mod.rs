@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod checkins;
 pub mod complaints;
 pub mod courses;
 pub mod distribution;
@@ -11,6 +12,7 @@ pub mod forms;
 pub mod health;
 pub mod groups;
 pub mod home;
+pub mod homework;
 pub mod learn;
 pub mod me;
 pub mod orders;
@@ -44,6 +46,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     reviews::configure(cfg);
     consultations::configure(cfg);
     groups::configure(cfg);
+    checkins::configure(cfg);
+    homework::configure(cfg);
     distribution::configure(cfg);
     privacy::configure(cfg);
     learn::configure(cfg);

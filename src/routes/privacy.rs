@@ -130,10 +130,10 @@ async fn delete(
     let now = now();
     state.progress.flush(&state.db, now, crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS).await?;
     let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
-    let photos = crate::store::attachments::review_photo_keys_of(&state.db, user.id).await?;
+    let photos = crate::store::attachments::personal_file_keys_of(&state.db, user.id).await?;
     match personal_data::erase(&state.db, user.id, now).await? {
         // Their reviews are gone: the averages on the cards are counted again, and their photos
-        // leave the store.
+        // and homework files leave the store.
         Ok(()) => {
             crate::routes::admin::catalog::reload(&state).await?;
             for key in photos {

@@ -11,6 +11,7 @@ pub enum Owner {
     Refund(i64),
     Complaint(i64),
     Review(i64),
+    Homework(i64),
 }
 
 impl Owner {
@@ -19,6 +20,7 @@ impl Owner {
             Owner::Refund(id) => ("refund", id),
             Owner::Complaint(id) => ("complaint", id),
             Owner::Review(id) => ("review", id),
+            Owner::Homework(id) => ("homework", id),
         }
     }
 }
@@ -109,9 +111,9 @@ pub async fn review_photos(db: &Db, review_ids: &[i64]) -> Result<Vec<(i64, i64)
     query.fetch_all(db.read()).await
 }
 
-/// The storage keys of a learner's review photos (deleted with their account).
-pub async fn review_photo_keys_of(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind = 'review' AND user_id = $1")
+/// The storage keys of a learner's review photos and homework files (deleted with their account).
+pub async fn personal_file_keys_of(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind IN ('review', 'homework') AND user_id = $1")
         .bind(user_id)
         .fetch_all(db.read())
         .await

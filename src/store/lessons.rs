@@ -14,6 +14,8 @@ pub struct LessonContent {
     pub body: Option<String>,
     pub notes: String,
     pub live_url: Option<String>,
+    /// The lesson's assignment (作业), if it has one.
+    pub assignment: Option<String>,
 }
 
 /// Lesson content in memory (see `store::cache`). HLS keys are not kept: a player asks for one
@@ -41,7 +43,7 @@ impl LessonCache {
 }
 
 pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
-    sqlx::query_as("SELECT media_key, hls_dir, body, notes, live_url FROM lessons WHERE id = $1")
+    sqlx::query_as("SELECT media_key, hls_dir, body, notes, live_url, assignment FROM lessons WHERE id = $1")
         .bind(lesson_id)
         .fetch_optional(db.read())
         .await

@@ -133,14 +133,18 @@ pub async fn decide(
             .execute(&mut *tx)
             .await?;
     }
-    // A held review comes out (or stays out) with the decision; its link names it.
-    if item.kind == "review"
-        && let Some(review_id) = item.link.rsplit_once("#review-").and_then(|(_, id)| id.parse::<i64>().ok())
+    // A held review or check-in comes out (or stays out) with the decision; its link names it.
+    let table = match item.kind.as_str() {
+        "review" => Some("reviews"),
+        "checkin" => Some("check_ins"),
+        _ => None,
+    };
+    if let Some(table) = table
+        && let Some(id) = item.link.rsplit_once(&format!("#{}-", item.kind)).and_then(|(_, id)| id.parse::<i64>().ok())
     {
-        sqlx::query("UPDATE reviews SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ('held', 'shown', 'hidden')")
+        sqlx::query(&format!("UPDATE {table} SET status = $1 WHERE id = $2 AND status IN ('held', 'shown', 'hidden')"))
             .bind(if to == "approved" { "shown" } else { "hidden" })
-            .bind(now)
-            .bind(review_id)
+            .bind(id)
             .execute(&mut *tx)
             .await?;
     }

@@ -164,6 +164,22 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         &[("course", 't'), ("stars", 'n'), ("body", 't'), ("status", 't'), ("created_at", '@'), ("updated_at", '@')],
     )
     .await?;
+    let check_ins = rows(
+        db,
+        "SELECT c.title AS course, p.day, p.body, p.status, p.created_at FROM check_ins p JOIN courses c ON c.id = p.course_id \
+         WHERE p.user_id = $1 ORDER BY p.id",
+        user_id.0,
+        &[("course", 't'), ("day", 'n'), ("body", 't'), ("status", 't'), ("created_at", '@')],
+    )
+    .await?;
+    let homework = rows(
+        db,
+        "SELECT l.title AS lesson, h.body, h.status, h.grade, h.comment, h.created_at, h.updated_at FROM homework h \
+         JOIN lessons l ON l.id = h.lesson_id WHERE h.user_id = $1 ORDER BY h.id",
+        user_id.0,
+        &[("lesson", 't'), ("body", 't'), ("status", 't'), ("grade", 't'), ("comment", 't'), ("created_at", '@'), ("updated_at", '@')],
+    )
+    .await?;
     let memberships = rows(
         db,
         "SELECT c.title AS plan, o.order_no, t.starts_at, t.ends_at FROM membership_terms t JOIN courses c ON c.id = t.plan_id \
@@ -205,6 +221,8 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "site_messages": messages,
         "reviews": reviews,
         "membership_terms": memberships,
+        "check_ins": check_ins,
+        "homework": homework,
         "logins": logins,
     }))
 }
@@ -251,7 +269,10 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
         "DELETE FROM user_messages WHERE user_id = $1",
         "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('nickname', 'review')",
         "DELETE FROM review_reports WHERE user_id = $1 OR review_id IN (SELECT id FROM reviews WHERE user_id = $1)",
-        "DELETE FROM attachments WHERE owner_kind = 'review' AND user_id = $1",
+        "DELETE FROM attachments WHERE owner_kind IN ('review', 'homework') AND user_id = $1",
+        "DELETE FROM check_ins WHERE user_id = $1",
+        "DELETE FROM homework WHERE user_id = $1",
+        "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('checkin', 'homework')",
         "DELETE FROM reviews WHERE user_id = $1",
         "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",

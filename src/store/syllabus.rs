@@ -151,6 +151,7 @@ pub struct LessonDetail {
     pub notes: String,
     pub live_url: String,
     pub starts_at: Option<i64>,
+    pub assignment: String,
     pub media_key: Option<String>,
     pub hls_dir: Option<String>,
 }
@@ -158,7 +159,8 @@ pub struct LessonDetail {
 pub async fn lesson_detail(db: &Db, id: i64) -> Result<Option<LessonDetail>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, course_id, title, kind, duration_secs, free_preview, COALESCE(body, '') AS body, notes, \
-         COALESCE(live_url, '') AS live_url, starts_at, media_key, hls_dir FROM lessons WHERE id = $1",
+         COALESCE(live_url, '') AS live_url, starts_at, COALESCE(assignment, '') AS assignment, media_key, hls_dir \
+         FROM lessons WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.read())
@@ -171,14 +173,17 @@ pub struct LessonContentInput<'a> {
     pub notes: &'a str,
     pub live_url: Option<&'a str>,
     pub starts_at: Option<i64>,
+    /// The lesson's assignment (作业); None: none.
+    pub assignment: Option<&'a str>,
 }
 
 pub async fn update_lesson_content(db: &Db, id: i64, c: &LessonContentInput<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4 WHERE id = $5")
+    sqlx::query("UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4, assignment = $5 WHERE id = $6")
         .bind(c.body)
         .bind(c.notes)
         .bind(c.live_url)
         .bind(c.starts_at)
+        .bind(c.assignment)
         .bind(id)
         .execute(db.write())
         .await?;

@@ -114,6 +114,8 @@ impl PageContext {
             ("/admin/content", "admin_content", Area::Users),
             ("/admin/reviews", "admin_reviews", Area::Users),
             ("/admin/members", "admin_members", Area::Users),
+            ("/admin/checkins", "admin_checkins", Area::Users),
+            ("/admin/homework", "admin_homework", Area::Catalog),
             ("/admin/distributors", "admin_distributors", Area::Distribution),
             ("/admin/courses", "admin_catalog", Area::Catalog),
             ("/admin/announcements", "admin_announcements", Area::Announcements),

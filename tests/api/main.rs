@@ -4,6 +4,7 @@
 mod helpers;
 mod groups;
 mod hls;
+mod together;
 mod import;
 
 mod learning;

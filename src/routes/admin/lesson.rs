@@ -26,6 +26,7 @@ struct ContentForm {
     notes: String,
     live_url: String,
     starts_at: String,
+    assignment: String,
 }
 
 #[derive(Template)]
@@ -66,6 +67,7 @@ async fn page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) 
         notes: lesson.notes.clone(),
         live_url: lesson.live_url.clone(),
         starts_at: lesson.starts_at.map(shanghai_datetime_value).unwrap_or_default(),
+        assignment: lesson.assignment.clone(),
     };
     render_page(ctx, &state, lesson, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -88,6 +90,10 @@ async fn save(
     if notes.chars().count() > 5000 {
         errors.add("notes", ctx.tf("err_text_long", &[("n", "5000")]));
     }
+    let assignment = form.assignment.trim();
+    if assignment.chars().count() > 2000 {
+        errors.add("assignment", ctx.tf("err_text_long", &[("n", "2000")]));
+    }
     if !live_url.is_empty() && !(live_url.starts_with("https://") && live_url.len() <= 500) {
         errors.add("live_url", ctx.t("err_live_url"));
     }
@@ -107,6 +113,7 @@ async fn save(
         notes,
         live_url: (!live_url.is_empty()).then_some(live_url),
         starts_at,
+        assignment: (!assignment.is_empty()).then_some(assignment),
     };
     syllabus::update_lesson_content(&state.db, *id, &content).await?;
     reload(&state).await?;

@@ -11,6 +11,7 @@ pub mod content;
 pub mod distributors;
 pub mod gate;
 pub mod import;
+pub mod learning;
 pub mod lesson;
 pub mod login;
 pub mod media;
@@ -58,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     content::configure(cfg);
     distributors::configure(cfg);
     products::configure(cfg);
+    learning::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
     import::configure(cfg);

@@ -1,0 +1,110 @@
+//! Homework: one submission per learner and lesson, revised until staff review it; the review
+//! (grade and comment) and its site message (作业反馈) commit together. Only the author and
+//! staff ever read a submission.
+
+use super::Db;
+use super::messages::{self, NewMessage};
+use crate::domain::UserId;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Submission {
+    pub id: i64,
+    pub lesson_id: i64,
+    pub user_id: UserId,
+    pub body: String,
+    pub status: String,
+    pub grade: String,
+    pub comment: String,
+    pub reviewed_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+impl Submission {
+    pub fn is_reviewed(&self) -> bool {
+        self.status == "reviewed"
+    }
+}
+
+const COLUMNS: &str = "h.id, h.lesson_id, h.user_id, h.body, h.status, h.grade, h.comment, h.reviewed_at, h.updated_at";
+
+pub async fn mine(db: &Db, lesson_id: i64, user_id: UserId) -> Result<Option<Submission>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM homework h WHERE h.lesson_id = $1 AND h.user_id = $2");
+    sqlx::query_as(&sql).bind(lesson_id).bind(user_id).fetch_optional(db.read()).await
+}
+
+pub async fn find(db: &Db, id: i64) -> Result<Option<Submission>, sqlx::Error> {
+    let sql = format!("SELECT {COLUMNS} FROM homework h WHERE h.id = $1");
+    sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
+}
+
+/// Submits or revises; None once it has been reviewed (a reviewed submission is final).
+pub async fn submit(db: &Db, lesson_id: i64, user_id: UserId, body: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO homework (lesson_id, user_id, body, status, created_at, updated_at) VALUES ($1, $2, $3, 'submitted', $4, $4) \
+         ON CONFLICT (lesson_id, user_id) DO UPDATE SET body = $3, updated_at = $4 WHERE homework.status = 'submitted' \
+         RETURNING id",
+    )
+    .bind(lesson_id)
+    .bind(user_id)
+    .bind(body)
+    .bind(now)
+    .fetch_optional(db.write())
+    .await
+}
+
+/// A submission in the staff queue, with the learner, the course and the lesson.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Queued {
+    #[sqlx(flatten)]
+    pub submission: Submission,
+    pub learner: String,
+    pub course_title: String,
+    pub lesson_title: String,
+    pub assignment: String,
+}
+
+/// Waiting ones first (oldest first), then the latest reviewed.
+pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {COLUMNS}, u.nickname AS learner, c.title AS course_title, l.title AS lesson_title, \
+         COALESCE(l.assignment, '') AS assignment FROM homework h JOIN users u ON u.id = h.user_id \
+         JOIN lessons l ON l.id = h.lesson_id JOIN courses c ON c.id = l.course_id \
+         ORDER BY CASE WHEN h.status = 'submitted' THEN 0 ELSE 1 END, \
+         CASE WHEN h.status = 'submitted' THEN h.updated_at ELSE -h.updated_at END LIMIT $1"
+    );
+    sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
+}
+
+/// Staff review a submission once, and the learner is told in the same transaction; false when
+/// it was reviewed already.
+pub async fn review(
+    db: &Db,
+    id: i64,
+    grade: &str,
+    comment: &str,
+    staff_id: UserId,
+    link: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let reviewed: Option<UserId> = sqlx::query_scalar(
+        "UPDATE homework SET status = 'reviewed', grade = $1, comment = $2, reviewed_by = $3, reviewed_at = $4, updated_at = $4 \
+         WHERE id = $5 AND status = 'submitted' RETURNING user_id",
+    )
+    .bind(grade)
+    .bind(comment)
+    .bind(staff_id)
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(user_id) = reviewed else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    let message = NewMessage { user_id, kind: "homework_reviewed", ref_no: grade, amount: None, note: comment, link };
+    messages::send(&mut tx, &message, now).await?;
+    tx.commit().await?;
+    db.users_changed();
+    Ok(true)
+}

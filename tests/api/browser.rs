@@ -476,6 +476,56 @@ async fn distributor_centre_on_a_phone() {
     client.close().await.unwrap();
 }
 
+/// On a phone, in both languages: the check-in page with its calendar and the homework page.
+#[tokio::test]
+async fn learning_together_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let staff = app.staff().await;
+    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'").fetch_one(app.db.read()).await.unwrap();
+    let page = format!("/admin/courses/{course}/checkin");
+    let first = kedian::domain::time::shanghai_date(kedian::domain::time::now() - 3 * 86_400);
+    let fields = [("first_day", first.as_str()), ("days", "14"), ("prompts", "今天用 Excel 解决了什么问题？"), ("action", "save")];
+    staff.submit(&page, &page, &fields).await;
+    let lesson: i64 = sqlx::query_scalar(
+        "SELECT l.id FROM lessons l WHERE l.course_id = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
+    )
+    .bind(course)
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    let editor = format!("/admin/lessons/{lesson}");
+    let content = [("body", ""), ("notes", ""), ("live_url", ""), ("starts_at", ""), ("assignment", "用 VLOOKUP 匹配两张表，提交截图和思路")];
+    staff.submit(&editor, &format!("{editor}/content"), &content).await;
+    let phone = "13800138190";
+    browser_login(&client, &app, phone).await;
+    app.age_codes(61).await;
+    app.login_by_code(phone).await;
+    app.bought("excel-data-analysis").await;
+    let checkin = "/courses/excel-data-analysis/checkin";
+    app.submit(checkin, checkin, &[("body", "把上周的销售表做成了透视表")]).await;
+    let homework = format!("/courses/excel-data-analysis/lessons/{lesson}/homework");
+    for lang in ["zh-CN", "en"] {
+        if lang == "en" {
+            client.goto(&app.url("/language?next=/me")).await.unwrap();
+            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css(".account")).await.unwrap();
+        }
+        for (path, must_show, shot) in [(checkin.to_string(), ".calendar li.done", "checkin"), (homework.clone(), "#body", "homework")] {
+            client.goto(&app.url(&path)).await.unwrap();
+            let element = client.wait().for_element(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
+            assert!(element.is_displayed().await.unwrap());
+            let width: i64 =
+                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
+            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
+        }
+    }
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}
+
 /// On a phone, in both languages: a course with a group offer, and a group's page with its
 /// seats and time left; a joining buyer sees the join button.
 #[tokio::test]
@@ -699,6 +749,9 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/reviews".to_string(), "admin-reviews-1280.png"),
         (format!("/admin/courses/{consultation_id}/slots"), "admin-slots-1280.png"),
         (format!("/admin/courses/{course_id}/group"), "admin-group-1280.png"),
+        (format!("/admin/courses/{course_id}/checkin"), "admin-checkin-1280.png"),
+        ("/admin/homework".to_string(), "admin-homework-1280.png"),
+        ("/admin/checkins".to_string(), "admin-checkins-1280.png"),
         ("/admin/settings".to_string(), "admin-settings-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();

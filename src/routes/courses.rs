@@ -102,6 +102,8 @@ struct DetailPage<'a> {
     can_review: bool,
     /// Groups taking members (group-buy).
     groups: Vec<crate::routes::groups::OpenGroup>,
+    /// The open group the viewer has paid a seat in (they wait for it to fill, not buy again).
+    my_group: Option<i64>,
     /// The check-in wall, when the course runs a challenge.
     checkins: Option<Vec<(crate::store::checkins::Post, String)>>,
 }
@@ -215,14 +217,18 @@ async fn detail(
     let preview = course.lessons().find(|l| l.free_preview).cloned();
     let started = now();
     let next_live = course.live_sessions().into_iter().find(|l| l.starts_at.is_some_and(|at| at > started)).cloned();
-    let (membership, can_review) = match ctx.user.as_ref() {
+    let (membership, can_review, my_group) = match ctx.user.as_ref() {
         Some(user) => {
             let timeline = state.access.membership(&state.db, user.id).await?;
             let membership = timeline.ends_at().map(|end| (shanghai_minutes(end), timeline.at(started).is_some()));
             let can_review = owned && crate::routes::reviews::eligibility(&state, user.id, &course).await?.is_ok();
-            (membership, can_review)
+            let my_group = match (&course.group, owned) {
+                (Some(_), false) => crate::store::groups::open_seat(&state.db, user.id, course.id).await?,
+                _ => None,
+            };
+            (membership, can_review, my_group)
         }
-        None => (None, false),
+        None => (None, false, None),
     };
     let plans: Vec<Arc<Course>> =
         catalog.courses.iter().filter(|c| c.kind == crate::domain::ProductKind::Membership).cloned().collect();
@@ -263,6 +269,7 @@ async fn detail(
             photos_allowed,
             can_review,
             groups,
+            my_group,
             checkins,
         })
     })

@@ -356,13 +356,14 @@ pub async fn refund_made(db: &Db, order_no: &str, refund_no: &str) -> Result<(),
     Ok(())
 }
 
-/// The groups a learner is in or was refused from, newest first: (group, course, seat status).
-pub async fn of_user(db: &Db, user_id: UserId) -> Result<Vec<(i64, CourseId, String)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT m.group_id, g.course_id, m.status FROM group_members m JOIN group_buys g ON g.id = m.group_id \
-         WHERE m.user_id = $1 ORDER BY m.joined_at DESC",
+/// The open group the learner has a paid seat in for this course, if any.
+pub async fn open_seat(db: &Db, user_id: UserId, course_id: CourseId) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT m.group_id FROM group_members m JOIN group_buys g ON g.id = m.group_id \
+         WHERE m.user_id = $1 AND g.course_id = $2 AND m.status = 'joined' AND g.status = 'open' LIMIT 1",
     )
     .bind(user_id)
-    .fetch_all(db.read())
+    .bind(course_id)
+    .fetch_optional(db.read())
     .await
 }

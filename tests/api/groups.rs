@@ -106,6 +106,8 @@ async fn a_group_fills_and_everyone_learns(app: TestApp) {
     let (_, shown) = second.get_html(&group_page).await;
     assert!(shown.contains("你已参团"), "a member sees they are in");
     assert!(!may_learn(&second).await);
+    let (_, course) = second.get_html(&course_page).await;
+    assert!(course.contains(&format!("href=\"/groups/{group}\"")) && !course.contains(&format!("{course_page}/buy")), "a member waits for the group, not buys again");
     let third = learner(&app, "13800139103").await;
     let three = seat_order(&third, &group_page, &format!("{group_page}/join")).await;
     paid(&app, &three).await;

@@ -1,8 +1,8 @@
 //! What staff type into the course editor, checked: every rule a course must satisfy before the
 //! shop sells it. Errors are (field, translation key) pairs shown beside the fields.
 
-use super::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use super::membership::{Period, Scope};
+use super::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use super::{Fen, ProductKind};
 
 /// The editor's fields as typed (prices in yuan, flags as "1").
@@ -364,7 +364,10 @@ mod tests {
         raw.membership_period = "year".into();
         raw.member_rule = "free".into();
         let plan = validate(&raw, NOW).unwrap();
-        assert_eq!((plan.membership_period, plan.membership_scope, plan.member_rule), (Some("year"), "selected", "none"));
+        assert_eq!(
+            (plan.membership_period, plan.membership_scope, plan.member_rule),
+            (Some("year"), "selected", "none")
+        );
         assert_eq!(validate(&RawCourse::from_input(&plan), NOW), Ok(plan), "the form shows it back");
         let mut raw = good();
         raw.member_rule = "price".into();

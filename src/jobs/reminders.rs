@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::catalog::CatalogCache;
-use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::membership::covers;
+use crate::domain::time::{now, shanghai_minutes};
 use crate::store::messages::NewMessage;
 use crate::store::{Db, consultations, memberships, reminders};
 
@@ -37,13 +37,16 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
     let mut sent = 0;
     for (user_id, ends_at) in memberships::ending_within(db, now, leads.membership_days).await? {
         let end = shanghai_minutes(ends_at);
-        let message = NewMessage { user_id, kind: "membership_ending", ref_no: &end, amount: None, note: "", link: "/me" };
+        let message =
+            NewMessage { user_id, kind: "membership_ending", ref_no: &end, amount: None, note: "", link: "/me" };
         sent += usize::from(reminders::send_once(db, &format!("membership:{user_id}:{ends_at}"), &message, now).await?);
     }
     let snapshot = catalog.snapshot();
     for course in snapshot.all_courses() {
         for lesson in course.live_sessions() {
-            let Some(starts_at) = lesson.starts_at.filter(|at| *at > now && *at <= now + leads.event_secs) else { continue };
+            let Some(starts_at) = lesson.starts_at.filter(|at| *at > now && *at <= now + leads.event_secs) else {
+                continue;
+            };
             let (when, link) = (shanghai_minutes(starts_at), format!("/courses/{}/lessons/{}", course.slug, lesson.id));
             // Those who bought it, and the members whose membership opens it when it starts.
             let mut audience = reminders::owners(db, course.id).await?;
@@ -53,8 +56,14 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
                 }
             }
             for user_id in audience {
-                let message =
-                    NewMessage { user_id, kind: "live_starting", ref_no: &when, amount: None, note: &lesson.title, link: &link };
+                let message = NewMessage {
+                    user_id,
+                    kind: "live_starting",
+                    ref_no: &when,
+                    amount: None,
+                    note: &lesson.title,
+                    link: &link,
+                };
                 let key = format!("live:{}:{starts_at}:{user_id}", lesson.id);
                 sent += usize::from(reminders::send_once(db, &key, &message, now).await?);
             }
@@ -64,8 +73,14 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
         let (Some(user_id), Some(order_no)) = (slot.buyer_id, slot.order_no.as_deref()) else { continue };
         let title = snapshot.course_by_id(slot.course_id).map(|c| c.title.clone()).unwrap_or_default();
         let (when, link) = (shanghai_minutes(slot.starts_at), format!("/orders/{order_no}"));
-        let message =
-            NewMessage { user_id, kind: "consultation_starting", ref_no: &when, amount: None, note: &title, link: &link };
+        let message = NewMessage {
+            user_id,
+            kind: "consultation_starting",
+            ref_no: &when,
+            amount: None,
+            note: &title,
+            link: &link,
+        };
         let key = format!("consultation:{}:{}:{order_no}", slot.id, slot.starts_at);
         sent += usize::from(reminders::send_once(db, &key, &message, now).await?);
     }

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::forms::FieldErrors;
 use super::orders::{NoFields, logged_in};
 use crate::catalog::Course;
+use crate::domain::UserId;
 use crate::domain::checkin::{Mark, NotNow, calendar, day_number, day_start, may_check_in, prompt_for, streak};
 use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
-use crate::domain::UserId;
 use crate::error::AppError;
 use crate::store::checkins::{self, ChallengeRow, Post};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
@@ -43,7 +43,11 @@ struct CheckinPage<'a> {
     errors: FieldErrors,
 }
 
-async fn challenge_for(state: &AppState, slug: &Slug, user_id: UserId) -> Result<(std::sync::Arc<Course>, ChallengeRow), AppError> {
+async fn challenge_for(
+    state: &AppState,
+    slug: &Slug,
+    user_id: UserId,
+) -> Result<(std::sync::Arc<Course>, ChallengeRow), AppError> {
     let course = state.catalog.snapshot().course(slug).cloned().ok_or(AppError::NotFound)?;
     let challenge = checkins::challenge(&state.db, course.id).await?.ok_or(AppError::NotFound)?;
     if !state.access.may_learn(&state.db, user_id, &course, now()).await? {
@@ -104,7 +108,11 @@ async fn render_page(
 }
 
 #[get("/courses/{slug}/checkin")]
-async fn checkin_page(ctx: PageContext, slug: web::Path<Slug>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn checkin_page(
+    ctx: PageContext,
+    slug: web::Path<Slug>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let user_id = logged_in(&ctx)?.id;
     let (course, row) = challenge_for(&state, &slug, user_id).await?;
     let ctx = ctx.with_csrf()?;
@@ -137,7 +145,8 @@ async fn post_checkin(
     } else if body.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
         errors.add("body", ctx.t("err_invalid_chars"));
     }
-    let held = if errors.is_empty() { super::forms::screen(&state, ctx.lang, &body, "body", &mut errors) } else { None };
+    let held =
+        if errors.is_empty() { super::forms::screen(&state, ctx.lang, &body, "body", &mut errors) } else { None };
     let already = checkins::days_of(&state.db, course.id, user_id).await?.contains(&today);
     if errors.is_empty()
         && let Err(why) = may_check_in(&row.challenge(), today, already)

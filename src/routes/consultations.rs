@@ -78,7 +78,11 @@ async fn render_book(
 }
 
 #[get("/courses/{slug}/book")]
-async fn book_page(ctx: PageContext, slug: web::Path<Slug>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn book_page(
+    ctx: PageContext,
+    slug: web::Path<Slug>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let course = consultation(&state, &slug)?;
     logged_in(&ctx)?;
     let ctx = ctx.with_csrf()?;
@@ -106,7 +110,12 @@ async fn book(
         return render_book(&ctx, &state, &course, 0, errors, StatusCode::BAD_REQUEST).await;
     };
     let at = now();
-    let purchase = Purchase { user_id: user.id, course: &course, price: course.price_at(at), slot: Some((slot_id, earliest(&state, at))) };
+    let purchase = Purchase {
+        user_id: user.id,
+        course: &course,
+        price: course.price_at(at),
+        slot: Some((slot_id, earliest(&state, at))),
+    };
     match purchase_href(&state, &purchase, at).await? {
         Some(href) => Ok(redirect(&href)),
         None => {

@@ -232,9 +232,11 @@ async fn detail(
     };
     let plans: Vec<Arc<Course>> =
         catalog.courses.iter().filter(|c| c.kind == crate::domain::ProductKind::Membership).cloned().collect();
-    let order = crate::store::reviews::Order::parse(&web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map(|q| q.get("reviews").cloned().unwrap_or_default())
-        .unwrap_or_default());
+    let order = crate::store::reviews::Order::parse(
+        &web::Query::<HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.get("reviews").cloned().unwrap_or_default())
+            .unwrap_or_default(),
+    );
     let review_order = order.as_str();
     let photos_allowed = state.settings.review_photos > 0;
     let db = state.db.clone();

@@ -25,7 +25,12 @@ async fn has_course(state: &AppState, user_id: UserId, course: &Course) -> Resul
     Ok(state.access.may_learn(&state.db, user_id, course, now()).await?)
 }
 
-async fn seat(state: &AppState, user_id: UserId, course: &Course, group: Option<i64>) -> Result<Option<String>, AppError> {
+async fn seat(
+    state: &AppState,
+    user_id: UserId,
+    course: &Course,
+    group: Option<i64>,
+) -> Result<Option<String>, AppError> {
     let at = now();
     let Some(offer) = course.group.as_ref().filter(|o| group.is_some() || o.is_on(at)) else { return Ok(None) };
     let terms = crate::domain::refund_terms::refund_sentence(course.kind, course.refund_terms);
@@ -106,7 +111,11 @@ impl GroupPage<'_> {
 }
 
 #[get("/groups/{id}")]
-async fn group_page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn group_page(
+    ctx: PageContext,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let group = groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if group.status == State::Pending.as_str() {
         // Not public until its opener has paid.

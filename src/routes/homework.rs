@@ -64,7 +64,8 @@ async fn assignment_for(
     if course.slug != slug.as_str() || !state.access.may_learn(&state.db, user_id, course, now()).await? {
         return Err(AppError::NotFound);
     }
-    let assignment = state.lessons.content(&state.db, lesson_id).await?.and_then(|c| c.assignment).ok_or(AppError::NotFound)?;
+    let assignment =
+        state.lessons.content(&state.db, lesson_id).await?.and_then(|c| c.assignment).ok_or(AppError::NotFound)?;
     Ok((course.clone(), lesson.clone(), assignment))
 }
 
@@ -87,7 +88,8 @@ async fn render_page(
     };
     let body = entered.or_else(|| submission.as_ref().map(|s| s.body.clone())).unwrap_or_default();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("homework_title"), lesson.title), &course.title);
-    let page = HomeworkPage { ctx, meta, course, lesson, assignment, submission, files, body, max_files: MAX_FILES, errors };
+    let page =
+        HomeworkPage { ctx, meta, course, lesson, assignment, submission, files, body, max_files: MAX_FILES, errors };
     render_with_status(&page, status)
 }
 
@@ -131,12 +133,33 @@ async fn submit(
     }
     if !errors.is_empty() {
         let entered = Some(body.chars().take(MAX_TEXT_CHARS).collect());
-        return render_page(&ctx, &state, &course, &lesson, assignment, user_id, entered, errors, StatusCode::BAD_REQUEST)
-            .await;
+        return render_page(
+            &ctx,
+            &state,
+            &course,
+            &lesson,
+            assignment,
+            user_id,
+            entered,
+            errors,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
     }
     let Some(id) = homework::submit(&state.db, lesson.id, user_id, &body, now()).await? else {
         errors.add("body", ctx.t("homework_locked"));
-        return render_page(&ctx, &state, &course, &lesson, assignment, user_id, Some(body), errors, StatusCode::CONFLICT).await;
+        return render_page(
+            &ctx,
+            &state,
+            &course,
+            &lesson,
+            assignment,
+            user_id,
+            Some(body),
+            errors,
+            StatusCode::CONFLICT,
+        )
+        .await;
     };
     if !upload.files.is_empty() {
         // New files take the place of the ones sent before.
@@ -171,6 +194,7 @@ async fn file(
     if submission.user_id != viewer.id && !viewer.role.is_staff() {
         return Err(AppError::NotFound);
     }
-    let found = attachments::find(&state.db, Owner::Homework(submission.id), file_id).await?.ok_or(AppError::NotFound)?;
+    let found =
+        attachments::find(&state.db, Owner::Homework(submission.id), file_id).await?.ok_or(AppError::NotFound)?;
     uploads::download(&req, state.uploads.as_ref(), &found).await
 }

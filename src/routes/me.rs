@@ -15,7 +15,12 @@ use crate::store::users::{self, User};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(me).service(update).service(messages_page).service(mark_read).service(sms_preference).service(reminder_preference);
+    cfg.service(me)
+        .service(update)
+        .service(messages_page)
+        .service(mark_read)
+        .service(sms_preference)
+        .service(reminder_preference);
 }
 
 #[derive(Template)]

@@ -8,15 +8,15 @@ use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
+use crate::domain::ProductKind;
 use crate::domain::coupon::{Breakdown, apply_coupon};
+use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
-use crate::domain::ProductKind;
-use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::services::checkout::{self, Checkout, Purchase};
 use crate::store::orders::{self, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
@@ -77,7 +77,9 @@ async fn buy(
         return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
     };
     // A consultation is bought again for each session, a membership for each period; the rest once.
-    if !matches!(course.kind, ProductKind::Consultation | ProductKind::Membership) && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await? {
+    if !matches!(course.kind, ProductKind::Consultation | ProductKind::Membership)
+        && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await?
+    {
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
@@ -96,7 +98,9 @@ pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Cours
     }
     let membership = crate::store::memberships::timeline(&state.db, user.id).await?;
     let term = membership.at(at);
-    if term.is_some_and(|t| covers(t.scope.0, course.kind, course.member_rule)) || course.member_rule == MemberRule::Only {
+    if term.is_some_and(|t| covers(t.scope.0, course.kind, course.member_rule))
+        || course.member_rule == MemberRule::Only
+    {
         return Ok(format!("/courses/{}", course.slug));
     }
     let price = price_for(course.price_at(at), course.member_rule, term.is_some());
@@ -106,7 +110,11 @@ pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Cours
 
 /// Where a purchase continues: its pay page, or the order when it was free; None when the
 /// consultation slot it picked was taken meanwhile.
-pub(crate) async fn purchase_href(state: &AppState, purchase: &Purchase<'_>, at: i64) -> Result<Option<String>, AppError> {
+pub(crate) async fn purchase_href(
+    state: &AppState,
+    purchase: &Purchase<'_>,
+    at: i64,
+) -> Result<Option<String>, AppError> {
     let ttl = state.settings.order_ttl_minutes * 60;
     Ok(match checkout::begin(&state.db, &state.catalog, purchase, ttl, at).await? {
         Checkout::ToPay(order) => Some(format!("/orders/{}/pay", order.order_no)),
@@ -239,12 +247,15 @@ async fn booking(state: &AppState, order: &Order) -> Result<Option<Booking>, App
     let Some(slot) = crate::store::consultations::of_order(&state.db, order.id).await? else { return Ok(None) };
     let at = now();
     let booked = order.status.grants_access();
-    let meeting = if booked && crate::domain::consultation::shows_meeting(slot.starts_at, slot.minutes, at, MEETING_SHOWN_BEFORE_SECS) {
+    let meeting = if booked
+        && crate::domain::consultation::shows_meeting(slot.starts_at, slot.minutes, at, MEETING_SHOWN_BEFORE_SECS)
+    {
         slot.meeting.clone()
     } else {
         String::new()
     };
-    let can_move = booked && crate::domain::consultation::may_reschedule(slot.starts_at, at, state.settings.consultation_cancel_hours);
+    let can_move = booked
+        && crate::domain::consultation::may_reschedule(slot.starts_at, at, state.settings.consultation_cancel_hours);
     let choices = match (can_move, state.catalog.snapshot().course_by_id(order.course_id)) {
         (true, Some(course)) => crate::routes::consultations::open_choices(state, course, at).await?,
         _ => Vec::new(),
@@ -285,7 +296,18 @@ pub(crate) async fn render_detail(
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
-    let page = DetailPage { ctx: &ctx, meta, view, provider_label, refunds, open_refund, can_refund, learn_href, booking, errors };
+    let page = DetailPage {
+        ctx: &ctx,
+        meta,
+        view,
+        provider_label,
+        refunds,
+        open_refund,
+        can_refund,
+        learn_href,
+        booking,
+        errors,
+    };
     render_with_status(&page, status)
 }
 

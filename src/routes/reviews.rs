@@ -25,7 +25,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// Whether this learner may review the course now.
-pub(crate) async fn eligibility(state: &AppState, user_id: UserId, course: &Course) -> Result<Result<(), NotYet>, AppError> {
+pub(crate) async fn eligibility(
+    state: &AppState,
+    user_id: UserId,
+    course: &Course,
+) -> Result<Result<(), NotYet>, AppError> {
     let may_learn = state.access.may_learn(&state.db, user_id, course, now()).await?;
     let progress = state.progress.course_progress(&state.db, user_id, course.id).await?;
     let studied = consumed_pct(progress.values().filter(|p| p.completed).count(), course.lesson_count());
@@ -69,9 +73,8 @@ async fn render_form(
         Err(why) => not_yet_text(ctx, why),
     };
     let mine = reviews::mine(&state.db, course.id, user_id).await?;
-    let (stars, body) = entered
-        .or_else(|| mine.as_ref().map(|r| (r.stars.to_string(), r.body.clone())))
-        .unwrap_or_default();
+    let (stars, body) =
+        entered.or_else(|| mine.as_ref().map(|r| (r.stars.to_string(), r.body.clone()))).unwrap_or_default();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("review_title"), course.title), &course.subtitle);
     let status_word = mine.map(|r| r.status).unwrap_or_default();
     let max_photos = state.settings.review_photos;
@@ -84,7 +87,11 @@ fn course_of(state: &AppState, slug: &Slug) -> Result<std::sync::Arc<Course>, Ap
 }
 
 #[get("/courses/{slug}/review")]
-async fn review_page(ctx: PageContext, slug: web::Path<Slug>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn review_page(
+    ctx: PageContext,
+    slug: web::Path<Slug>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let course = course_of(&state, &slug)?;
     let user_id = logged_in(&ctx)?.id;
     let ctx = ctx.with_csrf()?;
@@ -187,7 +194,13 @@ async fn replace_photos(state: &AppState, user_id: UserId, review_id: i64, photo
     let old = attachments::remove_all(&mut tx, Owner::Review(review_id)).await?;
     for (n, (key, size)) in keys.iter().enumerate() {
         let name = format!("photo-{}.jpg", n + 1);
-        let new = attachments::NewAttachment { user_id, storage_key: key, content_type: "image/jpeg", size_bytes: *size, file_name: &name };
+        let new = attachments::NewAttachment {
+            user_id,
+            storage_key: key,
+            content_type: "image/jpeg",
+            size_bytes: *size,
+            file_name: &name,
+        };
         attachments::add(&mut tx, Owner::Review(review_id), &new, at).await?;
     }
     tx.commit().await?;
@@ -210,8 +223,7 @@ async fn review_photo(
     let (id, photo_id) = path.into_inner();
     let review = reviews::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let viewer = ctx.user.as_ref();
-    let may_see = review.status == "shown"
-        || viewer.is_some_and(|u| u.id == review.user_id || u.role.is_staff());
+    let may_see = review.status == "shown" || viewer.is_some_and(|u| u.id == review.user_id || u.role.is_staff());
     if !may_see {
         return Err(AppError::NotFound);
     }
@@ -242,7 +254,8 @@ async fn report(
 ) -> Result<HttpResponse, AppError> {
     let user_id = logged_in(&ctx)?.id;
     let review = reviews::find(&state.db, *id).await?.filter(|r| r.status == "shown").ok_or(AppError::NotFound)?;
-    let slug = state.catalog.snapshot().course_by_id(review.course_id).map(|c| c.slug.clone()).ok_or(AppError::NotFound)?;
+    let slug =
+        state.catalog.snapshot().course_by_id(review.course_id).map(|c| c.slug.clone()).ok_or(AppError::NotFound)?;
     reviews::report(&state.db, review.id, user_id, now()).await?;
     ctx.typed_session().set_flash("review_reported")?;
     Ok(redirect(&format!("/courses/{slug}#reviews")))

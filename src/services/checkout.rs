@@ -5,8 +5,8 @@
 use crate::catalog::{CatalogCache, Course};
 use crate::domain::UserId;
 use crate::domain::refund_terms::refund_sentence;
-use crate::store::{Db, consultations};
 use crate::store::orders::{self, NewOrder, Order};
+use crate::store::{Db, consultations};
 
 pub enum Checkout {
     /// Waiting for payment: the buyer goes to its pay page.

@@ -12,9 +12,9 @@ use crate::jobs::progress::ProgressBuffer;
 use crate::store::orders::Order;
 use crate::store::refunds::{Approval, Approved};
 
+use crate::domain::ProductKind;
 use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::store::refunds::{self, Refund};
-use crate::domain::ProductKind;
 use crate::store::{Db, consultations, memberships, orders};
 
 /// What refunds need to reach the outside world.
@@ -75,14 +75,22 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
 
 /// A group seat's payment goes back in full, under one refund request for the order: made once
 /// (a request still open is the same one), recorded on the seat, approved and sent.
-pub async fn refund_group_seat(refunder: &Refunder, seat: &crate::store::groups::SeatToRefund, now: i64) -> anyhow::Result<()> {
+pub async fn refund_group_seat(
+    refunder: &Refunder,
+    seat: &crate::store::groups::SeatToRefund,
+    now: i64,
+) -> anyhow::Result<()> {
     let db = &refunder.db;
     let order = orders::find(db, &seat.order_no).await?.context("the seat's order is gone")?;
     let amount = order.left_to_refund();
     let (zh, en, reason) = if seat.group_status == "failed" {
         ("拼团未在时限内成团，全额退款。", "The group did not fill in time: full refund.", "group_failed")
     } else {
-        ("付款时拼团已满或已结束，全额退款。", "The group was full or closed when the payment came: full refund.", "group_late")
+        (
+            "付款时拼团已满或已结束，全额退款。",
+            "The group was full or closed when the payment came: full refund.",
+            "group_late",
+        )
     };
     let decision = Decision {
         eligible: true,

@@ -85,12 +85,17 @@ pub async fn find(db: &Db, owner: Owner, attachment_id: i64) -> Result<Option<At
 /// Takes every attachment off an owner; returns their storage keys, for the caller to delete.
 pub async fn remove_all(tx: &mut Transaction<'static, Any>, owner: Owner) -> Result<Vec<String>, sqlx::Error> {
     let (kind, id) = owner.parts();
-    let keys: Vec<String> = sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind = $1 AND owner_id = $2")
+    let keys: Vec<String> =
+        sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind = $1 AND owner_id = $2")
+            .bind(kind)
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+    sqlx::query("DELETE FROM attachments WHERE owner_kind = $1 AND owner_id = $2")
         .bind(kind)
         .bind(id)
-        .fetch_all(&mut **tx)
+        .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM attachments WHERE owner_kind = $1 AND owner_id = $2").bind(kind).bind(id).execute(&mut **tx).await?;
     Ok(keys)
 }
 
@@ -113,8 +118,10 @@ pub async fn review_photos(db: &Db, review_ids: &[i64]) -> Result<Vec<(i64, i64)
 
 /// The storage keys of a learner's review photos and homework files (deleted with their account).
 pub async fn personal_file_keys_of(db: &Db, user_id: UserId) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT storage_key FROM attachments WHERE owner_kind IN ('review', 'homework') AND user_id = $1")
-        .bind(user_id)
-        .fetch_all(db.read())
-        .await
+    sqlx::query_scalar(
+        "SELECT storage_key FROM attachments WHERE owner_kind IN ('review', 'homework') AND user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(db.read())
+    .await
 }

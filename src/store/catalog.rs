@@ -103,10 +103,11 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             refund_terms: r.refund_terms,
             membership_days: r.membership_days,
             consult_minutes: r.consult_minutes,
-            plan: r.membership_period.as_deref().and_then(Period::parse).map(|period| Plan {
-                period,
-                scope: Scope::parse(&r.membership_scope),
-            }),
+            plan: r
+                .membership_period
+                .as_deref()
+                .and_then(Period::parse)
+                .map(|period| Plan { period, scope: Scope::parse(&r.membership_scope) }),
             member_rule: MemberRule::from_parts(&r.member_rule, r.member_price_fen),
             group: offers.remove(&r.id),
             rating: Arc::new(ratings.get(&r.id).map_or_else(Rating::default, |(n, stars)| Rating::new(*n, *stars))),

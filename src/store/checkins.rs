@@ -100,7 +100,8 @@ pub async fn days_of(db: &Db, course_id: CourseId, user_id: UserId) -> Result<Ve
 
 /// The course's wall: its latest shown posts.
 pub async fn wall(db: &Db, course_id: CourseId, limit: i64) -> Result<Vec<Post>, sqlx::Error> {
-    let sql = format!("{POST} WHERE p.course_id = $1 AND p.status = 'shown' ORDER BY p.created_at DESC, p.id DESC LIMIT $2");
+    let sql =
+        format!("{POST} WHERE p.course_id = $1 AND p.status = 'shown' ORDER BY p.created_at DESC, p.id DESC LIMIT $2");
     sqlx::query_as(&sql).bind(course_id).bind(limit).fetch_all(db.read()).await
 }
 

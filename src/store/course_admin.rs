@@ -71,7 +71,11 @@ pub async fn find(db: &Db, id: CourseId) -> Result<Option<Editable>, sqlx::Error
             refund_window_days: r.refund_window_days,
             refund_max_consumed_pct: r.refund_max_consumed_pct,
             membership_days: r.membership_days,
-            membership_period: r.membership_period.as_deref().and_then(crate::domain::membership::Period::parse).map(|p| p.as_str()),
+            membership_period: r
+                .membership_period
+                .as_deref()
+                .and_then(crate::domain::membership::Period::parse)
+                .map(|p| p.as_str()),
             membership_scope: crate::domain::membership::Scope::parse(&r.membership_scope).as_str(),
             member_rule: crate::domain::membership::MemberRule::from_parts(&r.member_rule, r.member_price_fen).as_str(),
             member_price_fen: r.member_price_fen,

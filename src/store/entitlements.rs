@@ -46,7 +46,9 @@ impl AccessCache {
     }
 
     pub async fn membership(&self, db: &Db, user_id: UserId) -> Result<Arc<Timeline>, sqlx::Error> {
-        self.memberships.get_or_load(db, user_id, || async move { Ok(Arc::new(memberships::timeline(db, user_id).await?)) }).await
+        self.memberships
+            .get_or_load(db, user_id, || async move { Ok(Arc::new(memberships::timeline(db, user_id).await?)) })
+            .await
     }
 
     /// Owned, or opened by the membership term running at `now`.
@@ -58,7 +60,13 @@ impl AccessCache {
     }
 
     /// The running term's plan opens this course.
-    pub async fn member_covers(&self, db: &Db, user_id: UserId, course: &Course, now: i64) -> Result<bool, sqlx::Error> {
+    pub async fn member_covers(
+        &self,
+        db: &Db,
+        user_id: UserId,
+        course: &Course,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
         let timeline = self.membership(db, user_id).await?;
         Ok(timeline.at(now).is_some_and(|term| covers(term.scope.0, course.kind, course.member_rule)))
     }

@@ -135,8 +135,10 @@ pub async fn order_for_seat(
 ) -> Result<Seat, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     super::dialect::lock(db.backend(), &mut tx, &format!("pending:{}:{}", new.user_id, new.course_id)).await?;
-    let sql = format!("SELECT {} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'", orders::COLUMNS);
-    let pending: Option<Order> = sqlx::query_as(&sql).bind(new.user_id).bind(new.course_id).fetch_optional(&mut *tx).await?;
+    let sql =
+        format!("SELECT {} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'", orders::COLUMNS);
+    let pending: Option<Order> =
+        sqlx::query_as(&sql).bind(new.user_id).bind(new.course_id).fetch_optional(&mut *tx).await?;
     if let (Some(order), Some(target)) = (&pending, group)
         && order.group_id == Some(target)
     {
@@ -186,7 +188,11 @@ pub async fn order_for_seat(
             .await?;
     }
     let order = orders::insert(&mut tx, new, OrderStatus::Pending, None, now).await?;
-    sqlx::query("UPDATE orders SET group_id = $1 WHERE id = $2").bind(group_id).bind(order.id).execute(&mut *tx).await?;
+    sqlx::query("UPDATE orders SET group_id = $1 WHERE id = $2")
+        .bind(group_id)
+        .bind(order.id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     db.orders_changed();
     Ok(Seat::ToPay(Order { group_id: Some(group_id), ..order }))
@@ -264,7 +270,8 @@ async fn fill(tx: &mut Transaction<'static, Any>, group_id: i64, now: i64) -> Re
             .execute(&mut **tx)
             .await?;
         let link = format!("/groups/{group_id}");
-        let message = NewMessage { user_id, kind: "group_full", ref_no: &order_no, amount: None, note: "", link: &link };
+        let message =
+            NewMessage { user_id, kind: "group_full", ref_no: &order_no, amount: None, note: "", link: &link };
         messages::send(tx, &message, now).await?;
     }
     Ok(())
@@ -273,11 +280,12 @@ async fn fill(tx: &mut Transaction<'static, Any>, group_id: i64, now: i64) -> Re
 /// Settles the groups whose time is up: full after all (completed one short), or failed with
 /// every seat marked to be refunded and its member told. Returns how many were settled.
 pub async fn settle_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
-    let due: Vec<i64> =
-        sqlx::query_scalar("SELECT id FROM group_buys WHERE status = 'open' AND deadline <= $1 ORDER BY deadline LIMIT 100")
-            .bind(now)
-            .fetch_all(db.read())
-            .await?;
+    let due: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM group_buys WHERE status = 'open' AND deadline <= $1 ORDER BY deadline LIMIT 100",
+    )
+    .bind(now)
+    .fetch_all(db.read())
+    .await?;
     let mut settled = 0;
     for id in due {
         let mut tx = db.write().begin().await?;
@@ -286,11 +294,13 @@ pub async fn settle_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
         match at_deadline(&row.group(), now, row.complete_one_short) {
             Some(State::Full) => fill(&mut tx, id, now).await?,
             Some(_) => {
-                sqlx::query("UPDATE group_buys SET status = 'failed', settled_at = $1 WHERE id = $2 AND status = 'open'")
-                    .bind(now)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE group_buys SET status = 'failed', settled_at = $1 WHERE id = $2 AND status = 'open'",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
                 let members: Vec<(UserId, String)> = sqlx::query_as(
                     "SELECT m.user_id, o.order_no FROM group_members m JOIN orders o ON o.id = m.order_id \
                      WHERE m.group_id = $1 AND m.status = 'joined'",
@@ -304,8 +314,14 @@ pub async fn settle_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
                     .await?;
                 for (user_id, order_no) in members {
                     let link = format!("/orders/{order_no}");
-                    let message =
-                        NewMessage { user_id, kind: "group_failed", ref_no: &order_no, amount: None, note: "", link: &link };
+                    let message = NewMessage {
+                        user_id,
+                        kind: "group_failed",
+                        ref_no: &order_no,
+                        amount: None,
+                        note: "",
+                        link: &link,
+                    };
                     messages::send(&mut tx, &message, now).await?;
                 }
             }

@@ -38,7 +38,13 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Submission>, sqlx::Error> {
 }
 
 /// Submits or revises; None once it has been reviewed (a reviewed submission is final).
-pub async fn submit(db: &Db, lesson_id: i64, user_id: UserId, body: &str, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn submit(
+    db: &Db,
+    lesson_id: i64,
+    user_id: UserId,
+    body: &str,
+    now: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO homework (lesson_id, user_id, body, status, created_at, updated_at) VALUES ($1, $2, $3, 'submitted', $4, $4) \
          ON CONFLICT (lesson_id, user_id) DO UPDATE SET body = $3, updated_at = $4 WHERE homework.status = 'submitted' \

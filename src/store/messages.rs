@@ -62,13 +62,12 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
     .fetch_one(&mut **tx)
     .await?;
     let Some(kind) = text_kind(m.kind) else { return Ok(()) };
-    let (phone, agreed): (Option<String>, i64) = sqlx::query_as(
-        "SELECT phone, sms_reminders FROM users WHERE id = $1 AND status <> 'deleted'",
-    )
-    .bind(m.user_id)
-    .fetch_optional(&mut **tx)
-    .await?
-    .unwrap_or((None, 0));
+    let (phone, agreed): (Option<String>, i64) =
+        sqlx::query_as("SELECT phone, sms_reminders FROM users WHERE id = $1 AND status <> 'deleted'")
+            .bind(m.user_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .unwrap_or((None, 0));
     // Reminders go by text only to learners who asked for them; the news of their own money always.
     let Some(phone) = phone.filter(|_| kind != Kind::Reminder || agreed == 1) else { return Ok(()) };
     let (amount, time) = (m.amount.map(|a| a.to_string()).unwrap_or_default(), shanghai_minutes(now));

@@ -177,7 +177,15 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "SELECT l.title AS lesson, h.body, h.status, h.grade, h.comment, h.created_at, h.updated_at FROM homework h \
          JOIN lessons l ON l.id = h.lesson_id WHERE h.user_id = $1 ORDER BY h.id",
         user_id.0,
-        &[("lesson", 't'), ("body", 't'), ("status", 't'), ("grade", 't'), ("comment", 't'), ("created_at", '@'), ("updated_at", '@')],
+        &[
+            ("lesson", 't'),
+            ("body", 't'),
+            ("status", 't'),
+            ("grade", 't'),
+            ("comment", 't'),
+            ("created_at", '@'),
+            ("updated_at", '@'),
+        ],
     )
     .await?;
     let memberships = rows(

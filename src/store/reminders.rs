@@ -27,12 +27,19 @@ pub async fn send_once(db: &Db, event_key: &str, message: &NewMessage<'_>, now: 
 
 /// Whether the learner agreed to reminders by text.
 pub async fn sms_agreed(db: &Db, user_id: crate::domain::UserId) -> Result<bool, sqlx::Error> {
-    let agreed: Option<i64> =
-        sqlx::query_scalar("SELECT sms_reminders FROM users WHERE id = $1").bind(user_id).fetch_optional(db.read()).await?;
+    let agreed: Option<i64> = sqlx::query_scalar("SELECT sms_reminders FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(db.read())
+        .await?;
     Ok(agreed == Some(1))
 }
 
-pub async fn set_sms_agreed(db: &Db, user_id: crate::domain::UserId, agreed: bool, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_sms_agreed(
+    db: &Db,
+    user_id: crate::domain::UserId,
+    agreed: bool,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET sms_reminders = $1, updated_at = $2 WHERE id = $3")
         .bind(i64::from(agreed))
         .bind(now)

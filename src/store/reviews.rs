@@ -53,7 +53,13 @@ const COLUMNS: &str = "r.id, r.course_id, r.user_id, \
      r.stars, r.body, r.status, r.reply, r.reports, r.created_at, r.updated_at";
 
 /// A course's shown reviews, one page, and how many there are.
-pub async fn shown(db: &Db, course_id: CourseId, order: Order, limit: i64, offset: i64) -> Result<Vec<Review>, sqlx::Error> {
+pub async fn shown(
+    db: &Db,
+    course_id: CourseId,
+    order: Order,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Review>, sqlx::Error> {
     let (only, by) = match order {
         Order::Newest => ("", "r.updated_at DESC, r.id DESC"),
         Order::Highest => ("", "r.stars DESC, r.updated_at DESC, r.id DESC"),
@@ -70,7 +76,9 @@ pub async fn shown(db: &Db, course_id: CourseId, order: Order, limit: i64, offse
 }
 
 pub async fn mine(db: &Db, course_id: CourseId, user_id: UserId) -> Result<Option<Review>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id WHERE r.course_id = $1 AND r.user_id = $2");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id WHERE r.course_id = $1 AND r.user_id = $2"
+    );
     sqlx::query_as(&sql).bind(course_id).bind(user_id).fetch_optional(db.read()).await
 }
 

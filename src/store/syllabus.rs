@@ -178,15 +178,17 @@ pub struct LessonContentInput<'a> {
 }
 
 pub async fn update_lesson_content(db: &Db, id: i64, c: &LessonContentInput<'_>) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4, assignment = $5 WHERE id = $6")
-        .bind(c.body)
-        .bind(c.notes)
-        .bind(c.live_url)
-        .bind(c.starts_at)
-        .bind(c.assignment)
-        .bind(id)
-        .execute(db.write())
-        .await?;
+    sqlx::query(
+        "UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4, assignment = $5 WHERE id = $6",
+    )
+    .bind(c.body)
+    .bind(c.notes)
+    .bind(c.live_url)
+    .bind(c.starts_at)
+    .bind(c.assignment)
+    .bind(id)
+    .execute(db.write())
+    .await?;
     db.lessons_changed();
     Ok(())
 }

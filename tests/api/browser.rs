@@ -476,16 +476,58 @@ async fn distributor_centre_on_a_phone() {
     client.close().await.unwrap();
 }
 
+/// Each page on a phone in Chinese, then in English (the browser is signed in): waits for the
+/// element that must show, checks nothing scrolls sideways, and saves `<shot>-<lang>-375.png`.
+async fn phone_pages_in_both_languages(client: &Client, app: &crate::helpers::TestApp, pages: &[(String, &str, &str)]) {
+    for lang in ["zh-CN", "en"] {
+        if lang == "en" {
+            client.goto(&app.url("/language?next=/me")).await.unwrap();
+            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css(".account")).await.unwrap();
+        }
+        for (path, must_show, shot) in pages {
+            client.goto(&app.url(path)).await.unwrap();
+            let element = client
+                .wait()
+                .for_element(Locator::Css(must_show))
+                .await
+                .unwrap_or_else(|_| panic!("{path}: {must_show}"));
+            client
+                .execute(
+                    "arguments[0].scrollIntoView({block: 'center'})",
+                    vec![serde_json::to_value(&element).unwrap()],
+                )
+                .await
+                .unwrap();
+            assert!(element.is_displayed().await.unwrap(), "{path}: {must_show} hidden");
+            let width: i64 =
+                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
+            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
+        }
+    }
+    let errors = console_errors(client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+}
+
 /// On a phone, in both languages: the check-in page with its calendar and the homework page.
 #[tokio::test]
 async fn learning_together_on_a_phone() {
     let Some((_driver, client)) = start_browser(375, 812).await else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let staff = app.staff().await;
-    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'").fetch_one(app.db.read()).await.unwrap();
+    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     let page = format!("/admin/courses/{course}/checkin");
     let first = kedian::domain::time::shanghai_date(kedian::domain::time::now() - 3 * 86_400);
-    let fields = [("first_day", first.as_str()), ("days", "14"), ("prompts", "今天用 Excel 解决了什么问题？"), ("action", "save")];
+    let fields = [
+        ("first_day", first.as_str()),
+        ("days", "14"),
+        ("prompts", "今天用 Excel 解决了什么问题？"),
+        ("action", "save"),
+    ];
     staff.submit(&page, &page, &fields).await;
     let lesson: i64 = sqlx::query_scalar(
         "SELECT l.id FROM lessons l WHERE l.course_id = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
@@ -495,7 +537,13 @@ async fn learning_together_on_a_phone() {
     .await
     .unwrap();
     let editor = format!("/admin/lessons/{lesson}");
-    let content = [("body", ""), ("notes", ""), ("live_url", ""), ("starts_at", ""), ("assignment", "用 VLOOKUP 匹配两张表，提交截图和思路")];
+    let content = [
+        ("body", ""),
+        ("notes", ""),
+        ("live_url", ""),
+        ("starts_at", ""),
+        ("assignment", "用 VLOOKUP 匹配两张表，提交截图和思路"),
+    ];
     staff.submit(&editor, &format!("{editor}/content"), &content).await;
     let phone = "13800138190";
     browser_login(&client, &app, phone).await;
@@ -505,24 +553,8 @@ async fn learning_together_on_a_phone() {
     let checkin = "/courses/excel-data-analysis/checkin";
     app.submit(checkin, checkin, &[("body", "把上周的销售表做成了透视表")]).await;
     let homework = format!("/courses/excel-data-analysis/lessons/{lesson}/homework");
-    for lang in ["zh-CN", "en"] {
-        if lang == "en" {
-            client.goto(&app.url("/language?next=/me")).await.unwrap();
-            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
-            client.wait().for_element(Locator::Css(".account")).await.unwrap();
-        }
-        for (path, must_show, shot) in [(checkin.to_string(), ".calendar li.done", "checkin"), (homework.clone(), "#body", "homework")] {
-            client.goto(&app.url(&path)).await.unwrap();
-            let element = client.wait().for_element(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
-            assert!(element.is_displayed().await.unwrap());
-            let width: i64 =
-                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
-            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
-            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
-        }
-    }
-    let errors = console_errors(&client).await;
-    assert!(errors.is_empty(), "console errors {errors:?}");
+    let pages = [(checkin.to_string(), ".calendar li.done", "checkin"), (homework, "#body", "homework")];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
     client.close().await.unwrap();
 }
 
@@ -533,37 +565,36 @@ async fn group_buy_on_a_phone() {
     let Some((_driver, client)) = start_browser(375, 812).await else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let staff = app.staff().await;
-    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'").fetch_one(app.db.read()).await.unwrap();
+    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     let page = format!("/admin/courses/{course}/group");
-    let fields = [("price", "99"), ("size", "3"), ("fill_hours", "24"), ("starts_at", ""), ("ends_at", "2099-01-01T00:00"), ("action", "save")];
+    let fields = [
+        ("price", "99"),
+        ("size", "3"),
+        ("fill_hours", "24"),
+        ("starts_at", ""),
+        ("ends_at", "2099-01-01T00:00"),
+        ("action", "save"),
+    ];
     staff.submit(&page, &page, &fields).await;
     app.login_by_code("13800138180").await;
     let opened = app.submit("/courses/excel-data-analysis", "/courses/excel-data-analysis/group", &[]).await;
-    let order_no = crate::helpers::location(&opened).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    let order_no =
+        crate::helpers::location(&opened).trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
     app.pay_sandbox(&order_no).await;
-    let group: i64 = sqlx::query_scalar("SELECT group_id FROM orders WHERE order_no = $1").bind(&order_no).fetch_one(app.db.read()).await.unwrap();
+    let group: i64 = sqlx::query_scalar("SELECT group_id FROM orders WHERE order_no = $1")
+        .bind(&order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     browser_login(&client, &app, "13800138181").await;
-    for lang in ["zh-CN", "en"] {
-        if lang == "en" {
-            client.goto(&app.url("/language?next=/me")).await.unwrap();
-            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
-            client.wait().for_element(Locator::Css(".account")).await.unwrap();
-        }
-        for (path, must_show, shot) in [
-            ("/courses/excel-data-analysis".to_string(), ".group-offer .group-list a", "course-group"),
-            (format!("/groups/{group}"), "form[action$='/join'] button", "group"),
-        ] {
-            client.goto(&app.url(&path)).await.unwrap();
-            let element = client.wait().for_element(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
-            client.execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&element).unwrap()]).await.unwrap();
-            let width: i64 =
-                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
-            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
-            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
-        }
-    }
-    let errors = console_errors(&client).await;
-    assert!(errors.is_empty(), "console errors {errors:?}");
+    let pages = [
+        ("/courses/excel-data-analysis".to_string(), ".group-offer .group-list a", "course-group"),
+        (format!("/groups/{group}"), "form[action$='/join'] button", "group"),
+    ];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
     client.close().await.unwrap();
 }
 
@@ -581,33 +612,18 @@ async fn products_on_a_phone() {
     crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
     let review = [("stars", "4"), ("body", "案例很实用，节奏稍快，建议边看边练。")];
     let photos = vec![("photos", "作业.png", crate::products::photo_png())];
-    app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, photos).await;
+    app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, photos)
+        .await;
     let order_no = crate::products::book_and_pay(&app, 1).await;
-    for lang in ["zh-CN", "en"] {
-        if lang == "en" {
-            client.goto(&app.url("/language?next=/me")).await.unwrap();
-            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
-            client.wait().for_element(Locator::Css(".account")).await.unwrap();
-        }
-        for (path, must_show, shot) in [
-            ("/courses/career-consultation/book".to_string(), ".slots .choice", "book"),
-            (format!("/orders/{order_no}"), "#booking", "order-booking"),
-            ("/courses/excel-data-analysis#reviews".to_string(), ".review-list .review", "course-reviews"),
-            ("/courses/excel-data-analysis/review".to_string(), "#body", "review-form"),
-            ("/me".to_string(), ".member-card", "me-member"),
-            ("/courses".to_string(), ".badge.member", "catalog-member"),
-        ] {
-            client.goto(&app.url(&path)).await.unwrap();
-            let element = client.wait().for_element(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
-            assert!(element.is_displayed().await.unwrap(), "{path}: {must_show} hidden");
-            let width: i64 =
-                client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
-            assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
-            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
-        }
-    }
-    let errors = console_errors(&client).await;
-    assert!(errors.is_empty(), "console errors {errors:?}");
+    let pages = [
+        ("/courses/career-consultation/book".to_string(), ".slots .choice", "book"),
+        (format!("/orders/{order_no}"), "#booking", "order-booking"),
+        ("/courses/excel-data-analysis#reviews".to_string(), ".review-list .review", "course-reviews"),
+        ("/courses/excel-data-analysis/review".to_string(), "#body", "review-form"),
+        ("/me".to_string(), ".member-card", "me-member"),
+        ("/courses".to_string(), ".badge.member", "catalog-member"),
+    ];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
     client.close().await.unwrap();
 }
 
@@ -738,7 +754,8 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     crate::products::book_and_pay(&app, 0).await;
     crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
     let review = [("stars", "5"), ("body", "案例贴近工作，讲得很清楚")];
-    app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, vec![]).await;
+    app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, vec![])
+        .await;
     for (path, shot) in [
         (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
         ("/admin/stats".to_string(), "admin-stats-1280.png"),

@@ -31,7 +31,14 @@ async fn course_id(app: &TestApp) -> i64 {
 async fn offer(app: &TestApp, size: &str) -> TestApp {
     let staff = app.staff().await;
     let page = format!("/admin/courses/{}/group", course_id(app).await);
-    let fields = [("price", "99"), ("size", size), ("fill_hours", "24"), ("starts_at", ""), ("ends_at", "2099-01-01T00:00"), ("action", "save")];
+    let fields = [
+        ("price", "99"),
+        ("size", size),
+        ("fill_hours", "24"),
+        ("starts_at", ""),
+        ("ends_at", "2099-01-01T00:00"),
+        ("action", "save"),
+    ];
     let saved = staff.submit(&page, &page, &fields).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     staff
@@ -63,7 +70,11 @@ async fn paid(app: &TestApp, order_no: &str) -> kedian::pay::sandbox::SignedNoti
 }
 
 async fn group_of(app: &TestApp, order_no: &str) -> i64 {
-    sqlx::query_scalar("SELECT group_id FROM orders WHERE order_no = $1").bind(order_no).fetch_one(app.db.read()).await.unwrap()
+    sqlx::query_scalar("SELECT group_id FROM orders WHERE order_no = $1")
+        .bind(order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
 }
 
 async fn may_learn(browser: &TestApp) -> bool {
@@ -91,7 +102,11 @@ async fn a_group_fills_and_everyone_learns(app: TestApp) {
     let opener = learner(&app, "13800139101").await;
     let first = seat_order(&opener, &course_page, &format!("{course_page}/group")).await;
     let group = group_of(&app, &first).await;
-    assert_eq!(opener.get(&format!("/groups/{group}")).await.status(), StatusCode::NOT_FOUND, "not public before it is paid");
+    assert_eq!(
+        opener.get(&format!("/groups/{group}")).await.status(),
+        StatusCode::NOT_FOUND,
+        "not public before it is paid"
+    );
     paid(&app, &first).await;
     assert!(!may_learn(&opener).await, "nobody learns before the group fills");
     let group_page = format!("/groups/{group}");
@@ -107,7 +122,10 @@ async fn a_group_fills_and_everyone_learns(app: TestApp) {
     assert!(shown.contains("你已参团"), "a member sees they are in");
     assert!(!may_learn(&second).await);
     let (_, course) = second.get_html(&course_page).await;
-    assert!(course.contains(&format!("href=\"/groups/{group}\"")) && !course.contains(&format!("{course_page}/buy")), "a member waits for the group, not buys again");
+    assert!(
+        course.contains(&format!("href=\"/groups/{group}\"")) && !course.contains(&format!("{course_page}/buy")),
+        "a member waits for the group, not buys again"
+    );
     let third = learner(&app, "13800139103").await;
     let three = seat_order(&third, &group_page, &format!("{group_page}/join")).await;
     paid(&app, &three).await;
@@ -137,13 +155,21 @@ async fn an_unfilled_group_is_refunded_once(app: TestApp) {
     let notice = paid(&app, &two).await;
 
     // The time runs out one seat short; the job runs twice and the gateway repeats a notice.
-    sqlx::query("UPDATE group_buys SET deadline = $1 WHERE id = $2").bind(now() - 1).bind(group).execute(app.db.write()).await.unwrap();
+    sqlx::query("UPDATE group_buys SET deadline = $1 WHERE id = $2")
+        .bind(now() - 1)
+        .bind(group)
+        .execute(app.db.write())
+        .await
+        .unwrap();
     app.run_order_jobs(now()).await;
     let (status, _) = deliver(&app, &notice).await;
     assert_eq!(status, StatusCode::OK, "a repeated notice is acknowledged and changes nothing");
     app.run_order_jobs(now()).await;
     let refunds: Vec<(String, i64)> =
-        sqlx::query_as("SELECT out_refund_no, amount_fen FROM sandbox_refunds ORDER BY out_refund_no").fetch_all(app.db.read()).await.unwrap();
+        sqlx::query_as("SELECT out_refund_no, amount_fen FROM sandbox_refunds ORDER BY out_refund_no")
+            .fetch_all(app.db.read())
+            .await
+            .unwrap();
     assert_eq!(refunds.len(), 2, "each payment refunded once: {refunds:?}");
     assert!(refunds.iter().all(|(_, amount)| *amount == GROUP_FEN), "in full");
     for order in [&first, &two] {
@@ -170,23 +196,38 @@ async fn ten_buyers_pay_for_the_last_seat_at_once(app: TestApp) {
         let buyer = learner(&app, &format!("1380013913{i}")).await;
         orders.push(seat_order(&buyer, &group_page, &format!("{group_page}/join")).await);
     }
-    let notices: Vec<_> =
-        orders.iter().map(|order_no| app.sandbox_gateway().signed(&wire(order_no, GROUP_FEN), now()).unwrap()).collect();
+    let notices: Vec<_> = orders
+        .iter()
+        .map(|order_no| app.sandbox_gateway().signed(&wire(order_no, GROUP_FEN), now()).unwrap())
+        .collect();
     let answers = futures_util::future::join_all(notices.iter().map(|n| deliver(&app, n))).await;
     assert!(answers.iter().all(|(status, _)| *status == StatusCode::OK), "{answers:?}");
-    let joined: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE status = 'joined'").fetch_one(app.db.read()).await.unwrap();
+    let joined: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM group_members WHERE status = 'joined'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     assert_eq!(joined, 2, "the opener and exactly one of the ten");
     app.run_order_jobs(now()).await;
     app.run_order_jobs(now()).await;
     assert_eq!(app.count("sandbox_refunds").await, 9, "the nine others are refunded, once each");
-    let granted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entitlements WHERE revoked_at IS NULL").fetch_one(app.db.read()).await.unwrap();
+    let granted: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entitlements WHERE revoked_at IS NULL")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     assert_eq!(granted, 2, "two members learn");
 }
 
 async fn staff_offers_are_checked_and_owners_cannot_join(app: TestApp) {
     let staff = app.staff().await;
     let page = format!("/admin/courses/{}/group", course_id(&app).await);
-    let bad = [("price", "299"), ("size", "11"), ("fill_hours", "0"), ("starts_at", ""), ("ends_at", "2020-01-01T00:00"), ("action", "save")];
+    let bad = [
+        ("price", "299"),
+        ("size", "11"),
+        ("fill_hours", "0"),
+        ("starts_at", ""),
+        ("ends_at", "2020-01-01T00:00"),
+        ("action", "save"),
+    ];
     let refused = staff.submit(&page, &page, &bad).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let html = refused.text().await.unwrap();

@@ -1,11 +1,11 @@
 //! The one integration-test binary: every test starts the real server on port 0 with a fresh
 //! database and talks to it over HTTP like a browser.
 
-mod helpers;
 mod groups;
+mod helpers;
 mod hls;
-mod together;
 mod import;
+mod together;
 
 mod learning;
 
@@ -35,6 +35,7 @@ mod orders;
 mod payments;
 mod poster;
 mod privacy;
+mod products;
 mod profit_sharing;
 mod pwa;
 mod rate_limits;
@@ -45,7 +46,6 @@ mod sms;
 mod sms_sim;
 mod stats;
 mod storage;
-mod products;
 mod takedown;
 mod wechat_login;
 mod wechat_refunds;

@@ -126,7 +126,10 @@ async fn a_membership_opens_courses_until_it_ends(app: TestApp) {
     assert!(plan_page.contains("续费会员"), "and offered renewal, not a lock");
     let staff = app.staff().await;
     let (_, members) = staff.get_html("/admin/members").await;
-    assert!(members.contains("会员已到期") && members.contains("/admin/users/"), "the back office lists members and ends");
+    assert!(
+        members.contains("会员已到期") && members.contains("/admin/users/"),
+        "the back office lists members and ends"
+    );
 }
 
 async fn renewing_extends_and_a_refund_of_the_period_ahead_is_full(app: TestApp) {
@@ -162,8 +165,16 @@ async fn renewing_extends_and_a_refund_of_the_period_ahead_is_full(app: TestApp)
 }
 
 async fn members_only_courses_and_member_prices(app: TestApp) {
-    sqlx::query("UPDATE courses SET member_rule = 'only' WHERE slug = $1").bind(COURSE).execute(app.db.write()).await.unwrap();
-    sqlx::query("UPDATE courses SET membership_scope = 'selected' WHERE slug = $1").bind(PLAN).execute(app.db.write()).await.unwrap();
+    sqlx::query("UPDATE courses SET member_rule = 'only' WHERE slug = $1")
+        .bind(COURSE)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE courses SET membership_scope = 'selected' WHERE slug = $1")
+        .bind(PLAN)
+        .execute(app.db.write())
+        .await
+        .unwrap();
     sqlx::query("UPDATE courses SET member_rule = 'price', member_price_fen = 4900 WHERE slug = 'python-zero-to-one'")
         .execute(app.db.write())
         .await
@@ -174,7 +185,10 @@ async fn members_only_courses_and_member_prices(app: TestApp) {
 
     let me = learner(&app, "13800139003").await;
     let (_, page) = me.get_html(&format!("/courses/{COURSE}")).await;
-    assert!(page.contains("开通会员") && !page.contains(&format!("/courses/{COURSE}/buy")), "members only: join, not buy");
+    assert!(
+        page.contains("开通会员") && !page.contains(&format!("/courses/{COURSE}/buy")),
+        "members only: join, not buy"
+    );
     let forged = me.submit("/me", &format!("/courses/{COURSE}/buy"), &[]).await;
     assert_eq!(location(&forged), format!("/courses/{COURSE}"), "a forged buy sells nothing");
 
@@ -203,7 +217,11 @@ async fn slot_ids(app: &TestApp) -> Vec<i64> {
 }
 
 async fn slot_order(app: &TestApp, slot: i64) -> Option<i64> {
-    sqlx::query_scalar("SELECT order_id FROM consultation_slots WHERE id = $1").bind(slot).fetch_one(app.db.read()).await.unwrap()
+    sqlx::query_scalar("SELECT order_id FROM consultation_slots WHERE id = $1")
+        .bind(slot)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
 }
 
 async fn book(me: &TestApp, slot: i64) -> reqwest::Response {
@@ -227,7 +245,8 @@ async fn a_consultation_is_booked_moved_and_refunded_by_its_limit(app: TestApp) 
     assert!(page.contains(&format!("/courses/{CONSULTATION}/book")), "the course page books a time");
     let missing = book(&me, 0).await;
     assert_eq!(missing.status(), StatusCode::CONFLICT, "a slot that is not there");
-    let empty = me.submit(&format!("/courses/{CONSULTATION}/book"), &format!("/courses/{CONSULTATION}/book"), &[]).await;
+    let empty =
+        me.submit(&format!("/courses/{CONSULTATION}/book"), &format!("/courses/{CONSULTATION}/book"), &[]).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
     assert!(unescape(&empty.text().await.unwrap()).contains("id=\"slot_id-error\""), "the error sits by the field");
 
@@ -250,7 +269,13 @@ async fn a_consultation_is_booked_moved_and_refunded_by_its_limit(app: TestApp) 
     let taken = me.submit(&order_page, &move_to, &[("slot_id", &slots[3].to_string())]).await;
     assert_eq!(taken.status(), StatusCode::CONFLICT, "a slot someone booked ({other_booking}) cannot be moved to");
     assert!(slot_order(&app, slots[0]).await.is_some(), "and the booking stays where it was");
-    let moved = me.submit(&format!("/orders/{order_no}"), &format!("/orders/{order_no}/reschedule"), &[("slot_id", &slots[1].to_string())]).await;
+    let moved = me
+        .submit(
+            &format!("/orders/{order_no}"),
+            &format!("/orders/{order_no}/reschedule"),
+            &[("slot_id", &slots[1].to_string())],
+        )
+        .await;
     assert_eq!(moved.status(), StatusCode::SEE_OTHER);
     assert_eq!(slot_order(&app, slots[0]).await, None, "the old slot is free again");
     assert!(slot_order(&app, slots[1]).await.is_some());
@@ -284,12 +309,17 @@ async fn twenty_buyers_race_for_one_slot(app: TestApp) {
     use kedian::domain::Fen;
     use kedian::store::{consultations, orders::NewOrder, users};
     let slot = slot_ids(&app).await[3];
-    let course_id: kedian::domain::CourseId =
-        sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1").bind(CONSULTATION).fetch_one(app.db.read()).await.unwrap();
+    let course_id: kedian::domain::CourseId = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
+        .bind(CONSULTATION)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     let mut buyers = Vec::new();
     for i in 0..20 {
         let phone = kedian::domain::phone::Phone::parse(&format!("1390000{i:04}")).unwrap();
-        buyers.push(users::create(&app.db, &phone, "买家", None, kedian::domain::staff::Role::Learner, now()).await.unwrap().id);
+        buyers.push(
+            users::create(&app.db, &phone, "买家", None, kedian::domain::staff::Role::Learner, now()).await.unwrap().id,
+        );
     }
     let races = buyers.into_iter().map(|user_id| {
         let db = app.db.clone();
@@ -340,7 +370,11 @@ async fn twenty_browsers_race_for_one_slot(app: TestApp) {
 }
 
 async fn unread_of_kind(app: &TestApp, kind: &str) -> i64 {
-    sqlx::query_scalar("SELECT COUNT(*) FROM user_messages WHERE kind = $1").bind(kind).fetch_one(app.db.read()).await.unwrap()
+    sqlx::query_scalar("SELECT COUNT(*) FROM user_messages WHERE kind = $1")
+        .bind(kind)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
 }
 
 async fn reminders_go_out_once(app: TestApp) {
@@ -368,7 +402,12 @@ async fn reminders_go_out_once(app: TestApp) {
     .await
     .unwrap();
     for (table, id) in [("lessons", session), ("consultation_slots", slots[4])] {
-        sqlx::query(&format!("UPDATE {table} SET starts_at = $1 WHERE id = $2")).bind(at + 1800).bind(id).execute(app.db.write()).await.unwrap();
+        sqlx::query(&format!("UPDATE {table} SET starts_at = $1 WHERE id = $2"))
+            .bind(at + 1800)
+            .bind(id)
+            .execute(app.db.write())
+            .await
+            .unwrap();
     }
     app.catalog.reload(&app.db).await.unwrap();
     // A member who never bought the live course is reminded too: their membership opens it.
@@ -377,7 +416,11 @@ async fn reminders_go_out_once(app: TestApp) {
     shift_terms(&app, "13800139011", -(end - now()) + 13 * DAY).await;
     let first = kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, at).await.unwrap();
     let second = kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, at).await.unwrap();
-    assert_eq!((first, second), (4, 0), "membership, live session (buyer and member) and consultation, once each ({live})");
+    assert_eq!(
+        (first, second),
+        (4, 0),
+        "membership, live session (buyer and member) and consultation, once each ({live})"
+    );
     for (kind, n) in [("membership_ending", 1), ("live_starting", 2), ("consultation_starting", 1)] {
         assert_eq!(unread_of_kind(&app, kind).await, n, "{kind}");
     }
@@ -410,12 +453,21 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reviews").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(count, 1, "one review per buyer and course, edited");
     let not_a_picture = me
-        .submit_multipart(&page, &page, &[("stars", "5"), ("body", "再改一次")], vec![("photos", "x.png", b"not a picture".to_vec())])
+        .submit_multipart(
+            &page,
+            &page,
+            &[("stars", "5"), ("body", "再改一次")],
+            vec![("photos", "x.png", b"not a picture".to_vec())],
+        )
         .await;
     assert_eq!(not_a_picture.status(), StatusCode::BAD_REQUEST);
     assert!(not_a_picture.text().await.unwrap().contains("id=\"photos-error\""), "a bad file is refused by its field");
     let (_, with_photos) = app.get_html(&format!("/courses/{COURSE}?reviews=photos")).await;
-    let photo = with_photos.split("<img src=\"/reviews/").nth(1).and_then(|rest| rest.split('"').next()).map(|p| format!("/reviews/{p}"));
+    let photo = with_photos
+        .split("<img src=\"/reviews/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|p| format!("/reviews/{p}"));
     let photo = photo.expect("the 有图 filter lists the review with its photo");
     let served = app.get(&photo).await;
     assert_eq!(served.headers()["content-type"], "image/jpeg");
@@ -426,7 +478,8 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     assert!(!course.contains("★ 5.0"), "no average below three reviews");
 
     let staff = app.staff().await;
-    let held_word = staff.submit("/admin/content", "/admin/content/keywords", &[("word", "加微信"), ("action", "hold")]).await;
+    let held_word =
+        staff.submit("/admin/content", "/admin/content/keywords", &[("word", "加微信"), ("action", "hold")]).await;
     assert_eq!(held_word.status(), StatusCode::SEE_OTHER);
     let other = learner(&app, "13800139008").await;
     other.bought(COURSE).await;
@@ -436,18 +489,27 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest")).await;
     assert!(!course.contains("领资料"), "a held review waits for staff");
 
-    let review: i64 = sqlx::query_scalar("SELECT id FROM reviews WHERE body = '讲得清楚，第 1 版'").fetch_one(app.db.read()).await.unwrap();
+    let review: i64 = sqlx::query_scalar("SELECT id FROM reviews WHERE body = '讲得清楚，第 1 版'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     let reported = other.submit(&format!("/courses/{COURSE}"), &format!("/reviews/{review}/report"), &[]).await;
     assert_eq!(reported.status(), StatusCode::SEE_OTHER);
     let (_, queue) = staff.get_html("/admin/reviews").await;
     assert!(queue.contains("1 次举报") && queue.contains("待审核"), "staff see reports and held reviews");
     let too_long = "长".repeat(501);
-    let refused = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", &too_long)]).await;
+    let refused = staff
+        .submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", &too_long)])
+        .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     assert!(refused.text().await.unwrap().contains("id=\"reply-error\""), "the error by the reply");
-    let replied = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", "谢谢支持")]).await;
+    let replied = staff
+        .submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "reply"), ("reply", "谢谢支持")])
+        .await;
     assert_eq!(replied.status(), StatusCode::SEE_OTHER);
-    let hidden = staff.submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "hide"), ("reply", "")]).await;
+    let hidden = staff
+        .submit("/admin/reviews", &format!("/admin/reviews/{review}"), &[("decision", "hide"), ("reply", "")])
+        .await;
     assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
     let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest&x=1")).await;
     assert!(!course.contains("第 1 版"), "a hidden review is gone from the page");
@@ -529,17 +591,23 @@ async fn staff_set_plans_member_benefits_and_slots(app: TestApp) {
     assert!(unescape(&refused.text().await.unwrap()).contains("请填写低于现价的会员价"), "the error by the field");
     let priced = course("sql-basics", "recorded", vec![("member_rule", "price"), ("member_price", "19.9")]);
     assert_eq!(staff.submit(new, new, &priced).await.status(), StatusCode::SEE_OTHER);
-    let member_price: Option<i64> = sqlx::query_scalar("SELECT member_price_fen FROM courses WHERE slug = 'sql-basics'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let member_price: Option<i64> =
+        sqlx::query_scalar("SELECT member_price_fen FROM courses WHERE slug = 'sql-basics'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
     assert_eq!(member_price, Some(1990));
 
     // Slots: one in the past is refused by its field, a time taken twice is refused, a free one
     // is withdrawn, a booked one stays.
-    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1").bind(CONSULTATION).fetch_one(app.db.read()).await.unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
+        .bind(CONSULTATION)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
     let page = format!("/admin/courses/{id}/slots");
-    let past = staff.submit(&page, &page, &[("starts_at", "2020-01-01T20:00"), ("minutes", "60"), ("meeting", "")]).await;
+    let past =
+        staff.submit(&page, &page, &[("starts_at", "2020-01-01T20:00"), ("minutes", "60"), ("meeting", "")]).await;
     assert_eq!(past.status(), StatusCode::BAD_REQUEST);
     assert!(past.text().await.unwrap().contains("id=\"starts_at-error\""));
     let fields = [("starts_at", "2099-06-01T09:30"), ("minutes", "45"), ("meeting", "腾讯会议 888")];

@@ -28,7 +28,8 @@ async fn learner(app: &TestApp, phone: &str) -> TestApp {
 async fn check_ins_count_by_beijing_day(app: TestApp) {
     let staff = app.staff().await;
     let page = format!("/admin/courses/{}/checkin", course_id(&app).await);
-    let refused = staff.submit(&page, &page, &[("first_day", "明天"), ("days", "0"), ("prompts", " "), ("action", "save")]).await;
+    let refused =
+        staff.submit(&page, &page, &[("first_day", "明天"), ("days", "0"), ("prompts", " "), ("action", "save")]).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
     let html = refused.text().await.unwrap();
     for field in ["first_day", "days", "prompts"] {
@@ -36,7 +37,12 @@ async fn check_ins_count_by_beijing_day(app: TestApp) {
     }
     // The challenge began the day before yesterday, Beijing time.
     let first = kedian::domain::time::shanghai_date(now() - 2 * 86_400);
-    let fields = [("first_day", first.as_str()), ("days", "7"), ("prompts", "今天学到了什么？\n用一个公式解决一个真实问题"), ("action", "save")];
+    let fields = [
+        ("first_day", first.as_str()),
+        ("days", "7"),
+        ("prompts", "今天学到了什么？\n用一个公式解决一个真实问题"),
+        ("action", "save"),
+    ];
     assert_eq!(staff.submit(&page, &page, &fields).await.status(), StatusCode::SEE_OTHER);
 
     let outsider = learner(&app, "13800139201").await;
@@ -69,7 +75,8 @@ async fn check_ins_count_by_beijing_day(app: TestApp) {
 
     let (_, wall) = outsider.get_html(&format!("/courses/{COURSE}")).await;
     assert!(wall.contains("今天做了数据透视表"), "the course page's wall");
-    let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM check_ins ORDER BY day").fetch_all(app.db.read()).await.unwrap();
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM check_ins ORDER BY day").fetch_all(app.db.read()).await.unwrap();
     let not_theirs = outsider.submit("/me", &format!("/checkins/{}/delete", ids[0]), &[]).await;
     assert_eq!(not_theirs.status(), StatusCode::NOT_FOUND, "only the author deletes");
     let deleted = me.submit(&checkin, &format!("/checkins/{}/delete", ids[0]), &[]).await;
@@ -77,7 +84,10 @@ async fn check_ins_count_by_beijing_day(app: TestApp) {
     let hidden = staff.submit("/admin/checkins", &format!("/admin/checkins/{}", ids[1]), &[("decision", "hide")]).await;
     assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
     let (_, wall) = outsider.get_html(&format!("/courses/{COURSE}#after")).await;
-    assert!(!wall.contains("今天做了数据透视表") && !wall.contains("本月门店销售"), "deleted and hidden posts leave the wall");
+    assert!(
+        !wall.contains("今天做了数据透视表") && !wall.contains("本月门店销售"),
+        "deleted and hidden posts leave the wall"
+    );
 }
 
 async fn homework_is_submitted_reviewed_and_private(app: TestApp) {
@@ -91,7 +101,17 @@ async fn homework_is_submitted_reviewed_and_private(app: TestApp) {
     let staff = app.staff().await;
     let editor = format!("/admin/lessons/{lesson}");
     let saved = staff
-        .submit(&editor, &format!("{editor}/content"), &[("body", ""), ("notes", ""), ("live_url", ""), ("starts_at", ""), ("assignment", "用 VLOOKUP 匹配两张表，提交截图和思路")])
+        .submit(
+            &editor,
+            &format!("{editor}/content"),
+            &[
+                ("body", ""),
+                ("notes", ""),
+                ("live_url", ""),
+                ("starts_at", ""),
+                ("assignment", "用 VLOOKUP 匹配两张表，提交截图和思路"),
+            ],
+        )
         .await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
 
@@ -103,7 +123,14 @@ async fn homework_is_submitted_reviewed_and_private(app: TestApp) {
     let empty = me.submit_multipart(&page, &page, &[("body", "")], vec![]).await;
     assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
     assert!(empty.text().await.unwrap().contains("id=\"body-error\""));
-    let sent = me.submit_multipart(&page, &page, &[("body", "先按工号排序，再用 VLOOKUP")], vec![("files", "思路.pdf", b"%PDF-1.4\n".to_vec())]).await;
+    let sent = me
+        .submit_multipart(
+            &page,
+            &page,
+            &[("body", "先按工号排序，再用 VLOOKUP")],
+            vec![("files", "思路.pdf", b"%PDF-1.4\n".to_vec())],
+        )
+        .await;
     assert_eq!(location(&sent), page);
     let revised = me.submit_multipart(&page, &page, &[("body", "改用 XLOOKUP，不用排序")], vec![]).await;
     assert_eq!(revised.status(), StatusCode::SEE_OTHER, "revised before review");
@@ -128,10 +155,17 @@ async fn homework_is_submitted_reviewed_and_private(app: TestApp) {
 
     let (_, queue) = staff.get_html("/admin/homework").await;
     assert!(queue.contains("改用 XLOOKUP") && queue.contains("等待批改"), "in the staff queue");
-    let ungraded = staff.submit("/admin/homework", &format!("/admin/homework/{id}"), &[("grade", ""), ("comment", "")]).await;
+    let ungraded =
+        staff.submit("/admin/homework", &format!("/admin/homework/{id}"), &[("grade", ""), ("comment", "")]).await;
     assert_eq!(ungraded.status(), StatusCode::BAD_REQUEST);
     assert!(ungraded.text().await.unwrap().contains("id=\"grade-error\""));
-    let reviewed = staff.submit("/admin/homework", &format!("/admin/homework/{id}"), &[("grade", "优秀"), ("comment", "思路清楚，注意处理找不到的情况")]).await;
+    let reviewed = staff
+        .submit(
+            "/admin/homework",
+            &format!("/admin/homework/{id}"),
+            &[("grade", "优秀"), ("comment", "思路清楚，注意处理找不到的情况")],
+        )
+        .await;
     assert_eq!(reviewed.status(), StatusCode::SEE_OTHER);
     let (_, messages) = me.get_html("/me/messages").await;
     assert!(messages.contains("你的作业已批改：优秀"), "作业反馈 reaches the learner");

@@ -68,7 +68,11 @@ async fn render_challenge(
 }
 
 #[get("/admin/courses/{id}/checkin")]
-async fn challenge_page(ctx: PageContext, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn challenge_page(
+    ctx: PageContext,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
     let course = course_of(&state, &id)?;
     let form = match checkins::challenge(&state.db, course.id).await? {
@@ -168,10 +172,14 @@ async fn decide_post(
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Users)?.clone();
     let changed = match form.decision.as_str() {
-        "hide" => checkins::set_status(&state.db, *id, "shown", "hidden").await?
-            || checkins::set_status(&state.db, *id, "held", "hidden").await?,
-        "restore" => checkins::set_status(&state.db, *id, "hidden", "shown").await?
-            || checkins::set_status(&state.db, *id, "held", "shown").await?,
+        "hide" => {
+            checkins::set_status(&state.db, *id, "shown", "hidden").await?
+                || checkins::set_status(&state.db, *id, "held", "hidden").await?
+        }
+        "restore" => {
+            checkins::set_status(&state.db, *id, "hidden", "shown").await?
+                || checkins::set_status(&state.db, *id, "held", "shown").await?
+        }
         _ => return Err(AppError::BadRequest),
     };
     if changed {
@@ -211,7 +219,9 @@ async fn render_queue(
     let mut rows = Vec::new();
     for q in homework::queue(&state.db, 200).await? {
         let at = shanghai_minutes(q.submission.updated_at);
-        let files = crate::store::attachments::list(&state.db, crate::store::attachments::Owner::Homework(q.submission.id)).await?;
+        let files =
+            crate::store::attachments::list(&state.db, crate::store::attachments::Owner::Homework(q.submission.id))
+                .await?;
         rows.push((q, at, files));
     }
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_homework"), ctx.shop_name()), "");

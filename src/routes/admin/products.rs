@@ -99,7 +99,11 @@ async fn render_slots(
 }
 
 #[get("/admin/courses/{id}/slots")]
-async fn slots_page(ctx: PageContext, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn slots_page(
+    ctx: PageContext,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
     let course = consultation(&state, &id)?;
     let form = SlotForm { minutes: course.consult_minutes.unwrap_or(60).to_string(), ..SlotForm::default() };
@@ -372,7 +376,8 @@ impl GroupForm {
         if hours.is_none() {
             errors.add("fill_hours", ctx.t("err_group_hours"));
         }
-        let starts = if self.starts_at.trim().is_empty() { Some(now) } else { parse_shanghai_datetime(self.starts_at.trim()) };
+        let starts =
+            if self.starts_at.trim().is_empty() { Some(now) } else { parse_shanghai_datetime(self.starts_at.trim()) };
         if starts.is_none() {
             errors.add("starts_at", ctx.t("err_datetime"));
         }
@@ -417,7 +422,11 @@ fn render_group(
 }
 
 #[get("/admin/courses/{id}/group")]
-async fn group_page(ctx: PageContext, id: web::Path<String>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn group_page(
+    ctx: PageContext,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
     let course = any_course(&state, &id)?;
     let form = course.group.as_ref().map(GroupForm::of).unwrap_or_else(|| GroupForm {

@@ -170,6 +170,7 @@ mod tests {
             member_rule: Default::default(),
             rating: Default::default(),
             group: None,
+            has_checkin: false,
             featured: false,
             position: 0,
             published: true,

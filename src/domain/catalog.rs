@@ -74,6 +74,8 @@ pub struct Course {
     pub rating: Arc<Rating>,
     /// The group-buy offer, if staff set one.
     pub group: Option<super::group::Offer>,
+    /// The course runs a check-in challenge (its wall shows on the course page).
+    pub has_checkin: bool,
     pub featured: bool,
     /// Staff's sort order: lower first, then newest first.
     pub position: i64,

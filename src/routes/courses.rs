@@ -241,7 +241,11 @@ async fn detail(
     let photos_allowed = state.settings.review_photos > 0;
     let db = state.db.clone();
     render_catalog_page_loading(&ctx, &catalog, || async {
-        let reviews = crate::store::reviews::shown(&db, course.id, order, 20, 0).await?;
+        // No query for a course nobody has reviewed (most of them).
+        let reviews = match course.rating.count() {
+            0 => Vec::new(),
+            _ => crate::store::reviews::shown(&db, course.id, order, 20, 0).await?,
+        };
         let groups = crate::routes::groups::open_groups(&db, &course).await?;
         let checkins = crate::routes::checkins::wall(&db, &course).await?;
         let ids: Vec<i64> = reviews.iter().map(|r| r.id).collect();

@@ -77,6 +77,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .collect();
     let mut offers: HashMap<CourseId, crate::domain::group::Offer> =
         super::groups::offers(db).await?.into_iter().map(|o| (o.course_id, o)).collect();
+    let checkin_courses: std::collections::HashSet<CourseId> =
+        sqlx::query_scalar("SELECT course_id FROM checkin_challenges").fetch_all(pool).await?.into_iter().collect();
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -110,6 +112,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
                 .map(|period| Plan { period, scope: Scope::parse(&r.membership_scope) }),
             member_rule: MemberRule::from_parts(&r.member_rule, r.member_price_fen),
             group: offers.remove(&r.id),
+            has_checkin: checkin_courses.contains(&r.id),
             rating: Arc::new(ratings.get(&r.id).map_or_else(Rating::default, |(n, stars)| Rating::new(*n, *stars))),
             featured: r.featured,
             position: r.position,

@@ -128,6 +128,7 @@ async fn save_challenge(
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
+    super::catalog::reload(&state).await?;
     ctx.typed_session().set_flash("saved")?;
     Ok(redirect(&format!("/admin/courses/{}/checkin", course.id)))
 }

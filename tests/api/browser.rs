@@ -516,10 +516,7 @@ async fn learning_together_on_a_phone() {
     let Some((_driver, client)) = start_browser(375, 812).await else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let staff = app.staff().await;
-    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let course = app.course_id("excel-data-analysis").await;
     let page = format!("/admin/courses/{course}/checkin");
     let first = kedian::domain::time::shanghai_date(kedian::domain::time::now() - 3 * 86_400);
     let fields = [
@@ -529,13 +526,7 @@ async fn learning_together_on_a_phone() {
         ("action", "save"),
     ];
     staff.submit(&page, &page, &fields).await;
-    let lesson: i64 = sqlx::query_scalar(
-        "SELECT l.id FROM lessons l WHERE l.course_id = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
-    )
-    .bind(course)
-    .fetch_one(app.db.read())
-    .await
-    .unwrap();
+    let lesson = app.first_paid_lesson("excel-data-analysis").await;
     let editor = format!("/admin/lessons/{lesson}");
     let content = [
         ("body", ""),
@@ -565,10 +556,7 @@ async fn group_buy_on_a_phone() {
     let Some((_driver, client)) = start_browser(375, 812).await else { return };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let staff = app.staff().await;
-    let course: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let course = app.course_id("excel-data-analysis").await;
     let page = format!("/admin/courses/{course}/group");
     let fields = [
         ("price", "99"),
@@ -741,14 +729,8 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     let apply = [("real_name", "李四"), ("contact_phone", "13800138152"), ("reason", "带过几期训练营的学员")];
     applicant.submit("/me/distribution", "/me/distribution/apply", &apply).await;
 
-    let course_id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
-    let consultation_id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'career-consultation'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let course_id = app.course_id("excel-data-analysis").await;
+    let consultation_id = app.course_id("career-consultation").await;
     // A member, a booked consultation and a review, for the members, slots and reviews pages.
     app.bought("annual-membership").await;
     crate::products::book_and_pay(&app, 0).await;

@@ -11,13 +11,6 @@ use crate::backoffice::audit_actions;
 use crate::helpers::TestApp;
 use crate::shop_settings::png;
 
-async fn course_id(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT id FROM courses WHERE slug = 'excel-data-analysis'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap()
-}
-
 mod covers {
     use super::*;
     use crate::on_both_backends;
@@ -27,7 +20,7 @@ mod covers {
     async fn covers_are_cropped_to_the_page_sizes(app: TestApp) {
         app.make_staff("13900000001", Role::Operator).await;
         let staff = app.staff_as("13900000001").await;
-        let id = course_id(&app).await;
+        let id = app.course_id("excel-data-analysis").await;
         let editor = format!("/admin/courses/{id}");
         let action = format!("{editor}/cover");
         let fake = staff
@@ -89,7 +82,7 @@ mod lesson_media {
 async fn lesson_media_is_limited_judged_and_packaged(app: TestApp) {
     app.make_staff("13900000001", Role::Operator).await;
     let staff = app.staff_as("13900000001").await;
-    let id = course_id(&app).await;
+    let id = app.course_id("excel-data-analysis").await;
     let lesson: i64 = sqlx::query_scalar("SELECT MIN(id) FROM lessons WHERE course_id = $1")
         .bind(id)
         .fetch_one(app.db.read())

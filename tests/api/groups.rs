@@ -23,14 +23,10 @@ fn now() -> i64 {
     kedian::domain::time::now()
 }
 
-async fn course_id(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1").bind(COURSE).fetch_one(app.db.read()).await.unwrap()
-}
-
 /// Staff put the course on a group offer of `size` at ¥99, 24 hours to fill.
 async fn offer(app: &TestApp, size: &str) -> TestApp {
     let staff = app.staff().await;
-    let page = format!("/admin/courses/{}/group", course_id(app).await);
+    let page = format!("/admin/courses/{}/group", app.course_id(COURSE).await);
     let fields = [
         ("price", "99"),
         ("size", size),
@@ -78,13 +74,7 @@ async fn group_of(app: &TestApp, order_no: &str) -> i64 {
 }
 
 async fn may_learn(browser: &TestApp) -> bool {
-    let lesson: i64 = sqlx::query_scalar(
-        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
-    )
-    .bind(COURSE)
-    .fetch_one(browser.db.read())
-    .await
-    .unwrap();
+    let lesson = browser.first_paid_lesson(COURSE).await;
     let (_, html) = browser.get_html(&format!("/courses/{COURSE}/lessons/{lesson}")).await;
     !html.contains("class=\"panel locked\"")
 }
@@ -219,7 +209,7 @@ async fn ten_buyers_pay_for_the_last_seat_at_once(app: TestApp) {
 
 async fn staff_offers_are_checked_and_owners_cannot_join(app: TestApp) {
     let staff = app.staff().await;
-    let page = format!("/admin/courses/{}/group", course_id(&app).await);
+    let page = format!("/admin/courses/{}/group", app.course_id(COURSE).await);
     let bad = [
         ("price", "299"),
         ("size", "11"),

@@ -527,6 +527,27 @@ impl TestApp {
         .await
     }
 
+    /// A course's id by its slug.
+    pub async fn course_id(&self, slug: &str) -> i64 {
+        sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(self.db.read())
+            .await
+            .expect("course")
+    }
+
+    /// The first lesson of a course that is not a free preview.
+    pub async fn first_paid_lesson(&self, slug: &str) -> i64 {
+        sqlx::query_scalar(
+            "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND l.free_preview = 0 \
+             ORDER BY l.id LIMIT 1",
+        )
+        .bind(slug)
+        .fetch_one(self.db.read())
+        .await
+        .expect("a paid lesson")
+    }
+
     pub async fn order_status(&self, order_no: &str) -> String {
         sqlx::query_scalar("SELECT status FROM orders WHERE order_no = $1")
             .bind(order_no)

@@ -52,16 +52,6 @@ async fn learner(app: &TestApp, phone: &str) -> TestApp {
     browser
 }
 
-async fn first_paid_lesson(app: &TestApp, slug: &str) -> i64 {
-    sqlx::query_scalar(
-        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
-    )
-    .bind(slug)
-    .fetch_one(app.db.read())
-    .await
-    .unwrap()
-}
-
 /// Whether the lesson page lets this browser learn (the locked panel is absent).
 async fn may_learn(browser: &TestApp, slug: &str, lesson: i64) -> bool {
     let (status, html) = browser.get_html(&format!("/courses/{slug}/lessons/{lesson}")).await;
@@ -96,7 +86,7 @@ async fn shift_terms(app: &TestApp, phone: &str, secs: i64) {
 async fn a_membership_opens_courses_until_it_ends(app: TestApp) {
     let phone = "13800139001";
     let me = learner(&app, phone).await;
-    let lesson = first_paid_lesson(&app, COURSE).await;
+    let lesson = app.first_paid_lesson(COURSE).await;
     assert!(!may_learn(&me, COURSE, lesson).await, "not a member yet");
     let bought_alone = me.bought("economics-in-15-minutes").await;
     me.bought(PLAN).await;
@@ -118,7 +108,7 @@ async fn a_membership_opens_courses_until_it_ends(app: TestApp) {
     assert!(may_learn(&me, COURSE, lesson).await, "on the last day");
     shift_terms(&app, phone, -120).await;
     assert!(!may_learn(&me, COURSE, lesson).await, "over at the end");
-    let photo = first_paid_lesson(&app, "economics-in-15-minutes").await;
+    let photo = app.first_paid_lesson("economics-in-15-minutes").await;
     assert!(may_learn(&me, "economics-in-15-minutes", photo).await, "a course bought alone stays ({bought_alone})");
     let (_, mine) = me.get_html("/me").await;
     assert!(mine.contains("会员已到期"), "an expired member is told");
@@ -149,7 +139,7 @@ async fn renewing_extends_and_a_refund_of_the_period_ahead_is_full(app: TestApp)
     assert_eq!(app.order_status(&renewal).await, "refunded");
     let got = terms(&app, phone).await;
     assert_eq!(got[1].0, got[1].1, "the refunded year never runs");
-    let lesson = first_paid_lesson(&app, COURSE).await;
+    let lesson = app.first_paid_lesson(COURSE).await;
     assert!(may_learn(&me, COURSE, lesson).await, "the current year goes on");
 
     // The current year is kept by default: nothing is due on it.
@@ -197,9 +187,9 @@ async fn members_only_courses_and_member_prices(app: TestApp) {
     assert!(!pay.contains("¥49.00"), "no member price before joining");
     me.submit(&format!("/orders/{full}"), &format!("/orders/{full}/cancel"), &[]).await;
     me.bought(PLAN).await;
-    let lesson = first_paid_lesson(&app, COURSE).await;
+    let lesson = app.first_paid_lesson(COURSE).await;
     assert!(may_learn(&me, COURSE, lesson).await, "a selected plan opens a members-only course");
-    let python = first_paid_lesson(&app, "python-zero-to-one").await;
+    let python = app.first_paid_lesson("python-zero-to-one").await;
     assert!(!may_learn(&me, "python-zero-to-one", python).await, "a member-price course is not free");
     let member = me.order_for("python-zero-to-one").await;
     let (_, pay) = me.get_html(&format!("/orders/{member}/pay")).await;
@@ -309,11 +299,7 @@ async fn twenty_buyers_race_for_one_slot(app: TestApp) {
     use kedian::domain::Fen;
     use kedian::store::{consultations, orders::NewOrder, users};
     let slot = slot_ids(&app).await[3];
-    let course_id: kedian::domain::CourseId = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
-        .bind(CONSULTATION)
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let course_id = kedian::domain::CourseId(app.course_id(CONSULTATION).await);
     let mut buyers = Vec::new();
     for i in 0..20 {
         let phone = kedian::domain::phone::Phone::parse(&format!("1390000{i:04}")).unwrap();
@@ -600,11 +586,7 @@ async fn staff_set_plans_member_benefits_and_slots(app: TestApp) {
 
     // Slots: one in the past is refused by its field, a time taken twice is refused, a free one
     // is withdrawn, a booked one stays.
-    let id: i64 = sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1")
-        .bind(CONSULTATION)
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let id = app.course_id(CONSULTATION).await;
     let page = format!("/admin/courses/{id}/slots");
     let past =
         staff.submit(&page, &page, &[("starts_at", "2020-01-01T20:00"), ("minutes", "60"), ("meeting", "")]).await;
@@ -644,7 +626,7 @@ async fn cancelling_a_running_membership_refunds_the_days_left(app: TestApp) {
     let (start, end) = terms(&app, phone).await[0];
     assert_eq!(end - start, 365 * DAY, "2026-11-30 to 2027-11-30");
     shift_terms(&app, phone, -73 * DAY).await; // 73 days used
-    let lesson = first_paid_lesson(&app, COURSE).await;
+    let lesson = app.first_paid_lesson(COURSE).await;
     assert!(may_learn(&me, COURSE, lesson).await);
     let (_, form) = me.get_html(&format!("/orders/{order_no}/refund")).await;
     assert!(unescape(&form).contains("¥558.40") && unescape(&form).contains("剩余的 292 天"), "698 × 292 / 365");

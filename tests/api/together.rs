@@ -15,10 +15,6 @@ fn now() -> i64 {
     kedian::domain::time::now()
 }
 
-async fn course_id(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT id FROM courses WHERE slug = $1").bind(COURSE).fetch_one(app.db.read()).await.unwrap()
-}
-
 async fn learner(app: &TestApp, phone: &str) -> TestApp {
     let browser = app.another_browser();
     browser.login_by_code(phone).await;
@@ -27,7 +23,7 @@ async fn learner(app: &TestApp, phone: &str) -> TestApp {
 
 async fn check_ins_count_by_beijing_day(app: TestApp) {
     let staff = app.staff().await;
-    let page = format!("/admin/courses/{}/checkin", course_id(&app).await);
+    let page = format!("/admin/courses/{}/checkin", app.course_id(COURSE).await);
     let refused =
         staff.submit(&page, &page, &[("first_day", "明天"), ("days", "0"), ("prompts", " "), ("action", "save")]).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
@@ -91,13 +87,7 @@ async fn check_ins_count_by_beijing_day(app: TestApp) {
 }
 
 async fn homework_is_submitted_reviewed_and_private(app: TestApp) {
-    let lesson: i64 = sqlx::query_scalar(
-        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
-    )
-    .bind(COURSE)
-    .fetch_one(app.db.read())
-    .await
-    .unwrap();
+    let lesson = app.first_paid_lesson(COURSE).await;
     let staff = app.staff().await;
     let editor = format!("/admin/lessons/{lesson}");
     let saved = staff

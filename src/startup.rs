@@ -42,8 +42,11 @@ pub const SESSION_COOKIE: &str = "kedian_session";
 const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
 pub const SANDBOX_KEY_LABEL: &[u8] = b"kedian sandbox payments";
 
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; \
-     script-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
+/// `blob:` for media and workers only: hls.js feeds the player through a MediaSource (a `blob:`
+/// URL) and transmuxes in a worker it makes from a `blob:`; scripts stay `'self'`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data:; \
+     media-src 'self' blob:; worker-src 'self' blob:; style-src 'self'; script-src 'self'; object-src 'none'; \
+     base-uri 'self'; form-action 'self'; frame-ancestors 'none'";
 
 pub struct Application {
     port: u16,
@@ -173,7 +176,7 @@ impl Application {
         std::fs::create_dir_all(&public_dir).with_context(|| format!("cannot create {}", public_dir.display()))?;
         let app_providers = providers.clone();
         let progress = Arc::new(crate::jobs::progress::ProgressBuffer::default());
-        crate::jobs::progress::spawn(progress.clone(), db.clone(), crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS);
+        crate::jobs::progress::spawn(progress.clone(), db.clone());
         // Installed before anything counts.
         crate::telemetry::metrics();
         let state = web::Data::new(AppState {
@@ -300,8 +303,7 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        let min = crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS;
-        if let Err(e) = self.progress.flush(&self.db, now(), min).await {
+        if let Err(e) = self.progress.flush(&self.db).await {
             tracing::error!(error = %e, pending = self.progress.pending(), "progress reports lost at shutdown");
         }
         self.db.close().await;

@@ -19,6 +19,15 @@ const STAFF_SEEN: &str = "staff_seen";
 const WECHAT_OPENID: &str = "wx_openid";
 const WECHAT_OAUTH: &str = "wx_oauth";
 const WECHAT_LOGIN: &str = "wx_login";
+
+/// A WeChat sign-in under way: where it goes after, the course it continues to buy (or empty),
+/// and whether it is the silent `snsapi_base` look-up (no consent screen).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct WechatLogin {
+    pub next: String,
+    pub buy: String,
+    pub silent: bool,
+}
 /// A distributor's `?ref=` followed before signing in: (code, when).
 const REFERRAL: &str = "ref";
 const WECHAT_PENDING: &str = "wx_pending";
@@ -171,19 +180,18 @@ impl TypedSession<'_> {
 }
 
 impl TypedSession<'_> {
-    /// Remembers a WeChat sign-in round trip and where to go after; returns the `state`.
-    pub fn start_wechat_login(&self, next: &str) -> anyhow::Result<String> {
+    /// Remembers a WeChat sign-in round trip and what it is for; returns the `state`.
+    pub fn start_wechat_login(&self, login: &WechatLogin) -> anyhow::Result<String> {
         let token = new_token();
-        self.0.insert(WECHAT_LOGIN, format!("{token}:{next}"))?;
+        self.0.insert(WECHAT_LOGIN, (token.clone(), login))?;
         Ok(token)
     }
 
-    /// Where to go after the sign-in, if `state` is the one we sent (used once).
-    pub fn finish_wechat_login(&self, state: &str) -> Option<String> {
-        let stored: String = self.0.remove_as(WECHAT_LOGIN).and_then(Result::ok)?;
-        let (token, next) = stored.split_once(':')?;
+    /// What the sign-in was for, if `state` is the one we sent (used once).
+    pub fn finish_wechat_login(&self, state: &str) -> Option<WechatLogin> {
+        let (token, login): (String, WechatLogin) = self.0.remove_as(WECHAT_LOGIN).and_then(Result::ok)?;
         use subtle::ConstantTimeEq;
-        bool::from(token.as_bytes().ct_eq(state.as_bytes())).then(|| next.to_string())
+        bool::from(token.as_bytes().ct_eq(state.as_bytes())).then_some(login)
     }
 
     /// A WeChat identity (openid, unionid) no account has yet: linked at the next login.

@@ -113,7 +113,7 @@ impl Catalog {
     /// Every course, on sale or not, newest first (for back-office filters).
     pub fn all_courses(&self) -> Vec<&Arc<Course>> {
         let mut all: Vec<&Arc<Course>> = self.by_id.values().collect();
-        all.sort_by(|a, b| b.id.cmp(&a.id));
+        all.sort_by_key(|c| std::cmp::Reverse(c.id));
         all
     }
 

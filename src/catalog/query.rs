@@ -124,8 +124,8 @@ pub fn search(catalog: &Catalog, query: &CatalogQuery, per_page: usize) -> Resul
     match query.sort {
         Sort::Newest => {}
         Sort::Popular => found.sort_by_key(|c| std::cmp::Reverse(c.learner_count())),
-        Sort::PriceAsc => found.sort_by(|a, b| a.price.cmp(&b.price)),
-        Sort::PriceDesc => found.sort_by(|a, b| b.price.cmp(&a.price)),
+        Sort::PriceAsc => found.sort_by_key(|a| a.price),
+        Sort::PriceDesc => found.sort_by_key(|c| std::cmp::Reverse(c.price)),
     }
     let total = found.len();
     let total_pages = total.div_ceil(per_page).max(1);

@@ -36,6 +36,26 @@ pub struct Lesson {
     pub starts_at: Option<i64>,
 }
 
+impl Lesson {
+    /// What a free lesson is called by its kind: 试看, 试听 or 试读.
+    pub fn preview_label_key(&self) -> &'static str {
+        match self.kind.as_str() {
+            "audio" => "free_listen",
+            "article" => "free_read",
+            _ => "free_preview",
+        }
+    }
+
+    /// The course page's button to it: 免费试看, 免费试听 or 免费试读.
+    pub fn try_label_key(&self) -> &'static str {
+        match self.kind.as_str() {
+            "audio" => "try_free_listen",
+            "article" => "try_free_read",
+            _ => "try_free",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Chapter {
     pub id: i64,

@@ -52,6 +52,8 @@ pub fn content_type(name: &str) -> &'static str {
         "video/mp4"
     } else if name.ends_with(".m4a") {
         "audio/mp4"
+    } else if name.ends_with(".mp3") {
+        "audio/mpeg"
     } else if name.ends_with(".m3u8") {
         "application/vnd.apple.mpegurl"
     } else if name.ends_with(".ts") {
@@ -124,7 +126,7 @@ mod tests {
     fn completion_at_ninety_percent() {
         assert!(!is_complete(89, 100));
         assert!(is_complete(90, 100));
-        assert!(is_complete(0, 0) == false);
+        assert!(!is_complete(0, 0));
         assert!(is_complete(600, 600));
         assert!(!is_complete(i64::MAX, 0));
         assert!(is_complete(i64::MAX, i64::MAX));

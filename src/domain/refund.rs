@@ -109,7 +109,7 @@ pub fn looks_like_refund_no(value: &str) -> bool {
 
 /// Share of the lessons completed, in whole percent rounded down (0 when there are none).
 pub fn consumed_pct(completed: usize, total: usize) -> i64 {
-    if total == 0 { 0 } else { (completed.min(total) * 100 / total) as i64 }
+    (completed.min(total) * 100).checked_div(total).map_or(0, |pct| pct as i64)
 }
 
 #[cfg(test)]

@@ -40,14 +40,14 @@ pub fn peak_bandwidth(playlist: &str, size_of: impl Fn(&str) -> Option<u64>) -> 
     for line in playlist.lines().map(str::trim) {
         if let Some(rest) = line.strip_prefix("#EXTINF:") {
             duration = rest.split(',').next().and_then(|d| d.parse::<f64>().ok());
-        } else if !line.is_empty() && !line.starts_with('#') {
-            if let (Some(secs), Some(bytes)) = (duration.take(), size_of(line)) {
-                if secs > 0.0 {
-                    // Bits per second, rounded up; sizes are far below f64's exact range.
-                    let rate = (bytes as f64 * 8.0 / secs).ceil() as u64;
-                    peak = peak.max(rate);
-                }
-            }
+        } else if !line.is_empty()
+            && !line.starts_with('#')
+            && let (Some(secs), Some(bytes)) = (duration.take(), size_of(line))
+            && secs > 0.0
+        {
+            // Bits per second, rounded up; sizes are far below f64's exact range.
+            let rate = (bytes as f64 * 8.0 / secs).ceil() as u64;
+            peak = peak.max(rate);
         }
     }
     peak

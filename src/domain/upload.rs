@@ -54,6 +54,10 @@ impl FileKind {
         }
     }
 
+    pub fn is_video(self) -> bool {
+        self == FileKind::Mp4
+    }
+
     pub fn extension(self) -> &'static str {
         match self {
             FileKind::Jpeg => "jpg",

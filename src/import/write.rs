@@ -493,7 +493,8 @@ impl<'a> Run<'a> {
         let at = now();
         // (user, lesson) → (course, position, duration, completed at, updated at): the newest report
         // of each lesson in the batch.
-        let mut latest: HashMap<(i64, i64), (i64, i64, i64, Option<i64>, i64)> = HashMap::new();
+        type Latest = (i64, i64, i64, Option<i64>, i64);
+        let mut latest: HashMap<(i64, i64), Latest> = HashMap::new();
         let mut duplicates = 0u64;
         for (line, p) in rows {
             let why = self.known(p.phone.as_str(), &p.product_id).and_then(|(user_id, course_id)| {

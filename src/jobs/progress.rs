@@ -17,12 +17,14 @@ use crate::store::{Db, Topic};
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 type Key = (UserId, i64);
+/// A learner's progress: course → lesson → progress.
+type LearnerProgress = HashMap<CourseId, HashMap<i64, Progress>>;
 
 pub struct ProgressBuffer {
     inner: Mutex<Inner>,
     /// Each learner's stored progress (course → lesson → progress), in memory on SQLite; every
     /// batch written bumps `Topic::Progress`, so a copy older than the last write is not used.
-    stored: EpochCache<UserId, Arc<HashMap<CourseId, HashMap<i64, Progress>>>>,
+    stored: EpochCache<UserId, Arc<LearnerProgress>>,
 }
 
 impl Default for ProgressBuffer {
@@ -35,8 +37,6 @@ impl Default for ProgressBuffer {
 struct Inner {
     /// Reports not yet written, one per (user, lesson), merged.
     pending: HashMap<Key, ProgressRow>,
-    /// When each (user, lesson) last had a report accepted, for the minimum interval.
-    accepted_at: HashMap<Key, i64>,
 }
 
 /// `newer` over `older` for the same learner and lesson: the newer position, the furthest
@@ -59,20 +59,16 @@ impl ProgressBuffer {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes a report unless the same lesson had one less than `min_interval_secs` ago.
-    pub fn offer(&self, row: ProgressRow, min_interval_secs: i64) -> bool {
+    /// Takes a report. Reports close together (a learner pausing and playing) only replace the
+    /// one waiting for the same lesson: they cost no write, so none is refused.
+    pub fn offer(&self, row: ProgressRow) {
         let key = (row.user_id, row.lesson_id);
         let mut inner = self.lock();
-        if inner.accepted_at.get(&key).is_some_and(|at| row.updated_at - at < min_interval_secs) {
-            return false;
-        }
-        inner.accepted_at.insert(key, row.updated_at);
         let merged = match inner.pending.get(&key) {
             Some(older) => merge(older, &row),
             None => row,
         };
         inner.pending.insert(key, merged);
-        true
     }
 
     /// The learner's stored progress in a course with the reports still waiting here laid over it.
@@ -114,12 +110,8 @@ impl ProgressBuffer {
 
     /// Writes what has gathered in one transaction. On failure the reports go back, under any
     /// that arrived meanwhile, to be tried at the next flush.
-    pub async fn flush(&self, db: &Db, now: i64, min_interval_secs: i64) -> Result<usize, sqlx::Error> {
-        let batch: Vec<ProgressRow> = {
-            let mut inner = self.lock();
-            inner.accepted_at.retain(|_, at| now - *at < min_interval_secs);
-            inner.pending.drain().map(|(_, row)| row).collect()
-        };
+    pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
+        let batch: Vec<ProgressRow> = self.lock().pending.drain().map(|(_, row)| row).collect();
         if batch.is_empty() {
             return Ok(0);
         }
@@ -160,13 +152,13 @@ fn lay_over(progress: &mut HashMap<i64, Progress>, row: &ProgressRow) {
 }
 
 /// Flushes every `FLUSH_EVERY` until the process ends (the server flushes once more on shutdown).
-pub fn spawn(buffer: Arc<ProgressBuffer>, db: Db, min_interval_secs: i64) {
+pub fn spawn(buffer: Arc<ProgressBuffer>, db: Db) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = buffer.flush(&db, crate::domain::time::now(), min_interval_secs).await {
+            if let Err(e) = buffer.flush(&db).await {
                 tracing::warn!(error = %e, pending = buffer.pending(), "writing progress failed; will retry");
             }
         }
@@ -202,12 +194,15 @@ mod tests {
     }
 
     #[test]
-    fn reports_too_close_together_are_refused() {
+    fn reports_close_together_are_merged_into_one_row() {
         let buffer = ProgressBuffer::default();
-        assert!(buffer.offer(row(100, 1, 1, None), 3));
-        assert!(!buffer.offer(row(102, 2, 2, None), 3));
-        assert!(buffer.offer(row(103, 3, 3, None), 3));
-        assert!(buffer.offer(ProgressRow { lesson_id: 9, ..row(103, 3, 3, None) }, 3), "another lesson");
+        buffer.offer(row(100, 40, 40, None));
+        buffer.offer(row(100, 41, 41, None));
+        buffer.offer(row(101, 12, 12, None));
+        buffer.offer(ProgressRow { lesson_id: 9, ..row(101, 3, 3, None) });
         assert_eq!(buffer.pending(), 2, "one row per learner and lesson");
+        let inner = buffer.lock();
+        let kept = inner.pending.get(&(crate::domain::UserId(1), 2)).unwrap();
+        assert_eq!((kept.last_position_secs, kept.furthest_secs), (12, 41), "the latest position, the furthest");
     }
 }

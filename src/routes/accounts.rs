@@ -97,6 +97,13 @@ async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
     if ctx.user.is_some() {
         return Ok(redirect(&next_of(&q.next)));
     }
+    let wechat = crate::routes::wechat_login::offered(&req, &state);
+    // Inside WeChat, signing in starts with the silent look-up: a learner the shop knows by their
+    // WeChat is in without typing. It comes back here (with `wechat=`) when it finds no one.
+    if wechat && q.wechat.is_empty() && q.method.is_empty() {
+        let buy: String = q.buy.chars().take(100).collect();
+        return Ok(redirect(&crate::routes::wechat_login::silent_href(&next_of(&q.next), &buy)));
+    }
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.shop_name()), ctx.t("site_description"));
     let page = LoginPage {
@@ -110,7 +117,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
             "declined" => ctx.t("wechat_login_declined").to_string(),
             _ => String::new(),
         },
-        wechat: crate::routes::wechat_login::offered(&req, &state),
+        wechat,
         errors: FieldErrors::default(),
         ctx,
     };
@@ -356,10 +363,10 @@ pub(crate) async fn login_with_password(
         return Ok(Err(Retry::limited(lang, "password", lang.t(blocked.message_key(staff)), blocked.secs())));
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    if password::verify(form.password.clone(), stored).await? {
-        if let Some(user) = user {
-            return Ok(Ok(user));
-        }
+    if password::verify(form.password.clone(), stored).await?
+        && let Some(user) = user
+    {
+        return Ok(Ok(user));
     }
     attempts::failed(&state.db, user.as_ref().map(|u| u.id), ip, now).await?;
     if let Some(user) = &user {

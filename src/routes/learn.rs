@@ -21,13 +21,11 @@ use crate::media::article::SanitizedHtml;
 use crate::store::lessons::{self, Progress};
 use crate::web::{AppState, Meta, PageContext, render};
 
-/// Progress reports closer together than this are refused (players report every 10–15 s).
-pub const PROGRESS_MIN_INTERVAL_SECS: i64 = 3;
 /// How long before and after its start a live session counts as "live".
 const LIVE_EARLY_SECS: i64 = 15 * 60;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(lesson_page).service(media_file).service(report_progress).service(my_courses);
+    cfg.service(lesson_page).service(media_file).service(report_progress).service(player_error).service(my_courses);
 }
 
 /// May this viewer have this lesson's content? Free previews are open to anyone.
@@ -42,7 +40,7 @@ async fn can_learn(
         return Ok(true);
     }
     match user_id {
-        Some(uid) => Ok(state.access.may_learn(&state.db, uid, &course, now()).await?),
+        Some(uid) => Ok(state.access.may_learn(&state.db, uid, course, now()).await?),
         None => Ok(false),
     }
 }
@@ -92,6 +90,34 @@ impl LessonPage<'_> {
 
     fn completed_count(&self) -> usize {
         self.progress.values().filter(|p| p.completed).count()
+    }
+
+    fn preview_key(&self, lesson: &Lesson) -> &'static str {
+        lesson.preview_label_key()
+    }
+
+    /// A player is shown: a video or audio lesson this viewer may play, with a file or HLS.
+    fn has_player(&self) -> bool {
+        self.allowed
+            && matches!(self.lesson.kind.as_str(), "video" | "audio")
+            && !(self.media_url.is_empty() && self.hls_url.is_empty())
+    }
+
+    /// The page sells the course (a buy bar, and a paywall when a preview ends).
+    fn sells(&self) -> bool {
+        !self.owner && self.course.published
+    }
+
+    /// 立即购买 starts an order here; a consultation (pick a slot), a membership plan or a
+    /// members-only course is bought from its own page.
+    fn direct_buy(&self) -> bool {
+        use crate::domain::ProductKind;
+        !matches!(self.course.kind, ProductKind::Consultation | ProductKind::Membership)
+            && self.course.member_rule != crate::domain::membership::MemberRule::Only
+    }
+
+    fn preview_end_key(&self) -> &'static str {
+        if self.lesson.kind == "audio" { "preview_ended_audio" } else { "preview_ended" }
     }
 }
 
@@ -159,7 +185,8 @@ async fn lesson_page(
     }
     let (prev, next) = course.neighbours(lesson.id);
     let (prev, next) = (prev.cloned(), next.cloned());
-    let ctx = if allowed && ctx.user.is_some() { ctx.with_csrf()? } else { ctx };
+    // The player's reports, and 立即购买 for a signed-in learner who does not own the course.
+    let ctx = if ctx.user.is_some() { ctx.with_csrf()? } else { ctx };
     let title = format!("{} - {}", lesson.title, course.title);
     let meta = ctx.meta(&title, &course.subtitle);
     render(&LessonPage {
@@ -250,7 +277,11 @@ async fn media_file(
         "main.mp4" | "main.m4a" => content.media_key.ok_or(AppError::NotFound)?,
         _ => format!("{}/{file}", content.hls_dir.ok_or(AppError::NotFound)?),
     };
-    let content_type = media::content_type(&file);
+    // The uploaded file's own type (an MP3 under `main.m4a`), else the name's.
+    let content_type = match media::content_type(&key) {
+        "application/octet-stream" => media::content_type(&file),
+        by_key => by_key,
+    };
     // A body takes a stream slot for as long as it is being sent; HEAD sends none.
     let ip = crate::web::client_ip(&req, state.settings.trust_forwarded);
     let viewer = viewer.map_or_else(|| format!("ip:{ip}"), |id| id.to_string());
@@ -341,22 +372,40 @@ async fn report_progress(
     }
     let position = report.position.min(report.duration);
     let t = now();
-    let recorded = state.progress.offer(
-        lessons::ProgressRow {
-            user_id: user.id,
-            lesson_id,
-            course_id: course.id,
-            last_position_secs: position,
-            furthest_secs: position,
-            duration_secs: report.duration,
-            completed_at: media::is_complete(position, report.duration).then_some(t),
-            updated_at: t,
-        },
-        PROGRESS_MIN_INTERVAL_SECS,
-    );
-    if !recorded {
-        return Err(AppError::RateLimited(PROGRESS_MIN_INTERVAL_SECS));
-    }
+    state.progress.offer(lessons::ProgressRow {
+        user_id: user.id,
+        lesson_id,
+        course_id: course.id,
+        last_position_secs: position,
+        furthest_secs: position,
+        duration_secs: report.duration,
+        completed_at: media::is_complete(position, report.duration).then_some(t),
+        updated_at: t,
+    });
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+struct PlayerError {
+    reason: String,
+}
+
+/// A player that could not load its media says why, for staff reading the log (the learner sees
+/// 重试). Nothing is stored.
+#[post("/lessons/{lesson_id}/player-error")]
+async fn player_error(
+    ctx: PageContext,
+    req: HttpRequest,
+    lesson_id: web::Path<i64>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AppError> {
+    crate::web::csrf::check_header(&req)?;
+    let user = ctx.user.as_ref().ok_or(AppError::Forbidden)?;
+    let report: PlayerError = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest)?;
+    let reason: String = report.reason.chars().filter(|c| !c.is_control()).take(200).collect();
+    let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let agent: String = agent.chars().take(200).collect();
+    tracing::warn!(lesson_id = *lesson_id, user_id = %user.id, reason, agent, "a lesson's media did not play");
     Ok(HttpResponse::NoContent().finish())
 }
 

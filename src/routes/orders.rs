@@ -34,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(coupon)
         .service(cancel)
         .service(return_page)
+        .service(done_page)
         .service(order_status);
 }
 
@@ -118,7 +119,7 @@ pub(crate) async fn purchase_href(
     let ttl = state.settings.order_ttl_minutes * 60;
     Ok(match checkout::begin(&state.db, &state.catalog, purchase, ttl, at).await? {
         Checkout::ToPay(order) => Some(format!("/orders/{}/pay", order.order_no)),
-        Checkout::Claimed(order) => Some(format!("/orders/{}", order.order_no)),
+        Checkout::Claimed(order) => Some(format!("/orders/{}/done", order.order_no)),
         Checkout::SlotTaken => None,
     })
 }
@@ -132,13 +133,17 @@ pub struct OrderView {
     pub paid: String,
     pub closed: String,
     pub expires: String,
+    /// Pending, but past its deadline: closed in all but name until the expiry job runs.
+    pub lapsed: bool,
 }
 
 impl OrderView {
     pub fn new(order: Order) -> OrderView {
         let at = |t: Option<i64>| t.map(shanghai_minutes).unwrap_or_default();
+        let lapsed = order.status == OrderStatus::Pending && order.expires_at <= now();
         OrderView {
-            status_key: order.status.label_key(),
+            status_key: if lapsed { OrderStatus::Closed.label_key() } else { order.status.label_key() },
+            lapsed,
             kind_key: order.item_kind.label_key(),
             created: shanghai_minutes(order.created_at),
             paid: at(order.paid_at),
@@ -149,11 +154,30 @@ impl OrderView {
     }
 
     pub fn status(&self) -> &'static str {
-        self.order.status.as_str()
+        if self.lapsed { OrderStatus::Closed.as_str() } else { self.order.status.as_str() }
     }
 
+    /// Still payable.
     pub fn is_pending(&self) -> bool {
-        self.order.status == OrderStatus::Pending
+        self.order.status == OrderStatus::Pending && !self.lapsed
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.order.status == OrderStatus::Closed || self.lapsed
+    }
+
+    /// Why a closed order closed, in words.
+    pub fn close_reason_key(&self) -> &'static str {
+        if self.lapsed {
+            return "close_reason_expired";
+        }
+        match self.order.close_reason.as_deref() {
+            Some("expired") => "close_reason_expired",
+            Some("cancelled") => "close_reason_cancelled",
+            Some("staff") => "close_reason_staff",
+            Some("replaced") => "close_reason_replaced",
+            _ => "close_reason_other",
+        }
     }
 
     pub fn can_learn(&self) -> bool {
@@ -224,6 +248,9 @@ struct DetailPage<'a> {
     /// 开始学习 opens the first (or next) lesson of the course bought.
     learn_href: String,
     booking: Option<Booking>,
+    /// A closed order's course, still on sale: (slug, bought here with 重新购买 rather than on
+    /// its own page).
+    rebuy: Option<(String, bool)>,
     errors: FieldErrors,
 }
 
@@ -285,7 +312,14 @@ pub(crate) async fn render_detail(
     let refunds = refunds::for_order(&state.db, order.id).await?;
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
     let can_refund = order.is_refundable();
-    let learn_href = match (state.catalog.snapshot().course_by_id(order.course_id).cloned(), &ctx.user) {
+    let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
+    let rebuy = course.as_ref().filter(|c| c.published).map(|c| {
+        let direct = !matches!(c.kind, ProductKind::Consultation | ProductKind::Membership)
+            && c.member_rule != MemberRule::Only
+            && order.group_id.is_none();
+        (c.slug.clone(), direct)
+    });
+    let learn_href = match (course, &ctx.user) {
         (Some(course), Some(user)) => {
             let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
             crate::routes::courses::continue_href(&course, &progress)
@@ -306,6 +340,7 @@ pub(crate) async fn render_detail(
         can_refund,
         learn_href,
         booking,
+        rebuy,
         errors,
     };
     render_with_status(&page, status)
@@ -372,7 +407,7 @@ async fn pay_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
-    if order.status != OrderStatus::Pending {
+    if order.status != OrderStatus::Pending || order.expires_at <= now() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
     pay_page_for(ctx, &req, &state, order, None, FieldErrors::default(), StatusCode::OK).await
@@ -409,7 +444,7 @@ async fn start_payment(
         if let PaymentOutcome::Applied { course_id } = orders::apply_payment(&state.db, "free", &notice, now()).await? {
             state.catalog.count_sale(course_id);
         }
-        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+        return Ok(redirect(&format!("/orders/{}/done", order.order_no)));
     }
     let offered = state.providers.channels();
     let Some((channel, provider)) =
@@ -513,7 +548,7 @@ async fn order_status(
     let order = own_order(&state, &order_no, user).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "status": order.status.as_str() })))
+        .json(serde_json::json!({ "status": OrderView::new(order).status() })))
 }
 
 #[derive(Deserialize, Default)]
@@ -613,8 +648,54 @@ async fn return_page(
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
     if order.status != OrderStatus::Pending {
-        return Ok(redirect(&format!("/orders/{}", order.order_no)));
+        return Ok(redirect(&format!("/orders/{}/done", order.order_no)));
     }
     let meta = ctx.meta(&format!("{} - {}", ctx.t("confirming_title"), ctx.shop_name()), &order.item_title);
     render(&ReturnPage { ctx: &ctx, meta, view: OrderView::new(order) })
+}
+
+#[derive(Template)]
+#[template(path = "orders/done.html")]
+struct DonePage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    view: OrderView,
+    learn_href: String,
+    /// The lesson 去学习 opens, when it is a lesson.
+    first: Option<crate::catalog::Lesson>,
+}
+
+/// 支付成功: where paying ends, with 去学习 and the lesson it opens. An order that is not paid
+/// (still confirming, closed, refunded) goes where it belongs; a group seat to its group, a
+/// consultation to its booking.
+#[get("/orders/{order_no}/done")]
+async fn done_page(
+    ctx: PageContext,
+    order_no: web::Path<OrderNo>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let order = buyers_order(&ctx, &state, &order_no).await?;
+    match (order.status, order.group_id) {
+        (OrderStatus::Pending, _) if order.expires_at <= now() => {
+            return Ok(redirect(&format!("/orders/{}", order.order_no)));
+        }
+        (OrderStatus::Pending, _) => return Ok(redirect(&format!("/orders/{}/return", order.order_no))),
+        (OrderStatus::Paid, Some(group)) => return Ok(redirect(&format!("/groups/{group}"))),
+        (OrderStatus::Paid, None) => {}
+        _ => return Ok(redirect(&format!("/orders/{}", order.order_no))),
+    }
+    let user = logged_in(&ctx)?;
+    let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
+    let (learn_href, first) = match (&course, order.item_kind) {
+        (_, ProductKind::Consultation) => (format!("/orders/{}#booking", order.order_no), None),
+        (_, ProductKind::Membership) | (None, _) => ("/me/courses".to_string(), None),
+        (Some(course), _) => {
+            let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
+            let first = crate::routes::learn::continue_with(course, &progress);
+            (crate::routes::courses::continue_href(course, &progress), first)
+        }
+    };
+    let title = if order.amount.is_free() { ctx.t("done_claimed") } else { ctx.t("done_paid") };
+    let meta = ctx.meta(&format!("{title} - {}", ctx.shop_name()), &order.item_title);
+    render(&DonePage { ctx: &ctx, meta, view: OrderView::new(order), learn_href, first })
 }

@@ -60,9 +60,8 @@ async fn export(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResp
         return Ok(redirect("/login?next=%2Fme%2Fprivacy"));
     };
     let now = now();
-    let min = crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS;
     // Progress reported in the last second is included too.
-    state.progress.flush(&state.db, now, min).await?;
+    state.progress.flush(&state.db).await?;
     let data = personal_data::export(&state.db, user.id, now).await?;
     let body = serde_json::to_vec_pretty(&data).map_err(|e| AppError::Internal(e.into()))?;
     tracing::info!(user_id = %user.id, "personal data exported");
@@ -128,7 +127,7 @@ async fn delete(
         return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
     }
     let now = now();
-    state.progress.flush(&state.db, now, crate::routes::learn::PROGRESS_MIN_INTERVAL_SECS).await?;
+    state.progress.flush(&state.db).await?;
     let orders = crate::store::orders::count_for_user(&state.db, user.id).await?;
     let photos = crate::store::attachments::personal_file_keys_of(&state.db, user.id).await?;
     match personal_data::erase(&state.db, user.id, now).await? {

@@ -1,14 +1,16 @@
-//! Signing in with WeChat inside the WeChat browser: the official account's OAuth with the
-//! learner's consent (snsapi_userinfo) gives the openid and, when the accounts share an open
-//! platform, the unionid, the same one the mini program's export carried. A known identity logs
-//! in with one tap; an unknown one is linked to the account the learner logs in to next (or is
-//! logged in to now).
+//! Signing in with WeChat inside the WeChat browser. The login page starts with the silent
+//! look-up (snsapi_base: the openid, no consent screen): a learner whose openid the shop knows is
+//! signed in without a tap. The consented sign-in (snsapi_userinfo) also gives the unionid, the
+//! same one the mini program's export carried: it is asked for only when the silent one finds no
+//! one and the shop has buyers known by unionid alone, or when the learner taps 微信一键登录. An
+//! unknown identity is linked to the account the learner logs in to next (or is logged in to now).
 
 use crate::domain::UserId;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 
+use crate::auth::session::WechatLogin;
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
 use crate::error::AppError;
@@ -48,6 +50,10 @@ pub async fn link(state: &AppState, user_id: UserId, openid: &str, unionid: Opti
 #[serde(default)]
 struct Query {
     next: String,
+    /// The course a sign-in for 立即购买 goes on to buy.
+    buy: String,
+    /// "1": the silent look-up first (snsapi_base), consent only if it finds no one.
+    silent: String,
     code: String,
     state: String,
 }
@@ -56,13 +62,41 @@ fn next_of(value: &str) -> String {
     safe_next(value).unwrap_or_else(|| "/me/courses".to_string())
 }
 
+/// Where a silent WeChat sign-in starts, for a learner opening the login page inside WeChat.
+pub fn silent_href(next: &str, buy: &str) -> String {
+    let mut q = vec![("silent", "1"), ("next", next)];
+    if !buy.is_empty() {
+        q.push(("buy", buy));
+    }
+    format!("/login/wechat?{}", serde_urlencoded::to_string(q).unwrap_or_default())
+}
+
+fn authorize(state: &AppState, ctx: &PageContext, login: &WechatLogin) -> Result<HttpResponse, AppError> {
+    let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
+    let token = ctx.typed_session().start_wechat_login(login)?;
+    let back = format!("{}/login/wechat/callback", state.settings.public_url);
+    let scope = if login.silent { "snsapi_base" } else { "snsapi_userinfo" };
+    Ok(redirect(&wechat.authorize_url_with_scope(&back, &token, scope)))
+}
+
 #[get("/login/wechat")]
 async fn start(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
     let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let token = ctx.typed_session().start_wechat_login(&next_of(&q.next))?;
-    let back = format!("{}/login/wechat/callback", state.settings.public_url);
-    Ok(redirect(&wechat.authorize_url_with_scope(&back, &token, "snsapi_userinfo")))
+    let buy = q.buy.chars().take(100).collect();
+    authorize(&state, &ctx, &WechatLogin { next: next_of(&q.next), buy, silent: q.silent == "1" })
+}
+
+/// Signed in: on to the course the sign-in was for (its order, as the phone login does), else
+/// where it was going. The OAuth `state`, bound to this session and used once, stands for the
+/// CSRF token a form would carry.
+async fn continue_to(state: &AppState, user: &users::User, login: &WechatLogin) -> Result<String, AppError> {
+    let course = state.catalog.snapshot().course(&login.buy).cloned().filter(|c| c.published);
+    Ok(match course {
+        Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
+            crate::routes::orders::begin_purchase(state, user, &course).await?
+        }
+        _ => login.next.clone(),
+    })
 }
 
 #[get("/login/wechat/callback")]
@@ -70,16 +104,22 @@ async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
     let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
     let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let session = ctx.typed_session();
-    let next = session.finish_wechat_login(&q.state).ok_or(AppError::Forbidden)?;
+    let login = session.finish_wechat_login(&q.state).ok_or(AppError::Forbidden)?;
     let login_href = |why: &str| {
-        let query = serde_urlencoded::to_string([("next", next.as_str()), ("wechat", why)]).unwrap_or_default();
-        format!("/login?{query}")
+        let mut query = vec![("next", login.next.as_str())];
+        if !login.buy.is_empty() {
+            query.push(("buy", login.buy.as_str()));
+        }
+        query.push(("wechat", why));
+        format!("/login?{}", serde_urlencoded::to_string(query).unwrap_or_default())
     };
     if q.code.is_empty() {
         // No consent: the other ways to log in remain.
         return Ok(redirect(&login_href("declined")));
     }
     let (openid, unionid) = wechat.identity_for_code(&q.code).await.map_err(AppError::Internal)?;
+    // The same openid pays by JSAPI: no second OAuth round trip at 立即支付.
+    session.set_wechat_openid(&openid)?;
     let ids = identity_pairs(&openid, unionid.as_deref());
     match identities::find_user(&state.db, &ids).await? {
         Some(user_id) => {
@@ -90,12 +130,17 @@ async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
             // Whatever else it knows, link both identities (an imported unionid gains the openid).
             link(&state, user.id, &openid, unionid.as_deref()).await?;
             start_session(&ctx, &req, &state, &user, "wechat").await?;
-            Ok(redirect(&next))
+            Ok(redirect(&continue_to(&state, &user, &login).await?))
         }
         None => match &ctx.user {
             Some(user) => {
                 link(&state, user.id, &openid, unionid.as_deref()).await?;
-                Ok(redirect(&next))
+                Ok(redirect(&login.next))
+            }
+            // Silent found no one, but the shop knows buyers by unionid alone: one of them may be
+            // this person, which only the consented sign-in (it gives the unionid) can tell.
+            None if login.silent && identities::unionid_without_openid(&state.db).await? => {
+                authorize(&state, &ctx, &WechatLogin { silent: false, ..login.clone() })
             }
             None => {
                 session.set_pending_wechat(&openid, unionid.as_deref())?;

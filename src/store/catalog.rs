@@ -33,7 +33,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .collect();
 
     let mut lessons_by_chapter: HashMap<i64, Vec<Lesson>> = HashMap::new();
-    let lesson_rows: Vec<(i64, i64, String, String, i64, Flag, Option<i64>)> = sqlx::query_as(
+    type LessonRow = (i64, i64, String, String, i64, Flag, Option<i64>);
+    let lesson_rows: Vec<LessonRow> = sqlx::query_as(
         "SELECT l.chapter_id, l.id, l.title, l.kind, l.duration_secs, l.free_preview, l.starts_at \
          FROM lessons l JOIN courses c ON c.id = l.course_id \
          ORDER BY l.chapter_id, l.position, l.id",

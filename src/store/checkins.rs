@@ -138,11 +138,11 @@ pub async fn for_staff(db: &Db, limit: i64) -> Result<Vec<(Post, String)>, sqlx:
         post: Post,
         title: String,
     }
-    let sql = format!(
+    let sql =
         "SELECT p.id, p.course_id, p.user_id, u.nickname AS author, p.day, p.body, p.status, p.created_at, c.title \
          FROM check_ins p JOIN users u ON u.id = p.user_id JOIN courses c ON c.id = p.course_id \
          ORDER BY CASE WHEN p.status = 'held' THEN 0 ELSE 1 END, p.created_at DESC, p.id DESC LIMIT $1"
-    );
+            .to_string();
     let rows: Vec<Row> = sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await?;
     Ok(rows.into_iter().map(|r| (r.post, r.title)).collect())
 }

@@ -9,6 +9,9 @@ use crate::media::storage::MediaStore;
 
 pub const DEMO_ADMIN_PHONE: &str = "13800000000";
 
+/// (chapter title, [(lesson title, lesson kind, minutes, free preview)])
+type DemoChapter = (&'static str, &'static [(&'static str, &'static str, i64, bool)]);
+
 struct DemoCourse {
     slug: &'static str,
     kind: &'static str,
@@ -26,8 +29,7 @@ struct DemoCourse {
     featured: bool,
     membership_days: Option<i64>,
     consult_minutes: Option<i64>,
-    /// (chapter title, [(lesson title, lesson kind, minutes, free preview)])
-    chapters: &'static [(&'static str, &'static [(&'static str, &'static str, i64, bool)])],
+    chapters: &'static [DemoChapter],
 }
 
 const CATEGORIES: &[(&str, &str)] =

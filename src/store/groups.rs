@@ -116,7 +116,8 @@ pub async fn member_names(db: &Db, group_id: i64) -> Result<Vec<(UserId, String)
     .await
 }
 
-/// What asking for a seat came to.
+/// What asking for a seat came to (made once per request: not worth boxing the order).
+#[allow(clippy::large_enum_variant)]
 pub enum Seat {
     /// The order to pay (new, or the buyer's pending one for this same group).
     ToPay(Order),

@@ -41,6 +41,20 @@ pub async fn link(db: &Db, user_id: UserId, ids: &[(&str, &str)], now: i64) -> R
     Ok(())
 }
 
+/// Some account is known by a unionid alone (imported from the mini program, never signed in
+/// here): an unknown openid may be one of them, which only the consented sign-in can tell.
+pub async fn unionid_without_openid(db: &Db) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT u.user_id FROM user_identities u WHERE u.provider = $1 AND NOT EXISTS \
+         (SELECT 1 FROM user_identities o WHERE o.user_id = u.user_id AND o.provider = $2) LIMIT 1",
+    )
+    .bind(UNIONID)
+    .bind(OPENID_OA)
+    .fetch_optional(db.read())
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn has_wechat(db: &Db, user_id: UserId) -> Result<bool, sqlx::Error> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM user_identities WHERE user_id = $1 AND provider IN ('wechat_unionid', 'wechat_openid_oa')",

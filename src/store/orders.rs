@@ -116,7 +116,13 @@ pub(crate) async fn insert(
 /// The buyer's pending order for the course, and whether this call created it.
 pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<(Order, bool), sqlx::Error> {
     if let Some(order) = pending_for(db, new.user_id, new.course_id).await? {
-        return Ok((order, false));
+        if order.expires_at > now {
+            return Ok((order, false));
+        }
+        // Past its deadline but not yet closed by the expiry job: close it now (its coupon goes
+        // back) so 重新购买 gets a payable order. A payment that still arrives for it is refunded
+        // like any payment for a closed order.
+        close(db, order.id, "expired", now).await?;
     }
     let mut tx = db.write().begin().await?;
     match insert(&mut tx, new, OrderStatus::Pending, None, now).await {

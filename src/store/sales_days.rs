@@ -49,7 +49,7 @@ pub async fn between(db: &Db, first: i64, last: i64, now: i64) -> Result<Vec<Sal
     let live_first = first.max(open_from);
     if live_first <= last {
         let mut conn = db.read().acquire().await?;
-        out.extend(count(&mut *conn, live_first, last).await?);
+        out.extend(count(&mut conn, live_first, last).await?);
     }
     Ok(out)
 }
@@ -74,7 +74,7 @@ async fn store_missing(db: &Db, first: i64, last: i64) -> Result<(), sqlx::Error
         .await?;
     let missing: Vec<i64> = (first..=last).filter(|d| !done.contains(d)).collect();
     for (a, b) in runs(&missing) {
-        let rows = count(&mut *tx, a, b).await?;
+        let rows = count(&mut tx, a, b).await?;
         sqlx::query("DELETE FROM sales_days WHERE day >= $1 AND day <= $2").bind(a).bind(b).execute(&mut *tx).await?;
         for chunk in rows.chunks(100) {
             let sql = format!(

@@ -7,41 +7,6 @@
   var d = root.dataset;
   var media = document.getElementById("media");
 
-  if (media && d.hls) {
-    if (window.Hls && window.Hls.isSupported()) {
-      var hls = new window.Hls();
-      hls.loadSource(d.hls);
-      hls.attachMedia(media);
-      offerQuality(hls);
-    } else if (media.canPlayType("application/vnd.apple.mpegurl")) {
-      // Safari plays HLS itself and picks HD or SD by the network; it offers no choice to script.
-      media.src = d.hls;
-    }
-  }
-
-  // 自动 / 高清 / 标清 when the playlist has more than one rendition.
-  function offerQuality(hls) {
-    var pick = document.querySelector("[data-quality-pick]");
-    var select = document.querySelector("[data-quality]");
-    if (!pick || !select) return;
-    hls.on(window.Hls.Events.MANIFEST_PARSED, function () {
-      if (hls.levels.length < 2) return;
-      var option = function (value, label) {
-        var o = document.createElement("option");
-        o.value = String(value);
-        o.textContent = label;
-        select.appendChild(o);
-      };
-      option(-1, select.dataset.auto);
-      hls.levels.forEach(function (level, i) {
-        option(i, (level.height > 480 ? select.dataset.hd : select.dataset.sd) + " " + level.height + "p");
-      });
-      select.value = "-1";
-      pick.hidden = false;
-      select.addEventListener("change", function () { hls.currentLevel = Number(select.value); });
-    });
-  }
-
   function send(position, duration) {
     if (!d.progressUrl || !(duration > 0)) return;
     fetch(d.progressUrl, {
@@ -54,15 +19,110 @@
   }
 
   if (media) {
+    // Where to resume. It is applied once the media knows its duration, whichever comes first:
+    // the script or the metadata (a cached file can have its metadata before this runs).
     var resume = Number(d.resume || 0);
-    media.addEventListener("loadedmetadata", function () {
-      if (resume > 0 && resume < media.duration - 3) media.currentTime = resume;
+    var resumed = !(resume > 0);
+    // Positions are reported only once playback has really begun, so leaving before the seek
+    // (or before pressing play) never overwrites the stored position with 0.
+    var started = false;
+    var hls = null;
+    var retries = 0;
+    var errorBox = document.getElementById("player-error");
+
+    var seekToResume = function () {
+      if (resumed || !(media.readyState >= 1)) return;
+      resumed = true;
+      if (!isFinite(media.duration) || resume < media.duration - 3) media.currentTime = resume;
+    };
+    media.addEventListener("loadedmetadata", seekToResume);
+    media.addEventListener("durationchange", seekToResume);
+
+    var logFailure = function (reason) {
+      if (!d.errorUrl) return;
+      fetch(d.errorUrl, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": d.csrf },
+        body: JSON.stringify({ reason: String(reason) })
+      }).catch(function () {});
+    };
+    var showFailure = function (reason) {
+      if (errorBox) errorBox.hidden = false;
+      logFailure(reason);
+    };
+
+    // HLS through hls.js where the browser has MediaSource (Chrome, Android, WeChat on Android),
+    // natively on Safari, else the MP4.
+    var load = function () {
+      if (errorBox) errorBox.hidden = true;
+      if (hls) { hls.destroy(); hls = null; }
+      if (d.hls && window.Hls && window.Hls.isSupported()) {
+        hls = new window.Hls({ startPosition: resumed ? -1 : resume });
+        hls.on(window.Hls.Events.ERROR, function (_, data) {
+          if (!data.fatal) return;
+          if (retries < 2 && data.type === window.Hls.ErrorTypes.NETWORK_ERROR) { retries += 1; hls.startLoad(); return; }
+          if (retries < 2 && data.type === window.Hls.ErrorTypes.MEDIA_ERROR) { retries += 1; hls.recoverMediaError(); return; }
+          fallBack("hls " + data.type + ": " + data.details);
+        });
+        hls.loadSource(d.hls);
+        hls.attachMedia(media);
+        offerQuality(hls);
+      } else if (d.hls && media.canPlayType("application/vnd.apple.mpegurl")) {
+        // Safari plays HLS itself and picks HD or SD by the network; it offers no choice to script.
+        media.src = d.hls;
+      } else if (d.mp4 && media.getAttribute("src") !== d.mp4) {
+        media.src = d.mp4;
+      } else if (!media.getAttribute("src")) {
+        showFailure("no playable source in this browser");
+      }
+      seekToResume();
+    };
+    // HLS that cannot play here (a decoder, a proxy, a policy refusing blob: media) gives way to
+    // the MP4 where the lesson has one; otherwise the learner sees why, and 重试.
+    var fallBack = function (reason) {
+      if (hls) { hls.destroy(); hls = null; }
+      if (d.hls && d.mp4) {
+        logFailure(reason + " (playing the MP4 instead)");
+        d.hls = "";
+        media.src = d.mp4;
+        return;
+      }
+      showFailure(reason);
+    };
+    media.addEventListener("error", function () {
+      var e = media.error;
+      var reason = "media error " + (e ? e.code + " " + (e.message || "") : "");
+      if (hls) { fallBack(reason); } else { showFailure(reason); }
     });
-    var report = function () { send(media.currentTime, media.duration); };
+    document.querySelectorAll("[data-retry]").forEach(function (b) {
+      b.addEventListener("click", function () {
+        if (media.currentTime > 0) { resume = media.currentTime; resumed = false; }
+        retries = 0;
+        if (errorBox) errorBox.hidden = true;
+        if (hls || d.hls) { load(); } else { media.load(); }
+        var p = media.play();
+        if (p && p.catch) p.catch(function () {});
+      });
+    });
+    load();
+
+    var report = function () { if (started) send(media.currentTime, media.duration); };
+    media.addEventListener("playing", function () { started = true; if (errorBox) errorBox.hidden = true; });
     setInterval(function () { if (!media.paused) report(); }, 12000);
     media.addEventListener("pause", report);
+    media.addEventListener("seeked", function () { if (media.paused) report(); });
     media.addEventListener("ended", report);
     window.addEventListener("pagehide", report);
+
+    // A free preview that ends offers the course, calmly: the price and 立即购买, or watch again.
+    var paywall = document.getElementById("paywall");
+    if (paywall) {
+      media.addEventListener("ended", function () { paywall.hidden = false; });
+      media.addEventListener("play", function () { paywall.hidden = true; });
+      var again = paywall.querySelector("[data-replay]");
+      if (again) again.addEventListener("click", function () { paywall.hidden = true; media.currentTime = 0; media.play(); });
+    }
+
     // Speed: chosen once, kept for this learner's next lessons (in this browser).
     var speedKey = "kedian.speed";
     var speed = document.querySelector("[data-speed-select]");
@@ -118,6 +178,30 @@
       toast.hidden = false;
       setTimeout(function () { toast.hidden = true; }, 5000);
     }
+  }
+
+  // 自动 / 高清 / 标清 when the playlist has more than one rendition.
+  function offerQuality(levels) {
+    var pick = document.querySelector("[data-quality-pick]");
+    var select = document.querySelector("[data-quality]");
+    if (!pick || !select) return;
+    levels.on(window.Hls.Events.MANIFEST_PARSED, function () {
+      if (levels.levels.length < 2 || select.options.length) return;
+      var option = function (value, label) {
+        var o = document.createElement("option");
+        o.value = String(value);
+        o.textContent = label;
+        select.appendChild(o);
+      };
+      option(-1, select.dataset.auto);
+      levels.levels.forEach(function (level, i) {
+        option(i, (level.height > 480 ? select.dataset.hd : select.dataset.sd) + " " + level.height + "p");
+      });
+      select.value = "-1";
+      pick.hidden = false;
+      // The player in use now (a retry makes a new one).
+      select.addEventListener("change", function () { if (hls) hls.currentLevel = Number(select.value); });
+    });
   }
 
   // Articles: the reading position is the share scrolled, in percent (of 100); the end completes.

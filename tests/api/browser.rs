@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::helpers::{Backend, spawn_app};
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -40,12 +40,12 @@ impl WebDriverCompatibleCommand for BrowserLog {
     }
 }
 
-async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
+pub(crate) async fn start_browser(width: u32, height: u32) -> Option<(Driver, Client)> {
     start_browser_as(width, height, None).await
 }
 
 /// A browser with another user agent (the WeChat in-app browser's, say).
-async fn start_browser_as(width: u32, height: u32, user_agent: Option<&str>) -> Option<(Driver, Client)> {
+pub(crate) async fn start_browser_as(width: u32, height: u32, user_agent: Option<&str>) -> Option<(Driver, Client)> {
     let Some(path) = chromedriver_path() else {
         crate::helpers::skip("no chromedriver (install Debian's chromium and chromium-driver)");
         return None;
@@ -85,7 +85,7 @@ async fn start_browser_as(width: u32, height: u32, user_agent: Option<&str>) -> 
     panic!("chromedriver did not start");
 }
 
-async fn console_errors(client: &Client) -> Vec<String> {
+pub(crate) async fn console_errors(client: &Client) -> Vec<String> {
     let log = client.issue_cmd(BrowserLog).await.expect("browser log");
     log.as_array()
         .into_iter()
@@ -126,7 +126,7 @@ async fn style(client: &fantoccini::Client, css: &str, prop: &str) -> String {
     client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
 }
 
-fn save(name: &str, png: &[u8]) {
+pub(crate) fn save(name: &str, png: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     std::fs::write(dir.join(name), png).expect("write screenshot");
@@ -270,17 +270,19 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     save("cashier-375.png", &client.screenshot().await.unwrap());
     // The sandbox cashier's 确认支付 stands for the buyer confirming at the real gateway.
     client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
-    let learn = client.wait().for_element(Locator::Css(".actions .button.primary")).await.unwrap();
-    assert_eq!(learn.text().await.unwrap(), "开始学习");
-    assert!(client.source().await.unwrap().contains("已支付"));
+    // Paying ends on 支付成功 with 去学习 and the lesson it opens, not on the order's details.
+    let learn = client.wait().for_element(Locator::Css(".order-done .button.primary")).await.unwrap();
+    assert_eq!(learn.text().await.unwrap(), "去学习");
+    let page = client.source().await.unwrap();
+    assert!(page.contains("支付成功") && page.contains("从「"), "the success screen names the first lesson");
     save("order-paid-375.png", &client.screenshot().await.unwrap());
-    // 开始学习 opens the first lesson itself, not a list to choose from.
+    // 去学习 opens the first lesson itself, not a list to choose from.
     learn.click().await.unwrap();
     taps += 1;
     client.wait().for_element(Locator::Css(".lesson-page")).await.unwrap();
     let url = client.current_url().await.unwrap();
     assert!(url.path().starts_with("/courses/excel-data-analysis/lessons/"), "in the lesson: {url}");
-    assert_eq!(taps, 5, "立即购买, 获取验证码, 登录, 支付, 开始学习 (plus the gateway's own confirm)");
+    assert_eq!(taps, 5, "立即购买, 获取验证码, 登录, 支付, 去学习 (plus the gateway's own confirm)");
     save("first-lesson-375.png", &client.screenshot().await.unwrap());
 
     client.goto(&app.url("/me")).await.unwrap();
@@ -412,7 +414,7 @@ async fn lesson_video_plays_with_a_watermark() {
 }
 
 /// Logs the browser in by SMS code through the login form.
-async fn browser_login(client: &Client, app: &crate::helpers::TestApp, phone: &str) {
+pub(crate) async fn browser_login(client: &Client, app: &crate::helpers::TestApp, phone: &str) {
     client.goto(&app.url("/login")).await.unwrap();
     client.find(Locator::Id("phone")).await.unwrap().send_keys(phone).await.unwrap();
     client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
@@ -853,12 +855,11 @@ async fn takedown_drill_on_a_phone() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if let Some([duration, _]) = state.as_array().map(|s| [s[0].as_f64().unwrap_or(0.0), s[1].as_f64().unwrap_or(0.0)])
+        && duration > 33.0
     {
-        if duration > 33.0 {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let at = client.execute("return document.querySelector('video, audio').currentTime", vec![]).await.unwrap();
-            assert!(at.as_f64().unwrap_or(0.0) >= 29.0, "the player resumed at {at}s");
-        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let at = client.execute("return document.querySelector('video, audio').currentTime", vec![]).await.unwrap();
+        assert!(at.as_f64().unwrap_or(0.0) >= 29.0, "the player resumed at {at}s");
     }
     assert!(client.source().await.unwrap().contains("takedown-banner"), "the notice is on the lesson page too");
     save("drill-lesson-375.png", &client.screenshot().await.unwrap());
@@ -955,7 +956,7 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
     check(client.clone(), format!("walk-{tag}-3-pay.png")).await;
     pay.click().await.unwrap();
     client.wait().for_element(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
-    let learn = client.wait().for_element(Locator::Css(".actions .button.primary")).await.unwrap();
+    let learn = client.wait().for_element(Locator::Css(".order-done .button.primary")).await.unwrap();
     check(client.clone(), format!("walk-{tag}-4-paid.png")).await;
     learn.click().await.unwrap();
     client.wait().for_element(Locator::Css(".lesson-page")).await.unwrap();

@@ -499,7 +499,7 @@ async fn pay_through_a_crash(mut cluster: Cluster, db: sqlx::PgPool, store: &ked
     let mut buyers = Vec::new();
     for n in 0..20 {
         let phone = format!("137000002{n:02}");
-        make_buyer(&store, &phone).await;
+        make_buyer(store, &phone).await;
         let browser = cluster.browser(&format!("10.2.0.{}", n + 1));
         sign_in(&browser, &phone).await;
         buyers.push((phone, browser));

@@ -173,7 +173,7 @@ async fn a_coupon_that_covers_the_price_completes_the_order(app: TestApp) {
     assert!(html.contains("-¥99.00"));
     let page = format!("/orders/{order_no}/pay");
     let response = app.submit(&page, &page, &[("channel", "sandbox")]).await;
-    assert_eq!(crate::helpers::location(&response), format!("/orders/{order_no}"));
+    assert_eq!(crate::helpers::location(&response), format!("/orders/{order_no}/done"));
     assert_eq!(app.order_status(&order_no).await, "paid");
     assert_eq!(app.count("entitlements").await, 1);
     let state: String =

@@ -402,8 +402,7 @@ impl TestApp {
 
     /// Writes the progress reports gathered so far, as the next batch would.
     pub async fn flush_progress(&self) {
-        let min = kedian::routes::learn::PROGRESS_MIN_INTERVAL_SECS;
-        self.progress.flush(&self.db, kedian::domain::time::now(), min).await.expect("progress batch");
+        self.progress.flush(&self.db).await.expect("progress batch");
     }
 
     /// Another browser, signed in to the back office as the demo admin (password, then TOTP).

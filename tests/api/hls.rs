@@ -36,7 +36,12 @@ async fn packaged_lessons_stream_encrypted_hls(app: TestApp) {
     app.pay_sandbox(&order_no).await;
     let page = unescape(&app.get_html(&format!("/courses/excel-data-analysis/lessons/{paid}")).await.1);
     assert!(page.contains("/static/vendor/hls.min.js"), "hls.js for browsers without native HLS");
-    assert!(page.contains("src=\"/media/") && page.contains("main.mp4"), "MP4 stays as the fallback");
+    assert!(page.contains("data-mp4=\"/media/") && page.contains("main.mp4"), "MP4 stays as the fallback");
+    assert!(
+        !page
+            .contains("<video id=\"media\" controls playsinline preload=\"metadata\" controlslist=\"nodownload\" src="),
+        "the player picks HLS or the MP4, not both"
+    );
     let playlist_url = attr(&page, "data-hls");
     let playlist_response = app.get(&playlist_url).await;
     assert_eq!(playlist_response.status(), StatusCode::OK);

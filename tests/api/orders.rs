@@ -12,7 +12,35 @@ on_both_backends!(
     another_users_order_is_a_404,
     order_history_is_paginated_newest_first,
     a_sale_counts_a_learner_without_reloading_the_catalog,
+    an_order_past_its_deadline_says_why_and_offers_buying_again,
 );
+
+/// Past its deadline, before the expiry job has closed it, an order is closed to the buyer: the
+/// pay page moves on, the order says why, its status says closed, and 重新购买 makes a new one.
+async fn an_order_past_its_deadline_says_why_and_offers_buying_again(app: TestApp) {
+    app.login_by_code("13800138069").await;
+    let order_no = app.order_for("python-zero-to-one").await;
+    let (_, pay) = app.get_html(&format!("/orders/{order_no}/pay")).await;
+    assert!(pay.contains("data-disables=\".pay-now\""), "the countdown disables 立即支付 when it runs out");
+    sqlx::query("UPDATE orders SET expires_at = $1 WHERE order_no = $2")
+        .bind(kedian::domain::time::now() - 1)
+        .bind(&order_no)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    assert_eq!(location(&app.get(&format!("/orders/{order_no}/pay")).await), format!("/orders/{order_no}"));
+    assert_eq!(location(&app.get(&format!("/orders/{order_no}/done")).await), format!("/orders/{order_no}"));
+    let status: serde_json::Value = app.get(&format!("/orders/{order_no}/status")).await.json().await.unwrap();
+    assert_eq!(status["status"], "closed", "a restored pay page learns it is over");
+    let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
+    assert!(html.contains("已关闭") && html.contains("超过支付时限未付款") && html.contains("没有扣款"), "why");
+    assert!(html.contains("重新购买") && !html.contains("去支付"), "buy again, not pay");
+    let again = app.submit(&format!("/orders/{order_no}"), "/courses/python-zero-to-one/buy", &[]).await;
+    assert!(location(&again).ends_with("/pay") && !location(&again).contains(&order_no), "a new order");
+    let pay =
+        app.submit(&format!("/orders/{order_no}"), &format!("/orders/{order_no}/pay"), &[("channel", "sandbox")]).await;
+    assert_eq!(location(&pay), format!("/orders/{order_no}"), "the lapsed order takes no payment");
+}
 
 /// "N 人已学" moves with each sale in place: the catalog snapshot (and the page cache it holds
 /// for visitors) is not thrown away and read again for it.
@@ -54,7 +82,14 @@ async fn buy_pay_in_the_sandbox_and_start_learning(app: TestApp) {
     let paid = app.cashier(&order_no, "confirm").await;
     assert_eq!(location(&paid), format!("/orders/{order_no}/return"));
     let back = app.get(&format!("/orders/{order_no}/return")).await;
-    assert_eq!(location(&back), format!("/orders/{order_no}"), "paid: the return page moves on");
+    assert_eq!(location(&back), format!("/orders/{order_no}/done"), "paid: the return page moves on");
+    let (_, done) = app.get_html(&format!("/orders/{order_no}/done")).await;
+    let first = app.catalog.snapshot().course("excel-data-analysis").unwrap().lessons().next().unwrap().clone();
+    assert!(done.contains("支付成功") && done.contains("去学习") && done.contains("¥199.00"), "the success screen");
+    assert!(
+        done.contains(&format!("/courses/excel-data-analysis/lessons/{}", first.id)) && done.contains(&first.title),
+        "去学习 opens the first lesson, named"
+    );
 
     let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
     for text in ["已支付", "开始学习", "实付金额", "¥199.00", "模拟支付", "SBX", "购买时的退款说明"]
@@ -138,8 +173,10 @@ async fn free_courses_are_claimed_without_payment(app: TestApp) {
     app.login_by_code("13800138062").await;
     let response = app.buy("photography-composition").await;
     let to = location(&response);
-    assert!(to.starts_with("/orders/") && !to.ends_with("/pay"), "{to}");
-    let (_, html) = app.get_html(&to).await;
+    assert!(to.starts_with("/orders/") && to.ends_with("/done"), "{to}");
+    let (_, done) = app.get_html(&to).await;
+    assert!(done.contains("领取成功") && done.contains("去学习") && !done.contains("¥0.00"), "claimed, nothing to pay");
+    let (_, html) = app.get_html(to.trim_end_matches("/done")).await;
     assert!(
         html.contains("已支付") && html.contains("开始学习") && html.contains("¥0.00") && html.contains("免费领取")
     );
@@ -156,6 +193,10 @@ async fn the_buyer_can_cancel_a_pending_order(app: TestApp) {
     assert_eq!(app.order_status(&order_no).await, "closed");
     let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(html.contains("已关闭") && !html.contains("去支付"));
+    assert!(html.contains("你已取消这笔订单") && html.contains("重新购买"), "why it closed, and buying again");
+    let again = app.submit(&format!("/orders/{order_no}"), "/courses/python-zero-to-one/buy", &[]).await;
+    let new_order = location(&again);
+    assert!(new_order.ends_with("/pay") && !new_order.contains(&order_no), "重新购买 makes a new order: {new_order}");
     assert_eq!(location(&app.get(&format!("/orders/{order_no}/pay")).await), format!("/orders/{order_no}"));
     // The gateway was told too: the cashier no longer takes the money.
     assert_eq!(location(&app.get(&format!("/pay/sandbox/{order_no}")).await), format!("/orders/{order_no}"));
@@ -177,7 +218,7 @@ async fn another_users_order_is_a_404(app: TestApp) {
     app.age_codes(61).await;
     app.login_by_code("13800138065").await;
     let missing = "20260101ABCDEFGHJKLM";
-    for path in ["/orders/{}", "/orders/{}/pay", "/orders/{}/return", "/pay/sandbox/{}"] {
+    for path in ["/orders/{}", "/orders/{}/pay", "/orders/{}/return", "/orders/{}/done", "/pay/sandbox/{}"] {
         let (theirs, theirs_html) = app.get_html(&path.replace("{}", &order_no)).await;
         let (none, none_html) = app.get_html(&path.replace("{}", missing)).await;
         assert_eq!((theirs, none), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND), "{path}");

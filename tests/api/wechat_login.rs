@@ -11,6 +11,27 @@ use crate::wechatpay::wechat_app;
 const WECHAT: &str =
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47";
 
+mod journeys {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        match wechat_app(backend, Mode::PublicKey).await {
+            Some((app, sim)) => super::from_a_shared_link_to_a_playing_lesson(app, sim).await,
+            None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        run(Backend::Sqlite).await
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        run(Backend::Postgres).await
+    }
+}
+
 mod one_tap {
     use super::*;
 
@@ -34,9 +55,21 @@ mod one_tap {
 
 /// Taps the WeChat button and comes back from WeChat's consent page with `code` (empty: declined).
 async fn tap(app: &TestApp, code: &str) -> reqwest::Response {
+    // Inside WeChat the login page starts the silent look-up; declined or unknown, the page
+    // comes back with the button.
     let page =
         app.client.get(app.url("/login?next=%2Fme%2Fcourses")).header("User-Agent", WECHAT).send().await.unwrap();
-    let html = page.text().await.unwrap();
+    assert_eq!(location(&page), "/login/wechat?silent=1&next=%2Fme%2Fcourses");
+    let html = app
+        .client
+        .get(app.url("/login?next=%2Fme%2Fcourses&wechat=declined"))
+        .header("User-Agent", WECHAT)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains("微信一键登录"), "the button shows inside WeChat");
     let start = app
         .client
@@ -86,4 +119,154 @@ async fn wechat_sign_in(app: TestApp, _sim: WechatSim) {
     // A forged state is refused.
     let forged = app.another_browser().get("/login/wechat/callback?code=mp1&state=forged").await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
+
+/// Follows redirects as the WeChat browser does, across the shop and WeChat's OAuth pages (the
+/// shop's public address stands for the test server). Returns the last response.
+async fn follow(app: &TestApp, mut response: reqwest::Response) -> reqwest::Response {
+    for _ in 0..10 {
+        if !response.status().is_redirection() {
+            return response;
+        }
+        let to = location(&response).replace("http://kedian.test", &app.url(""));
+        let url = if to.starts_with("http") { to } else { app.url(&to) };
+        response = app.client.get(url).header("User-Agent", WECHAT).send().await.unwrap();
+    }
+    panic!("too many redirects");
+}
+
+/// A tap on a link (GET) or a form's button (POST with the page's CSRF token), followed through.
+async fn tap_link(app: &TestApp, href: &str) -> reqwest::Response {
+    let response =
+        app.client.get(app.url(&href.replace("&amp;", "&"))).header("User-Agent", WECHAT).send().await.unwrap();
+    follow(app, response).await
+}
+
+fn path_of(response: &reqwest::Response) -> String {
+    let url = response.url();
+    match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    }
+}
+
+fn href_in(html: &str, class: &str) -> String {
+    let at = html.find(class).unwrap_or_else(|| panic!("no {class}"));
+    let start = html[at..].find("href=\"").unwrap() + at + 6;
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+/// From a course link shared in WeChat to a playing first lesson: five taps for a learner the
+/// shop knows by their WeChat (no consent screen), seven for a new one (counting the payment
+/// sheet's 确认支付 and the player's ▶).
+async fn from_a_shared_link_to_a_playing_lesson(app: TestApp, sim: WechatSim) {
+    let slug = "excel-data-analysis";
+    // A learner who signed in with WeChat before: their openid is linked.
+    let known = app.another_browser();
+    known.login_by_code("13800138975").await;
+    let uid: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800138975'").fetch_one(app.db.read()).await.unwrap();
+    kedian::store::identities::link(
+        &app.db,
+        kedian::domain::UserId(uid),
+        &[(kedian::store::identities::OPENID_OA, "o_sim_back")],
+        kedian::domain::time::now(),
+    )
+    .await
+    .unwrap();
+
+    for (who, phone, expected) in [("back", "13800138975", 5), ("fresh", "13800138976", 7)] {
+        *sim.state.wechat_user.lock().unwrap() = who.into();
+        sim.state.oauth_scopes.lock().unwrap().clear();
+        let learner = app.another_browser();
+        let mut taps = 0;
+        let (_, course) = {
+            let r = learner
+                .client
+                .get(app.url(&format!("/courses/{slug}")))
+                .header("User-Agent", WECHAT)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.text().await.unwrap())
+        };
+        // 立即购买
+        taps += 1;
+        let buy = course
+            .split("href=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap())
+            .find(|h| h.contains("buy=excel-data-analysis"))
+            .expect("立即购买 on the course page")
+            .to_string();
+        let mut page = tap_link(&learner, &buy).await;
+        if who == "fresh" {
+            assert!(path_of(&page).starts_with("/login?"), "a new learner signs in by phone: {}", path_of(&page));
+            assert!(path_of(&page).contains("wechat=pending") && path_of(&page).contains("buy=excel-data-analysis"));
+            let html = page.text().await.unwrap();
+            assert!(html.contains("autocomplete=\"one-time-code\""), "the SMS code can be filled in by the phone");
+            // 获取验证码, then 登录 with the code (typing is not a tap).
+            taps += 1;
+            let sent = learner
+                .request_code(&format!("/login?next=%2Fcourses%2F{slug}&buy={slug}&wechat=pending"), phone)
+                .await;
+            assert_eq!(sent.status(), StatusCode::OK);
+            let code = app.last_code(phone).unwrap();
+            let login_page = sent.text().await.unwrap();
+            assert!(login_page.contains("autofocus"), "the code field takes focus once the code is sent");
+            taps += 1;
+            let form = [
+                ("csrf_token", crate::helpers::csrf_in(&login_page)),
+                ("method", "sms".into()),
+                ("next", format!("/courses/{slug}")),
+                ("buy", slug.into()),
+                ("phone", phone.into()),
+                ("code", code),
+                ("action", "login".into()),
+            ];
+            let response =
+                learner.client.post(app.url("/login")).header("User-Agent", WECHAT).form(&form).send().await.unwrap();
+            page = follow(&learner, response).await;
+        }
+        let pay_path = path_of(&page);
+        assert!(pay_path.ends_with("/pay"), "{who}: on the pay page: {pay_path}");
+        let scopes = sim.state.oauth_scopes.lock().unwrap().clone();
+        assert_eq!(scopes, vec!["snsapi_base".to_string()], "{who}: no consent screen");
+        let order_no = pay_path.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+        // 立即支付: the JSAPI page, with no second OAuth round trip (the openid is known).
+        taps += 1;
+        let jsapi = crate::wechatpay::choose(&learner, WECHAT, &order_no, "wechat_jsapi").await;
+        assert_eq!(jsapi.status(), StatusCode::OK, "{who}: straight to WeChat's pay sheet");
+        assert_eq!(sim.state.oauth_scopes.lock().unwrap().len(), 1);
+        // 确认支付 in WeChat's sheet; the bridge then opens the return page.
+        taps += 1;
+        sim.pay(&order_no, Some(&app.url("/pay/notify/wechatpay"))).await;
+        let done = tap_link(&learner, &format!("/orders/{order_no}/return")).await;
+        assert!(path_of(&done).ends_with("/done"), "{who}: {}", path_of(&done));
+        let html = done.text().await.unwrap();
+        // 去学习
+        taps += 1;
+        let lesson = tap_link(&learner, &href_in(&html, "order-done")).await;
+        assert!(path_of(&lesson).starts_with(&format!("/courses/{slug}/lessons/")));
+        let html = crate::helpers::unescape(&lesson.text().await.unwrap());
+        // ▶: the lesson's media answers.
+        taps += 1;
+        let media = html.split("data-mp4=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        assert_eq!(learner.get(&media).await.status(), StatusCode::OK);
+        assert_eq!(taps, expected, "{who}: taps from the shared link to a playing lesson");
+    }
+
+    // A buyer the mini program's export knows by unionid only: the silent look-up finds no one,
+    // so WeChat asks their consent once (which gives the unionid), and they are in, on to paying.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("users.csv"), "phone,unionid\n13900139309,u_sim_mp9\n").unwrap();
+    kedian::import::run(&app.db, dir.path(), false, &kedian::import::Silent).await.unwrap();
+    *sim.state.wechat_user.lock().unwrap() = "mp9".into();
+    sim.state.oauth_scopes.lock().unwrap().clear();
+    let imported = app.another_browser();
+    let page = tap_link(&imported, &format!("/login?next=%2Fcourses%2F{slug}&buy={slug}")).await;
+    assert!(path_of(&page).ends_with("/pay"), "{}", path_of(&page));
+    assert_eq!(*sim.state.oauth_scopes.lock().unwrap(), vec!["snsapi_base".to_string(), "snsapi_userinfo".into()]);
+    let (_, me) = imported.get_html("/me").await;
+    assert!(me.contains("139****9309"), "signed in as the imported buyer");
 }

@@ -65,6 +65,10 @@ pub struct SimState {
     pub splits: Mutex<HashMap<String, Value>>,
     /// Every split or release call, in order (retries included).
     pub split_calls: Mutex<Vec<String>>,
+    /// The WeChat user at the phone, for the OAuth authorize page (their openid is o_sim_<user>).
+    pub wechat_user: Mutex<String>,
+    /// The scope of every authorize request, in order.
+    pub oauth_scopes: Mutex<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,7 +296,8 @@ fn held_payment(sim: &SimState, transaction_id: &str) -> Option<(String, i64)> {
 
 /// What splits and releases share: a signed JSON body, the call recorded, a repeat of an
 /// out_order_no answered as before, and a payment held for sharing. Ok: (body, out_order_no,
-/// transaction id, the payment's amount).
+/// transaction id, the payment's amount). The refusal is the simulator's reply, made rarely.
+#[allow(clippy::result_large_err)]
 fn sharing_request(
     req: &HttpRequest,
     body: &str,
@@ -462,14 +467,41 @@ async fn complaint_complete(
     HttpResponse::NoContent().finish()
 }
 
+/// WeChat's authorize page: `snsapi_base` answers at once; `snsapi_userinfo` stands for the
+/// user's 允许 on the consent screen. The code names the scope and the user at the phone.
+async fn oauth_authorize(req: HttpRequest, sim: web::Data<SimState>) -> HttpResponse {
+    let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let (Some(redirect), Some(scope), Some(state)) = (q.get("redirect_uri"), q.get("scope"), q.get("state")) else {
+        return HttpResponse::BadRequest().body("redirect_uri, scope and state are required");
+    };
+    if q.get("appid").map(String::as_str) != Some(APPID) || q.get("response_type").map(String::as_str) != Some("code") {
+        return HttpResponse::BadRequest().body("wrong appid or response_type");
+    }
+    sim.oauth_scopes.lock().unwrap().push(scope.clone());
+    let user = sim.wechat_user.lock().unwrap().clone();
+    let back = format!(
+        "{redirect}?{}",
+        serde_urlencoded::to_string([("code", format!("{scope}.{user}")), ("state", state.clone())]).unwrap()
+    );
+    HttpResponse::Found().insert_header(("Location", back)).finish()
+}
+
+/// The code's user; a unionid only for a consented (`snsapi_userinfo`) code, as WeChat gives it.
+/// A bare code (the older tests') counts as consented.
 async fn oauth_token(req: HttpRequest) -> HttpResponse {
     let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let ok = q.get("appid").map(String::as_str) == Some(APPID)
         && q.get("secret").map(String::as_str) == Some(APP_SECRET)
         && q.get("grant_type").map(String::as_str) == Some("authorization_code");
     match q.get("code") {
-        Some(code) if ok && !code.is_empty() => HttpResponse::Ok()
-            .json(json!({ "access_token": "AT", "openid": format!("o_sim_{code}"), "unionid": format!("u_sim_{code}"), "scope": "snsapi_base" })),
+        Some(code) if ok && !code.is_empty() => {
+            let (scope, user) = code.split_once('.').unwrap_or(("snsapi_userinfo", code));
+            let mut reply = json!({ "access_token": "AT", "openid": format!("o_sim_{user}"), "scope": scope });
+            if scope == "snsapi_userinfo" {
+                reply["unionid"] = json!(format!("u_sim_{user}"));
+            }
+            HttpResponse::Ok().json(reply)
+        }
         _ => HttpResponse::Ok().json(json!({ "errcode": 40029, "errmsg": "invalid code" })),
     }
 }
@@ -496,6 +528,8 @@ impl WechatSim {
             receivers: Mutex::default(),
             splits: Mutex::default(),
             split_calls: Mutex::default(),
+            wechat_user: Mutex::new("visitor".into()),
+            oauth_scopes: Mutex::default(),
         });
         let data = web::Data::from(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -509,6 +543,7 @@ impl WechatSim {
                 .route("/v3/refund/domestic/refunds", web::post().to(refund))
                 .route("/v3/refund/domestic/refunds/{no}", web::get().to(refund_query))
                 .route("/sns/oauth2/access_token", web::get().to(oauth_token))
+                .route("/connect/oauth2/authorize", web::get().to(oauth_authorize))
                 .route("/v3/merchant-service/complaints-v2/{id}", web::get().to(complaint))
                 .route("/v3/merchant-service/complaints-v2/{id}/response", web::post().to(complaint_response))
                 .route("/v3/merchant-service/complaints-v2/{id}/complete", web::post().to(complaint_complete))

@@ -94,7 +94,7 @@ async fn save(
     if assignment.chars().count() > 2000 {
         errors.add("assignment", ctx.tf("err_text_long", &[("n", "2000")]));
     }
-    if !live_url.is_empty() && !(live_url.starts_with("https://") && live_url.len() <= 500) {
+    if !live_url.is_empty() && (!live_url.starts_with("https://") || live_url.len() > 500) {
         errors.add("live_url", ctx.t("err_live_url"));
     }
     let starts_at = if form.starts_at.trim().is_empty() {

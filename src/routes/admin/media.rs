@@ -109,7 +109,9 @@ async fn lesson_media(
     // The lesson points at the new file only once storage holds all of it.
     state.media.put_file(&key, &file.temp).await.map_err(AppError::storage)?;
     lessons::set_media_key(&state.db, *id, &key).await?;
-    let hls = ffmpeg_available();
+    // Audio plays as uploaded: HLS packaging is for video (renditions, and a player that seeks
+    // without fetching the whole file).
+    let hls = file.kind.is_video() && ffmpeg_available();
     if hls {
         // Encoding can take minutes: the page answers now; the lesson switches to HLS when done.
         let (db, store, lesson_id) = (state.db.clone(), state.media.clone(), *id);

@@ -80,6 +80,10 @@ struct DetailPage<'a> {
     meta: Meta,
     course: Arc<Course>,
     owned: bool,
+    /// Learnable through the running membership, not bought.
+    by_membership: bool,
+    /// A membership plan's page: the courses it opens.
+    opens: Vec<Arc<Course>>,
     progress: HashMap<i64, Progress>,
     continue_href: String,
     /// The first free-preview lesson, for 免费试看.
@@ -166,6 +170,11 @@ impl DetailPage<'_> {
         self.course.kind == crate::domain::ProductKind::Membership
     }
 
+    /// The viewer's membership runs now.
+    fn member_running(&self) -> bool {
+        self.membership.as_ref().is_some_and(|(_, running)| *running)
+    }
+
     fn members_only(&self) -> bool {
         self.course.member_rule == crate::domain::membership::MemberRule::Only
     }
@@ -197,9 +206,13 @@ async fn detail(
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
     super::distribution::note_visit(&ctx, &req, &state).await?;
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
-    let (ctx, owned) = match ctx.user.as_ref().map(|u| u.id) {
-        Some(user_id) => (ctx.with_csrf()?, state.access.may_learn(&state.db, user_id, &course, now()).await?),
-        None => (ctx, false),
+    let (ctx, owned, by_membership) = match ctx.user.as_ref().map(|u| u.id) {
+        Some(user_id) => {
+            let may = state.access.may_learn(&state.db, user_id, &course, now()).await?;
+            let by_membership = may && !state.access.owns(&state.db, user_id, course.id).await?;
+            (ctx.with_csrf()?, may, by_membership)
+        }
+        None => (ctx, false, false),
     };
     let progress = match (owned, ctx.user.as_ref()) {
         (true, Some(user)) => state.progress.course_progress(&state.db, user.id, course.id).await?,
@@ -232,6 +245,16 @@ async fn detail(
     };
     let plans: Vec<Arc<Course>> =
         catalog.courses.iter().filter(|c| c.kind == crate::domain::ProductKind::Membership).cloned().collect();
+    // A membership's own page lists what it opens (its 会员专区).
+    let opens: Vec<Arc<Course>> = match course.plan {
+        Some(plan) => catalog
+            .courses
+            .iter()
+            .filter(|c| crate::domain::membership::covers(plan.scope, c.kind, c.member_rule))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
     let order = crate::store::reviews::Order::parse(
         &web::Query::<HashMap<String, String>>::from_query(req.query_string())
             .map(|q| q.get("reviews").cloned().unwrap_or_default())
@@ -262,6 +285,8 @@ async fn detail(
             meta,
             course,
             owned,
+            by_membership,
+            opens,
             progress,
             continue_href,
             preview,

@@ -1,7 +1,7 @@
 //! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
 
-use crate::domain::CourseId;
-use crate::domain::UserId;
+use crate::domain::membership::covers;
+use crate::domain::{CourseId, ProductKind, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -423,6 +423,21 @@ struct MyCoursesPage<'a> {
     ctx: &'a PageContext,
     meta: Meta,
     courses: Vec<OwnedCourse>,
+    /// 会员专区: the courses the running membership opens that are not the learner's own, and
+    /// when it ends (Beijing time).
+    member_courses: Vec<OwnedCourse>,
+    member_until: Option<String>,
+}
+
+fn owned_course(course: &Arc<Course>, progress: &HashMap<i64, Progress>) -> OwnedCourse {
+    let last = progress.values().map(|p| p.updated_at).max();
+    OwnedCourse {
+        completed: course.lessons().filter(|l| progress.get(&l.id).is_some_and(|p| p.completed)).count(),
+        total: course.lesson_count(),
+        continue_lesson: continue_with(course, progress),
+        last_studied: last.map(shanghai_minutes).unwrap_or_default(),
+        course: course.clone(),
+    }
 }
 
 /// The lesson to continue with: the one studied last if unfinished, else the first not completed.
@@ -458,20 +473,30 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
         })
         .collect();
     owned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    for (course_id, _) in owned {
-        let Some(course) = catalog.course_by_id(course_id) else { continue };
-        let progress = all_progress.remove(&course_id).unwrap_or_default();
-        let last = progress.values().map(|p| p.updated_at).max();
-        courses.push(OwnedCourse {
-            completed: course.lessons().filter(|l| progress.get(&l.id).is_some_and(|p| p.completed)).count(),
-            total: course.lesson_count(),
-            continue_lesson: continue_with(course, &progress),
-            last_studied: last.map(shanghai_minutes).unwrap_or_default(),
-            course: course.clone(),
-        });
+    for (course_id, _) in &owned {
+        // A membership plan is shown as the 会员专区 below, not as a course without lessons.
+        let Some(course) = catalog.course_by_id(*course_id).filter(|c| c.kind != ProductKind::Membership) else {
+            continue;
+        };
+        let progress = all_progress.remove(course_id).unwrap_or_default();
+        courses.push(owned_course(course, &progress));
+    }
+    let timeline = state.access.membership(&state.db, user.id).await?;
+    let (mut member_courses, mut member_until) = (Vec::new(), None);
+    if let Some(term) = timeline.at(now()) {
+        member_until = timeline.ends_at().map(shanghai_minutes);
+        for course in catalog.courses.iter().filter(|c| covers(term.scope.0, c.kind, c.member_rule)) {
+            if owned.iter().any(|(id, _)| *id == course.id) {
+                continue;
+            }
+            let progress = all_progress.remove(&course.id).unwrap_or_default();
+            member_courses.push(owned_course(course, &progress));
+        }
+        // Studied ones first, most recent first.
+        member_courses.sort_by(|a, b| b.last_studied.cmp(&a.last_studied));
     }
     let meta = ctx.meta(&format!("{} - {}", ctx.t("my_courses_title"), ctx.shop_name()), ctx.t("site_description"));
-    render(&MyCoursesPage { ctx: &ctx, meta, courses })
+    render(&MyCoursesPage { ctx: &ctx, meta, courses, member_courses, member_until })
 }
 
 #[cfg(test)]

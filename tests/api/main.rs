@@ -33,6 +33,7 @@ mod migrations;
 mod operations;
 mod orders;
 mod payments;
+mod pc_layout;
 mod playback;
 mod poster;
 mod privacy;

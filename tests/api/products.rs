@@ -92,9 +92,26 @@ async fn a_membership_opens_courses_until_it_ends(app: TestApp) {
     me.bought(PLAN).await;
     assert!(may_learn(&me, COURSE, lesson).await, "the membership opens every course");
     let (_, course_page) = me.get_html(&format!("/courses/{COURSE}")).await;
-    assert!(course_page.contains("开始学习"), "the course page offers learning, not buying");
+    assert!(course_page.contains("会员免费学 · 开始学习"), "the course page offers learning as a member, not buying");
+    assert!(!course_page.contains("开通会员") && !course_page.contains("已购买"), "no upsell, no claim to a purchase");
     let (_, mine) = me.get_html("/me").await;
     assert!(mine.contains("会员中") && mine.contains("有效期至"), "我的 shows the badge and the end");
+    assert!(mine.contains("/me/courses#member"), "and leads to what it opens");
+    // 我的课程: what was bought, then the 会员专区 with the membership's end and every course it opens.
+    let (_, my_courses) = me.get_html("/me/courses").await;
+    let zone = my_courses.split("id=\"member\"").nth(1).expect("a 会员专区 in 我的课程");
+    assert!(zone.contains("会员专区") && zone.contains("有效期至"), "{zone}");
+    assert!(zone.contains("Excel 数据分析实战") && !zone.contains("每天 15 分钟的经济学"), "bought courses stay above");
+    assert!(!my_courses.contains("年度会员：全站课程畅学"), "the plan itself is not listed as a course");
+    // The plan's own page: benefits and the courses it opens, no instructor, syllabus or preview.
+    let (_, plan_page) = me.get_html(&format!("/courses/{PLAN}")).await;
+    assert!(plan_page.contains("会员权益") && plan_page.contains("会员可学的课程"));
+    assert!(plan_page.contains(&format!("href=\"/courses/{COURSE}\"")), "lists what it opens");
+    assert!(
+        !plan_page.contains("id=\"instructor\"")
+            && !plan_page.contains("id=\"syllabus\"")
+            && !plan_page.contains("免费试看")
+    );
     let got = terms(&app, phone).await;
     assert_eq!(got.len(), 1);
     let (start, end) = got[0];

@@ -36,6 +36,9 @@ pub struct Lesson {
     pub starts_at: Option<i64>,
 }
 
+/// Shown for a course without a cover of its own.
+pub const PLACEHOLDER_COVER: &str = "/static/img/cover-placeholder.svg";
+
 impl Lesson {
     /// What a free lesson is called by its kind: 试看, 试听 or 试读.
     pub fn preview_label_key(&self) -> &'static str {
@@ -148,7 +151,15 @@ impl Course {
 
     /// The cover at card size, when staff uploaded it (else the one cover there is).
     pub fn card_cover(&self) -> String {
+        if self.cover_url.is_empty() {
+            return PLACEHOLDER_COVER.to_string();
+        }
         crate::media::images::card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
+    }
+
+    /// The cover, or the shop's plain one for a course published without a picture.
+    pub fn cover(&self) -> &str {
+        if self.cover_url.is_empty() { PLACEHOLDER_COVER } else { &self.cover_url }
     }
 
     /// The price a buyer pays at `now`: the original price once a limited-time price has ended,

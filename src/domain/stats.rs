@@ -40,14 +40,31 @@ pub struct Bar {
 }
 
 pub const CHART_WIDTH: i64 = 720;
-pub const CHART_HEIGHT: i64 = 200;
-const PLOT_TOP: i64 = 10;
-const PLOT_BOTTOM: i64 = 180;
+pub const CHART_HEIGHT: i64 = 230;
+/// Room on the left for the value axis's labels.
+pub const PLOT_LEFT: i64 = 110;
+pub const PLOT_TOP: i64 = 34;
+pub const PLOT_BOTTOM: i64 = 200;
+/// Up to this many bars each show their value above them.
+const VALUES_UP_TO: usize = 14;
+
+/// A chart: its bars and the value its top line stands for (the largest, as shown).
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    pub top: String,
+    /// Each bar carries its value above it (few bars).
+    pub values: bool,
+}
+
+pub fn chart(series: &[(String, i64, String)]) -> Chart {
+    let top = series.iter().max_by_key(|(_, v, _)| *v).map(|(_, _, shown)| shown.clone()).unwrap_or_default();
+    Chart { bars: bars(series), top, values: series.len() <= VALUES_UP_TO }
+}
 
 /// Bars for a series, scaled so the largest value fills the plot height.
 pub fn bars(series: &[(String, i64, String)]) -> Vec<Bar> {
     let n = series.len().max(1) as i64;
-    let slot = CHART_WIDTH / n;
+    let slot = (CHART_WIDTH - PLOT_LEFT) / n;
     let width = (slot * 7 / 10).max(1);
     let max = series.iter().map(|(_, v, _)| *v).max().unwrap_or(0).max(1);
     let every = (n / 10).max(1);
@@ -57,7 +74,7 @@ pub fn bars(series: &[(String, i64, String)]) -> Vec<Bar> {
         .map(|(i, (label, value, shown))| {
             let height = (PLOT_BOTTOM - PLOT_TOP) * (*value).max(0) / max;
             Bar {
-                x: i as i64 * slot + (slot - width) / 2,
+                x: PLOT_LEFT + i as i64 * slot + (slot - width) / 2,
                 y: PLOT_BOTTOM - height,
                 width,
                 height,

@@ -278,7 +278,7 @@ async fn detail(
         }
         let title = format!("{} - {}", course.title, ctx.shop_name());
         let mut meta = ctx.meta(&title, &course.subtitle);
-        meta.image = ctx.absolute(&course.cover_url);
+        meta.image = ctx.absolute(course.cover());
         meta.url = ctx.absolute(&format!("/courses/{}", course.slug));
         Ok(DetailPage {
             ctx: &ctx,

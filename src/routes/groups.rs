@@ -142,7 +142,7 @@ async fn group_page(
     let deadline = group.deadline.map(shanghai_minutes).unwrap_or_default();
     let title = format!("{} - {}", ctx.t("group_title"), course.title);
     let mut meta = ctx.meta(&title, &course.subtitle);
-    meta.image = ctx.absolute(&course.cover_url);
+    meta.image = ctx.absolute(course.cover());
     meta.url = ctx.absolute(&format!("/groups/{}", group.id));
     render(&GroupPage { ctx: &ctx, meta, course, group, members, mine, refusal, deadline })
 }

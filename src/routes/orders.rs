@@ -184,6 +184,16 @@ impl OrderView {
         self.order.status.grants_access()
     }
 
+    /// The order opens lessons to start (a consultation opens a booking instead).
+    pub fn opens_lessons(&self) -> bool {
+        self.can_learn() && self.order.item_kind != ProductKind::Consultation
+    }
+
+    /// 开始学习, or 去会员专区 for a membership.
+    pub fn learn_label_key(&self) -> &'static str {
+        if self.order.item_kind == ProductKind::Membership { "member_zone_go" } else { "start_learning" }
+    }
+
     /// The refund terms in the reader's language. In Chinese, the sentence kept with the order (what
     /// the buyer was shown); in English, the same terms worded from the order's stored rule.
     pub fn refund_terms(&self, lang: crate::i18n::Lang) -> String {
@@ -319,12 +329,12 @@ pub(crate) async fn render_detail(
             && order.group_id.is_none();
         (c.slug.clone(), direct)
     });
-    let learn_href = match (course, &ctx.user) {
+    let learn_href = match (course.filter(|c| c.kind != ProductKind::Membership), &ctx.user) {
         (Some(course), Some(user)) => {
             let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
             crate::routes::courses::continue_href(&course, &progress)
         }
-        _ => "/me/courses".to_string(),
+        _ => "/me/courses#member".to_string(),
     };
     let booking = booking(state, &order).await?;
     let ctx = ctx.with_csrf()?;
@@ -688,7 +698,7 @@ async fn done_page(
     let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
     let (learn_href, first) = match (&course, order.item_kind) {
         (_, ProductKind::Consultation) => (format!("/orders/{}#booking", order.order_no), None),
-        (_, ProductKind::Membership) | (None, _) => ("/me/courses".to_string(), None),
+        (_, ProductKind::Membership) | (None, _) => ("/me/courses#member".to_string(), None),
         (Some(course), _) => {
             let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
             let first = crate::routes::learn::continue_with(course, &progress);

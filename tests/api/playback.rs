@@ -423,3 +423,41 @@ async fn the_pay_page_never_outlives_its_order() {
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
 }
+
+/// At 320 px, the narrowest phone in use, every buy bar's buttons show their whole label in both
+/// languages (English ones are longer), and stay touch targets.
+#[tokio::test]
+async fn buy_bars_fit_the_narrowest_phone() {
+    let Some((_driver, client)) = start_browser(320, 640).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let preview = lessons_of(&app, "excel-data-analysis").into_iter().find(|l| l.1).unwrap().0;
+    for lang in ["zh-CN", "en"] {
+        client.goto(&app.url("/language?next=/")).await.unwrap();
+        client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
+        client.wait().for_element(Locator::Css("main")).await.unwrap();
+        for (tag, path) in [
+            ("course", "/courses/excel-data-analysis".to_string()),
+            ("lesson", format!("/courses/excel-data-analysis/lessons/{preview}")),
+            ("plan", "/courses/annual-membership".to_string()),
+        ] {
+            client.goto(&app.url(&path)).await.unwrap();
+            client.wait().for_element(Locator::Css(".buy-bar .button")).await.unwrap();
+            save(&format!("buybar-{tag}-{lang}-320.png"), &client.screenshot().await.unwrap());
+            let clipped = client
+                .execute(
+                    "return [...document.querySelectorAll('.buy-bar .button')].filter(b => b.offsetParent) \
+                       .map(b => [b.textContent.trim(), b.scrollWidth > b.clientWidth + 1, b.getBoundingClientRect().height, \
+                                  b.getBoundingClientRect().right])",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            for b in clipped.as_array().unwrap() {
+                assert_eq!(b[1], json!(false), "{path} ({lang}): \"{}\" is clipped", b[0]);
+                assert!(b[2].as_f64().unwrap_or(0.0) >= 44.0, "{path} ({lang}): {b}");
+                assert!(b[3].as_f64().unwrap_or(999.0) <= 320.0, "{path} ({lang}): off the screen: {b}");
+            }
+        }
+    }
+    client.close().await.unwrap();
+}

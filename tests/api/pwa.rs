@@ -25,6 +25,10 @@ async fn manifest_worker_and_offline_page(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert!(offline.contains("网络不可用"));
     assert!(offline.contains("href=\"\">"), "重试 reloads the page the learner wanted, not /");
+    assert!(
+        !offline.contains("/login") && !offline.contains("href=\"/me\""),
+        "kept for days: says nothing of who is signed in"
+    );
     let (_, home) = app.get_html("/").await;
     assert!(home.contains("rel=\"manifest\"") && home.contains("src=\"/static/js/pwa.js?v="));
 }

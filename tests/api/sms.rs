@@ -94,6 +94,8 @@ async fn a_throttled_primary_fails_over_once(backend: Backend) {
     let (status, page) = staff.get_html("/admin/sms").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("登录验证码") && page.contains("tencent InternalError"), "{page}");
+    assert!(page.contains("开课与会员提醒") && !page.contains("<td></td>"), "every kind is named");
+    assert!(!page.contains("【课店】提醒：【课店】"), "the reminder's preview signs once");
 }
 
 async fn a_wrong_key_is_refused_and_nothing_is_sent(backend: Backend) {

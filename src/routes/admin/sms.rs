@@ -35,8 +35,10 @@ struct SmsPage {
 }
 
 /// Values that show what each parameter becomes.
-fn sample(name: &str, url: &str) -> String {
+fn sample(name: &str, url: &str, kind: Kind) -> String {
     match name {
+        // A reminder's wording carries the shop's sign itself; the broadcasts' text is the whole message.
+        "text" if kind == Kind::Reminder => "直播《数据透视表入门》即将开始".into(),
         "code" => "123456".into(),
         "no" => "R20261130ABCD".into(),
         "amount" => "¥199.00".into(),
@@ -55,7 +57,8 @@ async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
     let rows = Kind::ALL
         .into_iter()
         .map(|kind| {
-            let values: Vec<(String, String)> = kind.params().iter().map(|p| (p.to_string(), sample(p, url))).collect();
+            let values: Vec<(String, String)> =
+                kind.params().iter().map(|p| (p.to_string(), sample(p, url, kind))).collect();
             let values: Vec<(&str, &str)> = values.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let wording = crate::jobs::sms::wording(&state.shop, kind);
             Row {

@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use crate::domain::Fen;
 use crate::domain::staff::Area;
-use crate::domain::stats::{Bar, bars, day_start, fill_days, percent, shanghai_day};
+use crate::domain::stats::{
+    Chart, PLOT_BOTTOM, PLOT_LEFT, PLOT_TOP, chart, day_start, fill_days, percent, shanghai_day,
+};
 use crate::domain::time::{now, shanghai_date, shanghai_day_start};
 use crate::error::AppError;
 use crate::store::sales_days;
@@ -66,10 +68,12 @@ struct StatsPage {
     summary: Summary,
     days: Vec<DayRow>,
     courses: Vec<CourseSales>,
-    /// (title, bars) of each chart.
-    charts: Vec<(&'static str, Vec<Bar>)>,
+    /// (title, chart) of each chart.
+    charts: Vec<(&'static str, Chart)>,
     chart_width: i64,
     chart_height: i64,
+    /// The plot's left edge, top and bottom (the value axis and its labels).
+    plot: (i64, i64, i64),
     csv_daily: String,
     csv_courses: String,
 }
@@ -144,13 +148,13 @@ async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
         dau: active.last().copied().unwrap_or(0),
         wau: stats::active_between(&state.db, last - 6, last).await?,
     };
-    let revenue_bars = bars(
+    let revenue_bars = chart(
         &days
             .iter()
             .map(|d| (d.date.get(5..).unwrap_or_default().to_string(), d.revenue.0, d.revenue.to_string()))
             .collect::<Vec<_>>(),
     );
-    let active_bars = bars(
+    let active_bars = chart(
         &days
             .iter()
             .map(|d| {
@@ -184,6 +188,7 @@ async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
 
         chart_width: crate::domain::stats::CHART_WIDTH,
         chart_height: crate::domain::stats::CHART_HEIGHT,
+        plot: (PLOT_LEFT, PLOT_TOP, PLOT_BOTTOM),
     };
     render_with_status(&page, StatusCode::OK)
 }

@@ -126,6 +126,43 @@ async fn style(client: &fantoccini::Client, css: &str, prop: &str) -> String {
     client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
 }
 
+/// The screenshot `name` of the page, then axe-core's audit of it: every page a browser test
+/// looks at must have no accessibility violations.
+pub(crate) async fn snap(client: &Client, name: &str) {
+    save(name, &client.screenshot().await.unwrap());
+    audit(client, name).await;
+}
+
+/// axe-core's script, from the npm package named by KEDIAN_TEST_AXE (`.ci/run` installs it).
+fn axe_source() -> Option<&'static str> {
+    static SOURCE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    SOURCE
+        .get_or_init(|| std::env::var("KEDIAN_TEST_AXE").ok().and_then(|path| std::fs::read_to_string(path).ok()))
+        .as_deref()
+}
+
+/// Runs axe-core (WCAG 2.1 A and AA rules, and its best practices) on the page as it stands.
+pub(crate) async fn audit(client: &Client, name: &str) {
+    let Some(source) = axe_source() else {
+        crate::helpers::skip("axe-core is not installed (KEDIAN_TEST_AXE: npm install axe-core, its axe.min.js)");
+        return;
+    };
+    client.execute(&format!("{source}\n;return true"), vec![]).await.expect("axe-core loads");
+    let found = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document, { resultTypes: ['violations'] }).then(r => done(r.violations.map(v => \
+               v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')))) \
+             .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .expect("axe-core runs");
+    let violations: Vec<String> =
+        found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)).collect();
+    assert!(violations.is_empty(), "{name}: axe-core violations {violations:#?}");
+}
+
 pub(crate) fn save(name: &str, png: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
@@ -150,7 +187,7 @@ async fn phone_sized_pages_render_without_console_errors() {
         // Nothing wider than the phone: no sideways scrolling.
         let overflow = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
         assert!(overflow.as_u64().unwrap_or(9999) <= 375, "{path} scrolls sideways: {overflow}");
-        save(name, &client.screenshot().await.unwrap());
+        snap(&client, name).await;
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{path}: console errors {errors:?}");
     }
@@ -162,19 +199,19 @@ async fn phone_sized_pages_render_without_console_errors() {
     assert!(cover.is_displayed().await.unwrap());
     client.find(Locator::Css(".player.audio [data-skip='15']")).await.unwrap();
     client.find(Locator::Css(".player.audio [data-speed-select]")).await.unwrap();
-    save("audio-lesson-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "audio-lesson-375.png").await;
     // A live course counts down to its next session, and a limited-time price to its end.
     client.goto(&app.url("/courses/short-video-bootcamp")).await.unwrap();
     let live = client.wait().for_element(Locator::Css(".next-live strong")).await.unwrap().text().await.unwrap();
     assert!(live.starts_with("距开播 ") && live.contains(':'), "a live countdown: {live}");
-    save("course-live-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "course-live-375.png").await;
     client.goto(&app.url("/courses/python-zero-to-one")).await.unwrap();
     let sale = client.wait().for_element(Locator::Css(".sale-ends strong")).await.unwrap().text().await.unwrap();
     assert!(
         sale.starts_with("限时价 · 还剩 2天 ") || sale.starts_with("限时价 · 还剩 3天 "),
         "a sale countdown: {sale}"
     );
-    save("course-sale-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "course-sale-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     // The buy button is a real touch target.
@@ -216,7 +253,7 @@ async fn desktop_pages_render_without_console_errors() {
                 "long-press is a phone gesture, not said on a PC: {sheet}"
             );
         }
-        save(name, &client.screenshot().await.unwrap());
+        snap(&client, name).await;
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{path}: console errors {errors:?}");
     }
@@ -236,7 +273,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
     let error = client.wait().for_element(Locator::Id("phone-error")).await.unwrap();
     assert!(error.text().await.unwrap().contains("11 位"));
-    save("login-error-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "login-error-375.png").await;
     // Chrome logs the deliberate 400 as a failed load; drain the log before the happy path.
     let expected = console_errors(&client).await;
     assert!(expected.iter().all(|e| e.contains("400")), "{expected:?}");
@@ -258,7 +295,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     // Login goes straight on to the order it was for: no second 立即购买.
     let mut taps = 3;
     client.wait().for_element(Locator::Css(".channels button")).await.unwrap();
-    save("pay-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "pay-375.png").await;
     let deadline = client.find(Locator::Css(".deadline")).await.unwrap().text().await.unwrap();
     assert!(deadline.contains("剩余 29:") || deadline.contains("剩余 30:"), "a live countdown: {deadline}");
     assert!(!client.source().await.unwrap().contains("-¥0.00"), "no −¥0.00 discount row");
@@ -267,7 +304,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     client.find(Locator::Css(".channels button")).await.unwrap().click().await.unwrap();
     taps += 1;
     client.wait().for_element(Locator::Css(".sandbox-label")).await.unwrap();
-    save("cashier-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "cashier-375.png").await;
     // The sandbox cashier's 确认支付 stands for the buyer confirming at the real gateway.
     client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
     // Paying ends on 支付成功 with 去学习 and the lesson it opens, not on the order's details.
@@ -275,7 +312,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     assert_eq!(learn.text().await.unwrap(), "去学习");
     let page = client.source().await.unwrap();
     assert!(page.contains("支付成功") && page.contains("从「"), "the success screen names the first lesson");
-    save("order-paid-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "order-paid-375.png").await;
     // 去学习 opens the first lesson itself, not a list to choose from.
     learn.click().await.unwrap();
     taps += 1;
@@ -283,11 +320,11 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     let url = client.current_url().await.unwrap();
     assert!(url.path().starts_with("/courses/excel-data-analysis/lessons/"), "in the lesson: {url}");
     assert_eq!(taps, 5, "立即购买, 获取验证码, 登录, 支付, 去学习 (plus the gateway's own confirm)");
-    save("first-lesson-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "first-lesson-375.png").await;
 
     client.goto(&app.url("/me")).await.unwrap();
     assert!(client.source().await.unwrap().contains("138****8000"));
-    save("me-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "me-375.png").await;
     // 我的数据与注销账号, in both languages, fits the phone.
     for (lang, name) in [("zh-CN", "privacy-375.png"), ("en", "privacy-en-375.png")] {
         client.goto(&app.url("/language?next=/me/privacy")).await.unwrap();
@@ -300,7 +337,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
             .await
             .unwrap();
         assert!(tall.as_f64().unwrap_or(0.0) >= 44.0);
-        save(name, &client.screenshot().await.unwrap());
+        snap(&client, name).await;
     }
     // English, with unread messages: the bar still fits the phone, and 我的/Me is on screen.
     let user: i64 =
@@ -340,7 +377,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
                 "{path}: no tab bar only where a page has its own bar"
             );
         }
-        save(name, &client.screenshot().await.unwrap());
+        snap(&client, name).await;
     }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
@@ -375,7 +412,7 @@ async fn lesson_video_plays_with_a_watermark() {
     let mark = client.find(Locator::Css(".watermark")).await.unwrap();
     assert!(mark.is_displayed().await.unwrap());
     assert!(mark.text().await.unwrap().contains("138****8130"));
-    save("lesson-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "lesson-375.png").await;
     // 15 s forward and back, and a speed that is kept for the next lesson.
     let at = |client: Client| async move {
         client.execute("return document.getElementById('media').currentTime", vec![]).await.unwrap().as_f64().unwrap()
@@ -407,7 +444,7 @@ async fn lesson_video_plays_with_a_watermark() {
         .await
         .unwrap();
     assert!(height.as_f64().unwrap_or(0.0) >= 44.0, "skip buttons are touch targets");
-    save("lesson-controls-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "lesson-controls-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
@@ -461,7 +498,7 @@ async fn distributor_centre_on_a_phone() {
     client.wait().for_element(Locator::Id("dist-link")).await.unwrap();
     let page = client.source().await.unwrap();
     assert!(page.contains("¥19.90") && page.contains("138****8161") && page.contains("待结算"));
-    save("distributor-centre-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "distributor-centre-375.png").await;
     let width: i64 =
         client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
     assert!(width <= 375, "no sideways scrolling: {width}px");
@@ -469,7 +506,7 @@ async fn distributor_centre_on_a_phone() {
     client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Id("dist-link")).await.unwrap();
     assert!(client.source().await.unwrap().contains("Referred orders"));
-    save("distributor-centre-en-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "distributor-centre-en-375.png").await;
     let width: i64 =
         client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
     assert!(width <= 375, "no sideways scrolling in English: {width}px");
@@ -505,7 +542,7 @@ async fn phone_pages_in_both_languages(client: &Client, app: &crate::helpers::Te
             let width: i64 =
                 client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
             assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
-            save(&format!("{shot}-{lang}-375.png"), &client.screenshot().await.unwrap());
+            snap(&client, &format!("{shot}-{lang}-375.png")).await;
         }
     }
     let errors = console_errors(client).await;
@@ -637,7 +674,7 @@ async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
     let picture = std::env::temp_dir().join(format!("kedian-evidence-{}.png", std::process::id()));
     std::fs::write(&picture, crate::refunds::PNG).unwrap();
     client.find(Locator::Id("evidence")).await.unwrap().send_keys(&picture.display().to_string()).await.unwrap();
-    save("refund-form-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "refund-form-375.png").await;
     client.find(Locator::Css(".refund button.primary")).await.unwrap().click().await.unwrap();
 
     client.wait().for_element(Locator::Css(".timeline")).await.unwrap();
@@ -646,7 +683,7 @@ async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
         page.contains("待审核") && page.contains("提交退款申请") && page.contains("kedian-evidence"),
         "status, timeline, evidence"
     );
-    save("refund-status-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "refund-status-375.png").await;
     let width: i64 =
         client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
     assert!(width <= 375, "no sideways scrolling: {width}px");
@@ -660,7 +697,7 @@ async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
     client.refresh().await.unwrap();
     let done = client.wait().for_element(Locator::Css(".status-refunded")).await.unwrap();
     assert_eq!(done.text().await.unwrap(), "已退款");
-    save("refund-done-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "refund-done-375.png").await;
     let _ = std::fs::remove_file(&picture);
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
@@ -688,7 +725,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         }
     };
     assert!(width("#password").await >= 280.0, "sign-in is not squeezed into the menu's column");
-    save("admin-login-1280.png", &client.screenshot().await.unwrap());
+    snap(&client, "admin-login-1280.png").await;
     client.find(Locator::Id("phone")).await.unwrap().send_keys(crate::helpers::ADMIN_PHONE).await.unwrap();
     client.find(Locator::Id("password")).await.unwrap().send_keys(crate::helpers::STAFF_PASSWORD).await.unwrap();
     client.find(Locator::Css(".admin form button.primary")).await.unwrap().click().await.unwrap();
@@ -701,7 +738,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         .as_i64()
         .unwrap();
     assert!(qr_width >= 200, "the QR code renders ({qr_width}px)");
-    save("admin-totp-enrol-1280.png", &client.screenshot().await.unwrap());
+    snap(&client, "admin-totp-enrol-1280.png").await;
     let code = crate::helpers::totp_code(&secret, kedian::domain::time::now());
     client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
     client.find(Locator::Css(".admin form button.primary")).await.unwrap().click().await.unwrap();
@@ -717,13 +754,13 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         .as_bool()
         .unwrap_or(true);
     assert!(!wrapped, "no recovery code breaks mid-code");
-    save("admin-recovery-1280.png", &client.screenshot().await.unwrap());
+    snap(&client, "admin-recovery-1280.png").await;
     client.find(Locator::Css(".admin a.button.primary")).await.unwrap().click().await.unwrap();
 
     client.wait().for_element(Locator::Css(".admin-nav")).await.unwrap();
     let page = client.source().await.unwrap();
     assert!(page.contains("¥199.00") && page.contains("退款审核"), "today's sales and the menu");
-    save("admin-dashboard-1280.png", &client.screenshot().await.unwrap());
+    snap(&client, "admin-dashboard-1280.png").await;
     // A distributor with a referred sale, and an application waiting, for the distributors page.
     referral_fixture(&app, "13800138150", "13800138151").await;
     let applicant = app.another_browser();
@@ -760,7 +797,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         let width: i64 =
             client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
         assert!(width <= 1280, "{path}: no sideways scrolling ({width}px)");
-        save(shot, &client.screenshot().await.unwrap());
+        snap(&client, shot).await;
     }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
@@ -829,12 +866,12 @@ async fn takedown_drill_on_a_phone() {
     client.goto(&app.url("/")).await.unwrap();
     let banner = client.wait().for_element(Locator::Css(".takedown-banner")).await.unwrap();
     assert!(banner.text().await.unwrap().contains("你购买的课程都在这里"));
-    save("drill-home-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "drill-home-375.png").await;
     browser_login(&client, &app, "13900139003").await;
     client.goto(&app.url("/me/courses")).await.unwrap();
     let resume = client.wait().for_element(Locator::Css(".owned a.button.primary, a.button.primary")).await.unwrap();
     assert!(client.source().await.unwrap().contains("Python"), "the imported course is listed");
-    save("drill-my-courses-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "drill-my-courses-375.png").await;
     resume.click().await.unwrap();
     let player = client.wait().for_element(Locator::Css("[data-resume]")).await.unwrap();
     assert_eq!(player.attr("data-resume").await.unwrap().as_deref(), Some("30"), "where the export left off");
@@ -862,7 +899,7 @@ async fn takedown_drill_on_a_phone() {
         assert!(at.as_f64().unwrap_or(0.0) >= 29.0, "the player resumed at {at}s");
     }
     assert!(client.source().await.unwrap().contains("takedown-banner"), "the notice is on the lesson page too");
-    save("drill-lesson-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "drill-lesson-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
@@ -880,7 +917,7 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
     let check = |client: Client, shot: String| async move {
         let wide = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
         assert!(wide.as_u64().unwrap_or(9999) <= u64::from(width), "{shot}: scrolls sideways ({wide})");
-        save(&shot, &client.screenshot().await.unwrap());
+        snap(&client, &shot).await;
     };
     client.goto(&app.url("/language?next=/courses/excel-data-analysis")).await.unwrap();
     client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
@@ -1012,7 +1049,7 @@ async fn articles_show_reading_progress() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let bottom = share(client.clone()).await;
     assert!(top < 0.5 && bottom > 0.95, "the bar fills as the reader scrolls: {top} → {bottom}");
-    save("article-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "article-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();

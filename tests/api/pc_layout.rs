@@ -5,7 +5,7 @@
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::browser::{browser_login, console_errors, save, start_browser};
+use crate::browser::{browser_login, console_errors, snap, start_browser};
 use crate::helpers::{Backend, spawn_app};
 
 #[tokio::test]
@@ -38,7 +38,7 @@ async fn a_learners_pages_fit_a_pc_in_both_languages() {
         for (tag, path) in &pages {
             client.goto(&app.url(path)).await.unwrap();
             client.wait().for_element(Locator::Css("main h1")).await.unwrap();
-            save(&format!("pc-{tag}-{lang}-1280.png"), &client.screenshot().await.unwrap());
+            snap(&client, &format!("pc-{tag}-{lang}-1280.png")).await;
             let shape = client
                 .execute(
                     "const widths = [...document.querySelectorAll('main .button')].filter(b => b.offsetParent) \

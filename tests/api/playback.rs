@@ -9,7 +9,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use crate::browser::{browser_login, console_errors, save, start_browser, start_browser_as};
+use crate::browser::{browser_login, console_errors, snap, start_browser, start_browser_as};
 use crate::helpers::{Backend, TestApp, spawn_app, unescape};
 
 const WECHAT_ANDROID_UA: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A.240205.004; wv) AppleWebKit/537.36 \
@@ -157,7 +157,7 @@ async fn uploaded_lessons_play_in_chromium() {
                 .unwrap();
             assert_eq!(quality, json!([false, 3]), "自动 / 高清 / 标清 offered");
         }
-        save(&format!("play-{tag}-375.png"), &client.screenshot().await.unwrap());
+        snap(&client, &format!("play-{tag}-375.png")).await;
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{tag}: console errors (a CSP refusal shows here) {errors:?}");
     }
@@ -178,7 +178,7 @@ async fn uploaded_lessons_play_in_chromium() {
     until(&client, "return !document.getElementById('player-error').hidden", "the error box").await;
     let retry = client.find(Locator::Css("#player-error [data-retry]")).await.unwrap();
     assert_eq!(retry.text().await.unwrap(), "重试");
-    save("play-failed-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "play-failed-375.png").await;
     sqlx::query("UPDATE lessons SET media_key = $1 WHERE id = $2")
         .bind(media_key)
         .bind(demo_mp4)
@@ -255,7 +255,7 @@ async fn lessons_resume_where_the_learner_left_off() {
         until(&client, &script, &format!("{tag}: the player stands at the stored {at} s")).await;
         let toast = client.find(Locator::Id("resume-toast")).await.unwrap().text().await.unwrap();
         assert!(toast.contains(&format!("0:0{at}")), "{tag}: {toast}");
-        save(&format!("resume-{tag}-375.png"), &client.screenshot().await.unwrap());
+        snap(&client, &format!("resume-{tag}-375.png")).await;
 
         // Leaving without playing reports nothing: the stored position stays.
         client.goto(&app.url("/me/courses")).await.unwrap();
@@ -340,7 +340,7 @@ async fn a_preview_leads_to_buying() {
         until(&client, "return !document.getElementById('paywall').hidden", "the paywall").await;
         let wall = client.find(Locator::Id("paywall")).await.unwrap().text().await.unwrap();
         assert!(wall.contains("¥199") && wall.contains(login_text), "{tag}: {wall}");
-        save(&format!("preview-paywall-{tag}.png"), &client.screenshot().await.unwrap());
+        snap(&client, &format!("preview-paywall-{tag}.png")).await;
         let tall = client
             .execute("return document.querySelector('#paywall .button.primary').getBoundingClientRect().height", vec![])
             .await
@@ -350,14 +350,14 @@ async fn a_preview_leads_to_buying() {
         client.goto(&app.url(&format!("/courses/excel-data-analysis/lessons/{locked}"))).await.unwrap();
         let locked_button = client.wait().for_element(Locator::Css(".locked .button.primary")).await.unwrap();
         assert_eq!(locked_button.text().await.unwrap(), login_text, "{tag}: a visitor signs in to buy");
-        save(&format!("lesson-locked-visitor-{tag}.png"), &client.screenshot().await.unwrap());
+        snap(&client, &format!("lesson-locked-visitor-{tag}.png")).await;
         if width == 375 && lang == "zh-CN" {
             // Signed in, the same lesson buys in one tap: straight to the pay page.
             browser_login(&client, &app, "13800138162").await;
             client.goto(&app.url(&format!("/courses/excel-data-analysis/lessons/{locked}"))).await.unwrap();
             let buy = client.wait().for_element(Locator::Css(".locked .button.primary")).await.unwrap();
             assert_eq!(buy.text().await.unwrap(), buy_text);
-            save(&format!("lesson-locked-learner-{tag}.png"), &client.screenshot().await.unwrap());
+            snap(&client, &format!("lesson-locked-learner-{tag}.png")).await;
             buy.click().await.unwrap();
             client.wait().for_element(Locator::Css(".pay-now")).await.unwrap();
             assert!(client.current_url().await.unwrap().path().ends_with("/pay"));
@@ -380,13 +380,13 @@ async fn the_pay_page_never_outlives_its_order() {
     client.wait().for_element(Locator::Css(".pay-now")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
     client.wait().for_element(Locator::Css(".order-done .button.primary")).await.unwrap();
-    save("paid-done-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "paid-done-375.png").await;
     client.back().await.unwrap();
     client.back().await.unwrap();
     until(&client, "return !location.pathname.endsWith('/pay')", "back after paying leaves the pay page").await;
     let there = client.current_url().await.unwrap();
     assert!(there.path().starts_with("/orders/"), "on the order: {there}");
-    save("paid-back-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "paid-back-375.png").await;
 
     // Another order, two seconds from its deadline: the countdown runs out and 立即支付 goes dim.
     client.goto(&app.url("/courses/python-zero-to-one")).await.unwrap();
@@ -406,13 +406,13 @@ async fn the_pay_page_never_outlives_its_order() {
         .await;
     let timer = client.find(Locator::Css(".deadline")).await.unwrap().text().await.unwrap();
     assert!(timer.contains("超时"), "{timer}");
-    save("pay-expired-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "pay-expired-375.png").await;
     // The order, opened now, says why it closed and offers 重新购买, which makes a payable order.
     client.goto(&app.url(&format!("/orders/{order_no}"))).await.unwrap();
     let again = client.wait().for_element(Locator::Css(".closed-why .button.primary")).await.unwrap();
     let why = client.find(Locator::Css(".closed-why")).await.unwrap().text().await.unwrap();
     assert!(why.contains("超过支付时限"), "{why}");
-    save("order-expired-375.png", &client.screenshot().await.unwrap());
+    snap(&client, "order-expired-375.png").await;
     again.click().await.unwrap();
     client.wait().for_element(Locator::Css(".pay-now")).await.unwrap();
     let new_url = client.current_url().await.unwrap();
@@ -442,7 +442,7 @@ async fn buy_bars_fit_the_narrowest_phone() {
         ] {
             client.goto(&app.url(&path)).await.unwrap();
             client.wait().for_element(Locator::Css(".buy-bar .button")).await.unwrap();
-            save(&format!("buybar-{tag}-{lang}-320.png"), &client.screenshot().await.unwrap());
+            snap(&client, &format!("buybar-{tag}-{lang}-320.png")).await;
             let clipped = client
                 .execute(
                     "return [...document.querySelectorAll('.buy-bar .button')].filter(b => b.offsetParent) \

@@ -542,7 +542,7 @@ async fn phone_pages_in_both_languages(client: &Client, app: &crate::helpers::Te
             let width: i64 =
                 client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
             assert!(width <= 375, "{path}: no sideways scrolling ({width}px)");
-            snap(&client, &format!("{shot}-{lang}-375.png")).await;
+            snap(client, &format!("{shot}-{lang}-375.png")).await;
         }
     }
     let errors = console_errors(client).await;

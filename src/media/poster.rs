@@ -41,6 +41,12 @@ pub fn font() -> Option<&'static FontArc> {
 pub struct PosterInput {
     pub course_id: CourseId,
     pub title: String,
+    /// The course's one-line pitch, under the title.
+    pub subtitle: String,
+    /// Who shares it, by the name they chose (their nickname): "小王 推荐你学".
+    pub sharer: Option<String>,
+    /// For a group-buy invitation: the offer line ("3 人拼团价 ¥99 · 还差 1 人").
+    pub invite: Option<String>,
     pub price: String,
     pub original_price: Option<String>,
     pub shop_name: String,
@@ -54,8 +60,17 @@ pub struct PosterInput {
 /// The poster's name: it changes with anything drawn on it, so a stored one is always current.
 pub fn poster_name(input: &PosterInput) -> String {
     let key = format!(
-        "{}|{}|{}|{:?}|{}|{}|{:?}",
-        input.course_id, input.title, input.price, input.original_price, input.shop_name, input.url, input.cover_name
+        "{}|{}|{}|{:?}|{}|{}|{:?}|{}|{:?}|{:?}",
+        input.course_id,
+        input.title,
+        input.price,
+        input.original_price,
+        input.shop_name,
+        input.url,
+        input.cover_name,
+        input.subtitle,
+        input.sharer,
+        input.invite
     );
     format!("poster-{}-{}.png", input.course_id, hex::encode(&Sha256::digest(key.as_bytes())[..6]))
 }
@@ -96,6 +111,25 @@ fn draw(font: &FontArc, input: &PosterInput) -> anyhow::Result<Vec<u8>> {
         let x = price_end + 20.0;
         let end = text(&mut img, font, original, x, y + 24.0, 30.0, MUTED);
         fill(&mut img, x as u32, (y + 42.0) as u32, (end - x) as u32, 2, MUTED);
+    }
+    // Between the price and the code: the pitch, the group's offer, and who recommends it.
+    y += 96.0;
+    if let Some(invite) = input.invite.as_deref() {
+        fill(&mut img, 40, y as u32, WIDTH - 80, 72, Rgba([253, 232, 230, 255]));
+        text(&mut img, font, invite, 60.0, y + 14.0, 34.0, RED);
+        y += 100.0;
+    }
+    for line in wrap(font, &input.subtitle, 32.0, WIDTH as f32 - 80.0).into_iter().take(if input.invite.is_some() {
+        1
+    } else {
+        3
+    }) {
+        text(&mut img, font, &line, 40.0, y, 32.0, MUTED);
+        y += 48.0;
+    }
+    if let Some(sharer) = input.sharer.as_deref() {
+        let line = format!("{sharer} 推荐你一起学");
+        text(&mut img, font, &line, 40.0, y + 12.0, 32.0, TEAL);
     }
     // The QR code bottom right, the invitation beside it.
     let code = qrcode::QrCode::new(input.url.as_bytes())?;

@@ -98,12 +98,23 @@ struct CentrePage {
     form: ApplyForm,
     errors: FieldErrors,
     link: String,
+    courses: Vec<PromotedCourse>,
     balances: Balances,
     referred: Vec<Referred>,
     /// What may be asked for now, the withdrawal form and past withdrawals.
     requestable: Fen,
     withdrawal: WithdrawForm,
     payouts: Vec<Payout>,
+}
+
+/// A course as the distributor promotes it: their link to it and their poster of it.
+pub struct PromotedCourse {
+    /// The id of its link's box, for 复制链接.
+    pub input_id: String,
+    pub title: String,
+    pub price: Fen,
+    pub link: String,
+    pub poster: String,
 }
 
 impl CentrePage {
@@ -146,8 +157,38 @@ async fn page(
         ),
         _ => (String::new(), Balances::default(), Vec::new(), Fen::ZERO, Vec::new()),
     };
-    let page =
-        CentrePage { ctx, meta, program, me, form, errors, link, balances, referred, requestable, withdrawal, payouts };
+    // Each course on sale with the distributor's own link and poster, ready to copy.
+    let courses = match &me {
+        Some(d) if d.status.is_distributor() => state
+            .catalog
+            .snapshot()
+            .courses
+            .iter()
+            .map(|c| PromotedCourse {
+                input_id: format!("link-{}", c.slug),
+                title: c.title.clone(),
+                price: c.price,
+                link: ctx.absolute(&format!("/courses/{}?ref={}", c.slug, d.code)),
+                poster: format!("/courses/{}/poster.png?ref={}", c.slug, d.code),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let page = CentrePage {
+        ctx,
+        meta,
+        program,
+        me,
+        form,
+        errors,
+        link,
+        courses,
+        balances,
+        referred,
+        requestable,
+        withdrawal,
+        payouts,
+    };
     render_with_status(&page, status)
 }
 

@@ -8,7 +8,7 @@ use crate::media::poster::{PosterInput, draw_poster, font, poster_name};
 use crate::web::{AppState, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(course_poster);
+    cfg.service(course_poster).service(group_poster);
 }
 
 #[get("/courses/{slug}/poster.png")]
@@ -20,6 +20,48 @@ async fn course_poster(
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
+    // A distributor's link names them; a learner sharing their own poster is named too.
+    let (referral, sharer) = match super::distribution::referring_distributor(&req, &state).await? {
+        Some(d) => (format!("?ref={}", d.code), nickname(&state, d.user_id).await?),
+        None => (String::new(), ctx.user.as_ref().map(|u| u.nickname.clone())),
+    };
+    let url = format!("{}/courses/{}{referral}", state.settings.public_url, course.slug);
+    poster(&ctx, &state, &course, url, sharer, None).await
+}
+
+/// A group's invitation: the offer and the seats left, and a QR code of the group's page.
+#[get("/groups/{id}/poster.png")]
+async fn group_poster(
+    ctx: PageContext,
+    id: web::Path<i64>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let group = crate::store::groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
+    if group.status == crate::domain::group::State::Pending.as_str() {
+        return Err(AppError::NotFound);
+    }
+    let course = state.catalog.snapshot().course_by_id(group.course_id).cloned().ok_or(AppError::NotFound)?;
+    let left = group.group().seats_left();
+    let invite = format!("{} 人拼团价 {} · 还差 {left} 人", group.size, group.price);
+    let url = format!("{}/groups/{}", state.settings.public_url, group.id);
+    let sharer = ctx.user.as_ref().map(|u| u.nickname.clone());
+    poster(&ctx, &state, &course, url, sharer, Some(invite)).await
+}
+
+async fn nickname(state: &AppState, user_id: crate::domain::UserId) -> Result<Option<String>, AppError> {
+    Ok(crate::store::users::find_by_id(&state.db, user_id).await?.map(|u| u.nickname))
+}
+
+/// Draws the poster once into the public store (the data directory or the bucket) and sends
+/// the browser to it under `/files/posters/`.
+async fn poster(
+    ctx: &PageContext,
+    state: &AppState,
+    course: &crate::catalog::Course,
+    url: String,
+    sharer: Option<String>,
+    invite: Option<String>,
+) -> Result<HttpResponse, AppError> {
     if font().is_none() {
         return Err(AppError::NotFound);
     }
@@ -37,10 +79,13 @@ async fn course_poster(
     let mut input = PosterInput {
         course_id: course.id,
         title: course.title.clone(),
+        subtitle: course.subtitle.clone(),
+        sharer: sharer.map(|name| name.chars().take(12).collect()),
+        invite,
         price: if course.price.is_free() { ctx.t("price_free").to_string() } else { course.price.to_string() },
         original_price: course.has_discount().then(|| course.original_price.to_string()),
         shop_name: ctx.shop_name().to_string(),
-        url: format!("{}/courses/{}{}", state.settings.public_url, course.slug, referral(&req, &state).await?),
+        url,
         cover_name,
         cover: None,
     };
@@ -61,10 +106,4 @@ async fn course_poster(
         state.public.put(&key, &png).await.map_err(AppError::storage)?;
     }
     Ok(redirect(&format!("/files/{key}")))
-}
-
-/// `?ref=CODE` of an active distributor, carried into the poster's QR code; empty otherwise.
-async fn referral(req: &actix_web::HttpRequest, state: &AppState) -> Result<String, AppError> {
-    let found = super::distribution::referring_distributor(req, state).await?;
-    Ok(found.map(|d| format!("?ref={}", d.code)).unwrap_or_default())
 }

@@ -622,6 +622,32 @@ async fn group_buy_on_a_phone() {
         (format!("/groups/{group}"), "form[action$='/join'] button", "group"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;
+    // The opener invites friends: a sheet with the group's poster and a link to copy.
+    client.delete_all_cookies().await.unwrap();
+    app.age_codes(61).await;
+    browser_login(&client, &app, "13800138180").await;
+    client.goto(&app.url(&format!("/groups/{group}"))).await.unwrap();
+    client.wait().for_element(Locator::Css(".share-sheet.invite summary")).await.unwrap().click().await.unwrap();
+    let mut loaded = json!(0);
+    for _ in 0..100 {
+        loaded = client.execute("return document.querySelector('.invite img').naturalWidth", vec![]).await.unwrap();
+        if loaded.as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(loaded, json!(750), "the group's poster shows in the sheet");
+    client
+        .execute(
+            "document.querySelector('.invite .sheet').scrollIntoView({block: 'end'}); window.scrollBy(0, 80)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client.find(Locator::Css("[data-copy='group-link']")).await.unwrap().click().await.unwrap();
+    snap(&client, "group-invite-375.png").await;
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
     client.close().await.unwrap();
 }
 

@@ -89,6 +89,12 @@ pub async fn distributor(app: &TestApp, staff: &TestApp, phone: &str) -> (TestAp
     let (_, page) = me.get_html(centre).await;
     let code = page.split("/?ref=").nth(1).and_then(|r| r.get(..8)).expect("a referral link").to_string();
     assert!(page.contains("推荐的订单"));
+    // Ready to send: the shop link and each course's own link with a copy button, and its poster.
+    let page = crate::helpers::unescape(&page);
+    assert!(page.contains("data-copy=\"dist-link\"") && page.contains("复制链接"));
+    assert!(page.contains(&format!("value=\"http://kedian.test/courses/{COURSE}?ref={code}\"")), "a link per course");
+    assert!(page.contains(&format!("href=\"/courses/{COURSE}/poster.png?ref={code}\"")), "a poster per course");
+    assert!(!page.contains("?ref={code}\" 也可以"), "nobody is asked to edit links by hand");
     (me, code)
 }
 

@@ -110,6 +110,16 @@ async fn a_group_fills_and_everyone_learns(app: TestApp) {
     paid(&app, &two).await;
     let (_, shown) = second.get_html(&group_page).await;
     assert!(shown.contains("你已参团"), "a member sees they are in");
+    // …and invites friends: a poster whose QR code opens the group, and a link to copy.
+    assert!(shown.contains("邀请好友") && shown.contains("复制链接"));
+    assert!(shown.contains(&format!("src=\"/groups/{group}/poster.png\"")));
+    if kedian::media::poster::font().is_some() {
+        let file = location(&second.get(&format!("/groups/{group}/poster.png")).await);
+        let bytes = second.get(&file).await.bytes().await.unwrap();
+        let mut prepared = rqrr::PreparedImage::prepare(image::load_from_memory(&bytes).unwrap().to_luma8());
+        let (_, content) = prepared.detect_grids()[0].decode().unwrap();
+        assert_eq!(content, format!("http://kedian.test/groups/{group}"), "the poster's code opens the group");
+    }
     assert!(!may_learn(&second).await);
     let (_, course) = second.get_html(&course_page).await;
     assert!(

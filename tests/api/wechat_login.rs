@@ -270,3 +270,54 @@ async fn from_a_shared_link_to_a_playing_lesson(app: TestApp, sim: WechatSim) {
     let (_, me) = imported.get_html("/me").await;
     assert!(me.contains("139****9309"), "signed in as the imported buyer");
 }
+
+mod share_cards {
+    use super::*;
+
+    async fn run(backend: Backend) {
+        match wechat_app(backend, Mode::PublicKey).await {
+            Some((app, sim)) => super::pages_inside_wechat_get_a_signed_share_card(app, sim).await,
+            None => crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set"),
+        }
+    }
+
+    #[tokio::test]
+    async fn sqlite() {
+        run(Backend::Sqlite).await
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        run(Backend::Postgres).await
+    }
+}
+
+/// A course, group or referral page inside WeChat gets its JS-SDK `wx.config`, signed over the
+/// simulator's ticket for that page's URL; the ticket is fetched once; other sites' URLs are refused.
+async fn pages_inside_wechat_get_a_signed_share_card(app: TestApp, sim: WechatSim) {
+    let (_, page) = app.get_html("/courses/excel-data-analysis").await;
+    assert!(page.contains("/static/js/share.js?v=") && page.contains("data-sdk=\"/static/vendor/jweixin.js?v="));
+    let url = "http://kedian.test/courses/excel-data-analysis?ref=ABCD2345";
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let q = serde_urlencoded::to_string([("url", url)]).unwrap();
+        let response = app.get(&format!("/wechat/share-config?{q}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let config: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(config["appId"], crate::wechat_sim::APPID);
+        let (nonce, timestamp) = (config["nonceStr"].as_str().unwrap(), config["timestamp"].as_i64().unwrap());
+        let plain = format!(
+            "jsapi_ticket={}&noncestr={nonce}&timestamp={timestamp}&url={url}",
+            crate::wechat_sim::JSAPI_TICKET
+        );
+        let expected = hex::encode(ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, plain.as_bytes()));
+        assert_eq!(config["signature"], expected.as_str(), "signed as WeChat checks it");
+        seen.push(nonce.to_string());
+    }
+    assert_ne!(seen[0], seen[1], "a fresh nonce each time");
+    assert_eq!(*sim.state.tickets_issued.lock().unwrap(), 1, "the ticket is kept, not fetched per page");
+    for bad in ["https://evil.example/courses/x", "http://kedian.test.evil.example/", "javascript:alert(1)"] {
+        let q = serde_urlencoded::to_string([("url", bad)]).unwrap();
+        assert_eq!(app.get(&format!("/wechat/share-config?{q}")).await.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}

@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 pub const MCHID: &str = "1900000109";
 pub const APPID: &str = "wxd678efh567hg6787";
 pub const APP_SECRET: &str = "sim-app-secret";
+/// The simulator's stable access token and JS-SDK ticket.
+const STABLE_TOKEN: &str = "sim-stable-token";
+pub const JSAPI_TICKET: &str = "sim-jsapi-ticket-kgt8ON7yVITDhtdwci0qeZ";
 pub const API_V3_KEY: &str = "0123456789abcdefghijklmnopqrstuv";
 pub const MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD********";
 pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
@@ -69,6 +72,8 @@ pub struct SimState {
     pub wechat_user: Mutex<String>,
     /// The scope of every authorize request, in order.
     pub oauth_scopes: Mutex<Vec<String>>,
+    /// JS-SDK tickets handed out (each getticket call).
+    pub tickets_issued: Mutex<u32>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -486,6 +491,28 @@ async fn oauth_authorize(req: HttpRequest, sim: web::Data<SimState>) -> HttpResp
     HttpResponse::Found().insert_header(("Location", back)).finish()
 }
 
+/// The official account's stable access token, for the right appid and secret only.
+async fn stable_token(body: web::Json<Value>) -> HttpResponse {
+    let ok = body["grant_type"] == "client_credential" && body["appid"] == APPID && body["secret"] == APP_SECRET;
+    if ok {
+        HttpResponse::Ok().json(json!({ "access_token": STABLE_TOKEN, "expires_in": 7200 }))
+    } else {
+        HttpResponse::Ok().json(json!({ "errcode": 40013, "errmsg": "invalid appid or secret" }))
+    }
+}
+
+/// The JS-SDK ticket, for the stable token only.
+async fn get_ticket(req: HttpRequest, sim: web::Data<SimState>) -> HttpResponse {
+    let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    if q.get("access_token").map(String::as_str) != Some(STABLE_TOKEN)
+        || q.get("type").map(String::as_str) != Some("jsapi")
+    {
+        return HttpResponse::Ok().json(json!({ "errcode": 40001, "errmsg": "invalid credential" }));
+    }
+    *sim.tickets_issued.lock().unwrap() += 1;
+    HttpResponse::Ok().json(json!({ "errcode": 0, "errmsg": "ok", "ticket": JSAPI_TICKET, "expires_in": 7200 }))
+}
+
 /// The code's user; a unionid only for a consented (`snsapi_userinfo`) code, as WeChat gives it.
 /// A bare code (the older tests') counts as consented.
 async fn oauth_token(req: HttpRequest) -> HttpResponse {
@@ -530,6 +557,7 @@ impl WechatSim {
             split_calls: Mutex::default(),
             wechat_user: Mutex::new("visitor".into()),
             oauth_scopes: Mutex::default(),
+            tickets_issued: Mutex::default(),
         });
         let data = web::Data::from(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -544,6 +572,8 @@ impl WechatSim {
                 .route("/v3/refund/domestic/refunds/{no}", web::get().to(refund_query))
                 .route("/sns/oauth2/access_token", web::get().to(oauth_token))
                 .route("/connect/oauth2/authorize", web::get().to(oauth_authorize))
+                .route("/cgi-bin/stable_token", web::post().to(stable_token))
+                .route("/cgi-bin/ticket/getticket", web::get().to(get_ticket))
                 .route("/v3/merchant-service/complaints-v2/{id}", web::get().to(complaint))
                 .route("/v3/merchant-service/complaints-v2/{id}/response", web::post().to(complaint_response))
                 .route("/v3/merchant-service/complaints-v2/{id}/complete", web::post().to(complaint_complete))

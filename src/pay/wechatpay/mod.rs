@@ -8,6 +8,7 @@ pub mod complaints;
 pub mod config;
 pub mod crypto;
 pub mod profit_sharing;
+pub mod share;
 
 use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
@@ -34,6 +35,8 @@ const WINDOW_SECS: i64 = 300;
 pub struct WechatPay {
     cfg: WechatConfig,
     http: reqwest::Client,
+    /// The JS-SDK's jsapi_ticket and until when it is used (`share`).
+    ticket: std::sync::Mutex<Option<(String, i64)>>,
 }
 
 fn nonce() -> String {
@@ -110,7 +113,7 @@ impl WechatPay {
             .timeout(std::time::Duration::from_secs(10))
             .user_agent(concat!("kedian/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(WechatPay { cfg, http })
+        Ok(WechatPay { cfg, http, ticket: std::sync::Mutex::default() })
     }
 
     /// Whether JSAPI can be offered (it needs the official account's secret for openids).

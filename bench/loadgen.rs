@@ -372,7 +372,7 @@ impl Learner {
                 "id=\"media\" controls playsinline preload=\"metadata\" controlslist=\"nodownload\" src=\"",
                 "\"",
             )
-            .or_else(|| between(&page, " src=\"/media/", "\"").map(|_| ""))
+            .or_else(|| between(&page, "data-mp4=\"", "\""))
             .ok_or("no media on the lesson page")?,
         );
         let progress_url = between(&page, "data-progress-url=\"", "\"").ok_or("no progress URL")?.to_string();
@@ -427,7 +427,7 @@ impl Learner {
                 return Err(format!("confirm: {}", confirmed.status()));
             }
             let (status, order) = self.get(&format!("/orders/{order_no}")).await?;
-            if status != StatusCode::OK || !order.contains("class=\"button primary block\" href=\"/me/courses\"") {
+            if status != StatusCode::OK || !order.contains("status status-paid") {
                 return Err("paid order without access".into());
             }
             stats.record("order: buy, pay, fulfil", t);

@@ -48,6 +48,8 @@
     };
     var showFailure = function (reason) {
       if (errorBox) errorBox.hidden = false;
+      var said = document.getElementById("resume-toast");
+      if (said) said.hidden = true;
       logFailure(reason);
     };
 

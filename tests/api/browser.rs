@@ -674,6 +674,8 @@ async fn products_on_a_phone() {
         ("/courses/excel-data-analysis#reviews".to_string(), ".review-list .review", "course-reviews"),
         ("/courses/excel-data-analysis/review".to_string(), "#body", "review-form"),
         ("/me".to_string(), ".member-card", "me-member"),
+        ("/me/courses".to_string(), "#member .owned", "my-courses-member"),
+        ("/courses/annual-membership".to_string(), "#opens .opens a", "plan"),
         ("/courses".to_string(), ".badge.member", "catalog-member"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;

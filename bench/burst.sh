@@ -11,7 +11,7 @@ bin=${1:-./target/release/kedian}
 d=$(mktemp -d)
 chmod 755 "$d"
 port=18097
-export KEDIAN_DATA_DIR=$d/data KEDIAN_LISTEN=127.0.0.1:$port RUST_LOG="warn,kedian::auth::sms=info"
+export KEDIAN_DATA_DIR=$d/data KEDIAN_LISTEN=127.0.0.1:$port RUST_LOG="warn,kedian::sms=info"
 pid=""
 trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$d"' EXIT
 up() { "$bin" serve >>"$d/shop.log" 2>&1 & pid=$!; for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.2; done; }

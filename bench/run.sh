@@ -39,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 export KEDIAN_DATA_DIR="$work/data" KEDIAN_LISTEN="127.0.0.1:$KPORT" KEDIAN_TRUST_FORWARDED=true
 # Warnings, plus the console sender's texts: the load generator reads the codes from the log.
-export RUST_LOG="warn,kedian::auth::sms=info"
+export RUST_LOG="warn,kedian::sms=info"
 
 wait_up() { for _ in $(seq 150); do curl -sf "http://127.0.0.1:$KPORT/healthz" >/dev/null && return; sleep 0.2; done; echo "shop did not start" >&2; exit 1; }
 start_shop() { "$bin" serve >>"$work/shop.log" 2>&1 & kpid=$!; wait_up; }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Two builds of the shop on the same data, one after the other, each against nginx serving the very
+# bytes it sent: the signed-in lesson page and 我的课程 (wrk -t2 -c64). For "did this change make a
+# hot page slower?" without trusting a number from another day.
+#
+#   bash bench/compare.sh OLD_BINARY NEW_BINARY DATA_DIR [ROUNDS]
+#
+# DATA_DIR is a shop's data directory (say one `bench/run.sh` left, or `kedian import` made); it is
+# copied, never changed. Build the old binary from a worktree, e.g.
+#   git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release --target-dir /tmp/old-target)
+set -euo pipefail
+old=$1 new=$2 data=$3 rounds=${4:-2}
+cd "$(dirname "$0")/.."
+cargo build --release -q --example loadgen
+W=$(mktemp -d); chmod 755 "$W"; mkdir -p "$W/html"; chmod 755 "$W/html"
+npid=""
+trap '[ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"' EXIT
+cp -r "$data" "$W/data"
+export KEDIAN_DATA_DIR=$W/data KEDIAN_LISTEN=127.0.0.1:18901 RUST_LOG="warn,kedian::sms=info"
+cat >"$W/nginx.conf" <<CONF
+worker_processes auto; error_log $W/nginx-error.log; pid $W/nginx.pid;
+events { worker_connections 4096; }
+http { access_log off; default_type text/html; server { listen 127.0.0.1:18902; root $W/html; } }
+CONF
+nginx -p "$W" -c nginx.conf
+rps() { wrk -t2 -c64 -d8s "$@" 2>&1 | awk '/Requests\/sec/ {print $2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "| round | build | lesson page req/s | nginx | ratio | 我的课程 req/s | nginx | ratio |"
+echo "|---|---|---|---|---|---|---|---|"
+n=0
+for round in $(seq "$rounds"); do
+  for which in old new; do
+    n=$((n + 1))
+    bin=$old; [ "$which" = new ] && bin=$new
+    "$bin" serve >>"$W/shop-$which.log" 2>&1 & pid=$!
+    for _ in $(seq 100); do curl -sf http://127.0.0.1:18901/healthz >/dev/null && break; sleep 0.1; done
+    mapfile -t login < <(./target/release/examples/loadgen cookie --base http://127.0.0.1:18901 \
+      --log "$W/shop-$which.log" --phone "1390000$(printf %04d $((100 + n)))")
+    cookie=${login[0]:-}; lesson=${login[1]:-}
+    [ -n "$cookie" ] && [ -n "$lesson" ] || { echo "could not sign in on the $which build" >&2; exit 1; }
+    curl -sf -H "Cookie: $cookie" "http://127.0.0.1:18901$lesson" -o "$W/html/lesson.html"
+    curl -sf -H "Cookie: $cookie" "http://127.0.0.1:18901/me/courses" -o "$W/html/my.html"
+    k1=$(rps -H "Cookie: $cookie" "http://127.0.0.1:18901$lesson"); n1=$(rps http://127.0.0.1:18902/lesson.html)
+    k2=$(rps -H "Cookie: $cookie" http://127.0.0.1:18901/me/courses); n2=$(rps http://127.0.0.1:18902/my.html)
+    echo "| $round | $which | $k1 | $n1 | $(ratio "$k1" "$n1") | $k2 | $n2 | $(ratio "$k2" "$n2") |"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done
+done

@@ -31,6 +31,8 @@ pub struct PageContext {
     pub gzip: bool,
     /// A one-time notice left by the last form ("已保存"), as a translation key.
     pub flash: Option<String>,
+    /// The official account can sign JS-SDK share cards (WeChat Pay's config has `app_secret`).
+    pub wechat_share: bool,
 }
 
 /// Share and search metadata of a page.
@@ -219,6 +221,7 @@ impl FromRequest for PageContext {
                 user,
                 path,
                 public_url: state.settings.public_url.clone(),
+                wechat_share: state.wechat.as_ref().is_some_and(|w| w.has_share()),
                 session,
             })
         })

@@ -297,6 +297,10 @@ mod share_cards {
 async fn pages_inside_wechat_get_a_signed_share_card(app: TestApp, sim: WechatSim) {
     let (_, page) = app.get_html("/courses/excel-data-analysis").await;
     assert!(page.contains("/static/js/share.js?v=") && page.contains("data-sdk=\"/static/vendor/jweixin.js?v="));
+    // A shop without the official account's secret has no share cards: the script is left out.
+    let plain = crate::helpers::spawn_app(Backend::Sqlite).await.unwrap();
+    let (_, page) = plain.get_html("/courses/excel-data-analysis").await;
+    assert!(!page.contains("js/share.js"), "no share script (and no 404 for its config) without WeChat");
     let url = "http://kedian.test/courses/excel-data-analysis?ref=ABCD2345";
     let mut seen = Vec::new();
     for _ in 0..2 {

@@ -157,6 +157,13 @@ impl Course {
         crate::media::images::card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
     }
 
+    /// 立即购买 starts an order for it. A consultation (a slot first), a membership plan and a
+    /// members-only course are bought from their own pages instead.
+    pub fn bought_directly(&self) -> bool {
+        !matches!(self.kind, ProductKind::Consultation | ProductKind::Membership)
+            && self.member_rule != super::membership::MemberRule::Only
+    }
+
     /// The cover, or the shop's plain one for a course published without a picture.
     pub fn cover(&self) -> &str {
         if self.cover_url.is_empty() { PLACEHOLDER_COVER } else { &self.cover_url }

@@ -208,9 +208,10 @@ async fn detail(
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
     let (ctx, owned, by_membership) = match ctx.user.as_ref().map(|u| u.id) {
         Some(user_id) => {
-            let may = state.access.may_learn(&state.db, user_id, &course, now()).await?;
-            let by_membership = may && !state.access.owns(&state.db, user_id, course.id).await?;
-            (ctx.with_csrf()?, may, by_membership)
+            // may_learn is owns or member_covers; asked apart, to tell which.
+            let owns = state.access.owns(&state.db, user_id, course.id).await?;
+            let by_membership = !owns && state.access.member_covers(&state.db, user_id, &course, now()).await?;
+            (ctx.with_csrf()?, owns || by_membership, by_membership)
         }
         None => (ctx, false, false),
     };

@@ -108,12 +108,8 @@ impl LessonPage<'_> {
         !self.owner && self.course.published
     }
 
-    /// 立即购买 starts an order here; a consultation (pick a slot), a membership plan or a
-    /// members-only course is bought from its own page.
     fn direct_buy(&self) -> bool {
-        use crate::domain::ProductKind;
-        !matches!(self.course.kind, ProductKind::Consultation | ProductKind::Membership)
-            && self.course.member_rule != crate::domain::membership::MemberRule::Only
+        self.course.bought_directly()
     }
 
     fn preview_end_key(&self) -> &'static str {

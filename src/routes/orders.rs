@@ -323,19 +323,11 @@ pub(crate) async fn render_detail(
     let open_refund = refunds.iter().find(|r| r.status.is_open()).map(|r| r.refund_no.clone());
     let can_refund = order.is_refundable();
     let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
-    let rebuy = course.as_ref().filter(|c| c.published).map(|c| {
-        let direct = !matches!(c.kind, ProductKind::Consultation | ProductKind::Membership)
-            && c.member_rule != MemberRule::Only
-            && order.group_id.is_none();
-        (c.slug.clone(), direct)
-    });
-    let learn_href = match (course.filter(|c| c.kind != ProductKind::Membership), &ctx.user) {
-        (Some(course), Some(user)) => {
-            let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
-            crate::routes::courses::continue_href(&course, &progress)
-        }
-        _ => "/me/courses#member".to_string(),
-    };
+    let rebuy = course
+        .as_ref()
+        .filter(|c| c.published)
+        .map(|c| (c.slug.clone(), c.bought_directly() && order.group_id.is_none()));
+    let (learn_href, _) = where_to_learn(state, course.as_ref(), order.user_id).await?;
     let booking = booking(state, &order).await?;
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
@@ -664,6 +656,23 @@ async fn return_page(
     render(&ReturnPage { ctx: &ctx, meta, view: OrderView::new(order) })
 }
 
+/// Where 开始学习 / 去学习 goes for an order's buyer, and the lesson it opens: the next lesson of
+/// the course, or the 会员专区 for a membership (or a course no longer in the catalog).
+async fn where_to_learn(
+    state: &AppState,
+    course: Option<&std::sync::Arc<Course>>,
+    user_id: crate::domain::UserId,
+) -> Result<(String, Option<crate::catalog::Lesson>), AppError> {
+    match course.filter(|c| c.kind != ProductKind::Membership) {
+        Some(course) => {
+            let progress = state.progress.course_progress(&state.db, user_id, course.id).await?;
+            let first = crate::routes::learn::continue_with(course, &progress);
+            Ok((crate::routes::courses::continue_href(course, &progress), first))
+        }
+        None => Ok(("/me/courses#member".to_string(), None)),
+    }
+}
+
 #[derive(Template)]
 #[template(path = "orders/done.html")]
 struct DonePage<'a> {
@@ -694,16 +703,10 @@ async fn done_page(
         (OrderStatus::Paid, None) => {}
         _ => return Ok(redirect(&format!("/orders/{}", order.order_no))),
     }
-    let user = logged_in(&ctx)?;
     let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
-    let (learn_href, first) = match (&course, order.item_kind) {
-        (_, ProductKind::Consultation) => (format!("/orders/{}#booking", order.order_no), None),
-        (_, ProductKind::Membership) | (None, _) => ("/me/courses#member".to_string(), None),
-        (Some(course), _) => {
-            let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
-            let first = crate::routes::learn::continue_with(course, &progress);
-            (crate::routes::courses::continue_href(course, &progress), first)
-        }
+    let (learn_href, first) = match order.item_kind {
+        ProductKind::Consultation => (format!("/orders/{}#booking", order.order_no), None),
+        _ => where_to_learn(&state, course.as_ref(), order.user_id).await?,
     };
     let title = if order.amount.is_free() { ctx.t("done_claimed") } else { ctx.t("done_paid") };
     let meta = ctx.meta(&format!("{title} - {}", ctx.shop_name()), &order.item_title);

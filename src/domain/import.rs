@@ -55,8 +55,57 @@ fn optional_time(f: &Fields, name: &str) -> Result<Option<i64>, String> {
     parse_time(text).map(Some).ok_or_else(|| format!("{name}: not a time ({text})"))
 }
 
-fn phone(f: &Fields) -> Result<Phone, String> {
-    Phone::parse(get(f, "phone")).map_err(|_| format!("phone: not a mainland mobile number ({})", get(f, "phone")))
+fn phone(f: &Fields) -> Result<Option<Phone>, String> {
+    match get(f, "phone") {
+        "" => Ok(None),
+        text => Phone::parse(text).map(Some).map_err(|_| format!("phone: not a mainland mobile number ({text})")),
+    }
+}
+
+/// Who a row is about: a phone, or for a buyer the mini program never asked for one, the WeChat
+/// unionid or the mini program's openid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Buyer {
+    Phone(Phone),
+    Unionid(String),
+    Openid(String),
+}
+
+impl Buyer {
+    /// A key unique across the three kinds.
+    pub fn key(&self) -> String {
+        match self {
+            Buyer::Phone(p) => format!("p:{}", p.as_str()),
+            Buyer::Unionid(u) => format!("u:{u}"),
+            Buyer::Openid(o) => format!("o:{o}"),
+        }
+    }
+
+    /// For messages: a masked phone, never a WeChat identifier in full.
+    pub fn describe(&self) -> String {
+        match self {
+            Buyer::Phone(p) => format!("phone {}", p.masked()),
+            Buyer::Unionid(u) => format!("unionid {}…", u.chars().take(6).collect::<String>()),
+            Buyer::Openid(o) => format!("openid {}…", o.chars().take(6).collect::<String>()),
+        }
+    }
+}
+
+/// The buyer of an order, entitlement or progress row: its phone, else its unionid, else its
+/// openid.
+fn buyer(f: &Fields) -> Result<Buyer, String> {
+    if let Some(phone) = phone(f)? {
+        return Ok(Buyer::Phone(phone));
+    }
+    let unionid = id(f, "unionid", false)?;
+    if !unionid.is_empty() {
+        return Ok(Buyer::Unionid(unionid));
+    }
+    let openid = id(f, "openid", false)?;
+    if !openid.is_empty() {
+        return Ok(Buyer::Openid(openid));
+    }
+    Err("phone: missing (or unionid or openid for a buyer without one)".into())
 }
 
 fn flag(f: &Fields, name: &str) -> Result<bool, String> {
@@ -81,22 +130,45 @@ fn id(f: &Fields, name: &str, required: bool) -> Result<String, String> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRow {
-    pub phone: Phone,
+    pub phone: Option<Phone>,
     pub nickname: String,
     pub unionid: String,
     pub openid: String,
     pub created_at: Option<i64>,
 }
 
+impl UserRow {
+    /// Every way the row names its buyer, the phone first.
+    pub fn buyers(&self) -> Vec<Buyer> {
+        let mut all = Vec::with_capacity(3);
+        if let Some(phone) = &self.phone {
+            all.push(Buyer::Phone(phone.clone()));
+        }
+        if !self.unionid.is_empty() {
+            all.push(Buyer::Unionid(self.unionid.clone()));
+        }
+        if !self.openid.is_empty() {
+            all.push(Buyer::Openid(self.openid.clone()));
+        }
+        all
+    }
+}
+
+/// A buyer needs a phone, a unionid or an openid; one with only a WeChat identity signs in with
+/// WeChat.
 pub fn user(f: &Fields) -> Result<UserRow, String> {
     let nickname: String = get(f, "nickname").chars().filter(|c| !c.is_control()).take(20).collect();
-    Ok(UserRow {
+    let row = UserRow {
         phone: phone(f)?,
         nickname,
         unionid: id(f, "unionid", false)?,
         openid: id(f, "openid", false)?,
         created_at: optional_time(f, "created_at")?,
-    })
+    };
+    if row.buyers().is_empty() {
+        return Err("phone: missing (or unionid or openid for a buyer without one)".into());
+    }
+    Ok(row)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +210,7 @@ impl ImportedStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderRow {
     pub order_id: String,
-    pub phone: Phone,
+    pub buyer: Buyer,
     pub product_id: String,
     pub amount: Fen,
     pub refunded: Fen,
@@ -172,7 +244,7 @@ pub fn order(f: &Fields) -> Result<OrderRow, String> {
     };
     Ok(OrderRow {
         order_id: id(f, "order_id", true)?,
-        phone: phone(f)?,
+        buyer: buyer(f)?,
         product_id: id(f, "product_id", true)?,
         amount,
         refunded: if status == ImportedStatus::Refunded && refunded.0 == 0 { amount } else { refunded },
@@ -185,7 +257,7 @@ pub fn order(f: &Fields) -> Result<OrderRow, String> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntitlementRow {
-    pub phone: Phone,
+    pub buyer: Buyer,
     pub product_id: String,
     pub granted_at: Option<i64>,
     pub revoked: bool,
@@ -193,7 +265,7 @@ pub struct EntitlementRow {
 
 pub fn entitlement(f: &Fields) -> Result<EntitlementRow, String> {
     Ok(EntitlementRow {
-        phone: phone(f)?,
+        buyer: buyer(f)?,
         product_id: id(f, "product_id", true)?,
         granted_at: optional_time(f, "granted_at")?,
         revoked: flag(f, "revoked")?,
@@ -202,7 +274,7 @@ pub fn entitlement(f: &Fields) -> Result<EntitlementRow, String> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgressRow {
-    pub phone: Phone,
+    pub buyer: Buyer,
     pub product_id: String,
     /// The lesson's place in the course (1 = the first lesson of the first chapter).
     pub lesson_no: usize,
@@ -223,7 +295,7 @@ pub fn progress(f: &Fields) -> Result<ProgressRow, String> {
             .ok_or("position_secs: seconds, 0 to 86400")?,
     };
     Ok(ProgressRow {
-        phone: phone(f)?,
+        buyer: buyer(f)?,
         product_id: id(f, "product_id", true)?,
         lesson_no,
         position_secs,
@@ -298,5 +370,28 @@ mod tests {
         .unwrap();
         assert_eq!((ok.lesson_no, ok.position_secs, ok.completed), (3, 95, true));
         assert_eq!(user(&fields(&[("phone", "13800138000"), ("nickname", "小\u{7}明")])).unwrap().nickname, "小明");
+    }
+
+    #[test]
+    fn a_buyer_without_a_phone_is_known_by_wechat() {
+        let only_unionid = user(&fields(&[("unionid", "oU1"), ("openid", "oM1")])).unwrap();
+        assert_eq!(only_unionid.phone, None);
+        assert_eq!(only_unionid.buyers(), vec![Buyer::Unionid("oU1".into()), Buyer::Openid("oM1".into())]);
+        assert!(user(&fields(&[("nickname", "无名")])).unwrap_err().starts_with("phone: missing"));
+        let order_of = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("order_id", "o1"), ("product_id", "p1"), ("amount", "9.90"), ("paid_at", "2026-10-01")];
+            all.extend_from_slice(pairs);
+            order(&fields(&all)).map(|o| o.buyer)
+        };
+        assert_eq!(order_of(&[("openid", "oM1")]), Ok(Buyer::Openid("oM1".into())));
+        assert_eq!(order_of(&[("openid", "oM1"), ("unionid", "oU1")]), Ok(Buyer::Unionid("oU1".into())));
+        assert_eq!(
+            order_of(&[("unionid", "oU1"), ("phone", "13800138000")]),
+            Ok(Buyer::Phone(Phone::parse("13800138000").unwrap()))
+        );
+        assert!(order_of(&[]).unwrap_err().starts_with("phone: missing"));
+        assert!(order_of(&[("unionid", "has space")]).unwrap_err().starts_with("unionid:"));
+        assert_ne!(Buyer::Unionid("x".into()).key(), Buyer::Openid("x".into()).key());
+        assert!(!Buyer::Unionid("oU1234567890".into()).describe().contains("7890"), "never in full");
     }
 }

@@ -31,6 +31,7 @@ pub mod review;
 pub mod shop;
 pub mod staff;
 pub mod stats;
+pub mod sync;
 pub mod text;
 pub mod time;
 pub mod upload;

@@ -46,6 +46,11 @@ impl Phone {
         }
     }
 
+    /// A number SMS can reach (not a deleted account's or a WeChat-only account's placeholder).
+    pub fn is_number(&self) -> bool {
+        Phone::parse(&self.0).is_ok()
+    }
+
     /// Trusted value from the database (already normalized when stored).
     pub fn from_stored(value: String) -> Phone {
         Phone(value)

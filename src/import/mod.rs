@@ -4,6 +4,7 @@
 
 mod read;
 mod shop;
+pub mod sync;
 mod write;
 
 use std::collections::HashMap;
@@ -178,7 +179,7 @@ pub async fn import(
     Ok(report)
 }
 
-fn parse(entity: Entity, f: &crate::domain::import::Fields) -> Result<Parsed, String> {
+pub(super) fn parse(entity: Entity, f: &crate::domain::import::Fields) -> Result<Parsed, String> {
     use crate::domain::import as rows;
     Ok(match entity {
         Entity::Courses => Parsed::Mapping(rows::mapping(f)?),

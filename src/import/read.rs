@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::domain::import::{FORMAT_VERSION, Fields};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Entity {
     Courses,
     Users,
@@ -186,7 +186,7 @@ impl Rows {
     }
 }
 
-fn json_fields(object: serde_json::Map<String, serde_json::Value>) -> Fields {
+pub(super) fn json_fields(object: serde_json::Map<String, serde_json::Value>) -> Fields {
     object
         .into_iter()
         .map(|(k, v)| {

@@ -16,11 +16,12 @@ use std::hash::{Hash, Hasher};
 use sqlx::{Any, Transaction};
 
 use super::{Entity, Report, Shop};
-use crate::domain::import::{EntitlementRow, MappingRow, OrderRow, ProgressRow, UserRow};
+use crate::domain::import::{Buyer, EntitlementRow, MappingRow, OrderRow, ProgressRow, UserRow};
 use crate::domain::media::is_complete;
 use crate::domain::order::new_order_no;
 use crate::domain::time::now;
-use crate::store::users::default_nickname;
+use crate::store::identities::{OPENID_MP, UNIONID};
+use crate::store::users::{WECHAT_ONLY_NICKNAME, WECHAT_ONLY_PREFIX, default_nickname, wechat_only_phone};
 use crate::store::{Db, Topic, in_list, values_list};
 
 /// Rows per transaction.
@@ -64,12 +65,17 @@ pub struct Run<'a> {
     courses: HashMap<i64, CourseInfo>,
     /// product id → course id.
     mapped: HashMap<String, i64>,
-    /// phone → account id of every learner met so far (0: in the export, not written in a dry run).
+    /// buyer key (`Buyer::key`) → account id of every learner met so far (0: in the export, not
+    /// written in a dry run).
     ids: HashMap<String, i64>,
-    /// Phones looked up and not found (so not looked up again).
+    /// Buyers looked up and not found (so not looked up again).
     unknown: HashSet<String>,
     /// Hashes of the order ids met so far, to refuse an order id twice in the export.
     seen_orders: HashSet<u64>,
+    /// An import leaves alone what the sync API wrote (it is newer than any export).
+    yields_to_sync: bool,
+    /// The sync API sends the same record again as it changes.
+    sync: bool,
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -89,7 +95,23 @@ impl<'a> Run<'a> {
             ids: HashMap::new(),
             unknown: HashSet::new(),
             seen_orders: HashSet::new(),
+            yields_to_sync: true,
+            sync: false,
         })
+    }
+
+    /// A run for the sync API: records arrive one event at a time, an order id again when the
+    /// order changes.
+    pub async fn for_sync(db: &'a Db, shop: &'a Shop) -> anyhow::Result<Run<'a>> {
+        Ok(Run { yields_to_sync: false, sync: true, ..Run::new(db, shop, false).await? })
+    }
+
+    /// Of these records, the ones the sync API has written.
+    async fn synced(&self, keys: Vec<String>) -> anyhow::Result<HashSet<String>> {
+        if !self.yields_to_sync || keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(crate::store::sync::versions(self.db, &keys).await?.into_keys().collect())
     }
 
     /// Checks and (unless a dry run) writes one batch of rows of `entity` read from `file`.
@@ -118,37 +140,57 @@ impl<'a> Run<'a> {
         result
     }
 
-    /// Looks up the accounts of phones not met yet.
-    async fn learn_phones<'p>(&mut self, phones: impl Iterator<Item = &'p str>) -> anyhow::Result<()> {
-        let mut wanted: Vec<&str> =
-            phones.filter(|p| !self.ids.contains_key(*p) && !self.unknown.contains(*p)).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!("SELECT phone, id FROM users WHERE phone IN ({})", in_list(chunk.len()));
-            let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
-            for phone in chunk {
-                query = query.bind(*phone);
+    /// Looks up the accounts of buyers not met yet: phones in `users`, WeChat identities in
+    /// `user_identities`.
+    async fn learn_buyers(&mut self, buyers: impl Iterator<Item = Buyer>) -> anyhow::Result<()> {
+        let mut wanted: HashMap<&'static str, Vec<(String, String)>> = HashMap::new();
+        for buyer in buyers {
+            let key = buyer.key();
+            if self.ids.contains_key(&key) || self.unknown.contains(&key) {
+                continue;
             }
-            let found: HashMap<String, i64> = query.fetch_all(self.db.read()).await?.into_iter().collect();
-            for phone in chunk {
-                match found.get(*phone) {
-                    Some(id) => {
-                        self.ids.insert(phone.to_string(), *id);
-                    }
-                    None => {
-                        self.unknown.insert(phone.to_string());
-                    }
+            let (kind, value) = match buyer {
+                Buyer::Phone(p) => ("phone", p.as_str().to_string()),
+                Buyer::Unionid(u) => (UNIONID, u),
+                Buyer::Openid(o) => (OPENID_MP, o),
+            };
+            wanted.entry(kind).or_default().push((key, value));
+        }
+        for (kind, mut list) in wanted {
+            list.sort_unstable();
+            list.dedup();
+            for chunk in list.chunks(ROWS_PER_STATEMENT) {
+                let sql = if kind == "phone" {
+                    format!("SELECT phone, id FROM users WHERE phone IN ({})", in_list(chunk.len()))
+                } else {
+                    format!(
+                        "SELECT value, user_id FROM user_identities WHERE provider = '{kind}' AND value IN ({})",
+                        in_list(chunk.len())
+                    )
+                };
+                let mut query = sqlx::query_as::<_, (String, i64)>(&sql);
+                for (_, value) in chunk {
+                    query = query.bind(value);
+                }
+                let found: HashMap<String, i64> = query.fetch_all(self.db.read()).await?.into_iter().collect();
+                for (key, value) in chunk {
+                    match found.get(value) {
+                        Some(id) => self.ids.insert(key.clone(), *id),
+                        None => self.unknown.insert(key.clone()).then_some(0),
+                    };
                 }
             }
         }
         Ok(())
     }
 
-    /// The phone is a learner (in the export or registered) and the product has a course.
-    fn known(&self, phone: &str, product: &str) -> Result<(i64, i64), String> {
-        let Some(user_id) = self.ids.get(phone) else {
-            return Err(format!("phone: {phone} is neither in users nor registered"));
+    /// The buyer is a learner (in the export or registered) and the product has a course.
+    fn known(&self, buyer: &Buyer, product: &str) -> Result<(i64, i64), String> {
+        let Some(user_id) = self.ids.get(&buyer.key()) else {
+            return Err(match buyer {
+                Buyer::Phone(p) => format!("phone: {} is neither in users nor registered", p.as_str()),
+                other => format!("{} is neither in users nor known to the shop", other.describe()),
+            });
         };
         let Some(course_id) = self.mapped.get(product) else {
             return Err(format!("product_id: {product} has no course mapping"));
@@ -198,22 +240,48 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Creates the accounts that do not exist and adds WeChat identities.
+    /// Creates the accounts that do not exist (a buyer known only by WeChat gets one too), adds
+    /// WeChat identities, and gives a WeChat-only account the phone a later row brings.
     async fn users(&mut self, rows: Vec<(usize, Parsed)>, report: &mut Report) -> anyhow::Result<()> {
         let users: Vec<UserRow> =
             rows.into_iter().filter_map(|(_, r)| if let Parsed::User(u) = r { Some(u) } else { None }).collect();
-        self.learn_phones(users.iter().map(|u| u.phone.as_str())).await?;
-        let mut new: Vec<&UserRow> = Vec::new();
-        let mut fresh: HashSet<&str> = HashSet::new();
+        self.learn_buyers(users.iter().flat_map(UserRow::buyers)).await?;
+        // Each row's account is the one any of its names has; its other names join it.
+        let mut new: Vec<(&UserRow, String)> = Vec::new();
+        let mut fresh: HashSet<String> = HashSet::new();
+        let mut phone_for: Vec<(i64, &str)> = Vec::new();
         for u in &users {
-            if !self.ids.contains_key(u.phone.as_str()) && fresh.insert(u.phone.as_str()) {
-                new.push(u);
+            let keys: Vec<String> = u.buyers().iter().map(Buyer::key).collect();
+            match keys.iter().find_map(|k| self.ids.get(k).copied()) {
+                Some(id) => {
+                    if let Some(phone) = &u.phone
+                        && !self.ids.contains_key(&keys[0])
+                        && id != 0
+                    {
+                        phone_for.push((id, phone.as_str()));
+                    }
+                    for k in &keys {
+                        self.unknown.remove(k);
+                        self.ids.entry(k.clone()).or_insert(id);
+                    }
+                }
+                None => {
+                    if fresh.insert(keys[0].clone()) {
+                        let column = match &u.phone {
+                            Some(phone) => phone.as_str().to_string(),
+                            None => wechat_only_phone(&keys[0]),
+                        };
+                        new.push((u, column));
+                    }
+                }
             }
         }
         let Some(mut tx) = self.begin().await? else {
-            for u in new {
-                self.unknown.remove(u.phone.as_str());
-                self.ids.insert(u.phone.as_str().to_string(), 0);
+            for (u, _) in new {
+                for buyer in u.buyers() {
+                    self.unknown.remove(&buyer.key());
+                    self.ids.insert(buyer.key(), 0);
+                }
             }
             return Ok(());
         };
@@ -221,26 +289,50 @@ impl<'a> Run<'a> {
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
             let sql = users_insert_sql(chunk.len());
             let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
-            for u in chunk {
-                let nickname = if u.nickname.is_empty() { default_nickname(&u.phone) } else { u.nickname.clone() };
-                query = query.bind(u.phone.as_str()).bind(nickname).bind(u.created_at.unwrap_or(at)).bind(at);
+            let mut by_column: HashMap<&str, &UserRow> = HashMap::new();
+            for (u, column) in chunk {
+                let nickname = match (&u.phone, u.nickname.is_empty()) {
+                    (_, false) => u.nickname.clone(),
+                    (Some(phone), true) => default_nickname(phone),
+                    (None, true) => WECHAT_ONLY_NICKNAME.to_string(),
+                };
+                query = query.bind(column.as_str()).bind(nickname).bind(u.created_at.unwrap_or(at)).bind(at);
+                by_column.insert(column.as_str(), u);
             }
-            for (id, phone) in query.fetch_all(&mut *tx).await? {
-                self.unknown.remove(&phone);
-                self.ids.insert(phone, id);
+            for (id, column) in query.fetch_all(&mut *tx).await? {
+                for buyer in by_column.get(column.as_str()).map(|u| u.buyers()).unwrap_or_default() {
+                    self.unknown.remove(&buyer.key());
+                    self.ids.insert(buyer.key(), id);
+                }
+            }
+        }
+        let mut added: HashSet<i64> = HashSet::new();
+        for (id, phone) in phone_for {
+            // Only a phone no account has (PostgreSQL would abort the transaction on a clash).
+            let done = sqlx::query(
+                "UPDATE users SET phone = $1, updated_at = $2 WHERE id = $3 AND phone LIKE $4 \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE phone = $1)",
+            )
+            .bind(phone)
+            .bind(at)
+            .bind(id)
+            .bind(format!("{WECHAT_ONLY_PREFIX}%"))
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() > 0 {
+                added.insert(id);
             }
         }
         let identities: Vec<(i64, &str, &str)> = users
             .iter()
             .flat_map(|u| {
-                let id = self.ids.get(u.phone.as_str()).copied().unwrap_or(0);
-                [("wechat_unionid", u.unionid.as_str()), ("wechat_openid_mp", u.openid.as_str())]
+                let id = u.buyers().first().and_then(|b| self.ids.get(&b.key())).copied().unwrap_or(0);
+                [(UNIONID, u.unionid.as_str()), (OPENID_MP, u.openid.as_str())]
                     .into_iter()
                     .filter(|(_, v)| !v.is_empty())
                     .map(move |(provider, value)| (id, provider, value))
             })
             .collect();
-        let mut added: HashSet<i64> = HashSet::new();
         for chunk in identities.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO user_identities (user_id, provider, value, created_at) VALUES {} \
@@ -254,11 +346,12 @@ impl<'a> Run<'a> {
             added.extend(query.fetch_all(&mut *tx).await?);
         }
         tx.commit().await?;
-        let mut counted: HashSet<&str> = HashSet::new();
+        let mut counted: HashSet<String> = HashSet::new();
         for u in &users {
             let counts = report.counts(Entity::Users);
-            let id = self.ids.get(u.phone.as_str()).copied().unwrap_or(0);
-            if fresh.contains(u.phone.as_str()) && counted.insert(u.phone.as_str()) {
+            let Some(first) = u.buyers().first().map(Buyer::key) else { continue };
+            let id = self.ids.get(&first).copied().unwrap_or(0);
+            if fresh.contains(&first) && counted.insert(first) {
                 counts.inserted += 1;
             } else if added.contains(&id) {
                 counts.updated += 1;
@@ -272,11 +365,11 @@ impl<'a> Run<'a> {
     async fn orders(&mut self, file: &str, rows: Vec<(usize, Parsed)>, report: &mut Report) -> anyhow::Result<()> {
         let rows: Vec<(usize, OrderRow)> =
             rows.into_iter().filter_map(|(l, r)| if let Parsed::Order(o) = r { Some((l, o)) } else { None }).collect();
-        self.learn_phones(rows.iter().map(|(_, o)| o.phone.as_str())).await?;
+        self.learn_buyers(rows.iter().map(|(_, o)| o.buyer.clone())).await?;
         let mut good: Vec<(OrderRow, i64, i64)> = Vec::with_capacity(rows.len());
         for (line, o) in rows {
-            let check = self.known(o.phone.as_str(), &o.product_id).and_then(|ids| {
-                if self.seen_orders.insert(hash_of(&o.order_id)) {
+            let check = self.known(&o.buyer, &o.product_id).and_then(|ids| {
+                if self.sync || self.seen_orders.insert(hash_of(&o.order_id)) {
                     Ok(ids)
                 } else {
                     Err(format!("order_id: {} twice in the export", o.order_id))
@@ -305,6 +398,7 @@ impl<'a> Run<'a> {
             }
         }
         let at = now();
+        let synced = self.synced(good.iter().map(|(o, ..)| format!("order:{}", o.order_id)).collect()).await?;
         let mut new: Vec<(&OrderRow, i64, i64, &str)> = Vec::new();
         for ((row, user_id, course_id), external) in good.iter().zip(&externals) {
             let counts = report.counts(Entity::Orders);
@@ -314,6 +408,7 @@ impl<'a> Run<'a> {
                 {
                     counts.unchanged += 1;
                 }
+                Some(_) if synced.contains(&format!("order:{}", row.order_id)) => counts.unchanged += 1,
                 Some((order_id, ..)) => {
                     counts.updated += 1;
                     sqlx::query(
@@ -439,11 +534,14 @@ impl<'a> Run<'a> {
             .into_iter()
             .filter_map(|(l, r)| if let Parsed::Entitlement(e) = r { Some((l, e)) } else { None })
             .collect();
-        self.learn_phones(rows.iter().map(|(_, e)| e.phone.as_str())).await?;
+        self.learn_buyers(rows.iter().map(|(_, e)| e.buyer.clone())).await?;
+        let synced = self
+            .synced(rows.iter().map(|(_, e)| format!("entitlement:{}:{}", e.buyer.key(), e.product_id)).collect())
+            .await?;
         let mut tx = self.begin().await?;
         let at = now();
         for (line, e) in rows {
-            let (user_id, course_id) = match self.known(e.phone.as_str(), &e.product_id) {
+            let (user_id, course_id) = match self.known(&e.buyer, &e.product_id) {
                 Ok(ids) => ids,
                 Err(why) => {
                     report.reject(Entity::Entitlements, file, line, why);
@@ -451,6 +549,10 @@ impl<'a> Run<'a> {
                 }
             };
             let Some(tx) = tx.as_mut() else { continue };
+            if synced.contains(&format!("entitlement:{}:{}", e.buyer.key(), e.product_id)) {
+                report.counts(Entity::Entitlements).unchanged += 1;
+                continue;
+            }
             let done = if e.revoked {
                 sqlx::query(
                     "UPDATE entitlements SET revoked_at = $1 WHERE user_id = $2 AND course_id = $3 AND source = 'import' AND revoked_at IS NULL",
@@ -461,10 +563,17 @@ impl<'a> Run<'a> {
                 .execute(&mut **tx)
                 .await?
             } else {
-                sqlx::query(
+                // A sync grant after a sync revocation gives the course back; access the shop took
+                // (a refund, staff) is never given back from outside.
+                let on_conflict = if self.sync {
+                    "DO UPDATE SET revoked_at = NULL WHERE entitlements.source = 'import' AND entitlements.revoked_at IS NOT NULL"
+                } else {
+                    "DO NOTHING"
+                };
+                sqlx::query(&format!(
                     "INSERT INTO entitlements (user_id, course_id, source, granted_at) VALUES ($1, $2, 'import', $3) \
-                     ON CONFLICT (user_id, course_id) DO NOTHING",
-                )
+                     ON CONFLICT (user_id, course_id) {on_conflict}"
+                ))
                 .bind(user_id)
                 .bind(course_id)
                 .bind(e.granted_at.unwrap_or(at))
@@ -489,7 +598,7 @@ impl<'a> Run<'a> {
             .into_iter()
             .filter_map(|(l, r)| if let Parsed::Progress(p) = r { Some((l, p)) } else { None })
             .collect();
-        self.learn_phones(rows.iter().map(|(_, p)| p.phone.as_str())).await?;
+        self.learn_buyers(rows.iter().map(|(_, p)| p.buyer.clone())).await?;
         let at = now();
         // (user, lesson) → (course, position, duration, completed at, updated at): the newest report
         // of each lesson in the batch.
@@ -497,7 +606,7 @@ impl<'a> Run<'a> {
         let mut latest: HashMap<(i64, i64), Latest> = HashMap::new();
         let mut duplicates = 0u64;
         for (line, p) in rows {
-            let why = self.known(p.phone.as_str(), &p.product_id).and_then(|(user_id, course_id)| {
+            let why = self.known(&p.buyer, &p.product_id).and_then(|(user_id, course_id)| {
                 let lessons = self.shop.course_by_id(course_id).ok_or("product_id: the course is gone".to_string())?;
                 let (lesson_id, duration) = *lessons
                     .lessons

@@ -64,6 +64,15 @@ async fn prometheus(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
         metrics::gauge!("db_pool_connections", "pool" => pool).set(f64::from(handle.size()));
         metrics::gauge!("db_pool_idle_connections", "pool" => pool).set(handle.num_idle() as f64);
     }
+    let now = crate::domain::time::now();
+    if let Ok(sync) = crate::store::sync::status(&state.db, now - 86_400).await {
+        if let Some(at) = sync.last_received_at {
+            metrics::gauge!("sync_last_received_timestamp_seconds").set(at as f64);
+        }
+        if let Some(lag) = sync.lag_secs() {
+            metrics::gauge!("sync_lag_seconds").set(lag as f64);
+        }
+    }
     let Some(handle) = crate::telemetry::metrics() else { return HttpResponse::NotFound().finish() };
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))

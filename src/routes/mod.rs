@@ -24,6 +24,7 @@ pub mod privacy;
 pub mod pwa;
 pub mod refunds;
 pub mod reviews;
+pub mod sync_api;
 pub mod wechat;
 pub mod wechat_login;
 
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     learn::configure(cfg);
     pages::configure(cfg);
     health::configure(cfg);
+    sync_api::configure(cfg);
     pwa::configure(cfg);
     admin::configure(cfg);
 }

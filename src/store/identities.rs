@@ -5,8 +5,10 @@ use super::Db;
 use crate::domain::UserId;
 
 pub const UNIONID: &str = "wechat_unionid";
-/// The official account's openid (the mini program's is `wechat_openid_mp`).
+/// The official account's openid.
 pub const OPENID_OA: &str = "wechat_openid_oa";
+/// The mini program's openid (from its export or sync).
+pub const OPENID_MP: &str = "wechat_openid_mp";
 
 /// The account holding any of these (provider, value) identities, unionid first.
 pub async fn find_user(db: &Db, ids: &[(&str, &str)]) -> Result<Option<UserId>, sqlx::Error> {

@@ -44,7 +44,9 @@ pub mod sms;
 pub mod sms_outbox;
 pub mod staff;
 pub mod stats;
+pub mod switchover;
 pub mod syllabus;
+pub mod sync;
 pub mod users;
 
 use std::str::FromStr;

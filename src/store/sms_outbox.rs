@@ -2,6 +2,7 @@
 //! `jobs::sms` with retries. Its `event_key` is unique, so one event is one text however often
 //! it is enqueued; a row is claimed (queued → sending) by one sender only.
 
+use crate::domain::Phone;
 use serde_json::{Map, Value};
 use sqlx::{Any, Transaction};
 
@@ -26,7 +27,8 @@ fn params_json(params: &[(&str, &str)]) -> String {
     Value::Object(map).to_string()
 }
 
-/// Enqueues inside the caller's transaction. An event already enqueued is left as it is.
+/// Enqueues inside the caller's transaction. An event already enqueued is left as it is; an
+/// account with no number (WeChat-only, deleted) gets no text.
 pub async fn enqueue(
     tx: &mut Transaction<'static, Any>,
     event_key: &str,
@@ -36,6 +38,9 @@ pub async fn enqueue(
     broadcast_id: Option<i64>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    if Phone::parse(phone).is_err() {
+        return Ok(());
+    }
     sqlx::query(
         "INSERT INTO sms_outbox (event_key, kind, phone, params, broadcast_id, status, next_attempt_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6) ON CONFLICT (event_key) DO NOTHING",

@@ -222,3 +222,14 @@ pub async fn count(db: &Db) -> Result<i64, sqlx::Error> {
 pub fn default_nickname(phone: &Phone) -> String {
     format!("学员{}", &phone.as_str()[7..])
 }
+
+/// What the phone column holds for an account known only by WeChat (a buyer the mini program
+/// never asked for a number): not a number, so nobody signs in by SMS as it and no SMS goes to
+/// it; unique; and derived from the identity, so a second import or sync finds the same account.
+pub fn wechat_only_phone(buyer_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{WECHAT_ONLY_PREFIX}{}", hex::encode(&Sha256::digest(buyer_key.as_bytes())[..8]))
+}
+
+pub const WECHAT_ONLY_PREFIX: &str = "wx:";
+pub const WECHAT_ONLY_NICKNAME: &str = "微信学员";

@@ -128,6 +128,7 @@ impl PageContext {
             ("/admin/staff", "admin_staff", Area::Administration),
             ("/admin/settings", "admin_settings", Area::Administration),
             ("/admin/import", "admin_import", Area::Administration),
+            ("/admin/switchover", "admin_switchover", Area::Administration),
             ("/admin/audit", "admin_audit", Area::Administration),
         ]
         .into_iter()

@@ -16,7 +16,7 @@ async fn texts_to(app: &TestApp, phone: &str, containing: &str) -> usize {
     app.sms.sent.lock().unwrap().iter().filter(|(to, text)| to == phone && text.contains(containing)).count()
 }
 
-async fn wait_until_sent(app: &TestApp) {
+pub(crate) async fn wait_until_sent(app: &TestApp) {
     for _ in 0..100 {
         let sending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sms_broadcasts WHERE status = 'sending'")
             .fetch_one(app.db.read())

@@ -48,6 +48,7 @@ mod sms;
 mod sms_sim;
 mod stats;
 mod storage;
+mod switchover;
 mod takedown;
 mod wechat_login;
 mod wechat_refunds;

@@ -54,7 +54,7 @@ mod one_tap {
 }
 
 /// Taps the WeChat button and comes back from WeChat's consent page with `code` (empty: declined).
-async fn tap(app: &TestApp, code: &str) -> reqwest::Response {
+pub(crate) async fn tap(app: &TestApp, code: &str) -> reqwest::Response {
     // Inside WeChat the login page starts the silent look-up; declined or unknown, the page
     // comes back with the button.
     let page =

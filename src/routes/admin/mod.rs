@@ -22,6 +22,7 @@ pub mod settings;
 pub mod sms;
 pub mod staff;
 pub mod stats;
+pub mod switchover;
 pub mod takedown;
 pub mod taxonomy;
 pub mod users;
@@ -53,6 +54,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     lesson::configure(cfg);
     taxonomy::configure(cfg);
     takedown::configure(cfg);
+    switchover::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

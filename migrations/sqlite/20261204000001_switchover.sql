@@ -1,0 +1,58 @@
+-- The switchover (#28): the mini program's back end keeps the shop in step through the sync API,
+-- and buyers nobody can reach claim their orders by receipt.
+
+-- Keys a back end signs sync requests with (HMAC-SHA256). Several at once, so one can be
+-- rotated in before the old one is revoked.
+CREATE TABLE sync_keys (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id TEXT NOT NULL UNIQUE,
+    secret TEXT NOT NULL,
+    label TEXT NOT NULL,
+    created_by BIGINT REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    last_used_at BIGINT,
+    revoked_at BIGINT
+);
+
+-- Nonces seen in the last minutes: a request signed once is accepted once.
+CREATE TABLE sync_nonces (
+    key_id TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (key_id, nonce)
+);
+CREATE INDEX sync_nonces_seen ON sync_nonces (seen_at);
+
+-- The newest event applied to each record (in milliseconds): an older one never overwrites it,
+-- and an import run again leaves what sync wrote alone.
+CREATE TABLE sync_versions (
+    record_key TEXT PRIMARY KEY,
+    event_at BIGINT NOT NULL
+);
+
+-- Every batch received, for the back office's last event, lag and counts per day.
+CREATE TABLE sync_batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key_id TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    records BIGINT NOT NULL,
+    applied BIGINT NOT NULL,
+    skipped BIGINT NOT NULL,
+    rejected BIGINT NOT NULL,
+    newest_event_at BIGINT
+);
+CREATE INDEX sync_batches_received ON sync_batches (received_at);
+
+-- An imported order moved to the learner who showed its receipt number; undone by staff.
+CREATE TABLE receipt_claims (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    from_user_id BIGINT NOT NULL REFERENCES users (id),
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    matched_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    undone_at BIGINT,
+    undone_by BIGINT REFERENCES users (id)
+);
+CREATE INDEX receipt_claims_order ON receipt_claims (order_id);
+CREATE INDEX orders_provider_txn ON orders (provider_txn_id);

@@ -1,0 +1,290 @@
+//! The switchover (#28): buyers the mini program knew only by WeChat are imported and find their
+//! courses by signing in with WeChat; the sync API keeps the shop in step, signed, idempotent and
+//! in event order; the back office says who can be reached and when data last came.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, csrf_in, location, unescape};
+use crate::wechat_sim::{Mode, WechatSim};
+use crate::wechatpay::wechat_app;
+
+mod wechat_only {
+    use super::*;
+    crate::on_both_backends!(
+        setup = |backend| wechat_app(backend, Mode::PublicKey);
+        a_buyer_without_a_phone_signs_in_with_wechat,
+    );
+}
+
+crate::on_both_backends!(sync_is_signed_idempotent_and_ordered, the_readiness_page_counts_who_can_be_reached);
+
+async fn course_title(app: &TestApp, slug: &str) -> String {
+    sqlx::query_scalar("SELECT title FROM courses WHERE slug = $1").bind(slug).fetch_one(app.db.read()).await.unwrap()
+}
+
+async fn import(app: &TestApp, files: &[(&str, &str)]) -> kedian::import::Report {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    kedian::import::run(&app.db, dir.path(), false, &kedian::import::Silent).await.unwrap()
+}
+
+const WECHAT_ONLY_EXPORT: &[(&str, &str)] = &[
+    ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\n"),
+    ("users.csv", "unionid,openid,nickname\nu_sim_mp7,om_mp7,小七\n,om_only8,\n"),
+    (
+        "orders.jsonl",
+        "{\"order_id\":\"W7\",\"unionid\":\"u_sim_mp7\",\"product_id\":\"p1\",\"amount\":\"99.00\",\"paid_at\":\"2026-10-01 10:00\",\"transaction_id\":\"4200000007\"}\n\
+         {\"order_id\":\"W8\",\"openid\":\"om_only8\",\"product_id\":\"p1\",\"amount\":\"99.00\",\"paid_at\":\"2026-10-02 10:00\"}\n",
+    ),
+];
+
+async fn a_buyer_without_a_phone_signs_in_with_wechat((app, _sim): (TestApp, WechatSim)) {
+    let report = import(&app, WECHAT_ONLY_EXPORT).await;
+    assert_eq!((report.users.inserted, report.users.rejected), (2, 0), "{}", report.text());
+    assert_eq!((report.orders.inserted, report.orders.rejected), (2, 0), "{}", report.text());
+    let again = import(&app, WECHAT_ONLY_EXPORT).await;
+    assert_eq!((again.users.unchanged, again.orders.unchanged), (2, 2), "a second run changes nothing");
+
+    // In WeChat's browser: the silent look-up finds no one, the consented one gives the unionid.
+    let buyer = app.another_browser();
+    let done = crate::wechat_login::tap(&buyer, "mp7").await;
+    assert_eq!(location(&done), "/me/courses", "signed in as the imported buyer");
+    let (_, courses) = buyer.get_html("/me/courses").await;
+    assert!(courses.contains(&course_title(&app, "excel-data-analysis").await), "their course is there");
+    let (_, me) = buyer.get_html("/me").await;
+    assert!(me.contains("小七"));
+    assert!(!me.contains("wx:"), "no placeholder shown as a phone");
+
+    // A broadcast to every learner skips the accounts without a number.
+    app.another_browser().login_by_code("13800138556").await;
+    let staff = app.staff().await;
+    let sent = staff.submit("/admin/broadcast", "/admin/broadcast", &[("text", "【课店】课程已搬到网页版")]).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    crate::broadcast::wait_until_sent(&app).await;
+    let texts: Vec<String> = sqlx::query_scalar("SELECT phone FROM sms_outbox").fetch_all(app.db.read()).await.unwrap();
+    assert!(!texts.is_empty() && texts.iter().all(|p| !p.starts_with("wx:")), "{texts:?}");
+}
+
+/// A signed request to the sync API, as a mini program's back end sends it.
+struct Signer {
+    key_id: String,
+    secret: String,
+}
+
+impl Signer {
+    async fn send_with(
+        &self,
+        app: &TestApp,
+        body: &str,
+        nonce: &str,
+        timestamp: i64,
+        secret: &str,
+    ) -> (StatusCode, Value) {
+        let path = "/api/sync/v1/records";
+        let ts = timestamp.to_string();
+        let message = kedian::domain::sync::string_to_sign("POST", path, &ts, nonce, body.as_bytes());
+        let signature = kedian::domain::sync::sign(secret, &message);
+        let response = reqwest::Client::new()
+            .post(app.url(path))
+            .header("content-type", "application/json")
+            .header("x-kedian-key", &self.key_id)
+            .header("x-kedian-timestamp", ts)
+            .header("x-kedian-nonce", nonce)
+            .header("x-kedian-signature", signature)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, app: &TestApp, records: Value) -> (StatusCode, Value) {
+        let body = json!({ "records": records }).to_string();
+        let nonce = format!("n-{:032x}", rand::random::<u128>());
+        self.send_with(app, &body, &nonce, kedian::domain::time::now(), &self.secret).await
+    }
+}
+
+/// Creates a key in the back office and reads it off the page (shown this once).
+async fn new_key(staff: &TestApp, label: &str) -> Signer {
+    let made = staff.submit("/admin/switchover", "/admin/switchover/keys", &[("label", label)]).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let html = unescape(&made.text().await.unwrap());
+    let grab = |id: &str| {
+        let start = html.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        html[start..].split('<').next().unwrap().to_string()
+    };
+    Signer { key_id: grab("new-key-id"), secret: grab("new-key-secret") }
+}
+
+async fn order_state(app: &TestApp, external: &str) -> (String, i64) {
+    sqlx::query_as("SELECT status, refunded_fen FROM orders WHERE external_id = $1")
+        .bind(format!("mp:{external}"))
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
+}
+
+async fn sync_is_signed_idempotent_and_ordered(app: TestApp) {
+    let staff = app.staff().await;
+    // A key needs a label.
+    let (_, page) = staff.get_html("/admin/switchover").await;
+    let no_label = staff.post_raw("/admin/switchover/keys", &[("csrf_token", &csrf_in(&page)), ("label", " ")]).await;
+    assert_eq!(no_label.status(), StatusCode::BAD_REQUEST);
+    assert!(no_label.text().await.unwrap().contains("请写上这个密钥给谁用"));
+    let key = new_key(&staff, "小程序后端").await;
+
+    // An order from a buyer the shop has never seen, known by the mini program's openid alone,
+    // with its product mapping in the same batch.
+    let paid = json!([
+        {"type": "course", "event_at": "2026-12-01T10:00:00+08:00", "product_id": "p1", "course_slug": "excel-data-analysis"},
+        {"type": "order", "event_at": "2026-12-01T10:00:01+08:00", "order_id": "S1", "openid": "om_sync1",
+         "product_id": "p1", "amount": "99.00", "paid_at": "2026-12-01T10:00:00+08:00", "transaction_id": "4200000101"}
+    ]);
+    let (status, body) = key.send(&app, paid.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["applied"].as_i64(), body["rejected"].as_array().map(Vec::len)), (Some(2), Some(0)), "{body}");
+    assert_eq!(order_state(&app, "S1").await, ("paid".to_string(), 0));
+    let orders = app.count("orders").await;
+
+    // The same events again (a retry) change nothing.
+    let (status, body) = key.send(&app, paid.clone()).await;
+    assert_eq!((status, body["applied"].as_i64(), body["skipped"].as_i64()), (StatusCode::OK, Some(0), Some(2)));
+    assert_eq!(app.count("orders").await, orders);
+
+    // A refund, then the older "paid" event arriving late: the refund stands.
+    let refunded = json!([{"type": "order", "event_at": "2026-12-02T09:00:00+08:00", "order_id": "S1", "openid": "om_sync1",
+        "product_id": "p1", "amount": "99.00", "refunded_amount": "99.00", "paid_at": "2026-12-01T10:00:00+08:00"}]);
+    assert_eq!(key.send(&app, refunded).await.1["applied"], 1);
+    assert_eq!(order_state(&app, "S1").await, ("refunded".to_string(), 9900));
+    let (_, late) = key.send(&app, json!([paid[1].clone()])).await;
+    assert_eq!(late["skipped"], 1, "{late}");
+    assert_eq!(order_state(&app, "S1").await.0, "refunded");
+    // An import of an older export leaves what sync wrote alone.
+    import(
+        &app,
+        &[
+            ("users.csv", "openid\nom_sync1\n"),
+            ("orders.csv", "order_id,openid,product_id,amount,paid_at\nS1,om_sync1,p1,99.00,2026-12-01 10:00\n"),
+        ],
+    )
+    .await;
+    assert_eq!(order_state(&app, "S1").await.0, "refunded", "import yields to sync");
+
+    // A half-bad batch lands its good records and names the bad ones by index.
+    let mixed = json!([
+        {"type": "order", "event_at": 1796000000, "order_id": "S2", "openid": "om_sync2", "product_id": "p1",
+         "amount": "49.00", "paid_at": 1796000000},
+        {"type": "refund_everything", "event_at": 1796000000},
+        {"type": "order", "event_at": 1796000000, "order_id": "S3", "openid": "om_sync3", "product_id": "p1",
+         "amount": 49.5, "paid_at": 1796000000},
+        {"type": "order", "order_id": "S4", "openid": "om_sync4", "product_id": "p1", "amount": "1.00", "paid_at": 1796000000},
+        {"type": "order", "event_at": 1796000000, "order_id": "S5", "openid": "om_sync5", "product_id": "p-unknown",
+         "amount": "1.00", "paid_at": 1796000000}
+    ]);
+    let (status, body) = key.send(&app, mixed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["applied"], 1);
+    let rejected: Vec<(i64, String)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_i64().unwrap(), r["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(rejected.iter().map(|r| r.0).collect::<Vec<_>>(), vec![1, 2, 3, 4], "{body}");
+    assert!(rejected[0].1.starts_with("type:"), "{}", rejected[0].1);
+    assert!(rejected[1].1.starts_with("amount:"), "{}", rejected[1].1);
+    assert!(rejected[2].1.starts_with("event_at:"), "{}", rejected[2].1);
+    assert!(rejected[3].1.contains("product_id"), "{}", rejected[3].1);
+    assert_eq!(order_state(&app, "S2").await.0, "paid");
+    let stray: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE external_id IN ('mp:S3', 'mp:S4', 'mp:S5')")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(stray, 0);
+    // Nothing good at all: 422, nothing written.
+    let (status, body) = key.send(&app, json!([{"type": "order", "event_at": 1796000000}])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // Refused before reading: bad signature, stale time, reused nonce, too many, not JSON.
+    let body = json!({"records": [paid[1].clone()]}).to_string();
+    let now = kedian::domain::time::now();
+    let (status, answer) = key.send_with(&app, &body, "nonce-bad-signature-1", now, "not-the-secret").await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("bad_signature")));
+    let (status, answer) = key.send_with(&app, &body, "nonce-stale-0000001", now - 301, &key.secret).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("stale_timestamp")));
+    let (status, _) = key.send_with(&app, &body, "nonce-used-twice-01", now, &key.secret).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, answer) = key.send_with(&app, &body, "nonce-used-twice-01", now, &key.secret).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::CONFLICT, Some("reused_nonce")));
+    let many: Vec<Value> = (0..1001).map(|_| json!({"type": "user", "event_at": 1, "openid": "x"})).collect();
+    let (status, answer) = key.send(&app, Value::Array(many)).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_many_records")));
+    let (status, answer) = key.send_with(&app, "records=1", "nonce-not-json-0001", now, &key.secret).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::BAD_REQUEST, Some("not_json")));
+    let unsigned =
+        reqwest::Client::new().post(app.url("/api/sync/v1/records")).body(body.clone()).send().await.unwrap();
+    assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);
+
+    // The back office sees what arrived; a revoked key is refused at once.
+    let (_, page) = staff.get_html("/admin/switchover").await;
+    assert!(page.contains(&key.key_id) && !page.contains(&key.secret), "the secret is never shown again");
+    assert!(!page.contains("最近 14 天没有收到同步数据"));
+    let key_row: i64 = sqlx::query_scalar("SELECT id FROM sync_keys WHERE key_id = $1")
+        .bind(&key.key_id)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let revoke = staff.submit("/admin/switchover", &format!("/admin/switchover/keys/{key_row}/revoke"), &[]).await;
+    assert_eq!(revoke.status(), StatusCode::SEE_OTHER);
+    let (status, answer) = key.send(&app, json!([paid[0].clone()])).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown_key")));
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action LIKE 'sync_key.%'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(audited, 2);
+}
+
+async fn the_readiness_page_counts_who_can_be_reached(app: TestApp) {
+    import(
+        &app,
+        &[
+            ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\n"),
+            ("users.csv", "phone,unionid,openid\n13900139501,,om_a\n,u_b,om_b\n,,om_c\n,,om_d\n"),
+            (
+                "orders.csv",
+                "order_id,phone,unionid,openid,product_id,amount,paid_at\n\
+                 R1,13900139501,,,p1,10.00,2026-10-01\nR2,,u_b,,p1,10.00,2026-10-01\n\
+                 R3,,,om_c,p1,10.00,2026-10-01\nR4,,,om_d,p1,20.00,2026-10-01\n",
+            ),
+        ],
+    )
+    .await;
+    let staff = app.staff().await;
+    let (status, html) = staff.get_html("/admin/switchover").await;
+    assert_eq!(status, StatusCode::OK);
+    let figure = |label: &str| {
+        let at = html.find(&format!("<dt>{label}</dt><dd>")).unwrap_or_else(|| panic!("{label} in {html}"));
+        html[at..].split("<dd>").nth(1).unwrap().split('<').next().unwrap().to_string()
+    };
+    assert_eq!(figure("小程序已购学员"), "4");
+    assert_eq!(figure("可短信联系"), "1");
+    assert_eq!(figure("仅微信（无手机号）"), "1");
+    assert_eq!(figure("都联系不上"), "2");
+    assert!(html.contains("短信服务商"), "the checklist");
+    let csv = staff.get("/admin/switchover/unreachable.csv").await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    let csv = csv.text().await.unwrap();
+    assert!(csv.contains("om_c") && csv.contains("om_d") && csv.contains("R4") && csv.contains("20.00"), "{csv}");
+    assert!(!csv.contains("om_a") && !csv.contains("om_b"), "only the ones nobody reaches: {csv}");
+    // Learners never see it.
+    let learner = app.another_browser();
+    learner.login_by_code("13800138555").await;
+    let refused = learner.get("/admin/switchover/unreachable.csv").await;
+    assert!(refused.status() == StatusCode::FORBIDDEN || refused.status() == StatusCode::SEE_OTHER);
+}

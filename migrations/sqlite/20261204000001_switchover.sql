@@ -56,3 +56,13 @@ CREATE TABLE receipt_claims (
 );
 CREATE INDEX receipt_claims_order ON receipt_claims (order_id);
 CREATE INDEX orders_provider_txn ON orders (provider_txn_id);
+
+-- Receipt numbers tried, for the per-account and per-address limits on guessing.
+CREATE TABLE claim_attempts (
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    ip TEXT NOT NULL,
+    found BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX claim_attempts_user ON claim_attempts (user_id, created_at);
+CREATE INDEX claim_attempts_ip ON claim_attempts (ip, created_at);

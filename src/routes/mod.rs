@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod checkins;
+pub mod claim;
 pub mod complaints;
 pub mod consultations;
 pub mod courses;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     wechat_login::configure(cfg);
     accounts::configure(cfg);
     me::configure(cfg);
+    claim::configure(cfg);
     reviews::configure(cfg);
     consultations::configure(cfg);
     groups::configure(cfg);

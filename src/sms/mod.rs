@@ -29,10 +29,12 @@ pub enum Kind {
     Reminder,
     /// Broadcasts: a marketing template, which carriers require to carry an opt-out line.
     Marketing,
+    /// Someone tried to claim the account's order by its receipt number.
+    ClaimAttempt,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::LoginCode,
         Kind::RefundApproved,
         Kind::RefundRefunded,
@@ -41,6 +43,7 @@ impl Kind {
         Kind::TakedownNotice,
         Kind::Reminder,
         Kind::Marketing,
+        Kind::ClaimAttempt,
     ];
 
     /// The name in the TOML file, the outbox and the back office.
@@ -54,6 +57,7 @@ impl Kind {
             Kind::TakedownNotice => "takedown_notice",
             Kind::Reminder => "reminder",
             Kind::Marketing => "marketing",
+            Kind::ClaimAttempt => "claim_attempt",
         }
     }
 
@@ -67,7 +71,7 @@ impl Kind {
             Kind::LoginCode => &["code"],
             Kind::RefundApproved => &["no", "amount"],
             Kind::RefundRefunded => &["no", "amount", "time"],
-            Kind::RefundRejected => &["no"],
+            Kind::RefundRejected | Kind::ClaimAttempt => &["no"],
             Kind::ComplaintReplied => &["no"],
             Kind::Reminder => &["text", "time"],
             Kind::TakedownNotice | Kind::Marketing => &["text", "url"],
@@ -85,6 +89,9 @@ impl Kind {
             Kind::TakedownNotice => "{text}",
             Kind::Reminder => "【课店】提醒：{text}，时间 {time}。",
             Kind::Marketing => "{text}",
+            Kind::ClaimAttempt => {
+                "【课店】有人用你的订单 {no} 的支付凭证尝试找回课程，已被拒绝。你的课程不受影响；如有疑问请联系客服。"
+            }
         }
     }
 

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod catalog;
 pub mod changes;
 pub mod checkins;
+pub mod claims;
 pub mod commissions;
 pub mod complaints;
 pub mod consultations;

@@ -17,7 +17,11 @@ mod wechat_only {
     );
 }
 
-crate::on_both_backends!(sync_is_signed_idempotent_and_ordered, the_readiness_page_counts_who_can_be_reached);
+crate::on_both_backends!(
+    sync_is_signed_idempotent_and_ordered,
+    the_readiness_page_counts_who_can_be_reached,
+    orders_are_claimed_by_receipt_once_and_staff_can_undo,
+);
 
 async fn course_title(app: &TestApp, slug: &str) -> String {
     sqlx::query_scalar("SELECT title FROM courses WHERE slug = $1").bind(slug).fetch_one(app.db.read()).await.unwrap()
@@ -287,4 +291,94 @@ async fn the_readiness_page_counts_who_can_be_reached(app: TestApp) {
     learner.login_by_code("13800138555").await;
     let refused = learner.get("/admin/switchover/unreachable.csv").await;
     assert!(refused.status() == StatusCode::FORBIDDEN || refused.status() == StatusCode::SEE_OTHER);
+}
+
+async fn claim(learner: &TestApp, number: &str) -> (StatusCode, String) {
+    let response = learner.submit("/me/claim", "/me/claim", &[("number", number)]).await;
+    let status = response.status();
+    (status, unescape(&response.text().await.unwrap()))
+}
+
+async fn orders_are_claimed_by_receipt_once_and_staff_can_undo(app: TestApp) {
+    import(
+        &app,
+        &[
+            ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\n"),
+            ("users.csv", "phone,openid\n,om_lost1\n13900139601,om_known2\n"),
+            (
+                "orders.csv",
+                "order_id,phone,openid,product_id,amount,paid_at,transaction_id\n\
+                 WXC0001,,om_lost1,p1,99.00,2026-10-01 10:00,4200000555\n\
+                 WXC0002,13900139601,,p1,99.00,2026-10-02 10:00,4200000666\n",
+            ),
+        ],
+    )
+    .await;
+    let title = course_title(&app, "excel-data-analysis").await;
+    let learner = app.another_browser();
+    learner.login_by_code("13800138777").await;
+    let (_, courses) = learner.get_html("/me/courses").await;
+    assert!(!courses.contains(&title) && courses.contains("/me/claim"), "the empty list points to the claim page");
+
+    // The transaction number as the bill groups it.
+    let (status, html) = claim(&learner, "4200 0005 55").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("已找回以下课程") && html.contains(&title) && html.contains("¥99.00"));
+    let (_, courses) = learner.get_html("/me/courses").await;
+    assert!(courses.contains(&title), "the course is the learner's now");
+    let (status, html) = claim(&learner, "WXC0001").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("这笔订单已经在你的账号里了"), "once");
+
+    // Wrong input, and an order its owner can sign in to.
+    let (status, html) = claim(&learner, "abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(html.contains("id=\"number-error\""));
+    let (status, html) = claim(&learner, "WX99999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("没有找到这个单号"));
+    let (status, html) = claim(&learner, "WXC0002").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(html.contains("请用那个手机号登录"));
+    let told: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sms_outbox WHERE kind = 'claim_attempt' AND phone = '13900139601'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!(told, 1, "the owner hears someone tried");
+    let owner: String = sqlx::query_scalar(
+        "SELECT u.phone FROM orders o JOIN users u ON u.id = o.user_id WHERE o.external_id = 'mp:WXC0002'",
+    )
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    assert_eq!(owner, "13900139601", "not moved");
+
+    // Guessing stops after five misses an hour.
+    for n in ["WX10000001", "WX10000002", "WX10000003"] {
+        assert_eq!(claim(&learner, n).await.0, StatusCode::NOT_FOUND);
+    }
+    let (status, html) = claim(&learner, "WX10000004").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the fifth miss: {html}");
+    let (status, html) = claim(&learner, "WXC0001").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "even a right number waits");
+    assert!(html.contains("尝试次数太多"));
+
+    // Staff see the claim and undo it: the order and the course go back.
+    let staff = app.staff().await;
+    let (_, page) = staff.get_html("/admin/switchover").await;
+    assert!(page.contains("138****8777"));
+    let claim_id: i64 = sqlx::query_scalar("SELECT id FROM receipt_claims").fetch_one(app.db.read()).await.unwrap();
+    let undone = staff.submit("/admin/switchover", &format!("/admin/switchover/claims/{claim_id}/undo"), &[]).await;
+    assert_eq!(undone.status(), StatusCode::SEE_OTHER);
+    let (_, courses) = learner.get_html("/me/courses").await;
+    assert!(!courses.contains(&title), "the course went back with the order");
+    let again = staff.submit("/admin/switchover", &format!("/admin/switchover/claims/{claim_id}/undo"), &[]).await;
+    assert_eq!(again.status(), StatusCode::NOT_FOUND, "undone once");
+    let audited: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log WHERE action LIKE 'receipt.%' ORDER BY id")
+            .fetch_all(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!(audited, vec!["receipt.claim", "receipt.undo"]);
 }

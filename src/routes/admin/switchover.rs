@@ -18,7 +18,7 @@ use crate::web::csv::Csv;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(show).service(unreachable_csv).service(create_key).service(revoke_key);
+    cfg.service(show).service(unreachable_csv).service(create_key).service(revoke_key).service(undo_claim);
 }
 
 /// One line of the checklist: its label key, whether it passes, and the key of what to do if not.
@@ -42,6 +42,7 @@ struct SwitchoverPage {
     key_label: String,
     errors: FieldErrors,
     endpoint: String,
+    claims: Vec<crate::store::claims::Claim>,
 }
 
 impl SwitchoverPage {
@@ -51,6 +52,14 @@ impl SwitchoverPage {
 
     fn day(&self, day: &i64) -> String {
         crate::domain::time::shanghai_date(crate::domain::stats::day_start(*day))
+    }
+
+    fn at(&self, at: &i64) -> String {
+        shanghai_minutes(*at)
+    }
+
+    fn masked(&self, phone: &str) -> String {
+        crate::domain::Phone::from_stored(phone.to_string()).masked()
     }
 
     fn lag(&self) -> String {
@@ -115,7 +124,9 @@ async fn render(
     let checks = checks(state, &ctx, &sync).await;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_switchover"), ctx.shop_name()), "");
     let endpoint = format!("{}{}", state.settings.public_url, crate::routes::sync_api::PATH);
-    let page = SwitchoverPage { ctx, meta, reach, sync, keys, checks, new_key, key_label: label, errors, endpoint };
+    let claims = crate::store::claims::recent(&state.db, 50).await?;
+    let page =
+        SwitchoverPage { ctx, meta, reach, sync, keys, checks, new_key, key_label: label, errors, endpoint, claims };
     render_with_status(&page, status)
 }
 
@@ -205,4 +216,30 @@ async fn revoke_key(
     };
     audit(&state, &req, &staff, change).await?;
     Ok(redirect("/admin/switchover#keys"))
+}
+
+/// Gives a claimed order back to the account it came from.
+#[post("/admin/switchover/claims/{id}/undo")]
+async fn undo_claim(
+    ctx: PageContext,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<i64>,
+    CsrfForm(_): CsrfForm<KeyForm>,
+) -> Result<HttpResponse, AppError> {
+    let staff = ctx.staff(Area::Administration)?;
+    let id = path.into_inner();
+    let Some(claim) = crate::store::claims::undo(&state.db, id, staff.id, now()).await? else {
+        return Err(AppError::NotFound);
+    };
+    let change = Change {
+        action: "receipt.undo",
+        target_type: "order",
+        target_id: claim.order_id.to_string(),
+        before: serde_json::json!({ "user_id": claim.user_id }),
+        after: serde_json::json!({ "user_id": claim.from_user_id, "claim": id }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    Ok(redirect("/admin/switchover#claims"))
 }

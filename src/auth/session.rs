@@ -27,6 +27,9 @@ pub struct WechatLogin {
     pub next: String,
     pub buy: String,
     pub silent: bool,
+    /// The PC QR sign-in (the website application), not the official account's.
+    #[serde(default)]
+    pub qr: bool,
 }
 /// A distributor's `?ref=` followed before signing in: (code, when).
 const REFERRAL: &str = "ref";

@@ -54,6 +54,8 @@ struct LoginPage {
     notice: String,
     /// Inside WeChat, with WeChat configured: offer the one-tap sign-in.
     wechat: bool,
+    /// The PC QR sign-in button.
+    wechat_qr: bool,
     errors: FieldErrors,
 }
 
@@ -115,9 +117,11 @@ async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
         notice: match q.wechat.as_str() {
             "pending" => ctx.t("wechat_login_pending").to_string(),
             "declined" => ctx.t("wechat_login_declined").to_string(),
+            "unknown" => ctx.t("wechat_qr_unknown").to_string(),
             _ => String::new(),
         },
         wechat,
+        wechat_qr: crate::routes::wechat_login::qr_offered(&req, &state),
         errors: FieldErrors::default(),
         ctx,
     };
@@ -238,6 +242,7 @@ async fn login(
                 buy: form.buy.chars().take(100).collect(),
                 notice: retry.notice,
                 wechat: false,
+                wechat_qr: false,
                 errors: retry.errors,
                 ctx,
             };

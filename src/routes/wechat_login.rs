@@ -15,12 +15,19 @@ use crate::domain::text::safe_next;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::routes::accounts::start_session;
-use crate::store::identities::{self, OPENID_OA, UNIONID};
+use crate::store::identities::{self, OPENID_OA, OPENID_WEB, UNIONID};
 use crate::store::users;
 use crate::web::{AppState, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(start).service(callback);
+    cfg.service(start).service(start_qr).service(callback);
+}
+
+/// The PC QR sign-in: outside WeChat, with the open platform's website application set up.
+pub fn qr_offered(req: &HttpRequest, state: &AppState) -> bool {
+    let in_wechat =
+        req.headers().get(USER_AGENT).and_then(|v| v.to_str().ok()).is_some_and(|ua| ua.contains("MicroMessenger"));
+    !in_wechat && state.wechat.as_ref().is_some_and(|w| w.qr_login_url("", "").is_some())
 }
 
 /// The one-tap button makes sense only inside WeChat, with WeChat configured.
@@ -31,11 +38,20 @@ pub fn offered(req: &HttpRequest, state: &AppState) -> bool {
 }
 
 fn identity_pairs<'a>(openid: &'a str, unionid: Option<&'a str>) -> Vec<(&'static str, &'a str)> {
+    with_openid_of(OPENID_OA, openid, unionid)
+}
+
+/// The unionid first (the same person everywhere), then the openid of the app that signed in.
+fn with_openid_of<'a>(
+    provider: &'static str,
+    openid: &'a str,
+    unionid: Option<&'a str>,
+) -> Vec<(&'static str, &'a str)> {
     let mut ids = Vec::with_capacity(2);
     if let Some(unionid) = unionid {
         ids.push((UNIONID, unionid));
     }
-    ids.push((OPENID_OA, openid));
+    ids.push((provider, openid));
     ids
 }
 
@@ -83,7 +99,19 @@ fn authorize(state: &AppState, ctx: &PageContext, login: &WechatLogin) -> Result
 async fn start(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let buy = q.buy.chars().take(100).collect();
-    authorize(&state, &ctx, &WechatLogin { next: next_of(&q.next), buy, silent: q.silent == "1" })
+    authorize(&state, &ctx, &WechatLogin { next: next_of(&q.next), buy, silent: q.silent == "1", qr: false })
+}
+
+/// On a PC: WeChat's QR page; the learner scans it with the phone and comes back signed in.
+#[get("/login/wechat/qr")]
+async fn start_qr(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
+    let q: Query = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let login = WechatLogin { next: next_of(&q.next), buy: q.buy.chars().take(100).collect(), silent: false, qr: true };
+    let token = ctx.typed_session().start_wechat_login(&login)?;
+    let back = format!("{}/login/wechat/callback", state.settings.public_url);
+    let url = wechat.qr_login_url(&back, &token).ok_or(AppError::NotFound)?;
+    Ok(redirect(&url))
 }
 
 /// Signed in: on to the course the sign-in was for (its order, as the phone login does), else
@@ -117,6 +145,9 @@ async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
         // No consent: the other ways to log in remain.
         return Ok(redirect(&login_href("declined")));
     }
+    if login.qr {
+        return qr_signed_in(&ctx, &req, &state, &login, &q.code, login_href("unknown")).await;
+    }
     let (openid, unionid) = wechat.identity_for_code(&q.code).await.map_err(AppError::Internal)?;
     // The same openid pays by JSAPI: no second OAuth round trip at 立即支付.
     session.set_wechat_openid(&openid)?;
@@ -148,4 +179,36 @@ async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
             }
         },
     }
+}
+
+/// Back from the QR sign-in: the unionid finds the account (the website application's openid
+/// is kept beside it). A WeChat the shop does not know goes back to the phone login.
+async fn qr_signed_in(
+    ctx: &PageContext,
+    req: &HttpRequest,
+    state: &AppState,
+    login: &WechatLogin,
+    code: &str,
+    unknown: String,
+) -> Result<HttpResponse, AppError> {
+    let Some(wechat) = &state.wechat else { return Err(AppError::NotFound) };
+    let (openid, unionid) = wechat.web_identity_for_code(code).await.map_err(AppError::Internal)?;
+    let ids = with_openid_of(OPENID_WEB, &openid, unionid.as_deref());
+    let found = identities::find_user(&state.db, &ids).await?;
+    let user = match found {
+        Some(id) => users::find_by_id(&state.db, id).await?.ok_or(AppError::NotFound)?,
+        None => {
+            if let Some(user) = &ctx.user {
+                identities::link(&state.db, user.id, &ids, now()).await?;
+                return Ok(redirect(&login.next));
+            }
+            return Ok(redirect(&unknown));
+        }
+    };
+    if user.is_banned() {
+        return Err(AppError::Forbidden);
+    }
+    identities::link(&state.db, user.id, &ids, now()).await?;
+    start_session(ctx, req, state, &user, "wechat_qr").await?;
+    Ok(redirect(&continue_to(state, &user, login).await?))
 }

@@ -7,6 +7,8 @@ use crate::domain::UserId;
 pub const UNIONID: &str = "wechat_unionid";
 /// The official account's openid.
 pub const OPENID_OA: &str = "wechat_openid_oa";
+/// The open platform website application's openid (PC QR sign-in).
+pub const OPENID_WEB: &str = "wechat_openid_web";
 /// The mini program's openid (from its export or sync).
 pub const OPENID_MP: &str = "wechat_openid_mp";
 

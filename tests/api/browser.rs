@@ -819,6 +819,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/homework".to_string(), "admin-homework-1280.png"),
         ("/admin/checkins".to_string(), "admin-checkins-1280.png"),
         ("/admin/settings".to_string(), "admin-settings-1280.png"),
+        ("/admin/switchover".to_string(), "admin-switchover-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();
@@ -933,7 +934,7 @@ async fn takedown_drill_on_a_phone() {
     client.close().await.unwrap();
 }
 
-const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
+pub(crate) const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
                          Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN";
 
 /// The buying journey as a new visitor makes it, from the course page to the first lesson:

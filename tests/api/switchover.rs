@@ -62,6 +62,33 @@ async fn a_buyer_without_a_phone_signs_in_with_wechat((app, _sim): (TestApp, Wec
     assert!(me.contains("小七"));
     assert!(!me.contains("wx:"), "no placeholder shown as a phone");
 
+    // On a PC: the QR sign-in (the website application) gives the same unionid.
+    let pc = app.another_browser();
+    let (_, login) = pc.get_html("/login").await;
+    assert!(login.contains("微信扫码登录") && !login.contains("微信一键登录"));
+    let start = pc.get("/login/wechat/qr?next=%2Fme%2Fcourses").await;
+    let to = location(&start);
+    assert!(to.contains("/connect/qrconnect?") && to.contains("scope=snsapi_login"), "{to}");
+    assert!(to.contains(crate::wechat_sim::WEB_APPID), "the website application's appid: {to}");
+    let state = to.split("state=").nth(1).and_then(|s| s.split(['&', '#']).next()).unwrap().to_string();
+    let back = pc.get(&format!("/login/wechat/callback?code=mp7&state={state}")).await;
+    assert_eq!(location(&back), "/me/courses", "signed in by QR");
+    let (_, courses) = pc.get_html("/me/courses").await;
+    assert!(courses.contains(&course_title(&app, "excel-data-analysis").await));
+    // A WeChat nobody knows goes back to the phone login, with a word on how to claim.
+    let stranger = app.another_browser();
+    let to = location(&stranger.get("/login/wechat/qr").await);
+    let state = to.split("state=").nth(1).and_then(|s| s.split(['&', '#']).next()).unwrap().to_string();
+    let back = stranger.get(&format!("/login/wechat/callback?code=nobody&state={state}")).await;
+    assert!(location(&back).contains("wechat=unknown"));
+    let (_, login) = stranger.get_html(&location(&back)).await;
+    assert!(login.contains("找回已购课程"));
+    // A forged state is refused.
+    assert_eq!(
+        app.another_browser().get("/login/wechat/callback?code=mp7&state=x").await.status(),
+        StatusCode::FORBIDDEN
+    );
+
     // A broadcast to every learner skips the accounts without a number.
     app.another_browser().login_by_code("13800138556").await;
     let staff = app.staff().await;
@@ -381,4 +408,55 @@ async fn orders_are_claimed_by_receipt_once_and_staff_can_undo(app: TestApp) {
             .await
             .unwrap();
     assert_eq!(audited, vec!["receipt.claim", "receipt.undo"]);
+}
+
+/// In WeChat's browser on a phone, in both languages: the claim page, filled by typing and
+/// tapping, with what it found.
+#[tokio::test]
+async fn claiming_on_a_phone_in_wechat() {
+    use fantoccini::Locator;
+    let ua = Some(crate::browser::WECHAT_UA);
+    let Some((_driver, client)) = crate::browser::start_browser_as(375, 812, ua).await else { return };
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await.unwrap();
+    import(
+        &app,
+        &[
+            ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\np2,python-zero-to-one\n"),
+            ("users.csv", "openid\nom_lost1\nom_lost2\n"),
+            (
+                "orders.csv",
+                "order_id,openid,product_id,amount,paid_at,transaction_id\n\
+                 WXC0001,om_lost1,p1,99.00,2026-10-01 10:00,4200000555\n\
+                 WXC0002,om_lost2,p2,99.00,2026-10-02 10:00,4200000666\n",
+            ),
+        ],
+    )
+    .await;
+    crate::browser::browser_login(&client, &app, "13800138778").await;
+    for (lang, number) in [("zh-CN", "4200000555"), ("en", "WXC0002")] {
+        if lang == "en" {
+            client.goto(&app.url("/language?next=/me")).await.unwrap();
+            client.find(Locator::Css("button[value='en']")).await.unwrap().click().await.unwrap();
+            client.wait().for_element(Locator::Css(".account")).await.unwrap();
+        }
+        client.goto(&app.url("/me/claim")).await.unwrap();
+        let field = client.wait().for_element(Locator::Id("number")).await.unwrap();
+        field.send_keys("12").await.unwrap();
+        client.find(Locator::Css(".claim button.primary")).await.unwrap().click().await.unwrap();
+        client.wait().for_element(Locator::Id("number-error")).await.unwrap();
+        crate::browser::snap(&client, &format!("claim-error-{lang}-375.png")).await;
+        let field = client.find(Locator::Id("number")).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(number).await.unwrap();
+        client.find(Locator::Css(".claim button.primary")).await.unwrap().click().await.unwrap();
+        client.wait().for_element(Locator::Id("claimed")).await.unwrap();
+        let width: i64 =
+            client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap().as_i64().unwrap();
+        assert!(width <= 375, "no sideways scrolling ({width}px)");
+        crate::browser::snap(&client, &format!("claim-found-{lang}-375.png")).await;
+    }
+    assert_eq!(app.count("receipt_claims").await, 2);
+    let errors = crate::browser::console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
 }

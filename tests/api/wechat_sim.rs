@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 pub const MCHID: &str = "1900000109";
 pub const APPID: &str = "wxd678efh567hg6787";
 pub const APP_SECRET: &str = "sim-app-secret";
+/// The open platform website application's (PC QR sign-in): another app, another secret.
+pub const WEB_APPID: &str = "wxsimweb0000000001";
+pub const WEB_SECRET: &str = "sim-web-secret";
 /// The simulator's stable access token and JS-SDK ticket.
 const STABLE_TOKEN: &str = "sim-stable-token";
 pub const JSAPI_TICKET: &str = "sim-jsapi-ticket-kgt8ON7yVITDhtdwci0qeZ";
@@ -517,6 +520,15 @@ async fn get_ticket(req: HttpRequest, sim: web::Data<SimState>) -> HttpResponse 
 /// A bare code (the older tests') counts as consented.
 async fn oauth_token(req: HttpRequest) -> HttpResponse {
     let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    // The open platform's website application (QR sign-in): its own openid, and the unionid.
+    let web = q.get("appid").map(String::as_str) == Some(WEB_APPID)
+        && q.get("secret").map(String::as_str) == Some(WEB_SECRET)
+        && q.get("grant_type").map(String::as_str) == Some("authorization_code");
+    if web && let Some(user) = q.get("code").filter(|c| !c.is_empty()) {
+        return HttpResponse::Ok().json(json!({
+            "access_token": "AT", "openid": format!("ow_sim_{user}"), "scope": "snsapi_login", "unionid": format!("u_sim_{user}")
+        }));
+    }
     let ok = q.get("appid").map(String::as_str) == Some(APPID)
         && q.get("secret").map(String::as_str) == Some(APP_SECRET)
         && q.get("grant_type").map(String::as_str) == Some("authorization_code");
@@ -609,7 +621,8 @@ impl WechatSim {
             format!(
                 "mchid = \"{MCHID}\"\nappid = \"{APPID}\"\napp_secret = \"{APP_SECRET}\"\nmerchant_serial_no = \"{MERCHANT_SERIAL}\"\n\
                  private_key_file = \"apiclient_key.pem\"\napi_v3_key = \"{API_V3_KEY}\"\n{verification}\n\
-                 base_url = \"{b}\"\noauth_authorize_url = \"{b}/connect/oauth2/authorize\"\noauth_api_url = \"{b}\"\n",
+                 base_url = \"{b}\"\noauth_authorize_url = \"{b}/connect/oauth2/authorize\"\noauth_api_url = \"{b}\"\n\
+                 web_appid = \"{WEB_APPID}\"\nweb_secret = \"{WEB_SECRET}\"\nqrconnect_url = \"{b}/connect/qrconnect\"\n",
                 b = self.base_url
             ),
         )

@@ -23,6 +23,10 @@ struct File {
     base_url: Option<String>,
     oauth_authorize_url: Option<String>,
     oauth_api_url: Option<String>,
+    /// The open platform's website application (PC QR sign-in, snsapi_login).
+    web_appid: Option<String>,
+    web_secret: Option<String>,
+    qrconnect_url: Option<String>,
 }
 
 /// How the platform's signatures are verified: merchants have either a platform certificate
@@ -57,6 +61,10 @@ pub struct WechatConfig {
     pub base_url: String,
     pub oauth_authorize_url: String,
     pub oauth_api_url: String,
+    /// The website application's appid and secret: the PC QR sign-in, which gives the same
+    /// unionid as the official account and the mini program.
+    pub web_app: Option<(String, String)>,
+    pub qrconnect_url: String,
     pub notify_url: String,
 }
 
@@ -111,6 +119,8 @@ pub fn load(path: &Path, public_url: &str) -> Result<WechatConfig, String> {
             .unwrap_or_else(|| "https://api.weixin.qq.com".into())
             .trim_end_matches('/')
             .into(),
+        web_app: file.web_appid.filter(|s| !s.is_empty()).zip(file.web_secret.filter(|s| !s.is_empty())),
+        qrconnect_url: file.qrconnect_url.unwrap_or_else(|| "https://open.weixin.qq.com/connect/qrconnect".into()),
         notify_url: format!("{public_url}/pay/notify/wechatpay"),
     })
 }

@@ -207,8 +207,32 @@ impl WechatPay {
     /// platform).
     pub async fn identity_for_code(&self, code: &str) -> anyhow::Result<(String, Option<String>)> {
         let secret = self.cfg.app_secret.as_deref().context("app_secret is not configured")?;
+        self.exchange_code(&self.cfg.appid, secret, code).await
+    }
+
+    /// The PC QR sign-in page (the website application's `snsapi_login`), when one is set up.
+    pub fn qr_login_url(&self, redirect_uri: &str, state: &str) -> Option<String> {
+        let (appid, _) = self.cfg.web_app.as_ref()?;
         let q = serde_urlencoded::to_string([
-            ("appid", self.cfg.appid.as_str()),
+            ("appid", appid.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("response_type", "code"),
+            ("scope", "snsapi_login"),
+            ("state", state),
+        ])
+        .ok()?;
+        Some(format!("{}?{q}#wechat_redirect", self.cfg.qrconnect_url))
+    }
+
+    /// Exchanges a QR sign-in code for (the website application's openid, the unionid).
+    pub async fn web_identity_for_code(&self, code: &str) -> anyhow::Result<(String, Option<String>)> {
+        let (appid, secret) = self.cfg.web_app.as_ref().context("web_appid and web_secret are not configured")?;
+        self.exchange_code(appid, secret, code).await
+    }
+
+    async fn exchange_code(&self, appid: &str, secret: &str, code: &str) -> anyhow::Result<(String, Option<String>)> {
+        let q = serde_urlencoded::to_string([
+            ("appid", appid),
             ("secret", secret),
             ("code", code),
             ("grant_type", "authorization_code"),

@@ -128,6 +128,15 @@ async fn style(client: &fantoccini::Client, css: &str, prop: &str) -> String {
 
 /// The screenshot `name` of the page, then axe-core's audit of it: every page a browser test
 /// looks at must have no accessibility violations.
+/// Picks `lang` on the language page and waits until the browser is back on `next`: the language
+/// page has the same landmarks as the pages after it, so waiting on an element can return before
+/// the form's navigation and race the test's next `goto`.
+pub(crate) async fn choose_language(client: &Client, app: &crate::helpers::TestApp, lang: &str, next: &str) {
+    client.goto(&app.url(&format!("/language?next={next}"))).await.unwrap();
+    client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
+    client.wait().for_url(app.url(next).parse().unwrap()).await.unwrap();
+}
+
 pub(crate) async fn snap(client: &Client, name: &str) {
     save(name, &client.screenshot().await.unwrap());
     audit(client, name).await;

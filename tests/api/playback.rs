@@ -9,7 +9,7 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use crate::browser::{browser_login, console_errors, snap, start_browser, start_browser_as};
+use crate::browser::{browser_login, choose_language, console_errors, snap, start_browser, start_browser_as};
 use crate::helpers::{Backend, TestApp, spawn_app, unescape};
 
 const WECHAT_ANDROID_UA: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A.240205.004; wv) AppleWebKit/537.36 \
@@ -432,9 +432,7 @@ async fn buy_bars_fit_the_narrowest_phone() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let preview = lessons_of(&app, "excel-data-analysis").into_iter().find(|l| l.1).unwrap().0;
     for lang in ["zh-CN", "en"] {
-        client.goto(&app.url("/language?next=/")).await.unwrap();
-        client.find(Locator::Css(&format!("button[value='{lang}']"))).await.unwrap().click().await.unwrap();
-        client.wait().for_element(Locator::Css("main")).await.unwrap();
+        choose_language(&client, &app, lang, "/").await;
         for (tag, path) in [
             ("course", "/courses/excel-data-analysis".to_string()),
             ("lesson", format!("/courses/excel-data-analysis/lessons/{preview}")),

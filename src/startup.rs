@@ -164,6 +164,9 @@ impl Application {
         crate::jobs::refunds::spawn(refunder.clone(), every);
         if let Some(wechat) = &wechat {
             crate::jobs::profit_sharing::spawn(db.clone(), wechat.clone(), every);
+            if wechat.has_official_account() {
+                crate::jobs::wechat_messages::spawn(db.clone(), wechat.clone());
+            }
         }
         crate::jobs::sms::spawn(db.clone(), sms.clone(), shop.clone());
 
@@ -204,6 +207,7 @@ impl Application {
             learners: crate::store::cache::EpochCache::new(crate::store::Topic::Access),
             order_pages: crate::store::cache::EpochCache::new(crate::store::Topic::Orders),
             media_key: derive(&master, b"kedian media urls"),
+            receipt_key: derive(&master, b"kedian receipts"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);

@@ -66,3 +66,51 @@ CREATE TABLE claim_attempts (
 );
 CREATE INDEX claim_attempts_user ON claim_attempts (user_id, created_at);
 CREATE INDEX claim_attempts_ip ON claim_attempts (ip, created_at);
+
+-- A WeChat-only sign-in asks once for a phone number; the asking is remembered, answered or not.
+CREATE TABLE phone_prompts (
+    user_id BIGINT PRIMARY KEY REFERENCES users (id),
+    asked_at BIGINT NOT NULL
+);
+
+-- A WeChat-only account folded into the phone's account when the learner bound that phone.
+CREATE TABLE account_merges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_user_id BIGINT NOT NULL REFERENCES users (id),
+    into_user_id BIGINT NOT NULL REFERENCES users (id),
+    -- Rows moved per table (JSON object).
+    moved TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+-- The official account's followers, as user/get and user/info last told: who a template
+-- message can reach.
+CREATE TABLE oa_followers (
+    openid TEXT PRIMARY KEY,
+    unionid TEXT,
+    fetched_at BIGINT NOT NULL
+);
+CREATE INDEX oa_followers_unionid ON oa_followers (unionid);
+
+-- Template messages through the official account, sent by the outbox job: once per event and
+-- follower, retried, and failures listed for staff.
+CREATE TABLE wechat_outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_key TEXT NOT NULL,
+    openid TEXT NOT NULL,
+    user_id BIGINT REFERENCES users (id),
+    template_id TEXT NOT NULL,
+    -- The template's fields and the link (JSON object).
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'uncertain')),
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    msg_id TEXT,
+    error_code TEXT,
+    error_message TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    sent_at BIGINT,
+    UNIQUE (event_key, openid)
+);
+CREATE INDEX wechat_outbox_due ON wechat_outbox (next_attempt_at) WHERE status = 'queued';

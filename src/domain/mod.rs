@@ -23,6 +23,7 @@ pub mod phone;
 pub mod product;
 pub mod range;
 pub mod rate;
+pub mod receipt;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_terms;

@@ -28,6 +28,9 @@ pub struct ShopSettings {
     /// Takedown mode: the mini program is gone; every page says where learners are now. The
     /// operator's message, or empty for the default in the reader's language.
     pub takedown: Option<String>,
+    /// The official account's template for the takedown notice (fields `thing1`, `time2`);
+    /// empty: no template message.
+    pub wx_template_takedown: String,
     /// Distribution (推广员): whether it runs, its rates and attribution, and when a distributor
     /// is flagged.
     pub distribution: super::commission::Program,
@@ -55,6 +58,7 @@ impl ShopSettings {
             sms_code: text("sms_code", SMS_CODE_DEFAULT),
             sms_refund: text("sms_refund", SMS_REFUND_DEFAULT),
             takedown: (map.get("takedown").copied() == Some("on")).then(|| text("takedown_message", "")),
+            wx_template_takedown: text("wx_template_takedown", "").trim().to_string(),
             distribution: super::commission::Program::from_settings(|key| map.get(key).map(|v| v.to_string())),
             risk: super::commission::RiskThresholds::from_settings(|key| map.get(key).map(|v| v.to_string())),
             revision: {

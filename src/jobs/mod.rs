@@ -7,6 +7,7 @@ pub mod progress;
 pub mod refunds;
 pub mod reminders;
 pub mod sms;
+pub mod wechat_messages;
 
 use std::time::Duration;
 

@@ -43,7 +43,7 @@ pub fn wording(shop: &ShopCache, kind: Kind) -> String {
 }
 
 /// Seconds before another try after `attempts` transient refusals: 30 s, 2, 8, 32 minutes.
-fn retry_delay(attempts: i64) -> i64 {
+pub(crate) fn retry_delay(attempts: i64) -> i64 {
     30 * 4_i64.pow(u32::try_from(attempts.clamp(1, 4) - 1).unwrap_or(0))
 }
 

@@ -5,4 +5,5 @@ pub mod images;
 pub mod object_store;
 pub mod package;
 pub mod poster;
+pub mod receipt_image;
 pub mod storage;

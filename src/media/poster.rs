@@ -152,7 +152,7 @@ fn draw(font: &FontArc, input: &PosterInput) -> anyhow::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-fn fill(img: &mut RgbaImage, x: u32, y: u32, w: u32, h: u32, color: Rgba<u8>) {
+pub(crate) fn fill(img: &mut RgbaImage, x: u32, y: u32, w: u32, h: u32, color: Rgba<u8>) {
     for py in y..(y + h).min(img.height()) {
         for px in x..(x + w).min(img.width()) {
             img.put_pixel(px, py, color);
@@ -161,7 +161,7 @@ fn fill(img: &mut RgbaImage, x: u32, y: u32, w: u32, h: u32, color: Rgba<u8>) {
 }
 
 /// Draws one line with its top at `y`; returns where it ends on the x axis.
-fn text(img: &mut RgbaImage, font: &FontArc, line: &str, x: f32, y: f32, px: f32, color: Rgba<u8>) -> f32 {
+pub(crate) fn text(img: &mut RgbaImage, font: &FontArc, line: &str, x: f32, y: f32, px: f32, color: Rgba<u8>) -> f32 {
     let scaled = font.as_scaled(PxScale::from(px));
     let mut caret = x;
     let baseline = y + scaled.ascent();
@@ -186,7 +186,7 @@ fn text(img: &mut RgbaImage, font: &FontArc, line: &str, x: f32, y: f32, px: f32
 }
 
 /// Breaks text into lines no wider than `max` pixels (CJK text breaks between any characters).
-fn wrap(font: &FontArc, text: &str, px: f32, max: f32) -> Vec<String> {
+pub(crate) fn wrap(font: &FontArc, text: &str, px: f32, max: f32) -> Vec<String> {
     let scaled = font.as_scaled(PxScale::from(px));
     let (mut lines, mut line, mut width) = (Vec::new(), String::new(), 0.0);
     for c in text.chars() {

@@ -85,7 +85,7 @@ fn method_of(value: &str) -> &'static str {
     if value == "password" { "password" } else { "sms" }
 }
 
-fn next_of(value: &str) -> String {
+pub(crate) fn next_of(value: &str) -> String {
     safe_next(value).unwrap_or_else(|| "/me".to_string())
 }
 
@@ -152,24 +152,24 @@ async fn register_page(ctx: PageContext, req: HttpRequest) -> Result<HttpRespons
 /// The outcome of a form post that did not log anyone in: the form again, with a status.
 pub(crate) struct Retry {
     pub status: StatusCode,
-    notice: String,
+    pub notice: String,
     pub errors: FieldErrors,
     /// For 429: seconds until the limit lets the visitor try again (sent as `Retry-After`).
     pub retry_after: Option<i64>,
 }
 
 impl Retry {
-    fn error(status: StatusCode, field: &'static str, message: impl Into<String>) -> Retry {
+    pub(crate) fn error(status: StatusCode, field: &'static str, message: impl Into<String>) -> Retry {
         let mut errors = FieldErrors::default();
         errors.add(field, message);
         Retry { status, notice: String::new(), errors, retry_after: None }
     }
 
-    fn invalid(errors: FieldErrors) -> Retry {
+    pub(crate) fn invalid(errors: FieldErrors) -> Retry {
         Retry::with_errors(StatusCode::BAD_REQUEST, errors)
     }
 
-    fn with_errors(status: StatusCode, errors: FieldErrors) -> Retry {
+    pub(crate) fn with_errors(status: StatusCode, errors: FieldErrors) -> Retry {
         Retry { status, notice: String::new(), errors, retry_after: None }
     }
 
@@ -277,7 +277,7 @@ pub async fn start_session(
 
 pub(crate) type Outcome = Result<Result<users::User, Retry>, AppError>;
 
-async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outcome {
+pub(crate) async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outcome {
     let phone = match Phone::parse(phone) {
         Ok(p) => p,
         Err(e) => {
@@ -301,7 +301,12 @@ async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outco
 }
 
 /// Checks the code; an error is shown beside the code field.
-async fn check_code(state: &AppState, lang: Lang, phone: &Phone, code: &str) -> Result<Result<(), Retry>, AppError> {
+pub(crate) async fn check_code(
+    state: &AppState,
+    lang: Lang,
+    phone: &Phone,
+    code: &str,
+) -> Result<Result<(), Retry>, AppError> {
     let message = match codes::verify(&state.db, &state.code_key, phone, code, now()).await {
         Ok(()) => return Ok(Ok(())),
         Err(e) => super::forms::code_error(lang, e)?,

@@ -514,7 +514,7 @@ async fn start_payment(
 }
 
 /// The QR code as an `<img>` source, so no markup is ever inserted unescaped.
-fn qr_svg_data_uri(text: &str) -> Result<String, AppError> {
+pub(crate) fn qr_svg_data_uri(text: &str) -> Result<String, AppError> {
     use base64::Engine;
     let code = qrcode::QrCode::new(text.as_bytes()).map_err(|e| AppError::Internal(anyhow::anyhow!("QR code: {e}")))?;
     let svg = code.render::<qrcode::render::svg::Color>().min_dimensions(220, 220).quiet_zone(true).build();

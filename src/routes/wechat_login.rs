@@ -117,13 +117,14 @@ async fn start_qr(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
 /// Signed in: on to the course the sign-in was for (its order, as the phone login does), else
 /// where it was going. The OAuth `state`, bound to this session and used once, stands for the
 /// CSRF token a form would carry.
+/// A WeChat-only account not buying is asked once for a phone number on the way.
 async fn continue_to(state: &AppState, user: &users::User, login: &WechatLogin) -> Result<String, AppError> {
     let course = state.catalog.snapshot().course(&login.buy).cloned().filter(|c| c.published);
     Ok(match course {
         Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
             crate::routes::orders::begin_purchase(state, user, &course).await?
         }
-        _ => login.next.clone(),
+        _ => crate::routes::phone_binding::after_wechat_sign_in(state, user, login.next.clone()).await?,
     })
 }
 

@@ -9,4 +9,5 @@
 
 pub mod checkout;
 pub mod fulfilment;
+pub mod oa_notices;
 pub mod refunds;

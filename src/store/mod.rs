@@ -33,6 +33,7 @@ pub mod orders;
 pub mod payment_notifications;
 pub mod payouts;
 pub mod personal_data;
+pub mod phone_binding;
 pub mod profit_splits;
 pub mod refunds;
 pub mod reminders;
@@ -49,6 +50,7 @@ pub mod switchover;
 pub mod syllabus;
 pub mod sync;
 pub mod users;
+pub mod wechat_outbox;
 
 use std::str::FromStr;
 use std::sync::Arc;

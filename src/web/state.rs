@@ -34,6 +34,8 @@ pub struct AppState {
     pub totp_key: Vec<u8>,
     /// Key for signing media URLs, derived from the master key.
     pub media_key: Vec<u8>,
+    /// Key for signing receipts' verify codes, derived from the master key.
+    pub receipt_key: Vec<u8>,
     /// Evidence and complaint files (private: served only through owner-checking handlers).
     pub uploads: Arc<dyn MediaStore>,
     pub refunder: Refunder,

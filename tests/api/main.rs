@@ -41,6 +41,7 @@ mod products;
 mod profit_sharing;
 mod pwa;
 mod rate_limits;
+mod receipts;
 mod refunds;
 mod sessions;
 mod shop_settings;

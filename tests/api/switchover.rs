@@ -14,6 +14,7 @@ mod wechat_only {
     crate::on_both_backends!(
         setup = |backend| wechat_app(backend, Mode::PublicKey);
         a_buyer_without_a_phone_signs_in_with_wechat,
+        binding_a_phone_merges_what_each_side_owns,
     );
 }
 
@@ -55,7 +56,10 @@ async fn a_buyer_without_a_phone_signs_in_with_wechat((app, _sim): (TestApp, Wec
     // In WeChat's browser: the silent look-up finds no one, the consented one gives the unionid.
     let buyer = app.another_browser();
     let done = crate::wechat_login::tap(&buyer, "mp7").await;
-    assert_eq!(location(&done), "/me/courses", "signed in as the imported buyer");
+    assert_eq!(location(&done), "/me/phone?next=%2Fme%2Fcourses", "signed in, and asked once for a phone");
+    let (status, ask) = buyer.get_html(&location(&done)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ask.contains("绑定手机号") && ask.contains("href=\"/me/courses\""), "skippable: {ask}");
     let (_, courses) = buyer.get_html("/me/courses").await;
     assert!(courses.contains(&course_title(&app, "excel-data-analysis").await), "their course is there");
     let (_, me) = buyer.get_html("/me").await;
@@ -72,7 +76,7 @@ async fn a_buyer_without_a_phone_signs_in_with_wechat((app, _sim): (TestApp, Wec
     assert!(to.contains(crate::wechat_sim::WEB_APPID), "the website application's appid: {to}");
     let state = to.split("state=").nth(1).and_then(|s| s.split(['&', '#']).next()).unwrap().to_string();
     let back = pc.get(&format!("/login/wechat/callback?code=mp7&state={state}")).await;
-    assert_eq!(location(&back), "/me/courses", "signed in by QR");
+    assert_eq!(location(&back), "/me/courses", "signed in by QR, not asked for a phone again");
     let (_, courses) = pc.get_html("/me/courses").await;
     assert!(courses.contains(&course_title(&app, "excel-data-analysis").await));
     // A WeChat nobody knows goes back to the phone login, with a word on how to claim.
@@ -97,6 +101,80 @@ async fn a_buyer_without_a_phone_signs_in_with_wechat((app, _sim): (TestApp, Wec
     crate::broadcast::wait_until_sent(&app).await;
     let texts: Vec<String> = sqlx::query_scalar("SELECT phone FROM sms_outbox").fetch_all(app.db.read()).await.unwrap();
     assert!(!texts.is_empty() && texts.iter().all(|p| !p.starts_with("wx:")), "{texts:?}");
+}
+
+/// After a WeChat sign-in a buyer known only by unionid binds a phone by SMS code: a free number
+/// becomes theirs; a number with an account (proved by that number's code) takes this account in,
+/// courses, progress and the WeChat identity with it, and the WeChat-only account's sessions end.
+async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, WechatSim)) {
+    let export = [
+        ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\np2,python-zero-to-one\n"),
+        ("users.csv", "phone,unionid,openid,nickname\n,u_sim_mp7,om_mp7,小七\n,u_sim_mp9,om_mp9,小九\n13800138777,,,老用户\n"),
+        (
+            "orders.jsonl",
+            "{\"order_id\":\"W7\",\"unionid\":\"u_sim_mp7\",\"product_id\":\"p1\",\"amount\":\"99.00\",\"paid_at\":\"2026-10-01 10:00\"}\n\
+             {\"order_id\":\"W77\",\"phone\":\"13800138777\",\"product_id\":\"p2\",\"amount\":\"99.00\",\"paid_at\":\"2026-10-01 11:00\"}\n",
+        ),
+    ];
+    import(&app, &export).await;
+
+    // A free number: it becomes the account's, and the phone login finds the same courses.
+    let nine = app.another_browser();
+    let asked = location(&crate::wechat_login::tap(&nine, "mp9").await);
+    assert!(asked.starts_with("/me/phone?"), "{asked}");
+    let page = asked.as_str();
+    let sent = nine.submit(page, "/me/phone", &[("action", "send_code"), ("phone", "13800138909"), ("next", "/me")]).await;
+    assert_eq!(sent.status(), StatusCode::OK);
+    let wrong = nine
+        .submit(page, "/me/phone", &[("action", "bind"), ("phone", "13800138909"), ("code", "000000"), ("next", "/me")])
+        .await;
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST, "a wrong code is refused beside its field");
+    assert!(wrong.text().await.unwrap().contains("id=\"code-error\""));
+    let code = app.last_code("13800138909").unwrap();
+    let bound = nine
+        .submit(page, "/me/phone", &[("action", "bind"), ("phone", "13800138909"), ("code", &code), ("next", "/me")])
+        .await;
+    assert_eq!(location(&bound), "/me");
+    let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE nickname = '小九'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(phone, "13800138909");
+    assert_eq!(nine.get("/me/phone").await.status(), StatusCode::SEE_OTHER, "nothing left to bind");
+
+    // A number with an account: that account has its own course; the WeChat-only buyer has W7.
+    let owner = app.another_browser();
+    owner.login_by_code("13800138777").await;
+    let seven = app.another_browser();
+    let asked = location(&crate::wechat_login::tap(&seven, "mp7").await);
+    let elsewhere = app.another_browser();
+    crate::wechat_login::tap(&elsewhere, "mp7").await;
+    assert_eq!(elsewhere.get("/me/courses").await.status(), StatusCode::OK, "a second WeChat session");
+    app.age_codes(61).await;
+    seven.submit(&asked, "/me/phone", &[("action", "send_code"), ("phone", "13800138777"), ("next", "/me/courses")]).await;
+    let code = app.last_code("13800138777").unwrap();
+    let merged = seven
+        .submit(&asked, "/me/phone", &[("action", "bind"), ("phone", "13800138777"), ("code", &code), ("next", "/me/courses")])
+        .await;
+    assert_eq!(location(&merged), "/me/courses");
+    let (_, courses) = seven.get_html("/me/courses").await;
+    for slug in ["excel-data-analysis", "python-zero-to-one"] {
+        assert!(courses.contains(&course_title(&app, slug).await), "{slug} is on the merged account");
+    }
+    let (_, theirs) = owner.get_html("/me/courses").await;
+    assert!(theirs.contains(&course_title(&app, "excel-data-analysis").await), "the phone's own session sees it too");
+    assert_ne!(elsewhere.get("/me/courses").await.status(), StatusCode::OK, "the retired account's sessions end");
+    // The WeChat identity moved: signing in with WeChat now opens the phone's account.
+    let again = app.another_browser();
+    assert_eq!(location(&crate::wechat_login::tap(&again, "mp7").await), "/me/courses", "no question this time");
+    let (_, me) = again.get_html("/me").await;
+    assert!(me.contains("138****8777"), "the phone's account");
+    assert_eq!(app.count("account_merges").await, 1);
+    let audit: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'account.merge'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
 }
 
 /// A signed request to the sync API, as a mini program's back end sends it.

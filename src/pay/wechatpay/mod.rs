@@ -7,6 +7,7 @@
 pub mod complaints;
 pub mod config;
 pub mod crypto;
+pub mod official_account;
 pub mod profit_sharing;
 pub mod share;
 
@@ -37,6 +38,13 @@ pub struct WechatPay {
     http: reqwest::Client,
     /// The JS-SDK's jsapi_ticket and until when it is used (`share`).
     ticket: std::sync::Mutex<Option<(String, i64)>>,
+    /// The official account's stable access token and until when it is used.
+    token: std::sync::Mutex<Option<(String, i64)>>,
+}
+
+/// A panic while holding a cached value leaves a plain value behind: keep using it.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn nonce() -> String {
@@ -113,7 +121,7 @@ impl WechatPay {
             .timeout(std::time::Duration::from_secs(10))
             .user_agent(concat!("kedian/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(WechatPay { cfg, http, ticket: std::sync::Mutex::default() })
+        Ok(WechatPay { cfg, http, ticket: std::sync::Mutex::default(), token: std::sync::Mutex::default() })
     }
 
     /// Whether JSAPI can be offered (it needs the official account's secret for openids).

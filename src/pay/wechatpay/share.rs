@@ -4,9 +4,9 @@
 //! ticket comes from the stable access token (the same token for every instance, so one never
 //! invalidates another's) and is kept until five minutes before it ends.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{WechatPay, nonce};
 
@@ -55,19 +55,8 @@ impl WechatPay {
         {
             return Ok(ticket);
         }
-        let secret = self.cfg.app_secret.as_deref().context("app_secret is not configured")?;
-        let token: Value = self
-            .http
-            .post(format!("{}/cgi-bin/stable_token", self.cfg.oauth_api_url))
-            .json(&json!({ "grant_type": "client_credential", "appid": self.cfg.appid, "secret": secret, "force_refresh": false }))
-            .send()
-            .await?
-            .json()
-            .await?;
-        let Some(access_token) = token.get("access_token").and_then(Value::as_str) else {
-            bail!("stable_token refused: {}", token.get("errmsg").and_then(Value::as_str).unwrap_or("no access_token"));
-        };
-        let q = serde_urlencoded::to_string([("access_token", access_token), ("type", "jsapi")])?;
+        let access_token = self.access_token(now).await?;
+        let q = serde_urlencoded::to_string([("access_token", access_token.as_str()), ("type", "jsapi")])?;
         let reply: Value = self
             .http
             .get(format!("{}/cgi-bin/ticket/getticket?{q}", self.cfg.oauth_api_url))
@@ -85,8 +74,7 @@ impl WechatPay {
     }
 
     fn lock_ticket(&self) -> std::sync::MutexGuard<'_, Option<(String, i64)>> {
-        // A panic while holding it leaves a plain value behind: keep using it.
-        self.ticket.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        super::lock(&self.ticket)
     }
 }
 

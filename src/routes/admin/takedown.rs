@@ -89,8 +89,24 @@ async fn switch(
         return render_with_status(&page, StatusCode::BAD_REQUEST);
     }
     let before = state.shop.get().takedown.clone();
-    shop_settings::save(&state.db, &takedown_pairs(on, message), now()).await?;
+    let at = now();
+    shop_settings::save(&state.db, &takedown_pairs(on, message), at).await?;
     state.shop.reload(&state.db).await?;
+    let shop = state.shop.get();
+    if let (true, None, Some(wechat)) = (on, &before, &state.wechat)
+        && wechat.has_official_account()
+        && !shop.wx_template_takedown.is_empty()
+    {
+        let text = if message.is_empty() { TAKEDOWN_DEFAULT } else { message };
+        let payload = crate::services::oa_notices::takedown_payload(text, &state.settings.public_url, at);
+        crate::services::oa_notices::takedown_switched_on(
+            state.db.clone(),
+            wechat.clone(),
+            shop.wx_template_takedown.clone(),
+            payload,
+            at,
+        );
+    }
     state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: if on { "takedown.on" } else { "takedown.off" },

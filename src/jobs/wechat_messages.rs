@@ -1,0 +1,98 @@
+//! Sends the official account's template messages from their outbox, and refreshes the
+//! followers a message can reach (user/get, then user/info/batchget for their unionids).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::time::now;
+use crate::pay::wechatpay::WechatPay;
+use crate::pay::wechatpay::official_account::{BATCH, Template};
+use crate::store::Db;
+use crate::store::wechat_outbox::{self, MAX_ATTEMPTS};
+
+/// Messages per second at most.
+const PER_RUN: i64 = 20;
+
+/// What a queued message carries besides its template id: where it leads and its fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payload {
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+}
+
+pub fn spawn(db: Db, wechat: Arc<WechatPay>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if !super::hold(&db, "wechat_messages", Duration::from_secs(1)).await {
+                continue;
+            }
+            crate::telemetry::job_ran("wechat_messages");
+            if let Err(e) = run_once(&db, &wechat, now()).await {
+                tracing::warn!(error = format!("{e:#}"), "template message run failed; will retry");
+            }
+        }
+    });
+}
+
+pub async fn run_once(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<usize> {
+    let interrupted = wechat_outbox::settle_interrupted(db, now).await?;
+    if interrupted > 0 {
+        tracing::warn!(messages = interrupted, "template messages left mid-send are marked uncertain, not resent");
+    }
+    let due = wechat_outbox::claim_due(db, now, PER_RUN).await?;
+    for item in &due {
+        let Ok(payload) = serde_json::from_str::<Payload>(&item.payload) else {
+            wechat_outbox::mark_failed(db, item.id, "invalid", "unreadable payload", None, now).await?;
+            continue;
+        };
+        let template = Template {
+            template_id: &item.template_id,
+            url: &payload.url,
+            fields: payload.fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
+        };
+        match wechat.send_template(&item.openid, &template, now).await {
+            Ok(Ok(msg_id)) => {
+                metrics::counter!("wechat_messages_sent_total").increment(1);
+                wechat_outbox::mark_sent(db, item.id, &msg_id, now).await?;
+            }
+            Ok(Err(refused)) => {
+                let retry = (refused.transient() && item.attempts < MAX_ATTEMPTS)
+                    .then(|| now + super::sms::retry_delay(item.attempts));
+                metrics::counter!("wechat_messages_failed_total").increment(1);
+                wechat_outbox::mark_failed(db, item.id, &refused.code.to_string(), &refused.message, retry, now)
+                    .await?;
+            }
+            Err(e) => {
+                // Not answered: it may have gone out, so it is not sent again.
+                tracing::warn!(outbox = item.id, error = format!("{e:#}"), "template message not answered");
+                wechat_outbox::mark_failed(db, item.id, "unanswered", &format!("{e:#}"), None, now).await?;
+            }
+        }
+    }
+    Ok(due.len())
+}
+
+/// Fetches every follower and their unionid; forgets those who unfollowed. Returns how many
+/// follow now.
+pub async fn refresh_followers(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<usize> {
+    let mut next = String::new();
+    let mut total = 0;
+    loop {
+        let (openids, more) = wechat.followers(&next, now).await?;
+        for chunk in openids.chunks(BATCH) {
+            let followers = wechat.follower_info(chunk, now).await?;
+            total += followers.iter().filter(|f| f.subscribed).count();
+            wechat_outbox::save_followers(db, &followers, now).await?;
+        }
+        match more {
+            Some(n) if n != next => next = n,
+            _ => break,
+        }
+    }
+    wechat_outbox::forget_unseen(db, now).await?;
+    Ok(total)
+}

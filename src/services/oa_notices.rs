@@ -1,0 +1,58 @@
+//! Telling buyers through the official account: when takedown mode is switched on, every buyer
+//! who follows the account (matched by unionid or openid) gets the operator's template message,
+//! once per day the switch is thrown, through the outbox.
+
+use std::sync::Arc;
+
+use crate::domain::time::{shanghai_date_compact, shanghai_minutes};
+use crate::jobs::wechat_messages::{Payload, refresh_followers};
+use crate::pay::wechatpay::WechatPay;
+use crate::store::{Db, wechat_outbox};
+
+/// A template's `thing` field holds at most 20 characters.
+const THING_CHARS: usize = 20;
+
+/// What the takedown notice says and where it leads.
+pub fn takedown_payload(message: &str, public_url: &str, now: i64) -> Payload {
+    let mut thing: String = message.chars().take(THING_CHARS).collect();
+    if message.chars().count() > THING_CHARS {
+        thing.pop();
+        thing.push('…');
+    }
+    Payload {
+        url: format!("{public_url}/me/courses"),
+        fields: vec![("thing1".into(), thing), ("time2".into(), shanghai_minutes(now))],
+    }
+}
+
+/// Refreshes the followers, then queues the notice for the buyers among them. Runs in the
+/// background: the switch answers at once, the outbox job sends.
+pub fn takedown_switched_on(db: Db, wechat: Arc<WechatPay>, template_id: String, payload: Payload, now: i64) {
+    tokio::spawn(async move {
+        if let Err(e) = refresh_followers(&db, &wechat, now).await {
+            tracing::warn!(error = format!("{e:#}"), "could not refresh the official account's followers");
+        }
+        let event = format!("takedown:{}", shanghai_date_compact(now));
+        let body = serde_json::to_string(&payload).unwrap_or_default();
+        match wechat_outbox::enqueue_for_buyers(&db, &event, &template_id, &body, now).await {
+            Ok(queued) => tracing::info!(queued, event, "takedown notice queued for the official account's followers"),
+            Err(e) => tracing::warn!(error = %e, "could not queue the takedown notice"),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_notice_fits_the_template() {
+        let long = "小程序暂停服务期间，你购买的课程都在这里，学习进度也已保留。";
+        let p = takedown_payload(long, "https://shop.example", 1_796_000_000);
+        assert_eq!(p.url, "https://shop.example/me/courses");
+        assert_eq!(p.fields[0].1.chars().count(), 20);
+        assert!(p.fields[0].1.ends_with('…'));
+        assert_eq!(takedown_payload("课程在这里", "", 0).fields[0].1, "课程在这里");
+        assert_eq!(p.fields[1].0, "time2");
+    }
+}

@@ -22,17 +22,34 @@ pub struct Payload {
     pub fields: Vec<(String, String)>,
 }
 
+/// The followers are fetched again when the last fetch is older than this.
+const FOLLOWERS_EVERY_SECS: i64 = 24 * 3600;
+
 pub fn spawn(db: Db, wechat: Arc<WechatPay>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut followers_checked = 0;
         loop {
             tick.tick().await;
             if !super::hold(&db, "wechat_messages", Duration::from_secs(1)).await {
                 continue;
             }
             crate::telemetry::job_ran("wechat_messages");
-            if let Err(e) = run_once(&db, &wechat, now()).await {
+            let at = now();
+            if let Err(e) = run_once(&db, &wechat, at).await {
                 tracing::warn!(error = format!("{e:#}"), "template message run failed; will retry");
+            }
+            // Hourly: a daily refresh of who follows, so a takedown notice reaches today's followers.
+            if at - followers_checked >= 3600 {
+                followers_checked = at;
+                let stale = wechat_outbox::last_fetched(&db)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_none_or(|t| at - t >= FOLLOWERS_EVERY_SECS);
+                if stale && let Err(e) = refresh_followers(&db, &wechat, at).await {
+                    tracing::warn!(error = format!("{e:#}"), "could not refresh the official account's followers");
+                }
             }
         }
     });

@@ -25,18 +25,28 @@ pub fn takedown_payload(message: &str, public_url: &str, now: i64) -> Payload {
     }
 }
 
-/// Refreshes the followers, then queues the notice for the buyers among them. Runs in the
-/// background: the switch answers at once, the outbox job sends.
-pub fn takedown_switched_on(db: Db, wechat: Arc<WechatPay>, template_id: String, payload: Payload, now: i64) {
+/// Queues the notice for every buyer among the followers last fetched (the job refreshes them
+/// daily, staff at will), once per Shanghai day the switch is thrown; the outbox job sends.
+/// Returns how many were queued.
+pub async fn queue_takedown_notice(
+    db: &Db,
+    template_id: &str,
+    payload: &Payload,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    let event = format!("takedown:{}", shanghai_date_compact(now));
+    let body = serde_json::to_string(payload).unwrap_or_default();
+    let queued = wechat_outbox::enqueue_for_buyers(db, &event, template_id, &body, now).await?;
+    tracing::info!(queued, event, "takedown notice queued for the official account's followers");
+    Ok(queued)
+}
+
+/// Fetches the followers again in the background (staff asked for it on the switchover page).
+pub fn refresh_in_background(db: Db, wechat: Arc<WechatPay>, now: i64) {
     tokio::spawn(async move {
-        if let Err(e) = refresh_followers(&db, &wechat, now).await {
-            tracing::warn!(error = format!("{e:#}"), "could not refresh the official account's followers");
-        }
-        let event = format!("takedown:{}", shanghai_date_compact(now));
-        let body = serde_json::to_string(&payload).unwrap_or_default();
-        match wechat_outbox::enqueue_for_buyers(&db, &event, &template_id, &body, now).await {
-            Ok(queued) => tracing::info!(queued, event, "takedown notice queued for the official account's followers"),
-            Err(e) => tracing::warn!(error = %e, "could not queue the takedown notice"),
+        match refresh_followers(&db, &wechat, now).await {
+            Ok(n) => tracing::info!(followers = n, "official account followers refreshed"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "could not refresh the official account's followers"),
         }
     });
 }

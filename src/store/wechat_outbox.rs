@@ -32,6 +32,11 @@ pub async fn save_followers(db: &Db, followers: &[Follower], now: i64) -> Result
     tx.commit().await
 }
 
+/// When the followers were last fetched (None: never, or nobody follows).
+pub async fn last_fetched(db: &Db) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MAX(fetched_at) FROM oa_followers").fetch_one(db.read()).await
+}
+
 /// Followers not seen in the last full fetch have unfollowed.
 pub async fn forget_unseen(db: &Db, fetched_before: i64) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM oa_followers WHERE fetched_at < $1")

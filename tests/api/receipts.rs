@@ -40,7 +40,8 @@ async fn a_paid_order_has_a_receipt_anyone_can_verify(app: TestApp) {
     let bytes = png.bytes().await.unwrap();
     let picture = image::load_from_memory(&bytes).unwrap().to_luma8();
     let mut grids = rqrr::PreparedImage::prepare(picture);
-    let codes: Vec<String> = grids.detect_grids().iter().filter_map(|g| g.decode().ok()).map(|(_, text)| text).collect();
+    let codes: Vec<String> =
+        grids.detect_grids().iter().filter_map(|g| g.decode().ok()).map(|(_, text)| text).collect();
     let verify = verify_path(&receipt);
     assert!(codes.iter().any(|c| c.ends_with(&verify)), "the picture's QR code opens {verify}: {codes:?}");
 

@@ -15,6 +15,7 @@ mod wechat_only {
         setup = |backend| wechat_app(backend, Mode::PublicKey);
         a_buyer_without_a_phone_signs_in_with_wechat,
         binding_a_phone_merges_what_each_side_owns,
+        takedown_tells_following_buyers_once,
     );
 }
 
@@ -109,7 +110,10 @@ async fn a_buyer_without_a_phone_signs_in_with_wechat((app, _sim): (TestApp, Wec
 async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, WechatSim)) {
     let export = [
         ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\np2,python-zero-to-one\n"),
-        ("users.csv", "phone,unionid,openid,nickname\n,u_sim_mp7,om_mp7,小七\n,u_sim_mp9,om_mp9,小九\n13800138777,,,老用户\n"),
+        (
+            "users.csv",
+            "phone,unionid,openid,nickname\n,u_sim_mp7,om_mp7,小七\n,u_sim_mp9,om_mp9,小九\n13800138777,,,老用户\n",
+        ),
         (
             "orders.jsonl",
             "{\"order_id\":\"W7\",\"unionid\":\"u_sim_mp7\",\"product_id\":\"p1\",\"amount\":\"99.00\",\"paid_at\":\"2026-10-01 10:00\"}\n\
@@ -123,7 +127,8 @@ async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, Wecha
     let asked = location(&crate::wechat_login::tap(&nine, "mp9").await);
     assert!(asked.starts_with("/me/phone?"), "{asked}");
     let page = asked.as_str();
-    let sent = nine.submit(page, "/me/phone", &[("action", "send_code"), ("phone", "13800138909"), ("next", "/me")]).await;
+    let sent =
+        nine.submit(page, "/me/phone", &[("action", "send_code"), ("phone", "13800138909"), ("next", "/me")]).await;
     assert_eq!(sent.status(), StatusCode::OK);
     let wrong = nine
         .submit(page, "/me/phone", &[("action", "bind"), ("phone", "13800138909"), ("code", "000000"), ("next", "/me")])
@@ -135,10 +140,8 @@ async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, Wecha
         .submit(page, "/me/phone", &[("action", "bind"), ("phone", "13800138909"), ("code", &code), ("next", "/me")])
         .await;
     assert_eq!(location(&bound), "/me");
-    let phone: String = sqlx::query_scalar("SELECT phone FROM users WHERE nickname = '小九'")
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let phone: String =
+        sqlx::query_scalar("SELECT phone FROM users WHERE nickname = '小九'").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(phone, "13800138909");
     assert_eq!(nine.get("/me/phone").await.status(), StatusCode::SEE_OTHER, "nothing left to bind");
 
@@ -151,10 +154,16 @@ async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, Wecha
     crate::wechat_login::tap(&elsewhere, "mp7").await;
     assert_eq!(elsewhere.get("/me/courses").await.status(), StatusCode::OK, "a second WeChat session");
     app.age_codes(61).await;
-    seven.submit(&asked, "/me/phone", &[("action", "send_code"), ("phone", "13800138777"), ("next", "/me/courses")]).await;
+    seven
+        .submit(&asked, "/me/phone", &[("action", "send_code"), ("phone", "13800138777"), ("next", "/me/courses")])
+        .await;
     let code = app.last_code("13800138777").unwrap();
     let merged = seven
-        .submit(&asked, "/me/phone", &[("action", "bind"), ("phone", "13800138777"), ("code", &code), ("next", "/me/courses")])
+        .submit(
+            &asked,
+            "/me/phone",
+            &[("action", "bind"), ("phone", "13800138777"), ("code", &code), ("next", "/me/courses")],
+        )
         .await;
     assert_eq!(location(&merged), "/me/courses");
     let (_, courses) = seven.get_html("/me/courses").await;
@@ -175,6 +184,78 @@ async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, Wecha
         .await
         .unwrap();
     assert_eq!(audit, 1);
+}
+
+/// Polls `check` every 50 ms for up to 20 s.
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..400 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+/// Switching takedown mode on tells the buyers who follow the official account, once a day,
+/// through the template staff chose; followers are matched to buyers by unionid.
+async fn takedown_tells_following_buyers_once((app, sim): (TestApp, WechatSim)) {
+    import(&app, WECHAT_ONLY_EXPORT).await;
+    *sim.state.followers.lock().unwrap() = vec![
+        ("o_sim_mp7".into(), Some("u_sim_mp7".into())),
+        ("o_sim_fan".into(), Some("u_sim_fan".into())),
+        ("o_sim_nounion".into(), None),
+    ];
+    let staff = app.staff().await;
+    let (_, page) = staff.get_html("/admin/switchover").await;
+    assert!(page.contains("服务号通知") && page.contains("thing1"));
+    let bad =
+        staff.submit("/admin/switchover", "/admin/switchover/official-account", &[("template_id", "<script>")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert!(bad.text().await.unwrap().contains("模板 ID 只含字母"), "the reason beside the field");
+    let saved = staff
+        .submit("/admin/switchover", "/admin/switchover/official-account", &[("template_id", "TPL_takedown-1")])
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let refresh = staff.submit("/admin/switchover", "/admin/switchover/followers", &[]).await;
+    assert_eq!(refresh.status(), StatusCode::SEE_OTHER);
+    eventually("the followers' refresh", || async { app.count("oa_followers").await == 3 }).await;
+    let (_, page) = staff.get_html("/admin/switchover").await;
+    assert!(page.contains("value=\"TPL_takedown-1\""));
+
+    let switch = |mode: &'static str| {
+        let staff = &staff;
+        async move { staff.submit("/admin/takedown", "/admin/takedown", &[("mode", mode), ("message", "")]).await }
+    };
+    assert_eq!(switch("on").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("wechat_outbox").await, 1, "one buyer follows: one message");
+    eventually("the template message", || async { sim.state.templates.lock().unwrap().len() == 1 }).await;
+    let sent = sim.state.templates.lock().unwrap()[0].clone();
+    assert_eq!(sent["touser"], "o_sim_mp7");
+    assert_eq!(sent["template_id"], "TPL_takedown-1");
+    assert!(sent["url"].as_str().unwrap().ends_with("/me/courses"), "{sent}");
+    let notice = sent["data"]["thing1"]["value"].as_str().unwrap();
+    assert!(!notice.is_empty() && notice.chars().count() <= 20, "{notice}");
+    assert!(sent["data"]["time2"]["value"].as_str().is_some_and(|t| !t.is_empty()));
+    // Thrown again the same day: nobody is told twice.
+    assert_eq!(switch("off").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(switch("on").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("wechat_outbox").await, 1);
+    eventually("the outbox settles", || async {
+        let open: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM wechat_outbox WHERE status <> 'sent'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+        open == 0
+    })
+    .await;
+    assert_eq!(sim.state.templates.lock().unwrap().len(), 1);
+    let (_, page) = staff.get_html("/admin/switchover").await;
+    assert!(page.contains("takedown:"), "the notice is listed with its counts");
 }
 
 /// A signed request to the sync API, as a mini program's back end sends it.

@@ -77,6 +77,12 @@ pub struct SimState {
     pub oauth_scopes: Mutex<Vec<String>>,
     /// JS-SDK tickets handed out (each getticket call).
     pub tickets_issued: Mutex<u32>,
+    /// The official account's followers: (openid, unionid).
+    pub followers: Mutex<Vec<(String, Option<String>)>>,
+    /// Template messages accepted, as sent (touser, template_id, url, data).
+    pub templates: Mutex<Vec<Value>>,
+    /// errcodes the next template sends are answered with (then 0).
+    pub template_answers: Mutex<Vec<i64>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -516,6 +522,84 @@ async fn get_ticket(req: HttpRequest, sim: web::Data<SimState>) -> HttpResponse 
     HttpResponse::Ok().json(json!({ "errcode": 0, "errmsg": "ok", "ticket": JSAPI_TICKET, "expires_in": 7200 }))
 }
 
+fn token_ok(req: &HttpRequest) -> bool {
+    let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    q.get("access_token").map(String::as_str) == Some(STABLE_TOKEN)
+}
+
+fn invalid_token() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "errcode": 40001, "errmsg": "invalid credential, access_token is invalid" }))
+}
+
+/// Followers' openids, two to a page (WeChat's pages are 10,000: small pages test the paging);
+/// the last page repeats the last openid with a count of 0, as WeChat does.
+async fn user_get(req: HttpRequest, sim: web::Data<SimState>) -> HttpResponse {
+    if !token_ok(&req) {
+        return invalid_token();
+    }
+    let q: HashMap<String, String> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let all: Vec<String> = sim.followers.lock().unwrap().iter().map(|(o, _)| o.clone()).collect();
+    let after = q.get("next_openid").filter(|n| !n.is_empty());
+    let start = after.and_then(|n| all.iter().position(|o| o == n)).map_or(0, |i| i + 1);
+    let page: Vec<String> = all.iter().skip(start).take(2).cloned().collect();
+    let next = page.last().cloned().or_else(|| after.cloned()).unwrap_or_default();
+    HttpResponse::Ok().json(json!({
+        "total": all.len(), "count": page.len(), "data": { "openid": page }, "next_openid": next
+    }))
+}
+
+async fn user_batchget(req: HttpRequest, sim: web::Data<SimState>, body: web::Json<Value>) -> HttpResponse {
+    if !token_ok(&req) {
+        return invalid_token();
+    }
+    let asked: Vec<String> = body["user_list"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|u| u["openid"].as_str().map(String::from)).collect())
+        .unwrap_or_default();
+    if asked.len() > 100 {
+        return HttpResponse::Ok().json(json!({ "errcode": 45158, "errmsg": "user_list size out of limit" }));
+    }
+    let followers = sim.followers.lock().unwrap().clone();
+    let list: Vec<Value> = asked
+        .iter()
+        .map(|openid| match followers.iter().find(|(o, _)| o == openid) {
+            Some((_, unionid)) => {
+                let mut u = json!({ "subscribe": 1, "openid": openid, "language": "zh_CN" });
+                if let Some(unionid) = unionid {
+                    u["unionid"] = json!(unionid);
+                }
+                u
+            }
+            None => json!({ "subscribe": 0, "openid": openid }),
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({ "user_info_list": list }))
+}
+
+/// A template message: only to a follower, with a template id and fields; recorded.
+async fn template_send(req: HttpRequest, sim: web::Data<SimState>, body: web::Json<Value>) -> HttpResponse {
+    if !token_ok(&req) {
+        return invalid_token();
+    }
+    let answer = {
+        let mut answers = sim.template_answers.lock().unwrap();
+        if answers.is_empty() { 0 } else { answers.remove(0) }
+    };
+    if answer != 0 {
+        return HttpResponse::Ok().json(json!({ "errcode": answer, "errmsg": "system error" }));
+    }
+    let to = body["touser"].as_str().unwrap_or_default();
+    if !sim.followers.lock().unwrap().iter().any(|(o, _)| o == to) {
+        return HttpResponse::Ok().json(json!({ "errcode": 43004, "errmsg": "require subscribe" }));
+    }
+    if body["template_id"].as_str().is_none_or(str::is_empty) || !body["data"].is_object() {
+        return HttpResponse::Ok().json(json!({ "errcode": 40037, "errmsg": "invalid template_id" }));
+    }
+    let mut sent = sim.templates.lock().unwrap();
+    sent.push(body.into_inner());
+    HttpResponse::Ok().json(json!({ "errcode": 0, "errmsg": "ok", "msgid": 200_228_332 + sent.len() as i64 }))
+}
+
 /// The code's user; a unionid only for a consented (`snsapi_userinfo`) code, as WeChat gives it.
 /// A bare code (the older tests') counts as consented.
 async fn oauth_token(req: HttpRequest) -> HttpResponse {
@@ -570,6 +654,9 @@ impl WechatSim {
             wechat_user: Mutex::new("visitor".into()),
             oauth_scopes: Mutex::default(),
             tickets_issued: Mutex::default(),
+            followers: Mutex::default(),
+            templates: Mutex::default(),
+            template_answers: Mutex::default(),
         });
         let data = web::Data::from(state.clone());
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -586,6 +673,9 @@ impl WechatSim {
                 .route("/connect/oauth2/authorize", web::get().to(oauth_authorize))
                 .route("/cgi-bin/stable_token", web::post().to(stable_token))
                 .route("/cgi-bin/ticket/getticket", web::get().to(get_ticket))
+                .route("/cgi-bin/user/get", web::get().to(user_get))
+                .route("/cgi-bin/user/info/batchget", web::post().to(user_batchget))
+                .route("/cgi-bin/message/template/send", web::post().to(template_send))
                 .route("/v3/merchant-service/complaints-v2/{id}", web::get().to(complaint))
                 .route("/v3/merchant-service/complaints-v2/{id}/response", web::post().to(complaint_response))
                 .route("/v3/merchant-service/complaints-v2/{id}/complete", web::post().to(complaint_complete))

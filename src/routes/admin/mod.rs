@@ -15,6 +15,7 @@ pub mod learning;
 pub mod lesson;
 pub mod login;
 pub mod media;
+pub mod official_account;
 pub mod orders;
 pub mod products;
 pub mod refunds;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     taxonomy::configure(cfg);
     takedown::configure(cfg);
     switchover::configure(cfg);
+    official_account::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

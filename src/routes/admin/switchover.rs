@@ -43,6 +43,7 @@ struct SwitchoverPage {
     errors: FieldErrors,
     endpoint: String,
     claims: Vec<crate::store::claims::Claim>,
+    oa: super::official_account::Panel,
 }
 
 impl SwitchoverPage {
@@ -109,7 +110,7 @@ async fn checks(state: &AppState, ctx: &PageContext, sync: &Status) -> Vec<Check
     ]
 }
 
-async fn render(
+pub(super) async fn render(
     ctx: PageContext,
     state: &AppState,
     new_key: Option<(String, String)>,
@@ -125,8 +126,21 @@ async fn render(
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_switchover"), ctx.shop_name()), "");
     let endpoint = format!("{}{}", state.settings.public_url, crate::routes::sync_api::PATH);
     let claims = crate::store::claims::recent(&state.db, 50).await?;
-    let page =
-        SwitchoverPage { ctx, meta, reach, sync, keys, checks, new_key, key_label: label, errors, endpoint, claims };
+    let oa = super::official_account::panel(state, &state.db).await?;
+    let page = SwitchoverPage {
+        ctx,
+        meta,
+        reach,
+        sync,
+        keys,
+        checks,
+        new_key,
+        key_label: label,
+        errors,
+        endpoint,
+        claims,
+        oa,
+    };
     render_with_status(&page, status)
 }
 

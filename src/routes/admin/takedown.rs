@@ -99,13 +99,7 @@ async fn switch(
     {
         let text = if message.is_empty() { TAKEDOWN_DEFAULT } else { message };
         let payload = crate::services::oa_notices::takedown_payload(text, &state.settings.public_url, at);
-        crate::services::oa_notices::takedown_switched_on(
-            state.db.clone(),
-            wechat.clone(),
-            shop.wx_template_takedown.clone(),
-            payload,
-            at,
-        );
+        crate::services::oa_notices::queue_takedown_notice(&state.db, &shop.wx_template_takedown, &payload, at).await?;
     }
     state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {

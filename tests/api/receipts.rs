@@ -38,6 +38,7 @@ async fn a_paid_order_has_a_receipt_anyone_can_verify(app: TestApp) {
     assert_eq!(png.headers()["content-type"], "image/png");
     assert!(png.headers()["cache-control"].to_str().unwrap().contains("no-store"));
     let bytes = png.bytes().await.unwrap();
+    crate::browser::save(&format!("receipt-picture-{:?}.png", app.db.backend()), &bytes);
     let picture = image::load_from_memory(&bytes).unwrap().to_luma8();
     let mut grids = rqrr::PreparedImage::prepare(picture);
     let codes: Vec<String> =
@@ -81,4 +82,51 @@ async fn stranger_order(app: &TestApp) -> String {
     let other = app.another_browser();
     other.login_by_code("13800138323").await;
     other.bought("python-zero-to-one").await
+}
+
+/// The receipt and its verify page, opened by tapping, at 375 px in WeChat and at 1280 px, in
+/// both languages: nothing scrolls sideways and axe finds nothing.
+#[tokio::test]
+async fn receipts_in_the_browser() {
+    use crate::browser::{WECHAT_UA, browser_login, choose_language, console_errors, snap, start_browser_as};
+    use fantoccini::Locator;
+    let Some(app) = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await else { return };
+    let phone = "13800138324";
+    app.login_by_code(phone).await;
+    let order_no = app.bought("excel-data-analysis").await;
+    for (width, height, ua) in [(375, 812, Some(WECHAT_UA)), (1280, 900, None)] {
+        let Some((_driver, client)) = start_browser_as(width, height, ua).await else { return };
+        app.age_codes(61).await;
+        browser_login(&client, &app, phone).await;
+        for lang in ["zh-CN", "en"] {
+            choose_language(&client, &app, lang, &format!("/orders/{order_no}")).await;
+            client
+                .find(Locator::Css(&format!("a[href='/orders/{order_no}/receipt']")))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            client.wait().for_element(Locator::Css(".receipt-card .qr")).await.unwrap();
+            let wide = client.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+            assert!(
+                wide.as_i64().unwrap_or(9999) <= i64::from(width),
+                "receipt ({lang}, {width}) scrolls sideways: {wide}"
+            );
+            let save = client
+                .execute("return document.querySelector('a[download]').getBoundingClientRect().height", vec![])
+                .await
+                .unwrap();
+            assert!(save.as_f64().unwrap_or(0.0) >= 44.0, "the save button is a touch target: {save}");
+            snap(&client, &format!("receipt-{lang}-{width}.png")).await;
+            let url = client.find(Locator::Css(".receipt-url")).await.unwrap().text().await.unwrap();
+            let path = &url[url.find("/receipts/").unwrap()..];
+            client.goto(&app.url(path)).await.unwrap();
+            client.wait().for_element(Locator::Css(".verdict-ok")).await.unwrap();
+            snap(&client, &format!("receipt-verify-{lang}-{width}.png")).await;
+        }
+        let errors = console_errors(&client).await;
+        assert!(errors.is_empty(), "console errors {errors:?}");
+        client.close().await.unwrap();
+    }
 }

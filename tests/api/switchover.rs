@@ -620,3 +620,48 @@ async fn claiming_on_a_phone_in_wechat() {
     assert!(errors.iter().all(|e| e.contains("/me/claim") && e.contains("400")), "console errors {errors:?}");
     client.close().await.unwrap();
 }
+
+/// In WeChat at 375 px: the imported WeChat-only buyer signs in by WeChat's consent, is asked once for
+/// a phone (in both languages), binds it by clicking, and lands on their courses.
+#[tokio::test]
+async fn binding_a_phone_in_the_browser() {
+    use crate::browser::{WECHAT_UA, choose_language, console_errors, snap, start_browser_as};
+    use fantoccini::Locator;
+    let Some((_driver, client)) = start_browser_as(375, 812, Some(WECHAT_UA)).await else { return };
+    // WeChat sends the browser back to the shop's public address: here, the test server's own.
+    let sim = WechatSim::start(Mode::PublicKey).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let app = crate::helpers::spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.wechatpay_config = Some(sim.write_config(&s.data_dir));
+        s.listen = format!("127.0.0.1:{port}");
+        s.public_url = format!("http://127.0.0.1:{port}");
+    })
+    .await
+    .unwrap();
+    import(&app, WECHAT_ONLY_EXPORT).await;
+    *sim.state.wechat_user.lock().unwrap() = "mp7".into();
+    client.goto(&app.url("/login?next=%2Fme%2Fcourses")).await.unwrap();
+    client.wait().for_element(Locator::Css("form[action='/me/phone']")).await.unwrap();
+    let asked = "/me/phone?next=%2Fme%2Fcourses";
+    assert!(client.current_url().await.unwrap().as_str().starts_with(&app.url(asked)));
+    // The silent look-up finds no one by openid; WeChat's consent (automatic here) gives the unionid.
+    assert_eq!(*sim.state.oauth_scopes.lock().unwrap(), vec!["snsapi_base".to_string(), "snsapi_userinfo".into()]);
+    snap(&client, "bind-phone-zh-CN-375.png").await;
+    choose_language(&client, &app, "en", asked).await;
+    snap(&client, "bind-phone-en-375.png").await;
+    choose_language(&client, &app, "zh-CN", asked).await;
+
+    client.find(Locator::Id("phone")).await.unwrap().send_keys("13800138787").await.unwrap();
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".notice")).await.unwrap();
+    let code = app.last_code("13800138787").expect("a code was texted");
+    client.find(Locator::Id("code")).await.unwrap().send_keys(&code).await.unwrap();
+    client.find(Locator::Css("button.primary[value=bind]")).await.unwrap().click().await.unwrap();
+    client.wait().for_url(app.url("/me/courses").parse().unwrap()).await.unwrap();
+    assert!(client.source().await.unwrap().contains(&course_title(&app, "excel-data-analysis").await));
+    client.goto(&app.url("/me")).await.unwrap();
+    assert!(client.source().await.unwrap().contains("138****8787"), "the number is the account's now");
+    let errors = console_errors(&client).await;
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    client.close().await.unwrap();
+}

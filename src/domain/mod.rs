@@ -9,6 +9,7 @@ pub mod complaint;
 pub mod consultation;
 pub mod coupon;
 pub mod course_form;
+pub mod funnel;
 pub mod group;
 pub mod ids;
 pub mod import;

@@ -839,6 +839,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/checkins".to_string(), "admin-checkins-1280.png"),
         ("/admin/settings".to_string(), "admin-settings-1280.png"),
         ("/admin/switchover".to_string(), "admin-switchover-1280.png"),
+        ("/admin/switchover/funnel".to_string(), "admin-funnel-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();

@@ -22,6 +22,7 @@ mod wechat_only {
 crate::on_both_backends!(
     sync_is_signed_idempotent_and_ordered,
     the_readiness_page_counts_who_can_be_reached,
+    the_funnel_counts_buyers_coming_back,
     orders_are_claimed_by_receipt_once_and_staff_can_undo,
 );
 
@@ -256,6 +257,54 @@ async fn takedown_tells_following_buyers_once((app, sim): (TestApp, WechatSim)) 
     assert_eq!(sim.state.templates.lock().unwrap().len(), 1);
     let (_, page) = staff.get_html("/admin/switchover").await;
     assert!(page.contains("takedown:"), "the notice is listed with its counts");
+}
+
+/// The funnel's total row: people per step, in the page's column order.
+fn funnel_totals(html: &str) -> Vec<String> {
+    let row = html.split("<tr class=\"total\">").nth(1).expect("the total row").split("</tr>").next().unwrap();
+    row.split("<strong>").skip(1).map(|c| c.split('<').next().unwrap().to_string()).collect()
+}
+
+/// After the switch, the funnel counts the mini program's buyers who came back, each once, and
+/// nobody else.
+async fn the_funnel_counts_buyers_coming_back(app: TestApp) {
+    import(
+        &app,
+        &[
+            ("courses.csv", "product_id,course_slug\np1,excel-data-analysis\n"),
+            ("users.csv", "phone\n13900139601\n13900139602\n13900139603\n"),
+            (
+                "orders.csv",
+                "order_id,phone,product_id,amount,paid_at\n\
+                 F1,13900139601,p1,10.00,2026-10-01\nF2,13900139602,p1,10.00,2026-10-01\nF3,13900139603,p1,10.00,2026-10-01\n",
+            ),
+        ],
+    )
+    .await;
+    let staff = app.staff().await;
+    let (status, html) = staff.get_html("/admin/switchover/funnel").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("还没有开启过下架模式") && html.contains("小程序买家共 3 人"), "{html}");
+    let on = staff.submit("/admin/takedown", "/admin/takedown", &[("mode", "on"), ("message", "")]).await;
+    assert_eq!(on.status(), StatusCode::SEE_OTHER);
+
+    for phone in ["13900139601", "13900139602"] {
+        app.another_browser().login_by_code(phone).await;
+    }
+    app.age_codes(61).await;
+    app.another_browser().login_by_code("13900139601").await; // back again: still one person
+    app.another_browser().login_by_code("13800138611").await; // a new learner, not a buyer
+    let (_, html) = staff.get_html("/admin/switchover/funnel").await;
+    assert!(html.contains("开启下架模式起"), "{html}");
+    let totals = funnel_totals(&html);
+    assert_eq!(totals.len(), 6, "{totals:?}");
+    assert_eq!(totals[0], "2", "two of the three buyers signed in: {totals:?}");
+    assert!(totals[1..].iter().all(|n| n == "0"), "{totals:?}");
+    assert!(html.contains("66.7%"), "as a share of the buyers");
+    // Learners never see it.
+    let learner = app.another_browser();
+    learner.login_by_code("13800138612").await;
+    assert_ne!(learner.get("/admin/switchover/funnel").await.status(), StatusCode::OK);
 }
 
 /// A signed request to the sync API, as a mini program's back end sends it.

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod complaints;
 pub mod content;
 pub mod distributors;
+pub mod funnel;
 pub mod gate;
 pub mod import;
 pub mod learning;
@@ -57,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     takedown::configure(cfg);
     switchover::configure(cfg);
     official_account::configure(cfg);
+    funnel::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

@@ -251,6 +251,10 @@ impl Providers {
         self.by_name.get(name)
     }
 
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn PaymentProvider>> {
+        self.by_name.values()
+    }
+
     /// Every channel on offer, with its provider, in the order of `Channel::ALL`.
     pub fn channels(&self) -> Vec<(Channel, &Arc<dyn PaymentProvider>)> {
         let mut all: Vec<(Channel, &Arc<dyn PaymentProvider>)> =

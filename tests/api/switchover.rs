@@ -20,6 +20,11 @@ mod wechat_only {
 }
 
 crate::on_both_backends!(
+    setup = crate::helpers::configured;
+    the_checklist_tests_sms_and_payments_live,
+);
+
+crate::on_both_backends!(
     sync_is_signed_idempotent_and_ordered,
     the_readiness_page_counts_who_can_be_reached,
     the_funnel_counts_buyers_coming_back,
@@ -305,6 +310,47 @@ async fn the_funnel_counts_buyers_coming_back(app: TestApp) {
     let learner = app.another_browser();
     learner.login_by_code("13800138612").await;
     assert_ne!(learner.get("/admin/switchover/funnel").await.status(), StatusCode::OK);
+}
+
+/// Whether the checklist's line for `label` says ready.
+fn ready(html: &str, label: &str) -> bool {
+    let item = html.split("<li class=\"").find(|li| li.contains(&format!("<strong>{label}</strong>")));
+    item.unwrap_or_else(|| panic!("{label} on the checklist")).starts_with("ok\"")
+}
+
+/// The checklist asks the payment gateway for an order and has the SMS provider text the staff
+/// member a code they can compare; a shop with only the sandbox has no payments ready.
+async fn the_checklist_tests_sms_and_payments_live(backend: crate::helpers::Backend) {
+    use crate::sms_sim::{ALIYUN_SECRET, SmsSim};
+    let sandbox_only = crate::helpers::spawn_app(backend).await.unwrap();
+    let (_, html) = sandbox_only.staff().await.get_html("/admin/switchover").await;
+    assert!(!ready(&html, "支付渠道") && html.contains("还没有配置微信支付或支付宝"), "the sandbox is not a gateway");
+
+    let sms = SmsSim::start().await;
+    let pay = WechatSim::start(Mode::PublicKey).await;
+    let app = crate::helpers::spawn_app_with(backend, |s| {
+        s.sms_config = Some(sms.write_config(&s.data_dir, "aliyun", ALIYUN_SECRET));
+        s.wechatpay_config = Some(pay.write_config(&s.data_dir));
+    })
+    .await
+    .unwrap();
+    let staff = app.staff().await;
+    let (_, html) = staff.get_html("/admin/switchover").await;
+    assert!(ready(&html, "支付渠道"), "WeChat Pay answered the query");
+    assert!(!ready(&html, "短信服务商") && html.contains("发送测试短信"), "configured, not yet tested");
+    let sent = staff.submit("/admin/switchover", "/admin/switchover/test-sms", &[]).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let to = location(&sent);
+    let code = to.split("sms_test=").nth(1).and_then(|c| c.split('#').next()).unwrap().to_string();
+    assert_eq!(sms.code_for(crate::helpers::ADMIN_PHONE), Some(code.clone()), "the text reached the staff phone");
+    let (_, html) = staff.get_html(&to).await;
+    assert!(html.contains(&format!("验证码 {code}")), "the page shows the code to compare");
+    assert!(ready(&html, "短信服务商"));
+    // A learner cannot make the shop send texts.
+    let learner = app.another_browser();
+    learner.login_by_code_from(&sms, "13800138613").await;
+    let refused = learner.submit("/me", "/admin/switchover/test-sms", &[]).await;
+    assert_ne!(refused.status(), StatusCode::SEE_OTHER);
 }
 
 /// A signed request to the sync API, as a mini program's back end sends it.

@@ -19,6 +19,7 @@ pub mod media;
 pub mod official_account;
 pub mod orders;
 pub mod products;
+pub mod readiness;
 pub mod refunds;
 pub mod settings;
 pub mod sms;
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     switchover::configure(cfg);
     official_account::configure(cfg);
     funnel::configure(cfg);
+    readiness::configure(cfg);
     orders::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);

@@ -44,6 +44,8 @@ struct SwitchoverPage {
     endpoint: String,
     claims: Vec<crate::store::claims::Claim>,
     oa: super::official_account::Panel,
+    /// The outcome of a test text just sent: its code, `failed`, or `none` (nothing to send with).
+    sms_test: String,
 }
 
 impl SwitchoverPage {
@@ -90,9 +92,24 @@ async fn checks(state: &AppState, ctx: &PageContext, sync: &Status) -> Vec<Check
     let backup_fresh = newest_backup.is_some_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() < 2 * 86_400))
         || state.db.backend() == crate::store::Backend::Postgres;
     let day_ago = now() - 86_400;
+    let sms_tested = super::readiness::last_sms_test(&state.db)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|at| at > now() - super::readiness::SMS_TEST_VALID_SECS);
+    let sms_fix = if state.sms.providers().is_empty() { "switchover_fix_sms" } else { "switchover_fix_sms_test" };
+    let payments_fix = if state.providers.all().any(|p| p.name() != crate::pay::sandbox::NAME) {
+        "switchover_fix_payments_query"
+    } else {
+        "switchover_fix_payments"
+    };
     vec![
-        Check { label: "switchover_check_sms", ok: !state.sms.providers().is_empty(), fix: "switchover_fix_sms" },
-        Check { label: "switchover_check_payments", ok: !state.providers.is_empty(), fix: "switchover_fix_payments" },
+        Check { label: "switchover_check_sms", ok: !state.sms.providers().is_empty() && sms_tested, fix: sms_fix },
+        Check {
+            label: "switchover_check_payments",
+            ok: super::readiness::payments_answer(state).await,
+            fix: payments_fix,
+        },
         Check { label: "switchover_check_wechat", ok: state.wechat.is_some(), fix: "switchover_fix_wechat" },
         Check { label: "switchover_check_storage", ok: storage_ok, fix: "switchover_fix_storage" },
         Check { label: "switchover_check_backup", ok: backup_fresh, fix: "switchover_fix_backup" },
@@ -118,6 +135,18 @@ pub(super) async fn render(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    render_page(ctx, state, new_key, label, errors, status, String::new()).await
+}
+
+async fn render_page(
+    ctx: PageContext,
+    state: &AppState,
+    new_key: Option<(String, String)>,
+    label: String,
+    errors: FieldErrors,
+    status: StatusCode,
+    sms_test: String,
+) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let reach = switchover::reach(&state.db).await?;
     let sync = sync::status(&state.db, now() - 14 * 86_400).await?;
@@ -140,14 +169,23 @@ pub(super) async fn render(
         endpoint,
         claims,
         oa,
+        sms_test,
     };
     render_with_status(&page, status)
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ShowQuery {
+    sms_test: String,
+}
+
 #[get("/admin/switchover")]
-async fn show(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn show(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Administration)?;
-    render(ctx, &state, None, String::new(), FieldErrors::default(), StatusCode::OK).await
+    let q: ShowQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let sms_test: String = q.sms_test.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
+    render_page(ctx, &state, None, String::new(), FieldErrors::default(), StatusCode::OK, sms_test).await
 }
 
 /// The buyers nobody can reach, for staff to contact through the mini program's own channels.

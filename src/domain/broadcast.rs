@@ -35,9 +35,26 @@ pub fn compose(text: &str, shop_url: &str) -> Result<String, BroadcastError> {
     Ok(out)
 }
 
+/// The message without its 【signature】, for channels that name the sender themselves (the
+/// official account's template message).
+pub fn without_signature(text: &str) -> &str {
+    let text = text.trim();
+    match text.strip_prefix('【').and_then(|rest| rest.split_once('】')) {
+        Some((_, message)) => message.trim(),
+        None => text,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_signature_comes_off() {
+        assert_eq!(without_signature(" 【课店】课程已搬到网页版 "), "课程已搬到网页版");
+        assert_eq!(without_signature("没有签名"), "没有签名");
+        assert_eq!(without_signature("【没闭合"), "【没闭合");
+    }
 
     #[test]
     fn link_and_opt_out_are_added_once() {

@@ -1,9 +1,11 @@
-//! Telling buyers through the official account: when takedown mode is switched on, every buyer
-//! who follows the account (matched by unionid or openid) gets the operator's template message,
-//! once per day the switch is thrown, through the outbox.
+//! Telling buyers through the official account: when takedown mode is switched on (once per day
+//! the switch is thrown) or a service-notice broadcast goes out, every buyer who follows the
+//! account (matched by unionid or openid) gets the operator's template message, through the
+//! outbox.
 
 use std::sync::Arc;
 
+use crate::domain::CourseId;
 use crate::domain::time::{shanghai_date_compact, shanghai_minutes};
 use crate::jobs::wechat_messages::{Payload, refresh_followers};
 use crate::pay::wechatpay::WechatPay;
@@ -35,9 +37,34 @@ pub async fn queue_takedown_notice(
     now: i64,
 ) -> Result<u64, sqlx::Error> {
     let event = format!("takedown:{}", shanghai_date_compact(now));
+    queue(db, &event, template_id, payload, None, now).await
+}
+
+/// A service-notice broadcast (where the shop is now), to the following buyers of `course` or of
+/// anything. Marketing broadcasts never go this way: WeChat's rules keep template messages for
+/// service notices.
+pub async fn queue_broadcast(
+    db: &Db,
+    broadcast_id: i64,
+    template_id: &str,
+    payload: &Payload,
+    course: Option<CourseId>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    queue(db, &format!("broadcast:{broadcast_id}"), template_id, payload, course, now).await
+}
+
+async fn queue(
+    db: &Db,
+    event: &str,
+    template_id: &str,
+    payload: &Payload,
+    course: Option<CourseId>,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
     let body = serde_json::to_string(payload).unwrap_or_default();
-    let queued = wechat_outbox::enqueue_for_buyers(db, &event, template_id, &body, now).await?;
-    tracing::info!(queued, event, "takedown notice queued for the official account's followers");
+    let queued = wechat_outbox::enqueue_for_buyers(db, event, template_id, &body, course, now).await?;
+    tracing::info!(queued, event, "notice queued for the official account's followers");
     Ok(queued)
 }
 

@@ -4,6 +4,7 @@
 
 use super::Db;
 use super::identities::{OPENID_OA, UNIONID};
+use crate::domain::CourseId;
 use crate::pay::wechatpay::official_account::Follower;
 
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -70,18 +71,22 @@ pub async fn reach(db: &Db) -> Result<Reach, sqlx::Error> {
     Ok(Reach { followers, buyers })
 }
 
-/// Queues one message per matched buyer's follower for `event_key`; a second call for the same
-/// event adds nothing. Returns how many were queued.
+/// Queues one message per matched buyer's follower for `event_key` (only those who have
+/// `course`, when one is given); a second call for the same event adds nothing. Returns how many
+/// were queued.
 pub async fn enqueue_for_buyers(
     db: &Db,
     event_key: &str,
     template_id: &str,
     payload: &str,
+    course: Option<CourseId>,
     now: i64,
 ) -> Result<u64, sqlx::Error> {
     let sql = format!(
         "INSERT INTO wechat_outbox (event_key, openid, user_id, template_id, payload, status, next_attempt_at, created_at, updated_at) \
-         SELECT $3, r.openid, MIN(r.id), $4, $5, 'queued', $6, $6, $6 FROM ({REACHABLE}) r WHERE 1 = 1 GROUP BY r.openid \
+         SELECT $3, r.openid, MIN(r.id), $4, $5, 'queued', $6, $6, $6 FROM ({REACHABLE}) r \
+         WHERE $7 = 0 OR EXISTS (SELECT 1 FROM entitlements e WHERE e.user_id = r.id AND e.course_id = $7) \
+         GROUP BY r.openid \
          ON CONFLICT (event_key, openid) DO NOTHING"
     );
     let done = sqlx::query(&sql)
@@ -91,6 +96,7 @@ pub async fn enqueue_for_buyers(
         .bind(template_id)
         .bind(payload)
         .bind(now)
+        .bind(course.map_or(0, |c| c.0))
         .execute(db.write())
         .await?;
     Ok(done.rows_affected())

@@ -262,6 +262,17 @@ async fn takedown_tells_following_buyers_once((app, sim): (TestApp, WechatSim)) 
     assert_eq!(sim.state.templates.lock().unwrap().len(), 1);
     let (_, page) = staff.get_html("/admin/switchover").await;
     assert!(page.contains("takedown:"), "the notice is listed with its counts");
+
+    // A service-notice broadcast goes to the followers too; a marketing one never does.
+    let marketing = [("text", "【课店】双十二全场五折"), ("kind", "marketing"), ("course", "")];
+    assert_eq!(staff.submit("/admin/broadcast", "/admin/broadcast", &marketing).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.count("wechat_outbox").await, 1, "no template message for marketing");
+    let notice = [("text", "【课店】课程已搬到网页版"), ("kind", "takedown_notice"), ("course", "")];
+    assert_eq!(staff.submit("/admin/broadcast", "/admin/broadcast", &notice).await.status(), StatusCode::SEE_OTHER);
+    eventually("the broadcast's template message", || async { sim.state.templates.lock().unwrap().len() == 2 }).await;
+    let sent = sim.state.templates.lock().unwrap()[1].clone();
+    assert_eq!(sent["touser"], "o_sim_mp7");
+    assert_eq!(sent["data"]["thing1"]["value"], "课程已搬到网页版", "without the SMS signature");
 }
 
 /// The funnel's total row: people per step, in the page's column order.

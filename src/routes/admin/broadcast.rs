@@ -110,7 +110,18 @@ async fn send(
     // restart carries on where it stopped.
     let new =
         broadcasts::NewBroadcast { text: &text, course_id, kind, url: &state.settings.public_url, staff_id: staff.id };
-    let id = broadcasts::create(&state.db, &new, &phones, now()).await?;
+    let at = now();
+    let id = broadcasts::create(&state.db, &new, &phones, at).await?;
+    let template = &ctx.shop.wx_template_takedown;
+    let official_account = state.wechat.as_ref().is_some_and(|w| w.has_official_account());
+    if kind == Kind::TakedownNotice && official_account && !template.is_empty() {
+        let payload = crate::services::oa_notices::takedown_payload(
+            crate::domain::broadcast::without_signature(&form.text),
+            &state.settings.public_url,
+            at,
+        );
+        crate::services::oa_notices::queue_broadcast(&state.db, id, template, &payload, course_id, at).await?;
+    }
     let change = Change {
         action: "broadcast.send",
         target_type: "broadcast",

@@ -20,6 +20,8 @@ pub enum Refusal {
     ReusedNonce,
     BadNonce,
     NotJson,
+    /// Text with a NUL character (`\u0000`): no name or id has one, and PostgreSQL cannot store it.
+    NulCharacter,
     TooManyRecords,
     NoRecords,
 }
@@ -35,6 +37,7 @@ impl Refusal {
             Refusal::ReusedNonce => "reused_nonce",
             Refusal::BadNonce => "bad_nonce",
             Refusal::NotJson => "not_json",
+            Refusal::NulCharacter => "nul_character",
             Refusal::TooManyRecords => "too_many_records",
             Refusal::NoRecords => "no_records",
         }
@@ -55,6 +58,7 @@ impl Refusal {
             Refusal::ReusedNonce => "this nonce was already used: every request needs a new one".into(),
             Refusal::BadNonce => "the nonce must be 16 to 64 letters, digits, - or _".into(),
             Refusal::NotJson => "the body must be JSON: {\"records\": [...]}".into(),
+            Refusal::NulCharacter => "text may not contain the NUL character (\\u0000)".into(),
             Refusal::TooManyRecords => format!("at most {MAX_RECORDS} records a request"),
             Refusal::NoRecords => "records is empty".into(),
         }
@@ -66,7 +70,7 @@ impl Refusal {
             Refusal::UnknownKey | Refusal::BadSignature | Refusal::StaleTimestamp | Refusal::MissingHeaders => 401,
             Refusal::ReusedNonce => 409,
             Refusal::TooManyRecords => 413,
-            Refusal::BadNonce | Refusal::NotJson | Refusal::NoRecords => 400,
+            Refusal::BadNonce | Refusal::NotJson | Refusal::NulCharacter | Refusal::NoRecords => 400,
         }
     }
 }

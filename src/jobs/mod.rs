@@ -60,10 +60,11 @@ pub async fn cleanup(db: &Db, sessions: Option<&DbSessionStore>) -> anyhow::Resu
     let now = now();
     let codes = sms_codes::delete_older_than(db, now - 2 * 86_400).await?;
     let failures = limits::delete_older_than(db, now - 86_400).await?;
+    let rejected = crate::store::payment_notifications::prune_rejected(db, now).await?;
     let expired = match sessions {
         Some(store) => store.purge_expired().await?,
         None => 0,
     };
-    tracing::debug!(codes, failures, expired, "cleanup done");
+    tracing::debug!(codes, failures, expired, rejected, "cleanup done");
     Ok(())
 }

@@ -15,13 +15,27 @@ use sha2::{Digest, Sha256};
 pub const COVER_SIZES: [(u32, u32); 2] = [(1280, 720), (640, 360)];
 pub const LOGO_SIZE: u32 = 128;
 const MAX_SIDE: u32 = 8000;
+/// 25 megapixels: a phone's full-size photo fits; decoding one takes about 100 MB at most.
+const MAX_PIXELS: u64 = 25_000_000;
+/// Pictures decoded at once, shop-wide (each may take a core and 100 MB); the rest wait.
+static DECODE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Waits for a decode slot; hold it while decoding (`decode` itself runs on a blocking thread).
+pub async fn decode_slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
+    DECODE_SLOTS.acquire().await.ok()
+}
 
 fn decode(bytes: &[u8]) -> anyhow::Result<DynamicImage> {
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().context("unknown picture format")?;
+    let reader = || ImageReader::new(Cursor::new(bytes)).with_guessed_format().context("unknown picture format");
+    // The header says how large the picture is before anything is allocated for it.
+    let (width, height) = reader()?.into_dimensions().context("the picture does not decode")?;
+    anyhow::ensure!(width.max(height) <= MAX_SIDE, "the picture is wider or taller than {MAX_SIDE} px");
+    anyhow::ensure!(u64::from(width) * u64::from(height) <= MAX_PIXELS, "the picture has more than 25 megapixels");
+    let mut reader = reader()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    limits.max_alloc = Some(256 * 1024 * 1024);
+    limits.max_alloc = Some(128 * 1024 * 1024);
     reader.limits(limits);
     reader.decode().context("the picture does not decode")
 }
@@ -59,7 +73,8 @@ pub const REVIEW_PHOTO_SIDE: u32 = 1280;
 pub fn review_photo(bytes: &[u8]) -> anyhow::Result<Vec<u8>> {
     let image = decode(bytes)?;
     let image = if image.width().max(image.height()) > REVIEW_PHOTO_SIDE {
-        image.resize(REVIEW_PHOTO_SIDE, REVIEW_PHOTO_SIDE, FilterType::Lanczos3)
+        // thumbnail(): a fast box filter, far less memory than Lanczos on a large photo.
+        image.thumbnail(REVIEW_PHOTO_SIDE, REVIEW_PHOTO_SIDE)
     } else {
         image
     };
@@ -114,6 +129,8 @@ mod tests {
     fn junk_and_giants_are_refused() {
         assert!(cover_sizes(crate::domain::CourseId(1), b"\x89PNG\r\n\x1a\nnot really").is_err());
         assert!(logo_png(&png(9000, 10)).is_err(), "wider than 8000 px");
+        assert!(review_photo(&png(6000, 6000)).is_err(), "36 megapixels");
+        assert!(review_photo(&png(5000, 5000)).is_ok(), "25 megapixels");
         assert!(logo_png(&png(300, 200)).is_ok());
     }
 }

@@ -122,6 +122,9 @@ async fn new_form(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
     new_page(ctx, &state, &user, f, FieldErrors::default(), StatusCode::OK).await
 }
 
+/// Complaints one learner may file in 24 hours.
+const MAX_COMPLAINTS_A_DAY: i64 = 10;
+
 #[post("/complaints/new")]
 async fn create(
     ctx: PageContext,
@@ -130,8 +133,9 @@ async fn create(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES, &crate::domain::upload::EVIDENCE).await?;
+    // Signed in before anything is read: an anonymous body is never written to disk.
     let user = logged_in(&ctx)?.clone();
+    let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES, &crate::domain::upload::EVIDENCE).await?;
     let lang = ctx.lang;
     let f = Fields {
         category: upload.text("category").trim().to_string(),
@@ -180,6 +184,11 @@ async fn create(
     let Some(phone) = phone.filter(|_| errors.is_empty()) else {
         return new_page(ctx, &state, &user, f, errors, StatusCode::BAD_REQUEST).await;
     };
+    // A day's complaints per learner are limited: more are follow-ups to the ones filed.
+    if complaints::filed_since(&state.db, user.id, now() - 86_400).await? >= MAX_COMPLAINTS_A_DAY {
+        errors.add("description", lang.tf("err_complaint_limit", &[("n", &MAX_COMPLAINTS_A_DAY.to_string())]));
+        return new_page(ctx, &state, &user, f, errors, StatusCode::TOO_MANY_REQUESTS).await;
+    }
     let kept = uploads::keep(state.uploads.as_ref(), "complaints", &upload.files).await?;
     let files: Vec<_> = kept.iter().map(|k| k.as_new(user.id)).collect();
     let at = now();

@@ -115,9 +115,9 @@ async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
+    let user_id = logged_in(&ctx)?.id;
     let upload = uploads::read(&req, payload, &tmp, MAX_FILES, &crate::domain::upload::EVIDENCE).await?;
     let (slug, lesson_id) = path.into_inner();
-    let user_id = logged_in(&ctx)?.id;
     let (course, lesson, assignment) = assignment_for(&state, &slug, lesson_id, user_id).await?;
     let body = upload.text("body").trim().to_string();
     let mut errors = FieldErrors::default();

@@ -103,6 +103,7 @@ async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
+    logged_in(&ctx)?;
     let upload = uploads::read(&req, payload, &tmp, MAX_EVIDENCE_FILES, &crate::domain::upload::EVIDENCE).await?;
     let order = buyers_order(&ctx, &state, &order_no).await?;
     if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {

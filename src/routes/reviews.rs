@@ -114,10 +114,10 @@ async fn save(
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     let max_photos = usize::try_from(state.settings.review_photos).unwrap_or(0);
+    let user_id = logged_in(&ctx)?.id;
     let upload = uploads::read(&req, payload, &tmp, max_photos, &crate::domain::upload::PICTURES).await?;
     let form = ReviewForm { stars: upload.text("stars").to_string(), body: upload.text("body").to_string() };
     let course = course_of(&state, &slug)?;
-    let user_id = logged_in(&ctx)?.id;
     let entered = Some((form.stars.clone(), form.body.chars().take(2000).collect::<String>()));
     if let Err(why) = eligibility(&state, user_id, &course).await? {
         let mut errors = FieldErrors::default();
@@ -175,6 +175,7 @@ async fn photos_of(files: &[uploads::Upload]) -> anyhow::Result<Vec<Vec<u8>>> {
     let mut photos = Vec::with_capacity(files.len());
     for file in files {
         let bytes = tokio::fs::read(&file.temp).await?;
+        let _slot = crate::media::images::decode_slot().await;
         photos.push(tokio::task::spawn_blocking(move || crate::media::images::review_photo(&bytes)).await??);
     }
     Ok(photos)

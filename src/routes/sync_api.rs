@@ -79,6 +79,10 @@ async fn records(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
         Ok(key) => key,
         Err(response) => return response,
     };
+    // A NUL can only arrive escaped (JSON forbids it raw); the whole batch is refused.
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return refuse(Refusal::NulCharacter);
+    }
     let records = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(mut o)) => match o.remove("records") {
             Some(Value::Array(records)) => records,

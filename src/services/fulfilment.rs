@@ -42,6 +42,8 @@ async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdi
     metrics::counter!("payment_notifications_total", "provider" => provider.to_string(), "verdict" => kind)
         .increment(1);
     let body = String::from_utf8_lossy(body);
+    // A rejected post proves nothing and may be junk sent to fill the disk: its start is enough.
+    let body = if verdict.starts_with("rejected") { payment_notifications::excerpt(&body) } else { body.into_owned() };
     if let Err(e) =
         payment_notifications::record(db, provider, &headers_json(headers), &body, verdict, order_no, now()).await
     {

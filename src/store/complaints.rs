@@ -47,6 +47,15 @@ pub async fn find_for_user(db: &Db, complaint_no: &str, user_id: UserId) -> Resu
     Ok(find(db, complaint_no).await?.filter(|c| c.user_id == Some(user_id)))
 }
 
+/// How many complaints `user_id` filed since `since`.
+pub async fn filed_since(db: &Db, user_id: UserId, since: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM complaints WHERE user_id = $1 AND created_at >= $2")
+        .bind(user_id)
+        .bind(since)
+        .fetch_one(db.read())
+        .await
+}
+
 pub async fn for_user(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2");
     sqlx::query_as(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await

@@ -134,6 +134,7 @@ pub async fn set_nickname(db: &Db, id: UserId, nickname: &str, now: i64) -> Resu
     Ok(())
 }
 
+/// Sets a new password (and role): every session signed in with the old one ends.
 pub async fn set_password_and_role(
     db: &Db,
     id: UserId,
@@ -141,14 +142,18 @@ pub async fn set_password_and_role(
     role: Role,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE users SET password_hash = $1, role = $2, updated_at = $3 WHERE id = $4")
-        .bind(password_hash)
-        .bind(role.as_str())
-        .bind(now)
-        .bind(id)
-        .execute(db.write())
-        .await?;
+    sqlx::query(
+        "UPDATE users SET password_hash = $1, role = $2, session_version = session_version + 1, updated_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(now)
+    .bind(id)
+    .execute(db.write())
+    .await?;
     db.users_changed();
+    db.sessions_changed();
     Ok(())
 }
 

@@ -75,6 +75,8 @@ pub async fn read(
     let mut multipart = Multipart::new(req.headers(), payload);
     let mut form = UploadForm { fields: Vec::new(), files: Vec::new(), rejected: None };
     let (mut text_bytes, mut total) = (0usize, 0u64);
+    // The shop's forms send the token first; no file is written before it checks out.
+    let mut token_checked = false;
     while let Some(field) = multipart.next().await {
         let mut field = field.map_err(|_| AppError::BadRequest)?;
         let name = field.name().unwrap_or_default().to_string();
@@ -90,8 +92,16 @@ pub async fn read(
                     }
                     value.extend_from_slice(&chunk);
                 }
-                form.fields.push((name, String::from_utf8(value).map_err(|_| AppError::BadRequest)?));
+                let text = String::from_utf8(value).map_err(|_| AppError::BadRequest)?;
+                // As in every form: a NUL, which PostgreSQL cannot store, becomes U+FFFD.
+                let text = if text.contains('\0') { csrf::without_nul(&text) } else { text };
+                if name == "csrf_token" && !token_checked {
+                    csrf::check_token(req, &text)?;
+                    token_checked = true;
+                }
+                form.fields.push((name, text));
             }
+            Some(_) if !token_checked => return Err(AppError::Csrf),
             Some(sent_name) => {
                 let stored = store_file(&mut field, tmp_dir, &mut total, body_cap, accept).await?;
                 match stored {
@@ -106,7 +116,9 @@ pub async fn read(
             }
         }
     }
-    csrf::check_token(req, form.text("csrf_token"))?;
+    if !token_checked {
+        csrf::check_token(req, form.text("csrf_token"))?;
+    }
     Ok(form)
 }
 

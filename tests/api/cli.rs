@@ -179,3 +179,35 @@ async fn json_logs_say_one_line_per_request() {
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
 }
+
+crate::on_both_backends!(a_password_set_from_the_command_line_ends_old_sessions);
+
+/// `kedian user create-admin` on an existing account sets a new password: a session signed in
+/// with the old one no longer opens the back office (on SQLite within the caches' 10 s).
+async fn a_password_set_from_the_command_line_ends_old_sessions(app: crate::helpers::TestApp) {
+    let staff = app.staff().await;
+    assert_eq!(staff.get("/admin").await.status(), StatusCode::OK);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kedian"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KEDIAN_DATA_DIR", &app.data_dir)
+        .env("KEDIAN_DATABASE_URL", &app.database_url)
+        .args(["user", "create-admin", "--phone", crate::helpers::ADMIN_PHONE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a-new-admin-password-2\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = staff.get("/admin").await.status();
+        if status != StatusCode::OK {
+            assert_eq!(status, StatusCode::SEE_OTHER, "sent to sign in again");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the old session still opens /admin");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

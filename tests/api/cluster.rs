@@ -280,13 +280,15 @@ async fn start_nginx(dir: &Path, nginx: &Path, instances: [u16; 2], http: u16, h
              proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto https; }} }}\n"
         )
     };
+    // The test's browsers all connect from 127.0.0.1: the realip lines stand for a load balancer in
+    // front of nginx that says who the client is (the shop believes only what nginx appends).
     // As root, nginx's workers would drop to `nobody`, who cannot write this test's directories.
     use std::os::unix::fs::MetadataExt;
     let as_root = std::fs::metadata(dir).map(|m| m.uid() == 0).unwrap_or(false);
     let main = format!(
         "{user}worker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/nginx-error.log warn;\n\
          events {{ worker_connections 512; }}\n\
-         http {{\n access_log off;\n client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
+         http {{\n access_log off;\n set_real_ip_from 127.0.0.1;\n real_ip_header X-Forwarded-For;\n client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
          include {d}/site.conf;\n{}{}}}\n",
         pin(pinned[0], instances[0]),

@@ -7,7 +7,12 @@ use crate::helpers::{TestApp, location};
 use crate::on_both_backends;
 use crate::refunds::PNG;
 
-on_both_backends!(a_complaint_is_answered_and_resolved, reporting_a_lesson, bad_complaints_change_nothing);
+on_both_backends!(
+    a_complaint_is_answered_and_resolved,
+    reporting_a_lesson,
+    bad_complaints_change_nothing,
+    ten_complaints_a_day_at_most,
+);
 
 async fn complain(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
     app.submit_multipart("/complaints/new", "/complaints/new", fields, vec![("images", "屏幕.png", PNG.to_vec())]).await
@@ -163,4 +168,27 @@ async fn bad_complaints_change_nothing(app: TestApp) {
     assert_eq!(pdf.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.count("complaints").await, 0);
     assert_eq!(app.count("attachments").await, 0);
+}
+
+/// A learner files at most ten complaints in 24 hours; the eleventh is refused beside the field
+/// and stores nothing. Without signing in, nothing of the body is kept either.
+async fn ten_complaints_a_day_at_most(app: TestApp) {
+    let form = reqwest::multipart::Form::new()
+        .text("csrf_token", "none")
+        .part("images", reqwest::multipart::Part::bytes(PNG.to_vec()).file_name("a.png"));
+    let anonymous = app.client.post(app.url("/complaints/new")).multipart(form).send().await.unwrap();
+    let status = anonymous.status();
+    assert!(status.is_client_error() || location(&anonymous).starts_with("/login"), "{status}");
+    assert_eq!(app.count("complaints").await, 0);
+    app.login_by_code("13800138029").await;
+    let fields = [("category", "other"), ("description", "第三课的视频没有声音"), ("phone", "13800138029")];
+    for i in 0..10 {
+        assert_eq!(complain(&app, &fields).await.status(), StatusCode::SEE_OTHER, "complaint {i}");
+    }
+    let refused = complain(&app, &fields).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.text().await.unwrap().contains("id=\"description-error\""));
+    assert_eq!(app.count("complaints").await, 10);
+    let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments").fetch_one(app.db.read()).await.unwrap();
+    assert_eq!(kept, 10, "the eleventh's picture was not kept");
 }

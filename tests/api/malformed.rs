@@ -183,4 +183,29 @@ async fn malformed_inputs_are_refused_beside_the_field(app: TestApp) {
 
     let response = app.submit("/language", "/language", &[("lang", "klingon")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+
+    // A NUL byte (PostgreSQL cannot store one in text) never reaches the database: in a form it
+    // becomes U+FFFD and the field's own check answers; in a search or a path it is a 400 page.
+    let with_nul = app.submit("/me", "/me", &[("nickname", "a\0b")]).await;
+    assert!(with_nul.status() == StatusCode::SEE_OTHER || with_nul.status() == StatusCode::BAD_REQUEST);
+    let nickname: String = sqlx::query_scalar("SELECT nickname FROM users WHERE phone = '13800138041'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert!(!nickname.contains('\0'), "{nickname:?}");
+    let fields = [("category", "other"), ("description", "课程内容和介绍不符\0，请处理一下"), ("phone", "13800138041")];
+    let multipart = app.submit_multipart("/complaints/new", "/complaints/new", &fields, vec![]).await;
+    assert_eq!(multipart.status(), StatusCode::SEE_OTHER, "a complaint with a NUL is filed, not a 500");
+    let stored: String =
+        sqlx::query_scalar("SELECT description FROM complaints").fetch_one(app.db.read()).await.unwrap();
+    assert!(stored.contains('\u{FFFD}') && !stored.contains('\0'), "{stored:?}");
+    for path in ["/courses?q=%00", "/courses?q=excel%00", "/courses/excel%00"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+        assert!(response.text().await.unwrap().contains("<html"), "{path}: a page");
+    }
+    let staff = app.staff().await;
+    for path in ["/admin/users?q=%00", "/admin/orders?q=%00"] {
+        assert_eq!(staff.get(path).await.status(), StatusCode::BAD_REQUEST, "{path}");
+    }
 }

@@ -130,6 +130,23 @@ async fn forged_notifications_change_nothing(app: TestApp) {
     assert_eq!(deliver(&app, &good).await.0, StatusCode::OK);
     assert_eq!(app.order_status(&order_no).await, "paid");
     let _ = TIMESTAMP_HEADER;
+
+    // Junk is kept only as its start, and rejected posts are pruned while the applied one stays.
+    let junk = app.client.post(app.url("/pay/notify/sandbox")).body("A".repeat(64 * 1024)).send().await.unwrap();
+    assert!(junk.status().is_client_error());
+    let longest: i64 =
+        sqlx::query_scalar("SELECT MAX(LENGTH(body)) FROM payment_notifications WHERE verdict LIKE 'rejected%'")
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert!(longest <= 2_100, "a rejected body of {longest} characters was kept");
+    use kedian::store::payment_notifications::{REJECTED_KEEP_SECS, prune_rejected};
+    assert_eq!(prune_rejected(&app.db, now()).await.unwrap(), 0, "nothing old yet, and fewer than the most kept");
+    assert_eq!(prune_rejected(&app.db, now() + REJECTED_KEEP_SECS + 1).await.unwrap(), 11);
+    let kept: Vec<String> =
+        sqlx::query_scalar("SELECT verdict FROM payment_notifications").fetch_all(app.db.read()).await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(!kept[0].starts_with("rejected"), "{kept:?}");
 }
 
 async fn a_lost_notification_is_completed_by_reconciliation(app: TestApp) {

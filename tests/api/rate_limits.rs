@@ -144,6 +144,30 @@ async fn one_source_cannot_guess_across_accounts(app: TestApp) {
     }
     let refused = password_from(&app, attacker, "13900139999", "123456").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    // What the client wrote itself (entries before the one the proxy appended, or a `Forwarded`
+    // header) changes nothing: the address is still the attacker's.
+    let forged = password_from(&app, &format!("198.51.100.20, {attacker}"), "13900139998", "123456").await;
+    assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS, "a forged X-Forwarded-For entry");
+    let page =
+        app.client.get(app.url("/login?method=password")).header("X-Forwarded-For", attacker).send().await.unwrap();
+    let token = csrf_in(&page.text().await.unwrap());
+    let form = [
+        ("csrf_token", token.as_str()),
+        ("method", "password"),
+        ("action", "login"),
+        ("phone", "13900139997"),
+        ("password", "1"),
+    ];
+    let forwarded = app
+        .client
+        .post(app.url("/login"))
+        .header("Forwarded", "for=198.51.100.21")
+        .header("X-Forwarded-For", attacker)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forwarded.status(), StatusCode::TOO_MANY_REQUESTS, "a Forwarded header");
     assert!(refused.headers().get("retry-after").is_some());
     let html = refused.text().await.unwrap();
     assert!(html.contains("当前网络密码尝试过于频繁") && html.contains("分钟后再试"), "{html}");

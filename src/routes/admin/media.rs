@@ -56,6 +56,7 @@ async fn cover(
     let Some(file) = form.files.first() else { return Err(AppError::BadRequest) };
     let bytes = tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?;
     let course_id = *id;
+    let _slot = images::decode_slot().await;
     let saved =
         web::block(move || images::cover_sizes(course_id, &bytes)).await.map_err(|e| AppError::Internal(e.into()))?;
     let sizes = match saved {

@@ -355,6 +355,7 @@ async fn logo(
         return render_page(ctx, &state, current, errors, status).await;
     };
     let bytes = tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?;
+    let _slot = images::decode_slot().await;
     let saved = web::block(move || images::logo_png(&bytes)).await.map_err(|e| AppError::Internal(e.into()))?;
     let Ok((name, png)) = saved else {
         errors.add("logo", ctx.t("err_picture_unreadable"));

@@ -522,6 +522,11 @@ async fn sync_is_signed_idempotent_and_ordered(app: TestApp) {
     assert_eq!((status, answer["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_many_records")));
     let (status, answer) = key.send_with(&app, "records=1", "nonce-not-json-0001", now, &key.secret).await;
     assert_eq!((status, answer["error"].as_str()), (StatusCode::BAD_REQUEST, Some("not_json")));
+    let users = app.count("users").await;
+    let nul = json!([{"type": "user", "event_at": 1, "openid": "om_nul", "nickname": "a\u{0}b"}]);
+    let (status, answer) = key.send(&app, nul).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::BAD_REQUEST, Some("nul_character")));
+    assert_eq!(app.count("users").await, users, "nothing written");
     let unsigned =
         reqwest::Client::new().post(app.url("/api/sync/v1/records")).body(body.clone()).send().await.unwrap();
     assert_eq!(unsigned.status(), StatusCode::UNAUTHORIZED);

@@ -46,8 +46,8 @@ pub fn refund_sentence(kind: ProductKind, terms: RefundTerms) -> Localized {
             en: "Full refund before the first live session; after that, pro rata for the sessions not yet held.".into(),
         },
         ProductKind::Membership => Localized {
-            zh: "当前会员周期不退款，未使用的完整周期可退款；自动续费可随时取消。".into(),
-            en: "The current membership period is not refunded; unused whole periods are. Auto-renewal can be cancelled at any time.".into(),
+            zh: "当前会员周期不退款，未使用的完整周期可退款；会员不会自动续费。".into(),
+            en: "The current membership period is not refunded; unused whole periods are. Memberships never renew by themselves.".into(),
         },
         ProductKind::Consultation => Localized {
             zh: "预约时间 24 小时前可免费取消并全额退款，之后不支持退款。".into(),

@@ -114,6 +114,10 @@ fn is_text(head: &[u8]) -> bool {
 /// A display name from what the browser sent: the last path segment, without control, quote,
 /// slash or backslash characters, at most 60 characters, with the extension the content has.
 pub fn display_name(sent: &str, kind: FileKind) -> String {
+    // Browsers escape three characters of a multipart file name (HTML: `"`, LF, CR as %22, %0A,
+    // %0D); unescaped, they are dropped below like any other quote or control character, so the
+    // download header does not escape the escape again.
+    let sent = sent.replace("%22", "\"").replace("%0A", "\n").replace("%0D", "\r");
     let last = sent.rsplit(['/', '\\']).next().unwrap_or("");
     let stem = last.rsplit_once('.').map_or(last, |(stem, _)| stem);
     let clean: String = stem
@@ -168,6 +172,9 @@ mod tests {
         assert_eq!(display_name("C:\\Users\\a\\收据.exe", FileKind::Pdf), "收据.pdf");
         assert_eq!(display_name("\"><script>.jpg", FileKind::Jpeg), "script.jpg");
         assert_eq!(display_name("", FileKind::Gif), "file.gif");
+        assert_eq!(display_name("evil%22.pdf", FileKind::Pdf), "evil.pdf", "the browser's %22 is a quote");
+        assert_eq!(display_name("a%0D%0Ab.png", FileKind::Png), "ab.png");
+        assert_eq!(display_name("50%25off.png", FileKind::Png), "50%25off.png", "other escapes are the name's own");
         assert_eq!(display_name(".htaccess", FileKind::Png), "file.png");
         assert_eq!(display_name("a\r\nSet-Cookie: x.png", FileKind::Png), "aSet-Cookie x.png");
         assert_eq!(display_name(&"长".repeat(100), FileKind::Png).chars().count(), 64);

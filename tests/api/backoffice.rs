@@ -451,6 +451,24 @@ async fn support_manages_a_learner(app: TestApp) {
     let refused =
         support.submit(&admin_page, &format!("{admin_page}/status"), &[("status", "banned"), ("reason", "x")]).await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    // Nor grant or revoke courses on them, their own account included.
+    let support_id: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13900000002'").fetch_one(app.db.read()).await.unwrap();
+    for target in [admin_page.clone(), format!("/admin/users/{support_id}")] {
+        for action in ["grant", "revoke"] {
+            let refused = support
+                .submit(&page, &format!("{target}/{action}"), &[("course", &course), ("reason", "自己送自己")])
+                .await;
+            assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{target}/{action}");
+        }
+    }
+    let staff_grants: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM entitlements e JOIN users u ON u.id = e.user_id WHERE u.role <> 'learner'",
+    )
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    assert_eq!(staff_grants, 0);
 
     let actions: Vec<String> = audit_actions(&app).await.into_iter().filter(|a| a.starts_with("user.")).collect();
     let expected = ["user.grant", "user.revoke", "user.sign_out", "user.status", "user.status"];

@@ -308,7 +308,12 @@ async fn evidence_is_checked_by_content_and_served_as_attachment(app: TestApp) {
     assert_eq!(app.count("attachments").await, 0);
 
     let pdf = b"%PDF-1.7\n1 0 obj\n".to_vec();
-    let files = vec![("evidence", "../../etc/passwd\".png", PNG.to_vec()), ("evidence", "收据.exe", pdf)];
+    // A browser sends `evil".pdf` as `evil%22.pdf` (the HTML form encoding of a quote).
+    let files = vec![
+        ("evidence", "../../etc/passwd\".png", PNG.to_vec()),
+        ("evidence", "收据.exe", pdf.clone()),
+        ("evidence", "evil%22.pdf", pdf),
+    ];
     let refund_no = refund_no_from(&app.request_refund(&order_no, "quality", files).await);
     let (_, page) = app.get_html(&format!("/refunds/{refund_no}")).await;
     assert!(page.contains("passwd.png") && page.contains("收据.pdf"), "names are tamed, extensions follow content");
@@ -323,6 +328,10 @@ async fn evidence_is_checked_by_content_and_served_as_attachment(app: TestApp) {
     assert_eq!(response.bytes().await.unwrap().as_ref(), PNG);
     let pdf_response = app.get(&format!("/refunds/{refund_no}/files/{}", ids[1])).await;
     assert_eq!(pdf_response.headers()["content-type"], "application/pdf");
+    assert!(page.contains("evil.pdf"), "the browser's escape is not part of the name");
+    let quoted = app.get(&format!("/refunds/{refund_no}/files/{}", ids[2])).await;
+    let disposition = quoted.headers()["content-disposition"].to_str().unwrap().to_string();
+    assert!(disposition.ends_with("''evil.pdf"), "{disposition}");
     // Stored under generated names, outside the static files.
     let keys: Vec<String> =
         sqlx::query_scalar("SELECT storage_key FROM attachments").fetch_all(app.db.read()).await.unwrap();

@@ -170,9 +170,8 @@ async fn change_course(
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Users)?;
     let user = find_user(state, id).await?;
-    if user.status == crate::domain::staff::AccountStatus::Deleted {
-        return Err(AppError::Forbidden);
-    }
+    // Staff accounts (one's own too) are an admin's to change, as with signing out.
+    may_act_on(&staff, &user)?;
     let (course, reason, mut errors) = checked(&ctx, state, &form).await?;
     let (Some(course), true) = (course, errors.is_empty()) else {
         return detail_page(ctx, state, user, form, errors, StatusCode::BAD_REQUEST).await;

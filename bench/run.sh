@@ -233,6 +233,25 @@ echo "(1 MB and a report every 10 s) for 30 s and leaves; the next learner takes
 echo
 echo "$drill"
 echo
+if [ -n "${SYNC_DURING_DRILL:-}" ]; then
+  # The same drill again while the mini program's back end syncs: 100 order records a second,
+  # signed, through the sync API (bench/sync_load.py), for as long as the drill runs.
+  echo "== the drill again, with sync running" >&2
+  key=sk_drill000000000001 secret=$(openssl rand -hex 32)
+  python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()" "$KEDIAN_DATA_DIR/kedian.db" \
+    "INSERT INTO sync_keys (key_id, secret, label, created_at) VALUES ('$key', '$secret', 'drill', 0)"
+  SYNC_RECORDS=100 SYNC_PACE_SECS=1 python3 bench/sync_load.py "http://127.0.0.1:$KPORT" "$key" "$secret" "$kpid" "$((DRILL_SECS * 19 / 20))" 1 >"$work/sync" &
+  sync_pid=$!
+  drill_sync=$("$loadgen" drill --base "http://127.0.0.1:$KPORT" --log "$work/shop.log" --learners "$DRILL_LEARNERS" --secs "$DRILL_SECS" --phones "$USERS")
+  wait "$sync_pid" || echo "the sync load failed" >&2
+  echo
+  echo "## The same drill while the sync API takes 100 order records a second"
+  echo
+  echo "$drill_sync"
+  echo
+  echo "Sync during it: $(cat "$work/sync")"
+  echo
+fi
 echo "## Memory and import"
 echo
 echo "| | MB |"

@@ -3,12 +3,17 @@ from WORKERS threads, against a shop at URL with key KEY/SECRET. Prints records 
 the shop's resident memory (from /proc/PID/status) before, at its peak during the load, and after.
 
     python3 bench/sync_load.py URL KEY SECRET PID BATCHES WORKERS
+
+SYNC_RECORDS (records a batch, 1,000) and SYNC_PACE_SECS (each worker's pause between batches, 0)
+make it a steady trickle instead, as a mini program's back end sends events during the day.
 """
-import hashlib, hmac, json, secrets, sys, threading, time, urllib.request
+import hashlib, hmac, json, os, secrets, sys, threading, time, urllib.request
 
 url, key, secret, pid = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 batches, workers = int(sys.argv[5]), int(sys.argv[6])
 PATH = "/api/sync/v1/records"
+SIZE = int(os.environ.get("SYNC_RECORDS", "1000"))
+PACE = float(os.environ.get("SYNC_PACE_SECS", "0"))
 
 
 def rss_kb():
@@ -32,10 +37,10 @@ def send(records):
 
 
 def batch(n):
-    event = 1_796_000_000_000 + n * 1000
+    event = 1_796_000_000_000 + n * SIZE
     records = []
-    for i in range(1000):
-        k = n * 1000 + i
+    for i in range(SIZE):
+        k = n * SIZE + i
         records.append({"type": "order", "event_at": event + i, "order_id": f"B{k}", "openid": f"om_bench{k % 50000}",
                         "product_id": "p1", "amount": "99.00", "paid_at": 1796000000})
     return records
@@ -58,6 +63,8 @@ def worker():
         answer = send(batch(n))
         with lock:
             applied[0] += answer["applied"]
+        if PACE:
+            time.sleep(PACE)
 
 
 def sample(stop):

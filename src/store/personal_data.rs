@@ -210,6 +210,44 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         &[("provider", 't'), ("value", 't'), ("created_at", '@')],
     )
     .await?;
+    let distributor = rows(
+        db,
+        "SELECT code, status, real_name, contact_phone, reason, applied_at, decided_at FROM distributors WHERE user_id = $1",
+        user_id.0,
+        &[
+            ("code", 't'),
+            ("status", 't'),
+            ("real_name", 't'),
+            ("contact_phone", 't'),
+            ("reason", 't'),
+            ("applied_at", '@'),
+            ("decided_at", '@'),
+        ],
+    )
+    .await?;
+    let commissions = rows(
+        db,
+        "SELECT o.order_no, c.amount_fen, c.state, c.created_at, c.settled_at FROM commissions c \
+         JOIN orders o ON o.id = c.order_id WHERE c.distributor_id = $1 ORDER BY c.created_at",
+        user_id.0,
+        &[("order_no", 't'), ("amount_fen", 'n'), ("state", 't'), ("created_at", '@'), ("settled_at", '@')],
+    )
+    .await?;
+    let payouts = rows(
+        db,
+        "SELECT amount_fen, status, account, reference, requested_at, decided_at FROM payouts \
+         WHERE distributor_id = $1 ORDER BY id",
+        user_id.0,
+        &[
+            ("amount_fen", 'n'),
+            ("status", 't'),
+            ("account", 't'),
+            ("reference", 't'),
+            ("requested_at", '@'),
+            ("decided_at", '@'),
+        ],
+    )
+    .await?;
     Ok(json!({
         "exported_at": time(Some(now)),
         "account": {
@@ -232,6 +270,7 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "check_ins": check_ins,
         "homework": homework,
         "logins": logins,
+        "distribution": { "application": distributor, "commissions": commissions, "payouts": payouts },
     }))
 }
 
@@ -269,6 +308,16 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
         return Ok(Err(EraseRefused::RefundInProgress));
     }
     for sql in [
+        // The official account's follower rows match this person's WeChat ids: before the ids go.
+        "DELETE FROM oa_followers WHERE unionid IN (SELECT value FROM user_identities WHERE user_id = $1) \
+         OR openid IN (SELECT value FROM user_identities WHERE user_id = $1)",
+        "DELETE FROM wechat_outbox WHERE user_id = $1",
+        "DELETE FROM phone_prompts WHERE user_id = $1",
+        "DELETE FROM claim_attempts WHERE user_id = $1",
+        // A distributor's application and payout accounts; the amounts stay for the books.
+        "UPDATE distributors SET real_name = '', contact_phone = '', reason = '', decision_note = '' WHERE user_id = $1",
+        "UPDATE payouts SET account = '' WHERE distributor_id = $1",
+        "UPDATE commissions SET buyer_ip = '' WHERE buyer_id = $1",
         "DELETE FROM user_identities WHERE user_id = $1",
         "DELETE FROM lesson_progress WHERE user_id = $1",
         "DELETE FROM logins WHERE user_id = $1",
@@ -290,6 +339,12 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
     for sql in ["DELETE FROM sms_codes WHERE phone = $1", "DELETE FROM sms_optouts WHERE phone = $1"] {
         sqlx::query(sql).bind(&phone).execute(&mut *tx).await?;
     }
+    // The texts sent stay counted (per kind and day, for the bills), without whom they went to.
+    sqlx::query("UPDATE sms_outbox SET phone = $1, params = '{}' WHERE phone = $2")
+        .bind(format!("deleted:{user_id}"))
+        .bind(&phone)
+        .execute(&mut *tx)
+        .await?;
     // Not a phone number (so nobody can sign in as it), unique, and the phone is free to register
     // again as a new account. Bumping the session version ends every session at once.
     sqlx::query(

@@ -19,6 +19,7 @@ crate::on_both_backends!(
     a_learner_downloads_everything_kept_about_them,
     deletion_needs_the_code_and_the_box_and_keeps_the_orders,
     deletion_waits_for_an_open_refund,
+    after_deletion_the_phone_is_nowhere,
 );
 
 async fn user_id(app: &TestApp, phone: &str) -> i64 {
@@ -204,4 +205,91 @@ async fn deletion_waits_for_an_open_refund(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(status, "active");
+}
+
+/// Every table and text column the schema has, for a search of all the shop keeps.
+async fn text_columns(app: &TestApp) -> Vec<(String, String)> {
+    let sql = match app.db.backend() {
+        kedian::store::Backend::Sqlite => {
+            "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations' \
+             AND (p.type LIKE '%TEXT%' OR p.type LIKE '%CHAR%')"
+        }
+        kedian::store::Backend::Postgres => {
+            "SELECT table_name::text, column_name::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations' \
+             AND data_type IN ('text', 'character varying')"
+        }
+    };
+    sqlx::query_as(sql).fetch_all(app.db.read()).await.unwrap()
+}
+
+/// A distributor with a payout account, texts sent and WeChat ids deletes their account; then a
+/// search of every text column of every table finds their phone, name and ids nowhere. A new table
+/// that keeps any of them without the deletion knowing fails here.
+async fn after_deletion_the_phone_is_nowhere(app: TestApp) {
+    let phone = "13800138309";
+    app.make_staff("13900000002", kedian::domain::staff::Role::Admin).await;
+    let staff = app.staff_as("13900000002").await;
+    let on = [("distribution", "on"), ("distribution_rate", "10")];
+    assert_eq!(staff.submit("/admin/settings", "/admin/settings", &on).await.status(), StatusCode::SEE_OTHER);
+    app.login_by_code(phone).await;
+    let id = user_id(&app, phone).await;
+    let apply = [("real_name", "欧阳独一"), ("contact_phone", phone), ("reason", "同事都想学 Excel")];
+    assert_eq!(app.submit("/me/distribution", "/me/distribution/apply", &apply).await.status(), StatusCode::SEE_OTHER);
+    let decided =
+        staff.submit("/admin/distributors", &format!("/admin/distributors/{id}"), &[("decision", "approve")]).await;
+    assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+    app.bought(SLUG).await;
+    // Fixtures for what takes days to happen: a payout to their account, texts sent to them, and
+    // their WeChat ids as the official account knows them.
+    let at = now();
+    let statements = [
+        format!(
+            "INSERT INTO payouts (distributor_id, amount_fen, status, account, requested_at) VALUES ({id}, 100, 'paid', 'alipay:{phone}', {at})"
+        ),
+        format!(
+            "INSERT INTO sms_outbox (event_key, kind, phone, params, status, next_attempt_at, created_at, updated_at) VALUES ('t-{id}', 'refund_refunded', '{phone}', '{{\"no\":\"R1\"}}', 'sent', {at}, {at}, {at})"
+        ),
+        format!(
+            "INSERT INTO user_identities (user_id, provider, value, created_at) VALUES ({id}, 'wechat_unionid', 'u_gone_{id}', {at})"
+        ),
+        format!("INSERT INTO oa_followers (openid, unionid, fetched_at) VALUES ('o_gone_{id}', 'u_gone_{id}', {at})"),
+    ];
+    for sql in &statements {
+        sqlx::query(sql).execute(app.db.write()).await.unwrap();
+    }
+    let export = app.get("/me/privacy/export").await;
+    let data: Value = export.json().await.unwrap();
+    assert_eq!(data["distribution"]["application"][0]["real_name"], "欧阳独一", "the export has the application");
+    assert_eq!(data["distribution"]["payouts"][0]["account"], format!("alipay:{phone}"));
+
+    app.age_codes(61).await;
+    delete_form(&app, &[("action", "send_code")]).await;
+    let code = app.last_code(phone).unwrap();
+    let done = delete_form(&app, &[("action", "delete"), ("code", &code), ("confirm", "on")]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+
+    let mut found = Vec::new();
+    for (table, column) in text_columns(&app).await {
+        for needle in [
+            phone.to_string(),
+            "****8309".to_string(),
+            "欧阳独一".into(),
+            format!("u_gone_{id}"),
+            format!("o_gone_{id}"),
+        ] {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} LIKE $1");
+            let n: i64 = sqlx::query_scalar(&sql).bind(format!("%{needle}%")).fetch_one(app.db.read()).await.unwrap();
+            if n > 0 {
+                found.push(format!("{table}.{column} has {needle}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "still kept after deletion: {found:?}");
+    let payouts: i64 = sqlx::query_scalar("SELECT CAST(SUM(amount_fen) AS BIGINT) FROM payouts")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(payouts, 100, "the books keep the amounts");
 }

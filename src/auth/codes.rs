@@ -1,4 +1,7 @@
 //! SMS verification codes: issue with rate limits, verify with expiry and a burn after 5 wrong tries.
+//! A code belongs to the browser that asked for it: a stranger's guesses cannot burn the owner's
+//! code, and a browser that signed in as the phone before (its known-device cookie) is not held to
+//! the phone's limits, which strangers can fill.
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -40,6 +43,34 @@ impl From<sqlx::Error> for CodeError {
     }
 }
 
+/// Who asks for a code.
+pub struct Asker<'a> {
+    pub ip: &'a str,
+    /// `browser_id` of the asking browser's session token.
+    pub browser: String,
+    /// The browser's known-device cookie, if it sent one.
+    pub device_cookie: Option<String>,
+}
+
+fn keyed(key: &[u8], parts: &[&str]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return String::new() };
+    for part in parts {
+        mac.update(part.as_bytes());
+        mac.update(b":");
+    }
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The browser behind a session token, as codes remember it (the token itself is never stored).
+pub fn browser_id(key: &[u8], session_token: &str) -> String {
+    keyed(key, &["browser", session_token])[..32].to_string()
+}
+
+/// The known-device cookie's value for `phone`: set when this browser signs in as that phone.
+pub fn known_device(key: &[u8], phone: &Phone) -> String {
+    keyed(key, &["known-device", phone.as_str()])[..32].to_string()
+}
+
 /// Keyed hash of a code, bound to the phone it was sent to.
 pub fn code_hash(key: &[u8], phone: &Phone, code: &str) -> String {
     let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
@@ -60,26 +91,34 @@ pub async fn send(
     sender: &dyn crate::sms::SmsSender,
     key: &[u8],
     phone: &Phone,
-    ip: &str,
+    asker: &Asker<'_>,
     template: &str,
     now: i64,
 ) -> Result<i64, CodeError> {
+    let known = asker.device_cookie.as_deref().is_some_and(|c| {
+        let expected = known_device(key, phone);
+        bool::from(c.as_bytes().ct_eq(expected.as_bytes()))
+    });
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
     let hash = code_hash(key, phone, &code);
     let new = sms::NewCode {
         phone: phone.as_str(),
         purpose: sms::PURPOSE_AUTH,
         code_hash: &hash,
-        ip,
+        ip: asker.ip,
+        requester: &asker.browser,
         now,
         expires_at: now + CODE_TTL_SECS,
         phone_since: now - PER_PHONE_DAY.window_secs,
         ip_since: now - PER_IP_HOUR.window_secs,
     };
-    let limits = |to_phone: &[i64], from_ip: &[i64]| {
+    let limits = |to_phone: &[(i64, String)], from_ip: &[i64]| {
+        // The owner's own browser counts only its own codes; anyone else counts everyone's.
+        let counted: Vec<i64> =
+            to_phone.iter().filter(|(_, by)| !known || *by == asker.browser).map(|(at, _)| *at).collect();
         [
-            PER_PHONE_MINUTE.retry_after(to_phone, now),
-            PER_PHONE_DAY.retry_after(to_phone, now),
+            PER_PHONE_MINUTE.retry_after(&counted, now),
+            if known { None } else { PER_PHONE_DAY.retry_after(&counted, now) },
             PER_IP_HOUR.retry_after(from_ip, now),
         ]
         .into_iter()
@@ -108,9 +147,9 @@ pub async fn send(
     }
 }
 
-/// Verifies and uses up the newest code sent to `phone`.
-pub async fn verify(db: &Db, key: &[u8], phone: &Phone, code: &str, now: i64) -> Result<(), CodeError> {
-    let stored = sms::latest(db, phone.as_str(), sms::PURPOSE_AUTH).await?.ok_or(CodeError::NotSent)?;
+/// Verifies and uses up the newest code sent to `phone` at this browser's asking.
+pub async fn verify(db: &Db, key: &[u8], phone: &Phone, browser: &str, code: &str, now: i64) -> Result<(), CodeError> {
+    let stored = sms::latest(db, phone.as_str(), sms::PURPOSE_AUTH, browser).await?.ok_or(CodeError::NotSent)?;
     if stored.consumed {
         return Err(CodeError::NotSent);
     }

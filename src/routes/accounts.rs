@@ -208,8 +208,8 @@ async fn login(
     let method = method_of(&form.method);
     let next = next_of(&form.next);
     let outcome = match (method, form.action.as_str()) {
-        (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &ip).await?,
-        ("sms", _) => login_with_code(&state, ctx.lang, &form).await?,
+        (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await?,
+        ("sms", _) => login_with_code(&state, ctx.lang, &form, &browser_of(&req, &state)).await?,
         _ => login_with_password(&state, ctx.lang, &form, &ip, false).await?,
     };
     let outcome = match outcome {
@@ -228,7 +228,9 @@ async fn login(
                 }
                 _ => next,
             };
-            Ok(redirect(&to))
+            let mut response = redirect(&to);
+            remember_device(&mut response, &state, &user)?;
+            Ok(response)
         }
         Err(retry) => {
             let (status, retry_after) = (retry.status, retry.retry_after);
@@ -277,14 +279,53 @@ pub async fn start_session(
 
 pub(crate) type Outcome = Result<Result<users::User, Retry>, AppError>;
 
-pub(crate) async fn send_code(state: &AppState, lang: Lang, phone: &str, ip: &str) -> Outcome {
+/// Marks this browser as one that signed in as the account's phone (see `auth::codes`).
+const KNOWN_DEVICE_COOKIE: &str = "kd_known";
+
+/// Who asks for a code: this browser (by its session's token) from this address.
+pub(crate) fn asker<'a>(req: &HttpRequest, state: &AppState, ip: &'a str) -> codes::Asker<'a> {
+    codes::Asker {
+        ip,
+        browser: browser_of(req, state),
+        device_cookie: req.cookie(KNOWN_DEVICE_COOKIE).map(|c| c.value().to_string()),
+    }
+}
+
+/// This browser, as codes know it: its session's CSRF token (a form post has one), keyed.
+pub(crate) fn browser_of(req: &HttpRequest, state: &AppState) -> String {
+    use actix_session::SessionExt;
+    let token = crate::auth::session::TypedSession(&req.get_session()).csrf_token().unwrap_or_default();
+    codes::browser_id(&state.code_key, &token)
+}
+
+/// After a sign-in as a phone number: this browser is that phone's known device for a year.
+pub(crate) fn remember_device(
+    response: &mut HttpResponse,
+    state: &AppState,
+    user: &users::User,
+) -> Result<(), AppError> {
+    if !user.phone.is_number() {
+        return Ok(());
+    }
+    let cookie =
+        actix_web::cookie::Cookie::build(KNOWN_DEVICE_COOKIE, codes::known_device(&state.code_key, &user.phone))
+            .path("/")
+            .http_only(true)
+            .secure(state.settings.cookie_secure)
+            .same_site(actix_web::cookie::SameSite::Lax)
+            .max_age(actix_web::cookie::time::Duration::days(365))
+            .finish();
+    response.add_cookie(&cookie).map_err(|e| AppError::Internal(e.into()))
+}
+
+pub(crate) async fn send_code(state: &AppState, lang: Lang, phone: &str, asker: &codes::Asker<'_>) -> Outcome {
     let phone = match Phone::parse(phone) {
         Ok(p) => p,
         Err(e) => {
             return Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "phone", phone_error(lang, e))));
         }
     };
-    match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, ip, &state.shop.get().sms_code, now())
+    match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, asker, &state.shop.get().sms_code, now())
         .await
     {
         Ok(_) => {
@@ -306,8 +347,9 @@ pub(crate) async fn check_code(
     lang: Lang,
     phone: &Phone,
     code: &str,
+    browser: &str,
 ) -> Result<Result<(), Retry>, AppError> {
-    let message = match codes::verify(&state.db, &state.code_key, phone, code, now()).await {
+    let message = match codes::verify(&state.db, &state.code_key, phone, browser, code, now()).await {
         Ok(()) => return Ok(Ok(())),
         Err(e) => super::forms::code_error(lang, e)?,
     };
@@ -315,14 +357,14 @@ pub(crate) async fn check_code(
 }
 
 /// Logging in with a code proves the phone; an unknown phone gets a new account, as the page says.
-async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm) -> Outcome {
+async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm, browser: &str) -> Outcome {
     let mut errors = FieldErrors::default();
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
     let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
     let (Some(phone), Some(code)) = (phone, code) else {
         return Ok(Err(Retry::invalid(errors)));
     };
-    if let Err(retry) = check_code(state, lang, &phone, &code).await? {
+    if let Err(retry) = check_code(state, lang, &phone, &code, browser).await? {
         return Ok(Err(retry));
     }
     let user = match users::find_by_phone(&state.db, &phone).await? {
@@ -396,14 +438,16 @@ async fn register(
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let next = next_of(&form.next);
     let outcome = if form.action == "send_code" {
-        send_code(&state, ctx.lang, &form.phone, &ip).await?
+        send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await?
     } else {
-        register_account(&state, ctx.lang, &form).await?
+        register_account(&state, ctx.lang, &form, &browser_of(&req, &state)).await?
     };
     match outcome {
         Ok(user) => {
             start_session(&ctx, &req, &state, &user, "register").await?;
-            Ok(redirect(&next))
+            let mut response = redirect(&next);
+            remember_device(&mut response, &state, &user)?;
+            Ok(response)
         }
         Err(retry) => {
             let (status, retry_after) = (retry.status, retry.retry_after);
@@ -425,7 +469,7 @@ async fn register(
     }
 }
 
-async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outcome {
+async fn register_account(state: &AppState, lang: Lang, form: &AuthForm, browser: &str) -> Outcome {
     let mut errors = FieldErrors::default();
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
     let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
@@ -461,7 +505,7 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm) -> Outc
     if !errors.is_empty() {
         return Ok(Err(Retry::invalid(errors)));
     }
-    if let Err(retry) = check_code(state, lang, &phone, &code).await? {
+    if let Err(retry) = check_code(state, lang, &phone, &code, browser).await? {
         return Ok(Err(retry));
     }
     let hash = match password {

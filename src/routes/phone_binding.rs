@@ -8,7 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::accounts::{Retry, check_code, next_of, respond, send_code, start_session};
+use super::accounts::{Retry, asker, browser_of, check_code, next_of, respond, send_code, start_session};
 use super::forms::{FieldErrors, code_format_error, phone_error};
 use crate::domain::Phone;
 use crate::domain::text::parse_sms_code;
@@ -84,7 +84,7 @@ async fn submit(
     let typed: String = form.phone.chars().take(32).collect();
     let ip = client_ip(&req, state.settings.trust_forwarded);
     if form.action == "send_code" {
-        let retry = match send_code(&state, ctx.lang, &form.phone, &ip).await? {
+        let retry = match send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await? {
             Ok(_) => Retry::with_errors(StatusCode::OK, FieldErrors::default()),
             Err(retry) => retry,
         };
@@ -96,7 +96,7 @@ async fn submit(
     let (Some(phone), Some(code)) = (phone, code) else {
         return page(ctx, typed, next, Retry::invalid(errors));
     };
-    if let Err(retry) = check_code(&state, ctx.lang, &phone, &code).await? {
+    if let Err(retry) = check_code(&state, ctx.lang, &phone, &code, &browser_of(&req, &state)).await? {
         return page(ctx, typed, next, retry);
     }
     let at = now();

@@ -96,7 +96,8 @@ async fn delete(
     let mut errors = FieldErrors::default();
     if form.action == "send_code" {
         let template = state.shop.get().sms_code.clone();
-        return match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &user.phone, &ip, &template, now())
+        let asker = super::accounts::asker(&req, &state, &ip);
+        return match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &user.phone, &asker, &template, now())
             .await
         {
             Ok(_) => {
@@ -122,7 +123,8 @@ async fn delete(
     let Some(code) = code.filter(|_| errors.is_empty()) else {
         return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
     };
-    if let Err(e) = codes::verify(&state.db, &state.code_key, &user.phone, &code, now()).await {
+    let browser = super::accounts::browser_of(&req, &state);
+    if let Err(e) = codes::verify(&state.db, &state.code_key, &user.phone, &browser, &code, now()).await {
         errors.add("code", super::forms::code_error(ctx.lang, e)?);
         return render_page(ctx, user, String::new(), confirmed, errors, StatusCode::BAD_REQUEST);
     }

@@ -23,21 +23,24 @@ pub struct StoredCode {
 ///
 /// `wait` gets the send times (oldest first) to this phone since `phone_since` and from this address
 /// since `ip_since`, and returns the seconds to wait, if any.
+/// Stores the code unless `wait` (given the phone's recent codes as (time, requester), oldest
+/// first, and the address's recent code times) says how long to wait.
 pub async fn insert_unless_limited(
     db: &Db,
     new: &NewCode<'_>,
-    wait: impl FnOnce(&[i64], &[i64]) -> Option<i64>,
+    wait: impl FnOnce(&[(i64, String)], &[i64]) -> Option<i64>,
 ) -> Result<Result<(), i64>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     for key in [new.ip, new.phone] {
         super::dialect::lock(db.backend(), &mut tx, key).await?;
     }
-    let to_phone: Vec<i64> =
-        sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at")
-            .bind(new.phone)
-            .bind(new.phone_since)
-            .fetch_all(&mut *tx)
-            .await?;
+    let to_phone: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT created_at, requester FROM sms_codes WHERE phone = $1 AND created_at > $2 ORDER BY created_at",
+    )
+    .bind(new.phone)
+    .bind(new.phone_since)
+    .fetch_all(&mut *tx)
+    .await?;
     let from_ip: Vec<i64> =
         sqlx::query_scalar("SELECT created_at FROM sms_codes WHERE ip = $1 AND created_at > $2 ORDER BY created_at")
             .bind(new.ip)
@@ -49,8 +52,8 @@ pub async fn insert_unless_limited(
         return Ok(Err(secs));
     }
     sqlx::query(
-        "INSERT INTO sms_codes (phone, purpose, code_hash, ip, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO sms_codes (phone, purpose, code_hash, ip, created_at, expires_at, requester) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(new.phone)
     .bind(new.purpose)
@@ -58,6 +61,7 @@ pub async fn insert_unless_limited(
     .bind(new.ip)
     .bind(new.now)
     .bind(new.expires_at)
+    .bind(new.requester)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -69,20 +73,23 @@ pub struct NewCode<'a> {
     pub purpose: &'a str,
     pub code_hash: &'a str,
     pub ip: &'a str,
+    /// The browser that asked (see `auth::codes::browser_id`).
+    pub requester: &'a str,
     pub now: i64,
     pub expires_at: i64,
     pub phone_since: i64,
     pub ip_since: i64,
 }
 
-/// The newest code sent to this phone for this purpose, if any.
-pub async fn latest(db: &Db, phone: &str, purpose: &str) -> Result<Option<StoredCode>, sqlx::Error> {
+/// The newest code sent to this phone for this purpose at `requester`'s asking, if any.
+pub async fn latest(db: &Db, phone: &str, purpose: &str, requester: &str) -> Result<Option<StoredCode>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, code_hash, expires_at, attempts, consumed_at FROM sms_codes \
-         WHERE phone = $1 AND purpose = $2 ORDER BY id DESC LIMIT 1",
+         WHERE phone = $1 AND purpose = $2 AND requester = $3 ORDER BY id DESC LIMIT 1",
     )
     .bind(phone)
     .bind(purpose)
+    .bind(requester)
     .fetch_optional(db.write())
     .await
 }

@@ -10,6 +10,7 @@ on_both_backends!(
     ten_wrong_passwords_lock_password_login,
     the_owner_gets_in_by_sms_during_a_lock,
     concurrent_requests_cannot_slip_past_a_limit,
+    strangers_cannot_burn_or_block_the_owners_code,
 );
 
 async fn concurrent_requests_cannot_slip_past_a_limit(app: TestApp) {
@@ -199,4 +200,40 @@ async fn one_source_cannot_guess_across_accounts(app: TestApp) {
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(app.count("login_failures").await, 1, "only the real account's one wrong password counts against it");
+}
+
+/// Strangers guessing at a phone's code guess at nothing: a code belongs to the browser that
+/// asked for it. Strangers filling the phone's daily limit block each other, not the owner's
+/// browser, which signed in as that phone before.
+async fn strangers_cannot_burn_or_block_the_owners_code(app: TestApp) {
+    let phone = "13800138019";
+    app.login_by_code(phone).await;
+    app.logout().await;
+    app.age_codes(61).await;
+    assert_eq!(app.request_code("/login", phone).await.status(), StatusCode::OK);
+    let code = app.last_code(phone).unwrap();
+    let stranger = app.another_browser();
+    for guess in ["000000", "111111", "222222", "333333", "444444", &code] {
+        let tried = stranger
+            .submit("/login", "/login", &[("method", "sms"), ("action", "login"), ("phone", phone), ("code", guess)])
+            .await;
+        assert_eq!(tried.status(), StatusCode::BAD_REQUEST, "a stranger's browser has no code to use or burn");
+    }
+    let owner = app
+        .submit("/login", "/login", &[("method", "sms"), ("action", "login"), ("phone", phone), ("code", &code)])
+        .await;
+    assert_eq!(owner.status(), StatusCode::SEE_OTHER, "the owner's code still works");
+    app.logout().await;
+
+    // Strangers use up the phone's ten texts a day (the owner had two of them)...
+    for _ in 0..8 {
+        app.age_codes(61).await;
+        assert_eq!(app.another_browser().request_code("/login", phone).await.status(), StatusCode::OK);
+    }
+    app.age_codes(61).await;
+    let blocked = app.another_browser().request_code("/login", phone).await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS, "strangers are limited");
+    // ...and the owner's browser still gets one, and signs in with it.
+    assert_eq!(app.login_by_code(phone).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/me").await.status(), StatusCode::OK);
 }

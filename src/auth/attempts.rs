@@ -39,15 +39,23 @@ impl Blocked {
     }
 }
 
-/// Whether a guess from `ip` at `user_id`'s account (if it is one) may be checked now.
-pub async fn check(db: &Db, user_id: Option<UserId>, ip: &str, now: i64) -> Result<Option<Blocked>, sqlx::Error> {
+/// Whether a guess from `ip` at `user_id`'s account (if it is one) may be checked now. A browser
+/// that signed in to the account before (`known_device`) is not held by the account's pause,
+/// which strangers can fill; the limits on its address still hold.
+pub async fn check(
+    db: &Db,
+    user_id: Option<UserId>,
+    ip: &str,
+    known_device: bool,
+    now: i64,
+) -> Result<Option<Blocked>, sqlx::Error> {
     let net = network_of(ip);
     let since = now - ADDRESS_FAILURES.window_secs.max(NETWORK_FAILURES.window_secs);
     let (by_ip, by_net) = limits::auth_failures_since(db, ip, &net, since).await?;
     if let Some(secs) = ADDRESS_FAILURES.retry_after(&by_ip, now).max(NETWORK_FAILURES.retry_after(&by_net, now)) {
         return Ok(Some(Blocked::Source(secs)));
     }
-    if let Some(user_id) = user_id {
+    if let Some(user_id) = user_id.filter(|_| !known_device) {
         let failures = limits::login_failures_since(db, user_id, now - PASSWORD_FAILURES.window_secs).await?;
         if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
             return Ok(Some(Blocked::Account(secs)));

@@ -210,7 +210,7 @@ async fn login(
     let outcome = match (method, form.action.as_str()) {
         (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await?,
         ("sms", _) => login_with_code(&state, ctx.lang, &form, &browser_of(&req, &state)).await?,
-        _ => login_with_password(&state, ctx.lang, &form, &ip, false).await?,
+        _ => login_with_password(&state, ctx.lang, &form, &ip, device_cookie(&req).as_deref(), false).await?,
     };
     let outcome = match outcome {
         Ok(user) if user.is_banned() => Err(Retry::error(StatusCode::FORBIDDEN, "phone", ctx.t("err_account_banned"))),
@@ -284,11 +284,18 @@ const KNOWN_DEVICE_COOKIE: &str = "kd_known";
 
 /// Who asks for a code: this browser (by its session's token) from this address.
 pub(crate) fn asker<'a>(req: &HttpRequest, state: &AppState, ip: &'a str) -> codes::Asker<'a> {
-    codes::Asker {
-        ip,
-        browser: browser_of(req, state),
-        device_cookie: req.cookie(KNOWN_DEVICE_COOKIE).map(|c| c.value().to_string()),
-    }
+    codes::Asker { ip, browser: browser_of(req, state), device_cookie: device_cookie(req) }
+}
+
+/// The browser's known-device cookie, if it sent one.
+pub(crate) fn device_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(KNOWN_DEVICE_COOKIE).map(|c| c.value().to_string())
+}
+
+/// Whether `cookie` says this browser signed in as `phone` before.
+pub(crate) fn is_known_device(state: &AppState, cookie: Option<&str>, phone: &Phone) -> bool {
+    use subtle::ConstantTimeEq;
+    cookie.is_some_and(|c| bool::from(c.as_bytes().ct_eq(codes::known_device(&state.code_key, phone).as_bytes())))
 }
 
 /// This browser, as codes know it: its session's CSRF token (a form post has one), keyed.
@@ -397,6 +404,7 @@ pub(crate) async fn login_with_password(
     lang: Lang,
     form: &AuthForm,
     ip: &str,
+    device_cookie: Option<&str>,
     staff: bool,
 ) -> Outcome {
     let mut errors = FieldErrors::default();
@@ -411,7 +419,8 @@ pub(crate) async fn login_with_password(
     };
     let user = users::find_by_phone(&state.db, &phone).await?;
     let now = now();
-    if let Some(blocked) = attempts::check(&state.db, user.as_ref().map(|u| u.id), ip, now).await? {
+    let known = is_known_device(state, device_cookie, &phone);
+    if let Some(blocked) = attempts::check(&state.db, user.as_ref().map(|u| u.id), ip, known, now).await? {
         return Ok(Err(Retry::limited(lang, "password", lang.t(blocked.message_key(staff)), blocked.secs())));
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());

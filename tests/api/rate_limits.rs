@@ -11,6 +11,7 @@ on_both_backends!(
     the_owner_gets_in_by_sms_during_a_lock,
     concurrent_requests_cannot_slip_past_a_limit,
     strangers_cannot_burn_or_block_the_owners_code,
+    strangers_cannot_lock_staff_out,
 );
 
 async fn concurrent_requests_cannot_slip_past_a_limit(app: TestApp) {
@@ -65,9 +66,11 @@ async fn twenty_codes_per_address_per_hour(app: TestApp) {
     assert_eq!(app.sms_count(), 20);
 }
 
-async fn ten_wrong_passwords_lock_password_login(app: TestApp) {
-    app.register("13800138013", "right-password", "").await;
-    app.logout().await;
+async fn ten_wrong_passwords_lock_password_login(owner: TestApp) {
+    owner.register("13800138013", "right-password", "").await;
+    owner.logout().await;
+    // Guessed at from a browser that never signed in as that phone (the owner's is not paused).
+    let app = owner.another_browser();
     for _ in 0..10 {
         let response = app.login_by_password("13800138013", "wrong-password").await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -86,9 +89,11 @@ async fn ten_wrong_passwords_lock_password_login(app: TestApp) {
 
 /// Whoever locked the password out, the phone's owner gets in by SMS code at once, and the code
 /// ends the lock.
-async fn the_owner_gets_in_by_sms_during_a_lock(app: TestApp) {
-    app.register("13800138015", "right-password", "").await;
-    app.logout().await;
+async fn the_owner_gets_in_by_sms_during_a_lock(owner: TestApp) {
+    owner.register("13800138015", "right-password", "").await;
+    owner.logout().await;
+    // On a new device: the password is paused there too, and a code still gets the owner in.
+    let app = owner.another_browser();
     for _ in 0..10 {
         app.login_by_password("13800138015", "guessing").await;
     }
@@ -236,4 +241,29 @@ async fn strangers_cannot_burn_or_block_the_owners_code(app: TestApp) {
     // ...and the owner's browser still gets one, and signs in with it.
     assert_eq!(app.login_by_code(phone).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/me").await.status(), StatusCode::OK);
+}
+
+/// Ten wrong passwords from strangers pause the staff account for everyone but the browser the
+/// staff member signed in from before, which still gets in with the password and TOTP.
+async fn strangers_cannot_lock_staff_out(app: TestApp) {
+    use crate::helpers::{ADMIN_PHONE, STAFF_PASSWORD};
+    let staff = app.staff().await;
+    assert_eq!(staff.submit("/admin", "/admin/logout", &[]).await.status(), StatusCode::SEE_OTHER);
+    let guess = |password: &'static str| {
+        let browser = app.another_browser();
+        async move {
+            browser.submit("/admin/login", "/admin/login", &[("phone", ADMIN_PHONE), ("password", password)]).await
+        }
+    };
+    for _ in 0..10 {
+        assert_eq!(guess("wrong-password").await.status(), StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(guess(STAFF_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS, "paused for strangers");
+    let back =
+        staff.submit("/admin/login", "/admin/login", &[("phone", ADMIN_PHONE), ("password", STAFF_PASSWORD)]).await;
+    assert_eq!(back.status(), StatusCode::SEE_OTHER, "the staff member's own browser is not");
+    let code = app.next_totp(ADMIN_PHONE).await;
+    let verified = staff.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
+    assert_eq!(verified.status(), StatusCode::SEE_OTHER);
+    assert_eq!(staff.get("/admin").await.status(), StatusCode::OK);
 }

@@ -104,7 +104,8 @@ async fn login(
 ) -> Result<HttpResponse, AppError> {
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let next = next_of(&form.next);
-    let refused = match login_with_password(&state, ctx.lang, &form, &ip, true).await? {
+    let device = crate::routes::accounts::device_cookie(&req);
+    let refused = match login_with_password(&state, ctx.lang, &form, &ip, device.as_deref(), true).await? {
         Ok(user) if user.is_banned() => (StatusCode::FORBIDDEN, ctx.t("err_account_banned")),
         Ok(user) if !user.is_staff() => (StatusCode::FORBIDDEN, ctx.t("err_not_staff")),
         Ok(user) => {
@@ -202,7 +203,9 @@ async fn verify(
     };
     let now = now();
     let ip = client_ip(&req, state.settings.trust_forwarded);
-    if let Some(blocked) = attempts::check(&state.db, Some(user.id), &ip, now).await? {
+    let device = crate::routes::accounts::device_cookie(&req);
+    let known = crate::routes::accounts::is_known_device(&state, device.as_deref(), &user.phone);
+    if let Some(blocked) = attempts::check(&state.db, Some(user.id), &ip, known, now).await? {
         let (reason, secs) = (blocked.message_key(true), blocked.secs());
         let mut errors = FieldErrors::default();
         errors.add("code", format!("{}{}", ctx.t(reason), crate::routes::wait_message(ctx.lang, secs)));
@@ -238,7 +241,9 @@ async fn verify(
     if user.totp_enabled {
         start_session(&ctx, &req, &state, &user, "staff").await?;
         tracing::info!(user_id = %user.id, recovery = !recovery.is_empty(), "staff signed in");
-        return Ok(redirect(&next));
+        let mut response = redirect(&next);
+        crate::routes::accounts::remember_device(&mut response, &state, &user)?;
+        return Ok(response);
     }
     let codes = totp::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| totp::recovery_code_hash(c)).collect();
@@ -254,7 +259,9 @@ async fn verify(
     };
     audit(&state, &req, &user, change).await?;
     let ctx = ctx.with_csrf()?;
-    render_with_status(&RecoveryPage { meta: meta(&ctx), next, codes, ctx }, StatusCode::OK)
+    let mut response = render_with_status(&RecoveryPage { meta: meta(&ctx), next, codes, ctx }, StatusCode::OK)?;
+    crate::routes::accounts::remember_device(&mut response, &state, &user)?;
+    Ok(response)
 }
 
 #[post("/admin/logout")]

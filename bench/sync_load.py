@@ -85,7 +85,7 @@ for t in threads:
 elapsed = time.time() - start
 stop.set()
 sampler.join()
-total = batches * 1000
+total = batches * SIZE
 print(json.dumps({"records": total, "applied": applied[0], "seconds": round(elapsed, 2),
                   "records_per_sec": round(total / elapsed), "rss_before_mb": before // 1024,
                   "rss_peak_mb": peak[0] // 1024, "rss_after_mb": rss_kb() // 1024}))

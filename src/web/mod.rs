@@ -27,16 +27,24 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
-/// A query string or path carrying a NUL (`%00`) is refused with 400: no one types one, and PostgreSQL
-/// cannot store or compare one in text (searches and filters would fail with a 500).
+/// A query string carrying a NUL (`%00`) is refused with 400: no one types one, and PostgreSQL
+/// cannot store or compare one in text (searches and filters would fail with a 500). A path
+/// carrying one names nothing the shop has: the friendly 404.
 pub async fn refuse_nul_in_query(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let (path, q) = (req.uri().path(), req.query_string());
-    if q.contains("%00") || path.contains("%00") {
-        // A response, not an error, so that the error pages dress it like any other 400.
-        let response = actix_web::HttpResponse::from_error(crate::error::AppError::BadRequest);
+    let refusal = if path.contains("%00") {
+        Some(crate::error::AppError::NotFound)
+    } else if q.contains("%00") {
+        Some(crate::error::AppError::BadRequest)
+    } else {
+        None
+    };
+    if let Some(error) = refusal {
+        // A response, not an error, so that the error pages dress it like any other 404 or 400.
+        let response = actix_web::HttpResponse::from_error(error);
         return Ok(req.into_response(response).map_into_right_body());
     }
     next.call(req).await.map(ServiceResponse::map_into_left_body)

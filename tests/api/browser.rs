@@ -253,7 +253,7 @@ async fn phone_sized_pages_render_without_console_errors() {
     for stop in rgb(&style(&client, ".hero", "background-image").await) {
         assert!(contrast(text, stop) >= 4.5, "hero text on {stop:?}: {:.2}", contrast(text, stop));
     }
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 #[tokio::test]
@@ -276,7 +276,7 @@ async fn desktop_pages_render_without_console_errors() {
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{path}: console errors {errors:?}");
     }
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// A new visitor on a phone logs in by SMS code and buys a course, with nothing but taps and typing.
@@ -400,7 +400,7 @@ async fn phone_visitor_logs_in_and_buys_in_five_taps() {
     }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// The demo video plays on a phone, and the watermark with the viewer's masked phone shows over it.
@@ -466,7 +466,7 @@ async fn lesson_video_plays_with_a_watermark() {
     snap(&client, "lesson-controls-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// Logs the browser in by SMS code through the login form.
@@ -531,7 +531,7 @@ async fn distributor_centre_on_a_phone() {
     assert!(width <= 375, "no sideways scrolling in English: {width}px");
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// Each page on a phone in Chinese, then in English (the browser is signed in): waits for the
@@ -604,7 +604,7 @@ async fn learning_together_on_a_phone() {
     let homework = format!("/courses/excel-data-analysis/lessons/{lesson}/homework");
     let pages = [(checkin.to_string(), ".calendar li.done", "checkin"), (homework, "#body", "homework")];
     phone_pages_in_both_languages(&client, &app, &pages).await;
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// On a phone, in both languages: a course with a group offer, and a group's page with its
@@ -667,7 +667,7 @@ async fn group_buy_on_a_phone() {
     snap(&client, "group-invite-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// On a phone, in both languages: a consultation's booking page, the order with its booking,
@@ -698,7 +698,7 @@ async fn products_on_a_phone() {
         ("/courses".to_string(), ".badge.member", "catalog-member"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// On a phone, a learner asks for a refund of a paid order, attaches a picture, and follows the
@@ -748,7 +748,7 @@ async fn phone_learner_asks_for_a_refund_and_sees_the_timeline() {
     let _ = std::fs::remove_file(&picture);
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// On a PC, the demo admin signs in with password and an authenticator code (enrolling it the
@@ -850,7 +850,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// The shop installs as a web app: the manifest is valid with loadable icons, and the service
@@ -895,7 +895,7 @@ async fn the_shop_installs_as_a_web_app() {
     assert_eq!(worker["offline"], true, "the offline page is kept");
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 /// The drill: import the mini program's export, switch takedown mode on, and a buyer from the
@@ -951,7 +951,7 @@ async fn takedown_drill_on_a_phone() {
     snap(&client, "drill-lesson-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 pub(crate) const WECHAT_UA: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) \
@@ -1064,7 +1064,7 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
     }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "{tag}: console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }
 
 #[tokio::test]
@@ -1101,5 +1101,5 @@ async fn articles_show_reading_progress() {
     snap(&client, "article-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }

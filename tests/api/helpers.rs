@@ -411,13 +411,21 @@ impl TestApp {
         self.staff_as(ADMIN_PHONE).await
     }
 
-    /// Makes `phone` a staff member with `role` and the test staff password (fixture set-up).
+    /// Makes `phone` a staff member with `role` and the test staff password (fixture set-up). A
+    /// phone that already is one is left alone: setting a password signs out its other sessions.
     pub async fn make_staff(&self, phone: &str, role: kedian::domain::staff::Role) {
         use kedian::store::users;
         let phone = Phone::parse(phone).expect("phone");
+        let existing = users::find_by_phone(&self.db, &phone).await.expect("find");
+        if let Some(user) = &existing {
+            let same_password = kedian::auth::password::verify(STAFF_PASSWORD.into(), user.password_hash.clone());
+            if user.role == role && same_password.await.expect("verify") {
+                return;
+            }
+        }
         let hash = kedian::auth::password::hash(STAFF_PASSWORD.to_string()).await.expect("hash");
         let now = kedian::domain::time::now();
-        match users::find_by_phone(&self.db, &phone).await.expect("find") {
+        match existing {
             Some(user) => users::set_password_and_role(&self.db, user.id, &hash, role, now).await.expect("update"),
             None => {
                 users::create(&self.db, &phone, "员工", Some(&hash), role, now).await.expect("create");

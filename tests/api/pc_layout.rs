@@ -71,5 +71,5 @@ async fn a_learners_pages_fit_a_pc_in_both_languages() {
     }
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
-    client.close().await.unwrap();
+    let _ = client.close().await; // cleanup: the checks above are the test
 }

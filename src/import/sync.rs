@@ -95,6 +95,9 @@ fn check(index: usize, record: Value) -> Result<Checked, String> {
     Ok(Checked { index, entity, event_at, key: record_key(&row), row, buyer })
 }
 
+/// Records written per transaction: how long a learner's sign-in may wait behind a sync batch.
+const ROWS_PER_TRANSACTION: usize = 25;
+
 /// Checks and applies up to `domain::sync::MAX_RECORDS` records.
 pub async fn apply(db: &Db, records: Vec<Value>) -> anyhow::Result<Outcome> {
     let mut outcome = Outcome { received: records.len(), ..Outcome::default() };
@@ -135,14 +138,24 @@ pub async fn apply(db: &Db, records: Vec<Value>) -> anyhow::Result<Outcome> {
         by_entity.entry(checked.entity).or_default().push((checked.index, checked.row));
         versions.insert(checked.index, (key, checked.event_at));
     }
+    let by_entity_was_empty = by_entity.is_empty();
     let shop = Shop::load(db).await?;
     let mut run = Run::for_sync(db, &shop).await?;
     let mut report = Report::default();
     for entity in Entity::ALL {
         if let Some(mut rows) = by_entity.remove(&entity) {
             rows.sort_by_key(|(index, _)| *index);
-            run.batch(entity, "sync", rows, &mut report).await?;
+            // Short transactions: on SQLite the learners' own writes (sign-ins, orders) wait for
+            // the single writer, so a big batch is written in slices they can slip between.
+            while !rows.is_empty() {
+                let rest = rows.split_off(rows.len().min(ROWS_PER_TRANSACTION));
+                run.batch(entity, "sync", rows, &mut report).await?;
+                rows = rest;
+            }
         }
+    }
+    if !by_entity_was_empty {
+        run.announce();
     }
     for rejected in report.rejected.into_iter().filter(|r| r.line != DERIVED) {
         versions.remove(&rejected.line);

@@ -132,12 +132,17 @@ impl<'a> Run<'a> {
             Entity::Entitlements => self.entitlements(file, rows, report).await,
             Entity::Progress => self.progress(file, rows, report).await,
         };
-        if !self.dry_run {
-            for topic in [Topic::Users, Topic::Access, Topic::Orders, Topic::Progress] {
-                self.db.changed(topic);
-            }
+        if !self.dry_run && !self.sync {
+            self.announce();
         }
         result
+    }
+
+    /// Tells every instance's caches that accounts, access, orders and progress changed.
+    pub fn announce(&self) {
+        for topic in [Topic::Users, Topic::Access, Topic::Orders, Topic::Progress] {
+            self.db.changed(topic);
+        }
     }
 
     /// Looks up the accounts of buyers not met yet: phones in `users`, WeChat identities in

@@ -201,6 +201,9 @@ impl Application {
             refunder,
             progress: progress.clone(),
             streams: Default::default(),
+            notify_rejections: Arc::new(crate::web::rejections::Rejections::new(
+                crate::routes::payments::REFUSED_NOTIFICATIONS,
+            )),
             users: Default::default(),
             access: Default::default(),
             lessons: Default::default(),

@@ -37,6 +37,8 @@ impl Default for ProgressBuffer {
 struct Inner {
     /// Reports not yet written, one per (user, lesson), merged.
     pending: HashMap<Key, ProgressRow>,
+    /// The batch being written now: still laid over what readers load until it has committed.
+    writing: HashMap<Key, ProgressRow>,
 }
 
 /// `newer` over `older` for the same learner and lesson: the newer position, the furthest
@@ -87,13 +89,23 @@ impl ProgressBuffer {
         db: &Db,
         user_id: UserId,
     ) -> Result<HashMap<CourseId, HashMap<i64, Progress>>, sqlx::Error> {
+        // Taken before the stored rows are read: a batch that commits in between is then in
+        // either one or both, never in neither.
+        let waiting: Vec<ProgressRow> = {
+            let inner = self.lock();
+            let mine = |rows: &HashMap<Key, ProgressRow>| {
+                rows.values().filter(|r| r.user_id == user_id).copied().collect::<Vec<_>>()
+            };
+            let mut rows = mine(&inner.writing);
+            rows.extend(mine(&inner.pending));
+            rows
+        };
         let stored = self
             .stored
             .get_or_load(db, user_id, || async move { Ok(Arc::new(lessons::all_progress(db, user_id).await?)) })
             .await?;
         let mut progress = (*stored).clone();
-        let inner = self.lock();
-        for row in inner.pending.values().filter(|r| r.user_id == user_id) {
+        for row in &waiting {
             lay_over(progress.entry(row.course_id).or_default(), row);
         }
         Ok(progress)
@@ -111,17 +123,25 @@ impl ProgressBuffer {
     /// Writes what has gathered in one transaction. On failure the reports go back, under any
     /// that arrived meanwhile, to be tried at the next flush.
     pub async fn flush(&self, db: &Db) -> Result<usize, sqlx::Error> {
-        let batch: Vec<ProgressRow> = self.lock().pending.drain().map(|(_, row)| row).collect();
+        let batch: Vec<ProgressRow> = {
+            let mut inner = self.lock();
+            let taken = std::mem::take(&mut inner.pending);
+            let batch = taken.values().copied().collect();
+            inner.writing = taken;
+            batch
+        };
         if batch.is_empty() {
             return Ok(0);
         }
-        match lessons::record_progress_batch(db, &batch).await {
-            Ok(()) => {
-                db.changed(Topic::Progress);
-                Ok(batch.len())
-            }
+        let written = lessons::record_progress_batch(db, &batch).await;
+        if written.is_ok() {
+            db.changed(Topic::Progress);
+        }
+        let mut inner = self.lock();
+        inner.writing.clear();
+        match written {
+            Ok(()) => Ok(batch.len()),
             Err(e) => {
-                let mut inner = self.lock();
                 for row in batch {
                     let key = (row.user_id, row.lesson_id);
                     let merged = match inner.pending.get(&key) {

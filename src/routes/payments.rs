@@ -16,6 +16,9 @@ use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
 
 /// Notifications are small; anything bigger is not from a gateway.
 const NOTIFY_LIMIT_BYTES: usize = 64 * 1024;
+/// Refused notifications one address may send in ten minutes before it is not heard: a gateway's
+/// are verified and never refused, so only junk meets this.
+pub const REFUSED_NOTIFICATIONS: crate::domain::rate::Limit = crate::domain::rate::Limit::new(30, 10 * 60);
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(notification).service(cashier).service(cashier_action);
@@ -29,10 +32,19 @@ async fn notification(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let provider = state.providers.get(&provider).cloned().ok_or(AppError::NotFound)?;
+    let ip = crate::web::client_ip(&req, state.settings.trust_forwarded);
+    if let Some(secs) = state.notify_rejections.retry_after(&ip, now()) {
+        return Err(AppError::RateLimited(secs));
+    }
     if body.len() > NOTIFY_LIMIT_BYTES {
+        state.notify_rejections.refused(&ip, now());
         return Err(AppError::BadRequest);
     }
-    Ok(fulfilment::handle(&state.fulfilment(), provider.as_ref(), req.headers(), &body).await)
+    let response = fulfilment::handle(&state.fulfilment(), provider.as_ref(), req.headers(), &body).await;
+    if response.status().is_client_error() {
+        state.notify_rejections.refused(&ip, now());
+    }
+    Ok(response)
 }
 
 #[derive(Template)]

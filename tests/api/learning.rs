@@ -442,6 +442,25 @@ async fn progress_is_kept_and_resumed(app: TestApp) {
 
     let html = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await.1;
     assert!(html.contains("data-resume=\"12\""), "resumes where they stopped");
+
+    // While a batch is being written (held here behind a lock on the table), pages still see it.
+    let mut hold = app.db.write().begin().await.unwrap();
+    let lock = match app.db.backend() {
+        kedian::store::Backend::Postgres => "LOCK TABLE lesson_progress IN EXCLUSIVE MODE",
+        kedian::store::Backend::Sqlite => "UPDATE lesson_progress SET updated_at = updated_at WHERE 1 = 0",
+    };
+    sqlx::query(lock).execute(&mut *hold).await.unwrap();
+    let body = r#"{"position":40,"duration":100}"#;
+    assert_eq!(post(paid, Some(token.clone()), body).await.unwrap().status(), StatusCode::NO_CONTENT);
+    let (progress, db) = (app.progress.clone(), app.db.clone());
+    let flushing = tokio::spawn(async move { progress.flush(&db).await });
+    crate::helpers::eventually("the report is taken into a batch", || async { app.progress.pending() == 0 }).await;
+    let html = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await.1;
+    assert!(html.contains("data-resume=\"40\""), "a batch being written is still seen");
+    hold.rollback().await.unwrap();
+    flushing.await.unwrap().unwrap();
+    let html = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await.1;
+    assert!(html.contains("data-resume=\"40\""), "and once it is written");
     assert!(html.contains("已学 1/7 节") && html.contains("class=\"done\""));
     let (_, mine) = app.get_html("/me/courses").await;
     assert!(mine.contains("Excel 数据分析实战") && mine.contains("已学 1/7 节") && mine.contains("继续学习"));

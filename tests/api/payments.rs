@@ -147,6 +147,30 @@ async fn forged_notifications_change_nothing(app: TestApp) {
         sqlx::query_scalar("SELECT verdict FROM payment_notifications").fetch_all(app.db.read()).await.unwrap();
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert!(!kept[0].starts_with("rejected"), "{kept:?}");
+
+    // One address posting junk is not heard after 30 refusals in ten minutes: nothing more is
+    // verified or stored (11 of its posts were refused above).
+    let post_junk = || app.client.post(app.url("/pay/notify/sandbox")).body("junk").send();
+    let mut refused = 11;
+    let held = loop {
+        let response = post_junk().await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            break response;
+        }
+        assert!(response.status().is_client_error());
+        refused += 1;
+        assert!(refused <= 30, "still heard after {refused} refusals");
+    };
+    assert_eq!(refused, 30);
+    assert!(held.headers().contains_key("retry-after"));
+    for _ in 0..10 {
+        assert_eq!(post_junk().await.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payment_notifications WHERE verdict LIKE 'rejected%'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(stored, 19, "only the heard junk is kept");
 }
 
 async fn a_lost_notification_is_completed_by_reconciliation(app: TestApp) {

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, csrf_in, location, unescape};
+use crate::helpers::{TestApp, csrf_in, eventually, location, unescape};
 use crate::wechat_sim::{Mode, WechatSim};
 use crate::wechatpay::wechat_app;
 
@@ -190,21 +190,6 @@ async fn binding_a_phone_merges_what_each_side_owns((app, _sim): (TestApp, Wecha
         .await
         .unwrap();
     assert_eq!(audit, 1);
-}
-
-/// Polls `check` every 50 ms for up to 20 s.
-async fn eventually<F, Fut>(what: &str, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..400 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{what} did not happen");
 }
 
 /// Switching takedown mode on tells the buyers who follow the official account, once a day,

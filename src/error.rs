@@ -19,6 +19,9 @@ pub enum AppError {
     SignIn(String),
     #[error("bad request")]
     BadRequest,
+    /// A form or query carried a control character (see `domain::text::is_forbidden_control`).
+    #[error("control characters in the input")]
+    ControlCharacters,
     #[error("request body too large")]
     TooLarge,
     #[error("rate limited for {0} s")]
@@ -46,6 +49,7 @@ impl From<askama::Error> for AppError {
 #[derive(Debug, Clone, Copy)]
 pub enum ErrorPageKind {
     Csrf,
+    ControlCharacters,
     RateLimited(i64),
     Storage,
 }
@@ -62,7 +66,7 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::SignIn(_) => StatusCode::SEE_OTHER,
-            AppError::BadRequest => StatusCode::BAD_REQUEST,
+            AppError::BadRequest | AppError::ControlCharacters => StatusCode::BAD_REQUEST,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::StorageUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -84,6 +88,9 @@ impl ResponseError for AppError {
             }
             AppError::Csrf => {
                 response.extensions_mut().insert(ErrorPageKind::Csrf);
+            }
+            AppError::ControlCharacters => {
+                response.extensions_mut().insert(ErrorPageKind::ControlCharacters);
             }
             AppError::RateLimited(secs) => {
                 response.extensions_mut().insert(ErrorPageKind::RateLimited(*secs));

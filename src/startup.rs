@@ -243,7 +243,7 @@ impl Application {
                 )
                 .build();
             App::new()
-                .wrap(actix_web::middleware::from_fn(crate::web::refuse_nul_in_query))
+                .wrap(actix_web::middleware::from_fn(crate::web::refuse_control_characters))
                 .wrap(ErrorHandlers::new().default_handler(crate::web::error_page::render_error_page))
                 .wrap(sessions)
                 .wrap(actix_web::middleware::from_fn(crate::web::compress::gzip_pages))

@@ -14,6 +14,28 @@ pub enum TextError {
 }
 
 /// A nickname: 1 to 20 characters after trimming, no control characters.
+/// A control character no one types into a form: NUL and the rest of the C0 set but tab, line
+/// feed and carriage return. PostgreSQL cannot store NUL; the others break exports and pages.
+pub fn is_forbidden_control(c: char) -> bool {
+    c < ' ' && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// Whether `text` holds any such character.
+pub fn has_forbidden_control(text: &str) -> bool {
+    text.chars().any(is_forbidden_control)
+}
+
+/// Whether a query string or path carries one percent-encoded (`%00` to `%1F`, but `%09`, `%0A`,
+/// `%0D`). Raw control bytes never reach here: the HTTP parser refuses them.
+pub fn has_encoded_control(raw: &str) -> bool {
+    raw.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && matches!(w[1], b'0' | b'1')
+            && w[2].is_ascii_hexdigit()
+            && !matches!(&[w[1], w[2].to_ascii_uppercase()], b"09" | b"0A" | b"0D")
+    })
+}
+
 pub fn parse_nickname(input: &str) -> Result<String, TextError> {
     let name = input.trim();
     if name.is_empty() {
@@ -80,6 +102,25 @@ pub fn clock_duration(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_but_tab_and_line_ends_are_forbidden() {
+        assert!(!has_forbidden_control("第一行\n第二行\r\n\t缩进"));
+        for c in ['\0', '\u{1}', '\u{b}', '\u{c}', '\u{1b}', '\u{1f}'] {
+            assert!(has_forbidden_control(&format!("a{c}b")), "{c:?}");
+        }
+        assert!(!has_forbidden_control("\u{7f}\u{a0}€"), "DEL and beyond are not C0");
+    }
+
+    #[test]
+    fn encoded_control_characters_are_found_in_queries() {
+        for q in ["q=%00", "q=excel%00", "q=%1f", "q=%1B", "%0b"] {
+            assert!(has_encoded_control(q), "{q}");
+        }
+        for q in ["q=%09", "q=a%0Ab%0d", "q=%20", "q=%2F", "q=100%", "q=%", "q=%e4%b8%ad"] {
+            assert!(!has_encoded_control(q), "{q}");
+        }
+    }
 
     #[test]
     fn nicknames() {

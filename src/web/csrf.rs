@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use super::AppState;
 use crate::auth::session::TypedSession;
+use crate::domain::text::has_forbidden_control;
 use crate::error::AppError;
 
 pub const FORM_LIMIT_BYTES: usize = 64 * 1024;
@@ -39,24 +40,13 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
             let sent = pairs.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()).unwrap_or("");
             check_token(&req, sent)?;
-            // No one types a NUL and PostgreSQL cannot store one in text: it becomes U+FFFD, which
-            // the field's own check then refuses (a phone, a code) or stores harmlessly (text).
-            let form = if pairs.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
-                let cleaned: Vec<(String, String)> =
-                    pairs.into_iter().map(|(k, v)| (without_nul(&k), without_nul(&v))).collect();
-                let encoded = serde_urlencoded::to_string(&cleaned).map_err(|_| AppError::BadRequest)?;
-                serde_urlencoded::from_str(&encoded).map_err(|_| AppError::BadRequest)?
-            } else {
-                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?
-            };
+            if pairs.iter().any(|(k, v)| has_forbidden_control(k) || has_forbidden_control(v)) {
+                return Err(AppError::ControlCharacters);
+            }
+            let form = serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest)?;
             Ok(CsrfForm(form))
         })
     }
-}
-
-/// `text` with each NUL replaced by U+FFFD (the replacement character).
-pub fn without_nul(text: &str) -> String {
-    text.replace('\0', "\u{FFFD}")
 }
 
 /// For small JSON posts from page scripts: the token travels in `X-CSRF-Token`.

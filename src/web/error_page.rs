@@ -55,6 +55,9 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
 fn describe(lang: Lang, status: StatusCode, kind: Option<ErrorPageKind>) -> (&'static str, String) {
     match (status, kind) {
         (_, Some(ErrorPageKind::Csrf)) => (lang.t("error_csrf_title"), lang.t("error_csrf_body").into()),
+        (_, Some(ErrorPageKind::ControlCharacters)) => {
+            (lang.t("error_control_title"), lang.t("error_control_body").into())
+        }
         (_, Some(ErrorPageKind::Storage)) => (lang.t("error_storage_title"), lang.t("error_storage_body").into()),
         (_, Some(ErrorPageKind::RateLimited(secs))) => {
             (lang.t("error_429_title"), crate::routes::wait_message(lang, secs))

@@ -28,18 +28,19 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 
-/// A query string carrying a NUL (`%00`) is refused with 400: no one types one, and PostgreSQL
-/// cannot store or compare one in text (searches and filters would fail with a 500). A path
-/// carrying one names nothing the shop has: the friendly 404.
-pub async fn refuse_nul_in_query(
+/// A query string carrying a control character (`%00`, say) is refused with 400 and says why: no
+/// one types one, and PostgreSQL cannot compare NUL in text (searches would fail with a 500). A
+/// path carrying one names nothing the shop has: the friendly 404.
+pub async fn refuse_control_characters(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    use crate::domain::text::has_encoded_control;
     let (path, q) = (req.uri().path(), req.query_string());
-    let refusal = if path.contains("%00") {
+    let refusal = if has_encoded_control(path) {
         Some(crate::error::AppError::NotFound)
-    } else if q.contains("%00") {
-        Some(crate::error::AppError::BadRequest)
+    } else if has_encoded_control(q) {
+        Some(crate::error::AppError::ControlCharacters)
     } else {
         None
     };

@@ -93,8 +93,12 @@ pub async fn read(
                     value.extend_from_slice(&chunk);
                 }
                 let text = String::from_utf8(value).map_err(|_| AppError::BadRequest)?;
-                // As in every form: a NUL, which PostgreSQL cannot store, becomes U+FFFD.
-                let text = if text.contains('\0') { csrf::without_nul(&text) } else { text };
+                // As in every form: control characters are refused, and nothing is kept.
+                if crate::domain::text::has_forbidden_control(&text)
+                    || crate::domain::text::has_forbidden_control(&name)
+                {
+                    return Err(AppError::ControlCharacters);
+                }
                 if name == "csrf_token" && !token_checked {
                     csrf::check_token(req, &text)?;
                     token_checked = true;

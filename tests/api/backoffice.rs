@@ -13,6 +13,7 @@ on_both_backends!(
     staff_guesses_are_limited_with_the_wait_shown,
     staff_sessions_end_when_idle_or_too_old,
     every_admin_route_checks_the_role,
+    user_changing_routes_as_each_role,
     support_searches_closes_and_refunds_orders,
     support_manages_a_learner,
     admins_manage_staff,
@@ -523,5 +524,91 @@ async fn admins_manage_staff(app: TestApp) {
     let actions = audit_actions(&app).await;
     for action in ["staff.add", "staff.role", "staff.totp_reset"] {
         assert_eq!(actions.iter().filter(|a| *a == action).count(), 1, "{action} in {actions:?}");
+    }
+}
+
+/// Every route that changes an account, posted with a valid form by each role at a learner, at
+/// each kind of staff account and at the poster's own: support changes learners only, operators
+/// nothing, admins everyone but their own role and status; only what is allowed leaves an audit
+/// entry.
+async fn user_changing_routes_as_each_role(app: TestApp) {
+    use Role::*;
+    let learner = app.another_browser();
+    learner.login_by_code("13800138202").await;
+    for (phone, role) in [("13900000001", Operator), ("13900000002", Support), ("13900000003", Admin)] {
+        app.make_staff(phone, role).await;
+    }
+    let actors = [
+        (Operator, "13900000001", app.staff_as("13900000001").await),
+        (Support, "13900000002", app.staff_as("13900000002").await),
+        (Admin, ADMIN_PHONE, app.staff().await),
+    ];
+    // (name, role of the account; None for a learner)
+    let targets = [
+        ("13800138202", None),
+        ("13900000001", Some(Operator)),
+        ("13900000002", Some(Support)),
+        ("13900000003", Some(Admin)),
+    ];
+    let course = app.course_id("excel-data-analysis").await.to_string();
+    let course = course.as_str();
+    for (actor, actor_phone, browser) in &actors {
+        let mut phones: Vec<(&str, Option<Role>)> = targets.to_vec();
+        if *actor == Admin {
+            phones.push((ADMIN_PHONE, Some(Admin)));
+        }
+        for (phone, target_role) in phones {
+            let id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE phone = $1")
+                .bind(phone)
+                .fetch_one(app.db.read())
+                .await
+                .unwrap();
+            let own = phone == *actor_phone;
+            let users_route = match actor {
+                Operator => StatusCode::FORBIDDEN,
+                Support if target_role.is_some() => StatusCode::FORBIDDEN,
+                _ => StatusCode::SEE_OTHER,
+            };
+            let routes: Vec<(String, Vec<(&str, &str)>, StatusCode)> = vec![
+                (format!("/admin/users/{id}/grant"), vec![("course", course), ("reason", "补发")], users_route),
+                (format!("/admin/users/{id}/revoke"), vec![("course", course), ("reason", "收回")], users_route),
+                (
+                    format!("/admin/users/{id}/status"),
+                    vec![("status", "active"), ("reason", "核实")],
+                    if own && *actor == Admin { StatusCode::FORBIDDEN } else { users_route },
+                ),
+                (
+                    format!("/admin/staff/{id}/role"),
+                    vec![("role", target_role.map_or("support", Role::as_str))],
+                    match (actor, target_role) {
+                        (Admin, None) => StatusCode::NOT_FOUND,
+                        (Admin, _) if own => StatusCode::CONFLICT,
+                        (Admin, _) => StatusCode::SEE_OTHER,
+                        _ => StatusCode::FORBIDDEN,
+                    },
+                ),
+                (
+                    format!("/admin/staff/{id}/reset-totp"),
+                    vec![],
+                    match (actor, target_role) {
+                        (Admin, None) => StatusCode::NOT_FOUND,
+                        (Admin, _) => StatusCode::SEE_OTHER,
+                        _ => StatusCode::FORBIDDEN,
+                    },
+                ),
+                (format!("/admin/users/{id}/sign-out"), vec![], users_route),
+            ];
+            // An admin's own TOTP reset ends this browser's verified session, as signing out would.
+            let routes =
+                routes.into_iter().filter(|(path, ..)| !(own && *actor == Admin && path.ends_with("/sign-out")));
+            for (path, fields, expected) in routes {
+                let before = audit_actions(&app).await.len();
+                let status = browser.submit("/admin", &path, &fields).await.status();
+                assert_eq!(status, expected, "{actor:?} at {phone} ({target_role:?}): {path}");
+                let added = audit_actions(&app).await.len() - before;
+                let changed = usize::from(expected == StatusCode::SEE_OTHER);
+                assert_eq!(added, changed, "{actor:?} at {phone}: {path} audit entries");
+            }
+        }
     }
 }

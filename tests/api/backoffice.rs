@@ -527,6 +527,8 @@ async fn admins_manage_staff(app: TestApp) {
     }
 }
 
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
 /// Every route that changes an account, posted with a valid form by each role at a learner, at
 /// each kind of staff account and at the poster's own: support changes learners only, operators
 /// nothing, admins everyone but their own role and status; only what is allowed leaves an audit
@@ -569,7 +571,7 @@ async fn user_changing_routes_as_each_role(app: TestApp) {
                 Support if target_role.is_some() => StatusCode::FORBIDDEN,
                 _ => StatusCode::SEE_OTHER,
             };
-            let routes: Vec<(String, Vec<(&str, &str)>, StatusCode)> = vec![
+            let routes: Vec<(String, Fields, StatusCode)> = vec![
                 (format!("/admin/users/{id}/grant"), vec![("course", course), ("reason", "补发")], users_route),
                 (format!("/admin/users/{id}/revoke"), vec![("course", course), ("reason", "收回")], users_route),
                 (

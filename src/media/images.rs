@@ -20,6 +20,11 @@ const MAX_PIXELS: u64 = 25_000_000;
 /// Pictures decoded at once, shop-wide (each may take a core and 100 MB); the rest wait.
 static DECODE_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
+/// A picture over the pixel budget: refused from its header, before anything is decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("the picture is larger than 25 megapixels or 8000 px a side")]
+pub struct TooLarge;
+
 /// Waits for a decode slot; hold it while decoding (`decode` itself runs on a blocking thread).
 pub async fn decode_slot() -> Option<tokio::sync::SemaphorePermit<'static>> {
     DECODE_SLOTS.acquire().await.ok()
@@ -29,8 +34,9 @@ fn decode(bytes: &[u8]) -> anyhow::Result<DynamicImage> {
     let reader = || ImageReader::new(Cursor::new(bytes)).with_guessed_format().context("unknown picture format");
     // The header says how large the picture is before anything is allocated for it.
     let (width, height) = reader()?.into_dimensions().context("the picture does not decode")?;
-    anyhow::ensure!(width.max(height) <= MAX_SIDE, "the picture is wider or taller than {MAX_SIDE} px");
-    anyhow::ensure!(u64::from(width) * u64::from(height) <= MAX_PIXELS, "the picture has more than 25 megapixels");
+    if width.max(height) > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(TooLarge.into());
+    }
     let mut reader = reader()?;
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

@@ -146,8 +146,9 @@ async fn save(
     }
     let photos = match photos_of(&upload.files).await {
         Ok(photos) => photos,
-        Err(_) => {
-            errors.add("photos", ctx.t("err_review_photo"));
+        Err(e) => {
+            let too_large = e.downcast_ref::<crate::media::images::TooLarge>().is_some();
+            errors.add("photos", ctx.t(if too_large { "err_review_photo_large" } else { "err_review_photo" }));
             Vec::new()
         }
     };

@@ -465,6 +465,18 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
         .await;
     assert_eq!(not_a_picture.status(), StatusCode::BAD_REQUEST);
     assert!(not_a_picture.text().await.unwrap().contains("id=\"photos-error\""), "a bad file is refused by its field");
+    // A 60-megapixel PNG (a few hundred bytes that claim 7746×7746) is refused from its header.
+    let huge = me
+        .submit_multipart(
+            &page,
+            &page,
+            &[("stars", "5"), ("body", "再改一次")],
+            vec![("photos", "大图.png", png_claiming(7746, 7746))],
+        )
+        .await;
+    assert_eq!(huge.status(), StatusCode::BAD_REQUEST);
+    let html = huge.text().await.unwrap();
+    assert!(html.contains("id=\"photos-error\"") && html.contains("图片太大"), "said beside the field");
     let (_, with_photos) = app.get_html(&format!("/courses/{COURSE}?reviews=photos")).await;
     let photo = with_photos
         .split("<img src=\"/reviews/")
@@ -629,6 +641,22 @@ async fn staff_set_plans_member_benefits_and_slots(app: TestApp) {
 }
 
 /// A small picture as a phone would send it.
+/// A small PNG whose header claims `width`×`height` (its CRC made right for the new header).
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut bytes = photo_png();
+    bytes[16..20].copy_from_slice(&width.to_be_bytes());
+    bytes[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = !bytes[12..29].iter().fold(!0u32, |mut c, b| {
+        c ^= u32::from(*b);
+        for _ in 0..8 {
+            c = if c & 1 == 1 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+        }
+        c
+    });
+    bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+    bytes
+}
+
 pub fn photo_png() -> Vec<u8> {
     let image = image::RgbImage::from_fn(320, 240, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 160]));
     let mut out = std::io::Cursor::new(Vec::new());

@@ -68,9 +68,37 @@ pub fn is_complete(furthest_secs: i64, duration_secs: i64) -> bool {
     duration_secs > 0 && furthest_secs.saturating_mul(10) >= duration_secs.saturating_mul(9)
 }
 
+/// The player's fastest speed (its 2× choice).
+pub const FASTEST_SPEED: i64 = 2;
+/// What a first report, or one after a pause, may credit beyond the time that passed: the
+/// player reports every 12 s, so this covers one interval at the fastest speed, and then some.
+pub const CREDIT_GRACE_SECS: i64 = 30;
+
+/// How far into a video or audio lesson a report may take the learner's credited progress (the
+/// furthest point, which completion and the review requirement count): no further than the time
+/// since their last report could have played at the fastest speed, plus the grace. A report is
+/// the browser's word; without this, one forged report would complete a lesson. `previous` is the
+/// credited furthest point and when it was reported, if there was a report.
+pub fn credited_furthest(previous: Option<(i64, i64)>, position: i64, now: i64) -> i64 {
+    let (furthest, at) = previous.unwrap_or((0, now));
+    let played = (now - at).max(0).saturating_mul(FASTEST_SPEED);
+    position.min(furthest.saturating_add(played).saturating_add(CREDIT_GRACE_SECS)).max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credit_follows_the_time_that_passed() {
+        assert_eq!(credited_furthest(None, 12, 1000), 12, "a first report after 12 s of playing");
+        assert_eq!(credited_furthest(None, 3600, 1000), CREDIT_GRACE_SECS, "one forged report");
+        assert_eq!(credited_furthest(Some((600, 1000)), 624, 1012), 624, "12 s at 2×");
+        assert_eq!(credited_furthest(Some((600, 1000)), 3600, 1012), 600 + 24 + CREDIT_GRACE_SECS);
+        assert_eq!(credited_furthest(Some((600, 1000)), 100, 1012), 100, "a step back is only the position");
+        assert_eq!(credited_furthest(Some((0, 1000)), 3600, 1000 + 1800), 3600, "half an hour at 2×");
+        assert_eq!(credited_furthest(Some((0, 2000)), 50, 1000), 30, "a clock that went back credits nothing");
+    }
 
     #[test]
     fn signatures_bind_viewer_lesson_and_expiry() {

@@ -108,6 +108,19 @@ async fn encode(
     Ok(())
 }
 
+/// How many whole seconds the media plays, from ffprobe (installed with ffmpeg); None without it
+/// or for a file it cannot read.
+pub async fn probe_duration(input: &Path) -> Option<i64> {
+    let out = tokio::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0"])
+        .arg(input)
+        .output()
+        .await
+        .ok()?;
+    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    (secs.is_finite() && secs >= 1.0).then(|| secs.floor() as i64)
+}
+
 /// The video's width and height, from ffprobe (installed with ffmpeg).
 async fn probe_size(input: &Path) -> Option<(u32, u32)> {
     let out = tokio::process::Command::new("ffprobe")

@@ -366,16 +366,27 @@ async fn report_progress(
     if !can_learn(&state, Some(user.id), course, lesson).await? {
         return Err(AppError::Forbidden);
     }
-    let position = report.position.min(report.duration);
     let t = now();
+    // Articles report the share read (of 100); media report seconds, checked against the
+    // duration the shop measured and credited no faster than the media can play.
+    let (duration, furthest) = if lesson.kind == "article" {
+        (report.duration, report.position.min(report.duration))
+    } else {
+        let measured = state.lessons.content(&state.db, lesson_id).await?.and_then(|c| c.media_duration_secs);
+        let duration = measured.unwrap_or(report.duration);
+        let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
+        let previous = progress.get(&lesson_id).map(|p| (p.furthest_secs, p.updated_at));
+        (duration, media::credited_furthest(previous, report.position.min(duration), t))
+    };
+    let position = report.position.min(duration);
     state.progress.offer(lessons::ProgressRow {
         user_id: user.id,
         lesson_id,
         course_id: course.id,
         last_position_secs: position,
-        furthest_secs: position,
-        duration_secs: report.duration,
-        completed_at: media::is_complete(position, report.duration).then_some(t),
+        furthest_secs: furthest,
+        duration_secs: duration,
+        completed_at: media::is_complete(furthest, duration).then_some(t),
         updated_at: t,
     });
     Ok(HttpResponse::NoContent().finish())

@@ -16,6 +16,8 @@ pub struct LessonContent {
     pub live_url: Option<String>,
     /// The lesson's assignment (作业), if it has one.
     pub assignment: Option<String>,
+    /// How long its media plays, as measured at upload (None: not measured).
+    pub media_duration_secs: Option<i64>,
 }
 
 /// Lesson content in memory (see `store::cache`). HLS keys are not kept: a player asks for one
@@ -43,17 +45,20 @@ impl LessonCache {
 }
 
 pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
-    sqlx::query_as("SELECT media_key, hls_dir, body, notes, live_url, assignment FROM lessons WHERE id = $1")
-        .bind(lesson_id)
-        .fetch_optional(db.read())
-        .await
+    sqlx::query_as(
+        "SELECT media_key, hls_dir, body, notes, live_url, assignment, media_duration_secs FROM lessons WHERE id = $1",
+    )
+    .bind(lesson_id)
+    .fetch_optional(db.read())
+    .await
 }
 
-/// A new media file for the lesson; any older HLS rendition stops being served (a new one is
-/// packaged from this file).
-pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE lessons SET media_key = $1, hls_dir = NULL WHERE id = $2")
+/// A new media file for the lesson, with how long it plays when that was measured; any older HLS
+/// rendition stops being served (a new one is packaged from this file).
+pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str, duration_secs: Option<i64>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE lessons SET media_key = $1, hls_dir = NULL, media_duration_secs = $2 WHERE id = $3")
         .bind(key)
+        .bind(duration_secs)
         .bind(lesson_id)
         .execute(db.write())
         .await?;

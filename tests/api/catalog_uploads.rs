@@ -141,6 +141,12 @@ async fn lesson_media_is_limited_judged_and_packaged(app: TestApp) {
         .await
         .unwrap();
     assert!(key.as_deref().is_some_and(|k| k.starts_with(&format!("lessons/{lesson}/upload-")) && k.ends_with(".mp4")));
+    let measured: Option<i64> = sqlx::query_scalar("SELECT media_duration_secs FROM lessons WHERE id = $1")
+        .bind(lesson)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(measured, Some(2), "the shop measures how long the upload plays");
     let mut packaged = None;
     for _ in 0..120 {
         packaged = sqlx::query_scalar::<_, Option<String>>("SELECT hls_dir FROM lessons WHERE id = $1")

@@ -405,6 +405,18 @@ impl TestApp {
         self.progress.flush(&self.db).await.expect("progress batch");
     }
 
+    /// Writes the progress reports waiting, then moves every report `secs` into the past, as if
+    /// the learners had watched on since: a report may credit only what could have played.
+    pub async fn age_progress(&self, secs: i64) {
+        self.flush_progress().await;
+        sqlx::query("UPDATE lesson_progress SET updated_at = updated_at - $1")
+            .bind(secs)
+            .execute(self.db.write())
+            .await
+            .expect("age progress");
+        self.db.changed(kedian::store::Topic::Progress);
+    }
+
     /// Another browser, signed in to the back office as the demo admin (password, then TOTP).
     pub async fn staff(&self) -> TestApp {
         self.make_staff(ADMIN_PHONE, kedian::domain::staff::Role::Admin).await;

@@ -108,8 +108,9 @@ async fn lesson_media(
     let random: [u8; 8] = rand::random();
     let key = format!("lessons/{id}/upload-{}.{}", hex::encode(random), file.kind.extension());
     // The lesson points at the new file only once storage holds all of it.
+    let duration = crate::media::package::probe_duration(&file.temp).await;
     state.media.put_file(&key, &file.temp).await.map_err(AppError::storage)?;
-    lessons::set_media_key(&state.db, *id, &key).await?;
+    lessons::set_media_key(&state.db, *id, &key, duration).await?;
     // Audio plays as uploaded: HLS packaging is for video (renditions, and a player that seeks
     // without fetching the whole file).
     let hls = file.kind.is_video() && ffmpeg_available();

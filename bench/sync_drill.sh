@@ -23,7 +23,8 @@ work=$(mktemp -d)
 kpid=""
 cleanup() { [ -n "$kpid" ] && kill "$kpid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-export KEDIAN_DATA_DIR="$work/data" KEDIAN_LISTEN="127.0.0.1:$KPORT"
+# The load generator names each learner's address in X-Forwarded-For, as the kit's nginx would.
+export KEDIAN_DATA_DIR="$work/data" KEDIAN_LISTEN="127.0.0.1:$KPORT" KEDIAN_TRUST_FORWARDED=true
 export RUST_LOG="warn,kedian::sms=info"
 wait_up() { for _ in $(seq 150); do curl -sf "http://127.0.0.1:$KPORT/healthz" >/dev/null && return; sleep 0.2; done; echo "shop did not start" >&2; exit 1; }
 start_shop() { "$bin" serve >>"$work/shop.log" 2>&1 & kpid=$!; wait_up; }

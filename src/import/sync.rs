@@ -96,7 +96,7 @@ fn check(index: usize, record: Value) -> Result<Checked, String> {
 }
 
 /// Records written per transaction: how long a learner's sign-in may wait behind a sync batch.
-const ROWS_PER_TRANSACTION: usize = 25;
+const ROWS_PER_TRANSACTION: usize = 5;
 
 /// Checks and applies up to `domain::sync::MAX_RECORDS` records.
 pub async fn apply(db: &Db, records: Vec<Value>) -> anyhow::Result<Outcome> {

@@ -95,8 +95,10 @@ fn check(index: usize, record: Value) -> Result<Checked, String> {
     Ok(Checked { index, entity, event_at, key: record_key(&row), row, buyer })
 }
 
-/// Records written per transaction: how long a learner's sign-in may wait behind a sync batch.
-const ROWS_PER_TRANSACTION: usize = 5;
+/// Records written per transaction on SQLite: how long a learner's sign-in may wait behind a
+/// sync batch on its single writer. PostgreSQL has no such queue, and a commit per slice would
+/// cost it most of its speed: it writes a batch in one transaction.
+const SQLITE_ROWS_PER_TRANSACTION: usize = 5;
 
 /// Checks and applies up to `domain::sync::MAX_RECORDS` records.
 pub async fn apply(db: &Db, records: Vec<Value>) -> anyhow::Result<Outcome> {
@@ -139,6 +141,10 @@ pub async fn apply(db: &Db, records: Vec<Value>) -> anyhow::Result<Outcome> {
         versions.insert(checked.index, (key, checked.event_at));
     }
     let by_entity_was_empty = by_entity.is_empty();
+    let slice = match db.backend() {
+        crate::store::Backend::Sqlite => SQLITE_ROWS_PER_TRANSACTION,
+        crate::store::Backend::Postgres => crate::domain::sync::MAX_RECORDS,
+    };
     let shop = Shop::load(db).await?;
     let mut run = Run::for_sync(db, &shop).await?;
     let mut report = Report::default();
@@ -148,7 +154,7 @@ pub async fn apply(db: &Db, records: Vec<Value>) -> anyhow::Result<Outcome> {
             // Short transactions: on SQLite the learners' own writes (sign-ins, orders) wait for
             // the single writer, so a big batch is written in slices they can slip between.
             while !rows.is_empty() {
-                let rest = rows.split_off(rows.len().min(ROWS_PER_TRANSACTION));
+                let rest = rows.split_off(rows.len().min(slice));
                 run.batch(entity, "sync", rows, &mut report).await?;
                 rows = rest;
             }

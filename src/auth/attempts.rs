@@ -8,6 +8,9 @@ use crate::store::{Db, limits};
 
 /// Wrong guesses for one account before its password sign-in pauses.
 pub const PASSWORD_FAILURES: Limit = Limit::new(10, 15 * 60);
+/// Wrong guesses for one account, the pause lifted by solving the puzzle each time: the cap that
+/// holds even for a stranger who solves puzzles by the dozen.
+pub const PASSWORD_FAILURES_CHECKED: Limit = Limit::new(40, 15 * 60);
 /// Wrong guesses from one address, whatever the accounts. Generous: mobile carriers put many
 /// subscribers behind one address, and those still sign in by SMS code when it is reached.
 pub const ADDRESS_FAILURES: Limit = Limit::new(30, 15 * 60);
@@ -18,13 +21,16 @@ pub const NETWORK_FAILURES: Limit = Limit::new(100, 15 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blocked {
     Source(i64),
+    /// The account's pause, which a solved puzzle gets past.
+    Paused(i64),
+    /// Past even the puzzle's cap.
     Account(i64),
 }
 
 impl Blocked {
     pub fn secs(self) -> i64 {
         match self {
-            Blocked::Source(secs) | Blocked::Account(secs) => secs,
+            Blocked::Source(secs) | Blocked::Paused(secs) | Blocked::Account(secs) => secs,
         }
     }
 
@@ -32,21 +38,23 @@ impl Blocked {
     pub fn message_key(self, staff: bool) -> &'static str {
         match (self, staff) {
             (Blocked::Source(_), false) => "err_too_many_guesses_here",
-            (Blocked::Account(_), false) => "err_password_locked",
+            (Blocked::Account(_) | Blocked::Paused(_), false) => "err_password_locked",
             (Blocked::Source(_), true) => "err_staff_guesses_here",
-            (Blocked::Account(_), true) => "err_staff_locked",
+            (Blocked::Account(_) | Blocked::Paused(_), true) => "err_staff_locked",
         }
     }
 }
 
 /// Whether a guess from `ip` at `user_id`'s account (if it is one) may be checked now. A browser
 /// that signed in to the account before (`known_device`) is not held by the account's pause,
-/// which strangers can fill; the limits on its address still hold.
+/// which strangers can fill; nor is a browser that solved the puzzle with this guess
+/// (`human_checked`), up to `PASSWORD_FAILURES_CHECKED`. The limits on its address still hold.
 pub async fn check(
     db: &Db,
     user_id: Option<UserId>,
     ip: &str,
     known_device: bool,
+    human_checked: bool,
     now: i64,
 ) -> Result<Option<Blocked>, sqlx::Error> {
     let net = network_of(ip);
@@ -56,9 +64,13 @@ pub async fn check(
         return Ok(Some(Blocked::Source(secs)));
     }
     if let Some(user_id) = user_id.filter(|_| !known_device) {
-        let failures = limits::login_failures_since(db, user_id, now - PASSWORD_FAILURES.window_secs).await?;
-        if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now) {
+        let since = now - PASSWORD_FAILURES.window_secs.max(PASSWORD_FAILURES_CHECKED.window_secs);
+        let failures = limits::login_failures_since(db, user_id, since).await?;
+        if let Some(secs) = PASSWORD_FAILURES_CHECKED.retry_after(&failures, now) {
             return Ok(Some(Blocked::Account(secs)));
+        }
+        if let Some(secs) = PASSWORD_FAILURES.retry_after(&failures, now).filter(|_| !human_checked) {
+            return Ok(Some(Blocked::Paused(secs)));
         }
     }
     Ok(None)

@@ -1,13 +1,16 @@
 //! SMS verification codes: issue with rate limits, verify with expiry and a burn after 5 wrong tries.
 //! A code belongs to the browser that asked for it: a stranger's guesses cannot burn the owner's
 //! code, and a browser that signed in as the phone before (its known-device cookie) is not held to
-//! the phone's limits, which strangers can fill.
+//! the phone's limits, which strangers can fill. When a phone or an address is under attack, a
+//! browser must solve the slider puzzle (`human_check`) to have a code sent; a solved puzzle
+//! lifts the phone's count of strangers' codes off the owner, up to a hard cap.
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::human_check::Answer;
 use crate::domain::Phone;
 use crate::domain::rate::Limit;
 use crate::store::{Db, sms};
@@ -15,13 +18,21 @@ use crate::store::{Db, sms};
 pub const CODE_TTL_SECS: i64 = 5 * 60;
 pub const MAX_ATTEMPTS: i64 = 5;
 pub const PER_PHONE_MINUTE: Limit = Limit::new(1, 60);
-pub const PER_PHONE_DAY: Limit = Limit::new(10, 86_400);
-pub const PER_IP_HOUR: Limit = Limit::new(20, 3_600);
+/// Codes sent to a phone in a day (not counting its known device's own) before a human check.
+pub const CHECK_AFTER_PHONE_DAY: usize = 3;
+/// Codes asked from one address in an hour before a human check.
+pub const CHECK_AFTER_IP_HOUR: usize = 10;
+/// The caps that hold even with the puzzle solved: an SMS bill, and a phone's peace.
+pub const PER_PHONE_DAY: Limit = Limit::new(20, 86_400);
+pub const PER_IP_HOUR: Limit = Limit::new(40, 3_600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
     #[error("rate limited for {0} s")]
     RateLimited(i64),
+    /// The phone or the address is under attack: solve the puzzle first.
+    #[error("a human check is needed")]
+    HumanCheck,
     #[error("no code was sent")]
     NotSent,
     #[error("code expired")]
@@ -50,6 +61,50 @@ pub struct Asker<'a> {
     pub browser: String,
     /// The browser's known-device cookie, if it sent one.
     pub device_cookie: Option<String>,
+    /// What this request answered to the slider puzzle.
+    pub human: Answer,
+    /// Signed in as the phone: counts as its known device, and an address busy with other
+    /// people's codes does not ask it for a puzzle (its account answers for it).
+    pub owner: bool,
+}
+
+/// Whether a code may go out now, from the codes sent to the phone (when, and at whose asking)
+/// and from the address in the last day and hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Send,
+    Wait(i64),
+    HumanCheck,
+}
+
+/// The rule. A known device counts only its own codes against the phone; anyone else counts
+/// everyone's, and past `CHECK_AFTER_PHONE_DAY` of them must solve a puzzle, which then spares
+/// them the wait behind strangers' codes. Past `CHECK_AFTER_IP_HOUR` from one address, everyone
+/// there solves one. The day and hour caps hold whatever is solved.
+pub fn gate(to_phone: &[(i64, String)], from_ip: &[i64], asker: &Asker<'_>, known: bool, now: i64) -> Gate {
+    let in_window = |at: i64, limit: Limit| at > now - limit.window_secs;
+    let mine: Vec<i64> = to_phone.iter().filter(|(_, by)| *by == asker.browser).map(|(at, _)| *at).collect();
+    let all: Vec<i64> = to_phone.iter().map(|(at, _)| *at).collect();
+    let solved = asker.human == Answer::Solved;
+    let counted = if known || solved { &mine } else { &all };
+    let phone_attacked =
+        !known && all.iter().filter(|at| in_window(**at, PER_PHONE_DAY)).count() >= CHECK_AFTER_PHONE_DAY;
+    let ip_attacked =
+        !asker.owner && from_ip.iter().filter(|at| in_window(**at, PER_IP_HOUR)).count() >= CHECK_AFTER_IP_HOUR;
+    let wait = [
+        PER_PHONE_MINUTE.retry_after(counted, now),
+        PER_PHONE_DAY.retry_after(&all, now).filter(|_| !known),
+        PER_PHONE_DAY.retry_after(&mine, now),
+        PER_IP_HOUR.retry_after(from_ip, now),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    match wait {
+        Some(secs) => Gate::Wait(secs),
+        None if (phone_attacked || ip_attacked) && !solved => Gate::HumanCheck,
+        None => Gate::Send,
+    }
 }
 
 fn keyed(key: &[u8], parts: &[&str]) -> String {
@@ -95,10 +150,11 @@ pub async fn send(
     template: &str,
     now: i64,
 ) -> Result<i64, CodeError> {
-    let known = asker.device_cookie.as_deref().is_some_and(|c| {
-        let expected = known_device(key, phone);
-        bool::from(c.as_bytes().ct_eq(expected.as_bytes()))
-    });
+    let known = asker.owner
+        || asker.device_cookie.as_deref().is_some_and(|c| {
+            let expected = known_device(key, phone);
+            bool::from(c.as_bytes().ct_eq(expected.as_bytes()))
+        });
     let code = format!("{:06}", rand::rngs::OsRng.gen_range(0..1_000_000));
     let hash = code_hash(key, phone, &code);
     let new = sms::NewCode {
@@ -112,22 +168,14 @@ pub async fn send(
         phone_since: now - PER_PHONE_DAY.window_secs,
         ip_since: now - PER_IP_HOUR.window_secs,
     };
-    let limits = |to_phone: &[(i64, String)], from_ip: &[i64]| {
-        // The owner's own browser counts only its own codes; anyone else counts everyone's.
-        let counted: Vec<i64> =
-            to_phone.iter().filter(|(_, by)| !known || *by == asker.browser).map(|(at, _)| *at).collect();
-        [
-            PER_PHONE_MINUTE.retry_after(&counted, now),
-            if known { None } else { PER_PHONE_DAY.retry_after(&counted, now) },
-            PER_IP_HOUR.retry_after(from_ip, now),
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-    };
-    if let Err(secs) = sms::insert_unless_limited(db, &new, limits).await? {
-        return Err(CodeError::RateLimited(secs));
-    }
+    let decided =
+        sms::insert_unless_limited(db, &new, |to_phone, from_ip| match gate(to_phone, from_ip, asker, known, now) {
+            Gate::Send => Ok(()),
+            Gate::Wait(secs) => Err(CodeError::RateLimited(secs)),
+            Gate::HumanCheck => Err(CodeError::HumanCheck),
+        })
+        .await?;
+    decided?;
     let message = crate::sms::Message::new(crate::sms::Kind::LoginCode, template, &[("code", &code)]);
     let sent = sender.send(phone, &message).await;
     let attempt = crate::store::sms_outbox::Attempt {
@@ -175,6 +223,63 @@ pub async fn verify(db: &Db, key: &[u8], phone: &Phone, browser: &str, code: &st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn asker(browser: &str, human: Answer, owner: bool) -> Asker<'static> {
+        Asker { ip: "203.0.113.9", browser: browser.into(), device_cookie: None, human, owner }
+    }
+
+    fn sent(times: &[i64], by: &str) -> Vec<(i64, String)> {
+        times.iter().map(|t| (*t, by.to_string())).collect()
+    }
+
+    const NOW: i64 = 100_000;
+
+    #[test]
+    fn a_quiet_phone_waits_only_a_minute() {
+        let me = asker("me", Answer::None, false);
+        assert_eq!(gate(&[], &[], &me, false, NOW), Gate::Send);
+        assert_eq!(gate(&sent(&[NOW - 10], "me"), &[], &me, false, NOW), Gate::Wait(50));
+        assert_eq!(gate(&sent(&[NOW - 60], "me"), &[], &me, false, NOW), Gate::Send);
+    }
+
+    #[test]
+    fn a_busy_phone_asks_strangers_for_the_puzzle() {
+        let codes = sent(&[NOW - 3000, NOW - 2000, NOW - 1000], "stranger");
+        assert_eq!(gate(&codes, &[], &asker("me", Answer::None, false), false, NOW), Gate::HumanCheck);
+        assert_eq!(gate(&codes, &[], &asker("me", Answer::Missed, false), false, NOW), Gate::HumanCheck);
+        assert_eq!(gate(&codes, &[], &asker("me", Answer::Solved, false), false, NOW), Gate::Send);
+        // The phone's known device and its signed-in owner count only their own codes.
+        assert_eq!(gate(&codes, &[], &asker("me", Answer::None, false), true, NOW), Gate::Send);
+        // Yesterday's codes are forgotten.
+        let old = sent(&[NOW - 90_000, NOW - 89_000, NOW - 88_000], "stranger");
+        assert_eq!(gate(&old, &[], &asker("me", Answer::None, false), false, NOW), Gate::Send);
+    }
+
+    #[test]
+    fn a_solved_puzzle_skips_the_strangers_minute_but_not_the_caps() {
+        let solved = asker("me", Answer::Solved, false);
+        let just_now = sent(&[NOW - 5, NOW - 4, NOW - 3], "stranger");
+        assert_eq!(gate(&just_now, &[], &solved, false, NOW), Gate::Send);
+        let mut mine = just_now.clone();
+        mine.push((NOW - 2, "me".into()));
+        assert!(matches!(gate(&mine, &[], &solved, false, NOW), Gate::Wait(58)));
+        let day: Vec<i64> = (0..20).map(|i| NOW - 80_000 + i * 100).collect();
+        assert!(matches!(gate(&sent(&day, "stranger"), &[], &solved, false, NOW), Gate::Wait(_)));
+        // The known device is held only by its own day.
+        assert_eq!(gate(&sent(&day, "stranger"), &[], &asker("me", Answer::None, false), true, NOW), Gate::Send);
+        assert!(matches!(gate(&sent(&day, "me"), &[], &asker("me", Answer::None, false), true, NOW), Gate::Wait(_)));
+    }
+
+    #[test]
+    fn a_busy_address_asks_everyone_there_but_the_owner() {
+        let from_ip: Vec<i64> = (0..10).map(|i| NOW - 3000 + i * 60).collect();
+        assert_eq!(gate(&[], &from_ip, &asker("me", Answer::None, false), false, NOW), Gate::HumanCheck);
+        assert_eq!(gate(&[], &from_ip, &asker("me", Answer::None, false), true, NOW), Gate::HumanCheck);
+        assert_eq!(gate(&[], &from_ip, &asker("me", Answer::None, true), true, NOW), Gate::Send);
+        assert_eq!(gate(&[], &from_ip, &asker("me", Answer::Solved, false), false, NOW), Gate::Send);
+        let cap: Vec<i64> = (0..40).map(|i| NOW - 3000 + i * 60).collect();
+        assert!(matches!(gate(&[], &cap, &asker("me", Answer::Solved, false), false, NOW), Gate::Wait(_)));
+    }
 
     #[test]
     fn hash_binds_phone_and_code() {

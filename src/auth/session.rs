@@ -14,6 +14,8 @@ const SEEN: &str = crate::store::sessions::SEEN_KEY;
 /// nothing, and the idle limit is kept to within this much.
 pub const EXTEND_EVERY_SECS: i64 = 5 * 60;
 const STAFF_PENDING: &str = "staff_pending";
+/// The password step was taken with the slider puzzle solved (the account was paused).
+const STAFF_SOLVED: &str = "staff_solved";
 const STAFF_AT: &str = "staff_at";
 const STAFF_SEEN: &str = "staff_seen";
 const WECHAT_OPENID: &str = "wx_openid";
@@ -44,6 +46,7 @@ impl TypedSession<'_> {
     pub fn log_in(&self, user_id: UserId, version: i64, now: i64) -> anyhow::Result<()> {
         self.0.renew();
         self.0.remove(STAFF_PENDING);
+        self.0.remove(STAFF_SOLVED);
         self.0.remove(STAFF_AT);
         self.0.remove(STAFF_SEEN);
         self.0.insert(USER_ID, user_id)?;
@@ -96,9 +99,21 @@ impl TypedSession<'_> {
     }
 
     /// The password was right: remember who is to give the second factor, and since when.
-    pub fn begin_staff_challenge(&self, user_id: UserId, now: i64) -> anyhow::Result<()> {
+    /// `solved_puzzle`: the account was paused for strangers and this browser solved the puzzle,
+    /// so the second factor's step is not held by that pause either.
+    pub fn begin_staff_challenge(&self, user_id: UserId, now: i64, solved_puzzle: bool) -> anyhow::Result<()> {
         self.0.insert(STAFF_PENDING, (user_id, now))?;
+        if solved_puzzle {
+            self.0.insert(STAFF_SOLVED, true)?;
+        } else {
+            self.0.remove(STAFF_SOLVED);
+        }
         Ok(())
+    }
+
+    /// Whether the password step was taken with the puzzle solved (see `begin_staff_challenge`).
+    pub fn staff_challenge_solved(&self) -> bool {
+        self.0.get(STAFF_SOLVED).ok().flatten().unwrap_or(false)
     }
 
     /// The account waiting for its second factor, if the password step was within 10 minutes.

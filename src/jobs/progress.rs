@@ -16,7 +16,9 @@ use crate::store::{Db, Topic};
 /// How often gathered reports are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
-type Key = (UserId, i64);
+/// Reports not yet written: learner → lesson → report. Keyed by learner so a page reads only
+/// its own learner's reports, however many others wait.
+type Waiting = HashMap<UserId, HashMap<i64, ProgressRow>>;
 /// A learner's progress: course → lesson → progress.
 type LearnerProgress = HashMap<CourseId, HashMap<i64, Progress>>;
 
@@ -36,9 +38,26 @@ impl Default for ProgressBuffer {
 #[derive(Default)]
 struct Inner {
     /// Reports not yet written, one per (user, lesson), merged.
-    pending: HashMap<Key, ProgressRow>,
+    pending: Waiting,
     /// The batch being written now: still laid over what readers load until it has committed.
-    writing: HashMap<Key, ProgressRow>,
+    writing: Waiting,
+}
+
+impl Inner {
+    /// Puts `row` in `pending`, merged with the report waiting for its lesson.
+    fn add(&mut self, row: ProgressRow) {
+        let lessons = self.pending.entry(row.user_id).or_default();
+        let merged = match lessons.get(&row.lesson_id) {
+            Some(waiting) => merge(waiting, &row),
+            None => row,
+        };
+        lessons.insert(row.lesson_id, merged);
+    }
+
+    /// The learner's reports in the batch being written, then those still pending (newer).
+    fn waiting_for(&self, user_id: UserId) -> impl Iterator<Item = &ProgressRow> {
+        [&self.writing, &self.pending].into_iter().filter_map(move |w| w.get(&user_id)).flat_map(HashMap::values)
+    }
 }
 
 /// `newer` over `older` for the same learner and lesson: the newer position, the furthest
@@ -64,13 +83,7 @@ impl ProgressBuffer {
     /// Takes a report. Reports close together (a learner pausing and playing) only replace the
     /// one waiting for the same lesson: they cost no write, so none is refused.
     pub fn offer(&self, row: ProgressRow) {
-        let key = (row.user_id, row.lesson_id);
-        let mut inner = self.lock();
-        let merged = match inner.pending.get(&key) {
-            Some(older) => merge(older, &row),
-            None => row,
-        };
-        inner.pending.insert(key, merged);
+        self.lock().add(row);
     }
 
     /// The learner's stored progress in a course with the reports still waiting here laid over it.
@@ -80,7 +93,14 @@ impl ProgressBuffer {
         user_id: UserId,
         course_id: CourseId,
     ) -> Result<HashMap<i64, Progress>, sqlx::Error> {
-        Ok(self.all_progress(db, user_id).await?.remove(&course_id).unwrap_or_default())
+        let waiting: Vec<ProgressRow> =
+            self.lock().waiting_for(user_id).filter(|r| r.course_id == course_id).copied().collect();
+        let stored = self.stored(db, user_id).await?;
+        let mut progress = stored.get(&course_id).cloned().unwrap_or_default();
+        for row in &waiting {
+            lay_over(&mut progress, row);
+        }
+        Ok(progress)
     }
 
     /// The same for every course of the learner: course → lesson → progress.
@@ -91,24 +111,20 @@ impl ProgressBuffer {
     ) -> Result<HashMap<CourseId, HashMap<i64, Progress>>, sqlx::Error> {
         // Taken before the stored rows are read: a batch that commits in between is then in
         // either one or both, never in neither.
-        let waiting: Vec<ProgressRow> = {
-            let inner = self.lock();
-            let mine = |rows: &HashMap<Key, ProgressRow>| {
-                rows.values().filter(|r| r.user_id == user_id).copied().collect::<Vec<_>>()
-            };
-            let mut rows = mine(&inner.writing);
-            rows.extend(mine(&inner.pending));
-            rows
-        };
-        let stored = self
-            .stored
-            .get_or_load(db, user_id, || async move { Ok(Arc::new(lessons::all_progress(db, user_id).await?)) })
-            .await?;
+        let waiting: Vec<ProgressRow> = self.lock().waiting_for(user_id).copied().collect();
+        let stored = self.stored(db, user_id).await?;
         let mut progress = (*stored).clone();
         for row in &waiting {
             lay_over(progress.entry(row.course_id).or_default(), row);
         }
         Ok(progress)
+    }
+
+    /// What is stored for the learner. Read after taking the waiting reports (see `all_progress`).
+    async fn stored(&self, db: &Db, user_id: UserId) -> Result<Arc<LearnerProgress>, sqlx::Error> {
+        self.stored
+            .get_or_load(db, user_id, || async move { Ok(Arc::new(lessons::all_progress(db, user_id).await?)) })
+            .await
     }
 
     pub fn sweep(&self) {
@@ -117,7 +133,7 @@ impl ProgressBuffer {
 
     /// How many reports wait to be written.
     pub fn pending(&self) -> usize {
-        self.lock().pending.len()
+        self.lock().pending.values().map(HashMap::len).sum()
     }
 
     /// Writes what has gathered in one transaction. On failure the reports go back, under any
@@ -126,7 +142,7 @@ impl ProgressBuffer {
         let batch: Vec<ProgressRow> = {
             let mut inner = self.lock();
             let taken = std::mem::take(&mut inner.pending);
-            let batch = taken.values().copied().collect();
+            let batch = taken.values().flat_map(HashMap::values).copied().collect();
             inner.writing = taken;
             batch
         };
@@ -143,12 +159,7 @@ impl ProgressBuffer {
             Ok(()) => Ok(batch.len()),
             Err(e) => {
                 for row in batch {
-                    let key = (row.user_id, row.lesson_id);
-                    let merged = match inner.pending.get(&key) {
-                        Some(newer) => merge(&row, newer),
-                        None => row,
-                    };
-                    inner.pending.insert(key, merged);
+                    inner.add(row);
                 }
                 Err(e)
             }
@@ -222,7 +233,7 @@ mod tests {
         buffer.offer(ProgressRow { lesson_id: 9, ..row(101, 3, 3, None) });
         assert_eq!(buffer.pending(), 2, "one row per learner and lesson");
         let inner = buffer.lock();
-        let kept = inner.pending.get(&(crate::domain::UserId(1), 2)).unwrap();
+        let kept = inner.pending[&crate::domain::UserId(1)].get(&2).unwrap();
         assert_eq!((kept.last_position_secs, kept.furthest_secs), (12, 41), "the latest position, the furthest");
     }
 }

@@ -10,6 +10,7 @@ use super::forms::{FieldErrors, code_format_error, nickname_error, password_erro
 use super::wait_message;
 use crate::auth::attempts;
 use crate::auth::codes::{self, CodeError};
+use crate::auth::human_check::{self, Answer};
 use crate::auth::password;
 use crate::domain::text::{check_password, parse_nickname, parse_sms_code, safe_next};
 use crate::domain::time::now;
@@ -38,6 +39,8 @@ pub struct AuthForm {
     pub next: String,
     /// A course the visitor was buying when asked to log in: login goes on to its order.
     buy: String,
+    /// Where the slider puzzle's piece was left, when one was asked for.
+    pub slide: String,
 }
 
 #[derive(Template)]
@@ -56,6 +59,8 @@ struct LoginPage {
     wechat: bool,
     /// The PC QR sign-in button.
     wechat_qr: bool,
+    /// The slider puzzle's nonce, when one is asked for (see `human_check`).
+    puzzle: String,
     errors: FieldErrors,
 }
 
@@ -69,6 +74,7 @@ struct RegisterPage {
     agreed: bool,
     next: String,
     notice: String,
+    puzzle: String,
     errors: FieldErrors,
 }
 
@@ -122,6 +128,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
         },
         wechat,
         wechat_qr: crate::routes::wechat_login::qr_offered(&req, &state),
+        puzzle: String::new(),
         errors: FieldErrors::default(),
         ctx,
     };
@@ -143,6 +150,7 @@ async fn register_page(ctx: PageContext, req: HttpRequest) -> Result<HttpRespons
         agreed: false,
         next: next_of(&q.next),
         notice: String::new(),
+        puzzle: String::new(),
         errors: FieldErrors::default(),
         ctx,
     };
@@ -156,13 +164,15 @@ pub(crate) struct Retry {
     pub errors: FieldErrors,
     /// For 429: seconds until the limit lets the visitor try again (sent as `Retry-After`).
     pub retry_after: Option<i64>,
+    /// Show the slider puzzle: the request was refused until the visitor solves one.
+    pub puzzle: bool,
 }
 
 impl Retry {
     pub(crate) fn error(status: StatusCode, field: &'static str, message: impl Into<String>) -> Retry {
         let mut errors = FieldErrors::default();
         errors.add(field, message);
-        Retry { status, notice: String::new(), errors, retry_after: None }
+        Retry { status, notice: String::new(), errors, retry_after: None, puzzle: false }
     }
 
     pub(crate) fn invalid(errors: FieldErrors) -> Retry {
@@ -170,7 +180,13 @@ impl Retry {
     }
 
     pub(crate) fn with_errors(status: StatusCode, errors: FieldErrors) -> Retry {
-        Retry { status, notice: String::new(), errors, retry_after: None }
+        Retry { status, notice: String::new(), errors, retry_after: None, puzzle: false }
+    }
+
+    /// Refused until the visitor solves the puzzle shown beside the form.
+    pub(crate) fn puzzle(lang: Lang, answer: Answer) -> Retry {
+        let message = lang.t(human_check::message_key(answer));
+        Retry { puzzle: true, ..Retry::error(StatusCode::TOO_MANY_REQUESTS, "human_check", message) }
     }
 
     fn limited(lang: Lang, field: &'static str, reason: &str, secs: i64) -> Retry {
@@ -179,6 +195,14 @@ impl Retry {
         retry.retry_after = Some(secs);
         retry
     }
+}
+
+/// A new puzzle in the session when the outcome asks for one: its nonce for the page, or empty.
+pub(crate) fn puzzle_for(ctx: &PageContext, wanted: bool) -> Result<String, AppError> {
+    if !wanted {
+        return Ok(String::new());
+    }
+    Ok(human_check::ask(&ctx.typed_session(), now())?.nonce)
 }
 
 /// The form page again, with the outcome's status and, for a limit, `Retry-After`.
@@ -207,10 +231,11 @@ async fn login(
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let method = method_of(&form.method);
     let next = next_of(&form.next);
+    let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
     let outcome = match (method, form.action.as_str()) {
-        (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await?,
+        (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?,
         ("sms", _) => login_with_code(&state, ctx.lang, &form, &browser_of(&req, &state)).await?,
-        _ => login_with_password(&state, ctx.lang, &form, &ip, device_cookie(&req).as_deref(), false).await?,
+        _ => login_with_password(&state, ctx.lang, &form, &ip, device_cookie(&req).as_deref(), human, false).await?,
     };
     let outcome = match outcome {
         Ok(user) if user.is_banned() => Err(Retry::error(StatusCode::FORBIDDEN, "phone", ctx.t("err_account_banned"))),
@@ -245,6 +270,7 @@ async fn login(
                 notice: retry.notice,
                 wechat: false,
                 wechat_qr: false,
+                puzzle: puzzle_for(&ctx, retry.puzzle)?,
                 errors: retry.errors,
                 ctx,
             };
@@ -282,9 +308,10 @@ pub(crate) type Outcome = Result<Result<users::User, Retry>, AppError>;
 /// Marks this browser as one that signed in as the account's phone (see `auth::codes`).
 const KNOWN_DEVICE_COOKIE: &str = "kd_known";
 
-/// Who asks for a code: this browser (by its session's token) from this address.
-pub(crate) fn asker<'a>(req: &HttpRequest, state: &AppState, ip: &'a str) -> codes::Asker<'a> {
-    codes::Asker { ip, browser: browser_of(req, state), device_cookie: device_cookie(req) }
+/// Who asks for a code: this browser (by its session's token) from this address, with its
+/// answer to the puzzle.
+pub(crate) fn asker<'a>(req: &HttpRequest, state: &AppState, ip: &'a str, human: Answer) -> codes::Asker<'a> {
+    codes::Asker { ip, browser: browser_of(req, state), device_cookie: device_cookie(req), human, owner: false }
 }
 
 /// The browser's known-device cookie, if it sent one.
@@ -341,6 +368,7 @@ pub(crate) async fn send_code(state: &AppState, lang: Lang, phone: &str, asker: 
             Ok(Err(Retry { notice, ..Retry::with_errors(StatusCode::OK, FieldErrors::default()) }))
         }
         Err(CodeError::RateLimited(secs)) => Ok(Err(Retry::limited(lang, "phone", lang.t("err_code_too_often"), secs))),
+        Err(CodeError::HumanCheck) => Ok(Err(Retry::puzzle(lang, asker.human))),
         Err(CodeError::NotDelivered) => {
             Ok(Err(Retry::error(StatusCode::SERVICE_UNAVAILABLE, "phone", lang.t("err_sms_not_delivered"))))
         }
@@ -405,6 +433,7 @@ pub(crate) async fn login_with_password(
     form: &AuthForm,
     ip: &str,
     device_cookie: Option<&str>,
+    human: Answer,
     staff: bool,
 ) -> Outcome {
     let mut errors = FieldErrors::default();
@@ -420,8 +449,14 @@ pub(crate) async fn login_with_password(
     let user = users::find_by_phone(&state.db, &phone).await?;
     let now = now();
     let known = is_known_device(state, device_cookie, &phone);
-    if let Some(blocked) = attempts::check(&state.db, user.as_ref().map(|u| u.id), ip, known, now).await? {
-        return Ok(Err(Retry::limited(lang, "password", lang.t(blocked.message_key(staff)), blocked.secs())));
+    let solved = human == Answer::Solved;
+    if let Some(blocked) = attempts::check(&state.db, user.as_ref().map(|u| u.id), ip, known, solved, now).await? {
+        let mut retry = Retry::limited(lang, "password", lang.t(blocked.message_key(staff)), blocked.secs());
+        if let attempts::Blocked::Paused(_) = blocked {
+            retry.errors.add("human_check", lang.t(human_check::message_key(human)));
+            retry.puzzle = true;
+        }
+        return Ok(Err(retry));
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if password::verify(form.password.clone(), stored).await?
@@ -447,7 +482,8 @@ async fn register(
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let next = next_of(&form.next);
     let outcome = if form.action == "send_code" {
-        send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await?
+        let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
+        send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?
     } else {
         register_account(&state, ctx.lang, &form, &browser_of(&req, &state)).await?
     };
@@ -470,6 +506,7 @@ async fn register(
                 agreed: form.agree == "on",
                 next,
                 notice: retry.notice,
+                puzzle: puzzle_for(&ctx, retry.puzzle)?,
                 errors: retry.errors,
                 ctx,
             };

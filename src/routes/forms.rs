@@ -40,7 +40,7 @@ pub fn code_error(lang: Lang, e: crate::auth::codes::CodeError) -> Result<String
     Ok(match e {
         CodeError::NotSent => lang.t("err_code_not_sent").to_string(),
         CodeError::Expired => lang.t("err_code_expired").to_string(),
-        CodeError::Burned | CodeError::RateLimited(_) => lang.t("err_code_burned").to_string(),
+        CodeError::Burned | CodeError::RateLimited(_) | CodeError::HumanCheck => lang.t("err_code_burned").to_string(),
         CodeError::Wrong(left) => lang.tf("err_code_wrong", &[("n", &left.to_string())]),
         CodeError::NotDelivered => lang.t("err_sms_not_delivered").to_string(),
         CodeError::Internal(e) => return Err(crate::error::AppError::Internal(e)),

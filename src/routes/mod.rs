@@ -15,6 +15,7 @@ pub mod groups;
 pub mod health;
 pub mod home;
 pub mod homework;
+pub mod human_check;
 pub mod learn;
 pub mod me;
 pub mod orders;
@@ -47,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     wechat::configure(cfg);
     wechat_login::configure(cfg);
     accounts::configure(cfg);
+    human_check::configure(cfg);
     me::configure(cfg);
     phone_binding::configure(cfg);
     claim::configure(cfg);

@@ -8,8 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::accounts::{Retry, asker, browser_of, check_code, next_of, respond, send_code, start_session};
+use super::accounts::{Retry, asker, browser_of, check_code, next_of, puzzle_for, respond, send_code, start_session};
 use super::forms::{FieldErrors, code_format_error, phone_error};
+use crate::auth::human_check;
 use crate::domain::Phone;
 use crate::domain::text::parse_sms_code;
 use crate::domain::time::now;
@@ -38,6 +39,7 @@ struct BindForm {
     phone: String,
     code: String,
     next: String,
+    slide: String,
 }
 
 #[derive(Template)]
@@ -48,6 +50,7 @@ struct BindPage {
     phone: String,
     next: String,
     notice: String,
+    puzzle: String,
     errors: FieldErrors,
 }
 
@@ -55,7 +58,12 @@ fn page(ctx: PageContext, phone: String, next: String, retry: Retry) -> Result<H
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("bind_phone_title"), ctx.shop_name()), ctx.t("bind_phone_intro"));
     let (status, retry_after) = (retry.status, retry.retry_after);
-    respond(&BindPage { ctx, meta, phone, next, notice: retry.notice, errors: retry.errors }, status, retry_after)
+    let puzzle = puzzle_for(&ctx, retry.puzzle)?;
+    respond(
+        &BindPage { ctx, meta, phone, next, notice: retry.notice, puzzle, errors: retry.errors },
+        status,
+        retry_after,
+    )
 }
 
 fn wechat_only(ctx: &PageContext) -> Result<Option<&User>, AppError> {
@@ -84,7 +92,8 @@ async fn submit(
     let typed: String = form.phone.chars().take(32).collect();
     let ip = client_ip(&req, state.settings.trust_forwarded);
     if form.action == "send_code" {
-        let retry = match send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip)).await? {
+        let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
+        let retry = match send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await? {
             Ok(_) => Retry::with_errors(StatusCode::OK, FieldErrors::default()),
             Err(retry) => retry,
         };

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::forms::{FieldErrors, code_format_error};
 use crate::auth::codes::{self, CodeError};
+use crate::auth::human_check::Answer;
 use crate::domain::text::parse_sms_code;
 use crate::domain::time::{now, shanghai_date_compact};
 use crate::error::AppError;
@@ -96,7 +97,8 @@ async fn delete(
     let mut errors = FieldErrors::default();
     if form.action == "send_code" {
         let template = state.shop.get().sms_code.clone();
-        let asker = super::accounts::asker(&req, &state, &ip);
+        // Signed in as the phone, the learner is its owner: strangers' codes do not hold them.
+        let asker = codes::Asker { owner: true, ..super::accounts::asker(&req, &state, &ip, Answer::None) };
         return match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &user.phone, &asker, &template, now())
             .await
         {
@@ -107,6 +109,11 @@ async fn delete(
             Err(CodeError::RateLimited(secs)) => {
                 let message = format!("{}{}", ctx.t("err_code_too_often"), super::wait_message(ctx.lang, secs));
                 errors.add("code", message);
+                render_page(ctx, user, String::new(), confirmed, errors, StatusCode::TOO_MANY_REQUESTS)
+            }
+            // The owner is never asked for the puzzle (see `codes::gate`); were they, they wait.
+            Err(CodeError::HumanCheck) => {
+                errors.add("code", ctx.t("err_code_too_often"));
                 render_page(ctx, user, String::new(), confirmed, errors, StatusCode::TOO_MANY_REQUESTS)
             }
             Err(CodeError::NotDelivered) => {

@@ -21,15 +21,13 @@ pub struct StoredCode {
 /// transaction on the single writer (SQLite) or under advisory locks on the address and the phone
 /// (PostgreSQL), so concurrent requests cannot slip past a limit together.
 ///
-/// `wait` gets the send times (oldest first) to this phone since `phone_since` and from this address
-/// since `ip_since`, and returns the seconds to wait, if any.
-/// Stores the code unless `wait` (given the phone's recent codes as (time, requester), oldest
-/// first, and the address's recent code times) says how long to wait.
-pub async fn insert_unless_limited(
+/// `decide` gets the codes (time, requester; oldest first) sent to this phone since `phone_since`
+/// and the send times from this address since `ip_since`, and refuses with its own reason.
+pub async fn insert_unless_limited<E>(
     db: &Db,
     new: &NewCode<'_>,
-    wait: impl FnOnce(&[(i64, String)], &[i64]) -> Option<i64>,
-) -> Result<Result<(), i64>, sqlx::Error> {
+    decide: impl FnOnce(&[(i64, String)], &[i64]) -> Result<(), E>,
+) -> Result<Result<(), E>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     for key in [new.ip, new.phone] {
         super::dialect::lock(db.backend(), &mut tx, key).await?;
@@ -47,9 +45,9 @@ pub async fn insert_unless_limited(
             .bind(new.ip_since)
             .fetch_all(&mut *tx)
             .await?;
-    if let Some(secs) = wait(&to_phone, &from_ip) {
+    if let Err(refused) = decide(&to_phone, &from_ip) {
         tx.rollback().await?;
-        return Ok(Err(secs));
+        return Ok(Err(refused));
     }
     sqlx::query(
         "INSERT INTO sms_codes (phone, purpose, code_hash, ip, created_at, expires_at, requester) \

@@ -5,8 +5,8 @@ use crate::on_both_backends;
 
 on_both_backends!(
     one_code_per_phone_per_minute,
-    ten_codes_per_phone_per_day,
-    twenty_codes_per_address_per_hour,
+    a_busy_phone_asks_for_the_puzzle,
+    a_busy_address_asks_for_the_puzzle,
     ten_wrong_passwords_lock_password_login,
     the_owner_gets_in_by_sms_during_a_lock,
     concurrent_requests_cannot_slip_past_a_limit,
@@ -42,28 +42,86 @@ async fn one_code_per_phone_per_minute(app: TestApp) {
     assert_eq!(app.request_code("/login", "13800138010").await.status(), StatusCode::OK);
 }
 
-async fn ten_codes_per_phone_per_day(app: TestApp) {
-    for _ in 0..10 {
-        assert_eq!(app.request_code("/login", "13800138011").await.status(), StatusCode::OK);
+/// Three codes to a phone in a day, then the slider puzzle: its pictures are this session's, a
+/// miss draws a new one, a fit sends the code. Twenty a day is the cap, solved or not.
+async fn a_busy_phone_asks_for_the_puzzle(app: TestApp) {
+    let phone = "13800138011";
+    for _ in 0..3 {
+        assert_eq!(app.request_code("/login", phone).await.status(), StatusCode::OK);
         app.age_codes(61).await;
     }
-    let refused = app.request_code("/login", "13800138011").await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(refused.text().await.unwrap().contains("小时后再试"));
-    assert_eq!(app.sms_count(), 10);
-    // Another number is not affected.
-    assert_eq!(app.request_code("/login", "13800138012").await.status(), StatusCode::OK);
+    let asked = app.request_code("/login", phone).await;
+    assert_eq!(asked.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = asked.text().await.unwrap();
+    assert!(html.contains("安全验证") && html.contains("请先拖动滑块"), "{html}");
+    assert!(html.contains(r#"name="slide" type="range""#));
+    assert_eq!(app.sms_count(), 3, "no text without the puzzle");
+    let nonce = html.split("/human-check/").nth(1).and_then(|s| s.split('/').next()).unwrap().to_string();
+    for part in ["scene", "piece"] {
+        let picture = app.get(&format!("/human-check/{nonce}/{part}.png")).await;
+        assert_eq!(picture.status(), StatusCode::OK);
+        assert_eq!(picture.headers()["content-type"], "image/png");
+        assert_eq!(picture.headers()["cache-control"], "no-store");
+        assert!(image::load_from_memory(&picture.bytes().await.unwrap()).is_ok());
+    }
+    assert_eq!(
+        app.another_browser().get(&format!("/human-check/{nonce}/scene.png")).await.status(),
+        StatusCode::NOT_FOUND,
+        "another session's puzzle is not shown"
+    );
+
+    // A miss: refused, and a new picture.
+    let x: u32 = app.puzzle_answer(&html).await.parse().unwrap();
+    let wrong = (x + 40).to_string();
+    let missed = app
+        .submit("/login", "/login", &[("method", "sms"), ("action", "send_code"), ("phone", phone), ("slide", &wrong)])
+        .await;
+    assert_eq!(missed.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = missed.text().await.unwrap();
+    assert!(html.contains("拼图没有对准缺口"), "{html}");
+    assert!(!html.contains(&nonce), "a new picture");
+    assert_eq!(app.get(&format!("/human-check/{nonce}/scene.png")).await.status(), StatusCode::NOT_FOUND);
+    // The same answer twice is no answer: the puzzle it answered is gone.
+    let slide = app.puzzle_answer(&html).await;
+    let fields = [("method", "sms"), ("action", "send_code"), ("phone", phone), ("slide", slide.as_str())];
+    let fit = app.submit("/login", "/login", &fields).await;
+    assert_eq!(fit.status(), StatusCode::OK, "a fit sends the code: {}", fit.text().await.unwrap());
+    assert_eq!(app.sms_count(), 4);
+    app.age_codes(61).await;
+    assert_eq!(app.submit("/login", "/login", &fields).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.sms_count(), 4);
+
+    // Solved each time, up to twenty a day.
+    for _ in 4..20 {
+        app.age_codes(61).await;
+        assert_eq!(app.request_code_solving("/login", phone).await.0, StatusCode::OK);
+    }
+    app.age_codes(61).await;
+    let (status, html) = app.request_code_solving("/login", phone).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(html.contains("小时后再试"), "{html}");
+    assert_eq!(app.sms_count(), 20);
+    // Another number is not held by this one's cap (the address is busy by now: a puzzle).
+    assert_eq!(app.request_code_solving("/login", "13800138012").await.0, StatusCode::OK);
 }
 
-async fn twenty_codes_per_address_per_hour(app: TestApp) {
-    for i in 0..20 {
+/// Ten codes from one address in an hour, then everyone there solves the puzzle; forty is the cap.
+async fn a_busy_address_asks_for_the_puzzle(app: TestApp) {
+    for i in 0..10 {
         let phone = format!("138001381{i:02}");
         assert_eq!(app.request_code("/login", &phone).await.status(), StatusCode::OK, "{phone}");
     }
-    let refused = app.request_code("/login", "13800138199").await;
-    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(refused.text().await.unwrap().contains("分钟后再试"));
-    assert_eq!(app.sms_count(), 20);
+    let asked = app.another_browser().request_code("/register", "13800138150").await;
+    assert_eq!(asked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(asked.text().await.unwrap().contains("安全验证"), "the register page asks too");
+    for i in 10..40 {
+        let phone = format!("138001381{i:02}");
+        assert_eq!(app.request_code_solving("/login", &phone).await.0, StatusCode::OK, "{phone}");
+    }
+    let (status, html) = app.request_code_solving("/login", "13800138199").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(html.contains("分钟后再试"), "{html}");
+    assert_eq!(app.sms_count(), 40);
 }
 
 async fn ten_wrong_passwords_lock_password_login(owner: TestApp) {
@@ -230,15 +288,21 @@ async fn strangers_cannot_burn_or_block_the_owners_code(app: TestApp) {
     assert_eq!(owner.status(), StatusCode::SEE_OTHER, "the owner's code still works");
     app.logout().await;
 
-    // Strangers use up the phone's ten texts a day (the owner had two of them)...
-    for _ in 0..8 {
-        app.age_codes(61).await;
-        assert_eq!(app.another_browser().request_code("/login", phone).await.status(), StatusCode::OK);
-    }
+    // A stranger's text makes three today: from now on, strangers must solve the puzzle...
+    app.age_codes(61).await;
+    assert_eq!(app.another_browser().request_code("/login", phone).await.status(), StatusCode::OK);
     app.age_codes(61).await;
     let blocked = app.another_browser().request_code("/login", phone).await;
     assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS, "strangers are limited");
-    // ...and the owner's browser still gets one, and signs in with it.
+    assert!(blocked.text().await.unwrap().contains("安全验证"));
+    // ...and so does the owner on a new phone, who then is not held behind the strangers' texts.
+    let new_phone = app.another_browser();
+    assert_eq!(new_phone.request_code_solving("/login", phone).await.0, StatusCode::OK);
+    let code = app.last_code(phone).unwrap();
+    let fields = [("method", "sms"), ("action", "login"), ("phone", phone), ("code", code.as_str())];
+    assert_eq!(new_phone.submit("/login", "/login", &fields).await.status(), StatusCode::SEE_OTHER);
+    // The owner's known browser gets one without any puzzle, and signs in with it.
+    app.age_codes(61).await;
     assert_eq!(app.login_by_code(phone).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/me").await.status(), StatusCode::OK);
 }
@@ -259,6 +323,28 @@ async fn strangers_cannot_lock_staff_out(app: TestApp) {
         assert_eq!(guess("wrong-password").await.status(), StatusCode::BAD_REQUEST);
     }
     assert_eq!(guess(STAFF_PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS, "paused for strangers");
+    // On a new device the staff member solves the puzzle and goes on to the second factor.
+    let new_device = app.another_browser();
+    let fields = [("phone", ADMIN_PHONE), ("password", STAFF_PASSWORD)];
+    let paused = new_device.submit("/admin/login", "/admin/login", &fields).await;
+    assert_eq!(paused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = paused.text().await.unwrap();
+    assert!(html.contains("安全验证"), "{html}");
+    let slide = new_device.puzzle_answer(&html).await;
+    let solved = [("phone", ADMIN_PHONE), ("password", STAFF_PASSWORD), ("slide", slide.as_str())];
+    let through = new_device.submit("/admin/login", "/admin/login", &solved).await;
+    assert_eq!(through.status(), StatusCode::SEE_OTHER);
+    assert!(crate::helpers::location(&through).starts_with("/admin/login/verify"));
+    let code = app.next_totp(ADMIN_PHONE).await;
+    let second = new_device.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
+    assert_eq!(second.status(), StatusCode::SEE_OTHER, "nor is the second factor held by the strangers' pause");
+    assert_eq!(new_device.get("/admin").await.status(), StatusCode::OK);
+    // A stranger's solved puzzle with a wrong password is still a wrong password.
+    let stranger = app.another_browser();
+    let html = stranger.submit("/admin/login", "/admin/login", &fields).await.text().await.unwrap();
+    let slide = stranger.puzzle_answer(&html).await;
+    let wrong = [("phone", ADMIN_PHONE), ("password", "wrong-password"), ("slide", slide.as_str())];
+    assert_eq!(stranger.submit("/admin/login", "/admin/login", &wrong).await.status(), StatusCode::BAD_REQUEST);
     let back =
         staff.submit("/admin/login", "/admin/login", &[("phone", ADMIN_PHONE), ("password", STAFF_PASSWORD)]).await;
     assert_eq!(back.status(), StatusCode::SEE_OTHER, "the staff member's own browser is not");
@@ -266,4 +352,72 @@ async fn strangers_cannot_lock_staff_out(app: TestApp) {
     let verified = staff.submit("/admin/login/verify", "/admin/login/verify", &[("code", &code)]).await;
     assert_eq!(verified.status(), StatusCode::SEE_OTHER);
     assert_eq!(staff.get("/admin").await.status(), StatusCode::OK);
+}
+
+/// The puzzle as a person meets it: on a phone in WeChat in Chinese and on a PC in English, a
+/// busy number asks for it, the piece follows the slider moved from the keyboard, and the code
+/// goes out once it fits.
+#[tokio::test]
+async fn the_puzzle_in_a_browser() {
+    for (width, ua, lang, phone, tag) in [
+        (375, Some(crate::browser::WECHAT_UA), "zh-CN", "13800138441", "375-zh"),
+        (1280, None, "en", "13800138442", "1280-en"),
+    ] {
+        solve_in_a_browser(width, ua, lang, phone, tag).await;
+    }
+}
+
+async fn solve_in_a_browser(width: u32, ua: Option<&str>, lang: &str, phone: &str, tag: &str) {
+    use crate::browser::{choose_language, console_errors, snap, start_browser_as};
+    use fantoccini::Locator;
+    let Some((_driver, client)) = start_browser_as(width, 812, ua).await else { return };
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(app.another_browser().request_code("/login", phone).await.status(), StatusCode::OK);
+        app.age_codes(61).await;
+    }
+    choose_language(&client, &app, lang, "/login").await;
+    client.find(Locator::Id("phone")).await.unwrap().send_keys(phone).await.unwrap();
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    let slider = client.wait().for_element(Locator::Id("slide")).await.unwrap();
+    let loaded = "return [...document.querySelectorAll('.puzzle img')].every(i => i.complete && i.naturalWidth > 0)";
+    for _ in 0..100 {
+        if client.execute(loaded, vec![]).await.unwrap() == serde_json::json!(true) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    snap(&client, &format!("puzzle-{tag}-asked.png")).await;
+    let x: usize = app.puzzle_answer(&client.source().await.unwrap()).await.parse().unwrap();
+    // The slider has focus; the arrow keys move it a pixel at a time, and the piece with it.
+    slider.send_keys(&"\u{E014}".repeat(x)).await.unwrap();
+    // Where the piece stands over the scene, in the scene's own 300 units however it is scaled.
+    let at = client
+        .execute(
+            "const s = document.querySelector('.puzzle-scene').getBoundingClientRect(); \
+             const p = document.querySelector('.puzzle-piece').getBoundingClientRect(); \
+             return (p.left - s.left) * 300 / s.width",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!((at - x as f64).abs() < 1.0, "the piece follows the slider into the gap: {at} for {x}");
+    snap(&client, &format!("puzzle-{tag}-fitted.png")).await;
+    let target: f64 = client
+        .execute("return document.getElementById('slide').getBoundingClientRect().height", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    assert!(target >= 44.0, "the slider is a 44 px target: {target}");
+    client.find(Locator::Css("button[value=send_code]")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".notice")).await.unwrap();
+    assert_eq!(app.sms_count(), 4, "the code went out once the piece fit");
+    // The page that asked for the puzzle came with its 429, which Chromium logs; nothing else.
+    let errors: Vec<String> =
+        console_errors(&client).await.into_iter().filter(|e| !e.contains("/login - Failed to load resource")).collect();
+    assert!(errors.is_empty(), "console errors {errors:?}");
+    let _ = client.close().await; // cleanup: the checks above are the test
 }

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::attempts;
 use crate::auth::totp;
+use crate::auth::{attempts, human_check};
 use crate::domain::staff::{Area, staff_session_alive};
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
@@ -33,6 +33,8 @@ struct LoginPage {
     phone: String,
     next: String,
     notice: &'static str,
+    /// The slider puzzle's nonce, when the account is paused for strangers.
+    puzzle: String,
     errors: FieldErrors,
 }
 
@@ -89,6 +91,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest) -> Result<HttpResponse, 
         phone: String::new(),
         next: next_of(&q.next),
         notice,
+        puzzle: String::new(),
         errors: FieldErrors::default(),
         ctx,
     };
@@ -105,11 +108,12 @@ async fn login(
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let next = next_of(&form.next);
     let device = crate::routes::accounts::device_cookie(&req);
-    let refused = match login_with_password(&state, ctx.lang, &form, &ip, device.as_deref(), true).await? {
+    let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
+    let refused = match login_with_password(&state, ctx.lang, &form, &ip, device.as_deref(), human, true).await? {
         Ok(user) if user.is_banned() => (StatusCode::FORBIDDEN, ctx.t("err_account_banned")),
         Ok(user) if !user.is_staff() => (StatusCode::FORBIDDEN, ctx.t("err_not_staff")),
         Ok(user) => {
-            ctx.typed_session().begin_staff_challenge(user.id, now())?;
+            ctx.typed_session().begin_staff_challenge(user.id, now(), human == human_check::Answer::Solved)?;
             let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
             return Ok(redirect(&format!("/admin/login/verify?{query}")));
         }
@@ -120,6 +124,7 @@ async fn login(
                 phone: form.phone.chars().take(32).collect(),
                 next,
                 notice: "",
+                puzzle: crate::routes::accounts::puzzle_for(&ctx, retry.puzzle)?,
                 errors: retry.errors,
                 ctx,
             };
@@ -130,8 +135,8 @@ async fn login(
     let mut errors = FieldErrors::default();
     errors.add("phone", message);
     let ctx = ctx.with_csrf()?;
-    let page =
-        LoginPage { meta: meta(&ctx), phone: form.phone.chars().take(32).collect(), next, notice: "", errors, ctx };
+    let phone = form.phone.chars().take(32).collect();
+    let page = LoginPage { meta: meta(&ctx), phone, next, notice: "", puzzle: String::new(), errors, ctx };
     render_with_status(&page, status)
 }
 
@@ -205,7 +210,10 @@ async fn verify(
     let ip = client_ip(&req, state.settings.trust_forwarded);
     let device = crate::routes::accounts::device_cookie(&req);
     let known = crate::routes::accounts::is_known_device(&state, device.as_deref(), &user.phone);
-    if let Some(blocked) = attempts::check(&state.db, Some(user.id), &ip, known, now).await? {
+    // A browser that solved the puzzle at the password step is not held here by the account's
+    // pause, which strangers' wrong passwords can fill (its cap still holds).
+    let solved = ctx.typed_session().staff_challenge_solved();
+    if let Some(blocked) = attempts::check(&state.db, Some(user.id), &ip, known, solved, now).await? {
         let (reason, secs) = (blocked.message_key(true), blocked.secs());
         let mut errors = FieldErrors::default();
         errors.add("code", format!("{}{}", ctx.t(reason), crate::routes::wait_message(ctx.lang, secs)));

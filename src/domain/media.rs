@@ -79,10 +79,38 @@ pub const CREDIT_GRACE_SECS: i64 = 30;
 /// since their last report could have played at the fastest speed, plus the grace. A report is
 /// the browser's word; without this, one forged report would complete a lesson. `previous` is the
 /// credited furthest point and when it was reported, if there was a report.
+///
+/// After the first report the grace is at most the time since the last one, so reports sent in a
+/// stream gain no more than 3× the time that passed, however often they come.
 pub fn credited_furthest(previous: Option<(i64, i64)>, position: i64, now: i64) -> i64 {
-    let (furthest, at) = previous.unwrap_or((0, now));
-    let played = (now - at).max(0).saturating_mul(FASTEST_SPEED);
-    position.min(furthest.saturating_add(played).saturating_add(CREDIT_GRACE_SECS)).max(0)
+    let (furthest, elapsed, grace) = match previous {
+        None => (0, 0, CREDIT_GRACE_SECS),
+        Some((furthest, at)) => {
+            let elapsed = (now - at).max(0);
+            (furthest, elapsed, elapsed.min(CREDIT_GRACE_SECS))
+        }
+    };
+    let played = elapsed.saturating_mul(FASTEST_SPEED);
+    position.min(furthest.saturating_add(played).saturating_add(grace)).max(0)
+}
+
+/// A brisk reader's pace, in characters a second (600 a minute): an article's reading time.
+pub const READING_CHARS_PER_SEC: i64 = 10;
+
+/// How long an article of `chars` characters takes at a brisk pace, at least a second.
+pub fn reading_secs(chars: usize) -> i64 {
+    (i64::try_from(chars).unwrap_or(i64::MAX) / READING_CHARS_PER_SEC).max(1)
+}
+
+/// The share of an article (of 100) a report may credit: the share turned into reading time and
+/// credited like playback (twice a brisk pace, and the grace), so scrolling to the end at once
+/// completes nothing longer than a screen or two. `previous` is the credited share and when it
+/// was reported.
+pub fn credited_share(previous: Option<(i64, i64)>, share: i64, now: i64, reading_secs: i64) -> i64 {
+    let reading_secs = reading_secs.max(1);
+    let to_secs = |share: i64| share.clamp(0, 100) * reading_secs / 100;
+    let credited = credited_furthest(previous.map(|(furthest, at)| (to_secs(furthest), at)), to_secs(share), now);
+    if credited >= to_secs(share) { share.clamp(0, 100) } else { credited * 100 / reading_secs }
 }
 
 #[cfg(test)]
@@ -94,10 +122,38 @@ mod tests {
         assert_eq!(credited_furthest(None, 12, 1000), 12, "a first report after 12 s of playing");
         assert_eq!(credited_furthest(None, 3600, 1000), CREDIT_GRACE_SECS, "one forged report");
         assert_eq!(credited_furthest(Some((600, 1000)), 624, 1012), 624, "12 s at 2×");
-        assert_eq!(credited_furthest(Some((600, 1000)), 3600, 1012), 600 + 24 + CREDIT_GRACE_SECS);
+        assert_eq!(credited_furthest(Some((600, 1000)), 3600, 1012), 600 + 24 + 12, "the grace is the 12 s too");
+        assert_eq!(credited_furthest(Some((600, 1000)), 3600, 1100), 600 + 200 + CREDIT_GRACE_SECS, "after a pause");
         assert_eq!(credited_furthest(Some((600, 1000)), 100, 1012), 100, "a step back is only the position");
         assert_eq!(credited_furthest(Some((0, 1000)), 3600, 1000 + 1800), 3600, "half an hour at 2×");
-        assert_eq!(credited_furthest(Some((0, 2000)), 50, 1000), 30, "a clock that went back credits nothing");
+        assert_eq!(credited_furthest(Some((0, 2000)), 50, 1000), 0, "a clock that went back credits nothing");
+        assert_eq!(credited_furthest(Some((600, 1000)), 3600, 1000), 600, "a second report in the same second");
+    }
+
+    #[test]
+    fn a_stream_of_forged_reports_gains_three_times_the_time_that_passed() {
+        let mut credited = None;
+        for t in 0..100 {
+            let furthest = credited_furthest(credited, 36_000, 1000 + t);
+            credited = Some((furthest, 1000 + t));
+        }
+        let (furthest, _) = credited.unwrap();
+        assert_eq!(furthest, CREDIT_GRACE_SECS + 99 * 3, "{furthest}");
+    }
+
+    #[test]
+    fn articles_are_credited_at_a_readers_pace() {
+        assert_eq!(reading_secs(6000), 600);
+        assert_eq!(reading_secs(0), 1);
+        // A 6,000-character article (10 minutes at a brisk pace): scrolling to the end at once
+        // credits the grace, 30 s of reading, 5%.
+        assert_eq!(credited_share(None, 100, 1000, 600), 5);
+        // Five minutes later, at twice the brisk pace, the rest.
+        assert_eq!(credited_share(Some((5, 1000)), 100, 1300, 600), 100);
+        assert_eq!(credited_share(Some((5, 1000)), 60, 1100, 600), 43, "5% + (200 s + 30 s) of 600 s");
+        // A short note (under a screen) is read at once.
+        assert_eq!(credited_share(None, 100, 1000, 20), 100);
+        assert_eq!(credited_share(Some((100, 900)), 40, 1000, 600), 40, "scrolling back up is only the position");
     }
 
     #[test]

@@ -367,15 +367,18 @@ async fn report_progress(
         return Err(AppError::Forbidden);
     }
     let t = now();
-    // Articles report the share read (of 100); media report seconds, checked against the
-    // duration the shop measured and credited no faster than the media can play.
+    // Articles report the share read (of 100), credited no faster than a quick reader reads the
+    // text; media report seconds, checked against the duration the shop measured and credited no
+    // faster than the media can play.
+    let content = state.lessons.content(&state.db, lesson_id).await?;
+    let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
+    let previous = progress.get(&lesson_id).map(|p| (p.furthest_secs, p.updated_at));
     let (duration, furthest) = if lesson.kind == "article" {
-        (report.duration, report.position.min(report.duration))
+        let chars = content.as_ref().and_then(|c| c.body.as_deref()).map_or(0, |b| b.chars().count());
+        let share = report.position.min(report.duration).min(100);
+        (100, media::credited_share(previous, share, t, media::reading_secs(chars)))
     } else {
-        let measured = state.lessons.content(&state.db, lesson_id).await?.and_then(|c| c.media_duration_secs);
-        let duration = measured.unwrap_or(report.duration);
-        let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
-        let previous = progress.get(&lesson_id).map(|p| (p.furthest_secs, p.updated_at));
+        let duration = content.and_then(|c| c.media_duration_secs).unwrap_or(report.duration);
         (duration, media::credited_furthest(previous, report.position.min(duration), t))
     };
     let position = report.position.min(duration);

@@ -206,7 +206,9 @@
     });
   }
 
-  // Articles: the reading position is the share scrolled, in percent (of 100); the end completes.
+  // Articles: the reading position is the share scrolled, in percent (of 100), reported every 12 s
+  // while the page is in view: the shop credits reading at a reader's pace, so time spent at the
+  // end still counts towards completing it.
   var end = document.getElementById("article-end");
   if (end) {
     var scrolled = function () {
@@ -227,14 +229,12 @@
     if (resumeAt > 0 && resumeAt < 100) {
       window.scrollTo(0, (document.documentElement.scrollHeight - window.innerHeight) * resumeAt / 100);
     }
-    var last = -1;
-    var keep = function () { var p = scrolled(); if (p !== last) { last = p; send(p, 100); } };
-    setInterval(keep, 12000);
-    window.addEventListener("pagehide", keep);
+    var report = function () { send(scrolled(), 100); };
+    setInterval(function () { if (document.visibilityState === "visible") report(); }, 12000);
+    window.addEventListener("pagehide", report);
     if ("IntersectionObserver" in window) {
-      var seen = false;
       new IntersectionObserver(function (entries) {
-        if (!seen && entries[0].isIntersecting) { seen = true; last = 100; send(100, 100); }
+        if (entries[0].isIntersecting) send(100, 100);
       }).observe(end);
     }
   }

@@ -469,6 +469,17 @@ async fn lesson_video_plays_with_a_watermark() {
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
+/// Waits (with a deadline) until `script` returns true.
+pub(crate) async fn until(client: &Client, script: &str, what: &str) {
+    for _ in 0..150 {
+        if client.execute(script, vec![]).await.unwrap() == json!(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within 15 s");
+}
+
 /// Logs the browser in by SMS code through the login form.
 pub(crate) async fn browser_login(client: &Client, app: &crate::helpers::TestApp, phone: &str) {
     client.goto(&app.url("/login")).await.unwrap();
@@ -943,9 +954,8 @@ async fn takedown_drill_on_a_phone() {
     if let Some([duration, _]) = state.as_array().map(|s| [s[0].as_f64().unwrap_or(0.0), s[1].as_f64().unwrap_or(0.0)])
         && duration > 33.0
     {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let at = client.execute("return document.querySelector('video, audio').currentTime", vec![]).await.unwrap();
-        assert!(at.as_f64().unwrap_or(0.0) >= 29.0, "the player resumed at {at}s");
+        let resumed = "return document.querySelector('video, audio').currentTime >= 29";
+        until(&client, resumed, "the player resumes at the stored 30 s").await;
     }
     assert!(client.source().await.unwrap().contains("takedown-banner"), "the notice is on the lesson page too");
     snap(&client, "drill-lesson-375.png").await;
@@ -983,12 +993,9 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
     if width >= 1024 {
         // The buy box stays in view while the course is read.
         client.execute("window.scrollTo(0, document.documentElement.scrollHeight)", vec![]).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let top = client
-            .execute("return document.querySelector('.buy-bar .button.primary').getBoundingClientRect().top", vec![])
-            .await
-            .unwrap();
-        assert!(top.as_f64().is_some_and(|t| (0.0..812.0).contains(&t)), "buy box off screen at the bottom: {top}");
+        let in_view = "const top = document.querySelector('.buy-bar .button.primary').getBoundingClientRect().top; \
+                       return top >= 0 && top < 812";
+        until(&client, in_view, "the buy box stays on screen at the bottom").await;
         check(client.clone(), format!("walk-{tag}-1b-course-bottom.png")).await;
         client.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     }
@@ -1086,6 +1093,7 @@ async fn articles_show_reading_progress() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     let catalog = app.catalog.snapshot();
     let article = catalog.course("product-manager-notes").unwrap().lessons().find(|l| l.free_preview).unwrap().id;
+    browser_login(&client, &app, "13800138117").await;
     client.goto(&app.url(&format!("/courses/product-manager-notes/lessons/{article}"))).await.unwrap();
     client.wait().for_element(Locator::Id("read-bar")).await.unwrap();
     let share = |client: Client| async move {
@@ -1094,10 +1102,26 @@ async fn articles_show_reading_progress() {
         client.execute(script, vec![]).await.unwrap().as_f64().unwrap()
     };
     let top = share(client.clone()).await;
+    assert!(top < 0.5, "the bar starts near empty: {top}");
     client.execute("window.scrollTo(0, document.documentElement.scrollHeight)", vec![]).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let bottom = share(client.clone()).await;
-    assert!(top < 0.5 && bottom > 0.95, "the bar fills as the reader scrolls: {top} → {bottom}");
+    let filled = "const bar = document.getElementById('read-bar').getBoundingClientRect().width; \
+                  return bar / document.querySelector('.read-progress').getBoundingClientRect().width > 0.95";
+    until(&client, filled, "the bar fills as the reader scrolls").await;
+    // Seeing the end reports it; the shop credits it at a reader's pace.
+    let mut reported = None;
+    for _ in 0..150 {
+        app.flush_progress().await;
+        reported = sqlx::query_scalar::<_, i64>("SELECT furthest_secs FROM lesson_progress WHERE lesson_id = $1")
+            .bind(article)
+            .fetch_optional(app.db.read())
+            .await
+            .unwrap();
+        if reported.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reported.is_some_and(|share| share > 0), "the end was reported: {reported:?}");
     snap(&client, "article-375.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");

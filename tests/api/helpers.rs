@@ -400,6 +400,23 @@ impl TestApp {
         self.db.sessions_changed();
     }
 
+    /// Reports a learning position for a lesson the way its page does (the page's CSRF token,
+    /// JSON); the status the shop answered.
+    pub async fn report_progress(&self, slug: &str, lesson: i64, position: i64, duration: i64) -> StatusCode {
+        let html = unescape(&self.get_html(&format!("/courses/{slug}/lessons/{lesson}")).await.1);
+        let token = html.split("data-csrf=\"").nth(1).and_then(|t| t.split('"').next()).map(str::to_string);
+        let token = token.unwrap_or_else(|| csrf_in(&html));
+        self.client
+            .post(self.url(&format!("/progress/{lesson}")))
+            .header("Content-Type", "application/json")
+            .header("X-CSRF-Token", token)
+            .body(format!(r#"{{"position":{position},"duration":{duration}}}"#))
+            .send()
+            .await
+            .expect("progress report")
+            .status()
+    }
+
     /// Writes the progress reports gathered so far, as the next batch would.
     pub async fn flush_progress(&self) {
         self.progress.flush(&self.db).await.expect("progress batch");

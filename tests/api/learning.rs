@@ -15,6 +15,7 @@ on_both_backends!(
     traversal_payloads_get_nothing,
     progress_is_kept_and_resumed,
     forged_reports_complete_nothing,
+    articles_complete_at_a_readers_pace,
     articles_and_live_sessions_render,
 );
 
@@ -499,18 +500,8 @@ async fn forged_reports_complete_nothing(app: TestApp) {
         .await
         .unwrap();
     app.db.lessons_changed();
-    let html = unescape(&app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await.1);
-    let token = html.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let report = |lesson: i64, body: &'static str| {
-        app.client
-            .post(app.url(&format!("/progress/{lesson}")))
-            .header("Content-Type", "application/json")
-            .header("X-CSRF-Token", token.clone())
-            .body(body)
-            .send()
-    };
-    assert_eq!(report(paid, r#"{"position":3600,"duration":3600}"#).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(report(other, r#"{"position":1,"duration":1}"#).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.report_progress(SLUG, paid, 3600, 3600).await, StatusCode::NO_CONTENT);
+    assert_eq!(app.report_progress(SLUG, other, 1, 1).await, StatusCode::NO_CONTENT);
     app.flush_progress().await;
     let db = app.db.clone();
     let stored = |lesson: i64| {
@@ -531,10 +522,51 @@ async fn forged_reports_complete_nothing(app: TestApp) {
     assert!(course.contains("已学 0/7 节"), "nothing completed");
     // Ten minutes later (as far as the shop can tell), at the end: watched.
     app.age_progress(600).await;
-    assert_eq!(report(other, r#"{"position":600,"duration":600}"#).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.report_progress(SLUG, other, 600, 600).await, StatusCode::NO_CONTENT);
     app.flush_progress().await;
     let (_, furthest, _, completed) = stored(other).await;
     assert!(furthest == 600 && completed.is_some(), "completed once it could have been watched");
+}
+
+async fn articles_complete_at_a_readers_pace(app: TestApp) {
+    let slug = "product-manager-notes";
+    let lesson = app.catalog.snapshot().course(slug).unwrap().lessons().find(|l| !l.free_preview).unwrap().id;
+    // 6,000 characters: ten minutes at a brisk 600 a minute.
+    sqlx::query("UPDATE lessons SET body = $1 WHERE id = $2")
+        .bind("读".repeat(6000))
+        .bind(lesson)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    app.db.lessons_changed();
+    app.login_by_code("13800138116").await;
+    app.bought(slug).await;
+    let stored = || async {
+        app.flush_progress().await;
+        sqlx::query_as::<_, (i64, Option<i64>)>(
+            "SELECT furthest_secs, completed_at FROM lesson_progress WHERE lesson_id = $1",
+        )
+        .bind(lesson)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
+    };
+    // Scrolled to the end at once: the first half-minute of reading counts, 5%.
+    assert_eq!(app.report_progress(slug, lesson, 100, 100).await, StatusCode::NO_CONTENT);
+    assert_eq!(stored().await, (5, None));
+    // Reports every few seconds add no more than the time that passed allows.
+    for _ in 0..5 {
+        assert_eq!(app.report_progress(slug, lesson, 100, 100).await, StatusCode::NO_CONTENT);
+    }
+    let (share, completed) = stored().await;
+    assert!(share < 50 && completed.is_none(), "a stream of reports is not reading: {share}");
+    // Five minutes on the page later (at twice the brisk pace), the end is read.
+    app.age_progress(300).await;
+    assert_eq!(app.report_progress(slug, lesson, 100, 100).await, StatusCode::NO_CONTENT);
+    let (share, completed) = stored().await;
+    assert!(share == 100 && completed.is_some(), "completed once it could have been read: {share}");
+    let (_, course) = app.get_html(&format!("/courses/{slug}")).await;
+    assert!(course.contains("已学 1/"), "the course counts it");
 }
 
 async fn articles_and_live_sessions_render(app: TestApp) {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
-use crate::browser::{browser_login, choose_language, console_errors, snap, start_browser, start_browser_as};
-use crate::helpers::{Backend, TestApp, spawn_app, unescape};
+use crate::browser::{browser_login, choose_language, console_errors, snap, start_browser, start_browser_as, until};
+use crate::helpers::{Backend, TestApp, spawn_app};
 
 const WECHAT_ANDROID_UA: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/UQ1A.240205.004; wv) AppleWebKit/537.36 \
      (KHTML, like Gecko) Version/4.0 Chrome/122.0.6261.120 Mobile Safari/537.36 XWEB/1220099 MMWEBSDK/20240301 \
@@ -81,17 +81,6 @@ async fn play_until(client: &Client, secs: f64) -> Value {
          tick();"
     );
     client.execute_async(&script, vec![]).await.unwrap()
-}
-
-/// Waits (with a deadline) until `script` returns true.
-async fn until(client: &Client, script: &str, what: &str) {
-    for _ in 0..150 {
-        if client.execute(script, vec![]).await.unwrap() == json!(true) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within 15 s");
 }
 
 fn lessons_of(app: &TestApp, slug: &str) -> Vec<(i64, bool)> {
@@ -232,22 +221,8 @@ async fn lessons_resume_where_the_learner_left_off() {
     ];
     for (slug, lesson, at, duration, tag) in cases {
         let page = format!("/courses/{slug}/lessons/{lesson}");
-        let token = unescape(&app.get_html(&page).await.1)
-            .split("data-csrf=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap()
-            .to_string();
-        let sent = app
-            .client
-            .post(app.url(&format!("/progress/{lesson}")))
-            .header("Content-Type", "application/json")
-            .header("X-CSRF-Token", token)
-            .body(format!(r#"{{"position":{at},"duration":{duration}}}"#))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(sent.status(), reqwest::StatusCode::NO_CONTENT);
+        let sent = app.report_progress(slug, lesson, at, duration).await;
+        assert_eq!(sent, reqwest::StatusCode::NO_CONTENT);
 
         client.goto(&app.url(&page)).await.unwrap();
         client.wait().for_element(Locator::Id("media")).await.unwrap();

@@ -5,7 +5,7 @@ use kedian::domain::time::now;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, location, spawn_app_with, unescape};
+use crate::helpers::{Backend, TestApp, location, spawn_app_with};
 
 const SLUG: &str = "excel-data-analysis";
 
@@ -30,18 +30,7 @@ async fn user_id(app: &TestApp, phone: &str) -> i64 {
 async fn study(app: &TestApp, position: i64) {
     let catalog = app.catalog.snapshot();
     let lesson = catalog.course(SLUG).unwrap().lessons().find(|l| !l.free_preview).unwrap().id;
-    let html = unescape(&app.get_html(&format!("/courses/{SLUG}/lessons/{lesson}")).await.1);
-    let token = html.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let response = app
-        .client
-        .post(app.url(&format!("/progress/{lesson}")))
-        .header("Content-Type", "application/json")
-        .header("X-CSRF-Token", token)
-        .body(format!(r#"{{"position":{position},"duration":100}}"#))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.report_progress(SLUG, lesson, position, 100).await, StatusCode::NO_CONTENT);
 }
 
 async fn a_learner_downloads_everything_kept_about_them(app: TestApp) {

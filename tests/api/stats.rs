@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, unescape};
+use crate::helpers::TestApp;
 use crate::on_both_backends;
 
 on_both_backends!(statistics_match_the_seeded_dataset, past_days_are_stored_and_refunds_restate_them);
@@ -27,19 +27,8 @@ pub(crate) async fn finish_course(app: &TestApp, browser: &TestApp, slug: &str) 
     .unwrap();
     for position in [0, 600] {
         for &lesson in &lessons {
-            let html = unescape(&browser.get_html(&format!("/courses/{slug}/lessons/{lesson}")).await.1);
-            let token = html.split("data-csrf=\"").nth(1).map(|t| t.split('"').next().unwrap_or_default().to_string());
-            let token = token.unwrap_or_else(|| crate::helpers::csrf_in(&html));
-            let sent = browser
-                .client
-                .post(browser.url(&format!("/progress/{lesson}")))
-                .header("Content-Type", "application/json")
-                .header("X-CSRF-Token", token)
-                .body(format!(r#"{{"position":{position},"duration":600}}"#))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(sent.status(), StatusCode::NO_CONTENT, "lesson {lesson}");
+            let sent = browser.report_progress(slug, lesson, position, 600).await;
+            assert_eq!(sent, StatusCode::NO_CONTENT, "lesson {lesson}");
         }
         app.age_progress(600).await;
     }

@@ -124,6 +124,8 @@ async fn new_form(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
 
 /// Complaints one learner may file in 24 hours.
 const MAX_COMPLAINTS_A_DAY: i64 = 10;
+/// Follow-ups a learner may add to their complaints in 24 hours.
+const MAX_FOLLOW_UPS_A_DAY: i64 = 30;
 
 #[post("/complaints/new")]
 async fn create(
@@ -348,6 +350,10 @@ async fn follow_up(
     let held = crate::routes::forms::screen(&state, ctx.lang, &body, "body", &mut errors);
     if !errors.is_empty() {
         return show_page(ctx, &state, c, body, errors, StatusCode::BAD_REQUEST).await;
+    }
+    if complaints::follow_ups_since(&state.db, user.id, now() - 86_400).await? >= MAX_FOLLOW_UPS_A_DAY {
+        errors.add("body", ctx.tf("err_follow_up_limit", &[("n", &MAX_FOLLOW_UPS_A_DAY.to_string())]));
+        return show_page(ctx, &state, c, body, errors, StatusCode::TOO_MANY_REQUESTS).await;
     }
     complaints::follow_up(&state.db, c.id, &body, &[], now()).await?;
     let link = format!("/admin/complaints/{}", c.complaint_no);

@@ -56,6 +56,18 @@ pub async fn filed_since(db: &Db, user_id: UserId, since: i64) -> Result<i64, sq
         .await
 }
 
+/// How many follow-ups the learner wrote to their complaints since `since`.
+pub async fn follow_ups_since(db: &Db, user_id: UserId, since: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM complaint_messages m JOIN complaints c ON c.id = m.complaint_id \
+         WHERE c.user_id = $1 AND m.author = 'learner' AND m.created_at >= $2",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_one(db.read())
+    .await
+}
+
 pub async fn for_user(db: &Db, user_id: UserId, limit: i64) -> Result<Vec<Complaint>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.user_id = $1 ORDER BY c.id DESC LIMIT $2");
     sqlx::query_as(&sql).bind(user_id).bind(limit).fetch_all(db.read()).await

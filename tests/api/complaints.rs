@@ -170,8 +170,8 @@ async fn bad_complaints_change_nothing(app: TestApp) {
     assert_eq!(app.count("attachments").await, 0);
 }
 
-/// A learner files at most ten complaints in 24 hours; the eleventh is refused beside the field
-/// and stores nothing. Without signing in, nothing of the body is kept either.
+/// A learner files at most ten complaints and thirty follow-ups in 24 hours; one more is refused
+/// beside the field and stores nothing. Without signing in, nothing of the body is kept either.
 async fn ten_complaints_a_day_at_most(app: TestApp) {
     let form = reqwest::multipart::Form::new()
         .text("csrf_token", "none")
@@ -191,4 +191,19 @@ async fn ten_complaints_a_day_at_most(app: TestApp) {
     assert_eq!(app.count("complaints").await, 10);
     let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attachments").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(kept, 10, "the eleventh's picture was not kept");
+
+    let complaint_no: String = sqlx::query_scalar("SELECT complaint_no FROM complaints ORDER BY id LIMIT 1")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    let page = format!("/complaints/{complaint_no}");
+    for i in 0..30 {
+        let sent = app.submit(&page, &format!("{page}/messages"), &[("body", "还是没有声音")]).await;
+        assert_eq!(sent.status(), StatusCode::SEE_OTHER, "follow-up {i}");
+    }
+    let refused = app.submit(&page, &format!("{page}/messages"), &[("body", "还是没有声音")]).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("id=\"body-error\"") && html.contains("24 小时内最多补充 30 次"), "beside the field");
+    assert_eq!(app.count("complaint_messages").await, 30);
 }

@@ -88,7 +88,7 @@ pub async fn latest(db: &Db, phone: &str, purpose: &str, requester: &str) -> Res
     .bind(phone)
     .bind(purpose)
     .bind(requester)
-    .fetch_optional(db.write())
+    .fetch_optional(db.read())
     .await
 }
 

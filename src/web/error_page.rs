@@ -5,7 +5,7 @@
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use askama::Template;
 
@@ -45,6 +45,9 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
     let body = page.render().unwrap_or_else(|_| format!("{} {}", status.as_u16(), heading));
     let (req, mut response) = res.into_parts();
     let headers = response.headers_mut();
+    // The body is replaced: what described the old one (a compressor's gzip) no longer holds.
+    headers.remove(CONTENT_ENCODING);
+    headers.remove(CONTENT_LENGTH);
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(HTML));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let response = response.set_body(BoxBody::new(body)).map_into_right_body::<B>();

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use crate::helpers::{TestApp, unescape};
 use crate::on_both_backends;
 
-on_both_backends!(pages_are_compressed_whole_and_media_is_not);
+on_both_backends!(pages_are_compressed_whole_and_media_is_not, error_pages_decode_as_sent);
 
 fn gunzip(bytes: &[u8]) -> String {
     let mut text = String::new();
@@ -60,4 +60,33 @@ async fn pages_are_compressed_whole_and_media_is_not(app: TestApp) {
     let (headers, video) = fetch(&app, &media, true).await;
     assert!(headers.get("content-encoding").is_none(), "video is sent as stored");
     assert_eq!(video.len(), std::fs::metadata(app.data_dir.join("media/demo/video.mp4")).unwrap().len() as usize);
+}
+
+/// Every error page, under every prefix, is what its headers say: a gzip body when they say gzip,
+/// a plain one otherwise (a 400 from /static once said gzip over plain text).
+async fn error_pages_decode_as_sent(app: TestApp) {
+    let prefixes = ["", "/static", "/files", "/media", "/courses", "/orders", "/admin", "/pay/notify", "/human-check"];
+    let tails = ["/..%2f..%2fx", "/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/a%2fb.css", "/nope", "/x%00y", "/%ff%fe"];
+    for prefix in prefixes {
+        for tail in tails {
+            let path = format!("{prefix}{tail}");
+            let response =
+                app.client.get(app.url(&path)).header("Accept-Encoding", "gzip, deflate, br").send().await.unwrap();
+            let status = response.status();
+            assert!(status.is_client_error(), "{path}: {status}");
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.unwrap();
+            let text = match headers.get("content-encoding").map(|v| v.to_str().unwrap().to_string()) {
+                Some(encoding) => {
+                    assert_eq!(encoding, "gzip", "{path}");
+                    let mut text = String::new();
+                    let decoded = flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text);
+                    assert!(decoded.is_ok(), "{path}: says gzip, is not ({status})");
+                    text
+                }
+                None => String::from_utf8(bytes.to_vec()).unwrap_or_else(|_| panic!("{path}: not text")),
+            };
+            assert!(text.contains("</html>"), "{path} ({status}): a page that says what it is: {text:.200}");
+        }
+    }
 }

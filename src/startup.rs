@@ -201,6 +201,7 @@ impl Application {
             refunder,
             progress: progress.clone(),
             streams: Default::default(),
+            return_queries: Default::default(),
             notify_rejections: Arc::new(crate::web::rejections::Rejections::new(
                 crate::routes::payments::REFUSED_NOTIFICATIONS,
             )),

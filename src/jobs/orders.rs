@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use crate::catalog::CatalogCache;
 use crate::domain::time::now;
-use crate::pay::{Providers, QueryResult, RefundRequest, RefundState};
+use crate::pay::{Providers, RefundRequest, RefundState};
+use crate::services::confirm::ask_gateway;
 use crate::store::Db;
-use crate::store::orders::{self, Order, PaymentOutcome};
+use crate::store::orders;
 
 pub use crate::domain::order::RECONCILE_AFTER_SECS;
 const BATCH: i64 = 100;
@@ -33,13 +34,13 @@ pub async fn run_once(db: &Db, providers: &Providers, catalog: &CatalogCache, no
     // Each check moves the order to the back of the queue (reconcile_at backs off), so every
     // waiting payment is reached within a few runs however many are abandoned.
     for order in orders::payments_due_for_check(db, now, BATCH).await? {
-        if !reconcile(db, providers, catalog, &order, now).await? {
+        if !ask_gateway(db, providers, catalog, &order, now).await? {
             orders::payment_checked(db, order.id, now).await?;
         }
     }
     for order in orders::expired_pending(db, now, BATCH).await? {
         // Ask the gateway one last time before closing: the buyer may have paid at the last second.
-        if reconcile(db, providers, catalog, &order, now).await? {
+        if ask_gateway(db, providers, catalog, &order, now).await? {
             continue;
         }
         if let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p))
@@ -119,31 +120,4 @@ async fn refund_late_payments(db: &Db, providers: &Providers, now: i64) -> anyho
         tracing::info!(order_no = %late.order_no, refund_no, state, "late payment refund");
     }
     Ok(())
-}
-
-/// Queries the order's provider; applies the payment if it went through. True when it did.
-async fn reconcile(
-    db: &Db,
-    providers: &Providers,
-    catalog: &CatalogCache,
-    order: &Order,
-    now: i64,
-) -> anyhow::Result<bool> {
-    let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p)) else { return Ok(false) };
-    match provider.query(&order.order_no).await {
-        Ok(QueryResult::Paid(notice)) => {
-            let outcome = orders::apply_payment(db, provider.name(), &notice, now).await?;
-            tracing::info!(order_no = %order.order_no, ?outcome, "payment found by reconciliation");
-            if let PaymentOutcome::Applied { course_id } = outcome {
-                catalog.count_sale(course_id);
-                return Ok(true);
-            }
-            Ok(false)
-        }
-        Ok(_) => Ok(false),
-        Err(e) => {
-            tracing::warn!(order_no = %order.order_no, error = format!("{e:#}"), "payment query failed");
-            Ok(false)
-        }
-    }
 }

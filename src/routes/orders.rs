@@ -18,6 +18,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
 use crate::services::checkout::{self, Checkout, Purchase};
+use crate::services::confirm;
 use crate::store::orders::{self, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
@@ -48,6 +49,16 @@ pub(crate) fn logged_in(ctx: &PageContext) -> Result<&User, AppError> {
 /// The logged-in buyer's own order; a visitor is sent to sign in.
 pub(crate) async fn buyers_order(ctx: &PageContext, state: &AppState, order_no: &OrderNo) -> Result<Order, AppError> {
     own_order(state, order_no, logged_in(ctx)?).await
+}
+
+/// The buyer's order as it stands once its gateway was asked: they are back from the cashier
+/// (see `services::confirm`), so a payment whose notification is late turns paid now.
+async fn after_return(state: &AppState, order: Order) -> Result<Order, AppError> {
+    let queries = &state.return_queries;
+    if confirm::on_return(&state.db, &state.providers, &state.catalog, queries, &order, now()).await? {
+        return orders::find_for_user(&state.db, &order.order_no, order.user_id).await?.ok_or(AppError::NotFound);
+    }
+    Ok(order)
 }
 
 /// The buyer's own order by number; anything else is a 404, exactly like a missing order.
@@ -306,7 +317,7 @@ async fn detail(
     order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = buyers_order(&ctx, &state, &order_no).await?;
+    let order = after_return(&state, buyers_order(&ctx, &state, &order_no).await?).await?;
     render_detail(ctx, &state, order, FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -408,7 +419,7 @@ async fn pay_page(
     order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = buyers_order(&ctx, &state, &order_no).await?;
+    let order = after_return(&state, buyers_order(&ctx, &state, &order_no).await?).await?;
     if order.status != OrderStatus::Pending || order.expires_at <= now() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
@@ -547,7 +558,7 @@ async fn order_status(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let user = ctx.user.as_ref().ok_or(AppError::NotFound)?;
-    let order = own_order(&state, &order_no, user).await?;
+    let order = after_return(&state, own_order(&state, &order_no, user).await?).await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(serde_json::json!({ "status": OrderView::new(order).status() })))
@@ -648,7 +659,7 @@ async fn return_page(
     order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let order = buyers_order(&ctx, &state, &order_no).await?;
+    let order = after_return(&state, buyers_order(&ctx, &state, &order_no).await?).await?;
     if order.status != OrderStatus::Pending {
         return Ok(redirect(&format!("/orders/{}/done", order.order_no)));
     }

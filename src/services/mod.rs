@@ -8,6 +8,7 @@
 //! - `refunds`: what the policy allows now (`assess`), approving, and sending to the provider.
 
 pub mod checkout;
+pub mod confirm;
 pub mod fulfilment;
 pub mod oa_notices;
 pub mod refunds;

@@ -56,6 +56,8 @@ pub struct AppState {
     pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
     /// Lesson media streams open now, per viewer and per address.
     pub streams: Arc<crate::web::stream_slots::StreamSlots>,
+    /// When each pending order was last asked of its gateway on the buyer's return.
+    pub return_queries: Arc<crate::services::confirm::ReturnQueries>,
     /// Payment notifications refused per address, to stop one address posting junk.
     pub notify_rejections: Arc<crate::web::rejections::Rejections>,
     /// WeChat Pay, when configured (its OAuth callback needs it directly).

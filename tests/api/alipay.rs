@@ -29,6 +29,7 @@ crate::on_both_backends!(
     inside_wechat_a_guide_replaces_alipay,
     forged_notifications_are_refused,
     lost_notification_found_by_query_and_expiry_closes_the_trade,
+    lost_notification_found_when_the_buyer_returns,
     refunds_go_through_the_api,
     a_learners_refund_goes_back_through_alipay,
 );
@@ -197,6 +198,27 @@ async fn lost_notification_found_by_query_and_expiry_closes_the_trade((app, sim)
     assert_eq!(app.order_status(&unpaid).await, "closed");
     assert_eq!(sim.trade(&unpaid).unwrap().status, "TRADE_CLOSED");
     assert_eq!(app.order_status(&never_opened).await, "closed", "a trade Alipay never saw closes too");
+}
+
+/// Back from Alipay's cashier with the notification lost: the return page asks Alipay, and the
+/// buyer lands on 支付成功.
+async fn lost_notification_found_when_the_buyer_returns((app, sim): (TestApp, AlipaySim)) {
+    app.login_by_code("13800138105").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    to_cashier(&app, PHONE, &order_no, "alipay_wap").await;
+    sim.pay(&order_no, None).await;
+    let back = format!("/orders/{order_no}/return");
+    let mut landed = String::new();
+    for _ in 0..100 {
+        landed = crate::helpers::location(&app.get(&back).await);
+        if !landed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(landed, format!("/orders/{order_no}/done"), "found by a signed query on the return");
+    assert_eq!(app.order_status(&order_no).await, "paid");
+    assert_eq!(app.count("entitlements").await, 1);
 }
 
 async fn refunds_go_through_the_api((app, sim): (TestApp, AlipaySim)) {

@@ -11,6 +11,7 @@ on_both_backends!(
     fifty_identical_notifications_pay_once,
     forged_notifications_change_nothing,
     a_lost_notification_is_completed_by_reconciliation,
+    a_lost_notification_is_paid_when_the_buyer_returns,
     a_lost_notification_is_not_starved_by_abandoned_payments,
     a_payment_that_loses_the_race_with_expiry_is_kept_for_refund,
     expiry_closes_unpaid_orders_but_not_paid_ones,
@@ -173,16 +174,11 @@ async fn forged_notifications_change_nothing(app: TestApp) {
     assert_eq!(stored, 19, "only the heard junk is kept");
 }
 
+/// A buyer who never comes back: the reconciliation job finds the payment.
 async fn a_lost_notification_is_completed_by_reconciliation(app: TestApp) {
     let order_no = started_order(&app, "13800138072").await;
     let response = app.cashier(&order_no, "confirm_lost").await;
     assert_eq!(crate::helpers::location(&response), format!("/orders/{order_no}/return"));
-    let (status, html) = app.get_html(&format!("/orders/{order_no}/return")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        html.contains("正在确认支付结果") && html.contains("http-equiv=\"refresh\""),
-        "the page waits, never trusting the browser"
-    );
     assert_eq!(app.order_status(&order_no).await, "pending");
     // Too early to ask the gateway.
     app.run_order_jobs(now()).await;
@@ -192,6 +188,36 @@ async fn a_lost_notification_is_completed_by_reconciliation(app: TestApp) {
     assert_eq!(app.count("entitlements").await, 1);
     let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(html.contains("开始学习"));
+}
+
+/// A buyer back from the cashier whose payment's notification was lost: the gateway is asked
+/// at once, so the return page turns into 支付成功 without waiting for reconciliation. Before
+/// they pay, the page waits and never takes the browser's word.
+async fn a_lost_notification_is_paid_when_the_buyer_returns(app: TestApp) {
+    let order_no = started_order(&app, "13800138073").await;
+    let (status, html) = app.get_html(&format!("/orders/{order_no}/return")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("正在确认支付结果") && html.contains("http-equiv=\"refresh\""),
+        "not paid at the gateway: the page waits, never trusting the browser"
+    );
+    assert_eq!(app.order_status(&order_no).await, "pending");
+    let response = app.cashier(&order_no, "confirm_lost").await;
+    let back = crate::helpers::location(&response);
+    assert_eq!(back, format!("/orders/{order_no}/return"));
+    // The page's next refresh asks again (a refresh at once is held back a few seconds).
+    let mut landed = String::new();
+    for _ in 0..100 {
+        landed = crate::helpers::location(&app.get(&back).await);
+        if !landed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(landed, format!("/orders/{order_no}/done"), "paid on the buyer's return");
+    assert_eq!(app.order_status(&order_no).await, "paid");
+    assert_eq!(app.count("entitlements").await, 1);
+    assert_eq!(app.count("payments").await, 1);
 }
 
 /// 150 older payments that were started and abandoned stand ahead of the one whose notification

@@ -30,6 +30,7 @@ mod certificate {
         jsapi_inside_wechat,
         forged_notifications_are_refused,
         lost_notification_found_by_query_and_expiry_closes_at_the_gateway,
+        lost_notification_found_while_the_buyer_waits,
         refunds_go_through_the_api,
     );
 }
@@ -239,6 +240,28 @@ async fn lost_notification_found_by_query_and_expiry_closes_at_the_gateway((app,
     app.run_order_jobs(now() + 31 * 60).await;
     assert_eq!(app.order_status(&unpaid).await, "closed");
     assert_eq!(sim.order(&unpaid).unwrap().state, "CLOSED", "closed at the gateway too");
+}
+
+/// The QR page's poll asks WeChat Pay when the buyer has paid and the notification is lost: the
+/// order turns paid while they look at the page, not at the next reconciliation.
+async fn lost_notification_found_while_the_buyer_waits((app, sim): (TestApp, WechatSim)) {
+    app.login_by_code("13800138095").await;
+    let order_no = app.order_for("excel-data-analysis").await;
+    choose(&app, PC, &order_no, "wechat_native").await;
+    let poll = format!("/orders/{order_no}/status");
+    assert_eq!(app.get(&poll).await.text().await.unwrap(), r#"{"status":"pending"}"#);
+    sim.pay(&order_no, None).await;
+    let mut status = String::new();
+    for _ in 0..100 {
+        status = app.get(&poll).await.text().await.unwrap();
+        if status != r#"{"status":"pending"}"# {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(status, r#"{"status":"paid"}"#, "found by a signed query on the poll");
+    assert_eq!(app.count("entitlements").await, 1);
+    assert!(sim.state.refused.lock().unwrap().is_empty(), "every request was signed right");
 }
 
 async fn refunds_go_through_the_api((app, sim): (TestApp, WechatSim)) {

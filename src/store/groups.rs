@@ -182,11 +182,8 @@ pub async fn order_for_seat(
         }
     };
     if let Some(order) = pending {
-        sqlx::query("UPDATE orders SET status = 'closed', closed_at = $1, close_reason = 'replaced', updated_at = $1 WHERE id = $2 AND status = 'pending'")
-            .bind(now)
-            .bind(order.id)
-            .execute(&mut *tx)
-            .await?;
+        // Replaced: closed the one way orders close, so its coupon goes back too.
+        orders::close_in(&mut tx, order.id, "replaced", now).await?;
     }
     let order = orders::insert(&mut tx, new, OrderStatus::Pending, None, now).await?;
     sqlx::query("UPDATE orders SET group_id = $1 WHERE id = $2")

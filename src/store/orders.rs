@@ -265,20 +265,33 @@ pub(crate) fn transition_sql(
 /// longer pending (paid or closed meanwhile).
 pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
+    if !close_in(&mut tx, order_id, reason, now).await? {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tx.commit().await?;
+    db.orders_changed();
+    Ok(true)
+}
+
+/// `close` inside a transaction that does more (a group seat replacing the buyer's pending order).
+pub(crate) async fn close_in(
+    tx: &mut Transaction<'static, Any>,
+    order_id: i64,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let sql = transition_sql(
         &[OrderStatus::Pending],
         OrderStatus::Closed,
         "closed_at = $1, close_reason = $2, updated_at = $1",
         3,
     )?;
-    let done = sqlx::query(&sql).bind(now).bind(reason).bind(order_id).execute(&mut *tx).await?;
+    let done = sqlx::query(&sql).bind(now).bind(reason).bind(order_id).execute(&mut **tx).await?;
     if done.rows_affected() != 1 {
-        tx.rollback().await?;
         return Ok(false);
     }
-    release_coupon(&mut tx, order_id, now).await?;
-    tx.commit().await?;
-    db.orders_changed();
+    release_coupon(tx, order_id, now).await?;
     Ok(true)
 }
 

@@ -121,6 +121,15 @@ async fn move_owned(
     .bind(into)
     .execute(&mut **tx)
     .await?;
+    // Their coupons go back, as for any closed order.
+    sqlx::query(
+        "UPDATE coupon_redemptions SET status = 'released', updated_at = $1 WHERE status = 'reserved' AND order_id IN \
+         (SELECT id FROM orders WHERE user_id = $2 AND status = 'closed' AND close_reason = 'merged')",
+    )
+    .bind(now)
+    .bind(from)
+    .execute(&mut **tx)
+    .await?;
     let mut moved = BTreeMap::new();
     for (table, once_per) in OWNED {
         let guard = match once_per {

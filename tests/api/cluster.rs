@@ -461,7 +461,7 @@ async fn two_instances_behind_nginx() {
         if shows_price(&page, "88.80") {
             break;
         }
-        assert!(saved_at.elapsed() < Duration::from_secs(2), "b still shows the old price after 2 s");
+        assert!(saved_at.elapsed() < Duration::from_secs(15), "b still shows the old price after 15 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let propagation = saved_at.elapsed();

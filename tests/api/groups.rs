@@ -17,6 +17,7 @@ on_both_backends!(
     an_unfilled_group_is_refunded_once,
     ten_buyers_pay_for_the_last_seat_at_once,
     staff_offers_are_checked_and_owners_cannot_join,
+    a_seat_replacing_a_pending_order_gives_its_coupon_back,
 );
 
 fn now() -> i64 {
@@ -253,4 +254,36 @@ async fn staff_offers_are_checked_and_owners_cannot_join(app: TestApp) {
     assert_eq!(ended.status(), StatusCode::SEE_OTHER);
     let (_, course) = second_look(&app, &course_page).await;
     assert!(!course.contains("/group\""), "the offer is gone from the course page");
+}
+
+/// Opening a group closes the buyer's pending order for the course; a coupon it held goes back,
+/// as when any order closes unpaid, so the next buyer can use a one-off coupon.
+async fn a_seat_replacing_a_pending_order_gives_its_coupon_back(app: TestApp) {
+    offer(&app, "3").await;
+    let coupon = kedian::store::coupons::NewCoupon {
+        code: "ONLYONE",
+        value: kedian::domain::coupon::CouponValue::Fixed(kedian::domain::Fen(1000)),
+        min_spend: kedian::domain::Fen(0),
+        valid_from: now() - 60,
+        valid_until: now() + 86_400,
+        total_limit: Some(1),
+        per_user_limit: None,
+        course_id: None,
+    };
+    kedian::store::coupons::create(&app.db, &coupon, now()).await.unwrap();
+    let buyer = learner(&app, "13800139111").await;
+    let pending = buyer.order_for(COURSE).await;
+    assert_eq!(apply_coupon(&buyer, &pending).await, StatusCode::SEE_OTHER);
+    let course_page = format!("/courses/{COURSE}");
+    seat_order(&buyer, &course_page, &format!("{course_page}/group")).await;
+    assert_eq!(buyer.order_status(&pending).await, "closed", "replaced by the seat's order");
+    let other = learner(&app, "13800139112").await;
+    let theirs = other.order_for(COURSE).await;
+    assert_eq!(apply_coupon(&other, &theirs).await, StatusCode::SEE_OTHER, "the coupon came back");
+}
+
+async fn apply_coupon(browser: &TestApp, order_no: &str) -> StatusCode {
+    let page = format!("/orders/{order_no}/pay");
+    let form = [("code", "ONLYONE"), ("action", "apply")];
+    browser.submit(&page, &format!("/orders/{order_no}/coupon"), &form).await.status()
 }

@@ -151,8 +151,20 @@ async fn notifications_survive_a_restart_and_are_sent_once(backend: Backend) {
         .execute(second.db.write())
         .await
         .unwrap();
+    // Both processes' senders take their turn at once (besides their own jobs): one text.
+    let sender =
+        |app: &TestApp| kedian::sms::config::load(&sim.write_config(&app.data_dir, "aliyun", ALIYUN_SECRET)).unwrap();
+    let (one, two) = (sender(&first), sender(&second));
+    let shop = kedian::web::shop::ShopCache::default();
+    shop.reload(&first.db).await.unwrap();
+    let (a, b) = futures_util::join!(
+        kedian::jobs::sms::run_once(&first.db, &one, &shop, now()),
+        kedian::jobs::sms::run_once(&second.db, &two, &shop, now()),
+    );
+    a.unwrap();
+    b.unwrap();
     second.deliver_texts().await;
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    first.deliver_texts().await;
     let refund_texts: Vec<_> = sim.delivered().into_iter().filter(|d| d.template == "SMS_100000003").collect();
     assert_eq!(refund_texts.len(), 1, "sent once, though two senders were running: {refund_texts:?}");
     assert_eq!(refund_texts[0].phone, "13800138505");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Two builds of the shop on the same data, one after the other, each against nginx serving the very
-# bytes it sent: the signed-in lesson page and 我的课程 (wrk -t2 -c64). For "did this change make a
+# bytes it sent: the signed-in lesson page, 我的课程 and the anonymous course page (wrk -t2 -c64). For "did this change make a
 # hot page slower?" without trusting a number from another day.
 #
 #   bash bench/compare.sh OLD_BINARY NEW_BINARY DATA_DIR [ROUNDS]
@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 cargo build --release -q --example loadgen
 W=$(mktemp -d); chmod 755 "$W"; mkdir -p "$W/html"; chmod 755 "$W/html"
 npid=""
-trap '[ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"' EXIT
+pid=""
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null; rm -rf "$W"' EXIT
 cp -r "$data" "$W/data"
 export KEDIAN_DATA_DIR=$W/data KEDIAN_LISTEN=127.0.0.1:18901 RUST_LOG="warn,kedian::sms=info"
 cat >"$W/nginx.conf" <<CONF
@@ -25,8 +26,8 @@ CONF
 nginx -p "$W" -c nginx.conf
 rps() { wrk -t2 -c64 -d8s "$@" 2>&1 | awk '/Requests\/sec/ {print $2}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "| round | build | lesson page req/s | nginx | ratio | 我的课程 req/s | nginx | ratio |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| round | build | lesson page req/s | nginx | ratio | 我的课程 req/s | nginx | ratio | course page (anonymous) req/s | nginx | ratio |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 n=0
 for round in $(seq "$rounds"); do
   for which in old new; do
@@ -40,9 +41,12 @@ for round in $(seq "$rounds"); do
     [ -n "$cookie" ] && [ -n "$lesson" ] || { echo "could not sign in on the $which build" >&2; exit 1; }
     curl -sf -H "Cookie: $cookie" "http://127.0.0.1:18901$lesson" -o "$W/html/lesson.html"
     curl -sf -H "Cookie: $cookie" "http://127.0.0.1:18901/me/courses" -o "$W/html/my.html"
+    course=${lesson%/lessons/*}
+    curl -sf "http://127.0.0.1:18901$course" -o "$W/html/course.html"
     k1=$(rps -H "Cookie: $cookie" "http://127.0.0.1:18901$lesson"); n1=$(rps http://127.0.0.1:18902/lesson.html)
     k2=$(rps -H "Cookie: $cookie" http://127.0.0.1:18901/me/courses); n2=$(rps http://127.0.0.1:18902/my.html)
-    echo "| $round | $which | $k1 | $n1 | $(ratio "$k1" "$n1") | $k2 | $n2 | $(ratio "$k2" "$n2") |"
+    k3=$(rps "http://127.0.0.1:18901$course"); n3=$(rps http://127.0.0.1:18902/course.html)
+    echo "| $round | $which | $k1 | $n1 | $(ratio "$k1" "$n1") | $k2 | $n2 | $(ratio "$k2" "$n2") | $k3 | $n3 | $(ratio "$k3" "$n3") |"
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done
 done

@@ -37,6 +37,9 @@ use actix_web::web;
 use crate::i18n::Lang;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // actix tries routes in this order, a pattern match per route: the pages learners spend their
+    // time on come first (their paths overlap no other area's).
+    learn::configure(cfg);
     home::configure(cfg);
     courses::configure(cfg);
     poster::configure(cfg);
@@ -59,7 +62,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     homework::configure(cfg);
     distribution::configure(cfg);
     privacy::configure(cfg);
-    learn::configure(cfg);
     pages::configure(cfg);
     health::configure(cfg);
     sync_api::configure(cfg);

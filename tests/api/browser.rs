@@ -920,6 +920,15 @@ async fn takedown_drill_on_a_phone() {
     let report = kedian::import::run(&app.db, &export, false, &kedian::import::Silent).await.unwrap();
     assert_eq!(report.total_rejected(), 0, "{}", report.text());
     let staff = app.staff().await;
+    // The readiness page for the example export: its three buyers all have phones.
+    let (_, readiness) = staff.get_html("/admin/switchover").await;
+    let figure = |label: &str| {
+        let at = readiness.find(&format!("<dt>{label}</dt><dd>")).unwrap_or_else(|| panic!("{label}"));
+        readiness[at..].split("<dd>").nth(1).unwrap().split('<').next().unwrap().to_string()
+    };
+    let reach = ["小程序已购学员", "可短信联系", "仅微信（无手机号）", "都联系不上"].map(figure);
+    assert_eq!(reach, ["3", "3", "0", "0"].map(String::from));
+    save("drill-readiness.html", readiness.as_bytes());
     let on = staff.submit("/admin/takedown", "/admin/takedown", &[("mode", "on"), ("message", "")]).await;
     assert_eq!(on.status(), reqwest::StatusCode::SEE_OTHER);
 

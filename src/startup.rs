@@ -18,7 +18,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::session_store::Sessions;
+use crate::auth::session_store::{Sessions, Store as SessionStoreKind};
 use crate::catalog::CatalogCache;
 use crate::config::{Settings, load_or_create_session_key, redact_url};
 use crate::domain::Phone;
@@ -29,7 +29,7 @@ use crate::pay::sandbox::Sandbox;
 use crate::pay::wechatpay::WechatPay;
 use crate::services::refunds::Refunder;
 use crate::sms::{ConsoleSender, SmsSender};
-use crate::store::sessions::DbSessionStore;
+use crate::store::sessions::{DbSessionStore, SessionCache};
 use crate::store::users::{self, Role};
 use crate::store::{Db, demo};
 use crate::web::AppState;
@@ -94,14 +94,15 @@ impl Application {
             Some(url) => {
                 let redis = RedisSessionStore::new(url.clone()).await.context("cannot connect to Redis")?;
                 tracing::info!(redis = %redact_url(url), "sessions in Redis");
-                (Sessions::Redis(redis), None)
+                (SessionStoreKind::Redis(redis), None)
             }
             None => {
                 let store = DbSessionStore::new(db.clone());
-                (Sessions::Db(store.clone()), Some(store))
+                (SessionStoreKind::Db(store.clone()), Some(store))
             }
         };
-        let db_sessions_for_sweep = db_sessions.clone();
+        let session_copies = SessionCache::new(db.clone());
+        let store = Sessions::new(store, session_copies.clone());
         crate::jobs::spawn_cleanup(db.clone(), db_sessions);
         crate::backup::spawn_scheduled(db.clone(), settings.clone());
 
@@ -217,15 +218,14 @@ impl Application {
         spawn_refresh(state.clone(), every);
         if state.db.backend() == crate::store::Backend::Postgres {
             // Serving starts once announcements are heard (or after 5 s, with the refresh as net).
-            let listening = spawn_change_listener(state.clone(), settings.database_url.clone());
+            crate::store::changes::spawn_teller(&state.db, settings.database_url.clone());
+            let listening = spawn_change_listener(state.clone(), session_copies, settings.database_url.clone());
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), listening).await;
         }
-        let (swept, swept_sessions) = (state.clone(), db_sessions_for_sweep);
+        let (swept, swept_sessions) = (state.clone(), store.clone());
         crate::jobs::memory::spawn_trim(move || {
             swept.sweep_caches();
-            if let Some(sessions) = &swept_sessions {
-                sessions.sweep();
-            }
+            swept_sessions.sweep();
         });
         // The poster font is large: load it now, off the request path.
         tokio::task::spawn_blocking(|| crate::media::poster::font().is_some());
@@ -350,11 +350,16 @@ fn spawn_refresh(state: web::Data<AppState>, every: std::time::Duration) {
     });
 }
 
-/// On PostgreSQL, reloads what another instance announced (`store::changes`) within moments.
-/// After a reconnection everything is reloaded once, for announcements missed meanwhile (start-up
-/// has just loaded it all).
-fn spawn_change_listener(state: web::Data<AppState>, database_url: String) -> tokio::sync::oneshot::Receiver<()> {
-    use crate::store::changes::{CATALOG, SETTINGS};
+/// On PostgreSQL, reloads what another instance announced (`store::changes`) within moments, and
+/// drops the copies it made stale. After a reconnection everything is reloaded once, for
+/// announcements missed meanwhile (start-up has just loaded it all); copies are not used while
+/// the connection is down.
+fn spawn_change_listener(
+    state: web::Data<AppState>,
+    sessions: SessionCache,
+    database_url: String,
+) -> tokio::sync::oneshot::Receiver<()> {
+    use crate::store::changes::{CATALOG, COPIES, Change, SETTINGS};
     let (listening, heard) = tokio::sync::oneshot::channel();
     let mut listening = Some(listening);
     tokio::spawn(async move {
@@ -362,25 +367,42 @@ fn spawn_change_listener(state: web::Data<AppState>, database_url: String) -> to
         loop {
             let listening = async {
                 let mut listener = sqlx::postgres::PgListener::connect(&database_url).await?;
-                listener.listen_all([CATALOG, SETTINGS]).await?;
+                listener.listen_all([CATALOG, SETTINGS, COPIES]).await?;
+                state.db.hearing(true);
                 if let Some(listening) = listening.take() {
                     let _ = listening.send(());
                 }
                 if reconnecting {
                     reload_everything(&state).await?;
                 }
-                loop {
-                    let notice = listener.recv().await?;
+                // A lost connection is reconnected by a new listener, never quietly: notices sent
+                // meanwhile are gone, so the copies must go too.
+                while let Some(notice) = listener.try_recv().await? {
                     match notice.channel() {
                         CATALOG => state.catalog.reload(&state.db).await?,
+                        COPIES => {
+                            for change in crate::store::changes::heard(&state.db, notice.payload()) {
+                                match change {
+                                    Change::Topic(topic) => state.db.changed_here(topic),
+                                    Change::Session(id) => sessions.forget(id),
+                                }
+                            }
+                        }
                         _ => reload_settings(&state).await?,
                     }
                 }
-                #[allow(unreachable_code)]
                 Ok::<(), anyhow::Error>(())
             };
-            if let Err(e) = listening.await {
-                tracing::warn!(error = format!("{e:#}"), "listening for other instances' changes failed; reconnecting");
+            let outcome = listening.await;
+            state.db.hearing(false);
+            match outcome {
+                Ok(()) => tracing::warn!("lost the connection that hears other instances' changes; reconnecting"),
+                Err(e) => {
+                    tracing::warn!(
+                        error = format!("{e:#}"),
+                        "listening for other instances' changes failed; reconnecting"
+                    )
+                }
             }
             reconnecting = true;
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -1,16 +1,16 @@
 //! Rows kept in memory between requests, so that an ordinary page view reads little or nothing
 //! from the database. Each cache belongs to a topic; every write of that topic in this process
 //! bumps the topic's epoch (`Db::changed`), and an entry read under an older epoch is not used.
-//! Writes by another process (the `kedian` CLI) are seen within `TTL`. Only on SQLite, where this
-//! process is the database's one web server; on PostgreSQL other instances write too, and every
-//! request reads the database.
+//! On PostgreSQL, other instances' writes are announced (`changes`) and bump the same epochs; copies
+//! are used only while this instance hears those announcements. Writes by a process that announces
+//! nothing (the `kedian` CLI) are seen within `TTL`.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{Backend, Db, Topic};
+use super::{Db, Topic};
 
 pub const TTL: Duration = Duration::from_secs(10);
 const MAX_ENTRIES: usize = 100_000;
@@ -110,7 +110,7 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, sqlx::Error>>,
     {
-        if db.backend() != Backend::Sqlite {
+        if !db.copies_usable() {
             return load().await;
         }
         let epoch = db.epoch(self.topic);

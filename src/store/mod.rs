@@ -53,8 +53,8 @@ pub mod users;
 pub mod wechat_outbox;
 
 use std::str::FromStr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -75,12 +75,36 @@ pub struct Db {
     read: AnyPool,
     write: AnyPool,
     backend: Backend,
-    /// One counter per `Topic`, bumped after each write of it in this process (see `cache`).
-    epochs: Arc<[AtomicU64; Topic::COUNT]>,
+    copies: Arc<Copies>,
+}
+
+/// What in-memory copies (`cache`) rely on.
+struct Copies {
+    /// Tells this instance's announcements from the others'.
+    instance: u64,
+    /// One counter per `Topic`, bumped after each write of it (in this process, or announced by
+    /// another instance).
+    epochs: [AtomicU64; Topic::COUNT],
+    /// PostgreSQL: this instance hears the others' writes (`changes`) right now. Only then may it
+    /// use copies; SQLite has one instance and always may.
+    hearing: AtomicBool,
+    /// PostgreSQL: where this instance's writes are queued to be announced to the others.
+    others: OnceLock<tokio::sync::mpsc::UnboundedSender<changes::Change>>,
+}
+
+impl Default for Copies {
+    fn default() -> Self {
+        Copies {
+            instance: rand::random(),
+            epochs: Default::default(),
+            hearing: AtomicBool::new(false),
+            others: OnceLock::new(),
+        }
+    }
 }
 
 /// What an in-memory copy may be of; each has its epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Topic {
     /// `users` and `user_messages` (the account and its unread count).
     Users,
@@ -98,6 +122,8 @@ pub enum Topic {
 
 impl Topic {
     const COUNT: usize = 6;
+    pub const ALL: [Topic; Topic::COUNT] =
+        [Topic::Users, Topic::Access, Topic::Lessons, Topic::Sessions, Topic::Progress, Topic::Orders];
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -114,7 +140,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("cannot connect to PostgreSQL")?;
-            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, epochs: Arc::default() });
+            return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, copies: Arc::default() });
         }
         let url = sqlite_url(url)?;
         let options = AnyConnectOptions::from_str(&url).context("invalid SQLite URL")?;
@@ -122,20 +148,51 @@ impl Db {
         // journal_mode is a property of the file: set it once, before the readers open.
         sqlx::query("PRAGMA journal_mode = WAL").execute(&write).await?;
         let read = sqlite_pool(4).connect_with(options).await?;
-        Ok(Db { read, write, backend: Backend::Sqlite, epochs: Arc::default() })
+        Ok(Db { read, write, backend: Backend::Sqlite, copies: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    /// Call after a write of `topic`: in-memory copies made before it are not used again.
+    /// Call after a write of `topic`: in-memory copies made before it are not used again, here
+    /// and (once announced) on every other instance.
     pub fn changed(&self, topic: Topic) {
-        self.epochs[topic as usize].fetch_add(1, Ordering::AcqRel);
+        self.changed_here(topic);
+        self.tell_others(changes::Change::Topic(topic));
+    }
+
+    /// A change another instance announced.
+    pub fn changed_here(&self, topic: Topic) {
+        self.copies.epochs[topic as usize].fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn epoch(&self, topic: Topic) -> u64 {
-        self.epochs[topic as usize].load(Ordering::Acquire)
+        self.copies.epochs[topic as usize].load(Ordering::Acquire)
+    }
+
+    /// In-memory copies may be used: always on SQLite; on PostgreSQL while this instance hears
+    /// the others' announcements.
+    pub fn copies_usable(&self) -> bool {
+        self.backend == Backend::Sqlite || self.copies.hearing.load(Ordering::Acquire)
+    }
+
+    /// PostgreSQL: whether the others' announcements reach this instance now. Starting to hear
+    /// again drops every copy first, since announcements may have been missed meanwhile.
+    pub fn hearing(&self, yes: bool) {
+        if yes {
+            for topic in Topic::ALL {
+                self.changed_here(topic);
+            }
+        }
+        self.copies.hearing.store(yes, Ordering::Release);
+    }
+
+    /// Queues `change` for the other instances (PostgreSQL, once `changes::spawn_teller` runs).
+    pub fn tell_others(&self, change: changes::Change) {
+        if let Some(others) = self.copies.others.get() {
+            let _ = others.send(change);
+        }
     }
 
     pub fn users_changed(&self) {

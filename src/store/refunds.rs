@@ -223,7 +223,7 @@ pub async fn create(
     }
 }
 
-/// Moves `from` → `to` with extra assignments; true when this call made the move.
+/// Moves `from` → `to`; true when this call made the move.
 async fn transition(
     tx: &mut Transaction<'static, Any>,
     id: i64,
@@ -231,14 +231,23 @@ async fn transition(
     to: RefundStatus,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    debug_assert!(from.iter().all(|f| f.can_become(to)));
-    let allowed: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    let sql = format!(
-        "UPDATE refund_requests SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
-        allowed.join(", ")
-    );
-    let done = sqlx::query(&sql).bind(to.as_str()).bind(now).bind(id).execute(&mut **tx).await?;
+    let done = sqlx::query(&transition_sql(from, to)?).bind(now).bind(id).execute(&mut **tx).await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// The one way a refund request changes state: `UPDATE … SET status = <to> WHERE id = $2 AND
+/// status IN (<from>)`, `$1` the time. Refused, in every build, unless `RefundStatus::can_become`
+/// allows every move; the states written into the SQL are the enum's own words, never input.
+fn transition_sql(from: &[RefundStatus], to: RefundStatus) -> Result<String, sqlx::Error> {
+    if from.is_empty() || !from.iter().all(|f| f.can_become(to)) {
+        return Err(sqlx::Error::Protocol(format!("illegal refund transition {from:?} -> {to:?}")));
+    }
+    let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+    Ok(format!(
+        "UPDATE refund_requests SET status = '{}', updated_at = $1 WHERE id = $2 AND status IN ({})",
+        to.as_str(),
+        from.join(", ")
+    ))
 }
 
 pub async fn withdraw(db: &Db, id: i64, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
@@ -525,4 +534,19 @@ pub async fn count_open(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT COUNT(*) FROM refund_requests WHERE status IN ('pending', 'refunding', 'failed')")
         .fetch_one(db.read())
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_allowed_refund_moves_become_sql() {
+        use RefundStatus::*;
+        let sql = transition_sql(&[Pending, Failed], Rejected).expect("allowed");
+        assert!(sql.contains("status = 'rejected'") && sql.contains("IN ('pending', 'failed')"), "{sql}");
+        assert!(transition_sql(&[Refunded], Refunding).is_err(), "a refund paid out stays paid out");
+        assert!(transition_sql(&[Pending, Refunded], Rejected).is_err(), "every source must be allowed");
+        assert!(transition_sql(&[], Rejected).is_err(), "nothing to move from");
+    }
 }

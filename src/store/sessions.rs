@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::{Backend, Db};
+use super::Db;
 use crate::domain::time::now;
 
 type State = HashMap<String, String>;
@@ -22,17 +22,22 @@ type State = HashMap<String, String>;
 #[derive(Clone)]
 pub struct DbSessionStore {
     db: Db,
-    /// On SQLite every session write goes through this store in this one process, so the rows
-    /// can be kept in memory too and a page view reads none. Not on PostgreSQL, where other
-    /// instances may write (several instances keep sessions in Redis anyway).
-    cache: Option<Arc<RwLock<Cache>>>,
+}
+
+/// Sessions kept in memory, whichever store holds them (`auth::session_store`): a page view then
+/// reads no session. Used while `Db::copies_usable`; a session changed or ended on one instance is
+/// announced (`changes::Change::Session`) and the others forget it.
+#[derive(Clone)]
+pub struct SessionCache {
+    db: Db,
+    entries: Arc<RwLock<Cache>>,
     /// One read of a session at a time when it is not in memory.
     flights: Arc<super::cache::LoadLocks<String>>,
 }
 
 #[derive(Default)]
 struct Cache {
-    /// `Db::sessions_epoch` when these entries were read.
+    /// `Topic::Sessions`' epoch when these entries were read.
     epoch: u64,
     entries: HashMap<String, Cached>,
 }
@@ -61,46 +66,33 @@ fn only_seen_differs(a: &State, b: &State) -> bool {
     a.len() == b.len() && a.iter().all(|(k, v)| k == SEEN_KEY || b.get(k) == Some(v))
 }
 
-/// A session unused this long is let go from memory (it is read from the table when it comes back).
+/// A session unused this long is let go from memory (it is read from its store when it comes back).
 const IDLE_SECS: i64 = 60;
 
 /// Sessions kept in memory at most; past it, the oldest half is let go (they are read again
-/// from the table when used).
+/// from their store when used).
 const CACHE_MAX: usize = 200_000;
 
-impl DbSessionStore {
+impl SessionCache {
     pub fn new(db: Db) -> Self {
-        let cache = (db.backend() == Backend::Sqlite).then(Arc::default);
-        DbSessionStore { db, cache, flights: Arc::default() }
+        SessionCache { db, entries: Arc::default(), flights: Arc::default() }
     }
 
-    /// Removes expired sessions; returns how many.
-    pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
-        let now = now();
-        let done =
-            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(self.db.write()).await?;
-        if let Some(cache) = &self.cache
-            && let Ok(mut cache) = cache.write()
-        {
-            cache.entries.retain(|_, c| c.expires_at > now);
-        }
-        Ok(done.rows_affected())
-    }
-
-    /// Lets go of sessions unused for `IDLE_SECS`.
+    /// Lets go of sessions unused for `IDLE_SECS`, and of expired ones.
     pub fn sweep(&self) {
         let now = now();
-        if let Some(cache) = &self.cache
-            && let Ok(mut cache) = cache.write()
-        {
-            cache.entries.retain(|_, c| now - c.used.load(Ordering::Relaxed) < IDLE_SECS);
+        if let Ok(mut cache) = self.entries.write() {
+            cache.entries.retain(|_, c| c.expires_at > now && now - c.used.load(Ordering::Relaxed) < IDLE_SECS);
             cache.entries.shrink_to_fit();
         }
     }
 
     /// The session's state and expiry, when it is in memory and current.
-    fn cached(&self, id: &str) -> Option<(State, i64)> {
-        let cache = self.cache.as_ref()?.read().ok()?;
+    pub fn get(&self, id: &str) -> Option<(State, i64)> {
+        if !self.db.copies_usable() {
+            return None;
+        }
+        let cache = self.entries.read().ok()?;
         if cache.epoch != self.db.epoch(super::Topic::Sessions) {
             return None;
         }
@@ -110,9 +102,41 @@ impl DbSessionStore {
         Some((c.state.clone(), c.expires_at))
     }
 
-    fn remember(&self, id: String, entry: Option<Cached>) {
-        let Some(cache) = &self.cache else { return };
-        let Ok(mut cache) = cache.write() else { return };
+    /// Either this request reads session `id` from its store (Some), or it waited for the one that
+    /// did; then look in memory again.
+    pub async fn load_or_wait(&self, id: &String) -> Option<super::cache::Loading<'_, String>> {
+        if !self.db.copies_usable() {
+            return None;
+        }
+        self.flights.load_or_wait(id).await
+    }
+
+    /// Keeps `state` for session `id` until `expires_at`.
+    pub fn put(&self, id: String, state: State, expires_at: i64) {
+        self.set(id, Some(Cached::new(state, expires_at)));
+    }
+
+    /// Forgets session `id` here.
+    pub fn forget(&self, id: String) {
+        self.set(id, None);
+    }
+
+    /// Forgets session `id` here and on every other instance.
+    pub fn forget_everywhere(&self, id: String) {
+        self.db.tell_others(super::changes::Change::Session(id.clone()));
+        self.forget(id);
+    }
+
+    /// A keep-alive of `state` to `expires_at` that a concurrent request of the same session has
+    /// just written: nothing to store.
+    pub fn keep_alive_done(&self, id: &str, state: &State, expires_at: i64) -> bool {
+        self.get(id).is_some_and(|(cached, cached_expiry)| {
+            only_seen_differs(&cached, state) && cached_expiry + EXTENDED_WITHIN_SECS >= expires_at
+        })
+    }
+
+    fn set(&self, id: String, entry: Option<Cached>) {
+        let Ok(mut cache) = self.entries.write() else { return };
         let epoch = self.db.epoch(super::Topic::Sessions);
         if cache.epoch != epoch {
             cache.entries.clear();
@@ -134,18 +158,43 @@ impl DbSessionStore {
             }
         }
     }
+}
+
+impl DbSessionStore {
+    pub fn new(db: Db) -> Self {
+        DbSessionStore { db }
+    }
+
+    /// Removes expired sessions; returns how many.
+    pub async fn purge_expired(&self) -> Result<u64, sqlx::Error> {
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now()).execute(self.db.write()).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// The session's state and expiry, unless it has expired.
+    pub async fn load_with_expiry(&self, session_key: &SessionKey) -> Result<Option<(State, i64)>, LoadError> {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT state, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
+                .bind(hash_key(session_key.as_ref()))
+                .bind(now())
+                .fetch_optional(self.db.read())
+                .await
+                .map_err(|e| LoadError::Other(e.into()))?;
+        let Some((body, expires_at)) = row else { return Ok(None) };
+        let state: State = serde_json::from_str(&body).context("session state").map_err(LoadError::Deserialization)?;
+        Ok(Some((state, expires_at)))
+    }
 
     async fn insert(&self, state: &State, ttl: &Duration) -> anyhow::Result<SessionKey> {
         let body = serde_json::to_string(state)?;
         let key: String = rand::thread_rng().sample_iter(&Alphanumeric).take(64).map(char::from).collect();
-        let (id, expires_at) = (hash_key(&key), expiry(ttl));
         sqlx::query("INSERT INTO sessions (id, state, expires_at) VALUES ($1, $2, $3)")
-            .bind(&id)
+            .bind(hash_key(&key))
             .bind(body)
-            .bind(expires_at)
+            .bind(expiry(ttl))
             .execute(self.db.write())
             .await?;
-        self.remember(id, Some(Cached::new(state.clone(), expires_at)));
         SessionKey::try_from(key).map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
@@ -154,34 +203,13 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn expiry(ttl: &Duration) -> i64 {
+pub fn expiry(ttl: &Duration) -> i64 {
     now() + ttl.whole_seconds()
 }
 
 impl SessionStore for DbSessionStore {
     async fn load(&self, session_key: &SessionKey) -> Result<Option<State>, LoadError> {
-        let id = hash_key(session_key.as_ref());
-        if let Some((state, _)) = self.cached(&id) {
-            return Ok(Some(state));
-        }
-        let _loading = match self.cache {
-            Some(_) => self.flights.load_or_wait(&id).await,
-            None => None,
-        };
-        if let Some((state, _)) = self.cached(&id) {
-            return Ok(Some(state));
-        }
-        let row: Option<(String, i64)> =
-            sqlx::query_as("SELECT state, expires_at FROM sessions WHERE id = $1 AND expires_at > $2")
-                .bind(&id)
-                .bind(now())
-                .fetch_optional(self.db.read())
-                .await
-                .map_err(|e| LoadError::Other(e.into()))?;
-        let Some((body, expires_at)) = row else { return Ok(None) };
-        let state: State = serde_json::from_str(&body).context("session state").map_err(LoadError::Deserialization)?;
-        self.remember(id, Some(Cached::new(state.clone(), expires_at)));
-        Ok(Some(state))
+        Ok(self.load_with_expiry(session_key).await?.map(|(state, _)| state))
     }
 
     async fn save(&self, state: State, ttl: &Duration) -> Result<SessionKey, SaveError> {
@@ -190,58 +218,37 @@ impl SessionStore for DbSessionStore {
 
     async fn update(&self, session_key: SessionKey, state: State, ttl: &Duration) -> Result<SessionKey, UpdateError> {
         let body = serde_json::to_string(&state).map_err(|e| UpdateError::Serialization(e.into()))?;
-        let (id, expires_at) = (hash_key(session_key.as_ref()), expiry(ttl));
-        if let Some((cached, cached_expiry)) = self.cached(&id)
-            && only_seen_differs(&cached, &state)
-            && cached_expiry + EXTENDED_WITHIN_SECS >= expires_at
-        {
-            // A keep-alive that a concurrent request of the same session has just written.
-            return Ok(session_key);
-        }
-        // In memory first, so that the session's other requests in flight see it extended.
-        self.remember(id.clone(), Some(Cached::new(state.clone(), expires_at)));
         let done = sqlx::query("UPDATE sessions SET state = $1, expires_at = $2 WHERE id = $3 AND expires_at > $4")
             .bind(body)
-            .bind(expires_at)
-            .bind(&id)
+            .bind(expiry(ttl))
+            .bind(hash_key(session_key.as_ref()))
             .bind(now())
             .execute(self.db.write())
-            .await;
-        let done = match done {
-            Ok(done) => done,
-            Err(e) => {
-                self.remember(id, None);
-                return Err(UpdateError::Other(e.into()));
-            }
-        };
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
         if done.rows_affected() == 1 {
             Ok(session_key)
         } else {
-            self.remember(id, None);
             // Expired or purged meanwhile: never resurrect the old key, start a new session.
             self.insert(&state, ttl).await.map_err(UpdateError::Other)
         }
     }
 
     async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> anyhow::Result<()> {
-        let (id, expires_at) = (hash_key(session_key.as_ref()), expiry(ttl));
         sqlx::query("UPDATE sessions SET expires_at = $1 WHERE id = $2 AND expires_at > $3")
-            .bind(expires_at)
-            .bind(&id)
+            .bind(expiry(ttl))
+            .bind(hash_key(session_key.as_ref()))
             .bind(now())
             .execute(self.db.write())
             .await?;
-        if let Some((state, _)) = self.cached(&id) {
-            self.remember(id, Some(Cached::new(state, expires_at)));
-        }
         Ok(())
     }
 
     async fn delete(&self, session_key: &SessionKey) -> anyhow::Result<()> {
-        let id = hash_key(session_key.as_ref());
-        // Forget it first: from here on no request may use it, whatever the database says.
-        self.remember(id.clone(), None);
-        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(&id).execute(self.db.write()).await?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(hash_key(session_key.as_ref()))
+            .execute(self.db.write())
+            .await?;
         Ok(())
     }
 }

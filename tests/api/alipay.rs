@@ -207,15 +207,7 @@ async fn lost_notification_found_when_the_buyer_returns((app, sim): (TestApp, Al
     let order_no = app.order_for("excel-data-analysis").await;
     to_cashier(&app, PHONE, &order_no, "alipay_wap").await;
     sim.pay(&order_no, None).await;
-    let back = format!("/orders/{order_no}/return");
-    let mut landed = String::new();
-    for _ in 0..100 {
-        landed = crate::helpers::location(&app.get(&back).await);
-        if !landed.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let landed = app.returned_from_cashier(&order_no).await;
     assert_eq!(landed, format!("/orders/{order_no}/done"), "found by a signed query on the return");
     assert_eq!(app.order_status(&order_no).await, "paid");
     assert_eq!(app.count("entitlements").await, 1);

@@ -380,10 +380,6 @@ async fn two_instances_behind_nginx() {
     let on_a = learner.at(&cluster.pinned[0]);
     let on_b = learner.at(&cluster.pinned[1]);
     sign_in(&on_a, "13700000100").await;
-    let order_no = on_a.order_for(SLUG).await;
-    let paid = on_a.pay_sandbox(&order_no).await;
-    assert!(paid.status().is_redirection(), "cashier: {}", paid.status());
-    assert_eq!(status_of(&db, &order_no).await, "paid");
     let lesson: i64 = sqlx::query_scalar(
         "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id \
          WHERE c.slug = $1 AND l.free_preview = 0 AND l.kind = 'video' ORDER BY l.id LIMIT 1",
@@ -392,14 +388,34 @@ async fn two_instances_behind_nginx() {
     .fetch_one(&db)
     .await
     .expect("a paid lesson");
-    let (status, page) = on_b.get_html(&format!("/courses/{SLUG}/lessons/{lesson}")).await;
-    assert_eq!(status, StatusCode::OK);
-    let page = crate::helpers::unescape(&page);
-    let media = page
-        .split("src=\"/media/")
-        .nth(1)
-        .map(|rest| format!("/media/{}", rest.split('"').next().unwrap_or_default()))
-        .expect("instance b knows the learner (Redis session) and the purchase (PostgreSQL)");
+    let lesson_page = format!("/courses/{SLUG}/lessons/{lesson}");
+    let media_on = |page: &str| {
+        crate::helpers::unescape(page)
+            .split("src=\"/media/")
+            .nth(1)
+            .map(|rest| format!("/media/{}", rest.split('"').next().unwrap_or_default()))
+    };
+    // b keeps in memory what the learner's pages read (session, account, what they own), so
+    // these copies go stale when a buys: a's announcement must reach b.
+    for _ in 0..2 {
+        let (status, page) = on_b.get_html(&lesson_page).await;
+        assert!(media_on(&page).is_none(), "not bought yet: {status}");
+        assert_eq!(on_b.get_html("/me/courses").await.0, StatusCode::OK);
+    }
+    let order_no = on_a.order_for(SLUG).await;
+    let paid = on_a.pay_sandbox(&order_no).await;
+    assert!(paid.status().is_redirection(), "cashier: {}", paid.status());
+    assert_eq!(status_of(&db, &order_no).await, "paid");
+    let bought = Instant::now();
+    let media = loop {
+        let (status, page) = on_b.get_html(&lesson_page).await;
+        if let Some(media) = media_on(&page) {
+            break media;
+        }
+        assert!(bought.elapsed() < Duration::from_secs(5), "b still refuses the lesson 5 s after a sold it: {status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let access_seen_after = bought.elapsed();
     // The URL b signed plays from a, out of the shared bucket.
     let video = on_a.get(&media).await;
     assert_eq!(video.status(), StatusCode::OK, "a signed URL works on the other instance");
@@ -410,6 +426,21 @@ async fn two_instances_behind_nginx() {
     let read = on_a.client.post(on_a.url("/me/messages/read")).form(&[("csrf_token", token.as_str())]).send().await;
     let read = read.expect("POST");
     assert_eq!(location(&read), "/me/messages", "a form from b is accepted by a: {}", read.status());
+
+    // Signed out on a, the session is gone on b too.
+    assert_eq!(on_b.get_html("/me").await.0, StatusCode::OK);
+    assert_eq!(on_a.logout().await.status(), StatusCode::SEE_OTHER);
+    let signed_out = Instant::now();
+    loop {
+        let me = on_b.get("/me").await;
+        if me.status().is_redirection() && location(&me).starts_with("/login") {
+            break;
+        }
+        assert!(signed_out.elapsed() < Duration::from_secs(5), "b still serves the session 5 s after sign-out");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sign_out_seen_after = signed_out.elapsed();
+    sign_in(&on_a, "13700000100").await;
 
     // /metrics counts the paid order, once, across the instances.
     let paid_total = cluster.metric(0, "orders_paid_total").await + cluster.metric(1, "orders_paid_total").await;
@@ -516,7 +547,8 @@ async fn two_instances_behind_nginx() {
     let (paid_orders, retried, done_at_kill) = pay_through_a_crash(cluster, db.clone(), &store).await;
     assert_eq!(paid_orders, 20, "every buyer's payment is kept");
     eprintln!(
-        "cluster: buy on a and learn on b, price on b after {propagation:?}, one expiry; 20 buyers, \
+        "cluster: buy on a and learn on b (seen on b after {access_seen_after:?}, sign-out after \
+         {sign_out_seen_after:?}), price on b after {propagation:?}, one expiry; 20 buyers, \
          b killed when {done_at_kill} had paid: {paid_orders} paid, {retried} steps pressed again; \
          {before_kill:?} before the crash, {:?} in all",
         run.elapsed()

@@ -364,6 +364,16 @@ pub fn location(response: &Response) -> String {
 }
 
 impl TestApp {
+    /// Where the return page sends the buyer back from the cashier once it has an answer (it
+    /// waits, refreshing, while the payment is unconfirmed).
+    pub async fn returned_from_cashier(&self, order_no: &str) -> String {
+        let back = format!("/orders/{order_no}/return");
+        eventually_some("an answer on the return page", || async {
+            Some(location(&self.get(&back).await)).filter(|landed| !landed.is_empty())
+        })
+        .await
+    }
+
     /// The same shop seen from another browser (its own cookies).
     pub fn another_browser(&self) -> TestApp {
         TestApp {
@@ -676,9 +686,18 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
+    eventually_some(what, || async { check().await.then_some(()) }).await
+}
+
+/// Polls `ask` every 50 ms for up to 20 s, until it gives an answer.
+pub async fn eventually_some<T, F, Fut>(what: &str, ask: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
     for _ in 0..400 {
-        if check().await {
-            return;
+        if let Some(answer) = ask().await {
+            return answer;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }

@@ -251,14 +251,10 @@ async fn lost_notification_found_while_the_buyer_waits((app, sim): (TestApp, Wec
     let poll = format!("/orders/{order_no}/status");
     assert_eq!(app.get(&poll).await.text().await.unwrap(), r#"{"status":"pending"}"#);
     sim.pay(&order_no, None).await;
-    let mut status = String::new();
-    for _ in 0..100 {
-        status = app.get(&poll).await.text().await.unwrap();
-        if status != r#"{"status":"pending"}"# {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let status = crate::helpers::eventually_some("an answer on the poll", || async {
+        Some(app.get(&poll).await.text().await.unwrap()).filter(|s| s != r#"{"status":"pending"}"#)
+    })
+    .await;
     assert_eq!(status, r#"{"status":"paid"}"#, "found by a signed query on the poll");
     assert_eq!(app.count("entitlements").await, 1);
     assert!(sim.state.refused.lock().unwrap().is_empty(), "every request was signed right");

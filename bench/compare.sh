@@ -16,13 +16,15 @@
 #   git worktree add /tmp/old <commit> && (cd /tmp/old && cargo build --release --target-dir /tmp/old-target)
 set -euo pipefail
 old=$1 new=$2 data=$3 rounds=${4:-2}
+ulimit -n 65536 2>/dev/null || true
 cd "$(dirname "$0")/.."
 cargo build --release -q --example loadgen
 W=$(mktemp -d); chmod 755 "$W"; mkdir -p "$W/html"; chmod 755 "$W/html"
 pid=""
 copy_db=""
-pg_admin=${PG_TEMPLATE%/*}/postgres
+pg_admin=${PG_TEMPLATE:-/}; pg_admin=${pg_admin%/*}/postgres
 cleanup() {
+  set +e
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
   [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null
   [ -n "$copy_db" ] && psql -q "$pg_admin" -c "DROP DATABASE IF EXISTS $copy_db" 2>/dev/null
@@ -46,8 +48,11 @@ events { worker_connections 4096; }
 http { access_log off; default_type text/html; server { listen 127.0.0.1:18902; root $W/html; } }
 CONF
 nginx -p "$W" -c nginx.conf
-rps() { wrk -t2 -c64 -d8s "$@" 2>&1 | awk '/Requests\/sec/ {print $2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# CONNS connections (64 unless set); the shop's cells also give its p99 latency.
+conns=${CONNS:-64}
+rps() { wrk -t2 -c"$conns" -d8s "$@" 2>&1 | awk '/Requests\/sec/ {print $2}'; }
+shop() { wrk -t2 -c"$conns" -d8s --latency "$@" 2>&1 | awk '/Requests\/sec/ {r = $2} / 99%/ {p = $2} END {print r " (p99 " p ")"}'; }
+ratio() { awk -v a="${1%% *}" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "| round | build | lesson page req/s | nginx | ratio | 我的课程 req/s | nginx | ratio | orders req/s | nginx | ratio | course page (anonymous) req/s | nginx | ratio |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 n=0
@@ -67,10 +72,10 @@ for round in $(seq "$rounds"); do
     curl -sf -H "Cookie: $cookie" "http://127.0.0.1:18901/orders" -o "$W/html/orders.html"
     course=${lesson%/lessons/*}
     curl -sf "http://127.0.0.1:18901$course" -o "$W/html/course.html"
-    k1=$(rps -H "Cookie: $cookie" "http://127.0.0.1:18901$lesson"); n1=$(rps http://127.0.0.1:18902/lesson.html)
-    k2=$(rps -H "Cookie: $cookie" http://127.0.0.1:18901/me/courses); n2=$(rps http://127.0.0.1:18902/my.html)
-    k4=$(rps -H "Cookie: $cookie" http://127.0.0.1:18901/orders); n4=$(rps http://127.0.0.1:18902/orders.html)
-    k3=$(rps "http://127.0.0.1:18901$course"); n3=$(rps http://127.0.0.1:18902/course.html)
+    k1=$(shop -H "Cookie: $cookie" "http://127.0.0.1:18901$lesson"); n1=$(rps http://127.0.0.1:18902/lesson.html)
+    k2=$(shop -H "Cookie: $cookie" http://127.0.0.1:18901/me/courses); n2=$(rps http://127.0.0.1:18902/my.html)
+    k4=$(shop -H "Cookie: $cookie" http://127.0.0.1:18901/orders); n4=$(rps http://127.0.0.1:18902/orders.html)
+    k3=$(shop "http://127.0.0.1:18901$course"); n3=$(rps http://127.0.0.1:18902/course.html)
     echo "| $round | $which | $k1 | $n1 | $(ratio "$k1" "$n1") | $k2 | $n2 | $(ratio "$k2" "$n2") | $k4 | $n4 | $(ratio "$k4" "$n4") | $k3 | $n3 | $(ratio "$k3" "$n3") |"
     kill "$pid"; wait "$pid" 2>/dev/null || true
   done

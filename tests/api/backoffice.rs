@@ -219,6 +219,30 @@ fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/audit".into(), ADMIN),
         ("/admin/settings".into(), ADMIN),
         ("/admin/import".into(), ADMIN),
+        ("/admin/checkins".into(), SUPPORT),
+        ("/admin/reviews".into(), SUPPORT),
+        ("/admin/members".into(), SUPPORT),
+        ("/admin/distributors".into(), SUPPORT),
+        ("/admin/distributors/ledger.csv".into(), SUPPORT),
+        ("/admin/homework".into(), OPERATOR),
+        ("/admin/sms".into(), OPERATOR),
+        ("/admin/courses/1/checkin".into(), OPERATOR),
+        ("/admin/courses/1/group".into(), OPERATOR),
+        ("/admin/courses/7/slots".into(), OPERATOR),
+        ("/admin/switchover".into(), ADMIN),
+        ("/admin/switchover/funnel".into(), ADMIN),
+        ("/admin/switchover/unreachable.csv".into(), ADMIN),
+    ]
+}
+
+/// (path, who may ask) for pages of a thing that does not exist: 404 for those allowed, and the
+/// role is checked before anything is looked up.
+fn missing_things(f: &Fixture) -> Vec<(String, &'static [Role])> {
+    use Role::*;
+    const SUPPORT: &[Role] = &[Admin, Support];
+    vec![
+        (format!("/admin/complaints/{}/files/999", f.complaint_no), SUPPORT),
+        (format!("/admin/refunds/{}/files/999", f.refund_no), SUPPORT),
     ]
 }
 
@@ -267,7 +291,81 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         (format!("/admin/staff/{u}/reset-totp"), ADMIN),
         ("/admin/settings/logo".into(), ADMIN),
         ("/admin/import".into(), ADMIN),
+        ("/admin/checkins/999".into(), SUPPORT),
+        ("/admin/reviews/999".into(), SUPPORT),
+        ("/admin/users/999999/sign-out".into(), SUPPORT),
+        ("/admin/distributors/999999".into(), SUPPORT),
+        ("/admin/payouts/999".into(), SUPPORT),
+        ("/admin/homework/999".into(), OPERATOR),
+        ("/admin/courses/1/checkin".into(), OPERATOR),
+        ("/admin/courses/1/group".into(), OPERATOR),
+        ("/admin/courses/7/slots".into(), OPERATOR),
+        ("/admin/courses/7/slots/999/delete".into(), OPERATOR),
+        ("/admin/courses/7/slots/999/meeting".into(), OPERATOR),
+        ("/admin/switchover/keys".into(), ADMIN),
+        ("/admin/switchover/keys/999/revoke".into(), ADMIN),
+        ("/admin/switchover/claims/999/undo".into(), ADMIN),
+        ("/admin/switchover/followers".into(), ADMIN),
+        ("/admin/switchover/test-sms".into(), ADMIN),
     ]
+}
+
+/// (action, who may post it) for forms where empty fields are a real change: settings go back to
+/// their defaults, a lesson's notes or the takedown template are cleared.
+fn emptying_forms() -> Vec<(String, &'static [Role])> {
+    use Role::*;
+    vec![
+        ("/admin/lessons/1/content".into(), &[Admin, Operator]),
+        ("/admin/settings".into(), &[Admin]),
+        ("/admin/switchover/official-account".into(), &[Admin]),
+    ]
+}
+
+/// Routes anyone may reach: signing in and out.
+const OPEN_ADMIN_ROUTES: [&str; 3] = ["/admin/login", "/admin/login/verify", "/admin/logout"];
+
+/// Every `#[get("/admin…")]` and `#[post("/admin…")]` in `src/routes/admin`, as (method, pattern).
+fn registered_admin_routes() -> Vec<(&'static str, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes/admin");
+    let mut routes = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("src/routes/admin") {
+        let source = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        for (method, marker) in [("GET", "#[get(\"/admin"), ("POST", "#[post(\"/admin")] {
+            for (at, _) in source.match_indices(marker) {
+                let pattern = source[at + marker.len() - "/admin".len()..].split('"').next().unwrap_or_default();
+                routes.push((method, pattern.to_string()));
+            }
+        }
+    }
+    routes
+}
+
+/// `path` (without its query) is an instance of `pattern`, `{…}` standing for one segment.
+fn instance_of(pattern: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    let (pattern, path): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    pattern.len() == path.len() && pattern.iter().zip(&path).all(|(p, s)| p.starts_with('{') || p == s)
+}
+
+/// The role matrix below cannot fall behind the routes: a new admin route fails here until it
+/// is listed with the roles that may use it.
+#[test]
+fn every_admin_route_is_in_the_role_matrix() {
+    let f = Fixture { order_no: "O".into(), refund_no: "R".into(), complaint_no: "C".into(), learner_id: 7 };
+    let gets: Vec<String> = pages(&f).into_iter().chain(missing_things(&f)).map(|(p, _)| p).collect();
+    let posts: Vec<String> = forms(&f).into_iter().chain(emptying_forms()).map(|(p, _)| p).collect();
+    let routes = registered_admin_routes();
+    assert!(routes.len() > 90, "found the routes: {}", routes.len());
+    let unlisted: Vec<String> = routes
+        .iter()
+        .filter(|(_, pattern)| !OPEN_ADMIN_ROUTES.contains(&pattern.as_str()))
+        .filter(|(method, pattern)| {
+            let listed = if *method == "GET" { &gets } else { &posts };
+            !listed.iter().any(|path| instance_of(pattern, path))
+        })
+        .map(|(method, pattern)| format!("{method} {pattern}"))
+        .collect();
+    assert!(unlisted.is_empty(), "admin routes missing from the role matrix: {unlisted:#?}");
 }
 
 async fn every_admin_route_checks_the_role(app: TestApp) {
@@ -294,6 +392,13 @@ async fn every_admin_route_checks_the_role(app: TestApp) {
             assert_eq!(browser.get(&path).await.status(), expected, "{role:?} GET {path}");
         }
     }
+    for (path, allowed) in missing_things(&f) {
+        assert_eq!(learner.get(&path).await.status(), StatusCode::FORBIDDEN, "learner GET {path}");
+        for (role, browser) in &browsers {
+            let expected = if allowed.contains(role) { StatusCode::NOT_FOUND } else { StatusCode::FORBIDDEN };
+            assert_eq!(browser.get(&path).await.status(), expected, "{role:?} GET {path}");
+        }
+    }
     let audit_before = audit_actions(&app).await.len();
     for (path, allowed) in forms(&f) {
         // Refused by the CSRF check, or (upload forms, whose token sits in the multipart body)
@@ -316,7 +421,22 @@ async fn every_admin_route_checks_the_role(app: TestApp) {
             }
         }
     }
-    assert_eq!(audit_actions(&app).await.len(), audit_before, "refused and invalid posts change nothing");
+    let audit = audit_actions(&app).await;
+    assert_eq!(audit.len(), audit_before, "refused and invalid posts change nothing: {:?}", &audit[audit_before..]);
+    for (path, allowed) in emptying_forms() {
+        let as_learner = learner.post_raw(&path, &[("csrf_token", &learner_token)]).await;
+        assert_eq!(as_learner.status(), StatusCode::FORBIDDEN, "learner POST {path}");
+        for (role, browser) in &browsers {
+            let (_, page) = browser.get_html("/admin").await;
+            let token = crate::helpers::csrf_in(&page);
+            let status = browser.post_raw(&path, &[("csrf_token", &token)]).await.status();
+            if allowed.contains(role) {
+                assert_eq!(status, StatusCode::SEE_OTHER, "{role:?} POST {path}");
+            } else {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
+            }
+        }
+    }
 }
 
 async fn support_searches_closes_and_refunds_orders(app: TestApp) {

@@ -19,6 +19,7 @@ use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::store::users::{self, CreateUserError, Role};
 use crate::store::{Db, limits};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -570,9 +571,6 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm, browser
         Err(CreateUserError::Db(e)) => Err(e.into()),
     }
 }
-
-#[derive(Deserialize, Default)]
-struct NoFields {}
 
 #[post("/logout")]
 async fn logout(ctx: PageContext, _form: CsrfForm<NoFields>) -> HttpResponse {

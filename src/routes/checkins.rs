@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
-use super::orders::{NoFields, logged_in};
 use crate::catalog::Course;
 use crate::domain::UserId;
 use crate::domain::checkin::{Mark, NotNow, calendar, day_number, day_start, may_check_in, prompt_for, streak};
@@ -15,6 +14,7 @@ use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
 use crate::error::AppError;
 use crate::store::checkins::{self, ChallengeRow, Post};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 /// The longest post.
@@ -113,7 +113,7 @@ async fn checkin_page(
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let (course, row) = challenge_for(&state, &slug, user_id).await?;
     let ctx = ctx.with_csrf()?;
     render_page(&ctx, &state, &course, &row, user_id, String::new(), FieldErrors::default(), StatusCode::OK).await
@@ -132,7 +132,7 @@ async fn post_checkin(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let (course, row) = challenge_for(&state, &slug, user_id).await?;
     let at = now();
     let today = day_number(at);
@@ -184,7 +184,7 @@ async fn delete_post(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let course_id = checkins::delete_own(&state.db, *id, user_id).await?.ok_or(AppError::NotFound)?;
     let slug = state.catalog.snapshot().course_by_id(course_id).map(|c| c.slug.clone()).ok_or(AppError::NotFound)?;
     ctx.typed_session().set_flash("checkin_deleted")?;

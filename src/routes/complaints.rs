@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, phone_error};
-use super::orders::logged_in;
 use super::refunds::file_error;
 use crate::domain::Phone;
 use crate::domain::complaint::{CATEGORIES, category_label_key};
@@ -103,7 +102,7 @@ async fn new_page(
 
 #[get("/complaints/new")]
 async fn new_form(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?.clone();
+    let user = ctx.signed_in()?.clone();
     let q: Prefill = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let category = if !q.lesson.is_empty() {
         "content_report".to_string()
@@ -136,7 +135,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     // Signed in before anything is read: an anonymous body is never written to disk.
-    let user = logged_in(&ctx)?.clone();
+    let user = ctx.signed_in()?.clone();
     let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES, &crate::domain::upload::EVIDENCE).await?;
     let lang = ctx.lang;
     let f = Fields {
@@ -253,7 +252,7 @@ struct ListPage<'a> {
 
 #[get("/complaints")]
 async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let complaints = complaints::for_user(&state.db, user.id, 100)
         .await?
         .into_iter()
@@ -325,7 +324,7 @@ async fn show(
     no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let c = own_complaint(&state, user, &no).await?;
     show_page(ctx, &state, c, String::new(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -342,7 +341,7 @@ async fn follow_up(
     state: web::Data<AppState>,
     form: CsrfForm<FollowUp>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let c = own_complaint(&state, user, &no).await?;
     let body = form.0.body.trim().to_string();
     let mut errors = FieldErrors::default();
@@ -368,7 +367,7 @@ async fn file(
     path: web::Path<(ComplaintNo, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let (no, id) = path.into_inner();
     let c = own_complaint(&state, user, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;

@@ -7,7 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
-use super::orders::{buyers_order, logged_in, purchase_href};
+use super::orders::{buyers_order, purchase_href};
 use crate::catalog::Course;
 use crate::domain::ProductKind;
 use crate::domain::numbers::{OrderNo, Slug};
@@ -84,7 +84,7 @@ async fn book_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let course = consultation(&state, &slug)?;
-    logged_in(&ctx)?;
+    ctx.signed_in()?;
     let ctx = ctx.with_csrf()?;
     render_book(&ctx, &state, &course, 0, FieldErrors::default(), StatusCode::OK).await
 }
@@ -103,7 +103,7 @@ async fn book(
     CsrfForm(form): CsrfForm<SlotForm>,
 ) -> Result<HttpResponse, AppError> {
     let course = consultation(&state, &slug)?;
-    let user = logged_in(&ctx)?.clone();
+    let user = ctx.signed_in()?.clone();
     let mut errors = FieldErrors::default();
     let Ok(slot_id) = form.slot_id.trim().parse::<i64>() else {
         errors.add("slot_id", ctx.t("err_slot_required"));

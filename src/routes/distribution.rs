@@ -13,7 +13,6 @@ use crate::domain::commission::{Balances, Program, WithdrawalError, looks_like_r
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
 use crate::domain::{Fen, Phone};
 use crate::error::AppError;
-use crate::routes::orders::logged_in;
 use crate::store::commissions::{self, Referred};
 use crate::store::distributors::{self, Application, Distributor};
 use crate::store::payouts::{self, Payout};
@@ -194,7 +193,7 @@ async fn page(
 
 #[get("/me/distribution")]
 async fn centre(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?.clone();
+    let user = ctx.signed_in()?.clone();
     let form = ApplyForm { contact_phone: user.phone.as_str().to_string(), ..ApplyForm::default() };
     page(ctx, &state, &user, (form, WithdrawForm::default()), FieldErrors::default(), StatusCode::OK).await
 }
@@ -205,7 +204,7 @@ async fn apply(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ApplyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?.clone();
+    let user = ctx.signed_in()?.clone();
     if !state.shop.get().distribution.enabled {
         return Err(AppError::NotFound);
     }
@@ -250,7 +249,7 @@ async fn withdraw(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<WithdrawForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?.clone();
+    let user = ctx.signed_in()?.clone();
     let me = distributors::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
     if me.status != distributors::Status::Approved {
         return Err(AppError::Forbidden);

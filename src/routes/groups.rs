@@ -5,7 +5,6 @@
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
-use super::orders::{NoFields, logged_in};
 use crate::catalog::Course;
 use crate::domain::group::{Group, State, masked_name, may_join};
 use crate::domain::numbers::Slug;
@@ -14,6 +13,7 @@ use crate::domain::{Fen, UserId};
 use crate::error::AppError;
 use crate::store::groups::{self, GroupRow, Seat};
 use crate::store::orders::NewOrder;
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,7 +58,7 @@ async fn open_group(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let course = state.catalog.snapshot().course(&slug).cloned().ok_or(AppError::NotFound)?;
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     if has_course(&state, user_id, &course).await? {
         return Ok(redirect(&format!("/courses/{}", course.slug)));
     }
@@ -156,7 +156,7 @@ async fn join(
 ) -> Result<HttpResponse, AppError> {
     let group = groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let course = state.catalog.snapshot().course_by_id(group.course_id).cloned().ok_or(AppError::NotFound)?;
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     if has_course(&state, user_id, &course).await? {
         return Ok(redirect(&format!("/groups/{}", group.id)));
     }

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
-use super::orders::logged_in;
 use crate::catalog::{Course, Lesson};
 use crate::domain::UserId;
 use crate::domain::numbers::Slug;
@@ -100,7 +99,7 @@ async fn homework_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, lesson_id) = path.into_inner();
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let (course, lesson, assignment) = assignment_for(&state, &slug, lesson_id, user_id).await?;
     let ctx = ctx.with_csrf()?;
     render_page(&ctx, &state, &course, &lesson, assignment, user_id, None, FieldErrors::default(), StatusCode::OK).await
@@ -115,7 +114,7 @@ async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let upload = uploads::read(&req, payload, &tmp, MAX_FILES, &crate::domain::upload::EVIDENCE).await?;
     let (slug, lesson_id) = path.into_inner();
     let (course, lesson, assignment) = assignment_for(&state, &slug, lesson_id, user_id).await?;
@@ -189,7 +188,7 @@ async fn file(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (id, file_id) = path.into_inner();
-    let viewer = logged_in(&ctx)?;
+    let viewer = ctx.signed_in()?;
     let submission = homework::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     if submission.user_id != viewer.id && !viewer.role.is_staff() {
         return Err(AppError::NotFound);

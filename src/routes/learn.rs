@@ -467,7 +467,7 @@ pub fn continue_with(course: &Course, progress: &HashMap<i64, Progress>) -> Opti
 
 #[get("/me/courses")]
 async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = crate::routes::orders::logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let catalog = state.catalog.snapshot();
     let mut courses = Vec::new();
     let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;

@@ -165,7 +165,7 @@ struct MessagesPage<'a> {
 
 #[get("/me/messages")]
 async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = crate::routes::orders::logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let messages = messages::recent(&state.db, user.id, 100)
         .await?
         .iter()
@@ -185,9 +185,9 @@ async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<H
 async fn mark_read(
     ctx: PageContext,
     state: web::Data<AppState>,
-    _form: CsrfForm<crate::routes::orders::NoFields>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user = crate::routes::orders::logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     messages::mark_all_read(&state.db, user.id, now()).await?;
     Ok(redirect("/me/messages"))
 }
@@ -206,7 +206,7 @@ async fn reminder_preference(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SmsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = crate::routes::orders::logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let agreed = match form.receive.as_str() {
         "1" => true,
         "0" => false,
@@ -224,7 +224,7 @@ async fn sms_preference(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SmsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = crate::routes::orders::logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let out = match form.receive.as_str() {
         "0" => true,
         "1" => false,

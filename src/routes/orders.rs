@@ -22,6 +22,7 @@ use crate::services::confirm;
 use crate::store::orders::{self, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render, render_with_status};
 
 pub const PER_PAGE: i64 = 20;
@@ -39,16 +40,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(order_status);
 }
 
-#[derive(Deserialize, Default)]
-pub struct NoFields {}
-
-pub(crate) fn logged_in(ctx: &PageContext) -> Result<&User, AppError> {
-    ctx.user.as_ref().ok_or_else(|| AppError::SignIn(ctx.login_href()))
-}
-
 /// The logged-in buyer's own order; a visitor is sent to sign in.
 pub(crate) async fn buyers_order(ctx: &PageContext, state: &AppState, order_no: &OrderNo) -> Result<Order, AppError> {
-    own_order(state, order_no, logged_in(ctx)?).await
+    own_order(state, order_no, ctx.signed_in()?).await
 }
 
 /// The buyer's order as it stands once its gateway was asked: they are back from the cashier
@@ -242,7 +236,7 @@ struct ListQuery {
 
 #[get("/orders")]
 async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let q: ListQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let page = q.page.parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1);
     let (list, total) = state

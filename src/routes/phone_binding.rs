@@ -67,7 +67,7 @@ fn page(ctx: PageContext, phone: String, next: String, retry: Retry) -> Result<H
 }
 
 fn wechat_only(ctx: &PageContext) -> Result<Option<&User>, AppError> {
-    let user = super::orders::logged_in(ctx)?;
+    let user = ctx.signed_in()?;
     Ok((!user.phone.is_number()).then_some(user))
 }
 

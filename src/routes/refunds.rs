@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
-use super::orders::{NoFields, buyers_order, logged_in};
+use super::orders::buyers_order;
 use crate::domain::Fen;
 use crate::domain::numbers::{OrderNo, RefundNo};
 use crate::domain::refund::{REASONS, RefundStatus, reason_label_key};
@@ -18,6 +18,7 @@ use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::orders::Order;
 use crate::store::refunds::{self, Approval, Created, NewRefund, Refund};
 use crate::store::users::User;
+use crate::web::csrf::NoFields;
 use crate::web::uploads::{self, Rejected};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
@@ -103,7 +104,7 @@ async fn submit(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    logged_in(&ctx)?;
+    ctx.signed_in()?;
     let upload = uploads::read(&req, payload, &tmp, MAX_EVIDENCE_FILES, &crate::domain::upload::EVIDENCE).await?;
     let order = buyers_order(&ctx, &state, &order_no).await?;
     if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {
@@ -246,7 +247,7 @@ async fn status_page(
     refund_no: web::Path<RefundNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let refund = own_refund(&state, user, &refund_no).await?;
     let order = crate::store::orders::find(&state.db, &refund.order_no).await?.ok_or(AppError::NotFound)?;
     let steps = timeline(ctx.lang, &refunds::events(&state.db, refund.id).await?);
@@ -274,7 +275,7 @@ async fn withdraw(
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let refund = own_refund(&state, user, &refund_no).await?;
     if refunds::withdraw(&state.db, refund.id, user.id, now()).await? {
         tracing::info!(refund_no = %refund.refund_no, "refund request withdrawn");
@@ -289,7 +290,7 @@ async fn evidence(
     path: web::Path<(RefundNo, i64)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = logged_in(&ctx)?;
+    let user = ctx.signed_in()?;
     let (refund_no, id) = path.into_inner();
     let refund = own_refund(&state, user, &refund_no).await?;
     let file = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
-use super::orders::logged_in;
 use crate::catalog::Course;
 use crate::domain::UserId;
 use crate::domain::numbers::Slug;
@@ -93,7 +92,7 @@ async fn review_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let course = course_of(&state, &slug)?;
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let ctx = ctx.with_csrf()?;
     render_form(&ctx, &state, &course, user_id, None, FieldErrors::default(), StatusCode::OK).await
 }
@@ -114,7 +113,7 @@ async fn save(
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     let max_photos = usize::try_from(state.settings.review_photos).unwrap_or(0);
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let upload = uploads::read(&req, payload, &tmp, max_photos, &crate::domain::upload::PICTURES).await?;
     let form = ReviewForm { stars: upload.text("stars").to_string(), body: upload.text("body").to_string() };
     let course = course_of(&state, &slug)?;
@@ -252,9 +251,9 @@ async fn report(
     ctx: PageContext,
     id: web::Path<i64>,
     state: web::Data<AppState>,
-    _form: CsrfForm<super::orders::NoFields>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = logged_in(&ctx)?.id;
+    let user_id = ctx.signed_in()?.id;
     let review = reviews::find(&state.db, *id).await?.filter(|r| r.status == "shown").ok_or(AppError::NotFound)?;
     let slug =
         state.catalog.snapshot().course_by_id(review.course_id).map(|c| c.slug.clone()).ok_or(AppError::NotFound)?;

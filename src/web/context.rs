@@ -83,6 +83,11 @@ impl PageContext {
     }
 
     /// `/login?next=<this page>`
+    /// The signed-in user; a visitor is sent to sign in (`AppError::SignIn`).
+    pub fn signed_in(&self) -> Result<&User, AppError> {
+        self.user.as_ref().ok_or_else(|| AppError::SignIn(self.login_href()))
+    }
+
     pub fn login_href(&self) -> String {
         let next = serde_urlencoded::to_string([("next", self.path.as_str())]).unwrap_or_default();
         format!("/login?{next}")

@@ -21,6 +21,10 @@ pub const FORM_LIMIT_BYTES: usize = 64 * 1024;
 
 pub struct CsrfForm<T>(pub T);
 
+/// A form with nothing but its CSRF token (a button).
+#[derive(serde::Deserialize, Default)]
+pub struct NoFields {}
+
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

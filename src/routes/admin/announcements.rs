@@ -13,9 +13,9 @@ use crate::domain::text::safe_next;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::routes::orders::NoFields;
 use crate::store::announcements::{self, Announcement, NewBanner, NewMessage};
 use crate::store::course_admin::{self, CourseRow};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -13,8 +13,8 @@ use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::routes::orders::NoFields;
 use crate::store::moderation::{self, Item};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

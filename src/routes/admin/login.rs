@@ -14,9 +14,9 @@ use crate::domain::time::now;
 use crate::error::AppError;
 use crate::routes::accounts::{AuthForm, login_with_password, respond, start_session};
 use crate::routes::forms::FieldErrors;
-use crate::routes::orders::NoFields;
 use crate::store::staff;
 use crate::store::users::{self, User};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
 
 use super::gate::{Change, audit};

@@ -162,7 +162,7 @@ async fn remove_slot(
     req: HttpRequest,
     path: web::Path<(String, i64)>,
     state: web::Data<AppState>,
-    _form: CsrfForm<crate::routes::orders::NoFields>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?.clone();
     let (id, slot) = path.into_inner();

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::staff::Area;
@@ -25,10 +24,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(test_sms);
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Empty {}
-
 /// Sends a sign-in-code text with a code shown on the page, so the operator can compare it with
 /// the one that reached their phone.
 #[post("/admin/switchover/test-sms")]
@@ -36,7 +31,7 @@ async fn test_sms(
     ctx: PageContext,
     req: HttpRequest,
     state: web::Data<AppState>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(_): CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Administration)?;
     if !staff.phone.is_number() || state.sms.providers().is_empty() {

@@ -15,12 +15,12 @@ use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::routes::orders::NoFields;
 use crate::routes::refunds::{Step, timeline};
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::orders::{self, Order};
 use crate::store::refunds::{self, Approval, Approved, Refund};
 use crate::store::users::{self, User};
+use crate::web::csrf::NoFields;
 use crate::web::uploads;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 

@@ -15,9 +15,9 @@ use crate::domain::text::check_password;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::routes::forms::{FieldErrors, password_error, phone_error};
-use crate::routes::orders::NoFields;
 use crate::store::staff;
 use crate::store::users::{self, CreateUserError, User};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -13,12 +13,12 @@ use crate::domain::staff::{AccountStatus, Area, Role};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::routes::orders::NoFields;
 use crate::store::course_admin::{self, CourseRow};
 use crate::store::entitlements::{self, Entitlement};
 use crate::store::orders::{self, Order};
 use crate::store::users::{self, Login, User};
 use crate::store::{refunds, staff};
+use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

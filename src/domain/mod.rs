@@ -34,6 +34,7 @@ pub mod review;
 pub mod shop;
 pub mod staff;
 pub mod stats;
+pub mod status;
 pub mod sync;
 pub mod text;
 pub mod time;

@@ -162,7 +162,7 @@ impl Db {
         self.tell_others(changes::Change::Topic(topic));
     }
 
-    /// A change another instance announced.
+    /// Bumps `topic`'s epoch in this instance only (for a change another instance announced).
     pub fn changed_here(&self, topic: Topic) {
         self.copies.epochs[topic as usize].fetch_add(1, Ordering::AcqRel);
     }
@@ -248,6 +248,27 @@ impl Db {
         self.read.close().await;
         self.write.close().await;
     }
+}
+
+/// The one way a stateful row changes state: `UPDATE <table> SET status = <to>, <assignments>
+/// WHERE id = $<id_param> AND status IN (<from>)`. Refused, in every build, unless every move is
+/// allowed; the states written into the SQL are the enum's own words, never input.
+pub(crate) fn status_update_sql<S: crate::domain::status::Status>(
+    table: &str,
+    from: &[S],
+    to: S,
+    assignments: &str,
+    id_param: usize,
+) -> Result<String, sqlx::Error> {
+    if from.is_empty() || !from.iter().all(|f| f.can_become(to)) {
+        return Err(sqlx::Error::Protocol(format!("illegal {table} transition {from:?} -> {to:?}")));
+    }
+    let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.word())).collect();
+    Ok(format!(
+        "UPDATE {table} SET status = '{}', {assignments} WHERE id = ${id_param} AND status IN ({})",
+        to.word(),
+        from.join(", ")
+    ))
 }
 
 fn sqlite_pool(max: u32) -> AnyPoolOptions {

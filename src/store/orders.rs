@@ -241,24 +241,14 @@ pub async fn abandon_payment(db: &Db, order_id: i64, provider: &str) -> Result<(
     Ok(())
 }
 
-/// The one way an order changes state: `UPDATE orders SET status = <to>, <assignments> WHERE
-/// id = $<id_param> AND status IN (<from>)`. Refused unless `OrderStatus::can_become` allows every
-/// move; the states written into the SQL are the enum's own words, never input.
+/// The one way an order changes state (`store::status_update_sql` on `orders`).
 pub(crate) fn transition_sql(
     from: &[OrderStatus],
     to: OrderStatus,
     assignments: &str,
     id_param: usize,
 ) -> Result<String, sqlx::Error> {
-    if from.is_empty() || !from.iter().all(|f| f.can_become(to)) {
-        return Err(sqlx::Error::Protocol(format!("illegal order transition {from:?} -> {to:?}")));
-    }
-    let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    Ok(format!(
-        "UPDATE orders SET status = '{}', {assignments} WHERE id = ${id_param} AND status IN ({})",
-        to.as_str(),
-        from.join(", ")
-    ))
+    super::status_update_sql("orders", from, to, assignments, id_param)
 }
 
 /// pending → closed (cancelled or expired); the coupon goes back. False when the order was no

@@ -235,19 +235,9 @@ async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-/// The one way a refund request changes state: `UPDATE … SET status = <to> WHERE id = $2 AND
-/// status IN (<from>)`, `$1` the time. Refused, in every build, unless `RefundStatus::can_become`
-/// allows every move; the states written into the SQL are the enum's own words, never input.
+/// The one way a refund request changes state, `$1` the time and `$2` the request.
 fn transition_sql(from: &[RefundStatus], to: RefundStatus) -> Result<String, sqlx::Error> {
-    if from.is_empty() || !from.iter().all(|f| f.can_become(to)) {
-        return Err(sqlx::Error::Protocol(format!("illegal refund transition {from:?} -> {to:?}")));
-    }
-    let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
-    Ok(format!(
-        "UPDATE refund_requests SET status = '{}', updated_at = $1 WHERE id = $2 AND status IN ({})",
-        to.as_str(),
-        from.join(", ")
-    ))
+    super::status_update_sql("refund_requests", from, to, "updated_at = $1", 2)
 }
 
 pub async fn withdraw(db: &Db, id: i64, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {

@@ -409,11 +409,8 @@ async fn every_admin_route_checks_the_role(app: TestApp) {
         assert!(as_anonymous.status() == StatusCode::FORBIDDEN || to_login, "anonymous POST {path}");
         let as_learner = learner.post_raw(&path, &[("csrf_token", &learner_token)]).await;
         assert_eq!(as_learner.status(), StatusCode::FORBIDDEN, "learner POST {path}");
-        for (role, browser) in &browsers {
-            let (_, page) = browser.get_html("/admin").await;
-            let token = crate::helpers::csrf_in(&page);
-            let status = browser.post_raw(&path, &[("csrf_token", &token)]).await.status();
-            if allowed.contains(role) {
+        for (role, status) in post_as_each(&browsers, &path).await {
+            if allowed.contains(&role) {
                 let refused_or_noop = status.is_client_error() || status == StatusCode::SEE_OTHER;
                 assert!(refused_or_noop && status != StatusCode::FORBIDDEN, "{role:?} POST {path}: {status}");
             } else {
@@ -426,17 +423,25 @@ async fn every_admin_route_checks_the_role(app: TestApp) {
     for (path, allowed) in emptying_forms() {
         let as_learner = learner.post_raw(&path, &[("csrf_token", &learner_token)]).await;
         assert_eq!(as_learner.status(), StatusCode::FORBIDDEN, "learner POST {path}");
-        for (role, browser) in &browsers {
-            let (_, page) = browser.get_html("/admin").await;
-            let token = crate::helpers::csrf_in(&page);
-            let status = browser.post_raw(&path, &[("csrf_token", &token)]).await.status();
-            if allowed.contains(role) {
+        for (role, status) in post_as_each(&browsers, &path).await {
+            if allowed.contains(&role) {
                 assert_eq!(status, StatusCode::SEE_OTHER, "{role:?} POST {path}");
             } else {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{role:?} POST {path}");
             }
         }
     }
+}
+
+/// Each staff browser posts `path` empty but for a fresh CSRF token: the status each got.
+async fn post_as_each(browsers: &[(Role, TestApp)], path: &str) -> Vec<(Role, StatusCode)> {
+    let mut statuses = Vec::new();
+    for (role, browser) in browsers {
+        let (_, page) = browser.get_html("/admin").await;
+        let token = crate::helpers::csrf_in(&page);
+        statuses.push((*role, browser.post_raw(path, &[("csrf_token", &token)]).await.status()));
+    }
+    statuses
 }
 
 async fn support_searches_closes_and_refunds_orders(app: TestApp) {

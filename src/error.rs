@@ -3,7 +3,7 @@
 //! shown as a plain "something went wrong" page.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
+use actix_web::http::header::{HeaderValue, LOCATION, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError};
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ impl ResponseError for AppError {
 
     fn error_response(&self) -> HttpResponse {
         if let AppError::SignIn(to) = self {
-            return crate::web::redirect(to);
+            return HttpResponse::SeeOther().insert_header((LOCATION, to.as_str())).finish();
         }
         let mut response = HttpResponse::new(self.status_code());
         match self {

@@ -54,7 +54,7 @@ pub struct Application {
     db: Db,
     catalog: CatalogCache,
     providers: Providers,
-    progress: Arc<crate::jobs::progress::ProgressBuffer>,
+    progress: Arc<crate::store::progress_buffer::ProgressBuffer>,
 }
 
 impl Application {
@@ -157,7 +157,7 @@ impl Application {
             event_secs: settings.reminder_lead_minutes * 60,
         };
         crate::jobs::reminders::spawn(db.clone(), catalog.clone(), leads, every);
-        let shop = crate::web::shop::ShopCache::default();
+        let shop = crate::store::shop_settings::ShopCache::default();
         shop.reload(&db).await.context("loading the shop settings")?;
         let screen = crate::web::screen::Screen::default();
         screen.reload(&db).await.context("loading the keyword filter")?;
@@ -179,7 +179,7 @@ impl Application {
         let public_dir = settings.public_dir();
         std::fs::create_dir_all(&public_dir).with_context(|| format!("cannot create {}", public_dir.display()))?;
         let app_providers = providers.clone();
-        let progress = Arc::new(crate::jobs::progress::ProgressBuffer::default());
+        let progress = Arc::new(crate::store::progress_buffer::ProgressBuffer::default());
         crate::jobs::progress::spawn(progress.clone(), db.clone());
         // Installed before anything counts.
         crate::telemetry::metrics();
@@ -306,7 +306,7 @@ impl Application {
     }
 
     /// Progress reports waiting for their batch (tests flush it to look at the table).
-    pub fn progress(&self) -> Arc<crate::jobs::progress::ProgressBuffer> {
+    pub fn progress(&self) -> Arc<crate::store::progress_buffer::ProgressBuffer> {
         self.progress.clone()
     }
 
@@ -460,7 +460,7 @@ pub async fn prepare_database(settings: &Settings) -> anyhow::Result<Db> {
     if is_new && settings.demo {
         demo::seed_catalog(&db, now()).await.context("loading the demo catalog")?;
         let media = crate::media::storage::open_store(settings, "media")?;
-        demo::seed_media(&db, media.as_ref()).await.context("loading the demo media")?;
+        crate::media::demo::seed(&db, media.as_ref()).await.context("loading the demo media")?;
         // A random first password, shown once in this log: a known one would open every shop
         // that forgot to turn the demo off.
         let password: String = rand::Rng::sample_iter(rand::thread_rng(), &rand::distributions::Alphanumeric)

@@ -176,7 +176,7 @@ pub async fn send(
         })
         .await?;
     decided?;
-    let message = crate::sms::Message::new(crate::sms::Kind::LoginCode, template, &[("code", &code)]);
+    let message = crate::domain::sms::Message::new(crate::domain::sms::Kind::LoginCode, template, &[("code", &code)]);
     let sent = sender.send(phone, &message).await;
     let attempt = crate::store::sms_outbox::Attempt {
         kind: message.kind,

@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 
 pub use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson};
 use crate::store::Db;
-use crate::web::shared::Shared;
+use crate::store::shared::Shared;
 
 #[derive(Debug, Default)]
 pub struct Catalog {
@@ -45,14 +45,6 @@ const PAGE_TTL: Duration = Duration::from_secs(60);
 pub struct CachedPage {
     pub plain: Bytes,
     pub gzip: Bytes,
-}
-
-impl CachedPage {
-    /// Compressed once here instead of on every request.
-    pub fn new(plain: Bytes) -> CachedPage {
-        let gzip = crate::web::compress::gzip(&plain).unwrap_or_default();
-        CachedPage { plain, gzip }
-    }
 }
 
 const MAX_CACHED_PAGES: usize = 2000;
@@ -172,7 +164,7 @@ mod tests {
     fn page_cache_is_bounded() {
         let cache = PageCache::default();
         for i in 0..MAX_CACHED_PAGES + 10 {
-            cache.put(format!("zh|/courses?q={i}"), CachedPage::new(Bytes::from_static(b"x")));
+            cache.put(format!("zh|/courses?q={i}"), CachedPage { plain: Bytes::from_static(b"x"), gzip: Bytes::new() });
         }
         assert_eq!(cache.len(), MAX_CACHED_PAGES);
         assert!(cache.get("zh|/courses?q=1").is_some());

@@ -40,6 +40,12 @@ pub struct Lesson {
 pub const PLACEHOLDER_COVER: &str = "/static/img/cover-placeholder.svg";
 
 impl Lesson {
+    /// What a learner may watch: every lesson of a course they own (bought, granted, or opened by
+    /// a membership), and anyone the free previews of a course on sale.
+    pub fn may_watch(&self, course_on_sale: bool, owner: bool) -> bool {
+        owner || (self.free_preview && course_on_sale)
+    }
+
     /// What a free lesson is called by its kind: 试看, 试听 or 试读.
     pub fn preview_label_key(&self) -> &'static str {
         match self.kind.as_str() {
@@ -154,7 +160,7 @@ impl Course {
         if self.cover_url.is_empty() {
             return PLACEHOLDER_COVER.to_string();
         }
-        crate::media::images::card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
+        card_cover(&self.cover_url).unwrap_or_else(|| self.cover_url.clone())
     }
 
     /// 立即购买 starts an order for it. A consultation (a slot first), a membership plan and a
@@ -212,5 +218,45 @@ impl Course {
         let mut sessions: Vec<&Lesson> = self.lessons().filter(|l| l.starts_at.is_some()).collect();
         sessions.sort_by_key(|l| l.starts_at);
         sessions
+    }
+}
+
+/// The card-sized cover of a cover `media::images` made, or of a demo cover shipped in
+/// `static/covers` (`…-1280.jpg` → `…-640.jpg`).
+pub fn card_cover(cover_url: &str) -> Option<String> {
+    ["/files/", "/static/covers/"].into_iter().find_map(|dir| {
+        let stem = cover_url.strip_prefix(dir)?.strip_suffix("-1280.jpg")?;
+        (!stem.is_empty()).then(|| format!("{dir}{stem}-640.jpg"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_watch_everything_and_others_the_previews_of_a_course_on_sale() {
+        let lesson = |free_preview| Lesson {
+            id: 1,
+            title: String::new(),
+            kind: "video".into(),
+            duration_secs: 60,
+            free_preview,
+            starts_at: None,
+        };
+        let (preview, paid) = (lesson(true), lesson(false));
+        assert!(preview.may_watch(true, false));
+        assert!(!paid.may_watch(true, false));
+        assert!(!preview.may_watch(false, false), "an off-sale course shows no one its previews");
+        assert!(paid.may_watch(false, true), "an owner keeps it off sale");
+        assert!(paid.may_watch(true, true));
+    }
+
+    #[test]
+    fn only_covers_made_at_both_sizes_have_a_card_size() {
+        assert_eq!(card_cover("/static/img/x.jpg"), None);
+        assert_eq!(card_cover("/static/covers/rust-1280.jpg").as_deref(), Some("/static/covers/rust-640.jpg"));
+        assert_eq!(card_cover("/static/covers/-1280.jpg"), None);
+        assert_eq!(card_cover("https://cdn.example/x-1280.jpg"), None, "only covers this shop has both sizes of");
     }
 }

@@ -46,13 +46,17 @@ impl State {
         }
     }
 
-    pub fn parse(value: &str) -> State {
-        match value {
-            "open" => State::Open,
-            "full" => State::Full,
-            "failed" => State::Failed,
-            _ => State::Pending,
-        }
+    pub fn parse(value: &str) -> Option<State> {
+        [State::Pending, State::Open, State::Full, State::Failed].into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// A group state as stored; any other word is an error, not a quiet `Pending`.
+impl TryFrom<String> for State {
+    type Error = String;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        State::parse(&value).ok_or_else(|| format!("group state {value}"))
     }
 }
 
@@ -213,7 +217,14 @@ mod tests {
     fn names_are_masked() {
         assert_eq!(masked_name("小王同学"), "小**");
         assert_eq!(masked_name(""), "**");
-        assert_eq!(State::parse("bogus"), State::Pending);
-        assert_eq!(State::parse(State::Failed.as_str()), State::Failed);
+    }
+
+    #[test]
+    fn only_the_stored_words_are_states() {
+        assert_eq!(State::parse("bogus"), None);
+        assert!(State::try_from("bogus".to_string()).is_err());
+        for state in [State::Pending, State::Open, State::Full, State::Failed] {
+            assert_eq!(State::parse(state.as_str()), Some(state));
+        }
     }
 }

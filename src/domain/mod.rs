@@ -32,6 +32,7 @@ pub mod renditions;
 pub mod retention;
 pub mod review;
 pub mod shop;
+pub mod sms;
 pub mod staff;
 pub mod stats;
 pub mod status;

@@ -70,8 +70,18 @@ fn share(paid: Fen, numerator: i64, denominator: i64) -> Fen {
     Fen(i64::try_from(n).unwrap_or(paid.0))
 }
 
+/// What is left to refund of an order: what was paid less what was refunded already.
+pub fn left_to_refund(paid: Fen, refunded: Fen) -> Fen {
+    (paid - refunded).max(Fen::ZERO)
+}
+
+/// An amount staff may refund (or approve): more than nothing, at most what is left.
+pub fn may_refund(amount: Fen, left: Fen) -> bool {
+    amount > Fen::ZERO && amount <= left
+}
+
 pub fn decide(c: &Case) -> Decision {
-    let remaining = (c.paid - c.refunded).max(Fen::ZERO);
+    let remaining = left_to_refund(c.paid, c.refunded);
     if c.paid.0 <= 0 {
         return no(
             "这笔订单没有实际付款，无需退款。".into(),
@@ -225,6 +235,20 @@ fn consultation(c: &Case) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_left_is_paid_less_refunded_and_staff_refund_within_it() {
+        assert_eq!(left_to_refund(Fen(9900), Fen(0)), Fen(9900));
+        assert_eq!(left_to_refund(Fen(9900), Fen(4000)), Fen(5900));
+        assert_eq!(left_to_refund(Fen(9900), Fen(9900)), Fen::ZERO);
+        assert_eq!(left_to_refund(Fen(9900), Fen(10_000)), Fen::ZERO, "never negative");
+        assert!(may_refund(Fen(1), Fen(5900)));
+        assert!(may_refund(Fen(5900), Fen(5900)));
+        assert!(!may_refund(Fen(5901), Fen(5900)));
+        assert!(!may_refund(Fen::ZERO, Fen(5900)));
+        assert!(!may_refund(Fen(-1), Fen(5900)));
+        assert!(!may_refund(Fen(1), Fen::ZERO));
+    }
 
     const T0: i64 = 1_800_000_000;
 

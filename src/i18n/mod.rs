@@ -84,6 +84,18 @@ impl Lang {
         }
         text
     }
+
+    /// "Try again in 45 seconds / 12 minutes / 3 hours".
+    pub fn wait_message(self, secs: i64) -> String {
+        let secs = secs.max(1);
+        if secs < 120 {
+            self.tf("retry_in_seconds", &[("n", &secs.to_string())])
+        } else if secs < 2 * 3600 {
+            self.tf("retry_in_minutes", &[("n", &((secs + 59) / 60).to_string())])
+        } else {
+            self.tf("retry_in_hours", &[("n", &((secs + 3599) / 3600).to_string())])
+        }
+    }
 }
 
 fn from_accept_language(header: &str) -> Option<Lang> {
@@ -105,6 +117,13 @@ fn from_accept_language(header: &str) -> Option<Lang> {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn wait_messages_round_up() {
+        assert!(Lang::En.wait_message(45).contains("45 seconds"));
+        assert!(Lang::En.wait_message(121).contains("3 minutes"));
+        assert!(Lang::Zh.wait_message(86_000).contains("24"));
+    }
 
     #[test]
     fn both_locales_have_the_same_keys() {

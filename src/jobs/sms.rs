@@ -7,11 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::domain::Phone;
+use crate::domain::sms::{Kind, Message};
 use crate::domain::time::now;
-use crate::sms::{Kind, Message, SmsSender};
+use crate::sms::SmsSender;
 use crate::store::Db;
+use crate::store::shop_settings::ShopCache;
 use crate::store::sms_outbox::{self, MAX_ATTEMPTS};
-use crate::web::shop::ShopCache;
 
 /// Texts per second at most (carriers and providers throttle bursts).
 const PER_RUN: i64 = 20;

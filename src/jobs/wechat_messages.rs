@@ -4,23 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::time::now;
 use crate::pay::wechatpay::WechatPay;
-use crate::pay::wechatpay::official_account::{BATCH, Template};
+use crate::pay::wechatpay::official_account::Template;
+use crate::services::oa_notices::refresh_followers;
 use crate::store::Db;
-use crate::store::wechat_outbox::{self, MAX_ATTEMPTS};
+use crate::store::wechat_outbox::{self, MAX_ATTEMPTS, Payload};
 
 /// Messages per second at most.
 const PER_RUN: i64 = 20;
-
-/// What a queued message carries besides its template id: where it leads and its fields.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payload {
-    pub url: String,
-    pub fields: Vec<(String, String)>,
-}
 
 /// The followers are fetched again when the last fetch is older than this.
 const FOLLOWERS_EVERY_SECS: i64 = 24 * 3600;
@@ -91,25 +83,4 @@ pub async fn run_once(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<u
         }
     }
     Ok(due.len())
-}
-
-/// Fetches every follower and their unionid; forgets those who unfollowed. Returns how many
-/// follow now.
-pub async fn refresh_followers(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<usize> {
-    let mut next = String::new();
-    let mut total = 0;
-    loop {
-        let (openids, more) = wechat.followers(&next, now).await?;
-        for chunk in openids.chunks(BATCH) {
-            let followers = wechat.follower_info(chunk, now).await?;
-            total += followers.iter().filter(|f| f.subscribed).count();
-            wechat_outbox::save_followers(db, &followers, now).await?;
-        }
-        match more {
-            Some(n) if n != next => next = n,
-            _ => break,
-        }
-    }
-    wechat_outbox::forget_unseen(db, now).await?;
-    Ok(total)
 }

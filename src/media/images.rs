@@ -95,15 +95,6 @@ pub fn logo_png(bytes: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
     Ok((format!("logo-{}.png", short_hash(bytes)), out.into_inner()))
 }
 
-/// The card-sized cover of a cover this module made, or of a demo cover shipped in `static/covers`
-/// (`…-1280.jpg` → `…-640.jpg`).
-pub fn card_cover(cover_url: &str) -> Option<String> {
-    ["/files/", "/static/covers/"].into_iter().find_map(|dir| {
-        let stem = cover_url.strip_prefix(dir)?.strip_suffix("-1280.jpg")?;
-        (!stem.is_empty()).then(|| format!("{dir}{stem}-640.jpg"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,11 +115,10 @@ mod tests {
             assert_eq!((saved.width(), saved.height()), (w, h), "{name}");
         }
         let names: Vec<&String> = sizes.iter().map(|(n, _)| n).collect();
-        assert_eq!(card_cover(&format!("/files/{}", names[0])), Some(format!("/files/{}", names[1])));
-        assert_eq!(card_cover("/static/img/x.jpg"), None);
-        assert_eq!(card_cover("/static/covers/rust-1280.jpg").as_deref(), Some("/static/covers/rust-640.jpg"));
-        assert_eq!(card_cover("/static/covers/-1280.jpg"), None);
-        assert_eq!(card_cover("https://cdn.example/x-1280.jpg"), None, "only covers this shop has both sizes of");
+        assert_eq!(
+            crate::domain::catalog::card_cover(&format!("/files/{}", names[0])),
+            Some(format!("/files/{}", names[1]))
+        );
     }
 
     #[test]

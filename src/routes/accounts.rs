@@ -7,7 +7,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, code_format_error, nickname_error, password_error, phone_error};
-use super::wait_message;
 use crate::auth::attempts;
 use crate::auth::codes::{self, CodeError};
 use crate::auth::human_check::{self, Answer};
@@ -192,7 +191,7 @@ impl Retry {
 
     fn limited(lang: Lang, field: &'static str, reason: &str, secs: i64) -> Retry {
         let mut retry =
-            Retry::error(StatusCode::TOO_MANY_REQUESTS, field, format!("{reason}{}", wait_message(lang, secs)));
+            Retry::error(StatusCode::TOO_MANY_REQUESTS, field, format!("{reason}{}", lang.wait_message(secs)));
         retry.retry_after = Some(secs);
         retry
     }

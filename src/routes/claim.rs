@@ -167,7 +167,7 @@ async fn tell_owner(state: &AppState, m: &Match, now: i64) -> Result<(), AppErro
     crate::store::sms_outbox::enqueue(
         &mut tx,
         &format!("claim-attempt:{}:{day}", m.order_id),
-        crate::sms::Kind::ClaimAttempt,
+        crate::domain::sms::Kind::ClaimAttempt,
         &m.holder_phone,
         &[("no", &m.order_no)],
         None,

@@ -11,8 +11,8 @@ use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::{Fen, UserId};
 use crate::error::AppError;
+use crate::services::checkout::{self, Purchase};
 use crate::store::groups::{self, GroupRow, Seat};
-use crate::store::orders::NewOrder;
 use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
 
@@ -33,18 +33,9 @@ async fn seat(
 ) -> Result<Option<String>, AppError> {
     let at = now();
     let Some(offer) = course.group.as_ref().filter(|o| group.is_some() || o.is_on(at)) else { return Ok(None) };
-    let terms = crate::domain::refund_terms::refund_sentence(course.kind, course.refund_terms);
-    let new = NewOrder {
-        user_id,
-        course_id: course.id,
-        title: &course.title,
-        kind: course.kind.as_str(),
-        price: offer.price,
-        refund_terms: course.refund_terms,
-        refund_terms_shown: &terms.zh,
-        ttl_secs: state.settings.order_ttl_minutes * 60,
-    };
-    Ok(match groups::order_for_seat(&state.db, &new, offer, group, at).await? {
+    let purchase = Purchase { user_id, course, price: offer.price, slot: None };
+    let ttl_secs = state.settings.order_ttl_minutes * 60;
+    Ok(match checkout::begin_group_seat(&state.db, &purchase, offer, group, ttl_secs, at).await? {
         Seat::ToPay(order) => Some(format!("/orders/{}/pay", order.order_no)),
         Seat::Refused => None,
     })
@@ -90,7 +81,7 @@ struct GroupPage<'a> {
 
 impl GroupPage<'_> {
     fn state(&self) -> State {
-        State::parse(&self.group.status)
+        self.group.status
     }
 
     fn seats_left(&self) -> i64 {
@@ -117,7 +108,7 @@ async fn group_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let group = groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
-    if group.status == State::Pending.as_str() {
+    if group.status == State::Pending {
         // Not public until its opener has paid.
         return Err(AppError::NotFound);
     }

@@ -28,15 +28,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(lesson_page).service(media_file).service(report_progress).service(player_error).service(my_courses);
 }
 
-/// May this viewer have this lesson's content? Free previews are open to anyone.
-/// Owners may learn every lesson; others the free previews of courses on sale.
+/// May this viewer have this lesson's content (`Lesson::may_watch`)? A free preview needs no
+/// lookup.
 async fn can_learn(
     state: &AppState,
     user_id: Option<UserId>,
     course: &Course,
     lesson: &Lesson,
 ) -> Result<bool, AppError> {
-    if lesson.free_preview && course.published {
+    if lesson.may_watch(course.published, false) {
         return Ok(true);
     }
     match user_id {
@@ -139,7 +139,7 @@ async fn lesson_page(
         // Off sale: only the learners who bought it still see it.
         return Err(AppError::NotFound);
     }
-    let allowed = lesson.free_preview || owner;
+    let allowed = lesson.may_watch(course.published, owner);
     let content = if allowed {
         state.lessons.content(&state.db, lesson.id).await?.unwrap_or_default()
     } else {
@@ -156,7 +156,7 @@ async fn lesson_page(
     let hls_url =
         if content.hls_dir.is_some() { format!("/media/{}/index.m3u8?{query}", lesson.id) } else { String::new() };
     let progress = match user_id {
-        Some(uid) if owner || lesson.free_preview => state.progress.course_progress(&state.db, uid, course.id).await?,
+        Some(uid) if allowed => state.progress.course_progress(&state.db, uid, course.id).await?,
         _ => HashMap::new(),
     };
     let resume_secs = progress.get(&lesson.id).map(|p| p.last_position_secs).unwrap_or(0);
@@ -248,7 +248,7 @@ async fn media_file(
     let catalog = state.catalog.snapshot();
     let (course, lesson) = catalog.lesson(lesson_id).ok_or(AppError::NotFound)?;
     let allowed = if user_id == 0 {
-        lesson.free_preview && course.published
+        lesson.may_watch(course.published, false)
     } else {
         can_learn(&state, viewer, course, lesson).await?
     };

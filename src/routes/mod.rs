@@ -34,8 +34,6 @@ pub mod wechat_login;
 
 use actix_web::web;
 
-use crate::i18n::Lang;
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // actix tries routes in this order, a pattern match per route: the pages learners spend their
     // time on come first (their paths overlap no other area's).
@@ -67,28 +65,4 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sync_api::configure(cfg);
     pwa::configure(cfg);
     admin::configure(cfg);
-}
-
-/// "Try again in 45 seconds / 12 minutes / 3 hours".
-pub fn wait_message(lang: Lang, secs: i64) -> String {
-    let secs = secs.max(1);
-    if secs < 120 {
-        lang.tf("retry_in_seconds", &[("n", &secs.to_string())])
-    } else if secs < 2 * 3600 {
-        lang.tf("retry_in_minutes", &[("n", &((secs + 59) / 60).to_string())])
-    } else {
-        lang.tf("retry_in_hours", &[("n", &((secs + 3599) / 3600).to_string())])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wait_messages_round_up() {
-        assert!(wait_message(Lang::En, 45).contains("45 seconds"));
-        assert!(wait_message(Lang::En, 121).contains("3 minutes"));
-        assert!(wait_message(Lang::Zh, 86_000).contains("24"));
-    }
 }

@@ -37,7 +37,7 @@ async fn group_poster(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let group = crate::store::groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
-    if group.status == crate::domain::group::State::Pending.as_str() {
+    if group.status == crate::domain::group::State::Pending {
         return Err(AppError::NotFound);
     }
     let course = state.catalog.snapshot().course_by_id(group.course_id).cloned().ok_or(AppError::NotFound)?;

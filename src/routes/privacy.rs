@@ -107,7 +107,7 @@ async fn delete(
                 render_page(ctx, user, notice, confirmed, errors, StatusCode::OK)
             }
             Err(CodeError::RateLimited(secs)) => {
-                let message = format!("{}{}", ctx.t("err_code_too_often"), super::wait_message(ctx.lang, secs));
+                let message = format!("{}{}", ctx.t("err_code_too_often"), ctx.lang.wait_message(secs));
                 errors.add("code", message);
                 render_page(ctx, user, String::new(), confirmed, errors, StatusCode::TOO_MANY_REQUESTS)
             }

@@ -4,7 +4,9 @@
 
 use crate::catalog::{CatalogCache, Course};
 use crate::domain::UserId;
+use crate::domain::group::Offer;
 use crate::domain::refund_terms::refund_sentence;
+use crate::store::groups::{self, Seat};
 use crate::store::orders::{self, NewOrder, Order};
 use crate::store::{Db, consultations};
 
@@ -35,16 +37,7 @@ pub async fn begin(
 ) -> anyhow::Result<Checkout> {
     let Purchase { user_id, course, price, slot } = *purchase;
     let terms = refund_sentence(course.kind, course.refund_terms);
-    let new = NewOrder {
-        user_id,
-        course_id: course.id,
-        title: &course.title,
-        kind: course.kind.as_str(),
-        price,
-        refund_terms: course.refund_terms,
-        refund_terms_shown: &terms.zh,
-        ttl_secs,
-    };
+    let new = new_order(purchase, &terms.zh, ttl_secs);
     if let Some((slot_id, earliest)) = slot {
         let Some(order) = consultations::order_with_slot(db, &new, slot_id, earliest, now).await? else {
             return Ok(Checkout::SlotTaken);
@@ -70,4 +63,33 @@ pub async fn begin(
     }
     tracing::info!(order_no = %order.order_no, %user_id, "order ready to pay");
     Ok(Checkout::ToPay(order))
+}
+
+/// A seat in a group buy at the offer's price: in a new group (`group` None) or an open one.
+pub async fn begin_group_seat(
+    db: &Db,
+    purchase: &Purchase<'_>,
+    offer: &Offer,
+    group: Option<i64>,
+    ttl_secs: i64,
+    now: i64,
+) -> Result<Seat, sqlx::Error> {
+    let terms = refund_sentence(purchase.course.kind, purchase.course.refund_terms);
+    groups::order_for_seat(db, &new_order(purchase, &terms.zh, ttl_secs), offer, group, now).await
+}
+
+/// The order every way of buying creates: the course at the buyer's price, with the refund terms
+/// they were shown.
+fn new_order<'a>(purchase: &Purchase<'a>, terms_shown: &'a str, ttl_secs: i64) -> NewOrder<'a> {
+    let course = purchase.course;
+    NewOrder {
+        user_id: purchase.user_id,
+        course_id: course.id,
+        title: &course.title,
+        kind: course.kind.as_str(),
+        price: purchase.price,
+        refund_terms: course.refund_terms,
+        refund_terms_shown: terms_shown,
+        ttl_secs,
+    }
 }

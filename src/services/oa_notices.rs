@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use crate::domain::CourseId;
 use crate::domain::time::{shanghai_date_compact, shanghai_minutes};
-use crate::jobs::wechat_messages::{Payload, refresh_followers};
 use crate::pay::wechatpay::WechatPay;
-use crate::store::{Db, wechat_outbox};
+use crate::pay::wechatpay::official_account::BATCH;
+use crate::store::Db;
+use crate::store::wechat_outbox::{self, Payload};
 
 /// A template's `thing` field holds at most 20 characters.
 const THING_CHARS: usize = 20;
@@ -76,6 +77,27 @@ pub fn refresh_in_background(db: Db, wechat: Arc<WechatPay>, now: i64) {
             Err(e) => tracing::warn!(error = format!("{e:#}"), "could not refresh the official account's followers"),
         }
     });
+}
+
+/// Fetches every follower and their unionid; forgets those who unfollowed. Returns how many
+/// follow now.
+pub async fn refresh_followers(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<usize> {
+    let mut next = String::new();
+    let mut total = 0;
+    loop {
+        let (openids, more) = wechat.followers(&next, now).await?;
+        for chunk in openids.chunks(BATCH) {
+            let followers = wechat.follower_info(chunk, now).await?;
+            total += followers.iter().filter(|f| f.subscribed).count();
+            wechat_outbox::save_followers(db, &followers, now).await?;
+        }
+        match more {
+            Some(n) if n != next => next = n,
+            _ => break,
+        }
+    }
+    wechat_outbox::forget_unseen(db, now).await?;
+    Ok(total)
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@ use anyhow::Context;
 use crate::catalog::Catalog;
 use crate::domain::refund::consumed_pct;
 use crate::domain::refund_policy::{Case, Consumption, Decision, PolicySettings, decide};
-use crate::jobs::progress::ProgressBuffer;
 use crate::store::orders::Order;
+use crate::store::progress_buffer::ProgressBuffer;
 use crate::store::refunds::{Approval, Approved};
 
 use crate::domain::ProductKind;
@@ -83,7 +83,7 @@ pub async fn refund_group_seat(
     let db = &refunder.db;
     let order = orders::find(db, &seat.order_no).await?.context("the seat's order is gone")?;
     let amount = order.left_to_refund();
-    let (zh, en, reason) = if seat.group_status == "failed" {
+    let (zh, en, reason) = if seat.group_status == crate::domain::group::State::Failed {
         ("拼团未在时限内成团，全额退款。", "The group did not fill in time: full refund.", "group_failed")
     } else {
         (

@@ -3,7 +3,7 @@
 use super::{Db, sms_outbox};
 use crate::domain::CourseId;
 use crate::domain::UserId;
-use crate::sms::Kind;
+use crate::domain::sms::Kind;
 
 pub async fn set_opt_out(db: &Db, phone: &str, out: bool, now: i64) -> Result<(), sqlx::Error> {
     if out {

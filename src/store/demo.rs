@@ -5,7 +5,6 @@ use crate::domain::CourseId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
-use crate::media::storage::MediaStore;
 
 pub const DEMO_ADMIN_PHONE: &str = "13800000000";
 
@@ -436,21 +435,16 @@ async fn insert_course(
     Ok(())
 }
 
-const DEMO_VIDEO: &[u8] = include_bytes!("demo_media/video.mp4");
-const DEMO_AUDIO: &[u8] = include_bytes!("demo_media/audio.m4a");
-
 const DEMO_ARTICLE: &str = "## 这一篇讲什么\n\n好的需求文档，开发读完就知道**做什么、为什么做、做到什么程度算完成**。\n\n\
 ## 三个标准\n\n1. 目标清楚：一句话说明要解决谁的什么问题；\n2. 范围明确：写清楚这次不做什么；\n3. 可以验收：每条需求都有判断标准。\n\n\
 > 小练习：找一份你最近写的需求，用这三条检查一遍。\n\n读到这里，这一课就完成了。";
 
-/// Ships small playable media with the demo, so the player works at once: every video lesson
-/// plays the same few seconds of video, every audio lesson the same tone, articles have text.
-pub async fn seed_media(db: &Db, store: &dyn MediaStore) -> anyhow::Result<()> {
-    store.put("demo/video.mp4", DEMO_VIDEO).await?;
-    store.put("demo/audio.m4a", DEMO_AUDIO).await?;
+/// Points every video lesson at `video_key`, every audio lesson at `audio_key`, and gives
+/// articles their text (`media::demo` has put the files).
+pub async fn use_demo_media(db: &Db, video_key: &str, audio_key: &str) -> Result<(), sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    sqlx::query("UPDATE lessons SET media_key = 'demo/video.mp4' WHERE kind = 'video'").execute(&mut *tx).await?;
-    sqlx::query("UPDATE lessons SET media_key = 'demo/audio.m4a' WHERE kind = 'audio'").execute(&mut *tx).await?;
+    sqlx::query("UPDATE lessons SET media_key = $1 WHERE kind = 'video'").bind(video_key).execute(&mut *tx).await?;
+    sqlx::query("UPDATE lessons SET media_key = $1 WHERE kind = 'audio'").bind(audio_key).execute(&mut *tx).await?;
     sqlx::query("UPDATE lessons SET body = $1 WHERE kind = 'article'").bind(DEMO_ARTICLE).execute(&mut *tx).await?;
     sqlx::query("UPDATE lessons SET notes = '讲师笔记：先看完再动手练习，遇到问题记下时间点，方便回看。'")
         .execute(&mut *tx)

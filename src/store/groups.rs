@@ -66,7 +66,8 @@ pub struct GroupRow {
     pub id: i64,
     pub course_id: CourseId,
     pub opener_id: UserId,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: State,
     #[sqlx(rename = "price_fen")]
     pub price: Fen,
     pub size: i64,
@@ -79,7 +80,7 @@ pub struct GroupRow {
 
 impl GroupRow {
     pub fn group(&self) -> Group {
-        Group { state: State::parse(&self.status), members: self.members, size: self.size, deadline: self.deadline }
+        Group { state: self.status, members: self.members, size: self.size, deadline: self.deadline }
     }
 }
 
@@ -216,7 +217,7 @@ pub(crate) async fn seat_for_payment(
     .bind(order.user_id)
     .fetch_optional(&mut **tx)
     .await?;
-    let is_opener = row.opener_id == order.user_id && row.status == State::Pending.as_str();
+    let is_opener = row.opener_id == order.user_id && row.status == State::Pending;
     let arrival = on_payment(&row.group(), is_opener, already_in.is_some(), paid_at, row.fill_secs);
     let seat = if arrival == Arrival::Refund { "refund" } else { "joined" };
     sqlx::query(
@@ -343,7 +344,8 @@ pub async fn settle_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SeatToRefund {
     pub order_no: String,
-    pub group_status: String,
+    #[sqlx(try_from = "String")]
+    pub group_status: State,
 }
 
 /// Seats to refund whose order still holds money, oldest first.

@@ -7,8 +7,8 @@ use sqlx::{Any, Transaction};
 use super::rows::Flag;
 use super::{Db, sms_outbox};
 use crate::domain::Fen;
+use crate::domain::sms::Kind;
 use crate::domain::time::shanghai_minutes;
-use crate::sms::Kind;
 
 pub struct NewMessage<'a> {
     pub user_id: UserId,

@@ -57,7 +57,7 @@ impl Order {
 
     /// What is paid and not yet refunded: the most a refund can return.
     pub fn left_to_refund(&self) -> Fen {
-        (self.amount - self.refunded).max(Fen::ZERO)
+        crate::domain::refund_policy::left_to_refund(self.amount, self.refunded)
     }
 }
 

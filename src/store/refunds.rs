@@ -12,7 +12,7 @@ use super::{Db, is_unique_violation, messages};
 use crate::domain::Fen;
 use crate::domain::order::OrderStatus;
 use crate::domain::refund::{RefundStatus, new_refund_no};
-use crate::domain::refund_policy::Decision;
+use crate::domain::refund_policy::{Decision, left_to_refund, may_refund};
 use crate::domain::refund_terms::Localized;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -299,13 +299,14 @@ pub enum Approved {
 /// order after completed refunds (one open request per order keeps the rest consistent).
 pub async fn approve(db: &Db, id: i64, a: &Approval<'_>, now: i64) -> Result<Approved, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let left: Option<i64> = sqlx::query_scalar(
-        "SELECT o.amount_fen - o.refunded_fen FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
+    let order: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT o.amount_fen, o.refunded_fen FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    if a.amount.0 <= 0 || a.amount.0 > left.unwrap_or(0) {
+    let left = order.map_or(Fen::ZERO, |(paid, refunded)| left_to_refund(Fen(paid), Fen(refunded)));
+    if !may_refund(a.amount, left) {
         tx.rollback().await?;
         return Ok(Approved::TooMuch);
     }
@@ -340,8 +341,16 @@ pub async fn approve(db: &Db, id: i64, a: &Approval<'_>, now: i64) -> Result<App
         if let Some((phone, refund_no)) = to {
             let params = [("no", refund_no.as_str()), ("amount", &a.amount.to_string())];
             let key = format!("refund_approved:{id}");
-            super::sms_outbox::enqueue(&mut tx, &key, crate::sms::Kind::RefundApproved, &phone, &params, None, now)
-                .await?;
+            super::sms_outbox::enqueue(
+                &mut tx,
+                &key,
+                crate::domain::sms::Kind::RefundApproved,
+                &phone,
+                &params,
+                None,
+                now,
+            )
+            .await?;
         }
     }
     tx.commit().await?;

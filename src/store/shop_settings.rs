@@ -1,6 +1,23 @@
-//! The shop_settings table: key/value pairs, saved together.
+//! The shop_settings table: key/value pairs, saved together, and the settings in memory
+//! (`ShopCache`, reloaded by the settings page when staff save).
 
 use super::Db;
+use super::shared::Shared;
+use crate::domain::shop::ShopSettings;
+
+#[derive(Clone, Default)]
+pub struct ShopCache(Shared<ShopSettings>);
+
+impl ShopCache {
+    pub async fn reload(&self, db: &Db) -> Result<(), sqlx::Error> {
+        self.0.set(ShopSettings::from_pairs(&all(db).await?));
+        Ok(())
+    }
+
+    pub fn get(&self) -> std::sync::Arc<ShopSettings> {
+        self.0.get()
+    }
+}
 
 pub async fn all(db: &Db) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as("SELECT key, value FROM shop_settings ORDER BY key").fetch_all(db.read()).await

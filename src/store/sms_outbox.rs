@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Transaction};
 
 use super::Db;
-use crate::sms::Kind;
+use crate::domain::sms::Kind;
 
 /// Tries before a transient failure is given up.
 pub const MAX_ATTEMPTS: i64 = 5;

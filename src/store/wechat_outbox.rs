@@ -5,7 +5,23 @@
 use super::Db;
 use super::identities::{OPENID_OA, UNIONID};
 use crate::domain::CourseId;
-use crate::pay::wechatpay::official_account::Follower;
+use serde::{Deserialize, Serialize};
+
+/// A follower as user/info tells: the openid, the unionid when the account is bound to the open
+/// platform, and whether they still follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follower {
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub subscribed: bool,
+}
+
+/// What a queued message carries besides its template id: where it leads and its fields.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payload {
+    pub url: String,
+    pub fields: Vec<(String, String)>,
+}
 
 pub const MAX_ATTEMPTS: i64 = 5;
 /// A live sender settles a row within seconds; one `sending` for longer was left by a process

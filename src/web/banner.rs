@@ -4,9 +4,9 @@
 
 use actix_web::HttpRequest;
 
-use super::shared::Shared;
 use crate::store::Db;
 use crate::store::announcements::{self, Announcement};
+use crate::store::shared::Shared;
 
 pub const DISMISSED_COOKIE: &str = "kd_banner";
 

@@ -62,9 +62,7 @@ fn describe(lang: Lang, status: StatusCode, kind: Option<ErrorPageKind>) -> (&'s
             (lang.t("error_control_title"), lang.t("error_control_body").into())
         }
         (_, Some(ErrorPageKind::Storage)) => (lang.t("error_storage_title"), lang.t("error_storage_body").into()),
-        (_, Some(ErrorPageKind::RateLimited(secs))) => {
-            (lang.t("error_429_title"), crate::routes::wait_message(lang, secs))
-        }
+        (_, Some(ErrorPageKind::RateLimited(secs))) => (lang.t("error_429_title"), lang.wait_message(secs)),
         (StatusCode::NOT_FOUND, _) => (lang.t("error_404_title"), lang.t("error_404_body").into()),
         (StatusCode::FORBIDDEN, _) => (lang.t("error_403_title"), lang.t("error_403_body").into()),
         (StatusCode::TOO_MANY_REQUESTS, _) => (lang.t("error_429_title"), lang.t("error_429_body").into()),

@@ -11,8 +11,6 @@ pub mod error_page;
 pub mod rejections;
 pub mod render;
 pub mod screen;
-pub mod shared;
-pub mod shop;
 pub mod state;
 pub mod stream;
 pub mod stream_slots;

@@ -40,12 +40,18 @@ pub fn render_catalog_page<T: Template>(
     let page = match catalog.pages.get(&key) {
         Some(page) => page,
         None => {
-            let page = CachedPage::new(Bytes::from(page().render()?));
+            let page = cached_page(Bytes::from(page().render()?));
             catalog.pages.put(key, page.clone());
             page
         }
     };
     Ok(cached_response(ctx, page))
+}
+
+/// Compressed once here instead of on every request.
+fn cached_page(plain: Bytes) -> CachedPage {
+    let gzip = super::compress::gzip(&plain).unwrap_or_default();
+    CachedPage { plain, gzip }
 }
 
 fn catalog_page_key(ctx: &PageContext) -> String {
@@ -70,7 +76,7 @@ where
     let page = match catalog.pages.get(&key) {
         Some(page) => page,
         None => {
-            let page = CachedPage::new(Bytes::from(page().await?.render()?));
+            let page = cached_page(Bytes::from(page().await?.render()?));
             catalog.pages.put(key, page.clone());
             page
         }

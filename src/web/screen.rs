@@ -1,8 +1,8 @@
 //! The keyword filter's word list, in memory (reloaded when staff change it), and the check
 //! every form with learner text runs.
 
-use super::shared::Shared;
 use crate::domain::moderation::{Keyword, Verdict, check};
+use crate::store::shared::Shared;
 use crate::store::{Db, moderation};
 
 #[derive(Clone, Default)]

@@ -17,7 +17,7 @@ pub struct AppState {
     /// Site banners, in memory.
     pub banners: crate::web::banner::BannerCache,
     /// Settings operators change in the back office.
-    pub shop: crate::web::shop::ShopCache,
+    pub shop: crate::store::shop_settings::ShopCache,
     /// The keyword filter for learner text.
     pub screen: crate::web::screen::Screen,
     pub sms: Arc<dyn SmsSender>,
@@ -53,7 +53,7 @@ pub struct AppState {
     /// Progress reports waiting to be written in the next batch.
     /// Covers, the logo and posters, served under /files (the data dir's public/ or the bucket).
     pub public: Arc<dyn crate::media::storage::MediaStore>,
-    pub progress: Arc<crate::jobs::progress::ProgressBuffer>,
+    pub progress: Arc<crate::store::progress_buffer::ProgressBuffer>,
     /// Lesson media streams open now, per viewer and per address.
     pub streams: Arc<crate::web::stream_slots::StreamSlots>,
     /// When each pending order was last asked of its gateway on the buyer's return.

@@ -82,7 +82,7 @@ impl SmsSender for RecordingSms {
     fn send<'a>(
         &'a self,
         phone: &'a Phone,
-        message: &'a kedian::sms::Message,
+        message: &'a kedian::domain::sms::Message,
     ) -> BoxFuture<'a, Result<kedian::sms::Receipt, kedian::sms::SendError>> {
         Box::pin(async move {
             self.sent.lock().unwrap().push((phone.as_str().to_string(), message.text.clone()));
@@ -99,7 +99,7 @@ pub struct TestApp {
     pub catalog: CatalogCache,
     pub providers: Providers,
     /// Progress reports waiting for their batch.
-    pub progress: Arc<kedian::jobs::progress::ProgressBuffer>,
+    pub progress: Arc<kedian::store::progress_buffer::ProgressBuffer>,
     pub data_dir: std::path::PathBuf,
     pub database_url: String,
     /// TOTP secrets enrolled in this shop, by phone, with the last time step used.

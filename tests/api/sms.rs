@@ -155,7 +155,7 @@ async fn notifications_survive_a_restart_and_are_sent_once(backend: Backend) {
     let sender =
         |app: &TestApp| kedian::sms::config::load(&sim.write_config(&app.data_dir, "aliyun", ALIYUN_SECRET)).unwrap();
     let (one, two) = (sender(&first), sender(&second));
-    let shop = kedian::web::shop::ShopCache::default();
+    let shop = kedian::store::shop_settings::ShopCache::default();
     shop.reload(&first.db).await.unwrap();
     let (a, b) = futures_util::join!(
         kedian::jobs::sms::run_once(&first.db, &one, &shop, now()),

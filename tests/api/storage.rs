@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::helpers::{Backend, TestApp, spawn_app_with, unescape};
 
-const DEMO_VIDEO: &[u8] = include_bytes!("../../src/store/demo_media/video.mp4");
+const DEMO_VIDEO: &[u8] = include_bytes!("../../src/media/demo_media/video.mp4");
 
 /// A TCP proxy to the S3 server that can refuse every connection (storage down).
 struct Proxy {

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::WechatPay;
+use crate::store::wechat_outbox::Follower;
 
 /// A token is renewed this long before WeChat says it ends.
 const RENEW_BEFORE_SECS: i64 = 300;
@@ -17,15 +18,6 @@ pub const BATCH: usize = 100;
 /// errcodes meaning the access token is invalid or expired: fetch a new one and try once more.
 fn token_stale(errcode: i64) -> bool {
     matches!(errcode, 40001 | 40014 | 42001)
-}
-
-/// A follower as user/info tells: the openid, the unionid when the account is bound to the open
-/// platform, and whether they still follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Follower {
-    pub openid: String,
-    pub unionid: Option<String>,
-    pub subscribed: bool,
 }
 
 /// WeChat's refusal of a template message: its errcode and errmsg.

@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::broadcast::{BroadcastError, compose};
+use crate::domain::sms::Kind;
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
-use crate::sms::Kind;
 use crate::store::broadcasts::{self, Broadcast};
 use crate::store::course_admin::{self, CourseRow};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::catalog::Course;
+use crate::domain::CourseId;
 use crate::domain::checkin::{day_number, day_start};
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_date, shanghai_day_start, shanghai_minutes};
@@ -49,8 +50,8 @@ struct ChallengeForm {
     action: String,
 }
 
-fn course_of(state: &AppState, id: &str) -> Result<std::sync::Arc<Course>, AppError> {
-    super::chosen_course(state, id).ok_or(AppError::NotFound)
+fn course_of(state: &AppState, id: CourseId) -> Result<std::sync::Arc<Course>, AppError> {
+    super::course_by_id(state, id).ok_or(AppError::NotFound)
 }
 
 async fn render_challenge(
@@ -70,11 +71,11 @@ async fn render_challenge(
 #[get("/admin/courses/{id}/checkin")]
 async fn challenge_page(
     ctx: PageContext,
-    id: web::Path<String>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
-    let course = course_of(&state, &id)?;
+    let course = course_of(&state, *id)?;
     let form = match checkins::challenge(&state.db, course.id).await? {
         Some(c) => ChallengeForm {
             first_day: shanghai_date(day_start(c.first_day)),
@@ -91,12 +92,12 @@ async fn challenge_page(
 async fn save_challenge(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<String>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChallengeForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?.clone();
-    let course = course_of(&state, &id)?;
+    let course = course_of(&state, *id)?;
     let at = now();
     if form.action == "remove" {
         checkins::remove_challenge(&state.db, course.id).await?;

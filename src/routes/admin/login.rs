@@ -216,7 +216,7 @@ async fn verify(
     if let Some(blocked) = attempts::check(&state.db, Some(user.id), &ip, known, solved, now).await? {
         let (reason, secs) = (blocked.message_key(true), blocked.secs());
         let mut errors = FieldErrors::default();
-        errors.add("code", format!("{}{}", ctx.t(reason), crate::routes::wait_message(ctx.lang, secs)));
+        errors.add("code", format!("{}{}", ctx.t(reason), ctx.lang.wait_message(secs)));
         let mut response = verify_form(ctx, &state, &user, next, errors, StatusCode::TOO_MANY_REQUESTS).await?;
         if let Ok(value) = secs.to_string().parse() {
             response.headers_mut().insert(actix_web::http::header::RETRY_AFTER, value);

@@ -43,7 +43,15 @@ use crate::web::{AppState, Meta, PageContext, render};
 /// The course a back-office form chose by its id (any course, on sale or not).
 pub(crate) fn chosen_course(state: &AppState, id: &str) -> Option<std::sync::Arc<crate::catalog::Course>> {
     let parsed: i64 = id.parse().ok().filter(|n: &i64| n.to_string() == id)?;
-    state.catalog.snapshot().course_by_id(crate::domain::CourseId(parsed)).cloned()
+    course_by_id(state, crate::domain::CourseId(parsed))
+}
+
+/// Any course by its id, on sale or not.
+pub(crate) fn course_by_id(
+    state: &AppState,
+    id: crate::domain::CourseId,
+) -> Option<std::sync::Arc<crate::catalog::Course>> {
+    state.catalog.snapshot().course_by_id(id).cloned()
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

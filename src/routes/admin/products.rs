@@ -8,9 +8,9 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::catalog::Course;
-use crate::domain::ProductKind;
 use crate::domain::staff::Area;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
+use crate::domain::{CourseId, ProductKind};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::consultations::{self, SlotRow};
@@ -73,8 +73,8 @@ struct SlotForm {
     meeting: String,
 }
 
-fn consultation(state: &AppState, id: &str) -> Result<std::sync::Arc<Course>, AppError> {
-    super::chosen_course(state, id).filter(|c| c.kind == ProductKind::Consultation).ok_or(AppError::NotFound)
+fn consultation(state: &AppState, id: CourseId) -> Result<std::sync::Arc<Course>, AppError> {
+    super::course_by_id(state, id).filter(|c| c.kind == ProductKind::Consultation).ok_or(AppError::NotFound)
 }
 
 async fn render_slots(
@@ -101,11 +101,11 @@ async fn render_slots(
 #[get("/admin/courses/{id}/slots")]
 async fn slots_page(
     ctx: PageContext,
-    id: web::Path<String>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
-    let course = consultation(&state, &id)?;
+    let course = consultation(&state, *id)?;
     let form = SlotForm { minutes: course.consult_minutes.unwrap_or(60).to_string(), ..SlotForm::default() };
     render_slots(ctx, &state, course, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -114,12 +114,12 @@ async fn slots_page(
 async fn add_slot(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<String>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SlotForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?.clone();
-    let course = consultation(&state, &id)?;
+    let course = consultation(&state, *id)?;
     let mut errors = FieldErrors::default();
     let at = now();
     let starts_at = parse_shanghai_datetime(form.starts_at.trim());
@@ -160,13 +160,13 @@ async fn add_slot(
 async fn remove_slot(
     ctx: PageContext,
     req: HttpRequest,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(CourseId, i64)>,
     state: web::Data<AppState>,
     _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?.clone();
     let (id, slot) = path.into_inner();
-    let course = consultation(&state, &id)?;
+    let course = consultation(&state, id)?;
     let removed = consultations::remove(&state.db, course.id, slot).await?;
     if removed {
         let change = Change {
@@ -192,13 +192,13 @@ struct MeetingForm {
 #[post("/admin/courses/{id}/slots/{slot}/meeting")]
 async fn slot_meeting(
     ctx: PageContext,
-    path: web::Path<(String, i64)>,
+    path: web::Path<(CourseId, i64)>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<MeetingForm>,
 ) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
     let (id, slot) = path.into_inner();
-    let course = consultation(&state, &id)?;
+    let course = consultation(&state, id)?;
     let meeting = form.meeting.trim();
     if meeting.chars().count() > 300 || meeting.chars().any(char::is_control) {
         return Err(AppError::BadRequest);
@@ -402,8 +402,8 @@ impl GroupForm {
     }
 }
 
-fn any_course(state: &AppState, id: &str) -> Result<std::sync::Arc<Course>, AppError> {
-    super::chosen_course(state, id)
+fn any_course(state: &AppState, id: CourseId) -> Result<std::sync::Arc<Course>, AppError> {
+    super::course_by_id(state, id)
         .filter(|c| !matches!(c.kind, ProductKind::Membership | ProductKind::Consultation))
         .ok_or(AppError::NotFound)
 }
@@ -424,11 +424,11 @@ fn render_group(
 #[get("/admin/courses/{id}/group")]
 async fn group_page(
     ctx: PageContext,
-    id: web::Path<String>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
-    let course = any_course(&state, &id)?;
+    let course = any_course(&state, *id)?;
     let form = course.group.as_ref().map(GroupForm::of).unwrap_or_else(|| GroupForm {
         size: "3".into(),
         fill_hours: "24".into(),
@@ -441,12 +441,12 @@ async fn group_page(
 async fn save_group(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<String>,
+    id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<GroupForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?.clone();
-    let course = any_course(&state, &id)?;
+    let course = any_course(&state, *id)?;
     let at = now();
     let after = if form.action == "remove" {
         crate::store::groups::remove_offer(&state.db, course.id).await?;

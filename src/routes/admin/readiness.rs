@@ -7,10 +7,10 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::gate::{Change, audit};
+use crate::domain::sms::{Kind, Message};
 use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
-use crate::sms::{Kind, Message};
 use crate::store::Db;
 use crate::web::{AppState, CsrfForm, PageContext, redirect};
 

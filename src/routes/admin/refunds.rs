@@ -10,7 +10,7 @@ use super::gate::{Change, audit};
 use crate::domain::Fen;
 use crate::domain::numbers::RefundNo;
 use crate::domain::refund::{RefundStatus, reason_label_key};
-use crate::domain::refund_policy::Decision;
+use crate::domain::refund_policy::{Decision, may_refund};
 use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -185,7 +185,7 @@ async fn approve(
     let amount = Fen::parse_yuan(&amount_text);
     match amount {
         None => errors.add("amount", ctx.t("err_amount_format")),
-        Some(a) if a.0 <= 0 || a > left => {
+        Some(a) if !may_refund(a, left) => {
             errors.add("amount", ctx.tf("err_refund_amount_range", &[("max", &left.to_string())]))
         }
         Some(a) if a < left && note.is_empty() => errors.add("note", ctx.t("err_partial_needs_note")),

@@ -4,10 +4,11 @@
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
+use crate::domain::sms::Kind;
 use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
-use crate::sms::{Kind, TemplateUse};
+use crate::sms::TemplateUse;
 use crate::store::sms_outbox::{self, FailureCount};
 use crate::web::{AppState, Meta, PageContext, render};
 

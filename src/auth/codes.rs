@@ -168,14 +168,12 @@ pub async fn send(
         phone_since: now - PER_PHONE_DAY.window_secs,
         ip_since: now - PER_IP_HOUR.window_secs,
     };
-    let decided =
-        sms::insert_unless_limited(db, &new, |to_phone, from_ip| match gate(to_phone, from_ip, asker, known, now) {
-            Gate::Send => Ok(()),
-            Gate::Wait(secs) => Err(CodeError::RateLimited(secs)),
-            Gate::HumanCheck => Err(CodeError::HumanCheck),
-        })
-        .await?;
-    decided?;
+    sms::insert_unless_limited(db, &new, |to_phone, from_ip| match gate(to_phone, from_ip, asker, known, now) {
+        Gate::Send => Ok(()),
+        Gate::Wait(secs) => Err(CodeError::RateLimited(secs)),
+        Gate::HumanCheck => Err(CodeError::HumanCheck),
+    })
+    .await?;
     let message = crate::domain::sms::Message::new(crate::domain::sms::Kind::LoginCode, template, &[("code", &code)]);
     let sent = sender.send(phone, &message).await;
     let attempt = crate::store::sms_outbox::Attempt {

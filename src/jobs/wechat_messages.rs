@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::domain::time::now;
 use crate::pay::wechatpay::WechatPay;
-use crate::pay::wechatpay::official_account::Template;
+use crate::pay::wechatpay::official_account::{Sent, Template};
 use crate::services::oa_notices::refresh_followers;
 use crate::store::Db;
 use crate::store::wechat_outbox::{self, MAX_ATTEMPTS, Payload};
@@ -64,11 +64,11 @@ pub async fn run_once(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<u
             fields: payload.fields.iter().map(|(k, v)| (k.as_str(), v.clone())).collect(),
         };
         match wechat.send_template(&item.openid, &template, now).await {
-            Ok(Ok(msg_id)) => {
+            Ok(Sent::Accepted { msgid }) => {
                 metrics::counter!("wechat_messages_sent_total").increment(1);
-                wechat_outbox::mark_sent(db, item.id, &msg_id, now).await?;
+                wechat_outbox::mark_sent(db, item.id, &msgid, now).await?;
             }
-            Ok(Err(refused)) => {
+            Ok(Sent::Refused(refused)) => {
                 let retry = (refused.transient() && item.attempts < MAX_ATTEMPTS)
                     .then(|| now + super::sms::retry_delay(item.attempts));
                 metrics::counter!("wechat_messages_failed_total").increment(1);

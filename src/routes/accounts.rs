@@ -233,16 +233,20 @@ async fn login(
     let next = next_of(&form.next);
     let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
     let outcome = match (method, form.action.as_str()) {
-        (_, "send_code") => send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?,
+        (_, "send_code") => {
+            SignIn::Retry(send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?)
+        }
         ("sms", _) => login_with_code(&state, ctx.lang, &form, &browser_of(&req, &state)).await?,
         _ => login_with_password(&state, ctx.lang, &form, &ip, device_cookie(&req).as_deref(), human, false).await?,
     };
     let outcome = match outcome {
-        Ok(user) if user.is_banned() => Err(Retry::error(StatusCode::FORBIDDEN, "phone", ctx.t("err_account_banned"))),
+        SignIn::In(user) if user.is_banned() => {
+            SignIn::Retry(Retry::error(StatusCode::FORBIDDEN, "phone", ctx.t("err_account_banned")))
+        }
         other => other,
     };
     match outcome {
-        Ok(user) => {
+        SignIn::In(user) => {
             start_session(&ctx, &req, &state, &user, method).await?;
             tracing::info!(user_id = %user.id, "logged in");
             // Logging in to buy goes straight on to the order (this POST carries the CSRF token).
@@ -257,7 +261,7 @@ async fn login(
             remember_device(&mut response, &state, &user)?;
             Ok(response)
         }
-        Err(retry) => {
+        SignIn::Retry(retry) => {
             let (status, retry_after) = (retry.status, retry.retry_after);
             let ctx = ctx.with_csrf()?;
             let meta = ctx.meta(&format!("{} - {}", ctx.t("login_title"), ctx.shop_name()), ctx.t("site_description"));
@@ -303,7 +307,13 @@ pub async fn start_session(
     Ok(())
 }
 
-pub(crate) type Outcome = Result<Result<users::User, Retry>, AppError>;
+/// What a sign-in or sign-up form came to: the account, or the form again with why.
+pub(crate) enum SignIn {
+    In(users::User),
+    Retry(Retry),
+}
+
+pub(crate) type Outcome = Result<SignIn, AppError>;
 
 /// Marks this browser as one that signed in as the account's phone (see `auth::codes`).
 const KNOWN_DEVICE_COOKIE: &str = "kd_known";
@@ -352,11 +362,16 @@ pub(crate) fn remember_device(
     response.add_cookie(&cookie).map_err(|e| AppError::Internal(e.into()))
 }
 
-pub(crate) async fn send_code(state: &AppState, lang: Lang, phone: &str, asker: &codes::Asker<'_>) -> Outcome {
+pub(crate) async fn send_code(
+    state: &AppState,
+    lang: Lang,
+    phone: &str,
+    asker: &codes::Asker<'_>,
+) -> Result<Retry, AppError> {
     let phone = match Phone::parse(phone) {
         Ok(p) => p,
         Err(e) => {
-            return Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "phone", phone_error(lang, e))));
+            return Ok(Retry::error(StatusCode::BAD_REQUEST, "phone", phone_error(lang, e)));
         }
     };
     match codes::send(&state.db, state.sms.as_ref(), &state.code_key, &phone, asker, &state.shop.get().sms_code, now())
@@ -365,30 +380,30 @@ pub(crate) async fn send_code(state: &AppState, lang: Lang, phone: &str, asker: 
         Ok(_) => {
             tracing::info!(phone = %phone, "verification code sent");
             let notice = lang.tf("code_sent", &[("phone", &phone.masked())]);
-            Ok(Err(Retry { notice, ..Retry::with_errors(StatusCode::OK, FieldErrors::default()) }))
+            Ok(Retry { notice, ..Retry::with_errors(StatusCode::OK, FieldErrors::default()) })
         }
-        Err(CodeError::RateLimited(secs)) => Ok(Err(Retry::limited(lang, "phone", lang.t("err_code_too_often"), secs))),
-        Err(CodeError::HumanCheck) => Ok(Err(Retry::puzzle(lang, asker.human))),
+        Err(CodeError::RateLimited(secs)) => Ok(Retry::limited(lang, "phone", lang.t("err_code_too_often"), secs)),
+        Err(CodeError::HumanCheck) => Ok(Retry::puzzle(lang, asker.human)),
         Err(CodeError::NotDelivered) => {
-            Ok(Err(Retry::error(StatusCode::SERVICE_UNAVAILABLE, "phone", lang.t("err_sms_not_delivered"))))
+            Ok(Retry::error(StatusCode::SERVICE_UNAVAILABLE, "phone", lang.t("err_sms_not_delivered")))
         }
         Err(e) => Err(AppError::Internal(e.into())),
     }
 }
 
-/// Checks the code; an error is shown beside the code field.
+/// Checks the code; a wrong one is a retry with the error beside the code field.
 pub(crate) async fn check_code(
     state: &AppState,
     lang: Lang,
     phone: &Phone,
     code: &str,
     browser: &str,
-) -> Result<Result<(), Retry>, AppError> {
+) -> Result<Option<Retry>, AppError> {
     let message = match codes::verify(&state.db, &state.code_key, phone, browser, code, now()).await {
-        Ok(()) => return Ok(Ok(())),
+        Ok(()) => return Ok(None),
         Err(e) => super::forms::code_error(lang, e)?,
     };
-    Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "code", message)))
+    Ok(Some(Retry::error(StatusCode::BAD_REQUEST, "code", message)))
 }
 
 /// Logging in with a code proves the phone; an unknown phone gets a new account, as the page says.
@@ -397,10 +412,10 @@ async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm, browser:
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(lang, e))).ok();
     let code = parse_sms_code(&form.code).map_err(|e| errors.add("code", code_format_error(lang, e))).ok();
     let (Some(phone), Some(code)) = (phone, code) else {
-        return Ok(Err(Retry::invalid(errors)));
+        return Ok(SignIn::Retry(Retry::invalid(errors)));
     };
-    if let Err(retry) = check_code(state, lang, &phone, &code, browser).await? {
-        return Ok(Err(retry));
+    if let Some(retry) = check_code(state, lang, &phone, &code, browser).await? {
+        return Ok(SignIn::Retry(retry));
     }
     let user = match users::find_by_phone(&state.db, &phone).await? {
         Some(user) => user,
@@ -408,7 +423,7 @@ async fn login_with_code(state: &AppState, lang: Lang, form: &AuthForm, browser:
     };
     // The code proved the phone: a password lock someone else caused ends for its owner.
     limits::clear_login_failures(&state.db, user.id).await?;
-    Ok(Ok(user))
+    Ok(SignIn::In(user))
 }
 
 async fn create_account(db: &Db, phone: &Phone, nickname: &str, hash: Option<&str>) -> Result<users::User, AppError> {
@@ -444,7 +459,7 @@ pub(crate) async fn login_with_password(
         errors.add("password", lang.t("err_password_long"));
     }
     let Some(phone) = phone.filter(|_| errors.is_empty()) else {
-        return Ok(Err(Retry::invalid(errors)));
+        return Ok(SignIn::Retry(Retry::invalid(errors)));
     };
     let user = users::find_by_phone(&state.db, &phone).await?;
     let now = now();
@@ -456,19 +471,19 @@ pub(crate) async fn login_with_password(
             retry.errors.add("human_check", lang.t(human_check::message_key(human)));
             retry.puzzle = true;
         }
-        return Ok(Err(retry));
+        return Ok(SignIn::Retry(retry));
     }
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if password::verify(form.password.clone(), stored).await?
         && let Some(user) = user
     {
-        return Ok(Ok(user));
+        return Ok(SignIn::In(user));
     }
     attempts::failed(&state.db, user.as_ref().map(|u| u.id), ip, now).await?;
     if let Some(user) = &user {
         tracing::info!(user_id = %user.id, "wrong password");
     }
-    Ok(Err(Retry::error(StatusCode::BAD_REQUEST, "password", lang.t("err_login_failed"))))
+    Ok(SignIn::Retry(Retry::error(StatusCode::BAD_REQUEST, "password", lang.t("err_login_failed"))))
 }
 
 #[tracing::instrument(skip_all, fields(action = %form.action))]
@@ -483,18 +498,18 @@ async fn register(
     let next = next_of(&form.next);
     let outcome = if form.action == "send_code" {
         let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
-        send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?
+        SignIn::Retry(send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?)
     } else {
         register_account(&state, ctx.lang, &form, &browser_of(&req, &state)).await?
     };
     match outcome {
-        Ok(user) => {
+        SignIn::In(user) => {
             start_session(&ctx, &req, &state, &user, "register").await?;
             let mut response = redirect(&next);
             remember_device(&mut response, &state, &user)?;
             Ok(response)
         }
-        Err(retry) => {
+        SignIn::Retry(retry) => {
             let (status, retry_after) = (retry.status, retry.retry_after);
             let ctx = ctx.with_csrf()?;
             let meta =
@@ -546,13 +561,13 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm, browser
         errors.add("agree", lang.t("err_agree"));
     }
     let (Some(phone), Some(code)) = (phone, code) else {
-        return Ok(Err(Retry::invalid(errors)));
+        return Ok(SignIn::Retry(Retry::invalid(errors)));
     };
     if !errors.is_empty() {
-        return Ok(Err(Retry::invalid(errors)));
+        return Ok(SignIn::Retry(Retry::invalid(errors)));
     }
-    if let Err(retry) = check_code(state, lang, &phone, &code, browser).await? {
-        return Ok(Err(retry));
+    if let Some(retry) = check_code(state, lang, &phone, &code, browser).await? {
+        return Ok(SignIn::Retry(retry));
     }
     let hash = match password {
         Some(p) => Some(password::hash(p).await?),
@@ -562,10 +577,10 @@ async fn register_account(state: &AppState, lang: Lang, form: &AuthForm, browser
     match users::create(&state.db, &phone, &nickname, hash.as_deref(), Role::Learner, now()).await {
         Ok(user) => {
             tracing::info!(user_id = %user.id, "account registered");
-            Ok(Ok(user))
+            Ok(SignIn::In(user))
         }
         Err(CreateUserError::PhoneTaken) => {
-            Ok(Err(Retry::error(StatusCode::CONFLICT, "phone", lang.t("err_phone_taken"))))
+            Ok(SignIn::Retry(Retry::error(StatusCode::CONFLICT, "phone", lang.t("err_phone_taken"))))
         }
         Err(CreateUserError::Db(e)) => Err(e.into()),
     }

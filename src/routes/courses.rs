@@ -235,7 +235,7 @@ async fn detail(
         Some(user) => {
             let timeline = state.access.membership(&state.db, user.id).await?;
             let membership = timeline.ends_at().map(|end| (shanghai_minutes(end), timeline.at(started).is_some()));
-            let can_review = owned && crate::routes::reviews::eligibility(&state, user.id, &course).await?.is_ok();
+            let can_review = owned && crate::routes::reviews::not_yet(&state, user.id, &course).await?.is_none();
             let my_group = match (&course.group, owned) {
                 (Some(_), false) => crate::store::groups::open_seat(&state.db, user.id, course.id).await?,
                 _ => None,

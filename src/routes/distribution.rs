@@ -267,12 +267,12 @@ async fn withdraw(
     if let (Some(amount), true) = (amount, errors.is_empty()) {
         let limits = payouts::Limits { minimum: program.payout_min, monthly: program.payout_monthly };
         match payouts::request(&state.db, user.id, amount, account, &limits, now()).await? {
-            Ok(_) => {
+            payouts::Requested::Made(_) => {
                 tracing::info!(user_id = %user.id, %amount, "withdrawal requested");
                 ctx.typed_session().set_flash("dist_withdrawal_requested")?;
                 return Ok(redirect("/me/distribution"));
             }
-            Err(why) => {
+            payouts::Requested::Refused(why) => {
                 let message = match why {
                     WithdrawalError::BelowMinimum => {
                         ctx.tf("dist_err_minimum", &[("min", &program.payout_min.yuan_string())])

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::forms::FieldErrors;
 use crate::catalog::Course;
 use crate::domain::ProductKind;
-use crate::domain::coupon::{Breakdown, apply_coupon};
+use crate::domain::coupon::apply_coupon;
 use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
 use crate::services::checkout::{self, Checkout, Purchase};
 use crate::services::confirm;
-use crate::store::orders::{self, Order, PaymentOutcome};
+use crate::store::orders::{self, Attached, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
 use crate::web::csrf::NoFields;
@@ -598,22 +598,16 @@ async fn coupon(
         return pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await;
     };
     let check = |usage| apply_coupon(order.price, order.course_id, &found.rule, usage, now);
-    match orders::attach_coupon(&state.db, &order, found.id, now, check).await? {
-        Ok(Breakdown { .. }) => Ok(redirect(&format!("/orders/{}/pay", order.order_no))),
-        Err(reason) => {
-            let message = match reason {
-                Some(e) => match e {
-                    crate::domain::coupon::CouponError::BelowMinimum(min) => {
-                        ctx.tf("coupon_below_minimum", &[("min", &min.to_string())])
-                    }
-                    other => ctx.t(other.message_key()).to_string(),
-                },
-                None => ctx.t("coupon_locked").to_string(),
-            };
-            errors.add("code", message);
-            pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await
+    let message = match orders::attach_coupon(&state.db, &order, found.id, now, check).await? {
+        Attached::Done(_) => return Ok(redirect(&format!("/orders/{}/pay", order.order_no))),
+        Attached::Refused(crate::domain::coupon::CouponError::BelowMinimum(min)) => {
+            ctx.tf("coupon_below_minimum", &[("min", &min.to_string())])
         }
-    }
+        Attached::Refused(other) => ctx.t(other.message_key()).to_string(),
+        Attached::Locked => ctx.t("coupon_locked").to_string(),
+    };
+    errors.add("code", message);
+    pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await
 }
 
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]

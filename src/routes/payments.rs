@@ -10,7 +10,7 @@ use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
 use crate::domain::time::now;
 use crate::error::AppError;
-use crate::services::fulfilment;
+use crate::services::fulfilment::{self, Answer};
 use crate::store::orders::{self, Order};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
 
@@ -40,11 +40,18 @@ async fn notification(
         state.notify_rejections.refused(&ip, now());
         return Err(AppError::BadRequest);
     }
-    let response = fulfilment::handle(&state.fulfilment(), provider.as_ref(), req.headers(), &body).await;
-    if response.status().is_client_error() {
+    let answer = fulfilment::handle(&state.fulfilment(), provider.as_ref(), req.headers(), &body).await;
+    if matches!(answer, Answer::Refuse(_)) {
         state.notify_rejections.refused(&ip, now());
     }
-    Ok(response)
+    Ok(match answer {
+        Answer::Acknowledge => provider.acknowledge(),
+        Answer::Refuse(e) => provider.refuse(&e),
+        // Not recorded as handled: the provider will send it again.
+        Answer::TryAgain => {
+            HttpResponse::InternalServerError().json(serde_json::json!({ "code": "FAIL", "message": "try again" }))
+        }
+    })
 }
 
 #[derive(Template)]

@@ -93,10 +93,7 @@ async fn submit(
     let ip = client_ip(&req, state.settings.trust_forwarded);
     if form.action == "send_code" {
         let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
-        let retry = match send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await? {
-            Ok(_) => Retry::with_errors(StatusCode::OK, FieldErrors::default()),
-            Err(retry) => retry,
-        };
+        let retry = send_code(&state, ctx.lang, &form.phone, &asker(&req, &state, &ip, human)).await?;
         return page(ctx, typed, next, retry);
     }
     let mut errors = FieldErrors::default();
@@ -105,7 +102,7 @@ async fn submit(
     let (Some(phone), Some(code)) = (phone, code) else {
         return page(ctx, typed, next, Retry::invalid(errors));
     };
-    if let Err(retry) = check_code(&state, ctx.lang, &phone, &code, &browser_of(&req, &state)).await? {
+    if let Some(retry) = check_code(&state, ctx.lang, &phone, &code, &browser_of(&req, &state)).await? {
         return page(ctx, typed, next, retry);
     }
     let at = now();

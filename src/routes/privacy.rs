@@ -14,7 +14,7 @@ use crate::domain::text::parse_sms_code;
 use crate::domain::time::{now, shanghai_date_compact};
 use crate::error::AppError;
 use crate::store::audit::{self, NewEntry};
-use crate::store::personal_data::{self, EraseRefused};
+use crate::store::personal_data::{self, Erasure};
 use crate::store::users::User;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
 
@@ -142,7 +142,7 @@ async fn delete(
     match personal_data::erase(&state.db, user.id, now).await? {
         // Their reviews are gone: the averages on the cards are counted again, and their photos
         // and homework files leave the store.
-        Ok(()) => {
+        Erasure::Done => {
             crate::routes::admin::catalog::reload(&state).await?;
             for key in photos {
                 if let Err(e) = state.uploads.delete(&key).await {
@@ -151,10 +151,10 @@ async fn delete(
             }
         }
         // Deleted a moment ago by a double submit.
-        Err(EraseRefused::Gone) => return Ok(redirect("/me/privacy/deleted")),
-        Err(refused) => {
+        Erasure::Gone => return Ok(redirect("/me/privacy/deleted")),
+        refused => {
             let (key, status) = match refused {
-                EraseRefused::Staff => ("err_delete_staff", StatusCode::FORBIDDEN),
+                Erasure::Staff => ("err_delete_staff", StatusCode::FORBIDDEN),
                 _ => ("err_delete_refund_open", StatusCode::CONFLICT),
             };
             errors.add("confirm", ctx.t(key));

@@ -23,16 +23,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(review_page).service(save).service(report).service(review_photo);
 }
 
-/// Whether this learner may review the course now.
-pub(crate) async fn eligibility(
-    state: &AppState,
-    user_id: UserId,
-    course: &Course,
-) -> Result<Result<(), NotYet>, AppError> {
+/// Why this learner may not review the course yet, if they may not.
+pub(crate) async fn not_yet(state: &AppState, user_id: UserId, course: &Course) -> Result<Option<NotYet>, AppError> {
     let may_learn = state.access.may_learn(&state.db, user_id, course, now()).await?;
     let progress = state.progress.course_progress(&state.db, user_id, course.id).await?;
     let studied = consumed_pct(progress.values().filter(|p| p.completed).count(), course.lesson_count());
-    Ok(may_review(may_learn, studied, state.settings.review_min_progress_pct))
+    Ok(may_review(may_learn, studied, state.settings.review_min_progress_pct).err())
 }
 
 #[derive(Template)]
@@ -67,9 +63,9 @@ async fn render_form(
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
-    let not_yet = match eligibility(state, user_id, course).await? {
-        Ok(()) => String::new(),
-        Err(why) => not_yet_text(ctx, why),
+    let not_yet = match not_yet(state, user_id, course).await? {
+        None => String::new(),
+        Some(why) => not_yet_text(ctx, why),
     };
     let mine = reviews::mine(&state.db, course.id, user_id).await?;
     let (stars, body) =
@@ -118,7 +114,7 @@ async fn save(
     let form = ReviewForm { stars: upload.text("stars").to_string(), body: upload.text("body").to_string() };
     let course = course_of(&state, &slug)?;
     let entered = Some((form.stars.clone(), form.body.chars().take(2000).collect::<String>()));
-    if let Err(why) = eligibility(&state, user_id, &course).await? {
+    if let Some(why) = not_yet(&state, user_id, &course).await? {
         let mut errors = FieldErrors::default();
         errors.add("body", not_yet_text(&ctx, why));
         return render_form(&ctx, &state, &course, user_id, entered, errors, StatusCode::FORBIDDEN).await;

@@ -2,7 +2,6 @@
 //! paid order, a settled refund, a platform complaint in the queue). Only a notification that
 //! was verified and recorded is ever answered with success.
 
-use actix_web::HttpResponse;
 use actix_web::http::header::HeaderMap;
 
 use anyhow::Context;
@@ -51,47 +50,58 @@ async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdi
     }
 }
 
+/// What the provider is told; the route turns it into the provider's own HTTP reply.
+#[derive(Debug)]
+pub enum Answer {
+    /// Verified, recorded and applied (or nothing to apply): do not send it again.
+    Acknowledge,
+    /// Not verified, or not ours: refused for this reason.
+    Refuse(VerifyError),
+    /// Not recorded as handled: the provider will send it again.
+    TryAgain,
+}
+
 pub async fn handle(
     state: &Fulfilment<'_>,
     provider: &dyn PaymentProvider,
     headers: &HeaderMap,
     body: &[u8],
-) -> HttpResponse {
+) -> Answer {
     let name = provider.name();
     let notice = match provider.verify_notification(headers, body, now()) {
         Ok(notice) => notice,
         Err(e) => {
             tracing::warn!(provider = name, error = %e, "payment notification rejected");
             record(state.db, name, headers, body, &format!("rejected: {e}"), None).await;
-            return provider.refuse(&e);
+            return Answer::Refuse(e);
         }
     };
     let paid = match notice {
         Notice::Paid(paid) => paid,
         Notice::Other { order_no, state: trade_state } => {
             record(state.db, name, headers, body, &format!("ignored: {trade_state}"), Some(&order_no)).await;
-            return provider.acknowledge();
+            return Answer::Acknowledge;
         }
         Notice::Refund { order_no, out_refund_no, state: refund_state } => {
             let verdict = match refund_notice(state, &out_refund_no, refund_state).await {
                 Ok(verdict) => verdict,
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), out_refund_no, "refund notification not applied");
-                    return try_again();
+                    return Answer::TryAgain;
                 }
             };
             record(state.db, name, headers, body, &verdict, Some(&order_no)).await;
-            return provider.acknowledge();
+            return Answer::Acknowledge;
         }
         Notice::ProfitSharing { out_order_no, event, account, amount } => {
             return match sharing_notice(state, &out_order_no, &event, &account, amount).await {
                 Ok(verdict) => {
                     record(state.db, name, headers, body, &verdict, None).await;
-                    provider.acknowledge()
+                    Answer::Acknowledge
                 }
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), out_order_no, "profit-sharing notification not applied");
-                    try_again()
+                    Answer::TryAgain
                 }
             };
         }
@@ -99,11 +109,11 @@ pub async fn handle(
             return match complaint_notice(state, &complaint_id, &action).await {
                 Ok(verdict) => {
                     record(state.db, name, headers, body, &verdict, None).await;
-                    provider.acknowledge()
+                    Answer::Acknowledge
                 }
                 Err(e) => {
                     tracing::error!(error = format!("{e:#}"), complaint_id, "complaint notification not applied");
-                    try_again()
+                    Answer::TryAgain
                 }
             };
         }
@@ -123,18 +133,13 @@ pub async fn handle(
                 state.catalog.count_sale(course_id);
                 metrics::counter!("orders_paid_total", "provider" => name.to_string()).increment(1);
             }
-            if ok { provider.acknowledge() } else { provider.refuse(&VerifyError::Malformed(verdict.into())) }
+            if ok { Answer::Acknowledge } else { Answer::Refuse(VerifyError::Malformed(verdict.into())) }
         }
         Err(e) => {
             tracing::error!(error = %e, order_no = %paid.order_no, "fulfilment failed");
-            try_again()
+            Answer::TryAgain
         }
     }
-}
-
-/// Not recorded as handled: the provider will send it again.
-fn try_again() -> HttpResponse {
-    HttpResponse::InternalServerError().json(serde_json::json!({ "code": "FAIL", "message": "try again" }))
 }
 
 /// A refund's outcome: a learner's refund request, or the automatic refund of a late payment.

@@ -497,15 +497,24 @@ pub async fn set_late_refund_state(db: &Db, payment_id: i64, state: &str, now: i
     Ok(())
 }
 
+/// What became of putting a coupon on an order.
+pub enum Attached<E> {
+    Done(Breakdown),
+    /// The check's refusal.
+    Refused(E),
+    /// The order's payment started meanwhile (or it is no longer pending).
+    Locked,
+}
+
 /// Puts a coupon on a pending order whose payment has not started, if `check` (run inside the
-/// transaction, with the coupon's current usage) allows it. Returns the check's verdict.
+/// transaction, with the coupon's current usage) allows it.
 pub async fn attach_coupon<E>(
     db: &Db,
     order: &Order,
     coupon_id: i64,
     now: i64,
     check: impl FnOnce(crate::domain::coupon::CouponUsage) -> Result<Breakdown, E>,
-) -> Result<Result<Breakdown, Option<E>>, sqlx::Error> {
+) -> Result<Attached<E>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     super::dialect::lock(db.backend(), &mut tx, &format!("coupon:{coupon_id}")).await?;
     let counts: (i64, i64) = sqlx::query_as(
@@ -522,7 +531,7 @@ pub async fn attach_coupon<E>(
         Ok(b) => b,
         Err(e) => {
             tx.rollback().await?;
-            return Ok(Err(Some(e)));
+            return Ok(Attached::Refused(e));
         }
     };
     let updated = sqlx::query(
@@ -538,7 +547,7 @@ pub async fn attach_coupon<E>(
     .await?;
     if updated.rows_affected() != 1 {
         tx.rollback().await?;
-        return Ok(Err(None));
+        return Ok(Attached::Locked);
     }
     sqlx::query(
         "INSERT INTO coupon_redemptions (coupon_id, order_id, user_id, status, created_at, updated_at) \
@@ -553,7 +562,7 @@ pub async fn attach_coupon<E>(
     .await?;
     tx.commit().await?;
     db.orders_changed();
-    Ok(Ok(breakdown))
+    Ok(Attached::Done(breakdown))
 }
 
 /// Takes the coupon off a pending order whose payment has not started.

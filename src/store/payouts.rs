@@ -79,6 +79,11 @@ pub struct Limits {
 }
 
 /// A new withdrawal request, or why not.
+pub enum Requested {
+    Made(i64),
+    Refused(WithdrawalError),
+}
+
 pub async fn request(
     db: &Db,
     distributor: UserId,
@@ -86,7 +91,7 @@ pub async fn request(
     account: &str,
     limits: &Limits,
     now: i64,
-) -> Result<Result<i64, WithdrawalError>, sqlx::Error> {
+) -> Result<Requested, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     dialect::lock(db.backend(), &mut tx, &format!("payout:{distributor}")).await?;
     let settled = super::commissions::ledger_balances(&mut *tx, Some(distributor)).await?.available;
@@ -102,7 +107,7 @@ pub async fn request(
     .await?;
     if let Err(why) = check_withdrawal(amount, available, limits.minimum, limits.monthly, Fen(this_month)) {
         tx.rollback().await?;
-        return Ok(Err(why));
+        return Ok(Requested::Refused(why));
     }
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO payouts (distributor_id, amount_fen, status, account, requested_at) \
@@ -115,7 +120,7 @@ pub async fn request(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Ok(id))
+    Ok(Requested::Made(id))
 }
 
 /// Staff paid it (`reference` says how) or rejected it; false when it was decided already. A

@@ -274,8 +274,10 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
     }))
 }
 
+/// What became of a request to delete an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EraseRefused {
+pub enum Erasure {
+    Done,
     /// A refund is still being decided or paid out: its result must reach the learner.
     RefundInProgress,
     /// Staff accounts are removed by an administrator, not deleted by their owner.
@@ -285,18 +287,18 @@ pub enum EraseRefused {
 
 /// Deletes a learner's account: personal data removed, the row anonymized, every session ended.
 /// One transaction: it happens entirely or not at all. The caller records the audit entry.
-pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), EraseRefused>, sqlx::Error> {
+pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Erasure, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let found: Option<(String, String, String)> = sqlx::query_as("SELECT phone, role, status FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some((phone, role, status)) = found else { return Ok(Err(EraseRefused::Gone)) };
+    let Some((phone, role, status)) = found else { return Ok(Erasure::Gone) };
     if status == "deleted" {
-        return Ok(Err(EraseRefused::Gone));
+        return Ok(Erasure::Gone);
     }
     if role != "learner" {
-        return Ok(Err(EraseRefused::Staff));
+        return Ok(Erasure::Staff);
     }
     let open: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM refund_requests WHERE user_id = $1 AND status IN ('pending', 'refunding', 'failed')",
@@ -305,7 +307,7 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
     .fetch_one(&mut *tx)
     .await?;
     if open > 0 {
-        return Ok(Err(EraseRefused::RefundInProgress));
+        return Ok(Erasure::RefundInProgress);
     }
     for sql in [
         // The official account's follower rows match this person's WeChat ids: before the ids go.
@@ -363,5 +365,5 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Result<(), Eras
     db.sessions_changed();
     db.access_changed();
     db.changed(super::Topic::Progress);
-    Ok(Ok(()))
+    Ok(Erasure::Done)
 }

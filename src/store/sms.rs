@@ -23,11 +23,11 @@ pub struct StoredCode {
 ///
 /// `decide` gets the codes (time, requester; oldest first) sent to this phone since `phone_since`
 /// and the send times from this address since `ip_since`, and refuses with its own reason.
-pub async fn insert_unless_limited<E>(
+pub async fn insert_unless_limited<E: From<sqlx::Error>>(
     db: &Db,
     new: &NewCode<'_>,
     decide: impl FnOnce(&[(i64, String)], &[i64]) -> Result<(), E>,
-) -> Result<Result<(), E>, sqlx::Error> {
+) -> Result<(), E> {
     let mut tx = db.write().begin().await?;
     for key in [new.ip, new.phone] {
         super::dialect::lock(db.backend(), &mut tx, key).await?;
@@ -47,7 +47,7 @@ pub async fn insert_unless_limited<E>(
             .await?;
     if let Err(refused) = decide(&to_phone, &from_ip) {
         tx.rollback().await?;
-        return Ok(Err(refused));
+        return Err(refused);
     }
     sqlx::query(
         "INSERT INTO sms_codes (phone, purpose, code_hash, ip, created_at, expires_at, requester) \
@@ -63,7 +63,7 @@ pub async fn insert_unless_limited<E>(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Ok(()))
+    Ok(())
 }
 
 pub struct NewCode<'a> {

@@ -20,6 +20,13 @@ fn token_stale(errcode: i64) -> bool {
     matches!(errcode, 40001 | 40014 | 42001)
 }
 
+/// What WeChat answered a template message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sent {
+    Accepted { msgid: String },
+    Refused(Refused),
+}
+
 /// WeChat's refusal of a template message: its errcode and errmsg.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
@@ -148,13 +155,8 @@ impl WechatPay {
             .unwrap_or_default())
     }
 
-    /// Sends one template message; the msgid, or WeChat's refusal.
-    pub async fn send_template(
-        &self,
-        openid: &str,
-        template: &Template<'_>,
-        now: i64,
-    ) -> anyhow::Result<Result<String, Refused>> {
+    /// Sends one template message.
+    pub async fn send_template(&self, openid: &str, template: &Template<'_>, now: i64) -> anyhow::Result<Sent> {
         let data: serde_json::Map<String, Value> =
             template.fields.iter().map(|(name, value)| (name.to_string(), json!({ "value": value }))).collect();
         let body = json!({ "touser": openid, "template_id": template.template_id, "url": template.url, "data": data });
@@ -162,10 +164,10 @@ impl WechatPay {
         let code = reply.get("errcode").and_then(Value::as_i64).unwrap_or(-1);
         if code == 0 {
             let msgid = reply.get("msgid").map(|m| m.to_string()).unwrap_or_default();
-            return Ok(Ok(msgid));
+            return Ok(Sent::Accepted { msgid });
         }
         let message = reply.get("errmsg").and_then(Value::as_str).unwrap_or("").to_string();
-        Ok(Err(Refused { code, message }))
+        Ok(Sent::Refused(Refused { code, message }))
     }
 }
 

@@ -12,7 +12,7 @@ use crate::domain::staff::{Area, staff_session_alive};
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
 use crate::error::AppError;
-use crate::routes::accounts::{AuthForm, login_with_password, respond, start_session};
+use crate::routes::accounts::{AuthForm, SignIn, login_with_password, respond, start_session};
 use crate::routes::forms::FieldErrors;
 use crate::store::staff;
 use crate::store::users::{self, User};
@@ -110,14 +110,14 @@ async fn login(
     let device = crate::routes::accounts::device_cookie(&req);
     let human = human_check::answer(&ctx.typed_session(), &form.slide, now());
     let refused = match login_with_password(&state, ctx.lang, &form, &ip, device.as_deref(), human, true).await? {
-        Ok(user) if user.is_banned() => (StatusCode::FORBIDDEN, ctx.t("err_account_banned")),
-        Ok(user) if !user.is_staff() => (StatusCode::FORBIDDEN, ctx.t("err_not_staff")),
-        Ok(user) => {
+        SignIn::In(user) if user.is_banned() => (StatusCode::FORBIDDEN, ctx.t("err_account_banned")),
+        SignIn::In(user) if !user.is_staff() => (StatusCode::FORBIDDEN, ctx.t("err_not_staff")),
+        SignIn::In(user) => {
             ctx.typed_session().begin_staff_challenge(user.id, now(), human == human_check::Answer::Solved)?;
             let query = serde_urlencoded::to_string([("next", next.as_str())]).unwrap_or_default();
             return Ok(redirect(&format!("/admin/login/verify?{query}")));
         }
-        Err(retry) => {
+        SignIn::Retry(retry) => {
             let ctx = ctx.with_csrf()?;
             let page = LoginPage {
                 meta: meta(&ctx),

@@ -80,7 +80,7 @@ enum MediaCommand {
     /// Package a lesson as AES-128 encrypted HLS with ffmpeg (a new key for the lesson).
     Package {
         /// The lesson's id (shown in its URL: /courses/<slug>/lessons/<id>).
-        lesson: i64,
+        lesson: crate::domain::LessonId,
         /// A video file to package instead of the lesson's current one.
         #[arg(long)]
         input: Option<std::path::PathBuf>,

@@ -4,6 +4,7 @@
 pub mod query;
 
 use crate::domain::CourseId;
+use crate::domain::LessonId;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ pub struct Catalog {
     /// Every course, on sale or not, by id.
     by_id: HashMap<CourseId, Arc<Course>>,
     /// Lesson id → (course, chapter index, lesson index).
-    lessons: HashMap<i64, (Arc<Course>, usize, usize)>,
+    lessons: HashMap<LessonId, (Arc<Course>, usize, usize)>,
     /// Pages rendered for anonymous visitors from this snapshot; a reload starts a new, empty one.
     pub pages: PageCache,
 }
@@ -110,7 +111,7 @@ impl Catalog {
     }
 
     /// A lesson and the course it belongs to, on sale or not: learning pages check ownership.
-    pub fn lesson(&self, id: i64) -> Option<(&Arc<Course>, &Lesson)> {
+    pub fn lesson(&self, id: LessonId) -> Option<(&Arc<Course>, &Lesson)> {
         let (course, ci, li) = self.lessons.get(&id)?;
         Some((course, course.chapters.get(*ci)?.lessons.get(*li)?))
     }

@@ -67,3 +67,8 @@ mod tests {
         assert_eq!(compose(&format!("【课店】{}", "长".repeat(300)), url), Err(BroadcastError::TooLong));
     }
 }
+
+super::words::stored_word! {
+    /// A broadcast is sending while any of its texts waits in the outbox, then done.
+    pub enum BroadcastStatus { Sending => "sending", Done => "done" }
+}

@@ -3,6 +3,8 @@
 //! lesson after this one); `catalog` keeps the published ones in memory.
 
 use crate::domain::CourseId;
+use crate::domain::product::Delivery;
+use crate::domain::{ChapterId, LessonId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -27,7 +29,7 @@ pub struct Instructor {
 
 #[derive(Debug, Clone)]
 pub struct Lesson {
-    pub id: i64,
+    pub id: LessonId,
     pub title: String,
     pub kind: String,
     pub duration_secs: i64,
@@ -67,7 +69,7 @@ impl Lesson {
 
 #[derive(Debug, Clone)]
 pub struct Chapter {
-    pub id: i64,
+    pub id: ChapterId,
     pub title: String,
     pub lessons: Vec<Lesson>,
 }
@@ -166,8 +168,7 @@ impl Course {
     /// 立即购买 starts an order for it. A consultation (a slot first), a membership plan and a
     /// members-only course are bought from their own pages instead.
     pub fn bought_directly(&self) -> bool {
-        !matches!(self.kind, ProductKind::Consultation | ProductKind::Membership)
-            && self.member_rule != super::membership::MemberRule::Only
+        self.kind.delivery() == Delivery::Lessons && self.member_rule != super::membership::MemberRule::Only
     }
 
     /// The cover, or the shop's plain one for a course published without a picture.
@@ -205,7 +206,7 @@ impl Course {
     }
 
     /// The lessons before and after this one, in syllabus order.
-    pub fn neighbours(&self, lesson_id: i64) -> (Option<&Lesson>, Option<&Lesson>) {
+    pub fn neighbours(&self, lesson_id: LessonId) -> (Option<&Lesson>, Option<&Lesson>) {
         let all: Vec<&Lesson> = self.lessons().collect();
         match all.iter().position(|l| l.id == lesson_id) {
             Some(i) => (i.checked_sub(1).map(|p| all[p]), all.get(i + 1).copied()),
@@ -237,7 +238,7 @@ mod tests {
     #[test]
     fn owners_watch_everything_and_others_the_previews_of_a_course_on_sale() {
         let lesson = |free_preview| Lesson {
-            id: 1,
+            id: LessonId(1),
             title: String::new(),
             kind: "video".into(),
             duration_secs: 60,

@@ -655,3 +655,32 @@ mod tests {
         assert!(risk_flags(&few, &t).is_empty(), "too few orders to judge a refund rate");
     }
 }
+
+super::words::stored_word! {
+    /// A withdrawal: requested by the distributor, then paid out or rejected by staff.
+    pub enum PayoutStatus { Requested => "requested", Paid => "paid", Rejected => "rejected" }
+}
+
+impl PayoutStatus {
+    pub fn label_key(self) -> &'static str {
+        match self {
+            PayoutStatus::Requested => "dist_payout_requested",
+            PayoutStatus::Paid => "dist_payout_paid",
+            PayoutStatus::Rejected => "dist_payout_rejected",
+        }
+    }
+}
+
+super::words::stored_word! {
+    /// A commission waits out the refund window, then settles into what can be withdrawn.
+    pub enum CommissionState { Pending => "pending", Settled => "settled" }
+}
+
+/// The 待结算 / 已结算 / 已冲回 word of a referred order: fully reversed wins over its state.
+pub fn referred_state_key(state: CommissionState, commission: Fen, reversed: Fen) -> &'static str {
+    match state {
+        _ if reversed >= commission => "dist_state_reversed",
+        CommissionState::Settled => "dist_state_settled",
+        CommissionState::Pending => "dist_state_pending",
+    }
+}

@@ -4,6 +4,7 @@
 use super::membership::{Period, Scope};
 use super::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use super::{Fen, ProductKind};
+use crate::domain::product::Delivery;
 
 /// The editor's fields as typed (prices in yuan, flags as "1").
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -42,7 +43,7 @@ pub struct RawCourse {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CourseInput {
     pub slug: String,
-    pub kind: &'static str,
+    pub kind: ProductKind,
     pub category_id: i64,
     pub instructor_id: i64,
     pub title: String,
@@ -76,7 +77,7 @@ impl RawCourse {
         let flag = |b: bool| if b { "1".to_string() } else { String::new() };
         RawCourse {
             slug: c.slug.clone(),
-            kind: c.kind.to_string(),
+            kind: c.kind.as_str().to_string(),
             category_id: c.category_id.to_string(),
             instructor_id: c.instructor_id.to_string(),
             title: c.title.clone(),
@@ -187,7 +188,7 @@ fn member_terms(
     price_fen: i64,
     errors: &mut Vec<FieldError>,
 ) -> (&'static str, Option<i64>) {
-    if matches!(kind, Some(ProductKind::Membership | ProductKind::Consultation)) {
+    if kind.is_some_and(|k| k.delivery() != Delivery::Lessons) {
         return ("none", None);
     }
     match raw.member_rule.trim() {
@@ -233,23 +234,24 @@ pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError
         errors.push(("original_price", "err_original_below_price"));
     }
     let sale_ends_at = sale_end(&raw.sale_ends_at, price_fen < original_price_fen, now, &mut errors);
-    let plan = match kind {
-        Some(ProductKind::Membership) => match Period::parse(raw.membership_period.trim()) {
+    let delivery = kind.map(ProductKind::delivery);
+    let plan = match delivery {
+        Some(Delivery::MemberTerm) => match Period::parse(raw.membership_period.trim()) {
             Some(period) => Some(period),
             None => {
                 errors.push(("membership_period", "err_required"));
                 None
             }
         },
-        _ => None,
+        Some(Delivery::Lessons | Delivery::Session) | None => None,
     };
     let (member_rule, member_price_fen) = member_terms(raw, kind, price_fen, &mut errors);
-    let consult_minutes = match kind {
-        Some(ProductKind::Consultation) => Some(number(&raw.consult_minutes, 5..=600, "consult_minutes", &mut errors)),
-        _ => None,
+    let consult_minutes = match delivery {
+        Some(Delivery::Session) => Some(number(&raw.consult_minutes, 5..=600, "consult_minutes", &mut errors)),
+        Some(Delivery::Lessons | Delivery::MemberTerm) | None => None,
     };
     let input = CourseInput {
-        kind: kind.map(ProductKind::as_str).unwrap_or("recorded"),
+        kind: kind.unwrap_or(ProductKind::Recorded),
         category_id,
         instructor_id,
         title: text(&raw.title, 60, "title", true, &mut errors),

@@ -10,6 +10,14 @@ macro_rules! id {
         #[serde(transparent)]
         pub struct $name(pub i64);
 
+        impl std::str::FromStr for $name {
+            type Err = std::num::ParseIntError;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                s.parse().map($name)
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
@@ -25,4 +33,24 @@ id!(
 id!(
     /// A course (any product kind).
     CourseId
+);
+id!(
+    /// An order (any product kind, paid or not).
+    OrderId
+);
+id!(
+    /// A refund request against an order.
+    RefundId
+);
+id!(
+    /// A lesson of a course.
+    LessonId
+);
+id!(
+    /// A chapter of a course.
+    ChapterId
+);
+id!(
+    /// A group-buying group (拼团).
+    GroupId
 );

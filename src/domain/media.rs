@@ -1,6 +1,7 @@
 //! Signed media URLs: an HMAC over the viewer, the lesson and the expiry, so a link copied out
 //! of a page works only for that viewer (0 for anyone, on free previews) and only for a while.
 
+use crate::domain::LessonId;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -11,7 +12,7 @@ pub const URL_TTL_SECS: i64 = 2 * 3600;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
     pub user_id: i64,
-    pub lesson_id: i64,
+    pub lesson_id: LessonId,
     pub expires_at: i64,
 }
 
@@ -158,13 +159,13 @@ mod tests {
 
     #[test]
     fn signatures_bind_viewer_lesson_and_expiry() {
-        let g = Grant { user_id: 7, lesson_id: 3, expires_at: 1000 };
+        let g = Grant { user_id: 7, lesson_id: LessonId(3), expires_at: 1000 };
         let q = sign_query(b"k", &g);
         let s = q.rsplit("s=").next().unwrap();
         assert!(verify(b"k", &g, s, 999));
         assert!(!verify(b"k", &g, s, 1000), "expired at the second");
         assert!(!verify(b"k", &Grant { user_id: 8, ..g }, s, 0));
-        assert!(!verify(b"k", &Grant { lesson_id: 4, ..g }, s, 0));
+        assert!(!verify(b"k", &Grant { lesson_id: LessonId(4), ..g }, s, 0));
         assert!(!verify(b"k", &Grant { expires_at: 2000, ..g }, s, 0));
         assert!(!verify(b"other", &g, s, 0));
         assert!(!verify(b"k", &g, &s.replace('a', "b"), 0) || !s.contains('a'));

@@ -2,6 +2,7 @@
 //! calendar months in Beijing time (a month from 31 January ends on the last day of February), and
 //! access lasts up to the end's very second.
 
+use crate::domain::product::Delivery;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 
 use super::{Fen, ProductKind};
@@ -117,7 +118,7 @@ impl MemberRule {
 
 /// Whether a membership of this scope opens a course of this kind and rule.
 pub fn covers(scope: Scope, kind: ProductKind, rule: MemberRule) -> bool {
-    if matches!(kind, ProductKind::Membership | ProductKind::Consultation) {
+    if kind.delivery() != Delivery::Lessons {
         return false;
     }
     match scope {

@@ -11,6 +11,7 @@ pub mod coupon;
 pub mod course_form;
 pub mod funnel;
 pub mod group;
+pub mod homework;
 pub mod ids;
 pub mod import;
 pub mod media;
@@ -40,8 +41,9 @@ pub mod sync;
 pub mod text;
 pub mod time;
 pub mod upload;
+pub mod words;
 
-pub use ids::{CourseId, UserId};
+pub use ids::{ChapterId, CourseId, GroupId, LessonId, OrderId, RefundId, UserId};
 pub use money::Fen;
 pub use phone::Phone;
 pub use product::ProductKind;

@@ -93,3 +93,21 @@ mod tests {
         assert_eq!(KeywordAction::parse("ban"), None);
     }
 }
+
+super::words::stored_word! {
+    /// Whether a learner's post (a review, a check-in) is on the page: a held one waits for staff,
+    /// a hidden one was taken down by them.
+    pub enum Visibility { Shown => "shown", Held => "held", Hidden => "hidden" }
+}
+
+impl Visibility {
+    /// What the keyword filter's verdict makes of a new post.
+    pub fn of_new_post(held: bool) -> Visibility {
+        if held { Visibility::Held } else { Visibility::Shown }
+    }
+}
+
+super::words::stored_word! {
+    /// A text in the moderation queue: held until staff approve or hide it.
+    pub enum QueueStatus { Held => "held", Approved => "approved", Hidden => "hidden" }
+}

@@ -10,6 +10,25 @@ pub enum ProductKind {
     Consultation,
 }
 
+/// What buying a product delivers. Rules that differ by kind ask this (or match on the kind
+/// itself, without a wildcard), so a new kind does not compile until it is placed here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Lessons to learn (recorded, audio, article, live).
+    Lessons,
+    /// A membership term that opens other courses.
+    MemberTerm,
+    /// A booked one-to-one session.
+    Session,
+}
+
+/// As the word it is stored as (audit entries of a course edit).
+impl serde::Serialize for ProductKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A kind as stored on an order: a word this shop does not know (an old or imported row) reads
 /// as a recorded course, the kind whose rules are the plainest.
 impl From<String> for ProductKind {
@@ -41,6 +60,14 @@ impl ProductKind {
 
     pub fn parse(value: &str) -> Option<ProductKind> {
         ProductKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    pub fn delivery(self) -> Delivery {
+        match self {
+            ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Live => Delivery::Lessons,
+            ProductKind::Membership => Delivery::MemberTerm,
+            ProductKind::Consultation => Delivery::Session,
+        }
     }
 
     /// Translation key of the kind's label.

@@ -80,6 +80,12 @@ pub fn may_refund(amount: Fen, left: Fen) -> bool {
     amount > Fen::ZERO && amount <= left
 }
 
+/// A request the shop approves and sends without staff: the policy grants it, and it asks for
+/// something, but no more than the shop's auto-approval limit.
+pub fn approves_itself(decision: &Decision, limit: Fen) -> bool {
+    decision.eligible && decision.amount > Fen::ZERO && decision.amount <= limit
+}
+
 pub fn decide(c: &Case) -> Decision {
     let remaining = left_to_refund(c.paid, c.refunded);
     if c.paid.0 <= 0 {
@@ -248,6 +254,18 @@ mod tests {
         assert!(!may_refund(Fen::ZERO, Fen(5900)));
         assert!(!may_refund(Fen(-1), Fen(5900)));
         assert!(!may_refund(Fen(1), Fen::ZERO));
+    }
+
+    #[test]
+    fn only_granted_requests_up_to_the_limit_approve_themselves() {
+        let granted = |fen| Decision { eligible: true, amount: Fen(fen), rule: Localized::default() };
+        let limit = Fen(20_000);
+        assert!(approves_itself(&granted(1), limit));
+        assert!(approves_itself(&granted(20_000), limit), "the limit itself is within it");
+        assert!(!approves_itself(&granted(20_001), limit));
+        assert!(!approves_itself(&granted(0), limit), "nothing to send");
+        assert!(!approves_itself(&Decision { eligible: false, ..granted(100) }, limit), "staff decide");
+        assert!(!approves_itself(&granted(100), Fen::ZERO), "a limit of 0 turns it off");
     }
 
     const T0: i64 = 1_800_000_000;

@@ -20,7 +20,7 @@ impl Default for RefundTerms {
 }
 
 /// A sentence in both interface languages.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Localized {
     pub zh: String,
     pub en: String,

@@ -143,6 +143,34 @@ pub fn normalize_recovery_code(input: &str) -> String {
     input.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect()
 }
 
+/// The back office's menu: each page, its label and the area whose role opens it. The menu
+/// shows a staff member the pages their role covers; the role test checks each page's handler
+/// guards the same area.
+pub const BACK_OFFICE_MENU: [(&str, &str, Area); 22] = [
+    ("/admin", "admin_overview", Area::Dashboard),
+    ("/admin/orders", "admin_orders", Area::Orders),
+    ("/admin/refunds", "admin_refunds", Area::Refunds),
+    ("/admin/complaints", "admin_complaints", Area::Complaints),
+    ("/admin/users", "admin_users_nav", Area::Users),
+    ("/admin/content", "admin_content", Area::Users),
+    ("/admin/reviews", "admin_reviews", Area::Users),
+    ("/admin/members", "admin_members", Area::Users),
+    ("/admin/checkins", "admin_checkins", Area::Users),
+    ("/admin/homework", "admin_homework", Area::Catalog),
+    ("/admin/distributors", "admin_distributors", Area::Distribution),
+    ("/admin/courses", "admin_catalog", Area::Catalog),
+    ("/admin/announcements", "admin_announcements", Area::Announcements),
+    ("/admin/broadcast", "admin_broadcast", Area::Announcements),
+    ("/admin/sms", "admin_sms", Area::Announcements),
+    ("/admin/takedown", "admin_takedown", Area::Announcements),
+    ("/admin/stats", "admin_stats", Area::Statistics),
+    ("/admin/staff", "admin_staff", Area::Administration),
+    ("/admin/settings", "admin_settings", Area::Administration),
+    ("/admin/import", "admin_import", Area::Administration),
+    ("/admin/switchover", "admin_switchover", Area::Administration),
+    ("/admin/audit", "admin_audit", Area::Administration),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! the shop after the export is never overwritten by older imported progress.
 
 use crate::domain::CourseId;
+use crate::domain::OrderId;
 use crate::domain::UserId;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
@@ -430,7 +431,7 @@ impl<'a> Run<'a> {
                         &mut tx,
                         UserId(*user_id),
                         CourseId(*course_id),
-                        *order_id,
+                        OrderId(*order_id),
                         row.status.grants_access(),
                         at,
                     )
@@ -737,7 +738,7 @@ async fn order_access(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
     course_id: CourseId,
-    order_id: i64,
+    order_id: OrderId,
     grants: bool,
     at: i64,
 ) -> Result<(), sqlx::Error> {

@@ -3,6 +3,7 @@
 //! needs lives in a temporary directory that is removed afterwards. Sources taller than 480 lines
 //! get an HD and an SD rendition under a master playlist (`domain::renditions`).
 
+use crate::domain::LessonId;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -27,7 +28,7 @@ pub fn ffmpeg_available() -> bool {
 pub async fn package(
     db: &Db,
     store: &dyn MediaStore,
-    lesson_id: i64,
+    lesson_id: LessonId,
     input: Option<PathBuf>,
 ) -> anyhow::Result<Packaged> {
     if !ffmpeg_available() {

@@ -1,6 +1,7 @@
 //! Check-in (打卡): a learner of a course with a challenge posts once a Beijing day, sees their
 //! calendar and streak, and may delete their posts; the course page shows the wall.
 
+use crate::domain::moderation::Visibility;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -162,7 +163,7 @@ async fn post_checkin(
     if !errors.is_empty() {
         return render_page(&ctx, &state, &course, &row, user_id, shown, errors, StatusCode::BAD_REQUEST).await;
     }
-    let status = if held.is_some() { "held" } else { "shown" };
+    let status = Visibility::of_new_post(held.is_some());
     let Some(id) = checkins::post(&state.db, course.id, user_id, today, &body, status, at).await? else {
         // A second post at the same moment (a double tap): the first one counts.
         errors.add("body", ctx.t("checkin_done_today"));

@@ -72,10 +72,10 @@ struct ClaimForm {
 }
 
 fn found(state: &AppState, m: &Match) -> Found {
-    let course = state.catalog.snapshot().course_by_id(crate::domain::CourseId(m.course_id)).map(|c| c.slug.clone());
+    let course = state.catalog.snapshot().course_by_id(m.course_id).map(|c| c.slug.clone());
     Found {
         title: m.item_title.clone(),
-        amount: crate::domain::Fen(m.amount_fen).to_string(),
+        amount: m.amount.to_string(),
         paid_at: m.paid_at.map(shanghai_minutes).unwrap_or_default(),
         href: course.map(|slug| format!("/courses/{slug}")).unwrap_or_else(|| "/me/courses".into()),
     }
@@ -120,7 +120,7 @@ async fn submit(
     let mut refused: Option<Verdict> = None;
     for m in &matches {
         let holder = Holder {
-            is_claimant: m.holder_id == user.id.0,
+            is_claimant: m.holder_id == user.id,
             has_phone: m.holder_has_phone(),
             signed_in: m.holder_signed_in == 1,
         };
@@ -138,13 +138,13 @@ async fn submit(
                     ip: &ip,
                 };
                 audit::record(&state.db, entry, at).await?;
-                tracing::info!(user_id = %user.id, order_id = m.order_id, claim_id, "order claimed by receipt");
+                tracing::info!(user_id = %user.id, order_id = %m.order_id, claim_id, "order claimed by receipt");
                 page.claimed.push(found(&state, m));
             }
             Verdict::AlreadyYours => page.notice = page.ctx.t("claim_already_yours").to_string(),
             Verdict::OwnedByPhone => {
                 tell_owner(&state, m, at).await?;
-                tracing::warn!(user_id = %user.id, order_id = m.order_id, "claim refused: the order's owner has a phone");
+                tracing::warn!(user_id = %user.id, order_id = %m.order_id, "claim refused: the order's owner has a phone");
                 refused = Some(Verdict::OwnedByPhone);
             }
             Verdict::OwnedByWechat => refused = refused.or(Some(Verdict::OwnedByWechat)),

@@ -1,6 +1,7 @@
 //! Complaints (投诉) and content reports (举报): the form linked from every page, the complaint's
 //! page with its conversation, follow-ups, and the learner's list.
 
+use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -81,7 +82,7 @@ async fn new_page(
         .collect();
     let lesson_title = f
         .lesson_id
-        .parse::<i64>()
+        .parse::<LessonId>()
         .ok()
         .and_then(|id| state.catalog.snapshot().lesson(id).map(|(_, l)| l.title.clone()))
         .unwrap_or_default();
@@ -114,7 +115,7 @@ async fn new_form(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
     let f = Fields {
         category,
         order_no: if looks_like_order_no(&q.order) { q.order } else { String::new() },
-        lesson_id: q.lesson.parse::<i64>().map(|id| id.to_string()).unwrap_or_default(),
+        lesson_id: q.lesson.parse::<LessonId>().map(|id| id.to_string()).unwrap_or_default(),
         description: String::new(),
         phone: user.phone.as_str().to_string(),
     };
@@ -162,7 +163,7 @@ async fn create(
         }
         found
     };
-    let lesson_id = match f.lesson_id.parse::<i64>() {
+    let lesson_id = match f.lesson_id.parse::<LessonId>() {
         Ok(id) if state.catalog.snapshot().lesson(id).is_some() => Some(id),
         _ if f.lesson_id.is_empty() => None,
         _ => {

@@ -1,6 +1,7 @@
 //! Booking a consultation: the buyer picks one of the open slots and pays for it; a booked slot
 //! can be moved up to the cancellation limit (`domain::consultation`).
 
+use crate::domain::product::Delivery;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -9,7 +10,6 @@ use serde::Deserialize;
 use super::forms::FieldErrors;
 use super::orders::{buyers_order, purchase_href};
 use crate::catalog::Course;
-use crate::domain::ProductKind;
 use crate::domain::numbers::{OrderNo, Slug};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -57,7 +57,7 @@ struct BookPage<'a> {
 
 fn consultation(state: &AppState, slug: &Slug) -> Result<std::sync::Arc<Course>, AppError> {
     let course = state.catalog.snapshot().course(slug).cloned().ok_or(AppError::NotFound)?;
-    if course.kind != ProductKind::Consultation {
+    if course.kind.delivery() != Delivery::Session {
         return Err(AppError::NotFound);
     }
     Ok(course)

@@ -1,3 +1,6 @@
+use crate::domain::GroupId;
+use crate::domain::LessonId;
+use crate::domain::product::Delivery;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -84,7 +87,7 @@ struct DetailPage<'a> {
     by_membership: bool,
     /// A membership plan's page: the courses it opens.
     opens: Vec<Arc<Course>>,
-    progress: HashMap<i64, Progress>,
+    progress: HashMap<LessonId, Progress>,
     continue_href: String,
     /// The first free-preview lesson, for 免费试看.
     preview: Option<Lesson>,
@@ -107,7 +110,7 @@ struct DetailPage<'a> {
     /// Groups taking members (group-buy).
     groups: Vec<crate::routes::groups::OpenGroup>,
     /// The open group the viewer has paid a seat in (they wait for it to fill, not buy again).
-    my_group: Option<i64>,
+    my_group: Option<GroupId>,
     /// The check-in wall, when the course runs a challenge.
     checkins: Option<Vec<(crate::store::checkins::Post, String)>>,
 }
@@ -118,7 +121,7 @@ impl DetailPage<'_> {
         crate::media::poster::font().is_some()
     }
 
-    fn done(&self, lesson_id: &i64) -> bool {
+    fn done(&self, lesson_id: &LessonId) -> bool {
         self.progress.get(lesson_id).is_some_and(|p| p.completed)
     }
 
@@ -163,11 +166,11 @@ impl DetailPage<'_> {
     }
 
     fn is_consultation(&self) -> bool {
-        self.course.kind == crate::domain::ProductKind::Consultation
+        self.course.kind.delivery() == Delivery::Session
     }
 
     fn is_membership(&self) -> bool {
-        self.course.kind == crate::domain::ProductKind::Membership
+        self.course.kind.delivery() == Delivery::MemberTerm
     }
 
     /// The viewer's membership runs now.
@@ -245,7 +248,7 @@ async fn detail(
         None => (None, false, None),
     };
     let plans: Vec<Arc<Course>> =
-        catalog.courses.iter().filter(|c| c.kind == crate::domain::ProductKind::Membership).cloned().collect();
+        catalog.courses.iter().filter(|c| c.kind.delivery() == Delivery::MemberTerm).cloned().collect();
     // A membership's own page lists what it opens (its 会员专区).
     let opens: Vec<Arc<Course>> = match course.plan {
         Some(plan) => catalog
@@ -309,7 +312,7 @@ async fn detail(
 }
 
 /// Where 开始学习 / 继续学习 goes: the first unfinished lesson, else the syllabus.
-pub(crate) fn continue_href(course: &Course, progress: &HashMap<i64, crate::store::lessons::Progress>) -> String {
+pub(crate) fn continue_href(course: &Course, progress: &HashMap<LessonId, crate::store::lessons::Progress>) -> String {
     match continue_with(course, progress) {
         Some(lesson) => format!("/courses/{}/lessons/{}", course.slug, lesson.id),
         None => format!("/courses/{}#syllabus", course.slug),

@@ -9,7 +9,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
-use crate::domain::commission::{Balances, Program, WithdrawalError, looks_like_referral_code, new_referral_code};
+use crate::domain::commission::{
+    Balances, Program, WithdrawalError, looks_like_referral_code, new_referral_code, referred_state_key,
+};
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
 use crate::domain::{Fen, Phone};
 use crate::error::AppError;
@@ -290,20 +292,7 @@ async fn withdraw(
     page(ctx, &state, &user, (blank, form.clone()), errors, StatusCode::BAD_REQUEST).await
 }
 
-/// The word for a withdrawal's status.
-pub fn payout_key(p: &Payout) -> &'static str {
-    match p.status.as_str() {
-        "paid" => "dist_payout_paid",
-        "rejected" => "dist_payout_rejected",
-        _ => "dist_payout_requested",
-    }
-}
-
 /// The 待结算 / 已结算 word of a referred order.
 pub fn state_key(r: &Referred) -> &'static str {
-    match (r.state.as_str(), r.reversed >= r.commission) {
-        (_, true) => "dist_state_reversed",
-        ("settled", _) => "dist_state_settled",
-        _ => "dist_state_pending",
-    }
+    referred_state_key(r.state, r.commission, r.reversed)
 }

@@ -2,6 +2,7 @@
 //! seats left, the time left, a way to join), and joining it. The page invites; it does not
 //! pressure (seed 004): the plain price, the plain deadline, and what happens if it does not fill.
 
+use crate::domain::GroupId;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
@@ -29,7 +30,7 @@ async fn seat(
     state: &AppState,
     user_id: UserId,
     course: &Course,
-    group: Option<i64>,
+    group: Option<GroupId>,
 ) -> Result<Option<String>, AppError> {
     let at = now();
     let Some(offer) = course.group.as_ref().filter(|o| group.is_some() || o.is_on(at)) else { return Ok(None) };
@@ -104,7 +105,7 @@ impl GroupPage<'_> {
 #[get("/groups/{id}")]
 async fn group_page(
     ctx: PageContext,
-    id: web::Path<i64>,
+    id: web::Path<GroupId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let group = groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
@@ -141,7 +142,7 @@ async fn group_page(
 #[post("/groups/{id}/join")]
 async fn join(
     ctx: PageContext,
-    id: web::Path<i64>,
+    id: web::Path<GroupId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
@@ -162,7 +163,7 @@ async fn join(
 
 /// A group as the course page lists it.
 pub struct OpenGroup {
-    pub id: i64,
+    pub id: GroupId,
     pub opener: String,
     pub seats_left: i64,
     pub deadline: String,

@@ -2,6 +2,7 @@
 //! until staff review it, and the review. A submission is only ever shown to its author and
 //! staff; anyone else gets the shop's 404.
 
+use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -55,7 +56,7 @@ impl HomeworkPage<'_> {
 async fn assignment_for(
     state: &AppState,
     slug: &Slug,
-    lesson_id: i64,
+    lesson_id: LessonId,
     user_id: UserId,
 ) -> Result<(std::sync::Arc<Course>, Lesson, String), AppError> {
     let catalog = state.catalog.snapshot();
@@ -95,7 +96,7 @@ async fn render_page(
 #[get("/courses/{slug}/lessons/{id}/homework")]
 async fn homework_page(
     ctx: PageContext,
-    path: web::Path<(Slug, i64)>,
+    path: web::Path<(Slug, LessonId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, lesson_id) = path.into_inner();
@@ -110,7 +111,7 @@ async fn submit(
     ctx: PageContext,
     req: HttpRequest,
     payload: web::Payload,
-    path: web::Path<(Slug, i64)>,
+    path: web::Path<(Slug, LessonId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");

@@ -1,7 +1,9 @@
 //! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
 
+use crate::domain::LessonId;
 use crate::domain::membership::covers;
-use crate::domain::{CourseId, ProductKind, UserId};
+use crate::domain::product::Delivery;
+use crate::domain::{CourseId, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -70,7 +72,7 @@ struct LessonPage<'a> {
     has_assignment: bool,
     watermark: String,
     resume_secs: i64,
-    progress: HashMap<i64, Progress>,
+    progress: HashMap<LessonId, Progress>,
     prev: Option<Lesson>,
     next: Option<Lesson>,
 }
@@ -80,7 +82,7 @@ impl LessonPage<'_> {
         clock_duration(*secs)
     }
 
-    fn done(&self, lesson_id: &i64) -> bool {
+    fn done(&self, lesson_id: &LessonId) -> bool {
         self.progress.get(lesson_id).is_some_and(|p| p.completed)
     }
 
@@ -120,7 +122,7 @@ impl LessonPage<'_> {
 #[get("/courses/{slug}/lessons/{id}")]
 async fn lesson_page(
     ctx: PageContext,
-    path: web::Path<(crate::domain::numbers::Slug, i64)>,
+    path: web::Path<(crate::domain::numbers::Slug, LessonId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
@@ -228,7 +230,7 @@ fn denied() -> AppError {
 async fn media_file(
     ctx: PageContext,
     req: HttpRequest,
-    path: web::Path<(i64, String)>,
+    path: web::Path<(LessonId, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (lesson_id, file) = path.into_inner();
@@ -352,7 +354,7 @@ async fn report_progress(
 ) -> Result<HttpResponse, AppError> {
     crate::web::csrf::check_header(&req)?;
     let user = ctx.user.as_ref().ok_or(AppError::Forbidden)?;
-    let lesson_id: i64 = lesson_id.parse().map_err(|_| AppError::NotFound)?;
+    let lesson_id: LessonId = lesson_id.parse().map_err(|_| AppError::NotFound)?;
     let report: ProgressReport = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest)?;
     if report.duration <= 0
         || report.duration > 24 * 3600
@@ -406,7 +408,7 @@ struct PlayerError {
 async fn player_error(
     ctx: PageContext,
     req: HttpRequest,
-    lesson_id: web::Path<i64>,
+    lesson_id: web::Path<LessonId>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     crate::web::csrf::check_header(&req)?;
@@ -415,7 +417,7 @@ async fn player_error(
     let reason: String = report.reason.chars().filter(|c| !c.is_control()).take(200).collect();
     let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     let agent: String = agent.chars().take(200).collect();
-    tracing::warn!(lesson_id = *lesson_id, user_id = %user.id, reason, agent, "a lesson's media did not play");
+    tracing::warn!(lesson_id = %lesson_id, user_id = %user.id, reason, agent, "a lesson's media did not play");
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -439,7 +441,7 @@ struct MyCoursesPage<'a> {
     member_until: Option<String>,
 }
 
-fn owned_course(course: &Arc<Course>, progress: &HashMap<i64, Progress>) -> OwnedCourse {
+fn owned_course(course: &Arc<Course>, progress: &HashMap<LessonId, Progress>) -> OwnedCourse {
     let last = progress.values().map(|p| p.updated_at).max();
     OwnedCourse {
         completed: course.lessons().filter(|l| progress.get(&l.id).is_some_and(|p| p.completed)).count(),
@@ -451,7 +453,7 @@ fn owned_course(course: &Arc<Course>, progress: &HashMap<i64, Progress>) -> Owne
 }
 
 /// The lesson to continue with: the one studied last if unfinished, else the first not completed.
-pub fn continue_with(course: &Course, progress: &HashMap<i64, Progress>) -> Option<Lesson> {
+pub fn continue_with(course: &Course, progress: &HashMap<LessonId, Progress>) -> Option<Lesson> {
     let last = progress.iter().max_by_key(|(_, p)| p.updated_at).map(|(id, p)| (*id, p.completed));
     if let Some((id, false)) = last
         && let Some(l) = course.lessons().find(|l| l.id == id)
@@ -485,7 +487,8 @@ async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<Http
     owned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (course_id, _) in &owned {
         // A membership plan is shown as the 会员专区 below, not as a course without lessons.
-        let Some(course) = catalog.course_by_id(*course_id).filter(|c| c.kind != ProductKind::Membership) else {
+        let Some(course) = catalog.course_by_id(*course_id).filter(|c| c.kind.delivery() != Delivery::MemberTerm)
+        else {
             continue;
         };
         let progress = all_progress.remove(course_id).unwrap_or_default();

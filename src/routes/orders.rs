@@ -1,5 +1,6 @@
 //! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
 
+use crate::domain::product::Delivery;
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -8,7 +9,7 @@ use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
-use crate::domain::ProductKind;
+
 use crate::domain::coupon::apply_coupon;
 use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::domain::numbers::OrderNo;
@@ -83,7 +84,7 @@ async fn buy(
         return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
     };
     // A consultation is bought again for each session, a membership for each period; the rest once.
-    if !matches!(course.kind, ProductKind::Consultation | ProductKind::Membership)
+    if course.kind.delivery() == Delivery::Lessons
         && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await?
     {
         let meta = ctx.meta(&course.title, &course.subtitle);
@@ -99,7 +100,7 @@ async fn buy(
 /// members only, back to its page (to learn, or to join).
 pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Course) -> Result<String, AppError> {
     let at = now();
-    if course.kind == ProductKind::Consultation {
+    if course.kind.delivery() == Delivery::Session {
         return Ok(format!("/courses/{}/book", course.slug));
     }
     let membership = crate::store::memberships::timeline(&state.db, user.id).await?;
@@ -191,12 +192,12 @@ impl OrderView {
 
     /// The order opens lessons to start (a consultation opens a booking instead).
     pub fn opens_lessons(&self) -> bool {
-        self.can_learn() && self.order.item_kind != ProductKind::Consultation
+        self.can_learn() && self.order.item_kind.delivery() != Delivery::Session
     }
 
     /// 开始学习, or 去会员专区 for a membership.
     pub fn learn_label_key(&self) -> &'static str {
-        if self.order.item_kind == ProductKind::Membership { "member_zone_go" } else { "start_learning" }
+        if self.order.item_kind.delivery() == Delivery::MemberTerm { "member_zone_go" } else { "start_learning" }
     }
 
     /// The refund terms in the reader's language. In Chinese, the sentence kept with the order (what
@@ -283,7 +284,7 @@ pub struct Booking {
 const MEETING_SHOWN_BEFORE_SECS: i64 = 24 * 3600;
 
 async fn booking(state: &AppState, order: &Order) -> Result<Option<Booking>, AppError> {
-    if order.item_kind != ProductKind::Consultation {
+    if order.item_kind.delivery() != Delivery::Session {
         return Ok(None);
     }
     let Some(slot) = crate::store::consultations::of_order(&state.db, order.id).await? else { return Ok(None) };
@@ -662,7 +663,7 @@ async fn where_to_learn(
     course: Option<&std::sync::Arc<Course>>,
     user_id: crate::domain::UserId,
 ) -> Result<(String, Option<crate::catalog::Lesson>), AppError> {
-    match course.filter(|c| c.kind != ProductKind::Membership) {
+    match course.filter(|c| c.kind.delivery() != Delivery::MemberTerm) {
         Some(course) => {
             let progress = state.progress.course_progress(&state.db, user_id, course.id).await?;
             let first = crate::routes::learn::continue_with(course, &progress);
@@ -703,9 +704,9 @@ async fn done_page(
         _ => return Ok(redirect(&format!("/orders/{}", order.order_no))),
     }
     let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
-    let (learn_href, first) = match order.item_kind {
-        ProductKind::Consultation => (format!("/orders/{}#booking", order.order_no), None),
-        _ => where_to_learn(&state, course.as_ref(), order.user_id).await?,
+    let (learn_href, first) = match order.item_kind.delivery() {
+        Delivery::Session => (format!("/orders/{}#booking", order.order_no), None),
+        Delivery::Lessons | Delivery::MemberTerm => where_to_learn(&state, course.as_ref(), order.user_id).await?,
     };
     let title = if order.amount.is_free() { ctx.t("done_claimed") } else { ctx.t("done_paid") };
     let meta = ctx.meta(&format!("{title} - {}", ctx.shop_name()), &order.item_title);

@@ -1,6 +1,7 @@
 //! `/courses/{slug}/poster.png`: the course's share poster, drawn once into the public store
 //! (the data directory or the bucket) and then served from there under `/files/posters/`.
 
+use crate::domain::GroupId;
 use actix_web::{HttpResponse, get, web};
 
 use crate::error::AppError;
@@ -33,7 +34,7 @@ async fn course_poster(
 #[get("/groups/{id}/poster.png")]
 async fn group_poster(
     ctx: PageContext,
-    id: web::Path<i64>,
+    id: web::Path<GroupId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let group = crate::store::groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;

@@ -1,6 +1,7 @@
 //! The learner's side of refunds: the request form with the computed amount and the rule, the
 //! status page with its timeline, withdrawing, and the evidence downloads.
 
+use crate::domain::RefundId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -10,7 +11,7 @@ use super::orders::buyers_order;
 use crate::domain::Fen;
 use crate::domain::numbers::{OrderNo, RefundNo};
 use crate::domain::refund::{REASONS, RefundStatus, reason_label_key};
-use crate::domain::refund_policy::Decision;
+use crate::domain::refund_policy::{Decision, approves_itself};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -160,10 +161,16 @@ async fn submit(
 }
 
 /// Policy-eligible requests up to the configured amount are approved and sent at once.
-async fn auto_approve(state: &AppState, id: i64, order: &Order, decision: &Decision, at: i64) -> Result<(), AppError> {
+async fn auto_approve(
+    state: &AppState,
+    id: RefundId,
+    order: &Order,
+    decision: &Decision,
+    at: i64,
+) -> Result<(), AppError> {
     let limit = Fen(state.refund_auto_approve_fen());
     let Some(provider) = order.pay_provider.as_deref() else { return Ok(()) };
-    if !decision.eligible || decision.amount.0 <= 0 || decision.amount > limit {
+    if !approves_itself(decision, limit) {
         return Ok(());
     }
     let approval = Approval { amount: decision.amount, note: "", staff_id: None, provider };

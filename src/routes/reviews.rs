@@ -1,6 +1,7 @@
 //! Reviews: a learner who has studied enough writes (or edits) their review of a course; anyone
 //! signed in may report one. Course pages list them (`routes::courses`).
 
+use crate::domain::moderation::Visibility;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -41,7 +42,7 @@ struct ReviewPage<'a> {
     not_yet: String,
     stars: String,
     body: String,
-    status: String,
+    status: Option<Visibility>,
     max_photos: i64,
     errors: FieldErrors,
 }
@@ -71,9 +72,9 @@ async fn render_form(
     let (stars, body) =
         entered.or_else(|| mine.as_ref().map(|r| (r.stars.to_string(), r.body.clone()))).unwrap_or_default();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("review_title"), course.title), &course.subtitle);
-    let status_word = mine.map(|r| r.status).unwrap_or_default();
     let max_photos = state.settings.review_photos;
-    let page = ReviewPage { ctx, meta, course, not_yet, stars, body, status: status_word, max_photos, errors };
+    let page =
+        ReviewPage { ctx, meta, course, not_yet, stars, body, status: mine.map(|r| r.status), max_photos, errors };
     render_with_status(&page, status)
 }
 
@@ -150,7 +151,7 @@ async fn save(
     let Some((stars, text)) = checked.filter(|_| errors.is_empty()) else {
         return render_form(&ctx, &state, &course, user_id, entered, errors, StatusCode::BAD_REQUEST).await;
     };
-    let status = if held.is_some() { "held" } else { "shown" };
+    let status = Visibility::of_new_post(held.is_some());
     let id = reviews::save(&state.db, course.id, user_id, stars, &text, status, now()).await?;
     if !photos.is_empty() {
         replace_photos(&state, user_id, id, &photos).await?;
@@ -161,7 +162,7 @@ async fn save(
     }
     let (count, total) = reviews::stats(&state.db, course.id).await?;
     course.rating.set(count, total);
-    ctx.typed_session().set_flash(if status == "held" { "review_held" } else { "review_saved" })?;
+    ctx.typed_session().set_flash(if status == Visibility::Held { "review_held" } else { "review_saved" })?;
     Ok(redirect(&format!("/courses/{}#reviews", course.slug)))
 }
 
@@ -220,7 +221,8 @@ async fn review_photo(
     let (id, photo_id) = path.into_inner();
     let review = reviews::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let viewer = ctx.user.as_ref();
-    let may_see = review.status == "shown" || viewer.is_some_and(|u| u.id == review.user_id || u.role.is_staff());
+    let may_see =
+        review.status == Visibility::Shown || viewer.is_some_and(|u| u.id == review.user_id || u.role.is_staff());
     if !may_see {
         return Err(AppError::NotFound);
     }
@@ -250,7 +252,8 @@ async fn report(
     _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = ctx.signed_in()?.id;
-    let review = reviews::find(&state.db, *id).await?.filter(|r| r.status == "shown").ok_or(AppError::NotFound)?;
+    let review =
+        reviews::find(&state.db, *id).await?.filter(|r| r.status == Visibility::Shown).ok_or(AppError::NotFound)?;
     let slug =
         state.catalog.snapshot().course_by_id(review.course_id).map(|c| c.slug.clone()).ok_or(AppError::NotFound)?;
     reviews::report(&state.db, review.id, user_id, now()).await?;

@@ -3,6 +3,7 @@
 //! course is claimed at once.
 
 use crate::catalog::{CatalogCache, Course};
+use crate::domain::GroupId;
 use crate::domain::UserId;
 use crate::domain::group::Offer;
 use crate::domain::refund_terms::refund_sentence;
@@ -70,7 +71,7 @@ pub async fn begin_group_seat(
     db: &Db,
     purchase: &Purchase<'_>,
     offer: &Offer,
-    group: Option<i64>,
+    group: Option<GroupId>,
     ttl_secs: i64,
     now: i64,
 ) -> Result<Seat, sqlx::Error> {

@@ -5,6 +5,7 @@
 //! merchants to do, at most once every few seconds an order so a refreshing buyer cannot hammer
 //! the provider.
 
+use crate::domain::OrderId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -28,12 +29,12 @@ const REMEMBERED_MAX: usize = 10_000;
 /// When each order was last asked about on a buyer's return (this instance).
 #[derive(Default)]
 pub struct ReturnQueries {
-    asked: Mutex<HashMap<i64, i64>>,
+    asked: Mutex<HashMap<OrderId, i64>>,
 }
 
 impl ReturnQueries {
     /// Whether the order may be asked about at `now`; when it may, the question is counted.
-    pub fn take(&self, order_id: i64, now: i64) -> bool {
+    pub fn take(&self, order_id: OrderId, now: i64) -> bool {
         let Ok(mut asked) = self.asked.lock() else { return false };
         if asked.get(&order_id).is_some_and(|&at| (0..ASK_EVERY_SECS).contains(&(now - at))) {
             return false;
@@ -101,22 +102,22 @@ mod tests {
     #[test]
     fn an_order_is_asked_about_once_every_few_seconds() {
         let queries = ReturnQueries::default();
-        assert!(queries.take(1, 1000));
-        assert!(!queries.take(1, 1000), "a refresh at once");
-        assert!(!queries.take(1, 1000 + ASK_EVERY_SECS - 1));
-        assert!(queries.take(2, 1001), "another order is its own");
-        assert!(queries.take(1, 1000 + ASK_EVERY_SECS));
-        assert!(queries.take(1, 900), "a clock that went back does not hold an order forever");
+        assert!(queries.take(OrderId(1), 1000));
+        assert!(!queries.take(OrderId(1), 1000), "a refresh at once");
+        assert!(!queries.take(OrderId(1), 1000 + ASK_EVERY_SECS - 1));
+        assert!(queries.take(OrderId(2), 1001), "another order is its own");
+        assert!(queries.take(OrderId(1), 1000 + ASK_EVERY_SECS));
+        assert!(queries.take(OrderId(1), 900), "a clock that went back does not hold an order forever");
     }
 
     #[test]
     fn many_orders_are_forgotten_once_asked_long_enough_ago() {
         let queries = ReturnQueries::default();
         for id in 0..REMEMBERED_MAX as i64 {
-            assert!(queries.take(id, 1000));
+            assert!(queries.take(OrderId(id), 1000));
         }
-        assert!(queries.take(-1, 1000 + ASK_EVERY_SECS));
+        assert!(queries.take(OrderId(-1), 1000 + ASK_EVERY_SECS));
         assert_eq!(queries.asked.lock().unwrap().len(), 1, "the old ones let go");
-        assert!(!queries.take(-1, 1000 + ASK_EVERY_SECS));
+        assert!(!queries.take(OrderId(-1), 1000 + ASK_EVERY_SECS));
     }
 }

@@ -3,6 +3,7 @@
 //! try, so the provider refunds once). The answer, a later notification, or the retry job's query
 //! settles the request; completion tells the learner.
 
+use crate::domain::RefundId;
 use anyhow::Context;
 
 use crate::catalog::Catalog;
@@ -12,7 +13,7 @@ use crate::store::orders::Order;
 use crate::store::progress_buffer::ProgressBuffer;
 use crate::store::refunds::{Approval, Approved};
 
-use crate::domain::ProductKind;
+use crate::domain::product::Delivery;
 use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::store::refunds::{self, Refund};
 use crate::store::{Db, consultations, memberships, orders};
@@ -40,13 +41,10 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
     let total = course.as_ref().map_or(0, |c| c.lesson_count());
     let pct = consumed_pct(completed, total);
     // One order buys one period of its plan: the term it started, as long as it really is.
-    let term = match order.item_kind {
-        ProductKind::Membership => memberships::term_of_order(inputs.db, order.id).await?,
-        _ => None,
-    };
-    let slot = match order.item_kind {
-        ProductKind::Consultation => consultations::of_order(inputs.db, order.id).await?,
-        _ => None,
+    let (term, slot) = match order.item_kind.delivery() {
+        Delivery::MemberTerm => (memberships::term_of_order(inputs.db, order.id).await?, None),
+        Delivery::Session => (None, consultations::of_order(inputs.db, order.id).await?),
+        Delivery::Lessons => (None, None),
     };
     let consumption = Consumption {
         consumed_pct: pct,
@@ -121,7 +119,7 @@ impl Refunder {
     /// Approves a pending refund and, when this call approved it, sends it at once.
     pub async fn approve_and_send(
         &self,
-        refund_id: i64,
+        refund_id: RefundId,
         approval: &Approval<'_>,
         now: i64,
     ) -> anyhow::Result<Approved> {
@@ -139,7 +137,7 @@ impl Refunder {
     }
 
     /// A failed refund tried again under the same number; true when this call restarted it.
-    pub async fn retry_and_send(&self, refund_id: i64, now: i64) -> anyhow::Result<bool> {
+    pub async fn retry_and_send(&self, refund_id: RefundId, now: i64) -> anyhow::Result<bool> {
         if !refunds::retry(&self.db, refund_id, now).await? {
             return Ok(false);
         }
@@ -182,7 +180,7 @@ impl Refunder {
     }
 
     /// Records what the provider said about a refund in flight; idempotent.
-    pub async fn settle(&self, refund_id: i64, state: RefundState, now: i64) -> anyhow::Result<()> {
+    pub async fn settle(&self, refund_id: RefundId, state: RefundState, now: i64) -> anyhow::Result<()> {
         let label = match &state {
             RefundState::Succeeded => "succeeded",
             RefundState::Processing => "processing",
@@ -199,7 +197,7 @@ impl Refunder {
             RefundState::Processing => refunds::mark_processing(&self.db, refund_id, now).await?,
             RefundState::Failed(why) => {
                 if refunds::fail(&self.db, refund_id, &why, now).await? {
-                    tracing::warn!(refund_id, why, "refund failed at the provider; staff must act");
+                    tracing::warn!(%refund_id, why, "refund failed at the provider; staff must act");
                 }
             }
         }

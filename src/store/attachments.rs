@@ -8,7 +8,7 @@ use super::Db;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
-    Refund(i64),
+    Refund(crate::domain::RefundId),
     Complaint(i64),
     Review(i64),
     Homework(i64),
@@ -17,7 +17,7 @@ pub enum Owner {
 impl Owner {
     fn parts(self) -> (&'static str, i64) {
         match self {
-            Owner::Refund(id) => ("refund", id),
+            Owner::Refund(id) => ("refund", id.0),
             Owner::Complaint(id) => ("complaint", id),
             Owner::Review(id) => ("review", id),
             Owner::Homework(id) => ("homework", id),

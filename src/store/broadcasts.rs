@@ -3,6 +3,7 @@
 use super::{Db, sms_outbox};
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use crate::domain::broadcast::BroadcastStatus;
 use crate::domain::sms::Kind;
 
 pub async fn set_opt_out(db: &Db, phone: &str, out: bool, now: i64) -> Result<(), sqlx::Error> {
@@ -60,7 +61,7 @@ pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64
     .bind(new.text)
     .bind(new.course_id)
     .bind(i64::try_from(phones.len()).unwrap_or(i64::MAX))
-    .bind(if phones.is_empty() { "done" } else { "sending" })
+    .bind(if phones.is_empty() { BroadcastStatus::Done } else { BroadcastStatus::Sending }.as_str())
     .bind(new.staff_id)
     .bind(now)
     .fetch_one(&mut *tx)
@@ -82,7 +83,8 @@ pub struct Broadcast {
     pub total: i64,
     pub sent: i64,
     pub failed: i64,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: BroadcastStatus,
     pub created_at: i64,
 }
 

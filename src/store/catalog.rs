@@ -1,6 +1,7 @@
 //! Reads the catalog's rows in four queries; `catalog::Catalog` indexes them for the pages.
 
 use crate::domain::CourseId;
+use crate::domain::{ChapterId, LessonId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,8 +33,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .map(|(id, name, title, bio, avatar_url)| (id, Arc::new(Instructor { id, name, title, bio, avatar_url })))
     .collect();
 
-    let mut lessons_by_chapter: HashMap<i64, Vec<Lesson>> = HashMap::new();
-    type LessonRow = (i64, i64, String, String, i64, Flag, Option<i64>);
+    let mut lessons_by_chapter: HashMap<ChapterId, Vec<Lesson>> = HashMap::new();
+    type LessonRow = (ChapterId, LessonId, String, String, i64, Flag, Option<i64>);
     let lesson_rows: Vec<LessonRow> = sqlx::query_as(
         "SELECT l.chapter_id, l.id, l.title, l.kind, l.duration_secs, l.free_preview, l.starts_at \
          FROM lessons l JOIN courses c ON c.id = l.course_id \
@@ -48,7 +49,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     }
 
     let mut chapters_by_course: HashMap<CourseId, Vec<Chapter>> = HashMap::new();
-    let chapter_rows: Vec<(i64, CourseId, String)> = sqlx::query_as(
+    let chapter_rows: Vec<(ChapterId, CourseId, String)> = sqlx::query_as(
         "SELECT ch.id, ch.course_id, ch.title FROM chapters ch JOIN courses c ON c.id = ch.course_id \
          ORDER BY ch.course_id, ch.position, ch.id",
     )

@@ -2,6 +2,7 @@
 
 use super::{Db, is_unique_violation};
 use crate::domain::checkin::Challenge;
+use crate::domain::moderation::Visibility;
 use crate::domain::{CourseId, UserId};
 
 /// A course's challenge with its prompts.
@@ -54,7 +55,8 @@ pub struct Post {
     pub author: String,
     pub day: i64,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Visibility,
     pub created_at: i64,
 }
 
@@ -68,7 +70,7 @@ pub async fn post(
     user_id: UserId,
     day: i64,
     body: &str,
-    status: &str,
+    status: Visibility,
     now: i64,
 ) -> Result<Option<i64>, sqlx::Error> {
     let done = sqlx::query_scalar(
@@ -78,7 +80,7 @@ pub async fn post(
     .bind(user_id)
     .bind(day)
     .bind(body)
-    .bind(status)
+    .bind(status.as_str())
     .bind(now)
     .fetch_one(db.write())
     .await;
@@ -119,15 +121,19 @@ pub async fn delete_own(db: &Db, id: i64, user_id: UserId) -> Result<Option<Cour
         .await
 }
 
-/// Staff hide or restore a post; false when it was not in `from`.
-pub async fn set_status(db: &Db, id: i64, from: &str, to: &str) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE check_ins SET status = $1 WHERE id = $2 AND status = $3")
-        .bind(to)
-        .bind(id)
-        .bind(from)
-        .execute(db.write())
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Staff hide or restore a post; false when it was in none of `from`.
+pub async fn set_status(db: &Db, id: i64, from: &[Visibility], to: Visibility) -> Result<bool, sqlx::Error> {
+    let mut done = 0;
+    for status in from {
+        done += sqlx::query("UPDATE check_ins SET status = $1 WHERE id = $2 AND status = $3")
+            .bind(to.as_str())
+            .bind(id)
+            .bind(status.as_str())
+            .execute(db.write())
+            .await?
+            .rows_affected();
+    }
+    Ok(done == 1)
 }
 
 /// Posts for staff, held first, then the newest; with the course title.

@@ -1,6 +1,8 @@
 //! Claims by receipt: the imported orders a receipt number matches, moving one (its access and
 //! progress with it) to the learner in one transaction, the guesses made, and staff's undo.
 
+use crate::domain::order::OrderStatus;
+use crate::domain::{CourseId, Fen, OrderId};
 use sqlx::{Any, Transaction};
 
 use super::users::WECHAT_ONLY_PREFIX;
@@ -10,14 +12,16 @@ use crate::domain::UserId;
 /// An imported or synced order a receipt number matches, with who holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Match {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub order_no: String,
-    pub course_id: i64,
+    pub course_id: CourseId,
     pub item_title: String,
-    pub amount_fen: i64,
+    #[sqlx(rename = "amount_fen")]
+    pub amount: Fen,
     pub paid_at: Option<i64>,
-    pub status: String,
-    pub holder_id: i64,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
+    pub holder_id: UserId,
     pub holder_phone: String,
     /// 1 when someone has signed in to the holding account.
     pub holder_signed_in: i64,
@@ -84,10 +88,10 @@ pub async fn misses_since(db: &Db, user_id: UserId, ip: &str, since: i64) -> Res
 /// other account has none.
 async fn move_order(
     tx: &mut Transaction<'static, Any>,
-    order_id: i64,
-    course_id: i64,
-    from: i64,
-    to: i64,
+    order_id: OrderId,
+    course_id: CourseId,
+    from: UserId,
+    to: UserId,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let moved = sqlx::query("UPDATE orders SET user_id = $1, updated_at = $2 WHERE id = $3 AND user_id = $4")
@@ -129,7 +133,7 @@ async fn move_order(
 /// Gives the learner the order, once: false when it moved meanwhile.
 pub async fn claim(db: &Db, found: &Match, to: UserId, now: i64) -> Result<Option<i64>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    if !move_order(&mut tx, found.order_id, found.course_id, found.holder_id, to.0, now).await? {
+    if !move_order(&mut tx, found.order_id, found.course_id, found.holder_id, to, now).await? {
         return Ok(None);
     }
     let id: i64 = sqlx::query_scalar(
@@ -152,10 +156,10 @@ pub async fn claim(db: &Db, found: &Match, to: UserId, now: i64) -> Result<Optio
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claim {
     pub id: i64,
-    pub user_id: i64,
+    pub user_id: UserId,
     pub phone: String,
-    pub from_user_id: i64,
-    pub order_id: i64,
+    pub from_user_id: UserId,
+    pub order_id: OrderId,
     pub order_no: String,
     pub item_title: String,
     pub matched_by: String,
@@ -177,7 +181,7 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Claim>, sqlx::Error> {
 /// Staff give the order back to the account it came from; None when there is no such claim
 /// still standing.
 pub async fn undo(db: &Db, id: i64, staff: UserId, now: i64) -> Result<Option<Claim>, sqlx::Error> {
-    let found: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+    let found: Option<(UserId, UserId, OrderId, CourseId)> = sqlx::query_as(
         "SELECT c.user_id, c.from_user_id, c.order_id, o.course_id FROM receipt_claims c JOIN orders o ON o.id = c.order_id \
          WHERE c.id = $1 AND c.undone_at IS NULL",
     )

@@ -2,16 +2,17 @@
 //! is written in the transaction of the change that causes it (a payment, a refund, the end of
 //! the refund window) under a lock on the order, and keyed so that it happens once.
 
+use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::orders::Order;
 use super::rows::{Flag, Text};
 use super::{Db, dialect};
-use crate::domain::commission::{self, Balances, Entry, Party, Program, Rate};
+use crate::domain::commission::{self, Balances, CommissionState, Entry, Party, Program, Rate};
 use crate::domain::shop::ShopSettings;
 use crate::domain::{CourseId, Fen, UserId};
 
-async fn lock_order(db: &Db, tx: &mut Transaction<'static, Any>, order_id: i64) -> Result<(), sqlx::Error> {
+async fn lock_order(db: &Db, tx: &mut Transaction<'static, Any>, order_id: OrderId) -> Result<(), sqlx::Error> {
     dialect::lock(db.backend(), tx, &format!("commission:{order_id}")).await
 }
 
@@ -127,7 +128,7 @@ pub async fn held_for_sharing(db: &Db, order: &Order, program: &Program, now: i6
 async fn entry(
     tx: &mut Transaction<'static, Any>,
     distributor: UserId,
-    order_id: Option<i64>,
+    order_id: Option<OrderId>,
     kind: &str,
     amount: Fen,
     settled: bool,
@@ -159,14 +160,14 @@ struct Held {
     state: String,
 }
 
-async fn held(tx: &mut Transaction<'static, Any>, order_id: i64) -> Result<Option<Held>, sqlx::Error> {
+async fn held(tx: &mut Transaction<'static, Any>, order_id: OrderId) -> Result<Option<Held>, sqlx::Error> {
     sqlx::query_as("SELECT distributor_id, rate_bp, base_fen, amount_fen, state FROM commissions WHERE order_id = $1")
         .bind(order_id)
         .fetch_optional(&mut **tx)
         .await
 }
 
-async fn reversed_so_far(tx: &mut Transaction<'static, Any>, order_id: i64) -> Result<Fen, sqlx::Error> {
+async fn reversed_so_far(tx: &mut Transaction<'static, Any>, order_id: OrderId) -> Result<Fen, sqlx::Error> {
     let sum: i64 = sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM commission_entries WHERE order_id = $1 AND kind = 'reversed'",
     )
@@ -181,8 +182,8 @@ async fn reversed_so_far(tx: &mut Transaction<'static, Any>, order_id: i64) -> R
 pub async fn reverse_for_refund(
     db: &Db,
     tx: &mut Transaction<'static, Any>,
-    order_id: i64,
-    refund_id: i64,
+    order_id: OrderId,
+    refund_id: RefundId,
     refunded_before: Fen,
     refunded_now: Fen,
     now: i64,
@@ -205,7 +206,7 @@ pub async fn reverse_for_refund(
 /// instances or runs race for it. A frozen distributor's commissions wait until they are unfrozen.
 /// Returns how many were settled.
 pub async fn settle_due(db: &Db, now: i64, limit: i64) -> Result<u64, sqlx::Error> {
-    let due: Vec<i64> = sqlx::query_scalar(
+    let due: Vec<OrderId> = sqlx::query_scalar(
         "SELECT c.order_id FROM commissions c JOIN distributors d ON d.user_id = c.distributor_id \
          WHERE c.state = 'pending' AND c.settles_at <= $1 AND d.status = 'approved' ORDER BY c.settles_at LIMIT $2",
     )
@@ -372,7 +373,8 @@ pub struct Referred {
     #[sqlx(rename = "amount_fen")]
     pub commission: Fen,
     pub reversed: Fen,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: CommissionState,
     pub settles_at: i64,
     pub created_at: i64,
 }

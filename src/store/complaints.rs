@@ -3,6 +3,7 @@
 //! follow-up; resolved ends it (a follow-up reopens it).
 
 use crate::domain::UserId;
+use crate::domain::{LessonId, OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
@@ -17,7 +18,7 @@ pub struct Complaint {
     pub source: String,
     pub category: String,
     pub order_no: Option<String>,
-    pub lesson_id: Option<i64>,
+    pub lesson_id: Option<LessonId>,
     pub description: String,
     pub contact_phone: String,
     #[sqlx(try_from = "String")]
@@ -128,8 +129,8 @@ async fn add_message(
 pub struct NewComplaint<'a> {
     pub user_id: UserId,
     pub category: &'a str,
-    pub order_id: Option<i64>,
-    pub lesson_id: Option<i64>,
+    pub order_id: Option<OrderId>,
+    pub lesson_id: Option<LessonId>,
     pub description: &'a str,
     pub contact_phone: &'a str,
     /// When the first reply is due.
@@ -214,7 +215,7 @@ pub async fn reply(
     Ok(())
 }
 
-pub async fn link_refund(db: &Db, id: i64, refund_id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn link_refund(db: &Db, id: i64, refund_id: RefundId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE complaints SET refund_id = $1, updated_at = $2 WHERE id = $3")
         .bind(refund_id)
         .bind(now)

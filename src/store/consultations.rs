@@ -2,6 +2,7 @@
 //! when that order closes unpaid or is refunded in full the slot is free again, with no write.
 //! Taking a slot is one conditional UPDATE, so two buyers never get the same one.
 
+use crate::domain::OrderId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -20,7 +21,7 @@ pub struct SlotRow {
     pub starts_at: i64,
     pub minutes: i64,
     pub meeting: String,
-    pub order_id: Option<i64>,
+    pub order_id: Option<OrderId>,
     pub order_no: Option<String>,
     pub order_status: Option<String>,
     pub buyer_id: Option<UserId>,
@@ -54,7 +55,7 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<SlotRow>, sqlx::Error> {
 }
 
 /// The slot an order holds or booked.
-pub async fn of_order(db: &Db, order_id: i64) -> Result<Option<SlotRow>, sqlx::Error> {
+pub async fn of_order(db: &Db, order_id: OrderId) -> Result<Option<SlotRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE s.order_id = $1");
     sqlx::query_as(&sql).bind(order_id).fetch_optional(db.read()).await
 }
@@ -107,7 +108,7 @@ async fn take(
     tx: &mut Transaction<'static, Any>,
     slot_id: i64,
     course_id: CourseId,
-    order_id: i64,
+    order_id: OrderId,
     earliest: i64,
 ) -> Result<bool, sqlx::Error> {
     let sql = format!(
@@ -118,7 +119,7 @@ async fn take(
     Ok(done.rows_affected() == 1)
 }
 
-async fn release_others(tx: &mut Transaction<'static, Any>, order_id: i64, keep: i64) -> Result<(), sqlx::Error> {
+async fn release_others(tx: &mut Transaction<'static, Any>, order_id: OrderId, keep: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE consultation_slots SET order_id = NULL WHERE order_id = $1 AND id <> $2")
         .bind(order_id)
         .bind(keep)
@@ -167,7 +168,7 @@ pub async fn order_with_slot(
 
 /// Moves a booking to another free slot; false when that slot is taken or too close, or the
 /// booked one is past its cancellation limit (`earliest` is now plus the limit).
-pub async fn reschedule(db: &Db, order_id: i64, to_slot: i64, earliest: i64) -> Result<bool, sqlx::Error> {
+pub async fn reschedule(db: &Db, order_id: OrderId, to_slot: i64, earliest: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let current: Option<(i64, CourseId, i64)> =
         sqlx::query_as("SELECT id, course_id, starts_at FROM consultation_slots WHERE order_id = $1")

@@ -56,7 +56,7 @@ pub async fn find(db: &Db, id: CourseId) -> Result<Option<Editable>, sqlx::Error
     Ok(row.map(|r| Editable {
         input: CourseInput {
             slug: r.slug,
-            kind: r.kind.as_str(),
+            kind: r.kind,
             category_id: r.category_id,
             instructor_id: r.instructor_id,
             title: r.title,
@@ -225,7 +225,7 @@ impl<'q> BindInput<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgum
 /// Binds the 25 editable columns in `EDIT_COLUMNS` order.
 fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
     q.bind_str(&c.slug)
-        .bind_str(c.kind)
+        .bind_str(c.kind.as_str())
         .bind_i64(c.category_id)
         .bind_i64(c.instructor_id)
         .bind_str(&c.title)

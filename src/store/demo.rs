@@ -1,6 +1,7 @@
 //! The demo catalog loaded into a new database: every product kind, with chapters, lessons,
 //! free previews, instructors, prices and original prices.
 
+use crate::domain::ChapterId;
 use crate::domain::CourseId;
 use sqlx::{Any, Transaction};
 
@@ -401,7 +402,7 @@ async fn insert_course(
     }
     let mut live_index = 0;
     for (ci, (chapter, lessons)) in c.chapters.iter().enumerate() {
-        let chapter_id: i64 =
+        let chapter_id: ChapterId =
             sqlx::query_scalar("INSERT INTO chapters (course_id, title, position) VALUES ($1, $2, $3) RETURNING id")
                 .bind(course_id)
                 .bind(*chapter)

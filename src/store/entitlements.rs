@@ -3,6 +3,7 @@
 //! writes its own in bulk (`import::write`).
 
 use crate::domain::CourseId;
+use crate::domain::OrderId;
 use crate::domain::UserId;
 use std::sync::Arc;
 
@@ -143,7 +144,7 @@ pub(crate) async fn grant_for_order(
     user_id: UserId,
     course_id: CourseId,
     source: &str,
-    order_id: Option<i64>,
+    order_id: Option<OrderId>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -165,7 +166,7 @@ pub(crate) async fn revoke_for_order(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
     course_id: CourseId,
-    order_id: i64,
+    order_id: OrderId,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(

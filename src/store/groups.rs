@@ -3,6 +3,7 @@
 //! by exactly one payment; the payment's transaction takes the seat, and grants the course to
 //! every member when it fills. Seats to refund are picked up by the order job (`jobs::orders`).
 
+use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -63,7 +64,7 @@ pub async fn remove_offer(db: &Db, course_id: CourseId) -> Result<(), sqlx::Erro
 /// A group with its paid seats counted.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct GroupRow {
-    pub id: i64,
+    pub id: GroupId,
     pub course_id: CourseId,
     pub opener_id: UserId,
     #[sqlx(try_from = "String")]
@@ -88,12 +89,12 @@ const GROUP: &str = "SELECT g.id, g.course_id, g.opener_id, g.status, g.price_fe
      g.deadline, (SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id AND m.status = 'joined') AS members \
      FROM group_buys g";
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<GroupRow>, sqlx::Error> {
+pub async fn find(db: &Db, id: GroupId) -> Result<Option<GroupRow>, sqlx::Error> {
     let sql = format!("{GROUP} WHERE g.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
 
-async fn find_in(tx: &mut Transaction<'static, Any>, id: i64) -> Result<Option<GroupRow>, sqlx::Error> {
+async fn find_in(tx: &mut Transaction<'static, Any>, id: GroupId) -> Result<Option<GroupRow>, sqlx::Error> {
     let sql = format!("{GROUP} WHERE g.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(&mut **tx).await
 }
@@ -107,7 +108,7 @@ pub async fn open_for_course(db: &Db, course_id: CourseId, now: i64, limit: i64)
 }
 
 /// The nicknames of a group's members, in the order they joined.
-pub async fn member_names(db: &Db, group_id: i64) -> Result<Vec<(UserId, String)>, sqlx::Error> {
+pub async fn member_names(db: &Db, group_id: GroupId) -> Result<Vec<(UserId, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT m.user_id, u.nickname FROM group_members m JOIN users u ON u.id = m.user_id \
          WHERE m.group_id = $1 AND m.status = 'joined' ORDER BY m.joined_at, m.order_id",
@@ -132,7 +133,7 @@ pub async fn order_for_seat(
     db: &Db,
     new: &NewOrder<'_>,
     offer: &Offer,
-    group: Option<i64>,
+    group: Option<GroupId>,
     now: i64,
 ) -> Result<Seat, sqlx::Error> {
     let mut tx = db.write().begin().await?;
@@ -204,7 +205,7 @@ pub(crate) async fn seat_for_payment(
     db: &Db,
     tx: &mut Transaction<'static, Any>,
     order: &Order,
-    group_id: i64,
+    group_id: GroupId,
     paid_at: i64,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -249,13 +250,13 @@ pub(crate) async fn seat_for_payment(
 }
 
 /// The group is full: every member learns now, and is told.
-async fn fill(tx: &mut Transaction<'static, Any>, group_id: i64, now: i64) -> Result<(), sqlx::Error> {
+async fn fill(tx: &mut Transaction<'static, Any>, group_id: GroupId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE group_buys SET status = 'full', settled_at = $1 WHERE id = $2")
         .bind(now)
         .bind(group_id)
         .execute(&mut **tx)
         .await?;
-    let members: Vec<(i64, UserId, CourseId, String)> = sqlx::query_as(
+    let members: Vec<(OrderId, UserId, CourseId, String)> = sqlx::query_as(
         "SELECT m.order_id, m.user_id, o.course_id, o.order_no FROM group_members m JOIN orders o ON o.id = m.order_id \
          WHERE m.group_id = $1 AND m.status = 'joined'",
     )
@@ -279,7 +280,7 @@ async fn fill(tx: &mut Transaction<'static, Any>, group_id: i64, now: i64) -> Re
 /// Settles the groups whose time is up: full after all (completed one short), or failed with
 /// every seat marked to be refunded and its member told. Returns how many were settled.
 pub async fn settle_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
-    let due: Vec<i64> = sqlx::query_scalar(
+    let due: Vec<GroupId> = sqlx::query_scalar(
         "SELECT id FROM group_buys WHERE status = 'open' AND deadline <= $1 ORDER BY deadline LIMIT 100",
     )
     .bind(now)
@@ -373,7 +374,7 @@ pub async fn refund_made(db: &Db, order_no: &str, refund_no: &str) -> Result<(),
 }
 
 /// The open group the learner has a paid seat in for this course, if any.
-pub async fn open_seat(db: &Db, user_id: UserId, course_id: CourseId) -> Result<Option<i64>, sqlx::Error> {
+pub async fn open_seat(db: &Db, user_id: UserId, course_id: CourseId) -> Result<Option<GroupId>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT m.group_id FROM group_members m JOIN group_buys g ON g.id = m.group_id \
          WHERE m.user_id = $1 AND g.course_id = $2 AND m.status = 'joined' AND g.status = 'open' LIMIT 1",

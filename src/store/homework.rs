@@ -4,15 +4,18 @@
 
 use super::Db;
 use super::messages::{self, NewMessage};
+use crate::domain::LessonId;
 use crate::domain::UserId;
+use crate::domain::homework::HomeworkStatus;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Submission {
     pub id: i64,
-    pub lesson_id: i64,
+    pub lesson_id: LessonId,
     pub user_id: UserId,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: HomeworkStatus,
     pub grade: String,
     pub comment: String,
     pub reviewed_at: Option<i64>,
@@ -21,13 +24,13 @@ pub struct Submission {
 
 impl Submission {
     pub fn is_reviewed(&self) -> bool {
-        self.status == "reviewed"
+        self.status == HomeworkStatus::Reviewed
     }
 }
 
 const COLUMNS: &str = "h.id, h.lesson_id, h.user_id, h.body, h.status, h.grade, h.comment, h.reviewed_at, h.updated_at";
 
-pub async fn mine(db: &Db, lesson_id: i64, user_id: UserId) -> Result<Option<Submission>, sqlx::Error> {
+pub async fn mine(db: &Db, lesson_id: LessonId, user_id: UserId) -> Result<Option<Submission>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM homework h WHERE h.lesson_id = $1 AND h.user_id = $2");
     sqlx::query_as(&sql).bind(lesson_id).bind(user_id).fetch_optional(db.read()).await
 }
@@ -40,7 +43,7 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Submission>, sqlx::Error> {
 /// Submits or revises; None once it has been reviewed (a reviewed submission is final).
 pub async fn submit(
     db: &Db,
-    lesson_id: i64,
+    lesson_id: LessonId,
     user_id: UserId,
     body: &str,
     now: i64,

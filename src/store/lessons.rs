@@ -1,6 +1,7 @@
 //! Lesson content (media keys, article bodies, notes, live links), HLS keys and learning progress.
 
 use crate::domain::CourseId;
+use crate::domain::LessonId;
 use crate::domain::UserId;
 use std::collections::HashMap;
 
@@ -25,7 +26,7 @@ pub struct LessonContent {
 /// from storage, also in the seconds after `kedian media package` re-encrypted a lesson from
 /// another process.
 pub struct LessonCache {
-    content: super::cache::EpochCache<i64, Option<LessonContent>>,
+    content: super::cache::EpochCache<LessonId, Option<LessonContent>>,
 }
 
 impl Default for LessonCache {
@@ -39,12 +40,12 @@ impl LessonCache {
         self.content.sweep();
     }
 
-    pub async fn content(&self, db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
+    pub async fn content(&self, db: &Db, lesson_id: LessonId) -> Result<Option<LessonContent>, sqlx::Error> {
         self.content.get_or_load(db, lesson_id, || content(db, lesson_id)).await
     }
 }
 
-pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, sqlx::Error> {
+pub async fn content(db: &Db, lesson_id: LessonId) -> Result<Option<LessonContent>, sqlx::Error> {
     sqlx::query_as(
         "SELECT media_key, hls_dir, body, notes, live_url, assignment, media_duration_secs FROM lessons WHERE id = $1",
     )
@@ -55,7 +56,12 @@ pub async fn content(db: &Db, lesson_id: i64) -> Result<Option<LessonContent>, s
 
 /// A new media file for the lesson, with how long it plays when that was measured; any older HLS
 /// rendition stops being served (a new one is packaged from this file).
-pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str, duration_secs: Option<i64>) -> Result<(), sqlx::Error> {
+pub async fn set_media_key(
+    db: &Db,
+    lesson_id: LessonId,
+    key: &str,
+    duration_secs: Option<i64>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE lessons SET media_key = $1, hls_dir = NULL, media_duration_secs = $2 WHERE id = $3")
         .bind(key)
         .bind(duration_secs)
@@ -67,7 +73,7 @@ pub async fn set_media_key(db: &Db, lesson_id: i64, key: &str, duration_secs: Op
 }
 
 /// Records a packaged HLS rendition and its key together.
-pub async fn set_hls(db: &Db, lesson_id: i64, dir: &str, key_hex: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_hls(db: &Db, lesson_id: LessonId, dir: &str, key_hex: &str, now: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.write().begin().await?;
     sqlx::query(
         "INSERT INTO hls_keys (lesson_id, key_hex, created_at) VALUES ($1, $2, $3) \
@@ -84,7 +90,7 @@ pub async fn set_hls(db: &Db, lesson_id: i64, dir: &str, key_hex: &str, now: i64
     Ok(())
 }
 
-pub async fn hls_key(db: &Db, lesson_id: i64) -> Result<Option<Vec<u8>>, sqlx::Error> {
+pub async fn hls_key(db: &Db, lesson_id: LessonId) -> Result<Option<Vec<u8>>, sqlx::Error> {
     let hex_key: Option<String> = sqlx::query_scalar("SELECT key_hex FROM hls_keys WHERE lesson_id = $1")
         .bind(lesson_id)
         .fetch_optional(db.read())
@@ -105,7 +111,7 @@ pub struct Progress {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressRow {
     pub user_id: UserId,
-    pub lesson_id: i64,
+    pub lesson_id: LessonId,
     pub course_id: CourseId,
     pub last_position_secs: i64,
     pub furthest_secs: i64,
@@ -170,7 +176,7 @@ pub async fn course_progress(
     db: &Db,
     user_id: UserId,
     course_id: CourseId,
-) -> Result<HashMap<i64, Progress>, sqlx::Error> {
+) -> Result<HashMap<LessonId, Progress>, sqlx::Error> {
     let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1 AND course_id = $2",
@@ -183,7 +189,10 @@ pub async fn course_progress(
 }
 
 /// The learner's progress in every course: course → lesson → progress.
-pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<CourseId, HashMap<i64, Progress>>, sqlx::Error> {
+pub async fn all_progress(
+    db: &Db,
+    user_id: UserId,
+) -> Result<HashMap<CourseId, HashMap<LessonId, Progress>>, sqlx::Error> {
     let rows: Vec<Located> = sqlx::query_as(
         "SELECT lesson_id, course_id, last_position_secs, furthest_secs, completed_at, updated_at FROM lesson_progress \
          WHERE user_id = $1",
@@ -191,7 +200,7 @@ pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<CourseId, 
     .bind(user_id)
     .fetch_all(db.read())
     .await?;
-    let mut by_course: HashMap<CourseId, HashMap<i64, Progress>> = HashMap::new();
+    let mut by_course: HashMap<CourseId, HashMap<LessonId, Progress>> = HashMap::new();
     for r in rows {
         by_course.entry(r.course_id).or_default().insert(r.lesson_id, r.progress);
     }
@@ -202,7 +211,7 @@ pub async fn all_progress(db: &Db, user_id: UserId) -> Result<HashMap<CourseId, 
 #[derive(sqlx::FromRow)]
 struct Located {
     course_id: CourseId,
-    lesson_id: i64,
+    lesson_id: LessonId,
     #[sqlx(flatten)]
     progress: Progress,
 }

@@ -2,6 +2,7 @@
 //! learner's last term ends (`domain::membership::extend`). Access to the courses a term's plan
 //! covers lasts while a term runs; a refund ends its order's term and moves the later ones up.
 
+use crate::domain::OrderId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -12,7 +13,7 @@ use crate::domain::{CourseId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Term {
     pub plan_id: CourseId,
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub starts_at: i64,
     pub ends_at: i64,
     #[sqlx(try_from = "String", rename = "membership_scope")]
@@ -71,7 +72,7 @@ pub(crate) async fn start_for_order(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
     plan_id: CourseId,
-    order_id: i64,
+    order_id: OrderId,
     paid_at: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
@@ -105,7 +106,7 @@ pub(crate) async fn start_for_order(
 }
 
 /// The order's term, for the refund engine.
-pub async fn term_of_order(db: &Db, order_id: i64) -> Result<Option<(i64, i64)>, sqlx::Error> {
+pub async fn term_of_order(db: &Db, order_id: OrderId) -> Result<Option<(i64, i64)>, sqlx::Error> {
     sqlx::query_as("SELECT starts_at, ends_at FROM membership_terms WHERE order_id = $1")
         .bind(order_id)
         .fetch_optional(db.read())
@@ -116,7 +117,7 @@ pub async fn term_of_order(db: &Db, order_id: i64) -> Result<Option<(i64, i64)>,
 /// terms move up by what was cut, so no gap is left. In the refund's transaction.
 pub(crate) async fn end_for_refund(
     tx: &mut Transaction<'static, Any>,
-    order_id: i64,
+    order_id: OrderId,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let found: Option<(i64, UserId, i64, i64)> = sqlx::query_as(
@@ -203,7 +204,7 @@ mod tests {
     use super::*;
 
     fn term(starts_at: i64, ends_at: i64) -> Term {
-        Term { plan_id: CourseId(1), order_id: 1, starts_at, ends_at, scope: ScopeWord(Scope::All) }
+        Term { plan_id: CourseId(1), order_id: OrderId(1), starts_at, ends_at, scope: ScopeWord(Scope::All) }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use super::{Db, is_unique_violation};
 use crate::domain::UserId;
 use crate::domain::moderation::{Keyword, KeywordAction};
+use crate::domain::moderation::{QueueStatus, Visibility};
 
 pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {
     let rows: Vec<(i64, String, String)> =
@@ -52,7 +53,8 @@ pub struct Item {
     pub text: String,
     pub matched: String,
     pub link: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: QueueStatus,
     pub created_at: i64,
 }
 
@@ -105,8 +107,8 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
 pub async fn decide(
     db: &Db,
     item: &Item,
-    from: &str,
-    to: &str,
+    from: QueueStatus,
+    to: QueueStatus,
     staff_id: UserId,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -114,18 +116,18 @@ pub async fn decide(
     let done = sqlx::query(
         "UPDATE moderation_items SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4 AND status = $5",
     )
-    .bind(to)
+    .bind(to.as_str())
     .bind(staff_id)
     .bind(now)
     .bind(item.id)
-    .bind(from)
+    .bind(from.as_str())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
         tx.rollback().await?;
         return Ok(false);
     }
-    if item.kind == "nickname" && to == "approved" {
+    if item.kind == "nickname" && to == QueueStatus::Approved {
         sqlx::query("UPDATE users SET nickname = $1, updated_at = $2 WHERE id = $3")
             .bind(&item.text)
             .bind(now)
@@ -143,7 +145,7 @@ pub async fn decide(
         && let Some(id) = item.link.rsplit_once(&format!("#{}-", item.kind)).and_then(|(_, id)| id.parse::<i64>().ok())
     {
         sqlx::query(&format!("UPDATE {table} SET status = $1 WHERE id = $2 AND status IN ('held', 'shown', 'hidden')"))
-            .bind(if to == "approved" { "shown" } else { "hidden" })
+            .bind(if to == QueueStatus::Approved { Visibility::Shown } else { Visibility::Hidden }.as_str())
             .bind(id)
             .execute(&mut *tx)
             .await?;

@@ -4,6 +4,7 @@ use super::Db;
 use super::orders::{self, Order};
 use crate::domain::CourseId;
 use crate::domain::Fen;
+use crate::domain::OrderId;
 use crate::domain::order::OrderStatus;
 
 #[derive(Debug, Default, Clone)]
@@ -92,7 +93,7 @@ pub struct Payment {
     pub paid_at: i64,
 }
 
-pub async fn payments_for(db: &Db, order_id: i64) -> Result<Vec<Payment>, sqlx::Error> {
+pub async fn payments_for(db: &Db, order_id: OrderId) -> Result<Vec<Payment>, sqlx::Error> {
     sqlx::query_as(
         "SELECT provider, provider_txn_id AS txn_id, amount_fen AS amount, outcome, paid_at FROM payments \
          WHERE order_id = $1 ORDER BY id",

@@ -3,6 +3,8 @@
 
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use crate::domain::product::Delivery;
+use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
 
 use super::{Db, is_unique_violation};
@@ -14,7 +16,7 @@ use crate::domain::{Fen, ProductKind};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Order {
-    pub id: i64,
+    pub id: OrderId,
     pub order_no: String,
     pub user_id: UserId,
     pub course_id: CourseId,
@@ -46,7 +48,7 @@ pub struct Order {
     #[sqlx(rename = "refunded_fen", try_from = "i64")]
     pub refunded: Fen,
     /// A group-buy seat: the group it buys into.
-    pub group_id: Option<i64>,
+    pub group_id: Option<GroupId>,
 }
 
 impl Order {
@@ -144,7 +146,7 @@ pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, 
     let mut tx = db.write().begin().await?;
     let order = insert(&mut tx, new, OrderStatus::Paid, Some("free"), now).await?;
     super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
-    if order.item_kind == ProductKind::Membership {
+    if order.item_kind.delivery() == Delivery::MemberTerm {
         super::memberships::start_for_order(db, &mut tx, order.user_id, order.course_id, order.id, now, now).await?;
     }
     bump_learners(&mut tx, order.course_id).await?;
@@ -206,7 +208,7 @@ pub async fn count_for_user(db: &Db, user_id: UserId) -> Result<i64, sqlx::Error
 /// Records that the buyer started paying with this provider; from then on the amount is fixed.
 pub async fn start_payment(
     db: &Db,
-    order_id: i64,
+    order_id: OrderId,
     provider: &str,
     channel: &str,
     now: i64,
@@ -228,7 +230,7 @@ pub async fn start_payment(
 
 /// Forgets a payment attempt that never reached the buyer (the gateway call failed), so the
 /// order can be paid with another provider.
-pub async fn abandon_payment(db: &Db, order_id: i64, provider: &str) -> Result<(), sqlx::Error> {
+pub async fn abandon_payment(db: &Db, order_id: OrderId, provider: &str) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE orders SET pay_provider = NULL, pay_channel = NULL, reconcile_at = NULL \
          WHERE id = $1 AND status = 'pending' AND pay_provider = $2",
@@ -253,7 +255,7 @@ pub(crate) fn transition_sql(
 
 /// pending → closed (cancelled or expired); the coupon goes back. False when the order was no
 /// longer pending (paid or closed meanwhile).
-pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn close(db: &Db, order_id: OrderId, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     if !close_in(&mut tx, order_id, reason, now).await? {
         tx.rollback().await?;
@@ -267,7 +269,7 @@ pub async fn close(db: &Db, order_id: i64, reason: &str, now: i64) -> Result<boo
 /// `close` inside a transaction that does more (a group seat replacing the buyer's pending order).
 pub(crate) async fn close_in(
     tx: &mut Transaction<'static, Any>,
-    order_id: i64,
+    order_id: OrderId,
     reason: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -286,7 +288,7 @@ pub(crate) async fn close_in(
 }
 
 /// The order's reserved coupon goes back to the pool.
-async fn release_coupon(tx: &mut Transaction<'static, Any>, order_id: i64, now: i64) -> Result<(), sqlx::Error> {
+async fn release_coupon(tx: &mut Transaction<'static, Any>, order_id: OrderId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE coupon_redemptions SET status = 'released', updated_at = $1 WHERE order_id = $2 AND status = 'reserved'")
         .bind(now)
         .bind(order_id)
@@ -314,7 +316,7 @@ pub async fn payments_due_for_check(db: &Db, now: i64, limit: i64) -> Result<Vec
 }
 
 /// The gateway was asked and the payment was not there (yet): ask again later, less often.
-pub async fn payment_checked(db: &Db, order_id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn payment_checked(db: &Db, order_id: OrderId, now: i64) -> Result<(), sqlx::Error> {
     let checks: Option<i64> = sqlx::query_scalar(
         "UPDATE orders SET reconcile_checks = reconcile_checks + 1 WHERE id = $1 AND status = 'pending' \
          RETURNING reconcile_checks",
@@ -416,7 +418,7 @@ pub async fn apply_payment(
             bump_learners(&mut tx, order.course_id).await?;
         }
     }
-    if order.item_kind == ProductKind::Membership {
+    if order.item_kind.delivery() == Delivery::MemberTerm {
         super::memberships::start_for_order(db, &mut tx, order.user_id, order.course_id, order.id, notice.paid_at, now)
             .await?;
     }

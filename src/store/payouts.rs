@@ -4,7 +4,7 @@
 
 use super::rows::Text;
 use super::{Db, dialect};
-use crate::domain::commission::{WithdrawalError, check_withdrawal};
+use crate::domain::commission::{PayoutStatus, WithdrawalError, check_withdrawal};
 use crate::domain::time::shanghai_month_start;
 use crate::domain::{Fen, UserId};
 
@@ -14,7 +14,8 @@ pub struct Payout {
     pub distributor_id: UserId,
     #[sqlx(rename = "amount_fen")]
     pub amount: Fen,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PayoutStatus,
     pub account: String,
     pub reference: String,
     pub staff_note: String,
@@ -139,7 +140,7 @@ pub async fn decide(
         "UPDATE payouts SET status = $1, reference = $2, staff_note = $3, decided_by = $4, decided_at = $5 \
          WHERE id = $6 AND status = 'requested'",
     )
-    .bind(if paid { "paid" } else { "rejected" })
+    .bind(if paid { PayoutStatus::Paid } else { PayoutStatus::Rejected }.as_str())
     .bind(reference)
     .bind(note)
     .bind(staff_id)

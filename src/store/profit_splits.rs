@@ -2,6 +2,7 @@
 //! the transaction that settles its commission (so the money cannot also be withdrawn), then sent
 //! and asked after by `jobs::profit_sharing` under the same `out_order_no` until it finishes.
 
+use crate::domain::OrderId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -10,7 +11,7 @@ use crate::domain::{Fen, UserId};
 /// A split or release waiting for WeChat Pay.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Split {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub order_no: String,
     pub out_order_no: String,
     /// split or unfreeze
@@ -26,7 +27,7 @@ pub struct Split {
 /// commission stays in their balance.
 pub async fn claim_for_settlement(
     tx: &mut Transaction<'static, Any>,
-    order_id: i64,
+    order_id: OrderId,
     distributor: UserId,
     amount: Fen,
     now: i64,

@@ -5,6 +5,7 @@
 //! every read of progress sees the reports still waiting here.
 
 use crate::domain::CourseId;
+use crate::domain::LessonId;
 use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,9 +16,9 @@ use super::{Db, Topic};
 
 /// Reports not yet written: learner → lesson → report. Keyed by learner so a page reads only
 /// its own learner's reports, however many others wait.
-type Waiting = HashMap<UserId, HashMap<i64, ProgressRow>>;
+type Waiting = HashMap<UserId, HashMap<LessonId, ProgressRow>>;
 /// A learner's progress: course → lesson → progress.
-type LearnerProgress = HashMap<CourseId, HashMap<i64, Progress>>;
+type LearnerProgress = HashMap<CourseId, HashMap<LessonId, Progress>>;
 
 pub struct ProgressBuffer {
     inner: Mutex<Inner>,
@@ -89,7 +90,7 @@ impl ProgressBuffer {
         db: &Db,
         user_id: UserId,
         course_id: CourseId,
-    ) -> Result<HashMap<i64, Progress>, sqlx::Error> {
+    ) -> Result<HashMap<LessonId, Progress>, sqlx::Error> {
         let waiting: Vec<ProgressRow> =
             self.lock().waiting_for(user_id).filter(|r| r.course_id == course_id).copied().collect();
         let stored = self.stored(db, user_id).await?;
@@ -105,7 +106,7 @@ impl ProgressBuffer {
         &self,
         db: &Db,
         user_id: UserId,
-    ) -> Result<HashMap<CourseId, HashMap<i64, Progress>>, sqlx::Error> {
+    ) -> Result<HashMap<CourseId, HashMap<LessonId, Progress>>, sqlx::Error> {
         // Taken before the stored rows are read: a batch that commits in between is then in
         // either one or both, never in neither.
         let waiting: Vec<ProgressRow> = self.lock().waiting_for(user_id).copied().collect();
@@ -165,7 +166,7 @@ impl ProgressBuffer {
 }
 
 /// A report not yet written, over what is stored for its lesson.
-fn lay_over(progress: &mut HashMap<i64, Progress>, row: &ProgressRow) {
+fn lay_over(progress: &mut HashMap<LessonId, Progress>, row: &ProgressRow) {
     let stored = progress.get(&row.lesson_id).copied();
     let furthest = stored.map_or(row.furthest_secs, |p| p.furthest_secs.max(row.furthest_secs));
     progress.insert(
@@ -186,7 +187,7 @@ mod tests {
     fn row(at: i64, position: i64, furthest: i64, completed_at: Option<i64>) -> ProgressRow {
         ProgressRow {
             user_id: crate::domain::UserId(1),
-            lesson_id: 2,
+            lesson_id: LessonId(2),
             course_id: crate::domain::CourseId(3),
             last_position_secs: position,
             furthest_secs: furthest,
@@ -213,10 +214,10 @@ mod tests {
         buffer.offer(row(100, 40, 40, None));
         buffer.offer(row(100, 41, 41, None));
         buffer.offer(row(101, 12, 12, None));
-        buffer.offer(ProgressRow { lesson_id: 9, ..row(101, 3, 3, None) });
+        buffer.offer(ProgressRow { lesson_id: LessonId(9), ..row(101, 3, 3, None) });
         assert_eq!(buffer.pending(), 2, "one row per learner and lesson");
         let inner = buffer.lock();
-        let kept = inner.pending[&crate::domain::UserId(1)].get(&2).unwrap();
+        let kept = inner.pending[&crate::domain::UserId(1)].get(&LessonId(2)).unwrap();
         assert_eq!((kept.last_position_secs, kept.furthest_secs), (12, 41), "the latest position, the furthest");
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
@@ -17,9 +18,9 @@ use crate::domain::refund_terms::Localized;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Refund {
-    pub id: i64,
+    pub id: RefundId,
     pub refund_no: String,
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub order_no: String,
     pub item_title: String,
     pub user_id: UserId,
@@ -72,7 +73,7 @@ pub async fn find(db: &Db, refund_no: &str) -> Result<Option<Refund>, sqlx::Erro
     one(db, "r.refund_no = $1", refund_no).await
 }
 
-pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<Refund>, sqlx::Error> {
+pub async fn find_by_id(db: &Db, id: RefundId) -> Result<Option<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
@@ -83,7 +84,7 @@ pub async fn find_for_user(db: &Db, refund_no: &str, user_id: UserId) -> Result<
 }
 
 /// The number of the order's open request (pending, refunding or failed), if it has one.
-pub async fn open_for_order(db: &Db, order_id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn open_for_order(db: &Db, order_id: OrderId) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT refund_no FROM refund_requests WHERE order_id = $1 AND status IN ('pending', 'refunding', 'failed')",
     )
@@ -93,7 +94,7 @@ pub async fn open_for_order(db: &Db, order_id: i64) -> Result<Option<String>, sq
 }
 
 /// Every request on an order, newest first.
-pub async fn for_order(db: &Db, order_id: i64) -> Result<Vec<Refund>, sqlx::Error> {
+pub async fn for_order(db: &Db, order_id: OrderId) -> Result<Vec<Refund>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE r.order_id = $1 ORDER BY r.id DESC");
     sqlx::query_as(&sql).bind(order_id).fetch_all(db.read()).await
 }
@@ -134,7 +135,7 @@ pub struct Event {
     pub created_at: i64,
 }
 
-pub async fn events(db: &Db, refund_id: i64) -> Result<Vec<Event>, sqlx::Error> {
+pub async fn events(db: &Db, refund_id: RefundId) -> Result<Vec<Event>, sqlx::Error> {
     sqlx::query_as("SELECT kind, note, actor, created_at FROM refund_events WHERE refund_id = $1 ORDER BY id")
         .bind(refund_id)
         .fetch_all(db.read())
@@ -143,7 +144,7 @@ pub async fn events(db: &Db, refund_id: i64) -> Result<Vec<Event>, sqlx::Error> 
 
 async fn event(
     tx: &mut Transaction<'static, Any>,
-    refund_id: i64,
+    refund_id: RefundId,
     kind: &str,
     note: &str,
     actor: &str,
@@ -161,7 +162,7 @@ async fn event(
 }
 
 pub struct NewRefund<'a> {
-    pub order_id: i64,
+    pub order_id: OrderId,
     pub user_id: UserId,
     pub reason_code: &'a str,
     pub reason_text: &'a str,
@@ -172,7 +173,7 @@ pub struct NewRefund<'a> {
 }
 
 pub enum Created {
-    New(i64, String),
+    New(RefundId, String),
     /// The order already had an open request (a double submit): that one.
     Existing(String),
 }
@@ -187,7 +188,7 @@ pub async fn create(
 ) -> Result<Created, sqlx::Error> {
     let refund_no = new_refund_no(now);
     let mut tx = db.write().begin().await?;
-    let inserted: Result<i64, sqlx::Error> = sqlx::query_scalar(
+    let inserted: Result<RefundId, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO refund_requests (refund_no, order_id, user_id, status, reason_code, reason_text, exception, \
          policy_eligible, policy_amount_fen, policy_rule_zh, policy_rule_en, consumed_pct, created_at, updated_at) \
          VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
@@ -226,7 +227,7 @@ pub async fn create(
 /// Moves `from` → `to`; true when this call made the move.
 async fn transition(
     tx: &mut Transaction<'static, Any>,
-    id: i64,
+    id: RefundId,
     from: &[RefundStatus],
     to: RefundStatus,
     now: i64,
@@ -240,7 +241,7 @@ fn transition_sql(from: &[RefundStatus], to: RefundStatus) -> Result<String, sql
     super::status_update_sql("refund_requests", from, to, "updated_at = $1", 2)
 }
 
-pub async fn withdraw(db: &Db, id: i64, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn withdraw(db: &Db, id: RefundId, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let owner: Option<UserId> = sqlx::query_scalar("SELECT user_id FROM refund_requests WHERE id = $1")
         .bind(id)
@@ -257,7 +258,7 @@ pub async fn withdraw(db: &Db, id: i64, user_id: UserId, now: i64) -> Result<boo
     Ok(true)
 }
 
-pub async fn reject(db: &Db, id: i64, staff_id: UserId, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn reject(db: &Db, id: RefundId, staff_id: UserId, reason: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let from = [RefundStatus::Pending, RefundStatus::Failed];
     if !transition(&mut tx, id, &from, RefundStatus::Rejected, now).await? {
@@ -297,7 +298,7 @@ pub enum Approved {
 
 /// pending → refunding with the amount fixed. The amount may not exceed what is left of the
 /// order after completed refunds (one open request per order keeps the rest consistent).
-pub async fn approve(db: &Db, id: i64, a: &Approval<'_>, now: i64) -> Result<Approved, sqlx::Error> {
+pub async fn approve(db: &Db, id: RefundId, a: &Approval<'_>, now: i64) -> Result<Approved, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let order: Option<(i64, i64)> = sqlx::query_as(
         "SELECT o.amount_fen, o.refunded_fen FROM refund_requests r JOIN orders o ON o.id = r.order_id WHERE r.id = $1",
@@ -358,7 +359,7 @@ pub async fn approve(db: &Db, id: i64, a: &Approval<'_>, now: i64) -> Result<App
 }
 
 /// failed → refunding again, under the same refund number.
-pub async fn retry(db: &Db, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn retry(db: &Db, id: RefundId, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     if !transition(&mut tx, id, &[RefundStatus::Failed], RefundStatus::Refunding, now).await? {
         tx.rollback().await?;
@@ -374,7 +375,7 @@ pub async fn retry(db: &Db, id: i64, now: i64) -> Result<bool, sqlx::Error> {
 }
 
 /// The provider accepted the refund and is working on it.
-pub async fn mark_processing(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_processing(db: &Db, id: RefundId, now: i64) -> Result<(), sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let done = sqlx::query(
         "UPDATE refund_requests SET provider_state = 'processing', updated_at = $1 \
@@ -391,7 +392,7 @@ pub async fn mark_processing(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Err
 }
 
 /// Touches an in-flight request so the retry job waits before asking again.
-pub async fn touch(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn touch(db: &Db, id: RefundId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE refund_requests SET updated_at = $1 WHERE id = $2 AND status = 'refunding'")
         .bind(now)
         .bind(id)
@@ -401,7 +402,7 @@ pub async fn touch(db: &Db, id: i64, now: i64) -> Result<(), sqlx::Error> {
 }
 
 /// refunding → failed, with the provider's words, for staff to retry or reject.
-pub async fn fail(db: &Db, id: i64, why: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn fail(db: &Db, id: RefundId, why: &str, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     if !transition(&mut tx, id, &[RefundStatus::Refunding], RefundStatus::Failed, now).await? {
         tx.rollback().await?;
@@ -430,7 +431,7 @@ pub struct Completion {
 /// refunding → refunded, once: the order's refunded total and status move with it, a full
 /// refund revokes the course, and the learner gets a site message, all in one transaction.
 /// None when it was already completed (a repeated notification).
-pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, sqlx::Error> {
+pub async fn complete(db: &Db, id: RefundId, now: i64) -> Result<Option<Completion>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     if !transition(&mut tx, id, &[RefundStatus::Refunding], RefundStatus::Refunded, now).await? {
         tx.rollback().await?;
@@ -494,7 +495,7 @@ pub async fn complete(db: &Db, id: i64, now: i64) -> Result<Option<Completion>, 
 struct Completing {
     refund_no: String,
     user_id: UserId,
-    order_id: i64,
+    order_id: OrderId,
     #[sqlx(rename = "amount_fen")]
     amount: Option<Fen>,
     paid: Fen,
@@ -506,7 +507,7 @@ struct Completing {
 
 async fn notify_learner(
     tx: &mut Transaction<'static, Any>,
-    id: i64,
+    id: RefundId,
     kind: &str,
     note: &str,
     now: i64,

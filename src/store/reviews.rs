@@ -2,6 +2,7 @@
 //! course's average; a keyword can hold one for staff, and staff can hide and restore.
 
 use super::Db;
+use crate::domain::moderation::Visibility;
 use crate::domain::{CourseId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -13,7 +14,8 @@ pub struct Review {
     pub author: String,
     pub stars: i64,
     pub body: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Visibility,
     pub reply: String,
     pub reports: i64,
     pub created_at: i64,
@@ -94,7 +96,7 @@ pub async fn save(
     user_id: UserId,
     stars: u8,
     body: &str,
-    status: &str,
+    status: Visibility,
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
@@ -106,7 +108,7 @@ pub async fn save(
     .bind(user_id)
     .bind(i64::from(stars))
     .bind(body)
-    .bind(status)
+    .bind(status.as_str())
     .bind(now)
     .fetch_one(db.write())
     .await
@@ -140,14 +142,14 @@ pub async fn report(db: &Db, review_id: i64, user_id: UserId, now: i64) -> Resul
 }
 
 /// Staff move a review between shown and hidden (or out of held); false when it was not in `from`.
-pub async fn set_status(db: &Db, id: i64, from: &[&str], to: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn set_status(db: &Db, id: i64, from: &[Visibility], to: Visibility, now: i64) -> Result<bool, sqlx::Error> {
     let mut done = 0;
     for status in from {
         done += sqlx::query("UPDATE reviews SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(to)
+            .bind(to.as_str())
             .bind(now)
             .bind(id)
-            .bind(*status)
+            .bind(status.as_str())
             .execute(db.write())
             .await?
             .rows_affected();

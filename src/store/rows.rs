@@ -15,7 +15,7 @@ use sqlx::{Decode, Encode, FromRow, Row, Type};
 
 use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
-use crate::domain::{CourseId, Fen, Phone, UserId};
+use crate::domain::{ChapterId, CourseId, Fen, GroupId, LessonId, OrderId, Phone, RefundId, UserId};
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
 macro_rules! decodes_as {
@@ -41,6 +41,11 @@ macro_rules! decodes_as {
 decodes_as!(Fen, i64, Fen);
 decodes_as!(UserId, i64, UserId);
 decodes_as!(CourseId, i64, CourseId);
+decodes_as!(OrderId, i64, OrderId);
+decodes_as!(RefundId, i64, RefundId);
+decodes_as!(LessonId, i64, LessonId);
+decodes_as!(ChapterId, i64, ChapterId);
+decodes_as!(GroupId, i64, GroupId);
 
 /// Ids are bound as the BIGINT they are.
 macro_rules! encodes_as_i64 {
@@ -52,7 +57,7 @@ macro_rules! encodes_as_i64 {
         }
     )*};
 }
-encodes_as_i64!(UserId, CourseId);
+encodes_as_i64!(UserId, CourseId, OrderId, RefundId, LessonId, ChapterId, GroupId);
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.
 pub struct Flag(i64);

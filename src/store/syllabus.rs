@@ -4,11 +4,12 @@
 use super::Db;
 use super::rows::Flag;
 use crate::domain::CourseId;
+use crate::domain::{ChapterId, LessonId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonRow {
-    pub id: i64,
-    pub chapter_id: i64,
+    pub id: LessonId,
+    pub chapter_id: ChapterId,
     pub title: String,
     pub kind: String,
     pub duration_secs: i64,
@@ -20,13 +21,13 @@ pub struct LessonRow {
 
 #[derive(Debug, Clone)]
 pub struct ChapterRow {
-    pub id: i64,
+    pub id: ChapterId,
     pub title: String,
     pub lessons: Vec<LessonRow>,
 }
 
 pub async fn for_course(db: &Db, course_id: CourseId) -> Result<Vec<ChapterRow>, sqlx::Error> {
-    let chapters: Vec<(i64, String)> =
+    let chapters: Vec<(ChapterId, String)> =
         sqlx::query_as("SELECT id, title FROM chapters WHERE course_id = $1 ORDER BY position, id")
             .bind(course_id)
             .fetch_all(db.read())
@@ -49,7 +50,7 @@ pub async fn for_course(db: &Db, course_id: CourseId) -> Result<Vec<ChapterRow>,
     Ok(rows)
 }
 
-pub async fn add_chapter(db: &Db, course_id: CourseId, title: &str) -> Result<i64, sqlx::Error> {
+pub async fn add_chapter(db: &Db, course_id: CourseId, title: &str) -> Result<ChapterId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO chapters (course_id, title, position) \
          VALUES ($1, $2, (SELECT COALESCE(MAX(position), 0) + 1 FROM chapters WHERE course_id = $1)) RETURNING id",
@@ -61,11 +62,11 @@ pub async fn add_chapter(db: &Db, course_id: CourseId, title: &str) -> Result<i6
 }
 
 /// The course a chapter belongs to.
-pub async fn chapter_course(db: &Db, chapter_id: i64) -> Result<Option<CourseId>, sqlx::Error> {
+pub async fn chapter_course(db: &Db, chapter_id: ChapterId) -> Result<Option<CourseId>, sqlx::Error> {
     sqlx::query_scalar("SELECT course_id FROM chapters WHERE id = $1").bind(chapter_id).fetch_optional(db.read()).await
 }
 
-pub async fn lesson_course(db: &Db, lesson_id: i64) -> Result<Option<CourseId>, sqlx::Error> {
+pub async fn lesson_course(db: &Db, lesson_id: LessonId) -> Result<Option<CourseId>, sqlx::Error> {
     sqlx::query_scalar("SELECT course_id FROM lessons WHERE id = $1").bind(lesson_id).fetch_optional(db.read()).await
 }
 
@@ -76,7 +77,12 @@ pub struct NewLesson<'a> {
     pub free_preview: bool,
 }
 
-pub async fn add_lesson(db: &Db, course_id: CourseId, chapter_id: i64, l: &NewLesson<'_>) -> Result<i64, sqlx::Error> {
+pub async fn add_lesson(
+    db: &Db,
+    course_id: CourseId,
+    chapter_id: ChapterId,
+    l: &NewLesson<'_>,
+) -> Result<LessonId, sqlx::Error> {
     let id = sqlx::query_scalar(
         "INSERT INTO lessons (course_id, chapter_id, title, kind, duration_secs, free_preview, position) \
          VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(position), 0) + 1 FROM lessons WHERE chapter_id = $2)) RETURNING id",
@@ -93,7 +99,7 @@ pub async fn add_lesson(db: &Db, course_id: CourseId, chapter_id: i64, l: &NewLe
     id
 }
 
-pub async fn update_lesson(db: &Db, lesson_id: i64, l: &NewLesson<'_>) -> Result<(), sqlx::Error> {
+pub async fn update_lesson(db: &Db, lesson_id: LessonId, l: &NewLesson<'_>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE lessons SET title = $1, kind = $2, duration_secs = $3, free_preview = $4 WHERE id = $5")
         .bind(l.title)
         .bind(l.kind)
@@ -106,7 +112,7 @@ pub async fn update_lesson(db: &Db, lesson_id: i64, l: &NewLesson<'_>) -> Result
     Ok(())
 }
 
-pub async fn rename_chapter(db: &Db, chapter_id: i64, title: &str) -> Result<(), sqlx::Error> {
+pub async fn rename_chapter(db: &Db, chapter_id: ChapterId, title: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE chapters SET title = $1 WHERE id = $2")
         .bind(title)
         .bind(chapter_id)
@@ -140,7 +146,7 @@ pub async fn move_item(db: &Db, lessons: bool, id: i64, up: bool) -> Result<(), 
 /// A lesson with everything its page can show, for the lesson editor.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonDetail {
-    pub id: i64,
+    pub id: LessonId,
     pub course_id: CourseId,
     pub title: String,
     pub kind: String,
@@ -156,7 +162,7 @@ pub struct LessonDetail {
     pub hls_dir: Option<String>,
 }
 
-pub async fn lesson_detail(db: &Db, id: i64) -> Result<Option<LessonDetail>, sqlx::Error> {
+pub async fn lesson_detail(db: &Db, id: LessonId) -> Result<Option<LessonDetail>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, course_id, title, kind, duration_secs, free_preview, COALESCE(body, '') AS body, notes, \
          COALESCE(live_url, '') AS live_url, starts_at, COALESCE(assignment, '') AS assignment, media_key, hls_dir \
@@ -177,7 +183,7 @@ pub struct LessonContentInput<'a> {
     pub assignment: Option<&'a str>,
 }
 
-pub async fn update_lesson_content(db: &Db, id: i64, c: &LessonContentInput<'_>) -> Result<(), sqlx::Error> {
+pub async fn update_lesson_content(db: &Db, id: LessonId, c: &LessonContentInput<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4, assignment = $5 WHERE id = $6",
     )

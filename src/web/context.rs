@@ -110,36 +110,13 @@ impl PageContext {
     }
 
     pub fn admin_links(&self) -> Vec<(&'static str, &'static str)> {
-        use crate::domain::staff::Area;
+        use crate::domain::staff::BACK_OFFICE_MENU;
         let Some(user) = &self.user else { return Vec::new() };
-        [
-            ("/admin", "admin_overview", Area::Dashboard),
-            ("/admin/orders", "admin_orders", Area::Orders),
-            ("/admin/refunds", "admin_refunds", Area::Refunds),
-            ("/admin/complaints", "admin_complaints", Area::Complaints),
-            ("/admin/users", "admin_users_nav", Area::Users),
-            ("/admin/content", "admin_content", Area::Users),
-            ("/admin/reviews", "admin_reviews", Area::Users),
-            ("/admin/members", "admin_members", Area::Users),
-            ("/admin/checkins", "admin_checkins", Area::Users),
-            ("/admin/homework", "admin_homework", Area::Catalog),
-            ("/admin/distributors", "admin_distributors", Area::Distribution),
-            ("/admin/courses", "admin_catalog", Area::Catalog),
-            ("/admin/announcements", "admin_announcements", Area::Announcements),
-            ("/admin/broadcast", "admin_broadcast", Area::Announcements),
-            ("/admin/sms", "admin_sms", Area::Announcements),
-            ("/admin/takedown", "admin_takedown", Area::Announcements),
-            ("/admin/stats", "admin_stats", Area::Statistics),
-            ("/admin/staff", "admin_staff", Area::Administration),
-            ("/admin/settings", "admin_settings", Area::Administration),
-            ("/admin/import", "admin_import", Area::Administration),
-            ("/admin/switchover", "admin_switchover", Area::Administration),
-            ("/admin/audit", "admin_audit", Area::Administration),
-        ]
-        .into_iter()
-        .filter(|(_, _, area)| user.role.may(*area))
-        .map(|(href, key, _)| (href, self.t(key)))
-        .collect()
+        BACK_OFFICE_MENU
+            .iter()
+            .filter(|(_, _, area)| user.role.may(*area))
+            .map(|(href, key, _)| (*href, self.t(key)))
+            .collect()
     }
 
     /// The bottom tab for this page: the most specific of `/`, `/courses`, `/me/courses`, `/me`.

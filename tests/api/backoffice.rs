@@ -368,6 +368,22 @@ fn every_admin_route_is_in_the_role_matrix() {
     assert!(unlisted.is_empty(), "admin routes missing from the role matrix: {unlisted:#?}");
 }
 
+/// The menu shows each role the pages it may open: each menu entry's area gives the same roles
+/// as the matrix, which `every_admin_route_checks_the_role` holds each page's handler to.
+#[test]
+fn the_menu_and_the_pages_guard_the_same_areas() {
+    let f = Fixture { order_no: "O".into(), refund_no: "R".into(), complaint_no: "C".into(), learner_id: 7 };
+    let matrix = pages(&f);
+    for (href, _, area) in kedian::domain::staff::BACK_OFFICE_MENU {
+        let Some((_, allowed)) = matrix.iter().find(|(path, _)| path == href) else {
+            panic!("menu page {href} is not in the role matrix")
+        };
+        for role in [Role::Learner, Role::Admin, Role::Operator, Role::Support] {
+            assert_eq!(role.may(area), allowed.contains(&role), "{role:?} and {href}: the menu and the page disagree");
+        }
+    }
+}
+
 async fn every_admin_route_checks_the_role(app: TestApp) {
     let f = fixture(&app).await;
     let learner = app.another_browser();

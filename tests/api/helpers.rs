@@ -412,7 +412,13 @@ impl TestApp {
 
     /// Reports a learning position for a lesson the way its page does (the page's CSRF token,
     /// JSON); the status the shop answered.
-    pub async fn report_progress(&self, slug: &str, lesson: i64, position: i64, duration: i64) -> StatusCode {
+    pub async fn report_progress(
+        &self,
+        slug: &str,
+        lesson: kedian::domain::LessonId,
+        position: i64,
+        duration: i64,
+    ) -> StatusCode {
         let html = unescape(&self.get_html(&format!("/courses/{slug}/lessons/{lesson}")).await.1);
         let token = html.split("data-csrf=\"").nth(1).and_then(|t| t.split('"').next()).map(str::to_string);
         let token = token.unwrap_or_else(|| csrf_in(&html));

@@ -107,7 +107,7 @@ fn make_clip(path: &std::path::Path, size: &str) {
     assert!(made.success());
 }
 
-fn package(app: &TestApp, lesson: i64, clip: &std::path::Path) -> String {
+fn package(app: &TestApp, lesson: kedian::domain::LessonId, clip: &std::path::Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_kedian"))
         .args(["media", "package", &lesson.to_string(), "--input"])
         .arg(clip)

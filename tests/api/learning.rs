@@ -1,5 +1,6 @@
 //! Learning: who gets pages, media and keys; signed URL tampering; ranges; traversal; progress.
 
+use kedian::domain::LessonId;
 use kedian::domain::media::{Grant, sign_query};
 use kedian::domain::time::now;
 use reqwest::StatusCode;
@@ -22,7 +23,7 @@ on_both_backends!(
 const SLUG: &str = "excel-data-analysis";
 
 /// (free preview lesson id, paid lesson id) of the Excel course.
-async fn lesson_ids(app: &TestApp) -> (i64, i64) {
+async fn lesson_ids(app: &TestApp) -> (LessonId, LessonId) {
     let catalog = app.catalog.snapshot();
     let course = catalog.course(SLUG).unwrap();
     let free = course.lessons().find(|l| l.free_preview).unwrap().id;
@@ -36,13 +37,13 @@ fn media_key(app: &TestApp) -> Vec<u8> {
 }
 
 /// A correctly signed URL, as if the page had handed it out.
-fn signed(app: &TestApp, user_id: i64, lesson_id: i64, file: &str) -> String {
+fn signed(app: &TestApp, user_id: i64, lesson_id: LessonId, file: &str) -> String {
     let grant = Grant { user_id, lesson_id, expires_at: now() + 600 };
     format!("/media/{lesson_id}/{file}?{}", sign_query(&media_key(app), &grant))
 }
 
 /// The media URL a lesson page hands out, if any.
-async fn media_url_on_page(app: &TestApp, lesson_id: i64) -> Option<String> {
+async fn media_url_on_page(app: &TestApp, lesson_id: LessonId) -> Option<String> {
     let (status, html) = app.get_html(&format!("/courses/{SLUG}/lessons/{lesson_id}")).await;
     assert_eq!(status, StatusCode::OK);
     let html = unescape(&html);
@@ -54,7 +55,7 @@ async fn user_id(app: &TestApp, phone: &str) -> i64 {
     sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(phone).fetch_one(app.db.read()).await.unwrap()
 }
 
-async fn give_hls_key(app: &TestApp, lesson_id: i64) {
+async fn give_hls_key(app: &TestApp, lesson_id: LessonId) {
     kedian::store::lessons::set_hls(&app.db, lesson_id, "lessons/x/hls", &"11".repeat(16), now()).await.unwrap();
 }
 
@@ -364,7 +365,7 @@ async fn traversal_payloads_get_nothing(app: TestApp) {
 async fn progress_is_kept_and_resumed(app: TestApp) {
     let (free, paid) = lesson_ids(&app).await;
     app.login_by_code("13800138113").await;
-    let post = |lesson: i64, token: Option<String>, body: &str| {
+    let post = |lesson: LessonId, token: Option<String>, body: &str| {
         let body = body.to_string();
         let mut r = app
             .client
@@ -484,7 +485,7 @@ async fn forged_reports_complete_nothing(app: TestApp) {
     app.login_by_code("13800138115").await;
     let order_no = app.order_for(SLUG).await;
     app.pay_sandbox(&order_no).await;
-    let other: i64 = sqlx::query_scalar(
+    let other: LessonId = sqlx::query_scalar(
         "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id \
          WHERE c.slug = $1 AND l.id <> $2 AND l.kind = 'video' AND l.free_preview = 0 ORDER BY l.id LIMIT 1",
     )
@@ -504,7 +505,7 @@ async fn forged_reports_complete_nothing(app: TestApp) {
     assert_eq!(app.report_progress(SLUG, other, 1, 1).await, StatusCode::NO_CONTENT);
     app.flush_progress().await;
     let db = app.db.clone();
-    let stored = |lesson: i64| {
+    let stored = |lesson: LessonId| {
         let db = db.clone();
         async move {
             sqlx::query_as::<_, (i64, i64, i64, Option<i64>)>(

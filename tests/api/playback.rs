@@ -34,7 +34,7 @@ fn clip(dir: &std::path::Path, name: &str, size: Option<&str>) -> Vec<u8> {
 }
 
 /// Uploads `bytes` as a lesson's media through the course editor's form, as staff do.
-async fn upload(staff: &TestApp, app: &TestApp, lesson: i64, name: &str, bytes: Vec<u8>) {
+async fn upload(staff: &TestApp, app: &TestApp, lesson: kedian::domain::LessonId, name: &str, bytes: Vec<u8>) {
     let course: i64 = sqlx::query_scalar("SELECT course_id FROM lessons WHERE id = $1")
         .bind(lesson)
         .fetch_one(app.db.read())
@@ -52,7 +52,7 @@ async fn upload(staff: &TestApp, app: &TestApp, lesson: i64, name: &str, bytes: 
 }
 
 /// Waits (with a deadline) for the back office's background packaging to switch the lesson to HLS.
-async fn packaged(app: &TestApp, lesson: i64) {
+async fn packaged(app: &TestApp, lesson: kedian::domain::LessonId) {
     for _ in 0..600 {
         let dir: Option<String> = sqlx::query_scalar("SELECT hls_dir FROM lessons WHERE id = $1")
             .bind(lesson)
@@ -83,7 +83,7 @@ async fn play_until(client: &Client, secs: f64) -> Value {
     client.execute_async(&script, vec![]).await.unwrap()
 }
 
-fn lessons_of(app: &TestApp, slug: &str) -> Vec<(i64, bool)> {
+fn lessons_of(app: &TestApp, slug: &str) -> Vec<(kedian::domain::LessonId, bool)> {
     let catalog = app.catalog.snapshot();
     catalog.course(slug).unwrap().lessons().map(|l| (l.id, l.free_preview)).collect()
 }
@@ -100,8 +100,9 @@ async fn uploaded_lessons_play_in_chromium() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     app.make_staff("13900000001", kedian::domain::staff::Role::Operator).await;
     let staff = app.staff_as("13900000001").await;
-    let video: Vec<i64> = lessons_of(&app, "excel-data-analysis").into_iter().filter(|l| !l.1).map(|l| l.0).collect();
-    let audio: Vec<i64> =
+    let video: Vec<kedian::domain::LessonId> =
+        lessons_of(&app, "excel-data-analysis").into_iter().filter(|l| !l.1).map(|l| l.0).collect();
+    let audio: Vec<kedian::domain::LessonId> =
         lessons_of(&app, "economics-in-15-minutes").into_iter().filter(|l| !l.1).map(|l| l.0).collect();
     let (hd_sd, single, demo_mp4) = (video[0], video[1], video[2]);
     let (uploaded_audio, demo_audio) = (audio[0], audio[1]);
@@ -200,7 +201,8 @@ async fn lessons_resume_where_the_learner_left_off() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     app.make_staff("13900000001", kedian::domain::staff::Role::Operator).await;
     let staff = app.staff_as("13900000001").await;
-    let video: Vec<i64> = lessons_of(&app, "excel-data-analysis").into_iter().filter(|l| !l.1).map(|l| l.0).collect();
+    let video: Vec<kedian::domain::LessonId> =
+        lessons_of(&app, "excel-data-analysis").into_iter().filter(|l| !l.1).map(|l| l.0).collect();
     let audio = lessons_of(&app, "economics-in-15-minutes").into_iter().find(|l| !l.1).unwrap().0;
     upload(&staff, &app, video[0], "第一课.mp4", clip(&app.data_dir, "small.mp4", Some("320x180"))).await;
     packaged(&app, video[0]).await;

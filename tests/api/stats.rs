@@ -18,7 +18,7 @@ async fn learner(app: &TestApp, phone: &str) -> TestApp {
 /// Reports every lesson of a course as watched to the end, as the player does: started, then
 /// (ten minutes later, as far as the shop can tell) at the end.
 pub(crate) async fn finish_course(app: &TestApp, browser: &TestApp, slug: &str) {
-    let lessons: Vec<i64> = sqlx::query_scalar(
+    let lessons: Vec<kedian::domain::LessonId> = sqlx::query_scalar(
         "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id WHERE c.slug = $1 ORDER BY l.id",
     )
     .bind(slug)

@@ -2,7 +2,9 @@
 //! schedule, and the syllabus (chapters and lessons: add, rename, reorder, free preview). Each
 //! change reloads the in-memory catalog, so the public pages show it at once, and is audited.
 
+use crate::domain::ChapterId;
 use crate::domain::CourseId;
+use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -363,14 +365,14 @@ async fn add_chapter(
 async fn edit_chapter(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<ChapterId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChapterForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::chapter_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
-        syllabus::move_item(&state.db, false, *id, form.r#move == "up").await?;
+        syllabus::move_item(&state.db, false, id.0, form.r#move == "up").await?;
         let after = serde_json::json!({ "chapter": *id, "move": form.r#move });
         return syllabus_changed(&state, &req, &staff, "course.chapter_move", course_id, after).await;
     }
@@ -429,7 +431,7 @@ async fn add_lesson(
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?;
     editable(&state, *id).await?;
-    let chapter_id: i64 = form.chapter_id.parse().unwrap_or(0);
+    let chapter_id: ChapterId = form.chapter_id.parse().unwrap_or_default();
     let in_course = syllabus::chapter_course(&state.db, chapter_id).await? == Some(*id);
     let checked = title_of(&ctx, &form.title, "lesson_title").and_then(|title| {
         if in_course {
@@ -457,14 +459,14 @@ async fn add_lesson(
 async fn edit_lesson(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<LessonId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<LessonForm>,
 ) -> Result<HttpResponse, AppError> {
     let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::lesson_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
-        syllabus::move_item(&state.db, true, *id, form.r#move == "up").await?;
+        syllabus::move_item(&state.db, true, id.0, form.r#move == "up").await?;
         let after = serde_json::json!({ "lesson": *id, "move": form.r#move });
         return syllabus_changed(&state, &req, &staff, "course.lesson_move", course_id, after).await;
     }

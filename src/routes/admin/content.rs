@@ -2,6 +2,7 @@
 //! through held for review) and what it held: approve (a held nickname is then applied), hide,
 //! or restore what was hidden.
 
+use crate::domain::moderation::QueueStatus;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -155,9 +156,9 @@ async fn decide(
     let staff = ctx.staff(Area::Users)?;
     let item = moderation::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let (from, to) = match form.decision.as_str() {
-        "approve" => ("held", "approved"),
-        "hide" => ("held", "hidden"),
-        "restore" => ("hidden", "approved"),
+        "approve" => (QueueStatus::Held, QueueStatus::Approved),
+        "hide" => (QueueStatus::Held, QueueStatus::Hidden),
+        "restore" => (QueueStatus::Hidden, QueueStatus::Approved),
         _ => {
             let mut errors = FieldErrors::default();
             errors.add("decision", ctx.t("err_required"));

@@ -1,6 +1,7 @@
 //! Learning together in the back office: a course's check-in challenge, the check-in posts to
 //! hide or restore, and the homework queue with its reviews (作业反馈).
 
+use crate::domain::moderation::Visibility;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -175,12 +176,10 @@ async fn decide_post(
     let staff = ctx.staff(Area::Users)?.clone();
     let changed = match form.decision.as_str() {
         "hide" => {
-            checkins::set_status(&state.db, *id, "shown", "hidden").await?
-                || checkins::set_status(&state.db, *id, "held", "hidden").await?
+            checkins::set_status(&state.db, *id, &[Visibility::Shown, Visibility::Held], Visibility::Hidden).await?
         }
         "restore" => {
-            checkins::set_status(&state.db, *id, "hidden", "shown").await?
-                || checkins::set_status(&state.db, *id, "held", "shown").await?
+            checkins::set_status(&state.db, *id, &[Visibility::Hidden, Visibility::Held], Visibility::Shown).await?
         }
         _ => return Err(AppError::BadRequest),
     };

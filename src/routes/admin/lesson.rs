@@ -1,6 +1,7 @@
 //! One lesson's page in the editor: an article's text, the notes under the player, a live
 //! session's link and start time, and its media (upload, HLS state).
 
+use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -54,12 +55,12 @@ async fn render_page(
     render_with_status(&LessonPage { ctx, meta, lesson, form, media_limit_mb, errors }, status)
 }
 
-async fn find(state: &AppState, id: i64) -> Result<LessonDetail, AppError> {
+async fn find(state: &AppState, id: LessonId) -> Result<LessonDetail, AppError> {
     syllabus::lesson_detail(&state.db, id).await?.ok_or(AppError::NotFound)
 }
 
 #[get("/admin/lessons/{id}")]
-async fn page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+async fn page(ctx: PageContext, id: web::Path<LessonId>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     ctx.staff(Area::Catalog)?;
     let lesson = find(&state, *id).await?;
     let form = ContentForm {
@@ -76,7 +77,7 @@ async fn page(ctx: PageContext, id: web::Path<i64>, state: web::Data<AppState>) 
 async fn save(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<LessonId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ContentForm>,
 ) -> Result<HttpResponse, AppError> {

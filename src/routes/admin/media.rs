@@ -3,6 +3,7 @@
 //! then packaged as encrypted HLS in the background when ffmpeg is present).
 
 use crate::domain::CourseId;
+use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
@@ -90,7 +91,7 @@ async fn cover(
 async fn lesson_media(
     ctx: PageContext,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<LessonId>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
@@ -119,9 +120,9 @@ async fn lesson_media(
         let (db, store, lesson_id) = (state.db.clone(), state.media.clone(), *id);
         tokio::spawn(async move {
             match package(&db, store.as_ref(), lesson_id, None).await {
-                Ok(done) => tracing::info!(lesson_id, segments = done.segments, "lesson packaged as HLS"),
+                Ok(done) => tracing::info!(%lesson_id, segments = done.segments, "lesson packaged as HLS"),
                 Err(e) => {
-                    tracing::warn!(lesson_id, error = format!("{e:#}"), "HLS packaging failed; the upload plays as is")
+                    tracing::warn!(%lesson_id, error = format!("{e:#}"), "HLS packaging failed; the upload plays as is")
                 }
             }
         });

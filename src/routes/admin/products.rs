@@ -1,6 +1,8 @@
 //! What the special products need from staff: the members and when they end, a consultation's
 //! slots (publish, withdraw, meeting details), and reviews (reply, hide, restore).
 
+use crate::domain::moderation::Visibility;
+use crate::domain::product::Delivery;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -8,9 +10,9 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::catalog::Course;
+use crate::domain::CourseId;
 use crate::domain::staff::Area;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
-use crate::domain::{CourseId, ProductKind};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::consultations::{self, SlotRow};
@@ -74,7 +76,7 @@ struct SlotForm {
 }
 
 fn consultation(state: &AppState, id: CourseId) -> Result<std::sync::Arc<Course>, AppError> {
-    super::course_by_id(state, id).filter(|c| c.kind == ProductKind::Consultation).ok_or(AppError::NotFound)
+    super::course_by_id(state, id).filter(|c| c.kind.delivery() == Delivery::Session).ok_or(AppError::NotFound)
 }
 
 async fn render_slots(
@@ -269,8 +271,14 @@ async fn review_decide(
     let review = reviews::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let at = now();
     let changed = match form.decision.as_str() {
-        "hide" => reviews::set_status(&state.db, review.id, &["shown", "held"], "hidden", at).await?,
-        "restore" => reviews::set_status(&state.db, review.id, &["hidden", "held"], "shown", at).await?,
+        "hide" => {
+            reviews::set_status(&state.db, review.id, &[Visibility::Shown, Visibility::Held], Visibility::Hidden, at)
+                .await?
+        }
+        "restore" => {
+            reviews::set_status(&state.db, review.id, &[Visibility::Hidden, Visibility::Held], Visibility::Shown, at)
+                .await?
+        }
         "reply" => {
             let reply = form.reply.trim();
             if reply.chars().count() > 500 || reply.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
@@ -403,9 +411,7 @@ impl GroupForm {
 }
 
 fn any_course(state: &AppState, id: CourseId) -> Result<std::sync::Arc<Course>, AppError> {
-    super::course_by_id(state, id)
-        .filter(|c| !matches!(c.kind, ProductKind::Membership | ProductKind::Consultation))
-        .ok_or(AppError::NotFound)
+    super::course_by_id(state, id).filter(|c| c.kind.delivery() == Delivery::Lessons).ok_or(AppError::NotFound)
 }
 
 fn render_group(

@@ -145,9 +145,9 @@ mod tests {
             id: crate::domain::CourseId(id),
             slug: format!("c{id}"),
             kind: ProductKind::Recorded,
-            category: Category { id: 1, slug: cat.into(), name: cat.into() },
+            category: Category { id: crate::domain::CategoryId(1), slug: cat.into(), name: cat.into() },
             instructor: Arc::new(Instructor {
-                id: 1,
+                id: crate::domain::InstructorId(1),
                 name: "T".into(),
                 title: "".into(),
                 bio: "".into(),

@@ -13,14 +13,14 @@ use super::{Fen, ProductKind};
 
 #[derive(Debug, Clone)]
 pub struct Category {
-    pub id: i64,
+    pub id: super::CategoryId,
     pub slug: String,
     pub name: String,
 }
 
 #[derive(Debug, Clone)]
 pub struct Instructor {
-    pub id: i64,
+    pub id: super::InstructorId,
     pub name: String,
     pub title: String,
     pub bio: String,

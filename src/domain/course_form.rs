@@ -44,8 +44,8 @@ pub struct RawCourse {
 pub struct CourseInput {
     pub slug: String,
     pub kind: ProductKind,
-    pub category_id: i64,
-    pub instructor_id: i64,
+    pub category_id: super::CategoryId,
+    pub instructor_id: super::InstructorId,
     pub title: String,
     pub subtitle: String,
     pub description: String,
@@ -216,12 +216,12 @@ pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError
     if kind.is_none() {
         errors.push(("kind", "err_required"));
     }
-    let category_id = raw.category_id.trim().parse().unwrap_or(0);
-    if category_id <= 0 {
+    let category_id = super::CategoryId(raw.category_id.trim().parse().unwrap_or(0));
+    if category_id.0 <= 0 {
         errors.push(("category_id", "err_required"));
     }
-    let instructor_id = raw.instructor_id.trim().parse().unwrap_or(0);
-    if instructor_id <= 0 {
+    let instructor_id = super::InstructorId(raw.instructor_id.trim().parse().unwrap_or(0));
+    if instructor_id.0 <= 0 {
         errors.push(("instructor_id", "err_required"));
     }
     let price_fen = money(&raw.price, "price", &mut errors);

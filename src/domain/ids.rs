@@ -54,3 +54,59 @@ id!(
     /// A group-buying group (拼团).
     GroupId
 );
+id!(
+    /// A learner's review of a course.
+    ReviewId
+);
+id!(
+    /// A check-in post (打卡).
+    CheckInId
+);
+id!(
+    /// A distributor's withdrawal (payout).
+    PayoutId
+);
+id!(
+    /// A site announcement or banner.
+    AnnouncementId
+);
+id!(
+    /// A homework submission.
+    SubmissionId
+);
+id!(
+    /// A consultation slot.
+    SlotId
+);
+id!(
+    /// A complaint, from a learner or the payment platform.
+    ComplaintId
+);
+id!(
+    /// A file attached to a refund request, complaint, review or homework.
+    AttachmentId
+);
+id!(
+    /// A word of the keyword filter.
+    KeywordId
+);
+id!(
+    /// A text held in the moderation queue.
+    QueueItemId
+);
+id!(
+    /// A key of the sync API.
+    SyncKeyId
+);
+id!(
+    /// An order claimed by its buyer from an imported account (认领).
+    ClaimId
+);
+id!(
+    /// A catalog category.
+    CategoryId
+);
+id!(
+    /// An instructor shown on course pages.
+    InstructorId
+);

@@ -43,7 +43,11 @@ pub mod time;
 pub mod upload;
 pub mod words;
 
-pub use ids::{ChapterId, CourseId, GroupId, LessonId, OrderId, RefundId, UserId};
+pub use ids::{
+    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CourseId, GroupId,
+    InstructorId, KeywordId, LessonId, OrderId, PayoutId, QueueItemId, RefundId, ReviewId, SlotId, SubmissionId,
+    SyncKeyId, UserId,
+};
 pub use money::Fen;
 pub use phone::Phone;
 pub use product::ProductKind;

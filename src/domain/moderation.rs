@@ -2,33 +2,16 @@
 //! through held for staff review. Matching ignores case, spaces and punctuation put between the
 //! characters ("微 信", "V.X" still match "微信", "vx").
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeywordAction {
-    Reject,
-    Hold,
+super::words::stored_word! {
+    /// What a keyword does to a text that contains it.
+    pub enum KeywordAction { Reject => "reject", Hold => "hold" }
 }
 
-impl KeywordAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeywordAction::Reject => "reject",
-            KeywordAction::Hold => "hold",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<KeywordAction> {
-        match value {
-            "reject" => Some(KeywordAction::Reject),
-            "hold" => Some(KeywordAction::Hold),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Keyword {
-    pub id: i64,
+    pub id: super::KeywordId,
     pub word: String,
+    #[sqlx(try_from = "String")]
     pub action: KeywordAction,
 }
 
@@ -70,10 +53,10 @@ mod tests {
 
     fn words() -> Vec<Keyword> {
         vec![
-            Keyword { id: 1, word: "加微信".into(), action: KeywordAction::Hold },
-            Keyword { id: 2, word: "VX".into(), action: KeywordAction::Hold },
-            Keyword { id: 3, word: "傻瓜".into(), action: KeywordAction::Reject },
-            Keyword { id: 4, word: " . ".into(), action: KeywordAction::Reject },
+            Keyword { id: crate::domain::KeywordId(1), word: "加微信".into(), action: KeywordAction::Hold },
+            Keyword { id: crate::domain::KeywordId(2), word: "VX".into(), action: KeywordAction::Hold },
+            Keyword { id: crate::domain::KeywordId(3), word: "傻瓜".into(), action: KeywordAction::Reject },
+            Keyword { id: crate::domain::KeywordId(4), word: " . ".into(), action: KeywordAction::Reject },
         ]
     }
 
@@ -92,6 +75,15 @@ mod tests {
         assert_eq!(KeywordAction::parse("hold"), Some(KeywordAction::Hold));
         assert_eq!(KeywordAction::parse("ban"), None);
     }
+
+    #[test]
+    fn staff_hide_or_show_a_post_and_nothing_goes_back_to_held() {
+        use Visibility::*;
+        assert_eq!(Visibility::sources_of(Hidden), vec![Shown, Held]);
+        assert_eq!(Visibility::sources_of(Shown), vec![Held, Hidden]);
+        assert!(Visibility::sources_of(Held).is_empty());
+        assert!(!Shown.can_become(Shown));
+    }
 }
 
 super::words::stored_word! {
@@ -101,6 +93,16 @@ super::words::stored_word! {
 }
 
 impl Visibility {
+    /// Staff hide a shown or held post, or show a hidden or held one; nothing goes back to held.
+    pub fn can_become(self, next: Visibility) -> bool {
+        self != next && next != Visibility::Held
+    }
+
+    /// The states staff can move a post to `to` from.
+    pub fn sources_of(to: Visibility) -> Vec<Visibility> {
+        Visibility::ALL.iter().copied().filter(|from| from.can_become(to)).collect()
+    }
+
     /// What the keyword filter's verdict makes of a new post.
     pub fn of_new_post(held: bool) -> Visibility {
         if held { Visibility::Held } else { Visibility::Shown }

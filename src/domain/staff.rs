@@ -8,9 +8,34 @@ pub enum Role {
     Support,
 }
 
-/// The parts of the back office; each admin route belongs to exactly one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Area {
+/// An area of the back office as a type (`area::Orders`), for a guard that takes its area as a
+/// type parameter (`routes::admin::gate::Staff<area::Orders>`).
+pub trait Guarded {
+    const AREA: Area;
+}
+
+/// `Area`, and one type per area in `area`, from one list.
+macro_rules! areas {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// The parts of the back office; each admin route belongs to exactly one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Area {
+            $($(#[$doc])* $name),*
+        }
+
+        /// One type per `Area`.
+        pub mod area {
+            $(
+                pub struct $name;
+                impl super::Guarded for $name {
+                    const AREA: super::Area = super::Area::$name;
+                }
+            )*
+        }
+    };
+}
+
+areas!(
     /// The dashboard: every staff member.
     Dashboard,
     Catalog,
@@ -24,7 +49,7 @@ pub enum Area {
     Distribution,
     /// Staff accounts, the audit log and shop settings.
     Administration,
-}
+);
 
 impl Role {
     pub const STAFF: [Role; 3] = [Role::Admin, Role::Operator, Role::Support];

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use actix_web::HttpResponse;
-use actix_web::http::header::HeaderMap;
 use futures_util::future::BoxFuture;
+use reqwest::header::HeaderMap;
 
 use crate::domain::Fen;
 

@@ -4,11 +4,11 @@
 //! derived from the shop's master key; the timestamp must be within 5 minutes.
 
 use actix_web::HttpResponse;
-use actix_web::http::header::HeaderMap;
 use futures_util::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
+use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;

@@ -1,7 +1,9 @@
 //! Check-in (打卡): a learner of a course with a challenge posts once a Beijing day, sees their
 //! calendar and streak, and may delete their posts; the course page shows the wall.
 
+use crate::domain::CheckInId;
 use crate::domain::moderation::Visibility;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -110,11 +112,11 @@ async fn render_page(
 
 #[get("/courses/{slug}/checkin")]
 async fn checkin_page(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let (course, row) = challenge_for(&state, &slug, user_id).await?;
     let ctx = ctx.with_csrf()?;
     render_page(&ctx, &state, &course, &row, user_id, String::new(), FieldErrors::default(), StatusCode::OK).await
@@ -128,12 +130,12 @@ struct PostForm {
 
 #[post("/courses/{slug}/checkin")]
 async fn post_checkin(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let (course, row) = challenge_for(&state, &slug, user_id).await?;
     let at = now();
     let today = day_number(at);
@@ -180,12 +182,12 @@ async fn post_checkin(
 
 #[post("/checkins/{id}/delete")]
 async fn delete_post(
-    ctx: PageContext,
-    id: web::Path<i64>,
+    LoggedIn(ctx, user): LoggedIn,
+    id: web::Path<CheckInId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let course_id = checkins::delete_own(&state.db, *id, user_id).await?.ok_or(AppError::NotFound)?;
     let slug = state.catalog.snapshot().course_by_id(course_id).map(|c| c.slug.clone()).ok_or(AppError::NotFound)?;
     ctx.typed_session().set_flash("checkin_deleted")?;

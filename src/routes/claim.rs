@@ -138,7 +138,7 @@ async fn submit(
                     ip: &ip,
                 };
                 audit::record(&state.db, entry, at).await?;
-                tracing::info!(user_id = %user.id, order_id = %m.order_id, claim_id, "order claimed by receipt");
+                tracing::info!(user_id = %user.id, order_id = %m.order_id, %claim_id, "order claimed by receipt");
                 page.claimed.push(found(&state, m));
             }
             Verdict::AlreadyYours => page.notice = page.ctx.t("claim_already_yours").to_string(),

@@ -1,7 +1,9 @@
 //! Complaints (投诉) and content reports (举报): the form linked from every page, the complaint's
 //! page with its conversation, follow-ups, and the learner's list.
 
+use crate::domain::AttachmentId;
 use crate::domain::LessonId;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -102,8 +104,11 @@ async fn new_page(
 }
 
 #[get("/complaints/new")]
-async fn new_form(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?.clone();
+async fn new_form(
+    LoggedIn(ctx, user): LoggedIn,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: Prefill = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let category = if !q.lesson.is_empty() {
         "content_report".to_string()
@@ -129,14 +134,13 @@ const MAX_FOLLOW_UPS_A_DAY: i64 = 30;
 
 #[post("/complaints/new")]
 async fn create(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     // Signed in before anything is read: an anonymous body is never written to disk.
-    let user = ctx.signed_in()?.clone();
     let upload = uploads::read(&req, payload, &tmp, MAX_COMPLAINT_FILES, &crate::domain::upload::EVIDENCE).await?;
     let lang = ctx.lang;
     let f = Fields {
@@ -252,8 +256,7 @@ struct ListPage<'a> {
 }
 
 #[get("/complaints")]
-async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
+async fn list(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let complaints = complaints::for_user(&state.db, user.id, 100)
         .await?
         .into_iter()
@@ -321,12 +324,11 @@ async fn show_page(
 
 #[get("/complaints/{no}")]
 async fn show(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
-    let c = own_complaint(&state, user, &no).await?;
+    let c = own_complaint(&state, &user, &no).await?;
     show_page(ctx, &state, c, String::new(), FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -337,13 +339,12 @@ struct FollowUp {
 
 #[post("/complaints/{no}/messages")]
 async fn follow_up(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
     form: CsrfForm<FollowUp>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
-    let c = own_complaint(&state, user, &no).await?;
+    let c = own_complaint(&state, &user, &no).await?;
     let body = form.0.body.trim().to_string();
     let mut errors = FieldErrors::default();
     check_text(ctx.lang, &body, 1, "body", &mut errors);
@@ -363,14 +364,13 @@ async fn follow_up(
 
 #[get("/complaints/{no}/files/{id}")]
 async fn file(
-    ctx: PageContext,
+    LoggedIn(_, user): LoggedIn,
     req: actix_web::HttpRequest,
-    path: web::Path<(ComplaintNo, i64)>,
+    path: web::Path<(ComplaintNo, AttachmentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
     let (no, id) = path.into_inner();
-    let c = own_complaint(&state, user, &no).await?;
+    let c = own_complaint(&state, &user, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;
     uploads::download(&req, state.uploads.as_ref(), &found).await
 }

@@ -1,7 +1,9 @@
 //! Booking a consultation: the buyer picks one of the open slots and pays for it; a booked slot
 //! can be moved up to the cancellation limit (`domain::consultation`).
 
+use crate::domain::SlotId;
 use crate::domain::product::Delivery;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -23,7 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A slot as the buyer picks it.
 pub struct SlotChoice {
-    pub id: i64,
+    pub id: SlotId,
     pub when: String,
     pub minutes: i64,
 }
@@ -50,7 +52,6 @@ struct BookPage<'a> {
     meta: Meta,
     course: &'a Course,
     slots: Vec<SlotChoice>,
-    picked: i64,
     cancel_hours: i64,
     errors: FieldErrors,
 }
@@ -67,26 +68,24 @@ async fn render_book(
     ctx: &PageContext,
     state: &AppState,
     course: &Course,
-    picked: i64,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let slots = open_choices(state, course, now()).await?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("book_title"), course.title), &course.subtitle);
     let cancel_hours = state.settings.consultation_cancel_hours;
-    render_with_status(&BookPage { ctx, meta, course, slots, picked, cancel_hours, errors }, status)
+    render_with_status(&BookPage { ctx, meta, course, slots, cancel_hours, errors }, status)
 }
 
 #[get("/courses/{slug}/book")]
 async fn book_page(
-    ctx: PageContext,
+    LoggedIn(ctx, _): LoggedIn,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let course = consultation(&state, &slug)?;
-    ctx.signed_in()?;
     let ctx = ctx.with_csrf()?;
-    render_book(&ctx, &state, &course, 0, FieldErrors::default(), StatusCode::OK).await
+    render_book(&ctx, &state, &course, FieldErrors::default(), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -97,17 +96,16 @@ struct SlotForm {
 
 #[post("/courses/{slug}/book")]
 async fn book(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SlotForm>,
 ) -> Result<HttpResponse, AppError> {
     let course = consultation(&state, &slug)?;
-    let user = ctx.signed_in()?.clone();
     let mut errors = FieldErrors::default();
-    let Ok(slot_id) = form.slot_id.trim().parse::<i64>() else {
+    let Ok(slot_id) = form.slot_id.trim().parse::<SlotId>() else {
         errors.add("slot_id", ctx.t("err_slot_required"));
-        return render_book(&ctx, &state, &course, 0, errors, StatusCode::BAD_REQUEST).await;
+        return render_book(&ctx, &state, &course, errors, StatusCode::BAD_REQUEST).await;
     };
     let at = now();
     let purchase = Purchase {
@@ -120,7 +118,7 @@ async fn book(
         Some(href) => Ok(redirect(&href)),
         None => {
             errors.add("slot_id", ctx.t("err_slot_taken"));
-            render_book(&ctx, &state, &course, 0, errors, StatusCode::CONFLICT).await
+            render_book(&ctx, &state, &course, errors, StatusCode::CONFLICT).await
         }
     }
 }
@@ -133,7 +131,7 @@ async fn reschedule(
     CsrfForm(form): CsrfForm<SlotForm>,
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
-    let Ok(slot_id) = form.slot_id.trim().parse::<i64>() else {
+    let Ok(slot_id) = form.slot_id.trim().parse::<SlotId>() else {
         let mut errors = FieldErrors::default();
         errors.add("slot_id", ctx.t("err_slot_required"));
         return super::orders::render_detail(ctx, &state, order, errors, StatusCode::BAD_REQUEST).await;

@@ -1,6 +1,6 @@
-use crate::domain::GroupId;
 use crate::domain::LessonId;
 use crate::domain::product::Delivery;
+use crate::domain::{AttachmentId, GroupId, ReviewId};
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -101,7 +101,7 @@ struct DetailPage<'a> {
     plans: Vec<Arc<Course>>,
     reviews: Vec<crate::store::reviews::Review>,
     /// Each listed review's photo ids.
-    review_photos: HashMap<i64, Vec<i64>>,
+    review_photos: HashMap<ReviewId, Vec<AttachmentId>>,
     review_order: &'static str,
     /// Reviews may carry photos (the 有图 filter is offered).
     photos_allowed: bool,
@@ -156,7 +156,7 @@ impl DetailPage<'_> {
         self.plans.first().map(|p| format!("/courses/{}", p.slug))
     }
 
-    fn photos_of(&self, review_id: &i64) -> &[i64] {
+    fn photos_of(&self, review_id: &ReviewId) -> &[AttachmentId] {
         self.review_photos.get(review_id).map_or(&[], Vec::as_slice)
     }
 
@@ -275,8 +275,8 @@ async fn detail(
         };
         let groups = crate::routes::groups::open_groups(&db, &course).await?;
         let checkins = crate::routes::checkins::wall(&db, &course).await?;
-        let ids: Vec<i64> = reviews.iter().map(|r| r.id).collect();
-        let mut review_photos: HashMap<i64, Vec<i64>> = HashMap::new();
+        let ids: Vec<ReviewId> = reviews.iter().map(|r| r.id).collect();
+        let mut review_photos: HashMap<ReviewId, Vec<AttachmentId>> = HashMap::new();
         for (review, photo) in crate::store::attachments::review_photos(&db, &ids).await? {
             review_photos.entry(review).or_default().push(photo);
         }

@@ -3,6 +3,7 @@
 //! The copy invites and never pressures (seed 004 lesson 16): no "share to unlock", no red
 //! packets, no countdown to share.
 
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -194,19 +195,17 @@ async fn page(
 }
 
 #[get("/me/distribution")]
-async fn centre(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?.clone();
+async fn centre(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let form = ApplyForm { contact_phone: user.phone.as_str().to_string(), ..ApplyForm::default() };
     page(ctx, &state, &user, (form, WithdrawForm::default()), FieldErrors::default(), StatusCode::OK).await
 }
 
 #[post("/me/distribution/apply")]
 async fn apply(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ApplyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?.clone();
     if !state.shop.get().distribution.enabled {
         return Err(AppError::NotFound);
     }
@@ -247,11 +246,10 @@ struct WithdrawForm {
 /// A withdrawal of settled commission (frozen distributors cannot withdraw).
 #[post("/me/distribution/withdraw")]
 async fn withdraw(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<WithdrawForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?.clone();
     let me = distributors::find(&state.db, user.id).await?.ok_or(AppError::NotFound)?;
     if me.status != distributors::Status::Approved {
         return Err(AppError::Forbidden);

@@ -3,6 +3,7 @@
 //! pressure (seed 004): the plain price, the plain deadline, and what happens if it does not fill.
 
 use crate::domain::GroupId;
+use crate::web::LoggedIn;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
@@ -44,13 +45,13 @@ async fn seat(
 
 #[post("/courses/{slug}/group")]
 async fn open_group(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let course = state.catalog.snapshot().course(&slug).cloned().ok_or(AppError::NotFound)?;
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     if has_course(&state, user_id, &course).await? {
         return Ok(redirect(&format!("/courses/{}", course.slug)));
     }
@@ -141,14 +142,14 @@ async fn group_page(
 
 #[post("/groups/{id}/join")]
 async fn join(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     id: web::Path<GroupId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let group = groups::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let course = state.catalog.snapshot().course_by_id(group.course_id).cloned().ok_or(AppError::NotFound)?;
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     if has_course(&state, user_id, &course).await? {
         return Ok(redirect(&format!("/groups/{}", group.id)));
     }

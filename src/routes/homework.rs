@@ -2,7 +2,10 @@
 //! until staff review it, and the review. A submission is only ever shown to its author and
 //! staff; anyone else gets the shop's 404.
 
+use crate::domain::AttachmentId;
 use crate::domain::LessonId;
+use crate::domain::SubmissionId;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -95,12 +98,12 @@ async fn render_page(
 
 #[get("/courses/{slug}/lessons/{id}/homework")]
 async fn homework_page(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     path: web::Path<(Slug, LessonId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, lesson_id) = path.into_inner();
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let (course, lesson, assignment) = assignment_for(&state, &slug, lesson_id, user_id).await?;
     let ctx = ctx.with_csrf()?;
     render_page(&ctx, &state, &course, &lesson, assignment, user_id, None, FieldErrors::default(), StatusCode::OK).await
@@ -108,14 +111,14 @@ async fn homework_page(
 
 #[post("/courses/{slug}/lessons/{id}/homework")]
 async fn submit(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     req: HttpRequest,
     payload: web::Payload,
     path: web::Path<(Slug, LessonId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let upload = uploads::read(&req, payload, &tmp, MAX_FILES, &crate::domain::upload::EVIDENCE).await?;
     let (slug, lesson_id) = path.into_inner();
     let (course, lesson, assignment) = assignment_for(&state, &slug, lesson_id, user_id).await?;
@@ -183,13 +186,12 @@ async fn submit(
 /// A submission's file: to its author and to staff only.
 #[get("/homework/{id}/files/{file}")]
 async fn file(
-    ctx: PageContext,
+    LoggedIn(_, viewer): LoggedIn,
     req: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(SubmissionId, AttachmentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (id, file_id) = path.into_inner();
-    let viewer = ctx.signed_in()?;
     let submission = homework::find(&state.db, id).await?.ok_or(AppError::NotFound)?;
     if submission.user_id != viewer.id && !viewer.role.is_staff() {
         return Err(AppError::NotFound);

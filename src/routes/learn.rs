@@ -4,6 +4,7 @@ use crate::domain::LessonId;
 use crate::domain::membership::covers;
 use crate::domain::product::Delivery;
 use crate::domain::{CourseId, UserId};
+use crate::web::LoggedIn;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -348,13 +349,13 @@ struct ProgressReport {
 async fn report_progress(
     ctx: PageContext,
     req: HttpRequest,
-    lesson_id: web::Path<String>,
+    lesson_id: web::Path<LessonId>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     crate::web::csrf::check_header(&req)?;
     let user = ctx.user.as_ref().ok_or(AppError::Forbidden)?;
-    let lesson_id: LessonId = lesson_id.parse().map_err(|_| AppError::NotFound)?;
+    let lesson_id = lesson_id.into_inner();
     let report: ProgressReport = serde_json::from_slice(&body).map_err(|_| AppError::BadRequest)?;
     if report.duration <= 0
         || report.duration > 24 * 3600
@@ -468,8 +469,7 @@ pub fn continue_with(course: &Course, progress: &HashMap<LessonId, Progress>) ->
 }
 
 #[get("/me/courses")]
-async fn my_courses(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
+async fn my_courses(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let mut courses = Vec::new();
     let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;

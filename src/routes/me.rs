@@ -1,5 +1,6 @@
 //! The personal centre.
 
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -164,8 +165,7 @@ struct MessagesPage<'a> {
 }
 
 #[get("/me/messages")]
-async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
+async fn messages_page(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let messages = messages::recent(&state.db, user.id, 100)
         .await?
         .iter()
@@ -183,11 +183,10 @@ async fn messages_page(ctx: PageContext, state: web::Data<AppState>) -> Result<H
 
 #[post("/me/messages/read")]
 async fn mark_read(
-    ctx: PageContext,
+    LoggedIn(_, user): LoggedIn,
     state: web::Data<AppState>,
     _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
     messages::mark_all_read(&state.db, user.id, now()).await?;
     Ok(redirect("/me/messages"))
 }
@@ -202,11 +201,10 @@ struct SmsForm {
 /// Reminders by text as well as on the site, or on the site only.
 #[post("/me/reminders")]
 async fn reminder_preference(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SmsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
     let agreed = match form.receive.as_str() {
         "1" => true,
         "0" => false,
@@ -220,11 +218,10 @@ async fn reminder_preference(
 /// Opting out of (or back into) the shop's broadcast text messages.
 #[post("/me/sms")]
 async fn sms_preference(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SmsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
     let out = match form.receive.as_str() {
         "0" => true,
         "1" => false,

@@ -1,6 +1,7 @@
 //! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
 
 use crate::domain::product::Delivery;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -236,8 +237,11 @@ struct ListQuery {
 }
 
 #[get("/orders")]
-async fn list(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
+async fn list(
+    LoggedIn(ctx, user): LoggedIn,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: ListQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let page = q.page.parse::<i64>().ok().filter(|p| *p >= 1).unwrap_or(1);
     let (list, total) = state

@@ -1,6 +1,5 @@
 //! Provider-facing endpoints: notifications, and the sandbox cashier that plays a gateway.
 
-use actix_web::http::header::HeaderMap;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
@@ -40,7 +39,8 @@ async fn notification(
         state.notify_rejections.refused(&ip, now());
         return Err(AppError::BadRequest);
     }
-    let answer = fulfilment::handle(&state.fulfilment(), provider.as_ref(), req.headers(), &body).await;
+    let answer =
+        fulfilment::handle(&state.fulfilment(), provider.as_ref(), &notice_headers(req.headers()), &body).await;
     if matches!(answer, Answer::Refuse(_)) {
         state.notify_rejections.refused(&ip, now());
     }
@@ -52,6 +52,21 @@ async fn notification(
             HttpResponse::InternalServerError().json(serde_json::json!({ "code": "FAIL", "message": "try again" }))
         }
     })
+}
+
+/// A notification's headers as the payment adapters read them (the `http` crate's, which their
+/// HTTP client speaks too).
+fn notice_headers(from: &actix_web::http::header::HeaderMap) -> reqwest::header::HeaderMap {
+    let mut to = reqwest::header::HeaderMap::new();
+    for (name, value) in from {
+        if let (Ok(name), Ok(value)) = (
+            reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes()),
+            reqwest::header::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            to.append(name, value);
+        }
+    }
+    to
 }
 
 #[derive(Template)]
@@ -114,9 +129,9 @@ async fn cashier_action(
                 return Ok(redirect(&format!("/orders/{}", order.order_no)));
             };
             if form.action == "confirm" {
-                let mut headers = HeaderMap::new();
+                let mut headers = reqwest::header::HeaderMap::new();
                 for (name, value) in &signed.headers {
-                    if let (Ok(n), Ok(v)) = (name.parse(), value.parse()) {
+                    if let (Ok(n), Ok(v)) = (name.parse::<reqwest::header::HeaderName>(), value.parse()) {
                         headers.insert(n, v);
                     }
                 }

@@ -1,7 +1,9 @@
 //! The learner's side of refunds: the request form with the computed amount and the rule, the
 //! status page with its timeline, withdrawing, and the evidence downloads.
 
+use crate::domain::AttachmentId;
 use crate::domain::RefundId;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -98,14 +100,13 @@ async fn form(
 
 #[post("/orders/{order_no}/refund")]
 async fn submit(
-    ctx: PageContext,
+    LoggedIn(ctx, _): LoggedIn,
     req: HttpRequest,
     payload: web::Payload,
     order_no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
-    ctx.signed_in()?;
     let upload = uploads::read(&req, payload, &tmp, MAX_EVIDENCE_FILES, &crate::domain::upload::EVIDENCE).await?;
     let order = buyers_order(&ctx, &state, &order_no).await?;
     if let Some(open) = refunds::open_for_order(&state.db, order.id).await? {
@@ -250,12 +251,11 @@ async fn own_refund(state: &AppState, user: &User, refund_no: &RefundNo) -> Resu
 
 #[get("/refunds/{refund_no}")]
 async fn status_page(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     refund_no: web::Path<RefundNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
-    let refund = own_refund(&state, user, &refund_no).await?;
+    let refund = own_refund(&state, &user, &refund_no).await?;
     let order = crate::store::orders::find(&state.db, &refund.order_no).await?.ok_or(AppError::NotFound)?;
     let steps = timeline(ctx.lang, &refunds::events(&state.db, refund.id).await?);
     let files = attachments::list(&state.db, Owner::Refund(refund.id)).await?;
@@ -277,13 +277,12 @@ async fn status_page(
 
 #[post("/refunds/{refund_no}/withdraw")]
 async fn withdraw(
-    ctx: PageContext,
+    LoggedIn(_, user): LoggedIn,
     refund_no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
-    let refund = own_refund(&state, user, &refund_no).await?;
+    let refund = own_refund(&state, &user, &refund_no).await?;
     if refunds::withdraw(&state.db, refund.id, user.id, now()).await? {
         tracing::info!(refund_no = %refund.refund_no, "refund request withdrawn");
     }
@@ -292,14 +291,13 @@ async fn withdraw(
 
 #[get("/refunds/{refund_no}/files/{id}")]
 async fn evidence(
-    ctx: PageContext,
+    LoggedIn(_, user): LoggedIn,
     req: actix_web::HttpRequest,
-    path: web::Path<(RefundNo, i64)>,
+    path: web::Path<(RefundNo, AttachmentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let user = ctx.signed_in()?;
     let (refund_no, id) = path.into_inner();
-    let refund = own_refund(&state, user, &refund_no).await?;
+    let refund = own_refund(&state, &user, &refund_no).await?;
     let file = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;
     uploads::download(&req, state.uploads.as_ref(), &file).await
 }

@@ -1,7 +1,10 @@
 //! Reviews: a learner who has studied enough writes (or edits) their review of a course; anyone
 //! signed in may report one. Course pages list them (`routes::courses`).
 
+use crate::domain::AttachmentId;
+use crate::domain::ReviewId;
 use crate::domain::moderation::Visibility;
+use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -84,12 +87,12 @@ fn course_of(state: &AppState, slug: &Slug) -> Result<std::sync::Arc<Course>, Ap
 
 #[get("/courses/{slug}/review")]
 async fn review_page(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let course = course_of(&state, &slug)?;
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let ctx = ctx.with_csrf()?;
     render_form(&ctx, &state, &course, user_id, None, FieldErrors::default(), StatusCode::OK).await
 }
@@ -102,7 +105,7 @@ struct ReviewForm {
 
 #[post("/courses/{slug}/review")]
 async fn save(
-    ctx: PageContext,
+    LoggedIn(ctx, user): LoggedIn,
     req: HttpRequest,
     payload: web::Payload,
     slug: web::Path<Slug>,
@@ -110,7 +113,7 @@ async fn save(
 ) -> Result<HttpResponse, AppError> {
     let tmp = state.settings.uploads_dir().join("tmp");
     let max_photos = usize::try_from(state.settings.review_photos).unwrap_or(0);
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let upload = uploads::read(&req, payload, &tmp, max_photos, &crate::domain::upload::PICTURES).await?;
     let form = ReviewForm { stars: upload.text("stars").to_string(), body: upload.text("body").to_string() };
     let course = course_of(&state, &slug)?;
@@ -179,7 +182,12 @@ async fn photos_of(files: &[uploads::Upload]) -> anyhow::Result<Vec<Vec<u8>>> {
 }
 
 /// New photos take the place of the review's earlier ones.
-async fn replace_photos(state: &AppState, user_id: UserId, review_id: i64, photos: &[Vec<u8>]) -> Result<(), AppError> {
+async fn replace_photos(
+    state: &AppState,
+    user_id: UserId,
+    review_id: ReviewId,
+    photos: &[Vec<u8>],
+) -> Result<(), AppError> {
     let mut keys = Vec::with_capacity(photos.len());
     for bytes in photos {
         let random: [u8; 16] = rand::random();
@@ -215,7 +223,7 @@ async fn replace_photos(state: &AppState, user_id: UserId, review_id: i64, photo
 async fn review_photo(
     ctx: PageContext,
     req: HttpRequest,
-    path: web::Path<(i64, i64)>,
+    path: web::Path<(ReviewId, AttachmentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (id, photo_id) = path.into_inner();
@@ -246,12 +254,12 @@ fn review_text_error(ctx: &PageContext, e: ReviewError) -> &'static str {
 
 #[post("/reviews/{id}/report")]
 async fn report(
-    ctx: PageContext,
-    id: web::Path<i64>,
+    LoggedIn(ctx, user): LoggedIn,
+    id: web::Path<ReviewId>,
     state: web::Data<AppState>,
     _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let user_id = ctx.signed_in()?.id;
+    let user_id = user.id;
     let review =
         reviews::find(&state.db, *id).await?.filter(|r| r.status == Visibility::Shown).ok_or(AppError::NotFound)?;
     let slug =

@@ -3,10 +3,10 @@
 //! course is claimed at once.
 
 use crate::catalog::{CatalogCache, Course};
-use crate::domain::GroupId;
 use crate::domain::UserId;
 use crate::domain::group::Offer;
 use crate::domain::refund_terms::refund_sentence;
+use crate::domain::{GroupId, SlotId};
 use crate::store::groups::{self, Seat};
 use crate::store::orders::{self, NewOrder, Order};
 use crate::store::{Db, consultations};
@@ -26,7 +26,7 @@ pub struct Purchase<'a> {
     pub user_id: UserId,
     pub course: &'a Course,
     pub price: crate::domain::Fen,
-    pub slot: Option<(i64, i64)>,
+    pub slot: Option<(SlotId, i64)>,
 }
 
 pub async fn begin(
@@ -43,7 +43,7 @@ pub async fn begin(
         let Some(order) = consultations::order_with_slot(db, &new, slot_id, earliest, now).await? else {
             return Ok(Checkout::SlotTaken);
         };
-        tracing::info!(order_no = %order.order_no, %user_id, slot_id, "consultation slot held");
+        tracing::info!(order_no = %order.order_no, %user_id, %slot_id, "consultation slot held");
         if order.status.grants_access() {
             catalog.count_sale(course.id);
             return Ok(Checkout::Claimed(order));

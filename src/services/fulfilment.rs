@@ -2,7 +2,7 @@
 //! paid order, a settled refund, a platform complaint in the queue). Only a notification that
 //! was verified and recorded is ever answered with success.
 
-use actix_web::http::header::HeaderMap;
+use reqwest::header::HeaderMap;
 
 use anyhow::Context;
 

@@ -2,12 +2,11 @@
 //! INSERT … SELECT (one row per recipient, inside the transaction that records the message).
 
 use super::Db;
-use crate::domain::CourseId;
-use crate::domain::UserId;
+use crate::domain::{AnnouncementId, CourseId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Announcement {
-    pub id: i64,
+    pub id: AnnouncementId,
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -67,7 +66,7 @@ pub async fn create_banner(db: &Db, b: &NewBanner<'_>, now: i64) -> Result<i64, 
 }
 
 /// Ends a banner now; false when it had already ended.
-pub async fn end_banner(db: &Db, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn end_banner(db: &Db, id: AnnouncementId, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE announcements SET ends_at = $1 WHERE id = $2 AND kind = 'banner' AND (ends_at IS NULL OR ends_at > $1)",
     )
@@ -87,10 +86,10 @@ pub struct NewMessage<'a> {
 }
 
 /// Records the message and puts it in each recipient's message centre; returns (id, recipients).
-pub async fn send_message(db: &Db, m: &NewMessage<'_>, now: i64) -> Result<(i64, i64), sqlx::Error> {
+pub async fn send_message(db: &Db, m: &NewMessage<'_>, now: i64) -> Result<(AnnouncementId, i64), sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let audience = if m.course_id.is_some() { "course" } else { "all" };
-    let id: i64 = sqlx::query_scalar(
+    let id: AnnouncementId = sqlx::query_scalar(
         "INSERT INTO announcements (kind, title, body, audience, course_id, starts_at, created_by, created_at) \
          VALUES ('message', $1, $2, $3, $4, $5, $6, $5) RETURNING id",
     )

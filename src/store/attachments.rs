@@ -1,7 +1,7 @@
 //! Files attached to refund requests, complaints and reviews. The bytes live in the uploads store under
 //! generated keys; this table says whose they are.
 
-use crate::domain::UserId;
+use crate::domain::{AttachmentId, ComplaintId, ReviewId, SubmissionId, UserId};
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -9,25 +9,25 @@ use super::Db;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {
     Refund(crate::domain::RefundId),
-    Complaint(i64),
-    Review(i64),
-    Homework(i64),
+    Complaint(ComplaintId),
+    Review(ReviewId),
+    Homework(SubmissionId),
 }
 
 impl Owner {
     fn parts(self) -> (&'static str, i64) {
         match self {
             Owner::Refund(id) => ("refund", id.0),
-            Owner::Complaint(id) => ("complaint", id),
-            Owner::Review(id) => ("review", id),
-            Owner::Homework(id) => ("homework", id),
+            Owner::Complaint(id) => ("complaint", id.0),
+            Owner::Review(id) => ("review", id.0),
+            Owner::Homework(id) => ("homework", id.0),
         }
     }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Attachment {
-    pub id: i64,
+    pub id: AttachmentId,
     pub user_id: UserId,
     pub storage_key: String,
     pub content_type: String,
@@ -76,7 +76,7 @@ pub async fn list(db: &Db, owner: Owner) -> Result<Vec<Attachment>, sqlx::Error>
 }
 
 /// One attachment of this owner (an id from another request answers None).
-pub async fn find(db: &Db, owner: Owner, attachment_id: i64) -> Result<Option<Attachment>, sqlx::Error> {
+pub async fn find(db: &Db, owner: Owner, attachment_id: AttachmentId) -> Result<Option<Attachment>, sqlx::Error> {
     let (kind, id) = owner.parts();
     let sql = format!("SELECT {COLUMNS} FROM attachments WHERE owner_kind = $1 AND owner_id = $2 AND id = $3");
     sqlx::query_as(&sql).bind(kind).bind(id).bind(attachment_id).fetch_optional(db.read()).await
@@ -100,14 +100,13 @@ pub async fn remove_all(tx: &mut Transaction<'static, Any>, owner: Owner) -> Res
 }
 
 /// The photos of these reviews: (review, attachment) pairs in upload order.
-pub async fn review_photos(db: &Db, review_ids: &[i64]) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+pub async fn review_photos(db: &Db, review_ids: &[ReviewId]) -> Result<Vec<(ReviewId, AttachmentId)>, sqlx::Error> {
     if review_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks: Vec<String> = (1..=review_ids.len()).map(|n| format!("${n}")).collect();
     let sql = format!(
         "SELECT owner_id, id FROM attachments WHERE owner_kind = 'review' AND owner_id IN ({}) ORDER BY owner_id, id",
-        marks.join(", ")
+        super::in_list(review_ids.len())
     );
     let mut query = sqlx::query_as(&sql);
     for id in review_ids {

@@ -1,6 +1,7 @@
 //! Reads the catalog's rows in four queries; `catalog::Catalog` indexes them for the pages.
 
 use crate::domain::CourseId;
+use crate::domain::{CategoryId, InstructorId};
 use crate::domain::{ChapterId, LessonId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,22 +17,24 @@ use anyhow::Context;
 /// Categories in shop order, and every course (published or not) with its syllabus.
 pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> {
     let pool = db.read();
-    let categories: Vec<Category> =
-        sqlx::query_as::<_, (i64, String, String)>("SELECT id, slug, name FROM categories ORDER BY position, id")
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .map(|(id, slug, name)| Category { id, slug, name })
-            .collect();
-
-    let instructors: HashMap<i64, Arc<Instructor>> = sqlx::query_as::<_, (i64, String, String, String, String)>(
-        "SELECT id, name, title, bio, avatar_url FROM instructors",
+    let categories: Vec<Category> = sqlx::query_as::<_, (CategoryId, String, String)>(
+        "SELECT id, slug, name FROM categories ORDER BY position, id",
     )
     .fetch_all(pool)
     .await?
     .into_iter()
-    .map(|(id, name, title, bio, avatar_url)| (id, Arc::new(Instructor { id, name, title, bio, avatar_url })))
+    .map(|(id, slug, name)| Category { id, slug, name })
     .collect();
+
+    let instructors: HashMap<InstructorId, Arc<Instructor>> =
+        sqlx::query_as::<_, (InstructorId, String, String, String, String)>(
+            "SELECT id, name, title, bio, avatar_url FROM instructors",
+        )
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(id, name, title, bio, avatar_url)| (id, Arc::new(Instructor { id, name, title, bio, avatar_url })))
+        .collect();
 
     let mut lessons_by_chapter: HashMap<ChapterId, Vec<Lesson>> = HashMap::new();
     type LessonRow = (ChapterId, LessonId, String, String, i64, Flag, Option<i64>);
@@ -60,7 +63,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         chapters_by_course.entry(course_id).or_default().push(Chapter { id, title, lessons });
     }
 
-    let category_by_id: HashMap<i64, &Category> = categories.iter().map(|c| (c.id, c)).collect();
+    let category_by_id: HashMap<CategoryId, &Category> = categories.iter().map(|c| (c.id, c)).collect();
     let course_rows: Vec<CourseRow> = sqlx::query_as(
         "SELECT id, slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, \
@@ -134,8 +137,8 @@ struct CourseRow {
     id: CourseId,
     slug: String,
     kind: String,
-    category_id: i64,
-    instructor_id: i64,
+    category_id: CategoryId,
+    instructor_id: InstructorId,
     title: String,
     subtitle: String,
     description: String,

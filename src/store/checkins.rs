@@ -3,7 +3,7 @@
 use super::{Db, is_unique_violation};
 use crate::domain::checkin::Challenge;
 use crate::domain::moderation::Visibility;
-use crate::domain::{CourseId, UserId};
+use crate::domain::{CheckInId, CourseId, UserId};
 
 /// A course's challenge with its prompts.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -48,7 +48,7 @@ pub async fn remove_challenge(db: &Db, course_id: CourseId) -> Result<(), sqlx::
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Post {
-    pub id: i64,
+    pub id: CheckInId,
     pub course_id: CourseId,
     pub user_id: UserId,
     /// The author's nickname.
@@ -72,7 +72,7 @@ pub async fn post(
     body: &str,
     status: Visibility,
     now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<CheckInId>, sqlx::Error> {
     let done = sqlx::query_scalar(
         "INSERT INTO check_ins (course_id, user_id, day, body, status, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
@@ -113,7 +113,7 @@ pub async fn mine(db: &Db, course_id: CourseId, user_id: UserId) -> Result<Vec<P
 }
 
 /// The author deletes their post; false when it is not theirs.
-pub async fn delete_own(db: &Db, id: i64, user_id: UserId) -> Result<Option<CourseId>, sqlx::Error> {
+pub async fn delete_own(db: &Db, id: CheckInId, user_id: UserId) -> Result<Option<CourseId>, sqlx::Error> {
     sqlx::query_scalar("DELETE FROM check_ins WHERE id = $1 AND user_id = $2 RETURNING course_id")
         .bind(id)
         .bind(user_id)
@@ -121,19 +121,10 @@ pub async fn delete_own(db: &Db, id: i64, user_id: UserId) -> Result<Option<Cour
         .await
 }
 
-/// Staff hide or restore a post; false when it was in none of `from`.
-pub async fn set_status(db: &Db, id: i64, from: &[Visibility], to: Visibility) -> Result<bool, sqlx::Error> {
-    let mut done = 0;
-    for status in from {
-        done += sqlx::query("UPDATE check_ins SET status = $1 WHERE id = $2 AND status = $3")
-            .bind(to.as_str())
-            .bind(id)
-            .bind(status.as_str())
-            .execute(db.write())
-            .await?
-            .rows_affected();
-    }
-    Ok(done == 1)
+/// Staff hide or show a post; false when it was already so (or is gone).
+pub async fn set_status(db: &Db, id: CheckInId, to: Visibility) -> Result<bool, sqlx::Error> {
+    let sql = super::status_update_sql("check_ins", &Visibility::sources_of(to), to, "", 1)?;
+    Ok(sqlx::query(&sql).bind(id).execute(db.write()).await?.rows_affected() == 1)
 }
 
 /// Posts for staff, held first, then the newest; with the course title.

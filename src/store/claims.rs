@@ -1,6 +1,7 @@
 //! Claims by receipt: the imported orders a receipt number matches, moving one (its access and
 //! progress with it) to the learner in one transaction, the guesses made, and staff's undo.
 
+use crate::domain::ClaimId;
 use crate::domain::order::OrderStatus;
 use crate::domain::{CourseId, Fen, OrderId};
 use sqlx::{Any, Transaction};
@@ -131,12 +132,12 @@ async fn move_order(
 }
 
 /// Gives the learner the order, once: false when it moved meanwhile.
-pub async fn claim(db: &Db, found: &Match, to: UserId, now: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn claim(db: &Db, found: &Match, to: UserId, now: i64) -> Result<Option<ClaimId>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     if !move_order(&mut tx, found.order_id, found.course_id, found.holder_id, to, now).await? {
         return Ok(None);
     }
-    let id: i64 = sqlx::query_scalar(
+    let id: ClaimId = sqlx::query_scalar(
         "INSERT INTO receipt_claims (user_id, from_user_id, order_id, matched_by, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(to)
@@ -155,7 +156,7 @@ pub async fn claim(db: &Db, found: &Match, to: UserId, now: i64) -> Result<Optio
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Claim {
-    pub id: i64,
+    pub id: ClaimId,
     pub user_id: UserId,
     pub phone: String,
     pub from_user_id: UserId,
@@ -180,7 +181,7 @@ pub async fn recent(db: &Db, limit: i64) -> Result<Vec<Claim>, sqlx::Error> {
 
 /// Staff give the order back to the account it came from; None when there is no such claim
 /// still standing.
-pub async fn undo(db: &Db, id: i64, staff: UserId, now: i64) -> Result<Option<Claim>, sqlx::Error> {
+pub async fn undo(db: &Db, id: ClaimId, staff: UserId, now: i64) -> Result<Option<Claim>, sqlx::Error> {
     let found: Option<(UserId, UserId, OrderId, CourseId)> = sqlx::query_as(
         "SELECT c.user_id, c.from_user_id, c.order_id, o.course_id FROM receipt_claims c JOIN orders o ON o.id = c.order_id \
          WHERE c.id = $1 AND c.undone_at IS NULL",

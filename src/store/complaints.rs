@@ -3,7 +3,7 @@
 //! follow-up; resolved ends it (a follow-up reopens it).
 
 use crate::domain::UserId;
-use crate::domain::{LessonId, OrderId, RefundId};
+use crate::domain::{ComplaintId, LessonId, OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
@@ -12,7 +12,7 @@ use crate::domain::complaint::{ComplaintStatus, new_complaint_no};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Complaint {
-    pub id: i64,
+    pub id: ComplaintId,
     pub complaint_no: String,
     pub user_id: Option<UserId>,
     pub source: String,
@@ -98,7 +98,7 @@ pub struct Message {
     pub created_at: i64,
 }
 
-pub async fn messages(db: &Db, complaint_id: i64) -> Result<Vec<Message>, sqlx::Error> {
+pub async fn messages(db: &Db, complaint_id: ComplaintId) -> Result<Vec<Message>, sqlx::Error> {
     sqlx::query_as("SELECT author, body, created_at FROM complaint_messages WHERE complaint_id = $1 ORDER BY id")
         .bind(complaint_id)
         .fetch_all(db.read())
@@ -107,7 +107,7 @@ pub async fn messages(db: &Db, complaint_id: i64) -> Result<Vec<Message>, sqlx::
 
 async fn add_message(
     tx: &mut Transaction<'static, Any>,
-    complaint_id: i64,
+    complaint_id: ComplaintId,
     author: &str,
     staff_id: Option<UserId>,
     body: &str,
@@ -145,7 +145,7 @@ pub async fn create(
 ) -> Result<String, sqlx::Error> {
     let complaint_no = new_complaint_no(now);
     let mut tx = db.write().begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: ComplaintId = sqlx::query_scalar(
         "INSERT INTO complaints (complaint_no, user_id, source, category, order_id, lesson_id, description, contact_phone, \
          status, first_reply_due, created_at, updated_at) VALUES ($1, $2, 'site', $3, $4, $5, $6, $7, 'open', $8, $9, $9) RETURNING id",
     )
@@ -168,7 +168,13 @@ pub async fn create(
 }
 
 /// The learner adds to their complaint: it waits for the shop again.
-pub async fn follow_up(db: &Db, id: i64, body: &str, files: &[NewAttachment<'_>], now: i64) -> Result<(), sqlx::Error> {
+pub async fn follow_up(
+    db: &Db,
+    id: ComplaintId,
+    body: &str,
+    files: &[NewAttachment<'_>],
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.write().begin().await?;
     add_message(&mut tx, id, "learner", None, body, now).await?;
     for file in files {
@@ -215,7 +221,7 @@ pub async fn reply(
     Ok(())
 }
 
-pub async fn link_refund(db: &Db, id: i64, refund_id: RefundId, now: i64) -> Result<(), sqlx::Error> {
+pub async fn link_refund(db: &Db, id: ComplaintId, refund_id: RefundId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE complaints SET refund_id = $1, updated_at = $2 WHERE id = $3")
         .bind(refund_id)
         .bind(now)
@@ -237,7 +243,7 @@ pub struct External<'a> {
 /// Creates the complaint on first sight of the platform's id, or updates its state; returns its
 /// number and whether it is new. A note goes into the conversation either way.
 pub async fn upsert_external(db: &Db, e: &External<'_>, note: &str, now: i64) -> Result<(String, bool), sqlx::Error> {
-    let existing: Option<(i64, String, Option<String>)> =
+    let existing: Option<(ComplaintId, String, Option<String>)> =
         sqlx::query_as("SELECT id, complaint_no, external_state FROM complaints WHERE external_id = $1")
             .bind(e.external_id)
             .fetch_optional(db.write())
@@ -265,7 +271,7 @@ pub async fn upsert_external(db: &Db, e: &External<'_>, note: &str, now: i64) ->
             (id, no, false)
         }
         None => {
-            let order: Option<(i64, i64, String)> = match e.order_no {
+            let order: Option<(OrderId, UserId, String)> = match e.order_no {
                 Some(no) => sqlx::query_as(
                     "SELECT o.id, o.user_id, u.phone FROM orders o JOIN users u ON u.id = o.user_id WHERE o.order_no = $1",
                 )

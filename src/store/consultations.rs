@@ -9,14 +9,14 @@ use super::Db;
 use super::orders::{self, NewOrder, Order};
 use crate::domain::consultation::Slot;
 use crate::domain::order::OrderStatus;
-use crate::domain::{CourseId, UserId};
+use crate::domain::{CourseId, SlotId, UserId};
 
 /// A slot is free when no order holds it or its order no longer does.
 const FREE: &str = "(order_id IS NULL OR order_id IN (SELECT id FROM orders WHERE status IN ('closed', 'refunded')))";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SlotRow {
-    pub id: i64,
+    pub id: SlotId,
     pub course_id: CourseId,
     pub starts_at: i64,
     pub minutes: i64,
@@ -49,7 +49,7 @@ pub async fn open(db: &Db, course_id: CourseId, earliest: i64) -> Result<Vec<Slo
     Ok(for_course(db, course_id, earliest + 1).await?.into_iter().filter(|s| s.state() == Slot::Free).collect())
 }
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<SlotRow>, sqlx::Error> {
+pub async fn find(db: &Db, id: SlotId) -> Result<Option<SlotRow>, sqlx::Error> {
     let sql = format!("{SELECT} WHERE s.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
@@ -86,14 +86,14 @@ pub async fn add(
 }
 
 /// Staff withdraw a slot nobody holds; false when one does.
-pub async fn remove(db: &Db, course_id: CourseId, id: i64) -> Result<bool, sqlx::Error> {
+pub async fn remove(db: &Db, course_id: CourseId, id: SlotId) -> Result<bool, sqlx::Error> {
     let sql = format!("DELETE FROM consultation_slots WHERE id = $1 AND course_id = $2 AND {FREE}");
     let done = sqlx::query(&sql).bind(id).bind(course_id).execute(db.write()).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// The meeting details (a link, a room number) both sides see around the slot.
-pub async fn set_meeting(db: &Db, course_id: CourseId, id: i64, meeting: &str) -> Result<bool, sqlx::Error> {
+pub async fn set_meeting(db: &Db, course_id: CourseId, id: SlotId, meeting: &str) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE consultation_slots SET meeting = $1 WHERE id = $2 AND course_id = $3")
         .bind(meeting)
         .bind(id)
@@ -106,7 +106,7 @@ pub async fn set_meeting(db: &Db, course_id: CourseId, id: i64, meeting: &str) -
 /// Takes a free slot for an order (or keeps the one it holds) if it starts after `earliest`.
 async fn take(
     tx: &mut Transaction<'static, Any>,
-    slot_id: i64,
+    slot_id: SlotId,
     course_id: CourseId,
     order_id: OrderId,
     earliest: i64,
@@ -119,7 +119,11 @@ async fn take(
     Ok(done.rows_affected() == 1)
 }
 
-async fn release_others(tx: &mut Transaction<'static, Any>, order_id: OrderId, keep: i64) -> Result<(), sqlx::Error> {
+async fn release_others(
+    tx: &mut Transaction<'static, Any>,
+    order_id: OrderId,
+    keep: SlotId,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE consultation_slots SET order_id = NULL WHERE order_id = $1 AND id <> $2")
         .bind(order_id)
         .bind(keep)
@@ -134,7 +138,7 @@ async fn release_others(tx: &mut Transaction<'static, Any>, order_id: OrderId, k
 pub async fn order_with_slot(
     db: &Db,
     new: &NewOrder<'_>,
-    slot_id: i64,
+    slot_id: SlotId,
     earliest: i64,
     now: i64,
 ) -> Result<Option<Order>, sqlx::Error> {
@@ -168,9 +172,9 @@ pub async fn order_with_slot(
 
 /// Moves a booking to another free slot; false when that slot is taken or too close, or the
 /// booked one is past its cancellation limit (`earliest` is now plus the limit).
-pub async fn reschedule(db: &Db, order_id: OrderId, to_slot: i64, earliest: i64) -> Result<bool, sqlx::Error> {
+pub async fn reschedule(db: &Db, order_id: OrderId, to_slot: SlotId, earliest: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let current: Option<(i64, CourseId, i64)> =
+    let current: Option<(SlotId, CourseId, i64)> =
         sqlx::query_as("SELECT id, course_id, starts_at FROM consultation_slots WHERE order_id = $1")
             .bind(order_id)
             .fetch_optional(&mut *tx)

@@ -6,6 +6,7 @@ use super::{Db, is_unique_violation};
 use crate::domain::CourseId;
 use crate::domain::ProductKind;
 use crate::domain::course_form::CourseInput;
+use crate::domain::{CategoryId, InstructorId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourseRow {
@@ -96,8 +97,8 @@ struct EditRow {
     slug: String,
     #[sqlx(try_from = "String")]
     kind: ProductKind,
-    category_id: i64,
-    instructor_id: i64,
+    category_id: CategoryId,
+    instructor_id: InstructorId,
     title: String,
     subtitle: String,
     description: String,
@@ -226,8 +227,8 @@ impl<'q> BindInput<'q> for sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArgum
 fn bind_input<'q, Q: BindInput<'q>>(q: Q, c: &'q CourseInput) -> Q {
     q.bind_str(&c.slug)
         .bind_str(c.kind.as_str())
-        .bind_i64(c.category_id)
-        .bind_i64(c.instructor_id)
+        .bind_i64(c.category_id.0)
+        .bind_i64(c.instructor_id.0)
         .bind_str(&c.title)
         .bind_str(&c.subtitle)
         .bind_str(&c.description)
@@ -314,7 +315,7 @@ pub async fn set_cover(db: &Db, id: CourseId, url: &str, now: i64) -> Result<(),
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CategoryRow {
-    pub id: i64,
+    pub id: CategoryId,
     pub slug: String,
     pub name: String,
     pub position: i64,
@@ -322,7 +323,7 @@ pub struct CategoryRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct InstructorRow {
-    pub id: i64,
+    pub id: InstructorId,
     pub name: String,
     pub title: String,
     pub bio: String,
@@ -337,7 +338,7 @@ pub async fn instructor_rows(db: &Db) -> Result<Vec<InstructorRow>, sqlx::Error>
 }
 
 /// A new category; SlugTaken when the slug is in use.
-pub async fn add_category(db: &Db, slug: &str, name: &str, position: i64) -> Result<i64, SaveError> {
+pub async fn add_category(db: &Db, slug: &str, name: &str, position: i64) -> Result<CategoryId, SaveError> {
     sqlx::query_scalar("INSERT INTO categories (slug, name, position) VALUES ($1, $2, $3) RETURNING id")
         .bind(slug)
         .bind(name)
@@ -348,7 +349,7 @@ pub async fn add_category(db: &Db, slug: &str, name: &str, position: i64) -> Res
 }
 
 /// False when there is no such category.
-pub async fn update_category(db: &Db, id: i64, name: &str, position: i64) -> Result<bool, sqlx::Error> {
+pub async fn update_category(db: &Db, id: CategoryId, name: &str, position: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE categories SET name = $1, position = $2 WHERE id = $3")
         .bind(name)
         .bind(position)
@@ -358,7 +359,7 @@ pub async fn update_category(db: &Db, id: i64, name: &str, position: i64) -> Res
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn add_instructor(db: &Db, name: &str, title: &str, bio: &str) -> Result<i64, sqlx::Error> {
+pub async fn add_instructor(db: &Db, name: &str, title: &str, bio: &str) -> Result<InstructorId, sqlx::Error> {
     sqlx::query_scalar("INSERT INTO instructors (name, title, bio, avatar_url) VALUES ($1, $2, $3, '') RETURNING id")
         .bind(name)
         .bind(title)
@@ -367,7 +368,13 @@ pub async fn add_instructor(db: &Db, name: &str, title: &str, bio: &str) -> Resu
         .await
 }
 
-pub async fn update_instructor(db: &Db, id: i64, name: &str, title: &str, bio: &str) -> Result<bool, sqlx::Error> {
+pub async fn update_instructor(
+    db: &Db,
+    id: InstructorId,
+    name: &str,
+    title: &str,
+    bio: &str,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE instructors SET name = $1, title = $2, bio = $3 WHERE id = $4")
         .bind(name)
         .bind(title)

@@ -4,13 +4,12 @@
 
 use super::Db;
 use super::messages::{self, NewMessage};
-use crate::domain::LessonId;
-use crate::domain::UserId;
 use crate::domain::homework::HomeworkStatus;
+use crate::domain::{LessonId, SubmissionId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Submission {
-    pub id: i64,
+    pub id: SubmissionId,
     pub lesson_id: LessonId,
     pub user_id: UserId,
     pub body: String,
@@ -35,7 +34,7 @@ pub async fn mine(db: &Db, lesson_id: LessonId, user_id: UserId) -> Result<Optio
     sqlx::query_as(&sql).bind(lesson_id).bind(user_id).fetch_optional(db.read()).await
 }
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<Submission>, sqlx::Error> {
+pub async fn find(db: &Db, id: SubmissionId) -> Result<Option<Submission>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM homework h WHERE h.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
@@ -47,7 +46,7 @@ pub async fn submit(
     user_id: UserId,
     body: &str,
     now: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<SubmissionId>, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO homework (lesson_id, user_id, body, status, created_at, updated_at) VALUES ($1, $2, $3, 'submitted', $4, $4) \
          ON CONFLICT (lesson_id, user_id) DO UPDATE SET body = $3, updated_at = $4 WHERE homework.status = 'submitted' \
@@ -88,7 +87,7 @@ pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
 /// it was reviewed already.
 pub async fn review(
     db: &Db,
-    id: i64,
+    id: SubmissionId,
     grade: &str,
     comment: &str,
     staff_id: UserId,

@@ -252,7 +252,7 @@ impl Db {
     }
 }
 
-/// The one way a stateful row changes state: `UPDATE <table> SET status = <to>, <assignments>
+/// The one way a stateful row changes state: `UPDATE <table> SET status = <to>[, <assignments>]
 /// WHERE id = $<id_param> AND status IN (<from>)`. Refused, in every build, unless every move is
 /// allowed; the states written into the SQL are the enum's own words, never input.
 pub(crate) fn status_update_sql<S: crate::domain::status::Status>(
@@ -266,8 +266,9 @@ pub(crate) fn status_update_sql<S: crate::domain::status::Status>(
         return Err(sqlx::Error::Protocol(format!("illegal {table} transition {from:?} -> {to:?}")));
     }
     let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.word())).collect();
+    let assignments = if assignments.is_empty() { String::new() } else { format!(", {assignments}") };
     Ok(format!(
-        "UPDATE {table} SET status = '{}', {assignments} WHERE id = ${id_param} AND status IN ({})",
+        "UPDATE {table} SET status = '{}'{assignments} WHERE id = ${id_param} AND status IN ({})",
         to.word(),
         from.join(", ")
     ))

@@ -1,23 +1,12 @@
 //! Keywords and the items they held.
 
 use super::{Db, is_unique_violation};
-use crate::domain::UserId;
 use crate::domain::moderation::{Keyword, KeywordAction};
 use crate::domain::moderation::{QueueStatus, Visibility};
+use crate::domain::{KeywordId, QueueItemId, UserId};
 
 pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {
-    let rows: Vec<(i64, String, String)> =
-        sqlx::query_as("SELECT id, word, action FROM content_keywords ORDER BY action, word")
-            .fetch_all(db.read())
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, word, action)| Keyword {
-            id,
-            word,
-            action: KeywordAction::parse(&action).unwrap_or(KeywordAction::Hold),
-        })
-        .collect())
+    sqlx::query_as("SELECT id, word, action FROM content_keywords ORDER BY action, word").fetch_all(db.read()).await
 }
 
 /// False when the word is already on the list.
@@ -35,7 +24,7 @@ pub async fn add_keyword(db: &Db, word: &str, action: KeywordAction, now: i64) -
     }
 }
 
-pub async fn remove_keyword(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn remove_keyword(db: &Db, id: KeywordId) -> Result<Option<String>, sqlx::Error> {
     let word: Option<String> = sqlx::query_scalar("SELECT word FROM content_keywords WHERE id = $1")
         .bind(id)
         .fetch_optional(db.read())
@@ -46,7 +35,7 @@ pub async fn remove_keyword(db: &Db, id: i64) -> Result<Option<String>, sqlx::Er
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Item {
-    pub id: i64,
+    pub id: QueueItemId,
     pub user_id: UserId,
     pub phone: String,
     pub kind: String,
@@ -92,7 +81,7 @@ pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Item>, sqlx::Error> {
     .fetch_all(db.read()).await
 }
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<Item>, sqlx::Error> {
+pub async fn find(db: &Db, id: QueueItemId) -> Result<Option<Item>, sqlx::Error> {
     sqlx::query_as(
         "SELECT m.id, m.user_id, u.phone, m.kind, m.text, m.matched, m.link, m.status, m.created_at \
          FROM moderation_items m JOIN users u ON u.id = m.user_id WHERE m.id = $1",

@@ -6,11 +6,11 @@ use super::rows::Text;
 use super::{Db, dialect};
 use crate::domain::commission::{PayoutStatus, WithdrawalError, check_withdrawal};
 use crate::domain::time::shanghai_month_start;
-use crate::domain::{Fen, UserId};
+use crate::domain::{Fen, PayoutId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Payout {
-    pub id: i64,
+    pub id: PayoutId,
     pub distributor_id: UserId,
     #[sqlx(rename = "amount_fen")]
     pub amount: Fen,
@@ -50,7 +50,7 @@ pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Payout>, sqlx::Error> {
     .await
 }
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<Payout>, sqlx::Error> {
+pub async fn find(db: &Db, id: PayoutId) -> Result<Option<Payout>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE p.id = $1")).bind(id).fetch_optional(db.read()).await
 }
 
@@ -81,7 +81,7 @@ pub struct Limits {
 
 /// A new withdrawal request, or why not.
 pub enum Requested {
-    Made(i64),
+    Made(PayoutId),
     Refused(WithdrawalError),
 }
 
@@ -110,7 +110,7 @@ pub async fn request(
         tx.rollback().await?;
         return Ok(Requested::Refused(why));
     }
-    let id: i64 = sqlx::query_scalar(
+    let id: PayoutId = sqlx::query_scalar(
         "INSERT INTO payouts (distributor_id, amount_fen, status, account, requested_at) \
          VALUES ($1, $2, 'requested', $3, $4) RETURNING id",
     )

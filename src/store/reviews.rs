@@ -3,11 +3,11 @@
 
 use super::Db;
 use crate::domain::moderation::Visibility;
-use crate::domain::{CourseId, UserId};
+use crate::domain::{CourseId, ReviewId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Review {
-    pub id: i64,
+    pub id: ReviewId,
     pub course_id: CourseId,
     pub user_id: UserId,
     /// The author's nickname, or their masked phone when they have none.
@@ -84,7 +84,7 @@ pub async fn mine(db: &Db, course_id: CourseId, user_id: UserId) -> Result<Optio
     sqlx::query_as(&sql).bind(course_id).bind(user_id).fetch_optional(db.read()).await
 }
 
-pub async fn find(db: &Db, id: i64) -> Result<Option<Review>, sqlx::Error> {
+pub async fn find(db: &Db, id: ReviewId) -> Result<Option<Review>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM reviews r JOIN users u ON u.id = r.user_id WHERE r.id = $1");
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
@@ -98,7 +98,7 @@ pub async fn save(
     body: &str,
     status: Visibility,
     now: i64,
-) -> Result<i64, sqlx::Error> {
+) -> Result<ReviewId, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO reviews (course_id, user_id, stars, body, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) \
          ON CONFLICT (course_id, user_id) DO UPDATE SET stars = $3, body = $4, \
@@ -123,7 +123,7 @@ pub async fn stats(db: &Db, course_id: CourseId) -> Result<(i64, i64), sqlx::Err
 }
 
 /// A learner reports a review once; false when they had already.
-pub async fn report(db: &Db, review_id: i64, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn report(db: &Db, review_id: ReviewId, user_id: UserId, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let done = sqlx::query(
         "INSERT INTO review_reports (review_id, user_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (review_id, user_id) DO NOTHING",
@@ -141,24 +141,14 @@ pub async fn report(db: &Db, review_id: i64, user_id: UserId, now: i64) -> Resul
     Ok(first)
 }
 
-/// Staff move a review between shown and hidden (or out of held); false when it was not in `from`.
-pub async fn set_status(db: &Db, id: i64, from: &[Visibility], to: Visibility, now: i64) -> Result<bool, sqlx::Error> {
-    let mut done = 0;
-    for status in from {
-        done += sqlx::query("UPDATE reviews SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
-            .bind(to.as_str())
-            .bind(now)
-            .bind(id)
-            .bind(status.as_str())
-            .execute(db.write())
-            .await?
-            .rows_affected();
-    }
-    Ok(done == 1)
+/// Staff hide or show a review (or take it out of held); false when it was already so.
+pub async fn set_status(db: &Db, id: ReviewId, to: Visibility, now: i64) -> Result<bool, sqlx::Error> {
+    let sql = super::status_update_sql("reviews", &Visibility::sources_of(to), to, "updated_at = $2", 1)?;
+    Ok(sqlx::query(&sql).bind(id).bind(now).execute(db.write()).await?.rows_affected() == 1)
 }
 
 /// The shop's public answer under a review (empty removes it).
-pub async fn reply(db: &Db, id: i64, text: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn reply(db: &Db, id: ReviewId, text: &str, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE reviews SET reply = $1, replied_at = $2 WHERE id = $3")
         .bind(text)
         .bind(now)

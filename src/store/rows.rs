@@ -15,7 +15,11 @@ use sqlx::{Decode, Encode, FromRow, Row, Type};
 
 use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
-use crate::domain::{ChapterId, CourseId, Fen, GroupId, LessonId, OrderId, Phone, RefundId, UserId};
+use crate::domain::{
+    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CourseId, Fen, GroupId,
+    InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId, RefundId, ReviewId, SlotId, SubmissionId,
+    SyncKeyId, UserId,
+};
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
 macro_rules! decodes_as {
@@ -46,6 +50,20 @@ decodes_as!(RefundId, i64, RefundId);
 decodes_as!(LessonId, i64, LessonId);
 decodes_as!(ChapterId, i64, ChapterId);
 decodes_as!(GroupId, i64, GroupId);
+decodes_as!(ReviewId, i64, ReviewId);
+decodes_as!(CheckInId, i64, CheckInId);
+decodes_as!(PayoutId, i64, PayoutId);
+decodes_as!(AnnouncementId, i64, AnnouncementId);
+decodes_as!(SubmissionId, i64, SubmissionId);
+decodes_as!(SlotId, i64, SlotId);
+decodes_as!(ComplaintId, i64, ComplaintId);
+decodes_as!(AttachmentId, i64, AttachmentId);
+decodes_as!(KeywordId, i64, KeywordId);
+decodes_as!(QueueItemId, i64, QueueItemId);
+decodes_as!(SyncKeyId, i64, SyncKeyId);
+decodes_as!(ClaimId, i64, ClaimId);
+decodes_as!(CategoryId, i64, CategoryId);
+decodes_as!(InstructorId, i64, InstructorId);
 
 /// Ids are bound as the BIGINT they are.
 macro_rules! encodes_as_i64 {
@@ -57,7 +75,29 @@ macro_rules! encodes_as_i64 {
         }
     )*};
 }
-encodes_as_i64!(UserId, CourseId, OrderId, RefundId, LessonId, ChapterId, GroupId);
+encodes_as_i64!(
+    UserId,
+    CourseId,
+    OrderId,
+    RefundId,
+    LessonId,
+    ChapterId,
+    GroupId,
+    ReviewId,
+    CheckInId,
+    PayoutId,
+    AnnouncementId,
+    SubmissionId,
+    SlotId,
+    ComplaintId,
+    AttachmentId,
+    KeywordId,
+    QueueItemId,
+    SyncKeyId,
+    ClaimId,
+    CategoryId,
+    InstructorId
+);
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.
 pub struct Flag(i64);

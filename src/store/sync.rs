@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use super::{Db, in_list};
-use crate::domain::UserId;
+use crate::domain::{SyncKeyId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SyncKey {
-    pub id: i64,
+    pub id: SyncKeyId,
     pub key_id: String,
     pub label: String,
     pub created_at: i64,
@@ -44,7 +44,7 @@ pub async fn keys(db: &Db) -> Result<Vec<SyncKey>, sqlx::Error> {
 }
 
 /// Revokes a key; false when there is no such active key.
-pub async fn revoke_key(db: &Db, id: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn revoke_key(db: &Db, id: SyncKeyId, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE sync_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(now)
         .bind(id)

@@ -152,6 +152,34 @@ impl PageContext {
     }
 }
 
+/// A signed-in user with the page context: a handler that takes one is never run for a visitor,
+/// who is sent to sign in (`AppError::SignIn`) before the form or the path is read.
+pub struct LoggedIn(pub PageContext, pub User);
+
+impl FromRequest for LoggedIn {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        PageContext::then(req, payload, |ctx| {
+            let user = ctx.signed_in()?.clone();
+            Ok(LoggedIn(ctx, user))
+        })
+    }
+}
+
+impl PageContext {
+    /// The page context, then `check` on it: how a guard (`LoggedIn`, `Staff`) is an extractor.
+    pub fn then<T: 'static>(
+        req: &HttpRequest,
+        payload: &mut Payload,
+        check: impl FnOnce(PageContext) -> Result<T, AppError> + 'static,
+    ) -> Pin<Box<dyn Future<Output = Result<T, AppError>>>> {
+        let ctx = PageContext::from_request(req, payload);
+        Box::pin(async move { check(ctx.await?) })
+    }
+}
+
 impl FromRequest for PageContext {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

@@ -16,7 +16,7 @@ pub mod stream;
 pub mod stream_slots;
 pub mod uploads;
 
-pub use context::{Meta, PageContext};
+pub use context::{LoggedIn, Meta, PageContext};
 pub use csrf::CsrfForm;
 pub use render::{redirect, render, render_catalog_page, render_with_status};
 pub use state::AppState;

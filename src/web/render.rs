@@ -55,7 +55,7 @@ fn cached_page(plain: Bytes) -> CachedPage {
 }
 
 fn catalog_page_key(ctx: &PageContext) -> String {
-    let banner = ctx.banner.as_ref().map_or(0, |b| b.id);
+    let banner = ctx.banner.as_ref().map_or(0, |b| b.id.0);
     format!("{}|{banner}|{}|{}", ctx.lang.code(), ctx.shop.revision, ctx.path)
 }
 

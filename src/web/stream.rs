@@ -71,8 +71,17 @@ pub async fn object_response_holding<H: Send + 'static>(
         // A body of known size that is never read: actix sends only the headers for HEAD.
         return Ok(response.body(SizedStream::new(size, futures_util::stream::empty::<Result<_, actix_web::Error>>())));
     }
+    // Let go of `hold` as the last bytes leave, not when actix drops the body later: a client
+    // that got the whole range can start its next stream at once.
+    let (mut hold, mut left) = (Some(hold), size);
     let stream = store.stream_range(key, start, end).await.map_err(AppError::storage)?.map(move |chunk| {
-        let _held = &hold;
+        match &chunk {
+            Ok(bytes) => left = left.saturating_sub(bytes.len() as u64),
+            Err(_) => left = 0,
+        }
+        if left == 0 {
+            hold.take();
+        }
         chunk
     });
     Ok(response.body(SizedStream::new(size, stream)))

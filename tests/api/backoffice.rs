@@ -368,6 +368,30 @@ fn every_admin_route_is_in_the_role_matrix() {
     assert!(unlisted.is_empty(), "admin routes missing from the role matrix: {unlisted:#?}");
 }
 
+/// A back-office handler cannot forget its guard: every route but signing in and out takes a
+/// `Staff<area::…>` argument, which checks the role before the form or the path is read.
+#[test]
+fn every_admin_handler_takes_the_staff_guard() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes/admin");
+    let mut unguarded = Vec::new();
+    let mut handlers = 0;
+    for entry in std::fs::read_dir(&dir).expect("src/routes/admin") {
+        let source = std::fs::read_to_string(entry.expect("entry").path()).expect("source");
+        for marker in ["#[get(\"/admin", "#[post(\"/admin"] {
+            for (at, _) in source.match_indices(marker) {
+                let route = source[at + marker.len() - "/admin".len()..].split('"').next().unwrap_or_default();
+                let signature = source[at..].split(") -> ").next().unwrap_or_default();
+                handlers += 1;
+                if !OPEN_ADMIN_ROUTES.contains(&route) && !signature.contains("Staff<area::") {
+                    unguarded.push(route.to_string());
+                }
+            }
+        }
+    }
+    assert!(handlers > 90, "found the handlers: {handlers}");
+    assert!(unguarded.is_empty(), "admin handlers without a Staff<area::…> argument: {unguarded:#?}");
+}
+
 /// The menu shows each role the pages it may open: each menu entry's area gives the same roles
 /// as the matrix, which `every_admin_route_checks_the_role` holds each page's handler to.
 #[test]

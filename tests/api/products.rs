@@ -337,7 +337,10 @@ async fn twenty_buyers_race_for_one_slot(app: TestApp) {
                 refund_terms_shown: "",
                 ttl_secs: 1800,
             };
-            consultations::order_with_slot(&db, &new, slot, now(), now()).await.unwrap().is_some()
+            consultations::order_with_slot(&db, &new, kedian::domain::SlotId(slot), now(), now())
+                .await
+                .unwrap()
+                .is_some()
         })
     });
     let won = futures_util::future::join_all(races).await.into_iter().filter(|r| *r.as_ref().unwrap()).count();

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use crate::pay::signing::{PrivateKey, PublicKey};
 use actix_web::HttpResponse;
-use actix_web::http::header::HeaderMap;
 use anyhow::{Context, anyhow, bail};
 use futures_util::future::BoxFuture;
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

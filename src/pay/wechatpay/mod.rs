@@ -12,12 +12,12 @@ pub mod profit_sharing;
 pub mod share;
 
 use actix_web::HttpResponse;
-use actix_web::http::header::HeaderMap;
 use anyhow::{Context, anyhow, bail};
 use futures_util::future::BoxFuture;
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use reqwest::Method;
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -164,7 +164,7 @@ impl WechatPay {
         }
         let response = request.send().await.with_context(|| format!("WeChat Pay {path}"))?;
         let status = response.status().as_u16();
-        let headers = convert_headers(response.headers());
+        let headers = response.headers().clone();
         let text = response.text().await?;
         if text.is_empty() {
             return Ok((status, Value::Null));
@@ -278,19 +278,6 @@ impl WechatPay {
             _ => QueryResult::NotPaid,
         })
     }
-}
-
-fn convert_headers(from: &reqwest::header::HeaderMap) -> HeaderMap {
-    let mut to = HeaderMap::new();
-    for (name, value) in from {
-        if let (Ok(n), Ok(v)) = (
-            actix_web::http::header::HeaderName::from_bytes(name.as_str().as_bytes()),
-            actix_web::http::header::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            to.insert(n, v);
-        }
-    }
-    to
 }
 
 fn refund_state(reply: &Value) -> RefundState {

@@ -2,13 +2,14 @@
 //! link; learners can close it) and messages to every learner or to a course's buyers, which land
 //! in their message centre with an unread count in the header.
 
+use crate::domain::AnnouncementId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, audit};
-use crate::domain::staff::Area;
 use crate::domain::text::safe_next;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
 use crate::error::AppError;
@@ -76,8 +77,10 @@ async fn page(
 }
 
 #[get("/admin/announcements")]
-async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Announcements)?;
+async fn list(
+    Staff(ctx, _, _): Staff<area::Announcements>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     page(ctx, &state, BannerForm::default(), MessageForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -93,12 +96,11 @@ fn required_text(ctx: &PageContext, errors: &mut FieldErrors, field: &'static st
 
 #[post("/admin/announcements/banner")]
 async fn publish_banner(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Announcements>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<BannerForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Announcements)?;
     let at = now();
     let mut errors = FieldErrors::default();
     let title = required_text(&ctx, &mut errors, "title", &form.title, 80);
@@ -144,12 +146,11 @@ async fn publish_banner(
 
 #[post("/admin/announcements/message")]
 async fn send_message(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Announcements>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<MessageForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Announcements)?;
     let mut errors = FieldErrors::default();
     let title = required_text(&ctx, &mut errors, "subject", &form.subject, 80);
     let body = required_text(&ctx, &mut errors, "body", &form.body, 2000);
@@ -181,13 +182,12 @@ async fn send_message(
 
 #[post("/admin/announcements/{id}/end")]
 async fn end_banner(
-    ctx: PageContext,
+    Staff(_, staff, _): Staff<area::Announcements>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<AnnouncementId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Announcements)?;
     let at = now();
     if !announcements::end_banner(&state.db, *id, at).await? {
         return Err(AppError::NotFound);

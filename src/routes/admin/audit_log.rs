@@ -1,12 +1,12 @@
 //! The audit log, for admins: who changed what and when, with before and after, filtered by
 //! staff member, action, target and date range.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::domain::staff::Area;
 use crate::domain::time::{shanghai_day_start, shanghai_minutes};
 use crate::error::AppError;
 use crate::store::audit::{self, Entry, Filter};
@@ -57,8 +57,11 @@ fn filter_of(q: &AuditQuery) -> Filter {
 }
 
 #[get("/admin/audit")]
-async fn audit_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
+async fn audit_page(
+    Staff(ctx, _, _): Staff<area::Administration>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: AuditQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let rows = audit::search(&state.db, &filter_of(&q), PAGE_LIMIT)
         .await?

@@ -2,6 +2,7 @@
 //! everyone must learn where the shop is now): the shop's link and the opt-out line are always in
 //! them, opted-out and banned learners are skipped, and sending is throttled in the background.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -10,7 +11,6 @@ use serde::Deserialize;
 use super::gate::{Change, audit};
 use crate::domain::broadcast::{BroadcastError, compose};
 use crate::domain::sms::Kind;
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -63,20 +63,21 @@ async fn render_page(
 }
 
 #[get("/admin/broadcast")]
-async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Announcements)?;
+async fn page(
+    Staff(ctx, _, _): Staff<area::Announcements>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let form = BroadcastForm { text: format!("【{}】", ctx.shop_name()), ..BroadcastForm::default() };
     render_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
 }
 
 #[post("/admin/broadcast")]
 async fn send(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Announcements>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<BroadcastForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Announcements)?;
     let mut errors = FieldErrors::default();
     let text = match compose(&form.text, &state.settings.public_url) {
         Ok(text) => Some(text),

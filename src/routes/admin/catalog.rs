@@ -5,6 +5,7 @@
 use crate::domain::ChapterId;
 use crate::domain::CourseId;
 use crate::domain::LessonId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -13,7 +14,6 @@ use serde::Deserialize;
 use super::gate::{Change, audit};
 use crate::domain::ProductKind;
 use crate::domain::course_form::{RawCourse, validate};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_datetime_value, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -44,8 +44,7 @@ struct ListPage {
 }
 
 #[get("/admin/courses")]
-async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
+async fn list(Staff(ctx, _, _): Staff<area::Catalog>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let rows = course_admin::list(&state.db)
         .await?
         .into_iter()
@@ -123,8 +122,10 @@ fn field_errors(ctx: &PageContext, errors: Vec<(&'static str, &'static str)>) ->
 }
 
 #[get("/admin/courses/new")]
-async fn new_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
+async fn new_page(
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let draft = Publication { published: false, publish_at: None };
     edit_form(ctx, &state, None, RawCourse::blank(), draft, FieldErrors::default(), StatusCode::OK).await
 }
@@ -147,12 +148,11 @@ fn save_failed(ctx: &PageContext, e: SaveError) -> Result<(FieldErrors, StatusCo
 
 #[post("/admin/courses/new")]
 async fn create(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RawCourse>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let draft = || Publication { published: false, publish_at: None };
     let input = match validate(&form, now()) {
         Ok(input) => input,
@@ -186,11 +186,10 @@ async fn editable(state: &AppState, id: CourseId) -> Result<course_admin::Editab
 
 #[get("/admin/courses/{id}")]
 async fn edit_page(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Catalog>,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
     let course = editable(&state, *id).await?;
     let publication = Publication { published: course.published, publish_at: course.publish_at };
     let form = RawCourse::from_input(&course.input);
@@ -199,13 +198,12 @@ async fn edit_page(
 
 #[post("/admin/courses/{id}")]
 async fn update(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RawCourse>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let before = editable(&state, *id).await?;
     let publication = Publication { published: before.published, publish_at: before.publish_at };
     let input = match validate(&form, now()) {
@@ -242,13 +240,12 @@ struct PublicationForm {
 
 #[post("/admin/courses/{id}/publication")]
 async fn set_publication(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PublicationForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let course = editable(&state, *id).await?;
     let at = now();
     let wanted = match form.action.as_str() {
@@ -344,13 +341,12 @@ async fn syllabus_changed(
 
 #[post("/admin/courses/{id}/chapters")]
 async fn add_chapter(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChapterForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     editable(&state, *id).await?;
     let title = match title_of(&ctx, &form.title, "chapter_title") {
         Ok(title) => title,
@@ -363,13 +359,12 @@ async fn add_chapter(
 
 #[post("/admin/chapters/{id}")]
 async fn edit_chapter(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<ChapterId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChapterForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::chapter_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
         syllabus::move_item(&state.db, false, id.0, form.r#move == "up").await?;
@@ -423,13 +418,12 @@ fn lesson_of<'a>(ctx: &PageContext, form: &'a LessonForm, title: &'a str) -> Res
 
 #[post("/admin/courses/{id}/lessons")]
 async fn add_lesson(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<LessonForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     editable(&state, *id).await?;
     let chapter_id: ChapterId = form.chapter_id.parse().unwrap_or_default();
     let in_course = syllabus::chapter_course(&state.db, chapter_id).await? == Some(*id);
@@ -457,13 +451,12 @@ async fn add_lesson(
 
 #[post("/admin/lessons/{id}")]
 async fn edit_lesson(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<LessonId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<LessonForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::lesson_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
         syllabus::move_item(&state.db, true, id.0, form.r#move == "up").await?;

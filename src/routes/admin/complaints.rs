@@ -2,6 +2,8 @@
 //! conversation, replying (also to WeChat Pay for platform complaints), resolving, and linking
 //! the refund that settles it.
 
+use crate::domain::AttachmentId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -11,7 +13,6 @@ use super::gate::{Change, audit};
 use crate::domain::complaint::{ComplaintStatus, Sla, sla};
 use crate::domain::numbers::ComplaintNo;
 use crate::domain::refund::looks_like_refund_no;
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -62,8 +63,11 @@ struct QueueQuery {
 }
 
 #[get("/admin/complaints")]
-async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Complaints)?;
+async fn queue(
+    Staff(ctx, _, _): Staff<area::Complaints>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let status = ComplaintStatus::parse(&q.status);
     let at = now();
@@ -121,11 +125,10 @@ async fn detail_page(
 
 #[get("/admin/complaints/{no}")]
 async fn detail(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Complaints>,
     no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Complaints)?;
     let c = staff_complaint(&state, &no).await?;
     detail_page(ctx, &state, c, Default::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -140,13 +143,12 @@ struct ReplyForm {
 
 #[post("/admin/complaints/{no}/reply")]
 async fn reply(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Complaints>,
     req: HttpRequest,
     no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
     form: CsrfForm<ReplyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Complaints)?;
     let staff_id = staff.id;
     let c = staff_complaint(&state, &no).await?;
     let body = form.0.body.trim().to_string();
@@ -201,13 +203,12 @@ struct LinkForm {
 
 #[post("/admin/complaints/{no}/link-refund")]
 async fn link_refund(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Complaints>,
     req: HttpRequest,
     no: web::Path<ComplaintNo>,
     state: web::Data<AppState>,
     form: CsrfForm<LinkForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Complaints)?;
     let c = staff_complaint(&state, &no).await?;
     let refund_no = form.0.refund_no.trim().to_string();
     let refund = if looks_like_refund_no(&refund_no) { refunds::find(&state.db, &refund_no).await? } else { None };
@@ -233,12 +234,11 @@ async fn link_refund(
 
 #[get("/admin/complaints/{no}/files/{id}")]
 async fn file(
-    ctx: PageContext,
+    Staff(_, _, _): Staff<area::Complaints>,
     req: actix_web::HttpRequest,
-    path: web::Path<(ComplaintNo, i64)>,
+    path: web::Path<(ComplaintNo, AttachmentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Complaints)?;
     let (no, id) = path.into_inner();
     let c = staff_complaint(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Complaint(c.id), id).await?.ok_or(AppError::NotFound)?;

@@ -3,6 +3,8 @@
 //! or restore what was hidden.
 
 use crate::domain::moderation::QueueStatus;
+use crate::domain::{KeywordId, QueueItemId};
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -10,7 +12,6 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::moderation::{Keyword, KeywordAction};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -62,8 +63,7 @@ async fn render_page(
 }
 
 #[get("/admin/content")]
-async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Users)?;
+async fn page(Staff(ctx, _, _): Staff<area::Users>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     render_page(
         ctx,
         &state,
@@ -76,12 +76,11 @@ async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpRespon
 
 #[post("/admin/content/keywords")]
 async fn add_word(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Users>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<WordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?;
     let mut errors = FieldErrors::default();
     let word = form.word.trim().to_string();
     if crate::domain::moderation::normalize(&word).is_empty() {
@@ -116,13 +115,12 @@ async fn add_word(
 
 #[post("/admin/content/keywords/{id}/delete")]
 async fn remove_word(
-    ctx: PageContext,
+    Staff(_, staff, _): Staff<area::Users>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<KeywordId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?;
     let word = moderation::remove_keyword(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     state.screen.reload(&state.db).await?;
     state.announce(crate::store::changes::SETTINGS).await;
@@ -147,13 +145,12 @@ struct DecideForm {
 
 #[post("/admin/content/items/{id}")]
 async fn decide(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Users>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<QueueItemId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?;
     let item = moderation::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let (from, to) = match form.decision.as_str() {
         "approve" => (QueueStatus::Held, QueueStatus::Approved),

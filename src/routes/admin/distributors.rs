@@ -1,6 +1,8 @@
 //! Distributors in the back office: applications to approve or reject, distributors with their
 //! balances, freezing and unfreezing (each with a reason, audited), and what the shop owes.
 
+use crate::domain::PayoutId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,7 +11,6 @@ use serde::Deserialize;
 use super::gate::{Change, audit};
 use crate::domain::UserId;
 use crate::domain::commission::{Balances, RiskFlag, risk_flags};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -34,7 +35,7 @@ struct ListPage {
     /// The row whose form the errors belong to.
     errored: Option<UserId>,
     payouts: Vec<(Payout, String)>,
-    errored_payout: Option<i64>,
+    errored_payout: Option<PayoutId>,
 }
 
 impl ListPage {
@@ -42,7 +43,7 @@ impl ListPage {
         self.errored == Some(*user)
     }
 
-    fn payout_errored(&self, id: &i64) -> bool {
+    fn payout_errored(&self, id: &PayoutId) -> bool {
         self.errored_payout == Some(*id)
     }
 }
@@ -51,7 +52,7 @@ async fn page(
     ctx: PageContext,
     state: &AppState,
     errors: FieldErrors,
-    (errored, errored_payout): (Option<UserId>, Option<i64>),
+    (errored, errored_payout): (Option<UserId>, Option<PayoutId>),
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
@@ -92,15 +93,19 @@ fn flag_key(flag: RiskFlag) -> &'static str {
 }
 
 #[get("/admin/distributors")]
-async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Distribution)?;
+async fn list(
+    Staff(ctx, _, _): Staff<area::Distribution>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     page(ctx, &state, FieldErrors::default(), (None, None), StatusCode::OK).await
 }
 
 /// The whole commission ledger as CSV: every movement, signed as it moves the distributor's money.
 #[get("/admin/distributors/ledger.csv")]
-async fn ledger_csv(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Distribution)?;
+async fn ledger_csv(
+    Staff(ctx, _, _): Staff<area::Distribution>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let mut csv = Csv::new(&[
         ctx.t("admin_when"),
         ctx.t("phone"),
@@ -147,13 +152,12 @@ struct DecideForm {
 
 #[post("/admin/distributors/{user_id}")]
 async fn decide(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Distribution>,
     req: HttpRequest,
     user_id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<DecideForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Distribution)?.clone();
     let d = distributors::find(&state.db, *user_id).await?.ok_or(AppError::NotFound)?;
     let (from, to) = match form.decision.as_str() {
         "approve" => (Status::Pending, Status::Approved),
@@ -199,13 +203,12 @@ struct PayForm {
 /// Staff transferred a withdrawal (and record its reference) or reject it with a reason.
 #[post("/admin/payouts/{id}")]
 async fn pay(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Distribution>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<PayoutId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<PayForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Distribution)?.clone();
     let payout = payouts::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let paid = match form.decision.as_str() {
         "paid" => true,

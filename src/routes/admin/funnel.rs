@@ -2,11 +2,11 @@
 //! weeks, before it ever was), per day, how many of the mini program's buyers came back and how
 //! many were told.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::domain::funnel::{self, Funnel, Step};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::store::switchover;
@@ -47,8 +47,10 @@ impl FunnelPage {
 }
 
 #[get("/admin/switchover/funnel")]
-async fn show(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
+async fn show(
+    Staff(ctx, _, _): Staff<area::Administration>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let at = now();
     let switched_on = switchover::last_takedown_on(&state.db).await?;
     let since = switched_on.unwrap_or(at - WINDOW_DAYS * 86_400).max(at - LONGEST_DAYS * 86_400);

@@ -2,20 +2,35 @@
 //! ago and active in the last 30 minutes, whose role covers the area. Also the audit helper every
 //! mutating staff handler calls.
 
-use actix_web::HttpRequest;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
 use serde_json::Value;
 
-use crate::domain::staff::{Area, staff_session_alive};
+pub use crate::domain::staff::area;
+use crate::domain::staff::{Area, Guarded, staff_session_alive};
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::store::audit::{self, NewEntry};
 use crate::store::users::User;
 use crate::web::{AppState, PageContext, client_ip};
 
-impl PageContext {
-    /// The signed-in staff member allowed into `area`: every back-office handler starts here.
-    pub fn staff(&self, area: Area) -> Result<User, AppError> {
-        gate(self, area)
+/// The signed-in staff member allowed into the area `A`, with the page context: every back-office
+/// handler takes one as its first argument, so the guard runs before the form or the path is read.
+pub struct Staff<A>(pub PageContext, pub User, pub PhantomData<A>);
+
+impl<A: Guarded + 'static> FromRequest for Staff<A> {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        PageContext::then(req, payload, |ctx| {
+            let user = gate(&ctx, A::AREA)?;
+            Ok(Staff(ctx, user, PhantomData))
+        })
     }
 }
 

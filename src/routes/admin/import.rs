@@ -2,12 +2,12 @@
 //! or import them, and read the report. Large exports belong on the command line
 //! (`kedian import`), which shows a progress bar.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::gate::{Change, audit};
-use crate::domain::staff::Area;
 use crate::domain::upload::EXPORT_FILES;
 use crate::error::AppError;
 use crate::import::{Report, Silent, from_files, import};
@@ -57,19 +57,17 @@ fn render(
 }
 
 #[get("/admin/import")]
-async fn page(ctx: PageContext) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
+async fn page(Staff(ctx, _, _): Staff<area::Administration>) -> Result<HttpResponse, AppError> {
     render(ctx, None, FieldErrors::default(), StatusCode::OK)
 }
 
 #[post("/admin/import")]
 async fn upload(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let form =
         uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), MAX_FILES, &EXPORT_FILES).await?;
     let mut errors = FieldErrors::default();

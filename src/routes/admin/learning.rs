@@ -2,6 +2,8 @@
 //! hide or restore, and the homework queue with its reviews (作业反馈).
 
 use crate::domain::moderation::Visibility;
+use crate::domain::{CheckInId, SubmissionId};
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -11,7 +13,6 @@ use super::gate::{Change, audit};
 use crate::catalog::Course;
 use crate::domain::CourseId;
 use crate::domain::checkin::{day_number, day_start};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_date, shanghai_day_start, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -71,11 +72,10 @@ async fn render_challenge(
 
 #[get("/admin/courses/{id}/checkin")]
 async fn challenge_page(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Catalog>,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
     let course = course_of(&state, *id)?;
     let form = match checkins::challenge(&state.db, course.id).await? {
         Some(c) => ChallengeForm {
@@ -91,13 +91,12 @@ async fn challenge_page(
 
 #[post("/admin/courses/{id}/checkin")]
 async fn save_challenge(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ChallengeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?.clone();
     let course = course_of(&state, *id)?;
     let at = now();
     if form.action == "remove" {
@@ -144,8 +143,7 @@ struct PostsPage {
 }
 
 #[get("/admin/checkins")]
-async fn posts(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Users)?;
+async fn posts(Staff(ctx, _, _): Staff<area::Users>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let rows = checkins::for_staff(&state.db, 200)
         .await?
@@ -167,20 +165,15 @@ struct Decision {
 
 #[post("/admin/checkins/{id}")]
 async fn decide_post(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Users>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CheckInId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<Decision>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?.clone();
     let changed = match form.decision.as_str() {
-        "hide" => {
-            checkins::set_status(&state.db, *id, &[Visibility::Shown, Visibility::Held], Visibility::Hidden).await?
-        }
-        "restore" => {
-            checkins::set_status(&state.db, *id, &[Visibility::Hidden, Visibility::Held], Visibility::Shown).await?
-        }
+        "hide" => checkins::set_status(&state.db, *id, Visibility::Hidden).await?,
+        "restore" => checkins::set_status(&state.db, *id, Visibility::Shown).await?,
         _ => return Err(AppError::BadRequest),
     };
     if changed {
@@ -206,14 +199,14 @@ struct HomeworkPage {
     rows: Vec<(Queued, String, Vec<crate::store::attachments::Attachment>)>,
     grades: [&'static str; 4],
     errors: FieldErrors,
-    errored: Option<i64>,
+    errored: Option<SubmissionId>,
 }
 
 async fn render_queue(
     ctx: PageContext,
     state: &AppState,
     errors: FieldErrors,
-    errored: Option<i64>,
+    errored: Option<SubmissionId>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
@@ -230,8 +223,10 @@ async fn render_queue(
 }
 
 #[get("/admin/homework")]
-async fn homework_queue(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
+async fn homework_queue(
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     render_queue(ctx, &state, FieldErrors::default(), None, StatusCode::OK).await
 }
 
@@ -244,13 +239,12 @@ struct Review {
 
 #[post("/admin/homework/{id}")]
 async fn review_homework(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<SubmissionId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<Review>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?.clone();
     let submission = homework::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let comment = form.comment.trim();
     let mut errors = FieldErrors::default();

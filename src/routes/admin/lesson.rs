@@ -2,6 +2,7 @@
 //! session's link and start time, and its media (upload, HLS state).
 
 use crate::domain::LessonId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,7 +10,6 @@ use serde::Deserialize;
 
 use super::catalog::reload;
 use super::gate::{Change, audit};
-use crate::domain::staff::Area;
 use crate::domain::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -60,8 +60,11 @@ async fn find(state: &AppState, id: LessonId) -> Result<LessonDetail, AppError> 
 }
 
 #[get("/admin/lessons/{id}")]
-async fn page(ctx: PageContext, id: web::Path<LessonId>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
+async fn page(
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    id: web::Path<LessonId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let lesson = find(&state, *id).await?;
     let form = ContentForm {
         body: lesson.body.clone(),
@@ -75,13 +78,12 @@ async fn page(ctx: PageContext, id: web::Path<LessonId>, state: web::Data<AppSta
 
 #[post("/admin/lessons/{id}/content")]
 async fn save(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<LessonId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ContentForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let lesson = find(&state, *id).await?;
     let mut errors = FieldErrors::default();
     let (body, notes, live_url) = (form.body.trim(), form.notes.trim(), form.live_url.trim());

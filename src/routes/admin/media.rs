@@ -4,12 +4,12 @@
 
 use crate::domain::CourseId;
 use crate::domain::LessonId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::catalog::{editor_with_errors, reload};
 use super::gate::{Change, audit};
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::domain::upload::{Accept, LESSON_MEDIA, PICTURES};
 use crate::error::AppError;
@@ -40,13 +40,12 @@ fn refused(ctx: &PageContext, form: &UploadForm, max_mb: u64) -> Option<(String,
 
 #[post("/admin/courses/{id}/cover")]
 async fn cover(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let course = course_admin::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let form = uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), 1, &PICTURES).await?;
     let mut errors = FieldErrors::default();
@@ -89,13 +88,12 @@ async fn cover(
 
 #[post("/admin/lessons/{id}/media")]
 async fn lesson_media(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<LessonId>,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let course_id = syllabus::lesson_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let max_mb = state.settings.media_upload_mb.unsigned_abs();
     let accept = Accept { kinds: LESSON_MEDIA, max_bytes: max_mb << 20 };

@@ -1,5 +1,5 @@
 //! The back office. Staff sign in with password and TOTP (`login`); each handler opens with
-//! `ctx.staff(Area::…)?`, which admits only staff whose role covers that area (`gate`), and
+//! a `Staff<area::…>` argument, which admits only staff whose role covers that area (`gate`), and
 //! every change is written to the audit log.
 
 pub mod announcements;
@@ -30,10 +30,10 @@ pub mod takedown;
 pub mod taxonomy;
 pub mod users;
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::store::orders::{LatePayment, late_payments};
@@ -102,8 +102,10 @@ struct Dashboard {
 }
 
 #[get("/admin")]
-async fn dashboard(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Dashboard)?;
+async fn dashboard(
+    Staff(ctx, _, _): Staff<area::Dashboard>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_title"), ctx.shop_name()), ctx.t("site_description"));
     let late_payments = late_payments(&state.db, 50)

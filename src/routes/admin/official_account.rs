@@ -1,18 +1,18 @@
 //! The official account's part of `/admin/switchover`: which template the takedown notice uses,
 //! how many followers it reaches (and of them, buyers), and what was sent or refused per event.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
 use super::gate::{Change, audit};
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::wechat_outbox::{self, EventCount, Failure, Reach};
 use crate::store::{Db, shop_settings};
-use crate::web::{AppState, CsrfForm, PageContext, redirect};
+use crate::web::{AppState, CsrfForm, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(save_template).service(refresh);
@@ -51,12 +51,11 @@ struct TemplateForm {
 
 #[post("/admin/switchover/official-account")]
 async fn save_template(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<TemplateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let id = form.template_id.trim().to_string();
     if !id.is_empty() && !valid_template_id(&id) {
         let mut errors = FieldErrors::default();
@@ -82,11 +81,10 @@ async fn save_template(
 /// Fetches the followers again now (it takes a while for a large account: in the background).
 #[post("/admin/switchover/followers")]
 async fn refresh(
-    ctx: PageContext,
+    Staff(_, _, _): Staff<area::Administration>,
     state: web::Data<AppState>,
     CsrfForm(_): CsrfForm<TemplateForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
     let Some(wechat) = state.wechat.clone().filter(|w| w.has_official_account()) else {
         return Err(AppError::NotFound);
     };

@@ -2,6 +2,7 @@
 //! export); an order's page with its payments, notifications and refunds; manual close and
 //! manual refund, both audited.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -11,7 +12,6 @@ use super::gate::{Change, audit};
 use crate::domain::Fen;
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_day_start, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -78,8 +78,11 @@ struct SearchPage {
 }
 
 #[get("/admin/orders")]
-async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Orders)?;
+async fn search(
+    Staff(ctx, _, _): Staff<area::Orders>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: SearchQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let found = order_search::search(&state.db, &q.to_query(&state), SEARCH_LIMIT).await?;
     if q.format == "csv" {
@@ -195,11 +198,10 @@ async fn find_order(state: &AppState, no: &OrderNo) -> Result<Order, AppError> {
 
 #[get("/admin/orders/{no}")]
 async fn detail(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Orders>,
     no: web::Path<OrderNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     detail_page(ctx, &state, order, Inputs::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -223,13 +225,12 @@ fn reason_of(ctx: &PageContext, errors: &mut FieldErrors, text: &str) -> String 
 
 #[post("/admin/orders/{no}/close")]
 async fn close(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Orders>,
     req: HttpRequest,
     no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CloseForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     let mut errors = FieldErrors::default();
     let reason = reason_of(&ctx, &mut errors, &form.reason);
@@ -256,13 +257,12 @@ async fn close(
 
 #[post("/admin/orders/{no}/refund")]
 async fn refund(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Orders>,
     req: HttpRequest,
     no: web::Path<OrderNo>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<Inputs>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Orders)?;
     let order = find_order(&state, &no).await?;
     let mut errors = FieldErrors::default();
     let reason = reason_of(&ctx, &mut errors, &form.reason);

@@ -3,6 +3,8 @@
 
 use crate::domain::moderation::Visibility;
 use crate::domain::product::Delivery;
+use crate::domain::{AttachmentId, ReviewId, SlotId};
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -11,7 +13,6 @@ use serde::Deserialize;
 use super::gate::{Change, audit};
 use crate::catalog::Course;
 use crate::domain::CourseId;
-use crate::domain::staff::Area;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -41,8 +42,7 @@ struct MembersPage {
 }
 
 #[get("/admin/members")]
-async fn members(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Users)?;
+async fn members(Staff(ctx, _, _): Staff<area::Users>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let at = now();
     let rows = memberships::list(&state.db, at, 500)
         .await?
@@ -102,11 +102,10 @@ async fn render_slots(
 
 #[get("/admin/courses/{id}/slots")]
 async fn slots_page(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Catalog>,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
     let course = consultation(&state, *id)?;
     let form = SlotForm { minutes: course.consult_minutes.unwrap_or(60).to_string(), ..SlotForm::default() };
     render_slots(ctx, &state, course, form, FieldErrors::default(), StatusCode::OK).await
@@ -114,13 +113,12 @@ async fn slots_page(
 
 #[post("/admin/courses/{id}/slots")]
 async fn add_slot(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SlotForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?.clone();
     let course = consultation(&state, *id)?;
     let mut errors = FieldErrors::default();
     let at = now();
@@ -160,13 +158,12 @@ async fn add_slot(
 
 #[post("/admin/courses/{id}/slots/{slot}/delete")]
 async fn remove_slot(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
-    path: web::Path<(CourseId, i64)>,
+    path: web::Path<(CourseId, SlotId)>,
     state: web::Data<AppState>,
     _form: CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?.clone();
     let (id, slot) = path.into_inner();
     let course = consultation(&state, id)?;
     let removed = consultations::remove(&state.db, course.id, slot).await?;
@@ -193,12 +190,11 @@ struct MeetingForm {
 
 #[post("/admin/courses/{id}/slots/{slot}/meeting")]
 async fn slot_meeting(
-    ctx: PageContext,
-    path: web::Path<(CourseId, i64)>,
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    path: web::Path<(CourseId, SlotId)>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<MeetingForm>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
     let (id, slot) = path.into_inner();
     let course = consultation(&state, id)?;
     let meeting = form.meeting.trim();
@@ -217,15 +213,17 @@ async fn slot_meeting(
 struct ReviewsPage {
     ctx: PageContext,
     meta: Meta,
-    rows: Vec<(Review, String, String, Vec<i64>)>,
+    rows: Vec<(Review, String, String, Vec<AttachmentId>)>,
     errors: FieldErrors,
     /// The review whose reply the errors belong to.
-    errored: Option<i64>,
+    errored: Option<ReviewId>,
 }
 
 #[get("/admin/reviews")]
-async fn reviews_page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Users)?;
+async fn reviews_page(
+    Staff(ctx, _, _): Staff<area::Users>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     render_reviews(ctx, &state, FieldErrors::default(), None, StatusCode::OK).await
 }
 
@@ -233,12 +231,12 @@ async fn render_reviews(
     ctx: PageContext,
     state: &AppState,
     errors: FieldErrors,
-    errored: Option<i64>,
+    errored: Option<ReviewId>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let listed = reviews::for_staff(&state.db, 200).await?;
-    let ids: Vec<i64> = listed.iter().map(|(r, _)| r.id).collect();
+    let ids: Vec<ReviewId> = listed.iter().map(|(r, _)| r.id).collect();
     let photos = crate::store::attachments::review_photos(&state.db, &ids).await?;
     let rows = listed
         .into_iter()
@@ -261,24 +259,17 @@ struct ReviewDecision {
 
 #[post("/admin/reviews/{id}")]
 async fn review_decide(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Users>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<ReviewId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ReviewDecision>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?.clone();
     let review = reviews::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     let at = now();
     let changed = match form.decision.as_str() {
-        "hide" => {
-            reviews::set_status(&state.db, review.id, &[Visibility::Shown, Visibility::Held], Visibility::Hidden, at)
-                .await?
-        }
-        "restore" => {
-            reviews::set_status(&state.db, review.id, &[Visibility::Hidden, Visibility::Held], Visibility::Shown, at)
-                .await?
-        }
+        "hide" => reviews::set_status(&state.db, review.id, Visibility::Hidden, at).await?,
+        "restore" => reviews::set_status(&state.db, review.id, Visibility::Shown, at).await?,
         "reply" => {
             let reply = form.reply.trim();
             if reply.chars().count() > 500 || reply.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
@@ -429,11 +420,10 @@ fn render_group(
 
 #[get("/admin/courses/{id}/group")]
 async fn group_page(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Catalog>,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
     let course = any_course(&state, *id)?;
     let form = course.group.as_ref().map(GroupForm::of).unwrap_or_else(|| GroupForm {
         size: "3".into(),
@@ -445,13 +435,12 @@ async fn group_page(
 
 #[post("/admin/courses/{id}/group")]
 async fn save_group(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     id: web::Path<CourseId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<GroupForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?.clone();
     let course = any_course(&state, *id)?;
     let at = now();
     let after = if form.action == "remove" {

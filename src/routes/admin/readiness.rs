@@ -2,17 +2,17 @@
 //! member's own phone (the result is kept in the audit log, where the checklist reads it), and
 //! every real payment provider answers an order query.
 
+use crate::routes::admin::gate::{Staff, area};
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::gate::{Change, audit};
 use crate::domain::sms::{Kind, Message};
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::store::Db;
-use crate::web::{AppState, CsrfForm, PageContext, redirect};
+use crate::web::{AppState, CsrfForm, redirect};
 
 /// A test text counts as the SMS check for this long.
 pub const SMS_TEST_VALID_SECS: i64 = 7 * 86_400;
@@ -28,12 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// the one that reached their phone.
 #[post("/admin/switchover/test-sms")]
 async fn test_sms(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(_): CsrfForm<crate::web::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     if !staff.phone.is_number() || state.sms.providers().is_empty() {
         return Ok(redirect("/admin/switchover?sms_test=none#checklist"));
     }

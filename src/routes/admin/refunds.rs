@@ -1,6 +1,8 @@
 //! The staff side of refunds: the queue, a request with its order, consumption and evidence, and
 //! the decisions (approve in full or in part, reject with a reason, retry a failed refund).
 
+use crate::domain::AttachmentId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -11,7 +13,6 @@ use crate::domain::Fen;
 use crate::domain::numbers::RefundNo;
 use crate::domain::refund::{RefundStatus, reason_label_key};
 use crate::domain::refund_policy::{Decision, may_refund};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -47,8 +48,11 @@ struct QueueQuery {
 }
 
 #[get("/admin/refunds")]
-async fn queue(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Refunds)?;
+async fn queue(
+    Staff(ctx, _, _): Staff<area::Refunds>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: QueueQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let status = RefundStatus::parse(&q.status);
     let rows = refunds::queue(&state.db, status, QUEUE_LIMIT)
@@ -145,11 +149,10 @@ async fn detail_page(
 
 #[get("/admin/refunds/{refund_no}")]
 async fn detail(
-    ctx: PageContext,
+    Staff(ctx, _, _): Staff<area::Refunds>,
     no: web::Path<RefundNo>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Refunds)?;
     let refund = staff_refund(&state, &no).await?;
     detail_page(ctx, &state, refund, None, FieldErrors::default(), StatusCode::OK).await
 }
@@ -164,13 +167,12 @@ struct ApproveForm {
 
 #[post("/admin/refunds/{refund_no}/approve")]
 async fn approve(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Refunds>,
     req: HttpRequest,
     no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     form: CsrfForm<ApproveForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Refunds)?;
     let staff_id = staff.id;
     let refund = staff_refund(&state, &no).await?;
     let decided = redirect(&format!("/admin/refunds/{}", refund.refund_no));
@@ -236,13 +238,12 @@ struct RejectForm {
 
 #[post("/admin/refunds/{refund_no}/reject")]
 async fn reject(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Refunds>,
     req: HttpRequest,
     no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     form: CsrfForm<RejectForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Refunds)?;
     let staff_id = staff.id;
     let refund = staff_refund(&state, &no).await?;
     let reason = form.0.reason.trim().to_string();
@@ -270,13 +271,12 @@ async fn reject(
 
 #[post("/admin/refunds/{refund_no}/retry")]
 async fn retry(
-    ctx: PageContext,
+    Staff(_, staff, _): Staff<area::Refunds>,
     req: HttpRequest,
     no: web::Path<RefundNo>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Refunds)?;
     let refund = staff_refund(&state, &no).await?;
     let at = now();
     if state.refunder.retry_and_send(refund.id, at).await? {
@@ -296,12 +296,11 @@ async fn retry(
 
 #[get("/admin/refunds/{refund_no}/files/{id}")]
 async fn file(
-    ctx: PageContext,
+    Staff(_, _, _): Staff<area::Refunds>,
     req: actix_web::HttpRequest,
-    path: web::Path<(RefundNo, i64)>,
+    path: web::Path<(RefundNo, AttachmentId)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Refunds)?;
     let (no, id) = path.into_inner();
     let refund = staff_refund(&state, &no).await?;
     let found = attachments::find(&state.db, Owner::Refund(refund.id), id).await?.ok_or(AppError::NotFound)?;

@@ -3,6 +3,7 @@
 //! effect at once; an empty field means the built-in default.
 
 use crate::domain::commission::{BindingRule, CapError, DEFAULT_CAP, Rate, check_cap};
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -14,7 +15,6 @@ use crate::domain::shop::{
     SMS_CODE_DEFAULT, SMS_CODE_FIELDS, SMS_REFUND_DEFAULT, SMS_REFUND_FIELDS, ShopSettings, TemplateError,
     check_sms_template,
 };
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::domain::upload::PICTURES;
 use crate::error::AppError;
@@ -299,20 +299,21 @@ async fn render_page(
 }
 
 #[get("/admin/settings")]
-async fn show(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
+async fn show(
+    Staff(ctx, _, _): Staff<area::Administration>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let form = SettingsForm::from_settings(&state.shop.get());
     render_page(ctx, &state, form, FieldErrors::default(), StatusCode::OK).await
 }
 
 #[post("/admin/settings")]
 async fn save(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let pairs = match form.pairs(&ctx) {
         Ok(pairs) => pairs,
         Err(errors) => return render_page(ctx, &state, form, errors, StatusCode::BAD_REQUEST).await,
@@ -336,12 +337,11 @@ async fn save(
 
 #[post("/admin/settings/logo")]
 async fn logo(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let form = uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), 1, &PICTURES).await?;
     let current = SettingsForm::from_settings(&state.shop.get());
     let mut errors = FieldErrors::default();

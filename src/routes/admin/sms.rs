@@ -1,11 +1,11 @@
 //! 短信: which provider sends, each kind of text mapped to its approved templates with a preview
 //! of what the learner receives, and the texts that failed, per kind and day.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::domain::sms::Kind;
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::sms::TemplateUse;
@@ -51,8 +51,10 @@ fn sample(name: &str, url: &str, kind: Kind) -> String {
 }
 
 #[get("/admin/sms")]
-async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Announcements)?;
+async fn page(
+    Staff(ctx, _, _): Staff<area::Announcements>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let templates = state.sms.templates();
     let url = &state.settings.public_url;
     let rows = Kind::ALL

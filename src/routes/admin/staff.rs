@@ -2,6 +2,7 @@
 //! TOTP at their first sign-in), change roles, reset a lost authenticator.
 
 use crate::domain::UserId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use super::gate::{Change, audit};
 use crate::auth::password;
 use crate::domain::Phone;
-use crate::domain::staff::{Area, Role};
+use crate::domain::staff::Role;
 use crate::domain::text::check_password;
 use crate::domain::time::now;
 use crate::error::AppError;
@@ -61,19 +62,20 @@ async fn page(
 }
 
 #[get("/admin/staff")]
-async fn list(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let me = ctx.staff(Area::Administration)?;
+async fn list(
+    Staff(ctx, me, _): Staff<area::Administration>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     page(ctx, &state, me.id, AddForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
 #[post("/admin/staff")]
 async fn add(
-    ctx: PageContext,
+    Staff(ctx, me, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.staff(Area::Administration)?;
     let mut errors = FieldErrors::default();
     let phone = Phone::parse(&form.phone).map_err(|e| errors.add("phone", phone_error(ctx.lang, e))).ok();
     let role = Role::parse(&form.role).filter(|r| r.is_staff());
@@ -127,13 +129,12 @@ async fn colleague(state: &AppState, id: UserId) -> Result<User, AppError> {
 
 #[post("/admin/staff/{id}/role")]
 async fn set_role(
-    ctx: PageContext,
+    Staff(ctx, me, _): Staff<area::Administration>,
     req: HttpRequest,
     id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.staff(Area::Administration)?;
     let user = colleague(&state, *id).await?;
     let Some(role) = Role::parse(&form.role) else {
         let mut errors = FieldErrors::default();
@@ -161,13 +162,12 @@ async fn set_role(
 
 #[post("/admin/staff/{id}/reset-totp")]
 async fn reset_totp(
-    ctx: PageContext,
+    Staff(_, me, _): Staff<area::Administration>,
     req: HttpRequest,
     id: web::Path<UserId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let me = ctx.staff(Area::Administration)?;
     let user = colleague(&state, *id).await?;
     staff::reset_totp(&state.db, user.id, now()).await?;
     let change = Change {

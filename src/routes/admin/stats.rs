@@ -2,13 +2,13 @@
 //! learners by day (drawn as server-side SVG bars), and sales, refund rate and completion rate
 //! (完课率) by course; a date range picker; every table exports as CSV.
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::domain::Fen;
-use crate::domain::staff::Area;
 use crate::domain::stats::{
     Chart, PLOT_BOTTOM, PLOT_LEFT, PLOT_TOP, chart, day_start, fill_days, percent, shanghai_day,
 };
@@ -97,8 +97,11 @@ fn range(q: &StatsQuery, today: i64) -> (i64, i64) {
 }
 
 #[get("/admin/stats")]
-async fn page(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Statistics)?;
+async fn page(
+    Staff(ctx, _, _): Staff<area::Statistics>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: StatsQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let (first, last) = range(&q, shanghai_day(now()));
     let (from, until) = (day_start(first), day_start(last + 1));

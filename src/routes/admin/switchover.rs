@@ -2,13 +2,14 @@
 //! the shop can reach, when the mini program's data last arrived, the keys its back end signs
 //! sync requests with, and a checklist of what the day depends on, each item saying what to fix.
 
+use crate::domain::{ClaimId, SyncKeyId};
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, audit};
-use crate::domain::staff::Area;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -181,8 +182,11 @@ struct ShowQuery {
 }
 
 #[get("/admin/switchover")]
-async fn show(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
+async fn show(
+    Staff(ctx, _, _): Staff<area::Administration>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: ShowQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let sms_test: String = q.sms_test.chars().filter(char::is_ascii_alphanumeric).take(8).collect();
     render_page(ctx, &state, None, String::new(), FieldErrors::default(), StatusCode::OK, sms_test).await
@@ -190,8 +194,10 @@ async fn show(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) ->
 
 /// The buyers nobody can reach, for staff to contact through the mini program's own channels.
 #[get("/admin/switchover/unreachable.csv")]
-async fn unreachable_csv(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Administration)?;
+async fn unreachable_csv(
+    Staff(_, _, _): Staff<area::Administration>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let rows = switchover::unreachable(&state.db).await?;
     let mut csv = Csv::new(&["account_id", "nickname", "miniprogram_openid", "miniprogram_orders", "paid_yuan"]);
     for r in &rows {
@@ -209,12 +215,11 @@ struct KeyForm {
 
 #[post("/admin/switchover/keys")]
 async fn create_key(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let label = form.label.trim().to_string();
     let mut errors = FieldErrors::default();
     if label.is_empty() {
@@ -247,13 +252,12 @@ async fn create_key(
 
 #[post("/admin/switchover/keys/{id}/revoke")]
 async fn revoke_key(
-    ctx: PageContext,
+    Staff(_, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: web::Path<SyncKeyId>,
     CsrfForm(_): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let id = path.into_inner();
     if !sync::revoke_key(&state.db, id, now()).await? {
         return Err(AppError::NotFound);
@@ -273,13 +277,12 @@ async fn revoke_key(
 /// Gives a claimed order back to the account it came from.
 #[post("/admin/switchover/claims/{id}/undo")]
 async fn undo_claim(
-    ctx: PageContext,
+    Staff(_, staff, _): Staff<area::Administration>,
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<i64>,
+    path: web::Path<ClaimId>,
     CsrfForm(_): CsrfForm<KeyForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Administration)?;
     let id = path.into_inner();
     let Some(claim) = crate::store::claims::undo(&state.db, id, staff.id, now()).await? else {
         return Err(AppError::NotFound);

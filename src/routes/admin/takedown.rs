@@ -2,6 +2,7 @@
 //! banner that cannot be closed, the home page pins the message, and learners are asked to save
 //! the shop (bookmark, add to the home screen, open in the browser from WeChat).
 
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,7 +10,6 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::shop::TAKEDOWN_DEFAULT;
-use crate::domain::staff::Area;
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -32,8 +32,7 @@ struct TakedownPage {
 }
 
 #[get("/admin/takedown")]
-async fn show(ctx: PageContext) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Announcements)?;
+async fn show(Staff(ctx, _, _): Staff<area::Announcements>) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let on = ctx.shop.takedown.is_some();
     let message = ctx.shop.takedown.clone().unwrap_or_default();
@@ -61,12 +60,11 @@ pub fn takedown_pairs(on: bool, message: &str) -> Vec<(String, String)> {
 
 #[post("/admin/takedown")]
 async fn switch(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Announcements>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SwitchForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Announcements)?;
     let on = match form.mode.as_str() {
         "on" => true,
         "off" => false,

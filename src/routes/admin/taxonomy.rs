@@ -1,5 +1,7 @@
 //! Categories and instructors, for operators: add and edit; the shop's pages follow at once.
 
+use crate::domain::{CategoryId, InstructorId};
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -8,7 +10,6 @@ use serde::Deserialize;
 use super::catalog::reload;
 use super::gate::{Change, audit};
 use crate::domain::course_form::is_valid_slug;
-use crate::domain::staff::Area;
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::course_admin::{self, CategoryRow, InstructorRow, SaveError};
@@ -64,8 +65,7 @@ async fn render_page(
 }
 
 #[get("/admin/categories")]
-async fn page(ctx: PageContext, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Catalog)?;
+async fn page(Staff(ctx, _, _): Staff<area::Catalog>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let empty = CategoryForm { position: "0".into(), ..CategoryForm::default() };
     render_page(ctx, &state, empty, InstructorForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -100,12 +100,11 @@ fn position(ctx: &PageContext, errors: &mut FieldErrors, value: &str) -> i64 {
 
 #[post("/admin/categories")]
 async fn add_category(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let mut errors = FieldErrors::default();
     let slug = form.slug.trim().to_string();
     if !is_valid_slug(&slug) {
@@ -141,13 +140,12 @@ async fn add_category(
 
 #[post("/admin/categories/{id}")]
 async fn edit_category(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<CategoryId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CategoryForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let before =
         course_admin::category_rows(&state.db).await?.into_iter().find(|c| c.id == *id).ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::default();
@@ -189,12 +187,11 @@ fn instructor_fields(ctx: &PageContext, form: &InstructorForm) -> Result<(String
 
 #[post("/admin/instructors")]
 async fn add_instructor(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<InstructorForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let (name, title, bio) = match instructor_fields(&ctx, &form) {
         Ok(fields) => fields,
         Err(errors) => {
@@ -218,13 +215,12 @@ async fn add_instructor(
 
 #[post("/admin/instructors/{id}")]
 async fn edit_instructor(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
-    id: web::Path<i64>,
+    id: web::Path<InstructorId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<InstructorForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Catalog)?;
     let before =
         course_admin::instructor_rows(&state.db).await?.into_iter().find(|i| i.id == *id).ok_or(AppError::NotFound)?;
     let (name, title, bio) = match instructor_fields(&ctx, &form) {

@@ -3,13 +3,14 @@
 //! is audited. Staff accounts can be signed out or banned by admins only.
 
 use crate::domain::UserId;
+use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, audit};
-use crate::domain::staff::{AccountStatus, Area, Role};
+use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -41,8 +42,11 @@ struct SearchPage {
 }
 
 #[get("/admin/users")]
-async fn search(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Users)?;
+async fn search(
+    Staff(ctx, _, _): Staff<area::Users>,
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let q: SearchQuery = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let rows = users::search(&state.db, &q.phone, 100)
         .await?
@@ -127,8 +131,11 @@ fn may_act_on(staff: &User, user: &User) -> Result<(), AppError> {
 }
 
 #[get("/admin/users/{id}")]
-async fn detail(ctx: PageContext, id: web::Path<UserId>, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    ctx.staff(Area::Users)?;
+async fn detail(
+    Staff(ctx, _, _): Staff<area::Users>,
+    id: web::Path<UserId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let user = find_user(&state, *id).await?;
     detail_page(ctx, &state, user, GrantForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
@@ -161,14 +168,13 @@ async fn checked(
 }
 
 async fn change_course(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Users>,
     req: HttpRequest,
     state: &AppState,
     id: UserId,
     form: GrantForm,
     give: bool,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?;
     let user = find_user(state, id).await?;
     // Staff accounts (one's own too) are an admin's to change, as with signing out.
     may_act_on(&staff, &user)?;
@@ -200,35 +206,34 @@ async fn change_course(
 
 #[post("/admin/users/{id}/grant")]
 async fn grant(
-    ctx: PageContext,
+    staff: Staff<area::Users>,
     req: HttpRequest,
     id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<GrantForm>,
 ) -> Result<HttpResponse, AppError> {
-    change_course(ctx, req, &state, *id, form, true).await
+    change_course(staff, req, &state, *id, form, true).await
 }
 
 #[post("/admin/users/{id}/revoke")]
 async fn revoke(
-    ctx: PageContext,
+    staff: Staff<area::Users>,
     req: HttpRequest,
     id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<GrantForm>,
 ) -> Result<HttpResponse, AppError> {
-    change_course(ctx, req, &state, *id, form, false).await
+    change_course(staff, req, &state, *id, form, false).await
 }
 
 #[post("/admin/users/{id}/sign-out")]
 async fn sign_out(
-    ctx: PageContext,
+    Staff(_, staff, _): Staff<area::Users>,
     req: HttpRequest,
     id: web::Path<UserId>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?;
     let user = find_user(&state, *id).await?;
     may_act_on(&staff, &user)?;
     staff::sign_out_everywhere(&state.db, user.id, now()).await?;
@@ -253,13 +258,12 @@ struct StatusForm {
 
 #[post("/admin/users/{id}/status")]
 async fn set_status(
-    ctx: PageContext,
+    Staff(ctx, staff, _): Staff<area::Users>,
     req: HttpRequest,
     id: web::Path<UserId>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<StatusForm>,
 ) -> Result<HttpResponse, AppError> {
-    let staff = ctx.staff(Area::Users)?;
     let user = find_user(&state, *id).await?;
     may_act_on(&staff, &user)?;
     let mut errors = FieldErrors::default();

@@ -27,11 +27,23 @@ pub struct Instructor {
     pub avatar_url: String,
 }
 
+super::words::stored_word! {
+    /// What a lesson is: its player, or its text, or a live session.
+    pub enum LessonKind { Video => "video", Audio => "audio", Article => "article", Live => "live" }
+}
+
+impl LessonKind {
+    /// Played from a media file (a preview of it can end).
+    pub fn is_media(self) -> bool {
+        matches!(self, LessonKind::Video | LessonKind::Audio)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Lesson {
     pub id: LessonId,
     pub title: String,
-    pub kind: String,
+    pub kind: LessonKind,
     pub duration_secs: i64,
     pub free_preview: bool,
     /// For live sessions: when the session starts (unix seconds).
@@ -240,7 +252,7 @@ mod tests {
         let lesson = |free_preview| Lesson {
             id: LessonId(1),
             title: String::new(),
-            kind: "video".into(),
+            kind: LessonKind::Video,
             duration_secs: 60,
             free_preview,
             starts_at: None,

@@ -110,3 +110,7 @@ id!(
     /// An instructor shown on course pages.
     InstructorId
 );
+id!(
+    /// A coupon code.
+    CouponId
+);

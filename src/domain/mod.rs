@@ -44,7 +44,7 @@ pub mod upload;
 pub mod words;
 
 pub use ids::{
-    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CourseId, GroupId,
+    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CouponId, CourseId, GroupId,
     InstructorId, KeywordId, LessonId, OrderId, PayoutId, QueueItemId, RefundId, ReviewId, SlotId, SubmissionId,
     SyncKeyId, UserId,
 };

@@ -1,6 +1,7 @@
 //! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
 
 use crate::domain::LessonId;
+use crate::domain::catalog::LessonKind;
 use crate::domain::membership::covers;
 use crate::domain::product::Delivery;
 use crate::domain::{CourseId, UserId};
@@ -101,9 +102,7 @@ impl LessonPage<'_> {
 
     /// A player is shown: a video or audio lesson this viewer may play, with a file or HLS.
     fn has_player(&self) -> bool {
-        self.allowed
-            && matches!(self.lesson.kind.as_str(), "video" | "audio")
-            && !(self.media_url.is_empty() && self.hls_url.is_empty())
+        self.allowed && self.lesson.kind.is_media() && !(self.media_url.is_empty() && self.hls_url.is_empty())
     }
 
     /// The page sells the course (a buy bar, and a paywall when a preview ends).
@@ -116,7 +115,7 @@ impl LessonPage<'_> {
     }
 
     fn preview_end_key(&self) -> &'static str {
-        if self.lesson.kind == "audio" { "preview_ended_audio" } else { "preview_ended" }
+        if self.lesson.kind == LessonKind::Audio { "preview_ended_audio" } else { "preview_ended" }
     }
 }
 
@@ -151,8 +150,8 @@ async fn lesson_page(
     let grant = Grant { user_id: user_id.map_or(0, |u| u.0), lesson_id: lesson.id, expires_at: now() + URL_TTL_SECS };
     let query = media::sign_query(&state.media_key, &grant);
     // A paid lesson's page carries no media URL at all for someone who may not watch it.
-    let media_url = match (&content.media_key, lesson.kind.as_str()) {
-        (Some(_), "audio") => format!("/media/{}/main.m4a?{query}", lesson.id),
+    let media_url = match (&content.media_key, lesson.kind) {
+        (Some(_), LessonKind::Audio) => format!("/media/{}/main.m4a?{query}", lesson.id),
         (Some(_), _) => format!("/media/{}/main.mp4?{query}", lesson.id),
         (None, _) => String::new(),
     };
@@ -180,7 +179,7 @@ async fn lesson_page(
     // After the session its recording, once staff attach it, plays like a recorded lesson.
     let mut lesson = lesson;
     if matches!(live_state, Some(LiveState::Replay)) && content.media_key.is_some() {
-        lesson.kind = "video".into();
+        lesson.kind = LessonKind::Video;
     }
     let (prev, next) = course.neighbours(lesson.id);
     let (prev, next) = (prev.cloned(), next.cloned());
@@ -376,7 +375,7 @@ async fn report_progress(
     let content = state.lessons.content(&state.db, lesson_id).await?;
     let progress = state.progress.course_progress(&state.db, user.id, course.id).await?;
     let previous = progress.get(&lesson_id).map(|p| (p.furthest_secs, p.updated_at));
-    let (duration, furthest) = if lesson.kind == "article" {
+    let (duration, furthest) = if lesson.kind == LessonKind::Article {
         let chars = content.as_ref().and_then(|c| c.body.as_deref()).map_or(0, |b| b.chars().count());
         let share = report.position.min(report.duration).min(100);
         (100, media::credited_share(previous, share, t, media::reading_secs(chars)))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::Db;
 use super::rows::Flag;
-use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, Rating};
+use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, LessonKind, Rating};
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};
@@ -47,6 +47,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .await?;
     for (chapter_id, id, title, kind, duration_secs, free_preview, starts_at) in lesson_rows {
         let free_preview = free_preview.into();
+        let kind = LessonKind::try_from(kind).map_err(anyhow::Error::msg)?;
         let lesson = Lesson { id, title, kind, duration_secs, free_preview, starts_at };
         lessons_by_chapter.entry(chapter_id).or_default().push(lesson);
     }

@@ -1,13 +1,12 @@
 //! Coupon codes.
 
 use super::Db;
-use crate::domain::CourseId;
-use crate::domain::Fen;
 use crate::domain::coupon::{CouponRule, CouponValue};
+use crate::domain::{CouponId, CourseId, Fen};
 
 #[derive(Debug, Clone)]
 pub struct Coupon {
-    pub id: i64,
+    pub id: CouponId,
     pub code: String,
     pub rule: CouponRule,
 }
@@ -20,15 +19,18 @@ pub async fn find_by_code(db: &Db, code: &str) -> Result<Option<Coupon>, sqlx::E
     .bind(code)
     .fetch_optional(db.read())
     .await?;
-    Ok(row.map(|r| Coupon {
+    let Some(r) = row else { return Ok(None) };
+    // A kind the shop never writes is an error, not a quietly fixed discount.
+    let value = match r.kind.as_str() {
+        "percent" => CouponValue::PercentOff(r.value),
+        "fixed" => CouponValue::Fixed(Fen(r.value)),
+        other => return Err(sqlx::Error::Decode(format!("coupon kind {other:?} is not a stored word").into())),
+    };
+    Ok(Some(Coupon {
         id: r.id,
         code: r.code,
         rule: CouponRule {
-            value: if r.kind == "percent" {
-                CouponValue::PercentOff(r.value)
-            } else {
-                CouponValue::Fixed(Fen(r.value))
-            },
+            value,
             min_spend: r.min_spend_fen,
             valid_from: r.valid_from,
             valid_until: r.valid_until,
@@ -41,7 +43,7 @@ pub async fn find_by_code(db: &Db, code: &str) -> Result<Option<Coupon>, sqlx::E
 
 #[derive(sqlx::FromRow)]
 struct CouponRow {
-    id: i64,
+    id: CouponId,
     code: String,
     kind: String,
     value: i64,
@@ -53,7 +55,7 @@ struct CouponRow {
     course_id: Option<CourseId>,
 }
 
-pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<String>, sqlx::Error> {
+pub async fn find_by_id(db: &Db, id: CouponId) -> Result<Option<String>, sqlx::Error> {
     sqlx::query_scalar("SELECT code FROM coupons WHERE id = $1").bind(id).fetch_optional(db.read()).await
 }
 
@@ -68,7 +70,7 @@ pub struct NewCoupon<'a> {
     pub course_id: Option<CourseId>,
 }
 
-pub async fn create(db: &Db, c: &NewCoupon<'_>, now: i64) -> Result<i64, sqlx::Error> {
+pub async fn create(db: &Db, c: &NewCoupon<'_>, now: i64) -> Result<CouponId, sqlx::Error> {
     let (kind, value) = match c.value {
         CouponValue::Fixed(f) => ("fixed", f.0),
         CouponValue::PercentOff(p) => ("percent", p),

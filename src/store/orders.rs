@@ -1,6 +1,7 @@
 //! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
 //! affected; paying, granting the course and consuming the coupon commit together.
 
+use crate::domain::CouponId;
 use crate::domain::CourseId;
 use crate::domain::UserId;
 use crate::domain::product::Delivery;
@@ -33,7 +34,7 @@ pub struct Order {
     #[sqlx(flatten)]
     pub refund_terms: RefundTerms,
     pub refund_terms_shown: String,
-    pub coupon_id: Option<i64>,
+    pub coupon_id: Option<CouponId>,
     #[sqlx(try_from = "String")]
     pub status: OrderStatus,
     pub created_at: i64,
@@ -513,7 +514,7 @@ pub enum Attached<E> {
 pub async fn attach_coupon<E>(
     db: &Db,
     order: &Order,
-    coupon_id: i64,
+    coupon_id: CouponId,
     now: i64,
     check: impl FnOnce(crate::domain::coupon::CouponUsage) -> Result<Breakdown, E>,
 ) -> Result<Attached<E>, sqlx::Error> {

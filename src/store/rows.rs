@@ -16,9 +16,9 @@ use sqlx::{Decode, Encode, FromRow, Row, Type};
 use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::{
-    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CourseId, Fen, GroupId,
-    InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId, RefundId, ReviewId, SlotId, SubmissionId,
-    SyncKeyId, UserId,
+    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CouponId, CourseId, Fen,
+    GroupId, InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId, RefundId, ReviewId, SlotId,
+    SubmissionId, SyncKeyId, UserId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -64,6 +64,7 @@ decodes_as!(SyncKeyId, i64, SyncKeyId);
 decodes_as!(ClaimId, i64, ClaimId);
 decodes_as!(CategoryId, i64, CategoryId);
 decodes_as!(InstructorId, i64, InstructorId);
+decodes_as!(CouponId, i64, CouponId);
 
 /// Ids are bound as the BIGINT they are.
 macro_rules! encodes_as_i64 {
@@ -96,7 +97,8 @@ encodes_as_i64!(
     SyncKeyId,
     ClaimId,
     CategoryId,
-    InstructorId
+    InstructorId,
+    CouponId
 );
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.

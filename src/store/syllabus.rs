@@ -4,6 +4,7 @@
 use super::Db;
 use super::rows::Flag;
 use crate::domain::CourseId;
+use crate::domain::catalog::LessonKind;
 use crate::domain::{ChapterId, LessonId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -11,7 +12,8 @@ pub struct LessonRow {
     pub id: LessonId,
     pub chapter_id: ChapterId,
     pub title: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: LessonKind,
     pub duration_secs: i64,
     #[sqlx(try_from = "Flag")]
     pub free_preview: bool,
@@ -72,7 +74,7 @@ pub async fn lesson_course(db: &Db, lesson_id: LessonId) -> Result<Option<Course
 
 pub struct NewLesson<'a> {
     pub title: &'a str,
-    pub kind: &'a str,
+    pub kind: LessonKind,
     pub duration_secs: i64,
     pub free_preview: bool,
 }
@@ -90,7 +92,7 @@ pub async fn add_lesson(
     .bind(course_id)
     .bind(chapter_id)
     .bind(l.title)
-    .bind(l.kind)
+    .bind(l.kind.as_str())
     .bind(l.duration_secs)
     .bind(i64::from(l.free_preview))
     .fetch_one(db.write())
@@ -102,7 +104,7 @@ pub async fn add_lesson(
 pub async fn update_lesson(db: &Db, lesson_id: LessonId, l: &NewLesson<'_>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE lessons SET title = $1, kind = $2, duration_secs = $3, free_preview = $4 WHERE id = $5")
         .bind(l.title)
-        .bind(l.kind)
+        .bind(l.kind.as_str())
         .bind(l.duration_secs)
         .bind(i64::from(l.free_preview))
         .bind(lesson_id)
@@ -149,7 +151,8 @@ pub struct LessonDetail {
     pub id: LessonId,
     pub course_id: CourseId,
     pub title: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: LessonKind,
     pub duration_secs: i64,
     #[sqlx(try_from = "Flag")]
     pub free_preview: bool,

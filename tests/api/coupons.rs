@@ -16,6 +16,7 @@ on_both_backends!(
     limited_coupons_are_reserved_consumed_and_released,
     a_coupon_cannot_change_once_payment_started,
     a_coupon_that_covers_the_price_completes_the_order,
+    a_coupon_of_a_kind_never_written_is_an_error_not_a_discount,
 );
 
 async fn add_coupon(app: &TestApp, code: &str, value: CouponValue, tweak: impl FnOnce(&mut NewCoupon)) {
@@ -179,4 +180,14 @@ async fn a_coupon_that_covers_the_price_completes_the_order(app: TestApp) {
     let state: String =
         sqlx::query_scalar("SELECT status FROM coupon_redemptions").fetch_one(app.db.read()).await.unwrap();
     assert_eq!(state, "consumed");
+}
+
+/// A kind word the shop never writes cannot be stored (the table checks it), and the read
+/// refuses one too instead of quietly making it a fixed discount of `value` fen.
+async fn a_coupon_of_a_kind_never_written_is_an_error_not_a_discount(app: TestApp) {
+    add_coupon(&app, "ODDKIND", CouponValue::PercentOff(10), |_| {}).await;
+    let stored = sqlx::query("UPDATE coupons SET kind = 'bogus' WHERE code = 'ODDKIND'").execute(app.db.write()).await;
+    assert!(stored.is_err(), "the table refuses a kind it does not know");
+    let found = coupons::find_by_code(&app.db, "ODDKIND").await.unwrap().expect("the coupon");
+    assert_eq!(found.rule.value, CouponValue::PercentOff(10));
 }

@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 use super::gate::{Change, audit};
 use crate::domain::ProductKind;
+use crate::domain::catalog::LessonKind;
 use crate::domain::course_form::{RawCourse, validate};
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_datetime_value, shanghai_minutes};
 use crate::error::AppError;
@@ -391,11 +392,10 @@ struct LessonForm {
     r#move: String,
 }
 
-const LESSON_KINDS: [&str; 4] = ["video", "audio", "article", "live"];
-
 fn lesson_of<'a>(ctx: &PageContext, form: &'a LessonForm, title: &'a str) -> Result<NewLesson<'a>, FieldErrors> {
     let mut errors = FieldErrors::default();
-    if !LESSON_KINDS.contains(&form.kind.as_str()) {
+    let kind = LessonKind::parse(&form.kind);
+    if kind.is_none() {
         errors.add("lesson_kind", ctx.t("err_required"));
     }
     let minutes = form.minutes.trim();
@@ -410,10 +410,12 @@ fn lesson_of<'a>(ctx: &PageContext, form: &'a LessonForm, title: &'a str) -> Res
             }
         }
     };
-    if !errors.is_empty() {
-        return Err(errors);
+    match kind {
+        Some(kind) if errors.is_empty() => {
+            Ok(NewLesson { title, kind, duration_secs, free_preview: form.free_preview == "1" })
+        }
+        _ => Err(errors),
     }
-    Ok(NewLesson { title, kind: &form.kind, duration_secs, free_preview: form.free_preview == "1" })
 }
 
 #[post("/admin/courses/{id}/lessons")]

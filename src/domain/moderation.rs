@@ -110,6 +110,31 @@ impl Visibility {
 }
 
 super::words::stored_word! {
+    /// Where a held text came from: approving a nickname sets it, and approving or hiding a held
+    /// review or check-in shows or hides the post.
+    pub enum HeldKind {
+        Nickname => "nickname",
+        Complaint => "complaint",
+        Refund => "refund",
+        Review => "review",
+        CheckIn => "checkin",
+    }
+}
+
+impl HeldKind {
+    /// Its name in the moderation queue, as a translation key.
+    pub fn label_key(self) -> &'static str {
+        match self {
+            HeldKind::Nickname => "moderation_kind_nickname",
+            HeldKind::Complaint => "moderation_kind_complaint",
+            HeldKind::Refund => "moderation_kind_refund",
+            HeldKind::Review => "moderation_kind_review",
+            HeldKind::CheckIn => "moderation_kind_checkin",
+        }
+    }
+}
+
+super::words::stored_word! {
     /// A text in the moderation queue: held until staff approve or hide it.
     pub enum QueueStatus { Held => "held", Approved => "approved", Hidden => "hidden" }
 }

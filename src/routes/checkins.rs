@@ -2,6 +2,7 @@
 //! calendar and streak, and may delete their posts; the course page shows the wall.
 
 use crate::domain::CheckInId;
+use crate::domain::moderation::HeldKind;
 use crate::domain::moderation::Visibility;
 use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
@@ -174,7 +175,7 @@ async fn post_checkin(
     let flash = if held.is_some() { "checkin_held" } else { "checkin_saved" };
     if held.is_some() {
         let link = format!("/courses/{}#checkin-{id}", course.slug);
-        super::forms::record_held(&state, user_id, "checkin", &body, held, &link).await?;
+        super::forms::record_held(&state, user_id, HeldKind::CheckIn, &body, held, &link).await?;
     }
     ctx.typed_session().set_flash(flash)?;
     Ok(redirect(&format!("/courses/{}/checkin", course.slug)))

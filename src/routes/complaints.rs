@@ -3,6 +3,7 @@
 
 use crate::domain::AttachmentId;
 use crate::domain::LessonId;
+use crate::domain::moderation::HeldKind;
 use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -210,7 +211,7 @@ async fn create(
     let complaint_no = complaints::create(&state.db, &new, &files, at).await?;
     tracing::info!(complaint_no, category = %f.category, "complaint received");
     let link = format!("/admin/complaints/{complaint_no}");
-    crate::routes::forms::record_held(&state, user.id, "complaint", &f.description, held, &link).await?;
+    crate::routes::forms::record_held(&state, user.id, HeldKind::Complaint, &f.description, held, &link).await?;
     Ok(redirect(&format!("/complaints/{complaint_no}")))
 }
 
@@ -358,7 +359,7 @@ async fn follow_up(
     }
     complaints::follow_up(&state.db, c.id, &body, &[], now()).await?;
     let link = format!("/admin/complaints/{}", c.complaint_no);
-    crate::routes::forms::record_held(&state, user.id, "complaint", &body, held, &link).await?;
+    crate::routes::forms::record_held(&state, user.id, HeldKind::Complaint, &body, held, &link).await?;
     Ok(redirect(&format!("/complaints/{}", c.complaint_no)))
 }
 

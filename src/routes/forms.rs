@@ -91,17 +91,17 @@ pub fn screen(
     }
 }
 
-/// Lists held text for staff to read (`kind`: nickname, complaint or refund).
+/// Lists held text for staff to read.
 pub async fn record_held(
     state: &crate::web::AppState,
     user_id: UserId,
-    kind: &str,
+    kind: crate::domain::moderation::HeldKind,
     text: &str,
     word: Option<String>,
     link: &str,
 ) -> Result<(), sqlx::Error> {
     let Some(matched) = word else { return Ok(()) };
     let item = crate::store::moderation::NewItem { user_id, kind, text, matched: &matched, link };
-    tracing::info!(%user_id, kind, "text held for review");
+    tracing::info!(%user_id, %kind, "text held for review");
     crate::store::moderation::hold(&state.db, &item, crate::domain::time::now()).await
 }

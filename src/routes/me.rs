@@ -1,5 +1,6 @@
 //! The personal centre.
 
+use crate::domain::moderation::HeldKind;
 use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
@@ -116,7 +117,7 @@ async fn update(
     if held.is_some() {
         // A public name with a held word waits for staff; the old one stays meanwhile.
         let link = format!("/admin/users/{}", user.id);
-        crate::routes::forms::record_held(&state, user.id, "nickname", &nickname, held, &link).await?;
+        crate::routes::forms::record_held(&state, user.id, HeldKind::Nickname, &nickname, held, &link).await?;
         ctx.typed_session().set_flash("nickname_held")?;
         return Ok(redirect("/me"));
     }

@@ -3,6 +3,7 @@
 
 use crate::domain::AttachmentId;
 use crate::domain::RefundId;
+use crate::domain::moderation::HeldKind;
 use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -156,7 +157,7 @@ async fn submit(
     };
     tracing::info!(refund_no, order_no = %order.order_no, eligible = decision.eligible, "refund requested");
     let link = format!("/admin/refunds/{refund_no}");
-    crate::routes::forms::record_held(&state, order.user_id, "refund", &detail, held, &link).await?;
+    crate::routes::forms::record_held(&state, order.user_id, HeldKind::Refund, &detail, held, &link).await?;
     auto_approve(&state, id, &order, &decision, at).await?;
     Ok(redirect(&format!("/refunds/{refund_no}")))
 }

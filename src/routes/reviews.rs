@@ -3,6 +3,7 @@
 
 use crate::domain::AttachmentId;
 use crate::domain::ReviewId;
+use crate::domain::moderation::HeldKind;
 use crate::domain::moderation::Visibility;
 use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
@@ -161,7 +162,7 @@ async fn save(
     }
     if held.is_some() {
         let link = format!("/courses/{}#review-{id}", course.slug);
-        super::forms::record_held(&state, user_id, "review", &text, held, &link).await?;
+        super::forms::record_held(&state, user_id, HeldKind::Review, &text, held, &link).await?;
     }
     let (count, total) = reviews::stats(&state.db, course.id).await?;
     course.rating.set(count, total);

@@ -1,8 +1,8 @@
 //! Keywords and the items they held.
 
 use super::{Db, is_unique_violation};
+use crate::domain::moderation::{HeldKind, QueueStatus, Visibility};
 use crate::domain::moderation::{Keyword, KeywordAction};
-use crate::domain::moderation::{QueueStatus, Visibility};
 use crate::domain::{KeywordId, QueueItemId, UserId};
 
 pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {
@@ -38,7 +38,8 @@ pub struct Item {
     pub id: QueueItemId,
     pub user_id: UserId,
     pub phone: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: HeldKind,
     pub text: String,
     pub matched: String,
     pub link: String,
@@ -49,7 +50,7 @@ pub struct Item {
 
 pub struct NewItem<'a> {
     pub user_id: UserId,
-    pub kind: &'a str,
+    pub kind: HeldKind,
     pub text: &'a str,
     pub matched: &'a str,
     pub link: &'a str,
@@ -60,7 +61,7 @@ pub async fn hold(db: &Db, item: &NewItem<'_>, now: i64) -> Result<(), sqlx::Err
         "INSERT INTO moderation_items (user_id, kind, text, matched, link, status, created_at) VALUES ($1, $2, $3, $4, $5, 'held', $6)",
     )
     .bind(item.user_id)
-    .bind(item.kind)
+    .bind(item.kind.as_str())
     .bind(item.text)
     .bind(item.matched)
     .bind(item.link)
@@ -116,7 +117,7 @@ pub async fn decide(
         tx.rollback().await?;
         return Ok(false);
     }
-    if item.kind == "nickname" && to == QueueStatus::Approved {
+    if item.kind == HeldKind::Nickname && to == QueueStatus::Approved {
         sqlx::query("UPDATE users SET nickname = $1, updated_at = $2 WHERE id = $3")
             .bind(&item.text)
             .bind(now)
@@ -125,10 +126,10 @@ pub async fn decide(
             .await?;
     }
     // A held review or check-in comes out (or stays out) with the decision; its link names it.
-    let table = match item.kind.as_str() {
-        "review" => Some("reviews"),
-        "checkin" => Some("check_ins"),
-        _ => None,
+    let table = match item.kind {
+        HeldKind::Review => Some("reviews"),
+        HeldKind::CheckIn => Some("check_ins"),
+        HeldKind::Nickname | HeldKind::Complaint | HeldKind::Refund => None,
     };
     if let Some(table) = table
         && let Some(id) = item.link.rsplit_once(&format!("#{}-", item.kind)).and_then(|(_, id)| id.parse::<i64>().ok())

@@ -506,6 +506,8 @@ async fn reviews_need_study_and_pass_the_filter(app: TestApp) {
     assert_eq!(held.status(), StatusCode::SEE_OTHER);
     let (_, course) = app.get_html(&format!("/courses/{COURSE}?reviews=newest")).await;
     assert!(!course.contains("领资料"), "a held review waits for staff");
+    let (_, held_queue) = staff.get_html("/admin/content").await;
+    assert!(held_queue.contains("评价") && !held_queue.contains(">review<"), "the queue names a held review in words");
 
     let review: i64 = sqlx::query_scalar("SELECT id FROM reviews WHERE body = '讲得清楚，第 1 版'")
         .fetch_one(app.db.read())

@@ -2,6 +2,7 @@
 //! through held for review) and what it held: approve (a held nickname is then applied), hide,
 //! or restore what was hidden.
 
+use crate::domain::moderation::HeldKind;
 use crate::domain::moderation::QueueStatus;
 use crate::domain::{KeywordId, QueueItemId};
 use crate::routes::admin::gate::{Staff, area};
@@ -174,7 +175,7 @@ async fn decide(
         after: serde_json::json!({ "status": to }),
         note: &item.text,
     };
-    if item.kind == "review" {
+    if item.kind == HeldKind::Review {
         super::catalog::reload(&state).await?;
     }
     audit(&state, &req, &staff, change).await?;

@@ -4,14 +4,19 @@
 use super::Db;
 use crate::domain::{AnnouncementId, CourseId, UserId};
 
+crate::domain::words::stored_word! {
+    /// A banner across the site, or a message to learners' message centres.
+    pub enum AnnouncementKind { Banner => "banner", Message => "message" }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Announcement {
     pub id: AnnouncementId,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: AnnouncementKind,
     pub title: String,
     pub body: String,
     pub link: String,
-    pub audience: String,
     pub course_title: Option<String>,
     pub starts_at: i64,
     pub ends_at: Option<i64>,
@@ -25,7 +30,7 @@ impl Announcement {
     }
 }
 
-const COLUMNS: &str = "a.id, a.kind, a.title, a.body, a.link, a.audience, c.title AS course_title, a.starts_at, \
+const COLUMNS: &str = "a.id, a.kind, a.title, a.body, a.link, c.title AS course_title, a.starts_at, \
      a.ends_at, a.recipients, a.created_at";
 const FROM: &str = "FROM announcements a LEFT JOIN courses c ON c.id = a.course_id";
 

@@ -4,6 +4,7 @@
 
 use crate::domain::AnnouncementId;
 use crate::routes::admin::gate::{Staff, area};
+use crate::store::announcements::AnnouncementKind;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -67,7 +68,7 @@ async fn page(
         .into_iter()
         .map(|a| {
             let when = shanghai_minutes(a.starts_at);
-            let live = a.kind == "banner" && a.ends_at.is_none_or(|until| until > at);
+            let live = a.kind == AnnouncementKind::Banner && a.ends_at.is_none_or(|until| until > at);
             (a, when, live)
         })
         .collect();

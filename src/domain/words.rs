@@ -38,14 +38,27 @@ macro_rules! stored_word {
         }
 
         impl TryFrom<String> for $name {
-            type Error = String;
+            type Error = $crate::domain::words::UnknownWord;
 
             fn try_from(value: String) -> Result<Self, Self::Error> {
-                $name::parse(&value).ok_or_else(|| format!("{} {value:?} is not a stored word", stringify!($name)))
+                $name::parse(&value)
+                    .ok_or_else(|| $crate::domain::words::UnknownWord(format!("{} {value:?} is not a stored word", stringify!($name))))
             }
         }
     };
 }
+
+/// A word read from the database that its type never writes; says which type and word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownWord(pub String);
+
+impl std::fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
 
 pub(crate) use stored_word;
 
@@ -61,7 +74,7 @@ mod tests {
             assert_eq!(Light::try_from(light.as_str().to_string()), Ok(*light));
         }
         assert_eq!(Light::Green.to_string(), "green");
-        assert!(Light::try_from("amber".to_string()).unwrap_err().contains("amber"));
+        assert!(Light::try_from("amber".to_string()).unwrap_err().to_string().contains("amber"));
         assert_eq!(Light::parse(""), None);
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::catalog::CatalogCache;
+use crate::domain::payment::LateRefundState;
 use crate::domain::time::now;
 use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::services::confirm::ask_gateway;
@@ -90,7 +91,7 @@ async fn refund_late_payments(db: &Db, providers: &Providers, now: i64) -> anyho
     for late in orders::late_payments_to_refund(db, BATCH).await? {
         let Some(provider) = providers.get(&late.provider) else { continue };
         let refund_no = orders::late_refund_no(db, late.payment_id).await?;
-        let result = if late.refund_state.as_deref() == Some("processing") {
+        let result = if late.refund_state == Some(LateRefundState::Processing) {
             provider.query_refund(&late.order_no, &refund_no).await
         } else {
             let reason = "订单已关闭，款项原路退回";
@@ -104,12 +105,11 @@ async fn refund_late_payments(db: &Db, providers: &Providers, now: i64) -> anyho
             provider.refund(&req).await
         };
         let state = match result {
-            Ok(RefundState::Succeeded) => "succeeded",
-            Ok(RefundState::Processing) => "processing",
             Ok(RefundState::Failed(why)) => {
                 tracing::warn!(order_no = %late.order_no, refund_no, why, "automatic refund of a late payment failed; staff must act");
-                "failed"
+                LateRefundState::Failed
             }
+            Ok(outcome) => outcome.late_state(),
             Err(e) => {
                 // Not recorded: the next run tries again with the same refund number.
                 tracing::warn!(order_no = %late.order_no, error = format!("{e:#}"), "automatic refund will be retried");
@@ -117,7 +117,7 @@ async fn refund_late_payments(db: &Db, providers: &Providers, now: i64) -> anyho
             }
         };
         orders::set_late_refund_state(db, late.payment_id, state, now).await?;
-        tracing::info!(order_no = %late.order_no, refund_no, state, "late payment refund");
+        tracing::info!(order_no = %late.order_no, refund_no, %state, "late payment refund");
     }
     Ok(())
 }

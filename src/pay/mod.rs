@@ -208,6 +208,18 @@ pub enum RefundState {
     Failed(String),
 }
 
+impl RefundState {
+    /// What is recorded of it for a late payment's refund.
+    pub fn late_state(&self) -> crate::domain::payment::LateRefundState {
+        use crate::domain::payment::LateRefundState;
+        match self {
+            RefundState::Processing => LateRefundState::Processing,
+            RefundState::Succeeded => LateRefundState::Succeeded,
+            RefundState::Failed(_) => LateRefundState::Failed,
+        }
+    }
+}
+
 pub struct RefundRequest<'a> {
     pub order_no: &'a str,
     /// Unique per refund and reused on every retry of it.

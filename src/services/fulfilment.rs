@@ -149,18 +149,10 @@ async fn refund_notice(state: &Fulfilment<'_>, out_refund_no: &str, outcome: Ref
         state.refunder.settle(refund.id, outcome.clone(), now()).await?;
         return Ok(format!("refund {out_refund_no}: {outcome:?} (was {})", before.as_str()));
     }
-    if orders::set_late_refund_state_by_no(state.db, out_refund_no, late_state(&outcome), now()).await? {
+    if orders::set_late_refund_state_by_no(state.db, out_refund_no, outcome.late_state(), now()).await? {
         return Ok(format!("late payment refund {out_refund_no}: {outcome:?}"));
     }
     Ok(format!("ignored: unknown refund {out_refund_no}"))
-}
-
-fn late_state(outcome: &RefundState) -> &'static str {
-    match outcome {
-        RefundState::Succeeded => "succeeded",
-        RefundState::Processing => "processing",
-        RefundState::Failed(_) => "failed",
-    }
 }
 
 /// A payer complained to WeChat Pay: fetch the details and put it in the shop's queue.

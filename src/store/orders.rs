@@ -1,9 +1,11 @@
 //! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
 //! affected; paying, granting the course and consuming the coupon commit together.
 
+use super::rows::OptionalWord;
 use crate::domain::CouponId;
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use crate::domain::payment::LateRefundState;
 use crate::domain::product::Delivery;
 use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
@@ -452,7 +454,8 @@ pub struct LatePayment {
     pub amount: Fen,
     pub received_at: i64,
     /// None until the refund is first tried; then processing, succeeded or failed.
-    pub refund_state: Option<String>,
+    #[sqlx(try_from = "OptionalWord")]
+    pub refund_state: Option<LateRefundState>,
     pub refund_no: Option<String>,
 }
 
@@ -489,9 +492,14 @@ pub async fn late_refund_no(db: &Db, payment_id: i64) -> Result<String, sqlx::Er
     sqlx::query_scalar("SELECT refund_no FROM payments WHERE id = $1").bind(payment_id).fetch_one(db.write()).await
 }
 
-pub async fn set_late_refund_state(db: &Db, payment_id: i64, state: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn set_late_refund_state(
+    db: &Db,
+    payment_id: i64,
+    state: LateRefundState,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE payments SET refund_state = $1, refund_updated_at = $2 WHERE id = $3")
-        .bind(state)
+        .bind(state.as_str())
         .bind(now)
         .bind(payment_id)
         .execute(db.write())
@@ -591,12 +599,17 @@ pub async fn detach_coupon(db: &Db, order: &Order, now: i64) -> Result<bool, sql
 
 /// A provider's word on a late payment's refund, by refund number; false when none has it.
 /// A finished refund stays finished.
-pub async fn set_late_refund_state_by_no(db: &Db, refund_no: &str, state: &str, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn set_late_refund_state_by_no(
+    db: &Db,
+    refund_no: &str,
+    state: LateRefundState,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE payments SET refund_state = $1, refund_updated_at = $2 \
          WHERE refund_no = $3 AND (refund_state IS NULL OR refund_state = 'processing')",
     )
-    .bind(state)
+    .bind(state.as_str())
     .bind(now)
     .bind(refund_no)
     .execute(db.write())

@@ -15,6 +15,7 @@ use sqlx::{Decode, Encode, FromRow, Row, Type};
 
 use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
+use crate::domain::words::UnknownWord;
 use crate::domain::{
     AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CouponId, CourseId, Fen,
     GroupId, InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId, RefundId, ReviewId, SlotId,
@@ -136,6 +137,19 @@ impl From<Present> for bool {
     }
 }
 
+/// A nullable stored word (`#[sqlx(try_from = "OptionalWord")]` on an `Option<Word>` field): NULL
+/// reads as None, a word as its `stored_word!` value, any other word as an error.
+pub struct OptionalWord(Option<String>);
+decodes_as!(OptionalWord, Option<String>, OptionalWord);
+
+impl<W: TryFrom<String, Error = UnknownWord>> TryFrom<OptionalWord> for Option<W> {
+    type Error = UnknownWord;
+
+    fn try_from(word: OptionalWord) -> Result<Self, UnknownWord> {
+        word.0.map(W::try_from).transpose()
+    }
+}
+
 /// A word the shop wrote itself, read back without validation.
 pub struct Text(String);
 decodes_as!(Text, String, Text);
@@ -187,6 +201,7 @@ impl FromRow<'_, AnyRow> for Localized {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::payment::LateRefundState;
     use crate::store::Db;
 
     #[derive(sqlx::FromRow)]
@@ -208,6 +223,17 @@ mod tests {
         unknown_role: Role,
         #[sqlx(flatten)]
         title: Localized,
+        #[sqlx(try_from = "OptionalWord")]
+        late: Option<LateRefundState>,
+        #[sqlx(try_from = "OptionalWord")]
+        not_yet: Option<LateRefundState>,
+    }
+
+    #[derive(Debug, sqlx::FromRow)]
+    struct Word {
+        #[sqlx(try_from = "OptionalWord")]
+        #[allow(dead_code)]
+        state: Option<LateRefundState>,
     }
 
     #[tokio::test]
@@ -216,7 +242,8 @@ mod tests {
         let db = Db::connect(&format!("sqlite://{}/r.db", dir.path().display())).await.unwrap();
         let s: Sample = sqlx::query_as(
             "SELECT 1 AS enabled, 0 AS disabled, 1764000000 AS happened, NULL AS pending, 19900 AS price, 500 AS refund, \
-             NULL AS none, 'admin' AS role, 'owner' AS unknown_role, '标题' AS zh, 'Title' AS en",
+             NULL AS none, 'admin' AS role, 'owner' AS unknown_role, '标题' AS zh, 'Title' AS en, \
+             'failed' AS late, NULL AS not_yet",
         )
         .fetch_one(db.read())
         .await
@@ -226,5 +253,10 @@ mod tests {
         assert_eq!((s.price, s.refund, s.none), (Fen(19900), Some(Fen(500)), None));
         assert_eq!((s.role, s.unknown_role), (Role::Admin, Role::Learner), "an unknown role grants nothing");
         assert_eq!(s.title, Localized { zh: "标题".into(), en: "Title".into() });
+        assert_eq!((s.late, s.not_yet), (Some(LateRefundState::Failed), None));
+        let unknown = sqlx::query_as::<_, Word>("SELECT 'refunded' AS state").fetch_one(db.read()).await;
+        // sqlx 0.8's FromRow derive loses the message of a try_from error; the column is named.
+        let err = unknown.unwrap_err();
+        assert!(matches!(&err, sqlx::Error::ColumnDecode { index, .. } if index == "state"), "{err:?}");
     }
 }

@@ -299,7 +299,7 @@ async fn a_payment_that_loses_the_race_with_expiry_is_kept_for_refund(app: TestA
     assert_eq!(refunds.len(), 1);
     assert_eq!(refunds[0].1, 19900);
     let late = kedian::store::orders::late_payments(&app.db, 10).await.unwrap();
-    assert_eq!(late[0].refund_state.as_deref(), Some("succeeded"));
+    assert_eq!(late[0].refund_state, Some(kedian::domain::payment::LateRefundState::Succeeded));
     assert_eq!(late[0].refund_no.as_deref(), Some(refunds[0].0.as_str()));
     let (_, html) = staff.get_html("/admin").await;
     assert!(html.contains("已退款"));

@@ -112,6 +112,37 @@ pub fn consumed_pct(completed: usize, total: usize) -> i64 {
     (completed.min(total) * 100).checked_div(total).map_or(0, |pct| pct as i64)
 }
 
+super::words::stored_word! {
+    /// A step in a refund's history, as the learner's timeline shows it.
+    pub enum RefundEvent {
+        Submitted => "submitted",
+        Approved => "approved",
+        AutoApproved => "auto_approved",
+        Processing => "processing",
+        Refunded => "refunded",
+        Rejected => "rejected",
+        Withdrawn => "withdrawn",
+        Failed => "failed",
+        Retried => "retried",
+    }
+}
+
+impl RefundEvent {
+    /// The timeline's words for it (approval by staff or by the rule reads the same).
+    pub fn step_key(self) -> &'static str {
+        match self {
+            RefundEvent::Submitted => "refund_step_submitted",
+            RefundEvent::Approved | RefundEvent::AutoApproved => "refund_step_approved",
+            RefundEvent::Processing => "refund_step_processing",
+            RefundEvent::Refunded => "refund_step_refunded",
+            RefundEvent::Rejected => "refund_step_rejected",
+            RefundEvent::Withdrawn => "refund_step_withdrawn",
+            RefundEvent::Failed => "refund_step_failed",
+            RefundEvent::Retried => "refund_step_retried",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

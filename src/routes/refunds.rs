@@ -4,6 +4,7 @@
 use crate::domain::AttachmentId;
 use crate::domain::RefundId;
 use crate::domain::moderation::HeldKind;
+use crate::domain::refund::RefundEvent;
 use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -199,19 +200,9 @@ pub fn timeline(lang: Lang, events: &[refunds::Event]) -> Vec<Step> {
     events
         .iter()
         .map(|e| Step {
-            label: lang.t(match e.kind.as_str() {
-                "submitted" => "refund_step_submitted",
-                "approved" | "auto_approved" => "refund_step_approved",
-                "processing" => "refund_step_processing",
-                "refunded" => "refund_step_refunded",
-                "rejected" => "refund_step_rejected",
-                "withdrawn" => "refund_step_withdrawn",
-                "failed" => "refund_step_failed",
-                "retried" => "refund_step_retried",
-                _ => "refund_step_other",
-            }),
+            label: lang.t(e.kind.step_key()),
             // Staff notes on approval are internal; a rejection's reason is for the learner.
-            note: if e.kind == "rejected" { e.note.clone() } else { String::new() },
+            note: if e.kind == RefundEvent::Rejected { e.note.clone() } else { String::new() },
             at: shanghai_minutes(e.created_at),
         })
         .collect()

@@ -4,6 +4,7 @@
 
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use crate::domain::refund::RefundEvent;
 use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
@@ -129,7 +130,8 @@ pub async fn in_flight(db: &Db, before: i64, limit: i64) -> Result<Vec<Refund>, 
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Event {
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: RefundEvent,
     pub note: String,
     pub actor: String,
     pub created_at: i64,
@@ -145,14 +147,14 @@ pub async fn events(db: &Db, refund_id: RefundId) -> Result<Vec<Event>, sqlx::Er
 async fn event(
     tx: &mut Transaction<'static, Any>,
     refund_id: RefundId,
-    kind: &str,
+    kind: RefundEvent,
     note: &str,
     actor: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO refund_events (refund_id, kind, note, actor, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(refund_id)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(note)
         .bind(actor)
         .bind(now)
@@ -212,7 +214,7 @@ pub async fn create(
             for file in files {
                 attachments::add(&mut tx, Owner::Refund(id), file, now).await?;
             }
-            event(&mut tx, id, "submitted", "", new.submitted_by, now).await?;
+            event(&mut tx, id, RefundEvent::Submitted, "", new.submitted_by, now).await?;
             tx.commit().await?;
             Ok(Created::New(id, refund_no))
         }
@@ -253,7 +255,7 @@ pub async fn withdraw(db: &Db, id: RefundId, user_id: UserId, now: i64) -> Resul
         tx.rollback().await?;
         return Ok(false);
     }
-    event(&mut tx, id, "withdrawn", "", "learner", now).await?;
+    event(&mut tx, id, RefundEvent::Withdrawn, "", "learner", now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -272,7 +274,7 @@ pub async fn reject(db: &Db, id: RefundId, staff_id: UserId, reason: &str, now: 
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    event(&mut tx, id, "rejected", reason, "staff", now).await?;
+    event(&mut tx, id, RefundEvent::Rejected, reason, "staff", now).await?;
     notify_learner(&mut tx, id, "refund_rejected", reason, now).await?;
     tx.commit().await?;
     db.users_changed();
@@ -328,7 +330,8 @@ pub async fn approve(db: &Db, id: RefundId, a: &Approval<'_>, now: i64) -> Resul
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    let (kind, actor) = if a.staff_id.is_some() { ("approved", "staff") } else { ("auto_approved", "system") };
+    let (kind, actor) =
+        if a.staff_id.is_some() { (RefundEvent::Approved, "staff") } else { (RefundEvent::AutoApproved, "system") };
     event(&mut tx, id, kind, a.note, actor, now).await?;
     if a.staff_id.is_some() {
         // A decision by staff can take a while: the learner hears of it before the money arrives.
@@ -369,7 +372,7 @@ pub async fn retry(db: &Db, id: RefundId, now: i64) -> Result<bool, sqlx::Error>
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    event(&mut tx, id, "retried", "", "staff", now).await?;
+    event(&mut tx, id, RefundEvent::Retried, "", "staff", now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -386,7 +389,7 @@ pub async fn mark_processing(db: &Db, id: RefundId, now: i64) -> Result<(), sqlx
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 1 {
-        event(&mut tx, id, "processing", "", "provider", now).await?;
+        event(&mut tx, id, RefundEvent::Processing, "", "provider", now).await?;
     }
     tx.commit().await
 }
@@ -413,7 +416,7 @@ pub async fn fail(db: &Db, id: RefundId, why: &str, now: i64) -> Result<bool, sq
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    event(&mut tx, id, "failed", why, "provider", now).await?;
+    event(&mut tx, id, RefundEvent::Failed, why, "provider", now).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -482,7 +485,7 @@ pub async fn complete(db: &Db, id: RefundId, now: i64) -> Result<Option<Completi
         .bind(order_id)
         .execute(&mut *tx)
         .await?;
-    event(&mut tx, id, "refunded", "", "provider", now).await?;
+    event(&mut tx, id, RefundEvent::Refunded, "", "provider", now).await?;
     notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
     tx.commit().await?;
     db.users_changed();

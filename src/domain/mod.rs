@@ -16,6 +16,7 @@ pub mod ids;
 pub mod import;
 pub mod media;
 pub mod membership;
+pub mod message;
 pub mod moderation;
 pub mod money;
 pub mod numbers;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::catalog::CatalogCache;
 use crate::domain::membership::covers;
+use crate::domain::message::MessageKind;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::store::messages::NewMessage;
 use crate::store::{Db, consultations, memberships, reminders};
@@ -37,8 +38,14 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
     let mut sent = 0;
     for (user_id, ends_at) in memberships::ending_within(db, now, leads.membership_days).await? {
         let end = shanghai_minutes(ends_at);
-        let message =
-            NewMessage { user_id, kind: "membership_ending", ref_no: &end, amount: None, note: "", link: "/me" };
+        let message = NewMessage {
+            user_id,
+            kind: MessageKind::MembershipEnding,
+            ref_no: &end,
+            amount: None,
+            note: "",
+            link: "/me",
+        };
         sent += usize::from(reminders::send_once(db, &format!("membership:{user_id}:{ends_at}"), &message, now).await?);
     }
     let snapshot = catalog.snapshot();
@@ -58,7 +65,7 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
             for user_id in audience {
                 let message = NewMessage {
                     user_id,
-                    kind: "live_starting",
+                    kind: MessageKind::LiveStarting,
                     ref_no: &when,
                     amount: None,
                     note: &lesson.title,
@@ -75,7 +82,7 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
         let (when, link) = (shanghai_minutes(slot.starts_at), format!("/orders/{order_no}"));
         let message = NewMessage {
             user_id,
-            kind: "consultation_starting",
+            kind: MessageKind::ConsultationStarting,
             ref_no: &when,
             amount: None,
             note: &title,

@@ -136,22 +136,9 @@ pub struct Shown {
 }
 
 fn word(lang: Lang, m: &messages::Message) -> String {
-    if m.kind == "announcement" {
+    let Some(key) = m.kind.words_key() else {
+        // An announcement: its title is the message.
         return m.note.clone();
-    }
-    let key = match m.kind.as_str() {
-        "refund_refunded" => "msg_refund_refunded",
-        "refund_rejected" => "msg_refund_rejected",
-        "complaint_reply" => "msg_complaint_reply",
-        "complaint_resolved" => "msg_complaint_resolved",
-        "membership_ending" => "msg_membership_ending",
-        "live_starting" => "msg_live_starting",
-        "consultation_starting" => "msg_consultation_starting",
-        "review_reply" => "msg_review_reply",
-        "group_full" => "msg_group_full",
-        "group_failed" => "msg_group_failed",
-        "homework_reviewed" => "msg_homework_reviewed",
-        _ => "msg_other",
     };
     let amount = m.amount.map(|a| a.to_string()).unwrap_or_default();
     lang.tf(key, &[("no", &m.ref_no), ("amount", &amount), ("note", &m.note)])

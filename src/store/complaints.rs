@@ -3,6 +3,7 @@
 //! follow-up; resolved ends it (a follow-up reopens it).
 
 use crate::domain::UserId;
+use crate::domain::message::MessageKind;
 use crate::domain::{ComplaintId, LessonId, OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
@@ -210,7 +211,7 @@ pub async fn reply(
     .execute(&mut *tx)
     .await?;
     if let Some(user_id) = c.user_id {
-        let kind = if resolve { "complaint_resolved" } else { "complaint_reply" };
+        let kind = if resolve { MessageKind::ComplaintResolved } else { MessageKind::ComplaintReply };
         let link = format!("/complaints/{}", c.complaint_no);
         let message =
             messages::NewMessage { user_id, kind, ref_no: &c.complaint_no, amount: None, note: body, link: &link };

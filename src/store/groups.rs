@@ -3,6 +3,7 @@
 //! by exactly one payment; the payment's transaction takes the seat, and grants the course to
 //! every member when it fills. Seats to refund are picked up by the order job (`jobs::orders`).
 
+use crate::domain::message::MessageKind;
 use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
 
@@ -270,8 +271,14 @@ async fn fill(tx: &mut Transaction<'static, Any>, group_id: GroupId, now: i64) -
             .execute(&mut **tx)
             .await?;
         let link = format!("/groups/{group_id}");
-        let message =
-            NewMessage { user_id, kind: "group_full", ref_no: &order_no, amount: None, note: "", link: &link };
+        let message = NewMessage {
+            user_id,
+            kind: MessageKind::GroupFull,
+            ref_no: &order_no,
+            amount: None,
+            note: "",
+            link: &link,
+        };
         messages::send(tx, &message, now).await?;
     }
     Ok(())
@@ -316,7 +323,7 @@ pub async fn settle_due(db: &Db, now: i64) -> Result<usize, sqlx::Error> {
                     let link = format!("/orders/{order_no}");
                     let message = NewMessage {
                         user_id,
-                        kind: "group_failed",
+                        kind: MessageKind::GroupFailed,
                         ref_no: &order_no,
                         amount: None,
                         note: "",

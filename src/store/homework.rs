@@ -5,6 +5,7 @@
 use super::Db;
 use super::messages::{self, NewMessage};
 use crate::domain::homework::HomeworkStatus;
+use crate::domain::message::MessageKind;
 use crate::domain::{LessonId, SubmissionId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -110,7 +111,8 @@ pub async fn review(
         tx.rollback().await?;
         return Ok(false);
     };
-    let message = NewMessage { user_id, kind: "homework_reviewed", ref_no: grade, amount: None, note: comment, link };
+    let message =
+        NewMessage { user_id, kind: MessageKind::HomeworkReviewed, ref_no: grade, amount: None, note: comment, link };
     messages::send(&mut tx, &message, now).await?;
     tx.commit().await?;
     db.users_changed();

@@ -7,12 +7,13 @@ use sqlx::{Any, Transaction};
 use super::rows::Flag;
 use super::{Db, sms_outbox};
 use crate::domain::Fen;
+use crate::domain::message::MessageKind;
 use crate::domain::sms::Kind;
 use crate::domain::time::shanghai_minutes;
 
 pub struct NewMessage<'a> {
     pub user_id: UserId,
-    pub kind: &'a str,
+    pub kind: MessageKind,
     pub ref_no: &'a str,
     pub amount: Option<Fen>,
     pub note: &'a str,
@@ -21,7 +22,8 @@ pub struct NewMessage<'a> {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Message {
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: MessageKind,
     pub ref_no: String,
     #[sqlx(rename = "amount_fen")]
     pub amount: Option<Fen>,
@@ -34,17 +36,6 @@ pub struct Message {
     pub created_at: i64,
 }
 
-/// The text that goes with a site message of this kind, if any.
-fn text_kind(kind: &str) -> Option<Kind> {
-    match kind {
-        "refund_refunded" => Some(Kind::RefundRefunded),
-        "refund_rejected" => Some(Kind::RefundRejected),
-        "complaint_reply" => Some(Kind::ComplaintReplied),
-        "membership_ending" | "live_starting" | "consultation_starting" => Some(Kind::Reminder),
-        _ => None,
-    }
-}
-
 /// Sent inside the transaction that made the news, so the message exists exactly when it happened;
 /// its text, for the kinds that have one, is queued in the same transaction (once per message).
 pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i64) -> Result<(), sqlx::Error> {
@@ -53,7 +44,7 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
          RETURNING id",
     )
     .bind(m.user_id)
-    .bind(m.kind)
+    .bind(m.kind.as_str())
     .bind(m.ref_no)
     .bind(m.amount.map(|a| a.0))
     .bind(m.note)
@@ -61,7 +52,7 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
     .bind(now)
     .fetch_one(&mut **tx)
     .await?;
-    let Some(kind) = text_kind(m.kind) else { return Ok(()) };
+    let Some(kind) = m.kind.text() else { return Ok(()) };
     let (phone, agreed): (Option<String>, i64) =
         sqlx::query_as("SELECT phone, sms_reminders FROM users WHERE id = $1 AND status <> 'deleted'")
             .bind(m.user_id)

@@ -4,6 +4,7 @@
 
 use crate::domain::CourseId;
 use crate::domain::UserId;
+use crate::domain::message::MessageKind;
 use crate::domain::refund::RefundEvent;
 use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
@@ -275,7 +276,7 @@ pub async fn reject(db: &Db, id: RefundId, staff_id: UserId, reason: &str, now: 
         .execute(&mut *tx)
         .await?;
     event(&mut tx, id, RefundEvent::Rejected, reason, "staff", now).await?;
-    notify_learner(&mut tx, id, "refund_rejected", reason, now).await?;
+    notify_learner(&mut tx, id, MessageKind::RefundRejected, reason, now).await?;
     tx.commit().await?;
     db.users_changed();
     Ok(true)
@@ -486,7 +487,7 @@ pub async fn complete(db: &Db, id: RefundId, now: i64) -> Result<Option<Completi
         .execute(&mut *tx)
         .await?;
     event(&mut tx, id, RefundEvent::Refunded, "", "provider", now).await?;
-    notify_learner(&mut tx, id, "refund_refunded", "", now).await?;
+    notify_learner(&mut tx, id, MessageKind::RefundRefunded, "", now).await?;
     tx.commit().await?;
     db.users_changed();
     db.access_changed();
@@ -511,7 +512,7 @@ struct Completing {
 async fn notify_learner(
     tx: &mut Transaction<'static, Any>,
     id: RefundId,
-    kind: &str,
+    kind: MessageKind,
     note: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {

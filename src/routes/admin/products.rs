@@ -1,6 +1,7 @@
 //! What the special products need from staff: the members and when they end, a consultation's
 //! slots (publish, withdraw, meeting details), and reviews (reply, hide, restore).
 
+use crate::domain::message::MessageKind;
 use crate::domain::moderation::Visibility;
 use crate::domain::product::Delivery;
 use crate::domain::{AttachmentId, ReviewId, SlotId};
@@ -290,7 +291,7 @@ async fn review_decide(
                     &format!("review_reply:{}:{at}", review.id),
                     &crate::store::messages::NewMessage {
                         user_id: review.user_id,
-                        kind: "review_reply",
+                        kind: MessageKind::ReviewReply,
                         ref_no: "",
                         amount: None,
                         note: reply,

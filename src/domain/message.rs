@@ -1,0 +1,85 @@
+//! Site messages (站内信): what a learner's message centre says happened, and which of them also
+//! go out as a text.
+
+use super::sms;
+
+super::words::stored_word! {
+    /// What a site message is about.
+    pub enum MessageKind {
+        /// A staff announcement: its title is the message.
+        Announcement => "announcement",
+        RefundRefunded => "refund_refunded",
+        RefundRejected => "refund_rejected",
+        ComplaintReply => "complaint_reply",
+        ComplaintResolved => "complaint_resolved",
+        MembershipEnding => "membership_ending",
+        LiveStarting => "live_starting",
+        ConsultationStarting => "consultation_starting",
+        ReviewReply => "review_reply",
+        GroupFull => "group_full",
+        GroupFailed => "group_failed",
+        HomeworkReviewed => "homework_reviewed",
+    }
+}
+
+impl MessageKind {
+    /// Its sentence in the message centre, as a translation key; an announcement shows its title.
+    pub fn words_key(self) -> Option<&'static str> {
+        Some(match self {
+            MessageKind::Announcement => return None,
+            MessageKind::RefundRefunded => "msg_refund_refunded",
+            MessageKind::RefundRejected => "msg_refund_rejected",
+            MessageKind::ComplaintReply => "msg_complaint_reply",
+            MessageKind::ComplaintResolved => "msg_complaint_resolved",
+            MessageKind::MembershipEnding => "msg_membership_ending",
+            MessageKind::LiveStarting => "msg_live_starting",
+            MessageKind::ConsultationStarting => "msg_consultation_starting",
+            MessageKind::ReviewReply => "msg_review_reply",
+            MessageKind::GroupFull => "msg_group_full",
+            MessageKind::GroupFailed => "msg_group_failed",
+            MessageKind::HomeworkReviewed => "msg_homework_reviewed",
+        })
+    }
+
+    /// The text that goes with it, if any (reminders only to learners who agreed to them).
+    pub fn text(self) -> Option<sms::Kind> {
+        match self {
+            MessageKind::RefundRefunded => Some(sms::Kind::RefundRefunded),
+            MessageKind::RefundRejected => Some(sms::Kind::RefundRejected),
+            MessageKind::ComplaintReply => Some(sms::Kind::ComplaintReplied),
+            MessageKind::MembershipEnding | MessageKind::LiveStarting | MessageKind::ConsultationStarting => {
+                Some(sms::Kind::Reminder)
+            }
+            MessageKind::Announcement
+            | MessageKind::ComplaintResolved
+            | MessageKind::ReviewReply
+            | MessageKind::GroupFull
+            | MessageKind::GroupFailed
+            | MessageKind::HomeworkReviewed => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn news_about_money_complaints_and_reminders_also_goes_out_as_a_text() {
+        let texted: Vec<&str> = MessageKind::ALL.iter().filter(|k| k.text().is_some()).map(|k| k.as_str()).collect();
+        assert_eq!(
+            texted,
+            [
+                "refund_refunded",
+                "refund_rejected",
+                "complaint_reply",
+                "membership_ending",
+                "live_starting",
+                "consultation_starting"
+            ]
+        );
+        assert_eq!(MessageKind::LiveStarting.text(), Some(sms::Kind::Reminder));
+        assert_eq!(MessageKind::Announcement.words_key(), None, "an announcement shows its own title");
+        assert!(MessageKind::ALL.iter().filter(|k| **k != MessageKind::Announcement).all(|k| k.words_key().is_some()));
+    }
+}

@@ -44,11 +44,7 @@ pub mod time;
 pub mod upload;
 pub mod words;
 
-pub use ids::{
-    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CouponId, CourseId, GroupId,
-    InstructorId, KeywordId, LessonId, OrderId, PayoutId, QueueItemId, RefundId, ReviewId, SlotId, SubmissionId,
-    SyncKeyId, UserId,
-};
+pub use ids::*;
 pub use money::Fen;
 pub use phone::Phone;
 pub use product::ProductKind;

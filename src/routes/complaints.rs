@@ -1,10 +1,7 @@
 //! Complaints (投诉) and content reports (举报): the form linked from every page, the complaint's
 //! page with its conversation, follow-ups, and the learner's list.
 
-use crate::domain::AttachmentId;
 use crate::domain::LessonId;
-use crate::domain::moderation::HeldKind;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -12,8 +9,10 @@ use serde::Deserialize;
 
 use super::forms::{FieldErrors, phone_error};
 use super::refunds::file_error;
+use crate::domain::AttachmentId;
 use crate::domain::Phone;
 use crate::domain::complaint::{CATEGORIES, category_label_key};
+use crate::domain::moderation::HeldKind;
 use crate::domain::numbers::ComplaintNo;
 use crate::domain::order::looks_like_order_no;
 use crate::domain::time::{now, shanghai_minutes};
@@ -24,7 +23,7 @@ use crate::store::complaints::{self, Complaint, NewComplaint};
 use crate::store::orders;
 use crate::store::users::User;
 use crate::web::uploads::{self, Rejected};
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
 
 pub const MAX_COMPLAINT_FILES: usize = 3;
 const MIN_DESCRIPTION_CHARS: usize = 5;

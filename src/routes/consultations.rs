@@ -1,9 +1,7 @@
 //! Booking a consultation: the buyer picks one of the open slots and pays for it; a booked slot
 //! can be moved up to the cancellation limit (`domain::consultation`).
 
-use crate::domain::SlotId;
 use crate::domain::product::Delivery;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -12,12 +10,13 @@ use serde::Deserialize;
 use super::forms::FieldErrors;
 use super::orders::{buyers_order, purchase_href};
 use crate::catalog::Course;
+use crate::domain::SlotId;
 use crate::domain::numbers::{OrderNo, Slug};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::services::checkout::Purchase;
 use crate::store::consultations::{self, SlotRow};
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(book_page).service(book).service(reschedule);

@@ -3,7 +3,6 @@
 //! The copy invites and never pressures (seed 004 lesson 16): no "share to unlock", no red
 //! packets, no countdown to share.
 
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -20,7 +19,7 @@ use crate::store::commissions::{self, Referred};
 use crate::store::distributors::{self, Application, Distributor};
 use crate::store::payouts::{self, Payout};
 use crate::store::users::User;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, client_ip, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(centre).service(apply).service(withdraw);

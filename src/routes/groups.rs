@@ -3,7 +3,6 @@
 //! pressure (seed 004): the plain price, the plain deadline, and what happens if it does not fill.
 
 use crate::domain::GroupId;
-use crate::web::LoggedIn;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
@@ -16,7 +15,7 @@ use crate::error::AppError;
 use crate::services::checkout::{self, Purchase};
 use crate::store::groups::{self, GroupRow, Seat};
 use crate::web::csrf::NoFields;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(open_group).service(group_page).service(join);

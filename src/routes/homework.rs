@@ -2,16 +2,15 @@
 //! until staff review it, and the review. A submission is only ever shown to its author and
 //! staff; anyone else gets the shop's 404.
 
-use crate::domain::AttachmentId;
 use crate::domain::LessonId;
-use crate::domain::SubmissionId;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
 use crate::catalog::{Course, Lesson};
+use crate::domain::AttachmentId;
+use crate::domain::SubmissionId;
 use crate::domain::UserId;
 use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_minutes};
@@ -19,7 +18,7 @@ use crate::error::AppError;
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::homework::{self, Submission};
 use crate::web::uploads;
-use crate::web::{AppState, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, LoggedIn, Meta, PageContext, redirect, render_with_status};
 
 /// Files a submission may carry.
 pub const MAX_FILES: usize = 3;

@@ -5,7 +5,6 @@ use crate::domain::catalog::LessonKind;
 use crate::domain::membership::covers;
 use crate::domain::product::Delivery;
 use crate::domain::{CourseId, UserId};
-use crate::web::LoggedIn;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -23,7 +22,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::media::article::SanitizedHtml;
 use crate::store::lessons::{self, Progress};
-use crate::web::{AppState, Meta, PageContext, render};
+use crate::web::{AppState, LoggedIn, Meta, PageContext, render};
 
 /// How long before and after its start a live session counts as "live".
 const LIVE_EARLY_SECS: i64 = 15 * 60;

@@ -1,20 +1,19 @@
 //! The personal centre.
 
-use crate::domain::moderation::HeldKind;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, nickname_error};
+use crate::domain::moderation::HeldKind;
 use crate::domain::text::parse_nickname;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::store::messages;
 use crate::store::users::{self, User};
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(me)

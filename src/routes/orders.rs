@@ -1,7 +1,6 @@
 //! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
 
 use crate::domain::product::Delivery;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -25,7 +24,7 @@ use crate::store::orders::{self, Attached, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
 use crate::web::csrf::NoFields;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, client_ip, redirect, render, render_with_status};
 
 pub const PER_PAGE: i64 = 20;
 

@@ -1,19 +1,18 @@
 //! The learner's side of refunds: the request form with the computed amount and the rule, the
 //! status page with its timeline, withdrawing, and the evidence downloads.
 
-use crate::domain::AttachmentId;
 use crate::domain::RefundId;
-use crate::domain::moderation::HeldKind;
-use crate::domain::refund::RefundEvent;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
 use super::orders::buyers_order;
+use crate::domain::AttachmentId;
 use crate::domain::Fen;
+use crate::domain::moderation::HeldKind;
 use crate::domain::numbers::{OrderNo, RefundNo};
+use crate::domain::refund::RefundEvent;
 use crate::domain::refund::{REASONS, RefundStatus, reason_label_key};
 use crate::domain::refund_policy::{Decision, approves_itself};
 use crate::domain::time::{now, shanghai_minutes};
@@ -25,7 +24,7 @@ use crate::store::refunds::{self, Approval, Created, NewRefund, Refund};
 use crate::store::users::User;
 use crate::web::csrf::NoFields;
 use crate::web::uploads::{self, Rejected};
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
 
 pub const MAX_EVIDENCE_FILES: usize = 5;
 const MAX_REASON_CHARS: usize = 500;

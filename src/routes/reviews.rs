@@ -1,11 +1,7 @@
 //! Reviews: a learner who has studied enough writes (or edits) their review of a course; anyone
 //! signed in may report one. Course pages list them (`routes::courses`).
 
-use crate::domain::AttachmentId;
-use crate::domain::ReviewId;
-use crate::domain::moderation::HeldKind;
 use crate::domain::moderation::Visibility;
-use crate::web::LoggedIn;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -13,7 +9,10 @@ use askama::Template;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
+use crate::domain::AttachmentId;
+use crate::domain::ReviewId;
 use crate::domain::UserId;
+use crate::domain::moderation::HeldKind;
 use crate::domain::numbers::Slug;
 use crate::domain::refund::consumed_pct;
 use crate::domain::review::{NotYet, ReviewError, check, may_review};
@@ -22,7 +21,7 @@ use crate::error::AppError;
 use crate::store::attachments::{self, Owner};
 use crate::store::reviews;
 use crate::web::uploads;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(review_page).service(save).service(report).service(review_photo);

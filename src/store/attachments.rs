@@ -1,10 +1,10 @@
 //! Files attached to refund requests, complaints and reviews. The bytes live in the uploads store under
 //! generated keys; this table says whose they are.
 
-use crate::domain::{AttachmentId, ComplaintId, ReviewId, SubmissionId, UserId};
 use sqlx::{Any, Transaction};
 
 use super::Db;
+use crate::domain::{AttachmentId, ComplaintId, ReviewId, SubmissionId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owner {

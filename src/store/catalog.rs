@@ -1,7 +1,6 @@
 //! Reads the catalog's rows in four queries; `catalog::Catalog` indexes them for the pages.
 
 use crate::domain::CourseId;
-use crate::domain::{CategoryId, InstructorId};
 use crate::domain::{ChapterId, LessonId};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +10,7 @@ use super::rows::Flag;
 use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, LessonKind, Rating};
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
+use crate::domain::{CategoryId, InstructorId};
 use crate::domain::{Fen, ProductKind};
 use anyhow::Context;
 

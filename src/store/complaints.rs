@@ -3,13 +3,13 @@
 //! follow-up; resolved ends it (a follow-up reopens it).
 
 use crate::domain::UserId;
-use crate::domain::message::MessageKind;
-use crate::domain::{ComplaintId, LessonId, OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
 use super::{Db, is_unique_violation, messages};
 use crate::domain::complaint::{ComplaintStatus, new_complaint_no};
+use crate::domain::message::MessageKind;
+use crate::domain::{ComplaintId, LessonId, OrderId, RefundId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Complaint {

@@ -2,17 +2,17 @@
 //! affected; paying, granting the course and consuming the coupon commit together.
 
 use super::rows::OptionalWord;
-use crate::domain::CouponId;
 use crate::domain::CourseId;
 use crate::domain::UserId;
-use crate::domain::payment::LateRefundState;
 use crate::domain::product::Delivery;
 use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
 
 use super::{Db, is_unique_violation};
+use crate::domain::CouponId;
 use crate::domain::coupon::Breakdown;
 use crate::domain::order::{OrderStatus, new_order_no};
+use crate::domain::payment::LateRefundState;
 use crate::domain::payment::PaidNotice;
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{Fen, ProductKind};

@@ -4,8 +4,6 @@
 
 use crate::domain::CourseId;
 use crate::domain::UserId;
-use crate::domain::message::MessageKind;
-use crate::domain::refund::RefundEvent;
 use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
@@ -13,7 +11,9 @@ use super::attachments::{self, NewAttachment, Owner};
 use super::rows::Flag;
 use super::{Db, is_unique_violation, messages};
 use crate::domain::Fen;
+use crate::domain::message::MessageKind;
 use crate::domain::order::OrderStatus;
+use crate::domain::refund::RefundEvent;
 use crate::domain::refund::{RefundStatus, new_refund_no};
 use crate::domain::refund_policy::{Decision, left_to_refund, may_refund};
 use crate::domain::refund_terms::Localized;

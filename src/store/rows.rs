@@ -44,32 +44,12 @@ macro_rules! decodes_as {
 }
 
 decodes_as!(Fen, i64, Fen);
-decodes_as!(UserId, i64, UserId);
-decodes_as!(CourseId, i64, CourseId);
-decodes_as!(OrderId, i64, OrderId);
-decodes_as!(RefundId, i64, RefundId);
-decodes_as!(LessonId, i64, LessonId);
-decodes_as!(ChapterId, i64, ChapterId);
-decodes_as!(GroupId, i64, GroupId);
-decodes_as!(ReviewId, i64, ReviewId);
-decodes_as!(CheckInId, i64, CheckInId);
-decodes_as!(PayoutId, i64, PayoutId);
-decodes_as!(AnnouncementId, i64, AnnouncementId);
-decodes_as!(SubmissionId, i64, SubmissionId);
-decodes_as!(SlotId, i64, SlotId);
-decodes_as!(ComplaintId, i64, ComplaintId);
-decodes_as!(AttachmentId, i64, AttachmentId);
-decodes_as!(KeywordId, i64, KeywordId);
-decodes_as!(QueueItemId, i64, QueueItemId);
-decodes_as!(SyncKeyId, i64, SyncKeyId);
-decodes_as!(ClaimId, i64, ClaimId);
-decodes_as!(CategoryId, i64, CategoryId);
-decodes_as!(InstructorId, i64, InstructorId);
-decodes_as!(CouponId, i64, CouponId);
 
-/// Ids are bound as the BIGINT they are.
-macro_rules! encodes_as_i64 {
-    ($($ty:ty),*) => {$(
+/// Ids read and bind as the BIGINT they are.
+macro_rules! bigint_ids {
+    ($($ty:ident),* $(,)?) => {$(
+        decodes_as!($ty, i64, $ty);
+
         impl<'q> Encode<'q, Any> for $ty {
             fn encode_by_ref(&self, buf: &mut <Any as sqlx::Database>::ArgumentBuffer<'q>) -> Result<IsNull, BoxDynError> {
                 <i64 as Encode<'q, Any>>::encode_by_ref(&self.0, buf)
@@ -77,7 +57,7 @@ macro_rules! encodes_as_i64 {
         }
     )*};
 }
-encodes_as_i64!(
+bigint_ids!(
     UserId,
     CourseId,
     OrderId,

@@ -851,6 +851,8 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/settings".to_string(), "admin-settings-1280.png"),
         ("/admin/switchover".to_string(), "admin-switchover-1280.png"),
         ("/admin/switchover/funnel".to_string(), "admin-funnel-1280.png"),
+        ("/admin/content".to_string(), "admin-content-1280.png"),
+        ("/admin/announcements".to_string(), "admin-announcements-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();

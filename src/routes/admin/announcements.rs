@@ -2,19 +2,18 @@
 //! link; learners can close it) and messages to every learner or to a course's buyers, which land
 //! in their message centre with an unread count in the header.
 
-use crate::domain::AnnouncementId;
-use crate::routes::admin::gate::{Staff, area};
-use crate::store::announcements::AnnouncementKind;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
+use crate::domain::AnnouncementId;
 use crate::domain::text::safe_next;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
+use crate::store::announcements::AnnouncementKind;
 use crate::store::announcements::{self, Announcement, NewBanner, NewMessage};
 use crate::store::course_admin::{self, CourseRow};
 use crate::web::csrf::NoFields;

@@ -1,7 +1,6 @@
 //! The audit log, for admins: who changed what and when, with before and after, filtered by
 //! staff member, action, target and date range.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 
 use crate::domain::time::{shanghai_day_start, shanghai_minutes};
 use crate::error::AppError;
+use crate::routes::admin::gate::{Staff, area};
 use crate::store::audit::{self, Entry, Filter};
 use crate::store::staff;
 use crate::store::users::User;

@@ -2,13 +2,12 @@
 //! everyone must learn where the shop is now): the shop's link and the opt-out line are always in
 //! them, opted-out and banned learners are skipped, and sending is throttled in the background.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::broadcast::{BroadcastError, compose};
 use crate::domain::sms::Kind;
 use crate::domain::time::{now, shanghai_minutes};

@@ -5,13 +5,12 @@
 use crate::domain::ChapterId;
 use crate::domain::CourseId;
 use crate::domain::LessonId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::ProductKind;
 use crate::domain::catalog::LessonKind;
 use crate::domain::course_form::{RawCourse, validate};

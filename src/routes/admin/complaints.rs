@@ -2,14 +2,13 @@
 //! conversation, replying (also to WeChat Pay for platform complaints), resolving, and linking
 //! the refund that settles it.
 
-use crate::domain::AttachmentId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
+use crate::domain::AttachmentId;
 use crate::domain::complaint::{ComplaintStatus, Sla, sla};
 use crate::domain::numbers::ComplaintNo;
 use crate::domain::refund::looks_like_refund_no;

@@ -1,14 +1,13 @@
 //! Distributors in the back office: applications to approve or reject, distributors with their
 //! balances, freezing and unfreezing (each with a reason, audited), and what the shop owes.
 
-use crate::domain::PayoutId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
+use crate::domain::PayoutId;
 use crate::domain::UserId;
 use crate::domain::commission::{Balances, RiskFlag, risk_flags};
 use crate::domain::time::{now, shanghai_minutes};

@@ -2,13 +2,13 @@
 //! weeks, before it ever was), per day, how many of the mini program's buyers came back and how
 //! many were told.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::domain::funnel::{self, Funnel, Step};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
+use crate::routes::admin::gate::{Staff, area};
 use crate::store::switchover;
 use crate::web::{AppState, Meta, PageContext, render};
 

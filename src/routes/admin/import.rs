@@ -2,12 +2,11 @@
 //! or import them, and read the report. Large exports belong on the command line
 //! (`kedian import`), which shows a progress bar.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::upload::EXPORT_FILES;
 use crate::error::AppError;
 use crate::import::{Report, Silent, from_files, import};

@@ -2,18 +2,17 @@
 //! hide or restore, and the homework queue with its reviews (作业反馈).
 
 use crate::domain::moderation::Visibility;
-use crate::domain::{CheckInId, SubmissionId};
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
 use crate::domain::CourseId;
 use crate::domain::checkin::{day_number, day_start};
 use crate::domain::time::{now, shanghai_date, shanghai_day_start, shanghai_minutes};
+use crate::domain::{CheckInId, SubmissionId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::checkins::{self, ChallengeRow, Post};

@@ -2,14 +2,13 @@
 //! session's link and start time, and its media (upload, HLS state).
 
 use crate::domain::LessonId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::catalog::reload;
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;

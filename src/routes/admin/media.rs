@@ -4,12 +4,11 @@
 
 use crate::domain::CourseId;
 use crate::domain::LessonId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::catalog::{editor_with_errors, reload};
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::time::now;
 use crate::domain::upload::{Accept, LESSON_MEDIA, PICTURES};
 use crate::error::AppError;

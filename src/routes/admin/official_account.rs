@@ -1,12 +1,11 @@
 //! The official account's part of `/admin/switchover`: which template the takedown notice uses,
 //! how many followers it reaches (and of them, buyers), and what was sent or refused per event.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::time::now;
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;

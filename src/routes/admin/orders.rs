@@ -2,13 +2,12 @@
 //! export); an order's page with its payments, notifications and refunds; manual close and
 //! manual refund, both audited.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::Fen;
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;

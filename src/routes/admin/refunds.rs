@@ -1,14 +1,13 @@
 //! The staff side of refunds: the queue, a request with its order, consumption and evidence, and
 //! the decisions (approve in full or in part, reject with a reason, retry a failed refund).
 
-use crate::domain::AttachmentId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
+use crate::domain::AttachmentId;
 use crate::domain::Fen;
 use crate::domain::numbers::RefundNo;
 use crate::domain::refund::{RefundStatus, reason_label_key};

@@ -3,13 +3,12 @@
 //! effect at once; an empty field means the built-in default.
 
 use crate::domain::commission::{BindingRule, CapError, DEFAULT_CAP, Rate, check_cap};
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::{Deserialize, Serialize};
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::Fen;
 use crate::domain::shop::{
     SMS_CODE_DEFAULT, SMS_CODE_FIELDS, SMS_REFUND_DEFAULT, SMS_REFUND_FIELDS, ShopSettings, TemplateError,

@@ -1,13 +1,13 @@
 //! 短信: which provider sends, each kind of text mapped to its approved templates with a preview
 //! of what the learner receives, and the texts that failed, per kind and day.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::{HttpResponse, get, web};
 use askama::Template;
 
 use crate::domain::sms::Kind;
 use crate::domain::time::now;
 use crate::error::AppError;
+use crate::routes::admin::gate::{Staff, area};
 use crate::sms::TemplateUse;
 use crate::store::sms_outbox::{self, FailureCount};
 use crate::web::{AppState, Meta, PageContext, render};

@@ -2,13 +2,12 @@
 //! TOTP at their first sign-in), change roles, reset a lost authenticator.
 
 use crate::domain::UserId;
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::auth::password;
 use crate::domain::Phone;
 use crate::domain::staff::Role;

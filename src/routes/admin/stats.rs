@@ -2,7 +2,6 @@
 //! learners by day (drawn as server-side SVG bars), and sales, refund rate and completion rate
 //! (完课率) by course; a date range picker; every table exports as CSV.
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use askama::Template;
@@ -14,6 +13,7 @@ use crate::domain::stats::{
 };
 use crate::domain::time::{now, shanghai_date, shanghai_day_start};
 use crate::error::AppError;
+use crate::routes::admin::gate::{Staff, area};
 use crate::store::sales_days;
 use crate::store::stats::{self, CourseSales};
 use crate::web::csv::Csv;

@@ -2,15 +2,14 @@
 //! the shop can reach, when the mini program's data last arrived, the keys its back end signs
 //! sync requests with, and a checklist of what the day depends on, each item saying what to fix.
 
-use crate::domain::{ClaimId, SyncKeyId};
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{ClaimId, SyncKeyId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::switchover::{self, Reach};

@@ -2,13 +2,12 @@
 //! banner that cannot be closed, the home page pins the message, and learners are asked to save
 //! the shop (bookmark, add to the home screen, open in the browser from WeChat).
 
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::shop::TAKEDOWN_DEFAULT;
 use crate::domain::time::now;
 use crate::error::AppError;

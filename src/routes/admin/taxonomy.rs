@@ -1,15 +1,14 @@
 //! Categories and instructors, for operators: add and edit; the shop's pages follow at once.
 
-use crate::domain::{CategoryId, InstructorId};
-use crate::routes::admin::gate::{Staff, area};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::catalog::reload;
-use super::gate::{Change, audit};
+use super::gate::{Change, Staff, area, audit};
 use crate::domain::course_form::is_valid_slug;
+use crate::domain::{CategoryId, InstructorId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::course_admin::{self, CategoryRow, InstructorRow, SaveError};

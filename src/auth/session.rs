@@ -1,8 +1,9 @@
 //! The typed session: who is logged in, since when, and the CSRF token.
 
-use crate::domain::UserId;
 use actix_session::Session;
 use rand::RngCore;
+
+use crate::domain::UserId;
 
 const USER_ID: &str = "uid";
 const AUTH_AT: &str = "auth_at";

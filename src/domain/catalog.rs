@@ -2,14 +2,13 @@
 //! and lessons. Plain data with the rules that read it (the price in force, live sessions, the
 //! lesson after this one); `catalog` keeps the published ones in memory.
 
-use crate::domain::CourseId;
-use crate::domain::product::Delivery;
-use crate::domain::{ChapterId, LessonId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::refund_terms::RefundTerms;
 use super::{Fen, ProductKind};
+use crate::domain::product::Delivery;
+use crate::domain::{ChapterId, CourseId, LessonId};
 
 #[derive(Debug, Clone)]
 pub struct Category {

@@ -290,16 +290,55 @@ pub enum Entry {
     PaidOut { amount: Fen },
 }
 
+super::words::stored_word! {
+    /// How a ledger line is stored: the word in `commission_entries.kind`.
+    pub enum EntryKind { Earned => "earned", Settled => "settled", Reversed => "reversed", PaidOut => "paid_out" }
+}
+
+/// Which balance a ledger line moves, and which way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Movement {
+    pub balance: Balance,
+    pub negative: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    Pending,
+    Available,
+}
+
 impl Entry {
     /// The stored form: `kind` and whether a reversal came after settling.
-    pub fn from_stored(kind: &str, amount: Fen, settled: bool) -> Option<Entry> {
+    pub fn from_stored(kind: EntryKind, amount: Fen, settled: bool) -> Entry {
         match kind {
-            "earned" => Some(Entry::Earned { amount }),
-            "settled" => Some(Entry::Settled { amount }),
-            "reversed" => Some(Entry::Reversed { amount, settled }),
-            "paid_out" => Some(Entry::PaidOut { amount }),
-            _ => None,
+            EntryKind::Earned => Entry::Earned { amount },
+            EntryKind::Settled => Entry::Settled { amount },
+            EntryKind::Reversed => Entry::Reversed { amount, settled },
+            EntryKind::PaidOut => Entry::PaidOut { amount },
         }
+    }
+
+    pub fn kind(self) -> EntryKind {
+        match self {
+            Entry::Earned { .. } => EntryKind::Earned,
+            Entry::Settled { .. } => EntryKind::Settled,
+            Entry::Reversed { .. } => EntryKind::Reversed,
+            Entry::PaidOut { .. } => EntryKind::PaidOut,
+        }
+    }
+
+    /// How the line shows in the ledger export: a settlement moves money into available, so it
+    /// is listed there as positive; a reversal is taken from the balance it hit.
+    pub fn movement(self) -> Movement {
+        let (balance, negative) = match self {
+            Entry::Earned { .. } => (Balance::Pending, false),
+            Entry::Settled { .. } => (Balance::Available, false),
+            Entry::Reversed { settled: false, .. } => (Balance::Pending, true),
+            Entry::Reversed { settled: true, .. } => (Balance::Available, true),
+            Entry::PaidOut { .. } => (Balance::Available, true),
+        };
+        Movement { balance, negative }
     }
 }
 
@@ -613,8 +652,22 @@ mod tests {
         assert_eq!(to_settle(Fen(500), Fen(500)), Fen::ZERO, "a full refund inside the window leaves nothing");
         let overdrawn = balances(&[PaidOut { amount: Fen(100) }, Reversed { amount: Fen(50), settled: true }]);
         assert_eq!(overdrawn.available, Fen(-150), "a refund after payout leaves the distributor owing");
-        assert_eq!(Entry::from_stored("settled", Fen(5), false), Some(Settled { amount: Fen(5) }));
-        assert_eq!(Entry::from_stored("bonus", Fen(5), false), None);
+        assert_eq!(Entry::from_stored(EntryKind::Settled, Fen(5), false), Settled { amount: Fen(5) });
+        for kind in EntryKind::ALL {
+            assert_eq!(Entry::from_stored(*kind, Fen(5), true).kind(), *kind);
+        }
+        assert!(EntryKind::try_from("bonus".to_string()).is_err(), "an unknown stored kind is refused");
+    }
+
+    #[test]
+    fn ledger_lines_move_the_balance_they_hit() {
+        use Entry::*;
+        let moves = |e: Entry| (e.movement().balance, e.movement().negative);
+        assert_eq!(moves(Earned { amount: Fen(1) }), (Balance::Pending, false));
+        assert_eq!(moves(Settled { amount: Fen(1) }), (Balance::Available, false));
+        assert_eq!(moves(Reversed { amount: Fen(1), settled: false }), (Balance::Pending, true));
+        assert_eq!(moves(Reversed { amount: Fen(1), settled: true }), (Balance::Available, true));
+        assert_eq!(moves(PaidOut { amount: Fen(1) }), (Balance::Available, true));
     }
 
     #[test]
@@ -674,6 +727,23 @@ impl PayoutStatus {
 super::words::stored_word! {
     /// A commission waits out the refund window, then settles into what can be withdrawn.
     pub enum CommissionState { Pending => "pending", Settled => "settled" }
+}
+
+super::words::stored_word! {
+    /// A held WeChat order's funds either go to the distributor (a split) or back to the shop's
+    /// account (an unfreeze).
+    pub enum SplitKind { Split => "split", Unfreeze => "unfreeze" }
+}
+
+impl SplitKind {
+    /// The number WeChat Pay knows the request by: one per order and kind, so a retry after a
+    /// crash asks about the same request instead of sending a second.
+    pub fn out_order_no(self, order_no: &str) -> String {
+        match self {
+            SplitKind::Split => format!("S{order_no}"),
+            SplitKind::Unfreeze => format!("U{order_no}"),
+        }
+    }
 }
 
 /// The 待结算 / 已结算 / 已冲回 word of a referred order: fully reversed wins over its state.

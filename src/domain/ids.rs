@@ -114,3 +114,23 @@ id!(
     /// A coupon code.
     CouponId
 );
+id!(
+    /// A text in the SMS outbox.
+    TextId
+);
+id!(
+    /// A message in the WeChat official account's outbox.
+    WechatMessageId
+);
+id!(
+    /// A sign-in code sent by text.
+    SignInCodeId
+);
+id!(
+    /// A line of the staff audit log.
+    AuditEntryId
+);
+id!(
+    /// An SMS broadcast to many learners.
+    BroadcastId
+);

@@ -1,10 +1,11 @@
 //! Signed media URLs: an HMAC over the viewer, the lesson and the expiry, so a link copied out
 //! of a page works only for that viewer (0 for anyone, on free previews) and only for a while.
 
-use crate::domain::LessonId;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
+
+use crate::domain::LessonId;
 
 /// Default validity of a media URL.
 pub const URL_TTL_SECS: i64 = 2 * 3600;

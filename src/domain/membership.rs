@@ -2,10 +2,10 @@
 //! calendar months in Beijing time (a month from 31 January ends on the last day of February), and
 //! access lasts up to the end's very second.
 
-use crate::domain::product::Delivery;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 
 use super::{Fen, ProductKind};
+use crate::domain::product::Delivery;
 
 const SHANGHAI: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Ok(offset) => offset,

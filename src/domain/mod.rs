@@ -21,6 +21,7 @@ pub mod moderation;
 pub mod money;
 pub mod numbers;
 pub mod order;
+pub mod outbox;
 pub mod payment;
 pub mod phone;
 pub mod product;

@@ -1,54 +1,25 @@
 //! What a text message says: its kind, the parameters each kind takes and the shop's own
 //! wording. Sending is `sms`; the outbox rows are `store::sms_outbox`.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    LoginCode,
-    RefundApproved,
-    RefundRefunded,
-    RefundRejected,
-    ComplaintReplied,
-    TakedownNotice,
-    /// A membership ending, a live session or a consultation coming up (only with consent).
-    Reminder,
-    /// Broadcasts: a marketing template, which carriers require to carry an opt-out line.
-    Marketing,
-    /// Someone tried to claim the account's order by its receipt number.
-    ClaimAttempt,
+super::words::stored_word! {
+    /// What a text is about. Its word names it in the TOML file, the outbox and the back office.
+    pub enum Kind {
+        LoginCode => "login_code",
+        RefundApproved => "refund_approved",
+        RefundRefunded => "refund_refunded",
+        RefundRejected => "refund_rejected",
+        ComplaintReplied => "complaint_replied",
+        TakedownNotice => "takedown_notice",
+        /// A membership ending, a live session or a consultation coming up (only with consent).
+        Reminder => "reminder",
+        /// Broadcasts: a marketing template, which carriers require to carry an opt-out line.
+        Marketing => "marketing",
+        /// Someone tried to claim the account's order by its receipt number.
+        ClaimAttempt => "claim_attempt",
+    }
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
-        Kind::LoginCode,
-        Kind::RefundApproved,
-        Kind::RefundRefunded,
-        Kind::RefundRejected,
-        Kind::ComplaintReplied,
-        Kind::TakedownNotice,
-        Kind::Reminder,
-        Kind::Marketing,
-        Kind::ClaimAttempt,
-    ];
-
-    /// The name in the TOML file, the outbox and the back office.
-    pub fn key(self) -> &'static str {
-        match self {
-            Kind::LoginCode => "login_code",
-            Kind::RefundApproved => "refund_approved",
-            Kind::RefundRefunded => "refund_refunded",
-            Kind::RefundRejected => "refund_rejected",
-            Kind::ComplaintReplied => "complaint_replied",
-            Kind::TakedownNotice => "takedown_notice",
-            Kind::Reminder => "reminder",
-            Kind::Marketing => "marketing",
-            Kind::ClaimAttempt => "claim_attempt",
-        }
-    }
-
-    pub fn parse(key: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.key() == key)
-    }
-
     /// The parameters the shop fills in, in this order.
     pub fn params(self) -> &'static [&'static str] {
         match self {
@@ -80,7 +51,7 @@ impl Kind {
     }
 
     pub fn label_key(self) -> String {
-        format!("sms_kind_{}", self.key())
+        format!("sms_kind_{}", self.as_str())
     }
 }
 

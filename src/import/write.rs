@@ -7,9 +7,6 @@
 //! revoked in the shop (a refund, staff) is never granted again by an import; progress made in
 //! the shop after the export is never overwritten by older imported progress.
 
-use crate::domain::CourseId;
-use crate::domain::OrderId;
-use crate::domain::UserId;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -20,7 +17,9 @@ use super::{Entity, Report, Shop};
 use crate::domain::import::{Buyer, EntitlementRow, MappingRow, OrderRow, ProgressRow, UserRow};
 use crate::domain::media::is_complete;
 use crate::domain::order::new_order_no;
+use crate::domain::payment::PaidThrough;
 use crate::domain::time::now;
+use crate::domain::{CourseId, OrderId, UserId};
 use crate::store::identities::{OPENID_MP, UNIONID};
 use crate::store::users::{WECHAT_ONLY_NICKNAME, WECHAT_ONLY_PREFIX, default_nickname, wechat_only_phone};
 use crate::store::{Db, Topic, in_list, values_list};
@@ -494,7 +493,7 @@ impl<'a> Run<'a> {
                     .bind(course.max_pct)
                     .bind(row.status.as_str())
                     .bind(row.paid_at)
-                    .bind(format!("miniprogram:{}", row.provider))
+                    .bind(PaidThrough::MiniProgram(row.provider.clone()).stored())
                     .bind(&row.transaction_id)
                     .bind(row.refunded.0)
                     .bind(at)

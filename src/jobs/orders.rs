@@ -9,8 +9,7 @@ use crate::domain::payment::LateRefundState;
 use crate::domain::time::now;
 use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::services::confirm::ask_gateway;
-use crate::store::Db;
-use crate::store::orders;
+use crate::store::{Db, orders};
 
 pub use crate::domain::order::RECONCILE_AFTER_SECS;
 const BATCH: i64 = 100;

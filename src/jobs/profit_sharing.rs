@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::commission::SplitKind;
 use crate::domain::time::now;
 use crate::pay::wechatpay::WechatPay;
 use crate::pay::wechatpay::profit_sharing::SplitState;
@@ -51,11 +52,12 @@ pub async fn run_once(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<(
 }
 
 async fn send(wechat: &WechatPay, split: &Split) -> anyhow::Result<SplitState> {
-    if split.kind == "split" {
-        wechat.add_receiver(&split.receiver).await?;
-        let description = format!("推广佣金 {}", split.order_no);
-        wechat.split(&split.transaction_id, &split.out_order_no, &split.receiver, split.amount, &description).await
-    } else {
-        wechat.unfreeze(&split.transaction_id, &split.out_order_no).await
+    match split.kind {
+        SplitKind::Split => {
+            wechat.add_receiver(&split.receiver).await?;
+            let description = format!("推广佣金 {}", split.order_no);
+            wechat.split(&split.transaction_id, &split.out_order_no, &split.receiver, split.amount, &description).await
+        }
+        SplitKind::Unfreeze => wechat.unfreeze(&split.transaction_id, &split.out_order_no).await,
     }
 }

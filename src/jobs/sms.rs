@@ -73,7 +73,7 @@ pub async fn run_once(db: &Db, sender: &dyn SmsSender, shop: &ShopCache, now: i6
             }
             Err(e) => {
                 let retry = (e.transient && item.attempts < MAX_ATTEMPTS).then(|| now + retry_delay(item.attempts));
-                tracing::warn!(outbox = item.id, provider = e.provider, code = %e.code, retry = retry.is_some(), "text not sent");
+                tracing::warn!(outbox = item.id.0, provider = e.provider, code = %e.code, retry = retry.is_some(), "text not sent");
                 metrics::counter!("sms_failed_total", "provider" => e.provider.to_string()).increment(1);
                 sms_outbox::mark_failed(db, item.id, e.provider, &e.code, &e.message, retry, now).await?;
             }

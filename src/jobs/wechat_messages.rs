@@ -77,7 +77,7 @@ pub async fn run_once(db: &Db, wechat: &WechatPay, now: i64) -> anyhow::Result<u
             }
             Err(e) => {
                 // Not answered: it may have gone out, so it is not sent again.
-                tracing::warn!(outbox = item.id, error = format!("{e:#}"), "template message not answered");
+                tracing::warn!(outbox = item.id.0, error = format!("{e:#}"), "template message not answered");
                 wechat_outbox::mark_failed(db, item.id, "unanswered", &format!("{e:#}"), None, now).await?;
             }
         }

@@ -2,7 +2,6 @@
 //! at the sizes the pages use, under names that carry a content hash so they can be cached for
 //! good. Re-encoding also drops whatever else the file carried (metadata, trailing data).
 
-use crate::domain::CourseId;
 use std::io::Cursor;
 
 use anyhow::Context;
@@ -10,6 +9,8 @@ use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use sha2::{Digest, Sha256};
+
+use crate::domain::CourseId;
 
 /// 16:9 covers: the course page (1280×720, shown at 640 wide on a 2× screen) and cards (640×360).
 pub const COVER_SIZES: [(u32, u32); 2] = [(1280, 720), (640, 360)];

@@ -3,7 +3,6 @@
 //! needs lives in a temporary directory that is removed afterwards. Sources taller than 480 lines
 //! get an HD and an SD rendition under a master playlist (`domain::renditions`).
 
-use crate::domain::LessonId;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -11,8 +10,8 @@ use anyhow::{Context, bail};
 use rand::RngCore;
 
 use super::storage::MediaStore;
-use crate::domain::renditions;
 use crate::domain::time::now;
+use crate::domain::{LessonId, renditions};
 use crate::store::{Db, lessons};
 
 pub struct Packaged {

@@ -2,7 +2,6 @@
 //! on the server (image for pixels, ab_glyph for the CJK text from Debian's fonts-noto-cjk,
 //! qrcode for the code) and kept on disk under a name that changes when any of them does.
 
-use crate::domain::CourseId;
 use std::sync::OnceLock;
 
 use ab_glyph::{Font, FontArc, PxScale, ScaleFont};
@@ -10,6 +9,8 @@ use anyhow::Context;
 use image::imageops::FilterType;
 use image::{ImageFormat, Rgba, RgbaImage};
 use sha2::{Digest, Sha256};
+
+use crate::domain::CourseId;
 
 const WIDTH: u32 = 750;
 const HEIGHT: u32 = 1180;

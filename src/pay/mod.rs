@@ -16,108 +16,7 @@ use reqwest::header::HeaderMap;
 
 use crate::domain::Fen;
 
-/// Where and how the buyer pays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// The sandbox cashier page (模拟支付).
-    Sandbox,
-    /// WeChat Pay inside the WeChat browser (WeixinJSBridge).
-    WechatJsapi,
-    /// WeChat Pay from another mobile browser (MWEB h5_url).
-    WechatH5,
-    /// WeChat Pay by scanning a QR code shown on a PC.
-    WechatNative,
-    /// Alipay's mobile web cashier (alipay.trade.wap.pay).
-    AlipayWap,
-    /// Alipay's PC cashier (alipay.trade.page.pay).
-    AlipayPage,
-}
-
-/// What kind of browser the buyer is in, from its User-Agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Browser {
-    WeChat,
-    Mobile,
-    Desktop,
-}
-
-impl Browser {
-    pub fn from_user_agent(ua: &str) -> Browser {
-        if ua.contains("MicroMessenger") {
-            Browser::WeChat
-        } else if ["Mobile", "Android", "iPhone", "iPad", "HarmonyOS"].iter().any(|m| ua.contains(m)) {
-            Browser::Mobile
-        } else {
-            Browser::Desktop
-        }
-    }
-}
-
-impl Channel {
-    pub const ALL: [Channel; 6] = [
-        Channel::WechatJsapi,
-        Channel::WechatH5,
-        Channel::WechatNative,
-        Channel::AlipayWap,
-        Channel::AlipayPage,
-        Channel::Sandbox,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Sandbox => "sandbox",
-            Channel::WechatJsapi => "wechat_jsapi",
-            Channel::WechatH5 => "wechat_h5",
-            Channel::WechatNative => "wechat_native",
-            Channel::AlipayWap => "alipay_wap",
-            Channel::AlipayPage => "alipay_page",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Channel> {
-        Channel::ALL.into_iter().find(|c| c.as_str() == value)
-    }
-
-    /// Which payment brand's mark stands beside the choice on the pay page.
-    pub fn provider_mark(self) -> &'static str {
-        match self {
-            Channel::Sandbox => "sandbox",
-            Channel::WechatJsapi | Channel::WechatH5 | Channel::WechatNative => "wechat",
-            Channel::AlipayWap | Channel::AlipayPage => "alipay",
-        }
-    }
-
-    /// The one glyph drawn in that mark (支 for Alipay, as on its own logo).
-    pub fn mark_key(self) -> &'static str {
-        match self.provider_mark() {
-            "wechat" => "mark_wechat",
-            "alipay" => "mark_alipay",
-            _ => "mark_sandbox",
-        }
-    }
-
-    pub fn label_key(self) -> &'static str {
-        match self {
-            Channel::Sandbox => "channel_sandbox",
-            Channel::WechatJsapi | Channel::WechatH5 => "channel_wechat",
-            Channel::WechatNative => "channel_wechat_native",
-            Channel::AlipayWap | Channel::AlipayPage => "channel_alipay",
-        }
-    }
-
-    /// The channels that work in this browser, best first (the sandbox works everywhere).
-    pub fn fits(self, browser: Browser) -> bool {
-        match self {
-            Channel::Sandbox => true,
-            Channel::WechatJsapi => browser == Browser::WeChat,
-            Channel::WechatH5 => browser == Browser::Mobile,
-            Channel::WechatNative => browser == Browser::Desktop,
-            // Alipay's pages are blocked inside WeChat: there the pay page explains how to leave.
-            Channel::AlipayWap => browser == Browser::Mobile,
-            Channel::AlipayPage => browser == Browser::Desktop,
-        }
-    }
-}
+pub use crate::domain::payment::{Browser, Channel};
 
 pub struct PayRequest<'a> {
     pub order_no: &'a str,
@@ -277,28 +176,5 @@ impl Providers {
 
     pub fn is_empty(&self) -> bool {
         self.by_name.is_empty()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn browsers_and_their_channels() {
-        let wechat = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148 MicroMessenger/8.0.47";
-        let phone = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36";
-        let pc = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36";
-        assert_eq!(Browser::from_user_agent(wechat), Browser::WeChat);
-        assert_eq!(Browser::from_user_agent(phone), Browser::Mobile);
-        assert_eq!(Browser::from_user_agent(pc), Browser::Desktop);
-        assert_eq!(Browser::from_user_agent(""), Browser::Desktop);
-        let fits = |b| Channel::ALL.into_iter().filter(|c| c.fits(b)).collect::<Vec<_>>();
-        assert_eq!(fits(Browser::WeChat), [Channel::WechatJsapi, Channel::Sandbox]);
-        assert_eq!(fits(Browser::Mobile), [Channel::WechatH5, Channel::AlipayWap, Channel::Sandbox]);
-        assert_eq!(fits(Browser::Desktop), [Channel::WechatNative, Channel::AlipayPage, Channel::Sandbox]);
-        for c in Channel::ALL {
-            assert_eq!(Channel::parse(c.as_str()), Some(c));
-        }
     }
 }

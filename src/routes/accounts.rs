@@ -7,10 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::{FieldErrors, code_format_error, nickname_error, password_error, phone_error};
-use crate::auth::attempts;
 use crate::auth::codes::{self, CodeError};
 use crate::auth::human_check::{self, Answer};
-use crate::auth::password;
+use crate::auth::{attempts, password};
 use crate::domain::text::{check_password, parse_nickname, parse_sms_code, safe_next};
 use crate::domain::time::now;
 use crate::domain::{Phone, text::TextError};

@@ -1,7 +1,6 @@
 //! Check-in (打卡): a learner of a course with a challenge posts once a Beijing day, sees their
 //! calendar and streak, and may delete their posts; the course page shows the wall.
 
-use crate::domain::moderation::Visibility;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -9,12 +8,11 @@ use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
-use crate::domain::CheckInId;
-use crate::domain::UserId;
 use crate::domain::checkin::{Mark, NotNow, calendar, day_number, day_start, may_check_in, prompt_for, streak};
-use crate::domain::moderation::HeldKind;
+use crate::domain::moderation::{HeldKind, Visibility};
 use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
+use crate::domain::{CheckInId, UserId};
 use crate::error::AppError;
 use crate::store::checkins::{self, ChallengeRow, Post};
 use crate::web::csrf::NoFields;

@@ -1,7 +1,6 @@
 //! Complaints (投诉) and content reports (举报): the form linked from every page, the complaint's
 //! page with its conversation, follow-ups, and the learner's list.
 
-use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,13 +8,12 @@ use serde::Deserialize;
 
 use super::forms::{FieldErrors, phone_error};
 use super::refunds::file_error;
-use crate::domain::AttachmentId;
-use crate::domain::Phone;
 use crate::domain::complaint::{CATEGORIES, category_label_key};
 use crate::domain::moderation::HeldKind;
 use crate::domain::numbers::ComplaintNo;
 use crate::domain::order::looks_like_order_no;
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{AttachmentId, LessonId, Phone};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::store::attachments::{self, Attachment, Owner};

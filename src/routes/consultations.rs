@@ -1,7 +1,6 @@
 //! Booking a consultation: the buyer picks one of the open slots and pays for it; a booked slot
 //! can be moved up to the cancellation limit (`domain::consultation`).
 
-use crate::domain::product::Delivery;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
@@ -12,6 +11,7 @@ use super::orders::{buyers_order, purchase_href};
 use crate::catalog::Course;
 use crate::domain::SlotId;
 use crate::domain::numbers::{OrderNo, Slug};
+use crate::domain::product::Delivery;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::services::checkout::Purchase;

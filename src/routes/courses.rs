@@ -1,6 +1,4 @@
-use crate::domain::LessonId;
-use crate::domain::product::Delivery;
-use crate::domain::{AttachmentId, GroupId, ReviewId};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -8,15 +6,16 @@ use askama::Template;
 
 use crate::catalog::query::{self, CatalogQuery, ResultPage, Sort};
 use crate::catalog::{Catalog, Course, Lesson};
+use crate::domain::product::Delivery;
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::text::clock_duration;
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{AttachmentId, GroupId, LessonId, ReviewId};
 use crate::error::AppError;
 use crate::routes::learn::continue_with;
 use crate::store::lessons::Progress;
 use crate::web::render::render_catalog_page_loading;
 use crate::web::{AppState, Meta, PageContext, render_catalog_page};
-use std::collections::HashMap;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list).service(detail);

@@ -2,7 +2,6 @@
 //! seats left, the time left, a way to join), and joining it. The page invites; it does not
 //! pressure (seed 004): the plain price, the plain deadline, and what happens if it does not fill.
 
-use crate::domain::GroupId;
 use actix_web::{HttpResponse, get, post, web};
 use askama::Template;
 
@@ -10,7 +9,7 @@ use crate::catalog::Course;
 use crate::domain::group::{Group, State, masked_name, may_join};
 use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_minutes};
-use crate::domain::{Fen, UserId};
+use crate::domain::{Fen, GroupId, UserId};
 use crate::error::AppError;
 use crate::services::checkout::{self, Purchase};
 use crate::store::groups::{self, GroupRow, Seat};

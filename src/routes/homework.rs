@@ -2,23 +2,19 @@
 //! until staff review it, and the review. A submission is only ever shown to its author and
 //! staff; anyone else gets the shop's 404.
 
-use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
 use crate::catalog::{Course, Lesson};
-use crate::domain::AttachmentId;
-use crate::domain::SubmissionId;
-use crate::domain::UserId;
 use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{AttachmentId, LessonId, SubmissionId, UserId};
 use crate::error::AppError;
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::homework::{self, Submission};
-use crate::web::uploads;
-use crate::web::{AppState, LoggedIn, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, LoggedIn, Meta, PageContext, redirect, render_with_status, uploads};
 
 /// Files a submission may carry.
 pub const MAX_FILES: usize = 3;

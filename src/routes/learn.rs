@@ -1,10 +1,5 @@
 //! Learning: the lesson player, protected media delivery, progress reports, and "my learning".
 
-use crate::domain::LessonId;
-use crate::domain::catalog::LessonKind;
-use crate::domain::membership::covers;
-use crate::domain::product::Delivery;
-use crate::domain::{CourseId, UserId};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -16,9 +11,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::catalog::{Course, Lesson};
+use crate::domain::catalog::LessonKind;
 use crate::domain::media::{self, Grant, URL_TTL_SECS};
+use crate::domain::membership::covers;
+use crate::domain::product::Delivery;
 use crate::domain::text::clock_duration;
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{CourseId, LessonId, UserId};
 use crate::error::AppError;
 use crate::media::article::SanitizedHtml;
 use crate::store::lessons::{self, Progress};

@@ -1,6 +1,5 @@
 //! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
 
-use crate::domain::product::Delivery;
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -9,11 +8,11 @@ use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
-
 use crate::domain::coupon::apply_coupon;
 use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
+use crate::domain::product::Delivery;
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -481,7 +480,7 @@ async fn start_payment(
         let callback = format!("{}/pay/wechat/oauth", state.settings.public_url);
         return Ok(redirect(&wechat.authorize_url(&callback, &token)));
     }
-    orders::start_payment(&state.db, order.id, provider.name(), channel.as_str(), now()).await?;
+    orders::start_payment(&state.db, order.id, provider.name(), channel, now()).await?;
     // A referred buyer's WeChat payment holds the distributor's share for profit sharing.
     let profit_sharing = provider.name() == "wechatpay"
         && crate::store::commissions::held_for_sharing(&state.db, &order, &state.shop.get().distribution, now())

@@ -1,9 +1,9 @@
 //! `/courses/{slug}/poster.png`: the course's share poster, drawn once into the public store
 //! (the data directory or the bucket) and then served from there under `/files/posters/`.
 
-use crate::domain::GroupId;
 use actix_web::{HttpResponse, get, web};
 
+use crate::domain::GroupId;
 use crate::error::AppError;
 use crate::media::poster::{PosterInput, draw_poster, font, poster_name};
 use crate::web::{AppState, PageContext, redirect};

@@ -1,21 +1,18 @@
 //! The learner's side of refunds: the request form with the computed amount and the rule, the
 //! status page with its timeline, withdrawing, and the evidence downloads.
 
-use crate::domain::RefundId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
 use super::orders::buyers_order;
-use crate::domain::AttachmentId;
-use crate::domain::Fen;
 use crate::domain::moderation::HeldKind;
 use crate::domain::numbers::{OrderNo, RefundNo};
-use crate::domain::refund::RefundEvent;
-use crate::domain::refund::{REASONS, RefundStatus, reason_label_key};
+use crate::domain::refund::{REASONS, RefundEvent, RefundStatus, reason_label_key};
 use crate::domain::refund_policy::{Decision, approves_itself};
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{AttachmentId, Fen, RefundId};
 use crate::error::AppError;
 use crate::i18n::Lang;
 use crate::store::attachments::{self, Attachment, Owner};

@@ -1,27 +1,22 @@
 //! Reviews: a learner who has studied enough writes (or edits) their review of a course; anyone
 //! signed in may report one. Course pages list them (`routes::courses`).
 
-use crate::domain::moderation::Visibility;
-use actix_web::http::StatusCode;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
-use crate::domain::AttachmentId;
-use crate::domain::ReviewId;
-use crate::domain::UserId;
-use crate::domain::moderation::HeldKind;
+use crate::domain::moderation::{HeldKind, Visibility};
 use crate::domain::numbers::Slug;
 use crate::domain::refund::consumed_pct;
 use crate::domain::review::{NotYet, ReviewError, check, may_review};
 use crate::domain::time::now;
+use crate::domain::{AttachmentId, ReviewId, UserId};
 use crate::error::AppError;
 use crate::store::attachments::{self, Owner};
 use crate::store::reviews;
-use crate::web::uploads;
-use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status, uploads};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(review_page).service(save).service(report).service(review_photo);

@@ -5,12 +5,12 @@
 //! one and the shop has buyers known by unionid alone, or when the learner taps 微信一键登录. An
 //! unknown identity is linked to the account the learner logs in to next (or is logged in to now).
 
-use crate::domain::UserId;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde::Deserialize;
 
 use crate::auth::session::WechatLogin;
+use crate::domain::UserId;
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
 use crate::error::AppError;

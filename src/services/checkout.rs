@@ -3,10 +3,9 @@
 //! course is claimed at once.
 
 use crate::catalog::{CatalogCache, Course};
-use crate::domain::UserId;
 use crate::domain::group::Offer;
 use crate::domain::refund_terms::refund_sentence;
-use crate::domain::{GroupId, SlotId};
+use crate::domain::{GroupId, SlotId, UserId};
 use crate::store::groups::{self, Seat};
 use crate::store::orders::{self, NewOrder, Order};
 use crate::store::{Db, consultations};

@@ -5,12 +5,12 @@
 //! merchants to do, at most once every few seconds an order so a refreshing buyer cannot hammer
 //! the provider.
 
-use crate::domain::OrderId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::catalog::CatalogCache;
+use crate::domain::OrderId;
 use crate::domain::order::OrderStatus;
 use crate::pay::{Providers, QueryResult};
 use crate::store::Db;

@@ -2,9 +2,8 @@
 //! paid order, a settled refund, a platform complaint in the queue). Only a notification that
 //! was verified and recorded is ever answered with success.
 
-use reqwest::header::HeaderMap;
-
 use anyhow::Context;
+use reqwest::header::HeaderMap;
 
 use super::refunds::Refunder;
 use crate::catalog::CatalogCache;

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::domain::CourseId;
 use crate::domain::time::{shanghai_date_compact, shanghai_minutes};
+use crate::domain::{BroadcastId, CourseId};
 use crate::pay::wechatpay::WechatPay;
 use crate::pay::wechatpay::official_account::BATCH;
 use crate::store::Db;
@@ -46,7 +46,7 @@ pub async fn queue_takedown_notice(
 /// service notices.
 pub async fn queue_broadcast(
     db: &Db,
-    broadcast_id: i64,
+    broadcast_id: BroadcastId,
     template_id: &str,
     payload: &Payload,
     course: Option<CourseId>,

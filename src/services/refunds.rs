@@ -3,19 +3,17 @@
 //! try, so the provider refunds once). The answer, a later notification, or the retry job's query
 //! settles the request; completion tells the learner.
 
-use crate::domain::RefundId;
 use anyhow::Context;
 
 use crate::catalog::Catalog;
+use crate::domain::RefundId;
+use crate::domain::product::Delivery;
 use crate::domain::refund::consumed_pct;
 use crate::domain::refund_policy::{Case, Consumption, Decision, PolicySettings, decide};
+use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::store::orders::Order;
 use crate::store::progress_buffer::ProgressBuffer;
-use crate::store::refunds::{Approval, Approved};
-
-use crate::domain::product::Delivery;
-use crate::pay::{Providers, RefundRequest, RefundState};
-use crate::store::refunds::{self, Refund};
+use crate::store::refunds::{self, Approval, Approved, Refund};
 use crate::store::{Db, consultations, memberships, orders};
 
 /// What refunds need to reach the outside world.

@@ -127,7 +127,7 @@ impl SmsSender for Aliyun {
             let template = self
                 .templates
                 .get(&message.kind)
-                .ok_or_else(|| self.fail("template_missing", format!("no template for {}", message.kind.key())))?;
+                .ok_or_else(|| self.fail("template_missing", format!("no template for {}", message.kind.as_str())))?;
             let params: serde_json::Map<String, serde_json::Value> =
                 template.params.iter().map(|p| (p.clone(), message.param(p).into())).collect();
             let query = BTreeMap::from([

@@ -34,7 +34,7 @@ impl SmsSender for Failover {
             tracing::warn!(
                 provider = first.provider,
                 code = %first.code,
-                kind = message.kind.key(),
+                kind = message.kind.as_str(),
                 "SMS provider refused; trying the secondary"
             );
             secondary.send(phone, message).await

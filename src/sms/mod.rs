@@ -92,7 +92,7 @@ impl SmsSender for ConsoleSender {
         Box::pin(async move {
             tracing::info!(
                 phone = phone.as_str(),
-                kind = message.kind.key(),
+                kind = message.kind.as_str(),
                 text = message.text,
                 "SMS NOT SENT: the console sender only logs it (set sms_config to reach phones)"
             );

@@ -123,7 +123,7 @@ impl SmsSender for Tencent {
             let template = self
                 .templates
                 .get(&message.kind)
-                .ok_or_else(|| self.fail("template_missing", format!("no template for {}", message.kind.key())))?;
+                .ok_or_else(|| self.fail("template_missing", format!("no template for {}", message.kind.as_str())))?;
             let params: Vec<&str> = template.params.iter().map(|p| message.param(p)).collect();
             let payload = serde_json::json!({
                 "PhoneNumberSet": [format!("+86{}", phone.as_str())],

@@ -1,9 +1,9 @@
 //! The audit log: every change a staff member makes, with the state before and after.
 
-use crate::domain::UserId;
 use serde_json::Value;
 
 use super::Db;
+use crate::domain::{AuditEntryId, UserId};
 
 pub struct NewEntry<'a> {
     pub staff_id: UserId,
@@ -19,7 +19,7 @@ pub struct NewEntry<'a> {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Entry {
-    pub id: i64,
+    pub id: AuditEntryId,
     pub staff_id: UserId,
     #[sqlx(rename = "phone")]
     pub staff_phone: String,

@@ -1,10 +1,9 @@
 //! Broadcast text messages and the opt-out list.
 
 use super::{Db, sms_outbox};
-use crate::domain::CourseId;
-use crate::domain::UserId;
 use crate::domain::broadcast::BroadcastStatus;
 use crate::domain::sms::Kind;
+use crate::domain::{BroadcastId, CourseId, UserId};
 
 pub async fn set_opt_out(db: &Db, phone: &str, out: bool, now: i64) -> Result<(), sqlx::Error> {
     if out {
@@ -53,9 +52,9 @@ pub struct NewBroadcast<'a> {
     pub staff_id: UserId,
 }
 
-pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64) -> Result<i64, sqlx::Error> {
+pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64) -> Result<BroadcastId, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let id: i64 = sqlx::query_scalar(
+    let id: BroadcastId = sqlx::query_scalar(
         "INSERT INTO sms_broadcasts (text, course_id, total, status, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
     )
     .bind(new.text)
@@ -77,7 +76,7 @@ pub async fn create(db: &Db, new: &NewBroadcast<'_>, phones: &[String], now: i64
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Broadcast {
-    pub id: i64,
+    pub id: BroadcastId,
     pub text: String,
     pub course_title: Option<String>,
     pub total: i64,

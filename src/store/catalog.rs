@@ -1,18 +1,16 @@
 //! Reads the catalog's rows in four queries; `catalog::Catalog` indexes them for the pages.
 
-use crate::domain::CourseId;
-use crate::domain::{ChapterId, LessonId};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use anyhow::Context;
 
 use super::Db;
 use super::rows::Flag;
 use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, LessonKind, Rating};
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
-use crate::domain::{CategoryId, InstructorId};
-use crate::domain::{Fen, ProductKind};
-use anyhow::Context;
+use crate::domain::{CategoryId, ChapterId, CourseId, Fen, InstructorId, LessonId, ProductKind};
 
 /// Categories in shop order, and every course (published or not) with its syllabus.
 pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> {

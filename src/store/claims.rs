@@ -1,14 +1,12 @@
 //! Claims by receipt: the imported orders a receipt number matches, moving one (its access and
 //! progress with it) to the learner in one transaction, the guesses made, and staff's undo.
 
-use crate::domain::order::OrderStatus;
-use crate::domain::{CourseId, Fen, OrderId};
 use sqlx::{Any, Transaction};
 
 use super::users::WECHAT_ONLY_PREFIX;
 use super::{Db, Topic};
-use crate::domain::ClaimId;
-use crate::domain::UserId;
+use crate::domain::order::OrderStatus;
+use crate::domain::{ClaimId, CourseId, Fen, OrderId, UserId};
 
 /// An imported or synced order a receipt number matches, with who holds it.
 #[derive(Debug, Clone, sqlx::FromRow)]

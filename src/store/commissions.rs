@@ -2,15 +2,14 @@
 //! is written in the transaction of the change that causes it (a payment, a refund, the end of
 //! the refund window) under a lock on the order, and keyed so that it happens once.
 
-use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::orders::Order;
 use super::rows::{Flag, Text};
 use super::{Db, dialect};
-use crate::domain::commission::{self, Balances, CommissionState, Entry, Party, Program, Rate};
+use crate::domain::commission::{self, Balances, CommissionState, Entry, EntryKind, Party, Program, Rate};
 use crate::domain::shop::ShopSettings;
-use crate::domain::{CourseId, Fen, UserId};
+use crate::domain::{CourseId, Fen, OrderId, RefundId, UserId};
 
 async fn lock_order(db: &Db, tx: &mut Transaction<'static, Any>, order_id: OrderId) -> Result<(), sqlx::Error> {
     dialect::lock(db.backend(), tx, &format!("commission:{order_id}")).await
@@ -95,7 +94,8 @@ pub async fn record_for_order(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    entry(tx, distributor, Some(order.id), "earned", amount, false, &format!("earned:{}", order.id), now).await?;
+    entry(tx, distributor, Some(order.id), EntryKind::Earned, amount, false, &format!("earned:{}", order.id), now)
+        .await?;
     Ok(Some(amount))
 }
 
@@ -129,7 +129,7 @@ async fn entry(
     tx: &mut Transaction<'static, Any>,
     distributor: UserId,
     order_id: Option<OrderId>,
-    kind: &str,
+    kind: EntryKind,
     amount: Fen,
     settled: bool,
     event_key: &str,
@@ -141,7 +141,7 @@ async fn entry(
     )
     .bind(distributor)
     .bind(order_id)
-    .bind(kind)
+    .bind(kind.as_str())
     .bind(amount.0)
     .bind(i64::from(settled))
     .bind(event_key)
@@ -157,7 +157,8 @@ struct Held {
     rate_bp: i64,
     base_fen: Fen,
     amount_fen: Fen,
-    state: String,
+    #[sqlx(try_from = "String")]
+    state: CommissionState,
 }
 
 async fn held(tx: &mut Transaction<'static, Any>, order_id: OrderId) -> Result<Option<Held>, sqlx::Error> {
@@ -196,9 +197,9 @@ pub async fn reverse_for_refund(
     if amount <= Fen::ZERO {
         return Ok(None);
     }
-    let settled = held.state == "settled";
+    let settled = held.state == CommissionState::Settled;
     let key = format!("reversed:{refund_id}");
-    entry(tx, held.distributor_id, Some(order_id), "reversed", amount, settled, &key, now).await?;
+    entry(tx, held.distributor_id, Some(order_id), EntryKind::Reversed, amount, settled, &key, now).await?;
     Ok(Some(amount))
 }
 
@@ -235,7 +236,7 @@ pub async fn settle_due(db: &Db, now: i64, limit: i64) -> Result<u64, sqlx::Erro
             &mut tx,
             held.distributor_id,
             Some(order_id),
-            "settled",
+            EntryKind::Settled,
             amount,
             false,
             &format!("settled:{order_id}"),
@@ -249,20 +250,32 @@ pub async fn settle_due(db: &Db, now: i64, limit: i64) -> Result<u64, sqlx::Erro
     Ok(settled)
 }
 
+#[derive(sqlx::FromRow)]
+struct StoredEntry {
+    #[sqlx(try_from = "String")]
+    kind: EntryKind,
+    amount_fen: Fen,
+    #[sqlx(try_from = "Flag")]
+    settled: bool,
+}
+
+impl StoredEntry {
+    fn entry(self) -> Entry {
+        Entry::from_stored(self.kind, self.amount_fen, self.settled)
+    }
+}
+
 /// Balances summed from the ledger: one distributor's, or (None) every distributor's together.
 pub(crate) async fn ledger_balances<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
     distributor: Option<UserId>,
 ) -> Result<Balances, sqlx::Error> {
-    let rows: Vec<(String, Fen, Flag)> =
+    let rows: Vec<StoredEntry> =
         sqlx::query_as("SELECT kind, amount_fen, settled FROM commission_entries WHERE $1 = 0 OR distributor_id = $1")
             .bind(distributor.map_or(0, |d| d.0))
             .fetch_all(executor)
             .await?;
-    let entries: Vec<Entry> = rows
-        .into_iter()
-        .filter_map(|(kind, amount, settled)| Entry::from_stored(&kind, amount, settled.into()))
-        .collect();
+    let entries: Vec<Entry> = rows.into_iter().map(StoredEntry::entry).collect();
     Ok(commission::balances(&entries))
 }
 
@@ -340,13 +353,20 @@ pub struct LedgerLine {
     #[sqlx(try_from = "Text")]
     pub phone: crate::domain::Phone,
     pub real_name: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: EntryKind,
     #[sqlx(rename = "amount_fen")]
     pub amount: Fen,
     #[sqlx(try_from = "Flag")]
     pub settled: bool,
     pub order_no: Option<String>,
     pub note: String,
+}
+
+impl LedgerLine {
+    pub fn entry(&self) -> Entry {
+        Entry::from_stored(self.kind, self.amount, self.settled)
+    }
 }
 
 /// Every ledger line, oldest first.

@@ -2,14 +2,13 @@
 //! moves: open (waiting for the shop) → answered (waiting for the learner) → open again on a
 //! follow-up; resolved ends it (a follow-up reopens it).
 
-use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
 use super::{Db, is_unique_violation, messages};
 use crate::domain::complaint::{ComplaintStatus, new_complaint_no};
 use crate::domain::message::MessageKind;
-use crate::domain::{ComplaintId, LessonId, OrderId, RefundId};
+use crate::domain::{ComplaintId, LessonId, OrderId, RefundId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Complaint {

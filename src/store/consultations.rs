@@ -2,14 +2,13 @@
 //! when that order closes unpaid or is refunded in full the slot is free again, with no write.
 //! Taking a slot is one conditional UPDATE, so two buyers never get the same one.
 
-use crate::domain::OrderId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
 use super::orders::{self, NewOrder, Order};
 use crate::domain::consultation::Slot;
 use crate::domain::order::OrderStatus;
-use crate::domain::{CourseId, SlotId, UserId};
+use crate::domain::{CourseId, OrderId, SlotId, UserId};
 
 /// A slot is free when no order holds it or its order no longer does.
 const FREE: &str = "(order_id IS NULL OR order_id IN (SELECT id FROM orders WHERE status IN ('closed', 'refunded')))";

@@ -3,10 +3,8 @@
 
 use super::rows::Flag;
 use super::{Db, is_unique_violation};
-use crate::domain::CourseId;
-use crate::domain::ProductKind;
 use crate::domain::course_form::CourseInput;
-use crate::domain::{CategoryId, InstructorId};
+use crate::domain::{CategoryId, CourseId, InstructorId, ProductKind};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CourseRow {

@@ -1,11 +1,10 @@
 //! The demo catalog loaded into a new database: every product kind, with chapters, lessons,
 //! free previews, instructors, prices and original prices.
 
-use crate::domain::ChapterId;
-use crate::domain::CourseId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
+use crate::domain::{ChapterId, CourseId};
 
 pub const DEMO_ADMIN_PHONE: &str = "13800000000";
 

@@ -2,18 +2,15 @@
 //! revocation, staff grants and revocations with their reason) and the access checks. The import
 //! writes its own in bulk (`import::write`).
 
-use crate::domain::CourseId;
-use crate::domain::OrderId;
-use crate::domain::UserId;
 use std::sync::Arc;
 
 use sqlx::{Any, Transaction};
 
+use super::Db;
 use super::memberships::{self, Timeline};
 use crate::domain::catalog::Course;
 use crate::domain::membership::covers;
-
-use super::Db;
+use crate::domain::{CourseId, OrderId, UserId};
 
 /// The courses each learner may learn now, in memory (see `store::cache`): (course, granted at);
 /// and their membership terms.

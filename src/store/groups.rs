@@ -3,7 +3,6 @@
 //! by exactly one payment; the payment's transaction takes the seat, and grants the course to
 //! every member when it fills. Seats to refund are picked up by the order job (`jobs::orders`).
 
-use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
 
 use super::Db;
@@ -12,7 +11,7 @@ use super::orders::{self, NewOrder, Order};
 use crate::domain::group::{Arrival, Group, State, at_deadline, on_payment};
 use crate::domain::message::MessageKind;
 use crate::domain::order::OrderStatus;
-use crate::domain::{CourseId, Fen, UserId};
+use crate::domain::{CourseId, Fen, GroupId, OrderId, UserId};
 
 pub use crate::domain::group::Offer;
 

@@ -1,12 +1,10 @@
 //! Lesson content (media keys, article bodies, notes, live links), HLS keys and learning progress.
 
-use crate::domain::CourseId;
-use crate::domain::LessonId;
-use crate::domain::UserId;
 use std::collections::HashMap;
 
 use super::Db;
 use super::rows::Present;
+use crate::domain::{CourseId, LessonId, UserId};
 
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct LessonContent {

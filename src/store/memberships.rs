@@ -2,12 +2,11 @@
 //! learner's last term ends (`domain::membership::extend`). Access to the courses a term's plan
 //! covers lasts while a term runs; a refund ends its order's term and moves the later ones up.
 
-use crate::domain::OrderId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
 use crate::domain::membership::{Period, Scope, extend};
-use crate::domain::{CourseId, UserId};
+use crate::domain::{CourseId, OrderId, UserId};
 
 /// One term with its plan's scope.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

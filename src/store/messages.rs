@@ -1,15 +1,14 @@
 //! Site messages to one learner: what happened to their refund or complaint. The page words each
 //! kind in the reader's language.
 
-use crate::domain::UserId;
 use sqlx::{Any, Transaction};
 
 use super::rows::Flag;
 use super::{Db, sms_outbox};
-use crate::domain::Fen;
 use crate::domain::message::MessageKind;
 use crate::domain::sms::Kind;
 use crate::domain::time::shanghai_minutes;
+use crate::domain::{Fen, UserId};
 
 pub struct NewMessage<'a> {
     pub user_id: UserId,

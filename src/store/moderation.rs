@@ -1,8 +1,7 @@
 //! Keywords and the items they held.
 
 use super::{Db, is_unique_violation};
-use crate::domain::moderation::{HeldKind, QueueStatus, Visibility};
-use crate::domain::moderation::{Keyword, KeywordAction};
+use crate::domain::moderation::{HeldKind, Keyword, KeywordAction, QueueStatus, Visibility};
 use crate::domain::{KeywordId, QueueItemId, UserId};
 
 pub async fn keywords(db: &Db) -> Result<Vec<Keyword>, sqlx::Error> {

@@ -2,10 +2,8 @@
 
 use super::Db;
 use super::orders::{self, Order};
-use crate::domain::CourseId;
-use crate::domain::Fen;
-use crate::domain::OrderId;
 use crate::domain::order::OrderStatus;
+use crate::domain::{CourseId, Fen, OrderId};
 
 #[derive(Debug, Default, Clone)]
 pub struct OrderQuery {

@@ -1,21 +1,16 @@
 //! Orders and their fulfilment. Every state change is a conditional UPDATE checked by rows
 //! affected; paying, granting the course and consuming the coupon commit together.
 
-use super::rows::OptionalWord;
-use crate::domain::CourseId;
-use crate::domain::UserId;
-use crate::domain::product::Delivery;
-use crate::domain::{GroupId, OrderId};
 use sqlx::{Any, Transaction};
 
+use super::rows::OptionalWord;
 use super::{Db, is_unique_violation};
-use crate::domain::CouponId;
 use crate::domain::coupon::Breakdown;
 use crate::domain::order::{OrderStatus, new_order_no};
-use crate::domain::payment::LateRefundState;
-use crate::domain::payment::PaidNotice;
+use crate::domain::payment::{Channel, LateRefundState, PaidNotice, PaidThrough};
+use crate::domain::product::Delivery;
 use crate::domain::refund_terms::RefundTerms;
-use crate::domain::{Fen, ProductKind};
+use crate::domain::{CouponId, CourseId, Fen, GroupId, OrderId, ProductKind, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Order {
@@ -45,7 +40,8 @@ pub struct Order {
     pub closed_at: Option<i64>,
     pub close_reason: Option<String>,
     pub pay_provider: Option<String>,
-    pub pay_channel: Option<String>,
+    #[sqlx(try_from = "OptionalWord")]
+    pub pay_channel: Option<PaidThrough>,
     pub provider_txn_id: Option<String>,
     /// Refunded so far (the total of completed refunds).
     #[sqlx(rename = "refunded_fen", try_from = "i64")]
@@ -213,7 +209,7 @@ pub async fn start_payment(
     db: &Db,
     order_id: OrderId,
     provider: &str,
-    channel: &str,
+    channel: Channel,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
@@ -221,7 +217,7 @@ pub async fn start_payment(
          WHERE id = $5 AND status = 'pending'",
     )
     .bind(provider)
-    .bind(channel)
+    .bind(channel.as_str())
     .bind(now)
     .bind(now + crate::domain::order::RECONCILE_AFTER_SECS)
     .bind(order_id)

@@ -6,12 +6,12 @@
 //! kept three years, and a dispute may still come), but they then point at an account with no
 //! phone, name, password or outside identity.
 
-use crate::domain::UserId;
 use serde_json::{Value, json};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Db;
+use crate::domain::UserId;
 use crate::domain::time::shanghai_seconds;
 
 /// What a deleted account is called wherever its orders are shown.

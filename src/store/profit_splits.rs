@@ -2,11 +2,11 @@
 //! the transaction that settles its commission (so the money cannot also be withdrawn), then sent
 //! and asked after by `jobs::profit_sharing` under the same `out_order_no` until it finishes.
 
-use crate::domain::OrderId;
 use sqlx::{Any, Transaction};
 
 use super::Db;
-use crate::domain::{Fen, UserId};
+use crate::domain::commission::SplitKind;
+use crate::domain::{Fen, OrderId, UserId};
 
 /// A split or release waiting for WeChat Pay.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -14,8 +14,8 @@ pub struct Split {
     pub order_id: OrderId,
     pub order_no: String,
     pub out_order_no: String,
-    /// split or unfreeze
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: SplitKind,
     pub receiver: String,
     #[sqlx(rename = "amount_fen")]
     pub amount: Fen,
@@ -47,27 +47,28 @@ pub async fn claim_for_settlement(
     .bind(super::identities::OPENID_OA)
     .fetch_optional(&mut **tx)
     .await?;
-    let (kind, receiver, out) = match openid {
-        Some(openid) if amount > Fen::ZERO => ("split", openid, format!("S{order_no}")),
-        _ => ("unfreeze", String::new(), format!("U{order_no}")),
+    let (kind, receiver, amount) = match openid {
+        Some(openid) if amount > Fen::ZERO => (SplitKind::Split, openid, amount),
+        _ => (SplitKind::Unfreeze, String::new(), Fen::ZERO),
     };
     sqlx::query(
         "INSERT INTO profit_splits (order_id, out_order_no, kind, distributor_id, receiver, amount_fen, state, created_at, \
          updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'requested', $7, $7) ON CONFLICT (order_id) DO NOTHING",
     )
     .bind(order_id)
-    .bind(out)
-    .bind(kind)
+    .bind(kind.out_order_no(&order_no))
+    .bind(kind.as_str())
     .bind(distributor)
     .bind(receiver)
-    .bind(if kind == "split" { amount.0 } else { 0 })
+    .bind(amount.0)
     .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Held WeChat orders whose refund window closed without a commission: their funds are released.
+/// Held WeChat orders whose refund window closed without a commission: their funds are released
+/// (the SQL spells `SplitKind::Unfreeze` and its `out_order_no`, as one statement for every order).
 pub async fn claim_releases(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "INSERT INTO profit_splits (order_id, out_order_no, kind, amount_fen, state, created_at, updated_at) \
@@ -108,12 +109,12 @@ pub async fn requested(db: &Db, limit: i64) -> Result<Vec<Split>, sqlx::Error> {
 /// refused split becomes a release of the held funds (under its own number), and the commission
 /// stays in the distributor's balance, to be withdrawn like any other.
 pub async fn finish(db: &Db, split: &Split, finished: bool, detail: &str, now: i64) -> Result<bool, sqlx::Error> {
-    if !finished && split.kind == "split" {
+    if !finished && split.kind == SplitKind::Split {
         let done = sqlx::query(
             "UPDATE profit_splits SET kind = 'unfreeze', out_order_no = $1, amount_fen = 0, detail = $2, updated_at = $3 \
              WHERE order_id = $4 AND state = 'requested' AND kind = 'split'",
         )
-        .bind(format!("U{}", split.order_no))
+        .bind(SplitKind::Unfreeze.out_order_no(&split.order_no))
         .bind(detail)
         .bind(now)
         .bind(split.order_id)
@@ -135,7 +136,7 @@ pub async fn finish(db: &Db, split: &Split, finished: bool, detail: &str, now: i
         tx.rollback().await?;
         return Ok(false);
     }
-    if finished && split.kind == "split" {
+    if finished && split.kind == SplitKind::Split {
         sqlx::query(
             "INSERT INTO commission_entries (distributor_id, order_id, kind, amount_fen, settled, event_key, note, created_at) \
              SELECT distributor_id, order_id, 'paid_out', amount_fen, 1, $1, $2, $3 FROM profit_splits WHERE order_id = $4 \

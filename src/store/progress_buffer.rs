@@ -4,15 +4,13 @@
 //! SQLite's single writer. A crash loses at most the last interval, never an older position, and
 //! every read of progress sees the reports still waiting here.
 
-use crate::domain::CourseId;
-use crate::domain::LessonId;
-use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::cache::EpochCache;
 use super::lessons::{self, Progress, ProgressRow};
 use super::{Db, Topic};
+use crate::domain::{CourseId, LessonId, UserId};
 
 /// Reports not yet written: learner → lesson → report. Keyed by learner so a page reads only
 /// its own learner's reports, however many others wait.

@@ -2,21 +2,17 @@
 //! checked by rows affected, so a double click, twenty staff clicking at once, or a provider
 //! notification arriving twice each change the request once.
 
-use crate::domain::CourseId;
-use crate::domain::UserId;
-use crate::domain::{OrderId, RefundId};
 use sqlx::{Any, Transaction};
 
 use super::attachments::{self, NewAttachment, Owner};
 use super::rows::Flag;
 use super::{Db, is_unique_violation, messages};
-use crate::domain::Fen;
 use crate::domain::message::MessageKind;
 use crate::domain::order::OrderStatus;
-use crate::domain::refund::RefundEvent;
-use crate::domain::refund::{RefundStatus, new_refund_no};
+use crate::domain::refund::{RefundEvent, RefundStatus, new_refund_no};
 use crate::domain::refund_policy::{Decision, left_to_refund, may_refund};
 use crate::domain::refund_terms::Localized;
+use crate::domain::{CourseId, Fen, OrderId, RefundId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Refund {

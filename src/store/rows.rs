@@ -17,9 +17,9 @@ use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::words::UnknownWord;
 use crate::domain::{
-    AnnouncementId, AttachmentId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId, CouponId, CourseId, Fen,
-    GroupId, InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId, RefundId, ReviewId, SlotId,
-    SubmissionId, SyncKeyId, UserId,
+    AnnouncementId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId,
+    CouponId, CourseId, Fen, GroupId, InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId,
+    RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -79,7 +79,12 @@ bigint_ids!(
     ClaimId,
     CategoryId,
     InstructorId,
-    CouponId
+    CouponId,
+    TextId,
+    WechatMessageId,
+    SignInCodeId,
+    AuditEntryId,
+    BroadcastId,
 );
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.

@@ -3,12 +3,12 @@
 //! and a grace period after midnight for payments in flight) are always counted live. A refund of
 //! an older order, or an import, deletes the days it changes.
 
-use crate::domain::CourseId;
 use std::collections::BTreeMap;
 
 use sqlx::{Any, Transaction};
 
 use super::Db;
+use crate::domain::CourseId;
 use crate::domain::stats::{day_start, shanghai_day};
 
 /// A day is stored only once it has been over this long (a payment begun before midnight may

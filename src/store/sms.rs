@@ -1,15 +1,15 @@
 //! SMS verification codes. Only a keyed hash of each code is stored.
 
-use super::rows::Present;
-
 use super::Db;
+use super::rows::Present;
+use crate::domain::SignInCodeId;
 
 /// Codes sent for login and registration share one purpose: both prove the phone is yours.
 pub const PURPOSE_AUTH: &str = "auth";
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredCode {
-    pub id: i64,
+    pub id: SignInCodeId,
     pub code_hash: String,
     pub expires_at: i64,
     pub attempts: i64,
@@ -94,7 +94,7 @@ pub async fn latest(db: &Db, phone: &str, purpose: &str, requester: &str) -> Res
 
 /// Counts a wrong try; returns the attempts now recorded, or None if the code was already burned
 /// or used (a concurrent try got there first).
-pub async fn record_wrong_attempt(db: &Db, id: i64, max_attempts: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn record_wrong_attempt(db: &Db, id: SignInCodeId, max_attempts: i64) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
         "UPDATE sms_codes SET attempts = attempts + 1 \
          WHERE id = $1 AND attempts < $2 AND consumed_at IS NULL RETURNING attempts",
@@ -106,7 +106,7 @@ pub async fn record_wrong_attempt(db: &Db, id: i64, max_attempts: i64) -> Result
 }
 
 /// Marks a code used; false when another request used or burned it first.
-pub async fn consume(db: &Db, id: i64, max_attempts: i64, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn consume(db: &Db, id: SignInCodeId, max_attempts: i64, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE sms_codes SET consumed_at = $1 \
          WHERE id = $2 AND consumed_at IS NULL AND attempts < $3 AND expires_at > $1",

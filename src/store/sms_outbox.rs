@@ -2,23 +2,24 @@
 //! `jobs::sms` with retries. Its `event_key` is unique, so one event is one text however often
 //! it is enqueued; a row is claimed (queued → sending) by one sender only.
 
-use crate::domain::Phone;
 use serde_json::{Map, Value};
 use sqlx::{Any, Transaction};
 
 use super::Db;
+use crate::domain::outbox::OutboxStatus;
 use crate::domain::sms::Kind;
+use crate::domain::{BroadcastId, Phone, TextId};
 
 /// Tries before a transient failure is given up.
 pub const MAX_ATTEMPTS: i64 = 5;
 
 #[derive(Debug, Clone)]
 pub struct Queued {
-    pub id: i64,
+    pub id: TextId,
     pub kind: Option<Kind>,
     pub phone: String,
     pub params: Vec<(String, String)>,
-    pub broadcast_id: Option<i64>,
+    pub broadcast_id: Option<BroadcastId>,
     pub attempts: i64,
 }
 
@@ -35,7 +36,7 @@ pub async fn enqueue(
     kind: Kind,
     phone: &str,
     params: &[(&str, &str)],
-    broadcast_id: Option<i64>,
+    broadcast_id: Option<BroadcastId>,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     if Phone::parse(phone).is_err() {
@@ -46,7 +47,7 @@ pub async fn enqueue(
          VALUES ($1, $2, $3, $4, $5, 'queued', $6, $6, $6) ON CONFLICT (event_key) DO NOTHING",
     )
     .bind(event_key)
-    .bind(kind.key())
+    .bind(kind.as_str())
     .bind(phone)
     .bind(params_json(params))
     .bind(broadcast_id)
@@ -69,8 +70,8 @@ pub async fn record_direct(db: &Db, attempt: &Attempt<'_>, now: i64) -> Result<(
     let mut nonce = [0u8; 8];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
     let (status, code, message) = match attempt.error {
-        None => ("sent", None, None),
-        Some((code, message)) => ("failed", Some(code), Some(message)),
+        None => (OutboxStatus::Sent, None, None),
+        Some((code, message)) => (OutboxStatus::Failed, Some(code), Some(message)),
     };
     sqlx::query(
         "INSERT INTO sms_outbox (event_key, kind, phone, params, status, attempts, next_attempt_at, provider, send_id, \
@@ -78,15 +79,15 @@ pub async fn record_direct(db: &Db, attempt: &Attempt<'_>, now: i64) -> Result<(
          VALUES ($1, $2, $3, '{}', $4, 1, $5, $6, $7, $8, $9, $5, $5, $10)",
     )
     .bind(format!("direct:{now}:{}", hex::encode(nonce)))
-    .bind(attempt.kind.key())
+    .bind(attempt.kind.as_str())
     .bind(attempt.phone)
-    .bind(status)
+    .bind(status.as_str())
     .bind(now)
     .bind(attempt.provider)
     .bind(attempt.send_id)
     .bind(code)
     .bind(message)
-    .bind((status == "sent").then_some(now))
+    .bind((status == OutboxStatus::Sent).then_some(now))
     .execute(db.write())
     .await?;
     Ok(())
@@ -95,11 +96,11 @@ pub async fn record_direct(db: &Db, attempt: &Attempt<'_>, now: i64) -> Result<(
 /// An outbox row as stored: its kind by key, its parameters as a JSON object.
 #[derive(sqlx::FromRow)]
 struct QueuedRow {
-    id: i64,
+    id: TextId,
     kind: String,
     phone: String,
     params: String,
-    broadcast_id: Option<i64>,
+    broadcast_id: Option<BroadcastId>,
     attempts: i64,
 }
 
@@ -152,7 +153,7 @@ pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, sql
     Ok(claimed)
 }
 
-pub async fn mark_sent(db: &Db, id: i64, provider: &str, send_id: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(db: &Db, id: TextId, provider: &str, send_id: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sms_outbox SET status = 'sent', provider = $1, send_id = $2, error_code = NULL, error_message = NULL, \
          sent_at = $3, updated_at = $3 WHERE id = $4",
@@ -169,7 +170,7 @@ pub async fn mark_sent(db: &Db, id: i64, provider: &str, send_id: &str, now: i64
 /// A refusal: queued again at `retry_at`, or failed for good when there is none.
 pub async fn mark_failed(
     db: &Db,
-    id: i64,
+    id: TextId,
     provider: &str,
     code: &str,
     message: &str,
@@ -180,7 +181,7 @@ pub async fn mark_failed(
         "UPDATE sms_outbox SET status = $1, next_attempt_at = $2, provider = $3, error_code = $4, error_message = $5, \
          updated_at = $6 WHERE id = $7",
     )
-    .bind(if retry_at.is_some() { "queued" } else { "failed" })
+    .bind(if retry_at.is_some() { OutboxStatus::Queued } else { OutboxStatus::Failed }.as_str())
     .bind(retry_at.unwrap_or(now))
     .bind(provider)
     .bind(code)
@@ -211,7 +212,7 @@ pub async fn settle_interrupted(db: &Db, now: i64) -> Result<u64, sqlx::Error> {
 }
 
 /// A broadcast's counts from its rows; done when none is waiting.
-pub async fn update_broadcast(db: &Db, broadcast_id: i64, now: i64) -> Result<(), sqlx::Error> {
+pub async fn update_broadcast(db: &Db, broadcast_id: BroadcastId, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE sms_broadcasts SET \
          sent = (SELECT COUNT(*) FROM sms_outbox WHERE broadcast_id = $1 AND status = 'sent'), \
@@ -273,7 +274,11 @@ pub async fn failures_by_day(db: &Db, since: i64) -> Result<Vec<FailureCount>, s
                 out.len() - 1
             }
         };
-        if status == "sent" { out[index].sent += n } else { out[index].failed += n }
+        match OutboxStatus::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))? {
+            OutboxStatus::Sent => out[index].sent += n,
+            OutboxStatus::Failed | OutboxStatus::Uncertain => out[index].failed += n,
+            OutboxStatus::Queued | OutboxStatus::Sending => {}
+        }
     }
     for (day, kind, provider, code) in recent_errors {
         if let Some(entry) = out.iter_mut().find(|c| c.day_number == day && c.kind == kind && c.last_error.is_empty()) {

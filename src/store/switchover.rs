@@ -5,6 +5,7 @@
 use super::Db;
 use super::identities::UNIONID;
 use super::users::WECHAT_ONLY_PREFIX;
+use crate::domain::UserId;
 use crate::domain::funnel::Step;
 use crate::domain::stats::{day_start, shanghai_day};
 
@@ -39,7 +40,7 @@ pub async fn reach(db: &Db) -> Result<Reach, sqlx::Error> {
 /// A buyer neither SMS nor WeChat sign-in reaches, for staff to contact.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Unreachable {
-    pub id: i64,
+    pub id: UserId,
     pub nickname: String,
     /// The mini program's openid: what its own customer service can look up.
     pub openid: String,

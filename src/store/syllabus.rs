@@ -3,9 +3,8 @@
 
 use super::Db;
 use super::rows::Flag;
-use crate::domain::CourseId;
 use crate::domain::catalog::LessonKind;
-use crate::domain::{ChapterId, LessonId};
+use crate::domain::{ChapterId, CourseId, LessonId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LessonRow {
@@ -123,10 +122,19 @@ pub async fn rename_chapter(db: &Db, chapter_id: ChapterId, title: &str) -> Resu
     Ok(())
 }
 
-/// Moves a chapter (table `chapters`, scope column `course_id`) or a lesson (`lessons`,
-/// `chapter_id`) one place up or down among its siblings, in one transaction.
-pub async fn move_item(db: &Db, lessons: bool, id: i64, up: bool) -> Result<(), sqlx::Error> {
-    let (table, scope) = if lessons { ("lessons", "chapter_id") } else { ("chapters", "course_id") };
+/// What the syllabus editor moves: a chapter among its course's, a lesson among its chapter's.
+#[derive(Debug, Clone, Copy)]
+pub enum SyllabusItem {
+    Chapter(ChapterId),
+    Lesson(LessonId),
+}
+
+/// Moves a chapter or a lesson one place up or down among its siblings, in one transaction.
+pub async fn move_item(db: &Db, item: SyllabusItem, up: bool) -> Result<(), sqlx::Error> {
+    let (table, scope, id) = match item {
+        SyllabusItem::Chapter(id) => ("chapters", "course_id", id.0),
+        SyllabusItem::Lesson(id) => ("lessons", "chapter_id", id.0),
+    };
     let mut tx = db.write().begin().await?;
     let sql = format!(
         "SELECT id FROM {table} WHERE {scope} = (SELECT {scope} FROM {table} WHERE id = $1) ORDER BY position, id"

@@ -2,10 +2,12 @@
 //! them: once per event and follower (the unique key), claimed one sender at a time, retried on
 //! a transient refusal, and left as uncertain (never sent twice) when a process stopped mid-send.
 
+use serde::{Deserialize, Serialize};
+
 use super::Db;
 use super::identities::{OPENID_OA, UNIONID};
-use crate::domain::CourseId;
-use serde::{Deserialize, Serialize};
+use crate::domain::outbox::OutboxStatus;
+use crate::domain::{CourseId, UserId, WechatMessageId};
 
 /// A follower as user/info tells: the openid, the unionid when the account is bound to the open
 /// platform, and whether they still follow.
@@ -120,7 +122,7 @@ pub async fn enqueue_for_buyers(
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Queued {
-    pub id: i64,
+    pub id: WechatMessageId,
     pub openid: String,
     pub template_id: String,
     pub payload: String,
@@ -155,7 +157,7 @@ pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>, sql
     Ok(claimed)
 }
 
-pub async fn mark_sent(db: &Db, id: i64, msg_id: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn mark_sent(db: &Db, id: WechatMessageId, msg_id: &str, now: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE wechat_outbox SET status = 'sent', msg_id = $1, error_code = NULL, error_message = NULL, \
          sent_at = $2, updated_at = $2 WHERE id = $3",
@@ -171,7 +173,7 @@ pub async fn mark_sent(db: &Db, id: i64, msg_id: &str, now: i64) -> Result<(), s
 /// A refusal: queued again at `retry_at`, or failed for good when there is none.
 pub async fn mark_failed(
     db: &Db,
-    id: i64,
+    id: WechatMessageId,
     code: &str,
     message: &str,
     retry_at: Option<i64>,
@@ -181,7 +183,7 @@ pub async fn mark_failed(
         "UPDATE wechat_outbox SET status = $1, next_attempt_at = $2, error_code = $3, error_message = $4, updated_at = $5 \
          WHERE id = $6",
     )
-    .bind(if retry_at.is_some() { "queued" } else { "failed" })
+    .bind(if retry_at.is_some() { OutboxStatus::Queued } else { OutboxStatus::Failed }.as_str())
     .bind(retry_at.unwrap_or(now))
     .bind(code)
     .bind(message.chars().take(300).collect::<String>())
@@ -229,10 +231,11 @@ pub async fn counts(db: &Db, limit: i64) -> Result<Vec<EventCount>, sqlx::Error>
 /// Messages that did not go out, newest first, for the failure list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Failure {
-    pub id: i64,
+    pub id: WechatMessageId,
     pub event_key: String,
-    pub user_id: Option<i64>,
-    pub status: String,
+    pub user_id: Option<UserId>,
+    #[sqlx(try_from = "String")]
+    pub status: OutboxStatus,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
     pub updated_at: i64,

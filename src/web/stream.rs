@@ -5,11 +5,10 @@
 use std::time::UNIX_EPOCH;
 
 use actix_web::body::SizedStream;
-use actix_web::http::Method;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{
     CONTENT_RANGE, ETAG, EntityTag, Header, HttpDate, IF_RANGE, IfRange, LAST_MODIFIED, RANGE,
 };
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::StreamExt;
 

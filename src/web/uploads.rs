@@ -4,7 +4,6 @@
 //! `CsrfForm` does; temporary files vanish unless kept. Kept files live under random keys and go
 //! back out only as downloads with nosniff, through handlers that check who is asking.
 
-use crate::domain::UserId;
 use std::path::Path;
 
 use actix_multipart::Multipart;
@@ -19,6 +18,7 @@ use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
 use super::csrf;
+use crate::domain::UserId;
 use crate::domain::upload::{Accept, FileKind, display_name, sniff};
 use crate::error::AppError;
 use crate::media::storage::MediaStore;

@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use kedian::pay::alipay::signing_string;
-use kedian::pay::signing::{PrivateKey, PublicKey};
-use kedian::pay::signing::{private_key_from_pem, public_key_from_pem, sign, verify};
+use kedian::pay::signing::{PrivateKey, PublicKey, private_key_from_pem, public_key_from_pem, sign, verify};
 use rand::Rng;
 use serde_json::{Value, json};
 

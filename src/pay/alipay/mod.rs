@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::pay::signing::{PrivateKey, PublicKey};
 use actix_web::HttpResponse;
 use anyhow::{Context, anyhow, bail};
 use futures_util::future::BoxFuture;
@@ -20,6 +19,7 @@ use super::{
 };
 use crate::domain::Fen;
 use crate::domain::time::{now, parse_shanghai_seconds, shanghai_seconds};
+use crate::pay::signing::{PrivateKey, PublicKey};
 
 pub const NAME: &str = "alipay";
 /// How far a notification's `notify_time` may be from the shop's clock (as for WeChat Pay).

@@ -3,10 +3,10 @@
 
 use std::path::Path;
 
-use crate::pay::signing::{PrivateKey, PublicKey};
 use serde::Deserialize;
 
 use super::crypto;
+use crate::pay::signing::{PrivateKey, PublicKey};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

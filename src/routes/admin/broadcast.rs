@@ -101,7 +101,7 @@ async fn send(
         }
     };
     // A service notice (where the shop is now) or marketing, each its own approved template.
-    let kind = if form.kind == Kind::TakedownNotice.key() { Kind::TakedownNotice } else { Kind::Marketing };
+    let kind = if form.kind == Kind::TakedownNotice.as_str() { Kind::TakedownNotice } else { Kind::Marketing };
     let Some(text) = text.filter(|_| errors.is_empty()) else {
         return render_page(ctx, &state, form, errors, StatusCode::BAD_REQUEST).await;
     };
@@ -127,7 +127,7 @@ async fn send(
         target_type: "broadcast",
         target_id: id.to_string(),
         before: serde_json::Value::Null,
-        after: serde_json::json!({ "text": text, "kind": kind.key(), "course_id": course_id, "recipients": phones.len() }),
+        after: serde_json::json!({ "text": text, "kind": kind.as_str(), "course_id": course_id, "recipients": phones.len() }),
         note: "",
     };
     audit(&state, &req, &staff, change).await?;

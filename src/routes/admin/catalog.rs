@@ -2,23 +2,20 @@
 //! schedule, and the syllabus (chapters and lessons: add, rename, reorder, free preview). Each
 //! change reloads the in-memory catalog, so the public pages show it at once, and is audited.
 
-use crate::domain::ChapterId;
-use crate::domain::CourseId;
-use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
-use crate::domain::ProductKind;
 use crate::domain::catalog::LessonKind;
 use crate::domain::course_form::{RawCourse, validate};
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_datetime_value, shanghai_minutes};
+use crate::domain::{ChapterId, CourseId, LessonId, ProductKind};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::course_admin::{self, CourseRow, SaveError};
-use crate::store::syllabus::{self, ChapterRow, NewLesson};
+use crate::store::syllabus::{self, ChapterRow, NewLesson, SyllabusItem};
 use crate::store::users::User;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
@@ -367,7 +364,7 @@ async fn edit_chapter(
 ) -> Result<HttpResponse, AppError> {
     let course_id = syllabus::chapter_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
-        syllabus::move_item(&state.db, false, id.0, form.r#move == "up").await?;
+        syllabus::move_item(&state.db, SyllabusItem::Chapter(*id), form.r#move == "up").await?;
         let after = serde_json::json!({ "chapter": *id, "move": form.r#move });
         return syllabus_changed(&state, &req, &staff, "course.chapter_move", course_id, after).await;
     }
@@ -460,7 +457,7 @@ async fn edit_lesson(
 ) -> Result<HttpResponse, AppError> {
     let course_id = syllabus::lesson_course(&state.db, *id).await?.ok_or(AppError::NotFound)?;
     if matches!(form.r#move.as_str(), "up" | "down") {
-        syllabus::move_item(&state.db, true, id.0, form.r#move == "up").await?;
+        syllabus::move_item(&state.db, SyllabusItem::Lesson(*id), form.r#move == "up").await?;
         let after = serde_json::json!({ "lesson": *id, "move": form.r#move });
         return syllabus_changed(&state, &req, &staff, "course.lesson_move", course_id, after).await;
     }

@@ -20,8 +20,7 @@ use crate::routes::forms::FieldErrors;
 use crate::store::attachments::{self, Attachment, Owner};
 use crate::store::complaints::{self, Complaint};
 use crate::store::refunds;
-use crate::web::uploads;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status, uploads};
 
 const QUEUE_LIMIT: i64 = 200;
 

@@ -2,15 +2,13 @@
 //! through held for review) and what it held: approve (a held nickname is then applied), hide,
 //! or restore what was hidden.
 
-use crate::domain::moderation::QueueStatus;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
-use crate::domain::moderation::HeldKind;
-use crate::domain::moderation::{Keyword, KeywordAction};
+use crate::domain::moderation::{HeldKind, Keyword, KeywordAction, QueueStatus};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::{KeywordId, QueueItemId};
 use crate::error::AppError;

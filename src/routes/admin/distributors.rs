@@ -7,10 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
-use crate::domain::PayoutId;
-use crate::domain::UserId;
-use crate::domain::commission::{Balances, RiskFlag, risk_flags};
+use crate::domain::commission::{Balance, Balances, RiskFlag, risk_flags};
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{PayoutId, UserId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::commissions;
@@ -116,12 +115,11 @@ async fn ledger_csv(
         ctx.t("admin_ledger_note"),
     ]);
     for line in commissions::ledger(&state.db).await? {
-        let (sign, balance) = match (line.kind.as_str(), line.settled) {
-            ("earned", _) => ("", "dist_pending"),
-            ("settled", _) => ("", "dist_available"),
-            ("reversed", false) => ("-", "dist_pending"),
-            ("reversed", true) => ("-", "dist_available"),
-            _ => ("-", "dist_available"),
+        let movement = line.entry().movement();
+        let sign = if movement.negative { "-" } else { "" };
+        let balance = match movement.balance {
+            Balance::Pending => "dist_pending",
+            Balance::Available => "dist_available",
         };
         let amount = format!("{sign}{}", line.amount.yuan_string());
         let kind = ctx.t(&format!("ledger_{}", line.kind));

@@ -11,8 +11,7 @@ use crate::domain::upload::EXPORT_FILES;
 use crate::error::AppError;
 use crate::import::{Report, Silent, from_files, import};
 use crate::routes::forms::FieldErrors;
-use crate::web::uploads;
-use crate::web::{AppState, Meta, PageContext, render_with_status};
+use crate::web::{AppState, Meta, PageContext, render_with_status, uploads};
 
 const MAX_FILES: usize = 6;
 

@@ -1,7 +1,6 @@
 //! Learning together in the back office: a course's check-in challenge, the check-in posts to
 //! hide or restore, and the homework queue with its reviews (作业反馈).
 
-use crate::domain::moderation::Visibility;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,10 +8,10 @@ use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
-use crate::domain::CourseId;
 use crate::domain::checkin::{day_number, day_start};
+use crate::domain::moderation::Visibility;
 use crate::domain::time::{now, shanghai_date, shanghai_day_start, shanghai_minutes};
-use crate::domain::{CheckInId, SubmissionId};
+use crate::domain::{CheckInId, CourseId, SubmissionId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::checkins::{self, ChallengeRow, Post};

@@ -1,7 +1,6 @@
 //! One lesson's page in the editor: an article's text, the notes under the player, a live
 //! session's link and start time, and its media (upload, HLS state).
 
-use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 
 use super::catalog::reload;
 use super::gate::{Change, Staff, area, audit};
+use crate::domain::LessonId;
 use crate::domain::time::{parse_shanghai_datetime, shanghai_datetime_value};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::totp;
-use crate::auth::{attempts, human_check};
+use super::gate::{Change, audit};
+use crate::auth::{attempts, human_check, totp};
 use crate::domain::staff::{Area, staff_session_alive};
 use crate::domain::text::safe_next;
 use crate::domain::time::now;
@@ -18,8 +18,6 @@ use crate::store::staff;
 use crate::store::users::{self, User};
 use crate::web::csrf::NoFields;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, client_ip, redirect, render_with_status};
-
-use super::gate::{Change, audit};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(login_page).service(login).service(verify_page).service(verify).service(logout);

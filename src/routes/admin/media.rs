@@ -2,8 +2,6 @@
 //! lesson's video or audio (streamed to disk within the size limit, judged by its first bytes,
 //! then packaged as encrypted HLS in the background when ffmpeg is present).
 
-use crate::domain::CourseId;
-use crate::domain::LessonId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
@@ -11,6 +9,7 @@ use super::catalog::{editor_with_errors, reload};
 use super::gate::{Change, Staff, area, audit};
 use crate::domain::time::now;
 use crate::domain::upload::{Accept, LESSON_MEDIA, PICTURES};
+use crate::domain::{CourseId, LessonId};
 use crate::error::AppError;
 use crate::media::images;
 use crate::media::package::{ffmpeg_available, package};

@@ -1,8 +1,6 @@
 //! What the special products need from staff: the members and when they end, a consultation's
 //! slots (publish, withdraw, meeting details), and reviews (reply, hide, restore).
 
-use crate::domain::moderation::Visibility;
-use crate::domain::product::Delivery;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -10,10 +8,11 @@ use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
-use crate::domain::CourseId;
 use crate::domain::message::MessageKind;
+use crate::domain::moderation::Visibility;
+use crate::domain::product::Delivery;
 use crate::domain::time::{now, parse_shanghai_datetime, shanghai_minutes};
-use crate::domain::{AttachmentId, ReviewId, SlotId};
+use crate::domain::{AttachmentId, CourseId, ReviewId, SlotId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::consultations::{self, SlotRow};

@@ -2,7 +2,6 @@
 //! member's own phone (the result is kept in the audit log, where the checklist reads it), and
 //! every real payment provider answers an order query.
 
-use crate::routes::admin::gate::{Staff, area};
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -11,6 +10,7 @@ use super::gate::{Change, audit};
 use crate::domain::sms::{Kind, Message};
 use crate::domain::time::now;
 use crate::error::AppError;
+use crate::routes::admin::gate::{Staff, area};
 use crate::store::Db;
 use crate::web::{AppState, CsrfForm, redirect};
 

@@ -7,12 +7,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
-use crate::domain::AttachmentId;
-use crate::domain::Fen;
 use crate::domain::numbers::RefundNo;
 use crate::domain::refund::{RefundStatus, reason_label_key};
 use crate::domain::refund_policy::{Decision, may_refund};
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{AttachmentId, Fen};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::routes::refunds::{Step, timeline};
@@ -21,8 +20,7 @@ use crate::store::orders::{self, Order};
 use crate::store::refunds::{self, Approval, Approved, Refund};
 use crate::store::users::{self, User};
 use crate::web::csrf::NoFields;
-use crate::web::uploads;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status, uploads};
 
 const QUEUE_LIMIT: i64 = 200;
 

@@ -2,7 +2,6 @@
 //! text, refund and complaint defaults, and the wording of the SMS the shop sends. Saving takes
 //! effect at once; an empty field means the built-in default.
 
-use crate::domain::commission::{BindingRule, CapError, DEFAULT_CAP, Rate, check_cap};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -10,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gate::{Change, Staff, area, audit};
 use crate::domain::Fen;
+use crate::domain::commission::{BindingRule, CapError, DEFAULT_CAP, Rate, check_cap};
 use crate::domain::shop::{
     SMS_CODE_DEFAULT, SMS_CODE_FIELDS, SMS_REFUND_DEFAULT, SMS_REFUND_FIELDS, ShopSettings, TemplateError,
     check_sms_template,
@@ -20,8 +20,7 @@ use crate::error::AppError;
 use crate::media::images;
 use crate::routes::forms::FieldErrors;
 use crate::store::shop_settings;
-use crate::web::uploads;
-use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status, uploads};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(show).service(save).service(logo);

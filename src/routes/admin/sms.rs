@@ -58,7 +58,8 @@ async fn page(
     let templates = state.sms.templates();
     let url = &state.settings.public_url;
     let rows = Kind::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .map(|kind| {
             let values: Vec<(String, String)> =
                 kind.params().iter().map(|p| (p.to_string(), sample(p, url, kind))).collect();

@@ -1,7 +1,6 @@
 //! Staff accounts, for admins: add a colleague with a role and a first password (they enrol
 //! TOTP at their first sign-in), change roles, reset a lost authenticator.
 
-use crate::domain::UserId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
@@ -9,10 +8,10 @@ use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
 use crate::auth::password;
-use crate::domain::Phone;
 use crate::domain::staff::Role;
 use crate::domain::text::check_password;
 use crate::domain::time::now;
+use crate::domain::{Phone, UserId};
 use crate::error::AppError;
 use crate::routes::forms::{FieldErrors, password_error, phone_error};
 use crate::store::staff;

@@ -2,13 +2,13 @@
 //! grant or revoke a course with a reason; sign out everywhere; mute, ban or restore. Every change
 //! is audited. Staff accounts can be signed out or banned by admins only.
 
-use crate::domain::UserId;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
+use crate::domain::UserId;
 use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;

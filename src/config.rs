@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "media_upload_mb",
     "media_streams_per_viewer",
     "media_streams_per_ip",
+    "media_accel",
     "backup_every_hours",
     "membership_refund_current_period",
     "consultation_cancel_hours",
@@ -82,6 +83,10 @@ pub struct Settings {
     /// streaming at once, and one address for all its viewers (a school or carrier NAT).
     pub media_streams_per_viewer: i64,
     pub media_streams_per_ip: i64,
+    /// Behind the kit's nginx: after its checks the shop answers lesson bytes with an
+    /// X-Accel-Redirect and nginx sends them (from the media directory, or from the bucket by a
+    /// presigned URL). Off, the shop streams them itself.
+    pub media_accel: bool,
     /// Hours between automatic SQLite backups into `<data_dir>/backups` (0: none).
     pub backup_every_hours: i64,
     /// Refund the current membership period pro rata (by default it is kept).
@@ -132,6 +137,7 @@ struct FileSettings {
     media_upload_mb: Option<i64>,
     media_streams_per_viewer: Option<i64>,
     media_streams_per_ip: Option<i64>,
+    media_accel: Option<bool>,
     backup_every_hours: Option<i64>,
     membership_refund_current_period: Option<bool>,
     consultation_cancel_hours: Option<i64>,
@@ -170,6 +176,7 @@ impl std::fmt::Debug for Settings {
             .field("media_upload_mb", &self.media_upload_mb)
             .field("media_streams_per_viewer", &self.media_streams_per_viewer)
             .field("media_streams_per_ip", &self.media_streams_per_ip)
+            .field("media_accel", &self.media_accel)
             .field("backup_every_hours", &self.backup_every_hours)
             .field("membership_refund_current_period", &self.membership_refund_current_period)
             .field("consultation_cancel_hours", &self.consultation_cancel_hours)
@@ -266,6 +273,7 @@ impl Settings {
             media_upload_mb: number("media_upload_mb", file.media_upload_mb, 2048)?,
             media_streams_per_viewer: number("media_streams_per_viewer", file.media_streams_per_viewer, 6)?,
             media_streams_per_ip: number("media_streams_per_ip", file.media_streams_per_ip, 64)?,
+            media_accel: flag("media_accel", file.media_accel, false)?,
             backup_every_hours: number("backup_every_hours", file.backup_every_hours, 1)?,
             membership_refund_current_period: flag(
                 "membership_refund_current_period",

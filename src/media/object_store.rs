@@ -26,7 +26,7 @@ use opendal::{ErrorKind, Operator};
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
-use super::storage::{ByteStream, MediaStore, ObjectMeta, STREAM_CHUNK_BYTES, valid_key};
+use super::storage::{ACCEL_BUCKET, ByteStream, MediaStore, ObjectMeta, STREAM_CHUNK_BYTES, valid_key};
 
 /// Parts of a multipart upload: a lesson video goes up 8 MiB at a time, never whole in memory.
 const UPLOAD_PART_BYTES: usize = 8 << 20;
@@ -114,6 +114,12 @@ impl ObjectStore {
     }
 }
 
+/// Stored with each object, so the bucket answers a presigned GET (nginx's, behind the kit) with
+/// the right type; the presigned URL also asks for it, for objects stored before.
+fn content_type(key: &str) -> &'static str {
+    crate::domain::media::content_type(key)
+}
+
 fn checked(key: &str) -> anyhow::Result<&str> {
     if !valid_key(key) {
         bail!("invalid media key {key:?}");
@@ -125,7 +131,8 @@ impl ObjectStore {
     /// A multipart upload read from the file a part at a time; a failure aborts it, so no partial
     /// object is ever visible. The local file stays.
     pub async fn copy_file(&self, key: &str, file: &Path) -> anyhow::Result<()> {
-        let mut writer = self.op.writer_with(checked(key)?).chunk(UPLOAD_PART_BYTES).await?;
+        let mut writer =
+            self.op.writer_with(checked(key)?).chunk(UPLOAD_PART_BYTES).content_type(content_type(key)).await?;
         let mut source = tokio::fs::File::open(file).await?;
         let copied = async {
             loop {
@@ -155,7 +162,29 @@ impl ObjectStore {
     }
 }
 
+/// How long nginx may use a URL the shop presigned for it: it asks at once, and every range a
+/// player asks for goes through the shop's checks again.
+const ACCEL_URL_SECS: u64 = 300;
+
 impl MediaStore for ObjectStore {
+    /// A presigned GET, its path and query under the kit's bucket location (whose `proxy_pass`
+    /// names the endpoint this URL was signed for). The bucket answers with `content_type`.
+    fn accel_target<'a>(&'a self, key: &'a str, content_type: &'a str) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            let signed = self
+                .op
+                .presign_read_with(checked(key)?, Duration::from_secs(ACCEL_URL_SECS))
+                .override_content_type(content_type)
+                .await?;
+            let uri = signed.uri();
+            let path = uri.path().trim_start_matches('/');
+            Ok(match uri.query() {
+                Some(query) => format!("{ACCEL_BUCKET}{path}?{query}"),
+                None => format!("{ACCEL_BUCKET}{path}"),
+            })
+        })
+    }
+
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<ObjectMeta>>> {
         Box::pin(async move {
             match self.op.stat(checked(key)?).await {
@@ -184,7 +213,7 @@ impl MediaStore for ObjectStore {
 
     fn put<'a>(&'a self, key: &'a str, bytes: &'a [u8]) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            self.op.write(checked(key)?, bytes.to_vec()).await?;
+            self.op.write_with(checked(key)?, bytes.to_vec()).content_type(content_type(key)).await?;
             Ok(())
         })
     }

@@ -42,7 +42,16 @@ pub trait MediaStore: Send + Sync + 'static {
     fn local_path(&self, _key: &str) -> Option<PathBuf> {
         None
     }
+    /// Where the kit's nginx fetches the object when the shop hands a GET over to it
+    /// (X-Accel-Redirect): an internal location of `deploy/nginx.conf` and the object under it.
+    /// Sent as `content_type` whatever the store says.
+    fn accel_target<'a>(&'a self, key: &'a str, content_type: &'a str) -> BoxFuture<'a, anyhow::Result<String>>;
 }
+
+/// The kit's internal location for the media directory (an `alias` of it).
+pub const ACCEL_LOCAL: &str = "/_kedian_media/";
+/// The kit's internal location for the bucket (a `proxy_pass` to its endpoint).
+pub const ACCEL_BUCKET: &str = "/_kedian_bucket/";
 
 /// Copies an object to a local file, a chunk at a time (never whole in memory).
 pub async fn download(store: &dyn MediaStore, key: &str, to: &Path) -> anyhow::Result<()> {
@@ -145,6 +154,14 @@ impl MediaStore for LocalStore {
         self.path(key).ok()
     }
 
+    /// nginx picks the type by the file's extension there (`types` in the kit's location).
+    fn accel_target<'a>(&'a self, key: &'a str, _content_type: &'a str) -> BoxFuture<'a, anyhow::Result<String>> {
+        Box::pin(async move {
+            self.path(key)?;
+            Ok(format!("{ACCEL_LOCAL}{key}"))
+        })
+    }
+
     fn stat<'a>(&'a self, key: &'a str) -> BoxFuture<'a, anyhow::Result<Option<ObjectMeta>>> {
         Box::pin(async move {
             match tokio::fs::metadata(self.path(key)?).await {
@@ -228,6 +245,15 @@ mod tests {
         {
             assert!(!valid_key(bad), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn nginx_is_handed_keys_inside_the_media_location_only() {
+        let store = LocalStore::new(PathBuf::from("/nonexistent"));
+        let target = store.accel_target("lessons/12/hls/seg000.ts", "video/mp2t").await.unwrap();
+        assert_eq!(target, "/_kedian_media/lessons/12/hls/seg000.ts");
+        assert!(store.accel_target("../secret", "video/mp4").await.is_err());
+        assert!(store.accel_target("a/../../x", "video/mp4").await.is_err());
     }
 
     #[tokio::test]

@@ -217,6 +217,8 @@ struct MediaQuery {
 
 /// What a viewer over the stream limit is told to wait: streams end as segments finish.
 const STREAM_RETRY_SECS: i64 = 5;
+/// Who is watching, for the kit's nginx to count streams per viewer when it sends the bytes.
+const ACCEL_VIEWER: &str = "X-Kedian-Viewer";
 
 fn denied() -> AppError {
     AppError::Forbidden
@@ -281,6 +283,15 @@ async fn media_file(
     // A body takes a stream slot for as long as it is being sent; HEAD sends none.
     let ip = crate::web::client_ip(&req, state.settings.trust_forwarded);
     let viewer = viewer.map_or_else(|| format!("ip:{ip}"), |id| id.to_string());
+    if state.settings.media_accel && req.method() == actix_web::http::Method::GET {
+        // The checks are done; nginx sends the bytes (and counts this viewer's streams, by the
+        // header, across instances).
+        let target = state.media.accel_target(&key, content_type).await.map_err(AppError::storage)?;
+        return Ok(protected(HttpResponse::Ok(), content_type)
+            .insert_header(("X-Accel-Redirect", target))
+            .insert_header((ACCEL_VIEWER, viewer))
+            .finish());
+    }
     let per_viewer = usize::try_from(state.settings.media_streams_per_viewer).unwrap_or(1);
     let per_ip = usize::try_from(state.settings.media_streams_per_ip).unwrap_or(1);
     let slot = if req.method() == actix_web::http::Method::HEAD {

@@ -90,6 +90,8 @@ impl Cluster {
             ("KEDIAN_TRUST_FORWARDED", "true".into()),
             ("KEDIAN_METRICS_TOKEN", METRICS_TOKEN.into()),
             ("KEDIAN_ALLOW_SANDBOX", "true".into()),
+            // As the kit expects: the shop checks, nginx sends the lesson bytes from the bucket.
+            ("KEDIAN_MEDIA_ACCEL", "true".into()),
             // Longer than the 2 s a price change may take to show, so that only the change
             // notification (not the periodic re-read) can bring it in time.
             ("KEDIAN_JOB_INTERVAL_SECS", "5".into()),
@@ -100,7 +102,7 @@ impl Cluster {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
 
-        let nginx = start_nginx(dir.path(), &services.nginx, [a, b], http, https, [pin_a, pin_b]).await;
+        let nginx = start_nginx(dir.path(), &services.nginx, &services.s3, [a, b], http, https, [pin_a, pin_b]).await;
         let mut cluster = Cluster {
             database_url,
             site: format!("https://127.0.0.1:{https}"),
@@ -239,7 +241,7 @@ fn kedian(dir: &Path, env: &[(String, String)], log: &str) -> Command {
 }
 
 /// The kit's site, changed only where a machine differs: ports, certificate and cache paths.
-fn site_config(dir: &Path, instances: [u16; 2], http: u16, https: u16) -> String {
+fn site_config(dir: &Path, s3: &str, instances: [u16; 2], http: u16, https: u16) -> String {
     let kit = include_str!("../../deploy/nginx.conf");
     let cert = dir.join("cert.pem").display().to_string();
     let key = dir.join("key.pem").display().to_string();
@@ -258,6 +260,8 @@ fn site_config(dir: &Path, instances: [u16; 2], http: u16, https: u16) -> String
         ("/etc/letsencrypt/live/shop.example.com/fullchain.pem", cert),
         ("/etc/letsencrypt/live/shop.example.com/privkey.pem", key),
         ("/var/cache/nginx/kedian", dir.join("cache").display().to_string()),
+        ("https://s3.cn-north-1.amazonaws.com.cn/", format!("{s3}/")),
+        ("/var/lib/kedian/media/", format!("{}/", dir.join("media").display())),
     ];
     let mut site = kit.to_string();
     for (from, to) in replacements {
@@ -267,7 +271,15 @@ fn site_config(dir: &Path, instances: [u16; 2], http: u16, https: u16) -> String
     site
 }
 
-async fn start_nginx(dir: &Path, nginx: &Path, instances: [u16; 2], http: u16, https: u16, pinned: [u16; 2]) -> Child {
+async fn start_nginx(
+    dir: &Path,
+    nginx: &Path,
+    s3: &str,
+    instances: [u16; 2],
+    http: u16,
+    https: u16,
+    pinned: [u16; 2],
+) -> Child {
     let made = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
@@ -278,13 +290,18 @@ async fn start_nginx(dir: &Path, nginx: &Path, instances: [u16; 2], http: u16, h
         .await
         .expect("openssl");
     assert!(made.status.success(), "certificate: {}", String::from_utf8_lossy(&made.stderr));
-    std::fs::write(dir.join("site.conf"), site_config(dir, instances, http, https)).expect("site");
+    let site = site_config(dir, s3, instances, http, https);
+    // The pinned ports carry the kit's bucket location too, as every nginx in front of the shop must.
+    let bucket = site.find("    location /_kedian_bucket/").expect("the kit's bucket location");
+    let bucket = &site[bucket..];
+    let bucket = &bucket[..bucket.find("\n    }\n").expect("its end") + 7];
+    std::fs::write(dir.join("site.conf"), &site).expect("site");
     let d = dir.display();
     let pin = |listen: u16, to: u16| {
         format!(
             "server {{ listen 127.0.0.1:{listen} ssl; ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;\n\
              location / {{ proxy_pass http://127.0.0.1:{to}; proxy_set_header Host $host;\n\
-             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto https; }} }}\n"
+             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto https; }}\n{bucket}}}\n"
         )
     };
     // The test's browsers all connect from 127.0.0.1: the realip lines stand for a load balancer in
@@ -420,6 +437,7 @@ async fn two_instances_behind_nginx() {
     let video = on_a.get(&media).await;
     assert_eq!(video.status(), StatusCode::OK, "a signed URL works on the other instance");
     assert!(!video.bytes().await.expect("video").is_empty());
+    media_sent_by_nginx(&cluster, &learner, &media).await;
     // A form from b's page, posted to a: the CSRF token holds across instances.
     let (_, me) = on_b.get_html("/me").await;
     let token = csrf_in(&me);
@@ -553,6 +571,43 @@ async fn two_instances_behind_nginx() {
          {before_kill:?} before the crash, {:?} in all",
         run.elapsed()
     );
+}
+
+/// The instance checks a lesson's media request and hands it over (X-Accel-Redirect to the kit's
+/// bucket location); nginx fetches it from the bucket by the presigned URL and sends it, ranges
+/// and the shop's headers included.
+async fn media_sent_by_nginx(cluster: &Cluster, learner: &Browser, media: &str) {
+    use reqwest::cookie::CookieStore;
+    let site = reqwest::Url::parse(&cluster.site).expect("site URL");
+    let session = learner.jar.cookies(&site).expect("the learner's session cookie");
+    let direct = format!("http://127.0.0.1:{}{media}", cluster.instances[0].port);
+    let handed = reqwest::Client::new().get(&direct).header("cookie", session).send().await.expect("GET");
+    assert_eq!(handed.status(), StatusCode::OK);
+    let target = handed.headers().get("x-accel-redirect").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    assert!(target.starts_with("/_kedian_bucket/") && target.contains("X-Amz-Signature="), "handed over: {target:?}");
+    assert!(handed.bytes().await.expect("body").is_empty(), "the instance sends no bytes itself");
+    // Without the session the instance refuses before handing anything over.
+    let stranger = reqwest::Client::new().get(&direct).send().await.expect("GET");
+    assert_eq!(stranger.status(), StatusCode::FORBIDDEN);
+    assert!(stranger.headers().get("x-accel-redirect").is_none());
+
+    let whole = learner.get(media).await;
+    assert_eq!(whole.status(), StatusCode::OK);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string()
+    };
+    assert_eq!(header(&whole, "content-type"), "video/mp4", "the type the shop chose, not the bucket's: {target}");
+    assert_eq!(header(&whole, "cache-control"), "private, no-store");
+    assert_eq!(header(&whole, "x-content-type-options"), "nosniff");
+    for internal in ["x-accel-redirect", "x-kedian-viewer", "x-amz-request-id"] {
+        assert!(whole.headers().get(internal).is_none(), "{internal} stays between the shop and nginx");
+    }
+    let body = whole.bytes().await.expect("video");
+    assert!(body.len() > 100);
+    let part = learner.client.get(learner.url(media)).header("range", "bytes=10-99").send().await.expect("GET");
+    assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(header(&part, "content-range"), format!("bytes 10-99/{}", body.len()));
+    assert_eq!(part.bytes().await.expect("range"), body.slice(10..100));
 }
 
 /// 20 buyers pay through the site while instance b is killed. A step that fails (nginx answers

@@ -308,3 +308,36 @@ async fn backups_go_off_site_and_restore_from_the_bucket() {
     assert_eq!(status, "paid", "the paid order came back from the bucket");
     assert!(kedian::backup::fetch(&there, "kedian-20200101-000000.db", &there.backups_dir()).await.is_err());
 }
+
+async fn accel_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |s| s.media_accel = true).await
+}
+
+crate::on_both_backends!(setup = accel_app; behind_nginx_the_shop_checks_and_hands_media_over);
+
+/// With `media_accel` (the kit's nginx in front), a lesson GET that passes every check is answered
+/// with an X-Accel-Redirect into the media directory's internal location and no bytes; a request
+/// that fails a check is refused as before, with nothing handed over; HEAD is still the shop's.
+async fn behind_nginx_the_shop_checks_and_hands_media_over(app: TestApp) {
+    let url = free_media_url(&app).await;
+    let handed = app.get(&url).await;
+    assert_eq!(handed.status(), StatusCode::OK);
+    assert_eq!(handed.headers()["x-accel-redirect"], "/_kedian_media/demo/video.mp4");
+    assert_eq!(handed.headers()["content-type"], "video/mp4");
+    assert_eq!(handed.headers()["cache-control"], "private, no-store");
+    assert!(
+        handed.headers()["x-kedian-viewer"].to_str().unwrap().starts_with("ip:"),
+        "a signed-out viewer is its address"
+    );
+    assert!(handed.bytes().await.unwrap().is_empty());
+
+    let head = app.client.head(app.url(&url)).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert!(head.headers().get("x-accel-redirect").is_none());
+    assert_eq!(head.headers()["content-length"], DEMO_VIDEO.len().to_string());
+
+    let forged = url.replace("&s=", "&s=0");
+    let refused = app.get(&forged).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert!(refused.headers().get("x-accel-redirect").is_none());
+}

@@ -1,13 +1,16 @@
 //! The kinds of product a shop sells (DESIGN.md, "Domain rules").
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProductKind {
-    Recorded,
-    Audio,
-    Article,
-    Live,
-    Membership,
-    Consultation,
+super::words::stored_word! {
+    /// What a course is sold as. Stored on the course and, as bought, on each order: a word the
+    /// shop never writes fails the row's read.
+    pub enum ProductKind {
+        Recorded => "recorded",
+        Audio => "audio",
+        Article => "article",
+        Live => "live",
+        Membership => "membership",
+        Consultation => "consultation",
+    }
 }
 
 /// What buying a product delivers. Rules that differ by kind ask this (or match on the kind
@@ -22,46 +25,7 @@ pub enum Delivery {
     Session,
 }
 
-/// As the word it is stored as (audit entries of a course edit).
-impl serde::Serialize for ProductKind {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-/// A kind as stored on an order: a word this shop does not know (an old or imported row) reads
-/// as a recorded course, the kind whose rules are the plainest.
-impl From<String> for ProductKind {
-    fn from(value: String) -> ProductKind {
-        ProductKind::parse(&value).unwrap_or(ProductKind::Recorded)
-    }
-}
-
 impl ProductKind {
-    pub const ALL: [ProductKind; 6] = [
-        ProductKind::Recorded,
-        ProductKind::Audio,
-        ProductKind::Article,
-        ProductKind::Live,
-        ProductKind::Membership,
-        ProductKind::Consultation,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProductKind::Recorded => "recorded",
-            ProductKind::Audio => "audio",
-            ProductKind::Article => "article",
-            ProductKind::Live => "live",
-            ProductKind::Membership => "membership",
-            ProductKind::Consultation => "consultation",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<ProductKind> {
-        ProductKind::ALL.into_iter().find(|k| k.as_str() == value)
-    }
-
     pub fn delivery(self) -> Delivery {
         match self {
             ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Live => Delivery::Lessons,
@@ -109,7 +73,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        for kind in ProductKind::ALL {
+        for kind in ProductKind::ALL.iter().copied() {
             assert_eq!(ProductKind::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(ProductKind::parse("book"), None);

@@ -408,7 +408,7 @@ mod tests {
             membership_periods: 1,
             ..Default::default()
         };
-        for kind in ProductKind::ALL {
+        for kind in ProductKind::ALL.iter().copied() {
             for now in [T0, T0 + 400 * DAY] {
                 let d = decide(&case(kind, 1000, now, &c));
                 assert!(!d.rule.zh.is_empty() && !d.rule.en.is_empty(), "{kind:?}");

@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn non_refundable_mark_wins_for_every_kind() {
-        for kind in ProductKind::ALL {
+        for kind in ProductKind::ALL.iter().copied() {
             let s = refund_sentence(kind, RefundTerms { non_refundable: true, ..Default::default() });
             assert!(s.zh.contains("不支持退款"), "{kind:?}");
         }
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn every_kind_has_a_sentence_in_both_languages() {
-        for kind in ProductKind::ALL {
+        for kind in ProductKind::ALL.iter().copied() {
             let s = refund_sentence(kind, RefundTerms::default());
             assert!(!s.zh.is_empty() && !s.en.is_empty());
             assert_ne!(s.zh, s.en);

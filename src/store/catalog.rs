@@ -87,7 +87,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     for r in course_rows {
         let slug = r.slug;
         courses.push(Arc::new(Course {
-            kind: ProductKind::parse(&r.kind).with_context(|| format!("course {slug}: unknown kind {}", r.kind))?,
+            kind: r.kind,
             category: category_by_id
                 .get(&r.category_id)
                 .map(|c| (*c).clone())
@@ -135,7 +135,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
 struct CourseRow {
     id: CourseId,
     slug: String,
-    kind: String,
+    #[sqlx(try_from = "String")]
+    kind: ProductKind,
     category_id: CategoryId,
     instructor_id: InstructorId,
     title: String,

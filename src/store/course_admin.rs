@@ -11,7 +11,8 @@ pub struct CourseRow {
     pub id: CourseId,
     pub slug: String,
     pub title: String,
-    pub kind: String,
+    #[sqlx(try_from = "String")]
+    pub kind: ProductKind,
     pub price_fen: i64,
     #[sqlx(try_from = "Flag")]
     pub published: bool,

@@ -461,7 +461,7 @@ mod tests {
     #[test]
     fn demo_covers_every_kind_and_has_previews() {
         assert!(CATEGORIES.len() >= 3 && COURSES.len() >= 8);
-        for kind in ProductKind::ALL {
+        for kind in ProductKind::ALL.iter().copied() {
             assert!(COURSES.iter().any(|c| c.kind == kind.as_str()), "{kind:?}");
         }
         for c in COURSES {

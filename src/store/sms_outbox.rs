@@ -235,7 +235,7 @@ pub async fn update_broadcast(db: &Db, broadcast_id: BroadcastId, now: i64) -> R
 pub struct FailureCount {
     pub day: String,
     day_number: i64,
-    pub kind: String,
+    pub kind: Kind,
     pub failed: i64,
     pub sent: i64,
     pub last_error: String,
@@ -259,7 +259,9 @@ pub async fn failures_by_day(db: &Db, since: i64) -> Result<Vec<FailureCount>, s
     .fetch_all(db.read())
     .await?;
     let mut out: Vec<FailureCount> = Vec::new();
+    let word = |e: crate::domain::words::UnknownWord| sqlx::Error::Decode(Box::new(e));
     for (day, kind, status, n) in rows {
+        let kind = Kind::try_from(kind).map_err(word)?;
         let index = match out.iter().position(|c| c.day_number == day && c.kind == kind) {
             Some(i) => i,
             None => {
@@ -274,18 +276,19 @@ pub async fn failures_by_day(db: &Db, since: i64) -> Result<Vec<FailureCount>, s
                 out.len() - 1
             }
         };
-        match OutboxStatus::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))? {
+        match OutboxStatus::try_from(status).map_err(word)? {
             OutboxStatus::Sent => out[index].sent += n,
             OutboxStatus::Failed | OutboxStatus::Uncertain => out[index].failed += n,
             OutboxStatus::Queued | OutboxStatus::Sending => {}
         }
     }
     for (day, kind, provider, code) in recent_errors {
+        let kind = Kind::try_from(kind).map_err(word)?;
         if let Some(entry) = out.iter_mut().find(|c| c.day_number == day && c.kind == kind && c.last_error.is_empty()) {
             entry.last_error = format!("{provider} {code}").trim().to_string();
         }
     }
     out.retain(|c| c.failed > 0);
-    out.sort_by(|a, b| b.day_number.cmp(&a.day_number).then(a.kind.cmp(&b.kind)));
+    out.sort_by(|a, b| b.day_number.cmp(&a.day_number).then(a.kind.as_str().cmp(b.kind.as_str())));
     Ok(out)
 }

@@ -274,8 +274,11 @@ pub(crate) fn status_update_sql<S: crate::domain::status::Status>(
     ))
 }
 
+/// SQLite connections live in this process: nothing to test before lending one out. The pool's
+/// test is a round trip to the connection's thread before every statement, the one writer's too.
 fn sqlite_pool(max: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(max).acquire_timeout(Duration::from_secs(15)).after_connect(|conn, _meta| {
+    let options = AnyPoolOptions::new().max_connections(max).test_before_acquire(false);
+    options.acquire_timeout(Duration::from_secs(15)).after_connect(|conn, _meta| {
         Box::pin(async move {
             for pragma in ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL", "PRAGMA busy_timeout = 5000"] {
                 conn.execute(pragma).await?;

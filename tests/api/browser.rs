@@ -46,6 +46,16 @@ pub(crate) async fn start_browser(width: u32, height: u32) -> Option<(Driver, Cl
 
 /// A browser with another user agent (the WeChat in-app browser's, say).
 pub(crate) async fn start_browser_as(width: u32, height: u32, user_agent: Option<&str>) -> Option<(Driver, Client)> {
+    start_browser_with(width, height, user_agent, &[]).await
+}
+
+/// A browser with more command-line switches (a test's own certificate, say).
+pub(crate) async fn start_browser_with(
+    width: u32,
+    height: u32,
+    user_agent: Option<&str>,
+    switches: &[&str],
+) -> Option<(Driver, Client)> {
     let Some(path) = chromedriver_path() else {
         crate::helpers::skip("no chromedriver (install Debian's chromium and chromium-driver)");
         return None;
@@ -63,6 +73,9 @@ pub(crate) async fn start_browser_as(width: u32, height: u32, user_agent: Option
         "--disable-dev-shm-usage", "--lang=zh-CN", "--hide-scrollbars", format!("--window-size={width},{height}"),
         "--autoplay-policy=no-user-gesture-required",
     ], "prefs": { "intl.accept_languages": "zh-CN,zh" } });
+    for switch in switches {
+        options["args"].as_array_mut().unwrap().push(json!(switch));
+    }
     if width < 500 {
         // Headless windows are at least 500 px wide; a phone is emulated instead.
         options["mobileEmulation"] =

@@ -608,6 +608,25 @@ async fn media_sent_by_nginx(cluster: &Cluster, learner: &Browser, media: &str) 
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(header(&part, "content-range"), format!("bytes 10-99/{}", body.len()));
     assert_eq!(part.bytes().await.expect("range"), body.slice(10..100));
+
+    // And in a real browser: the free preview plays from the bucket through nginx.
+    let free: i64 = sqlx::query_scalar(
+        "SELECT l.id FROM lessons l JOIN courses c ON c.id = l.course_id \
+         WHERE c.slug = $1 AND l.free_preview = 1 AND l.kind = 'video' ORDER BY l.id LIMIT 1",
+    )
+    .bind(SLUG)
+    .fetch_one(&cluster.db().await.0)
+    .await
+    .expect("a free video lesson");
+    let Some((_driver, client)) =
+        crate::browser::start_browser_with(1280, 900, None, &["--ignore-certificate-errors"]).await
+    else {
+        return;
+    };
+    client.goto(&format!("{}/courses/{SLUG}/lessons/{free}", cluster.site)).await.expect("lesson page");
+    let played = crate::playback::play_until(&client, 1.0).await;
+    assert!(played[0].as_f64().is_some_and(|t| t >= 1.0), "the preview plays through nginx: {played}");
+    client.close().await.expect("close the browser");
 }
 
 /// 20 buyers pay through the site while instance b is killed. A step that fails (nginx answers

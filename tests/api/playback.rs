@@ -69,7 +69,7 @@ async fn packaged(app: &TestApp, lesson: kedian::domain::LessonId) {
 
 /// Plays the page's media (muted) until `currentTime` passes `secs`, polling with a deadline.
 /// Returns [currentTime, the source's scheme, error box hidden] or what went wrong.
-async fn play_until(client: &Client, secs: f64) -> Value {
+pub(crate) async fn play_until(client: &Client, secs: f64) -> Value {
     let script = format!(
         "const done = arguments[arguments.length - 1]; const v = document.getElementById('media'); v.muted = true; \
          const box = document.getElementById('player-error'); const until = Date.now() + 25000; \

@@ -207,6 +207,9 @@ async fn detail(
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
     super::distribution::note_visit(&ctx, &req, &state).await?;
+    if let Some(cached) = crate::web::render::cached_catalog_page(&ctx, &catalog) {
+        return Ok(cached);
+    }
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
     let (ctx, owned, by_membership) = match ctx.user.as_ref().map(|u| u.id) {
         Some(user_id) => {

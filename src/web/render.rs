@@ -36,15 +36,11 @@ pub fn render_catalog_page<T: Template>(
     if ctx.user.is_some() {
         return render(&page());
     }
-    let key = catalog_page_key(ctx);
-    let page = match catalog.pages.get(&key) {
-        Some(page) => page,
-        None => {
-            let page = cached_page(Bytes::from(page().render()?));
-            catalog.pages.put(key, page.clone());
-            page
-        }
-    };
+    if let Some(cached) = cached_catalog_page(ctx, catalog) {
+        return Ok(cached);
+    }
+    let page = cached_page(Bytes::from(page().render()?));
+    catalog.pages.put(catalog_page_key(ctx), page.clone());
     Ok(cached_response(ctx, page))
 }
 
@@ -72,16 +68,21 @@ where
     if ctx.user.is_some() {
         return render(&page().await?);
     }
-    let key = catalog_page_key(ctx);
-    let page = match catalog.pages.get(&key) {
-        Some(page) => page,
-        None => {
-            let page = cached_page(Bytes::from(page().await?.render()?));
-            catalog.pages.put(key, page.clone());
-            page
-        }
-    };
+    if let Some(cached) = cached_catalog_page(ctx, catalog) {
+        return Ok(cached);
+    }
+    let page = cached_page(Bytes::from(page().await?.render()?));
+    catalog.pages.put(catalog_page_key(ctx), page.clone());
     Ok(cached_response(ctx, page))
+}
+
+/// The anonymous visitor's copy of a catalog page, when there is one: a handler asks first, before
+/// it gathers what rendering would need.
+pub fn cached_catalog_page(ctx: &PageContext, catalog: &Catalog) -> Option<HttpResponse> {
+    if ctx.user.is_some() {
+        return None;
+    }
+    catalog.pages.get(&catalog_page_key(ctx)).map(|page| cached_response(ctx, page))
 }
 
 fn cached_response(ctx: &PageContext, page: CachedPage) -> HttpResponse {

@@ -25,10 +25,17 @@ struct Cli {
 struct Common {
     #[arg(long)]
     base: String,
-    /// The shop's log, where the console sender writes each text.
+    /// The shop's log, where the console sender writes each text; once per instance when
+    /// several serve the same shop.
+    #[arg(long, required = true)]
+    log: Vec<std::path::PathBuf>,
+    /// Accept a self-signed certificate (the cluster drill's nginx on 127.0.0.1).
     #[arg(long)]
-    log: std::path::PathBuf,
+    insecure: bool,
 }
+
+/// Set once from `--insecure` before any learner is made.
+static INSECURE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[derive(Subcommand)]
 enum Mode {
@@ -88,7 +95,14 @@ enum Mode {
 struct Codes(Arc<Mutex<HashMap<String, String>>>);
 
 impl Codes {
-    /// Follows the log file, remembering the newest code texted to each phone.
+    /// Follows each log file, remembering the newest code texted to each phone.
+    fn follow_all(&self, common: &Common) {
+        INSECURE.store(common.insecure, Ordering::Relaxed);
+        for path in &common.log {
+            self.follow(path.clone());
+        }
+    }
+
     fn follow(&self, path: std::path::PathBuf) {
         let codes = self.clone();
         // Only texts sent from now on: an older code for the same phone is not this login's.
@@ -242,6 +256,7 @@ impl Learner {
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .pool_max_idle_per_host(1)
+            .danger_accept_invalid_certs(INSECURE.load(Ordering::Relaxed))
             .build()
             .unwrap_or_default();
         let ip = format!("127.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, (n & 255).max(1));
@@ -323,6 +338,7 @@ impl Learner {
             .client
             .get(format!("{}{url}", self.base))
             .header("Range", format!("bytes={offset}-{}", offset + 1_048_575))
+            .header("X-Forwarded-For", &self.ip)
             .send()
             .await
             .map_err(|e| format!("media: {e}"))?;
@@ -347,6 +363,7 @@ impl Learner {
             .client
             .post(format!("{}{url}", self.base))
             .header("X-CSRF-Token", csrf)
+            .header("X-Forwarded-For", &self.ip)
             .header("Content-Type", "application/json")
             .body(format!("{{\"position\":{position},\"duration\":600}}"))
             .send()
@@ -509,7 +526,7 @@ async fn main() {
             }
         }
         Mode::Cookie { common, phone } => {
-            codes.follow(common.log.clone());
+            codes.follow_all(&common);
             let learner = Learner::new(&common.base, 1);
             if let Err(e) = learner.login(&stats, &codes, &phone).await {
                 eprintln!("{e}");
@@ -529,7 +546,7 @@ async fn main() {
             println!("{}", between(&me, "class=\"button primary\" href=\"", "\"").unwrap_or(""));
         }
         Mode::Drill { common, learners, secs, phones, watch_secs } => {
-            codes.follow(common.log.clone());
+            codes.follow_all(&common);
             let next_phone = Arc::new(AtomicU64::new(0));
             let start = Instant::now();
             let stop = start + Duration::from_secs(secs);
@@ -556,7 +573,7 @@ async fn main() {
             stats.report(start.elapsed().as_secs_f64());
         }
         Mode::Buy { common, learners, secs } => {
-            codes.follow(common.log.clone());
+            codes.follow_all(&common);
             let probe = Learner::new(&common.base, 0);
             let (_, home) = probe.get("/courses").await.unwrap_or_default();
             let mut slugs: Vec<String> = home

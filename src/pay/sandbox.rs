@@ -76,23 +76,22 @@ impl Sandbox {
             "SBX{}",
             rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect::<String>()
         );
-        let done = sqlx::query("UPDATE sandbox_gateway SET state = 'paid', txn_id = $1, paid_at = $2 WHERE order_no = $3 AND state = 'created'")
-            .bind(&txn_id)
-            .bind(now)
-            .bind(order_no)
-            .execute(self.db.write())
-            .await?;
-        if done.rows_affected() == 0 {
+        let amount: Option<i64> = sqlx::query_scalar(
+            "UPDATE sandbox_gateway SET state = 'paid', txn_id = $1, paid_at = $2 WHERE order_no = $3 AND state = 'created' \
+             RETURNING amount_fen",
+        )
+        .bind(&txn_id)
+        .bind(now)
+        .bind(order_no)
+        .fetch_optional(self.db.write())
+        .await?;
+        let Some(amount) = amount else {
             // Already paid: send the same notification again, as a gateway retrying would.
             return match self.ledger(order_no).await? {
                 Some(Ledger { paid: Some(notice), .. }) => Ok(Some(self.signed(&to_wire(&notice), now)?)),
                 _ => Ok(None),
             };
-        }
-        let amount: i64 = sqlx::query_scalar("SELECT amount_fen FROM sandbox_gateway WHERE order_no = $1")
-            .bind(order_no)
-            .fetch_one(self.db.read())
-            .await?;
+        };
         let notice =
             PaidNotice { order_no: order_no.into(), txn_id, amount: Fen(amount), currency: "CNY".into(), paid_at: now };
         Ok(Some(self.signed(&to_wire(&notice), now)?))

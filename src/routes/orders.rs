@@ -451,7 +451,9 @@ async fn start_payment(
             currency: "CNY".into(),
             paid_at: now(),
         };
-        if let PaymentOutcome::Applied { course_id } = orders::apply_payment(&state.db, "free", &notice, now()).await? {
+        if let PaymentOutcome::Applied { course_id } =
+            orders::apply_payment(&state.db, "free", &notice, None, now()).await?
+        {
             state.catalog.count_sale(course_id);
         }
         return Ok(redirect(&format!("/orders/{}/done", order.order_no)));

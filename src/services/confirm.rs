@@ -75,7 +75,7 @@ pub async fn ask_gateway(
     let Some(provider) = order.pay_provider.as_deref().and_then(|p| providers.get(p)) else { return Ok(false) };
     match tokio::time::timeout(PATIENCE, provider.query(&order.order_no)).await {
         Ok(Ok(QueryResult::Paid(notice))) => {
-            let outcome = orders::apply_payment(db, provider.name(), &notice, now).await?;
+            let outcome = orders::apply_payment(db, provider.name(), &notice, None, now).await?;
             tracing::info!(order_no = %order.order_no, ?outcome, "payment found by asking the gateway");
             if let PaymentOutcome::Applied { course_id } = outcome {
                 catalog.count_sale(course_id);

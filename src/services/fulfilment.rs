@@ -11,7 +11,8 @@ use crate::domain::time::now;
 use crate::pay::wechatpay::WechatPay;
 use crate::pay::{Notice, PaymentProvider, RefundState, VerifyError};
 use crate::store::orders::{self, PaymentOutcome};
-use crate::store::{Db, complaints, payment_notifications, refunds};
+use crate::store::payment_notifications::{self, Arrival};
+use crate::store::{Db, complaints, refunds};
 
 /// What fulfilment needs, and nothing more.
 pub struct Fulfilment<'a> {
@@ -34,22 +35,23 @@ fn headers_json(headers: &HeaderMap) -> String {
     serde_json::Value::Object(kept).to_string()
 }
 
-async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdict: &str, order_no: Option<&str>) {
-    // The verdict's first word (applied, duplicate, late, rejected, ignored, refund, complaint).
+/// Counts a notification by provider and what was made of it.
+fn count(provider: &str, verdict: &str) {
     let kind = verdict.split([':', ' ']).next().unwrap_or_default().to_string();
     metrics::counter!("payment_notifications_total", "provider" => provider.to_string(), "verdict" => kind)
         .increment(1);
+}
+
+async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdict: &str, order_no: Option<&str>) {
+    count(provider, verdict);
     let body = String::from_utf8_lossy(body);
-    // A rejected post proves nothing and may be junk sent to fill the disk: its start is enough.
     let body = if verdict.starts_with("rejected") { payment_notifications::excerpt(&body) } else { body.into_owned() };
-    if let Err(e) =
-        payment_notifications::record(db, provider, &headers_json(headers), &body, verdict, order_no, now()).await
-    {
+    let arrival = Arrival { provider, headers_json: &headers_json(headers), body: &body };
+    if let Err(e) = payment_notifications::record(db, &arrival, verdict, order_no, now()).await {
         tracing::error!(error = %e, provider, verdict, "could not record a payment notification");
     }
 }
 
-/// What the provider is told; the route turns it into the provider's own HTTP reply.
 #[derive(Debug)]
 pub enum Answer {
     /// Verified, recorded and applied (or nothing to apply): do not send it again.
@@ -117,22 +119,26 @@ pub async fn handle(
             };
         }
     };
-    match orders::apply_payment(state.db, name, &paid, now()).await {
+    let (headers_json, text) = (headers_json(headers), String::from_utf8_lossy(body));
+    let arrival = Arrival { provider: name, headers_json: &headers_json, body: &text };
+    match orders::apply_payment(state.db, name, &paid, Some(&arrival), now()).await {
         Ok(outcome) => {
-            let (verdict, ok) = match &outcome {
-                PaymentOutcome::Applied { .. } => ("applied", true),
-                PaymentOutcome::Duplicate => ("duplicate", true),
-                PaymentOutcome::Late => ("late: queued for refund", true),
-                PaymentOutcome::UnknownOrder => ("rejected: unknown order", false),
-                PaymentOutcome::AmountMismatch => ("rejected: amount or currency mismatch", false),
-            };
-            record(state.db, name, headers, body, verdict, Some(&paid.order_no)).await;
+            let verdict = outcome.verdict();
+            if outcome.recorded() {
+                count(name, verdict);
+            } else {
+                record(state.db, name, headers, body, verdict, Some(&paid.order_no)).await;
+            }
             tracing::info!(provider = name, order_no = %paid.order_no, verdict, "payment notification");
             if let PaymentOutcome::Applied { course_id } = outcome {
                 state.catalog.count_sale(course_id);
                 metrics::counter!("orders_paid_total", "provider" => name.to_string()).increment(1);
             }
-            if ok { Answer::Acknowledge } else { Answer::Refuse(VerifyError::Malformed(verdict.into())) }
+            if outcome.acknowledged() {
+                Answer::Acknowledge
+            } else {
+                Answer::Refuse(VerifyError::Malformed(verdict.into()))
+            }
         }
         Err(e) => {
             tracing::error!(error = %e, order_no = %paid.order_no, "fulfilment failed");
@@ -141,7 +147,6 @@ pub async fn handle(
     }
 }
 
-/// A refund's outcome: a learner's refund request, or the automatic refund of a late payment.
 async fn refund_notice(state: &Fulfilment<'_>, out_refund_no: &str, outcome: RefundState) -> anyhow::Result<String> {
     if let Some(refund) = refunds::find(state.db, out_refund_no).await? {
         let before = refund.status;

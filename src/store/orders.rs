@@ -3,6 +3,7 @@
 
 use sqlx::{Any, Transaction};
 
+use super::payment_notifications::{Arrival, record_in};
 use super::rows::OptionalWord;
 use super::{Db, is_unique_violation};
 use crate::domain::coupon::Breakdown;
@@ -347,12 +348,38 @@ pub enum PaymentOutcome {
     AmountMismatch,
 }
 
+impl PaymentOutcome {
+    /// What the notification's audit line says the shop made of it.
+    pub fn verdict(&self) -> &'static str {
+        match self {
+            PaymentOutcome::Applied { .. } => "applied",
+            PaymentOutcome::Duplicate => "duplicate",
+            PaymentOutcome::Late => "late: queued for refund",
+            PaymentOutcome::UnknownOrder => "rejected: unknown order",
+            PaymentOutcome::AmountMismatch => "rejected: amount or currency mismatch",
+        }
+    }
+
+    /// Whether the gateway is told the notification was taken (it stops resending).
+    pub fn acknowledged(&self) -> bool {
+        !matches!(self, PaymentOutcome::UnknownOrder | PaymentOutcome::AmountMismatch)
+    }
+
+    /// Whether `apply_payment` wrote the notification's audit line in its own transaction (it
+    /// does when it changed something).
+    pub fn recorded(&self) -> bool {
+        matches!(self, PaymentOutcome::Applied { .. } | PaymentOutcome::Late)
+    }
+}
+
 /// Fulfils a verified payment exactly once. The (provider, transaction id) key makes a repeated
-/// notification a no-op; the amount and currency must be the order's.
+/// notification a no-op; the amount and currency must be the order's. A notification that changed
+/// something (`PaymentOutcome::recorded`) is written to the audit trail in the same transaction.
 pub async fn apply_payment(
     db: &Db,
     provider: &str,
     notice: &PaidNotice,
+    arrival: Option<&Arrival<'_>>,
     now: i64,
 ) -> Result<PaymentOutcome, sqlx::Error> {
     let mut tx = db.write().begin().await?;
@@ -401,6 +428,9 @@ pub async fn apply_payment(
         .await?;
     if paid.rows_affected() != 1 {
         sqlx::query("UPDATE payments SET outcome = 'late' WHERE id = $1").bind(payment_id).execute(&mut *tx).await?;
+        if let Some(arrival) = arrival {
+            record_in(&mut *tx, arrival, PaymentOutcome::Late.verdict(), Some(&order.order_no), now).await?;
+        }
         tx.commit().await?;
         db.orders_changed();
         tracing::warn!(order_no = %order.order_no, status = order.status.as_str(), "payment for an order that is not pending; queued for refund");
@@ -427,10 +457,14 @@ pub async fn apply_payment(
         .execute(&mut *tx)
         .await?;
     super::commissions::record_for_order(db, &mut tx, &order, notice.paid_at, now).await?;
+    let outcome = PaymentOutcome::Applied { course_id: order.course_id };
+    if let Some(arrival) = arrival {
+        record_in(&mut *tx, arrival, outcome.verdict(), Some(&order.order_no), now).await?;
+    }
     tx.commit().await?;
     db.orders_changed();
     db.access_changed();
-    Ok(PaymentOutcome::Applied { course_id: order.course_id })
+    Ok(outcome)
 }
 
 async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: CourseId) -> Result<(), sqlx::Error> {

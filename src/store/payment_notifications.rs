@@ -1,13 +1,31 @@
 //! Every provider notification as it arrived (headers without credentials, the body) with what
 //! the shop made of it: the audit trail of money that came in.
 
+use sqlx::{Any, Executor};
+
 use super::Db;
+
+/// A notification as it arrived: who sent it, its headers (as JSON, without credentials) and body.
+pub struct Arrival<'a> {
+    pub provider: &'a str,
+    pub headers_json: &'a str,
+    pub body: &'a str,
+}
 
 pub async fn record(
     db: &Db,
-    provider: &str,
-    headers_json: &str,
-    body: &str,
+    arrival: &Arrival<'_>,
+    verdict: &str,
+    order_no: Option<&str>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    record_in(db.write(), arrival, verdict, order_no, now).await
+}
+
+/// In the transaction of what the notification changed (a payment), so both stay or neither.
+pub async fn record_in<'e>(
+    executor: impl Executor<'e, Database = Any>,
+    arrival: &Arrival<'_>,
     verdict: &str,
     order_no: Option<&str>,
     now: i64,
@@ -16,13 +34,13 @@ pub async fn record(
         "INSERT INTO payment_notifications (provider, received_at, headers, body, verdict, order_no) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(provider)
+    .bind(arrival.provider)
     .bind(now)
-    .bind(headers_json)
-    .bind(body)
+    .bind(arrival.headers_json)
+    .bind(arrival.body)
     .bind(verdict)
     .bind(order_no)
-    .execute(db.write())
+    .execute(executor)
     .await?;
     Ok(())
 }

@@ -195,15 +195,7 @@ async fn changes_on_one_instance_show_on_another_within_a_second() {
     .expect("a second instance");
     let shows = |needle: &'static str, path: &'static str| {
         let second = &second;
-        async move {
-            for _ in 0..20 {
-                if second.get_html(path).await.1.contains(needle) {
-                    return true;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-            false
-        }
+        eventually_within_a_second(move || async move { second.get_html(path).await.1.contains(needle) })
     };
     assert!(!shows("设计与排版", "/courses").await);
     let staff = first.staff().await;
@@ -216,4 +208,92 @@ async fn changes_on_one_instance_show_on_another_within_a_second() {
         .await;
     assert_eq!(on.status(), StatusCode::SEE_OTHER);
     assert!(shows("小程序维护中，请在本站学习", "/").await, "and so did takedown mode");
+}
+
+/// Two instances on one PostgreSQL database, sharing its sessions: a learner's signed-in pages on
+/// one follow within a second what happened through the other, though each keeps the account,
+/// what it owns and its membership in memory: a course bought, a nickname changed, a refund that
+/// takes the course back, a membership bought and one that ends with its refund.
+#[tokio::test]
+async fn signed_in_pages_follow_changes_made_on_another_instance() {
+    let auto_refund = |s: &mut kedian::config::Settings| s.refund_auto_approve_fen = 1_000_000;
+    let Some(first) = spawn_app_with(Backend::Postgres, auto_refund).await else {
+        return crate::helpers::skip("KEDIAN_TEST_POSTGRES_URL is not set");
+    };
+    let (url, dir) = (first.database_url.clone(), first.data_dir.clone());
+    // The same data directory: the same session key, so one cookie is good on both.
+    let second = spawn_app_with(Backend::Postgres, |s| {
+        auto_refund(s);
+        s.database_url = url;
+        s.data_dir = dir;
+        s.job_interval_secs = 3600;
+    })
+    .await
+    .expect("a second instance");
+    let phone = "13700000201";
+    first.login_by_code(phone).await;
+    let on_second = first.browser.at(&second.address);
+    let lesson =
+        format!("/courses/excel-data-analysis/lessons/{}", first.first_paid_lesson("excel-data-analysis").await);
+    let plays = |path: String| {
+        let on_second = &on_second;
+        async move { on_second.get_html(&path).await.1.contains("src=\"/media/") }
+    };
+    // The second instance reads the learner's account and access once, and keeps them.
+    for _ in 0..2 {
+        assert!(!plays(lesson.clone()).await, "not bought yet");
+        assert_eq!(on_second.get_html("/me").await.0, StatusCode::OK);
+    }
+
+    let order_no = first.bought("excel-data-analysis").await;
+    assert!(eventually_within_a_second(|| plays(lesson.clone())).await, "the course bought through the first instance");
+
+    let renamed = first.submit("/me", "/me", &[("nickname", "换了名字的学员")]).await;
+    assert_eq!(renamed.status(), StatusCode::SEE_OTHER);
+    let shows_name = || async { on_second.get_html("/me").await.1.contains("换了名字的学员") };
+    assert!(eventually_within_a_second(shows_name).await, "the nickname changed through the first instance");
+
+    let refunded = first.request_refund(&order_no, "quality", vec![]).await;
+    assert_eq!(refunded.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.order_status(&order_no).await, "refunded");
+    assert!(
+        eventually_within_a_second(|| async { !plays(lesson.clone()).await }).await,
+        "the refund took the course back"
+    );
+
+    let membership = first.bought("annual-membership").await;
+    assert!(eventually_within_a_second(|| plays(lesson.clone())).await, "the membership opens the course");
+    let cancelled = first.request_refund(&membership, "quality", vec![]).await;
+    let refund_no = crate::refunds::refund_no_from(&cancelled);
+    // A membership's refund waits for staff; they approve the amount the shop proposes.
+    let detail = format!("/admin/refunds/{refund_no}");
+    let staff = first.staff().await;
+    let (_, page) = staff.get_html(&detail).await;
+    let amount = page
+        .split("name=\"amount\" type=\"text\" inputmode=\"decimal\" value=\"")
+        .nth(1)
+        .and_then(|v| v.split('"').next());
+    let amount = amount.expect("the proposed amount").to_string();
+    let approved = staff.submit(&detail, &format!("{detail}/approve"), &[("amount", &amount), ("note", "")]).await;
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(first.order_status(&membership).await, "refunded");
+    assert!(
+        eventually_within_a_second(|| async { !plays(lesson.clone()).await }).await,
+        "the membership ended with its refund"
+    );
+}
+
+/// Asks `check` every 50 ms for a second at most; whether it came true.
+async fn eventually_within_a_second<F, Fut>(check: F) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..20 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
 }

@@ -24,6 +24,7 @@ DRILL_LEARNERS=${DRILL_LEARNERS:-2000}
 SQLITE_PORT=18940 A_PORT=18941 B_PORT=18942 HTTP_PORT=18943 HTTPS_PORT=18944
 
 ulimit -n 65536 2>/dev/null || true
+build="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src bench/loadgen.rs || echo ' with uncommitted changes')"
 cargo build --release -q --bin kedian --example loadgen
 bin=$PWD/target/release/kedian
 loadgen=$PWD/target/release/examples/loadgen
@@ -46,6 +47,10 @@ rss_mb() { awk '/VmRSS/ {printf "%.0f\n", $2 / 1024}' "/proc/$1/status"; }
 # Samples the RSS of the given processes every 200 ms into $W/rss-<pid> until the drill ends.
 sample_rss() { for p in "$@"; do (: >"$W/rss-$p"; while kill -0 "$p" 2>/dev/null && [ ! -f "$W/drill-done" ]; do rss_mb "$p" >>"$W/rss-$p"; sleep 0.2; done) & done; }
 peak_mb() { sort -n "$W/rss-$1" | tail -1; }
+# CPU seconds the given processes have used so far (user + system).
+cpu_secs() { for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null; done | awk -v hz="$(getconf CLK_TCK)" '{s += $1} END {printf "%.1f", s / hz}'; }
+# Cores used over a run: CPU seconds before and after, and the wall seconds between.
+cores() { awk -v a="$1" -v b="$2" -v w="$3" 'BEGIN {printf "%.2f", (b - a) / w}'; }
 
 echo "== the export ($USERS users, $ORDERS orders)"
 python3 bench/gen_export.py "$W/export" "$USERS" "$ORDERS" "$PROGRESS"
@@ -62,8 +67,11 @@ wait_up "http://127.0.0.1:$SQLITE_PORT"
 sqlite_idle=$(rss_mb "$sqlite_pid")
 rm -f "$W/drill-done"; sample_rss "$sqlite_pid"
 echo "== the drill on SQLite"
-"$loadgen" drill --base "http://127.0.0.1:$SQLITE_PORT" --log "$W/sqlite.log" \
-  --learners "$DRILL_LEARNERS" --secs "$DRILL_SECS" --phones "$USERS" >"$W/sqlite-drill.md"
+shop0=$(cpu_secs "$sqlite_pid") t0=$(date +%s.%N)
+/usr/bin/time -f "%U %S" -o "$W/loadgen-sqlite.cpu" "$loadgen" drill --base "http://127.0.0.1:$SQLITE_PORT" \
+  --log "$W/sqlite.log" --learners "$DRILL_LEARNERS" --secs "$DRILL_SECS" --phones "$USERS" >"$W/sqlite-drill.md"
+wall=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN {print e - s}')
+sqlite_cpu="shop $(cores "$shop0" "$(cpu_secs "$sqlite_pid")" "$wall"), load generator $(awk -v w="$wall" '{printf "%.2f", ($1 + $2) / w}' "$W/loadgen-sqlite.cpu")"
 touch "$W/drill-done"; sleep 0.5
 sqlite_peak=$(peak_mb "$sqlite_pid")
 kill "$sqlite_pid"; wait "$sqlite_pid" 2>/dev/null || true
@@ -144,8 +152,23 @@ wait_up "$site"
 a_idle=$(rss_mb "$a_pid") b_idle=$(rss_mb "$b_pid")
 rm -f "$W/drill-done"; sample_rss "$a_pid" "$b_pid"
 echo "== the drill on two instances"
-"$loadgen" drill --base "$site" --insecure --log "$W/inst-a.log" --log "$W/inst-b.log" \
-  --learners "$DRILL_LEARNERS" --secs "$DRILL_SECS" --phones "$USERS" >"$W/cluster-drill.md"
+nginx_pids=$(cat "$W/nginx.pid"; pgrep -P "$(cat "$W/nginx.pid")")
+pg_pids=$(pgrep -x postgres || true) redis_pids=$(pgrep -x redis-server || true)
+s3_pids=$(pgrep -f "s3s-fs|moto_server" || true)
+before=()
+for set in "$a_pid $b_pid" "$nginx_pids" "$pg_pids" "$redis_pids" "$s3_pids"; do before+=("$(cpu_secs $set)"); done
+t0=$(date +%s.%N)
+/usr/bin/time -f "%U %S" -o "$W/loadgen-cluster.cpu" "$loadgen" drill --base "$site" --insecure \
+  --log "$W/inst-a.log" --log "$W/inst-b.log" --learners "$DRILL_LEARNERS" --secs "$DRILL_SECS" --phones "$USERS" \
+  >"$W/cluster-drill.md"
+wall=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN {print e - s}')
+i=0 cluster_cpu=""
+for name in "both instances" nginx PostgreSQL Redis "the S3 server"; do
+  set=$(case $name in "both instances") echo "$a_pid $b_pid";; nginx) echo "$nginx_pids";; PostgreSQL) echo "$pg_pids";; Redis) echo "$redis_pids";; *) echo "$s3_pids";; esac)
+  cluster_cpu+="$name $(cores "${before[$i]}" "$(cpu_secs $set)" "$wall"), "
+  i=$((i + 1))
+done
+cluster_cpu+="load generator $(awk -v w="$wall" '{printf "%.2f", ($1 + $2) / w}' "$W/loadgen-cluster.cpu")"
 touch "$W/drill-done"; sleep 0.5
 a_peak=$(peak_mb "$a_pid") b_peak=$(peak_mb "$b_pid")
 # Each instance's share of the requests: the console texts each one sent.
@@ -156,7 +179,7 @@ out="bench/cluster-drill-results-$(date -u +%Y-%m-%d).md"
 {
 echo "# The takedown drill: one SQLite shop, and two instances on PostgreSQL + Redis + S3 behind nginx"
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared by everything below, release build of $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src || echo " with uncommitted changes to src")."
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores shared by everything below, release build of $build."
 echo "Both shops hold the demo catalog plus the same imported base ($USERS users, $ORDERS orders,"
 echo "$PROGRESS progress rows). $DRILL_LEARNERS virtual learners for $DRILL_SECS s, arrivals spread over"
 echo "the first 20 s: each logs in by SMS code, opens 我的课程, the lesson it offers to continue, fetches"
@@ -195,12 +218,20 @@ echo
 cat "$W/sqlite-drill.md"
 echo
 echo "RSS: $sqlite_idle MB idle, **$sqlite_peak MB at the drill's peak**."
+echo "Cores used during the drill (of $(nproc)): $sqlite_cpu."
 echo
 echo "## Two instances behind nginx"
 echo
 cat "$W/cluster-drill.md"
 echo
 echo "RSS: instance A $a_idle MB idle, **$a_peak MB at peak**; instance B $b_idle MB idle, **$b_peak MB at peak**."
+echo "Cores used during the drill (of $(nproc)): $cluster_cpu."
 echo "Codes texted by A: $a_texts, by B: $b_texts (nginx balanced the logins). nginx error-log lines: $errors_nginx."
+if [ "$errors_nginx" != 0 ]; then
+  echo
+  echo "nginx's error log, first lines:"
+  echo
+  grep '\[error\]' "$W/nginx-error.log" | head -5 | sed 's/^/    /'
+fi
 } >"$out"
 cat "$out"

@@ -35,7 +35,8 @@ fn headers_json(headers: &HeaderMap) -> String {
     serde_json::Value::Object(kept).to_string()
 }
 
-/// Counts a notification by provider and what was made of it.
+/// Counts a notification by provider and the verdict's first word (applied, duplicate, late,
+/// rejected, ignored, refund, complaint).
 fn count(provider: &str, verdict: &str) {
     let kind = verdict.split([':', ' ']).next().unwrap_or_default().to_string();
     metrics::counter!("payment_notifications_total", "provider" => provider.to_string(), "verdict" => kind)
@@ -43,15 +44,26 @@ fn count(provider: &str, verdict: &str) {
 }
 
 async fn record(db: &Db, provider: &str, headers: &HeaderMap, body: &[u8], verdict: &str, order_no: Option<&str>) {
-    count(provider, verdict);
-    let body = String::from_utf8_lossy(body);
-    let body = if verdict.starts_with("rejected") { payment_notifications::excerpt(&body) } else { body.into_owned() };
-    let arrival = Arrival { provider, headers_json: &headers_json(headers), body: &body };
-    if let Err(e) = payment_notifications::record(db, &arrival, verdict, order_no, now()).await {
-        tracing::error!(error = %e, provider, verdict, "could not record a payment notification");
+    let (headers_json, body) = (headers_json(headers), String::from_utf8_lossy(body));
+    record_arrival(db, &Arrival { provider, headers_json: &headers_json, body: &body }, verdict, order_no).await;
+}
+
+async fn record_arrival(db: &Db, arrival: &Arrival<'_>, verdict: &str, order_no: Option<&str>) {
+    count(arrival.provider, verdict);
+    // A rejected post proves nothing and may be junk sent to fill the disk: its start is enough.
+    let excerpt;
+    let arrival = if verdict.starts_with("rejected") {
+        excerpt = payment_notifications::excerpt(arrival.body);
+        &Arrival { body: &excerpt, ..*arrival }
+    } else {
+        arrival
+    };
+    if let Err(e) = payment_notifications::record(db, arrival, verdict, order_no, now()).await {
+        tracing::error!(error = %e, provider = arrival.provider, verdict, "could not record a payment notification");
     }
 }
 
+/// What the provider is told; the route turns it into the provider's own HTTP reply.
 #[derive(Debug)]
 pub enum Answer {
     /// Verified, recorded and applied (or nothing to apply): do not send it again.
@@ -127,7 +139,7 @@ pub async fn handle(
             if outcome.recorded() {
                 count(name, verdict);
             } else {
-                record(state.db, name, headers, body, verdict, Some(&paid.order_no)).await;
+                record_arrival(state.db, &arrival, verdict, Some(&paid.order_no)).await;
             }
             tracing::info!(provider = name, order_no = %paid.order_no, verdict, "payment notification");
             if let PaymentOutcome::Applied { course_id } = outcome {
@@ -147,6 +159,7 @@ pub async fn handle(
     }
 }
 
+/// A refund's outcome: a learner's refund request, or the automatic refund of a late payment.
 async fn refund_notice(state: &Fulfilment<'_>, out_refund_no: &str, outcome: RefundState) -> anyhow::Result<String> {
     if let Some(refund) = refunds::find(state.db, out_refund_no).await? {
         let before = refund.status;

@@ -6,6 +6,7 @@ use sqlx::{Any, Executor};
 use super::Db;
 
 /// A notification as it arrived: who sent it, its headers (as JSON, without credentials) and body.
+#[derive(Clone, Copy)]
 pub struct Arrival<'a> {
     pub provider: &'a str,
     pub headers_json: &'a str,

@@ -117,8 +117,8 @@ for old, new in [
      f"    server 127.0.0.1:{a} max_fails=3 fail_timeout=10s;\n    server 127.0.0.1:{b} max_fails=3 fail_timeout=10s;\n"),
     ("    listen 80;\n", f"    listen 127.0.0.1:{http};\n"),
     ("    listen [::]:80;\n", ""),
-    ("    listen 443 ssl http2;\n", f"    listen 127.0.0.1:{https} ssl http2;\n"),
-    ("    listen [::]:443 ssl http2;\n", ""),
+    ("    listen 443 ssl http2 backlog=4096;\n", f"    listen 127.0.0.1:{https} ssl http2 backlog=4096;\n"),
+    ("    listen [::]:443 ssl http2 backlog=4096;\n", ""),
     ("/etc/letsencrypt/live/shop.example.com/fullchain.pem", f"{w}/cert.pem"),
     ("/etc/letsencrypt/live/shop.example.com/privkey.pem", f"{w}/key.pem"),
     ("/var/cache/nginx/kedian", f"{w}/cache"),
@@ -135,7 +135,7 @@ user root;
 worker_processes auto;
 pid $W/nginx.pid;
 error_log $W/nginx-error.log warn;
-events { worker_connections 16384; }
+events { worker_connections 16384; multi_accept on; }
 http {
   access_log off;
   set_real_ip_from 127.0.0.1;

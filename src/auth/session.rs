@@ -36,6 +36,8 @@ pub struct WechatLogin {
 }
 /// A distributor's `?ref=` followed before signing in: (code, when).
 const REFERRAL: &str = "ref";
+/// A coupon's shared link followed: its code, for the next pay page.
+const COUPON: &str = "coupon";
 const WECHAT_PENDING: &str = "wx_pending";
 const FLASH: &str = "flash";
 
@@ -93,6 +95,19 @@ impl TypedSession<'_> {
 
     pub fn forget_referral(&self) {
         self.0.remove(REFERRAL);
+    }
+
+    pub fn note_coupon(&self, code: &str) -> anyhow::Result<()> {
+        self.0.insert(COUPON, code)?;
+        Ok(())
+    }
+
+    pub fn coupon(&self) -> Option<String> {
+        self.0.get(COUPON).ok().flatten()
+    }
+
+    pub fn forget_coupon(&self) {
+        self.0.remove(COUPON);
     }
 
     pub fn session_version(&self) -> i64 {

@@ -23,6 +23,10 @@ pub struct CouponRule {
     pub per_user_limit: Option<i64>,
     /// Only for this course, when set.
     pub course_id: Option<CourseId>,
+    /// Only for a buyer who never paid an order before.
+    pub new_buyers_only: bool,
+    /// Switched off by staff: no new order takes it (orders holding it keep it).
+    pub disabled: bool,
 }
 
 /// Redemptions held by orders that are pending or paid (closed orders give theirs back).
@@ -30,27 +34,33 @@ pub struct CouponRule {
 pub struct CouponUsage {
     pub total: i64,
     pub by_this_user: i64,
+    /// The buyer has an order that was paid (even if refunded since).
+    pub buyer_paid_before: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CouponError {
+    Disabled,
     NotStarted,
     Expired,
     BelowMinimum(Fen),
     WrongCourse,
     UsedUp,
     UserLimitReached,
+    NewBuyersOnly,
 }
 
 impl CouponError {
     pub fn message_key(self) -> &'static str {
         match self {
+            CouponError::Disabled => "coupon_disabled",
             CouponError::NotStarted => "coupon_not_started",
             CouponError::Expired => "coupon_expired",
             CouponError::BelowMinimum(_) => "coupon_below_minimum",
             CouponError::WrongCourse => "coupon_wrong_course",
             CouponError::UsedUp => "coupon_used_up",
             CouponError::UserLimitReached => "coupon_user_limit",
+            CouponError::NewBuyersOnly => "coupon_new_buyers_only",
         }
     }
 }
@@ -76,6 +86,9 @@ pub fn apply_coupon(
     usage: CouponUsage,
     now: i64,
 ) -> Result<Breakdown, CouponError> {
+    if rule.disabled {
+        return Err(CouponError::Disabled);
+    }
     if now < rule.valid_from {
         return Err(CouponError::NotStarted);
     }
@@ -93,6 +106,9 @@ pub fn apply_coupon(
     }
     if rule.per_user_limit.is_some_and(|limit| usage.by_this_user >= limit) {
         return Err(CouponError::UserLimitReached);
+    }
+    if rule.new_buyers_only && usage.buyer_paid_before {
+        return Err(CouponError::NewBuyersOnly);
     }
     let discount = match rule.value {
         CouponValue::Fixed(off) => off.0.clamp(0, price.0),
@@ -120,6 +136,8 @@ mod tests {
             total_limit: None,
             per_user_limit: None,
             course_id: None,
+            new_buyers_only: false,
+            disabled: false,
         }
     }
 
@@ -171,16 +189,51 @@ mod tests {
     fn limits() {
         let r = CouponRule { total_limit: Some(3), per_user_limit: Some(1), ..rule(CouponValue::Fixed(Fen(100))) };
         let with = |total, mine| {
-            apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage { total, by_this_user: mine }, NOW).is_ok()
+            apply_coupon(
+                Fen(1000),
+                CourseId(7),
+                &r,
+                CouponUsage { total, by_this_user: mine, ..CouponUsage::default() },
+                NOW,
+            )
+            .is_ok()
         };
         assert!(with(2, 0));
         assert_eq!(
-            apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage { total: 3, by_this_user: 0 }, NOW),
+            apply_coupon(
+                Fen(1000),
+                CourseId(7),
+                &r,
+                CouponUsage { total: 3, by_this_user: 0, ..CouponUsage::default() },
+                NOW
+            ),
             Err(CouponError::UsedUp)
         );
         assert_eq!(
-            apply_coupon(Fen(1000), CourseId(7), &r, CouponUsage { total: 1, by_this_user: 1 }, NOW),
+            apply_coupon(
+                Fen(1000),
+                CourseId(7),
+                &r,
+                CouponUsage { total: 1, by_this_user: 1, ..CouponUsage::default() },
+                NOW
+            ),
             Err(CouponError::UserLimitReached)
         );
+    }
+
+    #[test]
+    fn new_buyers_only() {
+        let r = CouponRule { new_buyers_only: true, ..rule(CouponValue::Fixed(Fen(100))) };
+        let returning = CouponUsage { buyer_paid_before: true, ..CouponUsage::default() };
+        assert_eq!(apply(1000, &r), Ok((100, 900)), "a first purchase qualifies");
+        assert_eq!(apply_coupon(Fen(1000), CourseId(7), &r, returning, NOW), Err(CouponError::NewBuyersOnly));
+        let anyone = rule(CouponValue::Fixed(Fen(100)));
+        assert!(apply_coupon(Fen(1000), CourseId(7), &anyone, returning, NOW).is_ok());
+    }
+
+    #[test]
+    fn a_disabled_coupon_says_so_before_anything_else() {
+        let r = CouponRule { disabled: true, valid_until: NOW - 1, ..rule(CouponValue::Fixed(Fen(100))) };
+        assert_eq!(apply(1000, &r), Err(CouponError::Disabled));
     }
 }

@@ -8,6 +8,7 @@ pub mod commission;
 pub mod complaint;
 pub mod consultation;
 pub mod coupon;
+pub mod coupon_form;
 pub mod course_form;
 pub mod funnel;
 pub mod group;

@@ -252,7 +252,7 @@ async fn login(
             let course = state.catalog.snapshot().course(&form.buy).cloned().filter(|c| c.published);
             let to = match course {
                 Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
-                    crate::routes::orders::begin_purchase(&state, &user, &course).await?
+                    crate::routes::orders::begin_purchase(&state, &user, &course, &ctx.typed_session()).await?
                 }
                 _ => next,
             };

@@ -113,7 +113,7 @@ async fn book(
         price: course.price_at(at),
         slot: Some((slot_id, earliest(&state, at))),
     };
-    match purchase_href(&state, &purchase, at).await? {
+    match purchase_href(&state, &purchase, &ctx.typed_session(), at).await? {
         Some(href) => Ok(redirect(&href)),
         None => {
             errors.add("slot_id", ctx.t("err_slot_taken"));

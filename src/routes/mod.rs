@@ -7,6 +7,7 @@ pub mod checkins;
 pub mod claim;
 pub mod complaints;
 pub mod consultations;
+pub mod coupons;
 pub mod courses;
 pub mod distribution;
 pub mod files;
@@ -42,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     courses::configure(cfg);
     poster::configure(cfg);
     orders::configure(cfg);
+    coupons::configure(cfg);
     refunds::configure(cfg);
     receipts::configure(cfg);
     complaints::configure(cfg);

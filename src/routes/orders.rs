@@ -7,8 +7,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::forms::FieldErrors;
+use crate::auth::session::TypedSession;
 use crate::catalog::Course;
-use crate::domain::coupon::apply_coupon;
+use crate::domain::coupon::{CouponError, apply_coupon};
 use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::domain::numbers::OrderNo;
 use crate::domain::order::OrderStatus;
@@ -90,14 +91,20 @@ async fn buy(
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
     super::distribution::bind_noted(&ctx, &req, &state, user).await?;
-    Ok(redirect(&begin_purchase(&state, user, &course).await?))
+    Ok(redirect(&begin_purchase(&state, user, &course, &ctx.typed_session()).await?))
 }
 
 /// Makes (or reuses) the buyer's order for `course` and says where to go: its pay page, or the
 /// order itself for a free course. Also where login continues when it was for a purchase. A
 /// consultation goes to its slots first; a course the buyer's membership opens, or one sold to
-/// members only, back to its page (to learn, or to join).
-pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Course) -> Result<String, AppError> {
+/// members only, back to its page (to learn, or to join). A coupon whose link the buyer followed
+/// (`noted`) goes on the new order when it fits.
+pub(crate) async fn begin_purchase(
+    state: &AppState,
+    user: &User,
+    course: &Course,
+    noted: &TypedSession<'_>,
+) -> Result<String, AppError> {
     let at = now();
     if course.kind.delivery() == Delivery::Session {
         return Ok(format!("/courses/{}/book", course.slug));
@@ -111,7 +118,7 @@ pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Cours
     }
     let price = price_for(course.price_at(at), course.member_rule, term.is_some());
     let purchase = Purchase { user_id: user.id, course, price, slot: None };
-    purchase_href(state, &purchase, at).await?.ok_or(AppError::NotFound)
+    purchase_href(state, &purchase, noted, at).await?.ok_or(AppError::NotFound)
 }
 
 /// Where a purchase continues: its pay page, or the order when it was free; None when the
@@ -119,11 +126,20 @@ pub(crate) async fn begin_purchase(state: &AppState, user: &User, course: &Cours
 pub(crate) async fn purchase_href(
     state: &AppState,
     purchase: &Purchase<'_>,
+    noted: &TypedSession<'_>,
     at: i64,
 ) -> Result<Option<String>, AppError> {
     let ttl = state.settings.order_ttl_minutes * 60;
     Ok(match checkout::begin(&state.db, &state.catalog, purchase, ttl, at).await? {
-        Checkout::ToPay(order) => Some(format!("/orders/{}/pay", order.order_no)),
+        Checkout::ToPay(order) => {
+            if let Some(code) = noted.coupon().filter(|_| order.coupon_id.is_none()) {
+                // Quietly: a coupon that does not fit stays filled in on the pay page, which says why.
+                if attach_code(state, &order, &code, at).await?.is_ok() {
+                    noted.forget_coupon();
+                }
+            }
+            Some(format!("/orders/{}/pay", order.order_no))
+        }
         Checkout::Claimed(order) => Some(format!("/orders/{}/done", order.order_no)),
         Checkout::SlotTaken => None,
     })
@@ -392,7 +408,8 @@ async fn pay_page_for(
     let coupon_code = match (coupon_input, order.coupon_id) {
         (Some(input), _) => input,
         (None, Some(id)) => coupons::find_by_id(&state.db, id).await?.unwrap_or_default(),
-        (None, None) => String::new(),
+        // A coupon link followed earlier fills the field in.
+        (None, None) => ctx.typed_session().coupon().unwrap_or_default(),
     };
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("pay_title"), ctx.shop_name()), &order.item_title);
@@ -598,21 +615,44 @@ async fn coupon(
         let shown = form.code.chars().take(32).collect();
         return pay_page_for(ctx, &req, &state, order, Some(shown), errors, StatusCode::BAD_REQUEST).await;
     }
-    let Some(found) = coupons::find_by_code(&state.db, &code).await? else {
-        errors.add("code", ctx.t("coupon_unknown"));
-        return pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await;
-    };
-    let check = |usage| apply_coupon(order.price, order.course_id, &found.rule, usage, now);
-    let message = match orders::attach_coupon(&state.db, &order, found.id, now, check).await? {
-        Attached::Done(_) => return Ok(redirect(&format!("/orders/{}/pay", order.order_no))),
-        Attached::Refused(crate::domain::coupon::CouponError::BelowMinimum(min)) => {
+    let message = match attach_code(&state, &order, &code, now).await? {
+        Ok(()) => {
+            ctx.typed_session().forget_coupon();
+            return Ok(redirect(&format!("/orders/{}/pay", order.order_no)));
+        }
+        Err(CodeRefused::Unknown) => ctx.t("coupon_unknown").to_string(),
+        Err(CodeRefused::Rule(CouponError::BelowMinimum(min))) => {
             ctx.tf("coupon_below_minimum", &[("min", &min.to_string())])
         }
-        Attached::Refused(other) => ctx.t(other.message_key()).to_string(),
-        Attached::Locked => ctx.t("coupon_locked").to_string(),
+        Err(CodeRefused::Rule(other)) => ctx.t(other.message_key()).to_string(),
+        Err(CodeRefused::Locked) => ctx.t("coupon_locked").to_string(),
     };
     errors.add("code", message);
     pay_page_for(ctx, &req, &state, order, Some(code), errors, StatusCode::BAD_REQUEST).await
+}
+
+/// Why a code did not go on an order.
+enum CodeRefused {
+    Unknown,
+    Rule(CouponError),
+    /// The payment has started: the amount is fixed.
+    Locked,
+}
+
+/// Puts the coupon with this code (in capitals) on a pending order, if its rules allow.
+async fn attach_code(
+    state: &AppState,
+    order: &Order,
+    code: &str,
+    now: i64,
+) -> Result<Result<(), CodeRefused>, AppError> {
+    let Some(found) = coupons::find_by_code(&state.db, code).await? else { return Ok(Err(CodeRefused::Unknown)) };
+    let check = |usage| apply_coupon(order.price, order.course_id, &found.rule, usage, now);
+    Ok(match orders::attach_coupon(&state.db, order, found.id, now, check).await? {
+        Attached::Done(_) => Ok(()),
+        Attached::Refused(e) => Err(CodeRefused::Rule(e)),
+        Attached::Locked => Err(CodeRefused::Locked),
+    })
 }
 
 #[tracing::instrument(skip_all, fields(order_no = %order_no))]

@@ -118,11 +118,16 @@ async fn start_qr(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
 /// where it was going. The OAuth `state`, bound to this session and used once, stands for the
 /// CSRF token a form would carry.
 /// A WeChat-only account not buying is asked once for a phone number on the way.
-async fn continue_to(state: &AppState, user: &users::User, login: &WechatLogin) -> Result<String, AppError> {
+async fn continue_to(
+    state: &AppState,
+    user: &users::User,
+    login: &WechatLogin,
+    noted: &crate::auth::session::TypedSession<'_>,
+) -> Result<String, AppError> {
     let course = state.catalog.snapshot().course(&login.buy).cloned().filter(|c| c.published);
     Ok(match course {
         Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
-            crate::routes::orders::begin_purchase(state, user, &course).await?
+            crate::routes::orders::begin_purchase(state, user, &course, noted).await?
         }
         _ => crate::routes::phone_binding::after_wechat_sign_in(state, user, login.next.clone()).await?,
     })
@@ -162,7 +167,7 @@ async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
             // Whatever else it knows, link both identities (an imported unionid gains the openid).
             link(&state, user.id, &openid, unionid.as_deref()).await?;
             start_session(&ctx, &req, &state, &user, "wechat").await?;
-            Ok(redirect(&continue_to(&state, &user, &login).await?))
+            Ok(redirect(&continue_to(&state, &user, &login, &ctx.typed_session()).await?))
         }
         None => match &ctx.user {
             Some(user) => {
@@ -211,5 +216,5 @@ async fn qr_signed_in(
     }
     identities::link(&state.db, user.id, &ids, now()).await?;
     start_session(ctx, req, state, &user, "wechat_qr").await?;
-    Ok(redirect(&continue_to(state, &user, login).await?))
+    Ok(redirect(&continue_to(state, &user, login, &ctx.typed_session()).await?))
 }

@@ -322,9 +322,26 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
         let created_at = now - (age as i64) * 86_400;
         insert_course(&mut tx, course, category_id, instructor_ids[course.instructor], created_at, now).await?;
     }
+    let (code, name, off, min_spend) = DEMO_COUPON;
+    sqlx::query(
+        "INSERT INTO coupons (code, name, kind, value, min_spend_fen, valid_from, valid_until, per_user_limit, \
+         new_buyers_only, created_at, updated_at) VALUES ($1, $2, 'fixed', $3, $4, $5, $6, 1, 1, $5, $5)",
+    )
+    .bind(code)
+    .bind(name)
+    .bind(off)
+    .bind(min_spend)
+    .bind(now)
+    .bind(now + 365 * 86_400)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }
+
+/// The demo's coupon, for first purchases, one per buyer, for a year: (code, name, fen off,
+/// minimum price in fen). Its link is /coupons/XINREN20.
+const DEMO_COUPON: (&str, &str, i64, i64) = ("XINREN20", "新人立减 20 元", 2000, 9900);
 
 /// One demo course runs a limited-time price (限时价), ending this long after the shop is seeded.
 const DEMO_SALE: (&str, i64) = ("python-zero-to-one", 3 * 86_400);

@@ -567,7 +567,18 @@ pub async fn attach_coupon<E>(
     .bind(order.id)
     .fetch_one(&mut *tx)
     .await?;
-    let usage = crate::domain::coupon::CouponUsage { total: counts.0, by_this_user: counts.1 };
+    let paid_before: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM orders WHERE user_id = $1 AND paid_at IS NOT NULL AND price_fen > 0 AND id <> $2",
+    )
+    .bind(order.user_id)
+    .bind(order.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let usage = crate::domain::coupon::CouponUsage {
+        total: counts.0,
+        by_this_user: counts.1,
+        buyer_paid_before: paid_before > 0,
+    };
     let breakdown = match check(usage) {
         Ok(b) => b,
         Err(e) => {

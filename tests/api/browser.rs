@@ -720,6 +720,7 @@ async fn products_on_a_phone() {
         ("/me/courses".to_string(), "#member .owned", "my-courses-member"),
         ("/courses/annual-membership".to_string(), "#opens .opens a", "plan"),
         ("/courses".to_string(), ".badge.member", "catalog-member"),
+        ("/coupons/XINREN20".to_string(), ".coupon-offer", "coupon"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;
     let _ = client.close().await; // cleanup: the checks above are the test
@@ -866,6 +867,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/switchover/funnel".to_string(), "admin-funnel-1280.png"),
         ("/admin/content".to_string(), "admin-content-1280.png"),
         ("/admin/announcements".to_string(), "admin-announcements-1280.png"),
+        ("/admin/coupons".to_string(), "admin-coupons-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();
@@ -874,6 +876,17 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         assert!(width <= 1280, "{path}: no sideways scrolling ({width}px)");
         snap(&client, shot).await;
     }
+    // A coupon made by clicking: the form's dates come filled in (from now, for 30 days).
+    client.goto(&app.url("/admin/coupons")).await.unwrap();
+    client.find(Locator::Id("code")).await.unwrap().send_keys("vip-50").await.unwrap();
+    client.find(Locator::Id("name")).await.unwrap().send_keys("老学员回馈").await.unwrap();
+    client.find(Locator::Css("#kind option[value='fixed']")).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("value")).await.unwrap().send_keys("50").await.unwrap();
+    client.find(Locator::Css("form[action='/admin/coupons'] button.primary")).await.unwrap().click().await.unwrap();
+    let title = client.wait().for_element(Locator::Css(".admin-main h1 code")).await.unwrap();
+    assert_eq!(title.text().await.unwrap(), "VIP-50");
+    assert!(client.source().await.unwrap().contains("/coupons/VIP-50"), "the link to share");
+    snap(&client, "admin-coupon-1280.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     let _ = client.close().await; // cleanup: the checks above are the test

@@ -22,6 +22,7 @@ on_both_backends!(
 async fn add_coupon(app: &TestApp, code: &str, value: CouponValue, tweak: impl FnOnce(&mut NewCoupon)) {
     let mut c = NewCoupon {
         code,
+        name: code,
         value,
         min_spend: Fen(0),
         valid_from: now() - 60,
@@ -29,9 +30,10 @@ async fn add_coupon(app: &TestApp, code: &str, value: CouponValue, tweak: impl F
         total_limit: None,
         per_user_limit: None,
         course_id: None,
+        new_buyers_only: false,
     };
     tweak(&mut c);
-    coupons::create(&app.db, &c, now()).await.unwrap();
+    coupons::create(&app.db, &c, now()).await.unwrap().expect("a new code");
 }
 
 async fn apply(app: &TestApp, order_no: &str, code: &str) -> (StatusCode, String) {

@@ -262,6 +262,7 @@ async fn a_seat_replacing_a_pending_order_gives_its_coupon_back(app: TestApp) {
     offer(&app, "3").await;
     let coupon = kedian::store::coupons::NewCoupon {
         code: "ONLYONE",
+        name: "限一张",
         value: kedian::domain::coupon::CouponValue::Fixed(kedian::domain::Fen(1000)),
         min_spend: kedian::domain::Fen(0),
         valid_from: now() - 60,
@@ -269,8 +270,9 @@ async fn a_seat_replacing_a_pending_order_gives_its_coupon_back(app: TestApp) {
         total_limit: Some(1),
         per_user_limit: None,
         course_id: None,
+        new_buyers_only: false,
     };
-    kedian::store::coupons::create(&app.db, &coupon, now()).await.unwrap();
+    kedian::store::coupons::create(&app.db, &coupon, now()).await.unwrap().unwrap();
     let buyer = learner(&app, "13800139111").await;
     let pending = buyer.order_for(COURSE).await;
     assert_eq!(apply_coupon(&buyer, &pending).await, StatusCode::SEE_OTHER);

@@ -25,6 +25,7 @@ mod cluster;
 mod complaints;
 mod compression;
 mod content;
+mod coupon_admin;
 mod coupons;
 mod csrf;
 mod distribution;

@@ -8,6 +8,7 @@ pub mod broadcast;
 pub mod catalog;
 pub mod complaints;
 pub mod content;
+pub mod coupons;
 pub mod distributors;
 pub mod funnel;
 pub mod gate;
@@ -61,6 +62,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     broadcast::configure(cfg);
     sms::configure(cfg);
     catalog::configure(cfg);
+    coupons::configure(cfg);
     media::configure(cfg);
     lesson::configure(cfg);
     taxonomy::configure(cfg);

@@ -213,6 +213,7 @@ impl Application {
             order_pages: crate::store::cache::EpochCache::new(crate::store::Topic::Orders),
             media_key: derive(&master, b"kedian media urls"),
             receipt_key: derive(&master, b"kedian receipts"),
+            redeem_key: derive(&master, b"kedian redeem codes"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);

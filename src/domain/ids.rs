@@ -134,3 +134,7 @@ id!(
     /// An SMS broadcast to many learners.
     BroadcastId
 );
+id!(
+    /// A batch of redeem codes (兑换码).
+    RedeemBatchId
+);

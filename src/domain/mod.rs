@@ -29,6 +29,7 @@ pub mod product;
 pub mod range;
 pub mod rate;
 pub mod receipt;
+pub mod redeem;
 pub mod refund;
 pub mod refund_policy;
 pub mod refund_terms;

@@ -171,7 +171,7 @@ pub fn normalize_recovery_code(input: &str) -> String {
 /// The back office's menu: each page, its label and the area whose role opens it. The menu
 /// shows a staff member the pages their role covers; the role test checks each page's handler
 /// guards the same area.
-pub const BACK_OFFICE_MENU: [(&str, &str, Area); 23] = [
+pub const BACK_OFFICE_MENU: [(&str, &str, Area); 24] = [
     ("/admin", "admin_overview", Area::Dashboard),
     ("/admin/orders", "admin_orders", Area::Orders),
     ("/admin/refunds", "admin_refunds", Area::Refunds),
@@ -185,6 +185,7 @@ pub const BACK_OFFICE_MENU: [(&str, &str, Area); 23] = [
     ("/admin/distributors", "admin_distributors", Area::Distribution),
     ("/admin/courses", "admin_catalog", Area::Catalog),
     ("/admin/coupons", "admin_coupons", Area::Catalog),
+    ("/admin/redeem", "admin_redeem", Area::Catalog),
     ("/admin/announcements", "admin_announcements", Area::Announcements),
     ("/admin/broadcast", "admin_broadcast", Area::Announcements),
     ("/admin/sms", "admin_sms", Area::Announcements),

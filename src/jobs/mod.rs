@@ -59,7 +59,8 @@ pub fn spawn_cleanup(db: Db, sessions: Option<DbSessionStore>) {
 pub async fn cleanup(db: &Db, sessions: Option<&DbSessionStore>) -> anyhow::Result<()> {
     let now = now();
     let codes = sms_codes::delete_older_than(db, now - 2 * 86_400).await?;
-    let failures = limits::delete_older_than(db, now - 86_400).await?;
+    let failures = limits::delete_older_than(db, now - 86_400).await?
+        + crate::store::redeem::delete_failures_before(db, now - 86_400).await?;
     let rejected = crate::store::payment_notifications::prune_rejected(db, now).await?;
     let expired = match sessions {
         Some(store) => store.purge_expired().await?,

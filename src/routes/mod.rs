@@ -27,6 +27,7 @@ pub mod poster;
 pub mod privacy;
 pub mod pwa;
 pub mod receipts;
+pub mod redeem;
 pub mod refunds;
 pub mod reviews;
 pub mod sync_api;
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     poster::configure(cfg);
     orders::configure(cfg);
     coupons::configure(cfg);
+    redeem::configure(cfg);
     refunds::configure(cfg);
     receipts::configure(cfg);
     complaints::configure(cfg);

@@ -285,6 +285,8 @@ struct DetailPage<'a> {
     /// A closed order's course, still on sale: (slug, bought here with 重新购买 rather than on
     /// its own page).
     rebuy: Option<(String, bool)>,
+    /// Paid with a redeem code: the channel the code was sold through (淘宝, 线下…).
+    redeem_channel: Option<String>,
     errors: FieldErrors,
 }
 
@@ -353,6 +355,10 @@ pub(crate) async fn render_detail(
         .map(|c| (c.slug.clone(), c.bought_directly() && order.group_id.is_none()));
     let (learn_href, _) = where_to_learn(state, course.as_ref(), order.user_id).await?;
     let booking = booking(state, &order).await?;
+    let redeem_channel = match order.pay_provider.as_deref() {
+        Some(crate::store::redeem::PROVIDER) => crate::store::redeem::channel_of_order(&state.db, order.id).await?,
+        _ => None,
+    };
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
@@ -367,6 +373,7 @@ pub(crate) async fn render_detail(
         learn_href,
         booking,
         rebuy,
+        redeem_channel,
         errors,
     };
     render_with_status(&page, status)
@@ -378,6 +385,7 @@ fn provider_label(provider: Option<&str>) -> &'static str {
         Some("wechatpay") => "channel_wechat",
         Some("alipay") => "channel_alipay",
         Some("free") => "channel_free",
+        Some(crate::store::redeem::PROVIDER) => "channel_redeem",
         Some(_) => "channel_other",
         None => "",
     }

@@ -93,3 +93,23 @@ fn new_order<'a>(purchase: &Purchase<'a>, terms_shown: &'a str, ttl_secs: i64) -
         ttl_secs,
     }
 }
+
+/// A redeem code used for `course`: an order of amount 0, paid and granted at once. None when
+/// the code was taken or switched off meanwhile.
+pub async fn redeem(
+    db: &Db,
+    catalog: &CatalogCache,
+    user_id: UserId,
+    course: &Course,
+    code_id: i64,
+    now: i64,
+) -> anyhow::Result<Option<Order>> {
+    let purchase = Purchase { user_id, course, price: crate::domain::Fen::ZERO, slot: None };
+    let terms = refund_sentence(course.kind, course.refund_terms);
+    let order = crate::store::redeem::redeem(db, code_id, &new_order(&purchase, &terms.zh, 0), now).await?;
+    if let Some(order) = &order {
+        tracing::info!(order_no = %order.order_no, %user_id, "redeem code used");
+        catalog.count_sale(course.id);
+    }
+    Ok(order)
+}

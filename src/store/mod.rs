@@ -36,6 +36,7 @@ pub mod personal_data;
 pub mod phone_binding;
 pub mod profit_splits;
 pub mod progress_buffer;
+pub mod redeem;
 pub mod refunds;
 pub mod reminders;
 pub mod reviews;

@@ -145,15 +145,26 @@ pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> R
 pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let order = insert(&mut tx, new, OrderStatus::Paid, Some("free"), now).await?;
-    super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
-    if order.item_kind.delivery() == Delivery::MemberTerm {
-        super::memberships::start_for_order(db, &mut tx, order.user_id, order.course_id, order.id, now, now).await?;
-    }
-    bump_learners(&mut tx, order.course_id).await?;
+    grant_claimed(db, &mut tx, &order, now).await?;
     tx.commit().await?;
     db.orders_changed();
     db.access_changed();
     Ok(order)
+}
+
+/// What an order paid without a payment gives (a free course, a redeem code): the course, the
+/// membership term it is, and a learner more on the course.
+pub(crate) async fn grant_claimed(
+    db: &Db,
+    tx: &mut Transaction<'static, Any>,
+    order: &Order,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    super::entitlements::grant_for_order(tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
+    if order.item_kind.delivery() == Delivery::MemberTerm {
+        super::memberships::start_for_order(db, tx, order.user_id, order.course_id, order.id, now, now).await?;
+    }
+    bump_learners(tx, order.course_id).await
 }
 
 /// The buyer's pending order for the course. Read from the reader pool: a committed order is

@@ -19,7 +19,7 @@ use crate::domain::words::UnknownWord;
 use crate::domain::{
     AnnouncementId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId,
     CouponId, CourseId, Fen, GroupId, InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId,
-    RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
+    RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -85,6 +85,7 @@ bigint_ids!(
     SignInCodeId,
     AuditEntryId,
     BroadcastId,
+    RedeemBatchId,
 );
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.

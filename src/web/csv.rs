@@ -15,6 +15,11 @@ impl Csv {
         csv
     }
 
+    /// More rows of a file whose start (BOM and header) was already sent: a streamed export.
+    pub fn continuing() -> Csv {
+        Csv { writer: csv::Writer::from_writer(Vec::new()) }
+    }
+
     pub fn row(&mut self, cells: &[&str]) {
         let cells = cells.iter().map(|c| defuse(c));
         // Writing into a Vec cannot fail.

@@ -36,6 +36,8 @@ pub struct AppState {
     pub media_key: Vec<u8>,
     /// Key for signing receipts' verify codes, derived from the master key.
     pub receipt_key: Vec<u8>,
+    /// Key redeem codes are derived from (the same on every instance), from the master key.
+    pub redeem_key: Vec<u8>,
     /// Evidence and complaint files (private: served only through owner-checking handlers).
     pub uploads: Arc<dyn MediaStore>,
     pub refunder: Refunder,

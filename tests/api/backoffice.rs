@@ -215,6 +215,7 @@ fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/coupons".into(), OPERATOR),
         ("/admin/coupons/1".into(), OPERATOR),
         ("/admin/coupons/1/orders.csv".into(), OPERATOR),
+        ("/admin/redeem".into(), OPERATOR),
         ("/admin/takedown".into(), OPERATOR),
         ("/admin/broadcast".into(), OPERATOR),
         ("/admin/stats?format=csv&table=daily".into(), OPERATOR),
@@ -243,9 +244,12 @@ fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
 fn missing_things(f: &Fixture) -> Vec<(String, &'static [Role])> {
     use Role::*;
     const SUPPORT: &[Role] = &[Admin, Support];
+    const OPERATOR: &[Role] = &[Admin, Operator];
     vec![
         (format!("/admin/complaints/{}/files/999", f.complaint_no), SUPPORT),
         (format!("/admin/refunds/{}/files/999", f.refund_no), SUPPORT),
+        ("/admin/redeem/999".into(), OPERATOR),
+        ("/admin/redeem/999/codes.csv".into(), OPERATOR),
     ]
 }
 
@@ -292,6 +296,9 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/coupons".into(), OPERATOR),
         ("/admin/coupons/1".into(), OPERATOR),
         ("/admin/coupons/999/disable".into(), OPERATOR),
+        ("/admin/redeem".into(), OPERATOR),
+        ("/admin/redeem/999/code".into(), OPERATOR),
+        ("/admin/redeem/999/disable".into(), OPERATOR),
         ("/admin/staff".into(), ADMIN),
         (format!("/admin/staff/{u}/role"), ADMIN),
         (format!("/admin/staff/{u}/reset-totp"), ADMIN),

@@ -721,6 +721,7 @@ async fn products_on_a_phone() {
         ("/courses/annual-membership".to_string(), "#opens .opens a", "plan"),
         ("/courses".to_string(), ".badge.member", "catalog-member"),
         ("/coupons/XINREN20".to_string(), ".coupon-offer", "coupon"),
+        ("/redeem?course=excel-data-analysis".to_string(), "#code", "redeem"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;
     let _ = client.close().await; // cleanup: the checks above are the test
@@ -887,6 +888,17 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     assert_eq!(title.text().await.unwrap(), "VIP-50");
     assert!(client.source().await.unwrap().contains("/coupons/VIP-50"), "the link to share");
     snap(&client, "admin-coupon-1280.png").await;
+    // A batch of redeem codes, also by clicking.
+    client.goto(&app.url("/admin/redeem")).await.unwrap();
+    client.find(Locator::Css(&format!("#course option[value='{course_id}']"))).await.unwrap().click().await.unwrap();
+    client.find(Locator::Id("channel")).await.unwrap().send_keys("淘宝").await.unwrap();
+    client.find(Locator::Css("form[action='/admin/redeem'] button.primary")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".admin-main a[href$='/codes.csv']")).await.unwrap();
+    assert!(client.source().await.unwrap().contains("0 / 100"), "100 codes, none redeemed");
+    snap(&client, "admin-redeem-batch-1280.png").await;
+    client.goto(&app.url("/admin/redeem")).await.unwrap();
+    client.wait().for_element(Locator::Css(".admin-main table")).await.unwrap();
+    snap(&client, "admin-redeem-1280.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     let _ = client.close().await; // cleanup: the checks above are the test

@@ -43,6 +43,7 @@ mod profit_sharing;
 mod pwa;
 mod rate_limits;
 mod receipts;
+mod redeem;
 mod refunds;
 mod sessions;
 mod shop_settings;

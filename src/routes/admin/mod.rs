@@ -21,6 +21,7 @@ pub mod official_account;
 pub mod orders;
 pub mod products;
 pub mod readiness;
+pub mod redeem;
 pub mod refunds;
 pub mod settings;
 pub mod sms;
@@ -63,6 +64,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sms::configure(cfg);
     catalog::configure(cfg);
     coupons::configure(cfg);
+    redeem::configure(cfg);
     media::configure(cfg);
     lesson::configure(cfg);
     taxonomy::configure(cfg);

@@ -82,6 +82,8 @@ impl Application {
         catalog.reload(&db).await.context("loading the catalog")?;
         let banners = crate::web::banner::BannerCache::default();
         banners.reload(&db, now()).await.context("loading the banners")?;
+        let agreements = crate::store::agreements::AgreementCache::default();
+        agreements.reload(&db).await.context("loading the agreements")?;
 
         let master = match &settings.session_key {
             Some(key) => key.as_bytes().to_vec(),
@@ -189,6 +191,7 @@ impl Application {
             db: db.clone(),
             catalog: catalog.clone(),
             banners,
+            agreements,
             shop,
             screen,
             sms,
@@ -415,6 +418,7 @@ fn spawn_change_listener(
 async fn reload_settings(state: &AppState) -> anyhow::Result<()> {
     state.shop.reload(&state.db).await?;
     state.banners.reload(&state.db, now()).await?;
+    state.agreements.reload(&state.db).await?;
     state.screen.reload(&state.db).await?;
     Ok(())
 }

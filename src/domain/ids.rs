@@ -138,3 +138,11 @@ id!(
     /// A batch of redeem codes (兑换码).
     RedeemBatchId
 );
+id!(
+    /// A 发票 request.
+    InvoiceId
+);
+id!(
+    /// A published version of an agreement.
+    AgreementId
+);

@@ -19,6 +19,7 @@ super::words::stored_word! {
         GroupFull => "group_full",
         GroupFailed => "group_failed",
         HomeworkReviewed => "homework_reviewed",
+        InvoiceIssued => "invoice_issued",
     }
 }
 
@@ -38,6 +39,7 @@ impl MessageKind {
             MessageKind::GroupFull => "msg_group_full",
             MessageKind::GroupFailed => "msg_group_failed",
             MessageKind::HomeworkReviewed => "msg_homework_reviewed",
+            MessageKind::InvoiceIssued => "msg_invoice_issued",
         })
     }
 
@@ -55,7 +57,8 @@ impl MessageKind {
             | MessageKind::ReviewReply
             | MessageKind::GroupFull
             | MessageKind::GroupFailed
-            | MessageKind::HomeworkReviewed => None,
+            | MessageKind::HomeworkReviewed
+            | MessageKind::InvoiceIssued => None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Pure domain rules: no I/O, no framework types.
 
+pub mod agreement;
 pub mod broadcast;
 pub mod catalog;
 pub mod checkin;
@@ -15,6 +16,7 @@ pub mod group;
 pub mod homework;
 pub mod ids;
 pub mod import;
+pub mod invoice;
 pub mod media;
 pub mod membership;
 pub mod message;

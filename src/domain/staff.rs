@@ -171,10 +171,11 @@ pub fn normalize_recovery_code(input: &str) -> String {
 /// The back office's menu: each page, its label and the area whose role opens it. The menu
 /// shows a staff member the pages their role covers; the role test checks each page's handler
 /// guards the same area.
-pub const BACK_OFFICE_MENU: [(&str, &str, Area); 24] = [
+pub const BACK_OFFICE_MENU: [(&str, &str, Area); 26] = [
     ("/admin", "admin_overview", Area::Dashboard),
     ("/admin/orders", "admin_orders", Area::Orders),
     ("/admin/refunds", "admin_refunds", Area::Refunds),
+    ("/admin/invoices", "admin_invoices", Area::Orders),
     ("/admin/complaints", "admin_complaints", Area::Complaints),
     ("/admin/users", "admin_users_nav", Area::Users),
     ("/admin/content", "admin_content", Area::Users),
@@ -193,6 +194,7 @@ pub const BACK_OFFICE_MENU: [(&str, &str, Area); 24] = [
     ("/admin/stats", "admin_stats", Area::Statistics),
     ("/admin/staff", "admin_staff", Area::Administration),
     ("/admin/settings", "admin_settings", Area::Administration),
+    ("/admin/agreements", "admin_agreements", Area::Administration),
     ("/admin/import", "admin_import", Area::Administration),
     ("/admin/switchover", "admin_switchover", Area::Administration),
     ("/admin/audit", "admin_audit", Area::Administration),

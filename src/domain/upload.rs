@@ -31,6 +31,8 @@ pub const EVIDENCE: Accept = Accept {
     kinds: &[FileKind::Jpeg, FileKind::Png, FileKind::Gif, FileKind::Webp, FileKind::Pdf],
     max_bytes: MAX_FILE_BYTES,
 };
+/// An issued 发票, attached by staff: PDF only.
+pub const INVOICE_PDF: Accept = Accept { kinds: &[FileKind::Pdf], max_bytes: MAX_FILE_BYTES };
 /// Covers and logos (resized before use).
 pub const PICTURES: Accept =
     Accept { kinds: &[FileKind::Jpeg, FileKind::Png, FileKind::Webp], max_bytes: MAX_FILE_BYTES };

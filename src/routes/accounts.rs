@@ -293,6 +293,12 @@ pub async fn start_session(
     let ip = client_ip(req, state.settings.trust_forwarded);
     let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
     users::record_login(&state.db, user, method, &ip, agent, now()).await?;
+    // Signing in accepts the user agreement the sign-in page links to.
+    if let Some(agreement) = state.agreements.current().user.clone()
+        && crate::domain::agreement::must_ask(user.agreed_version, Some(agreement.version))
+    {
+        crate::store::agreements::accept(&state.db, user.id, &agreement, None, &ip, now()).await?;
+    }
     let session = ctx.typed_session();
     if method == "staff" {
         session.log_in_staff(user.id, user.session_version, now())?;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod agreements;
 pub mod checkins;
 pub mod claim;
 pub mod complaints;
@@ -17,6 +18,7 @@ pub mod health;
 pub mod home;
 pub mod homework;
 pub mod human_check;
+pub mod invoices;
 pub mod learn;
 pub mod me;
 pub mod orders;
@@ -46,6 +48,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
     coupons::configure(cfg);
     redeem::configure(cfg);
+    invoices::configure(cfg);
+    agreements::configure(cfg);
     refunds::configure(cfg);
     receipts::configure(cfg);
     complaints::configure(cfg);

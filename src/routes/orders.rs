@@ -287,6 +287,8 @@ struct DetailPage<'a> {
     rebuy: Option<(String, bool)>,
     /// Paid with a redeem code: the channel the code was sold through (淘宝, 线下…).
     redeem_channel: Option<String>,
+    /// 申请发票 or 查看发票, when there is an invoice to ask for or to see.
+    invoice_link: Option<&'static str>,
     errors: FieldErrors,
 }
 
@@ -359,6 +361,11 @@ pub(crate) async fn render_detail(
         Some(crate::store::redeem::PROVIDER) => crate::store::redeem::channel_of_order(&state.db, order.id).await?,
         _ => None,
     };
+    let invoice_link = match order.paid_at {
+        Some(_) if crate::store::invoices::for_order(&state.db, order.id).await?.is_some() => Some("invoice_view"),
+        Some(_) if !super::invoices::invoiceable(&order).is_free() => Some("invoice_apply"),
+        _ => None,
+    };
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
@@ -374,6 +381,7 @@ pub(crate) async fn render_detail(
         booking,
         rebuy,
         redeem_channel,
+        invoice_link,
         errors,
     };
     render_with_status(&page, status)
@@ -401,6 +409,8 @@ struct PayPage<'a> {
     channels: Vec<Channel>,
     /// Inside WeChat, where Alipay is blocked: explain how to open the page in a browser.
     alipay_guide: bool,
+    /// The purchase agreement paying accepts, when one is published.
+    agreement: Option<std::sync::Arc<crate::store::agreements::Agreement>>,
     errors: FieldErrors,
 }
 
@@ -424,8 +434,10 @@ async fn pay_page_for(
     let browser = browser_of(req);
     let channels = state.providers.channels().into_iter().map(|(c, _)| c).filter(|c| c.fits(browser)).collect();
     let alipay_guide = browser == Browser::WeChat && state.providers.get(crate::pay::alipay::NAME).is_some();
+    let agreement = state.agreements.current().purchase.clone();
+    let view = OrderView::new(order);
     render_with_status(
-        &PayPage { ctx: &ctx, meta, view: OrderView::new(order), coupon_code, channels, alipay_guide, errors },
+        &PayPage { ctx: &ctx, meta, view, coupon_code, channels, alipay_guide, agreement, errors },
         status,
     )
 }
@@ -466,6 +478,11 @@ async fn start_payment(
     let order = buyers_order(&ctx, &state, &order_no).await?;
     if order.status != OrderStatus::Pending || order.expires_at <= now() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
+    }
+    // Paying accepts the purchase agreement shown beside the button.
+    if let Some(agreement) = state.agreements.current().purchase.clone() {
+        let ip = client_ip(&req, state.settings.trust_forwarded);
+        crate::store::agreements::accept(&state.db, order.user_id, &agreement, Some(order.id), &ip, now()).await?;
     }
     if order.amount.is_free() {
         // A coupon took the whole price: nothing to collect, so the order completes here.

@@ -69,6 +69,10 @@ async fn policy(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (name, title_key) = POLICY_PAGES.iter().find(|(n, _)| *n == name.as_str()).ok_or(AppError::NotFound)?;
+    // A published user agreement is the one signing in accepts.
+    if *name == "agreement" && state.agreements.current().user.is_some() {
+        return Ok(crate::web::redirect("/agreements/user"));
+    }
     // Text saved in the back office, else a file in the pages directory, else the default.
     let custom = state.settings.pages_dir().join(format!("{name}.{}.txt", ctx.lang.code()));
     let text = match ctx.shop.policy(name, ctx.lang.code()) {

@@ -1,6 +1,7 @@
 //! Database access. One SQL dialect subset with `$N` placeholders runs on SQLite and PostgreSQL
 //! through sqlx's `Any` driver; the backend is chosen once from the URL.
 
+pub mod agreements;
 pub mod announcements;
 pub mod attachments;
 pub mod audit;
@@ -22,6 +23,7 @@ pub mod entitlements;
 pub mod groups;
 pub mod homework;
 pub mod identities;
+pub mod invoices;
 pub mod leases;
 pub mod lessons;
 pub mod limits;

@@ -82,6 +82,35 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         ],
     )
     .await?;
+    let invoices = rows(
+        db,
+        "SELECT o.order_no, i.title_kind, i.title, i.tax_number, i.email, i.amount_fen, i.status, i.invoice_number, \
+         i.created_at, i.issued_at FROM invoice_requests i JOIN orders o ON o.id = i.order_id \
+         WHERE i.user_id = $1 ORDER BY i.id",
+        user_id.0,
+        &[
+            ("order_no", 't'),
+            ("title_kind", 't'),
+            ("title", 't'),
+            ("tax_number", 't'),
+            ("email", 't'),
+            ("amount_fen", 'n'),
+            ("status", 't'),
+            ("invoice_number", 't'),
+            ("created_at", '@'),
+            ("issued_at", '@'),
+        ],
+    )
+    .await?;
+    let agreements = rows(
+        db,
+        "SELECT a.kind, a.version, a.title, o.order_no, x.ip, x.accepted_at FROM agreement_acceptances x \
+         JOIN agreements a ON a.id = x.agreement_id LEFT JOIN orders o ON o.id = x.order_id \
+         WHERE x.user_id = $1 ORDER BY x.id",
+        user_id.0,
+        &[("kind", 't'), ("version", 'n'), ("title", 't'), ("order_no", 't'), ("ip", 't'), ("accepted_at", '@')],
+    )
+    .await?;
     let refunds = rows(
         db,
         "SELECT r.refund_no, o.order_no, r.status, r.reason_code, r.reason_text, r.amount_fen, r.reject_reason, \
@@ -261,6 +290,8 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         },
         "wechat_identities": identities,
         "orders": orders,
+        "invoices": invoices,
+        "agreements_accepted": agreements,
         "refunds": refunds,
         "learning_progress": learning,
         "complaints": complaints,
@@ -335,6 +366,13 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Erasure, sqlx::
         "DELETE FROM reviews WHERE user_id = $1",
         "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",
+        // Invoices stay for the books: a company's title and tax number are the company's; a
+        // person's name and the email go.
+        "UPDATE invoice_requests SET email = '', title = CASE WHEN title_kind = 'personal' THEN '' ELSE title END \
+         WHERE user_id = $1",
+        "DELETE FROM redeem_failures WHERE user_id = $1",
+        // What was accepted stays (a dispute may need it); from where goes.
+        "UPDATE agreement_acceptances SET ip = '' WHERE user_id = $1",
     ] {
         sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
     }

@@ -44,11 +44,11 @@ pub async fn create_batch(db: &Db, new: &NewBatch<'_>, key: &[u8], now: i64) -> 
     .await?;
     let seqs: Vec<i64> = (0..new.quantity).collect();
     for chunk in seqs.chunks(CODES_PER_STATEMENT) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("($1, ${}, ${})", 2 + 2 * i, 3 + 2 * i)).collect();
-        let sql = format!("INSERT INTO redeem_codes (batch_id, seq, code_hash) VALUES {}", values.join(", "));
-        let mut query = sqlx::query(&sql).bind(id);
+        let values = super::values_list(chunk.len(), 3);
+        let sql = format!("INSERT INTO redeem_codes (batch_id, seq, code_hash) VALUES {values}");
+        let mut query = sqlx::query(&sql);
         for &seq in chunk {
-            query = query.bind(seq).bind(hash(&derive_code(key, id.0, seq)));
+            query = query.bind(id).bind(seq).bind(hash(&derive_code(key, id.0, seq)));
         }
         query.execute(&mut *tx).await?;
     }

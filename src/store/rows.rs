@@ -17,9 +17,10 @@ use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::words::UnknownWord;
 use crate::domain::{
-    AnnouncementId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId, ClaimId, ComplaintId,
-    CouponId, CourseId, Fen, GroupId, InstructorId, KeywordId, LessonId, OrderId, PayoutId, Phone, QueueItemId,
-    RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
+    AgreementId, AnnouncementId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId, ClaimId,
+    ComplaintId, CouponId, CourseId, Fen, GroupId, InstructorId, InvoiceId, KeywordId, LessonId, OrderId, PayoutId,
+    Phone, QueueItemId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId,
+    UserId, WechatMessageId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -86,6 +87,8 @@ bigint_ids!(
     AuditEntryId,
     BroadcastId,
     RedeemBatchId,
+    InvoiceId,
+    AgreementId,
 );
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.

@@ -22,6 +22,8 @@ pub struct User {
     pub session_version: i64,
     #[sqlx(rename = "totp_enabled_at", try_from = "Present")]
     pub totp_enabled: bool,
+    /// The user agreement version this account last accepted (0: none).
+    pub agreed_version: i64,
 }
 
 impl User {
@@ -47,7 +49,7 @@ pub enum CreateUserError {
 }
 
 pub(crate) const COLUMNS: &str =
-    "id, phone, nickname, password_hash, role, created_at, status, session_version, totp_enabled_at";
+    "id, phone, nickname, password_hash, role, created_at, status, session_version, totp_enabled_at, agreed_version";
 
 pub async fn find_by_phone(db: &Db, phone: &Phone) -> Result<Option<User>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE phone = $1");

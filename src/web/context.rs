@@ -26,6 +26,8 @@ pub struct PageContext {
     pub banner: Option<crate::store::announcements::Announcement>,
     /// Unread site messages of the logged-in learner.
     pub unread: i64,
+    /// A user agreement published since the signed-in account last accepted one: pages ask.
+    pub agreement_due: Option<std::sync::Arc<crate::store::agreements::Agreement>>,
     pub shop: std::sync::Arc<crate::domain::shop::ShopSettings>,
     /// The browser takes gzip (cached pages are kept compressed too).
     pub gzip: bool,
@@ -221,7 +223,13 @@ impl FromRequest for PageContext {
                 .get(actix_web::http::header::ACCEPT_ENCODING)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(super::compress::accepts_gzip);
+            let current = state.agreements.current().user.clone();
+            let agreement_due = match (&user, current) {
+                (Some(u), Some(a)) if crate::domain::agreement::must_ask(u.agreed_version, Some(a.version)) => Some(a),
+                _ => None,
+            };
             Ok(PageContext {
+                agreement_due,
                 flash: typed.take_flash(),
                 gzip,
                 banner: state.banners.for_request(&req, now()),

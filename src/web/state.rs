@@ -16,6 +16,8 @@ pub struct AppState {
     pub catalog: CatalogCache,
     /// Site banners, in memory.
     pub banners: crate::web::banner::BannerCache,
+    /// The current user and purchase agreements, in memory.
+    pub agreements: crate::store::agreements::AgreementCache,
     /// Settings operators change in the back office.
     pub shop: crate::store::shop_settings::ShopCache,
     /// The keyword filter for learner text.

@@ -704,7 +704,7 @@ async fn products_on_a_phone() {
     browser_login(&client, &app, phone).await;
     app.age_codes(61).await;
     app.login_by_code(phone).await;
-    app.bought("annual-membership").await;
+    let member_order = app.bought("annual-membership").await;
     crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
     let review = [("stars", "4"), ("body", "案例很实用，节奏稍快，建议边看边练。")];
     let photos = vec![("photos", "作业.png", crate::products::photo_png())];
@@ -722,7 +722,14 @@ async fn products_on_a_phone() {
         ("/courses".to_string(), ".badge.member", "catalog-member"),
         ("/coupons/XINREN20".to_string(), ".coupon-offer", "coupon"),
         ("/redeem?course=excel-data-analysis".to_string(), "#code", "redeem"),
+        (format!("/orders/{member_order}/invoice"), "#title", "invoice"),
+        ("/agreements/user".to_string(), ".agreement-due button", "agreement"),
     ];
+    // A user agreement published while the learner is signed in: every page asks until they agree.
+    let staff = app.staff().await;
+    let agreement =
+        [("kind", "user"), ("title", "用户协议"), ("body", "## 一、总则\n\n使用本店的服务，即表示你同意本协议。")];
+    staff.submit("/admin/agreements", "/admin/agreements", &agreement).await;
     phone_pages_in_both_languages(&client, &app, &pages).await;
     let _ = client.close().await; // cleanup: the checks above are the test
 }
@@ -785,7 +792,15 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();
     app.make_staff(crate::helpers::ADMIN_PHONE, kedian::domain::staff::Role::Admin).await;
     app.login_by_code("13800138140").await;
-    app.bought("excel-data-analysis").await;
+    let excel_order = app.bought("excel-data-analysis").await;
+    let invoice_page = format!("/orders/{excel_order}/invoice");
+    let asked = [
+        ("title_kind", "company"),
+        ("title", "某某科技有限公司"),
+        ("tax_number", "91350100M000100Y43"),
+        ("email", "finance@example.com"),
+    ];
+    app.submit(&invoice_page, &invoice_page, &asked).await;
     app.order_for("python-zero-to-one").await;
 
     client.goto(&app.url("/admin")).await.unwrap();
@@ -869,6 +884,9 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/content".to_string(), "admin-content-1280.png"),
         ("/admin/announcements".to_string(), "admin-announcements-1280.png"),
         ("/admin/coupons".to_string(), "admin-coupons-1280.png"),
+        ("/admin/invoices".to_string(), "admin-invoices-1280.png"),
+        ("/admin/invoices/1".to_string(), "admin-invoice-1280.png"),
+        ("/admin/agreements".to_string(), "admin-agreements-1280.png"),
     ] {
         client.goto(&app.url(&path)).await.unwrap();
         client.wait().for_element(Locator::Css(".admin-main h1")).await.unwrap();

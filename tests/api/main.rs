@@ -5,11 +5,13 @@ mod groups;
 mod helpers;
 mod hls;
 mod import;
+mod invoices;
 mod together;
 
 mod learning;
 
 mod accounts;
+mod agreements;
 mod alipay;
 mod alipay_sim;
 mod announcements;

@@ -2,6 +2,7 @@
 //! a `Staff<area::…>` argument, which admits only staff whose role covers that area (`gate`), and
 //! every change is written to the audit log.
 
+pub mod agreements;
 pub mod announcements;
 pub mod audit_log;
 pub mod broadcast;
@@ -13,6 +14,7 @@ pub mod distributors;
 pub mod funnel;
 pub mod gate;
 pub mod import;
+pub mod invoices;
 pub mod learning;
 pub mod lesson;
 pub mod login;
@@ -74,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     funnel::configure(cfg);
     readiness::configure(cfg);
     orders::configure(cfg);
+    invoices::configure(cfg);
     refunds::configure(cfg);
     complaints::configure(cfg);
     content::configure(cfg);
@@ -82,6 +85,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     learning::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
+    agreements::configure(cfg);
     import::configure(cfg);
     audit_log::configure(cfg);
     users::configure(cfg);

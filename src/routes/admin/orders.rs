@@ -143,6 +143,10 @@ struct DetailPage {
     paid: String,
     closed: String,
     inputs: Inputs,
+    /// An issued 发票 on the order: a refund means reversing it (红冲).
+    invoice_issued: Option<Fen>,
+    /// The purchase agreement the buyer accepted by paying: (version, title, when).
+    agreement: Option<(i64, String, String)>,
     errors: FieldErrors,
 }
 
@@ -183,6 +187,13 @@ async fn detail_page(
         created: shanghai_minutes(order.created_at),
         paid: order.paid_at.map(shanghai_minutes).unwrap_or_default(),
         closed: order.closed_at.map(shanghai_minutes).unwrap_or_default(),
+        invoice_issued: crate::store::invoices::for_order(&state.db, order.id)
+            .await?
+            .filter(|i| i.status == crate::domain::invoice::InvoiceStatus::Issued)
+            .map(|i| i.amount),
+        agreement: crate::store::agreements::for_order(&state.db, order.id)
+            .await?
+            .map(|(version, title, at)| (version, title, shanghai_minutes(at))),
         order,
         inputs,
         errors,

@@ -86,6 +86,8 @@ struct DetailPage<'a> {
     amount_input: String,
     note_input: String,
     reason_input: String,
+    /// An issued 发票 on the order: a refund means reversing it (红冲).
+    invoice_issued: Option<Fen>,
     errors: FieldErrors,
 }
 
@@ -128,6 +130,10 @@ async fn detail_page(
         reason_label: ctx.t(reason_label_key(&refund.reason_code)),
         steps: timeline(ctx.lang, &events),
         files: attachments::list(&state.db, Owner::Refund(refund.id)).await?,
+        invoice_issued: crate::store::invoices::for_order(&state.db, order.id)
+            .await?
+            .filter(|i| i.status == crate::domain::invoice::InvoiceStatus::Issued)
+            .map(|i| i.amount),
         notes,
         now_decision,
         now_pct,

@@ -1,0 +1,149 @@
+//! 发票 requests: one per order, asked for by its buyer, issued by staff with a PDF or a number.
+
+use super::Db;
+use super::messages::{self, NewMessage};
+use crate::domain::invoice::{InvoiceInput, InvoiceStatus, TitleKind};
+use crate::domain::message::MessageKind;
+use crate::domain::{Fen, InvoiceId, OrderId, UserId};
+
+/// A request with its order's number, title and refunds, and the buyer's phone.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    #[sqlx(try_from = "String")]
+    pub title_kind: TitleKind,
+    pub title: String,
+    pub tax_number: String,
+    pub email: String,
+    #[sqlx(rename = "amount_fen", try_from = "i64")]
+    pub amount: Fen,
+    #[sqlx(try_from = "String")]
+    pub status: InvoiceStatus,
+    pub invoice_number: String,
+    pub file_key: Option<String>,
+    pub file_name: Option<String>,
+    pub file_size: Option<i64>,
+    pub issued_at: Option<i64>,
+    pub created_at: i64,
+    pub order_no: String,
+    pub item_title: String,
+    /// Refunded on the order so far: after the invoice was issued, it must be reversed (红冲).
+    #[sqlx(rename = "refunded_fen", try_from = "i64")]
+    pub refunded: Fen,
+    pub phone: String,
+}
+
+impl Invoice {
+    /// Issued, and money went back since it was asked for: staff must reverse it (红冲).
+    pub fn needs_reversal(&self) -> bool {
+        self.status == InvoiceStatus::Issued && self.refunded.0 > 0
+    }
+}
+
+const SELECT: &str = "SELECT i.id, i.order_id, i.user_id, i.title_kind, i.title, i.tax_number, i.email, i.amount_fen, \
+     i.status, i.invoice_number, i.file_key, i.file_name, i.file_size, i.issued_at, i.created_at, o.order_no, o.item_title, \
+     o.refunded_fen, u.phone FROM invoice_requests i JOIN orders o ON o.id = i.order_id JOIN users u ON u.id = i.user_id";
+
+/// A new request; None when the order has one already.
+pub async fn create(
+    db: &Db,
+    order_id: OrderId,
+    user_id: UserId,
+    input: &InvoiceInput,
+    amount: Fen,
+    now: i64,
+) -> Result<Option<InvoiceId>, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO invoice_requests (order_id, user_id, title_kind, title, tax_number, email, amount_fen, status, \
+         created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'requested', $8, $8) \
+         ON CONFLICT (order_id) DO NOTHING RETURNING id",
+    )
+    .bind(order_id)
+    .bind(user_id)
+    .bind(input.title_kind.as_str())
+    .bind(&input.title)
+    .bind(&input.tax_number)
+    .bind(&input.email)
+    .bind(amount.0)
+    .bind(now)
+    .fetch_optional(db.write())
+    .await
+}
+
+pub async fn for_order(db: &Db, order_id: OrderId) -> Result<Option<Invoice>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE i.order_id = $1")).bind(order_id).fetch_optional(db.read()).await
+}
+
+pub async fn get(db: &Db, id: InvoiceId) -> Result<Option<Invoice>, sqlx::Error> {
+    sqlx::query_as(&format!("{SELECT} WHERE i.id = $1")).bind(id).fetch_optional(db.read()).await
+}
+
+/// Requests in `status` (all when None): the waiting oldest first, the issued newest first.
+pub async fn list(db: &Db, status: Option<InvoiceStatus>, limit: i64) -> Result<Vec<Invoice>, sqlx::Error> {
+    match status {
+        Some(InvoiceStatus::Requested) => {
+            sqlx::query_as(&format!("{SELECT} WHERE i.status = 'requested' ORDER BY i.created_at, i.id LIMIT $1"))
+                .bind(limit)
+                .fetch_all(db.read())
+                .await
+        }
+        Some(InvoiceStatus::Issued) => {
+            sqlx::query_as(&format!("{SELECT} WHERE i.status = 'issued' ORDER BY i.issued_at DESC, i.id DESC LIMIT $1"))
+                .bind(limit)
+                .fetch_all(db.read())
+                .await
+        }
+        None => {
+            sqlx::query_as(&format!("{SELECT} ORDER BY i.created_at DESC, i.id DESC LIMIT $1"))
+                .bind(limit)
+                .fetch_all(db.read())
+                .await
+        }
+    }
+}
+
+/// The invoice as issued: its number and/or its PDF (already in the uploads store).
+pub struct Issued<'a> {
+    pub number: &'a str,
+    /// (storage key, file name, bytes)
+    pub file: Option<(&'a str, &'a str, i64)>,
+    pub staff_id: UserId,
+}
+
+/// Marks a waiting request issued and tells the buyer, in one transaction; false when it was not
+/// waiting (issued already, or gone).
+pub async fn issue(db: &Db, invoice: &Invoice, issued: &Issued<'_>, now: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let (key, name, size) = issued.file.map_or((None, None, None), |(k, n, s)| (Some(k), Some(n), Some(s)));
+    let done = sqlx::query(
+        "UPDATE invoice_requests SET status = 'issued', invoice_number = $1, file_key = $2, file_name = $3, file_size = $4, \
+         issued_by = $5, issued_at = $6, updated_at = $6 WHERE id = $7 AND status = 'requested'",
+    )
+    .bind(issued.number)
+    .bind(key)
+    .bind(name)
+    .bind(size)
+    .bind(issued.staff_id)
+    .bind(now)
+    .bind(invoice.id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let link = format!("/orders/{}/invoice", invoice.order_no);
+    let message = NewMessage {
+        user_id: invoice.user_id,
+        kind: MessageKind::InvoiceIssued,
+        ref_no: &invoice.order_no,
+        amount: Some(invoice.amount),
+        note: "",
+        link: &link,
+    };
+    messages::send(&mut tx, &message, now).await?;
+    tx.commit().await?;
+    Ok(true)
+}

@@ -131,14 +131,36 @@ pub fn parse_terms(raw: &RawCoupon, now: i64, new: bool) -> Result<CouponTerms, 
     } else if name.chars().any(char::is_control) {
         errors.push(("name", "err_invalid_chars"));
     }
-    let valid_from = match raw.valid_from.trim() {
-        "" if new => Some(now),
+    let window = parse_window(&raw.valid_from, &raw.valid_until, now, new, &mut errors);
+    let total_limit = limit(&raw.total_limit, 10_000_000, "total_limit", &mut errors);
+    let per_user_limit = limit(&raw.per_user_limit, 1_000, "per_user_limit", &mut errors);
+    let new_buyers_only = raw.new_buyers_only == "1";
+    match window {
+        Some((valid_from, valid_until)) if errors.is_empty() => {
+            Ok(CouponTerms { name, valid_from, valid_until, total_limit, per_user_limit, new_buyers_only })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// A validity window typed as two `datetime-local` values in Beijing time: (from, until). An
+/// empty start is `now` when `empty_from_is_now`; the end must come after both the start and
+/// now (staff end something early by switching it off). Errors go to `valid_from`/`valid_until`.
+pub fn parse_window(
+    from: &str,
+    until: &str,
+    now: i64,
+    empty_from_is_now: bool,
+    errors: &mut Vec<FieldError>,
+) -> Option<(i64, i64)> {
+    let valid_from = match from.trim() {
+        "" if empty_from_is_now => Some(now),
         v => parse_shanghai_datetime(v),
     };
     if valid_from.is_none() {
         errors.push(("valid_from", "err_datetime"));
     }
-    let valid_until = match parse_shanghai_datetime(raw.valid_until.trim()) {
+    let valid_until = match parse_shanghai_datetime(until.trim()) {
         None => {
             errors.push(("valid_until", "err_datetime"));
             None
@@ -149,15 +171,7 @@ pub fn parse_terms(raw: &RawCoupon, now: i64, new: bool) -> Result<CouponTerms, 
         }
         Some(until) => Some(until),
     };
-    let total_limit = limit(&raw.total_limit, 10_000_000, "total_limit", &mut errors);
-    let per_user_limit = limit(&raw.per_user_limit, 1_000, "per_user_limit", &mut errors);
-    let new_buyers_only = raw.new_buyers_only == "1";
-    match (valid_from, valid_until) {
-        (Some(valid_from), Some(valid_until)) if errors.is_empty() => {
-            Ok(CouponTerms { name, valid_from, valid_until, total_limit, per_user_limit, new_buyers_only })
-        }
-        _ => Err(errors),
-    }
+    valid_from.zip(valid_until)
 }
 
 /// Empty for no limit, else a whole number from 1 to `max`.

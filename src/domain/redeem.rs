@@ -8,8 +8,9 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::coupon_form::parse_window;
 use super::course_form::FieldError;
-use super::time::{parse_shanghai_datetime, shanghai_datetime_value};
+use super::time::shanghai_datetime_value;
 
 pub const ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 pub const CODE_CHARS: usize = 16;
@@ -148,26 +149,9 @@ pub fn parse_batch(raw: &RawBatch, now: i64) -> Result<BatchInput, Vec<FieldErro
     } else if channel.chars().any(char::is_control) {
         errors.push(("channel", "err_invalid_chars"));
     }
-    let valid_from = match raw.valid_from.trim() {
-        "" => Some(now),
-        v => parse_shanghai_datetime(v),
-    };
-    if valid_from.is_none() {
-        errors.push(("valid_from", "err_datetime"));
-    }
-    let valid_until = match parse_shanghai_datetime(raw.valid_until.trim()) {
-        None => {
-            errors.push(("valid_until", "err_datetime"));
-            None
-        }
-        Some(until) if until <= now || valid_from.is_some_and(|from| until <= from) => {
-            errors.push(("valid_until", "err_coupon_window"));
-            None
-        }
-        Some(until) => Some(until),
-    };
-    match (quantity, valid_from, valid_until) {
-        (Some(quantity), Some(valid_from), Some(valid_until)) if errors.is_empty() => {
+    let window = parse_window(&raw.valid_from, &raw.valid_until, now, true, &mut errors);
+    match (quantity, window) {
+        (Some(quantity), Some((valid_from, valid_until))) if errors.is_empty() => {
             Ok(BatchInput { quantity, channel, valid_from, valid_until })
         }
         _ => Err(errors),

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 
-use super::gate::{Change, Staff, area, audit};
+use super::gate::{Change, Staff, SwitchPath, area, audit, switch_change};
 use crate::domain::CouponId;
 use crate::domain::coupon::CouponValue;
 use crate::domain::coupon_form::{RawCoupon, parse_new, parse_terms};
@@ -268,37 +268,19 @@ async fn update(
     Ok(redirect(&format!("/admin/coupons/{id}")))
 }
 
-#[derive(serde::Deserialize)]
-struct SwitchPath {
-    id: CouponId,
-    /// "disable" or "enable".
-    to: String,
-}
-
 #[post("/admin/coupons/{id}/{to}")]
 async fn switch(
     Staff(_, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
-    path: web::Path<SwitchPath>,
+    path: web::Path<SwitchPath<CouponId>>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let disable = match path.to.as_str() {
-        "disable" => true,
-        "enable" => false,
-        _ => return Err(AppError::NotFound),
-    };
+    let off = path.off()?;
     coupons::get(&state.db, path.id).await?.ok_or(AppError::NotFound)?;
     // Switching to the state it is already in changes nothing and logs nothing.
-    if coupons::set_disabled(&state.db, path.id, disable, now()).await? {
-        let change = Change {
-            action: if disable { "coupon.disable" } else { "coupon.enable" },
-            target_type: "coupon",
-            target_id: path.id.to_string(),
-            before: serde_json::json!({ "disabled": !disable }),
-            after: serde_json::json!({ "disabled": disable }),
-            note: "",
-        };
+    if coupons::set_disabled(&state.db, path.id, off, now()).await? {
+        let change = switch_change(("coupon.disable", "coupon.enable"), "coupon", path.id.to_string(), off);
         audit(&state, &req, &staff, change).await?;
     }
     Ok(redirect(&format!("/admin/coupons/{}", path.id)))

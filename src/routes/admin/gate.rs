@@ -92,3 +92,38 @@ pub async fn audit(state: &AppState, req: &HttpRequest, staff: &User, change: Ch
     tracing::info!(staff = %staff.id, action = change.action, target = %change.target_id, "staff change");
     Ok(())
 }
+
+/// `…/{id}/disable` or `…/{id}/enable`: a thing staff switch off, or on again.
+#[derive(serde::Deserialize)]
+pub struct SwitchPath<Id> {
+    pub id: Id,
+    to: String,
+}
+
+impl<Id> SwitchPath<Id> {
+    /// True to switch off; any other word than the two is a 404.
+    pub fn off(&self) -> Result<bool, AppError> {
+        match self.to.as_str() {
+            "disable" => Ok(true),
+            "enable" => Ok(false),
+            _ => Err(AppError::NotFound),
+        }
+    }
+}
+
+/// The audit entry of a switch: `actions` are (off, on).
+pub fn switch_change<'a>(
+    actions: (&'a str, &'a str),
+    target_type: &'a str,
+    target_id: String,
+    off: bool,
+) -> Change<'a> {
+    Change {
+        action: if off { actions.0 } else { actions.1 },
+        target_type,
+        target_id,
+        before: serde_json::json!({ "disabled": !off }),
+        after: serde_json::json!({ "disabled": off }),
+        note: "",
+    }
+}

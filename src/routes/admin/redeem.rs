@@ -9,7 +9,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use futures_util::StreamExt;
 
-use super::gate::{Change, Staff, area, audit};
+use super::gate::{Change, Staff, SwitchPath, area, audit, switch_change};
 use crate::domain::RedeemBatchId;
 use crate::domain::phone::Phone;
 use crate::domain::product::Delivery;
@@ -220,36 +220,18 @@ async fn disable_code(
     batch_page(ctx, &state, *id, shown, errors, StatusCode::BAD_REQUEST).await
 }
 
-#[derive(serde::Deserialize)]
-struct SwitchPath {
-    id: RedeemBatchId,
-    /// "disable" or "enable".
-    to: String,
-}
-
 #[post("/admin/redeem/{id}/{to}")]
 async fn switch(
     Staff(_, staff, _): Staff<area::Catalog>,
     req: HttpRequest,
-    path: web::Path<SwitchPath>,
+    path: web::Path<SwitchPath<RedeemBatchId>>,
     state: web::Data<AppState>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let disable = match path.to.as_str() {
-        "disable" => true,
-        "enable" => false,
-        _ => return Err(AppError::NotFound),
-    };
+    let off = path.off()?;
     redeem::batch(&state.db, path.id).await?.ok_or(AppError::NotFound)?;
-    if redeem::set_batch_disabled(&state.db, path.id, disable, now()).await? {
-        let change = Change {
-            action: if disable { "redeem.disable" } else { "redeem.enable" },
-            target_type: "redeem_batch",
-            target_id: path.id.to_string(),
-            before: serde_json::json!({ "disabled": !disable }),
-            after: serde_json::json!({ "disabled": disable }),
-            note: "",
-        };
+    if redeem::set_batch_disabled(&state.db, path.id, off, now()).await? {
+        let change = switch_change(("redeem.disable", "redeem.enable"), "redeem_batch", path.id.to_string(), off);
         audit(&state, &req, &staff, change).await?;
     }
     Ok(redirect(&format!("/admin/redeem/{}", path.id)))

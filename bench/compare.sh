@@ -7,7 +7,9 @@
 #   bash bench/compare.sh OLD_BINARY NEW_BINARY DATA_DIR [ROUNDS]
 #
 # DATA_DIR is a shop's data directory (say one `bench/run.sh` left, or `kedian import` made); it is
-# copied, never changed. On PostgreSQL and Redis, as a shop that has outgrown one machine runs:
+# copied, never changed. Its learners 139000001xx must own a course (an imported export does:
+# `python3 bench/gen_export.py DIR 2000 6000 2000`, then `OLD import DIR`), and OLD must have made
+# it: the new build migrates the copy forward, while an old build refuses a newer schema. On PostgreSQL and Redis, as a shop that has outgrown one machine runs:
 #   PG_TEMPLATE=postgres://postgres@127.0.0.1:5432/kedian_bench REDIS_URL=redis://127.0.0.1:6379 \
 #     bash bench/compare.sh OLD NEW DATA_DIR
 # where kedian_bench is a shop's database (`bench/pg_shop.sh` makes one); each run gets a copy of it

@@ -2,7 +2,7 @@
 
 use super::Db;
 use super::messages::{self, NewMessage};
-use crate::domain::invoice::{InvoiceInput, InvoiceStatus, TitleKind};
+use crate::domain::invoice::{InvoiceInput, InvoiceStatus, TitleKind, invoice_amount};
 use crate::domain::message::MessageKind;
 use crate::domain::{Fen, InvoiceId, OrderId, UserId};
 
@@ -29,22 +29,34 @@ pub struct Invoice {
     pub created_at: i64,
     pub order_no: String,
     pub item_title: String,
-    /// Refunded on the order so far: after the invoice was issued, it must be reversed (红冲).
+    /// What the order's buyer paid, and what went back so far.
+    #[sqlx(rename = "paid_fen", try_from = "i64")]
+    pub paid: Fen,
     #[sqlx(rename = "refunded_fen", try_from = "i64")]
     pub refunded: Fen,
     pub phone: String,
 }
 
 impl Invoice {
-    /// Issued, and money went back since it was asked for: staff must reverse it (红冲).
+    /// What an invoice for the order can be for now (refunds since the request lower it).
+    pub fn amount_now(&self) -> Fen {
+        invoice_amount(self.paid, self.refunded)
+    }
+
+    /// Waiting, and money went back since it was asked for: it is issued for `amount_now`.
+    pub fn refunded_since_asked(&self) -> bool {
+        self.status == InvoiceStatus::Requested && self.amount_now() != self.amount
+    }
+
+    /// Issued, and money went back since: staff must reverse it (红冲) and issue it again.
     pub fn needs_reversal(&self) -> bool {
-        self.status == InvoiceStatus::Issued && self.refunded.0 > 0
+        self.status == InvoiceStatus::Issued && self.amount_now() < self.amount
     }
 }
 
 const SELECT: &str = "SELECT i.id, i.order_id, i.user_id, i.title_kind, i.title, i.tax_number, i.email, i.amount_fen, \
      i.status, i.invoice_number, i.file_key, i.file_name, i.file_size, i.issued_at, i.created_at, o.order_no, o.item_title, \
-     o.refunded_fen, u.phone FROM invoice_requests i JOIN orders o ON o.id = i.order_id JOIN users u ON u.id = i.user_id";
+     o.amount_fen AS paid_fen, o.refunded_fen, u.phone FROM invoice_requests i JOIN orders o ON o.id = i.order_id JOIN users u ON u.id = i.user_id";
 
 /// A new request; None when the order has one already.
 pub async fn create(
@@ -112,14 +124,14 @@ pub struct Issued<'a> {
     pub staff_id: UserId,
 }
 
-/// Marks a waiting request issued and tells the buyer, in one transaction; false when it was not
-/// waiting (issued already, or gone).
+/// Marks a waiting request issued, for what the order's invoice can be for now, and tells the
+/// buyer, in one transaction; false when it was not waiting (issued already, or gone).
 pub async fn issue(db: &Db, invoice: &Invoice, issued: &Issued<'_>, now: i64) -> Result<bool, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     let (key, name, size) = issued.file.map_or((None, None, None), |(k, n, s)| (Some(k), Some(n), Some(s)));
     let done = sqlx::query(
         "UPDATE invoice_requests SET status = 'issued', invoice_number = $1, file_key = $2, file_name = $3, file_size = $4, \
-         issued_by = $5, issued_at = $6, updated_at = $6 WHERE id = $7 AND status = 'requested'",
+         issued_by = $5, issued_at = $6, updated_at = $6, amount_fen = $8 WHERE id = $7 AND status = 'requested'",
     )
     .bind(issued.number)
     .bind(key)
@@ -128,6 +140,7 @@ pub async fn issue(db: &Db, invoice: &Invoice, issued: &Issued<'_>, now: i64) ->
     .bind(issued.staff_id)
     .bind(now)
     .bind(invoice.id)
+    .bind(invoice.amount_now().0)
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() != 1 {
@@ -139,7 +152,7 @@ pub async fn issue(db: &Db, invoice: &Invoice, issued: &Issued<'_>, now: i64) ->
         user_id: invoice.user_id,
         kind: MessageKind::InvoiceIssued,
         ref_no: &invoice.order_no,
-        amount: Some(invoice.amount),
+        amount: Some(invoice.amount_now()),
         note: "",
         link: &link,
     };

@@ -143,6 +143,25 @@ async fn a_refund_after_the_invoice_asks_staff_to_reverse_it(app: TestApp) {
     assert!(page.contains("退款了 ¥50.00") && page.contains("红冲"));
     let (_, queue) = staff.get_html("/admin/invoices?status=issued").await;
     assert!(queue.contains("需红冲"));
+
+    // Refunded between the request and issuing: issued for what is left; refunded in full, not at all.
+    let order_no = buyer.bought("python-zero-to-one").await;
+    assert_eq!(ask(&buyer, &order_no, &personal).await.0, StatusCode::SEE_OTHER);
+    let id: i64 = sqlx::query_scalar("SELECT MAX(id) FROM invoice_requests").fetch_one(app.db.read()).await.unwrap();
+    let detail = format!("/admin/invoices/{id}");
+    let refund_no = refund_no_from(&buyer.request_refund(&order_no, "quality", vec![]).await);
+    let refund = format!("/admin/refunds/{refund_no}");
+    staff.submit(&refund, &format!("{refund}/approve"), &[("amount", "99.00"), ("note", "协商退一部分")]).await;
+    let (_, page) = staff.get_html(&detail).await;
+    assert!(page.contains("将按现在的 ¥200.00 开具"), "¥299 paid, ¥99 back");
+    let issued = staff.submit_multipart(&detail, &format!("{detail}/issue"), &[("number", "B456")], vec![]).await;
+    assert_eq!(issued.status(), StatusCode::SEE_OTHER);
+    let amount: i64 = sqlx::query_scalar("SELECT amount_fen FROM invoice_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(amount, 20000);
 }
 
 async fn orders_paid_elsewhere_or_free_have_no_invoice(app: TestApp) {

@@ -183,6 +183,8 @@ async fn issue(
     let mut errors = FieldErrors::default();
     if invoice.status != InvoiceStatus::Requested {
         errors.add("number", ctx.t("err_invoice_issued"));
+    } else if invoice.amount_now().is_free() {
+        errors.add("number", ctx.t("err_invoice_refunded"));
     } else if let Some(why) = upload.rejected {
         let message = match why {
             uploads::Rejected::NotAllowed => ctx.t("err_invoice_pdf").to_string(),

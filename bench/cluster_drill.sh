@@ -73,6 +73,8 @@ shop0=$(cpu_secs "$sqlite_pid") t0=$(date +%s.%N)
 wall=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN {print e - s}')
 sqlite_cpu="shop $(cores "$shop0" "$(cpu_secs "$sqlite_pid")" "$wall"), load generator $(awk -v w="$wall" '{printf "%.2f", ($1 + $2) / w}' "$W/loadgen-sqlite.cpu")"
 touch "$W/drill-done"; sleep 0.5
+# nginx writes its buffered access log out when told to reopen it.
+kill -USR1 "$(cat "$W/nginx.pid")"; sleep 1
 sqlite_peak=$(peak_mb "$sqlite_pid")
 kill "$sqlite_pid"; wait "$sqlite_pid" 2>/dev/null || true
 
@@ -137,7 +139,9 @@ pid $W/nginx.pid;
 error_log $W/nginx-error.log warn;
 events { worker_connections 16384; multi_accept on; }
 http {
-  access_log off;
+  # Each request's time at nginx and the part spent waiting on an instance: where the time goes.
+  log_format timing '\$request_method \$uri \$status \$request_time \$upstream_response_time';
+  access_log $W/nginx-access.log timing buffer=256k flush=5s;
   set_real_ip_from 127.0.0.1;
   real_ip_header X-Forwarded-For;
   client_body_temp_path $W/body; proxy_temp_path $W/proxy;
@@ -170,6 +174,8 @@ for name in "both instances" nginx PostgreSQL Redis "the S3 server"; do
 done
 cluster_cpu+="load generator $(awk -v w="$wall" '{printf "%.2f", ($1 + $2) / w}' "$W/loadgen-cluster.cpu")"
 touch "$W/drill-done"; sleep 0.5
+# nginx writes its buffered access log out when told to reopen it.
+kill -USR1 "$(cat "$W/nginx.pid")"; sleep 1
 a_peak=$(peak_mb "$a_pid") b_peak=$(peak_mb "$b_pid")
 # Each instance's share of the requests: the console texts each one sent.
 a_texts=$(grep -c "console sender" "$W/inst-a.log" || true) b_texts=$(grep -c "console sender" "$W/inst-b.log" || true)
@@ -227,6 +233,41 @@ echo
 echo "RSS: instance A $a_idle MB idle, **$a_peak MB at peak**; instance B $b_idle MB idle, **$b_peak MB at peak**."
 echo "Cores used during the drill (of $(nproc)): $cluster_cpu."
 echo "Codes texted by A: $a_texts, by B: $b_texts (nginx balanced the logins). nginx error-log lines: $errors_nginx."
+echo
+echo "### Where the time goes, as nginx saw it (ms)"
+echo
+echo 'From nginx'"'"'s access log: the whole request at nginx (`$request_time`, from reading its first byte'
+echo 'to sending its last) and the part spent on the instance (`$upstream_response_time`). The load'
+echo "generator's own numbers above also hold the TLS handshake and the wait to be accepted."
+echo
+python3 - "$W/nginx-access.log" <<'PY'
+import re, sys
+def kind(method, uri):
+    if uri.startswith("/_kedian_"): return None
+    if uri == "/me/courses": return "3 my courses"
+    if re.fullmatch(r"/courses/[^/]+/lessons/\d+", uri): return "4 lesson page"
+    if "/media" in uri: return "5 media"
+    if "progress" in uri: return "6 progress"
+    if uri.startswith("/login"): return ("1-2 send code, log in")
+    return "other"
+rows = {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) < 5: continue
+    k = kind(parts[0], parts[1])
+    if k is None: continue
+    total = float(parts[3]) * 1000
+    up = sum(float(x) * 1000 for x in re.split(r"[ ,:]+", " ".join(parts[4:])) if x not in ("-", ""))
+    rows.setdefault(k, []).append((total, up))
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else 0
+print("| requests | count | at nginx p50 | p99 | on an instance p50 | p99 |")
+print("|---|---|---|---|---|---|")
+for k in sorted(rows):
+    t = [r[0] for r in rows[k]]; u = [r[1] for r in rows[k]]
+    print(f"| {k} | {len(t)} | {pct(t, .5):.1f} | {pct(t, .99):.1f} | {pct(u, .5):.1f} | {pct(u, .99):.1f} |")
+PY
 if [ "$errors_nginx" != 0 ]; then
   echo
   echo "nginx's error log, first lines:"

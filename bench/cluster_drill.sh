@@ -73,8 +73,6 @@ shop0=$(cpu_secs "$sqlite_pid") t0=$(date +%s.%N)
 wall=$(awk -v s="$t0" -v e="$(date +%s.%N)" 'BEGIN {print e - s}')
 sqlite_cpu="shop $(cores "$shop0" "$(cpu_secs "$sqlite_pid")" "$wall"), load generator $(awk -v w="$wall" '{printf "%.2f", ($1 + $2) / w}' "$W/loadgen-sqlite.cpu")"
 touch "$W/drill-done"; sleep 0.5
-# nginx writes its buffered access log out when told to reopen it.
-kill -USR1 "$(cat "$W/nginx.pid")"; sleep 1
 sqlite_peak=$(peak_mb "$sqlite_pid")
 kill "$sqlite_pid"; wait "$sqlite_pid" 2>/dev/null || true
 

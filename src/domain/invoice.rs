@@ -20,6 +20,24 @@ super::words::stored_word! {
     }
 }
 
+impl TitleKind {
+    pub fn label_key(self) -> &'static str {
+        match self {
+            TitleKind::Personal => "invoice_personal",
+            TitleKind::Company => "invoice_company",
+        }
+    }
+}
+
+impl InvoiceStatus {
+    pub fn label_key(self) -> &'static str {
+        match self {
+            InvoiceStatus::Requested => "invoice_requested",
+            InvoiceStatus::Issued => "invoice_issued",
+        }
+    }
+}
+
 /// The characters of a unified social credit code (no I, O, S, V, Z), in the order of their values.
 const USCC_CHARS: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 const USCC_WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];

@@ -31,9 +31,9 @@ pub(crate) fn offer(ctx: &PageContext, rule: &CouponRule) -> String {
     format!("{value} · {spend}")
 }
 
-/// "2026-12-07 10:00 至 2027-01-06 10:00（北京时间）".
-pub(crate) fn window(ctx: &PageContext, rule: &CouponRule) -> String {
-    let (from, until) = (shanghai_minutes(rule.valid_from), shanghai_minutes(rule.valid_until));
+/// "2026-12-07 10:00 至 2027-01-06 10:00（北京时间）": a coupon's or a redeem batch's window.
+pub(crate) fn window(ctx: &PageContext, valid_from: i64, valid_until: i64) -> String {
+    let (from, until) = (shanghai_minutes(valid_from), shanghai_minutes(valid_until));
     ctx.tf("coupon_window", &[("from", &from), ("until", &until)])
 }
 
@@ -67,7 +67,7 @@ async fn show(ctx: PageContext, code: web::Path<String>, state: web::Data<AppSta
     }
     let course = coupon.rule.course_id.and_then(|id| state.catalog.snapshot().course_by_id(id).cloned());
     let offer = offer(&ctx, &coupon.rule);
-    let window = window(&ctx, &coupon.rule);
+    let window = window(&ctx, coupon.rule.valid_from, coupon.rule.valid_until);
     let meta = ctx.meta(&format!("{} {} - {}", ctx.t("coupon_code"), offer, ctx.shop_name()), "");
     render(&CouponPage { ctx: &ctx, meta, coupon, offer, window, course, closed })
 }

@@ -44,15 +44,6 @@ struct InvoicePage<'a> {
     errors: FieldErrors,
 }
 
-impl InvoicePage<'_> {
-    fn status_key(&self) -> &'static str {
-        match self.invoice.as_ref().map(|i| i.status) {
-            Some(crate::domain::invoice::InvoiceStatus::Issued) => "invoice_issued",
-            _ => "invoice_requested",
-        }
-    }
-}
-
 fn render(
     ctx: PageContext,
     order: Order,

@@ -15,6 +15,20 @@ pub struct Coupon {
     pub disabled_at: Option<i64>,
 }
 
+impl Coupon {
+    /// What staff may still change: name, window and limits.
+    pub fn terms(&self) -> CouponTerms {
+        CouponTerms {
+            name: self.name.clone(),
+            valid_from: self.rule.valid_from,
+            valid_until: self.rule.valid_until,
+            total_limit: self.rule.total_limit,
+            per_user_limit: self.rule.per_user_limit,
+            new_buyers_only: self.rule.new_buyers_only,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, code, name, kind, value, min_spend_fen, valid_from, valid_until, total_limit, per_user_limit, \
      course_id, new_buyers_only, disabled_at";
 
@@ -137,27 +151,42 @@ struct Counts {
     released: i64,
 }
 
+/// Each coupon's redemptions by state; `WHERE` narrows them (binding $1), or is empty for all.
+const COUNTS: &str = "SELECT coupon_id, \
+     SUM(CASE WHEN status = 'reserved' THEN 1 ELSE 0 END) AS reserved, \
+     SUM(CASE WHEN status = 'consumed' THEN 1 ELSE 0 END) AS consumed, \
+     SUM(CASE WHEN status = 'released' THEN 1 ELSE 0 END) AS released \
+     FROM coupon_redemptions";
+
 /// Every coupon, newest first, with its counts.
 pub async fn list(db: &Db) -> Result<Vec<CouponSummary>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM coupons ORDER BY id DESC");
     let rows: Vec<CouponRow> = sqlx::query_as(&sql).fetch_all(db.read()).await?;
-    let counts: Vec<Counts> = sqlx::query_as(
-        "SELECT coupon_id, \
-         SUM(CASE WHEN status = 'reserved' THEN 1 ELSE 0 END) AS reserved, \
-         SUM(CASE WHEN status = 'consumed' THEN 1 ELSE 0 END) AS consumed, \
-         SUM(CASE WHEN status = 'released' THEN 1 ELSE 0 END) AS released \
-         FROM coupon_redemptions GROUP BY coupon_id",
-    )
-    .fetch_all(db.read())
-    .await?;
+    let counts: Vec<Counts> = sqlx::query_as(&format!("{COUNTS} GROUP BY coupon_id")).fetch_all(db.read()).await?;
     rows.into_iter()
         .map(|row| {
             let coupon = row.into_coupon()?;
             let c = counts.iter().find(|c| c.coupon_id == coupon.id);
-            let (reserved, consumed, released) = c.map_or((0, 0, 0), |c| (c.reserved, c.consumed, c.released));
-            Ok(CouponSummary { coupon, reserved, consumed, released })
+            Ok(CouponSummary::new(coupon, c))
         })
         .collect()
+}
+
+/// One coupon with its counts.
+pub async fn summary(db: &Db, id: CouponId) -> Result<Option<CouponSummary>, sqlx::Error> {
+    let Some(coupon) = get(db, id).await? else { return Ok(None) };
+    let counts: Option<Counts> = sqlx::query_as(&format!("{COUNTS} WHERE coupon_id = $1 GROUP BY coupon_id"))
+        .bind(id)
+        .fetch_optional(db.read())
+        .await?;
+    Ok(Some(CouponSummary::new(coupon, counts.as_ref())))
+}
+
+impl CouponSummary {
+    fn new(coupon: Coupon, counts: Option<&Counts>) -> CouponSummary {
+        let (reserved, consumed, released) = counts.map_or((0, 0, 0), |c| (c.reserved, c.consumed, c.released));
+        CouponSummary { coupon, reserved, consumed, released }
+    }
 }
 
 /// Changes a coupon's name, window and limits; false when there is no such coupon.

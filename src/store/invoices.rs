@@ -92,6 +92,16 @@ pub async fn get(db: &Db, id: InvoiceId) -> Result<Option<Invoice>, sqlx::Error>
     sqlx::query_as(&format!("{SELECT} WHERE i.id = $1")).bind(id).fetch_optional(db.read()).await
 }
 
+/// The amount of the invoice issued on an order, if one was: a refund means reversing it (红冲).
+pub async fn issued_amount(db: &Db, order_id: OrderId) -> Result<Option<Fen>, sqlx::Error> {
+    let amount: Option<i64> =
+        sqlx::query_scalar("SELECT amount_fen FROM invoice_requests WHERE order_id = $1 AND status = 'issued'")
+            .bind(order_id)
+            .fetch_optional(db.read())
+            .await?;
+    Ok(amount.map(Fen))
+}
+
 /// Requests in `status` (all when None): the waiting oldest first, the issued newest first.
 pub async fn list(db: &Db, status: Option<InvoiceStatus>, limit: i64) -> Result<Vec<Invoice>, sqlx::Error> {
     match status {

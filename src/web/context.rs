@@ -223,11 +223,11 @@ impl FromRequest for PageContext {
                 .get(actix_web::http::header::ACCEPT_ENCODING)
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(super::compress::accepts_gzip);
-            let current = state.agreements.current().user.clone();
-            let agreement_due = match (&user, current) {
-                (Some(u), Some(a)) if crate::domain::agreement::must_ask(u.agreed_version, Some(a.version)) => Some(a),
-                _ => None,
-            };
+            // Visitors are never asked: the in-memory agreements are read for signed-in pages only.
+            let agreement_due = user.as_ref().and_then(|u| {
+                let current = state.agreements.current().user.clone()?;
+                crate::domain::agreement::must_ask(u.agreed_version, Some(current.version)).then_some(current)
+            });
             Ok(PageContext {
                 agreement_due,
                 flash: typed.take_flash(),

@@ -55,7 +55,13 @@ impl CouponLine {
         } else {
             "active"
         };
-        CouponLine { offer: offer(ctx, rule), window: window(ctx, rule), course, state, summary }
+        CouponLine {
+            offer: offer(ctx, rule),
+            window: window(ctx, rule.valid_from, rule.valid_until),
+            course,
+            state,
+            summary,
+        }
     }
 
     pub fn state_key(&self) -> &'static str {
@@ -198,20 +204,11 @@ async fn detail_page(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
-    let summary = coupons::list(&state.db).await?.into_iter().find(|s| s.coupon.id == id).ok_or(AppError::NotFound)?;
+    let summary = coupons::summary(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let line = CouponLine::new(&ctx, state, summary, now());
     let coupon = &line.summary.coupon;
     let link = format!("{}/coupons/{}", state.settings.public_url, coupon.code);
-    let form = form.unwrap_or_else(|| {
-        RawCoupon::from_terms(&crate::domain::coupon_form::CouponTerms {
-            name: coupon.name.clone(),
-            valid_from: coupon.rule.valid_from,
-            valid_until: coupon.rule.valid_until,
-            total_limit: coupon.rule.total_limit,
-            per_user_limit: coupon.rule.per_user_limit,
-            new_buyers_only: coupon.rule.new_buyers_only,
-        })
-    });
+    let form = form.unwrap_or_else(|| RawCoupon::from_terms(&coupon.terms()));
     let redemptions = coupons::redemptions(&state.db, id, SHOWN_REDEMPTIONS)
         .await?
         .into_iter()
@@ -252,15 +249,11 @@ async fn update(
         }
     };
     coupons::update_terms(&state.db, *id, &terms, at).await?;
-    let r = &before.rule;
     let change = Change {
         action: "coupon.update",
         target_type: "coupon",
         target_id: id.to_string(),
-        before: serde_json::json!({
-            "name": before.name, "valid_from": r.valid_from, "valid_until": r.valid_until,
-            "total_limit": r.total_limit, "per_user_limit": r.per_user_limit, "new_buyers_only": r.new_buyers_only,
-        }),
+        before: serde_json::json!(before.terms()),
         after: serde_json::json!(terms),
         note: "",
     };

@@ -55,13 +55,6 @@ impl Line {
         let asked = shanghai_minutes(invoice.created_at);
         Line { invoice, buyer, asked }
     }
-
-    pub fn status_key(&self) -> &'static str {
-        match self.invoice.status {
-            InvoiceStatus::Requested => "invoice_requested",
-            InvoiceStatus::Issued => "invoice_issued",
-        }
-    }
 }
 
 #[derive(Template)]
@@ -110,21 +103,16 @@ async fn export(
         ctx.t("invoice_issued_at"),
     ]);
     for i in rows {
-        let kind = match i.title_kind {
-            crate::domain::invoice::TitleKind::Personal => ctx.t("invoice_personal"),
-            crate::domain::invoice::TitleKind::Company => ctx.t("invoice_company"),
-        };
-        let status = Line::new(i.clone()).status_key();
         csv.row(&[
             i.order_no.as_str(),
             i.item_title.as_str(),
-            kind,
+            ctx.t(i.title_kind.label_key()),
             i.title.as_str(),
             i.tax_number.as_str(),
             i.email.as_str(),
             i.amount.yuan_string().as_str(),
             i.refunded.yuan_string().as_str(),
-            ctx.t(status),
+            ctx.t(i.status.label_key()),
             i.invoice_number.as_str(),
             shanghai_minutes(i.created_at).as_str(),
             i.issued_at.map(shanghai_minutes).unwrap_or_default().as_str(),

@@ -187,10 +187,7 @@ async fn detail_page(
         created: shanghai_minutes(order.created_at),
         paid: order.paid_at.map(shanghai_minutes).unwrap_or_default(),
         closed: order.closed_at.map(shanghai_minutes).unwrap_or_default(),
-        invoice_issued: crate::store::invoices::for_order(&state.db, order.id)
-            .await?
-            .filter(|i| i.status == crate::domain::invoice::InvoiceStatus::Issued)
-            .map(|i| i.amount),
+        invoice_issued: crate::store::invoices::issued_amount(&state.db, order.id).await?,
         agreement: crate::store::agreements::for_order(&state.db, order.id)
             .await?
             .map(|(version, title, at)| (version, title, shanghai_minutes(at))),

@@ -41,8 +41,7 @@ pub struct BatchLine {
 impl BatchLine {
     fn new(ctx: &PageContext, state: &AppState, batch: Batch) -> BatchLine {
         let course = super::course_by_id(state, batch.course_id).map(|c| c.title.clone()).unwrap_or_default();
-        let (from, until) = (shanghai_minutes(batch.valid_from), shanghai_minutes(batch.valid_until));
-        let window = ctx.tf("coupon_window", &[("from", &from), ("until", &until)]);
+        let window = crate::routes::coupons::window(ctx, batch.valid_from, batch.valid_until);
         BatchLine { batch, course, window }
     }
 }

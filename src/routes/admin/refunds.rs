@@ -130,10 +130,7 @@ async fn detail_page(
         reason_label: ctx.t(reason_label_key(&refund.reason_code)),
         steps: timeline(ctx.lang, &events),
         files: attachments::list(&state.db, Owner::Refund(refund.id)).await?,
-        invoice_issued: crate::store::invoices::for_order(&state.db, order.id)
-            .await?
-            .filter(|i| i.status == crate::domain::invoice::InvoiceStatus::Issued)
-            .map(|i| i.amount),
+        invoice_issued: crate::store::invoices::issued_amount(&state.db, order.id).await?,
         notes,
         now_decision,
         now_pct,

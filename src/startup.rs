@@ -389,6 +389,7 @@ fn spawn_change_listener(
                                 match change {
                                     Change::Topic(topic) => state.db.changed_here(topic),
                                     Change::Session(id) => sessions.forget(id),
+                                    Change::Progress(learner) => state.progress.forget([learner]),
                                 }
                             }
                         }

@@ -2,29 +2,33 @@
 //! from the database. Each cache belongs to a topic; every write of that topic in this process
 //! bumps the topic's epoch (`Db::changed`), and an entry read under an older epoch is not used.
 //! On PostgreSQL, other instances' writes are announced (`changes`) and bump the same epochs; copies
-//! are used only while this instance hears those announcements. Writes by a process that announces
-//! nothing (the `kedian` CLI) are seen within `TTL`.
+//! are used only while this instance hears those announcements. A copy is read again after
+//! `Db::copy_ttl` all the same, for writes nobody announced.
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::{Db, Topic};
 
-pub const TTL: Duration = Duration::from_secs(10);
 const MAX_ENTRIES: usize = 100_000;
 
 pub struct EpochCache<K, V> {
     topic: Topic,
     entries: RwLock<HashMap<K, Entry<V>>>,
     flights: LoadLocks<K>,
+    /// Counts `forget` calls: a load that saw another count before it started may have read a
+    /// row from before the write that made some key be forgotten, so it is not kept.
+    forgets: AtomicU64,
 }
 
 struct Entry<V> {
     value: V,
     epoch: u64,
-    loaded: Instant,
+    /// When it is read again (`Db::copy_ttl` after it was loaded).
+    stale_at: Instant,
     /// Past its TTL and being read again by one request; the others keep using this value
     /// meanwhile instead of all reading the same row at once.
     refreshing: bool,
@@ -92,14 +96,26 @@ impl<K: Eq + Hash> Drop for Loading<'_, K> {
 
 impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
     pub fn new(topic: Topic) -> Self {
-        EpochCache { topic, entries: RwLock::default(), flights: LoadLocks::default() }
+        EpochCache { topic, entries: RwLock::default(), flights: LoadLocks::default(), forgets: AtomicU64::new(0) }
+    }
+
+    /// Drops the copies of `keys` only (after a write of their rows), where `Db::changed` would
+    /// drop every copy of the topic.
+    pub fn forget(&self, keys: impl IntoIterator<Item = K>) {
+        self.forgets.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut entries) = self.entries.write() {
+            for key in keys {
+                entries.remove(&key);
+            }
+        }
     }
 
     /// Lets go of entries past their TTL (they would be read again anyway): after a burst, memory
     /// goes back to what the learners active now need.
     pub fn sweep(&self) {
         if let Ok(mut entries) = self.entries.write() {
-            entries.retain(|_, e| e.loaded.elapsed() < TTL);
+            let now = Instant::now();
+            entries.retain(|_, e| now < e.stale_at);
             entries.shrink_to_fit();
         }
     }
@@ -119,7 +135,7 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
             && let Some(e) = entries.get(&key)
             && e.epoch == epoch
         {
-            if e.loaded.elapsed() < TTL || e.refreshing {
+            if Instant::now() < e.stale_at || e.refreshing {
                 return Ok(e.value.clone());
             }
             refreshing = true;
@@ -139,12 +155,13 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
             && let Ok(entries) = self.entries.read()
             && let Some(e) = entries.get(&key)
             && e.epoch == epoch
-            && e.loaded.elapsed() < TTL
+            && Instant::now() < e.stale_at
         {
             // Loaded by the request this one waited for.
             return Ok(e.value.clone());
         }
         // The epoch was read before the load: a write meanwhile makes this entry stale at once.
+        let forgets = self.forgets.load(Ordering::Acquire);
         let value = match load().await {
             Ok(value) => value,
             Err(e) => {
@@ -156,10 +173,15 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
         };
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() >= MAX_ENTRIES {
-                entries.retain(|_, e| e.epoch == epoch && e.loaded.elapsed() < TTL);
+                let now = Instant::now();
+                entries.retain(|_, e| e.epoch == epoch && now < e.stale_at);
             }
-            if entries.len() < MAX_ENTRIES {
-                let entry = Entry { value: value.clone(), epoch, loaded: Instant::now(), refreshing: false };
+            if self.forgets.load(Ordering::Acquire) != forgets {
+                // Not kept; nor is the old copy this load was refreshing.
+                entries.remove(&key);
+            } else if entries.len() < MAX_ENTRIES {
+                let stale_at = Instant::now() + db.copy_ttl();
+                let entry = Entry { value: value.clone(), epoch, stale_at, refreshing: false };
                 entries.insert(key, entry);
             }
         }
@@ -190,5 +212,27 @@ mod tests {
         let failed = cache.get_or_load(&db, 3, || async { Err(sqlx::Error::RowNotFound) }).await;
         assert!(failed.is_err());
         assert_eq!(cache.get_or_load(&db, 3, load).await.unwrap(), 4, "a failure is not kept");
+    }
+
+    #[tokio::test]
+    async fn forgetting_a_key_drops_its_copy_only_and_no_load_from_before_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/c.db", dir.path().display())).await.unwrap();
+        let cache: EpochCache<i64, u32> = EpochCache::new(Topic::Progress);
+        let loads = AtomicU32::new(0);
+        let load = || async { Ok(loads.fetch_add(1, Ordering::SeqCst) + 1) };
+        assert_eq!(cache.get_or_load(&db, 1, load).await.unwrap(), 1);
+        assert_eq!(cache.get_or_load(&db, 2, load).await.unwrap(), 2);
+        cache.forget([1]);
+        assert_eq!(cache.get_or_load(&db, 1, load).await.unwrap(), 3, "read again");
+        assert_eq!(cache.get_or_load(&db, 2, load).await.unwrap(), 2, "another key is kept");
+        // A load that began before a write (and its forget) may hold the old row: used once, not kept.
+        let old = cache.get_or_load(&db, 4, || async {
+            cache.forget([4]);
+            Ok(40)
+        });
+        assert_eq!(old.await.unwrap(), 40);
+        assert_eq!(cache.get_or_load(&db, 4, load).await.unwrap(), 4, "the load from before was not kept");
+        assert_eq!(cache.get_or_load(&db, 4, load).await.unwrap(), 4, "the one after it is");
     }
 }

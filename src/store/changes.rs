@@ -1,8 +1,9 @@
 //! Changes other instances must see at once. On PostgreSQL:
 //! - a write that changes the catalog or the shop's settings (banners, keywords, takedown mode
 //!   included) is announced on `CATALOG` or `SETTINGS`, and every instance's listener reloads;
-//! - every write of a cached topic (`Db::changed`) and every session changed or ended is
-//!   announced on `COPIES`, and the other instances stop using their copies of it. An instance
+//! - every write of a cached topic (`Db::changed`), every learner whose progress was written and
+//!   every session changed or ended is announced on `COPIES`, and the other instances stop using
+//!   their copies of it. An instance
 //!   uses copies only while its listener is connected (`Db::hearing`).
 //!
 //! SQLite has one instance; there nothing is sent.
@@ -13,6 +14,7 @@ use std::time::Duration;
 use sqlx::Connection;
 
 use super::{Backend, Db, Topic};
+use crate::domain::UserId;
 
 /// Courses, lessons, categories, instructors.
 pub const CATALOG: &str = "kedian_catalog";
@@ -37,6 +39,9 @@ pub enum Change {
     Topic(Topic),
     /// One session, by the hash of its key (`store::sessions::hash_key`).
     Session(String),
+    /// One learner's progress (written every second for the learners watching now: dropping
+    /// every learner's copy each time would leave none in use).
+    Progress(UserId),
 }
 
 /// The notifications that carry `changes` from `instance`: `<instance> t<topic> s<session>…`,
@@ -48,6 +53,7 @@ pub fn payloads(instance: u64, changes: &BTreeSet<Change>) -> Vec<String> {
         let item = match change {
             Change::Topic(topic) => format!("t{}", *topic as usize),
             Change::Session(id) => format!("s{id}"),
+            Change::Progress(id) => format!("p{id}"),
         };
         if current.len() + 1 + item.len() > PAYLOAD_MAX {
             out.push(std::mem::replace(&mut current, instance.to_string()));
@@ -69,6 +75,7 @@ pub fn parse(payload: &str) -> Option<(u64, Vec<Change>)> {
             ("s", id) if !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Some(Change::Session(id.to_string()))
             }
+            ("p", id) => id.parse().ok().map(|id| Change::Progress(UserId(id))),
             _ => None,
         })
         .collect();
@@ -114,6 +121,14 @@ pub fn spawn_teller(db: &Db, database_url: String) {
     });
 }
 
+/// Announces `changes` now, through the pool (a process without a teller, as it closes).
+pub async fn send_now(db: &Db, changes: &BTreeSet<Change>) -> Result<(), sqlx::Error> {
+    for payload in payloads(db.copies.instance, changes) {
+        sqlx::query("SELECT pg_notify($1, $2)").bind(COPIES).bind(payload).execute(db.write()).await?;
+    }
+    Ok(())
+}
+
 async fn send(conn: &mut Option<sqlx::PgConnection>, url: &str, payload: &str) -> Result<(), sqlx::Error> {
     let c = match conn {
         Some(c) => c,
@@ -135,6 +150,7 @@ mod tests {
         assert_eq!(parse(&one[0]), Some((42, vec![Change::Topic(Topic::Access), Change::Topic(Topic::Orders)])));
         for i in 0..300 {
             changes.insert(Change::Session(format!("{i:064x}")));
+            changes.insert(Change::Progress(UserId(i)));
         }
         let many = payloads(7, &changes);
         assert!(many.len() > 1, "split");
@@ -148,5 +164,9 @@ mod tests {
         assert_eq!(parse(""), None);
         assert_eq!(parse("x t1"), None);
         assert_eq!(parse("9 t99 sZZ s t q1 t0"), Some((9, vec![Change::Topic(Topic::Users)])));
+        assert_eq!(
+            parse("9 p p12x p-3 p7"),
+            Some((9, vec![Change::Progress(UserId(-3)), Change::Progress(UserId(7))]))
+        );
     }
 }

@@ -57,9 +57,10 @@ pub mod sync;
 pub mod users;
 pub mod wechat_outbox;
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -95,6 +96,9 @@ struct Copies {
     hearing: AtomicBool,
     /// PostgreSQL: where this instance's writes are queued to be announced to the others.
     others: OnceLock<tokio::sync::mpsc::UnboundedSender<changes::Change>>,
+    /// PostgreSQL, in a process that does not announce as it goes (the `kedian` CLI): what it
+    /// changed, announced when it closes the database (`Db::close`).
+    unsent: Mutex<BTreeSet<changes::Change>>,
 }
 
 impl Default for Copies {
@@ -104,6 +108,7 @@ impl Default for Copies {
             epochs: Default::default(),
             hearing: AtomicBool::new(false),
             others: OnceLock::new(),
+            unsent: Mutex::default(),
         }
     }
 }
@@ -139,12 +144,7 @@ impl Db {
         sqlx::any::install_default_drivers();
         if url.starts_with("postgres") {
             let options = AnyConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
-            let pool = AnyPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(options)
-                .await
-                .context("cannot connect to PostgreSQL")?;
+            let pool = postgres_pool().connect_with(options).await.context("cannot connect to PostgreSQL")?;
             return Ok(Db { read: pool.clone(), write: pool, backend: Backend::Postgres, copies: Arc::default() });
         }
         let url = sqlite_url(url)?;
@@ -197,6 +197,21 @@ impl Db {
     pub fn tell_others(&self, change: changes::Change) {
         if let Some(others) = self.copies.others.get() {
             let _ = others.send(change);
+        } else if self.backend == Backend::Postgres
+            && let Ok(mut unsent) = self.copies.unsent.lock()
+        {
+            unsent.insert(change);
+        }
+    }
+
+    /// How long an in-memory copy is used before it is read again even though no change to it
+    /// was heard. On SQLite the `kedian` CLI writes the same file and cannot tell the server. On
+    /// PostgreSQL every process announces its writes (the CLI when it closes the database), so
+    /// this bounds only what is written outside Kedian (by hand, with psql).
+    pub fn copy_ttl(&self) -> Duration {
+        match self.backend {
+            Backend::Sqlite => Duration::from_secs(10),
+            Backend::Postgres => Duration::from_secs(60),
         }
     }
 
@@ -249,7 +264,14 @@ impl Db {
         Ok(())
     }
 
+    /// Announces what a process without a teller (the CLI) changed, then closes.
     pub async fn close(&self) {
+        let unsent = self.copies.unsent.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
+        if !unsent.is_empty()
+            && let Err(e) = changes::send_now(self, &unsent).await
+        {
+            tracing::warn!(error = %e, "the running instances were not told of these changes; they see them within a minute");
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -287,6 +309,23 @@ fn sqlite_pool(max: u32) -> AnyPoolOptions {
                 conn.execute(pragma).await?;
             }
             Ok(())
+        })
+    })
+}
+
+/// A PostgreSQL connection used moments ago is alive: pinging it before every use (sqlx's
+/// default) is one more round trip per query, and under load each round trip waits for a core.
+/// One idle for a while (a restart of the server may have ended it) is pinged first, and
+/// replaced if dead. Under load the pool's connections are never idle that long.
+fn postgres_pool() -> AnyPoolOptions {
+    const PING_AFTER_IDLE: Duration = Duration::from_secs(2);
+    let options = AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10));
+    options.test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= PING_AFTER_IDLE {
+                sqlx::Connection::ping(conn).await?;
+            }
+            Ok(true)
         })
     })
 }

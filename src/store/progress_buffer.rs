@@ -4,10 +4,11 @@
 //! SQLite's single writer. A crash loses at most the last interval, never an older position, and
 //! every read of progress sees the reports still waiting here.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::cache::EpochCache;
+use super::changes::Change;
 use super::lessons::{self, Progress, ProgressRow};
 use super::{Db, Topic};
 use crate::domain::{CourseId, LessonId, UserId};
@@ -20,8 +21,8 @@ type LearnerProgress = HashMap<CourseId, HashMap<LessonId, Progress>>;
 
 pub struct ProgressBuffer {
     inner: Mutex<Inner>,
-    /// Each learner's stored progress (course → lesson → progress), in memory on SQLite; every
-    /// batch written bumps `Topic::Progress`, so a copy older than the last write is not used.
+    /// Each learner's stored progress (course → lesson → progress), in memory; a batch written
+    /// drops the copies of its learners, here and on every other instance.
     stored: EpochCache<UserId, Arc<LearnerProgress>>,
 }
 
@@ -127,6 +128,11 @@ impl ProgressBuffer {
         self.stored.sweep();
     }
 
+    /// Drops the copies of these learners' stored progress (written by another instance).
+    pub fn forget(&self, learners: impl IntoIterator<Item = UserId>) {
+        self.stored.forget(learners);
+    }
+
     /// How many reports wait to be written.
     pub fn pending(&self) -> usize {
         self.lock().pending.values().map(HashMap::len).sum()
@@ -147,7 +153,11 @@ impl ProgressBuffer {
         }
         let written = lessons::record_progress_batch(db, &batch).await;
         if written.is_ok() {
-            db.changed(Topic::Progress);
+            let learners: BTreeSet<UserId> = batch.iter().map(|r| r.user_id).collect();
+            self.forget(learners.iter().copied());
+            for learner in learners {
+                db.tell_others(Change::Progress(learner));
+            }
         }
         let mut inner = self.lock();
         inner.writing.clear();

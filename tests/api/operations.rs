@@ -233,8 +233,8 @@ async fn signed_in_pages_follow_changes_made_on_another_instance() {
     let phone = "13700000201";
     first.login_by_code(phone).await;
     let on_second = first.browser.at(&second.address);
-    let lesson =
-        format!("/courses/excel-data-analysis/lessons/{}", first.first_paid_lesson("excel-data-analysis").await);
+    let lesson_id = first.first_paid_lesson("excel-data-analysis").await;
+    let lesson = format!("/courses/excel-data-analysis/lessons/{lesson_id}");
     let plays = |path: String| {
         let on_second = &on_second;
         async move { on_second.get_html(&path).await.1.contains("src=\"/media/") }
@@ -247,6 +247,18 @@ async fn signed_in_pages_follow_changes_made_on_another_instance() {
 
     let order_no = first.bought("excel-data-analysis").await;
     assert!(eventually_within_a_second(|| plays(lesson.clone())).await, "the course bought through the first instance");
+
+    // The second instance now keeps the learner's progress (none yet); a position reported
+    // through the first replaces that copy once it is written.
+    let resumes_at = |secs: i64| {
+        let (on_second, lesson) = (&on_second, lesson.clone());
+        async move { on_second.get_html(&lesson).await.1.contains(&format!("data-resume=\"{secs}\"")) }
+    };
+    assert!(resumes_at(0).await, "nothing watched yet");
+    let reported = first.report_progress("excel-data-analysis", kedian::domain::LessonId(lesson_id), 3, 600).await;
+    assert_eq!(reported, StatusCode::NO_CONTENT);
+    first.flush_progress().await;
+    assert!(eventually_within_a_second(|| resumes_at(3)).await, "the position reported through the first instance");
 
     let renamed = first.submit("/me", "/me", &[("nickname", "换了名字的学员")]).await;
     assert_eq!(renamed.status(), StatusCode::SEE_OTHER);

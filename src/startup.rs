@@ -419,7 +419,7 @@ fn spawn_change_listener(
 async fn reload_settings(state: &AppState) -> anyhow::Result<()> {
     state.shop.reload(&state.db).await?;
     state.banners.reload(&state.db, now()).await?;
-    state.agreements.reload(&state.db).await?;
+    state.reload_agreements().await?;
     state.screen.reload(&state.db).await?;
     Ok(())
 }

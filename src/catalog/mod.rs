@@ -57,6 +57,14 @@ impl PageCache {
         (made.elapsed() < PAGE_TTL).then(|| page.clone())
     }
 
+    /// Drops every copy (what every page shows changed: the purchase agreement named beside a
+    /// free course's button).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     pub fn put(&self, key: String, page: CachedPage) {
         let Ok(mut entries) = self.entries.lock() else { return };
         if entries.len() >= MAX_CACHED_PAGES {

@@ -53,6 +53,8 @@ struct LoginPage {
     next: String,
     /// The course being bought, carried through the form (see `AuthForm::buy`).
     buy: String,
+    /// The purchase agreement that signing in to claim a free course (`buy`) accepts.
+    claim_agreement: Option<std::sync::Arc<crate::store::agreements::Agreement>>,
     notice: String,
     /// Inside WeChat, with WeChat configured: offer the one-tap sign-in.
     wechat: bool,
@@ -118,6 +120,7 @@ async fn login_page(ctx: PageContext, req: HttpRequest, state: web::Data<AppStat
         method: method_of(&q.method),
         phone: String::new(),
         next: next_of(&q.next),
+        claim_agreement: claim_agreement_for(&state, &q.buy),
         buy: q.buy.chars().take(100).collect(),
         notice: match q.wechat.as_str() {
             "pending" => ctx.t("wechat_login_pending").to_string(),
@@ -252,7 +255,7 @@ async fn login(
             let course = state.catalog.snapshot().course(&form.buy).cloned().filter(|c| c.published);
             let to = match course {
                 Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
-                    crate::routes::orders::begin_purchase(&state, &user, &course, &ctx.typed_session()).await?
+                    crate::routes::orders::begin_purchase(&state, &user, &course, &ctx.typed_session(), &ip).await?
                 }
                 _ => next,
             };
@@ -269,6 +272,7 @@ async fn login(
                 method,
                 phone: form.phone.chars().take(32).collect(),
                 next,
+                claim_agreement: claim_agreement_for(&state, &form.buy),
                 buy: form.buy.chars().take(100).collect(),
                 notice: retry.notice,
                 wechat: false,
@@ -280,6 +284,12 @@ async fn login(
             respond(&page, status, retry_after)
         }
     }
+}
+
+/// The purchase agreement named on the sign-in page when signing in goes on to claim `buy`.
+fn claim_agreement_for(state: &AppState, buy: &str) -> Option<std::sync::Arc<crate::store::agreements::Agreement>> {
+    let course = state.catalog.snapshot().course(buy).cloned().filter(|c| c.published)?;
+    crate::routes::orders::claim_agreement(state, &course)
 }
 
 /// A fresh session for `user`, and a line in the account's login history.

@@ -2,7 +2,7 @@
 //! can be moved up to the cancellation limit (`domain::consultation`).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use askama::Template;
 use serde::Deserialize;
 
@@ -16,7 +16,7 @@ use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
 use crate::services::checkout::Purchase;
 use crate::store::consultations::{self, SlotRow};
-use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, render_with_status};
+use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, client_ip, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(book_page).service(book).service(reschedule);
@@ -96,6 +96,7 @@ struct SlotForm {
 #[post("/courses/{slug}/book")]
 async fn book(
     LoggedIn(ctx, user): LoggedIn,
+    req: HttpRequest,
     slug: web::Path<Slug>,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<SlotForm>,
@@ -113,7 +114,8 @@ async fn book(
         price: course.price_at(at),
         slot: Some((slot_id, earliest(&state, at))),
     };
-    match purchase_href(&state, &purchase, &ctx.typed_session(), at).await? {
+    let ip = client_ip(&req, state.settings.trust_forwarded);
+    match purchase_href(&state, &purchase, &ctx.typed_session(), &ip, at).await? {
         Some(href) => Ok(redirect(&href)),
         None => {
             errors.add("slot_id", ctx.t("err_slot_taken"));

@@ -112,6 +112,8 @@ struct DetailPage<'a> {
     my_group: Option<GroupId>,
     /// The check-in wall, when the course runs a challenge.
     checkins: Option<Vec<(crate::store::checkins::Post, String)>>,
+    /// The purchase agreement that claiming this free course accepts.
+    claim_agreement: Option<Arc<crate::store::agreements::Agreement>>,
 }
 
 impl DetailPage<'_> {
@@ -268,6 +270,7 @@ async fn detail(
     );
     let review_order = order.as_str();
     let photos_allowed = state.settings.review_photos > 0;
+    let claim_agreement = if owned { None } else { super::orders::claim_agreement(&state, &course) };
     let db = state.db.clone();
     render_catalog_page_loading(&ctx, &catalog, || async {
         // No query for a course nobody has reviewed (most of them).
@@ -308,6 +311,7 @@ async fn detail(
             groups,
             my_group,
             checkins,
+            claim_agreement,
         })
     })
     .await

@@ -8,7 +8,7 @@ use askama::Template;
 use super::forms::FieldErrors;
 use super::orders::buyers_order;
 use crate::domain::Fen;
-use crate::domain::invoice::{RawInvoice, invoice_amount, parse_request};
+use crate::domain::invoice::{InvoiceStatus, RawInvoice, invoice_amount, parse_request};
 use crate::domain::numbers::OrderNo;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::error::AppError;
@@ -70,7 +70,16 @@ async fn invoice_page(
     if invoice.is_none() && invoiceable(&order).is_free() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
-    let form = RawInvoice { title_kind: "personal".into(), ..RawInvoice::default() };
+    // A request not issued yet can still be corrected: its form starts from what was asked.
+    let form = match &invoice {
+        Some(i) => RawInvoice {
+            title_kind: i.title_kind.as_str().into(),
+            title: i.title.clone(),
+            tax_number: i.tax_number.clone(),
+            email: i.email.clone(),
+        },
+        None => RawInvoice { title_kind: "personal".into(), ..RawInvoice::default() },
+    };
     render(ctx, order, invoice, form, FieldErrors::default(), StatusCode::OK)
 }
 
@@ -83,11 +92,13 @@ async fn request(
 ) -> Result<HttpResponse, AppError> {
     let order = buyers_order(&ctx, &state, &order_no).await?;
     let back = format!("/orders/{}/invoice", order.order_no);
-    if invoices::for_order(&state.db, order.id).await?.is_some() {
+    let asked = invoices::for_order(&state.db, order.id).await?;
+    if asked.as_ref().is_some_and(|i| i.status != InvoiceStatus::Requested) {
+        // Issued: what it says is in the tax system now; support staff reissue it.
         return Ok(redirect(&back));
     }
     let amount = invoiceable(&order);
-    if amount.is_free() {
+    if asked.is_none() && amount.is_free() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
     let input = match parse_request(&form) {
@@ -97,11 +108,15 @@ async fn request(
             for (field, key) in found {
                 errors.add(field, ctx.t(key));
             }
-            return render(ctx, order, None, form, errors, StatusCode::BAD_REQUEST);
+            return render(ctx, order, asked, form, errors, StatusCode::BAD_REQUEST);
         }
     };
-    // A second tab's request finds the first one's: the page shows it either way.
-    invoices::create(&state.db, order.id, order.user_id, &input, amount, now()).await?;
+    match asked {
+        // Issued meanwhile: the page shows what was issued.
+        Some(i) => invoices::correct(&state.db, i.id, &input, now()).await.map(|_| ())?,
+        // A second tab's request finds the first one's: the page shows it either way.
+        None => invoices::create(&state.db, order.id, order.user_id, &input, amount, now()).await.map(|_| ())?,
+    }
     Ok(redirect(&back))
 }
 

@@ -1,5 +1,7 @@
 //! Buying: create an order, the pay page with coupons, the order history and detail, cancel.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::http::header::USER_AGENT;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -20,6 +22,7 @@ use crate::error::AppError;
 use crate::pay::{Browser, Channel, JsapiParams, PaidNotice, PayAction, PayRequest};
 use crate::services::checkout::{self, Checkout, Purchase};
 use crate::services::confirm;
+use crate::store::agreements::Agreement;
 use crate::store::orders::{self, Attached, Order, PaymentOutcome};
 use crate::store::refunds::{self, Refund};
 use crate::store::{coupons, users::User};
@@ -91,19 +94,22 @@ async fn buy(
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
     super::distribution::bind_noted(&ctx, &req, &state, user).await?;
-    Ok(redirect(&begin_purchase(&state, user, &course, &ctx.typed_session()).await?))
+    let ip = client_ip(&req, state.settings.trust_forwarded);
+    Ok(redirect(&begin_purchase(&state, user, &course, &ctx.typed_session(), &ip).await?))
 }
 
 /// Makes (or reuses) the buyer's order for `course` and says where to go: its pay page, or the
 /// order itself for a free course. Also where login continues when it was for a purchase. A
 /// consultation goes to its slots first; a course the buyer's membership opens, or one sold to
 /// members only, back to its page (to learn, or to join). A coupon whose link the buyer followed
-/// (`noted`) goes on the new order when it fits.
+/// (`noted`) goes on the new order when it fits. `ip` is the buyer's, for the purchase agreement
+/// a free order accepts.
 pub(crate) async fn begin_purchase(
     state: &AppState,
     user: &User,
     course: &Course,
     noted: &TypedSession<'_>,
+    ip: &str,
 ) -> Result<String, AppError> {
     let at = now();
     if course.kind.delivery() == Delivery::Session {
@@ -118,7 +124,23 @@ pub(crate) async fn begin_purchase(
     }
     let price = price_for(course.price_at(at), course.member_rule, term.is_some());
     let purchase = Purchase { user_id: user.id, course, price, slot: None };
-    purchase_href(state, &purchase, noted, at).await?.ok_or(AppError::NotFound)
+    purchase_href(state, &purchase, noted, ip, at).await?.ok_or(AppError::NotFound)
+}
+
+/// The purchase agreement a free claim of `course` accepts, shown beside its button: for a
+/// course that costs nothing now, when one is published.
+pub(crate) fn claim_agreement(state: &AppState, course: &Course) -> Option<Arc<Agreement>> {
+    let free = course.price_at(now()).is_free() && course.kind.delivery() != Delivery::Session;
+    free.then(|| state.agreements.current().purchase.clone()).flatten()
+}
+
+/// Taking an order (starting its payment, or claiming it when it costs nothing) accepts the
+/// purchase agreement shown beside the button, once per order.
+pub(crate) async fn accept_purchase_agreement(state: &AppState, order: &Order, ip: &str) -> Result<(), AppError> {
+    if let Some(agreement) = state.agreements.current().purchase.clone() {
+        crate::store::agreements::accept(&state.db, order.user_id, &agreement, Some(order.id), ip, now()).await?;
+    }
+    Ok(())
 }
 
 /// Where a purchase continues: its pay page, or the order when it was free; None when the
@@ -127,6 +149,7 @@ pub(crate) async fn purchase_href(
     state: &AppState,
     purchase: &Purchase<'_>,
     noted: &TypedSession<'_>,
+    ip: &str,
     at: i64,
 ) -> Result<Option<String>, AppError> {
     let ttl = state.settings.order_ttl_minutes * 60;
@@ -140,7 +163,12 @@ pub(crate) async fn purchase_href(
             }
             Some(format!("/orders/{}/pay", order.order_no))
         }
-        Checkout::Claimed(order) => Some(format!("/orders/{}/done", order.order_no)),
+        Checkout::Claimed(order) => {
+            if claim_agreement(state, purchase.course).is_some() {
+                accept_purchase_agreement(state, &order, ip).await?;
+            }
+            Some(format!("/orders/{}/done", order.order_no))
+        }
         Checkout::SlotTaken => None,
     })
 }
@@ -410,7 +438,7 @@ struct PayPage<'a> {
     /// Inside WeChat, where Alipay is blocked: explain how to open the page in a browser.
     alipay_guide: bool,
     /// The purchase agreement paying accepts, when one is published.
-    agreement: Option<std::sync::Arc<crate::store::agreements::Agreement>>,
+    agreement: Option<Arc<Agreement>>,
     errors: FieldErrors,
 }
 
@@ -479,11 +507,7 @@ async fn start_payment(
     if order.status != OrderStatus::Pending || order.expires_at <= now() {
         return Ok(redirect(&format!("/orders/{}", order.order_no)));
     }
-    // Paying accepts the purchase agreement shown beside the button.
-    if let Some(agreement) = state.agreements.current().purchase.clone() {
-        let ip = client_ip(&req, state.settings.trust_forwarded);
-        crate::store::agreements::accept(&state.db, order.user_id, &agreement, Some(order.id), &ip, now()).await?;
-    }
+    accept_purchase_agreement(&state, &order, &client_ip(&req, state.settings.trust_forwarded)).await?;
     if order.amount.is_free() {
         // A coupon took the whole price: nothing to collect, so the order completes here.
         let notice = PaidNotice {

@@ -47,6 +47,8 @@ struct RedeemPage<'a> {
     code: String,
     /// The course page the learner came from, if any: (slug, title).
     course: Option<(String, String)>,
+    /// The purchase agreement redeeming accepts (a code's order is a purchase paid elsewhere).
+    agreement: Option<std::sync::Arc<crate::store::agreements::Agreement>>,
     errors: FieldErrors,
 }
 
@@ -61,7 +63,8 @@ fn page(
     let ctx = ctx.with_csrf()?;
     let course = state.catalog.snapshot().course(course_slug).map(|c| (c.slug.clone(), c.title.clone()));
     let meta = ctx.meta(&format!("{} - {}", ctx.t("redeem_title"), ctx.shop_name()), "");
-    render_with_status(&RedeemPage { ctx: &ctx, meta, code, course, errors }, status)
+    let agreement = state.agreements.current().purchase.clone();
+    render_with_status(&RedeemPage { ctx: &ctx, meta, code, course, agreement, errors }, status)
 }
 
 #[get("/redeem")]
@@ -133,6 +136,7 @@ async fn submit(
     match checkout::redeem(&state.db, &state.catalog, user.id, &course, found.id, at).await? {
         Some(order) => {
             tracing::info!(batch = %found.batch_id, channel = %found.channel, "code redeemed");
+            super::orders::accept_purchase_agreement(&state, &order, &ip).await?;
             Ok(redirect(&format!("/orders/{}/done", order.order_no)))
         }
         None => {

@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::routes::accounts::start_session;
 use crate::store::identities::{self, OPENID_OA, OPENID_WEB, UNIONID};
 use crate::store::users;
-use crate::web::{AppState, PageContext, redirect};
+use crate::web::{AppState, PageContext, client_ip, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(start).service(start_qr).service(callback);
@@ -123,11 +123,12 @@ async fn continue_to(
     user: &users::User,
     login: &WechatLogin,
     noted: &crate::auth::session::TypedSession<'_>,
+    ip: &str,
 ) -> Result<String, AppError> {
     let course = state.catalog.snapshot().course(&login.buy).cloned().filter(|c| c.published);
     Ok(match course {
         Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
-            crate::routes::orders::begin_purchase(state, user, &course, noted).await?
+            crate::routes::orders::begin_purchase(state, user, &course, noted, ip).await?
         }
         _ => crate::routes::phone_binding::after_wechat_sign_in(state, user, login.next.clone()).await?,
     })
@@ -167,7 +168,8 @@ async fn callback(ctx: PageContext, req: HttpRequest, state: web::Data<AppState>
             // Whatever else it knows, link both identities (an imported unionid gains the openid).
             link(&state, user.id, &openid, unionid.as_deref()).await?;
             start_session(&ctx, &req, &state, &user, "wechat").await?;
-            Ok(redirect(&continue_to(&state, &user, &login, &ctx.typed_session()).await?))
+            let ip = client_ip(&req, state.settings.trust_forwarded);
+            Ok(redirect(&continue_to(&state, &user, &login, &ctx.typed_session(), &ip).await?))
         }
         None => match &ctx.user {
             Some(user) => {
@@ -216,5 +218,6 @@ async fn qr_signed_in(
     }
     identities::link(&state.db, user.id, &ids, now()).await?;
     start_session(ctx, req, state, &user, "wechat_qr").await?;
-    Ok(redirect(&continue_to(state, &user, login, &ctx.typed_session()).await?))
+    let ip = client_ip(req, state.settings.trust_forwarded);
+    Ok(redirect(&continue_to(state, &user, login, &ctx.typed_session(), &ip).await?))
 }

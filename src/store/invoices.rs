@@ -84,6 +84,22 @@ pub async fn create(
     .await
 }
 
+/// Corrects a request staff have not issued yet (a title typed wrong); false once issued.
+pub async fn correct(db: &Db, id: InvoiceId, input: &InvoiceInput, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE invoice_requests SET title_kind = $1, title = $2, tax_number = $3, email = $4, updated_at = $5          WHERE id = $6 AND status = 'requested'",
+    )
+    .bind(input.title_kind.as_str())
+    .bind(&input.title)
+    .bind(&input.tax_number)
+    .bind(&input.email)
+    .bind(now)
+    .bind(id)
+    .execute(db.write())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn for_order(db: &Db, order_id: OrderId) -> Result<Option<Invoice>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT} WHERE i.order_id = $1")).bind(order_id).fetch_optional(db.read()).await
 }

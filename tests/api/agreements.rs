@@ -8,7 +8,11 @@ use crate::backoffice::audit_actions;
 use crate::helpers::{TestApp, location};
 use crate::on_both_backends;
 
-on_both_backends!(purchase_agreements_are_recorded_on_the_order, a_new_user_agreement_is_asked_once);
+on_both_backends!(
+    purchase_agreements_are_recorded_on_the_order,
+    free_claims_and_redeemed_codes_accept_the_agreement_shown,
+    a_new_user_agreement_is_asked_once
+);
 
 const PAGE: &str = "/admin/agreements";
 
@@ -42,11 +46,7 @@ async fn purchase_agreements_are_recorded_on_the_order(app: TestApp) {
     assert!(pay.contains("href=\"/agreements/purchase/1\"") && pay.contains("《网课购买协议》"), "beside the button");
     buyer.choose_sandbox(&order_no).await;
     buyer.pay_sandbox(&order_no).await;
-    let order_id: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE order_no = $1")
-        .bind(&order_no)
-        .fetch_one(app.db.read())
-        .await
-        .unwrap();
+    let order_id = order_id(&app, &order_no).await;
     assert_eq!(acceptances(&app).await, vec![(1, Some(order_id))], "once, however many times payment started");
 
     assert_eq!(publish(&staff, "purchase", "网课购买协议", "## 第一条\n\n新的条款。").await, StatusCode::SEE_OTHER);
@@ -63,6 +63,58 @@ async fn purchase_agreements_are_recorded_on_the_order(app: TestApp) {
     assert!(current.contains("新的条款") && !current.contains("现行的是"));
     assert_eq!(buyer.get("/agreements/purchase/9").await.status(), StatusCode::NOT_FOUND);
     assert_eq!(buyer.get("/agreements/privacy").await.status(), StatusCode::NOT_FOUND);
+}
+
+async fn order_id(app: &TestApp, order_no: &str) -> i64 {
+    sqlx::query_scalar("SELECT id FROM orders WHERE order_no = $1")
+        .bind(order_no)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap()
+}
+
+/// An order that costs nothing (a free course claimed, a redeem code) is taken without the pay
+/// page: the agreement is named beside the button that takes it, and recorded on the order.
+async fn free_claims_and_redeemed_codes_accept_the_agreement_shown(app: TestApp) {
+    const FREE: &str = "/courses/photography-composition";
+    let visitor = app.another_browser();
+    let (_, before) = visitor.get_html(FREE).await;
+    assert!(!before.contains("agreement-note"), "no agreement published yet");
+    let staff = app.staff().await;
+    assert_eq!(publish(&staff, "purchase", "网课购买协议", "## 第一条\n\n条款。").await, StatusCode::SEE_OTHER);
+    let (_, free) = visitor.get_html(FREE).await;
+    assert!(
+        free.contains("领取即表示你已阅读并同意<a href=\"/agreements/purchase/1\">《网课购买协议》</a>"),
+        "beside 免费领取, at once (the visitors' copy of the page went with the old agreements)"
+    );
+    let (_, paid) = visitor.get_html("/courses/excel-data-analysis").await;
+    assert!(!paid.contains("agreement-note"), "a paid course names it on the pay page");
+    let (_, login) = visitor.get_html("/login?next=/courses/photography-composition&buy=photography-composition").await;
+    assert!(login.contains("领取即表示你已阅读并同意"), "signing in goes on to claim it");
+
+    let claimer = app.another_browser();
+    claimer.login_by_code("13800138602").await;
+    let claimed = claimer.buy("photography-composition").await;
+    let order_no = location(&claimed).trim_start_matches("/orders/").trim_end_matches("/done").to_string();
+    assert_eq!(acceptances(&app).await, vec![(1, Some(order_id(&app, &order_no).await))], "the claim accepted it");
+
+    let operator = crate::redeem::operator(&app).await;
+    let batch = crate::redeem::batch(&app, &operator, "1").await;
+    let code = crate::redeem::export(&operator, batch).await[0].1.clone();
+    let redeemer = app.another_browser();
+    redeemer.login_by_code("13800138603").await;
+    let (_, form) = redeemer.get_html("/redeem").await;
+    assert!(form.contains("兑换即表示你已阅读并同意"), "beside 兑换");
+    let (status, to) = crate::redeem::redeem(&redeemer, &code).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let redeemed = to.trim_start_matches("/orders/").trim_end_matches("/done");
+    assert_eq!(
+        acceptances(&app).await.last(),
+        Some(&(1, Some(order_id(&app, redeemed).await))),
+        "the code accepted it"
+    );
+    let (_, admin_order) = staff.get_html(&format!("/admin/orders/{redeemed}")).await;
+    assert!(admin_order.contains("href=\"/agreements/purchase/1\""), "staff see what was accepted");
 }
 
 async fn a_new_user_agreement_is_asked_once(app: TestApp) {

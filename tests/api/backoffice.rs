@@ -215,6 +215,7 @@ fn pages(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/categories".into(), OPERATOR),
         ("/admin/announcements".into(), OPERATOR),
         ("/admin/coupons".into(), OPERATOR),
+        ("/admin/coupons.csv".into(), OPERATOR),
         ("/admin/coupons/1".into(), OPERATOR),
         ("/admin/coupons/1/orders.csv".into(), OPERATOR),
         ("/admin/redeem".into(), OPERATOR),

@@ -207,11 +207,16 @@ async fn phone_sized_pages_render_without_console_errors() {
         return;
     };
     let app = spawn_app(Backend::Sqlite).await.unwrap();
+    // A purchase agreement: named beside 免费领取, and on the sign-in page that goes on to claim.
+    let purchase = [("kind", "purchase"), ("title", "购买协议"), ("body", "## 一、课程\n\n课程为虚拟商品。")];
+    app.staff().await.submit("/admin/agreements", "/admin/agreements", &purchase).await;
     for (name, path, must_show) in [
         ("home-375.png", "/", ".grid .card"),
         ("course-375.png", "/courses/excel-data-analysis", ".buy-bar .button.primary"),
         ("catalog-375.png", "/courses?category=career", ".grid .card"),
         ("login-375.png", "/login", "#phone"),
+        ("course-free-375.png", "/courses/photography-composition", ".agreement-note a"),
+        ("login-claim-375.png", "/login?buy=photography-composition", ".agreement-note a"),
     ] {
         client.goto(&app.url(path)).await.unwrap();
         let element = client.find(Locator::Css(must_show)).await.unwrap_or_else(|_| panic!("{path}: {must_show}"));
@@ -223,6 +228,11 @@ async fn phone_sized_pages_render_without_console_errors() {
         let errors = console_errors(&client).await;
         assert!(errors.is_empty(), "{path}: console errors {errors:?}");
     }
+    choose_language(&client, &app, "en", "/courses/photography-composition").await;
+    let note = client.find(Locator::Css(".agreement-note")).await.unwrap().text().await.unwrap();
+    assert!(note.starts_with("By getting it you accept the"), "{note}");
+    snap(&client, "course-free-en-375.png").await;
+    choose_language(&client, &app, "zh-CN", "/").await;
     // An audio lesson: the course's cover beside the title, skips and speed in the player.
     let catalog = app.catalog.snapshot();
     let audio = catalog.course("economics-in-15-minutes").unwrap().lessons().find(|l| l.free_preview).unwrap().id;
@@ -711,6 +721,11 @@ async fn products_on_a_phone() {
     app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, photos)
         .await;
     let order_no = crate::products::book_and_pay(&app, 1).await;
+    // An invoice asked for and waiting: the buyer may still correct it.
+    let python = app.bought("python-zero-to-one").await;
+    let invoice = format!("/orders/{python}/invoice");
+    let asked = [("title_kind", "personal"), ("title", "张三"), ("tax_number", ""), ("email", "zhang@example.com")];
+    assert_eq!(app.submit(&invoice, &invoice, &asked).await.status(), reqwest::StatusCode::SEE_OTHER);
     let pages = [
         ("/courses/career-consultation/book".to_string(), ".slots .choice", "book"),
         (format!("/orders/{order_no}"), "#booking", "order-booking"),
@@ -723,6 +738,7 @@ async fn products_on_a_phone() {
         ("/coupons/XINREN20".to_string(), ".coupon-offer", "coupon"),
         ("/redeem?course=excel-data-analysis".to_string(), "#code", "redeem"),
         (format!("/orders/{member_order}/invoice"), "#title", "invoice"),
+        (invoice, "details summary", "invoice-waiting"),
         ("/agreements/user".to_string(), ".agreement-due button", "agreement"),
     ];
     // A user agreement published while the learner is signed in: every page asks until they agree.
@@ -730,6 +746,9 @@ async fn products_on_a_phone() {
     let agreement =
         [("kind", "user"), ("title", "用户协议"), ("body", "## 一、总则\n\n使用本店的服务，即表示你同意本协议。")];
     staff.submit("/admin/agreements", "/admin/agreements", &agreement).await;
+    // And a purchase agreement, named beside 免费领取 and 兑换.
+    let purchase = [("kind", "purchase"), ("title", "购买协议"), ("body", "## 一、课程\n\n课程为虚拟商品。")];
+    staff.submit("/admin/agreements", "/admin/agreements", &purchase).await;
     phone_pages_in_both_languages(&client, &app, &pages).await;
     let _ = client.close().await; // cleanup: the checks above are the test
 }

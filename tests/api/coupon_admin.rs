@@ -105,7 +105,15 @@ async fn staff_make_a_coupon_and_its_link_discounts_the_next_order(app: TestApp)
     assert!(detail.contains(&order_no) && detail.contains("138****8301"), "the order and its masked buyer");
     assert!(detail.contains("已使用 1") && detail.contains("待支付占用 0"));
     let (_, list) = staff.get_html(PAGE).await;
-    assert!(list.contains("生效中"));
+    assert!(list.contains("生效中") && list.contains("href=\"/admin/coupons.csv\""));
+    let all = staff.get("/admin/coupons.csv").await;
+    assert_eq!(all.status(), StatusCode::OK);
+    let all = all.text().await.unwrap();
+    let row = all.lines().find(|l| l.starts_with("SPRING-30,")).unwrap_or_default();
+    assert!(
+        all.starts_with("\u{feff}券码,") && row.ends_with(",0,1,0,生效中"),
+        "each coupon with its use counts: {row}"
+    );
     let csv = staff.get(&format!("/admin/coupons/{id}/orders.csv")).await;
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));

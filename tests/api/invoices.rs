@@ -71,6 +71,20 @@ async fn a_buyer_asks_for_an_invoice_and_staff_issue_it(app: TestApp) {
     assert_eq!(ask(&buyer, &order_no, &COMPANY).await.0, StatusCode::SEE_OTHER, "asking twice shows the first");
     assert_eq!(app.count("invoice_requests").await, 1);
 
+    // Until it is issued, the buyer may correct what was typed; bad input changes nothing.
+    let mut corrected = COMPANY;
+    corrected[1].1 = "某某科技（福州）有限公司";
+    assert!(page.contains("开具前可以修改"), "offered while waiting");
+    let mut wrong = corrected;
+    wrong[3].1 = "finance";
+    let (status, html) = ask(&buyer, &order_no, &wrong).await;
+    assert!(status == StatusCode::BAD_REQUEST && html.contains("id=\"email-error\""));
+    let (status, _) = ask(&buyer, &order_no, &corrected).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, page) = buyer.get_html(&to).await;
+    assert!(page.contains("某某科技（福州）有限公司") && page.contains("finance@example.com"), "the corrected title");
+    assert_eq!(app.count("invoice_requests").await, 1, "still one request");
+
     let stranger = app.another_browser();
     stranger.login_by_code("13800138502").await;
     assert_eq!(stranger.get(&to).await.status(), StatusCode::NOT_FOUND);
@@ -80,7 +94,7 @@ async fn a_buyer_asks_for_an_invoice_and_staff_issue_it(app: TestApp) {
     // Staff issue it: not a picture, not nothing; a PDF and the number.
     let staff = support(&app).await;
     let (_, queue) = staff.get_html("/admin/invoices").await;
-    assert!(queue.contains(&order_no) && queue.contains("某某科技有限公司"));
+    assert!(queue.contains(&order_no) && queue.contains("某某科技（福州）有限公司"));
     let id = invoice_id(&app).await;
     let detail = format!("/admin/invoices/{id}");
     let issue = format!("{detail}/issue");
@@ -101,6 +115,10 @@ async fn a_buyer_asks_for_an_invoice_and_staff_issue_it(app: TestApp) {
     assert!(messages.contains("你的发票已开具") && messages.contains(&order_no));
     let (_, page) = buyer.get_html(&to).await;
     assert!(page.contains("已开具") && page.contains("25442000000012345678"));
+    assert!(!page.contains("开具前可以修改"), "issued: no more corrections");
+    assert_eq!(ask(&buyer, &order_no, &COMPANY).await.0, StatusCode::SEE_OTHER);
+    let (_, page) = buyer.get_html(&to).await;
+    assert!(page.contains("某某科技（福州）有限公司"), "what was issued stays");
     let file = buyer.get(&format!("{to}/file")).await;
     assert_eq!(file.status(), StatusCode::OK);
     assert_eq!(file.headers()["content-type"], "application/pdf");

@@ -13,13 +13,13 @@ on_both_backends!(staff_make_a_batch_and_learners_redeem_its_codes, wrong_codes_
 
 const PAGE: &str = "/admin/redeem";
 
-async fn operator(app: &TestApp) -> TestApp {
+pub(crate) async fn operator(app: &TestApp) -> TestApp {
     app.make_staff("13900000021", Role::Operator).await;
     app.staff_as("13900000021").await
 }
 
 /// Makes a batch through the form; returns its id.
-async fn batch(app: &TestApp, staff: &TestApp, quantity: &str) -> i64 {
+pub(crate) async fn batch(app: &TestApp, staff: &TestApp, quantity: &str) -> i64 {
     let course = app.course_id("excel-data-analysis").await.to_string();
     let until = shanghai_datetime_value(now() + 30 * 86_400);
     let fields = [("course", course.as_str()), ("quantity", quantity), ("channel", "淘宝"), ("valid_until", &until)];
@@ -29,7 +29,7 @@ async fn batch(app: &TestApp, staff: &TestApp, quantity: &str) -> i64 {
 }
 
 /// The batch's codes as exported: (number, code, state).
-async fn export(staff: &TestApp, id: i64) -> Vec<(String, String, String)> {
+pub(crate) async fn export(staff: &TestApp, id: i64) -> Vec<(String, String, String)> {
     let csv = staff.get(&format!("/admin/redeem/{id}/codes.csv")).await;
     assert_eq!(csv.status(), StatusCode::OK);
     assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
@@ -44,7 +44,7 @@ async fn export(staff: &TestApp, id: i64) -> Vec<(String, String, String)> {
         .collect()
 }
 
-async fn redeem(learner: &TestApp, code: &str) -> (StatusCode, String) {
+pub(crate) async fn redeem(learner: &TestApp, code: &str) -> (StatusCode, String) {
     let response = learner.submit("/redeem", "/redeem", &[("code", code)]).await;
     let status = response.status();
     if status == StatusCode::SEE_OTHER {

@@ -76,7 +76,7 @@ async fn publish(
         }
     };
     let version = agreements::publish(&state.db, &input, staff.id, now()).await?;
-    state.agreements.reload(&state.db).await?;
+    state.reload_agreements().await?;
     state.announce(crate::store::changes::SETTINGS).await;
     let change = Change {
         action: "agreement.publish",

@@ -26,7 +26,13 @@ use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_st
 const SHOWN_REDEMPTIONS: i64 = 200;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(create).service(export).service(detail).service(update).service(switch);
+    cfg.service(list)
+        .service(create)
+        .service(export_list)
+        .service(export)
+        .service(detail)
+        .service(update)
+        .service(switch);
 }
 
 /// A coupon as a row: its summary, what it gives, its window, the course it is for.
@@ -277,6 +283,49 @@ async fn switch(
         audit(&state, &req, &staff, change).await?;
     }
     Ok(redirect(&format!("/admin/coupons/{}", path.id)))
+}
+
+/// Every coupon with its terms and how it has been used, as the list shows them, for a spreadsheet.
+#[get("/admin/coupons.csv")]
+async fn export_list(
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let at = now();
+    let mut csv = Csv::new(&[
+        ctx.t("coupon_code_label"),
+        ctx.t("admin_coupon_name"),
+        ctx.t("admin_coupon_offer"),
+        ctx.t("coupon_new_buyers"),
+        ctx.t("coupon_applies_to"),
+        ctx.t("coupon_valid"),
+        ctx.t("admin_coupon_csv_total"),
+        ctx.t("admin_coupon_csv_per_user"),
+        ctx.t("admin_coupon_reserved"),
+        ctx.t("admin_coupon_consumed"),
+        ctx.t("admin_coupon_released"),
+        ctx.t("admin_status"),
+    ]);
+    let limit =
+        |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_else(|| ctx.t("admin_coupon_csv_unlimited").to_string());
+    for line in coupons::list(&state.db).await?.into_iter().map(|s| CouponLine::new(&ctx, &state, s, at)) {
+        let (coupon, rule) = (&line.summary.coupon, &line.summary.coupon.rule);
+        csv.row(&[
+            coupon.code.as_str(),
+            coupon.name.as_str(),
+            line.offer.as_str(),
+            if rule.new_buyers_only { ctx.t("admin_yes") } else { ctx.t("admin_no") },
+            line.course.as_str(),
+            line.window.as_str(),
+            limit(rule.total_limit).as_str(),
+            limit(rule.per_user_limit).as_str(),
+            line.summary.reserved.to_string().as_str(),
+            line.summary.consumed.to_string().as_str(),
+            line.summary.released.to_string().as_str(),
+            ctx.t(line.state_key()),
+        ]);
+    }
+    Ok(csv.response("coupons.csv"))
 }
 
 /// Every order that took the coupon, for a spreadsheet (times in Beijing time, amounts in yuan).

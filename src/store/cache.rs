@@ -110,6 +110,20 @@ impl<K: Eq + Hash + Clone, V: Clone> EpochCache<K, V> {
         }
     }
 
+    /// After a write this process made and knows the effect of: `change` brings each copy of
+    /// `keys` up to date in place (the other instances drop theirs). Like `forget`, it keeps no
+    /// load that began before it.
+    pub fn amend(&self, keys: impl IntoIterator<Item = K>, change: impl Fn(&K, &mut V)) {
+        self.forgets.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut entries) = self.entries.write() {
+            for key in keys {
+                if let Some(e) = entries.get_mut(&key) {
+                    change(&key, &mut e.value);
+                }
+            }
+        }
+    }
+
     /// Lets go of entries past their TTL (they would be read again anyway): after a burst, memory
     /// goes back to what the learners active now need.
     pub fn sweep(&self) {
@@ -234,5 +248,8 @@ mod tests {
         assert_eq!(old.await.unwrap(), 40);
         assert_eq!(cache.get_or_load(&db, 4, load).await.unwrap(), 4, "the load from before was not kept");
         assert_eq!(cache.get_or_load(&db, 4, load).await.unwrap(), 4, "the one after it is");
+        cache.amend([4, 5], |key, value| *value += *key as u32 * 100);
+        assert_eq!(cache.get_or_load(&db, 4, load).await.unwrap(), 404, "changed in place, not read again");
+        assert_eq!(cache.get_or_load(&db, 5, load).await.unwrap(), 5, "a key without a copy is read");
     }
 }

@@ -4,7 +4,7 @@
 //! SQLite's single writer. A crash loses at most the last interval, never an older position, and
 //! every read of progress sees the reports still waiting here.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::cache::EpochCache;
@@ -22,7 +22,7 @@ type LearnerProgress = HashMap<CourseId, HashMap<LessonId, Progress>>;
 pub struct ProgressBuffer {
     inner: Mutex<Inner>,
     /// Each learner's stored progress (course → lesson → progress), in memory; a batch written
-    /// drops the copies of its learners, here and on every other instance.
+    /// updates its learners' copies here and drops them on every other instance.
     stored: EpochCache<UserId, Arc<LearnerProgress>>,
 }
 
@@ -153,10 +153,21 @@ impl ProgressBuffer {
         }
         let written = lessons::record_progress_batch(db, &batch).await;
         if written.is_ok() {
-            let learners: BTreeSet<UserId> = batch.iter().map(|r| r.user_id).collect();
-            self.forget(learners.iter().copied());
-            for learner in learners {
-                db.tell_others(Change::Progress(learner));
+            // This instance knows what it wrote: its copies take the batch as the upsert stored
+            // it; the other instances drop theirs.
+            let mut by_learner: HashMap<UserId, Vec<&ProgressRow>> = HashMap::new();
+            for row in &batch {
+                by_learner.entry(row.user_id).or_default().push(row);
+            }
+            self.stored.amend(by_learner.keys().copied(), |learner, progress| {
+                let mut updated = (**progress).clone();
+                for row in by_learner.get(learner).into_iter().flatten() {
+                    store_over(updated.entry(row.course_id).or_default(), row);
+                }
+                *progress = Arc::new(updated);
+            });
+            for learner in by_learner.keys() {
+                db.tell_others(Change::Progress(*learner));
             }
         }
         let mut inner = self.lock();
@@ -170,6 +181,14 @@ impl ProgressBuffer {
                 Err(e)
             }
         }
+    }
+}
+
+/// A written report over the copy of what was stored, as the batch's upsert did it: a stored
+/// report newer than it (another instance's) stays.
+fn store_over(progress: &mut HashMap<LessonId, Progress>, row: &ProgressRow) {
+    if progress.get(&row.lesson_id).is_none_or(|p| p.updated_at <= row.updated_at) {
+        lay_over(progress, row);
     }
 }
 
@@ -214,6 +233,18 @@ mod tests {
         assert_eq!(merge(&b, &a), merged, "the order of the arguments does not matter");
         let c = row(30, 99, 99, Some(30));
         assert_eq!(merge(&merged, &c).completed_at, Some(10), "the first completion is kept");
+    }
+
+    #[test]
+    fn a_written_report_changes_the_copy_as_the_upsert_changed_the_row() {
+        let mut copy = HashMap::new();
+        store_over(&mut copy, &row(10, 50, 50, None));
+        store_over(&mut copy, &row(20, 10, 10, Some(20)));
+        let p = copy[&LessonId(2)];
+        assert_eq!((p.last_position_secs, p.furthest_secs, p.completed, p.updated_at), (10, 50, true, 20));
+        store_over(&mut copy, &row(15, 90, 90, None));
+        let p = copy[&LessonId(2)];
+        assert_eq!((p.last_position_secs, p.updated_at), (10, 20), "a newer stored report stays");
     }
 
     #[test]

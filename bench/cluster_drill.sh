@@ -11,6 +11,8 @@
 # The S3 server's own speed is in the media step: moto (Python) is far slower than a real store;
 # s3s-fs (`cargo install s3s-fs@0.14.1 --features binary`, serving a folder) is closer to one.
 #   USERS=5000 ORDERS=15000 PROGRESS=5000 DRILL_LEARNERS=200 DRILL_SECS=30 bash bench/cluster_drill.sh  # a quick look
+# STATEMENTS=1 logs every SQL statement the instances run and counts them per request
+# (bench/statements.py), for where the database round trips go; it slows the instances.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/kedian_drill}
@@ -36,11 +38,14 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   [ -f "$W/nginx.pid" ] && kill "$(cat "$W/nginx.pid")" 2>/dev/null
   sleep 0.5
+  [ -n "${STATEMENTS:-}" ] && [ -f "$W/inst-a.log" ] && python3 bench/statements.py "$W/inst-a.log" "$W/inst-b.log" >"$statements_out"
   rm -rf "$W"
 }
 trap cleanup EXIT
 # Warnings, plus the console sender's texts: the load generator reads the codes from the logs.
 export RUST_LOG="warn,kedian::sms=info" KEDIAN_TRUST_FORWARDED=true
+statements_out="bench/statements-$(date -u +%Y-%m-%d).md"
+[ -n "${STATEMENTS:-}" ] && RUST_LOG="$RUST_LOG,sqlx::query=debug,kedian::telemetry=info"
 
 wait_up() { for _ in $(seq 300); do curl -skf "$1/healthz" >/dev/null && return; sleep 0.2; done; echo "$1 did not start" >&2; exit 1; }
 rss_mb() { awk '/VmRSS/ {printf "%.0f\n", $2 / 1024}' "/proc/$1/status"; }

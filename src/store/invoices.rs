@@ -173,16 +173,60 @@ pub async fn issue(db: &Db, invoice: &Invoice, issued: &Issued<'_>, now: i64) ->
         tx.rollback().await?;
         return Ok(false);
     }
+    tell_buyer(&mut tx, invoice, invoice.amount_now(), now).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The buyer's site message: the invoice for `amount` is there to download.
+async fn tell_buyer(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    invoice: &Invoice,
+    amount: Fen,
+    now: i64,
+) -> Result<(), sqlx::Error> {
     let link = format!("/orders/{}/invoice", invoice.order_no);
     let message = NewMessage {
         user_id: invoice.user_id,
         kind: MessageKind::InvoiceIssued,
         ref_no: &invoice.order_no,
-        amount: Some(invoice.amount_now()),
+        amount: Some(amount),
         note: "",
         link: &link,
     };
-    messages::send(&mut tx, &message, now).await?;
+    messages::send(tx, &message, now).await
+}
+
+/// Replaces an issued invoice's PDF (a wrong file attached), and its number when one is given,
+/// and tells the buyer again, in one transaction; false when it is not issued. The old file stays
+/// in the store (the audit entry names it).
+pub async fn replace_file(
+    db: &Db,
+    invoice: &Invoice,
+    file: (&str, &str, i64),
+    number: Option<&str>,
+    staff_id: UserId,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    let done = sqlx::query(
+        "UPDATE invoice_requests SET file_key = $1, file_name = $2, file_size = $3, \
+         invoice_number = COALESCE($4, invoice_number), issued_by = $5, updated_at = $6 WHERE id = $7 AND status = 'issued'",
+    )
+    .bind(file.0)
+    .bind(file.1)
+    .bind(file.2)
+    .bind(number)
+    .bind(staff_id)
+    .bind(now)
+    .bind(invoice.id)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    tell_buyer(&mut tx, invoice, invoice.amount, now).await?;
     tx.commit().await?;
     Ok(true)
 }

@@ -305,6 +305,7 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/redeem".into(), OPERATOR),
         ("/admin/redeem/999/code".into(), OPERATOR),
         ("/admin/invoices/999/issue".into(), SUPPORT),
+        ("/admin/invoices/999/replace".into(), SUPPORT),
         ("/admin/redeem/999/disable".into(), OPERATOR),
         ("/admin/staff".into(), ADMIN),
         (format!("/admin/staff/{u}/role"), ADMIN),

@@ -936,6 +936,15 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     client.goto(&app.url("/admin/redeem")).await.unwrap();
     client.wait().for_element(Locator::Css(".admin-main table")).await.unwrap();
     snap(&client, "admin-redeem-1280.png").await;
+    // Issued by clicking, the invoice's page offers to replace a wrong file.
+    let pdf = app.data_dir.join("发票.pdf");
+    std::fs::write(&pdf, b"%PDF-1.7\n%%EOF\n").unwrap();
+    client.goto(&app.url("/admin/invoices/1")).await.unwrap();
+    client.wait().for_element(Locator::Id("file")).await.unwrap().send_keys(&pdf.display().to_string()).await.unwrap();
+    client.find(Locator::Id("number")).await.unwrap().send_keys("25442000000012345678").await.unwrap();
+    client.find(Locator::Css("form[action$='/issue'] button")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Id("replace_file")).await.unwrap();
+    snap(&client, "admin-invoice-issued-1280.png").await;
     let errors = console_errors(&client).await;
     assert!(errors.is_empty(), "console errors {errors:?}");
     let _ = client.close().await; // cleanup: the checks above are the test

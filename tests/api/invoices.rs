@@ -98,6 +98,9 @@ async fn a_buyer_asks_for_an_invoice_and_staff_issue_it(app: TestApp) {
     let id = invoice_id(&app).await;
     let detail = format!("/admin/invoices/{id}");
     let issue = format!("{detail}/issue");
+    let early = vec![("file", "发票.pdf", PDF.to_vec())];
+    let early = staff.submit_multipart(&detail, &format!("{detail}/replace"), &[("replace_number", "")], early).await;
+    assert_eq!(early.status(), StatusCode::CONFLICT, "nothing to replace before it is issued");
     let png = vec![("file", "发票.png", b"\x89PNG\r\n\x1a\n".to_vec())];
     let refused = staff.submit_multipart(&detail, &issue, &[("number", "")], png).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
@@ -126,10 +129,35 @@ async fn a_buyer_asks_for_an_invoice_and_staff_issue_it(app: TestApp) {
     assert_eq!(stranger.get(&format!("{to}/file")).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(staff.get(&format!("{detail}/file")).await.status(), StatusCode::OK);
 
+    // A wrong file attached: staff put the right PDF in its place (and a new number); the buyer
+    // is told again and downloads the new one. Not before issuing, not a picture, not nothing.
+    let replace = format!("{detail}/replace");
+    let png = vec![("file", "发票.png", b"\x89PNG\r\n\x1a\n".to_vec())];
+    let refused = staff.submit_multipart(&detail, &replace, &[("replace_number", "")], png).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("id=\"replace_file-error\""));
+    let empty = staff.submit_multipart(&detail, &replace, &[("replace_number", "")], vec![]).await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let right = b"%PDF-1.4\n% the right one\n%%EOF\n".to_vec();
+    let fixed = staff
+        .submit_multipart(
+            &detail,
+            &replace,
+            &[("replace_number", "25442000000087654321")],
+            vec![("file", "发票2.pdf", right.clone())],
+        )
+        .await;
+    assert_eq!(fixed.status(), StatusCode::SEE_OTHER);
+    assert!(audit_actions(&app).await.contains(&"invoice.replace".to_string()));
+    let file = buyer.get(&format!("{to}/file")).await;
+    assert_eq!(file.bytes().await.unwrap().as_ref(), right.as_slice(), "the new file");
+    let (_, page) = buyer.get_html(&to).await;
+    assert!(page.contains("25442000000087654321"), "the new number");
+
     let csv = staff.get("/admin/invoices.csv?status=all").await;
     assert_eq!(csv.status(), StatusCode::OK);
     let text = csv.text().await.unwrap();
-    assert!(text.contains("91350100M000100Y43") && text.contains("199.00") && text.contains("25442000000012345678"));
+    assert!(text.contains("91350100M000100Y43") && text.contains("199.00") && text.contains("25442000000087654321"));
 
     app.make_staff("13900000032", Role::Operator).await;
     let operator = app.staff_as("13900000032").await;

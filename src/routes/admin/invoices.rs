@@ -23,7 +23,7 @@ use crate::web::{AppState, Meta, PageContext, redirect, render_with_status};
 const LIST_LIMIT: i64 = 500;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(export).service(detail).service(issue).service(invoice_file);
+    cfg.service(list).service(export).service(detail).service(issue).service(replace).service(invoice_file);
 }
 
 #[derive(Deserialize, Default)]
@@ -164,9 +164,7 @@ async fn issue(
     id: web::Path<InvoiceId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    let tmp = state.settings.uploads_dir().join("tmp");
-    let upload = uploads::read(&req, payload, &tmp, 1, &INVOICE_PDF).await?;
-    let invoice = invoices::get(&state.db, *id).await?.ok_or(AppError::NotFound)?;
+    let (upload, invoice) = read_form(&req, payload, &state, *id).await?;
     let number: String = upload.text("number").trim().to_string();
     let mut errors = FieldErrors::default();
     if invoice.status != InvoiceStatus::Requested {
@@ -174,11 +172,7 @@ async fn issue(
     } else if invoice.amount_now().is_free() {
         errors.add("number", ctx.t("err_invoice_refunded"));
     } else if let Some(why) = upload.rejected {
-        let message = match why {
-            uploads::Rejected::NotAllowed => ctx.t("err_invoice_pdf").to_string(),
-            other => crate::routes::refunds::file_error(ctx.lang, other, 1),
-        };
-        errors.add("file", message);
+        errors.add("file", pdf_error(&ctx, why));
     } else if number.chars().count() > 40 || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
         errors.add("number", ctx.t("err_invoice_number"));
     } else if number.is_empty() && upload.files.is_empty() {
@@ -207,6 +201,76 @@ async fn issue(
         target_id: id.to_string(),
         before: serde_json::json!({ "status": "requested" }),
         after: serde_json::json!({ "status": "issued", "number": number, "file": file.map(|(_, name, size)| (name, size)) }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    Ok(redirect(&format!("/admin/invoices/{id}")))
+}
+
+/// A posted invoice form (one PDF at most) and the invoice it is for.
+async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    id: InvoiceId,
+) -> Result<(uploads::UploadForm, Invoice), AppError> {
+    let tmp = state.settings.uploads_dir().join("tmp");
+    let upload = uploads::read(req, payload, &tmp, 1, &INVOICE_PDF).await?;
+    let invoice = invoices::get(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    Ok((upload, invoice))
+}
+
+/// Why an uploaded invoice file was refused.
+fn pdf_error(ctx: &PageContext, why: uploads::Rejected) -> String {
+    match why {
+        uploads::Rejected::NotAllowed => ctx.t("err_invoice_pdf").to_string(),
+        other => crate::routes::refunds::file_error(ctx.lang, other, 1),
+    }
+}
+
+/// Replaces an issued invoice's PDF (and its number, when one is typed): a wrong file attached.
+#[post("/admin/invoices/{id}/replace")]
+async fn replace(
+    Staff(ctx, staff, _): Staff<area::Orders>,
+    req: HttpRequest,
+    payload: web::Payload,
+    id: web::Path<InvoiceId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let (upload, invoice) = read_form(&req, payload, &state, *id).await?;
+    let number: String = upload.text("replace_number").trim().to_string();
+    let mut errors = FieldErrors::default();
+    if invoice.status != InvoiceStatus::Issued {
+        errors.add("replace_file", ctx.t("err_invoice_not_issued"));
+    } else if let Some(why) = upload.rejected {
+        errors.add("replace_file", pdf_error(&ctx, why));
+    } else if upload.files.is_empty() {
+        errors.add("replace_file", ctx.t("err_invoice_replace_nothing"));
+    } else if number.chars().count() > 40 || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+        errors.add("replace_number", ctx.t("err_invoice_number"));
+    }
+    if !errors.is_empty() {
+        let status =
+            if invoice.status == InvoiceStatus::Issued { StatusCode::BAD_REQUEST } else { StatusCode::CONFLICT };
+        return detail_page(ctx, invoice, String::new(), errors, status);
+    }
+    let kept = uploads::keep(state.uploads.as_ref(), "invoices", &upload.files).await.map_err(AppError::Internal)?;
+    let Some(new) = kept.first() else { return Err(AppError::BadRequest) };
+    let file = (new.key.as_str(), new.file_name.as_str(), new.size);
+    let typed = Some(number.as_str()).filter(|n| !n.is_empty());
+    if !invoices::replace_file(&state.db, &invoice, file, typed, staff.id, now()).await? {
+        return Ok(redirect(&format!("/admin/invoices/{id}")));
+    }
+    let change = Change {
+        action: "invoice.replace",
+        target_type: "invoice",
+        target_id: id.to_string(),
+        before: serde_json::json!({
+            "number": invoice.invoice_number,
+            "file": (&invoice.file_name, invoice.file_size),
+            "key": invoice.file_key,
+        }),
+        after: serde_json::json!({ "number": typed.unwrap_or(&invoice.invoice_number), "file": (&new.file_name, new.size) }),
         note: "",
     };
     audit(&state, &req, &staff, change).await?;

@@ -111,11 +111,15 @@ async fn request(
             return render(ctx, order, asked, form, errors, StatusCode::BAD_REQUEST);
         }
     };
+    // Either way the page then shows what is stored: a request issued meanwhile stays as issued,
+    // and a second tab's request finds the first one's.
     match asked {
-        // Issued meanwhile: the page shows what was issued.
-        Some(i) => invoices::correct(&state.db, i.id, &input, now()).await.map(|_| ())?,
-        // A second tab's request finds the first one's: the page shows it either way.
-        None => invoices::create(&state.db, order.id, order.user_id, &input, amount, now()).await.map(|_| ())?,
+        Some(i) => {
+            invoices::correct(&state.db, i.id, &input, now()).await?;
+        }
+        None => {
+            invoices::create(&state.db, order.id, order.user_id, &input, amount, now()).await?;
+        }
     }
     Ok(redirect(&back))
 }

@@ -19,8 +19,8 @@ pub struct EpochCache<K, V> {
     topic: Topic,
     entries: RwLock<HashMap<K, Entry<V>>>,
     flights: LoadLocks<K>,
-    /// Counts `forget` calls: a load that saw another count before it started may have read a
-    /// row from before the write that made some key be forgotten, so it is not kept.
+    /// Counts `forget` and `amend` calls: a load that saw another count before it started may
+    /// have read a row from before the write that caused one, so it is not kept.
     forgets: AtomicU64,
 }
 

@@ -97,6 +97,10 @@ pub fn spawn_teller(db: &Db, database_url: String) {
     if db.backend() != Backend::Postgres || db.copies.others.set(tx).is_err() {
         return;
     }
+    // Writes made before it started (at start-up) go out first.
+    for change in db.take_unsent() {
+        db.tell_others(change);
+    }
     let instance = db.copies.instance;
     tokio::spawn(async move {
         let mut conn: Option<sqlx::PgConnection> = None;

@@ -87,7 +87,8 @@ pub async fn create(
 /// Corrects a request staff have not issued yet (a title typed wrong); false once issued.
 pub async fn correct(db: &Db, id: InvoiceId, input: &InvoiceInput, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE invoice_requests SET title_kind = $1, title = $2, tax_number = $3, email = $4, updated_at = $5          WHERE id = $6 AND status = 'requested'",
+        "UPDATE invoice_requests SET title_kind = $1, title = $2, tax_number = $3, email = $4, updated_at = $5 \
+         WHERE id = $6 AND status = 'requested'",
     )
     .bind(input.title_kind.as_str())
     .bind(&input.title)

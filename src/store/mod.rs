@@ -264,9 +264,14 @@ impl Db {
         Ok(())
     }
 
+    /// The changes recorded while nothing announced them (`Copies::unsent`), taken.
+    fn take_unsent(&self) -> BTreeSet<changes::Change> {
+        self.copies.unsent.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default()
+    }
+
     /// Announces what a process without a teller (the CLI) changed, then closes.
     pub async fn close(&self) {
-        let unsent = self.copies.unsent.lock().map(|mut u| std::mem::take(&mut *u)).unwrap_or_default();
+        let unsent = self.take_unsent();
         if !unsent.is_empty()
             && let Err(e) = changes::send_now(self, &unsent).await
         {

@@ -112,8 +112,6 @@ impl AppState {
         }
     }
 
-    /// Tells the other instances to reload what this one just changed (`store::changes`). A
-    /// failure is logged, not the request's: the periodic refresh catches up.
     /// Reads the current agreements again; the visitors' copies of catalog pages, which name the
     /// purchase agreement beside a free course's button, go with the old ones.
     pub async fn reload_agreements(&self) -> Result<(), sqlx::Error> {
@@ -122,6 +120,8 @@ impl AppState {
         Ok(())
     }
 
+    /// Tells the other instances to reload what this one just changed (`store::changes`). A
+    /// failure is logged, not the request's: the periodic refresh catches up.
     pub async fn announce(&self, channel: &str) {
         if let Err(e) = crate::store::changes::announce(&self.db, channel).await {
             tracing::warn!(channel, error = %e, "could not announce a change to other instances");

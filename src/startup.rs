@@ -217,6 +217,7 @@ impl Application {
             media_key: derive(&master, b"kedian media urls"),
             receipt_key: derive(&master, b"kedian receipts"),
             redeem_key: derive(&master, b"kedian redeem codes"),
+            gift_key: derive(&master, b"kedian gift links"),
             totp_key: derive(&master, b"kedian totp secrets"),
         });
         spawn_refresh(state.clone(), every);

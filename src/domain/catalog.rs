@@ -182,6 +182,11 @@ impl Course {
         self.kind.delivery() == Delivery::Lessons && self.member_rule != super::membership::MemberRule::Only
     }
 
+    /// 送给朋友 buys it for friends: a course bought directly that costs something at `now`.
+    pub fn giftable(&self, now: i64) -> bool {
+        self.bought_directly() && !self.price_at(now).is_free()
+    }
+
     /// The cover, or the shop's plain one for a course published without a picture.
     pub fn cover(&self) -> &str {
         if self.cover_url.is_empty() { PLACEHOLDER_COVER } else { &self.cover_url }

@@ -20,6 +20,7 @@ super::words::stored_word! {
         GroupFailed => "group_failed",
         HomeworkReviewed => "homework_reviewed",
         InvoiceIssued => "invoice_issued",
+        GiftClaimed => "gift_claimed",
     }
 }
 
@@ -40,6 +41,7 @@ impl MessageKind {
             MessageKind::GroupFailed => "msg_group_failed",
             MessageKind::HomeworkReviewed => "msg_homework_reviewed",
             MessageKind::InvoiceIssued => "msg_invoice_issued",
+            MessageKind::GiftClaimed => "msg_gift_claimed",
         })
     }
 
@@ -58,7 +60,8 @@ impl MessageKind {
             | MessageKind::GroupFull
             | MessageKind::GroupFailed
             | MessageKind::HomeworkReviewed
-            | MessageKind::InvoiceIssued => None,
+            | MessageKind::InvoiceIssued
+            | MessageKind::GiftClaimed => None,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod coupon;
 pub mod coupon_form;
 pub mod course_form;
 pub mod funnel;
+pub mod gift;
 pub mod group;
 pub mod homework;
 pub mod ids;

@@ -179,6 +179,10 @@ impl DetailPage<'_> {
         self.membership.as_ref().is_some_and(|(_, running)| *running)
     }
 
+    fn giftable(&self) -> bool {
+        self.course.giftable(crate::domain::time::now())
+    }
+
     fn members_only(&self) -> bool {
         self.course.member_rule == crate::domain::membership::MemberRule::Only
     }

@@ -13,6 +13,7 @@ pub mod courses;
 pub mod distribution;
 pub mod files;
 pub mod forms;
+pub mod gifts;
 pub mod groups;
 pub mod health;
 pub mod home;
@@ -48,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
     coupons::configure(cfg);
     redeem::configure(cfg);
+    gifts::configure(cfg);
     invoices::configure(cfg);
     agreements::configure(cfg);
     refunds::configure(cfg);

@@ -235,7 +235,17 @@ impl OrderView {
 
     /// The order opens lessons to start (a consultation opens a booking instead).
     pub fn opens_lessons(&self) -> bool {
-        self.can_learn() && self.order.item_kind.delivery() != Delivery::Session
+        self.can_learn() && self.order.item_kind.delivery() != Delivery::Session && !self.is_gift()
+    }
+
+    /// Bought for friends: its copies are claimed through links, the buyer learns nothing from it.
+    pub fn is_gift(&self) -> bool {
+        self.order.gift_copies > 0
+    }
+
+    /// `×3`-style words for a gift's copies.
+    pub fn gift_copies(&self) -> String {
+        self.order.gift_copies.to_string()
     }
 
     /// 开始学习, or 去会员专区 for a membership.
@@ -317,6 +327,10 @@ struct DetailPage<'a> {
     redeem_channel: Option<String>,
     /// 申请发票 or 查看发票, when there is an invoice to ask for or to see.
     invoice_link: Option<&'static str>,
+    /// A paid gift: its copies, their links and who claimed them.
+    gift_copies: Vec<super::gifts::CopyView>,
+    /// A course a friend gave: the name the gift was signed with.
+    gift_from: Option<String>,
     errors: FieldErrors,
 }
 
@@ -394,6 +408,11 @@ pub(crate) async fn render_detail(
         Some(_) if !super::invoices::invoiceable(&order).is_free() => Some("invoice_apply"),
         _ => None,
     };
+    let gift_copies = super::gifts::copies(state, &order).await?;
+    let gift_from = match order.pay_provider.as_deref() {
+        Some(crate::store::gifts::PROVIDER) => crate::store::gifts::sender_of_claim(&state.db, order.id).await?,
+        _ => None,
+    };
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", ctx.t("order_title"), ctx.shop_name()), &order.item_title);
     let view = OrderView::new(order);
@@ -410,6 +429,8 @@ pub(crate) async fn render_detail(
         rebuy,
         redeem_channel,
         invoice_link,
+        gift_copies,
+        gift_from,
         errors,
     };
     render_with_status(&page, status)
@@ -422,6 +443,7 @@ fn provider_label(provider: Option<&str>) -> &'static str {
         Some("alipay") => "channel_alipay",
         Some("free") => "channel_free",
         Some(crate::store::redeem::PROVIDER) => "channel_redeem",
+        Some(crate::store::gifts::PROVIDER) => "channel_gift",
         Some(_) => "channel_other",
         None => "",
     }
@@ -793,6 +815,10 @@ async fn done_page(
         }
         (OrderStatus::Pending, _) => return Ok(redirect(&format!("/orders/{}/return", order.order_no))),
         (OrderStatus::Paid, Some(group)) => return Ok(redirect(&format!("/groups/{group}"))),
+        // A gift's next step is sending its links, which its order page lists.
+        (OrderStatus::Paid, None) if order.gift_copies > 0 => {
+            return Ok(redirect(&format!("/orders/{}#gift-links", order.order_no)));
+        }
         (OrderStatus::Paid, None) => {}
         _ => return Ok(redirect(&format!("/orders/{}", order.order_no))),
     }

@@ -63,13 +63,29 @@ async fn poster(
     sharer: Option<String>,
     invite: Option<String>,
 ) -> Result<HttpResponse, AppError> {
+    let input = poster_input(ctx, course, url, sharer, invite)?;
+    let key = format!("posters/{}", poster_name(&input));
+    if state.public.stat(&key).await.map_err(AppError::storage)?.is_none() {
+        let png = draw_with_cover(state, input).await?;
+        state.public.put(&key, &png).await.map_err(AppError::storage)?;
+    }
+    Ok(redirect(&format!("/files/{key}")))
+}
+
+/// What a poster of `course` shows; a 404 when the shop has no font to draw it with.
+pub(crate) fn poster_input(
+    ctx: &PageContext,
+    course: &crate::catalog::Course,
+    url: String,
+    sharer: Option<String>,
+    invite: Option<String>,
+) -> Result<PosterInput, AppError> {
     if font().is_none() {
         return Err(AppError::NotFound);
     }
     // Only covers this shop resized (plain names under /files/) or shipped (the demo's, under
     // /static/) are read back.
-    let shipped = crate::web::assets::shipped_file(&course.cover_url);
-    let cover_name = match &shipped {
+    let cover_name = match crate::web::assets::shipped_file(&course.cover_url) {
         Some(_) => Some(course.cover_url.clone()),
         None => course
             .cover_url
@@ -77,7 +93,7 @@ async fn poster(
             .filter(|name| crate::media::storage::valid_key(name) && !name.contains('/'))
             .map(str::to_string),
     };
-    let mut input = PosterInput {
+    Ok(PosterInput {
         course_id: course.id,
         title: course.title.clone(),
         subtitle: course.subtitle.clone(),
@@ -89,22 +105,18 @@ async fn poster(
         url,
         cover_name,
         cover: None,
-    };
-    let key = format!("posters/{}", poster_name(&input));
-    if state.public.stat(&key).await.map_err(AppError::storage)?.is_none() {
-        if let Some(path) = shipped {
+    })
+}
+
+/// Reads the cover `input` names and draws the poster.
+pub(crate) async fn draw_with_cover(state: &AppState, mut input: PosterInput) -> Result<Vec<u8>, AppError> {
+    if let Some(name) = &input.cover_name {
+        if let Some(path) = crate::web::assets::shipped_file(name) {
             input.cover = web::block(move || std::fs::read(path)).await.ok().and_then(Result::ok);
-        } else if let Some(name) = &input.cover_name
-            && let Some(len) = state.public.len(name).await.map_err(AppError::storage)?
-        {
+        } else if let Some(len) = state.public.len(name).await.map_err(AppError::storage)? {
             input.cover =
                 Some(state.public.read_range(name, 0, len.saturating_sub(1)).await.map_err(AppError::storage)?);
         }
-        let png = web::block(move || draw_poster(&input))
-            .await
-            .map_err(|e| AppError::Internal(e.into()))?
-            .map_err(AppError::Internal)?;
-        state.public.put(&key, &png).await.map_err(AppError::storage)?;
     }
-    Ok(redirect(&format!("/files/{key}")))
+    web::block(move || draw_poster(&input)).await.map_err(|e| AppError::Internal(e.into()))?.map_err(AppError::Internal)
 }

@@ -145,8 +145,8 @@ async fn submit(
         submitted_by: "learner",
     };
     let at = now();
-    let (id, refund_no) = match refunds::create(&state.db, &new, &files, at).await? {
-        Created::New(id, no) => (id, no),
+    let (id, refund_no, decision) = match refunds::create(&state.db, &new, &files, at).await? {
+        Created::New(id, no, stored) => (id, no, stored),
         Created::Existing(no) => {
             uploads::discard(state.uploads.as_ref(), &kept).await;
             return Ok(redirect(&format!("/refunds/{no}")));

@@ -91,6 +91,8 @@ fn new_order<'a>(purchase: &Purchase<'a>, terms_shown: &'a str, ttl_secs: i64) -
         refund_terms: course.refund_terms,
         refund_terms_shown: terms_shown,
         ttl_secs,
+        gift_copies: 0,
+        gift_sender: "",
     }
 }
 
@@ -109,6 +111,53 @@ pub async fn redeem(
     let order = crate::store::redeem::redeem(db, code_id, &new_order(&purchase, &terms.zh, 0), now).await?;
     if let Some(order) = &order {
         tracing::info!(order_no = %order.order_no, %user_id, "redeem code used");
+        catalog.count_sale(course.id);
+    }
+    Ok(order)
+}
+
+/// A course bought for friends: `copies` at `unit` (the price in force now) under the name
+/// `sender`, one link per copy. The buyer's pending gift order is reused when it is the same.
+pub async fn begin_gift(
+    db: &Db,
+    purchase: &Purchase<'_>,
+    gift: &crate::domain::gift::GiftInput,
+    key: &[u8],
+    ttl_secs: i64,
+    now: i64,
+) -> anyhow::Result<Order> {
+    let course = purchase.course;
+    let total = purchase.price.0.checked_mul(gift.copies).ok_or_else(|| anyhow::anyhow!("gift total overflows"))?;
+    let terms = refund_sentence(course.kind, course.refund_terms);
+    let new = NewOrder {
+        price: crate::domain::Fen(total),
+        gift_copies: gift.copies,
+        gift_sender: &gift.sender,
+        ..new_order(purchase, &terms.zh, ttl_secs)
+    };
+    let (order, created) = crate::store::gifts::order_gift(db, &new, key, now).await?;
+    if created {
+        metrics::counter!("orders_created_total", "free" => "false").increment(1);
+    }
+    tracing::info!(order_no = %order.order_no, user_id = %purchase.user_id, copies = gift.copies, "gift order ready to pay");
+    Ok(order)
+}
+
+/// A friend claims copy `gift_id` of a gift of `course`: an order of amount 0, paid and granted
+/// at once. None when the copy was claimed or taken back meanwhile.
+pub async fn claim_gift(
+    db: &Db,
+    catalog: &CatalogCache,
+    user_id: UserId,
+    course: &Course,
+    gift_id: i64,
+    now: i64,
+) -> anyhow::Result<Option<Order>> {
+    let purchase = Purchase { user_id, course, price: crate::domain::Fen::ZERO, slot: None };
+    let terms = refund_sentence(course.kind, course.refund_terms);
+    let order = crate::store::gifts::claim(db, gift_id, &new_order(&purchase, &terms.zh, 0), now).await?;
+    if let Some(order) = &order {
+        tracing::info!(order_no = %order.order_no, %user_id, "gift claimed");
         catalog.count_sale(course.id);
     }
     Ok(order)

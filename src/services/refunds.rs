@@ -7,6 +7,7 @@ use anyhow::Context;
 
 use crate::catalog::Catalog;
 use crate::domain::RefundId;
+use crate::domain::gift::cap;
 use crate::domain::product::Delivery;
 use crate::domain::refund::consumed_pct;
 use crate::domain::refund_policy::{Case, Consumption, Decision, PolicySettings, decide};
@@ -37,7 +38,8 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
     let progress = inputs.progress.course_progress(inputs.db, order.user_id, order.course_id).await?;
     let completed = progress.values().filter(|p| p.completed).count();
     let total = course.as_ref().map_or(0, |c| c.lesson_count());
-    let pct = consumed_pct(completed, total);
+    // A gift's buyer did not buy the lessons for themselves: what they watched is not the gift's.
+    let pct = if order.gift_copies > 0 { 0 } else { consumed_pct(completed, total) };
     // One order buys one period of its plan: the term it started, as long as it really is.
     let (term, slot) = match order.item_kind.delivery() {
         Delivery::MemberTerm => (memberships::term_of_order(inputs.db, order.id).await?, None),
@@ -66,7 +68,12 @@ pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyho
         consumption: &consumption,
         settings: inputs.settings,
     };
-    Ok((decide(&case), pct))
+    let decision = decide(&case);
+    if order.gift_copies > 0 {
+        let claimed = crate::store::gifts::claimed_count(inputs.db, order.id).await?;
+        return Ok((cap(decision, order.amount, order.refunded, order.gift_copies, claimed), pct));
+    }
+    Ok((decision, pct))
 }
 
 /// A group seat's payment goes back in full, under one refund request for the order: made once
@@ -103,7 +110,7 @@ pub async fn refund_group_seat(
         submitted_by: "system",
     };
     let refund_no = match refunds::create(db, &new, &[], now).await? {
-        refunds::Created::New(_, no) | refunds::Created::Existing(no) => no,
+        refunds::Created::New(_, no, _) | refunds::Created::Existing(no) => no,
     };
     crate::store::groups::refund_made(db, &order.order_no, &refund_no).await?;
     let refund = refunds::find(db, &refund_no).await?.context("the refund just made is gone")?;

@@ -143,8 +143,10 @@ pub async fn order_with_slot(
 ) -> Result<Option<Order>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
     super::dialect::lock(db.backend(), &mut tx, &format!("pending:{}:{}", new.user_id, new.course_id)).await?;
-    let sql =
-        format!("SELECT {} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'", orders::COLUMNS);
+    let sql = format!(
+        "SELECT {} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending' AND gift_copies = 0",
+        orders::COLUMNS
+    );
     let pending: Option<Order> =
         sqlx::query_as(&sql).bind(new.user_id).bind(new.course_id).fetch_optional(&mut *tx).await?;
     let free = new.price.is_free();

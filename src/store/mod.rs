@@ -20,6 +20,7 @@ pub mod demo;
 pub mod dialect;
 pub mod distributors;
 pub mod entitlements;
+pub mod gifts;
 pub mod groups;
 pub mod homework;
 pub mod identities;

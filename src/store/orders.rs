@@ -49,6 +49,10 @@ pub struct Order {
     pub refunded: Fen,
     /// A group-buy seat: the group it buys into.
     pub group_id: Option<GroupId>,
+    /// A gift: how many copies it buys for friends (0: the buyer's own purchase).
+    pub gift_copies: i64,
+    /// The name a gift is signed with.
+    pub gift_sender: String,
 }
 
 impl Order {
@@ -65,7 +69,8 @@ impl Order {
 
 pub(crate) const COLUMNS: &str = "id, order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
      non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, coupon_id, status, created_at, \
-     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen, group_id";
+     expires_at, paid_at, closed_at, close_reason, pay_provider, pay_channel, provider_txn_id, refunded_fen, group_id, \
+     gift_copies, gift_sender";
 
 /// The course as it is sold now, frozen onto the order.
 pub struct NewOrder<'a> {
@@ -77,6 +82,9 @@ pub struct NewOrder<'a> {
     pub refund_terms: RefundTerms,
     pub refund_terms_shown: &'a str,
     pub ttl_secs: i64,
+    /// Copies bought as a gift, and the name it is signed with (0 and empty: for the buyer).
+    pub gift_copies: i64,
+    pub gift_sender: &'a str,
 }
 
 pub(crate) async fn insert(
@@ -89,8 +97,8 @@ pub(crate) async fn insert(
     let sql = format!(
         "INSERT INTO orders (order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
          non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, status, created_at, expires_at, \
-         paid_at, pay_provider, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $12) RETURNING {COLUMNS}"
+         paid_at, pay_provider, updated_at, gift_copies, gift_sender) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $12, $16, $17) RETURNING {COLUMNS}"
     );
     let paid_at = (status == OrderStatus::Paid).then_some(now);
     sqlx::query_as(&sql)
@@ -109,6 +117,8 @@ pub(crate) async fn insert(
         .bind(now + new.ttl_secs)
         .bind(paid_at)
         .bind(provider)
+        .bind(new.gift_copies)
+        .bind(new.gift_sender)
         .fetch_one(&mut **tx)
         .await
 }
@@ -144,17 +154,30 @@ pub async fn create_or_reuse_pending(db: &Db, new: &NewOrder<'_>, now: i64) -> R
 /// A free course: the order is paid at once (no provider) and the course granted.
 pub async fn claim_free(db: &Db, new: &NewOrder<'_>, now: i64) -> Result<Order, sqlx::Error> {
     let mut tx = db.write().begin().await?;
-    let order = insert(&mut tx, new, OrderStatus::Paid, Some("free"), now).await?;
-    grant_claimed(db, &mut tx, &order, now).await?;
+    let order = insert_claimed(db, &mut tx, new, "free", now).await?;
     tx.commit().await?;
     db.orders_changed();
     db.access_changed();
     Ok(order)
 }
 
+/// An order paid without money (a free course, a redeem code, a friend's gift) under `provider`:
+/// inserted paid, and what it buys granted, in the caller's transaction.
+pub(crate) async fn insert_claimed(
+    db: &Db,
+    tx: &mut Transaction<'static, Any>,
+    new: &NewOrder<'_>,
+    provider: &str,
+    now: i64,
+) -> Result<Order, sqlx::Error> {
+    let order = insert(tx, new, OrderStatus::Paid, Some(provider), now).await?;
+    grant_claimed(db, tx, &order, now).await?;
+    Ok(order)
+}
+
 /// What an order paid without a payment gives (a free course, a redeem code): the course, the
 /// membership term it is, and a learner more on the course.
-pub(crate) async fn grant_claimed(
+async fn grant_claimed(
     db: &Db,
     tx: &mut Transaction<'static, Any>,
     order: &Order,
@@ -167,10 +190,12 @@ pub(crate) async fn grant_claimed(
     bump_learners(tx, order.course_id).await
 }
 
-/// The buyer's pending order for the course. Read from the reader pool: a committed order is
+/// The buyer's pending order for the course for themselves (not a gift). Read from the reader pool: a committed order is
 /// visible to every new read, and the partial unique index settles a race anyway.
 pub async fn pending_for(db: &Db, user_id: UserId, course_id: CourseId) -> Result<Option<Order>, sqlx::Error> {
-    let sql = format!("SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending'");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM orders WHERE user_id = $1 AND course_id = $2 AND status = 'pending' AND gift_copies = 0"
+    );
     sqlx::query_as(&sql).bind(user_id).bind(course_id).fetch_optional(db.read()).await
 }
 
@@ -452,6 +477,8 @@ pub async fn apply_payment(
         Some(group_id) => {
             super::groups::seat_for_payment(db, &mut tx, &order, group_id, notice.paid_at, now).await?;
         }
+        // A gift: its copies wait for friends to claim them (`store::gifts::claim`).
+        None if order.gift_copies > 0 => {}
         None => {
             super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now)
                 .await?;
@@ -478,7 +505,7 @@ pub async fn apply_payment(
     Ok(outcome)
 }
 
-async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: CourseId) -> Result<(), sqlx::Error> {
+pub(crate) async fn bump_learners(tx: &mut Transaction<'static, Any>, course_id: CourseId) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE courses SET learner_count = learner_count + 1 WHERE id = $1")
         .bind(course_id)
         .execute(&mut **tx)

@@ -5,7 +5,6 @@ use sqlx::Row;
 
 use super::Db;
 use super::orders::{self, NewOrder, Order};
-use crate::domain::order::OrderStatus;
 use crate::domain::redeem::{CodeState, derive_code, hash};
 use crate::domain::{CourseId, RedeemBatchId, UserId};
 
@@ -196,13 +195,12 @@ pub async fn redeem(db: &Db, code_id: i64, new: &NewOrder<'_>, now: i64) -> Resu
         tx.rollback().await?;
         return Ok(None);
     }
-    let order = orders::insert(&mut tx, new, OrderStatus::Paid, Some(PROVIDER), now).await?;
+    let order = orders::insert_claimed(db, &mut tx, new, PROVIDER, now).await?;
     sqlx::query("UPDATE redeem_codes SET order_id = $1 WHERE id = $2")
         .bind(order.id)
         .bind(code_id)
         .execute(&mut *tx)
         .await?;
-    orders::grant_claimed(db, &mut tx, &order, now).await?;
     tx.commit().await?;
     db.orders_changed();
     db.access_changed();

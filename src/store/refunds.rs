@@ -172,7 +172,8 @@ pub struct NewRefund<'a> {
 }
 
 pub enum Created {
-    New(RefundId, String),
+    /// Opened, with the decision as stored (a gift order's is held to its unclaimed copies).
+    New(RefundId, String, Decision),
     /// The order already had an open request (a double submit): that one.
     Existing(String),
 }
@@ -211,9 +212,10 @@ pub async fn create(
             for file in files {
                 attachments::add(&mut tx, Owner::Refund(id), file, now).await?;
             }
+            let decision = super::gifts::take_back_for_refund(&mut tx, new.order_id, id, new.decision, now).await?;
             event(&mut tx, id, RefundEvent::Submitted, "", new.submitted_by, now).await?;
             tx.commit().await?;
-            Ok(Created::New(id, refund_no))
+            Ok(Created::New(id, refund_no, decision))
         }
         Err(e) if is_unique_violation(&e) => {
             tx.rollback().await?;
@@ -253,6 +255,7 @@ pub async fn withdraw(db: &Db, id: RefundId, user_id: UserId, now: i64) -> Resul
         return Ok(false);
     }
     event(&mut tx, id, RefundEvent::Withdrawn, "", "learner", now).await?;
+    super::gifts::give_back(&mut tx, id).await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -272,6 +275,7 @@ pub async fn reject(db: &Db, id: RefundId, staff_id: UserId, reason: &str, now: 
         .execute(&mut *tx)
         .await?;
     event(&mut tx, id, RefundEvent::Rejected, reason, "staff", now).await?;
+    super::gifts::give_back(&mut tx, id).await?;
     notify_learner(&mut tx, id, MessageKind::RefundRejected, reason, now).await?;
     tx.commit().await?;
     db.users_changed();

@@ -40,6 +40,8 @@ pub struct AppState {
     pub receipt_key: Vec<u8>,
     /// Key redeem codes are derived from (the same on every instance), from the master key.
     pub redeem_key: Vec<u8>,
+    /// Key gift links are derived from (the same on every instance), from the master key.
+    pub gift_key: Vec<u8>,
     /// Evidence and complaint files (private: served only through owner-checking handlers).
     pub uploads: Arc<dyn MediaStore>,
     pub refunder: Refunder,

@@ -753,6 +753,49 @@ async fn products_on_a_phone() {
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
+/// On a phone, in both languages: a course given as a gift (the form filled by clicking), its
+/// links on the paid order, and the gift page a friend opens, waiting and taken.
+#[tokio::test]
+async fn gifts_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let phone = "13800138180";
+    browser_login(&client, &app, phone).await;
+    app.age_codes(61).await;
+    app.login_by_code(phone).await;
+    client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
+    client.find(Locator::Css("a.gift-button")).await.unwrap().click().await.unwrap();
+    let copies = client.wait().for_element(Locator::Css("#copies")).await.unwrap();
+    copies.clear().await.unwrap();
+    copies.send_keys("2").await.unwrap();
+    client.find(Locator::Css("form[action$='/gift'] button.primary")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".gift-note")).await.unwrap();
+    let url = client.current_url().await.unwrap();
+    let order_no = url.path().trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    assert!(client.source().await.unwrap().contains("¥398.00"), "two copies on the pay page");
+    app.pay_sandbox(&order_no).await;
+    let (_, html) = app.get_html(&format!("/orders/{order_no}")).await;
+    let links: Vec<String> = html
+        .split("value=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter_map(|value| value.split_once("/gifts/").map(|(_, code)| format!("/gifts/{code}")))
+        .collect();
+    assert_eq!(links.len(), 2);
+    let friend = app.another_browser();
+    friend.login_by_code("13800138181").await;
+    let claim = format!("{}/claim", links[1]);
+    assert_eq!(friend.submit(&links[1], &claim, &[]).await.status(), reqwest::StatusCode::SEE_OTHER);
+    let pages = [
+        ("/courses/excel-data-analysis/gift".to_string(), "#copies", "gift-form"),
+        (format!("/orders/{order_no}"), "#gift-links .copy-link", "gift-order"),
+        (links[0].clone(), ".gift-page button.primary", "gift-open"),
+        (links[1].clone(), ".gift-page .notice", "gift-taken"),
+    ];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
+    let _ = client.close().await; // cleanup: the checks above are the test
+}
+
 /// On a phone, a learner asks for a refund of a paid order, attaches a picture, and follows the
 /// request on its timeline; the staff pages render on a PC.
 #[tokio::test]

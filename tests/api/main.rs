@@ -31,6 +31,7 @@ mod coupon_admin;
 mod coupons;
 mod csrf;
 mod distribution;
+mod gifts;
 mod malformed;
 mod migrations;
 mod operations;

@@ -336,6 +336,8 @@ async fn twenty_buyers_race_for_one_slot(app: TestApp) {
                 refund_terms: Default::default(),
                 refund_terms_shown: "",
                 ttl_secs: 1800,
+                gift_copies: 0,
+                gift_sender: "",
             };
             consultations::order_with_slot(&db, &new, kedian::domain::SlotId(slot), now(), now())
                 .await

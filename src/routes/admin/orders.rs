@@ -147,6 +147,8 @@ struct DetailPage {
     invoice_issued: Option<Fen>,
     /// The purchase agreement the buyer accepted by paying: (version, title, when).
     agreement: Option<(i64, String, String)>,
+    /// A gift's copies: (number, who claimed it, when claimed or taken back).
+    gift_copies: Vec<(i64, String, String)>,
     errors: FieldErrors,
 }
 
@@ -191,6 +193,14 @@ async fn detail_page(
         agreement: crate::store::agreements::for_order(&state.db, order.id)
             .await?
             .map(|(version, title, at)| (version, title, shanghai_minutes(at))),
+        gift_copies: crate::store::gifts::copies(&state.db, order.id)
+            .await?
+            .into_iter()
+            .map(|c| {
+                let at = c.claimed_at.or(c.withdrawn_at).map(shanghai_minutes).unwrap_or_default();
+                (c.seq + 1, c.claimer.unwrap_or_default(), at)
+            })
+            .collect(),
         order,
         inputs,
         errors,
@@ -303,7 +313,7 @@ async fn refund(
         submitted_by: "staff",
     };
     let at = now();
-    let Created::New(id, refund_no) = refunds::create(&state.db, &new, &[], at).await? else {
+    let Created::New(id, refund_no, _) = refunds::create(&state.db, &new, &[], at).await? else {
         // A learner's request landed a moment ago: staff decide on that one instead.
         return Ok(redirect(&format!("/admin/orders/{}", order.order_no)));
     };

@@ -176,6 +176,7 @@ mod tests {
             published: true,
             created_at: id,
             chapters: vec![],
+            bundle: vec![],
         })
     }
 

@@ -125,6 +125,32 @@ pub struct Course {
     pub published: bool,
     pub created_at: i64,
     pub chapters: Vec<Chapter>,
+    /// A bundle's courses, in the order it lists them (empty for any other kind).
+    pub bundle: Vec<CourseId>,
+}
+
+/// The most courses one bundle sells.
+pub const MAX_BUNDLE_COURSES: usize = 20;
+
+/// A bundle's courses as staff typed them: slugs separated by lines, spaces or commas, at least
+/// two, at most `MAX_BUNDLE_COURSES`, none twice. Whether each is a course that can go in a
+/// bundle is the catalog's to say.
+pub fn bundle_slugs(text: &str) -> Result<Vec<String>, &'static str> {
+    let slugs: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '，')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if slugs.len() < 2 {
+        return Err("err_bundle_too_few");
+    }
+    if slugs.len() > MAX_BUNDLE_COURSES {
+        return Err("err_bundle_too_many");
+    }
+    if (1..slugs.len()).any(|i| slugs[..i].contains(&slugs[i])) {
+        return Err("err_bundle_twice");
+    }
+    Ok(slugs)
 }
 
 /// A course's shown reviews: how many and their stars added up.
@@ -179,7 +205,12 @@ impl Course {
     /// 立即购买 starts an order for it. A consultation (a slot first), a membership plan and a
     /// members-only course are bought from their own pages instead.
     pub fn bought_directly(&self) -> bool {
-        self.kind.delivery() == Delivery::Lessons && self.member_rule != super::membership::MemberRule::Only
+        match self.kind.delivery() {
+            Delivery::Lessons => self.member_rule != super::membership::MemberRule::Only,
+            // A bundle still being put together sells nothing.
+            Delivery::Courses => !self.bundle.is_empty(),
+            Delivery::MemberTerm | Delivery::Session => false,
+        }
     }
 
     /// 送给朋友 buys it for friends: a course bought directly that costs something at `now`.
@@ -250,6 +281,17 @@ pub fn card_cover(cover_url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundle_slugs_are_two_to_twenty_distinct() {
+        assert_eq!(bundle_slugs("a\nb, c，d  e"), Ok(vec!["a".into(), "b".into(), "c".into(), "d".into(), "e".into()]));
+        assert_eq!(bundle_slugs(" a "), Err("err_bundle_too_few"));
+        assert_eq!(bundle_slugs(""), Err("err_bundle_too_few"));
+        assert_eq!(bundle_slugs("a b a"), Err("err_bundle_twice"));
+        let many: Vec<String> = (0..21).map(|i| format!("c{i}")).collect();
+        assert_eq!(bundle_slugs(&many.join(" ")), Err("err_bundle_too_many"));
+        assert_eq!(bundle_slugs(&many[..20].join("\n")).map(|s| s.len()), Ok(20));
+    }
 
     #[test]
     fn owners_watch_everything_and_others_the_previews_of_a_course_on_sale() {

@@ -180,18 +180,22 @@ fn sale_end(raw: &str, discounted: bool, now: i64, errors: &mut Vec<FieldError>)
     None
 }
 
-/// What members get on this course: never anything on a membership or a consultation; a member
-/// price must be below the price.
+/// What members get on this course: never anything on a membership or a consultation, only a
+/// member price on a bundle (its courses open to members one by one); a member price must be
+/// below the price.
 fn member_terms(
     raw: &RawCourse,
     kind: Option<ProductKind>,
     price_fen: i64,
     errors: &mut Vec<FieldError>,
 ) -> (&'static str, Option<i64>) {
-    if kind.is_some_and(|k| k.delivery() != Delivery::Lessons) {
-        return ("none", None);
+    let rule = raw.member_rule.trim();
+    match kind.map(ProductKind::delivery) {
+        Some(Delivery::MemberTerm | Delivery::Session) => return ("none", None),
+        Some(Delivery::Courses) if rule != "price" => return ("none", None),
+        Some(Delivery::Lessons | Delivery::Courses) | None => {}
     }
-    match raw.member_rule.trim() {
+    match rule {
         "free" => ("free", None),
         "only" => ("only", None),
         "price" => {
@@ -243,12 +247,12 @@ pub fn validate(raw: &RawCourse, now: i64) -> Result<CourseInput, Vec<FieldError
                 None
             }
         },
-        Some(Delivery::Lessons | Delivery::Session) | None => None,
+        Some(Delivery::Lessons | Delivery::Session | Delivery::Courses) | None => None,
     };
     let (member_rule, member_price_fen) = member_terms(raw, kind, price_fen, &mut errors);
     let consult_minutes = match delivery {
         Some(Delivery::Session) => Some(number(&raw.consult_minutes, 5..=600, "consult_minutes", &mut errors)),
-        Some(Delivery::Lessons | Delivery::MemberTerm) | None => None,
+        Some(Delivery::Lessons | Delivery::MemberTerm | Delivery::Courses) | None => None,
     };
     let input = CourseInput {
         kind: kind.unwrap_or(ProductKind::Recorded),

@@ -10,6 +10,7 @@ super::words::stored_word! {
         Live => "live",
         Membership => "membership",
         Consultation => "consultation",
+        Bundle => "bundle",
     }
 }
 
@@ -23,6 +24,8 @@ pub enum Delivery {
     MemberTerm,
     /// A booked one-to-one session.
     Session,
+    /// Several courses at one price (组合课): each of them.
+    Courses,
 }
 
 impl ProductKind {
@@ -31,6 +34,7 @@ impl ProductKind {
             ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Live => Delivery::Lessons,
             ProductKind::Membership => Delivery::MemberTerm,
             ProductKind::Consultation => Delivery::Session,
+            ProductKind::Bundle => Delivery::Courses,
         }
     }
 
@@ -43,6 +47,7 @@ impl ProductKind {
             ProductKind::Live => "kind_live",
             ProductKind::Membership => "kind_membership",
             ProductKind::Consultation => "kind_consultation",
+            ProductKind::Bundle => "kind_bundle",
         }
     }
 }

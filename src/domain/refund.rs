@@ -112,6 +112,15 @@ pub fn consumed_pct(completed: usize, total: usize) -> i64 {
     (completed.min(total) * 100).checked_div(total).map_or(0, |pct| pct as i64)
 }
 
+/// A bundle's share consumed: the lessons completed across its courses over all their lessons,
+/// so finishing one short course of a long bundle is a small share of it. Each course's count
+/// is held to its own lessons.
+pub fn bundle_consumed_pct(courses: &[(usize, usize)]) -> i64 {
+    let completed = courses.iter().map(|(done, total)| (*done).min(*total)).sum();
+    let total = courses.iter().map(|(_, total)| *total).sum();
+    consumed_pct(completed, total)
+}
+
 super::words::stored_word! {
     /// A step in a refund's history, as the learner's timeline shows it.
     pub enum RefundEvent {
@@ -186,5 +195,25 @@ mod tests {
         assert_eq!(consumed_pct(1, 6), 16);
         assert_eq!(consumed_pct(2, 3), 66);
         assert_eq!(consumed_pct(9, 3), 100);
+    }
+
+    #[test]
+    fn a_bundle_counts_the_lessons_of_all_its_courses() {
+        // (per course: completed, lessons) → share of the bundle
+        let table: [(&[(usize, usize)], i64); 7] = [
+            (&[], 0),
+            (&[(0, 7), (0, 13)], 0),
+            // A whole 7-lesson course of a 20-lesson bundle: 35%, not 50% (half the courses).
+            (&[(7, 7), (0, 13)], 35),
+            (&[(1, 7), (1, 13)], 10),
+            (&[(7, 7), (13, 13)], 100),
+            // A count beyond a course's lessons (lessons removed since) is held to that course.
+            (&[(9, 7), (0, 13)], 35),
+            // A course without lessons adds nothing either way.
+            (&[(0, 0), (2, 4)], 50),
+        ];
+        for (courses, want) in table {
+            assert_eq!(bundle_consumed_pct(courses), want, "{courses:?}");
+        }
     }
 }

@@ -104,7 +104,8 @@ pub fn decide(c: &Case) -> Decision {
         );
     }
     let decision = match c.kind {
-        ProductKind::Recorded | ProductKind::Audio | ProductKind::Article => recorded(c),
+        // A bundle's consumption counts the lessons of all its courses (`refund::bundle_consumed_pct`).
+        ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Bundle => recorded(c),
         ProductKind::Live => live(c),
         ProductKind::Membership => membership(c),
         ProductKind::Consultation => consultation(c),

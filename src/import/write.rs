@@ -442,6 +442,11 @@ impl<'a> Run<'a> {
                 }
             }
         }
+        let bundles: std::collections::HashSet<i64> = sqlx::query_scalar("SELECT DISTINCT bundle_id FROM bundle_items")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
             // 16 values a row; the constant columns are written into the statement.
             let values: Vec<String> = (0..chunk.len())
@@ -518,10 +523,15 @@ impl<'a> Run<'a> {
                     .join(", ")
             );
             let mut query = sqlx::query(&sql);
-            for (user, course, order, granted) in grants {
-                query = query.bind(user).bind(course).bind(order).bind(granted);
+            for (user, course, order, granted) in &grants {
+                query = query.bind(*user).bind(*course).bind(*order).bind(*granted);
             }
             query.execute(&mut *tx).await?;
+            // The mini program's bundle orders give the bundle's courses, as one bought here does.
+            for (user, course, order, granted) in grants.into_iter().filter(|g| bundles.contains(&g.1)) {
+                let (user, course, order) = (UserId(user), CourseId(course), OrderId(order));
+                crate::store::entitlements::grant_bundle_items(&mut tx, user, course, order, granted).await?;
+            }
         }
         // Orders of any day may have come or changed: stored daily sales are counted again.
         crate::store::sales_days::forget_all(self.db, &mut tx).await?;
@@ -752,7 +762,9 @@ async fn order_access(
         .bind(at)
         .execute(&mut **tx)
         .await?;
+        crate::store::entitlements::grant_bundle_items(tx, user_id, course_id, order_id, at).await?;
     } else {
+        // Every course the order gave (a bundle's too).
         sqlx::query("UPDATE entitlements SET revoked_at = $1 WHERE order_id = $2 AND revoked_at IS NULL")
             .bind(at)
             .bind(order_id)

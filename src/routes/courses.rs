@@ -86,6 +86,8 @@ struct DetailPage<'a> {
     by_membership: bool,
     /// A membership plan's page: the courses it opens.
     opens: Vec<Arc<Course>>,
+    /// A bundle's page: its courses, in its order.
+    bundle: Vec<Arc<Course>>,
     progress: HashMap<LessonId, Progress>,
     continue_href: String,
     /// The first free-preview lesson, for 免费试看.
@@ -183,6 +185,21 @@ impl DetailPage<'_> {
         self.course.giftable(crate::domain::time::now())
     }
 
+    fn bundle_lessons(&self) -> usize {
+        self.bundle.iter().map(|c| c.lesson_count()).sum()
+    }
+
+    fn is_bundle(&self) -> bool {
+        self.course.kind.delivery() == Delivery::Courses
+    }
+
+    /// What a bundle's courses cost bought one by one now, when that is more than the bundle.
+    fn bundle_separately(&self) -> Option<crate::domain::Fen> {
+        let at = crate::domain::time::now();
+        let total = self.bundle.iter().fold(crate::domain::Fen::ZERO, |sum, c| sum + c.price_at(at));
+        (total > self.course.price_at(at)).then_some(total)
+    }
+
     fn members_only(&self) -> bool {
         self.course.member_rule == crate::domain::membership::MemberRule::Only
     }
@@ -230,7 +247,12 @@ async fn detail(
         (true, Some(user)) => state.progress.course_progress(&state.db, user.id, course.id).await?,
         _ => HashMap::new(),
     };
-    let continue_href = continue_href(&course, &progress);
+    let continue_href = match course.kind.delivery() {
+        // A bundle's courses are each learned from 我的课程.
+        Delivery::Courses => "/me/courses".to_string(),
+        _ => continue_href(&course, &progress),
+    };
+    let bundle: Vec<Arc<Course>> = course.bundle.iter().filter_map(|id| catalog.course_by_id(*id).cloned()).collect();
     let referral = match &ctx.user {
         Some(user) if state.shop.get().distribution.enabled => crate::store::distributors::find(&state.db, user.id)
             .await?
@@ -300,6 +322,7 @@ async fn detail(
             owned,
             by_membership,
             opens,
+            bundle,
             progress,
             continue_href,
             preview,

@@ -494,9 +494,12 @@ async fn my_courses(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -
         .collect();
     owned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     for (course_id, _) in &owned {
-        // A membership plan is shown as the 会员专区 below, not as a course without lessons.
-        let Some(course) = catalog.course_by_id(*course_id).filter(|c| c.kind.delivery() != Delivery::MemberTerm)
-        else {
+        // A membership plan is shown as the 会员专区 below, and a bundle as its courses (each owned
+        // too), not as a course without lessons.
+        let lessons = |c: &&std::sync::Arc<crate::catalog::Course>| {
+            !matches!(c.kind.delivery(), Delivery::MemberTerm | Delivery::Courses)
+        };
+        let Some(course) = catalog.course_by_id(*course_id).filter(lessons) else {
             continue;
         };
         let progress = all_progress.remove(course_id).unwrap_or_default();

@@ -397,7 +397,10 @@ pub(crate) async fn render_detail(
         .as_ref()
         .filter(|c| c.published)
         .map(|c| (c.slug.clone(), c.bought_directly() && order.group_id.is_none()));
-    let (learn_href, _) = where_to_learn(state, course.as_ref(), order.user_id).await?;
+    let (learn_href, _) = match order.item_kind.delivery() {
+        Delivery::Courses => ("/me/courses".to_string(), None),
+        _ => where_to_learn(state, course.as_ref(), order.user_id).await?,
+    };
     let booking = booking(state, &order).await?;
     let redeem_channel = match order.pay_provider.as_deref() {
         Some(crate::store::redeem::PROVIDER) => crate::store::redeem::channel_of_order(&state.db, order.id).await?,
@@ -825,6 +828,8 @@ async fn done_page(
     let course = state.catalog.snapshot().course_by_id(order.course_id).cloned();
     let (learn_href, first) = match order.item_kind.delivery() {
         Delivery::Session => (format!("/orders/{}#booking", order.order_no), None),
+        // A bundle's courses are each learned from 我的课程.
+        Delivery::Courses => ("/me/courses".to_string(), None),
         Delivery::Lessons | Delivery::MemberTerm => where_to_learn(&state, course.as_ref(), order.user_id).await?,
     };
     let title = if order.amount.is_free() { ctx.t("done_claimed") } else { ctx.t("done_paid") };

@@ -9,7 +9,7 @@ use crate::catalog::Catalog;
 use crate::domain::RefundId;
 use crate::domain::gift::cap;
 use crate::domain::product::Delivery;
-use crate::domain::refund::consumed_pct;
+use crate::domain::refund::bundle_consumed_pct;
 use crate::domain::refund_policy::{Case, Consumption, Decision, PolicySettings, decide};
 use crate::pay::{Providers, RefundRequest, RefundState};
 use crate::store::orders::Order;
@@ -35,16 +35,24 @@ pub struct PolicyInputs<'a> {
 /// What the policy says about this order at `now`, with the share of the course consumed.
 pub async fn assess(inputs: &PolicyInputs<'_>, order: &Order, now: i64) -> anyhow::Result<(Decision, i64)> {
     let course = inputs.catalog.course_by_id(order.course_id).cloned();
-    let progress = inputs.progress.course_progress(inputs.db, order.user_id, order.course_id).await?;
-    let completed = progress.values().filter(|p| p.completed).count();
-    let total = course.as_ref().map_or(0, |c| c.lesson_count());
+    // A bundle's lessons are those of its courses.
+    let learned = match &course {
+        Some(c) if c.kind.delivery() == Delivery::Courses => c.bundle.clone(),
+        _ => vec![order.course_id],
+    };
+    let mut counts = Vec::with_capacity(learned.len());
+    for id in learned {
+        let progress = inputs.progress.course_progress(inputs.db, order.user_id, id).await?;
+        let total = inputs.catalog.course_by_id(id).map_or(0, |c| c.lesson_count());
+        counts.push((progress.values().filter(|p| p.completed).count(), total));
+    }
     // A gift's buyer did not buy the lessons for themselves: what they watched is not the gift's.
-    let pct = if order.gift_copies > 0 { 0 } else { consumed_pct(completed, total) };
+    let pct = if order.gift_copies > 0 { 0 } else { bundle_consumed_pct(&counts) };
     // One order buys one period of its plan: the term it started, as long as it really is.
     let (term, slot) = match order.item_kind.delivery() {
         Delivery::MemberTerm => (memberships::term_of_order(inputs.db, order.id).await?, None),
         Delivery::Session => (None, consultations::of_order(inputs.db, order.id).await?),
-        Delivery::Lessons => (None, None),
+        Delivery::Lessons | Delivery::Courses => (None, None),
     };
     let consumption = Consumption {
         consumed_pct: pct,

@@ -83,6 +83,14 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         super::groups::offers(db).await?.into_iter().map(|o| (o.course_id, o)).collect();
     let checkin_courses: std::collections::HashSet<CourseId> =
         sqlx::query_scalar("SELECT course_id FROM checkin_challenges").fetch_all(pool).await?.into_iter().collect();
+    let mut bundles: HashMap<CourseId, Vec<CourseId>> = HashMap::new();
+    let items: Vec<(CourseId, CourseId)> =
+        sqlx::query_as("SELECT bundle_id, course_id FROM bundle_items ORDER BY bundle_id, position, course_id")
+            .fetch_all(pool)
+            .await?;
+    for (bundle, course) in items {
+        bundles.entry(bundle).or_default().push(course);
+    }
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -123,6 +131,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             published: r.published,
             created_at: r.created_at,
             chapters: chapters_by_course.remove(&r.id).unwrap_or_default(),
+            bundle: bundles.remove(&r.id).unwrap_or_default(),
             id: r.id,
             slug,
         }));

@@ -383,3 +383,21 @@ pub async fn update_instructor(
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A bundle's courses, in this order, replacing what it had (one transaction). The caller reloads
+/// and announces the catalog.
+pub async fn set_bundle(db: &Db, bundle: CourseId, courses: &[CourseId], now: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    sqlx::query("DELETE FROM bundle_items WHERE bundle_id = $1").bind(bundle).execute(&mut *tx).await?;
+    for (position, course) in courses.iter().enumerate() {
+        sqlx::query("INSERT INTO bundle_items (bundle_id, course_id, position) VALUES ($1, $2, $3)")
+            .bind(bundle)
+            .bind(*course)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE courses SET updated_at = $1 WHERE id = $2").bind(now).bind(bundle).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -158,6 +158,55 @@ pub(crate) async fn grant_for_order(
     Ok(())
 }
 
+/// A bundle's courses, granted in its order's transaction. A course the learner already has stays
+/// as it was (so refunding the bundle later does not take back a course bought on its own); one
+/// taken back earlier comes back under this order. Each new learner counts on their course.
+pub(crate) async fn grant_bundle_items(
+    tx: &mut Transaction<'static, Any>,
+    user_id: UserId,
+    bundle_id: CourseId,
+    order_id: OrderId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let granted: Vec<CourseId> = sqlx::query_scalar(
+        "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at) \
+         SELECT $1, course_id, 'bundle', $2, $3 FROM bundle_items WHERE bundle_id = $4 \
+         ON CONFLICT (user_id, course_id) DO UPDATE SET source = 'bundle', order_id = $2, granted_at = $3, revoked_at = NULL \
+         WHERE entitlements.revoked_at IS NOT NULL RETURNING course_id",
+    )
+    .bind(user_id)
+    .bind(order_id)
+    .bind(now)
+    .bind(bundle_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    for course_id in granted {
+        sqlx::query("UPDATE courses SET learner_count = learner_count + 1 WHERE id = $1")
+            .bind(course_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A fully refunded bundle takes back the courses it granted (not those the learner had already).
+pub(crate) async fn revoke_bundle_items(
+    tx: &mut Transaction<'static, Any>,
+    user_id: UserId,
+    order_id: OrderId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE entitlements SET revoked_at = $1 WHERE user_id = $2 AND order_id = $3 AND source = 'bundle' AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(order_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A full refund takes back what its order granted (not a grant by staff or by another order).
 pub(crate) async fn revoke_for_order(
     tx: &mut Transaction<'static, Any>,

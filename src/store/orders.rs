@@ -184,8 +184,14 @@ async fn grant_claimed(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     super::entitlements::grant_for_order(tx, order.user_id, order.course_id, "order", Some(order.id), now).await?;
-    if order.item_kind.delivery() == Delivery::MemberTerm {
-        super::memberships::start_for_order(db, tx, order.user_id, order.course_id, order.id, now, now).await?;
+    match order.item_kind.delivery() {
+        Delivery::MemberTerm => {
+            super::memberships::start_for_order(db, tx, order.user_id, order.course_id, order.id, now, now).await?;
+        }
+        Delivery::Courses => {
+            super::entitlements::grant_bundle_items(tx, order.user_id, order.course_id, order.id, now).await?;
+        }
+        Delivery::Lessons | Delivery::Session => {}
     }
     bump_learners(tx, order.course_id).await
 }
@@ -483,6 +489,9 @@ pub async fn apply_payment(
             super::entitlements::grant_for_order(&mut tx, order.user_id, order.course_id, "order", Some(order.id), now)
                 .await?;
             bump_learners(&mut tx, order.course_id).await?;
+            if order.item_kind.delivery() == Delivery::Courses {
+                super::entitlements::grant_bundle_items(&mut tx, order.user_id, order.course_id, order.id, now).await?;
+            }
         }
     }
     if order.item_kind.delivery() == Delivery::MemberTerm {

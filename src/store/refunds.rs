@@ -478,6 +478,7 @@ pub async fn complete(db: &Db, id: RefundId, now: i64) -> Result<Option<Completi
     super::commissions::reverse_for_refund(db, &mut tx, order_id, id, refunded - amount, amount, now).await?;
     if full {
         super::entitlements::revoke_for_order(&mut tx, user_id, course_id, order_id, now).await?;
+        super::entitlements::revoke_bundle_items(&mut tx, user_id, order_id, now).await?;
     }
     // A membership refund is its cancellation: whatever part was refunded, its term ends now.
     super::memberships::end_for_refund(&mut tx, order_id, now).await?;

@@ -754,7 +754,7 @@ async fn products_on_a_phone() {
 }
 
 /// On a phone, in both languages: a course given as a gift (the form filled by clicking), its
-/// links on the paid order, and the gift page a friend opens, waiting and taken.
+/// links on the paid order, the gift page a friend opens, waiting and taken; and a bundle.
 #[tokio::test]
 async fn gifts_on_a_phone() {
     let Some((_driver, client)) = start_browser(375, 812).await else { return };
@@ -784,6 +784,7 @@ async fn gifts_on_a_phone() {
     assert_eq!(links.len(), 2);
     let friend = app.another_browser();
     friend.login_by_code("13800138181").await;
+    crate::bundles::make_bundle(&app).await;
     let claim = format!("{}/claim", links[1]);
     assert_eq!(friend.submit(&links[1], &claim, &[]).await.status(), reqwest::StatusCode::SEE_OTHER);
     let pages = [
@@ -791,6 +792,7 @@ async fn gifts_on_a_phone() {
         (format!("/orders/{order_no}"), "#gift-links .copy-link", "gift-order"),
         (links[0].clone(), ".gift-page button.primary", "gift-open"),
         (links[1].clone(), ".gift-page .notice", "gift-taken"),
+        (format!("/courses/{}#syllabus", crate::bundles::BUNDLE), ".bundle-courses", "bundle"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;
     let _ = client.close().await; // cleanup: the checks above are the test

@@ -19,6 +19,7 @@ mod backoffice;
 mod backup;
 mod broadcast;
 mod browser;
+mod bundles;
 mod catalog;
 mod catalog_admin;
 mod catalog_uploads;

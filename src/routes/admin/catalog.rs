@@ -165,6 +165,8 @@ async fn create(
             return edit_form(ctx, &state, None, form, draft(), errors, status).await;
         }
     };
+    // The draft's own pages (a bundle's courses, a group offer) read it from the catalog.
+    reload(&state).await?;
     let change = Change {
         action: "course.create",
         target_type: "course",

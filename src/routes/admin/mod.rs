@@ -6,6 +6,7 @@ pub mod agreements;
 pub mod announcements;
 pub mod audit_log;
 pub mod broadcast;
+pub mod bundles;
 pub mod catalog;
 pub mod complaints;
 pub mod content;
@@ -65,6 +66,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     broadcast::configure(cfg);
     sms::configure(cfg);
     catalog::configure(cfg);
+    bundles::configure(cfg);
     coupons::configure(cfg);
     redeem::configure(cfg);
     media::configure(cfg);

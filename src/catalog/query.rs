@@ -177,6 +177,7 @@ mod tests {
             created_at: id,
             chapters: vec![],
             bundle: vec![],
+            column: None,
         })
     }
 

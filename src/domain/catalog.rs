@@ -127,6 +127,45 @@ pub struct Course {
     pub chapters: Vec<Chapter>,
     /// A bundle's courses, in the order it lists them (empty for any other kind).
     pub bundle: Vec<CourseId>,
+    /// A column's plan: the issues planned and when new ones come out.
+    pub column: Option<ColumnPlan>,
+}
+
+/// A column (专栏): how many issues are planned (None: open-ended) and its rhythm in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnPlan {
+    pub planned: Option<i64>,
+    pub schedule: String,
+}
+
+/// The most issues a column can plan.
+pub const MAX_COLUMN_ISSUES: i64 = 1000;
+/// The longest rhythm staff can describe (`每周三更新`).
+pub const MAX_COLUMN_SCHEDULE_CHARS: usize = 30;
+
+/// A column's plan as staff typed it: planned issues empty (open-ended) or 1 to
+/// `MAX_COLUMN_ISSUES`, and a short rhythm.
+pub fn parse_column(planned: &str, schedule: &str) -> Result<ColumnPlan, Vec<super::course_form::FieldError>> {
+    let mut errors = Vec::new();
+    let planned = match planned.trim() {
+        "" => None,
+        text => {
+            let n = text.parse::<i64>().ok().filter(|n| (1..=MAX_COLUMN_ISSUES).contains(n));
+            if n.is_none() {
+                errors.push(("planned", "err_column_planned"));
+            }
+            n
+        }
+    };
+    let schedule = schedule.trim().to_string();
+    if schedule.is_empty() {
+        errors.push(("schedule", "err_required"));
+    } else if schedule.chars().count() > MAX_COLUMN_SCHEDULE_CHARS {
+        errors.push(("schedule", "err_too_long"));
+    } else if schedule.chars().any(char::is_control) {
+        errors.push(("schedule", "err_invalid_chars"));
+    }
+    if errors.is_empty() { Ok(ColumnPlan { planned, schedule }) } else { Err(errors) }
 }
 
 /// The most courses one bundle sells.
@@ -281,6 +320,24 @@ pub fn card_cover(cover_url: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_column_plans_some_issues_or_stays_open() {
+        let plan = |planned: Option<i64>| ColumnPlan { planned, schedule: "每周三更新".into() };
+        assert_eq!(parse_column(" 40 ", " 每周三更新 "), Ok(plan(Some(40))));
+        assert_eq!(parse_column("", "每周三更新"), Ok(plan(None)), "open-ended");
+        assert_eq!(parse_column("1000", "每周三更新"), Ok(plan(Some(1000))));
+        for (planned, schedule, fields) in [
+            ("0", "每周三更新", vec!["planned"]),
+            ("1001", "每周三更新", vec!["planned"]),
+            ("十", "", vec!["planned", "schedule"]),
+            ("3", "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一", vec!["schedule"]),
+            ("3", "a\u{7}", vec!["schedule"]),
+        ] {
+            let got: Vec<&str> = parse_column(planned, schedule).unwrap_err().iter().map(|(f, _)| *f).collect();
+            assert_eq!(got, fields, "{planned} {schedule}");
+        }
+    }
 
     #[test]
     fn bundle_slugs_are_two_to_twenty_distinct() {

@@ -11,6 +11,7 @@ super::words::stored_word! {
         Membership => "membership",
         Consultation => "consultation",
         Bundle => "bundle",
+        Column => "column",
     }
 }
 
@@ -31,7 +32,11 @@ pub enum Delivery {
 impl ProductKind {
     pub fn delivery(self) -> Delivery {
         match self {
-            ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Live => Delivery::Lessons,
+            ProductKind::Recorded
+            | ProductKind::Audio
+            | ProductKind::Article
+            | ProductKind::Live
+            | ProductKind::Column => Delivery::Lessons,
             ProductKind::Membership => Delivery::MemberTerm,
             ProductKind::Consultation => Delivery::Session,
             ProductKind::Bundle => Delivery::Courses,
@@ -48,6 +53,7 @@ impl ProductKind {
             ProductKind::Membership => "kind_membership",
             ProductKind::Consultation => "kind_consultation",
             ProductKind::Bundle => "kind_bundle",
+            ProductKind::Column => "kind_column",
         }
     }
 }

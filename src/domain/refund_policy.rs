@@ -105,7 +105,12 @@ pub fn decide(c: &Case) -> Decision {
     }
     let decision = match c.kind {
         // A bundle's consumption counts the lessons of all its courses (`refund::bundle_consumed_pct`).
-        ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Bundle => recorded(c),
+        // A column's share counts the issues out so far.
+        ProductKind::Recorded
+        | ProductKind::Audio
+        | ProductKind::Article
+        | ProductKind::Bundle
+        | ProductKind::Column => recorded(c),
         ProductKind::Live => live(c),
         ProductKind::Membership => membership(c),
         ProductKind::Consultation => consultation(c),

@@ -35,7 +35,11 @@ pub fn refund_sentence(kind: ProductKind, terms: RefundTerms) -> Localized {
     }
     let (days, pct) = (terms.window_days, terms.max_consumed_pct);
     match kind {
-        ProductKind::Recorded | ProductKind::Audio | ProductKind::Article | ProductKind::Bundle => Localized {
+        ProductKind::Recorded
+        | ProductKind::Audio
+        | ProductKind::Article
+        | ProductKind::Bundle
+        | ProductKind::Column => Localized {
             zh: format!("购买后 {days} 天内、学习进度未超过 {pct}% 可申请全额退款。"),
             en: format!(
                 "Full refund within {days} days of purchase while under {pct}% of the lessons are consumed."

@@ -185,6 +185,15 @@ impl DetailPage<'_> {
         self.course.giftable(crate::domain::time::now())
     }
 
+    /// 已更新 N 期 (of M planned).
+    fn column_progress(&self, plan: &crate::domain::catalog::ColumnPlan) -> String {
+        let n = self.course.lesson_count().to_string();
+        match plan.planned {
+            Some(planned) => self.ctx.tf("column_progress_planned", &[("n", &n), ("planned", &planned.to_string())]),
+            None => self.ctx.tf("column_progress", &[("n", &n)]),
+        }
+    }
+
     fn bundle_lessons(&self) -> usize {
         self.bundle.iter().map(|c| c.lesson_count()).sum()
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::Db;
 use super::rows::Flag;
-use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, LessonKind, Rating};
+use crate::domain::catalog::{Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonKind, Rating};
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::{CategoryId, ChapterId, CourseId, Fen, InstructorId, LessonId, ProductKind};
@@ -91,6 +91,13 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     for (bundle, course) in items {
         bundles.entry(bundle).or_default().push(course);
     }
+    let mut columns: HashMap<CourseId, ColumnPlan> =
+        sqlx::query_as::<_, (CourseId, Option<i64>, String)>("SELECT course_id, planned, schedule FROM course_columns")
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|(id, planned, schedule)| (id, ColumnPlan { planned, schedule }))
+            .collect();
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -132,6 +139,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             created_at: r.created_at,
             chapters: chapters_by_course.remove(&r.id).unwrap_or_default(),
             bundle: bundles.remove(&r.id).unwrap_or_default(),
+            // Only a column shows its plan (a course whose kind staff changed keeps the row).
+            column: columns.remove(&r.id).filter(|_| r.kind == ProductKind::Column),
             id: r.id,
             slug,
         }));

@@ -401,3 +401,25 @@ pub async fn set_bundle(db: &Db, bundle: CourseId, courses: &[CourseId], now: i6
     tx.commit().await?;
     Ok(())
 }
+
+/// A column's plan, replacing what it had. The caller reloads and announces the catalog.
+pub async fn set_column(
+    db: &Db,
+    course: CourseId,
+    plan: &crate::domain::catalog::ColumnPlan,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    sqlx::query(
+        "INSERT INTO course_columns (course_id, planned, schedule) VALUES ($1, $2, $3) \
+         ON CONFLICT (course_id) DO UPDATE SET planned = $2, schedule = $3",
+    )
+    .bind(course)
+    .bind(plan.planned)
+    .bind(&plan.schedule)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE courses SET updated_at = $1 WHERE id = $2").bind(now).bind(course).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}

@@ -29,6 +29,10 @@ struct DemoCourse {
     membership_days: Option<i64>,
     consult_minutes: Option<i64>,
     chapters: &'static [DemoChapter],
+    /// A bundle's courses, by slug.
+    bundle: &'static [&'static str],
+    /// A column's plan: issues planned and its rhythm.
+    column: Option<(i64, &'static str)>,
 }
 
 const CATEGORIES: &[(&str, &str)] =
@@ -59,6 +63,8 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[
             (
                 "第一章 打好基础",
@@ -95,6 +101,8 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[
             ("第一章 准备环境", &[("为什么学 Python", "video", 8, true), ("安装 Python 与编辑器", "video", 15, false)]),
             (
@@ -128,6 +136,8 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[
             (
                 "第一季 身边的经济学",
@@ -160,6 +170,8 @@ const COURSES: &[DemoCourse] = &[
         featured: false,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[
             ("需求篇", &[("好需求的三个标准", "article", 8, true), ("用户访谈怎么做", "article", 10, false)]),
             (
@@ -189,6 +201,8 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[
             ("开营", &[("开营导学（录播）", "video", 10, true)]),
             (
@@ -219,6 +233,8 @@ const COURSES: &[DemoCourse] = &[
         featured: true,
         membership_days: Some(365),
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[("会员权益", &[("会员权益说明", "article", 3, true), ("如何高效使用会员", "video", 7, false)])],
     },
     DemoCourse {
@@ -238,6 +254,8 @@ const COURSES: &[DemoCourse] = &[
         featured: false,
         membership_days: None,
         consult_minutes: Some(60),
+        bundle: &[],
+        column: None,
         chapters: &[("咨询须知", &[("咨询流程与准备材料", "article", 5, true)])],
     },
     DemoCourse {
@@ -257,6 +275,8 @@ const COURSES: &[DemoCourse] = &[
         featured: false,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[
             (
                 "构图基础",
@@ -282,10 +302,61 @@ const COURSES: &[DemoCourse] = &[
         featured: false,
         membership_days: None,
         consult_minutes: None,
+        bundle: &[],
+        column: None,
         chapters: &[(
             "真题精讲",
             &[("长难句拆解方法", "video", 20, true), ("主旨题", "video", 25, false), ("推理题", "video", 27, false)],
         )],
+    },
+    DemoCourse {
+        slug: "office-efficiency-bundle",
+        kind: "bundle",
+        category: "career",
+        instructor: 0,
+        title: "职场效率组合（2 门课）",
+        subtitle: "数据分析加产品思维，一次买齐更划算",
+        description: "把两门最受欢迎的职场课放在一起：先用数据说话，再把想法写成别人看得懂的需求。两门课分别加入“我的课程”，各学各的进度。",
+        price_fen: 21900,
+        original_price_fen: 24800,
+        learners: 860,
+        outcomes: "用函数和透视表做出周报、月报\n写出开发读得懂、能验收的需求",
+        audience: "想同时补数据和产品能力的职场人",
+        non_refundable: false,
+        featured: false,
+        membership_days: None,
+        consult_minutes: None,
+        chapters: &[],
+        bundle: &["excel-data-analysis", "product-manager-notes"],
+        column: None,
+    },
+    DemoCourse {
+        slug: "weekly-book-notes",
+        kind: "column",
+        category: "humanities",
+        instructor: 2,
+        title: "每周一本书（专栏）",
+        subtitle: "每周一期，15 分钟听完一本好书",
+        description: "每周一更新一期，一年 52 期。购买后已更新的和之后更新的每一期都可以收听。",
+        price_fen: 12900,
+        original_price_fen: 19900,
+        learners: 2310,
+        outcomes: "一年读完 52 本好书的精华\n每期附一个可以马上用的方法",
+        audience: "想读书却总没时间的人",
+        non_refundable: false,
+        featured: false,
+        membership_days: None,
+        consult_minutes: None,
+        chapters: &[(
+            "2026 年",
+            &[
+                ("第 1 期：《思考，快与慢》", "audio", 15, true),
+                ("第 2 期：《穷查理宝典》", "audio", 14, false),
+                ("第 3 期：《原则》", "audio", 16, false),
+            ],
+        )],
+        bundle: &[],
+        column: Some((52, "每周一更新")),
     },
 ];
 
@@ -316,11 +387,33 @@ pub async fn seed_catalog(db: &Db, now: i64) -> anyhow::Result<()> {
         .await?;
         instructor_ids.push(id);
     }
+    let mut course_ids = std::collections::HashMap::new();
     for (age, course) in COURSES.iter().enumerate() {
         let category_id = category_ids.iter().find(|(s, _)| *s == course.category).map(|(_, id)| *id);
         let category_id = category_id.ok_or_else(|| anyhow::anyhow!("demo category {}", course.category))?;
         let created_at = now - (age as i64) * 86_400;
-        insert_course(&mut tx, course, category_id, instructor_ids[course.instructor], created_at, now).await?;
+        let id =
+            insert_course(&mut tx, course, category_id, instructor_ids[course.instructor], created_at, now).await?;
+        course_ids.insert(course.slug, id);
+    }
+    for course in COURSES {
+        for (position, item) in course.bundle.iter().enumerate() {
+            let item = course_ids.get(item).ok_or_else(|| anyhow::anyhow!("demo bundle item {item}"))?;
+            sqlx::query("INSERT INTO bundle_items (bundle_id, course_id, position) VALUES ($1, $2, $3)")
+                .bind(course_ids.get(course.slug))
+                .bind(item)
+                .bind(position as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((planned, schedule)) = course.column {
+            sqlx::query("INSERT INTO course_columns (course_id, planned, schedule) VALUES ($1, $2, $3)")
+                .bind(course_ids.get(course.slug))
+                .bind(planned)
+                .bind(schedule)
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     let (code, name, off, min_spend) = DEMO_COUPON;
     sqlx::query(
@@ -353,7 +446,7 @@ async fn insert_course(
     instructor_id: i64,
     created_at: i64,
     now: i64,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<CourseId> {
     let course_id: CourseId = sqlx::query_scalar(
         "INSERT INTO courses (slug, kind, category_id, instructor_id, title, subtitle, description, cover_url, \
          price_fen, original_price_fen, learner_count, outcomes, audience, non_refundable, membership_days, \
@@ -449,7 +542,7 @@ async fn insert_course(
             .await?;
         }
     }
-    Ok(())
+    Ok(course_id)
 }
 
 const DEMO_ARTICLE: &str = "## 这一篇讲什么\n\n好的需求文档，开发读完就知道**做什么、为什么做、做到什么程度算完成**。\n\n\
@@ -482,6 +575,12 @@ mod tests {
             assert!(COURSES.iter().any(|c| c.kind == kind.as_str()), "{kind:?}");
         }
         for c in COURSES {
+            if c.kind == "bundle" {
+                assert!(c.chapters.is_empty() && c.bundle.len() >= 2, "{}: its courses' lessons", c.slug);
+                assert!(c.bundle.iter().all(|item| COURSES.iter().any(|o| o.slug == *item && o.kind != "bundle")));
+                continue;
+            }
+            assert_eq!(c.column.is_some(), c.kind == "column", "{}", c.slug);
             let lessons: Vec<_> = c.chapters.iter().flat_map(|(_, l)| l.iter()).collect();
             assert!(!lessons.is_empty(), "{}", c.slug);
             assert!(lessons.iter().any(|l| l.3), "{} has no free preview", c.slug);

@@ -256,8 +256,9 @@ fn missing_things(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/invoices/999/file".into(), SUPPORT),
         ("/admin/redeem/999".into(), OPERATOR),
         ("/admin/redeem/999/codes.csv".into(), OPERATOR),
-        // Course 1 is not a bundle.
+        // Course 1 is neither a bundle nor a column.
         ("/admin/courses/1/bundle".into(), OPERATOR),
+        ("/admin/courses/1/column".into(), OPERATOR),
     ]
 }
 
@@ -327,6 +328,7 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/courses/7/slots/999/delete".into(), OPERATOR),
         ("/admin/courses/7/slots/999/meeting".into(), OPERATOR),
         ("/admin/courses/1/bundle".into(), OPERATOR),
+        ("/admin/courses/1/column".into(), OPERATOR),
         ("/admin/switchover/keys".into(), ADMIN),
         ("/admin/switchover/keys/999/revoke".into(), ADMIN),
         ("/admin/switchover/claims/999/undo".into(), ADMIN),

@@ -1139,8 +1139,12 @@ async fn walk(width: u32, lang: &str, ua: Option<&str>, phone: &str, tag: &str) 
         check(client.clone(), format!("walk-{tag}-1b-course-bottom.png")).await;
         client.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
     }
-    // The share poster opens in a sheet on the page, not as a bare PNG.
-    client.find(Locator::Css(".share-sheet summary")).await.unwrap().click().await.unwrap();
+    // The share poster opens in a sheet on the page, not as a bare PNG. A learner scrolls it above
+    // the buy bar that stays at the bottom of a phone's screen.
+    let summary = client.find(Locator::Css(".share-sheet summary")).await.unwrap();
+    let at = vec![serde_json::to_value(&summary).unwrap()];
+    client.execute("arguments[0].scrollIntoView({block: 'center'})", at).await.unwrap();
+    summary.click().await.unwrap();
     let mut loaded = json!(0);
     for _ in 0..50 {
         loaded =

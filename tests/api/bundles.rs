@@ -59,10 +59,11 @@ pub(crate) async fn make_bundle(app: &TestApp) -> i64 {
         let html = refused.text().await.unwrap();
         assert!(html.contains("id=\"courses-error\"") && html.contains(message), "{typed}: {message}");
     }
-    assert_eq!(app.count("bundle_items").await, 0);
+    let items = format!("bundle_items WHERE bundle_id = {id}");
+    assert_eq!(app.count(&items).await, 0);
     let saved = staff.submit(&page, &page, &[("courses", "excel-data-analysis\neconomics-in-15-minutes")]).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.count("bundle_items").await, 2);
+    assert_eq!(app.count(&items).await, 2);
     let editor = format!("/admin/courses/{id}");
     let publish = format!("{editor}/publication");
     assert_eq!(staff.submit(&editor, &publish, &[("action", "publish")]).await.status(), StatusCode::SEE_OTHER);

@@ -59,7 +59,7 @@ async fn an_operator_builds_and_publishes_a_course(app: TestApp) {
             && page.contains("id=\"price-error\"")
             && page.contains("id=\"slug-error\"")
     );
-    assert_eq!(app.count("courses").await, 9, "nothing saved");
+    assert_eq!(app.count("courses").await, 11, "nothing saved");
 
     let editor = create_course(&app, &staff, "rust-cli", "Rust 命令行实战").await;
     assert!(editor.starts_with("/admin/courses/"));

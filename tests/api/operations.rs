@@ -143,6 +143,8 @@ async fn demo_catalog_only_in_a_new_database_and_only_when_asked() {
     let courses: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM courses").fetch_one(first.read()).await.unwrap();
     assert!(courses >= 8);
     sqlx::query("DELETE FROM consultation_slots").execute(first.write()).await.unwrap();
+    sqlx::query("DELETE FROM bundle_items").execute(first.write()).await.unwrap();
+    sqlx::query("DELETE FROM course_columns").execute(first.write()).await.unwrap();
     sqlx::query("DELETE FROM lessons").execute(first.write()).await.unwrap();
     sqlx::query("DELETE FROM chapters").execute(first.write()).await.unwrap();
     sqlx::query("DELETE FROM courses").execute(first.write()).await.unwrap();

@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod broadcast;
 pub mod bundles;
 pub mod catalog;
+pub mod columns;
 pub mod complaints;
 pub mod content;
 pub mod coupons;
@@ -67,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sms::configure(cfg);
     catalog::configure(cfg);
     bundles::configure(cfg);
+    columns::configure(cfg);
     coupons::configure(cfg);
     redeem::configure(cfg);
     media::configure(cfg);

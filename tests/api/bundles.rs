@@ -4,6 +4,7 @@
 use kedian::domain::staff::Role;
 use reqwest::StatusCode;
 
+use crate::catalog_admin::create_course_as;
 use crate::helpers::{TestApp, location};
 use crate::on_both_backends;
 use crate::refunds::refund_no_from;
@@ -25,26 +26,8 @@ pub(crate) const BUNDLE: &str = "office-duo";
 pub(crate) async fn make_bundle(app: &TestApp) -> i64 {
     app.make_staff("13900000031", Role::Operator).await;
     let staff = app.staff_as("13900000031").await;
-    let category: i64 = sqlx::query_scalar("SELECT MIN(id) FROM categories").fetch_one(app.db.read()).await.unwrap();
-    let instructor: i64 = sqlx::query_scalar("SELECT MIN(id) FROM instructors").fetch_one(app.db.read()).await.unwrap();
-    let (category, instructor) = (category.to_string(), instructor.to_string());
-    let fields = [
-        ("title", "职场双修组合"),
-        ("subtitle", "Excel 加经济学，一次买齐"),
-        ("slug", BUNDLE),
-        ("kind", "bundle"),
-        ("category_id", category.as_str()),
-        ("instructor_id", instructor.as_str()),
-        ("price", "239"),
-        ("original_price", "298"),
-        ("position", "0"),
-        ("description", "两门课一起学。"),
-        ("refund_window_days", "7"),
-        ("refund_max_consumed_pct", "20"),
-    ];
-    let created = staff.submit("/admin/courses/new", "/admin/courses/new", &fields).await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let id: i64 = location(&created).trim_start_matches("/admin/courses/").parse().unwrap();
+    let editor = create_course_as(app, &staff, (BUNDLE, "职场双修组合", "bundle"), ("239", "298")).await;
+    let id: i64 = editor.trim_start_matches("/admin/courses/").parse().unwrap();
     let page = format!("/admin/courses/{id}/bundle");
     let (status, editor) = staff.get_html(&format!("/admin/courses/{id}")).await;
     assert!(status == StatusCode::OK && editor.contains(&format!("href=\"{page}\"")), "the editor links to it");

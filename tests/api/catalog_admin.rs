@@ -27,16 +27,27 @@ async fn operator(app: &TestApp) -> TestApp {
 }
 
 async fn create_course(app: &TestApp, staff: &TestApp, slug: &str, title: &str) -> String {
+    create_course_as(app, staff, (slug, title, "recorded"), ("129.00", "199")).await
+}
+
+/// Fills in the course editor for a new draft: (slug, title, kind) at (price, original price) in
+/// yuan. Returns its editor's address.
+pub(crate) async fn create_course_as(
+    app: &TestApp,
+    staff: &TestApp,
+    (slug, title, kind): (&str, &str, &str),
+    (price, original): (&str, &str),
+) -> String {
     let (category, instructor) = ids(app).await;
     let fields = [
         ("title", title),
         ("subtitle", "三周写出第一个命令行工具"),
         ("slug", slug),
-        ("kind", "recorded"),
+        ("kind", kind),
         ("category_id", category.as_str()),
         ("instructor_id", instructor.as_str()),
-        ("price", "129.00"),
-        ("original_price", "199"),
+        ("price", price),
+        ("original_price", original),
         ("position", "0"),
         ("description", "从所有权讲起，**每一课**都有练习。"),
         ("outcomes", "读懂借用检查器\n写出命令行工具"),

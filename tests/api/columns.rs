@@ -4,7 +4,8 @@
 use kedian::domain::staff::Role;
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, location};
+use crate::catalog_admin::create_course_as;
+use crate::helpers::TestApp;
 use crate::on_both_backends;
 
 on_both_backends!(an_issue_published_after_purchase_is_open_to_the_buyer);
@@ -14,25 +15,7 @@ const COLUMN: &str = "weekly-notes";
 async fn an_issue_published_after_purchase_is_open_to_the_buyer(app: TestApp) {
     app.make_staff("13900000041", Role::Operator).await;
     let staff = app.staff_as("13900000041").await;
-    let category: i64 = sqlx::query_scalar("SELECT MIN(id) FROM categories").fetch_one(app.db.read()).await.unwrap();
-    let instructor: i64 = sqlx::query_scalar("SELECT MIN(id) FROM instructors").fetch_one(app.db.read()).await.unwrap();
-    let (category, instructor) = (category.to_string(), instructor.to_string());
-    let fields = [
-        ("title", "产品周记"),
-        ("subtitle", "每周一篇，写给做产品的人"),
-        ("slug", COLUMN),
-        ("kind", "column"),
-        ("category_id", category.as_str()),
-        ("instructor_id", instructor.as_str()),
-        ("price", "59"),
-        ("position", "0"),
-        ("description", "一年 40 期。"),
-        ("refund_window_days", "7"),
-        ("refund_max_consumed_pct", "20"),
-    ];
-    let created = staff.submit("/admin/courses/new", "/admin/courses/new", &fields).await;
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let editor = location(&created);
+    let editor = create_course_as(&app, &staff, (COLUMN, "产品周记", "column"), ("59", "")).await;
     let plan = format!("{editor}/column");
     assert!(staff.get_html(&editor).await.1.contains(&format!("href=\"{plan}\"")), "the editor links to the plan");
     let refused = staff.submit(&plan, &plan, &[("planned", "0"), ("schedule", " ")]).await;

@@ -10,7 +10,7 @@ use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, location, spawn_app};
 
 pub(crate) struct Driver(Child);
 
@@ -929,7 +929,17 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     let review = [("stars", "5"), ("body", "案例贴近工作，讲得很清楚")];
     app.submit_multipart("/courses/excel-data-analysis/review", "/courses/excel-data-analysis/review", &review, vec![])
         .await;
+    // A gift of two copies, for the order page's copies; the demo's bundle and column.
+    let gift = "/courses/excel-data-analysis/gift";
+    let to_pay = location(&app.submit(gift, gift, &[("copies", "2"), ("sender", "小王")]).await);
+    let gift_order = to_pay.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    app.pay_sandbox(&gift_order).await;
+    let bundle_id = app.course_id("office-efficiency-bundle").await;
+    let column_id = app.course_id("weekly-book-notes").await;
     for (path, shot) in [
+        (format!("/admin/orders/{gift_order}"), "admin-order-gift-1280.png"),
+        (format!("/admin/courses/{bundle_id}/bundle"), "admin-bundle-1280.png"),
+        (format!("/admin/courses/{column_id}/column"), "admin-column-1280.png"),
         (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
         ("/admin/stats".to_string(), "admin-stats-1280.png"),
         ("/admin/orders".to_string(), "admin-orders-1280.png"),

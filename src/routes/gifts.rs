@@ -136,13 +136,13 @@ async fn gift_page_for(
     let course = state.catalog.snapshot().course_by_id(found.order.course_id).cloned();
     let learn_href = course.as_ref().map(|c| format!("/courses/{}", c.slug)).unwrap_or_default();
     let ctx = ctx.with_csrf()?;
-    let title = ctx.tf("gift_from", &[("name", &found.order.gift_sender)]);
+    let title = ctx.tf("gift_from", &[("name", sender_name(&ctx, &found.order))]);
     let meta = ctx.meta(&format!("{title} - {}", ctx.shop_name()), &found.order.item_title);
     let page = GiftPage {
         ctx: &ctx,
         meta,
         code,
-        sender: &found.order.gift_sender,
+        sender: sender_name(&ctx, &found.order),
         course,
         state: copy_state,
         learn_href,
@@ -156,6 +156,14 @@ async fn gift_page_for(
         actix_web::http::header::HeaderValue::from_static("noindex"),
     );
     Ok(response)
+}
+
+/// The name a gift was signed with, or 一位朋友 when its giver has since deleted their account.
+fn sender_name<'a>(ctx: &PageContext, order: &'a Order) -> &'a str {
+    match order.gift_sender.as_str() {
+        "" => ctx.t("gift_someone"),
+        name => name,
+    }
 }
 
 #[get("/gifts/{code}")]
@@ -266,7 +274,7 @@ async fn poster(
     let open = copies(&state, &order).await?.into_iter().find(|c| c.seq == seq && c.state_key == "gift_copy_open");
     let Some(copy) = open.filter(|c| !c.link.is_empty()) else { return Err(AppError::NotFound) };
     let course = state.catalog.snapshot().course_by_id(order.course_id).cloned().ok_or(AppError::NotFound)?;
-    let invite = ctx.tf("gift_poster_invite", &[("name", &order.gift_sender)]);
+    let invite = ctx.tf("gift_poster_invite", &[("name", sender_name(&ctx, &order))]);
     let input = super::poster::poster_input(&ctx, &course, copy.link, None, Some(invite))?;
     let png = super::poster::draw_with_cover(&state, input).await?;
     Ok(HttpResponse::Ok()

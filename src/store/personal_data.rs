@@ -371,6 +371,8 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Erasure, sqlx::
         "UPDATE invoice_requests SET email = '', title = CASE WHEN title_kind = 'personal' THEN '' ELSE title END \
          WHERE user_id = $1",
         "DELETE FROM redeem_failures WHERE user_id = $1",
+        // A gift keeps its copies for the friends it was meant for, without the name it was signed with.
+        "UPDATE orders SET gift_sender = '' WHERE user_id = $1 AND gift_copies > 0",
         // What was accepted stays (a dispute may need it); from where goes.
         "UPDATE agreement_acceptances SET ip = '' WHERE user_id = $1",
     ] {

@@ -79,6 +79,13 @@ async fn deletion_needs_the_code_and_the_box_and_keeps_the_orders(app: TestApp) 
     let order_no = app.bought(SLUG).await;
     study(&app, 30).await;
     app.flush_progress().await;
+    // A gift signed with their real name, not yet claimed.
+    let gift = "/courses/python-zero-to-one/gift";
+    let to_pay = location(&app.submit(gift, gift, &[("copies", "1"), ("sender", "张小明")]).await);
+    let gift_order = to_pay.trim_start_matches("/orders/").trim_end_matches("/pay").to_string();
+    app.pay_sandbox(&gift_order).await;
+    let (_, gift_page) = app.get_html(&format!("/orders/{gift_order}")).await;
+    let link = gift_page.split("/gifts/").nth(1).and_then(|rest| rest.split('"').next()).unwrap().to_string();
     let second_device = app.another_browser();
     app.age_codes(61).await;
     second_device.login_by_code(phone).await;
@@ -147,6 +154,15 @@ async fn deletion_needs_the_code_and_the_box_and_keeps_the_orders(app: TestApp) 
         .unwrap();
     assert_eq!(owner, id);
     assert_eq!(app.count("payments").await, payments);
+    // The gift stays claimable, but no longer carries the name it was signed with.
+    let signed: String = sqlx::query_scalar("SELECT gift_sender FROM orders WHERE order_no = $1")
+        .bind(&gift_order)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(signed, "");
+    let (_, friend_sees) = app.another_browser().get_html(&format!("/gifts/{link}")).await;
+    assert!(friend_sees.contains("一位朋友 送你一门课") && !friend_sees.contains("张小明"));
     let audited: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'user.delete' AND target_id = $1")
             .bind(id.to_string())

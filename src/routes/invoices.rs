@@ -18,7 +18,7 @@ use crate::store::orders::Order;
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(invoice_page).service(request).service(invoice_file);
+    cfg.service(invoice_page).service(request).service(withdraw).service(invoice_file);
 }
 
 /// What an invoice for this order can be for; zero when there is none to ask for: not paid,
@@ -125,6 +125,23 @@ async fn request(
 }
 
 /// The invoice's PDF: to its buyer, and to staff who handle orders.
+/// 撤回申请: a request staff have not issued is taken back; an issued one stays (staff reissue).
+#[post("/orders/{order_no}/invoice/withdraw")]
+async fn withdraw(
+    ctx: PageContext,
+    order_no: web::Path<OrderNo>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let order = buyers_order(&ctx, &state, &order_no).await?;
+    if let Some(i) = invoices::for_order(&state.db, order.id).await?
+        && invoices::withdraw(&state.db, i.id, order.user_id).await?
+    {
+        tracing::info!(order_no = %order.order_no, invoice = %i.id, "invoice request withdrawn");
+    }
+    Ok(redirect(&format!("/orders/{}/invoice", order.order_no)))
+}
+
 #[get("/orders/{order_no}/invoice/file")]
 async fn invoice_file(
     ctx: PageContext,

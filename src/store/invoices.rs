@@ -84,6 +84,17 @@ pub async fn create(
     .await
 }
 
+/// Takes back a request staff have not issued yet (nothing was made from it); false once issued.
+/// The buyer may ask again later.
+pub async fn withdraw(db: &Db, id: InvoiceId, user_id: crate::domain::UserId) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM invoice_requests WHERE id = $1 AND user_id = $2 AND status = 'requested'")
+        .bind(id)
+        .bind(user_id)
+        .execute(db.write())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Corrects a request staff have not issued yet (a title typed wrong); false once issued.
 pub async fn correct(db: &Db, id: InvoiceId, input: &InvoiceInput, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(

@@ -90,6 +90,18 @@ async fn a_buyer_asks_for_an_invoice_and_staff_issue_it(app: TestApp) {
     assert_eq!(stranger.get(&to).await.status(), StatusCode::NOT_FOUND);
     let (status, _) = ask(&stranger, &order_no, &COMPANY).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "someone else's order is not there");
+    let withdraw = format!("/orders/{order_no}/invoice/withdraw");
+    assert_eq!(stranger.submit("/me", &withdraw, &[]).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(app.count("invoice_requests").await, 1, "not theirs to withdraw");
+
+    // The buyer takes it back while it waits, and asks again.
+    assert!(page.contains("撤回开票申请"));
+    assert_eq!(location(&buyer.submit(&to, &withdraw, &[]).await), to);
+    assert_eq!(app.count("invoice_requests").await, 0);
+    let (_, page) = buyer.get_html(&to).await;
+    assert!(!page.contains("待开具") && page.contains("id=\"title\""), "the form again");
+    assert_eq!(ask(&buyer, &order_no, &corrected).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(app.count("invoice_requests").await, 1);
 
     // Staff issue it: not a picture, not nothing; a PDF and the number.
     let staff = support(&app).await;

@@ -7,7 +7,11 @@ use crate::helpers::{TestApp, location};
 use crate::on_both_backends;
 use crate::refunds::{by_hand, refund_no_from};
 
-on_both_backends!(a_gift_is_bought_and_each_copy_claimed_once, unread_links_and_posters_stay_private);
+on_both_backends!(
+    a_gift_is_bought_and_each_copy_claimed_once,
+    unread_links_and_posters_stay_private,
+    friends_racing_for_one_copy_make_one_claim
+);
 on_both_backends!(
     setup = automatic;
     the_giver_gets_back_only_the_unclaimed_copies,
@@ -230,6 +234,46 @@ async fn the_giver_gets_back_only_the_unclaimed_copies(app: TestApp) {
     assert!(form.contains("没有可退的份数"), "nothing left for the giver");
     let (_, order_page) = app.get_html(&format!("/orders/{order_no}")).await;
     assert!(order_page.contains("已收回") && order_page.contains("已领取"));
+
+    // A gift refunded before anyone claimed it: all of it comes back, and its link is dead.
+    let lone = paid_gift(&app, "1", "老李").await;
+    let link = links(&app, &lone).await.remove(0);
+    let refund_no = refund_no_from(&app.request_refund(&lone, "bought_by_mistake", vec![]).await);
+    let (_, page) = app.get_html(&format!("/refunds/{refund_no}")).await;
+    assert!(page.contains("已退款") && page.contains("¥199.00"));
+    assert_eq!(app.order_status(&lone).await, "refunded");
+    let too_late = claim(&late, &link).await;
+    assert_eq!(too_late.status(), StatusCode::CONFLICT);
+    assert!(too_late.text().await.unwrap().contains("赠送人已收回"));
+}
+
+async fn friends_racing_for_one_copy_make_one_claim(app: TestApp) {
+    app.login_by_code("13800138541").await;
+    let order_no = paid_gift(&app, "1", "Lin").await;
+    let link = links(&app, &order_no).await.remove(0);
+    let mut friends = Vec::new();
+    for i in 0..10 {
+        let friend = app.another_browser();
+        friend.login_by_code(&format!("138001386{i:02}")).await;
+        let token = crate::helpers::csrf_in(&friend.get_html("/me").await.1);
+        friends.push((friend, token));
+    }
+    let url = app.url(&format!("{link}/claim"));
+    let claims =
+        friends.iter().map(|(friend, token)| friend.client.post(&url).form(&[("csrf_token", token.as_str())]).send());
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(claims).await.into_iter().map(|r| r.unwrap().status()).collect();
+    let won = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+    assert_eq!(won, 1, "one friend gets it: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::CONFLICT), "{statuses:?}");
+    assert_eq!(app.count("orders WHERE pay_provider = 'gift'").await, 1);
+    assert_eq!(
+        app.count(
+            "entitlements WHERE source = 'order' AND order_id IN (SELECT id FROM orders WHERE pay_provider = 'gift')"
+        )
+        .await,
+        1
+    );
 }
 
 async fn a_refused_refund_gives_the_copies_back(app: TestApp) {

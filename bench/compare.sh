@@ -33,7 +33,6 @@ cleanup() {
   rm -rf "$W"
 }
 trap cleanup EXIT
-cp -r "$data" "$W/data"
 export KEDIAN_DATA_DIR=$W/data KEDIAN_LISTEN=127.0.0.1:18901 RUST_LOG="warn,kedian::sms=info"
 [ -n "${REDIS_URL:-}" ] && export KEDIAN_REDIS_URL=$REDIS_URL
 # A fresh copy of the template database for each run, so both builds start from the same rows.
@@ -63,6 +62,9 @@ for round in $(seq "$rounds"); do
     n=$((n + 1))
     bin=$old; [ "$which" = new ] && bin=$new
     fresh_db
+    # A fresh copy for each run: the new build migrates its copy forward, which an old build then
+    # refuses to open.
+    rm -rf "$W/data"; cp -r "$data" "$W/data"
     "$bin" serve >>"$W/shop-$which.log" 2>&1 & pid=$!
     for _ in $(seq 100); do curl -sf http://127.0.0.1:18901/healthz >/dev/null && break; sleep 0.1; done
     mapfile -t login < <(./target/release/examples/loadgen cookie --base http://127.0.0.1:18901 \

@@ -87,7 +87,7 @@ async fn buy(
         return Ok(redirect(&format!("/login?next=/courses/{}", course.slug)));
     };
     // A consultation is bought again for each session, a membership for each period; the rest once.
-    if course.kind.delivery() == Delivery::Lessons
+    if matches!(course.kind.delivery(), Delivery::Lessons | Delivery::Courses)
         && crate::store::entitlements::owns_now(&state.db, user.id, course.id).await?
     {
         let meta = ctx.meta(&course.title, &course.subtitle);

@@ -116,7 +116,8 @@ async fn submit(
         verdict = match &course {
             None => Err(RedeemError::Disabled),
             Some(c)
-                if c.kind.delivery() == Delivery::Lessons && state.access.owns(&state.db, user.id, c.id).await? =>
+                if matches!(c.kind.delivery(), Delivery::Lessons | Delivery::Courses)
+                    && state.access.owns(&state.db, user.id, c.id).await? =>
             {
                 Err(RedeemError::Owned)
             }

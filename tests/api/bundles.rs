@@ -86,6 +86,9 @@ async fn a_bundle_is_made_bought_and_refunded_by_what_was_learned(app: TestApp) 
     assert!(!mine.contains("职场双修组合"), "the bundle shows as its courses");
     let (_, bundle_page) = app.get_html(&format!("/courses/{BUNDLE}")).await;
     assert!(bundle_page.contains("href=\"/me/courses\""), "owned: learn from 我的课程");
+    let again = app.submit("/me", &format!("/courses/{BUNDLE}/buy"), &[]).await;
+    assert_eq!(again.status(), StatusCode::OK, "a bundle owned is not bought twice");
+    assert_eq!(app.count("orders WHERE item_kind = 'bundle'").await, 1);
 
     // Two of its twelve lessons learned: 16%, under the 20% the terms allow.
     finish_lessons(&app, &app, "economics-in-15-minutes", 2).await;

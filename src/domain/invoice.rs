@@ -64,6 +64,12 @@ fn uscc_valid(code: &[u8]) -> bool {
     values.get(17) == Some(&check)
 }
 
+/// An invoice number as staff may type it (a 数电票 number, or empty when only the PDF is given):
+/// at most 40 letters and digits.
+pub fn number_ok(number: &str) -> bool {
+    number.chars().count() <= 40 && number.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 /// What an invoice can be for: what was paid less what was refunded.
 pub fn invoice_amount(paid: Fen, refunded: Fen) -> Fen {
     Fen((paid.0 - refunded.0).max(0))
@@ -140,6 +146,12 @@ fn looks_like_email(email: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invoice_numbers_are_up_to_forty_letters_and_digits() {
+        assert!(number_ok("") && number_ok("24352000000012345678") && number_ok(&"9".repeat(40)));
+        assert!(!number_ok(&"9".repeat(41)) && !number_ok("2435 2000") && !number_ok("发票1") && !number_ok("A-1"));
+    }
 
     #[test]
     fn unified_social_credit_codes() {

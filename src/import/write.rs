@@ -404,6 +404,12 @@ impl<'a> Run<'a> {
         }
         let at = now();
         let synced = self.synced(good.iter().map(|(o, ..)| format!("order:{}", o.order_id)).collect()).await?;
+        // The mini program's bundle orders give the bundle's courses, as one bought here does.
+        let bundles: std::collections::HashSet<i64> = sqlx::query_scalar("SELECT DISTINCT bundle_id FROM bundle_items")
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
         let mut new: Vec<(&OrderRow, i64, i64, &str)> = Vec::new();
         for ((row, user_id, course_id), external) in good.iter().zip(&externals) {
             let counts = report.counts(Entity::Orders);
@@ -431,6 +437,7 @@ impl<'a> Run<'a> {
                         UserId(*user_id),
                         CourseId(*course_id),
                         OrderId(*order_id),
+                        bundles.contains(course_id),
                         row.status.grants_access(),
                         at,
                     )
@@ -442,11 +449,6 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        let bundles: std::collections::HashSet<i64> = sqlx::query_scalar("SELECT DISTINCT bundle_id FROM bundle_items")
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
         for chunk in new.chunks(ROWS_PER_STATEMENT) {
             // 16 values a row; the constant columns are written into the statement.
             let values: Vec<String> = (0..chunk.len())
@@ -527,7 +529,6 @@ impl<'a> Run<'a> {
                 query = query.bind(*user).bind(*course).bind(*order).bind(*granted);
             }
             query.execute(&mut *tx).await?;
-            // The mini program's bundle orders give the bundle's courses, as one bought here does.
             for (user, course, order, granted) in grants.into_iter().filter(|g| bundles.contains(&g.1)) {
                 let (user, course, order) = (UserId(user), CourseId(course), OrderId(order));
                 crate::store::entitlements::grant_bundle_items(&mut tx, user, course, order, granted).await?;
@@ -741,13 +742,14 @@ async fn course_info(db: &Db) -> anyhow::Result<HashMap<i64, CourseInfo>> {
         .collect())
 }
 
-/// Grants the course for an order unless the learner ever had it revoked; or takes back what
-/// this order granted.
+/// Grants the course for an order (and a bundle's courses) unless the learner ever had it
+/// revoked; or takes back what this order granted.
 async fn order_access(
     tx: &mut Transaction<'static, Any>,
     user_id: UserId,
     course_id: CourseId,
     order_id: OrderId,
+    bundle: bool,
     grants: bool,
     at: i64,
 ) -> Result<(), sqlx::Error> {
@@ -762,7 +764,9 @@ async fn order_access(
         .bind(at)
         .execute(&mut **tx)
         .await?;
-        crate::store::entitlements::grant_bundle_items(tx, user_id, course_id, order_id, at).await?;
+        if bundle {
+            crate::store::entitlements::grant_bundle_items(tx, user_id, course_id, order_id, at).await?;
+        }
     } else {
         // Every course the order gave (a bundle's too).
         sqlx::query("UPDATE entitlements SET revoked_at = $1 WHERE order_id = $2 AND revoked_at IS NULL")

@@ -181,10 +181,7 @@ pub(crate) async fn grant_bundle_items(
     .fetch_all(&mut **tx)
     .await?;
     for course_id in granted {
-        sqlx::query("UPDATE courses SET learner_count = learner_count + 1 WHERE id = $1")
-            .bind(course_id)
-            .execute(&mut **tx)
-            .await?;
+        super::orders::bump_learners(tx, course_id).await?;
     }
     Ok(())
 }

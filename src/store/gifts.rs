@@ -31,12 +31,12 @@ pub async fn order_gift(db: &Db, new: &NewOrder<'_>, key: &[u8], now: i64) -> Re
     match orders::insert(&mut tx, new, OrderStatus::Pending, None, now).await {
         Ok(order) => {
             let values = super::values_list(usize::try_from(order.gift_copies).unwrap_or(0), 3);
-            let sql = format!("INSERT INTO gifts (order_id, seq, code_hash) VALUES {values} RETURNING id");
-            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            let sql = format!("INSERT INTO gifts (order_id, seq, code_hash) VALUES {values}");
+            let mut query = sqlx::query(&sql);
             for seq in 0..order.gift_copies {
                 query = query.bind(order.id).bind(seq).bind(hash(&link_code(key, order.id.0, seq)));
             }
-            query.fetch_all(&mut *tx).await?;
+            query.execute(&mut *tx).await?;
             tx.commit().await?;
             db.orders_changed();
             Ok((order, true))
@@ -99,11 +99,16 @@ pub async fn claim(db: &Db, gift_id: i64, new: &NewOrder<'_>, now: i64) -> Resul
         tx.rollback().await?;
         return Ok(None);
     };
+    // The order first, so the copy is taken with it in one statement; a copy gone meanwhile
+    // rolls the order back.
+    let order = orders::insert_claimed(db, &mut tx, new, PROVIDER, now).await?;
     let taken = sqlx::query(
-        "UPDATE gifts SET claimed_by = $1, claimed_at = $2 WHERE id = $3 AND claimed_by IS NULL AND withdrawn_at IS NULL",
+        "UPDATE gifts SET claimed_by = $1, claimed_at = $2, claim_order_id = $3 \
+         WHERE id = $4 AND claimed_by IS NULL AND withdrawn_at IS NULL",
     )
     .bind(new.user_id)
     .bind(now)
+    .bind(order.id)
     .bind(gift_id)
     .execute(&mut *tx)
     .await?;
@@ -111,12 +116,6 @@ pub async fn claim(db: &Db, gift_id: i64, new: &NewOrder<'_>, now: i64) -> Resul
         tx.rollback().await?;
         return Ok(None);
     }
-    let order = orders::insert_claimed(db, &mut tx, new, PROVIDER, now).await?;
-    sqlx::query("UPDATE gifts SET claim_order_id = $1 WHERE id = $2")
-        .bind(order.id)
-        .bind(gift_id)
-        .execute(&mut *tx)
-        .await?;
     let message = super::messages::NewMessage {
         user_id: giver,
         kind: MessageKind::GiftClaimed,

@@ -183,11 +183,16 @@ pub async fn find(db: &Db, code_hash: &str) -> Result<Option<FoundCode>, sqlx::E
 /// course granted, all in one transaction. None when the code was taken or switched off meanwhile.
 pub async fn redeem(db: &Db, code_id: i64, new: &NewOrder<'_>, now: i64) -> Result<Option<Order>, sqlx::Error> {
     let mut tx = db.write().begin().await?;
+    // The order first, so the code is taken with it in one statement; a code gone meanwhile rolls
+    // the order back.
+    let order = orders::insert_claimed(db, &mut tx, new, PROVIDER, now).await?;
     let taken = sqlx::query(
-        "UPDATE redeem_codes SET redeemed_at = $1, redeemed_by = $2 WHERE id = $3 AND redeemed_at IS NULL AND disabled_at IS NULL",
+        "UPDATE redeem_codes SET redeemed_at = $1, redeemed_by = $2, order_id = $3 \
+         WHERE id = $4 AND redeemed_at IS NULL AND disabled_at IS NULL",
     )
     .bind(now)
     .bind(new.user_id)
+    .bind(order.id)
     .bind(code_id)
     .execute(&mut *tx)
     .await?;
@@ -195,12 +200,6 @@ pub async fn redeem(db: &Db, code_id: i64, new: &NewOrder<'_>, now: i64) -> Resu
         tx.rollback().await?;
         return Ok(None);
     }
-    let order = orders::insert_claimed(db, &mut tx, new, PROVIDER, now).await?;
-    sqlx::query("UPDATE redeem_codes SET order_id = $1 WHERE id = $2")
-        .bind(order.id)
-        .bind(code_id)
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     db.orders_changed();
     db.access_changed();

@@ -53,19 +53,6 @@ pub(crate) async fn make_bundle(app: &TestApp) -> i64 {
     id
 }
 
-async fn owns(app: &TestApp, phone: &str, slug: &str) -> bool {
-    let found: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM entitlements e JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
-         WHERE u.phone = $1 AND c.slug = $2 AND e.revoked_at IS NULL",
-    )
-    .bind(phone)
-    .bind(slug)
-    .fetch_one(app.db.read())
-    .await
-    .unwrap();
-    found > 0
-}
-
 async fn a_bundle_is_made_bought_and_refunded_by_what_was_learned(app: TestApp) {
     make_bundle(&app).await;
     let (status, page) = app.get_html(&format!("/courses/{BUNDLE}")).await;
@@ -79,7 +66,7 @@ async fn a_bundle_is_made_bought_and_refunded_by_what_was_learned(app: TestApp) 
     app.login_by_code(phone).await;
     let excel = app.bought("excel-data-analysis").await;
     let order_no = app.bought(BUNDLE).await;
-    assert!(owns(&app, phone, "economics-in-15-minutes").await, "the bundle's courses are theirs");
+    assert!(app.owns(phone, "economics-in-15-minutes").await, "the bundle's courses are theirs");
     assert_eq!(location(&app.get(&format!("/orders/{order_no}/done")).await), "", "a done page, not a redirect");
     let (_, mine) = app.get_html("/me/courses").await;
     assert!(mine.contains("经济学") && mine.contains("Excel"));
@@ -98,9 +85,9 @@ async fn a_bundle_is_made_bought_and_refunded_by_what_was_learned(app: TestApp) 
     let (_, refund) = app.get_html(&format!("/refunds/{refund_no}")).await;
     assert!(refund.contains("已退款"), "approved at once");
     assert_eq!(app.order_status(&order_no).await, "refunded");
-    assert!(!owns(&app, phone, "economics-in-15-minutes").await, "the bundle's course goes with it");
-    assert!(!owns(&app, phone, BUNDLE).await);
-    assert!(owns(&app, phone, "excel-data-analysis").await, "the course bought on its own stays");
+    assert!(!app.owns(phone, "economics-in-15-minutes").await, "the bundle's course goes with it");
+    assert!(!app.owns(phone, BUNDLE).await);
+    assert!(app.owns(phone, "excel-data-analysis").await, "the course bought on its own stays");
     assert_eq!(app.order_status(&excel).await, "paid");
 
     // Another learner finishes one course of the bundle: 5 of 12 lessons, 41%, over the limit,
@@ -127,12 +114,12 @@ async fn the_mini_programs_bundle_orders_give_its_courses(app: TestApp) {
     let report = kedian::import::run(&app.db, dir.path(), false, &kedian::import::Silent).await.unwrap();
     assert_eq!(report.orders.inserted, 1);
     for slug in [BUNDLE, "excel-data-analysis", "economics-in-15-minutes"] {
-        assert!(owns(&app, "13900139201", slug).await, "{slug}");
+        assert!(app.owns("13900139201", slug).await, "{slug}");
     }
     // Refunded in the mini program later: the next import takes every course back.
     std::fs::write(dir.path().join("orders.jsonl"), order("B1", "refunded")).unwrap();
     kedian::import::run(&app.db, dir.path(), false, &kedian::import::Silent).await.unwrap();
     for slug in [BUNDLE, "excel-data-analysis", "economics-in-15-minutes"] {
-        assert!(!owns(&app, "13900139201", slug).await, "{slug}");
+        assert!(!app.owns("13900139201", slug).await, "{slug}");
     }
 }

@@ -60,18 +60,6 @@ async fn claim(friend: &TestApp, link: &str) -> reqwest::Response {
     friend.submit("/me", &format!("{link}/claim"), &[]).await
 }
 
-async fn owns(app: &TestApp, phone: &str) -> bool {
-    let owned: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM entitlements e JOIN users u ON u.id = e.user_id \
-         WHERE u.phone = $1 AND e.revoked_at IS NULL",
-    )
-    .bind(phone)
-    .fetch_one(app.db.read())
-    .await
-    .unwrap();
-    owned > 0
-}
-
 async fn a_gift_is_bought_and_each_copy_claimed_once(app: TestApp) {
     let (_, course_page) = app.get_html(&format!("/courses/{COURSE}")).await;
     assert!(course_page.contains(&format!("href=\"/courses/{COURSE}/gift\"")) && course_page.contains("送给朋友"));
@@ -98,7 +86,7 @@ async fn a_gift_is_bought_and_each_copy_claimed_once(app: TestApp) {
     app.pay_sandbox(&order_no).await;
     assert_eq!(app.order_status(&order_no).await, "paid");
     assert_eq!(app.order_status(&own).await, "pending", "the buyer's own order is untouched");
-    assert!(!owns(&app, "13800138501").await, "a gift gives its buyer nothing to learn");
+    assert!(!app.owns("13800138501", COURSE).await, "a gift gives its buyer nothing to learn");
     assert_eq!(location(&app.get(&format!("/orders/{order_no}/done")).await), format!("/orders/{order_no}#gift-links"));
     let gift_links = links(&app, &order_no).await;
     assert_eq!(gift_links.len(), 2, "one link per copy");
@@ -132,7 +120,7 @@ async fn a_gift_is_bought_and_each_copy_claimed_once(app: TestApp) {
             .await
             .unwrap();
     assert_eq!((amount, provider.as_str()), (0, "gift"));
-    assert!(owns(&app, "13800138502").await, "the course is the friend's");
+    assert!(app.owns("13800138502", COURSE).await, "the course is the friend's");
     let (_, mine) = friend.get_html("/me/courses").await;
     assert!(mine.contains("Excel"));
     let (_, claim_page) = friend.get_html(&format!("/orders/{claim_no}")).await;
@@ -222,7 +210,7 @@ async fn the_giver_gets_back_only_the_unclaimed_copies(app: TestApp) {
     let (_, page) = app.get_html(&format!("/refunds/{refund_no}")).await;
     assert!(page.contains("已退款") && page.contains("¥199.00"), "approved at once for one copy");
     assert_eq!(app.order_status(&order_no).await, "partially_refunded");
-    assert!(owns(&app, "13800138522").await, "the claimed copy stays with the friend");
+    assert!(app.owns("13800138522", COURSE).await, "the claimed copy stays with the friend");
 
     // The refunded copy is gone; nothing more comes back.
     let late = app.another_browser();
@@ -290,7 +278,7 @@ async fn a_refused_refund_gives_the_copies_back(app: TestApp) {
     let rejected = staff.submit(&detail, &format!("{detail}/reject"), &[("reason", "礼物已经发出去了")]).await;
     assert_eq!(rejected.status(), StatusCode::SEE_OTHER);
     assert_eq!(claim(&friend, &link).await.status(), StatusCode::SEE_OTHER, "given back by the rejection");
-    assert!(owns(&friend, "13800138532").await);
+    assert!(friend.owns("13800138532", COURSE).await);
     let (_, form) = app.get_html(&format!("/orders/{order_no}/refund")).await;
     assert!(form.contains("没有可退的份数"), "a claimed gift is not refunded to its giver");
 }

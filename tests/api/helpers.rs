@@ -672,6 +672,20 @@ impl TestApp {
         panic!("the SMS outbox did not empty");
     }
 
+    /// The learner with this phone may learn the course now (bought or given, not revoked).
+    pub async fn owns(&self, phone: &str, slug: &str) -> bool {
+        let found: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM entitlements e JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
+             WHERE u.phone = $1 AND c.slug = $2 AND e.revoked_at IS NULL",
+        )
+        .bind(phone)
+        .bind(slug)
+        .fetch_one(self.db.read())
+        .await
+        .expect("entitlements");
+        found > 0
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(self.db.read()).await.expect("count")
     }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::gate::{Change, Staff, area, audit};
 use crate::domain::InvoiceId;
-use crate::domain::invoice::InvoiceStatus;
+use crate::domain::invoice::{InvoiceStatus, number_ok};
 use crate::domain::phone::Phone;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::upload::INVOICE_PDF;
@@ -173,7 +173,7 @@ async fn issue(
         errors.add("number", ctx.t("err_invoice_refunded"));
     } else if let Some(why) = upload.rejected {
         errors.add("file", pdf_error(&ctx, why));
-    } else if number.chars().count() > 40 || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+    } else if !number_ok(&number) {
         errors.add("number", ctx.t("err_invoice_number"));
     } else if number.is_empty() && upload.files.is_empty() {
         errors.add("number", ctx.t("err_invoice_nothing"));
@@ -188,11 +188,7 @@ async fn issue(
     let issued = Issued { number: &number, file, staff_id: staff.id };
     if !invoices::issue(&state.db, &invoice, &issued, now()).await? {
         // Issued from another tab meanwhile: the file just kept is not needed.
-        for k in &kept {
-            if let Err(e) = state.uploads.delete(&k.key).await {
-                tracing::warn!(key = k.key, error = format!("{e:#}"), "unused invoice file not deleted");
-            }
-        }
+        uploads::discard(state.uploads.as_ref(), &kept).await;
         return Ok(redirect(&format!("/admin/invoices/{id}")));
     }
     let change = Change {
@@ -246,7 +242,7 @@ async fn replace(
         errors.add("replace_file", pdf_error(&ctx, why));
     } else if upload.files.is_empty() {
         errors.add("replace_file", ctx.t("err_invoice_replace_nothing"));
-    } else if number.chars().count() > 40 || !number.chars().all(|c| c.is_ascii_alphanumeric()) {
+    } else if !number_ok(&number) {
         errors.add("replace_number", ctx.t("err_invoice_number"));
     }
     if !errors.is_empty() {
@@ -259,6 +255,8 @@ async fn replace(
     let file = (new.key.as_str(), new.file_name.as_str(), new.size);
     let typed = Some(number.as_str()).filter(|n| !n.is_empty());
     if !invoices::replace_file(&state.db, &invoice, file, typed, staff.id, now()).await? {
+        // Not an issued invoice any more: the file just kept is not needed.
+        uploads::discard(state.uploads.as_ref(), &kept).await;
         return Ok(redirect(&format!("/admin/invoices/{id}")));
     }
     let change = Change {

@@ -79,6 +79,18 @@ id!(
     SlotId
 );
 id!(
+    /// A question asked under a lesson (问答).
+    QuestionId
+);
+id!(
+    /// An answer to a lesson's question.
+    AnswerId
+);
+id!(
+    /// A learner's own note on a lesson, at a moment of its media.
+    NoteId
+);
+id!(
     /// A complaint, from a learner or the payment platform.
     ComplaintId
 );

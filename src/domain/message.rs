@@ -21,6 +21,8 @@ super::words::stored_word! {
         HomeworkReviewed => "homework_reviewed",
         InvoiceIssued => "invoice_issued",
         GiftClaimed => "gift_claimed",
+        /// Someone answered the learner's question under a lesson (a reminder by text, with consent).
+        QuestionAnswered => "question_answered",
     }
 }
 
@@ -42,6 +44,7 @@ impl MessageKind {
             MessageKind::HomeworkReviewed => "msg_homework_reviewed",
             MessageKind::InvoiceIssued => "msg_invoice_issued",
             MessageKind::GiftClaimed => "msg_gift_claimed",
+            MessageKind::QuestionAnswered => "msg_question_answered",
         })
     }
 
@@ -51,9 +54,10 @@ impl MessageKind {
             MessageKind::RefundRefunded => Some(sms::Kind::RefundRefunded),
             MessageKind::RefundRejected => Some(sms::Kind::RefundRejected),
             MessageKind::ComplaintReply => Some(sms::Kind::ComplaintReplied),
-            MessageKind::MembershipEnding | MessageKind::LiveStarting | MessageKind::ConsultationStarting => {
-                Some(sms::Kind::Reminder)
-            }
+            MessageKind::MembershipEnding
+            | MessageKind::LiveStarting
+            | MessageKind::ConsultationStarting
+            | MessageKind::QuestionAnswered => Some(sms::Kind::Reminder),
             MessageKind::Announcement
             | MessageKind::ComplaintResolved
             | MessageKind::ReviewReply
@@ -62,6 +66,16 @@ impl MessageKind {
             | MessageKind::HomeworkReviewed
             | MessageKind::InvoiceIssued
             | MessageKind::GiftClaimed => None,
+        }
+    }
+}
+
+impl MessageKind {
+    /// A reminder's text message: its note, worded for the kinds whose note is only a name.
+    pub fn reminder_text(self, note: &str) -> String {
+        match self {
+            MessageKind::QuestionAnswered => format!("你在「{note}」下的提问有了新回答"),
+            _ => note.to_string(),
         }
     }
 }
@@ -81,10 +95,13 @@ mod tests {
                 "complaint_reply",
                 "membership_ending",
                 "live_starting",
-                "consultation_starting"
+                "consultation_starting",
+                "question_answered"
             ]
         );
         assert_eq!(MessageKind::LiveStarting.text(), Some(sms::Kind::Reminder));
+        assert_eq!(MessageKind::LiveStarting.reminder_text("直播：答疑"), "直播：答疑");
+        assert_eq!(MessageKind::QuestionAnswered.reminder_text("第3课"), "你在「第3课」下的提问有了新回答");
         assert_eq!(MessageKind::Announcement.words_key(), None, "an announcement shows its own title");
         assert!(MessageKind::ALL.iter().filter(|k| **k != MessageKind::Announcement).all(|k| k.words_key().is_some()));
     }

@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod payment;
 pub mod phone;
 pub mod product;
+pub mod qa;
 pub mod range;
 pub mod rate;
 pub mod receipt;

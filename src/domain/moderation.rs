@@ -111,13 +111,15 @@ impl Visibility {
 
 super::words::stored_word! {
     /// Where a held text came from: approving a nickname sets it, and approving or hiding a held
-    /// review or check-in shows or hides the post.
+    /// review, check-in, question or answer shows or hides the post.
     pub enum HeldKind {
         Nickname => "nickname",
         Complaint => "complaint",
         Refund => "refund",
         Review => "review",
         CheckIn => "checkin",
+        Question => "question",
+        Answer => "answer",
     }
 }
 
@@ -130,6 +132,8 @@ impl HeldKind {
             HeldKind::Refund => "moderation_kind_refund",
             HeldKind::Review => "moderation_kind_review",
             HeldKind::CheckIn => "moderation_kind_checkin",
+            HeldKind::Question => "moderation_kind_question",
+            HeldKind::Answer => "moderation_kind_answer",
         }
     }
 }

@@ -171,7 +171,7 @@ pub fn normalize_recovery_code(input: &str) -> String {
 /// The back office's menu: each page, its label and the area whose role opens it. The menu
 /// shows a staff member the pages their role covers; the role test checks each page's handler
 /// guards the same area.
-pub const BACK_OFFICE_MENU: [(&str, &str, Area); 26] = [
+pub const BACK_OFFICE_MENU: [(&str, &str, Area); 27] = [
     ("/admin", "admin_overview", Area::Dashboard),
     ("/admin/orders", "admin_orders", Area::Orders),
     ("/admin/refunds", "admin_refunds", Area::Refunds),
@@ -183,6 +183,7 @@ pub const BACK_OFFICE_MENU: [(&str, &str, Area); 26] = [
     ("/admin/members", "admin_members", Area::Users),
     ("/admin/checkins", "admin_checkins", Area::Users),
     ("/admin/homework", "admin_homework", Area::Catalog),
+    ("/admin/questions", "admin_questions", Area::Catalog),
     ("/admin/distributors", "admin_distributors", Area::Distribution),
     ("/admin/courses", "admin_catalog", Area::Catalog),
     ("/admin/coupons", "admin_coupons", Area::Catalog),

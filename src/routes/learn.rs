@@ -15,6 +15,7 @@ use crate::domain::catalog::LessonKind;
 use crate::domain::media::{self, Grant, URL_TTL_SECS};
 use crate::domain::membership::covers;
 use crate::domain::product::Delivery;
+use crate::domain::qa::moment_in_lesson;
 use crate::domain::text::clock_duration;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::{CourseId, LessonId, UserId};
@@ -117,10 +118,18 @@ impl LessonPage<'_> {
     }
 }
 
+/// `?t=` on a lesson's address: a moment of its media.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OpenAt {
+    t: Option<String>,
+}
+
 #[get("/courses/{slug}/lessons/{id}")]
 async fn lesson_page(
     ctx: PageContext,
     path: web::Path<(crate::domain::numbers::Slug, LessonId)>,
+    req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let (slug, id) = path.into_inner();
@@ -159,7 +168,13 @@ async fn lesson_page(
         Some(uid) if allowed => state.progress.course_progress(&state.db, uid, course.id).await?,
         _ => HashMap::new(),
     };
-    let resume_secs = progress.get(&lesson.id).map(|p| p.last_position_secs).unwrap_or(0);
+    // A note's link (`?t=`) opens the media at its moment; otherwise where the learner left off.
+    let at: OpenAt = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let asked =
+        at.t.as_deref()
+            .and_then(crate::domain::qa::parse_moment)
+            .filter(|t| moment_in_lesson(*t, lesson.duration_secs));
+    let resume_secs = asked.unwrap_or_else(|| progress.get(&lesson.id).map(|p| p.last_position_secs).unwrap_or(0));
     let watermark = match &ctx.user {
         Some(u) => format!("{} · ID {}", u.phone.masked(), u.id),
         None => ctx.t("watermark_guest").to_string(),

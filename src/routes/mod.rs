@@ -29,6 +29,7 @@ pub mod phone_binding;
 pub mod poster;
 pub mod privacy;
 pub mod pwa;
+pub mod questions;
 pub mod receipts;
 pub mod redeem;
 pub mod refunds;
@@ -68,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     groups::configure(cfg);
     checkins::configure(cfg);
     homework::configure(cfg);
+    questions::configure(cfg);
     distribution::configure(cfg);
     privacy::configure(cfg);
     pages::configure(cfg);

@@ -62,8 +62,9 @@ pub async fn send(tx: &mut Transaction<'static, Any>, m: &NewMessage<'_>, now: i
     let Some(phone) = phone.filter(|_| kind != Kind::Reminder || agreed == 1) else { return Ok(()) };
     let (amount, time) = (m.amount.map(|a| a.to_string()).unwrap_or_default(), shanghai_minutes(now));
     // A reminder's text is its note and its time the event's (in `ref_no`).
+    let text = m.kind.reminder_text(m.note);
     let params = match kind {
-        Kind::Reminder => [("text", m.note), ("time", m.ref_no), ("no", "")],
+        Kind::Reminder => [("text", text.as_str()), ("time", m.ref_no), ("no", "")],
         _ => [("no", m.ref_no), ("amount", amount.as_str()), ("time", time.as_str())],
     };
     let params: Vec<(&str, &str)> = params.into_iter().filter(|(name, _)| kind.params().contains(name)).collect();

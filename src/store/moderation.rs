@@ -124,10 +124,12 @@ pub async fn decide(
             .execute(&mut *tx)
             .await?;
     }
-    // A held review or check-in comes out (or stays out) with the decision; its link names it.
+    // A held review, check-in, question or answer comes out (or stays out) with the decision; its link names it.
     let table = match item.kind {
         HeldKind::Review => Some("reviews"),
         HeldKind::CheckIn => Some("check_ins"),
+        HeldKind::Question => Some("lesson_questions"),
+        HeldKind::Answer => Some("lesson_answers"),
         HeldKind::Nickname | HeldKind::Complaint | HeldKind::Refund => None,
     };
     if let Some(table) = table

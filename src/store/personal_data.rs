@@ -217,6 +217,30 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         ],
     )
     .await?;
+    let questions = rows(
+        db,
+        "SELECT l.title AS lesson, q.body, q.status, q.created_at FROM lesson_questions q \
+         JOIN lessons l ON l.id = q.lesson_id WHERE q.user_id = $1 ORDER BY q.id",
+        user_id.0,
+        &[("lesson", 't'), ("body", 't'), ("status", 't'), ("created_at", '@')],
+    )
+    .await?;
+    let answers = rows(
+        db,
+        "SELECT q.body AS question, a.body, a.status, a.created_at FROM lesson_answers a \
+         JOIN lesson_questions q ON q.id = a.question_id WHERE a.user_id = $1 ORDER BY a.id",
+        user_id.0,
+        &[("question", 't'), ("body", 't'), ("status", 't'), ("created_at", '@')],
+    )
+    .await?;
+    let notes = rows(
+        db,
+        "SELECT l.title AS lesson, n.at_secs, n.body, n.created_at FROM learner_notes n \
+         JOIN lessons l ON l.id = n.lesson_id WHERE n.user_id = $1 ORDER BY n.id",
+        user_id.0,
+        &[("lesson", 't'), ("at_secs", 'n'), ("body", 't'), ("created_at", '@')],
+    )
+    .await?;
     let memberships = rows(
         db,
         "SELECT c.title AS plan, o.order_no, t.starts_at, t.ends_at FROM membership_terms t JOIN courses c ON c.id = t.plan_id \
@@ -300,6 +324,9 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "membership_terms": memberships,
         "check_ins": check_ins,
         "homework": homework,
+        "lesson_questions": questions,
+        "lesson_answers": answers,
+        "notes": notes,
         "logins": logins,
         "distribution": { "application": distributor, "commissions": commissions, "payouts": payouts },
     }))
@@ -364,6 +391,13 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Erasure, sqlx::
         "DELETE FROM homework WHERE user_id = $1",
         "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('checkin', 'homework')",
         "DELETE FROM reviews WHERE user_id = $1",
+        // Their questions go with the answers under them, and their answers with any pin on them.
+        "UPDATE lesson_questions SET best_answer_id = NULL WHERE best_answer_id IN \
+         (SELECT id FROM lesson_answers WHERE user_id = $1)",
+        "DELETE FROM lesson_answers WHERE user_id = $1 OR question_id IN (SELECT id FROM lesson_questions WHERE user_id = $1)",
+        "DELETE FROM lesson_questions WHERE user_id = $1",
+        "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('question', 'answer')",
+        "DELETE FROM learner_notes WHERE user_id = $1",
         "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",
         // Invoices stay for the books: a company's title and tax number are the company's; a

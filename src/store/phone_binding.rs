@@ -11,7 +11,7 @@ use crate::domain::{Phone, UserId};
 
 /// Tables whose rows follow their owner, with the columns that may hold a row only once per
 /// owner: a row the phone's account already has the like of stays behind.
-const OWNED: [(&str, &[&str]); 21] = [
+const OWNED: [(&str, &[&str]); 24] = [
     ("orders", &[]),
     ("entitlements", &["course_id"]),
     ("lesson_progress", &["lesson_id"]),
@@ -28,6 +28,9 @@ const OWNED: [(&str, &[&str]); 21] = [
     ("group_members", &["group_id"]),
     ("check_ins", &["course_id", "day"]),
     ("homework", &["lesson_id"]),
+    ("lesson_questions", &[]),
+    ("lesson_answers", &[]),
+    ("learner_notes", &[]),
     ("moderation_items", &[]),
     ("referral_bindings", &[""]),
     ("receipt_claims", &[]),

@@ -17,10 +17,10 @@ use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::words::UnknownWord;
 use crate::domain::{
-    AgreementId, AnnouncementId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId, ClaimId,
-    ComplaintId, CouponId, CourseId, Fen, GroupId, InstructorId, InvoiceId, KeywordId, LessonId, OrderId, PayoutId,
-    Phone, QueueItemId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId,
-    UserId, WechatMessageId,
+    AgreementId, AnnouncementId, AnswerId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId,
+    ClaimId, ComplaintId, CouponId, CourseId, Fen, GroupId, InstructorId, InvoiceId, KeywordId, LessonId, NoteId,
+    OrderId, PayoutId, Phone, QuestionId, QueueItemId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId,
+    SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -72,6 +72,9 @@ bigint_ids!(
     AnnouncementId,
     SubmissionId,
     SlotId,
+    QuestionId,
+    AnswerId,
+    NoteId,
     ComplaintId,
     AttachmentId,
     KeywordId,

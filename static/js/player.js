@@ -116,6 +116,21 @@
     media.addEventListener("ended", report);
     window.addEventListener("pagehide", report);
 
+    // A note sits at the moment the learner is at when they start writing it (unless they typed one).
+    var noteAt = document.querySelector("[data-note-at]");
+    if (noteAt) {
+      var stamp = function () {
+        if (noteAt.dataset.edited) return;
+        var t = Math.floor(media.currentTime || 0), h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), s = t % 60;
+        noteAt.value = (h ? h + ":" + (m < 10 ? "0" : "") : "") + m + ":" + (s < 10 ? "0" : "") + s;
+      };
+      noteAt.addEventListener("input", function () { noteAt.dataset.edited = "1"; });
+      var noteBox = document.getElementById("note-form");
+      if (noteBox) noteBox.addEventListener("toggle", stamp);
+      var noteBody = document.getElementById("note-body");
+      if (noteBody) noteBody.addEventListener("focus", stamp);
+    }
+
     // A free preview that ends offers the course, calmly: the price and 立即购买, or watch again.
     var paywall = document.getElementById("paywall");
     if (paywall) {

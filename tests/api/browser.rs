@@ -641,6 +641,96 @@ async fn learning_together_on_a_phone() {
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
+/// Scrolls an element to the middle of the screen (clear of the sticky bars) and taps it.
+async fn tap_in_view(client: &Client, css: &str) {
+    let element = client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css}"));
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&element).unwrap()])
+        .await
+        .unwrap();
+    element.click().await.unwrap();
+}
+
+/// On a phone: a note taken while the lesson plays keeps the moment, and the learner's questions
+/// page and notes; in both languages.
+#[tokio::test]
+async fn questions_and_notes_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let phone = "13800138195";
+    browser_login(&client, &app, phone).await;
+    app.age_codes(61).await;
+    app.login_by_code(phone).await;
+    app.bought("excel-data-analysis").await;
+    let lesson = app.first_paid_lesson("excel-data-analysis").await;
+    let lesson_url = format!("/courses/excel-data-analysis/lessons/{lesson}");
+    client.goto(&app.url(&lesson_url)).await.unwrap();
+    client.wait().for_element(Locator::Id("media")).await.unwrap();
+    let played = client
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; const v = document.getElementById('media'); v.muted = true; \
+             v.play().then(() => { const t = () => v.currentTime >= 1.2 ? (v.pause(), done(v.currentTime)) : setTimeout(t, 100); t(); }) \
+             .catch(e => done('error: ' + e));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(played.as_f64().is_some_and(|t| t >= 1.2), "currentTime did not advance: {played}");
+    // Opening 记笔记 fills in the moment the player is at.
+    let summary = client.find(Locator::Css("#note-form summary")).await.unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&summary).unwrap()])
+        .await
+        .unwrap();
+    summary.click().await.unwrap();
+    until(&client, "return document.getElementById('note-at').value === '0:01'", "the note's moment filled in").await;
+    client.find(Locator::Id("note-body")).await.unwrap().send_keys("先选数据区域，再插入透视表").await.unwrap();
+    snap(&client, "lesson-note-375.png").await;
+    let save = client.find(Locator::Css("[data-note-form] button[type=submit]")).await.unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&save).unwrap()])
+        .await
+        .unwrap();
+    save.click().await.unwrap();
+    client.wait().for_element(Locator::Css(".flash")).await.unwrap();
+    let resume = client.execute("return document.querySelector('.lesson-page').dataset.resume", vec![]).await.unwrap();
+    assert_eq!(resume, json!("1"), "back at the player, at the note's moment");
+
+    // A question asked by clicking; a classmate's answer and a teacher's.
+    let qa = format!("{lesson_url}/questions");
+    client.goto(&app.url(&qa)).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Id("question"))
+        .await
+        .unwrap()
+        .send_keys("透视表的数据源更新后怎么刷新？")
+        .await
+        .unwrap();
+    let ask = client.find(Locator::Css("#ask button[type=submit]")).await.unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&ask).unwrap()])
+        .await
+        .unwrap();
+    ask.click().await.unwrap();
+    client.wait().for_element(Locator::Css(".qa-list .review")).await.unwrap();
+    let question: i64 = sqlx::query_scalar("SELECT id FROM lesson_questions").fetch_one(app.db.read()).await.unwrap();
+    let classmate = app.another_browser();
+    classmate.login_by_code("13800138196").await;
+    classmate.bought("excel-data-analysis").await;
+    classmate.submit(&qa, &format!("/questions/{question}/answers"), &[("body", "右键透视表，点“刷新”")]).await;
+    let staff = app.staff().await;
+    let answer = [("body", "数据源是表格（Ctrl+T）时，新增的行也会算进去")];
+    staff.submit("/admin/questions", &format!("/admin/questions/{question}/answer"), &answer).await;
+    let pages = [
+        (qa.clone(), "#notes-title", "questions-top"),
+        (qa.clone(), ".badge.staff", "questions"),
+        ("/me/notes".to_string(), ".note-at", "notes"),
+    ];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
+    let _ = client.close().await; // cleanup: the checks above are the test
+}
+
 /// On a phone, in both languages: a course with a group offer, and a group's page with its
 /// seats and time left; a joining buyer sees the join button.
 #[tokio::test]
@@ -936,7 +1026,12 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     app.pay_sandbox(&gift_order).await;
     let bundle_id = app.course_id("office-efficiency-bundle").await;
     let column_id = app.course_id("weekly-book-notes").await;
+    // A learner's question under a lesson, for the questions page.
+    let lesson = app.first_paid_lesson("excel-data-analysis").await;
+    let qa = format!("/courses/excel-data-analysis/lessons/{lesson}/questions");
+    app.submit(&qa, &qa, &[("body", "透视表怎么按月汇总？")]).await;
     for (path, shot) in [
+        ("/admin/questions".to_string(), "admin-questions-1280.png"),
         (format!("/admin/orders/{gift_order}"), "admin-order-gift-1280.png"),
         (format!("/admin/courses/{bundle_id}/bundle"), "admin-bundle-1280.png"),
         (format!("/admin/courses/{column_id}/column"), "admin-column-1280.png"),

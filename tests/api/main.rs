@@ -46,6 +46,7 @@ mod privacy;
 mod products;
 mod profit_sharing;
 mod pwa;
+mod questions;
 mod rate_limits;
 mod receipts;
 mod redeem;

@@ -38,6 +38,10 @@ async fn a_learner_downloads_everything_kept_about_them(app: TestApp) {
     app.login_by_code("13800138301").await;
     let order_no = app.bought(SLUG).await;
     study(&app, 40).await;
+    let lesson = app.first_paid_lesson(SLUG).await;
+    let note = format!("/courses/{SLUG}/lessons/{lesson}/notes");
+    let qa = format!("/courses/{SLUG}/lessons/{lesson}/questions");
+    app.submit(&qa, &note, &[("at", "0:30"), ("body", "第一个透视表")]).await;
     let response = app.get("/me").await;
     assert_eq!(response.headers()["cache-control"], "private, no-store", "personal pages are never stored");
     let (status, me) = app.get_html("/me").await;
@@ -59,6 +63,10 @@ async fn a_learner_downloads_everything_kept_about_them(app: TestApp) {
     assert_eq!(data["orders"][0]["status"], "paid");
     assert_eq!(data["learning_progress"][0]["last_position_secs"], 40, "progress reported a moment ago");
     assert!(data["logins"].as_array().is_some_and(|l| !l.is_empty()));
+    assert_eq!(
+        (data["notes"][0]["body"].as_str(), data["notes"][0]["at_secs"].as_i64()),
+        (Some("第一个透视表"), Some(30))
+    );
 
     // Someone else's export holds only their own account.
     let other = app.another_browser();
@@ -79,6 +87,12 @@ async fn deletion_needs_the_code_and_the_box_and_keeps_the_orders(app: TestApp) 
     let order_no = app.bought(SLUG).await;
     study(&app, 30).await;
     app.flush_progress().await;
+    // A question and a note under a lesson: theirs, so they go with the account.
+    let lesson = app.first_paid_lesson(SLUG).await;
+    let qa = format!("/courses/{SLUG}/lessons/{lesson}/questions");
+    assert_eq!(app.submit(&qa, &qa, &[("body", "示例文件在哪里下载？")]).await.status(), StatusCode::SEE_OTHER);
+    let note = format!("/courses/{SLUG}/lessons/{lesson}/notes");
+    assert_eq!(app.submit(&qa, &note, &[("at", "0:10"), ("body", "记一下")]).await.status(), StatusCode::SEE_OTHER);
     // A gift signed with their real name, not yet claimed.
     let gift = "/courses/python-zero-to-one/gift";
     let to_pay = location(&app.submit(gift, gift, &[("copies", "1"), ("sender", "张小明")]).await);
@@ -132,7 +146,8 @@ async fn deletion_needs_the_code_and_the_box_and_keeps_the_orders(app: TestApp) 
         (stored_phone.as_str(), nickname.as_str(), hash),
         (format!("deleted:{id}").as_str(), "已注销用户", None)
     );
-    for table in ["lesson_progress", "logins", "user_messages", "user_identities"] {
+    for table in ["lesson_progress", "logins", "user_messages", "user_identities", "lesson_questions", "learner_notes"]
+    {
         let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = $1"))
             .bind(id)
             .fetch_one(app.db.read())

@@ -24,6 +24,7 @@ pub mod media;
 pub mod official_account;
 pub mod orders;
 pub mod products;
+pub mod questions;
 pub mod readiness;
 pub mod redeem;
 pub mod refunds;
@@ -87,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     distributors::configure(cfg);
     products::configure(cfg);
     learning::configure(cfg);
+    questions::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
     agreements::configure(cfg);

@@ -677,21 +677,11 @@ async fn questions_and_notes_on_a_phone() {
         .unwrap();
     assert!(played.as_f64().is_some_and(|t| t >= 1.2), "currentTime did not advance: {played}");
     // Opening 记笔记 fills in the moment the player is at.
-    let summary = client.find(Locator::Css("#note-form summary")).await.unwrap();
-    client
-        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&summary).unwrap()])
-        .await
-        .unwrap();
-    summary.click().await.unwrap();
+    tap_in_view(&client, "#note-form summary").await;
     until(&client, "return document.getElementById('note-at').value === '0:01'", "the note's moment filled in").await;
     client.find(Locator::Id("note-body")).await.unwrap().send_keys("先选数据区域，再插入透视表").await.unwrap();
     snap(&client, "lesson-note-375.png").await;
-    let save = client.find(Locator::Css("[data-note-form] button[type=submit]")).await.unwrap();
-    client
-        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&save).unwrap()])
-        .await
-        .unwrap();
-    save.click().await.unwrap();
+    tap_in_view(&client, "[data-note-form] button[type=submit]").await;
     client.wait().for_element(Locator::Css(".flash")).await.unwrap();
     let resume = client.execute("return document.querySelector('.lesson-page').dataset.resume", vec![]).await.unwrap();
     assert_eq!(resume, json!("1"), "back at the player, at the note's moment");
@@ -707,12 +697,7 @@ async fn questions_and_notes_on_a_phone() {
         .send_keys("透视表的数据源更新后怎么刷新？")
         .await
         .unwrap();
-    let ask = client.find(Locator::Css("#ask button[type=submit]")).await.unwrap();
-    client
-        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&ask).unwrap()])
-        .await
-        .unwrap();
-    ask.click().await.unwrap();
+    tap_in_view(&client, "#ask button[type=submit]").await;
     client.wait().for_element(Locator::Css(".qa-list .review")).await.unwrap();
     let question: i64 = sqlx::query_scalar("SELECT id FROM lesson_questions").fetch_one(app.db.read()).await.unwrap();
     let classmate = app.another_browser();

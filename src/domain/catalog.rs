@@ -47,6 +47,8 @@ pub struct Lesson {
     pub free_preview: bool,
     /// For live sessions: when the session starts (unix seconds).
     pub starts_at: Option<i64>,
+    /// When it opens to a learner, if not at once (定时解锁).
+    pub unlock: Option<super::unlock::Unlock>,
 }
 
 /// Shown for a course without a cover of its own.
@@ -57,6 +59,15 @@ impl Lesson {
     /// a membership), and anyone the free previews of a course on sale.
     pub fn may_watch(&self, course_on_sale: bool, owner: bool) -> bool {
         owner || (self.free_preview && course_on_sale)
+    }
+
+    /// When this lesson opens to a learner who started at `since`, if it is still locked at `now`
+    /// (a free preview is open to everyone, whatever its schedule).
+    pub fn locked_until(&self, since: i64, now: i64) -> Option<i64> {
+        if self.free_preview {
+            return None;
+        }
+        self.unlock.and_then(|u| u.locked_until(since, now))
     }
 
     /// What a free lesson is called by its kind: 试看, 试听 or 试读.
@@ -359,6 +370,7 @@ mod tests {
             duration_secs: 60,
             free_preview,
             starts_at: None,
+            unlock: None,
         };
         let (preview, paid) = (lesson(true), lesson(false));
         assert!(preview.may_watch(true, false));

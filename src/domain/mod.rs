@@ -48,6 +48,7 @@ pub mod status;
 pub mod sync;
 pub mod text;
 pub mod time;
+pub mod unlock;
 pub mod upload;
 pub mod words;
 

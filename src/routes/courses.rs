@@ -141,6 +141,18 @@ impl DetailPage<'_> {
         clock_duration(*secs)
     }
 
+    /// A scheduled lesson's label: the day after the start it opens, or the moment (while ahead).
+    fn schedule(&self, lesson: &crate::catalog::Lesson) -> Option<String> {
+        use crate::domain::unlock::Unlock;
+        match lesson.unlock.filter(|_| !lesson.free_preview)? {
+            Unlock::AfterDays(n) => Some(self.ctx.tf("lesson_unlock_day", &[("n", &n.to_string())])),
+            Unlock::At(t) if t > crate::domain::time::now() => {
+                Some(self.ctx.tf("lesson_opens_short", &[("time", &crate::domain::time::shanghai_minutes(t))]))
+            }
+            Unlock::At(_) => None,
+        }
+    }
+
     fn when(&self, unix: &i64) -> String {
         shanghai_minutes(*unix)
     }

@@ -59,7 +59,7 @@ async fn assignment_for(
 ) -> Result<(std::sync::Arc<Course>, Lesson, String), AppError> {
     let catalog = state.catalog.snapshot();
     let (course, lesson) = catalog.lesson(lesson_id).ok_or(AppError::NotFound)?;
-    if course.slug != slug.as_str() || !state.access.may_learn(&state.db, user_id, course, now()).await? {
+    if course.slug != slug.as_str() || !super::learn::can_learn(state, Some(user_id), course, lesson).await? {
         return Err(AppError::NotFound);
     }
     let assignment =

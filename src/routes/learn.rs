@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// May this viewer have this lesson's content (`Lesson::may_watch`)? A free preview needs no
 /// lookup.
-async fn can_learn(
+pub(crate) async fn can_learn(
     state: &AppState,
     user_id: Option<UserId>,
     course: &Course,
@@ -42,10 +42,10 @@ async fn can_learn(
     if lesson.may_watch(course.published, false) {
         return Ok(true);
     }
-    match user_id {
-        Some(uid) => Ok(state.access.may_learn(&state.db, uid, course, now()).await?),
-        None => Ok(false),
-    }
+    let Some(uid) = user_id else { return Ok(false) };
+    let at = now();
+    let since = state.access.learning_since(&state.db, uid, course, at).await?;
+    Ok(since.is_some_and(|since| lesson.locked_until(since, at).is_none()))
 }
 
 pub enum LiveState {
@@ -73,6 +73,10 @@ struct LessonPage<'a> {
     has_assignment: bool,
     watermark: String,
     resume_secs: i64,
+    /// The learner's start, for scheduled lessons; and when this one opens, if it is shut now.
+    since: Option<i64>,
+    opens_at: Option<i64>,
+    now: i64,
     progress: HashMap<LessonId, Progress>,
     prev: Option<Lesson>,
     next: Option<Lesson>,
@@ -89,6 +93,18 @@ impl LessonPage<'_> {
 
     fn starts(&self) -> String {
         self.lesson.starts_at.map(shanghai_minutes).unwrap_or_default()
+    }
+
+    /// When a lesson of the syllabus opens to this owner, if it is still shut.
+    fn opens(&self, lesson: &Lesson) -> Option<String> {
+        // Without the year: the syllabus has little room, and schedules run weeks, not years.
+        self.since
+            .and_then(|since| lesson.locked_until(since, self.now))
+            .map(|t| shanghai_minutes(t).chars().skip(5).collect())
+    }
+
+    fn opens_at_text(&self) -> String {
+        self.opens_at.map(shanghai_minutes).unwrap_or_default()
     }
 
     fn completed_count(&self) -> usize {
@@ -140,15 +156,19 @@ async fn lesson_page(
     }
     let (course, lesson) = (course.clone(), lesson.clone());
     let user_id = ctx.user.as_ref().map(|u| u.id);
-    let owner = match user_id {
-        Some(uid) => state.access.may_learn(&state.db, uid, &course, now()).await?,
-        None => false,
+    let at = now();
+    let since = match user_id {
+        Some(uid) => state.access.learning_since(&state.db, uid, &course, at).await?,
+        None => None,
     };
+    let owner = since.is_some();
+    // A scheduled lesson stays shut to its owner until its moment: no content, no media URL.
+    let opens_at = since.and_then(|since| lesson.locked_until(since, at));
     if !course.published && !owner {
         // Off sale: only the learners who bought it still see it.
         return Err(AppError::NotFound);
     }
-    let allowed = lesson.may_watch(course.published, owner);
+    let allowed = lesson.may_watch(course.published, owner) && opens_at.is_none();
     let content = if allowed {
         state.lessons.content(&state.db, lesson.id).await?.unwrap_or_default()
     } else {
@@ -169,11 +189,12 @@ async fn lesson_page(
         _ => HashMap::new(),
     };
     // A note's link (`?t=`) opens the media at its moment; otherwise where the learner left off.
-    let at: OpenAt = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let asked =
-        at.t.as_deref()
-            .and_then(crate::domain::qa::parse_moment)
-            .filter(|t| moment_in_lesson(*t, lesson.duration_secs));
+    let open_at: OpenAt = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let asked = open_at
+        .t
+        .as_deref()
+        .and_then(crate::domain::qa::parse_moment)
+        .filter(|t| moment_in_lesson(*t, lesson.duration_secs));
     let resume_secs = asked.unwrap_or_else(|| progress.get(&lesson.id).map(|p| p.last_position_secs).unwrap_or(0));
     let watermark = match &ctx.user {
         Some(u) => format!("{} · ID {}", u.phone.masked(), u.id),
@@ -216,6 +237,9 @@ async fn lesson_page(
         has_assignment: content.assignment.is_some(),
         watermark,
         resume_secs,
+        since,
+        opens_at,
+        now: at,
         progress,
         prev,
         next,

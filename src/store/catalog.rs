@@ -10,6 +10,7 @@ use super::rows::Flag;
 use crate::domain::catalog::{Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonKind, Rating};
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
+use crate::domain::unlock::Unlock;
 use crate::domain::{CategoryId, ChapterId, CourseId, Fen, InstructorId, LessonId, ProductKind};
 
 /// Categories in shop order, and every course (published or not) with its syllabus.
@@ -35,18 +36,19 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         .collect();
 
     let mut lessons_by_chapter: HashMap<ChapterId, Vec<Lesson>> = HashMap::new();
-    type LessonRow = (ChapterId, LessonId, String, String, i64, Flag, Option<i64>);
+    type LessonRow = (ChapterId, LessonId, String, String, i64, Flag, Option<i64>, Option<i64>, Option<i64>);
     let lesson_rows: Vec<LessonRow> = sqlx::query_as(
-        "SELECT l.chapter_id, l.id, l.title, l.kind, l.duration_secs, l.free_preview, l.starts_at \
+        "SELECT l.chapter_id, l.id, l.title, l.kind, l.duration_secs, l.free_preview, l.starts_at, l.unlock_day, l.unlock_at \
          FROM lessons l JOIN courses c ON c.id = l.course_id \
          ORDER BY l.chapter_id, l.position, l.id",
     )
     .fetch_all(pool)
     .await?;
-    for (chapter_id, id, title, kind, duration_secs, free_preview, starts_at) in lesson_rows {
+    for (chapter_id, id, title, kind, duration_secs, free_preview, starts_at, unlock_day, unlock_at) in lesson_rows {
         let free_preview = free_preview.into();
         let kind = LessonKind::try_from(kind).map_err(anyhow::Error::msg)?;
-        let lesson = Lesson { id, title, kind, duration_secs, free_preview, starts_at };
+        let unlock = Unlock::from_columns(unlock_day, unlock_at);
+        let lesson = Lesson { id, title, kind, duration_secs, free_preview, starts_at, unlock };
         lessons_by_chapter.entry(chapter_id).or_default().push(lesson);
     }
 

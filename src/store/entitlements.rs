@@ -57,6 +57,27 @@ impl AccessCache {
         self.member_covers(db, user_id, course, now).await
     }
 
+    /// Since when the learner may learn the course, or None when they may not: the grant, or for
+    /// a course their membership opens, the first term that opened it (a renewal does not restart
+    /// a schedule). Scheduled unlocks count from it.
+    pub async fn learning_since(
+        &self,
+        db: &Db,
+        user_id: UserId,
+        course: &Course,
+        now: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        if let Some((_, granted_at)) = self.owned(db, user_id).await?.iter().find(|(c, _)| *c == course.id) {
+            return Ok(Some(*granted_at));
+        }
+        let timeline = self.membership(db, user_id).await?;
+        let opens = |scope: &memberships::ScopeWord| covers(scope.0, course.kind, course.member_rule);
+        if !timeline.at(now).is_some_and(|term| opens(&term.scope)) {
+            return Ok(None);
+        }
+        Ok(timeline.terms.iter().filter(|t| opens(&t.scope) && t.starts_at <= now).map(|t| t.starts_at).min())
+    }
+
     /// The running term's plan opens this course.
     pub async fn member_covers(
         &self,

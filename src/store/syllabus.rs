@@ -169,6 +169,8 @@ pub struct LessonDetail {
     pub live_url: String,
     pub starts_at: Option<i64>,
     pub assignment: String,
+    pub unlock_day: Option<i64>,
+    pub unlock_at: Option<i64>,
     pub media_key: Option<String>,
     pub hls_dir: Option<String>,
 }
@@ -176,8 +178,8 @@ pub struct LessonDetail {
 pub async fn lesson_detail(db: &Db, id: LessonId) -> Result<Option<LessonDetail>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, course_id, title, kind, duration_secs, free_preview, COALESCE(body, '') AS body, notes, \
-         COALESCE(live_url, '') AS live_url, starts_at, COALESCE(assignment, '') AS assignment, media_key, hls_dir \
-         FROM lessons WHERE id = $1",
+         COALESCE(live_url, '') AS live_url, starts_at, COALESCE(assignment, '') AS assignment, unlock_day, unlock_at, \
+         media_key, hls_dir FROM lessons WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db.read())
@@ -192,17 +194,23 @@ pub struct LessonContentInput<'a> {
     pub starts_at: Option<i64>,
     /// The lesson's assignment (作业); None: none.
     pub assignment: Option<&'a str>,
+    /// Scheduled unlock: Beijing days after the learner's start, or a moment (at most one).
+    pub unlock_day: Option<i64>,
+    pub unlock_at: Option<i64>,
 }
 
 pub async fn update_lesson_content(db: &Db, id: LessonId, c: &LessonContentInput<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4, assignment = $5 WHERE id = $6",
+        "UPDATE lessons SET body = $1, notes = $2, live_url = $3, starts_at = $4, assignment = $5, unlock_day = $6, \
+         unlock_at = $7 WHERE id = $8",
     )
     .bind(c.body)
     .bind(c.notes)
     .bind(c.live_url)
     .bind(c.starts_at)
     .bind(c.assignment)
+    .bind(c.unlock_day)
+    .bind(c.unlock_at)
     .bind(id)
     .execute(db.write())
     .await?;

@@ -707,7 +707,31 @@ async fn questions_and_notes_on_a_phone() {
     let staff = app.staff().await;
     let answer = [("body", "数据源是表格（Ctrl+T）时，新增的行也会算进去")];
     staff.submit("/admin/questions", &format!("/admin/questions/{question}/answer"), &answer).await;
+    // A lesson scheduled three days after the purchase: its owner is told when it opens.
+    let scheduled = app
+        .catalog
+        .snapshot()
+        .course("excel-data-analysis")
+        .unwrap()
+        .lessons()
+        .filter(|l| !l.free_preview)
+        .nth(1)
+        .unwrap()
+        .id;
+    let editor = format!("/admin/lessons/{scheduled}");
+    let fields = [
+        ("body", ""),
+        ("notes", ""),
+        ("live_url", ""),
+        ("starts_at", ""),
+        ("assignment", ""),
+        ("unlock_day", "3"),
+        ("unlock_at", ""),
+    ];
+    staff.submit(&editor, &format!("{editor}/content"), &fields).await;
     let pages = [
+        (format!("/courses/excel-data-analysis/lessons/{scheduled}"), "#scheduled", "lesson-scheduled"),
+        ("/courses/excel-data-analysis".to_string(), ".tag-opens", "course-scheduled"),
         (qa.clone(), "#notes-title", "questions-top"),
         (qa.clone(), ".badge.staff", "questions"),
         ("/me/notes".to_string(), ".note-at", "notes"),
@@ -1021,6 +1045,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         (format!("/admin/courses/{bundle_id}/bundle"), "admin-bundle-1280.png"),
         (format!("/admin/courses/{column_id}/column"), "admin-column-1280.png"),
         (format!("/admin/courses/{course_id}"), "admin-course-editor-1280.png"),
+        (format!("/admin/lessons/{lesson}"), "admin-lesson-1280.png"),
         ("/admin/stats".to_string(), "admin-stats-1280.png"),
         ("/admin/orders".to_string(), "admin-orders-1280.png"),
         ("/admin/sms".to_string(), "admin-sms-1280.png"),

@@ -18,6 +18,7 @@ on_both_backends!(
     forged_reports_complete_nothing,
     articles_complete_at_a_readers_pace,
     articles_and_live_sessions_render,
+    scheduled_lessons_open_day_by_day,
 );
 
 const SLUG: &str = "excel-data-analysis";
@@ -596,4 +597,86 @@ async fn articles_and_live_sessions_render(app: TestApp) {
     app.pay_sandbox(&order_no).await;
     let (_, html) = app.get_html(&format!("/courses/short-video-bootcamp/lessons/{session}")).await;
     assert!(html.contains("即将开播") && html.contains("20:00"), "upcoming, in Beijing time");
+}
+
+/// Saves a lesson's schedule through the editor, as staff do.
+async fn schedule(staff: &TestApp, lesson: LessonId, day: &str, at: &str) -> reqwest::Response {
+    let editor = format!("/admin/lessons/{lesson}");
+    let fields = [
+        ("body", ""),
+        ("notes", ""),
+        ("live_url", ""),
+        ("starts_at", ""),
+        ("assignment", ""),
+        ("unlock_day", day),
+        ("unlock_at", at),
+    ];
+    staff.submit(&editor, &format!("{editor}/content"), &fields).await
+}
+
+/// Moves the learner's purchase back in time, as if `days` Beijing days had passed.
+async fn age_purchase(app: &TestApp, user: i64, secs: i64) {
+    sqlx::query("UPDATE entitlements SET granted_at = granted_at - $1 WHERE user_id = $2")
+        .bind(secs)
+        .bind(user)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    app.db.access_changed();
+}
+
+async fn scheduled_lessons_open_day_by_day(app: TestApp) {
+    let (_, paid) = lesson_ids(&app).await;
+    let staff = app.staff().await;
+    for (day, at, field) in [
+        ("-1", "", "unlock_day"),
+        ("3651", "", "unlock_day"),
+        ("2", "2027-01-01T20:00", "unlock_at"),
+        ("", "明天", "unlock_at"),
+    ] {
+        let refused = schedule(&staff, paid, day, at).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{day} {at}");
+        assert!(refused.text().await.unwrap().contains(&format!("id=\"{field}-error\"")), "{day} {at}");
+    }
+    assert_eq!(schedule(&staff, paid, "2", "").await.status(), StatusCode::SEE_OTHER);
+    let (_, course_page) = app.get_html(&format!("/courses/{SLUG}")).await;
+    assert!(course_page.contains("购买 2 天后解锁"), "the syllabus says when it opens");
+
+    app.login_by_code("13800138501").await;
+    app.bought(SLUG).await;
+    let me = user_id(&app, "13800138501").await;
+    let url = signed(&app, me, paid, "main.mp4");
+    let (status, page) = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("本节将于") && page.contains("00:00（北京时间）解锁"), "the owner is told when");
+    assert!(media_url_on_page(&app, paid).await.is_none(), "no media URL before its day");
+    assert_eq!(app.get(&url).await.status(), StatusCode::FORBIDDEN, "nor the media, even correctly signed");
+    let token = crate::helpers::csrf_in(&app.get_html("/me").await.1);
+    let report = app
+        .client
+        .post(app.url(&format!("/progress/{paid}")))
+        .header("Content-Type", "application/json")
+        .header("X-CSRF-Token", token)
+        .body(r#"{"position":30,"duration":600}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(report.status(), StatusCode::FORBIDDEN, "nor progress");
+
+    // A day later it is still shut (day 2 opens at 00:00 Beijing time two days after the purchase).
+    age_purchase(&app, me, 86_400).await;
+    assert!(media_url_on_page(&app, paid).await.is_none());
+    age_purchase(&app, me, 86_400).await;
+    assert!(media_url_on_page(&app, paid).await.is_some(), "open on its day");
+    assert_eq!(app.get(&url).await.status(), StatusCode::OK);
+
+    // A moment for everyone: shut until then whenever the learner bought, open after.
+    let later = kedian::domain::time::shanghai_datetime_value(now() + 3 * 86_400);
+    assert_eq!(schedule(&staff, paid, "", &later).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&url).await.status(), StatusCode::FORBIDDEN);
+    let (_, page) = app.get_html(&format!("/courses/{SLUG}/lessons/{paid}")).await;
+    assert!(page.contains(&later.replace('T', " ")), "{later}");
+    let earlier = kedian::domain::time::shanghai_datetime_value(now() - 60);
+    assert_eq!(schedule(&staff, paid, "", &earlier).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&url).await.status(), StatusCode::OK);
 }

@@ -27,6 +27,10 @@ struct ContentForm {
     live_url: String,
     starts_at: String,
     assignment: String,
+    /// Beijing days after the learner's start (empty or 0: at once).
+    unlock_day: String,
+    /// Or a moment for everyone.
+    unlock_at: String,
 }
 
 #[derive(Template)]
@@ -71,6 +75,8 @@ async fn page(
         live_url: lesson.live_url.clone(),
         starts_at: lesson.starts_at.map(shanghai_datetime_value).unwrap_or_default(),
         assignment: lesson.assignment.clone(),
+        unlock_day: lesson.unlock_day.map(|d| d.to_string()).unwrap_or_default(),
+        unlock_at: lesson.unlock_at.map(shanghai_datetime_value).unwrap_or_default(),
     };
     render_page(ctx, &state, lesson, form, FieldErrors::default(), StatusCode::OK).await
 }
@@ -107,7 +113,22 @@ async fn save(
     if starts_at.is_err() {
         errors.add("starts_at", ctx.t("err_schedule_time"));
     }
-    let (Ok(starts_at), true) = (starts_at, errors.is_empty()) else {
+    let unlock_day = crate::domain::unlock::parse_days(&form.unlock_day);
+    if unlock_day.is_err() {
+        errors.add("unlock_day", ctx.t("err_unlock_day"));
+    }
+    let unlock_at = if form.unlock_at.trim().is_empty() {
+        Ok(None)
+    } else {
+        parse_shanghai_datetime(&form.unlock_at).map(Some).ok_or(())
+    };
+    match (&unlock_day, &unlock_at) {
+        (_, Err(())) => errors.add("unlock_at", ctx.t("err_schedule_time")),
+        (Ok(Some(_)), Ok(Some(_))) => errors.add("unlock_at", ctx.t("err_unlock_both")),
+        _ => {}
+    }
+    let (Ok(starts_at), Ok(unlock_day), Ok(unlock_at), true) = (starts_at, unlock_day, unlock_at, errors.is_empty())
+    else {
         return render_page(ctx, &state, lesson, form, errors, StatusCode::BAD_REQUEST).await;
     };
     let content = LessonContentInput {
@@ -116,6 +137,8 @@ async fn save(
         live_url: (!live_url.is_empty()).then_some(live_url),
         starts_at,
         assignment: (!assignment.is_empty()).then_some(assignment),
+        unlock_day,
+        unlock_at,
     };
     syllabus::update_lesson_content(&state.db, *id, &content).await?;
     reload(&state).await?;
@@ -123,8 +146,10 @@ async fn save(
         action: "lesson.content",
         target_type: "lesson",
         target_id: id.to_string(),
-        before: serde_json::json!({ "body_chars": lesson.body.chars().count(), "live_url": lesson.live_url, "starts_at": lesson.starts_at }),
-        after: serde_json::json!({ "body_chars": body.chars().count(), "live_url": live_url, "starts_at": starts_at }),
+        before: serde_json::json!({ "body_chars": lesson.body.chars().count(), "live_url": lesson.live_url, "starts_at": lesson.starts_at,
+            "unlock_day": lesson.unlock_day, "unlock_at": lesson.unlock_at }),
+        after: serde_json::json!({ "body_chars": body.chars().count(), "live_url": live_url, "starts_at": starts_at,
+            "unlock_day": unlock_day, "unlock_at": unlock_at }),
         note: "",
     };
     audit(&state, &req, &staff, change).await?;

@@ -178,6 +178,7 @@ mod tests {
             chapters: vec![],
             bundle: vec![],
             column: None,
+            cohorts: Vec::new(),
         })
     }
 

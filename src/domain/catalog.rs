@@ -140,6 +140,8 @@ pub struct Course {
     pub bundle: Vec<CourseId>,
     /// A column's plan: the issues planned and when new ones come out.
     pub column: Option<ColumnPlan>,
+    /// Its cohorts (营期), the earliest start first; empty for a course sold any time.
+    pub cohorts: Vec<super::cohort::Cohort>,
 }
 
 /// A column (专栏): how many issues are planned (None: open-ended) and its rhythm in words.

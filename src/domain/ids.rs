@@ -91,6 +91,10 @@ id!(
     NoteId
 );
 id!(
+    /// A cohort (营期) of a course.
+    CohortId
+);
+id!(
     /// A complaint, from a learner or the payment platform.
     ComplaintId
 );

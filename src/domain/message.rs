@@ -23,6 +23,8 @@ super::words::stored_word! {
         GiftClaimed => "gift_claimed",
         /// Someone answered the learner's question under a lesson (a reminder by text, with consent).
         QuestionAnswered => "question_answered",
+        /// Staff's word to a cohort (营期) the learner is in.
+        CohortNotice => "cohort_notice",
     }
 }
 
@@ -45,6 +47,7 @@ impl MessageKind {
             MessageKind::InvoiceIssued => "msg_invoice_issued",
             MessageKind::GiftClaimed => "msg_gift_claimed",
             MessageKind::QuestionAnswered => "msg_question_answered",
+            MessageKind::CohortNotice => "msg_cohort_notice",
         })
     }
 
@@ -65,7 +68,8 @@ impl MessageKind {
             | MessageKind::GroupFailed
             | MessageKind::HomeworkReviewed
             | MessageKind::InvoiceIssued
-            | MessageKind::GiftClaimed => None,
+            | MessageKind::GiftClaimed
+            | MessageKind::CohortNotice => None,
         }
     }
 }

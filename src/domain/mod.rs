@@ -5,6 +5,7 @@ pub mod broadcast;
 pub mod catalog;
 pub mod checkin;
 pub mod claim;
+pub mod cohort;
 pub mod commission;
 pub mod complaint;
 pub mod consultation;

@@ -255,7 +255,8 @@ async fn login(
             let course = state.catalog.snapshot().course(&form.buy).cloned().filter(|c| c.published);
             let to = match course {
                 Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
-                    crate::routes::orders::begin_purchase(&state, &user, &course, &ctx.typed_session(), &ip).await?
+                    crate::routes::orders::begin_purchase(&state, &user, &course, None, &ctx.typed_session(), &ip)
+                        .await?
                 }
                 _ => next,
             };

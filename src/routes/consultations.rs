@@ -113,6 +113,7 @@ async fn book(
         course: &course,
         price: course.price_at(at),
         slot: Some((slot_id, earliest(&state, at))),
+        cohort: None,
     };
     let ip = client_ip(&req, state.settings.trust_forwarded);
     match purchase_href(&state, &purchase, &ctx.typed_session(), &ip, at).await? {

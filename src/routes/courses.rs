@@ -6,11 +6,12 @@ use askama::Template;
 
 use crate::catalog::query::{self, CatalogQuery, ResultPage, Sort};
 use crate::catalog::{Catalog, Course, Lesson};
+use crate::domain::cohort::Cohort;
 use crate::domain::product::Delivery;
 use crate::domain::refund_terms::refund_sentence;
 use crate::domain::text::clock_duration;
 use crate::domain::time::{now, shanghai_minutes};
-use crate::domain::{AttachmentId, GroupId, LessonId, ReviewId};
+use crate::domain::{AttachmentId, CohortId, GroupId, LessonId, ReviewId};
 use crate::error::AppError;
 use crate::routes::learn::continue_with;
 use crate::store::lessons::Progress;
@@ -116,6 +117,11 @@ struct DetailPage<'a> {
     checkins: Option<Vec<(crate::store::checkins::Post, String)>>,
     /// The purchase agreement that claiming this free course accepts.
     claim_agreement: Option<Arc<crate::store::agreements::Agreement>>,
+    /// For a course sold in cohorts, seen signed in: the seats held in each (anonymous pages are
+    /// cached, so they show each cohort's size instead).
+    cohort_seats: Option<HashMap<CohortId, i64>>,
+    /// The cohort the viewer is in.
+    my_cohort: Option<CohortId>,
 }
 
 impl DetailPage<'_> {
@@ -139,6 +145,37 @@ impl DetailPage<'_> {
 
     fn duration(&self, secs: &i64) -> String {
         clock_duration(*secs)
+    }
+
+    fn cohort_date(&self, unix: &i64) -> String {
+        crate::domain::time::shanghai_date(*unix)
+    }
+
+    fn cohort_until(&self, unix: &i64) -> String {
+        shanghai_minutes(*unix)
+    }
+
+    /// Why a cohort cannot be bought now (a translation key), or None while it sells.
+    fn cohort_closed(&self, cohort: &Cohort) -> Option<&'static str> {
+        let taken = self.cohort_seats.as_ref().and_then(|s| s.get(&cohort.id).copied()).unwrap_or(0);
+        cohort.may_join(now(), taken).err().map(|why| why.key())
+    }
+
+    fn seats_left(&self, cohort: &Cohort) -> Option<i64> {
+        let seats = self.cohort_seats.as_ref()?;
+        Some(cohort.seats_left(seats.get(&cohort.id).copied().unwrap_or(0)))
+    }
+
+    /// The viewer's cohort, and the latest of its lessons that has opened (今日课程).
+    fn my_cohort(&self) -> Option<(&Cohort, Option<&Lesson>)> {
+        let cohort = self.course.cohorts.iter().find(|c| Some(c.id) == self.my_cohort)?;
+        let at = now();
+        let today = self
+            .course
+            .lessons()
+            .filter(|l| l.unlock.is_some() && l.locked_until(cohort.starts_at, at).is_none())
+            .max_by_key(|l| l.unlock.map(|u| u.opens_at(cohort.starts_at)));
+        Some((cohort, today))
     }
 
     /// A scheduled lesson's label: the day after the start it opens, or the moment (while ahead).
@@ -318,6 +355,14 @@ async fn detail(
     let review_order = order.as_str();
     let photos_allowed = state.settings.review_photos > 0;
     let claim_agreement = if owned { None } else { super::orders::claim_agreement(&state, &course) };
+    let (cohort_seats, my_cohort) = match ctx.user.as_ref() {
+        Some(user) if !course.cohorts.is_empty() => {
+            let seats = crate::store::cohorts::taken_by_cohort(&state.db, course.id, started).await?;
+            let held = state.access.owned(&state.db, user.id).await?;
+            (Some(seats), held.iter().find(|h| h.course_id == course.id).and_then(|h| h.cohort_id))
+        }
+        _ => (None, None),
+    };
     let db = state.db.clone();
     render_catalog_page_loading(&ctx, &catalog, || async {
         // No query for a course nobody has reviewed (most of them).
@@ -360,6 +405,8 @@ async fn detail(
             my_group,
             checkins,
             claim_agreement,
+            cohort_seats,
+            my_cohort,
         })
     })
     .await

@@ -89,7 +89,7 @@ async fn submit(
     };
     let at = now();
     // The friend is not the buyer: a gift costs the course's price now, never a member price.
-    let purchase = Purchase { user_id: user.id, course: &course, price: course.price_at(at), slot: None };
+    let purchase = Purchase { user_id: user.id, course: &course, price: course.price_at(at), slot: None, cohort: None };
     let ttl = state.settings.order_ttl_minutes * 60;
     let order = checkout::begin_gift(&state.db, &purchase, &gift, &state.gift_key, ttl, at).await?;
     Ok(redirect(&format!("/orders/{}/pay", order.order_no)))

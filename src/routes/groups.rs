@@ -33,7 +33,7 @@ async fn seat(
 ) -> Result<Option<String>, AppError> {
     let at = now();
     let Some(offer) = course.group.as_ref().filter(|o| group.is_some() || o.is_on(at)) else { return Ok(None) };
-    let purchase = Purchase { user_id, course, price: offer.price, slot: None };
+    let purchase = Purchase { user_id, course, price: offer.price, slot: None, cohort: None };
     let ttl_secs = state.settings.order_ttl_minutes * 60;
     Ok(match checkout::begin_group_seat(&state.db, &purchase, offer, group, ttl_secs, at).await? {
         Seat::ToPay(order) => Some(format!("/orders/{}/pay", order.order_no)),

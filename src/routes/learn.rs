@@ -526,9 +526,9 @@ async fn my_courses(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -
         .owned(&state.db, user.id)
         .await?
         .iter()
-        .map(|(course, granted)| {
-            let studied = all_progress.get(course).and_then(|p| p.values().map(|p| p.updated_at).max());
-            (*course, studied.unwrap_or(*granted))
+        .map(|held| {
+            let studied = all_progress.get(&held.course_id).and_then(|p| p.values().map(|p| p.updated_at).max());
+            (held.course_id, studied.unwrap_or(held.granted_at))
         })
         .collect();
     owned.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

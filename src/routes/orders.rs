@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::forms::FieldErrors;
 use crate::auth::session::TypedSession;
 use crate::catalog::Course;
+use crate::domain::CohortId;
 use crate::domain::coupon::{CouponError, apply_coupon};
 use crate::domain::membership::{MemberRule, covers, price_for};
 use crate::domain::numbers::OrderNo;
@@ -72,6 +73,23 @@ struct OwnedPage<'a> {
     course: &'a Course,
 }
 
+/// Why a cohort (营期) cannot be bought, said on its own page (the course lists the others).
+#[derive(Template)]
+#[template(path = "orders/cohort_closed.html")]
+struct CohortClosedPage<'a> {
+    ctx: &'a PageContext,
+    meta: Meta,
+    course: &'a Course,
+    reason: &'static str,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct BuyForm {
+    /// The cohort picked, for a course sold in cohorts.
+    cohort: String,
+}
+
 #[tracing::instrument(skip_all, fields(slug = %slug))]
 #[post("/courses/{slug}/buy")]
 async fn buy(
@@ -79,7 +97,7 @@ async fn buy(
     req: HttpRequest,
     slug: web::Path<crate::domain::numbers::Slug>,
     state: web::Data<AppState>,
-    _form: CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<BuyForm>,
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
     let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
@@ -93,9 +111,27 @@ async fn buy(
         let meta = ctx.meta(&course.title, &course.subtitle);
         return render(&OwnedPage { ctx: &ctx, meta, course: &course });
     }
+    // A cohort must be picked, and open: said here with a 4xx (the seat itself is taken under a
+    // lock when the order is made, where a race sends the buyer back to the course).
+    let cohort = form.cohort.trim().parse::<CohortId>().ok();
+    if !course.cohorts.is_empty() {
+        let picked = course.cohorts.iter().find(|c| Some(c.id) == cohort);
+        let closed = match picked {
+            None => Some((StatusCode::BAD_REQUEST, "cohort_required")),
+            Some(c) => {
+                let taken = crate::store::cohorts::taken_by_cohort(&state.db, course.id, now()).await?;
+                let taken = taken.get(&c.id).copied().unwrap_or(0);
+                c.may_join(now(), taken).err().map(|why| (StatusCode::CONFLICT, why.key()))
+            }
+        };
+        if let Some((status, reason)) = closed {
+            let meta = ctx.meta(&course.title, &course.subtitle);
+            return render_with_status(&CohortClosedPage { ctx: &ctx, meta, course: &course, reason }, status);
+        }
+    }
     super::distribution::bind_noted(&ctx, &req, &state, user).await?;
     let ip = client_ip(&req, state.settings.trust_forwarded);
-    Ok(redirect(&begin_purchase(&state, user, &course, &ctx.typed_session(), &ip).await?))
+    Ok(redirect(&begin_purchase(&state, user, &course, cohort, &ctx.typed_session(), &ip).await?))
 }
 
 /// Makes (or reuses) the buyer's order for `course` and says where to go: its pay page, or the
@@ -108,12 +144,17 @@ pub(crate) async fn begin_purchase(
     state: &AppState,
     user: &User,
     course: &Course,
+    cohort: Option<CohortId>,
     noted: &TypedSession<'_>,
     ip: &str,
 ) -> Result<String, AppError> {
     let at = now();
     if course.kind.delivery() == Delivery::Session {
         return Ok(format!("/courses/{}/book", course.slug));
+    }
+    // A course sold in cohorts is bought from its list of cohorts.
+    if !course.cohorts.is_empty() && cohort.is_none() {
+        return Ok(format!("/courses/{}#cohorts", course.slug));
     }
     let membership = crate::store::memberships::timeline(&state.db, user.id).await?;
     let term = membership.at(at);
@@ -123,7 +164,7 @@ pub(crate) async fn begin_purchase(
         return Ok(format!("/courses/{}", course.slug));
     }
     let price = price_for(course.price_at(at), course.member_rule, term.is_some());
-    let purchase = Purchase { user_id: user.id, course, price, slot: None };
+    let purchase = Purchase { user_id: user.id, course, price, slot: None, cohort };
     purchase_href(state, &purchase, noted, ip, at).await?.ok_or(AppError::NotFound)
 }
 
@@ -170,6 +211,10 @@ pub(crate) async fn purchase_href(
             Some(format!("/orders/{}/done", order.order_no))
         }
         Checkout::SlotTaken => None,
+        Checkout::CohortClosed(why) => {
+            noted.set_flash(why.key())?;
+            Some(format!("/courses/{}#cohorts", purchase.course.slug))
+        }
     })
 }
 

@@ -128,7 +128,7 @@ async fn continue_to(
     let course = state.catalog.snapshot().course(&login.buy).cloned().filter(|c| c.published);
     Ok(match course {
         Some(course) if !state.access.owns(&state.db, user.id, course.id).await? => {
-            crate::routes::orders::begin_purchase(state, user, &course, noted, ip).await?
+            crate::routes::orders::begin_purchase(state, user, &course, None, noted, ip).await?
         }
         _ => crate::routes::phone_binding::after_wechat_sign_in(state, user, login.next.clone()).await?,
     })

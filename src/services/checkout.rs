@@ -3,12 +3,13 @@
 //! course is claimed at once.
 
 use crate::catalog::{CatalogCache, Course};
+use crate::domain::cohort::Closed;
 use crate::domain::group::Offer;
 use crate::domain::refund_terms::refund_sentence;
-use crate::domain::{GroupId, SlotId, UserId};
+use crate::domain::{CohortId, GroupId, SlotId, UserId};
 use crate::store::groups::{self, Seat};
 use crate::store::orders::{self, NewOrder, Order};
-use crate::store::{Db, consultations};
+use crate::store::{Db, cohorts, consultations};
 
 pub enum Checkout {
     /// Waiting for payment: the buyer goes to its pay page.
@@ -17,6 +18,8 @@ pub enum Checkout {
     Claimed(Order),
     /// The consultation slot picked was taken meanwhile (or is now too close).
     SlotTaken,
+    /// The cohort picked cannot be bought now (full, or its sale closed meanwhile).
+    CohortClosed(Closed),
 }
 
 /// What is being bought and at what price: the buyer's price (a member price where it applies)
@@ -26,6 +29,8 @@ pub struct Purchase<'a> {
     pub course: &'a Course,
     pub price: crate::domain::Fen,
     pub slot: Option<(SlotId, i64)>,
+    /// For a course sold in cohorts, the one picked.
+    pub cohort: Option<CohortId>,
 }
 
 pub async fn begin(
@@ -35,9 +40,24 @@ pub async fn begin(
     ttl_secs: i64,
     now: i64,
 ) -> anyhow::Result<Checkout> {
-    let Purchase { user_id, course, price, slot } = *purchase;
+    let Purchase { user_id, course, price, slot, cohort } = *purchase;
     let terms = refund_sentence(course.kind, course.refund_terms);
     let new = new_order(purchase, &terms.zh, ttl_secs);
+    if let Some(cohort_id) = cohort {
+        let Some(cohort) = course.cohorts.iter().find(|c| c.id == cohort_id) else {
+            return Ok(Checkout::CohortClosed(Closed::Ended));
+        };
+        let order = match cohorts::order_in_cohort(db, &new, cohort, now).await? {
+            Ok(order) => order,
+            Err(closed) => return Ok(Checkout::CohortClosed(closed)),
+        };
+        tracing::info!(order_no = %order.order_no, %user_id, %cohort_id, "cohort seat held");
+        if order.status.grants_access() {
+            catalog.count_sale(course.id);
+            return Ok(Checkout::Claimed(order));
+        }
+        return Ok(Checkout::ToPay(order));
+    }
     if let Some((slot_id, earliest)) = slot {
         let Some(order) = consultations::order_with_slot(db, &new, slot_id, earliest, now).await? else {
             return Ok(Checkout::SlotTaken);
@@ -93,6 +113,7 @@ fn new_order<'a>(purchase: &Purchase<'a>, terms_shown: &'a str, ttl_secs: i64) -
         ttl_secs,
         gift_copies: 0,
         gift_sender: "",
+        cohort_id: purchase.cohort,
     }
 }
 
@@ -106,7 +127,7 @@ pub async fn redeem(
     code_id: i64,
     now: i64,
 ) -> anyhow::Result<Option<Order>> {
-    let purchase = Purchase { user_id, course, price: crate::domain::Fen::ZERO, slot: None };
+    let purchase = Purchase { user_id, course, price: crate::domain::Fen::ZERO, slot: None, cohort: None };
     let terms = refund_sentence(course.kind, course.refund_terms);
     let order = crate::store::redeem::redeem(db, code_id, &new_order(&purchase, &terms.zh, 0), now).await?;
     if let Some(order) = &order {
@@ -153,7 +174,7 @@ pub async fn claim_gift(
     gift_id: i64,
     now: i64,
 ) -> anyhow::Result<Option<Order>> {
-    let purchase = Purchase { user_id, course, price: crate::domain::Fen::ZERO, slot: None };
+    let purchase = Purchase { user_id, course, price: crate::domain::Fen::ZERO, slot: None, cohort: None };
     let terms = refund_sentence(course.kind, course.refund_terms);
     let order = crate::store::gifts::claim(db, gift_id, &new_order(&purchase, &terms.zh, 0), now).await?;
     if let Some(order) = &order {

@@ -8,10 +8,11 @@ use anyhow::Context;
 use super::Db;
 use super::rows::Flag;
 use crate::domain::catalog::{Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonKind, Rating};
+use crate::domain::cohort::Cohort;
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::unlock::Unlock;
-use crate::domain::{CategoryId, ChapterId, CourseId, Fen, InstructorId, LessonId, ProductKind};
+use crate::domain::{CategoryId, ChapterId, CohortId, CourseId, Fen, InstructorId, LessonId, ProductKind};
 
 /// Categories in shop order, and every course (published or not) with its syllabus.
 pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> {
@@ -100,6 +101,17 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             .into_iter()
             .map(|(id, planned, schedule)| (id, ColumnPlan { planned, schedule }))
             .collect();
+    let mut cohorts: HashMap<CourseId, Vec<Cohort>> = HashMap::new();
+    type CohortRow = (CohortId, CourseId, String, i64, i64, i64, i64);
+    let cohort_rows: Vec<CohortRow> = sqlx::query_as(
+        "SELECT id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at FROM cohorts ORDER BY starts_at, id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at) in cohort_rows {
+        let cohort = Cohort { id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at };
+        cohorts.entry(course_id).or_default().push(cohort);
+    }
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -143,6 +155,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             bundle: bundles.remove(&r.id).unwrap_or_default(),
             // Only a column shows its plan (a course whose kind staff changed keeps the row).
             column: columns.remove(&r.id).filter(|_| r.kind == ProductKind::Column),
+            cohorts: cohorts.remove(&r.id).unwrap_or_default(),
             id: r.id,
             slug,
         }));

@@ -10,12 +10,12 @@ use super::Db;
 use super::memberships::{self, Timeline};
 use crate::domain::catalog::Course;
 use crate::domain::membership::covers;
-use crate::domain::{CourseId, OrderId, UserId};
+use crate::domain::{CohortId, CourseId, OrderId, UserId};
 
-/// The courses each learner may learn now, in memory (see `store::cache`): (course, granted at);
-/// and their membership terms.
+/// The courses each learner may learn now, in memory (see `store::cache`), and their membership
+/// terms.
 pub struct AccessCache {
-    owned: super::cache::EpochCache<UserId, Arc<Vec<(CourseId, i64)>>>,
+    owned: super::cache::EpochCache<UserId, Arc<Vec<Held>>>,
     memberships: super::cache::EpochCache<UserId, Arc<Timeline>>,
 }
 
@@ -34,13 +34,13 @@ impl AccessCache {
         self.memberships.sweep();
     }
 
-    pub async fn owned(&self, db: &Db, user_id: UserId) -> Result<Arc<Vec<(CourseId, i64)>>, sqlx::Error> {
+    pub async fn owned(&self, db: &Db, user_id: UserId) -> Result<Arc<Vec<Held>>, sqlx::Error> {
         self.owned.get_or_load(db, user_id, || async move { Ok(Arc::new(owned(db, user_id).await?)) }).await
     }
 
     /// Bought or given: the course is the learner's whatever their membership does.
     pub async fn owns(&self, db: &Db, user_id: UserId, course_id: CourseId) -> Result<bool, sqlx::Error> {
-        Ok(self.owned(db, user_id).await?.iter().any(|(c, _)| *c == course_id))
+        Ok(self.owned(db, user_id).await?.iter().any(|h| h.course_id == course_id))
     }
 
     pub async fn membership(&self, db: &Db, user_id: UserId) -> Result<Arc<Timeline>, sqlx::Error> {
@@ -57,9 +57,9 @@ impl AccessCache {
         self.member_covers(db, user_id, course, now).await
     }
 
-    /// Since when the learner may learn the course, or None when they may not: the grant, or for
-    /// a course their membership opens, the first term that opened it (a renewal does not restart
-    /// a schedule). Scheduled unlocks count from it.
+    /// Since when the learner may learn the course, or None when they may not: their cohort's
+    /// start or the grant, or for a course their membership opens, the first term that opened it
+    /// (a renewal does not restart a schedule). Scheduled unlocks count from it.
     pub async fn learning_since(
         &self,
         db: &Db,
@@ -67,8 +67,8 @@ impl AccessCache {
         course: &Course,
         now: i64,
     ) -> Result<Option<i64>, sqlx::Error> {
-        if let Some((_, granted_at)) = self.owned(db, user_id).await?.iter().find(|(c, _)| *c == course.id) {
-            return Ok(Some(*granted_at));
+        if let Some(held) = self.owned(db, user_id).await?.iter().find(|h| h.course_id == course.id) {
+            return Ok(Some(held.start));
         }
         let timeline = self.membership(db, user_id).await?;
         let opens = |scope: &memberships::ScopeWord| covers(scope.0, course.kind, course.member_rule);
@@ -92,11 +92,25 @@ impl AccessCache {
 }
 
 /// (course, granted at) of every course the learner may learn now.
-pub async fn owned(db: &Db, user_id: UserId) -> Result<Vec<(CourseId, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT course_id, granted_at FROM entitlements WHERE user_id = $1 AND revoked_at IS NULL")
-        .bind(user_id)
-        .fetch_all(db.read())
-        .await
+/// A course the learner may learn now, and since when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct Held {
+    pub course_id: CourseId,
+    pub granted_at: i64,
+    /// The cohort (营期) they are in, for a course sold in cohorts.
+    pub cohort_id: Option<CohortId>,
+    /// Where its scheduled lessons count from: the cohort's start, else the grant.
+    pub start: i64,
+}
+
+pub async fn owned(db: &Db, user_id: UserId) -> Result<Vec<Held>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT e.course_id, e.granted_at, e.cohort_id, COALESCE(k.starts_at, e.granted_at) AS start \
+         FROM entitlements e LEFT JOIN cohorts k ON k.id = e.cohort_id WHERE e.user_id = $1 AND e.revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .fetch_all(db.read())
+    .await
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -166,8 +180,10 @@ pub(crate) async fn grant_for_order(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (user_id, course_id) DO UPDATE SET source = $3, order_id = $4, granted_at = $5, revoked_at = NULL",
+        "INSERT INTO entitlements (user_id, course_id, source, order_id, granted_at, cohort_id) \
+         VALUES ($1, $2, $3, $4, $5, (SELECT cohort_id FROM orders WHERE id = $4)) \
+         ON CONFLICT (user_id, course_id) DO UPDATE SET source = $3, order_id = $4, granted_at = $5, revoked_at = NULL, \
+         cohort_id = excluded.cohort_id",
     )
     .bind(user_id)
     .bind(course_id)

@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod changes;
 pub mod checkins;
 pub mod claims;
+pub mod cohorts;
 pub mod commissions;
 pub mod complaints;
 pub mod consultations;

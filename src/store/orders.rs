@@ -85,6 +85,9 @@ pub struct NewOrder<'a> {
     /// Copies bought as a gift, and the name it is signed with (0 and empty: for the buyer).
     pub gift_copies: i64,
     pub gift_sender: &'a str,
+    /// The cohort (营期) picked, for a course sold in cohorts: its seat is held while the order
+    /// waits, and the learner joins it when paid.
+    pub cohort_id: Option<crate::domain::CohortId>,
 }
 
 pub(crate) async fn insert(
@@ -97,8 +100,8 @@ pub(crate) async fn insert(
     let sql = format!(
         "INSERT INTO orders (order_no, user_id, course_id, item_title, item_kind, price_fen, discount_fen, amount_fen, \
          non_refundable, refund_window_days, refund_max_consumed_pct, refund_terms_shown, status, created_at, expires_at, \
-         paid_at, pay_provider, updated_at, gift_copies, gift_sender) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $12, $16, $17) RETURNING {COLUMNS}"
+         paid_at, pay_provider, updated_at, gift_copies, gift_sender, cohort_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $12, $16, $17, $18) RETURNING {COLUMNS}"
     );
     let paid_at = (status == OrderStatus::Paid).then_some(now);
     sqlx::query_as(&sql)
@@ -119,6 +122,7 @@ pub(crate) async fn insert(
         .bind(provider)
         .bind(new.gift_copies)
         .bind(new.gift_sender)
+        .bind(new.cohort_id)
         .fetch_one(&mut **tx)
         .await
 }

@@ -18,8 +18,8 @@ use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::words::UnknownWord;
 use crate::domain::{
     AgreementId, AnnouncementId, AnswerId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId,
-    ClaimId, ComplaintId, CouponId, CourseId, Fen, GroupId, InstructorId, InvoiceId, KeywordId, LessonId, NoteId,
-    OrderId, PayoutId, Phone, QuestionId, QueueItemId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId,
+    ClaimId, CohortId, ComplaintId, CouponId, CourseId, Fen, GroupId, InstructorId, InvoiceId, KeywordId, LessonId,
+    NoteId, OrderId, PayoutId, Phone, QuestionId, QueueItemId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId,
     SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
 };
 
@@ -75,6 +75,7 @@ bigint_ids!(
     QuestionId,
     AnswerId,
     NoteId,
+    CohortId,
     ComplaintId,
     AttachmentId,
     KeywordId,

@@ -600,7 +600,7 @@ async fn articles_and_live_sessions_render(app: TestApp) {
 }
 
 /// Saves a lesson's schedule through the editor, as staff do.
-async fn schedule(staff: &TestApp, lesson: LessonId, day: &str, at: &str) -> reqwest::Response {
+pub(crate) async fn schedule(staff: &TestApp, lesson: LessonId, day: &str, at: &str) -> reqwest::Response {
     let editor = format!("/admin/lessons/{lesson}");
     let fields = [
         ("body", ""),

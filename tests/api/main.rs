@@ -25,6 +25,7 @@ mod catalog_admin;
 mod catalog_uploads;
 mod cli;
 mod cluster;
+mod cohorts;
 mod columns;
 mod complaints;
 mod compression;

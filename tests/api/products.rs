@@ -338,6 +338,7 @@ async fn twenty_buyers_race_for_one_slot(app: TestApp) {
                 ttl_secs: 1800,
                 gift_copies: 0,
                 gift_sender: "",
+                cohort_id: None,
             };
             consultations::order_with_slot(&db, &new, kedian::domain::SlotId(slot), now(), now())
                 .await

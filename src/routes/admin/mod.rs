@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod broadcast;
 pub mod bundles;
 pub mod catalog;
+pub mod cohorts;
 pub mod columns;
 pub mod complaints;
 pub mod content;
@@ -69,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     sms::configure(cfg);
     catalog::configure(cfg);
     bundles::configure(cfg);
+    cohorts::configure(cfg);
     columns::configure(cfg);
     coupons::configure(cfg);
     redeem::configure(cfg);

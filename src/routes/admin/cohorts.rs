@@ -1,0 +1,303 @@
+//! Cohorts (营期) in the back office: a course's cohorts with their learners, completion and
+//! check-in rate; a new cohort; one cohort's learners, moving one to another cohort, and a message
+//! to all of them.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::catalog::reload;
+use super::gate::{Change, Staff, area, audit};
+use crate::catalog::Course;
+use crate::domain::cohort::Cohort;
+use crate::domain::product::Delivery;
+use crate::domain::time::{now, parse_shanghai_datetime, shanghai_date, shanghai_day_start, shanghai_minutes};
+use crate::domain::{CohortId, CourseId, Phone, ProductKind, UserId};
+use crate::error::AppError;
+use crate::routes::forms::FieldErrors;
+use crate::store::cohorts::{self, Learner, NewCohort};
+use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list).service(create).service(cohort_page).service(move_learner).service(message_cohort);
+}
+
+/// The longest cohort name and staff message.
+const MAX_NAME_CHARS: usize = 40;
+const MAX_MESSAGE_CHARS: usize = 500;
+
+/// A course that can run in cohorts: one of lessons, not a column (whose issues keep coming).
+fn course_of(state: &AppState, id: CourseId) -> Result<Arc<Course>, AppError> {
+    super::course_by_id(state, id)
+        .filter(|c| c.kind.delivery() == Delivery::Lessons && c.kind != ProductKind::Column)
+        .ok_or(AppError::NotFound)
+}
+
+/// A cohort with its course.
+fn cohort_of(state: &AppState, id: CohortId) -> Result<(Arc<Course>, Cohort), AppError> {
+    let catalog = state.catalog.snapshot();
+    catalog
+        .all_courses()
+        .into_iter()
+        .find_map(|course| course.cohorts.iter().find(|c| c.id == id).map(|c| (course.clone(), c.clone())))
+        .ok_or(AppError::NotFound)
+}
+
+/// A cohort in the list: its learners, their average completion (percent) and check-in rate.
+struct Row {
+    cohort: Cohort,
+    learners: usize,
+    completion: i64,
+    check_in_rate: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/cohorts.html")]
+struct CohortsPage {
+    ctx: PageContext,
+    meta: Meta,
+    course: Arc<Course>,
+    rows: Vec<Row>,
+    form: CohortForm,
+    errors: FieldErrors,
+}
+
+impl CohortsPage {
+    fn date(&self, unix: &i64) -> String {
+        shanghai_date(*unix)
+    }
+
+    fn when(&self, unix: &i64) -> String {
+        shanghai_minutes(*unix)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CohortForm {
+    name: String,
+    /// The first day, YYYY-MM-DD (Beijing).
+    starts_on: String,
+    capacity: String,
+    sale_starts_at: String,
+    sale_ends_at: String,
+}
+
+/// (percent of lessons finished on average, percent of cohort days with a check-in on average).
+fn rates(course: &Course, cohort: &Cohort, learners: &[Learner], at: i64) -> (i64, i64) {
+    let n = i64::try_from(learners.len()).unwrap_or(i64::MAX).max(1);
+    let lessons = i64::try_from(course.lesson_count()).unwrap_or(i64::MAX).max(1);
+    let completed: i64 = learners.iter().map(|l| l.completed).sum();
+    let days = cohort.day_of(at).unwrap_or(0).max(1);
+    let check_ins: i64 = learners.iter().map(|l| l.check_ins.min(days)).sum();
+    (completed * 100 / (lessons * n), check_ins * 100 / (days * n))
+}
+
+async fn render_list(
+    ctx: PageContext,
+    state: &AppState,
+    course: Arc<Course>,
+    form: CohortForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let at = now();
+    let mut rows = Vec::new();
+    for cohort in &course.cohorts {
+        let learners = cohorts::learners(&state.db, cohort).await?;
+        let (completion, check_in_rate) = rates(&course, cohort, &learners, at);
+        rows.push(Row { cohort: cohort.clone(), learners: learners.len(), completion, check_in_rate });
+    }
+    let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_cohorts"), course.title), "");
+    render_with_status(&CohortsPage { ctx, meta, course, rows, form, errors }, status)
+}
+
+#[get("/admin/courses/{id}/cohorts")]
+async fn list(
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    id: web::Path<CourseId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let course = course_of(&state, *id)?;
+    render_list(ctx, &state, course, CohortForm::default(), FieldErrors::default(), StatusCode::OK).await
+}
+
+#[post("/admin/courses/{id}/cohorts")]
+async fn create(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<CourseId>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<CohortForm>,
+) -> Result<HttpResponse, AppError> {
+    let course = course_of(&state, *id)?;
+    let mut errors = FieldErrors::default();
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || crate::domain::text::has_forbidden_control(name) {
+        errors.add("name", ctx.t("err_cohort_name"));
+    }
+    let starts_at = shanghai_day_start(&form.starts_on);
+    if starts_at.is_none() {
+        errors.add("starts_on", ctx.t("err_cohort_date"));
+    }
+    let capacity = form.capacity.trim().parse::<i64>().ok().filter(|n| (1..=100_000).contains(n));
+    if capacity.is_none() {
+        errors.add("capacity", ctx.t("err_cohort_capacity"));
+    }
+    let sale_starts = parse_shanghai_datetime(&form.sale_starts_at);
+    if sale_starts.is_none() {
+        errors.add("sale_starts_at", ctx.t("err_schedule_time"));
+    }
+    let sale_ends = parse_shanghai_datetime(&form.sale_ends_at);
+    match (sale_starts, sale_ends) {
+        (_, None) => errors.add("sale_ends_at", ctx.t("err_schedule_time")),
+        (Some(from), Some(to)) if to < from => errors.add("sale_ends_at", ctx.t("err_cohort_window")),
+        _ => {}
+    }
+    let (Some(starts_at), Some(capacity), Some(sale_starts_at), Some(sale_ends_at), true) =
+        (starts_at, capacity, sale_starts, sale_ends, errors.is_empty())
+    else {
+        return render_list(ctx, &state, course, form, errors, StatusCode::BAD_REQUEST).await;
+    };
+    let new = NewCohort { name, starts_at, capacity, sale_starts_at, sale_ends_at };
+    let cohort_id = cohorts::create(&state.db, course.id, &new, now()).await?;
+    reload(&state).await?;
+    let change = Change {
+        action: "cohort.create",
+        target_type: "cohort",
+        target_id: cohort_id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({ "course": course.id, "name": name, "starts_at": starts_at, "capacity": capacity,
+            "sale_starts_at": sale_starts_at, "sale_ends_at": sale_ends_at }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/courses/{}/cohorts", course.id)))
+}
+
+#[derive(Template)]
+#[template(path = "admin/cohort.html")]
+struct CohortPage {
+    ctx: PageContext,
+    meta: Meta,
+    course: Arc<Course>,
+    cohort: Cohort,
+    learners: Vec<Learner>,
+    message: String,
+    errors: FieldErrors,
+}
+
+impl CohortPage {
+    fn masked(&self, phone: &str) -> String {
+        Phone::parse(phone).map(|p| p.masked()).unwrap_or_default()
+    }
+
+    fn date(&self, unix: &i64) -> String {
+        shanghai_date(*unix)
+    }
+}
+
+async fn render_cohort(
+    ctx: PageContext,
+    state: &AppState,
+    (course, cohort): (Arc<Course>, Cohort),
+    message: String,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let ctx = ctx.with_csrf()?;
+    let learners = cohorts::learners(&state.db, &cohort).await?;
+    let meta = ctx.meta(&format!("{} - {}", cohort.name, course.title), "");
+    render_with_status(&CohortPage { ctx, meta, course, cohort, learners, message, errors }, status)
+}
+
+#[get("/admin/cohorts/{id}")]
+async fn cohort_page(
+    Staff(ctx, _, _): Staff<area::Catalog>,
+    id: web::Path<CohortId>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let found = cohort_of(&state, *id)?;
+    render_cohort(ctx, &state, found, String::new(), FieldErrors::default(), StatusCode::OK).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MoveForm {
+    user: String,
+    to: String,
+}
+
+#[post("/admin/cohorts/{id}/move")]
+async fn move_learner(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<CohortId>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<MoveForm>,
+) -> Result<HttpResponse, AppError> {
+    let (course, cohort) = cohort_of(&state, *id)?;
+    let user = form.user.trim().parse::<UserId>().map_err(|_| AppError::BadRequest)?;
+    let to = form.to.trim().parse::<CohortId>().ok().filter(|to| course.cohorts.iter().any(|c| c.id == *to));
+    let Some(to) = to.filter(|to| *to != cohort.id) else {
+        let mut errors = FieldErrors::default();
+        errors.add("to", ctx.t("err_cohort_move"));
+        return render_cohort(ctx, &state, (course, cohort), String::new(), errors, StatusCode::BAD_REQUEST).await;
+    };
+    if !cohorts::move_learner(&state.db, user, course.id, cohort.id, to).await? {
+        return Err(AppError::NotFound);
+    }
+    let change = Change {
+        action: "cohort.move",
+        target_type: "user",
+        target_id: user.to_string(),
+        before: serde_json::json!({ "cohort": cohort.id }),
+        after: serde_json::json!({ "cohort": to }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/cohorts/{}", cohort.id)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct MessageForm {
+    text: String,
+}
+
+#[post("/admin/cohorts/{id}/message")]
+async fn message_cohort(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<CohortId>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<MessageForm>,
+) -> Result<HttpResponse, AppError> {
+    let (course, cohort) = cohort_of(&state, *id)?;
+    let text = form.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS || crate::domain::text::has_forbidden_control(text) {
+        let mut errors = FieldErrors::default();
+        errors.add("text", ctx.t("err_cohort_message"));
+        let kept = text.chars().take(MAX_MESSAGE_CHARS).collect();
+        return render_cohort(ctx, &state, (course, cohort), kept, errors, StatusCode::BAD_REQUEST).await;
+    }
+    let link = format!("/courses/{}#cohorts", course.slug);
+    let sent = cohorts::message(&state.db, &cohort, text, &link, now()).await?;
+    let change = Change {
+        action: "cohort.message",
+        target_type: "cohort",
+        target_id: cohort.id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({ "learners": sent }),
+        note: text,
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_cohort_sent")?;
+    Ok(redirect(&format!("/admin/cohorts/{}", cohort.id)))
+}

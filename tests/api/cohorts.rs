@@ -1,0 +1,178 @@
+//! Cohorts (营期, #33): staff open cohorts with seats and a sale window; a buyer picks one; a
+//! full, closed or not-yet-open cohort is refused with its reason; scheduled lessons count from
+//! the cohort's first day; staff see, move and message a cohort's learners.
+
+use kedian::domain::time::{now, shanghai_date, shanghai_datetime_value};
+use reqwest::StatusCode;
+
+use crate::helpers::{TestApp, location};
+use crate::learning::schedule;
+use crate::on_both_backends;
+
+const COURSE: &str = "excel-data-analysis";
+
+on_both_backends!(a_cohort_is_bought_and_counts_its_lessons_from_its_start, the_last_seat_goes_to_one_buyer);
+
+const DAY: i64 = 86_400;
+
+/// Opens a cohort through the back office; its id.
+async fn open_cohort(app: &TestApp, staff: &TestApp, name: &str, start_day: i64, seats: &str, sale: (i64, i64)) -> i64 {
+    let page = format!("/admin/courses/{}/cohorts", app.course_id(COURSE).await);
+    let fields = [
+        ("name", name),
+        ("starts_on", &shanghai_date(now() + start_day * DAY)),
+        ("capacity", seats),
+        ("sale_starts_at", &shanghai_datetime_value(now() + sale.0)),
+        ("sale_ends_at", &shanghai_datetime_value(now() + sale.1)),
+    ];
+    let made = staff.submit(&page, &page, &fields).await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER, "{}", made.text().await.unwrap_or_default());
+    sqlx::query_scalar("SELECT id FROM cohorts WHERE name = $1").bind(name).fetch_one(app.db.read()).await.unwrap()
+}
+
+async fn buy_in(app: &TestApp, cohort: &str) -> reqwest::Response {
+    app.submit(&format!("/courses/{COURSE}"), &format!("/courses/{COURSE}/buy"), &[("cohort", cohort)]).await
+}
+
+async fn cohort_of(app: &TestApp, phone: &str) -> Option<i64> {
+    sqlx::query_scalar(
+        "SELECT e.cohort_id FROM entitlements e JOIN users u ON u.id = e.user_id JOIN courses c ON c.id = e.course_id \
+         WHERE u.phone = $1 AND c.slug = $2",
+    )
+    .bind(phone)
+    .bind(COURSE)
+    .fetch_one(app.db.read())
+    .await
+    .unwrap()
+}
+
+async fn a_cohort_is_bought_and_counts_its_lessons_from_its_start(app: TestApp) {
+    let staff = app.staff().await;
+    let page = format!("/admin/courses/{}/cohorts", app.course_id(COURSE).await);
+    let bad = [
+        ("name", ""),
+        ("starts_on", "下周一"),
+        ("capacity", "0"),
+        ("sale_starts_at", "2027-01-02T10:00"),
+        ("sale_ends_at", "2027-01-01T10:00"),
+    ];
+    let refused = staff.submit(&page, &page, &bad).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let html = refused.text().await.unwrap();
+    for field in ["name", "starts_on", "capacity", "sale_ends_at"] {
+        assert!(html.contains(&format!("id=\"{field}-error\"")), "{field}");
+    }
+    assert_eq!(app.count("cohorts").await, 0);
+    // Started two days ago (late joiners welcome); next week's; one whose enrolment opens later.
+    let first = open_cohort(&app, &staff, "第 1 期", -2, "30", (-5 * DAY, 5 * DAY)).await;
+    let second = open_cohort(&app, &staff, "第 2 期", 7, "1", (-DAY, 6 * DAY)).await;
+    let later = open_cohort(&app, &staff, "第 3 期", 30, "30", (3 * DAY, 20 * DAY)).await;
+    // Two scheduled lessons: the cohort's day 2 and day 3 (day 0 is its first day).
+    let catalog = app.catalog.snapshot();
+    let paid: Vec<_> = catalog.course(COURSE).unwrap().lessons().filter(|l| !l.free_preview).map(|l| l.id).collect();
+    let (day2, day3) = (paid[0], paid[1]);
+    assert_eq!(schedule(&staff, day2, "2", "").await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(schedule(&staff, day3, "3", "").await.status(), StatusCode::SEE_OTHER);
+
+    let a = "13800139401";
+    app.login_by_code(a).await;
+    let (_, course_page) = app.get_html(&format!("/courses/{COURSE}")).await;
+    assert!(
+        course_page.contains("id=\"cohorts\"")
+            && course_page.contains("剩余 30 席")
+            && course_page.contains("尚未开始报名")
+    );
+    assert!(course_page.contains("href=\"#cohorts\""), "the buy bar leads to the cohorts");
+    let unpicked = app.submit(&format!("/courses/{COURSE}"), &format!("/courses/{COURSE}/buy"), &[]).await;
+    assert_eq!(unpicked.status(), StatusCode::BAD_REQUEST);
+    assert!(unpicked.text().await.unwrap().contains("请先选择一期"));
+    let early = buy_in(&app, &later.to_string()).await;
+    assert_eq!(early.status(), StatusCode::CONFLICT);
+    assert!(early.text().await.unwrap().contains("尚未开始报名"));
+    assert_eq!(app.count("orders").await, 0, "nothing was ordered");
+
+    let to_pay = location(&buy_in(&app, &first.to_string()).await);
+    assert!(to_pay.ends_with("/pay"), "{to_pay}");
+    app.pay_sandbox(to_pay.trim_start_matches("/orders/").trim_end_matches("/pay")).await;
+    assert_eq!(cohort_of(&app, a).await, Some(first));
+    let (_, course_page) = app.get_html(&format!("/courses/{COURSE}")).await;
+    assert!(course_page.contains("我的营期") && course_page.contains("第 1 期"));
+    let today_title = &catalog.course(COURSE).unwrap().lessons().find(|l| l.id == day2).unwrap().title;
+    assert!(course_page.contains(&format!("今日课程：{today_title}")), "today's lesson is the cohort's day 2");
+    // Day 2 of the cohort opened at midnight; day 3 opens tomorrow, whatever the purchase time.
+    let (_, open) = app.get_html(&format!("/courses/{COURSE}/lessons/{day2}")).await;
+    assert!(open.contains("data-mp4=\"/media/"));
+    let (_, shut) = app.get_html(&format!("/courses/{COURSE}/lessons/{day3}")).await;
+    assert!(shut.contains("本节将于") && !shut.contains("data-mp4=\"/media/"));
+
+    // The second cohort has one seat: a buyer's unpaid order holds it.
+    let b = app.another_browser();
+    b.login_by_code("13800139402").await;
+    assert!(location(&buy_in(&b, &second.to_string()).await).ends_with("/pay"));
+    let c = app.another_browser();
+    c.login_by_code("13800139403").await;
+    let full = buy_in(&c, &second.to_string()).await;
+    assert_eq!(full.status(), StatusCode::CONFLICT);
+    assert!(full.text().await.unwrap().contains("已报满"));
+    let (_, seen) = c.get_html(&format!("/courses/{COURSE}")).await;
+    assert!(seen.contains("剩余 0 席") && seen.contains("已报满"));
+
+    // Staff see the cohort, move the learner to next week's, and message it.
+    let (_, list) = staff.get_html(&page).await;
+    assert!(list.contains("第 1 期") && list.contains("1 / 30"));
+    let (_, one) = staff.get_html(&format!("/admin/cohorts/{first}")).await;
+    assert!(one.contains("138****9401"));
+    let user: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(a).fetch_one(app.db.read()).await.unwrap();
+    let moved = staff
+        .submit(
+            &format!("/admin/cohorts/{first}"),
+            &format!("/admin/cohorts/{first}/move"),
+            &[("user", &user.to_string()), ("to", &second.to_string())],
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(cohort_of(&app, a).await, Some(second));
+    let (_, now_shut) = app.get_html(&format!("/courses/{COURSE}/lessons/{day2}")).await;
+    assert!(now_shut.contains("本节将于"), "day 2 of next week's cohort has not come");
+    let empty = staff
+        .submit(&format!("/admin/cohorts/{second}"), &format!("/admin/cohorts/{second}/message"), &[("text", " ")])
+        .await;
+    assert_eq!(empty.status(), StatusCode::BAD_REQUEST);
+    let sent = staff
+        .submit(
+            &format!("/admin/cohorts/{second}"),
+            &format!("/admin/cohorts/{second}/message"),
+            &[("text", "周一晚 8 点开营直播")],
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let (_, inbox) = app.get_html("/me/messages").await;
+    assert!(inbox.contains("周一晚 8 点开营直播"), "the cohort's learner is told");
+    let (_, theirs) = c.get_html("/me/messages").await;
+    assert!(!theirs.contains("开营直播"), "nobody outside it");
+}
+
+async fn the_last_seat_goes_to_one_buyer(app: TestApp) {
+    let staff = app.staff().await;
+    let cohort = open_cohort(&app, &staff, "小班", 3, "1", (-DAY, DAY)).await.to_string();
+    let mut buyers = Vec::new();
+    for i in 0..6 {
+        let b = app.another_browser();
+        b.login_by_code(&format!("1380013950{i}")).await;
+        buyers.push(b);
+    }
+    let tries = buyers.iter().map(|b| buy_in(b, &cohort));
+    let statuses: Vec<StatusCode> = futures_util::future::join_all(tries).await.iter().map(|r| r.status()).collect();
+    let won = statuses.iter().filter(|s| **s == StatusCode::SEE_OTHER).count();
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE cohort_id = $1")
+        .bind(cohort.parse::<i64>().unwrap())
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(held, 1, "one seat, one order: {statuses:?}");
+    assert!(
+        won >= 1 && statuses.iter().all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+}

@@ -265,9 +265,17 @@ impl Course {
         }
     }
 
-    /// 送给朋友 buys it for friends: a course bought directly that costs something at `now`.
+    /// 今日课程 for a learner who started at `start`: the scheduled lesson opened most recently.
+    pub fn todays_lesson(&self, start: i64, now: i64) -> Option<&Lesson> {
+        self.lessons()
+            .filter(|l| l.unlock.is_some() && l.locked_until(start, now).is_none())
+            .max_by_key(|l| l.unlock.map(|u| u.opens_at(start)))
+    }
+
+    /// 送给朋友 buys it for friends: a course bought directly that costs something at `now`, and
+    /// not sold in cohorts (a seat in a cohort is the buyer's own pick).
     pub fn giftable(&self, now: i64) -> bool {
-        self.bought_directly() && !self.price_at(now).is_free()
+        self.bought_directly() && !self.price_at(now).is_free() && self.cohorts.is_empty()
     }
 
     /// The cover, or the shop's plain one for a course published without a picture.

@@ -169,13 +169,7 @@ impl DetailPage<'_> {
     /// The viewer's cohort, and the latest of its lessons that has opened (今日课程).
     fn my_cohort(&self) -> Option<(&Cohort, Option<&Lesson>)> {
         let cohort = self.course.cohorts.iter().find(|c| Some(c.id) == self.my_cohort)?;
-        let at = now();
-        let today = self
-            .course
-            .lessons()
-            .filter(|l| l.unlock.is_some() && l.locked_until(cohort.starts_at, at).is_none())
-            .max_by_key(|l| l.unlock.map(|u| u.opens_at(cohort.starts_at)));
-        Some((cohort, today))
+        Some((cohort, self.course.todays_lesson(cohort.starts_at, now())))
     }
 
     /// A scheduled lesson's label: the day after the start it opens, or the moment (while ahead).
@@ -214,7 +208,7 @@ impl DetailPage<'_> {
 
     /// The group offer, while groups may be opened.
     fn group_offer(&self) -> Option<&crate::domain::group::Offer> {
-        self.course.group.as_ref().filter(|o| o.is_on(now()))
+        self.course.group.as_ref().filter(|o| o.is_on(now()) && self.course.cohorts.is_empty())
     }
 
     fn is_consultation(&self) -> bool {

@@ -32,7 +32,9 @@ async fn seat(
     group: Option<GroupId>,
 ) -> Result<Option<String>, AppError> {
     let at = now();
-    let Some(offer) = course.group.as_ref().filter(|o| group.is_some() || o.is_on(at)) else { return Ok(None) };
+    // A course sold in cohorts is bought in a cohort, not in a group.
+    let offer = course.group.as_ref().filter(|o| (group.is_some() || o.is_on(at)) && course.cohorts.is_empty());
+    let Some(offer) = offer else { return Ok(None) };
     let purchase = Purchase { user_id, course, price: offer.price, slot: None, cohort: None };
     let ttl_secs = state.settings.order_ttl_minutes * 60;
     Ok(match checkout::begin_group_seat(&state.db, &purchase, offer, group, ttl_secs, at).await? {

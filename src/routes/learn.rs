@@ -475,6 +475,8 @@ pub struct OwnedCourse {
     pub total: usize,
     pub continue_lesson: Option<Lesson>,
     pub last_studied: String,
+    /// The learner's cohort (营期) and its lesson of today, for a course sold in cohorts.
+    pub cohort: Option<(String, Option<Lesson>)>,
 }
 
 #[derive(Template)]
@@ -497,6 +499,7 @@ fn owned_course(course: &Arc<Course>, progress: &HashMap<LessonId, Progress>) ->
         continue_lesson: continue_with(course, progress),
         last_studied: last.map(shanghai_minutes).unwrap_or_default(),
         course: course.clone(),
+        cohort: None,
     }
 }
 
@@ -521,10 +524,8 @@ async fn my_courses(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -
     let mut courses = Vec::new();
     let mut all_progress = state.progress.all_progress(&state.db, user.id).await?;
     // Most recently studied first, then most recently granted.
-    let mut owned: Vec<(CourseId, i64)> = state
-        .access
-        .owned(&state.db, user.id)
-        .await?
+    let held = state.access.owned(&state.db, user.id).await?;
+    let mut owned: Vec<(CourseId, i64)> = held
         .iter()
         .map(|held| {
             let studied = all_progress.get(&held.course_id).and_then(|p| p.values().map(|p| p.updated_at).max());
@@ -542,7 +543,12 @@ async fn my_courses(LoggedIn(ctx, user): LoggedIn, state: web::Data<AppState>) -
             continue;
         };
         let progress = all_progress.remove(course_id).unwrap_or_default();
-        courses.push(owned_course(course, &progress));
+        let mut view = owned_course(course, &progress);
+        let cohort_id = held.iter().find(|h| h.course_id == *course_id).and_then(|h| h.cohort_id);
+        if let Some(cohort) = course.cohorts.iter().find(|c| Some(c.id) == cohort_id) {
+            view.cohort = Some((cohort.name.clone(), course.todays_lesson(cohort.starts_at, now()).cloned()));
+        }
+        courses.push(view);
     }
     let timeline = state.access.membership(&state.db, user.id).await?;
     let (mut member_courses, mut member_until) = (Vec::new(), None);

@@ -547,7 +547,7 @@ async fn distributor_centre_on_a_phone() {
     app.age_codes(61).await;
     browser_login(&client, &app, "13800138160").await;
     client.goto(&app.url("/me")).await.unwrap();
-    client.find(Locator::Css("a[href=\"/me/distribution\"]")).await.unwrap().click().await.unwrap();
+    tap_in_view(&client, "a[href=\"/me/distribution\"]").await;
     client.wait().for_element(Locator::Id("dist-link")).await.unwrap();
     let page = client.source().await.unwrap();
     assert!(page.contains("¥19.90") && page.contains("138****8161") && page.contains("待结算"));
@@ -737,6 +737,68 @@ async fn questions_and_notes_on_a_phone() {
         ("/me/notes".to_string(), ".note-at", "notes"),
     ];
     phone_pages_in_both_languages(&client, &app, &pages).await;
+    let _ = client.close().await; // cleanup: the checks above are the test
+}
+
+/// On a phone, in both languages: a course sold in cohorts, its list with seats and reasons, and
+/// a learner's own cohort with today's lesson; the back office's cohorts at 1280 px.
+#[tokio::test]
+async fn cohorts_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let staff = app.staff().await;
+    let course_id = app.course_id("excel-data-analysis").await;
+    let page = format!("/admin/courses/{course_id}/cohorts");
+    let day = 86_400;
+    let at = |secs: i64| kedian::domain::time::shanghai_datetime_value(kedian::domain::time::now() + secs);
+    let date = |secs: i64| kedian::domain::time::shanghai_date(kedian::domain::time::now() + secs);
+    for (name, start, seats, opens, closes) in [
+        ("第 1 期", -2 * day, "30", -5 * day, 5 * day),
+        ("第 2 期", 7 * day, "1", -day, 6 * day),
+        ("第 3 期", 30 * day, "30", 3 * day, 20 * day),
+    ] {
+        let fields = [
+            ("name", name),
+            ("starts_on", &date(start)),
+            ("capacity", seats),
+            ("sale_starts_at", &at(opens)),
+            ("sale_ends_at", &at(closes)),
+        ];
+        staff.submit(&page, &page, &fields).await;
+    }
+    let lesson = app.first_paid_lesson("excel-data-analysis").await;
+    crate::learning::schedule(&staff, kedian::domain::LessonId(lesson), "2", "").await;
+    let second: i64 =
+        sqlx::query_scalar("SELECT id FROM cohorts WHERE name = '第 2 期'").fetch_one(app.db.read()).await.unwrap();
+    let other = app.another_browser();
+    other.login_by_code("13800138197").await;
+    other
+        .submit("/courses/excel-data-analysis", "/courses/excel-data-analysis/buy", &[("cohort", &second.to_string())])
+        .await;
+    browser_login(&client, &app, "13800138198").await;
+    let pages = [("/courses/excel-data-analysis#cohorts".to_string(), "#cohorts .cohort-list", "cohorts")];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
+    // Joined by tapping 报名此期 on the first cohort (in English now), then paid in the sandbox.
+    client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
+    tap_in_view(&client, "#cohorts form button[type=submit]").await;
+    client.wait().for_element(Locator::Css(".pay-choice")).await.unwrap();
+    let order_no: String = sqlx::query_scalar("SELECT order_no FROM orders WHERE status = 'pending' AND cohort_id IS NOT NULL AND user_id = (SELECT id FROM users WHERE phone = '13800138198')")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    app.age_codes(61).await;
+    app.login_by_code("13800138198").await;
+    app.pay_sandbox(&order_no).await;
+    client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
+    let mine = client.wait().for_element(Locator::Css(".my-cohort")).await.unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'center'})", vec![serde_json::to_value(&mine).unwrap()])
+        .await
+        .unwrap();
+    snap(&client, "cohort-mine-en-375.png").await;
+    client.goto(&app.url("/me/courses")).await.unwrap();
+    client.wait().for_element(Locator::Css(".cohort-today")).await.unwrap();
+    snap(&client, "my-courses-cohort-en-375.png").await;
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
@@ -1035,12 +1097,26 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     app.pay_sandbox(&gift_order).await;
     let bundle_id = app.course_id("office-efficiency-bundle").await;
     let column_id = app.course_id("weekly-book-notes").await;
+    // A cohort, for the cohorts pages (made through the store: this test's staff signs in by hand).
+    let now = kedian::domain::time::now();
+    let new = kedian::store::cohorts::NewCohort {
+        name: "2027 春季第 1 期",
+        starts_at: kedian::domain::cohort::start_of_day(now + 7 * 86_400),
+        capacity: 50,
+        sale_starts_at: now - 86_400,
+        sale_ends_at: now + 6 * 86_400,
+    };
+    let course = kedian::domain::CourseId(course_id);
+    let cohort = kedian::store::cohorts::create(&app.db, course, &new, now).await.unwrap();
+    app.catalog.reload(&app.db).await.unwrap();
     // A learner's question under a lesson, for the questions page.
     let lesson = app.first_paid_lesson("excel-data-analysis").await;
     let qa = format!("/courses/excel-data-analysis/lessons/{lesson}/questions");
     app.submit(&qa, &qa, &[("body", "透视表怎么按月汇总？")]).await;
     for (path, shot) in [
         ("/admin/questions".to_string(), "admin-questions-1280.png"),
+        (format!("/admin/courses/{course_id}/cohorts"), "admin-cohorts-1280.png"),
+        (format!("/admin/cohorts/{cohort}"), "admin-cohort-1280.png"),
         (format!("/admin/orders/{gift_order}"), "admin-order-gift-1280.png"),
         (format!("/admin/courses/{bundle_id}/bundle"), "admin-bundle-1280.png"),
         (format!("/admin/courses/{column_id}/column"), "admin-column-1280.png"),

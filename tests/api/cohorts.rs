@@ -99,6 +99,11 @@ async fn a_cohort_is_bought_and_counts_its_lessons_from_its_start(app: TestApp) 
     assert!(course_page.contains("我的营期") && course_page.contains("第 1 期"));
     let today_title = &catalog.course(COURSE).unwrap().lessons().find(|l| l.id == day2).unwrap().title;
     assert!(course_page.contains(&format!("今日课程：{today_title}")), "today's lesson is the cohort's day 2");
+    let (_, mine) = app.get_html("/me/courses").await;
+    assert!(
+        mine.contains("第 1 期") && mine.contains(&format!("今日课程：{today_title}")),
+        "我的课程 shows the cohort"
+    );
     // Day 2 of the cohort opened at midnight; day 3 opens tomorrow, whatever the purchase time.
     let (_, open) = app.get_html(&format!("/courses/{COURSE}/lessons/{day2}")).await;
     assert!(open.contains("data-mp4=\"/media/"));

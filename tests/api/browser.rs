@@ -718,17 +718,7 @@ async fn questions_and_notes_on_a_phone() {
         .nth(1)
         .unwrap()
         .id;
-    let editor = format!("/admin/lessons/{scheduled}");
-    let fields = [
-        ("body", ""),
-        ("notes", ""),
-        ("live_url", ""),
-        ("starts_at", ""),
-        ("assignment", ""),
-        ("unlock_day", "3"),
-        ("unlock_at", ""),
-    ];
-    staff.submit(&editor, &format!("{editor}/content"), &fields).await;
+    crate::learning::schedule(&staff, scheduled, "3", "").await;
     let pages = [
         (format!("/courses/excel-data-analysis/lessons/{scheduled}"), "#scheduled", "lesson-scheduled"),
         ("/courses/excel-data-analysis".to_string(), ".tag-opens", "course-scheduled"),

@@ -140,6 +140,9 @@ pub async fn decide(
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if item.kind == HeldKind::Answer && to == QueueStatus::Approved {
+            super::questions::answer_shown(&mut tx, id, now).await?;
+        }
     }
     tx.commit().await?;
     db.users_changed();

@@ -1,6 +1,8 @@
 //! Questions under lessons and their answers (`domain::qa` holds the rules). A learner sees the
 //! shown posts and their own held ones; staff see everything in the back office.
 
+use sqlx::{Any, Transaction};
+
 use super::Db;
 use super::messages::{self, NewMessage};
 use super::rows::Flag;
@@ -132,20 +134,53 @@ pub async fn answer(db: &Db, new: &NewAnswer<'_>, now: i64) -> Result<AnswerId, 
     .fetch_one(&mut *tx)
     .await?;
     if new.status == Visibility::Shown && tells_asker(new.user_id, new.question.user_id) {
-        let when = crate::domain::time::shanghai_minutes(now);
-        let message = NewMessage {
-            user_id: new.question.user_id,
-            kind: MessageKind::QuestionAnswered,
-            ref_no: &when,
-            amount: None,
-            note: new.lesson_title,
-            link: new.link,
-        };
-        messages::send(&mut tx, &message, now).await?;
+        send_answered(&mut tx, new.question.user_id, new.lesson_title, new.link, now).await?;
     }
     tx.commit().await?;
     db.users_changed();
     Ok(id)
+}
+
+async fn send_answered(
+    tx: &mut Transaction<'static, Any>,
+    asker: UserId,
+    lesson_title: &str,
+    link: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let when = crate::domain::time::shanghai_minutes(now);
+    let message = NewMessage {
+        user_id: asker,
+        kind: MessageKind::QuestionAnswered,
+        ref_no: &when,
+        amount: None,
+        note: lesson_title,
+        link,
+    };
+    messages::send(tx, &message, now).await
+}
+
+/// An answer the filter held, shown now by staff: its asker hears of it as of any other answer,
+/// in the moderation decision's transaction.
+pub(crate) async fn answer_shown(
+    tx: &mut Transaction<'static, Any>,
+    answer_id: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let found: Option<(UserId, UserId, QuestionId, LessonId, String, String)> = sqlx::query_as(
+        "SELECT q.user_id, a.user_id, q.id, l.id, l.title, c.slug FROM lesson_answers a \
+         JOIN lesson_questions q ON q.id = a.question_id JOIN lessons l ON l.id = q.lesson_id \
+         JOIN courses c ON c.id = l.course_id WHERE a.id = $1",
+    )
+    .bind(answer_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((asker, answerer, question, lesson, title, slug)) = found else { return Ok(()) };
+    if !tells_asker(answerer, asker) {
+        return Ok(());
+    }
+    let link = format!("/courses/{slug}/lessons/{lesson}/questions#question-{question}");
+    send_answered(tx, asker, &title, &link, now).await
 }
 
 pub async fn find_answer(db: &Db, id: AnswerId) -> Result<Option<Answer>, sqlx::Error> {

@@ -155,6 +155,18 @@ async fn questions_are_answered_and_the_asker_told(app: TestApp) {
     let (_, others) = asker.get_html(&page).await;
     assert!(others.contains("表格模板"), "shown once approved");
 
+    // An answer the filter held tells the asker once staff approve it.
+    let told = messages_of(&app, "13800139302", "question_answered").await;
+    let held_answer = asker.submit(&page, &format!("/questions/{held_id}/answers"), &[("body", "加微信发你")]).await;
+    assert_eq!(held_answer.status(), StatusCode::SEE_OTHER);
+    assert_eq!(messages_of(&app, "13800139302", "question_answered").await, told, "not while held");
+    let item: i64 = sqlx::query_scalar("SELECT id FROM moderation_items WHERE kind = 'answer'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    staff.submit("/admin/content", &format!("/admin/content/items/{item}"), &[("decision", "approve")]).await;
+    assert_eq!(messages_of(&app, "13800139302", "question_answered").await, told + 1, "told once shown");
+
     // Staff hide the whole question.
     staff.submit("/admin/questions", &format!("/admin/questions/{held_id}/status"), &[("decision", "hide")]).await;
     let (_, others) = asker.get_html(&page).await;

@@ -119,6 +119,22 @@ pub async fn create(db: &Db, course_id: CourseId, c: &NewCohort<'_>, now: i64) -
     .await
 }
 
+/// Changes a cohort; the caller reloads the catalog (a new first day moves its learners' schedule).
+pub async fn update(db: &Db, id: CohortId, c: &NewCohort<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE cohorts SET name = $1, starts_at = $2, capacity = $3, sale_starts_at = $4, sale_ends_at = $5 WHERE id = $6",
+    )
+    .bind(c.name)
+    .bind(c.starts_at)
+    .bind(c.capacity)
+    .bind(c.sale_starts_at)
+    .bind(c.sale_ends_at)
+    .bind(id)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
 /// A learner in a cohort, with how far they are.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Learner {

@@ -330,6 +330,7 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/answers/999/status".into(), OPERATOR),
         ("/admin/answers/999/best".into(), OPERATOR),
         ("/admin/courses/1/cohorts".into(), OPERATOR),
+        ("/admin/cohorts/999".into(), OPERATOR),
         ("/admin/cohorts/999/move".into(), OPERATOR),
         ("/admin/cohorts/999/message".into(), OPERATOR),
         ("/admin/courses/1/checkin".into(), OPERATOR),

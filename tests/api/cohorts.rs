@@ -30,8 +30,13 @@ async fn open_cohort(app: &TestApp, staff: &TestApp, name: &str, start_day: i64,
     sqlx::query_scalar("SELECT id FROM cohorts WHERE name = $1").bind(name).fetch_one(app.db.read()).await.unwrap()
 }
 
+fn pairs(fields: &[(String, String)]) -> Vec<(&str, &str)> {
+    fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// 报名此期 as a page loaded earlier posts it (the token from 我的: a full cohort's page has no form).
 async fn buy_in(app: &TestApp, cohort: &str) -> reqwest::Response {
-    app.submit(&format!("/courses/{COURSE}"), &format!("/courses/{COURSE}/buy"), &[("cohort", cohort)]).await
+    app.submit("/me", &format!("/courses/{COURSE}/buy"), &[("cohort", cohort)]).await
 }
 
 async fn cohort_of(app: &TestApp, phone: &str) -> Option<i64> {
@@ -156,6 +161,35 @@ async fn a_cohort_is_bought_and_counts_its_lessons_from_its_start(app: TestApp) 
     assert!(inbox.contains("周一晚 8 点开营直播"), "the cohort's learner is told");
     let (_, theirs) = c.get_html("/me/messages").await;
     assert!(!theirs.contains("开营直播"), "nobody outside it");
+
+    // The held seat is paid: two learners now (one moved in by staff). Staff edit the cohort:
+    // fewer seats than learners is refused; an earlier first day opens day 2 again.
+    let b_order: String = sqlx::query_scalar("SELECT order_no FROM orders WHERE cohort_id = $1 AND status = 'pending'")
+        .bind(second)
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    b.pay_sandbox(&b_order).await;
+    let edit = format!("/admin/cohorts/{second}");
+    let fields = |seats: &'static str, start_day: i64| {
+        vec![
+            ("name".to_string(), "第 2 期（提前）".to_string()),
+            ("starts_on".to_string(), shanghai_date(now() + start_day * DAY)),
+            ("capacity".to_string(), seats.to_string()),
+            ("sale_starts_at".to_string(), shanghai_datetime_value(now() - DAY)),
+            ("sale_ends_at".to_string(), shanghai_datetime_value(now() + DAY)),
+        ]
+    };
+    let too_few = fields("1", -3);
+    let refused = staff.submit(&edit, &edit, &pairs(&too_few)).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains("名额不能少于已报名的 2 人"));
+    let earlier = fields("2", -3);
+    assert_eq!(staff.submit(&edit, &edit, &pairs(&earlier)).await.status(), StatusCode::SEE_OTHER);
+    let (_, reopened) = app.get_html(&format!("/courses/{COURSE}/lessons/{day2}")).await;
+    assert!(reopened.contains("data-mp4=\"/media/"), "day 2 of a cohort that began three days ago");
+    let (_, list) = staff.get_html(&page).await;
+    assert!(list.contains("第 2 期（提前）") && list.contains("2 / 2"));
 }
 
 async fn the_last_seat_goes_to_one_buyer(app: TestApp) {
@@ -164,7 +198,8 @@ async fn the_last_seat_goes_to_one_buyer(app: TestApp) {
     let mut buyers = Vec::new();
     for i in 0..6 {
         let b = app.another_browser();
-        b.login_by_code(&format!("1380013950{i}")).await;
+        let signed_in = b.login_by_code(&format!("1380013950{i}")).await;
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER, "{}", signed_in.text().await.unwrap_or_default());
         buyers.push(b);
     }
     let tries = buyers.iter().map(|b| buy_in(b, &cohort));

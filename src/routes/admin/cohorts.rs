@@ -14,7 +14,9 @@ use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
 use crate::domain::cohort::Cohort;
 use crate::domain::product::Delivery;
-use crate::domain::time::{now, parse_shanghai_datetime, shanghai_date, shanghai_day_start, shanghai_minutes};
+use crate::domain::time::{
+    now, parse_shanghai_datetime, shanghai_date, shanghai_datetime_value, shanghai_day_start, shanghai_minutes,
+};
 use crate::domain::{CohortId, CourseId, Phone, ProductKind, UserId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
@@ -22,7 +24,7 @@ use crate::store::cohorts::{self, Learner, NewCohort};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(create).service(cohort_page).service(move_learner).service(message_cohort);
+    cfg.service(list).service(create).service(cohort_page).service(edit).service(move_learner).service(message_cohort);
 }
 
 /// The longest cohort name and staff message.
@@ -126,15 +128,8 @@ async fn list(
     render_list(ctx, &state, course, CohortForm::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
-#[post("/admin/courses/{id}/cohorts")]
-async fn create(
-    Staff(ctx, staff, _): Staff<area::Catalog>,
-    req: HttpRequest,
-    id: web::Path<CourseId>,
-    state: web::Data<AppState>,
-    CsrfForm(form): CsrfForm<CohortForm>,
-) -> Result<HttpResponse, AppError> {
-    let course = course_of(&state, *id)?;
+/// The form as a cohort, or each field's error.
+fn checked<'a>(ctx: &PageContext, form: &'a CohortForm) -> Result<NewCohort<'a>, FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || crate::domain::text::has_forbidden_control(name) {
@@ -158,12 +153,27 @@ async fn create(
         (Some(from), Some(to)) if to < from => errors.add("sale_ends_at", ctx.t("err_cohort_window")),
         _ => {}
     }
-    let (Some(starts_at), Some(capacity), Some(sale_starts_at), Some(sale_ends_at), true) =
-        (starts_at, capacity, sale_starts, sale_ends, errors.is_empty())
-    else {
-        return render_list(ctx, &state, course, form, errors, StatusCode::BAD_REQUEST).await;
+    match (starts_at, capacity, sale_starts, sale_ends, errors.is_empty()) {
+        (Some(starts_at), Some(capacity), Some(sale_starts_at), Some(sale_ends_at), true) => {
+            Ok(NewCohort { name, starts_at, capacity, sale_starts_at, sale_ends_at })
+        }
+        _ => Err(errors),
+    }
+}
+
+#[post("/admin/courses/{id}/cohorts")]
+async fn create(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<CourseId>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<CohortForm>,
+) -> Result<HttpResponse, AppError> {
+    let course = course_of(&state, *id)?;
+    let new = match checked(&ctx, &form) {
+        Ok(new) => new,
+        Err(errors) => return render_list(ctx, &state, course, form, errors, StatusCode::BAD_REQUEST).await,
     };
-    let new = NewCohort { name, starts_at, capacity, sale_starts_at, sale_ends_at };
     let cohort_id = cohorts::create(&state.db, course.id, &new, now()).await?;
     reload(&state).await?;
     let change = Change {
@@ -171,8 +181,8 @@ async fn create(
         target_type: "cohort",
         target_id: cohort_id.to_string(),
         before: serde_json::Value::Null,
-        after: serde_json::json!({ "course": course.id, "name": name, "starts_at": starts_at, "capacity": capacity,
-            "sale_starts_at": sale_starts_at, "sale_ends_at": sale_ends_at }),
+        after: serde_json::json!({ "course": course.id, "name": new.name, "starts_at": new.starts_at,
+            "capacity": new.capacity, "sale_starts_at": new.sale_starts_at, "sale_ends_at": new.sale_ends_at }),
         note: "",
     };
     audit(&state, &req, &staff, change).await?;
@@ -189,6 +199,8 @@ struct CohortPage {
     cohort: Cohort,
     learners: Vec<Learner>,
     message: String,
+    /// The cohort as staff may change it.
+    form: CohortForm,
     errors: FieldErrors,
 }
 
@@ -202,18 +214,73 @@ impl CohortPage {
     }
 }
 
+fn form_of(cohort: &Cohort) -> CohortForm {
+    CohortForm {
+        name: cohort.name.clone(),
+        starts_on: shanghai_date(cohort.starts_at),
+        capacity: cohort.capacity.to_string(),
+        sale_starts_at: shanghai_datetime_value(cohort.sale_starts_at),
+        sale_ends_at: shanghai_datetime_value(cohort.sale_ends_at),
+    }
+}
+
 async fn render_cohort(
     ctx: PageContext,
     state: &AppState,
     (course, cohort): (Arc<Course>, Cohort),
-    message: String,
+    (message, form): (String, Option<CohortForm>),
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let learners = cohorts::learners(&state.db, &cohort).await?;
     let meta = ctx.meta(&format!("{} - {}", cohort.name, course.title), "");
-    render_with_status(&CohortPage { ctx, meta, course, cohort, learners, message, errors }, status)
+    let form = form.unwrap_or_else(|| form_of(&cohort));
+    render_with_status(&CohortPage { ctx, meta, course, cohort, learners, message, form, errors }, status)
+}
+
+#[post("/admin/cohorts/{id}")]
+async fn edit(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<CohortId>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<CohortForm>,
+) -> Result<HttpResponse, AppError> {
+    let (course, cohort) = cohort_of(&state, *id)?;
+    let mut changed = checked(&ctx, &form);
+    let enrolled = i64::try_from(cohorts::learners(&state.db, &cohort).await?.len()).unwrap_or(i64::MAX);
+    if let Ok(new) = &changed
+        && new.capacity < enrolled
+    {
+        let mut errors = FieldErrors::default();
+        errors.add("capacity", ctx.tf("err_cohort_capacity_below", &[("n", &enrolled.to_string())]));
+        changed = Err(errors);
+    }
+    let new = match changed {
+        Ok(new) => new,
+        Err(errors) => {
+            let found = (course, cohort);
+            let entered = (String::new(), Some(form));
+            return render_cohort(ctx, &state, found, entered, errors, StatusCode::BAD_REQUEST).await;
+        }
+    };
+    cohorts::update(&state.db, cohort.id, &new).await?;
+    reload(&state).await?;
+    state.db.access_changed();
+    let change = Change {
+        action: "cohort.edit",
+        target_type: "cohort",
+        target_id: cohort.id.to_string(),
+        before: serde_json::json!({ "name": cohort.name, "starts_at": cohort.starts_at, "capacity": cohort.capacity,
+            "sale_starts_at": cohort.sale_starts_at, "sale_ends_at": cohort.sale_ends_at }),
+        after: serde_json::json!({ "name": new.name, "starts_at": new.starts_at, "capacity": new.capacity,
+            "sale_starts_at": new.sale_starts_at, "sale_ends_at": new.sale_ends_at }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/cohorts/{}", cohort.id)))
 }
 
 #[get("/admin/cohorts/{id}")]
@@ -223,7 +290,7 @@ async fn cohort_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let found = cohort_of(&state, *id)?;
-    render_cohort(ctx, &state, found, String::new(), FieldErrors::default(), StatusCode::OK).await
+    render_cohort(ctx, &state, found, (String::new(), None), FieldErrors::default(), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -247,7 +314,8 @@ async fn move_learner(
     let Some(to) = to.filter(|to| *to != cohort.id) else {
         let mut errors = FieldErrors::default();
         errors.add("to", ctx.t("err_cohort_move"));
-        return render_cohort(ctx, &state, (course, cohort), String::new(), errors, StatusCode::BAD_REQUEST).await;
+        return render_cohort(ctx, &state, (course, cohort), (String::new(), None), errors, StatusCode::BAD_REQUEST)
+            .await;
     };
     if !cohorts::move_learner(&state.db, user, course.id, cohort.id, to).await? {
         return Err(AppError::NotFound);
@@ -285,7 +353,7 @@ async fn message_cohort(
         let mut errors = FieldErrors::default();
         errors.add("text", ctx.t("err_cohort_message"));
         let kept = text.chars().take(MAX_MESSAGE_CHARS).collect();
-        return render_cohort(ctx, &state, (course, cohort), kept, errors, StatusCode::BAD_REQUEST).await;
+        return render_cohort(ctx, &state, (course, cohort), (kept, None), errors, StatusCode::BAD_REQUEST).await;
     }
     let link = format!("/courses/{}#cohorts", course.slug);
     let sent = cohorts::message(&state.db, &cohort, text, &link, now()).await?;

@@ -252,8 +252,7 @@ pub async fn for_staff(db: &Db, limit: i64) -> Result<Vec<(Listed, Vec<Answer>)>
     let answers: Vec<Answer> = if ids.is_empty() {
         Vec::new()
     } else {
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("{ANSWER} WHERE a.question_id IN ({}) ORDER BY a.id", marks.join(", "));
+        let sql = format!("{ANSWER} WHERE a.question_id IN ({}) ORDER BY a.id", super::in_list(ids.len()));
         let mut query = sqlx::query_as(&sql);
         for id in &ids {
             query = query.bind(*id);

@@ -124,6 +124,11 @@ impl Catalog {
         Some((course, course.chapters.get(*ci)?.lessons.get(*li)?))
     }
 
+    /// A quiz or final exam and its course, on sale or not.
+    pub fn quiz(&self, id: crate::domain::QuizId) -> Option<(&Arc<Course>, &crate::domain::quiz::Quiz)> {
+        self.by_id.values().find_map(|course| course.quiz(id).map(|quiz| (course, quiz)))
+    }
+
     pub fn category(&self, slug: &str) -> Option<&Category> {
         self.categories.iter().find(|c| c.slug == slug)
     }

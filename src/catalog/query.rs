@@ -179,6 +179,7 @@ mod tests {
             bundle: vec![],
             column: None,
             cohorts: Vec::new(),
+            quizzes: Vec::new(),
         })
     }
 

@@ -142,6 +142,8 @@ pub struct Course {
     pub column: Option<ColumnPlan>,
     /// Its cohorts (营期), the earliest start first; empty for a course sold any time.
     pub cohorts: Vec<super::cohort::Cohort>,
+    /// Its lessons' quizzes and its final exam (`lesson_id` None).
+    pub quizzes: Vec<super::quiz::Quiz>,
 }
 
 /// A column (专栏): how many issues are planned (None: open-ended) and its rhythm in words.
@@ -263,6 +265,20 @@ impl Course {
             Delivery::Courses => !self.bundle.is_empty(),
             Delivery::MemberTerm | Delivery::Session => false,
         }
+    }
+
+    /// The quiz on a lesson, if staff set one.
+    pub fn quiz_for(&self, lesson: &super::LessonId) -> Option<&super::quiz::Quiz> {
+        self.quizzes.iter().find(|q| q.lesson_id.as_ref() == Some(lesson))
+    }
+
+    /// The course's final exam, if it has one.
+    pub fn exam(&self) -> Option<&super::quiz::Quiz> {
+        self.quizzes.iter().find(|q| q.is_exam())
+    }
+
+    pub fn quiz(&self, id: super::QuizId) -> Option<&super::quiz::Quiz> {
+        self.quizzes.iter().find(|q| q.id == id)
     }
 
     /// 今日课程 for a learner who started at `start`: the scheduled lesson opened most recently.

@@ -162,3 +162,19 @@ id!(
     /// A published version of an agreement.
     AgreementId
 );
+id!(
+    /// A lesson's quiz or a course's final exam.
+    QuizId
+);
+id!(
+    /// A question in a course's quiz bank (not a learner's question under a lesson).
+    BankQuestionId
+);
+id!(
+    /// A learner's attempt at a quiz.
+    AttemptId
+);
+id!(
+    /// A certificate (结业证书) issued to a learner.
+    CertificateId
+);

@@ -25,6 +25,8 @@ super::words::stored_word! {
         QuestionAnswered => "question_answered",
         /// Staff's word to a cohort (营期) the learner is in.
         CohortNotice => "cohort_notice",
+        /// Staff graded the last short answer of a quiz attempt: its score is final.
+        QuizGraded => "quiz_graded",
     }
 }
 
@@ -48,6 +50,7 @@ impl MessageKind {
             MessageKind::GiftClaimed => "msg_gift_claimed",
             MessageKind::QuestionAnswered => "msg_question_answered",
             MessageKind::CohortNotice => "msg_cohort_notice",
+            MessageKind::QuizGraded => "msg_quiz_graded",
         })
     }
 
@@ -69,7 +72,8 @@ impl MessageKind {
             | MessageKind::HomeworkReviewed
             | MessageKind::InvoiceIssued
             | MessageKind::GiftClaimed
-            | MessageKind::CohortNotice => None,
+            | MessageKind::CohortNotice
+            | MessageKind::QuizGraded => None,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod agreement;
 pub mod broadcast;
 pub mod catalog;
+pub mod certificate;
 pub mod checkin;
 pub mod claim;
 pub mod cohort;
@@ -31,6 +32,7 @@ pub mod payment;
 pub mod phone;
 pub mod product;
 pub mod qa;
+pub mod quiz;
 pub mod range;
 pub mod rate;
 pub mod receipt;

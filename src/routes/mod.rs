@@ -30,6 +30,7 @@ pub mod poster;
 pub mod privacy;
 pub mod pwa;
 pub mod questions;
+pub mod quizzes;
 pub mod receipts;
 pub mod redeem;
 pub mod refunds;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     checkins::configure(cfg);
     homework::configure(cfg);
     questions::configure(cfg);
+    quizzes::configure(cfg);
     distribution::configure(cfg);
     privacy::configure(cfg);
     pages::configure(cfg);

@@ -10,9 +10,10 @@ use super::rows::Flag;
 use crate::domain::catalog::{Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonKind, Rating};
 use crate::domain::cohort::Cohort;
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
+use crate::domain::quiz::Quiz;
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::unlock::Unlock;
-use crate::domain::{CategoryId, ChapterId, CohortId, CourseId, Fen, InstructorId, LessonId, ProductKind};
+use crate::domain::{CategoryId, ChapterId, CohortId, CourseId, Fen, InstructorId, LessonId, ProductKind, QuizId};
 
 /// Categories in shop order, and every course (published or not) with its syllabus.
 pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> {
@@ -112,6 +113,17 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         let cohort = Cohort { id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at };
         cohorts.entry(course_id).or_default().push(cohort);
     }
+    let mut quizzes: HashMap<CourseId, Vec<Quiz>> = HashMap::new();
+    type QuizRow = (QuizId, CourseId, Option<LessonId>, String, i64, Option<i64>, i64, Option<i64>);
+    let quiz_rows: Vec<QuizRow> = sqlx::query_as(
+        "SELECT id, course_id, lesson_id, title, draw_count, time_limit_mins, pass_percent, max_attempts FROM quizzes ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, course_id, lesson_id, title, draw_count, time_limit_mins, pass_percent, max_attempts) in quiz_rows {
+        let quiz = Quiz { id, lesson_id, title, draw_count, time_limit_mins, pass_percent, max_attempts };
+        quizzes.entry(course_id).or_default().push(quiz);
+    }
     let mut courses = Vec::with_capacity(course_rows.len());
     for r in course_rows {
         let slug = r.slug;
@@ -156,6 +168,7 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             // Only a column shows its plan (a course whose kind staff changed keeps the row).
             column: columns.remove(&r.id).filter(|_| r.kind == ProductKind::Column),
             cohorts: cohorts.remove(&r.id).unwrap_or_default(),
+            quizzes: quizzes.remove(&r.id).unwrap_or_default(),
             id: r.id,
             slug,
         }));

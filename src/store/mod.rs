@@ -42,6 +42,7 @@ pub mod phone_binding;
 pub mod profit_splits;
 pub mod progress_buffer;
 pub mod questions;
+pub mod quizzes;
 pub mod redeem;
 pub mod refunds;
 pub mod reminders;

@@ -241,6 +241,22 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         &[("lesson", 't'), ("at_secs", 'n'), ("body", 't'), ("created_at", '@')],
     )
     .await?;
+    let quiz_attempts = rows(
+        db,
+        "SELECT z.title AS quiz, t.status, t.score, t.max_score, t.passed, t.started_at, t.submitted_at \
+         FROM quiz_attempts t JOIN quizzes z ON z.id = t.quiz_id WHERE t.user_id = $1 ORDER BY t.id",
+        user_id.0,
+        &[
+            ("quiz", 't'),
+            ("status", 't'),
+            ("score", 'n'),
+            ("max_score", 'n'),
+            ("passed", 'n'),
+            ("started_at", '@'),
+            ("submitted_at", '@'),
+        ],
+    )
+    .await?;
     let memberships = rows(
         db,
         "SELECT c.title AS plan, o.order_no, t.starts_at, t.ends_at FROM membership_terms t JOIN courses c ON c.id = t.plan_id \
@@ -327,6 +343,7 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "lesson_questions": questions,
         "lesson_answers": answers,
         "notes": notes,
+        "quiz_attempts": quiz_attempts,
         "logins": logins,
         "distribution": { "application": distributor, "commissions": commissions, "payouts": payouts },
     }))
@@ -398,6 +415,8 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Erasure, sqlx::
         "DELETE FROM lesson_questions WHERE user_id = $1",
         "DELETE FROM moderation_items WHERE user_id = $1 AND kind IN ('question', 'answer')",
         "DELETE FROM learner_notes WHERE user_id = $1",
+        "DELETE FROM attempt_answers WHERE attempt_id IN (SELECT id FROM quiz_attempts WHERE user_id = $1)",
+        "DELETE FROM quiz_attempts WHERE user_id = $1",
         "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",
         // Invoices stay for the books: a company's title and tax number are the company's; a

@@ -17,10 +17,10 @@ use crate::domain::refund_terms::{Localized, RefundTerms};
 use crate::domain::staff::{AccountStatus, Role};
 use crate::domain::words::UnknownWord;
 use crate::domain::{
-    AgreementId, AnnouncementId, AnswerId, AttachmentId, AuditEntryId, BroadcastId, CategoryId, ChapterId, CheckInId,
-    ClaimId, CohortId, ComplaintId, CouponId, CourseId, Fen, GroupId, InstructorId, InvoiceId, KeywordId, LessonId,
-    NoteId, OrderId, PayoutId, Phone, QuestionId, QueueItemId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId,
-    SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
+    AgreementId, AnnouncementId, AnswerId, AttachmentId, AttemptId, AuditEntryId, BankQuestionId, BroadcastId,
+    CategoryId, CertificateId, ChapterId, CheckInId, ClaimId, CohortId, ComplaintId, CouponId, CourseId, Fen, GroupId,
+    InstructorId, InvoiceId, KeywordId, LessonId, NoteId, OrderId, PayoutId, Phone, QuestionId, QueueItemId, QuizId,
+    RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -93,6 +93,10 @@ bigint_ids!(
     RedeemBatchId,
     InvoiceId,
     AgreementId,
+    QuizId,
+    BankQuestionId,
+    AttemptId,
+    CertificateId,
 );
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.

@@ -730,6 +730,138 @@ async fn questions_and_notes_on_a_phone() {
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
+/// A lesson quiz (made through the store) and `app`'s attempt at it, handed in with a short answer.
+async fn quiz_fixture(
+    app: &crate::helpers::TestApp,
+    course: kedian::domain::CourseId,
+    lesson: kedian::domain::LessonId,
+) -> i64 {
+    use kedian::domain::quiz::{QuestionKind, QuizSettings};
+    use kedian::store::quizzes::{self, NewQuestion};
+    let now = kedian::domain::time::now();
+    let choices = ["按月".to_string(), "按季度".to_string()];
+    for (kind, body, choices, key) in [
+        (QuestionKind::Single, "透视表里怎样按月汇总日期？", &choices[..], "0"),
+        (QuestionKind::Short, "说说你会怎样整理一张乱表。", &[][..], ""),
+    ] {
+        let new = NewQuestion {
+            lesson_id: Some(lesson),
+            kind,
+            body,
+            choices,
+            key,
+            explanation: "右键日期字段，选“组合”。",
+            points: 1,
+        };
+        quizzes::add_question(&app.db, course, &new, now).await.unwrap();
+    }
+    let settings = QuizSettings {
+        title: "第一节小测".into(),
+        draw_count: 0,
+        time_limit_mins: None,
+        pass_percent: 60,
+        max_attempts: None,
+    };
+    let quiz = quizzes::save_quiz(&app.db, course, Some(lesson), &settings, now).await.unwrap();
+    app.catalog.reload(&app.db).await.unwrap();
+    let page = format!("/quizzes/{quiz}");
+    let started = app.submit(&page, &format!("{page}/attempts"), &[]).await;
+    let attempt = location(&started);
+    app.submit(&attempt, &attempt, &[("submit", "1")]).await;
+    quiz.0
+}
+
+/// On a phone: a timed lesson quiz answered by tapping and typing, saved in the background as it
+/// goes, handed in, and its result with the explanations; the quiz and result pages in both
+/// languages.
+#[tokio::test]
+async fn a_quiz_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let staff = app.staff().await;
+    let course = app.course_id("excel-data-analysis").await;
+    let lesson = app.first_paid_lesson("excel-data-analysis").await.to_string();
+    for fields in [
+        vec![
+            ("kind", "single"),
+            ("body", "哪个是**绝对引用**？"),
+            ("choices", "A1\n$A$1（行列都锁定）\nA$1"),
+            ("key", "B"),
+            ("explanation", "行号和列标前都有 $ 才是绝对引用。"),
+        ],
+        vec![
+            ("kind", "multiple"),
+            ("body", "哪些函数能按条件查找？"),
+            ("choices", "VLOOKUP\nSUM\nXLOOKUP"),
+            ("key", "AC"),
+        ],
+        vec![("kind", "truefalse"), ("body", "数据透视表会改动原始数据。"), ("key", "错")],
+        vec![("kind", "blank"), ("body", "若 $x^2 = 4$ 且 $x > 0$，则 $x =$ ？"), ("key", "2")],
+        vec![("kind", "short"), ("body", "用一两句话说说你会怎样整理一张乱表。")],
+    ] {
+        let mut fields = fields;
+        fields.extend([("lesson", lesson.as_str()), ("points", "1")]);
+        crate::quizzes::add_question(&staff, course, &fields).await;
+    }
+    let bank = format!("/admin/courses/{course}/quizzes");
+    let quiz =
+        [("quiz_lesson", lesson.as_str()), ("title", "第一节小测"), ("time_limit", "15"), ("pass_percent", "60")];
+    staff.submit(&bank, &bank, &quiz).await;
+    let quiz: i64 = sqlx::query_scalar("SELECT id FROM quizzes").fetch_one(app.db.read()).await.unwrap();
+    let phone = "13800138199";
+    browser_login(&client, &app, phone).await;
+    app.age_codes(61).await;
+    app.login_by_code(phone).await;
+    app.bought("excel-data-analysis").await;
+
+    client.goto(&app.url(&format!("/courses/excel-data-analysis/lessons/{lesson}"))).await.unwrap();
+    tap_in_view(&client, &format!("a[href='/quizzes/{quiz}']")).await;
+    tap_in_view(&client, &format!("form[action='/quizzes/{quiz}/attempts'] button")).await;
+    client.wait().for_element(Locator::Id("quiz-form")).await.unwrap();
+    tap_in_view(&client, ".quiz-item:nth-child(1) .choice:nth-of-type(2)").await;
+    until(&client, "return document.getElementById('autosave-status').textContent !== ''", "saved in the background")
+        .await;
+    let saved: String = sqlx::query_scalar("SELECT response FROM attempt_answers WHERE position = 0")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(saved, "1", "the tapped choice was saved before handing in");
+    tap_in_view(&client, ".quiz-item:nth-child(2) .choice:nth-of-type(1)").await;
+    tap_in_view(&client, ".quiz-item:nth-child(2) .choice:nth-of-type(2)").await;
+    tap_in_view(&client, ".quiz-item:nth-child(3) .choice:nth-of-type(2)").await;
+    client.find(Locator::Css(".quiz-item:nth-child(4) input[type=text]")).await.unwrap().send_keys("2").await.unwrap();
+    client
+        .find(Locator::Css(".quiz-item:nth-child(5) textarea"))
+        .await
+        .unwrap()
+        .send_keys("先删空行，再统一日期格式")
+        .await
+        .unwrap();
+    let bar = client.find(Locator::Css(".quiz-bar")).await.unwrap();
+    client
+        .execute("arguments[0].scrollIntoView({block: 'start'})", vec![serde_json::to_value(&bar).unwrap()])
+        .await
+        .unwrap();
+    snap(&client, "quiz-attempt-375.png").await;
+    tap_in_view(&client, ".quiz-actions button[name=submit]").await;
+    client.wait().for_element(Locator::Css(".quiz-score")).await.unwrap();
+    snap(&client, "quiz-result-375.png").await;
+    let attempt: i64 = sqlx::query_scalar("SELECT id FROM quiz_attempts").fetch_one(app.db.read()).await.unwrap();
+    let (status, score): (String, Option<i64>) =
+        sqlx::query_as("SELECT status, score FROM quiz_attempts WHERE id = $1")
+            .bind(attempt)
+            .fetch_one(app.db.read())
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), score), ("pending", Some(3)), "three right, the short answer waits for staff");
+    let pages = [
+        (format!("/quizzes/{quiz}"), ".quiz-rules", "quiz"),
+        (format!("/attempts/{attempt}"), ".explanation", "quiz-result"),
+    ];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
+    let _ = client.close().await; // cleanup: the checks above are the test
+}
+
 /// On a phone, in both languages: a course sold in cohorts, its list with seats and reasons, and
 /// a learner's own cohort with today's lesson; the back office's cohorts at 1280 px.
 #[tokio::test]
@@ -1103,7 +1235,11 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     let lesson = app.first_paid_lesson("excel-data-analysis").await;
     let qa = format!("/courses/excel-data-analysis/lessons/{lesson}/questions");
     app.submit(&qa, &qa, &[("body", "透视表怎么按月汇总？")]).await;
+    // A lesson quiz with a short answer handed in, for the bank and the results pages.
+    let quiz = quiz_fixture(&app, course, kedian::domain::LessonId(lesson)).await;
     for (path, shot) in [
+        (format!("/admin/courses/{course_id}/quizzes"), "admin-quizzes-1280.png"),
+        (format!("/admin/quizzes/{quiz}"), "admin-quiz-results-1280.png"),
         ("/admin/questions".to_string(), "admin-questions-1280.png"),
         (format!("/admin/courses/{course_id}/cohorts"), "admin-cohorts-1280.png"),
         (format!("/admin/cohorts/{cohort}"), "admin-cohort-1280.png"),

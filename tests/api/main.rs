@@ -48,6 +48,7 @@ mod products;
 mod profit_sharing;
 mod pwa;
 mod questions;
+mod quizzes;
 mod rate_limits;
 mod receipts;
 mod redeem;

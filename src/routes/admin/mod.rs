@@ -26,6 +26,7 @@ pub mod official_account;
 pub mod orders;
 pub mod products;
 pub mod questions;
+pub mod quizzes;
 pub mod readiness;
 pub mod redeem;
 pub mod refunds;
@@ -91,6 +92,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     products::configure(cfg);
     learning::configure(cfg);
     questions::configure(cfg);
+    quizzes::configure(cfg);
     staff::configure(cfg);
     settings::configure(cfg);
     agreements::configure(cfg);

@@ -76,6 +76,16 @@ pub fn shanghai_date(unix: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `2026年12月8日`: the Shanghai date of a moment, as a certificate prints it.
+pub fn shanghai_date_words(unix: i64) -> String {
+    let format = format_description!("[year]年[month padding:none]月[day padding:none]日");
+    OffsetDateTime::from_unix_timestamp(unix)
+        .map(|t| t.to_offset(SHANGHAI))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 /// A `2026-11-22T09:30` (an HTML datetime-local value) read as Shanghai time.
 pub fn parse_shanghai_datetime(value: &str) -> Option<i64> {
     let format = format_description!("[year]-[month]-[day]T[hour]:[minute]");
@@ -123,6 +133,12 @@ mod tests {
         assert_eq!(parse_shanghai_datetime("2026-11-22T00:00"), Some(1_795_276_800));
         assert_eq!(shanghai_datetime_value(1_795_276_800), "2026-11-22T00:00");
         assert_eq!(parse_shanghai_datetime("2026-11-22 00:00"), None);
+    }
+
+    #[test]
+    fn certificates_print_the_shanghai_day_in_words() {
+        // 2026-12-07T16:30Z is already 8 December in Shanghai.
+        assert_eq!(shanghai_date_words(1_796_661_000), "2026年12月8日");
     }
 
     #[test]

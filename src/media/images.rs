@@ -96,6 +96,20 @@ pub fn logo_png(bytes: &[u8]) -> anyhow::Result<(String, Vec<u8>)> {
     Ok((format!("logo-{}.png", short_hash(bytes)), out.into_inner()))
 }
 
+/// A picture kept as a PNG (transparency kept, for a seal), no larger than a certificate, as
+/// (file name, PNG).
+pub fn picture_png(bytes: &[u8], prefix: &str) -> anyhow::Result<(String, Vec<u8>)> {
+    let image = decode(bytes)?;
+    let image = if image.width() > 1600 || image.height() > 1600 {
+        image.resize(1600, 1600, FilterType::Lanczos3)
+    } else {
+        image
+    };
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, ImageFormat::Png)?;
+    Ok((format!("{prefix}-{}.png", short_hash(bytes)), out.into_inner()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! Protected media: where lesson files are kept, and who may have them.
 
 pub mod article;
+pub mod certificate;
 pub mod demo;
 pub mod images;
 pub mod object_store;

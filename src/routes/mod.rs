@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod agreements;
+pub mod certificates;
 pub mod checkins;
 pub mod claim;
 pub mod complaints;
@@ -54,6 +55,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     gifts::configure(cfg);
     invoices::configure(cfg);
     agreements::configure(cfg);
+    certificates::configure(cfg);
     refunds::configure(cfg);
     receipts::configure(cfg);
     complaints::configure(cfg);

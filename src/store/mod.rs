@@ -8,6 +8,7 @@ pub mod audit;
 pub mod broadcasts;
 pub mod cache;
 pub mod catalog;
+pub mod certificates;
 pub mod changes;
 pub mod checkins;
 pub mod claims;

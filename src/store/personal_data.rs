@@ -257,6 +257,21 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         ],
     )
     .await?;
+    let certificates = rows(
+        db,
+        "SELECT c.code, c.name, co.title AS course, c.issued_at, c.revoked_at, c.revoke_reason FROM certificates c \
+         JOIN courses co ON co.id = c.course_id WHERE c.user_id = $1 ORDER BY c.id",
+        user_id.0,
+        &[
+            ("code", 't'),
+            ("name", 't'),
+            ("course", 't'),
+            ("issued_at", '@'),
+            ("revoked_at", '@'),
+            ("revoke_reason", 't'),
+        ],
+    )
+    .await?;
     let memberships = rows(
         db,
         "SELECT c.title AS plan, o.order_no, t.starts_at, t.ends_at FROM membership_terms t JOIN courses c ON c.id = t.plan_id \
@@ -344,6 +359,7 @@ pub async fn export(db: &Db, user_id: UserId, now: i64) -> Result<Value, sqlx::E
         "lesson_answers": answers,
         "notes": notes,
         "quiz_attempts": quiz_attempts,
+        "certificates": certificates,
         "logins": logins,
         "distribution": { "application": distributor, "commissions": commissions, "payouts": payouts },
     }))
@@ -417,6 +433,7 @@ pub async fn erase(db: &Db, user_id: UserId, now: i64) -> Result<Erasure, sqlx::
         "DELETE FROM learner_notes WHERE user_id = $1",
         "DELETE FROM attempt_answers WHERE attempt_id IN (SELECT id FROM quiz_attempts WHERE user_id = $1)",
         "DELETE FROM quiz_attempts WHERE user_id = $1",
+        "DELETE FROM certificates WHERE user_id = $1",
         "DELETE FROM reminders_sent WHERE user_id = $1",
         "UPDATE complaints SET contact_phone = '' WHERE user_id = $1",
         // Invoices stay for the books: a company's title and tax number are the company's; a

@@ -11,7 +11,7 @@ use crate::domain::{Phone, UserId};
 
 /// Tables whose rows follow their owner, with the columns that may hold a row only once per
 /// owner: a row the phone's account already has the like of stays behind.
-const OWNED: [(&str, &[&str]); 25] = [
+const OWNED: [(&str, &[&str]); 26] = [
     ("orders", &[]),
     ("entitlements", &["course_id"]),
     ("lesson_progress", &["lesson_id"]),
@@ -32,6 +32,7 @@ const OWNED: [(&str, &[&str]); 25] = [
     ("lesson_answers", &[]),
     ("learner_notes", &[]),
     ("quiz_attempts", &[]),
+    ("certificates", &["course_id"]),
     ("moderation_items", &[]),
     ("referral_bindings", &[""]),
     ("receipt_claims", &[]),

@@ -26,7 +26,19 @@
     if (timer) clearTimeout(timer);
     timer = setTimeout(save, wait);
   };
-  form.addEventListener('change', function () { later(200); });
+  var counter = document.getElementById('answered');
+  var count = function () {
+    if (!counter) return;
+    var n = 0;
+    form.querySelectorAll('.quiz-item').forEach(function (item) {
+      var picked = item.querySelector('input:checked');
+      var typed = Array.prototype.some.call(item.querySelectorAll('input[type=text], textarea'), function (f) { return f.value.trim() !== ''; });
+      if (picked || typed) n += 1;
+    });
+    counter.textContent = counter.getAttribute('data-label').replace('{n}', n);
+  };
+  form.addEventListener('input', count);
+  form.addEventListener('change', function () { count(); later(200); });
   form.addEventListener('input', function (e) { if (e.target.tagName !== 'INPUT' || e.target.type === 'text') later(1500); });
   var deadline = parseInt(form.getAttribute('data-deadline'), 10);
   if (deadline) {

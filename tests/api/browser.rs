@@ -730,6 +730,41 @@ async fn questions_and_notes_on_a_phone() {
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
+/// On a phone: a finished course's certificate claimed by typing a name and tapping, its image
+/// shown; the certificate and its public verify page in both languages.
+#[tokio::test]
+async fn a_certificate_on_a_phone() {
+    let Some((_driver, client)) = start_browser(375, 812).await else { return };
+    let app = spawn_app(Backend::Sqlite).await.unwrap();
+    let phone = "13800138189";
+    browser_login(&client, &app, phone).await;
+    app.age_codes(61).await;
+    app.login_by_code(phone).await;
+    app.bought("excel-data-analysis").await;
+    crate::stats::finish_course(&app, &app, "excel-data-analysis").await;
+    client.goto(&app.url("/courses/excel-data-analysis")).await.unwrap();
+    tap_in_view(&client, "a[href='/courses/excel-data-analysis/certificate']").await;
+    let name = client.wait().for_element(Locator::Id("name")).await.unwrap();
+    name.clear().await.unwrap();
+    name.send_keys("王小明").await.unwrap();
+    tap_in_view(&client, "form[action$='/certificate'] button[type=submit]").await;
+    client.wait().for_element(Locator::Css(".certificate-figure img")).await.unwrap();
+    until(
+        &client,
+        "const i = document.querySelector('.certificate-figure img'); return i.complete && i.naturalWidth === 1600",
+        "the certificate drawn",
+    )
+    .await;
+    snap(&client, "certificate-claimed-375.png").await;
+    let code: String = sqlx::query_scalar("SELECT code FROM certificates").fetch_one(app.db.read()).await.unwrap();
+    let pages = [
+        ("/courses/excel-data-analysis/certificate".to_string(), ".cert-actions", "certificate"),
+        (format!("/certificates/{code}"), ".verify-facts", "certificate-verify"),
+    ];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
+    let _ = client.close().await; // cleanup: the checks above are the test
+}
+
 /// A lesson quiz (made through the store) and `app`'s attempt at it, handed in with a short answer.
 async fn quiz_fixture(
     app: &crate::helpers::TestApp,
@@ -842,6 +877,12 @@ async fn a_quiz_on_a_phone() {
         .execute("arguments[0].scrollIntoView({block: 'start'})", vec![serde_json::to_value(&bar).unwrap()])
         .await
         .unwrap();
+    until(
+        &client,
+        "return document.getElementById('answered').textContent.includes('5/5')",
+        "the count follows the answers",
+    )
+    .await;
     snap(&client, "quiz-attempt-375.png").await;
     tap_in_view(&client, ".quiz-actions button[name=submit]").await;
     client.wait().for_element(Locator::Css(".quiz-score")).await.unwrap();
@@ -1240,6 +1281,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     for (path, shot) in [
         (format!("/admin/courses/{course_id}/quizzes"), "admin-quizzes-1280.png"),
         (format!("/admin/quizzes/{quiz}"), "admin-quiz-results-1280.png"),
+        (format!("/admin/courses/{course_id}/certificate"), "admin-certificate-1280.png"),
         ("/admin/questions".to_string(), "admin-questions-1280.png"),
         (format!("/admin/courses/{course_id}/cohorts"), "admin-cohorts-1280.png"),
         (format!("/admin/cohorts/{cohort}"), "admin-cohort-1280.png"),

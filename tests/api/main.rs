@@ -23,6 +23,7 @@ mod bundles;
 mod catalog;
 mod catalog_admin;
 mod catalog_uploads;
+mod certificates;
 mod cli;
 mod cluster;
 mod cohorts;

@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod broadcast;
 pub mod bundles;
 pub mod catalog;
+pub mod certificates;
 pub mod cohorts;
 pub mod columns;
 pub mod complaints;
@@ -72,6 +73,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     catalog::configure(cfg);
     bundles::configure(cfg);
     cohorts::configure(cfg);
+    certificates::configure(cfg);
     columns::configure(cfg);
     coupons::configure(cfg);
     redeem::configure(cfg);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 
-pub use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson};
+pub use crate::domain::catalog::{Category, Chapter, Course, Instructor, Lesson, LessonFile};
 use crate::store::Db;
 use crate::store::shared::Shared;
 

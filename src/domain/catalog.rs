@@ -49,6 +49,29 @@ pub struct Lesson {
     pub starts_at: Option<i64>,
     /// When it opens to a learner, if not at once (定时解锁).
     pub unlock: Option<super::unlock::Unlock>,
+    /// Files staff attached for its buyers (课件), in the order they were added.
+    pub files: Vec<LessonFile>,
+}
+
+/// A file attached to a lesson, as its page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LessonFile {
+    pub id: super::LessonFileId,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
+impl LessonFile {
+    pub fn is_pdf(&self) -> bool {
+        self.content_type == "application/pdf"
+    }
+
+    /// Its size for people: `820 KB`, `3.4 MB`.
+    pub fn size_text(&self) -> String {
+        let kb = (self.size_bytes + 1023) / 1024;
+        if kb < 1024 { format!("{kb} KB") } else { format!("{}.{} MB", kb / 1024, kb % 1024 * 10 / 1024) }
+    }
 }
 
 /// Shown for a course without a cover of its own.
@@ -397,8 +420,19 @@ mod tests {
             free_preview,
             starts_at: None,
             unlock: None,
+            files: Vec::new(),
         };
         let (preview, paid) = (lesson(true), lesson(false));
+        let file = |size_bytes| LessonFile {
+            id: crate::domain::LessonFileId(1),
+            file_name: "讲义.pdf".into(),
+            content_type: "application/pdf".into(),
+            size_bytes,
+        };
+        assert_eq!(file(1).size_text(), "1 KB");
+        assert_eq!(file(820 * 1024).size_text(), "820 KB");
+        assert_eq!(file(3_565_158).size_text(), "3.3 MB");
+        assert!(file(1).is_pdf());
         assert!(preview.may_watch(true, false));
         assert!(!paid.may_watch(true, false));
         assert!(!preview.may_watch(false, false), "an off-sale course shows no one its previews");

@@ -178,3 +178,7 @@ id!(
     /// A certificate (结业证书) issued to a learner.
     CertificateId
 );
+id!(
+    /// A file staff attached to a lesson for its buyers.
+    LessonFileId
+);

@@ -38,6 +38,11 @@ pub const PICTURES: Accept =
     Accept { kinds: &[FileKind::Jpeg, FileKind::Png, FileKind::Webp], max_bytes: MAX_FILE_BYTES };
 /// The back office's import upload: text files.
 pub const EXPORT_FILES: Accept = Accept { kinds: &[FileKind::Text], max_bytes: 20 * 1024 * 1024 };
+/// Files attached to a lesson for its buyers: PDFs (slides exported too), audio and pictures.
+pub const LESSON_FILES: Accept = Accept {
+    kinds: &[FileKind::Pdf, FileKind::Mp3, FileKind::M4a, FileKind::Jpeg, FileKind::Png],
+    max_bytes: 50 * 1024 * 1024,
+};
 /// Lesson video and audio; the size limit comes from the settings.
 pub const LESSON_MEDIA: &[FileKind] = &[FileKind::Mp4, FileKind::M4a, FileKind::Mp3];
 

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod images;
 pub mod object_store;
 pub mod package;
+pub mod pdf_stamp;
 pub mod poster;
 pub mod receipt_image;
 pub mod storage;

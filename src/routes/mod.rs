@@ -22,6 +22,7 @@ pub mod homework;
 pub mod human_check;
 pub mod invoices;
 pub mod learn;
+pub mod lesson_files;
 pub mod me;
 pub mod orders;
 pub mod pages;
@@ -56,6 +57,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     invoices::configure(cfg);
     agreements::configure(cfg);
     certificates::configure(cfg);
+    lesson_files::configure(cfg);
     refunds::configure(cfg);
     receipts::configure(cfg);
     complaints::configure(cfg);

@@ -7,13 +7,17 @@ use anyhow::Context;
 
 use super::Db;
 use super::rows::Flag;
-use crate::domain::catalog::{Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonKind, Rating};
+use crate::domain::catalog::{
+    Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonFile, LessonKind, Rating,
+};
 use crate::domain::cohort::Cohort;
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::quiz::Quiz;
 use crate::domain::refund_terms::RefundTerms;
 use crate::domain::unlock::Unlock;
-use crate::domain::{CategoryId, ChapterId, CohortId, CourseId, Fen, InstructorId, LessonId, ProductKind, QuizId};
+use crate::domain::{
+    CategoryId, ChapterId, CohortId, CourseId, Fen, InstructorId, LessonFileId, LessonId, ProductKind, QuizId,
+};
 
 /// Categories in shop order, and every course (published or not) with its syllabus.
 pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> {
@@ -37,6 +41,14 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         .map(|(id, name, title, bio, avatar_url)| (id, Arc::new(Instructor { id, name, title, bio, avatar_url })))
         .collect();
 
+    let mut files: HashMap<LessonId, Vec<LessonFile>> = HashMap::new();
+    let file_rows: Vec<(LessonFileId, LessonId, String, String, i64)> =
+        sqlx::query_as("SELECT id, lesson_id, file_name, content_type, size_bytes FROM lesson_files ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    for (id, lesson_id, file_name, content_type, size_bytes) in file_rows {
+        files.entry(lesson_id).or_default().push(LessonFile { id, file_name, content_type, size_bytes });
+    }
     let mut lessons_by_chapter: HashMap<ChapterId, Vec<Lesson>> = HashMap::new();
     type LessonRow = (ChapterId, LessonId, String, String, i64, Flag, Option<i64>, Option<i64>, Option<i64>);
     let lesson_rows: Vec<LessonRow> = sqlx::query_as(
@@ -50,7 +62,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
         let free_preview = free_preview.into();
         let kind = LessonKind::try_from(kind).map_err(anyhow::Error::msg)?;
         let unlock = Unlock::from_columns(unlock_day, unlock_at);
-        let lesson = Lesson { id, title, kind, duration_secs, free_preview, starts_at, unlock };
+        let files = files.remove(&id).unwrap_or_default();
+        let lesson = Lesson { id, title, kind, duration_secs, free_preview, starts_at, unlock, files };
         lessons_by_chapter.entry(chapter_id).or_default().push(lesson);
     }
 

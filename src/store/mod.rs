@@ -29,6 +29,7 @@ pub mod identities;
 pub mod invoices;
 pub mod learner_notes;
 pub mod leases;
+pub mod lesson_files;
 pub mod lessons;
 pub mod limits;
 pub mod memberships;

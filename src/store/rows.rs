@@ -19,8 +19,9 @@ use crate::domain::words::UnknownWord;
 use crate::domain::{
     AgreementId, AnnouncementId, AnswerId, AttachmentId, AttemptId, AuditEntryId, BankQuestionId, BroadcastId,
     CategoryId, CertificateId, ChapterId, CheckInId, ClaimId, CohortId, ComplaintId, CouponId, CourseId, Fen, GroupId,
-    InstructorId, InvoiceId, KeywordId, LessonId, NoteId, OrderId, PayoutId, Phone, QuestionId, QueueItemId, QuizId,
-    RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId, UserId, WechatMessageId,
+    InstructorId, InvoiceId, KeywordId, LessonFileId, LessonId, NoteId, OrderId, PayoutId, Phone, QuestionId,
+    QueueItemId, QuizId, RedeemBatchId, RefundId, ReviewId, SignInCodeId, SlotId, SubmissionId, SyncKeyId, TextId,
+    UserId, WechatMessageId,
 };
 
 /// Type and Decode for a wrapper that reads as the column type `$inner` and converts with `$wrap`.
@@ -97,6 +98,7 @@ bigint_ids!(
     BankQuestionId,
     AttemptId,
     CertificateId,
+    LessonFileId,
 );
 
 /// A 0/1 column, read as `bool` through `#[sqlx(try_from = "Flag")]`.

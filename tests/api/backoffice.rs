@@ -346,6 +346,8 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/courses/1/certificate".into(), OPERATOR),
         ("/admin/courses/1/certificate/seal".into(), OPERATOR),
         ("/admin/certificates/999/revoke".into(), OPERATOR),
+        ("/admin/lessons/1/files".into(), OPERATOR),
+        ("/admin/lesson-files/999/delete".into(), OPERATOR),
         ("/admin/courses/1/checkin".into(), OPERATOR),
         ("/admin/courses/1/group".into(), OPERATOR),
         ("/admin/courses/7/slots".into(), OPERATOR),

@@ -895,7 +895,12 @@ async fn a_quiz_on_a_phone() {
             .await
             .unwrap();
     assert_eq!((status.as_str(), score), ("pending", Some(3)), "three right, the short answer waits for staff");
+    // A handout on the lesson, for its downloads.
+    let editor = format!("/admin/lessons/{lesson}");
+    let files = vec![("file", "第一讲讲义.pdf", crate::downloads::handout())];
+    staff.submit_multipart(&editor, &format!("{editor}/files"), &[], files).await;
     let pages = [
+        (format!("/courses/excel-data-analysis/lessons/{lesson}"), ".lesson-files-panel", "lesson-downloads"),
         (format!("/quizzes/{quiz}"), ".quiz-rules", "quiz"),
         (format!("/attempts/{attempt}"), ".explanation", "quiz-result"),
     ];

@@ -35,6 +35,7 @@ mod coupon_admin;
 mod coupons;
 mod csrf;
 mod distribution;
+mod downloads;
 mod gifts;
 mod malformed;
 mod migrations;

@@ -16,7 +16,7 @@ use crate::store::syllabus::{self, LessonContentInput, LessonDetail};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(page).service(save);
+    cfg.service(page).service(save).service(upload_file).service(delete_file);
 }
 
 #[derive(Deserialize, Default)]
@@ -41,6 +41,8 @@ struct LessonPage {
     lesson: LessonDetail,
     form: ContentForm,
     media_limit_mb: i64,
+    /// Files attached for its buyers (课件).
+    files: Vec<crate::catalog::LessonFile>,
     errors: FieldErrors,
 }
 
@@ -55,7 +57,8 @@ async fn render_page(
     let ctx = ctx.with_csrf()?;
     let meta = ctx.meta(&format!("{} - {}", lesson.title, ctx.shop_name()), "");
     let media_limit_mb = state.settings.media_upload_mb;
-    render_with_status(&LessonPage { ctx, meta, lesson, form, media_limit_mb, errors }, status)
+    let files = state.catalog.snapshot().lesson(lesson.id).map(|(_, l)| l.files.clone()).unwrap_or_default();
+    render_with_status(&LessonPage { ctx, meta, lesson, form, media_limit_mb, files, errors }, status)
 }
 
 async fn find(state: &AppState, id: LessonId) -> Result<LessonDetail, AppError> {
@@ -155,4 +158,87 @@ async fn save(
     audit(&state, &req, &staff, change).await?;
     ctx.typed_session().set_flash("admin_saved")?;
     Ok(redirect(&format!("/admin/lessons/{id}")))
+}
+
+/// A file for the lesson's buyers (multipart `file`).
+#[post("/admin/lessons/{id}/files")]
+async fn upload_file(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<LessonId>,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    let lesson = find(&state, *id).await?;
+    let tmp = state.settings.uploads_dir().join("tmp");
+    let form = crate::web::uploads::read(&req, payload, &tmp, 1, &crate::domain::upload::LESSON_FILES).await?;
+    let Some(file) = form.files.first() else {
+        let (key, status) = match form.rejected {
+            Some(crate::web::uploads::Rejected::TooLarge) => ("err_file_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            Some(_) => ("err_file_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            None => ("err_file_missing", StatusCode::BAD_REQUEST),
+        };
+        let mut errors = FieldErrors::default();
+        errors.add("lesson_file", ctx.t(key));
+        let form = ContentForm::default();
+        return render_page(ctx, &state, lesson, form, errors, status).await;
+    };
+    let kept = crate::web::uploads::keep(&*state.media, "lesson-files", std::slice::from_ref(file))
+        .await
+        .map_err(AppError::storage)?;
+    let Some(kept) = kept.first() else { return Err(AppError::BadRequest) };
+    let at = crate::domain::time::now();
+    let file_id = crate::store::lesson_files::add(
+        &state.db,
+        lesson.id,
+        &kept.file_name,
+        &kept.key,
+        kept.content_type,
+        kept.size,
+        at,
+    )
+    .await?;
+    reload(&state).await?;
+    let change = Change {
+        action: "lesson_file.add",
+        target_type: "lesson",
+        target_id: lesson.id.to_string(),
+        before: serde_json::Value::Null,
+        after: serde_json::json!({ "file": file_id, "name": kept.file_name, "bytes": kept.size }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/lessons/{}#files", lesson.id)))
+}
+
+#[post("/admin/lesson-files/{id}/delete")]
+async fn delete_file(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<crate::domain::LessonFileId>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let file = crate::store::lesson_files::find(&state.db, *id).await?.ok_or(AppError::NotFound)?;
+    crate::store::lesson_files::remove(&state.db, file.id).await?;
+    reload(&state).await?;
+    if let Err(e) = state.media.delete(&file.storage_key).await {
+        tracing::warn!(
+            key = file.storage_key,
+            error = format!("{e:#}"),
+            "removed lesson file not deleted from the store"
+        );
+    }
+    let change = Change {
+        action: "lesson_file.delete",
+        target_type: "lesson",
+        target_id: file.lesson_id.to_string(),
+        before: serde_json::json!({ "file": file.id, "name": file.file_name }),
+        after: serde_json::Value::Null,
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/lessons/{}#files", file.lesson_id)))
 }

@@ -47,7 +47,9 @@ async fn buyers_download_stamped_pdfs_and_others_are_refused(app: TestApp) {
     let upload = format!("{editor}/files");
     let text = staff.submit_multipart(&editor, &upload, &[], vec![("file", "notes.txt", b"just text".to_vec())]).await;
     assert_eq!(text.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(text.text().await.unwrap().contains("id=\"lesson_file-error\""));
+    let refused = text.text().await.unwrap();
+    assert!(refused.contains("id=\"lesson_file-error\""));
+    assert!(refused.contains("讲师笔记："), "the editor keeps the lesson's own text beside the error");
     assert_eq!(app.count("lesson_files").await, 0);
     let added = staff.submit_multipart(&editor, &upload, &[], vec![("file", "第一讲讲义.pdf", handout())]).await;
     assert_eq!(location(&added), format!("{editor}#files"));

@@ -168,15 +168,12 @@ async fn upload_picture(
     let form = uploads::read(&req, payload, &state.settings.uploads_dir().join("tmp"), 1, &PICTURES).await?;
     let mut errors = FieldErrors::default();
     let field = if which == "background" { "background" } else { "seal" };
-    let Some(file) = form.files.first() else {
-        let (key, status) = match form.rejected {
-            Some(uploads::Rejected::TooLarge) => ("err_file_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            Some(_) => ("err_file_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            None => ("err_file_missing", StatusCode::BAD_REQUEST),
-        };
-        errors.add(field, ctx.t(key));
+    let limit = PICTURES.max_bytes >> 20;
+    if let Some((message, status)) = super::media::refused(&ctx, &form, limit) {
+        errors.add(field, message);
         return render_design(ctx, &state, course, None, errors, status).await;
-    };
+    }
+    let Some(file) = form.files.first() else { return Err(AppError::BadRequest) };
     let bytes = tokio::fs::read(&file.temp).await.map_err(|e| AppError::Internal(e.into()))?;
     let _slot = images::decode_slot().await;
     let prefix = format!("certificate-{which}-{}", course.id);

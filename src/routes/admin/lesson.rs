@@ -33,6 +33,21 @@ struct ContentForm {
     unlock_at: String,
 }
 
+impl ContentForm {
+    /// The lesson as stored, to edit.
+    fn of(lesson: &LessonDetail) -> ContentForm {
+        ContentForm {
+            body: lesson.body.clone(),
+            notes: lesson.notes.clone(),
+            live_url: lesson.live_url.clone(),
+            starts_at: lesson.starts_at.map(shanghai_datetime_value).unwrap_or_default(),
+            assignment: lesson.assignment.clone(),
+            unlock_day: lesson.unlock_day.map(|d| d.to_string()).unwrap_or_default(),
+            unlock_at: lesson.unlock_at.map(shanghai_datetime_value).unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/lesson.html")]
 struct LessonPage {
@@ -72,15 +87,7 @@ async fn page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let lesson = find(&state, *id).await?;
-    let form = ContentForm {
-        body: lesson.body.clone(),
-        notes: lesson.notes.clone(),
-        live_url: lesson.live_url.clone(),
-        starts_at: lesson.starts_at.map(shanghai_datetime_value).unwrap_or_default(),
-        assignment: lesson.assignment.clone(),
-        unlock_day: lesson.unlock_day.map(|d| d.to_string()).unwrap_or_default(),
-        unlock_at: lesson.unlock_at.map(shanghai_datetime_value).unwrap_or_default(),
-    };
+    let form = ContentForm::of(&lesson);
     render_page(ctx, &state, lesson, form, FieldErrors::default(), StatusCode::OK).await
 }
 
@@ -172,17 +179,14 @@ async fn upload_file(
     let lesson = find(&state, *id).await?;
     let tmp = state.settings.uploads_dir().join("tmp");
     let form = crate::web::uploads::read(&req, payload, &tmp, 1, &crate::domain::upload::LESSON_FILES).await?;
-    let Some(file) = form.files.first() else {
-        let (key, status) = match form.rejected {
-            Some(crate::web::uploads::Rejected::TooLarge) => ("err_file_too_large", StatusCode::PAYLOAD_TOO_LARGE),
-            Some(_) => ("err_file_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            None => ("err_file_missing", StatusCode::BAD_REQUEST),
-        };
+    let limit = crate::domain::upload::LESSON_FILES.max_bytes >> 20;
+    if let Some((message, status)) = super::media::refused(&ctx, &form, limit) {
         let mut errors = FieldErrors::default();
-        errors.add("lesson_file", ctx.t(key));
-        let form = ContentForm::default();
+        errors.add("lesson_file", message);
+        let form = ContentForm::of(&lesson);
         return render_page(ctx, &state, lesson, form, errors, status).await;
-    };
+    }
+    let Some(file) = form.files.first() else { return Err(AppError::BadRequest) };
     let kept = crate::web::uploads::keep(&*state.media, "lesson-files", std::slice::from_ref(file))
         .await
         .map_err(AppError::storage)?;

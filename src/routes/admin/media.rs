@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The message and status for a refused file, if the form brought none that can be used.
-fn refused(ctx: &PageContext, form: &UploadForm, max_mb: u64) -> Option<(String, StatusCode)> {
+pub(super) fn refused(ctx: &PageContext, form: &UploadForm, max_mb: u64) -> Option<(String, StatusCode)> {
     match (form.files.first(), form.rejected) {
         (Some(_), _) => None,
         (None, Some(Rejected::TooLarge)) => {

@@ -431,7 +431,8 @@ mod tests {
         };
         assert_eq!(file(1).size_text(), "1 KB");
         assert_eq!(file(820 * 1024).size_text(), "820 KB");
-        assert_eq!(file(3_565_158).size_text(), "3.3 MB");
+        assert_eq!(file(3_565_158).size_text(), "3.4 MB");
+        assert_eq!(file(1024 * 1024).size_text(), "1.0 MB");
         assert!(file(1).is_pdf());
         assert!(preview.may_watch(true, false));
         assert!(!paid.may_watch(true, false));

@@ -360,6 +360,17 @@ impl Course {
         }
     }
 
+    /// The course as a cohort runs it: its live lessons at the cohort's own times.
+    pub fn run_by(&self, cohort: &super::cohort::Cohort) -> Course {
+        let mut course = self.clone();
+        for lesson in course.chapters.iter_mut().flat_map(|c| c.lessons.iter_mut()) {
+            if let Some(session) = cohort.session(lesson.id) {
+                lesson.starts_at = Some(session.starts_at);
+            }
+        }
+        course
+    }
+
     /// Live sessions in schedule order.
     pub fn live_sessions(&self) -> Vec<&Lesson> {
         let mut sessions: Vec<&Lesson> = self.lessons().filter(|l| l.starts_at.is_some()).collect();

@@ -2,8 +2,8 @@
 //! seats and a sale window; the buyer picks one, and the course's scheduled lessons count from the
 //! cohort's start instead of the purchase.
 
-use super::checkin::{day_number, day_start};
-use super::{CohortId, CourseId};
+use super::checkin::{Challenge, day_number, day_start};
+use super::{CohortId, CourseId, LessonId};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cohort {
@@ -16,6 +16,17 @@ pub struct Cohort {
     pub sale_starts_at: i64,
     /// The last moment it can be bought.
     pub sale_ends_at: i64,
+    /// Live lessons it holds at its own time.
+    pub sessions: Vec<LiveSession>,
+}
+
+/// A live lesson a cohort holds at its own time, in its own room when it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveSession {
+    pub lesson_id: LessonId,
+    pub starts_at: i64,
+    /// None: the lesson's own room.
+    pub live_url: Option<String>,
 }
 
 /// Why a cohort cannot be bought now.
@@ -56,6 +67,16 @@ impl Cohort {
         (self.capacity - taken).max(0)
     }
 
+    pub fn session(&self, lesson_id: LessonId) -> Option<&LiveSession> {
+        self.sessions.iter().find(|s| s.lesson_id == lesson_id)
+    }
+
+    /// The course's check-in challenge as this cohort runs it: its `days` from the cohort's first
+    /// day, whatever day staff set for learners outside cohorts.
+    pub fn challenge(&self, days: i64) -> Challenge {
+        Challenge { first_day: day_number(self.starts_at), days }
+    }
+
     /// Day n of the cohort at `now` (day 1 is its first day), or None before it starts.
     pub fn day_of(&self, now: i64) -> Option<i64> {
         (now >= self.starts_at).then(|| day_number(now) - day_number(self.starts_at) + 1)
@@ -85,6 +106,7 @@ mod tests {
             capacity,
             sale_starts_at: at("2027-01-01T10:00"),
             sale_ends_at: at("2027-01-30T23:59"),
+            sessions: vec![LiveSession { lesson_id: LessonId(7), starts_at: at("2027-02-02T20:00"), live_url: None }],
         }
     }
 
@@ -109,5 +131,17 @@ mod tests {
         assert_eq!(c.day_of(at("2027-02-01T00:00")), Some(2));
         assert_eq!(c.day_of(at("2027-03-01T08:00")), Some(30));
         assert_eq!(start_of_day(at("2027-01-31T15:30")), at("2027-01-31T00:00"));
+    }
+
+    #[test]
+    fn a_cohorts_check_in_runs_from_its_first_day() {
+        let c = cohort(10);
+        let challenge = c.challenge(3);
+        assert_eq!(challenge.day_of(day_number(at("2027-01-30T23:59"))), None, "the day before it starts");
+        assert_eq!(challenge.day_of(day_number(at("2027-01-31T00:00"))), Some(1));
+        assert_eq!(challenge.day_of(day_number(at("2027-02-02T23:59"))), Some(3), "across the month's end");
+        assert_eq!(challenge.day_of(day_number(at("2027-02-03T00:00"))), None, "over after its days");
+        assert_eq!(c.session(LessonId(7)).map(|s| s.starts_at), Some(at("2027-02-02T20:00")));
+        assert_eq!(c.session(LessonId(8)), None);
     }
 }

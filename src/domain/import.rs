@@ -218,6 +218,8 @@ pub struct OrderRow {
     pub provider: String,
     pub transaction_id: String,
     pub status: ImportedStatus,
+    /// The cohort (营期) bought, by its name in the shop; empty for none.
+    pub cohort: String,
 }
 
 /// Only money that arrived is imported: unpaid and cancelled orders stay in the mini program.
@@ -252,6 +254,7 @@ pub fn order(f: &Fields) -> Result<OrderRow, String> {
         provider,
         transaction_id: id(f, "transaction_id", false)?,
         status,
+        cohort: cohort(f)?,
     })
 }
 
@@ -261,6 +264,8 @@ pub struct EntitlementRow {
     pub product_id: String,
     pub granted_at: Option<i64>,
     pub revoked: bool,
+    /// The cohort (营期) the learner is in, by its name in the shop; empty for none.
+    pub cohort: String,
 }
 
 pub fn entitlement(f: &Fields) -> Result<EntitlementRow, String> {
@@ -269,7 +274,17 @@ pub fn entitlement(f: &Fields) -> Result<EntitlementRow, String> {
         product_id: id(f, "product_id", true)?,
         granted_at: optional_time(f, "granted_at")?,
         revoked: flag(f, "revoked")?,
+        cohort: cohort(f)?,
     })
+}
+
+/// A cohort's name: at most 40 characters (as staff name them), no control characters.
+fn cohort(f: &Fields) -> Result<String, String> {
+    let name = get(f, "cohort");
+    if name.chars().count() > 40 || name.chars().any(char::is_control) {
+        return Err("cohort: not a cohort name (at most 40 characters)".into());
+    }
+    Ok(name.to_string())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

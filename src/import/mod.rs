@@ -112,6 +112,23 @@ pub struct ShopCourse {
     pub id: i64,
     /// (lesson id, duration) in syllabus order.
     pub lessons: Vec<(i64, i64)>,
+    /// (cohort id, name) of its cohorts (营期).
+    pub cohorts: Vec<(i64, String)>,
+}
+
+impl ShopCourse {
+    /// The cohort a row names (by its name, as staff made it here), None for a row without one.
+    pub fn cohort(&self, name: &str) -> Result<Option<i64>, String> {
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let mut named = self.cohorts.iter().filter(|(_, n)| n == name);
+        match (named.next(), named.next()) {
+            (Some((id, _)), None) => Ok(Some(*id)),
+            (Some(_), Some(_)) => Err(format!("cohort: two cohorts of the course are named {name}")),
+            (None, _) => Err(format!("cohort: the course has no cohort named {name}")),
+        }
+    }
 }
 
 impl Shop {

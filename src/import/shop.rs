@@ -8,13 +8,20 @@ use crate::store::Db;
 
 type ShopState = (HashMap<String, ShopCourse>, HashMap<String, i64>);
 
-/// Courses by slug with their lessons in syllabus order, and saved mappings.
+/// Courses by slug with their lessons in syllabus order and their cohorts, and saved mappings.
 pub async fn shop(db: &Db) -> Result<ShopState, sqlx::Error> {
     let mut courses: HashMap<String, ShopCourse> = HashMap::new();
     let mut slugs: HashMap<i64, String> = HashMap::new();
     for (id, slug) in sqlx::query_as::<_, (i64, String)>("SELECT id, slug FROM courses").fetch_all(db.read()).await? {
         slugs.insert(id, slug.clone());
-        courses.insert(slug, ShopCourse { id, lessons: Vec::new() });
+        courses.insert(slug, ShopCourse { id, lessons: Vec::new(), cohorts: Vec::new() });
+    }
+    let cohorts: Vec<(i64, i64, String)> =
+        sqlx::query_as("SELECT id, course_id, name FROM cohorts ORDER BY id").fetch_all(db.read()).await?;
+    for (id, course_id, name) in cohorts {
+        if let Some(course) = slugs.get(&course_id).and_then(|slug| courses.get_mut(slug)) {
+            course.cohorts.push((id, name));
+        }
     }
     let lessons: Vec<(i64, i64, i64)> = sqlx::query_as(
         "SELECT l.id, l.course_id, l.duration_secs FROM lessons l JOIN chapters ch ON ch.id = l.chapter_id \

@@ -189,6 +189,15 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The cohort a row names, among the course's.
+    fn cohort(&self, course_id: i64, name: &str) -> Result<Option<i64>, String> {
+        match self.shop.course_by_id(course_id) {
+            Some(course) => course.cohort(name),
+            None if name.is_empty() => Ok(None),
+            None => Err("product_id: the course is gone".into()),
+        }
+    }
+
     /// The buyer is a learner (in the export or registered) and the product has a course.
     fn known(&self, buyer: &Buyer, product: &str) -> Result<(i64, i64), String> {
         let Some(user_id) = self.ids.get(&buyer.key()) else {
@@ -372,16 +381,24 @@ impl<'a> Run<'a> {
             rows.into_iter().filter_map(|(l, r)| if let Parsed::Order(o) = r { Some((l, o)) } else { None }).collect();
         self.learn_buyers(rows.iter().map(|(_, o)| o.buyer.clone())).await?;
         let mut good: Vec<(OrderRow, i64, i64)> = Vec::with_capacity(rows.len());
+        // (external id, user, course, cohort) of the orders that name a cohort.
+        let mut in_cohorts: Vec<(String, i64, i64, i64)> = Vec::new();
         for (line, o) in rows {
             let check = self.known(&o.buyer, &o.product_id).and_then(|ids| {
+                let cohort = self.cohort(ids.1, &o.cohort)?;
                 if self.sync || self.seen_orders.insert(hash_of(&o.order_id)) {
-                    Ok(ids)
+                    Ok((ids, cohort))
                 } else {
                     Err(format!("order_id: {} twice in the export", o.order_id))
                 }
             });
             match check {
-                Ok((user_id, course_id)) if self.courses.contains_key(&course_id) => good.push((o, user_id, course_id)),
+                Ok(((user_id, course_id), cohort)) if self.courses.contains_key(&course_id) => {
+                    if let Some(cohort) = cohort {
+                        in_cohorts.push((format!("mp:{}", o.order_id), user_id, course_id, cohort));
+                    }
+                    good.push((o, user_id, course_id));
+                }
                 Ok(_) => {}
                 Err(why) => report.reject(Entity::Orders, file, line, why),
             }
@@ -534,6 +551,14 @@ impl<'a> Run<'a> {
                 crate::store::entitlements::grant_bundle_items(&mut tx, user, course, order, granted).await?;
             }
         }
+        for (external, user_id, course_id, cohort) in in_cohorts {
+            sqlx::query("UPDATE orders SET cohort_id = $1 WHERE external_id = $2 AND cohort_id IS NULL")
+                .bind(cohort)
+                .bind(&external)
+                .execute(&mut *tx)
+                .await?;
+            place_in_cohort(&mut tx, user_id, course_id, cohort).await?;
+        }
         // Orders of any day may have come or changed: stored daily sales are counted again.
         crate::store::sales_days::forget_all(self.db, &mut tx).await?;
         tx.commit().await?;
@@ -557,8 +582,9 @@ impl<'a> Run<'a> {
         let mut tx = self.begin().await?;
         let at = now();
         for (line, e) in rows {
-            let (user_id, course_id) = match self.known(&e.buyer, &e.product_id) {
-                Ok(ids) => ids,
+            let known = self.known(&e.buyer, &e.product_id).and_then(|ids| Ok((ids, self.cohort(ids.1, &e.cohort)?)));
+            let ((user_id, course_id), cohort) = match known {
+                Ok(found) => found,
                 Err(why) => {
                     report.reject(Entity::Entitlements, file, line, why);
                     continue;
@@ -596,6 +622,9 @@ impl<'a> Run<'a> {
                 .execute(&mut **tx)
                 .await?
             };
+            if let Some(cohort) = cohort.filter(|_| !e.revoked) {
+                place_in_cohort(tx, user_id, course_id, cohort).await?;
+            }
             let counts = report.counts(Entity::Entitlements);
             match (done.rows_affected(), e.revoked) {
                 (0, _) => counts.unchanged += 1,
@@ -775,5 +804,24 @@ async fn order_access(
             .execute(&mut **tx)
             .await?;
     }
+    Ok(())
+}
+
+/// The learner's access to the course is in the cohort an import names, unless the shop already
+/// placed them in one (a purchase here, or staff's move: the shop's own word wins).
+async fn place_in_cohort(
+    tx: &mut Transaction<'static, Any>,
+    user_id: i64,
+    course_id: i64,
+    cohort: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE entitlements SET cohort_id = $1 WHERE user_id = $2 AND course_id = $3 AND cohort_id IS NULL AND revoked_at IS NULL",
+    )
+    .bind(cohort)
+    .bind(user_id)
+    .bind(course_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -4,9 +4,11 @@
 use std::time::Duration;
 
 use crate::catalog::CatalogCache;
+use crate::domain::catalog::{Course, Lesson};
 use crate::domain::membership::covers;
 use crate::domain::message::MessageKind;
 use crate::domain::time::{now, shanghai_minutes};
+use crate::domain::{CohortId, UserId};
 use crate::store::messages::NewMessage;
 use crate::store::{Db, consultations, memberships, reminders};
 
@@ -49,30 +51,36 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
         sent += usize::from(reminders::send_once(db, &format!("membership:{user_id}:{ends_at}"), &message, now).await?);
     }
     let snapshot = catalog.snapshot();
+    let soon = |at: i64| at > now && at <= now + leads.event_secs;
     for course in snapshot.all_courses() {
+        let any_soon = course.live_sessions().iter().any(|l| l.starts_at.is_some_and(soon))
+            || course.cohorts.iter().flat_map(|c| &c.sessions).any(|s| soon(s.starts_at));
+        if !any_soon {
+            continue;
+        }
+        let owners = reminders::owners(db, course.id).await?;
         for lesson in course.live_sessions() {
-            let Some(starts_at) = lesson.starts_at.filter(|at| *at > now && *at <= now + leads.event_secs) else {
-                continue;
+            let Some(starts_at) = lesson.starts_at.filter(|at| soon(*at)) else { continue };
+            // Those who bought it (but not a cohort holding it at its own time), and the members
+            // whose membership opens it when it starts.
+            let own_time = |cohort: Option<CohortId>| {
+                course.cohorts.iter().any(|c| Some(c.id) == cohort && c.session(lesson.id).is_some())
             };
-            let (when, link) = (shanghai_minutes(starts_at), format!("/courses/{}/lessons/{}", course.slug, lesson.id));
-            // Those who bought it, and the members whose membership opens it when it starts.
-            let mut audience = reminders::owners(db, course.id).await?;
+            let mut audience: Vec<UserId> =
+                owners.iter().filter(|(_, cohort)| !own_time(*cohort)).map(|(user, _)| *user).collect();
             for (user_id, scope) in memberships::members_at(db, starts_at).await? {
                 if covers(scope, course.kind, course.member_rule) && !audience.contains(&user_id) {
                     audience.push(user_id);
                 }
             }
-            for user_id in audience {
-                let message = NewMessage {
-                    user_id,
-                    kind: MessageKind::LiveStarting,
-                    ref_no: &when,
-                    amount: None,
-                    note: &lesson.title,
-                    link: &link,
-                };
-                let key = format!("live:{}:{starts_at}:{user_id}", lesson.id);
-                sent += usize::from(reminders::send_once(db, &key, &message, now).await?);
+            sent += live_starting(db, course, lesson, starts_at, &audience, now).await?;
+        }
+        for cohort in &course.cohorts {
+            for session in cohort.sessions.iter().filter(|s| soon(s.starts_at)) {
+                let Some(lesson) = course.lessons().find(|l| l.id == session.lesson_id) else { continue };
+                let audience: Vec<UserId> =
+                    owners.iter().filter(|(_, c)| *c == Some(cohort.id)).map(|(user, _)| *user).collect();
+                sent += live_starting(db, course, lesson, session.starts_at, &audience, now).await?;
             }
         }
     }
@@ -93,6 +101,32 @@ pub async fn run_once(db: &Db, catalog: &CatalogCache, leads: Leads, now: i64) -
     }
     if sent > 0 {
         tracing::info!(sent, "reminders sent");
+    }
+    Ok(sent)
+}
+
+/// A live lesson's reminder to each of `audience`, once per learner and start time.
+async fn live_starting(
+    db: &Db,
+    course: &Course,
+    lesson: &Lesson,
+    starts_at: i64,
+    audience: &[UserId],
+    now: i64,
+) -> anyhow::Result<usize> {
+    let (when, link) = (shanghai_minutes(starts_at), format!("/courses/{}/lessons/{}", course.slug, lesson.id));
+    let mut sent = 0;
+    for user_id in audience {
+        let message = NewMessage {
+            user_id: *user_id,
+            kind: MessageKind::LiveStarting,
+            ref_no: &when,
+            amount: None,
+            note: &lesson.title,
+            link: &link,
+        };
+        let key = format!("live:{}:{starts_at}:{user_id}", lesson.id);
+        sent += usize::from(reminders::send_once(db, &key, &message, now).await?);
     }
     Ok(sent)
 }

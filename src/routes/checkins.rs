@@ -8,7 +8,10 @@ use serde::Deserialize;
 
 use super::forms::FieldErrors;
 use crate::catalog::Course;
-use crate::domain::checkin::{Mark, NotNow, calendar, day_number, day_start, may_check_in, prompt_for, streak};
+use crate::domain::checkin::{
+    Challenge, Mark, NotNow, calendar, day_number, day_start, may_check_in, prompt_for, streak,
+};
+use crate::domain::cohort::Cohort;
 use crate::domain::moderation::{HeldKind, Visibility};
 use crate::domain::numbers::Slug;
 use crate::domain::time::{now, shanghai_date, shanghai_minutes};
@@ -20,6 +23,8 @@ use crate::web::{AppState, CsrfForm, LoggedIn, Meta, PageContext, redirect, rend
 
 /// The longest post.
 pub const MAX_POST_CHARS: usize = 500;
+/// Posts on a cohort's wall.
+const COHORT_WALL: i64 = 20;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(checkin_page).service(post_checkin).service(delete_post);
@@ -31,6 +36,8 @@ struct CheckinPage<'a> {
     ctx: &'a PageContext,
     meta: Meta,
     course: &'a Course,
+    /// The learner's cohort (营期), whose wall the page shows.
+    cohort: Option<&'a str>,
     /// Day n of the challenge today, and its prompt.
     today: Option<(i64, String)>,
     /// Why no post is taken now (a translation key), or empty.
@@ -40,61 +47,78 @@ struct CheckinPage<'a> {
     done: usize,
     total: i64,
     mine: Vec<(Post, String)>,
+    cohort_wall: Vec<(Post, String)>,
     body: String,
     errors: FieldErrors,
 }
 
-async fn challenge_for(
-    state: &AppState,
-    slug: &Slug,
-    user_id: UserId,
-) -> Result<(std::sync::Arc<Course>, ChallengeRow), AppError> {
+/// The course, its challenge as the learner runs it (a cohort's from its first day), and their
+/// cohort.
+async fn challenge_for(state: &AppState, slug: &Slug, user_id: UserId) -> Result<Run, AppError> {
     let course = state.catalog.snapshot().course(slug).cloned().ok_or(AppError::NotFound)?;
-    let challenge = checkins::challenge(&state.db, course.id).await?.ok_or(AppError::NotFound)?;
+    let row = checkins::challenge(&state.db, course.id).await?.ok_or(AppError::NotFound)?;
     if !state.access.may_learn(&state.db, user_id, &course, now()).await? {
         return Err(AppError::NotFound);
     }
-    Ok((course, challenge))
+    let cohort = state.access.cohort_of(&state.db, user_id, &course).await?.cloned();
+    let challenge = cohort.as_ref().map_or(row.challenge(), |c| c.challenge(row.days));
+    Ok(Run { course, row, challenge, cohort })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn render_page(
-    ctx: &PageContext,
-    state: &AppState,
-    course: &Course,
-    row: &ChallengeRow,
-    user_id: UserId,
-    body: String,
-    errors: FieldErrors,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let today = day_number(now());
-    let challenge = row.challenge();
-    let done_days = checkins::days_of(&state.db, course.id, user_id).await?;
-    let closed = match may_check_in(&challenge, today, done_days.contains(&today)) {
-        Ok(()) => "",
-        Err(NotNow::NotStarted) => "checkin_not_started",
-        Err(NotNow::Over) => "checkin_over",
-        Err(NotNow::Already) => "checkin_done_today",
-    };
-    let today_prompt = challenge.day_of(today).map(|n| (n, prompt_for(&row.prompts, n).to_string()));
-    let days = calendar(&challenge, &done_days, today)
-        .into_iter()
-        .map(|(day, mark)| (shanghai_date(day_start(day)).chars().skip(5).collect(), mark))
-        .collect();
-    let mine = checkins::mine(&state.db, course.id, user_id)
-        .await?
+struct Run {
+    course: std::sync::Arc<Course>,
+    row: ChallengeRow,
+    challenge: Challenge,
+    cohort: Option<Cohort>,
+}
+
+/// Why no post is taken today, as a translation key.
+fn closed_key(why: NotNow) -> &'static str {
+    match why {
+        NotNow::NotStarted => "checkin_not_started",
+        NotNow::Over => "checkin_over",
+        NotNow::Already => "checkin_done_today",
+    }
+}
+
+fn with_time(posts: Vec<Post>) -> Vec<(Post, String)> {
+    posts
         .into_iter()
         .map(|p| {
             let at = shanghai_minutes(p.created_at);
             (p, at)
         })
+        .collect()
+}
+
+async fn render_page(
+    ctx: &PageContext,
+    state: &AppState,
+    run: &Run,
+    user_id: UserId,
+    (body, errors): (String, FieldErrors),
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (course, challenge) = (&run.course, run.challenge);
+    let today = day_number(now());
+    let done_days = checkins::days_of(&state.db, course.id, user_id).await?;
+    let closed = may_check_in(&challenge, today, done_days.contains(&today)).err().map_or("", closed_key);
+    let today_prompt = challenge.day_of(today).map(|n| (n, prompt_for(&run.row.prompts, n).to_string()));
+    let days = calendar(&challenge, &done_days, today)
+        .into_iter()
+        .map(|(day, mark)| (shanghai_date(day_start(day)).chars().skip(5).collect(), mark))
         .collect();
+    let mine = with_time(checkins::mine(&state.db, course.id, user_id).await?);
+    let cohort_wall = match &run.cohort {
+        Some(cohort) => with_time(checkins::cohort_wall(&state.db, cohort.id, COHORT_WALL).await?),
+        None => Vec::new(),
+    };
     let meta = ctx.meta(&format!("{} - {}", ctx.t("checkin_title"), course.title), &course.subtitle);
     let page = CheckinPage {
         ctx,
         meta,
         course,
+        cohort: run.cohort.as_ref().map(|c| c.name.as_str()),
         today: today_prompt,
         closed,
         days,
@@ -102,6 +126,7 @@ async fn render_page(
         done: done_days.len(),
         total: challenge.days,
         mine,
+        cohort_wall,
         body,
         errors,
     };
@@ -115,9 +140,9 @@ async fn checkin_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = user.id;
-    let (course, row) = challenge_for(&state, &slug, user_id).await?;
+    let run = challenge_for(&state, &slug, user_id).await?;
     let ctx = ctx.with_csrf()?;
-    render_page(&ctx, &state, &course, &row, user_id, String::new(), FieldErrors::default(), StatusCode::OK).await
+    render_page(&ctx, &state, &run, user_id, (String::new(), FieldErrors::default()), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -134,7 +159,8 @@ async fn post_checkin(
     CsrfForm(form): CsrfForm<PostForm>,
 ) -> Result<HttpResponse, AppError> {
     let user_id = user.id;
-    let (course, row) = challenge_for(&state, &slug, user_id).await?;
+    let run = challenge_for(&state, &slug, user_id).await?;
+    let course = &run.course;
     let at = now();
     let today = day_number(at);
     let body = form.body.trim().to_string();
@@ -150,24 +176,20 @@ async fn post_checkin(
         if errors.is_empty() { super::forms::screen(&state, ctx.lang, &body, "body", &mut errors) } else { None };
     let already = checkins::days_of(&state.db, course.id, user_id).await?.contains(&today);
     if errors.is_empty()
-        && let Err(why) = may_check_in(&row.challenge(), today, already)
+        && let Err(why) = may_check_in(&run.challenge, today, already)
     {
-        let key = match why {
-            NotNow::NotStarted => "checkin_not_started",
-            NotNow::Over => "checkin_over",
-            NotNow::Already => "checkin_done_today",
-        };
-        errors.add("body", ctx.t(key));
+        errors.add("body", ctx.t(closed_key(why)));
     }
     let shown: String = body.chars().take(MAX_POST_CHARS * 2).collect();
     if !errors.is_empty() {
-        return render_page(&ctx, &state, &course, &row, user_id, shown, errors, StatusCode::BAD_REQUEST).await;
+        return render_page(&ctx, &state, &run, user_id, (shown, errors), StatusCode::BAD_REQUEST).await;
     }
     let status = Visibility::of_new_post(held.is_some());
-    let Some(id) = checkins::post(&state.db, course.id, user_id, today, &body, status, at).await? else {
+    let cohort = run.cohort.as_ref().map(|c| c.id);
+    let Some(id) = checkins::post(&state.db, (course.id, cohort), user_id, today, &body, status, at).await? else {
         // A second post at the same moment (a double tap): the first one counts.
         errors.add("body", ctx.t("checkin_done_today"));
-        return render_page(&ctx, &state, &course, &row, user_id, shown, errors, StatusCode::CONFLICT).await;
+        return render_page(&ctx, &state, &run, user_id, (shown, errors), StatusCode::CONFLICT).await;
     };
     let flash = if held.is_some() { "checkin_held" } else { "checkin_saved" };
     if held.is_some() {
@@ -197,14 +219,5 @@ pub async fn wall(db: &crate::store::Db, course: &Course) -> Result<Option<Vec<(
     if !course.has_checkin {
         return Ok(None);
     }
-    let posts = checkins::wall(db, course.id, 10).await?;
-    Ok(Some(
-        posts
-            .into_iter()
-            .map(|p| {
-                let at = shanghai_minutes(p.created_at);
-                (p, at)
-            })
-            .collect(),
-    ))
+    Ok(Some(with_time(checkins::wall(db, course.id, 10).await?)))
 }

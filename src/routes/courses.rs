@@ -280,10 +280,17 @@ async fn detail(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let catalog = state.catalog.snapshot();
-    let course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
+    let mut course = catalog.course(&slug).cloned().ok_or(AppError::NotFound)?;
     super::distribution::note_visit(&ctx, &req, &state).await?;
     if let Some(cached) = crate::web::render::cached_catalog_page(&ctx, &catalog) {
         return Ok(cached);
+    }
+    // A learner in a cohort sees its live lessons at the cohort's times.
+    if let Some(user) = &ctx.user
+        && let Some(cohort) = state.access.cohort_of(&state.db, user.id, &course).await?.cloned()
+        && !cohort.sessions.is_empty()
+    {
+        course = Arc::new(course.run_by(&cohort));
     }
     // Logged-in visitors get a buy form (CSRF token) or, if they own the course, a way in.
     let (ctx, owned, by_membership) = match ctx.user.as_ref().map(|u| u.id) {

@@ -144,7 +144,8 @@ async fn submit(
         )
         .await;
     }
-    let Some(id) = homework::submit(&state.db, lesson.id, user_id, &body, now()).await? else {
+    let cohort = state.access.cohort_of(&state.db, user_id, &course).await?.map(|c| c.id);
+    let Some(id) = homework::submit(&state.db, (lesson.id, cohort), user_id, &body, now()).await? else {
         errors.add("body", ctx.t("homework_locked"));
         return render_page(
             &ctx,

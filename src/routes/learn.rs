@@ -154,13 +154,21 @@ async fn lesson_page(
     if course.slug != slug.as_str() {
         return Err(AppError::NotFound);
     }
-    let (course, lesson) = (course.clone(), lesson.clone());
+    let (course, mut lesson) = (course.clone(), lesson.clone());
     let user_id = ctx.user.as_ref().map(|u| u.id);
     let at = now();
     let since = match user_id {
         Some(uid) => state.access.learning_since(&state.db, uid, &course, at).await?,
         None => None,
     };
+    // A cohort may hold this live lesson at its own time, in its own room.
+    let session = match user_id {
+        Some(uid) => state.access.cohort_of(&state.db, uid, &course).await?.and_then(|c| c.session(lesson.id)).cloned(),
+        None => None,
+    };
+    if let Some(session) = &session {
+        lesson.starts_at = Some(session.starts_at);
+    }
     let owner = since.is_some();
     // A scheduled lesson stays shut to its owner until its moment: no content, no media URL.
     let opens_at = since.and_then(|since| lesson.locked_until(since, at));
@@ -211,7 +219,6 @@ async fn lesson_page(
         }
     });
     // After the session its recording, once staff attach it, plays like a recorded lesson.
-    let mut lesson = lesson;
     if matches!(live_state, Some(LiveState::Replay)) && content.media_key.is_some() {
         lesson.kind = LessonKind::Video;
     }
@@ -225,7 +232,11 @@ async fn lesson_page(
         meta,
         article: content.body.as_deref().map(SanitizedHtml::from_markdown),
         notes: content.notes,
-        live_url: if owner { content.live_url.unwrap_or_default() } else { String::new() },
+        live_url: match (owner && allowed, session.and_then(|s| s.live_url)) {
+            (true, Some(room)) => room,
+            (true, None) => content.live_url.unwrap_or_default(),
+            (false, _) => String::new(),
+        },
         ctx: &ctx,
         course,
         lesson,

@@ -10,7 +10,7 @@ use super::rows::Flag;
 use crate::domain::catalog::{
     Category, Chapter, ColumnPlan, Course, Instructor, Lesson, LessonFile, LessonKind, Rating,
 };
-use crate::domain::cohort::Cohort;
+use crate::domain::cohort::{Cohort, LiveSession};
 use crate::domain::membership::{MemberRule, Period, Plan, Scope};
 use crate::domain::quiz::Quiz;
 use crate::domain::refund_terms::RefundTerms;
@@ -115,6 +115,15 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
             .into_iter()
             .map(|(id, planned, schedule)| (id, ColumnPlan { planned, schedule }))
             .collect();
+    let mut sessions: HashMap<CohortId, Vec<LiveSession>> = HashMap::new();
+    let session_rows: Vec<(CohortId, LessonId, i64, Option<String>)> = sqlx::query_as(
+        "SELECT cohort_id, lesson_id, starts_at, live_url FROM cohort_live_sessions ORDER BY starts_at, lesson_id",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (cohort_id, lesson_id, starts_at, live_url) in session_rows {
+        sessions.entry(cohort_id).or_default().push(LiveSession { lesson_id, starts_at, live_url });
+    }
     let mut cohorts: HashMap<CourseId, Vec<Cohort>> = HashMap::new();
     type CohortRow = (CohortId, CourseId, String, i64, i64, i64, i64);
     let cohort_rows: Vec<CohortRow> = sqlx::query_as(
@@ -123,7 +132,8 @@ pub async fn load(db: &Db) -> anyhow::Result<(Vec<Category>, Vec<Arc<Course>>)> 
     .fetch_all(pool)
     .await?;
     for (id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at) in cohort_rows {
-        let cohort = Cohort { id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at };
+        let sessions = sessions.remove(&id).unwrap_or_default();
+        let cohort = Cohort { id, course_id, name, starts_at, capacity, sale_starts_at, sale_ends_at, sessions };
         cohorts.entry(course_id).or_default().push(cohort);
     }
     let mut quizzes: HashMap<CourseId, Vec<Quiz>> = HashMap::new();

@@ -3,7 +3,7 @@
 use super::{Db, is_unique_violation};
 use crate::domain::checkin::Challenge;
 use crate::domain::moderation::Visibility;
-use crate::domain::{CheckInId, CourseId, UserId};
+use crate::domain::{CheckInId, CohortId, CourseId, UserId};
 
 /// A course's challenge with its prompts.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -64,9 +64,10 @@ const POST: &str = "SELECT p.id, p.course_id, p.user_id, u.nickname AS author, p
      FROM check_ins p JOIN users u ON u.id = p.user_id";
 
 /// Today's post; false when the learner has posted today already (one a day).
+/// The post carries the cohort its author is in.
 pub async fn post(
     db: &Db,
-    course_id: CourseId,
+    (course_id, cohort_id): (CourseId, Option<CohortId>),
     user_id: UserId,
     day: i64,
     body: &str,
@@ -74,9 +75,11 @@ pub async fn post(
     now: i64,
 ) -> Result<Option<CheckInId>, sqlx::Error> {
     let done = sqlx::query_scalar(
-        "INSERT INTO check_ins (course_id, user_id, day, body, status, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        "INSERT INTO check_ins (course_id, cohort_id, user_id, day, body, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
     )
     .bind(course_id)
+    .bind(cohort_id)
     .bind(user_id)
     .bind(day)
     .bind(body)
@@ -105,6 +108,13 @@ pub async fn wall(db: &Db, course_id: CourseId, limit: i64) -> Result<Vec<Post>,
     let sql =
         format!("{POST} WHERE p.course_id = $1 AND p.status = 'shown' ORDER BY p.created_at DESC, p.id DESC LIMIT $2");
     sqlx::query_as(&sql).bind(course_id).bind(limit).fetch_all(db.read()).await
+}
+
+/// A cohort's wall: the latest shown posts of its learners.
+pub async fn cohort_wall(db: &Db, cohort_id: CohortId, limit: i64) -> Result<Vec<Post>, sqlx::Error> {
+    let sql =
+        format!("{POST} WHERE p.cohort_id = $1 AND p.status = 'shown' ORDER BY p.created_at DESC, p.id DESC LIMIT $2");
+    sqlx::query_as(&sql).bind(cohort_id).bind(limit).fetch_all(db.read()).await
 }
 
 pub async fn mine(db: &Db, course_id: CourseId, user_id: UserId) -> Result<Vec<Post>, sqlx::Error> {

@@ -12,7 +12,7 @@ use super::{Db, dialect};
 use crate::domain::cohort::{Closed, Cohort};
 use crate::domain::message::MessageKind;
 use crate::domain::order::OrderStatus;
-use crate::domain::{CohortId, CourseId, UserId};
+use crate::domain::{CohortId, CourseId, LessonId, UserId};
 
 /// Seats held in a cohort at `now`: its learners, and orders for it still payable (other than
 /// `except`'s, whose own pending order is being replaced).
@@ -135,6 +135,60 @@ pub async fn update(db: &Db, id: CohortId, c: &NewCohort<'_>) -> Result<(), sqlx
     Ok(())
 }
 
+/// The cohort holds a live lesson at its own time (and in its own room, when `live_url` is
+/// given); the caller reloads the catalog.
+pub async fn set_session(
+    db: &Db,
+    cohort: CohortId,
+    lesson: LessonId,
+    starts_at: i64,
+    live_url: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cohort_live_sessions (cohort_id, lesson_id, starts_at, live_url) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (cohort_id, lesson_id) DO UPDATE SET starts_at = $3, live_url = $4",
+    )
+    .bind(cohort)
+    .bind(lesson)
+    .bind(starts_at)
+    .bind(live_url)
+    .execute(db.write())
+    .await?;
+    Ok(())
+}
+
+/// Back to the lesson's own time and room.
+pub async fn clear_session(db: &Db, cohort: CohortId, lesson: LessonId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM cohort_live_sessions WHERE cohort_id = $1 AND lesson_id = $2")
+        .bind(cohort)
+        .bind(lesson)
+        .execute(db.write())
+        .await?;
+    Ok(())
+}
+
+/// Deletes a cohort nobody ever joined or ordered (nor posted or handed homework in); false when
+/// someone did, and it stays. Under the cohort's lock, so no order slips in meanwhile.
+pub async fn delete(db: &Db, id: CohortId) -> Result<bool, sqlx::Error> {
+    let mut tx = db.write().begin().await?;
+    dialect::lock(db.backend(), &mut tx, &format!("cohort:{id}")).await?;
+    let uses: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM orders WHERE cohort_id = $1) + (SELECT COUNT(*) FROM entitlements WHERE cohort_id = $1) \
+         + (SELECT COUNT(*) FROM check_ins WHERE cohort_id = $1) + (SELECT COUNT(*) FROM homework WHERE cohort_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if uses > 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM cohort_live_sessions WHERE cohort_id = $1").bind(id).execute(&mut *tx).await?;
+    let done = sqlx::query("DELETE FROM cohorts WHERE id = $1").bind(id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A learner in a cohort, with how far they are.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Learner {
@@ -143,6 +197,8 @@ pub struct Learner {
     pub phone: String,
     pub completed: i64,
     pub check_ins: i64,
+    /// Homework handed in while in this cohort.
+    pub homework: i64,
 }
 
 /// A cohort's learners, the earliest to join first, with the lessons they finished and their
@@ -152,7 +208,8 @@ pub async fn learners(db: &Db, cohort: &Cohort) -> Result<Vec<Learner>, sqlx::Er
         "SELECT u.id AS user_id, u.nickname, u.phone, \
          (SELECT COUNT(*) FROM lesson_progress p WHERE p.user_id = u.id AND p.course_id = $2 \
           AND p.completed_at IS NOT NULL) AS completed, \
-         (SELECT COUNT(*) FROM check_ins c WHERE c.user_id = u.id AND c.course_id = $2 AND c.created_at >= $3) AS check_ins \
+         (SELECT COUNT(*) FROM check_ins c WHERE c.user_id = u.id AND c.course_id = $2 AND c.created_at >= $3) AS check_ins, \
+         (SELECT COUNT(*) FROM homework h WHERE h.user_id = u.id AND h.cohort_id = $1) AS homework \
          FROM entitlements e JOIN users u ON u.id = e.user_id \
          WHERE e.cohort_id = $1 AND e.revoked_at IS NULL ORDER BY e.granted_at, u.id",
     )

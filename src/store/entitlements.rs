@@ -9,6 +9,7 @@ use sqlx::{Any, Transaction};
 use super::Db;
 use super::memberships::{self, Timeline};
 use crate::domain::catalog::Course;
+use crate::domain::cohort::Cohort;
 use crate::domain::membership::covers;
 use crate::domain::{CohortId, CourseId, OrderId, UserId};
 
@@ -47,6 +48,21 @@ impl AccessCache {
         self.memberships
             .get_or_load(db, user_id, || async move { Ok(Arc::new(memberships::timeline(db, user_id).await?)) })
             .await
+    }
+
+    /// The cohort (营期) the learner holds the course in, for a course sold in cohorts.
+    pub async fn cohort_of<'c>(
+        &self,
+        db: &Db,
+        user_id: UserId,
+        course: &'c Course,
+    ) -> Result<Option<&'c Cohort>, sqlx::Error> {
+        if course.cohorts.is_empty() {
+            return Ok(None);
+        }
+        let held = self.owned(db, user_id).await?;
+        let id = held.iter().find(|h| h.course_id == course.id).and_then(|h| h.cohort_id);
+        Ok(course.cohorts.iter().find(|c| Some(c.id) == id))
     }
 
     /// Owned, or opened by the membership term running at `now`.

@@ -6,7 +6,7 @@ use super::Db;
 use super::messages::{self, NewMessage};
 use crate::domain::homework::HomeworkStatus;
 use crate::domain::message::MessageKind;
-use crate::domain::{LessonId, SubmissionId, UserId};
+use crate::domain::{CohortId, LessonId, SubmissionId, UserId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Submission {
@@ -40,28 +40,31 @@ pub async fn find(db: &Db, id: SubmissionId) -> Result<Option<Submission>, sqlx:
     sqlx::query_as(&sql).bind(id).fetch_optional(db.read()).await
 }
 
-/// Submits or revises; None once it has been reviewed (a reviewed submission is final).
+/// Submits or revises; None once it has been reviewed (a reviewed submission is final). It
+/// carries the cohort its author is in.
 pub async fn submit(
     db: &Db,
-    lesson_id: LessonId,
+    (lesson_id, cohort_id): (LessonId, Option<CohortId>),
     user_id: UserId,
     body: &str,
     now: i64,
 ) -> Result<Option<SubmissionId>, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO homework (lesson_id, user_id, body, status, created_at, updated_at) VALUES ($1, $2, $3, 'submitted', $4, $4) \
-         ON CONFLICT (lesson_id, user_id) DO UPDATE SET body = $3, updated_at = $4 WHERE homework.status = 'submitted' \
-         RETURNING id",
+        "INSERT INTO homework (lesson_id, user_id, body, status, created_at, updated_at, cohort_id) \
+         VALUES ($1, $2, $3, 'submitted', $4, $4, $5) \
+         ON CONFLICT (lesson_id, user_id) DO UPDATE SET body = $3, updated_at = $4, cohort_id = $5 \
+         WHERE homework.status = 'submitted' RETURNING id",
     )
     .bind(lesson_id)
     .bind(user_id)
     .bind(body)
     .bind(now)
+    .bind(cohort_id)
     .fetch_optional(db.write())
     .await
 }
 
-/// A submission in the staff queue, with the learner, the course and the lesson.
+/// A submission in the staff queue, with the learner, the course, the lesson and the cohort.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Queued {
     #[sqlx(flatten)]
@@ -70,18 +73,22 @@ pub struct Queued {
     pub course_title: String,
     pub lesson_title: String,
     pub assignment: String,
+    /// The cohort's name, or empty.
+    pub cohort: String,
 }
 
-/// Waiting ones first (oldest first), then the latest reviewed.
-pub async fn queue(db: &Db, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+/// Waiting ones first (oldest first), then the latest reviewed; only a cohort's when one is given.
+pub async fn queue(db: &Db, cohort: Option<CohortId>, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
+    let only = if cohort.is_some() { "WHERE h.cohort_id = $2" } else { "WHERE $2 = 0" };
     let sql = format!(
         "SELECT {COLUMNS}, u.nickname AS learner, c.title AS course_title, l.title AS lesson_title, \
-         COALESCE(l.assignment, '') AS assignment FROM homework h JOIN users u ON u.id = h.user_id \
-         JOIN lessons l ON l.id = h.lesson_id JOIN courses c ON c.id = l.course_id \
+         COALESCE(l.assignment, '') AS assignment, COALESCE(k.name, '') AS cohort FROM homework h \
+         JOIN users u ON u.id = h.user_id JOIN lessons l ON l.id = h.lesson_id JOIN courses c ON c.id = l.course_id \
+         LEFT JOIN cohorts k ON k.id = h.cohort_id {only} \
          ORDER BY CASE WHEN h.status = 'submitted' THEN 0 ELSE 1 END, \
          CASE WHEN h.status = 'submitted' THEN h.updated_at ELSE -h.updated_at END LIMIT $1"
     );
-    sqlx::query_as(&sql).bind(limit).fetch_all(db.read()).await
+    sqlx::query_as(&sql).bind(limit).bind(cohort.map_or(0, |c| c.0)).fetch_all(db.read()).await
 }
 
 /// Staff review a submission once, and the learner is told in the same transaction; false when

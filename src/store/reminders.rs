@@ -50,9 +50,13 @@ pub async fn set_sms_agreed(
     Ok(())
 }
 
-/// Learners who own the course now (bought or given), for a live session's reminder.
-pub async fn owners(db: &Db, course_id: crate::domain::CourseId) -> Result<Vec<crate::domain::UserId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM entitlements WHERE course_id = $1 AND revoked_at IS NULL")
+/// Learners who own the course now (bought or given), with their cohort, for a live session's
+/// reminder.
+pub async fn owners(
+    db: &Db,
+    course_id: crate::domain::CourseId,
+) -> Result<Vec<(crate::domain::UserId, Option<crate::domain::CohortId>)>, sqlx::Error> {
+    sqlx::query_as("SELECT user_id, cohort_id FROM entitlements WHERE course_id = $1 AND revoked_at IS NULL")
         .bind(course_id)
         .fetch_all(db.read())
         .await

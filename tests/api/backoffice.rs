@@ -338,6 +338,8 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/cohorts/999".into(), OPERATOR),
         ("/admin/cohorts/999/move".into(), OPERATOR),
         ("/admin/cohorts/999/message".into(), OPERATOR),
+        ("/admin/cohorts/999/live/1".into(), OPERATOR),
+        ("/admin/cohorts/999/delete".into(), OPERATOR),
         ("/admin/courses/1/quizzes".into(), OPERATOR),
         ("/admin/courses/1/quiz-questions".into(), OPERATOR),
         ("/admin/quiz-questions/999".into(), OPERATOR),

@@ -938,6 +938,28 @@ async fn cohorts_on_a_phone() {
     crate::learning::schedule(&staff, kedian::domain::LessonId(lesson), "2", "").await;
     let second: i64 =
         sqlx::query_scalar("SELECT id FROM cohorts WHERE name = '第 2 期'").fetch_one(app.db.read()).await.unwrap();
+    // A check-in challenge each cohort runs from its first day; a classmate in 第 1 期 posted.
+    let challenge = format!("/admin/courses/{course_id}/checkin");
+    let fields = [("first_day", date(40 * day)), ("days", "21".into()), ("prompts", "今天学到了什么？".into())];
+    let mut fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    fields.push(("action", "save"));
+    staff.submit(&challenge, &challenge, &fields).await;
+    let first: i64 =
+        sqlx::query_scalar("SELECT id FROM cohorts WHERE name = '第 1 期'").fetch_one(app.db.read()).await.unwrap();
+    let classmate = app.another_browser();
+    classmate.login_by_code("13800138196").await;
+    let to_pay = crate::helpers::location(
+        &classmate
+            .submit(
+                "/courses/excel-data-analysis",
+                "/courses/excel-data-analysis/buy",
+                &[("cohort", &first.to_string())],
+            )
+            .await,
+    );
+    classmate.pay_sandbox(to_pay.trim_start_matches("/orders/").trim_end_matches("/pay")).await;
+    let checkin = "/courses/excel-data-analysis/checkin";
+    classmate.submit(checkin, checkin, &[("body", "第三天：用透视表把三个月的销售按门店汇总了。")]).await;
     let other = app.another_browser();
     other.login_by_code("13800138197").await;
     other
@@ -967,6 +989,13 @@ async fn cohorts_on_a_phone() {
     client.goto(&app.url("/me/courses")).await.unwrap();
     client.wait().for_element(Locator::Css(".cohort-today")).await.unwrap();
     snap(&client, "my-courses-cohort-en-375.png").await;
+    // The cohort's check-in (back in Chinese first): day 3 of its own run, and the classmate's
+    // post on its wall.
+    client.goto(&app.url("/language?next=/me")).await.unwrap();
+    client.find(Locator::Css("button[value='zh-CN']")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css(".account")).await.unwrap();
+    let pages = [(checkin.to_string(), ".review-list .review-body", "checkin-cohort")];
+    phone_pages_in_both_languages(&client, &app, &pages).await;
     let _ = client.close().await; // cleanup: the checks above are the test
 }
 
@@ -1276,6 +1305,16 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
     };
     let course = kedian::domain::CourseId(course_id);
     let cohort = kedian::store::cohorts::create(&app.db, course, &new, now).await.unwrap();
+    // A live lesson the cohort holds at its own time and in its own room.
+    let live = app.catalog.snapshot().course("excel-data-analysis").unwrap().lessons().nth(4).unwrap().id;
+    sqlx::query("UPDATE lessons SET kind = 'live', starts_at = $1 WHERE id = $2")
+        .bind(now + 9 * 86_400)
+        .bind(live)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    let (room, at) = ("https://live.example.com/spring-1", now + 10 * 86_400);
+    kedian::store::cohorts::set_session(&app.db, cohort, live, at, Some(room)).await.unwrap();
     app.catalog.reload(&app.db).await.unwrap();
     // A learner's question under a lesson, for the questions page.
     let lesson = app.first_paid_lesson("excel-data-analysis").await;
@@ -1290,6 +1329,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         ("/admin/questions".to_string(), "admin-questions-1280.png"),
         (format!("/admin/courses/{course_id}/cohorts"), "admin-cohorts-1280.png"),
         (format!("/admin/cohorts/{cohort}"), "admin-cohort-1280.png"),
+        (format!("/admin/cohorts/{cohort}#live-{live}"), "admin-cohort-live-1280.png"),
         (format!("/admin/orders/{gift_order}"), "admin-order-gift-1280.png"),
         (format!("/admin/courses/{bundle_id}/bundle"), "admin-bundle-1280.png"),
         (format!("/admin/courses/{column_id}/column"), "admin-column-1280.png"),

@@ -11,7 +11,12 @@ use crate::on_both_backends;
 
 const COURSE: &str = "excel-data-analysis";
 
-on_both_backends!(a_cohort_is_bought_and_counts_its_lessons_from_its_start, the_last_seat_goes_to_one_buyer);
+on_both_backends!(
+    a_cohort_is_bought_and_counts_its_lessons_from_its_start,
+    the_last_seat_goes_to_one_buyer,
+    a_cohort_keeps_its_own_check_ins_homework_and_live_sessions,
+    only_a_cohort_nobody_joined_can_be_deleted,
+);
 
 const DAY: i64 = 86_400;
 
@@ -215,4 +220,154 @@ async fn the_last_seat_goes_to_one_buyer(app: TestApp) {
         won >= 1 && statuses.iter().all(|s| *s == StatusCode::SEE_OTHER || *s == StatusCode::CONFLICT),
         "{statuses:?}"
     );
+}
+
+/// A learner who bought a seat in `cohort` and paid.
+async fn joined(app: &TestApp, phone: &str, cohort: i64) -> TestApp {
+    let b = app.another_browser();
+    b.login_by_code(phone).await;
+    let to_pay = location(&buy_in(&b, &cohort.to_string()).await);
+    b.pay_sandbox(to_pay.trim_start_matches("/orders/").trim_end_matches("/pay")).await;
+    b
+}
+
+async fn a_cohort_keeps_its_own_check_ins_homework_and_live_sessions(app: TestApp) {
+    let staff = app.staff().await;
+    let course_id = app.course_id(COURSE).await;
+    let early = open_cohort(&app, &staff, "三月营", -2, "30", (-5 * DAY, 5 * DAY)).await;
+    let late = open_cohort(&app, &staff, "四月营", 20, "30", (-5 * DAY, 5 * DAY)).await;
+    // The course's challenge (for learners outside cohorts) starts next month: each cohort runs
+    // its seven days from its own first day instead.
+    let challenge = format!("/admin/courses/{course_id}/checkin");
+    let fields = [
+        ("first_day", shanghai_date(now() + 40 * DAY)),
+        ("days", "7".into()),
+        ("prompts", "今天学到了什么？".into()),
+        ("action", "save".into()),
+    ];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(staff.submit(&challenge, &challenge, &fields).await.status(), StatusCode::SEE_OTHER);
+    let a = joined(&app, "13800139411", early).await;
+    let b = joined(&app, "13800139412", late).await;
+    let checkin = format!("/courses/{COURSE}/checkin");
+    let (_, page) = a.get_html(&checkin).await;
+    assert!(page.contains("第 3 天") && page.contains("三月营"), "day 3 of the cohort that began two days ago");
+    assert_eq!(a.submit(&checkin, &checkin, &[("body", "三月营第三天")]).await.status(), StatusCode::SEE_OTHER);
+    // Its page has no form yet: a post as a page loaded earlier sends it (the token from 我的).
+    let not_yet = b.submit("/me", &checkin, &[("body", "四月营抢跑")]).await;
+    assert_eq!(not_yet.status(), StatusCode::BAD_REQUEST, "the later cohort has not started");
+    assert!(not_yet.text().await.unwrap().contains("打卡活动还没开始"));
+    let posted: Option<i64> =
+        sqlx::query_scalar("SELECT cohort_id FROM check_ins").fetch_one(app.db.read()).await.unwrap();
+    assert_eq!(posted, Some(early), "the post carries its cohort");
+    // A third learner in the same cohort sees the post on the cohort's wall; the later cohort does not.
+    let c = joined(&app, "13800139413", early).await;
+    let (_, wall) = c.get_html(&checkin).await;
+    assert!(wall.contains("本期同学的打卡") && wall.contains("三月营第三天"));
+    let (_, other) = b.get_html(&checkin).await;
+    assert!(other.contains("本期同学的打卡") && !other.contains("三月营第三天"), "another cohort's wall");
+
+    // Homework carries the cohort: staff see each cohort's queue, and its count per learner.
+    let lesson = app.first_paid_lesson(COURSE).await;
+    let editor = format!("/admin/lessons/{lesson}");
+    let content =
+        [("body", ""), ("notes", ""), ("live_url", ""), ("starts_at", ""), ("assignment", "交一张透视表截图")];
+    assert_eq!(staff.submit(&editor, &format!("{editor}/content"), &content).await.status(), StatusCode::SEE_OTHER);
+    let homework = format!("/courses/{COURSE}/lessons/{lesson}/homework");
+    let sent = a.submit_multipart(&homework, &homework, &[("body", "三月营的作业")], vec![]).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let (_, queue) = staff.get_html(&format!("/admin/homework?cohort={early}")).await;
+    assert!(queue.contains("三月营的作业") && queue.contains("三月营"));
+    let (_, queue) = staff.get_html(&format!("/admin/homework?cohort={late}")).await;
+    assert!(!queue.contains("三月营的作业"), "another cohort's queue");
+    assert_eq!(staff.get("/admin/homework?cohort=abc").await.status(), StatusCode::NOT_FOUND);
+    let (_, roster) = staff.get_html(&format!("/admin/cohorts/{early}")).await;
+    assert!(roster.contains("<td>1</td><td>1</td>"), "one check-in, one homework");
+
+    // A live lesson at the course's time; the early cohort holds it in half an hour, in its own room.
+    let live = app.catalog.snapshot().course(COURSE).unwrap().lessons().nth(3).unwrap().id;
+    // Made a live lesson (no recording yet), as the syllabus editor does.
+    sqlx::query("UPDATE lessons SET kind = 'live', media_key = NULL, hls_dir = NULL WHERE id = $1")
+        .bind(live)
+        .execute(app.db.write())
+        .await
+        .unwrap();
+    let editor = format!("/admin/lessons/{live}");
+    let own_time = shanghai_datetime_value(now() + 3 * DAY);
+    let content = [
+        ("body", ""),
+        ("notes", ""),
+        ("live_url", "https://live.example.com/all"),
+        ("starts_at", own_time.as_str()),
+        ("assignment", ""),
+    ];
+    assert_eq!(staff.submit(&editor, &format!("{editor}/content"), &content).await.status(), StatusCode::SEE_OTHER);
+    let cohort_page = format!("/admin/cohorts/{early}");
+    let action = format!("{cohort_page}/live/{live}");
+    let bad = staff.submit(&cohort_page, &action, &[("starts_at", "明晚八点"), ("live_url", "http://x")]).await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let html = bad.text().await.unwrap();
+    assert!(
+        html.contains(&format!("id=\"live-at-{live}-error\""))
+            && html.contains(&format!("id=\"live-url-{live}-error\""))
+    );
+    assert_eq!(app.count("cohort_live_sessions").await, 0, "nothing stored");
+    let soon = now() + 10 * 60;
+    let fields = [("starts_at", shanghai_datetime_value(soon)), ("live_url", "https://live.example.com/march".into())];
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(staff.submit(&cohort_page, &action, &fields).await.status(), StatusCode::SEE_OTHER);
+    let lesson_page = format!("/courses/{COURSE}/lessons/{live}");
+    let (_, mine) = a.get_html(&lesson_page).await;
+    assert!(
+        mine.contains(&kedian::domain::time::shanghai_minutes(soon)) && mine.contains("https://live.example.com/march"),
+        "the cohort's time and room (open ten minutes before)"
+    );
+    let (_, theirs) = b.get_html(&lesson_page).await;
+    assert!(
+        theirs.contains(&kedian::domain::time::shanghai_minutes(now() + 3 * DAY).chars().take(10).collect::<String>())
+            && !theirs.contains("live.example.com/march"),
+        "another cohort keeps the lesson's own time"
+    );
+    // The reminder goes to the cohort holding it now, not to the cohort that holds it in three days.
+    let leads = kedian::jobs::reminders::Leads { membership_days: 3, event_secs: 3600 };
+    kedian::jobs::reminders::run_once(&app.db, &app.catalog, leads, now()).await.unwrap();
+    let reminded: Vec<String> = sqlx::query_scalar(
+        "SELECT u.phone FROM user_messages m JOIN users u ON u.id = m.user_id WHERE m.kind = 'live_starting' ORDER BY u.phone",
+    )
+    .fetch_all(app.db.read())
+    .await
+    .unwrap();
+    assert_eq!(reminded, vec!["13800139411".to_string(), "13800139413".to_string()]);
+    // Cleared: back to the lesson's own time.
+    assert_eq!(
+        staff.submit(&cohort_page, &action, &[("starts_at", ""), ("live_url", "")]).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let (_, back) = a.get_html(&lesson_page).await;
+    assert!(!back.contains("live.example.com/march"));
+    assert_eq!(app.count("cohort_live_sessions").await, 0);
+}
+
+async fn only_a_cohort_nobody_joined_can_be_deleted(app: TestApp) {
+    let staff = app.staff().await;
+    let course_id = app.course_id(COURSE).await;
+    let taken = open_cohort(&app, &staff, "有人的营", 3, "30", (-DAY, DAY)).await;
+    let empty = open_cohort(&app, &staff, "空营", 10, "30", (-DAY, DAY)).await;
+    joined(&app, "13800139421", taken).await;
+    let page = format!("/admin/cohorts/{taken}");
+    let refused = staff.submit(&page, &format!("{page}/delete"), &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("已有学员报名或下单，不能删除"));
+    let page = format!("/admin/cohorts/{empty}");
+    let deleted = staff.submit(&page, &format!("{page}/delete"), &[]).await;
+    assert_eq!(location(&deleted), format!("/admin/courses/{course_id}/cohorts"));
+    assert_eq!(app.count("cohorts").await, 1);
+    assert_eq!(staff.get(&page).await.status(), StatusCode::NOT_FOUND);
+    let (_, course_page) = app.get_html(&format!("/courses/{COURSE}")).await;
+    assert!(course_page.contains("有人的营") && !course_page.contains("空营"), "gone from the course page");
+    let audited: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'cohort.delete'")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(audited, 1);
 }

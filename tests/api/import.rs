@@ -14,7 +14,8 @@ use crate::on_both_backends;
 on_both_backends!(
     the_example_export_imports_once_and_buyers_find_their_courses,
     bad_rows_are_reported_and_skipped,
-    admins_import_from_the_back_office
+    admins_import_from_the_back_office,
+    an_import_places_learners_in_their_cohorts
 );
 
 fn examples() -> PathBuf {
@@ -202,4 +203,68 @@ async fn the_command_reports_and_signals_rejections() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stdout).contains("rejected users.csv:2: phone"));
     assert_eq!(app.count("orders").await, 0);
+}
+
+async fn an_import_places_learners_in_their_cohorts(app: TestApp) {
+    let course = kedian::domain::CourseId(app.course_id("excel-data-analysis").await);
+    let at = kedian::domain::time::now();
+    let mut cohorts = Vec::new();
+    for (name, starts) in [("春季营", at - 3 * 86_400), ("秋季营", at + 30 * 86_400)] {
+        let new = kedian::store::cohorts::NewCohort {
+            name,
+            starts_at: kedian::domain::cohort::start_of_day(starts),
+            capacity: 1,
+            sale_starts_at: at - 10 * 86_400,
+            sale_ends_at: at + 10 * 86_400,
+        };
+        cohorts.push(kedian::store::cohorts::create(&app.db, course, &new, at).await.unwrap());
+    }
+    app.catalog.reload(&app.db).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write("courses.csv", "product_id,course_slug\np1,excel-data-analysis\n");
+    write("users.csv", "phone,nickname\n13900139301,甲\n13900139302,乙\n13900139303,丙\n13900139304,丁\n");
+    write(
+        "orders.csv",
+        "order_id,phone,product_id,amount,paid_at,cohort\n\
+         C1,13900139301,p1,99.00,2026-11-01 10:00,春季营\n\
+         C2,13900139302,p1,99.00,2026-11-01 10:00,春季营\n\
+         C3,13900139303,p1,99.00,2026-11-01 10:00,冬季营\n",
+    );
+    write("entitlements.csv", "phone,product_id,cohort\n13900139304,p1,秋季营\n");
+    let report = import(&app, dir.path(), false).await;
+    assert_eq!((report.orders.inserted, report.orders.rejected), (2, 1), "{}", report.text());
+    assert!(report.text().contains("no cohort named 冬季营"), "{}", report.text());
+    let placed: Vec<(String, Option<kedian::domain::CohortId>)> = sqlx::query_as(
+        "SELECT u.phone, e.cohort_id FROM entitlements e JOIN users u ON u.id = e.user_id ORDER BY u.phone",
+    )
+    .fetch_all(app.db.read())
+    .await
+    .unwrap();
+    let (spring, autumn) = (Some(cohorts[0]), Some(cohorts[1]));
+    assert_eq!(
+        placed,
+        vec![("13900139301".into(), spring), ("13900139302".into(), spring), ("13900139304".into(), autumn)],
+        "seats are not checked: the mini program sold them"
+    );
+    let with_cohort: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE cohort_id IS NOT NULL")
+        .fetch_one(app.db.read())
+        .await
+        .unwrap();
+    assert_eq!(with_cohort, 2);
+    // The shop's own placement wins over a later import naming another cohort.
+    write("entitlements.csv", "phone,product_id,cohort\n13900139301,p1,秋季营\n");
+    import(&app, dir.path(), false).await;
+    let kept: Option<kedian::domain::CohortId> = sqlx::query_scalar(
+        "SELECT e.cohort_id FROM entitlements e JOIN users u ON u.id = e.user_id WHERE u.phone = '13900139301'",
+    )
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    assert_eq!(kept, spring);
+    // The learner finds the cohort on the course page, and its lessons count from its start.
+    let learner = app.another_browser();
+    learner.login_by_code("13900139301").await;
+    let (_, page) = learner.get_html("/courses/excel-data-analysis").await;
+    assert!(page.contains("我的营期") && page.contains("春季营"));
 }

@@ -487,6 +487,32 @@ async fn sync_is_signed_idempotent_and_ordered(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(stray, 0);
+    // An order naming the cohort (营期) it bought places the buyer in it; an unknown name is refused.
+    let course = kedian::domain::CourseId(app.course_id("excel-data-analysis").await);
+    let at = kedian::domain::time::now();
+    let new = kedian::store::cohorts::NewCohort {
+        name: "春季营",
+        starts_at: kedian::domain::cohort::start_of_day(at),
+        capacity: 10,
+        sale_starts_at: at - 86_400,
+        sale_ends_at: at + 86_400,
+    };
+    let spring = kedian::store::cohorts::create(&app.db, course, &new, at).await.unwrap();
+    let in_cohort = json!([
+        {"type": "order", "event_at": 1796000001, "order_id": "S6", "openid": "om_sync6", "product_id": "p1",
+         "amount": "49.00", "paid_at": 1796000000, "cohort": "春季营"},
+        {"type": "entitlement", "event_at": 1796000001, "openid": "om_sync2", "product_id": "p1", "cohort": "秋季营"}
+    ]);
+    let (_, body) = key.send(&app, in_cohort).await;
+    assert_eq!(body["applied"], 1, "{body}");
+    assert!(body["rejected"][0]["reason"].as_str().unwrap().starts_with("cohort:"), "{body}");
+    let placed: Option<kedian::domain::CohortId> = sqlx::query_scalar(
+        "SELECT e.cohort_id FROM entitlements e JOIN orders o ON o.id = e.order_id WHERE o.external_id = 'mp:S6'",
+    )
+    .fetch_one(app.db.read())
+    .await
+    .unwrap();
+    assert_eq!(placed, Some(spring));
     // Nothing good at all: 422, nothing written.
     let (status, body) = key.send(&app, json!([{"type": "order", "event_at": 1796000000}])).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

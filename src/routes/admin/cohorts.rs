@@ -12,19 +12,27 @@ use serde::Deserialize;
 use super::catalog::reload;
 use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
+use crate::domain::catalog::LessonKind;
 use crate::domain::cohort::Cohort;
 use crate::domain::product::Delivery;
 use crate::domain::time::{
     now, parse_shanghai_datetime, shanghai_date, shanghai_datetime_value, shanghai_day_start, shanghai_minutes,
 };
-use crate::domain::{CohortId, CourseId, Phone, ProductKind, UserId};
+use crate::domain::{CohortId, CourseId, LessonId, Phone, ProductKind, UserId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::cohorts::{self, Learner, NewCohort};
 use crate::web::{AppState, CsrfForm, Meta, PageContext, redirect, render_with_status};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list).service(create).service(cohort_page).service(edit).service(move_learner).service(message_cohort);
+    cfg.service(list)
+        .service(create)
+        .service(cohort_page)
+        .service(edit)
+        .service(move_learner)
+        .service(message_cohort)
+        .service(set_live)
+        .service(delete_cohort);
 }
 
 /// The longest cohort name and staff message.
@@ -39,7 +47,7 @@ fn course_of(state: &AppState, id: CourseId) -> Result<Arc<Course>, AppError> {
 }
 
 /// A cohort with its course.
-fn cohort_of(state: &AppState, id: CohortId) -> Result<(Arc<Course>, Cohort), AppError> {
+pub(super) fn cohort_of(state: &AppState, id: CohortId) -> Result<(Arc<Course>, Cohort), AppError> {
     let catalog = state.catalog.snapshot();
     catalog
         .all_courses()
@@ -201,7 +209,63 @@ struct CohortPage {
     message: String,
     /// The cohort as staff may change it.
     form: CohortForm,
+    /// The course's live lessons, each at this cohort's time or the lesson's own.
+    live: Vec<LiveRow>,
     errors: FieldErrors,
+}
+
+/// A live lesson on a cohort's page.
+struct LiveRow {
+    lesson_id: LessonId,
+    title: String,
+    /// The lesson's own time, in words (empty: none set).
+    own_time: String,
+    form: LiveForm,
+    /// The mistakes of the row staff just sent, beside its fields.
+    at_error: String,
+    url_error: String,
+}
+
+/// What staff entered (or what is set) for a cohort's own live session.
+#[derive(Deserialize, Default, Clone)]
+#[serde(default)]
+struct LiveForm {
+    starts_at: String,
+    live_url: String,
+}
+
+/// What staff typed, shown again beside its errors.
+#[derive(Default)]
+struct Entered {
+    message: String,
+    form: Option<CohortForm>,
+    live: Option<(LessonId, LiveForm)>,
+}
+
+fn live_rows(
+    course: &Course,
+    cohort: &Cohort,
+    entered: Option<(LessonId, LiveForm)>,
+    errors: &FieldErrors,
+) -> Vec<LiveRow> {
+    course
+        .lessons()
+        .filter(|l| l.kind == LessonKind::Live || l.starts_at.is_some())
+        .map(|l| {
+            let set = cohort.session(l.id).map(|s| LiveForm {
+                starts_at: shanghai_datetime_value(s.starts_at),
+                live_url: s.live_url.clone().unwrap_or_default(),
+            });
+            let (form, at_error, url_error) = match &entered {
+                Some((id, typed)) if *id == l.id => {
+                    (typed.clone(), errors.get("live_starts_at").to_string(), errors.get("live_url").to_string())
+                }
+                _ => (set.unwrap_or_default(), String::new(), String::new()),
+            };
+            let own_time = l.starts_at.map(shanghai_minutes).unwrap_or_default();
+            LiveRow { lesson_id: l.id, title: l.title.clone(), own_time, form, at_error, url_error }
+        })
+        .collect()
 }
 
 impl CohortPage {
@@ -228,15 +292,17 @@ async fn render_cohort(
     ctx: PageContext,
     state: &AppState,
     (course, cohort): (Arc<Course>, Cohort),
-    (message, form): (String, Option<CohortForm>),
+    entered: Entered,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let learners = cohorts::learners(&state.db, &cohort).await?;
     let meta = ctx.meta(&format!("{} - {}", cohort.name, course.title), "");
-    let form = form.unwrap_or_else(|| form_of(&cohort));
-    render_with_status(&CohortPage { ctx, meta, course, cohort, learners, message, form, errors }, status)
+    let form = entered.form.unwrap_or_else(|| form_of(&cohort));
+    let live = live_rows(&course, &cohort, entered.live, &errors);
+    let message = entered.message;
+    render_with_status(&CohortPage { ctx, meta, course, cohort, learners, message, form, live, errors }, status)
 }
 
 #[post("/admin/cohorts/{id}")]
@@ -260,9 +326,8 @@ async fn edit(
     let new = match changed {
         Ok(new) => new,
         Err(errors) => {
-            let found = (course, cohort);
-            let entered = (String::new(), Some(form));
-            return render_cohort(ctx, &state, found, entered, errors, StatusCode::BAD_REQUEST).await;
+            let entered = Entered { form: Some(form), ..Entered::default() };
+            return render_cohort(ctx, &state, (course, cohort), entered, errors, StatusCode::BAD_REQUEST).await;
         }
     };
     cohorts::update(&state.db, cohort.id, &new).await?;
@@ -290,7 +355,7 @@ async fn cohort_page(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let found = cohort_of(&state, *id)?;
-    render_cohort(ctx, &state, found, (String::new(), None), FieldErrors::default(), StatusCode::OK).await
+    render_cohort(ctx, &state, found, Entered::default(), FieldErrors::default(), StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -314,8 +379,7 @@ async fn move_learner(
     let Some(to) = to.filter(|to| *to != cohort.id) else {
         let mut errors = FieldErrors::default();
         errors.add("to", ctx.t("err_cohort_move"));
-        return render_cohort(ctx, &state, (course, cohort), (String::new(), None), errors, StatusCode::BAD_REQUEST)
-            .await;
+        return render_cohort(ctx, &state, (course, cohort), Entered::default(), errors, StatusCode::BAD_REQUEST).await;
     };
     if !cohorts::move_learner(&state.db, user, course.id, cohort.id, to).await? {
         return Err(AppError::NotFound);
@@ -352,8 +416,8 @@ async fn message_cohort(
     if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS || crate::domain::text::has_forbidden_control(text) {
         let mut errors = FieldErrors::default();
         errors.add("text", ctx.t("err_cohort_message"));
-        let kept = text.chars().take(MAX_MESSAGE_CHARS).collect();
-        return render_cohort(ctx, &state, (course, cohort), (kept, None), errors, StatusCode::BAD_REQUEST).await;
+        let entered = Entered { message: text.chars().take(MAX_MESSAGE_CHARS).collect(), ..Entered::default() };
+        return render_cohort(ctx, &state, (course, cohort), entered, errors, StatusCode::BAD_REQUEST).await;
     }
     let link = format!("/courses/{}#cohorts", course.slug);
     let sent = cohorts::message(&state.db, &cohort, text, &link, now()).await?;
@@ -368,4 +432,81 @@ async fn message_cohort(
     audit(&state, &req, &staff, change).await?;
     ctx.typed_session().set_flash("admin_cohort_sent")?;
     Ok(redirect(&format!("/admin/cohorts/{}", cohort.id)))
+}
+
+#[post("/admin/cohorts/{id}/live/{lesson}")]
+async fn set_live(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    path: web::Path<(CohortId, LessonId)>,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<LiveForm>,
+) -> Result<HttpResponse, AppError> {
+    let (id, lesson_id) = path.into_inner();
+    let (course, cohort) = cohort_of(&state, id)?;
+    if !live_rows(&course, &cohort, None, &FieldErrors::default()).iter().any(|r| r.lesson_id == lesson_id) {
+        return Err(AppError::NotFound);
+    }
+    let (at, url) = (form.starts_at.trim(), form.live_url.trim());
+    let mut errors = FieldErrors::default();
+    let starts_at = parse_shanghai_datetime(at);
+    if starts_at.is_none() && (!at.is_empty() || !url.is_empty()) {
+        errors.add("live_starts_at", ctx.t("err_schedule_time"));
+    }
+    if !url.is_empty()
+        && (!url.starts_with("https://") || url.len() > 500 || crate::domain::text::has_forbidden_control(url))
+    {
+        errors.add("live_url", ctx.t("err_live_url"));
+    }
+    if !errors.is_empty() {
+        let entered = Entered { live: Some((lesson_id, form)), ..Entered::default() };
+        return render_cohort(ctx, &state, (course, cohort), entered, errors, StatusCode::BAD_REQUEST).await;
+    }
+    let room = (!url.is_empty()).then_some(url);
+    match starts_at {
+        Some(starts_at) => cohorts::set_session(&state.db, cohort.id, lesson_id, starts_at, room).await?,
+        None => cohorts::clear_session(&state.db, cohort.id, lesson_id).await?,
+    }
+    reload(&state).await?;
+    let before =
+        cohort.session(lesson_id).map(|s| serde_json::json!({ "starts_at": s.starts_at, "live_url": s.live_url }));
+    let change = Change {
+        action: "cohort.live",
+        target_type: "cohort",
+        target_id: cohort.id.to_string(),
+        before: before.unwrap_or(serde_json::Value::Null),
+        after: serde_json::json!({ "lesson": lesson_id, "starts_at": starts_at, "live_url": room }),
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_saved")?;
+    Ok(redirect(&format!("/admin/cohorts/{}#live-{lesson_id}", cohort.id)))
+}
+
+#[post("/admin/cohorts/{id}/delete")]
+async fn delete_cohort(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<CohortId>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (course, cohort) = cohort_of(&state, *id)?;
+    if !cohorts::delete(&state.db, cohort.id).await? {
+        let mut errors = FieldErrors::default();
+        errors.add("delete", ctx.t("err_cohort_in_use"));
+        return render_cohort(ctx, &state, (course, cohort), Entered::default(), errors, StatusCode::CONFLICT).await;
+    }
+    reload(&state).await?;
+    let change = Change {
+        action: "cohort.delete",
+        target_type: "cohort",
+        target_id: cohort.id.to_string(),
+        before: serde_json::json!({ "course": course.id, "name": cohort.name, "starts_at": cohort.starts_at }),
+        after: serde_json::Value::Null,
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_cohort_deleted")?;
+    Ok(redirect(&format!("/admin/courses/{}/cohorts", course.id)))
 }

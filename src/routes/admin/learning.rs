@@ -9,9 +9,10 @@ use serde::Deserialize;
 use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
 use crate::domain::checkin::{day_number, day_start};
+use crate::domain::cohort::Cohort;
 use crate::domain::moderation::Visibility;
 use crate::domain::time::{now, shanghai_date, shanghai_day_start, shanghai_minutes};
-use crate::domain::{CheckInId, CourseId, SubmissionId};
+use crate::domain::{CheckInId, CohortId, CourseId, SubmissionId};
 use crate::error::AppError;
 use crate::routes::forms::FieldErrors;
 use crate::store::checkins::{self, ChallengeRow, Post};
@@ -195,6 +196,8 @@ struct HomeworkPage {
     ctx: PageContext,
     meta: Meta,
     rows: Vec<(Queued, String, Vec<crate::store::attachments::Attachment>)>,
+    /// Only this cohort's homework: its name.
+    cohort: Option<String>,
     grades: [&'static str; 4],
     errors: FieldErrors,
     errored: Option<SubmissionId>,
@@ -203,13 +206,13 @@ struct HomeworkPage {
 async fn render_queue(
     ctx: PageContext,
     state: &AppState,
-    errors: FieldErrors,
+    (cohort, errors): (Option<Cohort>, FieldErrors),
     errored: Option<SubmissionId>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let ctx = ctx.with_csrf()?;
     let mut rows = Vec::new();
-    for q in homework::queue(&state.db, 200).await? {
+    for q in homework::queue(&state.db, cohort.as_ref().map(|c| c.id), 200).await? {
         let at = shanghai_minutes(q.submission.updated_at);
         let files =
             crate::store::attachments::list(&state.db, crate::store::attachments::Owner::Homework(q.submission.id))
@@ -217,15 +220,31 @@ async fn render_queue(
         rows.push((q, at, files));
     }
     let meta = ctx.meta(&format!("{} - {}", ctx.t("admin_homework"), ctx.shop_name()), "");
-    render_with_status(&HomeworkPage { ctx, meta, rows, grades: GRADES, errors, errored }, status)
+    let cohort = cohort.map(|c| c.name);
+    render_with_status(&HomeworkPage { ctx, meta, rows, cohort, grades: GRADES, errors, errored }, status)
+}
+
+/// `?cohort=`: one cohort's homework.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct QueueFilter {
+    cohort: String,
 }
 
 #[get("/admin/homework")]
 async fn homework_queue(
     Staff(ctx, _, _): Staff<area::Catalog>,
+    filter: web::Query<QueueFilter>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    render_queue(ctx, &state, FieldErrors::default(), None, StatusCode::OK).await
+    let cohort = match filter.cohort.trim() {
+        "" => None,
+        id => {
+            let id = id.parse::<CohortId>().map_err(|_| AppError::NotFound)?;
+            Some(super::cohorts::cohort_of(&state, id)?.1)
+        }
+    };
+    render_queue(ctx, &state, (cohort, FieldErrors::default()), None, StatusCode::OK).await
 }
 
 #[derive(Deserialize, Default)]
@@ -253,7 +272,7 @@ async fn review_homework(
         errors.add("comment", ctx.t("err_reply_text"));
     }
     if !errors.is_empty() {
-        return render_queue(ctx, &state, errors, Some(submission.id), StatusCode::BAD_REQUEST).await;
+        return render_queue(ctx, &state, (None, errors), Some(submission.id), StatusCode::BAD_REQUEST).await;
     }
     let link = state
         .catalog

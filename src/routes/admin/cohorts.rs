@@ -453,9 +453,7 @@ async fn set_live(
     if starts_at.is_none() && (!at.is_empty() || !url.is_empty()) {
         errors.add("live_starts_at", ctx.t("err_schedule_time"));
     }
-    if !url.is_empty()
-        && (!url.starts_with("https://") || url.len() > 500 || crate::domain::text::has_forbidden_control(url))
-    {
+    if !url.is_empty() && !super::lesson::is_live_room(url) {
         errors.add("live_url", ctx.t("err_live_url"));
     }
     if !errors.is_empty() {

@@ -27,9 +27,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(image).service(pdf).service(certificate_page).service(claim).service(verify_page);
 }
 
+/// A course on sale by its slug, else one off sale (its learners keep their certificates).
 fn course_by_slug(state: &AppState, slug: &str) -> Result<Arc<Course>, AppError> {
     let catalog = state.catalog.snapshot();
-    catalog.all_courses().into_iter().find(|c| c.slug == slug).cloned().ok_or(AppError::NotFound)
+    let on_sale = catalog.course(slug).cloned();
+    on_sale.or_else(|| catalog.all_courses().into_iter().find(|c| c.slug == slug).cloned()).ok_or(AppError::NotFound)
 }
 
 /// What the learner still lacks, or nothing.

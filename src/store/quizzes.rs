@@ -448,6 +448,18 @@ pub async fn summary(db: &Db, quiz: QuizId) -> Result<(i64, i64, i64), sqlx::Err
     .await
 }
 
+/// Deletes a quiz nobody has attempted; false when someone has (their scores stay) or it is gone.
+/// Its questions stay in the course's bank.
+pub async fn delete_quiz(db: &Db, quiz: QuizId) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM quizzes WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM quiz_attempts WHERE quiz_id = $1)",
+    )
+    .bind(quiz)
+    .execute(db.write())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A short answer waiting for staff.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Ungraded {

@@ -345,6 +345,7 @@ fn forms(f: &Fixture) -> Vec<(String, &'static [Role])> {
         ("/admin/quiz-questions/999".into(), OPERATOR),
         ("/admin/quiz-questions/999/retire".into(), OPERATOR),
         ("/admin/attempts/999/grade".into(), OPERATOR),
+        ("/admin/quizzes/999/delete".into(), OPERATOR),
         ("/admin/courses/1/certificate".into(), OPERATOR),
         ("/admin/courses/1/certificate/seal".into(), OPERATOR),
         ("/admin/certificates/999/revoke".into(), OPERATOR),

@@ -10,7 +10,11 @@ use crate::on_both_backends;
 
 const COURSE: &str = "excel-data-analysis";
 
-on_both_backends!(a_quiz_is_answered_graded_and_explained, a_timed_exam_closes_at_its_deadline);
+on_both_backends!(
+    a_quiz_is_answered_graded_and_explained,
+    a_timed_exam_closes_at_its_deadline,
+    only_a_quiz_nobody_took_can_be_deleted
+);
 
 async fn learner(app: &TestApp, phone: &str) -> TestApp {
     let browser = app.another_browser();
@@ -327,4 +331,47 @@ async fn a_timed_exam_closes_at_its_deadline(app: TestApp) {
     assert_eq!(status, "graded", "closed with what was saved in time");
     let (_, result) = buyer.get_html(&at).await;
     assert!(result.contains("正确答案") || result.contains("正确"), "the result is shown");
+}
+
+async fn only_a_quiz_nobody_took_can_be_deleted(app: TestApp) {
+    let course = app.course_id(COURSE).await;
+    let lessons: Vec<String> = app
+        .catalog
+        .snapshot()
+        .course(COURSE)
+        .unwrap()
+        .lessons()
+        .filter(|l| !l.free_preview)
+        .take(2)
+        .map(|l| l.id.to_string())
+        .collect();
+    let staff = app.staff().await;
+    let bank = format!("/admin/courses/{course}/quizzes");
+    for (lesson, body) in [(&lessons[0], "第一节的题"), (&lessons[1], "第二节的题")] {
+        let fields = [("kind", "blank"), ("lesson", lesson.as_str()), ("body", body), ("key", "SUM"), ("points", "1")];
+        assert_eq!(add_question(&staff, course, &fields).await.status(), StatusCode::SEE_OTHER);
+        let quiz = [("quiz_lesson", lesson.as_str()), ("title", body), ("pass_percent", "60")];
+        assert_eq!(staff.submit(&bank, &bank, &quiz).await.status(), StatusCode::SEE_OTHER);
+    }
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM quizzes ORDER BY id").fetch_all(app.db.read()).await.unwrap();
+    let (taken, untouched) = (ids[0], ids[1]);
+    let buyer = learner(&app, "13800139404").await;
+    buyer.bought(COURSE).await;
+    let quiz_page = format!("/quizzes/{taken}");
+    buyer.submit(&quiz_page, &format!("{quiz_page}/attempts"), &[]).await;
+
+    let (_, results) = staff.get_html(&format!("/admin/quizzes/{taken}")).await;
+    assert!(!results.contains("/delete\""), "no delete button once someone took it");
+    let refused = staff.submit("/admin", &format!("/admin/quizzes/{taken}/delete"), &[]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    assert!(refused.text().await.unwrap().contains("已经有学员作答过这个测验，不能删除"));
+    let page = format!("/admin/quizzes/{untouched}");
+    let deleted = staff.submit(&page, &format!("{page}/delete"), &[]).await;
+    assert_eq!(location(&deleted), bank);
+    assert_eq!(app.count("quizzes").await, 1);
+    assert_eq!(app.count("quiz_questions").await, 2, "its question stays in the bank");
+    let (_, lesson_page) = buyer.get_html(&format!("/courses/{COURSE}/lessons/{}", lessons[1])).await;
+    assert!(!lesson_page.contains(&format!("/quizzes/{untouched}")), "the lesson no longer links it");
+    assert_eq!(buyer.get(&page.replace("/admin", "")).await.status(), StatusCode::NOT_FOUND);
 }

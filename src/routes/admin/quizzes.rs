@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(retire_question)
         .service(save_quiz)
         .service(results)
-        .service(grade);
+        .service(grade)
+        .service(delete_quiz);
 }
 
 fn course_of(state: &AppState, id: CourseId) -> Result<Arc<Course>, AppError> {
@@ -510,4 +511,32 @@ async fn grade(
     audit(&state, &req, &staff, change).await?;
     ctx.typed_session().set_flash("admin_saved")?;
     Ok(redirect(&format!("/admin/quizzes/{}", found.1.id)))
+}
+
+#[post("/admin/quizzes/{id}/delete")]
+async fn delete_quiz(
+    Staff(ctx, staff, _): Staff<area::Catalog>,
+    req: HttpRequest,
+    id: web::Path<QuizId>,
+    state: web::Data<AppState>,
+    _form: CsrfForm<crate::web::csrf::NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let (course, quiz) = quiz_of(&state, *id)?;
+    if !quizzes::delete_quiz(&state.db, quiz.id).await? {
+        let mut errors = FieldErrors::default();
+        errors.add("delete", ctx.t("admin_quiz_err_delete"));
+        return render_results(ctx, &state, (course, quiz), errors, None, StatusCode::CONFLICT).await;
+    }
+    reload(&state).await?;
+    let change = Change {
+        action: "quiz.delete",
+        target_type: "quiz",
+        target_id: quiz.id.to_string(),
+        before: serde_json::json!({ "course": course.id, "title": quiz.title, "lesson": quiz.lesson_id }),
+        after: serde_json::Value::Null,
+        note: "",
+    };
+    audit(&state, &req, &staff, change).await?;
+    ctx.typed_session().set_flash("admin_quiz_deleted")?;
+    Ok(redirect(&format!("/admin/courses/{}/quizzes", course.id)))
 }

@@ -16,7 +16,9 @@ pub enum Lang {
     En,
 }
 
-type Table = HashMap<String, String>;
+/// Looked up dozens of times a page by keys written in the code (never by a visitor's input), so
+/// a fast hash rather than the DoS-resistant default.
+type Table = HashMap<String, String, rustc_hash::FxBuildHasher>;
 
 fn tables() -> &'static (Table, Table) {
     static TABLES: OnceLock<(Table, Table)> = OnceLock::new();

@@ -238,6 +238,8 @@ pub async fn has_passed(db: &Db, quiz: QuizId, user: UserId) -> Result<bool, sql
 pub enum StartRefused {
     AttemptsUsed,
     NoQuestions,
+    /// Staff deleted the quiz a moment before.
+    Deleted,
 }
 
 /// Starts an attempt, or returns the learner's open one. Questions are drawn from the quiz's pool
@@ -277,7 +279,7 @@ pub async fn start(
         return Ok(Err(StartRefused::NoQuestions));
     }
     let max_score: i64 = drawn.iter().map(|(_, points)| points).sum();
-    let id: AttemptId = sqlx::query_scalar(
+    let started = sqlx::query_scalar(
         "INSERT INTO quiz_attempts (quiz_id, user_id, status, started_at, deadline, max_score) \
          VALUES ($1, $2, 'open', $3, $4, $5) RETURNING id",
     )
@@ -287,7 +289,11 @@ pub async fn start(
     .bind(quiz.deadline(now))
     .bind(max_score)
     .fetch_one(&mut *tx)
-    .await?;
+    .await;
+    let id: AttemptId = match started {
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => return Ok(Err(StartRefused::Deleted)),
+        other => other?,
+    };
     for (position, (question, points)) in drawn.iter().enumerate() {
         sqlx::query("INSERT INTO attempt_answers (attempt_id, question_id, position, points) VALUES ($1, $2, $3, $4)")
             .bind(id)

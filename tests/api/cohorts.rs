@@ -247,6 +247,8 @@ async fn a_cohort_keeps_its_own_check_ins_homework_and_live_sessions(app: TestAp
     ];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     assert_eq!(staff.submit(&challenge, &challenge, &fields).await.status(), StatusCode::SEE_OTHER);
+    let (_, settings) = staff.get_html(&challenge).await;
+    assert!(settings.contains("每一期的学员从本期开营日起打卡"), "staff are told how cohorts run it");
     let a = joined(&app, "13800139411", early).await;
     let b = joined(&app, "13800139412", late).await;
     let checkin = format!("/courses/{COURSE}/checkin");

@@ -367,6 +367,7 @@ async fn only_a_quiz_nobody_took_can_be_deleted(app: TestApp) {
     assert_eq!(refused.status(), StatusCode::CONFLICT);
     assert!(refused.text().await.unwrap().contains("已经有学员作答过这个测验，不能删除"));
     let page = format!("/admin/quizzes/{untouched}");
+    let stale = app.catalog.snapshot().quiz(kedian::domain::QuizId(untouched)).unwrap().1.clone();
     let deleted = staff.submit(&page, &format!("{page}/delete"), &[]).await;
     assert_eq!(location(&deleted), bank);
     assert_eq!(app.count("quizzes").await, 1);
@@ -374,4 +375,17 @@ async fn only_a_quiz_nobody_took_can_be_deleted(app: TestApp) {
     let (_, lesson_page) = buyer.get_html(&format!("/courses/{COURSE}/lessons/{}", lessons[1])).await;
     assert!(!lesson_page.contains(&format!("/quizzes/{untouched}")), "the lesson no longer links it");
     assert_eq!(buyer.get(&page.replace("/admin", "")).await.status(), StatusCode::NOT_FOUND);
+    // A start that read the quiz just before it went (a catalog copy not yet reloaded) is refused.
+    let user: i64 =
+        sqlx::query_scalar("SELECT id FROM users WHERE phone = '13800139404'").fetch_one(app.db.read()).await.unwrap();
+    let started = kedian::store::quizzes::start(
+        &app.db,
+        kedian::domain::CourseId(course),
+        &stale,
+        kedian::domain::UserId(user),
+        kedian::domain::time::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started, Err(kedian::store::quizzes::StartRefused::Deleted));
 }

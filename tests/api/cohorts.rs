@@ -137,6 +137,7 @@ async fn a_cohort_is_bought_and_counts_its_lessons_from_its_start(app: TestApp) 
     assert!(list.contains("第 1 期") && list.contains("1 / 30"));
     let (_, one) = staff.get_html(&format!("/admin/cohorts/{first}")).await;
     assert!(one.contains("138****9401"));
+    assert!(one.contains("第 2 期 · 剩余 0 席 / 共 1 席"), "the move's choices show the seats left");
     let user: i64 =
         sqlx::query_scalar("SELECT id FROM users WHERE phone = $1").bind(a).fetch_one(app.db.read()).await.unwrap();
     let moved = staff

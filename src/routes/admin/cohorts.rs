@@ -2,6 +2,7 @@
 //! check-in rate; a new cohort; one cohort's learners, moving one to another cohort, and a message
 //! to all of them.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -211,6 +212,9 @@ struct CohortPage {
     form: CohortForm,
     /// The course's live lessons, each at this cohort's time or the lesson's own.
     live: Vec<LiveRow>,
+    /// Seats held in each of the course's cohorts, for the move's choices (a move may overfill
+    /// one: staff decide).
+    seats: HashMap<CohortId, i64>,
     errors: FieldErrors,
 }
 
@@ -276,6 +280,11 @@ impl CohortPage {
     fn date(&self, unix: &i64) -> String {
         shanghai_date(*unix)
     }
+
+    fn seats_left(&self, cohort: &Cohort) -> String {
+        let left = cohort.seats_left(self.seats.get(&cohort.id).copied().unwrap_or(0));
+        self.ctx.tf("cohort_seats_left", &[("n", &left.to_string()), ("of", &cohort.capacity.to_string())])
+    }
 }
 
 fn form_of(cohort: &Cohort) -> CohortForm {
@@ -301,8 +310,10 @@ async fn render_cohort(
     let meta = ctx.meta(&format!("{} - {}", cohort.name, course.title), "");
     let form = entered.form.unwrap_or_else(|| form_of(&cohort));
     let live = live_rows(&course, &cohort, entered.live, &errors);
+    let seats = cohorts::taken_by_cohort(&state.db, course.id, now()).await?;
     let message = entered.message;
-    render_with_status(&CohortPage { ctx, meta, course, cohort, learners, message, form, live, errors }, status)
+    let page = CohortPage { ctx, meta, course, cohort, learners, message, form, live, seats, errors };
+    render_with_status(&page, status)
 }
 
 #[post("/admin/cohorts/{id}")]

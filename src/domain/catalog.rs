@@ -78,6 +78,11 @@ impl LessonFile {
 pub const PLACEHOLDER_COVER: &str = "/static/img/cover-placeholder.svg";
 
 impl Lesson {
+    /// A live session, with its time set or still to come: a live lesson, or any with a start.
+    pub fn is_live(&self) -> bool {
+        self.kind == LessonKind::Live || self.starts_at.is_some()
+    }
+
     /// What a learner may watch: every lesson of a course they own (bought, granted, or opened by
     /// a membership), and anyone the free previews of a course on sale.
     pub fn may_watch(&self, course_on_sale: bool, owner: bool) -> bool {

@@ -125,11 +125,11 @@ async fn start_attempt(
     }
     match quizzes::start(&state.db, found.course.id, &found.quiz, user.id, now()).await? {
         Ok(attempt) => Ok(redirect(&format!("/attempts/{attempt}"))),
-        Err(StartRefused::Deleted) => Err(AppError::NotFound),
         Err(refused) => {
             let notice = match refused {
                 StartRefused::AttemptsUsed => "quiz_attempts_used",
-                StartRefused::NoQuestions | StartRefused::Deleted => "quiz_no_questions",
+                StartRefused::NoQuestions => "quiz_no_questions",
+                StartRefused::Deleted => return Err(AppError::NotFound),
             };
             render_quiz(&ctx, &state, &found, &user, notice, StatusCode::CONFLICT).await
         }

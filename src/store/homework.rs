@@ -79,7 +79,7 @@ pub struct Queued {
 
 /// Waiting ones first (oldest first), then the latest reviewed; only a cohort's when one is given.
 pub async fn queue(db: &Db, cohort: Option<CohortId>, limit: i64) -> Result<Vec<Queued>, sqlx::Error> {
-    let only = if cohort.is_some() { "WHERE h.cohort_id = $2" } else { "WHERE $2 = 0" };
+    let only = if cohort.is_some() { "WHERE h.cohort_id = $2" } else { "" };
     let sql = format!(
         "SELECT {COLUMNS}, u.nickname AS learner, c.title AS course_title, l.title AS lesson_title, \
          COALESCE(l.assignment, '') AS assignment, COALESCE(k.name, '') AS cohort FROM homework h \
@@ -88,7 +88,11 @@ pub async fn queue(db: &Db, cohort: Option<CohortId>, limit: i64) -> Result<Vec<
          ORDER BY CASE WHEN h.status = 'submitted' THEN 0 ELSE 1 END, \
          CASE WHEN h.status = 'submitted' THEN h.updated_at ELSE -h.updated_at END LIMIT $1"
     );
-    sqlx::query_as(&sql).bind(limit).bind(cohort.map_or(0, |c| c.0)).fetch_all(db.read()).await
+    let query = sqlx::query_as(&sql).bind(limit);
+    match cohort {
+        Some(cohort) => query.bind(cohort).fetch_all(db.read()).await,
+        None => query.fetch_all(db.read()).await,
+    }
 }
 
 /// Staff review a submission once, and the learner is told in the same transaction; false when

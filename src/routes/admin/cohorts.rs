@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::catalog::reload;
 use super::gate::{Change, Staff, area, audit};
 use crate::catalog::Course;
-use crate::domain::catalog::LessonKind;
 use crate::domain::cohort::Cohort;
 use crate::domain::product::Delivery;
 use crate::domain::time::{
@@ -254,7 +253,7 @@ fn live_rows(
 ) -> Vec<LiveRow> {
     course
         .lessons()
-        .filter(|l| l.kind == LessonKind::Live || l.starts_at.is_some())
+        .filter(|l| l.is_live())
         .map(|l| {
             let set = cohort.session(l.id).map(|s| LiveForm {
                 starts_at: shanghai_datetime_value(s.starts_at),
@@ -455,7 +454,7 @@ async fn set_live(
 ) -> Result<HttpResponse, AppError> {
     let (id, lesson_id) = path.into_inner();
     let (course, cohort) = cohort_of(&state, id)?;
-    if !live_rows(&course, &cohort, None, &FieldErrors::default()).iter().any(|r| r.lesson_id == lesson_id) {
+    if !course.lessons().any(|l| l.id == lesson_id && l.is_live()) {
         return Err(AppError::NotFound);
     }
     let (at, url) = (form.starts_at.trim(), form.live_url.trim());

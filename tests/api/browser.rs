@@ -1330,6 +1330,7 @@ async fn staff_sign_in_and_back_office_pages_on_a_pc() {
         (format!("/admin/courses/{course_id}/cohorts"), "admin-cohorts-1280.png"),
         (format!("/admin/cohorts/{cohort}"), "admin-cohort-1280.png"),
         (format!("/admin/cohorts/{cohort}#live-{live}"), "admin-cohort-live-1280.png"),
+        (format!("/admin/homework?cohort={cohort}"), "admin-homework-cohort-1280.png"),
         (format!("/admin/orders/{gift_order}"), "admin-order-gift-1280.png"),
         (format!("/admin/courses/{bundle_id}/bundle"), "admin-bundle-1280.png"),
         (format!("/admin/courses/{column_id}/column"), "admin-column-1280.png"),

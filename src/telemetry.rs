@@ -67,6 +67,43 @@ pub fn job_ran(job: &'static str) {
     metrics::gauge!("job_last_run_timestamp_seconds", "job" => job).set(crate::domain::time::now() as f64);
 }
 
+/// A request's route pattern, found once by `RequestSpan` for the span, the access log and the
+/// metrics (actix matches the path against every route again on each `match_pattern`).
+struct Route(String);
+
+/// Paths a worker kept with their route pattern, and the longest path it keeps.
+const ROUTES_KEPT: usize = 4096;
+const LONGEST_KEPT_PATH: usize = 200;
+
+thread_local! {
+    /// Each worker's recent paths and their route patterns. Before routing, actix finds a path's
+    /// pattern by trying every route's regex in turn (a tenth of an anonymous course page's
+    /// work); the same pages are asked for again and again, and routes never change while
+    /// serving. Visitors choose the paths, so the map hashes with SipHash and is emptied when full.
+    static ROUTES: std::cell::RefCell<std::collections::HashMap<Box<str>, String>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn route_of(request: &ServiceRequest) -> String {
+    let path = request.path();
+    let find = || request.match_pattern().unwrap_or_else(|| "(unmatched)".to_string());
+    if path.len() > LONGEST_KEPT_PATH {
+        return find();
+    }
+    ROUTES.with(|routes| {
+        let Ok(mut routes) = routes.try_borrow_mut() else { return find() };
+        if let Some(route) = routes.get(path) {
+            return route.clone();
+        }
+        if routes.len() >= ROUTES_KEPT {
+            routes.clear();
+        }
+        let route = find();
+        routes.insert(path.into(), route.clone());
+        route
+    })
+}
+
 /// Each request's span: its id, method and route pattern, and later its status. Not the target
 /// with its query (tracing-actix-web's default): signed media URLs and `next=` links would land
 /// in the logs.
@@ -74,15 +111,18 @@ pub struct RequestSpan;
 
 impl RootSpanBuilder for RequestSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
-        let route = request.match_pattern().unwrap_or_else(|| "(unmatched)".to_string());
-        let request_id = request.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default();
-        tracing::info_span!(
+        let route = route_of(request);
+        // Formatted only when the span is logged.
+        let request_id = request.extensions().get::<RequestId>().copied();
+        let span = tracing::info_span!(
             "request",
-            request_id = %request_id,
+            request_id = request_id.map(tracing::field::display),
             method = %request.method(),
             route = %route,
             http.status_code = tracing::field::Empty,
-        )
+        );
+        request.extensions_mut().insert(Route(route));
+        span
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
@@ -96,13 +136,16 @@ pub async fn access_log(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| "(unmatched)".to_string());
+    let method = req.method().clone();
+    let route = match req.extensions_mut().remove::<Route>() {
+        Some(Route(route)) => route,
+        None => req.match_pattern().unwrap_or_else(|| "(unmatched)".to_string()),
+    };
     let response = next.call(req).await?;
     let elapsed = started.elapsed();
     let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     let status = response.status().as_u16();
-    tracing::info!(method, route, status, latency_ms, "request");
+    tracing::info!(method = %method, route, status, latency_ms, "request");
     metrics::counter!("http_requests_total", "route" => route.clone(), "status" => status.to_string()).increment(1);
     metrics::histogram!("http_request_duration_seconds", "route" => route).record(elapsed.as_secs_f64());
     Ok(response)

@@ -20,7 +20,7 @@ pub struct Grant {
 fn mac(key: &[u8], grant: &Grant) -> String {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return String::new() };
     mac.update(format!("media|{}|{}|{}", grant.user_id, grant.lesson_id, grant.expires_at).as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    super::text::hex_lower(&mac.finalize().into_bytes())
 }
 
 /// `u=…&e=…&s=…`, to append to `/media/{lesson}/{file}?`.

@@ -49,7 +49,7 @@ pub fn normalize(input: &str) -> Option<String> {
 
 /// The hash a code is stored and looked up by.
 pub fn hash(code: &str) -> String {
-    hex::encode(Sha256::digest(code.as_bytes()))
+    super::text::hex_lower(&Sha256::digest(code.as_bytes()))
 }
 
 /// A code and its batch as stored.

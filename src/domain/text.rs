@@ -92,11 +92,24 @@ pub fn safe_next(input: &str) -> Option<String> {
     ok.then(|| input.to_string())
 }
 
-/// `9:05`, `1:02:03`.
-pub fn clock_duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if h > 0 { format!("{h}:{m:02}:{s:02}") } else { format!("{m}:{s:02}") }
+/// Lower-case hex, as `hex::encode` writes it, without its character-by-character iterator
+/// (about ten times the work for a 32-byte digest; sessions and media URLs hash on every page).
+pub fn hex_lower(bytes: &[u8]) -> String {
+    let mut out = vec![0; bytes.len() * 2];
+    // Fails only when `out` is not twice as long as `bytes`.
+    let _ = hex::encode_to_slice(bytes, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// A length in seconds shown as `9:05` or `1:02:03` (written straight into the page, no String).
+pub struct Clock(pub i64);
+
+impl std::fmt::Display for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.0.max(0);
+        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        if h > 0 { write!(f, "{h}:{m:02}:{s:02}") } else { write!(f, "{m}:{s:02}") }
+    }
 }
 
 #[cfg(test)]
@@ -161,9 +174,12 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(clock_duration(0), "0:00");
-        assert_eq!(clock_duration(545), "9:05");
-        assert_eq!(clock_duration(3723), "1:02:03");
-        assert_eq!(clock_duration(-5), "0:00");
+        assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex_lower(&[]), "");
+        assert_eq!(hex_lower(&[7; 32]), hex::encode([7; 32]));
+        assert_eq!(Clock(0).to_string(), "0:00");
+        assert_eq!(Clock(545).to_string(), "9:05");
+        assert_eq!(Clock(3723).to_string(), "1:02:03");
+        assert_eq!(Clock(-5).to_string(), "0:00");
     }
 }

@@ -79,12 +79,10 @@ impl Lang {
     }
 
     /// A translated template with `{name}` placeholders filled in.
+    /// One pass: a value is never searched for placeholders itself (a learner's nickname that
+    /// reads `{title}` stays as typed).
     pub fn tf(self, key: &str, args: &[(&str, &str)]) -> String {
-        let mut text = self.t(key).to_string();
-        for (name, value) in args {
-            text = text.replace(&format!("{{{name}}}"), value);
-        }
-        text
+        fill(self.t(key), args)
     }
 
     /// "Try again in 45 seconds / 12 minutes / 3 hours".
@@ -98,6 +96,32 @@ impl Lang {
             self.tf("retry_in_hours", &[("n", &((secs + 3599) / 3600).to_string())])
         }
     }
+}
+
+/// `{name}` placeholders of `text` replaced by their values; an unknown one stays as written.
+fn fill(text: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + args.iter().map(|(_, v)| v.len()).sum::<usize>());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            args.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn from_accept_language(header: &str) -> Option<Lang> {
@@ -119,6 +143,17 @@ fn from_accept_language(header: &str) -> Option<Lang> {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn placeholders_are_filled_in_one_pass() {
+        assert_eq!(fill("{n} 人已学 {title}", &[("n", "3"), ("title", "课")]), "3 人已学 课");
+        // A value that reads like a placeholder stays as it is.
+        assert_eq!(fill("{a}-{b}", &[("a", "{b}"), ("b", "x")]), "{b}-x");
+        // Unknown or unclosed braces are kept.
+        assert_eq!(fill("{x} {n", &[("n", "1")]), "{x} {n");
+        assert_eq!(fill("{n}{n}", &[("n", "好")]), "好好");
+        assert_eq!(fill("", &[]), "");
+    }
 
     #[test]
     fn wait_messages_round_up() {

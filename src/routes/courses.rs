@@ -9,7 +9,7 @@ use crate::catalog::{Catalog, Course, Lesson};
 use crate::domain::cohort::Cohort;
 use crate::domain::product::Delivery;
 use crate::domain::refund_terms::refund_sentence;
-use crate::domain::text::clock_duration;
+use crate::domain::text::Clock;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::{AttachmentId, CohortId, GroupId, LessonId, ReviewId};
 use crate::error::AppError;
@@ -143,8 +143,8 @@ impl DetailPage<'_> {
         if self.ctx.is_en() { s.en } else { s.zh }
     }
 
-    fn duration(&self, secs: &i64) -> String {
-        clock_duration(*secs)
+    fn duration(&self, secs: &i64) -> Clock {
+        Clock(*secs)
     }
 
     fn cohort_date(&self, unix: &i64) -> String {

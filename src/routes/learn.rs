@@ -16,7 +16,7 @@ use crate::domain::media::{self, Grant, URL_TTL_SECS};
 use crate::domain::membership::covers;
 use crate::domain::product::Delivery;
 use crate::domain::qa::moment_in_lesson;
-use crate::domain::text::clock_duration;
+use crate::domain::text::Clock;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::{CourseId, LessonId, UserId};
 use crate::error::AppError;
@@ -83,8 +83,8 @@ struct LessonPage<'a> {
 }
 
 impl LessonPage<'_> {
-    fn duration(&self, secs: &i64) -> String {
-        clock_duration(*secs)
+    fn duration(&self, secs: &i64) -> Clock {
+        Clock(*secs)
     }
 
     fn done(&self, lesson_id: &LessonId) -> bool {

@@ -14,7 +14,7 @@ use crate::catalog::{Course, Lesson};
 use crate::domain::moderation::{HeldKind, Visibility};
 use crate::domain::numbers::Slug;
 use crate::domain::qa::{MAX_CHARS, may_pick_best, moment_in_lesson, parse_moment, text_error};
-use crate::domain::text::clock_duration;
+use crate::domain::text::Clock;
 use crate::domain::time::{now, shanghai_minutes};
 use crate::domain::{AnswerId, LessonId, NoteId, QuestionId};
 use crate::error::AppError;
@@ -70,8 +70,8 @@ impl QuestionsPage<'_> {
         shanghai_minutes(*unix)
     }
 
-    fn clock(&self, secs: &i64) -> String {
-        clock_duration(*secs)
+    fn clock(&self, secs: &i64) -> Clock {
+        Clock(*secs)
     }
 
     fn may_pick(&self, q: &Question) -> bool {
@@ -365,8 +365,8 @@ struct NotesPage<'a> {
 }
 
 impl NotesPage<'_> {
-    fn clock(&self, secs: &i64) -> String {
-        clock_duration(*secs)
+    fn clock(&self, secs: &i64) -> Clock {
+        Clock(*secs)
     }
 }
 

@@ -199,7 +199,7 @@ impl DbSessionStore {
 }
 
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    crate::domain::text::hex_lower(&Sha256::digest(key.as_bytes()))
 }
 
 pub fn expiry(ttl: &Duration) -> i64 {

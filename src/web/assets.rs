@@ -2,12 +2,14 @@
 //! URL never changes meaning, so it is cached for a year as immutable; a changed file gets a new
 //! URL at the next start. Unversioned URLs (old pages, the service worker's shell) keep an hour.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use sha2::{Digest, Sha256};
 
+/// Each shipped file's path under `static/` → its versioned URL, made once (pages ask per request).
 static VERSIONS: OnceLock<HashMap<String, String>> = OnceLock::new();
 static DIR: OnceLock<PathBuf> = OnceLock::new();
 
@@ -23,7 +25,8 @@ pub fn load(dir: &Path) {
                 stack.push(path);
             } else if let (Ok(bytes), Ok(relative)) = (std::fs::read(&path), path.strip_prefix(dir)) {
                 let key = relative.to_string_lossy().replace('\\', "/");
-                versions.insert(key, hex::encode(&Sha256::digest(&bytes)[..5]));
+                let url = format!("/static/{key}?v={}", hex::encode(&Sha256::digest(&bytes)[..5]));
+                versions.insert(key, url);
             }
         }
     }
@@ -43,10 +46,10 @@ pub fn shipped_file(url: &str) -> Option<PathBuf> {
 }
 
 /// The URL of `static/<path>`, versioned by its content.
-pub fn url(path: &str) -> String {
+pub fn url(path: &str) -> Cow<'static, str> {
     match VERSIONS.get().and_then(|v| v.get(path)) {
-        Some(version) => format!("/static/{path}?v={version}"),
-        None => format!("/static/{path}"),
+        Some(url) => Cow::Borrowed(url),
+        None => Cow::Owned(format!("/static/{path}")),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod context;
 pub mod csrf;
 pub mod csv;
 pub mod error_page;
+pub mod escape;
 pub mod rejections;
 pub mod render;
 pub mod screen;

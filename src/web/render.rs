@@ -10,6 +10,28 @@ use crate::error::AppError;
 
 pub const HTML: &str = "text/html; charset=utf-8";
 
+thread_local! {
+    /// Each worker renders into one buffer it keeps and copies the page out once: a fresh String
+    /// regrown a dozen times per page cost more than the copy.
+    static PAGE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A buffer larger than this (an unusually long page) is not kept.
+const KEPT_BUFFER_BYTES: usize = 256 * 1024;
+
+fn page_bytes<T: Template>(page: &T) -> Result<Bytes, askama::Error> {
+    PAGE.with(|buffer| {
+        // A page rendered while rendering another (never today) gets a buffer of its own.
+        let Ok(mut buffer) = buffer.try_borrow_mut() else { return page.render().map(Bytes::from) };
+        buffer.clear();
+        let rendered = page.render_into(&mut *buffer).map(|()| Bytes::copy_from_slice(buffer.as_bytes()));
+        if buffer.capacity() > KEPT_BUFFER_BYTES {
+            *buffer = String::new();
+        }
+        rendered
+    })
+}
+
 pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
     render_with_status(page, StatusCode::OK)
 }
@@ -18,7 +40,7 @@ pub fn render<T: Template>(page: &T) -> Result<HttpResponse, AppError> {
 /// the browser's on a shared computer (ASVS 8.2.1). Anonymous catalog pages, which are neither,
 /// are `render_catalog_page`'s.
 pub fn render_with_status<T: Template>(page: &T, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let body = page.render()?;
+    let body = page_bytes(page)?;
     Ok(HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, HTML))
         .insert_header((CACHE_CONTROL, "private, no-store"))
@@ -39,7 +61,7 @@ pub fn render_catalog_page<T: Template>(
     if let Some(cached) = cached_catalog_page(ctx, catalog) {
         return Ok(cached);
     }
-    let page = cached_page(Bytes::from(page().render()?));
+    let page = cached_page(page_bytes(&page())?);
     catalog.pages.put(catalog_page_key(ctx), page.clone());
     Ok(cached_response(ctx, page))
 }
@@ -71,7 +93,7 @@ where
     if let Some(cached) = cached_catalog_page(ctx, catalog) {
         return Ok(cached);
     }
-    let page = cached_page(Bytes::from(page().await?.render()?));
+    let page = cached_page(page_bytes(&page().await?)?);
     catalog.pages.put(catalog_page_key(ctx), page.clone());
     Ok(cached_response(ctx, page))
 }

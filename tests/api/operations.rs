@@ -64,6 +64,10 @@ async fn metrics_are_served_to_the_token_bearer_only(app: TestApp) {
     assert_eq!(metrics(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(metrics(Some("Bearer wrong")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(app.get("/").await.status(), StatusCode::OK);
+    // Counted under its pattern, the second time too (when the worker remembers the path's route).
+    for _ in 0..2 {
+        assert_eq!(app.get("/courses/excel-data-analysis").await.status(), StatusCode::OK);
+    }
     app.login_by_code("13800138401").await;
     let order_no = app.order_for("excel-data-analysis").await;
     app.pay_sandbox(&order_no).await;
@@ -74,6 +78,7 @@ async fn metrics_are_served_to_the_token_bearer_only(app: TestApp) {
     for expected in [
         "http_requests_total{route=\"/\",status=\"200\"}",
         "http_request_duration_seconds_bucket{route=\"/\",le=\"0.005\"}",
+        "http_requests_total{route=\"/courses/{slug}\",status=\"200\"}",
         "orders_created_total{free=\"false\"}",
         "orders_paid_total{provider=\"sandbox\"}",
         "payment_notifications_total{provider=\"sandbox\",verdict=\"applied\"}",

@@ -139,7 +139,7 @@ pub async fn access_log(
     let method = req.method().clone();
     let route = match req.extensions_mut().remove::<Route>() {
         Some(Route(route)) => route,
-        None => req.match_pattern().unwrap_or_else(|| "(unmatched)".to_string()),
+        None => route_of(&req),
     };
     let response = next.call(req).await?;
     let elapsed = started.elapsed();
